@@ -1,0 +1,110 @@
+//! Short ASCII codes naming schemes, offset standards and projects
+//! (`CEA`, `EUA`, `CCER`, `CCER-001`), stored inline so they are `Copy`.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The longest code, in bytes.
+pub const CODE_MAX_BYTES: usize = 24;
+
+/// Why a code was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CodeError {
+    /// The code is empty.
+    #[error("a code must not be empty")]
+    Empty,
+    /// The code is longer than [`CODE_MAX_BYTES`].
+    #[error("code {code:?} is longer than {CODE_MAX_BYTES} characters")]
+    TooLong {
+        /// The offending code.
+        code: String,
+    },
+    /// The code has a character other than `A-Z a-z 0-9 - _ .`.
+    #[error("code {code:?} may only contain letters, digits, '-', '_' and '.'")]
+    BadCharacter {
+        /// The offending code.
+        code: String,
+    },
+}
+
+/// A short identifier of letters, digits, `-`, `_` and `.`; compared and
+/// ordered byte-wise.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Code {
+    length: u8,
+    bytes: [u8; CODE_MAX_BYTES],
+}
+
+impl Code {
+    /// Validates and stores `text`.
+    ///
+    /// # Errors
+    /// [`CodeError`] when `text` is empty, too long or has another character.
+    pub fn try_new(text: &str) -> Result<Code, CodeError> {
+        if text.is_empty() {
+            return Err(CodeError::Empty);
+        }
+        if text.len() > CODE_MAX_BYTES {
+            return Err(CodeError::TooLong {
+                code: text.to_owned(),
+            });
+        }
+        let allowed = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.');
+        if !text.bytes().all(allowed) {
+            return Err(CodeError::BadCharacter {
+                code: text.to_owned(),
+            });
+        }
+        let mut bytes = [0u8; CODE_MAX_BYTES];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        // The length fits: it was checked against CODE_MAX_BYTES above.
+        let length = u8::try_from(text.len()).unwrap_or(u8::MAX);
+        Ok(Code { length, bytes })
+    }
+
+    /// The code as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        let length = usize::from(self.length).min(CODE_MAX_BYTES);
+        // Only ASCII was stored, so this never fails; an empty string would
+        // only appear if a decoded value were tampered with.
+        std::str::from_utf8(&self.bytes[..length]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_codes_round_trip() {
+        for text in ["CEA", "CCER", "CCER-001", "EU.A_4"] {
+            assert_eq!(Code::try_new(text).unwrap().as_str(), text);
+        }
+    }
+
+    #[test]
+    fn bad_codes_are_refused_with_the_reason() {
+        assert_eq!(Code::try_new(""), Err(CodeError::Empty));
+        assert!(matches!(
+            Code::try_new(&"X".repeat(25)),
+            Err(CodeError::TooLong { .. })
+        ));
+        assert!(matches!(
+            Code::try_new("CE A"),
+            Err(CodeError::BadCharacter { .. })
+        ));
+    }
+}

@@ -1,0 +1,1039 @@
+//! The registry's state and the rules that change it. Every command is
+//! validated completely before anything is touched, so a refused command
+//! changes nothing.
+
+use crate::account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
+use crate::command::{Effect, RegistryCommand};
+use crate::error::RegistryError;
+use crate::participant::{NAME_MAX_BYTES, Participant, ParticipantKind};
+use crate::transaction::{
+    NOTE_MAX_BYTES, StatusChange, Transaction, TransactionKind, TransactionStatus,
+};
+use ets_model::{
+    AccountId, ParticipantId, Quantity, SerialBlock, Timestamp, TransactionId, UnitClass,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The registry: participants, accounts, unit classes, holdings and transactions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registry {
+    participants: BTreeMap<ParticipantId, Participant>,
+    accounts: BTreeMap<AccountId, Account>,
+    system_accounts: BTreeMap<AccountKind, AccountId>,
+    holder_accounts: BTreeMap<(ParticipantId, AccountKind), AccountId>,
+    classes: Vec<UnitClass>,
+    class_indexes: BTreeMap<UnitClass, u32>,
+    /// Serial ranges issued, per class index, in issue order.
+    issued: Vec<Vec<SerialBlock>>,
+    transactions: Vec<Transaction>,
+    reversals_pending: BTreeSet<TransactionId>,
+    next_serial: u64,
+}
+
+/// Who asks and when: the context every command is executed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    /// The participant sending the command.
+    pub requester: ParticipantId,
+    /// The time the sequencer stamped on the command.
+    pub at: Timestamp,
+}
+
+/// A transaction about to be proposed, once its accounts are resolved.
+struct Proposal {
+    kind: TransactionKind,
+    from: AccountId,
+    to: AccountId,
+    class_index: u32,
+    quantity: Quantity,
+    blocks: Vec<SerialBlock>,
+}
+
+impl Registry {
+    /// An empty registry; serial numbers start at 1.
+    #[must_use]
+    pub fn new() -> Registry {
+        Registry {
+            next_serial: 1,
+            ..Registry::default()
+        }
+    }
+
+    /// Executes one command.
+    ///
+    /// # Errors
+    /// A [`RegistryError`] naming why the command was refused; the registry is then unchanged.
+    pub fn execute(
+        &mut self,
+        context: Context,
+        command: &RegistryCommand,
+    ) -> Result<Effect, RegistryError> {
+        if !self.participants.contains_key(&context.requester)
+            && !matches!(command, RegistryCommand::RegisterParticipant { .. })
+        {
+            return Err(RegistryError::UnknownRequester(context.requester));
+        }
+        match command {
+            RegistryCommand::RegisterParticipant { id, kind, name } => {
+                self.register_participant(context, *id, *kind, name)
+            }
+            RegistryCommand::OpenAccount {
+                id,
+                kind,
+                holder,
+                representatives,
+                approvals_required,
+            } => self.open_account(context, *id, *kind, *holder, representatives, *approvals_required),
+            RegistryCommand::SetAccountStatus { account, status } => {
+                self.set_account_status(context, *account, *status)
+            }
+            RegistryCommand::SetApprovalRule {
+                account,
+                representatives,
+                approvals_required,
+            } => self.set_approval_rule(context, *account, representatives, *approvals_required),
+            RegistryCommand::Issue { class, quantity } => self.issue(context, *class, *quantity),
+            RegistryCommand::Allocate {
+                to,
+                class,
+                quantity,
+            } => {
+                let from = self.system_account(AccountKind::Issuance)?;
+                self.propose_move(context, TransactionKind::Allocate, from, *to, class, *quantity)
+            }
+            RegistryCommand::Transfer {
+                from,
+                to,
+                class,
+                quantity,
+            } => self.propose_move(context, TransactionKind::Transfer, *from, *to, class, *quantity),
+            RegistryCommand::Surrender {
+                from,
+                class,
+                quantity,
+                compliance_year,
+            } => {
+                let to = self.system_account(AccountKind::Surrender)?;
+                let kind = TransactionKind::Surrender {
+                    compliance_year: *compliance_year,
+                };
+                self.propose_move(context, kind, *from, to, class, *quantity)
+            }
+            RegistryCommand::Retire {
+                from,
+                class,
+                quantity,
+                beneficiary,
+            } => {
+                check_text("beneficiary", beneficiary)?;
+                let to = self.system_account(AccountKind::Retirement)?;
+                let kind = TransactionKind::Retire {
+                    beneficiary: beneficiary.clone(),
+                };
+                self.propose_move(context, kind, *from, to, class, *quantity)
+            }
+            RegistryCommand::Cancel {
+                from,
+                class,
+                quantity,
+                reason,
+            } => {
+                check_text("reason", reason)?;
+                let to = self.system_account(AccountKind::Cancellation)?;
+                let kind = TransactionKind::Cancel {
+                    reason: reason.clone(),
+                };
+                self.propose_move(context, kind, *from, to, class, *quantity)
+            }
+            RegistryCommand::Reverse { transaction } => self.reverse(context, *transaction),
+            RegistryCommand::Approve { transaction } => self.approve(context, *transaction),
+            RegistryCommand::Reject { transaction } => {
+                self.end_pending(context, *transaction, TransactionStatus::Rejected)
+            }
+            RegistryCommand::Withdraw { transaction } => {
+                self.end_pending(context, *transaction, TransactionStatus::Cancelled)
+            }
+        }
+    }
+
+    // ----- participants and accounts -------------------------------------------------
+
+    fn register_participant(
+        &mut self,
+        context: Context,
+        id: ParticipantId,
+        kind: ParticipantKind,
+        name: &str,
+    ) -> Result<Effect, RegistryError> {
+        let bootstrapping = self.participants.is_empty();
+        if bootstrapping {
+            // The very first participant is the administrator registering itself.
+            if kind != ParticipantKind::Administrator || id != context.requester {
+                return Err(RegistryError::NotAdministrator {
+                    action: "register participants (the first must be the administrator registering itself)",
+                    requester: context.requester,
+                });
+            }
+        } else {
+            self.require_administrator(context.requester, "register participants")?;
+        }
+        if self.participants.contains_key(&id) {
+            return Err(RegistryError::ParticipantExists(id));
+        }
+        if name.is_empty() || name.len() > NAME_MAX_BYTES {
+            return Err(RegistryError::BadText {
+                field: "name",
+                length: name.len(),
+                max_bytes: NAME_MAX_BYTES,
+            });
+        }
+        self.participants.insert(
+            id,
+            Participant {
+                id,
+                kind,
+                name: name.to_owned(),
+            },
+        );
+        Ok(Effect::ParticipantRegistered(id))
+    }
+
+    fn open_account(
+        &mut self,
+        context: Context,
+        id: AccountId,
+        kind: AccountKind,
+        holder: ParticipantId,
+        representatives: &[ParticipantId],
+        approvals_required: u8,
+    ) -> Result<Effect, RegistryError> {
+        self.require_administrator(context.requester, "open accounts")?;
+        if self.accounts.contains_key(&id) {
+            return Err(RegistryError::AccountExists(id));
+        }
+        let holder_kind = self.participant(holder)?.kind;
+        self.check_holder_fits(kind, holder, holder_kind)?;
+        let rule = self.approval_rule(representatives, approvals_required)?;
+        if kind.is_system() {
+            self.system_accounts.insert(kind, id);
+        } else {
+            self.holder_accounts.insert((holder, kind), id);
+        }
+        self.accounts.insert(
+            id,
+            Account {
+                id,
+                kind,
+                holder,
+                status: AccountStatus::Open,
+                rule,
+                opened_at: context.at,
+                holdings: Vec::new(),
+            },
+        );
+        Ok(Effect::AccountOpened(id))
+    }
+
+    fn check_holder_fits(
+        &self,
+        kind: AccountKind,
+        holder: ParticipantId,
+        holder_kind: ParticipantKind,
+    ) -> Result<(), RegistryError> {
+        let fits = match kind {
+            _ if kind.is_system() => holder_kind == ParticipantKind::Administrator,
+            AccountKind::OperatorHolding => holder_kind == ParticipantKind::CoveredEntity,
+            _ => !matches!(
+                holder_kind,
+                ParticipantKind::Administrator | ParticipantKind::Verifier
+            ),
+        };
+        if !fits {
+            return Err(RegistryError::HolderKindMismatch {
+                kind,
+                holder_kind: holder_kind.name(),
+            });
+        }
+        if kind.is_system() {
+            if let Some(&existing) = self.system_accounts.get(&kind) {
+                return Err(RegistryError::SystemAccountExists { kind, existing });
+            }
+        } else if let Some(&existing) = self.holder_accounts.get(&(holder, kind)) {
+            return Err(RegistryError::HolderHasAccount {
+                holder,
+                kind,
+                existing,
+            });
+        }
+        Ok(())
+    }
+
+    fn approval_rule(
+        &self,
+        representatives: &[ParticipantId],
+        approvals_required: u8,
+    ) -> Result<ApprovalRule, RegistryError> {
+        if representatives.is_empty() || representatives.len() > REPRESENTATIVES_MAX {
+            return Err(RegistryError::InvalidApprovalRule(format!(
+                "an account needs 1 to {REPRESENTATIVES_MAX} representatives, got {}",
+                representatives.len()
+            )));
+        }
+        for &representative in representatives {
+            self.participant(representative)?;
+        }
+        let mut sorted = representatives.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != representatives.len() {
+            return Err(RegistryError::InvalidApprovalRule(
+                "a representative is listed twice".to_owned(),
+            ));
+        }
+        if approvals_required == 0 || usize::from(approvals_required) > sorted.len() {
+            return Err(RegistryError::InvalidApprovalRule(format!(
+                "approvals required must be 1 to {} (the number of representatives), got {approvals_required}",
+                sorted.len()
+            )));
+        }
+        Ok(ApprovalRule {
+            representatives: sorted,
+            approvals_required,
+        })
+    }
+
+    fn set_account_status(
+        &mut self,
+        context: Context,
+        account_id: AccountId,
+        status: AccountStatus,
+    ) -> Result<Effect, RegistryError> {
+        self.require_administrator(context.requester, "change account status")?;
+        let account = self.account(account_id)?;
+        let refuse = |reason| RegistryError::StatusChangeNotAllowed {
+            account: account_id,
+            from: account.status,
+            to: status,
+            reason,
+        };
+        if account.status == AccountStatus::Closed {
+            return Err(refuse("a closed account is never reopened"));
+        }
+        if status == AccountStatus::Closed && !account.is_empty() {
+            return Err(refuse("only an empty account can be closed"));
+        }
+        if status == AccountStatus::Closed && self.has_pending_involving(account_id) {
+            return Err(refuse("transactions involving it still await approval"));
+        }
+        if let Some(account) = self.accounts.get_mut(&account_id) {
+            account.status = status;
+        }
+        Ok(Effect::AccountUpdated(account_id))
+    }
+
+    fn set_approval_rule(
+        &mut self,
+        context: Context,
+        account_id: AccountId,
+        representatives: &[ParticipantId],
+        approvals_required: u8,
+    ) -> Result<Effect, RegistryError> {
+        self.require_administrator(context.requester, "change approval rules")?;
+        self.account(account_id)?;
+        let rule = self.approval_rule(representatives, approvals_required)?;
+        if let Some(account) = self.accounts.get_mut(&account_id) {
+            account.rule = rule;
+        }
+        Ok(Effect::AccountUpdated(account_id))
+    }
+
+    // ----- transactions ----------------------------------------------------------------
+
+    fn issue(
+        &mut self,
+        context: Context,
+        class: UnitClass,
+        quantity: Quantity,
+    ) -> Result<Effect, RegistryError> {
+        let issuance = self.system_account(AccountKind::Issuance)?;
+        self.authorise(context, &TransactionKind::Issue, issuance)?;
+        if quantity.is_zero() {
+            return Err(RegistryError::ZeroQuantity);
+        }
+        self.account_may(issuance, AccountStatus::may_receive, "receive units")?;
+        // The serial range is fixed at completion; check now that one can exist.
+        self.pending_issued()
+            .checked_add(quantity)
+            .ok()
+            .and_then(|pending| self.next_serial.checked_add(pending.tonnes()))
+            .ok_or(RegistryError::SerialsExhausted)?;
+        let class_index = self.intern(class);
+        let proposal = Proposal {
+            kind: TransactionKind::Issue,
+            from: issuance,
+            to: issuance,
+            class_index,
+            quantity,
+            blocks: Vec::new(),
+        };
+        Ok(self.propose(context, proposal))
+    }
+
+    fn propose_move(
+        &mut self,
+        context: Context,
+        kind: TransactionKind,
+        from: AccountId,
+        to: AccountId,
+        class: &UnitClass,
+        quantity: Quantity,
+    ) -> Result<Effect, RegistryError> {
+        let source = self.account(from)?;
+        let destination = self.account(to)?;
+        self.authorise(context, &kind, from)?;
+        if quantity.is_zero() {
+            return Err(RegistryError::ZeroQuantity);
+        }
+        if from == to {
+            return Err(RegistryError::SameAccount(from));
+        }
+        check_kinds(&kind, source, destination)?;
+        check_statuses(&kind, source, destination)?;
+        let class_index = self.class_index(class)?;
+        let available = source.available(class_index);
+        if available < quantity {
+            return Err(RegistryError::InsufficientUnits {
+                account: from,
+                class: class.to_string(),
+                available,
+                requested: quantity,
+            });
+        }
+        let proposal = Proposal {
+            kind,
+            from,
+            to,
+            class_index,
+            quantity,
+            blocks: Vec::new(),
+        };
+        Ok(self.propose(context, proposal))
+    }
+
+    fn reverse(&mut self, context: Context, id: TransactionId) -> Result<Effect, RegistryError> {
+        let kind = TransactionKind::Reversal { of: id };
+        self.authorise(context, &kind, self.system_account(AccountKind::Issuance)?)?;
+        let original = self.transaction(id)?;
+        let refuse = |reason| RegistryError::NotReversible { id, reason };
+        if !matches!(
+            original.kind,
+            TransactionKind::Allocate | TransactionKind::Surrender { .. }
+        ) {
+            return Err(refuse("only allocations and surrenders can be reversed"));
+        }
+        if original.status() != TransactionStatus::Completed {
+            return Err(refuse("it is not completed"));
+        }
+        if self.reversals_pending.contains(&id) {
+            return Err(refuse("a reversal of it already awaits approval"));
+        }
+        let proposal = Proposal {
+            kind,
+            from: original.to,
+            to: original.from,
+            class_index: original.class_index,
+            quantity: original.quantity,
+            blocks: original.blocks.clone(),
+        };
+        let source = self.account(proposal.from)?;
+        let destination = self.account(proposal.to)?;
+        check_statuses(&proposal.kind, source, destination)?;
+        self.check_exact_blocks_held(&proposal)?;
+        self.reversals_pending.insert(id);
+        Ok(self.propose(context, proposal))
+    }
+
+    fn check_exact_blocks_held(&self, proposal: &Proposal) -> Result<(), RegistryError> {
+        let source = self.account(proposal.from)?;
+        let holding = source.holding(proposal.class_index);
+        let all_held = proposal
+            .blocks
+            .iter()
+            .all(|&block| holding.is_some_and(|holding| holding.holds(block)));
+        if !all_held || source.available(proposal.class_index) < proposal.quantity {
+            let id = match proposal.kind {
+                TransactionKind::Reversal { of } => of,
+                _ => TransactionId(0),
+            };
+            return Err(RegistryError::NotReversible {
+                id,
+                reason: "the units it moved are no longer all held, unreserved, by the receiving account",
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a validated proposal: completes it at once when one signature
+    /// suffices, else reserves its units and waits for approvals.
+    fn propose(&mut self, context: Context, proposal: Proposal) -> Effect {
+        let id = TransactionId(self.transactions.len() as u64 + 1);
+        let required = self.approval_account(&proposal.kind, proposal.from).map_or(1, |account| {
+            account.rule.approvals_required
+        });
+        let mut transaction = Transaction {
+            id,
+            kind: proposal.kind,
+            from: proposal.from,
+            to: proposal.to,
+            class_index: proposal.class_index,
+            quantity: proposal.quantity,
+            blocks: proposal.blocks,
+            proposer: context.requester,
+            approvals: vec![context.requester],
+            history: vec![StatusChange {
+                status: TransactionStatus::Proposed,
+                at: context.at,
+                by: context.requester,
+            }],
+        };
+        if required <= 1 {
+            self.settle(&mut transaction, context);
+        } else {
+            if transaction.kind != TransactionKind::Issue {
+                let reserved = self
+                    .accounts
+                    .get_mut(&transaction.from)
+                    .map(|account| account.holding_entry(transaction.class_index))
+                    .is_some_and(|holding| holding.reserve(transaction.quantity));
+                debug_assert!(reserved, "availability was checked before proposing");
+            }
+            transaction.history.push(StatusChange {
+                status: TransactionStatus::AwaitingApproval,
+                at: context.at,
+                by: context.requester,
+            });
+        }
+        let status = transaction.status();
+        self.transactions.push(transaction);
+        Effect::Transaction { id, status }
+    }
+
+    /// Moves the units of a validated transaction and marks it completed.
+    fn settle(&mut self, transaction: &mut Transaction, context: Context) {
+        match transaction.kind {
+            TransactionKind::Issue => self.settle_issue(transaction),
+            TransactionKind::Reversal { of } => self.settle_reversal(transaction, of, context),
+            _ => self.settle_move(transaction),
+        }
+        transaction.history.push(StatusChange {
+            status: TransactionStatus::Completed,
+            at: context.at,
+            by: context.requester,
+        });
+    }
+
+    fn settle_issue(&mut self, transaction: &mut Transaction) {
+        // issue() checked that the range fits below u64::MAX.
+        let Ok(block) = SerialBlock::starting_at(self.next_serial, transaction.quantity) else {
+            debug_assert!(false, "serial range was checked at proposal");
+            return;
+        };
+        self.next_serial = block.end() + 1;
+        if let Some(account) = self.accounts.get_mut(&transaction.to) {
+            account.holding_entry(transaction.class_index).insert(block);
+        }
+        if let Some(ranges) = self.issued.get_mut(transaction.class_index as usize) {
+            ranges.push(block);
+        }
+        transaction.blocks = vec![block];
+    }
+
+    fn settle_move(&mut self, transaction: &mut Transaction) {
+        let mut taken = Vec::with_capacity(1);
+        if let Some(holding) = self
+            .accounts
+            .get_mut(&transaction.from)
+            .and_then(|account| account.holding_mut(transaction.class_index))
+        {
+            let took = holding.take_oldest(transaction.quantity, &mut taken);
+            debug_assert!(took, "availability was checked before settling");
+        }
+        if let Some(account) = self.accounts.get_mut(&transaction.to) {
+            let holding = account.holding_entry(transaction.class_index);
+            for &block in &taken {
+                holding.insert(block);
+            }
+        }
+        transaction.blocks = taken;
+    }
+
+    fn settle_reversal(&mut self, transaction: &Transaction, of: TransactionId, context: Context) {
+        if let Some(holding) = self
+            .accounts
+            .get_mut(&transaction.from)
+            .and_then(|account| account.holding_mut(transaction.class_index))
+        {
+            for &block in &transaction.blocks {
+                let removed = holding.remove_exact(block);
+                debug_assert!(removed, "blocks were checked before settling");
+            }
+        }
+        if let Some(account) = self.accounts.get_mut(&transaction.to) {
+            let holding = account.holding_entry(transaction.class_index);
+            for &block in &transaction.blocks {
+                holding.insert(block);
+            }
+        }
+        self.reversals_pending.remove(&of);
+        if let Some(original) = self.transactions.get_mut(index_of(of)) {
+            original.history.push(StatusChange {
+                status: TransactionStatus::Reversed,
+                at: context.at,
+                by: context.requester,
+            });
+        }
+    }
+
+    fn approve(&mut self, context: Context, id: TransactionId) -> Result<Effect, RegistryError> {
+        let transaction = self.pending(id)?;
+        self.authorise(context, &transaction.kind, transaction.from)?;
+        if transaction.proposer == context.requester {
+            return Err(RegistryError::SelfApproval(context.requester));
+        }
+        if transaction.approvals.contains(&context.requester) {
+            return Err(RegistryError::AlreadyApproved(context.requester));
+        }
+        let required = self
+            .approval_account(&transaction.kind, transaction.from)
+            .map_or(1, |account| usize::from(account.rule.approvals_required));
+        let completes = transaction.approvals.len() + 1 >= required;
+        if completes {
+            self.check_still_settleable(transaction)?;
+        }
+        let index = index_of(id);
+        let mut transaction = self.transactions[index].clone();
+        transaction.approvals.push(context.requester);
+        if completes {
+            self.release_reservation(&transaction);
+            self.settle(&mut transaction, context);
+        }
+        let status = transaction.status();
+        self.transactions[index] = transaction;
+        Ok(Effect::Transaction { id, status })
+    }
+
+    /// Re-checks, at the last approval, what may have changed since the proposal.
+    fn check_still_settleable(&self, transaction: &Transaction) -> Result<(), RegistryError> {
+        if transaction.kind == TransactionKind::Issue {
+            let issuance = self.account(transaction.to)?;
+            if !issuance.status.may_receive() {
+                return Err(RegistryError::AccountStatusForbids {
+                    account: issuance.id,
+                    status: issuance.status,
+                    action: "receive units",
+                });
+            }
+            return Ok(());
+        }
+        let source = self.account(transaction.from)?;
+        let destination = self.account(transaction.to)?;
+        check_statuses(&transaction.kind, source, destination)?;
+        if let TransactionKind::Reversal { of } = transaction.kind {
+            // The reservation covers the quantity; the exact blocks must still be there.
+            let holding = source.holding(transaction.class_index);
+            let all_held = transaction
+                .blocks
+                .iter()
+                .all(|&block| holding.is_some_and(|holding| holding.holds(block)));
+            if !all_held {
+                return Err(RegistryError::NotReversible {
+                    id: of,
+                    reason: "the units it moved are no longer all held by the receiving account",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn end_pending(
+        &mut self,
+        context: Context,
+        id: TransactionId,
+        status: TransactionStatus,
+    ) -> Result<Effect, RegistryError> {
+        let transaction = self.pending(id)?;
+        let is_administrator = self.is_administrator(context.requester);
+        let allowed = match status {
+            // Any signatory of the approving account may refuse it.
+            TransactionStatus::Rejected => self
+                .authorise(context, &transaction.kind, transaction.from)
+                .is_ok(),
+            // Its proposer may withdraw it; the administrator may cancel any.
+            _ => transaction.proposer == context.requester || is_administrator,
+        };
+        if !allowed {
+            let account = self
+                .approval_account(&transaction.kind, transaction.from)
+                .map_or(transaction.from, |account| account.id);
+            return Err(RegistryError::NotRepresentative {
+                requester: context.requester,
+                account,
+            });
+        }
+        let index = index_of(id);
+        let mut transaction = self.transactions[index].clone();
+        self.release_reservation(&transaction);
+        if let TransactionKind::Reversal { of } = transaction.kind {
+            self.reversals_pending.remove(&of);
+        }
+        transaction.history.push(StatusChange {
+            status,
+            at: context.at,
+            by: context.requester,
+        });
+        self.transactions[index] = transaction;
+        Ok(Effect::Transaction { id, status })
+    }
+
+    fn release_reservation(&mut self, transaction: &Transaction) {
+        if transaction.kind == TransactionKind::Issue {
+            return;
+        }
+        if let Some(holding) = self
+            .accounts
+            .get_mut(&transaction.from)
+            .and_then(|account| account.holding_mut(transaction.class_index))
+        {
+            holding.release(transaction.quantity);
+        }
+    }
+
+    // ----- authority -------------------------------------------------------------------
+
+    /// The account whose representatives and rule govern a transaction: the
+    /// issuance account (the administrators) for administrative kinds, else the source.
+    fn approval_account(&self, kind: &TransactionKind, from: AccountId) -> Option<&Account> {
+        let id = if kind.is_administrative() {
+            *self.system_accounts.get(&AccountKind::Issuance)?
+        } else {
+            from
+        };
+        self.accounts.get(&id)
+    }
+
+    /// Checks that the requester may sign a transaction of `kind` from `from`.
+    fn authorise(
+        &self,
+        context: Context,
+        kind: &TransactionKind,
+        from: AccountId,
+    ) -> Result<(), RegistryError> {
+        if kind.is_administrative() {
+            self.require_administrator(context.requester, kind.name())?;
+        }
+        let account = self
+            .approval_account(kind, from)
+            .ok_or(RegistryError::UnknownAccount(from))?;
+        if !account.rule.is_representative(context.requester) {
+            return Err(RegistryError::NotRepresentative {
+                requester: context.requester,
+                account: account.id,
+            });
+        }
+        Ok(())
+    }
+
+    fn require_administrator(
+        &self,
+        requester: ParticipantId,
+        action: &'static str,
+    ) -> Result<(), RegistryError> {
+        if self.is_administrator(requester) {
+            Ok(())
+        } else {
+            Err(RegistryError::NotAdministrator { action, requester })
+        }
+    }
+
+    fn is_administrator(&self, participant: ParticipantId) -> bool {
+        self.participants
+            .get(&participant)
+            .is_some_and(|p| p.kind == ParticipantKind::Administrator)
+    }
+
+    fn account_may(
+        &self,
+        id: AccountId,
+        allowed: fn(AccountStatus) -> bool,
+        action: &'static str,
+    ) -> Result<(), RegistryError> {
+        let account = self.account(id)?;
+        if allowed(account.status) {
+            Ok(())
+        } else {
+            Err(RegistryError::AccountStatusForbids {
+                account: id,
+                status: account.status,
+                action,
+            })
+        }
+    }
+
+    fn has_pending_involving(&self, account: AccountId) -> bool {
+        self.transactions
+            .iter()
+            .any(|t| t.is_pending() && (t.from == account || t.to == account))
+    }
+
+    fn pending_issued(&self) -> Quantity {
+        self.transactions
+            .iter()
+            .filter(|t| t.kind == TransactionKind::Issue && t.is_pending())
+            .fold(Quantity::ZERO, |sum, t| {
+                sum.checked_add(t.quantity).unwrap_or(Quantity::new(u64::MAX))
+            })
+    }
+
+    fn intern(&mut self, class: UnitClass) -> u32 {
+        if let Some(&index) = self.class_indexes.get(&class) {
+            return index;
+        }
+        let index = self.classes.len() as u32;
+        self.classes.push(class);
+        self.issued.push(Vec::new());
+        self.class_indexes.insert(class, index);
+        index
+    }
+
+    // ----- queries -----------------------------------------------------------------------
+
+    /// A participant.
+    ///
+    /// # Errors
+    /// [`RegistryError::UnknownParticipant`].
+    pub fn participant(&self, id: ParticipantId) -> Result<&Participant, RegistryError> {
+        self.participants
+            .get(&id)
+            .ok_or(RegistryError::UnknownParticipant(id))
+    }
+
+    /// An account.
+    ///
+    /// # Errors
+    /// [`RegistryError::UnknownAccount`].
+    pub fn account(&self, id: AccountId) -> Result<&Account, RegistryError> {
+        self.accounts
+            .get(&id)
+            .ok_or(RegistryError::UnknownAccount(id))
+    }
+
+    /// A transaction.
+    ///
+    /// # Errors
+    /// [`RegistryError::UnknownTransaction`].
+    pub fn transaction(&self, id: TransactionId) -> Result<&Transaction, RegistryError> {
+        id.0.checked_sub(1)
+            .and_then(|index| self.transactions.get(usize::try_from(index).ok()?))
+            .ok_or(RegistryError::UnknownTransaction(id))
+    }
+
+    fn pending(&self, id: TransactionId) -> Result<&Transaction, RegistryError> {
+        let transaction = self.transaction(id)?;
+        if transaction.is_pending() {
+            Ok(transaction)
+        } else {
+            Err(RegistryError::NotPending {
+                id,
+                status: transaction.status().name(),
+            })
+        }
+    }
+
+    /// The account of a system kind.
+    ///
+    /// # Errors
+    /// [`RegistryError::MissingSystemAccount`] when none was opened.
+    pub fn system_account(&self, kind: AccountKind) -> Result<AccountId, RegistryError> {
+        self.system_accounts
+            .get(&kind)
+            .copied()
+            .ok_or(RegistryError::MissingSystemAccount(kind))
+    }
+
+    /// The interned index of a unit class.
+    ///
+    /// # Errors
+    /// [`RegistryError::UnknownUnitClass`] when no unit of it was ever issued.
+    pub fn class_index(&self, class: &UnitClass) -> Result<u32, RegistryError> {
+        self.class_indexes
+            .get(class)
+            .copied()
+            .ok_or_else(|| RegistryError::UnknownUnitClass(class.to_string()))
+    }
+
+    /// The unit class of an interned index.
+    #[must_use]
+    pub fn class(&self, index: u32) -> Option<&UnitClass> {
+        self.classes.get(index as usize)
+    }
+
+    /// All participants, by id.
+    pub fn participants(&self) -> impl Iterator<Item = &Participant> {
+        self.participants.values()
+    }
+
+    /// All accounts, by id.
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
+    }
+
+    /// All transactions, by id.
+    pub fn transactions(&self) -> &[Transaction] {
+        &self.transactions
+    }
+
+    /// Every unit class with its interned index, in index order.
+    pub fn classes(&self) -> impl Iterator<Item = (u32, &UnitClass)> {
+        self.classes
+            .iter()
+            .enumerate()
+            .map(|(index, class)| (index as u32, class))
+    }
+
+    /// The serial ranges issued for a class, in issue order.
+    #[must_use]
+    pub fn issued_ranges(&self, class_index: u32) -> &[SerialBlock] {
+        self.issued
+            .get(class_index as usize)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Units of a class issued so far.
+    #[must_use]
+    pub fn issued_quantity(&self, class_index: u32) -> Quantity {
+        Quantity::new(
+            self.issued_ranges(class_index)
+                .iter()
+                .map(|block| block.quantity().tonnes())
+                .sum(),
+        )
+    }
+
+    /// The serial number the next issuance will start at.
+    #[must_use]
+    pub fn next_serial(&self) -> u64 {
+        self.next_serial
+    }
+
+    /// Every completed (or later reversed) transaction that moved `serial`,
+    /// in order: its issue first, then each movement.
+    #[must_use]
+    pub fn serial_history(&self, serial: u64) -> Vec<&Transaction> {
+        self.transactions
+            .iter()
+            .filter(|t| t.blocks.iter().any(|block| block.contains(serial)))
+            .filter(|t| {
+                matches!(
+                    t.status(),
+                    TransactionStatus::Completed | TransactionStatus::Reversed
+                )
+            })
+            .collect()
+    }
+
+    /// Which account holds `serial` now, and its class index.
+    #[must_use]
+    pub fn serial_holder(&self, serial: u64) -> Option<(AccountId, u32)> {
+        self.accounts.values().find_map(|account| {
+            account.holdings().find_map(|(class_index, holding)| {
+                let block = SerialBlock::try_new(serial, serial).ok()?;
+                holding.holds(block).then_some((account.id, class_index))
+            })
+        })
+    }
+}
+
+fn index_of(id: TransactionId) -> usize {
+    usize::try_from(id.0.saturating_sub(1)).unwrap_or(usize::MAX)
+}
+
+fn check_text(field: &'static str, text: &str) -> Result<(), RegistryError> {
+    if text.is_empty() || text.len() > NOTE_MAX_BYTES {
+        return Err(RegistryError::BadText {
+            field,
+            length: text.len(),
+            max_bytes: NOTE_MAX_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Which account kinds may send and receive each kind of transaction.
+fn check_kinds(
+    kind: &TransactionKind,
+    source: &Account,
+    destination: &Account,
+) -> Result<(), RegistryError> {
+    let wrong = |account: &Account, action| RegistryError::WrongAccountKind {
+        account: account.id,
+        kind: account.kind,
+        action,
+    };
+    if source.kind.is_terminal() {
+        return Err(wrong(source, "send units"));
+    }
+    match kind {
+        TransactionKind::Allocate if destination.kind != AccountKind::OperatorHolding => {
+            Err(wrong(destination, "receive an allocation"))
+        }
+        TransactionKind::Surrender { .. } if source.kind != AccountKind::OperatorHolding => {
+            Err(wrong(source, "surrender units"))
+        }
+        TransactionKind::Retire { .. }
+            if !matches!(
+                source.kind,
+                AccountKind::OperatorHolding | AccountKind::Trading
+            ) =>
+        {
+            Err(wrong(source, "retire units"))
+        }
+        TransactionKind::Transfer
+            if destination.kind.is_terminal() || destination.kind == AccountKind::Issuance =>
+        {
+            Err(wrong(destination, "receive a transfer"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether both accounts' statuses allow the transaction.
+fn check_statuses(
+    kind: &TransactionKind,
+    source: &Account,
+    destination: &Account,
+) -> Result<(), RegistryError> {
+    let (allowed, action) = match kind {
+        TransactionKind::Surrender { .. } => (source.status.may_surrender(), "surrender units"),
+        // The administrator may cancel or take back units from a blocked account.
+        TransactionKind::Cancel { .. } | TransactionKind::Reversal { .. } => {
+            (source.status.may_receive(), "give up units")
+        }
+        _ => (source.status.may_send(), "send units"),
+    };
+    if !allowed {
+        return Err(RegistryError::AccountStatusForbids {
+            account: source.id,
+            status: source.status,
+            action,
+        });
+    }
+    if !destination.status.may_receive() {
+        return Err(RegistryError::AccountStatusForbids {
+            account: destination.id,
+            status: destination.status,
+            action: "receive units",
+        });
+    }
+    Ok(())
+}
