@@ -1,1 +1,16 @@
-//! placeholder
+//! The engine: a pure, single-threaded state machine that applies one
+//! command at a time and answers with an outcome. It owns idempotency (a
+//! repeated request id returns the first outcome), the state hash, the
+//! snapshot encoding and the journal entry encoding. No clock, no
+//! randomness, no I/O: time and ids come in with each command.
+//!
+//! **Invariant:** replaying the same commands gives the same outcomes and
+//! the same state hash, bit for bit.
+
+mod command;
+mod engine;
+mod entry;
+
+pub use command::{Command, Envelope, Outcome, Rejection};
+pub use engine::{Applied, Engine, SnapshotError, StateHash};
+pub use entry::{EntryError, JournalEntry};

@@ -1,0 +1,79 @@
+//! The engine's input (a command in its envelope) and output (an outcome).
+
+use ets_model::{ParticipantId, RequestId, Timestamp};
+use ets_registry::{Effect, RegistryCommand, RegistryError};
+use serde::{Deserialize, Serialize};
+
+/// Every kind of command the engine applies, by domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// A registry command.
+    Registry(RegistryCommand),
+}
+
+impl Command {
+    /// The snake_case name of the command.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Registry(command) => command.name(),
+        }
+    }
+}
+
+/// A command with who sent it, their request id and the sequencer's time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The client's id for this request; repeating it returns the first outcome.
+    pub request_id: RequestId,
+    /// Who sends it.
+    pub requester: ParticipantId,
+    /// When, as stamped by the sequencer (or carried by an import).
+    pub time: Timestamp,
+    /// What to do.
+    pub command: Command,
+}
+
+/// Why the engine refused a command: a stable code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// Stable snake_case code, e.g. `insufficient_units`.
+    pub code: String,
+    /// What went wrong, naming the offending values.
+    pub message: String,
+}
+
+impl From<RegistryError> for Rejection {
+    fn from(error: RegistryError) -> Rejection {
+        Rejection {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// What came of a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Applied; the effect says what it did.
+    Accepted(Effect),
+    /// Refused; nothing changed.
+    Rejected(Rejection),
+}
+
+impl Outcome {
+    /// The code journaled with the command: `ok`, or the rejection's code.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        match self {
+            Outcome::Accepted(_) => "ok",
+            Outcome::Rejected(rejection) => &rejection.code,
+        }
+    }
+
+    /// Whether the command was applied.
+    #[must_use]
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Outcome::Accepted(_))
+    }
+}

@@ -1,0 +1,186 @@
+//! The state machine: applies envelopes, remembers outcomes per request id,
+//! hashes and snapshots its state.
+
+use crate::command::{Command, Envelope, Outcome, Rejection};
+use ets_model::{ParticipantId, RequestId, Timestamp};
+use ets_registry::{Context, Registry};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A BLAKE3 digest of the engine's canonical state encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateHash(pub [u8; 32]);
+
+impl std::fmt::Display for StateHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+/// A snapshot could not be decoded.
+#[derive(Debug, Error)]
+#[error("engine snapshot does not decode: {0}")]
+pub struct SnapshotError(#[from] postcard::Error);
+
+/// What applying an envelope did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// A new request: the outcome must be journaled before it is acknowledged.
+    Fresh(Outcome),
+    /// A request id seen before: the first outcome, nothing applied, nothing to journal.
+    Duplicate(Outcome),
+}
+
+impl Applied {
+    /// The outcome, fresh or remembered.
+    #[must_use]
+    pub fn outcome(&self) -> &Outcome {
+        match self {
+            Applied::Fresh(outcome) | Applied::Duplicate(outcome) => outcome,
+        }
+    }
+}
+
+/// The engine's whole state.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    registry: Registry,
+    /// First outcome per (requester, request id). Only looked up, never
+    /// iterated except sorted, so its hash order is never observable.
+    outcomes: FxHashMap<(ParticipantId, RequestId), Outcome>,
+    last_time: Option<Timestamp>,
+    applied: u64,
+}
+
+/// The canonical encoding of the state, used for snapshots and the state hash.
+#[derive(Serialize, Deserialize)]
+struct SnapshotState {
+    registry: Registry,
+    outcomes: Vec<((ParticipantId, RequestId), Outcome)>,
+    last_time: Option<Timestamp>,
+    applied: u64,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new()
+    }
+}
+
+impl Engine {
+    /// An engine with nothing in it.
+    #[must_use]
+    pub fn new() -> Engine {
+        Engine {
+            registry: Registry::new(),
+            outcomes: FxHashMap::default(),
+            last_time: None,
+            applied: 0,
+        }
+    }
+
+    /// Applies one envelope. A repeated (requester, request id) returns the
+    /// first outcome and changes nothing. The caller (the sequencer) makes
+    /// sure times never go backwards.
+    pub fn apply(&mut self, envelope: &Envelope) -> Applied {
+        let key = (envelope.requester, envelope.request_id);
+        if let Some(first) = self.outcomes.get(&key) {
+            return Applied::Duplicate(first.clone());
+        }
+        debug_assert!(
+            self.last_time.is_none_or(|last| last <= envelope.time),
+            "the sequencer let time go backwards"
+        );
+        let outcome = self.execute(envelope);
+        self.outcomes.insert(key, outcome.clone());
+        self.last_time = Some(envelope.time);
+        self.applied += 1;
+        Applied::Fresh(outcome)
+    }
+
+    fn execute(&mut self, envelope: &Envelope) -> Outcome {
+        let context = Context {
+            requester: envelope.requester,
+            at: envelope.time,
+        };
+        match &envelope.command {
+            Command::Registry(command) => match self.registry.execute(context, command) {
+                Ok(effect) => Outcome::Accepted(effect),
+                Err(error) => Outcome::Rejected(Rejection::from(error)),
+            },
+        }
+    }
+
+    /// The registry, for queries.
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The time of the last applied command.
+    #[must_use]
+    pub fn last_time(&self) -> Option<Timestamp> {
+        self.last_time
+    }
+
+    /// How many fresh commands were applied (duplicates excluded).
+    #[must_use]
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// The first outcome of a request, if it was seen.
+    #[must_use]
+    pub fn outcome_of(&self, requester: ParticipantId, request_id: RequestId) -> Option<&Outcome> {
+        self.outcomes.get(&(requester, request_id))
+    }
+
+    /// Checks every invariant of the state.
+    ///
+    /// # Errors
+    /// A description of the first broken invariant: always a bug.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.registry.check_invariants()
+    }
+
+    /// The canonical encoding of the whole state: ordered maps in key order,
+    /// the outcome table sorted by key.
+    #[must_use]
+    pub fn encode_snapshot(&self) -> Vec<u8> {
+        let mut outcomes: Vec<_> = self
+            .outcomes
+            .iter()
+            .map(|(key, outcome)| (*key, outcome.clone()))
+            .collect();
+        outcomes.sort_unstable_by_key(|(key, _)| *key);
+        let state = SnapshotState {
+            registry: self.registry.clone(),
+            outcomes,
+            last_time: self.last_time,
+            applied: self.applied,
+        };
+        // Encoding into a Vec cannot fail for these types.
+        postcard::to_stdvec(&state).unwrap_or_default()
+    }
+
+    /// Rebuilds an engine from [`Engine::encode_snapshot`] bytes.
+    ///
+    /// # Errors
+    /// [`SnapshotError`] when the bytes do not decode.
+    pub fn decode_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        let state: SnapshotState = postcard::from_bytes(bytes)?;
+        Ok(Engine {
+            registry: state.registry,
+            outcomes: state.outcomes.into_iter().collect(),
+            last_time: state.last_time,
+            applied: state.applied,
+        })
+    }
+
+    /// BLAKE3 of the canonical state encoding: equal states, equal hashes.
+    #[must_use]
+    pub fn state_hash(&self) -> StateHash {
+        StateHash(*blake3::hash(&self.encode_snapshot()).as_bytes())
+    }
+}
