@@ -1,0 +1,306 @@
+//! One JSON line in (a command), one JSON line out (its outcome).
+
+use crate::text::{format_time, parse_time, parse_unit_class};
+use ets_engine::{Command, Outcome, Rejection};
+use ets_model::{AccountId, ParticipantId, Quantity, RequestId, Timestamp, TransactionId};
+use ets_registry::{AccountKind, AccountStatus, Effect, ParticipantKind, RegistryCommand};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use thiserror::Error;
+
+/// The longest accepted command line, in bytes.
+pub const LINE_MAX_BYTES: usize = 64 * 1024;
+
+/// A line that is not a valid command. It never reaches the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// Stable code: `malformed_command`.
+    pub code: &'static str,
+    /// What is wrong with the line.
+    pub message: String,
+    /// The request id, when the line had a readable one.
+    pub request_id: Option<u64>,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRequest {
+    /// The client's request id.
+    pub request_id: RequestId,
+    /// Who sends it.
+    pub requester: ParticipantId,
+    /// The time the command carries, if any.
+    pub time: Option<Timestamp>,
+    /// The command.
+    pub command: Command,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+enum JsonCommand {
+    RegisterParticipant { id: u64, kind: String, name: String },
+    OpenAccount {
+        id: u64,
+        kind: String,
+        holder: u64,
+        representatives: Vec<u64>,
+        #[serde(default = "one")]
+        approvals_required: u8,
+    },
+    SetAccountStatus { account: u64, status: String },
+    SetApprovalRule { account: u64, representatives: Vec<u64>, approvals_required: u8 },
+    Issue { unit: String, quantity: u64 },
+    Allocate { to: u64, unit: String, quantity: u64 },
+    Transfer { from: u64, to: u64, unit: String, quantity: u64 },
+    Surrender { from: u64, unit: String, quantity: u64, compliance_year: u16 },
+    Retire { from: u64, unit: String, quantity: u64, beneficiary: String },
+    Cancel { from: u64, unit: String, quantity: u64, reason: String },
+    Reverse { transaction: u64 },
+    Approve { transaction: u64 },
+    Reject { transaction: u64 },
+    Withdraw { transaction: u64 },
+}
+
+fn one() -> u8 {
+    1
+}
+
+/// Parses one JSON command line.
+///
+/// # Errors
+/// [`ApiError`] naming what is wrong: bad JSON, an unknown command or field,
+/// a missing field, an unknown kind or status, a bad unit or time.
+pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
+    let malformed = |request_id, message: String| ApiError {
+        code: "malformed_command",
+        message,
+        request_id,
+    };
+    if line.len() > LINE_MAX_BYTES {
+        return Err(malformed(None, format!("line is {} bytes; the limit is {LINE_MAX_BYTES}", line.len())));
+    }
+    let mut value: Value = serde_json::from_str(line)
+        .map_err(|error| malformed(None, format!("not valid JSON: {error}")))?;
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| malformed(None, "a command line must be a JSON object".to_owned()))?;
+    let request_id = object.get("request_id").and_then(Value::as_u64);
+    let mut envelope_field = |name: &str| {
+        object
+            .remove(name)
+            .ok_or_else(|| malformed(request_id, format!("missing field `{name}`")))
+    };
+    let request_id_value = envelope_field("request_id")?;
+    let requester = envelope_field("requester")?
+        .as_u64()
+        .ok_or_else(|| malformed(request_id, "`requester` must be a participant id (a whole number)".to_owned()))?;
+    let time = match object.remove("time") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(parse_time(&text).map_err(|message| malformed(request_id, message))?),
+        Some(_) => return Err(malformed(request_id, "`time` must be an RFC 3339 string".to_owned())),
+    };
+    let request_id_number = request_id_value
+        .as_u64()
+        .ok_or_else(|| malformed(None, "`request_id` must be a whole number".to_owned()))?;
+    let parsed: JsonCommand = serde_json::from_value(value)
+        .map_err(|error| malformed(request_id, format!("not a valid command: {error}")))?;
+    let command = convert(parsed).map_err(|message| malformed(request_id, message))?;
+    Ok(ApiRequest {
+        request_id: RequestId(request_id_number),
+        requester: ParticipantId(requester),
+        time,
+        command: Command::Registry(command),
+    })
+}
+
+fn participant_kind(text: &str) -> Result<ParticipantKind, String> {
+    ParticipantKind::ALL
+        .into_iter()
+        .find(|kind| kind.name() == text)
+        .ok_or_else(|| {
+            let names: Vec<_> = ParticipantKind::ALL.iter().map(|k| k.name()).collect();
+            format!("participant kind {text:?} is not one of {}", names.join(", "))
+        })
+}
+
+fn account_kind(text: &str) -> Result<AccountKind, String> {
+    AccountKind::ALL
+        .into_iter()
+        .find(|kind| kind.name() == text)
+        .ok_or_else(|| {
+            let names: Vec<_> = AccountKind::ALL.iter().map(|k| k.name()).collect();
+            format!("account kind {text:?} is not one of {}", names.join(", "))
+        })
+}
+
+fn account_status(text: &str) -> Result<AccountStatus, String> {
+    [AccountStatus::Open, AccountStatus::Blocked, AccountStatus::Closed]
+        .into_iter()
+        .find(|status| status.name() == text)
+        .ok_or_else(|| format!("account status {text:?} is not one of open, blocked, closed"))
+}
+
+fn participants(ids: Vec<u64>) -> Vec<ParticipantId> {
+    ids.into_iter().map(ParticipantId).collect()
+}
+
+fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
+    Ok(match command {
+        JsonCommand::RegisterParticipant { id, kind, name } => RegistryCommand::RegisterParticipant {
+            id: ParticipantId(id),
+            kind: participant_kind(&kind)?,
+            name,
+        },
+        JsonCommand::OpenAccount { id, kind, holder, representatives, approvals_required } => {
+            RegistryCommand::OpenAccount {
+                id: AccountId(id),
+                kind: account_kind(&kind)?,
+                holder: ParticipantId(holder),
+                representatives: participants(representatives),
+                approvals_required,
+            }
+        }
+        JsonCommand::SetAccountStatus { account, status } => RegistryCommand::SetAccountStatus {
+            account: AccountId(account),
+            status: account_status(&status)?,
+        },
+        JsonCommand::SetApprovalRule { account, representatives, approvals_required } => {
+            RegistryCommand::SetApprovalRule {
+                account: AccountId(account),
+                representatives: participants(representatives),
+                approvals_required,
+            }
+        }
+        JsonCommand::Issue { unit, quantity } => RegistryCommand::Issue {
+            class: parse_unit_class(&unit)?,
+            quantity: Quantity::new(quantity),
+        },
+        JsonCommand::Allocate { to, unit, quantity } => RegistryCommand::Allocate {
+            to: AccountId(to),
+            class: parse_unit_class(&unit)?,
+            quantity: Quantity::new(quantity),
+        },
+        JsonCommand::Transfer { from, to, unit, quantity } => RegistryCommand::Transfer {
+            from: AccountId(from),
+            to: AccountId(to),
+            class: parse_unit_class(&unit)?,
+            quantity: Quantity::new(quantity),
+        },
+        JsonCommand::Surrender { from, unit, quantity, compliance_year } => RegistryCommand::Surrender {
+            from: AccountId(from),
+            class: parse_unit_class(&unit)?,
+            quantity: Quantity::new(quantity),
+            compliance_year,
+        },
+        JsonCommand::Retire { from, unit, quantity, beneficiary } => RegistryCommand::Retire {
+            from: AccountId(from),
+            class: parse_unit_class(&unit)?,
+            quantity: Quantity::new(quantity),
+            beneficiary,
+        },
+        JsonCommand::Cancel { from, unit, quantity, reason } => RegistryCommand::Cancel {
+            from: AccountId(from),
+            class: parse_unit_class(&unit)?,
+            quantity: Quantity::new(quantity),
+            reason,
+        },
+        JsonCommand::Reverse { transaction } => RegistryCommand::Reverse { transaction: TransactionId(transaction) },
+        JsonCommand::Approve { transaction } => RegistryCommand::Approve { transaction: TransactionId(transaction) },
+        JsonCommand::Reject { transaction } => RegistryCommand::Reject { transaction: TransactionId(transaction) },
+        JsonCommand::Withdraw { transaction } => RegistryCommand::Withdraw { transaction: TransactionId(transaction) },
+    })
+}
+
+fn effect_json(effect: &Effect) -> Value {
+    match effect {
+        Effect::ParticipantRegistered(id) => json!({ "participant": id.0 }),
+        Effect::AccountOpened(id) | Effect::AccountUpdated(id) => json!({ "account": id.0 }),
+        Effect::Transaction { id, status } => json!({ "transaction": id.0, "status": status.name() }),
+    }
+}
+
+/// The outcome line of a command that reached the sequencer.
+#[must_use]
+pub fn reply_json(
+    request_id: RequestId,
+    sequence: Option<u64>,
+    time: Timestamp,
+    duplicate: bool,
+    outcome: &Outcome,
+) -> Value {
+    let mut line = match outcome {
+        Outcome::Accepted(effect) => json!({
+            "request_id": request_id.0,
+            "ok": true,
+            "result": effect_json(effect),
+        }),
+        Outcome::Rejected(Rejection { code, message }) => json!({
+            "request_id": request_id.0,
+            "ok": false,
+            "code": code,
+            "message": message,
+        }),
+    };
+    if let Some(object) = line.as_object_mut() {
+        object.insert("time".into(), json!(format_time(time)));
+        if let Some(sequence) = sequence {
+            object.insert("sequence".into(), json!(sequence));
+        }
+        if duplicate {
+            object.insert("duplicate".into(), json!(true));
+        }
+    }
+    line
+}
+
+/// The outcome line of a line that never reached the sequencer.
+#[must_use]
+pub fn rejection_json(line_number: usize, error: &ApiError) -> Value {
+    json!({
+        "request_id": error.request_id,
+        "line": line_number,
+        "ok": false,
+        "code": error.code,
+        "message": error.message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transfer_line_parses_into_the_registry_command() {
+        let request = parse_request(
+            r#"{"request_id":7,"requester":11,"time":"2021-07-16T09:30:00Z","command":"transfer","from":100,"to":200,"unit":"CEA-2021","quantity":300}"#,
+        )
+        .unwrap();
+        assert_eq!(request.request_id, RequestId(7));
+        assert_eq!(request.requester, ParticipantId(11));
+        assert!(request.time.is_some());
+        assert!(matches!(
+            request.command,
+            Command::Registry(RegistryCommand::Transfer { quantity, .. }) if quantity == Quantity::new(300)
+        ));
+    }
+
+    #[test]
+    fn malformed_lines_name_the_problem_and_keep_the_request_id() {
+        let cases = [
+            ("{not json", None, "not valid JSON"),
+            (r#"{"request_id":3,"requester":1,"command":"teleport"}"#, Some(3), "teleport"),
+            (r#"{"request_id":4,"requester":1,"command":"issue","unit":"CEA-2021"}"#, Some(4), "quantity"),
+            (r#"{"request_id":5,"requester":1,"command":"issue","unit":"CEA","quantity":1}"#, Some(5), "SCHEME-VINTAGE"),
+            (r#"{"request_id":6,"requester":1,"command":"issue","unit":"CEA-2021","quantity":-1}"#, Some(6), "invalid value"),
+            (r#"{"request_id":8,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1,"colour":"red"}"#, Some(8), "colour"),
+            (r#"{"request_id":9,"requester":1,"command":"open_account","id":1,"kind":"piggy_bank","holder":1,"representatives":[1]}"#, Some(9), "piggy_bank"),
+        ];
+        for (line, request_id, needle) in cases {
+            let error = parse_request(line).unwrap_err();
+            assert_eq!(error.code, "malformed_command");
+            assert_eq!(error.request_id, request_id, "{line}");
+            assert!(error.message.contains(needle), "{line}: {}", error.message);
+        }
+    }
+}

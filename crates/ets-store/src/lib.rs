@@ -1,0 +1,14 @@
+//! The durable store: the sequencer that stamps commands with time, applies
+//! them to the engine in batches, journals every fresh command with its
+//! outcome code and makes the batch durable with one fsync before any reply
+//! (group commit); and recovery, which loads the latest snapshot and replays
+//! the journal after it, checking every outcome code again.
+//!
+//! **Invariant:** a reply is returned only after its command is durable;
+//! after an I/O fault the store refuses everything until reopened.
+
+mod store;
+mod verify;
+
+pub use store::{Reply, Store, StoreConfig, StoreError, Submission};
+pub use verify::{VerifyReport, verify};
