@@ -1,1 +1,133 @@
-fn main() {}
+//! `ets`: the openets command-line tool. A composition root only: it parses
+//! arguments, opens the store and prints; the rules live in the library crates.
+
+mod bench;
+mod demo;
+mod show;
+mod submit;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// openets: an emissions trading system (registry, journal, engine).
+#[derive(Parser)]
+#[command(name = "ets", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Creates a new, empty store (journal and snapshots) in a directory.
+    ///
+    /// Example: `ets init --data ./registry`
+    Init {
+        /// The store directory to create.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Applies JSON-lines commands and prints one JSON outcome line per command, in order.
+    ///
+    /// Each outcome is printed only after its command is durable (group commit: one
+    /// fsync per batch). A rejected or malformed line gets `"ok": false` with a
+    /// stable `code`, and the following lines are still processed.
+    /// See docs/commands.md for every command.
+    ///
+    /// Example: `echo '{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}' | ets submit --data ./registry`
+    Submit {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// A file of JSON lines, or `-` (the default) for standard input.
+        #[arg(default_value = "-")]
+        input: String,
+        /// The most commands made durable by one fsync.
+        #[arg(long, default_value_t = 8_189)]
+        batch: usize,
+    },
+    /// Prints an account, a transaction, a serial number's history or a participant as JSON.
+    ///
+    /// Example: `ets show --data ./registry account 100` or `ets show --data ./registry serial 42`
+    Show {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        #[command(subcommand)]
+        what: show::What,
+    },
+    /// Re-checks every checksum and hash link, replays the journal into a fresh
+    /// engine, checks every invariant and prints the record count and state hash.
+    ///
+    /// Exits 0 only if everything holds. Example: `ets verify --data ./registry`
+    Verify {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Writes a snapshot so that the next start replays less of the journal.
+    ///
+    /// Example: `ets snapshot --data ./registry`
+    Snapshot {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Runs a short scripted registry session (issue, allocate, a four-eyes
+    /// transfer, surrender, retirement) on the embedded store and prints the balances.
+    ///
+    /// Example: `ets demo` (a temporary store) or `ets demo --data ./demo-store`
+    Demo {
+        /// Keep the store here instead of in a temporary directory.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Benchmarks; they print JSON figures.
+    Bench {
+        #[command(subcommand)]
+        what: bench::Bench,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Commands::Init { data } => {
+            ets_store::Store::create(&data, ets_store::StoreConfig::default())?;
+            println!("created an empty store in {}", data.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Submit { data, input, batch } => submit::run(&data, &input, batch),
+        Commands::Show { data, what } => show::run(&data, what),
+        Commands::Verify { data } => show::verify(&data),
+        Commands::Snapshot { data } => {
+            let mut store = ets_store::Store::open(&data, ets_store::StoreConfig::default())?;
+            store.snapshot()?;
+            println!(
+                "snapshot written at record {}",
+                store.journal().last_sequence()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Commands::Demo { data } => demo::run(data),
+        Commands::Bench { what } => bench::run(what),
+    }
+}

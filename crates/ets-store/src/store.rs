@@ -130,6 +130,21 @@ impl Store {
     /// [`StoreError`] when the journal is corrupt, locked, or replay disagrees with it.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
         let journal = Journal::open(dir, config.journal.clone())?;
+        Store::recover(journal, config)
+    }
+
+    /// Opens a store for queries only: no lock, nothing truncated, and
+    /// [`Store::submit`] refuses to write.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the journal is corrupt or replay disagrees with it.
+    pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
+        let config = StoreConfig::default();
+        let journal = Journal::open_read_only(dir, config.journal.clone())?;
+        Store::recover(journal, config)
+    }
+
+    fn recover(journal: Journal, config: StoreConfig) -> Result<Store, StoreError> {
         let (mut engine, from) = match journal.latest_snapshot()? {
             Some(snapshot) => {
                 let engine = Engine::decode_snapshot(&snapshot.state).map_err(|error| {

@@ -1,0 +1,276 @@
+//! `ets bench ledger`: registry transfers with serial blocks through the real
+//! engine, first in memory, then through the store (journal, one fsync per
+//! batch). Prints JSON figures; asserts nothing about time.
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use ets_engine::{Command, Engine, Envelope, Outcome};
+use ets_model::{AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage};
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+use ets_store::{Store, StoreConfig, Submission};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Which benchmark.
+#[derive(Subcommand)]
+pub enum Bench {
+    /// Registry transfers between uniformly random accounts: in memory, then durable.
+    ///
+    /// The default workload matches TigerBeetle's own `benchmark` (10,000 accounts,
+    /// 10,000,000 transfers, batches of 8,189) so the two can be run side by side.
+    /// Example: `ets bench ledger --transfers 1000000`
+    Ledger {
+        /// How many transfers.
+        #[arg(long, default_value_t = 10_000_000)]
+        transfers: u64,
+        /// Transfers per batch (one fsync per batch in the durable run).
+        #[arg(long, default_value_t = 8_189)]
+        batch: usize,
+        /// How many accounts transfers pick from.
+        #[arg(long, default_value_t = 10_000)]
+        accounts: u64,
+        /// Put the durable run's store here (default: a temporary directory).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Seed of the workload's random choices.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+/// The workload's parameters.
+struct Workload {
+    transfers: u64,
+    batch: usize,
+    accounts: u64,
+    seed: u64,
+}
+
+const ADMIN: ParticipantId = ParticipantId(1);
+const ISSUANCE: AccountId = AccountId(1);
+/// Account i (0-based) has id FIRST_ACCOUNT + i and is held by participant FIRST_ACCOUNT + i.
+const FIRST_ACCOUNT: u64 = 1_000;
+const UNITS_PER_ACCOUNT: u64 = 1_000_000_000;
+const TRANSFER_QUANTITY_MAX: u64 = 1_000;
+const START_MS: i64 = 1_700_000_000_000;
+
+pub fn run(bench: Bench) -> Result<ExitCode> {
+    match bench {
+        Bench::Ledger { transfers, batch, accounts, data, seed } => {
+            if accounts < 2 || batch == 0 {
+                bail!("a ledger benchmark needs at least 2 accounts and a batch of at least 1");
+            }
+            ledger(&Workload { transfers, batch, accounts, seed }, data)
+        }
+    }
+}
+
+fn class() -> Result<UnitClass> {
+    Ok(UnitClass::Allowance { scheme: Code::try_new("CEA")?, vintage: Vintage(2021) })
+}
+
+/// splitmix64: a small, fast, seeded generator for the workload (outside the engine).
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(bound)) >> 64) as u64
+    }
+}
+
+/// The commands that create the administrator, the accounts and their units.
+fn setup(workload: &Workload) -> Result<Vec<Submission>> {
+    let class = class()?;
+    let mut commands = vec![
+        (ADMIN, RegistryCommand::RegisterParticipant { id: ADMIN, kind: ParticipantKind::Administrator, name: "administrator".into() }),
+        (ADMIN, RegistryCommand::OpenAccount { id: ISSUANCE, kind: AccountKind::Issuance, holder: ADMIN, representatives: vec![ADMIN], approvals_required: 1 }),
+        (ADMIN, RegistryCommand::Issue { class, quantity: Quantity::new(UNITS_PER_ACCOUNT * workload.accounts) }),
+    ];
+    for index in 0..workload.accounts {
+        let id = FIRST_ACCOUNT + index;
+        commands.push((ADMIN, RegistryCommand::RegisterParticipant { id: ParticipantId(id), kind: ParticipantKind::Institution, name: format!("trader {id}") }));
+        commands.push((ADMIN, RegistryCommand::OpenAccount { id: AccountId(id), kind: AccountKind::Trading, holder: ParticipantId(id), representatives: vec![ParticipantId(id)], approvals_required: 1 }));
+        commands.push((ADMIN, RegistryCommand::Transfer { from: ISSUANCE, to: AccountId(id), class, quantity: Quantity::new(UNITS_PER_ACCOUNT) }));
+    }
+    Ok(commands
+        .into_iter()
+        .enumerate()
+        .map(|(index, (requester, command))| Submission {
+            request_id: RequestId(index as u64 + 1),
+            requester,
+            time: Some(Timestamp(START_MS)),
+            command: Command::Registry(command),
+        })
+        .collect())
+}
+
+/// One batch of random transfers; request ids continue after the setup's.
+fn transfers(random: &mut Random, workload: &Workload, first_request: u64, count: usize, class: UnitClass) -> Vec<Submission> {
+    (0..count as u64)
+        .map(|offset| {
+            let from = random.below(workload.accounts);
+            let to = (from + 1 + random.below(workload.accounts - 1)) % workload.accounts;
+            let request = first_request + offset;
+            Submission {
+                request_id: RequestId(request),
+                requester: ParticipantId(FIRST_ACCOUNT + from),
+                time: Some(Timestamp(START_MS + (request / 1_000) as i64)),
+                command: Command::Registry(RegistryCommand::Transfer {
+                    from: AccountId(FIRST_ACCOUNT + from),
+                    to: AccountId(FIRST_ACCOUNT + to),
+                    class,
+                    quantity: Quantity::new(1 + random.below(TRANSFER_QUANTITY_MAX)),
+                }),
+            }
+        })
+        .collect()
+}
+
+fn envelope(submission: &Submission) -> Envelope {
+    Envelope {
+        request_id: submission.request_id,
+        requester: submission.requester,
+        time: submission.time.unwrap_or_default(),
+        command: submission.command.clone(),
+    }
+}
+
+fn progress(total: u64, label: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} transfers ({per_sec}, eta {eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(label);
+    bar
+}
+
+/// Applies the workload to an engine in memory, timing only `apply`.
+fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64)> {
+    let class = class()?;
+    let mut engine = Engine::new();
+    for submission in setup {
+        check_accepted(engine.apply(&envelope(submission)).outcome(), "setup")?;
+    }
+    let mut random = Random(workload.seed);
+    let bar = progress(workload.transfers, "in memory");
+    let mut elapsed = Duration::ZERO;
+    let mut done = 0u64;
+    let mut rejected = 0u64;
+    while done < workload.transfers {
+        let count = (workload.transfers - done).min(workload.batch as u64) as usize;
+        let batch: Vec<Envelope> = transfers(&mut random, workload, setup.len() as u64 + 1 + done, count, class)
+            .iter()
+            .map(envelope)
+            .collect();
+        let started = Instant::now();
+        for envelope in &batch {
+            if !engine.apply(envelope).outcome().is_accepted() {
+                rejected += 1;
+            }
+        }
+        elapsed += started.elapsed();
+        done += count as u64;
+        bar.inc(count as u64);
+    }
+    bar.finish_and_clear();
+    engine.check_invariants().map_err(anyhow::Error::msg).context("an invariant broke during the benchmark")?;
+    Ok((elapsed, rejected))
+}
+
+fn check_accepted(outcome: &Outcome, what: &str) -> Result<()> {
+    match outcome {
+        Outcome::Accepted(_) => Ok(()),
+        Outcome::Rejected(rejection) => bail!("{what} command refused: {} ({})", rejection.message, rejection.code),
+    }
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1_000.0
+}
+
+fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
+    let setup = setup(workload)?;
+    let (memory_elapsed, memory_rejected) = in_memory(workload, &setup)?;
+
+    let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let dir = data.unwrap_or_else(|| temporary.path().join("store"));
+    let config = StoreConfig { snapshot_every_records: 0, ..StoreConfig::default() };
+    let mut store = Store::create(&dir, config).with_context(|| format!("cannot create a store in {}", dir.display()))?;
+    for chunk in setup.chunks(workload.batch) {
+        for reply in store.submit(chunk, Timestamp(START_MS))? {
+            check_accepted(&reply.outcome, "setup")?;
+        }
+    }
+    let class = class()?;
+    let mut random = Random(workload.seed);
+    let bar = progress(workload.transfers, "durable");
+    let mut latencies = Vec::new();
+    let mut done = 0u64;
+    let mut rejected = 0u64;
+    let bytes_before = store.journal().stats().bytes;
+    while done < workload.transfers {
+        let count = (workload.transfers - done).min(workload.batch as u64) as usize;
+        let batch = transfers(&mut random, workload, setup.len() as u64 + 1 + done, count, class);
+        let started = Instant::now();
+        let replies = store.submit(&batch, Timestamp(START_MS))?;
+        latencies.push(started.elapsed());
+        rejected += replies.iter().filter(|reply| !reply.outcome.is_accepted()).count() as u64;
+        done += count as u64;
+        bar.inc(count as u64);
+    }
+    bar.finish_and_clear();
+    let journal_bytes = store.journal().stats().bytes - bytes_before;
+    let durable_elapsed: Duration = latencies.iter().sum();
+    latencies.sort_unstable();
+    let per_second = |elapsed: Duration| workload.transfers as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+    let report = json!({
+        "benchmark": "ledger",
+        "workload": {
+            "accounts": workload.accounts,
+            "transfers": workload.transfers,
+            "batch": workload.batch,
+            "quantity_tonnes": format!("uniform 1..={TRANSFER_QUANTITY_MAX}"),
+            "seed": workload.seed,
+        },
+        "in_memory": {
+            "transfers_per_second": per_second(memory_elapsed).round(),
+            "seconds": memory_elapsed.as_secs_f64(),
+            "rejected": memory_rejected,
+        },
+        "durable": {
+            "transfers_per_second": per_second(durable_elapsed).round(),
+            "seconds": durable_elapsed.as_secs_f64(),
+            "fsyncs": latencies.len(),
+            "batch_latency_ms": {
+                "p50": percentile(&latencies, 0.50),
+                "p99": percentile(&latencies, 0.99),
+                "max": latencies.last().map_or(0.0, |max| max.as_secs_f64() * 1_000.0),
+            },
+            "journal_bytes": journal_bytes,
+            "journal_bytes_per_transfer": journal_bytes as f64 / workload.transfers.max(1) as f64,
+            "rejected": rejected,
+        },
+        "reference_on_this_machine": {
+            "tigerbeetle_transfers_per_second": "136,000-151,000 (10M transfers); 282,000-305,000 (1M)",
+            "postgresql_15_transfers_per_second": "1,100-4,700 (one transaction per transfer; bench/pg_baseline.sh)",
+        },
+        "targets": { "in_memory_transfers_per_second": 2_000_000, "durable_transfers_per_second": 1_000_000 },
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}

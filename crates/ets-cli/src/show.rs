@@ -1,0 +1,77 @@
+//! `ets show` and `ets verify`: read-only looks at a store.
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use ets_api::{account_view, participant_view, serial_view, transaction_view};
+use ets_model::{AccountId, ParticipantId, TransactionId};
+use ets_store::Store;
+use serde_json::json;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// What to show.
+#[derive(Subcommand)]
+pub enum What {
+    /// An account: kind, holder, status, representatives, holdings with serial blocks.
+    Account {
+        /// The account id.
+        id: u64,
+    },
+    /// A transaction with its full status history (the audit trail).
+    Tx {
+        /// The transaction id.
+        id: u64,
+    },
+    /// A serial number: its unit class, who holds it now, and every transaction that moved it.
+    Serial {
+        /// The serial number.
+        serial: u64,
+    },
+    /// A participant.
+    Participant {
+        /// The participant id.
+        id: u64,
+    },
+}
+
+pub fn run(data: &Path, what: What) -> Result<ExitCode> {
+    let store = Store::open_read_only(data)
+        .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    let registry = store.engine().registry();
+    let view = match what {
+        What::Account { id } => account_view(registry, AccountId(id))?,
+        What::Tx { id } => transaction_view(registry, TransactionId(id))?,
+        What::Participant { id } => participant_view(registry, ParticipantId(id))?,
+        What::Serial { serial } => match serial_view(registry, serial) {
+            Some(view) => view,
+            None => bail!(
+                "serial {serial} was never issued (serials issued so far run from 1 to {})",
+                registry.next_serial() - 1
+            ),
+        },
+    };
+    println!("{}", serde_json::to_string_pretty(&view)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(data: &Path) -> Result<ExitCode> {
+    match ets_store::verify(data) {
+        Ok(report) => {
+            let line = json!({
+                "ok": true,
+                "records": report.records,
+                "segments": report.segments,
+                "state_hash": report.state_hash.to_string(),
+                "snapshot_sequence": report.snapshot_sequence,
+                "warnings": report.warnings,
+            });
+            println!("{}", serde_json::to_string_pretty(&line)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            let line = json!({ "ok": false, "code": error.code(), "message": error.to_string() });
+            println!("{}", serde_json::to_string_pretty(&line)?);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
