@@ -1,0 +1,8 @@
+//! Integration tests of `ets-journal`, one module per concern, built as one test binary so that the
+//! crate links once.
+
+mod common;
+mod properties;
+mod recovery;
+mod round_trip;
+mod snapshots;
