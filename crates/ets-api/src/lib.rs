@@ -7,6 +7,6 @@ mod request;
 mod text;
 mod view;
 
-pub use request::{ApiError, ApiRequest, parse_request, reply_json, rejection_json};
+pub use request::{ApiError, ApiRequest, parse_request, rejection_json, reply_json};
 pub use text::{format_time, parse_time, parse_unit_class};
 pub use view::{account_view, participant_view, serial_view, transaction_view};

@@ -39,7 +39,11 @@ pub struct ApiRequest {
 #[derive(Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 enum JsonCommand {
-    RegisterParticipant { id: u64, kind: String, name: String },
+    RegisterParticipant {
+        id: u64,
+        kind: String,
+        name: String,
+    },
     OpenAccount {
         id: u64,
         kind: String,
@@ -48,18 +52,60 @@ enum JsonCommand {
         #[serde(default = "one")]
         approvals_required: u8,
     },
-    SetAccountStatus { account: u64, status: String },
-    SetApprovalRule { account: u64, representatives: Vec<u64>, approvals_required: u8 },
-    Issue { unit: String, quantity: u64 },
-    Allocate { to: u64, unit: String, quantity: u64 },
-    Transfer { from: u64, to: u64, unit: String, quantity: u64 },
-    Surrender { from: u64, unit: String, quantity: u64, compliance_year: u16 },
-    Retire { from: u64, unit: String, quantity: u64, beneficiary: String },
-    Cancel { from: u64, unit: String, quantity: u64, reason: String },
-    Reverse { transaction: u64 },
-    Approve { transaction: u64 },
-    Reject { transaction: u64 },
-    Withdraw { transaction: u64 },
+    SetAccountStatus {
+        account: u64,
+        status: String,
+    },
+    SetApprovalRule {
+        account: u64,
+        representatives: Vec<u64>,
+        approvals_required: u8,
+    },
+    Issue {
+        unit: String,
+        quantity: u64,
+    },
+    Allocate {
+        to: u64,
+        unit: String,
+        quantity: u64,
+    },
+    Transfer {
+        from: u64,
+        to: u64,
+        unit: String,
+        quantity: u64,
+    },
+    Surrender {
+        from: u64,
+        unit: String,
+        quantity: u64,
+        compliance_year: u16,
+    },
+    Retire {
+        from: u64,
+        unit: String,
+        quantity: u64,
+        beneficiary: String,
+    },
+    Cancel {
+        from: u64,
+        unit: String,
+        quantity: u64,
+        reason: String,
+    },
+    Reverse {
+        transaction: u64,
+    },
+    Approve {
+        transaction: u64,
+    },
+    Reject {
+        transaction: u64,
+    },
+    Withdraw {
+        transaction: u64,
+    },
 }
 
 fn one() -> u8 {
@@ -78,7 +124,13 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
         request_id,
     };
     if line.len() > LINE_MAX_BYTES {
-        return Err(malformed(None, format!("line is {} bytes; the limit is {LINE_MAX_BYTES}", line.len())));
+        return Err(malformed(
+            None,
+            format!(
+                "line is {} bytes; the limit is {LINE_MAX_BYTES}",
+                line.len()
+            ),
+        ));
     }
     let mut value: Value = serde_json::from_str(line)
         .map_err(|error| malformed(None, format!("not valid JSON: {error}")))?;
@@ -92,13 +144,23 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
             .ok_or_else(|| malformed(request_id, format!("missing field `{name}`")))
     };
     let request_id_value = envelope_field("request_id")?;
-    let requester = envelope_field("requester")?
-        .as_u64()
-        .ok_or_else(|| malformed(request_id, "`requester` must be a participant id (a whole number)".to_owned()))?;
+    let requester = envelope_field("requester")?.as_u64().ok_or_else(|| {
+        malformed(
+            request_id,
+            "`requester` must be a participant id (a whole number)".to_owned(),
+        )
+    })?;
     let time = match object.remove("time") {
         None | Some(Value::Null) => None,
-        Some(Value::String(text)) => Some(parse_time(&text).map_err(|message| malformed(request_id, message))?),
-        Some(_) => return Err(malformed(request_id, "`time` must be an RFC 3339 string".to_owned())),
+        Some(Value::String(text)) => {
+            Some(parse_time(&text).map_err(|message| malformed(request_id, message))?)
+        }
+        Some(_) => {
+            return Err(malformed(
+                request_id,
+                "`time` must be an RFC 3339 string".to_owned(),
+            ));
+        }
     };
     let request_id_number = request_id_value
         .as_u64()
@@ -120,7 +182,10 @@ fn participant_kind(text: &str) -> Result<ParticipantKind, String> {
         .find(|kind| kind.name() == text)
         .ok_or_else(|| {
             let names: Vec<_> = ParticipantKind::ALL.iter().map(|k| k.name()).collect();
-            format!("participant kind {text:?} is not one of {}", names.join(", "))
+            format!(
+                "participant kind {text:?} is not one of {}",
+                names.join(", ")
+            )
         })
 }
 
@@ -135,10 +200,14 @@ fn account_kind(text: &str) -> Result<AccountKind, String> {
 }
 
 fn account_status(text: &str) -> Result<AccountStatus, String> {
-    [AccountStatus::Open, AccountStatus::Blocked, AccountStatus::Closed]
-        .into_iter()
-        .find(|status| status.name() == text)
-        .ok_or_else(|| format!("account status {text:?} is not one of open, blocked, closed"))
+    [
+        AccountStatus::Open,
+        AccountStatus::Blocked,
+        AccountStatus::Closed,
+    ]
+    .into_iter()
+    .find(|status| status.name() == text)
+    .ok_or_else(|| format!("account status {text:?} is not one of open, blocked, closed"))
 }
 
 fn participants(ids: Vec<u64>) -> Vec<ParticipantId> {
@@ -147,31 +216,39 @@ fn participants(ids: Vec<u64>) -> Vec<ParticipantId> {
 
 fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
     Ok(match command {
-        JsonCommand::RegisterParticipant { id, kind, name } => RegistryCommand::RegisterParticipant {
-            id: ParticipantId(id),
-            kind: participant_kind(&kind)?,
-            name,
-        },
-        JsonCommand::OpenAccount { id, kind, holder, representatives, approvals_required } => {
-            RegistryCommand::OpenAccount {
-                id: AccountId(id),
-                kind: account_kind(&kind)?,
-                holder: ParticipantId(holder),
-                representatives: participants(representatives),
-                approvals_required,
+        JsonCommand::RegisterParticipant { id, kind, name } => {
+            RegistryCommand::RegisterParticipant {
+                id: ParticipantId(id),
+                kind: participant_kind(&kind)?,
+                name,
             }
         }
+        JsonCommand::OpenAccount {
+            id,
+            kind,
+            holder,
+            representatives,
+            approvals_required,
+        } => RegistryCommand::OpenAccount {
+            id: AccountId(id),
+            kind: account_kind(&kind)?,
+            holder: ParticipantId(holder),
+            representatives: participants(representatives),
+            approvals_required,
+        },
         JsonCommand::SetAccountStatus { account, status } => RegistryCommand::SetAccountStatus {
             account: AccountId(account),
             status: account_status(&status)?,
         },
-        JsonCommand::SetApprovalRule { account, representatives, approvals_required } => {
-            RegistryCommand::SetApprovalRule {
-                account: AccountId(account),
-                representatives: participants(representatives),
-                approvals_required,
-            }
-        }
+        JsonCommand::SetApprovalRule {
+            account,
+            representatives,
+            approvals_required,
+        } => RegistryCommand::SetApprovalRule {
+            account: AccountId(account),
+            representatives: participants(representatives),
+            approvals_required,
+        },
         JsonCommand::Issue { unit, quantity } => RegistryCommand::Issue {
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
@@ -181,34 +258,62 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        JsonCommand::Transfer { from, to, unit, quantity } => RegistryCommand::Transfer {
+        JsonCommand::Transfer {
+            from,
+            to,
+            unit,
+            quantity,
+        } => RegistryCommand::Transfer {
             from: AccountId(from),
             to: AccountId(to),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        JsonCommand::Surrender { from, unit, quantity, compliance_year } => RegistryCommand::Surrender {
+        JsonCommand::Surrender {
+            from,
+            unit,
+            quantity,
+            compliance_year,
+        } => RegistryCommand::Surrender {
             from: AccountId(from),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
             compliance_year,
         },
-        JsonCommand::Retire { from, unit, quantity, beneficiary } => RegistryCommand::Retire {
+        JsonCommand::Retire {
+            from,
+            unit,
+            quantity,
+            beneficiary,
+        } => RegistryCommand::Retire {
             from: AccountId(from),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
             beneficiary,
         },
-        JsonCommand::Cancel { from, unit, quantity, reason } => RegistryCommand::Cancel {
+        JsonCommand::Cancel {
+            from,
+            unit,
+            quantity,
+            reason,
+        } => RegistryCommand::Cancel {
             from: AccountId(from),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
             reason,
         },
-        JsonCommand::Reverse { transaction } => RegistryCommand::Reverse { transaction: TransactionId(transaction) },
-        JsonCommand::Approve { transaction } => RegistryCommand::Approve { transaction: TransactionId(transaction) },
-        JsonCommand::Reject { transaction } => RegistryCommand::Reject { transaction: TransactionId(transaction) },
-        JsonCommand::Withdraw { transaction } => RegistryCommand::Withdraw { transaction: TransactionId(transaction) },
+        JsonCommand::Reverse { transaction } => RegistryCommand::Reverse {
+            transaction: TransactionId(transaction),
+        },
+        JsonCommand::Approve { transaction } => RegistryCommand::Approve {
+            transaction: TransactionId(transaction),
+        },
+        JsonCommand::Reject { transaction } => RegistryCommand::Reject {
+            transaction: TransactionId(transaction),
+        },
+        JsonCommand::Withdraw { transaction } => RegistryCommand::Withdraw {
+            transaction: TransactionId(transaction),
+        },
     })
 }
 
@@ -216,7 +321,9 @@ fn effect_json(effect: &Effect) -> Value {
     match effect {
         Effect::ParticipantRegistered(id) => json!({ "participant": id.0 }),
         Effect::AccountOpened(id) | Effect::AccountUpdated(id) => json!({ "account": id.0 }),
-        Effect::Transaction { id, status } => json!({ "transaction": id.0, "status": status.name() }),
+        Effect::Transaction { id, status } => {
+            json!({ "transaction": id.0, "status": status.name() })
+        }
     }
 }
 
@@ -289,12 +396,36 @@ mod tests {
     fn malformed_lines_name_the_problem_and_keep_the_request_id() {
         let cases = [
             ("{not json", None, "not valid JSON"),
-            (r#"{"request_id":3,"requester":1,"command":"teleport"}"#, Some(3), "teleport"),
-            (r#"{"request_id":4,"requester":1,"command":"issue","unit":"CEA-2021"}"#, Some(4), "quantity"),
-            (r#"{"request_id":5,"requester":1,"command":"issue","unit":"CEA","quantity":1}"#, Some(5), "SCHEME-VINTAGE"),
-            (r#"{"request_id":6,"requester":1,"command":"issue","unit":"CEA-2021","quantity":-1}"#, Some(6), "invalid value"),
-            (r#"{"request_id":8,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1,"colour":"red"}"#, Some(8), "colour"),
-            (r#"{"request_id":9,"requester":1,"command":"open_account","id":1,"kind":"piggy_bank","holder":1,"representatives":[1]}"#, Some(9), "piggy_bank"),
+            (
+                r#"{"request_id":3,"requester":1,"command":"teleport"}"#,
+                Some(3),
+                "teleport",
+            ),
+            (
+                r#"{"request_id":4,"requester":1,"command":"issue","unit":"CEA-2021"}"#,
+                Some(4),
+                "quantity",
+            ),
+            (
+                r#"{"request_id":5,"requester":1,"command":"issue","unit":"CEA","quantity":1}"#,
+                Some(5),
+                "SCHEME-VINTAGE",
+            ),
+            (
+                r#"{"request_id":6,"requester":1,"command":"issue","unit":"CEA-2021","quantity":-1}"#,
+                Some(6),
+                "invalid value",
+            ),
+            (
+                r#"{"request_id":8,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1,"colour":"red"}"#,
+                Some(8),
+                "colour",
+            ),
+            (
+                r#"{"request_id":9,"requester":1,"command":"open_account","id":1,"kind":"piggy_bank","holder":1,"representatives":[1]}"#,
+                Some(9),
+                "piggy_bank",
+            ),
         ];
         for (line, request_id, needle) in cases {
             let error = parse_request(line).unwrap_err();

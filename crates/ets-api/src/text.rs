@@ -9,8 +9,9 @@ use time::format_description::well_known::Rfc3339;
 /// # Errors
 /// A message naming the text when it is not RFC 3339 or out of range.
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
-    let parsed = OffsetDateTime::parse(text, &Rfc3339)
-        .map_err(|error| format!("time {text:?} is not RFC 3339 (e.g. 2021-07-16T09:30:00Z): {error}"))?;
+    let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|error| {
+        format!("time {text:?} is not RFC 3339 (e.g. 2021-07-16T09:30:00Z): {error}")
+    })?;
     let unix_ms = parsed.unix_timestamp_nanos() / 1_000_000;
     i64::try_from(unix_ms)
         .map(Timestamp)
@@ -41,7 +42,9 @@ pub fn parse_unit_class(text: &str) -> Result<UnitClass, String> {
     let (name, year) = text.rsplit_once('-').ok_or_else(bad)?;
     let year: u16 = year.parse().map_err(|_| bad())?;
     if !(1990..=2200).contains(&year) {
-        return Err(format!("unit {text:?} has vintage {year}, outside 1990-2200"));
+        return Err(format!(
+            "unit {text:?} has vintage {year}, outside 1990-2200"
+        ));
     }
     let vintage = Vintage(year);
     match name.split_once('/') {

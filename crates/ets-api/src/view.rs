@@ -70,7 +70,9 @@ fn transaction_json(registry: &Registry, transaction: &Transaction) -> Value {
         })).collect::<Vec<_>>(),
     });
     let extra = match &transaction.kind {
-        TransactionKind::Surrender { compliance_year } => Some(("compliance_year", json!(compliance_year))),
+        TransactionKind::Surrender { compliance_year } => {
+            Some(("compliance_year", json!(compliance_year)))
+        }
         TransactionKind::Retire { beneficiary } => Some(("beneficiary", json!(beneficiary))),
         TransactionKind::Cancel { reason } => Some(("reason", json!(reason))),
         TransactionKind::Reversal { of } => Some(("reverses", json!(of.0))),

@@ -5,7 +5,9 @@
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use ets_engine::{Command, Engine, Envelope, Outcome};
-use ets_model::{AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage};
+use ets_model::{
+    AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
+};
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 use ets_store::{Store, StoreConfig, Submission};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -59,17 +61,34 @@ const START_MS: i64 = 1_700_000_000_000;
 
 pub fn run(bench: Bench) -> Result<ExitCode> {
     match bench {
-        Bench::Ledger { transfers, batch, accounts, data, seed } => {
+        Bench::Ledger {
+            transfers,
+            batch,
+            accounts,
+            data,
+            seed,
+        } => {
             if accounts < 2 || batch == 0 {
                 bail!("a ledger benchmark needs at least 2 accounts and a batch of at least 1");
             }
-            ledger(&Workload { transfers, batch, accounts, seed }, data)
+            ledger(
+                &Workload {
+                    transfers,
+                    batch,
+                    accounts,
+                    seed,
+                },
+                data,
+            )
         }
     }
 }
 
 fn class() -> Result<UnitClass> {
-    Ok(UnitClass::Allowance { scheme: Code::try_new("CEA")?, vintage: Vintage(2021) })
+    Ok(UnitClass::Allowance {
+        scheme: Code::try_new("CEA")?,
+        vintage: Vintage(2021),
+    })
 }
 
 /// splitmix64: a small, fast, seeded generator for the workload (outside the engine).
@@ -93,15 +112,61 @@ impl Random {
 fn setup(workload: &Workload) -> Result<Vec<Submission>> {
     let class = class()?;
     let mut commands = vec![
-        (ADMIN, RegistryCommand::RegisterParticipant { id: ADMIN, kind: ParticipantKind::Administrator, name: "administrator".into() }),
-        (ADMIN, RegistryCommand::OpenAccount { id: ISSUANCE, kind: AccountKind::Issuance, holder: ADMIN, representatives: vec![ADMIN], approvals_required: 1 }),
-        (ADMIN, RegistryCommand::Issue { class, quantity: Quantity::new(UNITS_PER_ACCOUNT * workload.accounts) }),
+        (
+            ADMIN,
+            RegistryCommand::RegisterParticipant {
+                id: ADMIN,
+                kind: ParticipantKind::Administrator,
+                name: "administrator".into(),
+            },
+        ),
+        (
+            ADMIN,
+            RegistryCommand::OpenAccount {
+                id: ISSUANCE,
+                kind: AccountKind::Issuance,
+                holder: ADMIN,
+                representatives: vec![ADMIN],
+                approvals_required: 1,
+            },
+        ),
+        (
+            ADMIN,
+            RegistryCommand::Issue {
+                class,
+                quantity: Quantity::new(UNITS_PER_ACCOUNT * workload.accounts),
+            },
+        ),
     ];
     for index in 0..workload.accounts {
         let id = FIRST_ACCOUNT + index;
-        commands.push((ADMIN, RegistryCommand::RegisterParticipant { id: ParticipantId(id), kind: ParticipantKind::Institution, name: format!("trader {id}") }));
-        commands.push((ADMIN, RegistryCommand::OpenAccount { id: AccountId(id), kind: AccountKind::Trading, holder: ParticipantId(id), representatives: vec![ParticipantId(id)], approvals_required: 1 }));
-        commands.push((ADMIN, RegistryCommand::Transfer { from: ISSUANCE, to: AccountId(id), class, quantity: Quantity::new(UNITS_PER_ACCOUNT) }));
+        commands.push((
+            ADMIN,
+            RegistryCommand::RegisterParticipant {
+                id: ParticipantId(id),
+                kind: ParticipantKind::Institution,
+                name: format!("trader {id}"),
+            },
+        ));
+        commands.push((
+            ADMIN,
+            RegistryCommand::OpenAccount {
+                id: AccountId(id),
+                kind: AccountKind::Trading,
+                holder: ParticipantId(id),
+                representatives: vec![ParticipantId(id)],
+                approvals_required: 1,
+            },
+        ));
+        commands.push((
+            ADMIN,
+            RegistryCommand::Transfer {
+                from: ISSUANCE,
+                to: AccountId(id),
+                class,
+                quantity: Quantity::new(UNITS_PER_ACCOUNT),
+            },
+        ));
     }
     Ok(commands
         .into_iter()
@@ -116,7 +181,13 @@ fn setup(workload: &Workload) -> Result<Vec<Submission>> {
 }
 
 /// One batch of random transfers; request ids continue after the setup's.
-fn transfers(random: &mut Random, workload: &Workload, first_request: u64, count: usize, class: UnitClass) -> Vec<Submission> {
+fn transfers(
+    random: &mut Random,
+    workload: &Workload,
+    first_request: u64,
+    count: usize,
+    class: UnitClass,
+) -> Vec<Submission> {
     (0..count as u64)
         .map(|offset| {
             let from = random.below(workload.accounts);
@@ -148,8 +219,10 @@ fn envelope(submission: &Submission) -> Envelope {
 
 fn progress(total: u64, label: &'static str) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    let style = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} transfers ({per_sec}, eta {eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template(
+        "{msg:>10} [{bar:40}] {pos}/{len} transfers ({per_sec}, eta {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(label);
     bar
@@ -169,10 +242,16 @@ fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64
     let mut rejected = 0u64;
     while done < workload.transfers {
         let count = (workload.transfers - done).min(workload.batch as u64) as usize;
-        let batch: Vec<Envelope> = transfers(&mut random, workload, setup.len() as u64 + 1 + done, count, class)
-            .iter()
-            .map(envelope)
-            .collect();
+        let batch: Vec<Envelope> = transfers(
+            &mut random,
+            workload,
+            setup.len() as u64 + 1 + done,
+            count,
+            class,
+        )
+        .iter()
+        .map(envelope)
+        .collect();
         let started = Instant::now();
         for envelope in &batch {
             if !engine.apply(envelope).outcome().is_accepted() {
@@ -184,14 +263,21 @@ fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64
         bar.inc(count as u64);
     }
     bar.finish_and_clear();
-    engine.check_invariants().map_err(anyhow::Error::msg).context("an invariant broke during the benchmark")?;
+    engine
+        .check_invariants()
+        .map_err(anyhow::Error::msg)
+        .context("an invariant broke during the benchmark")?;
     Ok((elapsed, rejected))
 }
 
 fn check_accepted(outcome: &Outcome, what: &str) -> Result<()> {
     match outcome {
         Outcome::Accepted(_) => Ok(()),
-        Outcome::Rejected(rejection) => bail!("{what} command refused: {} ({})", rejection.message, rejection.code),
+        Outcome::Rejected(rejection) => bail!(
+            "{what} command refused: {} ({})",
+            rejection.message,
+            rejection.code
+        ),
     }
 }
 
@@ -209,8 +295,12 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
 
     let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = data.unwrap_or_else(|| temporary.path().join("store"));
-    let config = StoreConfig { snapshot_every_records: 0, ..StoreConfig::default() };
-    let mut store = Store::create(&dir, config).with_context(|| format!("cannot create a store in {}", dir.display()))?;
+    let config = StoreConfig {
+        snapshot_every_records: 0,
+        ..StoreConfig::default()
+    };
+    let mut store = Store::create(&dir, config)
+        .with_context(|| format!("cannot create a store in {}", dir.display()))?;
     for chunk in setup.chunks(workload.batch) {
         for reply in store.submit(chunk, Timestamp(START_MS))? {
             check_accepted(&reply.outcome, "setup")?;
@@ -225,11 +315,20 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
     let bytes_before = store.journal().stats().bytes;
     while done < workload.transfers {
         let count = (workload.transfers - done).min(workload.batch as u64) as usize;
-        let batch = transfers(&mut random, workload, setup.len() as u64 + 1 + done, count, class);
+        let batch = transfers(
+            &mut random,
+            workload,
+            setup.len() as u64 + 1 + done,
+            count,
+            class,
+        );
         let started = Instant::now();
         let replies = store.submit(&batch, Timestamp(START_MS))?;
         latencies.push(started.elapsed());
-        rejected += replies.iter().filter(|reply| !reply.outcome.is_accepted()).count() as u64;
+        rejected += replies
+            .iter()
+            .filter(|reply| !reply.outcome.is_accepted())
+            .count() as u64;
         done += count as u64;
         bar.inc(count as u64);
     }
@@ -237,7 +336,9 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
     let journal_bytes = store.journal().stats().bytes - bytes_before;
     let durable_elapsed: Duration = latencies.iter().sum();
     latencies.sort_unstable();
-    let per_second = |elapsed: Duration| workload.transfers as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+    let per_second = |elapsed: Duration| {
+        workload.transfers as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    };
     let report = json!({
         "benchmark": "ledger",
         "workload": {

@@ -5,6 +5,7 @@ use anyhow::{Context, Result, bail};
 use ets_api::parse_request;
 use ets_engine::Outcome;
 use ets_model::Timestamp;
+use ets_registry::Effect;
 use ets_store::{Store, StoreConfig, Submission};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,7 +44,10 @@ pub fn run(data: Option<PathBuf>) -> Result<ExitCode> {
     let dir = data.unwrap_or_else(|| temporary.path().join("store"));
     let mut store = Store::create(&dir, StoreConfig::default())
         .with_context(|| format!("cannot create a store in {}", dir.display()))?;
-    println!("openets demo: a registry session on the embedded store in {}\n", dir.display());
+    println!(
+        "openets demo: a registry session on the embedded store in {}\n",
+        dir.display()
+    );
     let submissions = SESSION
         .lines()
         .filter(|line| !line.trim().is_empty())
@@ -60,7 +64,7 @@ pub fn run(data: Option<PathBuf>) -> Result<ExitCode> {
     let replies = store.submit(&submissions, Timestamp(0))?;
     for (submission, reply) in submissions.iter().zip(&replies) {
         let verdict = match &reply.outcome {
-            Outcome::Accepted(effect) => format!("ok       {effect:?}"),
+            Outcome::Accepted(effect) => format!("ok       {}", describe(effect)),
             Outcome::Rejected(rejection) => {
                 format!("REFUSED  {}: {}", rejection.code, rejection.message)
             }
@@ -82,10 +86,22 @@ pub fn run(data: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn describe(effect: &Effect) -> String {
+    match effect {
+        Effect::ParticipantRegistered(id) => format!("participant {id} registered"),
+        Effect::AccountOpened(id) => format!("account {id} opened"),
+        Effect::AccountUpdated(id) => format!("account {id} updated"),
+        Effect::Transaction { id, status } => format!("transaction {id} {}", status.name()),
+    }
+}
+
 fn print_balances(store: &Store) -> Result<()> {
     let registry = store.engine().registry();
     println!("\nBalances after the session (tonnes of CO2):");
-    println!("{:>7}  {:<17} {:<36} {:<9} {:>12}", "account", "kind", "holder", "unit", "held");
+    println!(
+        "{:>7}  {:<17} {:<36} {:<9} {:>12}",
+        "account", "kind", "holder", "unit", "held"
+    );
     let mut issued_total = 0;
     for (class_index, class) in registry.classes() {
         issued_total += registry.issued_quantity(class_index).tonnes();
@@ -108,7 +124,10 @@ fn print_balances(store: &Store) -> Result<()> {
         .accounts()
         .flat_map(|account| account.holdings().map(|(_, h)| h.total().tonnes()))
         .sum();
-    println!("{:>7}  issued {issued_total}, held across all accounts {held_total}", "total");
+    println!(
+        "{:>7}  issued {issued_total}, held across all accounts {held_total}",
+        "total"
+    );
     if issued_total != held_total {
         bail!("units were created or lost: issued {issued_total}, held {held_total}");
     }

@@ -30,9 +30,7 @@ pub fn run(data: &Path, input: &str, batch_max: usize) -> Result<ExitCode> {
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(
-            std::fs::File::open(input).with_context(|| format!("cannot read {input}"))?,
-        )
+        Box::new(std::fs::File::open(input).with_context(|| format!("cannot read {input}"))?)
     };
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let stdout = std::io::stdout();

@@ -4,7 +4,10 @@
 //! every envelope survives the journal entry encoding unchanged.
 
 use ets_engine::{Applied, Command, Engine, Envelope, JournalEntry};
-use ets_model::{AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, TransactionId, UnitClass, Vintage};
+use ets_model::{
+    AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, TransactionId, UnitClass,
+    Vintage,
+};
 use ets_registry::{AccountKind, AccountStatus, ParticipantKind, RegistryCommand};
 use proptest::prelude::*;
 
@@ -18,7 +21,11 @@ fn class(vintage: u16) -> UnitClass {
 /// A fixed opening so that random commands have something to act on:
 /// two administrators, three companies, system accounts, two issues.
 fn opening() -> Vec<(u64, RegistryCommand)> {
-    let p = |id, kind, name: &str| RegistryCommand::RegisterParticipant { id: ParticipantId(id), kind, name: name.into() };
+    let p = |id, kind, name: &str| RegistryCommand::RegisterParticipant {
+        id: ParticipantId(id),
+        kind,
+        name: name.into(),
+    };
     let open = |id, kind, holder, reps: &[u64], required| RegistryCommand::OpenAccount {
         id: AccountId(id),
         kind,
@@ -39,14 +46,34 @@ fn opening() -> Vec<(u64, RegistryCommand)> {
         (1, open(10, AccountKind::OperatorHolding, 3, &[3, 5], 2)),
         (1, open(11, AccountKind::OperatorHolding, 4, &[4], 1)),
         (1, open(12, AccountKind::Trading, 5, &[5], 1)),
-        (1, RegistryCommand::Issue { class: class(2021), quantity: Quantity::new(5_000) }),
-        (1, RegistryCommand::Issue { class: class(2022), quantity: Quantity::new(5_000) }),
+        (
+            1,
+            RegistryCommand::Issue {
+                class: class(2021),
+                quantity: Quantity::new(5_000),
+            },
+        ),
+        (
+            1,
+            RegistryCommand::Issue {
+                class: class(2022),
+                quantity: Quantity::new(5_000),
+            },
+        ),
     ]
 }
 
 fn arbitrary_command() -> impl Strategy<Value = (u64, RegistryCommand)> {
     let requester = 1u64..=6;
-    let account = prop_oneof![Just(1u64), Just(2), Just(4), Just(10), Just(11), Just(12), Just(13)];
+    let account = prop_oneof![
+        Just(1u64),
+        Just(2),
+        Just(4),
+        Just(10),
+        Just(11),
+        Just(12),
+        Just(13)
+    ];
     let unit = prop_oneof![Just(class(2021)), Just(class(2022)), Just(class(2030))];
     let quantity = prop_oneof![Just(0u64), 1u64..50, 50u64..3_000];
     let transaction = 1u64..40;

@@ -1,7 +1,7 @@
 //! Short ASCII codes naming schemes, offset standards and projects
 //! (`CEA`, `EUA`, `CCER`, `CCER-001`), stored inline so they are `Copy`.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 /// The longest code, in bytes.
@@ -29,7 +29,8 @@ pub enum CodeError {
 
 /// A short identifier of letters, digits, `-`, `_` and `.`; compared and
 /// ordered byte-wise.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Encoded as its text (so a journal entry carries `CEA`, not a padded array).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Code {
     length: u8,
     bytes: [u8; CODE_MAX_BYTES],
@@ -69,6 +70,19 @@ impl Code {
         // Only ASCII was stored, so this never fails; an empty string would
         // only appear if a decoded value were tampered with.
         std::str::from_utf8(&self.bytes[..length]).unwrap_or("")
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Code, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Code::try_new(&text).map_err(serde::de::Error::custom)
     }
 }
 

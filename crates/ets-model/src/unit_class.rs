@@ -6,9 +6,7 @@ use crate::Code;
 use serde::{Deserialize, Serialize};
 
 /// The year a unit belongs to (allocation year or offset reduction year).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Vintage(pub u16);
 
 /// A class of fungible units: units of the same class are interchangeable,

@@ -177,7 +177,8 @@ impl Account {
         {
             Ok(position) => position,
             Err(position) => {
-                self.holdings.insert(position, (class_index, Holding::default()));
+                self.holdings
+                    .insert(position, (class_index, Holding::default()));
                 position
             }
         };
@@ -193,12 +194,16 @@ impl Account {
 
     /// The account's holdings as (class index, holding), by class index.
     pub fn holdings(&self) -> impl Iterator<Item = (u32, &Holding)> {
-        self.holdings.iter().map(|(index, holding)| (*index, holding))
+        self.holdings
+            .iter()
+            .map(|(index, holding)| (*index, holding))
     }
 
     /// Whether the account holds no units at all.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.holdings.iter().all(|(_, holding)| holding.total().is_zero())
+        self.holdings
+            .iter()
+            .all(|(_, holding)| holding.total().is_zero())
     }
 }

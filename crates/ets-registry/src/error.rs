@@ -119,7 +119,9 @@ pub enum RegistryError {
     #[error("invalid approval rule: {0}")]
     InvalidApprovalRule(String),
     /// The proposer tried to approve their own transaction.
-    #[error("participant {0} proposed this transaction and cannot also approve it (four-eyes rule)")]
+    #[error(
+        "participant {0} proposed this transaction and cannot also approve it (four-eyes rule)"
+    )]
     SelfApproval(ParticipantId),
     /// The approver already signed.
     #[error("participant {0} has already approved this transaction")]

@@ -35,7 +35,9 @@ impl Holding {
     #[must_use]
     pub fn available(&self) -> Quantity {
         // Holds by construction: reserve() never lets reserved pass total.
-        self.total.checked_sub(self.reserved).unwrap_or(Quantity::ZERO)
+        self.total
+            .checked_sub(self.reserved)
+            .unwrap_or(Quantity::ZERO)
     }
 
     /// The blocks held, oldest (lowest serial) first.
@@ -74,7 +76,10 @@ impl Holding {
     /// Releases a reservation made by [`Holding::reserve`].
     pub fn release(&mut self, quantity: Quantity) {
         debug_assert!(quantity <= self.reserved, "releasing more than reserved");
-        self.reserved = self.reserved.checked_sub(quantity).unwrap_or(Quantity::ZERO);
+        self.reserved = self
+            .reserved
+            .checked_sub(quantity)
+            .unwrap_or(Quantity::ZERO);
     }
 
     /// Adds a block that is not already held, merging it with its neighbours.
@@ -117,7 +122,8 @@ impl Holding {
             let Ok(block) = SerialBlock::try_new(start, end) else {
                 break;
             };
-            let Some((head, rest)) = block.split_front(Quantity::new(remaining.min(block.quantity().tonnes())))
+            let Some((head, rest)) =
+                block.split_front(Quantity::new(remaining.min(block.quantity().tonnes())))
             else {
                 break;
             };
@@ -177,7 +183,10 @@ impl Holding {
             return Err(format!("blocks sum to {sum} but total is {}", self.total));
         }
         if self.reserved > self.total {
-            return Err(format!("reserved {} exceeds total {}", self.reserved, self.total));
+            return Err(format!(
+                "reserved {} exceeds total {}",
+                self.reserved, self.total
+            ));
         }
         Ok(())
     }

@@ -84,7 +84,14 @@ impl Registry {
                 holder,
                 representatives,
                 approvals_required,
-            } => self.open_account(context, *id, *kind, *holder, representatives, *approvals_required),
+            } => self.open_account(
+                context,
+                *id,
+                *kind,
+                *holder,
+                representatives,
+                *approvals_required,
+            ),
             RegistryCommand::SetAccountStatus { account, status } => {
                 self.set_account_status(context, *account, *status)
             }
@@ -100,14 +107,28 @@ impl Registry {
                 quantity,
             } => {
                 let from = self.system_account(AccountKind::Issuance)?;
-                self.propose_move(context, TransactionKind::Allocate, from, *to, class, *quantity)
+                self.propose_move(
+                    context,
+                    TransactionKind::Allocate,
+                    from,
+                    *to,
+                    class,
+                    *quantity,
+                )
             }
             RegistryCommand::Transfer {
                 from,
                 to,
                 class,
                 quantity,
-            } => self.propose_move(context, TransactionKind::Transfer, *from, *to, class, *quantity),
+            } => self.propose_move(
+                context,
+                TransactionKind::Transfer,
+                *from,
+                *to,
+                class,
+                *quantity,
+            ),
             RegistryCommand::Surrender {
                 from,
                 class,
@@ -478,9 +499,9 @@ impl Registry {
     /// suffices, else reserves its units and waits for approvals.
     fn propose(&mut self, context: Context, proposal: Proposal) -> Effect {
         let id = TransactionId(self.transactions.len() as u64 + 1);
-        let required = self.approval_account(&proposal.kind, proposal.from).map_or(1, |account| {
-            account.rule.approvals_required
-        });
+        let required = self
+            .approval_account(&proposal.kind, proposal.from)
+            .map_or(1, |account| account.rule.approvals_required);
         let mut transaction = Transaction {
             id,
             kind: proposal.kind,
@@ -791,7 +812,8 @@ impl Registry {
             .iter()
             .filter(|t| t.kind == TransactionKind::Issue && t.is_pending())
             .fold(Quantity::ZERO, |sum, t| {
-                sum.checked_add(t.quantity).unwrap_or(Quantity::new(u64::MAX))
+                sum.checked_add(t.quantity)
+                    .unwrap_or(Quantity::new(u64::MAX))
             })
     }
 

@@ -365,12 +365,19 @@ fn read_only_open_leaves_a_torn_tail_in_place_reads_what_is_valid_and_refuses_wr
     let segment = segment_paths(&dir)[0].clone();
     let full_length = file_len(&segment);
     truncate(&segment, full_length - 3);
-    let mut reader = Journal::open_read_only(&dir, JournalConfig::default()).expect("read-only open");
+    let mut reader =
+        Journal::open_read_only(&dir, JournalConfig::default()).expect("read-only open");
     assert_eq!(reader.last_sequence(), 2);
     assert_eq!(read_all(&reader, 1).len(), 2);
     assert!(!reader.recovery_warnings().is_empty());
     assert_eq!(file_len(&segment), full_length - 3, "nothing was truncated");
-    assert!(matches!(reader.append(timestamp_of(3), b"x"), Err(JournalError::ReadOnly)));
+    assert!(matches!(
+        reader.append(timestamp_of(3), b"x"),
+        Err(JournalError::ReadOnly)
+    ));
     assert!(matches!(reader.commit(), Err(JournalError::ReadOnly)));
-    assert!(matches!(reader.write_snapshot(1, b"state"), Err(JournalError::ReadOnly)));
+    assert!(matches!(
+        reader.write_snapshot(1, b"state"),
+        Err(JournalError::ReadOnly)
+    ));
 }
