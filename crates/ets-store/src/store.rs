@@ -119,7 +119,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Journal`] when the directory already holds a store or cannot be written.
     pub fn create(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
-        let journal = Journal::create(dir, config.journal.clone())?;
+        let journal = Journal::create(dir, config.journal)?;
         Ok(Store::with(journal, Engine::new(), config, 0))
     }
 
@@ -129,7 +129,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the journal is corrupt, locked, or replay disagrees with it.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
-        let journal = Journal::open(dir, config.journal.clone())?;
+        let journal = Journal::open(dir, config.journal)?;
         Store::recover(journal, config)
     }
 
@@ -140,7 +140,7 @@ impl Store {
     /// [`StoreError`] when the journal is corrupt or replay disagrees with it.
     pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
         let config = StoreConfig::default();
-        let journal = Journal::open_read_only(dir, config.journal.clone())?;
+        let journal = Journal::open_read_only(dir, config.journal)?;
         Store::recover(journal, config)
     }
 
