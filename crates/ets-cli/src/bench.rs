@@ -229,7 +229,13 @@ fn progress(total: u64, label: &'static str) -> ProgressBar {
 }
 
 /// Applies the workload to an engine in memory, timing only `apply`.
-fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64)> {
+/// How fragmented the serial blocks became: the cost driver of serial tracking.
+struct Fragmentation {
+    blocks_moved_per_transaction: f64,
+    blocks_held: usize,
+}
+
+fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64, Fragmentation)> {
     let class = class()?;
     let mut engine = Engine::new();
     for submission in setup {
@@ -267,7 +273,18 @@ fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64
         .check_invariants()
         .map_err(anyhow::Error::msg)
         .context("an invariant broke during the benchmark")?;
-    Ok((elapsed, rejected))
+    let registry = engine.registry();
+    let blocks_moved: usize = registry.transactions().iter().map(|t| t.blocks.len()).sum();
+    let blocks_held: usize = registry
+        .accounts()
+        .flat_map(|account| account.holdings().map(|(_, holding)| holding.block_count()))
+        .sum();
+    let shape = Fragmentation {
+        blocks_moved_per_transaction: blocks_moved as f64
+            / registry.transactions().len().max(1) as f64,
+        blocks_held,
+    };
+    Ok((elapsed, rejected, shape))
 }
 
 fn check_accepted(outcome: &Outcome, what: &str) -> Result<()> {
@@ -291,7 +308,7 @@ fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
 
 fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
     let setup = setup(workload)?;
-    let (memory_elapsed, memory_rejected) = in_memory(workload, &setup)?;
+    let (memory_elapsed, memory_rejected, fragmentation) = in_memory(workload, &setup)?;
 
     let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = data.unwrap_or_else(|| temporary.path().join("store"));
@@ -352,6 +369,8 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
             "transfers_per_second": per_second(memory_elapsed).round(),
             "seconds": memory_elapsed.as_secs_f64(),
             "rejected": memory_rejected,
+            "serial_blocks_moved_per_transaction": fragmentation.blocks_moved_per_transaction,
+            "serial_blocks_held_at_end": fragmentation.blocks_held,
         },
         "durable": {
             "transfers_per_second": per_second(durable_elapsed).round(),

@@ -169,7 +169,8 @@ impl Engine {
     /// # Errors
     /// [`SnapshotError`] when the bytes do not decode.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
-        let state: SnapshotState = postcard::from_bytes(bytes)?;
+        let mut state: SnapshotState = postcard::from_bytes(bytes)?;
+        state.registry.rebuild_indexes();
         Ok(Engine {
             registry: state.registry,
             outcomes: state.outcomes.into_iter().collect(),

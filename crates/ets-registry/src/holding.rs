@@ -3,17 +3,19 @@
 
 use ets_model::{Quantity, SerialBlock};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 /// The serial blocks of one unit class held by one account.
 ///
-/// Blocks are keyed by their first serial; `total` is the sum of their
-/// quantities and `reserved` (units promised to pending transactions) never
-/// exceeds it.
+/// Blocks are kept sorted by first serial in a ring buffer: taking the oldest
+/// is `pop_front`, and an arriving block is placed by binary search, shifting
+/// whichever side is shorter (arrivals usually carry old, low serials, so they
+/// land near the front). `total` is the sum of their quantities and
+/// `reserved` (units promised to pending transactions) never exceeds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holding {
-    /// First serial -> last serial (inclusive) of each block.
-    blocks: BTreeMap<u64, u64>,
+    /// `(first serial, last serial)` of each block, ascending, disjoint, never adjacent.
+    blocks: VecDeque<(u64, u64)>,
     total: Quantity,
     reserved: Quantity,
 }
@@ -44,7 +46,7 @@ impl Holding {
     pub fn blocks(&self) -> impl Iterator<Item = SerialBlock> + '_ {
         self.blocks
             .iter()
-            .filter_map(|(&start, &end)| SerialBlock::try_new(start, end).ok())
+            .filter_map(|&(start, end)| SerialBlock::try_new(start, end).ok())
     }
 
     /// How many separate blocks make up the holding.
@@ -53,13 +55,19 @@ impl Holding {
         self.blocks.len()
     }
 
+    /// The position of the block containing `serial`, if any is held.
+    fn position_of(&self, serial: u64) -> Option<usize> {
+        // Blocks starting at or before `serial`; the last of them may contain it.
+        let after = self.blocks.partition_point(|&(start, _)| start <= serial);
+        let candidate = after.checked_sub(1)?;
+        (self.blocks[candidate].1 >= serial).then_some(candidate)
+    }
+
     /// Whether every serial of `block` is held here.
     #[must_use]
     pub fn holds(&self, block: SerialBlock) -> bool {
-        self.blocks
-            .range(..=block.start())
-            .next_back()
-            .is_some_and(|(_, &end)| end >= block.end())
+        self.position_of(block.start())
+            .is_some_and(|position| self.blocks[position].1 >= block.end())
     }
 
     /// Promises `quantity` of the available units to a pending transaction.
@@ -84,54 +92,103 @@ impl Holding {
 
     /// Adds a block that is not already held, merging it with its neighbours.
     pub fn insert(&mut self, block: SerialBlock) {
-        let (mut start, mut end) = (block.start(), block.end());
-        if let Some((&previous_start, &previous_end)) = self.blocks.range(..start).next_back() {
-            debug_assert!(previous_end < start, "inserted block overlaps a held one");
-            if previous_end.checked_add(1) == Some(start) {
-                self.blocks.remove(&previous_start);
-                start = previous_start;
-            }
-        }
-        if let Some(next_start) = end.checked_add(1)
-            && let Some(next_end) = self.blocks.remove(&next_start)
-        {
-            end = next_end;
-        }
+        let (start, end) = (block.start(), block.end());
+        let position = self
+            .blocks
+            .partition_point(|&(other_start, _)| other_start < start);
         debug_assert!(
-            self.blocks.range(start..=end).next().is_none(),
-            "inserted block overlaps a held one"
+            position == 0 || self.blocks[position - 1].1 < start,
+            "inserted block overlaps the previous one"
         );
-        self.blocks.insert(start, end);
+        debug_assert!(
+            position == self.blocks.len() || self.blocks[position].0 > end,
+            "inserted block overlaps the next one"
+        );
+        let joins_previous =
+            position > 0 && self.blocks[position - 1].1.checked_add(1) == Some(start);
+        let joins_next =
+            position < self.blocks.len() && end.checked_add(1) == Some(self.blocks[position].0);
+        match (joins_previous, joins_next) {
+            (true, true) => {
+                let next_end = self.blocks[position].1;
+                self.blocks[position - 1].1 = next_end;
+                self.blocks.remove(position);
+            }
+            (true, false) => self.blocks[position - 1].1 = end,
+            (false, true) => self.blocks[position].0 = start,
+            (false, false) => self.blocks.insert(position, (start, end)),
+        }
         self.total = Quantity::new(self.total.tonnes() + block.quantity().tonnes());
     }
 
+    /// Adds blocks sorted by serial, none already held. A few are inserted one
+    /// by one; many are merged with the held blocks in one sequential pass,
+    /// which is cheaper than a search and a shift per block.
+    pub fn insert_sorted(&mut self, incoming: &[SerialBlock]) {
+        const MERGE_FROM_BLOCKS: usize = 4;
+        debug_assert!(
+            incoming
+                .windows(2)
+                .all(|pair| pair[0].end() < pair[1].start())
+        );
+        if incoming.len() < MERGE_FROM_BLOCKS {
+            incoming.iter().for_each(|&block| self.insert(block));
+            return;
+        }
+        let held = std::mem::take(&mut self.blocks);
+        let mut merged: VecDeque<(u64, u64)> = VecDeque::with_capacity(held.len() + incoming.len());
+        let mut arriving = incoming
+            .iter()
+            .map(|block| (block.start(), block.end()))
+            .peekable();
+        let mut staying = held.into_iter().peekable();
+        loop {
+            let next = match (staying.peek(), arriving.peek()) {
+                (Some(a), Some(b)) if a.0 < b.0 => staying.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => arriving.next(),
+                (Some(_), None) => staying.next(),
+                (None, None) => break,
+            };
+            let Some((start, end)) = next else { break };
+            match merged.back_mut() {
+                Some(last) if last.1.checked_add(1) == Some(start) => last.1 = end,
+                _ => merged.push_back((start, end)),
+            }
+        }
+        self.blocks = merged;
+        let added: u64 = incoming.iter().map(|block| block.quantity().tonnes()).sum();
+        self.total = Quantity::new(self.total.tonnes() + added);
+    }
+
     /// Takes `quantity` units, lowest serials first, splitting the last block
-    /// taken; the moved blocks are appended to `taken`. The caller checks
-    /// availability first; returns false (and changes nothing) if the
-    /// holding has fewer than `quantity` units.
+    /// taken; the moved blocks are added to `taken`. Returns false (and
+    /// changes nothing) if the holding has fewer than `quantity` units.
     #[must_use]
-    pub fn take_oldest(&mut self, quantity: Quantity, taken: &mut Vec<SerialBlock>) -> bool {
+    pub fn take_oldest(
+        &mut self,
+        quantity: Quantity,
+        taken: &mut impl Extend<SerialBlock>,
+    ) -> bool {
         if quantity > self.total {
             return false;
         }
         let mut remaining = quantity.tonnes();
         while remaining > 0 {
-            let Some((start, end)) = self.blocks.pop_first() else {
+            let Some(front) = self.blocks.front_mut() else {
                 break;
             };
-            let Ok(block) = SerialBlock::try_new(start, end) else {
-                break;
-            };
-            let Some((head, rest)) =
-                block.split_front(Quantity::new(remaining.min(block.quantity().tonnes())))
-            else {
-                break;
-            };
-            if let Some(rest) = rest {
-                self.blocks.insert(rest.start(), rest.end());
+            let (start, end) = *front;
+            let size = end - start + 1;
+            if size > remaining {
+                // Split: the head leaves, the rest stays at the front.
+                front.0 = start + remaining;
+                taken.extend(SerialBlock::try_new(start, start + remaining - 1).ok());
+                remaining = 0;
+            } else {
+                self.blocks.pop_front();
+                taken.extend(SerialBlock::try_new(start, end).ok());
+                remaining -= size;
             }
-            remaining -= head.quantity().tonnes();
-            taken.push(head);
         }
         debug_assert_eq!(remaining, 0, "total said the units were there");
         self.total = Quantity::new(self.total.tonnes() - quantity.tonnes());
@@ -142,18 +199,23 @@ impl Holding {
     /// Returns false (and changes nothing) when it is not.
     #[must_use]
     pub fn remove_exact(&mut self, block: SerialBlock) -> bool {
-        let Some((&start, &end)) = self.blocks.range(..=block.start()).next_back() else {
+        if !self.holds(block) {
+            return false;
+        }
+        let Some(position) = self.position_of(block.start()) else {
             return false;
         };
-        if end < block.end() {
-            return false;
-        }
-        self.blocks.remove(&start);
-        if start < block.start() {
-            self.blocks.insert(start, block.start() - 1);
-        }
-        if block.end() < end {
-            self.blocks.insert(block.end() + 1, end);
+        let (start, end) = self.blocks[position];
+        match (start < block.start(), block.end() < end) {
+            (true, true) => {
+                self.blocks[position].1 = block.start() - 1;
+                self.blocks.insert(position + 1, (block.end() + 1, end));
+            }
+            (true, false) => self.blocks[position].1 = block.start() - 1,
+            (false, true) => self.blocks[position].0 = block.end() + 1,
+            (false, false) => {
+                self.blocks.remove(position);
+            }
         }
         self.total = Quantity::new(self.total.tonnes() - block.quantity().tonnes());
         true
@@ -167,7 +229,7 @@ impl Holding {
     pub fn check(&self) -> Result<(), String> {
         let mut sum: u128 = 0;
         let mut previous_end: Option<u64> = None;
-        for (&start, &end) in &self.blocks {
+        for &(start, end) in &self.blocks {
             if end < start {
                 return Err(format!("block {start}-{end} is reversed"));
             }
@@ -273,11 +335,52 @@ mod tests {
                 let mut taken = Vec::new();
                 if from.take_oldest(Quantity::new(amount), &mut taken) {
                     prop_assert_eq!(taken.iter().map(|b| b.quantity().tonnes()).sum::<u64>(), amount);
-                    for b in taken { to.insert(b); }
+                    to.insert_sorted(&taken);
                 }
                 prop_assert_eq!(source.total().tonnes() + sink.total().tonnes(), 1000);
                 source.check().map_err(TestCaseError::fail)?;
                 sink.check().map_err(TestCaseError::fail)?;
+            }
+        }
+    }
+
+    proptest! {
+        // Goal: the holding behaves exactly like a plain set of serial numbers
+        // under inserts, oldest-first takes and exact removals.
+        #[test]
+        fn holding_matches_a_set_of_serials(operations in proptest::collection::vec((0u8..3, 1u64..60, 1u64..8), 1..80)) {
+            let mut holding = Holding::default();
+            let mut model = std::collections::BTreeSet::new();
+            for (operation, start, length) in operations {
+                let end = start + length - 1;
+                let block = SerialBlock::try_new(start, end).unwrap();
+                match operation {
+                    0 if (start..=end).all(|serial| !model.contains(&serial)) => {
+                        holding.insert(block);
+                        model.extend(start..=end);
+                    }
+                    1 => {
+                        let mut taken = Vec::new();
+                        let took = holding.take_oldest(Quantity::new(length), &mut taken);
+                        prop_assert_eq!(took, model.len() as u64 >= length);
+                        if took {
+                            let expected: Vec<u64> = model.iter().copied().take(length as usize).collect();
+                            let moved: Vec<u64> = taken.iter().flat_map(|b| b.start()..=b.end()).collect();
+                            prop_assert_eq!(&moved, &expected);
+                            for serial in expected { model.remove(&serial); }
+                        }
+                    }
+                    2 => {
+                        let held = (start..=end).all(|serial| model.contains(&serial));
+                        prop_assert_eq!(holding.holds(block), held);
+                        prop_assert_eq!(holding.remove_exact(block), held);
+                        if held { for serial in start..=end { model.remove(&serial); } }
+                    }
+                    _ => {}
+                }
+                holding.check().map_err(TestCaseError::fail)?;
+                let serials: Vec<u64> = holding.blocks().flat_map(|b| b.start()..=b.end()).collect();
+                prop_assert_eq!(serials, model.iter().copied().collect::<Vec<_>>());
             }
         }
     }

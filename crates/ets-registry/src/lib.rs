@@ -23,7 +23,7 @@ pub use holding::Holding;
 pub use participant::{NAME_MAX_BYTES, Participant, ParticipantKind};
 pub use registry::{Context, Registry};
 pub use transaction::{
-    NOTE_MAX_BYTES, StatusChange, Transaction, TransactionKind, TransactionStatus,
+    Blocks, History, NOTE_MAX_BYTES, StatusChange, Transaction, TransactionKind, TransactionStatus,
 };
 
 #[cfg(test)]

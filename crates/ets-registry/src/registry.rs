@@ -7,19 +7,27 @@ use crate::command::{Effect, RegistryCommand};
 use crate::error::RegistryError;
 use crate::participant::{NAME_MAX_BYTES, Participant, ParticipantKind};
 use crate::transaction::{
-    NOTE_MAX_BYTES, StatusChange, Transaction, TransactionKind, TransactionStatus,
+    Blocks, NOTE_MAX_BYTES, StatusChange, Transaction, TransactionKind, TransactionStatus,
 };
 use ets_model::{
     AccountId, ParticipantId, Quantity, SerialBlock, Timestamp, TransactionId, UnitClass,
 };
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use smallvec::smallvec;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The registry: participants, accounts, unit classes, holdings and transactions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registry {
-    participants: BTreeMap<ParticipantId, Participant>,
-    accounts: BTreeMap<AccountId, Account>,
+    /// In registration order; found by `participant_index`.
+    participants: Vec<Participant>,
+    #[serde(skip)]
+    participant_index: FxHashMap<ParticipantId, u32>,
+    /// In opening order; found by `account_index`.
+    accounts: Vec<Account>,
+    #[serde(skip)]
+    account_index: FxHashMap<AccountId, u32>,
     system_accounts: BTreeMap<AccountKind, AccountId>,
     holder_accounts: BTreeMap<(ParticipantId, AccountKind), AccountId>,
     classes: Vec<UnitClass>,
@@ -47,7 +55,7 @@ struct Proposal {
     to: AccountId,
     class_index: u32,
     quantity: Quantity,
-    blocks: Vec<SerialBlock>,
+    blocks: Blocks,
 }
 
 impl Registry {
@@ -69,7 +77,7 @@ impl Registry {
         context: Context,
         command: &RegistryCommand,
     ) -> Result<Effect, RegistryError> {
-        if !self.participants.contains_key(&context.requester)
+        if !self.participant_index.contains_key(&context.requester)
             && !matches!(command, RegistryCommand::RegisterParticipant { .. })
         {
             return Err(RegistryError::UnknownRequester(context.requester));
@@ -199,7 +207,7 @@ impl Registry {
         } else {
             self.require_administrator(context.requester, "register participants")?;
         }
-        if self.participants.contains_key(&id) {
+        if self.participant_index.contains_key(&id) {
             return Err(RegistryError::ParticipantExists(id));
         }
         if name.is_empty() || name.len() > NAME_MAX_BYTES {
@@ -209,14 +217,13 @@ impl Registry {
                 max_bytes: NAME_MAX_BYTES,
             });
         }
-        self.participants.insert(
+        self.participant_index
+            .insert(id, self.participants.len() as u32);
+        self.participants.push(Participant {
             id,
-            Participant {
-                id,
-                kind,
-                name: name.to_owned(),
-            },
-        );
+            kind,
+            name: name.to_owned(),
+        });
         Ok(Effect::ParticipantRegistered(id))
     }
 
@@ -230,7 +237,7 @@ impl Registry {
         approvals_required: u8,
     ) -> Result<Effect, RegistryError> {
         self.require_administrator(context.requester, "open accounts")?;
-        if self.accounts.contains_key(&id) {
+        if self.account_index.contains_key(&id) {
             return Err(RegistryError::AccountExists(id));
         }
         let holder_kind = self.participant(holder)?.kind;
@@ -241,18 +248,16 @@ impl Registry {
         } else {
             self.holder_accounts.insert((holder, kind), id);
         }
-        self.accounts.insert(
+        self.account_index.insert(id, self.accounts.len() as u32);
+        self.accounts.push(Account {
             id,
-            Account {
-                id,
-                kind,
-                holder,
-                status: AccountStatus::Open,
-                rule,
-                opened_at: context.at,
-                holdings: Vec::new(),
-            },
-        );
+            kind,
+            holder,
+            status: AccountStatus::Open,
+            rule,
+            opened_at: context.at,
+            holdings: Vec::new(),
+        });
         Ok(Effect::AccountOpened(id))
     }
 
@@ -347,7 +352,7 @@ impl Registry {
         if status == AccountStatus::Closed && self.has_pending_involving(account_id) {
             return Err(refuse("transactions involving it still await approval"));
         }
-        if let Some(account) = self.accounts.get_mut(&account_id) {
+        if let Some(account) = self.account_mut(account_id) {
             account.status = status;
         }
         Ok(Effect::AccountUpdated(account_id))
@@ -363,7 +368,7 @@ impl Registry {
         self.require_administrator(context.requester, "change approval rules")?;
         self.account(account_id)?;
         let rule = self.approval_rule(representatives, approvals_required)?;
-        if let Some(account) = self.accounts.get_mut(&account_id) {
+        if let Some(account) = self.account_mut(account_id) {
             account.rule = rule;
         }
         Ok(Effect::AccountUpdated(account_id))
@@ -396,7 +401,7 @@ impl Registry {
             to: issuance,
             class_index,
             quantity,
-            blocks: Vec::new(),
+            blocks: Blocks::new(),
         };
         Ok(self.propose(context, proposal))
     }
@@ -437,7 +442,7 @@ impl Registry {
             to,
             class_index,
             quantity,
-            blocks: Vec::new(),
+            blocks: Blocks::new(),
         };
         Ok(self.propose(context, proposal))
     }
@@ -511,8 +516,8 @@ impl Registry {
             quantity: proposal.quantity,
             blocks: proposal.blocks,
             proposer: context.requester,
-            approvals: vec![context.requester],
-            history: vec![StatusChange {
+            approvals: Vec::new(),
+            history: smallvec![StatusChange {
                 status: TransactionStatus::Proposed,
                 at: context.at,
                 by: context.requester,
@@ -523,8 +528,7 @@ impl Registry {
         } else {
             if transaction.kind != TransactionKind::Issue {
                 let reserved = self
-                    .accounts
-                    .get_mut(&transaction.from)
+                    .account_mut(transaction.from)
                     .map(|account| account.holding_entry(transaction.class_index))
                     .is_some_and(|holding| holding.reserve(transaction.quantity));
                 debug_assert!(reserved, "availability was checked before proposing");
@@ -561,38 +565,35 @@ impl Registry {
             return;
         };
         self.next_serial = block.end() + 1;
-        if let Some(account) = self.accounts.get_mut(&transaction.to) {
+        if let Some(account) = self.account_mut(transaction.to) {
             account.holding_entry(transaction.class_index).insert(block);
         }
         if let Some(ranges) = self.issued.get_mut(transaction.class_index as usize) {
             ranges.push(block);
         }
-        transaction.blocks = vec![block];
+        transaction.blocks = smallvec![block];
     }
 
     fn settle_move(&mut self, transaction: &mut Transaction) {
-        let mut taken = Vec::with_capacity(1);
+        let mut taken = Blocks::new();
         if let Some(holding) = self
-            .accounts
-            .get_mut(&transaction.from)
+            .account_mut(transaction.from)
             .and_then(|account| account.holding_mut(transaction.class_index))
         {
             let took = holding.take_oldest(transaction.quantity, &mut taken);
             debug_assert!(took, "availability was checked before settling");
         }
-        if let Some(account) = self.accounts.get_mut(&transaction.to) {
-            let holding = account.holding_entry(transaction.class_index);
-            for &block in &taken {
-                holding.insert(block);
-            }
+        if let Some(account) = self.account_mut(transaction.to) {
+            account
+                .holding_entry(transaction.class_index)
+                .insert_sorted(&taken);
         }
         transaction.blocks = taken;
     }
 
     fn settle_reversal(&mut self, transaction: &Transaction, of: TransactionId, context: Context) {
         if let Some(holding) = self
-            .accounts
-            .get_mut(&transaction.from)
+            .account_mut(transaction.from)
             .and_then(|account| account.holding_mut(transaction.class_index))
         {
             for &block in &transaction.blocks {
@@ -600,7 +601,7 @@ impl Registry {
                 debug_assert!(removed, "blocks were checked before settling");
             }
         }
-        if let Some(account) = self.accounts.get_mut(&transaction.to) {
+        if let Some(account) = self.account_mut(transaction.to) {
             let holding = account.holding_entry(transaction.class_index);
             for &block in &transaction.blocks {
                 holding.insert(block);
@@ -628,7 +629,8 @@ impl Registry {
         let required = self
             .approval_account(&transaction.kind, transaction.from)
             .map_or(1, |account| usize::from(account.rule.approvals_required));
-        let completes = transaction.approvals.len() + 1 >= required;
+        // The proposer's signature counts as the first.
+        let completes = transaction.approvals.len() + 2 >= required;
         if completes {
             self.check_still_settleable(transaction)?;
         }
@@ -722,8 +724,7 @@ impl Registry {
             return;
         }
         if let Some(holding) = self
-            .accounts
-            .get_mut(&transaction.from)
+            .account_mut(transaction.from)
             .and_then(|account| account.holding_mut(transaction.class_index))
         {
             holding.release(transaction.quantity);
@@ -740,7 +741,7 @@ impl Registry {
         } else {
             from
         };
-        self.accounts.get(&id)
+        self.account(id).ok()
     }
 
     /// Checks that the requester may sign a transaction of `kind` from `from`.
@@ -778,9 +779,8 @@ impl Registry {
     }
 
     fn is_administrator(&self, participant: ParticipantId) -> bool {
-        self.participants
-            .get(&participant)
-            .is_some_and(|p| p.kind == ParticipantKind::Administrator)
+        self.participant(participant)
+            .is_ok_and(|p| p.kind == ParticipantKind::Administrator)
     }
 
     fn account_may(
@@ -835,8 +835,9 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::UnknownParticipant`].
     pub fn participant(&self, id: ParticipantId) -> Result<&Participant, RegistryError> {
-        self.participants
+        self.participant_index
             .get(&id)
+            .and_then(|&index| self.participants.get(index as usize))
             .ok_or(RegistryError::UnknownParticipant(id))
     }
 
@@ -845,9 +846,32 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::UnknownAccount`].
     pub fn account(&self, id: AccountId) -> Result<&Account, RegistryError> {
-        self.accounts
+        self.account_index
             .get(&id)
+            .and_then(|&index| self.accounts.get(index as usize))
             .ok_or(RegistryError::UnknownAccount(id))
+    }
+
+    fn account_mut(&mut self, id: AccountId) -> Option<&mut Account> {
+        let index = *self.account_index.get(&id)?;
+        self.accounts.get_mut(index as usize)
+    }
+
+    /// Rebuilds the lookup indexes, which are not part of the encoded state;
+    /// call it after decoding a snapshot.
+    pub fn rebuild_indexes(&mut self) {
+        self.participant_index = self
+            .participants
+            .iter()
+            .enumerate()
+            .map(|(index, participant)| (participant.id, index as u32))
+            .collect();
+        self.account_index = self
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(index, account)| (account.id, index as u32))
+            .collect();
     }
 
     /// A transaction.
@@ -902,12 +926,12 @@ impl Registry {
 
     /// All participants, by id.
     pub fn participants(&self) -> impl Iterator<Item = &Participant> {
-        self.participants.values()
+        self.participants.iter()
     }
 
     /// All accounts, by id.
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
-        self.accounts.values()
+        self.accounts.iter()
     }
 
     /// All transactions, by id.
@@ -967,7 +991,7 @@ impl Registry {
     /// Which account holds `serial` now, and its class index.
     #[must_use]
     pub fn serial_holder(&self, serial: u64) -> Option<(AccountId, u32)> {
-        self.accounts.values().find_map(|account| {
+        self.accounts.iter().find_map(|account| {
             account.holdings().find_map(|(class_index, holding)| {
                 let block = SerialBlock::try_new(serial, serial).ok()?;
                 holding.holds(block).then_some((account.id, class_index))

@@ -3,6 +3,13 @@
 
 use ets_model::{AccountId, ParticipantId, Quantity, SerialBlock, Timestamp, TransactionId};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+/// The serial blocks a transaction moved; one or two inline, more on the heap.
+pub type Blocks = SmallVec<[SerialBlock; 2]>;
+
+/// A transaction's status history; the usual two entries (proposed, completed) inline.
+pub type History = SmallVec<[StatusChange; 2]>;
 
 /// The longest free-text note (retirement beneficiary, cancellation reason), in bytes.
 pub const NOTE_MAX_BYTES: usize = 500;
@@ -126,13 +133,13 @@ pub struct Transaction {
     /// How many units.
     pub quantity: Quantity,
     /// The blocks that moved, filled on completion (for an issue, the new range).
-    pub blocks: Vec<SerialBlock>,
+    pub blocks: Blocks,
     /// Who proposed it.
     pub proposer: ParticipantId,
-    /// Who has signed so far, the proposer first.
+    /// Who approved it after the proposer, in order (empty when one signature suffices).
     pub approvals: Vec<ParticipantId>,
     /// Every status it has been in, in order.
-    pub history: Vec<StatusChange>,
+    pub history: History,
 }
 
 impl Transaction {

@@ -110,6 +110,8 @@ pub struct Store {
     config: StoreConfig,
     records_since_snapshot: u64,
     faulted: bool,
+    /// Opened with [`Store::open_read_only`]: submissions are refused before the engine sees them.
+    read_only: bool,
     payload: Vec<u8>,
 }
 
@@ -141,7 +143,9 @@ impl Store {
     pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
         let config = StoreConfig::default();
         let journal = Journal::open_read_only(dir, config.journal)?;
-        Store::recover(journal, config)
+        let mut store = Store::recover(journal, config)?;
+        store.read_only = true;
+        Ok(store)
     }
 
     fn recover(journal: Journal, config: StoreConfig) -> Result<Store, StoreError> {
@@ -177,6 +181,7 @@ impl Store {
             config,
             records_since_snapshot: since_snapshot,
             faulted: false,
+            read_only: false,
             payload: Vec::with_capacity(256),
         }
     }
@@ -195,6 +200,9 @@ impl Store {
     ) -> Result<Vec<Reply>, StoreError> {
         if self.faulted {
             return Err(StoreError::Faulted);
+        }
+        if self.read_only {
+            return Err(JournalError::ReadOnly.into());
         }
         let mut replies = Vec::with_capacity(batch.len());
         for submission in batch {
