@@ -56,7 +56,9 @@ const ISSUANCE: AccountId = AccountId(1);
 /// Account i (0-based) has id FIRST_ACCOUNT + i and is held by participant FIRST_ACCOUNT + i.
 const FIRST_ACCOUNT: u64 = 1_000;
 const UNITS_PER_ACCOUNT: u64 = 1_000_000_000;
-const TRANSFER_QUANTITY_MAX: u64 = 1_000;
+/// Mean transfer size: TigerBeetle's benchmark draws amounts from an exponential
+/// distribution with mean 10,000 (plus one), and so do we.
+const TRANSFER_QUANTITY_MEAN: f64 = 10_000.0;
 const START_MS: i64 = 1_700_000_000_000;
 
 pub fn run(bench: Bench) -> Result<ExitCode> {
@@ -101,6 +103,13 @@ impl Random {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// A draw from the exponential distribution with `mean`, rounded down
+    /// (floats are fine here: this is the workload generator, not the ledger).
+    fn exponential(&mut self, mean: f64) -> u64 {
+        let uniform = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        (-(1.0 - uniform).ln() * mean) as u64
     }
 
     fn below(&mut self, bound: u64) -> u64 {
@@ -201,7 +210,7 @@ fn transfers(
                     from: AccountId(FIRST_ACCOUNT + from),
                     to: AccountId(FIRST_ACCOUNT + to),
                     class,
-                    quantity: Quantity::new(1 + random.below(TRANSFER_QUANTITY_MAX)),
+                    quantity: Quantity::new(1 + random.exponential(TRANSFER_QUANTITY_MEAN)),
                 }),
             }
         })
@@ -362,7 +371,7 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
             "accounts": workload.accounts,
             "transfers": workload.transfers,
             "batch": workload.batch,
-            "quantity_tonnes": format!("uniform 1..={TRANSFER_QUANTITY_MAX}"),
+            "quantity_tonnes": format!("1 + exponential, mean {TRANSFER_QUANTITY_MEAN} (as TigerBeetle's benchmark)"),
             "seed": workload.seed,
         },
         "in_memory": {
