@@ -47,7 +47,7 @@ SQL
 cat > "$work/transfer.sql" <<SQL
 \set debit random(1, $accounts)
 \set credit random(1, $accounts)
-\set amount random(1, 1000)
+\set amount random(1, 19999)
 BEGIN;
 UPDATE accounts SET balance = balance - :amount WHERE id = :debit;
 UPDATE accounts SET balance = balance + :amount WHERE id = :credit;
@@ -66,7 +66,7 @@ ets_memory=$(printf '%s' "$ets_json" | python3 -c 'import json,sys; print(int(js
 
 cat <<JSON
 {
-  "workload": "random transfers among $accounts accounts, amounts 1..1000",
+  "workload": "random transfers among $accounts accounts, amounts with mean 10,000 (PostgreSQL: uniform 1..19999; openets: exponential, as TigerBeetle)",
   "postgresql_transfers_per_second": $pg_tps,
   "postgresql_setup": "one transaction per transfer (2 updates + 1 insert), fsync on, $clients clients, $seconds s",
   "openets_durable_transfers_per_second": $ets_durable,
