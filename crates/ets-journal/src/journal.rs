@@ -385,6 +385,27 @@ impl Journal {
         write_snapshot_file(&self.dir, sequence, record_hash, state)
     }
 
+    /// Deletes all but the `keep` newest snapshot files (at least one is always kept), so that
+    /// snapshots do not fill the disk. Older snapshots are only a cache: the journal alone
+    /// rebuilds the state. Returns how many files were removed.
+    ///
+    /// # Errors
+    ///
+    /// [`JournalError::ReadOnly`] or [`JournalError::Faulted`]; [`JournalError::Io`] if a file
+    /// cannot be removed or the directory cannot be synced.
+    pub fn prune_snapshots(&mut self, keep: usize) -> Result<usize, JournalError> {
+        self.check_writable()?;
+        let snapshots = store::list(&self.dir)?.snapshots;
+        let removable = snapshots.len().saturating_sub(keep.max(1));
+        for (_, path) in &snapshots[..removable] {
+            fs::remove_file(path).map_err(io_error(path))?;
+        }
+        if removable > 0 {
+            store::sync_dir(&self.dir)?;
+        }
+        Ok(removable)
+    }
+
     /// The newest snapshot whose checksums are valid and whose (sequence, record hash) matches the
     /// journal's record at that sequence; `None` if there is none. Snapshots that fail are skipped
     /// with a `tracing::warn!`.

@@ -295,6 +295,8 @@ impl Store {
         }
         self.journal
             .write_snapshot(sequence, &self.engine.encode_snapshot())?;
+        // Keep the previous snapshot too, in case the newest is damaged.
+        self.journal.prune_snapshots(2)?;
         self.records_since_snapshot = 0;
         tracing::info!(sequence, "snapshot written");
         Ok(())

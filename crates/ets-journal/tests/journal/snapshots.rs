@@ -146,3 +146,31 @@ fn snapshots_from_another_history_are_skipped() {
     );
     assert!(warnings[1].contains("record hash"), "{}", warnings[1]);
 }
+
+#[test]
+fn pruning_keeps_the_newest_snapshots_and_recovery_still_uses_the_latest() {
+    // Goal: old snapshots can be removed without losing the newest one, and a
+    // read-only handle may not prune.
+    let (_temp, dir, mut journal) = crate::common::new_store(ets_journal::JournalConfig::default());
+    for round in 1..=4u64 {
+        crate::common::append_batch(&mut journal, 2, 8);
+        journal
+            .write_snapshot(round * 2, format!("state {round}").as_bytes())
+            .expect("snapshot");
+    }
+    assert_eq!(journal.prune_snapshots(2).expect("prune"), 2);
+    assert_eq!(journal.prune_snapshots(0).expect("prune keeps one"), 1);
+    let latest = journal.latest_snapshot().expect("read").expect("one left");
+    assert_eq!(
+        (latest.sequence, latest.state.as_slice()),
+        (8, b"state 4".as_slice())
+    );
+    drop(journal);
+    let mut reader =
+        ets_journal::Journal::open_read_only(&dir, ets_journal::JournalConfig::default())
+            .expect("open");
+    assert!(matches!(
+        reader.prune_snapshots(1),
+        Err(ets_journal::JournalError::ReadOnly)
+    ));
+}
