@@ -84,6 +84,25 @@ enum Commands {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Serves the HTTP/JSON API on a store (loopback only: no authentication yet).
+    ///
+    /// Prints `listening on http://ADDRESS` once ready; stops on Ctrl-C after
+    /// finishing the queued batch. Example: `ets serve --data ./registry --listen 127.0.0.1:8080`,
+    /// then `curl -d @command.json http://127.0.0.1:8080/api/commands`.
+    Serve {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Requests that may wait for the sequencer; beyond this the server answers 503.
+        #[arg(long, default_value_t = 65_536)]
+        queue_capacity: usize,
+        /// The most commands made durable by one fsync.
+        #[arg(long, default_value_t = 8_189)]
+        batch: usize,
+    },
     /// Benchmarks; they print JSON figures.
     Bench {
         #[command(subcommand)]
@@ -108,6 +127,35 @@ fn main() -> ExitCode {
     }
 }
 
+fn serve(
+    data: PathBuf,
+    listen: std::net::SocketAddr,
+    queue_capacity: usize,
+    batch_max: usize,
+) -> Result<ExitCode> {
+    let config = ets_server::ServerConfig {
+        data,
+        listen,
+        sequencer: ets_server::SequencerConfig {
+            queue_capacity,
+            batch_max,
+        },
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(ets_server::serve(
+        config,
+        |address| {
+            use std::io::Write;
+            println!("listening on http://{address}");
+            let _ = std::io::stdout().flush();
+        },
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Commands::Init { data } => {
@@ -129,5 +177,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Commands::Demo { data } => demo::run(data),
         Commands::Bench { what } => bench::run(what),
+        Commands::Serve {
+            data,
+            listen,
+            queue_capacity,
+            batch,
+        } => serve(data, listen, queue_capacity, batch),
     }
 }

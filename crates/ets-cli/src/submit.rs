@@ -3,25 +3,15 @@
 
 use anyhow::{Context, Result};
 use ets_api::{ApiError, parse_request, rejection_json, reply_json};
-use ets_model::Timestamp;
-use ets_store::{Store, StoreConfig, Submission};
+use ets_store::{Store, StoreConfig, Submission, wall_clock_now};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One input line, parsed or not.
 enum Item {
     Command(Submission),
     Malformed { line: usize, error: ApiError },
-}
-
-/// The wall clock in milliseconds: the sequencer's only clock.
-pub fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis());
-    Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
 pub fn run(data: &Path, input: &str, batch_max: usize) -> Result<ExitCode> {
@@ -89,7 +79,7 @@ fn flush(store: &mut Store, items: &mut Vec<Item>, out: &mut impl Write) -> Resu
         })
         .collect();
     let replies = store
-        .submit(&submissions, now())
+        .submit(&submissions, wall_clock_now())
         .context("the store failed; no outcome of this batch was acknowledged")?;
     let mut replies = replies.into_iter();
     for item in items.drain(..) {

@@ -10,5 +10,5 @@
 mod store;
 mod verify;
 
-pub use store::{Reply, Store, StoreConfig, StoreError, Submission};
+pub use store::{Reply, Store, StoreConfig, StoreError, Submission, wall_clock_now};
 pub use verify::{VerifyReport, verify};

@@ -315,6 +315,16 @@ impl Store {
     }
 }
 
+/// The wall clock in milliseconds since the Unix epoch: the sequencer's only
+/// clock, read outside the engine and passed to [`Store::submit`] as `now`.
+#[must_use]
+pub fn wall_clock_now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
 /// Applies one journaled record to `engine` and checks the outcome code.
 pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), StoreError> {
     let entry = JournalEntry::decode(&record.payload).map_err(|error| StoreError::BadRecord {
