@@ -1,0 +1,1136 @@
+//! The continuous limit order book: price-time priority, limit and market
+//! orders, day / immediate-or-cancel / fill-or-kill, cancel, amend, and
+//! self-trade prevention. China's listed-agreement book ([`crate::ListedBook`])
+//! reuses its storage with matching switched off.
+//!
+//! Storage: each side is a `BTreeMap<Price, Level>`; a level is a `VecDeque`
+//! of its orders in time priority, each carrying a priority number that only
+//! grows, so an order is found inside its level by binary search. An index
+//! `BTreeMap<OrderId, Locator>` finds the level of an order for cancel and
+//! amend. Matching touches only the front of the best levels.
+//!
+//! **Self-trade prevention: cancel the resting order.** When an incoming
+//! order reaches a resting order of the same account, the resting order is
+//! cancelled (reason [`UpdateReason::SelfTradePrevented`]) and matching goes
+//! on with the next order. The incoming order is never refused for it, so a
+//! refusal stays a pure validation result that changes nothing.
+
+use crate::data::{Depth, DepthLevel};
+use crate::error::MarketError;
+use crate::listed::TakeRequest;
+use crate::order::{
+    Amendment, Fill, OrderId, OrderKind, OrderRequest, OrderStatus, OrderUpdate, OrderView, Report,
+    Side, TimeInForce, UpdateReason,
+};
+use crate::rules::{InstrumentRules, PriceBand};
+use ets_model::{AccountId, Price, Quantity, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
+
+/// One order resting in a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Resting {
+    id: OrderId,
+    trader: AccountId,
+    /// Time priority inside the level: smaller is earlier. Renewed when an
+    /// amendment loses the order its place.
+    priority: u64,
+    ordered_tonnes: u64,
+    filled_tonnes: u64,
+    open_tonnes: u64,
+    cancelled_tonnes: u64,
+    entered_at: Timestamp,
+}
+
+impl Resting {
+    fn update(&self, side: Side, price: Price, reason: UpdateReason, at: Timestamp) -> OrderUpdate {
+        let status = match (self.open_tonnes, reason) {
+            (0, UpdateReason::Traded) => OrderStatus::Filled,
+            (0, _) => OrderStatus::Cancelled,
+            _ => OrderStatus::Open,
+        };
+        OrderUpdate {
+            order: self.id,
+            trader: self.trader,
+            side,
+            price: Some(price),
+            status,
+            reason,
+            ordered: Quantity::new(self.ordered_tonnes),
+            filled: Quantity::new(self.filled_tonnes),
+            open: Quantity::new(self.open_tonnes),
+            cancelled: Quantity::new(self.cancelled_tonnes),
+            at,
+        }
+    }
+
+    fn view(&self, side: Side, price: Price) -> OrderView {
+        OrderView {
+            order: self.id,
+            trader: self.trader,
+            side,
+            price,
+            ordered: Quantity::new(self.ordered_tonnes),
+            filled: Quantity::new(self.filled_tonnes),
+            open: Quantity::new(self.open_tonnes),
+            cancelled: Quantity::new(self.cancelled_tonnes),
+            entered_at: self.entered_at,
+        }
+    }
+
+    /// Cancels what is still open.
+    fn cancel_open(&mut self) {
+        self.cancelled_tonnes += self.open_tonnes;
+        self.open_tonnes = 0;
+    }
+}
+
+/// The orders at one price, in time priority, and their open total.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Level {
+    orders: VecDeque<Resting>,
+    open_tonnes: u64,
+}
+
+impl Level {
+    fn position(&self, priority: u64) -> Option<usize> {
+        self.orders
+            .binary_search_by_key(&priority, |order| order.priority)
+            .ok()
+    }
+}
+
+/// Where a resting order is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Locator {
+    side: Side,
+    price: Price,
+    priority: u64,
+}
+
+/// Whether an order that would cross the opposite side trades or is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CrossPolicy {
+    /// Continuous matching.
+    Match,
+    /// Listed agreement: makers only post; crossing is refused.
+    Refuse,
+}
+
+/// An order while it is being matched.
+#[derive(Debug, Clone, Copy)]
+struct Incoming {
+    id: OrderId,
+    trader: AccountId,
+    side: Side,
+    /// The order's own limit price, `None` for a market order.
+    price: Option<Price>,
+    /// The worst price it may trade at: its limit, or the band edge for a
+    /// market order, or `None` (any price) without a band.
+    limit: Option<Price>,
+    ordered_tonnes: u64,
+    filled_tonnes: u64,
+    open_tonnes: u64,
+    cancelled_tonnes: u64,
+    entered_at: Timestamp,
+    /// A day limit order rests; anything else cancels its remainder.
+    may_rest: bool,
+    reason_if_rests: UpdateReason,
+}
+
+impl Incoming {
+    fn update(&self, status: OrderStatus, reason: UpdateReason, at: Timestamp) -> OrderUpdate {
+        OrderUpdate {
+            order: self.id,
+            trader: self.trader,
+            side: self.side,
+            price: self.price,
+            status,
+            reason,
+            ordered: Quantity::new(self.ordered_tonnes),
+            filled: Quantity::new(self.filled_tonnes),
+            open: Quantity::new(self.open_tonnes),
+            cancelled: Quantity::new(self.cancelled_tonnes),
+            at,
+        }
+    }
+}
+
+/// A continuous limit order book for one instrument, with price-time
+/// priority. It holds no units or cash: the engine holds them before it
+/// calls and settles the [`Fill`]s it gets back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Book {
+    rules: InstrumentRules,
+    reference_price: Price,
+    bids: BTreeMap<Price, Level>,
+    asks: BTreeMap<Price, Level>,
+    index: BTreeMap<OrderId, Locator>,
+    open_orders: BTreeMap<AccountId, u32>,
+    next_order_id: u64,
+    next_priority: u64,
+    last_time: Timestamp,
+}
+
+impl Book {
+    /// An empty book with `rules`, whose price band is centred on
+    /// `reference_price` (the previous close).
+    ///
+    /// # Errors
+    /// [`MarketError::InvalidRules`] when the rules are inconsistent;
+    /// [`MarketError::NonPositivePrice`] when the rules have a band and the
+    /// reference price is zero.
+    pub fn new(rules: InstrumentRules, reference_price: Price) -> Result<Book, MarketError> {
+        rules.validate()?;
+        check_reference(&rules, reference_price)?;
+        Ok(Book {
+            rules,
+            reference_price,
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+            index: BTreeMap::new(),
+            open_orders: BTreeMap::new(),
+            next_order_id: 1,
+            next_priority: 1,
+            last_time: Timestamp(i64::MIN),
+        })
+    }
+
+    /// The instrument's rules.
+    #[must_use]
+    pub fn rules(&self) -> &InstrumentRules {
+        &self.rules
+    }
+
+    /// The price the band is centred on.
+    #[must_use]
+    pub fn reference_price(&self) -> Price {
+        self.reference_price
+    }
+
+    /// Moves the band to a new reference price (at the start of a session:
+    /// the previous close). Resting orders keep their prices.
+    ///
+    /// # Errors
+    /// [`MarketError::NonPositivePrice`] when the rules have a band and
+    /// `price` is zero.
+    pub fn set_reference_price(&mut self, price: Price) -> Result<(), MarketError> {
+        check_reference(&self.rules, price)?;
+        self.reference_price = price;
+        Ok(())
+    }
+
+    /// The prices allowed now, `None` without a band. A market buy trades at
+    /// most at `upper`, so that is the price to hold cash for.
+    #[must_use]
+    pub fn band(&self) -> Option<PriceBand> {
+        self.rules.band(self.reference_price)
+    }
+
+    /// The highest resting buy price.
+    #[must_use]
+    pub fn best_bid(&self) -> Option<Price> {
+        self.bids.last_key_value().map(|(price, _)| *price)
+    }
+
+    /// The lowest resting sell price.
+    #[must_use]
+    pub fn best_ask(&self) -> Option<Price> {
+        self.asks.first_key_value().map(|(price, _)| *price)
+    }
+
+    /// The time of the last accepted call.
+    #[must_use]
+    pub fn last_time(&self) -> Timestamp {
+        self.last_time
+    }
+
+    /// A resting order, `None` when it is not open.
+    #[must_use]
+    pub fn order(&self, order: OrderId) -> Option<OrderView> {
+        let locator = self.index.get(&order)?;
+        self.find(*locator)
+            .map(|resting| resting.view(locator.side, locator.price))
+    }
+
+    /// How many orders rest in the book.
+    #[must_use]
+    pub fn open_order_count(&self) -> usize {
+        self.index.len()
+    }
+
+    /// How many orders `trader` has resting.
+    #[must_use]
+    pub fn open_orders_of(&self, trader: AccountId) -> u32 {
+        self.open_orders.get(&trader).copied().unwrap_or(0)
+    }
+
+    /// The best `levels` price levels of each side, best first.
+    #[must_use]
+    pub fn depth(&self, levels: usize) -> Depth {
+        Depth {
+            bids: self.depth_side(Side::Buy, levels),
+            asks: self.depth_side(Side::Sell, levels),
+        }
+    }
+
+    /// Every resting order of `side` in its best `levels` price levels, in
+    /// priority order (best price first, then time).
+    #[must_use]
+    pub fn orders_in_best_levels(&self, side: Side, levels: usize) -> Vec<OrderView> {
+        self.levels_from_best(side)
+            .take(levels)
+            .flat_map(|(price, level)| level.orders.iter().map(move |o| o.view(side, *price)))
+            .collect()
+    }
+
+    /// Enters a new order: matches it against the opposite side at the
+    /// makers' prices, then rests a day limit order's remainder or cancels
+    /// the remainder of an immediate one. Fills and updates go to `report`.
+    ///
+    /// # Errors
+    /// [`MarketError::TimeWentBackwards`], quantity and price refusals (see
+    /// [`InstrumentRules::check_quantity`] and
+    /// [`InstrumentRules::check_price`]),
+    /// [`MarketError::MarketOrderMustBeImmediate`], and for day limit orders
+    /// [`MarketError::TooManyOpenOrders`], [`MarketError::BookFull`] or
+    /// [`MarketError::TooManyPriceLevels`]. A fill-or-kill order that cannot
+    /// fill is not an error: it is accepted and cancelled, nothing trades.
+    pub fn submit(
+        &mut self,
+        request: &OrderRequest,
+        now: Timestamp,
+        report: &mut Report,
+    ) -> Result<OrderId, MarketError> {
+        self.submit_with(request, CrossPolicy::Match, now, report)
+    }
+
+    /// Cancels a resting order of `trader`.
+    ///
+    /// # Errors
+    /// [`MarketError::TimeWentBackwards`], [`MarketError::UnknownOrder`] or
+    /// [`MarketError::NotOwner`].
+    pub fn cancel(
+        &mut self,
+        trader: AccountId,
+        order: OrderId,
+        now: Timestamp,
+        report: &mut Report,
+    ) -> Result<(), MarketError> {
+        report.clear();
+        self.check_time(now)?;
+        let (locator, resting) = self.locate(order)?;
+        check_owner(order, resting.trader, trader)?;
+        self.last_time = now;
+        if let Some(mut resting) = self.take_out(order, locator) {
+            resting.cancel_open();
+            report.updates.push(resting.update(
+                locator.side,
+                locator.price,
+                UpdateReason::CancelledByOwner,
+                now,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Changes a resting order's price and open quantity. Lowering the
+    /// quantity at the same price keeps its place; anything else sends it to
+    /// the back of its (new) level, and a new price that crosses trades at
+    /// once like a new day order. An amendment that changes nothing is
+    /// accepted and reports nothing. The maximum order size applies to the
+    /// new open quantity; the minimum does not (a remainder may be small).
+    ///
+    /// # Errors
+    /// [`MarketError::TimeWentBackwards`], [`MarketError::UnknownOrder`],
+    /// [`MarketError::NotOwner`], price refusals, [`MarketError::ZeroQuantity`]
+    /// (cancel instead), [`MarketError::OffLot`],
+    /// [`MarketError::AboveMaximumQuantity`] or
+    /// [`MarketError::TooManyPriceLevels`].
+    pub fn amend(
+        &mut self,
+        trader: AccountId,
+        order: OrderId,
+        amendment: &Amendment,
+        now: Timestamp,
+        report: &mut Report,
+    ) -> Result<(), MarketError> {
+        self.amend_with(trader, order, amendment, CrossPolicy::Match, now, report)
+    }
+
+    /// Cancels every resting order at the end of the session (all orders are
+    /// day orders), reporting them in id order.
+    ///
+    /// # Errors
+    /// [`MarketError::TimeWentBackwards`].
+    pub fn expire_day_orders(
+        &mut self,
+        now: Timestamp,
+        report: &mut Report,
+    ) -> Result<(), MarketError> {
+        report.clear();
+        self.check_time(now)?;
+        self.last_time = now;
+        for locator in self.index.values() {
+            if let Some(mut resting) = self.find(*locator) {
+                resting.cancel_open();
+                report.updates.push(resting.update(
+                    locator.side,
+                    locator.price,
+                    UpdateReason::Expired,
+                    now,
+                ));
+            }
+        }
+        self.bids.clear();
+        self.asks.clear();
+        self.index.clear();
+        self.open_orders.clear();
+        Ok(())
+    }
+
+    /// Checks the book's invariants: not crossed; no empty level; every
+    /// level's total equals the sum of its orders; every order has
+    /// `filled + open + cancelled == ordered`, open > 0, a price on tick,
+    /// strictly increasing priorities in its level and a matching index
+    /// entry; per-account counts match; limits hold. For tests and audits.
+    ///
+    /// # Errors
+    /// A description of the first broken invariant.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut counted: BTreeMap<AccountId, u32> = BTreeMap::new();
+        let mut orders = 0_usize;
+        for side in [Side::Buy, Side::Sell] {
+            let levels = self.levels(side);
+            if levels.len() > limit_usize(self.rules.limits.max_price_levels_per_side) {
+                return Err(format!("{side} side has {} levels", levels.len()));
+            }
+            for (price, level) in levels {
+                self.check_level(side, *price, level, &mut counted)?;
+                orders += level.orders.len();
+            }
+        }
+        if orders != self.index.len() {
+            return Err(format!("{orders} orders but {} indexed", self.index.len()));
+        }
+        if orders > limit_usize(self.rules.limits.max_orders) {
+            return Err(format!("{orders} orders exceed the book limit"));
+        }
+        if counted != self.open_orders {
+            return Err(format!(
+                "per-account counts {:?} differ from {counted:?}",
+                self.open_orders
+            ));
+        }
+        if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask())
+            && bid >= ask
+        {
+            return Err(format!(
+                "book crossed: bid {} >= ask {}",
+                bid.ticks(),
+                ask.ticks()
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_level(
+        &self,
+        side: Side,
+        price: Price,
+        level: &Level,
+        counted: &mut BTreeMap<AccountId, u32>,
+    ) -> Result<(), String> {
+        let at = price.ticks();
+        if level.orders.is_empty() {
+            return Err(format!("empty {side} level at {at}"));
+        }
+        if at % self.rules.tick_size_ticks != 0 {
+            return Err(format!("{side} level at {at} is off tick"));
+        }
+        let mut sum: u128 = 0;
+        let mut previous_priority = 0_u64;
+        for order in &level.orders {
+            let id = order.id;
+            let accounted = u128::from(order.filled_tonnes)
+                + u128::from(order.open_tonnes)
+                + u128::from(order.cancelled_tonnes);
+            if order.open_tonnes == 0 || accounted != u128::from(order.ordered_tonnes) {
+                return Err(format!("order {id} does not add up: {order:?}"));
+            }
+            if order.priority <= previous_priority {
+                return Err(format!("order {id} is out of time priority"));
+            }
+            previous_priority = order.priority;
+            let expected = Locator {
+                side,
+                price,
+                priority: order.priority,
+            };
+            if self.index.get(&id) != Some(&expected) {
+                return Err(format!("order {id} is not indexed at its place"));
+            }
+            sum += u128::from(order.open_tonnes);
+            let count = counted.entry(order.trader).or_insert(0);
+            *count += 1;
+            if *count > self.rules.limits.max_open_orders_per_account {
+                return Err(format!("account {} exceeds its limit", order.trader));
+            }
+        }
+        if sum != u128::from(level.open_tonnes) {
+            return Err(format!(
+                "{side} level at {at} totals {sum}, records {}",
+                level.open_tonnes
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Book::submit`] with a choice of what to do with a crossing price.
+    pub(crate) fn submit_with(
+        &mut self,
+        request: &OrderRequest,
+        policy: CrossPolicy,
+        now: Timestamp,
+        report: &mut Report,
+    ) -> Result<OrderId, MarketError> {
+        report.clear();
+        self.check_time(now)?;
+        self.check_id_space()?;
+        let tonnes = self.rules.check_quantity(request.quantity)?;
+        let (price, limit) = self.check_kind(request)?;
+        let may_rest = price.is_some() && request.time_in_force == TimeInForce::Day;
+        if let (true, Some(price)) = (may_rest, price) {
+            self.check_capacity(request.trader, request.side, price)?;
+        }
+        if let (CrossPolicy::Refuse, Some(price)) = (policy, price) {
+            self.check_not_crossing(request.side, price)?;
+        }
+        // Validated: from here on nothing can fail.
+        self.last_time = now;
+        let id = self.allocate_order_id();
+        let mut incoming = Incoming {
+            id,
+            trader: request.trader,
+            side: request.side,
+            price,
+            limit,
+            ordered_tonnes: tonnes,
+            filled_tonnes: 0,
+            open_tonnes: tonnes,
+            cancelled_tonnes: 0,
+            entered_at: now,
+            may_rest,
+            reason_if_rests: UpdateReason::Accepted,
+        };
+        if request.time_in_force == TimeInForce::FillOrKill
+            && self.fillable_tonnes(&incoming) < tonnes
+        {
+            incoming.cancelled_tonnes = tonnes;
+            incoming.open_tonnes = 0;
+            report.updates.push(incoming.update(
+                OrderStatus::Cancelled,
+                UpdateReason::FillOrKillUnfillable,
+                now,
+            ));
+            return Ok(id);
+        }
+        self.execute(incoming, now, report);
+        Ok(id)
+    }
+
+    /// [`Book::amend`] with a choice of what to do with a crossing price.
+    pub(crate) fn amend_with(
+        &mut self,
+        trader: AccountId,
+        order: OrderId,
+        amendment: &Amendment,
+        policy: CrossPolicy,
+        now: Timestamp,
+        report: &mut Report,
+    ) -> Result<(), MarketError> {
+        report.clear();
+        self.check_time(now)?;
+        let (locator, resting) = self.locate(order)?;
+        check_owner(order, resting.trader, trader)?;
+        self.rules
+            .check_price(amendment.price, self.reference_price)?;
+        let new_open = self.rules.check_lots(amendment.open_quantity)?;
+        self.rules.check_maximum(new_open)?;
+        let same_price = amendment.price == locator.price;
+        if same_price && new_open <= resting.open_tonnes {
+            self.last_time = now;
+            if new_open < resting.open_tonnes {
+                self.reduce_in_place(locator, new_open, now, report);
+            }
+            return Ok(());
+        }
+        self.check_id_space()?;
+        if policy == CrossPolicy::Refuse {
+            self.check_not_crossing(locator.side, amendment.price)?;
+        }
+        if !same_price {
+            self.check_new_level(locator, amendment.price)?;
+        }
+        let raised = new_open.saturating_sub(resting.open_tonnes);
+        let ordered_tonnes = resting
+            .ordered_tonnes
+            .checked_add(raised)
+            .ok_or(MarketError::Overflow("ordered quantity"))?;
+        // Validated: from here on nothing can fail.
+        self.last_time = now;
+        self.take_out(order, locator);
+        let incoming = Incoming {
+            id: order,
+            trader,
+            side: locator.side,
+            price: Some(amendment.price),
+            limit: Some(amendment.price),
+            ordered_tonnes,
+            filled_tonnes: resting.filled_tonnes,
+            open_tonnes: new_open,
+            cancelled_tonnes: resting.cancelled_tonnes
+                + resting.open_tonnes.saturating_sub(new_open),
+            entered_at: resting.entered_at,
+            may_rest: true,
+            reason_if_rests: UpdateReason::Amended,
+        };
+        self.execute(incoming, now, report);
+        Ok(())
+    }
+
+    /// A listed-agreement take: trades `request.quantity` with one chosen
+    /// resting order at its price, provided the order is within the best
+    /// `visible_levels` levels of its side.
+    pub(crate) fn take(
+        &mut self,
+        request: &TakeRequest,
+        visible_levels: usize,
+        now: Timestamp,
+        report: &mut Report,
+    ) -> Result<OrderId, MarketError> {
+        report.clear();
+        self.check_time(now)?;
+        self.check_id_space()?;
+        let maker_order = request.maker_order;
+        let (locator, maker) = self.locate(maker_order)?;
+        if maker.trader == request.trader {
+            return Err(MarketError::SelfTrade {
+                trader: request.trader,
+            });
+        }
+        if self.better_levels(locator.side, locator.price, visible_levels) >= visible_levels {
+            return Err(MarketError::OutsideVisibleLevels {
+                order: maker_order,
+                levels: visible_levels,
+            });
+        }
+        let tonnes = self.rules.check_lots(request.quantity)?;
+        if tonnes > maker.open_tonnes {
+            return Err(MarketError::ExceedsOpenQuantity {
+                order: maker_order,
+                requested_tonnes: tonnes,
+                open_tonnes: maker.open_tonnes,
+            });
+        }
+        // Validated: from here on nothing can fail.
+        self.last_time = now;
+        let id = self.allocate_order_id();
+        let mut incoming = Incoming {
+            id,
+            trader: request.trader,
+            side: locator.side.opposite(),
+            price: Some(locator.price),
+            limit: Some(locator.price),
+            ordered_tonnes: tonnes,
+            filled_tonnes: 0,
+            open_tonnes: tonnes,
+            cancelled_tonnes: 0,
+            entered_at: now,
+            may_rest: false,
+            reason_if_rests: UpdateReason::Traded,
+        };
+        self.trade_with_one(&mut incoming, locator, now, report);
+        report
+            .updates
+            .push(incoming.update(OrderStatus::Filled, UpdateReason::Traded, now));
+        Ok(id)
+    }
+
+    fn check_time(&self, now: Timestamp) -> Result<(), MarketError> {
+        if now < self.last_time {
+            return Err(MarketError::TimeWentBackwards {
+                now_ms: now.unix_ms(),
+                last_ms: self.last_time.unix_ms(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_id_space(&self) -> Result<(), MarketError> {
+        if self.next_order_id == u64::MAX || self.next_priority == u64::MAX {
+            return Err(MarketError::Overflow("order ids"));
+        }
+        Ok(())
+    }
+
+    fn allocate_order_id(&mut self) -> OrderId {
+        let id = OrderId(self.next_order_id);
+        self.next_order_id += 1;
+        id
+    }
+
+    /// The order's own price and the worst price it may trade at.
+    fn check_kind(
+        &self,
+        request: &OrderRequest,
+    ) -> Result<(Option<Price>, Option<Price>), MarketError> {
+        match request.kind {
+            OrderKind::Limit(price) => {
+                self.rules.check_price(price, self.reference_price)?;
+                Ok((Some(price), Some(price)))
+            }
+            OrderKind::Market if request.time_in_force == TimeInForce::Day => {
+                Err(MarketError::MarketOrderMustBeImmediate)
+            }
+            OrderKind::Market => Ok((None, self.market_limit(request.side))),
+        }
+    }
+
+    /// A market order trades at most up to the band's edge.
+    fn market_limit(&self, side: Side) -> Option<Price> {
+        self.band().map(|band| match side {
+            Side::Buy => band.upper,
+            Side::Sell => band.lower,
+        })
+    }
+
+    /// Limits count a day limit order as if it would rest, whether or not it
+    /// trades first: simple to predict and never exceeded.
+    fn check_capacity(
+        &self,
+        trader: AccountId,
+        side: Side,
+        price: Price,
+    ) -> Result<(), MarketError> {
+        let limits = &self.rules.limits;
+        if self.open_orders_of(trader) >= limits.max_open_orders_per_account {
+            return Err(MarketError::TooManyOpenOrders {
+                trader,
+                limit: limits.max_open_orders_per_account,
+            });
+        }
+        if self.index.len() >= limit_usize(limits.max_orders) {
+            return Err(MarketError::BookFull {
+                limit: limits.max_orders,
+            });
+        }
+        let levels = self.levels(side);
+        if !levels.contains_key(&price)
+            && levels.len() >= limit_usize(limits.max_price_levels_per_side)
+        {
+            return Err(MarketError::TooManyPriceLevels {
+                side,
+                limit: limits.max_price_levels_per_side,
+            });
+        }
+        Ok(())
+    }
+
+    /// An amended order moving to `price` needs a level there.
+    fn check_new_level(&self, locator: Locator, price: Price) -> Result<(), MarketError> {
+        let levels = self.levels(locator.side);
+        let limit = self.rules.limits.max_price_levels_per_side;
+        let frees_its_level = levels
+            .get(&locator.price)
+            .is_some_and(|level| level.orders.len() == 1);
+        if levels.contains_key(&price) || frees_its_level || levels.len() < limit_usize(limit) {
+            return Ok(());
+        }
+        Err(MarketError::TooManyPriceLevels {
+            side: locator.side,
+            limit,
+        })
+    }
+
+    fn check_not_crossing(&self, side: Side, price: Price) -> Result<(), MarketError> {
+        let opposite = match side {
+            Side::Buy => self.best_ask(),
+            Side::Sell => self.best_bid(),
+        };
+        match opposite {
+            Some(best) if crosses(side, Some(price), best) => Err(MarketError::WouldCross {
+                price_ticks: price.ticks(),
+                opposite_ticks: best.ticks(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn levels(&self, side: Side) -> &BTreeMap<Price, Level> {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    fn levels_mut(&mut self, side: Side) -> &mut BTreeMap<Price, Level> {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    /// The levels of `side`, best price first.
+    fn levels_from_best(&self, side: Side) -> impl Iterator<Item = (&Price, &Level)> {
+        let (bids, asks) = match side {
+            Side::Buy => (Some(self.bids.iter().rev()), None),
+            Side::Sell => (None, Some(self.asks.iter())),
+        };
+        bids.into_iter().flatten().chain(asks.into_iter().flatten())
+    }
+
+    /// How many levels of `side` are strictly better than `price`, counting
+    /// no further than `cap`.
+    fn better_levels(&self, side: Side, price: Price, cap: usize) -> usize {
+        match side {
+            Side::Buy => self
+                .bids
+                .range((Bound::Excluded(price), Bound::Unbounded))
+                .take(cap)
+                .count(),
+            Side::Sell => self.asks.range(..price).take(cap).count(),
+        }
+    }
+
+    fn depth_side(&self, side: Side, levels: usize) -> Vec<DepthLevel> {
+        self.levels_from_best(side)
+            .take(levels)
+            .map(|(price, level)| DepthLevel {
+                price: *price,
+                quantity: Quantity::new(level.open_tonnes),
+                orders: u32::try_from(level.orders.len()).unwrap_or(u32::MAX),
+            })
+            .collect()
+    }
+
+    fn find(&self, locator: Locator) -> Option<Resting> {
+        let level = self.levels(locator.side).get(&locator.price)?;
+        level.orders.get(level.position(locator.priority)?).copied()
+    }
+
+    fn locate(&self, order: OrderId) -> Result<(Locator, Resting), MarketError> {
+        let locator = *self
+            .index
+            .get(&order)
+            .ok_or(MarketError::UnknownOrder(order))?;
+        let resting = self.find(locator).ok_or(MarketError::UnknownOrder(order))?;
+        Ok((locator, resting))
+    }
+
+    /// Removes a resting order from its level, the index and its owner's
+    /// count.
+    fn take_out(&mut self, order: OrderId, locator: Locator) -> Option<Resting> {
+        let levels = self.levels_mut(locator.side);
+        let level = levels.get_mut(&locator.price)?;
+        let resting = level.orders.remove(level.position(locator.priority)?)?;
+        level.open_tonnes -= resting.open_tonnes;
+        if level.orders.is_empty() {
+            levels.remove(&locator.price);
+        }
+        self.index.remove(&order);
+        release(&mut self.open_orders, resting.trader);
+        Some(resting)
+    }
+
+    fn reduce_in_place(
+        &mut self,
+        locator: Locator,
+        new_open: u64,
+        now: Timestamp,
+        report: &mut Report,
+    ) {
+        let Some(level) = self.levels_mut(locator.side).get_mut(&locator.price) else {
+            return;
+        };
+        let Some(resting) = level
+            .position(locator.priority)
+            .and_then(|position| level.orders.get_mut(position))
+        else {
+            return;
+        };
+        let removed = resting.open_tonnes - new_open;
+        resting.open_tonnes = new_open;
+        resting.cancelled_tonnes += removed;
+        let update = resting.update(locator.side, locator.price, UpdateReason::Amended, now);
+        level.open_tonnes -= removed;
+        report.updates.push(update);
+    }
+
+    fn rest(&mut self, incoming: &Incoming, price: Price) {
+        let priority = self.next_priority;
+        self.next_priority += 1;
+        let level = self.levels_mut(incoming.side).entry(price).or_default();
+        level.open_tonnes += incoming.open_tonnes;
+        level.orders.push_back(Resting {
+            id: incoming.id,
+            trader: incoming.trader,
+            priority,
+            ordered_tonnes: incoming.ordered_tonnes,
+            filled_tonnes: incoming.filled_tonnes,
+            open_tonnes: incoming.open_tonnes,
+            cancelled_tonnes: incoming.cancelled_tonnes,
+            entered_at: incoming.entered_at,
+        });
+        let locator = Locator {
+            side: incoming.side,
+            price,
+            priority,
+        };
+        self.index.insert(incoming.id, locator);
+        *self.open_orders.entry(incoming.trader).or_insert(0) += 1;
+    }
+
+    /// Matches, then rests or cancels the remainder, then reports the
+    /// incoming order's final state.
+    fn execute(&mut self, mut incoming: Incoming, now: Timestamp, report: &mut Report) {
+        self.match_incoming(&mut incoming, now, report);
+        if incoming.open_tonnes == 0 {
+            report
+                .updates
+                .push(incoming.update(OrderStatus::Filled, UpdateReason::Traded, now));
+            return;
+        }
+        match (incoming.may_rest, incoming.price) {
+            (true, Some(price)) => {
+                self.rest(&incoming, price);
+                report.updates.push(incoming.update(
+                    OrderStatus::Open,
+                    incoming.reason_if_rests,
+                    now,
+                ));
+            }
+            _ => {
+                incoming.cancelled_tonnes += incoming.open_tonnes;
+                incoming.open_tonnes = 0;
+                report.updates.push(incoming.update(
+                    OrderStatus::Cancelled,
+                    UpdateReason::UnfilledRemainder,
+                    now,
+                ));
+            }
+        }
+    }
+
+    fn match_incoming(&mut self, incoming: &mut Incoming, now: Timestamp, report: &mut Report) {
+        let maker_side = incoming.side.opposite();
+        while incoming.open_tonnes > 0 {
+            let best = match maker_side {
+                Side::Buy => self.best_bid(),
+                Side::Sell => self.best_ask(),
+            };
+            let Some(price) = best else { break };
+            if !crosses(incoming.side, incoming.limit, price) {
+                break;
+            }
+            self.match_level(incoming, price, now, report);
+        }
+    }
+
+    /// Trades the incoming order against the level at `price` from its
+    /// front, cancelling the owner's own resting orders on the way; removes
+    /// the level when it empties (so the caller's loop always progresses).
+    fn match_level(
+        &mut self,
+        incoming: &mut Incoming,
+        price: Price,
+        now: Timestamp,
+        report: &mut Report,
+    ) {
+        let maker_side = incoming.side.opposite();
+        let Book {
+            bids,
+            asks,
+            index,
+            open_orders,
+            ..
+        } = self;
+        let levels = match maker_side {
+            Side::Buy => bids,
+            Side::Sell => asks,
+        };
+        let Some(level) = levels.get_mut(&price) else {
+            return;
+        };
+        while incoming.open_tonnes > 0 {
+            let Some(maker) = level.orders.front_mut() else {
+                break;
+            };
+            let reason = if maker.trader == incoming.trader {
+                level.open_tonnes -= maker.open_tonnes;
+                maker.cancel_open();
+                UpdateReason::SelfTradePrevented
+            } else {
+                let traded = trade(maker, incoming, price, now, report);
+                level.open_tonnes -= traded;
+                UpdateReason::Traded
+            };
+            report
+                .updates
+                .push(maker.update(maker_side, price, reason, now));
+            if maker.open_tonnes == 0 {
+                let (id, trader) = (maker.id, maker.trader);
+                level.orders.pop_front();
+                index.remove(&id);
+                release(open_orders, trader);
+            }
+        }
+        if level.orders.is_empty() {
+            levels.remove(&price);
+        }
+    }
+
+    /// Trades the incoming order with the one resting order at `locator`.
+    fn trade_with_one(
+        &mut self,
+        incoming: &mut Incoming,
+        locator: Locator,
+        now: Timestamp,
+        report: &mut Report,
+    ) {
+        let Book {
+            bids,
+            asks,
+            index,
+            open_orders,
+            ..
+        } = self;
+        let levels = match locator.side {
+            Side::Buy => bids,
+            Side::Sell => asks,
+        };
+        let Some(level) = levels.get_mut(&locator.price) else {
+            return;
+        };
+        let Some(position) = level.position(locator.priority) else {
+            return;
+        };
+        let Some(maker) = level.orders.get_mut(position) else {
+            return;
+        };
+        let traded = trade(maker, incoming, locator.price, now, report);
+        report
+            .updates
+            .push(maker.update(locator.side, locator.price, UpdateReason::Traded, now));
+        let (id, trader, filled) = (maker.id, maker.trader, maker.open_tonnes == 0);
+        level.open_tonnes -= traded;
+        if filled {
+            level.orders.remove(position);
+            index.remove(&id);
+            release(open_orders, trader);
+        }
+        if level.orders.is_empty() {
+            levels.remove(&locator.price);
+        }
+    }
+
+    /// Tonnes the incoming order could trade now, not counting its owner's
+    /// resting orders (self-trade prevention would cancel them).
+    fn fillable_tonnes(&self, incoming: &Incoming) -> u64 {
+        let mut total: u64 = 0;
+        for (price, level) in self.levels_from_best(incoming.side.opposite()) {
+            if total >= incoming.open_tonnes || !crosses(incoming.side, incoming.limit, *price) {
+                break;
+            }
+            for order in &level.orders {
+                if order.trader != incoming.trader {
+                    total = total.saturating_add(order.open_tonnes);
+                }
+            }
+        }
+        total
+    }
+}
+
+/// Trades as much as both orders allow at the maker's `price`, records the
+/// fill and returns the tonnes traded.
+fn trade(
+    maker: &mut Resting,
+    incoming: &mut Incoming,
+    price: Price,
+    now: Timestamp,
+    report: &mut Report,
+) -> u64 {
+    let tonnes = incoming.open_tonnes.min(maker.open_tonnes);
+    maker.open_tonnes -= tonnes;
+    maker.filled_tonnes += tonnes;
+    incoming.open_tonnes -= tonnes;
+    incoming.filled_tonnes += tonnes;
+    let (buyer, seller) = match incoming.side {
+        Side::Buy => (incoming.trader, maker.trader),
+        Side::Sell => (maker.trader, incoming.trader),
+    };
+    report.fills.push(Fill {
+        maker_order: maker.id,
+        taker_order: incoming.id,
+        buyer,
+        seller,
+        price,
+        quantity: Quantity::new(tonnes),
+        at: now,
+        aggressor: incoming.side,
+    });
+    tonnes
+}
+
+/// Whether an order of `side` limited to `limit` may trade at `price`.
+fn crosses(side: Side, limit: Option<Price>, price: Price) -> bool {
+    match (side, limit) {
+        (_, None) => true,
+        (Side::Buy, Some(limit)) => price <= limit,
+        (Side::Sell, Some(limit)) => price >= limit,
+    }
+}
+
+fn check_owner(order: OrderId, owner: AccountId, trader: AccountId) -> Result<(), MarketError> {
+    if owner != trader {
+        return Err(MarketError::NotOwner {
+            order,
+            owner,
+            trader,
+        });
+    }
+    Ok(())
+}
+
+fn check_reference(rules: &InstrumentRules, reference: Price) -> Result<(), MarketError> {
+    if rules.price_band_bps.is_some() && reference.ticks() <= 0 {
+        return Err(MarketError::NonPositivePrice {
+            price_ticks: reference.ticks(),
+        });
+    }
+    Ok(())
+}
+
+/// Decrements an account's open-order count, dropping it at zero so equal
+/// books compare equal.
+fn release(open_orders: &mut BTreeMap<AccountId, u32>, trader: AccountId) {
+    let emptied = match open_orders.get_mut(&trader) {
+        Some(count) => {
+            *count = count.saturating_sub(1);
+            *count == 0
+        }
+        None => false,
+    };
+    if emptied {
+        open_orders.remove(&trader);
+    }
+}
+
+fn limit_usize(limit: u32) -> usize {
+    usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests;
