@@ -10,6 +10,7 @@
 mod command;
 mod engine;
 mod entry;
+pub mod exchange;
 
 pub use command::{Command, Envelope, Outcome, Rejection};
 pub use engine::{Applied, Engine, SnapshotError, StateHash};

@@ -12,6 +12,7 @@ mod check;
 mod command;
 mod error;
 mod holding;
+mod market_hooks;
 mod participant;
 mod registry;
 mod transaction;

@@ -1,0 +1,1 @@
+//! Registry operations the exchange needs (holds and trade settlement), being built.
