@@ -3,6 +3,7 @@
 //! API's serde formats; they are converted here by hand, so changing an API
 //! shape never silently changes the journal format (and the reverse).
 
+mod compliance;
 mod request;
 mod text;
 mod view;

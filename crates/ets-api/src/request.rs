@@ -1,15 +1,17 @@
 //! One JSON line in (a command), one JSON line out (its outcome).
 
+use crate::compliance::{COMPLIANCE_COMMANDS, parse_compliance};
 use crate::text::{format_time, parse_time, parse_unit_class};
-use ets_engine::{Command, Outcome, Rejection};
+use ets_engine::compliance::ComplianceEffect;
+use ets_engine::{Command, Effect, Outcome, Rejection};
 use ets_model::{AccountId, ParticipantId, Quantity, RequestId, Timestamp, TransactionId};
-use ets_registry::{AccountKind, AccountStatus, Effect, ParticipantKind, RegistryCommand};
+use ets_registry::{AccountKind, AccountStatus, ParticipantKind, RegistryCommand};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use thiserror::Error;
 
 /// The longest accepted command line, in bytes.
-pub const LINE_MAX_BYTES: usize = 64 * 1024;
+pub const LINE_MAX_BYTES: usize = 1024 * 1024;
 
 /// A line that is not a valid command. It never reaches the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -165,14 +167,24 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
     let request_id_number = request_id_value
         .as_u64()
         .ok_or_else(|| malformed(None, "`request_id` must be a whole number".to_owned()))?;
-    let parsed: JsonCommand = serde_json::from_value(value)
-        .map_err(|error| malformed(request_id, format!("not a valid command: {error}")))?;
-    let command = convert(parsed).map_err(|message| malformed(request_id, message))?;
+    let is_compliance = value
+        .get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|name| COMPLIANCE_COMMANDS.contains(&name));
+    let command = if is_compliance {
+        Command::Compliance(
+            parse_compliance(value).map_err(|message| malformed(request_id, message))?,
+        )
+    } else {
+        let parsed: JsonCommand = serde_json::from_value(value)
+            .map_err(|error| malformed(request_id, format!("not a valid command: {error}")))?;
+        Command::Registry(convert(parsed).map_err(|message| malformed(request_id, message))?)
+    };
     Ok(ApiRequest {
         request_id: RequestId(request_id_number),
         requester: ParticipantId(requester),
         time,
-        command: Command::Registry(command),
+        command,
     })
 }
 
@@ -318,12 +330,40 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
 }
 
 fn effect_json(effect: &Effect) -> Value {
+    use ets_registry::Effect as Registry;
     match effect {
-        Effect::ParticipantRegistered(id) => json!({ "participant": id.0 }),
-        Effect::AccountOpened(id) | Effect::AccountUpdated(id) => json!({ "account": id.0 }),
-        Effect::Transaction { id, status } => {
+        Effect::Registry(Registry::ParticipantRegistered(id)) => json!({ "participant": id.0 }),
+        Effect::Registry(Registry::AccountOpened(id) | Registry::AccountUpdated(id)) => {
+            json!({ "account": id.0 })
+        }
+        Effect::Registry(Registry::Transaction { id, status }) => {
             json!({ "transaction": id.0, "status": status.name() })
         }
+        Effect::Compliance(effect) => compliance_effect_json(effect),
+    }
+}
+
+fn compliance_effect_json(effect: &ComplianceEffect) -> Value {
+    match effect {
+        ComplianceEffect::RulebookLoaded { scheme } => json!({ "rulebook": scheme }),
+        ComplianceEffect::EntitiesRegistered { count } => json!({ "entities_registered": count }),
+        ComplianceEffect::Allocated {
+            entities,
+            issued,
+            clawed_back,
+        } => json!({
+            "entities_allocated": entities,
+            "issued": issued.tonnes(),
+            "clawed_back": clawed_back.tonnes(),
+        }),
+        ComplianceEffect::Report {
+            status,
+            computed_emissions,
+        } => json!({ "report": status.name(), "computed_emissions": computed_emissions.tonnes() }),
+        ComplianceEffect::YearClosed {
+            entities,
+            compliant,
+        } => json!({ "year_closed": true, "entities": entities, "compliant": compliant }),
     }
 }
 

@@ -3,9 +3,10 @@
 
 use anyhow::{Context, Result, bail};
 use ets_api::parse_request;
+use ets_engine::Effect;
 use ets_engine::Outcome;
 use ets_model::Timestamp;
-use ets_registry::Effect;
+use ets_registry::Effect as RegistryEffect;
 use ets_store::{Store, StoreConfig, Submission};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,10 +89,15 @@ pub fn run(data: Option<PathBuf>) -> Result<ExitCode> {
 
 fn describe(effect: &Effect) -> String {
     match effect {
-        Effect::ParticipantRegistered(id) => format!("participant {id} registered"),
-        Effect::AccountOpened(id) => format!("account {id} opened"),
-        Effect::AccountUpdated(id) => format!("account {id} updated"),
-        Effect::Transaction { id, status } => format!("transaction {id} {}", status.name()),
+        Effect::Registry(RegistryEffect::ParticipantRegistered(id)) => {
+            format!("participant {id} registered")
+        }
+        Effect::Registry(RegistryEffect::AccountOpened(id)) => format!("account {id} opened"),
+        Effect::Registry(RegistryEffect::AccountUpdated(id)) => format!("account {id} updated"),
+        Effect::Registry(RegistryEffect::Transaction { id, status }) => {
+            format!("transaction {id} {}", status.name())
+        }
+        Effect::Compliance(effect) => format!("{effect:?}"),
     }
 }
 

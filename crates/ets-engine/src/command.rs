@@ -1,7 +1,8 @@
 //! The engine's input (a command in its envelope) and output (an outcome).
 
+use crate::compliance::{ComplianceCommand, ComplianceEffect, ComplianceError};
 use ets_model::{ParticipantId, RequestId, Timestamp};
-use ets_registry::{Effect, RegistryCommand, RegistryError};
+use ets_registry::{RegistryCommand, RegistryError};
 use serde::{Deserialize, Serialize};
 
 /// Every kind of command the engine applies, by domain.
@@ -9,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub enum Command {
     /// A registry command.
     Registry(RegistryCommand),
+    /// A compliance-cycle command.
+    Compliance(ComplianceCommand),
 }
 
 impl Command {
@@ -17,6 +20,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Registry(command) => command.name(),
+            Command::Compliance(command) => command.name(),
         }
     }
 }
@@ -50,6 +54,24 @@ impl From<RegistryError> for Rejection {
             message: error.to_string(),
         }
     }
+}
+
+impl From<ComplianceError> for Rejection {
+    fn from(error: ComplianceError) -> Rejection {
+        Rejection {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// What an accepted command did, by domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// A registry command's effect.
+    Registry(ets_registry::Effect),
+    /// A compliance command's effect.
+    Compliance(ComplianceEffect),
 }
 
 /// What came of a command.

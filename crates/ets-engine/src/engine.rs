@@ -1,9 +1,10 @@
 //! The state machine: applies envelopes, remembers outcomes per request id,
 //! hashes and snapshots its state.
 
-use crate::command::{Command, Envelope, Outcome, Rejection};
+use crate::command::{Command, Effect, Envelope, Outcome, Rejection};
+use crate::compliance::Compliance;
 use ets_model::{ParticipantId, RequestId, Timestamp};
-use ets_registry::{Context, Registry};
+use ets_registry::{Context, Registry, RegistryCommand};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -46,6 +47,7 @@ impl Applied {
 #[derive(Debug, Clone)]
 pub struct Engine {
     registry: Registry,
+    compliance: Compliance,
     /// First outcome per (requester, request id). Only looked up, never
     /// iterated except sorted, so its hash order is never observable.
     outcomes: FxHashMap<(ParticipantId, RequestId), Outcome>,
@@ -57,6 +59,7 @@ pub struct Engine {
 #[derive(Serialize, Deserialize)]
 struct SnapshotState {
     registry: Registry,
+    compliance: Compliance,
     outcomes: Vec<((ParticipantId, RequestId), Outcome)>,
     last_time: Option<Timestamp>,
     applied: u64,
@@ -74,6 +77,7 @@ impl Engine {
     pub fn new() -> Engine {
         Engine {
             registry: Registry::new(),
+            compliance: Compliance::default(),
             outcomes: FxHashMap::default(),
             last_time: None,
             applied: 0,
@@ -104,18 +108,58 @@ impl Engine {
             requester: envelope.requester,
             at: envelope.time,
         };
-        match &envelope.command {
-            Command::Registry(command) => match self.registry.execute(context, command) {
-                Ok(effect) => Outcome::Accepted(effect),
-                Err(error) => Outcome::Rejected(Rejection::from(error)),
-            },
+        let result = match &envelope.command {
+            Command::Registry(command) => self.execute_registry(context, command),
+            Command::Compliance(command) => self
+                .compliance
+                .execute(&mut self.registry, context, command)
+                .map(Effect::Compliance)
+                .map_err(Rejection::from),
+        };
+        match result {
+            Ok(effect) => Outcome::Accepted(effect),
+            Err(rejection) => Outcome::Rejected(rejection),
         }
+    }
+
+    fn execute_registry(
+        &mut self,
+        context: Context,
+        command: &RegistryCommand,
+    ) -> Result<Effect, Rejection> {
+        // A surrender must also satisfy the scheme of the surrendering entity.
+        if let RegistryCommand::Surrender {
+            from,
+            class,
+            quantity,
+            compliance_year,
+        } = command
+        {
+            self.compliance.check_surrender(
+                &self.registry,
+                context.at,
+                *from,
+                class,
+                *quantity,
+                *compliance_year,
+            )?;
+        }
+        self.registry
+            .execute(context, command)
+            .map(Effect::Registry)
+            .map_err(Rejection::from)
     }
 
     /// The registry, for queries.
     #[must_use]
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The compliance state, for queries.
+    #[must_use]
+    pub fn compliance(&self) -> &Compliance {
+        &self.compliance
     }
 
     /// The time of the last applied command.
@@ -156,6 +200,7 @@ impl Engine {
         outcomes.sort_unstable_by_key(|(key, _)| *key);
         let state = SnapshotState {
             registry: self.registry.clone(),
+            compliance: self.compliance.clone(),
             outcomes,
             last_time: self.last_time,
             applied: self.applied,
@@ -171,8 +216,10 @@ impl Engine {
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let mut state: SnapshotState = postcard::from_bytes(bytes)?;
         state.registry.rebuild_indexes();
+        state.compliance.rehydrate();
         Ok(Engine {
             registry: state.registry,
+            compliance: state.compliance,
             outcomes: state.outcomes.into_iter().collect(),
             last_time: state.last_time,
             applied: state.applied,

@@ -8,10 +8,11 @@
 //! the same state hash, bit for bit.
 
 mod command;
+pub mod compliance;
 mod engine;
 mod entry;
 pub mod exchange;
 
-pub use command::{Command, Envelope, Outcome, Rejection};
+pub use command::{Command, Effect, Envelope, Outcome, Rejection};
 pub use engine::{Applied, Engine, SnapshotError, StateHash};
 pub use entry::{EntryError, JournalEntry};

@@ -1,0 +1,195 @@
+//! Compliance commands and their payload types. Decimal activity data travels
+//! as exact decimal text ("1234.5") so the journal holds what was submitted,
+//! and the engine parses it the same way on every replay.
+
+use ets_model::{AccountId, Code, ParticipantId, Price, Quantity};
+use serde::{Deserialize, Serialize};
+
+/// A China power-unit benchmark category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum UnitCategory {
+    /// I: conventional coal above 300 MW.
+    CoalAbove300Mw,
+    /// II: conventional coal of at most 300 MW.
+    CoalAtMost300Mw,
+    /// III: unconventional coal.
+    UnconventionalCoal,
+    /// IV: natural gas.
+    Gas,
+}
+
+/// How a unit is cooled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cooling {
+    /// Water-cooled.
+    Water,
+    /// Air-cooled.
+    Air,
+}
+
+/// A generating unit of a covered entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitSpec {
+    /// The unit's code within its entity (`U1`).
+    pub unit: Code,
+    /// Its benchmark category.
+    pub category: UnitCategory,
+    /// Installed capacity in MW.
+    pub capacity_mw: u32,
+    /// Water or air cooling.
+    pub cooling: Cooling,
+    /// Combined heat and power (else pure condensing).
+    pub combined_heat_and_power: bool,
+}
+
+/// A covered entity and its units, as registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntitySpec {
+    /// The covered entity (a registry participant of kind covered entity).
+    pub participant: ParticipantId,
+    /// Its operator holding account.
+    pub account: AccountId,
+    /// Its generating units (1 or more).
+    pub units: Vec<UnitSpec>,
+}
+
+/// One unit's output for a year, as exact decimal text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitOutput {
+    /// The unit's code.
+    pub unit: Code,
+    /// Electricity on the rulebook's basis (supply or generation), MWh.
+    pub electricity_mwh: String,
+    /// Heat supplied, GJ.
+    pub heat_gj: String,
+    /// Heat-supply ratio, 0..=1.
+    pub heat_supply_ratio: String,
+    /// Load factor, 0..=1.
+    pub load_factor: String,
+}
+
+/// An entity's unit outputs for a year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityOutput {
+    /// The covered entity.
+    pub participant: ParticipantId,
+    /// One line per unit.
+    pub units: Vec<UnitOutput>,
+}
+
+/// Which allocation step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AllocationPhase {
+    /// Pre-allocation on base-year output (China: 70%).
+    Pre,
+    /// Final allocation on verified output; the difference is issued or clawed back.
+    Final,
+}
+
+/// Coal or another fuel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FuelKind {
+    /// Coal: rulebook defaults apply when not measured.
+    Coal,
+    /// Another fuel: measured values required.
+    Other,
+}
+
+/// One fuel record of an emissions report, as exact decimal text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FuelSpec {
+    /// Coal or other.
+    pub kind: FuelKind,
+    /// Fuel consumed (t, or 10^4 Nm3).
+    pub consumed: String,
+    /// Net calorific value, GJ per unit consumed.
+    pub net_calorific_value: String,
+    /// Measured carbon content, tC/GJ (absent: the rulebook default).
+    pub carbon_content: Option<String>,
+    /// Measured oxidation rate (absent: the rulebook default).
+    pub oxidation_rate: Option<String>,
+}
+
+/// A compliance command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ComplianceCommand {
+    /// Loads a scheme rulebook (administrator). The TOML text itself is journaled.
+    LoadRulebook {
+        /// Where it came from (file name), for messages.
+        source_name: String,
+        /// The rulebook's TOML text.
+        toml: String,
+    },
+    /// Registers covered entities under a scheme, all or none (administrator).
+    RegisterEntities {
+        /// The scheme id (`cn-power-2021`).
+        scheme: String,
+        /// The entities.
+        entities: Vec<EntitySpec>,
+    },
+    /// Computes and hands out free allocation for a year, all or none (administrator).
+    Allocate {
+        /// The scheme id.
+        scheme: String,
+        /// The compliance year (the allowances' vintage).
+        year: u16,
+        /// Pre-allocation or final.
+        phase: AllocationPhase,
+        /// Per-entity output (base year for pre-allocation, verified for final).
+        outputs: Vec<EntityOutput>,
+    },
+    /// Submits (or resubmits) an entity's emissions report (its representative).
+    SubmitReport {
+        /// The covered entity.
+        entity: ParticipantId,
+        /// The year reported.
+        year: u16,
+        /// Fuel records.
+        fuels: Vec<FuelSpec>,
+        /// Purchased electricity, MWh (counted only where the rulebook says so).
+        purchased_electricity_mwh: String,
+    },
+    /// Accepts or rejects a submitted report (a verifier).
+    VerifyReport {
+        /// The covered entity.
+        entity: ParticipantId,
+        /// The year.
+        year: u16,
+        /// Accept (verified) or reject.
+        accept: bool,
+    },
+    /// Sets verified emissions by decision of the authority (administrator).
+    CorrectReport {
+        /// The covered entity.
+        entity: ParticipantId,
+        /// The year.
+        year: u16,
+        /// The emissions the authority determined.
+        emissions: Quantity,
+    },
+    /// Closes a compliance year: statuses and penalties become final (administrator).
+    CloseYear {
+        /// The scheme id.
+        scheme: String,
+        /// The year.
+        year: u16,
+        /// Average market price of the month before the deadline (China 2024 regime).
+        reference_average_price: Option<Price>,
+    },
+}
+
+impl ComplianceCommand {
+    /// The snake_case name of the command.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            ComplianceCommand::LoadRulebook { .. } => "load_rulebook",
+            ComplianceCommand::RegisterEntities { .. } => "register_entities",
+            ComplianceCommand::Allocate { .. } => "allocate_free",
+            ComplianceCommand::SubmitReport { .. } => "submit_report",
+            ComplianceCommand::VerifyReport { .. } => "verify_report",
+            ComplianceCommand::CorrectReport { .. } => "correct_report",
+            ComplianceCommand::CloseYear { .. } => "close_year",
+        }
+    }
+}

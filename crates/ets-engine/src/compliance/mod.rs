@@ -1,0 +1,23 @@
+//! The compliance cycle inside the engine: rulebooks, covered entities and
+//! their units, free allocation (pre-allocation and true-up) carried out as
+//! registry transactions, emissions reports and their verification, surrender
+//! eligibility, and the close of a year with statuses and penalties. The
+//! formulas come from `ets-scheme`; this module keeps the state and applies
+//! the rules through the registry.
+//!
+//! **Invariant:** a refused compliance command changes nothing: steps that
+//! touch the registry run on a copy that replaces it only when all succeed.
+
+mod command;
+mod error;
+mod state;
+
+pub use command::{
+    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, FuelKind, FuelSpec,
+    UnitCategory, UnitOutput, UnitSpec,
+};
+pub use error::ComplianceError;
+pub use state::{
+    AllocationRecord, Compliance, ComplianceEffect, EntityResult, EntityStatus, Report,
+    ReportStatus,
+};

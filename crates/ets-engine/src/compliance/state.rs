@@ -1,0 +1,1134 @@
+//! Compliance state and the execution of compliance commands.
+
+use super::command::{
+    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, FuelKind, FuelSpec,
+    UnitCategory,
+};
+use super::error::ComplianceError;
+use ets_model::{
+    AccountId, Money, ParticipantId, Price, Quantity, Timestamp, TransactionId, UnitClass, Vintage,
+};
+use ets_registry::{
+    AccountKind, Context, Effect, ParticipantKind, Registry, RegistryCommand, RegistryError,
+    TransactionKind, TransactionStatus,
+};
+use ets_scheme::Rulebook;
+use ets_scheme::allocation::{self, ChinaUnitOutput, Operation};
+use ets_scheme::mrv;
+use ets_scheme::obligation::{self, ObligationClass};
+use ets_scheme::penalty::{self, PenaltyInput};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// The most entities one command may register or allocate to.
+pub const ENTITIES_PER_COMMAND_MAX: usize = 10_000;
+
+/// A loaded rulebook: its text is the durable form; the parsed form is rebuilt on restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LoadedRulebook {
+    source_name: String,
+    toml: String,
+    #[serde(skip)]
+    parsed: Option<Rulebook>,
+}
+
+/// A registered covered entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct CoveredEntity {
+    scheme: String,
+    spec: EntitySpec,
+}
+
+/// What was allocated to an entity for a year.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocationRecord {
+    /// Pre-allocated tonnes.
+    pub pre_allocated: Option<Quantity>,
+    /// Final allocation tonnes, after the true-up.
+    pub final_allocation: Option<Quantity>,
+    /// Per unit: (unit code, exact tonnes as text) of the latest step.
+    pub breakdown: Vec<(String, String)>,
+    /// A claw-back that exceeded what the account held: owed at the close of the year.
+    pub claw_back_outstanding: Quantity,
+    /// The registry transactions that carried the allocation.
+    pub transactions: Vec<TransactionId>,
+}
+
+impl AllocationRecord {
+    /// The allocation that counts: final if known, else pre-allocated.
+    #[must_use]
+    pub fn allocation(&self) -> Quantity {
+        self.final_allocation
+            .or(self.pre_allocated)
+            .unwrap_or(Quantity::ZERO)
+    }
+}
+
+/// Where a report stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReportStatus {
+    /// Submitted, awaiting verification.
+    Submitted,
+    /// Accepted by a verifier.
+    Verified,
+    /// Rejected by a verifier; may be resubmitted.
+    Rejected,
+    /// Emissions set by the authority.
+    Corrected,
+}
+
+impl ReportStatus {
+    /// The snake_case name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportStatus::Submitted => "submitted",
+            ReportStatus::Verified => "verified",
+            ReportStatus::Rejected => "rejected",
+            ReportStatus::Corrected => "corrected",
+        }
+    }
+}
+
+/// An emissions report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Its status.
+    pub status: ReportStatus,
+    /// The fuel records as submitted.
+    pub fuels: Vec<FuelSpec>,
+    /// Purchased electricity as submitted.
+    pub purchased_electricity_mwh: String,
+    /// Emissions computed from the data, tonnes.
+    pub computed_emissions: Quantity,
+    /// Fuel records that used the rulebook's default carbon content.
+    pub records_using_default_carbon_content: usize,
+    /// Who submitted it.
+    pub submitted_by: ParticipantId,
+    /// Who verified, rejected or corrected it.
+    pub decided_by: Option<ParticipantId>,
+    /// The emissions that count once verified or corrected.
+    pub verified_emissions: Option<Quantity>,
+}
+
+/// An entity's standing for a year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntityStatus {
+    /// Surrendered at least its obligation.
+    Compliant,
+    /// Surrendered less than its obligation.
+    Shortfall,
+    /// No verified emissions.
+    NoVerifiedReport,
+}
+
+impl EntityStatus {
+    /// The snake_case name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            EntityStatus::Compliant => "compliant",
+            EntityStatus::Shortfall => "shortfall",
+            EntityStatus::NoVerifiedReport => "no_verified_report",
+        }
+    }
+}
+
+/// One line of a compliance report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityResult {
+    /// The entity.
+    pub entity: ParticipantId,
+    /// Its account.
+    pub account: AccountId,
+    /// Verified emissions, if any.
+    pub verified_emissions: Option<Quantity>,
+    /// Allocation that counts.
+    pub allocation: Quantity,
+    /// Tonnes owed (caps applied, claw-back owed added).
+    pub obligation: Quantity,
+    /// Allowances surrendered for the year.
+    pub allowances_surrendered: Quantity,
+    /// Offsets surrendered for the year that count (within the limit).
+    pub offsets_used: Quantity,
+    /// Status.
+    pub status: EntityStatus,
+    /// Shortfall in tonnes.
+    pub shortfall: Quantity,
+    /// Lowest fine of the regime.
+    pub fine_min: Money,
+    /// Highest fine of the regime.
+    pub fine_max: Money,
+    /// Tonnes to deduct from next year's allocation.
+    pub next_year_deduction: Quantity,
+}
+
+/// What an accepted compliance command did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ComplianceEffect {
+    /// A rulebook was loaded.
+    RulebookLoaded {
+        /// Its scheme id.
+        scheme: String,
+    },
+    /// Entities were registered.
+    EntitiesRegistered {
+        /// How many.
+        count: usize,
+    },
+    /// Allocation was carried out.
+    Allocated {
+        /// Entities concerned.
+        entities: usize,
+        /// Tonnes issued and allocated.
+        issued: Quantity,
+        /// Tonnes clawed back from holdings.
+        clawed_back: Quantity,
+    },
+    /// A report changed status.
+    Report {
+        /// Its new status.
+        status: ReportStatus,
+        /// Computed emissions.
+        computed_emissions: Quantity,
+    },
+    /// A year was closed.
+    YearClosed {
+        /// Entities assessed.
+        entities: usize,
+        /// Of which compliant.
+        compliant: usize,
+    },
+}
+
+/// The compliance state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compliance {
+    rulebooks: BTreeMap<String, LoadedRulebook>,
+    entities: BTreeMap<ParticipantId, CoveredEntity>,
+    allocations: BTreeMap<(ParticipantId, u16), AllocationRecord>,
+    reports: BTreeMap<(ParticipantId, u16), Report>,
+    closed: BTreeMap<(String, u16), Vec<EntityResult>>,
+}
+
+fn decimal(field: &'static str, text: &str) -> Result<Decimal, ComplianceError> {
+    Decimal::from_str(text.trim()).map_err(|_| ComplianceError::BadDecimal {
+        field,
+        text: text.to_owned(),
+    })
+}
+
+fn scheme_category(category: UnitCategory) -> ets_scheme::rulebook::UnitCategory {
+    match category {
+        UnitCategory::CoalAbove300Mw => ets_scheme::rulebook::UnitCategory::CoalAbove300Mw,
+        UnitCategory::CoalAtMost300Mw => ets_scheme::rulebook::UnitCategory::CoalAtMost300Mw,
+        UnitCategory::UnconventionalCoal => ets_scheme::rulebook::UnitCategory::UnconventionalCoal,
+        UnitCategory::Gas => ets_scheme::rulebook::UnitCategory::Gas,
+    }
+}
+
+/// Days since 1970-01-01 to a civil (year, month, day), proleptic Gregorian (UTC).
+fn civil_date(time: Timestamp) -> (i64, u32, u32) {
+    let days = time.0.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+impl Compliance {
+    /// Re-parses the rulebooks after a snapshot was decoded (their text is the durable form).
+    pub fn rehydrate(&mut self) {
+        for loaded in self.rulebooks.values_mut() {
+            loaded.parsed = Rulebook::from_toml_str(&loaded.toml, &loaded.source_name).ok();
+        }
+    }
+
+    /// The rulebook of a scheme.
+    ///
+    /// # Errors
+    /// [`ComplianceError::UnknownScheme`].
+    pub fn rulebook(&self, scheme: &str) -> Result<&Rulebook, ComplianceError> {
+        self.rulebooks
+            .get(scheme)
+            .and_then(|loaded| loaded.parsed.as_ref())
+            .ok_or_else(|| ComplianceError::UnknownScheme(scheme.to_owned()))
+    }
+
+    /// The allocation record of an entity and year.
+    #[must_use]
+    pub fn allocation(&self, entity: ParticipantId, year: u16) -> Option<&AllocationRecord> {
+        self.allocations.get(&(entity, year))
+    }
+
+    /// The report of an entity and year.
+    #[must_use]
+    pub fn report(&self, entity: ParticipantId, year: u16) -> Option<&Report> {
+        self.reports.get(&(entity, year))
+    }
+
+    /// The final results of a closed year, if closed.
+    #[must_use]
+    pub fn closed_results(&self, scheme: &str, year: u16) -> Option<&[EntityResult]> {
+        self.closed
+            .get(&(scheme.to_owned(), year))
+            .map(Vec::as_slice)
+    }
+
+    /// Executes one compliance command.
+    ///
+    /// # Errors
+    /// A [`ComplianceError`]; then neither the compliance state nor the registry changed.
+    pub fn execute(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        command: &ComplianceCommand,
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        match command {
+            ComplianceCommand::LoadRulebook { source_name, toml } => {
+                self.load_rulebook(registry, context, source_name, toml)
+            }
+            ComplianceCommand::RegisterEntities { scheme, entities } => {
+                self.register_entities(registry, context, scheme, entities)
+            }
+            ComplianceCommand::Allocate {
+                scheme,
+                year,
+                phase,
+                outputs,
+            } => self.allocate(registry, context, scheme, *year, *phase, outputs),
+            ComplianceCommand::SubmitReport {
+                entity,
+                year,
+                fuels,
+                purchased_electricity_mwh,
+            } => self.submit_report(
+                registry,
+                context,
+                *entity,
+                *year,
+                fuels,
+                purchased_electricity_mwh,
+            ),
+            ComplianceCommand::VerifyReport {
+                entity,
+                year,
+                accept,
+            } => self.verify_report(registry, context, *entity, *year, *accept),
+            ComplianceCommand::CorrectReport {
+                entity,
+                year,
+                emissions,
+            } => self.correct_report(registry, context, *entity, *year, *emissions),
+            ComplianceCommand::CloseYear {
+                scheme,
+                year,
+                reference_average_price,
+            } => self.close_year(registry, context, scheme, *year, *reference_average_price),
+        }
+    }
+
+    fn require_administrator(registry: &Registry, context: Context) -> Result<(), ComplianceError> {
+        let participant = registry
+            .participant(context.requester)
+            .map_err(|_| RegistryError::UnknownRequester(context.requester))?;
+        if participant.kind == ParticipantKind::Administrator {
+            Ok(())
+        } else {
+            Err(RegistryError::NotAdministrator {
+                action: "run the compliance cycle",
+                requester: context.requester,
+            }
+            .into())
+        }
+    }
+
+    fn load_rulebook(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        source_name: &str,
+        toml: &str,
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        Self::require_administrator(registry, context)?;
+        let rulebook = Rulebook::from_toml_str(toml, source_name).map_err(|error| {
+            ComplianceError::Rulebook {
+                code: error.code(),
+                message: error.to_string(),
+            }
+        })?;
+        let scheme = rulebook.scheme.id.clone();
+        if self.rulebooks.contains_key(&scheme) {
+            return Err(ComplianceError::SchemeExists(scheme));
+        }
+        self.rulebooks.insert(
+            scheme.clone(),
+            LoadedRulebook {
+                source_name: source_name.to_owned(),
+                toml: toml.to_owned(),
+                parsed: Some(rulebook),
+            },
+        );
+        Ok(ComplianceEffect::RulebookLoaded { scheme })
+    }
+
+    fn register_entities(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        scheme: &str,
+        entities: &[EntitySpec],
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        Self::require_administrator(registry, context)?;
+        self.rulebook(scheme)?;
+        if entities.len() > ENTITIES_PER_COMMAND_MAX {
+            return Err(ComplianceError::BadUnits {
+                participant: ParticipantId(0),
+                problem: format!(
+                    "at most {ENTITIES_PER_COMMAND_MAX} entities per command, got {}",
+                    entities.len()
+                ),
+            });
+        }
+        let mut seen = BTreeMap::new();
+        for spec in entities {
+            check_entity(registry, spec)?;
+            if self.entities.contains_key(&spec.participant)
+                || seen.insert(spec.participant, ()).is_some()
+            {
+                return Err(ComplianceError::EntityExists(spec.participant));
+            }
+        }
+        for spec in entities {
+            self.entities.insert(
+                spec.participant,
+                CoveredEntity {
+                    scheme: scheme.to_owned(),
+                    spec: spec.clone(),
+                },
+            );
+        }
+        Ok(ComplianceEffect::EntitiesRegistered {
+            count: entities.len(),
+        })
+    }
+
+    fn entity(&self, participant: ParticipantId) -> Result<&CoveredEntity, ComplianceError> {
+        self.entities
+            .get(&participant)
+            .ok_or(ComplianceError::UnknownEntity(participant))
+    }
+
+    fn check_year_open(&self, scheme: &str, year: u16) -> Result<(), ComplianceError> {
+        let rulebook = self.rulebook(scheme)?;
+        if !rulebook.scheme.compliance_years.contains(&year) {
+            return Err(ComplianceError::YearNotInScheme {
+                scheme: scheme.to_owned(),
+                year,
+            });
+        }
+        if self.closed.contains_key(&(scheme.to_owned(), year)) {
+            return Err(ComplianceError::YearClosed {
+                scheme: scheme.to_owned(),
+                year,
+            });
+        }
+        Ok(())
+    }
+
+    /// The units of an entity with their output for the formula, in the entity's unit order.
+    fn unit_outputs(
+        entity: &CoveredEntity,
+        output: &EntityOutput,
+    ) -> Result<Vec<(String, ChinaUnitOutput)>, ComplianceError> {
+        let bad = |problem: String| ComplianceError::BadUnits {
+            participant: output.participant,
+            problem,
+        };
+        if output.units.len() != entity.spec.units.len() {
+            return Err(bad(format!(
+                "output given for {} units but the entity has {}",
+                output.units.len(),
+                entity.spec.units.len()
+            )));
+        }
+        entity
+            .spec
+            .units
+            .iter()
+            .map(|unit| {
+                let line = output
+                    .units
+                    .iter()
+                    .find(|line| line.unit == unit.unit)
+                    .ok_or_else(|| bad(format!("no output for unit {}", unit.unit)))?;
+                let formula_input = ChinaUnitOutput {
+                    category: scheme_category(unit.category),
+                    cooling: match unit.cooling {
+                        Cooling::Water => allocation::Cooling::Water,
+                        Cooling::Air => allocation::Cooling::Air,
+                    },
+                    operation: if unit.combined_heat_and_power {
+                        Operation::CombinedHeatAndPower
+                    } else {
+                        Operation::PureCondensing
+                    },
+                    electricity_mwh: decimal("electricity_mwh", &line.electricity_mwh)?,
+                    heat_gj: decimal("heat_gj", &line.heat_gj)?,
+                    heat_supply_ratio: decimal("heat_supply_ratio", &line.heat_supply_ratio)?,
+                    load_factor: decimal("load_factor", &line.load_factor)?,
+                };
+                Ok((unit.unit.to_string(), formula_input))
+            })
+            .collect()
+    }
+
+    fn allocate(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        scheme: &str,
+        year: u16,
+        phase: AllocationPhase,
+        outputs: &[EntityOutput],
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        Self::require_administrator(registry, context)?;
+        self.check_year_open(scheme, year)?;
+        let rulebook = self.rulebook(scheme)?;
+        let rules = rulebook
+            .china_allocation()
+            .ok_or_else(|| ComplianceError::AllocationModeUnsupported(scheme.to_owned()))?;
+        let class = UnitClass::Allowance {
+            scheme: rulebook.scheme.unit_code,
+            vintage: Vintage(year),
+        };
+        // Compute every entity's figure first; nothing is touched yet.
+        let mut plans = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            let entity = self.entity(output.participant)?;
+            if entity.scheme != scheme {
+                return Err(ComplianceError::UnknownEntity(output.participant));
+            }
+            let units = Self::unit_outputs(entity, output)?;
+            let inputs: Vec<ChinaUnitOutput> = units.iter().map(|(_, input)| *input).collect();
+            let computed = match phase {
+                AllocationPhase::Pre => allocation::china_pre_allocation(rules, &inputs)?,
+                AllocationPhase::Final => allocation::china_entity_allocation(rules, &inputs)?,
+            };
+            let record = self
+                .allocations
+                .get(&(output.participant, year))
+                .cloned()
+                .unwrap_or_default();
+            let order_problem = match phase {
+                AllocationPhase::Pre if record.pre_allocated.is_some() => {
+                    Some("pre-allocation was done already")
+                }
+                AllocationPhase::Final if record.final_allocation.is_some() => {
+                    Some("final allocation was done already")
+                }
+                _ => None,
+            };
+            if let Some(problem) = order_problem {
+                return Err(ComplianceError::AllocationOrder {
+                    participant: output.participant,
+                    year,
+                    problem,
+                });
+            }
+            let breakdown = units
+                .iter()
+                .zip(&computed.units)
+                .map(|((code, _), unit)| (code.clone(), unit.total_tonnes.to_string()))
+                .collect();
+            plans.push((
+                entity.spec.account,
+                output.participant,
+                computed.total,
+                record,
+                breakdown,
+            ));
+        }
+        // Apply through the registry on a copy, so a failure leaves everything unchanged.
+        let mut scratch = registry.clone();
+        let mut issued = Quantity::ZERO;
+        let mut clawed_back = Quantity::ZERO;
+        let mut records = Vec::with_capacity(plans.len());
+        for (account, participant, total, mut record, breakdown) in plans {
+            let already = record.pre_allocated.unwrap_or(Quantity::ZERO);
+            let (give, take) = match phase {
+                AllocationPhase::Pre => (total, Quantity::ZERO),
+                AllocationPhase::Final => match allocation::true_up(total, already) {
+                    allocation::TrueUp::Issue(more) => (more, Quantity::ZERO),
+                    allocation::TrueUp::ClawBack(less) => (Quantity::ZERO, less),
+                    allocation::TrueUp::Balanced => (Quantity::ZERO, Quantity::ZERO),
+                },
+            };
+            if !give.is_zero() {
+                record.transactions.push(run(
+                    &mut scratch,
+                    context,
+                    RegistryCommand::Issue {
+                        class,
+                        quantity: give,
+                    },
+                )?);
+                record.transactions.push(run(
+                    &mut scratch,
+                    context,
+                    RegistryCommand::Allocate {
+                        to: account,
+                        class,
+                        quantity: give,
+                    },
+                )?);
+                issued = issued
+                    .checked_add(give)
+                    .map_err(|_| RegistryError::Overflow("allocation total"))?;
+            }
+            if !take.is_zero() {
+                // A claw-back never makes a balance negative: what is not held is owed at the close.
+                let held = scratch
+                    .class_index(&class)
+                    .ok()
+                    .and_then(|index| scratch.account(account).ok().map(|a| a.available(index)))
+                    .unwrap_or(Quantity::ZERO);
+                let now = take.min(held);
+                if !now.is_zero() {
+                    record.transactions.push(run(
+                        &mut scratch,
+                        context,
+                        RegistryCommand::Cancel {
+                            from: account,
+                            class,
+                            quantity: now,
+                            reason: format!("claw-back of {year} over-allocation (true-up)"),
+                        },
+                    )?);
+                }
+                record.claw_back_outstanding = take.checked_sub(now).unwrap_or(Quantity::ZERO);
+                clawed_back = clawed_back
+                    .checked_add(now)
+                    .map_err(|_| RegistryError::Overflow("claw-back total"))?;
+            }
+            match phase {
+                AllocationPhase::Pre => record.pre_allocated = Some(total),
+                AllocationPhase::Final => record.final_allocation = Some(total),
+            }
+            record.breakdown = breakdown;
+            records.push((participant, record));
+        }
+        *registry = scratch;
+        let entities = records.len();
+        for (participant, record) in records {
+            self.allocations.insert((participant, year), record);
+        }
+        Ok(ComplianceEffect::Allocated {
+            entities,
+            issued,
+            clawed_back,
+        })
+    }
+
+    fn submit_report(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        entity_id: ParticipantId,
+        year: u16,
+        fuels: &[FuelSpec],
+        purchased_electricity_mwh: &str,
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        let entity = self.entity(entity_id)?;
+        let account = registry.account(entity.spec.account)?;
+        if context.requester != entity_id && !account.rule.is_representative(context.requester) {
+            return Err(RegistryError::NotRepresentative {
+                requester: context.requester,
+                account: account.id,
+            }
+            .into());
+        }
+        self.check_year_open(&entity.scheme, year)?;
+        if let Some(existing) = self.reports.get(&(entity_id, year))
+            && matches!(
+                existing.status,
+                ReportStatus::Verified | ReportStatus::Corrected
+            )
+        {
+            return Err(ComplianceError::ReportState {
+                entity: entity_id,
+                year,
+                status: existing.status.name(),
+                problem: "a verified report cannot be resubmitted",
+            });
+        }
+        let rulebook = self.rulebook(&entity.scheme)?;
+        let rules = rulebook
+            .mrv
+            .ok_or_else(|| ComplianceError::NoMrvRules(entity.scheme.clone()))?;
+        let records = fuels
+            .iter()
+            .map(|fuel| {
+                Ok(mrv::FuelRecord {
+                    kind: match fuel.kind {
+                        FuelKind::Coal => mrv::FuelKind::Coal,
+                        FuelKind::Other => mrv::FuelKind::Other,
+                    },
+                    consumed_quantity: decimal("consumed", &fuel.consumed)?,
+                    net_calorific_value_gj_per_quantity: decimal(
+                        "net_calorific_value",
+                        &fuel.net_calorific_value,
+                    )?,
+                    measured_carbon_content_tonnes_c_per_gj: fuel
+                        .carbon_content
+                        .as_deref()
+                        .map(|text| decimal("carbon_content", text))
+                        .transpose()?,
+                    measured_oxidation_rate: fuel
+                        .oxidation_rate
+                        .as_deref()
+                        .map(|text| decimal("oxidation_rate", text))
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, ComplianceError>>()?;
+        let purchased = decimal("purchased_electricity_mwh", purchased_electricity_mwh)?;
+        let emissions = mrv::emissions(&rules, &records, purchased)?;
+        let report = Report {
+            status: ReportStatus::Submitted,
+            fuels: fuels.to_vec(),
+            purchased_electricity_mwh: purchased_electricity_mwh.to_owned(),
+            computed_emissions: emissions.total,
+            records_using_default_carbon_content: emissions.records_using_default_carbon_content,
+            submitted_by: context.requester,
+            decided_by: None,
+            verified_emissions: None,
+        };
+        self.reports.insert((entity_id, year), report);
+        Ok(ComplianceEffect::Report {
+            status: ReportStatus::Submitted,
+            computed_emissions: emissions.total,
+        })
+    }
+
+    fn verify_report(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        entity: ParticipantId,
+        year: u16,
+        accept: bool,
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        let verifier = registry
+            .participant(context.requester)
+            .map_err(|_| RegistryError::UnknownRequester(context.requester))?;
+        if verifier.kind != ParticipantKind::Verifier {
+            return Err(ComplianceError::NotVerifier(context.requester));
+        }
+        let scheme = self.entity(entity)?.scheme.clone();
+        self.check_year_open(&scheme, year)?;
+        let report = self
+            .reports
+            .get_mut(&(entity, year))
+            .ok_or(ComplianceError::NoReport { entity, year })?;
+        if report.status != ReportStatus::Submitted {
+            return Err(ComplianceError::ReportState {
+                entity,
+                year,
+                status: report.status.name(),
+                problem: "only a submitted report can be verified or rejected",
+            });
+        }
+        report.status = if accept {
+            report.verified_emissions = Some(report.computed_emissions);
+            ReportStatus::Verified
+        } else {
+            ReportStatus::Rejected
+        };
+        report.decided_by = Some(context.requester);
+        Ok(ComplianceEffect::Report {
+            status: report.status,
+            computed_emissions: report.computed_emissions,
+        })
+    }
+
+    fn correct_report(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        entity: ParticipantId,
+        year: u16,
+        emissions: Quantity,
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        Self::require_administrator(registry, context)?;
+        let scheme = self.entity(entity)?.scheme.clone();
+        self.check_year_open(&scheme, year)?;
+        let report = self
+            .reports
+            .get_mut(&(entity, year))
+            .ok_or(ComplianceError::NoReport { entity, year })?;
+        report.status = ReportStatus::Corrected;
+        report.verified_emissions = Some(emissions);
+        report.decided_by = Some(context.requester);
+        Ok(ComplianceEffect::Report {
+            status: ReportStatus::Corrected,
+            computed_emissions: report.computed_emissions,
+        })
+    }
+
+    /// Allowances and offsets surrendered from `account` for `year` (completed, not reversed).
+    fn surrendered(registry: &Registry, account: AccountId, year: u16) -> (Quantity, Quantity) {
+        let mut allowances = 0u64;
+        let mut offsets = 0u64;
+        for transaction in registry.transactions() {
+            let counts = transaction.from == account
+                && transaction.kind
+                    == (TransactionKind::Surrender {
+                        compliance_year: year,
+                    })
+                && transaction.status() == TransactionStatus::Completed;
+            if !counts {
+                continue;
+            }
+            let is_offset = registry
+                .class(transaction.class_index)
+                .is_some_and(UnitClass::is_offset);
+            let total = if is_offset {
+                &mut offsets
+            } else {
+                &mut allowances
+            };
+            *total = total.saturating_add(transaction.quantity.tonnes());
+        }
+        (Quantity::new(allowances), Quantity::new(offsets))
+    }
+
+    fn obligation_of(
+        &self,
+        rulebook: &Rulebook,
+        entity: &CoveredEntity,
+        year: u16,
+    ) -> Result<Option<(Quantity, Quantity, Quantity)>, ComplianceError> {
+        let participant = entity.spec.participant;
+        let Some(verified) = self
+            .reports
+            .get(&(participant, year))
+            .and_then(|report| report.verified_emissions)
+        else {
+            return Ok(None);
+        };
+        let record = self
+            .allocations
+            .get(&(participant, year))
+            .cloned()
+            .unwrap_or_default();
+        let all_gas = entity
+            .spec
+            .units
+            .iter()
+            .all(|unit| unit.category == UnitCategory::Gas);
+        let class = if all_gas {
+            ObligationClass::Gas
+        } else {
+            ObligationClass::CoalOrOther
+        };
+        let owed =
+            obligation::obligation(&rulebook.obligation, class, verified, record.allocation())?;
+        let total = owed
+            .surrender
+            .checked_add(record.claw_back_outstanding)
+            .map_err(|_| RegistryError::Overflow("obligation"))?;
+        Ok(Some((verified, record.allocation(), total)))
+    }
+
+    /// The compliance report of a scheme and year: final if the year is closed,
+    /// else computed from the current state.
+    ///
+    /// # Errors
+    /// [`ComplianceError::UnknownScheme`] or a formula error.
+    pub fn results(
+        &self,
+        registry: &Registry,
+        scheme: &str,
+        year: u16,
+        reference_average_price: Option<Price>,
+    ) -> Result<Vec<EntityResult>, ComplianceError> {
+        if let Some(closed) = self.closed_results(scheme, year) {
+            return Ok(closed.to_vec());
+        }
+        let rulebook = self.rulebook(scheme)?;
+        let mut results = Vec::new();
+        for entity in self
+            .entities
+            .values()
+            .filter(|entity| entity.scheme == scheme)
+        {
+            results.push(self.result_of(
+                registry,
+                rulebook,
+                entity,
+                year,
+                reference_average_price,
+            )?);
+        }
+        Ok(results)
+    }
+
+    fn result_of(
+        &self,
+        registry: &Registry,
+        rulebook: &Rulebook,
+        entity: &CoveredEntity,
+        year: u16,
+        reference_average_price: Option<Price>,
+    ) -> Result<EntityResult, ComplianceError> {
+        let participant = entity.spec.participant;
+        let account = entity.spec.account;
+        let (allowances, offsets) = Self::surrendered(registry, account, year);
+        let allocation = self
+            .allocations
+            .get(&(participant, year))
+            .map_or(Quantity::ZERO, AllocationRecord::allocation);
+        let mut result = EntityResult {
+            entity: participant,
+            account,
+            verified_emissions: None,
+            allocation,
+            obligation: Quantity::ZERO,
+            allowances_surrendered: allowances,
+            offsets_used: Quantity::ZERO,
+            status: EntityStatus::NoVerifiedReport,
+            shortfall: Quantity::ZERO,
+            fine_min: Money::ZERO,
+            fine_max: Money::ZERO,
+            next_year_deduction: Quantity::ZERO,
+        };
+        let Some((verified, _, owed)) = self.obligation_of(rulebook, entity, year)? else {
+            return Ok(result);
+        };
+        let offsets_used = match &rulebook.offsets {
+            Some(rules) => offsets.min(obligation::max_offsets(rules, owed, verified)?),
+            None => Quantity::ZERO,
+        };
+        let surrendered = allowances
+            .checked_add(offsets_used)
+            .map_err(|_| RegistryError::Overflow("surrendered"))?;
+        let assessment = penalty::assess_penalty(
+            &rulebook.scheme,
+            &rulebook.penalty,
+            &PenaltyInput {
+                obligation: owed,
+                surrendered,
+                reference_average_price,
+            },
+        )?;
+        result.verified_emissions = Some(verified);
+        result.obligation = owed;
+        result.offsets_used = offsets_used;
+        result.shortfall = assessment.shortfall;
+        result.status = if assessment.shortfall.is_zero() {
+            EntityStatus::Compliant
+        } else {
+            EntityStatus::Shortfall
+        };
+        result.fine_min = assessment.fine_min;
+        result.fine_max = assessment.fine_max;
+        result.next_year_deduction = assessment.next_year_deduction;
+        Ok(result)
+    }
+
+    fn close_year(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        scheme: &str,
+        year: u16,
+        reference_average_price: Option<Price>,
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        Self::require_administrator(registry, context)?;
+        self.check_year_open(scheme, year)?;
+        let results = self.results(registry, scheme, year, reference_average_price)?;
+        let compliant = results
+            .iter()
+            .filter(|result| result.status == EntityStatus::Compliant)
+            .count();
+        let entities = results.len();
+        self.closed.insert((scheme.to_owned(), year), results);
+        Ok(ComplianceEffect::YearClosed {
+            entities,
+            compliant,
+        })
+    }
+
+    /// Checks a registry surrender against the scheme of the surrendering
+    /// entity: the year must be open and its last deadline not passed, the
+    /// unit eligible, and offsets within the limit. Surrenders from accounts
+    /// of no registered entity are left to the registry alone.
+    ///
+    /// # Errors
+    /// A [`ComplianceError`] saying why the surrender may not go ahead.
+    pub fn check_surrender(
+        &self,
+        registry: &Registry,
+        at: Timestamp,
+        from: AccountId,
+        class: &UnitClass,
+        quantity: Quantity,
+        year: u16,
+    ) -> Result<(), ComplianceError> {
+        let Some(entity) = self
+            .entities
+            .values()
+            .find(|entity| entity.spec.account == from)
+        else {
+            return Ok(());
+        };
+        let scheme = entity.scheme.as_str();
+        self.check_year_open(scheme, year)?;
+        let rulebook = self.rulebook(scheme)?;
+        if let Some(last) = rulebook.surrender_deadlines_for(year).last() {
+            let (y, m, d) = civil_date(at);
+            let today = (y, m, d);
+            let deadline = (
+                i64::from(last.date.year),
+                u32::from(last.date.month),
+                u32::from(last.date.day),
+            );
+            if today > deadline {
+                return Err(ComplianceError::AfterDeadline {
+                    year,
+                    deadline: format!("{:04}-{:02}-{:02}", deadline.0, deadline.1, deadline.2),
+                });
+            }
+        }
+        let not_eligible = |reason| ComplianceError::NotEligible {
+            unit: class.to_string(),
+            year,
+            scheme: scheme.to_owned(),
+            reason,
+        };
+        match class {
+            UnitClass::Allowance {
+                scheme: code,
+                vintage,
+            } => {
+                if *code != rulebook.scheme.unit_code {
+                    return Err(not_eligible("it is not this scheme's allowance"));
+                }
+                if !rulebook.is_vintage_eligible(*vintage) {
+                    return Err(not_eligible("its vintage is not eligible"));
+                }
+                Ok(())
+            }
+            UnitClass::Offset { standard, .. } => {
+                let Some(rules) = &rulebook.offsets else {
+                    return Err(not_eligible("the scheme accepts no offsets"));
+                };
+                if !rules.eligible_standards.contains(standard) {
+                    return Err(not_eligible("its standard is not accepted"));
+                }
+                let Some((verified, _, owed)) = self.obligation_of(rulebook, entity, year)? else {
+                    return Err(ComplianceError::OffsetLimitUnknown { year });
+                };
+                let limit = obligation::max_offsets(rules, owed, verified)?;
+                let (_, used) = Self::surrendered(registry, from, year);
+                if used.tonnes().saturating_add(quantity.tonnes()) > limit.tonnes() {
+                    return Err(ComplianceError::OffsetLimit {
+                        year,
+                        limit: limit.tonnes(),
+                        used: used.tonnes(),
+                        requested: quantity.tonnes(),
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Runs a registry command that must complete at once; returns its transaction.
+fn run(
+    registry: &mut Registry,
+    context: Context,
+    command: RegistryCommand,
+) -> Result<TransactionId, ComplianceError> {
+    match registry.execute(context, &command)? {
+        Effect::Transaction {
+            id,
+            status: TransactionStatus::Completed,
+        } => Ok(id),
+        _ => Err(ComplianceError::AllocationNeedsSingleSignature),
+    }
+}
+
+/// Checks that an entity spec names a covered entity, its own operator
+/// holding account, and a sensible list of units.
+fn check_entity(registry: &Registry, spec: &EntitySpec) -> Result<(), ComplianceError> {
+    let participant = registry.participant(spec.participant)?;
+    if participant.kind != ParticipantKind::CoveredEntity {
+        return Err(ComplianceError::UnknownEntity(spec.participant));
+    }
+    let account = registry.account(spec.account)?;
+    if account.kind != AccountKind::OperatorHolding || account.holder != spec.participant {
+        return Err(ComplianceError::NotEntityAccount {
+            participant: spec.participant,
+            account: spec.account,
+        });
+    }
+    let bad = |problem: String| ComplianceError::BadUnits {
+        participant: spec.participant,
+        problem,
+    };
+    if spec.units.is_empty() || spec.units.len() > 64 {
+        return Err(bad(format!(
+            "an entity has 1 to 64 units, got {}",
+            spec.units.len()
+        )));
+    }
+    let mut codes: Vec<_> = spec.units.iter().map(|unit| unit.unit).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    if codes.len() != spec.units.len() {
+        return Err(bad("a unit code is listed twice".to_owned()));
+    }
+    if let Some(unit) = spec
+        .units
+        .iter()
+        .find(|unit| unit.capacity_mw == 0 || unit.capacity_mw > 10_000)
+    {
+        return Err(bad(format!(
+            "unit {} has capacity {} MW, outside 1-10000",
+            unit.unit, unit.capacity_mw
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_date;
+    use ets_model::Timestamp;
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_date(Timestamp(0)), (1970, 1, 1));
+        // 2021-07-16T01:30:00Z, China's trading launch day.
+        assert_eq!(civil_date(Timestamp(1_626_399_000_000)), (2021, 7, 16));
+        assert_eq!(civil_date(Timestamp(1_703_980_800_000)), (2023, 12, 31));
+        assert_eq!(civil_date(Timestamp(951_782_400_000)), (2000, 2, 29));
+    }
+}

@@ -1,0 +1,453 @@
+//! A small compliance year of China's ETS (rulebook cn-power-2021) end to end
+//! through the engine, with every figure computed by hand in the comments;
+//! every refusal changes nothing; registry invariants hold after each command.
+
+use ets_engine::compliance::{
+    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EntityStatus, FuelKind,
+    FuelSpec, UnitCategory, UnitOutput, UnitSpec,
+};
+use ets_engine::{Command, Engine, Envelope, Outcome};
+use ets_model::{
+    AccountId, Code, Money, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
+};
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+
+const ADMIN: ParticipantId = ParticipantId(1);
+const VERIFIER: ParticipantId = ParticipantId(2);
+const COAL_PLANT: ParticipantId = ParticipantId(10);
+const GAS_PLANT: ParticipantId = ParticipantId(20);
+const COAL_ACCOUNT: AccountId = AccountId(100);
+const GAS_ACCOUNT: AccountId = AccountId(200);
+/// 2023-11-01T00:00:00Z, before the 2021 deadlines.
+const NOVEMBER_2023_MS: i64 = 1_698_796_800_000;
+/// 2024-01-02T00:00:00Z, after the last 2021 deadline (2023-12-31).
+const JANUARY_2024_MS: i64 = 1_704_153_600_000;
+
+struct Year {
+    engine: Engine,
+    request: u64,
+    time_ms: i64,
+}
+
+impl Year {
+    fn send(&mut self, requester: ParticipantId, command: Command) -> Outcome {
+        self.request += 1;
+        self.time_ms += 1_000;
+        let envelope = Envelope {
+            request_id: RequestId(self.request),
+            requester,
+            time: Timestamp(self.time_ms),
+            command,
+        };
+        let outcome = self.engine.apply(&envelope).outcome().clone();
+        self.engine
+            .check_invariants()
+            .expect("registry invariants hold after every command");
+        outcome
+    }
+
+    fn ok(&mut self, requester: ParticipantId, command: Command) {
+        let outcome = self.send(requester, command);
+        assert!(outcome.is_accepted(), "{outcome:?}");
+    }
+
+    fn refused(&mut self, requester: ParticipantId, command: Command, code: &str) {
+        let before = self.engine.clone();
+        let outcome = self.send(requester, command);
+        assert_eq!(outcome.code(), code, "{outcome:?}");
+        // Only the remembered outcome of the new request id differs.
+        assert_eq!(
+            before.registry(),
+            self.engine.registry(),
+            "a refusal changed the registry"
+        );
+        assert_eq!(
+            before.compliance(),
+            self.engine.compliance(),
+            "a refusal changed compliance state"
+        );
+    }
+
+    fn held(&self, account: AccountId, class: &UnitClass) -> u64 {
+        let registry = self.engine.registry();
+        registry
+            .class_index(class)
+            .ok()
+            .and_then(|index| {
+                registry
+                    .account(account)
+                    .ok()?
+                    .holding(index)
+                    .map(|h| h.total().tonnes())
+            })
+            .unwrap_or(0)
+    }
+}
+
+fn registry(command: RegistryCommand) -> Command {
+    Command::Registry(command)
+}
+
+fn compliance(command: ComplianceCommand) -> Command {
+    Command::Compliance(command)
+}
+
+fn cea(vintage: u16) -> UnitClass {
+    UnitClass::Allowance {
+        scheme: Code::try_new("CEA").expect("code"),
+        vintage: Vintage(vintage),
+    }
+}
+
+fn ccer() -> UnitClass {
+    UnitClass::Offset {
+        standard: Code::try_new("CCER").expect("code"),
+        project: Code::try_new("P001").expect("code"),
+        vintage: Vintage(2016),
+    }
+}
+
+fn unit(code: &str, category: UnitCategory) -> UnitSpec {
+    UnitSpec {
+        unit: Code::try_new(code).expect("code"),
+        category,
+        capacity_mw: 600,
+        cooling: Cooling::Water,
+        combined_heat_and_power: false,
+    }
+}
+
+fn output(participant: ParticipantId, code: &str, electricity_mwh: &str) -> EntityOutput {
+    EntityOutput {
+        participant,
+        units: vec![UnitOutput {
+            unit: Code::try_new(code).expect("code"),
+            electricity_mwh: electricity_mwh.into(),
+            heat_gj: "0".into(),
+            heat_supply_ratio: "0".into(),
+            load_factor: "0.90".into(),
+        }],
+    }
+}
+
+fn fuel(kind: FuelKind, consumed: &str, ncv: &str, carbon: &str, oxidation: &str) -> FuelSpec {
+    FuelSpec {
+        kind,
+        consumed: consumed.into(),
+        net_calorific_value: ncv.into(),
+        carbon_content: Some(carbon.into()),
+        oxidation_rate: Some(oxidation.into()),
+    }
+}
+
+fn surrender(from: AccountId, class: UnitClass, tonnes: u64) -> Command {
+    registry(RegistryCommand::Surrender {
+        from,
+        class,
+        quantity: Quantity::new(tonnes),
+        compliance_year: 2021,
+    })
+}
+
+fn setup() -> Year {
+    let mut year = Year {
+        engine: Engine::new(),
+        request: 0,
+        time_ms: NOVEMBER_2023_MS - 10_000_000,
+    };
+    let participant = |id, kind, name: &str| {
+        registry(RegistryCommand::RegisterParticipant {
+            id,
+            kind,
+            name: name.into(),
+        })
+    };
+    let open = |id, kind, holder| {
+        registry(RegistryCommand::OpenAccount {
+            id,
+            kind,
+            holder,
+            representatives: vec![holder],
+            approvals_required: 1,
+        })
+    };
+    year.ok(
+        ADMIN,
+        participant(ADMIN, ParticipantKind::Administrator, "MEE"),
+    );
+    year.ok(
+        ADMIN,
+        participant(VERIFIER, ParticipantKind::Verifier, "Verifier"),
+    );
+    year.ok(
+        ADMIN,
+        participant(COAL_PLANT, ParticipantKind::CoveredEntity, "Coal plant"),
+    );
+    year.ok(
+        ADMIN,
+        participant(GAS_PLANT, ParticipantKind::CoveredEntity, "Gas plant"),
+    );
+    year.ok(ADMIN, open(AccountId(1), AccountKind::Issuance, ADMIN));
+    year.ok(ADMIN, open(AccountId(2), AccountKind::Surrender, ADMIN));
+    year.ok(ADMIN, open(AccountId(4), AccountKind::Cancellation, ADMIN));
+    year.ok(
+        ADMIN,
+        open(COAL_ACCOUNT, AccountKind::OperatorHolding, COAL_PLANT),
+    );
+    year.ok(
+        ADMIN,
+        open(GAS_ACCOUNT, AccountKind::OperatorHolding, GAS_PLANT),
+    );
+    let toml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemes/cn-power-2021.toml"
+    ))
+    .expect("rulebook file");
+    year.ok(
+        ADMIN,
+        compliance(ComplianceCommand::LoadRulebook {
+            source_name: "schemes/cn-power-2021.toml".into(),
+            toml,
+        }),
+    );
+    year.ok(
+        ADMIN,
+        compliance(ComplianceCommand::RegisterEntities {
+            scheme: "cn-power-2021".into(),
+            entities: vec![
+                EntitySpec {
+                    participant: COAL_PLANT,
+                    account: COAL_ACCOUNT,
+                    units: vec![unit("U1", UnitCategory::CoalAbove300Mw)],
+                },
+                EntitySpec {
+                    participant: GAS_PLANT,
+                    account: GAS_ACCOUNT,
+                    units: vec![unit("G1", UnitCategory::Gas)],
+                },
+            ],
+        }),
+    );
+    year
+}
+
+#[test]
+fn a_compliance_year_runs_from_allocation_to_penalties() {
+    // Goal: the China 2021 cycle through the engine, checked against hand-computed figures.
+    let mut year = setup();
+    let allocate = |phase, coal_mwh: &str, gas_mwh: &str| {
+        compliance(ComplianceCommand::Allocate {
+            scheme: "cn-power-2021".into(),
+            year: 2021,
+            phase,
+            outputs: vec![
+                output(COAL_PLANT, "U1", coal_mwh),
+                output(GAS_PLANT, "G1", gas_mwh),
+            ],
+        })
+    };
+    // Pre-allocation, 70% of output x benchmark, no factors:
+    // coal 0.70 x 0.8218 x 1,000,000 = 575,260 t; gas 0.70 x 0.3920 x 500,000 = 137,200 t.
+    year.ok(ADMIN, allocate(AllocationPhase::Pre, "1000000", "500000"));
+    assert_eq!(year.held(COAL_ACCOUNT, &cea(2021)), 575_260);
+    assert_eq!(year.held(GAS_ACCOUNT, &cea(2021)), 137_200);
+    year.refused(
+        ADMIN,
+        allocate(AllocationPhase::Pre, "1000000", "500000"),
+        "allocation_order",
+    );
+    // Final on verified output (load 0.90: no correction): coal 0.8218 x 1,100,000 = 903,980 t,
+    // so 328,720 more; gas 0.3920 x 300,000 = 117,600 t, so 19,600 clawed back.
+    year.ok(ADMIN, allocate(AllocationPhase::Final, "1100000", "300000"));
+    assert_eq!(year.held(COAL_ACCOUNT, &cea(2021)), 903_980);
+    assert_eq!(year.held(GAS_ACCOUNT, &cea(2021)), 117_600);
+    assert_eq!(year.held(AccountId(4), &cea(2021)), 19_600);
+
+    // Reports. Coal: 500,000 t x 20 GJ/t x 0.0270 tC/GJ x 0.99 x 44/12 = 980,100 t.
+    // Gas: 5,000 x 400 GJ x 0.0153 x 0.99 x 44/12 = 111,078 t.
+    let coal_report = compliance(ComplianceCommand::SubmitReport {
+        entity: COAL_PLANT,
+        year: 2021,
+        fuels: vec![fuel(FuelKind::Coal, "500000", "20", "0.0270", "0.99")],
+        purchased_electricity_mwh: "0".into(),
+    });
+    year.refused(GAS_PLANT, coal_report.clone(), "not_representative");
+    year.ok(COAL_PLANT, coal_report);
+    year.ok(
+        GAS_PLANT,
+        compliance(ComplianceCommand::SubmitReport {
+            entity: GAS_PLANT,
+            year: 2021,
+            fuels: vec![fuel(FuelKind::Other, "5000", "400", "0.0153", "0.99")],
+            purchased_electricity_mwh: "0".into(),
+        }),
+    );
+    let verify = |entity| {
+        compliance(ComplianceCommand::VerifyReport {
+            entity,
+            year: 2021,
+            accept: true,
+        })
+    };
+    year.refused(ADMIN, verify(COAL_PLANT), "not_verifier");
+    year.ok(VERIFIER, verify(COAL_PLANT));
+    year.ok(VERIFIER, verify(GAS_PLANT));
+    assert_eq!(
+        year.engine
+            .compliance()
+            .report(COAL_PLANT, 2021)
+            .and_then(|r| r.verified_emissions),
+        Some(Quantity::new(980_100))
+    );
+
+    // Offsets: CCER up to 5% of the obligation. The coal plant's gap 76,120 t is below the
+    // 20% cap (196,020 t), so it owes all 980,100 t and may use 49,005 t of offsets.
+    year.ok(
+        ADMIN,
+        registry(RegistryCommand::Issue {
+            class: ccer(),
+            quantity: Quantity::new(60_000),
+        }),
+    );
+    year.ok(
+        ADMIN,
+        registry(RegistryCommand::Allocate {
+            to: COAL_ACCOUNT,
+            class: ccer(),
+            quantity: Quantity::new(60_000),
+        }),
+    );
+    year.time_ms = NOVEMBER_2023_MS;
+    year.refused(
+        COAL_PLANT,
+        surrender(COAL_ACCOUNT, ccer(), 49_006),
+        "offset_limit_exceeded",
+    );
+    year.ok(COAL_PLANT, surrender(COAL_ACCOUNT, ccer(), 40_000));
+    year.refused(
+        COAL_PLANT,
+        surrender(COAL_ACCOUNT, cea(2018), 1),
+        "not_eligible",
+    );
+    year.ok(COAL_PLANT, surrender(COAL_ACCOUNT, cea(2021), 903_980));
+    // Gas: owes min(verified 111,078, allocation 117,600) = 111,078 and surrenders it all.
+    year.ok(GAS_PLANT, surrender(GAS_ACCOUNT, cea(2021), 111_078));
+    year.time_ms = JANUARY_2024_MS;
+    year.refused(
+        GAS_PLANT,
+        surrender(GAS_ACCOUNT, cea(2021), 1),
+        "surrender_after_deadline",
+    );
+
+    // Close: coal shortfall 980,100 - 903,980 - 40,000 = 36,120 t: fine 20,000-30,000 yuan
+    // (2,000,000-3,000,000 fen) and 36,120 t deducted next year (China 2021 regime).
+    year.ok(
+        ADMIN,
+        compliance(ComplianceCommand::CloseYear {
+            scheme: "cn-power-2021".into(),
+            year: 2021,
+            reference_average_price: None,
+        }),
+    );
+    let results = year
+        .engine
+        .compliance()
+        .closed_results("cn-power-2021", 2021)
+        .expect("closed")
+        .to_vec();
+    let coal = results
+        .iter()
+        .find(|r| r.entity == COAL_PLANT)
+        .expect("coal line");
+    assert_eq!(coal.obligation, Quantity::new(980_100));
+    assert_eq!(coal.offsets_used, Quantity::new(40_000));
+    assert_eq!(coal.allowances_surrendered, Quantity::new(903_980));
+    assert_eq!(
+        (coal.status, coal.shortfall),
+        (EntityStatus::Shortfall, Quantity::new(36_120))
+    );
+    assert_eq!(
+        (coal.fine_min, coal.fine_max),
+        (Money::new(2_000_000), Money::new(3_000_000))
+    );
+    assert_eq!(coal.next_year_deduction, Quantity::new(36_120));
+    let gas = results
+        .iter()
+        .find(|r| r.entity == GAS_PLANT)
+        .expect("gas line");
+    assert_eq!(
+        (gas.status, gas.obligation, gas.shortfall),
+        (
+            EntityStatus::Compliant,
+            Quantity::new(111_078),
+            Quantity::ZERO
+        )
+    );
+    year.refused(
+        ADMIN,
+        compliance(ComplianceCommand::CloseYear {
+            scheme: "cn-power-2021".into(),
+            year: 2021,
+            reference_average_price: None,
+        }),
+        "year_closed",
+    );
+}
+
+#[test]
+fn bad_compliance_input_is_refused_with_a_code_and_changes_nothing() {
+    // Goal: unknown scheme or entity, absurd data, a broken rulebook, and allocation
+    // to an unregistered entity are refused, naming the problem.
+    let mut year = setup();
+    year.refused(
+        ADMIN,
+        compliance(ComplianceCommand::LoadRulebook {
+            source_name: "broken.toml".into(),
+            toml: "[scheme]\nid = \"x\"\n".into(),
+        }),
+        "rulebook_missing_key",
+    );
+    let report = |entity, consumed: &str| {
+        compliance(ComplianceCommand::SubmitReport {
+            entity,
+            year: 2021,
+            fuels: vec![fuel(FuelKind::Coal, consumed, "20", "0.027", "0.99")],
+            purchased_electricity_mwh: "0".into(),
+        })
+    };
+    year.refused(COAL_PLANT, report(COAL_PLANT, "-5"), "negative_input");
+    year.refused(COAL_PLANT, report(COAL_PLANT, "lots"), "bad_decimal");
+    year.refused(ADMIN, report(ParticipantId(99), "1"), "unknown_entity");
+    year.refused(
+        ADMIN,
+        compliance(ComplianceCommand::Allocate {
+            scheme: "cn-power-2099".into(),
+            year: 2021,
+            phase: AllocationPhase::Pre,
+            outputs: vec![],
+        }),
+        "unknown_scheme",
+    );
+    year.refused(
+        ADMIN,
+        compliance(ComplianceCommand::Allocate {
+            scheme: "cn-power-2021".into(),
+            year: 2021,
+            phase: AllocationPhase::Pre,
+            outputs: vec![
+                output(COAL_PLANT, "U1", "1000"),
+                output(ParticipantId(77), "U1", "1"),
+            ],
+        }),
+        "unknown_entity",
+    );
+    year.refused(
+        COAL_PLANT,
+        compliance(ComplianceCommand::CloseYear {
+            scheme: "cn-power-2021".into(),
+            year: 2021,
+            reference_average_price: None,
+        }),
+        "not_administrator",
+    );
+}
