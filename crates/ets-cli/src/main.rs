@@ -2,6 +2,7 @@
 //! arguments, opens the store and prints; the rules live in the library crates.
 
 mod bench;
+mod compliance;
 mod demo;
 mod show;
 mod submit;
@@ -103,6 +104,11 @@ enum Commands {
         #[arg(long, default_value_t = 8_189)]
         batch: usize,
     },
+    /// The compliance cycle: rulebooks, covered entities (CSV), allocation, year close, reports.
+    Compliance {
+        #[command(subcommand)]
+        what: compliance::Compliance,
+    },
     /// Benchmarks; they print JSON figures.
     Bench {
         #[command(subcommand)]
@@ -177,6 +183,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Commands::Demo { data } => demo::run(data),
         Commands::Bench { what } => bench::run(what),
+        Commands::Compliance { what } => compliance::run(what),
         Commands::Serve {
             data,
             listen,
