@@ -6,6 +6,7 @@ mod compliance;
 mod demo;
 mod show;
 mod submit;
+mod user;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -85,7 +86,7 @@ enum Commands {
         #[arg(long)]
         data: Option<PathBuf>,
     },
-    /// Serves the HTTP/JSON API on a store (loopback only: no authentication yet).
+    /// Serves the HTTP/JSON API on a store (users and tokens: `ets user`; docs/api.md).
     ///
     /// Prints `listening on http://ADDRESS` once ready; stops on Ctrl-C after
     /// finishing the queued batch. Example: `ets serve --data ./registry --listen 127.0.0.1:8080`,
@@ -108,6 +109,11 @@ enum Commands {
     Compliance {
         #[command(subcommand)]
         what: compliance::Compliance,
+    },
+    /// The server's users and API tokens.
+    User {
+        #[command(subcommand)]
+        what: user::User,
     },
     /// Benchmarks; they print JSON figures.
     Bench {
@@ -184,6 +190,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Demo { data } => demo::run(data),
         Commands::Bench { what } => bench::run(what),
         Commands::Compliance { what } => compliance::run(what),
+        Commands::User { what } => user::run(what),
         Commands::Serve {
             data,
             listen,

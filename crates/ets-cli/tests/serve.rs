@@ -40,16 +40,74 @@ fn start(data: &Path) -> Server {
     Server { child, base }
 }
 
-fn init() -> (tempfile::TempDir, std::path::PathBuf) {
+/// Tokens of the users the tests act as, by participant id.
+struct Tokens(std::collections::BTreeMap<u64, String>);
+
+impl Tokens {
+    fn of(&self, participant: u64) -> &str {
+        self.0.get(&participant).map_or("", String::as_str)
+    }
+}
+
+fn ets(args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ets"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ets starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin");
+    let output = child.wait_with_output().expect("ets finishes");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A new store with users for the administrator (1), the plant (10) and the fund (20),
+/// created with `ets user add` and `ets user token`.
+fn init() -> (tempfile::TempDir, std::path::PathBuf, Tokens) {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("store");
-    let status = Command::new(env!("CARGO_BIN_EXE_ets"))
-        .args(["init", "--data"])
-        .arg(&data)
-        .output()
-        .expect("init");
-    assert!(status.status.success());
-    (dir, data)
+    let path = data.to_str().expect("utf-8").to_owned();
+    ets(&["init", "--data", &path], "");
+    let mut tokens = std::collections::BTreeMap::new();
+    for (name, participant, role) in [
+        ("admin", 1, "administrator"),
+        ("plant", 10, "representative"),
+        ("fund", 20, "representative"),
+    ] {
+        let id = participant.to_string();
+        ets(
+            &[
+                "user",
+                "add",
+                "--data",
+                &path,
+                "--name",
+                name,
+                "--participant",
+                &id,
+                "--role",
+                role,
+            ],
+            "correct horse battery staple\n",
+        );
+        tokens.insert(
+            participant,
+            ets(&["user", "token", "--data", &path, "--name", name], ""),
+        );
+    }
+    (dir, data, Tokens(tokens))
 }
 
 fn agent() -> ureq::Agent {
@@ -60,25 +118,28 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn post(agent: &ureq::Agent, server: &Server, body: &Value) -> (u16, Value) {
+fn post(agent: &ureq::Agent, server: &Server, tokens: &Tokens, body: &Value) -> (u16, Value) {
+    let requester = body["requester"].as_u64().unwrap_or(0);
     let mut response = agent
         .post(format!("{}/api/commands", server.base))
+        .header("Authorization", format!("Bearer {}", tokens.of(requester)))
         .send(body.to_string())
         .expect("request completes");
     let status = response.status().as_u16();
     (status, response.body_mut().read_json().expect("JSON body"))
 }
 
-fn get(agent: &ureq::Agent, server: &Server, path: &str) -> (u16, Value) {
+fn get(agent: &ureq::Agent, server: &Server, tokens: &Tokens, path: &str) -> (u16, Value) {
     let mut response = agent
         .get(format!("{}{path}", server.base))
+        .header("Authorization", format!("Bearer {}", tokens.of(1)))
         .call()
         .expect("request completes");
     let status = response.status().as_u16();
     (status, response.body_mut().read_json().expect("JSON body"))
 }
 
-fn setup(agent: &ureq::Agent, server: &Server) {
+fn setup(agent: &ureq::Agent, server: &Server, tokens: &Tokens) {
     let commands = [
         json!({"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}),
         json!({"request_id":2,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}),
@@ -90,7 +151,7 @@ fn setup(agent: &ureq::Agent, server: &Server) {
         json!({"request_id":8,"requester":1,"command":"allocate","to":100,"unit":"CEA-2021","quantity":500000}),
     ];
     for command in commands {
-        let (status, body) = post(agent, server, &command);
+        let (status, body) = post(agent, server, tokens, &command);
         assert_eq!(status, 200, "{body}");
     }
 }
@@ -100,20 +161,20 @@ fn commands_get_fitting_statuses_and_queries_see_acknowledged_writes() {
     // Goal: the API applies commands durably, maps refusals to HTTP statuses with a
     // stable code, returns the first outcome for a repeated request id, and reads
     // reflect every acknowledged write.
-    let (_dir, data) = init();
+    let (_dir, data, tokens) = init();
     let server = start(&data);
     let agent = agent();
-    setup(&agent, &server);
+    setup(&agent, &server, &tokens);
     let transfer = json!({"request_id":20,"requester":10,"command":"transfer","from":100,"to":200,"unit":"CEA-2021","quantity":1500});
-    let (status, first) = post(&agent, &server, &transfer);
+    let (status, first) = post(&agent, &server, &tokens, &transfer);
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["result"]["status"], "completed");
-    let (status, again) = post(&agent, &server, &transfer);
+    let (status, again) = post(&agent, &server, &tokens, &transfer);
     assert_eq!(
         (status, &again["duplicate"], &again["result"]),
         (200, &json!(true), &first["result"])
     );
-    let (status, body) = get(&agent, &server, "/api/accounts/200");
+    let (status, body) = get(&agent, &server, &tokens, "/api/accounts/200");
     assert_eq!(status, 200);
     assert_eq!(body["holdings"][0]["total"], 1500);
     let cases = [
@@ -139,21 +200,22 @@ fn commands_get_fitting_statuses_and_queries_see_acknowledged_writes() {
         ),
     ];
     for (body, expected_status, expected_code) in cases {
-        let (status, reply) = post(&agent, &server, &body);
+        let (status, reply) = post(&agent, &server, &tokens, &body);
         assert_eq!(
             (status, reply["code"].as_str()),
             (expected_status, Some(expected_code)),
             "{reply}"
         );
     }
-    let (status, body) = get(&agent, &server, "/api/accounts/4242");
+    let (status, body) = get(&agent, &server, &tokens, "/api/accounts/4242");
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
-    let (status, body) = get(&agent, &server, "/api/serials/1");
+    let (status, body) = get(&agent, &server, &tokens, "/api/serials/1");
     assert_eq!(status, 200);
     assert_eq!(body["held_by"], 200);
     let big = "x".repeat(100 * 1024);
     let response = agent
         .post(format!("{}/api/commands", server.base))
+        .header("Authorization", format!("Bearer {}", tokens.of(1)))
         .send(big)
         .expect("request completes");
     assert_eq!(
@@ -168,21 +230,26 @@ fn every_acknowledged_request_survives_sigkill_under_load() {
     // Goal: kill the server with SIGKILL while four clients post transfers; after
     // restart every request that got a 2xx is present (resubmitting it returns the
     // first outcome as a duplicate) and `ets verify` passes.
-    let (_dir, data) = init();
+    let (_dir, data, tokens) = init();
     let mut server = start(&data);
     let main_agent = agent();
-    setup(&main_agent, &server);
+    setup(&main_agent, &server, &tokens);
     let base = server.base.clone();
+    let plant_token = tokens.of(10).to_owned();
     let clients: Vec<_> = (0..4u64)
         .map(|client| {
             let base = base.clone();
+            let token = plant_token.clone();
             std::thread::spawn(move || {
                 let client_agent = agent();
                 let mut acknowledged = Vec::new();
                 for index in 0..100_000u64 {
                     let body = json!({"request_id": 1_000_000 + client * 1_000_000 + index, "requester": 10, "command": "transfer",
                         "from": 100, "to": 200, "unit": "CEA-2021", "quantity": 1});
-                    let Ok(mut response) = client_agent.post(format!("{base}/api/commands")).send(body.to_string()) else { break };
+                    let Ok(mut response) = client_agent
+                        .post(format!("{base}/api/commands"))
+                        .header("Authorization", format!("Bearer {token}"))
+                        .send(body.to_string()) else { break };
                     if response.status().is_success() {
                         let reply: Value = response.body_mut().read_json().unwrap_or(Value::Null);
                         acknowledged.push((body, reply));
@@ -215,7 +282,7 @@ fn every_acknowledged_request_survives_sigkill_under_load() {
     );
     let server = start(&data);
     for (body, first) in &acknowledged {
-        let (status, again) = post(&main_agent, &server, body);
+        let (status, again) = post(&main_agent, &server, &tokens, body);
         assert_eq!(status, 200);
         assert_eq!(again["duplicate"], true, "acknowledged {first} was lost");
         assert_eq!(again["result"], first["result"]);

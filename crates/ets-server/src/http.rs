@@ -1,36 +1,218 @@
 //! HTTP routes: commands in the JSON shape of `ets submit` (docs/commands.md),
-//! queries, health. Errors are JSON with a stable `code` and a fitting status.
+//! queries, health, metrics and the OpenAPI document. Errors are JSON with a
+//! stable `code` and a fitting status. Every `/api/*` route but the OpenAPI
+//! document needs a user (see `auth`); every request gets one tracing span
+//! and is counted in the metrics.
 
+use crate::auth::{UserDirectory, require_user};
+use crate::metrics::Metrics;
 use crate::sequencer::{Job, Query};
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use crate::users::{Principal, Role};
+use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Path, Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
-use ets_api::{parse_request, reply_json};
+use ets_api::{ApiRequest, parse_request, reply_json};
 use ets_engine::Outcome;
 use ets_model::{AccountId, ParticipantId, TransactionId};
 use ets_store::Submission;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument as _;
 
 /// The largest request body accepted, in bytes.
 pub const BODY_MAX_BYTES: usize = 64 * 1024;
 
-/// The routes, served by the sequencer behind `jobs`.
-pub fn router(jobs: mpsc::Sender<Job>) -> Router {
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/api/commands", post(command))
-        .route("/api/accounts/{id}", get(account))
-        .route("/api/transactions/{id}", get(transaction))
-        .route("/api/serials/{serial}", get(serial))
-        .route("/api/participants/{id}", get(participant))
-        .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
-        .with_state(jobs)
+/// The OpenAPI 3.1 document of the API, served at `/api/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// Commands only a user with the `administrator` role may send (the engine
+/// also checks that their participant is an administrator).
+pub const ADMINISTRATOR_COMMANDS: [&str; 8] = [
+    "register_participant",
+    "open_account",
+    "set_account_status",
+    "set_approval_rule",
+    "issue",
+    "allocate",
+    "cancel",
+    "reverse",
+];
+
+/// What the request handlers share.
+#[derive(Clone)]
+pub struct ServerState {
+    /// The sequencer's queue.
+    pub jobs: mpsc::Sender<Job>,
+    /// The users who may call the API.
+    pub users: Arc<UserDirectory>,
+    /// The metrics the handlers and the sequencer update.
+    pub metrics: Arc<Metrics>,
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without credentials.
+    Public,
+    /// An authenticated user.
+    User,
+}
+
+/// The HTTP methods the API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// GET (HEAD is answered too).
+    Get,
+    /// POST.
+    Post,
+}
+
+impl Verb {
+    /// The method's name in upper case, as on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+        }
+    }
+}
+
+/// A registered route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// Its method.
+    pub verb: Verb,
+    /// Its path as registered, with `{name}` parameters as in OpenAPI.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+/// Builds the router and the list of its routes in one place, so the list
+/// (which the OpenAPI test checks) cannot drift from what is served.
+struct Table {
+    public: Router<ServerState>,
+    protected: Router<ServerState>,
+    routes: Vec<Route>,
+}
+
+impl Table {
+    fn add<H, T>(mut self, access: Access, verb: Verb, path: &'static str, handler: H) -> Table
+    where
+        H: Handler<T, ServerState>,
+        T: 'static,
+    {
+        let method_router = on(verb.filter(), handler);
+        match access {
+            Access::Public => self.public = self.public.route(path, method_router),
+            Access::User => self.protected = self.protected.route(path, method_router),
+        }
+        self.routes.push(Route { verb, path, access });
+        self
+    }
+}
+
+fn table() -> Table {
+    let empty = Table {
+        public: Router::new(),
+        protected: Router::new(),
+        routes: Vec::new(),
+    };
+    empty
+        .add(Access::Public, Verb::Get, "/healthz", health)
+        .add(Access::Public, Verb::Get, "/metrics", metrics)
+        .add(Access::Public, Verb::Get, "/api/openapi.json", openapi)
+        .add(Access::User, Verb::Post, "/api/commands", command)
+        .add(Access::User, Verb::Get, "/api/accounts/{id}", account)
+        .add(
+            Access::User,
+            Verb::Get,
+            "/api/transactions/{id}",
+            transaction,
+        )
+        .add(Access::User, Verb::Get, "/api/serials/{serial}", serial)
+        .add(
+            Access::User,
+            Verb::Get,
+            "/api/participants/{id}",
+            participant,
+        )
+}
+
+/// Every route the router serves, in registration order.
+#[must_use]
+pub fn routes() -> Vec<Route> {
+    table().routes
+}
+
+/// The routes, served by the sequencer behind `state.jobs`.
+pub fn router(state: ServerState) -> Router {
+    let Table {
+        public, protected, ..
+    } = table();
+    let protected =
+        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_user));
+    public
+        .merge(protected)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
+        .with_state(state)
+}
+
+/// One span per request (method, path, status, latency, user) and the
+/// request metrics.
+async fn observe(State(state): State<ServerState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // Known methods only, so a client cannot grow the label set at will.
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        _ => "other",
+    };
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        status = tracing::field::Empty,
+        latency_us = tracing::field::Empty,
+        user = tracing::field::Empty,
+    );
+    let response = next.run(request).instrument(span.clone()).await;
+    let latency = started.elapsed();
+    let status = response.status().as_u16();
+    span.record("status", status);
+    span.record(
+        "latency_us",
+        u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+    );
+    span.in_scope(|| tracing::info!("request answered"));
+    state
+        .metrics
+        .observe_request(&route, method, status, latency);
+    response
+}
+
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,
         Json(json!({ "ok": false, "code": code, "message": message.into() })),
@@ -68,6 +250,33 @@ async fn health() -> Json<Value> {
     Json(json!({ "ok": true }))
 }
 
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+async fn metrics(State(state): State<ServerState>) -> Response {
+    let waiting = state
+        .jobs
+        .max_capacity()
+        .saturating_sub(state.jobs.capacity());
+    state.metrics.set_queue_depth(waiting);
+    match state.metrics.encode() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "metrics_unavailable",
+            "the metrics could not be encoded",
+        ),
+    }
+}
+
 /// The HTTP status that fits an engine refusal code.
 fn status_of(code: &str) -> StatusCode {
     match code {
@@ -82,7 +291,60 @@ fn status_of(code: &str) -> StatusCode {
     }
 }
 
-async fn command(State(jobs): State<mpsc::Sender<Job>>, body: String) -> Response {
+/// The `Idempotency-Key` header, when present, must be the body's
+/// `request_id` in decimal; the engine already answers a repeated request id
+/// with its first outcome. Gives the refusal to send, if any.
+fn check_idempotency_key(headers: &HeaderMap, request_id: u64) -> Option<Response> {
+    let value = headers.get("idempotency-key")?;
+    let text = value.to_str().unwrap_or("");
+    // Digits only: `parse` alone would also take a leading `+`.
+    let decimal = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    match text.parse::<u64>() {
+        Ok(key) if decimal && key == request_id => None,
+        _ => Some(error(
+            StatusCode::BAD_REQUEST,
+            "idempotency_key_mismatch",
+            format!(
+                "the Idempotency-Key header must be the request_id {request_id} in decimal; it is {:?}",
+                String::from_utf8_lossy(value.as_bytes())
+            ),
+        )),
+    }
+}
+
+/// The checks between the authenticated user and the command they send.
+/// Gives the refusal to send, if any.
+fn authorise(principal: &Principal, request: &ApiRequest) -> Option<Response> {
+    if request.requester != principal.participant {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "requester_mismatch",
+            format!(
+                "user {} acts as participant {}, not as the requester {}",
+                principal.name, principal.participant, request.requester
+            ),
+        ));
+    }
+    let name = request.command.name();
+    if ADMINISTRATOR_COMMANDS.contains(&name) && principal.role != Role::Administrator {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "role_forbids",
+            format!(
+                "{name} needs the role administrator; user {} has the role {}",
+                principal.name, principal.role
+            ),
+        ));
+    }
+    None
+}
+
+async fn command(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let request = match parse_request(&body) {
         Ok(request) => request,
         Err(parse_error) => {
@@ -93,6 +355,12 @@ async fn command(State(jobs): State<mpsc::Sender<Job>>, body: String) -> Respons
             );
         }
     };
+    if let Some(response) = check_idempotency_key(&headers, request.request_id.0)
+        .or_else(|| authorise(&principal, &request))
+    {
+        return response;
+    }
+    let jobs = &state.jobs;
     let (reply, answer) = oneshot::channel();
     let submission = Submission {
         request_id: request.request_id,
@@ -100,7 +368,7 @@ async fn command(State(jobs): State<mpsc::Sender<Job>>, body: String) -> Respons
         time: request.time,
         command: request.command,
     };
-    if let Some(response) = enqueue(&jobs, Job::Submit { submission, reply }) {
+    if let Some(response) = enqueue(jobs, Job::Submit { submission, reply }) {
         return response;
     }
     match answer.await {
@@ -147,31 +415,36 @@ async fn query(jobs: &mpsc::Sender<Job>, query: Query, what: String) -> Response
     }
 }
 
-async fn account(State(jobs): State<mpsc::Sender<Job>>, Path(id): Path<u64>) -> Response {
+async fn account(State(state): State<ServerState>, Path(id): Path<u64>) -> Response {
     query(
-        &jobs,
+        &state.jobs,
         Query::Account(AccountId(id)),
         format!("account {id}"),
     )
     .await
 }
 
-async fn transaction(State(jobs): State<mpsc::Sender<Job>>, Path(id): Path<u64>) -> Response {
+async fn transaction(State(state): State<ServerState>, Path(id): Path<u64>) -> Response {
     query(
-        &jobs,
+        &state.jobs,
         Query::Transaction(TransactionId(id)),
         format!("transaction {id}"),
     )
     .await
 }
 
-async fn serial(State(jobs): State<mpsc::Sender<Job>>, Path(serial): Path<u64>) -> Response {
-    query(&jobs, Query::Serial(serial), format!("serial {serial}")).await
+async fn serial(State(state): State<ServerState>, Path(serial): Path<u64>) -> Response {
+    query(
+        &state.jobs,
+        Query::Serial(serial),
+        format!("serial {serial}"),
+    )
+    .await
 }
 
-async fn participant(State(jobs): State<mpsc::Sender<Job>>, Path(id): Path<u64>) -> Response {
+async fn participant(State(state): State<ServerState>, Path(id): Path<u64>) -> Response {
     query(
-        &jobs,
+        &state.jobs,
         Query::Participant(ParticipantId(id)),
         format!("participant {id}"),
     )

@@ -5,18 +5,37 @@
 //! unbounded memory). Queries run on the same thread, so a client always reads
 //! its own acknowledged writes.
 //!
-//! **Not yet:** authentication and roles (the `requester` in the body is
-//! trusted, so bind to loopback only), the OpenAPI document, the web UI,
-//! metrics and TLS. See the server issue.
+//! Every `/api/*` route but the OpenAPI document needs a user from the
+//! store's `users.json` (Bearer token or HTTP Basic); a command's `requester`
+//! must be the user's participant, and the engine then checks what that
+//! participant may do. `/healthz`, `/metrics` (Prometheus) and
+//! `/api/openapi.json` are public. The API is described in `docs/api.md`.
+//!
+//! **Not yet:** TLS (put a TLS-terminating proxy in front, or bind to
+//! loopback only), the web UI, rate limiting of failed logins.
 
+mod auth;
 mod http;
+mod metrics;
 mod sequencer;
+mod users;
 
-pub use http::router;
+pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};
+pub use http::{
+    ADMINISTRATOR_COMMANDS, Access, BODY_MAX_BYTES, OPENAPI_JSON, Route, ServerState, Verb, router,
+    routes,
+};
+pub use metrics::Metrics;
 pub use sequencer::{Job, Query, Sequencer, SequencerConfig};
+pub use users::{
+    AuthError, NAME_MAX_BYTES, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, Principal, Role,
+    TOKENS_PER_USER_MAX, USERS_FILE_NAME, USERS_FILE_VERSION, USERS_MAX, UnknownRole, Users,
+    UsersError, users_path,
+};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -40,6 +59,14 @@ pub enum ServerError {
         /// Why.
         source: ets_store::StoreError,
     },
+    /// The users file could not be loaded.
+    #[error("cannot load the users of {path}: {source}")]
+    Users {
+        /// The store directory.
+        path: PathBuf,
+        /// Why.
+        source: UsersError,
+    },
     /// The address could not be bound or the server failed.
     #[error("cannot serve on {address}: {source}")]
     Io {
@@ -50,12 +77,13 @@ pub enum ServerError {
     },
 }
 
-/// Opens the store, binds the address, calls `on_listening` with the bound
+/// Opens the store and its users file, binds the address, calls `on_listening` with the bound
 /// address (useful with port 0), and serves until `shutdown` completes; then
 /// the sequencer finishes the jobs already queued and the store is closed.
 ///
 /// # Errors
-/// [`ServerError`] when the store cannot be opened or the address bound.
+/// [`ServerError`] when the store or its users file cannot be opened or the
+/// address bound.
 pub async fn serve(
     config: ServerConfig,
     on_listening: impl FnOnce(SocketAddr),
@@ -67,10 +95,17 @@ pub async fn serve(
             source,
         },
     )?;
+    let users = UserDirectory::open(&config.data).map_err(|source| ServerError::Users {
+        path: config.data.clone(),
+        source,
+    })?;
+    let metrics = Arc::new(Metrics::new());
     let sequencer =
-        Sequencer::start(store, config.sequencer).map_err(|source| ServerError::Io {
-            address: config.listen,
-            source,
+        Sequencer::start(store, config.sequencer, Arc::clone(&metrics)).map_err(|source| {
+            ServerError::Io {
+                address: config.listen,
+                source,
+            }
         })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -84,7 +119,12 @@ pub async fn serve(
     })?;
     on_listening(address);
     tracing::info!(%address, "serving");
-    let served = axum::serve(listener, router(sequencer.handle()))
+    let state = ServerState {
+        jobs: sequencer.handle(),
+        users: Arc::new(users),
+        metrics,
+    };
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     sequencer.stop();

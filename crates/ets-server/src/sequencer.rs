@@ -1,12 +1,16 @@
 //! The sequencer thread: the only owner of the store. It drains the queue in
 //! batches; submissions of a batch are made durable together (one fsync)
 //! before any of them is answered; a query first flushes the submissions
-//! queued before it, so reads see every earlier acknowledged write.
+//! queued before it, so reads see every earlier acknowledged write. Each
+//! group commit is timed for the metrics.
 
+use crate::metrics::Metrics;
 use ets_api::{account_view, participant_view, serial_view, transaction_view};
 use ets_model::{AccountId, ParticipantId, TransactionId};
 use ets_store::{Reply, Store, Submission, wall_clock_now};
 use serde_json::Value;
+use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// Queue and batch limits.
@@ -65,16 +69,21 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    /// Starts the thread that owns `store`.
+    /// Starts the thread that owns `store`; it reports batch sizes, commit
+    /// latency and the journal's size to `metrics`.
     ///
     /// # Errors
     /// The operating system's error when the thread cannot be created.
-    pub fn start(store: Store, config: SequencerConfig) -> std::io::Result<Sequencer> {
+    pub fn start(
+        store: Store,
+        config: SequencerConfig,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Sequencer> {
         let (sender, receiver) = mpsc::channel(config.queue_capacity.max(1));
         let batch_max = config.batch_max.max(1);
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
-            .spawn(move || run(store, receiver, batch_max))?;
+            .spawn(move || run(store, receiver, batch_max, &metrics))?;
         Ok(Sequencer { sender, thread })
     }
 
@@ -93,7 +102,8 @@ impl Sequencer {
     }
 }
 
-fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize) {
+fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, metrics: &Metrics) {
+    report_journal(&store, metrics);
     let mut pending: Vec<(Submission, oneshot::Sender<Result<Reply, String>>)> = Vec::new();
     // Waits for the first job, then takes whatever else is already queued.
     while let Some(first) = receiver.blocking_recv() {
@@ -103,18 +113,18 @@ fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize) {
                 Job::Submit { submission, reply } => {
                     pending.push((submission, reply));
                     if pending.len() >= batch_max {
-                        flush(&mut store, &mut pending);
+                        flush(&mut store, &mut pending, metrics);
                     }
                 }
                 Job::Query { query, reply } => {
-                    flush(&mut store, &mut pending);
+                    flush(&mut store, &mut pending, metrics);
                     // The asker may have gone away; nothing to do then.
                     let _ = reply.send(answer(&store, query));
                 }
             }
             next = receiver.try_recv().ok();
         }
-        flush(&mut store, &mut pending);
+        flush(&mut store, &mut pending, metrics);
     }
     tracing::info!("sequencer stopped");
 }
@@ -123,6 +133,7 @@ fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize) {
 fn flush(
     store: &mut Store,
     pending: &mut Vec<(Submission, oneshot::Sender<Result<Reply, String>>)>,
+    metrics: &Metrics,
 ) {
     if pending.is_empty() {
         return;
@@ -131,19 +142,30 @@ fn flush(
         .iter()
         .map(|(submission, _)| submission.clone())
         .collect();
-    match store.submit(&submissions, wall_clock_now()) {
+    let started = Instant::now();
+    let submitted = store.submit(&submissions, wall_clock_now());
+    let latency = started.elapsed();
+    match submitted {
         Ok(replies) => {
+            metrics.observe_commit(submissions.len(), latency);
+            report_journal(store, metrics);
             for ((_, sender), reply) in pending.drain(..).zip(replies) {
                 let _ = sender.send(Ok(reply));
             }
         }
         Err(error) => {
+            metrics.observe_store_fault();
             tracing::error!(%error, "store fault; no reply of this batch is acknowledged");
             for (_, sender) in pending.drain(..) {
                 let _ = sender.send(Err(error.to_string()));
             }
         }
     }
+}
+
+fn report_journal(store: &Store, metrics: &Metrics) {
+    let stats = store.journal().stats();
+    metrics.set_journal(stats.bytes, stats.records);
 }
 
 fn answer(store: &Store, query: Query) -> Option<Value> {

@@ -1,0 +1,238 @@
+//! Authentication of API requests: the `Authorization` header (Bearer token or
+//! HTTP Basic) checked against the store's users file, and the middleware that
+//! guards every `/api/*` route but the OpenAPI document.
+//!
+//! The server notices a rewritten `users.json` (new users, issued or revoked
+//! tokens) at the next request: each request compares the file's size, time
+//! and inode with those of the copy in memory and reloads it when they differ.
+//! A file that no longer loads makes every request fail with 401 (fail
+//! closed) until it is fixed. Argon2 verifications are slow and memory-hungry
+//! (19 MiB each), so at most [`ARGON2_CONCURRENT_MAX`] run at once.
+
+use crate::http::{ServerState, error};
+use crate::users::{AuthError, Principal, Users, users_path};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+use tokio::sync::Semaphore;
+
+/// The most argon2 verifications that run at the same time; more wait.
+pub const ARGON2_CONCURRENT_MAX: usize = 2;
+
+/// What identifies `users.json` on disk; a change means it was rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileStamp {
+    Missing,
+    Present {
+        size_bytes: u64,
+        modified: Option<SystemTime>,
+        inode: u64,
+    },
+    /// After a failed load: equal to no stamp read from disk, so the next
+    /// request tries again.
+    Failed,
+}
+
+struct Loaded {
+    users: Arc<Users>,
+    stamp: FileStamp,
+}
+
+/// The users file of a running server, reloaded when it changes on disk.
+pub struct UserDirectory {
+    dir: PathBuf,
+    loaded: Mutex<Loaded>,
+    argon2_permits: Semaphore,
+}
+
+impl std::fmt::Debug for UserDirectory {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("UserDirectory")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a request presented in its `Authorization` header.
+enum Credentials {
+    Token(String),
+    Basic { name: String, password: String },
+}
+
+impl UserDirectory {
+    /// Loads the users file of the store directory `dir` (no file: no users).
+    ///
+    /// # Errors
+    /// The errors of [`Users::load`], so that a server does not start with a
+    /// users file it cannot read.
+    pub fn open(dir: &Path) -> Result<UserDirectory, crate::users::UsersError> {
+        let stamp = stamp_of(&users_path(dir));
+        let users = Users::load(dir)?;
+        Ok(UserDirectory {
+            dir: dir.to_path_buf(),
+            loaded: Mutex::new(Loaded {
+                users: Arc::new(users),
+                stamp,
+            }),
+            argon2_permits: Semaphore::new(ARGON2_CONCURRENT_MAX),
+        })
+    }
+
+    /// The users as on disk now, reloading the file when it changed.
+    fn current(&self) -> Arc<Users> {
+        let stamp = stamp_of(&users_path(&self.dir));
+        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        if loaded.stamp == stamp && stamp != FileStamp::Failed {
+            return Arc::clone(&loaded.users);
+        }
+        match Users::load(&self.dir) {
+            Ok(users) => {
+                tracing::info!(dir = %self.dir.display(), "users file reloaded");
+                *loaded = Loaded {
+                    users: Arc::new(users),
+                    stamp,
+                };
+            }
+            Err(error) => {
+                tracing::error!(%error, code = error.code(), "users file does not load; refusing every user until it does");
+                loaded.users = Arc::new(Users::empty());
+                loaded.stamp = FileStamp::Failed;
+            }
+        }
+        Arc::clone(&loaded.users)
+    }
+
+    /// Checks the credentials; a token verified before is accepted without
+    /// argon2, anything else waits for one of the argon2 permits.
+    async fn authenticate(&self, credentials: Credentials) -> Result<Principal, &'static str> {
+        let users = self.current();
+        if let Credentials::Token(token) = &credentials
+            && let Some(principal) = users.cached_token(token)
+        {
+            return Ok(principal);
+        }
+        // Never closed, so acquiring cannot fail; if it did, run unthrottled.
+        let _permit = self.argon2_permits.acquire().await.ok();
+        let checked = tokio::task::spawn_blocking(move || match credentials {
+            Credentials::Token(token) => users.authenticate_token(&token),
+            Credentials::Basic { name, password } => users.authenticate_basic(&name, &password),
+        })
+        .await;
+        match checked {
+            Ok(result) => result.map_err(|error: AuthError| error.code()),
+            Err(_) => Err("verification_panicked"),
+        }
+    }
+}
+
+fn stamp_of(path: &Path) -> FileStamp {
+    match std::fs::metadata(path) {
+        Ok(metadata) => FileStamp::Present {
+            size_bytes: metadata.len(),
+            modified: metadata.modified().ok(),
+            inode: inode_of(&metadata),
+        },
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => FileStamp::Missing,
+        Err(_) => FileStamp::Failed,
+    }
+}
+
+#[cfg(unix)]
+fn inode_of(metadata: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    metadata.ino()
+}
+
+#[cfg(not(unix))]
+fn inode_of(_metadata: &std::fs::Metadata) -> u64 {
+    0
+}
+
+/// Reads the `Authorization` header: `Bearer <token>` or `Basic
+/// <base64(name:password)>`, schemes in any case.
+fn credentials_of(headers: &HeaderMap) -> Result<Credentials, &'static str> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or("no Authorization header")?
+        .to_str()
+        .map_err(|_| "the Authorization header is not ASCII")?;
+    let (scheme, rest) = value
+        .split_once(' ')
+        .ok_or("the Authorization header has no scheme")?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(Credentials::Token(rest.to_owned()));
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err("the Authorization scheme is neither Bearer nor Basic");
+    }
+    let decoded = STANDARD
+        .decode(rest)
+        .map_err(|_| "the Basic credentials are not base64")?;
+    let decoded = String::from_utf8(decoded).map_err(|_| "the Basic credentials are not UTF-8")?;
+    let (name, password) = decoded
+        .split_once(':')
+        .ok_or("the Basic credentials have no ':'")?;
+    Ok(Credentials::Basic {
+        name: name.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+/// 401 with the challenges a client may answer.
+fn unauthenticated(message: &str) -> Response {
+    let mut response = error(StatusCode::UNAUTHORIZED, "unauthenticated", message);
+    let headers = response.headers_mut();
+    headers.append(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"openets\""),
+    );
+    headers.append(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"openets\", charset=\"UTF-8\""),
+    );
+    response
+}
+
+/// The middleware of every protected route: authenticates the request, lets
+/// auditors only read, and hands the [`Principal`] to the handler as a
+/// request extension.
+pub(crate) async fn require_user(
+    State(state): State<ServerState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let credentials = match credentials_of(request.headers()) {
+        Ok(credentials) => credentials,
+        Err(reason) => return unauthenticated(reason),
+    };
+    let principal = match state.users.authenticate(credentials).await {
+        Ok(principal) => principal,
+        Err(code) => {
+            tracing::info!(code, "authentication failed");
+            // One answer for every failure: a client cannot probe names.
+            return unauthenticated("the credentials are not valid");
+        }
+    };
+    tracing::Span::current().record("user", principal.name.as_str());
+    let reads_only = matches!(*request.method(), Method::GET | Method::HEAD);
+    if !reads_only && !principal.role.may_write() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "role_forbids",
+            format!(
+                "user {} has the role {}, which may only read",
+                principal.name, principal.role
+            ),
+        );
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}

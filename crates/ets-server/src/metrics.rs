@@ -1,0 +1,184 @@
+//! Prometheus metrics, served as text at `/metrics`: requests by route, method
+//! and status with their latency; the sequencer's batch sizes and commit
+//! latency (the time of `Store::submit`, which includes the fsync); the queue
+//! depth; the journal's size in bytes and records.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+/// The labels of a request counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    /// The route as registered (`/api/accounts/{id}`), or `unmatched`.
+    route: String,
+    method: String,
+    status: u16,
+}
+
+/// The labels of a request latency histogram.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+type HistogramConstructor = fn() -> Histogram;
+
+fn request_latency_histogram() -> Histogram {
+    // 100 µs to about 3.3 s.
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
+}
+
+/// Every metric of the server, with the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<RouteLabels, Histogram, HistogramConstructor>,
+    batch_size: Histogram,
+    commit_duration: Histogram,
+    store_faults: Counter,
+    queue_depth: Gauge,
+    journal_size: Gauge,
+    journal_records: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Creates the metrics, all at zero, and registers them.
+    #[must_use]
+    pub fn new() -> Metrics {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_duration =
+            Family::<RouteLabels, Histogram, HistogramConstructor>::new_with_constructor(
+                request_latency_histogram,
+            );
+        // 1 to 16,384 commands.
+        let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 15));
+        // 50 µs to about 1.6 s.
+        let commit_duration = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+        let store_faults = Counter::default();
+        let queue_depth = Gauge::default();
+        let journal_size = Gauge::default();
+        let journal_records = Gauge::default();
+        let mut registry = Registry::default();
+        registry.register(
+            "ets_http_requests",
+            "HTTP requests answered, by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "ets_http_request_duration_seconds",
+            "Time from receiving a request to having its response, by route",
+            request_duration.clone(),
+        );
+        registry.register(
+            "ets_batch_size_commands",
+            "Commands made durable by one group commit",
+            batch_size.clone(),
+        );
+        registry.register(
+            "ets_commit_duration_seconds",
+            "Time of one group commit: apply, journal append and fsync",
+            commit_duration.clone(),
+        );
+        registry.register(
+            "ets_store_faults",
+            "Group commits that failed with a store fault",
+            store_faults.clone(),
+        );
+        registry.register(
+            "ets_queue_depth_jobs",
+            "Jobs waiting for the sequencer when scraped",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "ets_journal_size_bytes",
+            "Committed bytes across all journal segment files",
+            journal_size.clone(),
+        );
+        registry.register(
+            "ets_journal_records",
+            "Committed records in the journal's segment files",
+            journal_records.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            batch_size,
+            commit_duration,
+            store_faults,
+            queue_depth,
+            journal_size,
+            journal_records,
+        }
+    }
+
+    /// Counts one answered request and its latency.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, latency: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(latency.as_secs_f64());
+    }
+
+    /// Records one group commit of `commands` commands that took `latency`.
+    pub fn observe_commit(&self, commands: usize, latency: Duration) {
+        // Exact: batch sizes are bounded by the sequencer's batch_max, far below 2^52.
+        self.batch_size.observe(commands as f64);
+        self.commit_duration.observe(latency.as_secs_f64());
+    }
+
+    /// Counts a group commit that failed with a store fault.
+    pub fn observe_store_fault(&self) {
+        self.store_faults.inc();
+    }
+
+    /// Sets the journal's committed size and record count.
+    pub fn set_journal(&self, size_bytes: u64, records: u64) {
+        self.journal_size
+            .set(i64::try_from(size_bytes).unwrap_or(i64::MAX));
+        self.journal_records
+            .set(i64::try_from(records).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the number of jobs waiting in the queue.
+    pub fn set_queue_depth(&self, jobs: usize) {
+        self.queue_depth
+            .set(i64::try_from(jobs).unwrap_or(i64::MAX));
+    }
+
+    /// The metrics in the Prometheus text exposition format.
+    ///
+    /// # Errors
+    /// [`std::fmt::Error`] if encoding fails (it writes to a `String`, so only
+    /// on a bug in the encoder).
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
