@@ -3,6 +3,7 @@
 use crate::compliance::{COMPLIANCE_COMMANDS, parse_compliance};
 use crate::text::{format_time, parse_time, parse_unit_class};
 use ets_engine::compliance::ComplianceEffect;
+use ets_engine::exchange::ExchangeEffect;
 use ets_engine::{Command, Effect, Outcome, Rejection};
 use ets_model::{AccountId, ParticipantId, Quantity, RequestId, Timestamp, TransactionId};
 use ets_registry::{AccountKind, AccountStatus, ParticipantKind, RegistryCommand};
@@ -340,6 +341,67 @@ fn effect_json(effect: &Effect) -> Value {
             json!({ "transaction": id.0, "status": status.name() })
         }
         Effect::Compliance(effect) => compliance_effect_json(effect),
+        Effect::Exchange(effect) => exchange_effect_json(effect),
+    }
+}
+
+fn exchange_effect_json(effect: &ExchangeEffect) -> Value {
+    match effect {
+        ExchangeEffect::InstrumentListed { instrument } => {
+            json!({ "instrument": instrument.as_str() })
+        }
+        ExchangeEffect::CashUpdated { account, balance } => json!({
+            "account": account.0,
+            "cash_available_minor_units": balance.available.minor_units(),
+            "cash_held_minor_units": balance.held.minor_units(),
+        }),
+        ExchangeEffect::OrderEntered {
+            instrument,
+            order,
+            trades,
+            open,
+        } => json!({
+            "instrument": instrument.as_str(), "order": order.0, "trades": trades, "open": open.tonnes(),
+        }),
+        ExchangeEffect::OrderClosed { instrument, order } => {
+            json!({ "instrument": instrument.as_str(), "order_closed": order.0 })
+        }
+        ExchangeEffect::DayClosed {
+            instrument,
+            stats,
+            expired,
+        } => json!({
+            "instrument": instrument.as_str(),
+            "open_ticks": stats.open.ticks(),
+            "high_ticks": stats.high.map(|p| p.ticks()),
+            "low_ticks": stats.low.map(|p| p.ticks()),
+            "close_ticks": stats.close.ticks(),
+            "vwap_ticks": stats.vwap.map(|p| p.ticks()),
+            "volume": stats.volume.tonnes(),
+            "turnover_minor_units": stats.turnover.minor_units(),
+            "trades": stats.trades,
+            "expired_orders": expired,
+        }),
+        ExchangeEffect::AuctionOpened { auction } => json!({ "auction": auction.0 }),
+        ExchangeEffect::BidSubmitted { auction, bid } => {
+            json!({ "auction": auction.0, "bid": bid.0 })
+        }
+        ExchangeEffect::BidWithdrawn { auction, bid } => {
+            json!({ "auction": auction.0, "bid_withdrawn": bid.0 })
+        }
+        ExchangeEffect::AuctionClosed {
+            auction,
+            status,
+            clearing_price,
+            sold,
+            trades,
+        } => json!({
+            "auction": auction.0,
+            "status": format!("{status:?}"),
+            "clearing_price_ticks": clearing_price.map(|p| p.ticks()),
+            "sold": sold.tonnes(),
+            "trades": trades,
+        }),
     }
 }
 

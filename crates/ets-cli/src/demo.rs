@@ -98,6 +98,7 @@ fn describe(effect: &Effect) -> String {
             format!("transaction {id} {}", status.name())
         }
         Effect::Compliance(effect) => format!("{effect:?}"),
+        Effect::Exchange(effect) => format!("{effect:?}"),
     }
 }
 

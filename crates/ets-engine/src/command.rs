@@ -1,6 +1,7 @@
 //! The engine's input (a command in its envelope) and output (an outcome).
 
 use crate::compliance::{ComplianceCommand, ComplianceEffect, ComplianceError};
+use crate::exchange::{ExchangeCommand, ExchangeEffect, ExchangeError};
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use ets_registry::{RegistryCommand, RegistryError};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,8 @@ pub enum Command {
     Registry(RegistryCommand),
     /// A compliance-cycle command.
     Compliance(ComplianceCommand),
+    /// An exchange command (orders, cash, auctions).
+    Exchange(ExchangeCommand),
 }
 
 impl Command {
@@ -21,6 +24,7 @@ impl Command {
         match self {
             Command::Registry(command) => command.name(),
             Command::Compliance(command) => command.name(),
+            Command::Exchange(command) => command.name(),
         }
     }
 }
@@ -65,6 +69,15 @@ impl From<ComplianceError> for Rejection {
     }
 }
 
+impl From<ExchangeError> for Rejection {
+    fn from(error: ExchangeError) -> Rejection {
+        Rejection {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
+
 /// What an accepted command did, by domain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
@@ -72,6 +85,8 @@ pub enum Effect {
     Registry(ets_registry::Effect),
     /// A compliance command's effect.
     Compliance(ComplianceEffect),
+    /// An exchange command's effect.
+    Exchange(ExchangeEffect),
 }
 
 /// What came of a command.

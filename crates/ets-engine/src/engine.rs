@@ -3,6 +3,7 @@
 
 use crate::command::{Command, Effect, Envelope, Outcome, Rejection};
 use crate::compliance::Compliance;
+use crate::exchange::Exchange;
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use ets_registry::{Context, Registry, RegistryCommand};
 use rustc_hash::FxHashMap;
@@ -48,6 +49,7 @@ impl Applied {
 pub struct Engine {
     registry: Registry,
     compliance: Compliance,
+    exchange: Exchange,
     /// First outcome per (requester, request id). Only looked up, never
     /// iterated except sorted, so its hash order is never observable.
     outcomes: FxHashMap<(ParticipantId, RequestId), Outcome>,
@@ -60,6 +62,7 @@ pub struct Engine {
 struct SnapshotState {
     registry: Registry,
     compliance: Compliance,
+    exchange: Exchange,
     outcomes: Vec<((ParticipantId, RequestId), Outcome)>,
     last_time: Option<Timestamp>,
     applied: u64,
@@ -78,6 +81,7 @@ impl Engine {
         Engine {
             registry: Registry::new(),
             compliance: Compliance::default(),
+            exchange: Exchange::new(),
             outcomes: FxHashMap::default(),
             last_time: None,
             applied: 0,
@@ -114,6 +118,11 @@ impl Engine {
                 .compliance
                 .execute(&mut self.registry, context, command)
                 .map(Effect::Compliance)
+                .map_err(Rejection::from),
+            Command::Exchange(command) => self
+                .exchange
+                .execute(&mut self.registry, context, command)
+                .map(Effect::Exchange)
                 .map_err(Rejection::from),
         };
         match result {
@@ -162,6 +171,12 @@ impl Engine {
         &self.compliance
     }
 
+    /// The exchange state, for queries.
+    #[must_use]
+    pub fn exchange(&self) -> &Exchange {
+        &self.exchange
+    }
+
     /// The time of the last applied command.
     #[must_use]
     pub fn last_time(&self) -> Option<Timestamp> {
@@ -185,7 +200,8 @@ impl Engine {
     /// # Errors
     /// A description of the first broken invariant: always a bug.
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.registry.check_invariants()
+        // The exchange's check covers the registry's, counting its own unit holds.
+        self.exchange.check_invariants(&self.registry)
     }
 
     /// The canonical encoding of the whole state: ordered maps in key order,
@@ -201,6 +217,7 @@ impl Engine {
         let state = SnapshotState {
             registry: self.registry.clone(),
             compliance: self.compliance.clone(),
+            exchange: self.exchange.clone(),
             outcomes,
             last_time: self.last_time,
             applied: self.applied,
@@ -220,6 +237,7 @@ impl Engine {
         Ok(Engine {
             registry: state.registry,
             compliance: state.compliance,
+            exchange: state.exchange,
             outcomes: state.outcomes.into_iter().collect(),
             last_time: state.last_time,
             applied: state.applied,

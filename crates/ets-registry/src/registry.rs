@@ -34,7 +34,7 @@ pub struct Registry {
     class_indexes: BTreeMap<UnitClass, u32>,
     /// Serial ranges issued, per class index, in issue order.
     issued: Vec<Vec<SerialBlock>>,
-    transactions: Vec<Transaction>,
+    pub(crate) transactions: Vec<Transaction>,
     reversals_pending: BTreeSet<TransactionId>,
     next_serial: u64,
 }
@@ -852,7 +852,7 @@ impl Registry {
             .ok_or(RegistryError::UnknownAccount(id))
     }
 
-    fn account_mut(&mut self, id: AccountId) -> Option<&mut Account> {
+    pub(crate) fn account_mut(&mut self, id: AccountId) -> Option<&mut Account> {
         let index = *self.account_index.get(&id)?;
         self.accounts.get_mut(index as usize)
     }

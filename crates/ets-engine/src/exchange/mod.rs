@@ -1,1 +1,27 @@
-//! The exchange inside the engine (being built): trading accounts with cash, holds, matching through ets-market, delivery-versus-payment settlement.
+//! The exchange inside the engine: instruments traded through `ets-market`
+//! books (continuous, China listed and block agreements) and primary
+//! auctions, cash balances kept by the exchange operator as settlement bank,
+//! full pre-funding (sells hold units in the registry, buys hold cash), and
+//! delivery versus payment in the same step as the match.
+//!
+//! **Invariants** ([`Exchange::check_invariants`]): held cash equals the
+//! holds of open orders, proposals and bids; balances sum to deposits minus
+//! withdrawals; the registry's reservations equal its pending transactions
+//! plus the exchange's unit holds; books are never crossed. A refused command
+//! changes neither the exchange nor the registry.
+//!
+//! **Decisions.** Trading needs one representative's signature: the k-of-N
+//! approval rule of an account governs registry transfers, not orders (the
+//! exchange's own controls apply instead). Fees are `floor(value × bps /
+//! 10,000)` per side per fill, so a buy's hold (value plus fee at its limit)
+//! always covers its fills. One price tick is one minor unit of cash.
+
+mod command;
+mod error;
+mod execute;
+mod settle;
+mod state;
+
+pub use command::{AuctionId, CashBalance, ExchangeCommand, ExchangeEffect, TradingMode};
+pub use error::ExchangeError;
+pub use state::{Exchange, TradeRecord, TradeVenue};

@@ -1,0 +1,316 @@
+//! The exchange's commands and what an accepted one did. Who asks and when
+//! travel beside them in the registry's `Context`.
+
+use ets_market::{
+    AuctionRules, AuctionStatus, DailyStats, InstrumentRules, MarketDataRules, OrderId, OrderKind,
+    Side, TimeInForce,
+};
+use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, UnitClass};
+use serde::{Deserialize, Serialize};
+
+/// An auction, numbered by the exchange from 1 in order of opening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AuctionId(pub u64);
+
+impl std::fmt::Display for AuctionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// How an instrument trades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TradingMode {
+    /// A continuous limit order book (price-time priority).
+    Continuous,
+    /// China's listed agreement: makers post, takers pick.
+    ChinaListed,
+    /// China's block agreement: proposals to a named counterparty.
+    ChinaBlock,
+}
+
+/// A request to the exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExchangeCommand {
+    /// Lists an instrument (administrator only).
+    ListInstrument {
+        /// Its symbol, unique on the exchange.
+        symbol: Code,
+        /// The unit class it trades (must have been issued).
+        class: UnitClass,
+        /// How it trades.
+        mode: TradingMode,
+        /// Tick, lot, order sizes, band and limits.
+        rules: InstrumentRules,
+        /// The first reference price (the band's centre).
+        reference_price: Price,
+        /// The fee charged to each side, in basis points of the trade value.
+        fee_bps: u32,
+        /// The exchange's trading account that receives the fees.
+        fee_account: AccountId,
+        /// China's T+1: units bought today cannot be sold today.
+        no_same_day_resale: bool,
+        /// How the close is set and how long the tape is.
+        market_data: MarketDataRules,
+    },
+    /// Credits cash to an account (the exchange operator, as settlement bank).
+    DepositCash {
+        /// A trading or operator holding account.
+        account: AccountId,
+        /// Minor units, positive.
+        amount: Money,
+    },
+    /// Debits available cash (the exchange operator, as settlement bank).
+    WithdrawCash {
+        /// The account.
+        account: AccountId,
+        /// Minor units, positive, at most the available cash.
+        amount: Money,
+    },
+    /// Enters an order in a continuous book, or posts a listed-agreement
+    /// maker order (limit, day).
+    PlaceOrder {
+        /// The instrument.
+        instrument: Code,
+        /// The trading account.
+        account: AccountId,
+        /// Buy or sell.
+        side: Side,
+        /// Limit price or market.
+        kind: OrderKind,
+        /// Tonnes.
+        quantity: Quantity,
+        /// Day, immediate-or-cancel or fill-or-kill.
+        time_in_force: TimeInForce,
+    },
+    /// Cancels a resting order.
+    CancelOrder {
+        /// The instrument.
+        instrument: Code,
+        /// The owning account.
+        account: AccountId,
+        /// The order.
+        order: OrderId,
+    },
+    /// Changes a resting order's price and open quantity.
+    AmendOrder {
+        /// The instrument.
+        instrument: Code,
+        /// The owning account.
+        account: AccountId,
+        /// The order.
+        order: OrderId,
+        /// The new limit price.
+        price: Price,
+        /// The new open quantity.
+        quantity: Quantity,
+    },
+    /// Takes a visible listed-agreement order at its price.
+    TakeListed {
+        /// The instrument (listed mode).
+        instrument: Code,
+        /// The taker's account.
+        account: AccountId,
+        /// The maker order picked.
+        maker_order: OrderId,
+        /// Tonnes, at most the maker's open quantity.
+        quantity: Quantity,
+    },
+    /// Proposes a block trade to a named counterparty.
+    ProposeBlock {
+        /// The instrument (block mode).
+        instrument: Code,
+        /// The proposer's account.
+        account: AccountId,
+        /// The counterparty's account.
+        counterparty: AccountId,
+        /// The proposer's side.
+        side: Side,
+        /// The price.
+        price: Price,
+        /// Tonnes.
+        quantity: Quantity,
+        /// When the proposal lapses (the session end).
+        expires_at: Timestamp,
+    },
+    /// Accepts a block proposal: it trades at once.
+    AcceptBlock {
+        /// The instrument.
+        instrument: Code,
+        /// The counterparty's account.
+        account: AccountId,
+        /// The proposal.
+        proposal: OrderId,
+    },
+    /// Declines a block proposal.
+    DeclineBlock {
+        /// The instrument.
+        instrument: Code,
+        /// The counterparty's account.
+        account: AccountId,
+        /// The proposal.
+        proposal: OrderId,
+    },
+    /// Withdraws one's own block proposal.
+    WithdrawBlock {
+        /// The instrument.
+        instrument: Code,
+        /// The proposer's account.
+        account: AccountId,
+        /// The proposal.
+        proposal: OrderId,
+    },
+    /// Ends the trading day of an instrument (administrator or exchange
+    /// operator): expires orders and proposals, closes the day's market data
+    /// and centres the band on the new close; resets T+1 counts of its class.
+    EndOfDay {
+        /// The instrument.
+        instrument: Code,
+    },
+    /// Opens a primary auction of units from the registry's auction account
+    /// (administrator only). The units are held at once.
+    OpenAuction {
+        /// The class sold.
+        class: UnitClass,
+        /// Volume, lots, reserve price, tie-break and limits.
+        rules: AuctionRules,
+        /// The tie-break seed, fixed before the auction and kept secret.
+        seed: u64,
+    },
+    /// Bids in an open auction; the bid's value is held.
+    SubmitBid {
+        /// The auction.
+        auction: AuctionId,
+        /// The bidder's account.
+        account: AccountId,
+        /// The bid price.
+        price: Price,
+        /// Tonnes.
+        quantity: Quantity,
+    },
+    /// Withdraws a bid before the close.
+    WithdrawBid {
+        /// The auction.
+        auction: AuctionId,
+        /// The bidder's account.
+        account: AccountId,
+        /// The bid.
+        bid: OrderId,
+    },
+    /// Closes an auction (administrator only): awards settle at the clearing
+    /// price, other bids are released, unsold units return.
+    CloseAuction {
+        /// The auction.
+        auction: AuctionId,
+    },
+}
+
+impl ExchangeCommand {
+    /// The snake_case name of the command, as used in the JSON API.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExchangeCommand::ListInstrument { .. } => "list_instrument",
+            ExchangeCommand::DepositCash { .. } => "deposit_cash",
+            ExchangeCommand::WithdrawCash { .. } => "withdraw_cash",
+            ExchangeCommand::PlaceOrder { .. } => "place_order",
+            ExchangeCommand::CancelOrder { .. } => "cancel_order",
+            ExchangeCommand::AmendOrder { .. } => "amend_order",
+            ExchangeCommand::TakeListed { .. } => "take_listed",
+            ExchangeCommand::ProposeBlock { .. } => "propose_block",
+            ExchangeCommand::AcceptBlock { .. } => "accept_block",
+            ExchangeCommand::DeclineBlock { .. } => "decline_block",
+            ExchangeCommand::WithdrawBlock { .. } => "withdraw_block",
+            ExchangeCommand::EndOfDay { .. } => "end_of_day",
+            ExchangeCommand::OpenAuction { .. } => "open_auction",
+            ExchangeCommand::SubmitBid { .. } => "submit_bid",
+            ExchangeCommand::WithdrawBid { .. } => "withdraw_bid",
+            ExchangeCommand::CloseAuction { .. } => "close_auction",
+        }
+    }
+}
+
+/// One account's cash at the exchange, in minor units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashBalance {
+    /// Free to withdraw or commit.
+    pub available: Money,
+    /// Committed to open buy orders, proposals and bids.
+    pub held: Money,
+}
+
+/// What an accepted exchange command did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExchangeEffect {
+    /// An instrument was listed.
+    InstrumentListed {
+        /// Its symbol.
+        instrument: Code,
+    },
+    /// An account's cash changed by deposit or withdrawal.
+    CashUpdated {
+        /// The account.
+        account: AccountId,
+        /// Its balance after the command.
+        balance: CashBalance,
+    },
+    /// An order, take, proposal or acceptance was entered (and perhaps traded).
+    OrderEntered {
+        /// The instrument.
+        instrument: Code,
+        /// The id the book or desk gave it.
+        order: OrderId,
+        /// Ids of the trades it caused, in order (see [`super::TradeRecord`]).
+        trades: Vec<u64>,
+        /// Tonnes still open (resting) after the command.
+        open: Quantity,
+    },
+    /// An order was cancelled, or a proposal declined or withdrawn.
+    OrderClosed {
+        /// The instrument.
+        instrument: Code,
+        /// The order or proposal.
+        order: OrderId,
+    },
+    /// The trading day of an instrument ended.
+    DayClosed {
+        /// The instrument.
+        instrument: Code,
+        /// The day's figures.
+        stats: DailyStats,
+        /// Orders and proposals expired.
+        expired: u32,
+    },
+    /// An auction opened.
+    AuctionOpened {
+        /// Its id.
+        auction: AuctionId,
+    },
+    /// A bid was entered.
+    BidSubmitted {
+        /// The auction.
+        auction: AuctionId,
+        /// The bid.
+        bid: OrderId,
+    },
+    /// A bid was withdrawn.
+    BidWithdrawn {
+        /// The auction.
+        auction: AuctionId,
+        /// The bid.
+        bid: OrderId,
+    },
+    /// An auction closed and settled.
+    AuctionClosed {
+        /// The auction.
+        auction: AuctionId,
+        /// How it ended.
+        status: AuctionStatus,
+        /// The uniform price, if anything sold.
+        clearing_price: Option<Price>,
+        /// Tonnes sold.
+        sold: Quantity,
+        /// Ids of the award trades.
+        trades: Vec<u64>,
+    },
+}

@@ -1,0 +1,1064 @@
+//! [`Exchange::execute`]: authorises a command, takes its holds, calls the
+//! market, and settles what comes back. Every check that can refuse runs
+//! before the first change, or the hold it took is given back when the
+//! market refuses, so a refused command changes nothing.
+
+use super::command::{AuctionId, ExchangeCommand, ExchangeEffect, TradingMode};
+use super::error::ExchangeError;
+use super::settle::{Ledger, Need};
+use super::state::{
+    AuctionState, Exchange, Instrument, OrderHold, TradeRecord, TradeVenue, Venue, cash_required,
+};
+use ets_market::{
+    Amendment, Auction, AuctionRules, BlockDesk, Book, InstrumentRules, LISTED_VISIBLE_LEVELS,
+    ListedBook, MarketData, MarketDataRules, MarketError, OrderId, OrderKind, OrderRequest,
+    PostRequest, ProposalRequest, Report, Side, TakeRequest, TimeInForce, TradeMode,
+};
+use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, UnitClass};
+use ets_registry::{AccountKind, Context, ParticipantKind, Registry};
+
+/// The fields of a new order.
+struct NewOrder {
+    account: AccountId,
+    side: Side,
+    kind: OrderKind,
+    quantity: Quantity,
+    time_in_force: TimeInForce,
+}
+
+/// The fields of a new listing.
+struct Listing<'a> {
+    symbol: Code,
+    class: &'a UnitClass,
+    mode: TradingMode,
+    rules: InstrumentRules,
+    reference_price: Price,
+    fee_bps: u32,
+    fee_account: AccountId,
+    no_same_day_resale: bool,
+    market_data: MarketDataRules,
+}
+
+/// The fields of a new block proposal.
+struct NewProposal {
+    account: AccountId,
+    counterparty: AccountId,
+    side: Side,
+    price: Price,
+    quantity: Quantity,
+    expires_at: Timestamp,
+}
+
+impl Exchange {
+    /// Executes one exchange command against the registry.
+    ///
+    /// # Errors
+    /// An [`ExchangeError`] naming why the command was refused; the exchange
+    /// and the registry are then unchanged.
+    pub fn execute(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        command: &ExchangeCommand,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        match command {
+            ExchangeCommand::ListInstrument {
+                symbol,
+                class,
+                mode,
+                rules,
+                reference_price,
+                fee_bps,
+                fee_account,
+                no_same_day_resale,
+                market_data,
+            } => self.list_instrument(
+                registry,
+                context,
+                &Listing {
+                    symbol: *symbol,
+                    class,
+                    mode: *mode,
+                    rules: *rules,
+                    reference_price: *reference_price,
+                    fee_bps: *fee_bps,
+                    fee_account: *fee_account,
+                    no_same_day_resale: *no_same_day_resale,
+                    market_data: *market_data,
+                },
+            ),
+            ExchangeCommand::DepositCash { account, amount } => {
+                self.deposit(registry, context, *account, *amount)
+            }
+            ExchangeCommand::WithdrawCash { account, amount } => {
+                self.withdraw(registry, context, *account, *amount)
+            }
+            ExchangeCommand::PlaceOrder {
+                instrument,
+                account,
+                side,
+                kind,
+                quantity,
+                time_in_force,
+            } => self.place_order(
+                registry,
+                context,
+                instrument,
+                &NewOrder {
+                    account: *account,
+                    side: *side,
+                    kind: *kind,
+                    quantity: *quantity,
+                    time_in_force: *time_in_force,
+                },
+            ),
+            ExchangeCommand::CancelOrder {
+                instrument,
+                account,
+                order,
+            } => self.cancel_order(registry, context, instrument, *account, *order),
+            ExchangeCommand::AmendOrder {
+                instrument,
+                account,
+                order,
+                price,
+                quantity,
+            } => self.amend_order(
+                registry,
+                context,
+                instrument,
+                *account,
+                *order,
+                Amendment {
+                    price: *price,
+                    open_quantity: *quantity,
+                },
+            ),
+            ExchangeCommand::TakeListed {
+                instrument,
+                account,
+                maker_order,
+                quantity,
+            } => self.take_listed(
+                registry,
+                context,
+                instrument,
+                *account,
+                *maker_order,
+                *quantity,
+            ),
+            ExchangeCommand::ProposeBlock {
+                instrument,
+                account,
+                counterparty,
+                side,
+                price,
+                quantity,
+                expires_at,
+            } => self.propose_block(
+                registry,
+                context,
+                instrument,
+                &NewProposal {
+                    account: *account,
+                    counterparty: *counterparty,
+                    side: *side,
+                    price: *price,
+                    quantity: *quantity,
+                    expires_at: *expires_at,
+                },
+            ),
+            ExchangeCommand::AcceptBlock {
+                instrument,
+                account,
+                proposal,
+            } => self.accept_block(registry, context, instrument, *account, *proposal),
+            ExchangeCommand::DeclineBlock {
+                instrument,
+                account,
+                proposal,
+            } => self.end_block(registry, context, instrument, *account, *proposal, true),
+            ExchangeCommand::WithdrawBlock {
+                instrument,
+                account,
+                proposal,
+            } => self.end_block(registry, context, instrument, *account, *proposal, false),
+            ExchangeCommand::EndOfDay { instrument } => {
+                self.end_of_day(registry, context, instrument)
+            }
+            ExchangeCommand::OpenAuction { class, rules, seed } => {
+                self.open_auction(registry, context, class, *rules, *seed)
+            }
+            ExchangeCommand::SubmitBid {
+                auction,
+                account,
+                price,
+                quantity,
+            } => self.submit_bid(registry, context, *auction, *account, *price, *quantity),
+            ExchangeCommand::WithdrawBid {
+                auction,
+                account,
+                bid,
+            } => self.withdraw_bid(registry, context, *auction, *account, *bid),
+            ExchangeCommand::CloseAuction { auction } => {
+                self.close_auction(registry, context, *auction)
+            }
+        }
+    }
+
+    /// Splits the exchange into one instrument and the ledger settlement
+    /// changes.
+    fn split<'a>(
+        &'a mut self,
+        registry: &'a mut Registry,
+        context: Context,
+        symbol: &Code,
+    ) -> Result<(&'a mut Instrument, Ledger<'a>), ExchangeError> {
+        let instrument = self
+            .instruments
+            .get_mut(symbol)
+            .ok_or(ExchangeError::UnknownInstrument(*symbol))?;
+        Ok((
+            instrument,
+            Ledger {
+                registry,
+                cash: &mut self.cash,
+                bought_today: &mut self.bought_today,
+                trades: &mut self.trades,
+                context,
+            },
+        ))
+    }
+
+    fn ledger<'a>(&'a mut self, registry: &'a mut Registry, context: Context) -> Ledger<'a> {
+        Ledger {
+            registry,
+            cash: &mut self.cash,
+            bought_today: &mut self.bought_today,
+            trades: &mut self.trades,
+            context,
+        }
+    }
+
+    fn instrument(&self, symbol: &Code) -> Result<&Instrument, ExchangeError> {
+        self.instruments
+            .get(symbol)
+            .ok_or(ExchangeError::UnknownInstrument(*symbol))
+    }
+
+    // ----- listing and cash ------------------------------------------------------------
+
+    fn list_instrument(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        listing: &Listing<'_>,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        require_kind(
+            registry,
+            context,
+            ParticipantKind::Administrator,
+            "list instruments",
+        )?;
+        if self.instruments.contains_key(&listing.symbol) {
+            return Err(ExchangeError::InstrumentExists(listing.symbol));
+        }
+        if listing.fee_bps > 10_000 {
+            return Err(ExchangeError::InvalidFee(listing.fee_bps));
+        }
+        let fee_account = registry.account(listing.fee_account)?;
+        let fee_holder = registry.participant(fee_account.holder)?;
+        if fee_account.kind != AccountKind::Trading || fee_holder.kind != ParticipantKind::Exchange
+        {
+            return Err(ExchangeError::InvalidFeeAccount(listing.fee_account));
+        }
+        let class_index = registry.class_index(listing.class)?;
+        let (rules, reference) = (listing.rules, listing.reference_price);
+        let venue = match listing.mode {
+            TradingMode::Continuous => Venue::Continuous(Book::new(rules, reference)?),
+            TradingMode::ChinaListed => {
+                Venue::Listed(ListedBook::new(rules, reference, LISTED_VISIBLE_LEVELS)?)
+            }
+            TradingMode::ChinaBlock => Venue::Block(BlockDesk::new(rules, reference)?),
+        };
+        self.instruments.insert(
+            listing.symbol,
+            Instrument {
+                symbol: listing.symbol,
+                class: *listing.class,
+                class_index,
+                mode: listing.mode,
+                rules,
+                reference_price: reference,
+                fee_bps: listing.fee_bps,
+                fee_account: listing.fee_account,
+                no_same_day_resale: listing.no_same_day_resale,
+                venue,
+                market_data: MarketData::new(listing.market_data, reference),
+                holds: std::collections::BTreeMap::new(),
+            },
+        );
+        Ok(ExchangeEffect::InstrumentListed {
+            instrument: listing.symbol,
+        })
+    }
+
+    fn deposit(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        account: AccountId,
+        amount: Money,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        require_kind(registry, context, ParticipantKind::Exchange, "deposit cash")?;
+        check_cash_account(registry, account)?;
+        if amount <= Money::ZERO {
+            return Err(ExchangeError::NonPositiveAmount(amount));
+        }
+        let total = self
+            .total_cash
+            .checked_add(amount)
+            .map_err(|_| ExchangeError::Overflow("total cash"))?;
+        self.total_cash = total;
+        let balance = self.cash.entry(account).or_default();
+        // Every balance is at most the total, which fits.
+        balance.available = Money::new(balance.available.minor_units() + amount.minor_units());
+        Ok(ExchangeEffect::CashUpdated {
+            account,
+            balance: *balance,
+        })
+    }
+
+    fn withdraw(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        account: AccountId,
+        amount: Money,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        require_kind(
+            registry,
+            context,
+            ParticipantKind::Exchange,
+            "withdraw cash",
+        )?;
+        if amount <= Money::ZERO {
+            return Err(ExchangeError::NonPositiveAmount(amount));
+        }
+        let balance = self.cash(account);
+        if balance.available < amount {
+            return Err(ExchangeError::InsufficientCash {
+                account,
+                available: balance.available,
+                required: amount,
+            });
+        }
+        self.total_cash = Money::new(self.total_cash.minor_units() - amount.minor_units());
+        let balance = self.cash.entry(account).or_default();
+        balance.available = Money::new(balance.available.minor_units() - amount.minor_units());
+        Ok(ExchangeEffect::CashUpdated {
+            account,
+            balance: *balance,
+        })
+    }
+
+    // ----- continuous and listed orders ------------------------------------------------
+
+    fn place_order(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        symbol: &Code,
+        order: &NewOrder,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_may_trade(context.requester, order.account)?;
+        let instrument = self.instrument(symbol)?;
+        let listed = match instrument.mode {
+            TradingMode::Continuous => false,
+            TradingMode::ChinaListed => true,
+            TradingMode::ChinaBlock => return Err(wrong_mode(symbol, "orders; propose a block")),
+        };
+        let rules = instrument.rules;
+        rules.check_quantity(order.quantity)?;
+        let hold_price = match order.kind {
+            OrderKind::Limit(price) => {
+                rules.check_price(price, instrument.reference_price)?;
+                price
+            }
+            OrderKind::Market if listed => {
+                return Err(ExchangeError::UnsupportedOrder(
+                    "listed-agreement orders are day limit orders",
+                ));
+            }
+            OrderKind::Market => match (order.side, rules.band(instrument.reference_price)) {
+                (Side::Buy, Some(band)) => band.upper,
+                (Side::Buy, None) => return Err(ExchangeError::MarketBuyNeedsBand),
+                (Side::Sell, _) => Price::default(),
+            },
+        };
+        if listed && order.time_in_force != TimeInForce::Day {
+            return Err(ExchangeError::UnsupportedOrder(
+                "listed-agreement orders are day limit orders",
+            ));
+        }
+        let need = need_for(
+            instrument,
+            order.account,
+            order.side,
+            hold_price,
+            order.quantity,
+        )?;
+        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        ledger.hold(&need)?;
+        let mut report = Report::default();
+        let entered = match &mut instrument.venue {
+            Venue::Continuous(book) => book.submit(
+                &OrderRequest {
+                    trader: order.account,
+                    side: order.side,
+                    kind: order.kind,
+                    quantity: order.quantity,
+                    time_in_force: order.time_in_force,
+                },
+                context.at,
+                &mut report,
+            ),
+            Venue::Listed(listed) => listed.post(
+                &PostRequest {
+                    trader: order.account,
+                    side: order.side,
+                    price: hold_price,
+                    quantity: order.quantity,
+                },
+                context.at,
+                &mut report,
+            ),
+            Venue::Block(_) => Err(MarketError::InvalidRules("orders on a block desk")),
+        };
+        let id = match entered {
+            Ok(id) => id,
+            Err(error) => {
+                ledger.unhold(&need);
+                return Err(error.into());
+            }
+        };
+        instrument.holds.insert(id, hold_of(&need, hold_price));
+        let trades = ledger.apply(instrument, &report, &[id]);
+        Ok(ExchangeEffect::OrderEntered {
+            instrument: *symbol,
+            order: id,
+            trades,
+            open: instrument.venue.open_quantity(id),
+        })
+    }
+
+    fn cancel_order(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        symbol: &Code,
+        account: AccountId,
+        order: OrderId,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_representative(context.requester, account)?;
+        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        let mut report = Report::default();
+        match &mut instrument.venue {
+            Venue::Continuous(book) => book.cancel(account, order, context.at, &mut report)?,
+            Venue::Listed(listed) => listed.cancel(account, order, context.at, &mut report)?,
+            Venue::Block(_) => return Err(wrong_mode(symbol, "cancel; withdraw the proposal")),
+        }
+        ledger.apply(instrument, &report, &[order]);
+        Ok(ExchangeEffect::OrderClosed {
+            instrument: *symbol,
+            order,
+        })
+    }
+
+    fn amend_order(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        symbol: &Code,
+        account: AccountId,
+        order: OrderId,
+        amendment: Amendment,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_may_trade(context.requester, account)?;
+        let instrument = self.instrument(symbol)?;
+        if instrument.mode == TradingMode::ChinaBlock {
+            return Err(wrong_mode(symbol, "amendments"));
+        }
+        let hold = *instrument
+            .holds
+            .get(&order)
+            .ok_or(MarketError::UnknownOrder(order))?;
+        if hold.account != account {
+            return Err(MarketError::NotOwner {
+                order,
+                owner: hold.account,
+                trader: account,
+            }
+            .into());
+        }
+        instrument
+            .rules
+            .check_price(amendment.price, instrument.reference_price)?;
+        instrument.rules.check_lots(amendment.open_quantity)?;
+        let mut need = need_for(
+            instrument,
+            account,
+            hold.side,
+            amendment.price,
+            amendment.open_quantity,
+        )?;
+        // Only the increase over what is already held needs holding.
+        need.units = need.units.checked_sub(hold.units).unwrap_or(Quantity::ZERO);
+        need.cash = Money::new((need.cash.minor_units() - hold.cash.minor_units()).max(0));
+        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        ledger.hold(&need)?;
+        let mut report = Report::default();
+        let amended = match &mut instrument.venue {
+            Venue::Continuous(book) => {
+                book.amend(account, order, &amendment, context.at, &mut report)
+            }
+            Venue::Listed(listed) => {
+                listed.amend(account, order, &amendment, context.at, &mut report)
+            }
+            Venue::Block(_) => Err(MarketError::InvalidRules("amendments on a block desk")),
+        };
+        if let Err(error) = amended {
+            ledger.unhold(&need);
+            return Err(error.into());
+        }
+        if let Some(hold) = instrument.holds.get_mut(&order) {
+            hold.price = amendment.price;
+            hold.units = Quantity::new(hold.units.tonnes() + need.units.tonnes());
+            hold.cash = Money::new(hold.cash.minor_units() + need.cash.minor_units());
+        }
+        let trades = ledger.apply(instrument, &report, &[order]);
+        Ok(ExchangeEffect::OrderEntered {
+            instrument: *symbol,
+            order,
+            trades,
+            open: instrument.venue.open_quantity(order),
+        })
+    }
+
+    fn take_listed(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        symbol: &Code,
+        account: AccountId,
+        maker_order: OrderId,
+        quantity: Quantity,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_may_trade(context.requester, account)?;
+        let instrument = self.instrument(symbol)?;
+        let Venue::Listed(listed) = &instrument.venue else {
+            return Err(wrong_mode(symbol, "listed-agreement takes"));
+        };
+        let maker = listed
+            .book()
+            .order(maker_order)
+            .ok_or(MarketError::UnknownOrder(maker_order))?;
+        instrument.rules.check_lots(quantity)?;
+        let side = maker.side.opposite();
+        let need = need_for(instrument, account, side, maker.price, quantity)?;
+        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        ledger.hold(&need)?;
+        let mut report = Report::default();
+        let taken = match &mut instrument.venue {
+            Venue::Listed(listed) => listed.take(
+                &TakeRequest {
+                    trader: account,
+                    maker_order,
+                    quantity,
+                },
+                context.at,
+                &mut report,
+            ),
+            _ => Err(MarketError::InvalidRules("takes outside a listed book")),
+        };
+        let id = match taken {
+            Ok(id) => id,
+            Err(error) => {
+                ledger.unhold(&need);
+                return Err(error.into());
+            }
+        };
+        instrument.holds.insert(id, hold_of(&need, maker.price));
+        let trades = ledger.apply(instrument, &report, &[id, maker_order]);
+        Ok(ExchangeEffect::OrderEntered {
+            instrument: *symbol,
+            order: id,
+            trades,
+            open: Quantity::ZERO,
+        })
+    }
+
+    // ----- block agreement -------------------------------------------------------------
+
+    fn propose_block(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        symbol: &Code,
+        proposal: &NewProposal,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_may_trade(context.requester, proposal.account)?;
+        check_cash_account(registry, proposal.counterparty)?;
+        let instrument = self.instrument(symbol)?;
+        if instrument.mode != TradingMode::ChinaBlock {
+            return Err(wrong_mode(symbol, "block proposals"));
+        }
+        instrument.rules.check_quantity(proposal.quantity)?;
+        instrument
+            .rules
+            .check_price(proposal.price, instrument.reference_price)?;
+        let need = need_for(
+            instrument,
+            proposal.account,
+            proposal.side,
+            proposal.price,
+            proposal.quantity,
+        )?;
+        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        ledger.hold(&need)?;
+        let proposed = match &mut instrument.venue {
+            Venue::Block(desk) => desk.propose(
+                &ProposalRequest {
+                    proposer: proposal.account,
+                    counterparty: proposal.counterparty,
+                    side: proposal.side,
+                    price: proposal.price,
+                    quantity: proposal.quantity,
+                    expires_at: proposal.expires_at,
+                },
+                context.at,
+            ),
+            _ => Err(MarketError::InvalidRules("proposals outside a block desk")),
+        };
+        let id = match proposed {
+            Ok(id) => id,
+            Err(error) => {
+                ledger.unhold(&need);
+                return Err(error.into());
+            }
+        };
+        instrument.holds.insert(id, hold_of(&need, proposal.price));
+        Ok(ExchangeEffect::OrderEntered {
+            instrument: *symbol,
+            order: id,
+            trades: Vec::new(),
+            open: proposal.quantity,
+        })
+    }
+
+    fn accept_block(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        symbol: &Code,
+        account: AccountId,
+        proposal: OrderId,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_may_trade(context.requester, account)?;
+        let instrument = self.instrument(symbol)?;
+        let Venue::Block(desk) = &instrument.venue else {
+            return Err(wrong_mode(symbol, "block acceptances"));
+        };
+        let open = *desk
+            .proposal(proposal)
+            .ok_or(MarketError::UnknownProposal(proposal))?;
+        if open.counterparty != account {
+            return Err(MarketError::NotCounterparty {
+                proposal,
+                counterparty: open.counterparty,
+                trader: account,
+            }
+            .into());
+        }
+        let side = open.side.opposite();
+        let need = need_for(instrument, account, side, open.price, open.quantity)?;
+        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        ledger.hold(&need)?;
+        let accepted = match &mut instrument.venue {
+            Venue::Block(desk) => desk.accept(account, proposal, context.at),
+            _ => Err(MarketError::UnknownProposal(proposal)),
+        };
+        let (fill, _) = match accepted {
+            Ok(done) => done,
+            Err(error) => {
+                ledger.unhold(&need);
+                return Err(error.into());
+            }
+        };
+        instrument
+            .holds
+            .insert(fill.taker_order, hold_of(&need, open.price));
+        let report = Report {
+            fills: vec![fill],
+            updates: Vec::new(),
+        };
+        let trades = ledger.apply(instrument, &report, &[proposal, fill.taker_order]);
+        Ok(ExchangeEffect::OrderEntered {
+            instrument: *symbol,
+            order: fill.taker_order,
+            trades,
+            open: Quantity::ZERO,
+        })
+    }
+
+    fn end_block(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        symbol: &Code,
+        account: AccountId,
+        proposal: OrderId,
+        decline: bool,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_representative(context.requester, account)?;
+        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        let Venue::Block(desk) = &mut instrument.venue else {
+            return Err(wrong_mode(symbol, "block proposals"));
+        };
+        if decline {
+            desk.decline(account, proposal, context.at)?;
+        } else {
+            desk.withdraw(account, proposal, context.at)?;
+        }
+        ledger.reconcile(instrument, proposal);
+        Ok(ExchangeEffect::OrderClosed {
+            instrument: *symbol,
+            order: proposal,
+        })
+    }
+
+    // ----- end of day ------------------------------------------------------------------
+
+    fn end_of_day(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        symbol: &Code,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        let kind = registry.participant(context.requester).map(|p| p.kind);
+        if !matches!(
+            kind,
+            Ok(ParticipantKind::Administrator | ParticipantKind::Exchange)
+        ) {
+            return Err(ExchangeError::NotExchangeOperator {
+                action: "end the trading day",
+                requester: context.requester,
+            });
+        }
+        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        let mut report = Report::default();
+        // Only a time before the last call can fail, before anything changes.
+        let expired = match &mut instrument.venue {
+            Venue::Continuous(book) => {
+                book.expire_day_orders(context.at, &mut report)?;
+                report.updates.len()
+            }
+            Venue::Listed(listed) => {
+                listed.expire_day_orders(context.at, &mut report)?;
+                report.updates.len()
+            }
+            Venue::Block(desk) => desk.expire(context.at)?.len(),
+        };
+        let orders: Vec<OrderId> = instrument.holds.keys().copied().collect();
+        for order in orders {
+            ledger.reconcile(instrument, order);
+        }
+        let stats = instrument.market_data.close_day();
+        let moved = match &mut instrument.venue {
+            Venue::Continuous(book) => book.set_reference_price(stats.close),
+            Venue::Listed(listed) => listed.set_reference_price(stats.close),
+            Venue::Block(desk) => desk.set_reference_price(stats.close),
+        };
+        if moved.is_ok() {
+            instrument.reference_price = stats.close;
+        }
+        let class_index = instrument.class_index;
+        ledger
+            .bought_today
+            .retain(|(_, class), _| *class != class_index);
+        Ok(ExchangeEffect::DayClosed {
+            instrument: *symbol,
+            stats,
+            expired: u32::try_from(expired).unwrap_or(u32::MAX),
+        })
+    }
+
+    // ----- auctions --------------------------------------------------------------------
+
+    fn open_auction(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        class: &UnitClass,
+        rules: AuctionRules,
+        seed: u64,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        require_kind(
+            registry,
+            context,
+            ParticipantKind::Administrator,
+            "open auctions",
+        )?;
+        let class_index = registry.class_index(class)?;
+        let seller = registry.system_account(AccountKind::Auction)?;
+        let auction = Auction::new(rules, seed)?;
+        let volume = rules
+            .volume_offered
+            .checked_add(
+                rules
+                    .cost_containment
+                    .map_or(Quantity::ZERO, |ccr| ccr.volume),
+            )
+            .map_err(|_| ExchangeError::Overflow("auction volume"))?;
+        let available = registry.units_available(seller, class_index);
+        if available < volume {
+            return Err(ExchangeError::InsufficientUnits {
+                account: seller,
+                sellable: available,
+                requested: volume,
+            });
+        }
+        registry.hold_units(seller, class_index, volume)?;
+        let id = AuctionId(self.auctions.len() as u64 + 1);
+        self.auctions.insert(
+            id,
+            AuctionState {
+                auction,
+                class_index,
+                seller,
+                units_held: volume,
+                bids: std::collections::BTreeMap::new(),
+                outcome: None,
+            },
+        );
+        Ok(ExchangeEffect::AuctionOpened { auction: id })
+    }
+
+    fn submit_bid(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        auction: AuctionId,
+        account: AccountId,
+        price: Price,
+        quantity: Quantity,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_may_trade(context.requester, account)?;
+        let cash = cash_required(price, quantity, 0).ok_or(ExchangeError::Overflow("bid value"))?;
+        let mut ledger = Ledger {
+            registry,
+            cash: &mut self.cash,
+            bought_today: &mut self.bought_today,
+            trades: &mut self.trades,
+            context,
+        };
+        let state = self
+            .auctions
+            .get_mut(&auction)
+            .ok_or(ExchangeError::UnknownAuction(auction))?;
+        ledger.hold_cash(account, cash)?;
+        let bid = match state
+            .auction
+            .submit_bid(account, price, quantity, context.at)
+        {
+            Ok(bid) => bid,
+            Err(error) => {
+                ledger.release_cash(account, cash);
+                return Err(error.into());
+            }
+        };
+        state.bids.insert(
+            bid,
+            OrderHold {
+                account,
+                side: Side::Buy,
+                price,
+                units: Quantity::ZERO,
+                cash,
+            },
+        );
+        Ok(ExchangeEffect::BidSubmitted { auction, bid })
+    }
+
+    fn withdraw_bid(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        auction: AuctionId,
+        account: AccountId,
+        bid: OrderId,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_representative(context.requester, account)?;
+        let state = self
+            .auctions
+            .get_mut(&auction)
+            .ok_or(ExchangeError::UnknownAuction(auction))?;
+        state.auction.withdraw_bid(account, bid, context.at)?;
+        let released = state
+            .bids
+            .remove(&bid)
+            .map_or(Money::ZERO, |hold| hold.cash);
+        self.ledger(registry, context)
+            .release_cash(account, released);
+        Ok(ExchangeEffect::BidWithdrawn { auction, bid })
+    }
+
+    fn close_auction(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        auction: AuctionId,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        require_kind(
+            registry,
+            context,
+            ParticipantKind::Administrator,
+            "close auctions",
+        )?;
+        let mut ledger = Ledger {
+            registry,
+            cash: &mut self.cash,
+            bought_today: &mut self.bought_today,
+            trades: &mut self.trades,
+            context,
+        };
+        let state = self
+            .auctions
+            .get_mut(&auction)
+            .ok_or(ExchangeError::UnknownAuction(auction))?;
+        let outcome = state.auction.close(context.at)?;
+        let mut trades = Vec::with_capacity(outcome.awards.len());
+        for award in outcome
+            .awards
+            .iter()
+            .filter(|award| !award.quantity.is_zero())
+        {
+            let Some(hold) = state.bids.get_mut(&award.bid) else {
+                debug_assert!(false, "an award for a bid without a hold");
+                continue;
+            };
+            let record = TradeRecord {
+                id: 0,
+                venue: TradeVenue::Auction(auction),
+                mode: TradeMode::Auction,
+                maker_order: award.bid,
+                taker_order: award.bid,
+                buyer: award.bidder,
+                seller: state.seller,
+                price: award.price,
+                quantity: award.quantity,
+                buyer_fee: Money::ZERO,
+                seller_fee: Money::ZERO,
+                at: context.at,
+                transaction: ets_model::TransactionId(0),
+            };
+            trades.push(ledger.settle_award(record, state.class_index, hold));
+            state.units_held = state
+                .units_held
+                .checked_sub(award.quantity)
+                .unwrap_or(Quantity::ZERO);
+        }
+        ledger
+            .registry
+            .release_units(state.seller, state.class_index, state.units_held);
+        state.units_held = Quantity::ZERO;
+        for hold in std::mem::take(&mut state.bids).into_values() {
+            ledger.release_cash(hold.account, hold.cash);
+        }
+        let effect = ExchangeEffect::AuctionClosed {
+            auction,
+            status: outcome.status,
+            clearing_price: outcome.clearing_price,
+            sold: outcome.sold,
+            trades,
+        };
+        state.outcome = Some(outcome);
+        Ok(effect)
+    }
+}
+
+/// What an order of `side` for `quantity` at `price` must hold on `instrument`.
+fn need_for(
+    instrument: &Instrument,
+    account: AccountId,
+    side: Side,
+    price: Price,
+    quantity: Quantity,
+) -> Result<Need, ExchangeError> {
+    let (units, cash) = match side {
+        Side::Sell => (quantity, Money::ZERO),
+        Side::Buy => (
+            Quantity::ZERO,
+            cash_required(price, quantity, instrument.fee_bps)
+                .ok_or(ExchangeError::Overflow("order value"))?,
+        ),
+    };
+    Ok(Need {
+        account,
+        side,
+        class_index: instrument.class_index,
+        units,
+        cash,
+        no_same_day_resale: instrument.no_same_day_resale,
+    })
+}
+
+fn hold_of(need: &Need, price: Price) -> OrderHold {
+    OrderHold {
+        account: need.account,
+        side: need.side,
+        price,
+        units: need.units,
+        cash: need.cash,
+    }
+}
+
+fn wrong_mode(symbol: &Code, action: &'static str) -> ExchangeError {
+    ExchangeError::WrongMode {
+        instrument: *symbol,
+        action,
+    }
+}
+
+fn require_kind(
+    registry: &Registry,
+    context: Context,
+    kind: ParticipantKind,
+    action: &'static str,
+) -> Result<(), ExchangeError> {
+    if registry
+        .participant(context.requester)
+        .is_ok_and(|participant| participant.kind == kind)
+    {
+        return Ok(());
+    }
+    let requester = context.requester;
+    Err(match kind {
+        ParticipantKind::Administrator => ExchangeError::NotAdministrator { action, requester },
+        _ => ExchangeError::NotExchangeOperator { action, requester },
+    })
+}
+
+/// Only trading and operator holding accounts that are not closed hold cash.
+fn check_cash_account(registry: &Registry, account: AccountId) -> Result<(), ExchangeError> {
+    let found = registry.account(account)?;
+    let fits = matches!(
+        found.kind,
+        AccountKind::Trading | AccountKind::OperatorHolding
+    ) && found.status.may_receive();
+    if fits {
+        Ok(())
+    } else {
+        Err(ExchangeError::NotCashAccount(account))
+    }
+}

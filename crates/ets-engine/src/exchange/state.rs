@@ -1,0 +1,429 @@
+//! The exchange's state (instruments with their books, cash balances, holds,
+//! auctions, trade records), its queries and its invariants.
+
+use super::command::{AuctionId, CashBalance, TradingMode};
+use ets_market::{
+    Auction, AuctionOutcome, BlockDesk, Book, DEPTH_LEVELS, DailyStats, Depth, InstrumentRules,
+    ListedBook, MarketData, OrderId, OrderView, Proposal, Side, Trade, TradeMode,
+};
+use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, TransactionId, UnitClass};
+use ets_registry::Registry;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Basis points in one whole.
+const BPS_PER_WHOLE: i128 = 10_000;
+
+/// The exchange: instruments, cash, holds, auctions and the trade records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub(super) instruments: BTreeMap<Code, Instrument>,
+    pub(super) cash: BTreeMap<AccountId, CashBalance>,
+    /// Deposits minus withdrawals: always the sum of all balances.
+    pub(super) total_cash: Money,
+    /// Units bought since the last end of day, per (account, class index),
+    /// for instruments with the T+1 rule.
+    pub(super) bought_today: BTreeMap<(AccountId, u32), Quantity>,
+    pub(super) auctions: BTreeMap<AuctionId, AuctionState>,
+    pub(super) trades: Vec<TradeRecord>,
+}
+
+/// One listed instrument.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Instrument {
+    pub(super) symbol: Code,
+    pub(super) class: UnitClass,
+    pub(super) class_index: u32,
+    pub(super) mode: TradingMode,
+    pub(super) rules: InstrumentRules,
+    pub(super) reference_price: Price,
+    pub(super) fee_bps: u32,
+    pub(super) fee_account: AccountId,
+    pub(super) no_same_day_resale: bool,
+    pub(super) venue: Venue,
+    pub(super) market_data: MarketData,
+    /// The hold behind every open order, proposal (and, within one command,
+    /// every take or acceptance), by the id the venue gave it.
+    pub(super) holds: BTreeMap<OrderId, OrderHold>,
+}
+
+/// Where an instrument's orders live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) enum Venue {
+    Continuous(Book),
+    Listed(ListedBook),
+    Block(BlockDesk),
+}
+
+impl Venue {
+    /// The open quantity of an order or proposal, zero when it is gone.
+    pub(super) fn open_quantity(&self, order: OrderId) -> Quantity {
+        match self {
+            Venue::Continuous(book) => book.order(order).map_or(Quantity::ZERO, |view| view.open),
+            Venue::Listed(listed) => listed
+                .book()
+                .order(order)
+                .map_or(Quantity::ZERO, |view| view.open),
+            Venue::Block(desk) => desk
+                .proposal(order)
+                .map_or(Quantity::ZERO, |proposal| proposal.quantity),
+        }
+    }
+
+    pub(super) fn trade_mode(&self) -> TradeMode {
+        match self {
+            Venue::Continuous(_) => TradeMode::Continuous,
+            Venue::Listed(_) => TradeMode::Listed,
+            Venue::Block(_) => TradeMode::Block,
+        }
+    }
+
+    pub(super) fn book(&self) -> Option<&Book> {
+        match self {
+            Venue::Continuous(book) => Some(book),
+            Venue::Listed(listed) => Some(listed.book()),
+            Venue::Block(_) => None,
+        }
+    }
+}
+
+/// What is held for one order: units for a sale, cash for a purchase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct OrderHold {
+    pub(super) account: AccountId,
+    pub(super) side: Side,
+    /// The price the cash hold is computed at: the limit, or the band's
+    /// upper edge for a market buy.
+    pub(super) price: Price,
+    /// Units held (sells).
+    pub(super) units: Quantity,
+    /// Cash held (buys): `value + fee` of the open quantity at `price`.
+    pub(super) cash: Money,
+}
+
+/// One primary auction and what is held for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct AuctionState {
+    pub(super) auction: Auction,
+    pub(super) class_index: u32,
+    /// The registry's auction account, which sells.
+    pub(super) seller: AccountId,
+    /// Units still held in the auction account.
+    pub(super) units_held: Quantity,
+    /// Cash held per bid.
+    pub(super) bids: BTreeMap<OrderId, OrderHold>,
+    pub(super) outcome: Option<AuctionOutcome>,
+}
+
+/// Where a trade happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TradeVenue {
+    /// On an instrument.
+    Instrument(Code),
+    /// In a primary auction.
+    Auction(AuctionId),
+}
+
+/// A settled trade with its parties (the exchange's record; the public tape
+/// has no parties).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeRecord {
+    /// Numbered from 1 in order of settlement.
+    pub id: u64,
+    /// Where.
+    pub venue: TradeVenue,
+    /// Continuous, listed, block or auction.
+    pub mode: TradeMode,
+    /// The resting order, proposal or auction bid.
+    pub maker_order: OrderId,
+    /// The incoming order, take or acceptance (the bid again for auctions).
+    pub taker_order: OrderId,
+    /// The buying account.
+    pub buyer: AccountId,
+    /// The selling account.
+    pub seller: AccountId,
+    /// The price per tonne.
+    pub price: Price,
+    /// Tonnes.
+    pub quantity: Quantity,
+    /// The fee the buyer paid on top of the value.
+    pub buyer_fee: Money,
+    /// The fee taken from the seller's proceeds.
+    pub seller_fee: Money,
+    /// When.
+    pub at: Timestamp,
+    /// The registry transfer that delivered the units.
+    pub transaction: TransactionId,
+}
+
+/// `price × quantity`, one tick being one minor unit.
+pub(super) fn value_of(price: Price, quantity: Quantity) -> Option<i128> {
+    i128::from(price.ticks()).checked_mul(i128::from(quantity.tonnes()))
+}
+
+/// The fee on `value`: rounded down, so that fees on parts never exceed
+/// the fee on the whole and a buyer's hold always covers its fills.
+pub(super) fn fee_on(value: i128, fee_bps: u32) -> i128 {
+    value * i128::from(fee_bps) / BPS_PER_WHOLE
+}
+
+/// The cash a buy of `quantity` at `price` must hold: value plus fee.
+pub(super) fn cash_required(price: Price, quantity: Quantity, fee_bps: u32) -> Option<Money> {
+    let value = value_of(price, quantity)?;
+    let total = value.checked_add(fee_on(value, fee_bps))?;
+    i64::try_from(total).ok().map(Money::new)
+}
+
+impl Exchange {
+    /// An exchange with nothing listed and no cash.
+    #[must_use]
+    pub fn new() -> Exchange {
+        Exchange::default()
+    }
+
+    /// The symbols listed, in order.
+    pub fn instruments(&self) -> impl Iterator<Item = &Code> {
+        self.instruments.keys()
+    }
+
+    /// The best five levels of each side (continuous and listed books;
+    /// `None` for block desks and unknown symbols).
+    #[must_use]
+    pub fn depth(&self, instrument: &Code) -> Option<Depth> {
+        let book = self.instruments.get(instrument)?.venue.book()?;
+        Some(book.depth(DEPTH_LEVELS))
+    }
+
+    /// A resting order.
+    #[must_use]
+    pub fn order(&self, instrument: &Code, order: OrderId) -> Option<OrderView> {
+        self.instruments.get(instrument)?.venue.book()?.order(order)
+    }
+
+    /// The orders a listed-agreement taker may pick among on `side`.
+    #[must_use]
+    pub fn visible_orders(&self, instrument: &Code, side: Side) -> Vec<OrderView> {
+        match self.instruments.get(instrument).map(|i| &i.venue) {
+            Some(Venue::Listed(listed)) => listed.visible_orders(side),
+            _ => Vec::new(),
+        }
+    }
+
+    /// An open block proposal.
+    #[must_use]
+    pub fn proposal(&self, instrument: &Code, proposal: OrderId) -> Option<Proposal> {
+        match &self.instruments.get(instrument)?.venue {
+            Venue::Block(desk) => desk.proposal(proposal).copied(),
+            _ => None,
+        }
+    }
+
+    /// An account's cash (zero when it never had any).
+    #[must_use]
+    pub fn cash(&self, account: AccountId) -> CashBalance {
+        self.cash.get(&account).copied().unwrap_or_default()
+    }
+
+    /// Deposits minus withdrawals: the cash in the exchange.
+    #[must_use]
+    pub fn total_cash(&self) -> Money {
+        self.total_cash
+    }
+
+    /// Units `account` bought today of class `class_index` (T+1 count).
+    #[must_use]
+    pub fn bought_today(&self, account: AccountId, class_index: u32) -> Quantity {
+        self.bought_today
+            .get(&(account, class_index))
+            .copied()
+            .unwrap_or(Quantity::ZERO)
+    }
+
+    /// The day's figures so far.
+    #[must_use]
+    pub fn day_stats(&self, instrument: &Code) -> Option<DailyStats> {
+        Some(self.instruments.get(instrument)?.market_data.stats())
+    }
+
+    /// The public tape of an instrument, oldest first.
+    #[must_use]
+    pub fn tape(&self, instrument: &Code) -> Vec<Trade> {
+        self.instruments
+            .get(instrument)
+            .map(|i| i.market_data.tape().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every settled trade with its parties, in order.
+    #[must_use]
+    pub fn trades(&self) -> &[TradeRecord] {
+        &self.trades
+    }
+
+    /// The outcome of a closed auction.
+    #[must_use]
+    pub fn auction_outcome(&self, auction: AuctionId) -> Option<&AuctionOutcome> {
+        self.auctions.get(&auction)?.outcome.as_ref()
+    }
+
+    /// The units the exchange holds in the registry, per (account, class
+    /// index): open sells, open block sell proposals, open auctions' volume.
+    #[must_use]
+    pub fn unit_holds(&self) -> BTreeMap<(AccountId, u32), Quantity> {
+        let mut holds: BTreeMap<(AccountId, u32), Quantity> = BTreeMap::new();
+        let mut add = |key, quantity: Quantity| {
+            let entry = holds.entry(key).or_default();
+            *entry = Quantity::new(entry.tonnes().saturating_add(quantity.tonnes()));
+        };
+        for instrument in self.instruments.values() {
+            for hold in instrument.holds.values() {
+                add((hold.account, instrument.class_index), hold.units);
+            }
+        }
+        for auction in self.auctions.values() {
+            add((auction.seller, auction.class_index), auction.units_held);
+        }
+        holds.retain(|_, quantity| !quantity.is_zero());
+        holds
+    }
+
+    /// Checks the exchange's invariants against the registry:
+    /// 1. every account's held cash equals the holds of its open orders,
+    ///    proposals and bids, and no balance is negative;
+    /// 2. the sum of all balances equals deposits minus withdrawals;
+    /// 3. the registry's reservations equal pending transactions plus the
+    ///    exchange's unit holds, and the registry's own invariants hold;
+    /// 4. every hold belongs to an open order with that open quantity (sells
+    ///    hold exactly it, buys exactly its value plus fee); books are not
+    ///    crossed and keep their own invariants.
+    ///
+    /// # Errors
+    /// A description of the first broken invariant: always a bug.
+    pub fn check_invariants(&self, registry: &Registry) -> Result<(), String> {
+        self.check_cash()?;
+        for instrument in self.instruments.values() {
+            check_instrument(instrument)?;
+        }
+        for (id, auction) in &self.auctions {
+            check_auction(*id, auction)?;
+        }
+        registry.check_invariants_with_holds(&self.unit_holds())
+    }
+
+    fn check_cash(&self) -> Result<(), String> {
+        let mut held: BTreeMap<AccountId, i128> = BTreeMap::new();
+        let order_holds = self
+            .instruments
+            .values()
+            .flat_map(|instrument| instrument.holds.values());
+        let bid_holds = self
+            .auctions
+            .values()
+            .flat_map(|auction| auction.bids.values());
+        for hold in order_holds.chain(bid_holds) {
+            *held.entry(hold.account).or_default() += i128::from(hold.cash.minor_units());
+        }
+        let mut total: i128 = 0;
+        for (account, balance) in &self.cash {
+            let expected = held.remove(account).unwrap_or(0);
+            if i128::from(balance.held.minor_units()) != expected {
+                return Err(format!(
+                    "account {account}: {} held but its orders hold {expected}",
+                    balance.held.minor_units()
+                ));
+            }
+            if balance.available < Money::ZERO || balance.held < Money::ZERO {
+                return Err(format!("account {account}: negative cash {balance:?}"));
+            }
+            total += i128::from(balance.available.minor_units())
+                + i128::from(balance.held.minor_units());
+        }
+        if let Some((account, amount)) = held.into_iter().find(|(_, amount)| *amount != 0) {
+            return Err(format!(
+                "account {account}: orders hold {amount} but no balance"
+            ));
+        }
+        if total != i128::from(self.total_cash.minor_units()) {
+            return Err(format!(
+                "balances sum to {total} but deposits minus withdrawals are {}",
+                self.total_cash.minor_units()
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_instrument(instrument: &Instrument) -> Result<(), String> {
+    let symbol = instrument.symbol;
+    if let Some(book) = instrument.venue.book() {
+        book.check_invariants()
+            .map_err(|problem| format!("{symbol}: {problem}"))?;
+        if let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask())
+            && bid >= ask
+        {
+            return Err(format!("{symbol}: book crossed, bid {bid:?} ask {ask:?}"));
+        }
+    }
+    for (order, hold) in &instrument.holds {
+        let open = instrument.venue.open_quantity(*order);
+        if open.is_zero() {
+            return Err(format!(
+                "{symbol}: hold for order {order}, which is not open"
+            ));
+        }
+        let expected = match hold.side {
+            Side::Sell => (open, Money::ZERO),
+            Side::Buy => (
+                Quantity::ZERO,
+                cash_required(hold.price, open, instrument.fee_bps).unwrap_or_default(),
+            ),
+        };
+        if (hold.units, hold.cash) != expected {
+            return Err(format!(
+                "{symbol}: order {order} open {open} holds {hold:?}, expected {expected:?}"
+            ));
+        }
+    }
+    let open_orders = match &instrument.venue {
+        Venue::Block(desk) => desk.proposals().count(),
+        venue => venue.book().map_or(0, Book::open_order_count),
+    };
+    if open_orders != instrument.holds.len() {
+        return Err(format!(
+            "{symbol}: {open_orders} open orders but {} holds",
+            instrument.holds.len()
+        ));
+    }
+    Ok(())
+}
+
+fn check_auction(id: AuctionId, state: &AuctionState) -> Result<(), String> {
+    if state.auction.is_closed() {
+        if !state.units_held.is_zero() || !state.bids.is_empty() {
+            return Err(format!("auction {id}: closed but still holds"));
+        }
+        return Ok(());
+    }
+    let rules = state.auction.rules();
+    let volume =
+        rules.volume_offered.tonnes() + rules.cost_containment.map_or(0, |ccr| ccr.volume.tonnes());
+    if state.units_held.tonnes() != volume {
+        return Err(format!(
+            "auction {id}: holds {} of {volume} t",
+            state.units_held
+        ));
+    }
+    if state.auction.bids().count() != state.bids.len() {
+        return Err(format!("auction {id}: bids and holds differ in number"));
+    }
+    for bid in state.auction.bids() {
+        let expected = cash_required(bid.price, bid.quantity, 0).unwrap_or_default();
+        if state.bids.get(&bid.id).map(|hold| hold.cash) != Some(expected) {
+            return Err(format!(
+                "auction {id}: bid {} hold is not its value",
+                bid.id
+            ));
+        }
+    }
+    Ok(())
+}
