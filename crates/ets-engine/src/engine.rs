@@ -5,7 +5,7 @@ use crate::command::{Command, Effect, Envelope, Outcome, Rejection};
 use crate::compliance::Compliance;
 use crate::exchange::Exchange;
 use ets_model::{ParticipantId, RequestId, Timestamp};
-use ets_registry::{Context, Registry, RegistryCommand};
+use ets_registry::{AccountStatus, Context, Registry, RegistryCommand};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -152,6 +152,28 @@ impl Engine {
                 *quantity,
                 *compliance_year,
             )?;
+        }
+        // An account with money or orders at the exchange cannot be closed: a later
+        // fill would otherwise deliver into a closed account.
+        if let RegistryCommand::SetAccountStatus {
+            account,
+            status: AccountStatus::Closed,
+        } = command
+        {
+            let cash = self.exchange.cash(*account);
+            let has_orders = self
+                .exchange
+                .unit_holds()
+                .keys()
+                .any(|(holder, _)| holder == account);
+            if cash.available.minor_units() != 0 || cash.held.minor_units() != 0 || has_orders {
+                return Err(Rejection {
+                    code: "account_has_exchange_positions".to_owned(),
+                    message: format!(
+                        "account {account} still has cash or open orders at the exchange; withdraw and cancel them first"
+                    ),
+                });
+            }
         }
         self.registry
             .execute(context, command)
