@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The `command` names handled here.
-pub const COMPLIANCE_COMMANDS: [&str; 7] = [
+pub const COMPLIANCE_COMMANDS: [&str; 8] = [
     "load_rulebook",
     "register_entities",
     "allocate_free",
@@ -19,6 +19,7 @@ pub const COMPLIANCE_COMMANDS: [&str; 7] = [
     "verify_report",
     "correct_report",
     "close_year",
+    "set_plausibility_ranges",
 ];
 
 /// A decimal given as a JSON string or number, kept as its text.
@@ -116,6 +117,8 @@ enum JsonComplianceCommand {
         fuels: Vec<JsonFuel>,
         #[serde(default)]
         purchased_electricity_mwh: Option<DecimalText>,
+        #[serde(default)]
+        output_mwh: Option<DecimalText>,
     },
     VerifyReport {
         entity: u64,
@@ -132,6 +135,13 @@ enum JsonComplianceCommand {
         year: u16,
         #[serde(default)]
         reference_average_price_ticks: Option<i64>,
+    },
+    SetPlausibilityRanges {
+        scheme: String,
+        carbon_content_min: DecimalText,
+        carbon_content_max: DecimalText,
+        intensity_min: DecimalText,
+        intensity_max: DecimalText,
     },
 }
 
@@ -265,12 +275,27 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, String> {
             year,
             fuels: given,
             purchased_electricity_mwh,
+            output_mwh,
         } => ComplianceCommand::SubmitReport {
             entity: ParticipantId(entity),
             year,
             fuels: fuels(given)?,
             purchased_electricity_mwh: purchased_electricity_mwh
                 .map_or_else(zero, DecimalText::into_text),
+            output_mwh: output_mwh.map_or_else(zero, DecimalText::into_text),
+        },
+        JsonComplianceCommand::SetPlausibilityRanges {
+            scheme,
+            carbon_content_min,
+            carbon_content_max,
+            intensity_min,
+            intensity_max,
+        } => ComplianceCommand::SetPlausibilityRanges {
+            scheme,
+            carbon_content_min: carbon_content_min.into_text(),
+            carbon_content_max: carbon_content_max.into_text(),
+            intensity_min: intensity_min.into_text(),
+            intensity_max: intensity_max.into_text(),
         },
         JsonComplianceCommand::VerifyReport {
             entity,

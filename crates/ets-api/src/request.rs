@@ -1,6 +1,7 @@
 //! One JSON line in (a command), one JSON line out (its outcome).
 
 use crate::compliance::{COMPLIANCE_COMMANDS, parse_compliance};
+use crate::exchange::{EXCHANGE_COMMANDS, parse_exchange};
 use crate::text::{format_time, parse_time, parse_unit_class};
 use ets_engine::compliance::ComplianceEffect;
 use ets_engine::exchange::ExchangeEffect;
@@ -172,10 +173,16 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
         .get("command")
         .and_then(Value::as_str)
         .is_some_and(|name| COMPLIANCE_COMMANDS.contains(&name));
+    let is_exchange = value
+        .get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|name| EXCHANGE_COMMANDS.contains(&name));
     let command = if is_compliance {
         Command::Compliance(
             parse_compliance(value).map_err(|message| malformed(request_id, message))?,
         )
+    } else if is_exchange {
+        Command::Exchange(parse_exchange(value).map_err(|message| malformed(request_id, message))?)
     } else {
         let parsed: JsonCommand = serde_json::from_value(value)
             .map_err(|error| malformed(request_id, format!("not a valid command: {error}")))?;
@@ -421,7 +428,13 @@ fn compliance_effect_json(effect: &ComplianceEffect) -> Value {
         ComplianceEffect::Report {
             status,
             computed_emissions,
-        } => json!({ "report": status.name(), "computed_emissions": computed_emissions.tonnes() }),
+            flags,
+        } => json!({
+            "report": status.name(),
+            "computed_emissions": computed_emissions.tonnes(),
+            "flags": flags,
+        }),
+        ComplianceEffect::PlausibilityRangesSet { scheme } => json!({ "plausibility_ranges": scheme }),
         ComplianceEffect::YearClosed {
             entities,
             compliant,

@@ -127,6 +127,21 @@ pub enum Compliance {
         #[arg(long)]
         price_ticks: Option<i64>,
     },
+    /// Prints the allocation of a year per entity as JSON: pre-allocated, final, the per-unit
+    /// breakdown of the latest step, a claw-back still owed, and the registry transactions.
+    ///
+    /// Example: `ets compliance allocation --data ./registry --scheme cn-power-2021 --year 2021`
+    Allocation {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The scheme id.
+        #[arg(long)]
+        scheme: String,
+        /// The compliance year.
+        #[arg(long)]
+        year: u16,
+    },
     /// Prints the compliance report of a year: per entity verified emissions, allocation,
     /// obligation, surrendered, offsets used, status and penalty (final once closed).
     ///
@@ -228,6 +243,28 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
                     reference_average_price,
                 },
             )
+        }
+        Compliance::Allocation { data, scheme, year } => {
+            let store = Store::open_read_only(&data)
+                .with_context(|| format!("cannot open the store in {}", data.display()))?;
+            let lines: Vec<_> = store
+                .engine()
+                .compliance()
+                .allocations_for(&scheme, year)
+                .into_iter()
+                .map(|(entity, record)| {
+                    json!({
+                        "entity": entity.0,
+                        "pre_allocated": record.pre_allocated.map(|q| q.tonnes()),
+                        "final_allocation": record.final_allocation.map(|q| q.tonnes()),
+                        "breakdown_tonnes": record.breakdown.iter().map(|(unit, tonnes)| json!({"unit": unit, "exact_tonnes": tonnes})).collect::<Vec<_>>(),
+                        "claw_back_outstanding": record.claw_back_outstanding.tonnes(),
+                        "transactions": record.transactions.iter().map(|t| t.0).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&lines)?);
+            Ok(ExitCode::SUCCESS)
         }
         Compliance::Report {
             data,

@@ -145,6 +145,28 @@ fn a_small_compliance_year_runs_through_the_cli() {
         ),
         (Value::from(328_720), Value::from(19_600))
     );
+    let allocation: Value = serde_json::from_str(&ok(
+        &[
+            "compliance",
+            "allocation",
+            "--data",
+            data,
+            "--scheme",
+            "cn-power-2021",
+            "--year",
+            "2021",
+        ],
+        "",
+    ))
+    .expect("json");
+    assert_eq!(
+        (
+            allocation[0]["pre_allocated"].clone(),
+            allocation[0]["final_allocation"].clone()
+        ),
+        (Value::from(575_260), Value::from(903_980))
+    );
+    assert_eq!(allocation[0]["breakdown_tonnes"][0]["unit"], "U1");
     let year = r#"{"request_id":20,"requester":10,"time":"2023-03-01T00:00:00Z","command":"submit_report","entity":10,"year":2021,"fuels":[{"kind":"coal","consumed":"500000","net_calorific_value":"20","carbon_content":"0.0270","oxidation_rate":"0.99"}]}
 {"request_id":21,"requester":20,"time":"2023-03-01T00:00:00Z","command":"submit_report","entity":20,"year":2021,"fuels":[{"kind":"other","consumed":"5000","net_calorific_value":"400","carbon_content":"0.0153","oxidation_rate":"0.99"}]}
 {"request_id":22,"requester":2,"time":"2023-04-01T00:00:00Z","command":"verify_report","entity":10,"year":2021,"accept":true}

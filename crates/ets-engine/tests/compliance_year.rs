@@ -270,6 +270,7 @@ fn a_compliance_year_runs_from_allocation_to_penalties() {
         year: 2021,
         fuels: vec![fuel(FuelKind::Coal, "500000", "20", "0.0270", "0.99")],
         purchased_electricity_mwh: "0".into(),
+        output_mwh: "0".into(),
     });
     year.refused(GAS_PLANT, coal_report.clone(), "not_representative");
     year.ok(COAL_PLANT, coal_report);
@@ -280,6 +281,7 @@ fn a_compliance_year_runs_from_allocation_to_penalties() {
             year: 2021,
             fuels: vec![fuel(FuelKind::Other, "5000", "400", "0.0153", "0.99")],
             purchased_electricity_mwh: "0".into(),
+            output_mwh: "0".into(),
         }),
     );
     let verify = |entity| {
@@ -413,6 +415,7 @@ fn bad_compliance_input_is_refused_with_a_code_and_changes_nothing() {
             year: 2021,
             fuels: vec![fuel(FuelKind::Coal, consumed, "20", "0.027", "0.99")],
             purchased_electricity_mwh: "0".into(),
+            output_mwh: "0".into(),
         })
     };
     year.refused(COAL_PLANT, report(COAL_PLANT, "-5"), "negative_input");
@@ -449,5 +452,55 @@ fn bad_compliance_input_is_refused_with_a_code_and_changes_nothing() {
             reference_average_price: None,
         }),
         "not_administrator",
+    );
+}
+
+#[test]
+fn implausible_reports_are_flagged_for_the_verifier() {
+    // Goal: with peer ranges set by the authority, a carbon content or an intensity far
+    // outside them is flagged on submission (the report is still accepted: the verifier
+    // decides); China's 2022 falsification cases were exactly such values.
+    let mut year = setup();
+    let ranges = |min: &str| {
+        compliance(ComplianceCommand::SetPlausibilityRanges {
+            scheme: "cn-power-2021".into(),
+            carbon_content_min: min.into(),
+            carbon_content_max: "0.0300".into(),
+            intensity_min: "0.70".into(),
+            intensity_max: "1.10".into(),
+        })
+    };
+    year.refused(ADMIN, ranges("0.0400"), "bad_decimal");
+    year.refused(COAL_PLANT, ranges("0.0200"), "not_administrator");
+    year.ok(ADMIN, ranges("0.0200"));
+    // 0.0150 tC/GJ is below the range; 980,100 x (0.015/0.027) = 544,500 t over 1,100,000 MWh
+    // is 0.495 t/MWh, below 0.70.
+    let submit = compliance(ComplianceCommand::SubmitReport {
+        entity: COAL_PLANT,
+        year: 2021,
+        fuels: vec![fuel(FuelKind::Coal, "500000", "20", "0.0150", "0.99")],
+        purchased_electricity_mwh: "0".into(),
+        output_mwh: "1100000".into(),
+    });
+    let outcome = year.send(COAL_PLANT, submit);
+    let Outcome::Accepted(ets_engine::Effect::Compliance(
+        ets_engine::compliance::ComplianceEffect::Report {
+            flags,
+            computed_emissions,
+            ..
+        },
+    )) = outcome
+    else {
+        panic!("report accepted: {outcome:?}");
+    };
+    assert_eq!(computed_emissions, Quantity::new(544_500));
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    assert!(
+        flags[0].starts_with("carbon_content_outside_peer_range"),
+        "{flags:?}"
+    );
+    assert!(
+        flags[1].starts_with("intensity_outside_peer_range"),
+        "{flags:?}"
     );
 }

@@ -148,6 +148,8 @@ pub enum ComplianceCommand {
         fuels: Vec<FuelSpec>,
         /// Purchased electricity, MWh (counted only where the rulebook says so).
         purchased_electricity_mwh: String,
+        /// Electricity output, MWh, for the intensity plausibility check ("0" = not checked).
+        output_mwh: String,
     },
     /// Accepts or rejects a submitted report (a verifier).
     VerifyReport {
@@ -176,6 +178,20 @@ pub enum ComplianceCommand {
         /// Average market price of the month before the deadline (China 2024 regime).
         reference_average_price: Option<Price>,
     },
+    /// Sets the peer ranges that flag implausible reports for verifiers (administrator).
+    /// RULES.md gives no official ranges, so they are the authority's parameters.
+    SetPlausibilityRanges {
+        /// The scheme id.
+        scheme: String,
+        /// Lowest plausible measured carbon content, tC/GJ.
+        carbon_content_min: String,
+        /// Highest plausible measured carbon content, tC/GJ.
+        carbon_content_max: String,
+        /// Lowest plausible intensity, tCO2/MWh.
+        intensity_min: String,
+        /// Highest plausible intensity, tCO2/MWh.
+        intensity_max: String,
+    },
 }
 
 impl ComplianceCommand {
@@ -190,6 +206,7 @@ impl ComplianceCommand {
             ComplianceCommand::VerifyReport { .. } => "verify_report",
             ComplianceCommand::CorrectReport { .. } => "correct_report",
             ComplianceCommand::CloseYear { .. } => "close_year",
+            ComplianceCommand::SetPlausibilityRanges { .. } => "set_plausibility_ranges",
         }
     }
 }

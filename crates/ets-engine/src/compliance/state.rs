@@ -111,6 +111,8 @@ pub struct Report {
     pub decided_by: Option<ParticipantId>,
     /// The emissions that count once verified or corrected.
     pub verified_emissions: Option<Quantity>,
+    /// Implausibility flags for the verifier (code: detail), empty when none or no ranges set.
+    pub flags: Vec<String>,
 }
 
 /// An entity's standing for a year.
@@ -193,6 +195,13 @@ pub enum ComplianceEffect {
         status: ReportStatus,
         /// Computed emissions.
         computed_emissions: Quantity,
+        /// Implausibility flags raised for the verifier.
+        flags: Vec<String>,
+    },
+    /// Plausibility ranges were set.
+    PlausibilityRangesSet {
+        /// The scheme.
+        scheme: String,
     },
     /// A year was closed.
     YearClosed {
@@ -211,6 +220,8 @@ pub struct Compliance {
     allocations: BTreeMap<(ParticipantId, u16), AllocationRecord>,
     reports: BTreeMap<(ParticipantId, u16), Report>,
     closed: BTreeMap<(String, u16), Vec<EntityResult>>,
+    /// Per scheme: carbon content min/max, intensity min/max, as decimal text.
+    plausibility: BTreeMap<String, [String; 4]>,
 }
 
 fn decimal(field: &'static str, text: &str) -> Result<Decimal, ComplianceError> {
@@ -280,6 +291,24 @@ impl Compliance {
         self.reports.get(&(entity, year))
     }
 
+    /// The allocation records of a scheme's entities for a year, by entity.
+    #[must_use]
+    pub fn allocations_for(
+        &self,
+        scheme: &str,
+        year: u16,
+    ) -> Vec<(ParticipantId, &AllocationRecord)> {
+        self.entities
+            .iter()
+            .filter(|(_, entity)| entity.scheme == scheme)
+            .filter_map(|(id, _)| {
+                self.allocations
+                    .get(&(*id, year))
+                    .map(|record| (*id, record))
+            })
+            .collect()
+    }
+
     /// The final results of a closed year, if closed.
     #[must_use]
     pub fn closed_results(&self, scheme: &str, year: u16) -> Option<&[EntityResult]> {
@@ -316,14 +345,39 @@ impl Compliance {
                 year,
                 fuels,
                 purchased_electricity_mwh,
+                output_mwh,
             } => self.submit_report(
                 registry,
                 context,
                 *entity,
                 *year,
-                fuels,
-                purchased_electricity_mwh,
+                ReportData {
+                    fuels,
+                    purchased_electricity_mwh,
+                    output_mwh,
+                },
             ),
+            ComplianceCommand::SetPlausibilityRanges {
+                scheme,
+                carbon_content_min,
+                carbon_content_max,
+                intensity_min,
+                intensity_max,
+            } => {
+                Self::require_administrator(registry, context)?;
+                self.rulebook(scheme)?;
+                let texts = [
+                    carbon_content_min.clone(),
+                    carbon_content_max.clone(),
+                    intensity_min.clone(),
+                    intensity_max.clone(),
+                ];
+                plausibility_ranges(&texts)?;
+                self.plausibility.insert(scheme.clone(), texts);
+                Ok(ComplianceEffect::PlausibilityRangesSet {
+                    scheme: scheme.clone(),
+                })
+            }
             ComplianceCommand::VerifyReport {
                 entity,
                 year,
@@ -650,9 +704,13 @@ impl Compliance {
         context: Context,
         entity_id: ParticipantId,
         year: u16,
-        fuels: &[FuelSpec],
-        purchased_electricity_mwh: &str,
+        data: ReportData<'_>,
     ) -> Result<ComplianceEffect, ComplianceError> {
+        let ReportData {
+            fuels,
+            purchased_electricity_mwh,
+            output_mwh,
+        } = data;
         let entity = self.entity(entity_id)?;
         let account = registry.account(entity.spec.account)?;
         if context.requester != entity_id && !account.rule.is_representative(context.requester) {
@@ -707,7 +765,18 @@ impl Compliance {
             })
             .collect::<Result<Vec<_>, ComplianceError>>()?;
         let purchased = decimal("purchased_electricity_mwh", purchased_electricity_mwh)?;
+        let output = decimal("output_mwh", output_mwh)?;
         let emissions = mrv::emissions(&rules, &records, purchased)?;
+        let flags = match self.plausibility.get(&entity.scheme) {
+            Some(texts) => {
+                let ranges = plausibility_ranges(texts)?;
+                mrv::plausibility_flags(&records, &emissions, output, &ranges)?
+                    .iter()
+                    .map(describe_flag)
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         let report = Report {
             status: ReportStatus::Submitted,
             fuels: fuels.to_vec(),
@@ -717,11 +786,13 @@ impl Compliance {
             submitted_by: context.requester,
             decided_by: None,
             verified_emissions: None,
+            flags: flags.clone(),
         };
         self.reports.insert((entity_id, year), report);
         Ok(ComplianceEffect::Report {
             status: ReportStatus::Submitted,
             computed_emissions: emissions.total,
+            flags,
         })
     }
 
@@ -763,6 +834,7 @@ impl Compliance {
         Ok(ComplianceEffect::Report {
             status: report.status,
             computed_emissions: report.computed_emissions,
+            flags: report.flags.clone(),
         })
     }
 
@@ -787,6 +859,7 @@ impl Compliance {
         Ok(ComplianceEffect::Report {
             status: ReportStatus::Corrected,
             computed_emissions: report.computed_emissions,
+            flags: report.flags.clone(),
         })
     }
 
@@ -1057,6 +1130,67 @@ impl Compliance {
                 Ok(())
             }
         }
+    }
+}
+
+/// The data of an emissions report, as submitted.
+struct ReportData<'a> {
+    fuels: &'a [FuelSpec],
+    purchased_electricity_mwh: &'a str,
+    output_mwh: &'a str,
+}
+
+/// Parses stored plausibility ranges (carbon content min/max, intensity min/max).
+fn plausibility_ranges(texts: &[String; 4]) -> Result<mrv::PlausibilityRanges, ComplianceError> {
+    let range =
+        |min_field, min: &str, max_field, max: &str| -> Result<mrv::PeerRange, ComplianceError> {
+            let range = mrv::PeerRange {
+                min: decimal(min_field, min)?,
+                max: decimal(max_field, max)?,
+            };
+            if range.min > range.max || range.min.is_sign_negative() {
+                return Err(ComplianceError::BadDecimal {
+                    field: max_field,
+                    text: format!(
+                        "{max} (must be at least {min_field} {min}, and both non-negative)"
+                    ),
+                });
+            }
+            Ok(range)
+        };
+    Ok(mrv::PlausibilityRanges {
+        carbon_content_tonnes_c_per_gj: range(
+            "carbon_content_min",
+            &texts[0],
+            "carbon_content_max",
+            &texts[1],
+        )?,
+        intensity_tonnes_per_mwh: range("intensity_min", &texts[2], "intensity_max", &texts[3])?,
+    })
+}
+
+/// A flag as `code: detail` for the verifier.
+fn describe_flag(flag: &mrv::ImplausibilityFlag) -> String {
+    match flag {
+        mrv::ImplausibilityFlag::CarbonContentOutsidePeerRange {
+            fuel_index,
+            value_tonnes_c_per_gj,
+            range,
+        } => format!(
+            "{}: fuel record {fuel_index} has {value_tonnes_c_per_gj} tC/GJ, outside {}-{}",
+            flag.code(),
+            range.min,
+            range.max
+        ),
+        mrv::ImplausibilityFlag::IntensityOutsidePeerRange {
+            value_tonnes_per_mwh,
+            range,
+        } => format!(
+            "{}: {value_tonnes_per_mwh} t/MWh, outside {}-{}",
+            flag.code(),
+            range.min,
+            range.max
+        ),
     }
 }
 
