@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The `command` names handled here.
-pub const COMPLIANCE_COMMANDS: [&str; 8] = [
+pub const COMPLIANCE_COMMANDS: [&str; 9] = [
     "load_rulebook",
     "register_entities",
     "allocate_free",
@@ -20,6 +20,7 @@ pub const COMPLIANCE_COMMANDS: [&str; 8] = [
     "correct_report",
     "close_year",
     "set_plausibility_ranges",
+    "borrow",
 ];
 
 /// A decimal given as a JSON string or number, kept as its text.
@@ -135,6 +136,11 @@ enum JsonComplianceCommand {
         year: u16,
         #[serde(default)]
         reference_average_price_ticks: Option<i64>,
+    },
+    Borrow {
+        entity: u64,
+        year: u16,
+        quantity: u64,
     },
     SetPlausibilityRanges {
         scheme: String,
@@ -283,6 +289,15 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, String> {
             purchased_electricity_mwh: purchased_electricity_mwh
                 .map_or_else(zero, DecimalText::into_text),
             output_mwh: output_mwh.map_or_else(zero, DecimalText::into_text),
+        },
+        JsonComplianceCommand::Borrow {
+            entity,
+            year,
+            quantity,
+        } => ComplianceCommand::Borrow {
+            entity: ParticipantId(entity),
+            year,
+            quantity: Quantity::new(quantity),
         },
         JsonComplianceCommand::SetPlausibilityRanges {
             scheme,

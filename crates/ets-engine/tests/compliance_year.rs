@@ -504,3 +504,76 @@ fn implausible_reports_are_flagged_for_the_verifier() {
         "{flags:?}"
     );
 }
+
+#[test]
+fn borrowing_from_the_2023_allocation_is_limited_to_half_the_gap() {
+    // Goal: 2021-22 rule: with a gap above 10% of verified emissions, an entity may borrow up
+    // to 50% of the gap from vintage 2023 and surrender those units for 2021, no more.
+    let mut year = setup();
+    let allocate = |phase, coal_mwh: &str| {
+        compliance(ComplianceCommand::Allocate {
+            scheme: "cn-power-2021".into(),
+            year: 2021,
+            phase,
+            outputs: vec![
+                output(COAL_PLANT, "U1", coal_mwh),
+                output(GAS_PLANT, "G1", "300000"),
+            ],
+        })
+    };
+    year.ok(ADMIN, allocate(AllocationPhase::Pre, "1000000"));
+    // Final: 0.8218 x 800,000 = 657,440 t.
+    year.ok(ADMIN, allocate(AllocationPhase::Final, "800000"));
+    let borrow = |tonnes| {
+        compliance(ComplianceCommand::Borrow {
+            entity: COAL_PLANT,
+            year: 2021,
+            quantity: Quantity::new(tonnes),
+        })
+    };
+    year.refused(COAL_PLANT, borrow(1), "borrowing_limit_exceeded");
+    year.ok(
+        COAL_PLANT,
+        compliance(ComplianceCommand::SubmitReport {
+            entity: COAL_PLANT,
+            year: 2021,
+            fuels: vec![fuel(FuelKind::Coal, "500000", "20", "0.0270", "0.99")],
+            purchased_electricity_mwh: "0".into(),
+            output_mwh: "0".into(),
+        }),
+    );
+    year.ok(
+        VERIFIER,
+        compliance(ComplianceCommand::VerifyReport {
+            entity: COAL_PLANT,
+            year: 2021,
+            accept: true,
+        }),
+    );
+    // Gap 980,100 - 657,440 = 322,660 t (32.9% > 10%): at most 161,330 t.
+    year.refused(COAL_PLANT, borrow(161_331), "borrowing_limit_exceeded");
+    year.ok(COAL_PLANT, borrow(161_330));
+    assert_eq!(year.held(COAL_ACCOUNT, &cea(2023)), 161_330);
+    year.time_ms = NOVEMBER_2023_MS;
+    year.ok(COAL_PLANT, surrender(COAL_ACCOUNT, cea(2023), 161_330));
+    year.ok(
+        ADMIN,
+        registry(RegistryCommand::Issue {
+            class: cea(2023),
+            quantity: Quantity::new(5),
+        }),
+    );
+    year.ok(
+        ADMIN,
+        registry(RegistryCommand::Allocate {
+            to: COAL_ACCOUNT,
+            class: cea(2023),
+            quantity: Quantity::new(5),
+        }),
+    );
+    year.refused(
+        COAL_PLANT,
+        surrender(COAL_ACCOUNT, cea(2023), 1),
+        "not_eligible",
+    );
+}

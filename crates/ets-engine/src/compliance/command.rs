@@ -178,6 +178,19 @@ pub enum ComplianceCommand {
         /// Average market price of the month before the deadline (China 2024 regime).
         reference_average_price: Option<Price>,
     },
+    /// Borrows allowances of the rulebook's later vintage (China 2021-22: from the 2023
+    /// allocation) for a year's surrender, within the borrowing limit (the entity or a
+    /// representative of its account). They are issued into the entity's account and may
+    /// be surrendered for that year. The amount is recorded on the year's allocation record;
+    /// deducting it from the later year's allocation is not automated yet.
+    Borrow {
+        /// The covered entity.
+        entity: ParticipantId,
+        /// The compliance year the allowances are for.
+        year: u16,
+        /// How many.
+        quantity: Quantity,
+    },
     /// Sets the peer ranges that flag implausible reports for verifiers (administrator).
     /// RULES.md gives no official ranges, so they are the authority's parameters.
     SetPlausibilityRanges {
@@ -207,6 +220,7 @@ impl ComplianceCommand {
             ComplianceCommand::CorrectReport { .. } => "correct_report",
             ComplianceCommand::CloseYear { .. } => "close_year",
             ComplianceCommand::SetPlausibilityRanges { .. } => "set_plausibility_ranges",
+            ComplianceCommand::Borrow { .. } => "borrow",
         }
     }
 }

@@ -156,6 +156,22 @@ pub enum ComplianceError {
         /// Requested now.
         requested: u64,
     },
+    /// Borrowing beyond the limit, or not allowed by the rulebook.
+    #[error(
+        "entity {entity} may borrow {limit} t for {year} ({already} t borrowed already); {requested} t requested"
+    )]
+    BorrowingLimit {
+        /// The entity.
+        entity: ParticipantId,
+        /// The year.
+        year: u16,
+        /// The limit.
+        limit: u64,
+        /// Borrowed already.
+        already: u64,
+        /// Requested now.
+        requested: u64,
+    },
     /// The offset limit depends on verified emissions that are not known yet.
     #[error("the offset limit for {year} depends on verified emissions; verify the report first")]
     OffsetLimitUnknown {
@@ -191,6 +207,7 @@ impl ComplianceError {
             ComplianceError::NotEligible { .. } => "not_eligible",
             ComplianceError::OffsetLimit { .. } => "offset_limit_exceeded",
             ComplianceError::OffsetLimitUnknown { .. } => "offset_limit_unknown",
+            ComplianceError::BorrowingLimit { .. } => "borrowing_limit_exceeded",
         }
     }
 }

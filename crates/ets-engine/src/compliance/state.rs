@@ -52,6 +52,8 @@ pub struct AllocationRecord {
     pub breakdown: Vec<(String, String)>,
     /// A claw-back that exceeded what the account held: owed at the close of the year.
     pub claw_back_outstanding: Quantity,
+    /// Allowances borrowed from a later vintage for this year.
+    pub borrowed: Quantity,
     /// The registry transactions that carried the allocation.
     pub transactions: Vec<TransactionId>,
 }
@@ -357,6 +359,11 @@ impl Compliance {
                     output_mwh,
                 },
             ),
+            ComplianceCommand::Borrow {
+                entity,
+                year,
+                quantity,
+            } => self.borrow(registry, context, *entity, *year, *quantity),
             ComplianceCommand::SetPlausibilityRanges {
                 scheme,
                 carbon_content_min,
@@ -796,6 +803,101 @@ impl Compliance {
         })
     }
 
+    fn borrow(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        entity_id: ParticipantId,
+        year: u16,
+        quantity: Quantity,
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        let entity = self.entity(entity_id)?.clone();
+        let account = registry.account(entity.spec.account)?;
+        if context.requester != entity_id && !account.rule.is_representative(context.requester) {
+            return Err(RegistryError::NotRepresentative {
+                requester: context.requester,
+                account: account.id,
+            }
+            .into());
+        }
+        if quantity.is_zero() {
+            return Err(RegistryError::ZeroQuantity.into());
+        }
+        self.check_year_open(&entity.scheme, year)?;
+        let rulebook = self.rulebook(&entity.scheme)?;
+        let record = self
+            .allocations
+            .get(&(entity_id, year))
+            .cloned()
+            .unwrap_or_default();
+        let verified = self
+            .reports
+            .get(&(entity_id, year))
+            .and_then(|report| report.verified_emissions);
+        let limit = match (&rulebook.borrowing, verified) {
+            (Some(rules), Some(verified)) => {
+                obligation::max_borrowing(rules, verified, record.allocation())?
+            }
+            _ => Quantity::ZERO,
+        };
+        if record.borrowed.tonnes().saturating_add(quantity.tonnes()) > limit.tonnes() {
+            return Err(ComplianceError::BorrowingLimit {
+                entity: entity_id,
+                year,
+                limit: limit.tonnes(),
+                already: record.borrowed.tonnes(),
+                requested: quantity.tonnes(),
+            });
+        }
+        let Some(rules) = rulebook.borrowing else {
+            return Err(ComplianceError::BorrowingLimit {
+                entity: entity_id,
+                year,
+                limit: 0,
+                already: 0,
+                requested: quantity.tonnes(),
+            });
+        };
+        let class = UnitClass::Allowance {
+            scheme: rulebook.scheme.unit_code,
+            vintage: rules.from_vintage,
+        };
+        // The authority issues the borrowed allowances; they act through the issuance
+        // account's holder, as for allocation.
+        let issuance = registry.system_account(AccountKind::Issuance)?;
+        let authority = Context {
+            requester: registry.account(issuance)?.holder,
+            at: context.at,
+        };
+        let mut scratch = registry.clone();
+        let mut record = record;
+        record.transactions.push(run(
+            &mut scratch,
+            authority,
+            RegistryCommand::Issue { class, quantity },
+        )?);
+        record.transactions.push(run(
+            &mut scratch,
+            authority,
+            RegistryCommand::Allocate {
+                to: entity.spec.account,
+                class,
+                quantity,
+            },
+        )?);
+        record.borrowed = record
+            .borrowed
+            .checked_add(quantity)
+            .map_err(|_| RegistryError::Overflow("borrowed"))?;
+        *registry = scratch;
+        self.allocations.insert((entity_id, year), record);
+        Ok(ComplianceEffect::Allocated {
+            entities: 1,
+            issued: quantity,
+            clawed_back: Quantity::ZERO,
+        })
+    }
+
     fn verify_report(
         &mut self,
         registry: &Registry,
@@ -888,6 +990,34 @@ impl Compliance {
             *total = total.saturating_add(transaction.quantity.tonnes());
         }
         (Quantity::new(allowances), Quantity::new(offsets))
+    }
+
+    /// Units of one class surrendered from `account` for `year` (completed, not reversed).
+    fn surrendered_of(
+        registry: &Registry,
+        account: AccountId,
+        year: u16,
+        class: &UnitClass,
+    ) -> Quantity {
+        let Ok(class_index) = registry.class_index(class) else {
+            return Quantity::ZERO;
+        };
+        Quantity::new(
+            registry
+                .transactions()
+                .iter()
+                .filter(|t| {
+                    t.from == account
+                        && t.class_index == class_index
+                        && t.kind
+                            == (TransactionKind::Surrender {
+                                compliance_year: year,
+                            })
+                        && t.status() == TransactionStatus::Completed
+                })
+                .map(|t| t.quantity.tonnes())
+                .sum(),
+        )
     }
 
     fn obligation_of(
@@ -1102,10 +1232,27 @@ impl Compliance {
                 if *code != rulebook.scheme.unit_code {
                     return Err(not_eligible("it is not this scheme's allowance"));
                 }
-                if !rulebook.is_vintage_eligible(*vintage) {
-                    return Err(not_eligible("its vintage is not eligible"));
+                if rulebook.is_vintage_eligible(*vintage) {
+                    return Ok(());
                 }
-                Ok(())
+                let borrowed = self
+                    .allocations
+                    .get(&(entity.spec.participant, year))
+                    .map_or(Quantity::ZERO, |record| record.borrowed);
+                let from_borrowing = rulebook
+                    .borrowing
+                    .is_some_and(|rules| rules.from_vintage == *vintage);
+                if from_borrowing
+                    && Self::surrendered_of(registry, from, year, class)
+                        .tonnes()
+                        .saturating_add(quantity.tonnes())
+                        <= borrowed.tonnes()
+                {
+                    return Ok(());
+                }
+                Err(not_eligible(
+                    "its vintage is not eligible (beyond what was borrowed for this year)",
+                ))
             }
             UnitClass::Offset { standard, .. } => {
                 let Some(rules) = &rulebook.offsets else {
