@@ -4,6 +4,7 @@
 //! shape never silently changes the journal format (and the reverse).
 
 mod compliance;
+mod exchange;
 mod request;
 mod text;
 mod view;

@@ -434,7 +434,9 @@ fn compliance_effect_json(effect: &ComplianceEffect) -> Value {
             "computed_emissions": computed_emissions.tonnes(),
             "flags": flags,
         }),
-        ComplianceEffect::PlausibilityRangesSet { scheme } => json!({ "plausibility_ranges": scheme }),
+        ComplianceEffect::PlausibilityRangesSet { scheme } => {
+            json!({ "plausibility_ranges": scheme })
+        }
         ComplianceEffect::YearClosed {
             entities,
             compliant,

@@ -1,0 +1,846 @@
+//! JSON shapes of the exchange commands (docs/exchange.md), converted by hand
+//! to the engine's [`ExchangeCommand`]. Prices are whole ticks
+//! (`*_price_ticks`, or `{"limit": ticks}`), money whole minor units
+//! (`amount_minor_units`), quantities whole tonnes, units `CEA-2021`, times
+//! RFC 3339.
+//!
+//! Rule sets (`rules`, `market_data`, auction `rules`) are a preset name, or an
+//! object with an optional `preset` plus fields that override it; without a
+//! preset every field must be given.
+//!
+//! `ets-api` does not depend on `ets-market`, so the market's types (side,
+//! order kind, rules, order ids) are not named here: the command is assembled
+//! as a JSON value in the engine's own serde form and deserialized into
+//! [`ExchangeCommand`]. The presets below copy `InstrumentRules::CHINA_LISTED`,
+//! `CHINA_BLOCK`, `CONTINUOUS`, `MarketDataRules::CHINA`, `EU` and
+//! `AuctionRules::eu`, `rggi`, `california`; the unit tests pin both forms.
+
+use crate::text::{parse_time, parse_unit_class};
+use ets_engine::exchange::{ExchangeCommand, TradingMode};
+use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, UnitClass};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value, json};
+
+/// The `command` names handled here.
+pub const EXCHANGE_COMMANDS: [&str; 16] = [
+    "list_instrument",
+    "deposit_cash",
+    "withdraw_cash",
+    "place_order",
+    "cancel_order",
+    "amend_order",
+    "take_listed",
+    "propose_block",
+    "accept_block",
+    "decline_block",
+    "withdraw_block",
+    "end_of_day",
+    "open_auction",
+    "submit_bid",
+    "withdraw_bid",
+    "close_auction",
+];
+
+/// A field that must be present but may be `null`.
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
+}
+
+fn day() -> String {
+    "day".to_owned()
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+enum JsonExchangeCommand {
+    ListInstrument {
+        symbol: String,
+        unit: String,
+        mode: String,
+        rules: Value,
+        reference_price_ticks: i64,
+        fee_bps: u32,
+        fee_account: u64,
+        no_same_day_resale: bool,
+        market_data: Value,
+    },
+    DepositCash {
+        account: u64,
+        amount_minor_units: i64,
+    },
+    WithdrawCash {
+        account: u64,
+        amount_minor_units: i64,
+    },
+    PlaceOrder {
+        instrument: String,
+        account: u64,
+        side: String,
+        kind: Value,
+        quantity: u64,
+        #[serde(default = "day")]
+        time_in_force: String,
+    },
+    CancelOrder {
+        instrument: String,
+        account: u64,
+        order: u64,
+    },
+    AmendOrder {
+        instrument: String,
+        account: u64,
+        order: u64,
+        price_ticks: i64,
+        quantity: u64,
+    },
+    TakeListed {
+        instrument: String,
+        account: u64,
+        maker_order: u64,
+        quantity: u64,
+    },
+    ProposeBlock {
+        instrument: String,
+        account: u64,
+        counterparty: u64,
+        side: String,
+        price_ticks: i64,
+        quantity: u64,
+        expires_at: String,
+    },
+    AcceptBlock {
+        instrument: String,
+        account: u64,
+        proposal: u64,
+    },
+    DeclineBlock {
+        instrument: String,
+        account: u64,
+        proposal: u64,
+    },
+    WithdrawBlock {
+        instrument: String,
+        account: u64,
+        proposal: u64,
+    },
+    EndOfDay {
+        instrument: String,
+    },
+    OpenAuction {
+        unit: String,
+        rules: Value,
+        seed: u64,
+    },
+    SubmitBid {
+        auction: u64,
+        account: u64,
+        price_ticks: i64,
+        quantity: u64,
+    },
+    WithdrawBid {
+        auction: u64,
+        account: u64,
+        bid: u64,
+    },
+    CloseAuction {
+        auction: u64,
+    },
+}
+
+/// Instrument rules, every field given (after presets are applied).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonInstrumentRules {
+    tick_size_ticks: i64,
+    lot_size_tonnes: u64,
+    min_order_tonnes: u64,
+    max_order_tonnes: u64,
+    #[serde(deserialize_with = "nullable")]
+    price_band_bps: Option<u32>,
+    limits: JsonBookLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonBookLimits {
+    max_open_orders_per_account: u32,
+    max_orders: u32,
+    max_price_levels_per_side: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonMarketData {
+    close_price: String,
+    max_tape_trades: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonAuctionRules {
+    volume_offered: u64,
+    lot_size_tonnes: u64,
+    tick_size_ticks: i64,
+    #[serde(deserialize_with = "nullable")]
+    reserve_price_ticks: Option<i64>,
+    tie_break: String,
+    cancel_if_undersubscribed: bool,
+    #[serde(deserialize_with = "nullable")]
+    minimum_clearing_price_ticks: Option<i64>,
+    #[serde(deserialize_with = "nullable")]
+    cost_containment: Option<JsonCostContainment>,
+    #[serde(deserialize_with = "nullable")]
+    purchase_limit_bps: Option<u32>,
+    max_bids_per_bidder: u32,
+    max_bids: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonCostContainment {
+    trigger_price_ticks: i64,
+    volume: u64,
+}
+
+/// `BookLimits::DEFAULT`.
+fn default_limits() -> Value {
+    json!({"max_open_orders_per_account": 1_000, "max_orders": 100_000, "max_price_levels_per_side": 10_000})
+}
+
+/// The instrument-rule presets, in the API's field names.
+fn instrument_preset(name: &str) -> Result<Value, String> {
+    let (min, max, band) = match name {
+        "china_listed" => (1_u64, 99_999_u64, Some(1_000_u32)),
+        "china_block" => (100_000, 1_000_000_000, Some(3_000)),
+        "continuous" => (1, 10_000_000, None),
+        other => {
+            return Err(format!(
+                "rules preset {other:?} is not one of china_listed, china_block, continuous"
+            ));
+        }
+    };
+    Ok(json!({
+        "tick_size_ticks": 1, "lot_size_tonnes": 1, "min_order_tonnes": min,
+        "max_order_tonnes": max, "price_band_bps": band, "limits": default_limits(),
+    }))
+}
+
+fn market_data_preset(name: &str) -> Result<Value, String> {
+    let close = match name {
+        "china" => "volume_weighted_average",
+        "eu" => "last_trade",
+        other => return Err(format!("market_data preset {other:?} is not china or eu")),
+    };
+    Ok(json!({"close_price": close, "max_tape_trades": 10_000}))
+}
+
+/// Auction presets; `rggi` lacks the reserve price, `california` the reserve
+/// price and purchase limit, and every preset the volume: those are given.
+fn auction_preset(name: &str) -> Result<Value, String> {
+    let mut preset = json!({
+        "tick_size_ticks": 1, "tie_break": "seeded_order", "minimum_clearing_price_ticks": null,
+        "cost_containment": null, "max_bids_per_bidder": 100, "max_bids": 100_000,
+    });
+    let extra = match name {
+        "eu" => json!({"lot_size_tonnes": 500, "reserve_price_ticks": null,
+            "cancel_if_undersubscribed": true, "purchase_limit_bps": null}),
+        "rggi" => json!({"lot_size_tonnes": 1_000, "cancel_if_undersubscribed": false,
+            "purchase_limit_bps": 2_500}),
+        "california" => json!({"lot_size_tonnes": 1_000, "cancel_if_undersubscribed": false,
+            "tie_break": "pro_rata"}),
+        other => {
+            return Err(format!(
+                "auction preset {other:?} is not one of eu, rggi, california"
+            ));
+        }
+    };
+    if let (Some(base), Value::Object(extra)) = (preset.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+    Ok(preset)
+}
+
+/// A rule set given as a preset name, or an object with an optional `preset`
+/// and overriding fields; returns the full object, then deserializes it.
+fn with_preset<T: for<'de> Deserialize<'de>>(
+    what: &str,
+    value: Value,
+    preset: fn(&str) -> Result<Value, String>,
+) -> Result<T, String> {
+    let merged = match value {
+        Value::String(name) => preset(&name)?,
+        Value::Object(mut given) => {
+            let mut merged = match given.remove("preset") {
+                None => Map::new(),
+                Some(Value::String(name)) => match preset(&name)? {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                },
+                Some(_) => return Err(format!("{what}: `preset` must be a string")),
+            };
+            merged.extend(given);
+            Value::Object(merged)
+        }
+        _ => {
+            return Err(format!(
+                "`{what}` must be a preset name or an object of fields"
+            ));
+        }
+    };
+    serde_json::from_value(merged).map_err(|error| format!("{what}: {error}"))
+}
+
+fn code(what: &str, text: &str) -> Result<Code, String> {
+    Code::try_new(text).map_err(|error| format!("{what}: {error}"))
+}
+
+fn price(what: &str, ticks: i64) -> Result<Price, String> {
+    Price::try_new(ticks).map_err(|_| format!("`{what}` must not be negative (got {ticks})"))
+}
+
+fn unit(text: &str) -> Result<UnitClass, String> {
+    parse_unit_class(text)
+}
+
+fn side(text: &str) -> Result<&'static str, String> {
+    match text {
+        "buy" => Ok("Buy"),
+        "sell" => Ok("Sell"),
+        other => Err(format!("side {other:?} is not buy or sell")),
+    }
+}
+
+fn time_in_force(text: &str) -> Result<&'static str, String> {
+    match text {
+        "day" => Ok("Day"),
+        "ioc" => Ok("ImmediateOrCancel"),
+        "fok" => Ok("FillOrKill"),
+        other => Err(format!("time_in_force {other:?} is not day, ioc or fok")),
+    }
+}
+
+/// `"market"` or `{"limit": price_ticks}`, in the engine's serde form.
+fn order_kind(kind: &Value) -> Result<Value, String> {
+    let bad = || format!("kind {kind} is not \"market\" or {{\"limit\": price_ticks}}");
+    match kind {
+        Value::String(text) if text == "market" => Ok(json!("Market")),
+        Value::Object(map) if map.len() == 1 => {
+            let ticks = map.get("limit").and_then(Value::as_i64).ok_or_else(bad)?;
+            Ok(json!({ "Limit": price("limit", ticks)? }))
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn mode(text: &str) -> Result<TradingMode, String> {
+    match text {
+        "continuous" => Ok(TradingMode::Continuous),
+        "china_listed" => Ok(TradingMode::ChinaListed),
+        "china_block" => Ok(TradingMode::ChinaBlock),
+        other => Err(format!(
+            "mode {other:?} is not one of continuous, china_listed, china_block"
+        )),
+    }
+}
+
+fn instrument_rules(value: Value) -> Result<Value, String> {
+    let rules: JsonInstrumentRules = with_preset("rules", value, instrument_preset)?;
+    Ok(json!({
+        "tick_size_ticks": rules.tick_size_ticks,
+        "lot_size_tonnes": rules.lot_size_tonnes,
+        "min_order_tonnes": rules.min_order_tonnes,
+        "max_order_tonnes": rules.max_order_tonnes,
+        "price_band_bps": rules.price_band_bps,
+        "limits": {
+            "max_open_orders_per_account": rules.limits.max_open_orders_per_account,
+            "max_orders": rules.limits.max_orders,
+            "max_price_levels_per_side": rules.limits.max_price_levels_per_side,
+        },
+    }))
+}
+
+fn market_data(value: Value) -> Result<Value, String> {
+    let data: JsonMarketData = with_preset("market_data", value, market_data_preset)?;
+    let close = match data.close_price.as_str() {
+        "volume_weighted_average" => "VolumeWeightedAverage",
+        "last_trade" => "LastTrade",
+        other => {
+            return Err(format!(
+                "close_price {other:?} is not volume_weighted_average or last_trade"
+            ));
+        }
+    };
+    Ok(json!({ "close_price": close, "max_tape_trades": data.max_tape_trades }))
+}
+
+fn auction_rules(value: Value) -> Result<Value, String> {
+    let rules: JsonAuctionRules = with_preset("rules", value, auction_preset)?;
+    let tie_break = match rules.tie_break.as_str() {
+        "seeded_order" => "SeededOrder",
+        "pro_rata" => "ProRata",
+        other => {
+            return Err(format!(
+                "tie_break {other:?} is not seeded_order or pro_rata"
+            ));
+        }
+    };
+    let optional_price = |what: &str, ticks: Option<i64>| -> Result<Option<Price>, String> {
+        ticks.map(|ticks| price(what, ticks)).transpose()
+    };
+    let cost_containment = match rules.cost_containment {
+        None => Value::Null,
+        Some(ccr) => json!({
+            "trigger_price": price("trigger_price_ticks", ccr.trigger_price_ticks)?,
+            "volume": Quantity::new(ccr.volume),
+        }),
+    };
+    Ok(json!({
+        "volume_offered": Quantity::new(rules.volume_offered),
+        "lot_size_tonnes": rules.lot_size_tonnes,
+        "tick_size_ticks": rules.tick_size_ticks,
+        "reserve_price": optional_price("reserve_price_ticks", rules.reserve_price_ticks)?,
+        "tie_break": tie_break,
+        "cancel_if_undersubscribed": rules.cancel_if_undersubscribed,
+        "minimum_clearing_price": optional_price(
+            "minimum_clearing_price_ticks",
+            rules.minimum_clearing_price_ticks
+        )?,
+        "cost_containment": cost_containment,
+        "purchase_limit_bps": rules.purchase_limit_bps,
+        "max_bids_per_bidder": rules.max_bids_per_bidder,
+        "max_bids": rules.max_bids,
+    }))
+}
+
+/// Builds the engine command from its serde form: `{"Variant": {fields}}`.
+fn engine(variant: &str, fields: Value) -> Result<ExchangeCommand, String> {
+    serde_json::from_value(json!({ variant: fields }))
+        .map_err(|error| format!("cannot build {variant}: {error}"))
+}
+
+/// Parses the command part of an exchange line (envelope fields removed).
+///
+/// # Errors
+/// A message naming the field that is wrong.
+pub fn parse_exchange(value: Value) -> Result<ExchangeCommand, String> {
+    let parsed: JsonExchangeCommand =
+        serde_json::from_value(value).map_err(|error| format!("not a valid command: {error}"))?;
+    match parsed {
+        JsonExchangeCommand::ListInstrument {
+            symbol,
+            unit: class,
+            mode: given_mode,
+            rules,
+            reference_price_ticks,
+            fee_bps,
+            fee_account,
+            no_same_day_resale,
+            market_data: data,
+        } => engine(
+            "ListInstrument",
+            json!({
+                "symbol": code("symbol", &symbol)?,
+                "class": unit(&class)?,
+                "mode": mode(&given_mode)?,
+                "rules": instrument_rules(rules)?,
+                "reference_price": price("reference_price_ticks", reference_price_ticks)?,
+                "fee_bps": fee_bps,
+                "fee_account": AccountId(fee_account),
+                "no_same_day_resale": no_same_day_resale,
+                "market_data": market_data(data)?,
+            }),
+        ),
+        JsonExchangeCommand::DepositCash {
+            account,
+            amount_minor_units,
+        } => engine(
+            "DepositCash",
+            json!({ "account": AccountId(account), "amount": Money::new(amount_minor_units) }),
+        ),
+        JsonExchangeCommand::WithdrawCash {
+            account,
+            amount_minor_units,
+        } => engine(
+            "WithdrawCash",
+            json!({ "account": AccountId(account), "amount": Money::new(amount_minor_units) }),
+        ),
+        JsonExchangeCommand::PlaceOrder {
+            instrument,
+            account,
+            side: given_side,
+            kind,
+            quantity,
+            time_in_force: given_tif,
+        } => engine(
+            "PlaceOrder",
+            json!({
+                "instrument": code("instrument", &instrument)?,
+                "account": AccountId(account),
+                "side": side(&given_side)?,
+                "kind": order_kind(&kind)?,
+                "quantity": Quantity::new(quantity),
+                "time_in_force": time_in_force(&given_tif)?,
+            }),
+        ),
+        JsonExchangeCommand::CancelOrder {
+            instrument,
+            account,
+            order,
+        } => engine(
+            "CancelOrder",
+            json!({
+                "instrument": code("instrument", &instrument)?,
+                "account": AccountId(account),
+                "order": order,
+            }),
+        ),
+        JsonExchangeCommand::AmendOrder {
+            instrument,
+            account,
+            order,
+            price_ticks,
+            quantity,
+        } => engine(
+            "AmendOrder",
+            json!({
+                "instrument": code("instrument", &instrument)?,
+                "account": AccountId(account),
+                "order": order,
+                "price": price("price_ticks", price_ticks)?,
+                "quantity": Quantity::new(quantity),
+            }),
+        ),
+        JsonExchangeCommand::TakeListed {
+            instrument,
+            account,
+            maker_order,
+            quantity,
+        } => engine(
+            "TakeListed",
+            json!({
+                "instrument": code("instrument", &instrument)?,
+                "account": AccountId(account),
+                "maker_order": maker_order,
+                "quantity": Quantity::new(quantity),
+            }),
+        ),
+        JsonExchangeCommand::ProposeBlock {
+            instrument,
+            account,
+            counterparty,
+            side: given_side,
+            price_ticks,
+            quantity,
+            expires_at,
+        } => {
+            let expires_at: Timestamp = parse_time(&expires_at)?;
+            engine(
+                "ProposeBlock",
+                json!({
+                    "instrument": code("instrument", &instrument)?,
+                    "account": AccountId(account),
+                    "counterparty": AccountId(counterparty),
+                    "side": side(&given_side)?,
+                    "price": price("price_ticks", price_ticks)?,
+                    "quantity": Quantity::new(quantity),
+                    "expires_at": expires_at,
+                }),
+            )
+        }
+        JsonExchangeCommand::AcceptBlock {
+            instrument,
+            account,
+            proposal,
+        } => block("AcceptBlock", &instrument, account, proposal),
+        JsonExchangeCommand::DeclineBlock {
+            instrument,
+            account,
+            proposal,
+        } => block("DeclineBlock", &instrument, account, proposal),
+        JsonExchangeCommand::WithdrawBlock {
+            instrument,
+            account,
+            proposal,
+        } => block("WithdrawBlock", &instrument, account, proposal),
+        JsonExchangeCommand::EndOfDay { instrument } => engine(
+            "EndOfDay",
+            json!({ "instrument": code("instrument", &instrument)? }),
+        ),
+        JsonExchangeCommand::OpenAuction {
+            unit: class,
+            rules,
+            seed,
+        } => engine(
+            "OpenAuction",
+            json!({ "class": unit(&class)?, "rules": auction_rules(rules)?, "seed": seed }),
+        ),
+        JsonExchangeCommand::SubmitBid {
+            auction,
+            account,
+            price_ticks,
+            quantity,
+        } => engine(
+            "SubmitBid",
+            json!({
+                "auction": auction,
+                "account": AccountId(account),
+                "price": price("price_ticks", price_ticks)?,
+                "quantity": Quantity::new(quantity),
+            }),
+        ),
+        JsonExchangeCommand::WithdrawBid {
+            auction,
+            account,
+            bid,
+        } => engine(
+            "WithdrawBid",
+            json!({ "auction": auction, "account": AccountId(account), "bid": bid }),
+        ),
+        JsonExchangeCommand::CloseAuction { auction } => {
+            engine("CloseAuction", json!({ "auction": auction }))
+        }
+    }
+}
+
+fn block(
+    variant: &str,
+    instrument: &str,
+    account: u64,
+    proposal: u64,
+) -> Result<ExchangeCommand, String> {
+    engine(
+        variant,
+        json!({
+            "instrument": code("instrument", instrument)?,
+            "account": AccountId(account),
+            "proposal": proposal,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ApiRequest, parse_request};
+    use ets_engine::Command;
+
+    const DOC: &str = include_str!("../../../docs/exchange.md");
+
+    /// Every JSON line in the ```json blocks of docs/exchange.md.
+    fn doc_lines() -> Vec<&'static str> {
+        let mut lines = Vec::new();
+        let mut in_json = false;
+        for line in DOC.lines() {
+            match line.trim() {
+                "```json" => in_json = true,
+                "```" => in_json = false,
+                text if in_json && text.starts_with('{') => lines.push(text),
+                _ => {}
+            }
+        }
+        lines
+    }
+
+    fn exchange(request: ApiRequest) -> ExchangeCommand {
+        match request.command {
+            Command::Exchange(command) => command,
+            other => panic!("not an exchange command: {other:?}"),
+        }
+    }
+
+    fn parse(fields: Value) -> Result<ExchangeCommand, String> {
+        parse_exchange(fields)
+    }
+
+    /// The engine's serde form of a command, to compare shapes.
+    fn serde_form(command: &ExchangeCommand) -> Value {
+        serde_json::to_value(command).expect("commands serialize")
+    }
+
+    #[test]
+    fn every_json_example_in_the_doc_parses() {
+        // Goal: the documented lines are the real shapes, and every command has one.
+        let lines = doc_lines();
+        assert!(lines.len() >= EXCHANGE_COMMANDS.len(), "{lines:?}");
+        let mut seen = Vec::new();
+        for line in lines {
+            let request = parse_request(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let command = exchange(request);
+            let value: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(value["command"], command.name(), "{line}");
+            seen.push(command.name());
+        }
+        for name in EXCHANGE_COMMANDS {
+            assert!(
+                seen.contains(&name),
+                "no example of {name} in docs/exchange.md"
+            );
+        }
+    }
+
+    #[test]
+    fn the_command_list_matches_the_engine_names() {
+        // Goal: EXCHANGE_COMMANDS is exactly the engine's names (routing depends on it).
+        let names: Vec<_> = doc_lines()
+            .into_iter()
+            .map(|line| exchange(parse_request(line).unwrap()).name())
+            .collect();
+        for name in names {
+            assert!(EXCHANGE_COMMANDS.contains(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn place_order_fields_reach_the_engine() {
+        // Goal: side, limit price, quantity and time in force land where they belong.
+        let command = parse(
+            json!({"command": "place_order", "instrument": "CEA21", "account": 10,
+            "side": "buy", "kind": {"limit": 5_000}, "quantity": 100, "time_in_force": "ioc"}),
+        )
+        .unwrap();
+        assert_eq!(
+            serde_form(&command),
+            json!({"PlaceOrder": {"instrument": "CEA21", "account": 10, "side": "Buy",
+                "kind": {"Limit": 5_000}, "quantity": 100, "time_in_force": "ImmediateOrCancel"}})
+        );
+        let market = parse(
+            json!({"command": "place_order", "instrument": "CEA21", "account": 10,
+            "side": "sell", "kind": "market", "quantity": 5}),
+        )
+        .unwrap();
+        assert_eq!(serde_form(&market)["PlaceOrder"]["kind"], "Market");
+        assert_eq!(serde_form(&market)["PlaceOrder"]["time_in_force"], "Day");
+    }
+
+    #[test]
+    fn presets_equal_their_full_objects() {
+        // Goal: "china_listed" and "china" are InstrumentRules::CHINA_LISTED and
+        // MarketDataRules::CHINA, and overrides change only what they name.
+        let listed = |rules: Value, data: Value| {
+            parse(
+                json!({"command": "list_instrument", "symbol": "CEA21", "unit": "CEA-2021",
+                "mode": "china_listed", "rules": rules, "reference_price_ticks": 5_000,
+                "fee_bps": 5, "fee_account": 20, "no_same_day_resale": true, "market_data": data}),
+            )
+            .unwrap()
+        };
+        let preset = serde_form(&listed(json!("china_listed"), json!("china")));
+        let full = serde_form(&listed(
+            json!({"tick_size_ticks": 1, "lot_size_tonnes": 1, "min_order_tonnes": 1,
+                "max_order_tonnes": 99_999, "price_band_bps": 1_000, "limits":
+                {"max_open_orders_per_account": 1_000, "max_orders": 100_000,
+                 "max_price_levels_per_side": 10_000}}),
+            json!({"close_price": "volume_weighted_average", "max_tape_trades": 10_000}),
+        ));
+        assert_eq!(preset, full);
+        assert_eq!(
+            preset["ListInstrument"]["class"],
+            json!({"Allowance": {"scheme": "CEA", "vintage": 2021}})
+        );
+        let wider = serde_form(&listed(
+            json!({"preset": "china_listed", "price_band_bps": null}),
+            json!("eu"),
+        ));
+        assert_eq!(
+            wider["ListInstrument"]["rules"]["price_band_bps"],
+            Value::Null
+        );
+        assert_eq!(wider["ListInstrument"]["rules"]["max_order_tonnes"], 99_999);
+        assert_eq!(
+            wider["ListInstrument"]["market_data"]["close_price"],
+            "LastTrade"
+        );
+    }
+
+    #[test]
+    fn auction_presets_take_the_missing_values() {
+        // Goal: the EU preset needs only the volume; RGGI a reserve price; an
+        // object without a preset needs every field.
+        let open = |rules: Value| {
+            parse(json!({"command": "open_auction", "unit": "EUA-2025", "rules": rules, "seed": 7}))
+        };
+        let eu = serde_form(&open(json!({"preset": "eu", "volume_offered": 5_000})).unwrap());
+        assert_eq!(
+            eu["OpenAuction"]["rules"],
+            json!({"volume_offered": 5_000, "lot_size_tonnes": 500, "tick_size_ticks": 1,
+                "reserve_price": null, "tie_break": "SeededOrder", "cancel_if_undersubscribed": true,
+                "minimum_clearing_price": null, "cost_containment": null,
+                "purchase_limit_bps": null, "max_bids_per_bidder": 100, "max_bids": 100_000})
+        );
+        let error = open(json!({"preset": "rggi", "volume_offered": 5_000})).unwrap_err();
+        assert!(error.contains("reserve_price_ticks"), "{error}");
+        let rggi = serde_form(
+            &open(
+                json!({"preset": "rggi", "volume_offered": 5_000, "reserve_price_ticks": 250,
+                "cost_containment": {"trigger_price_ticks": 1_300, "volume": 1_000}}),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            rggi["OpenAuction"]["rules"]["cost_containment"],
+            json!({"trigger_price": 1_300, "volume": 1_000})
+        );
+        assert_eq!(rggi["OpenAuction"]["rules"]["purchase_limit_bps"], 2_500);
+        let california = open(json!({"preset": "california", "volume_offered": 5_000,
+            "reserve_price_ticks": 2_000}))
+        .unwrap_err();
+        assert!(california.contains("purchase_limit_bps"), "{california}");
+        let bare = open(json!({"volume_offered": 5_000})).unwrap_err();
+        assert!(bare.contains("missing field"), "{bare}");
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_reason() {
+        // Goal: an unknown side, field, preset or kind and a negative price never
+        // reach the engine, and the message names what is wrong.
+        let order = |extra: Value| {
+            let mut line = json!({"command": "place_order", "instrument": "CEA21", "account": 10,
+                "side": "sell", "kind": {"limit": 5_000}, "quantity": 100, "time_in_force": "day"});
+            if let (Some(line), Value::Object(extra)) = (line.as_object_mut(), extra) {
+                line.extend(extra);
+            }
+            parse(line)
+        };
+        assert!(order(json!({})).is_ok());
+        let error = order(json!({"side": "short"})).unwrap_err();
+        assert!(error.contains("short"), "{error}");
+        let error = order(json!({"colour": "red"})).unwrap_err();
+        assert!(error.contains("colour"), "{error}");
+        let error = order(json!({"kind": {"limit": -5}})).unwrap_err();
+        assert!(error.contains("negative"), "{error}");
+        let error = order(json!({"kind": {"stop": 5}})).unwrap_err();
+        assert!(error.contains("limit"), "{error}");
+        let error = order(json!({"time_in_force": "gtc"})).unwrap_err();
+        assert!(error.contains("gtc"), "{error}");
+        let error = order(json!({"instrument": "CEA 21"})).unwrap_err();
+        assert!(error.contains("instrument"), "{error}");
+        let error = parse(json!({"command": "submit_bid", "auction": 1, "account": 10,
+            "price_ticks": -1, "quantity": 500}))
+        .unwrap_err();
+        assert!(error.contains("price_ticks"), "{error}");
+        let error = parse(
+            json!({"command": "list_instrument", "symbol": "X", "unit": "CEA-2021",
+            "mode": "continuous", "rules": {"preset": "continuous", "band": 5},
+            "reference_price_ticks": 1, "fee_bps": 0, "fee_account": 20,
+            "no_same_day_resale": false, "market_data": "eu"}),
+        )
+        .unwrap_err();
+        assert!(error.contains("band"), "{error}");
+        let error = parse(
+            json!({"command": "list_instrument", "symbol": "X", "unit": "CEA-2021",
+            "mode": "continuous", "rules": "nasdaq", "reference_price_ticks": 1, "fee_bps": 0,
+            "fee_account": 20, "no_same_day_resale": false, "market_data": "eu"}),
+        )
+        .unwrap_err();
+        assert!(error.contains("nasdaq"), "{error}");
+        // Through the whole line: unknown fields are refused as malformed.
+        let error = parse_request(r#"{"request_id":1,"requester":1,"command":"end_of_day","instrument":"CEA21","when":"now"}"#)
+            .unwrap_err();
+        assert_eq!(error.code, "malformed_command");
+        assert!(error.message.contains("when"), "{}", error.message);
+    }
+}

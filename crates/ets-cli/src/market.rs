@@ -1,0 +1,513 @@
+//! `ets market`: place and cancel orders, end a trading day, close an
+//! auction, and look at the book (depth and last trades) and the day's
+//! statistics. Writes are built as the JSON lines of docs/exchange.md and go
+//! through `ets_api::parse_request`, so the CLI and the API accept the same
+//! commands.
+
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+use ets_engine::Outcome;
+use ets_model::{Code, Price, Timestamp};
+use ets_store::{Store, StoreConfig, Submission, wall_clock_now};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Output formats of `stats`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// CSV, one row per instrument.
+    Csv,
+    /// JSON.
+    Json,
+}
+
+/// Output formats of `book`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum BookFormat {
+    /// A table for people.
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// Buy or sell.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Side {
+    /// Buy units, pay cash.
+    Buy,
+    /// Sell units, receive cash.
+    Sell,
+}
+
+/// How long an order lives.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TimeInForce {
+    /// Rests until filled, cancelled or the end of the day.
+    Day,
+    /// Immediate or cancel.
+    Ioc,
+    /// Fill or kill.
+    Fok,
+}
+
+/// The market subcommands.
+#[derive(Subcommand)]
+pub enum Market {
+    /// Places an order (a limit order with --price, else a market order).
+    ///
+    /// Example: `ets market place --data ./registry --requester 10 --instrument CEA21 --account 10 --side sell --price 5000 --quantity 100`
+    Place {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The representative sending the order.
+        #[arg(long)]
+        requester: u64,
+        /// The command's time (RFC 3339); default now.
+        #[arg(long)]
+        time: Option<String>,
+        /// The instrument symbol.
+        #[arg(long)]
+        instrument: String,
+        /// The trading account.
+        #[arg(long)]
+        account: u64,
+        /// Buy or sell.
+        #[arg(long, value_enum)]
+        side: Side,
+        /// The limit price in ticks (0.01 yuan); omit for a market order.
+        #[arg(long)]
+        price: Option<i64>,
+        /// Tonnes.
+        #[arg(long)]
+        quantity: u64,
+        /// Day, ioc or fok.
+        #[arg(long, value_enum, default_value = "day")]
+        tif: TimeInForce,
+    },
+    /// Cancels a resting order.
+    ///
+    /// Example: `ets market cancel --data ./registry --requester 10 --instrument CEA21 --account 10 --order 1`
+    Cancel {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The representative sending the cancel.
+        #[arg(long)]
+        requester: u64,
+        /// The command's time (RFC 3339); default now.
+        #[arg(long)]
+        time: Option<String>,
+        /// The instrument symbol.
+        #[arg(long)]
+        instrument: String,
+        /// The owning account.
+        #[arg(long)]
+        account: u64,
+        /// The order id.
+        #[arg(long)]
+        order: u64,
+    },
+    /// Ends the trading day of an instrument (administrator or exchange operator).
+    ///
+    /// Example: `ets market end-of-day --data ./registry --requester 3 --instrument CEA21`
+    EndOfDay {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The administrator or exchange operator.
+        #[arg(long)]
+        requester: u64,
+        /// The command's time (RFC 3339); default now.
+        #[arg(long)]
+        time: Option<String>,
+        /// The instrument symbol.
+        #[arg(long)]
+        instrument: String,
+    },
+    /// Closes a primary auction (administrator): awards settle at the clearing price.
+    ///
+    /// Example: `ets market auction-close --data ./registry --requester 1 --auction 1`
+    AuctionClose {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The administrator.
+        #[arg(long)]
+        requester: u64,
+        /// The command's time (RFC 3339); default now.
+        #[arg(long)]
+        time: Option<String>,
+        /// The auction id.
+        #[arg(long)]
+        auction: u64,
+    },
+    /// Prints the book of an instrument: five price levels each side and the last trades.
+    ///
+    /// Example: `ets market book --data ./registry --instrument CEA21 --format json`
+    Book {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The instrument symbol.
+        #[arg(long)]
+        instrument: String,
+        /// How many of the latest trades to show.
+        #[arg(long, default_value_t = 10)]
+        trades: usize,
+        /// Table or JSON.
+        #[arg(long, value_enum, default_value = "table")]
+        format: BookFormat,
+    },
+    /// Prints the day's statistics (open, high, low, last, close, VWAP, volume,
+    /// turnover) of every instrument, or of one.
+    ///
+    /// Example: `ets market stats --data ./registry --format csv`
+    Stats {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Only this instrument.
+        #[arg(long)]
+        instrument: Option<String>,
+        /// Table, CSV or JSON.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+pub fn run(command: Market) -> Result<ExitCode> {
+    match command {
+        Market::Place {
+            data,
+            requester,
+            time,
+            instrument,
+            account,
+            side,
+            price,
+            quantity,
+            tif,
+        } => {
+            let kind = price.map_or_else(|| json!("market"), |ticks| json!({ "limit": ticks }));
+            let side = match side {
+                Side::Buy => "buy",
+                Side::Sell => "sell",
+            };
+            let tif = match tif {
+                TimeInForce::Day => "day",
+                TimeInForce::Ioc => "ioc",
+                TimeInForce::Fok => "fok",
+            };
+            submit(
+                &data,
+                requester,
+                time,
+                json!({"command": "place_order", "instrument": instrument, "account": account,
+                    "side": side, "kind": kind, "quantity": quantity, "time_in_force": tif}),
+            )
+        }
+        Market::Cancel {
+            data,
+            requester,
+            time,
+            instrument,
+            account,
+            order,
+        } => submit(
+            &data,
+            requester,
+            time,
+            json!({"command": "cancel_order", "instrument": instrument, "account": account,
+                "order": order}),
+        ),
+        Market::EndOfDay {
+            data,
+            requester,
+            time,
+            instrument,
+        } => submit(
+            &data,
+            requester,
+            time,
+            json!({"command": "end_of_day", "instrument": instrument}),
+        ),
+        Market::AuctionClose {
+            data,
+            requester,
+            time,
+            auction,
+        } => submit(
+            &data,
+            requester,
+            time,
+            json!({"command": "close_auction", "auction": auction}),
+        ),
+        Market::Book {
+            data,
+            instrument,
+            trades,
+            format,
+        } => book(&data, &instrument, trades, format),
+        Market::Stats {
+            data,
+            instrument,
+            format,
+        } => stats(&data, instrument.as_deref(), format),
+    }
+}
+
+/// Sends one exchange command (given as its JSON fields) and prints its outcome.
+fn submit(
+    data: &Path,
+    requester: u64,
+    time: Option<String>,
+    mut fields: Value,
+) -> Result<ExitCode> {
+    let mut store = Store::open(data, StoreConfig::default())
+        .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    // CLI-generated ids live in the top half of the id space (clients use the lower half)
+    // and follow the journal, so each step gets a new one.
+    let request_id: u64 = (1 << 63) | (store.journal().last_sequence() + 1);
+    if let Some(object) = fields.as_object_mut() {
+        object.insert("request_id".to_owned(), json!(request_id));
+        object.insert("requester".to_owned(), json!(requester));
+        if let Some(time) = time {
+            object.insert("time".to_owned(), json!(time));
+        }
+    }
+    let request = ets_api::parse_request(&fields.to_string()).map_err(anyhow::Error::msg)?;
+    let submission = Submission {
+        request_id: request.request_id,
+        requester: request.requester,
+        time: request.time,
+        command: request.command,
+    };
+    let reply = store
+        .submit(std::slice::from_ref(&submission), wall_clock_now())?
+        .into_iter()
+        .next()
+        .context("no reply")?;
+    println!(
+        "{}",
+        ets_api::reply_json(
+            submission.request_id,
+            reply.sequence,
+            reply.time,
+            reply.duplicate,
+            &reply.outcome
+        )
+    );
+    Ok(match reply.outcome {
+        Outcome::Accepted(_) => ExitCode::SUCCESS,
+        Outcome::Rejected(_) => ExitCode::FAILURE,
+    })
+}
+
+fn open_read_only(data: &Path) -> Result<Store> {
+    Store::open_read_only(data)
+        .with_context(|| format!("cannot open the store in {}", data.display()))
+}
+
+fn symbol(text: &str) -> Result<Code> {
+    Code::try_new(text).with_context(|| format!("instrument {text:?}"))
+}
+
+fn ticks(price: Option<Price>) -> Value {
+    price.map_or(Value::Null, |p| json!(p.ticks()))
+}
+
+fn dash(price: Option<Price>) -> String {
+    price.map_or_else(|| "-".to_owned(), |p| p.ticks().to_string())
+}
+
+fn time_text(at: Timestamp) -> String {
+    ets_api::format_time(at)
+}
+
+fn book(data: &Path, instrument: &str, last: usize, format: BookFormat) -> Result<ExitCode> {
+    let store = open_read_only(data)?;
+    let exchange = store.engine().exchange();
+    let code = symbol(instrument)?;
+    if !exchange.instruments().any(|listed| *listed == code) {
+        bail!("instrument {instrument} is not listed");
+    }
+    // Block desks have no book: an empty depth.
+    let depth = exchange.depth(&code).unwrap_or_default();
+    let tape = exchange.tape(&code);
+    let recent = &tape[tape.len().saturating_sub(last)..];
+    match format {
+        BookFormat::Json => {
+            // DepthLevel is not nameable here (ets-market is not a dependency): map each side.
+            let bids: Vec<Value> = depth
+                .bids
+                .iter()
+                .map(|l| json!({"price_ticks": l.price.ticks(), "quantity": l.quantity.tonnes(), "orders": l.orders}))
+                .collect();
+            let asks: Vec<Value> = depth
+                .asks
+                .iter()
+                .map(|l| json!({"price_ticks": l.price.ticks(), "quantity": l.quantity.tonnes(), "orders": l.orders}))
+                .collect();
+            let view = json!({
+                "instrument": instrument,
+                "bids": bids,
+                "asks": asks,
+                "trades": recent.iter().rev().map(|t| json!({
+                    "price_ticks": t.price.ticks(), "quantity": t.quantity.tonnes(),
+                    "at": time_text(t.at), "mode": format!("{:?}", t.mode).to_lowercase(),
+                })).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        BookFormat::Table => {
+            println!("{instrument}");
+            println!(
+                "{:>8} {:>12} {:>12} | {:>12} {:>12} {:>8}",
+                "orders", "bid qty", "bid", "ask", "ask qty", "orders"
+            );
+            let rows = depth.bids.len().max(depth.asks.len());
+            for row in 0..rows {
+                let (bid_orders, bid_qty, bid) = depth.bids.get(row).map_or_else(
+                    || (String::new(), String::new(), String::new()),
+                    |l| {
+                        (
+                            l.orders.to_string(),
+                            l.quantity.tonnes().to_string(),
+                            l.price.ticks().to_string(),
+                        )
+                    },
+                );
+                let (ask, ask_qty, ask_orders) = depth.asks.get(row).map_or_else(
+                    || (String::new(), String::new(), String::new()),
+                    |l| {
+                        (
+                            l.price.ticks().to_string(),
+                            l.quantity.tonnes().to_string(),
+                            l.orders.to_string(),
+                        )
+                    },
+                );
+                println!(
+                    "{bid_orders:>8} {bid_qty:>12} {bid:>12} | {ask:>12} {ask_qty:>12} {ask_orders:>8}"
+                );
+            }
+            println!("last trades (newest first):");
+            println!("{:>12} {:>12} {:<12} at", "price", "quantity", "mode");
+            for trade in recent.iter().rev() {
+                println!(
+                    "{:>12} {:>12} {:<12} {}",
+                    trade.price.ticks(),
+                    trade.quantity.tonnes(),
+                    format!("{:?}", trade.mode).to_lowercase(),
+                    time_text(trade.at)
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats(data: &Path, only: Option<&str>, format: Format) -> Result<ExitCode> {
+    let store = open_read_only(data)?;
+    let exchange = store.engine().exchange();
+    let wanted = only.map(symbol).transpose()?;
+    let mut rows = Vec::new();
+    for code in exchange.instruments() {
+        if wanted.is_some_and(|wanted| wanted != *code) {
+            continue;
+        }
+        if let Some(stats) = exchange.day_stats(code) {
+            rows.push((code.as_str().to_owned(), stats));
+        }
+    }
+    if let (Some(wanted), true) = (wanted, rows.is_empty()) {
+        bail!("instrument {wanted} is not listed");
+    }
+    match format {
+        Format::Json => {
+            let lines: Vec<_> = rows
+                .iter()
+                .map(|(symbol, s)| {
+                    json!({
+                        "instrument": symbol, "previous_close_ticks": s.previous_close.ticks(),
+                        "open_ticks": s.open.ticks(), "high_ticks": ticks(s.high),
+                        "low_ticks": ticks(s.low), "last_ticks": ticks(s.last),
+                        "close_ticks": s.close.ticks(), "vwap_ticks": ticks(s.vwap),
+                        "volume": s.volume.tonnes(), "turnover_minor_units": s.turnover.minor_units(),
+                        "price_forming_volume": s.price_forming_volume.tonnes(), "trades": s.trades,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&lines)?);
+        }
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(std::io::stdout());
+            writer.write_record([
+                "instrument",
+                "previous_close_ticks",
+                "open_ticks",
+                "high_ticks",
+                "low_ticks",
+                "last_ticks",
+                "close_ticks",
+                "vwap_ticks",
+                "volume",
+                "turnover_minor_units",
+                "trades",
+            ])?;
+            for (symbol, s) in &rows {
+                writer.write_record([
+                    symbol.clone(),
+                    s.previous_close.ticks().to_string(),
+                    s.open.ticks().to_string(),
+                    dash(s.high),
+                    dash(s.low),
+                    dash(s.last),
+                    s.close.ticks().to_string(),
+                    dash(s.vwap),
+                    s.volume.tonnes().to_string(),
+                    s.turnover.minor_units().to_string(),
+                    s.trades.to_string(),
+                ])?;
+            }
+            writer.flush()?;
+        }
+        Format::Table => {
+            println!(
+                "{:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>16} {:>7}",
+                "instrument",
+                "prev",
+                "open",
+                "high",
+                "low",
+                "last",
+                "close",
+                "vwap",
+                "volume",
+                "turnover",
+                "trades"
+            );
+            for (symbol, s) in &rows {
+                println!(
+                    "{:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>16} {:>7}",
+                    symbol,
+                    s.previous_close.ticks(),
+                    s.open.ticks(),
+                    dash(s.high),
+                    dash(s.low),
+                    dash(s.last),
+                    s.close.ticks(),
+                    dash(s.vwap),
+                    s.volume.tonnes(),
+                    s.turnover.minor_units(),
+                    s.trades
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
