@@ -1,0 +1,687 @@
+//! Scenario files (TOML under `scenarios/`) and the seeded generator of covered
+//! entities, their units, outputs and fuel use. Floats are fine here: the
+//! generator only decides what the simulated firms *say*; every figure that
+//! enters the engine is written as exact decimal text.
+
+use anyhow::{Context as _, Result, bail};
+use ets_engine::compliance::UnitCategory;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// 44/12: tonnes of CO2 per tonne of carbon.
+pub const CO2_PER_C: f64 = 44.0 / 12.0;
+/// Hours in a (non-leap) year.
+pub const HOURS_PER_YEAR: f64 = 8_760.0;
+
+/// A scenario: what to generate and how the simulated firms behave.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Identity, size, seed and rulebook.
+    pub scenario: Header,
+    /// Unit mix.
+    pub units: Units,
+    /// Load (capacity) factors.
+    pub load: Load,
+    /// Fuel properties for the MRV formula.
+    pub mrv: Mrv,
+    /// Behaviour of the firms (under-reporting, falling short).
+    pub behaviour: Behaviour,
+    /// The bilateral market.
+    pub market: Market,
+    /// Published figures to compare with.
+    pub published: Published,
+}
+
+/// The `[scenario]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// A name for reports.
+    pub name: String,
+    /// The PRNG seed.
+    pub seed: u64,
+    /// Number of covered entities.
+    pub entities: u32,
+    /// The rulebook file, relative to the scenario file.
+    pub rulebook: PathBuf,
+    /// The scheme id in the rulebook.
+    pub scheme: String,
+    /// The compliance year simulated.
+    pub year: u16,
+}
+
+/// The `[units]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Units {
+    /// Weights of 1..=6 units per entity.
+    pub per_entity_weights: Vec<f64>,
+    /// Share of units that are gas-fired.
+    pub gas_share: f64,
+    /// Share of coal units that are combined heat and power.
+    pub chp_share_of_coal: f64,
+    /// Heat-supply ratio range of CHP units.
+    pub heat_supply_ratio: [f64; 2],
+    /// Auxiliary electricity use range (generation minus supply, as a share).
+    pub auxiliary_use: [f64; 2],
+    /// Share of coal units that are air-cooled.
+    pub air_cooled_share: f64,
+    /// Efficiency of heat supply from the boiler.
+    pub boiler_efficiency: f64,
+    /// Coal technology classes.
+    pub coal: Vec<CoalClass>,
+    /// Gas unit classes.
+    pub gas: Vec<GasClass>,
+}
+
+/// A coal technology class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoalClass {
+    /// Name (`usc_1000`).
+    pub name: String,
+    /// Benchmark category: `coal_above_300mw`, `coal_at_most_300mw`, `unconventional_coal`.
+    pub category: String,
+    /// Unit capacity, MW.
+    pub capacity_mw: u32,
+    /// Relative weight among coal units (by count).
+    pub weight: f64,
+    /// Net generating efficiency range.
+    pub efficiency: [f64; 2],
+    /// Ultra-supercritical technology.
+    #[serde(default)]
+    pub ultra_supercritical: bool,
+}
+
+/// A gas unit class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GasClass {
+    /// Name.
+    pub name: String,
+    /// Capacity, MW.
+    pub capacity_mw: u32,
+    /// Relative weight among gas units.
+    pub weight: f64,
+    /// Emission intensity range, t/MWh generated.
+    pub intensity: [f64; 2],
+}
+
+/// The `[load]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Mean coal capacity factor.
+    pub coal_mean: f64,
+    /// Its standard deviation.
+    pub coal_sd: f64,
+    /// Mean gas capacity factor.
+    pub gas_mean: f64,
+    /// Its standard deviation.
+    pub gas_sd: f64,
+    /// Clamp range of any capacity factor.
+    pub clamp: [f64; 2],
+    /// Base-year output relative to the compliance year (range of the change).
+    pub base_year_change: [f64; 2],
+}
+
+/// The `[mrv]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mrv {
+    /// Coal net calorific value range, GJ/t.
+    pub coal_ncv: [f64; 2],
+    /// Measured coal carbon content range, tC/GJ.
+    pub coal_carbon_content: [f64; 2],
+    /// Oxidation rate (coal and gas).
+    pub oxidation_rate: f64,
+    /// Gas NCV, GJ per 10^4 Nm3.
+    pub gas_ncv: f64,
+    /// Gas carbon content, tC/GJ.
+    pub gas_carbon_content: f64,
+    /// Peer range of measured carbon content set by the authority.
+    pub plausible_carbon_content: [f64; 2],
+    /// Peer range of intensity (t/MWh supplied) for coal-only entities.
+    pub plausible_intensity: [f64; 2],
+}
+
+/// The `[behaviour]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Behaviour {
+    /// Share of entities that under-report.
+    pub under_reporter_share: f64,
+    /// How much they under-report (share of true emissions missing).
+    pub under_report: [f64; 2],
+    /// Share of entities that fall short at the deadline.
+    pub shortfall_share: f64,
+    /// Share of their obligation they leave unsurrendered.
+    pub shortfall_fraction: [f64; 2],
+}
+
+/// The `[market]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Market {
+    /// Mean price, yuan/t.
+    pub price_mean: f64,
+    /// Log-normal dispersion of trade prices.
+    pub price_sigma: f64,
+    /// Share of trades in the last two months before the deadline.
+    pub late_share: f64,
+    /// Trade size range, t (log-uniform).
+    pub lot: [f64; 2],
+}
+
+/// The `[published]` table: observed figures for the report.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Published {
+    /// Entities of the first period.
+    pub entities: u32,
+    /// Covered emissions, Mt.
+    pub emissions_mt: f64,
+    /// Coal capacity, GW.
+    pub coal_capacity_gw: f64,
+    /// Share of ultra-supercritical in coal capacity.
+    pub usc_share: f64,
+    /// Average coal capacity factor.
+    pub coal_capacity_factor: f64,
+    /// Volume traded, first period, Mt.
+    pub traded_mt: f64,
+    /// Average price, first period, yuan/t.
+    pub average_price: f64,
+    /// Compliance rate, first period.
+    pub compliance_rate: f64,
+}
+
+impl Scenario {
+    /// Reads a scenario file; the rulebook path becomes relative to its folder.
+    ///
+    /// # Errors
+    /// When the file cannot be read or parsed, or fails validation.
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading scenario {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Scenario::parse(&text, base).with_context(|| format!("scenario {}", path.display()))
+    }
+
+    /// Parses scenario text; `base` is the folder the rulebook path is relative to.
+    ///
+    /// # Errors
+    /// When the TOML is malformed or a value is out of range.
+    pub fn parse(text: &str, base: &Path) -> Result<Scenario> {
+        let mut scenario: Scenario = toml::from_str(text)?;
+        if scenario.scenario.rulebook.is_relative() {
+            scenario.scenario.rulebook = base.join(&scenario.scenario.rulebook);
+        }
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// The same scenario with another entity count (small test runs).
+    #[must_use]
+    pub fn with_entities(mut self, entities: u32) -> Scenario {
+        self.scenario.entities = entities;
+        self
+    }
+
+    /// The same scenario with another seed.
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Scenario {
+        self.scenario.seed = seed;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let u = &self.units;
+        if u.per_entity_weights.is_empty() || u.per_entity_weights.len() > 6 {
+            bail!("units.per_entity_weights needs 1 to 6 weights");
+        }
+        if u.coal.is_empty() || u.gas.is_empty() {
+            bail!("units.coal and units.gas need at least one class each");
+        }
+        for class in &u.coal {
+            category_of(&class.category)?;
+            if !(0.2..=0.6).contains(&class.efficiency[0])
+                || class.efficiency[1] < class.efficiency[0]
+            {
+                bail!("coal class {}: efficiency out of range", class.name);
+            }
+        }
+        for share in [
+            u.gas_share,
+            u.chp_share_of_coal,
+            u.air_cooled_share,
+            self.behaviour.under_reporter_share,
+            self.behaviour.shortfall_share,
+            self.market.late_share,
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                bail!("a share is outside 0..=1: {share}");
+            }
+        }
+        if self.scenario.entities == 0 || self.scenario.entities > 100_000 {
+            bail!("scenario.entities must be 1..=100000");
+        }
+        Ok(())
+    }
+}
+
+/// The benchmark category named in a scenario.
+///
+/// # Errors
+/// For an unknown name.
+pub fn category_of(name: &str) -> Result<UnitCategory> {
+    Ok(match name {
+        "coal_above_300mw" => UnitCategory::CoalAbove300Mw,
+        "coal_at_most_300mw" => UnitCategory::CoalAtMost300Mw,
+        "unconventional_coal" => UnitCategory::UnconventionalCoal,
+        "gas" => UnitCategory::Gas,
+        other => bail!("unknown unit category {other:?}"),
+    })
+}
+
+/// splitmix64: small, fast, deterministic on every platform.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    #[must_use]
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn range(&mut self, [lo, hi]: [f64; 2]) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+
+    /// Uniform integer in 0..n (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.unit().max(f64::MIN_POSITIVE);
+        let u2 = self.unit();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// An index drawn by weight.
+    pub fn weighted(&mut self, weights: &[f64]) -> usize {
+        let total: f64 = weights.iter().sum();
+        let mut pick = self.unit() * total;
+        for (index, weight) in weights.iter().enumerate() {
+            if pick < *weight {
+                return index;
+            }
+            pick -= weight;
+        }
+        weights.len().saturating_sub(1)
+    }
+}
+
+/// Fuel burnt by a unit, as the firm measures it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fuel {
+    /// Gas (10^4 Nm3) or coal (t).
+    pub gas: bool,
+    /// Amount consumed, whole tonnes or 10^4 Nm3.
+    pub consumed: u64,
+    /// Net calorific value, GJ per unit consumed (3 decimals).
+    pub ncv: f64,
+    /// Carbon content, tC/GJ (5 decimals).
+    pub carbon_content: f64,
+    /// Oxidation rate.
+    pub oxidation_rate: f64,
+}
+
+impl Fuel {
+    /// FC x NCV x CC x OF x 44/12, tonnes.
+    #[must_use]
+    pub fn emissions(&self) -> f64 {
+        self.consumed as f64 * self.ncv * self.carbon_content * self.oxidation_rate * CO2_PER_C
+    }
+}
+
+/// A generated generating unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimUnit {
+    /// Its code within the entity (`U1`).
+    pub code: String,
+    /// Benchmark category.
+    pub category: UnitCategory,
+    /// Technology class name.
+    pub class: String,
+    /// Ultra-supercritical.
+    pub ultra_supercritical: bool,
+    /// Capacity, MW.
+    pub capacity_mw: u32,
+    /// Air-cooled (else water).
+    pub air_cooled: bool,
+    /// Combined heat and power.
+    pub chp: bool,
+    /// Compliance-year capacity factor.
+    pub load_factor: f64,
+    /// Electricity generated, MWh.
+    pub generation_mwh: f64,
+    /// Electricity supplied (net of auxiliary use), whole MWh.
+    pub supply_mwh: u64,
+    /// Heat supplied, whole GJ.
+    pub heat_gj: u64,
+    /// Heat-supply ratio.
+    pub heat_supply_ratio: f64,
+    /// Base-year electricity supplied, whole MWh.
+    pub base_supply_mwh: u64,
+    /// Base-year heat supplied, whole GJ.
+    pub base_heat_gj: u64,
+    /// Fuel actually burnt.
+    pub fuel: Fuel,
+}
+
+impl SimUnit {
+    /// True emissions (MRV formula on the true fuel data), tonnes.
+    #[must_use]
+    pub fn emissions(&self) -> f64 {
+        self.fuel.emissions()
+    }
+
+    /// Gas-fired.
+    #[must_use]
+    pub fn is_gas(&self) -> bool {
+        self.category == UnitCategory::Gas
+    }
+}
+
+/// A generated covered entity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimEntity {
+    /// Index 0..n.
+    pub index: u32,
+    /// Units (1-6).
+    pub units: Vec<SimUnit>,
+    /// Share of emissions it hides in its report (0 = honest).
+    pub under_report: f64,
+    /// Share of its obligation it leaves unsurrendered (0 = complies).
+    pub shortfall: f64,
+}
+
+impl SimEntity {
+    /// True emissions, tonnes.
+    #[must_use]
+    pub fn emissions(&self) -> f64 {
+        self.units.iter().map(SimUnit::emissions).sum()
+    }
+
+    /// Has a gas unit.
+    #[must_use]
+    pub fn has_gas(&self) -> bool {
+        self.units.iter().any(SimUnit::is_gas)
+    }
+}
+
+/// A generated population.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Population {
+    /// The entities.
+    pub entities: Vec<SimEntity>,
+}
+
+impl Population {
+    /// Number of units.
+    #[must_use]
+    pub fn units(&self) -> usize {
+        self.entities.iter().map(|e| e.units.len()).sum()
+    }
+
+    fn all_units(&self) -> impl Iterator<Item = &SimUnit> {
+        self.entities.iter().flat_map(|e| e.units.iter())
+    }
+
+    /// True emissions, Mt.
+    #[must_use]
+    pub fn emissions_mt(&self) -> f64 {
+        self.entities.iter().map(SimEntity::emissions).sum::<f64>() / 1e6
+    }
+
+    /// Coal capacity, GW.
+    #[must_use]
+    pub fn coal_capacity_gw(&self) -> f64 {
+        self.all_units()
+            .filter(|u| !u.is_gas())
+            .map(|u| f64::from(u.capacity_mw))
+            .sum::<f64>()
+            / 1e3
+    }
+
+    /// Ultra-supercritical share of coal capacity.
+    #[must_use]
+    pub fn usc_share(&self) -> f64 {
+        let usc: f64 = self
+            .all_units()
+            .filter(|u| u.ultra_supercritical)
+            .map(|u| f64::from(u.capacity_mw))
+            .sum();
+        usc / (self.coal_capacity_gw() * 1e3).max(1.0)
+    }
+
+    /// Capacity-weighted coal capacity factor.
+    #[must_use]
+    pub fn coal_capacity_factor(&self) -> f64 {
+        let (mut weighted, mut capacity) = (0.0, 0.0);
+        for unit in self.all_units().filter(|u| !u.is_gas()) {
+            weighted += unit.load_factor * f64::from(unit.capacity_mw);
+            capacity += f64::from(unit.capacity_mw);
+        }
+        weighted / capacity.max(1.0)
+    }
+
+    /// Share of units per category (I, II, III, IV).
+    #[must_use]
+    pub fn category_shares(&self) -> [f64; 4] {
+        let mut counts = [0usize; 4];
+        for unit in self.all_units() {
+            counts[category_index(unit.category)] += 1;
+        }
+        let total = self.units().max(1) as f64;
+        counts.map(|c| c as f64 / total)
+    }
+}
+
+/// 0..4 for categories I..IV.
+#[must_use]
+pub fn category_index(category: UnitCategory) -> usize {
+    match category {
+        UnitCategory::CoalAbove300Mw => 0,
+        UnitCategory::CoalAtMost300Mw => 1,
+        UnitCategory::UnconventionalCoal => 2,
+        UnitCategory::Gas => 3,
+    }
+}
+
+fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// Generates the population of a scenario from its seed: same seed, same population.
+///
+/// # Errors
+/// When a coal class names an unknown category.
+pub fn generate(scenario: &Scenario) -> Result<Population> {
+    let mut rng = Rng::new(scenario.scenario.seed);
+    let u = &scenario.units;
+    let coal_weights: Vec<f64> = u.coal.iter().map(|c| c.weight).collect();
+    let gas_weights: Vec<f64> = u.gas.iter().map(|c| c.weight).collect();
+    let mut entities = Vec::with_capacity(scenario.scenario.entities as usize);
+    for index in 0..scenario.scenario.entities {
+        let count = rng.weighted(&u.per_entity_weights) + 1;
+        let mut units = Vec::with_capacity(count);
+        for n in 0..count {
+            let gas = rng.chance(u.gas_share);
+            let unit = if gas {
+                let class = &u.gas[rng.weighted(&gas_weights)];
+                let intensity = rng.range(class.intensity);
+                let load = (scenario.load.gas_mean + scenario.load.gas_sd * rng.normal())
+                    .clamp(scenario.load.clamp[0], scenario.load.clamp[1]);
+                // Fuel energy so that gas MRV reproduces the intended intensity.
+                let per_gj =
+                    scenario.mrv.gas_carbon_content * scenario.mrv.oxidation_rate * CO2_PER_C;
+                build_unit(
+                    &mut rng,
+                    scenario,
+                    n,
+                    Draft {
+                        category: UnitCategory::Gas,
+                        class: class.name.clone(),
+                        usc: false,
+                        capacity_mw: class.capacity_mw,
+                        air_cooled: false,
+                        chp: false,
+                        load,
+                        fuel_gj_per_mwh: intensity / per_gj,
+                        gas: true,
+                    },
+                )
+            } else {
+                let class = &u.coal[rng.weighted(&coal_weights)];
+                let efficiency = rng.range(class.efficiency);
+                let load = (scenario.load.coal_mean + scenario.load.coal_sd * rng.normal())
+                    .clamp(scenario.load.clamp[0], scenario.load.clamp[1]);
+                let air_cooled = rng.chance(u.air_cooled_share);
+                let chp = rng.chance(u.chp_share_of_coal);
+                build_unit(
+                    &mut rng,
+                    scenario,
+                    n,
+                    Draft {
+                        category: category_of(&class.category)?,
+                        class: class.name.clone(),
+                        usc: class.ultra_supercritical,
+                        capacity_mw: class.capacity_mw,
+                        air_cooled,
+                        chp,
+                        load,
+                        fuel_gj_per_mwh: 3.6 / efficiency,
+                        gas: false,
+                    },
+                )
+            };
+            units.push(unit);
+        }
+        let b = &scenario.behaviour;
+        let under_report = if rng.chance(b.under_reporter_share) {
+            rng.range(b.under_report)
+        } else {
+            0.0
+        };
+        let shortfall = if rng.chance(b.shortfall_share) {
+            rng.range(b.shortfall_fraction)
+        } else {
+            0.0
+        };
+        entities.push(SimEntity {
+            index,
+            units,
+            under_report,
+            shortfall,
+        });
+    }
+    Ok(Population { entities })
+}
+
+struct Draft {
+    category: UnitCategory,
+    class: String,
+    usc: bool,
+    capacity_mw: u32,
+    air_cooled: bool,
+    chp: bool,
+    load: f64,
+    fuel_gj_per_mwh: f64,
+    gas: bool,
+}
+
+fn build_unit(rng: &mut Rng, scenario: &Scenario, n: usize, draft: Draft) -> SimUnit {
+    let u = &scenario.units;
+    let generation_mwh = f64::from(draft.capacity_mw) * draft.load * HOURS_PER_YEAR;
+    let auxiliary = rng.range(u.auxiliary_use);
+    let supply = generation_mwh * (1.0 - auxiliary);
+    let heat_supply_ratio = if draft.chp {
+        round_to(rng.range(u.heat_supply_ratio), 4)
+    } else {
+        0.0
+    };
+    // Heat as a share of total useful energy: heat / (heat + electricity) = r.
+    let heat_gj = generation_mwh * 3.6 * heat_supply_ratio / (1.0 - heat_supply_ratio);
+    let fuel_gj = generation_mwh * draft.fuel_gj_per_mwh + heat_gj / u.boiler_efficiency;
+    let change = rng.range(scenario.load.base_year_change);
+    let fuel = if draft.gas {
+        Fuel {
+            gas: true,
+            consumed: (fuel_gj / scenario.mrv.gas_ncv).round().max(1.0) as u64,
+            ncv: scenario.mrv.gas_ncv,
+            carbon_content: scenario.mrv.gas_carbon_content,
+            oxidation_rate: scenario.mrv.oxidation_rate,
+        }
+    } else {
+        let ncv = round_to(rng.range(scenario.mrv.coal_ncv), 3);
+        Fuel {
+            gas: false,
+            consumed: (fuel_gj / ncv).round().max(1.0) as u64,
+            ncv,
+            carbon_content: round_to(rng.range(scenario.mrv.coal_carbon_content), 5),
+            oxidation_rate: scenario.mrv.oxidation_rate,
+        }
+    };
+    SimUnit {
+        code: format!("U{}", n + 1),
+        category: draft.category,
+        class: draft.class,
+        ultra_supercritical: draft.usc,
+        capacity_mw: draft.capacity_mw,
+        air_cooled: draft.air_cooled,
+        chp: draft.chp,
+        load_factor: round_to(draft.load, 4),
+        generation_mwh,
+        supply_mwh: supply.round() as u64,
+        heat_gj: heat_gj.round() as u64,
+        heat_supply_ratio,
+        base_supply_mwh: (supply * (1.0 + change)).round() as u64,
+        base_heat_gj: (heat_gj * (1.0 + change)).round() as u64,
+        fuel,
+    }
+}
+
+/// The scenario's rulebook text.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn rulebook_text(scenario: &Scenario) -> Result<String> {
+    let path = &scenario.scenario.rulebook;
+    std::fs::read_to_string(path).with_context(|| format!("reading rulebook {}", path.display()))
+}

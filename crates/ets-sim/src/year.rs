@@ -1,0 +1,776 @@
+//! One compliance year driven through the engine as ordinary commands: setup,
+//! rulebook, entities, reports and verification, pre- and final allocation,
+//! bilateral transfers from long to short firms, surrender, close.
+
+use crate::report::YearSummary;
+use crate::scenario::{Rng, Scenario, SimEntity, generate, rulebook_text};
+use anyhow::{Context as _, Result, bail};
+use ets_engine::compliance::{
+    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EntityStatus, FuelKind,
+    FuelSpec, UnitOutput, UnitSpec,
+};
+use ets_engine::{Command, Effect, Engine, Envelope, Outcome};
+use ets_model::{
+    AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
+};
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+use ets_store::{Store, Submission};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::time::Instant;
+
+/// The authority (MEE).
+pub const ADMIN: ParticipantId = ParticipantId(1);
+/// The verification body.
+pub const VERIFIER: ParticipantId = ParticipantId(2);
+const ISSUANCE: AccountId = AccountId(1);
+const SURRENDER: AccountId = AccountId(2);
+const CANCELLATION: AccountId = AccountId(4);
+/// Largest encoded command the simulator sends (JSON size, a bound on the journal record).
+pub const MAX_COMMAND_BYTES: usize = 800_000;
+const CHUNK: usize = 400;
+const DAY_MS: i64 = 86_400_000;
+
+/// The participant id of entity `index`.
+#[must_use]
+pub fn entity_participant(index: u32) -> ParticipantId {
+    ParticipantId(1_000 + u64::from(index))
+}
+
+/// The operator holding account of entity `index`.
+#[must_use]
+pub fn entity_account(index: u32) -> AccountId {
+    AccountId(100_000 + u64::from(index))
+}
+
+/// Milliseconds since the epoch of a civil date at `hour`:00 UTC.
+#[must_use]
+pub fn date_ms(year: i64, month: u32, day: u32, hour: u32) -> i64 {
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * DAY_MS + i64::from(hour) * 3_600_000
+}
+
+/// Where commands go: an engine in memory, or a store that journals each one.
+pub trait Sink {
+    /// Applies one command at `time` and returns its outcome.
+    ///
+    /// # Errors
+    /// On a store fault (never for a business refusal).
+    fn send(
+        &mut self,
+        request: RequestId,
+        requester: ParticipantId,
+        time: Timestamp,
+        command: Command,
+    ) -> Result<Outcome>;
+    /// The engine, for queries.
+    fn engine(&self) -> &Engine;
+}
+
+impl Sink for Engine {
+    fn send(
+        &mut self,
+        request: RequestId,
+        requester: ParticipantId,
+        time: Timestamp,
+        command: Command,
+    ) -> Result<Outcome> {
+        let envelope = Envelope {
+            request_id: request,
+            requester,
+            time,
+            command,
+        };
+        Ok(self.apply(&envelope).outcome().clone())
+    }
+
+    fn engine(&self) -> &Engine {
+        self
+    }
+}
+
+impl Sink for Store {
+    fn send(
+        &mut self,
+        request: RequestId,
+        requester: ParticipantId,
+        time: Timestamp,
+        command: Command,
+    ) -> Result<Outcome> {
+        let submission = Submission {
+            request_id: request,
+            requester,
+            time: Some(time),
+            command,
+        };
+        let mut replies = self.submit(&[submission], time)?;
+        match replies.pop() {
+            Some(reply) => Ok(reply.outcome),
+            None => bail!("the store gave no reply"),
+        }
+    }
+
+    fn engine(&self) -> &Engine {
+        Store::engine(self)
+    }
+}
+
+/// One bilateral trade (a registry transfer at an agreed price).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trade {
+    /// When.
+    pub time_ms: i64,
+    /// Seller entity index.
+    pub seller: u32,
+    /// Buyer entity index.
+    pub buyer: u32,
+    /// Tonnes.
+    pub quantity: u64,
+    /// Price in fen per tonne.
+    pub price_fen: i64,
+}
+
+struct Driver<'a, S: Sink> {
+    sink: &'a mut S,
+    request: u64,
+    time_ms: i64,
+    commands: u64,
+    progress: bool,
+}
+
+impl<S: Sink> Driver<'_, S> {
+    /// Sends at `at_ms` or just after the last command (times never go backwards).
+    fn send(&mut self, requester: ParticipantId, at_ms: i64, command: Command) -> Result<Outcome> {
+        self.request += 1;
+        self.commands += 1;
+        self.time_ms = at_ms.max(self.time_ms + 1);
+        let name = command.name();
+        let outcome = self
+            .sink
+            .send(
+                RequestId(self.request),
+                requester,
+                Timestamp(self.time_ms),
+                command,
+            )
+            .with_context(|| format!("sending {name}"))?;
+        Ok(outcome)
+    }
+
+    fn ok(&mut self, requester: ParticipantId, at_ms: i64, command: Command) -> Result<Effect> {
+        let name = command.name();
+        let size = serde_json::to_vec(&command).map(|v| v.len()).unwrap_or(0);
+        if size > MAX_COMMAND_BYTES {
+            bail!("{name} would be {size} bytes encoded, above {MAX_COMMAND_BYTES}");
+        }
+        match self.send(requester, at_ms, command)? {
+            Outcome::Accepted(effect) => Ok(effect),
+            Outcome::Rejected(rejection) => bail!(
+                "{name} by {requester} refused: {} ({})",
+                rejection.code,
+                rejection.message
+            ),
+        }
+    }
+
+    fn bar(&self, len: usize, phase: &str) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len as u64);
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} {elapsed}")
+        {
+            bar.set_style(style);
+        }
+        bar.set_message(phase.to_owned());
+        bar
+    }
+}
+
+fn registry(command: RegistryCommand) -> Command {
+    Command::Registry(command)
+}
+
+fn compliance(command: ComplianceCommand) -> Command {
+    Command::Compliance(command)
+}
+
+fn code(text: &str) -> Result<Code> {
+    Code::try_new(text).map_err(|e| anyhow::anyhow!("code {text:?}: {e}"))
+}
+
+fn allowance(year: u16) -> Result<UnitClass> {
+    Ok(UnitClass::Allowance {
+        scheme: code("CEA")?,
+        vintage: Vintage(year),
+    })
+}
+
+/// Tonnes of `class` an account holds.
+#[must_use]
+pub fn held(engine: &Engine, account: AccountId, class: &UnitClass) -> u64 {
+    let registry = engine.registry();
+    registry
+        .class_index(class)
+        .ok()
+        .and_then(|index| {
+            registry
+                .account(account)
+                .ok()?
+                .holding(index)
+                .map(|h| h.total().tonnes())
+        })
+        .unwrap_or(0)
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Draw progress bars on stderr.
+    pub progress: bool,
+}
+
+/// Runs the scenario's compliance year on an engine in memory (no progress bars).
+///
+/// # Errors
+/// When a command the simulation relies on is refused, or the scenario is broken.
+pub fn run_year(scenario: &Scenario, engine: &mut Engine) -> Result<YearSummary> {
+    run_year_with(scenario, engine, RunOptions::default())
+}
+
+/// Runs the scenario's compliance year through any [`Sink`] (an engine, or a store
+/// that journals every command).
+///
+/// # Errors
+/// When a command the simulation relies on is refused, on a store fault, or when
+/// the scenario is broken.
+pub fn run_year_with<S: Sink>(
+    scenario: &Scenario,
+    sink: &mut S,
+    options: RunOptions,
+) -> Result<YearSummary> {
+    let started = Instant::now();
+    let population = generate(scenario)?;
+    let mut rng = Rng::new(scenario.scenario.seed ^ 0xA5A5_5A5A_0F0F_F0F0);
+    let year = scenario.scenario.year;
+    let calendar = i64::from(year);
+    let scheme = scenario.scenario.scheme.clone();
+    let cea = allowance(year)?;
+    let start_ms = sink.engine().last_time().map_or(0, |t| t.0);
+    let mut driver = Driver {
+        sink,
+        request: 0,
+        time_ms: start_ms,
+        commands: 0,
+        progress: options.progress,
+    };
+    let entities = &population.entities;
+
+    // 1. Setup (January after the year): participants, system accounts, operator accounts.
+    let t_setup = date_ms(calendar + 1, 1, 4, 1);
+    setup(&mut driver, entities, t_setup)?;
+    driver.ok(
+        ADMIN,
+        t_setup,
+        compliance(ComplianceCommand::LoadRulebook {
+            source_name: scenario.scenario.rulebook.display().to_string(),
+            toml: rulebook_text(scenario)?,
+        }),
+    )?;
+    for chunk in entities.chunks(CHUNK) {
+        let specs = chunk.iter().map(entity_spec).collect::<Result<Vec<_>>>()?;
+        driver.ok(
+            ADMIN,
+            t_setup,
+            compliance(ComplianceCommand::RegisterEntities {
+                scheme: scheme.clone(),
+                entities: specs,
+            }),
+        )?;
+    }
+    let mrv = &scenario.mrv;
+    driver.ok(
+        ADMIN,
+        t_setup,
+        compliance(ComplianceCommand::SetPlausibilityRanges {
+            scheme: scheme.clone(),
+            carbon_content_min: format!("{:.4}", mrv.plausible_carbon_content[0]),
+            carbon_content_max: format!("{:.4}", mrv.plausible_carbon_content[1]),
+            intensity_min: format!("{:.2}", mrv.plausible_intensity[0]),
+            intensity_max: format!("{:.2}", mrv.plausible_intensity[1]),
+        }),
+    )?;
+
+    // 2. Reports in March, verification by end of September, corrections in October.
+    let mut flagged = 0usize;
+    let mut under_reporters = 0usize;
+    let mut under_reporters_flagged = 0usize;
+    let bar = driver.bar(entities.len(), "reports");
+    let mut report_times: Vec<(i64, usize)> = (0..entities.len())
+        .map(|i| {
+            let offset = (rng.below(30 * 24) as i64) * 3_600_000;
+            (date_ms(calendar + 1, 3, 1, 1) + offset, i)
+        })
+        .collect();
+    report_times.sort_unstable();
+    for &(at, i) in &report_times {
+        let entity = &entities[i];
+        let effect = driver.ok(
+            entity_participant(entity.index),
+            at,
+            report_command(entity, year, scenario)?,
+        )?;
+        let flags = match effect {
+            Effect::Compliance(ets_engine::compliance::ComplianceEffect::Report {
+                flags, ..
+            }) => flags,
+            _ => Vec::new(),
+        };
+        if !flags.is_empty() {
+            flagged += 1;
+        }
+        if entity.under_report > 0.0 {
+            under_reporters += 1;
+            if !flags.is_empty() {
+                under_reporters_flagged += 1;
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    // The verifier checks on site: under-reports are rejected (flagged or not), others accepted.
+    let t_verify = date_ms(calendar + 1, 6, 1, 1);
+    let bar = driver.bar(entities.len(), "verification");
+    for (n, entity) in entities.iter().enumerate() {
+        let at = t_verify + (n as i64) * (120 * DAY_MS / entities.len().max(1) as i64);
+        driver.ok(
+            VERIFIER,
+            at,
+            compliance(ComplianceCommand::VerifyReport {
+                entity: entity_participant(entity.index),
+                year,
+                accept: entity.under_report == 0.0,
+            }),
+        )?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let t_correct = date_ms(calendar + 1, 10, 15, 1);
+    let mut corrected = 0usize;
+    for entity in entities.iter().filter(|e| e.under_report > 0.0) {
+        let truth = true_emissions_tonnes(entity);
+        driver.ok(
+            ADMIN,
+            t_correct,
+            compliance(ComplianceCommand::CorrectReport {
+                entity: entity_participant(entity.index),
+                year,
+                emissions: Quantity::new(truth),
+            }),
+        )?;
+        corrected += 1;
+    }
+
+    // 3. Pre-allocation (by 30 Apr of year + 2) and final allocation (by 15 Jul).
+    let mut issued_total = 0u64;
+    let mut clawed_total = 0u64;
+    for (phase, at) in [
+        (AllocationPhase::Pre, date_ms(calendar + 2, 3, 15, 1)),
+        (AllocationPhase::Final, date_ms(calendar + 2, 7, 10, 1)),
+    ] {
+        for chunk in entities.chunks(CHUNK) {
+            let outputs = chunk
+                .iter()
+                .map(|e| entity_output(e, phase == AllocationPhase::Pre))
+                .collect::<Result<Vec<_>>>()?;
+            let effect = driver.ok(
+                ADMIN,
+                at,
+                compliance(ComplianceCommand::Allocate {
+                    scheme: scheme.clone(),
+                    year,
+                    phase,
+                    outputs,
+                }),
+            )?;
+            if let Effect::Compliance(ets_engine::compliance::ComplianceEffect::Allocated {
+                issued,
+                clawed_back,
+                ..
+            }) = effect
+            {
+                issued_total += issued.tonnes();
+                clawed_total += clawed_back.tonnes();
+            }
+        }
+    }
+
+    // 4. Positions: obligation (provisional results) against holdings.
+    let provisional = {
+        let engine = driver.sink.engine();
+        engine
+            .compliance()
+            .results(engine.registry(), &scheme, year, None)
+            .map_err(|e| anyhow::anyhow!("provisional results: {e}"))?
+    };
+    let mut obligation = vec![0u64; entities.len()];
+    for line in &provisional {
+        let index = line.entity.0.checked_sub(1_000).context("entity id")? as usize;
+        if let Some(slot) = obligation.get_mut(index) {
+            *slot = line.obligation.tonnes();
+        }
+    }
+    let holdings: Vec<u64> = entities
+        .iter()
+        .map(|e| held(driver.sink.engine(), entity_account(e.index), &cea))
+        .collect();
+    // What each firm means to surrender: its obligation, less what a defaulter leaves out.
+    let target: Vec<u64> = entities
+        .iter()
+        .zip(&obligation)
+        .map(|(e, &owed)| ((owed as f64) * (1.0 - e.shortfall)).floor() as u64)
+        .collect();
+    let mut surplus: Vec<u64> = holdings
+        .iter()
+        .zip(&obligation)
+        .map(|(h, o)| h.saturating_sub(*o))
+        .collect();
+    let need: Vec<u64> = holdings
+        .iter()
+        .zip(&target)
+        .map(|(h, t)| t.saturating_sub(*h))
+        .collect();
+
+    // 5. Bilateral trades, concentrated in the two months before the deadline.
+    let (trades, unmet) = plan_trades(scenario, &mut rng, calendar + 2, &need, &mut surplus);
+    let bar = driver.bar(trades.len(), "trades");
+    let mut last_purchase = vec![0i64; entities.len()];
+    for trade in &trades {
+        driver.ok(
+            entity_participant(trade.seller),
+            trade.time_ms,
+            registry(RegistryCommand::Transfer {
+                from: entity_account(trade.seller),
+                to: entity_account(trade.buyer),
+                class: cea,
+                quantity: Quantity::new(trade.quantity),
+            }),
+        )?;
+        if let Some(slot) = last_purchase.get_mut(trade.buyer as usize) {
+            *slot = trade.time_ms;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    // 6. Surrender: each firm its target, in December (after its last purchase).
+    let t_surrender = date_ms(calendar + 2, 12, 29, 1);
+    let bar = driver.bar(entities.len(), "surrender");
+    let mut surrenders = 0usize;
+    for (i, entity) in entities.iter().enumerate() {
+        let account = entity_account(entity.index);
+        let quantity = target[i].min(held(driver.sink.engine(), account, &cea));
+        if quantity > 0 {
+            driver.ok(
+                entity_participant(entity.index),
+                t_surrender.max(last_purchase[i] + 3_600_000),
+                registry(RegistryCommand::Surrender {
+                    from: account,
+                    class: cea,
+                    quantity: Quantity::new(quantity),
+                    compliance_year: year,
+                }),
+            )?;
+            surrenders += 1;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    // 7. Close the year after the last deadline and read the results.
+    driver.ok(
+        ADMIN,
+        date_ms(calendar + 3, 1, 2, 1),
+        compliance(ComplianceCommand::CloseYear {
+            scheme: scheme.clone(),
+            year,
+            reference_average_price: None,
+        }),
+    )?;
+    let engine = driver.sink.engine();
+    let results = engine
+        .compliance()
+        .closed_results(&scheme, year)
+        .context("the year did not close")?
+        .to_vec();
+    let state_hash = engine.state_hash();
+    let mut summary =
+        YearSummary::from_results(&results, &trades, &population, &scenario.published);
+    summary.scenario = scenario.scenario.name.clone();
+    summary.seed = scenario.scenario.seed;
+    summary.commands = driver.commands;
+    summary.issued_mt = issued_total as f64 / 1e6;
+    summary.clawed_back_mt = clawed_total as f64 / 1e6;
+    summary.reports_flagged = flagged;
+    summary.under_reporters = under_reporters;
+    summary.under_reporters_flagged = under_reporters_flagged;
+    summary.reports_corrected = corrected;
+    summary.surrenders = surrenders;
+    summary.unmet_demand_mt = unmet as f64 / 1e6;
+    summary.state_hash = hex(&state_hash.0);
+    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn setup<S: Sink>(driver: &mut Driver<'_, S>, entities: &[SimEntity], at: i64) -> Result<()> {
+    let participant =
+        |id, kind, name: String| registry(RegistryCommand::RegisterParticipant { id, kind, name });
+    let open = |id, kind, holder| {
+        registry(RegistryCommand::OpenAccount {
+            id,
+            kind,
+            holder,
+            representatives: vec![holder],
+            approvals_required: 1,
+        })
+    };
+    driver.ok(
+        ADMIN,
+        at,
+        participant(ADMIN, ParticipantKind::Administrator, "MEE".into()),
+    )?;
+    driver.ok(
+        ADMIN,
+        at,
+        participant(VERIFIER, ParticipantKind::Verifier, "Verifier".into()),
+    )?;
+    driver.ok(ADMIN, at, open(ISSUANCE, AccountKind::Issuance, ADMIN))?;
+    driver.ok(ADMIN, at, open(SURRENDER, AccountKind::Surrender, ADMIN))?;
+    driver.ok(
+        ADMIN,
+        at,
+        open(CANCELLATION, AccountKind::Cancellation, ADMIN),
+    )?;
+    let bar = driver.bar(entities.len(), "setup");
+    for entity in entities {
+        let id = entity_participant(entity.index);
+        driver.ok(
+            ADMIN,
+            at,
+            participant(
+                id,
+                ParticipantKind::CoveredEntity,
+                format!("Power company {}", entity.index + 1),
+            ),
+        )?;
+        driver.ok(
+            ADMIN,
+            at,
+            open(
+                entity_account(entity.index),
+                AccountKind::OperatorHolding,
+                id,
+            ),
+        )?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn entity_spec(entity: &SimEntity) -> Result<EntitySpec> {
+    let units = entity
+        .units
+        .iter()
+        .map(|u| {
+            Ok(UnitSpec {
+                unit: code(&u.code)?,
+                category: u.category,
+                capacity_mw: u.capacity_mw,
+                cooling: if u.air_cooled {
+                    Cooling::Air
+                } else {
+                    Cooling::Water
+                },
+                combined_heat_and_power: u.chp,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(EntitySpec {
+        participant: entity_participant(entity.index),
+        account: entity_account(entity.index),
+        units,
+    })
+}
+
+fn entity_output(entity: &SimEntity, base_year: bool) -> Result<EntityOutput> {
+    let units = entity
+        .units
+        .iter()
+        .map(|u| {
+            let (mwh, gj) = if base_year {
+                (u.base_supply_mwh, u.base_heat_gj)
+            } else {
+                (u.supply_mwh, u.heat_gj)
+            };
+            Ok(UnitOutput {
+                unit: code(&u.code)?,
+                electricity_mwh: mwh.to_string(),
+                heat_gj: gj.to_string(),
+                heat_supply_ratio: format!("{:.4}", u.heat_supply_ratio),
+                load_factor: format!("{:.4}", u.load_factor),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(EntityOutput {
+        participant: entity_participant(entity.index),
+        units,
+    })
+}
+
+/// True emissions in whole tonnes as the engine's MRV formula rounds them (nearest).
+#[must_use]
+pub fn true_emissions_tonnes(entity: &SimEntity) -> u64 {
+    entity.emissions().round() as u64
+}
+
+fn report_command(entity: &SimEntity, year: u16, scenario: &Scenario) -> Result<Command> {
+    let fuels = entity
+        .units
+        .iter()
+        .map(|u| {
+            // An under-reporter states a lower carbon content than measured.
+            let cc = u.fuel.carbon_content * (1.0 - entity.under_report);
+            FuelSpec {
+                kind: if u.fuel.gas {
+                    FuelKind::Other
+                } else {
+                    FuelKind::Coal
+                },
+                consumed: u.fuel.consumed.to_string(),
+                net_calorific_value: format!("{:.3}", u.fuel.ncv),
+                carbon_content: Some(format!("{cc:.5}")),
+                oxidation_rate: Some(format!("{:.2}", u.fuel.oxidation_rate)),
+            }
+        })
+        .collect();
+    // The intensity check uses peer ranges of coal: gas-owning entities report no output.
+    let output: u64 = if entity.has_gas() {
+        0
+    } else {
+        entity.units.iter().map(|u| u.supply_mwh).sum()
+    };
+    let _ = scenario;
+    Ok(compliance(ComplianceCommand::SubmitReport {
+        entity: entity_participant(entity.index),
+        year,
+        fuels,
+        purchased_electricity_mwh: "0".into(),
+        output_mwh: output.to_string(),
+    }))
+}
+
+/// Matches buyers' needs with sellers' surpluses: lots drawn log-uniform, prices
+/// log-normal around the scenario's mean, dates weekday afternoons (Beijing time)
+/// between 1 Sep and 28 Dec of `calendar`, `late_share` of trades in Nov-Dec.
+fn plan_trades(
+    scenario: &Scenario,
+    rng: &mut Rng,
+    calendar: i64,
+    need: &[u64],
+    surplus: &mut [u64],
+) -> (Vec<Trade>, u64) {
+    let market = &scenario.market;
+    let early = (date_ms(calendar, 9, 1, 5), date_ms(calendar, 11, 1, 5));
+    let late = (date_ms(calendar, 11, 1, 5), date_ms(calendar, 12, 28, 5));
+    let sellers: Vec<usize> = (0..surplus.len()).filter(|&i| surplus[i] > 0).collect();
+    let mut trades = Vec::new();
+    let mut unmet = 0u64;
+    if sellers.is_empty() {
+        return (trades, need.iter().sum());
+    }
+    let mut cursor = rng.below(sellers.len() as u64) as usize;
+    for (buyer, &wanted) in need.iter().enumerate() {
+        let mut remaining = wanted;
+        let mut tries = 0usize;
+        while remaining > 0 && tries < 2 * sellers.len() {
+            let seller = sellers[cursor % sellers.len()];
+            cursor += 1;
+            tries += 1;
+            if surplus[seller] == 0 || seller == buyer {
+                continue;
+            }
+            let lot = (market.lot[0].ln() + rng.unit() * (market.lot[1].ln() - market.lot[0].ln()))
+                .exp() as u64;
+            let quantity = remaining.min(surplus[seller]).min(lot.max(1));
+            surplus[seller] -= quantity;
+            remaining -= quantity;
+            let (from, to) = if rng.chance(market.late_share) {
+                late
+            } else {
+                early
+            };
+            let days = ((to - from) / DAY_MS).max(1) as u64;
+            let mut day = from + rng.below(days) as i64 * DAY_MS;
+            // Weekends move to the Friday before (1970-01-01 was a Thursday).
+            let weekday = (day.div_euclid(DAY_MS) + 3).rem_euclid(7); // 0 = Monday
+            if weekday >= 5 {
+                day -= (weekday - 4) * DAY_MS;
+            }
+            let time_ms = day + rng.below(2 * 3_600_000) as i64;
+            let price = market.price_mean
+                * (market.price_sigma * rng.normal() - market.price_sigma.powi(2) / 2.0).exp();
+            trades.push(Trade {
+                time_ms,
+                seller: seller as u32,
+                buyer: buyer as u32,
+                quantity,
+                price_fen: (price * 100.0).round() as i64,
+            });
+        }
+        unmet += remaining;
+    }
+    trades.sort_by_key(|t| t.time_ms);
+    (trades, unmet)
+}
+
+/// Counts closed results by status (compliant, shortfall, no verified report).
+#[must_use]
+pub fn status_counts(results: &[ets_engine::compliance::EntityResult]) -> [usize; 3] {
+    let mut counts = [0usize; 3];
+    for line in results {
+        counts[match line.status {
+            EntityStatus::Compliant => 0,
+            EntityStatus::Shortfall => 1,
+            EntityStatus::NoVerifiedReport => 2,
+        }] += 1;
+    }
+    counts
+}
+
+/// Runs a scenario journaled in a new store at `dir`.
+///
+/// # Errors
+/// When the store cannot be created (e.g. `dir` already holds one) or the run fails.
+pub fn run_year_in_store(
+    scenario: &Scenario,
+    dir: &std::path::Path,
+    options: RunOptions,
+) -> Result<(YearSummary, Store)> {
+    let mut store = Store::create(dir, ets_store::StoreConfig::default())
+        .with_context(|| format!("creating store {}", dir.display()))?;
+    let summary = run_year_with(scenario, &mut store, options)?;
+    store.snapshot()?;
+    Ok((summary, store))
+}
