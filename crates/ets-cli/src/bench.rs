@@ -41,6 +41,10 @@ pub enum Bench {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// One order book: pure matching, the engine with DvP settlement, open-loop latency.
+    ///
+    /// Example: `ets bench market --rates 100000,1000000`
+    Market(crate::bench_market::MarketArgs),
 }
 
 /// The workload's parameters.
@@ -83,6 +87,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
                 data,
             )
         }
+        Bench::Market(args) => crate::bench_market::run(args),
     }
 }
 

@@ -411,9 +411,9 @@ fn the_committed_fixture_journal_still_reads() {
 }
 
 #[test]
-fn demo_runs_and_balances_add_up() {
-    // Goal: the README's main job works and reports conservation and a verified journal.
-    let output = ets().arg("demo").output().expect("demo");
+fn tour_runs_and_balances_add_up() {
+    // Goal: the scripted registry session works and reports conservation and a verified journal.
+    let output = ets().arg("tour").output().expect("tour");
     assert!(
         output.status.success(),
         "{}",
@@ -458,4 +458,45 @@ fn show_serial_traces_a_unit_and_unknown_things_are_clear_errors() {
         .expect("show");
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("account 999 does not exist"));
+}
+
+#[test]
+fn demo_runs_a_small_compliance_year_and_writes_its_report() {
+    // Goal: the README's main job (here with 40 entities to keep the test short) runs a
+    // year through the journaled store, writes the report files, and the store verifies.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/cn-power-2021.toml"
+    );
+    let output = ets()
+        .args([
+            "demo",
+            "--entities",
+            "40",
+            "--seed",
+            "7",
+            "--scenario",
+            scenario,
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("demo");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("179"),
+        "the published figures are shown beside ours: {text}"
+    );
+    for file in ["report.md", "daily_volume.svg", "summary.json"] {
+        assert!(out.join(file).exists(), "{file} written");
+    }
+    let (ok, report) = verify(&out.join("store"));
+    assert!(ok, "{report}");
 }
