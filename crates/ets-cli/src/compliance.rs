@@ -4,13 +4,13 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
+use ets_engine::Command;
 use ets_engine::compliance::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntityResult, EntitySpec,
     UnitCategory, UnitOutput, UnitSpec,
 };
-use ets_engine::{Command, Outcome};
-use ets_model::{AccountId, Code, ParticipantId, Price, RequestId};
-use ets_store::{Store, StoreConfig, Submission, wall_clock_now};
+use ets_model::{AccountId, Code, ParticipantId, Price};
+use ets_store::Store;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -294,40 +294,7 @@ fn submit(
     time: Option<&str>,
     command: ComplianceCommand,
 ) -> Result<ExitCode> {
-    let time = time
-        .map(ets_api::parse_time)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let mut store = Store::open(data, StoreConfig::default())
-        .with_context(|| format!("cannot open the store in {}", data.display()))?;
-    let now = wall_clock_now();
-    let submission = Submission {
-        // CLI-generated ids live in the top half of the id space (clients use the lower half)
-        // and follow the journal, so each step gets a new one.
-        request_id: RequestId((1 << 63) | (store.journal().last_sequence() + 1)),
-        requester: ParticipantId(requester),
-        time,
-        command: Command::Compliance(command),
-    };
-    let reply = store
-        .submit(std::slice::from_ref(&submission), now)?
-        .into_iter()
-        .next()
-        .context("no reply")?;
-    println!(
-        "{}",
-        ets_api::reply_json(
-            submission.request_id,
-            reply.sequence,
-            reply.time,
-            reply.duplicate,
-            &reply.outcome
-        )
-    );
-    Ok(match reply.outcome {
-        Outcome::Accepted(_) => ExitCode::SUCCESS,
-        Outcome::Rejected(_) => ExitCode::FAILURE,
-    })
+    crate::one_command::submit_one(data, requester, time, Command::Compliance(command))
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,7 @@ mod bench_market;
 mod compliance;
 mod demo;
 mod market;
+mod one_command;
 mod show;
 mod submit;
 mod user;

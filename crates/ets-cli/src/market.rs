@@ -6,9 +6,8 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
-use ets_engine::Outcome;
 use ets_model::{Code, Price, Timestamp};
-use ets_store::{Store, StoreConfig, Submission, wall_clock_now};
+use ets_store::Store;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -267,44 +266,13 @@ fn submit(
     time: Option<String>,
     mut fields: Value,
 ) -> Result<ExitCode> {
-    let mut store = Store::open(data, StoreConfig::default())
-        .with_context(|| format!("cannot open the store in {}", data.display()))?;
-    // CLI-generated ids live in the top half of the id space (clients use the lower half)
-    // and follow the journal, so each step gets a new one.
-    let request_id: u64 = (1 << 63) | (store.journal().last_sequence() + 1);
+    // The envelope is filled in by `submit_one`; these only let the line parse.
     if let Some(object) = fields.as_object_mut() {
-        object.insert("request_id".to_owned(), json!(request_id));
+        object.insert("request_id".to_owned(), json!(0));
         object.insert("requester".to_owned(), json!(requester));
-        if let Some(time) = time {
-            object.insert("time".to_owned(), json!(time));
-        }
     }
     let request = ets_api::parse_request(&fields.to_string()).map_err(anyhow::Error::msg)?;
-    let submission = Submission {
-        request_id: request.request_id,
-        requester: request.requester,
-        time: request.time,
-        command: request.command,
-    };
-    let reply = store
-        .submit(std::slice::from_ref(&submission), wall_clock_now())?
-        .into_iter()
-        .next()
-        .context("no reply")?;
-    println!(
-        "{}",
-        ets_api::reply_json(
-            submission.request_id,
-            reply.sequence,
-            reply.time,
-            reply.duplicate,
-            &reply.outcome
-        )
-    );
-    Ok(match reply.outcome {
-        Outcome::Accepted(_) => ExitCode::SUCCESS,
-        Outcome::Rejected(_) => ExitCode::FAILURE,
-    })
+    crate::one_command::submit_one(data, requester, time.as_deref(), request.command)
 }
 
 fn open_read_only(data: &Path) -> Result<Store> {

@@ -8,25 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 fn ets() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ets"))
 }
 
 fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = ets()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ets starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("ets finishes")
+    common::run_ets(args, stdin)
 }
 
 fn lines(output: &Output) -> Vec<Value> {

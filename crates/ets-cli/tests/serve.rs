@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+mod common;
+
 /// A running `ets serve`, killed when dropped.
 struct Server {
     child: Child,
@@ -50,21 +52,7 @@ impl Tokens {
 }
 
 fn ets(args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ets"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ets starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin");
-    let output = child.wait_with_output().expect("ets finishes");
+    let output = common::run_ets(args, stdin);
     assert!(
         output.status.success(),
         "{args:?}: {}",
