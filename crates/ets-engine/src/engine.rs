@@ -6,7 +6,7 @@ use crate::compliance::Compliance;
 use crate::exchange::Exchange;
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use ets_registry::{AccountStatus, Context, Registry, RegistryCommand};
-use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -50,9 +50,10 @@ pub struct Engine {
     registry: Registry,
     compliance: Compliance,
     exchange: Exchange,
-    /// First outcome per (requester, request id). Only looked up, never
-    /// iterated except sorted, so its hash order is never observable.
-    outcomes: FxHashMap<(ParticipantId, RequestId), Outcome>,
+    /// First outcome per (requester, request id). A B-tree, not a hash map:
+    /// a hash map rehashes everything when it grows, which stalled single
+    /// commands for up to a second at a million entries (`ets bench market`).
+    outcomes: BTreeMap<(ParticipantId, RequestId), Outcome>,
     last_time: Option<Timestamp>,
     applied: u64,
 }
@@ -82,7 +83,7 @@ impl Engine {
             registry: Registry::new(),
             compliance: Compliance::default(),
             exchange: Exchange::new(),
-            outcomes: FxHashMap::default(),
+            outcomes: BTreeMap::new(),
             last_time: None,
             applied: 0,
         }
@@ -230,12 +231,11 @@ impl Engine {
     /// the outcome table sorted by key.
     #[must_use]
     pub fn encode_snapshot(&self) -> Vec<u8> {
-        let mut outcomes: Vec<_> = self
+        let outcomes: Vec<_> = self
             .outcomes
             .iter()
             .map(|(key, outcome)| (*key, outcome.clone()))
             .collect();
-        outcomes.sort_unstable_by_key(|(key, _)| *key);
         let state = SnapshotState {
             registry: self.registry.clone(),
             compliance: self.compliance.clone(),
