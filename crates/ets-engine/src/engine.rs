@@ -6,8 +6,8 @@ use crate::compliance::Compliance;
 use crate::exchange::Exchange;
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use ets_registry::{AccountStatus, Context, Registry, RegistryCommand};
-use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// A BLAKE3 digest of the engine's canonical state encoding.
