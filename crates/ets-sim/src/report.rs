@@ -50,6 +50,16 @@ pub struct YearSummary {
     pub average_price: f64,
     /// Demand for allowances no long firm could meet, Mt.
     pub unmet_demand_mt: f64,
+    /// Banked CEA-2020 placed in the entities' accounts at the start, Mt.
+    pub banked_2020_mt: f64,
+    /// Entities that borrowed from the later vintage.
+    pub borrowers: usize,
+    /// Allowances borrowed, Mt.
+    pub borrowed_mt: f64,
+    /// CCER issued to the offset seller, Mt.
+    pub ccer_supply_mt: f64,
+    /// CCER sold to short firms (each within its offset limit), Mt.
+    pub ccer_sold_mt: f64,
     /// Entities compliant.
     pub compliant: usize,
     /// Entities short.
@@ -155,6 +165,11 @@ impl YearSummary {
                 value_fen as f64 / 100.0 / traded as f64
             },
             unmet_demand_mt: 0.0,
+            banked_2020_mt: 0.0,
+            borrowers: 0,
+            borrowed_mt: 0.0,
+            ccer_supply_mt: 0.0,
+            ccer_sold_mt: 0.0,
             compliant,
             shortfall_entities: count(EntityStatus::Shortfall),
             no_verified_report: count(EntityStatus::NoVerifiedReport),
@@ -310,7 +325,22 @@ impl YearSummary {
                 "Clawed back at true-up (Mt)",
                 format!("{:.1}", self.clawed_back_mt),
             ),
-            ("Surrendered (Mt)", format!("{:.1}", self.surrendered_mt)),
+            (
+                "Banked CEA-2020 at the start (Mt)",
+                format!("{:.1}", self.banked_2020_mt),
+            ),
+            (
+                "Borrowed from 2023 (Mt, entities)",
+                format!("{:.1} ({})", self.borrowed_mt, self.borrowers),
+            ),
+            (
+                "CCER supply / sold to short firms (Mt)",
+                format!("{:.1} / {:.1}", self.ccer_supply_mt, self.ccer_sold_mt),
+            ),
+            (
+                "Allowances surrendered (Mt)",
+                format!("{:.1}", self.surrendered_mt),
+            ),
             ("Bilateral trades", self.trades.to_string()),
             (
                 "Demand no seller could meet (Mt)",

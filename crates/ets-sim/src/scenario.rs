@@ -29,6 +29,9 @@ pub struct Scenario {
     pub behaviour: Behaviour,
     /// The bilateral market.
     pub market: Market,
+    /// Flexibilities of the year: borrowing, CCER offsets, banked allowances.
+    #[serde(default)]
+    pub flexibility: Flexibility,
     /// Published figures to compare with.
     pub published: Published,
 }
@@ -174,6 +177,23 @@ pub struct Market {
     pub lot: [f64; 2],
 }
 
+/// The `[flexibility]` table: what closes the gap between allocation and emissions
+/// besides trading. Absent, every flexibility is off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flexibility {
+    /// Short firms above the rulebook's gap-rate threshold borrow from the later vintage.
+    #[serde(default)]
+    pub borrowing: bool,
+    /// CCER supply issued to one offset seller, as a share of true emissions.
+    #[serde(default)]
+    pub ccer_supply_share: f64,
+    /// Banked vintage-2020 allowances per entity at the start, as a share of its true
+    /// emissions, drawn uniformly from this range.
+    #[serde(default)]
+    pub banked_2020: [f64; 2],
+}
+
 /// The `[published]` table: observed figures for the report.
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -258,6 +278,9 @@ impl Scenario {
             self.behaviour.under_reporter_share,
             self.behaviour.shortfall_share,
             self.market.late_share,
+            self.flexibility.ccer_supply_share,
+            self.flexibility.banked_2020[0],
+            self.flexibility.banked_2020[1],
         ] {
             if !(0.0..=1.0).contains(&share) {
                 bail!("a share is outside 0..=1: {share}");
@@ -428,6 +451,8 @@ pub struct SimEntity {
     pub under_report: f64,
     /// Share of its obligation it leaves unsurrendered (0 = complies).
     pub shortfall: f64,
+    /// Banked vintage-2020 allowances it holds at the start, tonnes.
+    pub banked_2020: u64,
 }
 
 impl SimEntity {
@@ -534,6 +559,8 @@ fn round_to(value: f64, decimals: i32) -> f64 {
 /// When a coal class names an unknown category.
 pub fn generate(scenario: &Scenario) -> Result<Population> {
     let mut rng = Rng::new(scenario.scenario.seed);
+    // Banks come from their own stream: switching them on leaves the plants unchanged.
+    let mut bank_rng = Rng::new(scenario.scenario.seed ^ 0x2020_B4CC_0000_2020);
     let u = &scenario.units;
     let coal_weights: Vec<f64> = u.coal.iter().map(|c| c.weight).collect();
     let gas_weights: Vec<f64> = u.gas.iter().map(|c| c.weight).collect();
@@ -604,11 +631,19 @@ pub fn generate(scenario: &Scenario) -> Result<Population> {
         } else {
             0.0
         };
+        let banked = scenario.flexibility.banked_2020;
+        let banked_2020 = if banked[1] > 0.0 {
+            let emissions: f64 = units.iter().map(SimUnit::emissions).sum();
+            (emissions * bank_rng.range(banked)).floor() as u64
+        } else {
+            0
+        };
         entities.push(SimEntity {
             index,
             units,
             under_report,
             shortfall,
+            banked_2020,
         });
     }
     Ok(Population { entities })

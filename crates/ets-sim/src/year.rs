@@ -25,6 +25,10 @@ pub const VERIFIER: ParticipantId = ParticipantId(2);
 const ISSUANCE: AccountId = AccountId(1);
 const SURRENDER: AccountId = AccountId(2);
 const CANCELLATION: AccountId = AccountId(4);
+/// The offset seller (a project developer holding the CCER supply).
+pub const OFFSET_SELLER: ParticipantId = ParticipantId(3);
+/// The offset seller's trading account.
+pub const OFFSET_ACCOUNT: AccountId = AccountId(6);
 /// Largest encoded command the simulator sends (JSON size, a bound on the journal record).
 pub const MAX_COMMAND_BYTES: usize = 800_000;
 const CHUNK: usize = 400;
@@ -206,6 +210,26 @@ fn code(text: &str) -> Result<Code> {
     Code::try_new(text).map_err(|e| anyhow::anyhow!("code {text:?}: {e}"))
 }
 
+/// The CCER class the offset seller holds (a pre-2017 project).
+fn ccer() -> Result<UnitClass> {
+    Ok(UnitClass::Offset {
+        standard: code("CCER")?,
+        project: code("P001")?,
+        vintage: Vintage(2016),
+    })
+}
+
+/// A decimal parameter of the rulebook (`table.key`, written as a string or a number).
+fn rulebook_number(text: &str, table: &str, key: &str) -> Option<f64> {
+    let value: toml::Value = toml::from_str(text).ok()?;
+    match value.get(table)?.get(key)? {
+        toml::Value::String(s) => s.parse().ok(),
+        toml::Value::Float(f) => Some(*f),
+        toml::Value::Integer(i) => Some(*i as f64),
+        _ => None,
+    }
+}
+
 fn allowance(year: u16) -> Result<UnitClass> {
     Ok(UnitClass::Allowance {
         scheme: code("CEA")?,
@@ -276,14 +300,84 @@ pub fn run_year_with<S: Sink>(
     // 1. Setup (January after the year): participants, system accounts, operator accounts.
     let t_setup = date_ms(calendar + 1, 1, 4, 1);
     setup(&mut driver, entities, t_setup)?;
+    let rulebook = rulebook_text(scenario)?;
     driver.ok(
         ADMIN,
         t_setup,
         compliance(ComplianceCommand::LoadRulebook {
             source_name: scenario.scenario.rulebook.display().to_string(),
-            toml: rulebook_text(scenario)?,
+            toml: rulebook.clone(),
         }),
     )?;
+    let flex = &scenario.flexibility;
+    // Banked 2019-20 allowances (an assumption of the scenario): issued as CEA-2020 and
+    // placed in each entity's account at the start.
+    let cea_2020 = allowance(2020)?;
+    let banked_total: u64 = entities.iter().map(|e| e.banked_2020).sum();
+    if banked_total > 0 {
+        driver.ok(
+            ADMIN,
+            t_setup,
+            registry(RegistryCommand::Issue {
+                class: cea_2020,
+                quantity: Quantity::new(banked_total),
+            }),
+        )?;
+        for entity in entities.iter().filter(|e| e.banked_2020 > 0) {
+            driver.ok(
+                ADMIN,
+                t_setup,
+                registry(RegistryCommand::Allocate {
+                    to: entity_account(entity.index),
+                    class: cea_2020,
+                    quantity: Quantity::new(entity.banked_2020),
+                }),
+            )?;
+        }
+    }
+    // CCER supply: issued once and moved to one offset seller's trading account.
+    let ccer_class = ccer()?;
+    let ccer_supply = (population.emissions_mt() * 1e6 * flex.ccer_supply_share).floor() as u64;
+    if ccer_supply > 0 {
+        driver.ok(
+            ADMIN,
+            t_setup,
+            registry(RegistryCommand::RegisterParticipant {
+                id: OFFSET_SELLER,
+                kind: ParticipantKind::Institution,
+                name: "CCER seller".into(),
+            }),
+        )?;
+        driver.ok(
+            ADMIN,
+            t_setup,
+            registry(RegistryCommand::OpenAccount {
+                id: OFFSET_ACCOUNT,
+                kind: AccountKind::Trading,
+                holder: OFFSET_SELLER,
+                representatives: vec![OFFSET_SELLER],
+                approvals_required: 1,
+            }),
+        )?;
+        driver.ok(
+            ADMIN,
+            t_setup,
+            registry(RegistryCommand::Issue {
+                class: ccer_class,
+                quantity: Quantity::new(ccer_supply),
+            }),
+        )?;
+        driver.ok(
+            ADMIN,
+            t_setup,
+            registry(RegistryCommand::Transfer {
+                from: ISSUANCE,
+                to: OFFSET_ACCOUNT,
+                class: ccer_class,
+                quantity: Quantity::new(ccer_supply),
+            }),
+        )?;
+    }
     for chunk in entities.chunks(CHUNK) {
         let specs = chunk.iter().map(entity_spec).collect::<Result<Vec<_>>>()?;
         driver.ok(
@@ -421,15 +515,24 @@ pub fn run_year_with<S: Sink>(
             .map_err(|e| anyhow::anyhow!("provisional results: {e}"))?
     };
     let mut obligation = vec![0u64; entities.len()];
+    let mut gap = vec![(0u64, 0u64); entities.len()];
     for line in &provisional {
         let index = line.entity.0.checked_sub(1_000).context("entity id")? as usize;
         if let Some(slot) = obligation.get_mut(index) {
             *slot = line.obligation.tonnes();
         }
+        if let Some(slot) = gap.get_mut(index) {
+            let verified = line.verified_emissions.map_or(0, |q| q.tonnes());
+            *slot = (verified.saturating_sub(line.allocation.tonnes()), verified);
+        }
     }
     let holdings: Vec<u64> = entities
         .iter()
-        .map(|e| held(driver.sink.engine(), entity_account(e.index), &cea))
+        .map(|e| {
+            let engine = driver.sink.engine();
+            let account = entity_account(e.index);
+            held(engine, account, &cea) + held(engine, account, &cea_2020)
+        })
         .collect();
     // What each firm means to surrender: its obligation, less what a defaulter leaves out.
     let target: Vec<u64> = entities
@@ -442,27 +545,110 @@ pub fn run_year_with<S: Sink>(
         .zip(&obligation)
         .map(|(h, o)| h.saturating_sub(*o))
         .collect();
-    let need: Vec<u64> = holdings
+    let mut need: Vec<u64> = holdings
         .iter()
         .zip(&target)
         .map(|(h, t)| t.saturating_sub(*h))
         .collect();
+
+    // 4a. Borrowing (with the final allocation, by 15 Jul): a firm whose gap rate is
+    // above the rulebook's threshold borrows up to the limit, no more than it needs.
+    let mut borrowed = vec![0u64; entities.len()];
+    let borrow_rules = (
+        rulebook_number(&rulebook, "borrowing", "min_gap_rate"),
+        rulebook_number(&rulebook, "borrowing", "max_share_of_gap"),
+        rulebook_number(&rulebook, "borrowing", "from_vintage"),
+    );
+    let mut borrowers = 0usize;
+    let mut borrow_class = None;
+    if let (true, Some(rate), Some(share), Some(vintage)) = (
+        flex.borrowing,
+        borrow_rules.0,
+        borrow_rules.1,
+        borrow_rules.2,
+    ) {
+        borrow_class = Some(allowance(vintage as u16)?);
+        let t_borrow = date_ms(calendar + 2, 7, 12, 1);
+        for (i, entity) in entities.iter().enumerate() {
+            let (short, verified) = gap[i];
+            if short == 0 || (short as f64) <= rate * verified as f64 || need[i] == 0 {
+                continue;
+            }
+            let quantity = ((short as f64 * share).floor() as u64).min(need[i]);
+            if quantity == 0 {
+                continue;
+            }
+            let outcome = driver.send(
+                entity_participant(entity.index),
+                t_borrow,
+                compliance(ComplianceCommand::Borrow {
+                    entity: entity_participant(entity.index),
+                    year,
+                    quantity: Quantity::new(quantity),
+                }),
+            )?;
+            // A refusal (a rounding at the threshold) leaves the firm to the market.
+            if matches!(outcome, Outcome::Accepted(_)) {
+                borrowed[i] = quantity;
+                need[i] -= quantity;
+                borrowers += 1;
+            }
+        }
+    }
+
+    // 4b. CCER: the offset seller sells to short firms, each up to its offset limit
+    // (the rulebook's share of its obligation) and its remaining need, first come first
+    // served in entity order until the supply runs out (September-October).
+    let offset_share = rulebook_number(&rulebook, "offsets", "limit_share").unwrap_or(0.0);
+    let mut offsets = vec![0u64; entities.len()];
+    let mut ccer_left = ccer_supply;
+    let t_ccer = date_ms(calendar + 2, 9, 15, 5);
+    for (i, entity) in entities.iter().enumerate() {
+        if ccer_left == 0 {
+            break;
+        }
+        let limit = (obligation[i] as f64 * offset_share).floor() as u64;
+        let quantity = limit.min(need[i]).min(ccer_left);
+        if quantity == 0 {
+            continue;
+        }
+        driver.ok(
+            OFFSET_SELLER,
+            t_ccer,
+            registry(RegistryCommand::Transfer {
+                from: OFFSET_ACCOUNT,
+                to: entity_account(entity.index),
+                class: ccer_class,
+                quantity: Quantity::new(quantity),
+            }),
+        )?;
+        offsets[i] = quantity;
+        need[i] -= quantity;
+        ccer_left -= quantity;
+    }
 
     // 5. Bilateral trades, concentrated in the two months before the deadline.
     let (trades, unmet) = plan_trades(scenario, &mut rng, calendar + 2, &need, &mut surplus);
     let bar = driver.bar(trades.len(), "trades");
     let mut last_purchase = vec![0i64; entities.len()];
     for trade in &trades {
-        driver.ok(
-            entity_participant(trade.seller),
-            trade.time_ms,
-            registry(RegistryCommand::Transfer {
-                from: entity_account(trade.seller),
-                to: entity_account(trade.buyer),
-                class: cea,
-                quantity: Quantity::new(trade.quantity),
-            }),
-        )?;
+        // Sellers part with their banked CEA-2020 first, then CEA-2021.
+        let from = entity_account(trade.seller);
+        let old = held(driver.sink.engine(), from, &cea_2020).min(trade.quantity);
+        for (class, quantity) in [(cea_2020, old), (cea, trade.quantity - old)] {
+            if quantity > 0 {
+                driver.ok(
+                    entity_participant(trade.seller),
+                    trade.time_ms,
+                    registry(RegistryCommand::Transfer {
+                        from,
+                        to: entity_account(trade.buyer),
+                        class,
+                        quantity: Quantity::new(quantity),
+                    }),
+                )?;
+            }
+        }
         if let Some(slot) = last_purchase.get_mut(trade.buyer as usize) {
             *slot = trade.time_ms;
         }
@@ -474,20 +660,37 @@ pub fn run_year_with<S: Sink>(
     let t_surrender = date_ms(calendar + 2, 12, 29, 1);
     let bar = driver.bar(entities.len(), "surrender");
     let mut surrenders = 0usize;
+    // Borrowed units first (usable only for this year), then offsets, the bank, CEA-2021.
+    let mut order = Vec::with_capacity(4);
+    if let Some(class) = borrow_class {
+        order.push(class);
+    }
+    order.extend([ccer_class, cea_2020, cea]);
     for (i, entity) in entities.iter().enumerate() {
         let account = entity_account(entity.index);
-        let quantity = target[i].min(held(driver.sink.engine(), account, &cea));
-        if quantity > 0 {
+        let mut remaining = target[i];
+        for class in &order {
+            let mut available = held(driver.sink.engine(), account, class);
+            if Some(*class) == borrow_class {
+                available = available.min(borrowed[i]);
+            } else if *class == ccer_class {
+                available = available.min(offsets[i]);
+            }
+            let quantity = remaining.min(available);
+            if quantity == 0 {
+                continue;
+            }
             driver.ok(
                 entity_participant(entity.index),
                 t_surrender.max(last_purchase[i] + 3_600_000),
                 registry(RegistryCommand::Surrender {
                     from: account,
-                    class: cea,
+                    class: *class,
                     quantity: Quantity::new(quantity),
                     compliance_year: year,
                 }),
             )?;
+            remaining -= quantity;
             surrenders += 1;
         }
         bar.inc(1);
@@ -524,6 +727,11 @@ pub fn run_year_with<S: Sink>(
     summary.reports_corrected = corrected;
     summary.surrenders = surrenders;
     summary.unmet_demand_mt = unmet as f64 / 1e6;
+    summary.banked_2020_mt = banked_total as f64 / 1e6;
+    summary.borrowers = borrowers;
+    summary.borrowed_mt = borrowed.iter().sum::<u64>() as f64 / 1e6;
+    summary.ccer_supply_mt = ccer_supply as f64 / 1e6;
+    summary.ccer_sold_mt = offsets.iter().sum::<u64>() as f64 / 1e6;
     summary.state_hash = hex(&state_hash.0);
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)

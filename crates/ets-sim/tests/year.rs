@@ -130,3 +130,57 @@ fn a_journaled_run_replays_to_the_same_state() {
     ets_sim::write_report(dir.path(), &summary).expect("writes");
     assert!(dir.path().join("report.md").exists() && dir.path().join("daily_volume.svg").exists());
 }
+
+#[test]
+fn flexibilities_stay_within_the_rulebook_limits_and_close_the_gap() {
+    let scenario = small(42);
+    assert!(scenario.flexibility.borrowing && scenario.flexibility.ccer_supply_share > 0.0);
+    let mut engine = Engine::new();
+    let summary = run_year(&scenario, &mut engine).expect("the year runs");
+    engine.check_invariants().expect("registry invariants hold");
+    let results = engine
+        .compliance()
+        .closed_results("cn-power-2021", 2021)
+        .expect("closed")
+        .to_vec();
+    assert!(summary.banked_2020_mt > 0.0 && summary.ccer_sold_mt > 0.0);
+    assert!(
+        summary.borrowers > 0 && summary.borrowed_mt > 0.0,
+        "{summary:?}"
+    );
+    let mut offsets = 0u64;
+    for line in &results {
+        // CCER within 5% of the obligation.
+        assert!(
+            line.offsets_used.tonnes() * 20 <= line.obligation.tonnes(),
+            "{line:?}"
+        );
+        offsets += line.offsets_used.tonnes();
+        let borrowed = engine
+            .compliance()
+            .allocation(line.entity, 2021)
+            .map_or(0, |record| record.borrowed.tonnes());
+        if borrowed > 0 {
+            // Only above a 10% gap rate, at most half the gap.
+            let verified = line.verified_emissions.expect("verified").tonnes();
+            let gap = verified - line.allocation.tonnes();
+            assert!(gap * 10 > verified && borrowed * 2 <= gap, "{line:?}");
+        }
+    }
+    assert!((summary.ccer_sold_mt - offsets as f64 / 1e6).abs() < 1e-9);
+    assert_eq!(summary.unmet_demand_mt, 0.0);
+    assert_eq!(summary.compliant + summary.shortfall_entities, 50);
+
+    // Without flexibilities nothing is borrowed, banked or offset.
+    let mut bare = small(42);
+    bare.flexibility = ets_sim::scenario::Flexibility::default();
+    let summary = run_year(&bare, &mut Engine::new()).expect("runs");
+    assert_eq!(
+        (
+            summary.borrowers,
+            summary.banked_2020_mt,
+            summary.ccer_sold_mt
+        ),
+        (0, 0.0, 0.0)
+    );
+}
