@@ -3,15 +3,16 @@
 //! strings ("0.8218") or numbers; it is kept as exact text.
 
 use ets_engine::compliance::{
-    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, FuelKind, FuelSpec,
-    UnitCategory, UnitOutput, UnitSpec,
+    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,
+    EuSubInstallationInput, FuelKind, FuelSpec, LeakageExposure, UnitCategory, UnitOutput,
+    UnitSpec,
 };
 use ets_model::{AccountId, Code, ParticipantId, Price, Quantity};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// The `command` names handled here.
-pub const COMPLIANCE_COMMANDS: [&str; 9] = [
+pub const COMPLIANCE_COMMANDS: [&str; 10] = [
     "load_rulebook",
     "register_entities",
     "allocate_free",
@@ -21,6 +22,7 @@ pub const COMPLIANCE_COMMANDS: [&str; 9] = [
     "close_year",
     "set_plausibility_ranges",
     "borrow",
+    "allocate_eu",
 ];
 
 /// A decimal given as a JSON string or number, kept as its text.
@@ -81,6 +83,22 @@ struct JsonUnitOutput {
 struct JsonEntityOutput {
     participant: u64,
     units: Vec<JsonUnitOutput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonSubInstallation {
+    sub_installation: String,
+    benchmark: DecimalText,
+    historical_activity_level: DecimalText,
+    exposure: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonInstallation {
+    participant: u64,
+    sub_installations: Vec<JsonSubInstallation>,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +167,11 @@ enum JsonComplianceCommand {
         intensity_min: DecimalText,
         intensity_max: DecimalText,
     },
+    AllocateEu {
+        scheme: String,
+        year: u16,
+        installations: Vec<JsonInstallation>,
+    },
 }
 
 fn code(what: &str, text: &str) -> Result<Code, String> {
@@ -208,6 +231,38 @@ fn outputs(outputs: Vec<JsonEntityOutput>) -> Result<Vec<EntityOutput>, String> 
                                 .heat_supply_ratio
                                 .map_or_else(zero, DecimalText::into_text),
                             load_factor: unit.load_factor.into_text(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, String>>()?,
+            })
+        })
+        .collect()
+}
+
+fn installations(installations: Vec<JsonInstallation>) -> Result<Vec<EuInstallationInput>, String> {
+    installations
+        .into_iter()
+        .map(|installation| {
+            Ok(EuInstallationInput {
+                participant: ParticipantId(installation.participant),
+                sub_installations: installation
+                    .sub_installations
+                    .into_iter()
+                    .map(|sub| {
+                        Ok(EuSubInstallationInput {
+                            sub_installation: code("sub_installation", &sub.sub_installation)?,
+                            benchmark: sub.benchmark.into_text(),
+                            historical_activity_level: sub.historical_activity_level.into_text(),
+                            exposure: match sub.exposure.as_str() {
+                                "exposed" => LeakageExposure::Exposed,
+                                "not_exposed" => LeakageExposure::NotExposed,
+                                "district_heating" => LeakageExposure::DistrictHeating,
+                                other => {
+                                    return Err(format!(
+                                        "exposure {other:?} is not one of exposed, not_exposed, district_heating"
+                                    ));
+                                }
+                            },
                         })
                     })
                     .collect::<Result<Vec<_>, String>>()?,
@@ -342,5 +397,47 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, String> {
                 .transpose()
                 .map_err(|error| error.to_string())?,
         },
+        JsonComplianceCommand::AllocateEu {
+            scheme,
+            year,
+            installations: given,
+        } => ComplianceCommand::AllocateEu {
+            scheme,
+            year,
+            installations: installations(given)?,
+        },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocate_eu_parses_installations_and_refuses_an_unknown_exposure() {
+        // Goal: the documented allocate_eu line maps onto ComplianceCommand::AllocateEu.
+        let line = serde_json::json!({"command":"allocate_eu","scheme":"eu-ets-phase4","year":2021,
+            "installations":[{"participant":10,"sub_installations":[
+                {"sub_installation":"P1","benchmark":"0.786","historical_activity_level":120000,"exposure":"exposed"}]}]});
+        let command = parse_compliance(line).unwrap();
+        assert_eq!(command.name(), "allocate_eu");
+        let ComplianceCommand::AllocateEu { installations, .. } = command else {
+            panic!("not allocate_eu");
+        };
+        let sub = &installations[0].sub_installations[0];
+        assert_eq!(installations[0].participant, ParticipantId(10));
+        assert_eq!(
+            (
+                sub.benchmark.as_str(),
+                sub.historical_activity_level.as_str()
+            ),
+            ("0.786", "120000")
+        );
+        assert_eq!(sub.exposure, LeakageExposure::Exposed);
+        let bad = serde_json::json!({"command":"allocate_eu","scheme":"s","year":2021,
+            "installations":[{"participant":10,"sub_installations":[
+                {"sub_installation":"P1","benchmark":"1","historical_activity_level":"1","exposure":"partly"}]}]});
+        assert!(parse_compliance(bad).unwrap_err().contains("exposure"));
+        assert!(COMPLIANCE_COMMANDS.contains(&"allocate_eu"));
+    }
 }

@@ -110,6 +110,39 @@ pub struct FuelSpec {
     pub oxidation_rate: Option<String>,
 }
 
+/// How exposed an EU sub-installation is to carbon leakage (selects the CLEF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeakageExposure {
+    /// Sectors deemed exposed to carbon leakage.
+    Exposed,
+    /// Other sectors.
+    NotExposed,
+    /// District heating.
+    DistrictHeating,
+}
+
+/// One EU sub-installation's allocation data, as exact decimal text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EuSubInstallationInput {
+    /// The sub-installation's code within its installation (`P1`, `HEAT`).
+    pub sub_installation: Code,
+    /// `BM`, allowances per unit of activity (per tonne of product, per TJ).
+    pub benchmark: String,
+    /// `HAL`, the historical activity level, activity units per year.
+    pub historical_activity_level: String,
+    /// Its carbon-leakage exposure.
+    pub exposure: LeakageExposure,
+}
+
+/// An EU installation (a registered covered entity) and its sub-installations' data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EuInstallationInput {
+    /// The installation (a registered covered entity).
+    pub participant: ParticipantId,
+    /// Its sub-installations (1 or more).
+    pub sub_installations: Vec<EuSubInstallationInput>,
+}
+
 /// A compliance command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ComplianceCommand {
@@ -205,6 +238,17 @@ pub enum ComplianceCommand {
         /// Highest plausible intensity, tCO2/MWh.
         intensity_max: String,
     },
+    /// Computes and hands out EU free allocation for a year, all or none (administrator):
+    /// `F = BM x HAL x CLEF x CSCF` per sub-installation, summed and rounded per
+    /// installation, recorded as the year's final allocation.
+    AllocateEu {
+        /// The scheme id (`eu-ets-phase4`).
+        scheme: String,
+        /// The allocation year (the allowances' vintage).
+        year: u16,
+        /// Per installation, its sub-installations' data.
+        installations: Vec<EuInstallationInput>,
+    },
 }
 
 impl ComplianceCommand {
@@ -221,6 +265,7 @@ impl ComplianceCommand {
             ComplianceCommand::CloseYear { .. } => "close_year",
             ComplianceCommand::SetPlausibilityRanges { .. } => "set_plausibility_ranges",
             ComplianceCommand::Borrow { .. } => "borrow",
+            ComplianceCommand::AllocateEu { .. } => "allocate_eu",
         }
     }
 }

@@ -48,8 +48,11 @@ pub enum ComplianceError {
         /// The year.
         year: u16,
     },
-    /// The rulebook has no China-style allocation (EU allocation is not wired yet).
-    #[error("rulebook {0:?} has no China-style allocation rules")]
+    /// The rulebook has no allocation rules of the style the command needs (China-style
+    /// for `Allocate`, EU-style for `AllocateEu`).
+    #[error(
+        "rulebook {0:?} has no allocation rules of this style: use allocate_free for a China-style rulebook, allocate_eu for an EU one"
+    )]
     AllocationModeUnsupported(String),
     /// The rulebook has no MRV defaults, so reports cannot be computed.
     #[error("rulebook {0:?} has no [mrv] section")]

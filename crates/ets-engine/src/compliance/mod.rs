@@ -13,8 +13,9 @@ mod error;
 mod state;
 
 pub use command::{
-    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, FuelKind, FuelSpec,
-    UnitCategory, UnitOutput, UnitSpec,
+    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,
+    EuSubInstallationInput, FuelKind, FuelSpec, LeakageExposure, UnitCategory, UnitOutput,
+    UnitSpec,
 };
 pub use error::ComplianceError;
 pub use state::{

@@ -1,8 +1,8 @@
 //! Compliance state and the execution of compliance commands.
 
 use super::command::{
-    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, FuelKind, FuelSpec,
-    UnitCategory,
+    AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,
+    FuelKind, FuelSpec, LeakageExposure, UnitCategory,
 };
 use super::error::ComplianceError;
 use ets_model::{
@@ -13,7 +13,8 @@ use ets_registry::{
     TransactionKind, TransactionStatus,
 };
 use ets_scheme::Rulebook;
-use ets_scheme::allocation::{self, ChinaUnitOutput, Operation};
+use ets_scheme::allocation::{self, ChinaUnitOutput, EuSubInstallation, Operation};
+use ets_scheme::compliance::{YearRecord, eu_compliance_status};
 use ets_scheme::mrv;
 use ets_scheme::obligation::{self, ObligationClass};
 use ets_scheme::penalty::{self, PenaltyInput};
@@ -167,6 +168,11 @@ pub struct EntityResult {
     pub fine_max: Money,
     /// Tonnes to deduct from next year's allocation.
     pub next_year_deduction: Quantity,
+    /// EU rulebooks: the cumulative EUTL status code (`A`, `B`, `C`, `EXCLUDED`, `-`) over
+    /// the rulebook's years up to this one (verified emissions per year against everything
+    /// surrendered for those years). `None` for other rulebooks.
+    #[serde(default)]
+    pub eu_status: Option<String>,
 }
 
 /// What an accepted compliance command did.
@@ -400,6 +406,11 @@ impl Compliance {
                 year,
                 reference_average_price,
             } => self.close_year(registry, context, scheme, *year, *reference_average_price),
+            ComplianceCommand::AllocateEu {
+                scheme,
+                year,
+                installations,
+            } => self.allocate_eu(registry, context, scheme, *year, installations),
         }
     }
 
@@ -455,7 +466,8 @@ impl Compliance {
         entities: &[EntitySpec],
     ) -> Result<ComplianceEffect, ComplianceError> {
         Self::require_administrator(registry, context)?;
-        self.rulebook(scheme)?;
+        // EU installations have sub-installations (given with their allocation data), not units.
+        let units_required = self.rulebook(scheme)?.eu_allocation().is_none();
         if entities.len() > ENTITIES_PER_COMMAND_MAX {
             return Err(ComplianceError::BadUnits {
                 participant: ParticipantId(0),
@@ -467,7 +479,7 @@ impl Compliance {
         }
         let mut seen = BTreeMap::new();
         for spec in entities {
-            check_entity(registry, spec)?;
+            check_entity(registry, spec, units_required)?;
             if self.entities.contains_key(&spec.participant)
                 || seen.insert(spec.participant, ()).is_some()
             {
@@ -702,6 +714,166 @@ impl Compliance {
             entities,
             issued,
             clawed_back,
+        })
+    }
+
+    fn allocate_eu(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        scheme: &str,
+        year: u16,
+        installations: &[EuInstallationInput],
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        Self::require_administrator(registry, context)?;
+        self.check_year_open(scheme, year)?;
+        let rulebook = self.rulebook(scheme)?;
+        let rules = rulebook
+            .eu_allocation()
+            .ok_or_else(|| ComplianceError::AllocationModeUnsupported(scheme.to_owned()))?;
+        if installations.len() > ENTITIES_PER_COMMAND_MAX {
+            return Err(ComplianceError::BadUnits {
+                participant: ParticipantId(0),
+                problem: format!(
+                    "at most {ENTITIES_PER_COMMAND_MAX} installations per command, got {}",
+                    installations.len()
+                ),
+            });
+        }
+        let class = UnitClass::Allowance {
+            scheme: rulebook.scheme.unit_code,
+            vintage: Vintage(year),
+        };
+        // Compute every installation's figure first; nothing is touched yet.
+        let mut seen = BTreeMap::new();
+        let mut plans = Vec::with_capacity(installations.len());
+        for installation in installations {
+            let participant = installation.participant;
+            let entity = self.entity(participant)?;
+            if entity.scheme != scheme {
+                return Err(ComplianceError::UnknownEntity(participant));
+            }
+            let bad = |problem: String| ComplianceError::BadUnits {
+                participant,
+                problem,
+            };
+            if seen.insert(participant, ()).is_some() {
+                return Err(bad("the installation is listed twice".to_owned()));
+            }
+            if installation.sub_installations.is_empty() {
+                return Err(bad(
+                    "an installation needs 1 or more sub-installations".to_owned()
+                ));
+            }
+            let mut codes: Vec<_> = installation
+                .sub_installations
+                .iter()
+                .map(|sub| sub.sub_installation)
+                .collect();
+            codes.sort_unstable();
+            codes.dedup();
+            if codes.len() != installation.sub_installations.len() {
+                return Err(bad("a sub-installation code is listed twice".to_owned()));
+            }
+            let inputs = installation
+                .sub_installations
+                .iter()
+                .map(|sub| {
+                    Ok(EuSubInstallation {
+                        benchmark_allowances_per_activity_unit: decimal(
+                            "benchmark",
+                            &sub.benchmark,
+                        )?,
+                        historical_activity_level: decimal(
+                            "historical_activity_level",
+                            &sub.historical_activity_level,
+                        )?,
+                        exposure: match sub.exposure {
+                            LeakageExposure::Exposed => {
+                                ets_scheme::rulebook::CarbonLeakageExposure::Exposed
+                            }
+                            LeakageExposure::NotExposed => {
+                                ets_scheme::rulebook::CarbonLeakageExposure::NotExposed
+                            }
+                            LeakageExposure::DistrictHeating => {
+                                ets_scheme::rulebook::CarbonLeakageExposure::DistrictHeating
+                            }
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>, ComplianceError>>()?;
+            let computed = allocation::eu_installation_allocation(rules, year, &inputs)?;
+            let record = self
+                .allocations
+                .get(&(participant, year))
+                .cloned()
+                .unwrap_or_default();
+            if record.final_allocation.is_some() {
+                return Err(ComplianceError::AllocationOrder {
+                    participant,
+                    year,
+                    problem: "the allocation for this year was done already",
+                });
+            }
+            let breakdown = installation
+                .sub_installations
+                .iter()
+                .zip(&computed.sub_installation_tonnes)
+                .map(|(sub, tonnes)| {
+                    (
+                        sub.sub_installation.to_string(),
+                        tonnes.normalize().to_string(),
+                    )
+                })
+                .collect();
+            plans.push((
+                entity.spec.account,
+                participant,
+                computed.total,
+                record,
+                breakdown,
+            ));
+        }
+        // Apply through the registry on a copy, so a failure leaves everything unchanged.
+        let mut scratch = registry.clone();
+        let mut issued = Quantity::ZERO;
+        let mut records = Vec::with_capacity(plans.len());
+        for (account, participant, total, mut record, breakdown) in plans {
+            if !total.is_zero() {
+                record.transactions.push(run(
+                    &mut scratch,
+                    context,
+                    RegistryCommand::Issue {
+                        class,
+                        quantity: total,
+                    },
+                )?);
+                record.transactions.push(run(
+                    &mut scratch,
+                    context,
+                    RegistryCommand::Allocate {
+                        to: account,
+                        class,
+                        quantity: total,
+                    },
+                )?);
+                issued = issued
+                    .checked_add(total)
+                    .map_err(|_| RegistryError::Overflow("allocation total"))?;
+            }
+            record.final_allocation = Some(total);
+            record.breakdown = breakdown;
+            records.push((participant, record));
+        }
+        *registry = scratch;
+        let entities = records.len();
+        for (participant, record) in records {
+            self.allocations.insert((participant, year), record);
+        }
+        Ok(ComplianceEffect::Allocated {
+            entities,
+            issued,
+            clawed_back: Quantity::ZERO,
         })
     }
 
@@ -951,6 +1123,24 @@ impl Compliance {
         Self::require_administrator(registry, context)?;
         let scheme = self.entity(entity)?.scheme.clone();
         self.check_year_open(&scheme, year)?;
+        // Without [mrv] (EU) reports cannot be computed here: the verified emissions are
+        // entered as the authority's figure, which creates the report.
+        if self.rulebook(&scheme)?.mrv.is_none() && !self.reports.contains_key(&(entity, year)) {
+            self.reports.insert(
+                (entity, year),
+                Report {
+                    status: ReportStatus::Corrected,
+                    fuels: Vec::new(),
+                    purchased_electricity_mwh: "0".to_owned(),
+                    computed_emissions: emissions,
+                    records_using_default_carbon_content: 0,
+                    submitted_by: context.requester,
+                    decided_by: None,
+                    verified_emissions: None,
+                    flags: Vec::new(),
+                },
+            );
+        }
         let report = self
             .reports
             .get_mut(&(entity, year))
@@ -1039,11 +1229,13 @@ impl Compliance {
             .get(&(participant, year))
             .cloned()
             .unwrap_or_default();
-        let all_gas = entity
-            .spec
-            .units
-            .iter()
-            .all(|unit| unit.category == UnitCategory::Gas);
+        // An EU installation has no units: not gas.
+        let all_gas = !entity.spec.units.is_empty()
+            && entity
+                .spec
+                .units
+                .iter()
+                .all(|unit| unit.category == UnitCategory::Gas);
         let class = if all_gas {
             ObligationClass::Gas
         } else {
@@ -1119,7 +1311,11 @@ impl Compliance {
             fine_min: Money::ZERO,
             fine_max: Money::ZERO,
             next_year_deduction: Quantity::ZERO,
+            eu_status: None,
         };
+        if rulebook.eu_allocation().is_some() {
+            result.eu_status = Some(self.eu_status_of(registry, rulebook, entity, year)?);
+        }
         let Some((verified, _, owed)) = self.obligation_of(rulebook, entity, year)? else {
             return Ok(result);
         };
@@ -1152,6 +1348,40 @@ impl Compliance {
         result.fine_max = assessment.fine_max;
         result.next_year_deduction = assessment.next_year_deduction;
         Ok(result)
+    }
+
+    /// The cumulative EU status code after `year`: verified emissions of each of the
+    /// rulebook's years up to `year` against all allowances surrendered for those years.
+    fn eu_status_of(
+        &self,
+        registry: &Registry,
+        rulebook: &Rulebook,
+        entity: &CoveredEntity,
+        year: u16,
+    ) -> Result<String, ComplianceError> {
+        let participant = entity.spec.participant;
+        let mut years = Vec::new();
+        let mut surrendered = Quantity::ZERO;
+        for &past in rulebook
+            .scheme
+            .compliance_years
+            .iter()
+            .filter(|&&past| past <= year)
+        {
+            years.push(YearRecord {
+                year: past,
+                verified: self
+                    .reports
+                    .get(&(participant, past))
+                    .and_then(|report| report.verified_emissions),
+                excluded: false,
+            });
+            let (allowances, _) = Self::surrendered(registry, entity.spec.account, past);
+            surrendered = surrendered
+                .checked_add(allowances)
+                .map_err(|_| RegistryError::Overflow("cumulative surrendered"))?;
+        }
+        Ok(eu_compliance_status(&years, surrendered)?.code().to_owned())
     }
 
     fn close_year(
@@ -1358,7 +1588,11 @@ fn run(
 
 /// Checks that an entity spec names a covered entity, its own operator
 /// holding account, and a sensible list of units.
-fn check_entity(registry: &Registry, spec: &EntitySpec) -> Result<(), ComplianceError> {
+fn check_entity(
+    registry: &Registry,
+    spec: &EntitySpec,
+    units_required: bool,
+) -> Result<(), ComplianceError> {
     let participant = registry.participant(spec.participant)?;
     if participant.kind != ParticipantKind::CoveredEntity {
         return Err(ComplianceError::UnknownEntity(spec.participant));
@@ -1374,9 +1608,9 @@ fn check_entity(registry: &Registry, spec: &EntitySpec) -> Result<(), Compliance
         participant: spec.participant,
         problem,
     };
-    if spec.units.is_empty() || spec.units.len() > 64 {
+    if (units_required && spec.units.is_empty()) || spec.units.len() > 64 {
         return Err(bad(format!(
-            "an entity has 1 to 64 units, got {}",
+            "an entity has 1 to 64 units (0 allowed under an EU rulebook), got {}",
             spec.units.len()
         )));
     }

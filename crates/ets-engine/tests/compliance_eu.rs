@@ -1,0 +1,355 @@
+//! Three compliance years of the EU ETS (rulebook eu-ets-phase4) through the
+//! engine: free allocation by `F = BM x HAL x CLEF x CSCF`, verified emissions,
+//! surrenders, the cumulative A/B/C status and the EUR 100/t penalty, with
+//! every figure computed by hand in the comments; refusals change nothing.
+
+use ets_engine::compliance::{
+    AllocationPhase, ComplianceCommand, EntitySpec, EntityStatus, EuInstallationInput,
+    EuSubInstallationInput, LeakageExposure,
+};
+use ets_engine::{Command, Engine, Envelope, Outcome};
+use ets_model::{
+    AccountId, Code, Money, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
+};
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+
+const SCHEME: &str = "eu-ets-phase4";
+const ADMIN: ParticipantId = ParticipantId(1);
+const STEEL: ParticipantId = ParticipantId(10);
+const STEEL_ACCOUNT: AccountId = AccountId(100);
+/// 2022-02-01T00:00:00Z, before the 2021 deadline (2022-04-30).
+const FEBRUARY_2022_MS: i64 = 1_643_673_600_000;
+/// 2023-02-01T00:00:00Z, before the 2022 deadline (2023-04-30).
+const FEBRUARY_2023_MS: i64 = 1_675_209_600_000;
+/// 2024-02-01T00:00:00Z, before the 2023 deadline (2024-09-30).
+const FEBRUARY_2024_MS: i64 = 1_706_745_600_000;
+
+struct Years {
+    engine: Engine,
+    request: u64,
+    time_ms: i64,
+}
+
+impl Years {
+    fn send(&mut self, requester: ParticipantId, command: Command) -> Outcome {
+        self.request += 1;
+        self.time_ms += 1_000;
+        let envelope = Envelope {
+            request_id: RequestId(self.request),
+            requester,
+            time: Timestamp(self.time_ms),
+            command,
+        };
+        let outcome = self.engine.apply(&envelope).outcome().clone();
+        self.engine
+            .check_invariants()
+            .expect("registry invariants hold after every command");
+        outcome
+    }
+
+    fn ok(&mut self, requester: ParticipantId, command: Command) {
+        let outcome = self.send(requester, command);
+        assert!(outcome.is_accepted(), "{outcome:?}");
+    }
+
+    fn refused(&mut self, requester: ParticipantId, command: Command, code: &str) {
+        let before = self.engine.clone();
+        let outcome = self.send(requester, command);
+        assert_eq!(outcome.code(), code, "{outcome:?}");
+        assert_eq!(
+            before.registry(),
+            self.engine.registry(),
+            "a refusal changed the registry"
+        );
+        assert_eq!(
+            before.compliance(),
+            self.engine.compliance(),
+            "a refusal changed compliance state"
+        );
+    }
+
+    fn held(&self, account: AccountId, class: &UnitClass) -> u64 {
+        let registry = self.engine.registry();
+        registry
+            .class_index(class)
+            .ok()
+            .and_then(|index| {
+                registry
+                    .account(account)
+                    .ok()?
+                    .holding(index)
+                    .map(|h| h.total().tonnes())
+            })
+            .unwrap_or(0)
+    }
+
+    /// The steel plant's line of the (open or closed) results of `year`.
+    fn line(&self, year: u16) -> ets_engine::compliance::EntityResult {
+        self.engine
+            .compliance()
+            .results(self.engine.registry(), SCHEME, year, None)
+            .expect("results")
+            .into_iter()
+            .find(|line| line.entity == STEEL)
+            .expect("steel line")
+    }
+
+    /// Allocates `year`, enters `verified` tonnes and surrenders `surrendered` for it.
+    fn run_year(&mut self, year: u16, verified: u64, surrendered: u64) {
+        self.ok(ADMIN, allocate_eu(year, LeakageExposure::Exposed));
+        self.ok(
+            ADMIN,
+            compliance(ComplianceCommand::CorrectReport {
+                entity: STEEL,
+                year,
+                emissions: Quantity::new(verified),
+            }),
+        );
+        self.ok(STEEL, surrender(eua(year), surrendered, year));
+    }
+}
+
+fn registry(command: RegistryCommand) -> Command {
+    Command::Registry(command)
+}
+
+fn compliance(command: ComplianceCommand) -> Command {
+    Command::Compliance(command)
+}
+
+fn eua(vintage: u16) -> UnitClass {
+    UnitClass::Allowance {
+        scheme: Code::try_new("EUA").expect("code"),
+        vintage: Vintage(vintage),
+    }
+}
+
+fn surrender(class: UnitClass, tonnes: u64, year: u16) -> Command {
+    registry(RegistryCommand::Surrender {
+        from: STEEL_ACCOUNT,
+        class,
+        quantity: Quantity::new(tonnes),
+        compliance_year: year,
+    })
+}
+
+fn sub(
+    code: &str,
+    benchmark: &str,
+    hal: &str,
+    exposure: LeakageExposure,
+) -> EuSubInstallationInput {
+    EuSubInstallationInput {
+        sub_installation: Code::try_new(code).expect("code"),
+        benchmark: benchmark.into(),
+        historical_activity_level: hal.into(),
+        exposure,
+    }
+}
+
+/// A product sub-installation (0.786 EUA/t x 120,000 t) and a heat one whose exposure is given
+/// (62.3 EUA/TJ x 1,500.5 TJ).
+fn allocate_eu(year: u16, heat_exposure: LeakageExposure) -> Command {
+    compliance(ComplianceCommand::AllocateEu {
+        scheme: SCHEME.into(),
+        year,
+        installations: vec![EuInstallationInput {
+            participant: STEEL,
+            sub_installations: vec![
+                sub("P1", "0.786", "120000", LeakageExposure::Exposed),
+                sub("H1", "62.3", "1500.5", heat_exposure),
+            ],
+        }],
+    })
+}
+
+fn setup() -> Years {
+    let mut years = Years {
+        engine: Engine::new(),
+        request: 0,
+        time_ms: FEBRUARY_2022_MS - 10_000_000,
+    };
+    let participant = |id, kind, name: &str| {
+        registry(RegistryCommand::RegisterParticipant {
+            id,
+            kind,
+            name: name.into(),
+        })
+    };
+    let open = |id, kind, holder| {
+        registry(RegistryCommand::OpenAccount {
+            id,
+            kind,
+            holder,
+            representatives: vec![holder],
+            approvals_required: 1,
+        })
+    };
+    years.ok(
+        ADMIN,
+        participant(ADMIN, ParticipantKind::Administrator, "Authority"),
+    );
+    years.ok(
+        ADMIN,
+        participant(STEEL, ParticipantKind::CoveredEntity, "Steel works"),
+    );
+    years.ok(ADMIN, open(AccountId(1), AccountKind::Issuance, ADMIN));
+    years.ok(ADMIN, open(AccountId(2), AccountKind::Surrender, ADMIN));
+    years.ok(ADMIN, open(AccountId(4), AccountKind::Cancellation, ADMIN));
+    years.ok(
+        ADMIN,
+        open(STEEL_ACCOUNT, AccountKind::OperatorHolding, STEEL),
+    );
+    let toml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemes/eu-ets-phase4.toml"
+    ))
+    .expect("rulebook file");
+    years.ok(
+        ADMIN,
+        compliance(ComplianceCommand::LoadRulebook {
+            source_name: "schemes/eu-ets-phase4.toml".into(),
+            toml,
+        }),
+    );
+    // An installation has sub-installations (given with the allocation data), no units.
+    years.ok(
+        ADMIN,
+        compliance(ComplianceCommand::RegisterEntities {
+            scheme: SCHEME.into(),
+            entities: vec![EntitySpec {
+                participant: STEEL,
+                account: STEEL_ACCOUNT,
+                units: Vec::new(),
+            }],
+        }),
+    );
+    years
+}
+
+#[test]
+fn eu_allocation_uses_benchmark_activity_clef_and_cscf() {
+    // Goal: F = BM x HAL x CLEF x CSCF per sub-installation, summed and rounded once, issued
+    // and allocated through the registry as the year's final allocation.
+    let mut years = setup();
+    // China-style allocation does not apply to an EU rulebook.
+    years.refused(
+        ADMIN,
+        compliance(ComplianceCommand::Allocate {
+            scheme: SCHEME.into(),
+            year: 2021,
+            phase: AllocationPhase::Pre,
+            outputs: Vec::new(),
+        }),
+        "allocation_mode_unsupported",
+    );
+    // RULES.md gives no CLEF for non-exposed sectors before 2026.
+    years.refused(
+        ADMIN,
+        allocate_eu(2021, LeakageExposure::NotExposed),
+        "factor_not_in_rulebook",
+    );
+    years.refused(
+        ADMIN,
+        allocate_eu(2026, LeakageExposure::Exposed),
+        "year_not_in_scheme",
+    );
+    // 2021, exposed, CLEF 1.00 and CSCF 1.00:
+    // P1 0.786 x 120,000 = 94,320; H1 62.3 x 1,500.5 = 93,481.15; sum 187,801.15 -> 187,801.
+    years.ok(ADMIN, allocate_eu(2021, LeakageExposure::Exposed));
+    assert_eq!(years.held(STEEL_ACCOUNT, &eua(2021)), 187_801);
+    let record = years
+        .engine
+        .compliance()
+        .allocation(STEEL, 2021)
+        .expect("record")
+        .clone();
+    assert_eq!(record.final_allocation, Some(Quantity::new(187_801)));
+    assert_eq!(record.pre_allocated, None);
+    assert_eq!(
+        record.breakdown,
+        vec![
+            ("P1".to_owned(), "94320".to_owned()),
+            ("H1".to_owned(), "93481.15".to_owned()),
+        ]
+    );
+    assert_eq!(record.transactions.len(), 2);
+    years.refused(
+        ADMIN,
+        allocate_eu(2021, LeakageExposure::Exposed),
+        "allocation_order",
+    );
+    assert_eq!(years.line(2021).allocation, Quantity::new(187_801));
+    // No verified emissions yet: status C.
+    assert_eq!(years.line(2021).eu_status.as_deref(), Some("C"));
+}
+
+#[test]
+fn eu_status_goes_a_then_b_then_a_with_the_100_euro_penalty_in_the_b_year() {
+    // Goal: the cumulative EUTL status over 2021-2023 and the EUR 100/t penalty of the B year.
+    let mut years = setup();
+    // 2021: 150,000 verified, 150,000 surrendered: cumulative 150,000 / 150,000 -> A.
+    years.time_ms = FEBRUARY_2022_MS;
+    years.run_year(2021, 150_000, 150_000);
+    let line = years.line(2021);
+    assert_eq!(line.eu_status.as_deref(), Some("A"));
+    assert_eq!(
+        (line.status, line.obligation, line.shortfall, line.fine_max),
+        (
+            EntityStatus::Compliant,
+            Quantity::new(150_000),
+            Quantity::ZERO,
+            Money::ZERO
+        )
+    );
+
+    // 2022: 200,000 verified, 180,000 surrendered: cumulative 350,000 / 330,000 -> B;
+    // shortfall 20,000 t x EUR 100 = EUR 2,000,000 = 200,000,000 cents.
+    years.time_ms = FEBRUARY_2023_MS;
+    years.run_year(2022, 200_000, 180_000);
+    let line = years.line(2022);
+    assert_eq!(line.eu_status.as_deref(), Some("B"));
+    assert_eq!(
+        (line.status, line.shortfall),
+        (EntityStatus::Shortfall, Quantity::new(20_000))
+    );
+    assert_eq!(
+        (line.fine_min, line.fine_max),
+        (Money::new(200_000_000), Money::new(200_000_000))
+    );
+    assert_eq!(line.next_year_deduction, Quantity::ZERO);
+    years.ok(
+        ADMIN,
+        compliance(ComplianceCommand::CloseYear {
+            scheme: SCHEME.into(),
+            year: 2022,
+            reference_average_price: None,
+        }),
+    );
+
+    // 2023: 160,000 verified, 180,000 surrendered (the 20,000 made good):
+    // cumulative 510,000 / 510,000 -> A again, no penalty for 2023.
+    years.time_ms = FEBRUARY_2024_MS;
+    years.run_year(2023, 160_000, 180_000);
+    let line = years.line(2023);
+    assert_eq!(line.eu_status.as_deref(), Some("A"));
+    assert_eq!(
+        (line.status, line.shortfall, line.fine_max),
+        (EntityStatus::Compliant, Quantity::ZERO, Money::ZERO)
+    );
+    // The closed 2022 line keeps its B and its penalty.
+    let closed = years
+        .engine
+        .compliance()
+        .closed_results(SCHEME, 2022)
+        .expect("closed")
+        .to_vec();
+    assert_eq!(closed[0].eu_status.as_deref(), Some("B"));
+    assert_eq!(closed[0].fine_max, Money::new(200_000_000));
+    // What was left: 3 x 187,801 allocated - 510,000 surrendered = 53,403.
+    let left: u64 = [2021, 2022, 2023]
+        .iter()
+        .map(|&vintage| years.held(STEEL_ACCOUNT, &eua(vintage)))
+        .sum();
+    assert_eq!(left, 3 * 187_801 - 510_000);
+}
