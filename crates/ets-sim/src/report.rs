@@ -40,8 +40,12 @@ pub struct YearSummary {
     pub clawed_back_mt: f64,
     /// Allowances surrendered, Mt.
     pub surrendered_mt: f64,
-    /// Bilateral trades.
+    /// Trades settled on the exchange (listed and block agreements).
     pub trades: usize,
+    /// Block agreements among them.
+    pub block_trades: usize,
+    /// Share of the volume traded as block agreements.
+    pub block_share: f64,
     /// Volume traded, Mt.
     pub traded_mt: f64,
     /// Value traded, yuan.
@@ -96,11 +100,15 @@ pub struct YearSummary {
     pub elapsed_seconds: f64,
     /// Volume per trading day (`YYYY-MM-DD`, tonnes).
     pub daily_volume: Vec<(String, u64)>,
+    /// Close of the year's listed instrument per trading day (`YYYY-MM-DD`, yuan/t):
+    /// the VWAP of its listed trades, else the previous close.
+    pub daily_close: Vec<(String, f64)>,
     /// Published figures to compare with.
     pub published: Published,
 }
 
-fn civil(ms: i64) -> String {
+/// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
+pub(crate) fn civil(ms: i64) -> String {
     // Howard Hinnant's civil_from_days, shifted to Beijing time (UTC+8).
     let days = (ms + 8 * 3_600_000).div_euclid(86_400_000);
     let z = days + 719_468;
@@ -113,6 +121,18 @@ fn civil(ms: i64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// First, lowest, highest and last daily close, or a dash without trading days.
+fn close_range(closes: &[(String, f64)]) -> String {
+    match (closes.first(), closes.last()) {
+        (Some(first), Some(last)) => {
+            let low = closes.iter().map(|c| c.1).fold(f64::INFINITY, f64::min);
+            let high = closes.iter().map(|c| c.1).fold(f64::NEG_INFINITY, f64::max);
+            format!("{:.2} / {low:.2} / {high:.2} / {:.2}", first.1, last.1)
+        }
+        _ => "-".into(),
+    }
 }
 
 impl YearSummary {
@@ -132,6 +152,7 @@ impl YearSummary {
             (r.allowances_surrendered.tonnes() + r.offsets_used.tonnes()).min(r.obligation.tonnes())
         });
         let traded: u64 = trades.iter().map(|t| t.quantity).sum();
+        let block: u64 = trades.iter().filter(|t| t.block).map(|t| t.quantity).sum();
         let value_fen: i128 = trades
             .iter()
             .map(|t| i128::from(t.price_fen) * i128::from(t.quantity))
@@ -157,6 +178,12 @@ impl YearSummary {
             clawed_back_mt: 0.0,
             surrendered_mt: mt(sum(&|r| r.allowances_surrendered.tonnes())),
             trades: trades.len(),
+            block_trades: trades.iter().filter(|t| t.block).count(),
+            block_share: if traded == 0 {
+                0.0
+            } else {
+                block as f64 / traded as f64
+            },
             traded_mt: mt(traded),
             traded_value_yuan: value_fen as f64 / 100.0,
             average_price: if traded == 0 {
@@ -200,6 +227,7 @@ impl YearSummary {
             state_hash: String::new(),
             elapsed_seconds: 0.0,
             daily_volume: daily.into_iter().collect(),
+            daily_close: Vec::new(),
             published: published.clone(),
         }
     }
@@ -341,7 +369,18 @@ impl YearSummary {
                 "Allowances surrendered (Mt)",
                 format!("{:.1}", self.surrendered_mt),
             ),
-            ("Bilateral trades", self.trades.to_string()),
+            (
+                "Exchange trades (of which block agreements)",
+                format!("{} ({})", self.trades, self.block_trades),
+            ),
+            (
+                "Listed close, first / low / high / last day (yuan/t)",
+                close_range(&self.daily_close),
+            ),
+            (
+                "Block share of volume",
+                format!("{:.1}%", self.block_share * 100.0),
+            ),
             (
                 "Demand no seller could meet (Mt)",
                 format!("{:.3}", self.unmet_demand_mt),

@@ -27,7 +27,7 @@ pub struct Scenario {
     pub mrv: Mrv,
     /// Behaviour of the firms (under-reporting, falling short).
     pub behaviour: Behaviour,
-    /// The bilateral market.
+    /// The market (trades planned by the simulation, executed on the exchange).
     pub market: Market,
     /// Flexibilities of the year: borrowing, CCER offsets, banked allowances.
     #[serde(default)]

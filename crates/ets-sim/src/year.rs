@@ -1,17 +1,23 @@
 //! One compliance year driven through the engine as ordinary commands: setup,
 //! rulebook, entities, reports and verification, pre- and final allocation,
-//! bilateral transfers from long to short firms, surrender, close.
+//! trades from long to short firms on the exchange (block and listed
+//! agreements), surrender, close.
 
-use crate::report::YearSummary;
+use crate::report::{YearSummary, civil};
 use crate::scenario::{Rng, Scenario, SimEntity, generate, rulebook_text};
 use anyhow::{Context as _, Result, bail};
 use ets_engine::compliance::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EntityStatus, FuelKind,
     FuelSpec, UnitOutput, UnitSpec,
 };
+use ets_engine::exchange::{ExchangeCommand, ExchangeEffect, TradingMode};
 use ets_engine::{Command, Effect, Engine, Envelope, Outcome};
+use ets_market::{
+    InstrumentRules, MarketDataRules, OrderId, OrderKind, Side, TimeInForce, TradeMode,
+};
 use ets_model::{
-    AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
+    AccountId, Code, Money, ParticipantId, Price, Quantity, RequestId, Timestamp, UnitClass,
+    Vintage,
 };
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 use ets_store::{Store, Submission};
@@ -29,6 +35,14 @@ const CANCELLATION: AccountId = AccountId(4);
 pub const OFFSET_SELLER: ParticipantId = ParticipantId(3);
 /// The offset seller's trading account.
 pub const OFFSET_ACCOUNT: AccountId = AccountId(6);
+/// The exchange operator (settlement bank; it ends each trading day).
+pub const EXCHANGE_OPERATOR: ParticipantId = ParticipantId(4);
+/// The exchange's fee account (a trading account of the operator).
+pub const FEE_ACCOUNT: AccountId = AccountId(7);
+/// Trades of this many tonnes or more are block agreements (China: >= 100,000 t).
+pub const BLOCK_MINIMUM_TONNES: u64 = 100_000;
+/// The session end, 15:30 Beijing time (07:30 UTC), as an offset into the UTC day.
+const SESSION_END_MS: i64 = 7 * 3_600_000 + 1_800_000;
 /// Largest encoded command the simulator sends (JSON size, a bound on the journal record).
 pub const MAX_COMMAND_BYTES: usize = 800_000;
 const CHUNK: usize = 400;
@@ -125,7 +139,7 @@ impl Sink for Store {
     }
 }
 
-/// One bilateral trade (a registry transfer at an agreed price).
+/// One trade: planned by the simulation, or executed on the exchange.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trade {
     /// When.
@@ -138,6 +152,8 @@ pub struct Trade {
     pub quantity: u64,
     /// Price in fen per tonne.
     pub price_fen: i64,
+    /// A block agreement (else a listed agreement).
+    pub block: bool,
 }
 
 struct Driver<'a, S: Sink> {
@@ -627,26 +643,26 @@ pub fn run_year_with<S: Sink>(
         ccer_left -= quantity;
     }
 
-    // 5. Bilateral trades, concentrated in the two months before the deadline.
-    let (trades, unmet) = plan_trades(scenario, &mut rng, calendar + 2, &need, &mut surplus);
-    let bar = driver.bar(trades.len(), "trades");
+    // 5. Trades through the exchange, concentrated in the two months before the deadline:
+    // each planned trade is a block agreement (>= 100,000 t) or a listed agreement.
+    let (plan, unmet) = plan_trades(scenario, &mut rng, calendar + 2, &need, &mut surplus);
+    let mut market = Market::open(
+        &mut driver,
+        date_ms(calendar + 2, 8, 31, 1),
+        scenario.market.price_mean,
+        &plan,
+        [(cea, "CEA21"), (cea_2020, "CEA20")],
+    )?;
+    let bar = driver.bar(plan.len(), "trades");
     let mut last_purchase = vec![0i64; entities.len()];
-    for trade in &trades {
+    for trade in &plan {
+        market.roll_day(&mut driver, trade.time_ms)?;
         // Sellers part with their banked CEA-2020 first, then CEA-2021.
         let from = entity_account(trade.seller);
         let old = held(driver.sink.engine(), from, &cea_2020).min(trade.quantity);
-        for (class, quantity) in [(cea_2020, old), (cea, trade.quantity - old)] {
+        for (leg, quantity) in [(1usize, old), (0usize, trade.quantity - old)] {
             if quantity > 0 {
-                driver.ok(
-                    entity_participant(trade.seller),
-                    trade.time_ms,
-                    registry(RegistryCommand::Transfer {
-                        from,
-                        to: entity_account(trade.buyer),
-                        class,
-                        quantity: Quantity::new(quantity),
-                    }),
-                )?;
+                market.trade(&mut driver, leg, trade, quantity)?;
             }
         }
         if let Some(slot) = last_purchase.get_mut(trade.buyer as usize) {
@@ -655,6 +671,9 @@ pub fn run_year_with<S: Sink>(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    market.close_day(&mut driver)?;
+    // What happened, as the exchange recorded it (not the plan).
+    let trades = executed_trades(driver.sink.engine());
 
     // 6. Surrender: each firm its target, in December (after its last purchase).
     let t_surrender = date_ms(calendar + 2, 12, 29, 1);
@@ -732,9 +751,277 @@ pub fn run_year_with<S: Sink>(
     summary.borrowed_mt = borrowed.iter().sum::<u64>() as f64 / 1e6;
     summary.ccer_supply_mt = ccer_supply as f64 / 1e6;
     summary.ccer_sold_mt = offsets.iter().sum::<u64>() as f64 / 1e6;
+    summary.daily_close = market.daily_close;
     summary.state_hash = hex(&state_hash.0);
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+fn exchange(command: ExchangeCommand) -> Command {
+    Command::Exchange(command)
+}
+
+/// One instrument as the simulator tracks it: symbol, rules and the band's centre.
+struct Instrument {
+    symbol: Code,
+    rules: InstrumentRules,
+    reference: Price,
+}
+
+/// The exchange as the simulation uses it: per class, a listed and a block instrument;
+/// the current trading day; the listed CEA closes.
+struct Market {
+    /// Per leg (0: the year's CEA, 1: the banked CEA-2020): `[listed, block]`, if listed.
+    legs: Vec<Option<[Instrument; 2]>>,
+    /// The UTC day number of the open session.
+    day: Option<i64>,
+    /// The close of the year's listed instrument per trading day (date, yuan/t).
+    daily_close: Vec<(String, f64)>,
+}
+
+fn order_of(effect: &Effect) -> Result<(OrderId, usize)> {
+    match effect {
+        Effect::Exchange(ExchangeEffect::OrderEntered { order, trades, .. }) => {
+            Ok((*order, trades.len()))
+        }
+        other => bail!("unexpected exchange effect {other:?}"),
+    }
+}
+
+impl Market {
+    /// Lists each issued class in listed and block mode around `price_mean` (yuan/t),
+    /// and deposits each buyer's planned spend (with a margin) at `at`.
+    fn open<S: Sink>(
+        driver: &mut Driver<'_, S>,
+        at: i64,
+        price_mean: f64,
+        plan: &[Trade],
+        classes: [(UnitClass, &str); 2],
+    ) -> Result<Market> {
+        let reference = Price::try_new((price_mean * 100.0).round() as i64)
+            .map_err(|e| anyhow::anyhow!("reference price: {e}"))?;
+        let mut legs = Vec::with_capacity(classes.len());
+        for (class, symbol) in classes {
+            if driver.sink.engine().registry().class_index(&class).is_err() {
+                legs.push(None);
+                continue;
+            }
+            let listed = Instrument {
+                symbol: code(symbol)?,
+                rules: InstrumentRules::CHINA_LISTED,
+                reference,
+            };
+            let block = Instrument {
+                symbol: code(&format!("{symbol}B"))?,
+                rules: InstrumentRules::CHINA_BLOCK,
+                reference,
+            };
+            for (instrument, mode) in [
+                (&listed, TradingMode::ChinaListed),
+                (&block, TradingMode::ChinaBlock),
+            ] {
+                driver.ok(
+                    ADMIN,
+                    at,
+                    exchange(ExchangeCommand::ListInstrument {
+                        symbol: instrument.symbol,
+                        class,
+                        mode,
+                        rules: instrument.rules,
+                        reference_price: reference,
+                        fee_bps: 0,
+                        fee_account: FEE_ACCOUNT,
+                        no_same_day_resale: true,
+                        market_data: MarketDataRules::CHINA,
+                    }),
+                )?;
+            }
+            legs.push(Some([listed, block]));
+        }
+        // Each buyer pre-funds its planned purchases plus 10% (topped up if short).
+        let mut spend: std::collections::BTreeMap<u32, i128> = std::collections::BTreeMap::new();
+        for trade in plan {
+            *spend.entry(trade.buyer).or_default() +=
+                i128::from(trade.price_fen) * i128::from(trade.quantity);
+        }
+        for (buyer, value) in spend {
+            let amount = i64::try_from(value + value / 10).context("deposit too large")?;
+            if amount > 0 {
+                driver.ok(
+                    EXCHANGE_OPERATOR,
+                    at,
+                    exchange(ExchangeCommand::DepositCash {
+                        account: entity_account(buyer),
+                        amount: Money::new(amount),
+                    }),
+                )?;
+            }
+        }
+        Ok(Market {
+            legs,
+            day: None,
+            daily_close: Vec::new(),
+        })
+    }
+
+    /// Closes the open session when `time_ms` falls on a later day.
+    fn roll_day<S: Sink>(&mut self, driver: &mut Driver<'_, S>, time_ms: i64) -> Result<()> {
+        let day = time_ms.div_euclid(DAY_MS);
+        if self.day.is_some_and(|open| open != day) {
+            self.close_day(driver)?;
+        }
+        self.day = Some(day);
+        Ok(())
+    }
+
+    /// Ends the trading day of every instrument: closes become the VWAP of listed
+    /// trades and the bands move with them.
+    fn close_day<S: Sink>(&mut self, driver: &mut Driver<'_, S>) -> Result<()> {
+        let Some(day) = self.day.take() else {
+            return Ok(());
+        };
+        let at = day * DAY_MS + SESSION_END_MS;
+        for (leg, pair) in self.legs.iter_mut().enumerate() {
+            let Some(pair) = pair else { continue };
+            for (n, instrument) in pair.iter_mut().enumerate() {
+                let effect = driver.ok(
+                    EXCHANGE_OPERATOR,
+                    at,
+                    exchange(ExchangeCommand::EndOfDay {
+                        instrument: instrument.symbol,
+                    }),
+                )?;
+                if let Effect::Exchange(ExchangeEffect::DayClosed { stats, .. }) = effect {
+                    instrument.reference = stats.close;
+                    if leg == 0 && n == 0 {
+                        self.daily_close
+                            .push((civil(at), stats.close.ticks() as f64 / 100.0));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Trades `quantity` of leg `leg` from `trade.seller` to `trade.buyer` at the planned
+    /// price clamped to the instrument's band: a block agreement (the seller proposes to
+    /// the buyer, who accepts) from 100,000 t, else a listed agreement (the seller posts,
+    /// the buyer takes).
+    fn trade<S: Sink>(
+        &self,
+        driver: &mut Driver<'_, S>,
+        leg: usize,
+        trade: &Trade,
+        quantity: u64,
+    ) -> Result<()> {
+        let pair = self
+            .legs
+            .get(leg)
+            .and_then(Option::as_ref)
+            .context("the class is not listed")?;
+        let block = quantity >= BLOCK_MINIMUM_TONNES;
+        let instrument = &pair[usize::from(block)];
+        let mut ticks = trade.price_fen.max(1);
+        if let Some(band) = instrument.rules.band(instrument.reference) {
+            ticks = ticks.clamp(band.lower.ticks(), band.upper.ticks());
+        }
+        let price = Price::try_new(ticks).map_err(|e| anyhow::anyhow!("price: {e}"))?;
+        let (seller, buyer) = (entity_account(trade.seller), entity_account(trade.buyer));
+        let (seller_id, buyer_id) = (
+            entity_participant(trade.seller),
+            entity_participant(trade.buyer),
+        );
+        let value = i64::try_from(i128::from(ticks) * i128::from(quantity))
+            .context("trade value too large")?;
+        let available = driver.sink.engine().exchange().cash(buyer).available;
+        if available.minor_units() < value {
+            driver.ok(
+                EXCHANGE_OPERATOR,
+                trade.time_ms,
+                exchange(ExchangeCommand::DepositCash {
+                    account: buyer,
+                    amount: Money::new(value - available.minor_units()),
+                }),
+            )?;
+        }
+        let quantity = Quantity::new(quantity);
+        let symbol = instrument.symbol;
+        let filled = if block {
+            let expires_at = Timestamp(trade.time_ms.div_euclid(DAY_MS) * DAY_MS + SESSION_END_MS);
+            let effect = driver.ok(
+                seller_id,
+                trade.time_ms,
+                exchange(ExchangeCommand::ProposeBlock {
+                    instrument: symbol,
+                    account: seller,
+                    counterparty: buyer,
+                    side: Side::Sell,
+                    price,
+                    quantity,
+                    expires_at,
+                }),
+            )?;
+            let (proposal, _) = order_of(&effect)?;
+            let effect = driver.ok(
+                buyer_id,
+                trade.time_ms,
+                exchange(ExchangeCommand::AcceptBlock {
+                    instrument: symbol,
+                    account: buyer,
+                    proposal,
+                }),
+            )?;
+            order_of(&effect)?.1
+        } else {
+            let effect = driver.ok(
+                seller_id,
+                trade.time_ms,
+                exchange(ExchangeCommand::PlaceOrder {
+                    instrument: symbol,
+                    account: seller,
+                    side: Side::Sell,
+                    kind: OrderKind::Limit(price),
+                    quantity,
+                    time_in_force: TimeInForce::Day,
+                }),
+            )?;
+            let (maker_order, _) = order_of(&effect)?;
+            let effect = driver.ok(
+                buyer_id,
+                trade.time_ms,
+                exchange(ExchangeCommand::TakeListed {
+                    instrument: symbol,
+                    account: buyer,
+                    maker_order,
+                    quantity,
+                }),
+            )?;
+            order_of(&effect)?.1
+        };
+        if filled == 0 {
+            bail!("{symbol}: {quantity} from {seller} to {buyer} did not trade");
+        }
+        Ok(())
+    }
+}
+
+/// The trades the exchange settled, from its trade records (parties, price, mode).
+fn executed_trades(engine: &Engine) -> Vec<Trade> {
+    let index =
+        |account: AccountId| u32::try_from(account.0.saturating_sub(100_000)).unwrap_or(u32::MAX);
+    engine
+        .exchange()
+        .trades()
+        .iter()
+        .map(|record| Trade {
+            time_ms: record.at.0,
+            seller: index(record.seller),
+            buyer: index(record.buyer),
+            quantity: record.quantity.tonnes(),
+            price_fen: record.price.ticks(),
+            block: record.mode == TradeMode::Block,
+        })
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -769,6 +1056,20 @@ fn setup<S: Sink>(driver: &mut Driver<'_, S>, entities: &[SimEntity], at: i64) -
         ADMIN,
         at,
         open(CANCELLATION, AccountKind::Cancellation, ADMIN),
+    )?;
+    driver.ok(
+        ADMIN,
+        at,
+        participant(
+            EXCHANGE_OPERATOR,
+            ParticipantKind::Exchange,
+            "Exchange".into(),
+        ),
+    )?;
+    driver.ok(
+        ADMIN,
+        at,
+        open(FEE_ACCOUNT, AccountKind::Trading, EXCHANGE_OPERATOR),
     )?;
     let bar = driver.bar(entities.len(), "setup");
     for entity in entities {
@@ -945,6 +1246,7 @@ fn plan_trades(
                 buyer: buyer as u32,
                 quantity,
                 price_fen: (price * 100.0).round() as i64,
+                block: false,
             });
         }
         unmet += remaining;

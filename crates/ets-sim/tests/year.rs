@@ -94,7 +94,35 @@ fn a_small_year_runs_end_to_end_and_the_summary_matches_the_engine() {
         late as f64 >= 0.6 * summary.traded_mt * 1e6,
         "late volume {late}"
     );
+    // The trades went through the exchange: blocks from 100,000 t, listed below,
+    // inside the bands, nothing left resting or held, closes on each trading day.
+    let records = engine.exchange().trades();
+    assert_eq!(records.len(), summary.trades);
+    let volume: u64 = records.iter().map(|r| r.quantity.tonnes()).sum();
+    assert!((summary.traded_mt - volume as f64 / 1e6).abs() < 1e-9);
+    let blocks = records
+        .iter()
+        .filter(|r| r.mode == ets_market::TradeMode::Block)
+        .count();
+    assert_eq!(blocks, summary.block_trades);
+    for record in records {
+        let block = record.quantity.tonnes() >= ets_sim::year::BLOCK_MINIMUM_TONNES;
+        assert_eq!(record.mode == ets_market::TradeMode::Block, block);
+        let yuan = record.price.ticks() as f64 / 100.0;
+        assert!((42.85 * 0.7..=42.85 * 1.3).contains(&yuan), "{record:?}");
+    }
+    assert!((0.0..=1.0).contains(&summary.block_share));
+    assert!(engine.exchange().unit_holds().is_empty());
+    assert!(!summary.daily_close.is_empty());
+    assert!(summary.daily_close.len() >= summary.daily_volume.len());
+    for pair in summary.daily_close.windows(2) {
+        assert!(
+            pair[1].1 >= pair[0].1 * 0.9 - 0.01 && pair[1].1 <= pair[0].1 * 1.1 + 0.01,
+            "{pair:?}"
+        );
+    }
     let markdown = summary.to_markdown();
+    assert!(markdown.contains("| Block share of volume |"), "{markdown}");
     assert!(
         markdown.contains("| Average price (yuan/t) |"),
         "{markdown}"
