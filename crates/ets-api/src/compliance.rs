@@ -138,6 +138,8 @@ enum JsonComplianceCommand {
         purchased_electricity_mwh: Option<DecimalText>,
         #[serde(default)]
         output_mwh: Option<DecimalText>,
+        #[serde(default)]
+        draft: bool,
     },
     VerifyReport {
         entity: u64,
@@ -337,6 +339,7 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, String> {
             fuels: given,
             purchased_electricity_mwh,
             output_mwh,
+            draft,
         } => ComplianceCommand::SubmitReport {
             entity: ParticipantId(entity),
             year,
@@ -344,6 +347,7 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, String> {
             purchased_electricity_mwh: purchased_electricity_mwh
                 .map_or_else(zero, DecimalText::into_text),
             output_mwh: output_mwh.map_or_else(zero, DecimalText::into_text),
+            draft,
         },
         JsonComplianceCommand::Borrow {
             entity,

@@ -271,8 +271,24 @@ fn a_compliance_year_runs_from_allocation_to_penalties() {
         fuels: vec![fuel(FuelKind::Coal, "500000", "20", "0.0270", "0.99")],
         purchased_electricity_mwh: "0".into(),
         output_mwh: "0".into(),
+        draft: false,
     });
     year.refused(GAS_PLANT, coal_report.clone(), "not_representative");
+    // A draft is kept but a verifier cannot act on it until it is submitted.
+    let mut draft = coal_report.clone();
+    if let Command::Compliance(ComplianceCommand::SubmitReport { draft: flag, .. }) = &mut draft {
+        *flag = true;
+    }
+    year.ok(COAL_PLANT, draft);
+    year.refused(
+        VERIFIER,
+        compliance(ComplianceCommand::VerifyReport {
+            entity: COAL_PLANT,
+            year: 2021,
+            accept: true,
+        }),
+        "report_state",
+    );
     year.ok(COAL_PLANT, coal_report);
     year.ok(
         GAS_PLANT,
@@ -282,6 +298,7 @@ fn a_compliance_year_runs_from_allocation_to_penalties() {
             fuels: vec![fuel(FuelKind::Other, "5000", "400", "0.0153", "0.99")],
             purchased_electricity_mwh: "0".into(),
             output_mwh: "0".into(),
+            draft: false,
         }),
     );
     let verify = |entity| {
@@ -416,6 +433,7 @@ fn bad_compliance_input_is_refused_with_a_code_and_changes_nothing() {
             fuels: vec![fuel(FuelKind::Coal, consumed, "20", "0.027", "0.99")],
             purchased_electricity_mwh: "0".into(),
             output_mwh: "0".into(),
+            draft: false,
         })
     };
     year.refused(COAL_PLANT, report(COAL_PLANT, "-5"), "negative_input");
@@ -481,6 +499,7 @@ fn implausible_reports_are_flagged_for_the_verifier() {
         fuels: vec![fuel(FuelKind::Coal, "500000", "20", "0.0150", "0.99")],
         purchased_electricity_mwh: "0".into(),
         output_mwh: "1100000".into(),
+        draft: false,
     });
     let outcome = year.send(COAL_PLANT, submit);
     let Outcome::Accepted(ets_engine::Effect::Compliance(
@@ -540,6 +559,7 @@ fn borrowing_from_the_2023_allocation_is_limited_to_half_the_gap() {
             fuels: vec![fuel(FuelKind::Coal, "500000", "20", "0.0270", "0.99")],
             purchased_electricity_mwh: "0".into(),
             output_mwh: "0".into(),
+            draft: false,
         }),
     );
     year.ok(

@@ -1187,6 +1187,7 @@ fn report_command(entity: &SimEntity, year: u16, scenario: &Scenario) -> Result<
         fuels,
         purchased_electricity_mwh: "0".into(),
         output_mwh: output.to_string(),
+        draft: false,
     }))
 }
 

@@ -183,6 +183,9 @@ pub enum ComplianceCommand {
         purchased_electricity_mwh: String,
         /// Electricity output, MWh, for the intensity plausibility check ("0" = not checked).
         output_mwh: String,
+        /// Save as a draft: emissions are computed and kept, but a verifier cannot act on it
+        /// until it is submitted without this flag.
+        draft: bool,
     },
     /// Accepts or rejects a submitted report (a verifier).
     VerifyReport {

@@ -80,6 +80,8 @@ pub enum ReportStatus {
     Rejected,
     /// Emissions set by the authority.
     Corrected,
+    /// Saved by the entity, not yet submitted.
+    Draft,
 }
 
 impl ReportStatus {
@@ -91,6 +93,7 @@ impl ReportStatus {
             ReportStatus::Verified => "verified",
             ReportStatus::Rejected => "rejected",
             ReportStatus::Corrected => "corrected",
+            ReportStatus::Draft => "draft",
         }
     }
 }
@@ -354,6 +357,7 @@ impl Compliance {
                 fuels,
                 purchased_electricity_mwh,
                 output_mwh,
+                draft,
             } => self.submit_report(
                 registry,
                 context,
@@ -363,6 +367,7 @@ impl Compliance {
                     fuels,
                     purchased_electricity_mwh,
                     output_mwh,
+                    draft: *draft,
                 },
             ),
             ComplianceCommand::Borrow {
@@ -889,6 +894,7 @@ impl Compliance {
             fuels,
             purchased_electricity_mwh,
             output_mwh,
+            draft,
         } = data;
         let entity = self.entity(entity_id)?;
         let account = registry.account(entity.spec.account)?;
@@ -956,8 +962,13 @@ impl Compliance {
             }
             None => Vec::new(),
         };
+        let status = if draft {
+            ReportStatus::Draft
+        } else {
+            ReportStatus::Submitted
+        };
         let report = Report {
-            status: ReportStatus::Submitted,
+            status,
             fuels: fuels.to_vec(),
             purchased_electricity_mwh: purchased_electricity_mwh.to_owned(),
             computed_emissions: emissions.total,
@@ -969,7 +980,7 @@ impl Compliance {
         };
         self.reports.insert((entity_id, year), report);
         Ok(ComplianceEffect::Report {
-            status: ReportStatus::Submitted,
+            status,
             computed_emissions: emissions.total,
             flags,
         })
@@ -1515,6 +1526,7 @@ struct ReportData<'a> {
     fuels: &'a [FuelSpec],
     purchased_electricity_mwh: &'a str,
     output_mwh: &'a str,
+    draft: bool,
 }
 
 /// Parses stored plausibility ranges (carbon content min/max, intensity min/max).
