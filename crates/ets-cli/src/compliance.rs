@@ -259,6 +259,8 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
                         "final_allocation": record.final_allocation.map(|q| q.tonnes()),
                         "breakdown_tonnes": record.breakdown.iter().map(|(unit, tonnes)| json!({"unit": unit, "exact_tonnes": tonnes})).collect::<Vec<_>>(),
                         "claw_back_outstanding": record.claw_back_outstanding.tonnes(),
+                        "borrowed": record.borrowed.tonnes(),
+                        "deducted": record.deducted.tonnes(),
                         "transactions": record.transactions.iter().map(|t| t.0).collect::<Vec<_>>(),
                     })
                 })

@@ -597,3 +597,114 @@ fn borrowing_from_the_2023_allocation_is_limited_to_half_the_gap() {
         "not_eligible",
     );
 }
+
+#[test]
+fn next_year_the_company_is_registered_again_and_last_years_shortfall_is_deducted() {
+    // Goal: a company registered under 2021 and 2022 rulebooks reports each year under the
+    // right one, and China 2021's penalty deduction (the unsurrendered tonnes) comes off its
+    // 2022 pre-allocation; what the pre-allocation cannot cover is owed at the 2022 close.
+    let mut year = setup();
+    let outputs = |mwh: &str| {
+        vec![
+            output(COAL_PLANT, "U1", mwh),
+            output(GAS_PLANT, "G1", "300000"),
+        ]
+    };
+    year.ok(
+        ADMIN,
+        compliance(ComplianceCommand::Allocate {
+            scheme: "cn-power-2021".into(),
+            year: 2021,
+            phase: AllocationPhase::Pre,
+            outputs: outputs("100000"),
+        }),
+    );
+    let report = |y| {
+        compliance(ComplianceCommand::SubmitReport {
+            entity: COAL_PLANT,
+            year: y,
+            fuels: vec![fuel(FuelKind::Coal, "500000", "20", "0.0270", "0.99")],
+            purchased_electricity_mwh: "0".into(),
+            output_mwh: "0".into(),
+            draft: false,
+        })
+    };
+    year.ok(COAL_PLANT, report(2021));
+    year.ok(
+        VERIFIER,
+        compliance(ComplianceCommand::VerifyReport {
+            entity: COAL_PLANT,
+            year: 2021,
+            accept: true,
+        }),
+    );
+    year.ok(
+        ADMIN,
+        compliance(ComplianceCommand::CloseYear {
+            scheme: "cn-power-2021".into(),
+            year: 2021,
+            reference_average_price: None,
+        }),
+    );
+    // 2021: pre-allocated 0.70 x 0.8218 x 100,000 = 57,526 t; verified 980,100 t; the gap is
+    // above the 20% cap (196,020), so the obligation is 57,526 + 196,020 = 253,546 t, all short.
+    let closed = year
+        .engine
+        .compliance()
+        .closed_results("cn-power-2021", 2021)
+        .expect("closed")
+        .to_vec();
+    let coal = closed
+        .iter()
+        .find(|r| r.entity == COAL_PLANT)
+        .expect("coal");
+    assert_eq!(coal.next_year_deduction, Quantity::new(253_546));
+    year.refused(COAL_PLANT, report(2022), "year_not_in_scheme");
+
+    let toml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemes/cn-power-2022.toml"
+    ))
+    .expect("rulebook");
+    year.ok(
+        ADMIN,
+        compliance(ComplianceCommand::LoadRulebook {
+            source_name: "schemes/cn-power-2022.toml".into(),
+            toml,
+        }),
+    );
+    year.ok(
+        ADMIN,
+        compliance(ComplianceCommand::RegisterEntities {
+            scheme: "cn-power-2022".into(),
+            entities: vec![EntitySpec {
+                participant: COAL_PLANT,
+                account: COAL_ACCOUNT,
+                units: vec![unit("U1", UnitCategory::CoalAbove300Mw)],
+            }],
+        }),
+    );
+    // 2022 pre-allocation: 0.70 x 0.8177 x 1,000,000 = 572,390 t, of which 253,546 t are
+    // deducted: 318,844 t are issued.
+    year.ok(
+        ADMIN,
+        compliance(ComplianceCommand::Allocate {
+            scheme: "cn-power-2022".into(),
+            year: 2022,
+            phase: AllocationPhase::Pre,
+            outputs: vec![output(COAL_PLANT, "U1", "1000000")],
+        }),
+    );
+    assert_eq!(year.held(COAL_ACCOUNT, &cea(2022)), 318_844);
+    let record = year
+        .engine
+        .compliance()
+        .allocation(COAL_PLANT, 2022)
+        .expect("record")
+        .clone();
+    assert_eq!(
+        (record.pre_allocated, record.deducted),
+        (Some(Quantity::new(572_390)), Quantity::new(253_546))
+    );
+    year.ok(COAL_PLANT, report(2022));
+}

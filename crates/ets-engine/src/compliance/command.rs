@@ -217,8 +217,8 @@ pub enum ComplianceCommand {
     /// Borrows allowances of the rulebook's later vintage (China 2021-22: from the 2023
     /// allocation) for a year's surrender, within the borrowing limit (the entity or a
     /// representative of its account). They are issued into the entity's account and may
-    /// be surrendered for that year. The amount is recorded on the year's allocation record;
-    /// deducting it from the later year's allocation is not automated yet.
+    /// be surrendered for that year. The amount comes off the later vintage year's
+    /// pre-allocation.
     Borrow {
         /// The covered entity.
         entity: ParticipantId,

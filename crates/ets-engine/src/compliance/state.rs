@@ -55,6 +55,10 @@ pub struct AllocationRecord {
     pub claw_back_outstanding: Quantity,
     /// Allowances borrowed from a later vintage for this year.
     pub borrowed: Quantity,
+    /// Deducted from this year's pre-allocation: last year's shortfall (China's next-year
+    /// deduction) and allowances borrowed earlier against this year's vintage.
+    #[serde(default)]
+    pub deducted: Quantity,
     /// The registry transactions that carried the allocation.
     pub transactions: Vec<TransactionId>,
 }
@@ -227,7 +231,9 @@ pub enum ComplianceEffect {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Compliance {
     rulebooks: BTreeMap<String, LoadedRulebook>,
-    entities: BTreeMap<ParticipantId, CoveredEntity>,
+    /// Registrations by (participant, scheme): one rulebook governs a compliance year, so a
+    /// company is registered again under each year's rulebook.
+    entities: BTreeMap<(ParticipantId, String), CoveredEntity>,
     allocations: BTreeMap<(ParticipantId, u16), AllocationRecord>,
     reports: BTreeMap<(ParticipantId, u16), Report>,
     closed: BTreeMap<(String, u16), Vec<EntityResult>>,
@@ -310,12 +316,11 @@ impl Compliance {
         year: u16,
     ) -> Vec<(ParticipantId, &AllocationRecord)> {
         self.entities
-            .iter()
-            .filter(|(_, entity)| entity.scheme == scheme)
-            .filter_map(|(id, _)| {
-                self.allocations
-                    .get(&(*id, year))
-                    .map(|record| (*id, record))
+            .values()
+            .filter(|entity| entity.scheme == scheme)
+            .filter_map(|entity| {
+                let id = entity.spec.participant;
+                self.allocations.get(&(id, year)).map(|record| (id, record))
             })
             .collect()
     }
@@ -485,7 +490,9 @@ impl Compliance {
         let mut seen = BTreeMap::new();
         for spec in entities {
             check_entity(registry, spec, units_required)?;
-            if self.entities.contains_key(&spec.participant)
+            if self
+                .entities
+                .contains_key(&(spec.participant, scheme.to_owned()))
                 || seen.insert(spec.participant, ()).is_some()
             {
                 return Err(ComplianceError::EntityExists(spec.participant));
@@ -493,7 +500,7 @@ impl Compliance {
         }
         for spec in entities {
             self.entities.insert(
-                spec.participant,
+                (spec.participant, scheme.to_owned()),
                 CoveredEntity {
                     scheme: scheme.to_owned(),
                     spec: spec.clone(),
@@ -505,10 +512,69 @@ impl Compliance {
         })
     }
 
-    fn entity(&self, participant: ParticipantId) -> Result<&CoveredEntity, ComplianceError> {
+    /// What `participant` owes `year`'s allocation: the next-year deduction of last year's
+    /// closed results, and allowances borrowed earlier from `year`'s vintage.
+    fn deduction_due(&self, participant: ParticipantId, year: u16) -> Quantity {
+        let previous = year.checked_sub(1);
+        let shortfalls: u64 = self
+            .closed
+            .iter()
+            .filter(|((_, closed_year), _)| Some(*closed_year) == previous)
+            .flat_map(|(_, results)| results.iter())
+            .filter(|result| result.entity == participant)
+            .map(|result| result.next_year_deduction.tonnes())
+            .sum();
+        let borrowed: u64 = self
+            .allocations
+            .range((participant, 0)..=(participant, u16::MAX))
+            .filter(|((_, borrowed_for), record)| {
+                !record.borrowed.is_zero()
+                    && self
+                        .entity_for_year(participant, *borrowed_for)
+                        .ok()
+                        .and_then(|entity| self.rulebook(&entity.scheme).ok())
+                        .and_then(|rulebook| rulebook.borrowing)
+                        .is_some_and(|rules| rules.from_vintage.0 == year)
+            })
+            .map(|(_, record)| record.borrowed.tonnes())
+            .sum();
+        Quantity::new(shortfalls.saturating_add(borrowed))
+    }
+
+    /// The registration of `participant` under `scheme`.
+    fn entity_in(
+        &self,
+        participant: ParticipantId,
+        scheme: &str,
+    ) -> Result<&CoveredEntity, ComplianceError> {
         self.entities
-            .get(&participant)
+            .get(&(participant, scheme.to_owned()))
             .ok_or(ComplianceError::UnknownEntity(participant))
+    }
+
+    /// The registration of `participant` under the rulebook that governs `year`.
+    fn entity_for_year(
+        &self,
+        participant: ParticipantId,
+        year: u16,
+    ) -> Result<&CoveredEntity, ComplianceError> {
+        let mut registrations = self
+            .entities
+            .range((participant, String::new())..)
+            .take_while(|((id, _), _)| *id == participant)
+            .map(|(_, entity)| entity)
+            .peekable();
+        let first = *registrations
+            .peek()
+            .ok_or(ComplianceError::UnknownEntity(participant))?;
+        let governing = registrations.find(|entity| {
+            self.rulebook(&entity.scheme)
+                .is_ok_and(|rulebook| rulebook.scheme.compliance_years.contains(&year))
+        });
+        governing.ok_or_else(|| ComplianceError::YearNotInScheme {
+            scheme: first.scheme.clone(),
+            year,
+        })
     }
 
     fn check_year_open(&self, scheme: &str, year: u16) -> Result<(), ComplianceError> {
@@ -597,10 +663,7 @@ impl Compliance {
         // Compute every entity's figure first; nothing is touched yet.
         let mut plans = Vec::with_capacity(outputs.len());
         for output in outputs {
-            let entity = self.entity(output.participant)?;
-            if entity.scheme != scheme {
-                return Err(ComplianceError::UnknownEntity(output.participant));
-            }
+            let entity = self.entity_in(output.participant, scheme)?;
             let units = Self::unit_outputs(entity, output)?;
             let inputs: Vec<ChinaUnitOutput> = units.iter().map(|(_, input)| *input).collect();
             let computed = match phase {
@@ -649,7 +712,19 @@ impl Compliance {
         for (account, participant, total, mut record, breakdown) in plans {
             let already = record.pre_allocated.unwrap_or(Quantity::ZERO);
             let (give, take) = match phase {
-                AllocationPhase::Pre => (total, Quantity::ZERO),
+                AllocationPhase::Pre => {
+                    // What the entity owes this year's allocation comes off first; what the
+                    // pre-allocation cannot cover is owed at this year's close.
+                    let due = self.deduction_due(participant, year);
+                    let deducted = due.min(total);
+                    record.deducted = deducted;
+                    record.claw_back_outstanding =
+                        due.checked_sub(deducted).unwrap_or(Quantity::ZERO);
+                    (
+                        total.checked_sub(deducted).unwrap_or(Quantity::ZERO),
+                        Quantity::ZERO,
+                    )
+                }
                 AllocationPhase::Final => match allocation::true_up(total, already) {
                     allocation::TrueUp::Issue(more) => (more, Quantity::ZERO),
                     allocation::TrueUp::ClawBack(less) => (Quantity::ZERO, less),
@@ -698,7 +773,10 @@ impl Compliance {
                         },
                     )?);
                 }
-                record.claw_back_outstanding = take.checked_sub(now).unwrap_or(Quantity::ZERO);
+                record.claw_back_outstanding = record
+                    .claw_back_outstanding
+                    .checked_add(take.checked_sub(now).unwrap_or(Quantity::ZERO))
+                    .map_err(|_| RegistryError::Overflow("claw-back owed"))?;
                 clawed_back = clawed_back
                     .checked_add(now)
                     .map_err(|_| RegistryError::Overflow("claw-back total"))?;
@@ -754,10 +832,7 @@ impl Compliance {
         let mut plans = Vec::with_capacity(installations.len());
         for installation in installations {
             let participant = installation.participant;
-            let entity = self.entity(participant)?;
-            if entity.scheme != scheme {
-                return Err(ComplianceError::UnknownEntity(participant));
-            }
+            let entity = self.entity_in(participant, scheme)?;
             let bad = |problem: String| ComplianceError::BadUnits {
                 participant,
                 problem,
@@ -896,7 +971,7 @@ impl Compliance {
             output_mwh,
             draft,
         } = data;
-        let entity = self.entity(entity_id)?;
+        let entity = self.entity_for_year(entity_id, year)?;
         let account = registry.account(entity.spec.account)?;
         if context.requester != entity_id && !account.rule.is_representative(context.requester) {
             return Err(RegistryError::NotRepresentative {
@@ -994,7 +1069,7 @@ impl Compliance {
         year: u16,
         quantity: Quantity,
     ) -> Result<ComplianceEffect, ComplianceError> {
-        let entity = self.entity(entity_id)?.clone();
+        let entity = self.entity_for_year(entity_id, year)?.clone();
         let account = registry.account(entity.spec.account)?;
         if context.requester != entity_id && !account.rule.is_representative(context.requester) {
             return Err(RegistryError::NotRepresentative {
@@ -1095,7 +1170,7 @@ impl Compliance {
         if verifier.kind != ParticipantKind::Verifier {
             return Err(ComplianceError::NotVerifier(context.requester));
         }
-        let scheme = self.entity(entity)?.scheme.clone();
+        let scheme = self.entity_for_year(entity, year)?.scheme.clone();
         self.check_year_open(&scheme, year)?;
         let report = self
             .reports
@@ -1132,7 +1207,7 @@ impl Compliance {
         emissions: Quantity,
     ) -> Result<ComplianceEffect, ComplianceError> {
         Self::require_administrator(registry, context)?;
-        let scheme = self.entity(entity)?.scheme.clone();
+        let scheme = self.entity_for_year(entity, year)?.scheme.clone();
         self.check_year_open(&scheme, year)?;
         // Without [mrv] (EU) reports cannot be computed here: the verified emissions are
         // entered as the authority's figure, which creates the report.
@@ -1434,13 +1509,15 @@ impl Compliance {
         quantity: Quantity,
         year: u16,
     ) -> Result<(), ComplianceError> {
-        let Some(entity) = self
+        let Some(registered) = self
             .entities
             .values()
             .find(|entity| entity.spec.account == from)
         else {
             return Ok(());
         };
+        // The registration under the rulebook that governs the year surrendered for.
+        let entity = self.entity_for_year(registered.spec.participant, year)?;
         let scheme = entity.scheme.as_str();
         self.check_year_open(scheme, year)?;
         let rulebook = self.rulebook(scheme)?;
