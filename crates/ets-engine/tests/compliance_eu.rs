@@ -3,15 +3,17 @@
 //! surrenders, the cumulative A/B/C status and the EUR 100/t penalty, with
 //! every figure computed by hand in the comments; refusals change nothing.
 
+use ets_engine::Command;
 use ets_engine::compliance::{
     AllocationPhase, ComplianceCommand, EntitySpec, EntityStatus, EuInstallationInput,
     EuSubInstallationInput, LeakageExposure,
 };
-use ets_engine::{Command, Engine, Envelope, Outcome};
-use ets_model::{
-    AccountId, Code, Money, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
-};
+use ets_model::{AccountId, Code, Money, ParticipantId, Quantity, UnitClass, Vintage};
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+
+mod common;
+
+use common::Harness as Years;
 
 const SCHEME: &str = "eu-ets-phase4";
 const ADMIN: ParticipantId = ParticipantId(1);
@@ -24,65 +26,15 @@ const FEBRUARY_2023_MS: i64 = 1_675_209_600_000;
 /// 2024-02-01T00:00:00Z, before the 2023 deadline (2024-09-30).
 const FEBRUARY_2024_MS: i64 = 1_706_745_600_000;
 
-struct Years {
-    engine: Engine,
-    request: u64,
-    time_ms: i64,
+/// What the EU tests add to the shared harness.
+trait SteelYears {
+    /// The steel plant's line of the (open or closed) results of `year`.
+    fn line(&self, year: u16) -> ets_engine::compliance::EntityResult;
+    /// Allocates `year`, enters `verified` tonnes and surrenders `surrendered` for it.
+    fn run_year(&mut self, year: u16, verified: u64, surrendered: u64);
 }
 
-impl Years {
-    fn send(&mut self, requester: ParticipantId, command: Command) -> Outcome {
-        self.request += 1;
-        self.time_ms += 1_000;
-        let envelope = Envelope {
-            request_id: RequestId(self.request),
-            requester,
-            time: Timestamp(self.time_ms),
-            command,
-        };
-        let outcome = self.engine.apply(&envelope).outcome().clone();
-        self.engine
-            .check_invariants()
-            .expect("registry invariants hold after every command");
-        outcome
-    }
-
-    fn ok(&mut self, requester: ParticipantId, command: Command) {
-        let outcome = self.send(requester, command);
-        assert!(outcome.is_accepted(), "{outcome:?}");
-    }
-
-    fn refused(&mut self, requester: ParticipantId, command: Command, code: &str) {
-        let before = self.engine.clone();
-        let outcome = self.send(requester, command);
-        assert_eq!(outcome.code(), code, "{outcome:?}");
-        assert_eq!(
-            before.registry(),
-            self.engine.registry(),
-            "a refusal changed the registry"
-        );
-        assert_eq!(
-            before.compliance(),
-            self.engine.compliance(),
-            "a refusal changed compliance state"
-        );
-    }
-
-    fn held(&self, account: AccountId, class: &UnitClass) -> u64 {
-        let registry = self.engine.registry();
-        registry
-            .class_index(class)
-            .ok()
-            .and_then(|index| {
-                registry
-                    .account(account)
-                    .ok()?
-                    .holding(index)
-                    .map(|h| h.total().tonnes())
-            })
-            .unwrap_or(0)
-    }
-
+impl SteelYears for Years {
     /// The steel plant's line of the (open or closed) results of `year`.
     fn line(&self, year: u16) -> ets_engine::compliance::EntityResult {
         self.engine
@@ -164,11 +116,7 @@ fn allocate_eu(year: u16, heat_exposure: LeakageExposure) -> Command {
 }
 
 fn setup() -> Years {
-    let mut years = Years {
-        engine: Engine::new(),
-        request: 0,
-        time_ms: FEBRUARY_2022_MS - 10_000_000,
-    };
+    let mut years = Years::starting_at(FEBRUARY_2022_MS - 10_000_000);
     let participant = |id, kind, name: &str| {
         registry(RegistryCommand::RegisterParticipant {
             id,

@@ -6,10 +6,8 @@ use ets_engine::compliance::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EntityStatus, FuelKind,
     FuelSpec, UnitCategory, UnitOutput, UnitSpec,
 };
-use ets_engine::{Command, Engine, Envelope, Outcome};
-use ets_model::{
-    AccountId, Code, Money, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
-};
+use ets_engine::{Command, Outcome};
+use ets_model::{AccountId, Code, Money, ParticipantId, Quantity, UnitClass, Vintage};
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 
 const ADMIN: ParticipantId = ParticipantId(1);
@@ -23,66 +21,9 @@ const NOVEMBER_2023_MS: i64 = 1_698_796_800_000;
 /// 2024-01-02T00:00:00Z, after the last 2021 deadline (2023-12-31).
 const JANUARY_2024_MS: i64 = 1_704_153_600_000;
 
-struct Year {
-    engine: Engine,
-    request: u64,
-    time_ms: i64,
-}
+mod common;
 
-impl Year {
-    fn send(&mut self, requester: ParticipantId, command: Command) -> Outcome {
-        self.request += 1;
-        self.time_ms += 1_000;
-        let envelope = Envelope {
-            request_id: RequestId(self.request),
-            requester,
-            time: Timestamp(self.time_ms),
-            command,
-        };
-        let outcome = self.engine.apply(&envelope).outcome().clone();
-        self.engine
-            .check_invariants()
-            .expect("registry invariants hold after every command");
-        outcome
-    }
-
-    fn ok(&mut self, requester: ParticipantId, command: Command) {
-        let outcome = self.send(requester, command);
-        assert!(outcome.is_accepted(), "{outcome:?}");
-    }
-
-    fn refused(&mut self, requester: ParticipantId, command: Command, code: &str) {
-        let before = self.engine.clone();
-        let outcome = self.send(requester, command);
-        assert_eq!(outcome.code(), code, "{outcome:?}");
-        // Only the remembered outcome of the new request id differs.
-        assert_eq!(
-            before.registry(),
-            self.engine.registry(),
-            "a refusal changed the registry"
-        );
-        assert_eq!(
-            before.compliance(),
-            self.engine.compliance(),
-            "a refusal changed compliance state"
-        );
-    }
-
-    fn held(&self, account: AccountId, class: &UnitClass) -> u64 {
-        let registry = self.engine.registry();
-        registry
-            .class_index(class)
-            .ok()
-            .and_then(|index| {
-                registry
-                    .account(account)
-                    .ok()?
-                    .holding(index)
-                    .map(|h| h.total().tonnes())
-            })
-            .unwrap_or(0)
-    }
-}
+use common::Harness as Year;
 
 fn registry(command: RegistryCommand) -> Command {
     Command::Registry(command)
@@ -150,11 +91,7 @@ fn surrender(from: AccountId, class: UnitClass, tonnes: u64) -> Command {
 }
 
 fn setup() -> Year {
-    let mut year = Year {
-        engine: Engine::new(),
-        request: 0,
-        time_ms: NOVEMBER_2023_MS - 10_000_000,
-    };
+    let mut year = Year::starting_at(NOVEMBER_2023_MS - 10_000_000);
     let participant = |id, kind, name: &str| {
         registry(RegistryCommand::RegisterParticipant {
             id,
