@@ -67,6 +67,8 @@ enum JsonExchangeCommand {
         fee_account: u64,
         no_same_day_resale: bool,
         market_data: Value,
+        #[serde(default)]
+        calendar: Option<Value>,
     },
     DepositCash {
         account: u64,
@@ -377,6 +379,97 @@ fn market_data(value: Value) -> Result<Value, String> {
     Ok(json!({ "close_price": close, "max_tape_trades": data.max_tape_trades }))
 }
 
+/// A calendar object: `utc_offset_minutes`, `sessions` as `["HH:MM",
+/// "HH:MM"]` pairs, `weekdays_only`, `holidays` as `YYYY-MM-DD`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonCalendar {
+    utc_offset_minutes: i32,
+    sessions: Vec<(String, String)>,
+    weekdays_only: bool,
+    #[serde(default)]
+    holidays: Vec<String>,
+}
+
+/// `HH:MM` as minutes after midnight (`24:00` allowed as an end).
+fn clock(text: &str) -> Result<u16, String> {
+    let bad = || format!("calendar time {text:?} is not HH:MM");
+    let (hours, minutes) = text.split_once(':').ok_or_else(bad)?;
+    if hours.len() != 2 || minutes.len() != 2 {
+        return Err(bad());
+    }
+    let hours: u16 = hours.parse().map_err(|_| bad())?;
+    let minutes: u16 = minutes.parse().map_err(|_| bad())?;
+    let total = hours * 60 + minutes;
+    if minutes >= 60 || total > 24 * 60 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// `YYYY-MM-DD` as (year, month, day).
+fn date(text: &str) -> Result<(u16, u8, u8), String> {
+    let bad = || format!("calendar holiday {text:?} is not YYYY-MM-DD");
+    let mut parts = text.split('-');
+    let (Some(year), Some(month), Some(day), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    if year.len() != 4 || month.len() != 2 || day.len() != 2 {
+        return Err(bad());
+    }
+    let year: u16 = year.parse().map_err(|_| bad())?;
+    let month: u8 = month.parse().map_err(|_| bad())?;
+    let day: u8 = day.parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(bad());
+    }
+    Ok((year, month, day))
+}
+
+/// A calendar: the preset `china_listed` or `china_block`, or an object.
+fn calendar(value: Value) -> Result<Value, String> {
+    let beijing = |sessions: Value| {
+        json!({ "utc_offset_minutes": 480, "sessions": sessions,
+            "weekdays_only": true, "holidays": [] })
+    };
+    match value {
+        Value::String(name) => match name.as_str() {
+            "china_listed" => Ok(beijing(json!([[570, 690], [780, 900]]))),
+            "china_block" => Ok(beijing(json!([[780, 900]]))),
+            other => Err(format!(
+                "calendar preset {other:?} is not china_listed or china_block"
+            )),
+        },
+        value => {
+            let given: JsonCalendar =
+                serde_json::from_value(value).map_err(|error| format!("calendar: {error}"))?;
+            let mut sessions = Vec::new();
+            for (start_text, end_text) in &given.sessions {
+                let (start, end) = (clock(start_text)?, clock(end_text)?);
+                if start >= end {
+                    return Err(format!(
+                        "calendar session {start_text}-{end_text} must end after it starts"
+                    ));
+                }
+                sessions.push((start, end));
+            }
+            let holidays = given
+                .holidays
+                .iter()
+                .map(|text| date(text))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(json!({
+                "utc_offset_minutes": given.utc_offset_minutes,
+                "sessions": sessions,
+                "weekdays_only": given.weekdays_only,
+                "holidays": holidays,
+            }))
+        }
+    }
+}
+
 fn auction_rules(value: Value) -> Result<Value, String> {
     let rules: JsonAuctionRules = with_preset("rules", value, auction_preset)?;
     let tie_break = match rules.tie_break.as_str() {
@@ -440,6 +533,7 @@ pub fn parse_exchange(value: Value) -> Result<ExchangeCommand, String> {
             fee_account,
             no_same_day_resale,
             market_data: data,
+            calendar: given_calendar,
         } => engine(
             "ListInstrument",
             json!({
@@ -452,6 +546,7 @@ pub fn parse_exchange(value: Value) -> Result<ExchangeCommand, String> {
                 "fee_account": AccountId(fee_account),
                 "no_same_day_resale": no_same_day_resale,
                 "market_data": market_data(data)?,
+                "calendar": given_calendar.map(calendar).transpose()?,
             }),
         ),
         JsonExchangeCommand::DepositCash {
@@ -627,6 +722,7 @@ mod tests {
     use super::*;
     use crate::{ApiRequest, parse_request};
     use ets_engine::Command;
+    use ets_engine::exchange::TradingCalendar;
 
     const DOC: &str = include_str!("../../../docs/exchange.md");
 
@@ -754,6 +850,67 @@ mod tests {
             wider["ListInstrument"]["market_data"]["close_price"],
             "LastTrade"
         );
+    }
+
+    #[test]
+    fn calendars_parse_as_presets_and_objects() {
+        // Goal: "china_listed" / "china_block" are Beijing weekday sessions; an
+        // object gives sessions as HH:MM and holidays as dates; no calendar is None.
+        let listed = |calendar: Option<Value>| {
+            let mut line = json!({"command": "list_instrument", "symbol": "CEA21",
+                "unit": "CEA-2021", "mode": "china_listed", "rules": "china_listed",
+                "reference_price_ticks": 5_000, "fee_bps": 5, "fee_account": 20,
+                "no_same_day_resale": true, "market_data": "china"});
+            if let (Some(line), Some(calendar)) = (line.as_object_mut(), calendar) {
+                line.insert("calendar".to_owned(), calendar);
+            }
+            parse(line)
+        };
+        let expected = |sessions: Vec<(u16, u16)>, holidays| {
+            Some(TradingCalendar {
+                utc_offset_minutes: 480,
+                sessions,
+                weekdays_only: true,
+                holidays,
+            })
+        };
+        let calendar_of = |command: ExchangeCommand| match command {
+            ExchangeCommand::ListInstrument { calendar, .. } => calendar,
+            other => panic!("not a listing: {other:?}"),
+        };
+        assert_eq!(calendar_of(listed(None).unwrap()), None);
+        assert_eq!(
+            calendar_of(listed(Some(json!("china_listed"))).unwrap()),
+            Some(TradingCalendar::china_listed())
+        );
+        assert_eq!(
+            calendar_of(listed(Some(json!("china_block"))).unwrap()),
+            expected(vec![(780, 900)], vec![])
+        );
+        let object = json!({"utc_offset_minutes": 480,
+            "sessions": [["09:30", "11:30"], ["13:00", "15:00"]],
+            "weekdays_only": true, "holidays": ["2021-10-01", "2021-10-07"]});
+        assert_eq!(
+            calendar_of(listed(Some(object)).unwrap()),
+            expected(
+                vec![(570, 690), (780, 900)],
+                vec![(2021, 10, 1), (2021, 10, 7)]
+            )
+        );
+        let error = listed(Some(json!("nyse"))).unwrap_err();
+        assert!(error.contains("nyse"), "{error}");
+        let error = listed(Some(json!({"utc_offset_minutes": 480,
+            "sessions": [["9:30", "11:30"]], "weekdays_only": true})))
+        .unwrap_err();
+        assert!(error.contains("9:30"), "{error}");
+        let error = listed(Some(json!({"utc_offset_minutes": 480,
+            "sessions": [["13:00", "11:30"]], "weekdays_only": true})))
+        .unwrap_err();
+        assert!(error.contains("end after"), "{error}");
+        let error = listed(Some(json!({"utc_offset_minutes": 480, "sessions": [],
+            "weekdays_only": true, "holidays": ["2021-13-01"]})))
+        .unwrap_err();
+        assert!(error.contains("2021-13-01"), "{error}");
     }
 
     #[test]

@@ -577,6 +577,7 @@ impl World {
                 fee_account: FEES,
                 no_same_day_resale: false,
                 market_data: MarketDataRules::EU,
+                calendar: None,
             }),
         )?;
         for _ in 0..warm_up {

@@ -4,7 +4,8 @@
 //! clearing price, and random order flow that conserves units and cash.
 
 use ets_engine::exchange::{
-    AuctionId, CashBalance, Exchange, ExchangeCommand, ExchangeEffect, ExchangeError, TradingMode,
+    AuctionId, CashBalance, Exchange, ExchangeCommand, ExchangeEffect, ExchangeError,
+    TradingCalendar, TradingMode,
 };
 use ets_market::{
     AuctionRules, AuctionStatus, BookLimits, InstrumentRules, MarketDataRules, OrderId, OrderKind,
@@ -242,6 +243,7 @@ fn listing(
         fee_account: FEES,
         no_same_day_resale,
         market_data: MarketDataRules::CHINA,
+        calendar: None,
     }
 }
 
@@ -510,6 +512,147 @@ fn units_bought_today_cannot_be_resold_until_the_next_day() {
     world.ok(PLANT_B, order("L", B, Side::Sell, 5_000, 99_999));
     world.ok(PLANT_B, order("L", B, Side::Sell, 5_000, 102));
     assert_eq!(world.units(B), (200_100, 200_100));
+}
+
+/// Milliseconds since the epoch of a Beijing (UTC+8) local time in 2021.
+/// 29 Sep 2021 was a Wednesday, 1 Oct a Friday (National Day), 2 Oct a Saturday.
+fn beijing(month: i64, day: i64, hour: i64, minute: i64) -> i64 {
+    // 1 Sep 2021 00:00 UTC.
+    const SEPTEMBER_1: i64 = 1_630_454_400_000;
+    let day_of_september = if month == 9 { day - 1 } else { 30 + day - 1 };
+    SEPTEMBER_1 + ((day_of_september * 24 + hour - 8) * 60 + minute) * 60_000
+}
+
+/// Lists `symbol` with a calendar.
+fn calendar_listing(
+    symbol: &str,
+    mode: TradingMode,
+    rules: InstrumentRules,
+    calendar: TradingCalendar,
+) -> ExchangeCommand {
+    match listing(symbol, mode, rules, 0, false) {
+        ExchangeCommand::ListInstrument {
+            symbol,
+            class,
+            mode,
+            rules,
+            reference_price,
+            fee_bps,
+            fee_account,
+            no_same_day_resale,
+            market_data,
+            calendar: None,
+        } => ExchangeCommand::ListInstrument {
+            symbol,
+            class,
+            mode,
+            rules,
+            reference_price,
+            fee_bps,
+            fee_account,
+            no_same_day_resale,
+            market_data,
+            calendar: Some(calendar),
+        },
+        other => panic!("not a plain listing: {other:?}"),
+    }
+}
+
+#[test]
+fn the_calendar_opens_only_in_beijing_sessions() {
+    // Goal: with China's listed calendar an order at 10:00 on a Wednesday is
+    // accepted; at lunch, after the close, on a Saturday and on a holiday it
+    // is refused with market_closed and changes nothing; a cancel after the
+    // close is allowed.
+    let mut world = World::new();
+    let mut calendar = TradingCalendar::china_listed();
+    calendar.holidays.push((2021, 10, 1));
+    world.ok(
+        ADMIN,
+        calendar_listing(
+            "LC",
+            TradingMode::ChinaListed,
+            InstrumentRules::CHINA_LISTED,
+            calendar,
+        ),
+    );
+    assert_eq!(beijing(9, 29, 10, 0), 1_632_880_800_000);
+    world.time = beijing(9, 29, 10, 0) - 1;
+    let (ask, _, _) = entered(&world.ok(PLANT_A, order("LC", A, Side::Sell, 5_000, 100)));
+    for (month, day, hour, minute) in [
+        (9, 29, 12, 0),
+        (9, 29, 11, 30),
+        (9, 29, 16, 0),
+        (10, 2, 10, 0),
+        (10, 1, 10, 0),
+    ] {
+        world.time = beijing(month, day, hour, minute) - 1;
+        assert_eq!(
+            world.refused(PLANT_A, order("LC", A, Side::Sell, 5_000, 100)),
+            "market_closed"
+        );
+    }
+    world.time = beijing(9, 29, 12, 0) - 1;
+    let error = world
+        .run(PLANT_A, &order("LC", A, Side::Sell, 5_000, 100))
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("LC") && message.contains("2021-09-29 12:00"),
+        "{message}"
+    );
+    // The same order on an instrument without a calendar is accepted.
+    entered(&world.ok(PLANT_A, order("L", A, Side::Sell, 5_000, 100)));
+    // Cancels are always allowed.
+    world.time = beijing(9, 29, 16, 0);
+    world.ok(
+        PLANT_A,
+        ExchangeCommand::CancelOrder {
+            instrument: code("LC"),
+            account: A,
+            order: ask,
+        },
+    );
+}
+
+#[test]
+fn a_block_calendar_opens_in_the_afternoon_only() {
+    // Goal: on China's block calendar a proposal at 10:00 is refused with
+    // market_closed; at 13:30 it is accepted and can be accepted in turn.
+    let mut world = World::new();
+    world.ok(
+        ADMIN,
+        calendar_listing(
+            "KC",
+            TradingMode::ChinaBlock,
+            InstrumentRules::CHINA_BLOCK,
+            TradingCalendar::china_block(),
+        ),
+    );
+    let propose = |at: i64| ExchangeCommand::ProposeBlock {
+        instrument: code("KC"),
+        account: A,
+        counterparty: B,
+        side: Side::Sell,
+        price: price(5_000),
+        quantity: Quantity::new(150_000),
+        expires_at: Timestamp(at + 3_600_000),
+    };
+    let morning = beijing(9, 29, 10, 0);
+    world.time = morning - 1;
+    assert_eq!(world.refused(PLANT_A, propose(morning)), "market_closed");
+    let afternoon = beijing(9, 29, 13, 30);
+    world.time = afternoon - 1;
+    let (proposal, _, _) = entered(&world.ok(PLANT_A, propose(afternoon)));
+    let (_, trades, _) = entered(&world.ok(
+        PLANT_B,
+        ExchangeCommand::AcceptBlock {
+            instrument: code("KC"),
+            account: B,
+            proposal,
+        },
+    ));
+    assert_eq!(trades.len(), 1);
 }
 
 #[test]

@@ -368,6 +368,7 @@ async fn command(
         time: request.time,
         command: request.command,
     };
+    let submission = Box::new(submission);
     if let Some(response) = enqueue(jobs, Job::Submit { submission, reply }) {
         return response;
     }

@@ -48,8 +48,9 @@ pub enum Query {
 pub enum Job {
     /// A command to apply; answered once durable, or with the store's fault.
     Submit {
-        /// The command.
-        submission: Submission,
+        /// The command (boxed: commands are much larger than queries, and the queue
+        /// holds many jobs).
+        submission: Box<Submission>,
         /// Where the reply goes.
         reply: oneshot::Sender<Result<Reply, String>>,
     },
@@ -111,7 +112,7 @@ fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, me
         while let Some(job) = next.take() {
             match job {
                 Job::Submit { submission, reply } => {
-                    pending.push((submission, reply));
+                    pending.push((*submission, reply));
                     if pending.len() >= batch_max {
                         flush(&mut store, &mut pending, metrics);
                     }

@@ -833,6 +833,7 @@ impl Market {
                         fee_account: FEE_ACCOUNT,
                         no_same_day_resale: true,
                         market_data: MarketDataRules::CHINA,
+                        calendar: None,
                     }),
                 )?;
             }

@@ -29,6 +29,144 @@ pub enum TradingMode {
     ChinaBlock,
 }
 
+/// When an instrument trades, in local civil time: the sessions of each
+/// open day, optionally only Monday to Friday, never on a holiday.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradingCalendar {
+    /// Local time minus UTC, in minutes (Beijing: 480).
+    pub utc_offset_minutes: i32,
+    /// Sessions as minutes after local midnight, start inclusive, end
+    /// exclusive.
+    pub sessions: Vec<(u16, u16)>,
+    /// Closed on Saturdays and Sundays.
+    pub weekdays_only: bool,
+    /// Closed local dates (year, month, day).
+    pub holidays: Vec<(u16, u8, u8)>,
+}
+
+/// Milliseconds in a day.
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// A local civil date and time, as the calendar sees a timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    /// The year.
+    pub year: i64,
+    /// 1 to 12.
+    pub month: u8,
+    /// 1 to 31.
+    pub day: u8,
+    /// 0 Monday to 6 Sunday.
+    pub weekday: u8,
+    /// Minutes after local midnight.
+    pub minute: u16,
+    /// The offset from UTC, in minutes.
+    pub utc_offset_minutes: i32,
+}
+
+impl std::fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let offset = self.utc_offset_minutes.unsigned_abs();
+        let sign = if self.utc_offset_minutes < 0 {
+            '-'
+        } else {
+            '+'
+        };
+        write!(
+            f,
+            "{} {:04}-{:02}-{:02} {:02}:{:02} UTC{sign}{:02}:{:02}",
+            DAYS[usize::from(self.weekday % 7)],
+            self.year,
+            self.month,
+            self.day,
+            self.minute / 60,
+            self.minute % 60,
+            offset / 60,
+            offset % 60
+        )
+    }
+}
+
+/// The civil date (year, month, day) of a day count since 1970-01-01
+/// (proleptic Gregorian; Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // month is 1..=12 and day 1..=31 by construction.
+    (year, month as u8, day as u8)
+}
+
+impl TradingCalendar {
+    /// China's listed agreement: 09:30-11:30 and 13:00-15:00 Beijing time,
+    /// Monday to Friday (holidays must be added).
+    #[must_use]
+    pub fn china_listed() -> TradingCalendar {
+        TradingCalendar {
+            utc_offset_minutes: 480,
+            sessions: vec![(570, 690), (780, 900)],
+            weekdays_only: true,
+            holidays: Vec::new(),
+        }
+    }
+
+    /// China's block agreement: 13:00-15:00 Beijing time, Monday to Friday
+    /// (holidays must be added).
+    #[must_use]
+    pub fn china_block() -> TradingCalendar {
+        TradingCalendar {
+            utc_offset_minutes: 480,
+            sessions: vec![(780, 900)],
+            weekdays_only: true,
+            holidays: Vec::new(),
+        }
+    }
+
+    /// The local civil date and time of a timestamp.
+    #[must_use]
+    pub fn local(&self, at: Timestamp) -> LocalTime {
+        let local_ms =
+            at.0.saturating_add(i64::from(self.utc_offset_minutes) * 60_000);
+        let days = local_ms.div_euclid(MS_PER_DAY);
+        let (year, month, day) = civil_from_days(days);
+        // 1970-01-01 was a Thursday (3 with Monday 0).
+        let weekday = (days + 3).rem_euclid(7) as u8;
+        let minute = (local_ms.rem_euclid(MS_PER_DAY) / 60_000) as u16;
+        LocalTime {
+            year,
+            month,
+            day,
+            weekday,
+            minute,
+            utc_offset_minutes: self.utc_offset_minutes,
+        }
+    }
+
+    /// Whether the market is open at this instant.
+    #[must_use]
+    pub fn is_open(&self, at: Timestamp) -> bool {
+        let local = self.local(at);
+        if self.weekdays_only && local.weekday >= 5 {
+            return false;
+        }
+        if self.holidays.iter().any(|&(year, month, day)| {
+            i64::from(year) == local.year && month == local.month && day == local.day
+        }) {
+            return false;
+        }
+        self.sessions
+            .iter()
+            .any(|&(start, end)| start <= local.minute && local.minute < end)
+    }
+}
+
 /// A request to the exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExchangeCommand {
@@ -52,6 +190,8 @@ pub enum ExchangeCommand {
         no_same_day_resale: bool,
         /// How the close is set and how long the tape is.
         market_data: MarketDataRules,
+        /// When it trades; `None` means always open.
+        calendar: Option<TradingCalendar>,
     },
     /// Credits cash to an account (the exchange operator, as settlement bank).
     DepositCash {
@@ -313,4 +453,42 @@ pub enum ExchangeEffect {
         /// Ids of the award trades.
         trades: Vec<u64>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_time_is_civil_time_at_the_offset() {
+        // Goal: days-from-civil agrees with known dates, including leap days,
+        // times before 1970 and a date that the offset moves forward.
+        let utc = TradingCalendar {
+            utc_offset_minutes: 0,
+            ..TradingCalendar::china_block()
+        };
+        let at = |calendar: &TradingCalendar, ms: i64| {
+            let local = calendar.local(Timestamp(ms));
+            (
+                local.year,
+                local.month,
+                local.day,
+                local.weekday,
+                local.minute,
+            )
+        };
+        assert_eq!(at(&utc, 0), (1970, 1, 1, 3, 0));
+        assert_eq!(at(&utc, -60_000), (1969, 12, 31, 2, 1_439));
+        // 2000-02-29 12:00 UTC, a Tuesday.
+        assert_eq!(at(&utc, 951_825_600_000), (2000, 2, 29, 1, 720));
+        // 2021-07-16 01:30 UTC is 09:30 on Friday in Beijing.
+        let beijing = TradingCalendar::china_listed();
+        assert_eq!(at(&beijing, 1_626_399_000_000), (2021, 7, 16, 4, 570));
+        assert!(beijing.is_open(Timestamp(1_626_399_000_000)));
+        assert!(!beijing.is_open(Timestamp(1_626_399_000_000 - 1)));
+        assert_eq!(
+            beijing.local(Timestamp(1_626_399_000_000)).to_string(),
+            "Fri 2021-07-16 09:30 UTC+08:00"
+        );
+    }
 }

@@ -107,6 +107,14 @@ pub enum ExchangeError {
     /// No auction has this id.
     #[error("auction {0} does not exist")]
     UnknownAuction(AuctionId),
+    /// The instrument's calendar is closed at the command's time.
+    #[error("instrument {instrument} is closed at {local} local time")]
+    MarketClosed {
+        /// The instrument.
+        instrument: Code,
+        /// The local date and time, as text.
+        local: String,
+    },
     /// A sum or product does not fit.
     #[error("arithmetic overflow: {0}")]
     Overflow(&'static str),
@@ -135,6 +143,7 @@ impl ExchangeError {
             ExchangeError::InvalidFee(_) => "invalid_fee",
             ExchangeError::NonPositiveAmount(_) => "non_positive_amount",
             ExchangeError::UnknownAuction(_) => "unknown_auction",
+            ExchangeError::MarketClosed { .. } => "market_closed",
             ExchangeError::Overflow(_) => "overflow",
         }
     }

@@ -3,7 +3,7 @@
 //! before the first change, or the hold it took is given back when the
 //! market refuses, so a refused command changes nothing.
 
-use super::command::{AuctionId, ExchangeCommand, ExchangeEffect, TradingMode};
+use super::command::{AuctionId, ExchangeCommand, ExchangeEffect, TradingCalendar, TradingMode};
 use super::error::ExchangeError;
 use super::settle::{Ledger, Need};
 use super::state::{
@@ -37,6 +37,7 @@ struct Listing<'a> {
     fee_account: AccountId,
     no_same_day_resale: bool,
     market_data: MarketDataRules,
+    calendar: Option<&'a TradingCalendar>,
 }
 
 /// The fields of a new block proposal.
@@ -61,6 +62,7 @@ impl Exchange {
         context: Context,
         command: &ExchangeCommand,
     ) -> Result<ExchangeEffect, ExchangeError> {
+        self.check_open(context, command)?;
         match command {
             ExchangeCommand::ListInstrument {
                 symbol,
@@ -72,6 +74,7 @@ impl Exchange {
                 fee_account,
                 no_same_day_resale,
                 market_data,
+                calendar,
             } => self.list_instrument(
                 registry,
                 context,
@@ -85,6 +88,7 @@ impl Exchange {
                     fee_account: *fee_account,
                     no_same_day_resale: *no_same_day_resale,
                     market_data: *market_data,
+                    calendar: calendar.as_ref(),
                 },
             ),
             ExchangeCommand::DepositCash { account, amount } => {
@@ -248,6 +252,33 @@ impl Exchange {
 
     // ----- listing and cash ------------------------------------------------------------
 
+    /// Refuses a trading command (order, amendment, take, proposal,
+    /// acceptance) when its instrument's calendar is closed at its time.
+    fn check_open(&self, context: Context, command: &ExchangeCommand) -> Result<(), ExchangeError> {
+        let instrument = match command {
+            ExchangeCommand::PlaceOrder { instrument, .. }
+            | ExchangeCommand::AmendOrder { instrument, .. }
+            | ExchangeCommand::TakeListed { instrument, .. }
+            | ExchangeCommand::ProposeBlock { instrument, .. }
+            | ExchangeCommand::AcceptBlock { instrument, .. } => instrument,
+            _ => return Ok(()),
+        };
+        let Some(calendar) = self
+            .instruments
+            .get(instrument)
+            .and_then(|listed| listed.calendar.as_ref())
+        else {
+            return Ok(());
+        };
+        if calendar.is_open(context.at) {
+            return Ok(());
+        }
+        Err(ExchangeError::MarketClosed {
+            instrument: *instrument,
+            local: calendar.local(context.at).to_string(),
+        })
+    }
+
     fn list_instrument(
         &mut self,
         registry: &Registry,
@@ -296,6 +327,7 @@ impl Exchange {
                 venue,
                 market_data: MarketData::new(listing.market_data, reference),
                 holds: std::collections::BTreeMap::new(),
+                calendar: listing.calendar.cloned(),
             },
         );
         Ok(ExchangeEffect::InstrumentListed {

@@ -15,6 +15,12 @@
 //! exchange's own controls apply instead). Fees are `floor(value × bps /
 //! 10,000)` per side per fill, so a buy's hold (value plus fee at its limit)
 //! always covers its fills. One price tick is one minor unit of cash.
+//!
+//! **Calendar.** An instrument listed with a [`TradingCalendar`] refuses
+//! orders, amendments, takes, proposals and acceptances outside its sessions,
+//! on weekends (if it trades on weekdays only) and on its holidays, with
+//! `market_closed`; cancels, declines, withdrawals, end of day and cash
+//! movements are always allowed.
 
 mod command;
 mod error;
@@ -22,6 +28,9 @@ mod execute;
 mod settle;
 mod state;
 
-pub use command::{AuctionId, CashBalance, ExchangeCommand, ExchangeEffect, TradingMode};
+pub use command::{
+    AuctionId, CashBalance, ExchangeCommand, ExchangeEffect, LocalTime, TradingCalendar,
+    TradingMode,
+};
 pub use error::ExchangeError;
 pub use state::{Exchange, TradeRecord, TradeVenue};

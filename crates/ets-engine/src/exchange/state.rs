@@ -1,7 +1,7 @@
 //! The exchange's state (instruments with their books, cash balances, holds,
 //! auctions, trade records), its queries and its invariants.
 
-use super::command::{AuctionId, CashBalance, TradingMode};
+use super::command::{AuctionId, CashBalance, TradingCalendar, TradingMode};
 use ets_market::{
     Auction, AuctionOutcome, BlockDesk, Book, DEPTH_LEVELS, DailyStats, Depth, InstrumentRules,
     ListedBook, MarketData, OrderId, OrderView, Proposal, Side, Trade, TradeMode,
@@ -45,6 +45,8 @@ pub(super) struct Instrument {
     /// The hold behind every open order, proposal (and, within one command,
     /// every take or acceptance), by the id the venue gave it.
     pub(super) holds: BTreeMap<OrderId, OrderHold>,
+    /// When it trades; `None` means always open.
+    pub(super) calendar: Option<TradingCalendar>,
 }
 
 /// Where an instrument's orders live.
