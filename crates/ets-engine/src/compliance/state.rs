@@ -1241,61 +1241,6 @@ impl Compliance {
         })
     }
 
-    /// Allowances and offsets surrendered from `account` for `year` (completed, not reversed).
-    fn surrendered(registry: &Registry, account: AccountId, year: u16) -> (Quantity, Quantity) {
-        let mut allowances = 0u64;
-        let mut offsets = 0u64;
-        for transaction in registry.transactions() {
-            let counts = transaction.from == account
-                && transaction.kind
-                    == (TransactionKind::Surrender {
-                        compliance_year: year,
-                    })
-                && transaction.status() == TransactionStatus::Completed;
-            if !counts {
-                continue;
-            }
-            let is_offset = registry
-                .class(transaction.class_index)
-                .is_some_and(UnitClass::is_offset);
-            let total = if is_offset {
-                &mut offsets
-            } else {
-                &mut allowances
-            };
-            *total = total.saturating_add(transaction.quantity.tonnes());
-        }
-        (Quantity::new(allowances), Quantity::new(offsets))
-    }
-
-    /// Units of one class surrendered from `account` for `year` (completed, not reversed).
-    fn surrendered_of(
-        registry: &Registry,
-        account: AccountId,
-        year: u16,
-        class: &UnitClass,
-    ) -> Quantity {
-        let Ok(class_index) = registry.class_index(class) else {
-            return Quantity::ZERO;
-        };
-        Quantity::new(
-            registry
-                .transactions()
-                .iter()
-                .filter(|t| {
-                    t.from == account
-                        && t.class_index == class_index
-                        && t.kind
-                            == (TransactionKind::Surrender {
-                                compliance_year: year,
-                            })
-                        && t.status() == TransactionStatus::Completed
-                })
-                .map(|t| t.quantity.tonnes())
-                .sum(),
-        )
-    }
-
     fn obligation_of(
         &self,
         rulebook: &Rulebook,
@@ -1352,6 +1297,7 @@ impl Compliance {
             return Ok(closed.to_vec());
         }
         let rulebook = self.rulebook(scheme)?;
+        let surrenders = Surrenders::tally(registry);
         let mut results = Vec::new();
         for entity in self
             .entities
@@ -1359,7 +1305,7 @@ impl Compliance {
             .filter(|entity| entity.scheme == scheme)
         {
             results.push(self.result_of(
-                registry,
+                &surrenders,
                 rulebook,
                 entity,
                 year,
@@ -1371,7 +1317,7 @@ impl Compliance {
 
     fn result_of(
         &self,
-        registry: &Registry,
+        surrenders: &Surrenders,
         rulebook: &Rulebook,
         entity: &CoveredEntity,
         year: u16,
@@ -1379,7 +1325,7 @@ impl Compliance {
     ) -> Result<EntityResult, ComplianceError> {
         let participant = entity.spec.participant;
         let account = entity.spec.account;
-        let (allowances, offsets) = Self::surrendered(registry, account, year);
+        let (allowances, offsets) = surrenders.of(account, year);
         let allocation = self
             .allocations
             .get(&(participant, year))
@@ -1400,7 +1346,7 @@ impl Compliance {
             eu_status: None,
         };
         if rulebook.eu_allocation().is_some() {
-            result.eu_status = Some(self.eu_status_of(registry, rulebook, entity, year)?);
+            result.eu_status = Some(self.eu_status_of(surrenders, rulebook, entity, year)?);
         }
         let Some((verified, _, owed)) = self.obligation_of(rulebook, entity, year)? else {
             return Ok(result);
@@ -1440,7 +1386,7 @@ impl Compliance {
     /// rulebook's years up to `year` against all allowances surrendered for those years.
     fn eu_status_of(
         &self,
-        registry: &Registry,
+        surrenders: &Surrenders,
         rulebook: &Rulebook,
         entity: &CoveredEntity,
         year: u16,
@@ -1462,7 +1408,7 @@ impl Compliance {
                     .and_then(|report| report.verified_emissions),
                 excluded: false,
             });
-            let (allowances, _) = Self::surrendered(registry, entity.spec.account, past);
+            let (allowances, _) = surrenders.of(entity.spec.account, past);
             surrendered = surrendered
                 .checked_add(allowances)
                 .map_err(|_| RegistryError::Overflow("cumulative surrendered"))?;
@@ -1561,7 +1507,11 @@ impl Compliance {
                     .borrowing
                     .is_some_and(|rules| rules.from_vintage == *vintage);
                 if from_borrowing
-                    && Self::surrendered_of(registry, from, year, class)
+                    && registry
+                        .class_index(class)
+                        .map_or(Quantity::ZERO, |index| {
+                            Surrenders::tally(registry).of_class(from, year, index)
+                        })
                         .tonnes()
                         .saturating_add(quantity.tonnes())
                         <= borrowed.tonnes()
@@ -1583,7 +1533,7 @@ impl Compliance {
                     return Err(ComplianceError::OffsetLimitUnknown { year });
                 };
                 let limit = obligation::max_offsets(rules, owed, verified)?;
-                let (_, used) = Self::surrendered(registry, from, year);
+                let (_, used) = Surrenders::tally(registry).of(from, year);
                 if used.tonnes().saturating_add(quantity.tonnes()) > limit.tonnes() {
                     return Err(ComplianceError::OffsetLimit {
                         year,
@@ -1657,6 +1607,67 @@ fn describe_flag(flag: &mrv::ImplausibilityFlag) -> String {
             range.min,
             range.max
         ),
+    }
+}
+
+/// Units surrendered per (account, compliance year, unit class), counted in one pass over
+/// the registry's transactions (completed surrenders only; reversed ones no longer count).
+struct Surrenders {
+    tonnes: BTreeMap<(AccountId, u16, u32), u64>,
+    offset_classes: Vec<u32>,
+}
+
+impl Surrenders {
+    fn tally(registry: &Registry) -> Surrenders {
+        let mut tonnes: BTreeMap<(AccountId, u16, u32), u64> = BTreeMap::new();
+        for transaction in registry.transactions() {
+            let TransactionKind::Surrender { compliance_year } = transaction.kind else {
+                continue;
+            };
+            if transaction.status() != TransactionStatus::Completed {
+                continue;
+            }
+            let total = tonnes
+                .entry((transaction.from, compliance_year, transaction.class_index))
+                .or_default();
+            *total = total.saturating_add(transaction.quantity.tonnes());
+        }
+        let offset_classes = registry
+            .classes()
+            .filter(|(_, class)| class.is_offset())
+            .map(|(index, _)| index)
+            .collect();
+        Surrenders {
+            tonnes,
+            offset_classes,
+        }
+    }
+
+    /// Allowances and offsets surrendered from `account` for `year`.
+    fn of(&self, account: AccountId, year: u16) -> (Quantity, Quantity) {
+        let (mut allowances, mut offsets) = (0u64, 0u64);
+        for (&(_, _, class_index), &tonnes) in self
+            .tonnes
+            .range((account, year, 0)..=(account, year, u32::MAX))
+        {
+            let total = if self.offset_classes.contains(&class_index) {
+                &mut offsets
+            } else {
+                &mut allowances
+            };
+            *total = total.saturating_add(tonnes);
+        }
+        (Quantity::new(allowances), Quantity::new(offsets))
+    }
+
+    /// Units of one class surrendered from `account` for `year`.
+    fn of_class(&self, account: AccountId, year: u16, class_index: u32) -> Quantity {
+        Quantity::new(
+            self.tonnes
+                .get(&(account, year, class_index))
+                .copied()
+                .unwrap_or(0),
+        )
     }
 }
 
