@@ -8,21 +8,23 @@
 //! object with an optional `preset` plus fields that override it; without a
 //! preset every field must be given.
 //!
-//! `ets-api` does not depend on `ets-market`, so the market's types (side,
-//! order kind, rules, order ids) are not named here: the command is assembled
-//! as a JSON value in the engine's own serde form and deserialized into
-//! [`ExchangeCommand`]. The presets below copy `InstrumentRules::CHINA_LISTED`,
-//! `CHINA_BLOCK`, `CONTINUOUS`, `MarketDataRules::CHINA`, `EU` and
-//! `AuctionRules::eu`, `rggi`, `california`; the unit tests pin both forms.
+//! The command is assembled as a JSON value in the engine's own serde form
+//! and deserialized into [`ExchangeCommand`]. The presets are built from
+//! `ets-market`'s own constants (`InstrumentRules::CHINA_LISTED`,
+//! `CHINA_BLOCK`, `CONTINUOUS`, `MarketDataRules::CHINA`, `EU`,
+//! `AuctionRules::eu`, `rggi`, `california`) and the engine's
+//! `HoldingLimit::CHINA_UNCONFIRMED`, so they cannot drift; the unit tests
+//! pin both forms.
 
 use crate::text::{parse_time, parse_unit_class};
-use ets_engine::exchange::{ExchangeCommand, TradingMode};
+use ets_engine::exchange::{ExchangeCommand, HoldingLimit, TradingMode};
+use ets_market::{AuctionRules, ClosePriceRule, InstrumentRules, MarketDataRules, TieBreak};
 use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, UnitClass};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 
 /// The `command` names handled here.
-pub const EXCHANGE_COMMANDS: [&str; 16] = [
+pub const EXCHANGE_COMMANDS: [&str; 18] = [
     "list_instrument",
     "deposit_cash",
     "withdraw_cash",
@@ -39,6 +41,8 @@ pub const EXCHANGE_COMMANDS: [&str; 16] = [
     "submit_bid",
     "withdraw_bid",
     "close_auction",
+    "set_holding_limit",
+    "modify_bid",
 ];
 
 /// A field that must be present but may be `null`.
@@ -151,6 +155,26 @@ enum JsonExchangeCommand {
     CloseAuction {
         auction: u64,
     },
+    SetHoldingLimit {
+        instrument: String,
+        #[serde(deserialize_with = "nullable")]
+        limit: Option<Value>,
+    },
+    ModifyBid {
+        auction: u64,
+        account: u64,
+        bid: u64,
+        price_ticks: i64,
+        quantity: u64,
+    },
+}
+
+/// A holding limit, every field given (after the preset is applied).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonHoldingLimit {
+    compliance_entity_above_allocation_tonnes: u64,
+    others_tonnes: u64,
 }
 
 /// Instrument rules, every field given (after presets are applied).
@@ -208,62 +232,119 @@ struct JsonCostContainment {
     volume: u64,
 }
 
-/// `BookLimits::DEFAULT`.
-fn default_limits() -> Value {
-    json!({"max_open_orders_per_account": 1_000, "max_orders": 100_000, "max_price_levels_per_side": 10_000})
+/// Instrument rules in the API's field names.
+fn instrument_rules_json(rules: &InstrumentRules) -> Value {
+    let limits = &rules.limits;
+    json!({
+        "tick_size_ticks": rules.tick_size_ticks, "lot_size_tonnes": rules.lot_size_tonnes,
+        "min_order_tonnes": rules.min_order_tonnes, "max_order_tonnes": rules.max_order_tonnes,
+        "price_band_bps": rules.price_band_bps,
+        "limits": {
+            "max_open_orders_per_account": limits.max_open_orders_per_account,
+            "max_orders": limits.max_orders,
+            "max_price_levels_per_side": limits.max_price_levels_per_side,
+        },
+    })
 }
 
 /// The instrument-rule presets, in the API's field names.
 fn instrument_preset(name: &str) -> Result<Value, String> {
-    let (min, max, band) = match name {
-        "china_listed" => (1_u64, 99_999_u64, Some(1_000_u32)),
-        "china_block" => (100_000, 1_000_000_000, Some(3_000)),
-        "continuous" => (1, 10_000_000, None),
+    let rules = match name {
+        "china_listed" => InstrumentRules::CHINA_LISTED,
+        "china_block" => InstrumentRules::CHINA_BLOCK,
+        "continuous" => InstrumentRules::CONTINUOUS,
         other => {
             return Err(format!(
                 "rules preset {other:?} is not one of china_listed, china_block, continuous"
             ));
         }
     };
-    Ok(json!({
-        "tick_size_ticks": 1, "lot_size_tonnes": 1, "min_order_tonnes": min,
-        "max_order_tonnes": max, "price_band_bps": band, "limits": default_limits(),
-    }))
+    Ok(instrument_rules_json(&rules))
 }
 
 fn market_data_preset(name: &str) -> Result<Value, String> {
-    let close = match name {
-        "china" => "volume_weighted_average",
-        "eu" => "last_trade",
+    let rules = match name {
+        "china" => MarketDataRules::CHINA,
+        "eu" => MarketDataRules::EU,
         other => return Err(format!("market_data preset {other:?} is not china or eu")),
     };
-    Ok(json!({"close_price": close, "max_tape_trades": 10_000}))
+    let close = match rules.close_price {
+        ClosePriceRule::VolumeWeightedAverage => "volume_weighted_average",
+        ClosePriceRule::LastTrade => "last_trade",
+    };
+    Ok(json!({"close_price": close, "max_tape_trades": rules.max_tape_trades}))
 }
 
-/// Auction presets; `rggi` lacks the reserve price, `california` the reserve
-/// price and purchase limit, and every preset the volume: those are given.
+/// Auction presets, from `AuctionRules::eu`, `rggi` and `california` with
+/// the values each leaves to the caller removed: every preset lacks the
+/// volume, `rggi` the reserve price (and takes an optional cost containment
+/// reserve), `california` the reserve price and purchase limit.
 fn auction_preset(name: &str) -> Result<Value, String> {
-    let mut preset = json!({
-        "tick_size_ticks": 1, "tie_break": "seeded_order", "minimum_clearing_price_ticks": null,
-        "cost_containment": null, "max_bids_per_bidder": 100, "max_bids": 100_000,
-    });
-    let extra = match name {
-        "eu" => json!({"lot_size_tonnes": 500, "reserve_price_ticks": null,
-            "cancel_if_undersubscribed": true, "purchase_limit_bps": null}),
-        "rggi" => json!({"lot_size_tonnes": 1_000, "cancel_if_undersubscribed": false,
-            "purchase_limit_bps": 2_500}),
-        "california" => json!({"lot_size_tonnes": 1_000, "cancel_if_undersubscribed": false,
-            "tie_break": "pro_rata"}),
+    let (rules, given): (AuctionRules, &[&str]) = match name {
+        "eu" => (AuctionRules::eu(Quantity::ZERO), &["volume_offered"]),
+        "rggi" => (
+            AuctionRules::rggi(Quantity::ZERO, Price::default(), None),
+            &["volume_offered", "reserve_price_ticks"],
+        ),
+        "california" => (
+            AuctionRules::california(Quantity::ZERO, Price::default(), 0),
+            &[
+                "volume_offered",
+                "reserve_price_ticks",
+                "purchase_limit_bps",
+            ],
+        ),
         other => {
             return Err(format!(
                 "auction preset {other:?} is not one of eu, rggi, california"
             ));
         }
     };
-    if let (Some(base), Value::Object(extra)) = (preset.as_object_mut(), extra) {
-        base.extend(extra);
+    let tie_break = match rules.tie_break {
+        TieBreak::SeededOrder => "seeded_order",
+        TieBreak::ProRata => "pro_rata",
+    };
+    let ticks = |price: Option<Price>| price.map(Price::ticks);
+    let mut preset = json!({
+        "volume_offered": rules.volume_offered.tonnes(),
+        "lot_size_tonnes": rules.lot_size_tonnes,
+        "tick_size_ticks": rules.tick_size_ticks,
+        "reserve_price_ticks": ticks(rules.reserve_price),
+        "tie_break": tie_break,
+        "cancel_if_undersubscribed": rules.cancel_if_undersubscribed,
+        "minimum_clearing_price_ticks": ticks(rules.minimum_clearing_price),
+        "cost_containment": rules.cost_containment.map(|ccr| json!({
+            "trigger_price_ticks": ccr.trigger_price.ticks(), "volume": ccr.volume.tonnes(),
+        })),
+        "purchase_limit_bps": rules.purchase_limit_bps,
+        "max_bids_per_bidder": rules.max_bids_per_bidder,
+        "max_bids": rules.max_bids,
+    });
+    if let Some(fields) = preset.as_object_mut() {
+        for field in given {
+            fields.remove(*field);
+        }
     }
     Ok(preset)
+}
+
+/// The holding-limit preset `china` (`HoldingLimit::CHINA_UNCONFIRMED`).
+fn holding_limit_preset(name: &str) -> Result<Value, String> {
+    match name {
+        "china" => Ok(holding_limit_json(Some(HoldingLimit::CHINA_UNCONFIRMED))),
+        other => Err(format!("holding limit preset {other:?} is not china")),
+    }
+}
+
+/// A holding limit in the API's field names (`null` for none).
+pub(crate) fn holding_limit_json(limit: Option<HoldingLimit>) -> Value {
+    limit.map_or(Value::Null, |limit| {
+        json!({
+            "compliance_entity_above_allocation_tonnes":
+                limit.compliance_entity_above_allocation.tonnes(),
+            "others_tonnes": limit.others.tonnes(),
+        })
+    })
 }
 
 /// A rule set given as a preset name, or an object with an optional `preset`
@@ -698,6 +779,40 @@ pub fn parse_exchange(value: Value) -> Result<ExchangeCommand, String> {
         JsonExchangeCommand::CloseAuction { auction } => {
             engine("CloseAuction", json!({ "auction": auction }))
         }
+        JsonExchangeCommand::SetHoldingLimit { instrument, limit } => {
+            let limit = match limit {
+                None => Value::Null,
+                Some(given) => {
+                    let limit: JsonHoldingLimit =
+                        with_preset("limit", given, holding_limit_preset)?;
+                    json!({
+                        "compliance_entity_above_allocation":
+                            Quantity::new(limit.compliance_entity_above_allocation_tonnes),
+                        "others": Quantity::new(limit.others_tonnes),
+                    })
+                }
+            };
+            engine(
+                "SetHoldingLimit",
+                json!({ "instrument": code("instrument", &instrument)?, "limit": limit }),
+            )
+        }
+        JsonExchangeCommand::ModifyBid {
+            auction,
+            account,
+            bid,
+            price_ticks,
+            quantity,
+        } => engine(
+            "ModifyBid",
+            json!({
+                "auction": auction,
+                "account": AccountId(account),
+                "bid": bid,
+                "price": price("price_ticks", price_ticks)?,
+                "quantity": Quantity::new(quantity),
+            }),
+        ),
     }
 }
 
@@ -849,6 +964,82 @@ mod tests {
         assert_eq!(
             wider["ListInstrument"]["market_data"]["close_price"],
             "LastTrade"
+        );
+    }
+
+    #[test]
+    fn presets_are_the_market_constants() {
+        // Goal: every preset name gives exactly the ets-market (or engine) constant,
+        // so the API and the market cannot drift apart.
+        let listing = |rules: &str, data: &str| match parse(
+            json!({"command": "list_instrument", "symbol": "X", "unit": "CEA-2021",
+                "mode": "continuous", "rules": rules, "reference_price_ticks": 5_000,
+                "fee_bps": 0, "fee_account": 20, "no_same_day_resale": false, "market_data": data}),
+        )
+        .unwrap()
+        {
+            ExchangeCommand::ListInstrument {
+                rules, market_data, ..
+            } => (rules, market_data),
+            other => panic!("not a listing: {other:?}"),
+        };
+        assert_eq!(
+            listing("china_listed", "china"),
+            (InstrumentRules::CHINA_LISTED, MarketDataRules::CHINA)
+        );
+        assert_eq!(
+            listing("china_block", "eu"),
+            (InstrumentRules::CHINA_BLOCK, MarketDataRules::EU)
+        );
+        assert_eq!(listing("continuous", "eu").0, InstrumentRules::CONTINUOUS);
+
+        let auction = |rules: Value| match parse(
+            json!({"command": "open_auction", "unit": "EUA-2025", "rules": rules, "seed": 1}),
+        )
+        .unwrap()
+        {
+            ExchangeCommand::OpenAuction { rules, .. } => rules,
+            other => panic!("not an auction: {other:?}"),
+        };
+        let volume = Quantity::new(5_000);
+        let reserve = Price::try_new(250).unwrap();
+        assert_eq!(
+            auction(json!({"preset": "eu", "volume_offered": 5_000})),
+            AuctionRules::eu(volume)
+        );
+        assert_eq!(
+            auction(json!({"preset": "rggi", "volume_offered": 5_000, "reserve_price_ticks": 250})),
+            AuctionRules::rggi(volume, reserve, None)
+        );
+        assert_eq!(
+            auction(json!({"preset": "california", "volume_offered": 5_000,
+                "reserve_price_ticks": 250, "purchase_limit_bps": 2_000})),
+            AuctionRules::california(volume, reserve, 2_000)
+        );
+
+        let limit = |limit: Value| match parse(
+            json!({"command": "set_holding_limit", "instrument": "X", "limit": limit}),
+        )
+        .unwrap()
+        {
+            ExchangeCommand::SetHoldingLimit { limit, .. } => limit,
+            other => panic!("not a holding limit: {other:?}"),
+        };
+        assert_eq!(limit(json!("china")), Some(HoldingLimit::CHINA_UNCONFIRMED));
+        assert_eq!(
+            limit(json!({"preset": "china", "others_tonnes": 5})),
+            Some(HoldingLimit {
+                others: Quantity::new(5),
+                ..HoldingLimit::CHINA_UNCONFIRMED
+            })
+        );
+        assert_eq!(limit(Value::Null), None);
+        let error = parse(json!({"command": "set_holding_limit", "instrument": "X",
+            "limit": {"others_tonnes": 5}}))
+        .unwrap_err();
+        assert!(
+            error.contains("compliance_entity_above_allocation_tonnes"),
+            "{error}"
         );
     }
 

@@ -409,6 +409,13 @@ fn exchange_effect_json(effect: &ExchangeEffect) -> Value {
             "sold": sold.tonnes(),
             "trades": trades,
         }),
+        ExchangeEffect::HoldingLimitSet { instrument, limit } => json!({
+            "instrument": instrument.as_str(),
+            "holding_limit": crate::exchange::holding_limit_json(*limit),
+        }),
+        ExchangeEffect::BidModified { auction, bid } => {
+            json!({ "auction": auction.0, "bid_modified": bid.0 })
+        }
     }
 }
 

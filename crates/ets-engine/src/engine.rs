@@ -122,7 +122,7 @@ impl Engine {
                 .map_err(Rejection::from),
             Command::Exchange(command) => self
                 .exchange
-                .execute(&mut self.registry, context, command)
+                .execute_with(&mut self.registry, &self.compliance, context, command)
                 .map(Effect::Exchange)
                 .map_err(Rejection::from),
         };
@@ -176,10 +176,17 @@ impl Engine {
                 });
             }
         }
-        self.registry
-            .execute(context, command)
-            .map(Effect::Registry)
-            .map_err(Rejection::from)
+        let effect = self.registry.execute(context, command)?;
+        // A blocked account stops trading at once: its open orders, proposals and bids close.
+        if let RegistryCommand::SetAccountStatus {
+            account,
+            status: AccountStatus::Blocked,
+        } = command
+        {
+            self.exchange
+                .close_all_of(&mut self.registry, context, *account);
+        }
+        Ok(Effect::Registry(effect))
     }
 
     /// The registry, for queries.

@@ -1,6 +1,7 @@
 //! The exchange's commands and what an accepted one did. Who asks and when
 //! travel beside them in the registry's `Context`.
 
+use super::limits::HoldingLimit;
 use ets_market::{
     AuctionRules, AuctionStatus, DailyStats, InstrumentRules, MarketDataRules, OrderId, OrderKind,
     Side, TimeInForce,
@@ -343,6 +344,28 @@ pub enum ExchangeCommand {
         /// The auction.
         auction: AuctionId,
     },
+    /// Sets or lifts an instrument's holding limit (administrator only).
+    /// Applies to buys entered afterwards; open orders stay.
+    SetHoldingLimit {
+        /// The instrument.
+        instrument: Code,
+        /// The limit; `None` lifts it.
+        limit: Option<HoldingLimit>,
+    },
+    /// Changes an open bid's price and quantity before the close; the bid
+    /// keeps its id and tie-break rank, and its cash hold follows.
+    ModifyBid {
+        /// The auction.
+        auction: AuctionId,
+        /// The bidder's account.
+        account: AccountId,
+        /// The bid.
+        bid: OrderId,
+        /// The new price.
+        price: Price,
+        /// The new quantity, tonnes.
+        quantity: Quantity,
+    },
 }
 
 impl ExchangeCommand {
@@ -366,6 +389,8 @@ impl ExchangeCommand {
             ExchangeCommand::SubmitBid { .. } => "submit_bid",
             ExchangeCommand::WithdrawBid { .. } => "withdraw_bid",
             ExchangeCommand::CloseAuction { .. } => "close_auction",
+            ExchangeCommand::SetHoldingLimit { .. } => "set_holding_limit",
+            ExchangeCommand::ModifyBid { .. } => "modify_bid",
         }
     }
 }
@@ -452,6 +477,20 @@ pub enum ExchangeEffect {
         sold: Quantity,
         /// Ids of the award trades.
         trades: Vec<u64>,
+    },
+    /// An instrument's holding limit was set or lifted.
+    HoldingLimitSet {
+        /// The instrument.
+        instrument: Code,
+        /// The limit now in force.
+        limit: Option<HoldingLimit>,
+    },
+    /// A bid was modified (same id, new price and quantity).
+    BidModified {
+        /// The auction.
+        auction: AuctionId,
+        /// The bid.
+        bid: OrderId,
     },
 }
 

@@ -118,6 +118,27 @@ pub enum ExchangeError {
     /// A sum or product does not fit.
     #[error("arithmetic overflow: {0}")]
     Overflow(&'static str),
+    /// A buy would take the account's position in the class above the
+    /// instrument's holding limit.
+    #[error(
+        "account {account} holds {held} t and has {open_buys} t of open buys in the class \
+         of {instrument}; buying {requested} t more would exceed its holding limit of {limit} t"
+    )]
+    HoldingLimitExceeded {
+        /// The instrument.
+        instrument: Code,
+        /// The buying account.
+        account: AccountId,
+        /// Units it holds of the class.
+        held: Quantity,
+        /// Open quantity of its buy orders and proposals in the class (an
+        /// amended order's own quantity excluded).
+        open_buys: Quantity,
+        /// What the command would add.
+        requested: Quantity,
+        /// Its limit.
+        limit: Quantity,
+    },
 }
 
 impl ExchangeError {
@@ -145,6 +166,7 @@ impl ExchangeError {
             ExchangeError::UnknownAuction(_) => "unknown_auction",
             ExchangeError::MarketClosed { .. } => "market_closed",
             ExchangeError::Overflow(_) => "overflow",
+            ExchangeError::HoldingLimitExceeded { .. } => "holding_limit_exceeded",
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::command::{AuctionId, ExchangeCommand, ExchangeEffect, TradingCalendar, TradingMode};
 use super::error::ExchangeError;
+use super::limits::{Allocations, HoldingLimit, NoAllocations};
 use super::settle::{Ledger, Need};
 use super::state::{
     AuctionState, Exchange, Instrument, OrderHold, TradeRecord, TradeVenue, Venue, cash_required,
@@ -51,7 +52,9 @@ struct NewProposal {
 }
 
 impl Exchange {
-    /// Executes one exchange command against the registry.
+    /// Executes one exchange command against the registry, knowing no
+    /// allocations (a compliance entity's holding limit is then the fixed
+    /// part alone; the engine uses [`Exchange::execute_with`]).
     ///
     /// # Errors
     /// An [`ExchangeError`] naming why the command was refused; the exchange
@@ -62,7 +65,24 @@ impl Exchange {
         context: Context,
         command: &ExchangeCommand,
     ) -> Result<ExchangeEffect, ExchangeError> {
+        self.execute_with(registry, &NoAllocations, context, command)
+    }
+
+    /// Executes one exchange command against the registry; `allocations`
+    /// gives compliance entities' allocations for holding limits.
+    ///
+    /// # Errors
+    /// An [`ExchangeError`] naming why the command was refused; the exchange
+    /// and the registry are then unchanged.
+    pub fn execute_with(
+        &mut self,
+        registry: &mut Registry,
+        allocations: &dyn Allocations,
+        context: Context,
+        command: &ExchangeCommand,
+    ) -> Result<ExchangeEffect, ExchangeError> {
         self.check_open(context, command)?;
+        self.check_buy_limit(registry, allocations, context, command)?;
         match command {
             ExchangeCommand::ListInstrument {
                 symbol,
@@ -207,7 +227,103 @@ impl Exchange {
             ExchangeCommand::CloseAuction { auction } => {
                 self.close_auction(registry, context, *auction)
             }
+            ExchangeCommand::SetHoldingLimit { instrument, limit } => {
+                self.set_holding_limit(registry, context, instrument, *limit)
+            }
+            ExchangeCommand::ModifyBid {
+                auction,
+                account,
+                bid,
+                price,
+                quantity,
+            } => self.modify_bid(
+                registry, context, *auction, *account, *bid, *price, *quantity,
+            ),
         }
+    }
+
+    /// Refuses a buy (order, amendment, take, proposal or acceptance) that
+    /// could take its account above the instrument's holding limit. Runs
+    /// before anything changes; instruments without a limit pass at once.
+    fn check_buy_limit(
+        &self,
+        registry: &Registry,
+        allocations: &dyn Allocations,
+        context: Context,
+        command: &ExchangeCommand,
+    ) -> Result<(), ExchangeError> {
+        let symbol = match command {
+            ExchangeCommand::PlaceOrder { instrument, .. }
+            | ExchangeCommand::AmendOrder { instrument, .. }
+            | ExchangeCommand::TakeListed { instrument, .. }
+            | ExchangeCommand::ProposeBlock { instrument, .. }
+            | ExchangeCommand::AcceptBlock { instrument, .. } => instrument,
+            _ => return Ok(()),
+        };
+        let Some(listed) = self.instruments.get(symbol) else {
+            return Ok(());
+        };
+        if listed.holding_limit.is_none() {
+            return Ok(());
+        }
+        // (account, tonnes added, the order being replaced) of a buy.
+        let buy = match command {
+            ExchangeCommand::PlaceOrder {
+                account,
+                side: Side::Buy,
+                quantity,
+                ..
+            }
+            | ExchangeCommand::ProposeBlock {
+                account,
+                side: Side::Buy,
+                quantity,
+                ..
+            } => Some((*account, *quantity, None)),
+            ExchangeCommand::AmendOrder {
+                account,
+                order,
+                quantity,
+                ..
+            } => listed
+                .holds
+                .get(order)
+                .filter(|hold| hold.side == Side::Buy && hold.account == *account)
+                .map(|_| (*account, *quantity, Some(*order))),
+            ExchangeCommand::TakeListed {
+                account,
+                maker_order,
+                quantity,
+                ..
+            } => listed
+                .venue
+                .book()
+                .and_then(|book| book.order(*maker_order))
+                .filter(|maker| maker.side == Side::Sell)
+                .map(|_| (*account, *quantity, None)),
+            ExchangeCommand::AcceptBlock {
+                account, proposal, ..
+            } => match &listed.venue {
+                Venue::Block(desk) => desk
+                    .proposal(*proposal)
+                    .filter(|open| open.side == Side::Sell && open.counterparty == *account)
+                    .map(|open| (*account, open.quantity, None)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((account, adding, replacing)) = buy else {
+            return Ok(());
+        };
+        // Unknown accounts and strangers are left to the command's own checks
+        // (a stranger must not learn the account's position from the refusal).
+        if registry
+            .check_representative(context.requester, account)
+            .is_err()
+        {
+            return Ok(());
+        }
+        self.check_holding_limit(registry, allocations, symbol, account, adding, replacing)
     }
 
     /// Splits the exchange into one instrument and the ledger settlement
@@ -328,6 +444,7 @@ impl Exchange {
                 market_data: MarketData::new(listing.market_data, reference),
                 holds: std::collections::BTreeMap::new(),
                 calendar: listing.calendar.cloned(),
+                holding_limit: None,
             },
         );
         Ok(ExchangeEffect::InstrumentListed {
@@ -943,6 +1060,153 @@ impl Exchange {
         self.ledger(registry, context)
             .release_cash(account, released);
         Ok(ExchangeEffect::BidWithdrawn { auction, bid })
+    }
+
+    fn modify_bid(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        auction: AuctionId,
+        account: AccountId,
+        bid: OrderId,
+        price: Price,
+        quantity: Quantity,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        registry.check_may_trade(context.requester, account)?;
+        let cash = cash_required(price, quantity, 0).ok_or(ExchangeError::Overflow("bid value"))?;
+        let state = self
+            .auctions
+            .get(&auction)
+            .ok_or(ExchangeError::UnknownAuction(auction))?;
+        let held = match state.bids.get(&bid) {
+            Some(hold) if hold.account == account => hold.cash,
+            Some(hold) => {
+                return Err(MarketError::NotOwner {
+                    order: bid,
+                    owner: hold.account,
+                    trader: account,
+                }
+                .into());
+            }
+            None => return Err(MarketError::UnknownOrder(bid).into()),
+        };
+        // Only an increase needs holding before the call; a decrease is released after.
+        let more = Money::new((cash.minor_units() - held.minor_units()).max(0));
+        let mut ledger = Ledger {
+            registry,
+            cash: &mut self.cash,
+            bought_today: &mut self.bought_today,
+            trades: &mut self.trades,
+            context,
+        };
+        ledger.hold_cash(account, more)?;
+        let Some(state) = self.auctions.get_mut(&auction) else {
+            ledger.release_cash(account, more);
+            return Err(ExchangeError::UnknownAuction(auction));
+        };
+        if let Err(error) = state
+            .auction
+            .modify_bid(account, bid, price, quantity, context.at)
+        {
+            ledger.release_cash(account, more);
+            return Err(error.into());
+        }
+        let less = Money::new((held.minor_units() - cash.minor_units()).max(0));
+        ledger.release_cash(account, less);
+        if let Some(hold) = state.bids.get_mut(&bid) {
+            hold.price = price;
+            hold.cash = cash;
+        }
+        Ok(ExchangeEffect::BidModified { auction, bid })
+    }
+
+    fn set_holding_limit(
+        &mut self,
+        registry: &Registry,
+        context: Context,
+        symbol: &Code,
+        limit: Option<HoldingLimit>,
+    ) -> Result<ExchangeEffect, ExchangeError> {
+        require_kind(
+            registry,
+            context,
+            ParticipantKind::Administrator,
+            "set holding limits",
+        )?;
+        let instrument = self
+            .instruments
+            .get_mut(symbol)
+            .ok_or(ExchangeError::UnknownInstrument(*symbol))?;
+        instrument.holding_limit = limit;
+        Ok(ExchangeEffect::HoldingLimitSet {
+            instrument: *symbol,
+            limit,
+        })
+    }
+
+    /// Closes everything `account` has open at the exchange: resting orders
+    /// are cancelled, its block proposals withdrawn and its auction bids
+    /// withdrawn, each hold released. Called when the registry blocks the
+    /// account, in the same command. Returns how many were closed.
+    pub fn close_all_of(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        account: AccountId,
+    ) -> u32 {
+        let mut closed: u32 = 0;
+        let symbols: Vec<Code> = self.instruments.keys().copied().collect();
+        for symbol in symbols {
+            let Ok((instrument, mut ledger)) = self.split(registry, context, &symbol) else {
+                continue;
+            };
+            let orders: Vec<OrderId> = instrument
+                .holds
+                .iter()
+                .filter(|(_, hold)| hold.account == account)
+                .map(|(order, _)| *order)
+                .collect();
+            for order in orders {
+                let mut report = Report::default();
+                // Only a time before the venue's last call could fail; the
+                // sequencer's times never go backwards.
+                let done = match &mut instrument.venue {
+                    Venue::Continuous(book) => {
+                        book.cancel(account, order, context.at, &mut report).is_ok()
+                    }
+                    Venue::Listed(listed) => listed
+                        .cancel(account, order, context.at, &mut report)
+                        .is_ok(),
+                    Venue::Block(desk) => desk.withdraw(account, order, context.at).is_ok(),
+                };
+                ledger.apply(instrument, &report, &[order]);
+                closed += u32::from(done);
+            }
+        }
+        let mut ledger = Ledger {
+            registry,
+            cash: &mut self.cash,
+            bought_today: &mut self.bought_today,
+            trades: &mut self.trades,
+            context,
+        };
+        for state in self.auctions.values_mut() {
+            let bids: Vec<OrderId> = state
+                .bids
+                .iter()
+                .filter(|(_, hold)| hold.account == account)
+                .map(|(bid, _)| *bid)
+                .collect();
+            for bid in bids {
+                if state.auction.withdraw_bid(account, bid, context.at).is_ok()
+                    && let Some(hold) = state.bids.remove(&bid)
+                {
+                    ledger.release_cash(account, hold.cash);
+                    closed += 1;
+                }
+            }
+        }
+        closed
     }
 
     fn close_auction(

@@ -25,6 +25,7 @@
 mod command;
 mod error;
 mod execute;
+mod limits;
 mod settle;
 mod state;
 
@@ -33,4 +34,5 @@ pub use command::{
     TradingMode,
 };
 pub use error::ExchangeError;
+pub use limits::{Allocations, HoldingLimit, NoAllocations};
 pub use state::{Exchange, TradeRecord, TradeVenue};

@@ -2,6 +2,7 @@
 //! auctions, trade records), its queries and its invariants.
 
 use super::command::{AuctionId, CashBalance, TradingCalendar, TradingMode};
+use super::limits::HoldingLimit;
 use ets_market::{
     Auction, AuctionOutcome, BlockDesk, Book, DEPTH_LEVELS, DailyStats, Depth, InstrumentRules,
     ListedBook, MarketData, OrderId, OrderView, Proposal, Side, Trade, TradeMode,
@@ -47,6 +48,8 @@ pub(super) struct Instrument {
     pub(super) holds: BTreeMap<OrderId, OrderHold>,
     /// When it trades; `None` means always open.
     pub(super) calendar: Option<TradingCalendar>,
+    /// The most an account may hold of the class; `None` means no limit.
+    pub(super) holding_limit: Option<HoldingLimit>,
 }
 
 /// Where an instrument's orders live.
