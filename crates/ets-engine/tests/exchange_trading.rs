@@ -4,8 +4,8 @@
 //! clearing price, and random order flow that conserves units and cash.
 
 use ets_engine::exchange::{
-    AuctionId, CashBalance, Exchange, ExchangeCommand, ExchangeEffect, ExchangeError,
-    TradingCalendar, TradingMode,
+    Allocations, AuctionId, CashBalance, Exchange, ExchangeCommand, ExchangeEffect, ExchangeError,
+    HoldingLimit, TradingCalendar, TradingMode,
 };
 use ets_market::{
     AuctionRules, AuctionStatus, BookLimits, InstrumentRules, MarketDataRules, OrderId, OrderKind,
@@ -61,6 +61,17 @@ struct World {
     registry: Registry,
     exchange: Exchange,
     time: i64,
+    /// The allocation every compliance entity is told it has (holding limits).
+    allocation: u64,
+}
+
+/// Every compliance entity has the same allocation of every class.
+struct Fixed(u64);
+
+impl Allocations for Fixed {
+    fn allocation(&self, _entity: ParticipantId, _class: &UnitClass) -> Quantity {
+        Quantity::new(self.0)
+    }
 }
 
 impl World {
@@ -72,6 +83,7 @@ impl World {
             registry: Registry::new(),
             exchange: Exchange::new(),
             time: 0,
+            allocation: 0,
         };
         let participant = |id, kind| RegistryCommand::RegisterParticipant {
             id: ParticipantId(id),
@@ -177,7 +189,10 @@ impl World {
         command: &ExchangeCommand,
     ) -> Result<ExchangeEffect, ExchangeError> {
         let context = self.context(requester);
-        let result = self.exchange.execute(&mut self.registry, context, command);
+        let allocations = Fixed(self.allocation);
+        let result = self
+            .exchange
+            .execute_with(&mut self.registry, &allocations, context, command);
         if let Err(problem) = self.exchange.check_invariants(&self.registry) {
             panic!("invariant broken after {command:?}: {problem}");
         }
@@ -760,6 +775,285 @@ fn an_auction_clears_at_the_hand_computed_price() {
     assert_eq!(world.cash(F), (100_000_000 - 4_000_000, 0));
     assert_eq!(world.cash(AUCTION), (40_000_000, 0));
     world.registry.check_invariants().unwrap();
+}
+
+fn holding_limit(symbol: &str, above_allocation: u64, others: u64) -> ExchangeCommand {
+    ExchangeCommand::SetHoldingLimit {
+        instrument: code(symbol),
+        limit: Some(HoldingLimit {
+            compliance_entity_above_allocation: Quantity::new(above_allocation),
+            others: Quantity::new(others),
+        }),
+    }
+}
+
+#[test]
+fn a_holding_limit_refuses_buys_beyond_it_and_holds_nothing() {
+    // Goal: with a limit of 51,000 t for others, the fund (holding 50,000 t)
+    // may have 1,000 t of open buys and no more, across instruments of the
+    // class; an amendment replaces its own quantity; sells are never limited;
+    // each refusal changes nothing; lifting the limit lets the buy through.
+    let mut world = World::new();
+    assert_eq!(
+        world.refused(FUND, holding_limit("C", 0, 1)),
+        "not_administrator"
+    );
+    for symbol in ["C", "L", "K"] {
+        let set = world.ok(ADMIN, holding_limit(symbol, 1_000, 51_000));
+        assert!(matches!(
+            set,
+            ExchangeEffect::HoldingLimitSet { limit: Some(_), .. }
+        ));
+    }
+    assert_eq!(
+        world.exchange.holding_limit(&code("C")),
+        Some(HoldingLimit {
+            compliance_entity_above_allocation: Quantity::new(1_000),
+            others: Quantity::new(51_000),
+        })
+    );
+    let (bid, _, _) = entered(&world.ok(FUND, order("C", F, Side::Buy, 5_000, 1_000)));
+    assert_eq!(world.exchange.open_buy_quantity(F, 0), Quantity::new(1_000));
+    assert_eq!(
+        world.refused(FUND, order("C", F, Side::Buy, 5_000, 10)),
+        "holding_limit_exceeded"
+    );
+    // The open buy on C counts on L, which trades the same class.
+    assert_eq!(
+        world.refused(FUND, order("L", F, Side::Buy, 5_000, 1)),
+        "holding_limit_exceeded"
+    );
+    let error = world
+        .run(FUND, &order("C", F, Side::Buy, 5_000, 10))
+        .expect_err("over the limit");
+    assert_eq!(
+        error.to_string(),
+        "account 12 holds 50000 t and has 1000 t of open buys in the class of C; \
+         buying 10 t more would exceed its holding limit of 51000 t"
+    );
+    let amend = |quantity| ExchangeCommand::AmendOrder {
+        instrument: code("C"),
+        account: F,
+        order: bid,
+        price: price(5_000),
+        quantity: Quantity::new(quantity),
+    };
+    world.ok(FUND, amend(500));
+    world.ok(FUND, amend(1_000));
+    assert_eq!(world.refused(FUND, amend(1_010)), "holding_limit_exceeded");
+    // A sale is never limited, and once it trades the fund's position is unchanged.
+    world.ok(FUND, order("C", F, Side::Sell, 5_100, 100));
+    // Compliance entities: allocation + 1,000 t. A holds 200,000 t.
+    assert_eq!(
+        world.refused(PLANT_A, order("C", A, Side::Buy, 5_000, 10)),
+        "holding_limit_exceeded"
+    );
+    world.allocation = 200_000;
+    world.ok(PLANT_A, order("C", A, Side::Buy, 4_900, 1_000));
+    assert_eq!(
+        world.refused(PLANT_A, order("C", A, Side::Buy, 4_900, 10)),
+        "holding_limit_exceeded"
+    );
+    // A listed take of a sell and a block acceptance of a sell proposal are buys too.
+    world.allocation = 0;
+    let (ask, _, _) = entered(&world.ok(PLANT_B, order("L", B, Side::Sell, 5_000, 10)));
+    let take = ExchangeCommand::TakeListed {
+        instrument: code("L"),
+        account: F,
+        maker_order: ask,
+        quantity: Quantity::new(10),
+    };
+    assert_eq!(world.refused(FUND, take), "holding_limit_exceeded");
+    let propose = |account, counterparty, side| ExchangeCommand::ProposeBlock {
+        instrument: code("K"),
+        account,
+        counterparty,
+        side,
+        price: price(5_000),
+        quantity: Quantity::new(100_000),
+        expires_at: Timestamp(1_000_000),
+    };
+    assert_eq!(
+        world.refused(FUND, propose(F, B, Side::Buy)),
+        "holding_limit_exceeded"
+    );
+    let (proposal, _, _) = entered(&world.ok(PLANT_B, propose(B, F, Side::Sell)));
+    let accept = ExchangeCommand::AcceptBlock {
+        instrument: code("K"),
+        account: F,
+        proposal,
+    };
+    assert_eq!(world.refused(FUND, accept), "holding_limit_exceeded");
+    // A stranger learns nothing about the position: the usual refusal comes first.
+    assert_eq!(
+        world.refused(PLANT_A, order("C", F, Side::Buy, 5_000, 10)),
+        "not_representative"
+    );
+    // Lifting the limit lets the same buy through.
+    let lifted = world.ok(
+        ADMIN,
+        ExchangeCommand::SetHoldingLimit {
+            instrument: code("C"),
+            limit: None,
+        },
+    );
+    assert!(matches!(
+        lifted,
+        ExchangeEffect::HoldingLimitSet { limit: None, .. }
+    ));
+    world.ok(FUND, order("C", F, Side::Buy, 5_000, 10));
+    assert_eq!(world.exchange.open_buy_quantity(F, 0), Quantity::new(1_010));
+}
+
+#[test]
+fn the_china_holding_limit_preset_is_one_million_tonnes() {
+    // Goal: the preset is the pilot exchanges' rule (RULES.md 2.6, unconfirmed
+    // nationally): allocation + 1 Mt for compliance entities, 1 Mt for others.
+    assert_eq!(
+        HoldingLimit::CHINA_UNCONFIRMED,
+        HoldingLimit {
+            compliance_entity_above_allocation: Quantity::new(1_000_000),
+            others: Quantity::new(1_000_000),
+        }
+    );
+    let mut world = World::new();
+    world.ok(
+        ADMIN,
+        ExchangeCommand::SetHoldingLimit {
+            instrument: code("C"),
+            limit: Some(HoldingLimit::CHINA_UNCONFIRMED),
+        },
+    );
+    // The fund holds 50,000 t: 950,000 t more is the most it may have open.
+    world.ok(FUND, order("C", F, Side::Buy, 4_500, 20_000));
+    assert_eq!(
+        world.refused(FUND, order("C", F, Side::Buy, 4_500, 930_010)),
+        "holding_limit_exceeded"
+    );
+}
+
+#[test]
+fn the_open_order_limit_of_the_listing_applies_in_every_mode() {
+    // Goal: `limits.max_open_orders_per_account` of the listing bounds resting
+    // orders in continuous and listed books and open proposals on a block desk.
+    let mut world = World::new();
+    let rules = |base: InstrumentRules| {
+        let mut rules = base;
+        rules.limits.max_open_orders_per_account = 2;
+        rules
+    };
+    world.ok(
+        ADMIN,
+        listing("C2", TradingMode::Continuous, rules(CONTINUOUS), 0, false),
+    );
+    world.ok(
+        ADMIN,
+        listing(
+            "L2",
+            TradingMode::ChinaListed,
+            rules(InstrumentRules::CHINA_LISTED),
+            0,
+            false,
+        ),
+    );
+    world.ok(
+        ADMIN,
+        listing(
+            "K2",
+            TradingMode::ChinaBlock,
+            rules(InstrumentRules::CHINA_BLOCK),
+            0,
+            false,
+        ),
+    );
+    for symbol in ["C2", "L2"] {
+        world.ok(PLANT_A, order(symbol, A, Side::Sell, 5_100, 10));
+        world.ok(PLANT_A, order(symbol, A, Side::Sell, 5_200, 10));
+        assert_eq!(
+            world.refused(PLANT_A, order(symbol, A, Side::Sell, 5_300, 10)),
+            "too_many_open_orders"
+        );
+    }
+    let propose = |account, counterparty, side| ExchangeCommand::ProposeBlock {
+        instrument: code("K2"),
+        account,
+        counterparty,
+        side,
+        price: price(5_000),
+        quantity: Quantity::new(100_000),
+        expires_at: Timestamp(1_000_000),
+    };
+    let by_b = |side| propose(B, A, side);
+    world.ok(PLANT_B, by_b(Side::Sell));
+    world.ok(PLANT_B, by_b(Side::Buy));
+    assert_eq!(
+        world.refused(PLANT_B, by_b(Side::Buy)),
+        "too_many_open_orders"
+    );
+    // Another account's proposals count separately.
+    world.ok(PLANT_A, propose(A, B, Side::Sell));
+}
+
+#[test]
+fn a_bid_can_be_modified_before_the_close_and_its_hold_follows() {
+    // Goal: modifying a bid holds an increase before the change (refused with
+    // nothing changed when cash is short), releases a decrease, keeps the id,
+    // refuses strangers, and the close awards the modified bid.
+    let mut world = World::new();
+    world.ok(
+        ADMIN,
+        ExchangeCommand::OpenAuction {
+            class: class(),
+            rules: AuctionRules::eu(Quantity::new(5_000)),
+            seed: 7,
+        },
+    );
+    let submitted = world.ok(
+        FUND,
+        ExchangeCommand::SubmitBid {
+            auction: AuctionId(1),
+            account: F,
+            price: price(8_000),
+            quantity: Quantity::new(1_000),
+        },
+    );
+    let ExchangeEffect::BidSubmitted { bid, .. } = submitted else {
+        panic!("expected a bid, got {submitted:?}");
+    };
+    let modify = |account, limit, quantity| ExchangeCommand::ModifyBid {
+        auction: AuctionId(1),
+        account,
+        bid,
+        price: price(limit),
+        quantity: Quantity::new(quantity),
+    };
+    assert_eq!(world.cash(F), (100_000_000 - 8_000_000, 8_000_000));
+    assert_eq!(
+        world.ok(FUND, modify(F, 9_000, 5_000)),
+        ExchangeEffect::BidModified {
+            auction: AuctionId(1),
+            bid
+        }
+    );
+    assert_eq!(world.cash(F), (100_000_000 - 45_000_000, 45_000_000));
+    // 5,000 t at 250.00 is 125,000,000 > 100,000,000.
+    assert_eq!(
+        world.refused(FUND, modify(F, 25_000, 5_000)),
+        "insufficient_cash"
+    );
+    assert_eq!(world.refused(PLANT_A, modify(A, 8_000, 500)), "not_owner");
+    assert_eq!(world.refused(FUND, modify(F, 8_000, 700)), "off_lot");
+    world.ok(FUND, modify(F, 8_100, 2_500));
+    assert_eq!(world.cash(F), (100_000_000 - 20_250_000, 20_250_000));
+    world.ok(
+        ADMIN,
+        ExchangeCommand::CloseAuction {
+            auction: AuctionId(1),
+        },
+    );
+    // Undersubscribed EU auction: cancelled, the bid released.
+    assert_eq!(world.cash(F), (100_000_000, 0));
+    assert_eq!(world.refused(FUND, modify(F, 8_100, 500)), "auction_closed");
 }
 
 /// One random step of order flow.

@@ -121,8 +121,8 @@ pub enum ExchangeError {
     /// A buy would take the account's position in the class above the
     /// instrument's holding limit.
     #[error(
-        "account {account} holds {held} t and has {open_buys} t of open buys in the class \
-         of {instrument}; buying {requested} t more would exceed its holding limit of {limit} t"
+        "account {account} holds {held} and has {open_buys} of open buys in the class \
+         of {instrument}; buying {requested} more would exceed its holding limit of {limit}"
     )]
     HoldingLimitExceeded {
         /// The instrument.

@@ -1078,6 +1078,9 @@ impl Exchange {
             .auctions
             .get(&auction)
             .ok_or(ExchangeError::UnknownAuction(auction))?;
+        if state.auction.is_closed() {
+            return Err(MarketError::AuctionClosed.into());
+        }
         let held = match state.bids.get(&bid) {
             Some(hold) if hold.account == account => hold.cash,
             Some(hold) => {
