@@ -285,3 +285,157 @@ mod blocking {
         assert_eq!(engine.exchange().trades().len(), 1);
     }
 }
+
+mod common;
+
+mod allocation_limits {
+    use super::common::Harness;
+    use ets_engine::Command;
+    use ets_engine::compliance::{
+        AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, UnitCategory,
+        UnitOutput, UnitSpec,
+    };
+    use ets_engine::exchange::{ExchangeCommand, HoldingLimit, TradingMode};
+    use ets_market::{InstrumentRules, MarketDataRules, OrderKind, Side, TimeInForce};
+    use ets_model::{AccountId, Code, Money, ParticipantId, Price, Quantity, UnitClass, Vintage};
+    use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+
+    const ADMIN: ParticipantId = ParticipantId(1);
+    const OPERATOR: ParticipantId = ParticipantId(2);
+    const PLANT: ParticipantId = ParticipantId(10);
+    const FUND: ParticipantId = ParticipantId(30);
+    const PLANT_ACCOUNT: AccountId = AccountId(100);
+    const FUND_ACCOUNT: AccountId = AccountId(300);
+
+    fn code(text: &str) -> Code {
+        Code::try_new(text).expect("a valid code")
+    }
+
+    fn cea(vintage: u16) -> UnitClass {
+        UnitClass::Allowance {
+            scheme: code("CEA"),
+            vintage: Vintage(vintage),
+        }
+    }
+
+    fn buy(account: AccountId, quantity: u64) -> Command {
+        Command::Exchange(ExchangeCommand::PlaceOrder {
+            instrument: code("CEA21"),
+            account,
+            side: Side::Buy,
+            kind: OrderKind::Limit(Price::try_new(5_000).expect("a price")),
+            quantity: Quantity::new(quantity),
+            time_in_force: TimeInForce::Day,
+        })
+    }
+
+    #[test]
+    fn a_compliance_entity_may_hold_its_allocation_plus_the_margin() {
+        // Goal: through the engine, the limit of a covered entity is its
+        // compliance allocation of the vintage (pre-allocation 0.70 x 0.8218 x
+        // 1,000,000 MWh = 575,260 t) plus 1,000 t; an institution's is 500 t;
+        // refusals change nothing.
+        let mut engine = Harness::starting_at(1_698_796_800_000);
+        let participant = |id, kind| {
+            Command::Registry(RegistryCommand::RegisterParticipant {
+                id,
+                kind,
+                name: format!("participant {id}"),
+            })
+        };
+        let open = |id, kind, holder| {
+            Command::Registry(RegistryCommand::OpenAccount {
+                id,
+                kind,
+                holder,
+                representatives: vec![holder],
+                approvals_required: 1,
+            })
+        };
+        let toml = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemes/cn-power-2021.toml"
+        ))
+        .expect("rulebook file");
+        let setup = [
+            participant(ADMIN, ParticipantKind::Administrator),
+            participant(OPERATOR, ParticipantKind::Exchange),
+            participant(PLANT, ParticipantKind::CoveredEntity),
+            participant(FUND, ParticipantKind::Institution),
+            open(AccountId(1), AccountKind::Issuance, ADMIN),
+            open(AccountId(20), AccountKind::Trading, OPERATOR),
+            open(PLANT_ACCOUNT, AccountKind::OperatorHolding, PLANT),
+            open(FUND_ACCOUNT, AccountKind::Trading, FUND),
+            Command::Compliance(ComplianceCommand::LoadRulebook {
+                source_name: "schemes/cn-power-2021.toml".into(),
+                toml,
+            }),
+            Command::Compliance(ComplianceCommand::RegisterEntities {
+                scheme: "cn-power-2021".into(),
+                entities: vec![EntitySpec {
+                    participant: PLANT,
+                    account: PLANT_ACCOUNT,
+                    units: vec![UnitSpec {
+                        unit: code("U1"),
+                        category: UnitCategory::CoalAbove300Mw,
+                        capacity_mw: 600,
+                        cooling: Cooling::Water,
+                        combined_heat_and_power: false,
+                    }],
+                }],
+            }),
+            Command::Compliance(ComplianceCommand::Allocate {
+                scheme: "cn-power-2021".into(),
+                year: 2021,
+                phase: AllocationPhase::Pre,
+                outputs: vec![EntityOutput {
+                    participant: PLANT,
+                    units: vec![UnitOutput {
+                        unit: code("U1"),
+                        electricity_mwh: "1000000".into(),
+                        heat_gj: "0".into(),
+                        heat_supply_ratio: "0".into(),
+                        load_factor: "0.90".into(),
+                    }],
+                }],
+            }),
+            Command::Exchange(ExchangeCommand::ListInstrument {
+                symbol: code("CEA21"),
+                class: cea(2021),
+                mode: TradingMode::Continuous,
+                rules: InstrumentRules::CHINA_LISTED,
+                reference_price: Price::try_new(5_000).expect("a price"),
+                fee_bps: 0,
+                fee_account: AccountId(20),
+                no_same_day_resale: false,
+                market_data: MarketDataRules::CHINA,
+                calendar: None,
+            }),
+            Command::Exchange(ExchangeCommand::SetHoldingLimit {
+                instrument: code("CEA21"),
+                limit: Some(HoldingLimit {
+                    compliance_entity_above_allocation: Quantity::new(1_000),
+                    others: Quantity::new(500),
+                }),
+            }),
+        ];
+        for command in setup {
+            engine.ok(ADMIN, command);
+        }
+        for account in [PLANT_ACCOUNT, FUND_ACCOUNT] {
+            engine.ok(
+                OPERATOR,
+                Command::Exchange(ExchangeCommand::DepositCash {
+                    account,
+                    amount: Money::new(100_000_000),
+                }),
+            );
+        }
+        assert_eq!(engine.held(PLANT_ACCOUNT, &cea(2021)), 575_260);
+        engine.ok(PLANT, buy(PLANT_ACCOUNT, 600));
+        engine.ok(PLANT, buy(PLANT_ACCOUNT, 400));
+        engine.refused(PLANT, buy(PLANT_ACCOUNT, 1), "holding_limit_exceeded");
+        engine.ok(FUND, buy(FUND_ACCOUNT, 500));
+        engine.refused(FUND, buy(FUND_ACCOUNT, 1), "holding_limit_exceeded");
+    }
+}

@@ -47,8 +47,9 @@ impl Harness {
         assert!(outcome.is_accepted(), "{outcome:?}");
     }
 
-    /// Applies a command that must be refused with `code`, and checks it changed nothing
-    /// (only the remembered outcome of its request id differs).
+    /// Applies a command that must be refused with `code`, and checks it changed nothing:
+    /// registry, compliance and exchange are equal before and after (only the remembered
+    /// outcome of its request id differs).
     pub fn refused(&mut self, requester: ParticipantId, command: Command, code: &str) {
         let before = self.engine.clone();
         let outcome = self.send(requester, command);
@@ -62,6 +63,11 @@ impl Harness {
             before.compliance(),
             self.engine.compliance(),
             "a refusal changed compliance state"
+        );
+        assert_eq!(
+            before.exchange(),
+            self.engine.exchange(),
+            "a refusal changed the exchange"
         );
     }
 
