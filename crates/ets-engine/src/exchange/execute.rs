@@ -41,6 +41,14 @@ struct Listing<'a> {
     calendar: Option<&'a TradingCalendar>,
 }
 
+/// The new terms of an auction bid.
+struct BidChange {
+    account: AccountId,
+    bid: OrderId,
+    price: Price,
+    quantity: Quantity,
+}
+
 /// The fields of a new block proposal.
 struct NewProposal {
     account: AccountId,
@@ -237,7 +245,15 @@ impl Exchange {
                 price,
                 quantity,
             } => self.modify_bid(
-                registry, context, *auction, *account, *bid, *price, *quantity,
+                registry,
+                context,
+                *auction,
+                &BidChange {
+                    account: *account,
+                    bid: *bid,
+                    price: *price,
+                    quantity: *quantity,
+                },
             ),
         }
     }
@@ -1067,11 +1083,14 @@ impl Exchange {
         registry: &mut Registry,
         context: Context,
         auction: AuctionId,
-        account: AccountId,
-        bid: OrderId,
-        price: Price,
-        quantity: Quantity,
+        change: &BidChange,
     ) -> Result<ExchangeEffect, ExchangeError> {
+        let BidChange {
+            account,
+            bid,
+            price,
+            quantity,
+        } = *change;
         registry.check_may_trade(context.requester, account)?;
         let cash = cash_required(price, quantity, 0).ok_or(ExchangeError::Overflow("bid value"))?;
         let state = self
