@@ -841,6 +841,25 @@ fn a_holding_limit_refuses_buys_beyond_it_and_holds_nothing() {
     world.ok(FUND, amend(500));
     world.ok(FUND, amend(1_000));
     assert_eq!(world.refused(FUND, amend(1_010)), "holding_limit_exceeded");
+    // Under a limit lowered below the position, the buy may still shrink or move.
+    world.ok(ADMIN, holding_limit("C", 1_000, 50_500));
+    assert_eq!(
+        world.refused(FUND, amend(1_000 + 1)),
+        "holding_limit_exceeded"
+    );
+    world.ok(FUND, amend(900));
+    world.ok(
+        FUND,
+        ExchangeCommand::AmendOrder {
+            instrument: code("C"),
+            account: F,
+            order: bid,
+            price: price(4_990),
+            quantity: Quantity::new(900),
+        },
+    );
+    world.ok(ADMIN, holding_limit("C", 1_000, 51_000));
+    world.ok(FUND, amend(1_000));
     // A sale is never limited, and once it trades the fund's position is unchanged.
     world.ok(FUND, order("C", F, Side::Sell, 5_100, 100));
     // Compliance entities: allocation + 1,000 t. A holds 200,000 t.

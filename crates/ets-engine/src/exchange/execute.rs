@@ -305,6 +305,9 @@ impl Exchange {
                 .holds
                 .get(order)
                 .filter(|hold| hold.side == Side::Buy && hold.account == *account)
+                // Only an increase can add to the position: lowering a buy or moving
+                // its price is always allowed, even above a limit set later.
+                .filter(|_| *quantity > listed.venue.open_quantity(*order))
                 .map(|_| (*account, *quantity, Some(*order))),
             ExchangeCommand::TakeListed {
                 account,
