@@ -18,6 +18,7 @@ mod auth;
 mod http;
 mod metrics;
 mod sequencer;
+mod ui;
 mod users;
 
 pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};
