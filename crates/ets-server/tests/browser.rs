@@ -505,12 +505,30 @@ fn signing_out_ends_the_session() {
 /// chromedriver, killed and reaped when dropped (also when a test panics).
 struct Driver {
     child: Child,
+    address: std::net::SocketAddr,
     url: String,
     _profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // Ask chromedriver to quit first: it then ends the browsers of its
+        // sessions, so that no Chromium outlives a failed test.
+        if let Ok(mut stream) = std::net::TcpStream::connect(self.address) {
+            use std::io::{Read as _, Write as _};
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = stream.write_all(
+                b"GET /shutdown HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            );
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+        // Waiting for the exit, not measuring: up to 10 s of 100 ms tries.
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -543,12 +561,13 @@ fn start_driver(program: &Path) -> Driver {
         .expect("chromedriver starts");
     let driver = Driver {
         child,
+        address: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         url: format!("http://127.0.0.1:{port}"),
         _profile: tempfile::tempdir().expect("profile dir"),
     };
     // Waiting for readiness, not measuring: up to 30 s of 100 ms tries.
     for _ in 0..300 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if std::net::TcpStream::connect(driver.address).is_ok() {
             return driver;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -567,6 +586,8 @@ fn chromium_capabilities(profile: &Path) -> fantoccini::wd::Capabilities {
         "--disable-component-update".to_owned(),
         "--disable-sync".to_owned(),
         "--disable-dev-shm-usage".to_owned(),
+        "--disable-crash-reporter".to_owned(),
+        "--disable-breakpad".to_owned(),
         "--window-size=390,844".to_owned(),
     ];
     args.push(format!("--user-data-dir={}", profile.display()));
@@ -584,6 +605,16 @@ fn chromium_capabilities(profile: &Path) -> fantoccini::wd::Capabilities {
 
 type Browser = fantoccini::Client;
 type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Fails the flow (without panicking, so the browser is still closed) when
+/// `shown` is not `expected`.
+fn expect_text(what: &str, shown: &str, expected: &str) -> Outcome<()> {
+    if shown == expected {
+        Ok(())
+    } else {
+        Err(format!("{what}: the page shows {shown:?}, expected {expected:?}").into())
+    }
+}
 
 async fn browser_sign_in(browser: &Browser, base: &str, name: &str) -> Outcome<()> {
     use fantoccini::Locator;
@@ -636,7 +667,7 @@ async fn four_eyes_transfer(browser: &Browser, base: &str) -> Outcome<()> {
 
     browser_sign_in(browser, base, "rep-a").await?;
     browser.goto(&format!("{base}/ui/accounts/100")).await?;
-    assert_eq!(text_of(browser, total).await?, "1,000");
+    expect_text("total before", &text_of(browser, total).await?, "1,000")?;
     browser.goto(&format!("{base}/ui")).await?;
     let form = browser.form(Locator::Css("form#transfer")).await?;
     form.set_by_name("to", "200").await?;
@@ -646,12 +677,23 @@ async fn four_eyes_transfer(browser: &Browser, base: &str) -> Outcome<()> {
         .await?
         .click()
         .await?;
-    let outcome = text_of(browser, "#outcome").await?;
-    assert_eq!(outcome, "Accepted.");
+    expect_text(
+        "proposal",
+        &text_of(browser, "#outcome").await?,
+        "Accepted.",
+    )?;
     shows(browser, "awaiting_approval").await?;
     browser.goto(&format!("{base}/ui/accounts/100")).await?;
-    assert_eq!(text_of(browser, total).await?, "1,000");
-    assert_eq!(text_of(browser, available).await?, "700");
+    expect_text(
+        "total while pending",
+        &text_of(browser, total).await?,
+        "1,000",
+    )?;
+    expect_text(
+        "available while pending",
+        &text_of(browser, available).await?,
+        "700",
+    )?;
 
     browser_sign_in(browser, base, "rep-b").await?;
     let row = browser
@@ -662,12 +704,19 @@ async fn four_eyes_transfer(browser: &Browser, base: &str) -> Outcome<()> {
         .await?
         .click()
         .await?;
-    let outcome = text_of(browser, "#outcome").await?;
-    assert_eq!(outcome, "Accepted.");
+    expect_text(
+        "approval",
+        &text_of(browser, "#outcome").await?,
+        "Accepted.",
+    )?;
     shows(browser, "completed").await?;
     browser.goto(&format!("{base}/ui/accounts/100")).await?;
-    assert_eq!(text_of(browser, total).await?, "700");
-    assert_eq!(text_of(browser, available).await?, "700");
+    expect_text("total after", &text_of(browser, total).await?, "700")?;
+    expect_text(
+        "available after",
+        &text_of(browser, available).await?,
+        "700",
+    )?;
     browser.goto(&format!("{base}/ui")).await?;
     shows(browser, "Nothing awaits approval.").await?;
     Ok(())
