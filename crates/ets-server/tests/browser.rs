@@ -70,11 +70,31 @@ const SETUP: &[&str] = &[
     r#"{"request_id":20,"requester":20,"command":"place_order","instrument":"CEA21","account":200,"side":"buy","kind":{"limit":4900},"quantity":15,"time_in_force":"day"}"#,
 ];
 
-/// Applies [`SETUP`] to a fresh store in `data`, checking every command is accepted.
+/// The compliance part of the setup: participant 2 is a verifier; account
+/// 100's holder is a covered entity under China's 2021 rulebook and has
+/// submitted its 2021 emissions report.
+fn compliance_setup() -> Vec<String> {
+    let rulebook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemes/cn-power-2021.toml");
+    let toml = std::fs::read_to_string(&rulebook).expect("the committed rulebook");
+    vec![
+        serde_json::json!({"request_id":40,"requester":1,"command":"register_participant","id":2,"kind":"verifier","name":"Verifier Co"}).to_string(),
+        serde_json::json!({"request_id":41,"requester":1,"command":"load_rulebook","source_name":"cn-power-2021.toml","toml":toml}).to_string(),
+        r#"{"request_id":42,"requester":1,"command":"register_entities","scheme":"cn-power-2021","entities":[{"participant":10,"account":100,"units":[{"unit":"U1","category":"coal_above_300mw","capacity_mw":600,"cooling":"water","combined_heat_and_power":false}]}]}"#.to_owned(),
+        r#"{"request_id":43,"requester":10,"command":"submit_report","entity":10,"year":2021,"fuels":[{"kind":"coal","consumed":"500000","net_calorific_value":"20","carbon_content":"0.0270","oxidation_rate":"0.99"}],"purchased_electricity_mwh":"0"}"#.to_owned(),
+    ]
+}
+
+/// Applies [`SETUP`] and [`compliance_setup`] to a fresh store in `data`,
+/// checking every command is accepted.
 fn set_up_store(data: &Path) {
     let mut store =
         ets_store::Store::create(data, ets_store::StoreConfig::default()).expect("store");
-    let submissions: Vec<ets_store::Submission> = SETUP
+    let lines: Vec<String> = SETUP
+        .iter()
+        .map(|line| (*line).to_owned())
+        .chain(compliance_setup())
+        .collect();
+    let submissions: Vec<ets_store::Submission> = lines
         .iter()
         .map(|line| {
             let request = ets_api::parse_request(line).expect("setup line parses");
@@ -89,7 +109,7 @@ fn set_up_store(data: &Path) {
     let replies = store
         .submit(&submissions, ets_store::wall_clock_now())
         .expect("setup is durable");
-    for (line, reply) in SETUP.iter().zip(replies) {
+    for (line, reply) in lines.iter().zip(replies) {
         assert!(
             matches!(reply.outcome, ets_engine::Outcome::Accepted(_)),
             "{line}: {:?}",
@@ -98,14 +118,15 @@ fn set_up_store(data: &Path) {
     }
 }
 
-/// A served store after [`SETUP`], with users `admin` (1), `rep-a` (10),
-/// `rep-b` (11), `fund` (20) and `auditor` (99).
+/// A served store after [`set_up_store`], with users `admin` (1),
+/// `verifier` (2), `rep-a` (10), `rep-b` (11), `fund` (20) and `auditor` (99).
 fn start() -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("store");
     set_up_store(&data);
     let users = [
         ("admin", 1, Role::Administrator),
+        ("verifier", 2, Role::Verifier),
         ("rep-a", 10, Role::Representative),
         ("rep-b", 11, Role::Representative),
         ("fund", 20, Role::Representative),
@@ -476,6 +497,86 @@ fn the_administrator_issues_through_the_form_and_others_may_not() {
 
     let auditor = sign_in(&server, "auditor");
     assert_eq!(total_shown(&server, &auditor, 300, "CEA-2021"), "940");
+}
+
+#[test]
+fn a_verifier_accepts_a_report_and_the_public_results_show_it() {
+    // Goal: the verifier's page lists the submitted report with its computed
+    // emissions; accepting it sends verify_report (the report is then
+    // verified); the public compliance page shows the entity with its
+    // verified emissions; a representative's user may not open the reports
+    // page, and a representative's participant that is no verifier is
+    // refused by the engine (not_verifier).
+    let server = start();
+    let public = get(&server, None, "/ui/compliance");
+    assert!(public.body.contains("Plant (10)"), "{}", public.body);
+    assert!(
+        public.body.contains("no_verified_report"),
+        "{}",
+        public.body
+    );
+
+    let verifier = sign_in(&server, "verifier");
+    let page = get(&server, Some(&verifier), "/ui/reports");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("submitted"), "{}", page.body);
+    let computed = page
+        .body
+        .split("<td class=\"num\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the computed emissions cell")
+        .to_owned();
+    let fields = |csrf: &str, request_id: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("request_id", request_id.to_owned()),
+            ("entity", "10".to_owned()),
+            ("year", "2021".to_owned()),
+            ("accept", "true".to_owned()),
+        ]
+    };
+    let send = |cookie: &str, fields: Vec<(&str, String)>| {
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post(&server, Some(cookie), "/ui/reports/verify", &borrowed)
+    };
+
+    let rep_a = sign_in(&server, "rep-a");
+    assert_eq!(get(&server, Some(&rep_a), "/ui/reports").status, 403);
+    let home = get(&server, Some(&rep_a), "/ui");
+    let refused = send(
+        &rep_a,
+        fields(
+            &hidden_value(&home.body, "csrf"),
+            &hidden_value(&home.body, "request_id"),
+        ),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("not_verifier"), "{}", refused.body);
+
+    let accepted = send(
+        &verifier,
+        fields(
+            &hidden_value(&page.body, "csrf"),
+            &hidden_value(&page.body, "request_id"),
+        ),
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert!(accepted.body.contains("verified"), "{}", accepted.body);
+    let page = get(&server, Some(&verifier), "/ui/reports");
+    assert!(
+        !page.body.contains("value=\"true\""),
+        "no report awaits: {}",
+        page.body
+    );
+    let public = get(&server, None, "/ui/compliance");
+    assert!(
+        public
+            .body
+            .contains(&format!("<td class=\"num\">{computed}</td>")),
+        "{computed}: {}",
+        public.body
+    );
 }
 
 #[test]
