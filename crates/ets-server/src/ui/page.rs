@@ -36,11 +36,12 @@ impl Nonces {
     }
 }
 
-/// Ticks (one hundredth of the currency) as a decimal with two places.
+/// Ticks (one hundredth of the currency) as a decimal with two places and
+/// grouped thousands.
 pub(crate) fn price(ticks: i64) -> String {
     let sign = if ticks < 0 { "-" } else { "" };
     let magnitude = ticks.unsigned_abs();
-    format!("{sign}{}.{:02}", magnitude / 100, magnitude % 100)
+    format!("{sign}{}.{:02}", tonnes(magnitude / 100), magnitude % 100)
 }
 
 /// A whole number with thin groups of three digits.
@@ -269,7 +270,7 @@ pub(crate) fn dashboard(viewer: &Viewer<'_>, nonces: &mut Nonces, dashboard: &Da
             @if let Some(name) = &dashboard.participant_name { " (" (name) ")" }
             "."
         }
-        h2 { "Your accounts" }
+        h2 { "Accounts" }
         @if dashboard.accounts.is_empty() {
             p.muted { "Your participant represents no account." }
         }
@@ -477,7 +478,7 @@ fn instrument(view: &InstrumentView) -> Markup {
             @if !view.recent.is_empty() {
                 table.trades {
                     caption { "Recent trades" }
-                    thead { tr { th { "Time" } th.num { "Price" } th.num { "Tonnes" } } }
+                    thead { tr { th { "Time (UTC)" } th.num { "Price" } th.num { "Tonnes" } } }
                     tbody { @for trade in &view.recent {
                         tr { td { (trade.at) } td.num { (price(trade.price_ticks)) } td.num { (tonnes(trade.quantity)) } }
                     } }
@@ -537,6 +538,7 @@ mod tests {
         // Goal: ticks print with two decimals, tonnes with thousands separators.
         assert_eq!(price(5012), "50.12");
         assert_eq!(price(-5), "-0.05");
+        assert_eq!(price(302_000), "3,020.00");
         assert_eq!(tonnes(0), "0");
         assert_eq!(tonnes(1_234_567), "1,234,567");
         assert_eq!(tonnes(100), "100");

@@ -379,6 +379,16 @@ fn levels(levels: &[DepthLevel]) -> Vec<LevelRow> {
         .collect()
 }
 
+/// `HH:MM:SS` of an RFC 3339 time (the market page shows one day), or the
+/// whole text when it has no such part.
+fn time_of_day(rfc3339: &str) -> String {
+    rfc3339
+        .get(11..19)
+        .filter(|time| time.as_bytes().get(2) == Some(&b':'))
+        .unwrap_or(rfc3339)
+        .to_owned()
+}
+
 /// Every instrument's book, day figures and recent trades.
 pub(crate) fn market(engine: &Engine) -> Vec<InstrumentView> {
     let exchange = engine.exchange();
@@ -413,7 +423,7 @@ pub(crate) fn market(engine: &Engine) -> Vec<InstrumentView> {
                     .map(|trade| TradeRow {
                         price_ticks: trade.price.ticks(),
                         quantity: trade.quantity.tonnes(),
-                        at: ets_api::format_time(trade.at),
+                        at: time_of_day(&ets_api::format_time(trade.at)),
                     })
                     .collect(),
                 chart_prices_ticks: tape[chart_from..]
@@ -423,4 +433,16 @@ pub(crate) fn market(engine: &Engine) -> Vec<InstrumentView> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trade_times_show_the_time_of_day() {
+        // Goal: the market page's trade times keep HH:MM:SS of RFC 3339 text.
+        assert_eq!(time_of_day("2026-11-28T18:51:57.203Z"), "18:51:57");
+        assert_eq!(time_of_day("12ms"), "12ms");
+    }
 }
