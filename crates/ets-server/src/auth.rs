@@ -132,6 +132,28 @@ impl UserDirectory {
     }
 }
 
+impl UserDirectory {
+    /// Checks a name and password (the web UI's sign-in) like HTTP Basic:
+    /// the same argon2 limit, one `&'static str` reason for the log.
+    pub(crate) async fn authenticate_password(
+        &self,
+        name: String,
+        password: String,
+    ) -> Result<Principal, &'static str> {
+        self.authenticate(Credentials::Basic { name, password })
+            .await
+    }
+
+    /// The user named `name` as the users file says now, so that a web
+    /// session follows a changed role and ends with a removed user.
+    pub(crate) fn principal_named(&self, name: &str) -> Option<Principal> {
+        self.current()
+            .principals()
+            .into_iter()
+            .find(|principal| principal.name == name)
+    }
+}
+
 fn stamp_of(path: &Path) -> FileStamp {
     match std::fs::metadata(path) {
         Ok(metadata) => FileStamp::Present {

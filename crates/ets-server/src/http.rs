@@ -168,6 +168,7 @@ pub fn router(state: ServerState) -> Router {
         protected.route_layer(middleware::from_fn_with_state(state.clone(), require_user));
     public
         .merge(protected)
+        .merge(crate::ui::router(state.clone()))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
         .with_state(state)

@@ -11,13 +11,17 @@
 //! participant may do. `/healthz`, `/metrics` (Prometheus) and
 //! `/api/openapi.json` are public. The API is described in `docs/api.md`.
 //!
+//! The web UI (HTML pages under `/ui`, sessions, CSRF) is the `ui` module,
+//! described in `docs/web-ui.md`.
+//!
 //! **Not yet:** TLS (put a TLS-terminating proxy in front, or bind to
-//! loopback only), the web UI, rate limiting of failed logins.
+//! loopback only), rate limiting of failed logins.
 
 mod auth;
 mod http;
 mod metrics;
 mod sequencer;
+mod ui;
 mod users;
 
 pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};

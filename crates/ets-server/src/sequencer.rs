@@ -61,6 +61,10 @@ pub enum Job {
         /// Where the view goes.
         reply: oneshot::Sender<Option<Value>>,
     },
+    /// A read of anything in the store (the web UI's pages), run on the
+    /// sequencer thread after the submissions queued before it are durable.
+    /// The closure sends its own answer; it must be quick, as writes wait.
+    Read(Box<dyn FnOnce(&Store) + Send>),
 }
 
 /// The running sequencer thread.
@@ -121,6 +125,14 @@ fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, me
                     flush(&mut store, &mut pending, metrics);
                     // The asker may have gone away; nothing to do then.
                     let _ = reply.send(answer(&store, query));
+                }
+                Job::Read(read) => {
+                    flush(&mut store, &mut pending, metrics);
+                    // A read changes nothing, so a panicking one only loses its answer.
+                    let read = std::panic::AssertUnwindSafe(|| read(&store));
+                    if std::panic::catch_unwind(read).is_err() {
+                        tracing::error!("a read job panicked");
+                    }
                 }
             }
             next = receiver.try_recv().ok();

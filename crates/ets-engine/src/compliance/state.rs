@@ -333,6 +333,18 @@ impl Compliance {
             .map(Vec::as_slice)
     }
 
+    /// The schemes whose rulebooks are loaded, in order.
+    pub fn schemes(&self) -> impl Iterator<Item = &str> {
+        self.rulebooks.keys().map(String::as_str)
+    }
+
+    /// Every report with its entity and year, by entity then year.
+    pub fn reports(&self) -> impl Iterator<Item = (ParticipantId, u16, &Report)> {
+        self.reports
+            .iter()
+            .map(|(&(entity, year), report)| (entity, year, report))
+    }
+
     /// Executes one compliance command.
     ///
     /// # Errors

@@ -1,0 +1,766 @@
+//! The web UI under `/ui`: server-rendered HTML pages for representatives,
+//! the administrator, verifiers and the public (docs/web-ui.md).
+//!
+//! People sign in with their `users.json` name and password (argon2, as HTTP
+//! Basic) and get a session cookie (`HttpOnly; SameSite=Strict`, a random
+//! token kept in memory). Every form carries the session's CSRF token and a
+//! request id generated when the page was drawn, so sending a form twice
+//! repeats the same command and the engine answers with its first outcome.
+//! Forms become the JSON commands of the API (`ets_api::parse_request`),
+//! sent through the same sequencer with the user's participant as requester:
+//! the engine alone decides what that participant may do, and its refusal
+//! code and message are shown as they are.
+
+// A refusal is an HTML page built once per request, on its way out: boxing
+// it would only add noise.
+#![allow(clippy::result_large_err)]
+
+mod chart;
+mod page;
+mod session;
+mod view;
+
+use crate::http::{ADMINISTRATOR_COMMANDS, ServerState};
+use crate::sequencer::Job;
+use crate::users::{Principal, Role};
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Router, middleware};
+use ets_engine::{Engine, Outcome};
+use ets_model::AccountId;
+use ets_store::{Store, Submission};
+use page::{Nonces, Viewer};
+use serde_json::{Value, json};
+use session::{Session, Sessions, cookie_token, same_secret};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// The stylesheet, small and responsive, served at `/ui/static/ui.css`.
+const STYLESHEET: &str = include_str!("../../static/ui.css");
+
+/// What the UI's handlers share.
+#[derive(Clone)]
+struct UiState {
+    server: ServerState,
+    sessions: Arc<Sessions>,
+}
+
+/// The fields of a submitted form.
+type Fields = BTreeMap<String, String>;
+
+/// The UI's routes, with their own sessions; merge into the API router.
+pub(crate) fn router<S>(server: ServerState) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let state = UiState {
+        server,
+        sessions: Arc::new(Sessions::default()),
+    };
+    Router::new()
+        .route("/ui", get(home))
+        .route("/ui/login", get(login_form).post(login))
+        .route("/ui/logout", post(logout))
+        .route("/ui/accounts/{id}", get(account))
+        .route("/ui/transfer", post(transfer))
+        .route("/ui/surrender", post(surrender))
+        .route("/ui/decide", post(decide))
+        .route("/ui/admin", get(admin))
+        .route("/ui/admin/issue", post(issue))
+        .route("/ui/admin/allocate", post(allocate))
+        .route("/ui/reports", get(reports))
+        .route("/ui/reports/verify", post(verify))
+        .route("/ui/market", get(market))
+        .route("/ui/compliance", get(compliance))
+        .route("/ui/static/ui.css", get(stylesheet))
+        .layer(middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Headers every UI answer carries: no framing, no foreign scripts or form
+/// targets, no caching of pages that show holdings.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// A signed-in user: who they are now and their session.
+struct SignedIn {
+    principal: Principal,
+    session: Session,
+    token: String,
+}
+
+impl SignedIn {
+    fn viewer(&self) -> Viewer<'_> {
+        Viewer {
+            name: &self.principal.name,
+            role: self.principal.role,
+            participant: self.principal.participant.0,
+            csrf: &self.session.csrf,
+        }
+    }
+}
+
+/// The user of the request's session, looked up again in the users file so
+/// that a removed user is signed out and a changed role applies at once.
+fn signed_in(state: &UiState, headers: &HeaderMap) -> Option<SignedIn> {
+    let token = cookie_token(headers)?;
+    let session = state.sessions.get(&token)?;
+    let Some(principal) = state.server.users.principal_named(&session.user) else {
+        state.sessions.end(&token);
+        return None;
+    };
+    Some(SignedIn {
+        principal,
+        session,
+        token,
+    })
+}
+
+fn html(status: StatusCode, markup: maud::Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+/// A page that says what went wrong, with the stable code.
+fn problem(
+    status: StatusCode,
+    viewer: Option<&Viewer<'_>>,
+    code: &str,
+    message: &str,
+    back: &str,
+) -> Response {
+    let outcome = page::Outcome {
+        accepted: false,
+        duplicate: false,
+        code: Some(code),
+        message: Some(message),
+        details: Vec::new(),
+    };
+    html(status, page::outcome(viewer, &outcome, back))
+}
+
+fn to_login() -> Response {
+    Redirect::to("/ui/login").into_response()
+}
+
+/// Runs `read` on the engine on the sequencer thread, after the writes
+/// queued before it.
+async fn read<T, F>(state: &UiState, read: F) -> Result<T, Response>
+where
+    T: Send + 'static,
+    F: FnOnce(&Engine) -> T + Send + 'static,
+{
+    let (sender, answer) = oneshot::channel();
+    let job = Job::Read(Box::new(move |store: &Store| {
+        // The asker may have gone away; nothing to do then.
+        let _ = sender.send(read(store.engine()));
+    }));
+    enqueue(&state.server.jobs, job)?;
+    answer.await.map_err(|_| unavailable())
+}
+
+fn unavailable() -> Response {
+    problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        "shutting_down",
+        "the server is shutting down",
+        "/ui",
+    )
+}
+
+fn enqueue(jobs: &mpsc::Sender<Job>, job: Job) -> Result<(), Response> {
+    match jobs.try_send(job) {
+        Ok(()) => Ok(()),
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            let mut response = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "queue_full",
+                "the server is at capacity; try again in a second",
+                "/ui",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(response)
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => Err(unavailable()),
+    }
+}
+
+/// A fresh start for the request ids of a page's forms.
+fn nonces() -> Result<Nonces, Response> {
+    session::random_request_id()
+        .map(Nonces::from)
+        .map_err(|error| internal(&error.to_string()))
+}
+
+fn internal(message: &str) -> Response {
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        "randomness_unavailable",
+        message,
+        "/ui",
+    )
+}
+
+async fn home(State(state): State<UiState>, headers: HeaderMap) -> Response {
+    let Some(user) = signed_in(&state, &headers) else {
+        return html(StatusCode::OK, page::welcome());
+    };
+    let participant = user.principal.participant;
+    let dashboard = match read(&state, move |engine| view::dashboard(engine, participant)).await {
+        Ok(dashboard) => dashboard,
+        Err(response) => return response,
+    };
+    let mut nonces = match nonces() {
+        Ok(nonces) => nonces,
+        Err(response) => return response,
+    };
+    html(
+        StatusCode::OK,
+        page::dashboard(&user.viewer(), &mut nonces, &dashboard),
+    )
+}
+
+async fn login_form(State(state): State<UiState>, headers: HeaderMap) -> Response {
+    if signed_in(&state, &headers).is_some() {
+        return Redirect::to("/ui").into_response();
+    }
+    html(StatusCode::OK, page::login(None))
+}
+
+async fn login(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if let Err(response) = same_origin(&headers) {
+        return response;
+    }
+    let name = fields.get("name").cloned().unwrap_or_default();
+    let password = fields.get("password").cloned().unwrap_or_default();
+    match state
+        .server
+        .users
+        .authenticate_password(name.clone(), password)
+        .await
+    {
+        Ok(principal) => match state.sessions.start(&principal.name) {
+            Ok(token) => {
+                tracing::info!(user = %principal.name, "signed in to the web UI");
+                let mut response = Redirect::to("/ui").into_response();
+                if let Ok(value) = HeaderValue::from_str(&session::set_cookie(&token)) {
+                    response.headers_mut().insert(header::SET_COOKIE, value);
+                }
+                response
+            }
+            Err(error) => internal(&error.to_string()),
+        },
+        Err(code) => {
+            tracing::info!(code, "web UI sign-in failed");
+            // One answer for every failure: a visitor cannot probe names.
+            html(
+                StatusCode::UNAUTHORIZED,
+                page::login(Some("The user name or the password is wrong.")),
+            )
+        }
+    }
+}
+
+async fn logout(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    let user = match check_form(&state, &headers, &fields) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    state.sessions.end(&user.token);
+    let mut response = Redirect::to("/ui").into_response();
+    if let Ok(value) = HeaderValue::from_str(&session::clear_cookie()) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// When the browser says where a form came from (`Origin`), it must be this
+/// server; SameSite=Strict and the CSRF token do the rest.
+fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("");
+    let origin = origin.to_str().unwrap_or("");
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    if authority.is_some_and(|authority| !host.is_empty() && authority == host) {
+        return Ok(());
+    }
+    Err(problem(
+        StatusCode::FORBIDDEN,
+        None,
+        "cross_origin",
+        &format!("a form from {origin:?} may not be sent to this server"),
+        "/ui",
+    ))
+}
+
+/// The checks of every form but the sign-in: same origin, signed in, and the
+/// session's CSRF token in the `csrf` field.
+fn check_form(state: &UiState, headers: &HeaderMap, fields: &Fields) -> Result<SignedIn, Response> {
+    same_origin(headers)?;
+    let Some(user) = signed_in(state, headers) else {
+        return Err(problem(
+            StatusCode::UNAUTHORIZED,
+            None,
+            "not_signed_in",
+            "sign in first (the session may have ended)",
+            "/ui/login",
+        ));
+    };
+    let sent = fields.get("csrf").map_or("", String::as_str);
+    if !same_secret(sent, &user.session.csrf) {
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            Some(&user.viewer()),
+            "csrf_mismatch",
+            "the form does not carry this session's token; reload the page and send it again",
+            "/ui",
+        ));
+    }
+    Ok(user)
+}
+
+/// Where the outcome page links back to: a UI path, else the home page.
+fn back_of(fields: &Fields) -> String {
+    match fields.get("back") {
+        Some(back) if back.starts_with("/ui") && !back.contains("//") && !back.contains('\\') => {
+            back.clone()
+        }
+        _ => "/ui".to_owned(),
+    }
+}
+
+fn text_field<'a>(fields: &'a Fields, name: &str) -> Result<&'a str, String> {
+    fields
+        .get(name)
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| format!("the form has no {name}"))
+}
+
+fn number_field(fields: &Fields, name: &str) -> Result<u64, String> {
+    let text = text_field(fields, name)?;
+    let digits = text.replace([',', '_', ' '], "");
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(format!("{name} must be a whole number; it is {text:?}"));
+    }
+    digits
+        .parse()
+        .map_err(|_| format!("{name} is too large: {text:?}"))
+}
+
+/// The HTTP status of an engine refusal, as the JSON API gives it.
+fn refusal_status(code: &str) -> StatusCode {
+    match code {
+        "not_administrator" | "not_representative" | "not_verifier" | "role_forbids" => {
+            StatusCode::FORBIDDEN
+        }
+        c if c.starts_with("unknown_") => StatusCode::NOT_FOUND,
+        "time_went_backwards"
+        | "participant_exists"
+        | "account_exists"
+        | "not_pending"
+        | "already_approved" => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// Sends the command a form describes: `build` makes its JSON (without the
+/// envelope) from the fields; the form's request id and the user's
+/// participant complete it, then it goes the API's way to the engine.
+async fn send_form(
+    state: &UiState,
+    headers: &HeaderMap,
+    fields: &Fields,
+    build: impl FnOnce(&Fields) -> Result<Value, String>,
+) -> Response {
+    let user = match check_form(state, headers, fields) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let viewer = user.viewer();
+    let back = back_of(fields);
+    let bad_form = |message: String| {
+        problem(
+            StatusCode::BAD_REQUEST,
+            Some(&viewer),
+            "malformed_form",
+            &message,
+            &back,
+        )
+    };
+    let request_id = match number_field(fields, "request_id") {
+        Ok(id) => id,
+        Err(message) => return bad_form(message),
+    };
+    let mut command = match build(fields) {
+        Ok(command) => command,
+        Err(message) => return bad_form(message),
+    };
+    if let Some(object) = command.as_object_mut() {
+        object.insert("request_id".into(), json!(request_id));
+        object.insert("requester".into(), json!(user.principal.participant.0));
+    }
+    let name = command["command"].as_str().unwrap_or("").to_owned();
+    let role = user.principal.role;
+    let administrative = ADMINISTRATOR_COMMANDS.contains(&name.as_str());
+    if !role.may_write() || (administrative && role != Role::Administrator) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            Some(&viewer),
+            "role_forbids",
+            &format!(
+                "user {} has the role {role}, which may not {name}",
+                viewer.name
+            ),
+            &back,
+        );
+    }
+    let request = match ets_api::parse_request(&command.to_string()) {
+        Ok(request) => request,
+        Err(error) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                Some(&viewer),
+                error.code,
+                &error.message,
+                &back,
+            );
+        }
+    };
+    let (reply, answer) = oneshot::channel();
+    let submission = Box::new(Submission {
+        request_id: request.request_id,
+        requester: request.requester,
+        time: request.time,
+        command: request.command,
+    });
+    if let Err(response) = enqueue(&state.server.jobs, Job::Submit { submission, reply }) {
+        return response;
+    }
+    let reply = match answer.await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(fault)) => {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(&viewer),
+                "store_faulted",
+                &fault,
+                &back,
+            );
+        }
+        Err(_) => return unavailable(),
+    };
+    tracing::info!(user = %viewer.name, command = %name, request_id, "web UI command answered");
+    let line = ets_api::reply_json(
+        request.request_id,
+        reply.sequence,
+        reply.time,
+        reply.duplicate,
+        &reply.outcome,
+    );
+    let (status, details) = match &reply.outcome {
+        Outcome::Accepted(_) => (StatusCode::OK, details_of(&line["result"])),
+        Outcome::Rejected(rejection) => (refusal_status(&rejection.code), Vec::new()),
+    };
+    let outcome = page::Outcome {
+        accepted: matches!(reply.outcome, Outcome::Accepted(_)),
+        duplicate: reply.duplicate,
+        code: line["code"].as_str(),
+        message: line["message"].as_str(),
+        details,
+    };
+    html(status, page::outcome(Some(&viewer), &outcome, &back))
+}
+
+/// The fields of an accepted command's result, as text.
+fn details_of(result: &Value) -> Vec<(String, String)> {
+    result
+        .as_object()
+        .map(|object| {
+            object
+                .iter()
+                .map(|(key, value)| {
+                    let text = match value {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    (key.replace('_', " "), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn transfer(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    send_form(&state, &headers, &fields, |fields| {
+        Ok(json!({
+            "command": "transfer",
+            "from": number_field(fields, "from")?,
+            "to": number_field(fields, "to")?,
+            "unit": text_field(fields, "unit")?,
+            "quantity": number_field(fields, "quantity")?,
+        }))
+    })
+    .await
+}
+
+async fn surrender(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    send_form(&state, &headers, &fields, |fields| {
+        Ok(json!({
+            "command": "surrender",
+            "from": number_field(fields, "from")?,
+            "unit": text_field(fields, "unit")?,
+            "quantity": number_field(fields, "quantity")?,
+            "compliance_year": number_field(fields, "compliance_year")?,
+        }))
+    })
+    .await
+}
+
+async fn decide(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    send_form(&state, &headers, &fields, |fields| {
+        let decision = text_field(fields, "decision")?;
+        if !["approve", "reject", "withdraw"].contains(&decision) {
+            return Err(format!(
+                "decision must be approve, reject or withdraw; it is {decision:?}"
+            ));
+        }
+        Ok(json!({ "command": decision, "transaction": number_field(fields, "transaction")? }))
+    })
+    .await
+}
+
+async fn issue(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    send_form(&state, &headers, &fields, |fields| {
+        Ok(json!({
+            "command": "issue",
+            "unit": text_field(fields, "unit")?,
+            "quantity": number_field(fields, "quantity")?,
+        }))
+    })
+    .await
+}
+
+async fn allocate(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    send_form(&state, &headers, &fields, |fields| {
+        Ok(json!({
+            "command": "allocate",
+            "to": number_field(fields, "to")?,
+            "unit": text_field(fields, "unit")?,
+            "quantity": number_field(fields, "quantity")?,
+        }))
+    })
+    .await
+}
+
+async fn verify(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Response {
+    send_form(&state, &headers, &fields, |fields| {
+        let accept = match text_field(fields, "accept")? {
+            "true" => true,
+            "false" => false,
+            other => return Err(format!("accept must be true or false; it is {other:?}")),
+        };
+        Ok(json!({
+            "command": "verify_report",
+            "entity": number_field(fields, "entity")?,
+            "year": number_field(fields, "year")?,
+            "accept": accept,
+        }))
+    })
+    .await
+}
+
+async fn account(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+) -> Response {
+    let Some(user) = signed_in(&state, &headers) else {
+        return to_login();
+    };
+    let participant = user.principal.participant;
+    let found = match read(&state, move |engine| {
+        view::account(engine, AccountId(id), participant)
+    })
+    .await
+    {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let viewer = user.viewer();
+    let sees_all = matches!(user.principal.role, Role::Administrator | Role::Auditor);
+    match found {
+        None => problem(
+            StatusCode::NOT_FOUND,
+            Some(&viewer),
+            "unknown_account",
+            &format!("account {id} does not exist"),
+            "/ui",
+        ),
+        Some((_, false)) if !sees_all => problem(
+            StatusCode::FORBIDDEN,
+            Some(&viewer),
+            "not_representative",
+            &format!(
+                "participant {} neither holds nor represents account {id}",
+                participant.0
+            ),
+            "/ui",
+        ),
+        Some((row, _)) => html(StatusCode::OK, page::account(&viewer, &row)),
+    }
+}
+
+async fn admin(State(state): State<UiState>, headers: HeaderMap) -> Response {
+    let Some(user) = signed_in(&state, &headers) else {
+        return to_login();
+    };
+    if user.principal.role != Role::Administrator {
+        return problem(
+            StatusCode::FORBIDDEN,
+            Some(&user.viewer()),
+            "role_forbids",
+            "the administration page is for users with the role administrator",
+            "/ui",
+        );
+    }
+    let overview = match read(&state, view::admin_overview).await {
+        Ok(overview) => overview,
+        Err(response) => return response,
+    };
+    let mut nonces = match nonces() {
+        Ok(nonces) => nonces,
+        Err(response) => return response,
+    };
+    html(
+        StatusCode::OK,
+        page::admin(&user.viewer(), &mut nonces, &overview),
+    )
+}
+
+async fn reports(State(state): State<UiState>, headers: HeaderMap) -> Response {
+    let Some(user) = signed_in(&state, &headers) else {
+        return to_login();
+    };
+    if !matches!(
+        user.principal.role,
+        Role::Verifier | Role::Administrator | Role::Auditor
+    ) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            Some(&user.viewer()),
+            "role_forbids",
+            "emissions reports are for verifiers, administrators and auditors",
+            "/ui",
+        );
+    }
+    let rows = match read(&state, view::reports).await {
+        Ok(rows) => rows,
+        Err(response) => return response,
+    };
+    let mut nonces = match nonces() {
+        Ok(nonces) => nonces,
+        Err(response) => return response,
+    };
+    html(
+        StatusCode::OK,
+        page::reports(&user.viewer(), &mut nonces, &rows),
+    )
+}
+
+async fn market(State(state): State<UiState>, headers: HeaderMap) -> Response {
+    let user = signed_in(&state, &headers);
+    let instruments = match read(&state, view::market).await {
+        Ok(instruments) => instruments,
+        Err(response) => return response,
+    };
+    let viewer = user.as_ref().map(SignedIn::viewer);
+    html(StatusCode::OK, page::market(viewer.as_ref(), &instruments))
+}
+
+async fn compliance(State(state): State<UiState>, headers: HeaderMap) -> Response {
+    let user = signed_in(&state, &headers);
+    let years = match read(&state, view::compliance).await {
+        Ok(years) => years,
+        Err(response) => return response,
+    };
+    let viewer = user.as_ref().map(SignedIn::viewer);
+    html(StatusCode::OK, page::compliance(viewer.as_ref(), &years))
+}

@@ -1,0 +1,864 @@
+//! Tests of the web UI (`/ui`) served in-process on 127.0.0.1: through plain
+//! HTTP (sign-in, sessions, CSRF, who sees what, public pages, idempotent
+//! forms) and through a real headless Chromium driven over WebDriver (a
+//! four-eyes transfer proposed by one representative and approved by the
+//! other).
+//!
+//! The browser test needs `chromium` and `chromium-driver` (Debian). Without
+//! them it prints a line and passes, unless `ETS_BROWSER_TEST=required`
+//! (set by `.ci/run`), which makes their absence a failure.
+
+use ets_model::ParticipantId;
+use ets_server::{Role, Users};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A server running on its own thread and tokio runtime; shut down and
+/// joined when dropped.
+struct Server {
+    base: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The registry every test starts from:
+/// - participant 1, the administrator; 3, the exchange operator (its
+///   trading account 3 takes the fees);
+/// - 10 and 11, the two representatives of account 100 (operator holding of
+///   participant 10), which needs both to sign (2 of 2), holding 1,000 t;
+/// - 20, the institution holding trading account 200 (1 of 1);
+/// - 30, a covered entity with account 300 (1 of 1), holding 1,000 t;
+/// - instrument CEA21 with two trades (at 50.00 and 51.00) and a resting
+///   bid and ask.
+const SETUP: &[&str] = &[
+    r#"{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}"#,
+    r#"{"request_id":2,"requester":1,"command":"register_participant","id":3,"kind":"exchange","name":"SEEE"}"#,
+    r#"{"request_id":3,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}"#,
+    r#"{"request_id":4,"requester":1,"command":"register_participant","id":11,"kind":"individual","name":"Second signer"}"#,
+    r#"{"request_id":5,"requester":1,"command":"register_participant","id":20,"kind":"institution","name":"Fund"}"#,
+    r#"{"request_id":6,"requester":1,"command":"register_participant","id":30,"kind":"covered_entity","name":"Mill"}"#,
+    r#"{"request_id":7,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}"#,
+    r#"{"request_id":8,"requester":1,"command":"open_account","id":100,"kind":"operator_holding","holder":10,"representatives":[10,11],"approvals_required":2}"#,
+    r#"{"request_id":9,"requester":1,"command":"open_account","id":200,"kind":"trading","holder":20,"representatives":[20]}"#,
+    r#"{"request_id":10,"requester":1,"command":"open_account","id":300,"kind":"operator_holding","holder":30,"representatives":[30]}"#,
+    r#"{"request_id":21,"requester":1,"command":"open_account","id":3,"kind":"trading","holder":3,"representatives":[3]}"#,
+    r#"{"request_id":11,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1000000}"#,
+    r#"{"request_id":12,"requester":1,"command":"allocate","to":100,"unit":"CEA-2021","quantity":1000}"#,
+    r#"{"request_id":13,"requester":1,"command":"allocate","to":300,"unit":"CEA-2021","quantity":1000}"#,
+    r#"{"request_id":14,"requester":1,"command":"list_instrument","symbol":"CEA21","unit":"CEA-2021","mode":"continuous","rules":"continuous","reference_price_ticks":5000,"fee_bps":0,"fee_account":3,"no_same_day_resale":false,"market_data":"eu"}"#,
+    r#"{"request_id":15,"requester":3,"command":"deposit_cash","account":200,"amount_minor_units":100000000}"#,
+    r#"{"request_id":16,"requester":30,"command":"place_order","instrument":"CEA21","account":300,"side":"sell","kind":{"limit":5000},"quantity":40,"time_in_force":"day"}"#,
+    r#"{"request_id":17,"requester":20,"command":"place_order","instrument":"CEA21","account":200,"side":"buy","kind":{"limit":5000},"quantity":40,"time_in_force":"day"}"#,
+    r#"{"request_id":18,"requester":30,"command":"place_order","instrument":"CEA21","account":300,"side":"sell","kind":{"limit":5100},"quantity":70,"time_in_force":"day"}"#,
+    r#"{"request_id":19,"requester":20,"command":"place_order","instrument":"CEA21","account":200,"side":"buy","kind":{"limit":5100},"quantity":20,"time_in_force":"day"}"#,
+    r#"{"request_id":20,"requester":20,"command":"place_order","instrument":"CEA21","account":200,"side":"buy","kind":{"limit":4900},"quantity":15,"time_in_force":"day"}"#,
+];
+
+/// The compliance part of the setup: participant 2 is a verifier; account
+/// 100's holder is a covered entity under China's 2021 rulebook and has
+/// submitted its 2021 emissions report.
+fn compliance_setup() -> Vec<String> {
+    let rulebook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemes/cn-power-2021.toml");
+    let toml = std::fs::read_to_string(&rulebook).expect("the committed rulebook");
+    vec![
+        serde_json::json!({"request_id":40,"requester":1,"command":"register_participant","id":2,"kind":"verifier","name":"Verifier Co"}).to_string(),
+        serde_json::json!({"request_id":41,"requester":1,"command":"load_rulebook","source_name":"cn-power-2021.toml","toml":toml}).to_string(),
+        r#"{"request_id":42,"requester":1,"command":"register_entities","scheme":"cn-power-2021","entities":[{"participant":10,"account":100,"units":[{"unit":"U1","category":"coal_above_300mw","capacity_mw":600,"cooling":"water","combined_heat_and_power":false}]}]}"#.to_owned(),
+        r#"{"request_id":43,"requester":10,"command":"submit_report","entity":10,"year":2021,"fuels":[{"kind":"coal","consumed":"500000","net_calorific_value":"20","carbon_content":"0.0270","oxidation_rate":"0.99"}],"purchased_electricity_mwh":"0"}"#.to_owned(),
+    ]
+}
+
+/// Applies [`SETUP`] and [`compliance_setup`] to a fresh store in `data`,
+/// checking every command is accepted.
+fn set_up_store(data: &Path) {
+    let mut store =
+        ets_store::Store::create(data, ets_store::StoreConfig::default()).expect("store");
+    let lines: Vec<String> = SETUP
+        .iter()
+        .map(|line| (*line).to_owned())
+        .chain(compliance_setup())
+        .collect();
+    let submissions: Vec<ets_store::Submission> = lines
+        .iter()
+        .map(|line| {
+            let request = ets_api::parse_request(line).expect("setup line parses");
+            ets_store::Submission {
+                request_id: request.request_id,
+                requester: request.requester,
+                time: request.time,
+                command: request.command,
+            }
+        })
+        .collect();
+    let replies = store
+        .submit(&submissions, ets_store::wall_clock_now())
+        .expect("setup is durable");
+    for (line, reply) in lines.iter().zip(replies) {
+        assert!(
+            matches!(reply.outcome, ets_engine::Outcome::Accepted(_)),
+            "{line}: {:?}",
+            reply.outcome
+        );
+    }
+}
+
+/// A served store after [`set_up_store`], with users `admin` (1),
+/// `verifier` (2), `rep-a` (10), `rep-b` (11), `fund` (20) and `auditor` (99).
+fn start() -> Server {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("store");
+    set_up_store(&data);
+    let users = [
+        ("admin", 1, Role::Administrator),
+        ("verifier", 2, Role::Verifier),
+        ("rep-a", 10, Role::Representative),
+        ("rep-b", 11, Role::Representative),
+        ("fund", 20, Role::Representative),
+        ("auditor", 99, Role::Auditor),
+    ];
+    for (name, participant, role) in users {
+        Users::add_user(&data, name, PASSWORD, ParticipantId(participant), role)
+            .expect("user added");
+    }
+    let config = ets_server::ServerConfig {
+        data: data.clone(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        sequencer: ets_server::SequencerConfig::default(),
+    };
+    let (address_sender, address_receiver) = std::sync::mpsc::channel();
+    let (shutdown, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let served = runtime.block_on(ets_server::serve(
+            config,
+            move |address| {
+                let _ = address_sender.send(address);
+            },
+            async move {
+                let _ = shutdown_receiver.await;
+            },
+        ));
+        served.expect("the server runs until shut down");
+    });
+    let address = address_receiver
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the server listens");
+    Server {
+        base: format!("http://{address}"),
+        shutdown: Some(shutdown),
+        thread: Some(thread),
+        _dir: dir,
+    }
+}
+
+// ---------------------------------------------------------------- plain HTTP
+
+/// An answer: status, body, the `Set-Cookie` and `Location` headers.
+struct Page {
+    status: u16,
+    body: String,
+    set_cookie: Option<String>,
+    location: Option<String>,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
+    let mut response = response.expect("request completes");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().expect("ASCII").to_owned())
+    };
+    let set_cookie = header("set-cookie");
+    let location = header("location");
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().expect("body");
+    Page {
+        status,
+        body,
+        set_cookie,
+        location,
+    }
+}
+
+fn get(server: &Server, cookie: Option<&str>, path: &str) -> Page {
+    let mut request = agent().get(format!("{}{path}", server.base));
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", cookie);
+    }
+    finish(request.call())
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+fn post(server: &Server, cookie: Option<&str>, path: &str, fields: &[(&str, &str)]) -> Page {
+    let body = fields
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut request = agent()
+        .post(format!("{}{path}", server.base))
+        .header("Content-Type", "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header("Cookie", cookie);
+    }
+    finish(request.send(body))
+}
+
+/// Signs in and gives the `Cookie` header value of the new session.
+fn sign_in(server: &Server, name: &str) -> String {
+    let page = post(
+        server,
+        None,
+        "/ui/login",
+        &[("name", name), ("password", PASSWORD)],
+    );
+    assert_eq!(page.status, 303, "{}", page.body);
+    let set_cookie = page.set_cookie.expect("a session cookie");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    set_cookie.split(';').next().expect("name=value").to_owned()
+}
+
+/// The value of the first hidden input named `name` on the page.
+fn hidden_value(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker).expect("the field is on the page") + marker.len();
+    let end = body[start..].find('"').expect("the value ends") + start;
+    body[start..end].to_owned()
+}
+
+/// The total of `unit` shown on account `id`'s page, as the page prints it.
+fn total_shown(server: &Server, cookie: &str, id: u64, unit: &str) -> String {
+    let page = get(server, Some(cookie), &format!("/ui/accounts/{id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let marker = format!("data-unit=\"{unit}\" data-field=\"total\">");
+    let start = page.body.find(&marker).expect("a holding of the unit") + marker.len();
+    let end = page.body[start..].find('<').expect("the cell ends") + start;
+    page.body[start..end].to_owned()
+}
+
+#[test]
+fn a_wrong_password_shows_an_error_and_sets_no_cookie() {
+    // Goal: a failed sign-in answers 401 with the sign-in form and a message
+    // that does not say whether the name exists, and starts no session.
+    let server = start();
+    for (name, password) in [("rep-a", "not the password"), ("nobody", PASSWORD)] {
+        let page = post(
+            &server,
+            None,
+            "/ui/login",
+            &[("name", name), ("password", password)],
+        );
+        assert_eq!(page.status, 401, "{}", page.body);
+        assert!(
+            page.body
+                .contains("The user name or the password is wrong.")
+        );
+        assert_eq!(page.set_cookie, None);
+    }
+    let home = get(&server, Some("ets_session=made-up"), "/ui");
+    assert!(home.body.contains("Sign in"), "a made-up session is nobody");
+}
+
+#[test]
+fn a_representative_neither_sees_nor_moves_units_of_an_account_it_does_not_represent() {
+    // Goal: the fund's user gets not_representative for account 100's page,
+    // and its transfer from 100 is refused by the engine with the engine's
+    // code and message on the page; account 100 keeps its 1,000 t.
+    let server = start();
+    let fund = sign_in(&server, "fund");
+    let page = get(&server, Some(&fund), "/ui/accounts/100");
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("not_representative"), "{}", page.body);
+    assert!(!page.body.contains("data-field=\"total\""));
+
+    let home = get(&server, Some(&fund), "/ui");
+    assert!(home.body.contains("Account 200"), "{}", home.body);
+    assert!(!home.body.contains("Account 100"));
+    let csrf = hidden_value(&home.body, "csrf");
+    let request_id = hidden_value(&home.body, "request_id");
+    let refused = post(
+        &server,
+        Some(&fund),
+        "/ui/transfer",
+        &[
+            ("csrf", &csrf),
+            ("request_id", &request_id),
+            ("from", "100"),
+            ("to", "200"),
+            ("unit", "CEA-2021"),
+            ("quantity", "10"),
+        ],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused.body.contains("not_representative"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("participant 20"), "{}", refused.body);
+
+    let rep_a = sign_in(&server, "rep-a");
+    assert_eq!(total_shown(&server, &rep_a, 100, "CEA-2021"), "1,000");
+}
+
+#[test]
+fn a_form_without_the_session_csrf_token_is_refused() {
+    // Goal: with a valid session, a form with no or a wrong CSRF token gets
+    // 403 csrf_mismatch and changes nothing; without a session, 401.
+    let server = start();
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    let request_id = hidden_value(&home.body, "request_id");
+    let transfer = |csrf: Option<&str>, cookie: Option<&str>| {
+        let mut fields = vec![
+            ("request_id", request_id.as_str()),
+            ("from", "100"),
+            ("to", "200"),
+            ("unit", "CEA-2021"),
+            ("quantity", "10"),
+        ];
+        if let Some(csrf) = csrf {
+            fields.push(("csrf", csrf));
+        }
+        post(&server, cookie, "/ui/transfer", &fields)
+    };
+    for csrf in [None, Some("wrong-token")] {
+        let page = transfer(csrf, Some(&rep_a));
+        assert_eq!(page.status, 403, "{}", page.body);
+        assert!(page.body.contains("csrf_mismatch"), "{}", page.body);
+    }
+    let csrf = hidden_value(&home.body, "csrf");
+    let page = transfer(Some(&csrf), None);
+    assert_eq!(page.status, 401, "{}", page.body);
+    let logout = post(&server, Some(&rep_a), "/ui/logout", &[]);
+    assert_eq!(logout.status, 403, "signing out needs the token too");
+    let page = get(&server, Some(&rep_a), "/ui");
+    assert!(!page.body.contains("awaiting_approval") && !page.body.contains("pending-"));
+    assert_eq!(total_shown(&server, &rep_a, 100, "CEA-2021"), "1,000");
+}
+
+#[test]
+fn a_form_sent_twice_is_applied_once() {
+    // Goal: the request id drawn into the form makes a resent form return
+    // the first outcome (marked as such) instead of proposing again.
+    let server = start();
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    let csrf = hidden_value(&home.body, "csrf");
+    let request_id = hidden_value(&home.body, "request_id");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("request_id", request_id.as_str()),
+        ("from", "100"),
+        ("to", "200"),
+        ("unit", "CEA-2021"),
+        ("quantity", "300"),
+    ];
+    let first = post(&server, Some(&rep_a), "/ui/transfer", &fields);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(first.body.contains("awaiting_approval"), "{}", first.body);
+    assert!(!first.body.contains("had been sent before"));
+    let second = post(&server, Some(&rep_a), "/ui/transfer", &fields);
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert!(
+        second.body.contains("had been sent before"),
+        "{}",
+        second.body
+    );
+    let home = get(&server, Some(&rep_a), "/ui");
+    assert_eq!(
+        home.body.matches("id=\"pending-").count(),
+        1,
+        "{}",
+        home.body
+    );
+}
+
+#[test]
+fn public_pages_need_no_sign_in_and_private_ones_do() {
+    // Goal: the home, market and compliance pages answer without a session
+    // (the market page with its book, trades and SVG chart); the
+    // administration page sends a visitor to the sign-in page; the
+    // stylesheet is served and pages fit a phone (viewport meta).
+    let server = start();
+    for path in ["/ui", "/ui/market", "/ui/compliance", "/ui/login"] {
+        let page = get(&server, None, path);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(page.body.contains("name=\"viewport\""), "{path}");
+    }
+    let market = get(&server, None, "/ui/market");
+    for needle in [
+        "CEA21",
+        "<svg",
+        "<polyline",
+        "Bids",
+        "49.00",
+        "51.00",
+        "50.00",
+    ] {
+        assert!(market.body.contains(needle), "{needle}: {}", market.body);
+    }
+    let css = get(&server, None, "/ui/static/ui.css");
+    assert_eq!(css.status, 200);
+    assert!(css.body.contains("@media"));
+    for path in ["/ui/admin", "/ui/reports", "/ui/accounts/100"] {
+        let page = get(&server, None, path);
+        assert_eq!(page.status, 303, "{path}");
+        assert_eq!(page.location.as_deref(), Some("/ui/login"), "{path}");
+    }
+}
+
+#[test]
+fn the_administrator_issues_through_the_form_and_others_may_not() {
+    // Goal: the administrator's issue form sends the issue command (the
+    // issued total grows); a representative's user gets role_forbids for the
+    // same form and an auditor may read accounts but not send commands.
+    let server = start();
+    let admin = sign_in(&server, "admin");
+    let page = get(&server, Some(&admin), "/ui/admin");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("1,000,000"), "{}", page.body);
+    let csrf = hidden_value(&page.body, "csrf");
+    let request_id = hidden_value(&page.body, "request_id");
+    let issued = post(
+        &server,
+        Some(&admin),
+        "/ui/admin/issue",
+        &[
+            ("csrf", &csrf),
+            ("request_id", &request_id),
+            ("unit", "CEA-2021"),
+            ("quantity", "5000"),
+        ],
+    );
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let page = get(&server, Some(&admin), "/ui/admin");
+    assert!(page.body.contains("1,005,000"), "{}", page.body);
+
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    let refused = post(
+        &server,
+        Some(&rep_a),
+        "/ui/admin/issue",
+        &[
+            ("csrf", &hidden_value(&home.body, "csrf")),
+            ("request_id", &hidden_value(&home.body, "request_id")),
+            ("unit", "CEA-2021"),
+            ("quantity", "5000"),
+        ],
+    );
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("role_forbids"), "{}", refused.body);
+    assert_eq!(get(&server, Some(&rep_a), "/ui/admin").status, 403);
+
+    let auditor = sign_in(&server, "auditor");
+    assert_eq!(total_shown(&server, &auditor, 300, "CEA-2021"), "940");
+}
+
+#[test]
+fn a_verifier_accepts_a_report_and_the_public_results_show_it() {
+    // Goal: the verifier's page lists the submitted report with its computed
+    // emissions; accepting it sends verify_report (the report is then
+    // verified); the public compliance page shows the entity with its
+    // verified emissions; a representative's user may not open the reports
+    // page, and a representative's participant that is no verifier is
+    // refused by the engine (not_verifier).
+    let server = start();
+    let public = get(&server, None, "/ui/compliance");
+    assert!(public.body.contains("Plant (10)"), "{}", public.body);
+    assert!(
+        public.body.contains("no_verified_report"),
+        "{}",
+        public.body
+    );
+
+    let verifier = sign_in(&server, "verifier");
+    let page = get(&server, Some(&verifier), "/ui/reports");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("submitted"), "{}", page.body);
+    let computed = page
+        .body
+        .split("<td class=\"num\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the computed emissions cell")
+        .to_owned();
+    let fields = |csrf: &str, request_id: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("request_id", request_id.to_owned()),
+            ("entity", "10".to_owned()),
+            ("year", "2021".to_owned()),
+            ("accept", "true".to_owned()),
+        ]
+    };
+    let send = |cookie: &str, fields: Vec<(&str, String)>| {
+        let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post(&server, Some(cookie), "/ui/reports/verify", &borrowed)
+    };
+
+    let rep_a = sign_in(&server, "rep-a");
+    assert_eq!(get(&server, Some(&rep_a), "/ui/reports").status, 403);
+    let home = get(&server, Some(&rep_a), "/ui");
+    let refused = send(
+        &rep_a,
+        fields(
+            &hidden_value(&home.body, "csrf"),
+            &hidden_value(&home.body, "request_id"),
+        ),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("not_verifier"), "{}", refused.body);
+
+    let accepted = send(
+        &verifier,
+        fields(
+            &hidden_value(&page.body, "csrf"),
+            &hidden_value(&page.body, "request_id"),
+        ),
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert!(accepted.body.contains("verified"), "{}", accepted.body);
+    let page = get(&server, Some(&verifier), "/ui/reports");
+    assert!(
+        !page.body.contains("value=\"true\""),
+        "no report awaits: {}",
+        page.body
+    );
+    let public = get(&server, None, "/ui/compliance");
+    assert!(
+        public
+            .body
+            .contains(&format!("<td class=\"num\">{computed}</td>")),
+        "{computed}: {}",
+        public.body
+    );
+}
+
+#[test]
+fn signing_out_ends_the_session() {
+    // Goal: after signing out, the old cookie no longer signs anyone in.
+    let server = start();
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    assert!(home.body.contains("Signed in as"));
+    let out = post(
+        &server,
+        Some(&rep_a),
+        "/ui/logout",
+        &[("csrf", &hidden_value(&home.body, "csrf"))],
+    );
+    assert_eq!(out.status, 303);
+    assert!(
+        out.set_cookie
+            .is_some_and(|cookie| cookie.contains("Max-Age=0"))
+    );
+    let home = get(&server, Some(&rep_a), "/ui");
+    assert!(!home.body.contains("Signed in as"));
+}
+
+// ------------------------------------------------------------------ browser
+
+/// chromedriver, killed and reaped when dropped (also when a test panics).
+struct Driver {
+    child: Child,
+    address: std::net::SocketAddr,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Ask chromedriver to quit first: it then ends the browsers of its
+        // sessions, so that no Chromium outlives a failed test.
+        if let Ok(mut stream) = std::net::TcpStream::connect(self.address) {
+            use std::io::{Read as _, Write as _};
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = stream.write_all(
+                b"GET /shutdown HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            );
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+        // Waiting for the exit, not measuring: up to 10 s of 100 ms tries.
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
+/// Starts chromedriver on a free loopback port and waits until it listens.
+fn start_driver(program: &Path) -> Driver {
+    let port = free_port();
+    let child = Command::new(program)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver {
+        child,
+        address: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: tempfile::tempdir().expect("profile dir"),
+    };
+    // Waiting for readiness, not measuring: up to 30 s of 100 ms tries.
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(driver.address).is_ok() {
+            return driver;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("chromedriver did not listen on port {port}");
+}
+
+fn chromium_capabilities(profile: &Path) -> fantoccini::wd::Capabilities {
+    let mut args = vec![
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-quic".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--disable-crash-reporter".to_owned(),
+        "--disable-breakpad".to_owned(),
+        "--window-size=390,844".to_owned(),
+    ];
+    args.push(format!("--user-data-dir={}", profile.display()));
+    let mut options = serde_json::json!({ "args": args });
+    if let Some(binary) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|path| Path::new(path).is_file())
+    {
+        options["binary"] = serde_json::json!(binary);
+    }
+    let mut capabilities = fantoccini::wd::Capabilities::new();
+    capabilities.insert("goog:chromeOptions".to_owned(), options);
+    capabilities
+}
+
+type Browser = fantoccini::Client;
+type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Fails the flow (without panicking, so the browser is still closed) when
+/// `shown` is not `expected`.
+fn expect_text(what: &str, shown: &str, expected: &str) -> Outcome<()> {
+    if shown == expected {
+        Ok(())
+    } else {
+        Err(format!("{what}: the page shows {shown:?}, expected {expected:?}").into())
+    }
+}
+
+async fn browser_sign_in(browser: &Browser, base: &str, name: &str) -> Outcome<()> {
+    use fantoccini::Locator;
+    browser.delete_all_cookies().await?;
+    browser.goto(&format!("{base}/ui/login")).await?;
+    browser
+        .find(Locator::Css("input[name=name]"))
+        .await?
+        .send_keys(name)
+        .await?;
+    browser
+        .find(Locator::Css("input[name=password]"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    browser
+        .find(Locator::Css("form.card button"))
+        .await?
+        .click()
+        .await?;
+    shows(browser, "Signed in as").await
+}
+
+/// The text of the element `css` names, once the page shows it.
+async fn text_of(browser: &Browser, css: &str) -> Outcome<String> {
+    Ok(browser
+        .wait()
+        .for_element(fantoccini::Locator::Css(css))
+        .await?
+        .text()
+        .await?)
+}
+
+/// Waits until the page shows an element whose own text contains `text`.
+async fn shows(browser: &Browser, text: &str) -> Outcome<()> {
+    let xpath = format!("//*[contains(text(), '{text}')]");
+    browser
+        .wait()
+        .for_element(fantoccini::Locator::XPath(&xpath))
+        .await?;
+    Ok(())
+}
+
+/// Rep A proposes 300 t from account 100 to 200; rep B, in a new session,
+/// approves; the account page then shows 700 t.
+async fn four_eyes_transfer(browser: &Browser, base: &str) -> Outcome<()> {
+    use fantoccini::Locator;
+    let total = "td[data-unit='CEA-2021'][data-field=total]";
+    let available = "td[data-unit='CEA-2021'][data-field=available]";
+
+    browser_sign_in(browser, base, "rep-a").await?;
+    browser.goto(&format!("{base}/ui/accounts/100")).await?;
+    expect_text("total before", &text_of(browser, total).await?, "1,000")?;
+    browser.goto(&format!("{base}/ui")).await?;
+    let form = browser.form(Locator::Css("form#transfer")).await?;
+    form.set_by_name("to", "200").await?;
+    form.set_by_name("quantity", "300").await?;
+    browser
+        .find(Locator::Css("form#transfer button"))
+        .await?
+        .click()
+        .await?;
+    expect_text(
+        "proposal",
+        &text_of(browser, "#outcome").await?,
+        "Accepted.",
+    )?;
+    shows(browser, "awaiting_approval").await?;
+    browser.goto(&format!("{base}/ui/accounts/100")).await?;
+    expect_text(
+        "total while pending",
+        &text_of(browser, total).await?,
+        "1,000",
+    )?;
+    expect_text(
+        "available while pending",
+        &text_of(browser, available).await?,
+        "700",
+    )?;
+
+    browser_sign_in(browser, base, "rep-b").await?;
+    let row = browser
+        .wait()
+        .for_element(Locator::Css("tr[id^=pending-]"))
+        .await?;
+    row.find(Locator::Css("button[value=approve]"))
+        .await?
+        .click()
+        .await?;
+    expect_text(
+        "approval",
+        &text_of(browser, "#outcome").await?,
+        "Accepted.",
+    )?;
+    shows(browser, "completed").await?;
+    browser.goto(&format!("{base}/ui/accounts/100")).await?;
+    expect_text("total after", &text_of(browser, total).await?, "700")?;
+    expect_text(
+        "available after",
+        &text_of(browser, available).await?,
+        "700",
+    )?;
+    browser.goto(&format!("{base}/ui")).await?;
+    shows(browser, "Nothing awaits approval.").await?;
+    Ok(())
+}
+
+#[test]
+fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
+    // Goal: in headless Chromium, one representative proposes a transfer
+    // from a 2-of-2 account, the other signs in (a new session) and
+    // approves it, and the balances shown on the account page change.
+    let required = std::env::var("ETS_BROWSER_TEST").is_ok_and(|value| value == "required");
+    let Some(program) = std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .or_else(|| find_program("chromedriver"))
+    else {
+        assert!(
+            !required,
+            "ETS_BROWSER_TEST=required but chromedriver is not installed (apt-get install chromium chromium-driver)"
+        );
+        println!("skipped: install chromium chromium-driver to run the browser test");
+        return;
+    };
+    let server = start();
+    let driver = start_driver(&program);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result: Outcome<()> = runtime.block_on(async {
+        let browser = fantoccini::ClientBuilder::new(
+            hyper_util::client::legacy::connect::HttpConnector::new(),
+        )
+        .capabilities(chromium_capabilities(driver._profile.path()))
+        .connect(&driver.url)
+        .await?;
+        let flow = four_eyes_transfer(&browser, &server.base).await;
+        let closed = browser.close().await;
+        flow?;
+        closed?;
+        Ok(())
+    });
+    drop(driver);
+    result.unwrap();
+}
