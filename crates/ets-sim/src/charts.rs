@@ -13,10 +13,10 @@ pub const PALETTE: [&str; 7] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
 ];
 
-const WIDTH: f64 = 720.0;
+const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 360.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 20.0;
+const RIGHT: f64 = 44.0;
 const TOP: f64 = 58.0;
 const BOTTOM: f64 = 58.0;
 const DAY_MS: f64 = 86_400_000.0;
@@ -167,7 +167,7 @@ fn open(svg: &mut String, spec: &ChartSpec<'_>) {
     );
     let _ = writeln!(
         svg,
-        "<text x=\"{LEFT}\" y=\"22\" font-size=\"16\" font-weight=\"600\" fill=\"#222\">{}</text>",
+        "<text x=\"{LEFT}\" y=\"22\" font-size=\"17\" font-weight=\"600\" fill=\"#222\">{}</text>",
         escape(spec.title)
     );
 }
@@ -184,7 +184,7 @@ fn y_axis(svg: &mut String, frame: &Frame, ticks: &[f64], spec: &ChartSpec<'_>) 
         );
         let _ = writeln!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\" fill=\"#444\">{}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"end\" fill=\"#444\">{}</text>",
             LEFT - 6.0,
             y + 4.0,
             tick_label(tick, step)
@@ -203,12 +203,12 @@ fn y_axis(svg: &mut String, frame: &Frame, ticks: &[f64], spec: &ChartSpec<'_>) 
     let middle = (TOP + bottom) / 2.0;
     let _ = writeln!(
         svg,
-        "<text x=\"16\" y=\"{middle:.1}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#444\" transform=\"rotate(-90 16 {middle:.1})\">{}</text>",
+        "<text x=\"16\" y=\"{middle:.1}\" font-size=\"13\" text-anchor=\"middle\" fill=\"#444\" transform=\"rotate(-90 16 {middle:.1})\">{}</text>",
         escape(spec.y_label)
     );
     let _ = writeln!(
         svg,
-        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#444\">{}</text>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"middle\" fill=\"#444\">{}</text>",
         (LEFT + WIDTH - RIGHT) / 2.0,
         HEIGHT - 10.0,
         escape(spec.x_label)
@@ -224,7 +224,7 @@ fn x_tick(svg: &mut String, x: f64, label: &str) {
     );
     let _ = writeln!(
         svg,
-        "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#444\">{}</text>",
+        "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"13\" text-anchor=\"middle\" fill=\"#444\">{}</text>",
         bottom + 19.0,
         escape(label)
     );
@@ -244,11 +244,11 @@ fn legend(svg: &mut String, names: &[&str]) {
         );
         let _ = writeln!(
             svg,
-            "<text x=\"{:.1}\" y=\"42\" font-size=\"12\" fill=\"#222\">{}</text>",
+            "<text x=\"{:.1}\" y=\"42\" font-size=\"13\" fill=\"#222\">{}</text>",
             x + 16.0,
             escape(name)
         );
-        x += 28.0 + 7.0 * name.chars().count() as f64;
+        x += 30.0 + 7.5 * name.chars().count() as f64;
     }
 }
 

@@ -269,8 +269,9 @@ const RUN_HEADER: [&str; 6] = [
 fn intro(runs: &[Run]) -> String {
     let first = runs.first().map(|r| &r.summary);
     format!(
-        "Scenario {}, seed {}, {} entities; each run in its own journaled store \
-         (`<run>/store`) with its own report (`<run>/report.html`).",
+        "Scenario {}, seed {}, {} entities, the same seed in every run; each run's \
+         folder (named in the first column) holds its journaled store (store/) and its \
+         own report (report.html).",
         first.map_or("-", |s| s.scenario.as_str()),
         first.map_or(0, |s| s.seed),
         first.map_or(0, |s| s.entities)

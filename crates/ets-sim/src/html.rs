@@ -15,7 +15,7 @@ p.note{color:#555;font-size:.9rem}\
 th,td{padding:.3rem .6rem;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}\
 th:first-child,td:first-child{text-align:left;white-space:normal}\
 thead th{background:#f4f6f8}\
-figure{margin:1rem 0}figure svg{width:100%;height:auto;max-width:720px;display:block}\
+figure{margin:1rem 0}figure svg{width:100%;height:auto;max-width:640px;display:block}\
 figcaption{font-size:.85rem;color:#555}\
 code{font-size:.85em;word-break:break-all}\
 .cards{display:flex;flex-wrap:wrap;gap:.6rem}\
