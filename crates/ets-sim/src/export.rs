@@ -4,7 +4,7 @@
 //! participants and operator holding accounts as JSON lines for `ets submit`.
 
 use crate::scenario::{Population, SimEntity, category_index};
-use crate::year::{ADMIN, entity_account, entity_participant};
+use crate::year::{ADMIN, VERIFIER, entity_account, entity_participant};
 use anyhow::{Context as _, Result};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -25,7 +25,8 @@ const CATEGORIES: [&str; 4] = [
     "gas",
 ];
 
-/// `setup.jsonl`: the authority (participant 1), then each entity's participant and
+/// `setup.jsonl`: the authority (participant 1), the verifier (2), the issuance,
+/// surrender and cancellation accounts (1, 2, 4), then each entity's participant and
 /// operator holding account, with the ids the simulation uses.
 #[must_use]
 pub fn setup_jsonl(population: &Population) -> String {
@@ -38,9 +39,15 @@ pub fn setup_jsonl(population: &Population) -> String {
         value["requester"] = json!(ADMIN.0);
         let _ = writeln!(out, "{value}");
     };
-    line(
-        json!({"command": "register_participant", "id": ADMIN.0, "kind": "administrator", "name": "MEE"}),
-    );
+    let participant = |id: u64, kind: &str, name: &str| json!({"command": "register_participant", "id": id, "kind": kind, "name": name});
+    line(participant(ADMIN.0, "administrator", "MEE"));
+    line(participant(VERIFIER.0, "verifier", "Verifier"));
+    // The system accounts the compliance cycle moves units through, as the simulation opens them.
+    for (id, kind) in [(1, "issuance"), (2, "surrender"), (4, "cancellation")] {
+        line(
+            json!({"command": "open_account", "id": id, "kind": kind, "holder": ADMIN.0, "representatives": [ADMIN.0]}),
+        );
+    }
     for entity in &population.entities {
         let id = entity_participant(entity.index).0;
         line(json!({
