@@ -442,7 +442,8 @@ impl Scenario {
                     file,
                     key,
                     value: shown,
-                    reason: error.into_inner().to_string(),
+                    // The TOML deserialiser appends "in `table`": the key is named already.
+                    reason: first_line(&error.into_inner().to_string()),
                 });
             }
         };
@@ -619,6 +620,14 @@ pub fn read_toml(path: &Path) -> std::result::Result<toml::Value, ScenarioError>
         reason: e.to_string(),
     })?;
     toml::from_str(&text).map_err(|e| syntax(path, &e))
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
 }
 
 fn syntax(path: &Path, error: &toml::de::Error) -> ScenarioError {
