@@ -632,7 +632,10 @@ impl YearSummary {
         );
         let _ = writeln!(
             out,
-            "  cost vs least cost  not recorded by this run (the firms have no abatement costs yet)"
+            "  cost of compliance {:>9.1} M yuan of purchases, fines {:.0}-{:.0} yuan; least-cost benchmark not recorded by this run",
+            self.traded_value_yuan / 1e6,
+            self.fines_min_yuan,
+            self.fines_max_yuan
         );
         let seconds = facts.wall_seconds.max(self.elapsed_seconds);
         let _ = writeln!(
