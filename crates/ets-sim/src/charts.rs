@@ -360,7 +360,7 @@ pub fn line_chart(spec: &ChartSpec<'_>, series: &[(&str, &[(f64, f64)])]) -> Str
     svg
 }
 
-/// A bar chart of labelled values (in order); at most about eight x labels are drawn.
+/// A bar chart of labelled values (in order); at most five x labels are drawn.
 #[must_use]
 pub fn bar_chart(spec: &ChartSpec<'_>, bars: &[(String, f64)]) -> String {
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
@@ -390,7 +390,7 @@ pub fn grouped_bar_chart(
     let slot = (WIDTH - LEFT - RIGHT) / categories.len().max(1) as f64;
     let groups = series.len().max(1) as f64;
     let bar = (slot * 0.8 / groups).max(0.5);
-    let every = categories.len().div_ceil(8).max(1);
+    let every = categories.len().div_ceil(5).max(1);
     for (j, category) in categories.iter().enumerate() {
         let left = frame.px(j as f64) + slot * 0.1;
         for (i, (_, values)) in series.iter().enumerate() {

@@ -10,7 +10,7 @@ const STYLE: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:60rem;\
 padding:1rem;color:#222;line-height:1.45}\
 h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}\
-p.note{color:#555;font-size:.9rem}\
+p{overflow-wrap:anywhere}p.note{color:#555;font-size:.9rem}\
 .table{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}\
 th,td{padding:.3rem .6rem;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}\
 th:first-child,td:first-child{text-align:left;white-space:normal}\
