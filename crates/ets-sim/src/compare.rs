@@ -232,9 +232,12 @@ pub fn chart_svg(stem: &str, runs: &[Run]) -> String {
     }
 }
 
-fn markdown_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!("| {} |\n|---|", header.join(" | "));
-    out.push_str(&"---:|".repeat(header.len().saturating_sub(1)));
+/// A Markdown table whose first `text_columns` columns are left-aligned, the rest right.
+fn markdown_table(header: &[&str], text_columns: usize, rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n|", header.join(" | "));
+    for i in 0..header.len() {
+        out.push_str(if i < text_columns { "---|" } else { "---:|" });
+    }
     out.push('\n');
     for row in rows {
         let _ = writeln!(out, "| {} |", row.join(" | "));
@@ -283,12 +286,12 @@ fn intro(runs: &[Run]) -> String {
 pub fn to_markdown(runs: &[Run]) -> String {
     let mut out = String::from("# Comparison of designs\n\n");
     let _ = writeln!(out, "{}\n", intro(runs));
-    out.push_str(&markdown_table(&HEADER, &table_rows(runs)));
+    out.push_str(&markdown_table(&HEADER, 1, &table_rows(runs)));
     out.push_str(
         "\nSpread and compliance cost against the least-cost benchmark: n/a until the \
          simulation records them.\n\n## Runs\n\n",
     );
-    out.push_str(&markdown_table(&RUN_HEADER, &run_rows(runs)));
+    out.push_str(&markdown_table(&RUN_HEADER, 3, &run_rows(runs)));
     out.push_str("\n## Charts\n\n");
     for (stem, caption) in COMPARISON_CHARTS {
         let _ = writeln!(out, "![{caption}]({stem}.svg)\n");

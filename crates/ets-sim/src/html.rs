@@ -13,7 +13,7 @@ h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.2rem;margin-top:2rem;border-bo
 p{overflow-wrap:anywhere}p.note{color:#555;font-size:.9rem}\
 .table{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}\
 th,td{padding:.3rem .6rem;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}\
-th:first-child,td:first-child{text-align:left;white-space:normal}\
+th:first-child,td:first-child{text-align:left;white-space:normal;min-width:6rem}\
 thead th{background:#f4f6f8}\
 figure{margin:1rem 0}figure svg{width:100%;height:auto;max-width:640px;display:block}\
 figcaption{font-size:.85rem;color:#555}\
