@@ -536,19 +536,11 @@ impl YearSummary {
         ]
     }
 
-    /// The daily close as a line chart.
+    /// The daily close as a line chart (China's close is the VWAP of the day's listed
+    /// trades, so it is both lines; a separate VWAP series goes to [`price_chart`]).
     #[must_use]
     pub fn price_svg(&self) -> String {
-        let close = day_series(&self.daily_close);
-        charts::line_chart(
-            &ChartSpec {
-                title: "Daily close, listed CEA",
-                x_label: "trading day",
-                y_label: "yuan/t",
-                x_axis: XAxis::Date,
-            },
-            &[("close (= VWAP of listed trades)", &close)],
-        )
+        price_chart(&[("close (= VWAP of listed trades)", &self.daily_close)])
     }
 
     /// Cumulative volume traded as a line chart.
@@ -811,6 +803,45 @@ impl YearSummary {
     }
 }
 
+/// Daily price series (`YYYY-MM-DD`, yuan/t), e.g. close and VWAP, as one line chart.
+#[must_use]
+pub fn price_chart(series: &[(&str, &[(String, f64)])]) -> String {
+    let points: Vec<Vec<(f64, f64)>> = series.iter().map(|(_, s)| day_series(s)).collect();
+    let named: Vec<(&str, &[(f64, f64)])> = series
+        .iter()
+        .zip(&points)
+        .map(|((name, _), p)| (*name, p.as_slice()))
+        .collect();
+    charts::line_chart(
+        &ChartSpec {
+            title: "Daily close, listed CEA",
+            x_label: "trading day",
+            y_label: "yuan/t",
+            x_axis: XAxis::Date,
+        },
+        &named,
+    )
+}
+
+/// Cost of compliance against the least-cost benchmark, per run or group:
+/// `(label, actual cost, least cost)` in million yuan, as grouped bars.
+#[must_use]
+pub fn compliance_cost_chart(rows: &[(String, f64, f64)]) -> String {
+    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let actual: Vec<f64> = rows.iter().map(|r| r.1).collect();
+    let least: Vec<f64> = rows.iter().map(|r| r.2).collect();
+    charts::grouped_bar_chart(
+        &ChartSpec {
+            title: "Cost of compliance vs least cost",
+            x_label: "",
+            y_label: "million yuan",
+            x_axis: XAxis::Number,
+        },
+        &labels,
+        &[("actual", &actual), ("least-cost benchmark", &least)],
+    )
+}
+
 /// A histogram of the entities' positions before trading, kt.
 #[must_use]
 pub fn positions_svg(figures: &EntityFigures) -> String {
@@ -859,4 +890,40 @@ pub fn write_full_report(
     }
     write("summary.json", &serde_json::to_string_pretty(summary)?)?;
     Ok(dir.join("report.md"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_and_cost_charts_take_their_series_by_name() {
+        let close = [
+            ("2023-09-01".to_owned(), 42.0),
+            ("2023-09-04".to_owned(), 43.0),
+        ];
+        let vwap = [
+            ("2023-09-01".to_owned(), 42.5),
+            ("2023-09-04".to_owned(), 42.9),
+        ];
+        let svg = price_chart(&[("close", &close), ("VWAP", &vwap)]);
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains(">VWAP</text>"));
+        let svg =
+            compliance_cost_chart(&[("base".into(), 120.0, 80.0), ("cap".into(), 90.0, 85.0)]);
+        assert_eq!(
+            svg.matches("<rect x=").count(),
+            4 + 2,
+            "4 bars, 2 legend keys"
+        );
+        assert!(svg.contains("least-cost benchmark"));
+    }
+
+    #[test]
+    fn differences_are_signed_percentages_of_the_published_figure() {
+        assert_eq!(difference(61.22, 179.0), "-65.8 %");
+        assert_eq!(difference(1.0, 0.0), "n/a");
+        assert_eq!(human_bytes(150 * 1024), "150 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
 }
