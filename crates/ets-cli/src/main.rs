@@ -8,6 +8,7 @@ mod demo;
 mod market;
 mod one_command;
 mod show;
+mod simulate;
 mod submit;
 mod user;
 
@@ -84,8 +85,9 @@ enum Commands {
     /// 4.5 Gt) through the real engine on the embedded store, then writes a report with the
     /// simulated figures beside the published ones.
     ///
-    /// Writes `report.md`, `daily_volume.svg`, `summary.json` and the journaled `store/`
-    /// into the output folder. Example: `ets demo` or `ets demo --seed 7 --entities 300`
+    /// Writes `report.md`, `report.html`, the charts (`*.svg`), `summary.json` and the
+    /// journaled `store/` into the output folder, and prints a one-screen summary.
+    /// Example: `ets demo` or `ets demo --seed 7 --entities 300`
     Demo {
         /// The scenario file.
         #[arg(long, default_value = "scenarios/cn-power-2021.toml")]
@@ -100,6 +102,14 @@ enum Commands {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Runs a scenario and design variants of it with the same seed, each in its own
+    /// journaled store under the output folder, and writes each run's report and one
+    /// comparison (`comparison.md`, `comparison.html`, charts): volume, turnover, price
+    /// volatility, compliance. A variant is a TOML file with `title`, `description` and
+    /// the scenario keys it overrides (docs/simulation.md).
+    ///
+    /// Example: `ets simulate --scenario scenarios/cn-power-2021.toml --entities 300 --compare no-bank.toml --out out/lab`, where `no-bank.toml` holds `title = "No bank"` and `[flexibility]` `banked_2020 = [0.0, 0.0]`
+    Simulate(simulate::SimulateArgs),
     /// Runs a short scripted registry session (issue, allocate, a four-eyes transfer,
     /// surrender, retirement) on the embedded store and prints the balances.
     ///
@@ -196,42 +206,6 @@ fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `ets demo`: the policy lab's year, with its report.
-fn year_demo(
-    scenario: &std::path::Path,
-    seed: Option<u64>,
-    entities: Option<u32>,
-    out: Option<PathBuf>,
-) -> Result<ExitCode> {
-    use anyhow::Context;
-    let out = match out {
-        Some(out) => out,
-        None => {
-            let stem = scenario
-                .file_stem()
-                .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
-            let seed_text = seed.map_or_else(|| "default".to_owned(), |s| s.to_string());
-            let out = PathBuf::from("out").join(format!("{stem}-{seed_text}"));
-            // Replace a previous run of ours (it has a summary.json), never anything else.
-            if out.join("summary.json").exists() {
-                std::fs::remove_dir_all(&out)
-                    .with_context(|| format!("cannot replace {}", out.display()))?;
-            }
-            out
-        }
-    };
-    let started = std::time::Instant::now();
-    let summary = ets_sim::demo(&out, scenario, seed, entities)
-        .with_context(|| format!("the demo with scenario {} failed", scenario.display()))?;
-    println!("{}", summary.to_markdown());
-    println!(
-        "\nran in {:.1} s; report, chart and journaled store in {}",
-        started.elapsed().as_secs_f64(),
-        out.display()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Commands::Init { data } => {
@@ -257,7 +231,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
             entities,
             out,
-        } => year_demo(&scenario, seed, entities, out),
+        } => simulate::demo(&scenario, seed, entities, out),
+        Commands::Simulate(args) => simulate::run(args),
         Commands::Bench { what } => bench::run(what),
         Commands::Compliance { what } => compliance::run(what),
         Commands::User { what } => user::run(what),

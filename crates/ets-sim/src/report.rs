@@ -1,5 +1,7 @@
 //! The summary of a simulated year and its Markdown report beside the published figures.
 
+use crate::charts::{self, ChartSpec, XAxis};
+use crate::html::Page;
 use crate::scenario::{Population, Published};
 use crate::year::Trade;
 use anyhow::{Context as _, Result};
@@ -327,7 +329,384 @@ impl YearSummary {
         );
         let _ = writeln!(out, "\n## The year in the engine\n");
         let _ = writeln!(out, "| Figure | Value |\n|---|---:|");
-        let lines: Vec<(&str, String)> = vec![
+        for (name, value) in self.engine_lines() {
+            let _ = writeln!(out, "| {name} | {value} |");
+        }
+        let _ = writeln!(out, "\n## Charts\n");
+        for chart in CHARTS {
+            let _ = writeln!(out, "![{}]({}.svg)\n", chart.1, chart.0);
+        }
+        out
+    }
+
+    /// The SVG bar chart of the daily traded volume.
+    #[must_use]
+    pub fn daily_volume_svg(&self) -> String {
+        let bars: Vec<(String, f64)> = self
+            .daily_volume
+            .iter()
+            .map(|(day, tonnes)| (day.clone(), *tonnes as f64 / 1e3))
+            .collect();
+        charts::bar_chart(
+            &ChartSpec {
+                title: "Daily volume traded",
+                x_label: "trading day",
+                y_label: "kt",
+                x_axis: XAxis::Number,
+            },
+            &bars,
+        )
+    }
+}
+
+/// The charts of a year's report: file stem and caption, in the order shown.
+pub const CHARTS: [(&str, &str); 5] = [
+    (
+        "price",
+        "Daily close of the listed CEA (China: the VWAP of the day's listed trades)",
+    ),
+    ("daily_volume", "Volume traded per trading day"),
+    ("cumulative_volume", "Cumulative volume traded"),
+    (
+        "positions",
+        "Distribution of entities' positions before trading (allocation less verified emissions)",
+    ),
+    ("compliance", "Compliance rate, simulated and published"),
+];
+
+/// Per-entity figures read from the engine after the run (not part of the summary's
+/// JSON): what the position and compliance charts draw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EntityFigures {
+    /// Per entity: final allocation less verified emissions, tonnes (negative = short
+    /// before trading).
+    pub positions_tonnes: Vec<f64>,
+}
+
+impl EntityFigures {
+    /// The figures of the engine's (closed or provisional) results.
+    #[must_use]
+    pub fn from_results(results: &[EntityResult]) -> EntityFigures {
+        EntityFigures {
+            positions_tonnes: results
+                .iter()
+                .map(|r| {
+                    r.allocation.tonnes() as f64
+                        - r.verified_emissions.map_or(0.0, |q| q.tonnes() as f64)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Facts about a run that the summary does not hold: wall time including the report,
+/// journal size and where the report went.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunFacts {
+    /// Wall time of the whole run, s.
+    pub wall_seconds: f64,
+    /// Bytes of the store's files (journal and snapshots).
+    pub journal_bytes: u64,
+    /// The report's HTML page.
+    pub report: PathBuf,
+}
+
+/// The daily series as `(day number, value)` points for a line chart; days that do
+/// not parse are left out.
+#[must_use]
+pub fn day_series(daily: &[(String, f64)]) -> Vec<(f64, f64)> {
+    daily
+        .iter()
+        .filter_map(|(day, value)| Some((charts::day_number(day)?, *value)))
+        .collect()
+}
+
+/// Cumulative volume traded, Mt, per trading day (from the daily volume).
+#[must_use]
+pub fn cumulative_volume_mt(daily_volume: &[(String, u64)]) -> Vec<(f64, f64)> {
+    let mut total = 0u64;
+    daily_volume
+        .iter()
+        .filter_map(|(day, tonnes)| {
+            total += tonnes;
+            Some((charts::day_number(day)?, total as f64 / 1e6))
+        })
+        .collect()
+}
+
+/// Volatility of the daily close: the sample standard deviation of the day-to-day
+/// log returns, in percent (0 with fewer than three closes).
+#[must_use]
+pub fn daily_volatility_percent(daily_close: &[(String, f64)]) -> f64 {
+    let returns: Vec<f64> = daily_close
+        .windows(2)
+        .filter(|w| w[0].1 > 0.0 && w[1].1 > 0.0)
+        .map(|w| (w[1].1 / w[0].1).ln())
+        .collect();
+    if returns.len() < 2 {
+        return 0.0;
+    }
+    let mean = returns.iter().sum::<f64>() / returns.len() as f64;
+    let variance =
+        returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (returns.len() - 1) as f64;
+    variance.sqrt() * 100.0
+}
+
+/// Turnover ratio: volume traded over the allocation (0 without an allocation).
+#[must_use]
+pub fn turnover_ratio(summary: &YearSummary) -> f64 {
+    if summary.allocation_mt > 0.0 {
+        summary.traded_mt / summary.allocation_mt
+    } else {
+        0.0
+    }
+}
+
+/// `(sim - published) / published` as a signed percentage, or `n/a`.
+#[must_use]
+pub fn difference(simulated: f64, published: f64) -> String {
+    if published == 0.0 {
+        "n/a".to_owned()
+    } else {
+        format!("{:+.1} %", (simulated - published) / published * 100.0)
+    }
+}
+
+/// A byte count for people: `532 KiB`, `12.4 MiB`.
+#[must_use]
+pub fn human_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2} GiB", b / 1024f64.powi(3))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / 1024f64.powi(2))
+    } else {
+        format!("{:.0} KiB", (b / 1024.0).ceil())
+    }
+}
+
+impl YearSummary {
+    /// The simulated-vs-published rows: `(figure, simulated, published, difference)`.
+    #[must_use]
+    pub fn published_rows(&self) -> Vec<Vec<String>> {
+        let p = &self.published;
+        let row = |name: &str, sim: f64, publ: f64, text: &dyn Fn(f64) -> String| {
+            vec![
+                name.to_owned(),
+                text(sim),
+                text(publ),
+                difference(sim, publ),
+            ]
+        };
+        let pct = |v: f64| format!("{:.2} %", v * 100.0);
+        vec![
+            row(
+                "Covered entities",
+                self.entities as f64,
+                f64::from(p.entities),
+                &|v| format!("{v:.0}"),
+            ),
+            row(
+                "Covered emissions (Mt CO2)",
+                self.verified_emissions_mt,
+                p.emissions_mt,
+                &|v| format!("{v:.1}"),
+            ),
+            row("Volume traded (Mt)", self.traded_mt, p.traded_mt, &|v| {
+                format!("{v:.2}")
+            }),
+            row(
+                "Average price (yuan/t)",
+                self.average_price,
+                p.average_price,
+                &|v| format!("{v:.2}"),
+            ),
+            row(
+                "Compliance rate (by entity)",
+                self.compliance_rate,
+                p.compliance_rate,
+                &pct,
+            ),
+            row(
+                "Compliance rate (by quantity)",
+                self.quantity_compliance_rate,
+                p.compliance_rate,
+                &pct,
+            ),
+        ]
+    }
+
+    /// The daily close as a line chart (China's close is the VWAP of the day's listed
+    /// trades, so it is both lines; a separate VWAP series goes to [`price_chart`]).
+    #[must_use]
+    pub fn price_svg(&self) -> String {
+        price_chart(&[("close (= VWAP of listed trades)", &self.daily_close)])
+    }
+
+    /// Cumulative volume traded as a line chart.
+    #[must_use]
+    pub fn cumulative_volume_svg(&self) -> String {
+        let cumulative = cumulative_volume_mt(&self.daily_volume);
+        charts::line_chart(
+            &ChartSpec {
+                title: "Cumulative volume traded",
+                x_label: "trading day",
+                y_label: "Mt",
+                x_axis: XAxis::Date,
+            },
+            &[("volume", &cumulative)],
+        )
+    }
+
+    /// Compliance rates, simulated beside published, as grouped bars.
+    #[must_use]
+    pub fn compliance_svg(&self) -> String {
+        let published = self.published.compliance_rate * 100.0;
+        charts::grouped_bar_chart(
+            &ChartSpec {
+                title: "Compliance rate",
+                x_label: "",
+                y_label: "%",
+                x_axis: XAxis::Number,
+            },
+            &["by entity".into(), "by quantity".into()],
+            &[
+                (
+                    "simulated",
+                    &[
+                        self.compliance_rate * 100.0,
+                        self.quantity_compliance_rate * 100.0,
+                    ],
+                ),
+                ("published (first period)", &[published, published]),
+            ],
+        )
+    }
+
+    /// The one-screen summary printed at the end of a run.
+    #[must_use]
+    pub fn terminal_summary(&self, facts: &RunFacts) -> String {
+        let p = &self.published;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} (seed {}): {} entities, {} units, {:.1} Mt verified",
+            self.scenario, self.seed, self.entities, self.units, self.verified_emissions_mt
+        );
+        let _ = writeln!(
+            out,
+            "  volume traded     {:>10.2} Mt      published {:>8.2} Mt  ({})",
+            self.traded_mt,
+            p.traded_mt,
+            difference(self.traded_mt, p.traded_mt)
+        );
+        let _ = writeln!(
+            out,
+            "  average price     {:>10.2} yuan/t  published {:>8.2}     ({})",
+            self.average_price,
+            p.average_price,
+            difference(self.average_price, p.average_price)
+        );
+        let _ = writeln!(
+            out,
+            "  compliance rate   {:>10.2} %       published {:>8.2} %   (by entity; {:.2} % by quantity)",
+            self.compliance_rate * 100.0,
+            p.compliance_rate * 100.0,
+            self.quantity_compliance_rate * 100.0
+        );
+        let _ = writeln!(
+            out,
+            "  trades            {:>10} ({} block), turnover {:.1} % of the allocation, daily volatility {:.2} %",
+            self.trades,
+            self.block_trades,
+            turnover_ratio(self) * 100.0,
+            daily_volatility_percent(&self.daily_close)
+        );
+        let _ = writeln!(
+            out,
+            "  cost of compliance {:>9.1} M yuan of purchases, fines {:.0}-{:.0} yuan; least-cost benchmark not recorded by this run",
+            self.traded_value_yuan / 1e6,
+            self.fines_min_yuan,
+            self.fines_max_yuan
+        );
+        let seconds = facts.wall_seconds.max(self.elapsed_seconds);
+        let _ = writeln!(
+            out,
+            "  wall time {:.1} s, {} commands ({:.0} commands/s), journal {}",
+            seconds,
+            self.commands,
+            self.commands as f64 / seconds.max(1e-9),
+            human_bytes(facts.journal_bytes)
+        );
+        let _ = writeln!(out, "  state hash {}", self.state_hash);
+        let _ = write!(out, "  report: {}", facts.report.display());
+        out
+    }
+
+    /// The report as one self-contained HTML page with inline SVG charts.
+    #[must_use]
+    pub fn to_html(&self, figures: &EntityFigures) -> String {
+        let mut page = Page::new(&format!("Simulated compliance year: {}", self.scenario));
+        page.note(&format!(
+            "Seed {}, {} commands through the engine in {:.1} s; final state hash {}.",
+            self.seed, self.commands, self.elapsed_seconds, self.state_hash
+        ));
+        page.cards(&[
+            (format!("{:.2} Mt", self.traded_mt), "volume traded"),
+            (
+                format!("{:.2}", self.average_price),
+                "average price, yuan/t",
+            ),
+            (
+                format!("{:.2} %", self.compliance_rate * 100.0),
+                "compliance rate (entities)",
+            ),
+            (
+                format!("{:.1} %", turnover_ratio(self) * 100.0),
+                "turnover (of allocation)",
+            ),
+        ]);
+        page.heading("Simulated beside published");
+        page.table(
+            &["Figure", "Simulated", "Published", "Difference"],
+            &self.published_rows(),
+        );
+        page.note(
+            "Published figures: RULES.md §2.2, §2.7 and §7. Market and compliance figures \
+             there are of the first period (2019-20): compare orders of magnitude.",
+        );
+        page.heading("Charts");
+        for (stem, caption) in CHARTS {
+            page.figure(&self.chart_svg(stem, figures), caption);
+        }
+        page.heading("The year in the engine");
+        page.table(&["Figure", "Value"], &self.engine_rows());
+        page.render()
+    }
+
+    /// The chart named by its file stem (see [`CHARTS`]); empty for an unknown stem.
+    #[must_use]
+    pub fn chart_svg(&self, stem: &str, figures: &EntityFigures) -> String {
+        match stem {
+            "price" => self.price_svg(),
+            "daily_volume" => self.daily_volume_svg(),
+            "cumulative_volume" => self.cumulative_volume_svg(),
+            "positions" => positions_svg(figures),
+            "compliance" => self.compliance_svg(),
+            _ => String::new(),
+        }
+    }
+
+    fn engine_rows(&self) -> Vec<Vec<String>> {
+        self.engine_lines()
+            .into_iter()
+            .map(|(name, value)| vec![name.to_owned(), value])
+            .collect()
+    }
+
+    /// The engine table of the report: `(figure, value)`.
+    fn engine_lines(&self) -> Vec<(&'static str, String)> {
+        vec![
             ("Generating units", self.units.to_string()),
             (
                 "True emissions (Mt)",
@@ -420,85 +799,131 @@ impl YearSummary {
                 "Deducted from next year (Mt)",
                 format!("{:.3}", self.next_year_deduction_mt),
             ),
-        ];
-        for (name, value) in lines {
-            let _ = writeln!(out, "| {name} | {value} |");
-        }
-        if !self.daily_volume.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n## Daily volume\n\n![daily volume](daily_volume.svg)"
-            );
-        }
-        out
-    }
-
-    /// A hand-written SVG bar chart of the daily traded volume.
-    #[must_use]
-    pub fn daily_volume_svg(&self) -> String {
-        bar_chart("Daily volume traded (kt)", &self.daily_volume)
+        ]
     }
 }
 
-/// A minimal SVG bar chart of (label, value) pairs; labels of the first and last bars are shown.
+/// Daily price series (`YYYY-MM-DD`, yuan/t), e.g. close and VWAP, as one line chart.
 #[must_use]
-pub fn bar_chart(title: &str, bars: &[(String, u64)]) -> String {
-    let (width, height, margin) = (800.0_f64, 300.0_f64, 40.0_f64);
-    let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
-    let slot = (width - 2.0 * margin) / bars.len().max(1) as f64;
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">"
-    );
-    let _ = writeln!(svg, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
-    let _ = writeln!(
-        svg,
-        "<text x=\"{margin}\" y=\"20\" font-family=\"sans-serif\" font-size=\"14\">{title} (max {:.0} kt)</text>",
-        max / 1e3
-    );
-    for (i, (_, value)) in bars.iter().enumerate() {
-        let h = (height - 2.0 * margin) * (*value as f64) / max;
-        let x = margin + i as f64 * slot;
-        let y = height - margin - h;
-        let _ = writeln!(
-            svg,
-            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"#3b6ea5\"/>",
-            (slot * 0.8).max(0.5)
-        );
-    }
-    if let (Some(first), Some(last)) = (bars.first(), bars.last()) {
-        let _ = writeln!(
-            svg,
-            "<text x=\"{margin}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"11\">{}</text>",
-            height - 15.0,
-            first.0
-        );
-        let _ = writeln!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"11\" text-anchor=\"end\">{}</text>",
-            width - margin,
-            height - 15.0,
-            last.0
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
+pub fn price_chart(series: &[(&str, &[(String, f64)])]) -> String {
+    let points: Vec<Vec<(f64, f64)>> = series.iter().map(|(_, s)| day_series(s)).collect();
+    let named: Vec<(&str, &[(f64, f64)])> = series
+        .iter()
+        .zip(&points)
+        .map(|((name, _), p)| (*name, p.as_slice()))
+        .collect();
+    charts::line_chart(
+        &ChartSpec {
+            title: "Daily close, listed CEA",
+            x_label: "trading day",
+            y_label: "yuan/t",
+            x_axis: XAxis::Date,
+        },
+        &named,
+    )
 }
 
-/// Writes `report.md`, `daily_volume.svg` and `summary.json` into `dir` (created if missing).
+/// Cost of compliance against the least-cost benchmark, per run or group:
+/// `(label, actual cost, least cost)` in million yuan, as grouped bars.
+#[must_use]
+pub fn compliance_cost_chart(rows: &[(String, f64, f64)]) -> String {
+    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let actual: Vec<f64> = rows.iter().map(|r| r.1).collect();
+    let least: Vec<f64> = rows.iter().map(|r| r.2).collect();
+    charts::grouped_bar_chart(
+        &ChartSpec {
+            title: "Cost of compliance vs least cost",
+            x_label: "",
+            y_label: "million yuan",
+            x_axis: XAxis::Number,
+        },
+        &labels,
+        &[("actual", &actual), ("least-cost benchmark", &least)],
+    )
+}
+
+/// A histogram of the entities' positions before trading, kt.
+#[must_use]
+pub fn positions_svg(figures: &EntityFigures) -> String {
+    let kt: Vec<f64> = figures.positions_tonnes.iter().map(|t| t / 1e3).collect();
+    charts::histogram(
+        &ChartSpec {
+            title: "Positions before trading (allocation less verified emissions)",
+            x_label: "kt CO2 (negative = short)",
+            y_label: "entities",
+            x_axis: XAxis::Number,
+        },
+        &kt,
+        30,
+    )
+}
+
+/// Writes `report.md`, `report.html`, the charts (`*.svg`) and `summary.json` into
+/// `dir` (created if missing), without per-entity figures; returns the Markdown
+/// report's path.
 ///
 /// # Errors
 /// When the files cannot be written.
 pub fn write_report(dir: &Path, summary: &YearSummary) -> Result<PathBuf> {
+    write_full_report(dir, summary, &EntityFigures::default())
+}
+
+/// Writes `report.md`, `report.html`, the charts (`*.svg`) and `summary.json` into
+/// `dir` (created if missing); returns the Markdown report's path.
+///
+/// # Errors
+/// When the files cannot be written.
+pub fn write_full_report(
+    dir: &Path,
+    summary: &YearSummary,
+    figures: &EntityFigures,
+) -> Result<PathBuf> {
+    let write = |name: &str, text: &str| -> Result<()> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let report = dir.join("report.md");
-    std::fs::write(&report, summary.to_markdown())
-        .with_context(|| format!("writing {}", report.display()))?;
-    std::fs::write(dir.join("daily_volume.svg"), summary.daily_volume_svg())?;
-    std::fs::write(
-        dir.join("summary.json"),
-        serde_json::to_string_pretty(summary)?,
-    )?;
-    Ok(report)
+    write("report.md", &summary.to_markdown())?;
+    write("report.html", &summary.to_html(figures))?;
+    for (stem, _) in CHARTS {
+        write(&format!("{stem}.svg"), &summary.chart_svg(stem, figures))?;
+    }
+    write("summary.json", &serde_json::to_string_pretty(summary)?)?;
+    Ok(dir.join("report.md"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_and_cost_charts_take_their_series_by_name() {
+        let close = [
+            ("2023-09-01".to_owned(), 42.0),
+            ("2023-09-04".to_owned(), 43.0),
+        ];
+        let vwap = [
+            ("2023-09-01".to_owned(), 42.5),
+            ("2023-09-04".to_owned(), 42.9),
+        ];
+        let svg = price_chart(&[("close", &close), ("VWAP", &vwap)]);
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains(">VWAP</text>"));
+        let svg =
+            compliance_cost_chart(&[("base".into(), 120.0, 80.0), ("cap".into(), 90.0, 85.0)]);
+        assert_eq!(
+            svg.matches("<rect x=").count(),
+            4 + 2,
+            "4 bars, 2 legend keys"
+        );
+        assert!(svg.contains("least-cost benchmark"));
+    }
+
+    #[test]
+    fn differences_are_signed_percentages_of_the_published_figure() {
+        assert_eq!(difference(61.22, 179.0), "-65.8 %");
+        assert_eq!(difference(1.0, 0.0), "n/a");
+        assert_eq!(human_bytes(150 * 1024), "150 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
 }

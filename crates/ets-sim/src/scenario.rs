@@ -216,16 +216,186 @@ pub struct Published {
     pub compliance_rate: f64,
 }
 
+/// Why a scenario (or a variant over it) was refused, naming the file, the key and
+/// the value, before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file cannot be read.
+    #[error("{file}: cannot be read: {reason}")]
+    Unreadable {
+        /// The file.
+        file: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The TOML is malformed, or a key is unknown, missing or of the wrong type.
+    #[error("{file}: {}", malformed(key, value.as_deref(), reason))]
+    Malformed {
+        /// The file.
+        file: PathBuf,
+        /// The key (`market.price_sigma`; empty for a syntax error).
+        key: String,
+        /// The value there, if any.
+        value: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A value is out of range or inconsistent (shares that do not sum to 1, an
+    /// unknown scheme).
+    #[error("{file}: {key} = {value}: {reason}")]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// The key (`units.coal[2].capacity_mw`).
+        key: String,
+        /// The value found.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn malformed(key: &str, value: Option<&str>, reason: &str) -> String {
+    match (key, value) {
+        ("", _) => reason.to_owned(),
+        (key, Some(value)) => format!("{key} = {value}: {reason}"),
+        (key, None) => format!("{key}: {reason}"),
+    }
+}
+
+impl ScenarioError {
+    /// A stable snake_case code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            ScenarioError::Unreadable { .. } => "scenario_unreadable",
+            ScenarioError::Malformed { .. } => "scenario_malformed",
+            ScenarioError::Invalid { .. } => "scenario_invalid",
+        }
+    }
+
+    /// The key named, if any.
+    #[must_use]
+    pub fn key(&self) -> &str {
+        match self {
+            ScenarioError::Unreadable { .. } => "",
+            ScenarioError::Malformed { key, .. } | ScenarioError::Invalid { key, .. } => key,
+        }
+    }
+}
+
+/// A value out of range: the key, the value as text, what is wrong.
+#[derive(Debug)]
+struct Bad(String, String, String);
+
+type Check = std::result::Result<(), Bad>;
+
+fn share(key: &str, value: f64) -> Check {
+    within(key, value, 0.0, 1.0)
+}
+
+fn within(key: &str, value: f64, low: f64, high: f64) -> Check {
+    if (low..=high).contains(&value) {
+        Ok(())
+    } else {
+        Err(Bad(
+            key.into(),
+            value.to_string(),
+            format!("must be between {low} and {high}"),
+        ))
+    }
+}
+
+fn positive(key: &str, value: f64) -> Check {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(Bad(key.into(), value.to_string(), "must be above 0".into()))
+    }
+}
+
+/// A `[low, high]` range inside `[min, max]` with low <= high.
+fn span(key: &str, [low, high]: [f64; 2], min: f64, max: f64) -> Check {
+    let text = format!("[{low}, {high}]");
+    if !(min..=max).contains(&low) || !(min..=max).contains(&high) {
+        return Err(Bad(
+            key.into(),
+            text,
+            format!("must lie within [{min}, {max}]"),
+        ));
+    }
+    if low > high {
+        return Err(Bad(
+            key.into(),
+            text,
+            "the first value is above the second".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Weights that are shares of a whole: none negative, summing to 1.
+fn weights_sum_to_one(key: &str, weights: &[f64]) -> Check {
+    let text = format!("{weights:?}");
+    if weights.iter().any(|w| w.is_nan() || *w < 0.0) {
+        return Err(Bad(key.into(), text, "a weight is negative".into()));
+    }
+    let sum: f64 = weights.iter().sum();
+    if (sum - 1.0).abs() > 1e-3 {
+        return Err(Bad(
+            key.into(),
+            text,
+            format!("the shares sum to {sum}, not 1"),
+        ));
+    }
+    Ok(())
+}
+
+/// The `[scheme]` id and compliance years a rulebook file declares.
+fn rulebook_scheme(path: &Path) -> std::result::Result<(String, Vec<i64>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let value: toml::Value = toml::from_str(&text).map_err(|e| format!("is not TOML: {e}"))?;
+    let scheme = value.get("scheme").ok_or("has no [scheme] table")?;
+    let id = scheme
+        .get("id")
+        .and_then(toml::Value::as_str)
+        .ok_or("has no [scheme] id")?;
+    let years = scheme
+        .get("compliance_years")
+        .and_then(toml::Value::as_array)
+        .map(|a| a.iter().filter_map(toml::Value::as_integer).collect())
+        .unwrap_or_default();
+    Ok((id.to_owned(), years))
+}
+
+/// The value at a dotted key path (`units.coal[2].weight`) of a TOML document.
+#[must_use]
+pub fn value_at<'a>(root: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
+    let mut at = root;
+    for part in key.split('.').filter(|p| !p.is_empty()) {
+        let (name, indices) = part.split_once('[').map_or((part, ""), |(n, i)| (n, i));
+        if !name.is_empty() {
+            at = at.get(name)?;
+        }
+        for index in indices.split('[') {
+            let index = index.trim_end_matches(']');
+            if !index.is_empty() {
+                at = at.get(index.parse::<usize>().ok()?)?;
+            }
+        }
+    }
+    Some(at)
+}
+
 impl Scenario {
     /// Reads a scenario file; the rulebook path becomes relative to its folder.
     ///
     /// # Errors
-    /// When the file cannot be read or parsed, or fails validation.
+    /// [`ScenarioError`] (naming the file, key and value) when the file cannot be
+    /// read or parsed, or fails validation.
     pub fn load(path: &Path) -> Result<Scenario> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading scenario {}", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Scenario::parse(&text, base).with_context(|| format!("scenario {}", path.display()))
+        let value = read_toml(path)?;
+        Ok(Scenario::from_value(value, path, None)?)
     }
 
     /// Parses scenario text; `base` is the folder the rulebook path is relative to.
@@ -233,11 +403,62 @@ impl Scenario {
     /// # Errors
     /// When the TOML is malformed or a value is out of range.
     pub fn parse(text: &str, base: &Path) -> Result<Scenario> {
-        let mut scenario: Scenario = toml::from_str(text)?;
+        let label = base.join("<scenario text>");
+        let value: toml::Value = toml::from_str(text).map_err(|e| syntax(&label, &e))?;
+        Ok(Scenario::from_value(value, &label, None)?)
+    }
+
+    /// Deserialises and validates a scenario document (a file, or a file with a
+    /// variant merged over it). `file` is the scenario file (its folder anchors the
+    /// rulebook path); `variant` is the overlay file and its table, named in an error
+    /// about a key it sets.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] naming the file, key and value.
+    pub fn from_value(
+        value: toml::Value,
+        file: &Path,
+        variant: Option<(&Path, &toml::Value)>,
+    ) -> std::result::Result<Scenario, ScenarioError> {
+        let blame = |key: &str| -> PathBuf {
+            match variant {
+                Some((path, overlay)) if value_at(overlay, key).is_some() || key.is_empty() => {
+                    path.to_path_buf()
+                }
+                _ => file.to_path_buf(),
+            }
+        };
+        let mut scenario: Scenario = match serde_path_to_error::deserialize(value.clone()) {
+            Ok(scenario) => scenario,
+            Err(error) => {
+                let key = error.path().to_string();
+                let key = if key == "." { String::new() } else { key };
+                let shown = value_at(&value, &key)
+                    .filter(|v| !v.is_table())
+                    .map(ToString::to_string);
+                // An unknown key may come from the variant: blame the file that has it.
+                let file = blame(&key);
+                return Err(ScenarioError::Malformed {
+                    file,
+                    key,
+                    value: shown,
+                    // The TOML deserialiser appends "in `table`": the key is named already.
+                    reason: first_line(&error.into_inner().to_string()),
+                });
+            }
+        };
         if scenario.scenario.rulebook.is_relative() {
+            let base = file.parent().unwrap_or(Path::new("."));
             scenario.scenario.rulebook = base.join(&scenario.scenario.rulebook);
         }
-        scenario.validate()?;
+        scenario
+            .validate()
+            .map_err(|Bad(key, value, reason)| ScenarioError::Invalid {
+                file: blame(&key),
+                key,
+                value,
+                reason,
+            })?;
         Ok(scenario)
     }
 
@@ -255,41 +476,166 @@ impl Scenario {
         self
     }
 
-    fn validate(&self) -> Result<()> {
-        let u = &self.units;
-        if u.per_entity_weights.is_empty() || u.per_entity_weights.len() > 6 {
-            bail!("units.per_entity_weights needs 1 to 6 weights");
+    fn validate(&self) -> Check {
+        self.validate_units()?;
+        let (l, m) = (&self.load, &self.mrv);
+        within("load.coal_mean", l.coal_mean, 0.0, 1.0)?;
+        within("load.gas_mean", l.gas_mean, 0.0, 1.0)?;
+        within("load.coal_sd", l.coal_sd, 0.0, 1.0)?;
+        within("load.gas_sd", l.gas_sd, 0.0, 1.0)?;
+        span("load.clamp", l.clamp, 0.0, 1.0)?;
+        span("load.base_year_change", l.base_year_change, -0.99, 10.0)?;
+        span("mrv.coal_ncv", m.coal_ncv, 1.0, 50.0)?;
+        span("mrv.coal_carbon_content", m.coal_carbon_content, 0.001, 0.1)?;
+        within("mrv.oxidation_rate", m.oxidation_rate, 0.5, 1.0)?;
+        positive("mrv.gas_ncv", m.gas_ncv)?;
+        within("mrv.gas_carbon_content", m.gas_carbon_content, 0.001, 0.1)?;
+        span(
+            "mrv.plausible_carbon_content",
+            m.plausible_carbon_content,
+            0.0,
+            1.0,
+        )?;
+        span("mrv.plausible_intensity", m.plausible_intensity, 0.0, 10.0)?;
+        let b = &self.behaviour;
+        share("behaviour.under_reporter_share", b.under_reporter_share)?;
+        span("behaviour.under_report", b.under_report, 0.0, 1.0)?;
+        share("behaviour.shortfall_share", b.shortfall_share)?;
+        span(
+            "behaviour.shortfall_fraction",
+            b.shortfall_fraction,
+            0.0,
+            1.0,
+        )?;
+        let k = &self.market;
+        positive("market.price_mean", k.price_mean)?;
+        within("market.price_sigma", k.price_sigma, 0.0, 2.0)?;
+        share("market.late_share", k.late_share)?;
+        span("market.lot", k.lot, 1.0, 1e9)?;
+        let f = &self.flexibility;
+        share("flexibility.ccer_supply_share", f.ccer_supply_share)?;
+        span("flexibility.banked_2020", f.banked_2020, 0.0, 1.0)?;
+        let p = &self.published;
+        within("published.emissions_mt", p.emissions_mt, 0.0, 1e6)?;
+        within("published.coal_capacity_gw", p.coal_capacity_gw, 0.0, 1e6)?;
+        share("published.usc_share", p.usc_share)?;
+        share("published.coal_capacity_factor", p.coal_capacity_factor)?;
+        within("published.traded_mt", p.traded_mt, 0.0, 1e6)?;
+        within("published.average_price", p.average_price, 0.0, 1e6)?;
+        share("published.compliance_rate", p.compliance_rate)?;
+        // Last: it reads the rulebook file.
+        self.validate_header()
+    }
+
+    fn validate_header(&self) -> Check {
+        let h = &self.scenario;
+        if h.entities == 0 || h.entities > 100_000 {
+            return Err(Bad(
+                "scenario.entities".into(),
+                h.entities.to_string(),
+                "must be 1 to 100000".into(),
+            ));
         }
-        if u.coal.is_empty() || u.gas.is_empty() {
-            bail!("units.coal and units.gas need at least one class each");
+        let rulebook = h.rulebook.display().to_string();
+        let (id, years) = rulebook_scheme(&h.rulebook)
+            .map_err(|reason| Bad("scenario.rulebook".into(), rulebook.clone(), reason))?;
+        if id != h.scheme {
+            return Err(Bad(
+                "scenario.scheme".into(),
+                format!("{:?}", h.scheme),
+                format!("unknown scheme: the rulebook {rulebook} defines {id:?}"),
+            ));
         }
-        for class in &u.coal {
-            category_of(&class.category)?;
-            if !(0.2..=0.6).contains(&class.efficiency[0])
-                || class.efficiency[1] < class.efficiency[0]
-            {
-                bail!("coal class {}: efficiency out of range", class.name);
-            }
-        }
-        for share in [
-            u.gas_share,
-            u.chp_share_of_coal,
-            u.air_cooled_share,
-            self.behaviour.under_reporter_share,
-            self.behaviour.shortfall_share,
-            self.market.late_share,
-            self.flexibility.ccer_supply_share,
-            self.flexibility.banked_2020[0],
-            self.flexibility.banked_2020[1],
-        ] {
-            if !(0.0..=1.0).contains(&share) {
-                bail!("a share is outside 0..=1: {share}");
-            }
-        }
-        if self.scenario.entities == 0 || self.scenario.entities > 100_000 {
-            bail!("scenario.entities must be 1..=100000");
+        if !years.contains(&i64::from(h.year)) {
+            return Err(Bad(
+                "scenario.year".into(),
+                h.year.to_string(),
+                format!("the rulebook {rulebook} covers the years {years:?}"),
+            ));
         }
         Ok(())
+    }
+
+    fn validate_units(&self) -> Check {
+        let u = &self.units;
+        if u.per_entity_weights.is_empty() || u.per_entity_weights.len() > 6 {
+            return Err(Bad(
+                "units.per_entity_weights".into(),
+                format!("{:?}", u.per_entity_weights),
+                "needs 1 to 6 weights (entities have 1-6 units)".into(),
+            ));
+        }
+        weights_sum_to_one("units.per_entity_weights", &u.per_entity_weights)?;
+        share("units.gas_share", u.gas_share)?;
+        share("units.chp_share_of_coal", u.chp_share_of_coal)?;
+        share("units.air_cooled_share", u.air_cooled_share)?;
+        span("units.heat_supply_ratio", u.heat_supply_ratio, 0.0, 0.9)?;
+        span("units.auxiliary_use", u.auxiliary_use, 0.0, 0.5)?;
+        within("units.boiler_efficiency", u.boiler_efficiency, 0.1, 1.0)?;
+        if u.coal.is_empty() {
+            return Err(Bad(
+                "units.coal".into(),
+                "[]".into(),
+                "needs at least one class".into(),
+            ));
+        }
+        if u.gas.is_empty() {
+            return Err(Bad(
+                "units.gas".into(),
+                "[]".into(),
+                "needs at least one class".into(),
+            ));
+        }
+        for (i, class) in u.coal.iter().enumerate() {
+            let key = |field: &str| format!("units.coal[{i}].{field}");
+            category_of(&class.category).map_err(|e| {
+                Bad(
+                    key("category"),
+                    format!("{:?}", class.category),
+                    e.to_string(),
+                )
+            })?;
+            positive(&key("capacity_mw"), f64::from(class.capacity_mw))?;
+            span(&key("efficiency"), class.efficiency, 0.2, 0.6)?;
+        }
+        for (i, class) in u.gas.iter().enumerate() {
+            let key = |field: &str| format!("units.gas[{i}].{field}");
+            positive(&key("capacity_mw"), f64::from(class.capacity_mw))?;
+            span(&key("intensity"), class.intensity, 0.1, 1.0)?;
+        }
+        let coal: Vec<f64> = u.coal.iter().map(|c| c.weight).collect();
+        weights_sum_to_one("units.coal[].weight", &coal)?;
+        let gas: Vec<f64> = u.gas.iter().map(|c| c.weight).collect();
+        weights_sum_to_one("units.gas[].weight", &gas)
+    }
+}
+
+/// Reads and parses a TOML file, naming the file in the error.
+///
+/// # Errors
+/// [`ScenarioError::Unreadable`] or [`ScenarioError::Malformed`].
+pub fn read_toml(path: &Path) -> std::result::Result<toml::Value, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Unreadable {
+        file: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| syntax(path, &e))
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
+}
+
+fn syntax(path: &Path, error: &toml::de::Error) -> ScenarioError {
+    ScenarioError::Malformed {
+        file: path.to_path_buf(),
+        key: String::new(),
+        value: None,
+        reason: error.to_string().trim_end().to_owned(),
     }
 }
 

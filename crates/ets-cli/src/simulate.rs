@@ -1,0 +1,232 @@
+//! `ets simulate` and `ets demo`: policy-lab runs through the journaled store, their
+//! reports, the comparison of design variants, and the export of a generated
+//! population for `ets compliance`.
+
+use anyhow::{Context as _, Result, bail};
+use ets_sim::compare::{self, Run, Variant};
+use ets_sim::report::human_bytes;
+use ets_sim::{RunFacts, RunOptions, Scenario};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// The arguments of `ets simulate`.
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// The scenario file.
+    #[arg(long)]
+    scenario: PathBuf,
+    /// The seed of every run (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Simulate this many entities instead of the scenario's number.
+    #[arg(long)]
+    entities: Option<u32>,
+    /// A design variant to run beside the scenario (a TOML overlay; repeatable).
+    #[arg(long = "compare", value_name = "VARIANT.toml")]
+    compare: Vec<PathBuf>,
+    /// The output folder (default: out/<scenario>-<seed>; a previous run's folder there
+    /// is replaced).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the generated population as the files `ets compliance` imports into this
+    /// folder (setup.jsonl, entities.csv, base-year and compliance-year outputs) and stop.
+    #[arg(long, value_name = "DIR")]
+    export_csv: Option<PathBuf>,
+}
+
+/// A scenario with the command line's seed and entity count applied.
+fn adjusted(scenario: Scenario, seed: Option<u64>, entities: Option<u32>) -> Scenario {
+    let scenario = match seed {
+        Some(seed) => scenario.with_seed(seed),
+        None => scenario,
+    };
+    match entities {
+        Some(entities) => scenario.with_entities(entities),
+        None => scenario,
+    }
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The output folder: the one given, or `out/<stem>-<seed>`, replacing a previous
+/// run of ours there (it has a `summary.json` or a `comparison.md`), never anything else.
+fn output_folder(out: Option<PathBuf>, scenario: &Path, seed_text: &str) -> Result<PathBuf> {
+    if let Some(out) = out {
+        return Ok(out);
+    }
+    let out = PathBuf::from("out").join(format!("{}-{seed_text}", stem(scenario)));
+    if out.join("summary.json").exists() || out.join("comparison.md").exists() {
+        std::fs::remove_dir_all(&out)
+            .with_context(|| format!("cannot replace {}", out.display()))?;
+    }
+    Ok(out)
+}
+
+/// `ets demo`: the scenario's year through the journaled store, its report, a
+/// one-screen summary.
+pub fn demo(
+    scenario_path: &Path,
+    seed: Option<u64>,
+    entities: Option<u32>,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let seed_text = seed.map_or_else(|| "default".to_owned(), |s| s.to_string());
+    let out = output_folder(out, scenario_path, &seed_text)?;
+    let scenario = adjusted(Scenario::load(scenario_path)?, seed, entities);
+    let run = ets_sim::run_into(&out, &scenario, RunOptions { progress: true })
+        .with_context(|| format!("the demo with scenario {} failed", scenario_path.display()))?;
+    let facts = RunFacts {
+        wall_seconds: started.elapsed().as_secs_f64(),
+        journal_bytes: run.journal_bytes,
+        report: run.report,
+    };
+    println!("{}", run.summary.terminal_summary(&facts));
+    println!(
+        "  also in {}: report.md, the charts (*.svg), summary.json and the journaled store/",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A run to do: its folder name, title, description and scenario.
+struct Planned {
+    name: String,
+    title: String,
+    description: String,
+    scenario: Scenario,
+}
+
+/// Loads and checks the scenario and every variant before anything runs.
+fn plan(args: &SimulateArgs) -> Result<Vec<Planned>> {
+    let base = adjusted(Scenario::load(&args.scenario)?, args.seed, args.entities);
+    let mut runs = vec![Planned {
+        name: "base".into(),
+        title: base.scenario.name.clone(),
+        description: format!("the scenario {}", args.scenario.display()),
+        scenario: base,
+    }];
+    for path in &args.compare {
+        let variant = Variant::load(path)?;
+        let scenario = adjusted(variant.apply(&args.scenario)?, args.seed, args.entities);
+        let mut name = variant.name.clone();
+        let mut n = 2;
+        while runs.iter().any(|r| r.name == name) {
+            name = format!("{}-{n}", variant.name);
+            n += 1;
+        }
+        runs.push(Planned {
+            name,
+            title: variant.title,
+            description: variant.description,
+            scenario,
+        });
+    }
+    Ok(runs)
+}
+
+/// `ets simulate`.
+pub fn run(args: SimulateArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let planned = plan(&args)?;
+    if let Some(dir) = &args.export_csv {
+        return export(dir, &planned[0].scenario);
+    }
+    let seed = planned[0].scenario.scenario.seed;
+    let out = output_folder(args.out.clone(), &args.scenario, &seed.to_string())?;
+    if out.exists() && std::fs::read_dir(&out).is_ok_and(|mut d| d.next().is_some()) {
+        bail!(
+            "{} is not empty: choose a new output folder with --out",
+            out.display()
+        );
+    }
+    let mut runs = Vec::with_capacity(planned.len());
+    let count = planned.len();
+    for (i, planned) in planned.into_iter().enumerate() {
+        eprintln!(
+            "run {}/{count}: {} ({})",
+            i + 1,
+            planned.name,
+            planned.title
+        );
+        let dir = out.join(&planned.name);
+        let run_started = Instant::now();
+        let output = ets_sim::run_into(&dir, &planned.scenario, RunOptions { progress: true })
+            .with_context(|| format!("run {} failed", planned.name))?;
+        let facts = RunFacts {
+            wall_seconds: run_started.elapsed().as_secs_f64(),
+            journal_bytes: output.journal_bytes,
+            report: output.report.clone(),
+        };
+        println!("== {}: {}", planned.name, planned.title);
+        println!("{}\n", output.summary.terminal_summary(&facts));
+        runs.push(Run {
+            name: planned.name,
+            title: planned.title,
+            description: planned.description,
+            summary: output.summary,
+            journal_bytes: output.journal_bytes,
+        });
+    }
+    let report = compare::write_comparison(&out, &runs)?;
+    print_comparison(&runs, started.elapsed().as_secs_f64(), &report);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_comparison(runs: &[Run], seconds: f64, report: &Path) {
+    let header = [
+        "run",
+        "volume Mt",
+        "price",
+        "turnover %",
+        "volatility %",
+        "compliance %",
+    ];
+    println!(
+        "{:<20} {:>10} {:>8} {:>11} {:>13} {:>13}",
+        header[0], header[1], header[2], header[3], header[4], header[5]
+    );
+    for row in compare::table_rows(runs) {
+        println!(
+            "{:<20} {:>10} {:>8} {:>11} {:>13} {:>13}",
+            row[0], row[1], row[2], row[3], row[4], row[7]
+        );
+    }
+    let commands: u64 = runs.iter().map(|r| r.summary.commands).sum();
+    let bytes: u64 = runs.iter().map(|r| r.journal_bytes).sum();
+    println!(
+        "\n{} runs in {seconds:.1} s: {commands} commands ({:.0} commands/s), journals {}",
+        runs.len(),
+        commands as f64 / seconds.max(1e-9),
+        human_bytes(bytes)
+    );
+    println!("comparison: {}", report.display());
+}
+
+/// `ets simulate --export-csv DIR`: the generated population as import files.
+fn export(dir: &Path, scenario: &Scenario) -> Result<ExitCode> {
+    let population = ets_sim::generate(scenario)?;
+    let paths = ets_sim::export::write_population(dir, &population)?;
+    println!(
+        "{} entities, {} units of {} (seed {}) written:",
+        population.entities.len(),
+        population.units(),
+        scenario.scenario.name,
+        scenario.scenario.seed
+    );
+    for path in paths {
+        println!("  {}", path.display());
+    }
+    println!(
+        "import: ets submit --data D {0}/setup.jsonl; ets compliance load-rulebook --data D --requester 1 {1}; \
+         ets compliance register --data D --requester 1 --scheme {2} {0}/entities.csv",
+        dir.display(),
+        scenario.scenario.rulebook.display(),
+        scenario.scenario.scheme
+    );
+    Ok(ExitCode::SUCCESS)
+}
