@@ -4,8 +4,10 @@
 //! report with the simulated figures beside the published ones.
 //! See `docs/simulation.md`.
 
+pub mod agents;
 pub mod report;
 pub mod scenario;
+mod trading;
 pub mod year;
 
 pub use report::{YearSummary, write_report};

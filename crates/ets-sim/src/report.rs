@@ -1,9 +1,10 @@
 //! The summary of a simulated year and its Markdown report beside the published figures.
 
-use crate::scenario::{Population, Published};
+use crate::scenario::{Design, Population, Published};
 use crate::year::Trade;
 use anyhow::{Context as _, Result};
 use ets_engine::compliance::{EntityResult, EntityStatus};
+use ets_market::TradeMode;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -105,6 +106,72 @@ pub struct YearSummary {
     pub daily_close: Vec<(String, f64)>,
     /// Published figures to compare with.
     pub published: Published,
+    /// The market design of the run (`[design]` of the scenario and its variants).
+    pub design: Design,
+    /// Business-as-usual emissions of the population before abatement, Mt.
+    pub bau_emissions_mt: f64,
+    /// Emissions the firms abated (BAU less true emissions), Mt.
+    pub abatement_mt: f64,
+    /// What that abatement cost the firms (area under their MAC curves), yuan.
+    pub abatement_cost_yuan: f64,
+    /// Least-cost benchmark: the cost of the same total abatement at one marginal cost
+    /// for every firm (equalised MACs), yuan. Never above `abatement_cost_yuan`.
+    pub least_cost_yuan: f64,
+    /// The single marginal cost of the least-cost benchmark, yuan/t.
+    pub least_cost_price: f64,
+    /// Value the covered firms bought less value they sold (secondary market and
+    /// auctions), yuan. Positive when allowances came from auctions or institutions.
+    pub net_purchases_yuan: f64,
+    /// Penalties: the highest fines plus the tonnes deducted from next year's allocation
+    /// valued at the year's average price, yuan.
+    pub penalties_yuan: f64,
+    /// The run's compliance cost: abatement cost + net purchases + penalties, yuan.
+    pub compliance_cost_yuan: f64,
+    /// Compliance cost over the least-cost benchmark (1 = least cost; 0 when nothing was
+    /// abated).
+    pub cost_ratio: f64,
+    /// Volume-weighted average price of the price-forming book per trading day
+    /// (`YYYY-MM-DD`, yuan/t); days without price-forming trades are left out.
+    pub daily_vwap: Vec<(String, f64)>,
+    /// Best ask less best bid of the price-forming book, averaged over the moments the
+    /// firms acted on that day (`YYYY-MM-DD`, yuan/t); days with a one-sided book left out.
+    pub daily_spread: Vec<(String, f64)>,
+    /// Volume in the listed agreement, Mt.
+    pub volume_listed_mt: f64,
+    /// Volume in block agreements, Mt.
+    pub volume_block_mt: f64,
+    /// Volume in the continuous book, Mt.
+    pub volume_continuous_mt: f64,
+    /// Volume sold at primary auctions, Mt (also in `traded_mt` and `daily_volume`).
+    pub volume_auction_mt: f64,
+    /// Clearing price of each primary auction (`YYYY-MM-DD`, yuan/t).
+    pub auction_prices: Vec<(String, f64)>,
+    /// Secondary-market volume (listed + block + continuous) over the final allocation
+    /// (dimensionless).
+    pub turnover_ratio: f64,
+    /// Standard deviation of the daily log returns of the listed close (per trading day,
+    /// dimensionless).
+    pub price_volatility: f64,
+    /// Per entity, in entity order: final allocation less verified emissions, tonnes
+    /// (negative = short before trading and flexibilities).
+    pub entity_positions_t: Vec<i64>,
+    /// Accounts that bought or sold at least once (firms and institutions).
+    pub trading_participants: usize,
+    /// Institutions in the market (open participation).
+    pub institutions: usize,
+    /// Orders, takes, proposals and bids the exchange refused (lost races, bands).
+    pub orders_refused: u64,
+    /// Tonnes the authority's price-support desk bought at the floor, Mt.
+    pub floor_purchases_mt: f64,
+    /// MRV plausibility flags: reports the peer ranges flagged (same as
+    /// `reports_flagged`, kept for the comparison report), count.
+    pub mrv_flags: usize,
+}
+
+/// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
+#[must_use]
+pub fn civil_date(ms: i64) -> String {
+    civil(ms)
 }
 
 /// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
@@ -162,6 +229,13 @@ impl YearSummary {
             *daily.entry(civil(trade.time_ms)).or_default() += trade.quantity;
         }
         let compliant = count(EntityStatus::Compliant);
+        let mode_volume = |mode: TradeMode| {
+            mt(trades
+                .iter()
+                .filter(|t| t.mode == mode)
+                .map(|t| t.quantity)
+                .sum())
+        };
         YearSummary {
             scenario: String::new(),
             seed: 0,
@@ -229,6 +303,46 @@ impl YearSummary {
             daily_volume: daily.into_iter().collect(),
             daily_close: Vec::new(),
             published: published.clone(),
+            design: Design::default(),
+            bau_emissions_mt: 0.0,
+            abatement_mt: 0.0,
+            abatement_cost_yuan: 0.0,
+            least_cost_yuan: 0.0,
+            least_cost_price: 0.0,
+            net_purchases_yuan: 0.0,
+            penalties_yuan: 0.0,
+            compliance_cost_yuan: 0.0,
+            cost_ratio: 0.0,
+            daily_vwap: Vec::new(),
+            daily_spread: Vec::new(),
+            volume_listed_mt: mode_volume(TradeMode::Listed),
+            volume_block_mt: mode_volume(TradeMode::Block),
+            volume_continuous_mt: mode_volume(TradeMode::Continuous),
+            volume_auction_mt: mode_volume(TradeMode::Auction),
+            auction_prices: Vec::new(),
+            turnover_ratio: 0.0,
+            price_volatility: 0.0,
+            entity_positions_t: results
+                .iter()
+                .map(|r| {
+                    r.allocation.tonnes() as i64
+                        - r.verified_emissions.map_or(0, |q| q.tonnes()) as i64
+                })
+                .collect(),
+            trading_participants: {
+                let mut parties: Vec<u32> = trades
+                    .iter()
+                    .flat_map(|t| [t.buyer, t.seller])
+                    .filter(|p| *p != u32::MAX)
+                    .collect();
+                parties.sort_unstable();
+                parties.dedup();
+                parties.len()
+            },
+            institutions: 0,
+            orders_refused: 0,
+            floor_purchases_mt: 0.0,
+            mrv_flags: 0,
         }
     }
 
