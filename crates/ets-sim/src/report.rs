@@ -544,7 +544,80 @@ impl YearSummary {
                 "\n## Daily volume\n\n![daily volume](daily_volume.svg)"
             );
         }
+        self.agents_markdown(&mut out);
         out
+    }
+
+    /// The abatement, cost and market-design figures (docs/simulation.md, "agents").
+    fn agents_markdown(&self, out: &mut String) {
+        let d = &self.design;
+        let _ = writeln!(out, "\n## Agents and market design\n");
+        let _ = writeln!(
+            out,
+            "Design: participation {:?}, trading {:?}, cap {:?}, auction share {:.0}%, price floor {}.\n",
+            d.participation,
+            d.trading,
+            d.cap,
+            d.auction_share * 100.0,
+            if d.price_floor_yuan > 0.0 {
+                format!("{:.2} yuan/t", d.price_floor_yuan)
+            } else {
+                "none".to_owned()
+            }
+        );
+        let _ = writeln!(out, "| Figure | Value |\n|---|---:|");
+        let rows = [
+            (
+                "BAU emissions (Mt)",
+                format!("{:.1}", self.bau_emissions_mt),
+            ),
+            ("Abated (Mt)", format!("{:.1}", self.abatement_mt)),
+            (
+                "Abatement cost / least-cost benchmark (million yuan)",
+                format!(
+                    "{:.1} / {:.1} (single MAC {:.2} yuan/t)",
+                    self.abatement_cost_yuan / 1e6,
+                    self.least_cost_yuan / 1e6,
+                    self.least_cost_price
+                ),
+            ),
+            (
+                "Compliance cost: abatement + net purchases + penalties (million yuan)",
+                format!(
+                    "{:.1} = {:.1} + {:.1} + {:.1}",
+                    self.compliance_cost_yuan / 1e6,
+                    self.abatement_cost_yuan / 1e6,
+                    self.net_purchases_yuan / 1e6,
+                    self.penalties_yuan / 1e6
+                ),
+            ),
+            (
+                "Volume listed / block / continuous / auction (Mt)",
+                format!(
+                    "{:.1} / {:.1} / {:.1} / {:.1}",
+                    self.volume_listed_mt,
+                    self.volume_block_mt,
+                    self.volume_continuous_mt,
+                    self.volume_auction_mt
+                ),
+            ),
+            (
+                "Turnover ratio (secondary volume / allocation)",
+                format!("{:.4}", self.turnover_ratio),
+            ),
+            (
+                "Volatility of daily log returns",
+                format!("{:.4}", self.price_volatility),
+            ),
+            (
+                "Trading participants (institutions)",
+                format!("{} ({})", self.trading_participants, self.institutions),
+            ),
+            ("Orders refused", self.orders_refused.to_string()),
+        ];
+        for (name, value) in rows {
+            let _ = writeln!(out, "| {name} | {value} |");
+        }
     }
 
     /// A hand-written SVG bar chart of the daily traded volume.

@@ -237,6 +237,8 @@ pub struct Trading {
     pub hedge_buffer: [f64; 2],
     /// Probability that a firm that has started trading acts on a given trading day.
     pub activity: f64,
+    /// Multiplies `activity` before November (trading is thin early in the window).
+    pub early_activity: f64,
     /// Size of one listed order, t (log-uniform, below the 100,000 t block minimum).
     pub listed_lot: [f64; 2],
     /// A buyer's limit: its reservation price times (1 - `bid_discount` + the urgency,
@@ -262,6 +264,7 @@ impl Default for Trading {
             early_buyer_share: 0.15,
             hedge_buffer: [0.0, 0.02],
             activity: 0.5,
+            early_activity: 0.4,
             listed_lot: [2_000.0, 99_999.0],
             bid_discount: 0.05,
             urgency: 0.15,
@@ -436,6 +439,7 @@ impl Scenario {
             self.trading.hold_share,
             self.trading.early_buyer_share,
             self.trading.activity,
+            self.trading.early_activity,
             self.design.auction_share,
         ] {
             if !(0.0..=1.0).contains(&share) {

@@ -40,6 +40,9 @@ const BLOCK_MIN: u64 = 100_000;
 const LISTED_MAX: u64 = BLOCK_MIN - 1;
 /// A firm that holds its surplus still sells it at its reservation price times this.
 const HOLD_PREMIUM: f64 = 1.25;
+/// Chance that a buyer of 100,000 t or more skips the listed book on a day (it waits
+/// for a block agreement), before the last five days.
+const BLOCK_PREFERENCE: f64 = 0.75;
 /// Auction lots, t.
 const AUCTION_LOT: u64 = 1_000;
 /// First institution participant id and account id.
@@ -283,7 +286,7 @@ pub(crate) fn run<S: Sink>(
                 i128::from(agent.buy_left) * i128::from(yuan_to_ticks(agent.value * 2.0)),
             )
             .context("deposit too large")?;
-            driver.ok(
+            driver.defer(
                 EXCHANGE_OPERATOR,
                 deposit_at,
                 exchange(ExchangeCommand::DepositCash {
@@ -438,7 +441,15 @@ pub(crate) fn run<S: Sink>(
                 a.entity.is_none()
                     || (d >= a.start
                         && (a.buy_left > 0 || a.sell_left > 0)
-                        && (final_days || rng.chance(trading.activity)))
+                        && (final_days
+                            || rng.chance(
+                                trading.activity
+                                    * if d < late_from {
+                                        trading.early_activity
+                                    } else {
+                                        1.0
+                                    },
+                            )))
             })
             .collect();
         for n in (1..active.len()).rev() {
@@ -723,7 +734,12 @@ impl<S: Sink> Market<'_, '_, S> {
         } else {
             a.lot
         } as u64;
-        if a.buy_left > 0 && !a.resting_buy {
+        // A buyer of 100,000 t or more mostly waits for a block agreement.
+        let prefers_block = !self.continuous
+            && !final_days
+            && a.buy_left >= BLOCK_MIN
+            && rng.chance(BLOCK_PREFERENCE);
+        if a.buy_left > 0 && !a.resting_buy && !prefers_block {
             let mut ticks = yuan_to_ticks(self.bid_yuan(n, progress, rng));
             if final_days && self.agents[n].must_buy > 0 {
                 ticks = upper;

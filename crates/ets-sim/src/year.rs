@@ -85,6 +85,21 @@ pub trait Sink {
     ) -> Result<Outcome>;
     /// The engine, for queries.
     fn engine(&self) -> &Engine;
+
+    /// Applies commands in order and returns their outcomes (a store journals them with
+    /// one fsync for the batch).
+    ///
+    /// # Errors
+    /// On a store fault (never for a business refusal).
+    fn send_all(
+        &mut self,
+        batch: Vec<(RequestId, ParticipantId, Timestamp, Command)>,
+    ) -> Result<Vec<Outcome>> {
+        batch
+            .into_iter()
+            .map(|(request, requester, time, command)| self.send(request, requester, time, command))
+            .collect()
+    }
 }
 
 impl Sink for Engine {
@@ -133,6 +148,33 @@ impl Sink for Store {
     fn engine(&self) -> &Engine {
         Store::engine(self)
     }
+
+    fn send_all(
+        &mut self,
+        batch: Vec<(RequestId, ParticipantId, Timestamp, Command)>,
+    ) -> Result<Vec<Outcome>> {
+        let Some(last) = batch.last().map(|item| item.2) else {
+            return Ok(Vec::new());
+        };
+        let submissions: Vec<Submission> = batch
+            .into_iter()
+            .map(|(request_id, requester, time, command)| Submission {
+                request_id,
+                requester,
+                time: Some(time),
+                command,
+            })
+            .collect();
+        let replies = self.submit(&submissions, last)?;
+        if replies.len() != submissions.len() {
+            bail!(
+                "the store gave {} replies to {}",
+                replies.len(),
+                submissions.len()
+            );
+        }
+        Ok(replies.into_iter().map(|reply| reply.outcome).collect())
+    }
 }
 
 /// One trade: planned by the simulation, or executed on the exchange.
@@ -160,16 +202,82 @@ pub(crate) struct Driver<'a, S: Sink> {
     time_ms: i64,
     commands: u64,
     progress: bool,
+    /// Commands queued by `defer`, sent as one batch by `flush` or before the next `send`.
+    pending: Vec<(RequestId, ParticipantId, Timestamp, Command)>,
 }
 
 impl<S: Sink> Driver<'_, S> {
-    /// Sends at `at_ms` or just after the last command (times never go backwards).
+    fn new(sink: &mut S, time_ms: i64, progress: bool) -> Driver<'_, S> {
+        Driver {
+            sink,
+            request: 0,
+            time_ms,
+            commands: 0,
+            progress,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Queues a command whose effect the simulation does not need at once: it is sent
+    /// with the others in one batch (one fsync in a store), and must be accepted.
+    pub(crate) fn defer(
+        &mut self,
+        requester: ParticipantId,
+        at_ms: i64,
+        command: Command,
+    ) -> Result<()> {
+        check_size(&command)?;
+        self.request += 1;
+        self.commands += 1;
+        self.time_ms = at_ms.max(self.time_ms + 1);
+        self.pending.push((
+            RequestId(self.request),
+            requester,
+            Timestamp(self.time_ms),
+            command,
+        ));
+        Ok(())
+    }
+
+    /// Sends the queued commands; returns their outcomes in order.
+    pub(crate) fn flush_outcomes(&mut self) -> Result<Vec<Outcome>> {
+        let batch = std::mem::take(&mut self.pending);
+        self.sink.send_all(batch).context("sending a batch")
+    }
+
+    /// Sends the queued commands; each must be accepted. Returns their effects in order.
+    pub(crate) fn flush(&mut self) -> Result<Vec<Effect>> {
+        let names: Vec<(&'static str, ParticipantId)> = self
+            .pending
+            .iter()
+            .map(|item| (item.3.name(), item.1))
+            .collect();
+        let outcomes = self.flush_outcomes()?;
+        outcomes
+            .into_iter()
+            .zip(names)
+            .map(|(outcome, (name, requester))| match outcome {
+                Outcome::Accepted(effect) => Ok(effect),
+                Outcome::Rejected(rejection) => bail!(
+                    "{name} by {requester} refused: {} ({})",
+                    rejection.code,
+                    rejection.message
+                ),
+            })
+            .collect()
+    }
+
+    /// Sends at `at_ms` or just after the last command (times never go backwards),
+    /// after any queued commands.
     pub(crate) fn send(
         &mut self,
         requester: ParticipantId,
         at_ms: i64,
         command: Command,
     ) -> Result<Outcome> {
+        if !self.pending.is_empty() {
+            self.flush()?;
+        }
         self.request += 1;
         self.commands += 1;
         self.time_ms = at_ms.max(self.time_ms + 1);
@@ -193,10 +301,7 @@ impl<S: Sink> Driver<'_, S> {
         command: Command,
     ) -> Result<Effect> {
         let name = command.name();
-        let size = serde_json::to_vec(&command).map(|v| v.len()).unwrap_or(0);
-        if size > MAX_COMMAND_BYTES {
-            bail!("{name} would be {size} bytes encoded, above {MAX_COMMAND_BYTES}");
-        }
+        check_size(&command)?;
         match self.send(requester, at_ms, command)? {
             Outcome::Accepted(effect) => Ok(effect),
             Outcome::Rejected(rejection) => bail!(
@@ -220,6 +325,27 @@ impl<S: Sink> Driver<'_, S> {
         bar.set_message(phase.to_owned());
         bar
     }
+}
+
+fn check_size(command: &Command) -> Result<()> {
+    // Only the big ones can come near the bound; skip encoding the many small ones.
+    if matches!(
+        command,
+        Command::Compliance(
+            ComplianceCommand::RegisterEntities { .. }
+                | ComplianceCommand::Allocate { .. }
+                | ComplianceCommand::LoadRulebook { .. }
+        )
+    ) {
+        let size = serde_json::to_vec(command).map(|v| v.len()).unwrap_or(0);
+        if size > MAX_COMMAND_BYTES {
+            bail!(
+                "{} would be {size} bytes encoded, above {MAX_COMMAND_BYTES}",
+                command.name()
+            );
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn registry(command: RegistryCommand) -> Command {
@@ -315,13 +441,7 @@ pub fn run_year_with<S: Sink>(
     let scheme = scenario.scenario.scheme.clone();
     let cea = allowance(year)?;
     let start_ms = sink.engine().last_time().map_or(0, |t| t.0);
-    let mut driver = Driver {
-        sink,
-        request: 0,
-        time_ms: start_ms,
-        commands: 0,
-        progress: options.progress,
-    };
+    let mut driver = Driver::new(sink, start_ms, options.progress);
     let entities = &population.entities;
 
     // 1. Setup (January after the year): participants, system accounts, operator accounts.
@@ -382,7 +502,7 @@ pub fn run_year_with<S: Sink>(
             }),
         )?;
         for entity in entities.iter().filter(|e| e.banked_2020 > 0) {
-            driver.ok(
+            driver.defer(
                 ADMIN,
                 t_setup,
                 registry(RegistryCommand::Allocate {
@@ -474,11 +594,15 @@ pub fn run_year_with<S: Sink>(
     report_times.sort_unstable();
     for &(at, i) in &report_times {
         let entity = &entities[i];
-        let effect = driver.ok(
+        driver.defer(
             entity_participant(entity.index),
             at,
             report_command(entity, year, scenario)?,
         )?;
+    }
+    let effects = driver.flush()?;
+    for (&(_, i), effect) in report_times.iter().zip(effects) {
+        let entity = &entities[i];
         let flags = match effect {
             Effect::Compliance(ets_engine::compliance::ComplianceEffect::Report {
                 flags, ..
@@ -502,7 +626,7 @@ pub fn run_year_with<S: Sink>(
     let bar = driver.bar(entities.len(), "verification");
     for (n, entity) in entities.iter().enumerate() {
         let at = t_verify + (n as i64) * (120 * DAY_MS / entities.len().max(1) as i64);
-        driver.ok(
+        driver.defer(
             VERIFIER,
             at,
             compliance(ComplianceCommand::VerifyReport {
@@ -518,7 +642,7 @@ pub fn run_year_with<S: Sink>(
     let mut corrected = 0usize;
     for entity in entities.iter().filter(|e| e.under_report > 0.0) {
         let truth = true_emissions_tonnes(entity);
-        driver.ok(
+        driver.defer(
             ADMIN,
             t_correct,
             compliance(ComplianceCommand::CorrectReport {
@@ -627,6 +751,7 @@ pub fn run_year_with<S: Sink>(
     ) {
         borrow_class = Some(allowance(vintage as u16)?);
         let t_borrow = date_ms(calendar + 2, 7, 12, 1);
+        let mut asked = Vec::new();
         for (i, entity) in entities.iter().enumerate() {
             let (short, verified) = gap[i];
             if short == 0 || (short as f64) <= rate * verified as f64 || need[i] == 0 {
@@ -636,7 +761,7 @@ pub fn run_year_with<S: Sink>(
             if quantity == 0 {
                 continue;
             }
-            let outcome = driver.send(
+            driver.defer(
                 entity_participant(entity.index),
                 t_borrow,
                 compliance(ComplianceCommand::Borrow {
@@ -645,7 +770,10 @@ pub fn run_year_with<S: Sink>(
                     quantity: Quantity::new(quantity),
                 }),
             )?;
-            // A refusal (a rounding at the threshold) leaves the firm to the market.
+            asked.push((i, quantity));
+        }
+        // A refusal (a rounding at the threshold) leaves the firm to the market.
+        for ((i, quantity), outcome) in asked.into_iter().zip(driver.flush_outcomes()?) {
             if matches!(outcome, Outcome::Accepted(_)) {
                 borrowed[i] = quantity;
                 need[i] -= quantity;
@@ -670,7 +798,7 @@ pub fn run_year_with<S: Sink>(
         if quantity == 0 {
             continue;
         }
-        driver.ok(
+        driver.defer(
             OFFSET_SELLER,
             t_ccer,
             registry(RegistryCommand::Transfer {
@@ -759,7 +887,7 @@ pub fn run_year_with<S: Sink>(
             if quantity == 0 {
                 continue;
             }
-            driver.ok(
+            driver.defer(
                 entity_participant(entity.index),
                 t_surrender,
                 registry(RegistryCommand::Surrender {
@@ -903,13 +1031,7 @@ fn intensity_allocation(
     rulebook: &str,
 ) -> Result<u64> {
     let mut engine = Engine::new();
-    let mut driver = Driver {
-        sink: &mut engine,
-        request: 0,
-        time_ms: 0,
-        commands: 0,
-        progress: false,
-    };
+    let mut driver = Driver::new(&mut engine, 0, false);
     let at = date_ms(i64::from(scenario.scenario.year) + 1, 1, 4, 1);
     setup(&mut driver, entities, at)?;
     driver.ok(
@@ -1052,7 +1174,7 @@ fn setup<S: Sink>(driver: &mut Driver<'_, S>, entities: &[SimEntity], at: i64) -
     let bar = driver.bar(entities.len(), "setup");
     for entity in entities {
         let id = entity_participant(entity.index);
-        driver.ok(
+        driver.defer(
             ADMIN,
             at,
             participant(
@@ -1061,7 +1183,7 @@ fn setup<S: Sink>(driver: &mut Driver<'_, S>, entities: &[SimEntity], at: i64) -
                 format!("Power company {}", entity.index + 1),
             ),
         )?;
-        driver.ok(
+        driver.defer(
             ADMIN,
             at,
             open(
