@@ -30,6 +30,21 @@ fn main() -> anyhow::Result<()> {
         .filter(|(d, _)| d.as_str() >= "2023-11-01")
         .map(|(_, v)| v)
         .sum();
+    if std::env::var_os("LAB_SHORT").is_some() {
+        let population = ets_sim::generate(&scenario)?;
+        for line in engine
+            .compliance()
+            .closed_results(&scenario.scenario.scheme, scenario.scenario.year)
+            .unwrap_or_default()
+        {
+            let i = (line.entity.0 - 1_000) as usize;
+            if line.status == ets_engine::compliance::EntityStatus::Shortfall
+                && population.entities[i].shortfall == 0.0
+            {
+                println!("undesignated shortfall: {line:?}");
+            }
+        }
+    }
     let long: i64 = s.entity_positions_t.iter().filter(|p| **p > 0).sum();
     let short: i64 = s.entity_positions_t.iter().filter(|p| **p < 0).sum();
     println!(

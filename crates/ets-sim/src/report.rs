@@ -155,7 +155,8 @@ pub struct YearSummary {
     /// Per entity, in entity order: final allocation less verified emissions, tonnes
     /// (negative = short before trading and flexibilities).
     pub entity_positions_t: Vec<i64>,
-    /// Accounts that bought or sold at least once (firms and institutions).
+    /// Accounts that entered at least one order, take, block proposal or acceptance, or
+    /// auction bid (firms, institutions, the floor desk), count.
     pub trading_participants: usize,
     /// Institutions in the market (open participation).
     pub institutions: usize,
@@ -166,6 +167,9 @@ pub struct YearSummary {
     /// MRV plausibility flags: reports the peer ranges flagged (same as
     /// `reports_flagged`, kept for the comparison report), count.
     pub mrv_flags: usize,
+    /// Accounts that bought or sold at least once (firms, institutions, the floor desk;
+    /// not the auction account), count.
+    pub traders: usize,
 }
 
 /// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
@@ -329,6 +333,7 @@ impl YearSummary {
                         - r.verified_emissions.map_or(0, |q| q.tonnes()) as i64
                 })
                 .collect(),
+            traders: 0,
             trading_participants: {
                 let mut parties: Vec<u32> = trades
                     .iter()

@@ -84,6 +84,8 @@ pub(crate) struct MarketOutcome {
     /// Per entity: value bought less value sold, fen.
     pub net_purchases_fen: Vec<i128>,
     pub floor_bought: u64,
+    /// Accounts that entered at least one order, take, proposal, acceptance or bid.
+    pub participants: usize,
 }
 
 struct Agent {
@@ -125,6 +127,8 @@ struct Market<'d, 'a, S: Sink> {
     class_index: u32,
     /// (bid discount, urgency, ask premium).
     params: (f64, f64, f64),
+    /// Accounts that entered an order, take, proposal, acceptance or bid.
+    entered: std::collections::BTreeSet<AccountId>,
 }
 
 fn yuan_to_ticks(yuan: f64) -> i64 {
@@ -402,6 +406,7 @@ pub(crate) fn run<S: Sink>(
         spread_samples: 0,
         class_index,
         params: (trading.bid_discount, trading.urgency, trading.ask_premium),
+        entered: std::collections::BTreeSet::new(),
     };
 
     // Auctions: evenly over the window, from the third trading day.
@@ -513,6 +518,7 @@ pub(crate) fn run<S: Sink>(
     outcome.unmet = market.agents.iter().map(|a| a.must_buy).sum();
     outcome.refused = market.refused;
     outcome.floor_bought = market.floor_bought;
+    outcome.participants = market.entered.len();
     outcome.net_purchases_fen = vec![0; input.firms.len()];
     for agent in &market.agents {
         if let Some(i) = agent.entity {
@@ -548,6 +554,14 @@ impl<S: Sink> Market<'_, '_, S> {
         at: i64,
         command: ExchangeCommand,
     ) -> Result<Option<ExchangeEffect>> {
+        if let ExchangeCommand::PlaceOrder { account, .. }
+        | ExchangeCommand::TakeListed { account, .. }
+        | ExchangeCommand::ProposeBlock { account, .. }
+        | ExchangeCommand::AcceptBlock { account, .. }
+        | ExchangeCommand::SubmitBid { account, .. } = &command
+        {
+            self.entered.insert(*account);
+        }
         let outcome = self
             .driver
             .send(requester, at, crate::year::exchange(command))?;
@@ -896,7 +910,9 @@ impl<S: Sink> Market<'_, '_, S> {
         let class = self.class_of()?;
         let mut asks: Vec<(usize, i64)> = Vec::new();
         for (n, a) in self.agents.iter().enumerate() {
-            if a.entity.is_some() && a.sell_left >= BLOCK_MIN && a.start <= day {
+            // A firm with a listed sell order resting today does not also sell a block
+            // (the two together could exceed what it means to sell).
+            if a.entity.is_some() && a.sell_left >= BLOCK_MIN && a.start <= day && !a.resting_sell {
                 asks.push((n, 0));
             }
         }
@@ -904,7 +920,7 @@ impl<S: Sink> Market<'_, '_, S> {
             slot.1 = yuan_to_ticks(self.ask_yuan(slot.0, progress, rng));
         }
         for &n in firms {
-            if self.agents[n].buy_left < BLOCK_MIN {
+            if self.agents[n].buy_left < BLOCK_MIN || self.agents[n].resting_buy {
                 continue;
             }
             let mut bid = yuan_to_ticks(self.bid_yuan(n, progress, rng));

@@ -969,7 +969,8 @@ pub fn run_year_with<S: Sink>(
         0.0
     };
     summary.price_volatility = volatility(&summary.daily_close);
-    summary.trading_participants = {
+    summary.trading_participants = market.participants;
+    summary.traders = {
         let mut parties: Vec<AccountId> = driver
             .sink
             .engine()

@@ -287,9 +287,13 @@ fn open_participation_adds_trading_participants() {
     let (base, _) = run(&small(11));
     let mut open = small(11);
     open.design.participation = ets_sim::scenario::Participation::Open;
+    // A market of 50 firms: a few small institutions (200 million yuan each would buy
+    // the whole market).
     open.design.institutions = 5;
+    open.design.institution_budget_yuan = 2_000_000.0;
     let (summary, _) = run(&open);
     assert_eq!(summary.institutions, 5);
+    assert!(summary.traders > 0 && summary.traders <= summary.trading_participants);
     assert!(
         summary.trading_participants > base.trading_participants,
         "{} vs {}",
