@@ -170,6 +170,9 @@ pub struct YearSummary {
     /// Accounts that bought or sold at least once (firms, institutions, the floor desk;
     /// not the auction account), count.
     pub traders: usize,
+    /// Volume per trading day by mode (`YYYY-MM-DD`, tonnes `[listed, block, continuous,
+    /// auction]`).
+    pub daily_volume_by_mode: Vec<(String, [u64; 4])>,
 }
 
 /// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
@@ -334,6 +337,19 @@ impl YearSummary {
                 })
                 .collect(),
             traders: 0,
+            daily_volume_by_mode: {
+                let mut days: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+                for trade in trades {
+                    let slot = match trade.mode {
+                        TradeMode::Listed => 0,
+                        TradeMode::Block => 1,
+                        TradeMode::Continuous => 2,
+                        TradeMode::Auction => 3,
+                    };
+                    days.entry(civil(trade.time_ms)).or_default()[slot] += trade.quantity;
+                }
+                days.into_iter().collect()
+            },
             trading_participants: {
                 let mut parties: Vec<u32> = trades
                     .iter()

@@ -261,6 +261,8 @@ fn a_month_of_trading_is_deterministic_and_orders_stay_in_sessions() {
     let volume =
         a.volume_listed_mt + a.volume_block_mt + a.volume_continuous_mt + a.volume_auction_mt;
     assert!((volume - a.traded_mt).abs() < 1e-9);
+    let by_mode: u64 = a.daily_volume_by_mode.iter().flat_map(|d| d.1).sum();
+    assert_eq!(by_mode as f64 / 1e6, a.traded_mt);
 }
 
 #[test]
