@@ -10,7 +10,7 @@ use crate::YearSummary;
 use crate::charts::{self, ChartSpec, XAxis};
 use crate::html::Page;
 use crate::report::{
-    cumulative_volume_mt, daily_volatility_percent, day_series, human_bytes, turnover_ratio,
+    compliance_cost_chart, cumulative_volume_mt, daily_volatility_percent, day_series, human_bytes,
 };
 use crate::scenario::{Scenario, ScenarioError, read_toml};
 use anyhow::{Context as _, Result};
@@ -128,8 +128,17 @@ pub const HEADER: [&str; 10] = [
     "State hash",
 ];
 
-/// One row per run, in [`HEADER`]'s order. The spread and the cost against the
-/// least-cost benchmark read "n/a" until the simulation records them.
+/// The mean of a run's daily bid-ask spreads (yuan/t), `None` when no day had a
+/// two-sided book.
+#[must_use]
+pub fn mean_spread(summary: &YearSummary) -> Option<f64> {
+    let spreads = &summary.daily_spread;
+    (!spreads.is_empty())
+        .then(|| spreads.iter().map(|(_, v)| v).sum::<f64>() / spreads.len() as f64)
+}
+
+/// One row per run, in [`HEADER`]'s order. The spread reads "n/a" for a run whose
+/// book was never two-sided.
 #[must_use]
 pub fn table_rows(runs: &[Run]) -> Vec<Vec<String>> {
     runs.iter()
@@ -139,10 +148,15 @@ pub fn table_rows(runs: &[Run]) -> Vec<Vec<String>> {
                 run.name.clone(),
                 format!("{:.2}", s.traded_mt),
                 format!("{:.2}", s.average_price),
-                format!("{:.2}", turnover_ratio(s) * 100.0),
+                format!("{:.2}", s.turnover_ratio * 100.0),
                 format!("{:.2}", daily_volatility_percent(&s.daily_close)),
-                "n/a".to_owned(),
-                "n/a".to_owned(),
+                mean_spread(s).map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}")),
+                format!(
+                    "{:.0} / {:.0} M yuan (abatement {:.0})",
+                    s.compliance_cost_yuan / 1e6,
+                    s.least_cost_yuan / 1e6,
+                    s.abatement_cost_yuan / 1e6
+                ),
                 format!("{:.2}", s.compliance_rate * 100.0),
                 format!("{:.2}", s.quantity_compliance_rate * 100.0),
                 s.state_hash.chars().take(12).collect(),
@@ -152,11 +166,15 @@ pub fn table_rows(runs: &[Run]) -> Vec<Vec<String>> {
 }
 
 /// The comparison's charts: file stem and caption.
-pub const COMPARISON_CHARTS: [(&str, &str); 4] = [
+pub const COMPARISON_CHARTS: [(&str, &str); 5] = [
     ("price_paths", "Daily close of the listed CEA, per run"),
     ("cumulative_volume", "Cumulative volume traded, per run"),
     ("volume", "Volume traded, per run"),
     ("compliance", "Compliance rate, per run"),
+    (
+        "cost",
+        "Abatement cost against the least-cost benchmark, per run",
+    ),
 ];
 
 /// The chart named by its stem (see [`COMPARISON_CHARTS`]); empty for an unknown stem.
@@ -228,6 +246,19 @@ pub fn chart_svg(stem: &str, runs: &[Run]) -> String {
                 &[("by entity", &entities), ("by quantity", &tonnes)],
             )
         }
+        "cost" => {
+            let rows: Vec<(String, f64, f64)> = runs
+                .iter()
+                .map(|r| {
+                    (
+                        r.name.clone(),
+                        r.summary.abatement_cost_yuan / 1e6,
+                        r.summary.least_cost_yuan / 1e6,
+                    )
+                })
+                .collect();
+            compliance_cost_chart(&rows)
+        }
         _ => String::new(),
     }
 }
@@ -288,8 +319,8 @@ pub fn to_markdown(runs: &[Run]) -> String {
     let _ = writeln!(out, "{}\n", intro(runs));
     out.push_str(&markdown_table(&HEADER, 1, &table_rows(runs)));
     out.push_str(
-        "\nSpread and compliance cost against the least-cost benchmark: n/a until the \
-         simulation records them.\n\n## Runs\n\n",
+        "\nCompliance cost = abatement + net purchases + penalties; the least-cost benchmark \
+         is the same total abatement at one marginal cost.\n\n## Runs\n\n",
     );
     out.push_str(&markdown_table(&RUN_HEADER, 3, &run_rows(runs)));
     out.push_str("\n## Charts\n\n");
@@ -306,8 +337,8 @@ pub fn to_html(runs: &[Run]) -> String {
     page.note(&intro(runs));
     page.table(&HEADER, &table_rows(runs));
     page.note(
-        "Spread and compliance cost against the least-cost benchmark: n/a until the \
-         simulation records them.",
+        "Compliance cost = abatement + net purchases + penalties; the least-cost benchmark \
+         is the same total abatement at one marginal cost.",
     );
     page.heading("Charts");
     for (stem, caption) in COMPARISON_CHARTS {

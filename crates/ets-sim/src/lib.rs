@@ -4,12 +4,14 @@
 //! report with the simulated figures beside the published ones.
 //! See `docs/simulation.md`.
 
+pub mod agents;
 pub mod charts;
 pub mod compare;
 pub mod export;
 pub mod html;
 pub mod report;
 pub mod scenario;
+mod trading;
 pub mod year;
 
 pub use report::{EntityFigures, RunFacts, YearSummary, write_full_report, write_report};

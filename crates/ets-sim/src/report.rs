@@ -2,10 +2,11 @@
 
 use crate::charts::{self, ChartSpec, XAxis};
 use crate::html::Page;
-use crate::scenario::{Population, Published};
+use crate::scenario::{Design, Population, Published};
 use crate::year::Trade;
 use anyhow::{Context as _, Result};
 use ets_engine::compliance::{EntityResult, EntityStatus};
+use ets_market::TradeMode;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -107,6 +108,79 @@ pub struct YearSummary {
     pub daily_close: Vec<(String, f64)>,
     /// Published figures to compare with.
     pub published: Published,
+    /// The market design of the run (`[design]` of the scenario and its variants).
+    pub design: Design,
+    /// Business-as-usual emissions of the population before abatement, Mt.
+    pub bau_emissions_mt: f64,
+    /// Emissions the firms abated (BAU less true emissions), Mt.
+    pub abatement_mt: f64,
+    /// What that abatement cost the firms (area under their MAC curves), yuan.
+    pub abatement_cost_yuan: f64,
+    /// Least-cost benchmark: the cost of the same total abatement at one marginal cost
+    /// for every firm (equalised MACs), yuan. Never above `abatement_cost_yuan`.
+    pub least_cost_yuan: f64,
+    /// The single marginal cost of the least-cost benchmark, yuan/t.
+    pub least_cost_price: f64,
+    /// Value the covered firms bought less value they sold (secondary market and
+    /// auctions), yuan. Positive when allowances came from auctions or institutions.
+    pub net_purchases_yuan: f64,
+    /// Penalties: the highest fines plus the tonnes deducted from next year's allocation
+    /// valued at the year's average price, yuan.
+    pub penalties_yuan: f64,
+    /// The run's compliance cost: abatement cost + net purchases + penalties, yuan.
+    pub compliance_cost_yuan: f64,
+    /// Compliance cost over the least-cost benchmark (1 = least cost; 0 when nothing was
+    /// abated).
+    pub cost_ratio: f64,
+    /// Volume-weighted average price of the price-forming book per trading day
+    /// (`YYYY-MM-DD`, yuan/t); days without price-forming trades are left out.
+    pub daily_vwap: Vec<(String, f64)>,
+    /// Best ask less best bid of the price-forming book, averaged over the moments the
+    /// firms acted on that day (`YYYY-MM-DD`, yuan/t); days with a one-sided book left out.
+    pub daily_spread: Vec<(String, f64)>,
+    /// Volume in the listed agreement, Mt.
+    pub volume_listed_mt: f64,
+    /// Volume in block agreements, Mt.
+    pub volume_block_mt: f64,
+    /// Volume in the continuous book, Mt.
+    pub volume_continuous_mt: f64,
+    /// Volume sold at primary auctions, Mt (also in `traded_mt` and `daily_volume`).
+    pub volume_auction_mt: f64,
+    /// Clearing price of each primary auction (`YYYY-MM-DD`, yuan/t).
+    pub auction_prices: Vec<(String, f64)>,
+    /// Secondary-market volume (listed + block + continuous) over the final allocation
+    /// (dimensionless).
+    pub turnover_ratio: f64,
+    /// Standard deviation of the daily log returns of the listed close (per trading day,
+    /// dimensionless).
+    pub price_volatility: f64,
+    /// Per entity, in entity order: final allocation less verified emissions, tonnes
+    /// (negative = short before trading and flexibilities).
+    pub entity_positions_t: Vec<i64>,
+    /// Accounts that entered at least one order, take, block proposal or acceptance, or
+    /// auction bid (firms, institutions, the floor desk), count.
+    pub trading_participants: usize,
+    /// Institutions in the market (open participation).
+    pub institutions: usize,
+    /// Orders, takes, proposals and bids the exchange refused (lost races, bands).
+    pub orders_refused: u64,
+    /// Tonnes the authority's price-support desk bought at the floor, Mt.
+    pub floor_purchases_mt: f64,
+    /// MRV plausibility flags: reports the peer ranges flagged (same as
+    /// `reports_flagged`, kept for the comparison report), count.
+    pub mrv_flags: usize,
+    /// Accounts that bought or sold at least once (firms, institutions, the floor desk;
+    /// not the auction account), count.
+    pub traders: usize,
+    /// Volume per trading day by mode (`YYYY-MM-DD`, tonnes `[listed, block, continuous,
+    /// auction]`).
+    pub daily_volume_by_mode: Vec<(String, [u64; 4])>,
+}
+
+/// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
+#[must_use]
+pub fn civil_date(ms: i64) -> String {
+    civil(ms)
 }
 
 /// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
@@ -164,6 +238,13 @@ impl YearSummary {
             *daily.entry(civil(trade.time_ms)).or_default() += trade.quantity;
         }
         let compliant = count(EntityStatus::Compliant);
+        let mode_volume = |mode: TradeMode| {
+            mt(trades
+                .iter()
+                .filter(|t| t.mode == mode)
+                .map(|t| t.quantity)
+                .sum())
+        };
         YearSummary {
             scenario: String::new(),
             seed: 0,
@@ -231,6 +312,60 @@ impl YearSummary {
             daily_volume: daily.into_iter().collect(),
             daily_close: Vec::new(),
             published: published.clone(),
+            design: Design::default(),
+            bau_emissions_mt: 0.0,
+            abatement_mt: 0.0,
+            abatement_cost_yuan: 0.0,
+            least_cost_yuan: 0.0,
+            least_cost_price: 0.0,
+            net_purchases_yuan: 0.0,
+            penalties_yuan: 0.0,
+            compliance_cost_yuan: 0.0,
+            cost_ratio: 0.0,
+            daily_vwap: Vec::new(),
+            daily_spread: Vec::new(),
+            volume_listed_mt: mode_volume(TradeMode::Listed),
+            volume_block_mt: mode_volume(TradeMode::Block),
+            volume_continuous_mt: mode_volume(TradeMode::Continuous),
+            volume_auction_mt: mode_volume(TradeMode::Auction),
+            auction_prices: Vec::new(),
+            turnover_ratio: 0.0,
+            price_volatility: 0.0,
+            entity_positions_t: results
+                .iter()
+                .map(|r| {
+                    r.allocation.tonnes() as i64
+                        - r.verified_emissions.map_or(0, |q| q.tonnes()) as i64
+                })
+                .collect(),
+            traders: 0,
+            daily_volume_by_mode: {
+                let mut days: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+                for trade in trades {
+                    let slot = match trade.mode {
+                        TradeMode::Listed => 0,
+                        TradeMode::Block => 1,
+                        TradeMode::Continuous => 2,
+                        TradeMode::Auction => 3,
+                    };
+                    days.entry(civil(trade.time_ms)).or_default()[slot] += trade.quantity;
+                }
+                days.into_iter().collect()
+            },
+            trading_participants: {
+                let mut parties: Vec<u32> = trades
+                    .iter()
+                    .flat_map(|t| [t.buyer, t.seller])
+                    .filter(|p| *p != u32::MAX)
+                    .collect();
+                parties.sort_unstable();
+                parties.dedup();
+                parties.len()
+            },
+            institutions: 0,
+            orders_refused: 0,
+            floor_purchases_mt: 0.0,
+            mrv_flags: 0,
         }
     }
 
@@ -332,6 +467,15 @@ impl YearSummary {
         for (name, value) in self.engine_lines() {
             let _ = writeln!(out, "| {name} | {value} |");
         }
+        let _ = writeln!(
+            out,
+            "\n## Agents and market design\n\n{}\n",
+            self.design_line()
+        );
+        let _ = writeln!(out, "| Figure | Value |\n|---|---:|");
+        for (name, value) in self.agents_lines() {
+            let _ = writeln!(out, "| {name} | {value} |");
+        }
         let _ = writeln!(out, "\n## Charts\n");
         for chart in CHARTS {
             let _ = writeln!(out, "![{}]({}.svg)\n", chart.1, chart.0);
@@ -360,7 +504,7 @@ impl YearSummary {
 }
 
 /// The charts of a year's report: file stem and caption, in the order shown.
-pub const CHARTS: [(&str, &str); 5] = [
+pub const CHARTS: [(&str, &str); 6] = [
     (
         "price",
         "Daily close of the listed CEA (China: the VWAP of the day's listed trades)",
@@ -372,6 +516,10 @@ pub const CHARTS: [(&str, &str); 5] = [
         "Distribution of entities' positions before trading (allocation less verified emissions)",
     ),
     ("compliance", "Compliance rate, simulated and published"),
+    (
+        "cost",
+        "Abatement cost of the run against the least-cost benchmark (same total abatement at one marginal cost)",
+    ),
 ];
 
 /// Per-entity figures read from the engine after the run (not part of the summary's
@@ -452,16 +600,6 @@ pub fn daily_volatility_percent(daily_close: &[(String, f64)]) -> f64 {
     variance.sqrt() * 100.0
 }
 
-/// Turnover ratio: volume traded over the allocation (0 without an allocation).
-#[must_use]
-pub fn turnover_ratio(summary: &YearSummary) -> f64 {
-    if summary.allocation_mt > 0.0 {
-        summary.traded_mt / summary.allocation_mt
-    } else {
-        0.0
-    }
-}
-
 /// `(sim - published) / published` as a signed percentage, or `n/a`.
 #[must_use]
 pub fn difference(simulated: f64, published: f64) -> String {
@@ -540,7 +678,14 @@ impl YearSummary {
     /// trades, so it is both lines; a separate VWAP series goes to [`price_chart`]).
     #[must_use]
     pub fn price_svg(&self) -> String {
-        price_chart(&[("close (= VWAP of listed trades)", &self.daily_close)])
+        if self.daily_vwap.is_empty() {
+            price_chart(&[("close (= VWAP of listed trades)", &self.daily_close)])
+        } else {
+            price_chart(&[
+                ("close (= VWAP of listed trades)", &self.daily_close),
+                ("VWAP of all trades", &self.daily_vwap),
+            ])
+        }
     }
 
     /// Cumulative volume traded as a line chart.
@@ -619,7 +764,7 @@ impl YearSummary {
             "  trades            {:>10} ({} block), turnover {:.1} % of the allocation, daily volatility {:.2} %",
             self.trades,
             self.block_trades,
-            turnover_ratio(self) * 100.0,
+            self.turnover_ratio * 100.0,
             daily_volatility_percent(&self.daily_close)
         );
         let _ = writeln!(
@@ -662,7 +807,7 @@ impl YearSummary {
                 "compliance rate (entities)",
             ),
             (
-                format!("{:.1} %", turnover_ratio(self) * 100.0),
+                format!("{:.1} %", self.turnover_ratio * 100.0),
                 "turnover (of allocation)",
             ),
         ]);
@@ -681,6 +826,14 @@ impl YearSummary {
         }
         page.heading("The year in the engine");
         page.table(&["Figure", "Value"], &self.engine_rows());
+        page.heading("Agents and market design");
+        page.note(&self.design_line());
+        let agents: Vec<Vec<String>> = self
+            .agents_lines()
+            .into_iter()
+            .map(|(name, value)| vec![name.to_owned(), value])
+            .collect();
+        page.table(&["Figure", "Value"], &agents);
         page.render()
     }
 
@@ -693,6 +846,11 @@ impl YearSummary {
             "cumulative_volume" => self.cumulative_volume_svg(),
             "positions" => positions_svg(figures),
             "compliance" => self.compliance_svg(),
+            "cost" => compliance_cost_chart(&[(
+                "this run".to_owned(),
+                self.abatement_cost_yuan / 1e6,
+                self.least_cost_yuan / 1e6,
+            )]),
             _ => String::new(),
         }
     }
@@ -799,6 +957,76 @@ impl YearSummary {
                 "Deducted from next year (Mt)",
                 format!("{:.3}", self.next_year_deduction_mt),
             ),
+        ]
+    }
+
+    /// One sentence naming the market design of the run.
+    fn design_line(&self) -> String {
+        let d = &self.design;
+        format!(
+            "Design: participation {:?}, trading {:?}, cap {:?}, auction share {:.0}%, price floor {}.",
+            d.participation,
+            d.trading,
+            d.cap,
+            d.auction_share * 100.0,
+            if d.price_floor_yuan > 0.0 {
+                format!("{:.2} yuan/t", d.price_floor_yuan)
+            } else {
+                "none".to_owned()
+            }
+        )
+    }
+
+    /// The abatement, cost and market-design table (docs/simulation.md, "Agents"): `(figure, value)`.
+    fn agents_lines(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "BAU emissions (Mt)",
+                format!("{:.1}", self.bau_emissions_mt),
+            ),
+            ("Abated (Mt)", format!("{:.1}", self.abatement_mt)),
+            (
+                "Abatement cost / least-cost benchmark (million yuan)",
+                format!(
+                    "{:.1} / {:.1} (single MAC {:.2} yuan/t)",
+                    self.abatement_cost_yuan / 1e6,
+                    self.least_cost_yuan / 1e6,
+                    self.least_cost_price
+                ),
+            ),
+            (
+                "Compliance cost: abatement + net purchases + penalties (million yuan)",
+                format!(
+                    "{:.1} = {:.1} + {:.1} + {:.1}",
+                    self.compliance_cost_yuan / 1e6,
+                    self.abatement_cost_yuan / 1e6,
+                    self.net_purchases_yuan / 1e6,
+                    self.penalties_yuan / 1e6
+                ),
+            ),
+            (
+                "Volume listed / block / continuous / auction (Mt)",
+                format!(
+                    "{:.1} / {:.1} / {:.1} / {:.1}",
+                    self.volume_listed_mt,
+                    self.volume_block_mt,
+                    self.volume_continuous_mt,
+                    self.volume_auction_mt
+                ),
+            ),
+            (
+                "Turnover ratio (secondary volume / allocation)",
+                format!("{:.4}", self.turnover_ratio),
+            ),
+            (
+                "Volatility of daily log returns",
+                format!("{:.4}", self.price_volatility),
+            ),
+            (
+                "Trading participants (institutions)",
+                format!("{} ({})", self.trading_participants, self.institutions),
+            ),
+            ("Orders refused", self.orders_refused.to_string()),
         ]
     }
 }

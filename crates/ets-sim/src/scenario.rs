@@ -34,6 +34,15 @@ pub struct Scenario {
     pub flexibility: Flexibility,
     /// Published figures to compare with.
     pub published: Published,
+    /// Abatement-cost agents (absent: no abatement).
+    #[serde(default)]
+    pub abatement: Abatement,
+    /// How the simulated firms trade (absent: the defaults of [`Trading`]).
+    #[serde(default)]
+    pub trading: Trading,
+    /// The market design (absent: China's 2021 rules).
+    #[serde(default)]
+    pub design: Design,
 }
 
 /// The `[scenario]` table.
@@ -192,6 +201,152 @@ pub struct Flexibility {
     /// emissions, drawn uniformly from this range.
     #[serde(default)]
     pub banked_2020: [f64; 2],
+}
+
+/// The `[abatement]` table: each firm's marginal abatement cost (MAC) curve and the
+/// price it expects. Absent (no `mac` points), firms do not abate.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Abatement {
+    /// MAC curve points `[share of business-as-usual emissions, yuan/t]`, cumulative and
+    /// increasing, linear between points and from `(0, 0)`; no abatement beyond the last.
+    #[serde(default)]
+    pub mac: Vec<[f64; 2]>,
+    /// Log-normal dispersion of a firm's cost multiplier (1 = the curve as written).
+    #[serde(default)]
+    pub cost_dispersion: f64,
+    /// Mean price the firms expect when they decide, yuan/t (0: the market's `price_mean`).
+    #[serde(default)]
+    pub expected_price: f64,
+    /// Log-normal dispersion of the firms' expected prices.
+    #[serde(default)]
+    pub expectation_sigma: f64,
+}
+
+/// The `[trading]` table: the firms' trading behaviour (docs/simulation.md, "agents").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Trading {
+    /// Share of long firms that keep their whole surplus (bank it) instead of selling.
+    pub hold_share: f64,
+    /// Share of its surplus a selling firm offers, drawn uniformly from this range.
+    pub sell_fraction: [f64; 2],
+    /// Share of short firms that start buying early (Sep-Oct), as a hedge.
+    pub early_buyer_share: f64,
+    /// Extra allowances a hedger buys beyond its need, as a share of its emissions.
+    pub hedge_buffer: [f64; 2],
+    /// Probability that a firm that has started trading acts on a given trading day.
+    pub activity: f64,
+    /// Multiplies `activity` before November (trading is thin early in the window).
+    pub early_activity: f64,
+    /// Size of one listed order, t (log-uniform, below the 100,000 t block minimum).
+    pub listed_lot: [f64; 2],
+    /// A buyer's limit: its reservation price times (1 - `bid_discount` + the urgency,
+    /// which grows linearly to `urgency` at the deadline).
+    pub bid_discount: f64,
+    /// See `bid_discount`.
+    pub urgency: f64,
+    /// A seller's ask: its reservation price times (1 + `ask_premium`), falling linearly
+    /// to (1 - `ask_premium` / 2) at the deadline.
+    pub ask_premium: f64,
+    /// Exchange holidays (local `YYYY-MM-DD`) inside the trading window.
+    pub holidays: Vec<String>,
+    /// The trading window, first and last day (`[month, day]`, in the second year after
+    /// the compliance year, before the surrender on 29 Dec).
+    pub window: [[u32; 2]; 2],
+}
+
+impl Default for Trading {
+    fn default() -> Trading {
+        Trading {
+            hold_share: 0.5,
+            sell_fraction: [0.3, 1.0],
+            early_buyer_share: 0.15,
+            hedge_buffer: [0.0, 0.02],
+            activity: 0.5,
+            early_activity: 0.4,
+            listed_lot: [2_000.0, 99_999.0],
+            bid_discount: 0.05,
+            urgency: 0.15,
+            ask_premium: 0.06,
+            holidays: Vec::new(),
+            window: [[9, 1], [12, 28]],
+        }
+    }
+}
+
+/// Who may trade (`[design] participation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Participation {
+    /// Covered entities only (China 2021).
+    #[default]
+    ComplianceOnly,
+    /// Covered entities plus institutions that quote both sides and speculate.
+    Open,
+}
+
+/// How the secondary market trades (`[design] trading`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TradingDesign {
+    /// China's listed agreement (< 100,000 t) and block agreement (>= 100,000 t).
+    #[default]
+    ListedAndBlock,
+    /// One continuous limit order book per class.
+    Continuous,
+}
+
+/// How the total allocation is set (`[design] cap`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapDesign {
+    /// Output times benchmark (China 2021): the total follows output.
+    #[default]
+    Intensity,
+    /// A fixed total (`absolute_cap_mt`): benchmark allocations scaled pro rata to it.
+    Absolute,
+}
+
+/// The `[design]` table: the policy lab's design options (defaults: China's 2021 rules).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Design {
+    /// Who may trade.
+    pub participation: Participation,
+    /// How the secondary market trades.
+    pub trading: TradingDesign,
+    /// Intensity-based or absolute cap.
+    pub cap: CapDesign,
+    /// The absolute cap, Mt (free plus auctioned), used when `cap = "absolute"`.
+    pub absolute_cap_mt: f64,
+    /// Share of the allocation sold at primary auctions instead of given free (0..=1).
+    pub auction_share: f64,
+    /// Auctions held over the trading window (spread evenly).
+    pub auctions: u32,
+    /// A price floor, yuan/t (0 = none): the auction reserve price, a standing bid of the
+    /// authority at the floor every trading day, and no simulated quote below it.
+    pub price_floor_yuan: f64,
+    /// Institutions that join with open participation.
+    pub institutions: u32,
+    /// Cash each institution brings, yuan.
+    pub institution_budget_yuan: f64,
+}
+
+impl Default for Design {
+    fn default() -> Design {
+        Design {
+            participation: Participation::ComplianceOnly,
+            trading: TradingDesign::ListedAndBlock,
+            cap: CapDesign::Intensity,
+            absolute_cap_mt: 0.0,
+            auction_share: 0.0,
+            auctions: 4,
+            price_floor_yuan: 0.0,
+            institutions: 20,
+            institution_budget_yuan: 200_000_000.0,
+        }
+    }
 }
 
 /// The `[published]` table: observed figures for the report.
@@ -523,8 +678,48 @@ impl Scenario {
         within("published.traded_mt", p.traded_mt, 0.0, 1e6)?;
         within("published.average_price", p.average_price, 0.0, 1e6)?;
         share("published.compliance_rate", p.compliance_rate)?;
+        self.validate_agents()?;
         // Last: it reads the rulebook file.
         self.validate_header()
+    }
+
+    /// The policy-lab keys: trading behaviour, market design, abatement curve.
+    fn validate_agents(&self) -> Check {
+        let t = &self.trading;
+        share("trading.hold_share", t.hold_share)?;
+        share("trading.early_buyer_share", t.early_buyer_share)?;
+        share("trading.activity", t.activity)?;
+        share("trading.early_activity", t.early_activity)?;
+        let [first, last] = t.window;
+        if first > last || first[0] < 1 || last[0] > 12 || last > [12, 28] || first[1] < 1 {
+            return Err(Bad(
+                "trading.window".into(),
+                format!("{:?}", t.window),
+                "must be [[month, day], [month, day]] in order, by 28 Dec".into(),
+            ));
+        }
+        let d = &self.design;
+        share("design.auction_share", d.auction_share)?;
+        if d.cap == CapDesign::Absolute && d.absolute_cap_mt <= 0.0 {
+            return Err(Bad(
+                "design.absolute_cap_mt".into(),
+                d.absolute_cap_mt.to_string(),
+                "cap = \"absolute\" needs a positive absolute_cap_mt".into(),
+            ));
+        }
+        let mac = &self.abatement.mac;
+        if mac
+            .windows(2)
+            .any(|w| w[1][0] <= w[0][0] || w[1][1] < w[0][1])
+            || mac.iter().any(|p| p[0] <= 0.0 || p[0] >= 1.0 || p[1] < 0.0)
+        {
+            return Err(Bad(
+                "abatement.mac".into(),
+                format!("{mac:?}"),
+                "needs increasing [share 0..1, yuan/t] points".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_header(&self) -> Check {

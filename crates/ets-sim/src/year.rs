@@ -3,21 +3,19 @@
 //! trades from long to short firms on the exchange (block and listed
 //! agreements), surrender, close.
 
-use crate::report::{YearSummary, civil};
-use crate::scenario::{Rng, Scenario, SimEntity, generate, rulebook_text};
+use crate::report::YearSummary;
+use crate::scenario::{CapDesign, Rng, Scenario, SimEntity, generate, rulebook_text};
+use crate::{agents, trading};
 use anyhow::{Context as _, Result, bail};
 use ets_engine::compliance::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EntityStatus, FuelKind,
     FuelSpec, UnitOutput, UnitSpec,
 };
-use ets_engine::exchange::{ExchangeCommand, ExchangeEffect, TradingMode};
+use ets_engine::exchange::ExchangeCommand;
 use ets_engine::{Command, Effect, Engine, Envelope, Outcome};
-use ets_market::{
-    InstrumentRules, MarketDataRules, OrderId, OrderKind, Side, TimeInForce, TradeMode,
-};
+use ets_market::TradeMode;
 use ets_model::{
-    AccountId, Code, Money, ParticipantId, Price, Quantity, RequestId, Timestamp, UnitClass,
-    Vintage,
+    AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
 };
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 use ets_store::{Store, Submission};
@@ -41,8 +39,6 @@ pub const EXCHANGE_OPERATOR: ParticipantId = ParticipantId(4);
 pub const FEE_ACCOUNT: AccountId = AccountId(7);
 /// Trades of this many tonnes or more are block agreements (China: >= 100,000 t).
 pub const BLOCK_MINIMUM_TONNES: u64 = 100_000;
-/// The session end, 15:30 Beijing time (07:30 UTC), as an offset into the UTC day.
-const SESSION_END_MS: i64 = 7 * 3_600_000 + 1_800_000;
 /// Largest encoded command the simulator sends (JSON size, a bound on the journal record).
 pub const MAX_COMMAND_BYTES: usize = 800_000;
 const CHUNK: usize = 400;
@@ -89,6 +85,21 @@ pub trait Sink {
     ) -> Result<Outcome>;
     /// The engine, for queries.
     fn engine(&self) -> &Engine;
+
+    /// Applies commands in order and returns their outcomes (a store journals them with
+    /// one fsync for the batch).
+    ///
+    /// # Errors
+    /// On a store fault (never for a business refusal).
+    fn send_all(
+        &mut self,
+        batch: Vec<(RequestId, ParticipantId, Timestamp, Command)>,
+    ) -> Result<Vec<Outcome>> {
+        batch
+            .into_iter()
+            .map(|(request, requester, time, command)| self.send(request, requester, time, command))
+            .collect()
+    }
 }
 
 impl Sink for Engine {
@@ -137,6 +148,33 @@ impl Sink for Store {
     fn engine(&self) -> &Engine {
         Store::engine(self)
     }
+
+    fn send_all(
+        &mut self,
+        batch: Vec<(RequestId, ParticipantId, Timestamp, Command)>,
+    ) -> Result<Vec<Outcome>> {
+        let Some(last) = batch.last().map(|item| item.2) else {
+            return Ok(Vec::new());
+        };
+        let submissions: Vec<Submission> = batch
+            .into_iter()
+            .map(|(request_id, requester, time, command)| Submission {
+                request_id,
+                requester,
+                time: Some(time),
+                command,
+            })
+            .collect();
+        let replies = self.submit(&submissions, last)?;
+        if replies.len() != submissions.len() {
+            bail!(
+                "the store gave {} replies to {}",
+                replies.len(),
+                submissions.len()
+            );
+        }
+        Ok(replies.into_iter().map(|reply| reply.outcome).collect())
+    }
 }
 
 /// One trade: planned by the simulation, or executed on the exchange.
@@ -154,19 +192,92 @@ pub struct Trade {
     pub price_fen: i64,
     /// A block agreement (else a listed agreement).
     pub block: bool,
+    /// How it traded (listed, block, continuous, auction).
+    pub mode: TradeMode,
 }
 
-struct Driver<'a, S: Sink> {
-    sink: &'a mut S,
+pub(crate) struct Driver<'a, S: Sink> {
+    pub(crate) sink: &'a mut S,
     request: u64,
     time_ms: i64,
     commands: u64,
     progress: bool,
+    /// Commands queued by `defer`, sent as one batch by `flush` or before the next `send`.
+    pending: Vec<(RequestId, ParticipantId, Timestamp, Command)>,
 }
 
 impl<S: Sink> Driver<'_, S> {
-    /// Sends at `at_ms` or just after the last command (times never go backwards).
-    fn send(&mut self, requester: ParticipantId, at_ms: i64, command: Command) -> Result<Outcome> {
+    fn new(sink: &mut S, time_ms: i64, progress: bool) -> Driver<'_, S> {
+        Driver {
+            sink,
+            request: 0,
+            time_ms,
+            commands: 0,
+            progress,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Queues a command whose effect the simulation does not need at once: it is sent
+    /// with the others in one batch (one fsync in a store), and must be accepted.
+    pub(crate) fn defer(
+        &mut self,
+        requester: ParticipantId,
+        at_ms: i64,
+        command: Command,
+    ) -> Result<()> {
+        check_size(&command)?;
+        self.request += 1;
+        self.commands += 1;
+        self.time_ms = at_ms.max(self.time_ms + 1);
+        self.pending.push((
+            RequestId(self.request),
+            requester,
+            Timestamp(self.time_ms),
+            command,
+        ));
+        Ok(())
+    }
+
+    /// Sends the queued commands; returns their outcomes in order.
+    pub(crate) fn flush_outcomes(&mut self) -> Result<Vec<Outcome>> {
+        let batch = std::mem::take(&mut self.pending);
+        self.sink.send_all(batch).context("sending a batch")
+    }
+
+    /// Sends the queued commands; each must be accepted. Returns their effects in order.
+    pub(crate) fn flush(&mut self) -> Result<Vec<Effect>> {
+        let names: Vec<(&'static str, ParticipantId)> = self
+            .pending
+            .iter()
+            .map(|item| (item.3.name(), item.1))
+            .collect();
+        let outcomes = self.flush_outcomes()?;
+        outcomes
+            .into_iter()
+            .zip(names)
+            .map(|(outcome, (name, requester))| match outcome {
+                Outcome::Accepted(effect) => Ok(effect),
+                Outcome::Rejected(rejection) => bail!(
+                    "{name} by {requester} refused: {} ({})",
+                    rejection.code,
+                    rejection.message
+                ),
+            })
+            .collect()
+    }
+
+    /// Sends at `at_ms` or just after the last command (times never go backwards),
+    /// after any queued commands.
+    pub(crate) fn send(
+        &mut self,
+        requester: ParticipantId,
+        at_ms: i64,
+        command: Command,
+    ) -> Result<Outcome> {
+        if !self.pending.is_empty() {
+            self.flush()?;
+        }
         self.request += 1;
         self.commands += 1;
         self.time_ms = at_ms.max(self.time_ms + 1);
@@ -183,12 +294,14 @@ impl<S: Sink> Driver<'_, S> {
         Ok(outcome)
     }
 
-    fn ok(&mut self, requester: ParticipantId, at_ms: i64, command: Command) -> Result<Effect> {
+    pub(crate) fn ok(
+        &mut self,
+        requester: ParticipantId,
+        at_ms: i64,
+        command: Command,
+    ) -> Result<Effect> {
         let name = command.name();
-        let size = serde_json::to_vec(&command).map(|v| v.len()).unwrap_or(0);
-        if size > MAX_COMMAND_BYTES {
-            bail!("{name} would be {size} bytes encoded, above {MAX_COMMAND_BYTES}");
-        }
+        check_size(&command)?;
         match self.send(requester, at_ms, command)? {
             Outcome::Accepted(effect) => Ok(effect),
             Outcome::Rejected(rejection) => bail!(
@@ -214,7 +327,28 @@ impl<S: Sink> Driver<'_, S> {
     }
 }
 
-fn registry(command: RegistryCommand) -> Command {
+fn check_size(command: &Command) -> Result<()> {
+    // Only the big ones can come near the bound; skip encoding the many small ones.
+    if matches!(
+        command,
+        Command::Compliance(
+            ComplianceCommand::RegisterEntities { .. }
+                | ComplianceCommand::Allocate { .. }
+                | ComplianceCommand::LoadRulebook { .. }
+        )
+    ) {
+        let size = serde_json::to_vec(command).map(|v| v.len()).unwrap_or(0);
+        if size > MAX_COMMAND_BYTES {
+            bail!(
+                "{} would be {size} bytes encoded, above {MAX_COMMAND_BYTES}",
+                command.name()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn registry(command: RegistryCommand) -> Command {
     Command::Registry(command)
 }
 
@@ -222,7 +356,7 @@ fn compliance(command: ComplianceCommand) -> Command {
     Command::Compliance(command)
 }
 
-fn code(text: &str) -> Result<Code> {
+pub(crate) fn code(text: &str) -> Result<Code> {
     Code::try_new(text).map_err(|e| anyhow::anyhow!("code {text:?}: {e}"))
 }
 
@@ -297,32 +431,60 @@ pub fn run_year_with<S: Sink>(
     options: RunOptions,
 ) -> Result<YearSummary> {
     let started = Instant::now();
-    let population = generate(scenario)?;
+    // Abatement agents: each firm abates up to the price it expects (its fuel, so its
+    // reported emissions, fall); BAU is the population before.
+    let bau_mt = generate(scenario)?.emissions_mt();
+    let (population, firms) = agents::abated_population(scenario)?;
     let mut rng = Rng::new(scenario.scenario.seed ^ 0xA5A5_5A5A_0F0F_F0F0);
     let year = scenario.scenario.year;
     let calendar = i64::from(year);
     let scheme = scenario.scenario.scheme.clone();
     let cea = allowance(year)?;
     let start_ms = sink.engine().last_time().map_or(0, |t| t.0);
-    let mut driver = Driver {
-        sink,
-        request: 0,
-        time_ms: start_ms,
-        commands: 0,
-        progress: options.progress,
-    };
+    let mut driver = Driver::new(sink, start_ms, options.progress);
     let entities = &population.entities;
 
     // 1. Setup (January after the year): participants, system accounts, operator accounts.
     let t_setup = date_ms(calendar + 1, 1, 4, 1);
     setup(&mut driver, entities, t_setup)?;
     let rulebook = rulebook_text(scenario)?;
+    // The design's cap: an absolute cap or an auction share scales every benchmark (so
+    // every entity's free allocation) by one factor; the auction sells the rest.
+    let design = &scenario.design;
+    let (free_factor, auction_volume, _intensity_total) =
+        if design.cap == CapDesign::Absolute || design.auction_share > 0.0 {
+            let intensity = intensity_allocation(scenario, entities, &rulebook)?;
+            let total = if design.cap == CapDesign::Absolute {
+                design.absolute_cap_mt * 1e6
+            } else {
+                intensity as f64
+            };
+            let free = total * (1.0 - design.auction_share);
+            let auctioned = ((total - free).max(0.0) as u64 / 1_000) * 1_000;
+            (free / intensity.max(1) as f64, auctioned, intensity)
+        } else {
+            (1.0, 0, 0)
+        };
+    let (source_name, rulebook_sent) = if (free_factor - 1.0).abs() > 1e-12 {
+        (
+            format!(
+                "{} (benchmarks x {free_factor:.10}, design)",
+                scenario.scenario.rulebook.display()
+            ),
+            scale_benchmarks(&rulebook, free_factor)?,
+        )
+    } else {
+        (
+            scenario.scenario.rulebook.display().to_string(),
+            rulebook.clone(),
+        )
+    };
     driver.ok(
         ADMIN,
         t_setup,
         compliance(ComplianceCommand::LoadRulebook {
-            source_name: scenario.scenario.rulebook.display().to_string(),
-            toml: rulebook.clone(),
+            source_name,
+            toml: rulebook_sent,
         }),
     )?;
     let flex = &scenario.flexibility;
@@ -340,7 +502,7 @@ pub fn run_year_with<S: Sink>(
             }),
         )?;
         for entity in entities.iter().filter(|e| e.banked_2020 > 0) {
-            driver.ok(
+            driver.defer(
                 ADMIN,
                 t_setup,
                 registry(RegistryCommand::Allocate {
@@ -432,11 +594,15 @@ pub fn run_year_with<S: Sink>(
     report_times.sort_unstable();
     for &(at, i) in &report_times {
         let entity = &entities[i];
-        let effect = driver.ok(
+        driver.defer(
             entity_participant(entity.index),
             at,
             report_command(entity, year, scenario)?,
         )?;
+    }
+    let effects = driver.flush()?;
+    for (&(_, i), effect) in report_times.iter().zip(effects) {
+        let entity = &entities[i];
         let flags = match effect {
             Effect::Compliance(ets_engine::compliance::ComplianceEffect::Report {
                 flags, ..
@@ -460,7 +626,7 @@ pub fn run_year_with<S: Sink>(
     let bar = driver.bar(entities.len(), "verification");
     for (n, entity) in entities.iter().enumerate() {
         let at = t_verify + (n as i64) * (120 * DAY_MS / entities.len().max(1) as i64);
-        driver.ok(
+        driver.defer(
             VERIFIER,
             at,
             compliance(ComplianceCommand::VerifyReport {
@@ -476,7 +642,7 @@ pub fn run_year_with<S: Sink>(
     let mut corrected = 0usize;
     for entity in entities.iter().filter(|e| e.under_report > 0.0) {
         let truth = true_emissions_tonnes(entity);
-        driver.ok(
+        driver.defer(
             ADMIN,
             t_correct,
             compliance(ComplianceCommand::CorrectReport {
@@ -556,7 +722,7 @@ pub fn run_year_with<S: Sink>(
         .zip(&obligation)
         .map(|(e, &owed)| ((owed as f64) * (1.0 - e.shortfall)).floor() as u64)
         .collect();
-    let mut surplus: Vec<u64> = holdings
+    let surplus: Vec<u64> = holdings
         .iter()
         .zip(&obligation)
         .map(|(h, o)| h.saturating_sub(*o))
@@ -585,6 +751,7 @@ pub fn run_year_with<S: Sink>(
     ) {
         borrow_class = Some(allowance(vintage as u16)?);
         let t_borrow = date_ms(calendar + 2, 7, 12, 1);
+        let mut asked = Vec::new();
         for (i, entity) in entities.iter().enumerate() {
             let (short, verified) = gap[i];
             if short == 0 || (short as f64) <= rate * verified as f64 || need[i] == 0 {
@@ -594,7 +761,7 @@ pub fn run_year_with<S: Sink>(
             if quantity == 0 {
                 continue;
             }
-            let outcome = driver.send(
+            driver.defer(
                 entity_participant(entity.index),
                 t_borrow,
                 compliance(ComplianceCommand::Borrow {
@@ -603,7 +770,10 @@ pub fn run_year_with<S: Sink>(
                     quantity: Quantity::new(quantity),
                 }),
             )?;
-            // A refusal (a rounding at the threshold) leaves the firm to the market.
+            asked.push((i, quantity));
+        }
+        // A refusal (a rounding at the threshold) leaves the firm to the market.
+        for ((i, quantity), outcome) in asked.into_iter().zip(driver.flush_outcomes()?) {
             if matches!(outcome, Outcome::Accepted(_)) {
                 borrowed[i] = quantity;
                 need[i] -= quantity;
@@ -628,7 +798,7 @@ pub fn run_year_with<S: Sink>(
         if quantity == 0 {
             continue;
         }
-        driver.ok(
+        driver.defer(
             OFFSET_SELLER,
             t_ccer,
             registry(RegistryCommand::Transfer {
@@ -643,36 +813,54 @@ pub fn run_year_with<S: Sink>(
         ccer_left -= quantity;
     }
 
-    // 5. Trades through the exchange, concentrated in the two months before the deadline:
-    // each planned trade is a block agreement (>= 100,000 t) or a listed agreement.
-    let (plan, unmet) = plan_trades(scenario, &mut rng, calendar + 2, &need, &mut surplus);
-    let mut market = Market::open(
-        &mut driver,
-        date_ms(calendar + 2, 8, 31, 1),
-        scenario.market.price_mean,
-        &plan,
-        [(cea, "CEA21"), (cea_2020, "CEA20")],
-    )?;
-    let bar = driver.bar(plan.len(), "trades");
-    let mut last_purchase = vec![0i64; entities.len()];
-    for trade in &plan {
-        market.roll_day(&mut driver, trade.time_ms)?;
-        // Sellers part with their banked CEA-2020 first, then CEA-2021.
-        let from = entity_account(trade.seller);
-        let old = held(driver.sink.engine(), from, &cea_2020).min(trade.quantity);
-        for (leg, quantity) in [(1usize, old), (0usize, trade.quantity - old)] {
-            if quantity > 0 {
-                market.trade(&mut driver, leg, trade, quantity)?;
-            }
-        }
-        if let Some(slot) = last_purchase.get_mut(trade.buyer as usize) {
-            *slot = trade.time_ms;
-        }
-        bar.inc(1);
+    // 5. The market: primary auctions (a design option) and the secondary market, as
+    // agents placing orders inside the sessions (crate::trading).
+    if auction_volume > 0 {
+        let at = date_ms(calendar + 2, 8, 30, 1);
+        driver.ok(
+            ADMIN,
+            at,
+            registry(RegistryCommand::OpenAccount {
+                id: trading::AUCTION_ACCOUNT,
+                kind: AccountKind::Auction,
+                holder: ADMIN,
+                representatives: vec![ADMIN],
+                approvals_required: 1,
+            }),
+        )?;
+        driver.ok(
+            ADMIN,
+            at,
+            registry(RegistryCommand::Issue {
+                class: cea,
+                quantity: Quantity::new(auction_volume),
+            }),
+        )?;
+        driver.ok(
+            ADMIN,
+            at,
+            registry(RegistryCommand::Transfer {
+                from: ISSUANCE,
+                to: trading::AUCTION_ACCOUNT,
+                class: cea,
+                quantity: Quantity::new(auction_volume),
+            }),
+        )?;
     }
-    bar.finish_and_clear();
-    market.close_day(&mut driver)?;
-    // What happened, as the exchange recorded it (not the plan).
+    let emissions: Vec<u64> = gap.iter().map(|g| g.1).collect();
+    let input = trading::MarketInput {
+        scenario,
+        firms: &firms,
+        need: &need,
+        surplus: &surplus,
+        emissions: &emissions,
+        calendar: calendar + 2,
+        class: cea,
+        auction_volume,
+    };
+    let market = trading::run(&mut driver, &input, &mut rng)?;
+    let unmet = market.unmet;
+    // What happened, as the exchange recorded it.
     let trades = executed_trades(driver.sink.engine());
 
     // 6. Surrender: each firm its target, in December (after its last purchase).
@@ -699,9 +887,9 @@ pub fn run_year_with<S: Sink>(
             if quantity == 0 {
                 continue;
             }
-            driver.ok(
+            driver.defer(
                 entity_participant(entity.index),
-                t_surrender.max(last_purchase[i] + 3_600_000),
+                t_surrender,
                 registry(RegistryCommand::Surrender {
                     from: account,
                     class: *class,
@@ -752,264 +940,74 @@ pub fn run_year_with<S: Sink>(
     summary.ccer_supply_mt = ccer_supply as f64 / 1e6;
     summary.ccer_sold_mt = offsets.iter().sum::<u64>() as f64 / 1e6;
     summary.daily_close = market.daily_close;
+    summary.design = scenario.design.clone();
+    summary.bau_emissions_mt = bau_mt;
+    summary.abatement_mt = bau_mt - population.emissions_mt();
+    summary.abatement_cost_yuan = firms.iter().map(agents::Firm::abatement_cost).sum();
+    let intended: f64 = firms.iter().map(agents::Firm::abatement_tonnes).sum();
+    let (least_price, least_cost) = agents::least_cost(&firms, intended);
+    summary.least_cost_yuan = least_cost;
+    summary.least_cost_price = least_price;
+    summary.net_purchases_yuan = market.net_purchases_fen.iter().sum::<i128>() as f64 / 100.0;
+    summary.penalties_yuan =
+        summary.fines_max_yuan + summary.next_year_deduction_mt * 1e6 * summary.average_price;
+    summary.compliance_cost_yuan =
+        summary.abatement_cost_yuan + summary.net_purchases_yuan + summary.penalties_yuan;
+    summary.cost_ratio = if least_cost > 0.0 {
+        summary.compliance_cost_yuan / least_cost
+    } else {
+        0.0
+    };
+    summary.daily_vwap = market.daily_vwap;
+    summary.daily_spread = market.daily_spread;
+    summary.auction_prices = market.auction_prices;
+    let secondary_mt =
+        summary.volume_listed_mt + summary.volume_block_mt + summary.volume_continuous_mt;
+    summary.turnover_ratio = if summary.allocation_mt > 0.0 {
+        secondary_mt / summary.allocation_mt
+    } else {
+        0.0
+    };
+    summary.price_volatility = volatility(&summary.daily_close);
+    summary.trading_participants = market.participants;
+    summary.traders = {
+        let mut parties: Vec<AccountId> = driver
+            .sink
+            .engine()
+            .exchange()
+            .trades()
+            .iter()
+            .flat_map(|t| [t.buyer, t.seller])
+            .filter(|a| *a != trading::AUCTION_ACCOUNT)
+            .collect();
+        parties.sort_unstable();
+        parties.dedup();
+        parties.len()
+    };
+    summary.institutions = market.institutions;
+    summary.orders_refused = market.refused;
+    summary.floor_purchases_mt = market.floor_bought as f64 / 1e6;
+    summary.mrv_flags = flagged;
     summary.state_hash = hex(&state_hash.0);
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
 
-fn exchange(command: ExchangeCommand) -> Command {
+pub(crate) fn exchange(command: ExchangeCommand) -> Command {
     Command::Exchange(command)
-}
-
-/// One instrument as the simulator tracks it: symbol, rules and the band's centre.
-struct Instrument {
-    symbol: Code,
-    rules: InstrumentRules,
-    reference: Price,
-}
-
-/// The exchange as the simulation uses it: per class, a listed and a block instrument;
-/// the current trading day; the listed CEA closes.
-struct Market {
-    /// Per leg (0: the year's CEA, 1: the banked CEA-2020): `[listed, block]`, if listed.
-    legs: Vec<Option<[Instrument; 2]>>,
-    /// The UTC day number of the open session.
-    day: Option<i64>,
-    /// The close of the year's listed instrument per trading day (date, yuan/t).
-    daily_close: Vec<(String, f64)>,
-}
-
-fn order_of(effect: &Effect) -> Result<(OrderId, usize)> {
-    match effect {
-        Effect::Exchange(ExchangeEffect::OrderEntered { order, trades, .. }) => {
-            Ok((*order, trades.len()))
-        }
-        other => bail!("unexpected exchange effect {other:?}"),
-    }
-}
-
-impl Market {
-    /// Lists each issued class in listed and block mode around `price_mean` (yuan/t),
-    /// and deposits each buyer's planned spend (with a margin) at `at`.
-    fn open<S: Sink>(
-        driver: &mut Driver<'_, S>,
-        at: i64,
-        price_mean: f64,
-        plan: &[Trade],
-        classes: [(UnitClass, &str); 2],
-    ) -> Result<Market> {
-        let reference = Price::try_new((price_mean * 100.0).round() as i64)
-            .map_err(|e| anyhow::anyhow!("reference price: {e}"))?;
-        let mut legs = Vec::with_capacity(classes.len());
-        for (class, symbol) in classes {
-            if driver.sink.engine().registry().class_index(&class).is_err() {
-                legs.push(None);
-                continue;
-            }
-            let listed = Instrument {
-                symbol: code(symbol)?,
-                rules: InstrumentRules::CHINA_LISTED,
-                reference,
-            };
-            let block = Instrument {
-                symbol: code(&format!("{symbol}B"))?,
-                rules: InstrumentRules::CHINA_BLOCK,
-                reference,
-            };
-            for (instrument, mode) in [
-                (&listed, TradingMode::ChinaListed),
-                (&block, TradingMode::ChinaBlock),
-            ] {
-                driver.ok(
-                    ADMIN,
-                    at,
-                    exchange(ExchangeCommand::ListInstrument {
-                        symbol: instrument.symbol,
-                        class,
-                        mode,
-                        rules: instrument.rules,
-                        reference_price: reference,
-                        fee_bps: 0,
-                        fee_account: FEE_ACCOUNT,
-                        no_same_day_resale: true,
-                        market_data: MarketDataRules::CHINA,
-                        calendar: None,
-                    }),
-                )?;
-            }
-            legs.push(Some([listed, block]));
-        }
-        // Each buyer pre-funds its planned purchases plus 10% (topped up if short).
-        let mut spend: std::collections::BTreeMap<u32, i128> = std::collections::BTreeMap::new();
-        for trade in plan {
-            *spend.entry(trade.buyer).or_default() +=
-                i128::from(trade.price_fen) * i128::from(trade.quantity);
-        }
-        for (buyer, value) in spend {
-            let amount = i64::try_from(value + value / 10).context("deposit too large")?;
-            if amount > 0 {
-                driver.ok(
-                    EXCHANGE_OPERATOR,
-                    at,
-                    exchange(ExchangeCommand::DepositCash {
-                        account: entity_account(buyer),
-                        amount: Money::new(amount),
-                    }),
-                )?;
-            }
-        }
-        Ok(Market {
-            legs,
-            day: None,
-            daily_close: Vec::new(),
-        })
-    }
-
-    /// Closes the open session when `time_ms` falls on a later day.
-    fn roll_day<S: Sink>(&mut self, driver: &mut Driver<'_, S>, time_ms: i64) -> Result<()> {
-        let day = time_ms.div_euclid(DAY_MS);
-        if self.day.is_some_and(|open| open != day) {
-            self.close_day(driver)?;
-        }
-        self.day = Some(day);
-        Ok(())
-    }
-
-    /// Ends the trading day of every instrument: closes become the VWAP of listed
-    /// trades and the bands move with them.
-    fn close_day<S: Sink>(&mut self, driver: &mut Driver<'_, S>) -> Result<()> {
-        let Some(day) = self.day.take() else {
-            return Ok(());
-        };
-        let at = day * DAY_MS + SESSION_END_MS;
-        for (leg, pair) in self.legs.iter_mut().enumerate() {
-            let Some(pair) = pair else { continue };
-            for (n, instrument) in pair.iter_mut().enumerate() {
-                let effect = driver.ok(
-                    EXCHANGE_OPERATOR,
-                    at,
-                    exchange(ExchangeCommand::EndOfDay {
-                        instrument: instrument.symbol,
-                    }),
-                )?;
-                if let Effect::Exchange(ExchangeEffect::DayClosed { stats, .. }) = effect {
-                    instrument.reference = stats.close;
-                    if leg == 0 && n == 0 {
-                        self.daily_close
-                            .push((civil(at), stats.close.ticks() as f64 / 100.0));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Trades `quantity` of leg `leg` from `trade.seller` to `trade.buyer` at the planned
-    /// price clamped to the instrument's band: a block agreement (the seller proposes to
-    /// the buyer, who accepts) from 100,000 t, else a listed agreement (the seller posts,
-    /// the buyer takes).
-    fn trade<S: Sink>(
-        &self,
-        driver: &mut Driver<'_, S>,
-        leg: usize,
-        trade: &Trade,
-        quantity: u64,
-    ) -> Result<()> {
-        let pair = self
-            .legs
-            .get(leg)
-            .and_then(Option::as_ref)
-            .context("the class is not listed")?;
-        let block = quantity >= BLOCK_MINIMUM_TONNES;
-        let instrument = &pair[usize::from(block)];
-        let mut ticks = trade.price_fen.max(1);
-        if let Some(band) = instrument.rules.band(instrument.reference) {
-            ticks = ticks.clamp(band.lower.ticks(), band.upper.ticks());
-        }
-        let price = Price::try_new(ticks).map_err(|e| anyhow::anyhow!("price: {e}"))?;
-        let (seller, buyer) = (entity_account(trade.seller), entity_account(trade.buyer));
-        let (seller_id, buyer_id) = (
-            entity_participant(trade.seller),
-            entity_participant(trade.buyer),
-        );
-        let value = i64::try_from(i128::from(ticks) * i128::from(quantity))
-            .context("trade value too large")?;
-        let available = driver.sink.engine().exchange().cash(buyer).available;
-        if available.minor_units() < value {
-            driver.ok(
-                EXCHANGE_OPERATOR,
-                trade.time_ms,
-                exchange(ExchangeCommand::DepositCash {
-                    account: buyer,
-                    amount: Money::new(value - available.minor_units()),
-                }),
-            )?;
-        }
-        let quantity = Quantity::new(quantity);
-        let symbol = instrument.symbol;
-        let filled = if block {
-            let expires_at = Timestamp(trade.time_ms.div_euclid(DAY_MS) * DAY_MS + SESSION_END_MS);
-            let effect = driver.ok(
-                seller_id,
-                trade.time_ms,
-                exchange(ExchangeCommand::ProposeBlock {
-                    instrument: symbol,
-                    account: seller,
-                    counterparty: buyer,
-                    side: Side::Sell,
-                    price,
-                    quantity,
-                    expires_at,
-                }),
-            )?;
-            let (proposal, _) = order_of(&effect)?;
-            let effect = driver.ok(
-                buyer_id,
-                trade.time_ms,
-                exchange(ExchangeCommand::AcceptBlock {
-                    instrument: symbol,
-                    account: buyer,
-                    proposal,
-                }),
-            )?;
-            order_of(&effect)?.1
-        } else {
-            let effect = driver.ok(
-                seller_id,
-                trade.time_ms,
-                exchange(ExchangeCommand::PlaceOrder {
-                    instrument: symbol,
-                    account: seller,
-                    side: Side::Sell,
-                    kind: OrderKind::Limit(price),
-                    quantity,
-                    time_in_force: TimeInForce::Day,
-                }),
-            )?;
-            let (maker_order, _) = order_of(&effect)?;
-            let effect = driver.ok(
-                buyer_id,
-                trade.time_ms,
-                exchange(ExchangeCommand::TakeListed {
-                    instrument: symbol,
-                    account: buyer,
-                    maker_order,
-                    quantity,
-                }),
-            )?;
-            order_of(&effect)?.1
-        };
-        if filled == 0 {
-            bail!("{symbol}: {quantity} from {seller} to {buyer} did not trade");
-        }
-        Ok(())
-    }
 }
 
 /// The trades the exchange settled, from its trade records (parties, price, mode).
 fn executed_trades(engine: &Engine) -> Vec<Trade> {
-    let index =
-        |account: AccountId| u32::try_from(account.0.saturating_sub(100_000)).unwrap_or(u32::MAX);
+    // Entity index, or u32::MAX for institutions, the auction and the floor desk.
+    let index = |account: AccountId| {
+        account
+            .0
+            .checked_sub(100_000)
+            .filter(|i| *i < 100_000)
+            .and_then(|i| u32::try_from(i).ok())
+            .unwrap_or(u32::MAX)
+    };
     engine
         .exchange()
         .trades()
@@ -1021,8 +1019,110 @@ fn executed_trades(engine: &Engine) -> Vec<Trade> {
             quantity: record.quantity.tonnes(),
             price_fen: record.price.ticks(),
             block: record.mode == TradeMode::Block,
+            mode: record.mode,
         })
         .collect()
+}
+
+/// The total final allocation of the intensity rules (output x benchmark), computed on
+/// a scratch engine in memory: the base an absolute cap or an auction share scales.
+fn intensity_allocation(
+    scenario: &Scenario,
+    entities: &[SimEntity],
+    rulebook: &str,
+) -> Result<u64> {
+    let mut engine = Engine::new();
+    let mut driver = Driver::new(&mut engine, 0, false);
+    let at = date_ms(i64::from(scenario.scenario.year) + 1, 1, 4, 1);
+    setup(&mut driver, entities, at)?;
+    driver.ok(
+        ADMIN,
+        at,
+        compliance(ComplianceCommand::LoadRulebook {
+            source_name: "scratch".into(),
+            toml: rulebook.to_owned(),
+        }),
+    )?;
+    let mut total = 0u64;
+    for chunk in entities.chunks(CHUNK) {
+        let specs = chunk.iter().map(entity_spec).collect::<Result<Vec<_>>>()?;
+        driver.ok(
+            ADMIN,
+            at,
+            compliance(ComplianceCommand::RegisterEntities {
+                scheme: scenario.scenario.scheme.clone(),
+                entities: specs,
+            }),
+        )?;
+    }
+    for chunk in entities.chunks(CHUNK) {
+        let outputs = chunk
+            .iter()
+            .map(|e| entity_output(e, false))
+            .collect::<Result<Vec<_>>>()?;
+        let effect = driver.ok(
+            ADMIN,
+            at,
+            compliance(ComplianceCommand::Allocate {
+                scheme: scenario.scenario.scheme.clone(),
+                year: scenario.scenario.year,
+                phase: AllocationPhase::Final,
+                outputs,
+            }),
+        )?;
+        if let Effect::Compliance(ets_engine::compliance::ComplianceEffect::Allocated {
+            issued,
+            ..
+        }) = effect
+        {
+            total += issued.tonnes();
+        }
+    }
+    Ok(total)
+}
+
+/// The rulebook with every China benchmark (electricity and heat) multiplied by
+/// `factor`, written with 10 decimals.
+fn scale_benchmarks(rulebook: &str, factor: f64) -> Result<String> {
+    let mut value: toml::Value = toml::from_str(rulebook).context("parsing the rulebook")?;
+    let benchmarks = value
+        .get_mut("allocation")
+        .and_then(|v| v.get_mut("china"))
+        .and_then(|v| v.get_mut("benchmarks"))
+        .and_then(toml::Value::as_table_mut)
+        .context("the design options need [allocation.china.benchmarks]")?;
+    for (_, table) in benchmarks.iter_mut() {
+        let Some(table) = table.as_table_mut() else {
+            continue;
+        };
+        for key in ["electricity_tonnes_per_mwh", "heat_tonnes_per_gj"] {
+            if let Some(entry) = table.get_mut(key) {
+                let number = match entry {
+                    toml::Value::String(text) => text.parse::<f64>().ok(),
+                    toml::Value::Float(f) => Some(*f),
+                    _ => None,
+                }
+                .with_context(|| format!("benchmark {key}"))?;
+                *entry = toml::Value::String(format!("{:.10}", number * factor));
+            }
+        }
+    }
+    toml::to_string(&value).context("writing the scaled rulebook")
+}
+
+/// Standard deviation of the daily log returns of a close series.
+fn volatility(closes: &[(String, f64)]) -> f64 {
+    let returns: Vec<f64> = closes
+        .windows(2)
+        .filter(|w| w[0].1 > 0.0 && w[1].1 > 0.0)
+        .map(|w| (w[1].1 / w[0].1).ln())
+        .collect();
+    if returns.len() < 2 {
+        return 0.0;
+    }
+    let mean = returns.iter().sum::<f64>() / returns.len() as f64;
+    let var = returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (returns.len() - 1) as f64;
+    var.sqrt()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -1075,7 +1175,7 @@ fn setup<S: Sink>(driver: &mut Driver<'_, S>, entities: &[SimEntity], at: i64) -
     let bar = driver.bar(entities.len(), "setup");
     for entity in entities {
         let id = entity_participant(entity.index);
-        driver.ok(
+        driver.defer(
             ADMIN,
             at,
             participant(
@@ -1084,7 +1184,7 @@ fn setup<S: Sink>(driver: &mut Driver<'_, S>, entities: &[SimEntity], at: i64) -
                 format!("Power company {}", entity.index + 1),
             ),
         )?;
-        driver.ok(
+        driver.defer(
             ADMIN,
             at,
             open(
@@ -1190,71 +1290,6 @@ fn report_command(entity: &SimEntity, year: u16, scenario: &Scenario) -> Result<
         output_mwh: output.to_string(),
         draft: false,
     }))
-}
-
-/// Matches buyers' needs with sellers' surpluses: lots drawn log-uniform, prices
-/// log-normal around the scenario's mean, dates weekday afternoons (Beijing time)
-/// between 1 Sep and 28 Dec of `calendar`, `late_share` of trades in Nov-Dec.
-fn plan_trades(
-    scenario: &Scenario,
-    rng: &mut Rng,
-    calendar: i64,
-    need: &[u64],
-    surplus: &mut [u64],
-) -> (Vec<Trade>, u64) {
-    let market = &scenario.market;
-    let early = (date_ms(calendar, 9, 1, 5), date_ms(calendar, 11, 1, 5));
-    let late = (date_ms(calendar, 11, 1, 5), date_ms(calendar, 12, 28, 5));
-    let sellers: Vec<usize> = (0..surplus.len()).filter(|&i| surplus[i] > 0).collect();
-    let mut trades = Vec::new();
-    let mut unmet = 0u64;
-    if sellers.is_empty() {
-        return (trades, need.iter().sum());
-    }
-    let mut cursor = rng.below(sellers.len() as u64) as usize;
-    for (buyer, &wanted) in need.iter().enumerate() {
-        let mut remaining = wanted;
-        let mut tries = 0usize;
-        while remaining > 0 && tries < 2 * sellers.len() {
-            let seller = sellers[cursor % sellers.len()];
-            cursor += 1;
-            tries += 1;
-            if surplus[seller] == 0 || seller == buyer {
-                continue;
-            }
-            let lot = (market.lot[0].ln() + rng.unit() * (market.lot[1].ln() - market.lot[0].ln()))
-                .exp() as u64;
-            let quantity = remaining.min(surplus[seller]).min(lot.max(1));
-            surplus[seller] -= quantity;
-            remaining -= quantity;
-            let (from, to) = if rng.chance(market.late_share) {
-                late
-            } else {
-                early
-            };
-            let days = ((to - from) / DAY_MS).max(1) as u64;
-            let mut day = from + rng.below(days) as i64 * DAY_MS;
-            // Weekends move to the Friday before (1970-01-01 was a Thursday).
-            let weekday = (day.div_euclid(DAY_MS) + 3).rem_euclid(7); // 0 = Monday
-            if weekday >= 5 {
-                day -= (weekday - 4) * DAY_MS;
-            }
-            let time_ms = day + rng.below(2 * 3_600_000) as i64;
-            let price = market.price_mean
-                * (market.price_sigma * rng.normal() - market.price_sigma.powi(2) / 2.0).exp();
-            trades.push(Trade {
-                time_ms,
-                seller: seller as u32,
-                buyer: buyer as u32,
-                quantity,
-                price_fen: (price * 100.0).round() as i64,
-                block: false,
-            });
-        }
-        unmet += remaining;
-    }
-    trades.sort_by_key(|t| t.time_ms);
-    (trades, unmet)
 }
 
 /// Counts closed results by status (compliant, shortfall, no verified report).

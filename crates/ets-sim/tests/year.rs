@@ -3,8 +3,9 @@
 
 use ets_engine::Engine;
 use ets_engine::compliance::EntityStatus;
+use ets_sim::agents::abated_population;
 use ets_sim::year::{entity_participant, status_counts, true_emissions_tonnes};
-use ets_sim::{RunOptions, Scenario, generate, run_year, run_year_in_store};
+use ets_sim::{RunOptions, Scenario, run_year, run_year_in_store};
 use std::path::Path;
 
 fn small(seed: u64) -> Scenario {
@@ -52,8 +53,9 @@ fn a_small_year_runs_end_to_end_and_the_summary_matches_the_engine() {
     let shortfall: u64 = results.iter().map(|r| r.shortfall.tonnes()).sum();
     assert!((summary.shortfall_mt - shortfall as f64 / 1e6).abs() < 1e-9);
 
-    // MRV reproduces the generator's emissions; under-reporters were corrected to the truth.
-    let population = generate(&scenario).expect("generates");
+    // MRV reproduces the generator's emissions after abatement; under-reporters were
+    // corrected to the truth.
+    let (population, _) = abated_population(&scenario).expect("generates");
     for entity in &population.entities {
         let line = results
             .iter()
@@ -211,4 +213,165 @@ fn flexibilities_stay_within_the_rulebook_limits_and_close_the_gap() {
         ),
         (0, 0.0, 0.0)
     );
+}
+
+/// 50 firms, one month of trading (December).
+fn month(seed: u64) -> Scenario {
+    let mut scenario = small(seed);
+    scenario.trading.window = [[12, 1], [12, 28]];
+    scenario
+}
+
+fn run(scenario: &Scenario) -> (ets_sim::YearSummary, Engine) {
+    let mut engine = Engine::new();
+    let summary = run_year(scenario, &mut engine).expect("the year runs");
+    engine.check_invariants().expect("invariants hold");
+    (summary, engine)
+}
+
+#[test]
+fn a_month_of_trading_is_deterministic_and_orders_stay_in_sessions() {
+    let (a, engine) = run(&month(7));
+    let (b, _) = run(&month(7));
+    assert_eq!(a.state_hash, b.state_hash);
+    assert!(a.trades > 0, "{a:?}");
+    assert!(engine.exchange().unit_holds().is_empty());
+    // Every trade inside a session, Beijing time: listed 09:30-11:30 / 13:00-15:00,
+    // block 13:00-15:00, weekdays; all in December.
+    for record in engine.exchange().trades() {
+        let local = (record.at.0 + 8 * 3_600_000).rem_euclid(86_400_000) / 60_000;
+        let weekday = ((record.at.0 + 8 * 3_600_000).div_euclid(86_400_000) + 3).rem_euclid(7);
+        assert!(weekday < 5, "{record:?}");
+        let afternoon = (780..900).contains(&local);
+        match record.mode {
+            ets_market::TradeMode::Block => assert!(afternoon, "{record:?}"),
+            ets_market::TradeMode::Listed => {
+                assert!(afternoon || (570..690).contains(&local), "{record:?}");
+            }
+            _ => {}
+        }
+        assert!(ets_sim::report::civil_date(record.at.0).starts_with("2023-12"));
+    }
+    // The summary's series and distribution.
+    assert_eq!(a.entity_positions_t.len(), 50);
+    assert!(!a.daily_vwap.is_empty() && !a.daily_close.is_empty());
+    assert!(a.daily_spread.iter().all(|(_, s)| *s > 0.0));
+    assert!(a.turnover_ratio > 0.0 && a.price_volatility >= 0.0);
+    assert_eq!(a.mrv_flags, a.reports_flagged);
+    let volume =
+        a.volume_listed_mt + a.volume_block_mt + a.volume_continuous_mt + a.volume_auction_mt;
+    assert!((volume - a.traded_mt).abs() < 1e-9);
+    let by_mode: u64 = a.daily_volume_by_mode.iter().flat_map(|d| d.1).sum();
+    assert_eq!(by_mode as f64 / 1e6, a.traded_mt);
+}
+
+#[test]
+fn firms_abate_and_the_least_cost_benchmark_is_below_the_compliance_cost() {
+    let (summary, _) = run(&small(3));
+    assert!(summary.abatement_mt > 0.0, "{summary:?}");
+    assert!(summary.bau_emissions_mt > summary.true_emissions_mt);
+    assert!(summary.least_cost_yuan > 0.0);
+    assert!(summary.least_cost_yuan <= summary.abatement_cost_yuan + 1e-6);
+    assert!(
+        summary.least_cost_yuan <= summary.compliance_cost_yuan,
+        "{summary:?}"
+    );
+    // Among covered firms only, what one buys another sells.
+    assert!(
+        summary.net_purchases_yuan.abs() < 1.0,
+        "{}",
+        summary.net_purchases_yuan
+    );
+}
+
+#[test]
+fn open_participation_adds_trading_participants() {
+    let (base, _) = run(&small(11));
+    let mut open = small(11);
+    open.design.participation = ets_sim::scenario::Participation::Open;
+    // A market of 50 firms: a few small institutions (200 million yuan each would buy
+    // the whole market).
+    open.design.institutions = 5;
+    open.design.institution_budget_yuan = 2_000_000.0;
+    let (summary, _) = run(&open);
+    assert_eq!(summary.institutions, 5);
+    assert!(summary.traders > 0 && summary.traders <= summary.trading_participants);
+    assert!(
+        summary.trading_participants > base.trading_participants,
+        "{} vs {}",
+        summary.trading_participants,
+        base.trading_participants
+    );
+}
+
+#[test]
+fn an_absolute_cap_fixes_the_total_allocation() {
+    let (base, _) = run(&small(12));
+    let mut capped = small(12);
+    capped.design.cap = ets_sim::scenario::CapDesign::Absolute;
+    let cap_t = (base.allocation_mt * 0.9 * 1e6).round();
+    capped.design.absolute_cap_mt = cap_t / 1e6;
+    let (summary, _) = run(&capped);
+    // Each entity's allocation is rounded to the tonne once.
+    assert!(
+        (summary.allocation_mt * 1e6 - cap_t).abs() <= 50.0,
+        "{} vs {cap_t}",
+        summary.allocation_mt * 1e6
+    );
+}
+
+#[test]
+fn an_auction_share_is_sold_at_auction_and_free_allocation_falls() {
+    let (base, _) = run(&small(13));
+    let mut auctioned = small(13);
+    auctioned.design.auction_share = 0.1;
+    let (summary, engine) = run(&auctioned);
+    assert!(summary.volume_auction_mt > 0.0, "{summary:?}");
+    assert!(!summary.auction_prices.is_empty());
+    assert!(summary.allocation_mt < base.allocation_mt * 0.91);
+    assert!(
+        engine
+            .exchange()
+            .trades()
+            .iter()
+            .any(|t| t.mode == ets_market::TradeMode::Auction)
+    );
+}
+
+#[test]
+fn a_price_floor_keeps_every_trade_at_or_above_it() {
+    let mut floored = small(14);
+    floored.design.price_floor_yuan = 44.0;
+    floored.design.auction_share = 0.05;
+    let (summary, engine) = run(&floored);
+    assert!(summary.trades > 0);
+    for record in engine.exchange().trades() {
+        assert!(record.price.ticks() >= 4_400, "{record:?}");
+    }
+}
+
+#[test]
+fn the_continuous_design_trades_in_one_book() {
+    let mut continuous = small(15);
+    continuous.design.trading = ets_sim::scenario::TradingDesign::Continuous;
+    let (summary, _) = run(&continuous);
+    assert!(summary.volume_continuous_mt > 0.0);
+    assert_eq!(summary.volume_listed_mt + summary.volume_block_mt, 0.0);
+}
+
+#[test]
+fn the_variant_files_parse_as_overlays() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/variants");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("variants") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("reads");
+        let value: toml::Table = toml::from_str(&text).expect("toml");
+        assert!(value.contains_key("title") && value.contains_key("description"));
+        let design = value.get("design").expect("a [design] table").clone();
+        let design: ets_sim::scenario::Design = design.try_into().expect("valid design keys");
+        assert_ne!(design, ets_sim::scenario::Design::default(), "{path:?}");
+        count += 1;
+    }
+    assert!(count >= 5);
 }

@@ -1,0 +1,249 @@
+//! Abatement-cost agents: each covered firm's business-as-usual (BAU) emissions, its
+//! marginal abatement cost (MAC) curve, the price it expects, how much it abates, and
+//! the least-cost benchmark (the same total abatement at one marginal cost).
+//!
+//! A firm abates until its MAC equals the price it expects (RULES.md §7: efficiency
+//! retrofits first, CCS at 165-219 yuan/t as the tail). Abatement burns less fuel for
+//! the same output, so it lowers the emissions the firm reports (the MRV formula) and
+//! leaves its benchmark allocation unchanged.
+
+use crate::scenario::{Population, Rng, Scenario};
+
+/// One firm's MAC curve: points `(share of BAU, yuan/t)`, linear between them and from
+/// `(0, 0)`; no abatement beyond the last point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mac {
+    points: Vec<(f64, f64)>,
+}
+
+impl Mac {
+    /// A curve from `[share, yuan/t]` points, costs multiplied by `multiplier`.
+    #[must_use]
+    pub fn new(points: &[[f64; 2]], multiplier: f64) -> Mac {
+        Mac {
+            points: points.iter().map(|p| (p[0], p[1] * multiplier)).collect(),
+        }
+    }
+
+    /// The largest share of BAU it can abate.
+    #[must_use]
+    pub fn max_share(&self) -> f64 {
+        self.points.last().map_or(0.0, |p| p.0)
+    }
+
+    /// Segments `((s0, c0), (s1, c1))` from the origin.
+    fn segments(&self) -> impl Iterator<Item = ((f64, f64), (f64, f64))> + '_ {
+        std::iter::once((0.0, 0.0))
+            .chain(self.points.iter().copied())
+            .zip(self.points.iter().copied())
+    }
+
+    /// The marginal cost at abatement `share`, yuan/t (infinite beyond the curve).
+    #[must_use]
+    pub fn marginal(&self, share: f64) -> f64 {
+        for ((s0, c0), (s1, c1)) in self.segments() {
+            if share <= s1 {
+                return c0 + (c1 - c0) * (share - s0) / (s1 - s0).max(f64::EPSILON);
+            }
+        }
+        f64::INFINITY
+    }
+
+    /// The share it abates when its MAC may reach `price` (the inverse of `marginal`).
+    #[must_use]
+    pub fn share_at(&self, price: f64) -> f64 {
+        if price <= 0.0 {
+            return 0.0;
+        }
+        for ((s0, c0), (s1, c1)) in self.segments() {
+            if price <= c1 {
+                if c1 <= c0 {
+                    return s0;
+                }
+                return s0 + (s1 - s0) * (price - c0) / (c1 - c0);
+            }
+        }
+        self.max_share()
+    }
+
+    /// The cost of abating `share` of BAU, yuan per tonne of BAU (the area under the MAC).
+    #[must_use]
+    pub fn cost(&self, share: f64) -> f64 {
+        let mut total = 0.0;
+        for ((s0, c0), (s1, c1)) in self.segments() {
+            if share <= s0 {
+                break;
+            }
+            let end = share.min(s1);
+            let c_end = c0 + (c1 - c0) * (end - s0) / (s1 - s0).max(f64::EPSILON);
+            total += (end - s0) * (c0 + c_end) / 2.0;
+        }
+        total
+    }
+}
+
+/// A firm as an abatement agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Firm {
+    /// Business-as-usual emissions, tonnes (the generated units, before abatement).
+    pub bau_tonnes: f64,
+    /// Its MAC curve.
+    pub mac: Mac,
+    /// The price it expects, yuan/t: it abates up to this MAC, and it is the centre of
+    /// its reservation prices in the market.
+    pub expected_price: f64,
+    /// The share of BAU it abates.
+    pub share: f64,
+}
+
+impl Firm {
+    /// Tonnes it means to abate.
+    #[must_use]
+    pub fn abatement_tonnes(&self) -> f64 {
+        self.share * self.bau_tonnes
+    }
+
+    /// What its abatement costs, yuan.
+    #[must_use]
+    pub fn abatement_cost(&self) -> f64 {
+        self.mac.cost(self.share) * self.bau_tonnes
+    }
+
+    /// Its MAC at its chosen abatement, yuan/t (its reservation price for a tonne).
+    #[must_use]
+    pub fn marginal_cost(&self) -> f64 {
+        self.mac.marginal(self.share)
+    }
+}
+
+/// Draws each firm's cost multiplier and expected price (a stream of their own, so
+/// the plants are the same with or without abatement) and decides its abatement.
+/// `floor` (yuan/t, 0 = none) is a credible price floor: no firm expects less.
+#[must_use]
+pub fn firms(scenario: &Scenario, population: &Population, floor: f64) -> Vec<Firm> {
+    let a = &scenario.abatement;
+    let mut rng = Rng::new(scenario.scenario.seed ^ 0x0AB4_7E00_C057_0001);
+    let mean = if a.expected_price > 0.0 {
+        a.expected_price
+    } else {
+        scenario.market.price_mean
+    };
+    population
+        .entities
+        .iter()
+        .map(|entity| {
+            let multiplier =
+                (a.cost_dispersion * rng.normal() - a.cost_dispersion.powi(2) / 2.0).exp();
+            let expected = (mean
+                * (a.expectation_sigma * rng.normal() - a.expectation_sigma.powi(2) / 2.0).exp())
+            .max(floor);
+            let mac = Mac::new(&a.mac, multiplier);
+            let share = mac.share_at(expected);
+            Firm {
+                bau_tonnes: entity.emissions(),
+                mac,
+                expected_price: expected,
+                share,
+            }
+        })
+        .collect()
+}
+
+/// Applies each firm's abatement to its units: the same output from `1 - share` of the
+/// fuel (efficiency), so the reported fuel, and so the MRV emissions, fall.
+pub fn apply(population: &mut Population, firms: &[Firm]) {
+    for (entity, firm) in population.entities.iter_mut().zip(firms) {
+        if firm.share <= 0.0 {
+            continue;
+        }
+        for unit in &mut entity.units {
+            let fuel = &mut unit.fuel;
+            fuel.consumed = ((fuel.consumed as f64) * (1.0 - firm.share))
+                .round()
+                .max(1.0) as u64;
+        }
+    }
+}
+
+/// The population of a scenario after its firms abated, with the firms.
+///
+/// # Errors
+/// As [`crate::generate`].
+pub fn abated_population(scenario: &Scenario) -> anyhow::Result<(Population, Vec<Firm>)> {
+    let mut population = crate::generate(scenario)?;
+    let firms = firms(
+        scenario,
+        &population,
+        scenario.design.price_floor_yuan.max(0.0),
+    );
+    apply(&mut population, &firms);
+    Ok((population, firms))
+}
+
+/// The least-cost benchmark: the single marginal cost at which the firms together
+/// abate `total_tonnes`, and what that costs (yuan). By convexity of the MAC curves it
+/// is never above the cost of any other split of the same total.
+#[must_use]
+pub fn least_cost(firms: &[Firm], total_tonnes: f64) -> (f64, f64) {
+    let abated = |price: f64| -> f64 {
+        firms
+            .iter()
+            .map(|f| f.mac.share_at(price) * f.bau_tonnes)
+            .sum()
+    };
+    let cost = |price: f64| -> f64 {
+        firms
+            .iter()
+            .map(|f| f.mac.cost(f.mac.share_at(price)) * f.bau_tonnes)
+            .sum()
+    };
+    if total_tonnes <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let mut high = 1.0;
+    while abated(high) < total_tonnes && high < 1e7 {
+        high *= 2.0;
+    }
+    let mut low = 0.0;
+    for _ in 0..100 {
+        let mid = (low + high) / 2.0;
+        if abated(mid) < total_tonnes {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    (high, cost(high))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_curve_inverts_and_integrates() {
+        let mac = Mac::new(&[[0.01, 10.0], [0.03, 50.0]], 1.0);
+        assert!((mac.marginal(0.005) - 5.0).abs() < 1e-9);
+        assert!((mac.share_at(30.0) - 0.02).abs() < 1e-12);
+        assert!((mac.share_at(1_000.0) - 0.03).abs() < 1e-12);
+        // 0.01 x 10 / 2 + 0.01 x (10 + 30) / 2 = 0.05 + 0.2
+        assert!((mac.cost(0.02) - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn equal_marginal_costs_are_cheapest() {
+        let curve = [[0.05, 100.0]];
+        let firm = |m: f64, share: f64| Firm {
+            bau_tonnes: 1_000.0,
+            mac: Mac::new(&curve, m),
+            expected_price: 0.0,
+            share,
+        };
+        let firms = [firm(1.0, 0.04), firm(2.0, 0.01)];
+        let total: f64 = firms.iter().map(Firm::abatement_tonnes).sum();
+        let actual: f64 = firms.iter().map(Firm::abatement_cost).sum();
+        let (price, cost) = least_cost(&firms, total);
+        assert!(cost <= actual + 1e-6, "{cost} > {actual}");
+        assert!(price > 0.0);
+    }
+}

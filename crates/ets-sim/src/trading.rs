@@ -1,0 +1,1145 @@
+//! The secondary market and primary auctions of the simulated year, as agents that
+//! place orders through the exchange (docs/simulation.md, "agents" and "designs").
+//!
+//! Firms trade around their reservation prices (the price each expects, which is its
+//! MAC at its abatement): short firms buy what they need (their limit rising towards
+//! the deadline), long firms sell part of their surplus (their ask falling) or hold it
+//! unless the price is high, hedgers start early and buy a buffer. Orders of 100,000 t
+//! and more are negotiated as block agreements, smaller ones posted and taken on the
+//! listed book (or, in the continuous design, all of them placed in one book). With
+//! open participation, institutions quote both sides around the close, leaning towards
+//! the price they expect. Every order is placed inside a session of the instrument's
+//! trading calendar. Prices are what the orders make them: nothing is scripted.
+
+use crate::agents::Firm;
+use crate::scenario::{Participation, Rng, Scenario, TradingDesign};
+use crate::year::{ADMIN, Driver, EXCHANGE_OPERATOR, FEE_ACCOUNT, Sink, code, date_ms, exchange};
+use anyhow::{Context as _, Result};
+use ets_engine::exchange::{ExchangeCommand, ExchangeEffect, TradingCalendar, TradingMode};
+use ets_engine::{Effect, Outcome};
+use ets_market::{
+    AuctionRules, InstrumentRules, MarketDataRules, OrderKind, Side, TieBreak, TimeInForce,
+};
+use ets_model::{AccountId, Code, Money, ParticipantId, Price, Quantity, Timestamp, UnitClass};
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+use std::collections::BTreeMap;
+
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+/// 09:30 Beijing (01:30 UTC): the listed morning session opens.
+const MORNING_MS: i64 = HOUR_MS + HOUR_MS / 2;
+/// 13:00 Beijing (05:00 UTC): the afternoon session (listed and block) opens.
+const AFTERNOON_MS: i64 = 5 * HOUR_MS;
+/// Length of a session used for orders (2 hours less a minute).
+const SESSION_MS: i64 = 2 * HOUR_MS - 60_000;
+/// 15:30 Beijing: end of day.
+const CLOSE_MS: i64 = 7 * HOUR_MS + HOUR_MS / 2;
+/// Orders of this size and more are block agreements.
+const BLOCK_MIN: u64 = 100_000;
+/// Largest listed order.
+const LISTED_MAX: u64 = BLOCK_MIN - 1;
+/// A firm that holds its surplus still sells it at its reservation price times this.
+const HOLD_PREMIUM: f64 = 1.25;
+/// Chance that a buyer of 100,000 t or more skips the listed book on a day (it waits
+/// for a block agreement), before the last five days.
+const BLOCK_PREFERENCE: f64 = 0.75;
+/// Auction lots, t.
+const AUCTION_LOT: u64 = 1_000;
+/// First institution participant id and account id.
+const INSTITUTION_BASE: u64 = 200_000;
+/// The authority's price-support desk (price floor).
+const FLOOR_DESK: ParticipantId = ParticipantId(5);
+const FLOOR_ACCOUNT: AccountId = AccountId(8);
+/// The registry's auction account.
+pub(crate) const AUCTION_ACCOUNT: AccountId = AccountId(3);
+
+/// What the market needs from the year.
+pub(crate) struct MarketInput<'a> {
+    pub scenario: &'a Scenario,
+    pub firms: &'a [Firm],
+    /// Per entity: tonnes it must still buy to surrender its target.
+    pub need: &'a [u64],
+    /// Per entity: tonnes above its obligation.
+    pub surplus: &'a [u64],
+    /// Per entity: verified emissions, t (for hedge buffers).
+    pub emissions: &'a [u64],
+    /// The year the trading happens in (compliance year + 2).
+    pub calendar: i64,
+    /// The class traded.
+    pub class: UnitClass,
+    /// Tonnes sold at primary auctions over the window (already in the auction account).
+    pub auction_volume: u64,
+}
+
+/// What the market did, for the summary.
+#[derive(Debug, Default)]
+pub(crate) struct MarketOutcome {
+    pub daily_close: Vec<(String, f64)>,
+    pub daily_vwap: Vec<(String, f64)>,
+    pub daily_spread: Vec<(String, f64)>,
+    pub auction_prices: Vec<(String, f64)>,
+    pub unmet: u64,
+    pub refused: u64,
+    pub institutions: usize,
+    /// Per entity: value bought less value sold, fen.
+    pub net_purchases_fen: Vec<i128>,
+    pub floor_bought: u64,
+    /// Accounts that entered at least one order, take, proposal, acceptance or bid.
+    pub participants: usize,
+}
+
+struct Agent {
+    account: AccountId,
+    participant: ParticipantId,
+    entity: Option<usize>,
+    value: f64,
+    buy_left: u64,
+    must_buy: u64,
+    sell_left: u64,
+    /// Sells only at `HOLD_PREMIUM` x its value.
+    holder: bool,
+    start: usize,
+    lot: f64,
+    resting_buy: bool,
+    resting_sell: bool,
+    net_fen: i128,
+}
+
+struct Book {
+    symbol: Code,
+    rules: InstrumentRules,
+    reference: Price,
+}
+
+struct Market<'d, 'a, S: Sink> {
+    driver: &'d mut Driver<'a, S>,
+    agents: Vec<Agent>,
+    by_account: BTreeMap<AccountId, usize>,
+    seen: usize,
+    listed: Book,
+    block: Option<Book>,
+    continuous: bool,
+    floor_ticks: i64,
+    refused: u64,
+    floor_bought: u64,
+    spread_sum: f64,
+    spread_samples: u32,
+    class_index: u32,
+    /// (bid discount, urgency, ask premium).
+    params: (f64, f64, f64),
+    /// Accounts that entered an order, take, proposal, acceptance or bid.
+    entered: std::collections::BTreeSet<AccountId>,
+}
+
+fn yuan_to_ticks(yuan: f64) -> i64 {
+    (yuan * 100.0).round().max(1.0) as i64
+}
+
+fn price(ticks: i64) -> Result<Price> {
+    Price::try_new(ticks.max(1)).map_err(|e| anyhow::anyhow!("price {ticks}: {e}"))
+}
+
+/// Runs the trading window (`[trading] window`, 1 Sep to 28 Dec by default) of `calendar`.
+pub(crate) fn run<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    input: &MarketInput<'_>,
+    rng: &mut Rng,
+) -> Result<MarketOutcome> {
+    let scenario = input.scenario;
+    let design = &scenario.design;
+    let trading = &scenario.trading;
+    let calendar = input.calendar;
+    let holidays = trading
+        .holidays
+        .iter()
+        .map(|text| parse_date(text))
+        .collect::<Result<Vec<_>>>()?;
+    let mut listed_calendar = TradingCalendar::china_listed();
+    listed_calendar.holidays.clone_from(&holidays);
+    let mut block_calendar = TradingCalendar::china_block();
+    block_calendar.holidays.clone_from(&holidays);
+    // Trading days: sessions open at 10:00 Beijing.
+    let (first, last) = (
+        date_ms(calendar, trading.window[0][0], trading.window[0][1], 0).div_euclid(DAY_MS),
+        date_ms(calendar, trading.window[1][0], trading.window[1][1], 0).div_euclid(DAY_MS),
+    );
+    let days: Vec<i64> = (first..=last)
+        .filter(|d| listed_calendar.is_open(Timestamp(d * DAY_MS + 2 * HOUR_MS)))
+        .collect();
+    let n_days = days.len().max(1);
+    let late_from = days
+        .iter()
+        .position(|&d| d >= date_ms(calendar, 11, 1, 0).div_euclid(DAY_MS))
+        .unwrap_or(n_days);
+
+    // List the instruments.
+    let list_at = first * DAY_MS - DAY_MS + HOUR_MS;
+    let reference = price(yuan_to_ticks(scenario.market.price_mean))?;
+    let continuous = design.trading == TradingDesign::Continuous;
+    let listed = Book {
+        symbol: code("CEA21")?,
+        rules: if continuous {
+            InstrumentRules {
+                price_band_bps: Some(1_000),
+                ..InstrumentRules::CONTINUOUS
+            }
+        } else {
+            InstrumentRules::CHINA_LISTED
+        },
+        reference,
+    };
+    let block = (!continuous)
+        .then(|| -> Result<Book> {
+            Ok(Book {
+                symbol: code("CEA21B")?,
+                rules: InstrumentRules::CHINA_BLOCK,
+                reference,
+            })
+        })
+        .transpose()?;
+    let mut listings = vec![(
+        &listed,
+        if continuous {
+            TradingMode::Continuous
+        } else {
+            TradingMode::ChinaListed
+        },
+        listed_calendar.clone(),
+    )];
+    if let Some(block) = &block {
+        listings.push((block, TradingMode::ChinaBlock, block_calendar));
+    }
+    for (book, mode, cal) in listings {
+        driver.ok(
+            ADMIN,
+            list_at,
+            exchange(ExchangeCommand::ListInstrument {
+                symbol: book.symbol,
+                class: input.class,
+                mode,
+                rules: book.rules,
+                reference_price: book.reference,
+                fee_bps: 0,
+                fee_account: FEE_ACCOUNT,
+                no_same_day_resale: true,
+                market_data: MarketDataRules::CHINA,
+                calendar: Some(cal),
+            }),
+        )?;
+    }
+
+    // The agents: firms with something to do, then institutions.
+    let mut agents = Vec::new();
+    let draw_start = |rng: &mut Rng, early: bool| -> usize {
+        let late = !early && rng.chance(scenario.market.late_share);
+        if late {
+            let span = n_days.saturating_sub(late_from + 5).max(1);
+            late_from + rng.below(span as u64) as usize
+        } else {
+            rng.below(late_from.max(1) as u64) as usize
+        }
+    };
+    for (i, firm) in input.firms.iter().enumerate() {
+        let need = input.need.get(i).copied().unwrap_or(0);
+        let surplus = input.surplus.get(i).copied().unwrap_or(0);
+        let lot = (trading.listed_lot[0].ln()
+            + rng.unit() * (trading.listed_lot[1].ln() - trading.listed_lot[0].ln()))
+        .exp();
+        let account = crate::year::entity_account(i as u32);
+        let participant = crate::year::entity_participant(i as u32);
+        let mut agent = Agent {
+            account,
+            participant,
+            entity: Some(i),
+            value: firm.expected_price,
+            buy_left: 0,
+            must_buy: 0,
+            sell_left: 0,
+            holder: false,
+            start: 0,
+            lot,
+            resting_buy: false,
+            resting_sell: false,
+            net_fen: 0,
+        };
+        if need > 0 {
+            let early = rng.chance(trading.early_buyer_share);
+            let buffer = if early {
+                let e = input.emissions.get(i).copied().unwrap_or(0) as f64;
+                (e * rng.range(trading.hedge_buffer)).floor() as u64
+            } else {
+                0
+            };
+            agent.must_buy = need;
+            agent.buy_left = need + buffer;
+            agent.start = draw_start(rng, early);
+        } else if surplus > 0 {
+            agent.holder = rng.chance(trading.hold_share);
+            agent.sell_left = (surplus as f64 * rng.range(trading.sell_fraction)).floor() as u64;
+            agent.start = draw_start(rng, false);
+        } else {
+            continue;
+        }
+        agents.push(agent);
+    }
+    // Cash: each buyer brings enough for its purchases at twice the expected price.
+    let deposit_at = list_at;
+    for agent in &agents {
+        if agent.buy_left > 0 {
+            let amount = i64::try_from(
+                i128::from(agent.buy_left) * i128::from(yuan_to_ticks(agent.value * 2.0)),
+            )
+            .context("deposit too large")?;
+            driver.defer(
+                EXCHANGE_OPERATOR,
+                deposit_at,
+                exchange(ExchangeCommand::DepositCash {
+                    account: agent.account,
+                    amount: Money::new(amount),
+                }),
+            )?;
+        }
+    }
+    let mut institutions = 0usize;
+    if design.participation == Participation::Open {
+        for k in 0..design.institutions {
+            let id = INSTITUTION_BASE + u64::from(k);
+            let (participant, account) = (ParticipantId(id), AccountId(id));
+            driver.ok(
+                ADMIN,
+                deposit_at,
+                crate::year::registry(RegistryCommand::RegisterParticipant {
+                    id: participant,
+                    kind: ParticipantKind::Institution,
+                    name: format!("Institution {}", k + 1),
+                }),
+            )?;
+            driver.ok(
+                ADMIN,
+                deposit_at,
+                crate::year::registry(RegistryCommand::OpenAccount {
+                    id: account,
+                    kind: AccountKind::Trading,
+                    holder: participant,
+                    representatives: vec![participant],
+                    approvals_required: 1,
+                }),
+            )?;
+            driver.ok(
+                EXCHANGE_OPERATOR,
+                deposit_at,
+                exchange(ExchangeCommand::DepositCash {
+                    account,
+                    amount: Money::new((design.institution_budget_yuan * 100.0) as i64),
+                }),
+            )?;
+            let view = scenario.market.price_mean * (0.10 * rng.normal()).exp();
+            agents.push(Agent {
+                account,
+                participant,
+                entity: None,
+                value: view,
+                buy_left: 0,
+                must_buy: 0,
+                sell_left: 0,
+                holder: false,
+                start: 0,
+                lot: rng.range([20_000.0, 80_000.0]),
+                resting_buy: false,
+                resting_sell: false,
+                net_fen: 0,
+            });
+            institutions += 1;
+        }
+    }
+    let floor_ticks = if design.price_floor_yuan > 0.0 {
+        yuan_to_ticks(design.price_floor_yuan)
+    } else {
+        0
+    };
+    if floor_ticks > 0 {
+        driver.ok(
+            ADMIN,
+            deposit_at,
+            crate::year::registry(RegistryCommand::RegisterParticipant {
+                id: FLOOR_DESK,
+                kind: ParticipantKind::Institution,
+                name: "Price-support desk of the authority".into(),
+            }),
+        )?;
+        driver.ok(
+            ADMIN,
+            deposit_at,
+            crate::year::registry(RegistryCommand::OpenAccount {
+                id: FLOOR_ACCOUNT,
+                kind: AccountKind::Trading,
+                holder: FLOOR_DESK,
+                representatives: vec![FLOOR_DESK],
+                approvals_required: 1,
+            }),
+        )?;
+    }
+    let by_account = agents
+        .iter()
+        .enumerate()
+        .map(|(n, a)| (a.account, n))
+        .collect();
+    let class_index = driver
+        .sink
+        .engine()
+        .registry()
+        .class_index(&input.class)
+        .map_err(|e| anyhow::anyhow!("class: {e}"))?;
+    let seen = driver.sink.engine().exchange().trades().len();
+    let mut market = Market {
+        driver,
+        agents,
+        by_account,
+        seen,
+        listed,
+        block,
+        continuous,
+        floor_ticks,
+        refused: 0,
+        floor_bought: 0,
+        spread_sum: 0.0,
+        spread_samples: 0,
+        class_index,
+        params: (trading.bid_discount, trading.urgency, trading.ask_premium),
+        entered: std::collections::BTreeSet::new(),
+    };
+
+    // Auctions: evenly over the window, from the third trading day.
+    let n_auctions = if input.auction_volume >= AUCTION_LOT {
+        design.auctions.max(1) as usize
+    } else {
+        0
+    };
+    let mut auction_days = BTreeMap::new();
+    let lots = input.auction_volume / AUCTION_LOT;
+    for k in 0..n_auctions {
+        let day = (2 + k * n_days / n_auctions).min(n_days - 1);
+        let share = lots * (k as u64 + 1) / n_auctions as u64 - lots * k as u64 / n_auctions as u64;
+        *auction_days.entry(day).or_insert(0u64) += share * AUCTION_LOT;
+    }
+
+    let mut outcome = MarketOutcome {
+        institutions,
+        ..MarketOutcome::default()
+    };
+    for (d, &day) in days.iter().enumerate() {
+        let progress = d as f64 / (n_days - 1).max(1) as f64;
+        let final_days = d + 5 >= n_days;
+        let base = day * DAY_MS;
+        if let Some(&volume) = auction_days.get(&d) {
+            let remaining_auctions = auction_days.range(d..).count();
+            if let Some(p) =
+                market.auction(base, volume, input, progress, remaining_auctions, rng)?
+            {
+                outcome.auction_prices.push((crate::report::civil(base), p));
+            }
+        }
+        // Who acts today, in a random order.
+        let mut active: Vec<usize> = (0..market.agents.len())
+            .filter(|&n| {
+                let a = &market.agents[n];
+                a.entity.is_none()
+                    || (d >= a.start
+                        && (a.buy_left > 0 || a.sell_left > 0)
+                        && (final_days
+                            || rng.chance(
+                                trading.activity
+                                    * if d < late_from {
+                                        trading.early_activity
+                                    } else {
+                                        1.0
+                                    },
+                            )))
+            })
+            .collect();
+        for n in (1..active.len()).rev() {
+            active.swap(n, rng.below(n as u64 + 1) as usize);
+        }
+        let mut at = base + MORNING_MS;
+        if floor_ticks > 0 {
+            market.floor_bid(at)?;
+        }
+        // Institutions quote first in the morning session.
+        let quoting: Vec<usize> = active
+            .iter()
+            .copied()
+            .filter(|&n| market.agents[n].entity.is_none())
+            .collect();
+        for n in quoting {
+            at += 1_000;
+            market.institution(n, at, progress, rng)?;
+        }
+        let firms: Vec<usize> = active
+            .iter()
+            .copied()
+            .filter(|&n| market.agents[n].entity.is_some())
+            .collect();
+        let half = firms.len() / 2;
+        let step = SESSION_MS / (half.max(1) as i64 + 1);
+        for (j, &n) in firms[..half].iter().enumerate() {
+            market.firm(
+                n,
+                base + MORNING_MS + (j as i64 + 1) * step,
+                progress,
+                final_days,
+                rng,
+            )?;
+        }
+        // Afternoon: block agreements first, then the rest of the listed orders.
+        let mut t = base + AFTERNOON_MS;
+        if market.block.is_some() {
+            t = market.blocks(d, &firms, t, progress, final_days, rng)?;
+        }
+        let rest = &firms[half..];
+        let end = base + AFTERNOON_MS + SESSION_MS;
+        let step = ((end - t) / (rest.len() as i64 + 1)).max(1);
+        for (j, &n) in rest.iter().enumerate() {
+            market.firm(n, t + (j as i64 + 1) * step, progress, final_days, rng)?;
+        }
+        let stats = market.end_of_day(base + CLOSE_MS)?;
+        let date = crate::report::civil(base + CLOSE_MS);
+        outcome.daily_close.push((date.clone(), stats.0));
+        if let Some(vwap) = stats.1 {
+            outcome.daily_vwap.push((date.clone(), vwap));
+        }
+        if market.spread_samples > 0 {
+            outcome
+                .daily_spread
+                .push((date, market.spread_sum / f64::from(market.spread_samples)));
+        }
+        market.spread_sum = 0.0;
+        market.spread_samples = 0;
+    }
+    outcome.unmet = market.agents.iter().map(|a| a.must_buy).sum();
+    outcome.refused = market.refused;
+    outcome.floor_bought = market.floor_bought;
+    outcome.participants = market.entered.len();
+    outcome.net_purchases_fen = vec![0; input.firms.len()];
+    for agent in &market.agents {
+        if let Some(i) = agent.entity {
+            outcome.net_purchases_fen[i] = agent.net_fen;
+        }
+    }
+    Ok(outcome)
+}
+
+fn parse_date(text: &str) -> Result<(u16, u8, u8)> {
+    let mut parts = text.split('-');
+    let mut next = || -> Result<u32> {
+        parts
+            .next()
+            .context("a date is YYYY-MM-DD")?
+            .parse::<u32>()
+            .with_context(|| format!("holiday {text:?}"))
+    };
+    let (y, m, d) = (next()?, next()?, next()?);
+    Ok((
+        u16::try_from(y).context("year")?,
+        u8::try_from(m).context("month")?,
+        u8::try_from(d).context("day")?,
+    ))
+}
+
+impl<S: Sink> Market<'_, '_, S> {
+    /// Sends an order-like command; a refusal is counted, not fatal (the firm lost a
+    /// race for a price level, say). Then books the new trades to the agents.
+    fn act(
+        &mut self,
+        requester: ParticipantId,
+        at: i64,
+        command: ExchangeCommand,
+    ) -> Result<Option<ExchangeEffect>> {
+        if let ExchangeCommand::PlaceOrder { account, .. }
+        | ExchangeCommand::TakeListed { account, .. }
+        | ExchangeCommand::ProposeBlock { account, .. }
+        | ExchangeCommand::AcceptBlock { account, .. }
+        | ExchangeCommand::SubmitBid { account, .. } = &command
+        {
+            self.entered.insert(*account);
+        }
+        let outcome = self
+            .driver
+            .send(requester, at, crate::year::exchange(command))?;
+        self.book_trades();
+        match outcome {
+            Outcome::Accepted(Effect::Exchange(effect)) => Ok(Some(effect)),
+            _ => {
+                self.refused += 1;
+                Ok(None)
+            }
+        }
+    }
+
+    fn book_trades(&mut self) {
+        let trades = self.driver.sink.engine().exchange().trades();
+        for record in &trades[self.seen..] {
+            let q = record.quantity.tonnes();
+            let value = i128::from(record.price.ticks()) * i128::from(q);
+            if let Some(&n) = self.by_account.get(&record.buyer) {
+                let a = &mut self.agents[n];
+                a.buy_left = a.buy_left.saturating_sub(q);
+                a.must_buy = a.must_buy.saturating_sub(q);
+                a.net_fen += value;
+            }
+            if let Some(&n) = self.by_account.get(&record.seller) {
+                let a = &mut self.agents[n];
+                a.sell_left = a.sell_left.saturating_sub(q);
+                a.net_fen -= value;
+            }
+            if record.buyer == FLOOR_ACCOUNT {
+                self.floor_bought += q;
+            }
+        }
+        self.seen = trades.len();
+    }
+
+    fn band(&self, book: &Book) -> (i64, i64) {
+        book.rules
+            .band(book.reference)
+            .map_or((1, i64::MAX / 4), |b| (b.lower.ticks(), b.upper.ticks()))
+    }
+
+    /// A buyer's limit today, yuan/t.
+    fn bid_yuan(&self, n: usize, progress: f64, rng: &mut Rng) -> f64 {
+        let t = &self.driver_scenario_trading();
+        let a = &self.agents[n];
+        a.value * (1.0 - t.0 + t.1 * progress) * (1.0 + 0.01 * rng.normal())
+    }
+
+    /// A seller's ask today, yuan/t (never below the floor).
+    fn ask_yuan(&self, n: usize, progress: f64, rng: &mut Rng) -> f64 {
+        let premium = self.driver_scenario_trading().2;
+        let a = &self.agents[n];
+        // A holder sells only at a premium, which fades as the deadline nears.
+        let base = if a.holder {
+            1.0 + (HOLD_PREMIUM - 1.0) * (1.0 - progress)
+        } else {
+            1.0
+        };
+        let ask = a.value
+            * base
+            * (1.0 + premium - 1.5 * premium * progress)
+            * (1.0 + 0.01 * rng.normal());
+        ask.max(self.floor_ticks as f64 / 100.0)
+    }
+
+    fn driver_scenario_trading(&self) -> (f64, f64, f64) {
+        self.params
+    }
+
+    /// Records the best bid/ask spread of the price-forming book, yuan/t.
+    fn sample_spread(&mut self) {
+        if let Some(depth) = self
+            .driver
+            .sink
+            .engine()
+            .exchange()
+            .depth(&self.listed.symbol)
+            && let (Some(bid), Some(ask)) = (depth.bids.first(), depth.asks.first())
+        {
+            self.spread_sum += (ask.price.ticks() - bid.price.ticks()) as f64 / 100.0;
+            self.spread_samples += 1;
+        }
+    }
+
+    /// The authority's standing bid at the floor (price support).
+    fn floor_bid(&mut self, at: i64) -> Result<()> {
+        let quantity = if self.continuous {
+            5_000_000
+        } else {
+            LISTED_MAX
+        };
+        let (lower, upper) = self.band(&self.listed);
+        if self.floor_ticks < lower || self.floor_ticks > upper {
+            return Ok(());
+        }
+        let value = i128::from(self.floor_ticks) * i128::from(quantity);
+        let available = self
+            .driver
+            .sink
+            .engine()
+            .exchange()
+            .cash(FLOOR_ACCOUNT)
+            .available
+            .minor_units();
+        if i128::from(available) < value {
+            self.driver.ok(
+                EXCHANGE_OPERATOR,
+                at,
+                exchange(ExchangeCommand::DepositCash {
+                    account: FLOOR_ACCOUNT,
+                    amount: Money::new(i64::try_from(value).context("floor cash")?),
+                }),
+            )?;
+        }
+        // In the listed book a post reaching the best ask is refused: take that ask.
+        let best_ask = self.best(Side::Sell, AccountId(0)).map(|o| o.0);
+        if !self.continuous && best_ask.is_some_and(|(p, _)| p <= self.floor_ticks) {
+            return Ok(());
+        }
+        self.act(
+            FLOOR_DESK,
+            at,
+            ExchangeCommand::PlaceOrder {
+                instrument: self.listed.symbol,
+                account: FLOOR_ACCOUNT,
+                side: Side::Buy,
+                kind: OrderKind::Limit(price(self.floor_ticks)?),
+                quantity: Quantity::new(quantity),
+                time_in_force: TimeInForce::Day,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// The best visible order on `side` not owned by `me`: ((price, open), order id).
+    fn best(&self, side: Side, me: AccountId) -> Option<((i64, u64), ets_market::OrderId)> {
+        let engine = self.driver.sink.engine();
+        let orders = engine.exchange().visible_orders(&self.listed.symbol, side);
+        let mut best: Option<((i64, u64), ets_market::OrderId)> = None;
+        for o in orders.iter().filter(|o| o.trader != me) {
+            let p = o.price.ticks();
+            let better = match (side, best) {
+                (_, None) => true,
+                (Side::Sell, Some(((bp, _), _))) => p < bp,
+                (Side::Buy, Some(((bp, _), _))) => p > bp,
+            };
+            if better {
+                best = Some(((p, o.open.tonnes()), o.order));
+            }
+        }
+        best
+    }
+
+    /// Tonnes of the class an account may sell now (held, less units bought today).
+    fn sellable(&self, account: AccountId, class: &UnitClass) -> u64 {
+        let engine = self.driver.sink.engine();
+        let held = crate::year::held(engine, account, class);
+        let today = engine
+            .exchange()
+            .bought_today(account, self.class_index)
+            .tonnes();
+        held.saturating_sub(today)
+    }
+
+    /// One firm's action in the listed (or continuous) book.
+    fn firm(
+        &mut self,
+        n: usize,
+        at: i64,
+        progress: f64,
+        final_days: bool,
+        rng: &mut Rng,
+    ) -> Result<()> {
+        let (lower, upper) = self.band(&self.listed);
+        let a = &self.agents[n];
+        let size_cap = if self.continuous {
+            1_000_000
+        } else {
+            LISTED_MAX
+        };
+        let lot = if self.continuous {
+            (a.lot * 10.0).max(a.lot)
+        } else {
+            a.lot
+        } as u64;
+        // A buyer of 100,000 t or more mostly waits for a block agreement.
+        let prefers_block = !self.continuous
+            && !final_days
+            && a.buy_left >= BLOCK_MIN
+            && rng.chance(BLOCK_PREFERENCE);
+        if a.buy_left > 0 && !a.resting_buy && !prefers_block {
+            let mut ticks = yuan_to_ticks(self.bid_yuan(n, progress, rng));
+            if final_days && self.agents[n].must_buy > 0 {
+                ticks = upper;
+            }
+            let ticks = ticks.clamp(lower, upper);
+            let quantity = if final_days {
+                self.agents[n].buy_left
+            } else {
+                self.agents[n].buy_left.min(lot.max(1)).min(size_cap)
+            };
+            self.top_up(n, at, ticks, quantity)?;
+            self.order(n, at, Side::Buy, ticks, quantity)?;
+        } else if a.sell_left > 0 && !a.resting_sell {
+            let ticks = yuan_to_ticks(self.ask_yuan(n, progress, rng))
+                .clamp(lower.max(self.floor_ticks), upper.max(self.floor_ticks));
+            let class = self.class_of()?;
+            let cap = if final_days {
+                u64::MAX
+            } else {
+                lot.max(1).min(size_cap)
+            };
+            let quantity = self.agents[n]
+                .sell_left
+                .min(cap)
+                .min(self.sellable(self.agents[n].account, &class));
+            if quantity > 0 {
+                self.order(n, at, Side::Sell, ticks, quantity)?;
+            }
+        }
+        self.sample_spread();
+        Ok(())
+    }
+
+    fn class_of(&self) -> Result<UnitClass> {
+        self.driver
+            .sink
+            .engine()
+            .registry()
+            .class(self.class_index)
+            .copied()
+            .context("the traded class")
+    }
+
+    /// Tops an agent's cash up to what a buy of `quantity` at `ticks` holds.
+    fn top_up(&mut self, n: usize, at: i64, ticks: i64, quantity: u64) -> Result<()> {
+        let account = self.agents[n].account;
+        let value = i128::from(ticks) * i128::from(quantity);
+        let available = i128::from(
+            self.driver
+                .sink
+                .engine()
+                .exchange()
+                .cash(account)
+                .available
+                .minor_units(),
+        );
+        if available < value && self.agents[n].entity.is_some() {
+            self.driver.ok(
+                EXCHANGE_OPERATOR,
+                at,
+                exchange(ExchangeCommand::DepositCash {
+                    account,
+                    amount: Money::new(i64::try_from(value - available).context("cash")?),
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Buys or sells `quantity` at `ticks`: in the listed book, takes the best
+    /// opposite order when its price is acceptable, else posts; in a continuous book,
+    /// places a day limit order (which trades at once where it crosses).
+    fn order(&mut self, n: usize, at: i64, side: Side, ticks: i64, quantity: u64) -> Result<()> {
+        let (account, requester) = (self.agents[n].account, self.agents[n].participant);
+        let symbol = self.listed.symbol;
+        let mut quantity = quantity;
+        if !self.continuous {
+            let opposite = match side {
+                Side::Buy => Side::Sell,
+                Side::Sell => Side::Buy,
+            };
+            // Take acceptable opposite orders, best first, then post what is left.
+            for _ in 0..20 {
+                let Some(((p, open), order)) = self.best(opposite, account) else {
+                    break;
+                };
+                let acceptable = match side {
+                    Side::Buy => p <= ticks,
+                    Side::Sell => p >= ticks,
+                };
+                if !acceptable || quantity == 0 {
+                    break;
+                }
+                let take = quantity.min(open);
+                let taken = self.act(
+                    requester,
+                    at,
+                    ExchangeCommand::TakeListed {
+                        instrument: symbol,
+                        account,
+                        maker_order: order,
+                        quantity: Quantity::new(take),
+                    },
+                )?;
+                if taken.is_none() {
+                    break;
+                }
+                quantity -= take;
+            }
+            quantity = quantity.min(LISTED_MAX);
+            if quantity == 0 {
+                return Ok(());
+            }
+        }
+        let effect = self.act(
+            requester,
+            at,
+            ExchangeCommand::PlaceOrder {
+                instrument: symbol,
+                account,
+                side,
+                kind: OrderKind::Limit(price(ticks)?),
+                quantity: Quantity::new(quantity),
+                time_in_force: TimeInForce::Day,
+            },
+        )?;
+        if let Some(ExchangeEffect::OrderEntered { open, .. }) = effect
+            && open.tonnes() > 0
+        {
+            match side {
+                Side::Buy => self.agents[n].resting_buy = true,
+                Side::Sell => self.agents[n].resting_sell = true,
+            }
+        }
+        Ok(())
+    }
+
+    /// Block agreements: each active buyer of 100,000 t or more negotiates with the
+    /// started seller whose ask is lowest and within its limit; they meet halfway.
+    fn blocks(
+        &mut self,
+        day: usize,
+        firms: &[usize],
+        mut t: i64,
+        progress: f64,
+        final_days: bool,
+        rng: &mut Rng,
+    ) -> Result<i64> {
+        let Some(book) = &self.block else {
+            return Ok(t);
+        };
+        let (symbol, (lower, upper)) = (book.symbol, self.band(book));
+        let day_end = t.div_euclid(DAY_MS) * DAY_MS + AFTERNOON_MS + SESSION_MS;
+        let class = self.class_of()?;
+        let mut asks: Vec<(usize, i64)> = Vec::new();
+        for (n, a) in self.agents.iter().enumerate() {
+            // A firm with a listed sell order resting today does not also sell a block
+            // (the two together could exceed what it means to sell).
+            if a.entity.is_some() && a.sell_left >= BLOCK_MIN && a.start <= day && !a.resting_sell {
+                asks.push((n, 0));
+            }
+        }
+        for slot in &mut asks {
+            slot.1 = yuan_to_ticks(self.ask_yuan(slot.0, progress, rng));
+        }
+        for &n in firms {
+            if self.agents[n].buy_left < BLOCK_MIN || self.agents[n].resting_buy {
+                continue;
+            }
+            let mut bid = yuan_to_ticks(self.bid_yuan(n, progress, rng));
+            if final_days && self.agents[n].must_buy > 0 {
+                bid = upper;
+            }
+            let Some(&(seller, ask)) = asks
+                .iter()
+                .filter(|(s, ask)| *ask <= bid && self.agents[*s].sell_left >= BLOCK_MIN)
+                .min_by_key(|(s, ask)| (*ask, *s))
+            else {
+                continue;
+            };
+            let ticks = ((ask + bid) / 2).clamp(lower, upper).max(self.floor_ticks);
+            let quantity = self.agents[n]
+                .buy_left
+                .min(self.agents[seller].sell_left)
+                .min(self.sellable(self.agents[seller].account, &class));
+            if quantity < BLOCK_MIN {
+                continue;
+            }
+            t += 60_000;
+            if t >= day_end - 120_000 {
+                break;
+            }
+            self.top_up(n, t, ticks, quantity)?;
+            let (s_account, s_id) = (self.agents[seller].account, self.agents[seller].participant);
+            let (b_account, b_id) = (self.agents[n].account, self.agents[n].participant);
+            let proposed = self.act(
+                s_id,
+                t,
+                ExchangeCommand::ProposeBlock {
+                    instrument: symbol,
+                    account: s_account,
+                    counterparty: b_account,
+                    side: Side::Sell,
+                    price: price(ticks)?,
+                    quantity: Quantity::new(quantity),
+                    expires_at: Timestamp(day_end),
+                },
+            )?;
+            if let Some(ExchangeEffect::OrderEntered { order, .. }) = proposed {
+                self.act(
+                    b_id,
+                    t + 1,
+                    ExchangeCommand::AcceptBlock {
+                        instrument: symbol,
+                        account: b_account,
+                        proposal: order,
+                    },
+                )?;
+            }
+        }
+        Ok(t + 60_000)
+    }
+
+    /// An institution quotes both sides around a centre between the close and its view;
+    /// it sells only what it bought on earlier days and buys within its cash.
+    fn institution(&mut self, n: usize, at: i64, progress: f64, rng: &mut Rng) -> Result<()> {
+        let close = self.listed.reference.ticks() as f64 / 100.0;
+        let a = &self.agents[n];
+        // Early in the window it leans to its view (speculates), late to the close.
+        let lean = 0.5 * (1.0 - progress);
+        let centre = close + lean * (a.value - close);
+        let half_spread = 0.01 + 0.005 * rng.unit();
+        let lot = a.lot as u64;
+        let (lower, upper) = self.band(&self.listed);
+        let bid = yuan_to_ticks(centre * (1.0 - half_spread)).clamp(lower, upper);
+        let ask = yuan_to_ticks(centre * (1.0 + half_spread))
+            .clamp(lower.max(self.floor_ticks), upper.max(self.floor_ticks));
+        let cash = self
+            .driver
+            .sink
+            .engine()
+            .exchange()
+            .cash(a.account)
+            .available
+            .minor_units();
+        let affordable = u64::try_from(cash / bid.max(1)).unwrap_or(0);
+        let buy = lot.min(affordable).min(LISTED_MAX);
+        if buy > 0 {
+            self.order(n, at, Side::Buy, bid, buy)?;
+        }
+        let class = self.class_of()?;
+        let sell = lot
+            .min(self.sellable(self.agents[n].account, &class))
+            .min(LISTED_MAX);
+        if sell > 0 {
+            self.order(n, at + 1, Side::Sell, ask, sell)?;
+        }
+        Ok(())
+    }
+
+    /// A primary auction: buyers bid for a share of what they still need, institutions
+    /// for what their cash allows, at a discount to their limits; uniform price.
+    fn auction(
+        &mut self,
+        base: i64,
+        volume: u64,
+        input: &MarketInput<'_>,
+        progress: f64,
+        remaining_auctions: usize,
+        rng: &mut Rng,
+    ) -> Result<Option<f64>> {
+        let design = &input.scenario.design;
+        let reserve = (self.floor_ticks > 0)
+            .then(|| price(self.floor_ticks))
+            .transpose()?;
+        let rules = AuctionRules {
+            volume_offered: Quantity::new(volume),
+            lot_size_tonnes: AUCTION_LOT,
+            tick_size_ticks: 1,
+            reserve_price: reserve,
+            tie_break: TieBreak::SeededOrder,
+            cancel_if_undersubscribed: false,
+            minimum_clearing_price: None,
+            cost_containment: None,
+            purchase_limit_bps: None,
+            max_bids_per_bidder: 10,
+            max_bids: 100_000,
+        };
+        let open_at = base + HOUR_MS / 2;
+        let effect = self.driver.ok(
+            ADMIN,
+            open_at,
+            exchange(ExchangeCommand::OpenAuction {
+                class: input.class,
+                rules,
+                seed: input.scenario.scenario.seed ^ (base as u64),
+            }),
+        )?;
+        let Effect::Exchange(ExchangeEffect::AuctionOpened { auction }) = effect else {
+            anyhow::bail!("open_auction gave {effect:?}");
+        };
+        let mut t = open_at;
+        for n in 0..self.agents.len() {
+            let a = &self.agents[n];
+            let (ticks, quantity) = if a.entity.is_some() {
+                if a.buy_left == 0 {
+                    continue;
+                }
+                let share = a.buy_left.div_ceil(remaining_auctions.max(1) as u64);
+                (yuan_to_ticks(self.bid_yuan(n, progress, rng) * 0.98), share)
+            } else if design.participation == Participation::Open {
+                let ticks = yuan_to_ticks(a.value * 0.95);
+                let cash = self
+                    .driver
+                    .sink
+                    .engine()
+                    .exchange()
+                    .cash(a.account)
+                    .available
+                    .minor_units();
+                (ticks, u64::try_from(cash / 4 / ticks.max(1)).unwrap_or(0))
+            } else {
+                continue;
+            };
+            let ticks = ticks.max(self.floor_ticks).max(1);
+            let quantity = (quantity.min(volume) / AUCTION_LOT) * AUCTION_LOT;
+            if quantity == 0 {
+                continue;
+            }
+            t += 100;
+            self.top_up(n, t, ticks, quantity)?;
+            let account = self.agents[n].account;
+            self.act(
+                self.agents[n].participant,
+                t,
+                ExchangeCommand::SubmitBid {
+                    auction,
+                    account,
+                    price: price(ticks)?,
+                    quantity: Quantity::new(quantity),
+                },
+            )?;
+        }
+        let effect = self.driver.ok(
+            ADMIN,
+            base + HOUR_MS + HOUR_MS / 4,
+            exchange(ExchangeCommand::CloseAuction { auction }),
+        )?;
+        self.book_trades();
+        if let Effect::Exchange(ExchangeEffect::AuctionClosed {
+            clearing_price: Some(p),
+            ..
+        }) = effect
+        {
+            return Ok(Some(p.ticks() as f64 / 100.0));
+        }
+        Ok(None)
+    }
+
+    /// Ends the day on every instrument; returns the listed close and VWAP (yuan/t).
+    fn end_of_day(&mut self, at: i64) -> Result<(f64, Option<f64>)> {
+        let mut close = self.listed.reference.ticks() as f64 / 100.0;
+        let mut vwap = None;
+        let symbols: Vec<Code> = std::iter::once(self.listed.symbol)
+            .chain(self.block.as_ref().map(|b| b.symbol))
+            .collect();
+        for (k, symbol) in symbols.into_iter().enumerate() {
+            let effect = self.driver.ok(
+                EXCHANGE_OPERATOR,
+                at,
+                exchange(ExchangeCommand::EndOfDay { instrument: symbol }),
+            )?;
+            if let Effect::Exchange(ExchangeEffect::DayClosed { stats, .. }) = effect {
+                if k == 0 {
+                    self.listed.reference = stats.close;
+                    close = stats.close.ticks() as f64 / 100.0;
+                    vwap = stats.vwap.map(|v| v.ticks() as f64 / 100.0);
+                } else if let Some(block) = &mut self.block {
+                    block.reference = stats.close;
+                }
+            }
+        }
+        for a in &mut self.agents {
+            a.resting_buy = false;
+            a.resting_sell = false;
+        }
+        Ok((close, vwap))
+    }
+}
