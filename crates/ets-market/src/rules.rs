@@ -383,7 +383,17 @@ mod tests {
     fn the_narrow_band_arithmetic_equals_the_wide_one() {
         // Goal: the i64 band equals the i128 band wherever it applies, and
         // huge prices and ticks fall back to the i128 arithmetic.
-        let references = [0, 1, 7, 999, 5_000, 10_001, 123_457, i64::MAX / 20_000, i64::MAX];
+        let references = [
+            0,
+            1,
+            7,
+            999,
+            5_000,
+            10_001,
+            123_457,
+            i64::MAX / 20_000,
+            i64::MAX,
+        ];
         for tick in [1, 3, 5, 100, i64::MAX / 2] {
             for bps in [0, 1, 999, 1_000, 3_000, 10_000] {
                 let rules = InstrumentRules {
