@@ -47,6 +47,10 @@ pub struct MarketArgs {
     /// offers `min(operations, rate × seconds)` operations).
     #[arg(long, default_value_t = 2.0)]
     open_loop_seconds: f64,
+    /// Measure the pure book only (closed and open loop), not the engine:
+    /// quick repeated runs of the book's figures.
+    #[arg(long)]
+    book_only: bool,
 }
 
 const ADMIN: ParticipantId = ParticipantId(1);
@@ -109,16 +113,29 @@ pub fn run(args: MarketArgs) -> Result<ExitCode> {
     let warm_up = (args.operations / 10).min(50_000);
 
     let book_only = book_only(&args, warm_up)?;
-    let engine = engine_closed_loop(&args, warm_up)?;
+    let mut book_open_loop_runs = Vec::new();
+    for &rate in &args.rates {
+        book_open_loop_runs.push(book_open_loop(&args, warm_up, rate)?);
+    }
+    let engine = if args.book_only {
+        None
+    } else {
+        Some(engine_closed_loop(&args, warm_up)?)
+    };
     let mut open_loop = Vec::new();
     for &rate in &args.rates {
-        open_loop.push(engine_open_loop(&args, warm_up, rate)?);
+        if !args.book_only {
+            open_loop.push(engine_open_loop(&args, warm_up, rate)?);
+        }
     }
 
-    let p99_at_1m = open_loop
-        .iter()
-        .find(|run| run.offered == 1_000_000)
-        .map(|run| run.latency.p99_us);
+    let p99_at_1m = |runs: &[OpenLoop]| {
+        runs.iter()
+            .find(|run| run.offered == 1_000_000)
+            .map(|run| run.latency.p99_us)
+    };
+    let engine_p99_at_1m = p99_at_1m(&open_loop);
+    let book_p99_at_1m = p99_at_1m(&book_open_loop_runs);
     let report = json!({
         "benchmark": "market",
         "workload": {
@@ -143,7 +160,8 @@ pub fn run(args: MarketArgs) -> Result<ExitCode> {
             "marketable": format!("immediate-or-cancel, {}-{} t; 4 in 5 limit up to {} ticks through the touch, 1 in 5 market", MARKETABLE_TONNES.0, MARKETABLE_TONNES.1, MARKETABLE_REACH - 1),
         },
         "book_only": book_only.json(),
-        "engine_with_settlement": engine.json(),
+        "book_open_loop": book_open_loop_runs.iter().map(OpenLoop::json).collect::<Vec<_>>(),
+        "engine_with_settlement": engine.as_ref().map(EngineRun::json),
         "open_loop": open_loop.iter().map(OpenLoop::json).collect::<Vec<_>>(),
         "anchor": ANCHOR,
         "targets": {
@@ -152,8 +170,9 @@ pub fn run(args: MarketArgs) -> Result<ExitCode> {
         },
         "verdict": {
             "book_only_meets_throughput": book_only.per_second() >= TARGET_OPS_PER_SECOND,
-            "engine_meets_throughput": engine.per_second() >= TARGET_OPS_PER_SECOND,
-            "engine_meets_p99_at_1m": p99_at_1m.map(|p99| p99 <= TARGET_P99_US_AT_1M),
+            "book_meets_p99_at_1m": book_p99_at_1m.map(|p99| p99 <= TARGET_P99_US_AT_1M),
+            "engine_meets_throughput": engine.as_ref().map(|run| run.per_second() >= TARGET_OPS_PER_SECOND),
+            "engine_meets_p99_at_1m": engine_p99_at_1m.map(|p99| p99 <= TARGET_P99_US_AT_1M),
         },
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -392,27 +411,57 @@ fn mix_json(mix: &Mix) -> Value {
     })
 }
 
-/// The pure book, closed loop: the flow's generation is inside the timed
-/// loop (it is a few random draws), the book's checks and matching too.
-fn book_only(args: &MarketArgs, warm_up: u64) -> Result<BookRun> {
-    let mut book = Book::new(RULES, price(REFERENCE_TICKS)?)
-        .map_err(|error| anyhow::anyhow!("the benchmark's book rules: {error}"))?;
-    let mut flow = Flow::new(args.seed, args.accounts)?;
-    let mut report = Report::default();
-    // closed[id]: the order no longer rests (from the reports' updates).
-    let mut closed: Vec<bool> = vec![true];
-    let mut fills = 0u64;
-    let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
-    let bar = progress(warm_up + args.operations, "book only");
-    let mut started = Instant::now();
-    for index in 0..warm_up + args.operations {
-        if index == warm_up {
-            flow.mix = Mix::default();
-            fills = 0;
-            started = Instant::now();
+/// The pure book and the flow that drives it, with what the driver learns
+/// from the reports (which orders still rest).
+struct BookWorld {
+    book: Book,
+    flow: Flow,
+    report: Report,
+    /// closed[id]: the order no longer rests (from the reports' updates).
+    closed: Vec<bool>,
+    /// Operations generated so far (for timestamps).
+    index: u64,
+    fills: u64,
+    rejected: BTreeMap<String, u64>,
+}
+
+impl BookWorld {
+    /// An empty book after `warm_up` operations of the flow.
+    fn new(args: &MarketArgs, warm_up: u64) -> Result<BookWorld> {
+        let book = Book::new(RULES, price(REFERENCE_TICKS)?)
+            .map_err(|error| anyhow::anyhow!("the benchmark's book rules: {error}"))?;
+        let mut world = BookWorld {
+            book,
+            flow: Flow::new(args.seed, args.accounts)?,
+            report: Report::default(),
+            closed: vec![true],
+            index: 0,
+            fills: 0,
+            rejected: BTreeMap::new(),
+        };
+        for _ in 0..warm_up {
+            let (op, now) = world.next();
+            world.apply(op, now);
         }
-        let now = time_of(index);
-        let op = flow.next(|order| !closed.get(order.0 as usize).copied().unwrap_or(true));
+        world.flow.mix = Mix::default();
+        world.fills = 0;
+        Ok(world)
+    }
+
+    /// The flow's next operation and its time (the client's work).
+    fn next(&mut self) -> (Op, Timestamp) {
+        let now = time_of(self.index);
+        self.index += 1;
+        let closed = &self.closed;
+        let op = self
+            .flow
+            .next(|order| !closed.get(order.0 as usize).copied().unwrap_or(true));
+        (op, now)
+    }
+
+    /// Applies one operation to the book and learns from its report.
+    fn apply(&mut self, op: Op, now: Timestamp) {
+        let report = &mut self.report;
         let result = match op {
             Op::Place {
                 trader,
@@ -428,53 +477,129 @@ fn book_only(args: &MarketArgs, warm_up: u64) -> Result<BookRun> {
                     quantity: Quantity::new(quantity),
                     time_in_force,
                 };
-                book.submit(&request, now, &mut report).map(|order| {
-                    let id = order.0 as usize;
-                    if closed.len() <= id {
-                        closed.resize(id + 1, false);
-                    }
-                    Some((order, trader))
-                })
+                self.book
+                    .submit(&request, now, report)
+                    .map(|order| Some((order, trader)))
             }
-            Op::Cancel { trader, order } => book
-                .cancel(account(trader), order, now, &mut report)
+            Op::Cancel { trader, order } => self
+                .book
+                .cancel(account(trader), order, now, report)
                 .map(|()| None),
         };
         match result {
             Ok(placed) => {
-                fills += report.fills.len() as u64;
+                if let Some((order, _)) = placed {
+                    let id = order.0 as usize;
+                    if self.closed.len() <= id {
+                        self.closed.resize(id + 1, false);
+                    }
+                }
+                self.fills += report.fills.len() as u64;
                 for update in &report.updates {
                     if update.status != OrderStatus::Open
-                        && let Some(slot) = closed.get_mut(update.order.0 as usize)
+                        && let Some(slot) = self.closed.get_mut(update.order.0 as usize)
                     {
                         *slot = true;
                     }
                 }
                 if let Some((order, trader)) = placed
-                    && !closed.get(order.0 as usize).copied().unwrap_or(true)
+                    && !self.closed.get(order.0 as usize).copied().unwrap_or(true)
                 {
-                    flow.rests(order, trader);
+                    self.flow.rests(order, trader);
                 }
             }
-            Err(error) => *rejected.entry(error.code().to_owned()).or_default() += 1,
+            Err(error) => *self.rejected.entry(error.code().to_owned()).or_default() += 1,
         }
+    }
+
+    fn check(&self) -> Result<()> {
+        self.book
+            .check_invariants()
+            .map_err(anyhow::Error::msg)
+            .context("the book's invariants broke during the benchmark")
+    }
+}
+
+/// The pure book, closed loop: the flow's generation is inside the timed
+/// loop (it is a few random draws), the book's checks and matching too.
+fn book_only(args: &MarketArgs, warm_up: u64) -> Result<BookRun> {
+    let bar = progress(args.operations, "book only");
+    let mut world = BookWorld::new(args, warm_up)?;
+    let started = Instant::now();
+    for index in 0..args.operations {
+        let (op, now) = world.next();
+        world.apply(op, now);
         if (index + 1) % PROGRESS_EVERY == 0 {
             bar.inc(PROGRESS_EVERY);
         }
     }
     let elapsed = started.elapsed();
     bar.finish_and_clear();
-    book.check_invariants()
-        .map_err(anyhow::Error::msg)
-        .context("the book's invariants broke during the benchmark")?;
+    world.check()?;
     Ok(BookRun {
         operations: args.operations,
         elapsed,
-        fills,
-        rejected,
-        resting_at_end: book.open_order_count(),
-        mix: flow.mix,
+        fills: world.fills,
+        rejected: world.rejected,
+        resting_at_end: world.book.open_order_count(),
+        mix: world.flow.mix,
     })
+}
+
+/// The pure book, open loop at `rate`: as [`engine_open_loop`], with
+/// `Book::submit` / `Book::cancel` as the service.
+fn book_open_loop(args: &MarketArgs, warm_up: u64, rate: u64) -> Result<OpenLoop> {
+    let operations = open_loop_operations(args, rate);
+    let bar = progress(operations, format!("book open {rate}/s"));
+    let mut world = BookWorld::new(args, warm_up)?;
+    let mut latencies: Vec<u64> = Vec::with_capacity(operations as usize);
+    let mut service: Vec<u64> = Vec::with_capacity(operations as usize);
+    let t0 = Instant::now() + Duration::from_millis(1);
+    let mut last = t0;
+    for index in 0..operations {
+        let (op, now) = world.next();
+        let due = due_time(t0, index, rate);
+        let start = spin_until(due);
+        world.apply(op, now);
+        last = Instant::now();
+        latencies.push(nanos(last.saturating_duration_since(due)));
+        service.push(nanos(last.saturating_duration_since(start)));
+        if (index + 1) % PROGRESS_EVERY == 0 {
+            bar.inc(PROGRESS_EVERY);
+        }
+    }
+    bar.finish_and_clear();
+    world.check()?;
+    let elapsed = last.saturating_duration_since(t0);
+    Ok(OpenLoop {
+        offered: rate,
+        operations,
+        achieved: operations as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE),
+        latency: Percentiles::of(&mut latencies),
+        service: Percentiles::of(&mut service),
+        rejected: world.rejected.values().sum(),
+    })
+}
+
+/// How many operations an open-loop run at `rate` offers.
+fn open_loop_operations(args: &MarketArgs, rate: u64) -> u64 {
+    let by_time = (rate as f64 * args.open_loop_seconds).ceil() as u64;
+    args.operations.min(by_time).max(1)
+}
+
+/// When operation `index` is due at `rate` operations per second from `t0`.
+fn due_time(t0: Instant, index: u64, rate: u64) -> Instant {
+    t0 + Duration::from_nanos((u128::from(index) * 1_000_000_000 / u128::from(rate)) as u64)
+}
+
+/// Spins until `due`; returns the time it stopped (the service's start).
+fn spin_until(due: Instant) -> Instant {
+    let mut now = Instant::now();
+    while now < due {
+        std::hint::spin_loop();
+        now = Instant::now();
+    }
+    now
 }
 
 // ------------------------------------------------------------ engine world
@@ -840,24 +965,17 @@ impl OpenLoop {
 /// when the engine falls behind, the wait of every later operation counts
 /// (no coordinated omission).
 fn engine_open_loop(args: &MarketArgs, warm_up: u64, rate: u64) -> Result<OpenLoop> {
-    let by_time = (rate as f64 * args.open_loop_seconds).ceil() as u64;
-    let operations = args.operations.min(by_time).max(1);
-    let bar = progress(operations, format!("open {rate}/s"));
+    let operations = open_loop_operations(args, rate);
+    let bar = progress(operations, format!("engine open {rate}/s"));
     let mut world = World::new(args, warm_up)?;
     let mut latencies: Vec<u64> = Vec::with_capacity(operations as usize);
     let mut service: Vec<u64> = Vec::with_capacity(operations as usize);
-    let nanos_per_op = 1_000_000_000u128;
     let t0 = Instant::now() + Duration::from_millis(1);
     let mut last = t0;
     for index in 0..operations {
         let envelope = world.next_envelope();
-        let due =
-            t0 + Duration::from_nanos((u128::from(index) * nanos_per_op / u128::from(rate)) as u64);
-        let mut start = Instant::now();
-        while start < due {
-            std::hint::spin_loop();
-            start = Instant::now();
-        }
+        let due = due_time(t0, index, rate);
+        let start = spin_until(due);
         let applied = world.engine.apply(&envelope);
         last = Instant::now();
         latencies.push(nanos(last.saturating_duration_since(due)));

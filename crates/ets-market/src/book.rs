@@ -3,11 +3,15 @@
 //! self-trade prevention. China's listed-agreement book ([`crate::ListedBook`])
 //! reuses its storage with matching switched off.
 //!
-//! Storage: each side is a `BTreeMap<Price, Level>`; a level is a `VecDeque`
-//! of its orders in time priority, each carrying a priority number that only
-//! grows, so an order is found inside its level by binary search. An index
-//! `BTreeMap<OrderId, Locator>` finds the level of an order for cancel and
-//! amend. Matching touches only the front of the best levels.
+//! Storage (built for speed; see `docs/bench-market.md`): each side is a
+//! [`ladder::Ladder`], its price levels in a vector sorted worst to best, so
+//! the best level is the last; a level's orders form an intrusive FIFO list
+//! in one [`arena::Arena`] of slots reused through a free list; a hash map
+//! finds an order's slot by id. Nothing allocates per operation once the
+//! vectors and maps have grown, and cancelling from the middle of a level is
+//! constant time. The hash maps are only looked up, never iterated into a
+//! result, so the book stays deterministic; its serialised form
+//! ([`snapshot`]) is the ordered shape of the earlier `BTreeMap` storage.
 //!
 //! **Self-trade prevention: cancel the resting order.** When an incoming
 //! order reaches a resting order of the same account, the resting order is
@@ -23,18 +27,25 @@ use crate::order::{
     Side, TimeInForce, UpdateReason,
 };
 use crate::rules::{InstrumentRules, PriceBand};
+use arena::{Arena, Node};
 use ets_model::{AccountId, Price, Quantity, Timestamp};
+use ladder::{Ladder, Level, NIL};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
-use std::ops::Bound;
+use std::collections::BTreeMap;
 
-/// One order resting in a level.
+mod arena;
+mod ladder;
+mod snapshot;
+
+/// One resting order. Its serialised form is part of the snapshot format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Resting {
     id: OrderId,
     trader: AccountId,
-    /// Time priority inside the level: smaller is earlier. Renewed when an
-    /// amendment loses the order its place.
+    /// Time priority: smaller is earlier. Renewed when an amendment loses
+    /// the order its place. The level's list holds the order; the number is
+    /// kept for the snapshot and checked by the invariants.
     priority: u64,
     ordered_tonnes: u64,
     filled_tonnes: u64,
@@ -84,29 +95,6 @@ impl Resting {
         self.cancelled_tonnes += self.open_tonnes;
         self.open_tonnes = 0;
     }
-}
-
-/// The orders at one price, in time priority, and their open total.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct Level {
-    orders: VecDeque<Resting>,
-    open_tonnes: u64,
-}
-
-impl Level {
-    fn position(&self, priority: u64) -> Option<usize> {
-        self.orders
-            .binary_search_by_key(&priority, |order| order.priority)
-            .ok()
-    }
-}
-
-/// Where a resting order is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Locator {
-    side: Side,
-    price: Price,
-    priority: u64,
 }
 
 /// Whether an order that would cross the opposite side trades or is refused.
@@ -160,14 +148,24 @@ impl Incoming {
 /// A continuous limit order book for one instrument, with price-time
 /// priority. It holds no units or cash: the engine holds them before it
 /// calls and settles the [`Fill`]s it gets back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Two books are equal when they hold the same orders at the same places
+/// with the same counters (their serialised forms are equal), whichever
+/// internal slots the orders occupy.
+#[derive(Debug, Clone)]
 pub struct Book {
     rules: InstrumentRules,
     reference_price: Price,
-    bids: BTreeMap<Price, Level>,
-    asks: BTreeMap<Price, Level>,
-    index: BTreeMap<OrderId, Locator>,
-    open_orders: BTreeMap<AccountId, u32>,
+    /// `rules.band(reference_price)`, kept so that checking a price needs no
+    /// division.
+    band: Option<PriceBand>,
+    bids: Ladder,
+    asks: Ladder,
+    arena: Arena,
+    /// The slot of every resting order.
+    index: FxHashMap<OrderId, u32>,
+    /// Resting orders per account, only accounts with at least one.
+    open_orders: FxHashMap<AccountId, u32>,
     next_order_id: u64,
     next_priority: u64,
     last_time: Timestamp,
@@ -187,10 +185,12 @@ impl Book {
         Ok(Book {
             rules,
             reference_price,
-            bids: BTreeMap::new(),
-            asks: BTreeMap::new(),
-            index: BTreeMap::new(),
-            open_orders: BTreeMap::new(),
+            band: rules.band(reference_price),
+            bids: Ladder::new(Side::Buy),
+            asks: Ladder::new(Side::Sell),
+            arena: Arena::default(),
+            index: FxHashMap::default(),
+            open_orders: FxHashMap::default(),
             next_order_id: 1,
             next_priority: 1,
             last_time: Timestamp(i64::MIN),
@@ -218,6 +218,7 @@ impl Book {
     pub fn set_reference_price(&mut self, price: Price) -> Result<(), MarketError> {
         check_reference(&self.rules, price)?;
         self.reference_price = price;
+        self.band = self.rules.band(price);
         Ok(())
     }
 
@@ -225,19 +226,19 @@ impl Book {
     /// most at `upper`, so that is the price to hold cash for.
     #[must_use]
     pub fn band(&self) -> Option<PriceBand> {
-        self.rules.band(self.reference_price)
+        self.band
     }
 
     /// The highest resting buy price.
     #[must_use]
     pub fn best_bid(&self) -> Option<Price> {
-        self.bids.last_key_value().map(|(price, _)| *price)
+        self.bids.best().map(|level| level.price)
     }
 
     /// The lowest resting sell price.
     #[must_use]
     pub fn best_ask(&self) -> Option<Price> {
-        self.asks.first_key_value().map(|(price, _)| *price)
+        self.asks.best().map(|level| level.price)
     }
 
     /// The time of the last accepted call.
@@ -249,9 +250,8 @@ impl Book {
     /// A resting order, `None` when it is not open.
     #[must_use]
     pub fn order(&self, order: OrderId) -> Option<OrderView> {
-        let locator = self.index.get(&order)?;
-        self.find(*locator)
-            .map(|resting| resting.view(locator.side, locator.price))
+        let node = self.arena.get(*self.index.get(&order)?);
+        Some(node.order.view(node.side, node.price))
     }
 
     /// How many orders rest in the book.
@@ -279,9 +279,15 @@ impl Book {
     /// priority order (best price first, then time).
     #[must_use]
     pub fn orders_in_best_levels(&self, side: Side, levels: usize) -> Vec<OrderView> {
-        self.levels_from_best(side)
+        self.ladder(side)
+            .best_first()
             .take(levels)
-            .flat_map(|(price, level)| level.orders.iter().map(move |o| o.view(side, *price)))
+            .flat_map(|level| {
+                self.arena.slots(level).map(move |slot| {
+                    let node = self.arena.get(slot);
+                    node.order.view(side, node.price)
+                })
+            })
             .collect()
     }
 
@@ -320,18 +326,18 @@ impl Book {
     ) -> Result<(), MarketError> {
         report.clear();
         self.check_time(now)?;
-        let (locator, resting) = self.locate(order)?;
-        check_owner(order, resting.trader, trader)?;
+        let (slot, node) = self.locate(order)?;
+        check_owner(order, node.order.trader, trader)?;
         self.last_time = now;
-        if let Some(mut resting) = self.take_out(order, locator) {
-            resting.cancel_open();
-            report.updates.push(resting.update(
-                locator.side,
-                locator.price,
-                UpdateReason::CancelledByOwner,
-                now,
-            ));
-        }
+        let mut resting = node.order;
+        self.take_out(slot);
+        resting.cancel_open();
+        report.updates.push(resting.update(
+            node.side,
+            node.price,
+            UpdateReason::CancelledByOwner,
+            now,
+        ));
         Ok(())
     }
 
@@ -372,29 +378,31 @@ impl Book {
         report.clear();
         self.check_time(now)?;
         self.last_time = now;
-        for locator in self.index.values() {
-            if let Some(mut resting) = self.find(*locator) {
-                resting.cancel_open();
-                report.updates.push(resting.update(
-                    locator.side,
-                    locator.price,
-                    UpdateReason::Expired,
-                    now,
-                ));
-            }
+        let mut slots: Vec<(OrderId, u32)> = self.index.iter().map(|(id, s)| (*id, *s)).collect();
+        slots.sort_unstable();
+        for (_, slot) in slots {
+            let node = self.arena.get(slot);
+            let mut resting = node.order;
+            resting.cancel_open();
+            report
+                .updates
+                .push(resting.update(node.side, node.price, UpdateReason::Expired, now));
         }
         self.bids.clear();
         self.asks.clear();
+        self.arena.clear();
         self.index.clear();
         self.open_orders.clear();
         Ok(())
     }
 
-    /// Checks the book's invariants: not crossed; no empty level; every
-    /// level's total equals the sum of its orders; every order has
-    /// `filled + open + cancelled == ordered`, open > 0, a price on tick,
-    /// strictly increasing priorities in its level and a matching index
-    /// entry; per-account counts match; limits hold. For tests and audits.
+    /// Checks the book's invariants: not crossed; levels strictly ordered,
+    /// none empty; every level's list well linked, its count and total equal
+    /// to its orders'; every order has `filled + open + cancelled ==
+    /// ordered`, open > 0, a price on tick, strictly increasing priorities in
+    /// its level and an index entry pointing at it; no other slot in use;
+    /// per-account counts match; limits hold; the kept band is the rules'.
+    /// For tests and audits.
     ///
     /// # Errors
     /// A description of the first broken invariant.
@@ -402,26 +410,40 @@ impl Book {
         let mut counted: BTreeMap<AccountId, u32> = BTreeMap::new();
         let mut orders = 0_usize;
         for side in [Side::Buy, Side::Sell] {
-            let levels = self.levels(side);
-            if levels.len() > limit_usize(self.rules.limits.max_price_levels_per_side) {
-                return Err(format!("{side} side has {} levels", levels.len()));
+            let ladder = self.ladder(side);
+            if ladder.len() > limit_usize(self.rules.limits.max_price_levels_per_side) {
+                return Err(format!("{side} side has {} levels", ladder.len()));
             }
-            for (price, level) in levels {
-                self.check_level(side, *price, level, &mut counted)?;
-                orders += level.orders.len();
+            let mut previous: Option<Price> = None;
+            for level in ladder.worst_first() {
+                if let Some(previous) = previous
+                    && !ladder.better(level.price, previous)
+                {
+                    return Err(format!("{side} levels out of price order"));
+                }
+                previous = Some(level.price);
+                orders += self.check_level(side, level, &mut counted)?;
             }
         }
-        if orders != self.index.len() {
-            return Err(format!("{orders} orders but {} indexed", self.index.len()));
+        if orders != self.index.len() || orders != self.arena.live() {
+            return Err(format!(
+                "{orders} orders but {} indexed and {} slots in use",
+                self.index.len(),
+                self.arena.live()
+            ));
         }
         if orders > limit_usize(self.rules.limits.max_orders) {
             return Err(format!("{orders} orders exceed the book limit"));
         }
-        if counted != self.open_orders {
+        let recorded: BTreeMap<AccountId, u32> =
+            self.open_orders.iter().map(|(a, n)| (*a, *n)).collect();
+        if counted != recorded {
             return Err(format!(
-                "per-account counts {:?} differ from {counted:?}",
-                self.open_orders
+                "per-account counts {recorded:?} differ from {counted:?}"
             ));
+        }
+        if self.band != self.rules.band(self.reference_price) {
+            return Err("the kept price band is not the rules' band".to_owned());
         }
         if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask())
             && bid >= ask
@@ -435,15 +457,15 @@ impl Book {
         Ok(())
     }
 
+    /// Checks one level and its list; returns how many orders it holds.
     fn check_level(
         &self,
         side: Side,
-        price: Price,
         level: &Level,
         counted: &mut BTreeMap<AccountId, u32>,
-    ) -> Result<(), String> {
-        let at = price.ticks();
-        if level.orders.is_empty() {
+    ) -> Result<usize, String> {
+        let at = level.price.ticks();
+        if level.count == 0 || level.head == NIL {
             return Err(format!("empty {side} level at {at}"));
         }
         if at % self.rules.tick_size_ticks != 0 {
@@ -451,8 +473,15 @@ impl Book {
         }
         let mut sum: u128 = 0;
         let mut previous_priority = 0_u64;
-        for order in &level.orders {
+        let mut previous_slot = NIL;
+        let mut walked = 0_usize;
+        for slot in self.arena.slots(level) {
+            let node = self.arena.get(slot);
+            let order = &node.order;
             let id = order.id;
+            if node.prev != previous_slot || node.side != side || node.price != level.price {
+                return Err(format!("order {id} is not linked at its place"));
+            }
             let accounted = u128::from(order.filled_tonnes)
                 + u128::from(order.open_tonnes)
                 + u128::from(order.cancelled_tonnes);
@@ -463,12 +492,7 @@ impl Book {
                 return Err(format!("order {id} is out of time priority"));
             }
             previous_priority = order.priority;
-            let expected = Locator {
-                side,
-                price,
-                priority: order.priority,
-            };
-            if self.index.get(&id) != Some(&expected) {
+            if self.index.get(&id) != Some(&slot) {
                 return Err(format!("order {id} is not indexed at its place"));
             }
             sum += u128::from(order.open_tonnes);
@@ -477,6 +501,15 @@ impl Book {
             if *count > self.rules.limits.max_open_orders_per_account {
                 return Err(format!("account {} exceeds its limit", order.trader));
             }
+            previous_slot = slot;
+            walked += 1;
+        }
+        let last_next = self.arena.get(previous_slot).next;
+        if walked != level.count as usize || level.tail != previous_slot || last_next != NIL {
+            return Err(format!(
+                "{side} level at {at} counts {} orders, its list {walked}",
+                level.count
+            ));
         }
         if sum != u128::from(level.open_tonnes) {
             return Err(format!(
@@ -484,7 +517,7 @@ impl Book {
                 level.open_tonnes
             ));
         }
-        Ok(())
+        Ok(walked)
     }
 
     /// [`Book::submit`] with a choice of what to do with a crossing price.
@@ -552,26 +585,26 @@ impl Book {
     ) -> Result<(), MarketError> {
         report.clear();
         self.check_time(now)?;
-        let (locator, resting) = self.locate(order)?;
+        let (slot, node) = self.locate(order)?;
+        let resting = node.order;
         check_owner(order, resting.trader, trader)?;
-        self.rules
-            .check_price(amendment.price, self.reference_price)?;
+        self.check_price(amendment.price)?;
         let new_open = self.rules.check_lots(amendment.open_quantity)?;
         self.rules.check_maximum(new_open)?;
-        let same_price = amendment.price == locator.price;
+        let same_price = amendment.price == node.price;
         if same_price && new_open <= resting.open_tonnes {
             self.last_time = now;
             if new_open < resting.open_tonnes {
-                self.reduce_in_place(locator, new_open, now, report);
+                self.reduce_in_place(slot, new_open, now, report);
             }
             return Ok(());
         }
         self.check_id_space()?;
         if policy == CrossPolicy::Refuse {
-            self.check_not_crossing(locator.side, amendment.price)?;
+            self.check_not_crossing(node.side, amendment.price)?;
         }
         if !same_price {
-            self.check_new_level(locator, amendment.price)?;
+            self.check_new_level(&node, amendment.price)?;
         }
         let raised = new_open.saturating_sub(resting.open_tonnes);
         let ordered_tonnes = resting
@@ -580,11 +613,11 @@ impl Book {
             .ok_or(MarketError::Overflow("ordered quantity"))?;
         // Validated: from here on nothing can fail.
         self.last_time = now;
-        self.take_out(order, locator);
+        self.take_out(slot);
         let incoming = Incoming {
             id: order,
             trader,
-            side: locator.side,
+            side: node.side,
             price: Some(amendment.price),
             limit: Some(amendment.price),
             ordered_tonnes,
@@ -614,13 +647,14 @@ impl Book {
         self.check_time(now)?;
         self.check_id_space()?;
         let maker_order = request.maker_order;
-        let (locator, maker) = self.locate(maker_order)?;
+        let (slot, node) = self.locate(maker_order)?;
+        let maker = node.order;
         if maker.trader == request.trader {
             return Err(MarketError::SelfTrade {
                 trader: request.trader,
             });
         }
-        if self.better_levels(locator.side, locator.price, visible_levels) >= visible_levels {
+        if self.ladder(node.side).better_than(node.price) >= visible_levels {
             return Err(MarketError::OutsideVisibleLevels {
                 order: maker_order,
                 levels: visible_levels,
@@ -640,9 +674,9 @@ impl Book {
         let mut incoming = Incoming {
             id,
             trader: request.trader,
-            side: locator.side.opposite(),
-            price: Some(locator.price),
-            limit: Some(locator.price),
+            side: node.side.opposite(),
+            price: Some(node.price),
+            limit: Some(node.price),
             ordered_tonnes: tonnes,
             filled_tonnes: 0,
             open_tonnes: tonnes,
@@ -651,7 +685,7 @@ impl Book {
             may_rest: false,
             reason_if_rests: UpdateReason::Traded,
         };
-        self.trade_with_one(&mut incoming, locator, now, report);
+        self.trade_with_one(&mut incoming, slot, now, report);
         report
             .updates
             .push(incoming.update(OrderStatus::Filled, UpdateReason::Traded, now));
@@ -681,6 +715,22 @@ impl Book {
         id
     }
 
+    /// [`InstrumentRules::check_price`] against the kept band: a price inside
+    /// it and on tick passes without the band's division; anything else gets
+    /// the rules' own check and its exact refusal.
+    fn check_price(&self, price: Price) -> Result<(), MarketError> {
+        match self.band {
+            Some(band)
+                if band.contains(price)
+                    && price.ticks() > 0
+                    && price.ticks() % self.rules.tick_size_ticks == 0 =>
+            {
+                Ok(())
+            }
+            _ => self.rules.check_price(price, self.reference_price),
+        }
+    }
+
     /// The order's own price and the worst price it may trade at.
     fn check_kind(
         &self,
@@ -688,7 +738,7 @@ impl Book {
     ) -> Result<(Option<Price>, Option<Price>), MarketError> {
         match request.kind {
             OrderKind::Limit(price) => {
-                self.rules.check_price(price, self.reference_price)?;
+                self.check_price(price)?;
                 Ok((Some(price), Some(price)))
             }
             OrderKind::Market if request.time_in_force == TimeInForce::Day => {
@@ -700,7 +750,7 @@ impl Book {
 
     /// A market order trades at most up to the band's edge.
     fn market_limit(&self, side: Side) -> Option<Price> {
-        self.band().map(|band| match side {
+        self.band.map(|band| match side {
             Side::Buy => band.upper,
             Side::Sell => band.lower,
         })
@@ -726,9 +776,9 @@ impl Book {
                 limit: limits.max_orders,
             });
         }
-        let levels = self.levels(side);
-        if !levels.contains_key(&price)
-            && levels.len() >= limit_usize(limits.max_price_levels_per_side)
+        let ladder = self.ladder(side);
+        if ladder.len() >= limit_usize(limits.max_price_levels_per_side)
+            && ladder.get(price).is_none()
         {
             return Err(MarketError::TooManyPriceLevels {
                 side,
@@ -739,17 +789,18 @@ impl Book {
     }
 
     /// An amended order moving to `price` needs a level there.
-    fn check_new_level(&self, locator: Locator, price: Price) -> Result<(), MarketError> {
-        let levels = self.levels(locator.side);
+    fn check_new_level(&self, node: &Node, price: Price) -> Result<(), MarketError> {
+        let ladder = self.ladder(node.side);
         let limit = self.rules.limits.max_price_levels_per_side;
-        let frees_its_level = levels
-            .get(&locator.price)
-            .is_some_and(|level| level.orders.len() == 1);
-        if levels.contains_key(&price) || frees_its_level || levels.len() < limit_usize(limit) {
+        if ladder.len() < limit_usize(limit) || ladder.get(price).is_some() {
+            return Ok(());
+        }
+        let frees_its_level = ladder.get(node.price).is_some_and(|level| level.count == 1);
+        if frees_its_level {
             return Ok(());
         }
         Err(MarketError::TooManyPriceLevels {
-            side: locator.side,
+            side: node.side,
             limit,
         })
     }
@@ -768,112 +819,94 @@ impl Book {
         }
     }
 
-    fn levels(&self, side: Side) -> &BTreeMap<Price, Level> {
+    fn ladder(&self, side: Side) -> &Ladder {
         match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
         }
     }
 
-    fn levels_mut(&mut self, side: Side) -> &mut BTreeMap<Price, Level> {
-        match side {
-            Side::Buy => &mut self.bids,
-            Side::Sell => &mut self.asks,
-        }
-    }
-
-    /// The levels of `side`, best price first.
-    fn levels_from_best(&self, side: Side) -> impl Iterator<Item = (&Price, &Level)> {
-        let (bids, asks) = match side {
-            Side::Buy => (Some(self.bids.iter().rev()), None),
-            Side::Sell => (None, Some(self.asks.iter())),
-        };
-        bids.into_iter().flatten().chain(asks.into_iter().flatten())
-    }
-
-    /// How many levels of `side` are strictly better than `price`, counting
-    /// no further than `cap`.
-    fn better_levels(&self, side: Side, price: Price, cap: usize) -> usize {
-        match side {
-            Side::Buy => self
-                .bids
-                .range((Bound::Excluded(price), Bound::Unbounded))
-                .take(cap)
-                .count(),
-            Side::Sell => self.asks.range(..price).take(cap).count(),
-        }
-    }
-
     fn depth_side(&self, side: Side, levels: usize) -> Vec<DepthLevel> {
-        self.levels_from_best(side)
+        self.ladder(side)
+            .best_first()
             .take(levels)
-            .map(|(price, level)| DepthLevel {
-                price: *price,
+            .map(|level| DepthLevel {
+                price: level.price,
                 quantity: Quantity::new(level.open_tonnes),
-                orders: u32::try_from(level.orders.len()).unwrap_or(u32::MAX),
+                orders: level.count,
             })
             .collect()
     }
 
-    fn find(&self, locator: Locator) -> Option<Resting> {
-        let level = self.levels(locator.side).get(&locator.price)?;
-        level.orders.get(level.position(locator.priority)?).copied()
-    }
-
-    fn locate(&self, order: OrderId) -> Result<(Locator, Resting), MarketError> {
-        let locator = *self
+    /// The slot of a resting order and a copy of it.
+    fn locate(&self, order: OrderId) -> Result<(u32, Node), MarketError> {
+        let slot = *self
             .index
             .get(&order)
             .ok_or(MarketError::UnknownOrder(order))?;
-        let resting = self.find(locator).ok_or(MarketError::UnknownOrder(order))?;
-        Ok((locator, resting))
+        Ok((slot, *self.arena.get(slot)))
     }
 
-    /// Removes a resting order from its level, the index and its owner's
-    /// count.
-    fn take_out(&mut self, order: OrderId, locator: Locator) -> Option<Resting> {
-        let levels = self.levels_mut(locator.side);
-        let level = levels.get_mut(&locator.price)?;
-        let resting = level.orders.remove(level.position(locator.priority)?)?;
-        level.open_tonnes -= resting.open_tonnes;
-        if level.orders.is_empty() {
-            levels.remove(&locator.price);
+    /// Removes the resting order at `slot` from its level (dropping the
+    /// level when it empties), the index and its owner's count.
+    fn take_out(&mut self, slot: u32) {
+        let Book {
+            bids,
+            asks,
+            arena,
+            index,
+            open_orders,
+            ..
+        } = self;
+        let node = *arena.get(slot);
+        let ladder = match node.side {
+            Side::Buy => bids,
+            Side::Sell => asks,
+        };
+        if let Ok(position) = ladder.search(node.price) {
+            let level = ladder.at_mut(position);
+            arena.remove(level, slot);
+            level.open_tonnes -= node.order.open_tonnes;
+            if level.count == 0 {
+                ladder.remove(position);
+            }
         }
-        self.index.remove(&order);
-        release(&mut self.open_orders, resting.trader);
-        Some(resting)
+        index.remove(&node.order.id);
+        release(open_orders, node.order.trader);
     }
 
-    fn reduce_in_place(
-        &mut self,
-        locator: Locator,
-        new_open: u64,
-        now: Timestamp,
-        report: &mut Report,
-    ) {
-        let Some(level) = self.levels_mut(locator.side).get_mut(&locator.price) else {
+    fn reduce_in_place(&mut self, slot: u32, new_open: u64, now: Timestamp, report: &mut Report) {
+        let Book {
+            bids, asks, arena, ..
+        } = self;
+        let node = arena.get_mut(slot);
+        let ladder = match node.side {
+            Side::Buy => bids,
+            Side::Sell => asks,
+        };
+        let Ok(position) = ladder.search(node.price) else {
             return;
         };
-        let Some(resting) = level
-            .position(locator.priority)
-            .and_then(|position| level.orders.get_mut(position))
-        else {
-            return;
-        };
+        let resting = &mut node.order;
         let removed = resting.open_tonnes - new_open;
         resting.open_tonnes = new_open;
         resting.cancelled_tonnes += removed;
-        let update = resting.update(locator.side, locator.price, UpdateReason::Amended, now);
-        level.open_tonnes -= removed;
-        report.updates.push(update);
+        report
+            .updates
+            .push(resting.update(node.side, node.price, UpdateReason::Amended, now));
+        ladder.at_mut(position).open_tonnes -= removed;
     }
 
     fn rest(&mut self, incoming: &Incoming, price: Price) {
         let priority = self.next_priority;
         self.next_priority += 1;
-        let level = self.levels_mut(incoming.side).entry(price).or_default();
+        let ladder = match incoming.side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let level = ladder.entry(price);
         level.open_tonnes += incoming.open_tonnes;
-        level.orders.push_back(Resting {
+        let resting = Resting {
             id: incoming.id,
             trader: incoming.trader,
             priority,
@@ -882,13 +915,9 @@ impl Book {
             open_tonnes: incoming.open_tonnes,
             cancelled_tonnes: incoming.cancelled_tonnes,
             entered_at: incoming.entered_at,
-        });
-        let locator = Locator {
-            side: incoming.side,
-            price,
-            priority,
         };
-        self.index.insert(incoming.id, locator);
+        let slot = self.arena.push_back(level, resting, incoming.side);
+        self.index.insert(incoming.id, slot);
         *self.open_orders.entry(incoming.trader).or_insert(0) += 1;
     }
 
@@ -926,47 +955,41 @@ impl Book {
     fn match_incoming(&mut self, incoming: &mut Incoming, now: Timestamp, report: &mut Report) {
         let maker_side = incoming.side.opposite();
         while incoming.open_tonnes > 0 {
-            let best = match maker_side {
-                Side::Buy => self.best_bid(),
-                Side::Sell => self.best_ask(),
+            let Some(price) = self.ladder(maker_side).best().map(|level| level.price) else {
+                break;
             };
-            let Some(price) = best else { break };
             if !crosses(incoming.side, incoming.limit, price) {
                 break;
             }
-            self.match_level(incoming, price, now, report);
+            self.match_best_level(incoming, now, report);
         }
     }
 
-    /// Trades the incoming order against the level at `price` from its
-    /// front, cancelling the owner's own resting orders on the way; removes
-    /// the level when it empties (so the caller's loop always progresses).
-    fn match_level(
-        &mut self,
-        incoming: &mut Incoming,
-        price: Price,
-        now: Timestamp,
-        report: &mut Report,
-    ) {
+    /// Trades the incoming order against the best level of the opposite
+    /// side from its front, cancelling the owner's own resting orders on the
+    /// way; removes the level when it empties (so the caller's loop always
+    /// progresses).
+    fn match_best_level(&mut self, incoming: &mut Incoming, now: Timestamp, report: &mut Report) {
         let maker_side = incoming.side.opposite();
         let Book {
             bids,
             asks,
+            arena,
             index,
             open_orders,
             ..
         } = self;
-        let levels = match maker_side {
+        let ladder = match maker_side {
             Side::Buy => bids,
             Side::Sell => asks,
         };
-        let Some(level) = levels.get_mut(&price) else {
+        let Some(level) = ladder.best_mut() else {
             return;
         };
-        while incoming.open_tonnes > 0 {
-            let Some(maker) = level.orders.front_mut() else {
-                break;
-            };
+        let price = level.price;
+        while incoming.open_tonnes > 0 && level.head != NIL {
+            let slot = level.head;
+            let maker = &mut arena.get_mut(slot).order;
             let reason = if maker.trader == incoming.trader {
                 level.open_tonnes -= maker.open_tonnes;
                 maker.cancel_open();
@@ -981,57 +1004,58 @@ impl Book {
                 .push(maker.update(maker_side, price, reason, now));
             if maker.open_tonnes == 0 {
                 let (id, trader) = (maker.id, maker.trader);
-                level.orders.pop_front();
+                arena.remove(level, slot);
                 index.remove(&id);
                 release(open_orders, trader);
             }
         }
-        if level.orders.is_empty() {
-            levels.remove(&price);
+        if level.count == 0 {
+            ladder.pop_best();
         }
     }
 
-    /// Trades the incoming order with the one resting order at `locator`.
+    /// Trades the incoming order with the one resting order at `slot`.
     fn trade_with_one(
         &mut self,
         incoming: &mut Incoming,
-        locator: Locator,
+        slot: u32,
         now: Timestamp,
         report: &mut Report,
     ) {
         let Book {
             bids,
             asks,
+            arena,
             index,
             open_orders,
             ..
         } = self;
-        let levels = match locator.side {
+        let (side, price) = {
+            let node = arena.get(slot);
+            (node.side, node.price)
+        };
+        let ladder = match side {
             Side::Buy => bids,
             Side::Sell => asks,
         };
-        let Some(level) = levels.get_mut(&locator.price) else {
+        let Ok(position) = ladder.search(price) else {
             return;
         };
-        let Some(position) = level.position(locator.priority) else {
-            return;
-        };
-        let Some(maker) = level.orders.get_mut(position) else {
-            return;
-        };
-        let traded = trade(maker, incoming, locator.price, now, report);
+        let level = ladder.at_mut(position);
+        let maker = &mut arena.get_mut(slot).order;
+        let traded = trade(maker, incoming, price, now, report);
         report
             .updates
-            .push(maker.update(locator.side, locator.price, UpdateReason::Traded, now));
+            .push(maker.update(side, price, UpdateReason::Traded, now));
         let (id, trader, filled) = (maker.id, maker.trader, maker.open_tonnes == 0);
         level.open_tonnes -= traded;
         if filled {
-            level.orders.remove(position);
+            arena.remove(level, slot);
             index.remove(&id);
             release(open_orders, trader);
         }
-        if level.orders.is_empty() {
-            levels.remove(&locator.price);
+        if level.count == 0 {
+            ladder.remove(position);
         }
     }
 
@@ -1039,11 +1063,13 @@ impl Book {
     /// resting orders (self-trade prevention would cancel them).
     fn fillable_tonnes(&self, incoming: &Incoming) -> u64 {
         let mut total: u64 = 0;
-        for (price, level) in self.levels_from_best(incoming.side.opposite()) {
-            if total >= incoming.open_tonnes || !crosses(incoming.side, incoming.limit, *price) {
+        for level in self.ladder(incoming.side.opposite()).best_first() {
+            if total >= incoming.open_tonnes || !crosses(incoming.side, incoming.limit, level.price)
+            {
                 break;
             }
-            for order in &level.orders {
+            for slot in self.arena.slots(level) {
+                let order = &self.arena.get(slot).order;
                 if order.trader != incoming.trader {
                     total = total.saturating_add(order.open_tonnes);
                 }
@@ -1115,7 +1141,7 @@ fn check_reference(rules: &InstrumentRules, reference: Price) -> Result<(), Mark
 
 /// Decrements an account's open-order count, dropping it at zero so equal
 /// books compare equal.
-fn release(open_orders: &mut BTreeMap<AccountId, u32>, trader: AccountId) {
+fn release(open_orders: &mut FxHashMap<AccountId, u32>, trader: AccountId) {
     let emptied = match open_orders.get_mut(&trader) {
         Some(count) => {
             *count = count.saturating_sub(1);

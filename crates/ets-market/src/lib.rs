@@ -7,9 +7,10 @@
 //! holdings or cash. Traders are opaque [`ets_model::AccountId`]s; the engine
 //! holds units and cash before it calls in, and settles the [`Fill`]s and
 //! [`Award`]s that come back. Everything is integer (no floats), ordered
-//! (`BTreeMap`, sorted vectors, `VecDeque`), clock-free (time comes in with
-//! every call) and randomness-free (the auction tie-break is a documented
-//! permutation of a caller-given seed).
+//! (`BTreeMap`, sorted vectors, `VecDeque`; the continuous book's hash maps
+//! are only looked up, never iterated into a result), clock-free (time comes
+//! in with every call) and randomness-free (the auction tie-break is a
+//! documented permutation of a caller-given seed).
 //!
 //! **Invariant:** a refused call (`Err`) changes nothing: validation happens
 //! before any mutation.

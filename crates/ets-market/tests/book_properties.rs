@@ -3,8 +3,8 @@
 //! order's `filled + open + cancelled == ordered`; every fill is on tick,
 //! inside the band and between two accounts; the fills of each order add up
 //! to what its updates say it filled (so tonnes bought = tonnes sold); every
-//! refusal changes nothing; and replaying the same operations gives the
-//! same book.
+//! refusal changes nothing; the book's snapshot decodes to the same book;
+//! and replaying the same operations gives the same book.
 
 use ets_market::{
     Amendment, Book, BookLimits, InstrumentRules, OrderId, OrderKind, OrderRequest, OrderStatus,
@@ -262,6 +262,20 @@ fn check_book_matches_model(book: &Book, model: &Model) -> Result<(), TestCaseEr
     Ok(())
 }
 
+/// The book's serialised form decodes to an equal book that encodes to the
+/// same bytes and keeps every invariant (snapshots rebuild its storage).
+fn check_snapshot_round_trip(book: &Book) -> Result<(), TestCaseError> {
+    let bytes = postcard::to_stdvec(book).expect("a book encodes");
+    let decoded: Book = postcard::from_bytes(&bytes).expect("a book decodes");
+    prop_assert_eq!(decoded.check_invariants(), Ok(()));
+    prop_assert_eq!(&decoded, book);
+    prop_assert_eq!(
+        postcard::to_stdvec(&decoded).expect("a book encodes"),
+        bytes
+    );
+    Ok(())
+}
+
 fn run(steps: &[Step]) -> Result<Book, TestCaseError> {
     let mut book = Book::new(RULES, price(REFERENCE_TICKS)).expect("the test rules are valid");
     let mut model = Model::default();
@@ -285,6 +299,7 @@ fn run(steps: &[Step]) -> Result<Book, TestCaseError> {
             }
         }
         check_book_matches_model(&book, &model)?;
+        check_snapshot_round_trip(&book)?;
     }
     Ok(book)
 }
