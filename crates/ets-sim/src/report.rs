@@ -769,10 +769,19 @@ impl YearSummary {
         );
         let _ = writeln!(
             out,
-            "  cost of compliance {:>9.1} M yuan of purchases, fines {:.0}-{:.0} yuan; least-cost benchmark not recorded by this run",
-            self.traded_value_yuan / 1e6,
-            self.fines_min_yuan,
-            self.fines_max_yuan
+            "  cost of compliance {:>9.1} M yuan (abatement {:.1} + net purchases {:.1} + penalties {:.1})",
+            self.compliance_cost_yuan / 1e6,
+            self.abatement_cost_yuan / 1e6,
+            self.net_purchases_yuan / 1e6,
+            self.penalties_yuan / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "  least-cost benchmark {:>7.1} M yuan for the same {:.1} Mt abated (one MAC of {:.2} yuan/t); traded value {:.1} M yuan",
+            self.least_cost_yuan / 1e6,
+            self.abatement_mt,
+            self.least_cost_price,
+            self.traded_value_yuan / 1e6
         );
         let seconds = facts.wall_seconds.max(self.elapsed_seconds);
         let _ = writeln!(
