@@ -2,6 +2,7 @@
 //! arguments, opens the store and prints; the rules live in the library crates.
 
 mod bench;
+mod bench_http;
 mod bench_market;
 mod compliance;
 mod demo;
