@@ -53,7 +53,8 @@ pub struct HttpArgs {
     /// With `--url`: the participant of `--token`.
     #[arg(long, default_value_t = 1)]
     admin_participant: u64,
-    /// With `--url`: the participant of `--exchange-token`.
+    /// With `--url`: the participant of `--exchange-token` (it must not hold a
+    /// trading account yet: the bench opens its fee account).
     #[arg(long, default_value_t = 2)]
     exchange_participant: u64,
     /// First id of the participants, accounts and request ids the bench
@@ -86,9 +87,6 @@ struct Layout {
 impl Layout {
     fn issuance(self) -> u64 {
         self.base
-    }
-    fn holder(self) -> u64 {
-        self.base + 1
     }
     fn fees(self) -> u64 {
         self.base + 2
@@ -264,12 +262,7 @@ async fn setup_batch(
     Ok(())
 }
 
-async fn setup(
-    client: &HttpClient,
-    target: &Target,
-    layout: Layout,
-    first_setup: bool,
-) -> Result<()> {
+async fn setup(client: &HttpClient, target: &Target, layout: Layout) -> Result<()> {
     let admin = target.admin_participant;
     let mut request = layout.base * 10;
     let mut next = || {
@@ -277,18 +270,18 @@ async fn setup(
         request
     };
     let mut lines = Vec::new();
-    if first_setup {
-        lines.push(json!({"request_id":next(),"requester":admin,"command":"register_participant","id":admin,"kind":"administrator","name":"Bench administrator"}));
-        lines.push(json!({"request_id":next(),"requester":admin,"command":"register_participant","id":target.exchange_participant,"kind":"exchange","name":"Bench exchange"}));
-    }
-    lines.push(json!({"request_id":next(),"requester":admin,"command":"register_participant","id":layout.holder(),"kind":"institution","name":"Bench holder"}));
+    // Refused with participant_exists (and tolerated) on a store that has them.
+    lines.push(json!({"request_id":next(),"requester":admin,"command":"register_participant","id":admin,"kind":"administrator","name":"Bench administrator"}));
+    lines.push(json!({"request_id":next(),"requester":admin,"command":"register_participant","id":target.exchange_participant,"kind":"exchange","name":"Bench exchange"}));
+    // One trading account per participant: each account's holder has its id.
     lines.push(json!({"request_id":next(),"requester":admin,"command":"open_account","id":layout.issuance(),"kind":"issuance","holder":admin,"representatives":[admin]}));
-    lines.push(json!({"request_id":next(),"requester":admin,"command":"open_account","id":layout.fees(),"kind":"trading","holder":layout.holder(),"representatives":[admin]}));
+    lines.push(json!({"request_id":next(),"requester":admin,"command":"open_account","id":layout.fees(),"kind":"trading","holder":target.exchange_participant,"representatives":[admin]}));
     let units = 1_000_000_000_u64;
     lines.push(json!({"request_id":next(),"requester":admin,"command":"issue","unit":"CEA-2021","quantity":units * (layout.accounts + 1)}));
     for index in 0..layout.accounts {
         let account = layout.account(index);
-        lines.push(json!({"request_id":next(),"requester":admin,"command":"open_account","id":account,"kind":"trading","holder":layout.holder(),"representatives":[admin]}));
+        lines.push(json!({"request_id":next(),"requester":admin,"command":"register_participant","id":account,"kind":"institution","name":format!("Bench trader {index}")}));
+        lines.push(json!({"request_id":next(),"requester":admin,"command":"open_account","id":account,"kind":"trading","holder":account,"representatives":[admin]}));
         lines.push(json!({"request_id":next(),"requester":admin,"command":"transfer","from":layout.issuance(),"to":account,"unit":"CEA-2021","quantity":units}));
     }
     lines.push(json!({"request_id":next(),"requester":admin,"command":"list_instrument","symbol":layout.symbol(),"unit":"CEA-2021","mode":"continuous","rules":"continuous","reference_price_ticks":PRICE_TICKS,"fee_bps":0,"fee_account":layout.fees(),"no_same_day_resale":false,"market_data":"eu"}));
@@ -454,7 +447,7 @@ async fn drive(args: &HttpArgs, target: &Target, fresh_store: bool) -> Result<Va
         admin: target.admin_participant,
     };
     let setup_started = Instant::now();
-    setup(&client, target, layout, fresh_store).await?;
+    setup(&client, target, layout).await?;
     let setup_seconds = setup_started.elapsed().as_secs_f64();
     let commits_before = group_commits(&client, &target.base).await;
     let target = Arc::new(target.clone());
