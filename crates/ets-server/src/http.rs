@@ -283,7 +283,7 @@ fn queue_full() -> Response {
 
 /// Puts a job on the queue without waiting; a full or closed queue gives the
 /// response to send instead.
-fn enqueue(jobs: &mpsc::Sender<Job>, job: Job) -> Option<Response> {
+pub(crate) fn enqueue(jobs: &mpsc::Sender<Job>, job: Job) -> Option<Response> {
     match jobs.try_send(job) {
         Ok(()) => None,
         Err(mpsc::error::TrySendError::Full(_)) => Some(queue_full()),

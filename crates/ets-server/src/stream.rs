@@ -7,7 +7,7 @@
 //! event saying how many, so a slow client never makes the server buffer
 //! without bound.
 
-use crate::http::{ServerState, error};
+use crate::http::{ServerState, enqueue, error};
 use crate::sequencer::{Job, Query};
 use crate::users::{Principal, Role};
 use axum::extract::{Extension, Path, State};
@@ -165,12 +165,8 @@ pub(crate) async fn account(
         query: Query::Account(AccountId(id)),
         reply,
     };
-    if state.jobs.send(job).await.is_err() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the server is shutting down",
-        );
+    if let Some(response) = enqueue(&state.jobs, job) {
+        return response;
     }
     let Ok(view) = answer.await else {
         return error(

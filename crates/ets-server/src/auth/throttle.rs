@@ -266,7 +266,10 @@ mod tests {
 
     #[test]
     fn an_address_is_refused_after_its_own_limit_and_success_clears_both() {
-        let throttle = throttle();
+        let throttle = Throttle::new(ThrottleConfig {
+            entries_max: 100,
+            ..throttle().config
+        });
         let now = Instant::now();
         let address: IpAddr = [10, 0, 0, 1].into();
         for name in ["a", "b", "c", "d", "e"] {
