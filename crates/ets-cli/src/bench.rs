@@ -45,6 +45,8 @@ pub enum Bench {
     ///
     /// Example: `ets bench market --rates 100000,1000000`
     Market(crate::bench_market::MarketArgs),
+    /// Transfers and orders over HTTP against `ets serve` (docs/benchmarks.md).
+    Http(crate::bench_http::HttpArgs),
 }
 
 /// The workload's parameters.
@@ -88,6 +90,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
             )
         }
         Bench::Market(args) => crate::bench_market::run(args),
+        Bench::Http(args) => crate::bench_http::run(args),
     }
 }
 

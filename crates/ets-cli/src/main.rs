@@ -2,6 +2,7 @@
 //! arguments, opens the store and prints; the rules live in the library crates.
 
 mod bench;
+mod bench_http;
 mod bench_market;
 mod compliance;
 mod demo;
@@ -137,6 +138,12 @@ enum Commands {
         /// The most commands made durable by one fsync.
         #[arg(long, default_value_t = 8_189)]
         batch: usize,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// The compliance cycle: rulebooks, covered entities (CSV), allocation, year close, reports.
     Compliance {
@@ -182,21 +189,23 @@ fn serve(
     listen: std::net::SocketAddr,
     queue_capacity: usize,
     batch_max: usize,
+    tls: Option<ets_server::TlsFiles>,
 ) -> Result<ExitCode> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let config = ets_server::ServerConfig {
-        data,
-        listen,
         sequencer: ets_server::SequencerConfig {
             queue_capacity,
             batch_max,
         },
+        tls,
+        ..ets_server::ServerConfig::new(data, listen)
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(ets_server::serve(
         config,
         |address| {
             use std::io::Write;
-            println!("listening on http://{address}");
+            println!("listening on {scheme}://{address}");
             let _ = std::io::stdout().flush();
         },
         async {
@@ -242,6 +251,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             queue_capacity,
             batch,
-        } => serve(data, listen, queue_capacity, batch),
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| ets_server::TlsFiles { cert, key });
+            serve(data, listen, queue_capacity, batch, tls)
+        }
     }
 }

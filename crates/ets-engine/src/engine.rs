@@ -32,6 +32,9 @@ pub enum Applied {
     Fresh(Outcome),
     /// A request id seen before: the first outcome, nothing applied, nothing to journal.
     Duplicate(Outcome),
+    /// A request id seen before with a *different* command: refused with
+    /// `request_id_reused`, nothing applied, nothing to journal.
+    Reused(Outcome),
 }
 
 impl Applied {
@@ -39,9 +42,45 @@ impl Applied {
     #[must_use]
     pub fn outcome(&self) -> &Outcome {
         match self {
-            Applied::Fresh(outcome) | Applied::Duplicate(outcome) => outcome,
+            Applied::Fresh(outcome) | Applied::Duplicate(outcome) | Applied::Reused(outcome) => {
+                outcome
+            }
         }
     }
+}
+
+/// The code of the refusal of a request id reused for a different command.
+pub const REQUEST_ID_REUSED: &str = "request_id_reused";
+
+/// A 64-bit digest of a command: the first 8 bytes (little-endian) of BLAKE3
+/// of its postcard encoding. The engine remembers it with each outcome, so a
+/// request id sent again with another command is refused instead of being
+/// answered with the first outcome. The time is not part of it (a resent
+/// request without a time is stamped anew).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CommandDigest(pub u64);
+
+impl CommandDigest {
+    /// The digest of `command`.
+    #[must_use]
+    pub fn of(command: &Command) -> CommandDigest {
+        let mut hasher = blake3::Hasher::new();
+        // Writing into a hasher cannot fail; postcard only fails on writer errors here.
+        let _ = postcard::to_io(command, &mut hasher);
+        let hash = hasher.finalize();
+        let mut first = [0_u8; 8];
+        first.copy_from_slice(&hash.as_bytes()[..8]);
+        CommandDigest(u64::from_le_bytes(first))
+    }
+}
+
+/// The first outcome of a request and the digest of its command (`None` when
+/// it was loaded from a snapshot written before digests were kept: such a
+/// request id answers any command with its first outcome).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Remembered {
+    outcome: Outcome,
+    digest: Option<CommandDigest>,
 }
 
 /// The engine's whole state.
@@ -53,12 +92,15 @@ pub struct Engine {
     /// First outcome per (requester, request id). A B-tree, not a hash map:
     /// a hash map rehashes everything when it grows, which stalled single
     /// commands for up to a second at a million entries (`ets bench market`).
-    outcomes: BTreeMap<(ParticipantId, RequestId), Outcome>,
+    outcomes: BTreeMap<(ParticipantId, RequestId), Remembered>,
     last_time: Option<Timestamp>,
     applied: u64,
 }
 
-/// The canonical encoding of the state, used for snapshots and the state hash.
+/// The canonical encoding of the state, used for snapshots and the state hash,
+/// is this struct followed by the command digests of `outcomes` (postcard
+/// `Vec<Option<CommandDigest>>`, same order). Snapshots written before the
+/// digests were kept end after `applied`; they still load, with unknown digests.
 #[derive(Serialize, Deserialize)]
 struct SnapshotState {
     registry: Registry,
@@ -89,20 +131,37 @@ impl Engine {
         }
     }
 
-    /// Applies one envelope. A repeated (requester, request id) returns the
-    /// first outcome and changes nothing. The caller (the sequencer) makes
-    /// sure times never go backwards.
+    /// Applies one envelope. A repeated (requester, request id) with the
+    /// same command returns the first outcome and changes nothing; with a
+    /// different command it is refused with `request_id_reused` and changes
+    /// nothing. The caller (the sequencer) makes sure times never go backwards.
     pub fn apply(&mut self, envelope: &Envelope) -> Applied {
         let key = (envelope.requester, envelope.request_id);
+        let digest = CommandDigest::of(&envelope.command);
         if let Some(first) = self.outcomes.get(&key) {
-            return Applied::Duplicate(first.clone());
+            if first.digest.is_some_and(|known| known != digest) {
+                return Applied::Reused(Outcome::Rejected(Rejection {
+                    code: REQUEST_ID_REUSED.to_owned(),
+                    message: format!(
+                        "request id {} of participant {} was already used for a different command; use a new request id",
+                        envelope.request_id.0, envelope.requester.0
+                    ),
+                }));
+            }
+            return Applied::Duplicate(first.outcome.clone());
         }
         debug_assert!(
             self.last_time.is_none_or(|last| last <= envelope.time),
             "the sequencer let time go backwards"
         );
         let outcome = self.execute(envelope);
-        self.outcomes.insert(key, outcome.clone());
+        self.outcomes.insert(
+            key,
+            Remembered {
+                outcome: outcome.clone(),
+                digest: Some(digest),
+            },
+        );
         self.last_time = Some(envelope.time);
         self.applied += 1;
         Applied::Fresh(outcome)
@@ -222,7 +281,9 @@ impl Engine {
     /// The first outcome of a request, if it was seen.
     #[must_use]
     pub fn outcome_of(&self, requester: ParticipantId, request_id: RequestId) -> Option<&Outcome> {
-        self.outcomes.get(&(requester, request_id))
+        self.outcomes
+            .get(&(requester, request_id))
+            .map(|remembered| &remembered.outcome)
     }
 
     /// Checks every invariant of the state.
@@ -235,13 +296,18 @@ impl Engine {
     }
 
     /// The canonical encoding of the whole state: ordered maps in key order,
-    /// the outcome table sorted by key.
+    /// the outcome table sorted by key, then the command digests.
     #[must_use]
     pub fn encode_snapshot(&self) -> Vec<u8> {
         let outcomes: Vec<_> = self
             .outcomes
             .iter()
-            .map(|(key, outcome)| (*key, outcome.clone()))
+            .map(|(key, remembered)| (*key, remembered.outcome.clone()))
+            .collect();
+        let digests: Vec<Option<CommandDigest>> = self
+            .outcomes
+            .values()
+            .map(|remembered| remembered.digest)
             .collect();
         let state = SnapshotState {
             registry: self.registry.clone(),
@@ -252,7 +318,9 @@ impl Engine {
             applied: self.applied,
         };
         // Encoding into a Vec cannot fail for these types.
-        postcard::to_stdvec(&state).unwrap_or_default()
+        let mut bytes = postcard::to_stdvec(&state).unwrap_or_default();
+        bytes.extend(postcard::to_stdvec(&digests).unwrap_or_default());
+        bytes
     }
 
     /// Rebuilds an engine from [`Engine::encode_snapshot`] bytes.
@@ -260,14 +328,28 @@ impl Engine {
     /// # Errors
     /// [`SnapshotError`] when the bytes do not decode.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
-        let mut state: SnapshotState = postcard::from_bytes(bytes)?;
+        let (mut state, rest): (SnapshotState, &[u8]) = postcard::take_from_bytes(bytes)?;
+        let digests: Vec<Option<CommandDigest>> = if rest.is_empty() {
+            // Written before command digests were kept.
+            vec![None; state.outcomes.len()]
+        } else {
+            postcard::from_bytes(rest)?
+        };
+        if digests.len() != state.outcomes.len() {
+            return Err(SnapshotError(postcard::Error::DeserializeBadEncoding));
+        }
         state.registry.rebuild_indexes();
         state.compliance.rehydrate();
         Ok(Engine {
             registry: state.registry,
             compliance: state.compliance,
             exchange: state.exchange,
-            outcomes: state.outcomes.into_iter().collect(),
+            outcomes: state
+                .outcomes
+                .into_iter()
+                .zip(digests)
+                .map(|((key, outcome), digest)| (key, Remembered { outcome, digest }))
+                .collect(),
             last_time: state.last_time,
             applied: state.applied,
         })
@@ -277,5 +359,103 @@ impl Engine {
     #[must_use]
     pub fn state_hash(&self) -> StateHash {
         StateHash(*blake3::hash(&self.encode_snapshot()).as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ets_registry::ParticipantKind;
+
+    fn register(request_id: u64, id: u64, name: &str) -> Envelope {
+        Envelope {
+            request_id: RequestId(request_id),
+            requester: ParticipantId(1),
+            time: Timestamp(1_000),
+            command: Command::Registry(RegistryCommand::RegisterParticipant {
+                id: ParticipantId(id),
+                kind: ParticipantKind::Administrator,
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_request_id_resent_with_the_same_command_returns_the_first_outcome() {
+        let mut engine = Engine::new();
+        let first = engine.apply(&register(1, 1, "MEE"));
+        assert!(matches!(&first, Applied::Fresh(outcome) if outcome.is_accepted()));
+        // A resend at a later time is the same command: the time is not digested.
+        let mut later = register(1, 1, "MEE");
+        later.time = Timestamp(2_000);
+        assert_eq!(
+            engine.apply(&later),
+            Applied::Duplicate(first.outcome().clone())
+        );
+        assert_eq!(engine.applied(), 1);
+    }
+
+    #[test]
+    fn a_request_id_reused_for_another_command_is_refused_and_changes_nothing() {
+        let mut engine = Engine::new();
+        engine.apply(&register(1, 1, "MEE"));
+        let before = engine.state_hash();
+        let applied = engine.apply(&register(1, 1, "Someone else"));
+        let Applied::Reused(Outcome::Rejected(rejection)) = &applied else {
+            panic!("expected a refusal, got {applied:?}");
+        };
+        assert_eq!(rejection.code, REQUEST_ID_REUSED);
+        assert!(rejection.message.contains("request id 1"), "{rejection:?}");
+        assert_eq!(engine.state_hash(), before);
+        assert_eq!(engine.applied(), 1);
+        // The same id from another requester is another request.
+        let mut other = register(1, 2, "Other");
+        other.requester = ParticipantId(2);
+        assert!(matches!(engine.apply(&other), Applied::Fresh(_)));
+    }
+
+    #[test]
+    fn digests_survive_a_snapshot() {
+        let mut engine = Engine::new();
+        engine.apply(&register(1, 1, "MEE"));
+        let mut restored = Engine::decode_snapshot(&engine.encode_snapshot()).expect("decodes");
+        assert_eq!(restored.state_hash(), engine.state_hash());
+        assert!(matches!(
+            restored.apply(&register(1, 1, "Someone else")),
+            Applied::Reused(_)
+        ));
+        assert!(matches!(
+            restored.apply(&register(1, 1, "MEE")),
+            Applied::Duplicate(_)
+        ));
+    }
+
+    #[test]
+    fn a_snapshot_written_before_digests_still_loads_and_answers_with_the_first_outcome() {
+        let mut engine = Engine::new();
+        let first = engine.apply(&register(1, 1, "MEE"));
+        // The old shape: the state without the digests after it.
+        let bytes = engine.encode_snapshot();
+        let (state, rest): (SnapshotState, &[u8]) =
+            postcard::take_from_bytes(&bytes).expect("decodes");
+        assert!(!rest.is_empty());
+        let old = postcard::to_stdvec(&state).expect("encodes");
+        let mut restored = Engine::decode_snapshot(&old).expect("old snapshots decode");
+        assert_eq!(restored.registry(), engine.registry());
+        // Unknown digest: any command under that id gets the first outcome.
+        assert_eq!(
+            restored.apply(&register(1, 1, "Someone else")),
+            Applied::Duplicate(first.outcome().clone())
+        );
+        // New requests get digests again.
+        restored.apply(&register(2, 3, "Hubei"));
+        assert!(matches!(
+            restored.apply(&register(2, 3, "Other")),
+            Applied::Reused(_)
+        ));
+        // A digest list of the wrong length is refused.
+        let mut wrong = old.clone();
+        wrong.extend(postcard::to_stdvec(&Vec::<Option<CommandDigest>>::new()).expect("encodes"));
+        assert!(Engine::decode_snapshot(&wrong).is_err());
     }
 }

@@ -14,5 +14,5 @@ mod entry;
 pub mod exchange;
 
 pub use command::{Command, Effect, Envelope, Outcome, Rejection};
-pub use engine::{Applied, Engine, SnapshotError, StateHash};
+pub use engine::{Applied, CommandDigest, Engine, REQUEST_ID_REUSED, SnapshotError, StateHash};
 pub use entry::{EntryError, JournalEntry};

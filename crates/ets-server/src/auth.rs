@@ -7,16 +7,20 @@
 //! and inode with those of the copy in memory and reloads it when they differ.
 //! A file that no longer loads makes every request fail with 401 (fail
 //! closed) until it is fixed. Argon2 verifications are slow and memory-hungry
-//! (19 MiB each), so at most [`ARGON2_CONCURRENT_MAX`] run at once.
+//! (19 MiB each), so at most [`ARGON2_CONCURRENT_MAX`] run at once. Repeated
+//! failures of a user or from an address are refused for a while (`throttle`).
+
+pub mod throttle;
 
 use crate::http::{ServerState, error};
 use crate::users::{AuthError, Principal, Users, users_path};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -231,14 +235,37 @@ pub(crate) async fn require_user(
     mut request: Request,
     next: Next,
 ) -> Response {
+    let address = client_address(&request);
     let credentials = match credentials_of(request.headers()) {
         Ok(credentials) => credentials,
-        Err(reason) => return unauthenticated(reason),
+        // No credentials at all is not an attempt (a browser's first request).
+        Err(reason) if !request.headers().contains_key(header::AUTHORIZATION) => {
+            return unauthenticated(reason);
+        }
+        Err(reason) => {
+            if let Err(throttled) = throttle::check(&state, None, address) {
+                return throttled.response();
+            }
+            throttle::record_failure(&state, None, address);
+            return unauthenticated(reason);
+        }
     };
+    let user = match &credentials {
+        Credentials::Basic { name, .. } => Some(name.clone()),
+        Credentials::Token(_) => None,
+    };
+    if let Err(throttled) = throttle::check(&state, user.as_deref(), address) {
+        tracing::info!(user = user.as_deref(), ?address, "sign-in throttled");
+        return throttled.response();
+    }
     let principal = match state.users.authenticate(credentials).await {
-        Ok(principal) => principal,
+        Ok(principal) => {
+            throttle::record_success(&state, user.as_deref(), address);
+            principal
+        }
         Err(code) => {
             tracing::info!(code, "authentication failed");
+            throttle::record_failure(&state, user.as_deref(), address);
             // One answer for every failure: a client cannot probe names.
             return unauthenticated("the credentials are not valid");
         }
@@ -257,4 +284,12 @@ pub(crate) async fn require_user(
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// The client's IP address, when the server was started with connection info.
+pub(crate) fn client_address(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
 }

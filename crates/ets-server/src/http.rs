@@ -4,9 +4,11 @@
 //! document needs a user (see `auth`); every request gets one tracing span
 //! and is counted in the metrics.
 
+use crate::auth::throttle::Throttle;
 use crate::auth::{UserDirectory, require_user};
 use crate::metrics::Metrics;
 use crate::sequencer::{Job, Query};
+use crate::stream::{self, Streams};
 use crate::users::{Principal, Role};
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Path, Request, State};
 use axum::handler::Handler;
@@ -15,9 +17,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
-use ets_api::{ApiRequest, parse_request, reply_json};
+use ets_api::{ApiRequest, parse_request, rejection_json, reply_json};
 use ets_engine::Outcome;
-use ets_model::{AccountId, ParticipantId, TransactionId};
+use ets_model::{AccountId, ParticipantId, RequestId, TransactionId};
 use ets_store::Submission;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -27,6 +29,12 @@ use tracing::Instrument as _;
 
 /// The largest request body accepted, in bytes.
 pub const BODY_MAX_BYTES: usize = 64 * 1024;
+
+/// The largest body of `POST /api/commands/batch`, in bytes.
+pub const BATCH_BODY_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most commands in one `POST /api/commands/batch`.
+pub const BATCH_COMMANDS_MAX: usize = 10_000;
 
 /// The OpenAPI 3.1 document of the API, served at `/api/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -53,6 +61,29 @@ pub struct ServerState {
     pub users: Arc<UserDirectory>,
     /// The metrics the handlers and the sequencer update.
     pub metrics: Arc<Metrics>,
+    /// Failed sign-ins, per user and address.
+    pub throttle: Arc<Throttle>,
+    /// The event streams the sequencer publishes to.
+    pub streams: Streams,
+}
+
+impl ServerState {
+    /// A state with the default sign-in throttle and event streams that
+    /// nothing publishes to (the server itself wires the sequencer's).
+    #[must_use]
+    pub fn new(
+        jobs: mpsc::Sender<Job>,
+        users: Arc<UserDirectory>,
+        metrics: Arc<Metrics>,
+    ) -> ServerState {
+        ServerState {
+            jobs,
+            users,
+            metrics,
+            throttle: Arc::new(Throttle::default()),
+            streams: Streams::new(),
+        }
+    }
 }
 
 /// Who may call a route.
@@ -137,6 +168,12 @@ fn table() -> Table {
         .add(Access::Public, Verb::Get, "/metrics", metrics)
         .add(Access::Public, Verb::Get, "/api/openapi.json", openapi)
         .add(Access::User, Verb::Post, "/api/commands", command)
+        .add(
+            Access::User,
+            Verb::Post,
+            "/api/commands/batch",
+            commands_batch.layer(DefaultBodyLimit::max(BATCH_BODY_MAX_BYTES)),
+        )
         .add(Access::User, Verb::Get, "/api/accounts/{id}", account)
         .add(
             Access::User,
@@ -150,6 +187,18 @@ fn table() -> Table {
             Verb::Get,
             "/api/participants/{id}",
             participant,
+        )
+        .add(
+            Access::User,
+            Verb::Get,
+            "/api/stream/market",
+            stream::market,
+        )
+        .add(
+            Access::User,
+            Verb::Get,
+            "/api/stream/accounts/{id}",
+            stream::account,
         )
 }
 
@@ -235,7 +284,7 @@ fn queue_full() -> Response {
 
 /// Puts a job on the queue without waiting; a full or closed queue gives the
 /// response to send instead.
-fn enqueue(jobs: &mpsc::Sender<Job>, job: Job) -> Option<Response> {
+pub(crate) fn enqueue(jobs: &mpsc::Sender<Job>, job: Job) -> Option<Response> {
     match jobs.try_send(job) {
         Ok(()) => None,
         Err(mpsc::error::TrySendError::Full(_)) => Some(queue_full()),
@@ -288,6 +337,8 @@ fn status_of(code: &str) -> StatusCode {
         | "account_exists"
         | "not_pending"
         | "already_approved" => StatusCode::CONFLICT,
+        // The idempotency draft's answer to a key reused with another payload.
+        ets_engine::REQUEST_ID_REUSED => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
@@ -316,8 +367,16 @@ fn check_idempotency_key(headers: &HeaderMap, request_id: u64) -> Option<Respons
 /// The checks between the authenticated user and the command they send.
 /// Gives the refusal to send, if any.
 fn authorise(principal: &Principal, request: &ApiRequest) -> Option<Response> {
+    refusal(principal, request).map(|(status, code, message)| error(status, code, message))
+}
+
+/// The status, code and message of the refusal of `request` by `principal`, if any.
+fn refusal(
+    principal: &Principal,
+    request: &ApiRequest,
+) -> Option<(StatusCode, &'static str, String)> {
     if request.requester != principal.participant {
-        return Some(error(
+        return Some((
             StatusCode::FORBIDDEN,
             "requester_mismatch",
             format!(
@@ -328,7 +387,7 @@ fn authorise(principal: &Principal, request: &ApiRequest) -> Option<Response> {
     }
     let name = request.command.name();
     if ADMINISTRATOR_COMMANDS.contains(&name) && principal.role != Role::Administrator {
-        return Some(error(
+        return Some((
             StatusCode::FORBIDDEN,
             "role_forbids",
             format!(
@@ -338,6 +397,101 @@ fn authorise(principal: &Principal, request: &ApiRequest) -> Option<Response> {
         ));
     }
     None
+}
+
+/// One line of a batch's answer: decided before the engine, or sent to it.
+enum BatchLine {
+    Decided(Value),
+    Sent(RequestId),
+}
+
+/// `POST /api/commands/batch`: JSON lines in, one outcome per line out (a
+/// JSON array, in order). Lines refused before the engine get their refusal
+/// with the line number; the rest go to the sequencer as one job and are
+/// answered once durable.
+async fn commands_batch(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+    body: String,
+) -> Response {
+    let mut lines = Vec::new();
+    let mut submissions = Vec::new();
+    for (index, line) in body.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if lines.len() == BATCH_COMMANDS_MAX {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "batch_too_large",
+                format!("a batch holds at most {BATCH_COMMANDS_MAX} commands"),
+            );
+        }
+        let number = index + 1;
+        let request = match parse_request(line) {
+            Ok(request) => request,
+            Err(parse_error) => {
+                lines.push(BatchLine::Decided(rejection_json(number, &parse_error)));
+                continue;
+            }
+        };
+        if let Some((_, code, message)) = refusal(&principal, &request) {
+            lines.push(BatchLine::Decided(json!({
+                "request_id": request.request_id.0,
+                "line": number,
+                "ok": false,
+                "code": code,
+                "message": message,
+            })));
+            continue;
+        }
+        lines.push(BatchLine::Sent(request.request_id));
+        submissions.push(Submission {
+            request_id: request.request_id,
+            requester: request.requester,
+            time: request.time,
+            command: request.command,
+        });
+    }
+    let mut replies = if submissions.is_empty() {
+        Vec::new()
+    } else {
+        let (reply, answer) = oneshot::channel();
+        if let Some(response) = enqueue(&state.jobs, Job::SubmitMany { submissions, reply }) {
+            return response;
+        }
+        match answer.await {
+            Ok(Ok(replies)) => replies,
+            Ok(Err(fault)) => {
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "store_faulted", fault);
+            }
+            Err(_) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shutting_down",
+                    "the server is shutting down",
+                );
+            }
+        }
+    }
+    .into_iter();
+    let outcomes: Vec<Value> = lines
+        .into_iter()
+        .map(|line| match line {
+            BatchLine::Decided(value) => value,
+            BatchLine::Sent(request_id) => match replies.next() {
+                Some(reply) => reply_json(
+                    request_id,
+                    reply.sequence,
+                    reply.time,
+                    reply.duplicate,
+                    &reply.outcome,
+                ),
+                None => json!({ "request_id": request_id.0, "ok": false, "code": "store_faulted", "message": "no reply" }),
+            },
+        })
+        .collect();
+    Json(Value::Array(outcomes)).into_response()
 }
 
 async fn command(

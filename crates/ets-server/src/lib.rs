@@ -14,23 +14,29 @@
 //! The web UI (HTML pages under `/ui`, sessions, CSRF) is the `ui` module,
 //! described in `docs/web-ui.md`.
 //!
-//! **Not yet:** TLS (put a TLS-terminating proxy in front, or bind to
-//! loopback only), rate limiting of failed logins.
+//! Repeated failed sign-ins are throttled (`throttle`); the sequencer
+//! publishes the events of each durable batch to Server-Sent Event streams
+//! (`/api/stream/*`); with a certificate and key the server speaks HTTPS
+//! (rustls), else plain HTTP.
 
 mod auth;
 mod http;
 mod metrics;
 mod sequencer;
+mod stream;
 mod ui;
 mod users;
 
+pub use auth::throttle;
+
 pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};
 pub use http::{
-    ADMINISTRATOR_COMMANDS, Access, BODY_MAX_BYTES, OPENAPI_JSON, Route, ServerState, Verb, router,
-    routes,
+    ADMINISTRATOR_COMMANDS, Access, BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES,
+    OPENAPI_JSON, Route, ServerState, Verb, router, routes,
 };
 pub use metrics::Metrics;
 pub use sequencer::{Job, Query, Sequencer, SequencerConfig};
+pub use stream::{EVENTS_BUFFERED, StreamEvent, Streams, Topic};
 pub use users::{
     AuthError, NAME_MAX_BYTES, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, Principal, Role,
     TOKENS_PER_USER_MAX, USERS_FILE_NAME, USERS_FILE_VERSION, USERS_MAX, UnknownRole, Users,
@@ -50,6 +56,34 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The sequencer's queue and batch limits.
     pub sequencer: SequencerConfig,
+    /// The certificate chain and private key (PEM files) to serve HTTPS with;
+    /// `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// When failed sign-ins are refused.
+    pub throttle: throttle::ThrottleConfig,
+}
+
+impl ServerConfig {
+    /// Plain HTTP on `listen` with the default limits.
+    #[must_use]
+    pub fn new(data: PathBuf, listen: SocketAddr) -> ServerConfig {
+        ServerConfig {
+            data,
+            listen,
+            sequencer: SequencerConfig::default(),
+            tls: None,
+            throttle: throttle::ThrottleConfig::default(),
+        }
+    }
+}
+
+/// The PEM files of a TLS server.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Why the server could not start or stopped.
@@ -70,6 +104,16 @@ pub enum ServerError {
         path: PathBuf,
         /// Why.
         source: UsersError,
+    },
+    /// The certificate or key could not be loaded.
+    #[error("cannot load the TLS certificate {cert} and key {key}: {source}")]
+    Tls {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// Why.
+        source: std::io::Error,
     },
     /// The address could not be bound or the server failed.
     #[error("cannot serve on {address}: {source}")]
@@ -103,14 +147,30 @@ pub async fn serve(
         path: config.data.clone(),
         source,
     })?;
+    let tls = match &config.tls {
+        Some(files) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                .await
+                .map_err(|source| ServerError::Tls {
+                    cert: files.cert.clone(),
+                    key: files.key.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let metrics = Arc::new(Metrics::new());
-    let sequencer =
-        Sequencer::start(store, config.sequencer, Arc::clone(&metrics)).map_err(|source| {
-            ServerError::Io {
-                address: config.listen,
-                source,
-            }
-        })?;
+    let streams = Streams::new();
+    let sequencer = Sequencer::start(
+        store,
+        config.sequencer,
+        Arc::clone(&metrics),
+        streams.clone(),
+    )
+    .map_err(|source| ServerError::Io {
+        address: config.listen,
+        source,
+    })?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Io {
@@ -121,16 +181,44 @@ pub async fn serve(
         address: config.listen,
         source,
     })?;
-    on_listening(address);
-    tracing::info!(%address, "serving");
     let state = ServerState {
         jobs: sequencer.handle(),
         users: Arc::new(users),
         metrics,
+        throttle: Arc::new(throttle::Throttle::new(config.throttle)),
+        streams: streams.clone(),
     };
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Open streams never end on their own: close them when shutdown begins.
+    let shutdown = async move {
+        shutdown.await;
+        streams.close();
+    };
+    on_listening(address);
+    let served = match tls {
+        None => {
+            tracing::info!(%address, "serving HTTP");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(tls) => {
+            tracing::info!(%address, "serving HTTPS");
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopper.graceful_shutdown(None);
+            });
+            match listener.into_std() {
+                Ok(listener) => match axum_server::from_tcp_rustls(listener, tls) {
+                    Ok(server) => server.handle(handle).serve(app).await,
+                    Err(error) => Err(error),
+                },
+                Err(error) => Err(error),
+            }
+        }
+    };
     sequencer.stop();
     served.map_err(|source| ServerError::Io { address, source })
 }

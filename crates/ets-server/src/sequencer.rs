@@ -2,9 +2,11 @@
 //! batches; submissions of a batch are made durable together (one fsync)
 //! before any of them is answered; a query first flushes the submissions
 //! queued before it, so reads see every earlier acknowledged write. Each
-//! group commit is timed for the metrics.
+//! group commit is timed for the metrics. After a batch is durable and
+//! answered, its events go to the subscribers of the streams (`stream`).
 
 use crate::metrics::Metrics;
+use crate::stream::{Publisher, Streams};
 use ets_api::{account_view, participant_view, serial_view, transaction_view};
 use ets_model::{AccountId, ParticipantId, TransactionId};
 use ets_store::{Reply, Store, Submission, wall_clock_now};
@@ -54,6 +56,15 @@ pub enum Job {
         /// Where the reply goes.
         reply: oneshot::Sender<Result<Reply, String>>,
     },
+    /// Many commands from one request (`POST /api/commands/batch`), applied
+    /// in order within one group commit; answered with one reply each once
+    /// durable, or with the store's fault.
+    SubmitMany {
+        /// The commands, in order.
+        submissions: Vec<Submission>,
+        /// Where the replies go, in the same order.
+        reply: oneshot::Sender<Result<Vec<Reply>, String>>,
+    },
     /// A query; answered with the view, or `None` when the thing does not exist.
     Query {
         /// What to read.
@@ -75,7 +86,8 @@ pub struct Sequencer {
 
 impl Sequencer {
     /// Starts the thread that owns `store`; it reports batch sizes, commit
-    /// latency and the journal's size to `metrics`.
+    /// latency and the journal's size to `metrics`, and publishes the events
+    /// of each durable batch on `streams`.
     ///
     /// # Errors
     /// The operating system's error when the thread cannot be created.
@@ -83,12 +95,20 @@ impl Sequencer {
         store: Store,
         config: SequencerConfig,
         metrics: Arc<Metrics>,
+        streams: Streams,
     ) -> std::io::Result<Sequencer> {
         let (sender, receiver) = mpsc::channel(config.queue_capacity.max(1));
         let batch_max = config.batch_max.max(1);
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
-            .spawn(move || run(store, receiver, batch_max, &metrics))?;
+            .spawn(move || {
+                let mut sink = Sink {
+                    metrics: &metrics,
+                    streams: &streams,
+                    publisher: Publisher::default(),
+                };
+                run(store, receiver, batch_max, &mut sink);
+            })?;
         Ok(Sequencer { sender, thread })
     }
 
@@ -107,27 +127,55 @@ impl Sequencer {
     }
 }
 
-fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, metrics: &Metrics) {
-    report_journal(&store, metrics);
-    let mut pending: Vec<(Submission, oneshot::Sender<Result<Reply, String>>)> = Vec::new();
+/// Where the results of a batch go besides the replies.
+struct Sink<'a> {
+    metrics: &'a Metrics,
+    streams: &'a Streams,
+    publisher: Publisher,
+}
+
+/// Who waits for which replies of the pending submissions, in order.
+enum Waiter {
+    One(oneshot::Sender<Result<Reply, String>>),
+    Many {
+        count: usize,
+        reply: oneshot::Sender<Result<Vec<Reply>, String>>,
+    },
+}
+
+/// The submissions not yet durable and who waits for them.
+#[derive(Default)]
+struct Pending {
+    submissions: Vec<Submission>,
+    waiters: Vec<Waiter>,
+}
+
+fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, sink: &mut Sink<'_>) {
+    report_journal(&store, sink.metrics);
+    let mut pending = Pending::default();
     // Waits for the first job, then takes whatever else is already queued.
     while let Some(first) = receiver.blocking_recv() {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
                 Job::Submit { submission, reply } => {
-                    pending.push((*submission, reply));
-                    if pending.len() >= batch_max {
-                        flush(&mut store, &mut pending, metrics);
-                    }
+                    pending.submissions.push(*submission);
+                    pending.waiters.push(Waiter::One(reply));
+                }
+                Job::SubmitMany { submissions, reply } => {
+                    pending.waiters.push(Waiter::Many {
+                        count: submissions.len(),
+                        reply,
+                    });
+                    pending.submissions.extend(submissions);
                 }
                 Job::Query { query, reply } => {
-                    flush(&mut store, &mut pending, metrics);
+                    flush(&mut store, &mut pending, sink);
                     // The asker may have gone away; nothing to do then.
                     let _ = reply.send(answer(&store, query));
                 }
                 Job::Read(read) => {
-                    flush(&mut store, &mut pending, metrics);
+                    flush(&mut store, &mut pending, sink);
                     // A read changes nothing, so a panicking one only loses its answer.
                     let read = std::panic::AssertUnwindSafe(|| read(&store));
                     if std::panic::catch_unwind(read).is_err() {
@@ -135,42 +183,74 @@ fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, me
                     }
                 }
             }
+            if pending.submissions.len() >= batch_max {
+                flush(&mut store, &mut pending, sink);
+            }
             next = receiver.try_recv().ok();
         }
-        flush(&mut store, &mut pending, metrics);
+        flush(&mut store, &mut pending, sink);
     }
     tracing::info!("sequencer stopped");
 }
 
-/// Makes the pending submissions durable, then answers each.
-fn flush(
-    store: &mut Store,
-    pending: &mut Vec<(Submission, oneshot::Sender<Result<Reply, String>>)>,
-    metrics: &Metrics,
-) {
-    if pending.is_empty() {
+/// Makes the pending submissions durable, then answers each, then publishes
+/// the batch's events when anyone listens.
+fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>) {
+    if pending.submissions.is_empty() {
+        // Only empty batches can be waiting: answer them.
+        for waiter in pending.waiters.drain(..) {
+            if let Waiter::Many { reply, .. } = waiter {
+                let _ = reply.send(Ok(Vec::new()));
+            }
+        }
         return;
     }
-    let submissions: Vec<Submission> = pending
-        .iter()
-        .map(|(submission, _)| submission.clone())
-        .collect();
+    let metrics = sink.metrics;
     let started = Instant::now();
-    let submitted = store.submit(&submissions, wall_clock_now());
+    let submitted = store.submit(&pending.submissions, wall_clock_now());
     let latency = started.elapsed();
+    let count = pending.submissions.len();
+    pending.submissions.clear();
     match submitted {
         Ok(replies) => {
-            metrics.observe_commit(submissions.len(), latency);
+            metrics.observe_commit(count, latency);
             report_journal(store, metrics);
-            for ((_, sender), reply) in pending.drain(..).zip(replies) {
-                let _ = sender.send(Ok(reply));
+            let publish = sink.streams.has_subscribers();
+            let outcomes: Vec<_> = if publish {
+                replies
+                    .iter()
+                    .filter(|reply| reply.sequence.is_some())
+                    .map(|reply| reply.outcome.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut replies = replies.into_iter();
+            for waiter in pending.waiters.drain(..) {
+                match waiter {
+                    Waiter::One(sender) => {
+                        if let Some(reply) = replies.next() {
+                            let _ = sender.send(Ok(reply));
+                        }
+                    }
+                    Waiter::Many { count, reply } => {
+                        let _ = reply.send(Ok(replies.by_ref().take(count).collect()));
+                    }
+                }
+            }
+            if publish {
+                let events = sink.publisher.events(store, outcomes.iter());
+                sink.streams.publish(events);
             }
         }
         Err(error) => {
             metrics.observe_store_fault();
             tracing::error!(%error, "store fault; no reply of this batch is acknowledged");
-            for (_, sender) in pending.drain(..) {
-                let _ = sender.send(Err(error.to_string()));
+            for waiter in pending.waiters.drain(..) {
+                let _ = match waiter {
+                    Waiter::One(sender) => sender.send(Err(error.to_string())).map_err(drop),
+                    Waiter::Many { reply, .. } => reply.send(Err(error.to_string())).map_err(drop),
+                };
             }
         }
     }

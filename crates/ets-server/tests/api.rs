@@ -42,11 +42,8 @@ fn start(users: &[(&str, u64, Role)]) -> Server {
         Users::add_user(&data, name, PASSWORD, ParticipantId(*participant), *role)
             .expect("user added");
     }
-    let config = ets_server::ServerConfig {
-        data: data.clone(),
-        listen: "127.0.0.1:0".parse().expect("address"),
-        sequencer: ets_server::SequencerConfig::default(),
-    };
+    let config =
+        ets_server::ServerConfig::new(data.clone(), "127.0.0.1:0".parse().expect("address"));
     let (address_sender, address_receiver) = std::sync::mpsc::channel();
     let (shutdown, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -345,8 +342,7 @@ fn tokens_issued_or_revoked_while_serving_take_effect_at_the_next_request() {
 fn idempotency_key_must_be_the_request_id() {
     // Goal: an Idempotency-Key that differs from the body's request_id, or is
     // not decimal, is refused with 400 before the engine; an equal one passes;
-    // a replayed request id returns the first outcome even with another body
-    // (the documented known gap).
+    // a replayed request id with another body is refused (request_id_reused).
     let server = start(&[("admin", 1, Role::Administrator)]);
     let token = Users::issue_token(&server.data, "admin").expect("token");
     let admin = Auth::Token(&token);
@@ -363,9 +359,13 @@ fn idempotency_key_must_be_the_request_id() {
     assert_eq!(first.status, 200, "{}", first.body);
     let other_body = json!({"request_id":7,"requester":1,"command":"register_participant","id":2,"kind":"verifier","name":"V"});
     let replay = post_with(&server, admin, Some("7"), &other_body);
-    assert_eq!(replay.status, 200);
-    assert_eq!(replay.body["duplicate"], true);
-    assert_eq!(replay.body["result"], first.body["result"]);
+    assert_eq!(
+        (replay.status, replay.body["code"].as_str()),
+        (422, Some("request_id_reused"))
+    );
+    let same = post_with(&server, admin, Some("7"), &register);
+    assert_eq!(same.body["duplicate"], true);
+    assert_eq!(same.body["result"], first.body["result"]);
     assert_eq!(
         get(&server, admin, "/api/participants/2").status,
         404,
@@ -491,11 +491,8 @@ fn a_users_file_that_does_not_load_stops_the_server_from_starting() {
         .enable_all()
         .build()
         .expect("runtime");
-    let config = ets_server::ServerConfig {
-        data: data.clone(),
-        listen: "127.0.0.1:0".parse().expect("address"),
-        sequencer: ets_server::SequencerConfig::default(),
-    };
+    let config =
+        ets_server::ServerConfig::new(data.clone(), "127.0.0.1:0".parse().expect("address"));
     let result = runtime.block_on(ets_server::serve(config, |_| {}, async {}));
     assert!(
         matches!(

@@ -22,11 +22,7 @@ fn a_full_queue_answers_503_with_retry_after_and_the_queued_request_still_waits(
     .expect("user");
     let users = Arc::new(UserDirectory::open(dir.path()).expect("users load"));
     let (jobs, _queue_never_drained) = tokio::sync::mpsc::channel(1);
-    let state = ServerState {
-        jobs,
-        users,
-        metrics: Arc::new(Metrics::new()),
-    };
+    let state = ServerState::new(jobs, users, Arc::new(Metrics::new()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

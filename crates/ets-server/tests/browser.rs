@@ -136,11 +136,8 @@ fn start() -> Server {
         Users::add_user(&data, name, PASSWORD, ParticipantId(participant), role)
             .expect("user added");
     }
-    let config = ets_server::ServerConfig {
-        data: data.clone(),
-        listen: "127.0.0.1:0".parse().expect("address"),
-        sequencer: ets_server::SequencerConfig::default(),
-    };
+    let config =
+        ets_server::ServerConfig::new(data.clone(), "127.0.0.1:0".parse().expect("address"));
     let (address_sender, address_receiver) = std::sync::mpsc::channel();
     let (shutdown, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -300,6 +297,39 @@ fn a_wrong_password_shows_an_error_and_sets_no_cookie() {
     }
     let home = get(&server, Some("ets_session=made-up"), "/ui");
     assert!(home.body.contains("Sign in"), "a made-up session is nobody");
+}
+
+#[test]
+fn repeated_failed_ui_sign_ins_are_throttled_even_with_the_right_password() {
+    // Goal: the web form shares the API's throttle: after five failures for
+    // one name the sixth attempt is answered 429 with Retry-After, without
+    // checking the password (so the right one is refused too), and no session
+    // is started; another user is not affected.
+    let server = start();
+    for _ in 0..5 {
+        let page = post(
+            &server,
+            None,
+            "/ui/login",
+            &[("name", "rep-a"), ("password", "guess")],
+        );
+        assert_eq!(page.status, 401, "{}", page.body);
+    }
+    let page = post(
+        &server,
+        None,
+        "/ui/login",
+        &[("name", "rep-a"), ("password", PASSWORD)],
+    );
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert_eq!(page.set_cookie, None);
+    let other = post(
+        &server,
+        None,
+        "/ui/login",
+        &[("name", "rep-b"), ("password", PASSWORD)],
+    );
+    assert!(other.set_cookie.is_some(), "rep-b still signs in");
 }
 
 #[test]

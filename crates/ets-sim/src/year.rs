@@ -467,21 +467,17 @@ pub fn run_year_with<S: Sink>(
         };
     // The file name alone: the journal (and so the state hash) must not depend on how the
     // scenario's path was spelt (relative, absolute, another working directory).
-    let rulebook_name = scenario
-        .scenario
-        .rulebook
-        .file_name()
-        .map_or_else(|| "rulebook".to_owned(), |n| n.to_string_lossy().into_owned());
+    let rulebook_name = scenario.scenario.rulebook.file_name().map_or_else(
+        || "rulebook".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let (source_name, rulebook_sent) = if (free_factor - 1.0).abs() > 1e-12 {
         (
             format!("{rulebook_name} (benchmarks x {free_factor:.10}, design)"),
             scale_benchmarks(&rulebook, free_factor)?,
         )
     } else {
-        (
-            rulebook_name,
-            rulebook.clone(),
-        )
+        (rulebook_name, rulebook.clone())
     };
     driver.ok(
         ADMIN,

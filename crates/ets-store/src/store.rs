@@ -253,6 +253,13 @@ impl Store {
                 duplicate: true,
                 outcome,
             }),
+            // Not the first outcome: a refusal of its own, not journaled.
+            Applied::Reused(outcome) => Ok(Reply {
+                sequence: None,
+                time,
+                duplicate: false,
+                outcome,
+            }),
             Applied::Fresh(outcome) => {
                 self.payload.clear();
                 JournalEntry::encode_into(&envelope, outcome.code(), &mut self.payload).map_err(
@@ -335,6 +342,7 @@ pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), 
     let replayed = match engine.apply(&envelope) {
         Applied::Fresh(outcome) => outcome.code().to_owned(),
         Applied::Duplicate(_) => "duplicate".to_owned(),
+        Applied::Reused(outcome) => outcome.code().to_owned(),
     };
     if replayed != journaled {
         return Err(StoreError::ReplayMismatch {

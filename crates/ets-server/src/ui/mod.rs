@@ -20,10 +20,11 @@ mod page;
 mod session;
 mod view;
 
+use crate::auth::throttle;
 use crate::http::{ADMINISTRATOR_COMMANDS, ServerState};
 use crate::sequencer::Job;
 use crate::users::{Principal, Role};
-use axum::extract::{Form, Path, State};
+use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -35,6 +36,7 @@ use page::{Nonces, Viewer};
 use serde_json::{Value, json};
 use session::{Session, Sessions, cookie_token, same_secret};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -267,6 +269,7 @@ async fn login_form(State(state): State<UiState>, headers: HeaderMap) -> Respons
 
 async fn login(
     State(state): State<UiState>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
@@ -275,6 +278,14 @@ async fn login(
     }
     let name = fields.get("name").cloned().unwrap_or_default();
     let password = fields.get("password").cloned().unwrap_or_default();
+    // The same throttle as the API's: too many failures for this name or from
+    // this address, and the password is not even checked.
+    let address = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    if let Err(throttled) = throttle::check(&state.server, Some(&name), address) {
+        return throttled.response();
+    }
     match state
         .server
         .users
@@ -283,6 +294,7 @@ async fn login(
     {
         Ok(principal) => match state.sessions.start(&principal.name) {
             Ok(token) => {
+                throttle::record_success(&state.server, Some(&name), address);
                 tracing::info!(user = %principal.name, "signed in to the web UI");
                 let mut response = Redirect::to("/ui").into_response();
                 if let Ok(value) = HeaderValue::from_str(&session::set_cookie(&token)) {
@@ -294,6 +306,7 @@ async fn login(
         },
         Err(code) => {
             tracing::info!(code, "web UI sign-in failed");
+            throttle::record_failure(&state.server, Some(&name), address);
             // One answer for every failure: a visitor cannot probe names.
             html(
                 StatusCode::UNAUTHORIZED,

@@ -1,0 +1,440 @@
+//! Server-Sent Events: `GET /api/stream/market` (trades, quotes, closed days)
+//! and `GET /api/stream/accounts/{id}` (an account's transactions, trades,
+//! cash and status). The sequencer derives the events of a batch once it is
+//! durable and publishes them on one bounded broadcast channel; each
+//! subscriber keeps its own place in it. A subscriber that falls more than
+//! [`EVENTS_BUFFERED`] events behind loses the oldest and gets a `lagged`
+//! event saying how many, so a slow client never makes the server buffer
+//! without bound.
+
+use crate::http::{ServerState, enqueue, error};
+use crate::sequencer::{Job, Query};
+use crate::users::{Principal, Role};
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use ets_api::transaction_view;
+use ets_engine::exchange::{ExchangeEffect, TradeRecord, TradeVenue};
+use ets_engine::{Effect, Outcome};
+use ets_market::{DailyStats, Depth, TradeMode};
+use ets_model::{AccountId, Code};
+use ets_registry::Effect as RegistryEffect;
+use ets_store::Store;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, oneshot, watch};
+
+/// Events kept for subscribers that have not read them yet; beyond this the
+/// slowest lose the oldest and are told with a `lagged` event.
+pub const EVENTS_BUFFERED: usize = 4_096;
+
+/// Seconds between keep-alive comments on an idle stream.
+const KEEP_ALIVE_SECONDS: u64 = 15;
+
+/// Which stream an event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// The public market stream.
+    Market,
+    /// One account's stream.
+    Account(AccountId),
+}
+
+/// One event, ready to send: its stream, its SSE event name and its JSON data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEvent {
+    /// The stream it goes to.
+    pub topic: Topic,
+    /// The SSE `event:` name (`trade`, `quote`, `day_closed`, `transaction`, ...).
+    pub name: &'static str,
+    /// The SSE `data:` line, one JSON object.
+    pub data: String,
+}
+
+/// The publishing side, shared by the sequencer and the handlers.
+#[derive(Debug, Clone)]
+pub struct Streams {
+    events: broadcast::Sender<Arc<StreamEvent>>,
+    closing: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Streams {
+    fn default() -> Streams {
+        Streams::new()
+    }
+}
+
+impl Streams {
+    /// A new channel with no subscribers.
+    #[must_use]
+    pub fn new() -> Streams {
+        let (events, _) = broadcast::channel(EVENTS_BUFFERED);
+        let (closing, _) = watch::channel(false);
+        Streams {
+            events,
+            closing: Arc::new(closing),
+        }
+    }
+
+    /// Ends every open stream and refuses none after (at shutdown: an open
+    /// stream would otherwise keep the graceful shutdown waiting forever).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Whether anyone listens (events are only derived then).
+    #[must_use]
+    pub fn has_subscribers(&self) -> bool {
+        self.events.receiver_count() > 0
+    }
+
+    /// Publishes events to the current subscribers.
+    pub fn publish(&self, events: Vec<StreamEvent>) {
+        for event in events {
+            // No subscriber is not an error: the event is simply not wanted.
+            let _ = self.events.send(Arc::new(event));
+        }
+    }
+
+    /// A stream of the events of `topic`, starting with a `subscribed` event.
+    fn sse(&self, topic: Topic, hello: Value) -> Response {
+        let receiver = self.events.subscribe();
+        let closing = self.closing.subscribe();
+        let first = Event::default().event("subscribed").data(hello.to_string());
+        let state = (Some(first), receiver, closing);
+        let stream = futures_util::stream::unfold(
+            state,
+            move |(first, mut receiver, mut closing)| async move {
+                if let Some(first) = first {
+                    return Some((Ok::<Event, Infallible>(first), (None, receiver, closing)));
+                }
+                loop {
+                    if *closing.borrow() {
+                        return None;
+                    }
+                    tokio::select! {
+                        received = receiver.recv() => match received {
+                            Ok(event) if event.topic == topic => {
+                                let sent = Event::default().event(event.name).data(event.data.as_str());
+                                return Some((Ok(sent), (None, receiver, closing)));
+                            }
+                            Ok(_) => {}
+                            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                                let sent = Event::default()
+                                    .event("lagged")
+                                    .data(json!({ "missed": missed }).to_string());
+                                return Some((Ok(sent), (None, receiver, closing)));
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return None,
+                        },
+                        changed = closing.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        Sse::new(stream)
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(KEEP_ALIVE_SECONDS)))
+            .into_response()
+    }
+}
+
+/// `GET /api/stream/market`: any authenticated user.
+pub(crate) async fn market(State(state): State<ServerState>) -> Response {
+    state
+        .streams
+        .sse(Topic::Market, json!({ "stream": "market" }))
+}
+
+/// `GET /api/stream/accounts/{id}`: the account's representatives, the
+/// administrators and the auditors.
+pub(crate) async fn account(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> Response {
+    let (reply, answer) = oneshot::channel();
+    let job = Job::Query {
+        query: Query::Account(AccountId(id)),
+        reply,
+    };
+    if let Some(response) = enqueue(&state.jobs, job) {
+        return response;
+    }
+    let Ok(view) = answer.await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        );
+    };
+    let Some(view) = view else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("account {id} does not exist"),
+        );
+    };
+    let represents = view["representatives"].as_array().is_some_and(|list| {
+        list.iter()
+            .any(|p| p.as_u64() == Some(principal.participant.0))
+    });
+    let sees_everything = matches!(principal.role, Role::Administrator | Role::Auditor);
+    if !represents && !sees_everything {
+        return error(
+            StatusCode::FORBIDDEN,
+            "not_representative",
+            format!(
+                "user {} (participant {}) does not represent account {id}",
+                principal.name, principal.participant
+            ),
+        );
+    }
+    state.streams.sse(
+        Topic::Account(AccountId(id)),
+        json!({ "stream": "account", "account": id }),
+    )
+}
+
+/// What the sequencer remembers between batches to publish quotes only when
+/// they change.
+#[derive(Debug, Default)]
+pub(crate) struct Publisher {
+    last_quotes: BTreeMap<Code, String>,
+}
+
+impl Publisher {
+    /// The events of a durable batch, from its outcomes and the state after it.
+    pub(crate) fn events<'a>(
+        &mut self,
+        store: &Store,
+        outcomes: impl Iterator<Item = &'a Outcome>,
+    ) -> Vec<StreamEvent> {
+        let engine = store.engine();
+        let registry = engine.registry();
+        let exchange = engine.exchange();
+        let mut events = Vec::new();
+        let mut touched: BTreeSet<Code> = BTreeSet::new();
+        let mut transactions = BTreeSet::new();
+        for outcome in outcomes {
+            let Outcome::Accepted(effect) = outcome else {
+                continue;
+            };
+            match effect {
+                Effect::Registry(RegistryEffect::Transaction { id, .. }) => {
+                    transactions.insert(*id);
+                }
+                Effect::Registry(
+                    RegistryEffect::AccountOpened(account)
+                    | RegistryEffect::AccountUpdated(account),
+                ) => {
+                    if let Ok(view) = ets_api::account_view(registry, *account) {
+                        let data = json!({
+                            "account": account.0,
+                            "status": view["status"],
+                            "representatives": view["representatives"],
+                            "approvals_required": view["approvals_required"],
+                        });
+                        events.push(event(Topic::Account(*account), "status", &data));
+                    }
+                }
+                Effect::Registry(RegistryEffect::ParticipantRegistered(_))
+                | Effect::Compliance(_) => {}
+                Effect::Exchange(exchange_effect) => match exchange_effect {
+                    ExchangeEffect::OrderEntered {
+                        instrument, trades, ..
+                    } => {
+                        touched.insert(*instrument);
+                        for record in trade_records(exchange.trades(), trades) {
+                            transactions.insert(record.transaction);
+                            trade_events(record, &mut events);
+                        }
+                    }
+                    ExchangeEffect::AuctionClosed { trades, .. } => {
+                        for record in trade_records(exchange.trades(), trades) {
+                            transactions.insert(record.transaction);
+                            trade_events(record, &mut events);
+                        }
+                    }
+                    ExchangeEffect::OrderClosed { instrument, .. }
+                    | ExchangeEffect::InstrumentListed { instrument } => {
+                        touched.insert(*instrument);
+                    }
+                    ExchangeEffect::DayClosed {
+                        instrument, stats, ..
+                    } => {
+                        touched.insert(*instrument);
+                        let data = json!({
+                            "instrument": instrument.as_str(),
+                            "stats": stats_json(stats),
+                        });
+                        events.push(event(Topic::Market, "day_closed", &data));
+                    }
+                    ExchangeEffect::CashUpdated { account, balance } => {
+                        let data = json!({
+                            "account": account.0,
+                            "cash_available_minor_units": balance.available.minor_units(),
+                            "cash_held_minor_units": balance.held.minor_units(),
+                        });
+                        events.push(event(Topic::Account(*account), "cash", &data));
+                    }
+                    ExchangeEffect::AuctionOpened { .. }
+                    | ExchangeEffect::BidSubmitted { .. }
+                    | ExchangeEffect::BidWithdrawn { .. }
+                    | ExchangeEffect::BidModified { .. }
+                    | ExchangeEffect::HoldingLimitSet { .. } => {}
+                },
+            }
+        }
+        for id in transactions {
+            let Ok(view) = transaction_view(registry, id) else {
+                continue;
+            };
+            let parties = [view["from"].as_u64(), view["to"].as_u64()];
+            let data = view.to_string();
+            for (index, party) in parties.iter().enumerate() {
+                if let Some(party) = party
+                    && (index == 0 || parties[0] != Some(*party))
+                {
+                    events.push(StreamEvent {
+                        topic: Topic::Account(AccountId(*party)),
+                        name: "transaction",
+                        data: data.clone(),
+                    });
+                }
+            }
+        }
+        for instrument in touched {
+            let depth = exchange.depth(&instrument);
+            let stats = exchange.day_stats(&instrument);
+            let data = quote_json(&instrument, depth.as_ref(), stats.as_ref()).to_string();
+            if self.last_quotes.get(&instrument) != Some(&data) {
+                self.last_quotes.insert(instrument, data.clone());
+                events.push(StreamEvent {
+                    topic: Topic::Market,
+                    name: "quote",
+                    data,
+                });
+            }
+        }
+        events
+    }
+}
+
+fn event(topic: Topic, name: &'static str, data: &Value) -> StreamEvent {
+    StreamEvent {
+        topic,
+        name,
+        data: data.to_string(),
+    }
+}
+
+/// The records of `ids` (trade ids are numbered from 1 in settlement order).
+fn trade_records<'a>(
+    all: &'a [TradeRecord],
+    ids: &'a [u64],
+) -> impl Iterator<Item = &'a TradeRecord> {
+    ids.iter().filter_map(move |id| {
+        let index = usize::try_from(id.checked_sub(1)?).ok()?;
+        all.get(index).filter(|record| record.id == *id)
+    })
+}
+
+fn mode_name(mode: TradeMode) -> &'static str {
+    match mode {
+        TradeMode::Continuous => "continuous",
+        TradeMode::Listed => "listed",
+        TradeMode::Block => "block",
+        TradeMode::Auction => "auction",
+    }
+}
+
+/// A public `trade` on the market stream (no parties) and one `trade` per
+/// party on its account stream.
+fn trade_events(record: &TradeRecord, events: &mut Vec<StreamEvent>) {
+    let venue = match record.venue {
+        TradeVenue::Instrument(instrument) => json!({ "instrument": instrument.as_str() }),
+        TradeVenue::Auction(auction) => json!({ "auction": auction.0 }),
+    };
+    let mut public = json!({
+        "trade": record.id,
+        "mode": mode_name(record.mode),
+        "price_ticks": record.price.ticks(),
+        "quantity": record.quantity.tonnes(),
+        "at": ets_api::format_time(record.at),
+    });
+    merge(&mut public, &venue);
+    events.push(event(Topic::Market, "trade", &public));
+    for (account, side, fee) in [
+        (record.buyer, "buy", record.buyer_fee),
+        (record.seller, "sell", record.seller_fee),
+    ] {
+        let mut own = public.clone();
+        merge(
+            &mut own,
+            &json!({
+                "account": account.0,
+                "side": side,
+                "fee_minor_units": fee.minor_units(),
+                "transaction": record.transaction.0,
+            }),
+        );
+        events.push(event(Topic::Account(account), "trade", &own));
+    }
+}
+
+fn merge(into: &mut Value, from: &Value) {
+    if let (Some(into), Some(from)) = (into.as_object_mut(), from.as_object()) {
+        for (key, value) in from {
+            into.insert(key.clone(), value.clone());
+        }
+    }
+}
+
+fn stats_json(stats: &DailyStats) -> Value {
+    json!({
+        "previous_close_ticks": stats.previous_close.ticks(),
+        "open_ticks": stats.open.ticks(),
+        "high_ticks": stats.high.map(|p| p.ticks()),
+        "low_ticks": stats.low.map(|p| p.ticks()),
+        "last_ticks": stats.last.map(|p| p.ticks()),
+        "close_ticks": stats.close.ticks(),
+        "vwap_ticks": stats.vwap.map(|p| p.ticks()),
+        "volume": stats.volume.tonnes(),
+        "turnover_minor_units": stats.turnover.minor_units(),
+        "trades": stats.trades,
+    })
+}
+
+fn quote_json(instrument: &Code, depth: Option<&Depth>, stats: Option<&DailyStats>) -> Value {
+    let levels = |levels: &[ets_market::DepthLevel]| -> Vec<Value> {
+        levels
+            .iter()
+            .map(|level| {
+                json!({
+                    "price_ticks": level.price.ticks(),
+                    "quantity": level.quantity.tonnes(),
+                    "orders": level.orders,
+                })
+            })
+            .collect()
+    };
+    let (bids, asks) = depth.map_or((Vec::new(), Vec::new()), |depth| {
+        (levels(&depth.bids), levels(&depth.asks))
+    });
+    json!({
+        "instrument": instrument.as_str(),
+        "best_bid_ticks": bids.first().map(|level| level["price_ticks"].clone()),
+        "best_ask_ticks": asks.first().map(|level| level["price_ticks"].clone()),
+        "bids": bids,
+        "asks": asks,
+        "stats": stats.map(stats_json),
+    })
+}
