@@ -65,6 +65,8 @@ pub struct ServerState {
     pub throttle: Arc<Throttle>,
     /// The event streams the sequencer publishes to.
     pub streams: Streams,
+    /// Whether the server speaks HTTPS (its cookies then carry `Secure`).
+    pub https: bool,
 }
 
 impl ServerState {
@@ -82,6 +84,7 @@ impl ServerState {
             metrics,
             throttle: Arc::new(Throttle::default()),
             streams: Streams::new(),
+            https: false,
         }
     }
 }

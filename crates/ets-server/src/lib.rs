@@ -187,6 +187,7 @@ pub async fn serve(
         metrics,
         throttle: Arc::new(throttle::Throttle::new(config.throttle)),
         streams: streams.clone(),
+        https: tls.is_some(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Open streams never end on their own: close them when shutdown begins.

@@ -297,7 +297,9 @@ async fn login(
                 throttle::record_success(&state.server, Some(&name), address);
                 tracing::info!(user = %principal.name, "signed in to the web UI");
                 let mut response = Redirect::to("/ui").into_response();
-                if let Ok(value) = HeaderValue::from_str(&session::set_cookie(&token)) {
+                if let Ok(value) =
+                    HeaderValue::from_str(&session::set_cookie(&token, state.server.https))
+                {
                     response.headers_mut().insert(header::SET_COOKIE, value);
                 }
                 response
@@ -327,7 +329,7 @@ async fn logout(
     };
     state.sessions.end(&user.token);
     let mut response = Redirect::to("/ui").into_response();
-    if let Ok(value) = HeaderValue::from_str(&session::clear_cookie()) {
+    if let Ok(value) = HeaderValue::from_str(&session::clear_cookie(state.server.https)) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response

@@ -116,17 +116,26 @@ pub(crate) fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.trim().to_owned())
 }
 
-/// The `Set-Cookie` value that hands a session to the browser.
-pub(crate) fn set_cookie(token: &str) -> String {
+/// The `Set-Cookie` value that hands a session to the browser (`Secure`
+/// when the server speaks HTTPS, so the browser never sends it in clear).
+pub(crate) fn set_cookie(token: &str, https: bool) -> String {
     format!(
-        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        IDLE_MAX.as_secs()
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        IDLE_MAX.as_secs(),
+        secure(https)
     )
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
-pub(crate) fn clear_cookie() -> String {
-    format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+pub(crate) fn clear_cookie(https: bool) -> String {
+    format!(
+        "{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        secure(https)
+    )
+}
+
+fn secure(https: bool) -> &'static str {
+    if https { "; Secure" } else { "" }
 }
 
 /// Compares without stopping at the first difference.
@@ -146,6 +155,14 @@ pub(crate) fn same_secret(left: &str, right: &str) -> bool {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn the_cookie_is_secure_exactly_when_the_server_speaks_https() {
+        assert!(!set_cookie("t", false).contains("Secure"));
+        assert!(set_cookie("t", true).ends_with("; Secure"));
+        assert!(clear_cookie(true).contains("Max-Age=0; Secure"));
+        assert!(set_cookie("t", false).contains("HttpOnly; SameSite=Strict"));
+    }
 
     #[test]
     fn the_session_cookie_is_found_among_others() {
