@@ -7,72 +7,15 @@ use base64::engine::general_purpose::STANDARD;
 use ets_model::ParticipantId;
 use ets_server::{Access, Role, Users, Verb};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A server running on its own thread and tokio runtime; shut down and
-/// joined when dropped.
-struct Server {
-    base: String,
-    data: PathBuf,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
+mod common;
+use common::{PASSWORD, Server};
 
 /// A fresh store with the given users (name, participant, role), served.
 fn start(users: &[(&str, u64, Role)]) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("store");
-    drop(ets_store::Store::create(&data, ets_store::StoreConfig::default()).expect("store"));
-    for (name, participant, role) in users {
-        Users::add_user(&data, name, PASSWORD, ParticipantId(*participant), *role)
-            .expect("user added");
-    }
-    let config =
-        ets_server::ServerConfig::new(data.clone(), "127.0.0.1:0".parse().expect("address"));
-    let (address_sender, address_receiver) = std::sync::mpsc::channel();
-    let (shutdown, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let served = runtime.block_on(ets_server::serve(
-            config,
-            move |address| {
-                let _ = address_sender.send(address);
-            },
-            async move {
-                let _ = shutdown_receiver.await;
-            },
-        ));
-        served.expect("the server runs until shut down");
-    });
-    let address = address_receiver
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server listens");
-    Server {
-        base: format!("http://{address}"),
-        data,
-        shutdown: Some(shutdown),
-        thread: Some(thread),
-        _dir: dir,
-    }
+    common::start(users, |_, _| {})
 }
 
 fn agent() -> ureq::Agent {

@@ -8,34 +8,14 @@
 //! them it prints a line and passes, unless `ETS_BROWSER_TEST=required`
 //! (set by `.ci/run`), which makes their absence a failure.
 
-use ets_model::ParticipantId;
-use ets_server::{Role, Users};
+use ets_server::Role;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A server running on its own thread and tokio runtime; shut down and
-/// joined when dropped.
-struct Server {
-    base: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
+mod common;
+use common::{PASSWORD, Server};
 
 /// The registry every test starts from:
 /// - participant 1, the administrator; 3, the exchange operator (its
@@ -121,9 +101,6 @@ fn set_up_store(data: &Path) {
 /// A served store after [`set_up_store`], with users `admin` (1),
 /// `verifier` (2), `rep-a` (10), `rep-b` (11), `fund` (20) and `auditor` (99).
 fn start() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("store");
-    set_up_store(&data);
     let users = [
         ("admin", 1, Role::Administrator),
         ("verifier", 2, Role::Verifier),
@@ -132,40 +109,7 @@ fn start() -> Server {
         ("fund", 20, Role::Representative),
         ("auditor", 99, Role::Auditor),
     ];
-    for (name, participant, role) in users {
-        Users::add_user(&data, name, PASSWORD, ParticipantId(participant), role)
-            .expect("user added");
-    }
-    let config =
-        ets_server::ServerConfig::new(data.clone(), "127.0.0.1:0".parse().expect("address"));
-    let (address_sender, address_receiver) = std::sync::mpsc::channel();
-    let (shutdown, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let served = runtime.block_on(ets_server::serve(
-            config,
-            move |address| {
-                let _ = address_sender.send(address);
-            },
-            async move {
-                let _ = shutdown_receiver.await;
-            },
-        ));
-        served.expect("the server runs until shut down");
-    });
-    let address = address_receiver
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the server listens");
-    Server {
-        base: format!("http://{address}"),
-        shutdown: Some(shutdown),
-        thread: Some(thread),
-        _dir: dir,
-    }
+    common::start_prepared(&users, set_up_store, |_, _| {})
 }
 
 // ---------------------------------------------------------------- plain HTTP

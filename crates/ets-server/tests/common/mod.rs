@@ -42,9 +42,25 @@ pub fn start(
     users: &[(&str, u64, Role)],
     adjust: impl FnOnce(&mut ServerConfig, &std::path::Path),
 ) -> Server {
+    start_prepared(
+        users,
+        |data| {
+            drop(ets_store::Store::create(data, ets_store::StoreConfig::default()).expect("store"));
+        },
+        adjust,
+    )
+}
+
+/// Like [`start`], but `prepare` creates the store in the given directory
+/// (and may fill it) before the users are added and the server starts.
+pub fn start_prepared(
+    users: &[(&str, u64, Role)],
+    prepare: impl FnOnce(&std::path::Path),
+    adjust: impl FnOnce(&mut ServerConfig, &std::path::Path),
+) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("store");
-    drop(ets_store::Store::create(&data, ets_store::StoreConfig::default()).expect("store"));
+    prepare(&data);
     for (name, participant, role) in users {
         Users::add_user(&data, name, PASSWORD, ParticipantId(*participant), *role)
             .expect("user added");
