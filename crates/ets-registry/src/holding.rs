@@ -131,6 +131,29 @@ impl Holding {
                 .windows(2)
                 .all(|pair| pair[0].end() < pair[1].start())
         );
+        let Some(first) = incoming.first() else {
+            return;
+        };
+        // The usual case in a market with one issuance: everything arriving
+        // sorts after everything held, so it is appended (the first block
+        // joining the last held one when adjacent) without a search or a shift.
+        if self
+            .blocks
+            .back()
+            .is_none_or(|&(_, end)| end < first.start())
+        {
+            let mut added = 0;
+            for block in incoming {
+                let (start, end) = (block.start(), block.end());
+                match self.blocks.back_mut() {
+                    Some(last) if last.1.checked_add(1) == Some(start) => last.1 = end,
+                    _ => self.blocks.push_back((start, end)),
+                }
+                added += block.quantity().tonnes();
+            }
+            self.total = Quantity::new(self.total.tonnes() + added);
+            return;
+        }
         if incoming.len() < MERGE_FROM_BLOCKS {
             incoming.iter().for_each(|&block| self.insert(block));
             return;
@@ -382,6 +405,40 @@ mod tests {
                 let serials: Vec<u64> = holding.blocks().flat_map(|b| b.start()..=b.end()).collect();
                 prop_assert_eq!(serials, model.iter().copied().collect::<Vec<_>>());
             }
+        }
+    }
+
+    proptest! {
+        // Goal: inserting sorted blocks at once (appended at the end, shifted
+        // in, or merged in one pass) gives exactly the blocks that inserting
+        // them one by one gives.
+        #[test]
+        fn insert_sorted_matches_inserting_one_by_one(
+            held in proptest::collection::btree_set(0u64..200, 0..60),
+            arriving in proptest::collection::btree_set(0u64..300, 0..60),
+        ) {
+            let blocks_of = |serials: Vec<u64>| -> Vec<SerialBlock> {
+                let mut blocks: Vec<SerialBlock> = Vec::new();
+                let mut run: Option<(u64, u64)> = None;
+                for serial in serials {
+                    run = match run {
+                        Some((start, end)) if end + 1 == serial => Some((start, serial)),
+                        Some((start, end)) => { blocks.push(block(start, end)); Some((serial, serial)) }
+                        None => Some((serial, serial)),
+                    };
+                }
+                blocks.extend(run.map(|(start, end)| block(start, end)));
+                blocks
+            };
+            let mut base = Holding::default();
+            for held_block in blocks_of(held.iter().copied().collect()) { base.insert(held_block); }
+            let incoming = blocks_of(arriving.difference(&held).copied().collect());
+            let mut at_once = base.clone();
+            at_once.insert_sorted(&incoming);
+            let mut one_by_one = base;
+            for &arriving_block in &incoming { one_by_one.insert(arriving_block); }
+            at_once.check().map_err(TestCaseError::fail)?;
+            prop_assert_eq!(at_once, one_by_one);
         }
     }
 }

@@ -12,7 +12,8 @@ use super::state::{
 use ets_market::{Fill, OrderId, Report, Side, Trade, TradeMode};
 use ets_model::{AccountId, Money, Quantity, TransactionId};
 use ets_registry::{Context, Registry};
-use std::collections::{BTreeMap, BTreeSet};
+use smallvec::SmallVec;
+use std::collections::BTreeMap;
 
 /// What an order needs held: units for a sale, cash for a purchase.
 #[derive(Debug, Clone, Copy)]
@@ -170,14 +171,20 @@ impl Ledger<'_> {
         report: &Report,
         also: &[OrderId],
     ) -> Vec<u64> {
-        let mut touched: BTreeSet<OrderId> = also.iter().copied().collect();
+        // Sorted and deduplicated, as a B-tree set would give them, but on
+        // the stack for the usual handful of orders: the order of the
+        // reconciliations is part of the replayed state.
+        let mut touched: SmallVec<[OrderId; 16]> = SmallVec::new();
+        touched.extend_from_slice(also);
         let mut trade_ids = Vec::with_capacity(report.fills.len());
         for fill in &report.fills {
             trade_ids.push(self.settle_fill(instrument, fill));
-            touched.insert(fill.maker_order);
-            touched.insert(fill.taker_order);
+            touched.push(fill.maker_order);
+            touched.push(fill.taker_order);
         }
         touched.extend(report.updates.iter().map(|update| update.order));
+        touched.sort_unstable();
+        touched.dedup();
         for order in touched {
             self.reconcile(instrument, order);
         }
