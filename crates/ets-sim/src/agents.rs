@@ -7,7 +7,7 @@
 //! the same output, so it lowers the emissions the firm reports (the MRV formula) and
 //! leaves its benchmark allocation unchanged.
 
-use crate::scenario::{Population, Rng, Scenario};
+use crate::scenario::{CapDesign, Population, Rng, Scenario, SimUnit};
 
 /// One firm's MAC curve: points `(share of BAU, yuan/t)`, linear between them and from
 /// `(0, 0)`; no abatement beyond the last point.
@@ -168,16 +168,138 @@ pub fn apply(population: &mut Population, firms: &[Firm]) {
 /// The population of a scenario after its firms abated, with the firms.
 ///
 /// # Errors
-/// As [`crate::generate`].
+/// As [`crate::generate`], or when the design's allocation cannot be computed.
 pub fn abated_population(scenario: &Scenario) -> anyhow::Result<(Population, Vec<Firm>)> {
-    let mut population = crate::generate(scenario)?;
-    let firms = firms(
-        scenario,
-        &population,
-        scenario.design.price_floor_yuan.max(0.0),
-    );
+    let abatement = abate(scenario)?;
+    Ok((abatement.population, abatement.firms))
+}
+
+/// The firms' abatement decision and what they foresaw when they took it.
+#[derive(Debug, Clone)]
+pub struct Abatement {
+    /// The population before abatement (business as usual).
+    pub bau: Population,
+    /// The population after abatement.
+    pub population: Population,
+    /// The firms, with the price each expects after the market-clearing expectation.
+    pub firms: Vec<Firm>,
+    /// The total final allocation of the intensity rules (output x benchmark), tonnes:
+    /// the base an absolute cap or an auction share scales.
+    pub intensity_tonnes: u64,
+    /// What the firms foresee: the design's total allocation (free and auctioned) plus
+    /// the bank and the CCER supply, minus what BAU emissions would oblige them to
+    /// surrender (the rulebook's gas and shortfall caps applied), tonnes (negative =
+    /// short).
+    pub foreseen_position_tonnes: f64,
+    /// The shortfall the design adds to the scheme as it is (intensity allocation, all
+    /// free), tonnes: the foreseen position of the scheme minus the design's (0 for
+    /// the scheme itself; negative when the design is looser).
+    pub added_shortfall_tonnes: f64,
+    /// The market-clearing expected price p*, yuan/t: the lowest price at which the
+    /// firms expecting less abate enough more, along their MAC curves, to close the
+    /// shortfall the design adds (0 when it adds none).
+    pub clearing_price: f64,
+}
+
+/// Decides the firms' abatement: each draws an expected price around the scenario's
+/// anchor, then expects at least the market-clearing price p* of the aggregate position
+/// it can foresee (and at least the design's price floor), and abates up to its MAC
+/// at that price.
+///
+/// # Errors
+/// As [`crate::generate`], or when the design's allocation cannot be computed.
+pub fn abate(scenario: &Scenario) -> anyhow::Result<Abatement> {
+    let bau = crate::generate(scenario)?;
+    let foresight = crate::year::foresight(scenario, &bau.entities)?;
+    let intensity: u64 = foresight.allocations.iter().sum();
+    let design = &scenario.design;
+    let bau_tonnes: f64 = bau.entities.iter().map(|e| e.emissions()).sum();
+    let banked: u64 = bau.entities.iter().map(|e| e.banked_2020).sum();
+    let ccer = (bau_tonnes * scenario.flexibility.ccer_supply_share).floor();
+    // The foreseen position with a total allocation of `total` tonnes, `free` of them
+    // given free (every entity's intensity allocation scaled by one factor).
+    let position = |total: f64, free: f64| -> f64 {
+        let factor = free / intensity.max(1) as f64;
+        // What BAU emissions would oblige them to surrender (the rulebook's caps excuse
+        // some).
+        let owed: f64 = bau
+            .entities
+            .iter()
+            .zip(&foresight.allocations)
+            .map(|(e, &a)| {
+                let gas = !e.units.is_empty() && e.units.iter().all(SimUnit::is_gas);
+                foresight.obligation(e.emissions(), a as f64 * factor, gas)
+            })
+            .sum();
+        total + banked as f64 + ccer - owed
+    };
+    let total = if design.cap == CapDesign::Absolute {
+        design.absolute_cap_mt * 1e6
+    } else {
+        intensity as f64
+    };
+    let foreseen = position(total, total * (1.0 - design.auction_share));
+    // The anchor is what the calibrated market expected of the scheme as it is (intensity
+    // allocation, all free): only the scarcity a design adds to it moves expectations.
+    let scheme = position(intensity as f64, intensity as f64);
+    let mut firms = firms(scenario, &bau, design.price_floor_yuan.max(0.0));
+    let clearing = clearing_price(&firms, scheme - foreseen);
+    raise_expectations(&mut firms, clearing);
+    let mut population = bau.clone();
     apply(&mut population, &firms);
-    Ok((population, firms))
+    Ok(Abatement {
+        bau,
+        population,
+        firms,
+        intensity_tonnes: intensity,
+        foreseen_position_tonnes: foreseen,
+        added_shortfall_tonnes: scheme - foreseen,
+        clearing_price: clearing,
+    })
+}
+
+/// The market-clearing expected price, yuan/t: the lowest price `p` at which the
+/// firms, each expecting `max(its expectation, p)`, abate `shortfall_tonnes` more than
+/// at their own expectations, along their MAC curves (0 when there is no shortfall;
+/// the price at which every firm abates all it can when abatement cannot close it).
+#[must_use]
+pub fn clearing_price(firms: &[Firm], shortfall_tonnes: f64) -> f64 {
+    if shortfall_tonnes <= 0.0 {
+        return 0.0;
+    }
+    let more = |price: f64| -> f64 {
+        firms
+            .iter()
+            .map(|f| (f.mac.share_at(price) - f.share).max(0.0) * f.bau_tonnes)
+            .sum()
+    };
+    // Abatement stops growing at the dearest top of any curve.
+    let top = firms
+        .iter()
+        .map(|f| f.mac.marginal(f.mac.max_share()))
+        .filter(|c| c.is_finite())
+        .fold(0.0, f64::max);
+    if more(top) < shortfall_tonnes {
+        return top;
+    }
+    let (mut low, mut high) = (0.0, top);
+    for _ in 0..100 {
+        let mid = (low + high) / 2.0;
+        if more(mid) < shortfall_tonnes {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    high
+}
+
+/// Every firm expects at least `price` and abates up to its MAC at what it expects.
+pub fn raise_expectations(firms: &mut [Firm], price: f64) {
+    for firm in firms.iter_mut().filter(|f| f.expected_price < price) {
+        firm.expected_price = price;
+        firm.share = firm.mac.share_at(price);
+    }
 }
 
 /// The least-cost benchmark: the single marginal cost at which the firms together

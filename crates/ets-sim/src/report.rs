@@ -175,6 +175,10 @@ pub struct YearSummary {
     /// Volume per trading day by mode (`YYYY-MM-DD`, tonnes `[listed, block, continuous,
     /// auction]`).
     pub daily_volume_by_mode: Vec<(String, [u64; 4])>,
+    /// The market-clearing expected price p* the firms foresaw before abating, yuan/t:
+    /// the lowest price at which their abatement closes the aggregate shortfall of the
+    /// design's allocation, bank and CCER supply against BAU (0 when the market is long).
+    pub clearing_price: f64,
 }
 
 /// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
@@ -366,6 +370,7 @@ impl YearSummary {
             orders_refused: 0,
             floor_purchases_mt: 0.0,
             mrv_flags: 0,
+            clearing_price: 0.0,
         }
     }
 
@@ -992,6 +997,10 @@ impl YearSummary {
             (
                 "BAU emissions (Mt)",
                 format!("{:.1}", self.bau_emissions_mt),
+            ),
+            (
+                "Market-clearing expected price p* (yuan/t; 0 = long market)",
+                format!("{:.2}", self.clearing_price),
             ),
             ("Abated (Mt)", format!("{:.1}", self.abatement_mt)),
             (

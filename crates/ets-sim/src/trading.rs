@@ -56,6 +56,9 @@ pub(crate) const AUCTION_ACCOUNT: AccountId = AccountId(3);
 /// What the market needs from the year.
 pub(crate) struct MarketInput<'a> {
     pub scenario: &'a Scenario,
+    /// The market-clearing expected price the firms foresaw, yuan/t (0 = long market):
+    /// the instruments list at the higher of it and the scenario's anchor.
+    pub clearing_price: f64,
     pub firms: &'a [Firm],
     /// Per entity: tonnes it must still buy to surrender its target.
     pub need: &'a [u64],
@@ -174,7 +177,10 @@ pub(crate) fn run<S: Sink>(
 
     // List the instruments.
     let list_at = first * DAY_MS - DAY_MS + HOUR_MS;
-    let reference = price(yuan_to_ticks(scenario.market.price_mean))?;
+    // The listing's reference (the first day's band centre): the scenario's anchor, or
+    // the market-clearing expectation when scarcity raised it above the anchor.
+    let anchor = scenario.market.price_mean.max(input.clearing_price);
+    let reference = price(yuan_to_ticks(anchor))?;
     let continuous = design.trading == TradingDesign::Continuous;
     let listed = Book {
         symbol: code("CEA21")?,
@@ -333,7 +339,7 @@ pub(crate) fn run<S: Sink>(
                     amount: Money::new((design.institution_budget_yuan * 100.0) as i64),
                 }),
             )?;
-            let view = scenario.market.price_mean * (0.10 * rng.normal()).exp();
+            let view = anchor * (0.10 * rng.normal()).exp();
             agents.push(Agent {
                 account,
                 participant,

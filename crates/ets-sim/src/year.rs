@@ -4,7 +4,7 @@
 //! agreements), surrender, close.
 
 use crate::report::YearSummary;
-use crate::scenario::{CapDesign, Rng, Scenario, SimEntity, generate, rulebook_text};
+use crate::scenario::{CapDesign, Rng, Scenario, SimEntity, rulebook_text};
 use crate::{agents, trading};
 use anyhow::{Context as _, Result, bail};
 use ets_engine::compliance::{
@@ -433,8 +433,12 @@ pub fn run_year_with<S: Sink>(
     let started = Instant::now();
     // Abatement agents: each firm abates up to the price it expects (its fuel, so its
     // reported emissions, fall); BAU is the population before.
-    let bau_mt = generate(scenario)?.emissions_mt();
-    let (population, firms) = agents::abated_population(scenario)?;
+    // Before they decide, they foresee the design's allocation and expect at least the
+    // market-clearing price of the aggregate position (agents::abate).
+    let abatement = agents::abate(scenario)?;
+    let bau_mt = abatement.bau.emissions_mt();
+    let clearing_price = abatement.clearing_price;
+    let (population, firms) = (abatement.population, abatement.firms);
     let mut rng = Rng::new(scenario.scenario.seed ^ 0xA5A5_5A5A_0F0F_F0F0);
     let year = scenario.scenario.year;
     let calendar = i64::from(year);
@@ -453,7 +457,8 @@ pub fn run_year_with<S: Sink>(
     let design = &scenario.design;
     let (free_factor, auction_volume, _intensity_total) =
         if design.cap == CapDesign::Absolute || design.auction_share > 0.0 {
-            let intensity = intensity_allocation(scenario, entities, &rulebook)?;
+            // Abatement leaves output, so the intensity allocation, unchanged.
+            let intensity = abatement.intensity_tonnes;
             let total = if design.cap == CapDesign::Absolute {
                 design.absolute_cap_mt * 1e6
             } else {
@@ -850,6 +855,7 @@ pub fn run_year_with<S: Sink>(
     let emissions: Vec<u64> = gap.iter().map(|g| g.1).collect();
     let input = trading::MarketInput {
         scenario,
+        clearing_price,
         firms: &firms,
         need: &need,
         surplus: &surplus,
@@ -988,6 +994,7 @@ pub fn run_year_with<S: Sink>(
     summary.orders_refused = market.refused;
     summary.floor_purchases_mt = market.floor_bought as f64 / 1e6;
     summary.mrv_flags = flagged;
+    summary.clearing_price = clearing_price;
     summary.state_hash = hex(&state_hash.0);
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
@@ -1024,15 +1031,93 @@ fn executed_trades(engine: &Engine) -> Vec<Trade> {
         .collect()
 }
 
-/// The total final allocation of the intensity rules (output x benchmark), computed on
-/// a scratch engine in memory: the base an absolute cap or an auction share scales.
-fn intensity_allocation(
+/// What firms can foresee of their obligations before they abate: the intensity
+/// allocation of the scenario's rulebook (output x benchmark) per entity, and the
+/// rulebook's obligation caps.
+#[derive(Debug, Clone)]
+pub(crate) struct Foresight {
+    /// Per entity, its final intensity allocation, tonnes.
+    pub allocations: Vec<u64>,
+    /// Gas-only entities owe at most their allocation.
+    pub gas_cap: bool,
+    /// The shortfall cap: `(share, of verified emissions (true) or of allocation)`.
+    pub shortfall_cap: Option<(f64, bool)>,
+}
+
+impl Foresight {
+    /// What an entity with `emissions` (tonnes), allocation `allocation` (tonnes) and
+    /// only gas units (`gas`) would owe (the engine's obligation formula, in floats).
+    pub fn obligation(&self, emissions: f64, allocation: f64, gas: bool) -> f64 {
+        if gas && self.gas_cap {
+            return emissions.min(allocation);
+        }
+        match self.shortfall_cap {
+            Some((share, of_verified)) => {
+                let cap = share * if of_verified { emissions } else { allocation };
+                if emissions - allocation > cap {
+                    allocation + cap
+                } else {
+                    emissions
+                }
+            }
+            None => emissions,
+        }
+    }
+}
+
+/// The scenario's [`Foresight`] for `entities`, computed on a scratch engine in memory.
+///
+/// # Errors
+/// When the rulebook cannot be read or a command is refused.
+pub(crate) fn foresight(scenario: &Scenario, entities: &[SimEntity]) -> Result<Foresight> {
+    let rulebook = rulebook_text(scenario)?;
+    let value: toml::Value = toml::from_str(&rulebook).context("parsing the rulebook")?;
+    let obligation = value.get("obligation");
+    let gas_cap = obligation
+        .and_then(|o| o.get("gas_cap"))
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(false);
+    let cap = obligation.and_then(|o| o.get("shortfall_cap"));
+    let shortfall_cap = cap
+        .and_then(|c| match c.get("share")? {
+            toml::Value::String(text) => text.parse::<f64>().ok(),
+            toml::Value::Float(f) => Some(*f),
+            _ => None,
+        })
+        .map(|share| {
+            let base = cap
+                .and_then(|c| c.get("base"))
+                .and_then(toml::Value::as_str);
+            (share, base != Some("allocation"))
+        });
+    let engine = intensity_engine(scenario, entities, &rulebook)?;
+    let class = allowance(scenario.scenario.year)?;
+    let allocations = entities
+        .iter()
+        .map(|e| held(&engine, entity_account(e.index), &class))
+        .collect();
+    Ok(Foresight {
+        allocations,
+        gas_cap,
+        shortfall_cap,
+    })
+}
+
+/// A scratch engine in memory after the final allocation of the intensity rules
+/// (output x benchmark): the base an absolute cap or an auction share scales.
+fn intensity_engine(scenario: &Scenario, entities: &[SimEntity], rulebook: &str) -> Result<Engine> {
+    let mut engine = Engine::new();
+    intensity_allocation_on(&mut engine, scenario, entities, rulebook)?;
+    Ok(engine)
+}
+
+fn intensity_allocation_on(
+    engine: &mut Engine,
     scenario: &Scenario,
     entities: &[SimEntity],
     rulebook: &str,
 ) -> Result<u64> {
-    let mut engine = Engine::new();
-    let mut driver = Driver::new(&mut engine, 0, false);
+    let mut driver = Driver::new(engine, 0, false);
     let at = date_ms(i64::from(scenario.scenario.year) + 1, 1, 4, 1);
     setup(&mut driver, entities, at)?;
     driver.ok(

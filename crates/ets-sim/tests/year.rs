@@ -375,3 +375,45 @@ fn the_variant_files_parse_as_overlays() {
     }
     assert!(count >= 5);
 }
+
+fn sixty(seed: u64) -> Scenario {
+    Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cn-power-2021.toml"),
+    )
+    .expect("scenario loads")
+    .with_entities(60)
+    .with_seed(seed)
+}
+
+#[test]
+fn a_scarce_cap_raises_the_expected_price_abatement_and_the_price() {
+    let scenario = sixty(21);
+    let anchor = scenario.market.price_mean;
+    let (base, _) = run(&scenario);
+    assert!(base.clearing_price <= anchor, "{}", base.clearing_price);
+    let mut capped = sixty(21);
+    capped.design.cap = ets_sim::scenario::CapDesign::Absolute;
+    // Well below BAU: 94% of the BAU emissions.
+    capped.design.absolute_cap_mt = (base.bau_emissions_mt * 0.94 * 1e6).round() / 1e6;
+    let (scarce, engine) = run(&capped);
+    engine.check_invariants().expect("invariants hold");
+    assert!(
+        scarce.clearing_price > anchor,
+        "p* {}",
+        scarce.clearing_price
+    );
+    assert!(
+        scarce.abatement_mt > base.abatement_mt,
+        "{} vs {}",
+        scarce.abatement_mt,
+        base.abatement_mt
+    );
+    assert!(
+        scarce.average_price > base.average_price,
+        "{} vs {}",
+        scarce.average_price,
+        base.average_price
+    );
+    let by_entity = scarce.compliant as f64 / scarce.entities as f64;
+    assert!(by_entity >= 0.9, "compliance by entity {by_entity}");
+}
