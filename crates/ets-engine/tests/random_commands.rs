@@ -708,6 +708,18 @@ mod mixed {
                 if index < opening_len {
                     prop_assert!(outcome.is_accepted(), "opening {index}: {outcome:?}");
                 }
+                // An accepted amendment sets a new open quantity: the order's total is
+                // then what was filled or cancelled before plus that quantity, even when
+                // it trades at once and leaves the book before the next check sees it.
+                if let Command::Exchange(ExchangeCommand::AmendOrder {
+                    instrument, order, quantity, ..
+                }) = &envelope.command
+                    && outcome.is_accepted()
+                    && let Some(view) = before.exchange().order(instrument, *order)
+                {
+                    let total = view.filled.tonnes() + view.cancelled.tonnes() + quantity.tonnes();
+                    ordered.insert((*instrument, *order), total);
+                }
                 check(&live, &mut ordered).map_err(|problem| {
                     TestCaseError::fail(format!("after {:?}: {problem}", envelope.command))
                 })?;
