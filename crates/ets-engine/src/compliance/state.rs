@@ -744,26 +744,13 @@ impl Compliance {
                 },
             };
             if !give.is_zero() {
-                record.transactions.push(run(
+                issue_and_allocate(
                     &mut scratch,
                     context,
-                    RegistryCommand::Issue {
-                        class,
-                        quantity: give,
-                    },
-                )?);
-                record.transactions.push(run(
-                    &mut scratch,
-                    context,
-                    RegistryCommand::Allocate {
-                        to: account,
-                        class,
-                        quantity: give,
-                    },
-                )?);
-                issued = issued
-                    .checked_add(give)
-                    .map_err(|_| RegistryError::Overflow("allocation total"))?;
+                    (class, account, give),
+                    &mut record.transactions,
+                    &mut issued,
+                )?;
             }
             if !take.is_zero() {
                 // A claw-back never makes a balance negative: what is not held is owed at the close.
@@ -932,26 +919,13 @@ impl Compliance {
         let mut records = Vec::with_capacity(plans.len());
         for (account, participant, total, mut record, breakdown) in plans {
             if !total.is_zero() {
-                record.transactions.push(run(
+                issue_and_allocate(
                     &mut scratch,
                     context,
-                    RegistryCommand::Issue {
-                        class,
-                        quantity: total,
-                    },
-                )?);
-                record.transactions.push(run(
-                    &mut scratch,
-                    context,
-                    RegistryCommand::Allocate {
-                        to: account,
-                        class,
-                        quantity: total,
-                    },
-                )?);
-                issued = issued
-                    .checked_add(total)
-                    .map_err(|_| RegistryError::Overflow("allocation total"))?;
+                    (class, account, total),
+                    &mut record.transactions,
+                    &mut issued,
+                )?;
             }
             record.final_allocation = Some(total);
             record.breakdown = breakdown;
@@ -1684,6 +1658,35 @@ impl Surrenders {
 }
 
 /// Runs a registry command that must complete at once; returns its transaction.
+/// Issues `quantity` of `class` and allocates it to `account` on `scratch`,
+/// recording both transactions and adding the quantity to `issued`.
+fn issue_and_allocate(
+    scratch: &mut Registry,
+    context: Context,
+    (class, account, quantity): (UnitClass, AccountId, Quantity),
+    transactions: &mut Vec<TransactionId>,
+    issued: &mut Quantity,
+) -> Result<(), ComplianceError> {
+    transactions.push(run(
+        scratch,
+        context,
+        RegistryCommand::Issue { class, quantity },
+    )?);
+    transactions.push(run(
+        scratch,
+        context,
+        RegistryCommand::Allocate {
+            to: account,
+            class,
+            quantity,
+        },
+    )?);
+    *issued = issued
+        .checked_add(quantity)
+        .map_err(|_| RegistryError::Overflow("allocation total"))?;
+    Ok(())
+}
+
 fn run(
     registry: &mut Registry,
     context: Context,
