@@ -1383,7 +1383,8 @@ pub fn status_counts(results: &[ets_engine::compliance::EntityResult]) -> [usize
     let mut counts = [0usize; 3];
     for line in results {
         counts[match line.status {
-            EntityStatus::Compliant => 0,
+            // Surrendered in full by the last deadline, late only at an intermediate one.
+            EntityStatus::Compliant | EntityStatus::MissedIntermediateDeadline => 0,
             EntityStatus::Shortfall => 1,
             EntityStatus::NoVerifiedReport => 2,
         }] += 1;

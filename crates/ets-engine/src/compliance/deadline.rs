@@ -5,6 +5,7 @@
 use super::error::ComplianceError;
 use ets_model::Timestamp;
 use ets_scheme::Rulebook;
+use ets_scheme::rulebook::CalendarDate;
 
 /// Refuses a surrender for `year` stamped `at` after the rulebook's last deadline for it.
 pub(super) fn check_surrender_time(
@@ -16,19 +17,23 @@ pub(super) fn check_surrender_time(
     let Some(last) = deadlines.last() else {
         return Ok(());
     };
-    let today = civil_date(at);
-    let deadline = (
-        i64::from(last.date.year),
-        u32::from(last.date.month),
-        u32::from(last.date.day),
-    );
-    if today > deadline {
+    if !is_met(rulebook, last.date, at) {
         return Err(ComplianceError::AfterDeadline {
             year,
             deadline: last.date.to_string(),
         });
     }
     Ok(())
+}
+
+/// Whether something done at `at` meets a deadline of `date` (by the end of that day).
+pub(super) fn is_met(_rulebook: &Rulebook, date: CalendarDate, at: Timestamp) -> bool {
+    civil_date(at)
+        <= (
+            i64::from(date.year),
+            u32::from(date.month),
+            u32::from(date.day),
+        )
 }
 
 /// Days since 1970-01-01 to a civil (year, month, day), proleptic Gregorian (UTC).
