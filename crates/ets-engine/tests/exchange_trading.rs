@@ -926,7 +926,7 @@ fn a_holding_limit_refuses_buys_beyond_it_and_holds_nothing() {
 
 #[test]
 fn the_china_holding_limit_preset_is_one_million_tonnes() {
-    // Goal: the preset is the pilot exchanges' rule (RULES.md 2.6, unconfirmed
+    // Goal: the preset is the pilot exchanges' rule (docs/sources.md#cn-exchange, unconfirmed
     // nationally): allocation + 1 Mt for compliance entities, 1 Mt for others.
     assert_eq!(
         HoldingLimit::CHINA_UNCONFIRMED,

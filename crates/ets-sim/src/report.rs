@@ -379,7 +379,7 @@ impl YearSummary {
         );
         let _ = writeln!(
             out,
-            "Published figures are those of RULES.md §2.2, §2.7 and §7; the market and compliance\n\
+            "Published figures are those of docs/sources.md#cn-coverage, #cn-market-statistics and #cn-calibration; the market and compliance\n\
              figures there are of the **first period (2019-20)** while the scenario runs the 2021\n\
              rulebook, so the comparison is one of orders of magnitude, not a validation.\n"
         );
@@ -823,7 +823,7 @@ impl YearSummary {
             &self.published_rows(),
         );
         page.note(
-            "Published figures: RULES.md §2.2, §2.7 and §7. Market and compliance figures \
+            "Published figures: docs/sources.md#cn-coverage, #cn-market-statistics and #cn-calibration. Market and compliance figures \
              there are of the first period (2019-20): compare orders of magnitude.",
         );
         page.heading("Charts");
