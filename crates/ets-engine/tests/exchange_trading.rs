@@ -326,9 +326,10 @@ fn a_match_moves_units_and_cash_in_the_same_step() {
     let stats = world.exchange.day_stats(&code("C")).unwrap();
     assert_eq!((stats.volume, stats.trades), (Quantity::new(60), 1));
     assert_eq!(world.exchange.tape(&code("C")).len(), 1);
+    world.registry.check_invariants().unwrap();
     world
         .registry
-        .check_invariants_with_holds(&world.exchange.unit_holds())
+        .check_exchange_holds(&world.exchange.unit_holds())
         .unwrap();
 }
 
