@@ -131,6 +131,18 @@ impl Agent {
     }
 }
 
+/// A block agreement two agents have settled on.
+struct BlockAgreement {
+    symbol: Code,
+    /// Agent indices.
+    seller: usize,
+    buyer: usize,
+    ticks: i64,
+    quantity: u64,
+    /// End of the day's block session, ms.
+    expires_at: i64,
+}
+
 struct Book {
     symbol: Code,
     rules: InstrumentRules,
@@ -236,6 +248,24 @@ fn auction_schedule(input: &MarketInput<'_>, n_days: usize) -> BTreeMap<usize, u
         *auction_days.entry(day).or_insert(0u64) += share * AUCTION_LOT;
     }
     auction_days
+}
+
+/// The rules of one primary auction of `volume` tonnes: uniform price, lots of
+/// `AUCTION_LOT`, the floor as reserve price, seeded tie-break.
+fn auction_rules(volume: u64, reserve: Option<Price>) -> AuctionRules {
+    AuctionRules {
+        volume_offered: Quantity::new(volume),
+        lot_size_tonnes: AUCTION_LOT,
+        tick_size_ticks: 1,
+        reserve_price: reserve,
+        tie_break: TieBreak::SeededOrder,
+        cancel_if_undersubscribed: false,
+        minimum_clearing_price: None,
+        cost_containment: None,
+        purchase_limit_bps: None,
+        max_bids_per_bidder: 10,
+        max_bids: 100_000,
+    }
 }
 
 impl<S: Sink> Market<'_, '_, S> {
@@ -639,35 +669,53 @@ impl<S: Sink> Market<'_, '_, S> {
             if t >= day_end - 120_000 {
                 break;
             }
-            self.top_up(n, t, ticks, quantity)?;
-            let (s_account, s_id) = (self.agents[seller].account, self.agents[seller].participant);
-            let (b_account, b_id) = (self.agents[n].account, self.agents[n].participant);
-            let proposed = self.act(
-                s_id,
-                t,
-                ExchangeCommand::ProposeBlock {
-                    instrument: symbol,
-                    account: s_account,
-                    counterparty: b_account,
-                    side: Side::Sell,
-                    price: price(ticks)?,
-                    quantity: Quantity::new(quantity),
-                    expires_at: Timestamp(day_end),
-                },
-            )?;
-            if let Some(ExchangeEffect::OrderEntered { order, .. }) = proposed {
-                self.act(
-                    b_id,
-                    t + 1,
-                    ExchangeCommand::AcceptBlock {
-                        instrument: symbol,
-                        account: b_account,
-                        proposal: order,
-                    },
-                )?;
-            }
+            let agreement = BlockAgreement {
+                symbol,
+                seller,
+                buyer: n,
+                ticks,
+                quantity,
+                expires_at: day_end,
+            };
+            self.agree_block(&agreement, t)?;
         }
         Ok(t + 60_000)
+    }
+
+    /// The seller proposes the agreement at `t` and the buyer accepts it at once.
+    fn agree_block(&mut self, agreement: &BlockAgreement, t: i64) -> Result<()> {
+        let (seller, buyer) = (
+            &self.agents[agreement.seller],
+            &self.agents[agreement.buyer],
+        );
+        let (s_account, s_id) = (seller.account, seller.participant);
+        let (b_account, b_id) = (buyer.account, buyer.participant);
+        self.top_up(agreement.buyer, t, agreement.ticks, agreement.quantity)?;
+        let proposed = self.act(
+            s_id,
+            t,
+            ExchangeCommand::ProposeBlock {
+                instrument: agreement.symbol,
+                account: s_account,
+                counterparty: b_account,
+                side: Side::Sell,
+                price: price(agreement.ticks)?,
+                quantity: Quantity::new(agreement.quantity),
+                expires_at: Timestamp(agreement.expires_at),
+            },
+        )?;
+        if let Some(ExchangeEffect::OrderEntered { order, .. }) = proposed {
+            self.act(
+                b_id,
+                t + 1,
+                ExchangeCommand::AcceptBlock {
+                    instrument: agreement.symbol,
+                    account: b_account,
+                    proposal: order,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// An institution quotes both sides around a centre between the close and its view;
@@ -722,19 +770,7 @@ impl<S: Sink> Market<'_, '_, S> {
         let reserve = (self.floor_ticks > 0)
             .then(|| price(self.floor_ticks))
             .transpose()?;
-        let rules = AuctionRules {
-            volume_offered: Quantity::new(volume),
-            lot_size_tonnes: AUCTION_LOT,
-            tick_size_ticks: 1,
-            reserve_price: reserve,
-            tie_break: TieBreak::SeededOrder,
-            cancel_if_undersubscribed: false,
-            minimum_clearing_price: None,
-            cost_containment: None,
-            purchase_limit_bps: None,
-            max_bids_per_bidder: 10,
-            max_bids: 100_000,
-        };
+        let rules = auction_rules(volume, reserve);
         let open_at = base + HOUR_MS / 2;
         let effect = self.driver.ok(
             ADMIN,
@@ -750,25 +786,9 @@ impl<S: Sink> Market<'_, '_, S> {
         };
         let mut t = open_at;
         for n in 0..self.agents.len() {
-            let a = &self.agents[n];
-            let (ticks, quantity) = if a.entity.is_some() {
-                if a.buy_left == 0 {
-                    continue;
-                }
-                let share = a.buy_left.div_ceil(remaining_auctions.max(1) as u64);
-                (yuan_to_ticks(self.bid_yuan(n, progress, rng) * 0.98), share)
-            } else if design.participation == Participation::Open {
-                let ticks = yuan_to_ticks(a.value * 0.95);
-                let cash = self
-                    .driver
-                    .sink
-                    .engine()
-                    .exchange()
-                    .cash(a.account)
-                    .available
-                    .minor_units();
-                (ticks, u64::try_from(cash / 4 / ticks.max(1)).unwrap_or(0))
-            } else {
+            let Some((ticks, quantity)) =
+                self.auction_bid(n, design, progress, remaining_auctions, rng)
+            else {
                 continue;
             };
             let ticks = ticks.max(self.floor_ticks).max(1);
@@ -804,6 +824,40 @@ impl<S: Sink> Market<'_, '_, S> {
             return Ok(Some(p.ticks() as f64 / 100.0));
         }
         Ok(None)
+    }
+
+    /// What agent `n` bids at an auction, `(ticks, tonnes)` before the floor and the
+    /// lot size: a firm a share of what it still needs at a discount to its limit,
+    /// an institution (open participation) a quarter of its cash at its view less 5%.
+    fn auction_bid(
+        &self,
+        n: usize,
+        design: &crate::scenario::Design,
+        progress: f64,
+        remaining_auctions: usize,
+        rng: &mut Rng,
+    ) -> Option<(i64, u64)> {
+        let a = &self.agents[n];
+        if a.entity.is_some() {
+            if a.buy_left == 0 {
+                return None;
+            }
+            let share = a.buy_left.div_ceil(remaining_auctions.max(1) as u64);
+            return Some((yuan_to_ticks(self.bid_yuan(n, progress, rng) * 0.98), share));
+        }
+        if design.participation != Participation::Open {
+            return None;
+        }
+        let ticks = yuan_to_ticks(a.value * 0.95);
+        let cash = self
+            .driver
+            .sink
+            .engine()
+            .exchange()
+            .cash(a.account)
+            .available
+            .minor_units();
+        Some((ticks, u64::try_from(cash / 4 / ticks.max(1)).unwrap_or(0)))
     }
 
     /// Ends the day on every instrument; returns the listed close and VWAP (yuan/t).
