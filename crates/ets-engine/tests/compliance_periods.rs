@@ -449,3 +449,24 @@ fn years_no_rulebook_covers_and_closed_periods_are_refused() {
         "year_closed",
     );
 }
+
+#[test]
+fn the_last_deadline_ends_at_midnight_beijing_time() {
+    // Goal: 31 December 2023 is a day in Beijing time: a surrender at 23:59:59 there
+    // (15:59:59 UTC) is on time, one at 00:00:01 on 1 January (16:00:01 UTC, still
+    // 31 December in UTC) is late.
+    let mut harness = setup(MAY_2023_MS, &["cn-power-2021"]);
+    harness.ok(
+        ADMIN,
+        allocate("cn-power-2021", 2021, AllocationPhase::Pre, &[COAL]),
+    );
+    // The harness stamps each command one second after the last.
+    harness.time_ms = 1_704_038_399_000 - 1_000; // 2023-12-31T23:59:59+08:00
+    harness.ok(COAL, surrender(COAL_ACCOUNT, cea(2021), 1, 2021));
+    harness.time_ms = 1_704_038_401_000 - 1_000; // 2024-01-01T00:00:01+08:00
+    harness.refused(
+        COAL,
+        surrender(COAL_ACCOUNT, cea(2021), 1, 2021),
+        "surrender_after_deadline",
+    );
+}

@@ -83,7 +83,10 @@ pub fn obligation(
 ///
 /// # Errors
 /// [`FormulaError::Overflow`] only if the product overflows.
-pub fn share_due(obligation: Quantity, cumulative_share: Decimal) -> Result<Quantity, FormulaError> {
+pub fn share_due(
+    obligation: Quantity,
+    cumulative_share: Decimal,
+) -> Result<Quantity, FormulaError> {
     tonnes_ceil(
         "share due",
         mul("share due", cumulative_share, tonnes(obligation))?,
