@@ -438,6 +438,9 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                         "shortfall": r.shortfall.tonnes(), "fine_min_minor_units": r.fine_min.minor_units(),
                         "fine_max_minor_units": r.fine_max.minor_units(),
                         "next_year_deduction": r.next_year_deduction.tonnes(), "final": closed,
+                        "period": r.period, "eu_status": r.eu_status,
+                        "make_good": r.make_good.tonnes(),
+                        "intermediate_shortfall": r.intermediate_shortfall.tonnes(),
                     })
                 })
                 .collect();
@@ -458,6 +461,10 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                 "fine_min_minor_units",
                 "fine_max_minor_units",
                 "next_year_deduction",
+                "period",
+                "eu_status",
+                "make_good",
+                "intermediate_shortfall",
             ])?;
             for r in results {
                 writer.write_record([
@@ -473,6 +480,10 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                     r.fine_min.minor_units().to_string(),
                     r.fine_max.minor_units().to_string(),
                     r.next_year_deduction.tonnes().to_string(),
+                    r.period.clone(),
+                    r.eu_status.clone().unwrap_or_default(),
+                    r.make_good.tonnes().to_string(),
+                    r.intermediate_shortfall.tonnes().to_string(),
                 ])?;
             }
             writer.flush()?;
@@ -487,8 +498,9 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                 }
             );
             println!(
-                "{:>8} {:>12} {:>12} {:>12} {:>12} {:>10} {:<18} {:>10} {:>22}",
+                "{:>8} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:<28} {:>10} {:>22} {:>3} {:>10}",
                 "entity",
+                "period",
                 "verified",
                 "allocation",
                 "obligation",
@@ -496,12 +508,15 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                 "offsets",
                 "status",
                 "shortfall",
-                "fine (minor units)"
+                "fine (minor units)",
+                "eu",
+                "make-good"
             );
             for r in results {
                 println!(
-                    "{:>8} {:>12} {:>12} {:>12} {:>12} {:>10} {:<18} {:>10} {:>22}",
+                    "{:>8} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:<28} {:>10} {:>22} {:>3} {:>10}",
                     r.entity.0,
+                    r.period,
                     optional(r.verified_emissions),
                     r.allocation.tonnes(),
                     r.obligation.tonnes(),
@@ -510,6 +525,8 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                     r.status.name(),
                     r.shortfall.tonnes(),
                     format!("{}-{}", r.fine_min.minor_units(), r.fine_max.minor_units()),
+                    r.eu_status.as_deref().unwrap_or("-"),
+                    r.make_good.tonnes(),
                 );
             }
         }

@@ -224,6 +224,16 @@ fn a_small_compliance_year_runs_through_the_cli() {
         ),
         (Some("shortfall"), Value::from(2_000_000), Value::from(true))
     );
+    // The period, the EU columns (none for China) and the intermediate deadline's judgement.
+    assert_eq!(
+        (
+            coal["period"].as_str(),
+            coal["eu_status"].clone(),
+            coal["make_good"].clone(),
+            coal["intermediate_shortfall"].is_u64()
+        ),
+        (Some("2021"), Value::Null, Value::from(0), true)
+    );
     let gas = &report[1];
     assert_eq!(
         (gas["status"].as_str(), gas["obligation"].clone()),
@@ -249,6 +259,26 @@ fn a_small_compliance_year_runs_through_the_cli() {
             |line| line.starts_with("10,100,980100,903980,980100,903980,0,shortfall,76120")
         ),
         "{csv}"
+    );
+    // A year no rulebook covers is refused with its code.
+    let outside = ets(
+        &[
+            "compliance",
+            "report",
+            "--data",
+            data,
+            "--scheme",
+            "cn-power-2021",
+            "--year",
+            "2030",
+        ],
+        "",
+    );
+    assert!(!outside.status.success());
+    assert!(
+        String::from_utf8_lossy(&outside.stderr).contains("does not govern compliance year 2030"),
+        "{}",
+        String::from_utf8_lossy(&outside.stderr)
     );
     let verify = ok(&["verify", "--data", data], "");
     assert!(verify.contains("\"ok\": true"));

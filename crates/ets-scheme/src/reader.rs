@@ -401,6 +401,17 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    /// An optional array of tables (`[[key]]`): empty when absent, else as [`Self::tables`].
+    pub(crate) fn optional_tables(
+        &mut self,
+        key: &str,
+    ) -> Result<Vec<TableReader<'a>>, RulebookError> {
+        if self.get(key).is_none() {
+            return Ok(Vec::new());
+        }
+        self.tables(key)
+    }
+
     /// A required, non-empty array of tables (`[[key]]`); the readers' paths
     /// are `key[0]`, `key[1]`, ...
     pub(crate) fn tables(&mut self, key: &str) -> Result<Vec<TableReader<'a>>, RulebookError> {

@@ -193,9 +193,8 @@ impl Compliance {
         assess(
             &mut result,
             rulebook,
-            owed,
-            surrendered,
-            judged.reference_average_price,
+            (owed, surrendered),
+            (period.last_year(), judged.reference_average_price),
         )?;
         result.offsets_used = offsets_used;
         result.intermediate_shortfall = intermediate_shortfall(registry, judged, entity, owed)?;
@@ -313,9 +312,8 @@ fn empty_result(
 fn assess(
     result: &mut EntityResult,
     rulebook: &Rulebook,
-    owed: Owed,
-    surrendered: Quantity,
-    reference_average_price: Option<Price>,
+    (owed, surrendered): (Owed, Quantity),
+    (year, reference_average_price): (u16, Option<Price>),
 ) -> Result<(), ComplianceError> {
     let own_obligation = owed
         .total
@@ -326,7 +324,7 @@ fn assess(
         .unwrap_or(Quantity::ZERO);
     let assessment = penalty::assess_penalty(
         &rulebook.scheme,
-        &rulebook.penalty,
+        &rulebook.penalty_for(year),
         &PenaltyInput {
             obligation: own_obligation,
             surrendered: own_surrendered,
