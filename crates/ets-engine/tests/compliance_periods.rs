@@ -470,3 +470,107 @@ fn the_last_deadline_ends_at_midnight_beijing_time() {
         "surrender_after_deadline",
     );
 }
+
+#[test]
+fn a_gas_unit_in_a_mixed_company_gets_its_gas_cap() {
+    // Goal: caps per unit category (docs/compliance.md works this company by hand).
+    const MIXED: ParticipantId = ParticipantId(30);
+    const MIXED_ACCOUNT: AccountId = AccountId(300);
+    let mut harness = setup(MAY_2023_MS, &[]);
+    harness.ok(
+        ADMIN,
+        registry(RegistryCommand::RegisterParticipant {
+            id: MIXED,
+            kind: ParticipantKind::CoveredEntity,
+            name: "Coal and gas".into(),
+        }),
+    );
+    harness.ok(
+        ADMIN,
+        registry(RegistryCommand::OpenAccount {
+            id: MIXED_ACCOUNT,
+            kind: AccountKind::OperatorHolding,
+            holder: MIXED,
+            representatives: vec![MIXED],
+            approvals_required: 1,
+        }),
+    );
+    harness.ok(ADMIN, rulebook("cn-power-2021"));
+    let gas_unit = UnitSpec {
+        unit: Code::try_new("G1").expect("code"),
+        category: UnitCategory::Gas,
+        ..coal_unit()
+    };
+    harness.ok(
+        ADMIN,
+        compliance(ComplianceCommand::RegisterEntities {
+            scheme: "cn-power-2021".into(),
+            entities: vec![EntitySpec {
+                participant: MIXED,
+                account: MIXED_ACCOUNT,
+                units: vec![coal_unit(), gas_unit],
+            }],
+        }),
+    );
+    let line = |unit: &str, mwh: &str| UnitOutput {
+        unit: Code::try_new(unit).expect("code"),
+        electricity_mwh: mwh.into(),
+        heat_gj: "0".into(),
+        heat_supply_ratio: "0".into(),
+        load_factor: "0.90".into(),
+    };
+    // Final allocation: U1 0.8218 x 1,000,000 = 821,800 t; G1 0.3920 x 300,000 = 117,600 t.
+    harness.ok(
+        ADMIN,
+        compliance(ComplianceCommand::Allocate {
+            scheme: "cn-power-2021".into(),
+            year: 2021,
+            phase: AllocationPhase::Final,
+            outputs: vec![EntityOutput {
+                participant: MIXED,
+                units: vec![line("U1", "1000000"), line("G1", "300000")],
+            }],
+        }),
+    );
+    assert_eq!(harness.held(MIXED_ACCOUNT, &cea(2021)), 939_400);
+    // Coal 500,000 t x 20 GJ/t x 0.0270 tC/GJ x 0.99 x 44/12 = 980,100 t; natural gas
+    // 6,000 x 400 GJ x 0.015 x 1 x 44/12 = 132,000 t. Verified 1,112,100 t.
+    let fuel = |kind, consumed: &str, ncv: &str, carbon: &str, oxidation: &str| FuelSpec {
+        kind,
+        consumed: consumed.into(),
+        net_calorific_value: ncv.into(),
+        carbon_content: Some(carbon.into()),
+        oxidation_rate: Some(oxidation.into()),
+    };
+    harness.ok(
+        MIXED,
+        compliance(ComplianceCommand::SubmitReport {
+            entity: MIXED,
+            year: 2021,
+            fuels: vec![
+                fuel(FuelKind::Coal, "500000", "20", "0.0270", "0.99"),
+                fuel(FuelKind::Other, "6000", "400", "0.015", "1"),
+            ],
+            purchased_electricity_mwh: "0".into(),
+            output_mwh: "0".into(),
+            draft: false,
+        }),
+    );
+    harness.ok(
+        ADMIN,
+        compliance(ComplianceCommand::CorrectReport {
+            entity: MIXED,
+            year: 2021,
+            emissions: Quantity::new(1_112_100),
+        }),
+    );
+    // Gas units: min(132,000, 117,600) = 117,600. Coal: gap 158,300 within 20% of 980,100
+    // (196,020), so 980,100. Obligation 1,097,700 t. As one coal entity it would owe all
+    // 1,112,100 t (gap 172,700 within 222,420): the gas units' 14,400 t relief would be lost.
+    let mixed = line_of(&harness, MIXED);
+    assert_eq!(mixed.obligation, Quantity::new(1_097_700));
+}
+
+fn line_of(harness: &Harness, entity: ParticipantId) -> ets_engine::compliance::EntityResult {
+    line(harness, "cn-power-2021", 2021, entity)
+}

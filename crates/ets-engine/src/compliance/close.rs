@@ -6,7 +6,6 @@
 //! next-year deduction is applied at once when that year's allocation was
 //! issued before the close (see `deduction`).
 
-use super::command::UnitCategory;
 use super::deadline;
 use super::error::ComplianceError;
 use super::state::{Compliance, ComplianceEffect, CoveredEntity, EntityResult, EntityStatus};
@@ -14,7 +13,7 @@ use super::surrender::Surrenders;
 use ets_model::{Money, ParticipantId, Price, Quantity, Timestamp};
 use ets_registry::{Context, Registry, RegistryError};
 use ets_scheme::Rulebook;
-use ets_scheme::obligation::{self, ObligationClass};
+use ets_scheme::obligation;
 use ets_scheme::penalty::{self, PenaltyInput};
 use ets_scheme::period::CompliancePeriod;
 use ets_scheme::rulebook::PenaltyRegime;
@@ -65,16 +64,12 @@ impl Compliance {
             claw_back = sum(claw_back, owed).ok_or_else(|| overflow("claw-back owed"))?;
         }
         let (verified, allocation) = (Quantity::new(verified), Quantity::new(allocation));
-        let capped = obligation::obligation(
-            &rulebook.obligation,
-            obligation_class(entity),
-            verified,
-            allocation,
-        )?;
+        let capped =
+            self.capped_obligation(rulebook, entity, &period.years, (verified, allocation))?;
         let carried = self.carried_make_good(&rulebook.scheme.id, participant, &period);
         let total = [Quantity::new(claw_back), carried]
             .into_iter()
-            .try_fold(capped.surrender, Quantity::checked_add)
+            .try_fold(capped, Quantity::checked_add)
             .map_err(|_| overflow("obligation"))?;
         Ok(Some(Owed {
             verified,
@@ -350,20 +345,4 @@ fn assess(
         result.make_good = shortfall;
     }
     Ok(())
-}
-
-/// Which obligation rule applies to an entity: gas when every unit is gas (an EU
-/// installation has no units: not gas).
-fn obligation_class(entity: &CoveredEntity) -> ObligationClass {
-    let all_gas = !entity.spec.units.is_empty()
-        && entity
-            .spec
-            .units
-            .iter()
-            .all(|unit| unit.category == UnitCategory::Gas);
-    if all_gas {
-        ObligationClass::Gas
-    } else {
-        ObligationClass::CoalOrOther
-    }
 }
