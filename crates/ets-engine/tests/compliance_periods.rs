@@ -362,6 +362,7 @@ fn a_2021_shortfall_is_clawed_back_from_the_2022_allocation_issued_before_the_cl
         .expect("a cancellation from the coal account");
     assert!(cause.contains("2021 shortfall"), "{cause}");
     assert!(cause.contains("2022 allocation"), "{cause}");
+    assert!(cause.contains("(20000 t)"), "{cause}");
     // The seller's 12,761 t owed are part of its 2022 obligation: with 2022 verified
     // emissions equal to its allocation (57,239 t), it owes 57,239 + 12,761 = 70,000 t.
     verified(&mut harness, SELLER, 2022, 57_239);

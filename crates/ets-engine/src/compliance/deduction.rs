@@ -74,7 +74,7 @@ impl Compliance {
             };
             let due = result.next_year_deduction;
             let reason = format!(
-                "{} shortfall under {scheme} ({due} t) deducted from the {next} allocation at the close",
+                "{} shortfall under {scheme} ({due}) deducted from the {next} allocation at the close",
                 result.period
             );
             let taken = claw_back(
