@@ -1174,6 +1174,15 @@ fn read_deadlines(
     for &year in scheme_years {
         check_year_schedule(&table, &surrender, year)?;
     }
+    if let Some((year, groups)) = crate::period::inconsistent_period(&surrender) {
+        return Err(table.invalid_summary(
+            "surrender",
+            groups,
+            format!(
+                "compliance year {year} is in two periods: every deadline of a year must name the same compliance_years"
+            ),
+        ));
+    }
     table.finish()?;
     Ok(Deadlines {
         pre_allocation,
@@ -1461,6 +1470,25 @@ mod tests {
         let error = refuse(&text);
         assert_eq!(error.code(), "rulebook_invalid_value");
         assert!(error.to_string().contains("deadlines.surrender"), "{error}");
+    }
+
+    #[test]
+    fn a_year_in_two_periods_is_refused() {
+        // Goal: 2021's 95% deadline naming 2021 alone and its 100% deadline naming a
+        // different group would make 2021 part of two periods.
+        let text = edit(
+            CN_2021,
+            "compliance_years = [2021]                       # annual management [S8]\ndate = 2023-12-31",
+            "compliance_years = [2020, 2021]\ndate = 2023-12-31",
+        );
+        let text = edit(
+            &text,
+            "compliance_years = [2021]                       # 2021-22",
+            "compliance_years = [2020, 2021]                       # 2021-22",
+        );
+        let error = refuse(&text);
+        assert_eq!(error.code(), "rulebook_invalid_value");
+        assert!(error.to_string().contains("two periods"), "{error}");
     }
 
     #[test]
