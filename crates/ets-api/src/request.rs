@@ -1,8 +1,9 @@
 //! One JSON line in (a command), one JSON line out (its outcome).
 
+use crate::authority::{ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec};
 use crate::compliance::{COMPLIANCE_COMMANDS, parse_compliance};
 use crate::exchange::{EXCHANGE_COMMANDS, parse_exchange};
-use crate::text::{format_time, parse_time, parse_unit_class};
+use crate::text::{check_text, format_time, parse_time, parse_unit_class};
 use ets_engine::compliance::ComplianceEffect;
 use ets_engine::exchange::ExchangeEffect;
 use ets_engine::{Command, Effect, Outcome, Rejection};
@@ -39,6 +40,24 @@ pub struct ApiRequest {
     /// The command.
     pub command: Command,
 }
+
+/// The registry commands, with who may send each.
+pub const REGISTRY_COMMANDS: [CommandSpec; 14] = [
+    CommandSpec::write("register_participant", ADMINISTRATION),
+    CommandSpec::write("open_account", ADMINISTRATION),
+    CommandSpec::write("set_account_status", ADMINISTRATION),
+    CommandSpec::write("set_approval_rule", ADMINISTRATION),
+    CommandSpec::write("issue", ADMINISTRATION),
+    CommandSpec::write("allocate", ADMINISTRATION),
+    CommandSpec::write("transfer", ACCOUNT_HOLDING),
+    CommandSpec::write("surrender", ACCOUNT_HOLDING),
+    CommandSpec::write("retire", ACCOUNT_HOLDING),
+    CommandSpec::write("cancel", ADMINISTRATION),
+    CommandSpec::write("reverse", ADMINISTRATION),
+    CommandSpec::write("approve", ACCOUNT_HOLDING),
+    CommandSpec::write("reject", ACCOUNT_HOLDING),
+    CommandSpec::write("withdraw", ACCOUNT_HOLDING),
+];
 
 #[derive(Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
@@ -172,11 +191,11 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
     let is_compliance = value
         .get("command")
         .and_then(Value::as_str)
-        .is_some_and(|name| COMPLIANCE_COMMANDS.contains(&name));
+        .is_some_and(|name| COMPLIANCE_COMMANDS.iter().any(|spec| spec.name == name));
     let is_exchange = value
         .get("command")
         .and_then(Value::as_str)
-        .is_some_and(|name| EXCHANGE_COMMANDS.contains(&name));
+        .is_some_and(|name| EXCHANGE_COMMANDS.iter().any(|spec| spec.name == name));
     let command = if is_compliance {
         Command::Compliance(
             parse_compliance(value).map_err(|message| malformed(request_id, message))?,
@@ -234,9 +253,17 @@ fn participants(ids: Vec<u64>) -> Vec<ParticipantId> {
     ids.into_iter().map(ParticipantId).collect()
 }
 
+/// A transaction's note, refused here (never journaled) when it is longer
+/// than the registry keeps or holds control or bidirectional characters.
+fn checked_note(field: &str, text: String) -> Result<String, String> {
+    check_text(field, &text, ets_registry::NOTE_MAX_BYTES)?;
+    Ok(text)
+}
+
 fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
     Ok(match command {
         JsonCommand::RegisterParticipant { id, kind, name } => {
+            check_text("name", &name, ets_registry::NAME_MAX_BYTES)?;
             RegistryCommand::RegisterParticipant {
                 id: ParticipantId(id),
                 kind: participant_kind(&kind)?,
@@ -306,10 +333,10 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             quantity,
             beneficiary,
         } => RegistryCommand::Retire {
+            beneficiary: checked_note("beneficiary", beneficiary)?,
             from: AccountId(from),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
-            beneficiary,
         },
         JsonCommand::Cancel {
             from,
@@ -317,10 +344,10 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             quantity,
             reason,
         } => RegistryCommand::Cancel {
+            reason: checked_note("reason", reason)?,
             from: AccountId(from),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
-            reason,
         },
         JsonCommand::Reverse { transaction } => RegistryCommand::Reverse {
             transaction: TransactionId(transaction),
@@ -404,7 +431,7 @@ fn exchange_effect_json(effect: &ExchangeEffect) -> Value {
             trades,
         } => json!({
             "auction": auction.0,
-            "status": format!("{status:?}"),
+            "status": auction_status_name(*status),
             "clearing_price_ticks": clearing_price.map(|p| p.ticks()),
             "sold": sold.tonnes(),
             "trades": trades,
@@ -415,6 +442,21 @@ fn exchange_effect_json(effect: &ExchangeEffect) -> Value {
         }),
         ExchangeEffect::BidModified { auction, bid } => {
             json!({ "auction": auction.0, "bid_modified": bid.0 })
+        }
+    }
+}
+
+/// The snake_case name of how an auction ended.
+fn auction_status_name(status: ets_market::AuctionStatus) -> &'static str {
+    use ets_market::{AuctionStatus, CancellationCause};
+    match status {
+        AuctionStatus::Cleared => "cleared",
+        AuctionStatus::Undersubscribed => "undersubscribed",
+        AuctionStatus::Cancelled(CancellationCause::InsufficientBidVolume) => {
+            "cancelled_insufficient_bid_volume"
+        }
+        AuctionStatus::Cancelled(CancellationCause::ClearingPriceTooLow { .. }) => {
+            "cancelled_clearing_price_too_low"
         }
     }
 }

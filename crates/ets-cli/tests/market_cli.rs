@@ -331,7 +331,7 @@ fn end_of_day_and_auction_close_need_their_operators() {
     let cleared = close("1", "1");
     assert_eq!(code_of(&cleared), 0, "{cleared:?}");
     let result = outcome(&cleared)["result"].clone();
-    assert_eq!(result["status"], "Cleared");
+    assert_eq!(result["status"], "cleared");
     assert_eq!(result["clearing_price_ticks"], 4000);
     assert_eq!(result["sold"], 500);
     let again = close("1", "1");

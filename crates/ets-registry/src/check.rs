@@ -103,7 +103,10 @@ impl Registry {
                 }
             }
         }
-        match expected.into_iter().find(|(_, quantity)| !quantity.is_zero()) {
+        match expected
+            .into_iter()
+            .find(|(_, quantity)| !quantity.is_zero())
+        {
             Some(((account, class_index), quantity)) => Err(format!(
                 "account {account} class index {class_index}: the exchange holds {quantity} but the registry has no such holding"
             )),

@@ -19,6 +19,7 @@
 //! (`/api/stream/*`); with a certificate and key the server speaks HTTPS
 //! (rustls), else plain HTTP.
 
+mod access;
 mod auth;
 mod http;
 mod metrics;
@@ -29,13 +30,14 @@ mod users;
 
 pub use auth::throttle;
 
+pub use access::ParticipantKinds;
 pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};
 pub use http::{
-    ADMINISTRATOR_COMMANDS, Access, BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES,
-    OPENAPI_JSON, Route, ServerState, Verb, router, routes,
+    Access, BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES, OPENAPI_JSON, Route,
+    ServerState, Verb, router, routes,
 };
 pub use metrics::Metrics;
-pub use sequencer::{Job, Query, Sequencer, SequencerConfig};
+pub use sequencer::{Job, Sequencer, SequencerConfig};
 pub use stream::{EVENTS_BUFFERED, StreamEvent, Streams, Topic};
 pub use users::{
     AuthError, NAME_MAX_BYTES, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, Principal, Role,
@@ -188,6 +190,7 @@ pub async fn serve(
         throttle: Arc::new(throttle::Throttle::new(config.throttle)),
         streams: streams.clone(),
         https: tls.is_some(),
+        kinds: Arc::default(),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Open streams never end on their own: close them when shutdown begins.

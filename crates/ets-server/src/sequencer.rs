@@ -7,10 +7,7 @@
 
 use crate::metrics::Metrics;
 use crate::stream::{Publisher, Streams};
-use ets_api::{account_view, participant_view, serial_view, transaction_view};
-use ets_model::{AccountId, ParticipantId, TransactionId};
 use ets_store::{Reply, Store, Submission, wall_clock_now};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -33,19 +30,6 @@ impl Default for SequencerConfig {
     }
 }
 
-/// A read of the engine's state.
-#[derive(Debug, Clone, Copy)]
-pub enum Query {
-    /// An account with its holdings.
-    Account(AccountId),
-    /// A transaction with its history.
-    Transaction(TransactionId),
-    /// A serial number's history.
-    Serial(u64),
-    /// A participant.
-    Participant(ParticipantId),
-}
-
 /// Work for the sequencer, with where to send the answer.
 pub enum Job {
     /// A command to apply; answered once durable, or with the store's fault.
@@ -64,13 +48,6 @@ pub enum Job {
         submissions: Vec<Submission>,
         /// Where the replies go, in the same order.
         reply: oneshot::Sender<Result<Vec<Reply>, String>>,
-    },
-    /// A query; answered with the view, or `None` when the thing does not exist.
-    Query {
-        /// What to read.
-        query: Query,
-        /// Where the view goes.
-        reply: oneshot::Sender<Option<Value>>,
     },
     /// A read of anything in the store (the web UI's pages), run on the
     /// sequencer thread after the submissions queued before it are durable.
@@ -169,11 +146,6 @@ fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, si
                     });
                     pending.submissions.extend(submissions);
                 }
-                Job::Query { query, reply } => {
-                    flush(&mut store, &mut pending, sink);
-                    // The asker may have gone away; nothing to do then.
-                    let _ = reply.send(answer(&store, query));
-                }
                 Job::Read(read) => {
                     flush(&mut store, &mut pending, sink);
                     // A read changes nothing, so a panicking one only loses its answer.
@@ -259,14 +231,4 @@ fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>) {
 fn report_journal(store: &Store, metrics: &Metrics) {
     let stats = store.journal().stats();
     metrics.set_journal(stats.bytes, stats.records);
-}
-
-fn answer(store: &Store, query: Query) -> Option<Value> {
-    let registry = store.engine().registry();
-    match query {
-        Query::Account(id) => account_view(registry, id).ok(),
-        Query::Transaction(id) => transaction_view(registry, id).ok(),
-        Query::Participant(id) => participant_view(registry, id).ok(),
-        Query::Serial(serial) => serial_view(registry, serial),
-    }
 }

@@ -45,95 +45,7 @@ const TOKEN_SECRET_BYTES: usize = 32;
 const TOKEN_SECRET_CHARS: usize = 43;
 const SALT_BYTES: usize = 16;
 
-/// What a user may do through the API, beyond what the engine checks for the
-/// participant they act as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Runs the registry: registers participants, opens accounts, issues,
-    /// allocates, cancels, reverses, and everything a representative may.
-    Administrator,
-    /// Acts on the accounts their participant represents.
-    Representative,
-    /// A verifier of emission reports; acts like a representative for now.
-    Verifier,
-    /// A member of the exchange; acts like a representative for now.
-    ExchangeMember,
-    /// Reads everything, changes nothing: only GET requests.
-    Auditor,
-}
-
-impl Role {
-    /// Every role, in a fixed order.
-    pub const ALL: [Role; 5] = [
-        Role::Administrator,
-        Role::Representative,
-        Role::Verifier,
-        Role::ExchangeMember,
-        Role::Auditor,
-    ];
-
-    /// The snake_case name used in `users.json`, the CLI and the docs.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Administrator => "administrator",
-            Role::Representative => "representative",
-            Role::Verifier => "verifier",
-            Role::ExchangeMember => "exchange_member",
-            Role::Auditor => "auditor",
-        }
-    }
-
-    /// Whether the role may send commands (POST); only auditors may not.
-    #[must_use]
-    pub fn may_write(self) -> bool {
-        self != Role::Auditor
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
-
-/// A role name that is not one of [`Role::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown role {0:?}; expected administrator, representative, verifier, exchange_member or auditor"
-)]
-pub struct UnknownRole(pub String);
-
-impl UnknownRole {
-    /// Stable code: `unknown_role`.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        "unknown_role"
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = UnknownRole;
-
-    fn from_str(text: &str) -> Result<Role, UnknownRole> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == text)
-            .ok_or_else(|| UnknownRole(text.to_owned()))
-    }
-}
-
-/// An authenticated user: who they are and what they act as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// The user's name.
-    pub name: String,
-    /// The participant every command of theirs must name as `requester`.
-    pub participant: ParticipantId,
-    /// What they may do through the API.
-    pub role: Role,
-}
+pub use ets_api::{Principal, Role, UnknownRole};
 
 /// Why the users file could not be read, changed or written.
 #[derive(Debug, thiserror::Error)]
@@ -828,17 +740,5 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
-    }
-
-    #[test]
-    fn roles_round_trip_through_their_names() {
-        // Goal: every role parses from the name it prints; others are refused.
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
-        }
-        assert_eq!(
-            "root".parse::<Role>().map_err(|error| error.code()),
-            Err("unknown_role")
-        );
     }
 }

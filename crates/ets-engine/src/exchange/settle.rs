@@ -204,8 +204,14 @@ impl Ledger<'_> {
         // and the fee account both fees, which sums to the same.
         let paid = checked_cash(value.checked_add(fee), "value plus fee");
         self.pay_from_held(fill.buyer, paid);
-        self.credit(fill.seller, checked_cash(value.checked_sub(fee), "value less fee"));
-        self.credit(instrument.fee_account, checked_cash(fee.checked_mul(2), "both fees"));
+        self.credit(
+            fill.seller,
+            checked_cash(value.checked_sub(fee), "value less fee"),
+        );
+        self.credit(
+            instrument.fee_account,
+            checked_cash(fee.checked_mul(2), "both fees"),
+        );
         let (buy_order, sell_order) = match fill.aggressor {
             Side::Buy => (fill.taker_order, fill.maker_order),
             Side::Sell => (fill.maker_order, fill.taker_order),
