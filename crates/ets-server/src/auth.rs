@@ -280,6 +280,14 @@ pub(crate) async fn require_user(
         }
     };
     tracing::Span::current().record("user", principal.name.as_str());
+    if let Err((refusal, wait)) = state.rate.spend_at(
+        &principal.name,
+        body_bytes(&request),
+        std::time::Instant::now(),
+    ) {
+        tracing::info!(user = %principal.name, "rate limited");
+        return crate::http::rate_limited(&refusal, wait);
+    }
     let reads_only = matches!(*request.method(), Method::GET | Method::HEAD);
     if !reads_only && !principal.role.may_write() {
         return error(
@@ -293,6 +301,24 @@ pub(crate) async fn require_user(
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// What a request's body costs from its user's byte budget: its declared
+/// length, or (a chunked body of unknown length) the most the route accepts.
+fn body_bytes(request: &Request) -> u64 {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    match declared {
+        Some(length) => length,
+        None if request.method() == Method::GET || request.method() == Method::HEAD => 0,
+        None if request.uri().path().ends_with("/batch") => {
+            crate::http::BATCH_BODY_MAX_BYTES as u64
+        }
+        None => crate::http::BODY_MAX_BYTES as u64,
+    }
 }
 
 /// The client's IP address, when the server was started with connection info.

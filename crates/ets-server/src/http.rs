@@ -8,6 +8,7 @@ use crate::access::{self, ParticipantKinds};
 use crate::auth::throttle::Throttle;
 use crate::auth::{UserDirectory, require_user};
 use crate::metrics::Metrics;
+use crate::rate::RateLimiter;
 use crate::sequencer::Job;
 use crate::stream::{self, Streams};
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Path, Request, State};
@@ -63,6 +64,8 @@ pub struct ServerState {
     pub kinds: Arc<ParticipantKinds>,
     /// Whether the JSON API accepts HTTP Basic credentials.
     pub basic_auth: bool,
+    /// Each user's request and byte budget.
+    pub rate: Arc<RateLimiter>,
 }
 
 impl ServerState {
@@ -83,6 +86,7 @@ impl ServerState {
             https: false,
             kinds: Arc::default(),
             basic_auth: false,
+            rate: Arc::default(),
         }
     }
 }
@@ -267,6 +271,16 @@ async fn observe(State(state): State<ServerState>, request: Request, next: Next)
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let message = message.into();
     (status, Json(ErrorBody::new(code, &message))).into_response()
+}
+
+/// `429 rate_limited` with `Retry-After` in whole seconds (at least 1).
+pub(crate) fn rate_limited(refusal: &Refusal, wait: std::time::Duration) -> Response {
+    let mut response = refuse(refusal);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// The response of a refusal: its code's status, `Retry-After` when the
@@ -515,7 +529,12 @@ async fn commands_batch(
         Vec::new()
     } else {
         let (reply, answer) = oneshot::channel();
-        if let Some(response) = enqueue(&state.jobs, Job::SubmitMany { submissions, reply }) {
+        let job = Job::SubmitMany {
+            submissions,
+            bytes: body.len(),
+            reply,
+        };
+        if let Some(response) = enqueue(&state.jobs, job) {
             return response;
         }
         match answer.await {
@@ -583,7 +602,12 @@ async fn command(
         command: request.command,
     };
     let submission = Box::new(submission);
-    if let Some(response) = enqueue(jobs, Job::Submit { submission, reply }) {
+    let job = Job::Submit {
+        submission,
+        bytes: body.len(),
+        reply,
+    };
+    if let Some(response) = enqueue(jobs, job) {
         return response;
     }
     match answer.await {

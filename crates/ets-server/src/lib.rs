@@ -23,6 +23,7 @@ mod access;
 mod auth;
 mod http;
 mod metrics;
+mod rate;
 mod sequencer;
 mod stream;
 mod ui;
@@ -37,6 +38,7 @@ pub use http::{
     ServerState, Verb, router, routes,
 };
 pub use metrics::Metrics;
+pub use rate::{RateLimitConfig, RateLimiter};
 pub use sequencer::{Job, Sequencer, SequencerConfig};
 pub use stream::{EVENTS_BUFFERED, StreamEvent, Streams, Topic};
 pub use users::{
@@ -67,6 +69,8 @@ pub struct ServerConfig {
     /// browsers cache them and send them with cross-site requests; programs
     /// use tokens). The web UI's sign-in form is not affected.
     pub basic_auth: bool,
+    /// How fast each user may send requests and bytes.
+    pub rate_limit: RateLimitConfig,
 }
 
 impl ServerConfig {
@@ -80,6 +84,7 @@ impl ServerConfig {
             tls: None,
             throttle: throttle::ThrottleConfig::default(),
             basic_auth: false,
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -197,6 +202,7 @@ pub async fn serve(
         https: tls.is_some(),
         kinds: Arc::default(),
         basic_auth: config.basic_auth,
+        rate: Arc::new(RateLimiter::new(config.rate_limit)),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Open streams never end on their own: close them when shutdown begins.

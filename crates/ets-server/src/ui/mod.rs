@@ -473,7 +473,12 @@ async fn send_form(
         time: request.time,
         command: request.command,
     });
-    if let Err(response) = enqueue(&state.server.jobs, Job::Submit { submission, reply }) {
+    let job = Job::Submit {
+        submission,
+        bytes: command.to_string().len(),
+        reply,
+    };
+    if let Err(response) = enqueue(&state.server.jobs, job) {
         return response;
     }
     let reply = match answer.await {
