@@ -143,3 +143,27 @@ fn print_balances(store: &Store) -> Result<()> {
     );
     Ok(())
 }
+
+/// The default scenario of `ets demo` and its rulebook, built into the
+/// binary so that the demo runs from any directory and after `cargo install`.
+const DEFAULT_SCENARIO: &str = include_str!("../../../scenarios/cn-power-2021.toml");
+/// The rulebook the default scenario names (`../schemes/cn-power-2021.toml`).
+const DEFAULT_RULEBOOK: &str = include_str!("../../../schemes/cn-power-2021.toml");
+
+/// Writes the built-in default scenario and its rulebook into a temporary
+/// folder laid out as the repository is (`scenarios/`, `schemes/`), and
+/// returns the folder (kept alive by the caller) and the scenario's path.
+///
+/// # Errors
+/// When the temporary folder cannot be written.
+pub fn default_scenario() -> Result<(tempfile::TempDir, PathBuf)> {
+    let folder = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let scenarios = folder.path().join("scenarios");
+    let schemes = folder.path().join("schemes");
+    std::fs::create_dir_all(&scenarios)?;
+    std::fs::create_dir_all(&schemes)?;
+    std::fs::write(schemes.join("cn-power-2021.toml"), DEFAULT_RULEBOOK)?;
+    let scenario = scenarios.join("cn-power-2021.toml");
+    std::fs::write(&scenario, DEFAULT_SCENARIO)?;
+    Ok((folder, scenario))
+}

@@ -90,9 +90,10 @@ enum Commands {
     /// journaled `store/` into the output folder, and prints a one-screen summary.
     /// Example: `ets demo` or `ets demo --seed 7 --entities 300`
     Demo {
-        /// The scenario file.
-        #[arg(long, default_value = "scenarios/cn-power-2021.toml")]
-        scenario: PathBuf,
+        /// The scenario file (default: the built-in China power 2021 scenario,
+        /// the same as `scenarios/cn-power-2021.toml` in the repository).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
         /// The seed (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,
@@ -175,13 +176,76 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    quiet_on_broken_pipe();
     match run(Cli::parse()) {
         Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
+            if let Some(hint) = hint_for(&error) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `error` is a write to a closed pipe (`ets show ... | head -1`):
+/// the reader has all it wants, so the tool ends quietly.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `println!` panics when standard output is a closed pipe; Rust ignores
+/// SIGPIPE, and the project forbids the unsafe call that would restore it.
+/// This hook ends the process quietly in that one case and leaves every
+/// other panic to the default hook.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// What to do next, for the errors a newcomer meets first.
+fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
+    let journal = error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<ets_journal::JournalError>()
+            .or_else(|| match cause.downcast_ref::<ets_store::StoreError>() {
+                Some(ets_store::StoreError::Journal(journal)) => Some(journal),
+                _ => None,
+            })
+    })?;
+    Some(match journal {
+        ets_journal::JournalError::NotAStore { .. } => {
+            "create a store there first with `ets init --data DIR`, or pass the --data of an existing one"
+        }
+        ets_journal::JournalError::Locked { .. } => {
+            "another `ets` process (for example `ets serve`) has this store open; stop it, or send the commands to it"
+        }
+        ets_journal::JournalError::AlreadyExists { .. } => {
+            "use that store as it is, or choose an empty directory"
+        }
+        _ => return None,
+    })
 }
 
 fn serve(
@@ -241,7 +305,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
             entities,
             out,
-        } => simulate::demo(&scenario, seed, entities, out),
+        } => match scenario {
+            Some(scenario) => simulate::demo(&scenario, seed, entities, out),
+            None => {
+                let (_folder, scenario) = demo::default_scenario()?;
+                simulate::demo(&scenario, seed, entities, out)
+            }
+        },
         Commands::Simulate(args) => simulate::run(args),
         Commands::Bench { what } => bench::run(what),
         Commands::Compliance { what } => compliance::run(what),

@@ -52,7 +52,7 @@ pub fn run(data: &Path, what: What) -> Result<ExitCode> {
             ),
         },
     };
-    println!("{}", serde_json::to_string_pretty(&view)?);
+    print_json(&view)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -67,13 +67,24 @@ pub fn verify(data: &Path) -> Result<ExitCode> {
                 "snapshot_sequence": report.snapshot_sequence,
                 "warnings": report.warnings,
             });
-            println!("{}", serde_json::to_string_pretty(&line)?);
+            print_json(&line)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
             let line = json!({ "ok": false, "code": error.code(), "message": error.to_string() });
-            println!("{}", serde_json::to_string_pretty(&line)?);
+            print_json(&line)?;
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Writes pretty JSON and a newline to standard output, returning a write
+/// error (a closed pipe ends the tool quietly in `main`) instead of panicking.
+fn print_json(value: &serde_json::Value) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
 }

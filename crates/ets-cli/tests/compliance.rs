@@ -163,7 +163,10 @@ fn a_small_compliance_year_runs_through_the_cli() {
 {"request_id":25,"requester":20,"time":"2023-11-01T00:00:00Z","command":"surrender","from":200,"unit":"CEA-2021","quantity":111078,"compliance_year":2021}
 {"request_id":26,"requester":20,"time":"2024-01-02T00:00:00Z","command":"surrender","from":200,"unit":"CEA-2021","quantity":1,"compliance_year":2021}
 "#;
-    let outcomes: Vec<Value> = ok(&["submit", "--data", data], year)
+    // The late surrender is refused, so submit exits 3 (docs: README, exit codes).
+    let output = ets(&["submit", "--data", data], year);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let outcomes: Vec<Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();

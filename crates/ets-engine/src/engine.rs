@@ -150,7 +150,7 @@ impl Engine {
             }
             return Applied::Duplicate(first.outcome.clone());
         }
-        debug_assert!(
+        assert!(
             self.last_time.is_none_or(|last| last <= envelope.time),
             "the sequencer let time go backwards"
         );
@@ -317,9 +317,16 @@ impl Engine {
             last_time: self.last_time,
             applied: self.applied,
         };
-        // Encoding into a Vec cannot fail for these types.
-        let mut bytes = postcard::to_stdvec(&state).unwrap_or_default();
-        bytes.extend(postcard::to_stdvec(&digests).unwrap_or_default());
+        // Encoding these types into a Vec cannot fail; if it ever did, a
+        // snapshot or state hash of nothing would hide it, so it stops here.
+        let mut bytes = match postcard::to_stdvec(&state) {
+            Ok(bytes) => bytes,
+            Err(error) => panic!("the engine state did not encode: {error}"),
+        };
+        match postcard::to_stdvec(&digests) {
+            Ok(encoded) => bytes.extend(encoded),
+            Err(error) => panic!("the command digests did not encode: {error}"),
+        }
         bytes
     }
 

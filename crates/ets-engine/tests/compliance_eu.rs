@@ -191,7 +191,7 @@ fn eu_allocation_uses_benchmark_activity_clef_and_cscf() {
         }),
         "allocation_mode_unsupported",
     );
-    // RULES.md gives no CLEF for non-exposed sectors before 2026.
+    // docs/sources.md gives no CLEF for non-exposed sectors before 2026.
     years.refused(
         ADMIN,
         allocate_eu(2021, LeakageExposure::NotExposed),

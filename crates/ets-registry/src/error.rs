@@ -109,6 +109,16 @@ pub enum RegistryError {
     /// A quantity of zero.
     #[error("quantity must be at least 1 tonne")]
     ZeroQuantity,
+    /// A quantity above the most one command may create.
+    #[error(
+        "{requested} is more than one command may issue ({limit}); split it or check the number"
+    )]
+    QuantityTooLarge {
+        /// Units requested.
+        requested: Quantity,
+        /// [`Quantity::MAX_PER_COMMAND`].
+        limit: Quantity,
+    },
     /// A sum would overflow.
     #[error("arithmetic overflow: {0}")]
     Overflow(&'static str),
@@ -191,6 +201,7 @@ impl RegistryError {
             RegistryError::HolderKindMismatch { .. } => "holder_kind_mismatch",
             RegistryError::InsufficientUnits { .. } => "insufficient_units",
             RegistryError::ZeroQuantity => "zero_quantity",
+            RegistryError::QuantityTooLarge { .. } => "quantity_too_large",
             RegistryError::Overflow(_) => "overflow",
             RegistryError::SameAccount(_) => "same_account",
             RegistryError::InvalidApprovalRule(_) => "invalid_approval_rule",

@@ -37,6 +37,11 @@ pub struct Registry {
     pub(crate) transactions: Vec<Transaction>,
     reversals_pending: BTreeSet<TransactionId>,
     next_serial: u64,
+    /// Units of issues awaiting approval: kept as commands change it and
+    /// recounted once after a snapshot loads, so that an issue never scans
+    /// the transaction history.
+    #[serde(skip)]
+    pending_issue_total: u128,
 }
 
 /// Who asks and when: the context every command is executed in.
@@ -387,13 +392,19 @@ impl Registry {
         if quantity.is_zero() {
             return Err(RegistryError::ZeroQuantity);
         }
+        if quantity > Quantity::MAX_PER_COMMAND {
+            return Err(RegistryError::QuantityTooLarge {
+                requested: quantity,
+                limit: Quantity::MAX_PER_COMMAND,
+            });
+        }
         self.account_may(issuance, AccountStatus::may_receive, "receive units")?;
         // The serial range is fixed at completion; check now that one can exist.
-        self.pending_issued()
-            .checked_add(quantity)
-            .ok()
-            .and_then(|pending| self.next_serial.checked_add(pending.tonnes()))
-            .ok_or(RegistryError::SerialsExhausted)?;
+        let last =
+            self.pending_issue_total + u128::from(quantity.tonnes()) + u128::from(self.next_serial);
+        if last > u128::from(u64::MAX) {
+            return Err(RegistryError::SerialsExhausted);
+        }
         let class_index = self.intern(class);
         let proposal = Proposal {
             kind: TransactionKind::Issue,
@@ -526,12 +537,14 @@ impl Registry {
         if required <= 1 {
             self.settle(&mut transaction, context);
         } else {
-            if transaction.kind != TransactionKind::Issue {
+            if transaction.kind == TransactionKind::Issue {
+                self.pending_issue_total += u128::from(transaction.quantity.tonnes());
+            } else {
                 let reserved = self
                     .account_mut(transaction.from)
                     .map(|account| account.holding_entry(transaction.class_index))
                     .is_some_and(|holding| holding.reserve(transaction.quantity));
-                debug_assert!(reserved, "availability was checked before proposing");
+                assert!(reserved, "availability was checked before proposing");
             }
             transaction.history.push(StatusChange {
                 status: TransactionStatus::AwaitingApproval,
@@ -721,6 +734,13 @@ impl Registry {
 
     fn release_reservation(&mut self, transaction: &Transaction) {
         if transaction.kind == TransactionKind::Issue {
+            let quantity = u128::from(transaction.quantity.tonnes());
+            assert!(
+                self.pending_issue_total >= quantity,
+                "registry invariant broken: a pending issue of {} is not counted",
+                transaction.quantity
+            );
+            self.pending_issue_total -= quantity;
             return;
         }
         if let Some(holding) = self
@@ -807,16 +827,6 @@ impl Registry {
             .any(|t| t.is_pending() && (t.from == account || t.to == account))
     }
 
-    fn pending_issued(&self) -> Quantity {
-        self.transactions
-            .iter()
-            .filter(|t| t.kind == TransactionKind::Issue && t.is_pending())
-            .fold(Quantity::ZERO, |sum, t| {
-                sum.checked_add(t.quantity)
-                    .unwrap_or(Quantity::new(u64::MAX))
-            })
-    }
-
     fn intern(&mut self, class: UnitClass) -> u32 {
         if let Some(&index) = self.class_indexes.get(&class) {
             return index;
@@ -857,8 +867,8 @@ impl Registry {
         self.accounts.get_mut(index as usize)
     }
 
-    /// Rebuilds the lookup indexes, which are not part of the encoded state;
-    /// call it after decoding a snapshot.
+    /// Rebuilds the lookup indexes and the pending-issue count, which are not
+    /// part of the encoded state; call it after decoding a snapshot.
     pub fn rebuild_indexes(&mut self) {
         self.participant_index = self
             .participants
@@ -872,6 +882,12 @@ impl Registry {
             .enumerate()
             .map(|(index, account)| (account.id, index as u32))
             .collect();
+        self.pending_issue_total = self
+            .transactions
+            .iter()
+            .filter(|t| t.kind == TransactionKind::Issue && t.is_pending())
+            .map(|t| u128::from(t.quantity.tonnes()))
+            .sum();
     }
 
     /// A transaction.

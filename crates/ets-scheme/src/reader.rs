@@ -283,6 +283,14 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    /// An optional non-empty string.
+    pub(crate) fn optional_string(&mut self, key: &str) -> Result<Option<String>, RulebookError> {
+        if self.get(key).is_none() {
+            return Ok(None);
+        }
+        self.string(key).map(Some)
+    }
+
     /// A list of non-empty strings (possibly empty).
     pub(crate) fn string_list(&mut self, key: &str) -> Result<Vec<String>, RulebookError> {
         let value = self.require(key)?;

@@ -11,6 +11,7 @@
 
 use crate::reader::{Bounds, Source, TableReader, YEAR_RANGE};
 use ets_model::{Code, Quantity, Vintage};
+use ets_time::TimeZone;
 use rust_decimal::{Decimal, MathematicalOps};
 use std::path::Path;
 use thiserror::Error;
@@ -208,6 +209,9 @@ pub struct SchemeInfo {
     pub compliance_years: Vec<u16>,
     /// The price tick in major units (0.01 yuan); a whole number of minor units.
     pub price_tick_major_units: Decimal,
+    /// The scheme's civil time, in which its deadlines are days (`time_zone`: China
+    /// `UTC+08:00`, the EU `CET/CEST`; UTC when absent, as in rulebooks written before it).
+    pub time_zone: TimeZone,
 }
 
 /// China's four power-unit categories (one benchmark each).
@@ -800,6 +804,15 @@ fn read_scheme(mut table: TableReader<'_>) -> Result<SchemeInfo, RulebookError> 
     let unit_code = read_code(&mut table, "unit_code")?;
     let compliance_years = table.year_list("compliance_years")?;
     check_ascending(&table, "compliance_years", &compliance_years)?;
+    let time_zone = match table.optional_string("time_zone")? {
+        Some(name) => name.parse::<TimeZone>().map_err(|_| {
+            table.invalid(
+                "time_zone",
+                format!("{name:?} is not a time zone: use UTC, UTC+08:00 (Beijing) or CET/CEST"),
+            )
+        })?,
+        None => TimeZone::UTC,
+    };
     let price_tick_major_units = table.decimal(
         "price_tick",
         Bounds::above(Decimal::ZERO, Decimal::new(1000, 0)),
@@ -822,6 +835,7 @@ fn read_scheme(mut table: TableReader<'_>) -> Result<SchemeInfo, RulebookError> 
         unit_code,
         compliance_years,
         price_tick_major_units,
+        time_zone,
     })
 }
 
@@ -1174,6 +1188,15 @@ fn read_deadlines(
     for &year in scheme_years {
         check_year_schedule(&table, &surrender, year)?;
     }
+    if let Some((year, groups)) = crate::period::inconsistent_period(&surrender) {
+        return Err(table.invalid_summary(
+            "surrender",
+            groups,
+            format!(
+                "compliance year {year} is in two periods: every deadline of a year must name the same compliance_years"
+            ),
+        ));
+    }
     table.finish()?;
     Ok(Deadlines {
         pre_allocation,
@@ -1461,6 +1484,25 @@ mod tests {
         let error = refuse(&text);
         assert_eq!(error.code(), "rulebook_invalid_value");
         assert!(error.to_string().contains("deadlines.surrender"), "{error}");
+    }
+
+    #[test]
+    fn a_year_in_two_periods_is_refused() {
+        // Goal: 2021's 95% deadline naming 2021 alone and its 100% deadline naming a
+        // different group would make 2021 part of two periods.
+        let text = edit(
+            CN_2021,
+            "compliance_years = [2021]                       # annual management [S8]\ndate = 2023-12-31",
+            "compliance_years = [2020, 2021]\ndate = 2023-12-31",
+        );
+        let text = edit(
+            &text,
+            "compliance_years = [2021]                       # 2021-22",
+            "compliance_years = [2020, 2021]                       # 2021-22",
+        );
+        let error = refuse(&text);
+        assert_eq!(error.code(), "rulebook_invalid_value");
+        assert!(error.to_string().contains("two periods"), "{error}");
     }
 
     #[test]

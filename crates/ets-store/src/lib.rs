@@ -7,8 +7,11 @@
 //! **Invariant:** a reply is returned only after its command is durable;
 //! after an I/O fault the store refuses everything until reopened.
 
+mod observer;
 mod store;
 mod verify;
+
+pub use observer::{CommitObserver, Committed, JournalHead};
 
 pub use store::{Reply, Store, StoreConfig, StoreError, Submission, wall_clock_now};
 pub use verify::{VerifyReport, verify};

@@ -1,5 +1,6 @@
 //! Opening, recovering and writing a store.
 
+use crate::observer::{CommitObserver, Committed, JournalHead};
 use ets_engine::{Applied, Command, Engine, Envelope, JournalEntry, Outcome, Rejection};
 use ets_journal::{Journal, JournalConfig, JournalError, Record};
 use ets_model::{ParticipantId, RequestId, Timestamp};
@@ -113,6 +114,8 @@ pub struct Store {
     /// Opened with [`Store::open_read_only`]: submissions are refused before the engine sees them.
     read_only: bool,
     payload: Vec<u8>,
+    /// Read models following the durable batches, with this batch's commands for them.
+    observer: Option<(Box<dyn CommitObserver>, Vec<Committed>)>,
 }
 
 impl Store {
@@ -183,6 +186,7 @@ impl Store {
             faulted: false,
             read_only: false,
             payload: Vec::with_capacity(256),
+            observer: None,
         }
     }
 
@@ -204,6 +208,10 @@ impl Store {
         if self.read_only {
             return Err(JournalError::ReadOnly.into());
         }
+        if let Some((_, pending)) = &mut self.observer {
+            // Whatever a failed batch left there was never durable.
+            pending.clear();
+        }
         let mut replies = Vec::with_capacity(batch.len());
         for submission in batch {
             match self.sequence(submission, now) {
@@ -218,6 +226,7 @@ impl Store {
             self.faulted = true;
             return Err(error.into());
         }
+        self.notify_observer();
         self.snapshot_if_due()?;
         Ok(replies)
     }
@@ -270,6 +279,13 @@ impl Store {
                 )?;
                 let sequence = self.journal.append(time.0, &self.payload)?;
                 self.records_since_snapshot += 1;
+                if let Some((_, batch)) = &mut self.observer {
+                    batch.push(Committed {
+                        sequence,
+                        envelope,
+                        outcome: outcome.clone(),
+                    });
+                }
                 Ok(Reply {
                     sequence: Some(sequence),
                     time,
@@ -307,6 +323,25 @@ impl Store {
         self.records_since_snapshot = 0;
         tracing::info!(sequence, "snapshot written");
         Ok(())
+    }
+
+    /// Hangs `observer` on the store: from now on it receives every durable batch.
+    pub fn set_observer(&mut self, observer: Box<dyn CommitObserver>) {
+        self.observer = Some((observer, Vec::new()));
+    }
+
+    /// Hands the batch just made durable to the observer, if any.
+    fn notify_observer(&mut self) {
+        if let Some((observer, batch)) = &mut self.observer
+            && !batch.is_empty()
+        {
+            let head = JournalHead {
+                sequence: self.journal.last_sequence(),
+                hash: self.journal.last_hash(),
+            };
+            observer.committed(&self.engine, batch, head);
+            batch.clear();
+        }
     }
 
     /// The engine, for queries.
