@@ -260,6 +260,7 @@ fn serve(
         sequencer: ets_server::SequencerConfig {
             queue_capacity,
             batch_max,
+            ..ets_server::SequencerConfig::default()
         },
         tls,
         ..ets_server::ServerConfig::new(data, listen)

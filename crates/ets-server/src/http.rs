@@ -8,6 +8,7 @@ use crate::access::{self, ParticipantKinds};
 use crate::auth::throttle::Throttle;
 use crate::auth::{UserDirectory, require_user};
 use crate::metrics::Metrics;
+use crate::rate::RateLimiter;
 use crate::sequencer::Job;
 use crate::stream::{self, Streams};
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Path, Request, State};
@@ -61,6 +62,10 @@ pub struct ServerState {
     pub https: bool,
     /// The kinds of the participants users act as, read once each.
     pub kinds: Arc<ParticipantKinds>,
+    /// Whether the JSON API accepts HTTP Basic credentials.
+    pub basic_auth: bool,
+    /// Each user's request and byte budget.
+    pub rate: Arc<RateLimiter>,
 }
 
 impl ServerState {
@@ -80,6 +85,8 @@ impl ServerState {
             streams: Streams::new(),
             https: false,
             kinds: Arc::default(),
+            basic_auth: false,
+            rate: Arc::default(),
         }
     }
 }
@@ -211,8 +218,9 @@ pub fn router(state: ServerState) -> Router {
     let Table {
         public, protected, ..
     } = table();
-    let protected =
-        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_user));
+    let protected = protected
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_user))
+        .route_layer(middleware::from_fn(guard_json_posts));
     public
         .merge(protected)
         .merge(crate::ui::router(state.clone()))
@@ -263,6 +271,16 @@ async fn observe(State(state): State<ServerState>, request: Request, next: Next)
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let message = message.into();
     (status, Json(ErrorBody::new(code, &message))).into_response()
+}
+
+/// `429 rate_limited` with `Retry-After` in whole seconds (at least 1).
+pub(crate) fn rate_limited(refusal: &Refusal, wait: std::time::Duration) -> Response {
+    let mut response = refuse(refusal);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// The response of a refusal: its code's status, `Retry-After` when the
@@ -328,6 +346,64 @@ pub(crate) fn enqueue(jobs: &mpsc::Sender<Job>, job: Job) -> Option<Response> {
             "the server is shutting down",
         )),
     }
+}
+
+/// Whether a request's `Origin`, when it has one, is this server (scheme
+/// `http` or `https` and the `Host` it was sent to). Browsers send `Origin`
+/// with every cross-site POST, so a page of another site cannot use a
+/// signed-in user's cookie or cached credentials here.
+pub(crate) fn origin_allowed(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("");
+    let origin = origin.to_str().unwrap_or("");
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|authority| !host.is_empty() && authority == host)
+}
+
+/// Whether the request's `Content-Type` is JSON (`application/json`, or for
+/// batches also JSON lines), parameters such as `charset` aside.
+fn is_json(headers: &HeaderMap, lines: bool) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (lines
+            && (essence.eq_ignore_ascii_case("application/x-ndjson")
+                || essence.eq_ignore_ascii_case("application/jsonl")))
+}
+
+/// Every POST to the JSON API must say it is JSON and come from no other
+/// site: a browser's cross-site form (`text/plain`, form-encoded) is refused
+/// before its credentials are even looked at.
+async fn guard_json_posts(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST {
+        let headers = request.headers();
+        if !origin_allowed(headers) {
+            return refuse(&Refusal::new(
+                RefusalCode::CrossOrigin,
+                "a request from another origin may not be sent to this API",
+            ));
+        }
+        let lines = request.uri().path().ends_with("/batch");
+        if !is_json(headers, lines) {
+            return refuse(&Refusal::new(
+                RefusalCode::UnsupportedMediaType,
+                "the body must be sent with Content-Type: application/json",
+            ));
+        }
+    }
+    next.run(request).await
 }
 
 async fn health() -> Json<Value> {
@@ -453,7 +529,12 @@ async fn commands_batch(
         Vec::new()
     } else {
         let (reply, answer) = oneshot::channel();
-        if let Some(response) = enqueue(&state.jobs, Job::SubmitMany { submissions, reply }) {
+        let job = Job::SubmitMany {
+            submissions,
+            bytes: body.len(),
+            reply,
+        };
+        if let Some(response) = enqueue(&state.jobs, job) {
             return response;
         }
         match answer.await {
@@ -521,7 +602,12 @@ async fn command(
         command: request.command,
     };
     let submission = Box::new(submission);
-    if let Some(response) = enqueue(jobs, Job::Submit { submission, reply }) {
+    let job = Job::Submit {
+        submission,
+        bytes: body.len(),
+        reply,
+    };
+    if let Some(response) = enqueue(jobs, job) {
         return response;
     }
     match answer.await {

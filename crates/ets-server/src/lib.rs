@@ -23,6 +23,7 @@ mod access;
 mod auth;
 mod http;
 mod metrics;
+mod rate;
 mod sequencer;
 mod stream;
 mod ui;
@@ -37,12 +38,13 @@ pub use http::{
     ServerState, Verb, router, routes,
 };
 pub use metrics::Metrics;
+pub use rate::{RateLimitConfig, RateLimiter};
 pub use sequencer::{Job, Sequencer, SequencerConfig};
 pub use stream::{EVENTS_BUFFERED, StreamEvent, Streams, Topic};
 pub use users::{
     AuthError, NAME_MAX_BYTES, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, Principal, Role,
-    TOKENS_PER_USER_MAX, USERS_FILE_NAME, USERS_FILE_VERSION, USERS_MAX, UnknownRole, Users,
-    UsersError, users_path,
+    TOKEN_LIFETIME_DEFAULT, TOKENS_PER_USER_MAX, USERS_FILE_NAME, USERS_FILE_VERSION, USERS_MAX,
+    UnknownRole, Users, UsersError, users_path,
 };
 
 use std::net::SocketAddr;
@@ -63,6 +65,12 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// When failed sign-ins are refused.
     pub throttle: throttle::ThrottleConfig,
+    /// Whether the JSON API accepts HTTP Basic credentials (off by default:
+    /// browsers cache them and send them with cross-site requests; programs
+    /// use tokens). The web UI's sign-in form is not affected.
+    pub basic_auth: bool,
+    /// How fast each user may send requests and bytes.
+    pub rate_limit: RateLimitConfig,
 }
 
 impl ServerConfig {
@@ -75,6 +83,8 @@ impl ServerConfig {
             sequencer: SequencerConfig::default(),
             tls: None,
             throttle: throttle::ThrottleConfig::default(),
+            basic_auth: false,
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -191,6 +201,8 @@ pub async fn serve(
         streams: streams.clone(),
         https: tls.is_some(),
         kinds: Arc::default(),
+        basic_auth: config.basic_auth,
+        rate: Arc::new(RateLimiter::new(config.rate_limit)),
     };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     // Open streams never end on their own: close them when shutdown begins.

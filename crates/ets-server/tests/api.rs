@@ -14,8 +14,9 @@ mod common;
 use common::{PASSWORD, Server};
 
 /// A fresh store with the given users (name, participant, role), served.
+/// HTTP Basic is on, so both kinds of credentials are exercised.
 fn start(users: &[(&str, u64, Role)]) -> Server {
-    common::start(users, |_, _| {})
+    common::start(users, |config, _| config.basic_auth = true)
 }
 
 fn agent() -> ureq::Agent {
@@ -74,7 +75,9 @@ fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> An
 }
 
 fn post_with(server: &Server, auth: Auth<'_>, key: Option<&str>, body: &Value) -> Answer {
-    let mut request = agent().post(format!("{}/api/commands", server.base));
+    let mut request = agent()
+        .post(format!("{}/api/commands", server.base))
+        .header("Content-Type", "application/json");
     if let Some(value) = auth.header() {
         request = request.header("Authorization", value);
     }

@@ -339,25 +339,14 @@ async fn logout(
 /// When the browser says where a form came from (`Origin`), it must be this
 /// server; SameSite=Strict and the CSRF token do the rest.
 fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .unwrap_or("");
-    let origin = origin.to_str().unwrap_or("");
-    let authority = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    if authority.is_some_and(|authority| !host.is_empty() && authority == host) {
+    if crate::http::origin_allowed(headers) {
         return Ok(());
     }
     Err(problem(
         StatusCode::FORBIDDEN,
         None,
         "cross_origin",
-        &format!("a form from {origin:?} may not be sent to this server"),
+        "a form from another origin may not be sent to this server",
         "/ui",
     ))
 }
@@ -484,7 +473,12 @@ async fn send_form(
         time: request.time,
         command: request.command,
     });
-    if let Err(response) = enqueue(&state.server.jobs, Job::Submit { submission, reply }) {
+    let job = Job::Submit {
+        submission,
+        bytes: command.to_string().len(),
+        reply,
+    };
+    if let Err(response) = enqueue(&state.server.jobs, job) {
         return response;
     }
     let reply = match answer.await {
