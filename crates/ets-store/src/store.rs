@@ -269,9 +269,28 @@ impl Store {
                 duplicate: false,
                 outcome,
             }),
-            Applied::Fresh(outcome) => {
+            Applied::Fresh(mut outcome) => {
+                // A large refused command is journaled as a bounded summary.
+                let summary = match outcome {
+                    Outcome::Rejected(_) => self.engine.bound_refusal(&envelope),
+                    Outcome::Accepted(_) => None,
+                };
+                let summarized;
+                let journaled = match summary {
+                    Some(command) => {
+                        if let Command::Refused(summary) = &command {
+                            outcome = Outcome::Rejected(summary.rejection.clone());
+                        }
+                        summarized = Envelope {
+                            command,
+                            ..envelope.clone()
+                        };
+                        &summarized
+                    }
+                    None => &envelope,
+                };
                 self.payload.clear();
-                JournalEntry::encode_into(&envelope, outcome.code(), &mut self.payload).map_err(
+                JournalEntry::encode_into(journaled, outcome.code(), &mut self.payload).map_err(
                     |error| StoreError::BadRecord {
                         sequence: self.journal.last_sequence() + 1,
                         reason: error.to_string(),

@@ -226,3 +226,71 @@ fn a_second_writer_is_refused_while_readers_may_look() {
     );
     assert_eq!(refused.err().map(|error| error.code()), Some("read_only"));
 }
+
+#[test]
+fn a_large_refused_command_is_journaled_bounded_and_replays_to_the_same_state() {
+    // Goal: a user cannot grow the journal with large refused commands (a 1 MB
+    // beneficiary note on a refused retirement costs a bounded record), and the
+    // refusal is still remembered and replayed: the same request id again gets
+    // the first outcome, another command under it gets request_id_reused.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let mut store = Store::create(&path, StoreConfig::default()).unwrap();
+    store
+        .submit(&setup(), Timestamp(1_700_000_000_000))
+        .unwrap();
+    let store_bytes = |path: &std::path::Path| -> u64 {
+        std::fs::read_dir(path)
+            .unwrap()
+            .map(|entry| entry.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let before = store_bytes(&path);
+    let huge = submission(
+        500,
+        101,
+        RegistryCommand::Retire {
+            from: AccountId(999),
+            class: cea(),
+            quantity: Quantity::new(1),
+            beneficiary: "x".repeat(1_000_000),
+        },
+    );
+    let first = store
+        .submit(std::slice::from_ref(&huge), Timestamp(1_700_000_001_000))
+        .unwrap();
+    assert!(
+        matches!(first[0].outcome, ets_engine::Outcome::Rejected(_)),
+        "{:?}",
+        first[0].outcome
+    );
+    let grown = store_bytes(&path) - before;
+    assert!(
+        grown < 8 * 1024,
+        "one refusal grew the store by {grown} bytes"
+    );
+    let again = store
+        .submit(std::slice::from_ref(&huge), Timestamp(1_700_000_002_000))
+        .unwrap();
+    assert!(again[0].duplicate);
+    assert_eq!(again[0].outcome, first[0].outcome);
+    let live_hash = store.engine().state_hash();
+    drop(store);
+    let mut reopened = Store::open(&path, StoreConfig::default()).unwrap();
+    assert_eq!(reopened.engine().state_hash(), live_hash);
+    let other = submission(
+        500,
+        101,
+        RegistryCommand::Retire {
+            from: AccountId(999),
+            class: cea(),
+            quantity: Quantity::new(2),
+            beneficiary: "y".repeat(1_000_000),
+        },
+    );
+    let reused = reopened
+        .submit(&[other, huge], Timestamp(1_700_000_003_000))
+        .unwrap();
+    assert_eq!(reused[0].outcome.code(), "request_id_reused");
+    assert!(reused[1].duplicate);
+}
