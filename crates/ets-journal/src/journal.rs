@@ -428,9 +428,28 @@ impl Journal {
     pub fn latest_snapshot_with_warnings(
         &self,
     ) -> Result<(Option<Snapshot>, Vec<String>), JournalError> {
+        self.latest_snapshot_below(u64::MAX)
+    }
+
+    /// [`Journal::latest_snapshot_with_warnings`] among the snapshots taken at a sequence below
+    /// `below`: the fallback when a newer snapshot passed its checksums but its state did not
+    /// decode.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Journal::latest_snapshot`].
+    pub fn latest_snapshot_below(
+        &self,
+        below: u64,
+    ) -> Result<(Option<Snapshot>, Vec<String>), JournalError> {
         let committed = self.committed_view();
         let mut warnings = Vec::new();
-        for (sequence, path) in store::list(&self.dir)?.snapshots.into_iter().rev() {
+        let snapshots = store::list(&self.dir)?.snapshots;
+        for (sequence, path) in snapshots
+            .into_iter()
+            .rev()
+            .filter(|(sequence, _)| *sequence < below)
+        {
             match check_snapshot(&path, sequence, &committed, true)? {
                 SnapshotCheck::Valid(snapshot) => return Ok((Some(snapshot), warnings)),
                 SnapshotCheck::Invalid(reason) => {

@@ -152,18 +152,7 @@ impl Store {
     }
 
     fn recover(journal: Journal, config: StoreConfig) -> Result<Store, StoreError> {
-        let (mut engine, from) = match journal.latest_snapshot()? {
-            Some(snapshot) => {
-                let engine = Engine::decode_snapshot(&snapshot.state).map_err(|error| {
-                    StoreError::BadSnapshot {
-                        sequence: snapshot.sequence,
-                        reason: error.to_string(),
-                    }
-                })?;
-                (engine, snapshot.sequence + 1)
-            }
-            None => (Engine::new(), 1),
-        };
+        let (mut engine, from) = newest_decodable_snapshot(&journal)?;
         let mut replayed = 0;
         for record in journal.read_from(from)? {
             replay_record(&mut engine, &record?)?;
@@ -387,6 +376,32 @@ pub fn wall_clock_now() -> Timestamp {
 }
 
 /// Applies one journaled record to `engine` and checks the outcome code.
+/// The engine of the newest snapshot that passes its checksums and decodes,
+/// and the first sequence to replay after it; a snapshot whose state does
+/// not decode (written by another version, or damaged behind valid
+/// checksums) is skipped with a warning like one that fails its checksum,
+/// down to an empty engine and a replay from the first record.
+///
+/// # Errors
+/// [`StoreError::Journal`] when the snapshots cannot be listed or read.
+pub(crate) fn newest_decodable_snapshot(journal: &Journal) -> Result<(Engine, u64), StoreError> {
+    let mut below = u64::MAX;
+    while let (Some(snapshot), _) = journal.latest_snapshot_below(below)? {
+        match Engine::decode_snapshot(&snapshot.state) {
+            Ok(engine) => return Ok((engine, snapshot.sequence + 1)),
+            Err(error) => {
+                tracing::warn!(
+                    sequence = snapshot.sequence,
+                    %error,
+                    "snapshot skipped: its state does not decode"
+                );
+                below = snapshot.sequence;
+            }
+        }
+    }
+    Ok((Engine::new(), 1))
+}
+
 pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), StoreError> {
     let entry = JournalEntry::decode(&record.payload).map_err(|error| StoreError::BadRecord {
         sequence: record.sequence,

@@ -294,3 +294,52 @@ fn a_large_refused_command_is_journaled_bounded_and_replays_to_the_same_state() 
     assert_eq!(reused[0].outcome.code(), "request_id_reused");
     assert!(reused[1].duplicate);
 }
+
+#[test]
+fn a_snapshot_that_passes_its_checksums_but_does_not_decode_falls_back() {
+    // Goal: a snapshot whose state does not decode (another version wrote it, or
+    // it was damaged before its checksum was taken) is skipped like a damaged
+    // one: the store opens from the older snapshot or the journal alone.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let config = StoreConfig {
+        snapshot_every_records: 0,
+        ..StoreConfig::default()
+    };
+    let mut store = Store::create(&path, config.clone()).unwrap();
+    store
+        .submit(&setup(), Timestamp(1_700_000_000_000))
+        .unwrap();
+    let live_hash = store.engine().state_hash();
+    let last = store.journal().last_sequence();
+    drop(store);
+    let mut journal = Journal::open(&path, JournalConfig::default()).unwrap();
+    journal
+        .write_snapshot(last, b"not an engine state")
+        .unwrap();
+    drop(journal);
+    let reopened = Store::open(&path, config).unwrap();
+    assert_eq!(reopened.engine().state_hash(), live_hash);
+    drop(reopened);
+    let report = ets_store::verify(&path).unwrap();
+    assert_eq!(report.state_hash, live_hash);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("does not decode")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[test]
+fn deleting_the_lock_file_does_not_let_a_second_writer_in() {
+    // Goal: the writer lock is the operating system's, on the store itself.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let _writer = Store::create(&path, StoreConfig::default()).unwrap();
+    let _ = std::fs::remove_file(path.join("LOCK"));
+    let second = Store::open(&path, StoreConfig::default());
+    assert_eq!(second.err().map(|error| error.code()), Some("locked"));
+}
