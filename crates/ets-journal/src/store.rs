@@ -29,6 +29,10 @@ pub(crate) fn list(dir: &Path) -> Result<Listing, JournalError> {
     for entry in fs::read_dir(dir).map_err(io_error(dir))? {
         let entry = entry.map_err(io_error(dir))?;
         let path = entry.path();
+        // Only files are ours: a directory is never a segment or snapshot.
+        if entry.file_type().map_err(io_error(&path))?.is_dir() {
+            continue;
+        }
         // A name that is not UTF-8 is none of ours, since we only write ASCII names.
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;

@@ -206,18 +206,44 @@ impl Store {
             match self.sequence(submission, now) {
                 Ok(reply) => replies.push(reply),
                 Err(error) => {
-                    self.faulted = true;
+                    self.fault();
                     return Err(error);
                 }
             }
         }
         if let Err(error) = self.journal.commit() {
-            self.faulted = true;
+            self.fault();
             return Err(error.into());
         }
         self.notify_observer();
         self.snapshot_if_due()?;
         Ok(replies)
+    }
+
+    /// Stops the store after an I/O fault and puts back the durable state:
+    /// the engine holds the failed batch's effects, which were never
+    /// acknowledged, so it is rebuilt from the snapshot and the records the
+    /// journal committed. Queries then show durable state only. If even that
+    /// rebuild fails, the engine is emptied rather than show unacknowledged work.
+    fn fault(&mut self) {
+        self.faulted = true;
+        if let Some((_, pending)) = &mut self.observer {
+            pending.clear();
+        }
+        let durable_end = self.journal.last_sequence();
+        match durable_state(self.journal.dir(), self.config.journal, durable_end) {
+            Ok(engine) => self.engine = engine,
+            Err(error) => {
+                tracing::error!(%error, "the durable state could not be rebuilt after an I/O fault; queries show an empty state until the store is reopened");
+                self.engine = Engine::new();
+            }
+        }
+    }
+
+    /// Whether an I/O fault stopped the store (it refuses writes until reopened).
+    #[must_use]
+    pub fn is_faulted(&self) -> bool {
+        self.faulted
     }
 
     fn sequence(&mut self, submission: &Submission, now: Timestamp) -> Result<Reply, StoreError> {
@@ -400,6 +426,25 @@ pub(crate) fn newest_decodable_snapshot(journal: &Journal) -> Result<(Engine, u6
         }
     }
     Ok((Engine::new(), 1))
+}
+
+/// The state made durable in `dir` up to record `durable_end`, read without
+/// the lock (the faulted writer still holds it).
+fn durable_state(
+    dir: &Path,
+    config: JournalConfig,
+    durable_end: u64,
+) -> Result<Engine, StoreError> {
+    let journal = Journal::open_read_only(dir, config)?;
+    let (mut engine, from) = newest_decodable_snapshot(&journal)?;
+    for record in journal.read_from(from)? {
+        let record = record?;
+        if record.sequence > durable_end {
+            break;
+        }
+        replay_record(&mut engine, &record)?;
+    }
+    Ok(engine)
 }
 
 pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), StoreError> {

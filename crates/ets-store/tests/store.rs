@@ -343,3 +343,46 @@ fn deleting_the_lock_file_does_not_let_a_second_writer_in() {
     let second = Store::open(&path, StoreConfig::default());
     assert_eq!(second.err().map(|error| error.code()), Some("locked"));
 }
+
+#[test]
+fn after_an_io_fault_queries_show_only_durable_state() {
+    // Goal: a batch whose commit failed was never acknowledged, so its effects
+    // must not be readable: the store stops writing and its engine goes back
+    // to the durable state.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let mut store = Store::create(&path, StoreConfig::default()).unwrap();
+    store
+        .submit(&setup(), Timestamp(1_700_000_000_000))
+        .unwrap();
+    let durable_hash = store.engine().state_hash();
+    let durable_records = store.journal().last_sequence();
+    drop(store);
+    // A small segment limit makes the next commit start a new segment; a
+    // directory squatting on that segment's name makes the commit fail.
+    let mut config = StoreConfig::default();
+    config.journal.segment_size_limit_bytes = 1;
+    let mut store = Store::open(&path, config).unwrap();
+    std::fs::create_dir(path.join(format!("journal-{:020}.seg", durable_records + 1))).unwrap();
+    let failed = store.submit(
+        &[submission(
+            900,
+            1,
+            RegistryCommand::Issue {
+                class: cea(),
+                quantity: Quantity::new(5),
+            },
+        )],
+        Timestamp(1_700_000_001_000),
+    );
+    assert!(failed.is_err());
+    assert!(store.is_faulted());
+    assert_eq!(store.engine().state_hash(), durable_hash);
+    assert_eq!(
+        store
+            .submit(&[], Timestamp(1_700_000_002_000))
+            .err()
+            .map(|error| error.code()),
+        Some("store_faulted")
+    );
+}
