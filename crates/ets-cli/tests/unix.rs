@@ -196,3 +196,37 @@ fn an_issue_of_2_pow_63_units_is_refused_with_a_clear_code() {
     assert_eq!(lines[2]["code"], "quantity_too_large");
     assert_eq!(output.status.code(), Some(3));
 }
+
+#[test]
+fn losing_acknowledged_records_stops_start_up_naming_what_is_missing() {
+    // Goal: a truncated last segment after a clean exit (acknowledged records
+    // gone) is a loss: submit refuses to start (no sequence number is handed
+    // out again), verify says ok: false, and the message names the records.
+    let (_dir, data) = store();
+    let output = submit_bytes(&data, format!("{ADMIN}\n{ISSUANCE}\n").as_bytes());
+    assert_eq!(output.status.code(), Some(0));
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(&data)
+        .expect("store")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "seg"))
+        .collect();
+    segments.sort();
+    let segment = segments.pop().expect("a segment");
+    let bytes = std::fs::read(&segment).expect("read");
+    // Cut the second (last) record off at some byte inside it.
+    std::fs::write(&segment, &bytes[..bytes.len() - 20]).expect("write");
+    let again = submit_bytes(&data, b"");
+    assert_eq!(again.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("records 2 to 2"), "{stderr}");
+    assert!(stderr.contains("restore"), "{stderr}");
+    let verify = ets()
+        .arg("verify")
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .expect("verify");
+    let report: Value = serde_json::from_slice(&verify.stdout).expect("JSON");
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["code"], "records_lost");
+}

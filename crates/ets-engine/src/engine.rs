@@ -1,7 +1,7 @@
 //! The state machine: applies envelopes, remembers outcomes per request id,
 //! hashes and snapshots its state.
 
-use crate::command::{Command, Effect, Envelope, Outcome, Rejection};
+use crate::command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};
 use crate::compliance::Compliance;
 use crate::exchange::Exchange;
 use ets_model::{ParticipantId, RequestId, Timestamp};
@@ -64,6 +64,10 @@ impl CommandDigest {
     /// The digest of `command`.
     #[must_use]
     pub fn of(command: &Command) -> CommandDigest {
+        if let Command::Refused(summary) = command {
+            // The journaled stand-in of a refused command keeps its digest.
+            return summary.digest;
+        }
         let mut hasher = blake3::Hasher::new();
         // Writing into a hasher cannot fail; postcard only fails on writer errors here.
         let _ = postcard::to_io(command, &mut hasher);
@@ -184,6 +188,7 @@ impl Engine {
                 .execute_with(&mut self.registry, &self.compliance, context, command)
                 .map(Effect::Exchange)
                 .map_err(Rejection::from),
+            Command::Refused(summary) => Err(summary.rejection.clone()),
         };
         match result {
             Ok(effect) => Outcome::Accepted(effect),
@@ -246,6 +251,34 @@ impl Engine {
                 .close_all_of(&mut self.registry, context, *account);
         }
         Ok(Effect::Registry(effect))
+    }
+
+    /// For a command just refused by [`Engine::apply`] whose encoding is over
+    /// [`RefusedSummary::JOURNAL_FULL_MAX_BYTES`]: the bounded stand-in to
+    /// journal instead, with the remembered refusal's message cut to the same
+    /// bound (so the live state equals the state replay rebuilds). Call it
+    /// right after `apply` gave a fresh outcome; `None` when that outcome
+    /// was an acceptance or the command is small.
+    pub fn bound_refusal(&mut self, envelope: &Envelope) -> Option<Command> {
+        let key = (envelope.requester, envelope.request_id);
+        let remembered = self.outcomes.get_mut(&key)?;
+        let Outcome::Rejected(rejection) = &mut remembered.outcome else {
+            return None;
+        };
+        let encoded = postcard::to_stdvec(&envelope.command).ok()?;
+        if encoded.len() <= RefusedSummary::JOURNAL_FULL_MAX_BYTES {
+            return None;
+        }
+        cut_at_char(&mut rejection.message, RefusedSummary::MESSAGE_MAX_BYTES);
+        Some(Command::Refused(RefusedSummary {
+            name: envelope.command.name().to_owned(),
+            digest: remembered
+                .digest
+                .unwrap_or(CommandDigest::of(&envelope.command)),
+            encoded_bytes: encoded.len() as u64,
+            prefix: encoded[..RefusedSummary::PREFIX_BYTES].to_vec(),
+            rejection: rejection.clone(),
+        }))
     }
 
     /// The registry, for queries.
@@ -366,6 +399,17 @@ impl Engine {
     #[must_use]
     pub fn state_hash(&self) -> StateHash {
         StateHash(*blake3::hash(&self.encode_snapshot()).as_bytes())
+    }
+}
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+fn cut_at_char(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
     }
 }
 

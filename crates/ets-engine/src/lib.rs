@@ -13,6 +13,6 @@ mod engine;
 mod entry;
 pub mod exchange;
 
-pub use command::{Command, Effect, Envelope, Outcome, Rejection};
+pub use command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};
 pub use engine::{Applied, CommandDigest, Engine, REQUEST_ID_REUSED, SnapshotError, StateHash};
 pub use entry::{EntryError, JournalEntry};

@@ -152,18 +152,7 @@ impl Store {
     }
 
     fn recover(journal: Journal, config: StoreConfig) -> Result<Store, StoreError> {
-        let (mut engine, from) = match journal.latest_snapshot()? {
-            Some(snapshot) => {
-                let engine = Engine::decode_snapshot(&snapshot.state).map_err(|error| {
-                    StoreError::BadSnapshot {
-                        sequence: snapshot.sequence,
-                        reason: error.to_string(),
-                    }
-                })?;
-                (engine, snapshot.sequence + 1)
-            }
-            None => (Engine::new(), 1),
-        };
+        let (mut engine, from) = newest_decodable_snapshot(&journal)?;
         let mut replayed = 0;
         for record in journal.read_from(from)? {
             replay_record(&mut engine, &record?)?;
@@ -217,18 +206,44 @@ impl Store {
             match self.sequence(submission, now) {
                 Ok(reply) => replies.push(reply),
                 Err(error) => {
-                    self.faulted = true;
+                    self.fault();
                     return Err(error);
                 }
             }
         }
         if let Err(error) = self.journal.commit() {
-            self.faulted = true;
+            self.fault();
             return Err(error.into());
         }
         self.notify_observer();
         self.snapshot_if_due()?;
         Ok(replies)
+    }
+
+    /// Stops the store after an I/O fault and puts back the durable state:
+    /// the engine holds the failed batch's effects, which were never
+    /// acknowledged, so it is rebuilt from the snapshot and the records the
+    /// journal committed. Queries then show durable state only. If even that
+    /// rebuild fails, the engine is emptied rather than show unacknowledged work.
+    fn fault(&mut self) {
+        self.faulted = true;
+        if let Some((_, pending)) = &mut self.observer {
+            pending.clear();
+        }
+        let durable_end = self.journal.last_sequence();
+        match durable_state(self.journal.dir(), self.config.journal, durable_end) {
+            Ok(engine) => self.engine = engine,
+            Err(error) => {
+                tracing::error!(%error, "the durable state could not be rebuilt after an I/O fault; queries show an empty state until the store is reopened");
+                self.engine = Engine::new();
+            }
+        }
+    }
+
+    /// Whether an I/O fault stopped the store (it refuses writes until reopened).
+    #[must_use]
+    pub fn is_faulted(&self) -> bool {
+        self.faulted
     }
 
     fn sequence(&mut self, submission: &Submission, now: Timestamp) -> Result<Reply, StoreError> {
@@ -269,9 +284,28 @@ impl Store {
                 duplicate: false,
                 outcome,
             }),
-            Applied::Fresh(outcome) => {
+            Applied::Fresh(mut outcome) => {
+                // A large refused command is journaled as a bounded summary.
+                let summary = match outcome {
+                    Outcome::Rejected(_) => self.engine.bound_refusal(&envelope),
+                    Outcome::Accepted(_) => None,
+                };
+                let summarized;
+                let journaled = match summary {
+                    Some(command) => {
+                        if let Command::Refused(summary) = &command {
+                            outcome = Outcome::Rejected(summary.rejection.clone());
+                        }
+                        summarized = Envelope {
+                            command,
+                            ..envelope.clone()
+                        };
+                        &summarized
+                    }
+                    None => &envelope,
+                };
                 self.payload.clear();
-                JournalEntry::encode_into(&envelope, outcome.code(), &mut self.payload).map_err(
+                JournalEntry::encode_into(journaled, outcome.code(), &mut self.payload).map_err(
                     |error| StoreError::BadRecord {
                         sequence: self.journal.last_sequence() + 1,
                         reason: error.to_string(),
@@ -368,6 +402,51 @@ pub fn wall_clock_now() -> Timestamp {
 }
 
 /// Applies one journaled record to `engine` and checks the outcome code.
+/// The engine of the newest snapshot that passes its checksums and decodes,
+/// and the first sequence to replay after it; a snapshot whose state does
+/// not decode (written by another version, or damaged behind valid
+/// checksums) is skipped with a warning like one that fails its checksum,
+/// down to an empty engine and a replay from the first record.
+///
+/// # Errors
+/// [`StoreError::Journal`] when the snapshots cannot be listed or read.
+pub(crate) fn newest_decodable_snapshot(journal: &Journal) -> Result<(Engine, u64), StoreError> {
+    let mut below = u64::MAX;
+    while let (Some(snapshot), _) = journal.latest_snapshot_below(below)? {
+        match Engine::decode_snapshot(&snapshot.state) {
+            Ok(engine) => return Ok((engine, snapshot.sequence + 1)),
+            Err(error) => {
+                tracing::warn!(
+                    sequence = snapshot.sequence,
+                    %error,
+                    "snapshot skipped: its state does not decode"
+                );
+                below = snapshot.sequence;
+            }
+        }
+    }
+    Ok((Engine::new(), 1))
+}
+
+/// The state made durable in `dir` up to record `durable_end`, read without
+/// the lock (the faulted writer still holds it).
+fn durable_state(
+    dir: &Path,
+    config: JournalConfig,
+    durable_end: u64,
+) -> Result<Engine, StoreError> {
+    let journal = Journal::open_read_only(dir, config)?;
+    let (mut engine, from) = newest_decodable_snapshot(&journal)?;
+    for record in journal.read_from(from)? {
+        let record = record?;
+        if record.sequence > durable_end {
+            break;
+        }
+        replay_record(&mut engine, &record)?;
+    }
+    Ok(engine)
+}
+
 pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), StoreError> {
     let entry = JournalEntry::decode(&record.payload).map_err(|error| StoreError::BadRecord {
         sequence: record.sequence,
