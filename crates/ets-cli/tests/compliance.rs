@@ -47,8 +47,8 @@ fn a_small_compliance_year_runs_through_the_cli() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_path = dir.path().join("store");
     let data = data_path.to_str().expect("utf-8");
-    ok(&["init", "--data", data], "");
-    ok(&["submit", "--data", data], SETUP);
+    ok(&["init", "--kind", "import", "--data", data], "");
+    ok(&["submit", "--dated-by", "1", "--data", data], SETUP);
     let rulebook = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../schemes/cn-power-2021.toml"
@@ -163,7 +163,7 @@ fn a_small_compliance_year_runs_through_the_cli() {
 {"request_id":25,"requester":20,"time":"2023-11-01T00:00:00Z","command":"surrender","from":200,"unit":"CEA-2021","quantity":111078,"compliance_year":2021}
 {"request_id":26,"requester":20,"time":"2024-01-02T00:00:00Z","command":"surrender","from":200,"unit":"CEA-2021","quantity":1,"compliance_year":2021}
 "#;
-    let outcomes: Vec<Value> = ok(&["submit", "--data", data], year)
+    let outcomes: Vec<Value> = ok(&["submit", "--dated-by", "1", "--data", data], year)
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
@@ -260,8 +260,8 @@ fn a_bad_csv_row_is_reported_by_line_and_nothing_is_imported() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_path = dir.path().join("store");
     let data = data_path.to_str().expect("utf-8");
-    ok(&["init", "--data", data], "");
-    ok(&["submit", "--data", data], SETUP);
+    ok(&["init", "--kind", "import", "--data", data], "");
+    ok(&["submit", "--dated-by", "1", "--data", data], SETUP);
     let rulebook = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../schemes/cn-power-2021.toml"

@@ -1,5 +1,6 @@
 //! The engine's input (a command in its envelope) and output (an outcome).
 
+use crate::clock::{ClockCommand, ClockEffect, ClockError};
 use crate::compliance::{ComplianceCommand, ComplianceEffect, ComplianceError};
 use crate::exchange::{ExchangeCommand, ExchangeEffect, ExchangeError};
 use ets_model::{ParticipantId, RequestId, Timestamp};
@@ -15,6 +16,8 @@ pub enum Command {
     Compliance(ComplianceCommand),
     /// An exchange command (orders, cash, auctions).
     Exchange(ExchangeCommand),
+    /// The clock of a store that is not live (administrator only; a live store refuses it).
+    Clock(ClockCommand),
 }
 
 impl Command {
@@ -25,6 +28,7 @@ impl Command {
             Command::Registry(command) => command.name(),
             Command::Compliance(command) => command.name(),
             Command::Exchange(command) => command.name(),
+            Command::Clock(command) => command.name(),
         }
     }
 }
@@ -69,6 +73,15 @@ impl From<ComplianceError> for Rejection {
     }
 }
 
+impl From<ClockError> for Rejection {
+    fn from(error: ClockError) -> Rejection {
+        Rejection {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
+
 impl From<ExchangeError> for Rejection {
     fn from(error: ExchangeError) -> Rejection {
         Rejection {
@@ -87,6 +100,8 @@ pub enum Effect {
     Compliance(ComplianceEffect),
     /// An exchange command's effect.
     Exchange(ExchangeEffect),
+    /// A clock command's effect.
+    Clock(ClockEffect),
 }
 
 /// What came of a command.

@@ -162,7 +162,7 @@ impl Engine {
                 digest: Some(digest),
             },
         );
-        self.last_time = Some(envelope.time);
+        self.last_time = Some(crate::clock::time_after(envelope, &outcome));
         self.applied += 1;
         Applied::Fresh(outcome)
     }
@@ -183,6 +183,9 @@ impl Engine {
                 .exchange
                 .execute_with(&mut self.registry, &self.compliance, context, command)
                 .map(Effect::Exchange)
+                .map_err(Rejection::from),
+            Command::Clock(command) => crate::clock::execute(&self.registry, context, command)
+                .map(Effect::Clock)
                 .map_err(Rejection::from),
         };
         match result {

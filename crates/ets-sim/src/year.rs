@@ -136,7 +136,7 @@ impl Sink for Store {
             time: Some(time),
             command,
         };
-        let mut replies = self.submit(&[submission], time)?;
+        let mut replies = self.submit_dated(&[submission])?;
         match replies.pop() {
             Some(reply) => Ok(reply.outcome),
             None => bail!("the store gave no reply"),
@@ -151,9 +151,9 @@ impl Sink for Store {
         &mut self,
         batch: Vec<(RequestId, ParticipantId, Timestamp, Command)>,
     ) -> Result<Vec<Outcome>> {
-        let Some(last) = batch.last().map(|item| item.2) else {
+        if batch.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let submissions: Vec<Submission> = batch
             .into_iter()
             .map(|(request_id, requester, time, command)| Submission {
@@ -163,7 +163,7 @@ impl Sink for Store {
                 command,
             })
             .collect();
-        let replies = self.submit(&submissions, last)?;
+        let replies = self.submit_dated(&submissions)?;
         if replies.len() != submissions.len() {
             bail!(
                 "the store gave {} replies to {}",
@@ -1398,8 +1398,13 @@ pub fn run_year_in_store(
     dir: &std::path::Path,
     options: RunOptions,
 ) -> Result<(YearSummary, Store)> {
-    let mut store = Store::create(dir, ets_store::StoreConfig::default())
-        .with_context(|| format!("creating store {}", dir.display()))?;
+    // A simulation runs on a virtual clock: the simulator dates its own commands.
+    let mut store = Store::create_of_kind(
+        dir,
+        ets_store::StoreConfig::default(),
+        ets_store::StoreKind::Virtual,
+    )
+    .with_context(|| format!("creating store {}", dir.display()))?;
     let summary = run_year_with(scenario, &mut store, options)?;
     store.snapshot()?;
     Ok((summary, store))
