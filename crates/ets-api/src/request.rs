@@ -196,7 +196,10 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
         .get("command")
         .and_then(Value::as_str)
         .is_some_and(|name| EXCHANGE_COMMANDS.iter().any(|spec| spec.name == name));
-    let command = if is_compliance {
+    let is_clock = value.get("command").and_then(Value::as_str) == Some("advance_clock");
+    let command = if is_clock {
+        Command::Clock(parse_clock(&value).map_err(|message| malformed(request_id, message))?)
+    } else if is_compliance {
         Command::Compliance(
             parse_compliance(value).map_err(|message| malformed(request_id, message))?,
         )
@@ -212,6 +215,24 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
         requester: ParticipantId(requester),
         time,
         command,
+    })
+}
+
+/// `{"command": "advance_clock", "to": "<RFC 3339>"}` (a store that is not live).
+fn parse_clock(value: &Value) -> Result<ets_engine::clock::ClockCommand, String> {
+    let object = value.as_object().ok_or("a command must be a JSON object")?;
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !["command", "to"].contains(&key.as_str()))
+    {
+        return Err(format!("unknown field `{unknown}` for advance_clock"));
+    }
+    let to = object
+        .get("to")
+        .and_then(Value::as_str)
+        .ok_or("advance_clock needs `to`, an RFC 3339 time")?;
+    Ok(ets_engine::clock::ClockCommand::Advance {
+        to: parse_time(to)?,
     })
 }
 
@@ -376,6 +397,9 @@ fn effect_json(effect: &Effect) -> Value {
         }
         Effect::Compliance(effect) => compliance_effect_json(effect),
         Effect::Exchange(effect) => exchange_effect_json(effect),
+        Effect::Clock(ets_engine::clock::ClockEffect::Advanced { from, to }) => {
+            json!({ "clock_from": format_time(*from), "clock": format_time(*to) })
+        }
     }
 }
 

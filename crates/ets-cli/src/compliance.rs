@@ -50,7 +50,8 @@ pub enum Compliance {
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339), for imports and replays of past years; default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The rulebook file.
@@ -69,7 +70,8 @@ pub enum Compliance {
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339), for imports and replays of past years; default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The scheme id.
@@ -89,7 +91,8 @@ pub enum Compliance {
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339), for imports and replays of past years; default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The scheme id.
@@ -114,7 +117,8 @@ pub enum Compliance {
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339), for imports and replays of past years; default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The scheme id.
@@ -247,6 +251,7 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
         Compliance::Allocation { data, scheme, year } => {
             let store = Store::open_read_only(&data)
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
+            crate::one_command::note_if_not_live(&store);
             let lines: Vec<_> = store
                 .engine()
                 .compliance()
@@ -283,6 +288,10 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
                 .compliance()
                 .results(engine.registry(), &scheme, year, price)?;
             let closed = engine.compliance().closed_results(&scheme, year).is_some();
+            crate::one_command::note_if_not_live(&store);
+            if let (Format::Table, Some(notice)) = (format, store.kind().not_live_notice()) {
+                println!("{notice}");
+            }
             print_report(&results, format, closed)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -37,6 +37,7 @@ pub enum What {
 pub fn run(data: &Path, what: What) -> Result<ExitCode> {
     let store = Store::open_read_only(data)
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    crate::one_command::note_if_not_live(&store);
     let registry = store.engine().registry();
     let view = match what {
         What::Account { id } => serde_json::to_value(account_view(registry, AccountId(id))?)?,

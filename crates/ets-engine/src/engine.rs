@@ -166,7 +166,7 @@ impl Engine {
                 digest: Some(digest),
             },
         );
-        self.last_time = Some(envelope.time);
+        self.last_time = Some(crate::clock::time_after(envelope, &outcome));
         self.applied += 1;
         Applied::Fresh(outcome)
     }
@@ -189,6 +189,9 @@ impl Engine {
                 .map(Effect::Exchange)
                 .map_err(Rejection::from),
             Command::Refused(summary) => Err(summary.rejection.clone()),
+            Command::Clock(command) => crate::clock::execute(&self.registry, context, command)
+                .map(Effect::Clock)
+                .map_err(Rejection::from),
         };
         match result {
             Ok(effect) => Outcome::Accepted(effect),

@@ -137,6 +137,21 @@ pub enum ServerError {
     },
 }
 
+/// The response header naming the store's kind on every answer (`live`,
+/// `virtual` or `import`), so that no answer of a store that is not live passes for live.
+pub const STORE_KIND_HEADER: &str = "ets-store-kind";
+
+async fn label_store_kind(
+    kind: ets_store::StoreKind,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    response.headers_mut().insert(
+        STORE_KIND_HEADER,
+        axum::http::HeaderValue::from_static(kind.name()),
+    );
+    response
+}
+
 /// Opens the store and its users file, binds the address, calls `on_listening` with the bound
 /// address (useful with port 0), and serves until `shutdown` completes; then
 /// the sequencer finishes the jobs already queued and the store is closed.
@@ -171,6 +186,7 @@ pub async fn serve(
         ),
         None => None,
     };
+    let kind = store.kind();
     let metrics = Arc::new(Metrics::new());
     let streams = Streams::new();
     let sequencer = Sequencer::start(
@@ -204,7 +220,11 @@ pub async fn serve(
         basic_auth: config.basic_auth,
         rate: Arc::new(RateLimiter::new(config.rate_limit)),
     };
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state)
+        .layer(axum::middleware::map_response(move |response| {
+            label_store_kind(kind, response)
+        }))
+        .into_make_service_with_connect_info::<SocketAddr>();
     // Open streams never end on their own: close them when shutdown begins.
     let shutdown = async move {
         shutdown.await;

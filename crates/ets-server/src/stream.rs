@@ -289,7 +289,8 @@ impl Publisher {
                     }
                 }
                 Effect::Registry(RegistryEffect::ParticipantRegistered(_))
-                | Effect::Compliance(_) => {}
+                | Effect::Compliance(_)
+                | Effect::Clock(_) => {}
                 Effect::Exchange(exchange_effect) => match exchange_effect {
                     ExchangeEffect::OrderEntered {
                         instrument, trades, ..

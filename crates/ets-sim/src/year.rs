@@ -362,8 +362,13 @@ pub fn run_year_in_store(
     dir: &std::path::Path,
     options: RunOptions,
 ) -> Result<(YearSummary, Store)> {
-    let mut store = Store::create(dir, ets_store::StoreConfig::default())
-        .with_context(|| format!("creating store {}", dir.display()))?;
+    // A simulation runs on a virtual clock: the simulator dates its own commands.
+    let mut store = Store::create_of_kind(
+        dir,
+        ets_store::StoreConfig::default(),
+        ets_store::StoreKind::Virtual,
+    )
+    .with_context(|| format!("creating store {}", dir.display()))?;
     let summary = run_year_with(scenario, &mut store, options)?;
     store.snapshot()?;
     Ok((summary, store))
