@@ -5,10 +5,12 @@
 
 mod compliance;
 mod exchange;
+mod registry_controls;
 mod request;
 mod text;
 mod view;
 
+pub use registry_controls::{CALENDAR_NAMES, CONTROL_COMMANDS, ControlReply};
 pub use request::{ApiError, ApiRequest, parse_request, rejection_json, reply_json};
 pub use text::{format_time, parse_time, parse_unit_class};
 pub use view::{account_view, participant_view, serial_view, transaction_view};

@@ -2,6 +2,7 @@
 
 use crate::compliance::{COMPLIANCE_COMMANDS, parse_compliance};
 use crate::exchange::{EXCHANGE_COMMANDS, parse_exchange};
+use crate::registry_controls::{CONTROL_COMMANDS, ControlReply, parse_control};
 use crate::text::{format_time, parse_time, parse_unit_class};
 use ets_engine::compliance::ComplianceEffect;
 use ets_engine::exchange::ExchangeEffect;
@@ -177,7 +178,13 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
         .get("command")
         .and_then(Value::as_str)
         .is_some_and(|name| EXCHANGE_COMMANDS.contains(&name));
-    let command = if is_compliance {
+    let is_control = value
+        .get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|name| CONTROL_COMMANDS.contains(&name));
+    let command = if is_control {
+        Command::Registry(parse_control(value).map_err(|message| malformed(request_id, message))?)
+    } else if is_compliance {
         Command::Compliance(
             parse_compliance(value).map_err(|message| malformed(request_id, message))?,
         )
@@ -346,6 +353,9 @@ fn effect_json(effect: &Effect) -> Value {
         }
         Effect::Registry(Registry::Transaction { id, status }) => {
             json!({ "transaction": id.0, "status": status.name() })
+        }
+        Effect::Registry(effect @ (Registry::ControlsSet | Registry::DelaysReleased(_))) => {
+            serde_json::to_value(ControlReply::of(effect)).unwrap_or_default()
         }
         Effect::Compliance(effect) => compliance_effect_json(effect),
         Effect::Exchange(effect) => exchange_effect_json(effect),

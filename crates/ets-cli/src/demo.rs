@@ -97,6 +97,10 @@ fn describe(effect: &Effect) -> String {
         Effect::Registry(RegistryEffect::Transaction { id, status }) => {
             format!("transaction {id} {}", status.name())
         }
+        Effect::Registry(RegistryEffect::ControlsSet) => "security controls set".to_owned(),
+        Effect::Registry(RegistryEffect::DelaysReleased(count)) => {
+            format!("{count} delayed transfers released")
+        }
         Effect::Compliance(effect) => format!("{effect:?}"),
         Effect::Exchange(effect) => format!("{effect:?}"),
     }

@@ -99,8 +99,11 @@ pub struct Engine {
 
 /// The canonical encoding of the state, used for snapshots and the state hash,
 /// is this struct followed by the command digests of `outcomes` (postcard
-/// `Vec<Option<CommandDigest>>`, same order). Snapshots written before the
-/// digests were kept end after `applied`; they still load, with unknown digests.
+/// `Vec<Option<CommandDigest>>`, same order), then, only once any was
+/// configured, the registry's security controls (postcard
+/// [`ets_registry::Controls`]). Snapshots written before the digests were
+/// kept end after `applied`; they still load, with unknown digests. States
+/// without controls encode exactly as before the controls existed.
 #[derive(Serialize, Deserialize)]
 struct SnapshotState {
     registry: Registry,
@@ -172,6 +175,11 @@ impl Engine {
             requester: envelope.requester,
             at: envelope.time,
         };
+        // Transfers whose security delay ended before this command complete
+        // first (a registry command does so itself, and counts them for release_due).
+        if !matches!(envelope.command, Command::Registry(_)) {
+            self.registry.release_due(context.at);
+        }
         let result = match &envelope.command {
             Command::Registry(command) => self.execute_registry(context, command),
             Command::Compliance(command) => self
@@ -320,6 +328,9 @@ impl Engine {
         // Encoding into a Vec cannot fail for these types.
         let mut bytes = postcard::to_stdvec(&state).unwrap_or_default();
         bytes.extend(postcard::to_stdvec(&digests).unwrap_or_default());
+        if !self.registry.controls().is_empty() {
+            bytes.extend(postcard::to_stdvec(self.registry.controls()).unwrap_or_default());
+        }
         bytes
     }
 
@@ -329,12 +340,19 @@ impl Engine {
     /// [`SnapshotError`] when the bytes do not decode.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let (mut state, rest): (SnapshotState, &[u8]) = postcard::take_from_bytes(bytes)?;
-        let digests: Vec<Option<CommandDigest>> = if rest.is_empty() {
+        let (digests, rest): (Vec<Option<CommandDigest>>, &[u8]) = if rest.is_empty() {
             // Written before command digests were kept.
-            vec![None; state.outcomes.len()]
+            (vec![None; state.outcomes.len()], rest)
         } else {
-            postcard::from_bytes(rest)?
+            postcard::take_from_bytes(rest)?
         };
+        if !rest.is_empty() {
+            let controls: ets_registry::Controls = postcard::from_bytes(rest)?;
+            state
+                .registry
+                .restore_controls(controls)
+                .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
+        }
         if digests.len() != state.outcomes.len() {
             return Err(SnapshotError(postcard::Error::DeserializeBadEncoding));
         }

@@ -245,7 +245,11 @@ impl Publisher {
                         events.push(event(Topic::Account(*account), "status", &data));
                     }
                 }
-                Effect::Registry(RegistryEffect::ParticipantRegistered(_))
+                Effect::Registry(
+                    RegistryEffect::ParticipantRegistered(_)
+                    | RegistryEffect::ControlsSet
+                    | RegistryEffect::DelaysReleased(_),
+                )
                 | Effect::Compliance(_) => {}
                 Effect::Exchange(exchange_effect) => match exchange_effect {
                     ExchangeEffect::OrderEntered {
