@@ -9,6 +9,7 @@ mod authority;
 mod compliance;
 mod exchange;
 mod refusal;
+mod registry_controls;
 mod request;
 mod role;
 mod text;
@@ -21,6 +22,7 @@ pub use authority::{
 pub use compliance::COMPLIANCE_COMMANDS;
 pub use exchange::EXCHANGE_COMMANDS;
 pub use refusal::{ErrorBody, Refusal, RefusalCode, status_of_code};
+pub use registry_controls::{CALENDAR_NAMES, CONTROL_COMMANDS, ControlReply};
 pub use request::{
     ApiError, ApiRequest, REGISTRY_COMMANDS, parse_request, rejection_json, reply_json,
 };

@@ -3,6 +3,7 @@
 use crate::authority::{ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec};
 use crate::compliance::{COMPLIANCE_COMMANDS, parse_compliance};
 use crate::exchange::{EXCHANGE_COMMANDS, parse_exchange};
+use crate::registry_controls::{CONTROL_COMMANDS, ControlReply, parse_control};
 use crate::text::{check_text, format_time, parse_time, parse_unit_class};
 use ets_engine::compliance::ComplianceEffect;
 use ets_engine::exchange::ExchangeEffect;
@@ -196,9 +197,15 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
         .get("command")
         .and_then(Value::as_str)
         .is_some_and(|name| EXCHANGE_COMMANDS.iter().any(|spec| spec.name == name));
+    let is_control = value
+        .get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|name| CONTROL_COMMANDS.contains(&name));
     let is_clock = value.get("command").and_then(Value::as_str) == Some("advance_clock");
     let command = if is_clock {
         Command::Clock(parse_clock(&value).map_err(|message| malformed(request_id, message))?)
+    } else if is_control {
+        Command::Registry(parse_control(value).map_err(|message| malformed(request_id, message))?)
     } else if is_compliance {
         Command::Compliance(
             parse_compliance(value).map_err(|message| malformed(request_id, message))?,
@@ -394,6 +401,9 @@ fn effect_json(effect: &Effect) -> Value {
         }
         Effect::Registry(Registry::Transaction { id, status }) => {
             json!({ "transaction": id.0, "status": status.name() })
+        }
+        Effect::Registry(effect @ (Registry::ControlsSet | Registry::DelaysReleased(_))) => {
+            serde_json::to_value(ControlReply::of(effect)).unwrap_or_default()
         }
         Effect::Compliance(effect) => compliance_effect_json(effect),
         Effect::Exchange(effect) => exchange_effect_json(effect),

@@ -100,6 +100,10 @@ fn describe(effect: &Effect) -> String {
         Effect::Registry(RegistryEffect::Transaction { id, status }) => {
             format!("transaction {id} {}", status.name())
         }
+        Effect::Registry(RegistryEffect::ControlsSet) => "security controls set".to_owned(),
+        Effect::Registry(RegistryEffect::DelaysReleased(count)) => {
+            format!("{count} delayed transfers released")
+        }
         Effect::Compliance(effect) => format!("{effect:?}"),
         Effect::Exchange(effect) => format!("{effect:?}"),
         Effect::Clock(ets_engine::clock::ClockEffect::Advanced { to, .. }) => {

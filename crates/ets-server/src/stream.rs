@@ -288,7 +288,11 @@ impl Publisher {
                         events.push(event(Topic::Account(*account), "status", &data));
                     }
                 }
-                Effect::Registry(RegistryEffect::ParticipantRegistered(_))
+                Effect::Registry(
+                    RegistryEffect::ParticipantRegistered(_)
+                    | RegistryEffect::ControlsSet
+                    | RegistryEffect::DelaysReleased(_),
+                )
                 | Effect::Compliance(_)
                 | Effect::Clock(_) => {}
                 Effect::Exchange(exchange_effect) => match exchange_effect {
