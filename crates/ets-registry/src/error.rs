@@ -177,6 +177,18 @@ pub enum RegistryError {
     /// No serial numbers are left.
     #[error("serial numbers are exhausted")]
     SerialsExhausted,
+    /// The account's approval rule needs more than one signature, which an
+    /// exchange order cannot carry (four eyes): trade from a
+    /// single-signature account funded by an approved transfer instead.
+    #[error(
+        "account {account} needs {approvals_required} approvals per transfer; an exchange order carries one signature, so trade from a single-signature account that its representatives fund by an approved transfer"
+    )]
+    TradingNeedsSingleSignature {
+        /// The account.
+        account: AccountId,
+        /// Signatures its rule needs.
+        approvals_required: u8,
+    },
 }
 
 impl RegistryError {
@@ -212,6 +224,7 @@ impl RegistryError {
             RegistryError::StatusChangeNotAllowed { .. } => "status_change_not_allowed",
             RegistryError::BadText { .. } => "bad_text",
             RegistryError::SerialsExhausted => "serials_exhausted",
+            RegistryError::TradingNeedsSingleSignature { .. } => "trading_needs_single_signature",
         }
     }
 }
