@@ -241,6 +241,18 @@ pub enum RegistryError {
         /// Its status.
         status: &'static str,
     },
+    /// The account's approval rule needs more than one signature, which an
+    /// exchange order cannot carry (four eyes): trade from a
+    /// single-signature account funded by an approved transfer instead.
+    #[error(
+        "account {account} needs {approvals_required} approvals per transfer; an exchange order carries one signature, so trade from a single-signature account that its representatives fund by an approved transfer"
+    )]
+    TradingNeedsSingleSignature {
+        /// The account.
+        account: AccountId,
+        /// Signatures its rule needs.
+        approvals_required: u8,
+    },
 }
 
 impl RegistryError {
@@ -286,6 +298,7 @@ impl RegistryError {
             RegistryError::TrustedEntryExists { .. } => "trusted_entry_exists",
             RegistryError::NotOnTrustedList { .. } => "not_on_trusted_list",
             RegistryError::TrustedNotPending { .. } => "trusted_not_pending",
+            RegistryError::TradingNeedsSingleSignature { .. } => "trading_needs_single_signature",
         }
     }
 }

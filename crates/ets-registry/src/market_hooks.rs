@@ -50,11 +50,18 @@ impl Registry {
     }
 
     /// As [`Registry::check_representative`], and the account must be open
-    /// (a blocked or closed account may cancel but not trade).
+    /// (a blocked or closed account may cancel but not trade) and need one
+    /// signature per transfer: an order carries one representative's
+    /// signature, so an account whose rule needs k > 1 would let one
+    /// representative move its units alone by trading them to an accomplice
+    /// (four eyes bypassed). Its representatives fund a single-signature
+    /// trading account by a k-signature transfer instead: that transfer is
+    /// the trading mandate, its quantity the mandate's limit.
     ///
     /// # Errors
-    /// As [`Registry::check_representative`], and
-    /// [`RegistryError::AccountStatusForbids`].
+    /// As [`Registry::check_representative`];
+    /// [`RegistryError::AccountStatusForbids`] and
+    /// [`RegistryError::TradingNeedsSingleSignature`].
     pub fn check_may_trade(
         &self,
         requester: ParticipantId,
@@ -66,6 +73,12 @@ impl Registry {
                 account,
                 status: found.status,
                 action: "trade",
+            });
+        }
+        if found.rule.approvals_required > 1 {
+            return Err(RegistryError::TradingNeedsSingleSignature {
+                account,
+                approvals_required: found.rule.approvals_required,
             });
         }
         Ok(found)

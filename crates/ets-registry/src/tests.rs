@@ -838,3 +838,18 @@ fn pending_transfer_fails_to_complete_when_destination_closed_meanwhile() {
     );
     h.tx(PLANT_CLERK, RegistryCommand::Withdraw { transaction: id });
 }
+
+#[test]
+fn an_account_needing_two_signatures_cannot_trade_on_one() {
+    // Goal: four eyes on the exchange: one representative of a 2-of-2
+    // account may not trade it (an order carries one signature), while a
+    // 1-of-1 account trades; refused with a stable code naming the rule.
+    let h = harness();
+    let refused = h
+        .registry
+        .check_may_trade(PLANT_CLERK, PLANT_OHA)
+        .unwrap_err();
+    assert_eq!(refused.code(), "trading_needs_single_signature");
+    assert!(refused.to_string().contains("2 approvals"), "{refused}");
+    assert!(h.registry.check_may_trade(TRADER, TRADER_ACCOUNT).is_ok());
+}

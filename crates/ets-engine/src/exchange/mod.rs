@@ -10,9 +10,13 @@
 //! plus the exchange's unit holds; books are never crossed. A refused command
 //! changes neither the exchange nor the registry.
 //!
-//! **Decisions.** Trading needs one representative's signature: the k-of-N
-//! approval rule of an account governs registry transfers, not orders (the
-//! exchange's own controls apply instead). Fees are `floor(value × bps /
+//! **Decisions.** An order carries one representative's signature, so only
+//! accounts whose approval rule needs one signature trade; an account needing
+//! k > 1 is refused (`trading_needs_single_signature`), else one
+//! representative could move its units alone by selling them cheaply to an
+//! accomplice. Its k representatives fund a single-signature trading account
+//! by a k-signature transfer instead: that approved transfer is the trading
+//! mandate and its quantity the mandate's limit (no new command or state). Fees are `floor(value × bps /
 //! 10,000)` per side per fill, so a buy's hold (value plus fee at its limit)
 //! always covers its fills. One price tick is one minor unit of cash.
 //!
