@@ -4,6 +4,7 @@
 mod bench;
 mod bench_http;
 mod bench_market;
+mod clock;
 mod compliance;
 mod demo;
 mod market;
@@ -47,10 +48,21 @@ struct Cli {
 enum Commands {
     /// Creates a new, empty store (journal and snapshots) in a directory.
     ///
-    /// Example: `ets init --data ./registry`
+    /// The kind says who sets the time, and never changes: `live` (the server's clock
+    /// stamps every command), `virtual` (a simulation) or `import` (historical data):
+    /// the clock of the last two moves only by an administrator (`ets clock advance`).
+    /// Example: `ets init --data ./registry` or `ets init --data ./history --kind import`
     Init {
         #[command(flatten)]
         data: crate::StoreDir,
+        /// Who sets the time: live, virtual or import.
+        #[arg(long, default_value = "live", value_parser = parse_store_kind)]
+        kind: ets_store::StoreKind,
+    },
+    /// The store's clock: show it, or advance it on a virtual or import store.
+    Clock {
+        #[command(subcommand)]
+        what: clock::Clock,
     },
     /// Applies JSON-lines commands and prints one JSON outcome line per command, in order.
     ///
@@ -69,6 +81,12 @@ enum Commands {
         /// The most commands made durable by one fsync.
         #[arg(long, default_value_t = 8_189)]
         batch: usize,
+        /// Import mode, on a virtual or import store only: a line's `time` first advances
+        /// the store's clock to it, sent by this administrator (journaled); the line then
+        /// goes in without it. Without this flag a line carrying `time` is refused
+        /// (`client_time_refused`).
+        #[arg(long, value_name = "ADMINISTRATOR")]
+        dated_by: Option<u64>,
     },
     /// Prints an account, a transaction, a serial number's history or a participant as JSON.
     ///
@@ -290,6 +308,7 @@ fn serve(
         sequencer: ets_server::SequencerConfig {
             queue_capacity,
             batch_max,
+            ..ets_server::SequencerConfig::default()
         },
         tls,
         ..ets_server::ServerConfig::new(data, listen)
@@ -309,14 +328,24 @@ fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
+fn parse_store_kind(text: &str) -> Result<ets_store::StoreKind, String> {
+    text.parse()
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Commands::Init { data } => {
-            ets_store::Store::create(&data, ets_store::StoreConfig::default())?;
-            println!("created an empty store in {}", data.display());
+        Commands::Init { data, kind } => {
+            ets_store::Store::create_of_kind(&data, ets_store::StoreConfig::default(), kind)?;
+            println!("created an empty {kind} store in {}", data.display());
             Ok(ExitCode::SUCCESS)
         }
-        Commands::Submit { data, input, batch } => submit::run(&data, &input, batch),
+        Commands::Clock { what } => clock::run(what),
+        Commands::Submit {
+            data,
+            input,
+            batch,
+            dated_by,
+        } => submit::run(&data, &input, batch, dated_by),
         Commands::Show { data, what } => {
             let Some(data) = data else {
                 use clap::CommandFactory;

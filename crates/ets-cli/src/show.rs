@@ -37,13 +37,16 @@ pub enum What {
 pub fn run(data: &Path, what: What) -> Result<ExitCode> {
     let store = Store::open_read_only(data)
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    crate::one_command::note_if_not_live(&store);
     let registry = store.engine().registry();
     let view = match what {
-        What::Account { id } => account_view(registry, AccountId(id))?,
-        What::Tx { id } => transaction_view(registry, TransactionId(id))?,
-        What::Participant { id } => participant_view(registry, ParticipantId(id))?,
+        What::Account { id } => serde_json::to_value(account_view(registry, AccountId(id))?)?,
+        What::Tx { id } => serde_json::to_value(transaction_view(registry, TransactionId(id))?)?,
+        What::Participant { id } => {
+            serde_json::to_value(participant_view(registry, ParticipantId(id))?)?
+        }
         What::Serial { serial } => match serial_view(registry, serial) {
-            Some(view) => view,
+            Some(view) => serde_json::to_value(view)?,
             None => bail!(
                 "serial {serial} was never issued (serials issued so far run from 1 to {})",
                 registry.next_serial() - 1

@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result};
 use ets_api::{ApiError, parse_request, rejection_json, reply_json};
+use ets_model::ParticipantId;
 use ets_store::{Store, StoreConfig, Submission, wall_clock_now};
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;
@@ -22,9 +23,18 @@ enum Item {
     Malformed { line: usize, error: ApiError },
 }
 
-pub fn run(data: &Path, input: &str, batch_max: usize) -> Result<ExitCode> {
+pub fn run(data: &Path, input: &str, batch_max: usize, dated_by: Option<u64>) -> Result<ExitCode> {
     let mut store = Store::open(data, StoreConfig::default())
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    if let Some(notice) = store.kind().not_live_notice() {
+        eprintln!("{notice}");
+    }
+    if dated_by.is_some() && store.kind().is_live() {
+        anyhow::bail!(
+            "--dated-by needs a virtual or import store: the clock of this live store is the server's"
+        );
+    }
+    let dated_by = dated_by.map(ParticipantId);
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -52,7 +62,12 @@ pub fn run(data: &Path, input: &str, batch_max: usize) -> Result<ExitCode> {
         // interactive client is answered at once) or when it is full.
         let drained = read == 0 || reader.buffer().is_empty();
         if !items.is_empty() && (drained || items.len() >= batch_max) {
-            refused |= flush(&mut store, &mut items, &mut out)?;
+            refused |= match dated_by {
+                Some(administrator) => {
+                    flush_dated(&mut store, &mut items, &mut out, administrator)?
+                }
+                None => flush(&mut store, &mut items, &mut out)?,
+            };
         }
         if read == 0 {
             break;
@@ -106,6 +121,56 @@ fn parse(line_number: usize, bytes: &[u8]) -> Option<Item> {
             error,
         },
     })
+}
+
+/// Import mode: each dated line first advances the store's clock to its time
+/// (an `advance_clock` from `administrator`, journaled), then goes in without
+/// it, one at a time. A refused advance is that line's outcome, and the line
+/// is not applied. Returns whether any line was refused or malformed.
+fn flush_dated(
+    store: &mut Store,
+    items: &mut Vec<Item>,
+    out: &mut impl Write,
+    administrator: ParticipantId,
+) -> Result<bool> {
+    let mut refused = false;
+    for item in items.drain(..) {
+        let line = match item {
+            Item::Command(mut submission) => {
+                let advance = match submission.time.take() {
+                    Some(to) if to != store.clock() => {
+                        Some(crate::one_command::advance_clock(store, administrator, to)?.1)
+                    }
+                    _ => None,
+                };
+                let reply = match advance {
+                    Some(refusal) if !refusal.outcome.is_accepted() => refusal,
+                    _ => store
+                        .submit(std::slice::from_ref(&submission), wall_clock_now())
+                        .context("the store failed; this line's outcome was not acknowledged")?
+                        .into_iter()
+                        .next()
+                        .context("the store gave no reply")?,
+                };
+                refused |= !reply.outcome.is_accepted();
+                reply_json(
+                    submission.request_id,
+                    reply.sequence,
+                    reply.time,
+                    reply.duplicate,
+                    &reply.outcome,
+                )
+            }
+            Item::Malformed { line, error } => {
+                refused = true;
+                rejection_json(line, &error)
+            }
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(refused)
 }
 
 /// Makes the batch durable, then prints every outcome in input order.

@@ -1,5 +1,6 @@
 //! The engine's input (a command in its envelope) and output (an outcome).
 
+use crate::clock::{ClockCommand, ClockEffect, ClockError};
 use crate::compliance::{ComplianceCommand, ComplianceEffect, ComplianceError};
 use crate::exchange::{ExchangeCommand, ExchangeEffect, ExchangeError};
 use ets_model::{ParticipantId, RequestId, Timestamp};
@@ -20,6 +21,8 @@ pub enum Command {
     /// Never sent by clients (the API has no such command); the store writes
     /// it instead of the command (see [`RefusedSummary`]).
     Refused(RefusedSummary),
+    /// The clock of a store that is not live (administrator only; a live store refuses it).
+    Clock(ClockCommand),
 }
 
 /// What the journal keeps of a refused command whose encoding is over
@@ -59,6 +62,7 @@ impl Command {
             Command::Compliance(command) => command.name(),
             Command::Exchange(command) => command.name(),
             Command::Refused(_) => "refused",
+            Command::Clock(command) => command.name(),
         }
     }
 }
@@ -103,6 +107,15 @@ impl From<ComplianceError> for Rejection {
     }
 }
 
+impl From<ClockError> for Rejection {
+    fn from(error: ClockError) -> Rejection {
+        Rejection {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
+
 impl From<ExchangeError> for Rejection {
     fn from(error: ExchangeError) -> Rejection {
         Rejection {
@@ -121,6 +134,8 @@ pub enum Effect {
     Compliance(ComplianceEffect),
     /// An exchange command's effect.
     Exchange(ExchangeEffect),
+    /// A clock command's effect.
+    Clock(ClockEffect),
 }
 
 /// What came of a command.

@@ -103,8 +103,11 @@ pub struct Engine {
 
 /// The canonical encoding of the state, used for snapshots and the state hash,
 /// is this struct followed by the command digests of `outcomes` (postcard
-/// `Vec<Option<CommandDigest>>`, same order). Snapshots written before the
-/// digests were kept end after `applied`; they still load, with unknown digests.
+/// `Vec<Option<CommandDigest>>`, same order), then, only once any was
+/// configured, the registry's security controls (postcard
+/// [`ets_registry::Controls`]). Snapshots written before the digests were
+/// kept end after `applied`; they still load, with unknown digests. States
+/// without controls encode exactly as before the controls existed.
 #[derive(Serialize, Deserialize)]
 struct SnapshotState {
     registry: Registry,
@@ -166,7 +169,7 @@ impl Engine {
                 digest: Some(digest),
             },
         );
-        self.last_time = Some(envelope.time);
+        self.last_time = Some(crate::clock::time_after(envelope, &outcome));
         self.applied += 1;
         Applied::Fresh(outcome)
     }
@@ -176,6 +179,11 @@ impl Engine {
             requester: envelope.requester,
             at: envelope.time,
         };
+        // Transfers whose security delay ended before this command complete
+        // first (a registry command does so itself, and counts them for release_due).
+        if !matches!(envelope.command, Command::Registry(_)) {
+            self.registry.release_due(context.at);
+        }
         let result = match &envelope.command {
             Command::Registry(command) => self.execute_registry(context, command),
             Command::Compliance(command) => self
@@ -189,6 +197,9 @@ impl Engine {
                 .map(Effect::Exchange)
                 .map_err(Rejection::from),
             Command::Refused(summary) => Err(summary.rejection.clone()),
+            Command::Clock(command) => crate::clock::execute(&self.registry, context, command)
+                .map(Effect::Clock)
+                .map_err(Rejection::from),
         };
         match result {
             Ok(effect) => Outcome::Accepted(effect),
@@ -360,6 +371,12 @@ impl Engine {
             Ok(encoded) => bytes.extend(encoded),
             Err(error) => panic!("the command digests did not encode: {error}"),
         }
+        if !self.registry.controls().is_empty() {
+            match postcard::to_stdvec(self.registry.controls()) {
+                Ok(encoded) => bytes.extend(encoded),
+                Err(error) => panic!("the registry controls did not encode: {error}"),
+            }
+        }
         bytes
     }
 
@@ -369,12 +386,19 @@ impl Engine {
     /// [`SnapshotError`] when the bytes do not decode.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let (mut state, rest): (SnapshotState, &[u8]) = postcard::take_from_bytes(bytes)?;
-        let digests: Vec<Option<CommandDigest>> = if rest.is_empty() {
+        let (digests, rest): (Vec<Option<CommandDigest>>, &[u8]) = if rest.is_empty() {
             // Written before command digests were kept.
-            vec![None; state.outcomes.len()]
+            (vec![None; state.outcomes.len()], rest)
         } else {
-            postcard::from_bytes(rest)?
+            postcard::take_from_bytes(rest)?
         };
+        if !rest.is_empty() {
+            let controls: ets_registry::Controls = postcard::from_bytes(rest)?;
+            state
+                .registry
+                .restore_controls(controls)
+                .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
+        }
         if digests.len() != state.outcomes.len() {
             return Err(SnapshotError(postcard::Error::DeserializeBadEncoding));
         }

@@ -7,6 +7,7 @@
 //! **Invariant:** replaying the same commands gives the same outcomes and
 //! the same state hash, bit for bit.
 
+pub mod clock;
 mod command;
 pub mod compliance;
 mod engine;

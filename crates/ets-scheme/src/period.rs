@@ -5,7 +5,9 @@
 //! deadline of a year names the same years (China 2019-2020 shares one
 //! deadline, so it is one period; each EU year is a period of its own).
 
-use crate::rulebook::{Rulebook, SurrenderDeadline};
+use crate::rulebook::{CalendarDate, Rulebook, SurrenderDeadline};
+use ets_model::Timestamp;
+use ets_time::CivilDate;
 
 /// A compliance period of a rulebook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +62,18 @@ impl Rulebook {
             .first()
             .map_or_else(|| vec![year], |first| first.compliance_years.clone());
         Some(CompliancePeriod { years, deadlines })
+    }
+
+    /// The instant a deadline of `date` passes: the end of that day in the scheme's civil
+    /// time (the end of 31 December 2023 in Beijing time is 2023-12-31T16:00:00Z). Something
+    /// done by the deadline is stamped strictly before it.
+    #[must_use]
+    pub fn deadline_passes_at(&self, date: CalendarDate) -> Timestamp {
+        // Rulebook dates are read within the reader's year range, which CivilDate covers.
+        match CivilDate::try_new(i32::from(date.year), date.month, date.day) {
+            Ok(day) => self.scheme.time_zone.end_of_day(day),
+            Err(_) => Timestamp(i64::MAX),
+        }
     }
 
     /// Every compliance period of the rulebook, in order.
@@ -127,6 +141,17 @@ mod tests {
         assert_eq!(intermediate.len(), 1);
         assert_eq!(intermediate[0].date.to_string(), "2023-11-15");
         assert_eq!(intermediate[0].cumulative_share.to_string(), "0.95");
+    }
+
+    #[test]
+    fn a_china_deadline_passes_at_the_end_of_the_day_in_beijing_time() {
+        // Goal: 31 December 2023 ends at 2024-01-01T00:00+08:00 = 2023-12-31T16:00:00Z.
+        let rulebook = cn_2021();
+        let last = rulebook.period_of(2021).expect("2021").deadlines[1].date;
+        assert_eq!(
+            rulebook.deadline_passes_at(last),
+            ets_model::Timestamp(1_704_038_400_000)
+        );
     }
 
     #[test]

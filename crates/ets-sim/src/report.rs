@@ -233,7 +233,9 @@ impl YearSummary {
         for trade in trades {
             *daily.entry(civil(trade.time_ms)).or_default() += trade.quantity;
         }
-        let compliant = count(EntityStatus::Compliant);
+        // In full by the last deadline; late only at an intermediate one counts here too.
+        let compliant =
+            count(EntityStatus::Compliant) + count(EntityStatus::MissedIntermediateDeadline);
         let mode_volume = |mode: TradeMode| {
             mt(trades
                 .iter()

@@ -35,35 +35,6 @@ struct Totals {
 }
 
 impl Compliance {
-    /// What `participant` owes `year`'s allocation: the next-year deduction of last year's
-    /// closed results, and allowances borrowed earlier from `year`'s vintage.
-    pub(super) fn deduction_due(&self, participant: ParticipantId, year: u16) -> Quantity {
-        let previous = year.checked_sub(1);
-        let shortfalls: u64 = self
-            .closed
-            .iter()
-            .filter(|((_, closed_year), _)| Some(*closed_year) == previous)
-            .flat_map(|(_, results)| results.iter())
-            .filter(|result| result.entity == participant)
-            .map(|result| result.next_year_deduction.tonnes())
-            .sum();
-        let borrowed: u64 = self
-            .allocations
-            .range((participant, 0)..=(participant, u16::MAX))
-            .filter(|((_, borrowed_for), record)| {
-                !record.borrowed.is_zero()
-                    && self
-                        .entity_for_year(participant, *borrowed_for)
-                        .ok()
-                        .and_then(|entity| self.rulebook(&entity.scheme).ok())
-                        .and_then(|rulebook| rulebook.borrowing)
-                        .is_some_and(|rules| rules.from_vintage.0 == year)
-            })
-            .map(|(_, record)| record.borrowed.tonnes())
-            .sum();
-        Quantity::new(shortfalls.saturating_add(borrowed))
-    }
-
     /// The units of an entity with their output for the formula, in the entity's unit order.
     fn unit_outputs(
         entity: &CoveredEntity,
@@ -223,10 +194,21 @@ impl Compliance {
             AllocationPhase::Pre => {
                 // What the entity owes this year's allocation comes off first; what the
                 // pre-allocation cannot cover is owed at this year's close.
-                let due = self.deduction_due(participant, year);
+                // A deduction applied already (at a close after this year's final
+                // allocation) is not taken twice.
+                let due = self
+                    .deduction_due(participant, year)
+                    .checked_sub(record.deducted)
+                    .unwrap_or(Quantity::ZERO);
                 let deducted = due.min(total);
-                record.deducted = deducted;
-                record.claw_back_outstanding = due.checked_sub(deducted).unwrap_or(Quantity::ZERO);
+                record.deducted = record
+                    .deducted
+                    .checked_add(deducted)
+                    .map_err(|_| RegistryError::Overflow("deducted"))?;
+                record.claw_back_outstanding = record
+                    .claw_back_outstanding
+                    .checked_add(due.checked_sub(deducted).unwrap_or(Quantity::ZERO))
+                    .map_err(|_| RegistryError::Overflow("claw-back owed"))?;
                 (
                     total.checked_sub(deducted).unwrap_or(Quantity::ZERO),
                     Quantity::ZERO,

@@ -11,7 +11,9 @@ use ets_scheme::compliance::{YearRecord, eu_compliance_status};
 
 impl Compliance {
     /// The cumulative EU status code after `year`: verified emissions of each of the
-    /// rulebook's years up to `year` against all allowances surrendered for those years.
+    /// rulebook's years up to `year` against all allowances surrendered for those years,
+    /// from the installation's first year in the scheme (the first with an allocation or a
+    /// report; a new entrant of 2026 owes nothing for 2021-2025).
     pub(super) fn eu_status_of(
         &self,
         surrenders: &Surrenders,
@@ -20,13 +22,24 @@ impl Compliance {
         year: u16,
     ) -> Result<String, ComplianceError> {
         let participant = entity.spec.participant;
+        let in_scheme = |past: &u16| {
+            self.allocations.contains_key(&(participant, *past))
+                || self.reports.contains_key(&(participant, *past))
+        };
+        let first = rulebook
+            .scheme
+            .compliance_years
+            .iter()
+            .copied()
+            .find(in_scheme)
+            .unwrap_or(0);
         let mut years = Vec::new();
         let mut surrendered = Quantity::ZERO;
         for &past in rulebook
             .scheme
             .compliance_years
             .iter()
-            .filter(|&&past| past <= year)
+            .filter(|&&past| first <= past && past <= year)
         {
             years.push(YearRecord {
                 year: past,

@@ -7,7 +7,8 @@
 //!
 //! One module per concept: `state` (the state and its queries), `execute`
 //! (dispatch, rulebooks, registration), `allocation`, `borrowing`, `reports`,
-//! `surrender` (eligibility and the surrender tally), `deadline`, `close`
+//! `surrender` (eligibility and the surrender tally), `deadline`, `deduction` (next-year deductions), `caps` (relief caps per unit
+//! category), `close`
 //! (obligations, results, the close) and `eu_status`.
 //!
 //! **Invariant:** a refused compliance command changes nothing: steps that
@@ -15,9 +16,11 @@
 
 mod allocation;
 mod borrowing;
+mod caps;
 mod close;
 mod command;
 mod deadline;
+mod deduction;
 mod error;
 mod eu_status;
 mod execute;

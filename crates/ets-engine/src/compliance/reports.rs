@@ -187,7 +187,7 @@ impl Compliance {
 }
 
 /// The fuel records of a report as the MRV formulas take them.
-fn fuel_records(fuels: &[FuelSpec]) -> Result<Vec<mrv::FuelRecord>, ComplianceError> {
+pub(super) fn fuel_records(fuels: &[FuelSpec]) -> Result<Vec<mrv::FuelRecord>, ComplianceError> {
     fuels
         .iter()
         .map(|fuel| {

@@ -123,6 +123,9 @@ pub enum EntityStatus {
     Shortfall,
     /// No verified emissions.
     NoVerifiedReport,
+    /// Surrendered the whole obligation by the last deadline but less than an
+    /// intermediate deadline's share by that deadline.
+    MissedIntermediateDeadline,
 }
 
 impl EntityStatus {
@@ -133,6 +136,7 @@ impl EntityStatus {
             EntityStatus::Compliant => "compliant",
             EntityStatus::Shortfall => "shortfall",
             EntityStatus::NoVerifiedReport => "no_verified_report",
+            EntityStatus::MissedIntermediateDeadline => "missed_intermediate_deadline",
         }
     }
 }
@@ -169,6 +173,17 @@ pub struct EntityResult {
     /// surrendered for those years). `None` for other rulebooks.
     #[serde(default)]
     pub eu_status: Option<String>,
+    /// The compliance period the line settles (`2019-2020`, `2021`).
+    #[serde(default)]
+    pub period: String,
+    /// Tonnes still to be surrendered into the next year (the EU's make-good: the
+    /// penalty does not release the obligation). Zero under other regimes.
+    #[serde(default)]
+    pub make_good: Quantity,
+    /// Tonnes missing at the period's intermediate deadline (China 2021-22: 95% by
+    /// 15 November), judged once that deadline has passed.
+    #[serde(default)]
+    pub intermediate_shortfall: Quantity,
 }
 
 /// What an accepted compliance command did.
@@ -286,12 +301,22 @@ impl Compliance {
             .collect()
     }
 
-    /// The final results of a closed year, if closed.
+    /// The final results of a closed year (of the period it belongs to), if closed.
     #[must_use]
     pub fn closed_results(&self, scheme: &str, year: u16) -> Option<&[EntityResult]> {
         self.closed
-            .get(&(scheme.to_owned(), year))
+            .get(&(scheme.to_owned(), self.settling_year(scheme, year)))
             .map(Vec::as_slice)
+    }
+
+    /// The year whose close settles `year`'s period: the period's last year (the year
+    /// itself when the scheme is unknown or does not govern it). Closed results are kept
+    /// under it.
+    pub(super) fn settling_year(&self, scheme: &str, year: u16) -> u16 {
+        self.rulebook(scheme)
+            .ok()
+            .and_then(|rulebook| rulebook.period_of(year))
+            .map_or(year, |period| period.last_year())
     }
 
     /// The schemes whose rulebooks are loaded, in order.
@@ -350,7 +375,10 @@ impl Compliance {
                 year,
             });
         }
-        if self.closed.contains_key(&(scheme.to_owned(), year)) {
+        if self
+            .closed
+            .contains_key(&(scheme.to_owned(), self.settling_year(scheme, year)))
+        {
             return Err(ComplianceError::YearClosed {
                 scheme: scheme.to_owned(),
                 year,

@@ -7,7 +7,7 @@ use super::deadline;
 use super::error::ComplianceError;
 use super::state::{Compliance, CoveredEntity};
 use ets_model::{AccountId, Quantity, Timestamp, UnitClass, Vintage};
-use ets_registry::{Registry, TransactionKind, TransactionStatus};
+use ets_registry::{Registry, RegistryError, TransactionKind, TransactionStatus};
 use ets_scheme::Rulebook;
 use ets_scheme::obligation;
 use std::collections::BTreeMap;
@@ -144,11 +144,12 @@ impl Compliance {
                 "the scheme accepts no offsets",
             ));
         };
-        let Some((verified, _, owed)) = self.obligation_of(rulebook, entity, year)? else {
+        let Some(owed) = self.obligation_of(rulebook, entity, year)? else {
             return Err(ComplianceError::OffsetLimitUnknown { year });
         };
-        let limit = obligation::max_offsets(rules, owed, verified)?;
-        let (_, used) = Surrenders::tally(registry).of(request.from, year);
+        let limit = obligation::max_offsets(rules, owed.total, owed.verified)?;
+        let period = self.period(rulebook, year)?;
+        let (_, used) = Surrenders::tally(registry).of_period(request.from, &period.years)?;
         if used.tonnes().saturating_add(request.quantity.tonnes()) > limit.tonnes() {
             return Err(ComplianceError::OffsetLimit {
                 year,
@@ -184,12 +185,29 @@ pub(super) struct Surrenders {
 
 impl Surrenders {
     pub(super) fn tally(registry: &Registry) -> Surrenders {
+        Surrenders::tally_where(registry, |_| true)
+    }
+
+    /// As [`Surrenders::tally`], counting only surrenders whose completion time passes
+    /// `counts` (those made by a deadline).
+    pub(super) fn tally_where(
+        registry: &Registry,
+        counts: impl Fn(Timestamp) -> bool,
+    ) -> Surrenders {
         let mut tonnes: BTreeMap<(AccountId, u16, u32), u64> = BTreeMap::new();
         for transaction in registry.transactions() {
             let TransactionKind::Surrender { compliance_year } = transaction.kind else {
                 continue;
             };
             if transaction.status() != TransactionStatus::Completed {
+                continue;
+            }
+            let completed = transaction
+                .history
+                .iter()
+                .find(|change| change.status == TransactionStatus::Completed)
+                .map(|change| change.at);
+            if !completed.is_some_and(&counts) {
                 continue;
             }
             let total = tonnes
@@ -206,6 +224,27 @@ impl Surrenders {
             tonnes,
             offset_classes,
         }
+    }
+
+    /// Allowances and offsets surrendered from `account` for any of `years` (a period).
+    pub(super) fn of_period(
+        &self,
+        account: AccountId,
+        years: &[u16],
+    ) -> Result<(Quantity, Quantity), ComplianceError> {
+        years.iter().try_fold(
+            (Quantity::ZERO, Quantity::ZERO),
+            |(allowances, offsets), &year| {
+                let (more_allowances, more_offsets) = self.of(account, year);
+                match (
+                    allowances.checked_add(more_allowances),
+                    offsets.checked_add(more_offsets),
+                ) {
+                    (Ok(allowances), Ok(offsets)) => Ok((allowances, offsets)),
+                    _ => Err(RegistryError::Overflow("surrendered").into()),
+                }
+            },
+        )
     }
 
     /// Allowances and offsets surrendered from `account` for `year`.
