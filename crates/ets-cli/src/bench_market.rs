@@ -190,16 +190,15 @@ fn price(ticks: i64) -> Result<Price> {
     Ok(Price::try_new(ticks)?)
 }
 
-/// splitmix64: a small, fast, seeded generator for the workload (outside the engine).
+/// SplitMix64 ([`ets_market::splitmix64`]): a small, fast, seeded generator
+/// for the workload (outside the engine).
 struct Random(u64);
 
 impl Random {
     fn next(&mut self) -> u64 {
+        let output = ets_market::splitmix64(self.0);
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        output
     }
 
     fn below(&mut self, bound: u64) -> u64 {

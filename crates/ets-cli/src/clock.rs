@@ -4,7 +4,6 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use ets_model::ParticipantId;
 use ets_store::{Store, StoreConfig};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The clock subcommands.
@@ -14,18 +13,16 @@ pub enum Clock {
     ///
     /// Example: `ets clock show --data ./registry`
     Show {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
     },
     /// Moves the clock of a virtual or import store forward (an administrator's
     /// `advance_clock`, journaled); a live store refuses it.
     ///
     /// Example: `ets clock advance --data ./history --requester 1 --to 2022-03-31T09:00:00+08:00`
     Advance {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,

@@ -44,9 +44,8 @@ pub enum Compliance {
     ///
     /// Example: `ets compliance load-rulebook --data ./registry --requester 1 schemes/cn-power-2021.toml`
     LoadRulebook {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
@@ -64,9 +63,8 @@ pub enum Compliance {
     /// category coal_above_300mw|coal_at_most_300mw|unconventional_coal|gas; cooling water|air;
     /// chp true|false). Example: `ets compliance register --data ./registry --requester 1 --scheme cn-power-2021 entities.csv`
     Register {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
@@ -85,9 +83,8 @@ pub enum Compliance {
     /// Columns: participant,unit,electricity_mwh,heat_gj,heat_supply_ratio,load_factor.
     /// Example: `ets compliance allocate --data ./registry --requester 1 --scheme cn-power-2021 --year 2021 --phase pre outputs-2018.csv`
     Allocate {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
@@ -111,9 +108,8 @@ pub enum Compliance {
     ///
     /// Example: `ets compliance close --data ./registry --requester 1 --scheme cn-power-2021 --year 2021`
     Close {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
@@ -136,9 +132,8 @@ pub enum Compliance {
     ///
     /// Example: `ets compliance allocation --data ./registry --scheme cn-power-2021 --year 2021`
     Allocation {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The scheme id.
         #[arg(long)]
         scheme: String,
@@ -151,9 +146,8 @@ pub enum Compliance {
     ///
     /// Example: `ets compliance report --data ./registry --scheme cn-power-2021 --year 2021 --format csv`
     Report {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The scheme id.
         #[arg(long)]
         scheme: String,

@@ -19,6 +19,23 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `--data DIR`: the store directory, taken the same way by every command
+/// that opens a store (flattened into each of them).
+#[derive(clap::Args, Debug, Clone)]
+pub struct StoreDir {
+    /// The store directory.
+    #[arg(long = "data", value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+impl std::ops::Deref for StoreDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.data
+    }
+}
+
 /// openets: an emissions trading system (registry, journal, engine).
 #[derive(Parser)]
 #[command(name = "ets", version, about, long_about = None)]
@@ -36,9 +53,8 @@ enum Commands {
     /// the clock of the last two moves only by an administrator (`ets clock advance`).
     /// Example: `ets init --data ./registry` or `ets init --data ./history --kind import`
     Init {
-        /// The store directory to create.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// Who sets the time: live, virtual or import.
         #[arg(long, default_value = "live", value_parser = parse_store_kind)]
         kind: ets_store::StoreKind,
@@ -57,9 +73,8 @@ enum Commands {
     ///
     /// Example: `echo '{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}' | ets submit --data ./registry`
     Submit {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// A file of JSON lines, or `-` (the default) for standard input.
         #[arg(default_value = "-")]
         input: String,
@@ -77,9 +92,9 @@ enum Commands {
     ///
     /// Example: `ets show --data ./registry account 100` or `ets show --data ./registry serial 42`
     Show {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        /// The store directory (before or after what to show).
+        #[arg(long, global = true, value_name = "DIR")]
+        data: Option<PathBuf>,
         #[command(subcommand)]
         what: show::What,
     },
@@ -88,17 +103,15 @@ enum Commands {
     ///
     /// Exits 0 only if everything holds. Example: `ets verify --data ./registry`
     Verify {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
     },
     /// Writes a snapshot so that the next start replays less of the journal.
     ///
     /// Example: `ets snapshot --data ./registry`
     Snapshot {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
     },
     /// Runs a whole compliance year of China's national ETS (2,200 power companies, about
     /// 4.5 Gt) through the real engine on the embedded store, then writes a report with the
@@ -145,9 +158,8 @@ enum Commands {
     /// finishing the queued batch. Example: `ets serve --data ./registry --listen 127.0.0.1:8080`,
     /// then `curl -d @command.json http://127.0.0.1:8080/api/commands`.
     Serve {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// Address to listen on; port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
@@ -199,13 +211,31 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             if let Some(hint) = hint_for(&error) {
                 eprintln!("hint: {hint}");
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes in one line, each said once: a layer that
+/// already repeats its cause's text in its own message does not get the
+/// cause appended again.
+fn describe(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 /// Whether `error` is a write to a closed pipe (`ets show ... | head -1`):
@@ -316,7 +346,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             batch,
             dated_by,
         } => submit::run(&data, &input, batch, dated_by),
-        Commands::Show { data, what } => show::run(&data, what),
+        Commands::Show { data, what } => {
+            let Some(data) = data else {
+                use clap::CommandFactory;
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "`ets show` needs --data DIR (the store directory)",
+                    )
+                    .exit();
+            };
+            show::run(&data, what)
+        }
         Commands::Verify { data } => show::verify(&data),
         Commands::Snapshot { data } => {
             let mut store = ets_store::Store::open(&data, ets_store::StoreConfig::default())?;
@@ -356,7 +397,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let tls = tls_cert
                 .zip(tls_key)
                 .map(|(cert, key)| ets_server::TlsFiles { cert, key });
-            serve(data, listen, queue_capacity, batch, tls)
+            serve(data.data, listen, queue_capacity, batch, tls)
         }
     }
 }

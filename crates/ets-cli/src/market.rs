@@ -9,7 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use ets_model::{Code, Price, Timestamp};
 use ets_store::Store;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Output formats of `stats`.
@@ -59,9 +59,8 @@ pub enum Market {
     ///
     /// Example: `ets market place --data ./registry --requester 10 --instrument CEA21 --account 10 --side sell --price 5000 --quantity 100`
     Place {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The representative sending the order.
         #[arg(long)]
         requester: u64,
@@ -92,9 +91,8 @@ pub enum Market {
     ///
     /// Example: `ets market cancel --data ./registry --requester 10 --instrument CEA21 --account 10 --order 1`
     Cancel {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The representative sending the cancel.
         #[arg(long)]
         requester: u64,
@@ -116,9 +114,8 @@ pub enum Market {
     ///
     /// Example: `ets market end-of-day --data ./registry --requester 3 --instrument CEA21`
     EndOfDay {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The administrator or exchange operator.
         #[arg(long)]
         requester: u64,
@@ -134,9 +131,8 @@ pub enum Market {
     ///
     /// Example: `ets market auction-close --data ./registry --requester 1 --auction 1`
     AuctionClose {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The administrator.
         #[arg(long)]
         requester: u64,
@@ -152,9 +148,8 @@ pub enum Market {
     ///
     /// Example: `ets market book --data ./registry --instrument CEA21 --format json`
     Book {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The instrument symbol.
         #[arg(long)]
         instrument: String,
@@ -170,9 +165,8 @@ pub enum Market {
     ///
     /// Example: `ets market stats --data ./registry --format csv`
     Stats {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// Only this instrument.
         #[arg(long)]
         instrument: Option<String>,

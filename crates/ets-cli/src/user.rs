@@ -5,7 +5,6 @@ use clap::Subcommand;
 use ets_model::ParticipantId;
 use ets_server::{Role, Users};
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// User subcommands.
@@ -17,9 +16,8 @@ pub enum User {
     /// Roles: administrator, representative, verifier, exchange_member, auditor.
     /// Example: `ets user add --data ./registry --name admin --participant 1 --role administrator`
     Add {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The user's name.
         #[arg(long)]
         name: String,
@@ -35,9 +33,8 @@ pub enum User {
     ///
     /// Example: `ets user token --data ./registry --name admin --days 30`
     Token {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The user's name.
         #[arg(long)]
         name: String,
@@ -50,9 +47,8 @@ pub enum User {
     ///
     /// Example: `ets user revoke --data ./registry --token-id 3f9a01c2`
     Revoke {
-        /// The store directory.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreDir,
         /// The token's id.
         #[arg(long)]
         token_id: String,

@@ -225,7 +225,8 @@ fn an_import_dated_before_the_clock_is_refused_and_the_clock_stays() {
             "\n",
         ),
     );
-    assert!(output.status.success(), "{output:?}");
+    // One line is refused, so submit exits 3 (README, exit codes).
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("NOT LIVE"));
     let outcomes = lines(&output);
     assert_eq!(outcomes[0]["ok"], true);

@@ -61,8 +61,12 @@ fn the_readme_compliance_cycle_works_as_written_on_a_fresh_directory() {
             .current_dir(dir.path())
             .output()
             .expect("ets runs");
-        assert!(
-            output.status.success(),
+        // `ets submit` exits 3 when a line was refused (README, exit codes).
+        let refused = words.get(1) == Some(&"submit")
+            && String::from_utf8_lossy(&output.stdout).contains(r#""ok":false"#);
+        assert_eq!(
+            output.status.code(),
+            Some(if refused { 3 } else { 0 }),
             "`{line}` failed: {}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)

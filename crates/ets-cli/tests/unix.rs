@@ -230,3 +230,63 @@ fn losing_acknowledged_records_stops_start_up_naming_what_is_missing() {
     assert_eq!(report["ok"], false, "{report}");
     assert_eq!(report["code"], "records_lost");
 }
+
+#[test]
+fn a_locked_store_is_one_error_with_a_next_step() {
+    // Goal: the lock message is printed once, with what to do, for any command.
+    let (_dir, data) = store();
+    let mut server = ets()
+        .arg("serve")
+        .arg("--data")
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut first = [0_u8; 9];
+    server
+        .stdout
+        .as_mut()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("serve says it listens");
+    for args in [vec!["snapshot"], vec!["serve", "--listen", "127.0.0.1:0"]] {
+        let output = ets()
+            .args(&args)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.matches("is locked").count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("hint: another `ets` process"), "{stderr}");
+    }
+    server.kill().expect("kill");
+    server.wait().expect("wait");
+}
+
+#[test]
+fn data_is_accepted_the_same_way_before_or_after_what_show_shows() {
+    // Goal: `--data` is one shared argument; `ets show` takes it on either side.
+    let (_dir, data) = store();
+    let output = submit_bytes(&data, format!("{ADMIN}\n").as_bytes());
+    assert_eq!(output.status.code(), Some(0));
+    let data = data.to_str().expect("utf-8 path");
+    let before = ets()
+        .args(["show", "--data", data, "participant", "1"])
+        .output()
+        .expect("show");
+    let after = ets()
+        .args(["show", "participant", "1", "--data", data])
+        .output()
+        .expect("show");
+    assert!(before.status.success(), "{before:?}");
+    assert_eq!(before.stdout, after.stdout);
+    let missing = ets()
+        .args(["show", "participant", "1"])
+        .output()
+        .expect("show");
+    assert_eq!(missing.status.code(), Some(2), "a usage error");
+}

@@ -142,13 +142,14 @@ impl Holding {
         let position = self
             .blocks
             .partition_point(|&(other_start, _)| other_start < start);
-        debug_assert!(
+        // A serial held twice would create units: stop rather than record it.
+        assert!(
             position == 0 || self.blocks[position - 1].1 < start,
-            "inserted block overlaps the previous one"
+            "holding invariant broken: inserted block {block} overlaps the previous one"
         );
-        debug_assert!(
+        assert!(
             position == self.blocks.len() || self.blocks[position].0 > end,
-            "inserted block overlaps the next one"
+            "holding invariant broken: inserted block {block} overlaps the next one"
         );
         let joins_previous =
             position > 0 && self.blocks[position - 1].1.checked_add(1) == Some(start);
@@ -259,7 +260,10 @@ impl Holding {
                 remaining -= size;
             }
         }
-        debug_assert_eq!(remaining, 0, "total said the units were there");
+        assert_eq!(
+            remaining, 0,
+            "holding invariant broken: the total counted units the blocks do not hold"
+        );
         self.total = Quantity::new(self.total.tonnes() - quantity.tonnes());
         true
     }

@@ -406,8 +406,17 @@ async fn guard_json_posts(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({ "ok": true }))
+/// `200 {"ok": true}` while the store accepts writes; `503` with
+/// `store_faulted` once an I/O fault stopped it (it needs a restart).
+async fn health(State(state): State<ServerState>) -> Response {
+    if state.metrics.store_faults() > 0 {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_faulted",
+            "the store stopped after an I/O fault and refuses writes; reads show durable state only; restart the server once the disk is fixed".to_owned(),
+        );
+    }
+    Json(json!({ "ok": true })).into_response()
 }
 
 async fn openapi() -> Response {

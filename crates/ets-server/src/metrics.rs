@@ -157,6 +157,13 @@ impl Metrics {
         self.store_faults.inc();
     }
 
+    /// How many group commits failed with a store fault since the server
+    /// started (after the first, the store refuses writes until restarted).
+    #[must_use]
+    pub fn store_faults(&self) -> u64 {
+        self.store_faults.get()
+    }
+
     /// Sets the journal's committed size and record count.
     pub fn set_journal(&self, size_bytes: u64, records: u64) {
         self.journal_size
