@@ -8,6 +8,7 @@ pub mod agents;
 pub mod assumptions;
 pub mod charts;
 pub mod compare;
+pub mod ensemble;
 pub mod export;
 pub mod figure;
 pub mod html;

@@ -196,17 +196,9 @@ pub fn civil_date(ms: i64) -> String {
 
 /// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
 pub(crate) fn civil(ms: i64) -> String {
-    // Howard Hinnant's civil_from_days, shifted to Beijing time (UTC+8).
-    let days = (ms + 8 * 3_600_000).div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Beijing time (UTC+08:00).
+    let days = (ms + 8 * 3_600_000).div_euclid(ets_time::MS_PER_DAY);
+    let (year, month, day) = ets_time::civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
 }
 
@@ -320,7 +312,9 @@ impl YearSummary {
         self.allocation_mt = mt(sum(&|r| r.allocation.tonnes()));
         self.obligation_mt = mt(obligation);
         self.surrendered_mt = mt(sum(&|r| r.allowances_surrendered.tonnes()));
-        self.compliant = count(EntityStatus::Compliant);
+        // In full by the last deadline; late only at an intermediate one counts here too.
+        self.compliant =
+            count(EntityStatus::Compliant) + count(EntityStatus::MissedIntermediateDeadline);
         self.shortfall_entities = count(EntityStatus::Shortfall);
         self.no_verified_report = count(EntityStatus::NoVerifiedReport);
         self.compliance_rate = self.compliant as f64 / results.len().max(1) as f64;
@@ -457,7 +451,8 @@ impl YearSummary {
 }
 
 /// What the published figures are, under their table.
-const PUBLISHED_NOTE: &str = "Published figures: see docs/sources.md. The market and \
+const PUBLISHED_NOTE: &str = "Published figures: docs/sources.md#cn-coverage, \
+#cn-market-statistics and #cn-calibration. The market and \
 compliance figures are of the first period (2019-20, traded in 2021) while the scenario may \
 run another year's rulebook: compare orders of magnitude, not a validation. Volume and \
 price are of secondary trading; auction sales are counted apart.";

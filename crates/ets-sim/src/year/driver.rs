@@ -85,7 +85,7 @@ impl Sink for Store {
             time: Some(time),
             command,
         };
-        let mut replies = self.submit(&[submission], time)?;
+        let mut replies = self.submit_dated(&[submission])?;
         match replies.pop() {
             Some(reply) => Ok(reply.outcome),
             None => bail!("the store gave no reply"),
@@ -100,9 +100,9 @@ impl Sink for Store {
         &mut self,
         batch: Vec<(RequestId, ParticipantId, Timestamp, Command)>,
     ) -> Result<Vec<Outcome>> {
-        let Some(last) = batch.last().map(|item| item.2) else {
+        if batch.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let submissions: Vec<Submission> = batch
             .into_iter()
             .map(|(request_id, requester, time, command)| Submission {
@@ -112,7 +112,7 @@ impl Sink for Store {
                 command,
             })
             .collect();
-        let replies = self.submit(&submissions, last)?;
+        let replies = self.submit_dated(&submissions)?;
         if replies.len() != submissions.len() {
             bail!(
                 "the store gave {} replies to {}",

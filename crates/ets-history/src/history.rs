@@ -1,0 +1,262 @@
+//! [`History`]: a backend with the projection's memory, kept in step with
+//! the journal: it follows the store's durable batches, and when it finds
+//! itself behind, ahead of or beside the journal it rebuilds from it.
+
+use crate::backend::{Backend, Sqlite};
+use crate::error::HistoryError;
+use crate::project::Projector;
+use crate::rebuild::{RebuildReport, rebuild_into};
+use crate::schema::{SCHEMA_VERSION, TABLES, Table};
+use crate::value::Value;
+use ets_engine::Engine;
+use ets_store::{CommitObserver, Committed, JournalHead, Store};
+use std::path::{Path, PathBuf};
+
+/// The embedded history's file name, beside the journal's segments.
+pub const FILE_NAME: &str = "history.sqlite";
+
+/// The embedded history database of the store in `dir`.
+#[must_use]
+pub fn sqlite_path(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+/// A table with its rows, ordered by key.
+pub type TableRows = (Table, Vec<Vec<Value>>);
+
+/// The history tables and what the projection remembers between batches.
+pub struct History {
+    backend: Box<dyn Backend>,
+    projector: Projector,
+    /// Set after a failed write: nothing more is written until the next
+    /// open, which finds the history behind and rebuilds it.
+    failed: bool,
+}
+
+impl History {
+    /// Wraps `backend`, creating missing tables and refusing a newer schema.
+    ///
+    /// # Errors
+    /// [`HistoryError::NewerSchema`] or [`HistoryError::Database`].
+    pub fn new(mut backend: Box<dyn Backend>) -> Result<History, HistoryError> {
+        backend.create_schema()?;
+        let mut history = History {
+            backend,
+            projector: Projector::default(),
+            failed: false,
+        };
+        match history.meta("schema_version")? {
+            Some(found) => {
+                let found: i64 = found.parse().map_err(|_| {
+                    HistoryError::Database(format!("schema_version `{found}` is not a number"))
+                })?;
+                if found > SCHEMA_VERSION {
+                    return Err(HistoryError::NewerSchema {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => history
+                .backend
+                .write(&[], &[("schema_version", SCHEMA_VERSION.to_string())])?,
+        }
+        history.projector = history.load_projector()?;
+        Ok(history)
+    }
+
+    /// Opens the embedded history of the store in `dir` for queries only.
+    ///
+    /// # Errors
+    /// [`HistoryError::Database`] when there is none.
+    pub fn open_read_only(dir: &Path) -> Result<History, HistoryError> {
+        let backend = Sqlite::open_read_only(&sqlite_path(dir))?;
+        Ok(History {
+            backend: Box::new(backend),
+            projector: Projector::default(),
+            failed: false,
+        })
+    }
+
+    /// The journal record the history was last brought up to, if any.
+    ///
+    /// # Errors
+    /// [`HistoryError::Database`].
+    pub fn head(&mut self) -> Result<Option<JournalHead>, HistoryError> {
+        let (Some(sequence), Some(hash)) = (self.meta("last_sequence")?, self.meta("last_hash")?)
+        else {
+            return Ok(None);
+        };
+        let sequence = sequence.parse().map_err(|_| {
+            HistoryError::Database(format!("last_sequence `{sequence}` is not a number"))
+        })?;
+        let hash = parse_hex(&hash).ok_or_else(|| {
+            HistoryError::Database(format!("last_hash `{hash}` is not 64 hex digits"))
+        })?;
+        Ok(Some(JournalHead { sequence, hash }))
+    }
+
+    /// Makes the history agree with the journal in `dir` whose head is
+    /// `head`: nothing to do when it was last brought up to that very record,
+    /// else a rebuild from the first record.
+    ///
+    /// # Errors
+    /// [`HistoryError`] when the journal cannot be read or the database refuses.
+    pub fn sync(
+        &mut self,
+        dir: &Path,
+        head: JournalHead,
+    ) -> Result<Option<RebuildReport>, HistoryError> {
+        let current = self.head()?;
+        if current == Some(head) || (current.is_none() && head.sequence == 0) {
+            return Ok(None);
+        }
+        tracing::info!(
+            history = current.map_or(0, |head| head.sequence),
+            journal = head.sequence,
+            "history disagrees with the journal; rebuilding it"
+        );
+        self.rebuild(dir).map(Some)
+    }
+
+    /// Empties the tables and replays the journal in `dir` from its first record.
+    ///
+    /// # Errors
+    /// [`HistoryError`] when the journal cannot be read or replays differently.
+    pub fn rebuild(&mut self, dir: &Path) -> Result<RebuildReport, HistoryError> {
+        self.backend.clear()?;
+        self.backend
+            .write(&[], &[("schema_version", SCHEMA_VERSION.to_string())])?;
+        self.projector = Projector::default();
+        let report = rebuild_into(dir, self)?;
+        self.failed = false;
+        Ok(report)
+    }
+
+    /// Writes one durable batch: its rows and the new journal head, in one transaction.
+    ///
+    /// # Errors
+    /// [`HistoryError`]; nothing of the batch was written and the projector is unchanged.
+    pub fn project(
+        &mut self,
+        engine: &Engine,
+        batch: &[Committed],
+        head: JournalHead,
+    ) -> Result<(), HistoryError> {
+        let mut projector = self.projector.clone();
+        let rows = projector.rows(engine, batch)?;
+        self.backend.write(
+            &rows,
+            &[
+                ("last_sequence", head.sequence.to_string()),
+                ("last_hash", hex(&head.hash)),
+            ],
+        )?;
+        self.projector = projector;
+        Ok(())
+    }
+
+    /// Every table with its rows ordered by key: what equality of two histories means.
+    ///
+    /// # Errors
+    /// [`HistoryError::Database`].
+    pub fn dump(&mut self) -> Result<Vec<TableRows>, HistoryError> {
+        TABLES
+            .iter()
+            .map(|&table| Ok((table, self.backend.dump(table)?)))
+            .collect()
+    }
+
+    /// The backend, for queries.
+    pub fn backend(&mut self) -> &mut dyn Backend {
+        self.backend.as_mut()
+    }
+
+    fn meta(&mut self, key: &str) -> Result<Option<String>, HistoryError> {
+        let rows = self
+            .backend
+            .query("SELECT value FROM meta WHERE key = $1", &[key.into()])?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|row| row.into_iter().next())
+            .and_then(|value| value.as_text().map(str::to_owned)))
+    }
+
+    fn load_projector(&mut self) -> Result<Projector, HistoryError> {
+        let max = |history: &mut History, sql: &str| -> Result<u64, HistoryError> {
+            let rows = history.backend.query(sql, &[])?;
+            let value = rows
+                .first()
+                .and_then(|row| row.first())
+                .and_then(Value::as_int);
+            Ok(value
+                .and_then(|value| u64::try_from(value).ok())
+                .unwrap_or(0))
+        };
+        let transactions = max(self, "SELECT MAX(id) FROM transactions")?;
+        let trades = max(self, "SELECT MAX(id) FROM trades")?;
+        let pending = self
+            .backend
+            .query(
+                "SELECT id FROM transactions WHERE status IN ('proposed', 'awaiting_approval')",
+                &[],
+            )?
+            .iter()
+            .filter_map(|row| row.first().and_then(Value::as_int))
+            .filter_map(|id| u64::try_from(id).ok())
+            .collect();
+        Ok(Projector {
+            transactions,
+            trades,
+            pending,
+        })
+    }
+}
+
+impl CommitObserver for History {
+    fn committed(&mut self, engine: &Engine, batch: &[Committed], head: JournalHead) {
+        if self.failed {
+            return;
+        }
+        if let Err(error) = self.project(engine, batch, head) {
+            // The batch is durable in the journal; the history is derived from it and is
+            // rebuilt the next time the store opens.
+            tracing::error!(%error, code = error.code(), "history write failed; it will be rebuilt from the journal on the next open");
+            self.failed = true;
+        }
+    }
+}
+
+/// Opens (or creates) the embedded history beside the journal of `store`,
+/// brings it up to the journal, and hangs it on the store.
+///
+/// # Errors
+/// [`HistoryError`] when the database cannot be opened, is of a newer
+/// schema, or the journal cannot be replayed into it.
+pub fn attach(store: &mut Store) -> Result<Option<RebuildReport>, HistoryError> {
+    let dir = store.journal().dir().to_path_buf();
+    let head = JournalHead {
+        sequence: store.journal().last_sequence(),
+        hash: store.journal().last_hash(),
+    };
+    let mut history = History::new(Box::new(Sqlite::open(&sqlite_path(&dir))?))?;
+    let report = history.sync(&dir, head)?;
+    store.set_observer(Box::new(history));
+    Ok(report)
+}
+
+fn hex(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn parse_hex(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut bytes = [0_u8; 32];
+    for (index, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[index * 2..index * 2 + 2], 16).ok()?;
+    }
+    Some(bytes)
+}

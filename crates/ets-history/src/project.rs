@@ -1,0 +1,453 @@
+//! The projection: from the engine after a durable batch and the batch's
+//! commands, the rows to write. Rows describe things as they stand now
+//! (upserts by key), so projecting after every record, after every batch or
+//! after a whole replay gives the same tables.
+
+use crate::HistoryError;
+use crate::schema::{
+    COMMANDS, COMPLIANCE_RESULTS, HOLDINGS, MARKET_DAYS, ORDERS, TRADES, TRANSACTION_BLOCKS,
+    TRANSACTION_STATUS, TRANSACTIONS, Table,
+};
+use crate::value::Value;
+use ets_engine::compliance::{ComplianceCommand, EntityResult};
+use ets_engine::exchange::{ExchangeCommand, ExchangeEffect, TradeRecord, TradeVenue};
+use ets_engine::{Command, Effect, Engine, Outcome};
+use ets_market::{OrderKind, Side, TradeMode};
+use ets_model::{AccountId, TransactionId};
+use ets_registry::{Registry, Transaction, TransactionKind, TransactionStatus};
+use ets_store::Committed;
+use std::collections::BTreeSet;
+
+/// One row to insert or update by its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The table.
+    pub table: Table,
+    /// One value per column, in the table's column order.
+    pub values: Vec<Value>,
+}
+
+/// What the projection remembers between batches: how far it has read the
+/// engine's transaction and trade lists, and which transactions may still change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Projector {
+    /// Transactions projected so far (ids run from 1 without gaps).
+    pub transactions: u64,
+    /// Trades projected so far (ids run from 1 without gaps).
+    pub trades: u64,
+    /// Transactions still proposed or awaiting approval.
+    pub pending: BTreeSet<u64>,
+}
+
+impl Projector {
+    /// The rows for one durable batch, given the engine after it.
+    ///
+    /// # Errors
+    /// [`HistoryError::OutOfRange`] when a number does not fit its column.
+    pub fn rows(&mut self, engine: &Engine, batch: &[Committed]) -> Result<Vec<Row>, HistoryError> {
+        let mut rows = Vec::with_capacity(batch.len() * 4);
+        for committed in batch {
+            rows.push(command_row(committed)?);
+            effect_rows(engine, committed, &mut rows)?;
+        }
+        let touched = self.transaction_rows(engine.registry(), &mut rows)?;
+        holding_rows(engine.registry(), &touched, &mut rows)?;
+        self.trade_rows(engine.exchange().trades(), &mut rows)?;
+        Ok(rows)
+    }
+
+    /// Rows of every transaction that is new or may have changed; returns the accounts touched.
+    fn transaction_rows(
+        &mut self,
+        registry: &Registry,
+        rows: &mut Vec<Row>,
+    ) -> Result<BTreeSet<AccountId>, HistoryError> {
+        let all = registry.transactions();
+        let mut changed: BTreeSet<u64> = std::mem::take(&mut self.pending);
+        changed.extend(self.transactions + 1..=all.len() as u64);
+        for transaction in &all[usize::try_from(self.transactions).unwrap_or(all.len())..] {
+            if let TransactionKind::Reversal { of } = transaction.kind {
+                changed.insert(of.0);
+            }
+        }
+        let mut touched = BTreeSet::new();
+        for id in changed {
+            let Ok(transaction) = registry.transaction(TransactionId(id)) else {
+                continue;
+            };
+            transaction_row(registry, transaction, rows)?;
+            touched.insert(transaction.from);
+            touched.insert(transaction.to);
+            if matches!(
+                transaction.status(),
+                TransactionStatus::Proposed | TransactionStatus::AwaitingApproval
+            ) {
+                self.pending.insert(id);
+            }
+        }
+        self.transactions = all.len() as u64;
+        Ok(touched)
+    }
+
+    fn trade_rows(
+        &mut self,
+        trades: &[TradeRecord],
+        rows: &mut Vec<Row>,
+    ) -> Result<(), HistoryError> {
+        let from = usize::try_from(self.trades)
+            .unwrap_or(trades.len())
+            .min(trades.len());
+        for trade in &trades[from..] {
+            rows.push(trade_row(trade)?);
+        }
+        self.trades = trades.len() as u64;
+        Ok(())
+    }
+}
+
+fn command_row(committed: &Committed) -> Result<Row, HistoryError> {
+    let envelope = &committed.envelope;
+    Ok(Row {
+        table: COMMANDS,
+        values: vec![
+            Value::unsigned("sequence", committed.sequence)?,
+            Value::Int(envelope.time.0),
+            Value::unsigned("requester", envelope.requester.0)?,
+            Value::unsigned("request_id", envelope.request_id.0)?,
+            envelope.command.name().into(),
+            committed.outcome.code().into(),
+        ],
+    })
+}
+
+fn transaction_row(
+    registry: &Registry,
+    transaction: &Transaction,
+    rows: &mut Vec<Row>,
+) -> Result<(), HistoryError> {
+    let id = Value::unsigned("transaction_id", transaction.id.0)?;
+    let note = match &transaction.kind {
+        TransactionKind::Surrender { compliance_year } => Some(compliance_year.to_string()),
+        TransactionKind::Retire { beneficiary } => Some(beneficiary.clone()),
+        TransactionKind::Cancel { reason } => Some(reason.clone()),
+        TransactionKind::Reversal { of } => Some(of.0.to_string()),
+        TransactionKind::Issue | TransactionKind::Allocate | TransactionKind::Transfer => None,
+    };
+    let proposed_ms = transaction.history.first().map_or(0, |change| change.at.0);
+    rows.push(Row {
+        table: TRANSACTIONS,
+        values: vec![
+            id.clone(),
+            transaction.kind.name().into(),
+            Value::unsigned("from_account", transaction.from.0)?,
+            Value::unsigned("to_account", transaction.to.0)?,
+            class_name(registry, transaction.class_index).into(),
+            Value::unsigned("quantity", transaction.quantity.tonnes())?,
+            transaction.status().name().into(),
+            Value::unsigned("proposer", transaction.proposer.0)?,
+            Value::Int(proposed_ms),
+            note.into(),
+        ],
+    });
+    for (step, change) in transaction.history.iter().enumerate() {
+        rows.push(Row {
+            table: TRANSACTION_STATUS,
+            values: vec![
+                id.clone(),
+                Value::unsigned("step", step as u64)?,
+                change.status.name().into(),
+                Value::Int(change.at.0),
+                Value::unsigned("by_participant", change.by.0)?,
+            ],
+        });
+    }
+    for (position, block) in transaction.blocks.iter().enumerate() {
+        rows.push(Row {
+            table: TRANSACTION_BLOCKS,
+            values: vec![
+                id.clone(),
+                Value::unsigned("position", position as u64)?,
+                Value::unsigned("first_serial", block.start())?,
+                Value::unsigned("last_serial", block.end())?,
+            ],
+        });
+    }
+    Ok(())
+}
+
+fn holding_rows(
+    registry: &Registry,
+    accounts: &BTreeSet<AccountId>,
+    rows: &mut Vec<Row>,
+) -> Result<(), HistoryError> {
+    for &id in accounts {
+        let Ok(account) = registry.account(id) else {
+            continue;
+        };
+        for (class_index, holding) in account.holdings() {
+            rows.push(Row {
+                table: HOLDINGS,
+                values: vec![
+                    Value::unsigned("account_id", id.0)?,
+                    class_name(registry, class_index).into(),
+                    Value::unsigned("quantity", holding.total().tonnes())?,
+                    Value::unsigned("blocks", holding.block_count() as u64)?,
+                ],
+            });
+        }
+    }
+    Ok(())
+}
+
+fn trade_row(trade: &TradeRecord) -> Result<Row, HistoryError> {
+    let venue = match trade.venue {
+        TradeVenue::Instrument(code) => code.to_string(),
+        TradeVenue::Auction(auction) => format!("auction:{}", auction.0),
+    };
+    Ok(Row {
+        table: TRADES,
+        values: vec![
+            Value::unsigned("id", trade.id)?,
+            venue.into(),
+            mode_name(trade.mode).into(),
+            Value::unsigned("maker_order", trade.maker_order.0)?,
+            Value::unsigned("taker_order", trade.taker_order.0)?,
+            Value::unsigned("buyer", trade.buyer.0)?,
+            Value::unsigned("seller", trade.seller.0)?,
+            Value::Int(trade.price.ticks()),
+            Value::unsigned("quantity", trade.quantity.tonnes())?,
+            Value::Int(trade.buyer_fee.minor_units()),
+            Value::Int(trade.seller_fee.minor_units()),
+            Value::Int(trade.at.0),
+            Value::unsigned("transaction_id", trade.transaction.0)?,
+        ],
+    })
+}
+
+/// Rows that only the command's effect tells: orders as entered, closed
+/// trading days, results of a closed compliance year.
+fn effect_rows(
+    engine: &Engine,
+    committed: &Committed,
+    rows: &mut Vec<Row>,
+) -> Result<(), HistoryError> {
+    let Outcome::Accepted(effect) = &committed.outcome else {
+        return Ok(());
+    };
+    match (&committed.envelope.command, effect) {
+        (Command::Exchange(command), Effect::Exchange(effect)) => {
+            exchange_rows(engine, committed, command, effect, rows)
+        }
+        (
+            Command::Compliance(ComplianceCommand::CloseYear { scheme, year, .. }),
+            Effect::Compliance(_),
+        ) => {
+            let results = engine
+                .compliance()
+                .closed_results(scheme, *year)
+                .unwrap_or(&[]);
+            for result in results {
+                rows.push(result_row(scheme, *year, result)?);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn exchange_rows(
+    engine: &Engine,
+    committed: &Committed,
+    command: &ExchangeCommand,
+    effect: &ExchangeEffect,
+    rows: &mut Vec<Row>,
+) -> Result<(), HistoryError> {
+    let time = committed.envelope.time.0;
+    match effect {
+        ExchangeEffect::OrderEntered {
+            instrument,
+            order,
+            trades,
+            open,
+        } => {
+            let Some((account, side, price, quantity)) = order_terms(engine, command, trades)
+            else {
+                return Ok(());
+            };
+            rows.push(Row {
+                table: ORDERS,
+                values: vec![
+                    instrument.to_string().into(),
+                    Value::unsigned("order_id", order.0)?,
+                    Value::unsigned("sequence", committed.sequence)?,
+                    Value::unsigned("account_id", account.0)?,
+                    side.into(),
+                    price.into(),
+                    Value::unsigned("quantity", quantity)?,
+                    Value::unsigned("open_after_entry", open.tonnes())?,
+                    Value::unsigned("trades", trades.len() as u64)?,
+                    Value::Int(time),
+                ],
+            });
+        }
+        ExchangeEffect::BidSubmitted { auction, bid } => {
+            if let ExchangeCommand::SubmitBid {
+                account,
+                price,
+                quantity,
+                ..
+            } = command
+            {
+                rows.push(Row {
+                    table: ORDERS,
+                    values: vec![
+                        format!("auction:{}", auction.0).into(),
+                        Value::unsigned("order_id", bid.0)?,
+                        Value::unsigned("sequence", committed.sequence)?,
+                        Value::unsigned("account_id", account.0)?,
+                        "bid".into(),
+                        Value::Int(price.ticks()),
+                        Value::unsigned("quantity", quantity.tonnes())?,
+                        Value::unsigned("open_after_entry", quantity.tonnes())?,
+                        Value::Int(0),
+                        Value::Int(time),
+                    ],
+                });
+            }
+        }
+        ExchangeEffect::DayClosed {
+            instrument,
+            stats,
+            expired,
+        } => {
+            let price = |p: Option<ets_model::Price>| Value::from(p.map(|p| p.ticks()));
+            rows.push(Row {
+                table: MARKET_DAYS,
+                values: vec![
+                    instrument.to_string().into(),
+                    Value::unsigned("sequence", committed.sequence)?,
+                    Value::Int(time),
+                    Value::Int(stats.previous_close.ticks()),
+                    Value::Int(stats.open.ticks()),
+                    price(stats.high),
+                    price(stats.low),
+                    price(stats.last),
+                    Value::Int(stats.close.ticks()),
+                    price(stats.vwap),
+                    Value::unsigned("volume", stats.volume.tonnes())?,
+                    Value::Int(stats.turnover.minor_units()),
+                    Value::unsigned("trades", stats.trades)?,
+                    Value::unsigned("expired", u64::from(*expired))?,
+                ],
+            });
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Who entered an order, on which side, at what price and for how much.
+fn order_terms(
+    engine: &Engine,
+    command: &ExchangeCommand,
+    trades: &[u64],
+) -> Option<(AccountId, &'static str, Option<i64>, u64)> {
+    match command {
+        ExchangeCommand::PlaceOrder {
+            account,
+            side,
+            kind,
+            quantity,
+            ..
+        } => {
+            let price = match kind {
+                OrderKind::Limit(price) => Some(price.ticks()),
+                OrderKind::Market => None,
+            };
+            Some((*account, side_name(*side), price, quantity.tonnes()))
+        }
+        ExchangeCommand::AmendOrder {
+            account,
+            price,
+            quantity,
+            ..
+        } => Some((*account, "amend", Some(price.ticks()), quantity.tonnes())),
+        ExchangeCommand::TakeListed {
+            account, quantity, ..
+        } => Some((*account, "take", None, quantity.tonnes())),
+        ExchangeCommand::ProposeBlock {
+            account,
+            side,
+            price,
+            quantity,
+            ..
+        } => Some((
+            *account,
+            side_name(*side),
+            Some(price.ticks()),
+            quantity.tonnes(),
+        )),
+        ExchangeCommand::AcceptBlock { account, .. } => {
+            let records = engine.exchange().trades();
+            let traded = trades
+                .iter()
+                .filter_map(|id| records.get(usize::try_from(id.checked_sub(1)?).ok()?))
+                .map(|trade| trade.quantity.tonnes())
+                .sum();
+            Some((*account, "accept", None, traded))
+        }
+        _ => None,
+    }
+}
+
+fn result_row(scheme: &str, year: u16, result: &EntityResult) -> Result<Row, HistoryError> {
+    Ok(Row {
+        table: COMPLIANCE_RESULTS,
+        values: vec![
+            scheme.into(),
+            Value::Int(i64::from(year)),
+            Value::unsigned("participant", result.entity.0)?,
+            Value::unsigned("account_id", result.account.0)?,
+            result
+                .verified_emissions
+                .map(|q| Value::unsigned("verified_emissions", q.tonnes()))
+                .transpose()?
+                .unwrap_or(Value::Null),
+            Value::unsigned("allocation", result.allocation.tonnes())?,
+            Value::unsigned("obligation", result.obligation.tonnes())?,
+            Value::unsigned(
+                "allowances_surrendered",
+                result.allowances_surrendered.tonnes(),
+            )?,
+            Value::unsigned("offsets_used", result.offsets_used.tonnes())?,
+            result.status.name().into(),
+            Value::unsigned("shortfall", result.shortfall.tonnes())?,
+            Value::Int(result.fine_min.minor_units()),
+            Value::Int(result.fine_max.minor_units()),
+            Value::unsigned("next_year_deduction", result.next_year_deduction.tonnes())?,
+            result.eu_status.clone().into(),
+        ],
+    })
+}
+
+fn class_name(registry: &Registry, class_index: u32) -> String {
+    registry
+        .class(class_index)
+        .map_or_else(|| format!("class#{class_index}"), ToString::to_string)
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+fn mode_name(mode: TradeMode) -> &'static str {
+    match mode {
+        TradeMode::Continuous => "continuous",
+        TradeMode::Listed => "listed",
+        TradeMode::Block => "block",
+        TradeMode::Auction => "auction",
+    }
+}
