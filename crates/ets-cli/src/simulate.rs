@@ -180,20 +180,23 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
 fn print_comparison(runs: &[Run], seconds: f64, report: &Path) {
     let header = [
         "run",
-        "volume Mt",
+        "secondary Mt",
+        "auction Mt",
         "price",
         "turnover %",
         "volatility %",
         "compliance %",
     ];
     println!(
-        "{:<20} {:>10} {:>8} {:>11} {:>13} {:>13}",
-        header[0], header[1], header[2], header[3], header[4], header[5]
+        "{:<28} {:>12} {:>10} {:>8} {:>11} {:>13} {:>13}",
+        header[0], header[1], header[2], header[3], header[4], header[5], header[6]
     );
+    // Columns of compare::HEADER: title, secondary, auction, price, turnover,
+    // volatility, ..., compliance by entity (9).
     for row in compare::table_rows(runs) {
         println!(
-            "{:<20} {:>10} {:>8} {:>11} {:>13} {:>13}",
-            row[0], row[1], row[2], row[3], row[4], row[7]
+            "{:<28} {:>12} {:>10} {:>8} {:>11} {:>13} {:>13}",
+            row[0], row[1], row[2], row[3], row[4], row[5], row[9]
         );
     }
     let commands: u64 = runs.iter().map(|r| r.summary.commands).sum();

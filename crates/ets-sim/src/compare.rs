@@ -7,12 +7,12 @@
 //! key in a variant is refused like one in a scenario, naming the variant's file.
 
 use crate::YearSummary;
-use crate::charts::{self, ChartSpec, XAxis};
+use crate::charts::XAxis;
+use crate::figure::{self, Chart};
 use crate::html::Page;
-use crate::report::{
-    compliance_cost_chart, cumulative_volume_mt, daily_volatility_percent, day_series, human_bytes,
-};
+use crate::report::{cumulative_volume_mt, daily_volatility_percent, day_series, human_bytes};
 use crate::scenario::{Scenario, ScenarioError, read_toml};
+use crate::year_charts::{AUCTION, SECONDARY, cost_chart};
 use anyhow::{Context as _, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -114,18 +114,20 @@ pub struct Run {
     pub journal_bytes: u64,
 }
 
-/// The comparison table's header.
-pub const HEADER: [&str; 10] = [
+/// The comparison table's header: short, numeric columns, so the table fits a
+/// 1280 px screen (and stacks into one card per run on a phone).
+pub const HEADER: [&str; 11] = [
     "Run",
-    "Volume (Mt)",
+    "Secondary volume (Mt)",
+    "Auction sales (Mt)",
     "Average price (yuan/t)",
     "Turnover (% of allocation)",
     "Price volatility (daily, %)",
     "Bid-ask spread (yuan/t)",
-    "Compliance cost vs least cost",
-    "Compliance (entities, %)",
-    "Compliance (tonnes, %)",
-    "State hash",
+    "Compliance cost (M yuan)",
+    "Least cost (M yuan)",
+    "Compliance, entities (%)",
+    "Compliance, tonnes (%)",
 ];
 
 /// The mean of a run's daily bid-ask spreads (yuan/t), `None` when no day had a
@@ -145,21 +147,17 @@ pub fn table_rows(runs: &[Run]) -> Vec<Vec<String>> {
         .map(|run| {
             let s = &run.summary;
             vec![
-                run.name.clone(),
+                run.title.clone(),
                 format!("{:.2}", s.traded_mt),
+                format!("{:.2}", s.volume_auction_mt),
                 format!("{:.2}", s.average_price),
                 format!("{:.2}", s.turnover_ratio * 100.0),
                 format!("{:.2}", daily_volatility_percent(&s.daily_close)),
                 mean_spread(s).map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}")),
-                format!(
-                    "{:.0} / {:.0} M yuan (abatement {:.0})",
-                    s.compliance_cost_yuan / 1e6,
-                    s.least_cost_yuan / 1e6,
-                    s.abatement_cost_yuan / 1e6
-                ),
+                format!("{:.0}", s.compliance_cost_yuan / 1e6),
+                format!("{:.0}", s.least_cost_yuan / 1e6),
                 format!("{:.2}", s.compliance_rate * 100.0),
                 format!("{:.2}", s.quantity_compliance_rate * 100.0),
-                s.state_hash.chars().take(12).collect(),
             ]
         })
         .collect()
@@ -167,100 +165,80 @@ pub fn table_rows(runs: &[Run]) -> Vec<Vec<String>> {
 
 /// The comparison's charts: file stem and caption.
 pub const COMPARISON_CHARTS: [(&str, &str); 5] = [
-    ("price_paths", "Daily close of the listed CEA, per run"),
-    ("cumulative_volume", "Cumulative volume traded, per run"),
-    ("volume", "Volume traded, per run"),
-    ("compliance", "Compliance rate, per run"),
+    (
+        "price_paths",
+        "Daily close of the price-forming book, per run",
+    ),
+    ("cumulative_volume", "Cumulative secondary volume, per run"),
+    ("volume", "Secondary volume and auction sales, per run"),
+    (
+        "compliance",
+        "Compliance rate by entity and by quantity, per run",
+    ),
     (
         "cost",
-        "Abatement cost against the least-cost benchmark, per run",
+        "Compliance cost and abatement cost against the least cost of the same abatement, per run",
     ),
 ];
 
-/// The chart named by its stem (see [`COMPARISON_CHARTS`]); empty for an unknown stem.
+/// The chart named by its stem (see [`COMPARISON_CHARTS`]); `None` for an unknown stem.
+#[must_use]
+pub fn chart(stem: &str, runs: &[Run]) -> Option<Chart> {
+    let titles: Vec<String> = runs.iter().map(|r| r.title.clone()).collect();
+    let per_run = |f: &dyn Fn(&YearSummary) -> f64| -> Vec<f64> {
+        runs.iter().map(|r| f(&r.summary)).collect()
+    };
+    let dated = |title: &str, y_label: &str, f: &dyn Fn(&YearSummary) -> Vec<(f64, f64)>| {
+        let series = runs
+            .iter()
+            .map(|r| (r.title.clone(), f(&r.summary)))
+            .collect();
+        figure::lines(title, ("trading day", y_label), XAxis::Date, series)
+    };
+    Some(match stem {
+        "price_paths" => dated("Daily close per run", "yuan/t", &|s| {
+            day_series(&s.daily_close)
+        }),
+        "cumulative_volume" => dated("Cumulative secondary volume per run", "Mt", &|s| {
+            cumulative_volume_mt(&s.daily_volume)
+        }),
+        "volume" => figure::bars(
+            "Secondary volume and auction sales per run",
+            ("run", "Mt"),
+            titles,
+            vec![
+                (SECONDARY.to_owned(), per_run(&|s| s.traded_mt)),
+                (AUCTION.to_owned(), per_run(&|s| s.volume_auction_mt)),
+            ],
+        ),
+        "compliance" => figure::bars(
+            "Compliance rate by entity and by quantity per run",
+            ("run", "%"),
+            titles,
+            vec![
+                (
+                    "by entity".to_owned(),
+                    per_run(&|s| s.compliance_rate * 100.0),
+                ),
+                (
+                    "by quantity".to_owned(),
+                    per_run(&|s| s.quantity_compliance_rate * 100.0),
+                ),
+            ],
+        ),
+        "cost" => {
+            let labelled: Vec<(String, &YearSummary)> =
+                runs.iter().map(|r| (r.title.clone(), &r.summary)).collect();
+            cost_chart(&labelled)
+        }
+        _ => return None,
+    })
+}
+
+/// The chart named by its stem as SVG; empty for an unknown stem.
 #[must_use]
 pub fn chart_svg(stem: &str, runs: &[Run]) -> String {
-    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
-    let dated = |title, y_label, series: Vec<Vec<(f64, f64)>>| {
-        let named: Vec<(&str, &[(f64, f64)])> = names
-            .iter()
-            .zip(&series)
-            .map(|(n, s)| (*n, s.as_slice()))
-            .collect();
-        charts::line_chart(
-            &ChartSpec {
-                title,
-                x_label: "trading day",
-                y_label,
-                x_axis: XAxis::Date,
-            },
-            &named,
-        )
-    };
-    let categories: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    match stem {
-        "price_paths" => dated(
-            "Daily close, listed CEA",
-            "yuan/t",
-            runs.iter()
-                .map(|r| day_series(&r.summary.daily_close))
-                .collect(),
-        ),
-        "cumulative_volume" => dated(
-            "Cumulative volume traded",
-            "Mt",
-            runs.iter()
-                .map(|r| cumulative_volume_mt(&r.summary.daily_volume))
-                .collect(),
-        ),
-        "volume" => {
-            let volume: Vec<f64> = runs.iter().map(|r| r.summary.traded_mt).collect();
-            charts::grouped_bar_chart(
-                &ChartSpec {
-                    title: "Volume traded",
-                    x_label: "run",
-                    y_label: "Mt",
-                    x_axis: XAxis::Number,
-                },
-                &categories,
-                &[("volume", &volume)],
-            )
-        }
-        "compliance" => {
-            let entities: Vec<f64> = runs
-                .iter()
-                .map(|r| r.summary.compliance_rate * 100.0)
-                .collect();
-            let tonnes: Vec<f64> = runs
-                .iter()
-                .map(|r| r.summary.quantity_compliance_rate * 100.0)
-                .collect();
-            charts::grouped_bar_chart(
-                &ChartSpec {
-                    title: "Compliance rate",
-                    x_label: "run",
-                    y_label: "%",
-                    x_axis: XAxis::Number,
-                },
-                &categories,
-                &[("by entity", &entities), ("by quantity", &tonnes)],
-            )
-        }
-        "cost" => {
-            let rows: Vec<(String, f64, f64)> = runs
-                .iter()
-                .map(|r| {
-                    (
-                        r.name.clone(),
-                        r.summary.abatement_cost_yuan / 1e6,
-                        r.summary.least_cost_yuan / 1e6,
-                    )
-                })
-                .collect();
-            compliance_cost_chart(&rows)
-        }
-        _ => String::new(),
-    }
+    chart(stem, runs).map_or_else(String::new, |c| c.svg())
 }
 
 /// A Markdown table whose first `text_columns` columns are left-aligned, the rest right.
@@ -283,28 +261,32 @@ fn run_rows(runs: &[Run]) -> Vec<Vec<String>> {
                 run.name.clone(),
                 run.title.clone(),
                 run.description.clone(),
+                run.summary.design.sentence(),
                 format!("{}", run.summary.commands),
                 format!("{:.1}", run.summary.elapsed_seconds),
                 human_bytes(run.journal_bytes),
+                run.summary.state_hash.chars().take(12).collect(),
             ]
         })
         .collect()
 }
 
-const RUN_HEADER: [&str; 6] = [
-    "Run",
+const RUN_HEADER: [&str; 8] = [
+    "Folder",
     "Title",
     "Description",
+    "Design",
     "Commands",
     "Run time (s)",
     "Journal",
+    "State hash",
 ];
 
 fn intro(runs: &[Run]) -> String {
     let first = runs.first().map(|r| &r.summary);
     format!(
         "Scenario {}, seed {}, {} entities, the same seed in every run; each run's \
-         folder (named in the first column) holds its journaled store (store/) and its \
+         folder (named in the runs table) holds its journaled store (store/) and its \
          own report (report.html).",
         first.map_or("-", |s| s.scenario.as_str()),
         first.map_or(0, |s| s.seed),
@@ -322,7 +304,7 @@ pub fn to_markdown(runs: &[Run]) -> String {
         "\nCompliance cost = abatement + net purchases + penalties; the least-cost benchmark \
          is the same total abatement at one marginal cost.\n\n## Runs\n\n",
     );
-    out.push_str(&markdown_table(&RUN_HEADER, 3, &run_rows(runs)));
+    out.push_str(&markdown_table(&RUN_HEADER, 4, &run_rows(runs)));
     out.push_str("\n## Charts\n\n");
     for (stem, caption) in COMPARISON_CHARTS {
         let _ = writeln!(out, "![{caption}]({stem}.svg)\n");

@@ -13,8 +13,14 @@ h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.2rem;margin-top:2rem;border-bo
 p{overflow-wrap:anywhere}p.note{color:#555;font-size:.9rem}\
 .table{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}\
 th,td{padding:.3rem .6rem;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}\
+th{white-space:normal;vertical-align:bottom;min-width:4.5rem}\
 th:first-child,td:first-child{text-align:left;white-space:normal;min-width:6rem}\
 thead th{background:#f4f6f8}\
+td.text{text-align:left;white-space:normal}\
+@media (max-width:40rem){.table table,.table tbody,.table tr,.table td{display:block;width:100%}\
+.table thead{display:none}.table tr{border:1px solid #ddd;border-radius:.4rem;margin:.5rem 0;padding:.2rem 0}\
+.table td{display:flex;justify-content:space-between;gap:1rem;text-align:right;white-space:normal;border:0}\
+.table td::before{content:attr(data-label);text-align:left;color:#555;font-size:.85rem}}\
 figure{margin:1rem 0}figure svg{width:100%;height:auto;max-width:640px;display:block}\
 figcaption{font-size:.85rem;color:#555}\
 code{font-size:.85em;word-break:break-all}\
@@ -70,7 +76,8 @@ impl Page {
         self.body.push_str("</div>\n");
     }
 
-    /// A table: a header row and rows of cells (text, escaped).
+    /// A table: a header row and rows of cells (text, escaped). On a phone each row
+    /// stacks into a card whose cells carry their column's name (`data-label`).
     pub fn table(&mut self, header: &[&str], rows: &[Vec<String>]) {
         self.body
             .push_str("<div class=\"table\"><table><thead><tr>");
@@ -80,12 +87,38 @@ impl Page {
         self.body.push_str("</tr></thead><tbody>\n");
         for row in rows {
             self.body.push_str("<tr>");
-            for cell in row {
-                let _ = write!(self.body, "<td>{}</td>", escape(cell));
+            for (n, cell) in row.iter().enumerate() {
+                let label = header.get(n).copied().unwrap_or_default();
+                let _ = write!(
+                    self.body,
+                    "<td data-label=\"{}\">{}</td>",
+                    escape(label),
+                    escape(cell)
+                );
             }
             self.body.push_str("</tr>\n");
         }
         self.body.push_str("</tbody></table></div>\n");
+    }
+
+    /// A report section: its heading, note and table.
+    pub fn section(&mut self, section: &crate::report::Section) {
+        self.heading(section.heading);
+        if !section.note.is_empty() {
+            self.note(&section.note);
+        }
+        self.table(&section.header, &section.rows);
+    }
+
+    /// A sentence followed by a link to `href` (a file beside the page).
+    pub fn link(&mut self, text: &str, href: &str, label: &str) {
+        let _ = writeln!(
+            self.body,
+            "<p>{} <a href=\"{}\">{}</a></p>",
+            escape(text),
+            escape(href),
+            escape(label)
+        );
     }
 
     /// An inline SVG chart with a caption.
@@ -126,7 +159,7 @@ mod tests {
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("name=\"viewport\""));
         assert!(html.contains("<title>Run &lt;1&gt;</title>"));
-        assert!(html.contains("<td>a &amp; b</td>"));
+        assert!(html.contains("<td data-label=\"Figure\">a &amp; b</td>"));
         assert!(html.contains("<figure><svg"));
         assert!(
             !html.contains("<script") && !html.contains("http://") && !html.contains("https://")

@@ -5,14 +5,18 @@
 //! See `docs/simulation.md`.
 
 pub mod agents;
+pub mod assumptions;
 pub mod charts;
 pub mod compare;
+pub mod ensemble;
 pub mod export;
+pub mod figure;
 pub mod html;
 pub mod report;
 pub mod scenario;
 mod trading;
 pub mod year;
+pub mod year_charts;
 
 pub use report::{EntityFigures, RunFacts, YearSummary, write_full_report, write_report};
 pub use scenario::{Population, Scenario, generate};

@@ -1,6 +1,6 @@
 //! The summary of a simulated year and its Markdown report beside the published figures.
 
-use crate::charts::{self, ChartSpec, XAxis};
+use crate::charts;
 use crate::html::Page;
 use crate::scenario::{Design, Population, Published};
 use crate::year::Trade;
@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// What a simulated year came to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct YearSummary {
     /// Scenario name.
     pub scenario: String,
@@ -43,18 +43,23 @@ pub struct YearSummary {
     pub clawed_back_mt: f64,
     /// Allowances surrendered, Mt.
     pub surrendered_mt: f64,
-    /// Trades settled on the exchange (listed and block agreements).
+    /// Secondary-market trades settled on the exchange (listed, block, continuous;
+    /// auction sales are counted apart).
     pub trades: usize,
     /// Block agreements among them.
     pub block_trades: usize,
-    /// Share of the volume traded as block agreements.
+    /// Share of the secondary volume traded as block agreements.
     pub block_share: f64,
-    /// Volume traded, Mt.
+    /// Secondary-market volume traded (listed, block, continuous), Mt.
     pub traded_mt: f64,
-    /// Value traded, yuan.
+    /// Secondary-market value traded, yuan.
     pub traded_value_yuan: f64,
-    /// Volume-weighted average price, yuan/t.
+    /// Volume-weighted average price of secondary trades, yuan/t.
     pub average_price: f64,
+    /// Value of the allowances sold at primary auctions, yuan.
+    pub auction_value_yuan: f64,
+    /// Volume-weighted average auction clearing price, yuan/t (0 without auction sales).
+    pub auction_average_price: f64,
     /// Demand for allowances no long firm could meet, Mt.
     pub unmet_demand_mt: f64,
     /// Banked CEA-2020 placed in the entities' accounts at the start, Mt.
@@ -101,7 +106,7 @@ pub struct YearSummary {
     pub state_hash: String,
     /// Wall time of the run, s.
     pub elapsed_seconds: f64,
-    /// Volume per trading day (`YYYY-MM-DD`, tonnes).
+    /// Secondary volume per trading day (`YYYY-MM-DD`, tonnes).
     pub daily_volume: Vec<(String, u64)>,
     /// Close of the year's listed instrument per trading day (`YYYY-MM-DD`, yuan/t):
     /// the VWAP of its listed trades, else the previous close.
@@ -144,7 +149,7 @@ pub struct YearSummary {
     pub volume_block_mt: f64,
     /// Volume in the continuous book, Mt.
     pub volume_continuous_mt: f64,
-    /// Volume sold at primary auctions, Mt (also in `traded_mt` and `daily_volume`).
+    /// Volume sold at primary auctions, Mt (not in `traded_mt` nor `daily_volume`).
     pub volume_auction_mt: f64,
     /// Clearing price of each primary auction (`YYYY-MM-DD`, yuan/t).
     pub auction_prices: Vec<(String, f64)>,
@@ -175,6 +180,8 @@ pub struct YearSummary {
     /// Volume per trading day by mode (`YYYY-MM-DD`, tonnes `[listed, block, continuous,
     /// auction]`).
     pub daily_volume_by_mode: Vec<(String, [u64; 4])>,
+    /// Every behavioural value the run assumed, why, and its source.
+    pub assumptions: Vec<crate::assumptions::Assumption>,
     /// The market-clearing expected price p* the firms foresaw before abating, yuan/t:
     /// the lowest price at which their abatement closes the aggregate shortfall of the
     /// design's allocation, bank and CCER supply against BAU (0 when the market is long).
@@ -193,6 +200,56 @@ pub(crate) fn civil(ms: i64) -> String {
     let days = (ms + 8 * 3_600_000).div_euclid(ets_time::MS_PER_DAY);
     let (year, month, day) = ets_time::civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
+}
+
+fn mt(tonnes: u64) -> f64 {
+    tonnes as f64 / 1e6
+}
+
+/// Value of `trades`, yuan.
+fn value_yuan(trades: &[Trade]) -> f64 {
+    let fen: i128 = trades
+        .iter()
+        .map(|t| i128::from(t.price_fen) * i128::from(t.quantity))
+        .sum();
+    fen as f64 / 100.0
+}
+
+/// Volume-weighted average price of `trades`, yuan/t (0 without trades).
+fn average(trades: &[Trade]) -> f64 {
+    let tonnes: u64 = trades.iter().map(|t| t.quantity).sum();
+    if tonnes == 0 {
+        0.0
+    } else {
+        value_yuan(trades) / tonnes as f64
+    }
+}
+
+/// Volume per trading day by mode: `[listed, block, continuous, auction]`, tonnes.
+fn volume_by_mode(trades: &[Trade]) -> Vec<(String, [u64; 4])> {
+    let mut days: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+    for trade in trades {
+        let slot = match trade.mode {
+            TradeMode::Listed => 0,
+            TradeMode::Block => 1,
+            TradeMode::Continuous => 2,
+            TradeMode::Auction => 3,
+        };
+        days.entry(civil(trade.time_ms)).or_default()[slot] += trade.quantity;
+    }
+    days.into_iter().collect()
+}
+
+/// Entities that bought or sold at least once.
+fn parties(trades: &[Trade]) -> usize {
+    let mut parties: Vec<u32> = trades
+        .iter()
+        .flat_map(|t| [t.buyer, t.seller])
+        .filter(|p| *p != u32::MAX)
+        .collect();
+    parties.sort_unstable();
+    parties.dedup();
+    parties.len()
 }
 
 /// First, lowest, highest and last daily close, or a dash without trading days.
@@ -216,289 +273,226 @@ impl YearSummary {
         population: &Population,
         published: &Published,
     ) -> YearSummary {
-        let mt = |t: u64| t as f64 / 1e6;
-        let sum = |f: &dyn Fn(&EntityResult) -> u64| results.iter().map(f).sum::<u64>();
-        let count = |s: EntityStatus| results.iter().filter(|r| r.status == s).count();
-        let obligation = sum(&|r| r.obligation.tonnes());
-        let covered = sum(&|r| {
-            (r.allowances_surrendered.tonnes() + r.offsets_used.tonnes()).min(r.obligation.tonnes())
-        });
-        let traded: u64 = trades.iter().map(|t| t.quantity).sum();
-        let block: u64 = trades.iter().filter(|t| t.block).map(|t| t.quantity).sum();
-        let value_fen: i128 = trades
-            .iter()
-            .map(|t| i128::from(t.price_fen) * i128::from(t.quantity))
-            .sum();
-        let mut daily: BTreeMap<String, u64> = BTreeMap::new();
-        for trade in trades {
-            *daily.entry(civil(trade.time_ms)).or_default() += trade.quantity;
-        }
-        // In full by the last deadline; late only at an intermediate one counts here too.
-        let compliant =
-            count(EntityStatus::Compliant) + count(EntityStatus::MissedIntermediateDeadline);
-        let mode_volume = |mode: TradeMode| {
-            mt(trades
-                .iter()
-                .filter(|t| t.mode == mode)
-                .map(|t| t.quantity)
-                .sum())
-        };
-        YearSummary {
-            scenario: String::new(),
-            seed: 0,
-            entities: results.len(),
+        let mut summary = YearSummary {
+            published: published.clone(),
             units: population.units(),
             coal_capacity_gw: population.coal_capacity_gw(),
             usc_share: population.usc_share(),
             coal_capacity_factor: population.coal_capacity_factor(),
             true_emissions_mt: population.emissions_mt(),
-            verified_emissions_mt: mt(sum(&|r| r.verified_emissions.map_or(0, |q| q.tonnes()))),
-            allocation_mt: mt(sum(&|r| r.allocation.tonnes())),
-            obligation_mt: mt(obligation),
-            issued_mt: 0.0,
-            clawed_back_mt: 0.0,
-            surrendered_mt: mt(sum(&|r| r.allowances_surrendered.tonnes())),
-            trades: trades.len(),
-            block_trades: trades.iter().filter(|t| t.block).count(),
-            block_share: if traded == 0 {
-                0.0
-            } else {
-                block as f64 / traded as f64
-            },
-            traded_mt: mt(traded),
-            traded_value_yuan: value_fen as f64 / 100.0,
-            average_price: if traded == 0 {
-                0.0
-            } else {
-                value_fen as f64 / 100.0 / traded as f64
-            },
-            unmet_demand_mt: 0.0,
-            banked_2020_mt: 0.0,
-            borrowers: 0,
-            borrowed_mt: 0.0,
-            ccer_supply_mt: 0.0,
-            ccer_sold_mt: 0.0,
-            compliant,
-            shortfall_entities: count(EntityStatus::Shortfall),
-            no_verified_report: count(EntityStatus::NoVerifiedReport),
-            compliance_rate: compliant as f64 / results.len().max(1) as f64,
-            quantity_compliance_rate: if obligation == 0 {
-                1.0
-            } else {
-                covered as f64 / obligation as f64
-            },
-            shortfall_mt: mt(sum(&|r| r.shortfall.tonnes())),
-            fines_min_yuan: results
-                .iter()
-                .map(|r| r.fine_min.minor_units() as f64)
-                .sum::<f64>()
-                / 100.0,
-            fines_max_yuan: results
-                .iter()
-                .map(|r| r.fine_max.minor_units() as f64)
-                .sum::<f64>()
-                / 100.0,
-            next_year_deduction_mt: mt(sum(&|r| r.next_year_deduction.tonnes())),
-            reports_flagged: 0,
-            under_reporters: 0,
-            under_reporters_flagged: 0,
-            reports_corrected: 0,
-            surrenders: 0,
-            commands: 0,
-            state_hash: String::new(),
-            elapsed_seconds: 0.0,
-            daily_volume: daily.into_iter().collect(),
-            daily_close: Vec::new(),
-            published: published.clone(),
-            design: Design::default(),
-            bau_emissions_mt: 0.0,
-            abatement_mt: 0.0,
-            abatement_cost_yuan: 0.0,
-            least_cost_yuan: 0.0,
-            least_cost_price: 0.0,
-            net_purchases_yuan: 0.0,
-            penalties_yuan: 0.0,
-            compliance_cost_yuan: 0.0,
-            cost_ratio: 0.0,
-            daily_vwap: Vec::new(),
-            daily_spread: Vec::new(),
-            volume_listed_mt: mode_volume(TradeMode::Listed),
-            volume_block_mt: mode_volume(TradeMode::Block),
-            volume_continuous_mt: mode_volume(TradeMode::Continuous),
-            volume_auction_mt: mode_volume(TradeMode::Auction),
-            auction_prices: Vec::new(),
-            turnover_ratio: 0.0,
-            price_volatility: 0.0,
-            entity_positions_t: results
-                .iter()
-                .map(|r| {
-                    r.allocation.tonnes() as i64
-                        - r.verified_emissions.map_or(0, |q| q.tonnes()) as i64
-                })
-                .collect(),
-            traders: 0,
-            daily_volume_by_mode: {
-                let mut days: BTreeMap<String, [u64; 4]> = BTreeMap::new();
-                for trade in trades {
-                    let slot = match trade.mode {
-                        TradeMode::Listed => 0,
-                        TradeMode::Block => 1,
-                        TradeMode::Continuous => 2,
-                        TradeMode::Auction => 3,
-                    };
-                    days.entry(civil(trade.time_ms)).or_default()[slot] += trade.quantity;
-                }
-                days.into_iter().collect()
-            },
-            trading_participants: {
-                let mut parties: Vec<u32> = trades
-                    .iter()
-                    .flat_map(|t| [t.buyer, t.seller])
-                    .filter(|p| *p != u32::MAX)
-                    .collect();
-                parties.sort_unstable();
-                parties.dedup();
-                parties.len()
-            },
-            institutions: 0,
-            orders_refused: 0,
-            floor_purchases_mt: 0.0,
-            mrv_flags: 0,
-            clearing_price: 0.0,
-        }
+            ..YearSummary::default()
+        };
+        summary.add_results(results);
+        let (auctions, secondary): (Vec<Trade>, Vec<Trade>) = trades
+            .iter()
+            .cloned()
+            .partition(|t| t.mode == TradeMode::Auction);
+        summary.add_secondary(&secondary);
+        summary.volume_auction_mt = mt(auctions.iter().map(|t| t.quantity).sum());
+        summary.auction_value_yuan = value_yuan(&auctions);
+        summary.auction_average_price = average(&auctions);
+        summary.daily_volume_by_mode = volume_by_mode(trades);
+        summary.trading_participants = parties(trades);
+        summary
     }
 
-    /// The report: simulated figures beside the published ones, and the differences.
+    /// The compliance figures of the closed results.
+    fn add_results(&mut self, results: &[EntityResult]) {
+        let sum = |f: &dyn Fn(&EntityResult) -> u64| results.iter().map(f).sum::<u64>();
+        let count = |s: EntityStatus| results.iter().filter(|r| r.status == s).count();
+        let yuan = |f: &dyn Fn(&EntityResult) -> i64| {
+            results.iter().map(|r| f(r) as f64).sum::<f64>() / 100.0
+        };
+        let obligation = sum(&|r| r.obligation.tonnes());
+        let covered = sum(&|r| {
+            (r.allowances_surrendered.tonnes() + r.offsets_used.tonnes()).min(r.obligation.tonnes())
+        });
+        self.entities = results.len();
+        self.verified_emissions_mt = mt(sum(&|r| r.verified_emissions.map_or(0, |q| q.tonnes())));
+        self.allocation_mt = mt(sum(&|r| r.allocation.tonnes()));
+        self.obligation_mt = mt(obligation);
+        self.surrendered_mt = mt(sum(&|r| r.allowances_surrendered.tonnes()));
+        // In full by the last deadline; late only at an intermediate one counts here too.
+        self.compliant =
+            count(EntityStatus::Compliant) + count(EntityStatus::MissedIntermediateDeadline);
+        self.shortfall_entities = count(EntityStatus::Shortfall);
+        self.no_verified_report = count(EntityStatus::NoVerifiedReport);
+        self.compliance_rate = self.compliant as f64 / results.len().max(1) as f64;
+        self.quantity_compliance_rate = if obligation == 0 {
+            1.0
+        } else {
+            covered as f64 / obligation as f64
+        };
+        self.shortfall_mt = mt(sum(&|r| r.shortfall.tonnes()));
+        self.fines_min_yuan = yuan(&|r| r.fine_min.minor_units());
+        self.fines_max_yuan = yuan(&|r| r.fine_max.minor_units());
+        self.next_year_deduction_mt = mt(sum(&|r| r.next_year_deduction.tonnes()));
+        self.entity_positions_t = results
+            .iter()
+            .map(|r| {
+                r.allocation.tonnes() as i64 - r.verified_emissions.map_or(0, |q| q.tonnes()) as i64
+            })
+            .collect();
+    }
+
+    /// The secondary market's figures (listed, block and continuous trades).
+    fn add_secondary(&mut self, secondary: &[Trade]) {
+        let traded: u64 = secondary.iter().map(|t| t.quantity).sum();
+        let block: u64 = secondary
+            .iter()
+            .filter(|t| t.block)
+            .map(|t| t.quantity)
+            .sum();
+        let mode_volume = |mode: TradeMode| {
+            mt(secondary
+                .iter()
+                .filter(|t| t.mode == mode)
+                .map(|t| t.quantity)
+                .sum())
+        };
+        let mut daily: BTreeMap<String, u64> = BTreeMap::new();
+        for trade in secondary {
+            *daily.entry(civil(trade.time_ms)).or_default() += trade.quantity;
+        }
+        self.trades = secondary.len();
+        self.block_trades = secondary.iter().filter(|t| t.block).count();
+        self.block_share = if traded == 0 {
+            0.0
+        } else {
+            block as f64 / traded as f64
+        };
+        self.traded_mt = mt(traded);
+        self.traded_value_yuan = value_yuan(secondary);
+        self.average_price = average(secondary);
+        self.daily_volume = daily.into_iter().collect();
+        self.volume_listed_mt = mode_volume(TradeMode::Listed);
+        self.volume_block_mt = mode_volume(TradeMode::Block);
+        self.volume_continuous_mt = mode_volume(TradeMode::Continuous);
+    }
+
+    /// The report's tables, in the order shown: the same in Markdown and in HTML.
+    #[must_use]
+    pub fn sections(&self) -> Vec<Section> {
+        let pairs = |lines: Vec<(&'static str, String)>| -> Vec<Vec<String>> {
+            lines
+                .into_iter()
+                .map(|(name, value)| vec![name.to_owned(), value])
+                .collect()
+        };
+        vec![
+            Section {
+                heading: "Simulated beside published",
+                note: PUBLISHED_NOTE.to_owned(),
+                header: vec!["Figure", "Simulated", "Published", "Difference"],
+                rows: self.published_rows(),
+            },
+            Section {
+                heading: "The year in the engine",
+                note: String::new(),
+                header: vec!["Figure", "Value"],
+                rows: pairs(self.engine_lines()),
+            },
+            Section {
+                heading: "Agents and market design",
+                note: self.design.sentence(),
+                header: vec!["Figure", "Value"],
+                rows: pairs(self.agents_lines()),
+            },
+            Section {
+                heading: "Assumptions",
+                note: ASSUMPTIONS_NOTE.to_owned(),
+                header: vec!["Parameter", "Value", "Why", "Source"],
+                rows: self
+                    .assumptions
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.key.clone(),
+                            a.value.clone(),
+                            a.why.clone(),
+                            a.source.clone(),
+                        ]
+                    })
+                    .collect(),
+            },
+        ]
+    }
+
+    /// The report as Markdown: the run, every section's table, the per-entity CSV
+    /// and the charts (linked as `<stem>.svg`).
     #[must_use]
     pub fn to_markdown(&self) -> String {
-        let p = &self.published;
         let mut out = String::new();
         let _ = writeln!(out, "# Simulated compliance year: {}\n", self.scenario);
-        let _ = writeln!(
-            out,
-            "Seed {}, {} commands through the engine in {:.1} s; final state hash `{}`.\n",
-            self.seed, self.commands, self.elapsed_seconds, self.state_hash
-        );
-        let _ = writeln!(
-            out,
-            "Published figures are those of docs/sources.md#cn-coverage, #cn-market-statistics and #cn-calibration; the market and compliance\n\
-             figures there are of the **first period (2019-20)** while the scenario runs the 2021\n\
-             rulebook, so the comparison is one of orders of magnitude, not a validation.\n"
-        );
-        let _ = writeln!(out, "| Figure | Simulated | Published | Difference |");
-        let _ = writeln!(out, "|---|---:|---:|---:|");
-        let mut row = |name: &str, sim: f64, publ: f64, decimals: usize, percent: bool| {
-            let scale = if percent { 100.0 } else { 1.0 };
-            let unit = if percent { " %" } else { "" };
-            let diff = if publ == 0.0 {
-                "n/a".to_owned()
-            } else {
-                format!("{:+.1} %", (sim - publ) / publ * 100.0)
-            };
-            let _ = writeln!(
-                out,
-                "| {name} | {:.*}{unit} | {:.*}{unit} | {diff} |",
-                decimals,
-                sim * scale,
-                decimals,
-                publ * scale
-            );
-        };
-        row(
-            "Covered entities",
-            self.entities as f64,
-            f64::from(p.entities),
-            0,
-            false,
-        );
-        row(
-            "Covered emissions (Mt CO2)",
-            self.verified_emissions_mt,
-            p.emissions_mt,
-            1,
-            false,
-        );
-        row(
-            "Coal capacity (GW)",
-            self.coal_capacity_gw,
-            p.coal_capacity_gw,
-            1,
-            false,
-        );
-        row(
-            "Ultra-supercritical share of coal capacity",
-            self.usc_share,
-            p.usc_share,
-            1,
-            true,
-        );
-        row(
-            "Coal capacity factor",
-            self.coal_capacity_factor,
-            p.coal_capacity_factor,
-            1,
-            true,
-        );
-        row("Volume traded (Mt)", self.traded_mt, p.traded_mt, 2, false);
-        row(
-            "Average price (yuan/t)",
-            self.average_price,
-            p.average_price,
-            2,
-            false,
-        );
-        row(
-            "Compliance rate (by quantity)",
-            self.quantity_compliance_rate,
-            p.compliance_rate,
-            2,
-            true,
-        );
-        row(
-            "Compliance rate (by entity)",
-            self.compliance_rate,
-            p.compliance_rate,
-            2,
-            true,
-        );
-        let _ = writeln!(out, "\n## The year in the engine\n");
-        let _ = writeln!(out, "| Figure | Value |\n|---|---:|");
-        for (name, value) in self.engine_lines() {
-            let _ = writeln!(out, "| {name} | {value} |");
+        let _ = writeln!(out, "{}\n", self.run_line());
+        for section in self.sections() {
+            let _ = writeln!(out, "## {}\n", section.heading);
+            if !section.note.is_empty() {
+                let _ = writeln!(out, "{}\n", section.note);
+            }
+            out.push_str(&section.markdown_table());
+            out.push('\n');
         }
-        let _ = writeln!(
-            out,
-            "\n## Agents and market design\n\n{}\n",
-            self.design_line()
-        );
-        let _ = writeln!(out, "| Figure | Value |\n|---|---:|");
-        for (name, value) in self.agents_lines() {
-            let _ = writeln!(out, "| {name} | {value} |");
-        }
-        let _ = writeln!(out, "\n## Charts\n");
+        let _ = writeln!(out, "{ENTITIES_NOTE} [{ENTITIES_CSV}]({ENTITIES_CSV})\n");
+        let _ = writeln!(out, "## Charts\n");
         for chart in CHARTS {
             let _ = writeln!(out, "![{}]({}.svg)\n", chart.1, chart.0);
         }
         out
     }
 
-    /// The SVG bar chart of the daily traded volume.
-    #[must_use]
-    pub fn daily_volume_svg(&self) -> String {
-        let bars: Vec<(String, f64)> = self
-            .daily_volume
-            .iter()
-            .map(|(day, tonnes)| (day.clone(), *tonnes as f64 / 1e3))
-            .collect();
-        charts::bar_chart(
-            &ChartSpec {
-                title: "Daily volume traded",
-                x_label: "trading day",
-                y_label: "kt",
-                x_axis: XAxis::Number,
-            },
-            &bars,
+    /// Seed, commands, run time and state hash, as one sentence.
+    fn run_line(&self) -> String {
+        format!(
+            "Seed {}, {} commands through the engine in {:.1} s; final state hash {}.",
+            self.seed, self.commands, self.elapsed_seconds, self.state_hash
         )
+    }
+}
+
+/// What the published figures are, under their table.
+const PUBLISHED_NOTE: &str = "Published figures: docs/sources.md#cn-coverage, \
+#cn-market-statistics and #cn-calibration. The market and \
+compliance figures are of the first period (2019-20, traded in 2021) while the scenario may \
+run another year's rulebook: compare orders of magnitude, not a validation. Volume and \
+price are of secondary trading; auction sales are counted apart.";
+
+/// What the assumptions table is.
+const ASSUMPTIONS_NOTE: &str = "Every behavioural value the run assumed, why, and its \
+source: \"assumption\" where no published figure gives it (the scenario file says the same).";
+
+/// The per-entity results file, written beside the report.
+pub const ENTITIES_CSV: &str = "entities.csv";
+const ENTITIES_NOTE: &str = "Per-entity results (emissions, allocation, obligation, \
+surrendered, shortfall, status):";
+
+/// One table of the report: a heading, a note and its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    /// The heading.
+    pub heading: &'static str,
+    /// A sentence under the heading (may be empty).
+    pub note: String,
+    /// Column names.
+    pub header: Vec<&'static str>,
+    /// Rows of cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Section {
+    /// The table in Markdown (first column left-aligned, the others right).
+    #[must_use]
+    pub fn markdown_table(&self) -> String {
+        let mut out = format!("| {} |\n|---|", self.header.join(" | "));
+        for _ in 1..self.header.len() {
+            out.push_str("---:|");
+        }
+        out.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        out
     }
 }
 
@@ -506,10 +500,13 @@ impl YearSummary {
 pub const CHARTS: [(&str, &str); 6] = [
     (
         "price",
-        "Daily close of the listed CEA (China: the VWAP of the day's listed trades)",
+        "Daily close of the price-forming book (China: the VWAP of the day's listed trades, else the previous close), and its VWAP on days with trades",
     ),
-    ("daily_volume", "Volume traded per trading day"),
-    ("cumulative_volume", "Cumulative volume traded"),
+    (
+        "daily_volume",
+        "Secondary volume per trading day (listed, block, continuous; auction sales apart)",
+    ),
+    ("cumulative_volume", "Cumulative secondary volume"),
     (
         "positions",
         "Distribution of entities' positions before trading (allocation less verified emissions)",
@@ -517,7 +514,7 @@ pub const CHARTS: [(&str, &str); 6] = [
     ("compliance", "Compliance rate, simulated and published"),
     (
         "cost",
-        "Abatement cost of the run against the least-cost benchmark (same total abatement at one marginal cost)",
+        "Compliance cost (abatement + net purchases + penalties) and abatement cost against the least cost of the same abatement (one marginal cost for every firm)",
     ),
 ];
 
@@ -528,6 +525,8 @@ pub struct EntityFigures {
     /// Per entity: final allocation less verified emissions, tonnes (negative = short
     /// before trading).
     pub positions_tonnes: Vec<f64>,
+    /// The engine's closed (or provisional) result of each entity, for the CSV.
+    pub results: Vec<EntityResult>,
 }
 
 impl EntityFigures {
@@ -542,7 +541,39 @@ impl EntityFigures {
                         - r.verified_emissions.map_or(0.0, |q| q.tonnes() as f64)
                 })
                 .collect(),
+            results: results.to_vec(),
         }
+    }
+
+    /// The per-entity results as CSV: one line per entity, tonnes and yuan, in the
+    /// engine's entity order.
+    #[must_use]
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "participant,account,verified_emissions_t,allocation_t,obligation_t,\
+             allowances_surrendered_t,offsets_used_t,shortfall_t,status,fine_min_yuan,\
+             fine_max_yuan,next_year_deduction_t\n",
+        );
+        for r in &self.results {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{:.2},{:.2},{}",
+                r.entity.0,
+                r.account.0,
+                r.verified_emissions
+                    .map_or(String::new(), |q| q.tonnes().to_string()),
+                r.allocation.tonnes(),
+                r.obligation.tonnes(),
+                r.allowances_surrendered.tonnes(),
+                r.offsets_used.tonnes(),
+                r.shortfall.tonnes(),
+                r.status.name(),
+                r.fine_min.minor_units() as f64 / 100.0,
+                r.fine_max.minor_units() as f64 / 100.0,
+                r.next_year_deduction.tonnes(),
+            );
+        }
+        out
     }
 }
 
@@ -649,9 +680,30 @@ impl YearSummary {
                 p.emissions_mt,
                 &|v| format!("{v:.1}"),
             ),
-            row("Volume traded (Mt)", self.traded_mt, p.traded_mt, &|v| {
-                format!("{v:.2}")
-            }),
+            row(
+                "Coal capacity (GW)",
+                self.coal_capacity_gw,
+                p.coal_capacity_gw,
+                &|v| format!("{v:.1}"),
+            ),
+            row(
+                "Ultra-supercritical share of coal capacity",
+                self.usc_share,
+                p.usc_share,
+                &|v| format!("{:.1} %", v * 100.0),
+            ),
+            row(
+                "Coal capacity factor",
+                self.coal_capacity_factor,
+                p.coal_capacity_factor,
+                &|v| format!("{:.1} %", v * 100.0),
+            ),
+            row(
+                "Secondary volume traded (Mt)",
+                self.traded_mt,
+                p.traded_mt,
+                &|v| format!("{v:.2}"),
+            ),
             row(
                 "Average price (yuan/t)",
                 self.average_price,
@@ -673,60 +725,6 @@ impl YearSummary {
         ]
     }
 
-    /// The daily close as a line chart (China's close is the VWAP of the day's listed
-    /// trades, so it is both lines; a separate VWAP series goes to [`price_chart`]).
-    #[must_use]
-    pub fn price_svg(&self) -> String {
-        if self.daily_vwap.is_empty() {
-            price_chart(&[("close (= VWAP of listed trades)", &self.daily_close)])
-        } else {
-            price_chart(&[
-                ("close (= VWAP of listed trades)", &self.daily_close),
-                ("VWAP of all trades", &self.daily_vwap),
-            ])
-        }
-    }
-
-    /// Cumulative volume traded as a line chart.
-    #[must_use]
-    pub fn cumulative_volume_svg(&self) -> String {
-        let cumulative = cumulative_volume_mt(&self.daily_volume);
-        charts::line_chart(
-            &ChartSpec {
-                title: "Cumulative volume traded",
-                x_label: "trading day",
-                y_label: "Mt",
-                x_axis: XAxis::Date,
-            },
-            &[("volume", &cumulative)],
-        )
-    }
-
-    /// Compliance rates, simulated beside published, as grouped bars.
-    #[must_use]
-    pub fn compliance_svg(&self) -> String {
-        let published = self.published.compliance_rate * 100.0;
-        charts::grouped_bar_chart(
-            &ChartSpec {
-                title: "Compliance rate",
-                x_label: "",
-                y_label: "%",
-                x_axis: XAxis::Number,
-            },
-            &["by entity".into(), "by quantity".into()],
-            &[
-                (
-                    "simulated",
-                    &[
-                        self.compliance_rate * 100.0,
-                        self.quantity_compliance_rate * 100.0,
-                    ],
-                ),
-                ("published (first period)", &[published, published]),
-            ],
-        )
-    }
-
     /// The one-screen summary printed at the end of a run.
     #[must_use]
     pub fn terminal_summary(&self, facts: &RunFacts) -> String {
@@ -744,6 +742,13 @@ impl YearSummary {
             p.traded_mt,
             difference(self.traded_mt, p.traded_mt)
         );
+        if self.volume_auction_mt > 0.0 {
+            let _ = writeln!(
+                out,
+                "  auction sales     {:>10.2} Mt      at {:.2} yuan/t on average (apart from the volume traded)",
+                self.volume_auction_mt, self.auction_average_price
+            );
+        }
         let _ = writeln!(
             out,
             "  average price     {:>10.2} yuan/t  published {:>8.2}     ({})",
@@ -796,16 +801,14 @@ impl YearSummary {
         out
     }
 
-    /// The report as one self-contained HTML page with inline SVG charts.
+    /// The report as one self-contained HTML page with inline SVG charts: every
+    /// section of the Markdown report, the charts and the per-entity CSV's link.
     #[must_use]
     pub fn to_html(&self, figures: &EntityFigures) -> String {
         let mut page = Page::new(&format!("Simulated compliance year: {}", self.scenario));
-        page.note(&format!(
-            "Seed {}, {} commands through the engine in {:.1} s; final state hash {}.",
-            self.seed, self.commands, self.elapsed_seconds, self.state_hash
-        ));
+        page.note(&self.run_line());
         page.cards(&[
-            (format!("{:.2} Mt", self.traded_mt), "volume traded"),
+            (format!("{:.2} Mt", self.traded_mt), "secondary volume"),
             (
                 format!("{:.2}", self.average_price),
                 "average price, yuan/t",
@@ -819,55 +822,26 @@ impl YearSummary {
                 "turnover (of allocation)",
             ),
         ]);
-        page.heading("Simulated beside published");
-        page.table(
-            &["Figure", "Simulated", "Published", "Difference"],
-            &self.published_rows(),
-        );
-        page.note(
-            "Published figures: docs/sources.md#cn-coverage, #cn-market-statistics and #cn-calibration. Market and compliance figures \
-             there are of the first period (2019-20): compare orders of magnitude.",
-        );
+        let mut sections = self.sections().into_iter();
+        if let Some(first) = sections.next() {
+            page.section(&first);
+        }
         page.heading("Charts");
         for (stem, caption) in CHARTS {
             page.figure(&self.chart_svg(stem, figures), caption);
         }
-        page.heading("The year in the engine");
-        page.table(&["Figure", "Value"], &self.engine_rows());
-        page.heading("Agents and market design");
-        page.note(&self.design_line());
-        let agents: Vec<Vec<String>> = self
-            .agents_lines()
-            .into_iter()
-            .map(|(name, value)| vec![name.to_owned(), value])
-            .collect();
-        page.table(&["Figure", "Value"], &agents);
+        for section in sections {
+            page.section(&section);
+        }
+        page.link(ENTITIES_NOTE, ENTITIES_CSV, ENTITIES_CSV);
         page.render()
     }
 
     /// The chart named by its file stem (see [`CHARTS`]); empty for an unknown stem.
     #[must_use]
     pub fn chart_svg(&self, stem: &str, figures: &EntityFigures) -> String {
-        match stem {
-            "price" => self.price_svg(),
-            "daily_volume" => self.daily_volume_svg(),
-            "cumulative_volume" => self.cumulative_volume_svg(),
-            "positions" => positions_svg(figures),
-            "compliance" => self.compliance_svg(),
-            "cost" => compliance_cost_chart(&[(
-                "this run".to_owned(),
-                self.abatement_cost_yuan / 1e6,
-                self.least_cost_yuan / 1e6,
-            )]),
-            _ => String::new(),
-        }
-    }
-
-    fn engine_rows(&self) -> Vec<Vec<String>> {
-        self.engine_lines()
-            .into_iter()
-            .map(|(name, value)| vec![name.to_owned(), value])
-            .collect()
+        self.chart(stem, figures)
+            .map_or_else(String::new, |chart| chart.svg())
     }
 
     /// The engine table of the report: `(figure, value)`.
@@ -915,8 +889,15 @@ impl YearSummary {
                 format!("{:.1}", self.surrendered_mt),
             ),
             (
-                "Exchange trades (of which block agreements)",
+                "Secondary trades (of which block agreements)",
                 format!("{} ({})", self.trades, self.block_trades),
+            ),
+            (
+                "Sold at primary auctions (Mt; average price, yuan/t)",
+                format!(
+                    "{:.1} ({:.2})",
+                    self.volume_auction_mt, self.auction_average_price
+                ),
             ),
             (
                 "Listed close, first / low / high / last day (yuan/t)",
@@ -931,7 +912,7 @@ impl YearSummary {
                 format!("{:.3}", self.unmet_demand_mt),
             ),
             (
-                "Value traded (million yuan)",
+                "Secondary value traded (million yuan)",
                 format!("{:.1}", self.traded_value_yuan / 1e6),
             ),
             (
@@ -966,23 +947,6 @@ impl YearSummary {
                 format!("{:.3}", self.next_year_deduction_mt),
             ),
         ]
-    }
-
-    /// One sentence naming the market design of the run.
-    fn design_line(&self) -> String {
-        let d = &self.design;
-        format!(
-            "Design: participation {:?}, trading {:?}, cap {:?}, auction share {:.0}%, price floor {}.",
-            d.participation,
-            d.trading,
-            d.cap,
-            d.auction_share * 100.0,
-            if d.price_floor_yuan > 0.0 {
-                format!("{:.2} yuan/t", d.price_floor_yuan)
-            } else {
-                "none".to_owned()
-            }
-        )
     }
 
     /// The abatement, cost and market-design table (docs/simulation.md, "Agents"): `(figure, value)`.
@@ -1043,61 +1007,6 @@ impl YearSummary {
     }
 }
 
-/// Daily price series (`YYYY-MM-DD`, yuan/t), e.g. close and VWAP, as one line chart.
-#[must_use]
-pub fn price_chart(series: &[(&str, &[(String, f64)])]) -> String {
-    let points: Vec<Vec<(f64, f64)>> = series.iter().map(|(_, s)| day_series(s)).collect();
-    let named: Vec<(&str, &[(f64, f64)])> = series
-        .iter()
-        .zip(&points)
-        .map(|((name, _), p)| (*name, p.as_slice()))
-        .collect();
-    charts::line_chart(
-        &ChartSpec {
-            title: "Daily close, listed CEA",
-            x_label: "trading day",
-            y_label: "yuan/t",
-            x_axis: XAxis::Date,
-        },
-        &named,
-    )
-}
-
-/// Cost of compliance against the least-cost benchmark, per run or group:
-/// `(label, actual cost, least cost)` in million yuan, as grouped bars.
-#[must_use]
-pub fn compliance_cost_chart(rows: &[(String, f64, f64)]) -> String {
-    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    let actual: Vec<f64> = rows.iter().map(|r| r.1).collect();
-    let least: Vec<f64> = rows.iter().map(|r| r.2).collect();
-    charts::grouped_bar_chart(
-        &ChartSpec {
-            title: "Cost of compliance vs least cost",
-            x_label: "",
-            y_label: "million yuan",
-            x_axis: XAxis::Number,
-        },
-        &labels,
-        &[("actual", &actual), ("least-cost benchmark", &least)],
-    )
-}
-
-/// A histogram of the entities' positions before trading, kt.
-#[must_use]
-pub fn positions_svg(figures: &EntityFigures) -> String {
-    let kt: Vec<f64> = figures.positions_tonnes.iter().map(|t| t / 1e3).collect();
-    charts::histogram(
-        &ChartSpec {
-            title: "Positions before trading (allocation less verified emissions)",
-            x_label: "kt CO2 (negative = short)",
-            y_label: "entities",
-            x_axis: XAxis::Number,
-        },
-        &kt,
-        30,
-    )
-}
-
 /// Writes `report.md`, `report.html`, the charts (`*.svg`) and `summary.json` into
 /// `dir` (created if missing), without per-entity figures; returns the Markdown
 /// report's path.
@@ -1128,6 +1037,7 @@ pub fn write_full_report(
     for (stem, _) in CHARTS {
         write(&format!("{stem}.svg"), &summary.chart_svg(stem, figures))?;
     }
+    write(ENTITIES_CSV, &figures.csv())?;
     write("summary.json", &serde_json::to_string_pretty(summary)?)?;
     Ok(dir.join("report.md"))
 }
@@ -1135,29 +1045,6 @@ pub fn write_full_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn price_and_cost_charts_take_their_series_by_name() {
-        let close = [
-            ("2023-09-01".to_owned(), 42.0),
-            ("2023-09-04".to_owned(), 43.0),
-        ];
-        let vwap = [
-            ("2023-09-01".to_owned(), 42.5),
-            ("2023-09-04".to_owned(), 42.9),
-        ];
-        let svg = price_chart(&[("close", &close), ("VWAP", &vwap)]);
-        assert_eq!(svg.matches("<polyline").count(), 2);
-        assert!(svg.contains(">VWAP</text>"));
-        let svg =
-            compliance_cost_chart(&[("base".into(), 120.0, 80.0), ("cap".into(), 90.0, 85.0)]);
-        assert_eq!(
-            svg.matches("<rect x=").count(),
-            4 + 2,
-            "4 bars, 2 legend keys"
-        );
-        assert!(svg.contains("least-cost benchmark"));
-    }
 
     #[test]
     fn differences_are_signed_percentages_of_the_published_figure() {

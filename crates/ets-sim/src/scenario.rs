@@ -333,6 +333,63 @@ pub struct Design {
     pub institution_budget_yuan: f64,
 }
 
+impl Participation {
+    /// The option as an analyst reads it.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Participation::ComplianceOnly => "covered firms only",
+            Participation::Open => "open to financial institutions",
+        }
+    }
+}
+
+impl TradingDesign {
+    /// The option as an analyst reads it.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            TradingDesign::ListedAndBlock => "listed and block agreements",
+            TradingDesign::Continuous => "one continuous order book",
+        }
+    }
+}
+
+impl CapDesign {
+    /// The option as an analyst reads it.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            CapDesign::Intensity => "intensity-based (output x benchmark)",
+            CapDesign::Absolute => "absolute cap",
+        }
+    }
+}
+
+impl Design {
+    /// One sentence naming every option of the design, in words.
+    #[must_use]
+    pub fn sentence(&self) -> String {
+        let cap = match self.cap {
+            CapDesign::Absolute => {
+                format!("{} of {:.1} Mt", self.cap.label(), self.absolute_cap_mt)
+            }
+            CapDesign::Intensity => self.cap.label().to_owned(),
+        };
+        let floor = if self.price_floor_yuan > 0.0 {
+            format!("{:.2} yuan/t", self.price_floor_yuan)
+        } else {
+            "none".to_owned()
+        };
+        format!(
+            "Trading {}; market {}; cap {cap}; {:.0}% of the allocation auctioned; price floor {floor}.",
+            self.participation.label(),
+            self.trading.label(),
+            self.auction_share * 100.0,
+        )
+    }
+}
+
 impl Default for Design {
     fn default() -> Design {
         Design {
@@ -350,7 +407,7 @@ impl Default for Design {
 }
 
 /// The `[published]` table: observed figures for the report.
-#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Published {
     /// Entities of the first period.

@@ -225,9 +225,12 @@ pub(crate) fn run<S: Sink>(
         institutions,
         ..MarketOutcome::default()
     };
+    let bar = market.driver.bar(window.days.len(), "trading days");
     for d in 0..window.days.len() {
         market.trade_day(&window, d, &auction_days, input, &mut outcome, rng)?;
+        bar.inc(1);
     }
+    bar.finish();
     market.finish(&mut outcome, input.firms.len());
     Ok(outcome)
 }

@@ -216,7 +216,7 @@ pub fn run_year_with<S: Sink>(
     let started = Instant::now();
     // Abatement agents: each firm abates up to the price it expects, foreseeing the
     // design's allocation (agents::abate); BAU is the population before.
-    let abatement = agents::abate(scenario)?;
+    let abatement = abate(scenario, options)?;
     let mut rng = Rng::new(scenario.scenario.seed ^ 0xA5A5_5A5A_0F0F_F0F0);
     let facts = YearFacts::new(scenario)?;
     let start_ms = sink.engine().last_time().map_or(0, |t| t.0);
@@ -351,6 +351,20 @@ pub fn status_counts(results: &[ets_engine::compliance::EntityResult]) -> [usize
         }] += 1;
     }
     counts
+}
+
+/// The firms' abatement (agents::abate), under a one-step bar: it runs the scenario's
+/// rulebook on a scratch engine to foresee each firm's allocation.
+fn abate(scenario: &Scenario, options: RunOptions) -> Result<agents::Abatement> {
+    let bar = if options.progress {
+        driver::phase_bar(1, "abatement")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let abatement = agents::abate(scenario)?;
+    bar.inc(1);
+    bar.finish();
+    Ok(abatement)
 }
 
 /// Runs a scenario journaled in a new store at `dir`.

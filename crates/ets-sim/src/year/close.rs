@@ -62,7 +62,6 @@ pub(super) fn surrender<S: Sink>(
     offsets: &[u64],
 ) -> Result<usize> {
     let t_surrender = date_ms(facts.calendar + 2, 12, 29, 1);
-    let bar = driver.bar(entities.len(), "surrender");
     let mut surrenders = 0usize;
     let mut order = Vec::with_capacity(4);
     order.extend(borrowing.class);
@@ -95,9 +94,8 @@ pub(super) fn surrender<S: Sink>(
             remaining -= quantity;
             surrenders += 1;
         }
-        bar.inc(1);
     }
-    bar.finish_and_clear();
+    driver.flush_phase("surrender")?;
     Ok(surrenders)
 }
 

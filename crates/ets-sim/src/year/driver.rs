@@ -11,6 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::MAX_COMMAND_BYTES;
 
+/// A phase's queued commands go in about this many batches (one fsync each in a
+/// store), so its bar moves as they are applied.
+const PHASE_BATCHES: usize = 20;
+/// ... of at least this many commands.
+const MIN_PHASE_BATCH: usize = 500;
+
 /// Where commands go: an engine in memory, or a store that journals each one.
 pub trait Sink {
     /// Applies one command at `time` and returns its outcome.
@@ -192,6 +198,24 @@ impl<S: Sink> Driver<'_, S> {
             .collect()
     }
 
+    /// Sends the queued commands of a phase in a few batches, drawing a bar named
+    /// `phase` that counts them and stays at its total; each must be accepted.
+    /// Returns their effects in order.
+    pub(crate) fn flush_phase(&mut self, phase: &str) -> Result<Vec<Effect>> {
+        let mut rest = std::mem::take(&mut self.pending);
+        let bar = self.bar(rest.len(), phase);
+        let batch = (rest.len() / PHASE_BATCHES).max(MIN_PHASE_BATCH);
+        let mut effects = Vec::with_capacity(rest.len());
+        while !rest.is_empty() {
+            let take = batch.min(rest.len());
+            self.pending = rest.drain(..take).collect();
+            effects.extend(self.flush()?);
+            bar.inc(take as u64);
+        }
+        bar.finish();
+        Ok(effects)
+    }
+
     /// Sends at `at_ms` or just after the last command (times never go backwards),
     /// after any queued commands.
     pub(crate) fn send(
@@ -243,20 +267,24 @@ impl<S: Sink> Driver<'_, S> {
         self.commands
     }
 
-    /// A progress bar of `len` steps named `phase` (hidden without progress).
+    /// A progress bar of `len` steps named `phase` (hidden without progress); finish
+    /// it with `finish()`, so it stays on screen at its total.
     pub(crate) fn bar(&self, len: usize, phase: &str) -> ProgressBar {
         if !self.progress {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::new(len as u64);
-        if let Ok(style) =
-            ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} {elapsed}")
-        {
-            bar.set_style(style);
-        }
-        bar.set_message(phase.to_owned());
-        bar
+        phase_bar(len, phase)
     }
+}
+
+/// A visible progress bar of `len` steps named `phase`.
+pub(crate) fn phase_bar(len: usize, phase: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(phase.to_owned());
+    bar
 }
 
 fn check_size(command: &Command) -> Result<()> {

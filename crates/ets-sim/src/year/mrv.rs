@@ -47,7 +47,6 @@ fn submit_reports<S: Sink>(
     entities: &[SimEntity],
     rng: &mut Rng,
 ) -> Result<MrvTally> {
-    let bar = driver.bar(entities.len(), "reports");
     let mut report_times: Vec<(i64, usize)> = (0..entities.len())
         .map(|i| {
             let offset = (rng.below(30 * 24) as i64) * 3_600_000;
@@ -63,7 +62,7 @@ fn submit_reports<S: Sink>(
             report_command(entity, facts.year)?,
         )?;
     }
-    let effects = driver.flush()?;
+    let effects = driver.flush_phase("reports")?;
     let mut tally = MrvTally::default();
     for (&(_, i), effect) in report_times.iter().zip(effects) {
         let flagged = match effect {
@@ -75,9 +74,7 @@ fn submit_reports<S: Sink>(
             tally.under_reporters += 1;
             tally.under_reporters_flagged += usize::from(flagged);
         }
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     Ok(tally)
 }
 
@@ -89,7 +86,6 @@ fn verify_reports<S: Sink>(
     entities: &[SimEntity],
 ) -> Result<()> {
     let t_verify = date_ms(facts.calendar + 1, 6, 1, 1);
-    let bar = driver.bar(entities.len(), "verification");
     for (n, entity) in entities.iter().enumerate() {
         let at = t_verify + (n as i64) * (120 * DAY_MS / entities.len().max(1) as i64);
         driver.defer(
@@ -101,9 +97,8 @@ fn verify_reports<S: Sink>(
                 accept: entity.under_report == 0.0,
             }),
         )?;
-        bar.inc(1);
     }
-    bar.finish_and_clear();
+    driver.flush_phase("verification")?;
     Ok(())
 }
 
@@ -128,5 +123,6 @@ fn correct_reports<S: Sink>(
         )?;
         corrected += 1;
     }
+    driver.flush_phase("corrections")?;
     Ok(corrected)
 }

@@ -32,6 +32,7 @@ pub(super) fn allocate<S: Sink>(
     entities: &[SimEntity],
 ) -> Result<Allocated> {
     let mut allocated = Allocated::default();
+    let bar = driver.bar(2 * entities.len().div_ceil(CHUNK), "allocation");
     for (phase, at) in [
         (AllocationPhase::Pre, date_ms(facts.calendar + 2, 3, 15, 1)),
         (
@@ -59,8 +60,10 @@ pub(super) fn allocate<S: Sink>(
                 allocated.issued += issued.tonnes();
                 allocated.clawed_back += clawed_back.tonnes();
             }
+            bar.inc(1);
         }
     }
+    bar.finish();
     Ok(allocated)
 }
 
@@ -247,5 +250,6 @@ pub(super) fn sell_offsets<S: Sink>(
         positions.need[i] -= quantity;
         left -= quantity;
     }
+    driver.flush_phase("offsets")?;
     Ok(offsets)
 }

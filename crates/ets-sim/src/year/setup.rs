@@ -110,6 +110,7 @@ pub(super) fn place_bank<S: Sink>(
             }),
         )?;
     }
+    driver.flush_phase("bank")?;
     Ok(banked_total)
 }
 
@@ -239,7 +240,6 @@ pub(super) fn setup<S: Sink>(
         at,
         open(FEE_ACCOUNT, AccountKind::Trading, EXCHANGE_OPERATOR),
     )?;
-    let bar = driver.bar(entities.len(), "setup");
     for entity in entities {
         let id = entity_participant(entity.index);
         driver.defer(
@@ -260,9 +260,8 @@ pub(super) fn setup<S: Sink>(
                 id,
             ),
         )?;
-        bar.inc(1);
     }
-    bar.finish_and_clear();
+    driver.flush_phase("setup")?;
     Ok(())
 }
 

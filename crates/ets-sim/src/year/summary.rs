@@ -64,6 +64,7 @@ pub(super) fn summarise(
     summary.design = scenario.design.clone();
     summary.mrv_flags = tallies.mrv.flagged;
     summary.clearing_price = abatement.clearing_price;
+    summary.assumptions = crate::assumptions::of(scenario);
     summary.state_hash = hex(&engine.state_hash().0);
     add_costs(&mut summary, abatement, &market);
     add_market(&mut summary, engine, market);

@@ -1,0 +1,161 @@
+//! The assumptions a run rests on: every behavioural value of the scenario that no
+//! published figure gives, with why it is there and its source, for the report's
+//! assumptions section. Calibration values taken from published figures are cited
+//! in the scenario file and docs/sources.md; the ones listed here are the run's own.
+
+use crate::scenario::Scenario;
+use serde::Serialize;
+
+/// One assumed value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assumption {
+    /// The scenario key (`table.key`).
+    pub key: String,
+    /// Its value in the run.
+    pub value: String,
+    /// What it stands for and why it is needed.
+    pub why: String,
+    /// Where it comes from: a docs/sources.md entry, or "assumption".
+    pub source: String,
+}
+
+const ASSUMED: &str = "assumption";
+const CALIBRATED: &str = "published figure (docs/sources.md), scenario file";
+
+fn range([low, high]: [f64; 2]) -> String {
+    format!("{low} - {high}")
+}
+
+/// The assumptions of `scenario`, in the order of its tables.
+#[must_use]
+pub fn of(scenario: &Scenario) -> Vec<Assumption> {
+    let b = &scenario.behaviour;
+    let m = &scenario.market;
+    let f = &scenario.flexibility;
+    let a = &scenario.abatement;
+    let t = &scenario.trading;
+    let rows: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "behaviour.under_reporter_share",
+            b.under_reporter_share.to_string(),
+            "share of firms that under-report; enforcement cases are published, their share is not",
+            ASSUMED,
+        ),
+        (
+            "behaviour.under_report",
+            range(b.under_report),
+            "how far an under-reporter lowers its carbon content",
+            ASSUMED,
+        ),
+        (
+            "behaviour.shortfall_share",
+            b.shortfall_share.to_string(),
+            "share of firms that surrender short, from the published compliance rate",
+            CALIBRATED,
+        ),
+        (
+            "behaviour.shortfall_fraction",
+            range(b.shortfall_fraction),
+            "share of its obligation a defaulter leaves out (\"partial\" surrender)",
+            ASSUMED,
+        ),
+        (
+            "market.price_mean",
+            m.price_mean.to_string(),
+            "the listing day's reference price (band centre of the first day); later prices come from orders",
+            CALIBRATED,
+        ),
+        (
+            "market.late_share",
+            m.late_share.to_string(),
+            "share of firms that start trading in the last two months (published: most volume in Nov-Dec)",
+            CALIBRATED,
+        ),
+        (
+            "flexibility.ccer_supply_share",
+            f.ccer_supply_share.to_string(),
+            "offsets on offer, share of covered emissions",
+            ASSUMED,
+        ),
+        (
+            "flexibility.banked_2020",
+            range(f.banked_2020),
+            "first-period allowances each firm banked, share of its emissions",
+            ASSUMED,
+        ),
+        (
+            "abatement.cost_dispersion",
+            a.cost_dispersion.to_string(),
+            "spread of firms' abatement costs around the MAC curve",
+            ASSUMED,
+        ),
+        (
+            "abatement.expected_price",
+            a.expected_price.to_string(),
+            "the price firms expect before the market opens",
+            CALIBRATED,
+        ),
+        (
+            "abatement.expectation_sigma",
+            a.expectation_sigma.to_string(),
+            "spread of firms' price expectations",
+            ASSUMED,
+        ),
+        (
+            "trading.hold_share",
+            t.hold_share.to_string(),
+            "long firms that bank their surplus instead of selling",
+            ASSUMED,
+        ),
+        (
+            "trading.sell_fraction",
+            range(t.sell_fraction),
+            "share of its surplus a selling firm offers",
+            ASSUMED,
+        ),
+        (
+            "trading.early_buyer_share",
+            t.early_buyer_share.to_string(),
+            "short firms that buy early and hedge",
+            ASSUMED,
+        ),
+        (
+            "trading.activity",
+            t.activity.to_string(),
+            "chance a started firm acts on a trading day",
+            ASSUMED,
+        ),
+        (
+            "trading.early_activity",
+            t.early_activity.to_string(),
+            "activity before November relative to after (thin early market)",
+            ASSUMED,
+        ),
+        (
+            "trading.bid_discount",
+            t.bid_discount.to_string(),
+            "a buyer's first limit below its reservation price",
+            ASSUMED,
+        ),
+        (
+            "trading.urgency",
+            t.urgency.to_string(),
+            "how far a buyer's limit rises by the deadline",
+            ASSUMED,
+        ),
+        (
+            "trading.ask_premium",
+            t.ask_premium.to_string(),
+            "a seller's first ask above its reservation price",
+            ASSUMED,
+        ),
+    ];
+    rows.into_iter()
+        .map(|(key, value, why, source)| Assumption {
+            key: key.to_owned(),
+            value,
+            why: why.to_owned(),
+            source: source.to_owned(),
+        })
+        .collect()
+}
