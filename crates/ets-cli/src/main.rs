@@ -9,6 +9,7 @@ mod compliance;
 mod demo;
 mod market;
 mod one_command;
+mod report_public;
 mod show;
 mod simulate;
 mod submit;
@@ -186,6 +187,11 @@ enum Commands {
         #[command(subcommand)]
         what: market::Market,
     },
+    /// Public reports.
+    Report {
+        #[command(subcommand)]
+        what: Report,
+    },
     /// The server's users and API tokens.
     User {
         #[command(subcommand)]
@@ -196,6 +202,17 @@ enum Commands {
         #[command(subcommand)]
         what: bench::Bench,
     },
+}
+
+/// The report subcommands.
+#[derive(Subcommand)]
+enum Report {
+    /// The public transparency report of a year: per installation allocation, verified
+    /// emissions, units surrendered and compliance status (EU: A/B/C), and market statistics
+    /// per day, with the journal's head hash and state hash at its cut-off (docs/public-report.md).
+    ///
+    /// Example: `ets report public --data ./registry --year 2021 --format csv`
+    Public(report_public::PublicArgs),
 }
 
 fn main() -> ExitCode {
@@ -385,6 +402,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Bench { what } => bench::run(what),
         Commands::Compliance { what } => compliance::run(what),
         Commands::User { what } => user::run(what),
+        Commands::Report {
+            what: Report::Public(args),
+        } => report_public::run(&args),
         Commands::Market { what } => market::run(what),
         Commands::Serve {
             data,

@@ -60,9 +60,14 @@ pub fn run(data: &Path, what: What) -> Result<ExitCode> {
 pub fn verify(data: &Path) -> Result<ExitCode> {
     match ets_store::verify(data) {
         Ok(report) => {
+            // The chain was just verified; its head is the last record's hash.
+            let head =
+                ets_journal::Journal::open_read_only(data, ets_journal::JournalConfig::default())
+                    .map(|journal| crate::report_public::hex(&journal.last_hash()))?;
             let line = json!({
                 "ok": true,
                 "records": report.records,
+                "journal_head_hash": head,
                 "segments": report.segments,
                 "state_hash": report.state_hash.to_string(),
                 "snapshot_sequence": report.snapshot_sequence,
