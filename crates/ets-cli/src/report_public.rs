@@ -215,7 +215,7 @@ fn line(
             .tonnes()
             .saturating_add(result.offsets_used.tonnes()),
         compliance_status: status(result),
-        make_good: result.shortfall.tonnes(),
+        make_good: result.make_good.tonnes(),
         final_figures,
     }
 }
@@ -441,6 +441,10 @@ mod tests {
             fine_min: Money::ZERO,
             fine_max: Money::ZERO,
             next_year_deduction: Quantity::ZERO,
+            // The engine sets make-good only where the rulebook's penalty carries it (the EU).
+            make_good: Quantity::new(if eu_status.is_some() { shortfall } else { 0 }),
+            period: "2021".to_owned(),
+            intermediate_shortfall: Quantity::ZERO,
             eu_status: eu_status.map(str::to_owned),
         }
     }
