@@ -394,6 +394,8 @@ impl Store {
 
     /// The time to apply `submission` at, or the reply refusing it before the
     /// engine sees it (not journaled: nothing changes, the clock stays).
+    // The refusal is the reply handed straight back, once per refused command.
+    #[allow(clippy::result_large_err)]
     fn stamp(&self, submission: &Submission, stamping: Stamping) -> Result<Timestamp, Reply> {
         let last = self.engine.last_time().unwrap_or(Timestamp(i64::MIN));
         let clock = match stamping {
