@@ -42,11 +42,11 @@ pub struct ApiRequest {
     pub command: Command,
 }
 
-/// The registry commands, with who may send each.
 /// The clock command of a store that is not live (docs/time.md): the
 /// administrator's alone; a live store refuses it in the engine.
 pub const CLOCK_COMMANDS: [CommandSpec; 1] = [CommandSpec::write("advance_clock", ADMINISTRATION)];
 
+/// The registry commands, with who may send each.
 pub const REGISTRY_COMMANDS: [CommandSpec; 14] = [
     CommandSpec::write("register_participant", ADMINISTRATION),
     CommandSpec::write("open_account", ADMINISTRATION),
