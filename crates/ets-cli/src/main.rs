@@ -6,6 +6,7 @@ mod bench_http;
 mod bench_market;
 mod compliance;
 mod demo;
+mod history;
 mod market;
 mod one_command;
 mod show;
@@ -160,6 +161,11 @@ enum Commands {
         #[command(subcommand)]
         what: user::User,
     },
+    /// The history database beside the journal: rebuild it, read transactions and serials.
+    History {
+        #[command(subcommand)]
+        what: history::HistoryCommand,
+    },
     /// Benchmarks; they print JSON figures.
     Bench {
         #[command(subcommand)]
@@ -243,6 +249,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => simulate::demo(&scenario, seed, entities, out),
         Commands::Simulate(args) => simulate::run(args),
         Commands::Bench { what } => bench::run(what),
+        Commands::History { what } => history::run(what),
         Commands::Compliance { what } => compliance::run(what),
         Commands::User { what } => user::run(what),
         Commands::Market { what } => market::run(what),

@@ -24,6 +24,7 @@ pub fn submit_one(
         .map_err(anyhow::Error::msg)?;
     let mut store = Store::open(data, StoreConfig::default())
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    crate::history::attach(&mut store)?;
     let submission = Submission {
         request_id: RequestId((1 << 63) | (store.journal().last_sequence() + 1)),
         requester: ParticipantId(requester),

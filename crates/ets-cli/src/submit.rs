@@ -17,6 +17,7 @@ enum Item {
 pub fn run(data: &Path, input: &str, batch_max: usize) -> Result<ExitCode> {
     let mut store = Store::open(data, StoreConfig::default())
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    crate::history::attach(&mut store)?;
     let reader: Box<dyn Read> = if input == "-" {
         Box::new(std::io::stdin().lock())
     } else {

@@ -1,5 +1,6 @@
 //! Opening, recovering and writing a store.
 
+use crate::backend::JournalBackend;
 use crate::observer::{CommitObserver, Committed, JournalHead};
 use ets_engine::{Applied, Command, Engine, Envelope, JournalEntry, Outcome, Rejection};
 use ets_journal::{Journal, JournalConfig, JournalError, Record};
@@ -62,6 +63,16 @@ pub enum StoreError {
     /// An earlier fault stopped the store.
     #[error("the store stopped after an I/O fault; reopen it to recover from the journal")]
     Faulted,
+    /// The PostgreSQL database behind the store refused, did not answer, or
+    /// holds no store, another version's or another writer's.
+    #[error("{message}")]
+    Database {
+        /// A stable code: `database_unreachable`, `database_credentials`, `not_a_store`,
+        /// `already_exists`, `unsupported_version`, `locked`, `fenced`, `database`.
+        code: &'static str,
+        /// What went wrong, naming the database (without its password).
+        message: String,
+    },
 }
 
 impl StoreError {
@@ -74,6 +85,7 @@ impl StoreError {
             StoreError::ReplayMismatch { .. } => "replay_mismatch",
             StoreError::BadSnapshot { .. } => "bad_snapshot",
             StoreError::Faulted => "store_faulted",
+            StoreError::Database { code, .. } => code,
         }
     }
 }
@@ -106,7 +118,7 @@ pub struct Reply {
 
 /// An open store: the engine in memory, the journal on disk.
 pub struct Store {
-    journal: Journal,
+    journal: Box<dyn JournalBackend>,
     engine: Engine,
     config: StoreConfig,
     records_since_snapshot: u64,
@@ -125,7 +137,7 @@ impl Store {
     /// [`StoreError::Journal`] when the directory already holds a store or cannot be written.
     pub fn create(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
         let journal = Journal::create(dir, config.journal)?;
-        Ok(Store::with(journal, Engine::new(), config, 0))
+        Ok(Store::with(Box::new(journal), Engine::new(), config, 0))
     }
 
     /// Opens a store: recovers the journal (truncating a torn tail), loads
@@ -135,7 +147,7 @@ impl Store {
     /// [`StoreError`] when the journal is corrupt, locked, or replay disagrees with it.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
         let journal = Journal::open(dir, config.journal)?;
-        Store::recover(journal, config)
+        Store::recover(Box::new(journal), config)
     }
 
     /// Opens a store for queries only: no lock, nothing truncated, and
@@ -146,12 +158,16 @@ impl Store {
     pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
         let config = StoreConfig::default();
         let journal = Journal::open_read_only(dir, config.journal)?;
-        let mut store = Store::recover(journal, config)?;
+        let mut store = Store::recover(Box::new(journal), config)?;
         store.read_only = true;
         Ok(store)
     }
 
-    fn recover(journal: Journal, config: StoreConfig) -> Result<Store, StoreError> {
+    /// Recovers a store from any journal backend: the latest snapshot, then replay.
+    pub(crate) fn recover(
+        journal: Box<dyn JournalBackend>,
+        config: StoreConfig,
+    ) -> Result<Store, StoreError> {
         let (mut engine, from) = match journal.latest_snapshot()? {
             Some(snapshot) => {
                 let engine = Engine::decode_snapshot(&snapshot.state).map_err(|error| {
@@ -177,7 +193,12 @@ impl Store {
         Ok(Store::with(journal, engine, config, replayed))
     }
 
-    fn with(journal: Journal, engine: Engine, config: StoreConfig, since_snapshot: u64) -> Store {
+    fn with(
+        journal: Box<dyn JournalBackend>,
+        engine: Engine,
+        config: StoreConfig,
+        since_snapshot: u64,
+    ) -> Store {
         Store {
             journal,
             engine,
@@ -224,7 +245,7 @@ impl Store {
         }
         if let Err(error) = self.journal.commit() {
             self.faulted = true;
-            return Err(error.into());
+            return Err(error);
         }
         self.notify_observer();
         self.snapshot_if_due()?;
@@ -352,8 +373,8 @@ impl Store {
 
     /// The journal, for its statistics and warnings.
     #[must_use]
-    pub fn journal(&self) -> &Journal {
-        &self.journal
+    pub fn journal(&self) -> &dyn JournalBackend {
+        self.journal.as_ref()
     }
 }
 
