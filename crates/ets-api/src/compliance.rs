@@ -2,6 +2,7 @@
 //! hand to the engine's types. Decimal activity data may be given as JSON
 //! strings ("0.8218") or numbers; it is kept as exact text.
 
+use crate::authority::{ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec, VERIFICATION};
 use ets_engine::compliance::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,
     EuSubInstallationInput, FuelKind, FuelSpec, LeakageExposure, UnitCategory, UnitOutput,
@@ -11,18 +12,18 @@ use ets_model::{AccountId, Code, ParticipantId, Price, Quantity};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The `command` names handled here.
-pub const COMPLIANCE_COMMANDS: [&str; 10] = [
-    "load_rulebook",
-    "register_entities",
-    "allocate_free",
-    "submit_report",
-    "verify_report",
-    "correct_report",
-    "close_year",
-    "set_plausibility_ranges",
-    "borrow",
-    "allocate_eu",
+/// The commands handled here, with who may send each.
+pub const COMPLIANCE_COMMANDS: [CommandSpec; 10] = [
+    CommandSpec::write("load_rulebook", ADMINISTRATION),
+    CommandSpec::write("register_entities", ADMINISTRATION),
+    CommandSpec::write("allocate_free", ADMINISTRATION),
+    CommandSpec::write("submit_report", ACCOUNT_HOLDING),
+    CommandSpec::write("verify_report", VERIFICATION),
+    CommandSpec::write("correct_report", ADMINISTRATION),
+    CommandSpec::write("close_year", ADMINISTRATION),
+    CommandSpec::write("set_plausibility_ranges", ADMINISTRATION),
+    CommandSpec::write("borrow", ACCOUNT_HOLDING),
+    CommandSpec::write("allocate_eu", ADMINISTRATION),
 ];
 
 /// A decimal given as a JSON string or number, kept as its text.
@@ -442,6 +443,10 @@ mod tests {
             "installations":[{"participant":10,"sub_installations":[
                 {"sub_installation":"P1","benchmark":"1","historical_activity_level":"1","exposure":"partly"}]}]});
         assert!(parse_compliance(bad).unwrap_err().contains("exposure"));
-        assert!(COMPLIANCE_COMMANDS.contains(&"allocate_eu"));
+        assert!(
+            COMPLIANCE_COMMANDS
+                .iter()
+                .any(|spec| spec.name == "allocate_eu")
+        );
     }
 }

@@ -16,6 +16,9 @@
 //! `HoldingLimit::CHINA_UNCONFIRMED`, so they cannot drift; the unit tests
 //! pin both forms.
 
+use crate::authority::{
+    ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec, EXCHANGE_OPERATION, TRADING_DAY,
+};
 use crate::text::{parse_time, parse_unit_class};
 use ets_engine::exchange::{ExchangeCommand, HoldingLimit, TradingMode};
 use ets_market::{AuctionRules, ClosePriceRule, InstrumentRules, MarketDataRules, TieBreak};
@@ -23,26 +26,26 @@ use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, UnitClass};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 
-/// The `command` names handled here.
-pub const EXCHANGE_COMMANDS: [&str; 18] = [
-    "list_instrument",
-    "deposit_cash",
-    "withdraw_cash",
-    "place_order",
-    "cancel_order",
-    "amend_order",
-    "take_listed",
-    "propose_block",
-    "accept_block",
-    "decline_block",
-    "withdraw_block",
-    "end_of_day",
-    "open_auction",
-    "submit_bid",
-    "withdraw_bid",
-    "close_auction",
-    "set_holding_limit",
-    "modify_bid",
+/// The commands handled here, with who may send each.
+pub const EXCHANGE_COMMANDS: [CommandSpec; 18] = [
+    CommandSpec::write("list_instrument", ADMINISTRATION),
+    CommandSpec::write("deposit_cash", EXCHANGE_OPERATION),
+    CommandSpec::write("withdraw_cash", EXCHANGE_OPERATION),
+    CommandSpec::write("place_order", ACCOUNT_HOLDING),
+    CommandSpec::write("cancel_order", ACCOUNT_HOLDING),
+    CommandSpec::write("amend_order", ACCOUNT_HOLDING),
+    CommandSpec::write("take_listed", ACCOUNT_HOLDING),
+    CommandSpec::write("propose_block", ACCOUNT_HOLDING),
+    CommandSpec::write("accept_block", ACCOUNT_HOLDING),
+    CommandSpec::write("decline_block", ACCOUNT_HOLDING),
+    CommandSpec::write("withdraw_block", ACCOUNT_HOLDING),
+    CommandSpec::write("end_of_day", TRADING_DAY),
+    CommandSpec::write("open_auction", ADMINISTRATION),
+    CommandSpec::write("submit_bid", ACCOUNT_HOLDING),
+    CommandSpec::write("withdraw_bid", ACCOUNT_HOLDING),
+    CommandSpec::write("close_auction", ADMINISTRATION),
+    CommandSpec::write("set_holding_limit", ADMINISTRATION),
+    CommandSpec::write("modify_bid", ACCOUNT_HOLDING),
 ];
 
 /// A field that must be present but may be `null`.
@@ -885,7 +888,7 @@ mod tests {
             assert_eq!(value["command"], command.name(), "{line}");
             seen.push(command.name());
         }
-        for name in EXCHANGE_COMMANDS {
+        for name in EXCHANGE_COMMANDS.map(|spec| spec.name) {
             assert!(
                 seen.contains(&name),
                 "no example of {name} in docs/exchange.md"
@@ -901,7 +904,10 @@ mod tests {
             .map(|line| exchange(parse_request(line).unwrap()).name())
             .collect();
         for name in names {
-            assert!(EXCHANGE_COMMANDS.contains(&name), "{name}");
+            assert!(
+                EXCHANGE_COMMANDS.iter().any(|spec| spec.name == name),
+                "{name}"
+            );
         }
     }
 

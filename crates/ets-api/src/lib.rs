@@ -1,14 +1,35 @@
 //! The JSON boundary of openets: the shape of a command line, of an outcome
-//! line and of the views `ets show` prints. Domain types never derive the
-//! API's serde formats; they are converted here by hand, so changing an API
-//! shape never silently changes the journal format (and the reverse).
+//! line and of the views `ets show` prints; who may send each command and
+//! read each view (`authority`); the refusal codes with their HTTP statuses
+//! (`refusal`). Domain types never derive the API's serde formats; they are
+//! converted here, so changing an API shape never silently changes the
+//! journal format (and the reverse).
 
+mod authority;
 mod compliance;
 mod exchange;
+mod refusal;
+mod registry_controls;
 mod request;
+mod role;
 mod text;
 mod view;
 
-pub use request::{ApiError, ApiRequest, parse_request, rejection_json, reply_json};
-pub use text::{format_time, parse_time, parse_unit_class};
-pub use view::{account_view, participant_view, serial_view, transaction_view};
+pub use authority::{
+    ACCOUNT_HOLDING, ADMINISTRATION, Access, CommandSpec, EXCHANGE_OPERATION, Senders, TRADING_DAY,
+    VERIFICATION, Visibility, authorise_read, command_spec, command_specs,
+};
+pub use compliance::COMPLIANCE_COMMANDS;
+pub use exchange::EXCHANGE_COMMANDS;
+pub use refusal::{ErrorBody, Refusal, RefusalCode, status_of_code};
+pub use registry_controls::{CALENDAR_NAMES, CONTROL_COMMANDS, ControlReply};
+pub use request::{
+    ApiError, ApiRequest, REGISTRY_COMMANDS, parse_request, rejection_json, reply_json,
+};
+pub use role::{Principal, Role, UnknownRole};
+pub use text::{check_text, format_time, parse_time, parse_unit_class};
+pub use view::{
+    AccountView, HoldingView, ParticipantView, SerialView, StatusChangeView, TransactionView,
+    account_parties, account_view, participant_view, serial_parties, serial_view,
+    transaction_parties, transaction_view,
+};

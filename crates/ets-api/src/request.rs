@@ -1,8 +1,10 @@
 //! One JSON line in (a command), one JSON line out (its outcome).
 
+use crate::authority::{ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec};
 use crate::compliance::{COMPLIANCE_COMMANDS, parse_compliance};
 use crate::exchange::{EXCHANGE_COMMANDS, parse_exchange};
-use crate::text::{format_time, parse_time, parse_unit_class};
+use crate::registry_controls::{CONTROL_COMMANDS, ControlReply, parse_control};
+use crate::text::{check_text, format_time, parse_time, parse_unit_class};
 use ets_engine::compliance::ComplianceEffect;
 use ets_engine::exchange::ExchangeEffect;
 use ets_engine::{Command, Effect, Outcome, Rejection};
@@ -39,6 +41,24 @@ pub struct ApiRequest {
     /// The command.
     pub command: Command,
 }
+
+/// The registry commands, with who may send each.
+pub const REGISTRY_COMMANDS: [CommandSpec; 14] = [
+    CommandSpec::write("register_participant", ADMINISTRATION),
+    CommandSpec::write("open_account", ADMINISTRATION),
+    CommandSpec::write("set_account_status", ADMINISTRATION),
+    CommandSpec::write("set_approval_rule", ADMINISTRATION),
+    CommandSpec::write("issue", ADMINISTRATION),
+    CommandSpec::write("allocate", ADMINISTRATION),
+    CommandSpec::write("transfer", ACCOUNT_HOLDING),
+    CommandSpec::write("surrender", ACCOUNT_HOLDING),
+    CommandSpec::write("retire", ACCOUNT_HOLDING),
+    CommandSpec::write("cancel", ADMINISTRATION),
+    CommandSpec::write("reverse", ADMINISTRATION),
+    CommandSpec::write("approve", ACCOUNT_HOLDING),
+    CommandSpec::write("reject", ACCOUNT_HOLDING),
+    CommandSpec::write("withdraw", ACCOUNT_HOLDING),
+];
 
 #[derive(Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
@@ -172,12 +192,21 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
     let is_compliance = value
         .get("command")
         .and_then(Value::as_str)
-        .is_some_and(|name| COMPLIANCE_COMMANDS.contains(&name));
+        .is_some_and(|name| COMPLIANCE_COMMANDS.iter().any(|spec| spec.name == name));
     let is_exchange = value
         .get("command")
         .and_then(Value::as_str)
-        .is_some_and(|name| EXCHANGE_COMMANDS.contains(&name));
-    let command = if is_compliance {
+        .is_some_and(|name| EXCHANGE_COMMANDS.iter().any(|spec| spec.name == name));
+    let is_control = value
+        .get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|name| CONTROL_COMMANDS.contains(&name));
+    let is_clock = value.get("command").and_then(Value::as_str) == Some("advance_clock");
+    let command = if is_clock {
+        Command::Clock(parse_clock(&value).map_err(|message| malformed(request_id, message))?)
+    } else if is_control {
+        Command::Registry(parse_control(value).map_err(|message| malformed(request_id, message))?)
+    } else if is_compliance {
         Command::Compliance(
             parse_compliance(value).map_err(|message| malformed(request_id, message))?,
         )
@@ -193,6 +222,24 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
         requester: ParticipantId(requester),
         time,
         command,
+    })
+}
+
+/// `{"command": "advance_clock", "to": "<RFC 3339>"}` (a store that is not live).
+fn parse_clock(value: &Value) -> Result<ets_engine::clock::ClockCommand, String> {
+    let object = value.as_object().ok_or("a command must be a JSON object")?;
+    if let Some(unknown) = object
+        .keys()
+        .find(|key| !["command", "to"].contains(&key.as_str()))
+    {
+        return Err(format!("unknown field `{unknown}` for advance_clock"));
+    }
+    let to = object
+        .get("to")
+        .and_then(Value::as_str)
+        .ok_or("advance_clock needs `to`, an RFC 3339 time")?;
+    Ok(ets_engine::clock::ClockCommand::Advance {
+        to: parse_time(to)?,
     })
 }
 
@@ -234,9 +281,17 @@ fn participants(ids: Vec<u64>) -> Vec<ParticipantId> {
     ids.into_iter().map(ParticipantId).collect()
 }
 
+/// A transaction's note, refused here (never journaled) when it is longer
+/// than the registry keeps or holds control or bidirectional characters.
+fn checked_note(field: &str, text: String) -> Result<String, String> {
+    check_text(field, &text, ets_registry::NOTE_MAX_BYTES)?;
+    Ok(text)
+}
+
 fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
     Ok(match command {
         JsonCommand::RegisterParticipant { id, kind, name } => {
+            check_text("name", &name, ets_registry::NAME_MAX_BYTES)?;
             RegistryCommand::RegisterParticipant {
                 id: ParticipantId(id),
                 kind: participant_kind(&kind)?,
@@ -306,10 +361,10 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             quantity,
             beneficiary,
         } => RegistryCommand::Retire {
+            beneficiary: checked_note("beneficiary", beneficiary)?,
             from: AccountId(from),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
-            beneficiary,
         },
         JsonCommand::Cancel {
             from,
@@ -317,10 +372,10 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             quantity,
             reason,
         } => RegistryCommand::Cancel {
+            reason: checked_note("reason", reason)?,
             from: AccountId(from),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
-            reason,
         },
         JsonCommand::Reverse { transaction } => RegistryCommand::Reverse {
             transaction: TransactionId(transaction),
@@ -347,8 +402,14 @@ fn effect_json(effect: &Effect) -> Value {
         Effect::Registry(Registry::Transaction { id, status }) => {
             json!({ "transaction": id.0, "status": status.name() })
         }
+        Effect::Registry(effect @ (Registry::ControlsSet | Registry::DelaysReleased(_))) => {
+            serde_json::to_value(ControlReply::of(effect)).unwrap_or_default()
+        }
         Effect::Compliance(effect) => compliance_effect_json(effect),
         Effect::Exchange(effect) => exchange_effect_json(effect),
+        Effect::Clock(ets_engine::clock::ClockEffect::Advanced { from, to }) => {
+            json!({ "clock_from": format_time(*from), "clock": format_time(*to) })
+        }
     }
 }
 
@@ -404,7 +465,7 @@ fn exchange_effect_json(effect: &ExchangeEffect) -> Value {
             trades,
         } => json!({
             "auction": auction.0,
-            "status": format!("{status:?}"),
+            "status": auction_status_name(*status),
             "clearing_price_ticks": clearing_price.map(|p| p.ticks()),
             "sold": sold.tonnes(),
             "trades": trades,
@@ -415,6 +476,21 @@ fn exchange_effect_json(effect: &ExchangeEffect) -> Value {
         }),
         ExchangeEffect::BidModified { auction, bid } => {
             json!({ "auction": auction.0, "bid_modified": bid.0 })
+        }
+    }
+}
+
+/// The snake_case name of how an auction ended.
+fn auction_status_name(status: ets_market::AuctionStatus) -> &'static str {
+    use ets_market::{AuctionStatus, CancellationCause};
+    match status {
+        AuctionStatus::Cleared => "cleared",
+        AuctionStatus::Undersubscribed => "undersubscribed",
+        AuctionStatus::Cancelled(CancellationCause::InsufficientBidVolume) => {
+            "cancelled_insufficient_bid_volume"
+        }
+        AuctionStatus::Cancelled(CancellationCause::ClearingPriceTooLow { .. }) => {
+            "cancelled_clearing_price_too_low"
         }
     }
 }

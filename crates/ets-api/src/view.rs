@@ -1,9 +1,13 @@
-//! JSON views of registry state for `ets show` and, later, the HTTP API.
+//! Views of registry state for `ets show`, the HTTP API and the streams: typed
+//! DTOs (serde-derived, snake_case) converted from the registry's types, and
+//! who the parties of each view are (`authority` decides who may read it).
 
 use crate::text::format_time;
 use ets_model::{AccountId, ParticipantId, TransactionId};
-use ets_registry::{Registry, RegistryError, Transaction, TransactionKind};
-use serde_json::{Value, json};
+use ets_registry::{
+    Account, Participant, Registry, RegistryError, StatusChange, Transaction, TransactionKind,
+};
+use serde::Serialize;
 
 fn unit_name(registry: &Registry, class_index: u32) -> String {
     registry
@@ -11,101 +15,269 @@ fn unit_name(registry: &Registry, class_index: u32) -> String {
         .map_or_else(|| format!("#{class_index}"), ToString::to_string)
 }
 
+/// A participant: public (its name and kind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParticipantView {
+    /// Its id.
+    pub id: u64,
+    /// Its kind (`covered_entity`, `institution`, ...).
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+}
+
+impl From<&Participant> for ParticipantView {
+    fn from(participant: &Participant) -> ParticipantView {
+        ParticipantView {
+            id: participant.id.0,
+            kind: participant.kind.name(),
+            name: participant.name.clone(),
+        }
+    }
+}
+
+/// An account's holding of one unit class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HoldingView {
+    /// The unit class, e.g. `CEA-2021`.
+    pub unit: String,
+    /// Tonnes held.
+    pub total: u64,
+    /// Tonnes reserved for pending transactions and open sell orders.
+    pub reserved: u64,
+    /// Tonnes free to move.
+    pub available: u64,
+    /// The serial blocks held, `start-end`.
+    pub blocks: Vec<String>,
+}
+
+/// An account with its holdings: for its parties, the administrator and auditors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountView {
+    /// Its id.
+    pub id: u64,
+    /// Its kind (`trading`, `compliance`, ...).
+    pub kind: &'static str,
+    /// The participant holding it.
+    pub holder: u64,
+    /// `open`, `blocked` or `closed`.
+    pub status: &'static str,
+    /// The participants who may act on it.
+    pub representatives: Vec<u64>,
+    /// How many of them must approve a transfer.
+    pub approvals_required: u8,
+    /// When it was opened, RFC 3339.
+    pub opened_at: String,
+    /// Its non-empty holdings.
+    pub holdings: Vec<HoldingView>,
+}
+
+fn account_dto(registry: &Registry, account: &Account) -> AccountView {
+    let holdings = account
+        .holdings()
+        .filter(|(_, holding)| !holding.total().is_zero())
+        .map(|(class_index, holding)| HoldingView {
+            unit: unit_name(registry, class_index),
+            total: holding.total().tonnes(),
+            reserved: holding.reserved().tonnes(),
+            available: holding.available().tonnes(),
+            blocks: holding.blocks().map(|b| b.to_string()).collect(),
+        })
+        .collect();
+    AccountView {
+        id: account.id.0,
+        kind: account.kind.name(),
+        holder: account.holder.0,
+        status: account.status.name(),
+        representatives: account.rule.representatives.iter().map(|p| p.0).collect(),
+        approvals_required: account.rule.approvals_required,
+        opened_at: format_time(account.opened_at),
+        holdings,
+    }
+}
+
+/// One step of a transaction's status history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusChangeView {
+    /// The status entered.
+    pub status: &'static str,
+    /// When, RFC 3339.
+    pub at: String,
+    /// Who caused it.
+    pub by: u64,
+}
+
+impl From<&StatusChange> for StatusChangeView {
+    fn from(change: &StatusChange) -> StatusChangeView {
+        StatusChangeView {
+            status: change.status.name(),
+            at: format_time(change.at),
+            by: change.by.0,
+        }
+    }
+}
+
+/// A transaction with its full status history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransactionView {
+    /// Its id.
+    pub id: u64,
+    /// Its kind (`transfer`, `surrender`, ...).
+    pub kind: &'static str,
+    /// Its current status.
+    pub status: &'static str,
+    /// The unit class.
+    pub unit: String,
+    /// Tonnes moved.
+    pub quantity: u64,
+    /// The account the units leave.
+    pub from: u64,
+    /// The account the units reach.
+    pub to: u64,
+    /// The serial blocks moved.
+    pub blocks: Vec<String>,
+    /// The participant who proposed it.
+    pub proposer: u64,
+    /// The representatives who approved it.
+    pub approvals: Vec<u64>,
+    /// Every status it went through.
+    pub history: Vec<StatusChangeView>,
+    /// A surrender's compliance year.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compliance_year: Option<u16>,
+    /// A retirement's beneficiary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beneficiary: Option<String>,
+    /// A cancellation's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The transaction a reversal reverses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reverses: Option<u64>,
+}
+
+fn transaction_dto(registry: &Registry, transaction: &Transaction) -> TransactionView {
+    let mut view = TransactionView {
+        id: transaction.id.0,
+        kind: transaction.kind.name(),
+        status: transaction.status().name(),
+        unit: unit_name(registry, transaction.class_index),
+        quantity: transaction.quantity.tonnes(),
+        from: transaction.from.0,
+        to: transaction.to.0,
+        blocks: transaction.blocks.iter().map(|b| b.to_string()).collect(),
+        proposer: transaction.proposer.0,
+        approvals: transaction.approvals.iter().map(|p| p.0).collect(),
+        history: transaction.history.iter().map(Into::into).collect(),
+        compliance_year: None,
+        beneficiary: None,
+        reason: None,
+        reverses: None,
+    };
+    match &transaction.kind {
+        TransactionKind::Surrender { compliance_year } => {
+            view.compliance_year = Some(*compliance_year);
+        }
+        TransactionKind::Retire { beneficiary } => view.beneficiary = Some(beneficiary.clone()),
+        TransactionKind::Cancel { reason } => view.reason = Some(reason.clone()),
+        TransactionKind::Reversal { of } => view.reverses = Some(of.0),
+        _ => {}
+    }
+    view
+}
+
+/// A serial number: its class, the account holding it, every transaction
+/// that moved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SerialView {
+    /// The serial number.
+    pub serial: u64,
+    /// Its unit class.
+    pub unit: String,
+    /// The account holding it now.
+    pub held_by: u64,
+    /// The transactions that moved it, oldest first.
+    pub history: Vec<TransactionView>,
+}
+
 /// A participant.
 ///
 /// # Errors
 /// [`RegistryError::UnknownParticipant`].
-pub fn participant_view(registry: &Registry, id: ParticipantId) -> Result<Value, RegistryError> {
-    let participant = registry.participant(id)?;
-    Ok(json!({ "id": id.0, "kind": participant.kind.name(), "name": participant.name }))
+pub fn participant_view(
+    registry: &Registry,
+    id: ParticipantId,
+) -> Result<ParticipantView, RegistryError> {
+    registry.participant(id).map(ParticipantView::from)
 }
 
 /// An account with its holdings by unit class, each with its serial blocks.
 ///
 /// # Errors
 /// [`RegistryError::UnknownAccount`].
-pub fn account_view(registry: &Registry, id: AccountId) -> Result<Value, RegistryError> {
-    let account = registry.account(id)?;
-    let holdings: Vec<Value> = account
-        .holdings()
-        .filter(|(_, holding)| !holding.total().is_zero())
-        .map(|(class_index, holding)| {
-            json!({
-                "unit": unit_name(registry, class_index),
-                "total": holding.total().tonnes(),
-                "reserved": holding.reserved().tonnes(),
-                "available": holding.available().tonnes(),
-                "blocks": holding.blocks().map(|b| b.to_string()).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    Ok(json!({
-        "id": id.0,
-        "kind": account.kind.name(),
-        "holder": account.holder.0,
-        "status": account.status.name(),
-        "representatives": account.rule.representatives.iter().map(|p| p.0).collect::<Vec<_>>(),
-        "approvals_required": account.rule.approvals_required,
-        "opened_at": format_time(account.opened_at),
-        "holdings": holdings,
-    }))
-}
-
-fn transaction_json(registry: &Registry, transaction: &Transaction) -> Value {
-    let mut value = json!({
-        "id": transaction.id.0,
-        "kind": transaction.kind.name(),
-        "status": transaction.status().name(),
-        "unit": unit_name(registry, transaction.class_index),
-        "quantity": transaction.quantity.tonnes(),
-        "from": transaction.from.0,
-        "to": transaction.to.0,
-        "blocks": transaction.blocks.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
-        "proposer": transaction.proposer.0,
-        "approvals": transaction.approvals.iter().map(|p| p.0).collect::<Vec<_>>(),
-        "history": transaction.history.iter().map(|change| json!({
-            "status": change.status.name(),
-            "at": format_time(change.at),
-            "by": change.by.0,
-        })).collect::<Vec<_>>(),
-    });
-    let extra = match &transaction.kind {
-        TransactionKind::Surrender { compliance_year } => {
-            Some(("compliance_year", json!(compliance_year)))
-        }
-        TransactionKind::Retire { beneficiary } => Some(("beneficiary", json!(beneficiary))),
-        TransactionKind::Cancel { reason } => Some(("reason", json!(reason))),
-        TransactionKind::Reversal { of } => Some(("reverses", json!(of.0))),
-        _ => None,
-    };
-    if let (Some((key, extra)), Some(object)) = (extra, value.as_object_mut()) {
-        object.insert(key.into(), extra);
-    }
-    value
+pub fn account_view(registry: &Registry, id: AccountId) -> Result<AccountView, RegistryError> {
+    Ok(account_dto(registry, registry.account(id)?))
 }
 
 /// A transaction with its full status history.
 ///
 /// # Errors
 /// [`RegistryError::UnknownTransaction`].
-pub fn transaction_view(registry: &Registry, id: TransactionId) -> Result<Value, RegistryError> {
-    Ok(transaction_json(registry, registry.transaction(id)?))
+pub fn transaction_view(
+    registry: &Registry,
+    id: TransactionId,
+) -> Result<TransactionView, RegistryError> {
+    Ok(transaction_dto(registry, registry.transaction(id)?))
 }
 
-/// A serial number: its class, where it is now, and every transaction that moved it.
-/// `None` when the serial was never issued.
+/// A serial number's view; `None` when the serial was never issued.
 #[must_use]
-pub fn serial_view(registry: &Registry, serial: u64) -> Option<Value> {
+pub fn serial_view(registry: &Registry, serial: u64) -> Option<SerialView> {
     let (holder, class_index) = registry.serial_holder(serial)?;
-    let history: Vec<Value> = registry
+    let history = registry
         .serial_history(serial)
         .into_iter()
-        .map(|transaction| transaction_json(registry, transaction))
+        .map(|transaction| transaction_dto(registry, transaction))
         .collect();
-    Some(json!({
-        "serial": serial,
-        "unit": unit_name(registry, class_index),
-        "held_by": holder.0,
-        "history": history,
-    }))
+    Some(SerialView {
+        serial,
+        unit: unit_name(registry, class_index),
+        held_by: holder.0,
+        history,
+    })
+}
+
+/// The parties of an account: its holder and its representatives (none when
+/// the account does not exist).
+#[must_use]
+pub fn account_parties(registry: &Registry, id: AccountId) -> Vec<ParticipantId> {
+    registry.account(id).map_or_else(
+        |_| Vec::new(),
+        |account| {
+            let mut parties = vec![account.holder];
+            parties.extend(account.rule.representatives.iter().copied());
+            parties
+        },
+    )
+}
+
+/// The parties of a transaction: those of the accounts it moves units between.
+#[must_use]
+pub fn transaction_parties(registry: &Registry, id: TransactionId) -> Vec<ParticipantId> {
+    registry.transaction(id).map_or_else(
+        |_| Vec::new(),
+        |transaction| {
+            let mut parties = account_parties(registry, transaction.from);
+            parties.extend(account_parties(registry, transaction.to));
+            parties
+        },
+    )
+}
+
+/// The parties of a serial: those of the account holding it now.
+#[must_use]
+pub fn serial_parties(registry: &Registry, serial: u64) -> Vec<ParticipantId> {
+    registry
+        .serial_holder(serial)
+        .map_or_else(Vec::new, |(holder, _)| account_parties(registry, holder))
 }

@@ -50,7 +50,8 @@ pub enum Compliance {
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339), for imports and replays of past years; default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The rulebook file.
@@ -69,7 +70,8 @@ pub enum Compliance {
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339), for imports and replays of past years; default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The scheme id.
@@ -89,7 +91,8 @@ pub enum Compliance {
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339), for imports and replays of past years; default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The scheme id.
@@ -114,7 +117,8 @@ pub enum Compliance {
         /// The administrator sending the command.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339), for imports and replays of past years; default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The scheme id.
@@ -247,6 +251,7 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
         Compliance::Allocation { data, scheme, year } => {
             let store = Store::open_read_only(&data)
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
+            crate::one_command::note_if_not_live(&store);
             let lines: Vec<_> = store
                 .engine()
                 .compliance()
@@ -283,6 +288,10 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
                 .compliance()
                 .results(engine.registry(), &scheme, year, price)?;
             let closed = engine.compliance().closed_results(&scheme, year).is_some();
+            crate::one_command::note_if_not_live(&store);
+            if let (Format::Table, Some(notice)) = (format, store.kind().not_live_notice()) {
+                println!("{notice}");
+            }
             print_report(&results, format, closed)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -438,6 +447,9 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                         "shortfall": r.shortfall.tonnes(), "fine_min_minor_units": r.fine_min.minor_units(),
                         "fine_max_minor_units": r.fine_max.minor_units(),
                         "next_year_deduction": r.next_year_deduction.tonnes(), "final": closed,
+                        "period": r.period, "eu_status": r.eu_status,
+                        "make_good": r.make_good.tonnes(),
+                        "intermediate_shortfall": r.intermediate_shortfall.tonnes(),
                     })
                 })
                 .collect();
@@ -458,6 +470,10 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                 "fine_min_minor_units",
                 "fine_max_minor_units",
                 "next_year_deduction",
+                "period",
+                "eu_status",
+                "make_good",
+                "intermediate_shortfall",
             ])?;
             for r in results {
                 writer.write_record([
@@ -473,6 +489,10 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                     r.fine_min.minor_units().to_string(),
                     r.fine_max.minor_units().to_string(),
                     r.next_year_deduction.tonnes().to_string(),
+                    r.period.clone(),
+                    r.eu_status.clone().unwrap_or_default(),
+                    r.make_good.tonnes().to_string(),
+                    r.intermediate_shortfall.tonnes().to_string(),
                 ])?;
             }
             writer.flush()?;
@@ -487,8 +507,9 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                 }
             );
             println!(
-                "{:>8} {:>12} {:>12} {:>12} {:>12} {:>10} {:<18} {:>10} {:>22}",
+                "{:>8} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:<28} {:>10} {:>22} {:>3} {:>10}",
                 "entity",
+                "period",
                 "verified",
                 "allocation",
                 "obligation",
@@ -496,12 +517,15 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                 "offsets",
                 "status",
                 "shortfall",
-                "fine (minor units)"
+                "fine (minor units)",
+                "eu",
+                "make-good"
             );
             for r in results {
                 println!(
-                    "{:>8} {:>12} {:>12} {:>12} {:>12} {:>10} {:<18} {:>10} {:>22}",
+                    "{:>8} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:<28} {:>10} {:>22} {:>3} {:>10}",
                     r.entity.0,
+                    r.period,
                     optional(r.verified_emissions),
                     r.allocation.tonnes(),
                     r.obligation.tonnes(),
@@ -510,6 +534,8 @@ fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Resul
                     r.status.name(),
                     r.shortfall.tonnes(),
                     format!("{}-{}", r.fine_min.minor_units(), r.fine_max.minor_units()),
+                    r.eu_status.as_deref().unwrap_or("-"),
+                    r.make_good.tonnes(),
                 );
             }
         }

@@ -5,9 +5,8 @@ use anyhow::{Context, Result, bail};
 use ets_api::parse_request;
 use ets_engine::Effect;
 use ets_engine::Outcome;
-use ets_model::Timestamp;
 use ets_registry::Effect as RegistryEffect;
-use ets_store::{Store, StoreConfig, Submission};
+use ets_store::{Store, StoreConfig, StoreKind, Submission};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,7 +42,8 @@ const SESSION: &str = r#"
 pub fn run(data: Option<PathBuf>) -> Result<ExitCode> {
     let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = data.unwrap_or_else(|| temporary.path().join("store"));
-    let mut store = Store::create(&dir, StoreConfig::default())
+    // The session is dated 2021: a historical import store, not a live one.
+    let mut store = Store::create_of_kind(&dir, StoreConfig::default(), StoreKind::Import)
         .with_context(|| format!("cannot create a store in {}", dir.display()))?;
     println!(
         "openets demo: a registry session on the embedded store in {}\n",
@@ -62,7 +62,10 @@ pub fn run(data: Option<PathBuf>) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>, _>>()
         .context("the demo script has a malformed line")?;
-    let replies = store.submit(&submissions, Timestamp(0))?;
+    if let Some(notice) = store.kind().not_live_notice() {
+        println!("{notice}\n");
+    }
+    let replies = store.submit_dated(&submissions)?;
     for (submission, reply) in submissions.iter().zip(&replies) {
         let verdict = match &reply.outcome {
             Outcome::Accepted(effect) => format!("ok       {}", describe(effect)),
@@ -97,8 +100,15 @@ fn describe(effect: &Effect) -> String {
         Effect::Registry(RegistryEffect::Transaction { id, status }) => {
             format!("transaction {id} {}", status.name())
         }
+        Effect::Registry(RegistryEffect::ControlsSet) => "security controls set".to_owned(),
+        Effect::Registry(RegistryEffect::DelaysReleased(count)) => {
+            format!("{count} delayed transfers released")
+        }
         Effect::Compliance(effect) => format!("{effect:?}"),
         Effect::Exchange(effect) => format!("{effect:?}"),
+        Effect::Clock(ets_engine::clock::ClockEffect::Advanced { to, .. }) => {
+            format!("clock advanced to {}", ets_api::format_time(*to))
+        }
     }
 }
 
@@ -142,4 +152,28 @@ fn print_balances(store: &Store) -> Result<()> {
         "\nAccount 100 needs two signatures: the clerk's own approval was refused (four-eyes rule) and the manager's completed the transfer;\nDatang's transfer beyond its holding was refused and changed nothing."
     );
     Ok(())
+}
+
+/// The default scenario of `ets demo` and its rulebook, built into the
+/// binary so that the demo runs from any directory and after `cargo install`.
+const DEFAULT_SCENARIO: &str = include_str!("../../../scenarios/cn-power-2021.toml");
+/// The rulebook the default scenario names (`../schemes/cn-power-2021.toml`).
+const DEFAULT_RULEBOOK: &str = include_str!("../../../schemes/cn-power-2021.toml");
+
+/// Writes the built-in default scenario and its rulebook into a temporary
+/// folder laid out as the repository is (`scenarios/`, `schemes/`), and
+/// returns the folder (kept alive by the caller) and the scenario's path.
+///
+/// # Errors
+/// When the temporary folder cannot be written.
+pub fn default_scenario() -> Result<(tempfile::TempDir, PathBuf)> {
+    let folder = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let scenarios = folder.path().join("scenarios");
+    let schemes = folder.path().join("schemes");
+    std::fs::create_dir_all(&scenarios)?;
+    std::fs::create_dir_all(&schemes)?;
+    std::fs::write(schemes.join("cn-power-2021.toml"), DEFAULT_RULEBOOK)?;
+    let scenario = scenarios.join("cn-power-2021.toml");
+    std::fs::write(&scenario, DEFAULT_SCENARIO)?;
+    Ok((folder, scenario))
 }

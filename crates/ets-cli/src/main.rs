@@ -4,6 +4,7 @@
 mod bench;
 mod bench_http;
 mod bench_market;
+mod clock;
 mod compliance;
 mod demo;
 mod history;
@@ -31,11 +32,22 @@ struct Cli {
 enum Commands {
     /// Creates a new, empty store (journal and snapshots) in a directory.
     ///
-    /// Example: `ets init --data ./registry`
+    /// The kind says who sets the time, and never changes: `live` (the server's clock
+    /// stamps every command), `virtual` (a simulation) or `import` (historical data):
+    /// the clock of the last two moves only by an administrator (`ets clock advance`).
+    /// Example: `ets init --data ./registry` or `ets init --data ./history --kind import`
     Init {
         /// The store directory to create.
         #[arg(long)]
         data: PathBuf,
+        /// Who sets the time: live, virtual or import.
+        #[arg(long, default_value = "live", value_parser = parse_store_kind)]
+        kind: ets_store::StoreKind,
+    },
+    /// The store's clock: show it, or advance it on a virtual or import store.
+    Clock {
+        #[command(subcommand)]
+        what: clock::Clock,
     },
     /// Applies JSON-lines commands and prints one JSON outcome line per command, in order.
     ///
@@ -55,6 +67,12 @@ enum Commands {
         /// The most commands made durable by one fsync.
         #[arg(long, default_value_t = 8_189)]
         batch: usize,
+        /// Import mode, on a virtual or import store only: a line's `time` first advances
+        /// the store's clock to it, sent by this administrator (journaled); the line then
+        /// goes in without it. Without this flag a line carrying `time` is refused
+        /// (`client_time_refused`).
+        #[arg(long, value_name = "ADMINISTRATOR")]
+        dated_by: Option<u64>,
     },
     /// Prints an account, a transaction, a serial number's history or a participant as JSON.
     ///
@@ -91,9 +109,10 @@ enum Commands {
     /// journaled `store/` into the output folder, and prints a one-screen summary.
     /// Example: `ets demo` or `ets demo --seed 7 --entities 300`
     Demo {
-        /// The scenario file.
-        #[arg(long, default_value = "scenarios/cn-power-2021.toml")]
-        scenario: PathBuf,
+        /// The scenario file (default: the built-in China power 2021 scenario,
+        /// the same as `scenarios/cn-power-2021.toml` in the repository).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
         /// The seed (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,
@@ -181,13 +200,76 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    quiet_on_broken_pipe();
     match run(Cli::parse()) {
         Ok(code) => code,
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
+            if let Some(hint) = hint_for(&error) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `error` is a write to a closed pipe (`ets show ... | head -1`):
+/// the reader has all it wants, so the tool ends quietly.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `println!` panics when standard output is a closed pipe; Rust ignores
+/// SIGPIPE, and the project forbids the unsafe call that would restore it.
+/// This hook ends the process quietly in that one case and leaves every
+/// other panic to the default hook.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// What to do next, for the errors a newcomer meets first.
+fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
+    let journal = error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<ets_journal::JournalError>()
+            .or_else(|| match cause.downcast_ref::<ets_store::StoreError>() {
+                Some(ets_store::StoreError::Journal(journal)) => Some(journal),
+                _ => None,
+            })
+    })?;
+    Some(match journal {
+        ets_journal::JournalError::NotAStore { .. } => {
+            "create a store there first with `ets init --data DIR`, or pass the --data of an existing one"
+        }
+        ets_journal::JournalError::Locked { .. } => {
+            "another `ets` process (for example `ets serve`) has this store open; stop it, or send the commands to it"
+        }
+        ets_journal::JournalError::AlreadyExists { .. } => {
+            "use that store as it is, or choose an empty directory"
+        }
+        _ => return None,
+    })
 }
 
 fn serve(
@@ -202,6 +284,7 @@ fn serve(
         sequencer: ets_server::SequencerConfig {
             queue_capacity,
             batch_max,
+            ..ets_server::SequencerConfig::default()
         },
         tls,
         ..ets_server::ServerConfig::new(data, listen)
@@ -221,14 +304,24 @@ fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
+fn parse_store_kind(text: &str) -> Result<ets_store::StoreKind, String> {
+    text.parse()
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Commands::Init { data } => {
-            ets_store::Store::create(&data, ets_store::StoreConfig::default())?;
-            println!("created an empty store in {}", data.display());
+        Commands::Init { data, kind } => {
+            ets_store::Store::create_of_kind(&data, ets_store::StoreConfig::default(), kind)?;
+            println!("created an empty {kind} store in {}", data.display());
             Ok(ExitCode::SUCCESS)
         }
-        Commands::Submit { data, input, batch } => submit::run(&data, &input, batch),
+        Commands::Clock { what } => clock::run(what),
+        Commands::Submit {
+            data,
+            input,
+            batch,
+            dated_by,
+        } => submit::run(&data, &input, batch, dated_by),
         Commands::Show { data, what } => show::run(&data, what),
         Commands::Verify { data } => show::verify(&data),
         Commands::Snapshot { data } => {
@@ -246,7 +339,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
             entities,
             out,
-        } => simulate::demo(&scenario, seed, entities, out),
+        } => match scenario {
+            Some(scenario) => simulate::demo(&scenario, seed, entities, out),
+            None => {
+                let (_folder, scenario) = demo::default_scenario()?;
+                simulate::demo(&scenario, seed, entities, out)
+            }
+        },
         Commands::Simulate(args) => simulate::run(args),
         Commands::Bench { what } => bench::run(what),
         Commands::History { what } => history::run(what),

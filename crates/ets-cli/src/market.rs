@@ -65,7 +65,8 @@ pub enum Market {
         /// The representative sending the order.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339); default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The instrument symbol.
@@ -97,7 +98,8 @@ pub enum Market {
         /// The representative sending the cancel.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339); default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The instrument symbol.
@@ -120,7 +122,8 @@ pub enum Market {
         /// The administrator or exchange operator.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339); default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The instrument symbol.
@@ -137,7 +140,8 @@ pub enum Market {
         /// The administrator.
         #[arg(long)]
         requester: u64,
-        /// The command's time (RFC 3339); default now.
+        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+        /// requester must be an administrator). A live store refuses it: its clock is the server's.
         #[arg(long)]
         time: Option<String>,
         /// The auction id.
@@ -276,8 +280,10 @@ fn submit(
 }
 
 fn open_read_only(data: &Path) -> Result<Store> {
-    Store::open_read_only(data)
-        .with_context(|| format!("cannot open the store in {}", data.display()))
+    let store = Store::open_read_only(data)
+        .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    crate::one_command::note_if_not_live(&store);
+    Ok(store)
 }
 
 fn symbol(text: &str) -> Result<Code> {

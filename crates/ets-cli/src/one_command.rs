@@ -1,14 +1,18 @@
-//! Submitting one command from a CLI subcommand (`ets compliance`, `ets market`).
+//! Submitting one command from a CLI subcommand (`ets compliance`, `ets market`,
+//! `ets clock`), and advancing the clock of a store that is not live.
 
 use anyhow::{Context, Result};
+use ets_engine::clock::ClockCommand;
 use ets_engine::{Command, Outcome};
-use ets_model::{ParticipantId, RequestId};
-use ets_store::{Store, StoreConfig, Submission, wall_clock_now};
+use ets_model::{ParticipantId, RequestId, Timestamp};
+use ets_store::{Reply, Store, StoreConfig, Submission, wall_clock_now};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Opens the store, submits `command` as `requester` (at `time`, RFC 3339, or now), prints
-/// the outcome line, and exits 0 only if the command was accepted.
+/// Opens the store, submits `command` as `requester`, prints the outcome line, and exits 0
+/// only if the command was accepted. With `time` (RFC 3339), on a virtual or import store
+/// the clock is first advanced to it by an `advance_clock` from `requester` (who must be an
+/// administrator); a live store refuses that (its clock is the server's).
 ///
 /// CLI-generated request ids live in the top half of the id space (clients use the lower
 /// half) and follow the journal, so each step gets a new one.
@@ -25,10 +29,49 @@ pub fn submit_one(
     let mut store = Store::open(data, StoreConfig::default())
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
     crate::history::attach(&mut store)?;
+    note_if_not_live(&store);
+    let requester = ParticipantId(requester);
+    if let Some(to) = time {
+        let (request_id, reply) = advance_clock(&mut store, requester, to)?;
+        if !reply.outcome.is_accepted() {
+            print_reply(request_id, &reply);
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let (request_id, reply) = send(&mut store, requester, command)?;
+    print_reply(request_id, &reply);
+    Ok(match reply.outcome {
+        Outcome::Accepted(_) => ExitCode::SUCCESS,
+        Outcome::Rejected(_) => ExitCode::FAILURE,
+    })
+}
+
+/// Sends `advance_clock` to `to` as `requester` and returns its request id and reply.
+///
+/// # Errors
+/// On a store fault.
+pub fn advance_clock(
+    store: &mut Store,
+    requester: ParticipantId,
+    to: Timestamp,
+) -> Result<(RequestId, Reply)> {
+    send(
+        store,
+        requester,
+        Command::Clock(ClockCommand::Advance { to }),
+    )
+}
+
+/// Sends one undated command with a CLI-generated request id.
+fn send(
+    store: &mut Store,
+    requester: ParticipantId,
+    command: Command,
+) -> Result<(RequestId, Reply)> {
     let submission = Submission {
         request_id: RequestId((1 << 63) | (store.journal().last_sequence() + 1)),
-        requester: ParticipantId(requester),
-        time,
+        requester,
+        time: None,
         command,
     };
     let reply = store
@@ -36,18 +79,27 @@ pub fn submit_one(
         .into_iter()
         .next()
         .context("the store gave no reply")?;
+    Ok((submission.request_id, reply))
+}
+
+/// Prints a reply as one JSON outcome line.
+pub fn print_reply(request_id: RequestId, reply: &Reply) {
     println!(
         "{}",
         ets_api::reply_json(
-            submission.request_id,
+            request_id,
             reply.sequence,
             reply.time,
             reply.duplicate,
             &reply.outcome
         )
     );
-    Ok(match reply.outcome {
-        Outcome::Accepted(_) => ExitCode::SUCCESS,
-        Outcome::Rejected(_) => ExitCode::FAILURE,
-    })
+}
+
+/// Says on standard error that a store is not live (a virtual or import store), so
+/// that no view of it passes for live data; machine-readable standard output is kept clean.
+pub fn note_if_not_live(store: &Store) {
+    if let Some(notice) = store.kind().not_live_notice() {
+        eprintln!("{notice}");
+    }
 }

@@ -37,20 +37,23 @@ pub enum What {
 pub fn run(data: &Path, what: What) -> Result<ExitCode> {
     let store = Store::open_read_only(data)
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    crate::one_command::note_if_not_live(&store);
     let registry = store.engine().registry();
     let view = match what {
-        What::Account { id } => account_view(registry, AccountId(id))?,
-        What::Tx { id } => transaction_view(registry, TransactionId(id))?,
-        What::Participant { id } => participant_view(registry, ParticipantId(id))?,
+        What::Account { id } => serde_json::to_value(account_view(registry, AccountId(id))?)?,
+        What::Tx { id } => serde_json::to_value(transaction_view(registry, TransactionId(id))?)?,
+        What::Participant { id } => {
+            serde_json::to_value(participant_view(registry, ParticipantId(id))?)?
+        }
         What::Serial { serial } => match serial_view(registry, serial) {
-            Some(view) => view,
+            Some(view) => serde_json::to_value(view)?,
             None => bail!(
                 "serial {serial} was never issued (serials issued so far run from 1 to {})",
                 registry.next_serial() - 1
             ),
         },
     };
-    println!("{}", serde_json::to_string_pretty(&view)?);
+    print_json(&view)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -65,13 +68,24 @@ pub fn verify(data: &Path) -> Result<ExitCode> {
                 "snapshot_sequence": report.snapshot_sequence,
                 "warnings": report.warnings,
             });
-            println!("{}", serde_json::to_string_pretty(&line)?);
+            print_json(&line)?;
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
             let line = json!({ "ok": false, "code": error.code(), "message": error.to_string() });
-            println!("{}", serde_json::to_string_pretty(&line)?);
+            print_json(&line)?;
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Writes pretty JSON and a newline to standard output, returning a write
+/// error (a closed pipe ends the tool quietly in `main`) instead of panicking.
+fn print_json(value: &serde_json::Value) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
 }

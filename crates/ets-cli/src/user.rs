@@ -30,9 +30,10 @@ pub enum User {
         #[arg(long)]
         role: String,
     },
-    /// Issues an API token for a user and prints it (shown once; keep it).
+    /// Issues an API token for a user and prints it (shown once; keep it). It
+    /// expires after `--days` days (90 by default).
     ///
-    /// Example: `ets user token --data ./registry --name admin`
+    /// Example: `ets user token --data ./registry --name admin --days 30`
     Token {
         /// The store directory.
         #[arg(long)]
@@ -40,6 +41,21 @@ pub enum User {
         /// The user's name.
         #[arg(long)]
         name: String,
+        /// Days until the token expires.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+    },
+    /// Revokes an API token: a running server refuses it from its next request.
+    /// The token id is the 8 hex digits after `ets_`.
+    ///
+    /// Example: `ets user revoke --data ./registry --token-id 3f9a01c2`
+    Revoke {
+        /// The store directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The token's id.
+        #[arg(long)]
+        token_id: String,
     },
 }
 
@@ -66,10 +82,17 @@ pub fn run(command: User) -> Result<ExitCode> {
             println!("user {name} added as participant {participant} with role {role}");
             Ok(ExitCode::SUCCESS)
         }
-        User::Token { data, name } => {
-            let token = Users::issue_token(&data, &name)
+        User::Token { data, name, days } => {
+            let lifetime = std::time::Duration::from_secs(u64::from(days) * 24 * 60 * 60);
+            let token = Users::issue_token_for(&data, &name, lifetime)
                 .map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
             println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        User::Revoke { data, token_id } => {
+            Users::revoke_token(&data, &token_id)
+                .map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
+            println!("token {token_id} revoked");
             Ok(ExitCode::SUCCESS)
         }
     }

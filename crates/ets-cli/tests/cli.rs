@@ -42,12 +42,16 @@ fn submit(data: &Path, input: &str) -> Vec<Value> {
         &["submit", "--data", data.to_str().expect("utf-8 path")],
         input,
     );
-    assert!(
-        output.status.success(),
-        "submit failed: {}",
+    let outcomes = lines(&output);
+    // Exit 0 when every line was accepted, 3 when any was refused or malformed.
+    let refused = outcomes.iter().any(|outcome| outcome["ok"] != true);
+    assert_eq!(
+        output.status.code(),
+        Some(if refused { 3 } else { 0 }),
+        "submit: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    lines(&output)
+    outcomes
 }
 
 fn verify(data: &Path) -> (bool, Value) {
@@ -162,11 +166,58 @@ fn repeated_request_ids_return_the_first_outcome_even_after_restart() {
 }
 
 #[test]
-fn a_command_dated_before_the_last_one_is_refused() {
-    // Goal: times in the journal never go backwards.
+fn a_command_carrying_its_own_time_is_refused_by_a_live_store() {
+    // Goal: a live store's clock is the server's; a client's time (here 9999) is
+    // refused with a stable code, not journaled, and the clock does not move.
     let (_dir, data) = store();
     let outcomes = submit(
         &data,
+        concat!(
+            r#"{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}"#,
+            "\n",
+            r#"{"request_id":2,"requester":1,"time":"9999-12-31T23:59:59Z","command":"register_participant","id":2,"kind":"verifier","name":"V"}"#,
+            "\n",
+            r#"{"request_id":3,"requester":1,"command":"register_participant","id":2,"kind":"verifier","name":"V"}"#,
+            "\n",
+        ),
+    );
+    assert_eq!(outcomes[0]["ok"], true);
+    assert_eq!(outcomes[1]["code"], "client_time_refused");
+    assert_eq!(outcomes[2]["ok"], true, "the clock was not moved to 9999");
+    assert!(
+        outcomes[2]["time"]
+            .as_str()
+            .is_some_and(|time| !time.starts_with("9999"))
+    );
+    let (ok, report) = verify(&data);
+    assert!(ok);
+    assert_eq!(report["records"], 2);
+}
+
+#[test]
+fn an_import_dated_before_the_clock_is_refused_and_the_clock_stays() {
+    // Goal: on an import store the administrator dates the lines; times never go backwards.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("store");
+    let init = run(
+        &[
+            "init",
+            "--kind",
+            "import",
+            "--data",
+            data.to_str().expect("utf-8"),
+        ],
+        "",
+    );
+    assert!(init.status.success(), "{init:?}");
+    let output = run(
+        &[
+            "submit",
+            "--dated-by",
+            "1",
+            "--data",
+            data.to_str().expect("utf-8"),
+        ],
         concat!(
             r#"{"request_id":1,"requester":1,"time":"2021-07-16T10:00:00Z","command":"register_participant","id":1,"kind":"administrator","name":"MEE"}"#,
             "\n",
@@ -174,11 +225,23 @@ fn a_command_dated_before_the_last_one_is_refused() {
             "\n",
         ),
     );
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("NOT LIVE"));
+    let outcomes = lines(&output);
     assert_eq!(outcomes[0]["ok"], true);
-    assert_eq!(outcomes[1]["code"], "time_went_backwards");
-    let (ok, report) = verify(&data);
+    assert_eq!(outcomes[0]["time"], "2021-07-16T10:00:00Z");
+    assert_eq!(outcomes[1]["code"], "clock_went_backwards");
+    let clock = run(
+        &["clock", "show", "--data", data.to_str().expect("utf-8")],
+        "",
+    );
+    let shown = String::from_utf8_lossy(&clock.stdout);
+    assert!(
+        shown.contains("kind  import") && shown.contains("2021-07-16T10:00:00Z"),
+        "{shown}"
+    );
+    let (ok, _) = verify(&data);
     assert!(ok);
-    assert_eq!(report["records"], 1);
 }
 
 /// Feeds transfers to a running `ets submit` and kills it with SIGKILL after
@@ -308,6 +371,9 @@ fn a_torn_tail_is_truncated_with_a_warning_and_the_store_goes_on() {
     // and the chain continues.
     let (_dir, data) = store();
     submit(&data, &setup_lines(2));
+    // A crash, unlike the clean exit of `ets submit`, leaves no superblock
+    // proving the last record durable.
+    std::fs::remove_file(data.join("SUPERBLOCK")).expect("a clean exit wrote it");
     let segment = last_segment(&data);
     let length = std::fs::metadata(&segment).expect("metadata").len();
     let file = std::fs::OpenOptions::new()
@@ -324,7 +390,8 @@ fn a_torn_tail_is_truncated_with_a_warning_and_the_store_goes_on() {
         &["submit", "--data", data.to_str().expect("utf-8")],
         &(transfer_line(1, 2) + "\n"),
     );
-    assert!(output.status.success());
+    let accepted = lines(&output)[0]["ok"] == true;
+    assert_eq!(output.status.code(), Some(if accepted { 0 } else { 3 }));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("torn") || stderr.contains("truncat"),

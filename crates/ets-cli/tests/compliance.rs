@@ -47,8 +47,8 @@ fn a_small_compliance_year_runs_through_the_cli() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_path = dir.path().join("store");
     let data = data_path.to_str().expect("utf-8");
-    ok(&["init", "--data", data], "");
-    ok(&["submit", "--data", data], SETUP);
+    ok(&["init", "--kind", "import", "--data", data], "");
+    ok(&["submit", "--dated-by", "1", "--data", data], SETUP);
     let rulebook = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../schemes/cn-power-2021.toml"
@@ -163,7 +163,10 @@ fn a_small_compliance_year_runs_through_the_cli() {
 {"request_id":25,"requester":20,"time":"2023-11-01T00:00:00Z","command":"surrender","from":200,"unit":"CEA-2021","quantity":111078,"compliance_year":2021}
 {"request_id":26,"requester":20,"time":"2024-01-02T00:00:00Z","command":"surrender","from":200,"unit":"CEA-2021","quantity":1,"compliance_year":2021}
 "#;
-    let outcomes: Vec<Value> = ok(&["submit", "--data", data], year)
+    // The late surrender is refused, so submit exits 3 (docs: README, exit codes).
+    let output = ets(&["submit", "--dated-by", "1", "--data", data], year);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let outcomes: Vec<Value> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
@@ -224,6 +227,16 @@ fn a_small_compliance_year_runs_through_the_cli() {
         ),
         (Some("shortfall"), Value::from(2_000_000), Value::from(true))
     );
+    // The period, the EU columns (none for China) and the intermediate deadline's judgement.
+    assert_eq!(
+        (
+            coal["period"].as_str(),
+            coal["eu_status"].clone(),
+            coal["make_good"].clone(),
+            coal["intermediate_shortfall"].is_u64()
+        ),
+        (Some("2021"), Value::Null, Value::from(0), true)
+    );
     let gas = &report[1];
     assert_eq!(
         (gas["status"].as_str(), gas["obligation"].clone()),
@@ -250,6 +263,26 @@ fn a_small_compliance_year_runs_through_the_cli() {
         ),
         "{csv}"
     );
+    // A year no rulebook covers is refused with its code.
+    let outside = ets(
+        &[
+            "compliance",
+            "report",
+            "--data",
+            data,
+            "--scheme",
+            "cn-power-2021",
+            "--year",
+            "2030",
+        ],
+        "",
+    );
+    assert!(!outside.status.success());
+    assert!(
+        String::from_utf8_lossy(&outside.stderr).contains("does not govern compliance year 2030"),
+        "{}",
+        String::from_utf8_lossy(&outside.stderr)
+    );
     let verify = ok(&["verify", "--data", data], "");
     assert!(verify.contains("\"ok\": true"));
 }
@@ -260,8 +293,8 @@ fn a_bad_csv_row_is_reported_by_line_and_nothing_is_imported() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_path = dir.path().join("store");
     let data = data_path.to_str().expect("utf-8");
-    ok(&["init", "--data", data], "");
-    ok(&["submit", "--data", data], SETUP);
+    ok(&["init", "--kind", "import", "--data", data], "");
+    ok(&["submit", "--dated-by", "1", "--data", data], SETUP);
     let rulebook = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../schemes/cn-power-2021.toml"

@@ -14,7 +14,7 @@ fn ets(args: &[&str], stdin: &str) -> Output {
 
 /// Submits JSON lines and returns one outcome per line.
 fn submit(data: &str, lines: &str) -> Vec<Value> {
-    let output = ets(&["submit", "--data", data], lines);
+    let output = ets(&["submit", "--dated-by", "1", "--data", data], lines);
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).expect("outcome lines are JSON"))
@@ -73,7 +73,11 @@ fn a_sell_and_a_matching_buy_settle_through_the_cli() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_path = dir.path().join("store");
     let data = data_path.to_str().expect("utf-8");
-    assert!(ets(&["init", "--data", data], "").status.success());
+    assert!(
+        ets(&["init", "--kind", "import", "--data", data], "")
+            .status
+            .success()
+    );
 
     let setup = submit(data, SETUP);
     assert_eq!(setup.len(), SETUP.lines().count());

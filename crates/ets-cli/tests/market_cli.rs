@@ -47,16 +47,35 @@ const SETUP: &str = r#"{"request_id":1,"requester":1,"time":"2021-07-16T01:00:00
 fn store() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("store").to_str().expect("utf-8").to_owned();
-    assert_eq!(code_of(&ets(&["init", "--data", &data])), 0);
-    let output = common::run_ets(&["submit", "--data", &data], SETUP);
+    assert_eq!(
+        code_of(&ets(&["init", "--kind", "import", "--data", &data])),
+        0
+    );
+    let output = common::run_ets(&["submit", "--dated-by", "1", "--data", &data], SETUP);
     for line in stdout(&output).lines() {
         let outcome: Value = serde_json::from_str(line).expect("JSON");
         assert_eq!(outcome["ok"], true, "{outcome}");
     }
+    advance_clock(&data, "2021-07-16T02:00:00Z");
     (dir, data)
 }
 
-/// `ets market place` for the CEA21 book at a fixed time.
+/// Moves the import store's clock (the administrator, participant 1).
+fn advance_clock(data: &str, to: &str) {
+    let output = ets(&[
+        "clock",
+        "advance",
+        "--data",
+        data,
+        "--requester",
+        "1",
+        "--to",
+        to,
+    ]);
+    assert_eq!(code_of(&output), 0, "{output:?}");
+}
+
+/// `ets market place` for the CEA21 book (at the store's clock).
 fn place(
     data: &str,
     requester: &str,
@@ -72,8 +91,6 @@ fn place(
         data,
         "--requester",
         requester,
-        "--time",
-        "2021-07-16T02:00:00Z",
         "--instrument",
         "CEA21",
         "--account",
@@ -118,8 +135,6 @@ fn orders_trade_cancel_and_show_in_the_book_and_stats() {
         &data,
         "--requester",
         "10",
-        "--time",
-        "2021-07-16T02:00:00Z",
         "--instrument",
         "CEA99",
         "--account",
@@ -185,8 +200,6 @@ fn orders_trade_cancel_and_show_in_the_book_and_stats() {
             &data,
             "--requester",
             requester,
-            "--time",
-            "2021-07-16T02:01:00Z",
             "--instrument",
             "CEA21",
             "--account",
@@ -287,12 +300,11 @@ fn end_of_day_and_auction_close_need_their_operators() {
             &data,
             "--requester",
             requester,
-            "--time",
-            "2021-07-16T07:00:00Z",
             "--instrument",
             "CEA21",
         ])
     };
+    advance_clock(&data, "2021-07-16T07:00:00Z");
     let refused = end("10");
     assert_eq!(code_of(&refused), 1);
     assert_eq!(outcome(&refused)["code"], "not_exchange_operator");
@@ -316,12 +328,11 @@ fn end_of_day_and_auction_close_need_their_operators() {
             &data,
             "--requester",
             requester,
-            "--time",
-            "2021-07-16T07:01:00Z",
             "--auction",
             auction,
         ])
     };
+    advance_clock(&data, "2021-07-16T07:01:00Z");
     let refused = close("11", "1");
     assert_eq!(code_of(&refused), 1);
     assert_eq!(outcome(&refused)["code"], "not_administrator");
@@ -331,7 +342,7 @@ fn end_of_day_and_auction_close_need_their_operators() {
     let cleared = close("1", "1");
     assert_eq!(code_of(&cleared), 0, "{cleared:?}");
     let result = outcome(&cleared)["result"].clone();
-    assert_eq!(result["status"], "Cleared");
+    assert_eq!(result["status"], "cleared");
     assert_eq!(result["clearing_price_ticks"], 4000);
     assert_eq!(result["sold"], 500);
     let again = close("1", "1");

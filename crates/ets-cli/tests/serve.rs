@@ -110,6 +110,7 @@ fn post(agent: &ureq::Agent, server: &Server, tokens: &Tokens, body: &Value) -> 
     let requester = body["requester"].as_u64().unwrap_or(0);
     let mut response = agent
         .post(format!("{}/api/commands", server.base))
+        .header("Content-Type", "application/json")
         .header("Authorization", format!("Bearer {}", tokens.of(requester)))
         .send(body.to_string())
         .expect("request completes");
@@ -203,6 +204,7 @@ fn commands_get_fitting_statuses_and_queries_see_acknowledged_writes() {
     let big = "x".repeat(100 * 1024);
     let response = agent
         .post(format!("{}/api/commands", server.base))
+        .header("Content-Type", "application/json")
         .header("Authorization", format!("Bearer {}", tokens.of(1)))
         .send(big)
         .expect("request completes");
@@ -236,6 +238,7 @@ fn every_acknowledged_request_survives_sigkill_under_load() {
                         "from": 100, "to": 200, "unit": "CEA-2021", "quantity": 1});
                     let Ok(mut response) = client_agent
                         .post(format!("{base}/api/commands"))
+            .header("Content-Type", "application/json")
                         .header("Authorization", format!("Bearer {token}"))
                         .send(body.to_string()) else { break };
                     if response.status().is_success() {

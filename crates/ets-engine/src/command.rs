@@ -1,5 +1,6 @@
 //! The engine's input (a command in its envelope) and output (an outcome).
 
+use crate::clock::{ClockCommand, ClockEffect, ClockError};
 use crate::compliance::{ComplianceCommand, ComplianceEffect, ComplianceError};
 use crate::exchange::{ExchangeCommand, ExchangeEffect, ExchangeError};
 use ets_model::{ParticipantId, RequestId, Timestamp};
@@ -15,6 +16,41 @@ pub enum Command {
     Compliance(ComplianceCommand),
     /// An exchange command (orders, cash, auctions).
     Exchange(ExchangeCommand),
+    /// A refused command too large to journal in full, as the journal keeps
+    /// it: replay answers it with the same refusal and changes nothing else.
+    /// Never sent by clients (the API has no such command); the store writes
+    /// it instead of the command (see [`RefusedSummary`]).
+    Refused(RefusedSummary),
+    /// The clock of a store that is not live (administrator only; a live store refuses it).
+    Clock(ClockCommand),
+}
+
+/// What the journal keeps of a refused command whose encoding is over
+/// [`RefusedSummary::JOURNAL_FULL_MAX_BYTES`]: its name, digest, size, the
+/// refusal (message cut to [`RefusedSummary::MESSAGE_MAX_BYTES`]) and the
+/// first [`RefusedSummary::PREFIX_BYTES`] bytes of its encoding. So a user
+/// cannot grow the journal by sending large commands that are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedSummary {
+    /// The refused command's name (`retire`, ...).
+    pub name: String,
+    /// The refused command's digest, remembered with the request id.
+    pub digest: crate::CommandDigest,
+    /// The size of the refused command's encoding, in bytes.
+    pub encoded_bytes: u64,
+    /// The first bytes of that encoding, for audit.
+    pub prefix: Vec<u8>,
+    /// The refusal given.
+    pub rejection: Rejection,
+}
+
+impl RefusedSummary {
+    /// Commands up to this size are journaled in full even when refused.
+    pub const JOURNAL_FULL_MAX_BYTES: usize = 4 * 1024;
+    /// How much of the refused command's encoding is kept.
+    pub const PREFIX_BYTES: usize = 256;
+    /// How much of the refusal message is kept (cut at a character boundary).
+    pub const MESSAGE_MAX_BYTES: usize = 1024;
 }
 
 impl Command {
@@ -25,6 +61,8 @@ impl Command {
             Command::Registry(command) => command.name(),
             Command::Compliance(command) => command.name(),
             Command::Exchange(command) => command.name(),
+            Command::Refused(_) => "refused",
+            Command::Clock(command) => command.name(),
         }
     }
 }
@@ -69,6 +107,15 @@ impl From<ComplianceError> for Rejection {
     }
 }
 
+impl From<ClockError> for Rejection {
+    fn from(error: ClockError) -> Rejection {
+        Rejection {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
+    }
+}
+
 impl From<ExchangeError> for Rejection {
     fn from(error: ExchangeError) -> Rejection {
         Rejection {
@@ -87,6 +134,8 @@ pub enum Effect {
     Compliance(ComplianceEffect),
     /// An exchange command's effect.
     Exchange(ExchangeEffect),
+    /// A clock command's effect.
+    Clock(ClockEffect),
 }
 
 /// What came of a command.

@@ -1,7 +1,7 @@
 //! The state machine: applies envelopes, remembers outcomes per request id,
 //! hashes and snapshots its state.
 
-use crate::command::{Command, Effect, Envelope, Outcome, Rejection};
+use crate::command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};
 use crate::compliance::Compliance;
 use crate::exchange::Exchange;
 use ets_model::{ParticipantId, RequestId, Timestamp};
@@ -64,6 +64,10 @@ impl CommandDigest {
     /// The digest of `command`.
     #[must_use]
     pub fn of(command: &Command) -> CommandDigest {
+        if let Command::Refused(summary) = command {
+            // The journaled stand-in of a refused command keeps its digest.
+            return summary.digest;
+        }
         let mut hasher = blake3::Hasher::new();
         // Writing into a hasher cannot fail; postcard only fails on writer errors here.
         let _ = postcard::to_io(command, &mut hasher);
@@ -99,8 +103,11 @@ pub struct Engine {
 
 /// The canonical encoding of the state, used for snapshots and the state hash,
 /// is this struct followed by the command digests of `outcomes` (postcard
-/// `Vec<Option<CommandDigest>>`, same order). Snapshots written before the
-/// digests were kept end after `applied`; they still load, with unknown digests.
+/// `Vec<Option<CommandDigest>>`, same order), then, only once any was
+/// configured, the registry's security controls (postcard
+/// [`ets_registry::Controls`]). Snapshots written before the digests were
+/// kept end after `applied`; they still load, with unknown digests. States
+/// without controls encode exactly as before the controls existed.
 #[derive(Serialize, Deserialize)]
 struct SnapshotState {
     registry: Registry,
@@ -150,7 +157,7 @@ impl Engine {
             }
             return Applied::Duplicate(first.outcome.clone());
         }
-        debug_assert!(
+        assert!(
             self.last_time.is_none_or(|last| last <= envelope.time),
             "the sequencer let time go backwards"
         );
@@ -162,7 +169,7 @@ impl Engine {
                 digest: Some(digest),
             },
         );
-        self.last_time = Some(envelope.time);
+        self.last_time = Some(crate::clock::time_after(envelope, &outcome));
         self.applied += 1;
         Applied::Fresh(outcome)
     }
@@ -172,6 +179,11 @@ impl Engine {
             requester: envelope.requester,
             at: envelope.time,
         };
+        // Transfers whose security delay ended before this command complete
+        // first (a registry command does so itself, and counts them for release_due).
+        if !matches!(envelope.command, Command::Registry(_)) {
+            self.registry.release_due(context.at);
+        }
         let result = match &envelope.command {
             Command::Registry(command) => self.execute_registry(context, command),
             Command::Compliance(command) => self
@@ -183,6 +195,10 @@ impl Engine {
                 .exchange
                 .execute_with(&mut self.registry, &self.compliance, context, command)
                 .map(Effect::Exchange)
+                .map_err(Rejection::from),
+            Command::Refused(summary) => Err(summary.rejection.clone()),
+            Command::Clock(command) => crate::clock::execute(&self.registry, context, command)
+                .map(Effect::Clock)
                 .map_err(Rejection::from),
         };
         match result {
@@ -246,6 +262,34 @@ impl Engine {
                 .close_all_of(&mut self.registry, context, *account);
         }
         Ok(Effect::Registry(effect))
+    }
+
+    /// For a command just refused by [`Engine::apply`] whose encoding is over
+    /// [`RefusedSummary::JOURNAL_FULL_MAX_BYTES`]: the bounded stand-in to
+    /// journal instead, with the remembered refusal's message cut to the same
+    /// bound (so the live state equals the state replay rebuilds). Call it
+    /// right after `apply` gave a fresh outcome; `None` when that outcome
+    /// was an acceptance or the command is small.
+    pub fn bound_refusal(&mut self, envelope: &Envelope) -> Option<Command> {
+        let key = (envelope.requester, envelope.request_id);
+        let remembered = self.outcomes.get_mut(&key)?;
+        let Outcome::Rejected(rejection) = &mut remembered.outcome else {
+            return None;
+        };
+        let encoded = postcard::to_stdvec(&envelope.command).ok()?;
+        if encoded.len() <= RefusedSummary::JOURNAL_FULL_MAX_BYTES {
+            return None;
+        }
+        cut_at_char(&mut rejection.message, RefusedSummary::MESSAGE_MAX_BYTES);
+        Some(Command::Refused(RefusedSummary {
+            name: envelope.command.name().to_owned(),
+            digest: remembered
+                .digest
+                .unwrap_or(CommandDigest::of(&envelope.command)),
+            encoded_bytes: encoded.len() as u64,
+            prefix: encoded[..RefusedSummary::PREFIX_BYTES].to_vec(),
+            rejection: rejection.clone(),
+        }))
     }
 
     /// The registry, for queries.
@@ -317,9 +361,22 @@ impl Engine {
             last_time: self.last_time,
             applied: self.applied,
         };
-        // Encoding into a Vec cannot fail for these types.
-        let mut bytes = postcard::to_stdvec(&state).unwrap_or_default();
-        bytes.extend(postcard::to_stdvec(&digests).unwrap_or_default());
+        // Encoding these types into a Vec cannot fail; if it ever did, a
+        // snapshot or state hash of nothing would hide it, so it stops here.
+        let mut bytes = match postcard::to_stdvec(&state) {
+            Ok(bytes) => bytes,
+            Err(error) => panic!("the engine state did not encode: {error}"),
+        };
+        match postcard::to_stdvec(&digests) {
+            Ok(encoded) => bytes.extend(encoded),
+            Err(error) => panic!("the command digests did not encode: {error}"),
+        }
+        if !self.registry.controls().is_empty() {
+            match postcard::to_stdvec(self.registry.controls()) {
+                Ok(encoded) => bytes.extend(encoded),
+                Err(error) => panic!("the registry controls did not encode: {error}"),
+            }
+        }
         bytes
     }
 
@@ -329,12 +386,19 @@ impl Engine {
     /// [`SnapshotError`] when the bytes do not decode.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let (mut state, rest): (SnapshotState, &[u8]) = postcard::take_from_bytes(bytes)?;
-        let digests: Vec<Option<CommandDigest>> = if rest.is_empty() {
+        let (digests, rest): (Vec<Option<CommandDigest>>, &[u8]) = if rest.is_empty() {
             // Written before command digests were kept.
-            vec![None; state.outcomes.len()]
+            (vec![None; state.outcomes.len()], rest)
         } else {
-            postcard::from_bytes(rest)?
+            postcard::take_from_bytes(rest)?
         };
+        if !rest.is_empty() {
+            let controls: ets_registry::Controls = postcard::from_bytes(rest)?;
+            state
+                .registry
+                .restore_controls(controls)
+                .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
+        }
         if digests.len() != state.outcomes.len() {
             return Err(SnapshotError(postcard::Error::DeserializeBadEncoding));
         }
@@ -359,6 +423,17 @@ impl Engine {
     #[must_use]
     pub fn state_hash(&self) -> StateHash {
         StateHash(*blake3::hash(&self.encode_snapshot()).as_bytes())
+    }
+}
+
+/// Cuts `text` to at most `max` bytes, at a character boundary.
+fn cut_at_char(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
     }
 }
 

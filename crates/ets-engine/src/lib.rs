@@ -7,12 +7,13 @@
 //! **Invariant:** replaying the same commands gives the same outcomes and
 //! the same state hash, bit for bit.
 
+pub mod clock;
 mod command;
 pub mod compliance;
 mod engine;
 mod entry;
 pub mod exchange;
 
-pub use command::{Command, Effect, Envelope, Outcome, Rejection};
+pub use command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};
 pub use engine::{Applied, CommandDigest, Engine, REQUEST_ID_REUSED, SnapshotError, StateHash};
 pub use entry::{EntryError, JournalEntry};

@@ -1,6 +1,7 @@
 //! Three compliance years of the EU ETS (rulebook eu-ets-phase4) through the
 //! engine: free allocation by `F = BM x HAL x CLEF x CSCF`, verified emissions,
-//! surrenders, the cumulative A/B/C status and the EUR 100/t penalty, with
+//! surrenders, the cumulative A/B/C status, the indexed EUR 100/t penalty and
+//! the make-good carried into the next year (also in 2026-2030), with
 //! every figure computed by hand in the comments; refusals change nothing.
 
 use ets_engine::Command;
@@ -25,6 +26,10 @@ const FEBRUARY_2022_MS: i64 = 1_643_673_600_000;
 const FEBRUARY_2023_MS: i64 = 1_675_209_600_000;
 /// 2024-02-01T00:00:00Z, before the 2023 deadline (2024-09-30).
 const FEBRUARY_2024_MS: i64 = 1_706_745_600_000;
+/// 2027-02-01T00:00:00Z, before the 2026 deadline (2027-09-30).
+const FEBRUARY_2027_MS: i64 = 1_801_440_000_000;
+/// 2028-02-01T00:00:00Z, before the 2027 deadline (2028-09-30).
+const FEBRUARY_2028_MS: i64 = 1_832_976_000_000;
 
 /// What the EU tests add to the shared harness.
 trait SteelYears {
@@ -191,7 +196,7 @@ fn eu_allocation_uses_benchmark_activity_clef_and_cscf() {
         }),
         "allocation_mode_unsupported",
     );
-    // RULES.md gives no CLEF for non-exposed sectors before 2026.
+    // docs/sources.md gives no CLEF for non-exposed sectors before 2026.
     years.refused(
         ADMIN,
         allocate_eu(2021, LeakageExposure::NotExposed),
@@ -199,7 +204,7 @@ fn eu_allocation_uses_benchmark_activity_clef_and_cscf() {
     );
     years.refused(
         ADMIN,
-        allocate_eu(2026, LeakageExposure::Exposed),
+        allocate_eu(2031, LeakageExposure::Exposed),
         "year_not_in_scheme",
     );
     // 2021, exposed, CLEF 1.00 and CSCF 1.00:
@@ -233,8 +238,9 @@ fn eu_allocation_uses_benchmark_activity_clef_and_cscf() {
 }
 
 #[test]
-fn eu_status_goes_a_then_b_then_a_with_the_100_euro_penalty_in_the_b_year() {
-    // Goal: the cumulative EUTL status over 2021-2023 and the EUR 100/t penalty of the B year.
+fn eu_status_goes_a_then_b_then_a_with_the_indexed_penalty_and_make_good_of_the_b_year() {
+    // Goal: the cumulative EUTL status over 2021-2023, the indexed EUR 100/t penalty of the B
+    // year and its make-good carried into the next.
     let mut years = setup();
     // 2021: 150,000 verified, 150,000 surrendered: cumulative 150,000 / 150,000 -> A.
     years.time_ms = FEBRUARY_2022_MS;
@@ -252,7 +258,8 @@ fn eu_status_goes_a_then_b_then_a_with_the_100_euro_penalty_in_the_b_year() {
     );
 
     // 2022: 200,000 verified, 180,000 surrendered: cumulative 350,000 / 330,000 -> B;
-    // shortfall 20,000 t x EUR 100 = EUR 2,000,000 = 200,000,000 cents.
+    // shortfall 20,000 t x EUR 107 (the indexed figure from 2021) = EUR 2,140,000 =
+    // 214,000,000 cents, and the 20,000 t are carried into 2023 as make-good.
     years.time_ms = FEBRUARY_2023_MS;
     years.run_year(2022, 200_000, 180_000);
     let line = years.line(2022);
@@ -263,9 +270,10 @@ fn eu_status_goes_a_then_b_then_a_with_the_100_euro_penalty_in_the_b_year() {
     );
     assert_eq!(
         (line.fine_min, line.fine_max),
-        (Money::new(200_000_000), Money::new(200_000_000))
+        (Money::new(214_000_000), Money::new(214_000_000))
     );
     assert_eq!(line.next_year_deduction, Quantity::ZERO);
+    assert_eq!(line.make_good, Quantity::new(20_000));
     years.ok(
         ADMIN,
         compliance(ComplianceCommand::CloseYear {
@@ -275,8 +283,8 @@ fn eu_status_goes_a_then_b_then_a_with_the_100_euro_penalty_in_the_b_year() {
         }),
     );
 
-    // 2023: 160,000 verified, 180,000 surrendered (the 20,000 made good):
-    // cumulative 510,000 / 510,000 -> A again, no penalty for 2023.
+    // 2023: 160,000 verified plus the 20,000 make-good carried in: obligation 180,000;
+    // 180,000 surrendered: cumulative 510,000 / 510,000 -> A again, no penalty for 2023.
     years.time_ms = FEBRUARY_2024_MS;
     years.run_year(2023, 160_000, 180_000);
     let line = years.line(2023);
@@ -293,11 +301,72 @@ fn eu_status_goes_a_then_b_then_a_with_the_100_euro_penalty_in_the_b_year() {
         .expect("closed")
         .to_vec();
     assert_eq!(closed[0].eu_status.as_deref(), Some("B"));
-    assert_eq!(closed[0].fine_max, Money::new(200_000_000));
+    assert_eq!(closed[0].fine_max, Money::new(214_000_000));
     // What was left: 3 x 187,801 allocated - 510,000 surrendered = 53,403.
     let left: u64 = [2021, 2022, 2023]
         .iter()
         .map(|&vintage| years.held(STEEL_ACCOUNT, &eua(vintage)))
         .sum();
     assert_eq!(left, 3 * 187_801 - 510_000);
+}
+
+#[test]
+fn a_2026_year_uses_the_leakage_schedule_and_a_short_year_is_never_compliant() {
+    // Goal: the phase runs to 2030: 2026-2030 allocation uses the CLEF schedule, the
+    // penalty is the indexed figure, and the make-good carried into the next year keeps a
+    // year that covers only its own emissions from showing compliant.
+    let mut years = setup();
+    years.time_ms = FEBRUARY_2027_MS;
+    // 2026, all exposed: 187,801 t as in 2021. Verified 200,000, surrendered 187,801:
+    // 12,199 t short, x EUR 111 (indexed from 2023) = EUR 1,354,089 = 135,408,900 cents.
+    years.run_year(2026, 200_000, 187_801);
+    let line = years.line(2026);
+    assert_eq!(line.eu_status.as_deref(), Some("B"));
+    assert_eq!(
+        (line.status, line.shortfall, line.make_good, line.fine_max),
+        (
+            EntityStatus::Shortfall,
+            Quantity::new(12_199),
+            Quantity::new(12_199),
+            Money::new(135_408_900)
+        )
+    );
+    years.ok(
+        ADMIN,
+        compliance(ComplianceCommand::CloseYear {
+            scheme: SCHEME.into(),
+            year: 2026,
+            reference_average_price: None,
+        }),
+    );
+    // 2027, the heat sub-installation not exposed: CLEF 0.30 - 0.075 = 0.225.
+    // P1 94,320 + H1 62.3 x 1,500.5 x 0.225 = 21,033.25875; 115,353.25875 -> 115,353.
+    years.time_ms = FEBRUARY_2028_MS;
+    years.ok(ADMIN, allocate_eu(2027, LeakageExposure::NotExposed));
+    assert_eq!(years.held(STEEL_ACCOUNT, &eua(2027)), 115_353);
+    years.ok(
+        ADMIN,
+        compliance(ComplianceCommand::CorrectReport {
+            entity: STEEL,
+            year: 2027,
+            emissions: Quantity::new(100_000),
+        }),
+    );
+    // Surrendering only 2027's own 100,000 t leaves the 12,199 t make-good: not compliant.
+    years.ok(STEEL, surrender(eua(2027), 100_000, 2027));
+    let line = years.line(2027);
+    assert_eq!(line.obligation, Quantity::new(112_199));
+    assert_eq!(line.eu_status.as_deref(), Some("B"));
+    assert_eq!(
+        (line.status, line.make_good),
+        (EntityStatus::Shortfall, Quantity::new(12_199))
+    );
+    // Making good: cumulative 300,000 / 300,000 -> A, compliant, nothing carried on.
+    years.ok(STEEL, surrender(eua(2027), 12_199, 2027));
+    let line = years.line(2027);
+    assert_eq!(line.eu_status.as_deref(), Some("A"));
+    assert_eq!(
+        (line.status, line.make_good, line.fine_max),
+        (EntityStatus::Compliant, Quantity::ZERO, Money::ZERO)
+    );
 }

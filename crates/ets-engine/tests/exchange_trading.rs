@@ -326,9 +326,10 @@ fn a_match_moves_units_and_cash_in_the_same_step() {
     let stats = world.exchange.day_stats(&code("C")).unwrap();
     assert_eq!((stats.volume, stats.trades), (Quantity::new(60), 1));
     assert_eq!(world.exchange.tape(&code("C")).len(), 1);
+    world.registry.check_invariants().unwrap();
     world
         .registry
-        .check_invariants_with_holds(&world.exchange.unit_holds())
+        .check_exchange_holds(&world.exchange.unit_holds())
         .unwrap();
 }
 
@@ -926,7 +927,7 @@ fn a_holding_limit_refuses_buys_beyond_it_and_holds_nothing() {
 
 #[test]
 fn the_china_holding_limit_preset_is_one_million_tonnes() {
-    // Goal: the preset is the pilot exchanges' rule (RULES.md 2.6, unconfirmed
+    // Goal: the preset is the pilot exchanges' rule (docs/sources.md#cn-exchange, unconfirmed
     // nationally): allocation + 1 Mt for compliance entities, 1 Mt for others.
     assert_eq!(
         HoldingLimit::CHINA_UNCONFIRMED,

@@ -106,6 +106,23 @@ pub enum JournalError {
     /// written until the store is reopened (which rescans and repairs what it can).
     #[error("the journal refuses writes after an earlier I/O failure; reopen the store to recover")]
     Faulted,
+    /// The journal ends before a record that a snapshot or the superblock proves was durable:
+    /// acknowledged records are missing (a deleted, truncated or damaged segment), not a torn
+    /// write. The store refuses to start rather than reuse their sequence numbers.
+    #[error(
+        "{}: records {} to {durable_sequence} were acknowledged as durable ({evidence}: record {durable_sequence}) but the journal ends at record {last_sequence}; restore the missing journal segment files from a backup before starting",
+        .path.display(), .last_sequence + 1
+    )]
+    RecordsLost {
+        /// The store directory.
+        path: PathBuf,
+        /// The last record the journal still holds intact.
+        last_sequence: u64,
+        /// The last record proven durable.
+        durable_sequence: u64,
+        /// What proves it.
+        evidence: String,
+    },
     /// The journal was opened read-only (for queries and verification) and refuses writes.
     #[error("the journal was opened read-only; open it for writing to append or snapshot")]
     ReadOnly,
@@ -130,6 +147,7 @@ impl JournalError {
             Self::SequenceExhausted => "sequence_exhausted",
             Self::Faulted => "faulted",
             Self::ReadOnly => "read_only",
+            Self::RecordsLost { .. } => "records_lost",
         }
     }
 }

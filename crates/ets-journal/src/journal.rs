@@ -14,6 +14,7 @@ use crate::format::{
 use crate::reader::Committed;
 use crate::scan::{ChainEnd, ScanMode, SegmentState, scan_store};
 use crate::snapshot::{SnapshotCheck, check_snapshot, write_snapshot_file};
+use crate::superblock;
 use crate::{
     GENESIS_HASH, Hash, JournalConfig, JournalError, JournalStats, MAX_BATCH_BYTES,
     MAX_SNAPSHOT_STATE_BYTES, RecordReader, Snapshot, store,
@@ -56,6 +57,20 @@ pub struct Journal {
     /// Opened by [`Journal::open_read_only`]: every write is refused.
     read_only: bool,
     recovery_warnings: Vec<String>,
+}
+
+impl Drop for Journal {
+    /// A clean close records the last committed record in the superblock
+    /// (a crash does not, which is what lets a later open tell a torn write
+    /// of an unacknowledged batch from the loss of acknowledged records).
+    fn drop(&mut self) {
+        if !self.read_only
+            && !self.faulted
+            && let Err(error) = self.write_superblock()
+        {
+            tracing::warn!(dir = %self.dir.display(), %error, "superblock not written on close");
+        }
+    }
 }
 
 impl Journal {
@@ -122,6 +137,7 @@ impl Journal {
                 path: dir.to_path_buf(),
             });
         };
+        superblock::check_nothing_lost(dir, outcome.end.last_sequence)?;
         let active = open_for_append(&last.path)?;
         tracing::info!(
             dir = %dir.display(),
@@ -161,6 +177,7 @@ impl Journal {
                 path: dir.to_path_buf(),
             });
         };
+        superblock::check_nothing_lost(dir, outcome.end.last_sequence)?;
         let active = File::open(&last.path).map_err(io_error(&last.path))?;
         Ok(Journal {
             dir: dir.to_path_buf(),
@@ -190,6 +207,7 @@ impl Journal {
     pub fn verify(dir: &Path) -> Result<(JournalStats, Vec<String>), JournalError> {
         ensure_is_store(dir)?;
         let outcome = scan_store(dir, ScanMode::ReadOnly)?;
+        superblock::check_nothing_lost(dir, outcome.end.last_sequence)?;
         let committed = Committed {
             segments: &outcome.segments,
             end: outcome.end,
@@ -382,7 +400,27 @@ impl Journal {
             });
         }
         let record_hash = self.committed_view().record_hash_at(sequence)?;
-        write_snapshot_file(&self.dir, sequence, record_hash, state)
+        write_snapshot_file(&self.dir, sequence, record_hash, state)?;
+        self.write_superblock()
+    }
+
+    /// Records the last committed record as durable in the superblock, so that
+    /// losing it later is told from a torn write.
+    ///
+    /// # Errors
+    /// [`JournalError::ReadOnly`], [`JournalError::Faulted`]; [`JournalError::Io`].
+    pub fn write_superblock(&mut self) -> Result<(), JournalError> {
+        self.check_writable()?;
+        if self.committed.last_sequence == 0 {
+            return Ok(());
+        }
+        superblock::write(
+            &self.dir,
+            superblock::Superblock {
+                sequence: self.committed.last_sequence,
+                hash: self.committed.last_hash,
+            },
+        )
     }
 
     /// Deletes all but the `keep` newest snapshot files (at least one is always kept), so that
@@ -428,9 +466,28 @@ impl Journal {
     pub fn latest_snapshot_with_warnings(
         &self,
     ) -> Result<(Option<Snapshot>, Vec<String>), JournalError> {
+        self.latest_snapshot_below(u64::MAX)
+    }
+
+    /// [`Journal::latest_snapshot_with_warnings`] among the snapshots taken at a sequence below
+    /// `below`: the fallback when a newer snapshot passed its checksums but its state did not
+    /// decode.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Journal::latest_snapshot`].
+    pub fn latest_snapshot_below(
+        &self,
+        below: u64,
+    ) -> Result<(Option<Snapshot>, Vec<String>), JournalError> {
         let committed = self.committed_view();
         let mut warnings = Vec::new();
-        for (sequence, path) in store::list(&self.dir)?.snapshots.into_iter().rev() {
+        let snapshots = store::list(&self.dir)?.snapshots;
+        for (sequence, path) in snapshots
+            .into_iter()
+            .rev()
+            .filter(|(sequence, _)| *sequence < below)
+        {
             match check_snapshot(&path, sequence, &committed, true)? {
                 SnapshotCheck::Valid(snapshot) => return Ok((Some(snapshot), warnings)),
                 SnapshotCheck::Invalid(reason) => {

@@ -11,7 +11,8 @@
 //! Durability contract: [`Journal::append`] only buffers; [`Journal::commit`] writes the whole batch
 //! and fsyncs it before returning, so a caller acknowledges work only after `commit` returns `Ok`.
 //! After a crash, an incomplete final record (a torn tail) can only belong to an unacknowledged batch,
-//! which is why [`Journal::open`] may truncate it; damage anywhere else stops start-up.
+//! which is why [`Journal::open`] may truncate it; damage anywhere else stops start-up, and so does a
+//! journal that ends before a record a snapshot or the superblock proves durable (lost records).
 //!
 //! The on-disk format is documented byte by byte in `docs/journal-format.md`.
 
@@ -22,6 +23,7 @@ mod reader;
 mod scan;
 mod snapshot;
 mod store;
+mod superblock;
 
 pub use error::JournalError;
 pub use format::{SEGMENT_HEADER_BYTES, record_size_bytes};

@@ -29,6 +29,10 @@ pub(crate) fn list(dir: &Path) -> Result<Listing, JournalError> {
     for entry in fs::read_dir(dir).map_err(io_error(dir))? {
         let entry = entry.map_err(io_error(dir))?;
         let path = entry.path();
+        // Only files are ours: a directory is never a segment or snapshot.
+        if entry.file_type().map_err(io_error(&path))?.is_dir() {
+            continue;
+        }
         // A name that is not UTF-8 is none of ours, since we only write ASCII names.
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
@@ -61,18 +65,26 @@ pub(crate) fn list(dir: &Path) -> Result<Listing, JournalError> {
 ///
 /// [`JournalError::Locked`] if another handle holds the lock; [`JournalError::Io`] otherwise.
 pub(crate) fn lock(dir: &Path) -> Result<File, JournalError> {
-    let path = dir.join(LOCK_FILE_NAME);
-    let file = OpenOptions::new()
+    // The OS lock (flock) is taken on the store directory itself: a lock on a
+    // file inside it would let a second writer in after someone deletes that
+    // file (the second writer would lock a new file). The LOCK file stays as
+    // a visible marker for people and older builds.
+    let marker = dir.join(LOCK_FILE_NAME);
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&path)
-        .map_err(io_error(&path))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(JournalError::Locked { path }),
-        Err(TryLockError::Error(source)) => Err(JournalError::Io { path, source }),
+        .open(&marker)
+        .map_err(io_error(&marker))?;
+    let handle = File::open(dir).map_err(io_error(dir))?;
+    match handle.try_lock() {
+        Ok(()) => Ok(handle),
+        Err(TryLockError::WouldBlock) => Err(JournalError::Locked { path: marker }),
+        Err(TryLockError::Error(source)) => Err(JournalError::Io {
+            path: dir.to_path_buf(),
+            source,
+        }),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Primary auctions (RULES.md 3.7, 4, 5): single round, sealed bids in
+//! Primary auctions (docs/sources.md#eu-auctions, #rggi, #wci): single round, sealed bids in
 //! lots, modifiable and withdrawable until the close, one uniform clearing
 //! price.
 //!
@@ -100,7 +100,7 @@ pub struct AuctionRules {
 
 impl AuctionRules {
     /// EU-style: lots of 500, no reserve, seeded tie-break, cancelled when
-    /// undersubscribed (RULES.md 3.7).
+    /// undersubscribed (docs/sources.md#eu-auctions).
     #[must_use]
     pub const fn eu(volume_offered: Quantity) -> AuctionRules {
         AuctionRules {
@@ -119,7 +119,7 @@ impl AuctionRules {
     }
 
     /// RGGI-style: lots of 1,000, a reserve price, an optional cost
-    /// containment reserve, a 25% purchase limit (RULES.md 4, unconfirmed
+    /// containment reserve, a 25% purchase limit (docs/sources.md#rggi, unconfirmed
     /// values: pass the scheme's).
     #[must_use]
     pub const fn rggi(
@@ -143,7 +143,7 @@ impl AuctionRules {
     }
 
     /// California-style: lots of 1,000, a reserve price, ties pro rata, a
-    /// purchase limit (RULES.md 5).
+    /// purchase limit (docs/sources.md#wci).
     #[must_use]
     pub const fn california(
         volume_offered: Quantity,

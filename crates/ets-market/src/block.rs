@@ -1,4 +1,4 @@
-//! China's block agreement (大宗协议, RULES.md 2.6): one party proposes a
+//! China's block agreement (大宗协议, docs/sources.md#cn-exchange): one party proposes a
 //! trade of 100,000 t or more, within ±30% of the previous close, to a named
 //! counterparty; the counterparty accepts (the trade is done at the proposed
 //! price and quantity) or declines; the proposer may withdraw; proposals

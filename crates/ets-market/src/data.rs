@@ -4,7 +4,7 @@
 //! Price-forming trades are those of the continuous book and the listed
 //! agreement: they set the open, high, low, last and VWAP. Block trades and
 //! auction awards count in volume and turnover only (China publishes its
-//! close as the VWAP of listed trades, RULES.md 2.6).
+//! close as the VWAP of listed trades, docs/sources.md#cn-exchange).
 
 use crate::error::MarketError;
 use crate::order::Fill;

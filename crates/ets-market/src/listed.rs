@@ -1,4 +1,4 @@
-//! China's listed agreement (挂牌协议, RULES.md 2.6): makers post orders
+//! China's listed agreement (挂牌协议, docs/sources.md#cn-exchange): makers post orders
 //! below 100,000 t within ±10% of the previous close; a taker sees the best
 //! five price levels of the opposite side, picks one specific maker order
 //! (at the same price, any maker) and trades the quantity it declares at the

@@ -51,7 +51,7 @@ pub struct InstrumentRules {
 }
 
 impl InstrumentRules {
-    /// China's listed agreement (RULES.md 2.6): tick 0.01 yuan, lot 1 t,
+    /// China's listed agreement (docs/sources.md#cn-exchange): tick 0.01 yuan, lot 1 t,
     /// orders below 100,000 t, ±10% of the previous close.
     pub const CHINA_LISTED: InstrumentRules = InstrumentRules {
         tick_size_ticks: 1,
@@ -62,7 +62,7 @@ impl InstrumentRules {
         limits: BookLimits::DEFAULT,
     };
 
-    /// China's block agreement (RULES.md 2.6): orders of 100,000 t or more,
+    /// China's block agreement (docs/sources.md#cn-exchange): orders of 100,000 t or more,
     /// ±30% of the previous close. The upper bound (1 Gt) only keeps sums
     /// bounded.
     pub const CHINA_BLOCK: InstrumentRules = InstrumentRules {

@@ -45,6 +45,11 @@ impl Quantity {
     /// No tonnes.
     pub const ZERO: Quantity = Quantity(0);
 
+    /// The most one command may create: 10^12 t, twenty times the world's
+    /// yearly emissions. A larger number is a typo or an attack (an `issue`
+    /// of 2^63 would use up the serial numbers), never a real allocation.
+    pub const MAX_PER_COMMAND: Quantity = Quantity(1_000_000_000_000);
+
     /// A quantity of `tonnes`, which may be zero (a balance).
     #[must_use]
     pub const fn new(tonnes: u64) -> Quantity {
@@ -106,10 +111,21 @@ impl std::fmt::Display for Quantity {
 }
 
 /// A price per tonne in ticks of the scheme's currency (0.01 yuan in China).
+/// Deserialization goes through [`Price::try_new`], so a negative price can
+/// no more come from a journal or snapshot than from a constructor.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[serde(try_from = "i64")]
 pub struct Price(i64);
+
+impl TryFrom<i64> for Price {
+    type Error = AmountError;
+
+    fn try_from(ticks: i64) -> Result<Price, AmountError> {
+        Price::try_new(ticks)
+    }
+}
 
 impl Price {
     /// A non-negative price of `ticks`.
@@ -263,5 +279,19 @@ mod tests {
                 prop_assert_eq!(sum.checked_sub(Money::new(b)), Ok(Money::new(a)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[test]
+    fn a_negative_price_does_not_deserialize() {
+        // Goal: value types validate on the way in, as their constructors do.
+        let negative = serde::de::value::I64Deserializer::<serde::de::value::Error>::new(-1);
+        assert!(Price::deserialize(negative).is_err());
+        let fine = serde::de::value::I64Deserializer::<serde::de::value::Error>::new(4_285);
+        assert_eq!(Price::deserialize(fine).map(Price::ticks), Ok(4_285));
     }
 }

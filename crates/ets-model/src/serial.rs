@@ -27,11 +27,29 @@ pub enum SerialError {
 }
 
 /// Serial numbers `start..=end`, both inclusive; its quantity is
-/// `end - start + 1` and never zero.
+/// `end - start + 1` and never zero. Deserialization goes through
+/// [`SerialBlock::try_new`], so a reversed block cannot be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "SerialBlockFields")]
 pub struct SerialBlock {
     start: u64,
     end: u64,
+}
+
+/// The encoded fields of a [`SerialBlock`], before validation (the same
+/// shape, so the encoding is unchanged).
+#[derive(Deserialize)]
+struct SerialBlockFields {
+    start: u64,
+    end: u64,
+}
+
+impl TryFrom<SerialBlockFields> for SerialBlock {
+    type Error = SerialError;
+
+    fn try_from(fields: SerialBlockFields) -> Result<SerialBlock, SerialError> {
+        SerialBlock::try_new(fields.start, fields.end)
+    }
 }
 
 impl SerialBlock {

@@ -1,9 +1,10 @@
 //! The registry's commands and what an accepted one did.
 
 use crate::account::{AccountKind, AccountStatus};
+use crate::controls::ControlSettings;
 use crate::participant::ParticipantKind;
 use crate::transaction::TransactionStatus;
-use ets_model::{AccountId, ParticipantId, Quantity, TransactionId, UnitClass};
+use ets_model::{AccountId, Code, ParticipantId, Quantity, TransactionId, UnitClass};
 use serde::{Deserialize, Serialize};
 
 /// A request to change the registry. Who asks and when travel beside it.
@@ -127,6 +128,49 @@ pub enum RegistryCommand {
         /// The transaction.
         transaction: TransactionId,
     },
+    // New variants go below, never between: journals encode the variant index.
+    /// Sets a scheme's security controls (administrator). Transfers already
+    /// delayed keep the delay they started with.
+    SetControls {
+        /// The scheme's unit code (`EUA`; for offsets the standard, `CCER`).
+        scheme: Code,
+        /// The settings, calendar text included.
+        settings: ControlSettings,
+    },
+    /// Proposes an account for `account`'s trusted list (a representative, not an additional one).
+    ProposeTrustedAccount {
+        /// The account whose list it is.
+        account: AccountId,
+        /// The account to trust.
+        trusted: AccountId,
+        /// The scheme whose activation delay and calendar apply.
+        scheme: Code,
+    },
+    /// Approves a pending addition to, or removal from, a trusted list (a second representative).
+    ApproveTrustedAccount {
+        /// The account whose list it is.
+        account: AccountId,
+        /// The account on it.
+        trusted: AccountId,
+    },
+    /// Asks to remove an account from a trusted list (a representative, not an additional one).
+    RemoveTrustedAccount {
+        /// The account whose list it is.
+        account: AccountId,
+        /// The account to remove.
+        trusted: AccountId,
+    },
+    /// Replaces an account's additional authorised representatives, who may
+    /// only approve (administrator). An empty list removes them.
+    SetAdditionalRepresentatives {
+        /// The account.
+        account: AccountId,
+        /// The additional representatives.
+        representatives: Vec<ParticipantId>,
+    },
+    /// Completes every delayed transfer whose delay has ended (anyone; every
+    /// other command does the same before it runs).
+    ReleaseDue,
 }
 
 impl RegistryCommand {
@@ -148,6 +192,14 @@ impl RegistryCommand {
             RegistryCommand::Approve { .. } => "approve",
             RegistryCommand::Reject { .. } => "reject",
             RegistryCommand::Withdraw { .. } => "withdraw",
+            RegistryCommand::SetControls { .. } => "set_controls",
+            RegistryCommand::ProposeTrustedAccount { .. } => "propose_trusted_account",
+            RegistryCommand::ApproveTrustedAccount { .. } => "approve_trusted_account",
+            RegistryCommand::RemoveTrustedAccount { .. } => "remove_trusted_account",
+            RegistryCommand::SetAdditionalRepresentatives { .. } => {
+                "set_additional_representatives"
+            }
+            RegistryCommand::ReleaseDue => "release_due",
         }
     }
 }
@@ -168,4 +220,8 @@ pub enum Effect {
         /// Its status after the command.
         status: TransactionStatus,
     },
+    /// A scheme's security controls were set.
+    ControlsSet,
+    /// Delayed transfers whose delay had ended were completed (or failed): how many.
+    DelaysReleased(u32),
 }

@@ -109,6 +109,16 @@ pub enum RegistryError {
     /// A quantity of zero.
     #[error("quantity must be at least 1 tonne")]
     ZeroQuantity,
+    /// A quantity above the most one command may create.
+    #[error(
+        "{requested} is more than one command may issue ({limit}); split it or check the number"
+    )]
+    QuantityTooLarge {
+        /// Units requested.
+        requested: Quantity,
+        /// [`Quantity::MAX_PER_COMMAND`].
+        limit: Quantity,
+    },
     /// A sum would overflow.
     #[error("arithmetic overflow: {0}")]
     Overflow(&'static str),
@@ -167,6 +177,70 @@ pub enum RegistryError {
     /// No serial numbers are left.
     #[error("serial numbers are exhausted")]
     SerialsExhausted,
+    /// A scheme's security-control settings are invalid.
+    #[error("security controls of scheme {scheme}: {reason}")]
+    BadControls {
+        /// The scheme's code.
+        scheme: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The scheme's calendar has no data for the dates a rule needs.
+    #[error("the scheme's calendar cannot place this: {0}; load a calendar that covers it")]
+    CalendarNotCovered(String),
+    /// The scheme has no security controls configured.
+    #[error(
+        "scheme {0} has no security controls configured; the administrator sets them with set_controls"
+    )]
+    ControlsNotConfigured(String),
+    /// An additional authorised representative tried to propose.
+    #[error(
+        "participant {requester} is an additional representative of account {account} and may only approve"
+    )]
+    AdditionalRepresentativeCannotPropose {
+        /// Who tried.
+        requester: ParticipantId,
+        /// The account.
+        account: AccountId,
+    },
+    /// The transfer moves more than its scheme allows in one transfer.
+    #[error("a transfer of {class} may move at most {limit}, {requested} requested")]
+    TransferLimitExceeded {
+        /// The unit class.
+        class: String,
+        /// The scheme's limit.
+        limit: Quantity,
+        /// Units requested.
+        requested: Quantity,
+    },
+    /// The account is already on the trusted list (in some status).
+    #[error("account {trusted} is already on the trusted list of account {account}")]
+    TrustedEntryExists {
+        /// The account whose list it is.
+        account: AccountId,
+        /// The account on it.
+        trusted: AccountId,
+    },
+    /// The account is not on the trusted list.
+    #[error("account {trusted} is not on the trusted list of account {account}")]
+    NotOnTrustedList {
+        /// The account whose list it is.
+        account: AccountId,
+        /// The account named.
+        trusted: AccountId,
+    },
+    /// The trusted-list entry waits for no approval (or its removal already does).
+    #[error(
+        "account {trusted} on the trusted list of account {account} is {status}; nothing awaits approval"
+    )]
+    TrustedNotPending {
+        /// The account whose list it is.
+        account: AccountId,
+        /// The account on it.
+        trusted: AccountId,
+        /// Its status.
+        status: &'static str,
+    },
 }
 
 impl RegistryError {
@@ -191,6 +265,7 @@ impl RegistryError {
             RegistryError::HolderKindMismatch { .. } => "holder_kind_mismatch",
             RegistryError::InsufficientUnits { .. } => "insufficient_units",
             RegistryError::ZeroQuantity => "zero_quantity",
+            RegistryError::QuantityTooLarge { .. } => "quantity_too_large",
             RegistryError::Overflow(_) => "overflow",
             RegistryError::SameAccount(_) => "same_account",
             RegistryError::InvalidApprovalRule(_) => "invalid_approval_rule",
@@ -201,6 +276,16 @@ impl RegistryError {
             RegistryError::StatusChangeNotAllowed { .. } => "status_change_not_allowed",
             RegistryError::BadText { .. } => "bad_text",
             RegistryError::SerialsExhausted => "serials_exhausted",
+            RegistryError::BadControls { .. } => "bad_controls",
+            RegistryError::CalendarNotCovered(_) => "calendar_not_covered",
+            RegistryError::ControlsNotConfigured(_) => "controls_not_configured",
+            RegistryError::AdditionalRepresentativeCannotPropose { .. } => {
+                "additional_representative_cannot_propose"
+            }
+            RegistryError::TransferLimitExceeded { .. } => "transfer_limit_exceeded",
+            RegistryError::TrustedEntryExists { .. } => "trusted_entry_exists",
+            RegistryError::NotOnTrustedList { .. } => "not_on_trusted_list",
+            RegistryError::TrustedNotPending { .. } => "trusted_not_pending",
         }
     }
 }

@@ -1,5 +1,9 @@
 //! One account's holding of one unit class: a set of disjoint serial blocks,
-//! adjacent blocks merged, plus the quantity reserved for pending transactions.
+//! adjacent blocks merged, plus two separate counters of units that may not
+//! move freely: those promised to pending registry transactions and those
+//! the exchange holds for open sell orders and auctions. Each counter is
+//! checked where it lives (the registry's pending transactions, the
+//! exchange's holds); neither needs the other to be subtracted first.
 
 use ets_model::{Quantity, SerialBlock};
 use serde::{Deserialize, Serialize};
@@ -10,14 +14,16 @@ use std::collections::VecDeque;
 /// Blocks are kept sorted by first serial in a ring buffer: taking the oldest
 /// is `pop_front`, and an arriving block is placed by binary search, shifting
 /// whichever side is shorter (arrivals usually carry old, low serials, so they
-/// land near the front). `total` is the sum of their quantities and
-/// `reserved` (units promised to pending transactions) never exceeds it.
+/// land near the front). `total` is the sum of their quantities;
+/// `pending` (promised to pending transactions) plus `exchange_held` (held
+/// by the exchange) never exceeds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holding {
     /// `(first serial, last serial)` of each block, ascending, disjoint, never adjacent.
     blocks: VecDeque<(u64, u64)>,
     total: Quantity,
-    reserved: Quantity,
+    pending: Quantity,
+    exchange_held: Quantity,
 }
 
 impl Holding {
@@ -27,19 +33,41 @@ impl Holding {
         self.total
     }
 
-    /// Units promised to transactions awaiting approval.
+    /// Units not free to move: promised to pending transactions or held by
+    /// the exchange.
     #[must_use]
     pub fn reserved(&self) -> Quantity {
-        self.reserved
+        // Both parts are within `total`, so their sum fits.
+        Quantity::new(self.pending.tonnes() + self.exchange_held.tonnes())
     }
 
-    /// Units free to be moved: `total - reserved`.
+    /// Units promised to registry transactions awaiting approval or delay.
+    #[must_use]
+    pub fn pending(&self) -> Quantity {
+        self.pending
+    }
+
+    /// Units the exchange holds for open sell orders, proposals and auctions.
+    #[must_use]
+    pub fn exchange_held(&self) -> Quantity {
+        self.exchange_held
+    }
+
+    /// Units free to be moved: `total - pending - exchange_held`.
+    ///
+    /// # Panics
+    /// When the counters exceed the total: a broken invariant, never input.
     #[must_use]
     pub fn available(&self) -> Quantity {
-        // Holds by construction: reserve() never lets reserved pass total.
-        self.total
-            .checked_sub(self.reserved)
-            .unwrap_or(Quantity::ZERO)
+        let available = self.total.checked_sub(self.reserved());
+        assert!(
+            available.is_some(),
+            "holding invariant broken: {} pending + {} exchange-held exceed {} held",
+            self.pending,
+            self.exchange_held,
+            self.total
+        );
+        available.unwrap_or(Quantity::ZERO)
     }
 
     /// The blocks held, oldest (lowest serial) first.
@@ -77,17 +105,35 @@ impl Holding {
         if quantity > self.available() {
             return false;
         }
-        self.reserved = Quantity::new(self.reserved.tonnes() + quantity.tonnes());
+        self.pending = Quantity::new(self.pending.tonnes() + quantity.tonnes());
         true
     }
 
     /// Releases a reservation made by [`Holding::reserve`].
+    ///
+    /// # Panics
+    /// When more is released than was reserved: a broken invariant.
     pub fn release(&mut self, quantity: Quantity) {
-        debug_assert!(quantity <= self.reserved, "releasing more than reserved");
-        self.reserved = self
-            .reserved
-            .checked_sub(quantity)
-            .unwrap_or(Quantity::ZERO);
+        self.pending = released(self.pending, quantity, "pending transactions");
+    }
+
+    /// Holds `quantity` of the available units for the exchange. Returns
+    /// false (and changes nothing) when not enough are available.
+    #[must_use]
+    pub fn hold_for_exchange(&mut self, quantity: Quantity) -> bool {
+        if quantity > self.available() {
+            return false;
+        }
+        self.exchange_held = Quantity::new(self.exchange_held.tonnes() + quantity.tonnes());
+        true
+    }
+
+    /// Releases an exchange hold made by [`Holding::hold_for_exchange`].
+    ///
+    /// # Panics
+    /// When more is released than the exchange holds: a broken invariant.
+    pub fn release_exchange_hold(&mut self, quantity: Quantity) {
+        self.exchange_held = released(self.exchange_held, quantity, "the exchange");
     }
 
     /// Adds a block that is not already held, merging it with its neighbours.
@@ -267,14 +313,21 @@ impl Holding {
         if sum != u128::from(self.total.tonnes()) {
             return Err(format!("blocks sum to {sum} but total is {}", self.total));
         }
-        if self.reserved > self.total {
+        if u128::from(self.pending.tonnes()) + u128::from(self.exchange_held.tonnes()) > sum {
             return Err(format!(
-                "reserved {} exceeds total {}",
-                self.reserved, self.total
+                "{} pending plus {} exchange-held exceed total {}",
+                self.pending, self.exchange_held, self.total
             ));
         }
         Ok(())
     }
+}
+
+/// `counter - quantity`, stopping the process when that would go below zero.
+fn released(counter: Quantity, quantity: Quantity, holder: &str) -> Quantity {
+    counter.checked_sub(quantity).unwrap_or_else(|| {
+        panic!("holding invariant broken: releasing {quantity} but {holder} holds {counter}")
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 mod account;
 mod check;
 mod command;
+mod controls;
 mod error;
 mod holding;
 mod market_hooks;
@@ -19,6 +20,10 @@ mod transaction;
 
 pub use account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
 pub use command::{Effect, RegistryCommand};
+pub use controls::{
+    CALENDAR_TOML_MAX_BYTES, ControlSettings, Controls, DELAY_MAX_MINUTES, Delay, TrustedEntry,
+    TrustedStatus, scheme_code,
+};
 pub use error::RegistryError;
 pub use holding::Holding;
 pub use participant::{NAME_MAX_BYTES, Participant, ParticipantKind};

@@ -1,11 +1,12 @@
 //! Registry operations the exchange needs: who may trade an account, holds
 //! on units promised to open sell orders, and delivery of traded units.
 //!
-//! Exchange holds use the same `reserved` counter of a [`Holding`] as
-//! pending registry transactions, so a registry transfer can never take
-//! units an open sell order needs. The registry does not know which part of
-//! a reservation is the exchange's: [`Registry::check_invariants_with_holds`]
-//! is told, and checks that `reserved == pending transactions + exchange holds`.
+//! Exchange holds are their own counter of a [`Holding`], beside the units
+//! promised to pending registry transactions: both count against what is
+//! available, so a registry transfer can never take units an open sell order
+//! needs, and each is checked where it lives ([`Registry::check_invariants`]
+//! for pending transactions, [`Registry::check_exchange_holds`] against the
+//! exchange's own holds).
 //!
 //! [`Holding`]: crate::Holding
 
@@ -15,7 +16,6 @@ use crate::registry::{Context, Registry};
 use crate::transaction::{Blocks, StatusChange, Transaction, TransactionKind, TransactionStatus};
 use ets_model::{AccountId, ParticipantId, Quantity, TransactionId};
 use smallvec::smallvec;
-use std::collections::BTreeMap;
 
 impl Registry {
     /// Checks that `requester` may act on `account` at the exchange: the
@@ -100,8 +100,8 @@ impl Registry {
         let held = self
             .account_mut(account)
             .and_then(|found| found.holding_mut(class_index))
-            .is_some_and(|holding| holding.reserve(quantity));
-        debug_assert!(held, "availability was checked");
+            .is_some_and(|holding| holding.hold_for_exchange(quantity));
+        assert!(held, "availability was checked");
         Ok(())
     }
 
@@ -114,7 +114,7 @@ impl Registry {
             .account_mut(account)
             .and_then(|found| found.holding_mut(class_index))
         {
-            holding.release(quantity);
+            holding.release_exchange_hold(quantity);
         }
     }
 
@@ -142,7 +142,7 @@ impl Registry {
         let reserved = self
             .account(seller)?
             .holding(class_index)
-            .map_or(Quantity::ZERO, crate::Holding::reserved);
+            .map_or(Quantity::ZERO, crate::Holding::exchange_held);
         if quantity.is_zero() {
             return Err(RegistryError::ZeroQuantity);
         }
@@ -154,9 +154,9 @@ impl Registry {
             .account_mut(seller)
             .and_then(|found| found.holding_mut(class_index))
         {
-            holding.release(quantity);
+            holding.release_exchange_hold(quantity);
             let took = holding.take_oldest(quantity, &mut taken);
-            debug_assert!(took, "held units are held");
+            assert!(took, "units held for the exchange are in the holding");
         }
         if let Some(found) = self.account_mut(buyer) {
             found.holding_entry(class_index).insert_sorted(&taken);
@@ -183,34 +183,6 @@ impl Registry {
             ],
         });
         Ok(id)
-    }
-
-    /// [`Registry::check_invariants`] with the exchange's unit holds taken
-    /// out of the reservations: each hold must be covered by the account's
-    /// reservation, and what is left must equal what pending transactions
-    /// promised. Clones the registry: for tests and audits.
-    ///
-    /// # Errors
-    /// A description of the first broken invariant.
-    pub fn check_invariants_with_holds(
-        &self,
-        holds: &BTreeMap<(AccountId, u32), Quantity>,
-    ) -> Result<(), String> {
-        let mut without = self.clone();
-        for (&(account, class_index), &quantity) in holds {
-            let reserved = self
-                .account(account)
-                .ok()
-                .and_then(|found| found.holding(class_index))
-                .map_or(Quantity::ZERO, crate::Holding::reserved);
-            if reserved < quantity {
-                return Err(format!(
-                    "account {account} class index {class_index}: exchange holds {quantity} but only {reserved} reserved"
-                ));
-            }
-            without.release_units(account, class_index, quantity);
-        }
-        without.check_invariants()
     }
 
     fn insufficient(

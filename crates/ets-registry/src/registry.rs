@@ -4,6 +4,7 @@
 
 use crate::account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
 use crate::command::{Effect, RegistryCommand};
+use crate::controls::Controls;
 use crate::error::RegistryError;
 use crate::participant::{NAME_MAX_BYTES, Participant, ParticipantKind};
 use crate::transaction::{
@@ -37,6 +38,15 @@ pub struct Registry {
     pub(crate) transactions: Vec<Transaction>,
     reversals_pending: BTreeSet<TransactionId>,
     next_serial: u64,
+    /// Units of issues awaiting approval: kept as commands change it and
+    /// recounted once after a snapshot loads, so that an issue never scans
+    /// the transaction history.
+    #[serde(skip)]
+    pending_issue_total: u128,
+    /// The security controls. Not in the registry's own encoding: the engine
+    /// encodes them after its other state, and only once something was configured.
+    #[serde(skip)]
+    pub(crate) controls: Controls,
 }
 
 /// Who asks and when: the context every command is executed in.
@@ -77,6 +87,13 @@ impl Registry {
         context: Context,
         command: &RegistryCommand,
     ) -> Result<Effect, RegistryError> {
+        // Time has passed: delays that ended before this command complete first.
+        let released = self.release_due(context.at).len();
+        if let RegistryCommand::ReleaseDue = command {
+            return Ok(Effect::DelaysReleased(
+                u32::try_from(released).unwrap_or(u32::MAX),
+            ));
+        }
         if !self.participant_index.contains_key(&context.requester)
             && !matches!(command, RegistryCommand::RegisterParticipant { .. })
         {
@@ -181,9 +198,58 @@ impl Registry {
                 self.end_pending(context, *transaction, TransactionStatus::Rejected)
             }
             RegistryCommand::Withdraw { transaction } => {
+                if self.transaction(*transaction)?.status() == TransactionStatus::Delayed {
+                    return self.cancel_delayed(context, *transaction);
+                }
                 self.end_pending(context, *transaction, TransactionStatus::Cancelled)
             }
+            _ => self.execute_controls(context, command),
         }
+    }
+
+    /// The security-control commands (docs/registry-controls.md).
+    fn execute_controls(
+        &mut self,
+        context: Context,
+        command: &RegistryCommand,
+    ) -> Result<Effect, RegistryError> {
+        match command {
+            RegistryCommand::SetControls { scheme, settings } => {
+                self.set_controls(context, scheme, settings)
+            }
+            RegistryCommand::ProposeTrustedAccount {
+                account,
+                trusted,
+                scheme,
+            } => self.propose_trusted(context, *account, *trusted, scheme),
+            RegistryCommand::ApproveTrustedAccount { account, trusted } => {
+                self.approve_trusted(context, *account, *trusted)
+            }
+            RegistryCommand::RemoveTrustedAccount { account, trusted } => {
+                self.remove_trusted(context, *account, *trusted)
+            }
+            RegistryCommand::SetAdditionalRepresentatives {
+                account,
+                representatives,
+            } => self.set_additional_representatives(context, *account, representatives),
+            _ => unreachable!("every other command is dispatched by execute"),
+        }
+    }
+
+    /// The security controls: settings, trusted lists, additional representatives, delays.
+    #[must_use]
+    pub fn controls(&self) -> &Controls {
+        &self.controls
+    }
+
+    /// Replaces the security controls (after decoding a snapshot that carries them).
+    ///
+    /// # Errors
+    /// [`RegistryError::BadControls`] if a stored calendar does not parse.
+    pub fn restore_controls(&mut self, mut controls: Controls) -> Result<(), RegistryError> {
+        controls.rehydrate()?;
+        self.controls = controls;
+        Ok(())
     }
 
     // ----- participants and accounts -------------------------------------------------
@@ -387,13 +453,19 @@ impl Registry {
         if quantity.is_zero() {
             return Err(RegistryError::ZeroQuantity);
         }
+        if quantity > Quantity::MAX_PER_COMMAND {
+            return Err(RegistryError::QuantityTooLarge {
+                requested: quantity,
+                limit: Quantity::MAX_PER_COMMAND,
+            });
+        }
         self.account_may(issuance, AccountStatus::may_receive, "receive units")?;
         // The serial range is fixed at completion; check now that one can exist.
-        self.pending_issued()
-            .checked_add(quantity)
-            .ok()
-            .and_then(|pending| self.next_serial.checked_add(pending.tonnes()))
-            .ok_or(RegistryError::SerialsExhausted)?;
+        let last =
+            self.pending_issue_total + u128::from(quantity.tonnes()) + u128::from(self.next_serial);
+        if last > u128::from(u64::MAX) {
+            return Err(RegistryError::SerialsExhausted);
+        }
         let class_index = self.intern(class);
         let proposal = Proposal {
             kind: TransactionKind::Issue,
@@ -403,7 +475,7 @@ impl Registry {
             quantity,
             blocks: Blocks::new(),
         };
-        Ok(self.propose(context, proposal))
+        self.propose(context, proposal)
     }
 
     fn propose_move(
@@ -417,9 +489,18 @@ impl Registry {
     ) -> Result<Effect, RegistryError> {
         let source = self.account(from)?;
         let destination = self.account(to)?;
+        if !kind.is_administrative() && self.controls.is_additional(from, context.requester) {
+            return Err(RegistryError::AdditionalRepresentativeCannotPropose {
+                requester: context.requester,
+                account: from,
+            });
+        }
         self.authorise(context, &kind, from)?;
         if quantity.is_zero() {
             return Err(RegistryError::ZeroQuantity);
+        }
+        if kind == TransactionKind::Transfer {
+            self.check_transfer_limit(class, quantity)?;
         }
         if from == to {
             return Err(RegistryError::SameAccount(from));
@@ -444,7 +525,7 @@ impl Registry {
             quantity,
             blocks: Blocks::new(),
         };
-        Ok(self.propose(context, proposal))
+        self.propose(context, proposal)
     }
 
     fn reverse(&mut self, context: Context, id: TransactionId) -> Result<Effect, RegistryError> {
@@ -477,7 +558,7 @@ impl Registry {
         check_statuses(&proposal.kind, source, destination)?;
         self.check_exact_blocks_held(&proposal)?;
         self.reversals_pending.insert(id);
-        Ok(self.propose(context, proposal))
+        self.propose(context, proposal)
     }
 
     fn check_exact_blocks_held(&self, proposal: &Proposal) -> Result<(), RegistryError> {
@@ -502,11 +583,9 @@ impl Registry {
 
     /// Records a validated proposal: completes it at once when one signature
     /// suffices, else reserves its units and waits for approvals.
-    fn propose(&mut self, context: Context, proposal: Proposal) -> Effect {
+    fn propose(&mut self, context: Context, proposal: Proposal) -> Result<Effect, RegistryError> {
         let id = TransactionId(self.transactions.len() as u64 + 1);
-        let required = self
-            .approval_account(&proposal.kind, proposal.from)
-            .map_or(1, |account| account.rule.approvals_required);
+        let required = self.signatures_required(&proposal.kind, proposal.from);
         let mut transaction = Transaction {
             id,
             kind: proposal.kind,
@@ -523,29 +602,58 @@ impl Registry {
                 by: context.requester,
             }],
         };
-        if required <= 1 {
+        let delay = if required <= 1 {
+            self.timing(&transaction, context.at)?
+        } else {
+            None
+        };
+        if required <= 1 && delay.is_none_or(|delay| delay.ends_at <= context.at) {
             self.settle(&mut transaction, context);
         } else {
-            if transaction.kind != TransactionKind::Issue {
+            if transaction.kind == TransactionKind::Issue {
+                self.pending_issue_total += u128::from(transaction.quantity.tonnes());
+            } else {
                 let reserved = self
                     .account_mut(transaction.from)
                     .map(|account| account.holding_entry(transaction.class_index))
                     .is_some_and(|holding| holding.reserve(transaction.quantity));
-                debug_assert!(reserved, "availability was checked before proposing");
+                assert!(reserved, "availability was checked before proposing");
             }
-            transaction.history.push(StatusChange {
-                status: TransactionStatus::AwaitingApproval,
-                at: context.at,
-                by: context.requester,
-            });
+            match delay {
+                Some(delay) => self.start_delay(&mut transaction, delay, context),
+                None => transaction.history.push(StatusChange {
+                    status: TransactionStatus::AwaitingApproval,
+                    at: context.at,
+                    by: context.requester,
+                }),
+            }
         }
         let status = transaction.status();
         self.transactions.push(transaction);
-        Effect::Transaction { id, status }
+        Ok(Effect::Transaction { id, status })
+    }
+
+    /// How many distinct signatures a transaction needs, the proposer's
+    /// included: the approval account's rule, and at least two when the
+    /// account has additional representatives (one of whom must sign).
+    fn signatures_required(&self, kind: &TransactionKind, from: AccountId) -> usize {
+        let Some(account) = self.approval_account(kind, from) else {
+            return 1;
+        };
+        let rule = usize::from(account.rule.approvals_required);
+        if self
+            .controls
+            .additional_representatives(account.id)
+            .is_empty()
+        {
+            rule
+        } else {
+            rule.max(2)
+        }
     }
 
     /// Moves the units of a validated transaction and marks it completed.
-    fn settle(&mut self, transaction: &mut Transaction, context: Context) {
+    pub(crate) fn settle(&mut self, transaction: &mut Transaction, context: Context) {
         match transaction.kind {
             TransactionKind::Issue => self.settle_issue(transaction),
             TransactionKind::Reversal { of } => self.settle_reversal(transaction, of, context),
@@ -619,27 +727,51 @@ impl Registry {
 
     fn approve(&mut self, context: Context, id: TransactionId) -> Result<Effect, RegistryError> {
         let transaction = self.pending(id)?;
-        self.authorise(context, &transaction.kind, transaction.from)?;
+        let additional = !transaction.kind.is_administrative()
+            && self
+                .controls
+                .is_additional(transaction.from, context.requester);
+        if !additional {
+            self.authorise(context, &transaction.kind, transaction.from)?;
+        }
         if transaction.proposer == context.requester {
             return Err(RegistryError::SelfApproval(context.requester));
         }
         if transaction.approvals.contains(&context.requester) {
             return Err(RegistryError::AlreadyApproved(context.requester));
         }
-        let required = self
-            .approval_account(&transaction.kind, transaction.from)
-            .map_or(1, |account| usize::from(account.rule.approvals_required));
-        // The proposer's signature counts as the first.
-        let completes = transaction.approvals.len() + 2 >= required;
-        if completes {
+        let required = self.signatures_required(&transaction.kind, transaction.from);
+        // The proposer's signature counts as the first; where the account has
+        // additional representatives, one of them must be among the signatures.
+        let has_additional = self
+            .controls
+            .additional_representatives(transaction.from)
+            .is_empty()
+            || transaction.kind.is_administrative()
+            || additional
+            || transaction
+                .approvals
+                .iter()
+                .any(|&p| self.controls.is_additional(transaction.from, p));
+        let completes = transaction.approvals.len() + 2 >= required && has_additional;
+        let delay = if completes {
             self.check_still_settleable(transaction)?;
-        }
+            self.timing(transaction, context.at)?
+        } else {
+            None
+        };
         let index = index_of(id);
         let mut transaction = self.transactions[index].clone();
         transaction.approvals.push(context.requester);
-        if completes {
-            self.release_reservation(&transaction);
-            self.settle(&mut transaction, context);
+        match delay {
+            Some(delay) if delay.ends_at > context.at => {
+                self.start_delay(&mut transaction, delay, context);
+            }
+            _ if completes => {
+                self.release_reservation(&transaction);
+                self.settle(&mut transaction, context);
+            }
+            _ => {}
         }
         let status = transaction.status();
         self.transactions[index] = transaction;
@@ -647,7 +779,10 @@ impl Registry {
     }
 
     /// Re-checks, at the last approval, what may have changed since the proposal.
-    fn check_still_settleable(&self, transaction: &Transaction) -> Result<(), RegistryError> {
+    pub(crate) fn check_still_settleable(
+        &self,
+        transaction: &Transaction,
+    ) -> Result<(), RegistryError> {
         if transaction.kind == TransactionKind::Issue {
             let issuance = self.account(transaction.to)?;
             if !issuance.status.may_receive() {
@@ -719,8 +854,15 @@ impl Registry {
         Ok(Effect::Transaction { id, status })
     }
 
-    fn release_reservation(&mut self, transaction: &Transaction) {
+    pub(crate) fn release_reservation(&mut self, transaction: &Transaction) {
         if transaction.kind == TransactionKind::Issue {
+            let quantity = u128::from(transaction.quantity.tonnes());
+            assert!(
+                self.pending_issue_total >= quantity,
+                "registry invariant broken: a pending issue of {} is not counted",
+                transaction.quantity
+            );
+            self.pending_issue_total -= quantity;
             return;
         }
         if let Some(holding) = self
@@ -766,7 +908,7 @@ impl Registry {
         Ok(())
     }
 
-    fn require_administrator(
+    pub(crate) fn require_administrator(
         &self,
         requester: ParticipantId,
         action: &'static str,
@@ -778,7 +920,7 @@ impl Registry {
         }
     }
 
-    fn is_administrator(&self, participant: ParticipantId) -> bool {
+    pub(crate) fn is_administrator(&self, participant: ParticipantId) -> bool {
         self.participant(participant)
             .is_ok_and(|p| p.kind == ParticipantKind::Administrator)
     }
@@ -805,16 +947,6 @@ impl Registry {
         self.transactions
             .iter()
             .any(|t| t.is_pending() && (t.from == account || t.to == account))
-    }
-
-    fn pending_issued(&self) -> Quantity {
-        self.transactions
-            .iter()
-            .filter(|t| t.kind == TransactionKind::Issue && t.is_pending())
-            .fold(Quantity::ZERO, |sum, t| {
-                sum.checked_add(t.quantity)
-                    .unwrap_or(Quantity::new(u64::MAX))
-            })
     }
 
     fn intern(&mut self, class: UnitClass) -> u32 {
@@ -857,8 +989,8 @@ impl Registry {
         self.accounts.get_mut(index as usize)
     }
 
-    /// Rebuilds the lookup indexes, which are not part of the encoded state;
-    /// call it after decoding a snapshot.
+    /// Rebuilds the lookup indexes and the pending-issue count, which are not
+    /// part of the encoded state; call it after decoding a snapshot.
     pub fn rebuild_indexes(&mut self) {
         self.participant_index = self
             .participants
@@ -872,6 +1004,12 @@ impl Registry {
             .enumerate()
             .map(|(index, account)| (account.id, index as u32))
             .collect();
+        self.pending_issue_total = self
+            .transactions
+            .iter()
+            .filter(|t| t.kind == TransactionKind::Issue && t.is_pending())
+            .map(|t| u128::from(t.quantity.tonnes()))
+            .sum();
     }
 
     /// A transaction.
@@ -886,7 +1024,7 @@ impl Registry {
 
     fn pending(&self, id: TransactionId) -> Result<&Transaction, RegistryError> {
         let transaction = self.transaction(id)?;
-        if transaction.is_pending() {
+        if transaction.awaits_approval() {
             Ok(transaction)
         } else {
             Err(RegistryError::NotPending {

@@ -89,6 +89,12 @@ pub enum TransactionStatus {
     Cancelled,
     /// A completed allocation or surrender undone by a reversal. Final.
     Reversed,
+    /// Signed, waiting for its security delay or the business window; units
+    /// are reserved; cancellable by the sending account's representatives.
+    Delayed,
+    /// Could not complete at the end of its delay (an account was closed or
+    /// blocked meanwhile); units released. Final.
+    Failed,
 }
 
 impl TransactionStatus {
@@ -102,6 +108,8 @@ impl TransactionStatus {
             TransactionStatus::Rejected => "rejected",
             TransactionStatus::Cancelled => "cancelled",
             TransactionStatus::Reversed => "reversed",
+            TransactionStatus::Delayed => "delayed",
+            TransactionStatus::Failed => "failed",
         }
     }
 }
@@ -151,9 +159,18 @@ impl Transaction {
             .map_or(TransactionStatus::Proposed, |change| change.status)
     }
 
-    /// Whether it still waits for approval.
+    /// Whether it has not finished yet (awaiting approval or delayed): its units are reserved.
     #[must_use]
     pub fn is_pending(&self) -> bool {
+        matches!(
+            self.status(),
+            TransactionStatus::AwaitingApproval | TransactionStatus::Delayed
+        )
+    }
+
+    /// Whether it still waits for approval.
+    #[must_use]
+    pub fn awaits_approval(&self) -> bool {
         self.status() == TransactionStatus::AwaitingApproval
     }
 }

@@ -748,8 +748,8 @@ mod tests {
 
     #[test]
     fn eu_allocation_without_a_sourced_factor_is_refused() {
-        // Goal: the rulebook has no CLEF for non-exposed sectors in 2021-2025 and no CSCF after
-        // 2025: the formula says so instead of guessing.
+        // Goal: the rulebook has no CLEF for non-exposed sectors in 2021-2025 and no factor
+        // after 2030: the formula says so instead of guessing; 2026-2030 is usable.
         let rulebook = eu_phase4();
         let rules = rulebook.eu_allocation().expect("eu");
         let sub = EuSubInstallation {
@@ -765,8 +765,11 @@ mod tests {
                 year: 2022
             }
         );
-        let error = eu_installation_allocation(rules, 2027, &[sub]).expect_err("no CSCF");
+        let error = eu_installation_allocation(rules, 2031, &[sub]).expect_err("after 2030");
         assert_eq!(error.code(), "factor_not_in_rulebook");
+        // 2027: 1 x 1,000 x CLEF 0.225 x CSCF 1.00 = 225 t.
+        let allocation = eu_installation_allocation(rules, 2027, &[sub]).expect("2027");
+        assert_eq!(allocation.total, Quantity::new(225));
         let negative = eu_sub_installation_allocation(d("-1"), d("1"), d("1"), d("1"));
         assert_eq!(negative.expect_err("negative").code(), "negative_input");
         let clef = eu_sub_installation_allocation(d("1"), d("1"), d("1.3"), d("1"));

@@ -1,6 +1,6 @@
 //! EU compliance status, computed cumulatively over the years of an
 //! installation's obligation as the UK registry's dynamic calculator does
-//! (RULES.md section 3.5): a deficit in one year stays visible (B) until later
+//! (docs/sources.md#eu-compliance): a deficit in one year stays visible (B) until later
 //! surrenders cover it, and any year without verified emissions shows C.
 
 use crate::error::{FormulaError, add, at_most};

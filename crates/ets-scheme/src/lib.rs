@@ -2,7 +2,8 @@
 //! from a TOML file under `schemes/` (format: `docs/rulebooks.md`), and pure
 //! functions for allocation ([`allocation`]), emissions ([`mrv`]),
 //! obligations and their limits ([`obligation`]), penalties ([`penalty`]) and
-//! the EU's cumulative compliance status ([`compliance`]).
+//! the EU's cumulative compliance status ([`compliance`]); compliance
+//! periods ([`period`]).
 //!
 //! All arithmetic is exact decimal ([`rust_decimal::Decimal`], never `f64`);
 //! results become whole tonnes ([`ets_model::Quantity`]) and minor units
@@ -18,6 +19,7 @@ mod error;
 pub mod mrv;
 pub mod obligation;
 pub mod penalty;
+pub mod period;
 mod reader;
 pub mod rounding;
 pub mod rulebook;

@@ -5,7 +5,7 @@
 //! (see [`crate::rounding`]).
 
 use crate::error::{FormulaError, add, mul};
-use crate::rounding::{tonnes_floor, tonnes_nearest};
+use crate::rounding::{tonnes_ceil, tonnes_floor, tonnes_nearest};
 use crate::rulebook::{
     BorrowingRules, CapBase, CarryOverRules, ObligationRules, OffsetBase, OffsetRules,
 };
@@ -76,6 +76,21 @@ pub fn obligation(
         surrender,
         relief: verified.checked_sub(surrender).unwrap_or(Quantity::ZERO),
     })
+}
+
+/// What an intermediate deadline asks for: `cumulative_share x obligation`, rounded up
+/// (95% of 1,001 t is 950.95 t: 951 t are due).
+///
+/// # Errors
+/// [`FormulaError::Overflow`] only if the product overflows.
+pub fn share_due(
+    obligation: Quantity,
+    cumulative_share: Decimal,
+) -> Result<Quantity, FormulaError> {
+    tonnes_ceil(
+        "share due",
+        mul("share due", cumulative_share, tonnes(obligation))?,
+    )
 }
 
 /// The most offset credits usable: `limit_share x base`, rounded down, where
@@ -158,6 +173,14 @@ mod tests {
 
     fn q(tonnes: u64) -> Quantity {
         Quantity::new(tonnes)
+    }
+
+    #[test]
+    fn an_intermediate_share_rounds_up_to_the_whole_tonne() {
+        // Goal: 95% of 1,001 t = 950.95 t -> 951 t due; 95% of 1,000 t = 950 t exactly.
+        assert_eq!(share_due(q(1_001), d("0.95")), Ok(q(951)));
+        assert_eq!(share_due(q(1_000), d("0.95")), Ok(q(950)));
+        assert_eq!(share_due(q(0), d("0.95")), Ok(q(0)));
     }
 
     #[test]

@@ -283,6 +283,14 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    /// An optional non-empty string.
+    pub(crate) fn optional_string(&mut self, key: &str) -> Result<Option<String>, RulebookError> {
+        if self.get(key).is_none() {
+            return Ok(None);
+        }
+        self.string(key).map(Some)
+    }
+
     /// A list of non-empty strings (possibly empty).
     pub(crate) fn string_list(&mut self, key: &str) -> Result<Vec<String>, RulebookError> {
         let value = self.require(key)?;
@@ -391,6 +399,17 @@ impl<'a> TableReader<'a> {
             }),
             _ => Err(self.wrong_type(key, value, "a table")),
         }
+    }
+
+    /// An optional array of tables (`[[key]]`): empty when absent, else as [`Self::tables`].
+    pub(crate) fn optional_tables(
+        &mut self,
+        key: &str,
+    ) -> Result<Vec<TableReader<'a>>, RulebookError> {
+        if self.get(key).is_none() {
+            return Ok(Vec::new());
+        }
+        self.tables(key)
     }
 
     /// A required, non-empty array of tables (`[[key]]`); the readers' paths

@@ -7,7 +7,9 @@
 //!   the exact total (an entity's allocation is the rounded sum of its units'
 //!   exact allocations, not the sum of rounded unit allocations);
 //! - **limits** (offsets usable, borrowing, carry-over caps): down to the
-//!   whole tonne, so that a limit is never exceeded by rounding.
+//!   whole tonne, so that a limit is never exceeded by rounding;
+//! - **shares due** (an intermediate deadline's 95% of the obligation): up to
+//!   the whole tonne, so that rounding never excuses part of a tonne.
 
 use crate::error::FormulaError;
 use ets_model::{Money, Quantity};
@@ -32,6 +34,14 @@ pub fn tonnes_nearest(what: &'static str, exact_tonnes: Decimal) -> Result<Quant
 /// As [`tonnes_nearest`].
 pub fn tonnes_floor(what: &'static str, exact_tonnes: Decimal) -> Result<Quantity, FormulaError> {
     to_quantity(what, exact_tonnes.floor())
+}
+
+/// `exact_tonnes` rounded up to a whole tonne (for shares due).
+///
+/// # Errors
+/// As [`tonnes_nearest`].
+pub fn tonnes_ceil(what: &'static str, exact_tonnes: Decimal) -> Result<Quantity, FormulaError> {
+    to_quantity(what, exact_tonnes.ceil())
 }
 
 /// `exact_minor_units` rounded to the nearest minor unit (fen, cent), halves

@@ -11,6 +11,7 @@
 
 use crate::reader::{Bounds, Source, TableReader, YEAR_RANGE};
 use ets_model::{Code, Quantity, Vintage};
+use ets_time::TimeZone;
 use rust_decimal::{Decimal, MathematicalOps};
 use std::path::Path;
 use thiserror::Error;
@@ -208,6 +209,9 @@ pub struct SchemeInfo {
     pub compliance_years: Vec<u16>,
     /// The price tick in major units (0.01 yuan); a whole number of minor units.
     pub price_tick_major_units: Decimal,
+    /// The scheme's civil time, in which its deadlines are days (`time_zone`: China
+    /// `UTC+08:00`, the EU `CET/CEST`; UTC when absent, as in rulebooks written before it).
+    pub time_zone: TimeZone,
 }
 
 /// China's four power-unit categories (one benchmark each).
@@ -608,6 +612,16 @@ pub enum PenaltyRegime {
     Eu(EuPenalty),
 }
 
+/// The EU penalty per tonne from a compliance year on (`[[penalty.indexed]]`): the base
+/// indexed to European consumer prices, as published for that year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexedPenalty {
+    /// The first compliance year it applies to.
+    pub from_year: u16,
+    /// Euro per tonne.
+    pub per_tonne_major_units: Decimal,
+}
+
 /// MRV defaults (`[mrv]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MrvRules {
@@ -644,6 +658,9 @@ pub struct Rulebook {
     pub deadlines: Deadlines,
     /// `[penalty]`.
     pub penalty: PenaltyRegime,
+    /// `[[penalty.indexed]]`: the EU penalty per tonne as indexed from a year on, ascending
+    /// (empty: the regime's `indexed_penalty_per_tonne_major_units` for every year).
+    pub penalty_indexed: Vec<IndexedPenalty>,
     /// `[mrv]`; `None` when the rulebook carries no MRV defaults.
     pub mrv: Option<MrvRules>,
 }
@@ -717,6 +734,23 @@ impl Rulebook {
         }
     }
 
+    /// The penalty regime for `compliance_year`: under the EU regime, the indexed penalty
+    /// per tonne of the latest `[[penalty.indexed]]` entry from that year or before.
+    #[must_use]
+    pub fn penalty_for(&self, compliance_year: u16) -> PenaltyRegime {
+        let mut regime = self.penalty;
+        if let PenaltyRegime::Eu(rules) = &mut regime
+            && let Some(entry) = self
+                .penalty_indexed
+                .iter()
+                .rev()
+                .find(|entry| entry.from_year <= compliance_year)
+        {
+            rules.indexed_penalty_per_tonne_major_units = entry.per_tonne_major_units;
+        }
+        regime
+    }
+
     /// The surrender deadlines of `compliance_year`, earliest first.
     #[must_use]
     pub fn surrender_deadlines_for(&self, compliance_year: u16) -> Vec<&SurrenderDeadline> {
@@ -756,7 +790,7 @@ fn read_rulebook(mut root: TableReader<'_>) -> Result<Rulebook, RulebookError> {
         .transpose()?;
     let surrender = read_surrender(root.table("surrender")?)?;
     let deadlines = read_deadlines(root.table("deadlines")?, &scheme.compliance_years)?;
-    let penalty = read_penalty(root.table("penalty")?)?;
+    let (penalty, penalty_indexed) = read_penalty(root.table("penalty")?)?;
     let mrv = root.optional_table("mrv")?.map(read_mrv).transpose()?;
     root.finish()?;
     Ok(Rulebook {
@@ -770,6 +804,7 @@ fn read_rulebook(mut root: TableReader<'_>) -> Result<Rulebook, RulebookError> {
         surrender,
         deadlines,
         penalty,
+        penalty_indexed,
         mrv,
     })
 }
@@ -800,6 +835,15 @@ fn read_scheme(mut table: TableReader<'_>) -> Result<SchemeInfo, RulebookError> 
     let unit_code = read_code(&mut table, "unit_code")?;
     let compliance_years = table.year_list("compliance_years")?;
     check_ascending(&table, "compliance_years", &compliance_years)?;
+    let time_zone = match table.optional_string("time_zone")? {
+        Some(name) => name.parse::<TimeZone>().map_err(|_| {
+            table.invalid(
+                "time_zone",
+                format!("{name:?} is not a time zone: use UTC, UTC+08:00 (Beijing) or CET/CEST"),
+            )
+        })?,
+        None => TimeZone::UTC,
+    };
     let price_tick_major_units = table.decimal(
         "price_tick",
         Bounds::above(Decimal::ZERO, Decimal::new(1000, 0)),
@@ -822,6 +866,7 @@ fn read_scheme(mut table: TableReader<'_>) -> Result<SchemeInfo, RulebookError> 
         unit_code,
         compliance_years,
         price_tick_major_units,
+        time_zone,
     })
 }
 
@@ -1174,6 +1219,15 @@ fn read_deadlines(
     for &year in scheme_years {
         check_year_schedule(&table, &surrender, year)?;
     }
+    if let Some((year, groups)) = crate::period::inconsistent_period(&surrender) {
+        return Err(table.invalid_summary(
+            "surrender",
+            groups,
+            format!(
+                "compliance year {year} is in two periods: every deadline of a year must name the same compliance_years"
+            ),
+        ));
+    }
     table.finish()?;
     Ok(Deadlines {
         pre_allocation,
@@ -1244,7 +1298,9 @@ fn check_year_schedule(
     ))
 }
 
-fn read_penalty(mut table: TableReader<'_>) -> Result<PenaltyRegime, RulebookError> {
+fn read_penalty(
+    mut table: TableReader<'_>,
+) -> Result<(PenaltyRegime, Vec<IndexedPenalty>), RulebookError> {
     #[derive(Clone, Copy)]
     enum Kind {
         China2021,
@@ -1298,8 +1354,24 @@ fn read_penalty(mut table: TableReader<'_>) -> Result<PenaltyRegime, RulebookErr
             make_good: table.boolean("make_good")?,
         }),
     };
+    let mut indexed = Vec::new();
+    for mut entry in table.optional_tables("indexed")? {
+        indexed.push(IndexedPenalty {
+            from_year: entry.year("from_year")?,
+            per_tonne_major_units: entry.decimal("per_tonne_major_units", per_tonne)?,
+        });
+        entry.finish()?;
+    }
+    let years: Vec<u16> = indexed.iter().map(|entry| entry.from_year).collect();
+    check_ascending(&table, "indexed", &years)?;
+    if !indexed.is_empty() && !matches!(regime, PenaltyRegime::Eu(_)) {
+        return Err(table.invalid(
+            "indexed",
+            "an indexed penalty schedule belongs to the eu regime".to_owned(),
+        ));
+    }
     table.finish()?;
-    Ok(regime)
+    Ok((regime, indexed))
 }
 
 fn read_mrv(mut table: TableReader<'_>) -> Result<MrvRules, RulebookError> {
@@ -1464,6 +1536,25 @@ mod tests {
     }
 
     #[test]
+    fn a_year_in_two_periods_is_refused() {
+        // Goal: 2021's 95% deadline naming 2021 alone and its 100% deadline naming a
+        // different group would make 2021 part of two periods.
+        let text = edit(
+            CN_2021,
+            "compliance_years = [2021]                       # annual management [S8]\ndate = 2023-12-31",
+            "compliance_years = [2020, 2021]\ndate = 2023-12-31",
+        );
+        let text = edit(
+            &text,
+            "compliance_years = [2021]                       # 2021-22",
+            "compliance_years = [2020, 2021]                       # 2021-22",
+        );
+        let error = refuse(&text);
+        assert_eq!(error.code(), "rulebook_invalid_value");
+        assert!(error.to_string().contains("two periods"), "{error}");
+    }
+
+    #[test]
     fn deadline_for_a_year_outside_the_scheme_is_refused() {
         // Goal: deadlines name only the rulebook's own compliance years.
         let first_deadline = CN_2021.find("[[deadlines.surrender]]").expect("deadlines");
@@ -1562,6 +1653,21 @@ mod tests {
     }
 
     #[test]
+    fn the_eu_penalty_is_the_indexed_figure_of_the_year() {
+        // Goal: [[penalty.indexed]] sets the penalty per tonne from its year on.
+        let rulebook = load(EU_PHASE4, "eu.toml");
+        let per_tonne = |year| match rulebook.penalty_for(year) {
+            PenaltyRegime::Eu(rules) => rules.indexed_penalty_per_tonne_major_units,
+            _ => panic!("EU regime expected"),
+        };
+        assert_eq!(per_tonne(2021), d("107"));
+        assert_eq!(per_tonne(2022), d("107"));
+        assert_eq!(per_tonne(2023), d("111"));
+        assert_eq!(per_tonne(2030), d("111"));
+        assert_eq!(per_tonne(2020), d("100"));
+    }
+
+    #[test]
     fn year_schedule_interpolates_linearly_and_exactly() {
         // Goal: the EU CLEF of non-exposed sectors goes 0.30 -> 0 from 2026 to 2030 in equal steps.
         let rulebook = load(EU_PHASE4, "eu.toml");
@@ -1573,6 +1679,7 @@ mod tests {
         assert_eq!(clef(2030), Some(d("0")));
         assert_eq!(clef(2025), None);
         assert_eq!(rules.cscf_for(2023), Some(d("1.00")));
-        assert_eq!(rules.cscf_for(2026), None);
+        assert_eq!(rules.cscf_for(2026), Some(d("1.00")));
+        assert_eq!(rules.cscf_for(2031), None);
     }
 }

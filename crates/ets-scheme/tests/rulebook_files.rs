@@ -1,5 +1,5 @@
 //! Loads every committed rulebook under `schemes/` and checks its key values
-//! against RULES.md, so that a typo in a file fails the build.
+//! against docs/sources.md, so that a typo in a file fails the build.
 
 use ets_scheme::Rulebook;
 use ets_scheme::rulebook::{
@@ -82,7 +82,7 @@ fn every_committed_rulebook_loads_and_ids_match_file_names() {
 
 #[test]
 fn china_benchmarks_match_rules_md_table() {
-    // Goal: the benchmark table of RULES.md section 2.3, cell by cell.
+    // Goal: the benchmark table of docs/sources.md#cn-allocation, cell by cell.
     let rulebooks = load_all();
     let expected = [
         (
@@ -262,7 +262,7 @@ fn eu_phase4_rulebook_matches_rules_md() {
 #[test]
 fn every_number_in_a_rulebook_carries_a_source_comment() {
     // Goal: the rule of schemes/: each value with a digit (number, share, year, date) says on its
-    // line where it comes from: a [Sn] tag, a RULES.md section, or "unconfirmed". Only the
+    // line where it comes from: a [Sn] tag, a docs/sources.md section, or "unconfirmed". Only the
     // free-text `id` and `name` are exempt.
     for entry in std::fs::read_dir(schemes_dir()).expect("schemes/ exists") {
         let path = entry.expect("entry").path();
@@ -280,7 +280,7 @@ fn every_number_in_a_rulebook_carries_a_source_comment() {
                 continue;
             }
             let sourced = comment.contains("[S")
-                || comment.contains("RULES.md")
+                || comment.contains("docs/sources.md")
                 || comment.contains("unconfirmed");
             assert!(
                 sourced,

@@ -212,18 +212,21 @@ fn credentials_of(headers: &HeaderMap) -> Result<Credentials, &'static str> {
     })
 }
 
-/// 401 with the challenges a client may answer.
-fn unauthenticated(message: &str) -> Response {
+/// 401 with the challenges a client may answer (Basic only when the server
+/// accepts it).
+fn unauthenticated(state: &ServerState, message: &str) -> Response {
     let mut response = error(StatusCode::UNAUTHORIZED, "unauthenticated", message);
     let headers = response.headers_mut();
     headers.append(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"openets\""),
     );
-    headers.append(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"openets\", charset=\"UTF-8\""),
-    );
+    if state.basic_auth {
+        headers.append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"openets\", charset=\"UTF-8\""),
+        );
+    }
     response
 }
 
@@ -240,16 +243,22 @@ pub(crate) async fn require_user(
         Ok(credentials) => credentials,
         // No credentials at all is not an attempt (a browser's first request).
         Err(reason) if !request.headers().contains_key(header::AUTHORIZATION) => {
-            return unauthenticated(reason);
+            return unauthenticated(&state, reason);
         }
         Err(reason) => {
             if let Err(throttled) = throttle::check(&state, None, address) {
                 return throttled.response();
             }
             throttle::record_failure(&state, None, address);
-            return unauthenticated(reason);
+            return unauthenticated(&state, reason);
         }
     };
+    if matches!(credentials, Credentials::Basic { .. }) && !state.basic_auth {
+        return unauthenticated(
+            &state,
+            "HTTP Basic authentication is off on this server; send an API token (Bearer)",
+        );
+    }
     let user = match &credentials {
         Credentials::Basic { name, .. } => Some(name.clone()),
         Credentials::Token(_) => None,
@@ -267,10 +276,18 @@ pub(crate) async fn require_user(
             tracing::info!(code, "authentication failed");
             throttle::record_failure(&state, user.as_deref(), address);
             // One answer for every failure: a client cannot probe names.
-            return unauthenticated("the credentials are not valid");
+            return unauthenticated(&state, "the credentials are not valid");
         }
     };
     tracing::Span::current().record("user", principal.name.as_str());
+    if let Err((refusal, wait)) = state.rate.spend_at(
+        &principal.name,
+        body_bytes(&request),
+        std::time::Instant::now(),
+    ) {
+        tracing::info!(user = %principal.name, "rate limited");
+        return crate::http::rate_limited(&refusal, wait);
+    }
     let reads_only = matches!(*request.method(), Method::GET | Method::HEAD);
     if !reads_only && !principal.role.may_write() {
         return error(
@@ -284,6 +301,24 @@ pub(crate) async fn require_user(
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// What a request's body costs from its user's byte budget: its declared
+/// length, or (a chunked body of unknown length) the most the route accepts.
+fn body_bytes(request: &Request) -> u64 {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    match declared {
+        Some(length) => length,
+        None if request.method() == Method::GET || request.method() == Method::HEAD => 0,
+        None if request.uri().path().ends_with("/batch") => {
+            crate::http::BATCH_BODY_MAX_BYTES as u64
+        }
+        None => crate::http::BODY_MAX_BYTES as u64,
+    }
 }
 
 /// The client's IP address, when the server was started with connection info.

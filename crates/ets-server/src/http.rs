@@ -4,12 +4,13 @@
 //! document needs a user (see `auth`); every request gets one tracing span
 //! and is counted in the metrics.
 
+use crate::access::{self, ParticipantKinds};
 use crate::auth::throttle::Throttle;
 use crate::auth::{UserDirectory, require_user};
 use crate::metrics::Metrics;
-use crate::sequencer::{Job, Query};
+use crate::rate::RateLimiter;
+use crate::sequencer::Job;
 use crate::stream::{self, Streams};
-use crate::users::{Principal, Role};
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Path, Request, State};
 use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -17,9 +18,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
-use ets_api::{ApiRequest, parse_request, rejection_json, reply_json};
+use ets_api::{
+    ApiError, ErrorBody, Principal, Refusal, RefusalCode, Visibility, account_parties,
+    account_view, authorise_read, parse_request, participant_view, rejection_json, reply_json,
+    serial_parties, serial_view, status_of_code, transaction_parties, transaction_view,
+};
 use ets_engine::Outcome;
 use ets_model::{AccountId, ParticipantId, RequestId, TransactionId};
+use ets_store::Store;
 use ets_store::Submission;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -39,19 +45,6 @@ pub const BATCH_COMMANDS_MAX: usize = 10_000;
 /// The OpenAPI 3.1 document of the API, served at `/api/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// Commands only a user with the `administrator` role may send (the engine
-/// also checks that their participant is an administrator).
-pub const ADMINISTRATOR_COMMANDS: [&str; 8] = [
-    "register_participant",
-    "open_account",
-    "set_account_status",
-    "set_approval_rule",
-    "issue",
-    "allocate",
-    "cancel",
-    "reverse",
-];
-
 /// What the request handlers share.
 #[derive(Clone)]
 pub struct ServerState {
@@ -67,6 +60,12 @@ pub struct ServerState {
     pub streams: Streams,
     /// Whether the server speaks HTTPS (its cookies then carry `Secure`).
     pub https: bool,
+    /// The kinds of the participants users act as, read once each.
+    pub kinds: Arc<ParticipantKinds>,
+    /// Whether the JSON API accepts HTTP Basic credentials.
+    pub basic_auth: bool,
+    /// Each user's request and byte budget.
+    pub rate: Arc<RateLimiter>,
 }
 
 impl ServerState {
@@ -85,6 +84,9 @@ impl ServerState {
             throttle: Arc::new(Throttle::default()),
             streams: Streams::new(),
             https: false,
+            kinds: Arc::default(),
+            basic_auth: false,
+            rate: Arc::default(),
         }
     }
 }
@@ -216,8 +218,9 @@ pub fn router(state: ServerState) -> Router {
     let Table {
         public, protected, ..
     } = table();
-    let protected =
-        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_user));
+    let protected = protected
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_user))
+        .route_layer(middleware::from_fn(guard_json_posts));
     public
         .merge(protected)
         .merge(crate::ui::router(state.clone()))
@@ -266,23 +269,69 @@ async fn observe(State(state): State<ServerState>, request: Request, next: Next)
 }
 
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({ "ok": false, "code": code, "message": message.into() })),
-    )
-        .into_response()
+    let message = message.into();
+    (status, Json(ErrorBody::new(code, &message))).into_response()
+}
+
+/// `429 rate_limited` with `Retry-After` in whole seconds (at least 1).
+pub(crate) fn rate_limited(refusal: &Refusal, wait: std::time::Duration) -> Response {
+    let mut response = refuse(refusal);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// The response of a refusal: its code's status, `Retry-After` when the
+/// queue is full.
+pub(crate) fn refuse(refusal: &Refusal) -> Response {
+    let status = StatusCode::from_u16(refusal.code.http_status())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, Json(ErrorBody::from(refusal))).into_response();
+    if refusal.code == RefusalCode::QueueFull {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }
 
 fn queue_full() -> Response {
-    let mut response = error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "queue_full",
+    refuse(&queue_full_refusal())
+}
+
+fn queue_full_refusal() -> Refusal {
+    Refusal::new(
+        RefusalCode::QueueFull,
         "the server is at capacity; retry after a second",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+    )
+}
+
+fn shutting_down() -> Refusal {
+    Refusal::new(RefusalCode::ShuttingDown, "the server is shutting down")
+}
+
+/// Runs `read` on the sequencer thread after the writes queued before it.
+///
+/// # Errors
+/// `queue_full` or `shutting_down`.
+pub(crate) async fn enqueue_read<T, F>(jobs: &mpsc::Sender<Job>, read: F) -> Result<T, Refusal>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> T + Send + 'static,
+{
+    let (sender, answer) = oneshot::channel();
+    let job = Job::Read(Box::new(move |store: &Store| {
+        // The asker may have gone away; nothing to do then.
+        let _ = sender.send(read(store));
+    }));
+    match jobs.try_send(job) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => return Err(queue_full_refusal()),
+        Err(mpsc::error::TrySendError::Closed(_)) => return Err(shutting_down()),
+    }
+    answer.await.map_err(|_| shutting_down())
 }
 
 /// Puts a job on the queue without waiting; a full or closed queue gives the
@@ -297,6 +346,64 @@ pub(crate) fn enqueue(jobs: &mpsc::Sender<Job>, job: Job) -> Option<Response> {
             "the server is shutting down",
         )),
     }
+}
+
+/// Whether a request's `Origin`, when it has one, is this server (scheme
+/// `http` or `https` and the `Host` it was sent to). Browsers send `Origin`
+/// with every cross-site POST, so a page of another site cannot use a
+/// signed-in user's cookie or cached credentials here.
+pub(crate) fn origin_allowed(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or("");
+    let origin = origin.to_str().unwrap_or("");
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|authority| !host.is_empty() && authority == host)
+}
+
+/// Whether the request's `Content-Type` is JSON (`application/json`, or for
+/// batches also JSON lines), parameters such as `charset` aside.
+fn is_json(headers: &HeaderMap, lines: bool) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (lines
+            && (essence.eq_ignore_ascii_case("application/x-ndjson")
+                || essence.eq_ignore_ascii_case("application/jsonl")))
+}
+
+/// Every POST to the JSON API must say it is JSON and come from no other
+/// site: a browser's cross-site form (`text/plain`, form-encoded) is refused
+/// before its credentials are even looked at.
+async fn guard_json_posts(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST {
+        let headers = request.headers();
+        if !origin_allowed(headers) {
+            return refuse(&Refusal::new(
+                RefusalCode::CrossOrigin,
+                "a request from another origin may not be sent to this API",
+            ));
+        }
+        let lines = request.uri().path().ends_with("/batch");
+        if !is_json(headers, lines) {
+            return refuse(&Refusal::new(
+                RefusalCode::UnsupportedMediaType,
+                "the body must be sent with Content-Type: application/json",
+            ));
+        }
+    }
+    next.run(request).await
 }
 
 async fn health() -> Json<Value> {
@@ -330,20 +437,9 @@ async fn metrics(State(state): State<ServerState>) -> Response {
     }
 }
 
-/// The HTTP status that fits an engine refusal code.
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "not_administrator" | "not_representative" => StatusCode::FORBIDDEN,
-        c if c.starts_with("unknown_") => StatusCode::NOT_FOUND,
-        "time_went_backwards"
-        | "participant_exists"
-        | "account_exists"
-        | "not_pending"
-        | "already_approved" => StatusCode::CONFLICT,
-        // The idempotency draft's answer to a key reused with another payload.
-        ets_engine::REQUEST_ID_REUSED => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
+/// The HTTP status of an engine refusal code, from `ets_api`'s one table.
+pub(crate) fn status_of(code: &str) -> StatusCode {
+    StatusCode::from_u16(status_of_code(code)).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 /// The `Idempotency-Key` header, when present, must be the body's
@@ -367,41 +463,6 @@ fn check_idempotency_key(headers: &HeaderMap, request_id: u64) -> Option<Respons
     }
 }
 
-/// The checks between the authenticated user and the command they send.
-/// Gives the refusal to send, if any.
-fn authorise(principal: &Principal, request: &ApiRequest) -> Option<Response> {
-    refusal(principal, request).map(|(status, code, message)| error(status, code, message))
-}
-
-/// The status, code and message of the refusal of `request` by `principal`, if any.
-fn refusal(
-    principal: &Principal,
-    request: &ApiRequest,
-) -> Option<(StatusCode, &'static str, String)> {
-    if request.requester != principal.participant {
-        return Some((
-            StatusCode::FORBIDDEN,
-            "requester_mismatch",
-            format!(
-                "user {} acts as participant {}, not as the requester {}",
-                principal.name, principal.participant, request.requester
-            ),
-        ));
-    }
-    let name = request.command.name();
-    if ADMINISTRATOR_COMMANDS.contains(&name) && principal.role != Role::Administrator {
-        return Some((
-            StatusCode::FORBIDDEN,
-            "role_forbids",
-            format!(
-                "{name} needs the role administrator; user {} has the role {}",
-                principal.name, principal.role
-            ),
-        ));
-    }
-    None
-}
-
 /// One line of a batch's answer: decided before the engine, or sent to it.
 enum BatchLine {
     Decided(Value),
@@ -417,6 +478,10 @@ async fn commands_batch(
     Extension(principal): Extension<Principal>,
     body: String,
 ) -> Response {
+    let kind = match access::participant_kind(&state, principal.participant).await {
+        Ok(kind) => kind,
+        Err(refusal) => return refuse(&refusal),
+    };
     let mut lines = Vec::new();
     let mut submissions = Vec::new();
     for (index, line) in body.lines().enumerate() {
@@ -424,11 +489,10 @@ async fn commands_batch(
             continue;
         }
         if lines.len() == BATCH_COMMANDS_MAX {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "batch_too_large",
+            return refuse(&Refusal::new(
+                RefusalCode::BatchTooLarge,
                 format!("a batch holds at most {BATCH_COMMANDS_MAX} commands"),
-            );
+            ));
         }
         let number = index + 1;
         let request = match parse_request(line) {
@@ -438,14 +502,13 @@ async fn commands_batch(
                 continue;
             }
         };
-        if let Some((_, code, message)) = refusal(&principal, &request) {
-            lines.push(BatchLine::Decided(json!({
-                "request_id": request.request_id.0,
-                "line": number,
-                "ok": false,
-                "code": code,
-                "message": message,
-            })));
+        if let Err(refusal) = access::check_command(&principal, kind, &request) {
+            let refused = ApiError {
+                code: refusal.code.as_str(),
+                message: refusal.message,
+                request_id: Some(request.request_id.0),
+            };
+            lines.push(BatchLine::Decided(rejection_json(number, &refused)));
             continue;
         }
         lines.push(BatchLine::Sent(request.request_id));
@@ -456,11 +519,22 @@ async fn commands_batch(
             command: request.command,
         });
     }
+    if lines.is_empty() {
+        return refuse(&Refusal::new(
+            RefusalCode::EmptyBatch,
+            "the batch holds no command (one JSON command per line)",
+        ));
+    }
     let mut replies = if submissions.is_empty() {
         Vec::new()
     } else {
         let (reply, answer) = oneshot::channel();
-        if let Some(response) = enqueue(&state.jobs, Job::SubmitMany { submissions, reply }) {
+        let job = Job::SubmitMany {
+            submissions,
+            bytes: body.len(),
+            reply,
+        };
+        if let Some(response) = enqueue(&state.jobs, job) {
             return response;
         }
         match answer.await {
@@ -513,10 +587,11 @@ async fn command(
             );
         }
     };
-    if let Some(response) = check_idempotency_key(&headers, request.request_id.0)
-        .or_else(|| authorise(&principal, &request))
-    {
+    if let Some(response) = check_idempotency_key(&headers, request.request_id.0) {
         return response;
+    }
+    if let Err(refusal) = access::authorise_command(&state, &principal, &request).await {
+        return refuse(&refusal);
     }
     let jobs = &state.jobs;
     let (reply, answer) = oneshot::channel();
@@ -527,7 +602,12 @@ async fn command(
         command: request.command,
     };
     let submission = Box::new(submission);
-    if let Some(response) = enqueue(jobs, Job::Submit { submission, reply }) {
+    let job = Job::Submit {
+        submission,
+        bytes: body.len(),
+        reply,
+    };
+    if let Some(response) = enqueue(jobs, job) {
         return response;
     }
     match answer.await {
@@ -554,58 +634,99 @@ async fn command(
     }
 }
 
-async fn query(jobs: &mpsc::Sender<Job>, query: Query, what: String) -> Response {
-    let (reply, answer) = oneshot::channel();
-    if let Some(response) = enqueue(jobs, Job::Query { query, reply }) {
-        return response;
-    }
-    match answer.await {
-        Ok(Some(view)) => Json(view).into_response(),
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} does not exist"),
-        ),
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the server is shutting down",
-        ),
+/// Reads a private view on the sequencer thread: `view` gives it (or `None`
+/// when it does not exist) with its parties; the principal must be one of
+/// them, an administrator or an auditor (`ets_api::Visibility::Parties`).
+async fn private_view<V, F>(
+    state: &ServerState,
+    principal: Principal,
+    what: String,
+    view: F,
+) -> Response
+where
+    V: serde::Serialize + Send + 'static,
+    F: FnOnce(&ets_registry::Registry) -> Option<(V, Vec<ParticipantId>)> + Send + 'static,
+{
+    let found = enqueue_read(&state.jobs, move |store| view(store.engine().registry())).await;
+    match found {
+        Err(refusal) => refuse(&refusal),
+        Ok(None) => not_found(&what),
+        Ok(Some((view, parties))) => {
+            match authorise_read(&principal, Visibility::Parties, &parties, &what) {
+                Ok(()) => Json(view).into_response(),
+                Err(refusal) => refuse(&refusal),
+            }
+        }
     }
 }
 
-async fn account(State(state): State<ServerState>, Path(id): Path<u64>) -> Response {
-    query(
-        &state.jobs,
-        Query::Account(AccountId(id)),
+fn not_found(what: &str) -> Response {
+    refuse(&Refusal::new(
+        RefusalCode::NotFound,
+        format!("{what} does not exist"),
+    ))
+}
+
+async fn account(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> Response {
+    private_view(
+        &state,
+        principal,
         format!("account {id}"),
+        move |registry| {
+            let view = account_view(registry, AccountId(id)).ok()?;
+            Some((view, account_parties(registry, AccountId(id))))
+        },
     )
     .await
 }
 
-async fn transaction(State(state): State<ServerState>, Path(id): Path<u64>) -> Response {
-    query(
-        &state.jobs,
-        Query::Transaction(TransactionId(id)),
+async fn transaction(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> Response {
+    private_view(
+        &state,
+        principal,
         format!("transaction {id}"),
+        move |registry| {
+            let view = transaction_view(registry, TransactionId(id)).ok()?;
+            Some((view, transaction_parties(registry, TransactionId(id))))
+        },
     )
     .await
 }
 
-async fn serial(State(state): State<ServerState>, Path(serial): Path<u64>) -> Response {
-    query(
-        &state.jobs,
-        Query::Serial(serial),
+async fn serial(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+    Path(serial): Path<u64>,
+) -> Response {
+    private_view(
+        &state,
+        principal,
         format!("serial {serial}"),
+        move |registry| {
+            let view = serial_view(registry, serial)?;
+            Some((view, serial_parties(registry, serial)))
+        },
     )
     .await
 }
 
+/// Participants are public (a name and a kind).
 async fn participant(State(state): State<ServerState>, Path(id): Path<u64>) -> Response {
-    query(
-        &state.jobs,
-        Query::Participant(ParticipantId(id)),
-        format!("participant {id}"),
-    )
-    .await
+    let found = enqueue_read(&state.jobs, move |store| {
+        participant_view(store.engine().registry(), ParticipantId(id)).ok()
+    })
+    .await;
+    match found {
+        Ok(Some(view)) => Json(view).into_response(),
+        Ok(None) => not_found(&format!("participant {id}")),
+        Err(refusal) => refuse(&refusal),
+    }
 }

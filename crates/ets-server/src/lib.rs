@@ -19,9 +19,11 @@
 //! (`/api/stream/*`); with a certificate and key the server speaks HTTPS
 //! (rustls), else plain HTTP.
 
+mod access;
 mod auth;
 mod http;
 mod metrics;
+mod rate;
 mod sequencer;
 mod stream;
 mod ui;
@@ -29,18 +31,20 @@ mod users;
 
 pub use auth::throttle;
 
+pub use access::ParticipantKinds;
 pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};
 pub use http::{
-    ADMINISTRATOR_COMMANDS, Access, BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES,
-    OPENAPI_JSON, Route, ServerState, Verb, router, routes,
+    Access, BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES, OPENAPI_JSON, Route,
+    ServerState, Verb, router, routes,
 };
 pub use metrics::Metrics;
-pub use sequencer::{Job, Query, Sequencer, SequencerConfig};
+pub use rate::{RateLimitConfig, RateLimiter};
+pub use sequencer::{Job, Sequencer, SequencerConfig};
 pub use stream::{EVENTS_BUFFERED, StreamEvent, Streams, Topic};
 pub use users::{
     AuthError, NAME_MAX_BYTES, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, Principal, Role,
-    TOKENS_PER_USER_MAX, USERS_FILE_NAME, USERS_FILE_VERSION, USERS_MAX, UnknownRole, Users,
-    UsersError, users_path,
+    TOKEN_LIFETIME_DEFAULT, TOKENS_PER_USER_MAX, USERS_FILE_NAME, USERS_FILE_VERSION, USERS_MAX,
+    UnknownRole, Users, UsersError, users_path,
 };
 
 use std::net::SocketAddr;
@@ -61,6 +65,12 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// When failed sign-ins are refused.
     pub throttle: throttle::ThrottleConfig,
+    /// Whether the JSON API accepts HTTP Basic credentials (off by default:
+    /// browsers cache them and send them with cross-site requests; programs
+    /// use tokens). The web UI's sign-in form is not affected.
+    pub basic_auth: bool,
+    /// How fast each user may send requests and bytes.
+    pub rate_limit: RateLimitConfig,
 }
 
 impl ServerConfig {
@@ -73,6 +83,8 @@ impl ServerConfig {
             sequencer: SequencerConfig::default(),
             tls: None,
             throttle: throttle::ThrottleConfig::default(),
+            basic_auth: false,
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -133,6 +145,21 @@ pub enum ServerError {
     },
 }
 
+/// The response header naming the store's kind on every answer (`live`,
+/// `virtual` or `import`), so that no answer of a store that is not live passes for live.
+pub const STORE_KIND_HEADER: &str = "ets-store-kind";
+
+async fn label_store_kind(
+    kind: ets_store::StoreKind,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    response.headers_mut().insert(
+        STORE_KIND_HEADER,
+        axum::http::HeaderValue::from_static(kind.name()),
+    );
+    response
+}
+
 /// Opens the store and its users file, binds the address, calls `on_listening` with the bound
 /// address (useful with port 0), and serves until `shutdown` completes; then
 /// the sequencer finishes the jobs already queued and the store is closed.
@@ -170,6 +197,7 @@ pub async fn serve(
         ),
         None => None,
     };
+    let kind = store.kind();
     let metrics = Arc::new(Metrics::new());
     let streams = Streams::new();
     let sequencer = Sequencer::start(
@@ -199,8 +227,15 @@ pub async fn serve(
         throttle: Arc::new(throttle::Throttle::new(config.throttle)),
         streams: streams.clone(),
         https: tls.is_some(),
+        kinds: Arc::default(),
+        basic_auth: config.basic_auth,
+        rate: Arc::new(RateLimiter::new(config.rate_limit)),
     };
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state)
+        .layer(axum::middleware::map_response(move |response| {
+            label_store_kind(kind, response)
+        }))
+        .into_make_service_with_connect_info::<SocketAddr>();
     // Open streams never end on their own: close them when shutdown begins.
     let shutdown = async move {
         shutdown.await;

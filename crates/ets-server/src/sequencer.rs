@@ -7,10 +7,7 @@
 
 use crate::metrics::Metrics;
 use crate::stream::{Publisher, Streams};
-use ets_api::{account_view, participant_view, serial_view, transaction_view};
-use ets_model::{AccountId, ParticipantId, TransactionId};
 use ets_store::{Reply, Store, Submission, wall_clock_now};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +19,12 @@ pub struct SequencerConfig {
     pub queue_capacity: usize,
     /// The most submissions made durable by one fsync.
     pub batch_max: usize,
+    /// The most request bytes (the commands' JSON, an upper bound of their
+    /// journaled size) made durable by one fsync; a job that would pass it
+    /// starts the next group commit instead. A quarter of the journal's
+    /// batch limit, so no mix of users' requests can exceed it and fault
+    /// the store.
+    pub batch_bytes_max: usize,
 }
 
 impl Default for SequencerConfig {
@@ -29,21 +32,9 @@ impl Default for SequencerConfig {
         SequencerConfig {
             queue_capacity: 65_536,
             batch_max: 8_189,
+            batch_bytes_max: ets_journal::MAX_BATCH_BYTES / 4,
         }
     }
-}
-
-/// A read of the engine's state.
-#[derive(Debug, Clone, Copy)]
-pub enum Query {
-    /// An account with its holdings.
-    Account(AccountId),
-    /// A transaction with its history.
-    Transaction(TransactionId),
-    /// A serial number's history.
-    Serial(u64),
-    /// A participant.
-    Participant(ParticipantId),
 }
 
 /// Work for the sequencer, with where to send the answer.
@@ -53,6 +44,8 @@ pub enum Job {
         /// The command (boxed: commands are much larger than queries, and the queue
         /// holds many jobs).
         submission: Box<Submission>,
+        /// The size of the request it came in, bytes.
+        bytes: usize,
         /// Where the reply goes.
         reply: oneshot::Sender<Result<Reply, String>>,
     },
@@ -62,15 +55,10 @@ pub enum Job {
     SubmitMany {
         /// The commands, in order.
         submissions: Vec<Submission>,
+        /// The size of the request they came in, bytes.
+        bytes: usize,
         /// Where the replies go, in the same order.
         reply: oneshot::Sender<Result<Vec<Reply>, String>>,
-    },
-    /// A query; answered with the view, or `None` when the thing does not exist.
-    Query {
-        /// What to read.
-        query: Query,
-        /// Where the view goes.
-        reply: oneshot::Sender<Option<Value>>,
     },
     /// A read of anything in the store (the web UI's pages), run on the
     /// sequencer thread after the submissions queued before it are durable.
@@ -98,7 +86,11 @@ impl Sequencer {
         streams: Streams,
     ) -> std::io::Result<Sequencer> {
         let (sender, receiver) = mpsc::channel(config.queue_capacity.max(1));
-        let batch_max = config.batch_max.max(1);
+        let limits = SequencerConfig {
+            batch_max: config.batch_max.max(1),
+            batch_bytes_max: config.batch_bytes_max.max(1),
+            ..config
+        };
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || {
@@ -107,7 +99,7 @@ impl Sequencer {
                     streams: &streams,
                     publisher: Publisher::default(),
                 };
-                run(store, receiver, batch_max, &mut sink);
+                run(store, receiver, limits, &mut sink);
             })?;
         Ok(Sequencer { sender, thread })
     }
@@ -148,9 +140,16 @@ enum Waiter {
 struct Pending {
     submissions: Vec<Submission>,
     waiters: Vec<Waiter>,
+    bytes: usize,
 }
 
-fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, sink: &mut Sink<'_>) {
+fn run(
+    mut store: Store,
+    mut receiver: mpsc::Receiver<Job>,
+    limits: SequencerConfig,
+    sink: &mut Sink<'_>,
+) {
+    let batch_max = limits.batch_max;
     report_journal(&store, sink.metrics);
     let mut pending = Pending::default();
     // Waits for the first job, then takes whatever else is already queued.
@@ -158,21 +157,40 @@ fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, si
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                Job::Submit { submission, reply } => {
+                Job::Submit {
+                    submission,
+                    bytes,
+                    reply,
+                } => {
+                    make_room(
+                        &mut store,
+                        &mut pending,
+                        sink,
+                        bytes,
+                        limits.batch_bytes_max,
+                    );
+                    pending.bytes = pending.bytes.saturating_add(bytes);
                     pending.submissions.push(*submission);
                     pending.waiters.push(Waiter::One(reply));
                 }
-                Job::SubmitMany { submissions, reply } => {
+                Job::SubmitMany {
+                    submissions,
+                    bytes,
+                    reply,
+                } => {
+                    make_room(
+                        &mut store,
+                        &mut pending,
+                        sink,
+                        bytes,
+                        limits.batch_bytes_max,
+                    );
+                    pending.bytes = pending.bytes.saturating_add(bytes);
                     pending.waiters.push(Waiter::Many {
                         count: submissions.len(),
                         reply,
                     });
                     pending.submissions.extend(submissions);
-                }
-                Job::Query { query, reply } => {
-                    flush(&mut store, &mut pending, sink);
-                    // The asker may have gone away; nothing to do then.
-                    let _ = reply.send(answer(&store, query));
                 }
                 Job::Read(read) => {
                     flush(&mut store, &mut pending, sink);
@@ -193,6 +211,21 @@ fn run(mut store: Store, mut receiver: mpsc::Receiver<Job>, batch_max: usize, si
     tracing::info!("sequencer stopped");
 }
 
+/// Commits what is pending first when a job of `bytes` would take the group
+/// commit past `bytes_max` (so a large job starts a batch of its own rather
+/// than overflowing the journal's limit).
+fn make_room(
+    store: &mut Store,
+    pending: &mut Pending,
+    sink: &mut Sink<'_>,
+    bytes: usize,
+    bytes_max: usize,
+) {
+    if !pending.submissions.is_empty() && pending.bytes.saturating_add(bytes) > bytes_max {
+        flush(store, pending, sink);
+    }
+}
+
 /// Makes the pending submissions durable, then answers each, then publishes
 /// the batch's events when anyone listens.
 fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>) {
@@ -211,6 +244,7 @@ fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>) {
     let latency = started.elapsed();
     let count = pending.submissions.len();
     pending.submissions.clear();
+    pending.bytes = 0;
     match submitted {
         Ok(replies) => {
             metrics.observe_commit(count, latency);
@@ -259,14 +293,4 @@ fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>) {
 fn report_journal(store: &Store, metrics: &Metrics) {
     let stats = store.journal().stats();
     metrics.set_journal(stats.bytes, stats.records);
-}
-
-fn answer(store: &Store, query: Query) -> Option<Value> {
-    let registry = store.engine().registry();
-    match query {
-        Query::Account(id) => account_view(registry, id).ok(),
-        Query::Transaction(id) => transaction_view(registry, id).ok(),
-        Query::Participant(id) => participant_view(registry, id).ok(),
-        Query::Serial(serial) => serial_view(registry, serial),
-    }
 }

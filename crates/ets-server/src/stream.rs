@@ -7,18 +7,19 @@
 //! event saying how many, so a slow client never makes the server buffer
 //! without bound.
 
-use crate::http::{ServerState, enqueue, error};
-use crate::sequencer::{Job, Query};
-use crate::users::{Principal, Role};
+use crate::auth::UserDirectory;
+use crate::http::{ServerState, enqueue_read, refuse};
 use axum::extract::{Extension, Path, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use ets_api::transaction_view;
+use ets_api::{
+    ErrorBody, Principal, Refusal, RefusalCode, Visibility, account_parties, authorise_read,
+    transaction_view,
+};
 use ets_engine::exchange::{ExchangeEffect, TradeRecord, TradeVenue};
 use ets_engine::{Effect, Outcome};
 use ets_market::{DailyStats, Depth, TradeMode};
-use ets_model::{AccountId, Code};
+use ets_model::{AccountId, Code, ParticipantId};
 use ets_registry::Effect as RegistryEffect;
 use ets_store::Store;
 use serde_json::{Value, json};
@@ -26,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, watch};
 
 /// Events kept for subscribers that have not read them yet; beyond this the
 /// slowest lose the oldest and are told with a `lagged` event.
@@ -53,6 +54,10 @@ pub struct StreamEvent {
     pub name: &'static str,
     /// The SSE `data:` line, one JSON object.
     pub data: String,
+    /// Who besides administrators and auditors may receive it: for an
+    /// account's event, the account's holder and representatives when it was
+    /// published; empty for the public market stream.
+    pub readers: Vec<ParticipantId>,
 }
 
 /// The publishing side, shared by the sequencer and the handlers.
@@ -100,17 +105,23 @@ impl Streams {
         }
     }
 
-    /// A stream of the events of `topic`, starting with a `subscribed` event.
-    fn sse(&self, topic: Topic, hello: Value) -> Response {
+    /// A stream of the events of `topic`, starting with a `subscribed` event;
+    /// `gate` decides for every event whether it may still be sent (a
+    /// refusal ends the stream with a `forbidden` event).
+    fn sse(&self, topic: Topic, hello: Value, gate: Gate) -> Response {
         let receiver = self.events.subscribe();
         let closing = self.closing.subscribe();
         let first = Event::default().event("subscribed").data(hello.to_string());
-        let state = (Some(first), receiver, closing);
+        let state = (Some(first), receiver, closing, Some(gate));
         let stream = futures_util::stream::unfold(
             state,
-            move |(first, mut receiver, mut closing)| async move {
+            move |(first, mut receiver, mut closing, gate)| async move {
+                let gate = gate?;
                 if let Some(first) = first {
-                    return Some((Ok::<Event, Infallible>(first), (None, receiver, closing)));
+                    return Some((
+                        Ok::<Event, Infallible>(first),
+                        (None, receiver, closing, Some(gate)),
+                    ));
                 }
                 loop {
                     if *closing.borrow() {
@@ -119,15 +130,20 @@ impl Streams {
                     tokio::select! {
                         received = receiver.recv() => match received {
                             Ok(event) if event.topic == topic => {
+                                if let Err(refusal) = gate.admits(&event) {
+                                    let body = ErrorBody::from(&refusal);
+                                    let sent = Event::default().event("forbidden").json_data(body).unwrap_or_default();
+                                    return Some((Ok(sent), (None, receiver, closing, None)));
+                                }
                                 let sent = Event::default().event(event.name).data(event.data.as_str());
-                                return Some((Ok(sent), (None, receiver, closing)));
+                                return Some((Ok(sent), (None, receiver, closing, Some(gate))));
                             }
                             Ok(_) => {}
                             Err(broadcast::error::RecvError::Lagged(missed)) => {
                                 let sent = Event::default()
                                     .event("lagged")
                                     .data(json!({ "missed": missed }).to_string());
-                                return Some((Ok(sent), (None, receiver, closing)));
+                                return Some((Ok(sent), (None, receiver, closing, Some(gate))));
                             }
                             Err(broadcast::error::RecvError::Closed) => return None,
                         },
@@ -146,60 +162,87 @@ impl Streams {
     }
 }
 
-/// `GET /api/stream/market`: any authenticated user.
-pub(crate) async fn market(State(state): State<ServerState>) -> Response {
-    state
-        .streams
-        .sse(Topic::Market, json!({ "stream": "market" }))
+/// The check a stream makes before every event: the subscriber's user, as
+/// the users file says now (removed: the stream ends; role changed: the new
+/// role applies), must still be allowed to read it.
+struct Gate {
+    users: Arc<UserDirectory>,
+    user: String,
 }
 
-/// `GET /api/stream/accounts/{id}`: the account's representatives, the
-/// administrators and the auditors.
+impl Gate {
+    fn admits(&self, event: &StreamEvent) -> Result<(), Refusal> {
+        let principal = self.users.principal_named(&self.user).ok_or_else(|| {
+            Refusal::new(
+                RefusalCode::Unauthenticated,
+                format!("user {} no longer exists", self.user),
+            )
+        })?;
+        match event.topic {
+            Topic::Market => Ok(()),
+            Topic::Account(id) => authorise_read(
+                &principal,
+                Visibility::Parties,
+                &event.readers,
+                &format!("account {id}"),
+            ),
+        }
+    }
+}
+
+/// `GET /api/stream/market`: any authenticated user; public data.
+pub(crate) async fn market(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    let gate = Gate {
+        users: Arc::clone(&state.users),
+        user: principal.name,
+    };
+    state
+        .streams
+        .sse(Topic::Market, json!({ "stream": "market" }), gate)
+}
+
+/// `GET /api/stream/accounts/{id}`: the account's holder and representatives,
+/// the administrators and the auditors, checked when the stream opens and
+/// again before every event.
 pub(crate) async fn account(
     State(state): State<ServerState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<u64>,
 ) -> Response {
-    let (reply, answer) = oneshot::channel();
-    let job = Job::Query {
-        query: Query::Account(AccountId(id)),
-        reply,
+    let account = AccountId(id);
+    let parties = enqueue_read(&state.jobs, move |store| {
+        let registry = store.engine().registry();
+        registry
+            .account(account)
+            .is_ok()
+            .then(|| account_parties(registry, account))
+    })
+    .await;
+    let parties = match parties {
+        Ok(Some(parties)) => parties,
+        Ok(None) => {
+            return refuse(&Refusal::new(
+                RefusalCode::NotFound,
+                format!("account {id} does not exist"),
+            ));
+        }
+        Err(refusal) => return refuse(&refusal),
     };
-    if let Some(response) = enqueue(&state.jobs, job) {
-        return response;
+    let what = format!("account {id}");
+    if let Err(refusal) = authorise_read(&principal, Visibility::Parties, &parties, &what) {
+        return refuse(&refusal);
     }
-    let Ok(view) = answer.await else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the server is shutting down",
-        );
+    let gate = Gate {
+        users: Arc::clone(&state.users),
+        user: principal.name,
     };
-    let Some(view) = view else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("account {id} does not exist"),
-        );
-    };
-    let represents = view["representatives"].as_array().is_some_and(|list| {
-        list.iter()
-            .any(|p| p.as_u64() == Some(principal.participant.0))
-    });
-    let sees_everything = matches!(principal.role, Role::Administrator | Role::Auditor);
-    if !represents && !sees_everything {
-        return error(
-            StatusCode::FORBIDDEN,
-            "not_representative",
-            format!(
-                "user {} (participant {}) does not represent account {id}",
-                principal.name, principal.participant
-            ),
-        );
-    }
     state.streams.sse(
-        Topic::Account(AccountId(id)),
+        Topic::Account(account),
         json!({ "stream": "account", "account": id }),
+        gate,
     )
 }
 
@@ -238,15 +281,20 @@ impl Publisher {
                     if let Ok(view) = ets_api::account_view(registry, *account) {
                         let data = json!({
                             "account": account.0,
-                            "status": view["status"],
-                            "representatives": view["representatives"],
-                            "approvals_required": view["approvals_required"],
+                            "status": view.status,
+                            "representatives": view.representatives,
+                            "approvals_required": view.approvals_required,
                         });
                         events.push(event(Topic::Account(*account), "status", &data));
                     }
                 }
-                Effect::Registry(RegistryEffect::ParticipantRegistered(_))
-                | Effect::Compliance(_) => {}
+                Effect::Registry(
+                    RegistryEffect::ParticipantRegistered(_)
+                    | RegistryEffect::ControlsSet
+                    | RegistryEffect::DelaysReleased(_),
+                )
+                | Effect::Compliance(_)
+                | Effect::Clock(_) => {}
                 Effect::Exchange(exchange_effect) => match exchange_effect {
                     ExchangeEffect::OrderEntered {
                         instrument, trades, ..
@@ -297,8 +345,10 @@ impl Publisher {
             let Ok(view) = transaction_view(registry, id) else {
                 continue;
             };
-            let parties = [view["from"].as_u64(), view["to"].as_u64()];
-            let data = view.to_string();
+            let parties = [Some(view.from), Some(view.to)];
+            let Ok(data) = serde_json::to_string(&view) else {
+                continue;
+            };
             for (index, party) in parties.iter().enumerate() {
                 if let Some(party) = party
                     && (index == 0 || parties[0] != Some(*party))
@@ -307,6 +357,7 @@ impl Publisher {
                         topic: Topic::Account(AccountId(*party)),
                         name: "transaction",
                         data: data.clone(),
+                        readers: Vec::new(),
                     });
                 }
             }
@@ -321,9 +372,11 @@ impl Publisher {
                     topic: Topic::Market,
                     name: "quote",
                     data,
+                    readers: Vec::new(),
                 });
             }
         }
+        add_readers(registry, &mut events);
         events
     }
 }
@@ -333,6 +386,22 @@ fn event(topic: Topic, name: &'static str, data: &Value) -> StreamEvent {
         topic,
         name,
         data: data.to_string(),
+        readers: Vec::new(),
+    }
+}
+
+/// Names, on every account event, who may receive it: the account's parties
+/// as the registry says after the batch (a representative removed by it no
+/// longer receives the account's events).
+fn add_readers(registry: &ets_registry::Registry, events: &mut [StreamEvent]) {
+    let mut parties: BTreeMap<AccountId, Vec<ParticipantId>> = BTreeMap::new();
+    for event in events {
+        if let Topic::Account(account) = event.topic {
+            event.readers = parties
+                .entry(account)
+                .or_insert_with(|| account_parties(registry, account))
+                .clone();
+        }
     }
 }
 

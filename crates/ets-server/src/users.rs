@@ -37,6 +37,9 @@ pub const NAME_MAX_BYTES: usize = 64;
 pub const USERS_MAX: usize = 10_000;
 /// The most API tokens one user may hold.
 pub const TOKENS_PER_USER_MAX: usize = 16;
+/// How long a token issued by [`Users::issue_token`] is accepted: 90 days.
+pub const TOKEN_LIFETIME_DEFAULT: std::time::Duration =
+    std::time::Duration::from_secs(90 * 24 * 60 * 60);
 
 const TOKEN_PREFIX: &str = "ets_";
 const TOKEN_ID_CHARS: usize = 8;
@@ -45,95 +48,7 @@ const TOKEN_SECRET_BYTES: usize = 32;
 const TOKEN_SECRET_CHARS: usize = 43;
 const SALT_BYTES: usize = 16;
 
-/// What a user may do through the API, beyond what the engine checks for the
-/// participant they act as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Runs the registry: registers participants, opens accounts, issues,
-    /// allocates, cancels, reverses, and everything a representative may.
-    Administrator,
-    /// Acts on the accounts their participant represents.
-    Representative,
-    /// A verifier of emission reports; acts like a representative for now.
-    Verifier,
-    /// A member of the exchange; acts like a representative for now.
-    ExchangeMember,
-    /// Reads everything, changes nothing: only GET requests.
-    Auditor,
-}
-
-impl Role {
-    /// Every role, in a fixed order.
-    pub const ALL: [Role; 5] = [
-        Role::Administrator,
-        Role::Representative,
-        Role::Verifier,
-        Role::ExchangeMember,
-        Role::Auditor,
-    ];
-
-    /// The snake_case name used in `users.json`, the CLI and the docs.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Administrator => "administrator",
-            Role::Representative => "representative",
-            Role::Verifier => "verifier",
-            Role::ExchangeMember => "exchange_member",
-            Role::Auditor => "auditor",
-        }
-    }
-
-    /// Whether the role may send commands (POST); only auditors may not.
-    #[must_use]
-    pub fn may_write(self) -> bool {
-        self != Role::Auditor
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
-
-/// A role name that is not one of [`Role::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown role {0:?}; expected administrator, representative, verifier, exchange_member or auditor"
-)]
-pub struct UnknownRole(pub String);
-
-impl UnknownRole {
-    /// Stable code: `unknown_role`.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        "unknown_role"
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = UnknownRole;
-
-    fn from_str(text: &str) -> Result<Role, UnknownRole> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == text)
-            .ok_or_else(|| UnknownRole(text.to_owned()))
-    }
-}
-
-/// An authenticated user: who they are and what they act as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// The user's name.
-    pub name: String,
-    /// The participant every command of theirs must name as `requester`.
-    pub participant: ParticipantId,
-    /// What they may do through the API.
-    pub role: Role,
-}
+pub use ets_api::{Principal, Role, UnknownRole};
 
 /// Why the users file could not be read, changed or written.
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +93,12 @@ pub enum UsersError {
     PasswordTooShort {
         /// Its length in characters.
         length_chars: usize,
+    },
+    /// A password that is common, a repetition or sequence, or the user's name.
+    #[error("the password is too easy to guess: {reason}")]
+    WeakPassword {
+        /// Why.
+        reason: &'static str,
     },
     /// A password longer than [`PASSWORD_MAX_BYTES`].
     #[error("the password has {length_bytes} bytes; at most {PASSWORD_MAX_BYTES} are accepted")]
@@ -231,6 +152,7 @@ impl UsersError {
             UsersError::BadName { .. } => "bad_user_name",
             UsersError::PasswordTooShort { .. } => "password_too_short",
             UsersError::PasswordTooLong { .. } => "password_too_long",
+            UsersError::WeakPassword { .. } => "weak_password",
             UsersError::UserExists { .. } => "user_exists",
             UsersError::UnknownUser { .. } => "unknown_user",
             UsersError::UnknownToken { .. } => "unknown_token",
@@ -262,6 +184,9 @@ pub enum AuthError {
     /// The token's secret does not match.
     #[error("wrong token secret")]
     WrongToken,
+    /// The token's lifetime has ended.
+    #[error("expired token")]
+    ExpiredToken,
 }
 
 impl AuthError {
@@ -274,6 +199,7 @@ impl AuthError {
             AuthError::MalformedToken => "malformed_token",
             AuthError::UnknownToken => "unknown_token",
             AuthError::WrongToken => "wrong_token",
+            AuthError::ExpiredToken => "expired_token",
         }
     }
 }
@@ -304,6 +230,10 @@ struct TokenRecord {
     /// PHC string of the argon2id hash of the token's secret.
     secret_hash: String,
     created_unix_seconds: u64,
+    /// When the token stops being accepted; absent in files written before
+    /// tokens expired (such tokens last until revoked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_unix_seconds: Option<u64>,
 }
 
 /// A token verified once: its secret, compared in constant time on later
@@ -311,6 +241,7 @@ struct TokenRecord {
 struct CachedToken {
     secret: String,
     user_index: usize,
+    expires_unix_seconds: Option<u64>,
 }
 
 /// The users of one store directory, as loaded; authentication runs against
@@ -384,6 +315,7 @@ impl Users {
     ) -> Result<(), UsersError> {
         check_name(name)?;
         check_password(password)?;
+        check_password_strength(name, password)?;
         let users = Users::load(dir)?;
         if users.by_name.contains_key(name) {
             return Err(UsersError::UserExists {
@@ -413,6 +345,18 @@ impl Users {
     /// [`Users::load`]; [`UsersError::Randomness`], [`UsersError::Hashing`] and
     /// [`UsersError::Write`] when the new file cannot be made.
     pub fn issue_token(dir: &Path, name: &str) -> Result<String, UsersError> {
+        Users::issue_token_for(dir, name, TOKEN_LIFETIME_DEFAULT)
+    }
+
+    /// Like [`Users::issue_token`], with a token that expires `lifetime` from now.
+    ///
+    /// # Errors
+    /// As [`Users::issue_token`].
+    pub fn issue_token_for(
+        dir: &Path,
+        name: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<String, UsersError> {
         let users = Users::load(dir)?;
         let user_index = *users
             .by_name
@@ -435,6 +379,7 @@ impl Users {
             id: id.clone(),
             secret_hash: hash_secret(secret.as_bytes())?,
             created_unix_seconds: unix_seconds_now(),
+            expires_unix_seconds: Some(unix_seconds_now().saturating_add(lifetime.as_secs())),
         });
         write_atomically(dir, &file)?;
         Ok(format!("{TOKEN_PREFIX}{id}_{secret}"))
@@ -474,18 +419,27 @@ impl Users {
     /// # Errors
     /// [`AuthError::UnknownUser`] or [`AuthError::WrongPassword`].
     pub fn authenticate_basic(&self, name: &str, password: &str) -> Result<Principal, AuthError> {
-        let Some(&user_index) = self.by_name.get(name) else {
-            // Same work as a real check, result ignored on purpose.
-            let _ = verify_secret(password.as_bytes(), dummy_hash());
-            return Err(AuthError::UnknownUser);
+        // Exactly one argon2 verification of at most PASSWORD_MAX_BYTES on
+        // every path (unknown name, overlong or wrong password, success), so
+        // the time taken tells neither whether the name exists nor anything
+        // about the password's length.
+        let user = self
+            .by_name
+            .get(name)
+            .map(|&user_index| &self.file.users[user_index]);
+        let fits = password.len() <= PASSWORD_MAX_BYTES;
+        let candidate = if fits {
+            password.as_bytes()
+        } else {
+            &password.as_bytes()[..PASSWORD_MAX_BYTES]
         };
-        let user = &self.file.users[user_index];
-        if password.len() > PASSWORD_MAX_BYTES
-            || !verify_secret(password.as_bytes(), &user.password_hash)
-        {
-            return Err(AuthError::WrongPassword);
+        let hash = user.map_or(dummy_hash(), |user| user.password_hash.as_str());
+        let matches = verify_secret(candidate, hash);
+        match user {
+            None => Err(AuthError::UnknownUser),
+            Some(user) if matches && fits => Ok(principal_of(user)),
+            Some(_) => Err(AuthError::WrongPassword),
         }
-        Ok(principal_of(user))
     }
 
     /// Checks an API token `ets_<id>_<secret>`. The first success for a token
@@ -501,8 +455,12 @@ impl Users {
         let (id, secret) = split_token(token).ok_or(AuthError::MalformedToken)?;
         let &(user_index, token_index) = self.by_token_id.get(id).ok_or(AuthError::UnknownToken)?;
         let user = &self.file.users[user_index];
-        if !verify_secret(secret.as_bytes(), &user.tokens[token_index].secret_hash) {
+        let token = &user.tokens[token_index];
+        if !verify_secret(secret.as_bytes(), &token.secret_hash) {
             return Err(AuthError::WrongToken);
+        }
+        if expired(token.expires_unix_seconds) {
+            return Err(AuthError::ExpiredToken);
         }
         self.verified_tokens
             .lock()
@@ -512,6 +470,7 @@ impl Users {
                 CachedToken {
                     secret: secret.to_owned(),
                     user_index,
+                    expires_unix_seconds: token.expires_unix_seconds,
                 },
             );
         Ok(principal_of(user))
@@ -526,7 +485,9 @@ impl Users {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let cached = cache.get(id)?;
-        if !constant_time_eq(cached.secret.as_bytes(), secret.as_bytes()) {
+        if !constant_time_eq(cached.secret.as_bytes(), secret.as_bytes())
+            || expired(cached.expires_unix_seconds)
+        {
             return None;
         }
         Some(principal_of(&self.file.users[cached.user_index]))
@@ -734,6 +695,74 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+/// Whether a token with this end has expired by now.
+fn expired(expires_unix_seconds: Option<u64>) -> bool {
+    expires_unix_seconds.is_some_and(|end| unix_seconds_now() >= end)
+}
+
+/// Passwords people pick first, refused whatever their length. A short list
+/// on purpose: the length rule already refuses most of the common lists.
+const COMMON_PASSWORDS: &[&str] = &[
+    "password1234",
+    "password12345",
+    "password123456",
+    "passwordpassword",
+    "123456789012",
+    "1234567890123",
+    "12345678901234",
+    "qwertyuiopas",
+    "qwertyuiop123",
+    "qwerty123456",
+    "1q2w3e4r5t6y",
+    "1qaz2wsx3edc",
+    "iloveyou1234",
+    "administrator",
+    "administrator1",
+    "letmein12345",
+    "welcome12345",
+    "changeme1234",
+    "abcdefghijkl",
+    "abc123456789",
+    "trustno11234",
+    "football1234",
+    "baseball1234",
+    "sunshine1234",
+    "superman1234",
+    "princess1234",
+    "dragon123456",
+    "monkey123456",
+    "master123456",
+    "starwars1234",
+    "passw0rd1234",
+    "p@ssw0rd1234",
+    "correcthorse",
+    "zaq12wsxcde3",
+    "asdfghjkl123",
+];
+
+/// The common-password check: a listed password (ignoring case), one
+/// character repeated, a run of consecutive characters, or the user's name.
+fn check_password_strength(name: &str, password: &str) -> Result<(), UsersError> {
+    let weak = |reason| Err(UsersError::WeakPassword { reason });
+    let lower = password.to_lowercase();
+    if COMMON_PASSWORDS.contains(&lower.as_str()) {
+        return weak("it is on the list of common passwords");
+    }
+    let chars: Vec<char> = lower.chars().collect();
+    if chars.windows(2).all(|pair| pair[0] == pair[1]) {
+        return weak("it is one character repeated");
+    }
+    let step = |pair: &[char]| i64::from(u32::from(pair[1])) - i64::from(u32::from(pair[0]));
+    if chars.windows(2).all(|pair| step(pair) == 1) || chars.windows(2).all(|pair| step(pair) == -1)
+    {
+        return weak("it is a run of consecutive characters");
+    }
+    if !name.is_empty() && lower.contains(&name.to_lowercase()) {
+        return weak("it contains the user name");
+    }
+    Ok(())
+}
+
 fn unix_seconds_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -823,22 +852,29 @@ mod tests {
     }
 
     #[test]
+    fn common_repeated_sequential_and_name_passwords_are_refused() {
+        // Goal: the policy refuses guessable passwords of any length and
+        // accepts an ordinary long one.
+        for (name, password) in [
+            ("alice", "Password1234"),
+            ("alice", "aaaaaaaaaaaaaa"),
+            ("alice", "abcdefghijklmn"),
+            ("alice", "alice-is-my-name"),
+        ] {
+            let refused = check_password_strength(name, password);
+            assert!(
+                matches!(refused, Err(UsersError::WeakPassword { .. })),
+                "{password}"
+            );
+        }
+        assert!(check_password_strength("alice", "correct horse battery staple").is_ok());
+    }
+
+    #[test]
     fn constant_time_eq_compares_whole_slices() {
         // Goal: equal slices match; a difference anywhere or in length does not.
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
-    }
-
-    #[test]
-    fn roles_round_trip_through_their_names() {
-        // Goal: every role parses from the name it prints; others are refused.
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
-        }
-        assert_eq!(
-            "root".parse::<Role>().map_err(|error| error.code()),
-            Err("unknown_role")
-        );
     }
 }

@@ -14,8 +14,9 @@ mod common;
 use common::{PASSWORD, Server};
 
 /// A fresh store with the given users (name, participant, role), served.
+/// HTTP Basic is on, so both kinds of credentials are exercised.
 fn start(users: &[(&str, u64, Role)]) -> Server {
-    common::start(users, |_, _| {})
+    common::start(users, |config, _| config.basic_auth = true)
 }
 
 fn agent() -> ureq::Agent {
@@ -74,7 +75,9 @@ fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> An
 }
 
 fn post_with(server: &Server, auth: Auth<'_>, key: Option<&str>, body: &Value) -> Answer {
-    let mut request = agent().post(format!("{}/api/commands", server.base));
+    let mut request = agent()
+        .post(format!("{}/api/commands", server.base))
+        .header("Content-Type", "application/json");
     if let Some(value) = auth.header() {
         request = request.header("Authorization", value);
     }
@@ -135,11 +138,14 @@ fn each_role_may_do_what_it_should_and_nothing_more() {
     // Goal: the administrator sets up the registry; a representative transfers
     // from the account it represents but not from another's, cannot send an
     // administrative command, and cannot act as another participant; an auditor
-    // reads but cannot post; everyone authenticated may read.
+    // reads everything but cannot post; a representative reads its own
+    // accounts and transactions and public participants, nothing else; a user
+    // whose participant is not registered reads no private view.
     let server = start(&[
         ("admin", 1, Role::Administrator),
         ("plant", 10, Role::Representative),
         ("auditor", 99, Role::Auditor),
+        ("stranger", 77, Role::Representative),
     ]);
     let admin_token = Users::issue_token(&server.data, "admin").expect("token");
     let plant_token = Users::issue_token(&server.data, "plant").expect("token");
@@ -183,13 +189,31 @@ fn each_role_may_do_what_it_should_and_nothing_more() {
     );
     for (auth, path) in [
         (auditor, "/api/accounts/200"),
-        (plant, "/api/accounts/200"),
+        (plant, "/api/accounts/100"),
+        (plant, "/api/transactions/3"),
         (admin, "/api/transactions/1"),
-        (plant, "/api/serials/1"),
-        (plant, "/api/participants/10"),
+        (admin, "/api/serials/1"),
+        (auditor, "/api/serials/1"),
+        (plant, "/api/participants/20"),
     ] {
         let answer = get(&server, auth, path);
         assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    }
+    let stranger = Auth::Basic("stranger", PASSWORD);
+    for (auth, path) in [
+        (plant, "/api/accounts/200"),
+        (plant, "/api/transactions/1"),
+        (stranger, "/api/accounts/100"),
+        (stranger, "/api/transactions/3"),
+        (stranger, "/api/serials/1"),
+    ] {
+        let answer = get(&server, auth, path);
+        assert_eq!(
+            (answer.status, answer.body["code"].as_str()),
+            (403, Some("not_representative")),
+            "{path}: {}",
+            answer.body
+        );
     }
     let account = get(&server, auditor, "/api/accounts/200");
     assert_eq!(
@@ -374,8 +398,8 @@ fn openapi_document_describes_every_route_and_command() {
         })
         .collect();
     assert_eq!(commands.len(), 14);
-    for administrative in ets_server::ADMINISTRATOR_COMMANDS {
-        assert!(commands.contains(&administrative), "{administrative}");
+    for spec in ets_api::REGISTRY_COMMANDS {
+        assert!(commands.contains(&spec.name), "{}", spec.name);
     }
     let server = start(&[]);
     let served: Value =

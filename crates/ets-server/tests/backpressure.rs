@@ -44,6 +44,7 @@ fn a_full_queue_answers_503_with_retry_after_and_the_queued_request_still_waits(
             .into();
         agent
             .post(format!("http://{address}/api/commands"))
+            .header("Content-Type", "application/json")
             .header("Authorization", format!("Bearer {token}"))
             .send(r#"{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}"#)
     };

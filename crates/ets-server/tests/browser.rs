@@ -479,8 +479,8 @@ fn a_verifier_accepts_a_report_and_the_public_results_show_it() {
     // emissions; accepting it sends verify_report (the report is then
     // verified); the public compliance page shows the entity with its
     // verified emissions; a representative's user may not open the reports
-    // page, and a representative's participant that is no verifier is
-    // refused by the engine (not_verifier).
+    // page, and a representative's user may not send verify_report
+    // (role_forbids, 403, from the command's metadata, as the API says).
     let server = start();
     let public = get(&server, None, "/ui/compliance");
     assert!(public.body.contains("Plant (10)"), "{}", public.body);
@@ -526,7 +526,7 @@ fn a_verifier_accepts_a_report_and_the_public_results_show_it() {
         ),
     );
     assert_eq!(refused.status, 403, "{}", refused.body);
-    assert!(refused.body.contains("not_verifier"), "{}", refused.body);
+    assert!(refused.body.contains("role_forbids"), "{}", refused.body);
 
     let accepted = send(
         &verifier,

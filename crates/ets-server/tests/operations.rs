@@ -57,6 +57,7 @@ fn repeated_failed_sign_ins_of_a_user_get_429_until_a_success_resets() {
         |config, _| {
             config.throttle.user_failures_max = 3;
             config.throttle.address_failures_max = 100;
+            config.basic_auth = true;
         },
     );
     let wrong = basic("admin", "wrong password, long enough");

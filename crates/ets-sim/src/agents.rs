@@ -2,7 +2,7 @@
 //! marginal abatement cost (MAC) curve, the price it expects, how much it abates, and
 //! the least-cost benchmark (the same total abatement at one marginal cost).
 //!
-//! A firm abates until its MAC equals the price it expects (RULES.md §7: efficiency
+//! A firm abates until its MAC equals the price it expects (docs/sources.md#cn-calibration: efficiency
 //! retrofits first, CCS at 165-219 yuan/t as the tail). Abatement burns less fuel for
 //! the same output, so it lowers the emissions the firm reports (the MRV formula) and
 //! leaves its benchmark allocation unchanged.

@@ -189,17 +189,9 @@ pub fn civil_date(ms: i64) -> String {
 
 /// The civil date (`YYYY-MM-DD`, Beijing time) of a time in milliseconds.
 pub(crate) fn civil(ms: i64) -> String {
-    // Howard Hinnant's civil_from_days, shifted to Beijing time (UTC+8).
-    let days = (ms + 8 * 3_600_000).div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Beijing time (UTC+08:00).
+    let days = (ms + 8 * 3_600_000).div_euclid(ets_time::MS_PER_DAY);
+    let (year, month, day) = ets_time::civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
 }
 
@@ -241,7 +233,9 @@ impl YearSummary {
         for trade in trades {
             *daily.entry(civil(trade.time_ms)).or_default() += trade.quantity;
         }
-        let compliant = count(EntityStatus::Compliant);
+        // In full by the last deadline; late only at an intermediate one counts here too.
+        let compliant =
+            count(EntityStatus::Compliant) + count(EntityStatus::MissedIntermediateDeadline);
         let mode_volume = |mode: TradeMode| {
             mt(trades
                 .iter()
@@ -387,7 +381,7 @@ impl YearSummary {
         );
         let _ = writeln!(
             out,
-            "Published figures are those of RULES.md §2.2, §2.7 and §7; the market and compliance\n\
+            "Published figures are those of docs/sources.md#cn-coverage, #cn-market-statistics and #cn-calibration; the market and compliance\n\
              figures there are of the **first period (2019-20)** while the scenario runs the 2021\n\
              rulebook, so the comparison is one of orders of magnitude, not a validation.\n"
         );
@@ -831,7 +825,7 @@ impl YearSummary {
             &self.published_rows(),
         );
         page.note(
-            "Published figures: RULES.md §2.2, §2.7 and §7. Market and compliance figures \
+            "Published figures: docs/sources.md#cn-coverage, #cn-market-statistics and #cn-calibration. Market and compliance figures \
              there are of the first period (2019-20): compare orders of magnitude.",
         );
         page.heading("Charts");

@@ -848,7 +848,8 @@ pub fn category_of(name: &str) -> Result<UnitCategory> {
     })
 }
 
-/// splitmix64: small, fast, deterministic on every platform.
+/// A SplitMix64 stream (the step is [`ets_market::splitmix64`], the one home of the
+/// generator): small, fast, deterministic on every platform.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
@@ -861,11 +862,9 @@ impl Rng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
+        let output = ets_market::splitmix64(self.0);
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        output
     }
 
     /// Uniform in [0, 1).

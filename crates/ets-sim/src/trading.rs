@@ -11,18 +11,20 @@
 //! the price they expect. Every order is placed inside a session of the instrument's
 //! trading calendar. Prices are what the orders make them: nothing is scripted.
 
+mod day;
+mod open;
+mod window;
+
 use crate::agents::Firm;
-use crate::scenario::{Participation, Rng, Scenario, TradingDesign};
-use crate::year::{ADMIN, Driver, EXCHANGE_OPERATOR, FEE_ACCOUNT, Sink, code, date_ms, exchange};
+use crate::scenario::{Participation, Rng, Scenario};
+use crate::year::{ADMIN, Driver, EXCHANGE_OPERATOR, Sink, exchange};
 use anyhow::{Context as _, Result};
-use ets_engine::exchange::{ExchangeCommand, ExchangeEffect, TradingCalendar, TradingMode};
+use ets_engine::exchange::{ExchangeCommand, ExchangeEffect};
 use ets_engine::{Effect, Outcome};
-use ets_market::{
-    AuctionRules, InstrumentRules, MarketDataRules, OrderKind, Side, TieBreak, TimeInForce,
-};
+use ets_market::{AuctionRules, InstrumentRules, OrderKind, Side, TieBreak, TimeInForce};
 use ets_model::{AccountId, Code, Money, ParticipantId, Price, Quantity, Timestamp, UnitClass};
-use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 use std::collections::BTreeMap;
+use window::Window;
 
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -108,6 +110,39 @@ struct Agent {
     net_fen: i128,
 }
 
+impl Agent {
+    /// An agent of `account` with nothing to do yet.
+    fn new(account: AccountId, participant: ParticipantId) -> Agent {
+        Agent {
+            account,
+            participant,
+            entity: None,
+            value: 0.0,
+            buy_left: 0,
+            must_buy: 0,
+            sell_left: 0,
+            holder: false,
+            start: 0,
+            lot: 0.0,
+            resting_buy: false,
+            resting_sell: false,
+            net_fen: 0,
+        }
+    }
+}
+
+/// A block agreement two agents have settled on.
+struct BlockAgreement {
+    symbol: Code,
+    /// Agent indices.
+    seller: usize,
+    buyer: usize,
+    ticks: i64,
+    quantity: u64,
+    /// End of the day's block session, ms.
+    expires_at: i64,
+}
+
 struct Book {
     symbol: Code,
     rules: InstrumentRules,
@@ -141,250 +176,20 @@ fn yuan_to_ticks(yuan: f64) -> i64 {
 fn price(ticks: i64) -> Result<Price> {
     Price::try_new(ticks.max(1)).map_err(|e| anyhow::anyhow!("price {ticks}: {e}"))
 }
-
 /// Runs the trading window (`[trading] window`, 1 Sep to 28 Dec by default) of `calendar`.
 pub(crate) fn run<S: Sink>(
     driver: &mut Driver<'_, S>,
     input: &MarketInput<'_>,
     rng: &mut Rng,
 ) -> Result<MarketOutcome> {
-    let scenario = input.scenario;
-    let design = &scenario.design;
-    let trading = &scenario.trading;
-    let calendar = input.calendar;
-    let holidays = trading
-        .holidays
-        .iter()
-        .map(|text| parse_date(text))
-        .collect::<Result<Vec<_>>>()?;
-    let mut listed_calendar = TradingCalendar::china_listed();
-    listed_calendar.holidays.clone_from(&holidays);
-    let mut block_calendar = TradingCalendar::china_block();
-    block_calendar.holidays.clone_from(&holidays);
-    // Trading days: sessions open at 10:00 Beijing.
-    let (first, last) = (
-        date_ms(calendar, trading.window[0][0], trading.window[0][1], 0).div_euclid(DAY_MS),
-        date_ms(calendar, trading.window[1][0], trading.window[1][1], 0).div_euclid(DAY_MS),
-    );
-    let days: Vec<i64> = (first..=last)
-        .filter(|d| listed_calendar.is_open(Timestamp(d * DAY_MS + 2 * HOUR_MS)))
-        .collect();
-    let n_days = days.len().max(1);
-    let late_from = days
-        .iter()
-        .position(|&d| d >= date_ms(calendar, 11, 1, 0).div_euclid(DAY_MS))
-        .unwrap_or(n_days);
-
-    // List the instruments.
-    let list_at = first * DAY_MS - DAY_MS + HOUR_MS;
-    // The listing's reference (the first day's band centre): the scenario's anchor, or
-    // the market-clearing expectation when scarcity raised it above the anchor.
-    let anchor = scenario.market.price_mean.max(input.clearing_price);
-    let reference = price(yuan_to_ticks(anchor))?;
-    let continuous = design.trading == TradingDesign::Continuous;
-    let listed = Book {
-        symbol: code("CEA21")?,
-        rules: if continuous {
-            InstrumentRules {
-                price_band_bps: Some(1_000),
-                ..InstrumentRules::CONTINUOUS
-            }
-        } else {
-            InstrumentRules::CHINA_LISTED
-        },
-        reference,
-    };
-    let block = (!continuous)
-        .then(|| -> Result<Book> {
-            Ok(Book {
-                symbol: code("CEA21B")?,
-                rules: InstrumentRules::CHINA_BLOCK,
-                reference,
-            })
-        })
-        .transpose()?;
-    let mut listings = vec![(
-        &listed,
-        if continuous {
-            TradingMode::Continuous
-        } else {
-            TradingMode::ChinaListed
-        },
-        listed_calendar.clone(),
-    )];
-    if let Some(block) = &block {
-        listings.push((block, TradingMode::ChinaBlock, block_calendar));
-    }
-    for (book, mode, cal) in listings {
-        driver.ok(
-            ADMIN,
-            list_at,
-            exchange(ExchangeCommand::ListInstrument {
-                symbol: book.symbol,
-                class: input.class,
-                mode,
-                rules: book.rules,
-                reference_price: book.reference,
-                fee_bps: 0,
-                fee_account: FEE_ACCOUNT,
-                no_same_day_resale: true,
-                market_data: MarketDataRules::CHINA,
-                calendar: Some(cal),
-            }),
-        )?;
-    }
-
-    // The agents: firms with something to do, then institutions.
-    let mut agents = Vec::new();
-    let draw_start = |rng: &mut Rng, early: bool| -> usize {
-        let late = !early && rng.chance(scenario.market.late_share);
-        if late {
-            let span = n_days.saturating_sub(late_from + 5).max(1);
-            late_from + rng.below(span as u64) as usize
-        } else {
-            rng.below(late_from.max(1) as u64) as usize
-        }
-    };
-    for (i, firm) in input.firms.iter().enumerate() {
-        let need = input.need.get(i).copied().unwrap_or(0);
-        let surplus = input.surplus.get(i).copied().unwrap_or(0);
-        let lot = (trading.listed_lot[0].ln()
-            + rng.unit() * (trading.listed_lot[1].ln() - trading.listed_lot[0].ln()))
-        .exp();
-        let account = crate::year::entity_account(i as u32);
-        let participant = crate::year::entity_participant(i as u32);
-        let mut agent = Agent {
-            account,
-            participant,
-            entity: Some(i),
-            value: firm.expected_price,
-            buy_left: 0,
-            must_buy: 0,
-            sell_left: 0,
-            holder: false,
-            start: 0,
-            lot,
-            resting_buy: false,
-            resting_sell: false,
-            net_fen: 0,
-        };
-        if need > 0 {
-            let early = rng.chance(trading.early_buyer_share);
-            let buffer = if early {
-                let e = input.emissions.get(i).copied().unwrap_or(0) as f64;
-                (e * rng.range(trading.hedge_buffer)).floor() as u64
-            } else {
-                0
-            };
-            agent.must_buy = need;
-            agent.buy_left = need + buffer;
-            agent.start = draw_start(rng, early);
-        } else if surplus > 0 {
-            agent.holder = rng.chance(trading.hold_share);
-            agent.sell_left = (surplus as f64 * rng.range(trading.sell_fraction)).floor() as u64;
-            agent.start = draw_start(rng, false);
-        } else {
-            continue;
-        }
-        agents.push(agent);
-    }
-    // Cash: each buyer brings enough for its purchases at twice the expected price.
-    let deposit_at = list_at;
-    for agent in &agents {
-        if agent.buy_left > 0 {
-            let amount = i64::try_from(
-                i128::from(agent.buy_left) * i128::from(yuan_to_ticks(agent.value * 2.0)),
-            )
-            .context("deposit too large")?;
-            driver.defer(
-                EXCHANGE_OPERATOR,
-                deposit_at,
-                exchange(ExchangeCommand::DepositCash {
-                    account: agent.account,
-                    amount: Money::new(amount),
-                }),
-            )?;
-        }
-    }
-    let mut institutions = 0usize;
-    if design.participation == Participation::Open {
-        for k in 0..design.institutions {
-            let id = INSTITUTION_BASE + u64::from(k);
-            let (participant, account) = (ParticipantId(id), AccountId(id));
-            driver.ok(
-                ADMIN,
-                deposit_at,
-                crate::year::registry(RegistryCommand::RegisterParticipant {
-                    id: participant,
-                    kind: ParticipantKind::Institution,
-                    name: format!("Institution {}", k + 1),
-                }),
-            )?;
-            driver.ok(
-                ADMIN,
-                deposit_at,
-                crate::year::registry(RegistryCommand::OpenAccount {
-                    id: account,
-                    kind: AccountKind::Trading,
-                    holder: participant,
-                    representatives: vec![participant],
-                    approvals_required: 1,
-                }),
-            )?;
-            driver.ok(
-                EXCHANGE_OPERATOR,
-                deposit_at,
-                exchange(ExchangeCommand::DepositCash {
-                    account,
-                    amount: Money::new((design.institution_budget_yuan * 100.0) as i64),
-                }),
-            )?;
-            let view = anchor * (0.10 * rng.normal()).exp();
-            agents.push(Agent {
-                account,
-                participant,
-                entity: None,
-                value: view,
-                buy_left: 0,
-                must_buy: 0,
-                sell_left: 0,
-                holder: false,
-                start: 0,
-                lot: rng.range([20_000.0, 80_000.0]),
-                resting_buy: false,
-                resting_sell: false,
-                net_fen: 0,
-            });
-            institutions += 1;
-        }
-    }
-    let floor_ticks = if design.price_floor_yuan > 0.0 {
-        yuan_to_ticks(design.price_floor_yuan)
-    } else {
-        0
-    };
-    if floor_ticks > 0 {
-        driver.ok(
-            ADMIN,
-            deposit_at,
-            crate::year::registry(RegistryCommand::RegisterParticipant {
-                id: FLOOR_DESK,
-                kind: ParticipantKind::Institution,
-                name: "Price-support desk of the authority".into(),
-            }),
-        )?;
-        driver.ok(
-            ADMIN,
-            deposit_at,
-            crate::year::registry(RegistryCommand::OpenAccount {
-                id: FLOOR_ACCOUNT,
-                kind: AccountKind::Trading,
-                holder: FLOOR_DESK,
-                representatives: vec![FLOOR_DESK],
-                approvals_required: 1,
-            }),
-        )?;
-    }
+    let window = Window::of(&input.scenario.trading, input.calendar)?;
+    let list_at = window.list_at();
+    let listing = open::list_instruments(driver, input, &window, list_at)?;
+    let mut agents = open::firm_agents(input, &window, rng);
+    open::deposit_cash(driver, &agents, list_at)?;
+    let institutions =
+        open::open_institutions(driver, input, listing.anchor, list_at, rng, &mut agents)?;
+    let floor_ticks = open::open_floor_desk(driver, &input.scenario.design, list_at)?;
     let by_account = agents
         .iter()
         .enumerate()
@@ -397,14 +202,15 @@ pub(crate) fn run<S: Sink>(
         .class_index(&input.class)
         .map_err(|e| anyhow::anyhow!("class: {e}"))?;
     let seen = driver.sink.engine().exchange().trades().len();
+    let trading = &input.scenario.trading;
     let mut market = Market {
         driver,
         agents,
         by_account,
         seen,
-        listed,
-        block,
-        continuous,
+        listed: listing.listed,
+        block: listing.block,
+        continuous: listing.continuous,
         floor_ticks,
         refused: 0,
         floor_bought: 0,
@@ -414,10 +220,23 @@ pub(crate) fn run<S: Sink>(
         params: (trading.bid_discount, trading.urgency, trading.ask_premium),
         entered: std::collections::BTreeSet::new(),
     };
+    let auction_days = auction_schedule(input, window.days.len().max(1));
+    let mut outcome = MarketOutcome {
+        institutions,
+        ..MarketOutcome::default()
+    };
+    for d in 0..window.days.len() {
+        market.trade_day(&window, d, &auction_days, input, &mut outcome, rng)?;
+    }
+    market.finish(&mut outcome, input.firms.len());
+    Ok(outcome)
+}
 
-    // Auctions: evenly over the window, from the third trading day.
+/// The primary auctions: evenly over the window from the third trading day, as
+/// `(trading day index, tonnes)`; none when less than one lot is to be sold.
+fn auction_schedule(input: &MarketInput<'_>, n_days: usize) -> BTreeMap<usize, u64> {
     let n_auctions = if input.auction_volume >= AUCTION_LOT {
-        design.auctions.max(1) as usize
+        input.scenario.design.auctions.max(1) as usize
     } else {
         0
     };
@@ -428,127 +247,25 @@ pub(crate) fn run<S: Sink>(
         let share = lots * (k as u64 + 1) / n_auctions as u64 - lots * k as u64 / n_auctions as u64;
         *auction_days.entry(day).or_insert(0u64) += share * AUCTION_LOT;
     }
-
-    let mut outcome = MarketOutcome {
-        institutions,
-        ..MarketOutcome::default()
-    };
-    for (d, &day) in days.iter().enumerate() {
-        let progress = d as f64 / (n_days - 1).max(1) as f64;
-        let final_days = d + 5 >= n_days;
-        let base = day * DAY_MS;
-        if let Some(&volume) = auction_days.get(&d) {
-            let remaining_auctions = auction_days.range(d..).count();
-            if let Some(p) =
-                market.auction(base, volume, input, progress, remaining_auctions, rng)?
-            {
-                outcome.auction_prices.push((crate::report::civil(base), p));
-            }
-        }
-        // Who acts today, in a random order.
-        let mut active: Vec<usize> = (0..market.agents.len())
-            .filter(|&n| {
-                let a = &market.agents[n];
-                a.entity.is_none()
-                    || (d >= a.start
-                        && (a.buy_left > 0 || a.sell_left > 0)
-                        && (final_days
-                            || rng.chance(
-                                trading.activity
-                                    * if d < late_from {
-                                        trading.early_activity
-                                    } else {
-                                        1.0
-                                    },
-                            )))
-            })
-            .collect();
-        for n in (1..active.len()).rev() {
-            active.swap(n, rng.below(n as u64 + 1) as usize);
-        }
-        let mut at = base + MORNING_MS;
-        if floor_ticks > 0 {
-            market.floor_bid(at)?;
-        }
-        // Institutions quote first in the morning session.
-        let quoting: Vec<usize> = active
-            .iter()
-            .copied()
-            .filter(|&n| market.agents[n].entity.is_none())
-            .collect();
-        for n in quoting {
-            at += 1_000;
-            market.institution(n, at, progress, rng)?;
-        }
-        let firms: Vec<usize> = active
-            .iter()
-            .copied()
-            .filter(|&n| market.agents[n].entity.is_some())
-            .collect();
-        let half = firms.len() / 2;
-        let step = SESSION_MS / (half.max(1) as i64 + 1);
-        for (j, &n) in firms[..half].iter().enumerate() {
-            market.firm(
-                n,
-                base + MORNING_MS + (j as i64 + 1) * step,
-                progress,
-                final_days,
-                rng,
-            )?;
-        }
-        // Afternoon: block agreements first, then the rest of the listed orders.
-        let mut t = base + AFTERNOON_MS;
-        if market.block.is_some() {
-            t = market.blocks(d, &firms, t, progress, final_days, rng)?;
-        }
-        let rest = &firms[half..];
-        let end = base + AFTERNOON_MS + SESSION_MS;
-        let step = ((end - t) / (rest.len() as i64 + 1)).max(1);
-        for (j, &n) in rest.iter().enumerate() {
-            market.firm(n, t + (j as i64 + 1) * step, progress, final_days, rng)?;
-        }
-        let stats = market.end_of_day(base + CLOSE_MS)?;
-        let date = crate::report::civil(base + CLOSE_MS);
-        outcome.daily_close.push((date.clone(), stats.0));
-        if let Some(vwap) = stats.1 {
-            outcome.daily_vwap.push((date.clone(), vwap));
-        }
-        if market.spread_samples > 0 {
-            outcome
-                .daily_spread
-                .push((date, market.spread_sum / f64::from(market.spread_samples)));
-        }
-        market.spread_sum = 0.0;
-        market.spread_samples = 0;
-    }
-    outcome.unmet = market.agents.iter().map(|a| a.must_buy).sum();
-    outcome.refused = market.refused;
-    outcome.floor_bought = market.floor_bought;
-    outcome.participants = market.entered.len();
-    outcome.net_purchases_fen = vec![0; input.firms.len()];
-    for agent in &market.agents {
-        if let Some(i) = agent.entity {
-            outcome.net_purchases_fen[i] = agent.net_fen;
-        }
-    }
-    Ok(outcome)
+    auction_days
 }
 
-fn parse_date(text: &str) -> Result<(u16, u8, u8)> {
-    let mut parts = text.split('-');
-    let mut next = || -> Result<u32> {
-        parts
-            .next()
-            .context("a date is YYYY-MM-DD")?
-            .parse::<u32>()
-            .with_context(|| format!("holiday {text:?}"))
-    };
-    let (y, m, d) = (next()?, next()?, next()?);
-    Ok((
-        u16::try_from(y).context("year")?,
-        u8::try_from(m).context("month")?,
-        u8::try_from(d).context("day")?,
-    ))
+/// The rules of one primary auction of `volume` tonnes: uniform price, lots of
+/// `AUCTION_LOT`, the floor as reserve price, seeded tie-break.
+fn auction_rules(volume: u64, reserve: Option<Price>) -> AuctionRules {
+    AuctionRules {
+        volume_offered: Quantity::new(volume),
+        lot_size_tonnes: AUCTION_LOT,
+        tick_size_ticks: 1,
+        reserve_price: reserve,
+        tie_break: TieBreak::SeededOrder,
+        cancel_if_undersubscribed: false,
+        minimum_clearing_price: None,
+        cost_containment: None,
+        purchase_limit_bps: None,
+        max_bids_per_bidder: 10,
+        max_bids: 100_000,
+    }
 }
 
 impl<S: Sink> Market<'_, '_, S> {
@@ -952,35 +669,53 @@ impl<S: Sink> Market<'_, '_, S> {
             if t >= day_end - 120_000 {
                 break;
             }
-            self.top_up(n, t, ticks, quantity)?;
-            let (s_account, s_id) = (self.agents[seller].account, self.agents[seller].participant);
-            let (b_account, b_id) = (self.agents[n].account, self.agents[n].participant);
-            let proposed = self.act(
-                s_id,
-                t,
-                ExchangeCommand::ProposeBlock {
-                    instrument: symbol,
-                    account: s_account,
-                    counterparty: b_account,
-                    side: Side::Sell,
-                    price: price(ticks)?,
-                    quantity: Quantity::new(quantity),
-                    expires_at: Timestamp(day_end),
-                },
-            )?;
-            if let Some(ExchangeEffect::OrderEntered { order, .. }) = proposed {
-                self.act(
-                    b_id,
-                    t + 1,
-                    ExchangeCommand::AcceptBlock {
-                        instrument: symbol,
-                        account: b_account,
-                        proposal: order,
-                    },
-                )?;
-            }
+            let agreement = BlockAgreement {
+                symbol,
+                seller,
+                buyer: n,
+                ticks,
+                quantity,
+                expires_at: day_end,
+            };
+            self.agree_block(&agreement, t)?;
         }
         Ok(t + 60_000)
+    }
+
+    /// The seller proposes the agreement at `t` and the buyer accepts it at once.
+    fn agree_block(&mut self, agreement: &BlockAgreement, t: i64) -> Result<()> {
+        let (seller, buyer) = (
+            &self.agents[agreement.seller],
+            &self.agents[agreement.buyer],
+        );
+        let (s_account, s_id) = (seller.account, seller.participant);
+        let (b_account, b_id) = (buyer.account, buyer.participant);
+        self.top_up(agreement.buyer, t, agreement.ticks, agreement.quantity)?;
+        let proposed = self.act(
+            s_id,
+            t,
+            ExchangeCommand::ProposeBlock {
+                instrument: agreement.symbol,
+                account: s_account,
+                counterparty: b_account,
+                side: Side::Sell,
+                price: price(agreement.ticks)?,
+                quantity: Quantity::new(agreement.quantity),
+                expires_at: Timestamp(agreement.expires_at),
+            },
+        )?;
+        if let Some(ExchangeEffect::OrderEntered { order, .. }) = proposed {
+            self.act(
+                b_id,
+                t + 1,
+                ExchangeCommand::AcceptBlock {
+                    instrument: agreement.symbol,
+                    account: b_account,
+                    proposal: order,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// An institution quotes both sides around a centre between the close and its view;
@@ -1035,19 +770,7 @@ impl<S: Sink> Market<'_, '_, S> {
         let reserve = (self.floor_ticks > 0)
             .then(|| price(self.floor_ticks))
             .transpose()?;
-        let rules = AuctionRules {
-            volume_offered: Quantity::new(volume),
-            lot_size_tonnes: AUCTION_LOT,
-            tick_size_ticks: 1,
-            reserve_price: reserve,
-            tie_break: TieBreak::SeededOrder,
-            cancel_if_undersubscribed: false,
-            minimum_clearing_price: None,
-            cost_containment: None,
-            purchase_limit_bps: None,
-            max_bids_per_bidder: 10,
-            max_bids: 100_000,
-        };
+        let rules = auction_rules(volume, reserve);
         let open_at = base + HOUR_MS / 2;
         let effect = self.driver.ok(
             ADMIN,
@@ -1063,25 +786,9 @@ impl<S: Sink> Market<'_, '_, S> {
         };
         let mut t = open_at;
         for n in 0..self.agents.len() {
-            let a = &self.agents[n];
-            let (ticks, quantity) = if a.entity.is_some() {
-                if a.buy_left == 0 {
-                    continue;
-                }
-                let share = a.buy_left.div_ceil(remaining_auctions.max(1) as u64);
-                (yuan_to_ticks(self.bid_yuan(n, progress, rng) * 0.98), share)
-            } else if design.participation == Participation::Open {
-                let ticks = yuan_to_ticks(a.value * 0.95);
-                let cash = self
-                    .driver
-                    .sink
-                    .engine()
-                    .exchange()
-                    .cash(a.account)
-                    .available
-                    .minor_units();
-                (ticks, u64::try_from(cash / 4 / ticks.max(1)).unwrap_or(0))
-            } else {
+            let Some((ticks, quantity)) =
+                self.auction_bid(n, design, progress, remaining_auctions, rng)
+            else {
                 continue;
             };
             let ticks = ticks.max(self.floor_ticks).max(1);
@@ -1117,6 +824,40 @@ impl<S: Sink> Market<'_, '_, S> {
             return Ok(Some(p.ticks() as f64 / 100.0));
         }
         Ok(None)
+    }
+
+    /// What agent `n` bids at an auction, `(ticks, tonnes)` before the floor and the
+    /// lot size: a firm a share of what it still needs at a discount to its limit,
+    /// an institution (open participation) a quarter of its cash at its view less 5%.
+    fn auction_bid(
+        &self,
+        n: usize,
+        design: &crate::scenario::Design,
+        progress: f64,
+        remaining_auctions: usize,
+        rng: &mut Rng,
+    ) -> Option<(i64, u64)> {
+        let a = &self.agents[n];
+        if a.entity.is_some() {
+            if a.buy_left == 0 {
+                return None;
+            }
+            let share = a.buy_left.div_ceil(remaining_auctions.max(1) as u64);
+            return Some((yuan_to_ticks(self.bid_yuan(n, progress, rng) * 0.98), share));
+        }
+        if design.participation != Participation::Open {
+            return None;
+        }
+        let ticks = yuan_to_ticks(a.value * 0.95);
+        let cash = self
+            .driver
+            .sink
+            .engine()
+            .exchange()
+            .cash(a.account)
+            .available
+            .minor_units();
+        Some((ticks, u64::try_from(cash / 4 / ticks.max(1)).unwrap_or(0)))
     }
 
     /// Ends the day on every instrument; returns the listed close and VWAP (yuan/t).

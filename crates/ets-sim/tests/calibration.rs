@@ -1,4 +1,4 @@
-//! The generator against RULES.md §7 (generation only: fast).
+//! The generator against docs/sources.md#cn-calibration (generation only: fast).
 
 use ets_sim::scenario::category_index;
 use ets_sim::{Scenario, generate};
@@ -41,7 +41,7 @@ fn the_full_population_matches_the_calibration_figures() {
 
 #[test]
 fn unit_intensities_follow_the_technology() {
-    // RULES.md §7: 0.78 (USC), 0.90 (SC), 0.98 (subcritical) t/MWh generated; gas 0.35-0.40.
+    // docs/sources.md#cn-calibration: 0.78 (USC), 0.90 (SC), 0.98 (subcritical) t/MWh generated; gas 0.35-0.40.
     let population = generate(&full()).expect("generates");
     let mut sums = std::collections::BTreeMap::<&str, (f64, f64)>::new();
     for unit in population

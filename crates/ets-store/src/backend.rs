@@ -39,6 +39,11 @@ pub trait JournalBackend: Send {
     /// # Errors
     /// [`StoreError`] when snapshots cannot be read.
     fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError>;
+    /// The newest valid snapshot at a sequence below `below`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when snapshots cannot be read.
+    fn latest_snapshot_below(&self, below: u64) -> Result<Option<Snapshot>, StoreError>;
     /// Stores a snapshot of the state at `sequence`.
     ///
     /// # Errors
@@ -87,6 +92,10 @@ impl JournalBackend for Journal {
 
     fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
         Ok(Journal::latest_snapshot(self)?)
+    }
+
+    fn latest_snapshot_below(&self, below: u64) -> Result<Option<Snapshot>, StoreError> {
+        Ok(Journal::latest_snapshot_below(self, below)?.0)
     }
 
     fn write_snapshot(&mut self, sequence: u64, state: &[u8]) -> Result<(), StoreError> {

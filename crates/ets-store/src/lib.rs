@@ -1,4 +1,6 @@
-//! The durable store: the sequencer that stamps commands with time, applies
+//! The durable store: the sequencer that stamps commands with time (the
+//! server's clock on a live store, the administrator's clock on a virtual or
+//! import store: [`StoreKind`]), applies
 //! them to the engine in batches, journals every fresh command with its
 //! outcome code and makes the batch durable with one fsync before any reply
 //! (group commit); and recovery, which loads the latest snapshot and replays
@@ -8,14 +10,18 @@
 //! after an I/O fault the store refuses everything until reopened.
 
 mod backend;
+mod kind;
 mod observer;
 mod pg_journal;
 mod store;
 mod verify;
 
 pub use backend::{JournalBackend, Records};
+pub use kind::{KIND_FILE, StoreKind};
 pub use observer::{CommitObserver, Committed, JournalHead};
 pub use pg_journal::{PG_FORMAT_VERSION, PgJournal, record_hash, redact};
-
-pub use store::{Reply, Store, StoreConfig, StoreError, Submission, wall_clock_now};
+pub use store::{
+    CLIENT_TIME_REFUSED, CLOCK_IS_LIVE, Reply, Store, StoreConfig, StoreError, Submission,
+    wall_clock_now,
+};
 pub use verify::{VerifyReport, verify};

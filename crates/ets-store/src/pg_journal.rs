@@ -287,12 +287,17 @@ impl JournalBackend for PgJournal {
     }
 
     fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        self.latest_snapshot_below(u64::MAX)
+    }
+
+    fn latest_snapshot_below(&self, below: u64) -> Result<Option<Snapshot>, StoreError> {
+        let below = i64::try_from(below).unwrap_or(i64::MAX);
         let row = self
             .client
             .borrow_mut()
             .query_opt(
-                "SELECT sequence, record_hash, state FROM ets_snapshots ORDER BY sequence DESC LIMIT 1",
-                &[],
+                "SELECT sequence, record_hash, state FROM ets_snapshots WHERE sequence < $1 ORDER BY sequence DESC LIMIT 1",
+                &[&below],
             )
             .map_err(database(&self.url))?;
         row.map(|row| {

@@ -1,6 +1,7 @@
 //! Opening, recovering and writing a store.
 
 use crate::backend::JournalBackend;
+use crate::kind::{self, StoreKind};
 use crate::observer::{CommitObserver, Committed, JournalHead};
 use ets_engine::{Applied, Command, Engine, Envelope, JournalEntry, Outcome, Rejection};
 use ets_journal::{Journal, JournalConfig, JournalError, Record};
@@ -73,6 +74,15 @@ pub enum StoreError {
         /// What went wrong, naming the database (without its password).
         message: String,
     },
+    /// The store's kind file cannot be written, read or understood.
+    #[error("store kind: {reason}")]
+    Kind {
+        /// What is wrong, naming the file.
+        reason: String,
+    },
+    /// Dated submissions were sent to a live store, whose clock is the server's.
+    #[error("a live store stamps its own time; dated submissions need a virtual or import store")]
+    DatedOnLiveStore,
 }
 
 impl StoreError {
@@ -86,18 +96,29 @@ impl StoreError {
             StoreError::BadSnapshot { .. } => "bad_snapshot",
             StoreError::Faulted => "store_faulted",
             StoreError::Database { code, .. } => code,
+            StoreError::Kind { .. } => "bad_store_kind",
+            StoreError::DatedOnLiveStore => "dated_submission_on_live_store",
         }
     }
 }
 
-/// A command as a client submits it; the sequencer fills in the time when absent.
+/// The code of a command refused because it carries its own time through a
+/// client door ([`Store::submit`]); it is not journaled and changes nothing.
+pub const CLIENT_TIME_REFUSED: &str = "client_time_refused";
+/// The code of an `advance_clock` sent to a live store.
+pub const CLOCK_IS_LIVE: &str = "clock_not_settable_on_live_store";
+
+/// A command as a client submits it. Through [`Store::submit`] (every client
+/// door) `time` must be `None`: the store stamps it. Only
+/// [`Store::submit_dated`] takes it as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submission {
     /// The client's id for this request.
     pub request_id: RequestId,
     /// Who sends it.
     pub requester: ParticipantId,
-    /// A time carried by the command (imports, simulations); `None` = now.
+    /// A time carried by the command: refused through [`Store::submit`];
+    /// used by [`Store::submit_dated`] (`None` there means the store's clock).
     pub time: Option<Timestamp>,
     /// What to do.
     pub command: Command,
@@ -125,19 +146,38 @@ pub struct Store {
     faulted: bool,
     /// Opened with [`Store::open_read_only`]: submissions are refused before the engine sees them.
     read_only: bool,
+    /// Who sets the time of its commands.
+    kind: StoreKind,
     payload: Vec<u8>,
     /// Read models following the durable batches, with this batch's commands for them.
     observer: Option<(Box<dyn CommitObserver>, Vec<Committed>)>,
 }
 
 impl Store {
-    /// Creates a new, empty store in `dir`.
+    /// Creates a new, empty live store in `dir`.
     ///
     /// # Errors
     /// [`StoreError::Journal`] when the directory already holds a store or cannot be written.
     pub fn create(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
+        Store::create_of_kind(dir, config, StoreKind::Live)
+    }
+
+    /// Creates a new, empty store of `kind` in `dir`, recording the kind durably.
+    ///
+    /// # Errors
+    /// [`StoreError::Journal`] when the directory already holds a store or cannot
+    /// be written; [`StoreError::Kind`] when the kind file cannot be written.
+    pub fn create_of_kind(
+        dir: &Path,
+        config: StoreConfig,
+        kind: StoreKind,
+    ) -> Result<Store, StoreError> {
+        // The journal first: it takes the lock and refuses a directory that holds a store.
         let journal = Journal::create(dir, config.journal)?;
-        Ok(Store::with(Box::new(journal), Engine::new(), config, 0))
+        kind::write(dir, kind)?;
+        let mut store = Store::with(Box::new(journal), Engine::new(), config, 0);
+        store.kind = kind;
+        Ok(store)
     }
 
     /// Opens a store: recovers the journal (truncating a torn tail), loads
@@ -147,7 +187,9 @@ impl Store {
     /// [`StoreError`] when the journal is corrupt, locked, or replay disagrees with it.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
         let journal = Journal::open(dir, config.journal)?;
-        Store::recover(Box::new(journal), config)
+        let mut store = Store::recover(Box::new(journal), config)?;
+        store.kind = kind::read(dir)?;
+        Ok(store)
     }
 
     /// Opens a store for queries only: no lock, nothing truncated, and
@@ -160,26 +202,16 @@ impl Store {
         let journal = Journal::open_read_only(dir, config.journal)?;
         let mut store = Store::recover(Box::new(journal), config)?;
         store.read_only = true;
+        store.kind = kind::read(dir)?;
         Ok(store)
     }
 
-    /// Recovers a store from any journal backend: the latest snapshot, then replay.
+    /// Recovers a store from any journal backend: the newest decodable snapshot, then replay.
     pub(crate) fn recover(
         journal: Box<dyn JournalBackend>,
         config: StoreConfig,
     ) -> Result<Store, StoreError> {
-        let (mut engine, from) = match journal.latest_snapshot()? {
-            Some(snapshot) => {
-                let engine = Engine::decode_snapshot(&snapshot.state).map_err(|error| {
-                    StoreError::BadSnapshot {
-                        sequence: snapshot.sequence,
-                        reason: error.to_string(),
-                    }
-                })?;
-                (engine, snapshot.sequence + 1)
-            }
-            None => (Engine::new(), 1),
-        };
+        let (mut engine, from) = newest_decodable_snapshot(journal.as_ref())?;
         let mut replayed = 0;
         for record in journal.read_from(from)? {
             replay_record(&mut engine, &record?)?;
@@ -206,14 +238,20 @@ impl Store {
             records_since_snapshot: since_snapshot,
             faulted: false,
             read_only: false,
+            kind: StoreKind::Live,
             payload: Vec::with_capacity(256),
             observer: None,
         }
     }
 
-    /// Applies a batch and makes it durable with one fsync, then returns one
-    /// reply per submission, in order. `now` stamps submissions without a
-    /// time; it is raised to the last command's time if the clock stepped back.
+    /// Applies a batch from a client door (HTTP, `ets submit`, the CLI's
+    /// subcommands) and makes it durable with one fsync, then returns one reply
+    /// per submission, in order. A live store stamps each command with `now`
+    /// (the server's clock, raised to the last command's time if it stepped
+    /// back); a virtual or import store stamps it with its own clock and
+    /// ignores `now`. A submission carrying a time is refused with
+    /// [`CLIENT_TIME_REFUSED`], and `advance_clock` on a live store with
+    /// [`CLOCK_IS_LIVE`]: not journaled, nothing changed, the clock untouched.
     ///
     /// # Errors
     /// [`StoreError`] on an I/O fault; the store then refuses all further
@@ -222,6 +260,28 @@ impl Store {
         &mut self,
         batch: &[Submission],
         now: Timestamp,
+    ) -> Result<Vec<Reply>, StoreError> {
+        self.submit_stamped(batch, Stamping::Door { now })
+    }
+
+    /// Applies a batch whose submissions carry their own times (`None`: the
+    /// store's clock), for an in-process driver that owns a virtual or import
+    /// store (the simulator, the benchmarks). No client door calls it. A time
+    /// before the last command's is refused with `time_went_backwards`.
+    ///
+    /// # Errors
+    /// [`StoreError::DatedOnLiveStore`] on a live store; otherwise as [`Store::submit`].
+    pub fn submit_dated(&mut self, batch: &[Submission]) -> Result<Vec<Reply>, StoreError> {
+        if self.kind.is_live() {
+            return Err(StoreError::DatedOnLiveStore);
+        }
+        self.submit_stamped(batch, Stamping::Dated)
+    }
+
+    fn submit_stamped(
+        &mut self,
+        batch: &[Submission],
+        stamping: Stamping,
     ) -> Result<Vec<Reply>, StoreError> {
         if self.faulted {
             return Err(StoreError::Faulted);
@@ -235,41 +295,63 @@ impl Store {
         }
         let mut replies = Vec::with_capacity(batch.len());
         for submission in batch {
-            match self.sequence(submission, now) {
+            match self.sequence(submission, stamping) {
                 Ok(reply) => replies.push(reply),
                 Err(error) => {
-                    self.faulted = true;
+                    self.fault();
                     return Err(error);
                 }
             }
         }
         if let Err(error) = self.journal.commit() {
-            self.faulted = true;
-            return Err(error);
+            self.fault();
+            return Err(error.into());
         }
         self.notify_observer();
         self.snapshot_if_due()?;
         Ok(replies)
     }
 
-    fn sequence(&mut self, submission: &Submission, now: Timestamp) -> Result<Reply, StoreError> {
-        let last = self.engine.last_time().unwrap_or(Timestamp(i64::MIN));
-        let time = submission.time.unwrap_or(now.max(last));
-        if time < last {
-            let outcome = Outcome::Rejected(Rejection {
-                code: "time_went_backwards".to_owned(),
-                message: format!(
-                    "the command is dated {} ms but the last command was at {} ms; times in the journal never go backwards",
-                    time.0, last.0
-                ),
-            });
-            return Ok(Reply {
-                sequence: None,
-                time,
-                duplicate: false,
-                outcome,
-            });
+    /// Stops the store after an I/O fault and puts back the durable state:
+    /// the engine holds the failed batch's effects, which were never
+    /// acknowledged, so it is rebuilt from the snapshot and the records the
+    /// journal committed. Queries then show durable state only. If even that
+    /// rebuild fails, the engine is emptied rather than show unacknowledged work.
+    fn fault(&mut self) {
+        self.faulted = true;
+        if let Some((_, pending)) = &mut self.observer {
+            pending.clear();
         }
+        let durable_end = self.journal.stats().last_sequence;
+        let rebuilt = match self.journal.dir() {
+            Some(dir) => durable_state(dir, self.config.journal, durable_end),
+            // A database journal reads back only what its transactions committed.
+            None => replay_durable(self.journal.as_ref(), durable_end),
+        };
+        match rebuilt {
+            Ok(engine) => self.engine = engine,
+            Err(error) => {
+                tracing::error!(%error, "the durable state could not be rebuilt after an I/O fault; queries show an empty state until the store is reopened");
+                self.engine = Engine::new();
+            }
+        }
+    }
+
+    /// Whether an I/O fault stopped the store (it refuses writes until reopened).
+    #[must_use]
+    pub fn is_faulted(&self) -> bool {
+        self.faulted
+    }
+
+    fn sequence(
+        &mut self,
+        submission: &Submission,
+        stamping: Stamping,
+    ) -> Result<Reply, StoreError> {
+        let time = match self.stamp(submission, stamping) {
+            Ok(time) => time,
+            Err(refusal) => return Ok(refusal),
+        };
         let envelope = Envelope {
             request_id: submission.request_id,
             requester: submission.requester,
@@ -290,9 +372,28 @@ impl Store {
                 duplicate: false,
                 outcome,
             }),
-            Applied::Fresh(outcome) => {
+            Applied::Fresh(mut outcome) => {
+                // A large refused command is journaled as a bounded summary.
+                let summary = match outcome {
+                    Outcome::Rejected(_) => self.engine.bound_refusal(&envelope),
+                    Outcome::Accepted(_) => None,
+                };
+                let summarized;
+                let journaled = match summary {
+                    Some(command) => {
+                        if let Command::Refused(summary) = &command {
+                            outcome = Outcome::Rejected(summary.rejection.clone());
+                        }
+                        summarized = Envelope {
+                            command,
+                            ..envelope.clone()
+                        };
+                        &summarized
+                    }
+                    None => &envelope,
+                };
                 self.payload.clear();
-                JournalEntry::encode_into(&envelope, outcome.code(), &mut self.payload).map_err(
+                JournalEntry::encode_into(journaled, outcome.code(), &mut self.payload).map_err(
                     |error| StoreError::BadRecord {
                         sequence: self.journal.last_sequence() + 1,
                         reason: error.to_string(),
@@ -315,6 +416,61 @@ impl Store {
                 })
             }
         }
+    }
+
+    /// The time to apply `submission` at, or the reply refusing it before the
+    /// engine sees it (not journaled: nothing changes, the clock stays).
+    fn stamp(&self, submission: &Submission, stamping: Stamping) -> Result<Timestamp, Reply> {
+        let last = self.engine.last_time().unwrap_or(Timestamp(i64::MIN));
+        let clock = match stamping {
+            Stamping::Door { now } if self.kind.is_live() => now.max(last),
+            _ => self.clock(),
+        };
+        let refuse = |code: &str, message: String| Reply {
+            sequence: None,
+            time: clock,
+            duplicate: false,
+            outcome: Outcome::Rejected(Rejection {
+                code: code.to_owned(),
+                message,
+            }),
+        };
+        let is_clock_command = matches!(submission.command, Command::Clock(_));
+        match (stamping, submission.time) {
+            (Stamping::Door { .. }, Some(time)) => Err(refuse(
+                CLIENT_TIME_REFUSED,
+                client_time_message(self.kind, time),
+            )),
+            (Stamping::Door { .. }, None) if is_clock_command && self.kind.is_live() => {
+                Err(refuse(
+                    CLOCK_IS_LIVE,
+                    "this store is live: its clock is the server's and cannot be set".to_owned(),
+                ))
+            }
+            (Stamping::Door { .. }, None) | (Stamping::Dated, None) => Ok(clock),
+            (Stamping::Dated, Some(time)) if time < last => Err(refuse(
+                "time_went_backwards",
+                format!(
+                    "the command is dated {} ms but the last command was at {} ms; times in the journal never go backwards",
+                    time.0, last.0
+                ),
+            )),
+            (Stamping::Dated, Some(time)) => Ok(time),
+        }
+    }
+
+    /// Who sets the time of this store's commands.
+    #[must_use]
+    pub fn kind(&self) -> StoreKind {
+        self.kind
+    }
+
+    /// The store's clock: the time of its last command (or of the last
+    /// accepted `advance_clock`), the Unix epoch before any. A live store
+    /// stamps new commands with the server's clock, never earlier than this.
+    #[must_use]
+    pub fn clock(&self) -> Timestamp {
+        self.engine.last_time().unwrap_or(Timestamp(0))
     }
 
     fn snapshot_if_due(&mut self) -> Result<(), StoreError> {
@@ -378,6 +534,26 @@ impl Store {
     }
 }
 
+/// How a batch is stamped: by a client door (the store's clock) or by an
+/// in-process driver of a non-live store (the submissions' own times).
+#[derive(Debug, Clone, Copy)]
+enum Stamping {
+    Door { now: Timestamp },
+    Dated,
+}
+
+fn client_time_message(kind: StoreKind, time: Timestamp) -> String {
+    let why = if kind.is_live() {
+        "this store is live: the server's clock stamps every command".to_owned()
+    } else {
+        format!("this {kind} store's clock moves only by an administrator's advance_clock command")
+    };
+    format!(
+        "{why}, so a command may not carry `time` (it said {} ms since the epoch); remove it",
+        time.0
+    )
+}
+
 /// The wall clock in milliseconds since the Unix epoch: the sequencer's only
 /// clock, read outside the engine and passed to [`Store::submit`] as `now`.
 #[must_use]
@@ -389,6 +565,58 @@ pub fn wall_clock_now() -> Timestamp {
 }
 
 /// Applies one journaled record to `engine` and checks the outcome code.
+/// The engine of the newest snapshot that passes its checksums and decodes,
+/// and the first sequence to replay after it; a snapshot whose state does
+/// not decode (written by another version, or damaged behind valid
+/// checksums) is skipped with a warning like one that fails its checksum,
+/// down to an empty engine and a replay from the first record.
+///
+/// # Errors
+/// [`StoreError::Journal`] when the snapshots cannot be listed or read.
+pub(crate) fn newest_decodable_snapshot(
+    journal: &dyn JournalBackend,
+) -> Result<(Engine, u64), StoreError> {
+    let mut below = u64::MAX;
+    while let Some(snapshot) = journal.latest_snapshot_below(below)? {
+        match Engine::decode_snapshot(&snapshot.state) {
+            Ok(engine) => return Ok((engine, snapshot.sequence + 1)),
+            Err(error) => {
+                tracing::warn!(
+                    sequence = snapshot.sequence,
+                    %error,
+                    "snapshot skipped: its state does not decode"
+                );
+                below = snapshot.sequence;
+            }
+        }
+    }
+    Ok((Engine::new(), 1))
+}
+
+/// The state made durable in `dir` up to record `durable_end`, read without
+/// the lock (the faulted writer still holds it).
+fn durable_state(
+    dir: &Path,
+    config: JournalConfig,
+    durable_end: u64,
+) -> Result<Engine, StoreError> {
+    let journal = Journal::open_read_only(dir, config)?;
+    replay_durable(&journal, durable_end)
+}
+
+/// The state of `journal`'s snapshot and records up to `durable_end`.
+fn replay_durable(journal: &dyn JournalBackend, durable_end: u64) -> Result<Engine, StoreError> {
+    let (mut engine, from) = newest_decodable_snapshot(journal)?;
+    for record in journal.read_from(from)? {
+        let record = record?;
+        if record.sequence > durable_end {
+            break;
+        }
+        replay_record(&mut engine, &record)?;
+    }
+    Ok(engine)
+}
+
 pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), StoreError> {
     let entry = JournalEntry::decode(&record.payload).map_err(|error| StoreError::BadRecord {
         sequence: record.sequence,

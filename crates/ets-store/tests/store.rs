@@ -226,3 +226,163 @@ fn a_second_writer_is_refused_while_readers_may_look() {
     );
     assert_eq!(refused.err().map(|error| error.code()), Some("read_only"));
 }
+
+#[test]
+fn a_large_refused_command_is_journaled_bounded_and_replays_to_the_same_state() {
+    // Goal: a user cannot grow the journal with large refused commands (a 1 MB
+    // beneficiary note on a refused retirement costs a bounded record), and the
+    // refusal is still remembered and replayed: the same request id again gets
+    // the first outcome, another command under it gets request_id_reused.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let mut store = Store::create(&path, StoreConfig::default()).unwrap();
+    store
+        .submit(&setup(), Timestamp(1_700_000_000_000))
+        .unwrap();
+    let store_bytes = |path: &std::path::Path| -> u64 {
+        std::fs::read_dir(path)
+            .unwrap()
+            .map(|entry| entry.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let before = store_bytes(&path);
+    let huge = submission(
+        500,
+        101,
+        RegistryCommand::Retire {
+            from: AccountId(999),
+            class: cea(),
+            quantity: Quantity::new(1),
+            beneficiary: "x".repeat(1_000_000),
+        },
+    );
+    let first = store
+        .submit(std::slice::from_ref(&huge), Timestamp(1_700_000_001_000))
+        .unwrap();
+    assert!(
+        matches!(first[0].outcome, ets_engine::Outcome::Rejected(_)),
+        "{:?}",
+        first[0].outcome
+    );
+    let grown = store_bytes(&path) - before;
+    assert!(
+        grown < 8 * 1024,
+        "one refusal grew the store by {grown} bytes"
+    );
+    let again = store
+        .submit(std::slice::from_ref(&huge), Timestamp(1_700_000_002_000))
+        .unwrap();
+    assert!(again[0].duplicate);
+    assert_eq!(again[0].outcome, first[0].outcome);
+    let live_hash = store.engine().state_hash();
+    drop(store);
+    let mut reopened = Store::open(&path, StoreConfig::default()).unwrap();
+    assert_eq!(reopened.engine().state_hash(), live_hash);
+    let other = submission(
+        500,
+        101,
+        RegistryCommand::Retire {
+            from: AccountId(999),
+            class: cea(),
+            quantity: Quantity::new(2),
+            beneficiary: "y".repeat(1_000_000),
+        },
+    );
+    let reused = reopened
+        .submit(&[other, huge], Timestamp(1_700_000_003_000))
+        .unwrap();
+    assert_eq!(reused[0].outcome.code(), "request_id_reused");
+    assert!(reused[1].duplicate);
+}
+
+#[test]
+fn a_snapshot_that_passes_its_checksums_but_does_not_decode_falls_back() {
+    // Goal: a snapshot whose state does not decode (another version wrote it, or
+    // it was damaged before its checksum was taken) is skipped like a damaged
+    // one: the store opens from the older snapshot or the journal alone.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let config = StoreConfig {
+        snapshot_every_records: 0,
+        ..StoreConfig::default()
+    };
+    let mut store = Store::create(&path, config.clone()).unwrap();
+    store
+        .submit(&setup(), Timestamp(1_700_000_000_000))
+        .unwrap();
+    let live_hash = store.engine().state_hash();
+    let last = store.journal().last_sequence();
+    drop(store);
+    let mut journal = Journal::open(&path, JournalConfig::default()).unwrap();
+    journal
+        .write_snapshot(last, b"not an engine state")
+        .unwrap();
+    drop(journal);
+    let reopened = Store::open(&path, config).unwrap();
+    assert_eq!(reopened.engine().state_hash(), live_hash);
+    drop(reopened);
+    let report = ets_store::verify(&path).unwrap();
+    assert_eq!(report.state_hash, live_hash);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("does not decode")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[test]
+fn deleting_the_lock_file_does_not_let_a_second_writer_in() {
+    // Goal: the writer lock is the operating system's, on the store itself.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let _writer = Store::create(&path, StoreConfig::default()).unwrap();
+    let _ = std::fs::remove_file(path.join("LOCK"));
+    let second = Store::open(&path, StoreConfig::default());
+    assert_eq!(second.err().map(|error| error.code()), Some("locked"));
+}
+
+#[test]
+fn after_an_io_fault_queries_show_only_durable_state() {
+    // Goal: a batch whose commit failed was never acknowledged, so its effects
+    // must not be readable: the store stops writing and its engine goes back
+    // to the durable state.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let mut store = Store::create(&path, StoreConfig::default()).unwrap();
+    store
+        .submit(&setup(), Timestamp(1_700_000_000_000))
+        .unwrap();
+    let durable_hash = store.engine().state_hash();
+    let durable_records = store.journal().last_sequence();
+    drop(store);
+    // A small segment limit makes the next commit start a new segment; a
+    // directory squatting on that segment's name makes the commit fail.
+    let mut config = StoreConfig::default();
+    config.journal.segment_size_limit_bytes = 1;
+    let mut store = Store::open(&path, config).unwrap();
+    std::fs::create_dir(path.join(format!("journal-{:020}.seg", durable_records + 1))).unwrap();
+    let failed = store.submit(
+        &[submission(
+            900,
+            1,
+            RegistryCommand::Issue {
+                class: cea(),
+                quantity: Quantity::new(5),
+            },
+        )],
+        Timestamp(1_700_000_001_000),
+    );
+    assert!(failed.is_err());
+    assert!(store.is_faulted());
+    assert_eq!(store.engine().state_hash(), durable_hash);
+    assert_eq!(
+        store
+            .submit(&[], Timestamp(1_700_000_002_000))
+            .err()
+            .map(|error| error.code()),
+        Some("store_faulted")
+    );
+}

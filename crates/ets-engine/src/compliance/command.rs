@@ -228,7 +228,7 @@ pub enum ComplianceCommand {
         quantity: Quantity,
     },
     /// Sets the peer ranges that flag implausible reports for verifiers (administrator).
-    /// RULES.md gives no official ranges, so they are the authority's parameters.
+    /// docs/sources.md gives no official ranges, so they are the authority's parameters.
     SetPlausibilityRanges {
         /// The scheme id.
         scheme: String,

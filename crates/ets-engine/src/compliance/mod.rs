@@ -5,12 +5,28 @@
 //! formulas come from `ets-scheme`; this module keeps the state and applies
 //! the rules through the registry.
 //!
+//! One module per concept: `state` (the state and its queries), `execute`
+//! (dispatch, rulebooks, registration), `allocation`, `borrowing`, `reports`,
+//! `surrender` (eligibility and the surrender tally), `deadline`, `deduction` (next-year deductions), `caps` (relief caps per unit
+//! category), `close`
+//! (obligations, results, the close) and `eu_status`.
+//!
 //! **Invariant:** a refused compliance command changes nothing: steps that
 //! touch the registry run on a copy that replaces it only when all succeed.
 
+mod allocation;
+mod borrowing;
+mod caps;
+mod close;
 mod command;
+mod deadline;
+mod deduction;
 mod error;
+mod eu_status;
+mod execute;
+mod reports;
 mod state;
+mod surrender;
 
 pub use command::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,

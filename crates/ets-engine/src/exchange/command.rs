@@ -45,9 +45,6 @@ pub struct TradingCalendar {
     pub holidays: Vec<(u16, u8, u8)>,
 }
 
-/// Milliseconds in a day.
-const MS_PER_DAY: i64 = 86_400_000;
-
 /// A local civil date and time, as the calendar sees a timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalTime {
@@ -89,22 +86,6 @@ impl std::fmt::Display for LocalTime {
     }
 }
 
-/// The civil date (year, month, day) of a day count since 1970-01-01
-/// (proleptic Gregorian; Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // month is 1..=12 and day 1..=31 by construction.
-    (year, month as u8, day as u8)
-}
-
 impl TradingCalendar {
     /// China's listed agreement: 09:30-11:30 and 13:00-15:00 Beijing time,
     /// Monday to Friday (holidays must be added).
@@ -135,11 +116,10 @@ impl TradingCalendar {
     pub fn local(&self, at: Timestamp) -> LocalTime {
         let local_ms =
             at.0.saturating_add(i64::from(self.utc_offset_minutes) * 60_000);
-        let days = local_ms.div_euclid(MS_PER_DAY);
-        let (year, month, day) = civil_from_days(days);
-        // 1970-01-01 was a Thursday (3 with Monday 0).
-        let weekday = (days + 3).rem_euclid(7) as u8;
-        let minute = (local_ms.rem_euclid(MS_PER_DAY) / 60_000) as u16;
+        let days = local_ms.div_euclid(ets_time::MS_PER_DAY);
+        let (year, month, day) = ets_time::civil_from_days(days);
+        let weekday = ets_time::Weekday::of_day_number(days).index_from_monday();
+        let minute = (local_ms.rem_euclid(ets_time::MS_PER_DAY) / 60_000) as u16;
         LocalTime {
             year,
             month,

@@ -25,7 +25,7 @@ pub struct HoldingLimit {
 
 impl HoldingLimit {
     /// China's national market, by analogy with the pilot exchanges
-    /// (RULES.md 2.6, Beijing: a compliance entity at most its allocation
+    /// (docs/sources.md#cn-exchange, Beijing: a compliance entity at most its allocation
     /// plus 1 Mt, others at most 1 Mt). **Unconfirmed nationally**: a
     /// parameter, not a published national rule.
     pub const CHINA_UNCONFIRMED: HoldingLimit = HoldingLimit {

@@ -7,7 +7,7 @@
 use super::command::CashBalance;
 use super::error::ExchangeError;
 use super::state::{
-    Instrument, OrderHold, TradeRecord, TradeVenue, cash_required, fee_on, value_of,
+    Instrument, OrderHold, TradeRecord, TradeVenue, cash_required, fee_on, shifted, value_of,
 };
 use ets_market::{Fill, OrderId, Report, Side, Trade, TradeMode};
 use ets_model::{AccountId, Money, Quantity, TransactionId};
@@ -108,10 +108,9 @@ impl Ledger<'_> {
                 required: amount,
             });
         }
-        // Both stay within the total cash, which fits in i64.
         let entry = self.cash.entry(account).or_default();
-        entry.available = Money::new(entry.available.minor_units() - amount.minor_units());
-        entry.held = Money::new(entry.held.minor_units() + amount.minor_units());
+        entry.available = shifted(entry.available, -amount.minor_units(), "hold: available");
+        entry.held = shifted(entry.held, amount.minor_units(), "hold: held");
         Ok(())
     }
 
@@ -120,16 +119,14 @@ impl Ledger<'_> {
             return;
         }
         let entry = self.cash.entry(account).or_default();
-        debug_assert!(entry.held >= amount, "releasing more cash than held");
-        entry.held = Money::new(entry.held.minor_units() - amount.minor_units());
-        entry.available = Money::new(entry.available.minor_units() + amount.minor_units());
+        entry.held = shifted(entry.held, -amount.minor_units(), "release: held");
+        entry.available = shifted(entry.available, amount.minor_units(), "release: available");
     }
 
     /// Pays `amount` out of `from`'s held cash.
     fn pay_from_held(&mut self, from: AccountId, amount: i64) {
         let entry = self.cash.entry(from).or_default();
-        debug_assert!(entry.held.minor_units() >= amount, "paying more than held");
-        entry.held = Money::new(entry.held.minor_units() - amount);
+        entry.held = shifted(entry.held, -amount, "payment out of held cash");
     }
 
     /// Credits `amount` to `to`'s available cash.
@@ -138,11 +135,14 @@ impl Ledger<'_> {
             return;
         }
         let entry = self.cash.entry(to).or_default();
-        entry.available = Money::new(entry.available.minor_units().saturating_add(amount));
+        entry.available = shifted(entry.available, amount, "credit");
     }
 
     /// Moves units from the seller's hold to the buyer, recording the
-    /// registry transfer. The hold guarantees the units are there.
+    /// registry transfer. The hold guarantees the units are there: a
+    /// delivery that fails is a broken invariant and stops the process
+    /// before any cash moves (recovery replays the journal, which never
+    /// holds the failed command).
     pub(super) fn deliver(
         &mut self,
         seller: AccountId,
@@ -155,10 +155,9 @@ impl Ledger<'_> {
             .settle_trade(seller, buyer, class_index, quantity, self.context)
         {
             Ok(id) => id,
-            Err(error) => {
-                debug_assert!(false, "a held sale did not settle: {error}");
-                TransactionId(0)
-            }
+            Err(error) => panic!(
+                "settlement invariant broken: {quantity} t held by account {seller} for a sale to account {buyer} did not settle: {error}"
+            ),
         }
     }
 
@@ -192,31 +191,41 @@ impl Ledger<'_> {
     }
 
     fn settle_fill(&mut self, instrument: &mut Instrument, fill: &Fill) -> u64 {
-        let value = value_of(fill.price, fill.quantity)
-            .and_then(|value| i64::try_from(value).ok())
-            .unwrap_or(0);
-        let fee = i64::try_from(fee_on(i128::from(value), instrument.fee_bps)).unwrap_or(0);
+        let value = held_value(fill.price, fill.quantity);
+        let fee = i64::try_from(fee_on(i128::from(value), instrument.fee_bps))
+            .unwrap_or_else(|_| panic!("settlement invariant broken: fee on {value} overflows"));
         let transaction = self.deliver(
             fill.seller,
             fill.buyer,
             instrument.class_index,
             fill.quantity,
         );
-        self.pay_from_held(fill.buyer, value + fee);
-        self.credit(fill.seller, value - fee);
-        self.credit(instrument.fee_account, 2 * fee);
+        // Conservation: the buyer pays value + fee; the seller gets value - fee
+        // and the fee account both fees, which sums to the same.
+        let paid = checked_cash(value.checked_add(fee), "value plus fee");
+        self.pay_from_held(fill.buyer, paid);
+        self.credit(
+            fill.seller,
+            checked_cash(value.checked_sub(fee), "value less fee"),
+        );
+        self.credit(
+            instrument.fee_account,
+            checked_cash(fee.checked_mul(2), "both fees"),
+        );
         let (buy_order, sell_order) = match fill.aggressor {
             Side::Buy => (fill.taker_order, fill.maker_order),
             Side::Sell => (fill.maker_order, fill.taker_order),
         };
         if let Some(hold) = instrument.holds.get_mut(&buy_order) {
-            hold.cash = Money::new(hold.cash.minor_units() - value - fee);
+            hold.cash = shifted(hold.cash, -paid, "buy order hold");
         }
         if let Some(hold) = instrument.holds.get_mut(&sell_order) {
-            hold.units = hold
-                .units
-                .checked_sub(fill.quantity)
-                .unwrap_or(Quantity::ZERO);
+            hold.units = hold.units.checked_sub(fill.quantity).unwrap_or_else(|| {
+                panic!(
+                    "settlement invariant broken: order {sell_order} holds {} t but sold {} t",
+                    hold.units, fill.quantity
+                )
+            });
         }
         if instrument.no_same_day_resale {
             let bought = self
@@ -253,13 +262,11 @@ impl Ledger<'_> {
         class_index: u32,
         hold: &mut OrderHold,
     ) -> u64 {
-        let value = value_of(record.price, record.quantity)
-            .and_then(|value| i64::try_from(value).ok())
-            .unwrap_or(0);
+        let value = held_value(record.price, record.quantity);
         let transaction = self.deliver(record.seller, record.buyer, class_index, record.quantity);
         self.pay_from_held(record.buyer, value);
         self.credit(record.seller, value);
-        hold.cash = Money::new(hold.cash.minor_units() - value);
+        hold.cash = shifted(hold.cash, -value, "auction bid hold");
         self.record(TradeRecord {
             transaction,
             mode: TradeMode::Auction,
@@ -283,15 +290,26 @@ impl Ledger<'_> {
         };
         match hold.side {
             Side::Sell => {
-                let excess = hold.units.checked_sub(open).unwrap_or(Quantity::ZERO);
+                let excess = hold.units.checked_sub(open).unwrap_or_else(|| {
+                    panic!(
+                        "hold invariant broken: order {order} holds {} t for {open} t open",
+                        hold.units
+                    )
+                });
                 self.registry
                     .release_units(hold.account, instrument.class_index, excess);
                 hold.units = open;
             }
             Side::Buy => {
-                let needed =
-                    cash_required(hold.price, open, instrument.fee_bps).unwrap_or(hold.cash);
-                let excess = Money::new(hold.cash.minor_units() - needed.minor_units());
+                let needed = cash_required(hold.price, open, instrument.fee_bps)
+                    .filter(|needed| *needed <= hold.cash)
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "hold invariant broken: order {order} holds {} for {open} t open",
+                            hold.cash.minor_units()
+                        )
+                    });
+                let excess = shifted(hold.cash, -needed.minor_units(), "order hold excess");
                 let account = hold.account;
                 hold.cash = needed;
                 self.release_cash(account, excess);
@@ -300,5 +318,56 @@ impl Ledger<'_> {
         if open.is_zero() {
             instrument.holds.remove(&order);
         }
+    }
+}
+
+/// The value of a fill, which its buyer's hold covered, so it fits in i64.
+fn held_value(price: ets_model::Price, quantity: Quantity) -> i64 {
+    value_of(price, quantity)
+        .and_then(|value| i64::try_from(value).ok())
+        .unwrap_or_else(|| {
+            panic!("settlement invariant broken: {quantity} t at {price:?} overflows the cash held")
+        })
+}
+
+/// A sum of held cash, which cannot overflow while the invariants hold.
+fn checked_cash(amount: Option<i64>, what: &str) -> i64 {
+    amount.unwrap_or_else(|| panic!("settlement invariant broken: {what} overflows"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ets_model::{ParticipantId, Timestamp};
+
+    #[test]
+    #[should_panic(expected = "settlement invariant broken")]
+    fn a_delivery_the_registry_refuses_stops_the_process() {
+        // Goal: a planted settlement failure (the registry knows neither
+        // account, so the held sale cannot settle) crashes rather than
+        // recording transaction 0 and moving the cash leg anyway. `assert!`
+        // and `panic!` stay on in release builds.
+        let mut registry = Registry::new();
+        let mut cash = BTreeMap::new();
+        let mut bought_today = BTreeMap::new();
+        let mut trades = Vec::new();
+        let mut ledger = Ledger {
+            registry: &mut registry,
+            cash: &mut cash,
+            bought_today: &mut bought_today,
+            trades: &mut trades,
+            context: Context {
+                requester: ParticipantId(1),
+                at: Timestamp(0),
+            },
+        };
+        ledger.deliver(AccountId(1), AccountId(2), 0, Quantity::new(5));
+    }
+
+    #[test]
+    #[should_panic(expected = "cash invariant broken")]
+    fn paying_more_than_is_held_stops_the_process() {
+        // Goal: cash never goes negative silently.
+        let _ = shifted(Money::new(10), -11, "test");
     }
 }

@@ -172,6 +172,20 @@ pub(super) fn fee_on(value: i128, fee_bps: u32) -> i128 {
     value * i128::from(fee_bps) / BPS_PER_WHOLE
 }
 
+/// `balance + delta` for cash moving between balances. Cash only moves
+/// between balances that sum to the total deposited, so an overflow or a
+/// negative result is a broken invariant: the process stops (in release
+/// builds too) rather than record a wrong balance.
+pub(super) fn shifted(balance: Money, delta: i64, what: &str) -> Money {
+    match balance.minor_units().checked_add(delta) {
+        Some(moved) if moved >= 0 => Money::new(moved),
+        _ => panic!(
+            "cash invariant broken ({what}): {} {delta:+} would overflow or go negative",
+            balance.minor_units()
+        ),
+    }
+}
+
 /// The cash a buy of `quantity` at `price` must hold: value plus fee.
 pub(super) fn cash_required(price: Price, quantity: Quantity, fee_bps: u32) -> Option<Money> {
     let value = value_of(price, quantity)?;
@@ -296,8 +310,8 @@ impl Exchange {
     /// 1. every account's held cash equals the holds of its open orders,
     ///    proposals and bids, and no balance is negative;
     /// 2. the sum of all balances equals deposits minus withdrawals;
-    /// 3. the registry's reservations equal pending transactions plus the
-    ///    exchange's unit holds, and the registry's own invariants hold;
+    /// 3. the registry's own invariants hold, and its exchange-held counters
+    ///    equal the exchange's unit holds;
     /// 4. every hold belongs to an open order with that open quantity (sells
     ///    hold exactly it, buys exactly its value plus fee); books are not
     ///    crossed and keep their own invariants.
@@ -312,7 +326,8 @@ impl Exchange {
         for (id, auction) in &self.auctions {
             check_auction(*id, auction)?;
         }
-        registry.check_invariants_with_holds(&self.unit_holds())
+        registry.check_invariants()?;
+        registry.check_exchange_holds(&self.unit_holds())
     }
 
     fn check_cash(&self) -> Result<(), String> {

@@ -20,7 +20,10 @@ fn record_offset(sequence: u64) -> u64 {
     SEGMENT_HEADER_BYTES as u64 + (sequence - 1) * record_size_bytes(PAYLOAD_BYTES) as u64
 }
 
-/// A closed single-segment store holding records 1..=`count`; returns its temp dir, dir and records.
+/// A single-segment store holding records 1..=`count` as a crash leaves it:
+/// closed without the clean-close superblock, so a damaged final record may
+/// be the torn write of an unacknowledged batch. Returns its temp dir, dir
+/// and records.
 fn closed_store(
     count: u64,
 ) -> (
@@ -33,7 +36,52 @@ fn closed_store(
     append_batch(&mut journal, 2, PAYLOAD_BYTES);
     let records = read_all(&journal, 1);
     drop(journal);
+    fs::remove_file(dir.join("SUPERBLOCK")).expect("a clean close wrote the superblock");
     (temp, dir, records)
+}
+
+// Goal: after a clean close (or a snapshot) the superblock proves the last record durable, so
+// damage to it, a cut at a record boundary or a deleted last segment is a loss naming the
+// missing records, never a torn tail truncated as "ok"; no sequence number is handed out again.
+#[test]
+fn damage_to_a_record_the_superblock_proves_durable_is_a_loss_not_a_torn_tail() {
+    let (_temp, dir, mut journal) = new_store(JournalConfig::default());
+    append_batch(&mut journal, 5, PAYLOAD_BYTES);
+    drop(journal);
+    let segment = segment_paths(&dir)[0].clone();
+    let cases: [(&str, fn(&Path)); 3] = [
+        ("cut at the record boundary", |segment| {
+            truncate(segment, record_offset(5));
+        }),
+        ("flip in the final record", |segment| {
+            flip_byte(segment, record_offset(5) + 40, 0x01);
+        }),
+        ("zeroed final record", |segment| {
+            let mut bytes = fs::read(segment).expect("read");
+            let start = record_offset(5) as usize;
+            bytes[start..].fill(0);
+            fs::write(segment, bytes).expect("write");
+        }),
+    ];
+    for (name, damage) in cases {
+        let (_copy_temp, copy) = copy_store(&dir);
+        damage(&segment_paths(&copy)[0]);
+        for opened in [
+            Journal::open(&copy, JournalConfig::default()).map(drop),
+            Journal::open_read_only(&copy, JournalConfig::default()).map(drop),
+            Journal::verify(&copy).map(drop),
+        ] {
+            match opened {
+                Err(JournalError::RecordsLost {
+                    last_sequence,
+                    durable_sequence,
+                    ..
+                }) => assert_eq!((last_sequence, durable_sequence), (4, 5), "{name}"),
+                other => panic!("{name}: expected records_lost, got {other:?}"),
+            }
+        }
+    }
+    assert!(segment.exists());
 }
 
 /// Rewrites the record at `offset` with `edit` applied to its body (the bytes after the CRC field),

@@ -20,8 +20,9 @@ mod page;
 mod session;
 mod view;
 
+use crate::access;
 use crate::auth::throttle;
-use crate::http::{ADMINISTRATOR_COMMANDS, ServerState};
+use crate::http::{ServerState, status_of};
 use crate::sequencer::Job;
 use crate::users::{Principal, Role};
 use axum::extract::{ConnectInfo, Form, Path, State};
@@ -338,25 +339,14 @@ async fn logout(
 /// When the browser says where a form came from (`Origin`), it must be this
 /// server; SameSite=Strict and the CSRF token do the rest.
 fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .unwrap_or("");
-    let origin = origin.to_str().unwrap_or("");
-    let authority = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    if authority.is_some_and(|authority| !host.is_empty() && authority == host) {
+    if crate::http::origin_allowed(headers) {
         return Ok(());
     }
     Err(problem(
         StatusCode::FORBIDDEN,
         None,
         "cross_origin",
-        &format!("a form from {origin:?} may not be sent to this server"),
+        "a form from another origin may not be sent to this server",
         "/ui",
     ))
 }
@@ -416,22 +406,6 @@ fn number_field(fields: &Fields, name: &str) -> Result<u64, String> {
         .map_err(|_| format!("{name} is too large: {text:?}"))
 }
 
-/// The HTTP status of an engine refusal, as the JSON API gives it.
-fn refusal_status(code: &str) -> StatusCode {
-    match code {
-        "not_administrator" | "not_representative" | "not_verifier" | "role_forbids" => {
-            StatusCode::FORBIDDEN
-        }
-        c if c.starts_with("unknown_") => StatusCode::NOT_FOUND,
-        "time_went_backwards"
-        | "participant_exists"
-        | "account_exists"
-        | "not_pending"
-        | "already_approved" => StatusCode::CONFLICT,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
-}
-
 /// Sends the command a form describes: `build` makes its JSON (without the
 /// envelope) from the fields; the form's request id and the user's
 /// participant complete it, then it goes the API's way to the engine.
@@ -469,20 +443,6 @@ async fn send_form(
         object.insert("requester".into(), json!(user.principal.participant.0));
     }
     let name = command["command"].as_str().unwrap_or("").to_owned();
-    let role = user.principal.role;
-    let administrative = ADMINISTRATOR_COMMANDS.contains(&name.as_str());
-    if !role.may_write() || (administrative && role != Role::Administrator) {
-        return problem(
-            StatusCode::FORBIDDEN,
-            Some(&viewer),
-            "role_forbids",
-            &format!(
-                "user {} has the role {role}, which may not {name}",
-                viewer.name
-            ),
-            &back,
-        );
-    }
     let request = match ets_api::parse_request(&command.to_string()) {
         Ok(request) => request,
         Err(error) => {
@@ -495,6 +455,17 @@ async fn send_form(
             );
         }
     };
+    // The same decision as the JSON API's, from the same metadata.
+    if let Err(refusal) = access::authorise_command(&state.server, &user.principal, &request).await
+    {
+        return problem(
+            status_of(refusal.code.as_str()),
+            Some(&viewer),
+            refusal.code.as_str(),
+            &refusal.message,
+            &back,
+        );
+    }
     let (reply, answer) = oneshot::channel();
     let submission = Box::new(Submission {
         request_id: request.request_id,
@@ -502,7 +473,12 @@ async fn send_form(
         time: request.time,
         command: request.command,
     });
-    if let Err(response) = enqueue(&state.server.jobs, Job::Submit { submission, reply }) {
+    let job = Job::Submit {
+        submission,
+        bytes: command.to_string().len(),
+        reply,
+    };
+    if let Err(response) = enqueue(&state.server.jobs, job) {
         return response;
     }
     let reply = match answer.await {
@@ -528,7 +504,7 @@ async fn send_form(
     );
     let (status, details) = match &reply.outcome {
         Outcome::Accepted(_) => (StatusCode::OK, details_of(&line["result"])),
-        Outcome::Rejected(rejection) => (refusal_status(&rejection.code), Vec::new()),
+        Outcome::Rejected(rejection) => (status_of(&rejection.code), Vec::new()),
     };
     let outcome = page::Outcome {
         accepted: matches!(reply.outcome, Outcome::Accepted(_)),
@@ -680,7 +656,7 @@ async fn account(
         Err(response) => return response,
     };
     let viewer = user.viewer();
-    let sees_all = matches!(user.principal.role, Role::Administrator | Role::Auditor);
+    let sees_all = user.principal.role.reads_everything();
     match found {
         None => problem(
             StatusCode::NOT_FOUND,

@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 pub(crate) const COOKIE_NAME: &str = "ets_session";
 /// How long a session lasts without use.
 pub(crate) const IDLE_MAX: Duration = Duration::from_secs(12 * 60 * 60);
-/// The most sessions held at once; beyond, the least recently used one ends.
-pub(crate) const SESSIONS_MAX: usize = 10_000;
+/// The most sessions one user holds at once; beyond, that user's least
+/// recently used one ends. Per user, so signing in again and again ends only
+/// one's own sessions; memory stays bounded because users are
+/// (`USERS_MAX` of them).
+pub(crate) const SESSIONS_PER_USER_MAX: usize = 16;
 /// Random bytes in a session token and in a CSRF token.
 const TOKEN_BYTES: usize = 32;
 
@@ -69,9 +72,9 @@ impl Sessions {
         let mut sessions = self.by_token.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         sessions.retain(|_, session| now.duration_since(session.last_used) < IDLE_MAX);
-        if sessions.len() >= SESSIONS_MAX {
-            let oldest = sessions
-                .iter()
+        let own = || sessions.iter().filter(|(_, session)| session.user == user);
+        if own().count() >= SESSIONS_PER_USER_MAX {
+            let oldest = own()
                 .min_by_key(|(_, session)| session.last_used)
                 .map(|(token, _)| token.clone());
             if let Some(oldest) = oldest {
@@ -189,6 +192,22 @@ mod tests {
         assert!(sessions.get("other").is_none());
         sessions.end(&token);
         assert!(sessions.get(&token).is_none());
+    }
+
+    #[test]
+    fn signing_in_many_times_ends_only_ones_own_oldest_sessions() {
+        // Goal: the attack: one user signing in again and again no
+        // longer signs everyone else out.
+        let sessions = Sessions::default();
+        let other = sessions.start("bob").unwrap();
+        let first = sessions.start("alice").unwrap();
+        for _ in 0..SESSIONS_PER_USER_MAX * 3 {
+            sessions.start("alice").unwrap();
+        }
+        assert!(sessions.get(&other).is_some());
+        assert!(sessions.get(&first).is_none());
+        let count = sessions.by_token.lock().unwrap().len();
+        assert_eq!(count, SESSIONS_PER_USER_MAX + 1);
     }
 
     #[test]

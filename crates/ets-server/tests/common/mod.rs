@@ -139,6 +139,7 @@ pub fn post(server: &Server, authorization: &str, body: &Value) -> Answer {
     finish(
         agent()
             .post(format!("{}/api/commands", server.base))
+            .header("Content-Type", "application/json")
             .header("Authorization", authorization)
             .send(body.to_string()),
     )

@@ -1,0 +1,280 @@
+//! JSON shapes of the registry security-control commands
+//! (docs/registry-controls.md): scheme settings, trusted account lists,
+//! additional authorised representatives and `release_due`. Typed DTOs,
+//! converted by hand to [`RegistryCommand`] and from the effects they produce.
+
+use ets_model::{AccountId, Code, ParticipantId, Quantity};
+use ets_registry::{ControlSettings, Effect, RegistryCommand};
+use ets_time::{CHINA_TOML, EU_EEX_TOML};
+use serde::{Deserialize, Serialize};
+
+/// The `command` names handled here.
+pub const CONTROL_COMMANDS: [&str; 6] = [
+    "set_controls",
+    "propose_trusted_account",
+    "approve_trusted_account",
+    "remove_trusted_account",
+    "set_additional_representatives",
+    "release_due",
+];
+
+/// The calendars a `set_controls` line may name instead of giving the TOML text.
+pub const CALENDAR_NAMES: [&str; 2] = ["eu-eex", "cn"];
+
+#[derive(Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+enum JsonControlCommand {
+    SetControls(JsonSettings),
+    ProposeTrustedAccount {
+        account: u64,
+        trusted: u64,
+        scheme: String,
+    },
+    ApproveTrustedAccount {
+        account: u64,
+        trusted: u64,
+    },
+    RemoveTrustedAccount {
+        account: u64,
+        trusted: u64,
+    },
+    SetAdditionalRepresentatives {
+        account: u64,
+        representatives: Vec<u64>,
+    },
+    ReleaseDue {},
+}
+
+/// `set_controls`: every field but `scheme` and the calendar has the EU's value as default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonSettings {
+    scheme: String,
+    #[serde(default = "eu_delay")]
+    transfer_delay_minutes: u32,
+    #[serde(default = "eu_activation")]
+    trusted_activation_business_days: u8,
+    #[serde(default = "eu_opens")]
+    window_opens: String,
+    #[serde(default = "eu_closes")]
+    window_closes: String,
+    /// An embedded calendar by name (`eu-eex`, `cn`) ...
+    #[serde(default)]
+    calendar: Option<String>,
+    /// ... or a calendar's TOML text.
+    #[serde(default)]
+    calendar_toml: Option<String>,
+    #[serde(default)]
+    max_transfer_quantity: Option<u64>,
+}
+
+fn eu_delay() -> u32 {
+    26 * 60
+}
+
+fn eu_activation() -> u8 {
+    4
+}
+
+fn eu_opens() -> String {
+    "10:00".to_owned()
+}
+
+fn eu_closes() -> String {
+    "16:00".to_owned()
+}
+
+/// Parses one security-control command line (its `command` is in [`CONTROL_COMMANDS`]).
+///
+/// # Errors
+/// What is wrong: an unknown field, a bad code, time or calendar name.
+pub fn parse_control(value: serde_json::Value) -> Result<RegistryCommand, String> {
+    let parsed: JsonControlCommand =
+        serde_json::from_value(value).map_err(|error| format!("not a valid command: {error}"))?;
+    Ok(match parsed {
+        JsonControlCommand::SetControls(settings) => settings_command(settings)?,
+        JsonControlCommand::ProposeTrustedAccount {
+            account,
+            trusted,
+            scheme,
+        } => RegistryCommand::ProposeTrustedAccount {
+            account: AccountId(account),
+            trusted: AccountId(trusted),
+            scheme: scheme_code(&scheme)?,
+        },
+        JsonControlCommand::ApproveTrustedAccount { account, trusted } => {
+            RegistryCommand::ApproveTrustedAccount {
+                account: AccountId(account),
+                trusted: AccountId(trusted),
+            }
+        }
+        JsonControlCommand::RemoveTrustedAccount { account, trusted } => {
+            RegistryCommand::RemoveTrustedAccount {
+                account: AccountId(account),
+                trusted: AccountId(trusted),
+            }
+        }
+        JsonControlCommand::SetAdditionalRepresentatives {
+            account,
+            representatives,
+        } => RegistryCommand::SetAdditionalRepresentatives {
+            account: AccountId(account),
+            representatives: representatives.into_iter().map(ParticipantId).collect(),
+        },
+        JsonControlCommand::ReleaseDue {} => RegistryCommand::ReleaseDue,
+    })
+}
+
+fn settings_command(json: JsonSettings) -> Result<RegistryCommand, String> {
+    let calendar_toml = match (json.calendar.as_deref(), json.calendar_toml) {
+        (Some("eu-eex"), None) => EU_EEX_TOML.to_owned(),
+        (Some("cn"), None) => CHINA_TOML.to_owned(),
+        (None, Some(text)) => text,
+        (Some(name), None) => {
+            return Err(format!(
+                "calendar {name:?} is not one of {}; or give calendar_toml",
+                CALENDAR_NAMES.join(", ")
+            ));
+        }
+        _ => return Err("give exactly one of calendar and calendar_toml".to_owned()),
+    };
+    let settings = ControlSettings {
+        transfer_delay_minutes: json.transfer_delay_minutes,
+        trusted_activation_business_days: json.trusted_activation_business_days,
+        window_opens_minute: minute_of_day("window_opens", &json.window_opens)?,
+        window_closes_minute: minute_of_day("window_closes", &json.window_closes)?,
+        calendar_toml,
+        max_transfer_quantity: json.max_transfer_quantity.map(Quantity::new),
+    };
+    Ok(RegistryCommand::SetControls {
+        scheme: scheme_code(&json.scheme)?,
+        settings,
+    })
+}
+
+fn scheme_code(text: &str) -> Result<Code, String> {
+    Code::try_new(text).map_err(|error| format!("scheme {text:?}: {error}"))
+}
+
+/// Minutes after midnight of an `HH:MM` text (00:00 to 24:00).
+fn minute_of_day(field: &str, text: &str) -> Result<u16, String> {
+    let bad = || format!("{field} must be HH:MM between 00:00 and 24:00, got {text:?}");
+    let (hours, minutes) = text.split_once(':').ok_or_else(bad)?;
+    let two_digits = |part: &str| {
+        (part.len() == 2 && part.bytes().all(|byte| byte.is_ascii_digit()))
+            .then(|| part.parse::<u16>().ok())
+            .flatten()
+    };
+    let (hours, minutes) = (
+        two_digits(hours).ok_or_else(bad)?,
+        two_digits(minutes).ok_or_else(bad)?,
+    );
+    let total = hours * 60 + minutes;
+    if minutes >= 60 || total > 24 * 60 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// The reply fields of the effects only these commands produce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ControlReply {
+    /// `set_controls`: `{"controls_set": true}`.
+    ControlsSet {
+        /// Always true.
+        controls_set: bool,
+    },
+    /// `release_due`: how many delayed transfers completed or failed.
+    Released {
+        /// The count.
+        delays_released: u32,
+    },
+}
+
+impl ControlReply {
+    /// The reply of a control effect; `None` for effects other commands share.
+    #[must_use]
+    pub fn of(effect: &Effect) -> Option<ControlReply> {
+        match effect {
+            Effect::ControlsSet => Some(ControlReply::ControlsSet { controls_set: true }),
+            Effect::DelaysReleased(count) => Some(ControlReply::Released {
+                delays_released: *count,
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_controls_defaults_to_the_eu_values_with_a_named_calendar() {
+        let command = parse_control(
+            json!({"command": "set_controls", "scheme": "EUA", "calendar": "eu-eex"}),
+        )
+        .expect("parses");
+        let RegistryCommand::SetControls { scheme, settings } = command else {
+            panic!("expected set_controls, got {command:?}");
+        };
+        assert_eq!(scheme.as_str(), "EUA");
+        assert_eq!(
+            settings,
+            ControlSettings::eu_defaults(EU_EEX_TOML.to_owned())
+        );
+    }
+
+    #[test]
+    fn bad_lines_name_what_is_wrong() {
+        let cases = [
+            (
+                json!({"command": "set_controls", "scheme": "EUA"}),
+                "exactly one",
+            ),
+            (
+                json!({"command": "set_controls", "scheme": "EUA", "calendar": "mars"}),
+                "not one of",
+            ),
+            (
+                json!({"command": "set_controls", "scheme": "EUA", "calendar": "cn", "window_opens": "25:00"}),
+                "window_opens",
+            ),
+            (
+                json!({"command": "propose_trusted_account", "account": 1, "trusted": 2, "scheme": "<b>"}),
+                "scheme",
+            ),
+            (
+                json!({"command": "release_due", "extra": 1}),
+                "unknown field",
+            ),
+        ];
+        for (line, expected) in cases {
+            let error = parse_control(line.clone()).expect_err("refused");
+            assert!(error.contains(expected), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn trusted_list_and_representative_lines_parse() {
+        let line = json!({"command": "set_additional_representatives", "account": 100, "representatives": [12]});
+        assert_eq!(
+            parse_control(line).expect("parses"),
+            RegistryCommand::SetAdditionalRepresentatives {
+                account: AccountId(100),
+                representatives: vec![ParticipantId(12)],
+            }
+        );
+        assert_eq!(
+            parse_control(json!({"command": "release_due"})).expect("parses"),
+            RegistryCommand::ReleaseDue
+        );
+        let reply = ControlReply::of(&Effect::DelaysReleased(3)).expect("a control effect");
+        assert_eq!(
+            serde_json::to_value(reply).expect("serializes"),
+            json!({"delays_released": 3})
+        );
+    }
+}

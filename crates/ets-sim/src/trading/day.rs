@@ -1,0 +1,169 @@
+//! One trading day of the window: the day's auction, who acts and in which order,
+//! the morning session (institutions' quotes, then half of the firms), the afternoon
+//! (block agreements, then the rest of the firms), and the end of day.
+
+use super::window::Window;
+use super::{
+    AFTERNOON_MS, CLOSE_MS, DAY_MS, MORNING_MS, Market, MarketInput, MarketOutcome, SESSION_MS,
+};
+use crate::scenario::Rng;
+use crate::year::Sink;
+use anyhow::Result;
+use std::collections::BTreeMap;
+
+/// Where a day stands in the window.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Day {
+    /// Index among the window's trading days.
+    pub index: usize,
+    /// Midnight UTC of the day, ms.
+    pub base: i64,
+    /// Share of the window gone, 0 on the first day and 1 on the last.
+    pub progress: f64,
+    /// One of the last five trading days: buyers must buy.
+    pub final_days: bool,
+}
+
+impl<S: Sink> Market<'_, '_, S> {
+    /// Trades day `index` of the window and records its close, VWAP and spread.
+    pub(super) fn trade_day(
+        &mut self,
+        window: &Window,
+        index: usize,
+        auction_days: &BTreeMap<usize, u64>,
+        input: &MarketInput<'_>,
+        outcome: &mut MarketOutcome,
+        rng: &mut Rng,
+    ) -> Result<()> {
+        let n_days = window.days.len().max(1);
+        let day = Day {
+            index,
+            base: window.days[index] * DAY_MS,
+            progress: index as f64 / (n_days - 1).max(1) as f64,
+            final_days: index + 5 >= n_days,
+        };
+        if let Some(&volume) = auction_days.get(&index) {
+            let remaining_auctions = auction_days.range(index..).count();
+            if let Some(p) = self.auction(
+                day.base,
+                volume,
+                input,
+                day.progress,
+                remaining_auctions,
+                rng,
+            )? {
+                outcome
+                    .auction_prices
+                    .push((crate::report::civil(day.base), p));
+            }
+        }
+        let active = self.active_today(window, day, input, rng);
+        let firms = self.morning(&active, day, rng)?;
+        self.afternoon(&firms, day, rng)?;
+        self.close_day(day, outcome)
+    }
+
+    /// Who acts today, in a random order: every institution, and each started firm
+    /// with something left to do that chooses to act (all of them in the final days).
+    fn active_today(
+        &self,
+        window: &Window,
+        day: Day,
+        input: &MarketInput<'_>,
+        rng: &mut Rng,
+    ) -> Vec<usize> {
+        let trading = &input.scenario.trading;
+        let activity = trading.activity
+            * if day.index < window.late_from {
+                trading.early_activity
+            } else {
+                1.0
+            };
+        let mut active: Vec<usize> = (0..self.agents.len())
+            .filter(|&n| {
+                let a = &self.agents[n];
+                a.entity.is_none()
+                    || (day.index >= a.start
+                        && (a.buy_left > 0 || a.sell_left > 0)
+                        && (day.final_days || rng.chance(activity)))
+            })
+            .collect();
+        for n in (1..active.len()).rev() {
+            active.swap(n, rng.below(n as u64 + 1) as usize);
+        }
+        active
+    }
+
+    /// The morning session: the floor desk's bid, the institutions' quotes, then the
+    /// first half of the active firms. Returns the active firms.
+    fn morning(&mut self, active: &[usize], day: Day, rng: &mut Rng) -> Result<Vec<usize>> {
+        let mut at = day.base + MORNING_MS;
+        if self.floor_ticks > 0 {
+            self.floor_bid(at)?;
+        }
+        let (firms, quoting): (Vec<usize>, Vec<usize>) = active
+            .iter()
+            .copied()
+            .partition(|&n| self.agents[n].entity.is_some());
+        for n in quoting {
+            at += 1_000;
+            self.institution(n, at, day.progress, rng)?;
+        }
+        let half = firms.len() / 2;
+        let step = SESSION_MS / (half.max(1) as i64 + 1);
+        for (j, &n) in firms[..half].iter().enumerate() {
+            let at = day.base + MORNING_MS + (j as i64 + 1) * step;
+            self.firm(n, at, day.progress, day.final_days, rng)?;
+        }
+        Ok(firms)
+    }
+
+    /// The afternoon session: block agreements first, then the second half of the
+    /// active firms in the listed book.
+    fn afternoon(&mut self, firms: &[usize], day: Day, rng: &mut Rng) -> Result<()> {
+        let mut t = day.base + AFTERNOON_MS;
+        if self.block.is_some() {
+            t = self.blocks(day.index, firms, t, day.progress, day.final_days, rng)?;
+        }
+        let rest = &firms[firms.len() / 2..];
+        let end = day.base + AFTERNOON_MS + SESSION_MS;
+        let step = ((end - t) / (rest.len() as i64 + 1)).max(1);
+        for (j, &n) in rest.iter().enumerate() {
+            let at = t + (j as i64 + 1) * step;
+            self.firm(n, at, day.progress, day.final_days, rng)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the day and records its close, VWAP and mean spread.
+    fn close_day(&mut self, day: Day, outcome: &mut MarketOutcome) -> Result<()> {
+        let (close, vwap) = self.end_of_day(day.base + CLOSE_MS)?;
+        let date = crate::report::civil(day.base + CLOSE_MS);
+        outcome.daily_close.push((date.clone(), close));
+        if let Some(vwap) = vwap {
+            outcome.daily_vwap.push((date.clone(), vwap));
+        }
+        if self.spread_samples > 0 {
+            let mean = self.spread_sum / f64::from(self.spread_samples);
+            outcome.daily_spread.push((date, mean));
+        }
+        self.spread_sum = 0.0;
+        self.spread_samples = 0;
+        Ok(())
+    }
+
+    /// What the window left: unmet demand, refusals, the floor's purchases, the
+    /// participants and each firm's net purchases.
+    pub(super) fn finish(&self, outcome: &mut MarketOutcome, firms: usize) {
+        outcome.unmet = self.agents.iter().map(|a| a.must_buy).sum();
+        outcome.refused = self.refused;
+        outcome.floor_bought = self.floor_bought;
+        outcome.participants = self.entered.len();
+        outcome.net_purchases_fen = vec![0; firms];
+        for agent in &self.agents {
+            if let Some(i) = agent.entity {
+                outcome.net_purchases_fen[i] = agent.net_fen;
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Opening the market: the instruments listed, the agents (firms with something to
+//! do, institutions under open participation) with their cash, and the authority's
+//! price-support desk.
+
+use super::window::Window;
+use super::{
+    Agent, Book, FLOOR_ACCOUNT, FLOOR_DESK, INSTITUTION_BASE, MarketInput, price, yuan_to_ticks,
+};
+use crate::scenario::{Design, Participation, Rng, TradingDesign};
+use crate::year::{
+    ADMIN, Driver, EXCHANGE_OPERATOR, FEE_ACCOUNT, Sink, code, entity_account, entity_participant,
+    exchange, registry,
+};
+use anyhow::{Context as _, Result};
+use ets_engine::exchange::{ExchangeCommand, TradingMode};
+use ets_market::{InstrumentRules, MarketDataRules};
+use ets_model::{AccountId, Money, ParticipantId};
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+
+/// The instruments of the window.
+pub(super) struct Listing {
+    /// The price-forming book: listed agreements, or the continuous book.
+    pub listed: Book,
+    /// Block agreements (none in the continuous design).
+    pub block: Option<Book>,
+    /// The continuous design: one book for everything.
+    pub continuous: bool,
+    /// The listing's reference price, yuan/t.
+    pub anchor: f64,
+}
+
+/// Lists the instruments the day before the window opens. The listing's reference (the
+/// first day's band centre) is the scenario's anchor, or the market-clearing
+/// expectation when scarcity raised it above the anchor.
+pub(super) fn list_instruments<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    input: &MarketInput<'_>,
+    window: &Window,
+    list_at: i64,
+) -> Result<Listing> {
+    let anchor = input.scenario.market.price_mean.max(input.clearing_price);
+    let reference = price(yuan_to_ticks(anchor))?;
+    let continuous = input.scenario.design.trading == TradingDesign::Continuous;
+    let (rules, mode) = if continuous {
+        let rules = InstrumentRules {
+            price_band_bps: Some(1_000),
+            ..InstrumentRules::CONTINUOUS
+        };
+        (rules, TradingMode::Continuous)
+    } else {
+        (InstrumentRules::CHINA_LISTED, TradingMode::ChinaListed)
+    };
+    let listed = Book {
+        symbol: code("CEA21")?,
+        rules,
+        reference,
+    };
+    let block = if continuous {
+        None
+    } else {
+        Some(Book {
+            symbol: code("CEA21B")?,
+            rules: InstrumentRules::CHINA_BLOCK,
+            reference,
+        })
+    };
+    list(
+        driver,
+        input,
+        &listed,
+        mode,
+        &window.listed_calendar,
+        list_at,
+    )?;
+    if let Some(block) = &block {
+        let calendar = &window.block_calendar;
+        list(
+            driver,
+            input,
+            block,
+            TradingMode::ChinaBlock,
+            calendar,
+            list_at,
+        )?;
+    }
+    Ok(Listing {
+        listed,
+        block,
+        continuous,
+        anchor,
+    })
+}
+
+/// Lists one instrument of the traded class.
+fn list<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    input: &MarketInput<'_>,
+    book: &Book,
+    mode: TradingMode,
+    calendar: &ets_engine::exchange::TradingCalendar,
+    at: i64,
+) -> Result<()> {
+    driver.ok(
+        ADMIN,
+        at,
+        exchange(ExchangeCommand::ListInstrument {
+            symbol: book.symbol,
+            class: input.class,
+            mode,
+            rules: book.rules,
+            reference_price: book.reference,
+            fee_bps: 0,
+            fee_account: FEE_ACCOUNT,
+            no_same_day_resale: true,
+            market_data: MarketDataRules::CHINA,
+            calendar: Some(calendar.clone()),
+        }),
+    )?;
+    Ok(())
+}
+
+/// The firms with something to do: short firms buy what they need (early buyers
+/// also a hedge buffer), long firms sell part of their surplus (or hold it).
+pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rng) -> Vec<Agent> {
+    let trading = &input.scenario.trading;
+    let mut agents = Vec::new();
+    for (i, firm) in input.firms.iter().enumerate() {
+        let need = input.need.get(i).copied().unwrap_or(0);
+        let surplus = input.surplus.get(i).copied().unwrap_or(0);
+        let lot = (trading.listed_lot[0].ln()
+            + rng.unit() * (trading.listed_lot[1].ln() - trading.listed_lot[0].ln()))
+        .exp();
+        let mut agent = Agent::new(entity_account(i as u32), entity_participant(i as u32));
+        agent.entity = Some(i);
+        agent.value = firm.expected_price;
+        agent.lot = lot;
+        if need > 0 {
+            let early = rng.chance(trading.early_buyer_share);
+            let buffer = if early {
+                let e = input.emissions.get(i).copied().unwrap_or(0) as f64;
+                (e * rng.range(trading.hedge_buffer)).floor() as u64
+            } else {
+                0
+            };
+            agent.must_buy = need;
+            agent.buy_left = need + buffer;
+            agent.start = draw_start(input, window, rng, early);
+        } else if surplus > 0 {
+            agent.holder = rng.chance(trading.hold_share);
+            agent.sell_left = (surplus as f64 * rng.range(trading.sell_fraction)).floor() as u64;
+            agent.start = draw_start(input, window, rng, false);
+        } else {
+            continue;
+        }
+        agents.push(agent);
+    }
+    agents
+}
+
+/// The trading day a firm starts on: early buyers in the early part of the window,
+/// others there too unless they are late (then in the late part, before the last
+/// five days).
+fn draw_start(input: &MarketInput<'_>, window: &Window, rng: &mut Rng, early: bool) -> usize {
+    let n_days = window.days.len().max(1);
+    let late = !early && rng.chance(input.scenario.market.late_share);
+    if late {
+        let span = n_days.saturating_sub(window.late_from + 5).max(1);
+        window.late_from + rng.below(span as u64) as usize
+    } else {
+        rng.below(window.late_from.max(1) as u64) as usize
+    }
+}
+
+/// Cash: each buyer brings enough for its purchases at twice the expected price.
+pub(super) fn deposit_cash<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    agents: &[Agent],
+    at: i64,
+) -> Result<()> {
+    for agent in agents.iter().filter(|a| a.buy_left > 0) {
+        let amount = i64::try_from(
+            i128::from(agent.buy_left) * i128::from(yuan_to_ticks(agent.value * 2.0)),
+        )
+        .context("deposit too large")?;
+        driver.defer(
+            EXCHANGE_OPERATOR,
+            at,
+            exchange(ExchangeCommand::DepositCash {
+                account: agent.account,
+                amount: Money::new(amount),
+            }),
+        )?;
+    }
+    Ok(())
+}
+
+/// Under open participation, the design's institutions: each registered with a
+/// trading account and its budget, and a view of the price around the anchor.
+/// Returns how many were opened.
+pub(super) fn open_institutions<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    input: &MarketInput<'_>,
+    anchor: f64,
+    at: i64,
+    rng: &mut Rng,
+    agents: &mut Vec<Agent>,
+) -> Result<usize> {
+    let design = &input.scenario.design;
+    if design.participation != Participation::Open {
+        return Ok(0);
+    }
+    for k in 0..design.institutions {
+        let id = INSTITUTION_BASE + u64::from(k);
+        let (participant, account) = (ParticipantId(id), AccountId(id));
+        let name = format!("Institution {}", k + 1);
+        open_trading_account(driver, participant, account, name, at)?;
+        driver.ok(
+            EXCHANGE_OPERATOR,
+            at,
+            exchange(ExchangeCommand::DepositCash {
+                account,
+                amount: Money::new((design.institution_budget_yuan * 100.0) as i64),
+            }),
+        )?;
+        let mut agent = Agent::new(account, participant);
+        agent.value = anchor * (0.10 * rng.normal()).exp();
+        agent.lot = rng.range([20_000.0, 80_000.0]);
+        agents.push(agent);
+    }
+    Ok(design.institutions as usize)
+}
+
+/// The authority's price-support desk, when the design has a floor. Returns the
+/// floor in ticks (0 = none).
+pub(super) fn open_floor_desk<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    design: &Design,
+    at: i64,
+) -> Result<i64> {
+    if design.price_floor_yuan <= 0.0 {
+        return Ok(0);
+    }
+    let floor_ticks = yuan_to_ticks(design.price_floor_yuan);
+    let name = "Price-support desk of the authority".to_owned();
+    open_trading_account(driver, FLOOR_DESK, FLOOR_ACCOUNT, name, at)?;
+    Ok(floor_ticks)
+}
+
+/// Registers an institution and opens its trading account.
+fn open_trading_account<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    participant: ParticipantId,
+    account: AccountId,
+    name: String,
+    at: i64,
+) -> Result<()> {
+    let commands = [
+        RegistryCommand::RegisterParticipant {
+            id: participant,
+            kind: ParticipantKind::Institution,
+            name,
+        },
+        RegistryCommand::OpenAccount {
+            id: account,
+            kind: AccountKind::Trading,
+            holder: participant,
+            representatives: vec![participant],
+            approvals_required: 1,
+        },
+    ];
+    for command in commands {
+        driver.ok(ADMIN, at, registry(command))?;
+    }
+    Ok(())
+}
