@@ -48,6 +48,8 @@ refusal_codes! {
     EmptyBatch = "empty_batch" => 400,
     /// The body is larger than the route accepts.
     PayloadTooLarge = "payload_too_large" => 413,
+    /// The client took too long to send the request's body.
+    BodyTimeout = "body_timeout" => 408,
     /// A JSON route was sent something other than `application/json`.
     UnsupportedMediaType = "unsupported_media_type" => 415,
     /// The request's `Origin` is not this server.

@@ -22,6 +22,7 @@
 mod access;
 mod auth;
 mod http;
+mod listen;
 mod metrics;
 mod rate;
 mod sequencer;
@@ -37,6 +38,7 @@ pub use http::{
     Access, BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES, OPENAPI_JSON, Route,
     ServerState, Verb, router, routes,
 };
+pub use listen::ConnectionLimits;
 pub use metrics::Metrics;
 pub use rate::{RateLimitConfig, RateLimiter};
 pub use sequencer::{Job, Sequencer, SequencerConfig};
@@ -71,6 +73,8 @@ pub struct ServerConfig {
     pub basic_auth: bool,
     /// How fast each user may send requests and bytes.
     pub rate_limit: RateLimitConfig,
+    /// Connection cap and deadlines for slow clients.
+    pub connections: ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -85,6 +89,7 @@ impl ServerConfig {
             throttle: throttle::ThrottleConfig::default(),
             basic_auth: false,
             rate_limit: RateLimitConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -231,11 +236,15 @@ pub async fn serve(
         basic_auth: config.basic_auth,
         rate: Arc::new(RateLimiter::new(config.rate_limit)),
     };
+    let limits = config.connections;
     let app = router(state)
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_timeout,
+            listen::body_deadline,
+        ))
         .layer(axum::middleware::map_response(move |response| {
             label_store_kind(kind, response)
-        }))
-        .into_make_service_with_connect_info::<SocketAddr>();
+        }));
     // Open streams never end on their own: close them when shutdown begins.
     let shutdown = async move {
         shutdown.await;
@@ -245,9 +254,7 @@ pub async fn serve(
     let served = match tls {
         None => {
             tracing::info!(%address, "serving HTTP");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            listen::serve_plain(listener, app, limits, shutdown).await
         }
         Some(tls) => {
             tracing::info!(%address, "serving HTTPS");
@@ -259,7 +266,12 @@ pub async fn serve(
             });
             match listener.into_std() {
                 Ok(listener) => match axum_server::from_tcp_rustls(listener, tls) {
-                    Ok(server) => server.handle(handle).serve(app).await,
+                    Ok(server) => {
+                        server
+                            .handle(handle)
+                            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                            .await
+                    }
                     Err(error) => Err(error),
                 },
                 Err(error) => Err(error),

@@ -290,3 +290,49 @@ fn the_oversize_batch_attack_is_limited_and_the_store_keeps_accepting_writes() {
         .expect("total");
     assert_eq!(total, 2_000 * accepted as u64);
 }
+
+#[test]
+fn half_open_connections_are_capped_and_closed_and_healthz_still_answers() {
+    // Goal: the slow-headers attack: connections beyond the cap are closed at
+    // once; connections that never finish their headers are closed by the
+    // server (the header deadline); afterwards /healthz answers again.
+    use std::io::{Read as _, Write as _};
+    let server = start(&[], |config, _| {
+        config.connections.connections_max = 3;
+        config.connections.header_timeout = std::time::Duration::from_millis(500);
+    });
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let open = || {
+        let mut stream = std::net::TcpStream::connect(&address).expect("connects");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout set");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .expect("partial headers sent");
+        stream
+    };
+    let mut held: Vec<_> = (0..3).map(|_| open()).collect();
+    // Give the server time to accept the three before the fourth arrives.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut extra = open();
+    let mut buffer = [0_u8; 256];
+    let read = extra.read(&mut buffer).unwrap_or(0);
+    assert_eq!(
+        read, 0,
+        "the connection beyond the cap is closed unanswered"
+    );
+    for stream in &mut held {
+        // The server ends each held connection (possibly with a 408 first).
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        let text = String::from_utf8_lossy(&rest);
+        assert!(!text.contains("200 OK"), "{text}");
+    }
+    let health = common::finish(
+        common::agent()
+            .get(format!("{}/healthz", server.base))
+            .call(),
+    );
+    assert_eq!(health.status, 200);
+}

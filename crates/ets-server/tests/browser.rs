@@ -837,6 +837,13 @@ fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
     result.unwrap();
 }
 
+/// A UI form: its path, its fields, and the same command as JSON.
+type Form = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    serde_json::Value,
+);
+
 #[test]
 fn the_api_and_the_ui_give_the_same_answer_for_every_form_and_role() {
     // Goal: authorisation is decided once: for every command the UI has a
@@ -845,7 +852,7 @@ fn the_api_and_the_ui_give_the_same_answer_for_every_form_and_role() {
     // code). The commands are chosen so that sending one twice (once each
     // way) meets the same state.
     let server = start();
-    let forms: [(&str, Vec<(&str, &str)>, serde_json::Value); 6] = [
+    let forms: [Form; 6] = [
         (
             "/ui/transfer",
             vec![

@@ -305,7 +305,7 @@ impl Store {
         }
         if let Err(error) = self.journal.commit() {
             self.fault();
-            return Err(error.into());
+            return Err(error);
         }
         self.notify_observer();
         self.snapshot_if_due()?;
