@@ -162,6 +162,8 @@ pub fn command_specs() -> impl Iterator<Item = &'static CommandSpec> {
         .iter()
         .chain(crate::exchange::EXCHANGE_COMMANDS.iter())
         .chain(crate::compliance::COMPLIANCE_COMMANDS.iter())
+        .chain(crate::registry_controls::CONTROL_COMMANDS.iter())
+        .chain(crate::request::CLOCK_COMMANDS.iter())
 }
 
 /// The spec of the command named `name`, if there is one.
@@ -229,7 +231,8 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert_eq!(count, 14 + 18 + 10);
+        // Registry, exchange, compliance, security controls, clock.
+        assert_eq!(count, 14 + 18 + 10 + 6 + 1);
         assert!(command_specs().all(|spec| spec.access == Access::Write));
     }
 

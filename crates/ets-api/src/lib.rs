@@ -24,7 +24,8 @@ pub use exchange::EXCHANGE_COMMANDS;
 pub use refusal::{ErrorBody, Refusal, RefusalCode, status_of_code};
 pub use registry_controls::{CALENDAR_NAMES, CONTROL_COMMANDS, ControlReply};
 pub use request::{
-    ApiError, ApiRequest, REGISTRY_COMMANDS, parse_request, rejection_json, reply_json,
+    ApiError, ApiRequest, CLOCK_COMMANDS, REGISTRY_COMMANDS, parse_request, rejection_json,
+    reply_json,
 };
 pub use role::{Principal, Role, UnknownRole};
 pub use text::{check_text, format_time, parse_time, parse_unit_class};

@@ -3,19 +3,22 @@
 //! additional authorised representatives and `release_due`. Typed DTOs,
 //! converted by hand to [`RegistryCommand`] and from the effects they produce.
 
+use crate::authority::{ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec};
 use ets_model::{AccountId, Code, ParticipantId, Quantity};
 use ets_registry::{ControlSettings, Effect, RegistryCommand};
 use ets_time::{CHINA_TOML, EU_EEX_TOML};
 use serde::{Deserialize, Serialize};
 
-/// The `command` names handled here.
-pub const CONTROL_COMMANDS: [&str; 6] = [
-    "set_controls",
-    "propose_trusted_account",
-    "approve_trusted_account",
-    "remove_trusted_account",
-    "set_additional_representatives",
-    "release_due",
+/// The commands handled here, with who may send them (the engine checks
+/// which accounts a representative acts for, and that an approval of a
+/// trusted account comes from another representative than its proposer).
+pub const CONTROL_COMMANDS: [CommandSpec; 6] = [
+    CommandSpec::write("set_controls", ADMINISTRATION),
+    CommandSpec::write("propose_trusted_account", ACCOUNT_HOLDING),
+    CommandSpec::write("approve_trusted_account", ACCOUNT_HOLDING),
+    CommandSpec::write("remove_trusted_account", ACCOUNT_HOLDING),
+    CommandSpec::write("set_additional_representatives", ADMINISTRATION),
+    CommandSpec::write("release_due", ACCOUNT_HOLDING),
 ];
 
 /// The calendars a `set_controls` line may name instead of giving the TOML text.

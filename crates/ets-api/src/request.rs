@@ -42,6 +42,10 @@ pub struct ApiRequest {
     pub command: Command,
 }
 
+/// The clock command of a store that is not live (docs/time.md): the
+/// administrator's alone; a live store refuses it in the engine.
+pub const CLOCK_COMMANDS: [CommandSpec; 1] = [CommandSpec::write("advance_clock", ADMINISTRATION)];
+
 /// The registry commands, with who may send each.
 pub const REGISTRY_COMMANDS: [CommandSpec; 14] = [
     CommandSpec::write("register_participant", ADMINISTRATION),
@@ -200,8 +204,8 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
     let is_control = value
         .get("command")
         .and_then(Value::as_str)
-        .is_some_and(|name| CONTROL_COMMANDS.contains(&name));
-    let is_clock = value.get("command").and_then(Value::as_str) == Some("advance_clock");
+        .is_some_and(|name| CONTROL_COMMANDS.iter().any(|spec| spec.name == name));
+    let is_clock = value.get("command").and_then(Value::as_str) == Some(CLOCK_COMMANDS[0].name);
     let command = if is_clock {
         Command::Clock(parse_clock(&value).map_err(|message| malformed(request_id, message))?)
     } else if is_control {

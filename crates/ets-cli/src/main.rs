@@ -7,6 +7,7 @@ mod bench_market;
 mod clock;
 mod compliance;
 mod demo;
+mod history;
 mod market;
 mod one_command;
 mod report_public;
@@ -196,6 +197,11 @@ enum Commands {
     User {
         #[command(subcommand)]
         what: user::User,
+    },
+    /// The history database beside the journal: rebuild it, read transactions and serials.
+    History {
+        #[command(subcommand)]
+        what: history::HistoryCommand,
     },
     /// Benchmarks; they print JSON figures.
     Bench {
@@ -400,6 +406,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         },
         Commands::Simulate(args) => simulate::run(args),
         Commands::Bench { what } => bench::run(what),
+        Commands::History { what } => history::run(what),
         Commands::Compliance { what } => compliance::run(what),
         Commands::User { what } => user::run(what),
         Commands::Report {

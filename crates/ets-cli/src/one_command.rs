@@ -28,6 +28,7 @@ pub fn submit_one(
         .map_err(anyhow::Error::msg)?;
     let mut store = Store::open(data, StoreConfig::default())
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    crate::history::attach(&mut store)?;
     note_if_not_live(&store);
     let requester = ParticipantId(requester);
     if let Some(to) = time {

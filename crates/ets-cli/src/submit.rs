@@ -26,6 +26,7 @@ enum Item {
 pub fn run(data: &Path, input: &str, batch_max: usize, dated_by: Option<u64>) -> Result<ExitCode> {
     let mut store = Store::open(data, StoreConfig::default())
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
+    crate::history::attach(&mut store)?;
     if let Some(notice) = store.kind().not_live_notice() {
         eprintln!("{notice}");
     }

@@ -28,7 +28,7 @@ pub enum HistoryError {
     },
     /// The journal could not be read.
     #[error(transparent)]
-    Journal(#[from] ets_journal::JournalError),
+    Journal(#[from] ets_store::StoreError),
     /// A journal record does not replay as it was journaled.
     #[error("history rebuild: record {sequence}: {reason}")]
     Replay {

@@ -9,7 +9,7 @@ use crate::rebuild::{RebuildReport, rebuild_into};
 use crate::schema::{SCHEMA_VERSION, TABLES, Table};
 use crate::value::Value;
 use ets_engine::Engine;
-use ets_store::{CommitObserver, Committed, JournalHead, Store};
+use ets_store::{CommitObserver, Committed, JournalBackend, JournalHead, Store};
 use std::path::{Path, PathBuf};
 
 /// The embedded history's file name, beside the journal's segments.
@@ -96,17 +96,20 @@ impl History {
         Ok(Some(JournalHead { sequence, hash }))
     }
 
-    /// Makes the history agree with the journal in `dir` whose head is
-    /// `head`: nothing to do when it was last brought up to that very record,
-    /// else a rebuild from the first record.
+    /// Makes the history agree with `journal`: nothing to do when it was
+    /// last brought up to the journal's last record, else a rebuild from the
+    /// first record.
     ///
     /// # Errors
     /// [`HistoryError`] when the journal cannot be read or the database refuses.
     pub fn sync(
         &mut self,
-        dir: &Path,
-        head: JournalHead,
+        journal: &dyn JournalBackend,
     ) -> Result<Option<RebuildReport>, HistoryError> {
+        let head = JournalHead {
+            sequence: journal.last_sequence(),
+            hash: journal.last_hash(),
+        };
         let current = self.head()?;
         if current == Some(head) || (current.is_none() && head.sequence == 0) {
             return Ok(None);
@@ -116,19 +119,19 @@ impl History {
             journal = head.sequence,
             "history disagrees with the journal; rebuilding it"
         );
-        self.rebuild(dir).map(Some)
+        self.rebuild(journal).map(Some)
     }
 
-    /// Empties the tables and replays the journal in `dir` from its first record.
+    /// Empties the tables and replays `journal` from its first record.
     ///
     /// # Errors
     /// [`HistoryError`] when the journal cannot be read or replays differently.
-    pub fn rebuild(&mut self, dir: &Path) -> Result<RebuildReport, HistoryError> {
+    pub fn rebuild(&mut self, journal: &dyn JournalBackend) -> Result<RebuildReport, HistoryError> {
         self.backend.clear()?;
         self.backend
             .write(&[], &[("schema_version", SCHEMA_VERSION.to_string())])?;
         self.projector = Projector::default();
-        let report = rebuild_into(dir, self)?;
+        let report = rebuild_into(journal, self)?;
         self.failed = false;
         Ok(report)
     }
@@ -228,20 +231,25 @@ impl CommitObserver for History {
     }
 }
 
-/// Opens (or creates) the embedded history beside the journal of `store`,
-/// brings it up to the journal, and hangs it on the store.
+/// Opens (or creates) the history of `store` (a SQLite file beside a file
+/// journal, the same PostgreSQL database as a PostgreSQL journal), brings it
+/// up to the journal, and hangs it on the store.
 ///
 /// # Errors
 /// [`HistoryError`] when the database cannot be opened, is of a newer
 /// schema, or the journal cannot be replayed into it.
 pub fn attach(store: &mut Store) -> Result<Option<RebuildReport>, HistoryError> {
-    let dir = store.journal().dir().to_path_buf();
-    let head = JournalHead {
-        sequence: store.journal().last_sequence(),
-        hash: store.journal().last_hash(),
+    let backend: Box<dyn Backend> = match (store.journal().dir(), store.journal().database_url()) {
+        (Some(dir), _) => Box::new(Sqlite::open(&sqlite_path(dir))?),
+        (None, Some(url)) => Box::new(crate::pg::Postgres::connect(url)?),
+        (None, None) => {
+            return Err(HistoryError::Database(
+                "the store's journal is neither a directory nor a database".to_owned(),
+            ));
+        }
     };
-    let mut history = History::new(Box::new(Sqlite::open(&sqlite_path(&dir))?))?;
-    let report = history.sync(&dir, head)?;
+    let mut history = History::new(backend)?;
+    let report = history.sync(store.journal())?;
     store.set_observer(Box::new(history));
     Ok(report)
 }

@@ -12,6 +12,7 @@
 mod backend;
 mod error;
 mod history;
+mod pg;
 mod project;
 pub mod query;
 mod rebuild;
@@ -21,6 +22,7 @@ mod value;
 pub use backend::{Backend, Sqlite};
 pub use error::HistoryError;
 pub use history::{FILE_NAME, History, TableRows, attach, sqlite_path};
+pub use pg::{Postgres, describe as describe_postgres_error};
 pub use project::{Projector, Row};
 pub use rebuild::RebuildReport;
 pub use value::Value;

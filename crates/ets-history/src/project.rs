@@ -113,7 +113,8 @@ fn command_row(committed: &Committed) -> Result<Row, HistoryError> {
             Value::unsigned("sequence", committed.sequence)?,
             Value::Int(envelope.time.0),
             Value::unsigned("requester", envelope.requester.0)?,
-            Value::unsigned("request_id", envelope.request_id.0)?,
+            // Request ids use all 64 bits (the CLI's set the top one): stored as their bit pattern.
+            Value::Int(i64::from_ne_bytes(envelope.request_id.0.to_ne_bytes())),
             envelope.command.name().into(),
             committed.outcome.code().into(),
         ],

@@ -5,10 +5,9 @@
 use crate::error::HistoryError;
 use crate::history::History;
 use ets_engine::{Applied, Engine, JournalEntry};
-use ets_journal::{Journal, JournalConfig, Record};
+use ets_journal::Record;
 use ets_model::Timestamp;
-use ets_store::{Committed, JournalHead};
-use std::path::Path;
+use ets_store::{Committed, JournalBackend, JournalHead};
 
 /// Records replayed between two database transactions.
 const CHUNK_RECORDS: usize = 10_000;
@@ -22,12 +21,11 @@ pub struct RebuildReport {
     pub head: JournalHead,
 }
 
-/// Replays the journal in `dir` into `history`, which must be empty.
+/// Replays `journal` into `history`, which must be empty.
 pub(crate) fn rebuild_into(
-    dir: &Path,
+    journal: &dyn JournalBackend,
     history: &mut History,
 ) -> Result<RebuildReport, HistoryError> {
-    let journal = Journal::open_read_only(dir, JournalConfig::default())?;
     let mut engine = Engine::new();
     let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
     let mut head = JournalHead {

@@ -5,7 +5,9 @@
 
 use ets_engine::Command;
 use ets_engine::exchange::{ExchangeCommand, TradingMode};
-use ets_history::{History, HistoryError, Sqlite, TableRows, Value, attach, query, sqlite_path};
+use ets_history::{
+    History, HistoryError, Postgres, Sqlite, TableRows, Value, attach, query, sqlite_path,
+};
 use ets_market::{InstrumentRules, MarketDataRules, OrderId, OrderKind, Side, TimeInForce};
 use ets_model::{
     AccountId, Code, Money, ParticipantId, Price, Quantity, RequestId, Timestamp, TransactionId,
@@ -170,7 +172,8 @@ fn dump(path: &Path) -> Vec<TableRows> {
 
 fn rebuilt(dir: &Path, into: &Path) -> Vec<TableRows> {
     let mut history = History::new(Box::new(Sqlite::open(into).expect("opens"))).expect("history");
-    history.rebuild(dir).expect("rebuilds");
+    let store = Store::open_read_only(dir).expect("opens");
+    history.rebuild(store.journal()).expect("rebuilds");
     history.dump().expect("dumps")
 }
 
@@ -364,4 +367,44 @@ fn a_history_of_a_newer_schema_is_refused_and_left_alone() {
 
 fn rusqlite_connection(path: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).expect("opens")
+}
+
+#[test]
+fn the_history_in_postgresql_equals_the_embedded_one() {
+    // Goal: the same schema and rows in PostgreSQL: a history rebuilt into a
+    // throwaway PostgreSQL database equals the SQLite one fed live; rebuilding
+    // again (the tables emptied first) gives the same rows.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path().join("store");
+    run_live(&dir, &fixed_session(), &[4]);
+    let embedded = dump(&sqlite_path(&dir));
+    let cluster = ets_pgtest::Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("history").expect("a database");
+    let mut history =
+        History::new(Box::new(Postgres::connect(&url).expect("connects"))).expect("history");
+    let store = Store::open_read_only(&dir).expect("opens");
+    history.rebuild(store.journal()).expect("rebuilds");
+    assert_eq!(history.dump().expect("dumps"), embedded);
+    history.rebuild(store.journal()).expect("rebuilds again");
+    assert_eq!(history.dump().expect("dumps"), embedded);
+    let serial = query::serial(history.backend(), 1).expect("queries");
+    assert_eq!(serial.movements[0].kind, "issue");
+}
+
+#[test]
+fn a_postgresql_history_that_does_not_answer_or_refuses_the_password_is_a_clear_error() {
+    let cluster = ets_pgtest::Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("history").expect("a database");
+    let wrong = url.replace(ets_pgtest::PASSWORD, "not-the-password");
+    let error = Postgres::connect(&wrong).err().expect("refused");
+    assert_eq!(error.code(), "history_database");
+    assert!(
+        error.to_string().contains("password authentication failed"),
+        "{error}"
+    );
+    let port = cluster.port();
+    drop(cluster);
+    let silent = format!("postgres://postgres:x@127.0.0.1:{port}/history?connect_timeout=2");
+    let error = Postgres::connect(&silent).err().expect("no answer");
+    assert!(error.to_string().contains("onnect"), "{error}");
 }

@@ -121,12 +121,14 @@ fn china_benchmarks_match_rules_md_table() {
 
 #[test]
 fn china_rulebooks_share_caps_offsets_and_factors() {
-    // Goal: the cross-period values: supply basis, 70% pre-allocation, 20% cap on verified,
-    // gas cap, 5% CCER, factors 1.05 / 0.22 / 0.6, 2021 Measures penalty band.
-    for (name, rulebook) in load_all()
-        .iter()
-        .filter(|(name, _)| name.starts_with("cn-"))
-    {
+    // Goal: the cross-period values of 2019-2022: supply basis, 70% pre-allocation, 20% cap
+    // on verified, gas cap, 5% CCER, factors 1.05 / 0.22 / 0.6, 2021 Measures penalty band.
+    // (From 2023 the basis is generation and the heat-supply factor is gone.)
+    for (name, rulebook) in load_all().iter().filter(|(name, _)| {
+        name.starts_with("cn-")
+            && !name.starts_with("cn-power-2023")
+            && !name.starts_with("cn-power-2024")
+    }) {
         assert_eq!(rulebook.scheme.currency, Currency::Cny, "{name}");
         assert_eq!(rulebook.scheme.unit_code.as_str(), "CEA");
         assert_eq!(rulebook.scheme.price_tick_major_units, d("0.01"));
@@ -290,4 +292,30 @@ fn every_number_in_a_rulebook_carries_a_source_comment() {
             );
         }
     }
+}
+
+#[test]
+fn the_2023_and_2024_power_rulebooks_follow_the_2023_24_plan() {
+    // Goal: what the 2023-24 plan changed [S86]: generation basis, no heat-supply factor,
+    // no borrowing, carry-over capped at 10,000 t + 1.5 x net sales, the 2024 penalties;
+    // 2024 benchmarks no looser than 2023.
+    let rulebooks = load_all();
+    let mut coal = Vec::new();
+    for name in ["cn-power-2023.toml", "cn-power-2024.toml"] {
+        let rulebook = &rulebooks[name];
+        let rules = rulebook.china_allocation().expect("china");
+        assert_eq!(rules.output_basis, OutputBasis::Generation, "{name}");
+        assert_eq!(rules.heat_supply.coal_coefficient, d("0"), "{name}");
+        assert_eq!(rules.heat_supply.gas_coefficient, d("0"), "{name}");
+        assert!(rulebook.borrowing.is_none(), "{name}");
+        let carry = rulebook.carry_over.as_ref().expect("carry-over cap");
+        assert_eq!(carry.fixed.tonnes(), 10_000, "{name}");
+        assert_eq!(carry.net_sales_multiple, d("1.5"), "{name}");
+        assert!(
+            matches!(rulebook.penalty, PenaltyRegime::China2024(_)),
+            "{name}"
+        );
+        coal.push(benchmarks(rulebook)[0].0);
+    }
+    assert!(coal[1] <= coal[0], "2024 is no looser than 2023: {coal:?}");
 }

@@ -109,6 +109,14 @@ pub enum ServerError {
         /// Why.
         source: ets_store::StoreError,
     },
+    /// The history database beside the journal could not be brought up to it.
+    #[error("cannot open the history of {path}: {source}")]
+    History {
+        /// The store directory.
+        path: PathBuf,
+        /// Why.
+        source: ets_history::HistoryError,
+    },
     /// The users file could not be loaded.
     #[error("cannot load the users of {path}: {source}")]
     Users {
@@ -164,12 +172,15 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let store = ets_store::Store::open(&config.data, ets_store::StoreConfig::default()).map_err(
-        |source| ServerError::Store {
+    let mut store = ets_store::Store::open(&config.data, ets_store::StoreConfig::default())
+        .map_err(|source| ServerError::Store {
             path: config.data.clone(),
             source,
-        },
-    )?;
+        })?;
+    ets_history::attach(&mut store).map_err(|source| ServerError::History {
+        path: config.data.clone(),
+        source,
+    })?;
     let users = UserDirectory::open(&config.data).map_err(|source| ServerError::Users {
         path: config.data.clone(),
         source,

@@ -106,8 +106,11 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
+/// How a headline figure is read from a run's summary.
+pub type Reader = fn(&YearSummary) -> f64;
+
 /// The headline figures an ensemble reports: name and how to read it from a summary.
-pub const FIGURES: [(&str, fn(&YearSummary) -> f64); 6] = [
+pub const FIGURES: [(&str, Reader); 6] = [
     ("Secondary volume (Mt)", |s| s.traded_mt),
     ("Average price (yuan/t)", |s| s.average_price),
     ("Compliance rate by entity (%)", |s| {

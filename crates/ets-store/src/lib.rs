@@ -9,13 +9,17 @@
 //! **Invariant:** a reply is returned only after its command is durable;
 //! after an I/O fault the store refuses everything until reopened.
 
+mod backend;
 mod kind;
 mod observer;
+mod pg_journal;
 mod store;
 mod verify;
 
+pub use backend::{JournalBackend, Records};
 pub use kind::{KIND_FILE, StoreKind};
 pub use observer::{CommitObserver, Committed, JournalHead};
+pub use pg_journal::{PG_FORMAT_VERSION, PgJournal, record_hash, redact};
 pub use store::{
     CLIENT_TIME_REFUSED, CLOCK_IS_LIVE, Reply, Store, StoreConfig, StoreError, Submission,
     wall_clock_now,

@@ -1,5 +1,6 @@
 //! Opening, recovering and writing a store.
 
+use crate::backend::JournalBackend;
 use crate::kind::{self, StoreKind};
 use crate::observer::{CommitObserver, Committed, JournalHead};
 use ets_engine::{Applied, Command, Engine, Envelope, JournalEntry, Outcome, Rejection};
@@ -63,6 +64,16 @@ pub enum StoreError {
     /// An earlier fault stopped the store.
     #[error("the store stopped after an I/O fault; reopen it to recover from the journal")]
     Faulted,
+    /// The PostgreSQL database behind the store refused, did not answer, or
+    /// holds no store, another version's or another writer's.
+    #[error("{message}")]
+    Database {
+        /// A stable code: `database_unreachable`, `database_credentials`, `not_a_store`,
+        /// `already_exists`, `unsupported_version`, `locked`, `fenced`, `database`.
+        code: &'static str,
+        /// What went wrong, naming the database (without its password).
+        message: String,
+    },
     /// The store's kind file cannot be written, read or understood.
     #[error("store kind: {reason}")]
     Kind {
@@ -84,6 +95,7 @@ impl StoreError {
             StoreError::ReplayMismatch { .. } => "replay_mismatch",
             StoreError::BadSnapshot { .. } => "bad_snapshot",
             StoreError::Faulted => "store_faulted",
+            StoreError::Database { code, .. } => code,
             StoreError::Kind { .. } => "bad_store_kind",
             StoreError::DatedOnLiveStore => "dated_submission_on_live_store",
         }
@@ -127,7 +139,7 @@ pub struct Reply {
 
 /// An open store: the engine in memory, the journal on disk.
 pub struct Store {
-    journal: Journal,
+    journal: Box<dyn JournalBackend>,
     engine: Engine,
     config: StoreConfig,
     records_since_snapshot: u64,
@@ -163,7 +175,7 @@ impl Store {
         // The journal first: it takes the lock and refuses a directory that holds a store.
         let journal = Journal::create(dir, config.journal)?;
         kind::write(dir, kind)?;
-        let mut store = Store::with(journal, Engine::new(), config, 0);
+        let mut store = Store::with(Box::new(journal), Engine::new(), config, 0);
         store.kind = kind;
         Ok(store)
     }
@@ -175,7 +187,7 @@ impl Store {
     /// [`StoreError`] when the journal is corrupt, locked, or replay disagrees with it.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<Store, StoreError> {
         let journal = Journal::open(dir, config.journal)?;
-        let mut store = Store::recover(journal, config)?;
+        let mut store = Store::recover(Box::new(journal), config)?;
         store.kind = kind::read(dir)?;
         Ok(store)
     }
@@ -188,14 +200,18 @@ impl Store {
     pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
         let config = StoreConfig::default();
         let journal = Journal::open_read_only(dir, config.journal)?;
-        let mut store = Store::recover(journal, config)?;
+        let mut store = Store::recover(Box::new(journal), config)?;
         store.read_only = true;
         store.kind = kind::read(dir)?;
         Ok(store)
     }
 
-    fn recover(journal: Journal, config: StoreConfig) -> Result<Store, StoreError> {
-        let (mut engine, from) = newest_decodable_snapshot(&journal)?;
+    /// Recovers a store from any journal backend: the newest decodable snapshot, then replay.
+    pub(crate) fn recover(
+        journal: Box<dyn JournalBackend>,
+        config: StoreConfig,
+    ) -> Result<Store, StoreError> {
+        let (mut engine, from) = newest_decodable_snapshot(journal.as_ref())?;
         let mut replayed = 0;
         for record in journal.read_from(from)? {
             replay_record(&mut engine, &record?)?;
@@ -209,7 +225,12 @@ impl Store {
         Ok(Store::with(journal, engine, config, replayed))
     }
 
-    fn with(journal: Journal, engine: Engine, config: StoreConfig, since_snapshot: u64) -> Store {
+    fn with(
+        journal: Box<dyn JournalBackend>,
+        engine: Engine,
+        config: StoreConfig,
+        since_snapshot: u64,
+    ) -> Store {
         Store {
             journal,
             engine,
@@ -301,8 +322,13 @@ impl Store {
         if let Some((_, pending)) = &mut self.observer {
             pending.clear();
         }
-        let durable_end = self.journal.last_sequence();
-        match durable_state(self.journal.dir(), self.config.journal, durable_end) {
+        let durable_end = self.journal.stats().last_sequence;
+        let rebuilt = match self.journal.dir() {
+            Some(dir) => durable_state(dir, self.config.journal, durable_end),
+            // A database journal reads back only what its transactions committed.
+            None => replay_durable(self.journal.as_ref(), durable_end),
+        };
+        match rebuilt {
             Ok(engine) => self.engine = engine,
             Err(error) => {
                 tracing::error!(%error, "the durable state could not be rebuilt after an I/O fault; queries show an empty state until the store is reopened");
@@ -394,6 +420,8 @@ impl Store {
 
     /// The time to apply `submission` at, or the reply refusing it before the
     /// engine sees it (not journaled: nothing changes, the clock stays).
+    // The refusal is the reply handed straight back, once per refused command.
+    #[allow(clippy::result_large_err)]
     fn stamp(&self, submission: &Submission, stamping: Stamping) -> Result<Timestamp, Reply> {
         let last = self.engine.last_time().unwrap_or(Timestamp(i64::MIN));
         let clock = match stamping {
@@ -503,8 +531,8 @@ impl Store {
 
     /// The journal, for its statistics and warnings.
     #[must_use]
-    pub fn journal(&self) -> &Journal {
-        &self.journal
+    pub fn journal(&self) -> &dyn JournalBackend {
+        self.journal.as_ref()
     }
 }
 
@@ -547,9 +575,11 @@ pub fn wall_clock_now() -> Timestamp {
 ///
 /// # Errors
 /// [`StoreError::Journal`] when the snapshots cannot be listed or read.
-pub(crate) fn newest_decodable_snapshot(journal: &Journal) -> Result<(Engine, u64), StoreError> {
+pub(crate) fn newest_decodable_snapshot(
+    journal: &dyn JournalBackend,
+) -> Result<(Engine, u64), StoreError> {
     let mut below = u64::MAX;
-    while let (Some(snapshot), _) = journal.latest_snapshot_below(below)? {
+    while let Some(snapshot) = journal.latest_snapshot_below(below)? {
         match Engine::decode_snapshot(&snapshot.state) {
             Ok(engine) => return Ok((engine, snapshot.sequence + 1)),
             Err(error) => {
@@ -573,7 +603,12 @@ fn durable_state(
     durable_end: u64,
 ) -> Result<Engine, StoreError> {
     let journal = Journal::open_read_only(dir, config)?;
-    let (mut engine, from) = newest_decodable_snapshot(&journal)?;
+    replay_durable(&journal, durable_end)
+}
+
+/// The state of `journal`'s snapshot and records up to `durable_end`.
+fn replay_durable(journal: &dyn JournalBackend, durable_end: u64) -> Result<Engine, StoreError> {
+    let (mut engine, from) = newest_decodable_snapshot(journal)?;
     for record in journal.read_from(from)? {
         let record = record?;
         if record.sequence > durable_end {

@@ -12,6 +12,9 @@ use crate::common::{
 
 const PAYLOAD_BYTES: usize = 8;
 
+/// A named way of damaging a segment file.
+type Damage = (&'static str, fn(&Path));
+
 /// A change made to a record body before it is re-sealed.
 type BodyEdit = fn(&mut [u8]);
 
@@ -49,7 +52,7 @@ fn damage_to_a_record_the_superblock_proves_durable_is_a_loss_not_a_torn_tail() 
     append_batch(&mut journal, 5, PAYLOAD_BYTES);
     drop(journal);
     let segment = segment_paths(&dir)[0].clone();
-    let cases: [(&str, fn(&Path)); 3] = [
+    let cases: [Damage; 3] = [
         ("cut at the record boundary", |segment| {
             truncate(segment, record_offset(5));
         }),

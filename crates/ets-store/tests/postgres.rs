@@ -1,0 +1,221 @@
+//! The store on PostgreSQL: the same records, hash chain and state hash as
+//! the file journal for the same commands; recovery; one writer only, and a
+//! writer that was replaced can never commit; clear errors for a database
+//! that does not answer, refuses the password, holds no store, holds a
+//! store already, or holds a newer one.
+
+use ets_engine::Command;
+use ets_model::{
+    AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
+};
+use ets_pgtest::Cluster;
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+use ets_store::{Store, StoreConfig, StoreError, Submission};
+
+fn class() -> UnitClass {
+    UnitClass::Allowance {
+        scheme: Code::try_new("CEA").expect("a code"),
+        vintage: Vintage(2021),
+    }
+}
+
+/// A registry session: participants, accounts, an issue and transfers (one refused).
+fn commands() -> Vec<Submission> {
+    let mut commands = vec![
+        RegistryCommand::RegisterParticipant {
+            id: ParticipantId(1),
+            kind: ParticipantKind::Administrator,
+            name: "admin".into(),
+        },
+        RegistryCommand::OpenAccount {
+            id: AccountId(1),
+            kind: AccountKind::Issuance,
+            holder: ParticipantId(1),
+            representatives: vec![ParticipantId(1)],
+            approvals_required: 1,
+        },
+        RegistryCommand::Issue {
+            class: class(),
+            quantity: Quantity::new(1_000_000),
+        },
+    ];
+    for trader in 100..110 {
+        commands.push(RegistryCommand::RegisterParticipant {
+            id: ParticipantId(trader),
+            kind: ParticipantKind::Institution,
+            name: format!("trader {trader}"),
+        });
+        commands.push(RegistryCommand::OpenAccount {
+            id: AccountId(trader),
+            kind: AccountKind::Trading,
+            holder: ParticipantId(trader),
+            representatives: vec![ParticipantId(trader)],
+            approvals_required: 1,
+        });
+        commands.push(RegistryCommand::Transfer {
+            from: AccountId(1),
+            to: AccountId(trader),
+            class: class(),
+            quantity: Quantity::new(50_000 + trader),
+        });
+    }
+    // Refused: more than the account holds.
+    commands.push(RegistryCommand::Transfer {
+        from: AccountId(100),
+        to: AccountId(101),
+        class: class(),
+        quantity: Quantity::new(10_000_000),
+    });
+    commands
+        .into_iter()
+        .enumerate()
+        .map(|(index, command)| Submission {
+            request_id: RequestId(index as u64 + 1),
+            requester: ParticipantId(if index < 3 || index % 3 == 2 {
+                1
+            } else {
+                100 + (index as u64 - 3) / 3
+            }),
+            time: None,
+            command: Command::Registry(command),
+        })
+        .collect()
+}
+
+fn run(store: &mut Store, commands: &[Submission]) {
+    for (batch, chunk) in commands.chunks(7).enumerate() {
+        store
+            .submit(chunk, Timestamp(1_700_000_000_000 + batch as i64))
+            .expect("durable");
+    }
+}
+
+fn error_code(result: Result<Store, StoreError>) -> (&'static str, String) {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(error) => (error.code(), error.to_string()),
+    }
+}
+
+#[test]
+fn embedded_and_postgresql_stores_give_the_same_records_and_state_hash() {
+    let cluster = Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("store").expect("a database");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let commands = commands();
+    let mut file = Store::create(temp.path(), StoreConfig::default()).expect("file store");
+    let mut pg = Store::create_postgres(&url, StoreConfig::default()).expect("pg store");
+    run(&mut file, &commands);
+    run(&mut pg, &commands);
+    assert_eq!(pg.engine().state_hash(), file.engine().state_hash());
+    assert_eq!(pg.journal().last_sequence(), commands.len() as u64);
+    assert_eq!(
+        pg.journal().last_hash(),
+        file.journal().last_hash(),
+        "the same hash chain"
+    );
+    let records: Vec<_> = pg
+        .journal()
+        .read_from(1)
+        .expect("reads")
+        .collect::<Result<_, _>>()
+        .expect("records");
+    let file_records: Vec<_> = file
+        .journal()
+        .read_from(1)
+        .expect("reads")
+        .collect::<Result<_, _>>()
+        .expect("records");
+    assert_eq!(records, file_records);
+    let hash = pg.engine().state_hash();
+    pg.snapshot().expect("snapshot");
+    drop(pg);
+    // Recovery: from the snapshot, and from the records after it.
+    let mut reopened = Store::open_postgres(&url, StoreConfig::default()).expect("reopens");
+    assert_eq!(reopened.engine().state_hash(), hash);
+    let more = Submission {
+        request_id: RequestId(10_000),
+        ..commands[2].clone()
+    };
+    reopened
+        .submit(std::slice::from_ref(&more), Timestamp(1_800_000_000_000))
+        .expect("durable");
+    file.submit(&[more], Timestamp(1_800_000_000_000))
+        .expect("durable");
+    drop(reopened);
+    let again = Store::open_postgres(&url, StoreConfig::default()).expect("reopens");
+    assert_eq!(again.engine().state_hash(), file.engine().state_hash());
+}
+
+#[test]
+fn only_one_server_writes_and_a_replaced_writer_never_acknowledges() {
+    let cluster = Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("store").expect("a database");
+    let commands = commands();
+    let mut first = Store::create_postgres(&url, StoreConfig::default()).expect("pg store");
+    run(&mut first, &commands[..5]);
+    let (code, message) = error_code(Store::open_postgres(&url, StoreConfig::default()));
+    assert_eq!(code, "locked", "{message}");
+    assert!(!message.contains(ets_pgtest::PASSWORD), "{message}");
+    // Another writer took over (as after a failover): the epoch moved on.
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+    admin
+        .execute(
+            "UPDATE ets_store SET value = '1000' WHERE key = 'writer_epoch'",
+            &[],
+        )
+        .expect("updates");
+    let error = first
+        .submit(&commands[5..6], Timestamp(1_800_000_000_000))
+        .expect_err("fenced");
+    assert_eq!(error.code(), "fenced", "{error}");
+    let count: i64 = admin
+        .query_one("SELECT COUNT(*) FROM ets_journal", &[])
+        .expect("counts")
+        .get(0);
+    assert_eq!(count, 5, "nothing of the refused batch was written");
+    // The journal is append-only.
+    assert!(
+        admin
+            .execute("UPDATE ets_journal SET timestamp_ms = 0", &[])
+            .is_err()
+    );
+    assert!(admin.execute("DELETE FROM ets_journal", &[]).is_err());
+}
+
+#[test]
+fn bad_databases_are_clear_errors() {
+    let cluster = Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("store").expect("a database");
+    let empty = cluster.create_database("empty").expect("a database");
+    assert_eq!(
+        error_code(Store::open_postgres(&empty, StoreConfig::default())).0,
+        "not_a_store"
+    );
+    drop(Store::create_postgres(&url, StoreConfig::default()).expect("pg store"));
+    assert_eq!(
+        error_code(Store::create_postgres(&url, StoreConfig::default())).0,
+        "already_exists"
+    );
+    let wrong = url.replace(ets_pgtest::PASSWORD, "not-the-password");
+    let (code, message) = error_code(Store::open_postgres(&wrong, StoreConfig::default()));
+    assert_eq!(code, "database_credentials", "{message}");
+    assert!(!message.contains("not-the-password"), "{message}");
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+    admin
+        .execute(
+            "UPDATE ets_store SET value = '99' WHERE key = 'format_version'",
+            &[],
+        )
+        .expect("updates");
+    let (code, message) = error_code(Store::open_postgres(&url, StoreConfig::default()));
+    assert_eq!(code, "unsupported_version", "{message}");
+    let port = cluster.port();
+    drop(admin);
+    drop(cluster);
+    let silent = format!("postgres://postgres:x@127.0.0.1:{port}/store?connect_timeout=2");
+    assert_eq!(
+        error_code(Store::open_postgres(&silent, StoreConfig::default())).0,
+        "database_unreachable"
+    );
+}
