@@ -1,14 +1,15 @@
 //! `ets bench ledger`: registry transfers with serial blocks through the real
 //! engine, first in memory, then through the store (journal, one fsync per
-//! batch). Prints JSON figures; asserts nothing about time.
+//! batch). Prints JSON figures (with serial blocks moved and held and the
+//! peak resident memory beside each); asserts nothing about time.
 
 use anyhow::{Context, Result, bail};
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use ets_engine::{Command, Engine, Envelope, Outcome};
 use ets_model::{
     AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
 };
-use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+use ets_registry::{AccountKind, ParticipantKind, Registry, RegistryCommand, SerialPolicy};
 use ets_store::{Store, StoreConfig, Submission};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -40,6 +41,9 @@ pub enum Bench {
         /// Seed of the workload's random choices.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Which serials transfers take (docs/serials.md).
+        #[arg(long, value_enum, default_value_t = Policy::LargestFirst)]
+        serial_policy: Policy,
     },
     /// One order book: pure matching, the engine with DvP settlement, open-loop latency.
     ///
@@ -49,12 +53,31 @@ pub enum Bench {
     Http(crate::bench_http::HttpArgs),
 }
 
+/// The serial policy a benchmark store is set to.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Policy {
+    /// Lowest serials first (the policy of stores that never chose one).
+    OldestFirst,
+    /// Whole blocks largest first, splitting at most one.
+    LargestFirst,
+}
+
+impl From<Policy> for SerialPolicy {
+    fn from(policy: Policy) -> SerialPolicy {
+        match policy {
+            Policy::OldestFirst => SerialPolicy::OldestFirst,
+            Policy::LargestFirst => SerialPolicy::LargestFirst,
+        }
+    }
+}
+
 /// The workload's parameters.
 struct Workload {
     transfers: u64,
     batch: usize,
     accounts: u64,
     seed: u64,
+    serial_policy: SerialPolicy,
 }
 
 const ADMIN: ParticipantId = ParticipantId(1);
@@ -75,6 +98,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
             accounts,
             data,
             seed,
+            serial_policy,
         } => {
             if accounts < 2 || batch == 0 {
                 bail!("a ledger benchmark needs at least 2 accounts and a batch of at least 1");
@@ -85,6 +109,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
                     batch,
                     accounts,
                     seed,
+                    serial_policy: serial_policy.into(),
                 },
                 data,
             )
@@ -148,12 +173,25 @@ fn setup(workload: &Workload) -> Result<Vec<Submission>> {
         ),
         (
             ADMIN,
-            RegistryCommand::Issue {
-                class,
-                quantity: Quantity::new(UNITS_PER_ACCOUNT * workload.accounts),
+            RegistryCommand::SetSerialPolicy {
+                policy: workload.serial_policy,
             },
         ),
     ];
+    // One command may issue at most `Quantity::MAX_PER_COMMAND`: issue in
+    // parts (their serial ranges are adjacent, so they merge into one block).
+    let mut to_issue = UNITS_PER_ACCOUNT * workload.accounts;
+    while to_issue > 0 {
+        let part = to_issue.min(Quantity::MAX_PER_COMMAND.tonnes());
+        commands.push((
+            ADMIN,
+            RegistryCommand::Issue {
+                class,
+                quantity: Quantity::new(part),
+            },
+        ));
+        to_issue -= part;
+    }
     for index in 0..workload.accounts {
         let id = FIRST_ACCOUNT + index;
         commands.push((
@@ -289,18 +327,60 @@ fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64
         .check_invariants()
         .map_err(anyhow::Error::msg)
         .context("an invariant broke during the benchmark")?;
-    let registry = engine.registry();
-    let blocks_moved: usize = registry.transactions().iter().map(|t| t.blocks.len()).sum();
-    let blocks_held: usize = registry
-        .accounts()
-        .flat_map(|account| account.holdings().map(|(_, holding)| holding.block_count()))
-        .sum();
-    let shape = Fragmentation {
-        blocks_moved_per_transaction: blocks_moved as f64
-            / registry.transactions().len().max(1) as f64,
-        blocks_held,
-    };
-    Ok((elapsed, rejected, shape))
+    Ok((
+        elapsed,
+        rejected,
+        Fragmentation::of(engine.registry(), workload.transfers),
+    ))
+}
+
+impl Fragmentation {
+    /// Blocks moved by the last `transfers` transactions (the benchmark's own,
+    /// not the setup's) and blocks held by every account at the end.
+    fn of(registry: &Registry, transfers: u64) -> Fragmentation {
+        let recent = registry
+            .transactions()
+            .iter()
+            .rev()
+            .take(usize::try_from(transfers).unwrap_or(usize::MAX));
+        let (count, blocks_moved) = recent.fold((0usize, 0usize), |(count, moved), transaction| {
+            (count + 1, moved + transaction.blocks.len())
+        });
+        Fragmentation {
+            blocks_moved_per_transaction: blocks_moved as f64 / count.max(1) as f64,
+            blocks_held: registry
+                .accounts()
+                .flat_map(|account| account.holdings().map(|(_, holding)| holding.block_count()))
+                .sum(),
+        }
+    }
+}
+
+/// Peak resident memory of this process in bytes (`VmHWM` in
+/// /proc/self/status), if the system reports it.
+fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kilobytes: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kilobytes.checked_mul(1024)
+}
+
+/// Resets the peak resident memory to the current one (Linux: `5` into
+/// /proc/self/clear_refs), so the next phase reports its own peak. Returns
+/// whether it was reset.
+fn reset_peak_resident() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Peak resident memory as JSON-friendly mebibytes, `None` when unknown.
+fn peak_resident_mib() -> Option<f64> {
+    peak_resident_bytes().map(|bytes| (bytes as f64 / 1_048_576.0).round())
 }
 
 fn check_accepted(outcome: &Outcome, what: &str) -> Result<()> {
@@ -325,6 +405,9 @@ fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
 fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
     let setup = setup(workload)?;
     let (memory_elapsed, memory_rejected, fragmentation) = in_memory(workload, &setup)?;
+    let memory_peak_mib = peak_resident_mib();
+    // The in-memory engine is gone: the durable run reports its own peak.
+    let peak_reset = reset_peak_resident();
 
     let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = data.unwrap_or_else(|| temporary.path().join("store"));
@@ -368,6 +451,8 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     let journal_bytes = store.journal().stats().bytes - bytes_before;
+    let durable_fragmentation = Fragmentation::of(store.engine().registry(), workload.transfers);
+    let durable_peak_mib = peak_resident_mib();
     let durable_elapsed: Duration = latencies.iter().sum();
     latencies.sort_unstable();
     let per_second = |elapsed: Duration| {
@@ -381,6 +466,10 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
             "batch": workload.batch,
             "quantity_tonnes": format!("1 + exponential, mean {TRANSFER_QUANTITY_MEAN} (as TigerBeetle's benchmark)"),
             "seed": workload.seed,
+            "serial_policy": match workload.serial_policy {
+                SerialPolicy::OldestFirst => "oldest-first",
+                SerialPolicy::LargestFirst => "largest-first",
+            },
         },
         "in_memory": {
             "transfers_per_second": per_second(memory_elapsed).round(),
@@ -388,6 +477,7 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
             "rejected": memory_rejected,
             "serial_blocks_moved_per_transaction": fragmentation.blocks_moved_per_transaction,
             "serial_blocks_held_at_end": fragmentation.blocks_held,
+            "peak_resident_mib": memory_peak_mib,
         },
         "durable": {
             "transfers_per_second": per_second(durable_elapsed).round(),
@@ -401,6 +491,10 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
             "journal_bytes": journal_bytes,
             "journal_bytes_per_transfer": journal_bytes as f64 / workload.transfers.max(1) as f64,
             "rejected": rejected,
+            "serial_blocks_moved_per_transaction": durable_fragmentation.blocks_moved_per_transaction,
+            "serial_blocks_held_at_end": durable_fragmentation.blocks_held,
+            "peak_resident_mib": durable_peak_mib,
+            "peak_resident_of": if peak_reset { "the durable run alone" } else { "the whole process" },
         },
         "reference_on_this_machine": {
             "tigerbeetle_transfers_per_second": "136,000-151,000 (10M transfers); 282,000-305,000 (1M)",

@@ -105,7 +105,9 @@ pub struct Engine {
 /// is this struct followed by the command digests of `outcomes` (postcard
 /// `Vec<Option<CommandDigest>>`, same order), then, only once any was
 /// configured, the registry's security controls (postcard
-/// [`ets_registry::Controls`]). Snapshots written before the digests were
+/// [`ets_registry::Controls`]), then, only once a policy other than oldest
+/// first was chosen, the serial policy (postcard [`ets_registry::SerialPolicy`],
+/// the controls then always written before it). Snapshots written before the digests were
 /// kept end after `applied`; they still load, with unknown digests. States
 /// without controls encode exactly as before the controls existed.
 #[derive(Serialize, Deserialize)]
@@ -371,10 +373,18 @@ impl Engine {
             Ok(encoded) => bytes.extend(encoded),
             Err(error) => panic!("the command digests did not encode: {error}"),
         }
-        if !self.registry.controls().is_empty() {
+        let policy = self.registry.serial_policy();
+        let chosen_policy = policy != ets_registry::SerialPolicy::OldestFirst;
+        if chosen_policy || !self.registry.controls().is_empty() {
             match postcard::to_stdvec(self.registry.controls()) {
                 Ok(encoded) => bytes.extend(encoded),
                 Err(error) => panic!("the registry controls did not encode: {error}"),
+            }
+        }
+        if chosen_policy {
+            match postcard::to_stdvec(&policy) {
+                Ok(encoded) => bytes.extend(encoded),
+                Err(error) => panic!("the serial policy did not encode: {error}"),
             }
         }
         bytes
@@ -393,11 +403,16 @@ impl Engine {
             postcard::take_from_bytes(rest)?
         };
         if !rest.is_empty() {
-            let controls: ets_registry::Controls = postcard::from_bytes(rest)?;
+            let (controls, rest): (ets_registry::Controls, &[u8]) =
+                postcard::take_from_bytes(rest)?;
             state
                 .registry
                 .restore_controls(controls)
                 .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
+            if !rest.is_empty() {
+                let policy: ets_registry::SerialPolicy = postcard::from_bytes(rest)?;
+                state.registry.restore_serial_policy(policy);
+            }
         }
         if digests.len() != state.outcomes.len() {
             return Err(SnapshotError(postcard::Error::DeserializeBadEncoding));

@@ -171,6 +171,12 @@ pub enum RegistryCommand {
     /// Completes every delayed transfer whose delay has ended (anyone; every
     /// other command does the same before it runs).
     ReleaseDue,
+    /// Chooses which serials transfers take from now on (administrator;
+    /// docs/serials.md). A store starts with the oldest-first policy.
+    SetSerialPolicy {
+        /// The policy.
+        policy: crate::SerialPolicy,
+    },
 }
 
 impl RegistryCommand {
@@ -200,6 +206,7 @@ impl RegistryCommand {
                 "set_additional_representatives"
             }
             RegistryCommand::ReleaseDue => "release_due",
+            RegistryCommand::SetSerialPolicy { .. } => "set_serial_policy",
         }
     }
 }

@@ -25,7 +25,7 @@ pub use controls::{
     TrustedStatus, scheme_code,
 };
 pub use error::RegistryError;
-pub use holding::Holding;
+pub use holding::{Holding, SerialPolicy};
 pub use participant::{NAME_MAX_BYTES, Participant, ParticipantKind};
 pub use registry::{Context, Registry};
 pub use transaction::{

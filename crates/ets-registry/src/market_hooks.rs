@@ -163,12 +163,13 @@ impl Registry {
             return Err(self.insufficient(seller, class_index, reserved, quantity));
         }
         let mut taken = Blocks::new();
+        let policy = self.serial_policy();
         if let Some(holding) = self
             .account_mut(seller)
             .and_then(|found| found.holding_mut(class_index))
         {
             holding.release_exchange_hold(quantity);
-            let took = holding.take_oldest(quantity, &mut taken);
+            let took = holding.take(policy, quantity, &mut taken);
             assert!(took, "units held for the exchange are in the holding");
         }
         if let Some(found) = self.account_mut(buyer) {

@@ -6,6 +6,7 @@ use crate::account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESEN
 use crate::command::{Effect, RegistryCommand};
 use crate::controls::Controls;
 use crate::error::RegistryError;
+use crate::holding::SerialPolicy;
 use crate::participant::{NAME_MAX_BYTES, Participant, ParticipantKind};
 use crate::transaction::{
     Blocks, NOTE_MAX_BYTES, StatusChange, Transaction, TransactionKind, TransactionStatus,
@@ -47,6 +48,11 @@ pub struct Registry {
     /// encodes them after its other state, and only once something was configured.
     #[serde(skip)]
     pub(crate) controls: Controls,
+    /// Which serials transfers take. Not in the registry's own encoding: the
+    /// engine encodes it after the controls, and only once it differs from
+    /// the oldest-first default, so older states encode exactly as before.
+    #[serde(skip)]
+    serial_policy: SerialPolicy,
 }
 
 /// Who asks and when: the context every command is executed in.
@@ -232,6 +238,11 @@ impl Registry {
                 account,
                 representatives,
             } => self.set_additional_representatives(context, *account, representatives),
+            RegistryCommand::SetSerialPolicy { policy } => {
+                self.require_administrator(context.requester, "set the serial policy")?;
+                self.serial_policy = *policy;
+                Ok(Effect::ControlsSet)
+            }
             _ => unreachable!("every other command is dispatched by execute"),
         }
     }
@@ -240,6 +251,17 @@ impl Registry {
     #[must_use]
     pub fn controls(&self) -> &Controls {
         &self.controls
+    }
+
+    /// Which serials transfers take (docs/serials.md).
+    #[must_use]
+    pub fn serial_policy(&self) -> SerialPolicy {
+        self.serial_policy
+    }
+
+    /// Sets the serial policy after decoding a snapshot that carries it.
+    pub fn restore_serial_policy(&mut self, policy: SerialPolicy) {
+        self.serial_policy = policy;
     }
 
     /// Replaces the security controls (after decoding a snapshot that carries them).
@@ -684,11 +706,12 @@ impl Registry {
 
     fn settle_move(&mut self, transaction: &mut Transaction) {
         let mut taken = Blocks::new();
+        let policy = self.serial_policy;
         if let Some(holding) = self
             .account_mut(transaction.from)
             .and_then(|account| account.holding_mut(transaction.class_index))
         {
-            let took = holding.take_oldest(transaction.quantity, &mut taken);
+            let took = holding.take(policy, transaction.quantity, &mut taken);
             debug_assert!(took, "availability was checked before settling");
         }
         if let Some(account) = self.account_mut(transaction.to) {
