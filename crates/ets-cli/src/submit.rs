@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use ets_api::{ApiError, parse_request, rejection_json, reply_json};
 use ets_model::ParticipantId;
-use ets_store::{Store, StoreConfig, Submission, wall_clock_now};
+use ets_store::{Reply, Store, StoreConfig, Submission, wall_clock_now};
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -134,44 +134,23 @@ fn flush_dated(
     out: &mut impl Write,
     administrator: ParticipantId,
 ) -> Result<bool> {
-    let mut refused = false;
-    for item in items.drain(..) {
-        let line = match item {
-            Item::Command(mut submission) => {
-                let advance = match submission.time.take() {
-                    Some(to) if to != store.clock() => {
-                        Some(crate::one_command::advance_clock(store, administrator, to)?.1)
-                    }
-                    _ => None,
-                };
-                let reply = match advance {
-                    Some(refusal) if !refusal.outcome.is_accepted() => refusal,
-                    _ => store
-                        .submit(std::slice::from_ref(&submission), wall_clock_now())
-                        .context("the store failed; this line's outcome was not acknowledged")?
-                        .into_iter()
-                        .next()
-                        .context("the store gave no reply")?,
-                };
-                refused |= !reply.outcome.is_accepted();
-                reply_json(
-                    submission.request_id,
-                    reply.sequence,
-                    reply.time,
-                    reply.duplicate,
-                    &reply.outcome,
-                )
+    print_outcomes(items, out, |submission| {
+        let advance = match submission.time.take() {
+            Some(to) if to != store.clock() => {
+                Some(crate::one_command::advance_clock(store, administrator, to)?.1)
             }
-            Item::Malformed { line, error } => {
-                refused = true;
-                rejection_json(line, &error)
-            }
+            _ => None,
         };
-        serde_json::to_writer(&mut *out, &line)?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
-    Ok(refused)
+        match advance {
+            Some(refusal) if !refusal.outcome.is_accepted() => Ok(refusal),
+            _ => store
+                .submit(std::slice::from_ref(submission), wall_clock_now())
+                .context("the store failed; this line's outcome was not acknowledged")?
+                .into_iter()
+                .next()
+                .context("the store gave no reply"),
+        }
+    })
 }
 
 /// Makes the batch durable, then prints every outcome in input order.
@@ -188,14 +167,27 @@ fn flush(store: &mut Store, items: &mut Vec<Item>, out: &mut impl Write) -> Resu
         .submit(&submissions, wall_clock_now())
         .context("the store failed; no outcome of this batch was acknowledged")?;
     let mut replies = replies.into_iter();
+    print_outcomes(items, out, |_| {
+        replies
+            .next()
+            .context("the store returned fewer replies than submissions")
+    })
+}
+
+/// Prints one outcome line per item in input order, each command's from
+/// `reply_for`, and empties `items`. Returns whether any line was refused or
+/// malformed.
+fn print_outcomes(
+    items: &mut Vec<Item>,
+    out: &mut impl Write,
+    mut reply_for: impl FnMut(&mut Submission) -> Result<Reply>,
+) -> Result<bool> {
     let mut refused = false;
     for item in items.drain(..) {
         let line = match item {
-            Item::Command(submission) => {
-                let reply = replies
-                    .next()
-                    .context("the store returned fewer replies than submissions")?;
-                refused |= matches!(reply.outcome, ets_engine::Outcome::Rejected(_));
+            Item::Command(mut submission) => {
+                let reply = reply_for(&mut submission)?;
+                refused |= !reply.outcome.is_accepted();
                 reply_json(
                     submission.request_id,
                     reply.sequence,

@@ -445,6 +445,12 @@ fn the_committed_fixture_journal_still_reads() {
     let (ok, report) = verify(&data);
     assert!(ok, "{report}");
     assert_eq!(report["records"], 24);
+    // The state hash the binary of that time printed for this journal: a
+    // change of the state's encoding must not change what old journals hash to.
+    assert_eq!(
+        report["state_hash"],
+        "11601f45f5b622e30dac073da7e4834dfae50bb5d5b0bd1b77556fe276f93492"
+    );
     let show = |id: &str| -> Value {
         let output = ets()
             .args(["show", "--data"])

@@ -418,6 +418,10 @@ impl Engine {
             return Err(SnapshotError(postcard::Error::DeserializeBadEncoding));
         }
         state.registry.rebuild_indexes();
+        state
+            .registry
+            .restore_exchange_holds(&state.exchange.unit_holds())
+            .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
         state.compliance.rehydrate();
         Ok(Engine {
             registry: state.registry,

@@ -38,13 +38,59 @@ pub enum SerialPolicy {
 /// land near the front). `total` is the sum of their quantities;
 /// `pending` (promised to pending transactions) plus `exchange_held` (held
 /// by the exchange) never exceeds it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Encoded as `(blocks, total, reserved)` with `reserved = pending +
+/// exchange_held`, the encoding from before the two counters were apart, so
+/// the state hash of every journal written before stays the same. Decoding
+/// puts all of `reserved` in `pending`; the engine then moves the exchange's
+/// share back with [`Holding::restore_exchange_held`] from the exchange's
+/// holds, which it encodes too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "HoldingEncoding")]
 pub struct Holding {
     /// `(first serial, last serial)` of each block, ascending, disjoint, never adjacent.
     blocks: VecDeque<(u64, u64)>,
     total: Quantity,
     pending: Quantity,
     exchange_held: Quantity,
+}
+
+/// The encoded form of a [`Holding`] (see there).
+#[derive(Deserialize)]
+struct HoldingEncoding {
+    blocks: VecDeque<(u64, u64)>,
+    total: Quantity,
+    reserved: Quantity,
+}
+
+/// The encoded form of a [`Holding`], borrowed for writing.
+#[derive(Serialize)]
+struct HoldingEncodingRef<'a> {
+    blocks: &'a VecDeque<(u64, u64)>,
+    total: Quantity,
+    reserved: Quantity,
+}
+
+impl From<HoldingEncoding> for Holding {
+    fn from(encoded: HoldingEncoding) -> Holding {
+        Holding {
+            blocks: encoded.blocks,
+            total: encoded.total,
+            pending: encoded.reserved,
+            exchange_held: Quantity::ZERO,
+        }
+    }
+}
+
+impl Serialize for Holding {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        HoldingEncodingRef {
+            blocks: &self.blocks,
+            total: self.total,
+            reserved: self.reserved(),
+        }
+        .serialize(serializer)
+    }
 }
 
 impl Holding {
@@ -72,6 +118,24 @@ impl Holding {
     #[must_use]
     pub fn exchange_held(&self) -> Quantity {
         self.exchange_held
+    }
+
+    /// After decoding, moves `quantity` of the decoded reserved units from
+    /// `pending` to `exchange_held` (the exchange's holds say how much).
+    ///
+    /// # Errors
+    /// When the holding reserves less than the exchange holds: the snapshot
+    /// does not describe a state the engine could have been in.
+    pub fn restore_exchange_held(&mut self, quantity: Quantity) -> Result<(), String> {
+        let Some(pending) = self.pending.checked_sub(quantity) else {
+            return Err(format!(
+                "the holding reserves {} but the exchange holds {quantity}",
+                self.pending
+            ));
+        };
+        self.pending = pending;
+        self.exchange_held = Quantity::new(self.exchange_held.tonnes() + quantity.tonnes());
+        Ok(())
     }
 
     /// Units free to be moved: `total - pending - exchange_held`.

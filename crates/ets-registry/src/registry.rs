@@ -259,6 +259,29 @@ impl Registry {
         self.serial_policy
     }
 
+    /// After decoding a snapshot, gives each holding its exchange-held units
+    /// back out of the reserved units it decoded with (see [`Holding`]).
+    ///
+    /// # Errors
+    /// A description of the first hold no holding can carry.
+    pub fn restore_exchange_holds(
+        &mut self,
+        holds: &BTreeMap<(AccountId, u32), Quantity>,
+    ) -> Result<(), String> {
+        for (&(account, class_index), &quantity) in holds {
+            let Some(account) = self.account_mut(account) else {
+                return Err(format!(
+                    "the exchange holds units of unknown account {account}"
+                ));
+            };
+            account
+                .holding_entry(class_index)
+                .restore_exchange_held(quantity)
+                .map_err(|error| format!("account {} class {class_index}: {error}", account.id))?;
+        }
+        Ok(())
+    }
+
     /// Sets the serial policy after decoding a snapshot that carries it.
     pub fn restore_serial_policy(&mut self, policy: SerialPolicy) {
         self.serial_policy = policy;
