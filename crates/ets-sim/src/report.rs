@@ -701,7 +701,7 @@ impl YearSummary {
             }),
             row(
                 "Covered emissions (Mt CO2 a year)",
-                self.verified_emissions_mt / self.deadline_years(),
+                self.verified_emissions_mt / self.period_years(),
                 Some(p.emissions_mt),
                 &one,
             ),
@@ -761,7 +761,7 @@ impl YearSummary {
 
     /// The compliance years the run's emissions cover (2 for 2019-2020): emissions are
     /// compared per year.
-    fn deadline_years(&self) -> f64 {
+    fn period_years(&self) -> f64 {
         let years = self
             .period
             .split_once('-')

@@ -170,6 +170,10 @@ pub struct Behaviour {
     pub shortfall_share: f64,
     /// Share of their obligation they leave unsurrendered.
     pub shortfall_fraction: [f64; 2],
+    /// Share of the other entities that surrender in full but only by the last
+    /// deadline, missing an intermediate one (0 when absent).
+    #[serde(default)]
+    pub late_share: f64,
 }
 
 /// The `[market]` table.
@@ -741,6 +745,7 @@ impl Scenario {
         share("behaviour.under_reporter_share", b.under_reporter_share)?;
         span("behaviour.under_report", b.under_report, 0.0, 1.0)?;
         share("behaviour.shortfall_share", b.shortfall_share)?;
+        share("behaviour.late_share", b.late_share)?;
         span(
             "behaviour.shortfall_fraction",
             b.shortfall_fraction,
