@@ -857,6 +857,17 @@ impl Scenario {
                 format!("the rulebook {rulebook} covers the years {years:?}"),
             ));
         }
+        // The period's dates: a window outside the one that settles it is refused here,
+        // before anything is written.
+        let text = rulebook_text(self)
+            .map_err(|error| Bad("scenario.rulebook".into(), rulebook.clone(), error.to_string()))?;
+        crate::year::Timeline::of(self, &text).map_err(|error| {
+            let (key, value) = match &self.trading.window {
+                Some([first, last]) => ("trading.window", format!("[{first:?}, {last:?}]")),
+                None => ("scenario.year", h.year.to_string()),
+            };
+            Bad(key.into(), value, error.to_string())
+        })?;
         Ok(())
     }
 
