@@ -299,7 +299,13 @@ fn the_first_period_scenario_runs_with_its_published_figures() {
         out.to_str().expect("utf-8"),
     ]);
     assert!(printed.contains("cn-power-2019-2020"), "{printed}");
-    for figure in ["179.00", "42.85", "84.78", "99.50", "2021-07-16 to 2021-12-31"] {
+    for figure in [
+        "179.00",
+        "42.85",
+        "84.78",
+        "99.50",
+        "2021-07-16 to 2021-12-31",
+    ] {
         assert!(printed.contains(figure), "{figure}: {printed}");
     }
     let report = text(&out.join("report.md"));

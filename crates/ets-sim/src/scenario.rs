@@ -775,7 +775,10 @@ impl Scenario {
             return Err(Bad(
                 "published.entities_full_on_time".into(),
                 counted.to_string(),
-                format!("with entities_partial more than the {} entities", p.entities),
+                format!(
+                    "with entities_partial more than the {} entities",
+                    p.entities
+                ),
             ));
         }
         self.validate_agents()?;
@@ -859,8 +862,13 @@ impl Scenario {
         }
         // The period's dates: a window outside the one that settles it is refused here,
         // before anything is written.
-        let text = rulebook_text(self)
-            .map_err(|error| Bad("scenario.rulebook".into(), rulebook.clone(), error.to_string()))?;
+        let text = rulebook_text(self).map_err(|error| {
+            Bad(
+                "scenario.rulebook".into(),
+                rulebook.clone(),
+                error.to_string(),
+            )
+        })?;
         crate::year::Timeline::of(self, &text).map_err(|error| {
             let (key, value) = match &self.trading.window {
                 Some([first, last]) => ("trading.window", format!("[{first:?}, {last:?}]")),

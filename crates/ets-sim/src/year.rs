@@ -16,9 +16,9 @@ mod summary;
 mod timeline;
 
 pub(crate) use driver::Driver;
-pub use timeline::{SimDeadline, Timeline, day_ms};
 pub use driver::Sink;
 pub(crate) use foresight::foresight;
+pub use timeline::{SimDeadline, Timeline, day_ms};
 
 use crate::report::YearSummary;
 use crate::scenario::{Rng, Scenario, SimEntity, rulebook_text};
@@ -259,8 +259,7 @@ pub fn run_year_with<S: Sink>(
         class: facts.cea,
         auction_volume: design.auction_volume,
     };
-    let mut surrender =
-        close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
+    let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
     let market = trade_and_surrender(&mut driver, &input, &mut surrender, &mut rng)?;
     let trades = executed_trades(driver.sink.engine());
     let surrenders = surrender.commands;
