@@ -242,7 +242,7 @@ pub fn chart_svg(stem: &str, runs: &[Run]) -> String {
 }
 
 /// A Markdown table whose first `text_columns` columns are left-aligned, the rest right.
-fn markdown_table(header: &[&str], text_columns: usize, rows: &[Vec<String>]) -> String {
+pub(crate) fn markdown_table(header: &[&str], text_columns: usize, rows: &[Vec<String>]) -> String {
     let mut out = format!("| {} |\n|", header.join(" | "));
     for i in 0..header.len() {
         out.push_str(if i < text_columns { "---|" } else { "---:|" });
