@@ -159,7 +159,7 @@ enum Commands {
     },
     /// Serves the HTTP/JSON API on a store (users and tokens: `ets user`; docs/api.md).
     ///
-    /// Prints `listening on http://ADDRESS` once ready; stops on Ctrl-C after
+    /// Prints `listening on http://ADDRESS` and `web UI at http://ADDRESS/ui` once ready; stops on Ctrl-C after
     /// finishing the queued batch. Example: `ets serve --data ./registry --listen 127.0.0.1:8080`,
     /// then `curl -d @command.json http://127.0.0.1:8080/api/commands`.
     Serve {
@@ -345,6 +345,7 @@ fn serve(
         |address| {
             use std::io::Write;
             println!("listening on {scheme}://{address}");
+            println!("web UI at {scheme}://{address}/ui");
             let _ = std::io::stdout().flush();
         },
         async {
