@@ -24,4 +24,4 @@ pub use store::{
     CLIENT_TIME_REFUSED, CLOCK_IS_LIVE, Reply, Store, StoreConfig, StoreError, Submission,
     wall_clock_now,
 };
-pub use verify::{VerifyReport, verify};
+pub use verify::{VerifyReport, replay, verify};
