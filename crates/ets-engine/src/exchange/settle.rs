@@ -336,7 +336,7 @@ fn held_value(price: ets_model::Price, quantity: Quantity) -> i64 {
 /// this many tonnes is delivered to an account the registry does not know, so
 /// the registry refuses it and the settlement invariant stops the process.
 #[cfg(feature = "planted-settlement-failure")]
-pub const PLANTED_FAILURE_TONNES: u64 = 7_340_033;
+pub const PLANTED_FAILURE_TONNES: u64 = 73_331;
 
 /// The planted failure: the buyer of a [`PLANTED_FAILURE_TONNES`] sale is
 /// replaced by an account that does not exist.
