@@ -59,16 +59,6 @@ fn crashed_store(count: u64) -> (tempfile::TempDir, PathBuf) {
     (dir, data)
 }
 
-fn segment(data: &Path) -> PathBuf {
-    let mut segments: Vec<PathBuf> = std::fs::read_dir(data)
-        .expect("store")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "seg"))
-        .collect();
-    segments.sort();
-    segments.pop().expect("a segment")
-}
-
 /// Runs `ets submit` with no input: it opens (recovers) the store and exits.
 fn open(data: &Path) -> Output {
     ets(&["submit", "--data", data.to_str().expect("utf-8")], "")
@@ -82,7 +72,7 @@ fn verify(data: &Path) -> Value {
 /// Opening and verifying `data`, whose segment now holds `damaged`, both
 /// refuse with `records_lost` naming `missing`, and the segment is unchanged.
 fn refuses_naming_the_loss(data: &Path, damaged: &[u8], missing: &str) {
-    let segment = segment(data);
+    let segment = common::last_segment(data);
     let opened = open(data);
     assert_eq!(opened.status.code(), Some(1), "{opened:?}");
     let stderr = String::from_utf8_lossy(&opened.stderr);
@@ -104,7 +94,7 @@ fn after_a_crash_a_cut_into_an_acknowledged_record_is_a_loss_not_a_torn_tail() {
     // durable although the writer never closed cleanly, so cutting into it is
     // refused (nothing truncated, no sequence number handed out again).
     let (_dir, data) = crashed_store(3);
-    let segment = segment(&data);
+    let segment = common::last_segment(&data);
     let bytes = std::fs::read(&segment).expect("segment");
     let damaged = &bytes[..bytes.len() - 20];
     std::fs::write(&segment, damaged).expect("cut");
@@ -116,7 +106,7 @@ fn after_a_crash_a_flipped_bit_in_the_final_acknowledged_record_is_a_loss() {
     // Goal: a final record that fails its CRC looks like a torn write, but
     // the superblock says it was acknowledged: refused, not truncated.
     let (_dir, data) = crashed_store(3);
-    let segment = segment(&data);
+    let segment = common::last_segment(&data);
     let mut bytes = std::fs::read(&segment).expect("segment");
     let last = bytes.len() - 10;
     bytes[last] ^= 0x04;
@@ -131,7 +121,7 @@ fn after_a_crash_a_deleted_superblock_and_a_cut_record_are_still_caught_by_a_sna
     let snapshot = ets(&["snapshot", "--data", data.to_str().expect("utf-8")], "");
     assert!(snapshot.status.success(), "{snapshot:?}");
     std::fs::remove_file(data.join("SUPERBLOCK")).expect("superblock");
-    let segment = segment(&data);
+    let segment = common::last_segment(&data);
     let bytes = std::fs::read(&segment).expect("segment");
     let damaged = &bytes[..bytes.len() - 3];
     std::fs::write(&segment, damaged).expect("cut");
@@ -144,7 +134,7 @@ fn after_a_crash_a_torn_write_that_was_never_acknowledged_is_repaired_quietly() 
     // crash interrupted before its fsync) is truncated with a warning, the
     // store goes on at the next sequence number, and verify passes.
     let (_dir, data) = crashed_store(3);
-    let segment = segment(&data);
+    let segment = common::last_segment(&data);
     let bytes = std::fs::read(&segment).expect("segment");
     // The torn write: the first half of a record (here a copy of the first
     // one: length 4 bytes, CRC 4 bytes, then the body of `length` bytes).
