@@ -83,9 +83,15 @@ fn a_planted_settlement_failure_stops_the_process_and_the_store_recovers() {
     assert_eq!(acknowledged.len(), 13);
     let before = verify(data);
 
-    let crashed = ets(&["submit", "--data", data], &buy(14, PLANTED_FAILURE_TONNES));
+    let crashed = ets(
+        &["submit", "--data", data],
+        &buy(14, PLANTED_FAILURE_TONNES),
+    );
     let stderr = String::from_utf8_lossy(&crashed.stderr);
-    assert!(!crashed.status.success(), "the planted failure did not stop ets");
+    assert!(
+        !crashed.status.success(),
+        "the planted failure did not stop ets"
+    );
     assert!(
         stderr.contains("settlement invariant broken"),
         "not stopped by the invariant: {stderr}"

@@ -330,7 +330,10 @@ fn healthz_is_200_until_an_io_fault_and_then_503_store_faulted() {
             "\n{{\"request_id\":{request},\"requester\":1,\"command\":\"set_controls\",\"scheme\":\"CEA\",\"calendar\":\"cn\"}}"
         ));
     }
-    ets(&["submit", "--data", data.to_str().expect("utf-8")], &(grow + "\n"));
+    ets(
+        &["submit", "--data", data.to_str().expect("utf-8")],
+        &(grow + "\n"),
+    );
     // Room for a few records of about 250 bytes, not for forty.
     let server = start_limited(&data, segment_bytes(&data) + 1_000);
     let agent = agent();
@@ -340,7 +343,10 @@ fn healthz_is_200_until_an_io_fault_and_then_503_store_faulted() {
             .call()
             .expect("request completes");
         let status = response.status().as_u16();
-        (status, response.body_mut().read_json::<Value>().expect("JSON body"))
+        (
+            status,
+            response.body_mut().read_json::<Value>().expect("JSON body"),
+        )
     };
     let (status, body) = health();
     assert_eq!((status, &body["ok"]), (200, &json!(true)), "{body}");
@@ -355,10 +361,18 @@ fn healthz_is_200_until_an_io_fault_and_then_503_store_faulted() {
         .expect("the file size limit faulted the store");
     assert!(failed > 2, "no write succeeded before the fault");
     let (status, body) = health();
-    assert_eq!((status, body["code"].as_str()), (503, Some("store_faulted")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("store_faulted")),
+        "{body}"
+    );
     let participant = |id: u64| get(&agent, &server, &tokens, &format!("/api/participants/{id}")).0;
     assert_eq!(participant(failed - 1), 200, "a durable write is readable");
     assert_eq!(participant(failed), 404, "the failed batch shows in reads");
     let (status, body) = register(99);
-    assert_eq!((status, body["code"].as_str()), (500, Some("store_faulted")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (500, Some("store_faulted")),
+        "{body}"
+    );
 }

@@ -47,7 +47,9 @@ impl Shapes {
     /// in turn.
     fn choose(&mut self, key: EnumKey) -> u32 {
         let count = |index: u32| self.chosen.get(&(key, index)).copied().unwrap_or(0);
-        let index = (0..key.1.len() as u32).min_by_key(|index| count(*index)).unwrap_or(0);
+        let index = (0..key.1.len() as u32)
+            .min_by_key(|index| count(*index))
+            .unwrap_or(0);
         let times = self.chosen.entry((key, index)).or_insert(0);
         if *times == 0 {
             self.progressed = true;
@@ -162,7 +164,9 @@ impl<'de> Deserializer<'de> for Tracer<'_> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, Error> {
-        self.shapes.structs.insert((name, format!(" ({len} fields)")));
+        self.shapes
+            .structs
+            .insert((name, format!(" ({len} fields)")));
         self.deserialize_tuple(len, visitor)
     }
 
@@ -232,7 +236,10 @@ struct Entries<'a> {
 impl<'de> MapAccess<'de> for Entries<'_> {
     type Error = Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         if self.left == 0 {
             return Ok(None);
         }
@@ -264,7 +271,10 @@ impl<'de, 'a> EnumAccess<'de> for Variant<'a> {
     type Error = Error;
     type Variant = Variant<'a>;
 
-    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Variant<'a>), Error> {
+    fn variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<(S::Value, Variant<'a>), Error> {
         let tag: U32Deserializer<Error> = self.index.into_deserializer();
         Ok((seed.deserialize(tag)?, self))
     }
@@ -294,7 +304,9 @@ impl<'de> VariantAccess<'de> for Variant<'_> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         self.form(format!(" {{ {} }}", fields.join(", ")));
-        self.tracer.deeper()?.deserialize_tuple(fields.len(), visitor)
+        self.tracer
+            .deeper()?
+            .deserialize_tuple(fields.len(), visitor)
     }
 }
 
@@ -405,7 +417,13 @@ fn the_tracer_reaches_every_command_kind() {
         .collect::<Vec<_>>();
     assert!(unreached.is_empty(), "{unreached:?}");
     let names = &traced.enums;
-    for name in ["Command", "RegistryCommand", "ComplianceCommand", "ExchangeCommand", "ClockCommand"] {
+    for name in [
+        "Command",
+        "RegistryCommand",
+        "ComplianceCommand",
+        "ExchangeCommand",
+        "ClockCommand",
+    ] {
         assert!(names.contains(name), "{name} not reached: {names:?}");
     }
 }

@@ -144,7 +144,11 @@ impl SuperblockFile {
     ///
     /// # Errors
     /// [`JournalError::Io`]; the other slot still holds the previous proof.
-    pub(crate) fn record(&mut self, dir: &Path, superblock: Superblock) -> Result<(), JournalError> {
+    pub(crate) fn record(
+        &mut self,
+        dir: &Path,
+        superblock: Superblock,
+    ) -> Result<(), JournalError> {
         if superblock == self.current {
             return Ok(());
         }
@@ -215,7 +219,10 @@ fn read(dir: &Path) -> Result<Option<(usize, Superblock)>, JournalError> {
 /// [`JournalError::RecordsLost`] naming the missing records and the proof;
 /// [`JournalError::Corrupt`] for another history; errors reading the
 /// directory, the superblock or the record.
-pub(crate) fn check_nothing_lost(dir: &Path, committed: &Committed<'_>) -> Result<(), JournalError> {
+pub(crate) fn check_nothing_lost(
+    dir: &Path,
+    committed: &Committed<'_>,
+) -> Result<(), JournalError> {
     let last_sequence = committed.end.last_sequence;
     let superblock = read(dir)?.map(|(_, superblock)| superblock);
     let newest_snapshot = store::list(dir)?.snapshots.pop();
@@ -290,7 +297,11 @@ mod tests {
         assert_eq!(newest_slot(&bytes), Some((1, newer)));
         bytes[SLOT_BYTES + 30] ^= 0x40;
         assert_eq!(newest_slot(&bytes), Some((0, older)));
-        assert_eq!(newest_slot(&older.encode()), Some((0, older)), "one slot: an older build's file");
+        assert_eq!(
+            newest_slot(&older.encode()),
+            Some((0, older)),
+            "one slot: an older build's file"
+        );
         assert_eq!(newest_slot(&bytes[..SLOT_BYTES + 3]), None);
     }
 }

@@ -38,7 +38,7 @@ pub use command::{
     TradingMode,
 };
 pub use error::ExchangeError;
+pub use limits::{Allocations, HoldingLimit, NoAllocations};
 #[cfg(feature = "planted-settlement-failure")]
 pub use settle::PLANTED_FAILURE_TONNES;
-pub use limits::{Allocations, HoldingLimit, NoAllocations};
 pub use state::{Exchange, TradeRecord, TradeVenue};

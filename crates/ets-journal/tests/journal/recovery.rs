@@ -466,12 +466,17 @@ fn after_a_crash_the_superblock_of_the_last_commit_tells_a_loss_from_a_torn_writ
         }) => {}
         other => panic!("expected records 5 to 5 lost, got {other:?}"),
     }
-    assert_eq!(fs::read(&segment).expect("read"), damaged, "a refused open repaired");
+    assert_eq!(
+        fs::read(&segment).expect("read"),
+        damaged,
+        "a refused open repaired"
+    );
 
     let (_torn_temp, torn) = copy_store(&dir);
     let segment = segment_paths(&torn)[0].clone();
     append_torn_write(&segment);
-    let reopened = Journal::open(&torn, JournalConfig::default()).expect("a torn write is repaired");
+    let reopened =
+        Journal::open(&torn, JournalConfig::default()).expect("a torn write is repaired");
     assert_eq!(reopened.last_sequence(), 5);
     assert_eq!(reopened.recovery_warnings().len(), 1);
     assert_eq!(file_len(&segment), record_offset(6));
