@@ -47,9 +47,10 @@ pub struct SimulateArgs {
 /// The options of an ensemble or a sweep.
 #[derive(clap::Args)]
 struct BatchArgs {
-    /// Run an ensemble: every run with N seeds (the first seed and the next ones), each
-    /// member journaled in its own temporary store, and report the median and the 5-95%
-    /// band of every figure (`ensemble.html`, `results.json`).
+    /// Run every design run (or sweep value) with N seeds (the first seed and the next
+    /// ones), each member journaled in its own temporary store, in parallel (`--jobs`),
+    /// and report the median and the 5-95% band of every figure
+    /// (`ensemble.html` or `sweep.html`, and `results.json`).
     #[arg(long, value_name = "N")]
     seeds: Option<u32>,
     /// Run only shard I of N of the members (0-based: 0 to N-1, as a Kubernetes indexed
