@@ -58,6 +58,11 @@ struct BatchArgs {
     /// `ets simulate merge` combines the shards' files.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// Run the members on engines in memory instead of journaled temporary stores: the
+    /// same runs (the same state hashes, so `ets simulate --seed S` reproduces any of
+    /// them with its journal), without the journal's writes.
+    #[arg(long)]
+    in_memory: bool,
     /// Members run at a time (default: the number of cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
