@@ -167,6 +167,9 @@ pub fn demo(
     let seed_text = seed.map_or_else(|| "default".to_owned(), |s| s.to_string());
     let out = output_folder(out, scenario_path, &seed_text)?;
     let scenario = adjusted(Scenario::load(scenario_path)?, seed, entities);
+    if let Some(warning) = small_warning(&scenario) {
+        eprintln!("warning: {warning}");
+    }
     let run = ets_sim::run_into(&out, &scenario, RunOptions { progress: true })
         .with_context(|| format!("the demo with scenario {} failed", scenario_path.display()))?;
     let facts = RunFacts {
