@@ -8,7 +8,6 @@ use crate::year::{RunOptions, run_year, run_year_in_store};
 use anyhow::{Context as _, Result, anyhow, bail};
 use ets_engine::Engine;
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -347,30 +346,4 @@ pub fn headline_bands(headlines: &[Headline]) -> Vec<(&'static str, Band)> {
             )
         })
         .collect()
-}
-
-/// The ensemble as a Markdown table: figure, 5%, median, 95%.
-#[must_use]
-pub fn to_markdown(scenario: &str, seeds: &[u64], members: &[YearSummary]) -> String {
-    let mut out = format!(
-        "# Ensemble: {scenario}\n\n{} members, seeds {} to {}; each member is one \
-         deterministic run.\n\n| Figure | 5% | Median | 95% |\n|---|---:|---:|---:|\n",
-        members.len(),
-        seeds.first().copied().unwrap_or_default(),
-        seeds.last().copied().unwrap_or_default(),
-    );
-    for (name, band) in bands(members) {
-        let _ = writeln!(
-            out,
-            "| {name} | {:.2} | {:.2} | {:.2} |",
-            band.low, band.median, band.high
-        );
-    }
-    if members.len() < 20 {
-        out.push_str(
-            "\nFewer than 20 members: the 5% and 95% quantiles are close to the extremes \
-             and the band is rough.\n",
-        );
-    }
-    out
 }
