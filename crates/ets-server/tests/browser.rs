@@ -1306,3 +1306,88 @@ fn a_transaction_page_offers_decisions_only_to_those_who_may_send_them() {
     assert!(page.body.contains("id=\"blocks\""), "{}", page.body);
     assert!(!page.body.contains("/ui/decide"));
 }
+
+#[test]
+fn search_finds_accounts_transactions_and_serials_and_injects_nothing() {
+    // Goal: as rep A, a number finds account 100 and its allocation; a
+    // holder's name finds its account; a serial finds who holds it; markup
+    // and SQL in the term are shown escaped and find nothing; a page beyond
+    // the results is refused with a message; rep A never finds account 300.
+    let server = start();
+    let rep_a = sign_in(&server, "rep-a");
+    let search = |term: &str, page: &str| {
+        let mut path = format!("/ui/search?q={}", encode(term));
+        if !page.is_empty() {
+            path.push_str(&format!("&page={page}"));
+        }
+        get(&server, Some(&rep_a), &path)
+    };
+    let by_number = search("100", "");
+    assert_eq!(by_number.status, 200, "{}", by_number.body);
+    assert!(
+        by_number.body.contains("href=\"/ui/accounts/100\""),
+        "{}",
+        by_number.body
+    );
+    assert!(
+        by_number.body.contains("data-kind=\"transaction\""),
+        "{}",
+        by_number.body
+    );
+    let by_name = search("plant", "");
+    assert!(by_name.body.contains("Account 100"), "{}", by_name.body);
+    let by_unit = search("CEA-2021", "");
+    assert!(
+        by_unit.body.contains("allocate of 1,000 t"),
+        "{}",
+        by_unit.body
+    );
+    assert!(
+        !by_unit.body.contains("account 300"),
+        "rep A does not represent 300: {}",
+        by_unit.body
+    );
+    let account = get(&server, Some(&rep_a), "/ui/accounts/100");
+    let marker = "<td class=\"blocks\">";
+    let start = account.body.find(marker).expect("the blocks cell") + marker.len();
+    let first_serial: String = account.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let by_serial = search(&first_serial, "");
+    assert!(
+        by_serial.body.contains(&format!("Serial {first_serial}"))
+            && by_serial.body.contains("held now by account 100"),
+        "{}",
+        by_serial.body
+    );
+    let hidden_account = search("300", "");
+    assert!(
+        !hidden_account.body.contains("href=\"/ui/accounts/300\""),
+        "{}",
+        hidden_account.body
+    );
+    for term in [
+        "<script>alert(1)</script>",
+        "' OR '1'='1",
+        "%",
+        "x'); DROP TABLE transactions; --",
+    ] {
+        let page = search(term, "");
+        assert_eq!(page.status, 200, "{term}: {}", page.body);
+        assert!(
+            page.body.contains("id=\"no-results\""),
+            "{term}: {}",
+            page.body
+        );
+        assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    }
+    let beyond = search("100", "9");
+    assert_eq!(beyond.status, 404, "{}", beyond.body);
+    assert!(beyond.body.contains("page_beyond_end") && beyond.body.contains("beyond the end"));
+    let too_long = search(&"x".repeat(201), "");
+    assert_eq!(too_long.status, 400);
+    // Nothing was changed by the terms: the statement still lists the allocation.
+    let statement = get(&server, Some(&rep_a), "/ui/accounts/100/statement");
+    assert_eq!(statement.body.matches("data-transaction=").count(), 1);
+}

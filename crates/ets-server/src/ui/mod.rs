@@ -23,6 +23,7 @@ mod history;
 mod page;
 mod pager;
 mod reports;
+mod search;
 mod session;
 mod statement;
 mod transaction;
@@ -82,6 +83,7 @@ where
         .route("/ui/accounts/{id}/statement", get(statement::page))
         .route("/ui/accounts/{id}/statement.csv", get(statement::download))
         .route("/ui/transactions/{id}", get(transaction::page))
+        .route("/ui/search", get(search::page))
         .route("/ui/transfer/confirm", post(confirm::page))
         .route("/ui/transfer", post(transfer))
         .route("/ui/surrender", post(surrender))

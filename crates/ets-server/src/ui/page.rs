@@ -85,6 +85,7 @@ pub(crate) fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: &Markup) ->
                         a href="/ui/market" { "Market" }
                         a href="/ui/compliance" { "Compliance" }
                         @if let Some(viewer) = viewer {
+                            a href="/ui/search" { "Search" }
                             @if viewer.role == Role::Administrator {
                                 a href="/ui/admin" { "Administration" }
                             }
