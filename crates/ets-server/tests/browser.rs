@@ -887,14 +887,55 @@ async fn statement_and_csv(browser: &Browser, base: &str) -> Outcome<()> {
     Ok(())
 }
 
+/// Someone not signed in finds the public report of 2021 from the home
+/// page: the installation's status and the cut-off's state hash.
+async fn public_report(browser: &Browser, base: &str) -> Outcome<()> {
+    use fantoccini::Locator;
+    browser.delete_all_cookies().await?;
+    browser.goto(&format!("{base}/")).await?;
+    browser
+        .find(Locator::LinkText("Public reports"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .find(Locator::LinkText("2021"))
+        .await?
+        .click()
+        .await?;
+    expect_text(
+        "the installation's status",
+        &text_of(
+            browser,
+            "#installations tr[data-participant='10'] td[data-field=status]",
+        )
+        .await?,
+        "no_verified_report",
+    )?;
+    let hash = text_of(browser, "#state-hash").await?;
+    if hash.len() != 64 || !hash.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(format!("the state hash shown is {hash:?}").into());
+    }
+    browser
+        .find(Locator::Css("a#market"))
+        .await?
+        .click()
+        .await?;
+    shows(browser, "No trade in this year.").await
+}
+
 /// A browser flow of a test.
 #[derive(Clone, Copy)]
 enum Flow {
     FourEyes,
     FourEyesThenStatement,
+    PublicReport,
 }
 
 async fn run_flow(flow: Flow, browser: &Browser, base: &str) -> Outcome<()> {
+    if matches!(flow, Flow::PublicReport) {
+        return public_report(browser, base).await;
+    }
     four_eyes_transfer(browser, base).await?;
     if matches!(flow, Flow::FourEyesThenStatement) {
         browser_sign_in(browser, base, "rep-a").await?;
@@ -948,6 +989,14 @@ fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
     // trusted) and proposes it, the other signs in (a new session) and
     // approves it, and the balances shown on the account page change.
     in_browser(Flow::FourEyes);
+}
+
+#[test]
+fn the_public_report_opens_without_sign_in_in_a_real_browser() {
+    // Goal: from the home page, someone not signed in reaches the 2021
+    // report through its links and sees the installation's status and the
+    // cut-off's state hash, then the year's market page.
+    in_browser(Flow::PublicReport);
 }
 
 #[test]
@@ -1390,4 +1439,67 @@ fn search_finds_accounts_transactions_and_serials_and_injects_nothing() {
     // Nothing was changed by the terms: the statement still lists the allocation.
     let statement = get(&server, Some(&rep_a), "/ui/accounts/100/statement");
     assert_eq!(statement.body.matches("data-transaction=").count(), 1);
+}
+
+// ---------------------------------------------------------- public reports
+
+/// The hex text between `<code id="ID">` and `</code>` on a page.
+fn code_text(body: &str, id: &str) -> String {
+    let marker = format!("<code id=\"{id}\">");
+    let start = body.find(&marker).expect("the code element") + marker.len();
+    let end = body[start..].find('<').expect("end") + start;
+    body[start..end].to_owned()
+}
+
+#[test]
+fn the_public_report_needs_no_sign_in_and_its_hashes_match_the_store() {
+    // Goal: anyone opens the 2021 report: the covered installation (Plant,
+    // no verified report yet) and the cut-off; the JSON and CSV downloads
+    // carry the same cut-off, which equals the journal's record count, head
+    // hash and state hash of the store read from disk; the market
+    // page lists this year's trades; a year that is not one is a 400.
+    let server = start();
+    let page = get(&server, None, "/ui/public/2021");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Plant (10)"), "{}", page.body);
+    let state_hash = code_text(&page.body, "state-hash");
+    let head_hash = code_text(&page.body, "head-hash");
+    assert_eq!((state_hash.len(), head_hash.len()), (64, 64));
+    let json = get(&server, None, "/ui/public/2021/report.json");
+    assert_eq!(json.status, 200, "{}", json.body);
+    let report: serde_json::Value = serde_json::from_str(&json.body).expect("JSON");
+    assert_eq!(report["cut_off"]["state_hash"], state_hash.as_str());
+    assert_eq!(report["installations"][0]["name"], "Plant");
+    let csv = get(&server, None, "/ui/public/2021/installations.csv");
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.body
+            .lines()
+            .nth(1)
+            .expect("a line")
+            .ends_with(&state_hash),
+        "{}",
+        csv.body
+    );
+    let this_year = &ets_api::format_time(ets_store::wall_clock_now())[..4];
+    let market = get(&server, None, &format!("/ui/public/{this_year}/market"));
+    assert_eq!(market.status, 200, "{}", market.body);
+    assert!(market.body.contains("<td>CEA21</td>"), "{}", market.body);
+    let market_csv = get(&server, None, &format!("/ui/public/{this_year}/market.csv"));
+    assert!(
+        market_csv.body.contains("CEA21,2,60,"),
+        "{}",
+        market_csv.body
+    );
+    assert_eq!(get(&server, None, "/ui/public/20x1").status, 400);
+    assert_eq!(get(&server, None, "/ui/public/2021?page=2").status, 404);
+    let records = report["cut_off"]["records"].as_u64().expect("records");
+    // Read-only, beside the running server (nothing was sent since the report).
+    let store = ets_store::Store::open_read_only(&server.data).expect("the store");
+    assert_eq!(store.journal().last_sequence(), records);
+    assert_eq!(
+        ets_api::public_report::hex(&store.journal().last_hash()),
+        head_hash
+    );
+    assert_eq!(store.engine().state_hash().to_string(), state_hash);
 }

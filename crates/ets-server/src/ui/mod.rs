@@ -22,6 +22,7 @@ mod csv;
 mod history;
 mod page;
 mod pager;
+mod public;
 mod reports;
 mod search;
 mod session;
@@ -59,6 +60,7 @@ struct UiState {
     server: ServerState,
     sessions: Arc<Sessions>,
     history: Arc<history::HistoryReader>,
+    cut_off: Arc<public::CutOffCache>,
 }
 
 /// The fields of a submitted form.
@@ -73,6 +75,7 @@ where
         server,
         sessions: Arc::new(Sessions::default()),
         history: Arc::default(),
+        cut_off: Arc::default(),
     };
     Router::new()
         .route("/", get(root))
@@ -97,6 +100,15 @@ where
         .route("/ui/market", get(market))
         .route("/ui/compliance", get(compliance::page))
         .route("/ui/compliance.csv", get(compliance::download))
+        .route("/ui/public", get(public::index))
+        .route("/ui/public/{year}", get(public::installations))
+        .route("/ui/public/{year}/market", get(public::market))
+        .route("/ui/public/{year}/report.json", get(public::json))
+        .route(
+            "/ui/public/{year}/installations.csv",
+            get(public::installations_csv),
+        )
+        .route("/ui/public/{year}/market.csv", get(public::market_csv))
         .route("/ui/static/ui.css", get(stylesheet))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
