@@ -1503,3 +1503,141 @@ fn the_public_report_needs_no_sign_in_and_its_hashes_match_the_store() {
     );
     assert_eq!(store.engine().state_hash().to_string(), state_hash);
 }
+
+#[test]
+fn the_administrator_registers_opens_blocks_and_sets_controls_through_forms() {
+    // Goal: the administrator's forms register a verifier, open a 2-of-2
+    // account for the second signer, block it, set its rule and the CEA scheme's
+    // controls, each accepted by the engine;
+    // a representative sending the same form is refused before the engine
+    // (role_forbids); a malformed id list is a 400 that sends nothing.
+    let server = start();
+    let admin = sign_in(&server, "admin");
+    let send = |cookie: &str, path: &str, fields: &[(&str, &str)]| {
+        let page = get(&server, Some(cookie), "/ui/admin");
+        let home = if page.status == 200 {
+            page
+        } else {
+            get(&server, Some(cookie), "/ui")
+        };
+        let csrf = hidden_value(&home.body, "csrf");
+        let request_id = hidden_value(&home.body, "request_id");
+        let mut all = vec![("csrf", csrf.as_str()), ("request_id", request_id.as_str())];
+        all.extend_from_slice(fields);
+        post(&server, Some(cookie), path, &all)
+    };
+    let accepted = |page: Page, what: &str| {
+        assert_eq!(page.status, 200, "{what}: {}", page.body);
+        assert!(page.body.contains("Accepted."), "{what}: {}", page.body);
+    };
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/participant",
+            &[
+                ("id", "77"),
+                ("kind", "verifier"),
+                ("name", "Audit & Co <b>"),
+            ],
+        ),
+        "register",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/account",
+            &[
+                ("id", "210"),
+                ("kind", "trading"),
+                ("holder", "11"),
+                ("representatives", "11, 10"),
+                ("approvals_required", "2"),
+            ],
+        ),
+        "open",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/status",
+            &[("account", "210"), ("status", "blocked")],
+        ),
+        "block",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/rule",
+            &[
+                ("account", "210"),
+                ("representatives", "11"),
+                ("approvals_required", "1"),
+            ],
+        ),
+        "rule",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/controls",
+            &[
+                ("scheme", "CEA"),
+                ("calendar", "cn"),
+                ("transfer_delay_minutes", "1560"),
+                ("window_opens", "09:30"),
+                ("window_closes", "15:00"),
+            ],
+        ),
+        "controls",
+    );
+    let overview = get(&server, Some(&admin), "/ui/admin");
+    assert!(
+        overview.body.contains("/ui/accounts/210"),
+        "{}",
+        overview.body
+    );
+    let search = get(&server, Some(&admin), "/ui/search?q=Audit");
+    assert!(!search.body.contains("<b>"), "names are escaped");
+    let fund = sign_in(&server, "fund");
+    let refused = send(
+        &fund,
+        "/ui/admin/status",
+        &[("account", "210"), ("status", "open")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("role_forbids"), "{}", refused.body);
+    let malformed = send(
+        &admin,
+        "/ui/admin/rule",
+        &[
+            ("account", "210"),
+            ("representatives", "20,x"),
+            ("approvals_required", "1"),
+        ],
+    );
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert!(malformed.body.contains("malformed_form"));
+    // The confirmation step now names the delay of the CEA scheme's controls.
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    let csrf = hidden_value(&home.body, "csrf");
+    let confirm = post(
+        &server,
+        Some(&rep_a),
+        "/ui/transfer/confirm",
+        &[
+            ("csrf", csrf.as_str()),
+            ("request_id", "9"),
+            ("from", "100"),
+            ("to", "200"),
+            ("unit", "CEA-2021"),
+            ("quantity", "5"),
+        ],
+    );
+    assert!(
+        confirm.body.contains("26 hours after initiation"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("09:30 to 15:00"), "{}", confirm.body);
+}

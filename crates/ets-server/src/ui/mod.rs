@@ -15,6 +15,7 @@
 // it would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod admin;
 mod chart;
 mod compliance;
 mod confirm;
@@ -94,6 +95,12 @@ where
         .route("/ui/admin", get(admin))
         .route("/ui/admin/issue", post(issue))
         .route("/ui/admin/allocate", post(allocate))
+        .route("/ui/admin/participant", post(admin::participant))
+        .route("/ui/admin/account", post(admin::account))
+        .route("/ui/admin/status", post(admin::status))
+        .route("/ui/admin/rule", post(admin::rule))
+        .route("/ui/admin/additional", post(admin::additional))
+        .route("/ui/admin/controls", post(admin::controls))
         .route("/ui/reports", get(reports::page))
         .route("/ui/reports.csv", get(reports::download))
         .route("/ui/reports/verify", post(verify))

@@ -333,6 +333,7 @@ pub(crate) fn admin(viewer: &Viewer<'_>, nonces: &mut Nonces, overview: &AdminOv
                 button type="submit" { "Allocate" }
             }
         }
+        (super::admin::forms(viewer, nonces))
         h2 { "Units issued" }
         @if overview.units.is_empty() { p.muted { "Nothing issued yet." } } @else {
             table { thead { tr { th { "Unit" } th.num { "Issued (t)" } } }
