@@ -11,6 +11,7 @@ mod exchange;
 mod market_view;
 pub mod openapi;
 mod outcome;
+pub mod public_report;
 mod refusal;
 mod registry_controls;
 mod request;

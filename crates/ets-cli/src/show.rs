@@ -63,7 +63,7 @@ pub fn verify(data: &Path) -> Result<ExitCode> {
             // The chain was just verified; its head is the last record's hash.
             let head =
                 ets_journal::Journal::open_read_only(data, ets_journal::JournalConfig::default())
-                    .map(|journal| crate::report_public::hex(&journal.last_hash()))?;
+                    .map(|journal| ets_api::public_report::hex(&journal.last_hash()))?;
             let line = json!({
                 "ok": true,
                 "records": report.records,
