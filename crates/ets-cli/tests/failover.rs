@@ -429,7 +429,10 @@ fn a_primary_cut_off_by_a_promotion_never_acknowledges() {
     );
     let (status, body) = post(&admin, &new.base, &tokens[&10], &transfer(71)).expect("answered");
     assert_eq!(status, 200, "{body}");
-    assert_ne!(body["duplicate"], true, "never journaled, so new here: {body}");
+    assert_ne!(
+        body["duplicate"], true,
+        "never journaled, so new here: {body}"
+    );
     drop(new);
     verify(&standby_url);
 }
