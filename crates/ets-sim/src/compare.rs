@@ -126,8 +126,8 @@ pub const HEADER: [&str; 11] = [
     "Bid-ask spread (yuan/t)",
     "Compliance cost (M yuan)",
     "Least cost (M yuan)",
-    "Compliance, entities (%)",
-    "Compliance, tonnes (%)",
+    "In full on time (% of entities)",
+    "Compliance by quantity (%)",
 ];
 
 /// The mean of a run's daily bid-ask spreads (yuan/t), `None` when no day had a
@@ -173,7 +173,7 @@ pub const COMPARISON_CHARTS: [(&str, &str); 5] = [
     ("volume", "Secondary volume and auction sales, per run"),
     (
         "compliance",
-        "Compliance rate by entity and by quantity, per run",
+        "Compliance rate: entities in full on time, and by quantity, per run",
     ),
     (
         "cost",
@@ -217,7 +217,7 @@ pub fn chart(stem: &str, runs: &[Run]) -> Option<Chart> {
             titles,
             vec![
                 (
-                    "by entity".to_owned(),
+                    "in full on time, by entity".to_owned(),
                     per_run(&|s| s.compliance_rate * 100.0),
                 ),
                 (
@@ -242,7 +242,7 @@ pub fn chart_svg(stem: &str, runs: &[Run]) -> String {
 }
 
 /// A Markdown table whose first `text_columns` columns are left-aligned, the rest right.
-fn markdown_table(header: &[&str], text_columns: usize, rows: &[Vec<String>]) -> String {
+pub(crate) fn markdown_table(header: &[&str], text_columns: usize, rows: &[Vec<String>]) -> String {
     let mut out = format!("| {} |\n|", header.join(" | "));
     for i in 0..header.len() {
         out.push_str(if i < text_columns { "---|" } else { "---:|" });
@@ -299,6 +299,9 @@ fn intro(runs: &[Run]) -> String {
 pub fn to_markdown(runs: &[Run]) -> String {
     let mut out = String::from("# Comparison of designs\n\n");
     let _ = writeln!(out, "{}\n", intro(runs));
+    if let Some(warning) = runs.first().and_then(|r| r.summary.small_run_warning()) {
+        let _ = writeln!(out, "**Warning:** {warning}\n");
+    }
     out.push_str(&markdown_table(&HEADER, 1, &table_rows(runs)));
     out.push_str(
         "\nCompliance cost = abatement + net purchases + penalties; the least-cost benchmark \
@@ -317,6 +320,9 @@ pub fn to_markdown(runs: &[Run]) -> String {
 pub fn to_html(runs: &[Run]) -> String {
     let mut page = Page::new("Comparison of designs");
     page.note(&intro(runs));
+    if let Some(warning) = runs.first().and_then(|r| r.summary.small_run_warning()) {
+        page.paragraph(&format!("Warning: {warning}"));
+    }
     page.table(&HEADER, &table_rows(runs));
     page.note(
         "Compliance cost = abatement + net purchases + penalties; the least-cost benchmark \
