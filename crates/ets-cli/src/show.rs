@@ -60,7 +60,7 @@ pub fn verify(data: &StoreLocation) -> Result<ExitCode> {
     match ets_store::verify_at(data) {
         Ok(report) => {
             // The chain was just verified; its head is the last record's hash.
-            let head = crate::report_public::hex(&report.head_hash);
+            let head = ets_api::public_report::hex(&report.head_hash);
             let line = json!({
                 "ok": true,
                 "records": report.records,

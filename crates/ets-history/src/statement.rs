@@ -134,6 +134,61 @@ pub fn moving_serial(
     rows.into_iter().map(|row| complete(backend, row)).collect()
 }
 
+/// The most accounts a [`search`] may be limited to.
+pub const SEARCH_ACCOUNTS_MAX: usize = 1_000;
+
+/// The transactions whose unit class or note (a surrender's year, a
+/// retirement's beneficiary, a cancellation's reason) contains `text`, or
+/// whose kind or status is `text`, newest first, at most `limit`; when
+/// `accounts` is given, only those from or to one of them (at most
+/// [`SEARCH_ACCOUNTS_MAX`]). `text` is matched literally: `%`, `_` and
+/// quotes are characters like any other, bound as a parameter.
+///
+/// # Errors
+/// [`HistoryError::Database`].
+pub fn search(
+    backend: &mut dyn Backend,
+    text: &str,
+    accounts: Option<&[i64]>,
+    limit: i64,
+) -> Result<Vec<TransactionRow>, HistoryError> {
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '\\' | '%' | '_' => vec!['\\', c],
+            other => vec![other],
+        })
+        .collect();
+    let mut parameters = vec![
+        Value::Text(format!("%{escaped}%")),
+        Value::Text(text.to_owned()),
+    ];
+    let mut within = String::new();
+    if let Some(accounts) = accounts {
+        let accounts = &accounts[..accounts.len().min(SEARCH_ACCOUNTS_MAX)];
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Placeholders are numbered in the order they appear (SQLite numbers
+        // `$N` by first appearance); the ids themselves are bound.
+        let placeholders: Vec<String> = (0..accounts.len())
+            .map(|index| format!("${}", index + 3))
+            .collect();
+        let list = placeholders.join(", ");
+        within = format!(" AND (from_account IN ({list}) OR to_account IN ({list}))");
+        parameters.extend(accounts.iter().map(|&id| Value::Int(id)));
+    }
+    parameters.push(Value::Int(limit.clamp(1, PAGE_ROWS_MAX)));
+    let limit_at = parameters.len();
+    let sql = format!(
+        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE \
+         (unit_class LIKE $1 ESCAPE '\\' OR COALESCE(note, '') LIKE $1 ESCAPE '\\' OR kind = $2 OR status = $2){within} \
+         ORDER BY id DESC LIMIT ${limit_at}"
+    );
+    let rows = backend.query(&sql, &parameters)?;
+    rows.into_iter().map(|row| complete(backend, row)).collect()
+}
+
 fn count(backend: &mut dyn Backend, sql: &str, parameters: &[Value]) -> Result<i64, HistoryError> {
     Ok(backend
         .query(sql, parameters)?

@@ -4,7 +4,7 @@
 //! transactions that moved a serial.
 
 use ets_engine::Command;
-use ets_history::statement::{PageStart, TransactionFilter, moving_serial, transactions};
+use ets_history::statement::{PageStart, TransactionFilter, moving_serial, search, transactions};
 use ets_history::{Location, attach};
 use ets_model::{
     AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
@@ -226,4 +226,53 @@ fn the_transactions_that_moved_a_serial_are_found() {
             .iter()
             .any(|&(first, last)| first <= first_serial && first_serial <= last)
     }));
+}
+
+#[test]
+fn a_search_matches_literally_within_the_accounts_given() {
+    // Goal: the unit class finds account 13's 15 transfers; a kind or status
+    // finds its transactions; `%`, `_` and SQL in the term match nothing
+    // and change nothing; an empty account list finds nothing.
+    let (_dir, location) = store();
+    let mut reader = location.open_reader().expect("reader");
+    let found = search(reader.as_mut(), "CEA-2021", Some(&[13]), 500).expect("search");
+    assert_eq!(found.len(), 15);
+    assert!(
+        found
+            .iter()
+            .all(|row| row.from_account == 13 || row.to_account == 13)
+    );
+    assert_eq!(
+        search(reader.as_mut(), "transfer", None, 500)
+            .expect("search")
+            .len(),
+        15
+    );
+    assert_eq!(
+        search(reader.as_mut(), "completed", Some(&[12, 13]), 500)
+            .expect("search")
+            .len(),
+        16
+    );
+    for term in ["%", "_", "' OR '1'='1", "x'); DROP TABLE transactions; --"] {
+        assert!(
+            search(reader.as_mut(), term, None, 500)
+                .expect("search")
+                .is_empty(),
+            "{term}"
+        );
+    }
+    assert!(
+        search(reader.as_mut(), "CEA", Some(&[]), 500)
+            .expect("search")
+            .is_empty()
+    );
+    let all = transactions(
+        reader.as_mut(),
+        &TransactionFilter::default(),
+        PageStart::Offset(0),
+        50,
+    )
+    .expect("page");
+    assert_eq!(all.total, 17);
 }

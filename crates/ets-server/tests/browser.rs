@@ -887,14 +887,55 @@ async fn statement_and_csv(browser: &Browser, base: &str) -> Outcome<()> {
     Ok(())
 }
 
+/// Someone not signed in finds the public report of 2021 from the home
+/// page: the installation's status and the cut-off's state hash.
+async fn public_report(browser: &Browser, base: &str) -> Outcome<()> {
+    use fantoccini::Locator;
+    browser.delete_all_cookies().await?;
+    browser.goto(&format!("{base}/")).await?;
+    browser
+        .find(Locator::LinkText("Public reports"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .find(Locator::LinkText("2021"))
+        .await?
+        .click()
+        .await?;
+    expect_text(
+        "the installation's status",
+        &text_of(
+            browser,
+            "#installations tr[data-participant='10'] td[data-field=status]",
+        )
+        .await?,
+        "no_verified_report",
+    )?;
+    let hash = text_of(browser, "#state-hash").await?;
+    if hash.len() != 64 || !hash.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(format!("the state hash shown is {hash:?}").into());
+    }
+    browser
+        .find(Locator::Css("a#market"))
+        .await?
+        .click()
+        .await?;
+    shows(browser, "No trade in this year.").await
+}
+
 /// A browser flow of a test.
 #[derive(Clone, Copy)]
 enum Flow {
     FourEyes,
     FourEyesThenStatement,
+    PublicReport,
 }
 
 async fn run_flow(flow: Flow, browser: &Browser, base: &str) -> Outcome<()> {
+    if matches!(flow, Flow::PublicReport) {
+        return public_report(browser, base).await;
+    }
     four_eyes_transfer(browser, base).await?;
     if matches!(flow, Flow::FourEyesThenStatement) {
         browser_sign_in(browser, base, "rep-a").await?;
@@ -948,6 +989,14 @@ fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
     // trusted) and proposes it, the other signs in (a new session) and
     // approves it, and the balances shown on the account page change.
     in_browser(Flow::FourEyes);
+}
+
+#[test]
+fn the_public_report_opens_without_sign_in_in_a_real_browser() {
+    // Goal: from the home page, someone not signed in reaches the 2021
+    // report through its links and sees the installation's status and the
+    // cut-off's state hash, then the year's market page.
+    in_browser(Flow::PublicReport);
 }
 
 #[test]
@@ -1305,4 +1354,290 @@ fn a_transaction_page_offers_decisions_only_to_those_who_may_send_them() {
     );
     assert!(page.body.contains("id=\"blocks\""), "{}", page.body);
     assert!(!page.body.contains("/ui/decide"));
+}
+
+#[test]
+fn search_finds_accounts_transactions_and_serials_and_injects_nothing() {
+    // Goal: as rep A, a number finds account 100 and its allocation; a
+    // holder's name finds its account; a serial finds who holds it; markup
+    // and SQL in the term are shown escaped and find nothing; a page beyond
+    // the results is refused with a message; rep A never finds account 300.
+    let server = start();
+    let rep_a = sign_in(&server, "rep-a");
+    let search = |term: &str, page: &str| {
+        let mut path = format!("/ui/search?q={}", encode(term));
+        if !page.is_empty() {
+            path.push_str(&format!("&page={page}"));
+        }
+        get(&server, Some(&rep_a), &path)
+    };
+    let by_number = search("100", "");
+    assert_eq!(by_number.status, 200, "{}", by_number.body);
+    assert!(
+        by_number.body.contains("href=\"/ui/accounts/100\""),
+        "{}",
+        by_number.body
+    );
+    assert!(
+        by_number.body.contains("data-kind=\"transaction\""),
+        "{}",
+        by_number.body
+    );
+    let by_name = search("plant", "");
+    assert!(by_name.body.contains("Account 100"), "{}", by_name.body);
+    let by_unit = search("CEA-2021", "");
+    assert!(
+        by_unit.body.contains("allocate of 1,000 t"),
+        "{}",
+        by_unit.body
+    );
+    assert!(
+        !by_unit.body.contains("account 300"),
+        "rep A does not represent 300: {}",
+        by_unit.body
+    );
+    let account = get(&server, Some(&rep_a), "/ui/accounts/100");
+    let marker = "<td class=\"blocks\">";
+    let start = account.body.find(marker).expect("the blocks cell") + marker.len();
+    let first_serial: String = account.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let by_serial = search(&first_serial, "");
+    assert!(
+        by_serial.body.contains(&format!("Serial {first_serial}"))
+            && by_serial.body.contains("held now by account 100"),
+        "{}",
+        by_serial.body
+    );
+    let hidden_account = search("300", "");
+    assert!(
+        !hidden_account.body.contains("href=\"/ui/accounts/300\""),
+        "{}",
+        hidden_account.body
+    );
+    for term in [
+        "<script>alert(1)</script>",
+        "' OR '1'='1",
+        "%",
+        "x'); DROP TABLE transactions; --",
+    ] {
+        let page = search(term, "");
+        assert_eq!(page.status, 200, "{term}: {}", page.body);
+        assert!(
+            page.body.contains("id=\"no-results\""),
+            "{term}: {}",
+            page.body
+        );
+        assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    }
+    let beyond = search("100", "9");
+    assert_eq!(beyond.status, 404, "{}", beyond.body);
+    assert!(beyond.body.contains("page_beyond_end") && beyond.body.contains("beyond the end"));
+    let too_long = search(&"x".repeat(201), "");
+    assert_eq!(too_long.status, 400);
+    // Nothing was changed by the terms: the statement still lists the allocation.
+    let statement = get(&server, Some(&rep_a), "/ui/accounts/100/statement");
+    assert_eq!(statement.body.matches("data-transaction=").count(), 1);
+}
+
+// ---------------------------------------------------------- public reports
+
+/// The hex text between `<code id="ID">` and `</code>` on a page.
+fn code_text(body: &str, id: &str) -> String {
+    let marker = format!("<code id=\"{id}\">");
+    let start = body.find(&marker).expect("the code element") + marker.len();
+    let end = body[start..].find('<').expect("end") + start;
+    body[start..end].to_owned()
+}
+
+#[test]
+fn the_public_report_needs_no_sign_in_and_its_hashes_match_the_store() {
+    // Goal: anyone opens the 2021 report: the covered installation (Plant,
+    // no verified report yet) and the cut-off; the JSON and CSV downloads
+    // carry the same cut-off, which equals the journal's record count, head
+    // hash and state hash of the store read from disk; the market
+    // page lists this year's trades; a year that is not one is a 400.
+    let server = start();
+    let page = get(&server, None, "/ui/public/2021");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Plant (10)"), "{}", page.body);
+    let state_hash = code_text(&page.body, "state-hash");
+    let head_hash = code_text(&page.body, "head-hash");
+    assert_eq!((state_hash.len(), head_hash.len()), (64, 64));
+    let json = get(&server, None, "/ui/public/2021/report.json");
+    assert_eq!(json.status, 200, "{}", json.body);
+    let report: serde_json::Value = serde_json::from_str(&json.body).expect("JSON");
+    assert_eq!(report["cut_off"]["state_hash"], state_hash.as_str());
+    assert_eq!(report["installations"][0]["name"], "Plant");
+    let csv = get(&server, None, "/ui/public/2021/installations.csv");
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.body
+            .lines()
+            .nth(1)
+            .expect("a line")
+            .ends_with(&state_hash),
+        "{}",
+        csv.body
+    );
+    let this_year = &ets_api::format_time(ets_store::wall_clock_now())[..4];
+    let market = get(&server, None, &format!("/ui/public/{this_year}/market"));
+    assert_eq!(market.status, 200, "{}", market.body);
+    assert!(market.body.contains("<td>CEA21</td>"), "{}", market.body);
+    let market_csv = get(&server, None, &format!("/ui/public/{this_year}/market.csv"));
+    assert!(
+        market_csv.body.contains("CEA21,2,60,"),
+        "{}",
+        market_csv.body
+    );
+    assert_eq!(get(&server, None, "/ui/public/20x1").status, 400);
+    assert_eq!(get(&server, None, "/ui/public/2021?page=2").status, 404);
+    let records = report["cut_off"]["records"].as_u64().expect("records");
+    // Read-only, beside the running server (nothing was sent since the report).
+    let store = ets_store::Store::open_read_only(&server.data).expect("the store");
+    assert_eq!(store.journal().last_sequence(), records);
+    assert_eq!(
+        ets_api::public_report::hex(&store.journal().last_hash()),
+        head_hash
+    );
+    assert_eq!(store.engine().state_hash().to_string(), state_hash);
+}
+
+#[test]
+fn the_administrator_registers_opens_blocks_and_sets_controls_through_forms() {
+    // Goal: the administrator's forms register a verifier, open a 2-of-2
+    // account for the second signer, block it, set its rule and the CEA scheme's
+    // controls, each accepted by the engine;
+    // a representative sending the same form is refused before the engine
+    // (role_forbids); a malformed id list is a 400 that sends nothing.
+    let server = start();
+    let admin = sign_in(&server, "admin");
+    let send = |cookie: &str, path: &str, fields: &[(&str, &str)]| {
+        let page = get(&server, Some(cookie), "/ui/admin");
+        let home = if page.status == 200 {
+            page
+        } else {
+            get(&server, Some(cookie), "/ui")
+        };
+        let csrf = hidden_value(&home.body, "csrf");
+        let request_id = hidden_value(&home.body, "request_id");
+        let mut all = vec![("csrf", csrf.as_str()), ("request_id", request_id.as_str())];
+        all.extend_from_slice(fields);
+        post(&server, Some(cookie), path, &all)
+    };
+    let accepted = |page: Page, what: &str| {
+        assert_eq!(page.status, 200, "{what}: {}", page.body);
+        assert!(page.body.contains("Accepted."), "{what}: {}", page.body);
+    };
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/participant",
+            &[
+                ("id", "77"),
+                ("kind", "verifier"),
+                ("name", "Audit & Co <b>"),
+            ],
+        ),
+        "register",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/account",
+            &[
+                ("id", "210"),
+                ("kind", "trading"),
+                ("holder", "11"),
+                ("representatives", "11, 10"),
+                ("approvals_required", "2"),
+            ],
+        ),
+        "open",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/status",
+            &[("account", "210"), ("status", "blocked")],
+        ),
+        "block",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/rule",
+            &[
+                ("account", "210"),
+                ("representatives", "11"),
+                ("approvals_required", "1"),
+            ],
+        ),
+        "rule",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/controls",
+            &[
+                ("scheme", "CEA"),
+                ("calendar", "cn"),
+                ("transfer_delay_minutes", "1560"),
+                ("window_opens", "09:30"),
+                ("window_closes", "15:00"),
+            ],
+        ),
+        "controls",
+    );
+    let overview = get(&server, Some(&admin), "/ui/admin");
+    assert!(
+        overview.body.contains("/ui/accounts/210"),
+        "{}",
+        overview.body
+    );
+    let search = get(&server, Some(&admin), "/ui/search?q=Audit");
+    assert!(!search.body.contains("<b>"), "names are escaped");
+    let fund = sign_in(&server, "fund");
+    let refused = send(
+        &fund,
+        "/ui/admin/status",
+        &[("account", "210"), ("status", "open")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("role_forbids"), "{}", refused.body);
+    let malformed = send(
+        &admin,
+        "/ui/admin/rule",
+        &[
+            ("account", "210"),
+            ("representatives", "20,x"),
+            ("approvals_required", "1"),
+        ],
+    );
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert!(malformed.body.contains("malformed_form"));
+    // The confirmation step now names the delay of the CEA scheme's controls.
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    let csrf = hidden_value(&home.body, "csrf");
+    let confirm = post(
+        &server,
+        Some(&rep_a),
+        "/ui/transfer/confirm",
+        &[
+            ("csrf", csrf.as_str()),
+            ("request_id", "9"),
+            ("from", "100"),
+            ("to", "200"),
+            ("unit", "CEA-2021"),
+            ("quantity", "5"),
+        ],
+    );
+    assert!(
+        confirm.body.contains("26 hours after initiation"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("09:30 to 15:00"), "{}", confirm.body);
 }

@@ -15,6 +15,7 @@
 // it would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod admin;
 mod chart;
 mod compliance;
 mod confirm;
@@ -22,7 +23,9 @@ mod csv;
 mod history;
 mod page;
 mod pager;
+mod public;
 mod reports;
+mod search;
 mod session;
 mod statement;
 mod transaction;
@@ -58,6 +61,7 @@ struct UiState {
     server: ServerState,
     sessions: Arc<Sessions>,
     history: Arc<history::HistoryReader>,
+    cut_off: Arc<public::CutOffCache>,
 }
 
 /// The fields of a submitted form.
@@ -72,6 +76,7 @@ where
         server,
         sessions: Arc::new(Sessions::default()),
         history: Arc::default(),
+        cut_off: Arc::default(),
     };
     Router::new()
         .route("/", get(root))
@@ -82,6 +87,7 @@ where
         .route("/ui/accounts/{id}/statement", get(statement::page))
         .route("/ui/accounts/{id}/statement.csv", get(statement::download))
         .route("/ui/transactions/{id}", get(transaction::page))
+        .route("/ui/search", get(search::page))
         .route("/ui/transfer/confirm", post(confirm::page))
         .route("/ui/transfer", post(transfer))
         .route("/ui/surrender", post(surrender))
@@ -89,12 +95,27 @@ where
         .route("/ui/admin", get(admin))
         .route("/ui/admin/issue", post(issue))
         .route("/ui/admin/allocate", post(allocate))
+        .route("/ui/admin/participant", post(admin::participant))
+        .route("/ui/admin/account", post(admin::account))
+        .route("/ui/admin/status", post(admin::status))
+        .route("/ui/admin/rule", post(admin::rule))
+        .route("/ui/admin/additional", post(admin::additional))
+        .route("/ui/admin/controls", post(admin::controls))
         .route("/ui/reports", get(reports::page))
         .route("/ui/reports.csv", get(reports::download))
         .route("/ui/reports/verify", post(verify))
         .route("/ui/market", get(market))
         .route("/ui/compliance", get(compliance::page))
         .route("/ui/compliance.csv", get(compliance::download))
+        .route("/ui/public", get(public::index))
+        .route("/ui/public/{year}", get(public::installations))
+        .route("/ui/public/{year}/market", get(public::market))
+        .route("/ui/public/{year}/report.json", get(public::json))
+        .route(
+            "/ui/public/{year}/installations.csv",
+            get(public::installations_csv),
+        )
+        .route("/ui/public/{year}/market.csv", get(public::market_csv))
         .route("/ui/static/ui.css", get(stylesheet))
         .layer(middleware::map_response(security_headers))
         .with_state(state)

@@ -84,7 +84,9 @@ pub(crate) fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: &Markup) ->
                         a.brand href="/ui" { "openets" }
                         a href="/ui/market" { "Market" }
                         a href="/ui/compliance" { "Compliance" }
+                        a href="/ui/public" { "Public reports" }
                         @if let Some(viewer) = viewer {
+                            a href="/ui/search" { "Search" }
                             @if viewer.role == Role::Administrator {
                                 a href="/ui/admin" { "Administration" }
                             }
@@ -139,6 +141,7 @@ pub(crate) fn welcome() -> Markup {
         ul {
             li { a href="/ui/market" { "Market statistics" } ": books, trades and prices." }
             li { a href="/ui/compliance" { "Compliance results" } " per covered entity." }
+            li { a href="/ui/public" { "Public reports" } " per scheme and year, with the journal's hashes, as CSV and JSON too." }
             li { a href="/ui/login" { "Sign in" } " to manage accounts." }
         }
     };
@@ -330,6 +333,7 @@ pub(crate) fn admin(viewer: &Viewer<'_>, nonces: &mut Nonces, overview: &AdminOv
                 button type="submit" { "Allocate" }
             }
         }
+        (super::admin::forms(viewer, nonces))
         h2 { "Units issued" }
         @if overview.units.is_empty() { p.muted { "Nothing issued yet." } } @else {
             table { thead { tr { th { "Unit" } th.num { "Issued (t)" } } }
