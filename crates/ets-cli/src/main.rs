@@ -441,9 +441,11 @@ fn serve(
         config,
         |address| {
             use std::io::Write;
-            println!("listening on {scheme}://{address}");
-            println!("web UI at {scheme}://{address}/ui");
-            let _ = std::io::stdout().flush();
+            // A reader that took the first line and closed the pipe must not stop the server.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on {scheme}://{address}");
+            let _ = writeln!(out, "web UI at {scheme}://{address}/ui");
+            let _ = out.flush();
         },
         async {
             let _ = tokio::signal::ctrl_c().await;
