@@ -169,7 +169,10 @@ mod tests {
         };
         assert_eq!(
             due(""),
-            (vec!["2023-11-15".into(), "2023-12-31".into()], DayOffRule::AsStated)
+            (
+                vec!["2023-11-15".into(), "2023-12-31".into()],
+                DayOffRule::AsStated
+            )
         );
         assert_eq!(
             due("calendar = \"cn\"\non_holiday = \"next_business_day\""),
@@ -190,7 +193,12 @@ mod tests {
         );
         let own = edit(&own, "[deadlines]\n", "[deadlines]\ncalendar = \"cn\"\n");
         let rulebook = load(&own, "cn-power-2021.toml");
-        assert_eq!(rulebook.period_of(2021).expect("2021").deadlines[1].due.to_string(), "2024-01-02");
+        assert_eq!(
+            rulebook.period_of(2021).expect("2021").deadlines[1]
+                .due
+                .to_string(),
+            "2024-01-02"
+        );
     }
 
     #[test]
@@ -200,18 +208,22 @@ mod tests {
         let refuse = |text: &str| {
             crate::Rulebook::from_toml_str(text, "schemes/test.toml").expect_err("refused")
         };
-        let no_calendar = edit(CN_2021, "[deadlines]\n", "[deadlines]\non_holiday = \"next_business_day\"\n");
+        let no_calendar = edit(
+            CN_2021,
+            "[deadlines]\n",
+            "[deadlines]\non_holiday = \"next_business_day\"\n",
+        );
         let error = refuse(&no_calendar);
         assert_eq!(error.code(), "rulebook_invalid_value");
         assert!(error.to_string().contains("deadlines.surrender"), "{error}");
         assert!(error.to_string().contains("on_holiday"), "{error}");
-        let unknown = edit(CN_2021, "[deadlines]\n", "[deadlines]\ncalendar = \"mars\"\n");
-        assert_eq!(refuse(&unknown).code(), "rulebook_value_out_of_range");
-        let uncovered = edit(
+        let unknown = edit(
             CN_2021,
-            "date = 2023-12-31   ",
-            "date = 2027-12-31   ",
+            "[deadlines]\n",
+            "[deadlines]\ncalendar = \"mars\"\n",
         );
+        assert_eq!(refuse(&unknown).code(), "rulebook_value_out_of_range");
+        let uncovered = edit(CN_2021, "date = 2023-12-31   ", "date = 2027-12-31   ");
         let uncovered = edit(
             &uncovered,
             "[deadlines]\n",

@@ -1246,7 +1246,10 @@ fn read_deadlines(
     let final_allocation = table.optional_date("final_allocation")?;
     let calendar = table.optional_choice(
         "calendar",
-        &[("cn", DeadlineCalendar::China), ("eu-eex", DeadlineCalendar::EuEex)],
+        &[
+            ("cn", DeadlineCalendar::China),
+            ("eu-eex", DeadlineCalendar::EuEex),
+        ],
     )?;
     let holidays = match calendar {
         Some(calendar) => Some(
@@ -1317,7 +1320,13 @@ fn due_date(
         ));
     };
     let moved = CivilDate::try_new(i32::from(date.year), date.month, date.day)
-        .and_then(|day| ets_time::Deadline { date: day, day_off: rule }.effective_date(calendar))
+        .and_then(|day| {
+            ets_time::Deadline {
+                date: day,
+                day_off: rule,
+            }
+            .effective_date(calendar)
+        })
         .map_err(|error| entry.invalid("date", error.to_string()))?;
     u16::try_from(moved.year())
         .ok()

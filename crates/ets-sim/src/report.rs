@@ -696,16 +696,24 @@ impl YearSummary {
         let two = |v: f64| format!("{v:.2}");
         let share = |count: usize| count as f64 / self.entities.max(1) as f64;
         vec![
-            row("Covered entities", self.entities as f64, Some(f64::from(p.entities)), &|v| {
-                format!("{v:.0}")
-            }),
+            row(
+                "Covered entities",
+                self.entities as f64,
+                Some(f64::from(p.entities)),
+                &|v| format!("{v:.0}"),
+            ),
             row(
                 "Covered emissions (Mt CO2 a year)",
                 self.verified_emissions_mt / self.deadline_years(),
                 Some(p.emissions_mt),
                 &one,
             ),
-            row("Coal capacity (GW)", self.coal_capacity_gw, Some(p.coal_capacity_gw), &one),
+            row(
+                "Coal capacity (GW)",
+                self.coal_capacity_gw,
+                Some(p.coal_capacity_gw),
+                &one,
+            ),
             row(
                 "Ultra-supercritical share of coal capacity",
                 self.usc_share,
@@ -724,8 +732,18 @@ impl YearSummary {
                 p.trading_days.map(f64::from),
                 &|v| format!("{v:.0}"),
             ),
-            row("Secondary volume traded (Mt)", self.traded_mt, Some(p.traded_mt), &two),
-            row("Average price (yuan/t)", self.average_price, Some(p.average_price), &two),
+            row(
+                "Secondary volume traded (Mt)",
+                self.traded_mt,
+                Some(p.traded_mt),
+                &two,
+            ),
+            row(
+                "Average price (yuan/t)",
+                self.average_price,
+                Some(p.average_price),
+                &two,
+            ),
             row(
                 "Entities in full on time (share of entities)",
                 share(self.full_on_time),
@@ -762,10 +780,9 @@ impl YearSummary {
     /// The compliance years the run's emissions cover (2 for 2019-2020): emissions are
     /// compared per year.
     fn deadline_years(&self) -> f64 {
-        let years = self
-            .period
-            .split_once('-')
-            .and_then(|(first, last)| Some(last.parse::<f64>().ok()? - first.parse::<f64>().ok()? + 1.0));
+        let years = self.period.split_once('-').and_then(|(first, last)| {
+            Some(last.parse::<f64>().ok()? - first.parse::<f64>().ok()? + 1.0)
+        });
         years.unwrap_or(1.0).max(1.0)
     }
 
@@ -802,7 +819,12 @@ impl YearSummary {
         let _ = writeln!(
             out,
             "{} (seed {}): {} entities, {} units, {:.1} Mt verified for {}",
-            self.scenario, self.seed, self.entities, self.units, self.verified_emissions_mt, self.period
+            self.scenario,
+            self.seed,
+            self.entities,
+            self.units,
+            self.verified_emissions_mt,
+            self.period
         );
         let _ = writeln!(
             out,

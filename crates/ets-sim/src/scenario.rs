@@ -770,7 +770,10 @@ impl Scenario {
             return Err(Bad(
                 "published.entities_full_on_time".into(),
                 counted.to_string(),
-                format!("with entities_partial more than the {} entities", p.entities),
+                format!(
+                    "with entities_partial more than the {} entities",
+                    p.entities
+                ),
             ));
         }
         self.validate_agents()?;
