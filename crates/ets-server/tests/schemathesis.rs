@@ -20,7 +20,7 @@ const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 /// Test cases per operation and phase: with the fixed seed, the same cases
 /// on every run (schemathesis's own `--max-time` would instead repeat fuzzing
 /// until the time is spent, so a faster machine would test more).
-const EXAMPLES_PER_OPERATION: &str = "30";
+const EXAMPLES_PER_OPERATION: &str = "40";
 
 /// The run's time budget: schemathesis is stopped, and the test fails, if it
 /// has not finished by then.
