@@ -152,7 +152,11 @@ fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Pa
 }
 
 fn get(server: &Server, cookie: Option<&str>, path: &str) -> Page {
-    let mut request = agent().get(format!("{}{path}", server.base));
+    get_at(&server.base, cookie, path)
+}
+
+fn get_at(base: &str, cookie: Option<&str>, path: &str) -> Page {
+    let mut request = agent().get(format!("{base}{path}"));
     if let Some(cookie) = cookie {
         request = request.header("Cookie", cookie);
     }
@@ -752,6 +756,20 @@ async fn four_eyes_transfer(browser: &Browser, base: &str) -> Outcome<()> {
         .await?
         .click()
         .await?;
+    // The confirmation step: the recipient and its trust, before anything is proposed.
+    let recipient = text_of(browser, "#recipient").await?;
+    if !recipient.starts_with("200 (Fund)") {
+        return Err(format!("the confirmation names the recipient as {recipient:?}").into());
+    }
+    let trusted = text_of(browser, "#trusted").await?;
+    if !trusted.starts_with("No") {
+        return Err(format!("the confirmation says {trusted:?} about trust").into());
+    }
+    browser
+        .find(Locator::Css("form#confirm button"))
+        .await?
+        .click()
+        .await?;
     expect_text(
         "proposal",
         &text_of(browser, "#outcome").await?,
@@ -797,11 +815,138 @@ async fn four_eyes_transfer(browser: &Browser, base: &str) -> Outcome<()> {
     Ok(())
 }
 
-#[test]
-fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
-    // Goal: in headless Chromium, one representative proposes a transfer
-    // from a 2-of-2 account, the other signs in (a new session) and
-    // approves it, and the balances shown on the account page change.
+/// Rep A's statement of account 100 after the four-eyes transfer: the
+/// allocation and the transfer out, and the CSV download holds the same rows.
+async fn statement_and_csv(browser: &Browser, base: &str) -> Outcome<()> {
+    use fantoccini::Locator;
+    browser.goto(&format!("{base}/ui/accounts/100")).await?;
+    browser
+        .find(Locator::Css("a.statement"))
+        .await?
+        .click()
+        .await?;
+    let newest = "#statement tbody tr:first-child";
+    expect_text(
+        "transfer quantity",
+        &text_of(browser, &format!("{newest} td[data-field=quantity]")).await?,
+        "−300",
+    )?;
+    expect_text(
+        "transfer status",
+        &text_of(browser, &format!("{newest} td[data-field=status]")).await?,
+        "completed",
+    )?;
+    let shown: Vec<String> = {
+        let mut ids = Vec::new();
+        for row in browser
+            .find_all(Locator::Css("#statement tbody tr"))
+            .await?
+        {
+            ids.push(row.attr("data-transaction").await?.unwrap_or_default());
+        }
+        ids
+    };
+    if shown.len() != 2 {
+        return Err(format!(
+            "the statement lists {shown:?}, expected the allocation and the transfer"
+        )
+        .into());
+    }
+    let total = text_of(browser, "#pager-top .count").await?;
+    expect_text("total shown", &total, "2")?;
+    // The CSV link, fetched with the browser's session, lists the same transactions.
+    let href = browser
+        .find(Locator::Css("a#csv"))
+        .await?
+        .attr("href")
+        .await?
+        .ok_or("the CSV link has no address")?;
+    let cookie = browser.get_named_cookie("ets_session").await?;
+    let csv = get_at(
+        base,
+        Some(&format!("ets_session={}", cookie.value())),
+        &href,
+    );
+    if csv.status != 200 {
+        return Err(format!("the CSV answered {}: {}", csv.status, csv.body).into());
+    }
+    let lines: Vec<&str> = csv.body.lines().collect();
+    if !lines[0].starts_with("transaction,proposed_utc") {
+        return Err(format!("the CSV header is {:?}", lines[0]).into());
+    }
+    let csv_ids: Vec<String> = lines[1..]
+        .iter()
+        .map(|line| line.split(',').next().unwrap_or("").to_owned())
+        .collect();
+    if csv_ids != shown {
+        return Err(format!("the CSV lists {csv_ids:?}, the page {shown:?}").into());
+    }
+    if !lines[1].contains(",out,200,Fund,CEA-2021,-300,completed") {
+        return Err(format!("the CSV's transfer line is {:?}", lines[1]).into());
+    }
+    Ok(())
+}
+
+/// Someone not signed in finds the public report of 2021 from the home
+/// page: the installation's status and the cut-off's state hash.
+async fn public_report(browser: &Browser, base: &str) -> Outcome<()> {
+    use fantoccini::Locator;
+    browser.delete_all_cookies().await?;
+    browser.goto(&format!("{base}/")).await?;
+    browser
+        .find(Locator::LinkText("Public reports"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .find(Locator::LinkText("2021"))
+        .await?
+        .click()
+        .await?;
+    expect_text(
+        "the installation's status",
+        &text_of(
+            browser,
+            "#installations tr[data-participant='10'] td[data-field=status]",
+        )
+        .await?,
+        "no_verified_report",
+    )?;
+    let hash = text_of(browser, "#state-hash").await?;
+    if hash.len() != 64 || !hash.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(format!("the state hash shown is {hash:?}").into());
+    }
+    browser
+        .find(Locator::Css("a#market"))
+        .await?
+        .click()
+        .await?;
+    shows(browser, "No trade in this year.").await
+}
+
+/// A browser flow of a test.
+#[derive(Clone, Copy)]
+enum Flow {
+    FourEyes,
+    FourEyesThenStatement,
+    PublicReport,
+}
+
+async fn run_flow(flow: Flow, browser: &Browser, base: &str) -> Outcome<()> {
+    if matches!(flow, Flow::PublicReport) {
+        return public_report(browser, base).await;
+    }
+    four_eyes_transfer(browser, base).await?;
+    if matches!(flow, Flow::FourEyesThenStatement) {
+        browser_sign_in(browser, base, "rep-a").await?;
+        statement_and_csv(browser, base).await?;
+    }
+    Ok(())
+}
+
+/// Runs `flow` in headless Chromium against a fresh [`start`]ed server;
+/// skipped (passing) without chromedriver unless `ETS_BROWSER_TEST=required`.
+fn in_browser(flow: Flow) {
     let required = std::env::var("ETS_BROWSER_TEST").is_ok_and(|value| value == "required");
     let Some(program) = std::env::var_os("CHROMEDRIVER")
         .map(PathBuf::from)
@@ -827,14 +972,39 @@ fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
         .capabilities(chromium_capabilities(driver._profile.path()))
         .connect(&driver.url)
         .await?;
-        let flow = four_eyes_transfer(&browser, &server.base).await;
+        let outcome = run_flow(flow, &browser, &server.base).await;
         let closed = browser.close().await;
-        flow?;
+        outcome?;
         closed?;
         Ok(())
     });
     drop(driver);
     result.unwrap();
+}
+
+#[test]
+fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
+    // Goal: in headless Chromium, one representative reviews a transfer from
+    // a 2-of-2 account on the confirmation step (recipient named, not
+    // trusted) and proposes it, the other signs in (a new session) and
+    // approves it, and the balances shown on the account page change.
+    in_browser(Flow::FourEyes);
+}
+
+#[test]
+fn the_public_report_opens_without_sign_in_in_a_real_browser() {
+    // Goal: from the home page, someone not signed in reaches the 2021
+    // report through its links and sees the installation's status and the
+    // cut-off's state hash, then the year's market page.
+    in_browser(Flow::PublicReport);
+}
+
+#[test]
+fn the_statement_lists_the_transfer_and_its_csv_the_same_rows_in_a_real_browser() {
+    // Goal: after the four-eyes transfer, the account's statement shows it
+    // (out, -300, completed) with the allocation and the total 2, and the
+    // CSV download lists the same transactions in the same order.
+    in_browser(Flow::FourEyesThenStatement);
 }
 
 /// A UI form: its path, its fields, and the same command as JSON.
@@ -931,4 +1101,543 @@ fn the_api_and_the_ui_give_the_same_answer_for_every_form_and_role() {
             }
         }
     }
+}
+
+// ------------------------------------------------- pages for daily work (HTTP)
+
+/// Moves 1 t from account 200 to 300, `count` times, through the API as `fund`.
+fn small_transfers(server: &Server, count: u64) {
+    let authorization = common::bearer(server, "fund");
+    for index in 0..count {
+        let answer = common::post(
+            server,
+            &authorization,
+            &serde_json::json!({
+                "request_id": 5_000 + index, "requester": 20, "command": "transfer",
+                "from": 200, "to": 300, "unit": "CEA-2021", "quantity": 1
+            }),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+}
+
+#[test]
+fn the_root_leads_to_the_ui() {
+    // Goal: `GET /` is not an empty 404 but a redirect to `/ui`.
+    let server = start();
+    let page = get(&server, None, "/");
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location.as_deref(), Some("/ui"));
+}
+
+#[test]
+fn a_statement_pages_with_its_total_and_refuses_a_page_beyond_the_end() {
+    // Goal: 55 transfers and 2 trades make 57 rows on account 200's
+    // statement: page 1 holds 50, page 2 holds 7, both say 57; page 3 is
+    // refused with 404 page_beyond_end naming the last page; a page or
+    // date that is not one is a 400 with the text escaped.
+    let server = start();
+    small_transfers(&server, 55);
+    let fund = sign_in(&server, "fund");
+    let first = get(&server, Some(&fund), "/ui/accounts/200/statement");
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body.matches("data-transaction=").count(), 50);
+    assert!(
+        first.body.contains("<strong class=\"count\">57</strong>"),
+        "{}",
+        first.body
+    );
+    assert!(first.body.contains("page 1 of 2"));
+    assert!(
+        first
+            .body
+            .contains("href=\"/ui/accounts/200/statement?page=2\"")
+    );
+    let second = get(&server, Some(&fund), "/ui/accounts/200/statement?page=2");
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body.matches("data-transaction=").count(), 7);
+    let beyond = get(&server, Some(&fund), "/ui/accounts/200/statement?page=3");
+    assert_eq!(beyond.status, 404, "{}", beyond.body);
+    assert!(beyond.body.contains("page_beyond_end"), "{}", beyond.body);
+    assert!(
+        beyond.body.contains("the last page is 2"),
+        "{}",
+        beyond.body
+    );
+    for query in [
+        "page=0",
+        "page=%3Cb%3E",
+        "from=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "from=2026-02-01&to=2026-01-01",
+    ] {
+        let bad = get(
+            &server,
+            Some(&fund),
+            &format!("/ui/accounts/200/statement?{query}"),
+        );
+        assert_eq!(bad.status, 400, "{query}: {}", bad.body);
+        assert!(bad.body.contains("bad_query"), "{}", bad.body);
+        assert!(
+            !bad.body.contains("<script>") && !bad.body.contains("<b>"),
+            "{}",
+            bad.body
+        );
+    }
+    let elsewhere = get(&server, Some(&fund), "/ui/accounts/100/statement");
+    assert_eq!(elsewhere.status, 403, "not a representative of account 100");
+    let csv = get(&server, Some(&fund), "/ui/accounts/200/statement.csv");
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert_eq!(
+        csv.body.lines().count(),
+        58,
+        "a header and every row, not one page"
+    );
+}
+
+#[test]
+fn a_statement_period_keeps_only_its_days() {
+    // Goal: a period that ends before the store's first day lists nothing;
+    // one that covers today lists everything.
+    let server = start();
+    let fund = sign_in(&server, "fund");
+    let old = get(
+        &server,
+        Some(&fund),
+        "/ui/accounts/200/statement?from=2000-01-01&to=2000-12-31",
+    );
+    assert_eq!(old.status, 200, "{}", old.body);
+    assert!(
+        old.body.contains("No transaction in this period."),
+        "{}",
+        old.body
+    );
+    let all = get(
+        &server,
+        Some(&fund),
+        "/ui/accounts/200/statement?from=2000-01-01&to=2999-12-31",
+    );
+    assert_eq!(all.status, 200, "{}", all.body);
+    assert_eq!(
+        all.body.matches("data-transaction=").count(),
+        2,
+        "the two trades"
+    );
+}
+
+#[test]
+fn a_transaction_page_offers_decisions_only_to_those_who_may_send_them() {
+    // Goal: after rep A proposes from the 2-of-2 account through the
+    // confirmation step, the transaction's page shows the proposer and
+    // status history; rep A (the proposer) is offered Withdraw but not
+    // Approve, rep B Approve and Reject, the recipient's representative
+    // (fund) sees the page with no decision, a verifier is refused.
+    let server = start();
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    let csrf = hidden_value(&home.body, "csrf");
+    let request_id = hidden_value(&home.body, "request_id");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("request_id", request_id.as_str()),
+        ("from", "100"),
+        ("to", "200"),
+        ("unit", "CEA-2021"),
+        ("quantity", "300"),
+    ];
+    let confirm = post(&server, Some(&rep_a), "/ui/transfer/confirm", &fields);
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(confirm.body.contains("200 (Fund)"), "{}", confirm.body);
+    assert!(
+        confirm.body.contains("not on account 100"),
+        "{}",
+        confirm.body
+    );
+    assert_eq!(
+        hidden_value(&confirm.body, "request_id"),
+        request_id,
+        "the same request id goes on"
+    );
+    let nothing_yet = get(&server, Some(&rep_a), "/ui");
+    assert!(
+        !nothing_yet.body.contains("pending-"),
+        "the confirmation proposes nothing"
+    );
+    let unknown = post(
+        &server,
+        Some(&rep_a),
+        "/ui/transfer/confirm",
+        &[
+            ("csrf", csrf.as_str()),
+            ("request_id", "7"),
+            ("from", "100"),
+            ("to", "999"),
+            ("unit", "CEA-2021"),
+            ("quantity", "1"),
+        ],
+    );
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert!(unknown.body.contains("unknown_account"));
+    let proposed = post(&server, Some(&rep_a), "/ui/transfer", &fields);
+    assert_eq!(proposed.status, 200, "{}", proposed.body);
+    let marker = "<dt>transaction</dt><dd>";
+    let start = proposed.body.find(marker).expect("the transaction id") + marker.len();
+    let end = proposed.body[start..].find('<').expect("end") + start;
+    let id = &proposed.body[start..end];
+    let path = format!("/ui/transactions/{id}");
+
+    let page = get(&server, Some(&rep_a), &path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("awaiting_approval"));
+    assert!(
+        page.body.contains("10 (Plant)"),
+        "the proposer is named: {}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("value=\"approve\""),
+        "the proposer may not approve"
+    );
+    assert!(page.body.contains("value=\"withdraw\""));
+    let home = get(&server, Some(&rep_a), "/ui");
+    assert!(
+        !home.body.contains("value=\"approve\""),
+        "nor on the dashboard"
+    );
+
+    let rep_b = sign_in(&server, "rep-b");
+    let page = get(&server, Some(&rep_b), &path);
+    assert!(
+        page.body.contains("value=\"approve\"") && page.body.contains("value=\"reject\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("value=\"withdraw\""));
+
+    let fund = sign_in(&server, "fund");
+    let page = get(&server, Some(&fund), &path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("/ui/decide"), "{}", page.body);
+
+    let verifier = sign_in(&server, "verifier");
+    assert_eq!(get(&server, Some(&verifier), &path).status, 403);
+    assert_eq!(
+        get(&server, Some(&rep_a), "/ui/transactions/99999").status,
+        404
+    );
+
+    // After rep B approves, the page shows who approved and the serial blocks moved.
+    let page = get(&server, Some(&rep_b), &path);
+    let approve_id = {
+        let at = page.body.find("value=\"approve\"").expect("approve form");
+        let form_start = page.body[..at].rfind("<form").expect("form start");
+        hidden_value(&page.body[form_start..], "request_id")
+    };
+    let csrf_b = hidden_value(&page.body, "csrf");
+    let approved = post(
+        &server,
+        Some(&rep_b),
+        "/ui/decide",
+        &[
+            ("csrf", csrf_b.as_str()),
+            ("request_id", approve_id.as_str()),
+            ("transaction", id),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let page = get(&server, Some(&rep_a), &path);
+    assert!(page.body.contains("completed"), "{}", page.body);
+    assert!(
+        page.body.contains("11 (Second signer)"),
+        "the approver is named: {}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"blocks\""), "{}", page.body);
+    assert!(!page.body.contains("/ui/decide"));
+}
+
+#[test]
+fn search_finds_accounts_transactions_and_serials_and_injects_nothing() {
+    // Goal: as rep A, a number finds account 100 and its allocation; a
+    // holder's name finds its account; a serial finds who holds it; markup
+    // and SQL in the term are shown escaped and find nothing; a page beyond
+    // the results is refused with a message; rep A never finds account 300.
+    let server = start();
+    let rep_a = sign_in(&server, "rep-a");
+    let search = |term: &str, page: &str| {
+        let mut path = format!("/ui/search?q={}", encode(term));
+        if !page.is_empty() {
+            path.push_str(&format!("&page={page}"));
+        }
+        get(&server, Some(&rep_a), &path)
+    };
+    let by_number = search("100", "");
+    assert_eq!(by_number.status, 200, "{}", by_number.body);
+    assert!(
+        by_number.body.contains("href=\"/ui/accounts/100\""),
+        "{}",
+        by_number.body
+    );
+    assert!(
+        by_number.body.contains("data-kind=\"transaction\""),
+        "{}",
+        by_number.body
+    );
+    let by_name = search("plant", "");
+    assert!(by_name.body.contains("Account 100"), "{}", by_name.body);
+    let by_unit = search("CEA-2021", "");
+    assert!(
+        by_unit.body.contains("allocate of 1,000 t"),
+        "{}",
+        by_unit.body
+    );
+    assert!(
+        !by_unit.body.contains("account 300"),
+        "rep A does not represent 300: {}",
+        by_unit.body
+    );
+    let account = get(&server, Some(&rep_a), "/ui/accounts/100");
+    let marker = "<td class=\"blocks\">";
+    let start = account.body.find(marker).expect("the blocks cell") + marker.len();
+    let first_serial: String = account.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let by_serial = search(&first_serial, "");
+    assert!(
+        by_serial.body.contains(&format!("Serial {first_serial}"))
+            && by_serial.body.contains("held now by account 100"),
+        "{}",
+        by_serial.body
+    );
+    let hidden_account = search("300", "");
+    assert!(
+        !hidden_account.body.contains("href=\"/ui/accounts/300\""),
+        "{}",
+        hidden_account.body
+    );
+    for term in [
+        "<script>alert(1)</script>",
+        "' OR '1'='1",
+        "%",
+        "x'); DROP TABLE transactions; --",
+    ] {
+        let page = search(term, "");
+        assert_eq!(page.status, 200, "{term}: {}", page.body);
+        assert!(
+            page.body.contains("id=\"no-results\""),
+            "{term}: {}",
+            page.body
+        );
+        assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    }
+    let beyond = search("100", "9");
+    assert_eq!(beyond.status, 404, "{}", beyond.body);
+    assert!(beyond.body.contains("page_beyond_end") && beyond.body.contains("beyond the end"));
+    let too_long = search(&"x".repeat(201), "");
+    assert_eq!(too_long.status, 400);
+    // Nothing was changed by the terms: the statement still lists the allocation.
+    let statement = get(&server, Some(&rep_a), "/ui/accounts/100/statement");
+    assert_eq!(statement.body.matches("data-transaction=").count(), 1);
+}
+
+// ---------------------------------------------------------- public reports
+
+/// The hex text between `<code id="ID">` and `</code>` on a page.
+fn code_text(body: &str, id: &str) -> String {
+    let marker = format!("<code id=\"{id}\">");
+    let start = body.find(&marker).expect("the code element") + marker.len();
+    let end = body[start..].find('<').expect("end") + start;
+    body[start..end].to_owned()
+}
+
+#[test]
+fn the_public_report_needs_no_sign_in_and_its_hashes_match_the_store() {
+    // Goal: anyone opens the 2021 report: the covered installation (Plant,
+    // no verified report yet) and the cut-off; the JSON and CSV downloads
+    // carry the same cut-off, which equals the journal's record count, head
+    // hash and state hash of the store read from disk; the market
+    // page lists this year's trades; a year that is not one is a 400.
+    let server = start();
+    let page = get(&server, None, "/ui/public/2021");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Plant (10)"), "{}", page.body);
+    let state_hash = code_text(&page.body, "state-hash");
+    let head_hash = code_text(&page.body, "head-hash");
+    assert_eq!((state_hash.len(), head_hash.len()), (64, 64));
+    let json = get(&server, None, "/ui/public/2021/report.json");
+    assert_eq!(json.status, 200, "{}", json.body);
+    let report: serde_json::Value = serde_json::from_str(&json.body).expect("JSON");
+    assert_eq!(report["cut_off"]["state_hash"], state_hash.as_str());
+    assert_eq!(report["installations"][0]["name"], "Plant");
+    let csv = get(&server, None, "/ui/public/2021/installations.csv");
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.body
+            .lines()
+            .nth(1)
+            .expect("a line")
+            .ends_with(&state_hash),
+        "{}",
+        csv.body
+    );
+    let this_year = &ets_api::format_time(ets_store::wall_clock_now())[..4];
+    let market = get(&server, None, &format!("/ui/public/{this_year}/market"));
+    assert_eq!(market.status, 200, "{}", market.body);
+    assert!(market.body.contains("<td>CEA21</td>"), "{}", market.body);
+    let market_csv = get(&server, None, &format!("/ui/public/{this_year}/market.csv"));
+    assert!(
+        market_csv.body.contains("CEA21,2,60,"),
+        "{}",
+        market_csv.body
+    );
+    assert_eq!(get(&server, None, "/ui/public/20x1").status, 400);
+    assert_eq!(get(&server, None, "/ui/public/2021?page=2").status, 404);
+    let records = report["cut_off"]["records"].as_u64().expect("records");
+    // Read-only, beside the running server (nothing was sent since the report).
+    let store = ets_store::Store::open_read_only(&server.data).expect("the store");
+    assert_eq!(store.journal().last_sequence(), records);
+    assert_eq!(
+        ets_api::public_report::hex(&store.journal().last_hash()),
+        head_hash
+    );
+    assert_eq!(store.engine().state_hash().to_string(), state_hash);
+}
+
+#[test]
+fn the_administrator_registers_opens_blocks_and_sets_controls_through_forms() {
+    // Goal: the administrator's forms register a verifier, open a 2-of-2
+    // account for the second signer, block it, set its rule and the CEA scheme's
+    // controls, each accepted by the engine;
+    // a representative sending the same form is refused before the engine
+    // (role_forbids); a malformed id list is a 400 that sends nothing.
+    let server = start();
+    let admin = sign_in(&server, "admin");
+    let send = |cookie: &str, path: &str, fields: &[(&str, &str)]| {
+        let page = get(&server, Some(cookie), "/ui/admin");
+        let home = if page.status == 200 {
+            page
+        } else {
+            get(&server, Some(cookie), "/ui")
+        };
+        let csrf = hidden_value(&home.body, "csrf");
+        let request_id = hidden_value(&home.body, "request_id");
+        let mut all = vec![("csrf", csrf.as_str()), ("request_id", request_id.as_str())];
+        all.extend_from_slice(fields);
+        post(&server, Some(cookie), path, &all)
+    };
+    let accepted = |page: Page, what: &str| {
+        assert_eq!(page.status, 200, "{what}: {}", page.body);
+        assert!(page.body.contains("Accepted."), "{what}: {}", page.body);
+    };
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/participant",
+            &[
+                ("id", "77"),
+                ("kind", "verifier"),
+                ("name", "Audit & Co <b>"),
+            ],
+        ),
+        "register",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/account",
+            &[
+                ("id", "210"),
+                ("kind", "trading"),
+                ("holder", "11"),
+                ("representatives", "11, 10"),
+                ("approvals_required", "2"),
+            ],
+        ),
+        "open",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/status",
+            &[("account", "210"), ("status", "blocked")],
+        ),
+        "block",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/rule",
+            &[
+                ("account", "210"),
+                ("representatives", "11"),
+                ("approvals_required", "1"),
+            ],
+        ),
+        "rule",
+    );
+    accepted(
+        send(
+            &admin,
+            "/ui/admin/controls",
+            &[
+                ("scheme", "CEA"),
+                ("calendar", "cn"),
+                ("transfer_delay_minutes", "1560"),
+                ("window_opens", "09:30"),
+                ("window_closes", "15:00"),
+            ],
+        ),
+        "controls",
+    );
+    let overview = get(&server, Some(&admin), "/ui/admin");
+    assert!(
+        overview.body.contains("/ui/accounts/210"),
+        "{}",
+        overview.body
+    );
+    let search = get(&server, Some(&admin), "/ui/search?q=Audit");
+    assert!(!search.body.contains("<b>"), "names are escaped");
+    let fund = sign_in(&server, "fund");
+    let refused = send(
+        &fund,
+        "/ui/admin/status",
+        &[("account", "210"), ("status", "open")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("role_forbids"), "{}", refused.body);
+    let malformed = send(
+        &admin,
+        "/ui/admin/rule",
+        &[
+            ("account", "210"),
+            ("representatives", "20,x"),
+            ("approvals_required", "1"),
+        ],
+    );
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert!(malformed.body.contains("malformed_form"));
+    // The confirmation step now names the delay of the CEA scheme's controls.
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    let csrf = hidden_value(&home.body, "csrf");
+    let confirm = post(
+        &server,
+        Some(&rep_a),
+        "/ui/transfer/confirm",
+        &[
+            ("csrf", csrf.as_str()),
+            ("request_id", "9"),
+            ("from", "100"),
+            ("to", "200"),
+            ("unit", "CEA-2021"),
+            ("quantity", "5"),
+        ],
+    );
+    assert!(
+        confirm.body.contains("26 hours after initiation"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("09:30 to 15:00"), "{}", confirm.body);
 }

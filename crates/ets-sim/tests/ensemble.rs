@@ -14,7 +14,7 @@ fn small() -> Scenario {
     .with_entities(30)
     .with_seed(5);
     // One month of trading keeps each member to a fraction of a second.
-    scenario.trading.window = [[12, 1], [12, 28]];
+    scenario.trading.window = Some(["2023-12-01".into(), "2023-12-29".into()]);
     scenario
 }
 
