@@ -18,7 +18,7 @@ fn scenario_path() -> PathBuf {
 fn small(scenario: Scenario) -> Scenario {
     let mut scenario = scenario.with_entities(30).with_seed(11);
     // One month of trading keeps each member to a fraction of a second.
-    scenario.trading.window = [[12, 1], [12, 28]];
+    scenario.trading.window = Some(["2023-12-01".into(), "2023-12-29".into()]);
     scenario
 }
 
