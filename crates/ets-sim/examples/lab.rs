@@ -85,6 +85,19 @@ fn main() -> anyhow::Result<()> {
         s.commands as f64 / s.elapsed_seconds,
         s.daily_spread.len(),
     );
+    println!(
+        "period {} window {} to {} ({} trading days); entities in full on time {}, in full but late at an \
+         intermediate deadline {}, partial {}, nothing {}, no verified report {}",
+        s.period,
+        s.trading_window[0],
+        s.trading_window[1],
+        s.trading_days,
+        s.full_on_time,
+        s.full_late,
+        s.partial,
+        s.none_surrendered,
+        s.no_verified_report
+    );
     Ok(())
 }
 

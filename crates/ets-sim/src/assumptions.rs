@@ -60,6 +60,12 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
             ASSUMED,
         ),
         (
+            "behaviour.late_share",
+            b.late_share.to_string(),
+            "share of the other firms that surrender in full only by the last deadline, missing an intermediate one",
+            ASSUMED,
+        ),
+        (
             "market.price_mean",
             m.price_mean.to_string(),
             "the listing day's reference price (band centre of the first day); later prices come from orders",

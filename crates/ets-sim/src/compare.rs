@@ -285,12 +285,17 @@ const RUN_HEADER: [&str; 8] = [
 fn intro(runs: &[Run]) -> String {
     let first = runs.first().map(|r| &r.summary);
     format!(
-        "Scenario {}, seed {}, {} entities, the same seed in every run; each run's \
-         folder (named in the runs table) holds its journaled store (store/) and its \
-         own report (report.html).",
+        "Scenario {}, seed {}, {} entities, the same seed in every run; period {}, traded \
+         {} to {} (the window that settled it, docs/simulation.md, \"Timeline\"). Entities in \
+         full on time and compliance by quantity are the engine's results, counted as the \
+         published figures are (docs/sources.md#cn-coverage). Each run's folder (named in \
+         the runs table) holds its journaled store (store/) and its own report (report.html).",
         first.map_or("-", |s| s.scenario.as_str()),
         first.map_or(0, |s| s.seed),
-        first.map_or(0, |s| s.entities)
+        first.map_or(0, |s| s.entities),
+        first.map_or("-", |s| s.period.as_str()),
+        first.map_or("-", |s| s.trading_window[0].as_str()),
+        first.map_or("-", |s| s.trading_window[1].as_str()),
     )
 }
 

@@ -717,7 +717,7 @@ impl YearSummary {
             ),
             row(
                 "Covered emissions (Mt CO2 a year)",
-                self.verified_emissions_mt / self.deadline_years(),
+                self.verified_emissions_mt / self.period_years(),
                 Some(p.emissions_mt),
                 &one,
             ),
@@ -792,7 +792,7 @@ impl YearSummary {
 
     /// The compliance years the run's emissions cover (2 for 2019-2020): emissions are
     /// compared per year.
-    fn deadline_years(&self) -> f64 {
+    fn period_years(&self) -> f64 {
         let years = self.period.split_once('-').and_then(|(first, last)| {
             Some(last.parse::<f64>().ok()? - first.parse::<f64>().ok()? + 1.0)
         });

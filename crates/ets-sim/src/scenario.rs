@@ -170,6 +170,10 @@ pub struct Behaviour {
     pub shortfall_share: f64,
     /// Share of their obligation they leave unsurrendered.
     pub shortfall_fraction: [f64; 2],
+    /// Share of the other entities that surrender in full but only by the last
+    /// deadline, missing an intermediate one (0 when absent).
+    #[serde(default)]
+    pub late_share: f64,
 }
 
 /// The `[market]` table.
@@ -741,6 +745,7 @@ impl Scenario {
         share("behaviour.under_reporter_share", b.under_reporter_share)?;
         span("behaviour.under_report", b.under_report, 0.0, 1.0)?;
         share("behaviour.shortfall_share", b.shortfall_share)?;
+        share("behaviour.late_share", b.late_share)?;
         span(
             "behaviour.shortfall_fraction",
             b.shortfall_fraction,
@@ -855,6 +860,22 @@ impl Scenario {
                 format!("the rulebook {rulebook} covers the years {years:?}"),
             ));
         }
+        // The period's dates: a window outside the one that settles it is refused here,
+        // before anything is written.
+        let text = rulebook_text(self).map_err(|error| {
+            Bad(
+                "scenario.rulebook".into(),
+                rulebook.clone(),
+                error.to_string(),
+            )
+        })?;
+        crate::year::Timeline::of(self, &text).map_err(|error| {
+            let (key, value) = match &self.trading.window {
+                Some([first, last]) => ("trading.window", format!("[{first:?}, {last:?}]")),
+                None => ("scenario.year", h.year.to_string()),
+            };
+            Bad(key.into(), value, error.to_string())
+        })?;
         Ok(())
     }
 

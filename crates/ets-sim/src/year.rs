@@ -260,17 +260,8 @@ pub fn run_year_with<S: Sink>(
         auction_volume: design.auction_volume,
     };
     let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
-    // An intermediate deadline before the window opens is met before it.
-    for (k, deadline) in facts.timeline.intermediate_deadlines().iter().enumerate() {
-        if deadline.last_trading_day.is_none() {
-            surrender.by_deadline(&mut driver, k)?;
-        }
-    }
-    let market = trading::run(&mut driver, &input, &mut rng, &mut |driver, k| {
-        surrender.by_deadline(driver, k)
-    })?;
+    let market = trade_and_surrender(&mut driver, &input, &mut surrender, &mut rng)?;
     let trades = executed_trades(driver.sink.engine());
-    surrender.by_deadline(&mut driver, facts.timeline.deadlines.len() - 1)?;
     let surrenders = surrender.commands;
     let results = close::close_year(&mut driver, &facts)?;
     let tallies = summary::Tallies {
@@ -294,6 +285,28 @@ pub fn run_year_with<S: Sink>(
     );
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The window that settles the period, with the firms' surrenders by each deadline: an
+/// intermediate deadline before the window opens is met before it, one inside it after
+/// its last trading day, the last one after the window.
+fn trade_and_surrender<'a, S: Sink>(
+    driver: &mut Driver<'a, S>,
+    input: &trading::MarketInput<'_>,
+    surrender: &mut close::Surrenders<'_>,
+    rng: &mut Rng,
+) -> Result<trading::MarketOutcome> {
+    let timeline = input.timeline;
+    for (k, deadline) in timeline.intermediate_deadlines().iter().enumerate() {
+        if deadline.last_trading_day.is_none() {
+            surrender.by_deadline(driver, k)?;
+        }
+    }
+    let market = trading::run(driver, input, rng, &mut |driver, k| {
+        surrender.by_deadline(driver, k)
+    })?;
+    surrender.by_deadline(driver, timeline.deadlines.len() - 1)?;
+    Ok(market)
 }
 
 pub(crate) fn exchange(command: ExchangeCommand) -> Command {

@@ -166,3 +166,26 @@ fn a_variant_merges_over_the_scenario_and_its_mistakes_name_the_variant_file() {
     let error = Variant::load(&path).expect_err("refused");
     assert_names(&error, "title.toml", "title", "3");
 }
+
+#[test]
+fn a_trading_window_outside_the_settling_window_is_refused_at_load() {
+    // Goal: `[trading] window` may only narrow the window that settles the period (from
+    // 17 Jul 2023, after the final allocation, to the 31 Dec 2023 deadline): one that
+    // opens in June is refused before anything runs, naming file, key and value; so is
+    // the removed `holidays` key (the calendar has one home).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opens = "market_opens = \"2021-07-16\"";
+    let error = refusal(
+        dir.path(),
+        opens,
+        &format!("{opens}\nwindow = [\"2023-06-01\", \"2023-12-29\"]"),
+    );
+    assert_names(&error, "scenario.toml", "trading.window", "2023-06-01");
+    assert!(error.to_string().contains("2023-07-17"), "{error}");
+    let error = refusal(
+        dir.path(),
+        opens,
+        &format!("{opens}\nholidays = [\"2023-10-02\"]"),
+    );
+    assert!(error.to_string().contains("holidays"), "{error}");
+}

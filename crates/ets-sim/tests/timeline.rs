@@ -212,3 +212,37 @@ fn a_trading_window_outside_the_settling_window_is_refused() {
     late.trading.window = Some(["2023-12-01".into(), "2024-01-05".into()]);
     assert!(run_year(&late, &mut Engine::new()).is_err());
 }
+
+#[test]
+fn late_firms_surrender_in_full_and_miss_the_intermediate_deadline_as_the_engine_judges() {
+    // Goal: `[behaviour] late_share` makes firms surrender everything only by the last
+    // deadline; the engine finds them short at 15 November (missed_intermediate_deadline,
+    // nothing short at the end), and the summary counts them apart from those on time.
+    let mut scenario = scenario("cn-power-2021.toml", 40, 5);
+    scenario.behaviour.shortfall_share = 0.0;
+    scenario.behaviour.late_share = 0.3;
+    let (summary, engine) = run(&scenario);
+    let results = engine
+        .compliance()
+        .closed_results("cn-power-2021", 2021)
+        .expect("closed");
+    let late: Vec<_> = results
+        .iter()
+        .filter(|r| r.status == EntityStatus::MissedIntermediateDeadline)
+        .collect();
+    assert!(!late.is_empty(), "some firms are late");
+    for line in &late {
+        assert!(
+            line.shortfall.is_zero() && !line.intermediate_shortfall.is_zero(),
+            "{line:?}"
+        );
+    }
+    assert_eq!(summary.full_late, late.len());
+    assert_eq!(
+        summary.full_on_time + summary.full_late,
+        40,
+        "the others on time"
+    );
+    assert!((summary.quantity_compliance_rate - 1.0).abs() < 1e-12);
+    assert!(summary.compliance_rate < 1.0);
+}

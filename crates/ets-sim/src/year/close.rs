@@ -7,7 +7,10 @@ use super::{
     ADMIN, ISSUANCE, YearFacts, allowance, compliance, day_ms, entity_account, entity_participant,
     held, registry,
 };
-use crate::scenario::SimEntity;
+use crate::scenario::{Rng, SimEntity};
+
+/// Salt of the random stream that picks the late firms.
+const LATE_STREAM: u64 = 0x1A7E_5A17_0D0E_7E57;
 use crate::trading;
 use anyhow::{Context as _, Result};
 use ets_engine::compliance::{ComplianceCommand, EntityResult};
@@ -62,6 +65,8 @@ pub(super) struct Surrenders<'f> {
     offsets: &'f [u64],
     /// Per entity: tonnes surrendered so far.
     done: Vec<u64>,
+    /// Per entity: surrenders only by the last deadline (`[behaviour] late_share`).
+    late: Vec<bool>,
     /// Surrender commands sent.
     pub commands: usize,
 }
@@ -75,6 +80,14 @@ impl<'f> Surrenders<'f> {
         borrowing: &'f Borrowing,
         offsets: &'f [u64],
     ) -> Surrenders<'f> {
+        // The late firms come from their own random stream, so the plants and the
+        // market are the same with or without them; defaulters are not among them.
+        let scenario = facts.scenario;
+        let mut rng = Rng::new(scenario.scenario.seed ^ LATE_STREAM);
+        let late = entities
+            .iter()
+            .map(|entity| rng.chance(scenario.behaviour.late_share) && entity.shortfall == 0.0)
+            .collect();
         Surrenders {
             facts,
             entities,
@@ -82,6 +95,7 @@ impl<'f> Surrenders<'f> {
             borrowing,
             offsets,
             done: vec![0; entities.len()],
+            late,
             commands: 0,
         }
     }
@@ -114,7 +128,11 @@ impl<'f> Surrenders<'f> {
         let timeline = &self.facts.timeline;
         let at = timeline.deadlines[k].surrender_ms(&timeline.trading_days);
         let order = self.classes()?;
+        let last = k + 1 == timeline.deadlines.len();
         for (i, entity) in self.entities.iter().enumerate() {
+            if self.late[i] && !last {
+                continue;
+            }
             let account = entity_account(entity.index);
             let mut remaining = self.positions.target[i].saturating_sub(self.done[i]);
             for class in &order {
