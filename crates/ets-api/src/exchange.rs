@@ -1042,7 +1042,10 @@ enum JsonExchangeCommand {
     SetHoldingLimit {
         instrument: CodeField,
         #[serde(deserialize_with = "present")]
-        #[schemars(with = "Option<Preset<HoldingLimitPreset, JsonHoldingLimit>>")]
+        #[schemars(
+            with = "Option<Preset<HoldingLimitPreset, JsonHoldingLimit>>",
+            required
+        )]
         limit: Option<Option<Preset<HoldingLimitPreset, JsonHoldingLimit>>>,
     },
     /// Changes a bid's price and quantity.

@@ -40,8 +40,8 @@ pub use outcome::{
 pub use refusal::{ErrorBody, Refusal, RefusalCode, status_of_code};
 pub use registry_controls::{CALENDAR_NAMES, CONTROL_COMMANDS, ControlReply};
 pub use request::{
-    ApiError, ApiRequest, CLOCK_COMMANDS, REGISTRY_COMMANDS, parse_request, rejection_json,
-    reply_json,
+    ApiError, ApiRequest, CLOCK_COMMANDS, CommandError, EXACT_FLOAT_INTEGER_MAX, REGISTRY_COMMANDS,
+    parse_request, rejection_json, reply_json,
 };
 pub use role::{Principal, Role, UnknownRole};
 pub use route::{Answer, Audience, Body, PathParameter, RouteSpec, Verb};

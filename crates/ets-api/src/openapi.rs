@@ -229,9 +229,11 @@ fn command_alternatives(
     generator: &mut SchemaGenerator,
     schemas: &mut BTreeMap<String, Schema>,
 ) -> Vec<(String, &'static CommandSpec)> {
-    let envelope = Envelope::json_schema(generator);
+    let mut envelope = Envelope::json_schema(generator);
+    bound_integers(&mut envelope);
     let mut names = Vec::new();
-    for family in crate::request::command_family_schemas(generator) {
+    for mut family in crate::request::command_family_schemas(generator) {
+        bound_integers(&mut family);
         let alternatives = family
             .get("oneOf")
             .and_then(|one_of| one_of.as_array())

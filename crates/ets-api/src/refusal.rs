@@ -61,8 +61,9 @@ refusal_codes! {
     InvalidParameter = "invalid_parameter" => 400,
     /// A UI form lacks a field or has a bad value.
     MalformedForm = "malformed_form" => 400,
-    /// The `Idempotency-Key` header is not the body's `request_id`.
-    IdempotencyKeyMismatch = "idempotency_key_mismatch" => 400,
+    /// The `Idempotency-Key` header is not the body's `request_id` (each may
+    /// be well formed alone: 422, like every rule between values).
+    IdempotencyKeyMismatch = "idempotency_key_mismatch" => 422,
     /// A batch holds more commands than allowed.
     BatchTooLarge = "batch_too_large" => 413,
     /// A batch body holds no command.

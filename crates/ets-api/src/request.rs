@@ -266,6 +266,7 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
     }
     let mut value: Value = serde_json::from_str(line)
         .map_err(|error| malformed(None, format!("not valid JSON: {error}")))?;
+    whole_numbers(&mut value);
     let object = value
         .as_object_mut()
         .ok_or_else(|| malformed(None, "a command line must be a JSON object".to_owned()))?;
@@ -334,6 +335,31 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
         time,
         command,
     })
+}
+
+/// The largest integer every JSON parser keeps exactly in a float: 2^53.
+pub const EXACT_FLOAT_INTEGER_MAX: f64 = 9_007_199_254_740_992.0;
+
+/// Writes every number with no fractional part (`494.0`, `5e3`) as the
+/// integer it is, as JSON Schema counts it, when a float holds it exactly
+/// (up to 2^53 in size); other floats are left for the parser to refuse.
+fn whole_numbers(value: &mut Value) {
+    match value {
+        Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            if let Some(float) = number.as_f64()
+                && float.fract() == 0.0
+                && float.abs() <= EXACT_FLOAT_INTEGER_MAX
+            {
+                // Exact: the float is a whole number of at most 2^53.
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = float as i64;
+                *number = whole.into();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 /// `{"command": "advance_clock", "to": "<RFC 3339>"}` (a store that is not live).
@@ -540,6 +566,26 @@ mod tests {
             request.command,
             Command::Registry(RegistryCommand::Transfer { quantity, .. }) if quantity == Quantity::new(300)
         ));
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_integers() {
+        // Goal: JSON Schema's integers include 494.0 and 5e3; the parser takes
+        // them as the integers they are, and refuses 1.5.
+        let request = parse_request(
+            r#"{"request_id":7.0,"requester":1,"command":"reverse","transaction":5e3}"#,
+        )
+        .unwrap();
+        assert_eq!(request.request_id, RequestId(7));
+        assert!(matches!(
+            request.command,
+            Command::Registry(RegistryCommand::Reverse { transaction }) if transaction == TransactionId(5_000)
+        ));
+        let error = parse_request(
+            r#"{"request_id":7,"requester":1,"command":"reverse","transaction":1.5}"#,
+        )
+        .unwrap_err();
+        assert_eq!(error.code, "malformed_command");
     }
 
     #[test]

@@ -242,6 +242,7 @@ pub const COMMAND_BATCH: RouteSpec = RouteSpec {
     body: Body::CommandLines,
     answer: Answer::Json(schema_of::<Vec<OutcomeLine>>),
     refuses: &[
+        RefusalCode::MalformedCommand,
         RefusalCode::EmptyBatch,
         RefusalCode::BatchTooLarge,
         RefusalCode::QueueFull,

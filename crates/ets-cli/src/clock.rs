@@ -35,7 +35,7 @@ pub enum Clock {
 pub fn run(command: Clock) -> Result<ExitCode> {
     match command {
         Clock::Show { data } => {
-            let store = Store::open_read_only(&data)
+            let store = Store::open_read_only_at(&data)
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
             println!("kind  {}", store.kind());
             println!("clock {}", ets_api::format_time(store.clock()));
@@ -50,7 +50,7 @@ pub fn run(command: Clock) -> Result<ExitCode> {
             to,
         } => {
             let to = ets_api::parse_time(&to).map_err(anyhow::Error::msg)?;
-            let mut store = Store::open(&data, StoreConfig::default())
+            let mut store = Store::open_at(&data, StoreConfig::default())
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
             let (request_id, reply) =
                 crate::one_command::advance_clock(&mut store, ParticipantId(requester), to)?;

@@ -10,7 +10,7 @@ use ets_engine::compliance::{
     UnitCategory, UnitOutput, UnitSpec,
 };
 use ets_model::{AccountId, Code, ParticipantId, Price};
-use ets_store::Store;
+use ets_store::{Store, StoreLocation};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -243,7 +243,7 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
             )
         }
         Compliance::Allocation { data, scheme, year } => {
-            let store = Store::open_read_only(&data)
+            let store = Store::open_read_only_at(&data)
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
             crate::one_command::note_if_not_live(&store);
             let lines: Vec<_> = store
@@ -274,7 +274,7 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
             format,
             price_ticks,
         } => {
-            let store = Store::open_read_only(&data)
+            let store = Store::open_read_only_at(&data)
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
             let price = price_ticks.map(Price::try_new).transpose()?;
             let engine = store.engine();
@@ -294,7 +294,7 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
 
 /// Sends one compliance command through the store and prints its outcome.
 fn submit(
-    data: &Path,
+    data: &StoreLocation,
     requester: u64,
     time: Option<&str>,
     command: ComplianceCommand,

@@ -1,14 +1,13 @@
-//! `ets history`: the history database beside the journal (docs/history.md):
-//! rebuilding it from the journal, and reading transactions, serials and an
-//! account's movements from it. Also the one call that hangs the history on
-//! an opened store.
+//! `ets history`: the history database beside the journal (docs/history.md),
+//! or the history tables in the store's PostgreSQL database: rebuilding it
+//! from the journal, and reading transactions, serials and an account's
+//! movements from it. Also the one call that hangs the history on an opened store.
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use ets_history::{History, Sqlite, query, sqlite_path};
-use ets_store::Store;
+use ets_history::{Backend, History, Postgres, Sqlite, query, sqlite_path};
+use ets_store::{Store, StoreLocation};
 use serde::Serialize;
-use std::path::Path;
 use std::process::ExitCode;
 
 /// What to do with the history.
@@ -18,31 +17,31 @@ pub enum HistoryCommand {
     ///
     /// Example: `ets history rebuild --data ./registry`
     Rebuild {
-        /// The store directory.
-        #[arg(long)]
-        data: std::path::PathBuf,
+        /// The store: a directory or a PostgreSQL URL.
+        #[arg(long, value_name = "DIR|URL")]
+        data: StoreLocation,
     },
     /// A transaction with its status history and serial blocks, from the history.
     Tx {
-        /// The store directory.
-        #[arg(long)]
-        data: std::path::PathBuf,
+        /// The store: a directory or a PostgreSQL URL.
+        #[arg(long, value_name = "DIR|URL")]
+        data: StoreLocation,
         /// The transaction id.
         id: i64,
     },
     /// Every completed transaction that moved a serial, from the history.
     Serial {
-        /// The store directory.
-        #[arg(long)]
-        data: std::path::PathBuf,
+        /// The store: a directory or a PostgreSQL URL.
+        #[arg(long, value_name = "DIR|URL")]
+        data: StoreLocation,
         /// The serial number.
         serial: i64,
     },
     /// The latest transactions from or to an account, newest first.
     Account {
-        /// The store directory.
-        #[arg(long)]
-        data: std::path::PathBuf,
+        /// The store: a directory or a PostgreSQL URL.
+        #[arg(long, value_name = "DIR|URL")]
+        data: StoreLocation,
         /// The account id.
         id: i64,
         /// At most this many.
@@ -64,9 +63,13 @@ pub fn run(command: HistoryCommand) -> Result<ExitCode> {
     match command {
         HistoryCommand::Rebuild { data } => {
             // Holding the store's lock keeps a server from writing while the history is rebuilt.
-            let store = Store::open(&data, ets_store::StoreConfig::default())
+            let store = Store::open_at(&data, ets_store::StoreConfig::default())
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
-            let mut history = History::new(Box::new(Sqlite::open(&sqlite_path(&data))?))?;
+            let backend: Box<dyn Backend> = match &data {
+                StoreLocation::Directory(dir) => Box::new(Sqlite::open(&sqlite_path(dir))?),
+                StoreLocation::Database(url) => Box::new(Postgres::connect(url)?),
+            };
+            let mut history = History::new(backend)?;
             let report = history.rebuild(store.journal())?;
             drop(store);
             print(&Rebuilt {
@@ -77,18 +80,18 @@ pub fn run(command: HistoryCommand) -> Result<ExitCode> {
         }
         HistoryCommand::Tx { data, id } => {
             let mut history = open(&data)?;
-            match query::transaction(history.backend(), id)? {
+            match query::transaction(history.as_mut(), id)? {
                 Some(view) => print(&view),
                 None => bail!("transaction {id} is not in the history"),
             }
         }
         HistoryCommand::Serial { data, serial } => {
             let mut history = open(&data)?;
-            print(&query::serial(history.backend(), serial)?)
+            print(&query::serial(history.as_mut(), serial)?)
         }
         HistoryCommand::Account { data, id, limit } => {
             let mut history = open(&data)?;
-            print(&query::account_transactions(history.backend(), id, limit)?)
+            print(&query::account_transactions(history.as_mut(), id, limit)?)
         }
     }
 }
@@ -100,15 +103,22 @@ pub fn attach(store: &mut Store) -> Result<()> {
     Ok(())
 }
 
-fn open(data: &Path) -> Result<History> {
-    if !sqlite_path(data).exists() {
-        bail!(
-            "{} has no history database; run `ets history rebuild --data {}`",
-            data.display(),
-            data.display()
-        );
+/// The history tables to read: the embedded database of a directory store
+/// (which must exist), or the store's PostgreSQL database.
+fn open(data: &StoreLocation) -> Result<Box<dyn Backend>> {
+    match data {
+        StoreLocation::Directory(dir) => {
+            if !sqlite_path(dir).exists() {
+                bail!(
+                    "{} has no history database; run `ets history rebuild --data {}`",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            Ok(Box::new(Sqlite::open_read_only(&sqlite_path(dir))?))
+        }
+        StoreLocation::Database(url) => Ok(Box::new(Postgres::connect(url)?)),
     }
-    Ok(History::open_read_only(data)?)
 }
 
 fn print(value: &impl Serialize) -> Result<ExitCode> {

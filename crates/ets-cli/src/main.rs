@@ -21,20 +21,46 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// `--data DIR`: the store directory, taken the same way by every command
-/// that opens a store (flattened into each of them).
+/// `--data DIR|URL`: where the store lives, taken the same way by every
+/// command that opens a store (flattened into each of them): a
+/// `postgres://` or `postgresql://` URL is a PostgreSQL database
+/// (docs/postgres.md), anything else a directory.
 #[derive(clap::Args, Debug, Clone)]
 pub struct StoreDir {
-    /// The store directory.
-    #[arg(long = "data", value_name = "DIR")]
-    pub data: PathBuf,
+    /// The store: a directory, or a PostgreSQL URL (`postgres://user:password@host:port/database`).
+    #[arg(long = "data", value_name = "DIR|URL")]
+    pub data: ets_store::StoreLocation,
 }
 
 impl std::ops::Deref for StoreDir {
-    type Target = std::path::Path;
+    type Target = ets_store::StoreLocation;
 
-    fn deref(&self) -> &std::path::Path {
+    fn deref(&self) -> &ets_store::StoreLocation {
         &self.data
+    }
+}
+
+/// `--users DIR` (or `--data DIR`): the directory of the server's users file
+/// (`users.json`). For a directory store it is the store directory; a
+/// database store keeps its users file in the directory `ets serve --users` names.
+#[derive(clap::Args, Debug, Clone)]
+pub struct UsersDir {
+    /// The directory of the users file: the store directory, or for a database store the
+    /// directory given to `ets serve --users`.
+    #[arg(long = "data", visible_alias = "users", value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+impl UsersDir {
+    /// The directory; a database URL is refused, since the users file is not in the database.
+    fn dir(&self) -> Result<&std::path::Path> {
+        let text = self.data.to_string_lossy();
+        if let ets_store::StoreLocation::Database(_) = ets_store::StoreLocation::parse(&text) {
+            anyhow::bail!(
+                "the users of a database store live in a users file, not in the database: pass the directory given to `ets serve --users` (code users_not_in_database)"
+            );
+        }
+        Ok(&self.data)
     }
 }
 
@@ -48,12 +74,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Creates a new, empty store (journal and snapshots) in a directory.
+    /// Creates a new, empty store (journal and snapshots) in a directory or a PostgreSQL database.
     ///
     /// The kind says who sets the time, and never changes: `live` (the server's clock
     /// stamps every command), `virtual` (a simulation) or `import` (historical data):
     /// the clock of the last two moves only by an administrator (`ets clock advance`).
-    /// Example: `ets init --data ./registry` or `ets init --data ./history --kind import`
+    /// Example: `ets init --data ./registry`, `ets init --data ./history --kind import` or
+    /// `ets init --data postgres://ets:PASSWORD@db1:5432/ets` (an empty database; docs/postgres.md)
     Init {
         #[command(flatten)]
         data: crate::StoreDir,
@@ -94,9 +121,9 @@ enum Commands {
     ///
     /// Example: `ets show --data ./registry account 100` or `ets show --data ./registry serial 42`
     Show {
-        /// The store directory (before or after what to show).
-        #[arg(long, global = true, value_name = "DIR")]
-        data: Option<PathBuf>,
+        /// The store: a directory or a PostgreSQL URL (before or after what to show).
+        #[arg(long, global = true, value_name = "DIR|URL")]
+        data: Option<ets_store::StoreLocation>,
         #[command(subcommand)]
         what: show::What,
     },
@@ -165,6 +192,10 @@ enum Commands {
     Serve {
         #[command(flatten)]
         data: crate::StoreDir,
+        /// The directory of the users file (`users.json`, written by `ets user`): by
+        /// default the store directory; required for a database store.
+        #[arg(long, value_name = "DIR")]
+        users: Option<PathBuf>,
         /// Address to listen on; port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
@@ -237,8 +268,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", describe(&error));
-            if let Some(hint) = hint_for(&error) {
+            match store_error(&error) {
+                Some(store) => eprintln!("error: {} (code {})", describe(&error), store.code()),
+                None => eprintln!("error: {}", describe(&error)),
+            }
+            if let Some(hint) = hint_for(&error).or_else(|| database_hint(&error)) {
                 eprintln!("hint: {hint}");
             }
             ExitCode::FAILURE
@@ -298,6 +332,39 @@ fn quiet_on_broken_pipe() {
     }));
 }
 
+/// The store's error behind `error`, if any: its stable code is printed with the message.
+fn store_error(error: &anyhow::Error) -> Option<&ets_store::StoreError> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<ets_store::StoreError>())
+}
+
+/// What to do next when a PostgreSQL store refused (docs/postgres.md).
+fn database_hint(error: &anyhow::Error) -> Option<&'static str> {
+    let ets_store::StoreError::Database { code, .. } = store_error(error)? else {
+        return None;
+    };
+    Some(match *code {
+        "database_unreachable" => {
+            "check the host and port of the URL and that PostgreSQL runs there"
+        }
+        "database_credentials" => "check the user and password in the URL",
+        "not_a_store" => {
+            "create a store there first with `ets init --data URL`, or give the URL of an existing one"
+        }
+        "already_exists" => "use that store as it is, or choose an empty database",
+        "unsupported_version" => "open it with the newer `ets` that wrote it",
+        "database_read_only" => {
+            "that server is a standby: use the primary's URL, or promote the standby (`pg_ctl promote`) after a failover"
+        }
+        "locked" => "another `ets serve` writes this store; stop it, or send the commands to it",
+        "fenced" => {
+            "another server took over this store; restart this one against the current primary"
+        }
+        _ => return None,
+    })
+}
+
 /// What to do next, for the errors a newcomer meets first.
 fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
     let journal = error.chain().find_map(|cause| {
@@ -322,8 +389,38 @@ fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
     })
 }
 
+/// Where `ets serve` finds its store and its users file.
+struct ServeAt {
+    data: ets_store::StoreLocation,
+    users: Option<PathBuf>,
+}
+
+impl ServeAt {
+    /// The server's configuration: a directory store keeps its users file
+    /// inside (or in `--users`); a database store needs `--users`.
+    fn config(self, listen: std::net::SocketAddr) -> ets_server::ServerConfig {
+        let (users, database) = match (self.data, self.users) {
+            (ets_store::StoreLocation::Directory(dir), users) => (users.unwrap_or(dir), None),
+            (ets_store::StoreLocation::Database(url), Some(users)) => (users, Some(url)),
+            (ets_store::StoreLocation::Database(_), None) => {
+                use clap::CommandFactory;
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "`ets serve` on a database store needs --users DIR (the directory of the server's users file, docs/postgres.md)",
+                    )
+                    .exit();
+            }
+        };
+        ets_server::ServerConfig {
+            database,
+            ..ets_server::ServerConfig::new(users, listen)
+        }
+    }
+}
+
 fn serve(
-    data: PathBuf,
+    at: ServeAt,
     listen: std::net::SocketAddr,
     queue_capacity: usize,
     batch_max: usize,
@@ -337,7 +434,7 @@ fn serve(
             ..ets_server::SequencerConfig::default()
         },
         tls,
-        ..ets_server::ServerConfig::new(data, listen)
+        ..at.config(listen)
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(ets_server::serve(
@@ -367,7 +464,7 @@ fn parse_store_kind(text: &str) -> Result<ets_store::StoreKind, String> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Commands::Init { data, kind } => {
-            ets_store::Store::create_of_kind(&data, ets_store::StoreConfig::default(), kind)?;
+            ets_store::Store::create_at(&data, ets_store::StoreConfig::default(), kind)?;
             println!("created an empty {kind} store in {}", data.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -384,7 +481,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Cli::command()
                     .error(
                         clap::error::ErrorKind::MissingRequiredArgument,
-                        "`ets show` needs --data DIR (the store directory)",
+                        "`ets show` needs --data DIR|URL (the store directory or database)",
                     )
                     .exit();
             };
@@ -392,7 +489,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Commands::Verify { data } => show::verify(&data),
         Commands::Snapshot { data } => {
-            let mut store = ets_store::Store::open(&data, ets_store::StoreConfig::default())?;
+            let mut store = ets_store::Store::open_at(&data, ets_store::StoreConfig::default())?;
             store.snapshot()?;
             println!(
                 "snapshot written at record {}",
@@ -424,6 +521,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Market { what } => market::run(what),
         Commands::Serve {
             data,
+            users,
             listen,
             queue_capacity,
             batch,
@@ -433,7 +531,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let tls = tls_cert
                 .zip(tls_key)
                 .map(|(cert, key)| ets_server::TlsFiles { cert, key });
-            serve(data.data, listen, queue_capacity, batch, tls)
+            let at = ServeAt {
+                data: data.data,
+                users,
+            };
+            serve(at, listen, queue_capacity, batch, tls)
         }
     }
 }

@@ -7,9 +7,8 @@
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 use ets_model::{Code, Price, Timestamp};
-use ets_store::Store;
+use ets_store::{Store, StoreLocation};
 use serde_json::{Value, json};
-use std::path::Path;
 use std::process::ExitCode;
 
 /// Output formats of `stats`.
@@ -259,7 +258,7 @@ pub fn run(command: Market) -> Result<ExitCode> {
 
 /// Sends one exchange command (given as its JSON fields) and prints its outcome.
 fn submit(
-    data: &Path,
+    data: &StoreLocation,
     requester: u64,
     time: Option<String>,
     mut fields: Value,
@@ -273,8 +272,8 @@ fn submit(
     crate::one_command::submit_one(data, requester, time.as_deref(), request.command)
 }
 
-fn open_read_only(data: &Path) -> Result<Store> {
-    let store = Store::open_read_only(data)
+fn open_read_only(data: &StoreLocation) -> Result<Store> {
+    let store = Store::open_read_only_at(data)
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
     crate::one_command::note_if_not_live(&store);
     Ok(store)
@@ -296,7 +295,12 @@ fn time_text(at: Timestamp) -> String {
     ets_api::format_time(at)
 }
 
-fn book(data: &Path, instrument: &str, last: usize, format: BookFormat) -> Result<ExitCode> {
+fn book(
+    data: &StoreLocation,
+    instrument: &str,
+    last: usize,
+    format: BookFormat,
+) -> Result<ExitCode> {
     let store = open_read_only(data)?;
     let exchange = store.engine().exchange();
     let code = symbol(instrument)?;
@@ -379,7 +383,7 @@ fn book(data: &Path, instrument: &str, last: usize, format: BookFormat) -> Resul
     Ok(ExitCode::SUCCESS)
 }
 
-fn stats(data: &Path, only: Option<&str>, format: Format) -> Result<ExitCode> {
+fn stats(data: &StoreLocation, only: Option<&str>, format: Format) -> Result<ExitCode> {
     let store = open_read_only(data)?;
     let exchange = store.engine().exchange();
     let wanted = only.map(symbol).transpose()?;

@@ -5,8 +5,7 @@ use anyhow::{Context, Result};
 use ets_engine::clock::ClockCommand;
 use ets_engine::{Command, Outcome};
 use ets_model::{ParticipantId, RequestId, Timestamp};
-use ets_store::{Reply, Store, StoreConfig, Submission, wall_clock_now};
-use std::path::Path;
+use ets_store::{Reply, Store, StoreConfig, StoreLocation, Submission, wall_clock_now};
 use std::process::ExitCode;
 
 /// Opens the store, submits `command` as `requester`, prints the outcome line, and exits 0
@@ -17,7 +16,7 @@ use std::process::ExitCode;
 /// CLI-generated request ids live in the top half of the id space (clients use the lower
 /// half) and follow the journal, so each step gets a new one.
 pub fn submit_one(
-    data: &Path,
+    data: &StoreLocation,
     requester: u64,
     time: Option<&str>,
     command: Command,
@@ -26,7 +25,7 @@ pub fn submit_one(
         .map(ets_api::parse_time)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let mut store = Store::open(data, StoreConfig::default())
+    let mut store = Store::open_at(data, StoreConfig::default())
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
     crate::history::attach(&mut store)?;
     note_if_not_live(&store);

@@ -12,7 +12,6 @@ use clap::{Args, ValueEnum};
 use ets_api::public_report::{self, CutOff, PublicReport};
 use ets_store::Store;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Output formats.
@@ -39,9 +38,9 @@ pub enum Section {
 /// `ets report public` arguments.
 #[derive(Args)]
 pub struct PublicArgs {
-    /// The store directory.
-    #[arg(long)]
-    data: PathBuf,
+    /// The store: a directory, or a `postgres://` URL.
+    #[arg(long, value_name = "DIR|URL")]
+    data: ets_store::StoreLocation,
     /// The compliance year (and calendar year of the market statistics).
     #[arg(long)]
     year: u16,
@@ -58,7 +57,7 @@ pub struct PublicArgs {
 /// # Errors
 /// The store cannot be opened, or a scheme's figures cannot be computed.
 pub fn run(args: &PublicArgs) -> Result<ExitCode> {
-    let store = Store::open_read_only(&args.data)
+    let store = Store::open_read_only_at(&args.data)
         .with_context(|| format!("cannot open the store in {}", args.data.display()))?;
     let cut_off = CutOff {
         records: store.journal().last_sequence(),

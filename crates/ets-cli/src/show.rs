@@ -4,9 +4,8 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use ets_api::{account_view, participant_view, serial_view, transaction_view};
 use ets_model::{AccountId, ParticipantId, TransactionId};
-use ets_store::Store;
+use ets_store::{Store, StoreLocation};
 use serde_json::json;
-use std::path::Path;
 use std::process::ExitCode;
 
 /// What to show.
@@ -34,8 +33,8 @@ pub enum What {
     },
 }
 
-pub fn run(data: &Path, what: What) -> Result<ExitCode> {
-    let store = Store::open_read_only(data)
+pub fn run(data: &StoreLocation, what: What) -> Result<ExitCode> {
+    let store = Store::open_read_only_at(data)
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
     crate::one_command::note_if_not_live(&store);
     let registry = store.engine().registry();
@@ -57,13 +56,11 @@ pub fn run(data: &Path, what: What) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn verify(data: &Path) -> Result<ExitCode> {
-    match ets_store::verify(data) {
+pub fn verify(data: &StoreLocation) -> Result<ExitCode> {
+    match ets_store::verify_at(data) {
         Ok(report) => {
             // The chain was just verified; its head is the last record's hash.
-            let head =
-                ets_journal::Journal::open_read_only(data, ets_journal::JournalConfig::default())
-                    .map(|journal| ets_api::public_report::hex(&journal.last_hash()))?;
+            let head = ets_api::public_report::hex(&report.head_hash);
             let line = json!({
                 "ok": true,
                 "records": report.records,

@@ -47,9 +47,10 @@ pub struct SimulateArgs {
 /// The options of an ensemble or a sweep.
 #[derive(clap::Args)]
 struct BatchArgs {
-    /// Run an ensemble: every run with N seeds (the first seed and the next ones), each
-    /// member journaled in its own temporary store, and report the median and the 5-95%
-    /// band of every figure (`ensemble.html`, `results.json`).
+    /// Run every design run (or sweep value) with N seeds (the first seed and the next
+    /// ones), each member journaled in its own temporary store, in parallel (`--jobs`),
+    /// and report the median and the 5-95% band of every figure
+    /// (`ensemble.html` or `sweep.html`, and `results.json`).
     #[arg(long, value_name = "N")]
     seeds: Option<u32>,
     /// Run only shard I of N of the members (0-based: 0 to N-1, as a Kubernetes indexed
@@ -57,6 +58,11 @@ struct BatchArgs {
     /// `ets simulate merge` combines the shards' files.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// Run the members on engines in memory instead of journaled temporary stores: the
+    /// same runs (the same state hashes, so `ets simulate --seed S` reproduces any of
+    /// them with its journal), without the journal's writes.
+    #[arg(long)]
+    in_memory: bool,
     /// Members run at a time (default: the number of cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -161,6 +167,9 @@ pub fn demo(
     let seed_text = seed.map_or_else(|| "default".to_owned(), |s| s.to_string());
     let out = output_folder(out, scenario_path, &seed_text)?;
     let scenario = adjusted(Scenario::load(scenario_path)?, seed, entities);
+    if let Some(warning) = small_warning(&scenario) {
+        eprintln!("warning: {warning}");
+    }
     let run = ets_sim::run_into(&out, &scenario, RunOptions { progress: true })
         .with_context(|| format!("the demo with scenario {} failed", scenario_path.display()))?;
     let facts = RunFacts {

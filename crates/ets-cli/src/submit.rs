@@ -6,11 +6,10 @@
 use anyhow::{Context, Result};
 use ets_api::{ApiError, parse_request, rejection_json, reply_json};
 use ets_model::ParticipantId;
-use ets_store::{Reply, Store, StoreConfig, Submission, wall_clock_now};
+use ets_store::{Reply, Store, StoreConfig, StoreLocation, Submission, wall_clock_now};
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
 use std::process::ExitCode;
 
 /// Exit status when every line was read and made durable but at least one
@@ -23,8 +22,13 @@ enum Item {
     Malformed { line: usize, error: ApiError },
 }
 
-pub fn run(data: &Path, input: &str, batch_max: usize, dated_by: Option<u64>) -> Result<ExitCode> {
-    let mut store = Store::open(data, StoreConfig::default())
+pub fn run(
+    data: &StoreLocation,
+    input: &str,
+    batch_max: usize,
+    dated_by: Option<u64>,
+) -> Result<ExitCode> {
+    let mut store = Store::open_at(data, StoreConfig::default())
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
     crate::history::attach(&mut store)?;
     if let Some(notice) = store.kind().not_live_notice() {

@@ -1,4 +1,5 @@
-//! `ets user`: the server's users (users.json in the store directory).
+//! `ets user`: the server's users (users.json in the store directory, or in
+//! the directory `ets serve --users` names for a database store).
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -17,7 +18,7 @@ pub enum User {
     /// Example: `ets user add --data ./registry --name admin --participant 1 --role administrator`
     Add {
         #[command(flatten)]
-        data: crate::StoreDir,
+        data: crate::UsersDir,
         /// The user's name.
         #[arg(long)]
         name: String,
@@ -34,7 +35,7 @@ pub enum User {
     /// Example: `ets user token --data ./registry --name admin --days 30`
     Token {
         #[command(flatten)]
-        data: crate::StoreDir,
+        data: crate::UsersDir,
         /// The user's name.
         #[arg(long)]
         name: String,
@@ -48,7 +49,7 @@ pub enum User {
     /// Example: `ets user revoke --data ./registry --token-id 3f9a01c2`
     Revoke {
         #[command(flatten)]
-        data: crate::StoreDir,
+        data: crate::UsersDir,
         /// The token's id.
         #[arg(long)]
         token_id: String,
@@ -73,20 +74,26 @@ pub fn run(command: User) -> Result<ExitCode> {
                 .read_line(&mut password)
                 .context("cannot read the password")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            Users::add_user(&data, &name, password, ParticipantId(participant), role)
-                .map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
+            Users::add_user(
+                data.dir()?,
+                &name,
+                password,
+                ParticipantId(participant),
+                role,
+            )
+            .map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
             println!("user {name} added as participant {participant} with role {role}");
             Ok(ExitCode::SUCCESS)
         }
         User::Token { data, name, days } => {
             let lifetime = std::time::Duration::from_secs(u64::from(days) * 24 * 60 * 60);
-            let token = Users::issue_token_for(&data, &name, lifetime)
+            let token = Users::issue_token_for(data.dir()?, &name, lifetime)
                 .map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
         User::Revoke { data, token_id } => {
-            Users::revoke_token(&data, &token_id)
+            Users::revoke_token(data.dir()?, &token_id)
                 .map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
             println!("token {token_id} revoked");
             Ok(ExitCode::SUCCESS)

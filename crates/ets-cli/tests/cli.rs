@@ -355,16 +355,6 @@ fn every_acknowledged_command_survives_sigkill_at_random_points() {
     );
 }
 
-fn last_segment(data: &Path) -> PathBuf {
-    let mut segments: Vec<PathBuf> = std::fs::read_dir(data)
-        .expect("store dir")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "seg"))
-        .collect();
-    segments.sort();
-    segments.pop().expect("a segment")
-}
-
 #[test]
 fn a_torn_tail_is_truncated_with_a_warning_and_the_store_goes_on() {
     // Goal: a crash mid-write leaves a partial last record; verify reports it
@@ -375,7 +365,7 @@ fn a_torn_tail_is_truncated_with_a_warning_and_the_store_goes_on() {
     // A crash, unlike the clean exit of `ets submit`, leaves no superblock
     // proving the last record durable.
     std::fs::remove_file(data.join("SUPERBLOCK")).expect("a clean exit wrote it");
-    let segment = last_segment(&data);
+    let segment = common::last_segment(&data);
     let length = std::fs::metadata(&segment).expect("metadata").len();
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -410,7 +400,7 @@ fn a_flipped_bit_inside_the_journal_stops_start_up_naming_file_and_offset() {
     // Goal: corruption other than a torn tail is never repaired silently.
     let (_dir, data) = store();
     submit(&data, &setup_lines(3));
-    let segment = last_segment(&data);
+    let segment = common::last_segment(&data);
     let mut bytes = std::fs::read(&segment).expect("read");
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x10;

@@ -1,5 +1,6 @@
 //! Tests of `ets serve` over real loopback HTTP: commands and their status
-//! codes, idempotency, queries, and crash safety under SIGKILL.
+//! codes, idempotency, queries, crash safety under SIGKILL, and `/healthz`
+//! after a real I/O fault.
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -23,7 +24,13 @@ impl Drop for Server {
 }
 
 fn start(data: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ets"))
+    start_via(Command::new(env!("CARGO_BIN_EXE_ets")), data)
+}
+
+/// Starts `ets serve` on `data` through `command` (the binary itself, or a
+/// wrapper that runs it).
+fn start_via(mut command: Command, data: &Path) -> Server {
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .stdout(Stdio::piped())
@@ -278,4 +285,94 @@ fn every_acknowledged_request_survives_sigkill_under_load() {
         assert_eq!(again["duplicate"], true, "acknowledged {first} was lost");
         assert_eq!(again["result"], first["result"]);
     }
+}
+
+/// Starts `ets serve` on `data` with no file allowed to grow past
+/// `limit_bytes` (`prlimit --fsize`, with `SIGXFSZ` ignored): a write that
+/// would pass it fails with `EFBIG`, as a full disk fails a write.
+fn start_limited(data: &Path, limit_bytes: u64) -> Server {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; exec prlimit --fsize="$LIMIT" "$@""#)
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_ets"))
+        .env("LIMIT", limit_bytes.to_string());
+    start_via(command, data)
+}
+
+fn segment_bytes(data: &Path) -> u64 {
+    std::fs::read_dir(data)
+        .expect("store")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "seg"))
+        .map(|path| std::fs::metadata(path).expect("metadata").len())
+        .max()
+        .expect("a segment")
+}
+
+#[test]
+fn healthz_is_200_until_an_io_fault_and_then_503_store_faulted() {
+    // Goal: a monitor sees the fault. Healthy: 200 {"ok": true}. Once a
+    // journal write fails (a real EFBIG, injected with a file size limit),
+    // the command gets 500 store_faulted, /healthz answers 503
+    // store_faulted, and reads show durable state only.
+    let (_dir, data, tokens) = init();
+    // The limit applies to every file the server writes, so the journal is
+    // first grown well past the history database: each `set_controls`
+    // naming the China calendar journals its 9 KB text, and the history keeps
+    // one short row of it.
+    let mut grow = String::from(
+        r#"{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}"#,
+    );
+    for request in 2..=200 {
+        grow.push_str(&format!(
+            "\n{{\"request_id\":{request},\"requester\":1,\"command\":\"set_controls\",\"scheme\":\"CEA\",\"calendar\":\"cn\"}}"
+        ));
+    }
+    ets(
+        &["submit", "--data", data.to_str().expect("utf-8")],
+        &(grow + "\n"),
+    );
+    // Room for a few records of about 250 bytes, not for forty.
+    let server = start_limited(&data, segment_bytes(&data) + 1_000);
+    let agent = agent();
+    let health = || {
+        let mut response = agent
+            .get(format!("{}/healthz", server.base))
+            .call()
+            .expect("request completes");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_json::<Value>().expect("JSON body"),
+        )
+    };
+    let (status, body) = health();
+    assert_eq!((status, &body["ok"]), (200, &json!(true)), "{body}");
+    let register = |id: u64| {
+        let body = json!({"request_id": 1_000 + id, "requester": 1, "command": "register_participant",
+            "id": id, "kind": "institution",
+            "name": format!("participant number {id} with a long name to fill the journal")});
+        post(&agent, &server, &tokens, &body)
+    };
+    let failed = (2..40)
+        .find(|id| register(*id).0 != 200)
+        .expect("the file size limit faulted the store");
+    assert!(failed > 2, "no write succeeded before the fault");
+    let (status, body) = health();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("store_faulted")),
+        "{body}"
+    );
+    let participant = |id: u64| get(&agent, &server, &tokens, &format!("/api/participants/{id}")).0;
+    assert_eq!(participant(failed - 1), 200, "a durable write is readable");
+    assert_eq!(participant(failed), 404, "the failed batch shows in reads");
+    let (status, body) = register(99);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (500, Some("store_faulted")),
+        "{body}"
+    );
 }

@@ -12,9 +12,9 @@ use crate::format::{
     read_u32, record_size_bytes, segment_file_name,
 };
 use crate::reader::Committed;
-use crate::scan::{ChainEnd, ScanMode, SegmentState, scan_store};
+use crate::scan::{ChainEnd, ScanMode, ScanOutcome, SegmentState, apply_repairs, scan_store};
 use crate::snapshot::{SnapshotCheck, check_snapshot, write_snapshot_file};
-use crate::superblock;
+use crate::superblock::{self, Superblock, SuperblockFile};
 use crate::{
     GENESIS_HASH, Hash, JournalConfig, JournalError, JournalStats, MAX_BATCH_BYTES,
     MAX_SNAPSHOT_STATE_BYTES, RecordReader, Snapshot, store,
@@ -54,6 +54,9 @@ pub struct Journal {
     pending: PendingBatch,
     /// Set by an I/O failure while writing; cleared only by reopening.
     faulted: bool,
+    /// Records the last committed record after every commit; `None` for a
+    /// read-only handle.
+    superblock: Option<SuperblockFile>,
     /// Opened by [`Journal::open_read_only`]: every write is refused.
     read_only: bool,
     recovery_warnings: Vec<String>,
@@ -61,8 +64,7 @@ pub struct Journal {
 
 impl Drop for Journal {
     /// A clean close records the last committed record in the superblock
-    /// (a crash does not, which is what lets a later open tell a torn write
-    /// of an unacknowledged batch from the loss of acknowledged records).
+    /// (every commit already did, unless writing it failed).
     fn drop(&mut self) {
         if !self.read_only
             && !self.faulted
@@ -97,6 +99,7 @@ impl Journal {
         store::remove_temporaries(dir, &listing.temporaries)?;
         let path = create_first_segment(dir)?;
         let active = open_for_append(&path)?;
+        let superblock = SuperblockFile::create_new(dir)?;
         tracing::info!(dir = %dir.display(), "journal store created");
         Ok(Journal {
             dir: dir.to_path_buf(),
@@ -107,6 +110,7 @@ impl Journal {
             committed: ChainEnd::GENESIS,
             pending: PendingBatch::empty(ChainEnd::GENESIS),
             faulted: false,
+            superblock: Some(superblock),
             read_only: false,
             recovery_warnings: Vec::new(),
         })
@@ -116,13 +120,17 @@ impl Journal {
     /// every record of every segment (CRC32C, BLAKE3, gap-free sequence from 1, hash chain,
     /// timestamps never going backwards).
     ///
-    /// A torn tail in the last segment (an incomplete final record, a CRC-failing final record,
-    /// or trailing zero bytes) is truncated and reported through [`Journal::recovery_warnings`] and
-    /// `tracing::warn!`; so is a last segment whose header a crash interrupted, which is removed.
+    /// Before anything is repaired, the intact records are checked against the superblock and the
+    /// snapshots ([`JournalError::RecordsLost`] when they end before a record proven durable). Then
+    /// a torn tail in the last segment (an incomplete final record, a CRC-failing final record,
+    /// or trailing zero bytes: an unacknowledged write) is truncated and reported through
+    /// [`Journal::recovery_warnings`] and `tracing::warn!`; so is a last segment whose header a
+    /// crash interrupted, which is removed.
     ///
     /// # Errors
     ///
     /// [`JournalError::NotAStore`] if `dir` holds no segment; [`JournalError::Locked`];
+    /// [`JournalError::RecordsLost`];
     /// [`JournalError::Corrupt`] naming the file and byte offset of any other damage;
     /// [`JournalError::UnsupportedVersion`]; [`JournalError::Io`].
     pub fn open(dir: &Path, config: JournalConfig) -> Result<Journal, JournalError> {
@@ -131,19 +139,32 @@ impl Journal {
         let lock = store::lock(dir)?;
         let listing = store::list(dir)?;
         store::remove_temporaries(dir, &listing.temporaries)?;
-        let outcome = scan_store(dir, ScanMode::Repair)?;
+        let outcome = scan_store(dir)?;
+        // The loss check runs on the intact records before anything is
+        // repaired, so a refusal leaves the files as they were.
+        superblock::check_nothing_lost(dir, &committed_of(&outcome))?;
+        let warnings = apply_repairs(dir, &outcome.repairs, ScanMode::Repair)?;
         let Some(last) = outcome.segments.last() else {
             return Err(JournalError::NotAStore {
                 path: dir.to_path_buf(),
             });
         };
-        superblock::check_nothing_lost(dir, outcome.end.last_sequence)?;
         let active = open_for_append(&last.path)?;
+        // Records a crashed writer left in the page cache become durable
+        // before anything is built on them or the superblock names them.
+        active.sync_all().map_err(io_error(&last.path))?;
+        let superblock = SuperblockFile::open_or_create(
+            dir,
+            Superblock {
+                sequence: outcome.end.last_sequence,
+                hash: outcome.end.last_hash,
+            },
+        )?;
         tracing::info!(
             dir = %dir.display(),
             segments = outcome.segments.len(),
             last_sequence = outcome.end.last_sequence,
-            warnings = outcome.warnings.len(),
+            warnings = warnings.len(),
             "journal store opened"
         );
         Ok(Journal {
@@ -155,8 +176,9 @@ impl Journal {
             committed: outcome.end,
             pending: PendingBatch::empty(outcome.end),
             faulted: false,
+            superblock: Some(superblock),
             read_only: false,
-            recovery_warnings: outcome.warnings,
+            recovery_warnings: warnings,
         })
     }
 
@@ -171,13 +193,14 @@ impl Journal {
     /// As for [`Journal::open`], except that it is never [`JournalError::Locked`].
     pub fn open_read_only(dir: &Path, config: JournalConfig) -> Result<Journal, JournalError> {
         ensure_is_store(dir)?;
-        let outcome = scan_store(dir, ScanMode::ReadOnly)?;
+        let outcome = scan_store(dir)?;
+        superblock::check_nothing_lost(dir, &committed_of(&outcome))?;
+        let warnings = apply_repairs(dir, &outcome.repairs, ScanMode::ReadOnly)?;
         let Some(last) = outcome.segments.last() else {
             return Err(JournalError::NotAStore {
                 path: dir.to_path_buf(),
             });
         };
-        superblock::check_nothing_lost(dir, outcome.end.last_sequence)?;
         let active = File::open(&last.path).map_err(io_error(&last.path))?;
         Ok(Journal {
             dir: dir.to_path_buf(),
@@ -188,8 +211,9 @@ impl Journal {
             committed: outcome.end,
             pending: PendingBatch::empty(outcome.end),
             faulted: false,
+            superblock: None,
             read_only: true,
-            recovery_warnings: outcome.warnings,
+            recovery_warnings: warnings,
         })
     }
 
@@ -206,13 +230,10 @@ impl Journal {
     /// [`JournalError::Io`], as for `open`.
     pub fn verify(dir: &Path) -> Result<(JournalStats, Vec<String>), JournalError> {
         ensure_is_store(dir)?;
-        let outcome = scan_store(dir, ScanMode::ReadOnly)?;
-        superblock::check_nothing_lost(dir, outcome.end.last_sequence)?;
-        let committed = Committed {
-            segments: &outcome.segments,
-            end: outcome.end,
-        };
-        let mut warnings = outcome.warnings;
+        let outcome = scan_store(dir)?;
+        let committed = committed_of(&outcome);
+        superblock::check_nothing_lost(dir, &committed)?;
+        let mut warnings = apply_repairs(dir, &outcome.repairs, ScanMode::ReadOnly)?;
         for (sequence, path) in store::list(dir)?.snapshots {
             if let SnapshotCheck::Invalid(reason) =
                 check_snapshot(&path, sequence, &committed, false)?
@@ -319,7 +340,8 @@ impl Journal {
     }
 
     /// Makes every appended record durable: one write and one `sync_data` per segment touched (one,
-    /// unless the batch crosses the segment size limit), then returns. A new segment file is started
+    /// unless the batch crosses the segment size limit), then records the batch's last record in
+    /// the superblock (one in-place write and `sync_data`), then returns. A new segment file is started
     /// when the current one would exceed [`JournalConfig::segment_size_limit_bytes`], and the
     /// directory is fsynced so the new file survives a crash. Committing an empty batch does nothing.
     ///
@@ -343,6 +365,11 @@ impl Journal {
             return Err(error);
         }
         debug_assert_eq!(self.committed, self.pending.end);
+        if let Err(error) = self.write_superblock() {
+            self.faulted = true;
+            tracing::error!(dir = %self.dir.display(), %error, "superblock not written after a commit; journal faulted until reopened");
+            return Err(error);
+        }
         self.pending.buffer.clear();
         self.pending.buffer.shrink_to(RETAINED_BATCH_BUFFER_BYTES);
         self.pending.records = 0;
@@ -411,12 +438,12 @@ impl Journal {
     /// [`JournalError::ReadOnly`], [`JournalError::Faulted`]; [`JournalError::Io`].
     pub fn write_superblock(&mut self) -> Result<(), JournalError> {
         self.check_writable()?;
-        if self.committed.last_sequence == 0 {
-            return Ok(());
-        }
-        superblock::write(
+        let Some(superblock) = &mut self.superblock else {
+            return Err(JournalError::ReadOnly);
+        };
+        superblock.record(
             &self.dir,
-            superblock::Superblock {
+            Superblock {
                 sequence: self.committed.last_sequence,
                 hash: self.committed.last_hash,
             },
@@ -642,6 +669,13 @@ fn record_checks_out(record: &[u8]) -> bool {
     let body = &record[RECORD_PREFIX_BYTES..];
     crate::format::crc_mismatch(body, read_u32(record, 4)).is_none()
         && crate::format::parse_body(body).is_ok()
+}
+
+fn committed_of(outcome: &ScanOutcome) -> Committed<'_> {
+    Committed {
+        segments: &outcome.segments,
+        end: outcome.end,
+    }
 }
 
 fn stats_of(segments: &[SegmentState], end: &ChainEnd) -> JournalStats {

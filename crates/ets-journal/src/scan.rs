@@ -104,21 +104,33 @@ pub(crate) enum ScanMode {
 pub(crate) struct ScanOutcome {
     pub segments: Vec<SegmentState>,
     pub end: ChainEnd,
-    pub warnings: Vec<String>,
+    /// What a crash left behind the intact records, not yet repaired: the
+    /// loss check runs first ([`apply_repairs`]).
+    pub repairs: Vec<Repair>,
 }
 
-/// Scans every segment in the store.
+/// Damage at the end of the journal that a crash during an unacknowledged
+/// write explains.
+#[derive(Debug)]
+pub(crate) enum Repair {
+    /// An incomplete or CRC-failing final record (or trailing zero bytes).
+    TornTail { path: PathBuf, torn: TornTail },
+    /// A last segment whose header a crash interrupted.
+    TornCreation { path: PathBuf, reason: String },
+}
+
+/// Scans every segment in the store, changing nothing.
 ///
 /// # Errors
 ///
 /// [`JournalError::NotAStore`] without segments; [`JournalError::Corrupt`] or
 /// [`JournalError::UnsupportedVersion`] for damage that is not a torn tail; [`JournalError::Io`].
-pub(crate) fn scan_store(dir: &Path, mode: ScanMode) -> Result<ScanOutcome, JournalError> {
+pub(crate) fn scan_store(dir: &Path) -> Result<ScanOutcome, JournalError> {
     let listing = store::list(dir)?;
     let mut outcome = ScanOutcome {
         segments: Vec::with_capacity(listing.segments.len()),
         end: ChainEnd::GENESIS,
-        warnings: Vec::new(),
+        repairs: Vec::new(),
     };
     let count = listing.segments.len();
     for (position, (name_sequence, path)) in listing.segments.iter().enumerate() {
@@ -130,13 +142,17 @@ pub(crate) fn scan_store(dir: &Path, mode: ScanMode) -> Result<ScanOutcome, Jour
         };
         match scan_segment(&input)? {
             SegmentScan::TornCreation { reason } => {
-                let warning = repair_torn_creation(dir, path, &reason, mode)?;
-                outcome.warnings.push(warning);
+                outcome.repairs.push(Repair::TornCreation {
+                    path: path.clone(),
+                    reason,
+                });
             }
             SegmentScan::Scanned { state, end, torn } => {
                 if let Some(torn) = torn {
-                    let warning = repair_torn_tail(path, &torn, mode)?;
-                    outcome.warnings.push(warning);
+                    outcome.repairs.push(Repair::TornTail {
+                        path: path.clone(),
+                        torn,
+                    });
                 }
                 outcome.end = end;
                 outcome.segments.push(state);
@@ -151,6 +167,26 @@ pub(crate) fn scan_store(dir: &Path, mode: ScanMode) -> Result<ScanOutcome, Jour
     Ok(outcome)
 }
 
+/// Repairs (or, read-only, reports) what the scan found behind the intact
+/// records; one sentence each.
+///
+/// # Errors
+///
+/// [`JournalError::Io`] when a file cannot be truncated, removed or synced.
+pub(crate) fn apply_repairs(
+    dir: &Path,
+    repairs: &[Repair],
+    mode: ScanMode,
+) -> Result<Vec<String>, JournalError> {
+    repairs
+        .iter()
+        .map(|repair| match repair {
+            Repair::TornTail { path, torn } => repair_torn_tail(path, torn, mode),
+            Repair::TornCreation { path, reason } => repair_torn_creation(dir, path, reason, mode),
+        })
+        .collect()
+}
+
 /// What one segment scan needs to know about its place in the store.
 struct SegmentInput<'a> {
     path: &'a Path,
@@ -161,7 +197,7 @@ struct SegmentInput<'a> {
 
 /// A torn tail found at `offset_bytes`.
 #[derive(Debug)]
-struct TornTail {
+pub(crate) struct TornTail {
     offset_bytes: u64,
     reason: String,
 }

@@ -1,29 +1,41 @@
 //! The superblock and the loss check: telling a torn write (never
 //! acknowledged, safe to drop) from the loss of acknowledged records.
 //!
-//! `SUPERBLOCK` is a 56-byte file recording a sequence number known to be
-//! durable and that record's hash: magic `ETSSUPER`, format version (u32 LE),
-//! sequence (u64 LE), hash (32 bytes), CRC32C of the preceding 52 bytes
-//! (u32 LE). It is replaced atomically (temp file, rename, directory fsync)
-//! when a snapshot is written and when a writable journal closes cleanly.
+//! `SUPERBLOCK` holds two slots of 56 bytes, each recording a sequence number
+//! known to be durable and that record's hash: magic `ETSSUPER`, format
+//! version (u32 LE), sequence (u64 LE), hash (32 bytes), CRC32C of the
+//! preceding 52 bytes (u32 LE). Every group commit, once its records are
+//! fsynced and before any of them is acknowledged, overwrites the older slot
+//! in place and syncs it; so does a snapshot and a clean close. The newest
+//! slot that passes its CRC is the proof; a crash while writing one slot
+//! leaves the other. A file of one slot (56 bytes) is the superblock of an
+//! older build, written only at snapshots and clean closes; it is read as is.
 //! Every snapshot file is proof too: one is only written for a committed
-//! record. On open, a journal that ends before either proof has lost
-//! acknowledged records, and the store refuses to start rather than hand
-//! out those sequence numbers again.
+//! record.
+//!
+//! On open, the loss check runs on what the scan found intact, before any
+//! torn tail is truncated: a journal that ends before either proof has lost
+//! acknowledged records, and the store refuses to start (changing nothing)
+//! rather than hand out those sequence numbers again; a journal whose record
+//! at the proven sequence has another hash has been replaced by another
+//! history. A torn tail after the proven record is an unacknowledged write
+//! and is repaired quietly.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crate::error::{corrupt, io_error};
-use crate::{FORMAT_VERSION, Hash, JournalError, store};
+use crate::reader::Committed;
+use crate::{FORMAT_VERSION, GENESIS_HASH, Hash, JournalError, store};
 
 /// The superblock's file name.
 pub(crate) const SUPERBLOCK_FILE_NAME: &str = "SUPERBLOCK";
-/// Its temporary name while being replaced (removed on open if left behind).
+/// Its temporary name while being created (removed on open if left behind).
 const SUPERBLOCK_TEMP_NAME: &str = "journal-superblock.tmp";
 const MAGIC: &[u8; 8] = b"ETSSUPER";
-const SUPERBLOCK_BYTES: usize = 56;
+const SLOT_BYTES: usize = 56;
+const SLOTS: usize = 2;
 const CRC_AT: usize = 52;
 
 /// A sequence number known durable and its record's hash.
@@ -34,8 +46,14 @@ pub(crate) struct Superblock {
 }
 
 impl Superblock {
-    fn encode(&self) -> [u8; SUPERBLOCK_BYTES] {
-        let mut bytes = [0_u8; SUPERBLOCK_BYTES];
+    /// The superblock of an empty journal.
+    const GENESIS: Superblock = Superblock {
+        sequence: 0,
+        hash: GENESIS_HASH,
+    };
+
+    fn encode(&self) -> [u8; SLOT_BYTES] {
+        let mut bytes = [0_u8; SLOT_BYTES];
         bytes[..8].copy_from_slice(MAGIC);
         bytes[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
         bytes[12..20].copy_from_slice(&self.sequence.to_le_bytes());
@@ -46,7 +64,7 @@ impl Superblock {
     }
 
     fn decode(bytes: &[u8]) -> Option<Superblock> {
-        if bytes.len() != SUPERBLOCK_BYTES || &bytes[..8] != MAGIC {
+        if bytes.len() != SLOT_BYTES || &bytes[..8] != MAGIC {
             return None;
         }
         let crc = u32::from_le_bytes(bytes[CRC_AT..].try_into().ok()?);
@@ -60,19 +78,106 @@ impl Superblock {
     }
 }
 
-/// Replaces the superblock durably.
-///
-/// # Errors
-/// [`JournalError::Io`] when it cannot be written, renamed or synced.
-pub(crate) fn write(dir: &Path, superblock: Superblock) -> Result<(), JournalError> {
+/// The newest valid slot of a superblock file's bytes and its slot number;
+/// `None` when no slot is valid.
+fn newest_slot(bytes: &[u8]) -> Option<(usize, Superblock)> {
+    if bytes.len() != SLOT_BYTES && bytes.len() != SLOT_BYTES * SLOTS {
+        return None;
+    }
+    bytes
+        .chunks_exact(SLOT_BYTES)
+        .enumerate()
+        .filter_map(|(slot, chunk)| Superblock::decode(chunk).map(|superblock| (slot, superblock)))
+        .max_by_key(|(_, superblock)| superblock.sequence)
+}
+
+/// The writable superblock of a journal opened for writing: its file, kept
+/// open, and the slot the next write replaces.
+#[derive(Debug)]
+pub(crate) struct SuperblockFile {
+    file: File,
+    next_slot: usize,
+    /// What the file proves now.
+    pub(crate) current: Superblock,
+}
+
+impl SuperblockFile {
+    /// Opens the store's superblock for writing, creating it (durably, by
+    /// rename) to record `fallback` when the store has none.
+    ///
+    /// # Errors
+    /// [`JournalError::Corrupt`] when it exists but no slot is valid; [`JournalError::Io`].
+    pub(crate) fn open_or_create(
+        dir: &Path,
+        fallback: Superblock,
+    ) -> Result<SuperblockFile, JournalError> {
+        let path = dir.join(SUPERBLOCK_FILE_NAME);
+        let current = match read(dir)? {
+            Some(found) => found,
+            None => {
+                create(dir, fallback)?;
+                (0, fallback)
+            }
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        Ok(SuperblockFile {
+            file,
+            next_slot: (current.0 + 1) % SLOTS,
+            current: current.1,
+        })
+    }
+
+    /// Opens the superblock of a new, empty store.
+    ///
+    /// # Errors
+    /// [`JournalError::Io`].
+    pub(crate) fn create_new(dir: &Path) -> Result<SuperblockFile, JournalError> {
+        create(dir, Superblock::GENESIS)?;
+        SuperblockFile::open_or_create(dir, Superblock::GENESIS)
+    }
+
+    /// Records `superblock` as durable: overwrites the older slot in place and
+    /// syncs it. Nothing is written when it proves nothing newer.
+    ///
+    /// # Errors
+    /// [`JournalError::Io`]; the other slot still holds the previous proof.
+    pub(crate) fn record(
+        &mut self,
+        dir: &Path,
+        superblock: Superblock,
+    ) -> Result<(), JournalError> {
+        if superblock == self.current {
+            return Ok(());
+        }
+        let path = dir.join(SUPERBLOCK_FILE_NAME);
+        let offset = (self.next_slot * SLOT_BYTES) as u64;
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| self.file.write_all(&superblock.encode()))
+            .and_then(|()| self.file.sync_data())
+            .map_err(io_error(&path))?;
+        self.current = superblock;
+        self.next_slot = (self.next_slot + 1) % SLOTS;
+        Ok(())
+    }
+}
+
+/// Creates the superblock file holding `superblock` in both slots, durably
+/// (temp file, rename, directory fsync).
+fn create(dir: &Path, superblock: Superblock) -> Result<(), JournalError> {
     let temp = dir.join(SUPERBLOCK_TEMP_NAME);
+    let slot = superblock.encode();
     let written = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(&temp)
         .and_then(|mut file| {
-            file.write_all(&superblock.encode())?;
+            file.write_all(&slot)?;
+            file.write_all(&slot)?;
             file.sync_all()
         });
     if let Err(source) = written {
@@ -84,19 +189,20 @@ pub(crate) fn write(dir: &Path, superblock: Superblock) -> Result<(), JournalErr
     store::sync_dir(dir)
 }
 
-/// Reads the superblock; `None` when there is none (a store written before
-/// superblocks existed, or never closed cleanly nor snapshotted).
+/// Reads the superblock's newest valid slot; `None` when there is no file (a
+/// store written before superblocks existed, or one whose file was deleted).
 ///
 /// # Errors
-/// [`JournalError::Corrupt`] when it exists but is damaged; [`JournalError::Io`].
-pub(crate) fn read(dir: &Path) -> Result<Option<Superblock>, JournalError> {
+/// [`JournalError::Corrupt`] when it exists but no slot passes its magic,
+/// length and CRC checks; [`JournalError::Io`].
+fn read(dir: &Path) -> Result<Option<(usize, Superblock)>, JournalError> {
     let path = dir.join(SUPERBLOCK_FILE_NAME);
     match fs::read(&path) {
-        Ok(bytes) => Superblock::decode(&bytes).map(Some).ok_or_else(|| {
+        Ok(bytes) => newest_slot(&bytes).map(Some).ok_or_else(|| {
             corrupt(
                 &path,
                 0,
-                "the superblock fails its magic, length or CRC32C check",
+                "no slot of the superblock passes its magic, length and CRC32C checks",
             )
         }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -104,13 +210,21 @@ pub(crate) fn read(dir: &Path) -> Result<Option<Superblock>, JournalError> {
     }
 }
 
-/// Refuses a journal that ends at `last_sequence` when a snapshot or the
-/// superblock proves later records were durable.
+/// Refuses a journal whose intact records end before a record that a
+/// snapshot or the superblock proves durable, or whose record at the
+/// superblock's sequence is not the one recorded there. Runs before any
+/// repair, so a refusal changes nothing on disk.
 ///
 /// # Errors
 /// [`JournalError::RecordsLost`] naming the missing records and the proof;
-/// errors reading the directory or the superblock.
-pub(crate) fn check_nothing_lost(dir: &Path, last_sequence: u64) -> Result<(), JournalError> {
+/// [`JournalError::Corrupt`] for another history; errors reading the
+/// directory, the superblock or the record.
+pub(crate) fn check_nothing_lost(
+    dir: &Path,
+    committed: &Committed<'_>,
+) -> Result<(), JournalError> {
+    let last_sequence = committed.end.last_sequence;
+    let superblock = read(dir)?.map(|(_, superblock)| superblock);
     let newest_snapshot = store::list(dir)?.snapshots.pop();
     let mut proof: Option<(u64, String)> = newest_snapshot.map(|(sequence, path)| {
         (
@@ -118,7 +232,7 @@ pub(crate) fn check_nothing_lost(dir: &Path, last_sequence: u64) -> Result<(), J
             format!("snapshot {} was taken at it", path.display()),
         )
     });
-    if let Some(superblock) = read(dir)?
+    if let Some(superblock) = superblock
         && proof
             .as_ref()
             .is_none_or(|(sequence, _)| superblock.sequence > *sequence)
@@ -128,13 +242,27 @@ pub(crate) fn check_nothing_lost(dir: &Path, last_sequence: u64) -> Result<(), J
             "the superblock records it as durable".to_owned(),
         ));
     }
-    match proof {
-        Some((durable, evidence)) if durable > last_sequence => Err(JournalError::RecordsLost {
+    if let Some((durable, evidence)) = proof
+        && durable > last_sequence
+    {
+        return Err(JournalError::RecordsLost {
             path: dir.to_path_buf(),
             last_sequence,
             durable_sequence: durable,
             evidence,
-        }),
+        });
+    }
+    match superblock {
+        Some(superblock) if committed.record_hash_at(superblock.sequence)? != superblock.hash => {
+            Err(corrupt(
+                &dir.join(SUPERBLOCK_FILE_NAME),
+                0,
+                format!(
+                    "record {} of the journal is not the record the superblock recorded as durable: the journal holds another history",
+                    superblock.sequence
+                ),
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -144,7 +272,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_superblock_round_trips_and_a_flip_is_caught() {
+    fn a_slot_round_trips_and_a_flip_is_caught() {
         let superblock = Superblock {
             sequence: 1_234_567,
             hash: [7; 32],
@@ -153,5 +281,27 @@ mod tests {
         assert_eq!(Superblock::decode(&bytes), Some(superblock));
         bytes[14] ^= 1;
         assert_eq!(Superblock::decode(&bytes), None);
+    }
+
+    #[test]
+    fn the_newest_valid_slot_wins_and_a_torn_slot_falls_back_to_the_other() {
+        let older = Superblock {
+            sequence: 7,
+            hash: [1; 32],
+        };
+        let newer = Superblock {
+            sequence: 9,
+            hash: [2; 32],
+        };
+        let mut bytes = [older.encode(), newer.encode()].concat();
+        assert_eq!(newest_slot(&bytes), Some((1, newer)));
+        bytes[SLOT_BYTES + 30] ^= 0x40;
+        assert_eq!(newest_slot(&bytes), Some((0, older)));
+        assert_eq!(
+            newest_slot(&older.encode()),
+            Some((0, older)),
+            "one slot: an older build's file"
+        );
+        assert_eq!(newest_slot(&bytes[..SLOT_BYTES + 3]), None);
     }
 }

@@ -428,15 +428,32 @@ fn check_idempotency_key(headers: &HeaderMap, request_id: u64) -> Option<Respons
     let decimal = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
     match text.parse::<u64>() {
         Ok(key) if decimal && key == request_id => None,
-        _ => Some(error(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_mismatch",
+        _ => Some(refuse(&Refusal::new(
+            RefusalCode::IdempotencyKeyMismatch,
             format!(
                 "the Idempotency-Key header must be the request_id {request_id} in decimal; it is {:?}",
                 String::from_utf8_lossy(value.as_bytes())
             ),
-        )),
+        ))),
     }
+}
+
+/// A request body as text, refused in the API's JSON error shape when it is
+/// longer than `limit` (`413 payload_too_large`) or not UTF-8
+/// (`400 malformed_command`).
+async fn text_body(body: axum::body::Body, limit: usize) -> Result<String, Response> {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        refuse(&Refusal::new(
+            RefusalCode::PayloadTooLarge,
+            format!("the body is longer than {limit} bytes"),
+        ))
+    })?;
+    String::from_utf8(bytes.to_vec()).map_err(|error| {
+        refuse(&Refusal::new(
+            RefusalCode::MalformedCommand,
+            format!("the body is not UTF-8: {error}"),
+        ))
+    })
 }
 
 /// One line of a batch's answer: decided before the engine, or sent to it.
@@ -452,8 +469,12 @@ enum BatchLine {
 async fn commands_batch(
     State(state): State<ServerState>,
     Extension(principal): Extension<Principal>,
-    body: String,
+    body: axum::body::Body,
 ) -> Response {
+    let body = match text_body(body, BATCH_BODY_MAX_BYTES).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let kind = match access::participant_kind(&state, principal.participant).await {
         Ok(kind) => kind,
         Err(refusal) => return refuse(&refusal),
@@ -561,8 +582,12 @@ async fn command(
     State(state): State<ServerState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: String,
+    body: axum::body::Body,
 ) -> Response {
+    let body = match text_body(body, BODY_MAX_BYTES).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let request = match parse_request(&body) {
         Ok(request) => request,
         Err(parse_error) => {
@@ -728,18 +753,37 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Id, Response> {
-        match Path::<u64>::from_request_parts(parts, state).await {
-            Ok(Path(id)) => Ok(Id(id)),
-            Err(rejection) => Err(refuse(&Refusal::new(
-                RefusalCode::InvalidParameter,
-                format!(
-                    "the path parameter must be a whole number from 0 to {}: {}",
-                    u64::MAX,
-                    rejection.body_text()
-                ),
-            ))),
-        }
+        let text = match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(text)) => text,
+            Err(rejection) => return Err(invalid_parameter(&rejection.body_text())),
+        };
+        whole_number(&text)
+            .map(Id)
+            .ok_or_else(|| invalid_parameter(&format!("{text:?}")))
     }
+}
+
+/// A path parameter as a whole number: decimal digits, or (as JSON Schema
+/// counts integers) a float with no fractional part held exactly (`7.0`).
+fn whole_number(text: &str) -> Option<u64> {
+    if let Ok(whole) = text.parse::<u64>() {
+        return Some(whole);
+    }
+    let float: f64 = text.parse().ok()?;
+    let exact = float.fract() == 0.0 && (0.0..=ets_api::EXACT_FLOAT_INTEGER_MAX).contains(&float);
+    // Exact: a whole number from 0 to 2^53.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    exact.then_some(float as u64)
+}
+
+fn invalid_parameter(what: &str) -> Response {
+    refuse(&Refusal::new(
+        RefusalCode::InvalidParameter,
+        format!(
+            "the path parameter must be a whole number from 0 to {}; it is {what}",
+            u64::MAX
+        ),
+    ))
 }
 
 /// A public read of the engine's state, answered as JSON.

@@ -57,8 +57,13 @@ use std::sync::Arc;
 /// How to run the server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// The store directory (created by `ets init`).
+    /// The store directory (created by `ets init`), which holds the users
+    /// file; for a database store ([`ServerConfig::database`]) only the
+    /// directory of the users file.
     pub data: PathBuf,
+    /// The PostgreSQL URL of a database store (docs/postgres.md); `None`
+    /// for the embedded store in `data`.
+    pub database: Option<String>,
     /// Where to listen, e.g. `127.0.0.1:8080` (port 0 picks a free port).
     pub listen: SocketAddr,
     /// The sequencer's queue and batch limits.
@@ -84,6 +89,7 @@ impl ServerConfig {
     pub fn new(data: PathBuf, listen: SocketAddr) -> ServerConfig {
         ServerConfig {
             data,
+            database: None,
             listen,
             sequencer: SequencerConfig::default(),
             tls: None,
@@ -108,18 +114,18 @@ pub struct TlsFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The store could not be opened.
-    #[error("cannot open the store in {path}: {source}")]
+    #[error("cannot open the store in {location}: {source}")]
     Store {
-        /// The directory.
-        path: PathBuf,
+        /// The directory, or the database URL without its password.
+        location: String,
         /// Why.
         source: ets_store::StoreError,
     },
     /// The history database beside the journal could not be brought up to it.
-    #[error("cannot open the history of {path}: {source}")]
+    #[error("cannot open the history of {location}: {source}")]
     History {
-        /// The store directory.
-        path: PathBuf,
+        /// The store directory, or the database URL without its password.
+        location: String,
         /// Why.
         source: ets_history::HistoryError,
     },
@@ -166,6 +172,20 @@ async fn label_store_kind(
     response
 }
 
+/// Opens the store at `location` as its one writer and brings its history up to the journal.
+fn open_store(location: &ets_store::StoreLocation) -> Result<ets_store::Store, ServerError> {
+    let mut store = ets_store::Store::open_at(location, ets_store::StoreConfig::default())
+        .map_err(|source| ServerError::Store {
+            location: location.to_string(),
+            source,
+        })?;
+    ets_history::attach(&mut store).map_err(|source| ServerError::History {
+        location: location.to_string(),
+        source,
+    })?;
+    Ok(store)
+}
+
 /// Opens the store and its users file, binds the address, calls `on_listening` with the bound
 /// address (useful with port 0), and serves until `shutdown` completes; then
 /// the sequencer finishes the jobs already queued and the store is closed.
@@ -178,15 +198,6 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let mut store = ets_store::Store::open(&config.data, ets_store::StoreConfig::default())
-        .map_err(|source| ServerError::Store {
-            path: config.data.clone(),
-            source,
-        })?;
-    ets_history::attach(&mut store).map_err(|source| ServerError::History {
-        path: config.data.clone(),
-        source,
-    })?;
     let users = UserDirectory::open(&config.data).map_err(|source| ServerError::Users {
         path: config.data.clone(),
         source,
@@ -203,6 +214,15 @@ pub async fn serve(
         ),
         None => None,
     };
+    let location = match &config.database {
+        Some(url) => ets_store::StoreLocation::Database(url.clone()),
+        None => ets_store::StoreLocation::Directory(config.data.clone()),
+    };
+    // The database client blocks (it runs its own runtime): open it off this
+    // runtime's threads, last, so that no early return drops it here.
+    let store = tokio::task::spawn_blocking(move || open_store(&location))
+        .await
+        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))?;
     let kind = store.kind();
     let metrics = Arc::new(Metrics::new());
     let streams = Streams::new();

@@ -308,7 +308,7 @@ fn tokens_issued_or_revoked_while_serving_take_effect_at_the_next_request() {
 #[test]
 fn idempotency_key_must_be_the_request_id() {
     // Goal: an Idempotency-Key that differs from the body's request_id, or is
-    // not decimal, is refused with 400 before the engine; an equal one passes;
+    // not decimal, is refused with 422 before the engine; an equal one passes;
     // a replayed request id with another body is refused (request_id_reused).
     let server = start(&[("admin", 1, Role::Administrator)]);
     let token = Users::issue_token(&server.data, "admin").expect("token");
@@ -318,7 +318,7 @@ fn idempotency_key_must_be_the_request_id() {
         let answer = post_with(&server, admin, Some(key), &register);
         assert_eq!(
             (answer.status, answer.body["code"].as_str()),
-            (400, Some("idempotency_key_mismatch")),
+            (422, Some("idempotency_key_mismatch")),
             "key {key:?}"
         );
     }

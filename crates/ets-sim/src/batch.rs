@@ -158,12 +158,16 @@ impl Results {
         }
     }
 
-    /// Checks that the members are the plan's, each once, in index order, and (for a
-    /// whole batch) all of them.
+    /// Checks that the shard (if any) is one of the plan's, and that the members are
+    /// the plan's (the shard's), each once, in index order, all of them.
     ///
     /// # Errors
     /// Naming the first member out of place, or the count missing.
     pub fn check(&self) -> Result<()> {
+        if let Some(shard) = self.shard {
+            Shard::parse(&format!("{}/{}", shard.index, shard.count))?;
+            shard.check(self.plan.member_count())?;
+        }
         let mut expected =
             (0..self.plan.member_count()).filter(|i| self.shard.is_none_or(|s| s.holds(*i)));
         for member in &self.members {

@@ -299,6 +299,9 @@ fn intro(runs: &[Run]) -> String {
 pub fn to_markdown(runs: &[Run]) -> String {
     let mut out = String::from("# Comparison of designs\n\n");
     let _ = writeln!(out, "{}\n", intro(runs));
+    if let Some(warning) = runs.first().and_then(|r| r.summary.small_run_warning()) {
+        let _ = writeln!(out, "**Warning:** {warning}\n");
+    }
     out.push_str(&markdown_table(&HEADER, 1, &table_rows(runs)));
     out.push_str(
         "\nCompliance cost = abatement + net purchases + penalties; the least-cost benchmark \
@@ -317,6 +320,9 @@ pub fn to_markdown(runs: &[Run]) -> String {
 pub fn to_html(runs: &[Run]) -> String {
     let mut page = Page::new("Comparison of designs");
     page.note(&intro(runs));
+    if let Some(warning) = runs.first().and_then(|r| r.summary.small_run_warning()) {
+        page.paragraph(&format!("Warning: {warning}"));
+    }
     page.table(&HEADER, &table_rows(runs));
     page.note(
         "Compliance cost = abatement + net purchases + penalties; the least-cost benchmark \

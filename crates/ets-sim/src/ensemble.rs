@@ -8,7 +8,6 @@ use crate::year::{RunOptions, run_year, run_year_in_store};
 use anyhow::{Context as _, Result, anyhow, bail};
 use ets_engine::Engine;
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -99,14 +98,30 @@ pub struct Job {
     pub scenario: Scenario,
 }
 
-/// Runs every job journaled in its own store in its own temporary directory (removed
-/// after the run), `threads` at a time, checking the registry's invariants after
-/// each; returns the members in job order. With `progress`, one bar on stderr counts
-/// the members done.
+/// Where the members of a batch keep the registry while they run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Storage {
+    /// Each member journaled in its own store in its own temporary directory (removed
+    /// after the run): the path of `ets simulate` and `ets demo`.
+    #[default]
+    Journaled,
+    /// Each member on an engine in memory: the same run (the same state hash) without
+    /// the journal's writes.
+    Memory,
+}
+
+/// Runs every job on its own registry (see [`Storage`]), `threads` at a time,
+/// checking the registry's invariants after each; returns the members in job order.
+/// With `progress`, one bar on stderr counts the members done.
 ///
 /// # Errors
 /// The first failing member's error (in job order), naming its seed.
-pub fn run_journaled(jobs: &[Job], threads: usize, progress: bool) -> Result<Vec<Member>> {
+pub fn run_jobs(
+    jobs: &[Job],
+    threads: usize,
+    storage: Storage,
+    progress: bool,
+) -> Result<Vec<Member>> {
     let bar = if progress {
         let bar = indicatif::ProgressBar::new(jobs.len() as u64);
         if let Ok(style) =
@@ -122,7 +137,7 @@ pub fn run_journaled(jobs: &[Job], threads: usize, progress: bool) -> Result<Vec
     };
     let members = parallel(jobs.len(), threads, |k| {
         let job = &jobs[k];
-        let member = run_member(job)
+        let member = run_member(job, storage)
             .with_context(|| format!("member {} (seed {})", job.index, job.scenario.scenario.seed));
         bar.inc(1);
         member
@@ -131,21 +146,30 @@ pub fn run_journaled(jobs: &[Job], threads: usize, progress: bool) -> Result<Vec
     members.into_iter().collect()
 }
 
-/// One job through a journaled store in a temporary directory.
-fn run_member(job: &Job) -> Result<Member> {
-    let dir = tempfile::Builder::new()
-        .prefix("ets-sim-member-")
-        .tempdir()
-        .context("creating a temporary directory")?;
-    let (summary, store) = run_year_in_store(
-        &job.scenario,
-        &dir.path().join("store"),
-        RunOptions::default(),
-    )?;
-    store
-        .engine()
-        .check_invariants()
-        .map_err(|e| anyhow!("registry invariants broken after the run: {e}"))?;
+/// One job on its own registry.
+fn run_member(job: &Job, storage: Storage) -> Result<Member> {
+    let broken = |e| anyhow!("registry invariants broken after the run: {e}");
+    let summary = match storage {
+        Storage::Journaled => {
+            let dir = tempfile::Builder::new()
+                .prefix("ets-sim-member-")
+                .tempdir()
+                .context("creating a temporary directory")?;
+            let (summary, store) = run_year_in_store(
+                &job.scenario,
+                &dir.path().join("store"),
+                RunOptions::default(),
+            )?;
+            store.engine().check_invariants().map_err(broken)?;
+            summary
+        }
+        Storage::Memory => {
+            let mut engine = Engine::new();
+            let summary = run_year(&job.scenario, &mut engine)?;
+            engine.check_invariants().map_err(broken)?;
+            summary
+        }
+    };
     Ok(Member::of(job.index, job.point, &summary))
 }
 
@@ -322,30 +346,4 @@ pub fn headline_bands(headlines: &[Headline]) -> Vec<(&'static str, Band)> {
             )
         })
         .collect()
-}
-
-/// The ensemble as a Markdown table: figure, 5%, median, 95%.
-#[must_use]
-pub fn to_markdown(scenario: &str, seeds: &[u64], members: &[YearSummary]) -> String {
-    let mut out = format!(
-        "# Ensemble: {scenario}\n\n{} members, seeds {} to {}; each member is one \
-         deterministic run.\n\n| Figure | 5% | Median | 95% |\n|---|---:|---:|---:|\n",
-        members.len(),
-        seeds.first().copied().unwrap_or_default(),
-        seeds.last().copied().unwrap_or_default(),
-    );
-    for (name, band) in bands(members) {
-        let _ = writeln!(
-            out,
-            "| {name} | {:.2} | {:.2} | {:.2} |",
-            band.low, band.median, band.high
-        );
-    }
-    if members.len() < 20 {
-        out.push_str(
-            "\nFewer than 20 members: the 5% and 95% quantiles are close to the extremes \
-             and the band is rough.\n",
-        );
-    }
-    out
 }

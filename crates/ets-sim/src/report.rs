@@ -453,6 +453,9 @@ impl YearSummary {
         let mut out = String::new();
         let _ = writeln!(out, "# Simulated compliance year: {}\n", self.scenario);
         let _ = writeln!(out, "{}\n", self.run_line());
+        if let Some(warning) = self.small_run_warning() {
+            let _ = writeln!(out, "**Warning:** {warning}\n");
+        }
         for section in self.sections() {
             let _ = writeln!(out, "## {}\n", section.heading);
             if !section.note.is_empty() {
@@ -467,6 +470,16 @@ impl YearSummary {
             let _ = writeln!(out, "![{}]({}.svg)\n", chart.1, chart.0);
         }
         out
+    }
+
+    /// The warning when the run has too few entities to stand for the market (see
+    /// [`crate::batch::small_run_warning`]).
+    #[must_use]
+    pub fn small_run_warning(&self) -> Option<String> {
+        crate::batch::small_run_warning(
+            u32::try_from(self.entities).unwrap_or(u32::MAX),
+            self.published.entities,
+        )
     }
 
     /// Seed, commands, run time and state hash, as one sentence.
@@ -907,6 +920,9 @@ impl YearSummary {
     pub fn to_html(&self, figures: &EntityFigures) -> String {
         let mut page = Page::new(&format!("Simulated compliance year: {}", self.scenario));
         page.note(&self.run_line());
+        if let Some(warning) = self.small_run_warning() {
+            page.paragraph(&format!("Warning: {warning}"));
+        }
         page.cards(&[
             (format!("{:.2} Mt", self.traded_mt), "secondary volume"),
             (

@@ -64,7 +64,7 @@ impl Shard {
     /// True when member `index` belongs to this shard.
     #[must_use]
     pub fn holds(self, index: usize) -> bool {
-        index % self.count as usize == self.index as usize
+        self.count != 0 && index % self.count as usize == self.index as usize
     }
 
     /// The file name of this shard's results: `results-shard-<i>-of-<n>.json`.

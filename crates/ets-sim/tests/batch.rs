@@ -239,6 +239,44 @@ fn shards_merge_into_the_whole_batch_byte_for_byte() {
         .expect_err("twice")
         .to_string();
     assert!(twice.contains("given twice"), "{twice}");
+    let mut other = Results::read(&files[1]).expect("shard 0 reads");
+    other.plan.scenario_file = "elsewhere.toml".into();
+    let other_path = dir.path().join("other.json");
+    other.write(&other_path).expect("written");
+    let mismatch = shard::merge(&[files[0].clone(), other_path])
+        .expect_err("another batch")
+        .to_string();
+    assert!(
+        mismatch.contains("other.json") && mismatch.contains("from another batch"),
+        "{mismatch}"
+    );
+    let mut seeds = other.clone();
+    seeds.plan.scenario_file = results.plan.scenario_file.clone();
+    seeds.plan.seeds[0] += 1;
+    let seeds_path = dir.path().join("seeds.json");
+    seeds.write(&seeds_path).expect("written");
+    let error = format!(
+        "{:#}",
+        Results::read(&seeds_path).expect_err("members of other seeds")
+    );
+    assert!(
+        error.contains("seeds.json") && error.contains("the plan has"),
+        "{error}"
+    );
+    for (index, count) in [(0, 0), (5, 2), (0, 4_000_000_000)] {
+        let bad = Results {
+            shard: Some(Shard { index, count }),
+            members: Vec::new(),
+            ..results.clone()
+        };
+        let path = dir.path().join(format!("bad-{index}-{count}.json"));
+        bad.write(&path).expect("written");
+        let error = format!("{:#}", Results::read(&path).expect_err("a bad shard"));
+        assert!(
+            error.contains("bad-") && error.contains("--shard"),
+            "{error}"
+        );
+    }
     let whole = dir.path().join("results.json");
     results.write(&whole).expect("written");
     let not_a_shard = shard::merge(&[whole]).expect_err("whole").to_string();

@@ -1,5 +1,6 @@
 //! The store's kind, chosen once at creation and recorded durably in the
-//! store directory (`store-kind`): who sets the time of its commands.
+//! store directory (`store-kind`), or for a database store as `kind` in its
+//! `ets_store` table: who sets the time of its commands.
 //!
 //! - `live`: the sequencer stamps every command with the server's clock; a
 //!   client never sets it.

@@ -26,4 +26,4 @@ pub use store::{
     CLIENT_TIME_REFUSED, CLOCK_IS_LIVE, Reply, Store, StoreConfig, StoreError, Submission,
     wall_clock_now,
 };
-pub use verify::{VerifyReport, verify, verify_at};
+pub use verify::{VerifyReport, replay, verify, verify_at};

@@ -637,16 +637,16 @@ pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), 
         reason: error.to_string(),
     })?;
     let (envelope, journaled) = entry.into_envelope(Timestamp(record.timestamp_ms));
-    let replayed = match engine.apply(&envelope) {
-        Applied::Fresh(outcome) => outcome.code().to_owned(),
-        Applied::Duplicate(_) => "duplicate".to_owned(),
-        Applied::Reused(outcome) => outcome.code().to_owned(),
+    let applied = engine.apply(&envelope);
+    let replayed = match &applied {
+        Applied::Fresh(outcome) | Applied::Reused(outcome) => outcome.code(),
+        Applied::Duplicate(_) => "duplicate",
     };
     if replayed != journaled {
         return Err(StoreError::ReplayMismatch {
             sequence: record.sequence,
             journaled,
-            replayed,
+            replayed: replayed.to_owned(),
         });
     }
     Ok(())

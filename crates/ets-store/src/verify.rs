@@ -28,6 +28,24 @@ pub struct VerifyReport {
     pub warnings: Vec<String>,
 }
 
+/// Replays the whole journal of the store in `dir` into a fresh engine,
+/// ignoring snapshots (the worst case of recovery), without changing the
+/// store; returns the engine and how many records it replayed.
+///
+/// # Errors
+/// [`StoreError`] naming the first record that fails its checks, does not
+/// decode or replays to another outcome.
+pub fn replay(dir: &Path) -> Result<(Engine, u64), StoreError> {
+    let journal = Journal::open_read_only(dir, JournalConfig::default())?;
+    let mut engine = Engine::new();
+    let mut records = 0;
+    for record in journal.read_from(1)? {
+        replay_record(&mut engine, &record?)?;
+        records += 1;
+    }
+    Ok((engine, records))
+}
+
 /// Verifies the store in `dir` without changing it.
 ///
 /// # Errors

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use ets_sim::Scenario;
 use ets_sim::batch::{Plan, Point, Results};
 use ets_sim::compare::Variant;
-use ets_sim::ensemble::{self, Band, Job};
+use ets_sim::ensemble::{self, Band, Job, Storage};
 use ets_sim::shard::{self, Shard};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,6 +17,8 @@ use std::time::Instant;
 /// A checked batch, ready to run: nothing has been written yet.
 struct Batch {
     plan: Plan,
+    /// Journaled members, or engines in memory.
+    storage: Storage,
     /// The scenario of each design point (seed set per member).
     scenarios: Vec<Scenario>,
     shard: Option<Shard>,
@@ -65,6 +67,14 @@ fn batch_folder(given: Option<PathBuf>, default: PathBuf, shard: Option<Shard>) 
     }
 }
 
+fn storage(args: &BatchArgs) -> Storage {
+    if args.in_memory {
+        Storage::Memory
+    } else {
+        Storage::Journaled
+    }
+}
+
 fn jobs(args: &BatchArgs) -> usize {
     args.jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
@@ -105,6 +115,7 @@ pub fn run_ensemble(
     };
     run_batch(Batch {
         plan,
+        storage: storage(args),
         scenarios: planned.into_iter().map(|p| p.scenario).collect(),
         shard,
         out: batch_folder(out, default, shard)?,
@@ -150,6 +161,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<ExitCode> {
     };
     run_batch(Batch {
         plan,
+        storage: storage(&args.batch),
         scenarios,
         shard,
         out: batch_folder(args.out.clone(), default, shard)?,
@@ -162,6 +174,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<ExitCode> {
 fn run_batch(batch: Batch) -> Result<ExitCode> {
     let Batch {
         plan,
+        storage,
         scenarios,
         shard,
         out,
@@ -182,14 +195,18 @@ fn run_batch(batch: Batch) -> Result<ExitCode> {
         })
         .collect();
     eprintln!(
-        "{} members of {} ({} points x {} seeds), {jobs} at a time, each journaled in its own temporary store",
+        "{} members of {} ({} points x {} seeds), {jobs} at a time, each {}",
         selected.len(),
         plan.member_count(),
         plan.points.len(),
-        plan.seeds.len()
+        plan.seeds.len(),
+        match storage {
+            Storage::Journaled => "journaled in its own temporary store",
+            Storage::Memory => "on an engine in memory",
+        }
     );
     let started = Instant::now();
-    let members = ensemble::run_journaled(&selected, jobs, true)?;
+    let members = ensemble::run_jobs(&selected, jobs, storage, true)?;
     std::fs::create_dir_all(&out)?;
     let seconds = started.elapsed().as_secs_f64();
     let commands: u64 = members.iter().map(|m| m.commands).sum();

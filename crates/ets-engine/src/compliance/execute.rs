@@ -36,6 +36,38 @@ impl Compliance {
                 phase,
                 outputs,
             } => self.allocate(registry, context, scheme, *year, *phase, outputs),
+            ComplianceCommand::AllocateEu {
+                scheme,
+                year,
+                installations,
+            } => self.allocate_eu(registry, context, scheme, *year, installations),
+            ComplianceCommand::Borrow {
+                entity,
+                year,
+                quantity,
+            } => self.borrow(registry, context, *entity, *year, *quantity),
+            ComplianceCommand::CloseYear {
+                scheme,
+                year,
+                reference_average_price,
+            } => self.close_year(registry, context, scheme, *year, *reference_average_price),
+            ComplianceCommand::SubmitReport { .. }
+            | ComplianceCommand::SetPlausibilityRanges { .. }
+            | ComplianceCommand::VerifyReport { .. }
+            | ComplianceCommand::CorrectReport { .. } => {
+                self.execute_reporting(registry, context, command)
+            }
+        }
+    }
+
+    /// The monitoring, reporting and verification commands of [`Compliance::execute`].
+    fn execute_reporting(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        command: &ComplianceCommand,
+    ) -> Result<ComplianceEffect, ComplianceError> {
+        match command {
             ComplianceCommand::SubmitReport {
                 entity,
                 year,
@@ -43,40 +75,30 @@ impl Compliance {
                 purchased_electricity_mwh,
                 output_mwh,
                 draft,
-            } => self.submit_report(
-                registry,
-                context,
-                *entity,
-                *year,
-                ReportData {
+            } => {
+                let data = ReportData {
                     fuels,
                     purchased_electricity_mwh,
                     output_mwh,
                     draft: *draft,
-                },
-            ),
-            ComplianceCommand::Borrow {
-                entity,
-                year,
-                quantity,
-            } => self.borrow(registry, context, *entity, *year, *quantity),
+                };
+                self.submit_report(registry, context, *entity, *year, data)
+            }
             ComplianceCommand::SetPlausibilityRanges {
                 scheme,
                 carbon_content_min,
                 carbon_content_max,
                 intensity_min,
                 intensity_max,
-            } => self.set_plausibility_ranges(
-                registry,
-                context,
-                scheme,
-                [
+            } => {
+                let ranges = [
                     carbon_content_min.clone(),
                     carbon_content_max.clone(),
                     intensity_min.clone(),
                     intensity_max.clone(),
-                ],
-            ),
+                ];
+                self.set_plausibility_ranges(registry, context, scheme, ranges)
+            }
             ComplianceCommand::VerifyReport {
                 entity,
                 year,
@@ -87,16 +109,14 @@ impl Compliance {
                 year,
                 emissions,
             } => self.correct_report(registry, context, *entity, *year, *emissions),
-            ComplianceCommand::CloseYear {
-                scheme,
-                year,
-                reference_average_price,
-            } => self.close_year(registry, context, scheme, *year, *reference_average_price),
-            ComplianceCommand::AllocateEu {
-                scheme,
-                year,
-                installations,
-            } => self.allocate_eu(registry, context, scheme, *year, installations),
+            ComplianceCommand::LoadRulebook { .. }
+            | ComplianceCommand::RegisterEntities { .. }
+            | ComplianceCommand::Allocate { .. }
+            | ComplianceCommand::AllocateEu { .. }
+            | ComplianceCommand::Borrow { .. }
+            | ComplianceCommand::CloseYear { .. } => {
+                unreachable!("Compliance::execute handles this command itself")
+            }
         }
     }
 

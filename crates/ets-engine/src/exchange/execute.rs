@@ -17,6 +17,7 @@ use ets_market::{
 };
 use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, UnitClass};
 use ets_registry::{AccountKind, Context, ParticipantKind, Registry};
+use std::collections::BTreeMap;
 
 /// The fields of a new order.
 struct NewOrder {
@@ -57,6 +58,13 @@ struct NewProposal {
     price: Price,
     quantity: Quantity,
     expires_at: Timestamp,
+}
+
+/// The exchange split into the parts one command changes at the same time.
+struct Parts<'a> {
+    instruments: &'a mut BTreeMap<Code, Instrument>,
+    auctions: &'a mut BTreeMap<AuctionId, AuctionState>,
+    ledger: Ledger<'a>,
 }
 
 impl Exchange {
@@ -345,6 +353,23 @@ impl Exchange {
         self.check_holding_limit(registry, allocations, symbol, account, adding, replacing)
     }
 
+    /// Splits the exchange into the parts one command changes at once: the
+    /// instruments, the auctions and the ledger settlement changes. The one
+    /// place a [`Ledger`] is built.
+    fn parts<'a>(&'a mut self, registry: &'a mut Registry, context: Context) -> Parts<'a> {
+        Parts {
+            instruments: &mut self.instruments,
+            auctions: &mut self.auctions,
+            ledger: Ledger {
+                registry,
+                cash: &mut self.cash,
+                bought_today: &mut self.bought_today,
+                trades: &mut self.trades,
+                context,
+            },
+        }
+    }
+
     /// Splits the exchange into one instrument and the ledger settlement
     /// changes.
     fn split<'a>(
@@ -353,30 +378,19 @@ impl Exchange {
         context: Context,
         symbol: &Code,
     ) -> Result<(&'a mut Instrument, Ledger<'a>), ExchangeError> {
-        let instrument = self
-            .instruments
+        let Parts {
+            instruments,
+            ledger,
+            ..
+        } = self.parts(registry, context);
+        let instrument = instruments
             .get_mut(symbol)
             .ok_or(ExchangeError::UnknownInstrument(*symbol))?;
-        Ok((
-            instrument,
-            Ledger {
-                registry,
-                cash: &mut self.cash,
-                bought_today: &mut self.bought_today,
-                trades: &mut self.trades,
-                context,
-            },
-        ))
+        Ok((instrument, ledger))
     }
 
     fn ledger<'a>(&'a mut self, registry: &'a mut Registry, context: Context) -> Ledger<'a> {
-        Ledger {
-            registry,
-            cash: &mut self.cash,
-            bought_today: &mut self.bought_today,
-            trades: &mut self.trades,
-            context,
-        }
+        self.parts(registry, context).ledger
     }
 
     fn instrument(&self, symbol: &Code) -> Result<&Instrument, ExchangeError> {
@@ -1023,15 +1037,12 @@ impl Exchange {
     ) -> Result<ExchangeEffect, ExchangeError> {
         registry.check_may_trade(context.requester, account)?;
         let cash = cash_required(price, quantity, 0).ok_or(ExchangeError::Overflow("bid value"))?;
-        let mut ledger = Ledger {
-            registry,
-            cash: &mut self.cash,
-            bought_today: &mut self.bought_today,
-            trades: &mut self.trades,
-            context,
-        };
-        let state = self
-            .auctions
+        let Parts {
+            auctions,
+            mut ledger,
+            ..
+        } = self.parts(registry, context);
+        let state = auctions
             .get_mut(&auction)
             .ok_or(ExchangeError::UnknownAuction(auction))?;
         ledger.hold_cash(account, cash)?;
@@ -1117,15 +1128,13 @@ impl Exchange {
         };
         // Only an increase needs holding before the call; a decrease is released after.
         let more = Money::new((cash.minor_units() - held.minor_units()).max(0));
-        let mut ledger = Ledger {
-            registry,
-            cash: &mut self.cash,
-            bought_today: &mut self.bought_today,
-            trades: &mut self.trades,
-            context,
-        };
+        let Parts {
+            auctions,
+            mut ledger,
+            ..
+        } = self.parts(registry, context);
         ledger.hold_cash(account, more)?;
-        let Some(state) = self.auctions.get_mut(&auction) else {
+        let Some(state) = auctions.get_mut(&auction) else {
             ledger.release_cash(account, more);
             return Err(ExchangeError::UnknownAuction(auction));
         };
@@ -1208,14 +1217,12 @@ impl Exchange {
                 closed += u32::from(done);
             }
         }
-        let mut ledger = Ledger {
-            registry,
-            cash: &mut self.cash,
-            bought_today: &mut self.bought_today,
-            trades: &mut self.trades,
-            context,
-        };
-        for state in self.auctions.values_mut() {
+        let Parts {
+            auctions,
+            mut ledger,
+            ..
+        } = self.parts(registry, context);
+        for state in auctions.values_mut() {
             let bids: Vec<OrderId> = state
                 .bids
                 .iter()
@@ -1246,15 +1253,12 @@ impl Exchange {
             ParticipantKind::Administrator,
             "close auctions",
         )?;
-        let mut ledger = Ledger {
-            registry,
-            cash: &mut self.cash,
-            bought_today: &mut self.bought_today,
-            trades: &mut self.trades,
-            context,
-        };
-        let state = self
-            .auctions
+        let Parts {
+            auctions,
+            mut ledger,
+            ..
+        } = self.parts(registry, context);
+        let state = auctions
             .get_mut(&auction)
             .ok_or(ExchangeError::UnknownAuction(auction))?;
         let outcome = state.auction.close(context.at)?;
@@ -1265,8 +1269,10 @@ impl Exchange {
             .filter(|award| !award.quantity.is_zero())
         {
             let Some(hold) = state.bids.get_mut(&award.bid) else {
-                debug_assert!(false, "an award for a bid without a hold");
-                continue;
+                panic!(
+                    "settlement invariant broken: auction {} awarded bid {} that holds nothing",
+                    auction.0, award.bid.0
+                );
             };
             let record = TradeRecord {
                 id: 0,
@@ -1287,7 +1293,12 @@ impl Exchange {
             state.units_held = state
                 .units_held
                 .checked_sub(award.quantity)
-                .unwrap_or(Quantity::ZERO);
+                .unwrap_or_else(|| {
+                    panic!(
+                        "settlement invariant broken: auction {} awards more than it holds",
+                        auction.0
+                    )
+                });
         }
         ledger
             .registry

@@ -39,4 +39,6 @@ pub use command::{
 };
 pub use error::ExchangeError;
 pub use limits::{Allocations, HoldingLimit, NoAllocations};
+#[cfg(feature = "planted-settlement-failure")]
+pub use settle::PLANTED_FAILURE_TONNES;
 pub use state::{Exchange, TradeRecord, TradeVenue};

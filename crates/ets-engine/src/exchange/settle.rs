@@ -150,6 +150,8 @@ impl Ledger<'_> {
         class_index: u32,
         quantity: Quantity,
     ) -> TransactionId {
+        #[cfg(feature = "planted-settlement-failure")]
+        let buyer = planted_buyer(buyer, quantity);
         match self
             .registry
             .settle_trade(seller, buyer, class_index, quantity, self.context)
@@ -328,6 +330,23 @@ fn held_value(price: ets_model::Price, quantity: Quantity) -> i64 {
         .unwrap_or_else(|| {
             panic!("settlement invariant broken: {quantity} t at {price:?} overflows the cash held")
         })
+}
+
+/// Test builds only (feature `planted-settlement-failure`): a sale of exactly
+/// this many tonnes is delivered to an account the registry does not know, so
+/// the registry refuses it and the settlement invariant stops the process.
+#[cfg(feature = "planted-settlement-failure")]
+pub const PLANTED_FAILURE_TONNES: u64 = 73_331;
+
+/// The planted failure: the buyer of a [`PLANTED_FAILURE_TONNES`] sale is
+/// replaced by an account that does not exist.
+#[cfg(feature = "planted-settlement-failure")]
+fn planted_buyer(buyer: AccountId, quantity: Quantity) -> AccountId {
+    if quantity == Quantity::new(PLANTED_FAILURE_TONNES) {
+        AccountId(u64::MAX)
+    } else {
+        buyer
+    }
 }
 
 /// A sum of held cash, which cannot overflow while the invariants hold.

@@ -407,6 +407,17 @@ fn damage_after_open_is_caught_by_the_reader() {
     assert!(reader.next().is_none());
 }
 
+/// Appends the first half of record 1's bytes to `segment`: the torn write
+/// of a record that was never acknowledged.
+fn append_torn_write(segment: &Path) {
+    let bytes = fs::read(segment).expect("read");
+    let start = record_offset(1) as usize;
+    let half = record_size_bytes(PAYLOAD_BYTES) / 2;
+    let mut torn = bytes.clone();
+    torn.extend_from_slice(&bytes[start..start + half]);
+    fs::write(segment, torn).expect("write");
+}
+
 #[test]
 fn read_only_open_leaves_a_torn_tail_in_place_reads_what_is_valid_and_refuses_writes() {
     // Goal: queries and verification can open a store (even one a writer holds)
@@ -414,16 +425,16 @@ fn read_only_open_leaves_a_torn_tail_in_place_reads_what_is_valid_and_refuses_wr
     let (_temp, dir, mut journal) = new_store(JournalConfig::default());
     append_batch(&mut journal, 3, PAYLOAD_BYTES);
     let segment = segment_paths(&dir)[0].clone();
-    let full_length = file_len(&segment);
-    truncate(&segment, full_length - 3);
+    append_torn_write(&segment);
+    let torn_length = file_len(&segment);
     let mut reader =
         Journal::open_read_only(&dir, JournalConfig::default()).expect("read-only open");
-    assert_eq!(reader.last_sequence(), 2);
-    assert_eq!(read_all(&reader, 1).len(), 2);
+    assert_eq!(reader.last_sequence(), 3);
+    assert_eq!(read_all(&reader, 1).len(), 3);
     assert!(!reader.recovery_warnings().is_empty());
-    assert_eq!(file_len(&segment), full_length - 3, "nothing was truncated");
+    assert_eq!(file_len(&segment), torn_length, "nothing was truncated");
     assert!(matches!(
-        reader.append(timestamp_of(3), b"x"),
+        reader.append(timestamp_of(4), b"x"),
         Err(JournalError::ReadOnly)
     ));
     assert!(matches!(reader.commit(), Err(JournalError::ReadOnly)));
@@ -431,4 +442,43 @@ fn read_only_open_leaves_a_torn_tail_in_place_reads_what_is_valid_and_refuses_wr
         reader.write_snapshot(1, b"state"),
         Err(JournalError::ReadOnly)
     ));
+}
+
+// Goal: every group commit records its last record in the superblock, so after a crash (here:
+// a copy of the files taken while the writer is open, so no clean close wrote anything) damage to
+// the last acknowledged record is a loss refused before anything is truncated, while a torn write
+// after it is repaired quietly.
+#[test]
+fn after_a_crash_the_superblock_of_the_last_commit_tells_a_loss_from_a_torn_write() {
+    let (_temp, dir, mut journal) = new_store(JournalConfig::default());
+    append_batch(&mut journal, 3, PAYLOAD_BYTES);
+    append_batch(&mut journal, 2, PAYLOAD_BYTES);
+
+    let (_lost_temp, lost) = copy_store(&dir);
+    let segment = segment_paths(&lost)[0].clone();
+    flip_byte(&segment, record_offset(5) + 40, 0x01);
+    let damaged = fs::read(&segment).expect("read");
+    match Journal::open(&lost, JournalConfig::default()) {
+        Err(JournalError::RecordsLost {
+            last_sequence: 4,
+            durable_sequence: 5,
+            ..
+        }) => {}
+        other => panic!("expected records 5 to 5 lost, got {other:?}"),
+    }
+    assert_eq!(
+        fs::read(&segment).expect("read"),
+        damaged,
+        "a refused open repaired"
+    );
+
+    let (_torn_temp, torn) = copy_store(&dir);
+    let segment = segment_paths(&torn)[0].clone();
+    append_torn_write(&segment);
+    let reopened =
+        Journal::open(&torn, JournalConfig::default()).expect("a torn write is repaired");
+    assert_eq!(reopened.last_sequence(), 5);
+    assert_eq!(reopened.recovery_warnings().len(), 1);
+    assert_eq!(file_len(&segment), record_offset(6));
+    drop(journal);
 }

@@ -1,0 +1,155 @@
+//! The `ets` binary on a PostgreSQL store (`--data postgres://...`): the
+//! store-opening commands work on it, and every bad database is a clear
+//! error with its stable code, exit status 1, and no password printed.
+
+use ets_pgtest::{Cluster, PASSWORD};
+use serde_json::Value;
+use std::process::Output;
+
+mod common;
+
+fn run(args: &[&str], stdin: &str) -> Output {
+    common::run_ets(args, stdin)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn succeeds(args: &[&str], stdin: &str) -> String {
+    let output = run(args, stdin);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// Runs `args`, which must fail with exit status 1 and `(code CODE)` on
+/// standard error, never showing the password.
+fn refused(args: &[&str], code: &str) {
+    let output = run(args, "");
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{args:?}: {text}");
+    assert!(text.contains(&format!("(code {code})")), "{args:?}: {text}");
+    assert!(text.contains("hint: "), "{args:?}: {text}");
+    assert!(!text.contains(PASSWORD), "{args:?}: {text}");
+}
+
+const SESSION: &str = r#"{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}
+{"request_id":2,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}
+{"request_id":3,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1000}
+"#;
+
+#[test]
+fn the_store_opening_commands_work_on_a_database_store() {
+    let cluster = Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("ets").expect("a database");
+    let created = succeeds(&["init", "--data", &url, "--kind", "live"], "");
+    assert!(created.contains("postgres://postgres:***@"), "{created}");
+    assert!(!created.contains(PASSWORD), "{created}");
+    let outcomes = succeeds(&["submit", "--data", &url], SESSION);
+    assert_eq!(outcomes.lines().count(), 3, "{outcomes}");
+    let account: Value =
+        serde_json::from_str(&succeeds(&["show", "--data", &url, "account", "1"], ""))
+            .expect("JSON");
+    assert_eq!(account["holdings"][0]["total"], 1000, "{account}");
+    let verified: Value =
+        serde_json::from_str(&succeeds(&["verify", "--data", &url], "")).expect("JSON");
+    assert_eq!(
+        (&verified["ok"], &verified["records"]),
+        (&Value::Bool(true), &3.into())
+    );
+    // The history lives in the same database.
+    let history: Value =
+        serde_json::from_str(&succeeds(&["history", "account", "--data", &url, "1"], ""))
+            .expect("JSON");
+    assert_eq!(history[0]["kind"], "issue", "{history}");
+    assert_eq!(history[0]["quantity"], 1000, "{history}");
+    let clock = succeeds(&["clock", "show", "--data", &url], "");
+    assert!(clock.contains("live"), "{clock}");
+    // The users file is not in the database.
+    let output = run(&["user", "token", "--data", &url, "--name", "admin"], "");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("users_not_in_database"),
+        "{}",
+        stderr(&output)
+    );
+    // A database store names the directory of its users file.
+    let output = run(&["serve", "--data", &url, "--listen", "127.0.0.1:0"], "");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--users"), "{}", stderr(&output));
+}
+
+/// `ets serve` on `data` with the users file in `users` must be refused with `code`.
+fn serve_refused(data: &str, users: &str, code: &str) {
+    refused(
+        &[
+            "serve",
+            "--data",
+            data,
+            "--users",
+            users,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        code,
+    );
+}
+
+#[test]
+fn bad_databases_are_clear_errors_through_the_binary() {
+    let cluster = Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("ets").expect("a database");
+    let empty = cluster.create_database("empty").expect("a database");
+    let foreign = cluster.create_database("foreign").expect("a database");
+    let users_dir = tempfile::tempdir().expect("temp dir");
+    let users = users_dir.path().to_str().expect("utf-8");
+    succeeds(&["init", "--data", &url], "");
+    refused(&["init", "--data", &url], "already_exists");
+    // No store there, or another program's table of the same name.
+    serve_refused(&empty, users, "not_a_store");
+    refused(
+        &["show", "--data", &empty, "participant", "1"],
+        "not_a_store",
+    );
+    let mut client = postgres::Client::connect(&foreign, postgres::NoTls).expect("connects");
+    client
+        .batch_execute(
+            "CREATE TABLE ets_store (key TEXT PRIMARY KEY, value TEXT); INSERT INTO ets_store VALUES ('format', 'something-else')",
+        )
+        .expect("a foreign table");
+    serve_refused(&foreign, users, "not_a_store");
+    refused(&["init", "--data", &foreign], "already_exists");
+    // Wrong credentials.
+    let wrong = url.replace(PASSWORD, "not-the-password");
+    serve_refused(&wrong, users, "database_credentials");
+    refused(
+        &["show", "--data", &wrong, "participant", "1"],
+        "database_credentials",
+    );
+    // A newer format.
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+    client
+        .execute(
+            "UPDATE ets_store SET value = '99' WHERE key = 'format_version'",
+            &[],
+        )
+        .expect("updates");
+    serve_refused(&url, users, "unsupported_version");
+    refused(&["submit", "--data", &url], "unsupported_version");
+    // Nothing answers.
+    let port = cluster.port();
+    drop(client);
+    drop(cluster);
+    let silent = format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/ets?connect_timeout=5");
+    serve_refused(&silent, users, "database_unreachable");
+    refused(&["init", "--data", &silent], "database_unreachable");
+}
