@@ -441,10 +441,13 @@ fn serve(
         config,
         |address| {
             use std::io::Write;
-            // A reader that took the first line and closed the pipe must not stop the server.
+            // One write for both lines: a reader that keeps only the first
+            // line and closes the pipe never makes a later write fail.
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "listening on {scheme}://{address}");
-            let _ = writeln!(out, "web UI at {scheme}://{address}/ui");
+            let _ = write!(
+                out,
+                "listening on {scheme}://{address}\nweb UI at {scheme}://{address}/ui\n"
+            );
             let _ = out.flush();
         },
         async {
