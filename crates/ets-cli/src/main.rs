@@ -441,9 +441,14 @@ fn serve(
         config,
         |address| {
             use std::io::Write;
-            println!("listening on {scheme}://{address}");
-            println!("web UI at {scheme}://{address}/ui");
-            let _ = std::io::stdout().flush();
+            // One write for both lines: a reader that keeps only the first
+            // line and closes the pipe never makes a later write fail.
+            let mut out = std::io::stdout().lock();
+            let _ = write!(
+                out,
+                "listening on {scheme}://{address}\nweb UI at {scheme}://{address}/ui\n"
+            );
+            let _ = out.flush();
         },
         async {
             let _ = tokio::signal::ctrl_c().await;

@@ -153,3 +153,103 @@ fn bad_databases_are_clear_errors_through_the_binary() {
     serve_refused(&silent, users, "database_unreachable");
     refused(&["init", "--data", &silent], "database_unreachable");
 }
+
+#[test]
+fn a_server_on_a_database_store_reads_history_pages_and_stops_cleanly() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    let cluster = Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("ets").expect("a database");
+    succeeds(&["init", "--data", &url], "");
+    succeeds(&["submit", "--data", &url], SESSION);
+    let users_dir = tempfile::tempdir().expect("temp dir");
+    let users = users_dir.path().to_str().expect("utf-8");
+    let password = "correct horse battery staple";
+    succeeds(
+        &[
+            "user",
+            "add",
+            "--users",
+            users,
+            "--name",
+            "admin",
+            "--participant",
+            "1",
+            "--role",
+            "administrator",
+        ],
+        &format!("{password}\n"),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ets"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            &url,
+            "--users",
+            users,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ets serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = loop {
+        let line = lines.next().expect("a line").expect("reads");
+        if let Some(base) = line.strip_prefix("listening on ") {
+            break base.to_owned();
+        }
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let signed_in = agent
+        .post(format!("{base}/ui/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(format!(
+            "name=admin&password={}",
+            password.replace(' ', "+")
+        ))
+        .expect("answers");
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    // The transaction page reads the history tables in the database.
+    let mut page = agent
+        .get(format!("{base}/ui/transactions/1"))
+        .header("Cookie", &cookie)
+        .call()
+        .expect("answers");
+    let body = page.body_mut().read_to_string().expect("a page");
+    assert_eq!(page.status().as_u16(), 200, "{body}");
+    assert!(body.contains("1000") || body.contains("1,000"), "{body}");
+    // Ctrl-C: the server stops cleanly, closing its database connections.
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("polls") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("ets serve did not stop within 120 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr_text = String::new();
+    let _ =
+        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr_text);
+    assert!(status.success(), "{status}: {stderr_text}");
+}

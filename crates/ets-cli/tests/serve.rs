@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 mod common;
@@ -14,6 +14,9 @@ mod common;
 struct Server {
     child: Child,
     base: String,
+    /// Kept open: the server prints more lines after the first, and a closed
+    /// pipe would end it (a broken pipe ends `ets` quietly).
+    _stdout: BufReader<ChildStdout>,
 }
 
 impl Drop for Server {
@@ -38,7 +41,8 @@ fn start_via(mut command: Command, data: &Path) -> Server {
         .spawn()
         .expect("ets serve starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    stdout
         .read_line(&mut line)
         .expect("the server says where it listens");
     let base = line
@@ -46,7 +50,11 @@ fn start_via(mut command: Command, data: &Path) -> Server {
         .strip_prefix("listening on ")
         .expect("listening line")
         .to_owned();
-    Server { child, base }
+    Server {
+        child,
+        base,
+        _stdout: stdout,
+    }
 }
 
 /// Tokens of the users the tests act as, by participant id.

@@ -964,7 +964,7 @@ fn in_browser(flow: Flow) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .expect("a runtime");
     let result: Outcome<()> = runtime.block_on(async {
         let browser = fantoccini::ClientBuilder::new(
             hyper_util::client::legacy::connect::HttpConnector::new(),
@@ -979,7 +979,9 @@ fn in_browser(flow: Flow) {
         Ok(())
     });
     drop(driver);
-    result.unwrap();
+    if let Err(error) = result {
+        panic!("the browser flow failed: {error}");
+    }
 }
 
 #[test]

@@ -146,12 +146,28 @@ fn point(
         Err(ScenarioError::Malformed {
             key: at, reason, ..
         }) if existing.is_none() && at == key && reason.contains("invalid type") => {
-            with(integer()?).map_err(|error| anyhow::anyhow!("{set}: at {key} = {value}: {error}"))
+            with(integer()?)
+                .map_err(|error| anyhow::anyhow!("{set}: at {key} = {value}: {}", why(&error)))
         }
         Err(error) if existing.is_none() && error.key() == key => {
-            bail!("{set}: {key} is not a setting of the scenario: {error}")
+            bail!(
+                "{set}: {key} is not a setting of the scenario: {}",
+                why(&error)
+            )
         }
-        Err(error) => bail!("{set}: at {key} = {value}: {error}"),
+        Err(error) => bail!("{set}: at {key} = {value}: {}", why(&error)),
+    }
+}
+
+/// What is wrong, without the file (the sweep's message names it once): the key
+/// and the reason.
+fn why(error: &ScenarioError) -> String {
+    match error {
+        ScenarioError::Unreadable { .. } => error.to_string(),
+        ScenarioError::Malformed { key, reason, .. }
+        | ScenarioError::Invalid { key, reason, .. } => {
+            format!("{key}: {reason}")
+        }
     }
 }
 

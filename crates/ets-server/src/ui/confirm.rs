@@ -140,7 +140,7 @@ pub(crate) async fn page(
 }
 
 fn hours(minutes: u32) -> String {
-    if minutes % 60 == 0 {
+    if minutes.is_multiple_of(60) {
         format!("{} hours", minutes / 60)
     } else {
         format!("{} hours {} minutes", minutes / 60, minutes % 60)

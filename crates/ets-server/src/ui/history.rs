@@ -15,6 +15,25 @@ pub(crate) struct HistoryReader {
     connection: Mutex<Option<Box<dyn Backend>>>,
 }
 
+impl Drop for HistoryReader {
+    /// A PostgreSQL connection closes by blocking on its own runtime, which
+    /// panics on an async thread (where the server drops its state): close
+    /// it on a thread of its own.
+    fn drop(&mut self) {
+        let connection = self
+            .connection
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(connection) = connection {
+            let closed = std::thread::spawn(move || drop(connection)).join();
+            if closed.is_err() {
+                tracing::warn!("the history connection did not close cleanly");
+            }
+        }
+    }
+}
+
 /// Runs `query` on the history after the writes queued before it.
 pub(crate) async fn query<T, F>(state: &UiState, query: F) -> Result<T, Response>
 where
