@@ -133,9 +133,9 @@ fn simulate_runs_the_base_and_a_variant_and_writes_one_comparison() {
     );
     let html = text(&out.join("comparison.html"));
     assert!(html.contains("<svg") && html.contains("Nervous market"));
-    // 40 entities of a market of 2,162: the comparison and each report say it is too
-    // small to stand for the market.
-    let warning = "40 entities against 2162 in the market";
+    // 40 entities of a market of over 2,000: the comparison and each report say it is
+    // too small to stand for the market.
+    let warning = "below a quarter of the market";
     assert!(
         comparison.contains(warning) && html.contains(warning),
         "{comparison}"
