@@ -11,7 +11,7 @@ use ets_engine::compliance::{
 };
 use ets_model::{AccountId, Code, ParticipantId, Price, Quantity};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The commands handled here, with who may send each.
@@ -29,7 +29,7 @@ pub const COMPLIANCE_COMMANDS: [CommandSpec; 10] = [
 ];
 
 /// A decimal given as a JSON string or number, kept as its text.
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 enum DecimalText {
     Text(String),
@@ -45,7 +45,7 @@ impl DecimalText {
     }
 }
 
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonUnit {
     #[schemars(with = "crate::schema::CodeText")]
@@ -64,7 +64,7 @@ fn water() -> String {
     "water".to_owned()
 }
 
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonEntity {
     participant: u64,
@@ -72,7 +72,7 @@ struct JsonEntity {
     units: Vec<JsonUnit>,
 }
 
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonUnitOutput {
     #[schemars(with = "crate::schema::CodeText")]
@@ -85,14 +85,14 @@ struct JsonUnitOutput {
     load_factor: DecimalText,
 }
 
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonEntityOutput {
     participant: u64,
     units: Vec<JsonUnitOutput>,
 }
 
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonSubInstallation {
     #[schemars(with = "crate::schema::CodeText")]
@@ -103,14 +103,14 @@ struct JsonSubInstallation {
     exposure: String,
 }
 
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonInstallation {
     participant: u64,
     sub_installations: Vec<JsonSubInstallation>,
 }
 
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonFuel {
     #[schemars(extend("enum" = ["coal", "other"]))]
@@ -123,7 +123,7 @@ struct JsonFuel {
     oxidation_rate: Option<DecimalText>,
 }
 
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 enum JsonComplianceCommand {
     LoadRulebook {
@@ -190,6 +190,24 @@ enum JsonComplianceCommand {
         year: u16,
         installations: Vec<JsonInstallation>,
     },
+}
+
+/// A compliance command as a command line writes it, built by typed
+/// clients (the web UI) through its constructors and serialized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ComplianceCommandJson(JsonComplianceCommand);
+
+impl ComplianceCommandJson {
+    /// `verify_report`: a verifier accepts or refuses an entity's report for a year.
+    #[must_use]
+    pub fn verify_report(entity: u64, year: u16, accept: bool) -> ComplianceCommandJson {
+        ComplianceCommandJson(JsonComplianceCommand::VerifyReport {
+            entity,
+            year,
+            accept,
+        })
+    }
 }
 
 fn code(what: &str, text: &str) -> Result<Code, String> {

@@ -26,7 +26,7 @@ pub use authority::{
     ACCOUNT_HOLDING, ADMINISTRATION, Access, CommandSpec, EXCHANGE_OPERATION, Senders, TRADING_DAY,
     VERIFICATION, Visibility, authorise_read, command_spec, command_specs,
 };
-pub use compliance::COMPLIANCE_COMMANDS;
+pub use compliance::{COMPLIANCE_COMMANDS, ComplianceCommandJson};
 pub use exchange::EXCHANGE_COMMANDS;
 pub use market_view::{
     ComplianceResultView, ComplianceYearView, DayStatsView, HealthView, InstrumentMarketView,
@@ -38,9 +38,12 @@ pub use outcome::{
     ExchangeResult, HoldingLimitView, OutcomeLine, RefusedLine,
 };
 pub use refusal::{ErrorBody, Refusal, RefusalCode, status_of_code};
-pub use registry_controls::{CALENDAR_NAMES, CONTROL_COMMANDS, ControlReply};
+pub use registry_controls::{
+    CALENDAR_NAMES, CONTROL_COMMANDS, ControlCommandJson, ControlReply, ControlSettingsJson,
+};
 pub use request::{
-    ApiError, ApiRequest, CLOCK_COMMANDS, CommandError, EXACT_FLOAT_INTEGER_MAX, REGISTRY_COMMANDS,
+    ApiError, ApiRequest, CLOCK_COMMANDS, CommandError, CommandJson, CommandLineJson,
+    EXACT_FLOAT_INTEGER_MAX, REGISTRY_COMMANDS, RegistryCommandJson, SerialPolicyJson,
     parse_request, rejection_json, reply_json,
 };
 pub use role::{Principal, Role, UnknownRole};

@@ -26,57 +26,98 @@ pub const CONTROL_COMMANDS: [CommandSpec; 6] = [
 /// The calendars a `set_controls` line may name instead of giving the TOML text.
 pub const CALENDAR_NAMES: [&str; 2] = ["eu-eex", "cn"];
 
-#[derive(Deserialize, JsonSchema)]
+/// The security-control commands (docs/registry-controls.md), as a command
+/// line writes them: parsed here, built and serialized by typed clients.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
-enum JsonControlCommand {
-    SetControls(JsonSettings),
+pub enum ControlCommandJson {
+    /// Sets a scheme's transfer controls.
+    SetControls(ControlSettingsJson),
+    /// Proposes a trusted account for an account.
     ProposeTrustedAccount {
+        /// The account.
         account: u64,
+        /// The account to trust.
         trusted: u64,
+        /// The scheme whose controls apply.
         #[schemars(with = "crate::schema::CodeText")]
         scheme: String,
     },
+    /// Approves a proposed trusted account.
     ApproveTrustedAccount {
+        /// The account.
         account: u64,
+        /// The trusted account.
         trusted: u64,
     },
+    /// Removes a trusted account.
     RemoveTrustedAccount {
+        /// The account.
         account: u64,
+        /// The trusted account.
         trusted: u64,
     },
+    /// Replaces an account's additional representatives.
     SetAdditionalRepresentatives {
+        /// The account.
         account: u64,
+        /// The participants (may be empty).
         representatives: Vec<u64>,
     },
+    /// Completes the delayed transfers that are due.
     ReleaseDue {},
 }
 
 /// `set_controls`: every field but `scheme` and the calendar has the EU's value as default.
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("oneOf" = [{"required": ["calendar"]}, {"required": ["calendar_toml"]}]))]
-struct JsonSettings {
+pub struct ControlSettingsJson {
+    /// The scheme.
     #[schemars(with = "crate::schema::CodeText")]
-    scheme: String,
+    pub scheme: String,
+    /// Minutes a transfer to a non-trusted account waits (EU: 26 hours).
     #[serde(default = "eu_delay")]
-    transfer_delay_minutes: u32,
+    pub transfer_delay_minutes: u32,
+    /// Business days before a trusted account is active (EU: 4).
     #[serde(default = "eu_activation")]
-    trusted_activation_business_days: u8,
+    pub trusted_activation_business_days: u8,
+    /// When the daily release window opens, `HH:MM` (EU: 10:00).
     #[serde(default = "eu_opens")]
     #[schemars(with = "crate::schema::ClockText")]
-    window_opens: String,
+    pub window_opens: String,
+    /// When it closes, `HH:MM` (EU: 16:00).
     #[serde(default = "eu_closes")]
     #[schemars(with = "crate::schema::ClockText")]
-    window_closes: String,
+    pub window_closes: String,
     /// An embedded calendar by name (`eu-eex`, `cn`) ...
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "crate::schema::CalendarName")]
-    calendar: Option<String>,
+    pub calendar: Option<String>,
     /// ... or a calendar's TOML text.
-    #[serde(default)]
-    calendar_toml: Option<String>,
-    #[serde(default)]
-    max_transfer_quantity: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_toml: Option<String>,
+    /// The largest quantity one transfer may move, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_transfer_quantity: Option<u64>,
+}
+
+impl ControlSettingsJson {
+    /// The EU's controls for `scheme` with an embedded calendar by name:
+    /// what a line with only `scheme` and `calendar` means.
+    #[must_use]
+    pub fn eu(scheme: String, calendar: String) -> ControlSettingsJson {
+        ControlSettingsJson {
+            scheme,
+            transfer_delay_minutes: eu_delay(),
+            trusted_activation_business_days: eu_activation(),
+            window_opens: eu_opens(),
+            window_closes: eu_closes(),
+            calendar: Some(calendar),
+            calendar_toml: None,
+            max_transfer_quantity: None,
+        }
+    }
 }
 
 fn eu_delay() -> u32 {
@@ -100,10 +141,10 @@ fn eu_closes() -> String {
 /// # Errors
 /// What is wrong: an unknown field, a bad code, time or calendar name.
 pub fn parse_control(value: serde_json::Value) -> Result<RegistryCommand, CommandError> {
-    let parsed: JsonControlCommand = serde_json::from_value(value).map_err(CommandError::shape)?;
+    let parsed: ControlCommandJson = serde_json::from_value(value).map_err(CommandError::shape)?;
     Ok(match parsed {
-        JsonControlCommand::SetControls(settings) => settings_command(settings)?,
-        JsonControlCommand::ProposeTrustedAccount {
+        ControlCommandJson::SetControls(settings) => settings_command(settings)?,
+        ControlCommandJson::ProposeTrustedAccount {
             account,
             trusted,
             scheme,
@@ -112,30 +153,30 @@ pub fn parse_control(value: serde_json::Value) -> Result<RegistryCommand, Comman
             trusted: AccountId(trusted),
             scheme: scheme_code(&scheme)?,
         },
-        JsonControlCommand::ApproveTrustedAccount { account, trusted } => {
+        ControlCommandJson::ApproveTrustedAccount { account, trusted } => {
             RegistryCommand::ApproveTrustedAccount {
                 account: AccountId(account),
                 trusted: AccountId(trusted),
             }
         }
-        JsonControlCommand::RemoveTrustedAccount { account, trusted } => {
+        ControlCommandJson::RemoveTrustedAccount { account, trusted } => {
             RegistryCommand::RemoveTrustedAccount {
                 account: AccountId(account),
                 trusted: AccountId(trusted),
             }
         }
-        JsonControlCommand::SetAdditionalRepresentatives {
+        ControlCommandJson::SetAdditionalRepresentatives {
             account,
             representatives,
         } => RegistryCommand::SetAdditionalRepresentatives {
             account: AccountId(account),
             representatives: representatives.into_iter().map(ParticipantId).collect(),
         },
-        JsonControlCommand::ReleaseDue {} => RegistryCommand::ReleaseDue,
+        ControlCommandJson::ReleaseDue {} => RegistryCommand::ReleaseDue,
     })
 }
 
-fn settings_command(json: JsonSettings) -> Result<RegistryCommand, String> {
+fn settings_command(json: ControlSettingsJson) -> Result<RegistryCommand, String> {
     let calendar_toml = match (json.calendar.as_deref(), json.calendar_toml) {
         (Some("eu-eex"), None) => EU_EEX_TOML.to_owned(),
         (Some("cn"), None) => CHINA_TOML.to_owned(),
@@ -218,7 +259,7 @@ impl ControlReply {
 
 /// The JSON Schema of these commands (a `oneOf`), for the OpenAPI document.
 pub(crate) fn schema(generator: &mut SchemaGenerator) -> Schema {
-    JsonControlCommand::json_schema(generator)
+    ControlCommandJson::json_schema(generator)
 }
 
 #[cfg(test)]

@@ -1,18 +1,18 @@
 //! One JSON line in (a command), one JSON line out (its outcome).
 
 use crate::authority::{ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec};
-use crate::compliance::{COMPLIANCE_COMMANDS, parse_compliance};
+use crate::compliance::{COMPLIANCE_COMMANDS, ComplianceCommandJson, parse_compliance};
 use crate::exchange::{EXCHANGE_COMMANDS, parse_exchange};
 use crate::outcome::OutcomeLine;
 use crate::refusal::RefusalCode;
-use crate::registry_controls::{CONTROL_COMMANDS, parse_control};
+use crate::registry_controls::{CONTROL_COMMANDS, ControlCommandJson, parse_control};
 use crate::schema::{AccountKindText, AccountStatusText, ParticipantKindText, TimeText, UnitText};
 use crate::text::{check_text, parse_time, parse_unit_class};
 use ets_engine::{Command, Outcome};
 use ets_model::{AccountId, ParticipantId, Quantity, RequestId, Timestamp, TransactionId};
 use ets_registry::{AccountKind, AccountStatus, ParticipantKind, RegistryCommand, SerialPolicy};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
@@ -117,13 +117,17 @@ pub const REGISTRY_COMMANDS: [CommandSpec; 15] = [
     CommandSpec::write("set_serial_policy", ADMINISTRATION),
 ];
 
-/// The registry's commands.
-#[derive(Deserialize, JsonSchema)]
+/// The registry's commands, as a command line writes them (without the
+/// envelope): parsed from JSON here, and built and serialized by typed
+/// clients such as the web UI (see [`CommandLineJson`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
-enum JsonCommand {
+pub enum RegistryCommandJson {
     /// Registers a participant.
     RegisterParticipant {
+        /// The new participant's id.
         id: u64,
+        /// Its kind (`operator`, `verifier`, ...).
         #[schemars(with = "ParticipantKindText")]
         kind: String,
         /// At most 200 bytes, no control or bidirectional characters.
@@ -131,90 +135,191 @@ enum JsonCommand {
     },
     /// Opens an account.
     OpenAccount {
+        /// The new account's id.
         id: u64,
+        /// Its kind.
         #[schemars(with = "AccountKindText")]
         kind: String,
+        /// The participant holding it.
         holder: u64,
+        /// The participants who may act for it.
         representatives: Vec<u64>,
+        /// How many representatives approve a transfer out (default 1).
         #[serde(default = "one")]
         approvals_required: u8,
     },
     /// Opens, blocks or closes an account.
     SetAccountStatus {
+        /// The account.
         account: u64,
+        /// `open`, `blocked` or `closed`.
         #[schemars(with = "AccountStatusText")]
         status: String,
     },
+    /// Replaces an account's representatives and approval count.
     SetApprovalRule {
+        /// The account.
         account: u64,
+        /// The participants who may act for it.
         representatives: Vec<u64>,
+        /// How many representatives approve a transfer out.
         approvals_required: u8,
     },
+    /// Creates units in the issuance account.
     Issue {
+        /// The unit class (`EUA-2021`, ...).
         #[schemars(with = "UnitText")]
         unit: String,
+        /// Tonnes.
         quantity: u64,
     },
+    /// Moves issued units to an account.
     Allocate {
+        /// The receiving account.
         to: u64,
+        /// The unit class.
         #[schemars(with = "UnitText")]
         unit: String,
+        /// Tonnes.
         quantity: u64,
     },
+    /// Moves units between accounts.
     Transfer {
+        /// The paying account.
         from: u64,
+        /// The receiving account.
         to: u64,
+        /// The unit class.
         #[schemars(with = "UnitText")]
         unit: String,
+        /// Tonnes.
         quantity: u64,
     },
+    /// Surrenders units for a compliance year.
     Surrender {
+        /// The surrendering account.
         from: u64,
+        /// The unit class.
         #[schemars(with = "UnitText")]
         unit: String,
+        /// Tonnes.
         quantity: u64,
+        /// The year the surrender counts for.
         compliance_year: u16,
     },
+    /// Retires units voluntarily.
     Retire {
+        /// The retiring account.
         from: u64,
+        /// The unit class.
         #[schemars(with = "UnitText")]
         unit: String,
+        /// Tonnes.
         quantity: u64,
+        /// On whose behalf.
         beneficiary: String,
     },
+    /// Cancels units (administrator).
     Cancel {
+        /// The account cancelled from.
         from: u64,
+        /// The unit class.
         #[schemars(with = "UnitText")]
         unit: String,
+        /// Tonnes.
         quantity: u64,
+        /// Why.
         reason: String,
     },
+    /// Reverses a completed transaction.
     Reverse {
+        /// The transaction.
         transaction: u64,
     },
+    /// Approves a pending transaction.
     Approve {
+        /// The transaction.
         transaction: u64,
     },
+    /// Rejects a pending transaction.
     Reject {
+        /// The transaction.
         transaction: u64,
     },
+    /// Withdraws one's own pending transaction.
     Withdraw {
+        /// The transaction.
         transaction: u64,
     },
     /// Chooses which serials transfers take from now on (docs/serials.md).
     SetSerialPolicy {
-        policy: JsonSerialPolicy,
+        /// The policy.
+        policy: SerialPolicyJson,
     },
 }
 
 /// Which serials a transfer takes.
-#[derive(Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-enum JsonSerialPolicy {
+pub enum SerialPolicyJson {
     /// Lowest serials first, splitting the last block taken.
     OldestFirst,
     /// Whole blocks largest first, splitting at most one.
     LargestFirst,
+}
+
+/// The body of a command line without its envelope, typed: one of the
+/// command families a typed client (the web UI) builds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum CommandJson {
+    /// A registry command.
+    Registry(RegistryCommandJson),
+    /// A security-control command.
+    Control(ControlCommandJson),
+    /// A compliance command.
+    Compliance(ComplianceCommandJson),
+}
+
+impl From<RegistryCommandJson> for CommandJson {
+    fn from(command: RegistryCommandJson) -> CommandJson {
+        CommandJson::Registry(command)
+    }
+}
+
+impl From<ControlCommandJson> for CommandJson {
+    fn from(command: ControlCommandJson) -> CommandJson {
+        CommandJson::Control(command)
+    }
+}
+
+impl From<ComplianceCommandJson> for CommandJson {
+    fn from(command: ComplianceCommandJson) -> CommandJson {
+        CommandJson::Compliance(command)
+    }
+}
+
+/// A whole command line, typed: the envelope and the command. Its
+/// [`CommandLineJson::to_line`] is the line [`parse_request`] reads, so a
+/// typed client goes the same way (and through the same checks) as a JSON one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandLineJson {
+    /// The client's request id.
+    pub request_id: u64,
+    /// Who sends it.
+    pub requester: u64,
+    /// The command.
+    #[serde(flatten)]
+    pub command: CommandJson,
+}
+
+impl CommandLineJson {
+    /// The line as JSON text.
+    #[must_use]
+    pub fn to_line(&self) -> String {
+        // Strings, numbers, lists and maps with string keys only: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// The clock command of a store that is not live.
@@ -232,7 +337,7 @@ enum JsonClockCommand {
 /// object per command), for the OpenAPI document.
 pub(crate) fn command_family_schemas(generator: &mut SchemaGenerator) -> Vec<Schema> {
     vec![
-        JsonCommand::json_schema(generator),
+        RegistryCommandJson::json_schema(generator),
         crate::exchange::schema(generator),
         crate::compliance::schema(generator),
         crate::registry_controls::schema(generator),
@@ -325,7 +430,7 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
     } else if is_exchange {
         Command::Exchange(parse_exchange(value).map_err(refused)?)
     } else {
-        let parsed: JsonCommand =
+        let parsed: RegistryCommandJson =
             serde_json::from_value(value).map_err(|error| refused(CommandError::shape(error)))?;
         Command::Registry(convert(parsed).map_err(|message| refused(message.into()))?)
     };
@@ -416,9 +521,9 @@ fn checked_note(field: &str, text: String) -> Result<String, String> {
     Ok(text)
 }
 
-fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
+fn convert(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
     Ok(match command {
-        JsonCommand::RegisterParticipant { id, kind, name } => {
+        RegistryCommandJson::RegisterParticipant { id, kind, name } => {
             check_text("name", &name, ets_registry::NAME_MAX_BYTES)?;
             RegistryCommand::RegisterParticipant {
                 id: ParticipantId(id),
@@ -426,7 +531,7 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
                 name,
             }
         }
-        JsonCommand::OpenAccount {
+        RegistryCommandJson::OpenAccount {
             id,
             kind,
             holder,
@@ -439,11 +544,13 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             representatives: participants(representatives),
             approvals_required,
         },
-        JsonCommand::SetAccountStatus { account, status } => RegistryCommand::SetAccountStatus {
-            account: AccountId(account),
-            status: account_status(&status)?,
-        },
-        JsonCommand::SetApprovalRule {
+        RegistryCommandJson::SetAccountStatus { account, status } => {
+            RegistryCommand::SetAccountStatus {
+                account: AccountId(account),
+                status: account_status(&status)?,
+            }
+        }
+        RegistryCommandJson::SetApprovalRule {
             account,
             representatives,
             approvals_required,
@@ -452,16 +559,16 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             representatives: participants(representatives),
             approvals_required,
         },
-        JsonCommand::Issue { unit, quantity } => RegistryCommand::Issue {
+        RegistryCommandJson::Issue { unit, quantity } => RegistryCommand::Issue {
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        JsonCommand::Allocate { to, unit, quantity } => RegistryCommand::Allocate {
+        RegistryCommandJson::Allocate { to, unit, quantity } => RegistryCommand::Allocate {
             to: AccountId(to),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        JsonCommand::Transfer {
+        RegistryCommandJson::Transfer {
             from,
             to,
             unit,
@@ -472,7 +579,7 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        JsonCommand::Surrender {
+        RegistryCommandJson::Surrender {
             from,
             unit,
             quantity,
@@ -483,7 +590,7 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             quantity: Quantity::new(quantity),
             compliance_year,
         },
-        JsonCommand::Retire {
+        RegistryCommandJson::Retire {
             from,
             unit,
             quantity,
@@ -494,7 +601,7 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        JsonCommand::Cancel {
+        RegistryCommandJson::Cancel {
             from,
             unit,
             quantity,
@@ -505,22 +612,22 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        JsonCommand::Reverse { transaction } => RegistryCommand::Reverse {
+        RegistryCommandJson::Reverse { transaction } => RegistryCommand::Reverse {
             transaction: TransactionId(transaction),
         },
-        JsonCommand::Approve { transaction } => RegistryCommand::Approve {
+        RegistryCommandJson::Approve { transaction } => RegistryCommand::Approve {
             transaction: TransactionId(transaction),
         },
-        JsonCommand::Reject { transaction } => RegistryCommand::Reject {
+        RegistryCommandJson::Reject { transaction } => RegistryCommand::Reject {
             transaction: TransactionId(transaction),
         },
-        JsonCommand::Withdraw { transaction } => RegistryCommand::Withdraw {
+        RegistryCommandJson::Withdraw { transaction } => RegistryCommand::Withdraw {
             transaction: TransactionId(transaction),
         },
-        JsonCommand::SetSerialPolicy { policy } => RegistryCommand::SetSerialPolicy {
+        RegistryCommandJson::SetSerialPolicy { policy } => RegistryCommand::SetSerialPolicy {
             policy: match policy {
-                JsonSerialPolicy::OldestFirst => SerialPolicy::OldestFirst,
-                JsonSerialPolicy::LargestFirst => SerialPolicy::LargestFirst,
+                SerialPolicyJson::OldestFirst => SerialPolicy::OldestFirst,
+                SerialPolicyJson::LargestFirst => SerialPolicy::LargestFirst,
             },
         },
     })
@@ -552,6 +659,46 @@ pub fn rejection_json(line_number: usize, error: &ApiError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_line_reads_back_as_the_command_it_describes() {
+        let transfer = CommandLineJson {
+            request_id: 7,
+            requester: 2,
+            command: RegistryCommandJson::Transfer {
+                from: 10,
+                to: 11,
+                unit: "EUA-2021".to_owned(),
+                quantity: 5,
+            }
+            .into(),
+        };
+        let written = r#"{"request_id":7,"requester":2,"command":"transfer","from":10,"to":11,"unit":"EUA-2021","quantity":5}"#;
+        assert_eq!(
+            parse_request(&transfer.to_line()),
+            parse_request(written),
+            "the typed line is the written one"
+        );
+        assert!(parse_request(written).is_ok());
+        let controls = CommandLineJson {
+            request_id: 8,
+            requester: 1,
+            command: ControlCommandJson::SetControls(crate::ControlSettingsJson::eu(
+                "EU".to_owned(),
+                "eu-eex".to_owned(),
+            ))
+            .into(),
+        };
+        let parsed = parse_request(&controls.to_line()).expect("typed controls parse");
+        assert!(matches!(parsed.command, Command::Registry(_)));
+        let verify = CommandLineJson {
+            request_id: 9,
+            requester: 3,
+            command: ComplianceCommandJson::verify_report(4, 2021, true).into(),
+        };
+        let parsed = parse_request(&verify.to_line()).expect("a typed verification parses");
+        assert!(matches!(parsed.command, Command::Compliance(_)));
+    }
 
     #[test]
     fn a_transfer_line_parses_into_the_registry_command() {

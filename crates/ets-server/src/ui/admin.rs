@@ -7,12 +7,12 @@
 //! (`send_form`): the engine decides, its refusal is shown as it is.
 
 use super::page::{Nonces, Viewer, hidden};
-use super::{Fields, UiState, number_field, send_form, text_field};
+use super::{Fields, UiState, narrow, number_field, send_form, small_field, text_field};
 use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use ets_api::{ControlCommandJson, ControlSettingsJson, RegistryCommandJson};
 use maud::{Markup, html};
-use serde_json::{Value, json};
 
 /// The participant kinds the registry knows, as the commands name them.
 const PARTICIPANT_KINDS: [&str; 6] = [
@@ -41,6 +41,14 @@ fn id_list(fields: &Fields, name: &str) -> Result<Vec<u64>, String> {
         .collect()
 }
 
+fn optional_text(fields: &Fields, name: &str) -> Option<String> {
+    fields
+        .get(name)
+        .map(|text| text.trim())
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
+}
+
 fn optional_number(fields: &Fields, name: &str) -> Result<Option<u64>, String> {
     match fields.get(name).map(|text| text.trim()) {
         None | Some("") => Ok(None),
@@ -55,12 +63,12 @@ pub(crate) async fn participant(
     Form(fields): Form<Fields>,
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
-        Ok(json!({
-            "command": "register_participant",
-            "id": number_field(fields, "id")?,
-            "kind": text_field(fields, "kind")?,
-            "name": text_field(fields, "name")?,
-        }))
+        Ok(RegistryCommandJson::RegisterParticipant {
+            id: number_field(fields, "id")?,
+            kind: text_field(fields, "kind")?.to_owned(),
+            name: text_field(fields, "name")?.to_owned(),
+        }
+        .into())
     })
     .await
 }
@@ -72,14 +80,14 @@ pub(crate) async fn account(
     Form(fields): Form<Fields>,
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
-        Ok(json!({
-            "command": "open_account",
-            "id": number_field(fields, "id")?,
-            "kind": text_field(fields, "kind")?,
-            "holder": number_field(fields, "holder")?,
-            "representatives": id_list(fields, "representatives")?,
-            "approvals_required": number_field(fields, "approvals_required")?,
-        }))
+        Ok(RegistryCommandJson::OpenAccount {
+            id: number_field(fields, "id")?,
+            kind: text_field(fields, "kind")?.to_owned(),
+            holder: number_field(fields, "holder")?,
+            representatives: id_list(fields, "representatives")?,
+            approvals_required: small_field(fields, "approvals_required")?,
+        }
+        .into())
     })
     .await
 }
@@ -91,11 +99,11 @@ pub(crate) async fn status(
     Form(fields): Form<Fields>,
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
-        Ok(json!({
-            "command": "set_account_status",
-            "account": number_field(fields, "account")?,
-            "status": text_field(fields, "status")?,
-        }))
+        Ok(RegistryCommandJson::SetAccountStatus {
+            account: number_field(fields, "account")?,
+            status: text_field(fields, "status")?.to_owned(),
+        }
+        .into())
     })
     .await
 }
@@ -107,12 +115,12 @@ pub(crate) async fn rule(
     Form(fields): Form<Fields>,
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
-        Ok(json!({
-            "command": "set_approval_rule",
-            "account": number_field(fields, "account")?,
-            "representatives": id_list(fields, "representatives")?,
-            "approvals_required": number_field(fields, "approvals_required")?,
-        }))
+        Ok(RegistryCommandJson::SetApprovalRule {
+            account: number_field(fields, "account")?,
+            representatives: id_list(fields, "representatives")?,
+            approvals_required: small_field(fields, "approvals_required")?,
+        }
+        .into())
     })
     .await
 }
@@ -128,11 +136,11 @@ pub(crate) async fn additional(
             None | Some("") => Vec::new(),
             Some(_) => id_list(fields, "representatives")?,
         };
-        Ok(json!({
-            "command": "set_additional_representatives",
-            "account": number_field(fields, "account")?,
-            "representatives": representatives,
-        }))
+        Ok(ControlCommandJson::SetAdditionalRepresentatives {
+            account: number_field(fields, "account")?,
+            representatives,
+        }
+        .into())
     })
     .await
 }
@@ -144,33 +152,25 @@ pub(crate) async fn controls(
     Form(fields): Form<Fields>,
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
-        let mut command = json!({
-            "command": "set_controls",
-            "scheme": text_field(fields, "scheme")?,
-            "calendar": text_field(fields, "calendar")?,
-        });
-        let object = command
-            .as_object_mut()
-            .ok_or_else(|| "the command is not an object".to_owned())?;
-        for name in [
-            "transfer_delay_minutes",
-            "trusted_activation_business_days",
-            "max_transfer_quantity",
-        ] {
-            if let Some(value) = optional_number(fields, name)? {
-                object.insert(name.to_owned(), json!(value));
-            }
+        let mut settings = ControlSettingsJson::eu(
+            text_field(fields, "scheme")?.to_owned(),
+            text_field(fields, "calendar")?.to_owned(),
+        );
+        if let Some(minutes) = optional_number(fields, "transfer_delay_minutes")? {
+            settings.transfer_delay_minutes = narrow("transfer_delay_minutes", minutes)?;
         }
-        for name in ["window_opens", "window_closes"] {
-            if let Some(text) = fields
-                .get(name)
-                .map(|text| text.trim())
-                .filter(|text| !text.is_empty())
-            {
-                object.insert(name.to_owned(), Value::String(text.to_owned()));
-            }
+        if let Some(days) = optional_number(fields, "trusted_activation_business_days")? {
+            settings.trusted_activation_business_days =
+                narrow("trusted_activation_business_days", days)?;
         }
-        Ok(command)
+        settings.max_transfer_quantity = optional_number(fields, "max_transfer_quantity")?;
+        if let Some(opens) = optional_text(fields, "window_opens") {
+            settings.window_opens = opens;
+        }
+        if let Some(closes) = optional_text(fields, "window_closes") {
+            settings.window_closes = closes;
+        }
+        Ok(ControlCommandJson::SetControls(settings).into())
     })
     .await
 }

@@ -41,11 +41,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Router, middleware};
+use ets_api::{CommandJson, CommandLineJson, ComplianceCommandJson, RegistryCommandJson};
 use ets_engine::{Engine, Outcome};
 use ets_model::AccountId;
 use ets_store::{Store, Submission};
 use page::{Nonces, Viewer};
-use serde_json::{Value, json};
+use serde_json::Value;
 use session::{Session, Sessions, cookie_token, same_secret};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -459,14 +460,24 @@ fn number_field(fields: &Fields, name: &str) -> Result<u64, String> {
         .map_err(|_| format!("{name} is too large: {text:?}"))
 }
 
-/// Sends the command a form describes: `build` makes its JSON (without the
-/// envelope) from the fields; the form's request id and the user's
+/// A whole-number field of a narrower type (a year, an approval count).
+fn small_field<T: TryFrom<u64>>(fields: &Fields, name: &str) -> Result<T, String> {
+    narrow(name, number_field(fields, name)?)
+}
+
+/// A field's number in a narrower type, or why it does not fit.
+fn narrow<T: TryFrom<u64>>(name: &str, number: u64) -> Result<T, String> {
+    T::try_from(number).map_err(|_| format!("{name} is too large: {number}"))
+}
+
+/// Sends the command a form describes: `build` makes its typed body (the
+/// API's [`CommandJson`], without the envelope) from the fields; the form's request id and the user's
 /// participant complete it, then it goes the API's way to the engine.
 async fn send_form(
     state: &UiState,
     headers: &HeaderMap,
     fields: &Fields,
-    build: impl FnOnce(&Fields) -> Result<Value, String>,
+    build: impl FnOnce(&Fields) -> Result<CommandJson, String>,
 ) -> Response {
     let user = match check_form(state, headers, fields) {
         Ok(user) => user,
@@ -487,16 +498,17 @@ async fn send_form(
         Ok(id) => id,
         Err(message) => return bad_form(message),
     };
-    let mut command = match build(fields) {
+    let command = match build(fields) {
         Ok(command) => command,
         Err(message) => return bad_form(message),
     };
-    if let Some(object) = command.as_object_mut() {
-        object.insert("request_id".into(), json!(request_id));
-        object.insert("requester".into(), json!(user.principal.participant.0));
+    let line = CommandLineJson {
+        request_id,
+        requester: user.principal.participant.0,
+        command,
     }
-    let name = command["command"].as_str().unwrap_or("").to_owned();
-    let request = match ets_api::parse_request(&command.to_string()) {
+    .to_line();
+    let request = match ets_api::parse_request(&line) {
         Ok(request) => request,
         Err(error) => {
             return problem(
@@ -519,6 +531,7 @@ async fn send_form(
             &back,
         );
     }
+    let name = request.command.name();
     let (reply, answer) = oneshot::channel();
     let submission = Box::new(Submission {
         request_id: request.request_id,
@@ -528,7 +541,7 @@ async fn send_form(
     });
     let job = Job::Submit {
         submission,
-        bytes: command.to_string().len(),
+        bytes: line.len(),
         reply,
     };
     if let Err(response) = enqueue(&state.server.jobs, job) {
@@ -594,13 +607,13 @@ async fn transfer(
     Form(fields): Form<Fields>,
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
-        Ok(json!({
-            "command": "transfer",
-            "from": number_field(fields, "from")?,
-            "to": number_field(fields, "to")?,
-            "unit": text_field(fields, "unit")?,
-            "quantity": number_field(fields, "quantity")?,
-        }))
+        Ok(RegistryCommandJson::Transfer {
+            from: number_field(fields, "from")?,
+            to: number_field(fields, "to")?,
+            unit: text_field(fields, "unit")?.to_owned(),
+            quantity: number_field(fields, "quantity")?,
+        }
+        .into())
     })
     .await
 }
@@ -611,13 +624,13 @@ async fn surrender(
     Form(fields): Form<Fields>,
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
-        Ok(json!({
-            "command": "surrender",
-            "from": number_field(fields, "from")?,
-            "unit": text_field(fields, "unit")?,
-            "quantity": number_field(fields, "quantity")?,
-            "compliance_year": number_field(fields, "compliance_year")?,
-        }))
+        Ok(RegistryCommandJson::Surrender {
+            from: number_field(fields, "from")?,
+            unit: text_field(fields, "unit")?.to_owned(),
+            quantity: number_field(fields, "quantity")?,
+            compliance_year: small_field(fields, "compliance_year")?,
+        }
+        .into())
     })
     .await
 }
@@ -629,12 +642,18 @@ async fn decide(
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
         let decision = text_field(fields, "decision")?;
-        if !["approve", "reject", "withdraw"].contains(&decision) {
-            return Err(format!(
-                "decision must be approve, reject or withdraw; it is {decision:?}"
-            ));
-        }
-        Ok(json!({ "command": decision, "transaction": number_field(fields, "transaction")? }))
+        let transaction = number_field(fields, "transaction")?;
+        let command = match decision {
+            "approve" => RegistryCommandJson::Approve { transaction },
+            "reject" => RegistryCommandJson::Reject { transaction },
+            "withdraw" => RegistryCommandJson::Withdraw { transaction },
+            other => {
+                return Err(format!(
+                    "decision must be approve, reject or withdraw; it is {other:?}"
+                ));
+            }
+        };
+        Ok(command.into())
     })
     .await
 }
@@ -645,11 +664,11 @@ async fn issue(
     Form(fields): Form<Fields>,
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
-        Ok(json!({
-            "command": "issue",
-            "unit": text_field(fields, "unit")?,
-            "quantity": number_field(fields, "quantity")?,
-        }))
+        Ok(RegistryCommandJson::Issue {
+            unit: text_field(fields, "unit")?.to_owned(),
+            quantity: number_field(fields, "quantity")?,
+        }
+        .into())
     })
     .await
 }
@@ -660,12 +679,12 @@ async fn allocate(
     Form(fields): Form<Fields>,
 ) -> Response {
     send_form(&state, &headers, &fields, |fields| {
-        Ok(json!({
-            "command": "allocate",
-            "to": number_field(fields, "to")?,
-            "unit": text_field(fields, "unit")?,
-            "quantity": number_field(fields, "quantity")?,
-        }))
+        Ok(RegistryCommandJson::Allocate {
+            to: number_field(fields, "to")?,
+            unit: text_field(fields, "unit")?.to_owned(),
+            quantity: number_field(fields, "quantity")?,
+        }
+        .into())
     })
     .await
 }
@@ -681,12 +700,12 @@ async fn verify(
             "false" => false,
             other => return Err(format!("accept must be true or false; it is {other:?}")),
         };
-        Ok(json!({
-            "command": "verify_report",
-            "entity": number_field(fields, "entity")?,
-            "year": number_field(fields, "year")?,
-            "accept": accept,
-        }))
+        Ok(ComplianceCommandJson::verify_report(
+            number_field(fields, "entity")?,
+            small_field(fields, "year")?,
+            accept,
+        )
+        .into())
     })
     .await
 }
