@@ -12,6 +12,7 @@ use ets_engine::{Effect, Outcome, Rejection};
 use ets_model::{RequestId, Timestamp};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer};
+use serde_json::Value;
 use std::borrow::Cow;
 
 /// A boolean that is always `B` (the `ok` of an outcome line).
@@ -186,6 +187,27 @@ pub enum EffectView {
         /// The time now, RFC 3339.
         clock: String,
     },
+}
+
+impl EffectView {
+    /// Its fields as `(name, text)` pairs in the order its JSON lists
+    /// them, names with spaces for underscores: what a page shows people.
+    #[must_use]
+    pub fn details(&self) -> Vec<(String, String)> {
+        let Ok(Value::Object(fields)) = serde_json::to_value(self) else {
+            return Vec::new();
+        };
+        fields
+            .into_iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                (name.replace('_', " "), text)
+            })
+            .collect()
+    }
 }
 
 impl From<&Effect> for EffectView {
@@ -548,5 +570,30 @@ fn auction_status_name(status: ets_market::AuctionStatus) -> &'static str {
         AuctionStatus::Cancelled(CancellationCause::ClearingPriceTooLow { .. }) => {
             "cancelled_clearing_price_too_low"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_effects_details_are_its_json_fields_in_order_for_people() {
+        let effect = EffectView::Transaction {
+            transaction: 42,
+            status: "completed",
+        };
+        assert_eq!(
+            effect.details(),
+            vec![
+                ("transaction".to_owned(), "42".to_owned()),
+                ("status".to_owned(), "completed".to_owned()),
+            ]
+        );
+        let clock = EffectView::Clock {
+            clock_from: "2026-01-01T00:00:00Z".to_owned(),
+            clock: "2026-01-02T00:00:00Z".to_owned(),
+        };
+        assert_eq!(clock.details()[0].0, "clock from");
     }
 }

@@ -41,12 +41,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Router, middleware};
-use ets_api::{CommandJson, CommandLineJson, ComplianceCommandJson, RegistryCommandJson};
-use ets_engine::{Engine, Outcome};
+use ets_api::{
+    CommandJson, CommandLineJson, ComplianceCommandJson, OutcomeLine, RegistryCommandJson,
+};
+use ets_engine::Engine;
 use ets_model::AccountId;
 use ets_store::{Store, Submission};
 use page::{Nonces, Viewer};
-use serde_json::Value;
 use session::{Session, Sessions, cookie_token, same_secret};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -561,44 +562,36 @@ async fn send_form(
         Err(_) => return unavailable(),
     };
     tracing::info!(user = %viewer.name, command = %name, request_id, "web UI command answered");
-    let line = ets_api::reply_json(
+    let outcome_line = OutcomeLine::reply(
         request.request_id,
         reply.sequence,
         reply.time,
         reply.duplicate,
         &reply.outcome,
     );
-    let (status, details) = match &reply.outcome {
-        Outcome::Accepted(_) => (StatusCode::OK, details_of(&line["result"])),
-        Outcome::Rejected(rejection) => (status_of(&rejection.code), Vec::new()),
-    };
-    let outcome = page::Outcome {
-        accepted: matches!(reply.outcome, Outcome::Accepted(_)),
-        duplicate: reply.duplicate,
-        code: line["code"].as_str(),
-        message: line["message"].as_str(),
-        details,
+    let (status, outcome) = match &outcome_line {
+        OutcomeLine::Accepted(accepted) => (
+            StatusCode::OK,
+            page::Outcome {
+                accepted: true,
+                duplicate: accepted.duplicate,
+                code: None,
+                message: None,
+                details: accepted.result.details(),
+            },
+        ),
+        OutcomeLine::Refused(refused) => (
+            status_of(&refused.code),
+            page::Outcome {
+                accepted: false,
+                duplicate: refused.duplicate,
+                code: Some(&refused.code),
+                message: Some(&refused.message),
+                details: Vec::new(),
+            },
+        ),
     };
     html(status, page::outcome(Some(&viewer), &outcome, &back))
-}
-
-/// The fields of an accepted command's result, as text.
-fn details_of(result: &Value) -> Vec<(String, String)> {
-    result
-        .as_object()
-        .map(|object| {
-            object
-                .iter()
-                .map(|(key, value)| {
-                    let text = match value {
-                        Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    };
-                    (key.replace('_', " "), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn transfer(
