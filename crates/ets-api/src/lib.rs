@@ -31,7 +31,7 @@ pub use exchange::EXCHANGE_COMMANDS;
 pub use market_view::{
     ComplianceResultView, ComplianceYearView, DayStatsView, HealthView, InstrumentMarketView,
     LevelView, PublicTradeView, REPORTS_LISTED_MAX, ReportView, TRADES_LISTED_MAX, compliance_view,
-    market_view, reports_view,
+    market_view, reports_view, reports_view_up_to,
 };
 pub use outcome::{
     AcceptedLine, Always, AuctionClosedView, ComplianceResult, DayClosedView, EffectView,

@@ -249,11 +249,18 @@ pub struct ReportView {
 /// Emissions reports (at most 1,000), those awaiting verification first.
 #[must_use]
 pub fn reports_view(engine: &Engine) -> Vec<ReportView> {
+    reports_view_up_to(engine, REPORTS_LISTED_MAX)
+}
+
+/// Emissions reports, at most `limit` of them read, those awaiting
+/// verification first (the web UI pages through a larger set).
+#[must_use]
+pub fn reports_view_up_to(engine: &Engine, limit: usize) -> Vec<ReportView> {
     let registry = engine.registry();
     let mut rows: Vec<ReportView> = engine
         .compliance()
         .reports()
-        .take(REPORTS_LISTED_MAX)
+        .take(limit)
         .map(|(entity, year, report)| ReportView {
             entity: entity.0,
             name: participant_name(registry, entity),

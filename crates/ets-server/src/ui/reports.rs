@@ -5,12 +5,13 @@
 use super::csv;
 use super::page::{Nonces, Viewer, hidden, layout, tonnes};
 use super::pager::{self, Pager, Query};
-use super::view::{self, ReportRow};
+use super::view::REPORTS_READ_MAX;
 use super::{SignedIn, UiState, nonces, problem, read, signed_in, to_login};
 use crate::users::Role;
 use axum::extract::{Query as QueryOf, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use ets_api::{ReportView, reports_view_up_to};
 use maud::{Markup, html};
 
 /// The signed-in user when their role may read reports, else the answer.
@@ -56,7 +57,11 @@ pub(crate) async fn page(
             );
         }
     };
-    let rows = match read(&state, view::reports).await {
+    let rows = match read(&state, |engine| {
+        reports_view_up_to(engine, REPORTS_READ_MAX)
+    })
+    .await
+    {
         Ok(rows) => rows,
         Err(response) => return response,
     };
@@ -94,7 +99,11 @@ pub(crate) async fn download(State(state): State<UiState>, headers: HeaderMap) -
     if let Err(response) = reader(&state, &headers) {
         return response;
     }
-    let rows = match read(&state, view::reports).await {
+    let rows = match read(&state, |engine| {
+        reports_view_up_to(engine, REPORTS_READ_MAX)
+    })
+    .await
+    {
         Ok(rows) => rows,
         Err(response) => return response,
     };
@@ -128,7 +137,7 @@ pub(crate) async fn download(State(state): State<UiState>, headers: HeaderMap) -
     )
 }
 
-fn table(viewer: &Viewer<'_>, nonces: &mut Nonces, rows: &[ReportRow], back: &str) -> Markup {
+fn table(viewer: &Viewer<'_>, nonces: &mut Nonces, rows: &[ReportView], back: &str) -> Markup {
     html! {
         @if rows.is_empty() { p.muted { "No reports." } } @else {
             div.scroll {

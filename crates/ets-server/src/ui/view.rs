@@ -113,18 +113,6 @@ pub(crate) struct SchemeYear {
     pub(crate) rows: Vec<ResultRow>,
 }
 
-/// An emissions report for the verifier.
-#[derive(Debug, Clone)]
-pub(crate) struct ReportRow {
-    pub(crate) entity: u64,
-    pub(crate) name: String,
-    pub(crate) year: u16,
-    pub(crate) status: &'static str,
-    pub(crate) computed_emissions: u64,
-    pub(crate) verified_emissions: Option<u64>,
-    pub(crate) flags: Vec<String>,
-}
-
 /// One price level of a book.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LevelRow {
@@ -351,27 +339,6 @@ pub(crate) fn compliance(engine: &Engine) -> Vec<SchemeYear> {
         }
     }
     years
-}
-
-/// Emissions reports, those awaiting verification first.
-pub(crate) fn reports(engine: &Engine) -> Vec<ReportRow> {
-    let registry = engine.registry();
-    let mut rows: Vec<ReportRow> = engine
-        .compliance()
-        .reports()
-        .take(REPORTS_READ_MAX)
-        .map(|(entity, year, report)| ReportRow {
-            entity: entity.0,
-            name: participant_name(registry, entity),
-            year,
-            status: report.status.name(),
-            computed_emissions: report.computed_emissions.tonnes(),
-            verified_emissions: report.verified_emissions.map(|q| q.tonnes()),
-            flags: report.flags.clone(),
-        })
-        .collect();
-    rows.sort_by_key(|row| (row.status != "submitted", row.entity, row.year));
-    rows
 }
 
 fn levels(levels: &[DepthLevel]) -> Vec<LevelRow> {
