@@ -155,6 +155,8 @@ pub struct ComplianceResultView {
     pub allocation: u64,
     /// Verified emissions, tonnes, once verified.
     pub verified_emissions: Option<u64>,
+    /// Tonnes the entity must surrender for the year.
+    pub obligation: u64,
     /// Tonnes surrendered (allowances and offsets).
     pub surrendered: u64,
     /// Its compliance status.
@@ -204,6 +206,7 @@ pub fn compliance_view(engine: &Engine) -> Vec<ComplianceYearView> {
                     account: result.account.0,
                     allocation: result.allocation.tonnes(),
                     verified_emissions: result.verified_emissions.map(|q| q.tonnes()),
+                    obligation: result.obligation.tonnes(),
                     surrendered: result
                         .allowances_surrendered
                         .tonnes()

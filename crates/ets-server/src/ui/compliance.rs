@@ -7,18 +7,18 @@
 use super::csv;
 use super::page::{Viewer, layout, tonnes};
 use super::pager::{self, Pager, Query};
-use super::view::{self, ResultRow, SchemeYear};
 use super::{UiState, problem, read, signed_in};
 use axum::extract::{Query as QueryOf, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use ets_api::{ComplianceResultView, ComplianceYearView, compliance_view};
 use maud::{Markup, html};
 use std::collections::BTreeSet;
 
 /// One line with its scheme and year.
 struct Line<'a> {
-    year: &'a SchemeYear,
-    row: &'a ResultRow,
+    year: &'a ComplianceYearView,
+    row: &'a ComplianceResultView,
 }
 
 /// What the filter asks for; empty fields keep everything.
@@ -56,10 +56,10 @@ fn keeps(filter: &Filter, line: &Line<'_>) -> bool {
             || line.row.entity.to_string() == filter.entity)
 }
 
-fn lines<'a>(years: &'a [SchemeYear], filter: &Filter) -> Vec<Line<'a>> {
+fn lines<'a>(years: &'a [ComplianceYearView], filter: &Filter) -> Vec<Line<'a>> {
     years
         .iter()
-        .flat_map(|year| year.rows.iter().map(move |row| Line { year, row }))
+        .flat_map(|year| year.results.iter().map(move |row| Line { year, row }))
         .filter(|line| keeps(filter, line))
         .collect()
 }
@@ -86,7 +86,7 @@ pub(crate) async fn page(
         (Ok(filter), Ok(page)) => (filter, page),
         (Err(message), _) | (_, Err(message)) => return bad_query(viewer.as_ref(), &message),
     };
-    let years = match read(&state, view::compliance).await {
+    let years = match read(&state, compliance_view).await {
         Ok(years) => years,
         Err(response) => return response,
     };
@@ -128,7 +128,7 @@ pub(crate) async fn download(
         Ok(filter) => filter,
         Err(message) => return bad_query(viewer.as_ref(), &message),
     };
-    let years = match read(&state, view::compliance).await {
+    let years = match read(&state, compliance_view).await {
         Ok(years) => years,
         Err(response) => return response,
     };
@@ -186,12 +186,12 @@ fn select(name: &str, label: &str, values: &BTreeSet<String>, chosen: &str) -> M
     }
 }
 
-fn filter_form(years: &[SchemeYear], filter: &Filter, query: &Query) -> Markup {
+fn filter_form(years: &[ComplianceYearView], filter: &Filter, query: &Query) -> Markup {
     let schemes: BTreeSet<String> = years.iter().map(|year| year.scheme.clone()).collect();
     let year_values: BTreeSet<String> = years.iter().map(|year| year.year.to_string()).collect();
     let statuses: BTreeSet<String> = years
         .iter()
-        .flat_map(|year| year.rows.iter().map(|row| row.status.clone()))
+        .flat_map(|year| year.results.iter().map(|row| row.status.clone()))
         .collect();
     let chosen_year = filter.year.map(|year| year.to_string()).unwrap_or_default();
     html! {

@@ -89,30 +89,6 @@ pub(crate) struct AdminOverview {
     pub(crate) units: Vec<UnitRow>,
 }
 
-/// One entity's line of a compliance result.
-#[derive(Debug, Clone)]
-pub(crate) struct ResultRow {
-    pub(crate) entity: u64,
-    pub(crate) name: String,
-    pub(crate) account: u64,
-    pub(crate) allocation: u64,
-    pub(crate) verified_emissions: Option<u64>,
-    pub(crate) obligation: u64,
-    pub(crate) surrendered: u64,
-    pub(crate) status: String,
-    pub(crate) shortfall: u64,
-}
-
-/// The compliance results of one scheme and year.
-#[derive(Debug, Clone)]
-pub(crate) struct SchemeYear {
-    pub(crate) scheme: String,
-    pub(crate) scheme_name: String,
-    pub(crate) year: u16,
-    pub(crate) closed: bool,
-    pub(crate) rows: Vec<ResultRow>,
-}
-
 /// One price level of a book.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LevelRow {
@@ -290,55 +266,6 @@ pub(crate) fn admin_overview(engine: &Engine) -> AdminOverview {
             })
             .collect(),
     }
-}
-
-/// The compliance results of every loaded scheme and compliance year that
-/// has covered entities: final when the year is closed, else as of now.
-pub(crate) fn compliance(engine: &Engine) -> Vec<SchemeYear> {
-    let registry = engine.registry();
-    let compliance = engine.compliance();
-    let mut years = Vec::new();
-    for scheme in compliance.schemes() {
-        let Ok(rulebook) = compliance.rulebook(scheme) else {
-            continue;
-        };
-        for &year in &rulebook.scheme.compliance_years {
-            let Ok(results) = compliance.results(registry, scheme, year, None) else {
-                continue;
-            };
-            if results.is_empty() {
-                continue;
-            }
-            let rows = results
-                .iter()
-                .map(|result| ResultRow {
-                    entity: result.entity.0,
-                    name: participant_name(registry, result.entity),
-                    account: result.account.0,
-                    allocation: result.allocation.tonnes(),
-                    verified_emissions: result.verified_emissions.map(|q| q.tonnes()),
-                    obligation: result.obligation.tonnes(),
-                    surrendered: result
-                        .allowances_surrendered
-                        .tonnes()
-                        .saturating_add(result.offsets_used.tonnes()),
-                    status: result
-                        .eu_status
-                        .clone()
-                        .unwrap_or_else(|| result.status.name().to_owned()),
-                    shortfall: result.shortfall.tonnes(),
-                })
-                .collect();
-            years.push(SchemeYear {
-                scheme: scheme.to_owned(),
-                scheme_name: rulebook.scheme.name.clone(),
-                year,
-                closed: compliance.closed_results(scheme, year).is_some(),
-                rows,
-            });
-        }
-    }
-    years
 }
 
 fn levels(levels: &[DepthLevel]) -> Vec<LevelRow> {
