@@ -773,7 +773,7 @@ async fn admin(State(state): State<UiState>, headers: HeaderMap) -> Response {
 
 async fn market(State(state): State<UiState>, headers: HeaderMap) -> Response {
     let user = signed_in(&state, &headers);
-    let instruments = match read(&state, view::market).await {
+    let instruments = match read(&state, ets_api::market_view).await {
         Ok(instruments) => instruments,
         Err(response) => return response,
     };

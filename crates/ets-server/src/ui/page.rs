@@ -3,9 +3,10 @@
 
 use super::chart::price_chart;
 use super::view::{
-    AccountRow, AdminOverview, Dashboard, HoldingRow, InstrumentView, LevelRow, PendingRow,
+    AccountRow, AdminOverview, Dashboard, HoldingRow, PendingRow, TAPE_SHOWN_MAX, time_of_day,
 };
 use crate::users::Role;
+use ets_api::{InstrumentMarketView, LevelView};
 use maud::{DOCTYPE, Markup, html};
 
 /// Who is looking, for the navigation and the forms.
@@ -366,7 +367,7 @@ pub(crate) fn admin(viewer: &Viewer<'_>, nonces: &mut Nonces, overview: &AdminOv
     layout("Administration", Some(viewer), &body)
 }
 
-fn book_side(title: &str, levels: &[LevelRow]) -> Markup {
+fn book_side(title: &str, levels: &[LevelView]) -> Markup {
     html! {
         table.book {
             caption { (title) }
@@ -385,7 +386,16 @@ fn optional_price(ticks: Option<i64>) -> String {
     ticks.map_or_else(|| "—".to_owned(), price)
 }
 
-fn instrument(view: &InstrumentView) -> Markup {
+/// One instrument's card, from ets-api's public market view: its chart draws
+/// every trade the view lists (oldest first), its table the latest few.
+fn instrument(view: &InstrumentMarketView) -> Markup {
+    let chart_prices_ticks: Vec<i64> = view
+        .recent_trades
+        .iter()
+        .rev()
+        .map(|trade| trade.price_ticks)
+        .collect();
+    let recent = &view.recent_trades[..view.recent_trades.len().min(TAPE_SHOWN_MAX)];
     html! {
         section.card id=(format!("instrument-{}", view.symbol)) {
             h2 { (view.symbol) }
@@ -410,13 +420,13 @@ fn instrument(view: &InstrumentView) -> Markup {
             } @else {
                 p.muted { "Block trades are agreed bilaterally; there is no public book." }
             }
-            (price_chart(&view.symbol, &view.chart_prices_ticks))
-            @if !view.recent.is_empty() {
+            (price_chart(&view.symbol, &chart_prices_ticks))
+            @if !recent.is_empty() {
                 table.trades {
                     caption { "Recent trades" }
                     thead { tr { th { "Time (UTC)" } th.num { "Price" } th.num { "Tonnes" } } }
-                    tbody { @for trade in &view.recent {
-                        tr { td { (trade.at) } td.num { (price(trade.price_ticks)) } td.num { (tonnes(trade.quantity)) } }
+                    tbody { @for trade in recent {
+                        tr { td { (time_of_day(&trade.at)) } td.num { (price(trade.price_ticks)) } td.num { (tonnes(trade.quantity)) } }
                     } }
                 }
             }
@@ -425,7 +435,7 @@ fn instrument(view: &InstrumentView) -> Markup {
 }
 
 /// The market page: every instrument's book, figures, chart and trades.
-pub(crate) fn market(viewer: Option<&Viewer<'_>>, instruments: &[InstrumentView]) -> Markup {
+pub(crate) fn market(viewer: Option<&Viewer<'_>>, instruments: &[InstrumentMarketView]) -> Markup {
     let body = html! {
         @if instruments.is_empty() { p.muted { "No instrument is listed." } }
         @for view in instruments { (instrument(view)) }

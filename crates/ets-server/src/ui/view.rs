@@ -4,7 +4,6 @@
 
 use crate::users::Principal;
 use ets_engine::Engine;
-use ets_market::DepthLevel;
 use ets_model::{AccountId, ParticipantId};
 use ets_registry::{Account, Registry, Transaction};
 
@@ -16,8 +15,6 @@ pub(crate) const PENDING_SCAN_MAX: usize = 100_000;
 pub(crate) const BLOCKS_SHOWN_MAX: usize = 20;
 /// The most recent trades listed per instrument.
 pub(crate) const TAPE_SHOWN_MAX: usize = 20;
-/// The most recent trades drawn in a price chart.
-pub(crate) const CHART_TRADES_MAX: usize = 200;
 /// The most reports read for one page (its table is paged and counted).
 pub(crate) const REPORTS_READ_MAX: usize = 1_000_000;
 
@@ -87,50 +84,6 @@ pub(crate) struct AdminOverview {
     pub(crate) accounts: Vec<AccountRow>,
     pub(crate) accounts_left_out: usize,
     pub(crate) units: Vec<UnitRow>,
-}
-
-/// One price level of a book.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LevelRow {
-    pub(crate) price_ticks: i64,
-    pub(crate) quantity: u64,
-    pub(crate) orders: u32,
-}
-
-/// One public trade.
-#[derive(Debug, Clone)]
-pub(crate) struct TradeRow {
-    pub(crate) price_ticks: i64,
-    pub(crate) quantity: u64,
-    pub(crate) at: String,
-}
-
-/// The day's figures of an instrument.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct StatsRow {
-    pub(crate) previous_close_ticks: i64,
-    pub(crate) open_ticks: i64,
-    pub(crate) high_ticks: Option<i64>,
-    pub(crate) low_ticks: Option<i64>,
-    pub(crate) last_ticks: Option<i64>,
-    pub(crate) vwap_ticks: Option<i64>,
-    pub(crate) volume: u64,
-    pub(crate) turnover_minor_units: i64,
-    pub(crate) trades: u64,
-}
-
-/// One instrument's market data.
-#[derive(Debug, Clone)]
-pub(crate) struct InstrumentView {
-    pub(crate) symbol: String,
-    pub(crate) stats: Option<StatsRow>,
-    /// `None` for block desks, which have no public book.
-    pub(crate) bids: Option<Vec<LevelRow>>,
-    pub(crate) asks: Vec<LevelRow>,
-    /// Newest first.
-    pub(crate) recent: Vec<TradeRow>,
-    /// Oldest first, for the chart.
-    pub(crate) chart_prices_ticks: Vec<i64>,
 }
 
 fn unit_name(registry: &Registry, class_index: u32) -> String {
@@ -268,71 +221,14 @@ pub(crate) fn admin_overview(engine: &Engine) -> AdminOverview {
     }
 }
 
-fn levels(levels: &[DepthLevel]) -> Vec<LevelRow> {
-    levels
-        .iter()
-        .map(|level| LevelRow {
-            price_ticks: level.price.ticks(),
-            quantity: level.quantity.tonnes(),
-            orders: level.orders,
-        })
-        .collect()
-}
-
 /// `HH:MM:SS` of an RFC 3339 time (the market page shows one day), or the
 /// whole text when it has no such part.
-fn time_of_day(rfc3339: &str) -> String {
+pub(crate) fn time_of_day(rfc3339: &str) -> String {
     rfc3339
         .get(11..19)
         .filter(|time| time.as_bytes().get(2) == Some(&b':'))
         .unwrap_or(rfc3339)
         .to_owned()
-}
-
-/// Every instrument's book, day figures and recent trades.
-pub(crate) fn market(engine: &Engine) -> Vec<InstrumentView> {
-    let exchange = engine.exchange();
-    exchange
-        .instruments()
-        .map(|symbol| {
-            let depth = exchange.depth(symbol);
-            let tape = exchange.tape(symbol);
-            let chart_from = tape.len().saturating_sub(CHART_TRADES_MAX);
-            InstrumentView {
-                symbol: symbol.to_string(),
-                stats: exchange.day_stats(symbol).map(|stats| StatsRow {
-                    previous_close_ticks: stats.previous_close.ticks(),
-                    open_ticks: stats.open.ticks(),
-                    high_ticks: stats.high.map(|p| p.ticks()),
-                    low_ticks: stats.low.map(|p| p.ticks()),
-                    last_ticks: stats.last.map(|p| p.ticks()),
-                    vwap_ticks: stats.vwap.map(|p| p.ticks()),
-                    volume: stats.volume.tonnes(),
-                    turnover_minor_units: stats.turnover.minor_units(),
-                    trades: stats.trades,
-                }),
-                bids: depth.as_ref().map(|depth| levels(&depth.bids)),
-                asks: depth
-                    .as_ref()
-                    .map(|depth| levels(&depth.asks))
-                    .unwrap_or_default(),
-                recent: tape
-                    .iter()
-                    .rev()
-                    .take(TAPE_SHOWN_MAX)
-                    .map(|trade| TradeRow {
-                        price_ticks: trade.price.ticks(),
-                        quantity: trade.quantity.tonnes(),
-                        at: time_of_day(&ets_api::format_time(trade.at)),
-                    })
-                    .collect(),
-                chart_prices_ticks: tape[chart_from..]
-                    .iter()
-                    .map(|trade| trade.price.ticks())
-                    .collect(),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
