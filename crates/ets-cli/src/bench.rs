@@ -44,6 +44,10 @@ pub enum Bench {
         /// Which serials transfers take (docs/serials.md).
         #[arg(long, value_enum, default_value_t = Policy::LargestFirst)]
         serial_policy: Policy,
+        /// The engine's retention window in commands, as `ets init` sets it
+        /// (docs/memory.md); 0 keeps every transaction and request id.
+        #[arg(long, default_value_t = ets_engine::retention::DEFAULT_WINDOW)]
+        retention: u64,
     },
     /// One order book: pure matching, the engine with DvP settlement, open-loop latency.
     ///
@@ -78,6 +82,8 @@ struct Workload {
     accounts: u64,
     seed: u64,
     serial_policy: SerialPolicy,
+    /// The retention window in commands; `None` keeps everything.
+    retention: Option<u64>,
 }
 
 const ADMIN: ParticipantId = ParticipantId(1);
@@ -99,6 +105,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
             data,
             seed,
             serial_policy,
+            retention,
         } => {
             if accounts < 2 || batch == 0 {
                 bail!("a ledger benchmark needs at least 2 accounts and a batch of at least 1");
@@ -110,6 +117,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
                     accounts,
                     seed,
                     serial_policy: serial_policy.into(),
+                    retention: (retention > 0).then_some(retention),
                 },
                 data,
             )
@@ -222,14 +230,23 @@ fn setup(workload: &Workload) -> Result<Vec<Submission>> {
             },
         ));
     }
-    Ok(commands
+    // Bounded retention first, as `ets init` writes it.
+    let retention = workload
+        .retention
+        .map(|commands| (ParticipantId(0), Command::SetRetention { commands }));
+    Ok(retention
         .into_iter()
+        .chain(
+            commands
+                .into_iter()
+                .map(|(requester, command)| (requester, Command::Registry(command))),
+        )
         .enumerate()
         .map(|(index, (requester, command))| Submission {
             request_id: RequestId(index as u64 + 1),
             requester,
             time: Some(Timestamp(START_MS)),
-            command: Command::Registry(command),
+            command,
         })
         .collect())
 }
@@ -336,11 +353,11 @@ fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64
 
 impl Fragmentation {
     /// Blocks moved by the last `transfers` transactions (the benchmark's own,
-    /// not the setup's) and blocks held by every account at the end.
+    /// not the setup's; under bounded retention, those the engine still
+    /// retains) and blocks held by every account at the end.
     fn of(registry: &Registry, transfers: u64) -> Fragmentation {
         let recent = registry
             .transactions()
-            .iter()
             .rev()
             .take(usize::try_from(transfers).unwrap_or(usize::MAX));
         let (count, blocks_moved) = recent.fold((0usize, 0usize), |(count, moved), transaction| {
@@ -470,6 +487,7 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
                 SerialPolicy::OldestFirst => "oldest-first",
                 SerialPolicy::LargestFirst => "largest-first",
             },
+            "retention_commands": workload.retention,
         },
         "in_memory": {
             "transfers_per_second": per_second(memory_elapsed).round(),
@@ -495,6 +513,11 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
             "serial_blocks_held_at_end": durable_fragmentation.blocks_held,
             "peak_resident_mib": durable_peak_mib,
             "peak_resident_of": if peak_reset { "the durable run alone" } else { "the whole process" },
+            "retained_at_end": {
+                "transactions": store.engine().registry().retained_transactions(),
+                "request_ids": store.engine().remembered_requests(),
+                "trades": store.engine().exchange().trades().len(),
+            },
         },
         "reference_on_this_machine": {
             "tigerbeetle_transfers_per_second": "136,000-151,000 (10M transfers); 282,000-305,000 (1M)",

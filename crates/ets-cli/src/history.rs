@@ -100,7 +100,8 @@ pub fn attach(store: &mut Store) -> Result<()> {
     Ok(())
 }
 
-fn open(data: &Path) -> Result<History> {
+/// Opens the history database of the store in `data`, read-only.
+pub(crate) fn open(data: &Path) -> Result<History> {
     if !sqlite_path(data).exists() {
         bail!(
             "{} has no history database; run `ets history rebuild --data {}`",

@@ -149,7 +149,7 @@ pub fn run(args: &PublicArgs) -> Result<ExitCode> {
         year: args.year,
         cut_off,
         installations: installations(store.engine(), args.year)?,
-        market: market_days(store.engine().exchange().trades(), args.year),
+        market: market_days(store.engine().exchange().trades().iter(), args.year),
     };
     let text = match (args.format, args.section) {
         (Format::Json, _) => serde_json::to_string_pretty(&report)? + "\n",
@@ -229,7 +229,10 @@ fn status(result: &EntityResult) -> String {
 }
 
 /// Per venue and UTC day of `year`: trades, volume, turnover, OHLC and VWAP.
-fn market_days(trades: &[TradeRecord], year: u16) -> Vec<MarketDay> {
+fn market_days<'a>(
+    trades: impl IntoIterator<Item = &'a TradeRecord>,
+    year: u16,
+) -> Vec<MarketDay> {
     let mut days: BTreeMap<(String, String), MarketDay> = BTreeMap::new();
     for trade in trades {
         let Some(date) = utc_date(trade.at).filter(|date| date.starts_with(&format!("{year:04}-")))

@@ -41,9 +41,22 @@ pub fn run(data: &Path, what: What) -> Result<ExitCode> {
     let registry = store.engine().registry();
     let view = match what {
         What::Account { id } => serde_json::to_value(account_view(registry, AccountId(id))?)?,
-        What::Tx { id } => serde_json::to_value(transaction_view(registry, TransactionId(id))?)?,
+        What::Tx { id } => match registry.transaction(TransactionId(id)) {
+            Ok(_) => serde_json::to_value(transaction_view(registry, TransactionId(id))?)?,
+            // Finished transactions leave a bounded engine: the history has them all.
+            Err(_) if id < registry.next_transaction_id().0 => transaction_from_history(data, id)?,
+            Err(error) => return Err(error.into()),
+        },
         What::Participant { id } => {
             serde_json::to_value(participant_view(registry, ParticipantId(id))?)?
+        }
+        // A bounded engine keeps only recent movements: the history has them all.
+        What::Serial { serial } if store.engine().retention_window().is_some() => {
+            let mut history = crate::history::open(data)?;
+            serde_json::to_value(ets_history::query::serial(
+                history.backend(),
+                i64::try_from(serial).context("serial number too large")?,
+            )?)?
         }
         What::Serial { serial } => match serial_view(registry, serial) {
             Some(view) => serde_json::to_value(view)?,
@@ -55,6 +68,16 @@ pub fn run(data: &Path, what: What) -> Result<ExitCode> {
     };
     print_json(&view)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A transaction the engine no longer retains, as the history database has it.
+fn transaction_from_history(data: &Path, id: u64) -> Result<serde_json::Value> {
+    let mut history = crate::history::open(data)?;
+    let key = i64::try_from(id).context("transaction id too large")?;
+    match ets_history::query::transaction(history.backend(), key)? {
+        Some(view) => Ok(serde_json::to_value(view)?),
+        None => bail!("transaction {id} is not in the history database either"),
+    }
 }
 
 pub fn verify(data: &Path) -> Result<ExitCode> {

@@ -16,7 +16,7 @@ use ets_api::{
     ErrorBody, Principal, Refusal, RefusalCode, Visibility, account_parties, authorise_read,
     transaction_view,
 };
-use ets_engine::exchange::{ExchangeEffect, TradeRecord, TradeVenue};
+use ets_engine::exchange::{ExchangeEffect, TradeLog, TradeRecord, TradeVenue};
 use ets_engine::{Effect, Outcome};
 use ets_market::{DailyStats, Depth, TradeMode};
 use ets_model::{AccountId, Code, ParticipantId};
@@ -407,13 +407,10 @@ fn add_readers(registry: &ets_registry::Registry, events: &mut [StreamEvent]) {
 
 /// The records of `ids` (trade ids are numbered from 1 in settlement order).
 fn trade_records<'a>(
-    all: &'a [TradeRecord],
+    all: &'a TradeLog,
     ids: &'a [u64],
 ) -> impl Iterator<Item = &'a TradeRecord> {
-    ids.iter().filter_map(move |id| {
-        let index = usize::try_from(id.checked_sub(1)?).ok()?;
-        all.get(index).filter(|record| record.id == *id)
-    })
+    ids.iter().filter_map(move |&id| all.get(id))
 }
 
 fn mode_name(mode: TradeMode) -> &'static str {

@@ -32,6 +32,7 @@ mod execute;
 mod limits;
 mod settle;
 mod state;
+mod trades;
 
 pub use command::{
     AuctionId, CashBalance, ExchangeCommand, ExchangeEffect, LocalTime, TradingCalendar,
@@ -40,3 +41,4 @@ pub use command::{
 pub use error::ExchangeError;
 pub use limits::{Allocations, HoldingLimit, NoAllocations};
 pub use state::{Exchange, TradeRecord, TradeVenue};
+pub use trades::{TradeLog, TradeRetention};
