@@ -5,6 +5,7 @@ use clap::Subcommand;
 use ets_api::{account_view, participant_view, serial_view, transaction_view};
 use ets_model::{AccountId, ParticipantId, TransactionId};
 use ets_store::Store;
+use serde::Serialize;
 use serde_json::json;
 use std::path::Path;
 use std::process::ExitCode;
@@ -52,11 +53,13 @@ pub fn run(data: &Path, what: What) -> Result<ExitCode> {
         }
         // A bounded engine keeps only recent movements: the history has them all.
         What::Serial { serial } if store.engine().retention_window().is_some() => {
-            let mut history = crate::history::open(data)?;
-            serde_json::to_value(ets_history::query::serial(
-                history.backend(),
-                i64::try_from(serial).context("serial number too large")?,
-            )?)?
+            match serial_view(registry, serial) {
+                Some(view) => serde_json::to_value(serial_from_history(data, view)?)?,
+                None => bail!(
+                    "serial {serial} was never issued (serials issued so far run from 1 to {})",
+                    registry.next_serial() - 1
+                ),
+            }
         }
         What::Serial { serial } => match serial_view(registry, serial) {
             Some(view) => serde_json::to_value(view)?,
@@ -68,6 +71,32 @@ pub fn run(data: &Path, what: What) -> Result<ExitCode> {
     };
     print_json(&view)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A serial as `ets show serial` shows it, its movements read from the history database.
+#[derive(Serialize)]
+struct SerialFromHistory {
+    /// The serial number.
+    serial: u64,
+    /// Its unit class.
+    unit: String,
+    /// The account holding it now.
+    held_by: u64,
+    /// Every completed or reversed transaction that moved it, oldest first.
+    history: Vec<ets_history::query::TransactionRow>,
+}
+
+/// The engine's view of a serial with its whole history from the history database.
+fn serial_from_history(data: &Path, view: ets_api::SerialView) -> Result<SerialFromHistory> {
+    let mut history = crate::history::open(data)?;
+    let key = i64::try_from(view.serial).context("serial number too large")?;
+    let movements = ets_history::query::serial(history.backend(), key)?.movements;
+    Ok(SerialFromHistory {
+        serial: view.serial,
+        unit: view.unit,
+        held_by: view.held_by,
+        history: movements,
+    })
 }
 
 /// A transaction the engine no longer retains, as the history database has it.
