@@ -3,12 +3,14 @@
 //! strings ("0.8218") or numbers; it is kept as exact text.
 
 use crate::authority::{ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec, VERIFICATION};
+use crate::request::CommandError;
 use ets_engine::compliance::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,
     EuSubInstallationInput, FuelKind, FuelSpec, LeakageExposure, UnitCategory, UnitOutput,
     UnitSpec,
 };
 use ets_model::{AccountId, Code, ParticipantId, Price, Quantity};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,7 +29,7 @@ pub const COMPLIANCE_COMMANDS: [CommandSpec; 10] = [
 ];
 
 /// A decimal given as a JSON string or number, kept as its text.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum DecimalText {
     Text(String),
@@ -43,13 +45,16 @@ impl DecimalText {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonUnit {
+    #[schemars(with = "crate::schema::CodeText")]
     unit: String,
+    #[schemars(extend("enum" = ["coal_above_300mw", "coal_at_most_300mw", "unconventional_coal", "gas"]))]
     category: String,
     capacity_mw: u32,
     #[serde(default = "water")]
+    #[schemars(extend("enum" = ["water", "air"]))]
     cooling: String,
     #[serde(default)]
     combined_heat_and_power: bool,
@@ -59,7 +64,7 @@ fn water() -> String {
     "water".to_owned()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonEntity {
     participant: u64,
@@ -67,9 +72,10 @@ struct JsonEntity {
     units: Vec<JsonUnit>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonUnitOutput {
+    #[schemars(with = "crate::schema::CodeText")]
     unit: String,
     electricity_mwh: DecimalText,
     #[serde(default)]
@@ -79,32 +85,35 @@ struct JsonUnitOutput {
     load_factor: DecimalText,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonEntityOutput {
     participant: u64,
     units: Vec<JsonUnitOutput>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonSubInstallation {
+    #[schemars(with = "crate::schema::CodeText")]
     sub_installation: String,
     benchmark: DecimalText,
     historical_activity_level: DecimalText,
+    #[schemars(extend("enum" = ["exposed", "not_exposed", "district_heating"]))]
     exposure: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonInstallation {
     participant: u64,
     sub_installations: Vec<JsonSubInstallation>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonFuel {
+    #[schemars(extend("enum" = ["coal", "other"]))]
     kind: String,
     consumed: DecimalText,
     net_calorific_value: DecimalText,
@@ -114,7 +123,7 @@ struct JsonFuel {
     oxidation_rate: Option<DecimalText>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 enum JsonComplianceCommand {
     LoadRulebook {
@@ -122,12 +131,15 @@ enum JsonComplianceCommand {
         toml: String,
     },
     RegisterEntities {
+        #[schemars(with = "crate::schema::CodeText")]
         scheme: String,
         entities: Vec<JsonEntity>,
     },
     AllocateFree {
+        #[schemars(with = "crate::schema::CodeText")]
         scheme: String,
         year: u16,
+        #[schemars(extend("enum" = ["pre", "final"]))]
         phase: String,
         outputs: Vec<JsonEntityOutput>,
     },
@@ -153,6 +165,7 @@ enum JsonComplianceCommand {
         emissions: u64,
     },
     CloseYear {
+        #[schemars(with = "crate::schema::CodeText")]
         scheme: String,
         year: u16,
         #[serde(default)]
@@ -164,6 +177,7 @@ enum JsonComplianceCommand {
         quantity: u64,
     },
     SetPlausibilityRanges {
+        #[schemars(with = "crate::schema::CodeText")]
         scheme: String,
         carbon_content_min: DecimalText,
         carbon_content_max: DecimalText,
@@ -171,6 +185,7 @@ enum JsonComplianceCommand {
         intensity_max: DecimalText,
     },
     AllocateEu {
+        #[schemars(with = "crate::schema::CodeText")]
         scheme: String,
         year: u16,
         installations: Vec<JsonInstallation>,
@@ -297,9 +312,9 @@ fn fuels(fuels: Vec<JsonFuel>) -> Result<Vec<FuelSpec>, String> {
 ///
 /// # Errors
 /// A message naming the field that is wrong.
-pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, String> {
+pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, CommandError> {
     let parsed: JsonComplianceCommand =
-        serde_json::from_value(value).map_err(|error| format!("not a valid command: {error}"))?;
+        serde_json::from_value(value).map_err(CommandError::shape)?;
     Ok(match parsed {
         JsonComplianceCommand::LoadRulebook { source_name, toml } => {
             ComplianceCommand::LoadRulebook { source_name, toml }
@@ -330,7 +345,7 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, String> {
             phase: match phase.as_str() {
                 "pre" => AllocationPhase::Pre,
                 "final" => AllocationPhase::Final,
-                other => return Err(format!("phase {other:?} is not pre or final")),
+                other => return Err(format!("phase {other:?} is not pre or final").into()),
             },
             outputs: outputs(given)?,
         },
@@ -414,6 +429,11 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, String> {
     })
 }
 
+/// The JSON Schema of these commands (a `oneOf`), for the OpenAPI document.
+pub(crate) fn schema(generator: &mut SchemaGenerator) -> Schema {
+    JsonComplianceCommand::json_schema(generator)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,7 +462,12 @@ mod tests {
         let bad = serde_json::json!({"command":"allocate_eu","scheme":"s","year":2021,
             "installations":[{"participant":10,"sub_installations":[
                 {"sub_installation":"P1","benchmark":"1","historical_activity_level":"1","exposure":"partly"}]}]});
-        assert!(parse_compliance(bad).unwrap_err().contains("exposure"));
+        assert!(
+            parse_compliance(bad)
+                .unwrap_err()
+                .message()
+                .contains("exposure")
+        );
         assert!(
             COMPLIANCE_COMMANDS
                 .iter()

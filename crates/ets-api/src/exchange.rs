@@ -1,15 +1,12 @@
-//! JSON shapes of the exchange commands (docs/exchange.md), converted by hand
-//! to the engine's [`ExchangeCommand`]. Prices are whole ticks
-//! (`*_price_ticks`, or `{"limit": ticks}`), money whole minor units
-//! (`amount_minor_units`), quantities whole tonnes, units `CEA-2021`, times
-//! RFC 3339.
+//! JSON shapes of the exchange commands (docs/exchange.md): typed DTOs,
+//! converted to the engine's [`ExchangeCommand`] by `TryFrom`. Prices are
+//! whole ticks (`*_price_ticks`, or `{"limit": ticks}`), money whole minor
+//! units (`amount_minor_units`), quantities whole tonnes, units `CEA-2021`,
+//! times RFC 3339.
 //!
-//! Rule sets (`rules`, `market_data`, auction `rules`) are a preset name, or an
-//! object with an optional `preset` plus fields that override it; without a
-//! preset every field must be given.
-//!
-//! The command is assembled as a JSON value in the engine's own serde form
-//! and deserialized into [`ExchangeCommand`]. The presets are built from
+//! Rule sets (`rules`, `market_data`, auction `rules`, a holding `limit`) are a
+//! preset name, or an object with an optional `preset` plus fields that
+//! override it; without a preset every field must be given. The presets are
 //! `ets-market`'s own constants (`InstrumentRules::CHINA_LISTED`,
 //! `CHINA_BLOCK`, `CONTINUOUS`, `MarketDataRules::CHINA`, `EU`,
 //! `AuctionRules::eu`, `rggi`, `california`) and the engine's
@@ -19,12 +16,23 @@
 use crate::authority::{
     ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec, EXCHANGE_OPERATION, TRADING_DAY,
 };
+use crate::request::CommandError;
+use crate::schema::{CodeText, TimeText, UnitText};
 use crate::text::{parse_time, parse_unit_class};
-use ets_engine::exchange::{ExchangeCommand, HoldingLimit, TradingMode};
-use ets_market::{AuctionRules, ClosePriceRule, InstrumentRules, MarketDataRules, TieBreak};
-use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, UnitClass};
+use ets_engine::exchange::{
+    AuctionId, ExchangeCommand, HoldingLimit, TradingCalendar, TradingMode,
+};
+use ets_market::{
+    AuctionRules, BookLimits, ClosePriceRule, CostContainmentReserve, InstrumentRules,
+    MarketDataRules, OrderId, OrderKind, Side, TieBreak, TimeInForce,
+};
+use ets_model::{AccountId, Code, Money, Price, Quantity};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, DeserializeOwned, IntoDeserializer as _};
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::marker::PhantomData;
 
 /// The commands handled here, with who may send each.
 pub const EXCHANGE_COMMANDS: [CommandSpec; 18] = [
@@ -48,152 +56,189 @@ pub const EXCHANGE_COMMANDS: [CommandSpec; 18] = [
     CommandSpec::write("modify_bid", ACCOUNT_HOLDING),
 ];
 
-/// A field that must be present but may be `null`.
-fn nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+/// A field that may be absent (outer `None`) or `null` (inner `None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    Option::<T>::deserialize(deserializer)
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
-fn day() -> String {
-    "day".to_owned()
+/// A field that may be absent but, when given, not `null`.
+fn some<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
-enum JsonExchangeCommand {
-    ListInstrument {
-        symbol: String,
-        unit: String,
-        mode: String,
-        rules: Value,
-        reference_price_ticks: i64,
-        fee_bps: u32,
-        fee_account: u64,
-        no_same_day_resale: bool,
-        market_data: Value,
-        #[serde(default)]
-        calendar: Option<Value>,
-    },
-    DepositCash {
-        account: u64,
-        amount_minor_units: i64,
-    },
-    WithdrawCash {
-        account: u64,
-        amount_minor_units: i64,
-    },
-    PlaceOrder {
-        instrument: String,
-        account: u64,
-        side: String,
-        kind: Value,
-        quantity: u64,
-        #[serde(default = "day")]
-        time_in_force: String,
-    },
-    CancelOrder {
-        instrument: String,
-        account: u64,
-        order: u64,
-    },
-    AmendOrder {
-        instrument: String,
-        account: u64,
-        order: u64,
-        price_ticks: i64,
-        quantity: u64,
-    },
-    TakeListed {
-        instrument: String,
-        account: u64,
-        maker_order: u64,
-        quantity: u64,
-    },
-    ProposeBlock {
-        instrument: String,
-        account: u64,
-        counterparty: u64,
-        side: String,
-        price_ticks: i64,
-        quantity: u64,
-        expires_at: String,
-    },
-    AcceptBlock {
-        instrument: String,
-        account: u64,
-        proposal: u64,
-    },
-    DeclineBlock {
-        instrument: String,
-        account: u64,
-        proposal: u64,
-    },
-    WithdrawBlock {
-        instrument: String,
-        account: u64,
-        proposal: u64,
-    },
-    EndOfDay {
-        instrument: String,
-    },
-    OpenAuction {
-        unit: String,
-        rules: Value,
-        seed: u64,
-    },
-    SubmitBid {
-        auction: u64,
-        account: u64,
-        price_ticks: i64,
-        quantity: u64,
-    },
-    WithdrawBid {
-        auction: u64,
-        account: u64,
-        bid: u64,
-    },
-    CloseAuction {
-        auction: u64,
-    },
-    SetHoldingLimit {
-        instrument: String,
-        #[serde(deserialize_with = "nullable")]
-        limit: Option<Value>,
-    },
-    ModifyBid {
-        auction: u64,
-        account: u64,
-        bid: u64,
-        price_ticks: i64,
-        quantity: u64,
-    },
+/// A whole number of ticks, never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ticks(Price);
+
+impl<'de> Deserialize<'de> for Ticks {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Ticks, D::Error> {
+        let ticks = i64::deserialize(deserializer)?;
+        Price::try_new(ticks)
+            .map(Ticks)
+            .map_err(|_| de::Error::custom(format!("a price must not be negative (got {ticks})")))
+    }
 }
 
-/// A holding limit, every field given (after the preset is applied).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonHoldingLimit {
-    compliance_entity_above_allocation_tonnes: u64,
-    others_tonnes: u64,
+impl JsonSchema for Ticks {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Ticks")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "integer", "minimum": 0, "maximum": i64::MAX,
+            "description": "A price in whole ticks, never negative.",
+        })
+    }
 }
 
-/// Instrument rules, every field given (after presets are applied).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonInstrumentRules {
-    tick_size_ticks: i64,
-    lot_size_tonnes: u64,
-    min_order_tonnes: u64,
-    max_order_tonnes: u64,
-    #[serde(deserialize_with = "nullable")]
-    price_band_bps: Option<u32>,
-    limits: JsonBookLimits,
+/// A code (a symbol), checked as it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CodeField(Code);
+
+impl<'de> Deserialize<'de> for CodeField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<CodeField, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Code::try_new(&text)
+            .map(CodeField)
+            .map_err(|error| de::Error::custom(format!("code {text:?}: {error}")))
+    }
 }
 
-#[derive(Deserialize)]
+impl JsonSchema for CodeField {
+    fn schema_name() -> Cow<'static, str> {
+        CodeText::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        CodeText::json_schema(generator)
+    }
+}
+
+/// A unit class, checked as it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UnitField(ets_model::UnitClass);
+
+impl<'de> Deserialize<'de> for UnitField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<UnitField, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_unit_class(&text)
+            .map(UnitField)
+            .map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for UnitField {
+    fn schema_name() -> Cow<'static, str> {
+        UnitText::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        UnitText::json_schema(generator)
+    }
+}
+
+/// A rule set: a preset's name, or an object of fields (`O`) over an
+/// optional preset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Preset<N, O> {
+    Name(N),
+    Fields(O),
+}
+
+impl<'de, N: DeserializeOwned, O: DeserializeOwned> Deserialize<'de> for Preset<N, O> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Preset<N, O>, D::Error> {
+        struct Visit<N, O>(PhantomData<(N, O)>);
+        impl<'de, N: DeserializeOwned, O: DeserializeOwned> de::Visitor<'de> for Visit<N, O> {
+            type Value = Preset<N, O>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a preset name or an object of fields")
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Preset<N, O>, E> {
+                N::deserialize(name.into_deserializer()).map(Preset::Name)
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Preset<N, O>, A::Error> {
+                O::deserialize(de::value::MapAccessDeserializer::new(map)).map(Preset::Fields)
+            }
+        }
+        deserializer.deserialize_any(Visit(PhantomData))
+    }
+}
+
+impl<N: JsonSchema, O: JsonSchema> JsonSchema for Preset<N, O> {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Owned(format!("{}Or{}", N::schema_name(), O::schema_name()))
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "oneOf": [generator.subschema_for::<N>(), generator.subschema_for::<O>()],
+        })
+    }
+}
+
+/// The field of an object over a preset: given, else the preset's, else missing.
+fn pick<T>(field: &str, given: Option<T>, preset: Option<T>) -> Result<T, String> {
+    given
+        .or(preset)
+        .ok_or_else(|| format!("missing field `{field}` (no preset gives it)"))
+}
+
+/// The object form's schema: its fields, and either a `preset` or every
+/// field the preset would give (`all`); `needed` lists, per preset name, the
+/// fields it leaves to the caller.
+fn over_preset(mut fields: Schema, all: &[&str], needed: &[(&str, &[&str])]) -> Schema {
+    let mut choices: Vec<Value> = needed
+        .iter()
+        .map(|(name, wanted)| {
+            let mut required = vec!["preset"];
+            required.extend_from_slice(wanted);
+            serde_json::json!({
+                "properties": { "preset": { "const": name } },
+                "required": required,
+            })
+        })
+        .collect();
+    choices.push(serde_json::json!({
+        "not": { "required": ["preset"] },
+        "required": all,
+    }));
+    fields.insert("oneOf".into(), choices.into());
+    fields
+}
+
+// ---- instrument rules ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum InstrumentPreset {
+    ChinaListed,
+    ChinaBlock,
+    Continuous,
+}
+
+impl From<InstrumentPreset> for InstrumentRules {
+    fn from(preset: InstrumentPreset) -> InstrumentRules {
+        match preset {
+            InstrumentPreset::ChinaListed => InstrumentRules::CHINA_LISTED,
+            InstrumentPreset::ChinaBlock => InstrumentRules::CHINA_BLOCK,
+            InstrumentPreset::Continuous => InstrumentRules::CONTINUOUS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonBookLimits {
     max_open_orders_per_account: u32,
@@ -201,278 +246,542 @@ struct JsonBookLimits {
     max_price_levels_per_side: u32,
 }
 
-#[derive(Deserialize)]
+/// Instrument rules over an optional preset.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonInstrumentRules {
+    #[serde(default, deserialize_with = "some")]
+    preset: Option<InstrumentPreset>,
+    #[serde(default, deserialize_with = "some")]
+    tick_size_ticks: Option<i64>,
+    #[serde(default, deserialize_with = "some")]
+    lot_size_tonnes: Option<u64>,
+    #[serde(default, deserialize_with = "some")]
+    min_order_tonnes: Option<u64>,
+    #[serde(default, deserialize_with = "some")]
+    max_order_tonnes: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    price_band_bps: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "some")]
+    limits: Option<JsonBookLimits>,
+}
+
+/// The fields of [`JsonInstrumentRules`], for its schema.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct InstrumentRuleFields {
+    preset: InstrumentPreset,
+    tick_size_ticks: i64,
+    lot_size_tonnes: u64,
+    min_order_tonnes: u64,
+    max_order_tonnes: u64,
+    price_band_bps: Option<u32>,
+    limits: JsonBookLimits,
+}
+
+impl JsonSchema for JsonInstrumentRules {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("InstrumentRules")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut fields = InstrumentRuleFields::json_schema(generator);
+        fields.remove("required");
+        let all = [
+            "tick_size_ticks",
+            "lot_size_tonnes",
+            "min_order_tonnes",
+            "max_order_tonnes",
+            "price_band_bps",
+            "limits",
+        ];
+        over_preset(
+            fields,
+            &all,
+            &[
+                ("china_listed", &[]),
+                ("china_block", &[]),
+                ("continuous", &[]),
+            ],
+        )
+    }
+}
+
+impl TryFrom<Preset<InstrumentPreset, JsonInstrumentRules>> for InstrumentRules {
+    type Error = String;
+
+    fn try_from(given: Preset<InstrumentPreset, JsonInstrumentRules>) -> Result<Self, String> {
+        let given = match given {
+            Preset::Name(name) => return Ok(name.into()),
+            Preset::Fields(fields) => fields,
+        };
+        let base = given.preset.map(InstrumentRules::from);
+        let limits = given.limits.map(|limits| BookLimits {
+            max_open_orders_per_account: limits.max_open_orders_per_account,
+            max_orders: limits.max_orders,
+            max_price_levels_per_side: limits.max_price_levels_per_side,
+        });
+        Ok(InstrumentRules {
+            tick_size_ticks: pick(
+                "tick_size_ticks",
+                given.tick_size_ticks,
+                base.map(|b| b.tick_size_ticks),
+            )?,
+            lot_size_tonnes: pick(
+                "lot_size_tonnes",
+                given.lot_size_tonnes,
+                base.map(|b| b.lot_size_tonnes),
+            )?,
+            min_order_tonnes: pick(
+                "min_order_tonnes",
+                given.min_order_tonnes,
+                base.map(|b| b.min_order_tonnes),
+            )?,
+            max_order_tonnes: pick(
+                "max_order_tonnes",
+                given.max_order_tonnes,
+                base.map(|b| b.max_order_tonnes),
+            )?,
+            price_band_bps: pick(
+                "price_band_bps",
+                given.price_band_bps,
+                base.map(|b| b.price_band_bps),
+            )?,
+            limits: pick("limits", limits, base.map(|b| b.limits))?,
+        })
+    }
+}
+
+// ---- market data ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum MarketDataPreset {
+    China,
+    Eu,
+}
+
+impl From<MarketDataPreset> for MarketDataRules {
+    fn from(preset: MarketDataPreset) -> MarketDataRules {
+        match preset {
+            MarketDataPreset::China => MarketDataRules::CHINA,
+            MarketDataPreset::Eu => MarketDataRules::EU,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum JsonClosePrice {
+    VolumeWeightedAverage,
+    LastTrade,
+}
+
+impl From<JsonClosePrice> for ClosePriceRule {
+    fn from(rule: JsonClosePrice) -> ClosePriceRule {
+        match rule {
+            JsonClosePrice::VolumeWeightedAverage => ClosePriceRule::VolumeWeightedAverage,
+            JsonClosePrice::LastTrade => ClosePriceRule::LastTrade,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonMarketData {
-    close_price: String,
+    #[serde(default, deserialize_with = "some")]
+    preset: Option<MarketDataPreset>,
+    #[serde(default, deserialize_with = "some")]
+    close_price: Option<JsonClosePrice>,
+    #[serde(default, deserialize_with = "some")]
+    max_tape_trades: Option<u32>,
+}
+
+/// The fields of [`JsonMarketData`], for its schema.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct MarketDataFields {
+    preset: MarketDataPreset,
+    close_price: JsonClosePrice,
     max_tape_trades: u32,
 }
 
-#[derive(Deserialize)]
+impl JsonSchema for JsonMarketData {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("MarketDataRules")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut fields = MarketDataFields::json_schema(generator);
+        fields.remove("required");
+        over_preset(
+            fields,
+            &["close_price", "max_tape_trades"],
+            &[("china", &[]), ("eu", &[])],
+        )
+    }
+}
+
+impl TryFrom<Preset<MarketDataPreset, JsonMarketData>> for MarketDataRules {
+    type Error = String;
+
+    fn try_from(given: Preset<MarketDataPreset, JsonMarketData>) -> Result<Self, String> {
+        let given = match given {
+            Preset::Name(name) => return Ok(name.into()),
+            Preset::Fields(fields) => fields,
+        };
+        let base = given.preset.map(MarketDataRules::from);
+        Ok(MarketDataRules {
+            close_price: pick(
+                "close_price",
+                given.close_price.map(ClosePriceRule::from),
+                base.map(|b| b.close_price),
+            )?,
+            max_tape_trades: pick(
+                "max_tape_trades",
+                given.max_tape_trades,
+                base.map(|b| b.max_tape_trades),
+            )?,
+        })
+    }
+}
+
+// ---- auction rules ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum AuctionPreset {
+    Eu,
+    Rggi,
+    California,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum JsonTieBreak {
+    SeededOrder,
+    ProRata,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct JsonCostContainment {
+    trigger_price_ticks: Ticks,
+    volume: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonAuctionRules {
+    #[serde(default, deserialize_with = "some")]
+    preset: Option<AuctionPreset>,
+    #[serde(default, deserialize_with = "some")]
+    volume_offered: Option<u64>,
+    #[serde(default, deserialize_with = "some")]
+    lot_size_tonnes: Option<u64>,
+    #[serde(default, deserialize_with = "some")]
+    tick_size_ticks: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    reserve_price_ticks: Option<Option<Ticks>>,
+    #[serde(default, deserialize_with = "some")]
+    tie_break: Option<JsonTieBreak>,
+    #[serde(default, deserialize_with = "some")]
+    cancel_if_undersubscribed: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    minimum_clearing_price_ticks: Option<Option<Ticks>>,
+    #[serde(default, deserialize_with = "present")]
+    cost_containment: Option<Option<JsonCostContainment>>,
+    #[serde(default, deserialize_with = "present")]
+    purchase_limit_bps: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "some")]
+    max_bids_per_bidder: Option<u32>,
+    #[serde(default, deserialize_with = "some")]
+    max_bids: Option<u32>,
+}
+
+/// The fields of [`JsonAuctionRules`], for its schema.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AuctionRuleFields {
+    preset: AuctionPreset,
     volume_offered: u64,
     lot_size_tonnes: u64,
     tick_size_ticks: i64,
-    #[serde(deserialize_with = "nullable")]
-    reserve_price_ticks: Option<i64>,
-    tie_break: String,
+    reserve_price_ticks: Option<Ticks>,
+    tie_break: JsonTieBreak,
     cancel_if_undersubscribed: bool,
-    #[serde(deserialize_with = "nullable")]
-    minimum_clearing_price_ticks: Option<i64>,
-    #[serde(deserialize_with = "nullable")]
+    minimum_clearing_price_ticks: Option<Ticks>,
     cost_containment: Option<JsonCostContainment>,
-    #[serde(deserialize_with = "nullable")]
     purchase_limit_bps: Option<u32>,
     max_bids_per_bidder: u32,
     max_bids: u32,
 }
 
-#[derive(Deserialize)]
+/// Per preset, the fields it leaves to the caller.
+const AUCTION_PRESET_NEEDS: [(&str, &[&str]); 3] = [
+    ("eu", &["volume_offered"]),
+    ("rggi", &["volume_offered", "reserve_price_ticks"]),
+    (
+        "california",
+        &[
+            "volume_offered",
+            "reserve_price_ticks",
+            "purchase_limit_bps",
+        ],
+    ),
+];
+
+impl JsonSchema for JsonAuctionRules {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("AuctionRules")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut fields = AuctionRuleFields::json_schema(generator);
+        fields.remove("required");
+        let all = [
+            "volume_offered",
+            "lot_size_tonnes",
+            "tick_size_ticks",
+            "reserve_price_ticks",
+            "tie_break",
+            "cancel_if_undersubscribed",
+            "minimum_clearing_price_ticks",
+            "cost_containment",
+            "purchase_limit_bps",
+            "max_bids_per_bidder",
+            "max_bids",
+        ];
+        over_preset(fields, &all, &AUCTION_PRESET_NEEDS)
+    }
+}
+
+/// A preset's rules with the values it leaves to the caller unset (`None`).
+fn auction_base(preset: AuctionPreset) -> AuctionRules {
+    match preset {
+        AuctionPreset::Eu => AuctionRules::eu(Quantity::ZERO),
+        AuctionPreset::Rggi => AuctionRules::rggi(Quantity::ZERO, Price::default(), None),
+        AuctionPreset::California => AuctionRules::california(Quantity::ZERO, Price::default(), 0),
+    }
+}
+
+/// Auction rules: always an object, since every preset leaves the volume
+/// (and some the reserve price and purchase limit) to the caller.
+fn auction_rules(given: JsonAuctionRules) -> Result<AuctionRules, String> {
+    let needs: &[&str] = given
+        .preset
+        .and_then(|preset| AUCTION_PRESET_NEEDS.get(preset as usize))
+        .map_or(&[], |(_, needs)| needs);
+    // The values a preset leaves to the caller are not the preset's to give.
+    let base = given.preset.map(auction_base);
+    let from_base = |field: &str| !needs.contains(&field);
+    let base_if = |field: &str| base.filter(|_| from_base(field));
+    let ticks = |ticks: Option<Option<Ticks>>| ticks.map(|t| t.map(|Ticks(price)| price));
+    Ok(AuctionRules {
+        volume_offered: pick(
+            "volume_offered",
+            given.volume_offered.map(Quantity::new),
+            base_if("volume_offered").map(|b| b.volume_offered),
+        )?,
+        lot_size_tonnes: pick(
+            "lot_size_tonnes",
+            given.lot_size_tonnes,
+            base.map(|b| b.lot_size_tonnes),
+        )?,
+        tick_size_ticks: pick(
+            "tick_size_ticks",
+            given.tick_size_ticks,
+            base.map(|b| b.tick_size_ticks),
+        )?,
+        reserve_price: pick(
+            "reserve_price_ticks",
+            ticks(given.reserve_price_ticks),
+            base_if("reserve_price_ticks").map(|b| b.reserve_price),
+        )?,
+        tie_break: pick(
+            "tie_break",
+            given.tie_break.map(|tie| match tie {
+                JsonTieBreak::SeededOrder => TieBreak::SeededOrder,
+                JsonTieBreak::ProRata => TieBreak::ProRata,
+            }),
+            base.map(|b| b.tie_break),
+        )?,
+        cancel_if_undersubscribed: pick(
+            "cancel_if_undersubscribed",
+            given.cancel_if_undersubscribed,
+            base.map(|b| b.cancel_if_undersubscribed),
+        )?,
+        minimum_clearing_price: pick(
+            "minimum_clearing_price_ticks",
+            ticks(given.minimum_clearing_price_ticks),
+            base.map(|b| b.minimum_clearing_price),
+        )?,
+        cost_containment: pick(
+            "cost_containment",
+            given.cost_containment.map(|ccr| {
+                ccr.map(|ccr| CostContainmentReserve {
+                    trigger_price: ccr.trigger_price_ticks.0,
+                    volume: Quantity::new(ccr.volume),
+                })
+            }),
+            base.map(|b| b.cost_containment),
+        )?,
+        purchase_limit_bps: pick(
+            "purchase_limit_bps",
+            given.purchase_limit_bps,
+            base_if("purchase_limit_bps").map(|b| b.purchase_limit_bps),
+        )?,
+        max_bids_per_bidder: pick(
+            "max_bids_per_bidder",
+            given.max_bids_per_bidder,
+            base.map(|b| b.max_bids_per_bidder),
+        )?,
+        max_bids: pick("max_bids", given.max_bids, base.map(|b| b.max_bids))?,
+    })
+}
+
+// ---- holding limit ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum HoldingLimitPreset {
+    China,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JsonCostContainment {
-    trigger_price_ticks: i64,
-    volume: u64,
+struct JsonHoldingLimit {
+    #[serde(default, deserialize_with = "some")]
+    preset: Option<HoldingLimitPreset>,
+    #[serde(default, deserialize_with = "some")]
+    compliance_entity_above_allocation_tonnes: Option<u64>,
+    #[serde(default, deserialize_with = "some")]
+    others_tonnes: Option<u64>,
 }
 
-/// Instrument rules in the API's field names.
-fn instrument_rules_json(rules: &InstrumentRules) -> Value {
-    let limits = &rules.limits;
-    json!({
-        "tick_size_ticks": rules.tick_size_ticks, "lot_size_tonnes": rules.lot_size_tonnes,
-        "min_order_tonnes": rules.min_order_tonnes, "max_order_tonnes": rules.max_order_tonnes,
-        "price_band_bps": rules.price_band_bps,
-        "limits": {
-            "max_open_orders_per_account": limits.max_open_orders_per_account,
-            "max_orders": limits.max_orders,
-            "max_price_levels_per_side": limits.max_price_levels_per_side,
-        },
-    })
+/// The fields of [`JsonHoldingLimit`], for its schema.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct HoldingLimitFields {
+    preset: HoldingLimitPreset,
+    compliance_entity_above_allocation_tonnes: u64,
+    others_tonnes: u64,
 }
 
-/// The instrument-rule presets, in the API's field names.
-fn instrument_preset(name: &str) -> Result<Value, String> {
-    let rules = match name {
-        "china_listed" => InstrumentRules::CHINA_LISTED,
-        "china_block" => InstrumentRules::CHINA_BLOCK,
-        "continuous" => InstrumentRules::CONTINUOUS,
-        other => {
-            return Err(format!(
-                "rules preset {other:?} is not one of china_listed, china_block, continuous"
-            ));
-        }
-    };
-    Ok(instrument_rules_json(&rules))
-}
-
-fn market_data_preset(name: &str) -> Result<Value, String> {
-    let rules = match name {
-        "china" => MarketDataRules::CHINA,
-        "eu" => MarketDataRules::EU,
-        other => return Err(format!("market_data preset {other:?} is not china or eu")),
-    };
-    let close = match rules.close_price {
-        ClosePriceRule::VolumeWeightedAverage => "volume_weighted_average",
-        ClosePriceRule::LastTrade => "last_trade",
-    };
-    Ok(json!({"close_price": close, "max_tape_trades": rules.max_tape_trades}))
-}
-
-/// Auction presets, from `AuctionRules::eu`, `rggi` and `california` with
-/// the values each leaves to the caller removed: every preset lacks the
-/// volume, `rggi` the reserve price (and takes an optional cost containment
-/// reserve), `california` the reserve price and purchase limit.
-fn auction_preset(name: &str) -> Result<Value, String> {
-    let (rules, given): (AuctionRules, &[&str]) = match name {
-        "eu" => (AuctionRules::eu(Quantity::ZERO), &["volume_offered"]),
-        "rggi" => (
-            AuctionRules::rggi(Quantity::ZERO, Price::default(), None),
-            &["volume_offered", "reserve_price_ticks"],
-        ),
-        "california" => (
-            AuctionRules::california(Quantity::ZERO, Price::default(), 0),
-            &[
-                "volume_offered",
-                "reserve_price_ticks",
-                "purchase_limit_bps",
-            ],
-        ),
-        other => {
-            return Err(format!(
-                "auction preset {other:?} is not one of eu, rggi, california"
-            ));
-        }
-    };
-    let tie_break = match rules.tie_break {
-        TieBreak::SeededOrder => "seeded_order",
-        TieBreak::ProRata => "pro_rata",
-    };
-    let ticks = |price: Option<Price>| price.map(Price::ticks);
-    let mut preset = json!({
-        "volume_offered": rules.volume_offered.tonnes(),
-        "lot_size_tonnes": rules.lot_size_tonnes,
-        "tick_size_ticks": rules.tick_size_ticks,
-        "reserve_price_ticks": ticks(rules.reserve_price),
-        "tie_break": tie_break,
-        "cancel_if_undersubscribed": rules.cancel_if_undersubscribed,
-        "minimum_clearing_price_ticks": ticks(rules.minimum_clearing_price),
-        "cost_containment": rules.cost_containment.map(|ccr| json!({
-            "trigger_price_ticks": ccr.trigger_price.ticks(), "volume": ccr.volume.tonnes(),
-        })),
-        "purchase_limit_bps": rules.purchase_limit_bps,
-        "max_bids_per_bidder": rules.max_bids_per_bidder,
-        "max_bids": rules.max_bids,
-    });
-    if let Some(fields) = preset.as_object_mut() {
-        for field in given {
-            fields.remove(*field);
-        }
+impl JsonSchema for JsonHoldingLimit {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("HoldingLimit")
     }
-    Ok(preset)
-}
 
-/// The holding-limit preset `china` (`HoldingLimit::CHINA_UNCONFIRMED`).
-fn holding_limit_preset(name: &str) -> Result<Value, String> {
-    match name {
-        "china" => Ok(holding_limit_json(Some(HoldingLimit::CHINA_UNCONFIRMED))),
-        other => Err(format!("holding limit preset {other:?} is not china")),
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut fields = HoldingLimitFields::json_schema(generator);
+        fields.remove("required");
+        over_preset(
+            fields,
+            &["compliance_entity_above_allocation_tonnes", "others_tonnes"],
+            &[("china", &[])],
+        )
     }
 }
 
-/// A holding limit in the API's field names (`null` for none).
-pub(crate) fn holding_limit_json(limit: Option<HoldingLimit>) -> Value {
-    limit.map_or(Value::Null, |limit| {
-        json!({
-            "compliance_entity_above_allocation_tonnes":
-                limit.compliance_entity_above_allocation.tonnes(),
-            "others_tonnes": limit.others.tonnes(),
+impl TryFrom<Preset<HoldingLimitPreset, JsonHoldingLimit>> for HoldingLimit {
+    type Error = String;
+
+    fn try_from(given: Preset<HoldingLimitPreset, JsonHoldingLimit>) -> Result<Self, String> {
+        let base = HoldingLimit::CHINA_UNCONFIRMED;
+        let given = match given {
+            Preset::Name(HoldingLimitPreset::China) => return Ok(base),
+            Preset::Fields(fields) => fields,
+        };
+        let base = given.preset.map(|HoldingLimitPreset::China| base);
+        Ok(HoldingLimit {
+            compliance_entity_above_allocation: pick(
+                "compliance_entity_above_allocation_tonnes",
+                given
+                    .compliance_entity_above_allocation_tonnes
+                    .map(Quantity::new),
+                base.map(|b| b.compliance_entity_above_allocation),
+            )?,
+            others: pick(
+                "others_tonnes",
+                given.others_tonnes.map(Quantity::new),
+                base.map(|b| b.others),
+            )?,
         })
-    })
-}
-
-/// A rule set given as a preset name, or an object with an optional `preset`
-/// and overriding fields; returns the full object, then deserializes it.
-fn with_preset<T: for<'de> Deserialize<'de>>(
-    what: &str,
-    value: Value,
-    preset: fn(&str) -> Result<Value, String>,
-) -> Result<T, String> {
-    let merged = match value {
-        Value::String(name) => preset(&name)?,
-        Value::Object(mut given) => {
-            let mut merged = match given.remove("preset") {
-                None => Map::new(),
-                Some(Value::String(name)) => match preset(&name)? {
-                    Value::Object(map) => map,
-                    _ => Map::new(),
-                },
-                Some(_) => return Err(format!("{what}: `preset` must be a string")),
-            };
-            merged.extend(given);
-            Value::Object(merged)
-        }
-        _ => {
-            return Err(format!(
-                "`{what}` must be a preset name or an object of fields"
-            ));
-        }
-    };
-    serde_json::from_value(merged).map_err(|error| format!("{what}: {error}"))
-}
-
-fn code(what: &str, text: &str) -> Result<Code, String> {
-    Code::try_new(text).map_err(|error| format!("{what}: {error}"))
-}
-
-fn price(what: &str, ticks: i64) -> Result<Price, String> {
-    Price::try_new(ticks).map_err(|_| format!("`{what}` must not be negative (got {ticks})"))
-}
-
-fn unit(text: &str) -> Result<UnitClass, String> {
-    parse_unit_class(text)
-}
-
-fn side(text: &str) -> Result<&'static str, String> {
-    match text {
-        "buy" => Ok("Buy"),
-        "sell" => Ok("Sell"),
-        other => Err(format!("side {other:?} is not buy or sell")),
     }
 }
 
-fn time_in_force(text: &str) -> Result<&'static str, String> {
-    match text {
-        "day" => Ok("Day"),
-        "ioc" => Ok("ImmediateOrCancel"),
-        "fok" => Ok("FillOrKill"),
-        other => Err(format!("time_in_force {other:?} is not day, ioc or fok")),
+// ---- calendar ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum CalendarPreset {
+    ChinaListed,
+    ChinaBlock,
+}
+
+/// `HH:MM`, minutes after midnight (`24:00` allowed as an end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ClockTime(u16);
+
+impl<'de> Deserialize<'de> for ClockTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ClockTime, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        clock(&text).map(ClockTime).map_err(de::Error::custom)
     }
 }
 
-/// `"market"` or `{"limit": price_ticks}`, in the engine's serde form.
-fn order_kind(kind: &Value) -> Result<Value, String> {
-    let bad = || format!("kind {kind} is not \"market\" or {{\"limit\": price_ticks}}");
-    match kind {
-        Value::String(text) if text == "market" => Ok(json!("Market")),
-        Value::Object(map) if map.len() == 1 => {
-            let ticks = map.get("limit").and_then(Value::as_i64).ok_or_else(bad)?;
-            Ok(json!({ "Limit": price("limit", ticks)? }))
-        }
-        _ => Err(bad()),
+impl JsonSchema for ClockTime {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("ClockTime")
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string", "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+            "description": "HH:MM, local time (24:00 allowed as an end).",
+        })
     }
 }
 
-fn mode(text: &str) -> Result<TradingMode, String> {
-    match text {
-        "continuous" => Ok(TradingMode::Continuous),
-        "china_listed" => Ok(TradingMode::ChinaListed),
-        "china_block" => Ok(TradingMode::ChinaBlock),
-        other => Err(format!(
-            "mode {other:?} is not one of continuous, china_listed, china_block"
-        )),
+/// `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Date((u16, u8, u8));
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Date, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        date(&text).map(Date).map_err(de::Error::custom)
     }
 }
 
-fn instrument_rules(value: Value) -> Result<Value, String> {
-    let rules: JsonInstrumentRules = with_preset("rules", value, instrument_preset)?;
-    Ok(json!({
-        "tick_size_ticks": rules.tick_size_ticks,
-        "lot_size_tonnes": rules.lot_size_tonnes,
-        "min_order_tonnes": rules.min_order_tonnes,
-        "max_order_tonnes": rules.max_order_tonnes,
-        "price_band_bps": rules.price_band_bps,
-        "limits": {
-            "max_open_orders_per_account": rules.limits.max_open_orders_per_account,
-            "max_orders": rules.limits.max_orders,
-            "max_price_levels_per_side": rules.limits.max_price_levels_per_side,
-        },
-    }))
-}
+impl JsonSchema for Date {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Date")
+    }
 
-fn market_data(value: Value) -> Result<Value, String> {
-    let data: JsonMarketData = with_preset("market_data", value, market_data_preset)?;
-    let close = match data.close_price.as_str() {
-        "volume_weighted_average" => "VolumeWeightedAverage",
-        "last_trade" => "LastTrade",
-        other => {
-            return Err(format!(
-                "close_price {other:?} is not volume_weighted_average or last_trade"
-            ));
-        }
-    };
-    Ok(json!({ "close_price": close, "max_tape_trades": data.max_tape_trades }))
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+            "description": "YYYY-MM-DD.",
+        })
+    }
 }
 
 /// A calendar object: `utc_offset_minutes`, `sessions` as `["HH:MM",
 /// "HH:MM"]` pairs, `weekdays_only`, `holidays` as `YYYY-MM-DD`.
-#[derive(Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonCalendar {
     utc_offset_minutes: i32,
-    sessions: Vec<(String, String)>,
+    sessions: Vec<(ClockTime, ClockTime)>,
     weekdays_only: bool,
     #[serde(default)]
-    holidays: Vec<String>,
+    holidays: Vec<Date>,
 }
 
 /// `HH:MM` as minutes after midnight (`24:00` allowed as an end).
@@ -512,327 +821,447 @@ fn date(text: &str) -> Result<(u16, u8, u8), String> {
     Ok((year, month, day))
 }
 
-/// A calendar: the preset `china_listed` or `china_block`, or an object.
-fn calendar(value: Value) -> Result<Value, String> {
-    let beijing = |sessions: Value| {
-        json!({ "utc_offset_minutes": 480, "sessions": sessions,
-            "weekdays_only": true, "holidays": [] })
-    };
-    match value {
-        Value::String(name) => match name.as_str() {
-            "china_listed" => Ok(beijing(json!([[570, 690], [780, 900]]))),
-            "china_block" => Ok(beijing(json!([[780, 900]]))),
-            other => Err(format!(
-                "calendar preset {other:?} is not china_listed or china_block"
-            )),
-        },
-        value => {
-            let given: JsonCalendar =
-                serde_json::from_value(value).map_err(|error| format!("calendar: {error}"))?;
-            let mut sessions = Vec::new();
-            for (start_text, end_text) in &given.sessions {
-                let (start, end) = (clock(start_text)?, clock(end_text)?);
-                if start >= end {
-                    return Err(format!(
-                        "calendar session {start_text}-{end_text} must end after it starts"
-                    ));
-                }
-                sessions.push((start, end));
+impl TryFrom<Preset<CalendarPreset, JsonCalendar>> for TradingCalendar {
+    type Error = String;
+
+    fn try_from(given: Preset<CalendarPreset, JsonCalendar>) -> Result<Self, String> {
+        let beijing = |sessions: Vec<(u16, u16)>| TradingCalendar {
+            utc_offset_minutes: 480,
+            sessions,
+            weekdays_only: true,
+            holidays: Vec::new(),
+        };
+        let given = match given {
+            Preset::Name(CalendarPreset::ChinaListed) => {
+                return Ok(beijing(vec![(570, 690), (780, 900)]));
             }
-            let holidays = given
-                .holidays
-                .iter()
-                .map(|text| date(text))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(json!({
-                "utc_offset_minutes": given.utc_offset_minutes,
-                "sessions": sessions,
-                "weekdays_only": given.weekdays_only,
-                "holidays": holidays,
-            }))
+            Preset::Name(CalendarPreset::ChinaBlock) => return Ok(beijing(vec![(780, 900)])),
+            Preset::Fields(fields) => fields,
+        };
+        let mut sessions = Vec::new();
+        for (ClockTime(start), ClockTime(end)) in given.sessions {
+            if start >= end {
+                return Err(format!(
+                    "calendar session {:02}:{:02}-{:02}:{:02} must end after it starts",
+                    start / 60,
+                    start % 60,
+                    end / 60,
+                    end % 60
+                ));
+            }
+            sessions.push((start, end));
+        }
+        Ok(TradingCalendar {
+            utc_offset_minutes: given.utc_offset_minutes,
+            sessions,
+            weekdays_only: given.weekdays_only,
+            holidays: given.holidays.into_iter().map(|Date(day)| day).collect(),
+        })
+    }
+}
+
+// ---- orders ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum JsonSide {
+    Buy,
+    Sell,
+}
+
+impl From<JsonSide> for Side {
+    fn from(side: JsonSide) -> Side {
+        match side {
+            JsonSide::Buy => Side::Buy,
+            JsonSide::Sell => Side::Sell,
         }
     }
 }
 
-fn auction_rules(value: Value) -> Result<Value, String> {
-    let rules: JsonAuctionRules = with_preset("rules", value, auction_preset)?;
-    let tie_break = match rules.tie_break.as_str() {
-        "seeded_order" => "SeededOrder",
-        "pro_rata" => "ProRata",
-        other => {
-            return Err(format!(
-                "tie_break {other:?} is not seeded_order or pro_rata"
-            ));
-        }
-    };
-    let optional_price = |what: &str, ticks: Option<i64>| -> Result<Option<Price>, String> {
-        ticks.map(|ticks| price(what, ticks)).transpose()
-    };
-    let cost_containment = match rules.cost_containment {
-        None => Value::Null,
-        Some(ccr) => json!({
-            "trigger_price": price("trigger_price_ticks", ccr.trigger_price_ticks)?,
-            "volume": Quantity::new(ccr.volume),
-        }),
-    };
-    Ok(json!({
-        "volume_offered": Quantity::new(rules.volume_offered),
-        "lot_size_tonnes": rules.lot_size_tonnes,
-        "tick_size_ticks": rules.tick_size_ticks,
-        "reserve_price": optional_price("reserve_price_ticks", rules.reserve_price_ticks)?,
-        "tie_break": tie_break,
-        "cancel_if_undersubscribed": rules.cancel_if_undersubscribed,
-        "minimum_clearing_price": optional_price(
-            "minimum_clearing_price_ticks",
-            rules.minimum_clearing_price_ticks
-        )?,
-        "cost_containment": cost_containment,
-        "purchase_limit_bps": rules.purchase_limit_bps,
-        "max_bids_per_bidder": rules.max_bids_per_bidder,
-        "max_bids": rules.max_bids,
-    }))
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum JsonTimeInForce {
+    #[default]
+    Day,
+    Ioc,
+    Fok,
 }
 
-/// Builds the engine command from its serde form: `{"Variant": {fields}}`.
-fn engine(variant: &str, fields: Value) -> Result<ExchangeCommand, String> {
-    serde_json::from_value(json!({ variant: fields }))
-        .map_err(|error| format!("cannot build {variant}: {error}"))
+impl From<JsonTimeInForce> for TimeInForce {
+    fn from(time_in_force: JsonTimeInForce) -> TimeInForce {
+        match time_in_force {
+            JsonTimeInForce::Day => TimeInForce::Day,
+            JsonTimeInForce::Ioc => TimeInForce::ImmediateOrCancel,
+            JsonTimeInForce::Fok => TimeInForce::FillOrKill,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum JsonMarket {
+    Market,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct JsonLimit {
+    limit: Ticks,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum JsonMode {
+    Continuous,
+    ChinaListed,
+    ChinaBlock,
+}
+
+impl From<JsonMode> for TradingMode {
+    fn from(mode: JsonMode) -> TradingMode {
+        match mode {
+            JsonMode::Continuous => TradingMode::Continuous,
+            JsonMode::ChinaListed => TradingMode::ChinaListed,
+            JsonMode::ChinaBlock => TradingMode::ChinaBlock,
+        }
+    }
+}
+
+/// The exchange's commands.
+#[derive(Deserialize, JsonSchema)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+enum JsonExchangeCommand {
+    /// Lists an instrument.
+    ListInstrument {
+        symbol: CodeField,
+        unit: UnitField,
+        mode: JsonMode,
+        rules: Preset<InstrumentPreset, JsonInstrumentRules>,
+        reference_price_ticks: Ticks,
+        fee_bps: u32,
+        fee_account: u64,
+        no_same_day_resale: bool,
+        market_data: Preset<MarketDataPreset, JsonMarketData>,
+        #[serde(default)]
+        calendar: Option<Preset<CalendarPreset, JsonCalendar>>,
+    },
+    /// Credits cash to an account.
+    DepositCash {
+        account: u64,
+        amount_minor_units: i64,
+    },
+    /// Debits cash from an account.
+    WithdrawCash {
+        account: u64,
+        amount_minor_units: i64,
+    },
+    /// Places an order: `kind` is `"market"` or `{"limit": price_ticks}`.
+    PlaceOrder {
+        instrument: CodeField,
+        account: u64,
+        side: JsonSide,
+        kind: Preset<JsonMarket, JsonLimit>,
+        quantity: u64,
+        #[serde(default)]
+        time_in_force: JsonTimeInForce,
+    },
+    /// Cancels an order.
+    CancelOrder {
+        instrument: CodeField,
+        account: u64,
+        order: u64,
+    },
+    /// Changes an order's price and quantity.
+    AmendOrder {
+        instrument: CodeField,
+        account: u64,
+        order: u64,
+        price_ticks: Ticks,
+        quantity: u64,
+    },
+    /// Takes a listed order.
+    TakeListed {
+        instrument: CodeField,
+        account: u64,
+        maker_order: u64,
+        quantity: u64,
+    },
+    /// Proposes a block trade to a counterparty.
+    ProposeBlock {
+        instrument: CodeField,
+        account: u64,
+        counterparty: u64,
+        side: JsonSide,
+        price_ticks: Ticks,
+        quantity: u64,
+        #[schemars(with = "TimeText")]
+        expires_at: String,
+    },
+    /// Accepts a block proposal.
+    AcceptBlock {
+        instrument: CodeField,
+        account: u64,
+        proposal: u64,
+    },
+    /// Declines a block proposal.
+    DeclineBlock {
+        instrument: CodeField,
+        account: u64,
+        proposal: u64,
+    },
+    /// Withdraws one's block proposal.
+    WithdrawBlock {
+        instrument: CodeField,
+        account: u64,
+        proposal: u64,
+    },
+    /// Closes the trading day of an instrument.
+    EndOfDay { instrument: CodeField },
+    /// Opens an auction.
+    OpenAuction {
+        unit: UnitField,
+        rules: JsonAuctionRules,
+        seed: u64,
+    },
+    /// Bids in an auction.
+    SubmitBid {
+        auction: u64,
+        account: u64,
+        price_ticks: Ticks,
+        quantity: u64,
+    },
+    /// Withdraws a bid.
+    WithdrawBid {
+        auction: u64,
+        account: u64,
+        bid: u64,
+    },
+    /// Closes an auction and clears it.
+    CloseAuction { auction: u64 },
+    /// Sets (or with `null` removes) an instrument's holding limit.
+    SetHoldingLimit {
+        instrument: CodeField,
+        #[serde(deserialize_with = "present")]
+        #[schemars(with = "Option<Preset<HoldingLimitPreset, JsonHoldingLimit>>")]
+        limit: Option<Option<Preset<HoldingLimitPreset, JsonHoldingLimit>>>,
+    },
+    /// Changes a bid's price and quantity.
+    ModifyBid {
+        auction: u64,
+        account: u64,
+        bid: u64,
+        price_ticks: Ticks,
+        quantity: u64,
+    },
+}
+
+/// The JSON Schema of these commands (a `oneOf`), for the OpenAPI document.
+pub(crate) fn schema(generator: &mut SchemaGenerator) -> Schema {
+    JsonExchangeCommand::json_schema(generator)
+}
+
+impl TryFrom<JsonExchangeCommand> for ExchangeCommand {
+    type Error = String;
+
+    fn try_from(command: JsonExchangeCommand) -> Result<ExchangeCommand, String> {
+        use JsonExchangeCommand as J;
+        Ok(match command {
+            J::ListInstrument {
+                symbol,
+                unit,
+                mode,
+                rules,
+                reference_price_ticks,
+                fee_bps,
+                fee_account,
+                no_same_day_resale,
+                market_data,
+                calendar,
+            } => ExchangeCommand::ListInstrument {
+                symbol: symbol.0,
+                class: unit.0,
+                mode: mode.into(),
+                rules: InstrumentRules::try_from(rules).map_err(|e| format!("rules: {e}"))?,
+                reference_price: reference_price_ticks.0,
+                fee_bps,
+                fee_account: AccountId(fee_account),
+                no_same_day_resale,
+                market_data: MarketDataRules::try_from(market_data)
+                    .map_err(|e| format!("market_data: {e}"))?,
+                calendar: calendar.map(TradingCalendar::try_from).transpose()?,
+            },
+            J::DepositCash {
+                account,
+                amount_minor_units,
+            } => ExchangeCommand::DepositCash {
+                account: AccountId(account),
+                amount: Money::new(amount_minor_units),
+            },
+            J::WithdrawCash {
+                account,
+                amount_minor_units,
+            } => ExchangeCommand::WithdrawCash {
+                account: AccountId(account),
+                amount: Money::new(amount_minor_units),
+            },
+            J::PlaceOrder {
+                instrument,
+                account,
+                side,
+                kind,
+                quantity,
+                time_in_force,
+            } => ExchangeCommand::PlaceOrder {
+                instrument: instrument.0,
+                account: AccountId(account),
+                side: side.into(),
+                kind: match kind {
+                    Preset::Name(JsonMarket::Market) => OrderKind::Market,
+                    Preset::Fields(JsonLimit { limit }) => OrderKind::Limit(limit.0),
+                },
+                quantity: Quantity::new(quantity),
+                time_in_force: time_in_force.into(),
+            },
+            J::CancelOrder {
+                instrument,
+                account,
+                order,
+            } => ExchangeCommand::CancelOrder {
+                instrument: instrument.0,
+                account: AccountId(account),
+                order: OrderId(order),
+            },
+            J::AmendOrder {
+                instrument,
+                account,
+                order,
+                price_ticks,
+                quantity,
+            } => ExchangeCommand::AmendOrder {
+                instrument: instrument.0,
+                account: AccountId(account),
+                order: OrderId(order),
+                price: price_ticks.0,
+                quantity: Quantity::new(quantity),
+            },
+            J::TakeListed {
+                instrument,
+                account,
+                maker_order,
+                quantity,
+            } => ExchangeCommand::TakeListed {
+                instrument: instrument.0,
+                account: AccountId(account),
+                maker_order: OrderId(maker_order),
+                quantity: Quantity::new(quantity),
+            },
+            J::ProposeBlock {
+                instrument,
+                account,
+                counterparty,
+                side,
+                price_ticks,
+                quantity,
+                expires_at,
+            } => ExchangeCommand::ProposeBlock {
+                instrument: instrument.0,
+                account: AccountId(account),
+                counterparty: AccountId(counterparty),
+                side: side.into(),
+                price: price_ticks.0,
+                quantity: Quantity::new(quantity),
+                expires_at: parse_time(&expires_at)?,
+            },
+            J::AcceptBlock {
+                instrument,
+                account,
+                proposal,
+            } => ExchangeCommand::AcceptBlock {
+                instrument: instrument.0,
+                account: AccountId(account),
+                proposal: OrderId(proposal),
+            },
+            J::DeclineBlock {
+                instrument,
+                account,
+                proposal,
+            } => ExchangeCommand::DeclineBlock {
+                instrument: instrument.0,
+                account: AccountId(account),
+                proposal: OrderId(proposal),
+            },
+            J::WithdrawBlock {
+                instrument,
+                account,
+                proposal,
+            } => ExchangeCommand::WithdrawBlock {
+                instrument: instrument.0,
+                account: AccountId(account),
+                proposal: OrderId(proposal),
+            },
+            J::EndOfDay { instrument } => ExchangeCommand::EndOfDay {
+                instrument: instrument.0,
+            },
+            J::OpenAuction { unit, rules, seed } => ExchangeCommand::OpenAuction {
+                class: unit.0,
+                rules: auction_rules(rules).map_err(|e| format!("rules: {e}"))?,
+                seed,
+            },
+            J::SubmitBid {
+                auction,
+                account,
+                price_ticks,
+                quantity,
+            } => ExchangeCommand::SubmitBid {
+                auction: AuctionId(auction),
+                account: AccountId(account),
+                price: price_ticks.0,
+                quantity: Quantity::new(quantity),
+            },
+            J::WithdrawBid {
+                auction,
+                account,
+                bid,
+            } => ExchangeCommand::WithdrawBid {
+                auction: AuctionId(auction),
+                account: AccountId(account),
+                bid: OrderId(bid),
+            },
+            J::CloseAuction { auction } => ExchangeCommand::CloseAuction {
+                auction: AuctionId(auction),
+            },
+            J::SetHoldingLimit { instrument, limit } => ExchangeCommand::SetHoldingLimit {
+                instrument: instrument.0,
+                limit: limit
+                    .flatten()
+                    .map(HoldingLimit::try_from)
+                    .transpose()
+                    .map_err(|e| format!("limit: {e}"))?,
+            },
+            J::ModifyBid {
+                auction,
+                account,
+                bid,
+                price_ticks,
+                quantity,
+            } => ExchangeCommand::ModifyBid {
+                auction: AuctionId(auction),
+                account: AccountId(account),
+                bid: OrderId(bid),
+                price: price_ticks.0,
+                quantity: Quantity::new(quantity),
+            },
+        })
+    }
 }
 
 /// Parses the command part of an exchange line (envelope fields removed).
 ///
 /// # Errors
 /// A message naming the field that is wrong.
-pub fn parse_exchange(value: Value) -> Result<ExchangeCommand, String> {
-    let parsed: JsonExchangeCommand =
-        serde_json::from_value(value).map_err(|error| format!("not a valid command: {error}"))?;
-    match parsed {
-        JsonExchangeCommand::ListInstrument {
-            symbol,
-            unit: class,
-            mode: given_mode,
-            rules,
-            reference_price_ticks,
-            fee_bps,
-            fee_account,
-            no_same_day_resale,
-            market_data: data,
-            calendar: given_calendar,
-        } => engine(
-            "ListInstrument",
-            json!({
-                "symbol": code("symbol", &symbol)?,
-                "class": unit(&class)?,
-                "mode": mode(&given_mode)?,
-                "rules": instrument_rules(rules)?,
-                "reference_price": price("reference_price_ticks", reference_price_ticks)?,
-                "fee_bps": fee_bps,
-                "fee_account": AccountId(fee_account),
-                "no_same_day_resale": no_same_day_resale,
-                "market_data": market_data(data)?,
-                "calendar": given_calendar.map(calendar).transpose()?,
-            }),
-        ),
-        JsonExchangeCommand::DepositCash {
-            account,
-            amount_minor_units,
-        } => engine(
-            "DepositCash",
-            json!({ "account": AccountId(account), "amount": Money::new(amount_minor_units) }),
-        ),
-        JsonExchangeCommand::WithdrawCash {
-            account,
-            amount_minor_units,
-        } => engine(
-            "WithdrawCash",
-            json!({ "account": AccountId(account), "amount": Money::new(amount_minor_units) }),
-        ),
-        JsonExchangeCommand::PlaceOrder {
-            instrument,
-            account,
-            side: given_side,
-            kind,
-            quantity,
-            time_in_force: given_tif,
-        } => engine(
-            "PlaceOrder",
-            json!({
-                "instrument": code("instrument", &instrument)?,
-                "account": AccountId(account),
-                "side": side(&given_side)?,
-                "kind": order_kind(&kind)?,
-                "quantity": Quantity::new(quantity),
-                "time_in_force": time_in_force(&given_tif)?,
-            }),
-        ),
-        JsonExchangeCommand::CancelOrder {
-            instrument,
-            account,
-            order,
-        } => engine(
-            "CancelOrder",
-            json!({
-                "instrument": code("instrument", &instrument)?,
-                "account": AccountId(account),
-                "order": order,
-            }),
-        ),
-        JsonExchangeCommand::AmendOrder {
-            instrument,
-            account,
-            order,
-            price_ticks,
-            quantity,
-        } => engine(
-            "AmendOrder",
-            json!({
-                "instrument": code("instrument", &instrument)?,
-                "account": AccountId(account),
-                "order": order,
-                "price": price("price_ticks", price_ticks)?,
-                "quantity": Quantity::new(quantity),
-            }),
-        ),
-        JsonExchangeCommand::TakeListed {
-            instrument,
-            account,
-            maker_order,
-            quantity,
-        } => engine(
-            "TakeListed",
-            json!({
-                "instrument": code("instrument", &instrument)?,
-                "account": AccountId(account),
-                "maker_order": maker_order,
-                "quantity": Quantity::new(quantity),
-            }),
-        ),
-        JsonExchangeCommand::ProposeBlock {
-            instrument,
-            account,
-            counterparty,
-            side: given_side,
-            price_ticks,
-            quantity,
-            expires_at,
-        } => {
-            let expires_at: Timestamp = parse_time(&expires_at)?;
-            engine(
-                "ProposeBlock",
-                json!({
-                    "instrument": code("instrument", &instrument)?,
-                    "account": AccountId(account),
-                    "counterparty": AccountId(counterparty),
-                    "side": side(&given_side)?,
-                    "price": price("price_ticks", price_ticks)?,
-                    "quantity": Quantity::new(quantity),
-                    "expires_at": expires_at,
-                }),
-            )
-        }
-        JsonExchangeCommand::AcceptBlock {
-            instrument,
-            account,
-            proposal,
-        } => block("AcceptBlock", &instrument, account, proposal),
-        JsonExchangeCommand::DeclineBlock {
-            instrument,
-            account,
-            proposal,
-        } => block("DeclineBlock", &instrument, account, proposal),
-        JsonExchangeCommand::WithdrawBlock {
-            instrument,
-            account,
-            proposal,
-        } => block("WithdrawBlock", &instrument, account, proposal),
-        JsonExchangeCommand::EndOfDay { instrument } => engine(
-            "EndOfDay",
-            json!({ "instrument": code("instrument", &instrument)? }),
-        ),
-        JsonExchangeCommand::OpenAuction {
-            unit: class,
-            rules,
-            seed,
-        } => engine(
-            "OpenAuction",
-            json!({ "class": unit(&class)?, "rules": auction_rules(rules)?, "seed": seed }),
-        ),
-        JsonExchangeCommand::SubmitBid {
-            auction,
-            account,
-            price_ticks,
-            quantity,
-        } => engine(
-            "SubmitBid",
-            json!({
-                "auction": auction,
-                "account": AccountId(account),
-                "price": price("price_ticks", price_ticks)?,
-                "quantity": Quantity::new(quantity),
-            }),
-        ),
-        JsonExchangeCommand::WithdrawBid {
-            auction,
-            account,
-            bid,
-        } => engine(
-            "WithdrawBid",
-            json!({ "auction": auction, "account": AccountId(account), "bid": bid }),
-        ),
-        JsonExchangeCommand::CloseAuction { auction } => {
-            engine("CloseAuction", json!({ "auction": auction }))
-        }
-        JsonExchangeCommand::SetHoldingLimit { instrument, limit } => {
-            let limit = match limit {
-                None => Value::Null,
-                Some(given) => {
-                    let limit: JsonHoldingLimit =
-                        with_preset("limit", given, holding_limit_preset)?;
-                    json!({
-                        "compliance_entity_above_allocation":
-                            Quantity::new(limit.compliance_entity_above_allocation_tonnes),
-                        "others": Quantity::new(limit.others_tonnes),
-                    })
-                }
-            };
-            engine(
-                "SetHoldingLimit",
-                json!({ "instrument": code("instrument", &instrument)?, "limit": limit }),
-            )
-        }
-        JsonExchangeCommand::ModifyBid {
-            auction,
-            account,
-            bid,
-            price_ticks,
-            quantity,
-        } => engine(
-            "ModifyBid",
-            json!({
-                "auction": auction,
-                "account": AccountId(account),
-                "bid": bid,
-                "price": price("price_ticks", price_ticks)?,
-                "quantity": Quantity::new(quantity),
-            }),
-        ),
-    }
-}
-
-fn block(
-    variant: &str,
-    instrument: &str,
-    account: u64,
-    proposal: u64,
-) -> Result<ExchangeCommand, String> {
-    engine(
-        variant,
-        json!({
-            "instrument": code("instrument", instrument)?,
-            "account": AccountId(account),
-            "proposal": proposal,
-        }),
-    )
+pub fn parse_exchange(value: Value) -> Result<ExchangeCommand, CommandError> {
+    let parsed: JsonExchangeCommand = serde_json::from_value(value).map_err(CommandError::shape)?;
+    Ok(ExchangeCommand::try_from(parsed)?)
 }
 
 #[cfg(test)]
@@ -841,6 +1270,7 @@ mod tests {
     use crate::{ApiRequest, parse_request};
     use ets_engine::Command;
     use ets_engine::exchange::TradingCalendar;
+    use serde_json::json;
 
     const DOC: &str = include_str!("../../../docs/exchange.md");
 
@@ -867,7 +1297,7 @@ mod tests {
     }
 
     fn parse(fields: Value) -> Result<ExchangeCommand, String> {
-        parse_exchange(fields)
+        parse_exchange(fields).map_err(|error| error.message().to_owned())
     }
 
     /// The engine's serde form of a command, to compare shapes.
@@ -1171,11 +1601,11 @@ mod tests {
         let error = order(json!({"time_in_force": "gtc"})).unwrap_err();
         assert!(error.contains("gtc"), "{error}");
         let error = order(json!({"instrument": "CEA 21"})).unwrap_err();
-        assert!(error.contains("instrument"), "{error}");
+        assert!(error.contains("CEA 21"), "{error}");
         let error = parse(json!({"command": "submit_bid", "auction": 1, "account": 10,
             "price_ticks": -1, "quantity": 500}))
         .unwrap_err();
-        assert!(error.contains("price_ticks"), "{error}");
+        assert!(error.contains("negative"), "{error}");
         let error = parse(
             json!({"command": "list_instrument", "symbol": "X", "unit": "CEA-2021",
             "mode": "continuous", "rules": {"preset": "continuous", "band": 5},

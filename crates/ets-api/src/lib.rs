@@ -8,10 +8,16 @@
 mod authority;
 mod compliance;
 mod exchange;
+mod market_view;
+pub mod openapi;
+mod outcome;
 mod refusal;
 mod registry_controls;
 mod request;
 mod role;
+pub mod route;
+mod schema;
+mod stream_view;
 mod text;
 mod view;
 
@@ -21,6 +27,15 @@ pub use authority::{
 };
 pub use compliance::COMPLIANCE_COMMANDS;
 pub use exchange::EXCHANGE_COMMANDS;
+pub use market_view::{
+    ComplianceResultView, ComplianceYearView, DayStatsView, HealthView, InstrumentMarketView,
+    LevelView, PublicTradeView, REPORTS_LISTED_MAX, ReportView, TRADES_LISTED_MAX, compliance_view,
+    market_view, reports_view,
+};
+pub use outcome::{
+    AcceptedLine, Always, AuctionClosedView, ComplianceResult, DayClosedView, EffectView,
+    ExchangeResult, HoldingLimitView, OutcomeLine, RefusedLine,
+};
 pub use refusal::{ErrorBody, Refusal, RefusalCode, status_of_code};
 pub use registry_controls::{CALENDAR_NAMES, CONTROL_COMMANDS, ControlReply};
 pub use request::{
@@ -28,6 +43,11 @@ pub use request::{
     reply_json,
 };
 pub use role::{Principal, Role, UnknownRole};
+pub use route::{Answer, Audience, Body, PathParameter, RouteSpec, Verb};
+pub use stream_view::{
+    AccountStatusEvent, AccountTradeEvent, CashEvent, DayClosedEvent, LaggedEvent, QuoteEvent,
+    StreamStats, SubscribedEvent, TradeEvent, VenueView,
+};
 pub use text::{check_text, format_time, parse_time, parse_unit_class};
 pub use view::{
     AccountView, HoldingView, ParticipantView, SerialView, StatusChangeView, TransactionView,

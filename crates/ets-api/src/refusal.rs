@@ -7,28 +7,42 @@
 use std::fmt;
 
 macro_rules! refusal_codes {
-    ($( $(#[$doc:meta])* $variant:ident = $text:literal => $status:literal, )*) => {
+    (
+        api { $( $(#[$doc:meta])* $variant:ident = $text:literal => $status:literal, )* }
+        engine { $( $(#[$edoc:meta])* $evariant:ident = $etext:literal => $estatus:literal, )* }
+    ) => {
         /// A stable refusal code. Its string form ([`RefusalCode::as_str`]) is
         /// what clients see in `code`; it never changes once released.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum RefusalCode {
             $( $(#[$doc])* $variant, )*
+            $( $(#[$edoc])* $evariant, )*
         }
 
         impl RefusalCode {
             /// Every code, in declaration order.
-            pub const ALL: &'static [RefusalCode] = &[$(RefusalCode::$variant,)*];
+            pub const ALL: &'static [RefusalCode] =
+                &[$(RefusalCode::$variant,)* $(RefusalCode::$evariant,)*];
+
+            /// The codes of the engine's rejections (a command's outcome).
+            pub const ENGINE: &'static [RefusalCode] = &[$(RefusalCode::$evariant,)*];
 
             /// The code as clients see it.
             #[must_use]
             pub fn as_str(self) -> &'static str {
-                match self { $(RefusalCode::$variant => $text,)* }
+                match self {
+                    $(RefusalCode::$variant => $text,)*
+                    $(RefusalCode::$evariant => $etext,)*
+                }
             }
 
             /// The HTTP status of a refusal with this code.
             #[must_use]
             pub fn http_status(self) -> u16 {
-                match self { $(RefusalCode::$variant => $status,)* }
+                match self {
+                    $(RefusalCode::$variant => $status,)*
+                    $(RefusalCode::$evariant => $estatus,)*
+                }
             }
         }
     };
@@ -36,8 +50,15 @@ macro_rules! refusal_codes {
 
 refusal_codes! {
     // Decided by the API before the engine.
+    api {
     /// The body is not a valid command.
     MalformedCommand = "malformed_command" => 400,
+    /// A command of the documented shape whose values break a rule the
+    /// shape cannot state (a name with a control character, a calendar
+    /// session that ends before it starts, an unknown unit vintage...).
+    InvalidValue = "invalid_value" => 422,
+    /// A path parameter is not a whole number in its range.
+    InvalidParameter = "invalid_parameter" => 400,
     /// A UI form lacks a field or has a bad value.
     MalformedForm = "malformed_form" => 400,
     /// The `Idempotency-Key` header is not the body's `request_id`.
@@ -82,6 +103,8 @@ refusal_codes! {
     MetricsUnavailable = "metrics_unavailable" => 500,
     /// The operating system gave no random bytes.
     RandomnessUnavailable = "randomness_unavailable" => 500,
+    }
+    engine {
     // Engine rejections: who may act.
     /// The requester is not an administrator.
     NotAdministrator = "not_administrator" => 403,
@@ -146,6 +169,7 @@ refusal_codes! {
     InsufficientUnits = "insufficient_units" => 422,
     /// The cash held does not cover the command.
     InsufficientCash = "insufficient_cash" => 422,
+    }
 }
 
 impl RefusalCode {

@@ -4,9 +4,11 @@
 //! converted by hand to [`RegistryCommand`] and from the effects they produce.
 
 use crate::authority::{ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec};
+use crate::request::CommandError;
 use ets_model::{AccountId, Code, ParticipantId, Quantity};
 use ets_registry::{ControlSettings, Effect, RegistryCommand};
 use ets_time::{CHINA_TOML, EU_EEX_TOML};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 /// The commands handled here, with who may send them (the engine checks
@@ -24,13 +26,14 @@ pub const CONTROL_COMMANDS: [CommandSpec; 6] = [
 /// The calendars a `set_controls` line may name instead of giving the TOML text.
 pub const CALENDAR_NAMES: [&str; 2] = ["eu-eex", "cn"];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 enum JsonControlCommand {
     SetControls(JsonSettings),
     ProposeTrustedAccount {
         account: u64,
         trusted: u64,
+        #[schemars(with = "crate::schema::CodeText")]
         scheme: String,
     },
     ApproveTrustedAccount {
@@ -49,20 +52,25 @@ enum JsonControlCommand {
 }
 
 /// `set_controls`: every field but `scheme` and the calendar has the EU's value as default.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["calendar"]}, {"required": ["calendar_toml"]}]))]
 struct JsonSettings {
+    #[schemars(with = "crate::schema::CodeText")]
     scheme: String,
     #[serde(default = "eu_delay")]
     transfer_delay_minutes: u32,
     #[serde(default = "eu_activation")]
     trusted_activation_business_days: u8,
     #[serde(default = "eu_opens")]
+    #[schemars(with = "crate::schema::ClockText")]
     window_opens: String,
     #[serde(default = "eu_closes")]
+    #[schemars(with = "crate::schema::ClockText")]
     window_closes: String,
     /// An embedded calendar by name (`eu-eex`, `cn`) ...
     #[serde(default)]
+    #[schemars(with = "crate::schema::CalendarName")]
     calendar: Option<String>,
     /// ... or a calendar's TOML text.
     #[serde(default)]
@@ -91,9 +99,8 @@ fn eu_closes() -> String {
 ///
 /// # Errors
 /// What is wrong: an unknown field, a bad code, time or calendar name.
-pub fn parse_control(value: serde_json::Value) -> Result<RegistryCommand, String> {
-    let parsed: JsonControlCommand =
-        serde_json::from_value(value).map_err(|error| format!("not a valid command: {error}"))?;
+pub fn parse_control(value: serde_json::Value) -> Result<RegistryCommand, CommandError> {
+    let parsed: JsonControlCommand = serde_json::from_value(value).map_err(CommandError::shape)?;
     Ok(match parsed {
         JsonControlCommand::SetControls(settings) => settings_command(settings)?,
         JsonControlCommand::ProposeTrustedAccount {
@@ -180,7 +187,7 @@ fn minute_of_day(field: &str, text: &str) -> Result<u16, String> {
 }
 
 /// The reply fields of the effects only these commands produce.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ControlReply {
     /// `set_controls`: `{"controls_set": true}`.
@@ -207,6 +214,11 @@ impl ControlReply {
             _ => None,
         }
     }
+}
+
+/// The JSON Schema of these commands (a `oneOf`), for the OpenAPI document.
+pub(crate) fn schema(generator: &mut SchemaGenerator) -> Schema {
+    JsonControlCommand::json_schema(generator)
 }
 
 #[cfg(test)]
@@ -256,7 +268,7 @@ mod tests {
         ];
         for (line, expected) in cases {
             let error = parse_control(line.clone()).expect_err("refused");
-            assert!(error.contains(expected), "{line}: {error}");
+            assert!(error.message().contains(expected), "{line}: {error}");
         }
     }
 

@@ -3,15 +3,17 @@
 use crate::authority::{ACCOUNT_HOLDING, ADMINISTRATION, CommandSpec};
 use crate::compliance::{COMPLIANCE_COMMANDS, parse_compliance};
 use crate::exchange::{EXCHANGE_COMMANDS, parse_exchange};
-use crate::registry_controls::{CONTROL_COMMANDS, ControlReply, parse_control};
-use crate::text::{check_text, format_time, parse_time, parse_unit_class};
-use ets_engine::compliance::ComplianceEffect;
-use ets_engine::exchange::ExchangeEffect;
-use ets_engine::{Command, Effect, Outcome, Rejection};
+use crate::outcome::OutcomeLine;
+use crate::refusal::RefusalCode;
+use crate::registry_controls::{CONTROL_COMMANDS, parse_control};
+use crate::schema::{AccountKindText, AccountStatusText, ParticipantKindText, TimeText, UnitText};
+use crate::text::{check_text, parse_time, parse_unit_class};
+use ets_engine::{Command, Outcome};
 use ets_model::{AccountId, ParticipantId, Quantity, RequestId, Timestamp, TransactionId};
-use ets_registry::{AccountKind, AccountStatus, ParticipantKind, RegistryCommand};
+use ets_registry::{AccountKind, AccountStatus, ParticipantKind, RegistryCommand, SerialPolicy};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use thiserror::Error;
 
 /// The longest accepted command line, in bytes.
@@ -21,12 +23,62 @@ pub const LINE_MAX_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{message}")]
 pub struct ApiError {
-    /// Stable code: `malformed_command`.
+    /// Stable code: `malformed_command`, or `invalid_value` for fields of
+    /// the documented shape whose values break a rule.
     pub code: &'static str,
     /// What is wrong with the line.
     pub message: String,
     /// The request id, when the line had a readable one.
     pub request_id: Option<u64>,
+}
+
+/// Why a command's fields were refused: they do not have the documented
+/// shape (`malformed_command`, 400: JSON types, unknown or missing fields,
+/// names not in a documented set), or they have it but a value breaks a rule
+/// the shape cannot state (`invalid_value`, 422: a session that ends before
+/// it starts, a name with a control character, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// Not the documented shape.
+    Shape(String),
+    /// The shape, but a value breaks a rule.
+    Value(String),
+}
+
+impl CommandError {
+    /// A serde error: the fields are not the documented shape.
+    pub(crate) fn shape(error: serde_json::Error) -> CommandError {
+        CommandError::Shape(format!("not a valid command: {error}"))
+    }
+
+    /// What is wrong.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        match self {
+            CommandError::Shape(message) | CommandError::Value(message) => message,
+        }
+    }
+
+    /// The refusal code: `malformed_command` or `invalid_value`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            CommandError::Shape(_) => RefusalCode::MalformedCommand.as_str(),
+            CommandError::Value(_) => RefusalCode::InvalidValue.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.message())
+    }
+}
+
+impl From<String> for CommandError {
+    fn from(message: String) -> CommandError {
+        CommandError::Value(message)
+    }
 }
 
 /// A parsed command line.
@@ -47,7 +99,7 @@ pub struct ApiRequest {
 pub const CLOCK_COMMANDS: [CommandSpec; 1] = [CommandSpec::write("advance_clock", ADMINISTRATION)];
 
 /// The registry commands, with who may send each.
-pub const REGISTRY_COMMANDS: [CommandSpec; 14] = [
+pub const REGISTRY_COMMANDS: [CommandSpec; 15] = [
     CommandSpec::write("register_participant", ADMINISTRATION),
     CommandSpec::write("open_account", ADMINISTRATION),
     CommandSpec::write("set_account_status", ADMINISTRATION),
@@ -62,26 +114,35 @@ pub const REGISTRY_COMMANDS: [CommandSpec; 14] = [
     CommandSpec::write("approve", ACCOUNT_HOLDING),
     CommandSpec::write("reject", ACCOUNT_HOLDING),
     CommandSpec::write("withdraw", ACCOUNT_HOLDING),
+    CommandSpec::write("set_serial_policy", ADMINISTRATION),
 ];
 
-#[derive(Deserialize)]
+/// The registry's commands.
+#[derive(Deserialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 enum JsonCommand {
+    /// Registers a participant.
     RegisterParticipant {
         id: u64,
+        #[schemars(with = "ParticipantKindText")]
         kind: String,
+        /// At most 200 bytes, no control or bidirectional characters.
         name: String,
     },
+    /// Opens an account.
     OpenAccount {
         id: u64,
+        #[schemars(with = "AccountKindText")]
         kind: String,
         holder: u64,
         representatives: Vec<u64>,
         #[serde(default = "one")]
         approvals_required: u8,
     },
+    /// Opens, blocks or closes an account.
     SetAccountStatus {
         account: u64,
+        #[schemars(with = "AccountStatusText")]
         status: String,
     },
     SetApprovalRule {
@@ -90,34 +151,40 @@ enum JsonCommand {
         approvals_required: u8,
     },
     Issue {
+        #[schemars(with = "UnitText")]
         unit: String,
         quantity: u64,
     },
     Allocate {
         to: u64,
+        #[schemars(with = "UnitText")]
         unit: String,
         quantity: u64,
     },
     Transfer {
         from: u64,
         to: u64,
+        #[schemars(with = "UnitText")]
         unit: String,
         quantity: u64,
     },
     Surrender {
         from: u64,
+        #[schemars(with = "UnitText")]
         unit: String,
         quantity: u64,
         compliance_year: u16,
     },
     Retire {
         from: u64,
+        #[schemars(with = "UnitText")]
         unit: String,
         quantity: u64,
         beneficiary: String,
     },
     Cancel {
         from: u64,
+        #[schemars(with = "UnitText")]
         unit: String,
         quantity: u64,
         reason: String,
@@ -134,6 +201,43 @@ enum JsonCommand {
     Withdraw {
         transaction: u64,
     },
+    /// Chooses which serials transfers take from now on (docs/serials.md).
+    SetSerialPolicy {
+        policy: JsonSerialPolicy,
+    },
+}
+
+/// Which serials a transfer takes.
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum JsonSerialPolicy {
+    /// Lowest serials first, splitting the last block taken.
+    OldestFirst,
+    /// Whole blocks largest first, splitting at most one.
+    LargestFirst,
+}
+
+/// The clock command of a store that is not live.
+#[derive(Deserialize, JsonSchema)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+enum JsonClockCommand {
+    /// Moves the store's clock forward to `to`.
+    AdvanceClock {
+        #[schemars(with = "TimeText")]
+        to: String,
+    },
+}
+
+/// The JSON Schema of each command family's serde enum (a `oneOf` of one
+/// object per command), for the OpenAPI document.
+pub(crate) fn command_family_schemas(generator: &mut SchemaGenerator) -> Vec<Schema> {
+    vec![
+        JsonCommand::json_schema(generator),
+        crate::exchange::schema(generator),
+        crate::compliance::schema(generator),
+        crate::registry_controls::schema(generator),
+        JsonClockCommand::json_schema(generator),
+    ]
 }
 
 fn one() -> u8 {
@@ -206,20 +310,23 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
         .and_then(Value::as_str)
         .is_some_and(|name| CONTROL_COMMANDS.iter().any(|spec| spec.name == name));
     let is_clock = value.get("command").and_then(Value::as_str) == Some(CLOCK_COMMANDS[0].name);
+    let refused = |error: CommandError| ApiError {
+        code: error.code(),
+        message: error.message().to_owned(),
+        request_id,
+    };
     let command = if is_clock {
-        Command::Clock(parse_clock(&value).map_err(|message| malformed(request_id, message))?)
+        Command::Clock(parse_clock(value).map_err(refused)?)
     } else if is_control {
-        Command::Registry(parse_control(value).map_err(|message| malformed(request_id, message))?)
+        Command::Registry(parse_control(value).map_err(refused)?)
     } else if is_compliance {
-        Command::Compliance(
-            parse_compliance(value).map_err(|message| malformed(request_id, message))?,
-        )
+        Command::Compliance(parse_compliance(value).map_err(refused)?)
     } else if is_exchange {
-        Command::Exchange(parse_exchange(value).map_err(|message| malformed(request_id, message))?)
+        Command::Exchange(parse_exchange(value).map_err(refused)?)
     } else {
-        let parsed: JsonCommand = serde_json::from_value(value)
-            .map_err(|error| malformed(request_id, format!("not a valid command: {error}")))?;
-        Command::Registry(convert(parsed).map_err(|message| malformed(request_id, message))?)
+        let parsed: JsonCommand =
+            serde_json::from_value(value).map_err(|error| refused(CommandError::shape(error)))?;
+        Command::Registry(convert(parsed).map_err(|message| refused(message.into()))?)
     };
     Ok(ApiRequest {
         request_id: RequestId(request_id_number),
@@ -230,20 +337,11 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
 }
 
 /// `{"command": "advance_clock", "to": "<RFC 3339>"}` (a store that is not live).
-fn parse_clock(value: &Value) -> Result<ets_engine::clock::ClockCommand, String> {
-    let object = value.as_object().ok_or("a command must be a JSON object")?;
-    if let Some(unknown) = object
-        .keys()
-        .find(|key| !["command", "to"].contains(&key.as_str()))
-    {
-        return Err(format!("unknown field `{unknown}` for advance_clock"));
-    }
-    let to = object
-        .get("to")
-        .and_then(Value::as_str)
-        .ok_or("advance_clock needs `to`, an RFC 3339 time")?;
+fn parse_clock(value: Value) -> Result<ets_engine::clock::ClockCommand, CommandError> {
+    let JsonClockCommand::AdvanceClock { to } =
+        serde_json::from_value(value).map_err(CommandError::shape)?;
     Ok(ets_engine::clock::ClockCommand::Advance {
-        to: parse_time(to)?,
+        to: parse_time(&to)?,
     })
 }
 
@@ -393,145 +491,17 @@ fn convert(command: JsonCommand) -> Result<RegistryCommand, String> {
         JsonCommand::Withdraw { transaction } => RegistryCommand::Withdraw {
             transaction: TransactionId(transaction),
         },
+        JsonCommand::SetSerialPolicy { policy } => RegistryCommand::SetSerialPolicy {
+            policy: match policy {
+                JsonSerialPolicy::OldestFirst => SerialPolicy::OldestFirst,
+                JsonSerialPolicy::LargestFirst => SerialPolicy::LargestFirst,
+            },
+        },
     })
 }
 
-fn effect_json(effect: &Effect) -> Value {
-    use ets_registry::Effect as Registry;
-    match effect {
-        Effect::Registry(Registry::ParticipantRegistered(id)) => json!({ "participant": id.0 }),
-        Effect::Registry(Registry::AccountOpened(id) | Registry::AccountUpdated(id)) => {
-            json!({ "account": id.0 })
-        }
-        Effect::Registry(Registry::Transaction { id, status }) => {
-            json!({ "transaction": id.0, "status": status.name() })
-        }
-        Effect::Registry(effect @ (Registry::ControlsSet | Registry::DelaysReleased(_))) => {
-            serde_json::to_value(ControlReply::of(effect)).unwrap_or_default()
-        }
-        Effect::Compliance(effect) => compliance_effect_json(effect),
-        Effect::Exchange(effect) => exchange_effect_json(effect),
-        Effect::Clock(ets_engine::clock::ClockEffect::Advanced { from, to }) => {
-            json!({ "clock_from": format_time(*from), "clock": format_time(*to) })
-        }
-    }
-}
-
-fn exchange_effect_json(effect: &ExchangeEffect) -> Value {
-    match effect {
-        ExchangeEffect::InstrumentListed { instrument } => {
-            json!({ "instrument": instrument.as_str() })
-        }
-        ExchangeEffect::CashUpdated { account, balance } => json!({
-            "account": account.0,
-            "cash_available_minor_units": balance.available.minor_units(),
-            "cash_held_minor_units": balance.held.minor_units(),
-        }),
-        ExchangeEffect::OrderEntered {
-            instrument,
-            order,
-            trades,
-            open,
-        } => json!({
-            "instrument": instrument.as_str(), "order": order.0, "trades": trades, "open": open.tonnes(),
-        }),
-        ExchangeEffect::OrderClosed { instrument, order } => {
-            json!({ "instrument": instrument.as_str(), "order_closed": order.0 })
-        }
-        ExchangeEffect::DayClosed {
-            instrument,
-            stats,
-            expired,
-        } => json!({
-            "instrument": instrument.as_str(),
-            "open_ticks": stats.open.ticks(),
-            "high_ticks": stats.high.map(|p| p.ticks()),
-            "low_ticks": stats.low.map(|p| p.ticks()),
-            "close_ticks": stats.close.ticks(),
-            "vwap_ticks": stats.vwap.map(|p| p.ticks()),
-            "volume": stats.volume.tonnes(),
-            "turnover_minor_units": stats.turnover.minor_units(),
-            "trades": stats.trades,
-            "expired_orders": expired,
-        }),
-        ExchangeEffect::AuctionOpened { auction } => json!({ "auction": auction.0 }),
-        ExchangeEffect::BidSubmitted { auction, bid } => {
-            json!({ "auction": auction.0, "bid": bid.0 })
-        }
-        ExchangeEffect::BidWithdrawn { auction, bid } => {
-            json!({ "auction": auction.0, "bid_withdrawn": bid.0 })
-        }
-        ExchangeEffect::AuctionClosed {
-            auction,
-            status,
-            clearing_price,
-            sold,
-            trades,
-        } => json!({
-            "auction": auction.0,
-            "status": auction_status_name(*status),
-            "clearing_price_ticks": clearing_price.map(|p| p.ticks()),
-            "sold": sold.tonnes(),
-            "trades": trades,
-        }),
-        ExchangeEffect::HoldingLimitSet { instrument, limit } => json!({
-            "instrument": instrument.as_str(),
-            "holding_limit": crate::exchange::holding_limit_json(*limit),
-        }),
-        ExchangeEffect::BidModified { auction, bid } => {
-            json!({ "auction": auction.0, "bid_modified": bid.0 })
-        }
-    }
-}
-
-/// The snake_case name of how an auction ended.
-fn auction_status_name(status: ets_market::AuctionStatus) -> &'static str {
-    use ets_market::{AuctionStatus, CancellationCause};
-    match status {
-        AuctionStatus::Cleared => "cleared",
-        AuctionStatus::Undersubscribed => "undersubscribed",
-        AuctionStatus::Cancelled(CancellationCause::InsufficientBidVolume) => {
-            "cancelled_insufficient_bid_volume"
-        }
-        AuctionStatus::Cancelled(CancellationCause::ClearingPriceTooLow { .. }) => {
-            "cancelled_clearing_price_too_low"
-        }
-    }
-}
-
-fn compliance_effect_json(effect: &ComplianceEffect) -> Value {
-    match effect {
-        ComplianceEffect::RulebookLoaded { scheme } => json!({ "rulebook": scheme }),
-        ComplianceEffect::EntitiesRegistered { count } => json!({ "entities_registered": count }),
-        ComplianceEffect::Allocated {
-            entities,
-            issued,
-            clawed_back,
-        } => json!({
-            "entities_allocated": entities,
-            "issued": issued.tonnes(),
-            "clawed_back": clawed_back.tonnes(),
-        }),
-        ComplianceEffect::Report {
-            status,
-            computed_emissions,
-            flags,
-        } => json!({
-            "report": status.name(),
-            "computed_emissions": computed_emissions.tonnes(),
-            "flags": flags,
-        }),
-        ComplianceEffect::PlausibilityRangesSet { scheme } => {
-            json!({ "plausibility_ranges": scheme })
-        }
-        ComplianceEffect::YearClosed {
-            entities,
-            compliant,
-        } => json!({ "year_closed": true, "entities": entities, "compliant": compliant }),
-    }
-}
-
-/// The outcome line of a command that reached the sequencer.
+/// The outcome line of a command that reached the sequencer, as JSON
+/// ([`OutcomeLine::reply`] serialized).
 #[must_use]
 pub fn reply_json(
     request_id: RequestId,
@@ -540,41 +510,17 @@ pub fn reply_json(
     duplicate: bool,
     outcome: &Outcome,
 ) -> Value {
-    let mut line = match outcome {
-        Outcome::Accepted(effect) => json!({
-            "request_id": request_id.0,
-            "ok": true,
-            "result": effect_json(effect),
-        }),
-        Outcome::Rejected(Rejection { code, message }) => json!({
-            "request_id": request_id.0,
-            "ok": false,
-            "code": code,
-            "message": message,
-        }),
-    };
-    if let Some(object) = line.as_object_mut() {
-        object.insert("time".into(), json!(format_time(time)));
-        if let Some(sequence) = sequence {
-            object.insert("sequence".into(), json!(sequence));
-        }
-        if duplicate {
-            object.insert("duplicate".into(), json!(true));
-        }
-    }
-    line
+    serde_json::to_value(OutcomeLine::reply(
+        request_id, sequence, time, duplicate, outcome,
+    ))
+    .unwrap_or_default()
 }
 
-/// The outcome line of a line that never reached the sequencer.
+/// The outcome line of a line that never reached the sequencer, as JSON
+/// ([`OutcomeLine::rejected`] serialized).
 #[must_use]
 pub fn rejection_json(line_number: usize, error: &ApiError) -> Value {
-    json!({
-        "request_id": error.request_id,
-        "line": line_number,
-        "ok": false,
-        "code": error.code,
-        "message": error.message,
-    })
+    serde_json::to_value(OutcomeLine::rejected(line_number, error)).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -598,42 +544,50 @@ mod tests {
 
     #[test]
     fn malformed_lines_name_the_problem_and_keep_the_request_id() {
+        let malformed = "malformed_command";
+        let invalid = "invalid_value";
         let cases = [
-            ("{not json", None, "not valid JSON"),
+            ("{not json", None, "not valid JSON", malformed),
             (
                 r#"{"request_id":3,"requester":1,"command":"teleport"}"#,
                 Some(3),
                 "teleport",
+                malformed,
             ),
             (
                 r#"{"request_id":4,"requester":1,"command":"issue","unit":"CEA-2021"}"#,
                 Some(4),
                 "quantity",
+                malformed,
             ),
             (
                 r#"{"request_id":5,"requester":1,"command":"issue","unit":"CEA","quantity":1}"#,
                 Some(5),
                 "SCHEME-VINTAGE",
+                invalid,
             ),
             (
                 r#"{"request_id":6,"requester":1,"command":"issue","unit":"CEA-2021","quantity":-1}"#,
                 Some(6),
                 "invalid value",
+                malformed,
             ),
             (
                 r#"{"request_id":8,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1,"colour":"red"}"#,
                 Some(8),
                 "colour",
+                malformed,
             ),
             (
                 r#"{"request_id":9,"requester":1,"command":"open_account","id":1,"kind":"piggy_bank","holder":1,"representatives":[1]}"#,
                 Some(9),
                 "piggy_bank",
+                invalid,
             ),
         ];
-        for (line, request_id, needle) in cases {
+        for (line, request_id, needle, code) in cases {
             let error = parse_request(line).unwrap_err();
-            assert_eq!(error.code, "malformed_command");
+            assert_eq!(error.code, code, "{line}");
             assert_eq!(error.request_id, request_id, "{line}");
             assert!(error.message.contains(needle), "{line}: {}", error.message);
         }

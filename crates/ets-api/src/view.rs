@@ -7,6 +7,7 @@ use ets_model::{AccountId, ParticipantId, TransactionId};
 use ets_registry::{
     Account, Participant, Registry, RegistryError, StatusChange, Transaction, TransactionKind,
 };
+use schemars::JsonSchema;
 use serde::Serialize;
 
 fn unit_name(registry: &Registry, class_index: u32) -> String {
@@ -16,7 +17,7 @@ fn unit_name(registry: &Registry, class_index: u32) -> String {
 }
 
 /// A participant: public (its name and kind).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ParticipantView {
     /// Its id.
     pub id: u64,
@@ -37,7 +38,7 @@ impl From<&Participant> for ParticipantView {
 }
 
 /// An account's holding of one unit class.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct HoldingView {
     /// The unit class, e.g. `CEA-2021`.
     pub unit: String,
@@ -52,7 +53,7 @@ pub struct HoldingView {
 }
 
 /// An account with its holdings: for its parties, the administrator and auditors.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct AccountView {
     /// Its id.
     pub id: u64,
@@ -97,7 +98,7 @@ fn account_dto(registry: &Registry, account: &Account) -> AccountView {
 }
 
 /// One step of a transaction's status history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct StatusChangeView {
     /// The status entered.
     pub status: &'static str,
@@ -118,7 +119,7 @@ impl From<&StatusChange> for StatusChangeView {
 }
 
 /// A transaction with its full status history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct TransactionView {
     /// Its id.
     pub id: u64,
@@ -188,7 +189,7 @@ fn transaction_dto(registry: &Registry, transaction: &Transaction) -> Transactio
 
 /// A serial number: its class, the account holding it, every transaction
 /// that moved it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SerialView {
     /// The serial number.
     pub serial: u64,

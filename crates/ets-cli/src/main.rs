@@ -141,9 +141,12 @@ enum Commands {
     /// journaled store under the output folder, and writes each run's report and one
     /// comparison (`comparison.md`, `comparison.html`, charts): volume, turnover, price
     /// volatility, compliance. A variant is a TOML file with `title`, `description` and
-    /// the scenario keys it overrides (docs/simulation.md).
+    /// the scenario keys it overrides (docs/simulation.md). With `--seeds N`, every run
+    /// with N seeds in parallel (an ensemble: median and 5-95% bands); `ets simulate
+    /// sweep` varies one setting over a range; `--shard I/N` runs a slice of either, and
+    /// `ets simulate merge` combines the slices.
     ///
-    /// Example: `ets simulate --scenario scenarios/cn-power-2021.toml --entities 300 --compare no-bank.toml --out out/lab`, where `no-bank.toml` holds `title = "No bank"` and `[flexibility]` `banked_2020 = [0.0, 0.0]`
+    /// Example: `ets simulate --scenario scenarios/cn-power-2021.toml --entities 300 --compare no-bank.toml --out out/lab`, where `no-bank.toml` holds `title = "No bank"` and `[flexibility]` `banked_2020 = [0.0, 0.0]`; `ets simulate --scenario scenarios/cn-power-2021.toml --seeds 20 --out out/ens`
     Simulate(simulate::SimulateArgs),
     /// Runs a short scripted registry session (issue, allocate, a four-eyes transfer,
     /// surrender, retirement) on the embedded store and prints the balances.
@@ -156,7 +159,7 @@ enum Commands {
     },
     /// Serves the HTTP/JSON API on a store (users and tokens: `ets user`; docs/api.md).
     ///
-    /// Prints `listening on http://ADDRESS` once ready; stops on Ctrl-C after
+    /// Prints `listening on http://ADDRESS` and `web UI at http://ADDRESS/ui` once ready; stops on Ctrl-C after
     /// finishing the queued batch. Example: `ets serve --data ./registry --listen 127.0.0.1:8080`,
     /// then `curl -d @command.json http://127.0.0.1:8080/api/commands`.
     Serve {
@@ -342,6 +345,7 @@ fn serve(
         |address| {
             use std::io::Write;
             println!("listening on {scheme}://{address}");
+            println!("web UI at {scheme}://{address}/ui");
             let _ = std::io::stdout().flush();
         },
         async {

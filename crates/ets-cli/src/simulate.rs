@@ -10,13 +10,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod batch;
+use batch::{run_ensemble, run_merge, run_sweep};
+
 /// The arguments of `ets simulate`.
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SimulateArgs {
+    /// A sweep or the merge of shards instead of a run.
+    #[command(subcommand)]
+    action: Option<Action>,
     /// The scenario file.
-    #[arg(long)]
-    scenario: PathBuf,
-    /// The seed of every run (default: the scenario's).
+    #[arg(long, required = true)]
+    scenario: Option<PathBuf>,
+    /// The seed of every run (default: the scenario's); the first seed of an ensemble.
     #[arg(long)]
     seed: Option<u64>,
     /// Simulate this many entities instead of the scenario's number.
@@ -25,14 +32,90 @@ pub struct SimulateArgs {
     /// A design variant to run beside the scenario (a TOML overlay; repeatable).
     #[arg(long = "compare", value_name = "VARIANT.toml")]
     compare: Vec<PathBuf>,
-    /// The output folder (default: out/<scenario>-<seed>; a previous run's folder there
-    /// is replaced).
+    /// The output folder (default: out/<scenario>-<seed>, or out/<scenario>-ensemble-<seed>;
+    /// a previous run's folder there is replaced).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write the generated population as the files `ets compliance` imports into this
     /// folder (setup.jsonl, entities.csv, base-year and compliance-year outputs) and stop.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["seeds", "shard"])]
     export_csv: Option<PathBuf>,
+    #[command(flatten)]
+    batch: BatchArgs,
+}
+
+/// The options of an ensemble or a sweep.
+#[derive(clap::Args)]
+struct BatchArgs {
+    /// Run an ensemble: every run with N seeds (the first seed and the next ones), each
+    /// member journaled in its own temporary store, and report the median and the 5-95%
+    /// band of every figure (`ensemble.html`, `results.json`).
+    #[arg(long, value_name = "N")]
+    seeds: Option<u32>,
+    /// Run only shard I of N of the members (0-based: 0 to N-1, as a Kubernetes indexed
+    /// Job's JOB_COMPLETION_INDEX) and write its results file into the output folder;
+    /// `ets simulate merge` combines the shards' files.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Members run at a time (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// `ets simulate sweep` and `ets simulate merge`.
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Varies one numeric setting of the scenario over a range and runs each value (with
+    /// --seeds N, an ensemble per value); writes `sweep.html` with the price, volume and
+    /// cost against the setting (median and 5-95% band), a table, and `results.json`.
+    ///
+    /// Example: `ets simulate sweep --scenario scenarios/cn-power-2021.toml --set design.price_floor_yuan=30..60 --steps 4 --seeds 5 --entities 300 --out out/floor`
+    Sweep(Box<SweepArgs>),
+    /// Combines the results files of every shard of an ensemble or a sweep into the
+    /// report the unsharded run writes (the same `results.json`, byte for byte).
+    ///
+    /// Example: `ets simulate merge out/floor/results-shard-*-of-4.json --out out/floor-all`
+    Merge(MergeArgs),
+}
+
+/// The arguments of `ets simulate sweep`.
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// The scenario file.
+    #[arg(long)]
+    scenario: PathBuf,
+    /// A design variant to apply before the setting (e.g. `cap = "absolute"` to sweep
+    /// `design.absolute_cap_mt`).
+    #[arg(long, value_name = "VARIANT.toml")]
+    variant: Option<PathBuf>,
+    /// The setting and its range: `table.key=from..to` (e.g. `design.auction_share=0..0.3`).
+    #[arg(long, value_name = "KEY=FROM..TO")]
+    set: String,
+    /// The number of values, both ends included (2 to 1000).
+    #[arg(long)]
+    steps: u32,
+    /// The first seed (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Simulate this many entities instead of the scenario's number.
+    #[arg(long)]
+    entities: Option<u32>,
+    /// The output folder (default: out/<scenario>-sweep-<seed>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    batch: BatchArgs,
+}
+
+/// The arguments of `ets simulate merge`.
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// The results files of every shard (`results-shard-I-of-N.json`).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The output folder of the merged report (must be new or empty).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// A scenario with the command line's seed and entity count applied.
@@ -102,17 +185,17 @@ struct Planned {
 }
 
 /// Loads and checks the scenario and every variant before anything runs.
-fn plan(args: &SimulateArgs) -> Result<Vec<Planned>> {
-    let base = adjusted(Scenario::load(&args.scenario)?, args.seed, args.entities);
+fn plan(scenario_path: &Path, args: &SimulateArgs) -> Result<Vec<Planned>> {
+    let base = adjusted(Scenario::load(scenario_path)?, args.seed, args.entities);
     let mut runs = vec![Planned {
         name: "base".into(),
         title: base.scenario.name.clone(),
-        description: format!("the scenario {}", args.scenario.display()),
+        description: format!("the scenario {}", scenario_path.display()),
         scenario: base,
     }];
     for path in &args.compare {
         let variant = Variant::load(path)?;
-        let scenario = adjusted(variant.apply(&args.scenario)?, args.seed, args.entities);
+        let scenario = adjusted(variant.apply(scenario_path)?, args.seed, args.entities);
         let mut name = variant.name.clone();
         let mut n = 2;
         while runs.iter().any(|r| r.name == name) {
@@ -131,18 +214,42 @@ fn plan(args: &SimulateArgs) -> Result<Vec<Planned>> {
 
 /// `ets simulate`.
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
-    let started = Instant::now();
-    let planned = plan(&args)?;
+    match args.action {
+        Some(Action::Sweep(sweep)) => return run_sweep(&sweep),
+        Some(Action::Merge(merge)) => return run_merge(&merge),
+        None => {}
+    }
+    let Some(scenario_path) = args.scenario.clone() else {
+        bail!("--scenario is required");
+    };
+    let planned = plan(&scenario_path, &args)?;
     if let Some(dir) = &args.export_csv {
         return export(dir, &planned[0].scenario);
     }
+    if args.batch.seeds.is_some() || args.batch.shard.is_some() {
+        return run_ensemble(&scenario_path, planned, args.out, &args.batch);
+    }
+    run_comparison(&scenario_path, planned, args.out)
+}
+
+/// The scenario and its variants, each once, journaled in its own folder, and their
+/// comparison.
+fn run_comparison(
+    scenario_path: &Path,
+    planned: Vec<Planned>,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let started = Instant::now();
     let seed = planned[0].scenario.scenario.seed;
-    let out = output_folder(args.out.clone(), &args.scenario, &seed.to_string())?;
+    let out = output_folder(out, scenario_path, &seed.to_string())?;
     if out.exists() && std::fs::read_dir(&out).is_ok_and(|mut d| d.next().is_some()) {
         bail!(
             "{} is not empty: choose a new output folder with --out",
             out.display()
         );
+    }
+    if let Some(warning) = small_warning(&planned[0].scenario) {
+        eprintln!("warning: {warning}");
     }
     let mut runs = Vec::with_capacity(planned.len());
     let count = planned.len();
@@ -175,6 +282,11 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     let report = compare::write_comparison(&out, &runs)?;
     print_comparison(&runs, started.elapsed().as_secs_f64(), &report);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The warning for a run too small to stand for the market, if it is.
+fn small_warning(scenario: &Scenario) -> Option<String> {
+    ets_sim::batch::small_run_warning(scenario.scenario.entities, scenario.published.entities)
 }
 
 fn print_comparison(runs: &[Run], seconds: f64, report: &Path) {

@@ -574,3 +574,95 @@ fn a_gas_unit_in_a_mixed_company_gets_its_gas_cap() {
 fn line_of(harness: &Harness, entity: ParticipantId) -> ets_engine::compliance::EntityResult {
     line(harness, "cn-power-2021", 2021, entity)
 }
+
+/// The 2021 rulebook with `lines` added to its `[deadlines]` table.
+fn rulebook_2021_with(lines: &str) -> Command {
+    let path = format!(
+        "{}/../../schemes/cn-power-2021.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).expect("rulebook file");
+    let text = text.replacen("[deadlines]\n", &format!("[deadlines]\n{lines}\n"), 1);
+    compliance(ComplianceCommand::LoadRulebook {
+        source_name: "schemes/cn-power-2021.toml".into(),
+        toml: text,
+    })
+}
+
+/// Loads the 2021 rulebook with `lines`, pre-allocates the coal entity, and sends one
+/// 1 t surrender at each Beijing-time instant given as UTC milliseconds; returns the
+/// outcome codes ("accepted" or the refusal's code).
+fn surrenders_around_new_year(lines: &str, instants_ms: &[i64]) -> Vec<String> {
+    let mut harness = setup(MAY_2023_MS, &[]);
+    harness.ok(ADMIN, rulebook_2021_with(lines));
+    harness.ok(
+        ADMIN,
+        compliance(ComplianceCommand::RegisterEntities {
+            scheme: "cn-power-2021".into(),
+            entities: vec![EntitySpec {
+                participant: COAL,
+                account: COAL_ACCOUNT,
+                units: vec![coal_unit()],
+            }],
+        }),
+    );
+    harness.ok(
+        ADMIN,
+        allocate("cn-power-2021", 2021, AllocationPhase::Pre, &[COAL]),
+    );
+    instants_ms
+        .iter()
+        .map(|&at| {
+            harness.time_ms = at - 1_000; // the harness stamps one second later
+            let outcome = harness.send(COAL, surrender(COAL_ACCOUNT, cea(2021), 1, 2021));
+            if outcome.is_accepted() {
+                "accepted".to_owned()
+            } else {
+                outcome.code().to_owned()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_deadline_on_a_holiday_moves_as_the_rulebook_says() {
+    // Goal: 31 December 2023 is a Sunday and 1 January 2024 New Year's Day. The shipped rulebook keeps the stated date; one that says
+    // `on_holiday = "next_business_day"` moves it to Tuesday 2 January 2024, and
+    // "previous_business_day" to Friday 29 December 2023 (ets-time's CN calendar).
+    const DEC_29_NOON: i64 = 1_703_822_400_000; // 2023-12-29T12:00+08:00
+    const DEC_30_NOON: i64 = 1_703_908_800_000; // 2023-12-30T12:00+08:00
+    const JAN_1_NOON: i64 = 1_704_081_600_000; // 2024-01-01T12:00+08:00
+    const JAN_2_LAST_SECOND: i64 = 1_704_211_199_000; // 2024-01-02T23:59:59+08:00
+    const JAN_3_FIRST_SECOND: i64 = 1_704_211_201_000; // 2024-01-03T00:00:01+08:00
+    let late = "surrender_after_deadline";
+    let next = surrenders_around_new_year(
+        "calendar = \"cn\"\non_holiday = \"next_business_day\"",
+        &[JAN_1_NOON, JAN_2_LAST_SECOND, JAN_3_FIRST_SECOND],
+    );
+    assert_eq!(next, ["accepted", "accepted", late]);
+    let previous = surrenders_around_new_year(
+        "calendar = \"cn\"\non_holiday = \"previous_business_day\"",
+        &[DEC_29_NOON, DEC_30_NOON],
+    );
+    assert_eq!(previous, ["accepted", late]);
+    // Without the key the date stands, as in journals written before it.
+    let stated = surrenders_around_new_year("", &[DEC_30_NOON, JAN_1_NOON]);
+    assert_eq!(stated, ["accepted", late]);
+}
+
+#[test]
+fn a_holiday_rule_without_a_calendar_is_refused() {
+    // Goal: moving a deadline needs the calendar to count business days in; a rulebook
+    // that names a rule without one is refused with a clear code and changes nothing.
+    let mut harness = setup(MAY_2023_MS, &[]);
+    harness.refused(
+        ADMIN,
+        rulebook_2021_with("on_holiday = \"next_business_day\""),
+        "rulebook_invalid_value",
+    );
+    harness.refused(
+        ADMIN,
+        rulebook_2021_with("calendar = \"cn\"\non_holiday = \"someday\""),
+        "rulebook_value_out_of_range",
+    );
+}

@@ -202,7 +202,7 @@ impl History {
         let pending = self
             .backend
             .query(
-                "SELECT id FROM transactions WHERE status IN ('proposed', 'awaiting_approval')",
+                "SELECT id FROM transactions WHERE status IN ('proposed', 'awaiting_approval', 'delayed')",
                 &[],
             )?
             .iter()

@@ -15,8 +15,10 @@ mod history;
 mod pg;
 mod project;
 pub mod query;
+mod reader;
 mod rebuild;
 pub mod schema;
+pub mod statement;
 mod value;
 
 pub use backend::{Backend, Sqlite};
@@ -24,5 +26,6 @@ pub use error::HistoryError;
 pub use history::{FILE_NAME, History, TableRows, attach, sqlite_path};
 pub use pg::{Postgres, describe as describe_postgres_error};
 pub use project::{Projector, Row};
+pub use reader::Location;
 pub use rebuild::RebuildReport;
 pub use value::Value;

@@ -80,10 +80,8 @@ impl Projector {
             transaction_row(registry, transaction, rows)?;
             touched.insert(transaction.from);
             touched.insert(transaction.to);
-            if matches!(
-                transaction.status(),
-                TransactionStatus::Proposed | TransactionStatus::AwaitingApproval
-            ) {
+            // A delayed transfer still changes: it completes, fails or is cancelled later.
+            if transaction.status() == TransactionStatus::Proposed || transaction.is_pending() {
                 self.pending.insert(id);
             }
         }

@@ -56,7 +56,7 @@ pub struct SerialHistory {
     pub movements: Vec<TransactionRow>,
 }
 
-const TRANSACTION_COLUMNS: &str =
+pub(crate) const TRANSACTION_COLUMNS: &str =
     "id, kind, from_account, to_account, unit_class, quantity, status, proposer, proposed_ms, note";
 
 /// One transaction, if the history has it.
@@ -111,7 +111,10 @@ pub fn account_transactions(
 }
 
 /// Reads a transaction row and adds its status history and blocks.
-fn complete(backend: &mut dyn Backend, row: Vec<Value>) -> Result<TransactionRow, HistoryError> {
+pub(crate) fn complete(
+    backend: &mut dyn Backend,
+    row: Vec<Value>,
+) -> Result<TransactionRow, HistoryError> {
     let int = |index: usize| row.get(index).and_then(Value::as_int).unwrap_or_default();
     let text = |index: usize| {
         row.get(index)

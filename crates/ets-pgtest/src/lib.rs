@@ -12,6 +12,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// The superuser's name in every throwaway cluster.
@@ -38,6 +39,14 @@ pub enum PgError {
     /// A file or directory operation failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A bounded wait ended before the cluster got where it should.
+    #[error("waited {within:?} for {what}")]
+    Timeout {
+        /// What was waited for, and what was seen.
+        what: String,
+        /// How long.
+        within: Duration,
+    },
     /// The client could not connect or the query failed.
     #[error(transparent)]
     Client(#[from] postgres::Error),
@@ -141,10 +150,13 @@ impl Cluster {
                 USER.as_ref(),
                 "-R".as_ref(),
                 "--wal-method=stream".as_ref(),
-                "--application-name=standby".as_ref(),
+                // Not a spread checkpoint: that would wait minutes for the primary's next one.
+                "--checkpoint=fast".as_ref(),
             ],
         )?;
-        standby.configure(&["primary_conninfo = 'host=127.0.0.1 port=".to_owned()
+        // `-R` wrote a primary_conninfo into postgresql.auto.conf, read after
+        // postgresql.conf: the one naming the standby goes after it there.
+        standby.configure_auto(&["primary_conninfo = 'host=127.0.0.1 port=".to_owned()
             + &port
             + " user=postgres password="
             + PASSWORD
@@ -191,6 +203,50 @@ impl Cluster {
         check("kill -KILL", &output)?;
         self.stopped = true;
         Ok(())
+    }
+
+    /// Waits until the standby named `name` streams from this cluster as
+    /// its synchronous standby (`pg_stat_replication.sync_state = 'sync'`),
+    /// so that from now on no commit returns before the standby has it.
+    ///
+    /// # Errors
+    /// [`PgError::Timeout`] when it is not so within `within`, naming what was seen.
+    pub fn wait_for_synchronous_standby(
+        &self,
+        name: &str,
+        within: Duration,
+    ) -> Result<(), PgError> {
+        let deadline = Instant::now() + within;
+        let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)?;
+        loop {
+            let state: Option<String> = client
+                .query_opt(
+                    "SELECT sync_state FROM pg_stat_replication WHERE application_name = $1",
+                    &[&name],
+                )?
+                .map(|row| row.get(0));
+            if state.as_deref() == Some("sync") {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(PgError::Timeout {
+                    what: format!(
+                        "standby `{name}` to be synchronous (pg_stat_replication says {state:?})"
+                    ),
+                    within,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the server is in recovery (a standby not yet promoted).
+    ///
+    /// # Errors
+    /// [`PgError::Client`].
+    pub fn in_recovery(&self) -> Result<bool, PgError> {
+        let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)?;
+        Ok(client.query_one("SELECT pg_is_in_recovery()", &[])?.get(0))
     }
 
     /// The port it listens on (127.0.0.1).
@@ -246,6 +302,17 @@ impl Cluster {
         let mut file = std::fs::OpenOptions::new()
             .append(true)
             .open(self.data.join("postgresql.conf"))?;
+        for line in lines {
+            writeln!(file, "{}", line.as_ref())?;
+        }
+        Ok(())
+    }
+
+    fn configure_auto(&self, lines: &[impl AsRef<str>]) -> Result<(), PgError> {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.data.join("postgresql.auto.conf"))?;
         for line in lines {
             writeln!(file, "{}", line.as_ref())?;
         }
@@ -357,6 +424,41 @@ fn free_port() -> Result<u16, PgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_synchronous_standby_follows_and_is_read_only_until_promoted() {
+        let mut primary = Cluster::start().expect("a cluster starts");
+        let url = primary.create_database("ets").expect("a database");
+        let mut standby = primary.start_standby().expect("a standby starts");
+        primary
+            .wait_for_synchronous_standby("standby", Duration::from_secs(60))
+            .expect("the standby is synchronous");
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        client
+            .batch_execute("CREATE TABLE t (x INT); INSERT INTO t VALUES (7)")
+            .expect("writes");
+        assert!(standby.in_recovery().expect("asks"));
+        // Synchronous: the committed row is on the standby as soon as COMMIT returned.
+        let mut reader =
+            postgres::Client::connect(&standby.url("ets"), postgres::NoTls).expect("connects");
+        let row = reader.query_one("SELECT x FROM t", &[]).expect("reads");
+        assert_eq!(row.get::<_, i32>(0), 7);
+        let refused = reader
+            .batch_execute("INSERT INTO t VALUES (8)")
+            .expect_err("read-only");
+        assert_eq!(
+            refused.as_db_error().map(|db| db.code().clone()),
+            Some(postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
+        );
+        primary.kill().expect("killed");
+        standby.promote().expect("promoted");
+        assert!(!standby.in_recovery().expect("asks"));
+        let mut writer =
+            postgres::Client::connect(&standby.url("ets"), postgres::NoTls).expect("connects");
+        writer
+            .batch_execute("INSERT INTO t VALUES (8)")
+            .expect("writes after promotion");
+    }
 
     #[test]
     fn a_throwaway_cluster_answers_with_the_password_and_refuses_a_wrong_one() {

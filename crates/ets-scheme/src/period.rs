@@ -115,7 +115,8 @@ pub(crate) fn inconsistent_period(surrender: &[SurrenderDeadline]) -> Option<(u1
 
 #[cfg(test)]
 mod tests {
-    use crate::test_support::{cn_2019_2020, cn_2021, eu_phase4};
+    use crate::test_support::{CN_2021, cn_2019_2020, cn_2021, edit, eu_phase4, load};
+    use ets_time::DayOffRule;
 
     #[test]
     fn china_2019_and_2020_are_one_period_with_one_deadline() {
@@ -152,6 +153,73 @@ mod tests {
             rulebook.deadline_passes_at(last),
             ets_model::Timestamp(1_704_038_400_000)
         );
+    }
+
+    #[test]
+    fn a_deadline_on_a_holiday_falls_where_the_rulebook_says() {
+        // Goal: 31 December 2023 is a Sunday, and Monday 1 January 2024 a holiday:
+        // as stated by default; the next business day is Tuesday 2 January 2024, the
+        // previous one Friday 29 December; a weekday deadline (15 November) never moves.
+        let due = |lines: &str| {
+            let text = edit(CN_2021, "[deadlines]\n", &format!("[deadlines]\n{lines}\n"));
+            let rulebook = load(&text, "cn-power-2021.toml");
+            let period = rulebook.period_of(2021).expect("2021");
+            let days: Vec<String> = period.deadlines.iter().map(|d| d.due.to_string()).collect();
+            (days, period.deadlines[1].on_holiday)
+        };
+        assert_eq!(
+            due(""),
+            (vec!["2023-11-15".into(), "2023-12-31".into()], DayOffRule::AsStated)
+        );
+        assert_eq!(
+            due("calendar = \"cn\"\non_holiday = \"next_business_day\""),
+            (
+                vec!["2023-11-15".into(), "2024-01-02".into()],
+                DayOffRule::NextBusinessDay
+            )
+        );
+        assert_eq!(
+            due("calendar = \"cn\"\non_holiday = \"previous_business_day\"").0,
+            vec!["2023-11-15".to_owned(), "2023-12-29".to_owned()]
+        );
+        // One deadline may name its own rule over the table's.
+        let own = edit(
+            CN_2021,
+            "date = 2023-12-31                               # [S8]\n",
+            "date = 2023-12-31\non_holiday = \"next_business_day\"\n",
+        );
+        let own = edit(&own, "[deadlines]\n", "[deadlines]\ncalendar = \"cn\"\n");
+        let rulebook = load(&own, "cn-power-2021.toml");
+        assert_eq!(rulebook.period_of(2021).expect("2021").deadlines[1].due.to_string(), "2024-01-02");
+    }
+
+    #[test]
+    fn a_holiday_rule_needs_a_calendar_that_covers_the_deadline() {
+        // Goal: a rule without a calendar, an unknown word and a date outside the
+        // calendar's years are refused naming the key.
+        let refuse = |text: &str| {
+            crate::Rulebook::from_toml_str(text, "schemes/test.toml").expect_err("refused")
+        };
+        let no_calendar = edit(CN_2021, "[deadlines]\n", "[deadlines]\non_holiday = \"next_business_day\"\n");
+        let error = refuse(&no_calendar);
+        assert_eq!(error.code(), "rulebook_invalid_value");
+        assert!(error.to_string().contains("deadlines.surrender"), "{error}");
+        assert!(error.to_string().contains("on_holiday"), "{error}");
+        let unknown = edit(CN_2021, "[deadlines]\n", "[deadlines]\ncalendar = \"mars\"\n");
+        assert_eq!(refuse(&unknown).code(), "rulebook_value_out_of_range");
+        let uncovered = edit(
+            CN_2021,
+            "date = 2023-12-31   ",
+            "date = 2027-12-31   ",
+        );
+        let uncovered = edit(
+            &uncovered,
+            "[deadlines]\n",
+            "[deadlines]\ncalendar = \"cn\"\non_holiday = \"next_business_day\"\n",
+        );
+        let error = refuse(&uncovered);
+        assert_eq!(error.code(), "rulebook_invalid_value");
+        assert!(error.to_string().contains("2027-12-31"), "{error}");
     }
 
     #[test]

@@ -332,7 +332,19 @@ impl<'a> TableReader<'a> {
         })
     }
 
-    /// A TOML local date (`2023-11-15`, no time, no offset).
+    /// An optional string that must be one of `options`.
+    pub(crate) fn optional_choice<T: Copy>(
+        &mut self,
+        key: &str,
+        options: &[(&'static str, T)],
+    ) -> Result<Option<T>, RulebookError> {
+        if self.get(key).is_none() {
+            return Ok(None);
+        }
+        self.choice(key, options).map(Some)
+    }
+
+    /// A required TOML local date.
     pub(crate) fn date(&mut self, key: &str) -> Result<CalendarDate, RulebookError> {
         let value = self.require(key)?;
         self.date_value(key, value)

@@ -11,7 +11,7 @@
 
 use crate::reader::{Bounds, Source, TableReader, YEAR_RANGE};
 use ets_model::{Code, Quantity, Vintage};
-use ets_time::TimeZone;
+use ets_time::{CivilDate, DayOffRule, HolidayCalendar, TimeZone};
 use rust_decimal::{Decimal, MathematicalOps};
 use std::path::Path;
 use thiserror::Error;
@@ -550,10 +550,16 @@ pub struct SurrenderRules {
 pub struct SurrenderDeadline {
     /// The compliance years concerned.
     pub compliance_years: Vec<u16>,
-    /// The last day.
+    /// The last day, as the rulebook states it.
     pub date: CalendarDate,
     /// The cumulative share of the obligation due (0.95, 1.00).
     pub cumulative_share: Decimal,
+    /// What happens when `date` falls on a weekend or public holiday
+    /// (`on_holiday`; as stated unless the rulebook says otherwise).
+    pub on_holiday: DayOffRule,
+    /// The day the deadline actually falls on after `on_holiday`: the end of
+    /// this day in the scheme's civil time is when it passes.
+    pub due: CalendarDate,
 }
 
 /// The calendar (`[deadlines]`).
@@ -565,7 +571,40 @@ pub struct Deadlines {
     pub final_allocation: Option<CalendarDate>,
     /// Surrender deadlines.
     pub surrender: Vec<SurrenderDeadline>,
+    /// The holiday calendar that business days are counted in (`calendar`),
+    /// when the rulebook names one.
+    pub calendar: Option<DeadlineCalendar>,
 }
+
+/// A holiday calendar a rulebook may count its deadlines' business days in
+/// (`[deadlines] calendar`): one of the calendars embedded in `ets-time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeadlineCalendar {
+    /// China's public holidays and make-up working days (`cn`).
+    China,
+    /// The EEX exchange calendar (`eu-eex`).
+    EuEex,
+}
+
+impl DeadlineCalendar {
+    /// The calendar's data.
+    ///
+    /// # Errors
+    /// [`ets_time::TimeError`] if the embedded file were broken (ets-time's tests keep it whole).
+    pub fn load(self) -> Result<HolidayCalendar, ets_time::TimeError> {
+        match self {
+            DeadlineCalendar::China => HolidayCalendar::china(),
+            DeadlineCalendar::EuEex => HolidayCalendar::eu_eex(),
+        }
+    }
+}
+
+/// The words of `on_holiday`.
+const DAY_OFF_RULES: [(&str, DayOffRule); 3] = [
+    ("as_stated", DayOffRule::AsStated),
+    ("next_business_day", DayOffRule::NextBusinessDay),
+    ("previous_business_day", DayOffRule::PreviousBusinessDay),
+];
 
 /// The China 2021 Measures: a fine band plus deduction of the shortfall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1205,12 +1244,33 @@ fn read_deadlines(
 ) -> Result<Deadlines, RulebookError> {
     let pre_allocation = table.optional_date("pre_allocation")?;
     let final_allocation = table.optional_date("final_allocation")?;
+    let calendar = table.optional_choice(
+        "calendar",
+        &[("cn", DeadlineCalendar::China), ("eu-eex", DeadlineCalendar::EuEex)],
+    )?;
+    let holidays = match calendar {
+        Some(calendar) => Some(
+            calendar
+                .load()
+                .map_err(|error| table.invalid("calendar", error.to_string()))?,
+        ),
+        None => None,
+    };
+    let scheme_rule = table
+        .optional_choice("on_holiday", &DAY_OFF_RULES)?
+        .unwrap_or(DayOffRule::AsStated);
     let mut surrender = Vec::new();
     for mut entry in table.tables("surrender")? {
+        let date = entry.date("date")?;
+        let on_holiday = entry
+            .optional_choice("on_holiday", &DAY_OFF_RULES)?
+            .unwrap_or(scheme_rule);
         let deadline = SurrenderDeadline {
             compliance_years: entry.year_list("compliance_years")?,
-            date: entry.date("date")?,
+            date,
             cumulative_share: entry.decimal("cumulative_share", Bounds::share())?,
+            on_holiday,
+            due: due_date(&entry, date, on_holiday, holidays.as_ref())?,
         };
         check_deadline_years(&entry, &deadline, scheme_years)?;
         entry.finish()?;
@@ -1233,7 +1293,36 @@ fn read_deadlines(
         pre_allocation,
         final_allocation,
         surrender,
+        calendar,
     })
+}
+
+/// The day a deadline of `date` falls on under `rule`, counted in `calendar`
+/// (ets-time's day-off rule). A rule other than `as_stated` needs
+/// `[deadlines] calendar`, and the calendar must cover the date.
+fn due_date(
+    entry: &TableReader<'_>,
+    date: CalendarDate,
+    rule: DayOffRule,
+    calendar: Option<&HolidayCalendar>,
+) -> Result<CalendarDate, RulebookError> {
+    if rule == DayOffRule::AsStated {
+        return Ok(date);
+    }
+    let Some(calendar) = calendar else {
+        return Err(entry.invalid(
+            "on_holiday",
+            "moving a deadline off a holiday needs [deadlines] calendar (\"cn\" or \"eu-eex\")"
+                .to_owned(),
+        ));
+    };
+    let moved = CivilDate::try_new(i32::from(date.year), date.month, date.day)
+        .and_then(|day| ets_time::Deadline { date: day, day_off: rule }.effective_date(calendar))
+        .map_err(|error| entry.invalid("date", error.to_string()))?;
+    u16::try_from(moved.year())
+        .ok()
+        .and_then(|year| CalendarDate::try_new(year, moved.month(), moved.day()))
+        .ok_or_else(|| entry.invalid("date", format!("{moved} is outside the rulebook's years")))
 }
 
 fn check_deadline_years(

@@ -288,7 +288,8 @@ pub(crate) async fn require_user(
         tracing::info!(user = %principal.name, "rate limited");
         return crate::http::rate_limited(&refusal, wait);
     }
-    let reads_only = matches!(*request.method(), Method::GET | Method::HEAD);
+    let reads_only = matches!(*request.method(), Method::GET | Method::HEAD)
+        || !crate::http::serves(&request, ets_api::Verb::Post);
     if !reads_only && !principal.role.may_write() {
         return error(
             StatusCode::FORBIDDEN,

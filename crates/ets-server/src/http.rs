@@ -18,16 +18,17 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
+use ets_api::route::{self, Audience, RouteSpec, Verb};
 use ets_api::{
-    ApiError, ErrorBody, Principal, Refusal, RefusalCode, Visibility, account_parties,
-    account_view, authorise_read, parse_request, participant_view, rejection_json, reply_json,
-    serial_parties, serial_view, status_of_code, transaction_parties, transaction_view,
+    Always, ApiError, ErrorBody, HealthView, OutcomeLine, Principal, Refusal, RefusalCode, Role,
+    Visibility, account_parties, account_view, authorise_read, compliance_view, market_view,
+    parse_request, participant_view, reports_view, serial_parties, serial_view, status_of_code,
+    transaction_parties, transaction_view,
 };
 use ets_engine::Outcome;
 use ets_model::{AccountId, ParticipantId, RequestId, TransactionId};
 use ets_store::Store;
 use ets_store::Submission;
-use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -42,8 +43,17 @@ pub const BATCH_BODY_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// The most commands in one `POST /api/commands/batch`.
 pub const BATCH_COMMANDS_MAX: usize = 10_000;
 
-/// The OpenAPI 3.1 document of the API, served at `/api/openapi.json`.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+/// The OpenAPI 3.1 document of the API, served at `/api/openapi.json`:
+/// generated once from the routes this server registers and the commands
+/// and views `ets_api` declares.
+#[must_use]
+pub fn openapi_json() -> &'static str {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let routes = routes();
+        serde_json::to_string_pretty(&ets_api::openapi::document(&routes)).unwrap_or_default()
+    })
+}
 
 /// What the request handlers share.
 #[derive(Clone)]
@@ -91,51 +101,14 @@ impl ServerState {
     }
 }
 
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, without credentials.
-    Public,
-    /// An authenticated user.
-    User,
-}
+/// A registered route: its declaration in `ets_api::route`.
+pub type Route = &'static RouteSpec;
 
-/// The HTTP methods the API uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    /// GET (HEAD is answered too).
-    Get,
-    /// POST.
-    Post,
-}
-
-impl Verb {
-    /// The method's name in upper case, as on the wire.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verb::Get => "GET",
-            Verb::Post => "POST",
-        }
+fn method_filter(verb: Verb) -> MethodFilter {
+    match verb {
+        Verb::Get => MethodFilter::GET,
+        Verb::Post => MethodFilter::POST,
     }
-
-    fn filter(self) -> MethodFilter {
-        match self {
-            Verb::Get => MethodFilter::GET,
-            Verb::Post => MethodFilter::POST,
-        }
-    }
-}
-
-/// A registered route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Route {
-    /// Its method.
-    pub verb: Verb,
-    /// Its path as registered, with `{name}` parameters as in OpenAPI.
-    pub path: &'static str,
-    /// Who may call it.
-    pub access: Access,
 }
 
 /// Builds the router and the list of its routes in one place, so the list
@@ -147,17 +120,17 @@ struct Table {
 }
 
 impl Table {
-    fn add<H, T>(mut self, access: Access, verb: Verb, path: &'static str, handler: H) -> Table
+    fn add<H, T>(mut self, route: Route, handler: H) -> Table
     where
         H: Handler<T, ServerState>,
         T: 'static,
     {
-        let method_router = on(verb.filter(), handler);
-        match access {
-            Access::Public => self.public = self.public.route(path, method_router),
-            Access::User => self.protected = self.protected.route(path, method_router),
+        let method_router = on(method_filter(route.verb), handler);
+        match route.audience {
+            Audience::Public => self.public = self.public.route(route.path, method_router),
+            Audience::User => self.protected = self.protected.route(route.path, method_router),
         }
-        self.routes.push(Route { verb, path, access });
+        self.routes.push(route);
         self
     }
 }
@@ -169,42 +142,36 @@ fn table() -> Table {
         routes: Vec::new(),
     };
     empty
-        .add(Access::Public, Verb::Get, "/healthz", health)
-        .add(Access::Public, Verb::Get, "/metrics", metrics)
-        .add(Access::Public, Verb::Get, "/api/openapi.json", openapi)
-        .add(Access::User, Verb::Post, "/api/commands", command)
+        .add(&route::HEALTH, health)
+        .add(&route::METRICS, metrics)
+        .add(&route::OPENAPI, openapi)
+        .add(&route::COMMAND, command)
         .add(
-            Access::User,
-            Verb::Post,
-            "/api/commands/batch",
+            &route::COMMAND_BATCH,
             commands_batch.layer(DefaultBodyLimit::max(BATCH_BODY_MAX_BYTES)),
         )
-        .add(Access::User, Verb::Get, "/api/accounts/{id}", account)
-        .add(
-            Access::User,
-            Verb::Get,
-            "/api/transactions/{id}",
-            transaction,
-        )
-        .add(Access::User, Verb::Get, "/api/serials/{serial}", serial)
-        .add(
-            Access::User,
-            Verb::Get,
-            "/api/participants/{id}",
-            participant,
-        )
-        .add(
-            Access::User,
-            Verb::Get,
-            "/api/stream/market",
-            stream::market,
-        )
-        .add(
-            Access::User,
-            Verb::Get,
-            "/api/stream/accounts/{id}",
-            stream::account,
-        )
+        .add(&route::ACCOUNT, account)
+        .add(&route::TRANSACTION, transaction)
+        .add(&route::SERIAL, serial)
+        .add(&route::PARTICIPANT, participant)
+        .add(&route::MARKET, market)
+        .add(&route::COMPLIANCE, compliance)
+        .add(&route::REPORTS, reports)
+        .add(&route::MARKET_STREAM, stream::market)
+        .add(&route::ACCOUNT_STREAM, stream::account)
+}
+
+/// Whether the route `request` matched is served for `verb` (when it is not,
+/// the router answers `405` with `Allow`, and the guards let it).
+pub(crate) fn serves(request: &Request, verb: Verb) -> bool {
+    static ROUTES: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
+    let Some(matched) = request.extensions().get::<MatchedPath>() else {
+        return true;
+    };
+    ROUTES
+        .get_or_init(routes)
+        .iter()
+        .any(|route| route.verb == verb && route.path == matched.as_str())
 }
 
 /// Every route the router serves, in registration order.
@@ -387,7 +354,7 @@ fn is_json(headers: &HeaderMap, lines: bool) -> bool {
 /// site: a browser's cross-site form (`text/plain`, form-encoded) is refused
 /// before its credentials are even looked at.
 async fn guard_json_posts(request: Request, next: Next) -> Response {
-    if request.method() == Method::POST {
+    if request.method() == Method::POST && serves(&request, Verb::Post) {
         let headers = request.headers();
         if !origin_allowed(headers) {
             return refuse(&Refusal::new(
@@ -416,11 +383,11 @@ async fn health(State(state): State<ServerState>) -> Response {
             "the store stopped after an I/O fault and refuses writes; reads show durable state only; restart the server once the disk is fixed".to_owned(),
         );
     }
-    Json(json!({ "ok": true })).into_response()
+    Json(HealthView { ok: Always }).into_response()
 }
 
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
 }
 
 async fn metrics(State(state): State<ServerState>) -> Response {
@@ -474,7 +441,7 @@ fn check_idempotency_key(headers: &HeaderMap, request_id: u64) -> Option<Respons
 
 /// One line of a batch's answer: decided before the engine, or sent to it.
 enum BatchLine {
-    Decided(Value),
+    Decided(OutcomeLine),
     Sent(RequestId),
 }
 
@@ -507,7 +474,10 @@ async fn commands_batch(
         let request = match parse_request(line) {
             Ok(request) => request,
             Err(parse_error) => {
-                lines.push(BatchLine::Decided(rejection_json(number, &parse_error)));
+                lines.push(BatchLine::Decided(OutcomeLine::rejected(
+                    number,
+                    &parse_error,
+                )));
                 continue;
             }
         };
@@ -517,7 +487,7 @@ async fn commands_batch(
                 message: refusal.message,
                 request_id: Some(request.request_id.0),
             };
-            lines.push(BatchLine::Decided(rejection_json(number, &refused)));
+            lines.push(BatchLine::Decided(OutcomeLine::rejected(number, &refused)));
             continue;
         }
         lines.push(BatchLine::Sent(request.request_id));
@@ -561,23 +531,30 @@ async fn commands_batch(
         }
     }
     .into_iter();
-    let outcomes: Vec<Value> = lines
-        .into_iter()
-        .map(|line| match line {
-            BatchLine::Decided(value) => value,
-            BatchLine::Sent(request_id) => match replies.next() {
-                Some(reply) => reply_json(
+    let mut outcomes = Vec::with_capacity(lines.len());
+    for line in lines {
+        let outcome = match line {
+            BatchLine::Decided(outcome) => outcome,
+            BatchLine::Sent(request_id) => {
+                // The sequencer answers every submission of a job, in order.
+                let reply = replies.next();
+                assert!(
+                    reply.is_some(),
+                    "the sequencer answered fewer commands than it was sent"
+                );
+                let Some(reply) = reply else { continue };
+                OutcomeLine::reply(
                     request_id,
                     reply.sequence,
                     reply.time,
                     reply.duplicate,
                     &reply.outcome,
-                ),
-                None => json!({ "request_id": request_id.0, "ok": false, "code": "store_faulted", "message": "no reply" }),
-            },
-        })
-        .collect();
-    Json(Value::Array(outcomes)).into_response()
+                )
+            }
+        };
+        outcomes.push(outcome);
+    }
+    Json(outcomes).into_response()
 }
 
 async fn command(
@@ -590,7 +567,7 @@ async fn command(
         Ok(request) => request,
         Err(parse_error) => {
             return error(
-                StatusCode::BAD_REQUEST,
+                status_of(parse_error.code),
                 parse_error.code,
                 parse_error.message,
             );
@@ -625,7 +602,7 @@ async fn command(
                 Outcome::Accepted(_) => StatusCode::OK,
                 Outcome::Rejected(rejection) => status_of(&rejection.code),
             };
-            let body = reply_json(
+            let body = OutcomeLine::reply(
                 request.request_id,
                 reply.sequence,
                 reply.time,
@@ -679,7 +656,7 @@ fn not_found(what: &str) -> Response {
 async fn account(
     State(state): State<ServerState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<u64>,
+    Id(id): Id,
 ) -> Response {
     private_view(
         &state,
@@ -696,7 +673,7 @@ async fn account(
 async fn transaction(
     State(state): State<ServerState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<u64>,
+    Id(id): Id,
 ) -> Response {
     private_view(
         &state,
@@ -713,7 +690,7 @@ async fn transaction(
 async fn serial(
     State(state): State<ServerState>,
     Extension(principal): Extension<Principal>,
-    Path(serial): Path<u64>,
+    Id(serial): Id,
 ) -> Response {
     private_view(
         &state,
@@ -728,7 +705,7 @@ async fn serial(
 }
 
 /// Participants are public (a name and a kind).
-async fn participant(State(state): State<ServerState>, Path(id): Path<u64>) -> Response {
+async fn participant(State(state): State<ServerState>, Id(id): Id) -> Response {
     let found = enqueue_read(&state.jobs, move |store| {
         participant_view(store.engine().registry(), ParticipantId(id)).ok()
     })
@@ -738,4 +715,71 @@ async fn participant(State(state): State<ServerState>, Path(id): Path<u64>) -> R
         Ok(None) => not_found(&format!("participant {id}")),
         Err(refusal) => refuse(&refusal),
     }
+}
+
+/// A route's one path parameter: a whole number from 0 to 2^64 - 1. Anything
+/// else is refused as `400 invalid_parameter` in the API's JSON error shape.
+pub(crate) struct Id(pub(crate) u64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Id, Response> {
+        match Path::<u64>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(Id(id)),
+            Err(rejection) => Err(refuse(&Refusal::new(
+                RefusalCode::InvalidParameter,
+                format!(
+                    "the path parameter must be a whole number from 0 to {}: {}",
+                    u64::MAX,
+                    rejection.body_text()
+                ),
+            ))),
+        }
+    }
+}
+
+/// A public read of the engine's state, answered as JSON.
+async fn public_read<V, F>(state: &ServerState, read: F) -> Response
+where
+    V: serde::Serialize + Send + 'static,
+    F: FnOnce(&ets_engine::Engine) -> V + Send + 'static,
+{
+    match enqueue_read(&state.jobs, move |store| read(store.engine())).await {
+        Ok(view) => Json(view).into_response(),
+        Err(refusal) => refuse(&refusal),
+    }
+}
+
+/// Market data: public.
+async fn market(State(state): State<ServerState>) -> Response {
+    public_read(&state, market_view).await
+}
+
+/// Compliance results: public.
+async fn compliance(State(state): State<ServerState>) -> Response {
+    public_read(&state, compliance_view).await
+}
+
+/// Emissions reports: for verifiers, the administrator and auditors.
+async fn reports(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    if !matches!(
+        principal.role,
+        Role::Verifier | Role::Administrator | Role::Auditor
+    ) {
+        return refuse(&Refusal::new(
+            RefusalCode::RoleForbids,
+            format!(
+                "emissions reports are for verifiers, administrators and auditors; user {} has the role {}",
+                principal.name, principal.role
+            ),
+        ));
+    }
+    public_read(&state, reports_view).await
 }

@@ -34,9 +34,10 @@ pub use auth::throttle;
 
 pub use access::ParticipantKinds;
 pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};
+pub use ets_api::route::{Audience, Verb};
 pub use http::{
-    Access, BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES, OPENAPI_JSON, Route,
-    ServerState, Verb, router, routes,
+    BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES, Route, ServerState, openapi_json,
+    router, routes,
 };
 pub use listen::ConnectionLimits;
 pub use metrics::Metrics;
@@ -251,33 +252,13 @@ pub async fn serve(
         streams.close();
     };
     on_listening(address);
-    let served = match tls {
-        None => {
-            tracing::info!(%address, "serving HTTP");
-            listen::serve_plain(listener, app, limits, shutdown).await
-        }
-        Some(tls) => {
-            tracing::info!(%address, "serving HTTPS");
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                stopper.graceful_shutdown(None);
-            });
-            match listener.into_std() {
-                Ok(listener) => match axum_server::from_tcp_rustls(listener, tls) {
-                    Ok(server) => {
-                        server
-                            .handle(handle)
-                            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-                            .await
-                    }
-                    Err(error) => Err(error),
-                },
-                Err(error) => Err(error),
-            }
-        }
-    };
+    tracing::info!(
+        %address,
+        "serving {}",
+        if tls.is_some() { "HTTPS" } else { "HTTP" }
+    );
+    // One accept loop for both: the same connection cap and deadlines.
+    let served = listen::serve(listener, app, limits, tls, shutdown).await;
     sequencer.stop();
     served.map_err(|source| ServerError::Io { address, source })
 }

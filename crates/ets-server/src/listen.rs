@@ -1,19 +1,24 @@
-//! The plain-HTTP accept loop, with the limits `axum::serve` lacks: at most
-//! [`ConnectionLimits::connections_max`] connections at once (more are
-//! closed at once, so half-open connections cannot exhaust the process's
-//! file descriptors and starve `/healthz`), and a deadline for a request's
-//! headers ([`ConnectionLimits::header_timeout`]); request bodies have their
-//! own deadline (`body_deadline`). HTTP/1.1 only.
+//! The one accept loop, for plain HTTP and HTTPS alike, with the limits
+//! `axum::serve` lacks: at most [`ConnectionLimits::connections_max`]
+//! connections at once (more are closed at once, so half-open connections
+//! cannot exhaust the process's file descriptors and starve `/healthz`), a
+//! deadline for the TLS handshake and for a request's headers
+//! ([`ConnectionLimits::header_timeout`]); request bodies have their own
+//! deadline (`body_deadline`). HTTP/1.1 only (TLS offers only `http/1.1`
+//! by ALPN).
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use axum_server::accept::Accept as _;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use ets_api::{Refusal, RefusalCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -40,18 +45,31 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets each
-/// open connection finish its request and waits for them.
+/// The TLS settings of a server that speaks HTTPS, offering only HTTP/1.1
+/// by ALPN (the connections are served by an HTTP/1.1 server).
+#[must_use]
+pub(crate) fn http1_only(config: &RustlsConfig) -> RustlsConfig {
+    let mut inner = (*config.get_inner()).clone();
+    inner.alpn_protocols = vec![b"http/1.1".to_vec()];
+    RustlsConfig::from_config(Arc::new(inner))
+}
+
+/// Serves `app` on `listener` (over TLS when `tls` is given) until
+/// `shutdown` completes, then lets each open connection finish its request
+/// and waits for them.
 ///
 /// # Errors
-/// None today (a failed accept is logged and retried); the `Result` keeps
-/// the shape of the TLS path's.
-pub(crate) async fn serve_plain(
+/// None today (a failed accept is logged and retried).
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<RustlsConfig>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let acceptor = tls.map(|config| {
+        Arc::new(RustlsAcceptor::new(http1_only(&config)).handshake_timeout(limits.header_timeout))
+    });
     let permits = Arc::new(Semaphore::new(limits.connections_max.max(1)));
     let (closing, closing_receiver) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -75,21 +93,16 @@ pub(crate) async fn serve_plain(
         };
         let service =
             TowerToHyperService::new(app.clone().layer(axum::Extension(ConnectInfo(peer))));
-        let mut closing = closing_receiver.clone();
+        let closing = closing_receiver.clone();
+        let acceptor = acceptor.clone();
         connections.spawn(async move {
             let _permit = permit;
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                _ = closing.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
+            match acceptor {
+                None => serve_connection(stream, service, limits, closing).await,
+                Some(acceptor) => match acceptor.accept(stream, ()).await {
+                    Ok((stream, _)) => serve_connection(stream, service, limits, closing).await,
+                    Err(error) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                },
             }
         });
         // Reap finished connections so the set does not grow.
@@ -98,6 +111,38 @@ pub(crate) async fn serve_plain(
     closing.send_replace(true);
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Serves HTTP/1.1 on one connection (plain or TLS) with the header
+/// deadline, until it ends or the server closes (then gracefully).
+async fn serve_connection<S, Svc>(
+    stream: S,
+    service: Svc,
+    limits: ConnectionLimits,
+    mut closing: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    Svc: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+        > + Send
+        + 'static,
+    Svc::Future: Send + 'static,
+    Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = closing.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }
 
 /// Reads a POST body within `body_timeout` (a client trickling its body

@@ -9,20 +9,19 @@
 
 use crate::auth::UserDirectory;
 use crate::http::{ServerState, enqueue_read, refuse};
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use ets_api::{
-    ErrorBody, Principal, Refusal, RefusalCode, Visibility, account_parties, authorise_read,
-    transaction_view,
+    AccountStatusEvent, AccountTradeEvent, CashEvent, DayClosedEvent, ErrorBody, LaggedEvent,
+    Principal, QuoteEvent, Refusal, RefusalCode, StreamStats, SubscribedEvent, TradeEvent,
+    Visibility, account_parties, authorise_read, transaction_view,
 };
-use ets_engine::exchange::{ExchangeEffect, TradeLog, TradeRecord, TradeVenue};
+use ets_engine::exchange::{ExchangeEffect, TradeLog, TradeRecord};
 use ets_engine::{Effect, Outcome};
-use ets_market::{DailyStats, Depth, TradeMode};
 use ets_model::{AccountId, Code, ParticipantId};
 use ets_registry::Effect as RegistryEffect;
 use ets_store::Store;
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -108,10 +107,13 @@ impl Streams {
     /// A stream of the events of `topic`, starting with a `subscribed` event;
     /// `gate` decides for every event whether it may still be sent (a
     /// refusal ends the stream with a `forbidden` event).
-    fn sse(&self, topic: Topic, hello: Value, gate: Gate) -> Response {
+    fn sse(&self, topic: Topic, hello: SubscribedEvent, gate: Gate) -> Response {
         let receiver = self.events.subscribe();
         let closing = self.closing.subscribe();
-        let first = Event::default().event("subscribed").data(hello.to_string());
+        let first = Event::default()
+            .event("subscribed")
+            .json_data(hello)
+            .unwrap_or_default();
         let state = (Some(first), receiver, closing, Some(gate));
         let stream = futures_util::stream::unfold(
             state,
@@ -142,7 +144,8 @@ impl Streams {
                             Err(broadcast::error::RecvError::Lagged(missed)) => {
                                 let sent = Event::default()
                                     .event("lagged")
-                                    .data(json!({ "missed": missed }).to_string());
+                                    .json_data(LaggedEvent { missed })
+                                    .unwrap_or_default();
                                 return Some((Ok(sent), (None, receiver, closing, Some(gate))));
                             }
                             Err(broadcast::error::RecvError::Closed) => return None,
@@ -199,9 +202,14 @@ pub(crate) async fn market(
         users: Arc::clone(&state.users),
         user: principal.name,
     };
-    state
-        .streams
-        .sse(Topic::Market, json!({ "stream": "market" }), gate)
+    state.streams.sse(
+        Topic::Market,
+        SubscribedEvent {
+            stream: "market",
+            account: None,
+        },
+        gate,
+    )
 }
 
 /// `GET /api/stream/accounts/{id}`: the account's holder and representatives,
@@ -210,7 +218,7 @@ pub(crate) async fn market(
 pub(crate) async fn account(
     State(state): State<ServerState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<u64>,
+    crate::http::Id(id): crate::http::Id,
 ) -> Response {
     let account = AccountId(id);
     let parties = enqueue_read(&state.jobs, move |store| {
@@ -241,7 +249,10 @@ pub(crate) async fn account(
     };
     state.streams.sse(
         Topic::Account(account),
-        json!({ "stream": "account", "account": id }),
+        SubscribedEvent {
+            stream: "account",
+            account: Some(id),
+        },
         gate,
     )
 }
@@ -279,12 +290,12 @@ impl Publisher {
                     | RegistryEffect::AccountUpdated(account),
                 ) => {
                     if let Ok(view) = ets_api::account_view(registry, *account) {
-                        let data = json!({
-                            "account": account.0,
-                            "status": view.status,
-                            "representatives": view.representatives,
-                            "approvals_required": view.approvals_required,
-                        });
+                        let data = AccountStatusEvent {
+                            account: account.0,
+                            status: view.status,
+                            representatives: view.representatives,
+                            approvals_required: view.approvals_required,
+                        };
                         events.push(event(Topic::Account(*account), "status", &data));
                     }
                 }
@@ -319,18 +330,18 @@ impl Publisher {
                         instrument, stats, ..
                     } => {
                         touched.insert(*instrument);
-                        let data = json!({
-                            "instrument": instrument.as_str(),
-                            "stats": stats_json(stats),
-                        });
+                        let data = DayClosedEvent {
+                            instrument: instrument.to_string(),
+                            stats: StreamStats::from(stats),
+                        };
                         events.push(event(Topic::Market, "day_closed", &data));
                     }
                     ExchangeEffect::CashUpdated { account, balance } => {
-                        let data = json!({
-                            "account": account.0,
-                            "cash_available_minor_units": balance.available.minor_units(),
-                            "cash_held_minor_units": balance.held.minor_units(),
-                        });
+                        let data = CashEvent {
+                            account: account.0,
+                            cash_available_minor_units: balance.available.minor_units(),
+                            cash_held_minor_units: balance.held.minor_units(),
+                        };
                         events.push(event(Topic::Account(*account), "cash", &data));
                     }
                     ExchangeEffect::AuctionOpened { .. }
@@ -365,7 +376,10 @@ impl Publisher {
         for instrument in touched {
             let depth = exchange.depth(&instrument);
             let stats = exchange.day_stats(&instrument);
-            let data = quote_json(&instrument, depth.as_ref(), stats.as_ref()).to_string();
+            let quote = QuoteEvent::new(&instrument, depth.as_ref(), stats.as_ref());
+            let Ok(data) = serde_json::to_string(&quote) else {
+                continue;
+            };
             if self.last_quotes.get(&instrument) != Some(&data) {
                 self.last_quotes.insert(instrument, data.clone());
                 events.push(StreamEvent {
@@ -381,11 +395,12 @@ impl Publisher {
     }
 }
 
-fn event(topic: Topic, name: &'static str, data: &Value) -> StreamEvent {
+fn event(topic: Topic, name: &'static str, data: &impl serde::Serialize) -> StreamEvent {
     StreamEvent {
         topic,
         name,
-        data: data.to_string(),
+        // Serializing these plain structs cannot fail.
+        data: serde_json::to_string(data).unwrap_or_default(),
         readers: Vec::new(),
     }
 }
@@ -413,94 +428,11 @@ fn trade_records<'a>(
     ids.iter().filter_map(move |&id| all.get(id))
 }
 
-fn mode_name(mode: TradeMode) -> &'static str {
-    match mode {
-        TradeMode::Continuous => "continuous",
-        TradeMode::Listed => "listed",
-        TradeMode::Block => "block",
-        TradeMode::Auction => "auction",
-    }
-}
-
 /// A public `trade` on the market stream (no parties) and one `trade` per
 /// party on its account stream.
 fn trade_events(record: &TradeRecord, events: &mut Vec<StreamEvent>) {
-    let venue = match record.venue {
-        TradeVenue::Instrument(instrument) => json!({ "instrument": instrument.as_str() }),
-        TradeVenue::Auction(auction) => json!({ "auction": auction.0 }),
-    };
-    let mut public = json!({
-        "trade": record.id,
-        "mode": mode_name(record.mode),
-        "price_ticks": record.price.ticks(),
-        "quantity": record.quantity.tonnes(),
-        "at": ets_api::format_time(record.at),
-    });
-    merge(&mut public, &venue);
-    events.push(event(Topic::Market, "trade", &public));
-    for (account, side, fee) in [
-        (record.buyer, "buy", record.buyer_fee),
-        (record.seller, "sell", record.seller_fee),
-    ] {
-        let mut own = public.clone();
-        merge(
-            &mut own,
-            &json!({
-                "account": account.0,
-                "side": side,
-                "fee_minor_units": fee.minor_units(),
-                "transaction": record.transaction.0,
-            }),
-        );
+    events.push(event(Topic::Market, "trade", &TradeEvent::from(record)));
+    for (account, own) in AccountTradeEvent::both(record) {
         events.push(event(Topic::Account(account), "trade", &own));
     }
-}
-
-fn merge(into: &mut Value, from: &Value) {
-    if let (Some(into), Some(from)) = (into.as_object_mut(), from.as_object()) {
-        for (key, value) in from {
-            into.insert(key.clone(), value.clone());
-        }
-    }
-}
-
-fn stats_json(stats: &DailyStats) -> Value {
-    json!({
-        "previous_close_ticks": stats.previous_close.ticks(),
-        "open_ticks": stats.open.ticks(),
-        "high_ticks": stats.high.map(|p| p.ticks()),
-        "low_ticks": stats.low.map(|p| p.ticks()),
-        "last_ticks": stats.last.map(|p| p.ticks()),
-        "close_ticks": stats.close.ticks(),
-        "vwap_ticks": stats.vwap.map(|p| p.ticks()),
-        "volume": stats.volume.tonnes(),
-        "turnover_minor_units": stats.turnover.minor_units(),
-        "trades": stats.trades,
-    })
-}
-
-fn quote_json(instrument: &Code, depth: Option<&Depth>, stats: Option<&DailyStats>) -> Value {
-    let levels = |levels: &[ets_market::DepthLevel]| -> Vec<Value> {
-        levels
-            .iter()
-            .map(|level| {
-                json!({
-                    "price_ticks": level.price.ticks(),
-                    "quantity": level.quantity.tonnes(),
-                    "orders": level.orders,
-                })
-            })
-            .collect()
-    };
-    let (bids, asks) = depth.map_or((Vec::new(), Vec::new()), |depth| {
-        (levels(&depth.bids), levels(&depth.asks))
-    });
-    json!({
-        "instrument": instrument.as_str(),
-        "best_bid_ticks": bids.first().map(|level| level["price_ticks"].clone()),
-        "best_ask_ticks": asks.first().map(|level| level["price_ticks"].clone()),
-        "bids": bids,
-        "asks": asks,
-        "stats": stats.map(stats_json),
-    })
 }

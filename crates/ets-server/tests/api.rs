@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ets_model::ParticipantId;
-use ets_server::{Access, Role, Users, Verb};
+use ets_server::{Audience, Role, Users, Verb};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -263,9 +263,9 @@ fn missing_or_invalid_credentials_get_401_with_challenges() {
             Verb::Get => get(&server, Auth::None, &path),
             Verb::Post => post(&server, Auth::None, &command),
         };
-        match route.access {
-            Access::User => assert_eq!(answer.status, 401, "{path}"),
-            Access::Public => assert_eq!(answer.status, 200, "{path}"),
+        match route.audience {
+            Audience::User => assert_eq!(answer.status, 401, "{path}"),
+            Audience::Public => assert_eq!(answer.status, 200, "{path}"),
         }
     }
     let nothing_applied = get(&server, Auth::Token(&token), "/api/participants/1");
@@ -342,16 +342,13 @@ fn idempotency_key_must_be_the_request_id() {
 
 #[test]
 fn openapi_document_describes_every_route_and_command() {
-    // Goal: the served OpenAPI document is valid JSON, version 3.1, and lists
-    // exactly the routes the router registers, each with its method and the
-    // right security (none for public routes); its command schema has one
-    // alternative per command, each naming its `command` constant.
-    let document: Value = serde_json::from_str(ets_server::OPENAPI_JSON).expect("valid JSON");
-    assert!(
-        document["openapi"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("3.1"))
-    );
+    // Goal: the served OpenAPI document is the one generated from the
+    // declarations; it lists exactly the routes the router registers, each
+    // with its method, the right security (none for public routes) and every
+    // status its refusals carry; its command schema has one alternative per
+    // CommandSpec, each naming its `command` constant and its envelope.
+    let document: Value = serde_json::from_str(ets_server::openapi_json()).expect("valid JSON");
+    assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().expect("paths");
     let routes = ets_server::routes();
     for route in &routes {
@@ -368,10 +365,31 @@ fn openapi_document_describes_every_route_and_command() {
         let security = operation["security"].as_array().expect("security");
         assert_eq!(
             security.is_empty(),
-            route.access == Access::Public,
+            route.audience == Audience::Public,
             "{}",
             route.path
         );
+        let responses = operation["responses"].as_object().expect("responses");
+        for code in route.refusals() {
+            let status = code.http_status().to_string();
+            let described = responses
+                .get(&status)
+                .and_then(|response| response["description"].as_str())
+                .unwrap_or_else(|| panic!("{} lacks {status}", route.path));
+            assert!(
+                described.contains(&format!("`{code}`")),
+                "{} {status}: {described}",
+                route.path
+            );
+        }
+        for parameter in route.parameters {
+            let declared = operation["parameters"]
+                .as_array()
+                .and_then(|all| all.iter().find(|p| p["name"] == parameter.name))
+                .unwrap_or_else(|| panic!("{} lacks {}", route.path, parameter.name));
+            assert_eq!(declared["schema"]["minimum"], 0);
+            assert_eq!(declared["schema"]["maximum"], u64::MAX);
+        }
     }
     for (path, item) in paths {
         for method in item.as_object().expect("path item").keys() {
@@ -383,7 +401,8 @@ fn openapi_document_describes_every_route_and_command() {
             );
         }
     }
-    let commands: Vec<&str> = document["components"]["schemas"]["Command"]["oneOf"]
+    let schemas = &document["components"]["schemas"];
+    let commands: Vec<&str> = schemas["Command"]["oneOf"]
         .as_array()
         .expect("oneOf")
         .iter()
@@ -392,19 +411,72 @@ fn openapi_document_describes_every_route_and_command() {
                 .as_str()
                 .and_then(|r| r.rsplit('/').next())
                 .expect("a $ref");
-            document["components"]["schemas"][name]["properties"]["command"]["const"]
+            let schema = &schemas[name];
+            for envelope in ["request_id", "requester"] {
+                assert!(
+                    schema["required"]
+                        .as_array()
+                        .expect("required")
+                        .contains(&json!(envelope)),
+                    "{name} lacks {envelope}"
+                );
+            }
+            schema["properties"]["command"]["const"]
                 .as_str()
                 .expect("a command constant")
         })
         .collect();
-    assert_eq!(commands.len(), 14);
-    for spec in ets_api::REGISTRY_COMMANDS {
-        assert!(commands.contains(&spec.name), "{}", spec.name);
+    let specs: Vec<&str> = ets_api::command_specs().map(|spec| spec.name).collect();
+    assert_eq!(commands.len(), specs.len());
+    for name in specs {
+        assert!(commands.contains(&name), "{name} is not in the document");
     }
     let server = start(&[]);
     let served: Value =
         serde_json::from_str(&get_text(&server, "/api/openapi.json")).expect("served JSON");
     assert_eq!(served, document);
+}
+
+#[test]
+fn the_serial_policy_is_set_by_the_administrator_alone() {
+    // Goal: set_serial_policy is an API command: the administrator's is
+    // accepted, a representative's refused with role_forbids before the
+    // engine, an unknown policy is malformed; transfers still work after.
+    let server = start(&[
+        ("admin", 1, Role::Administrator),
+        ("plant", 10, Role::Representative),
+    ]);
+    let admin_token = Users::issue_token(&server.data, "admin").expect("token");
+    let plant_token = Users::issue_token(&server.data, "plant").expect("token");
+    setup(&server, Auth::Token(&admin_token));
+    let policy = |request_id: u64, requester: u64, policy: &str| {
+        json!({"request_id": request_id, "requester": requester,
+            "command": "set_serial_policy", "policy": policy})
+    };
+    let refused = post(
+        &server,
+        Auth::Token(&plant_token),
+        &policy(50, 10, "largest_first"),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.body["code"], "role_forbids");
+    let malformed = post(&server, Auth::Token(&admin_token), &policy(51, 1, "random"));
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert_eq!(malformed.body["code"], "malformed_command");
+    let accepted = post(
+        &server,
+        Auth::Token(&admin_token),
+        &policy(52, 1, "largest_first"),
+    );
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.body["result"], json!({"controls_set": true}));
+    let moved = post(
+        &server,
+        Auth::Token(&plant_token),
+        &transfer(53, 10, 100, 200),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["result"]["status"], "completed");
 }
 
 #[test]

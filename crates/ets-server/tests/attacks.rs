@@ -153,7 +153,8 @@ fn a_representative_acting_for_the_administrator_cannot_run_the_registry() {
 #[test]
 fn names_with_control_or_bidi_characters_are_refused() {
     // Goal: a participant name with a right-to-left override or a newline is
-    // refused as malformed (400) and the participant is not registered.
+    // refused (422 invalid_value: the command has its shape, the name breaks
+    // the rule) and the participant is not registered.
     let server = start(&[("admin", 1, Role::Administrator)], |_, _| {});
     let admin = bearer(&server, "admin");
     setup(&server, &admin);
@@ -165,7 +166,7 @@ fn names_with_control_or_bidi_characters_are_refused() {
         );
         assert_eq!(
             (answer.status, answer.body["code"].as_str()),
-            (400, Some("malformed_command")),
+            (422, Some("invalid_value")),
             "{}",
             answer.body
         );
@@ -335,4 +336,73 @@ fn half_open_connections_are_capped_and_closed_and_healthz_still_answers() {
             .call(),
     );
     assert_eq!(health.status, 200);
+}
+
+#[test]
+fn https_connections_are_capped_and_slow_handshakes_closed_like_plain_ones() {
+    // Goal: TLS goes through the same accept loop: connections beyond the cap
+    // are closed at once, a client that never finishes its TLS handshake is
+    // closed by the header deadline, and /healthz answers over HTTPS after.
+    use std::io::{Read as _, Write as _};
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let cert_der = certified.cert.der().to_vec();
+    let server = start(&[], |config, dir| {
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        std::fs::write(&cert, certified.cert.pem()).expect("written");
+        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("written");
+        config.tls = Some(ets_server::TlsFiles { cert, key });
+        config.connections.connections_max = 3;
+        config.connections.header_timeout = std::time::Duration::from_millis(500);
+    });
+    let port = server.base.rsplit(':').next().expect("a port").to_owned();
+    let open = || {
+        let mut stream =
+            std::net::TcpStream::connect(format!("127.0.0.1:{port}")).expect("connects");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout set");
+        // Half a TLS record header: the handshake never completes.
+        stream.write_all(&[0x16, 0x03]).expect("bytes sent");
+        stream
+    };
+    let mut held: Vec<_> = (0..3).map(|_| open()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut extra = open();
+    let mut buffer = [0_u8; 256];
+    assert_eq!(
+        extra.read(&mut buffer).unwrap_or(0),
+        0,
+        "the connection beyond the cap is closed unanswered"
+    );
+    for stream in &mut held {
+        // The server closes each (the client's own 30 s read timeout would
+        // end it otherwise, with WouldBlock or TimedOut).
+        let mut rest = Vec::new();
+        if let Err(error) = stream.read_to_end(&mut rest) {
+            assert!(
+                !matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "the server left a stalled handshake open: {error}"
+            );
+        }
+    }
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&[
+            ureq::tls::Certificate::from_der(&cert_der).to_owned(),
+        ]))
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let health = agent
+        .get(format!("{}/healthz", server.base))
+        .call()
+        .expect("HTTPS request");
+    assert_eq!(health.status().as_u16(), 200);
 }

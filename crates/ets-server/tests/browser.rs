@@ -152,7 +152,11 @@ fn finish(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Pa
 }
 
 fn get(server: &Server, cookie: Option<&str>, path: &str) -> Page {
-    let mut request = agent().get(format!("{}{path}", server.base));
+    get_at(&server.base, cookie, path)
+}
+
+fn get_at(base: &str, cookie: Option<&str>, path: &str) -> Page {
+    let mut request = agent().get(format!("{base}{path}"));
     if let Some(cookie) = cookie {
         request = request.header("Cookie", cookie);
     }
@@ -752,6 +756,20 @@ async fn four_eyes_transfer(browser: &Browser, base: &str) -> Outcome<()> {
         .await?
         .click()
         .await?;
+    // The confirmation step: the recipient and its trust, before anything is proposed.
+    let recipient = text_of(browser, "#recipient").await?;
+    if !recipient.starts_with("200 (Fund)") {
+        return Err(format!("the confirmation names the recipient as {recipient:?}").into());
+    }
+    let trusted = text_of(browser, "#trusted").await?;
+    if !trusted.starts_with("No") {
+        return Err(format!("the confirmation says {trusted:?} about trust").into());
+    }
+    browser
+        .find(Locator::Css("form#confirm button"))
+        .await?
+        .click()
+        .await?;
     expect_text(
         "proposal",
         &text_of(browser, "#outcome").await?,
@@ -797,11 +815,97 @@ async fn four_eyes_transfer(browser: &Browser, base: &str) -> Outcome<()> {
     Ok(())
 }
 
-#[test]
-fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
-    // Goal: in headless Chromium, one representative proposes a transfer
-    // from a 2-of-2 account, the other signs in (a new session) and
-    // approves it, and the balances shown on the account page change.
+/// Rep A's statement of account 100 after the four-eyes transfer: the
+/// allocation and the transfer out, and the CSV download holds the same rows.
+async fn statement_and_csv(browser: &Browser, base: &str) -> Outcome<()> {
+    use fantoccini::Locator;
+    browser.goto(&format!("{base}/ui/accounts/100")).await?;
+    browser
+        .find(Locator::Css("a.statement"))
+        .await?
+        .click()
+        .await?;
+    let newest = "#statement tbody tr:first-child";
+    expect_text(
+        "transfer quantity",
+        &text_of(browser, &format!("{newest} td[data-field=quantity]")).await?,
+        "−300",
+    )?;
+    expect_text(
+        "transfer status",
+        &text_of(browser, &format!("{newest} td[data-field=status]")).await?,
+        "completed",
+    )?;
+    let shown: Vec<String> = {
+        let mut ids = Vec::new();
+        for row in browser
+            .find_all(Locator::Css("#statement tbody tr"))
+            .await?
+        {
+            ids.push(row.attr("data-transaction").await?.unwrap_or_default());
+        }
+        ids
+    };
+    if shown.len() != 2 {
+        return Err(format!(
+            "the statement lists {shown:?}, expected the allocation and the transfer"
+        )
+        .into());
+    }
+    let total = text_of(browser, "#pager-top .count").await?;
+    expect_text("total shown", &total, "2")?;
+    // The CSV link, fetched with the browser's session, lists the same transactions.
+    let href = browser
+        .find(Locator::Css("a#csv"))
+        .await?
+        .attr("href")
+        .await?
+        .ok_or("the CSV link has no address")?;
+    let cookie = browser.get_named_cookie("ets_session").await?;
+    let csv = get_at(
+        base,
+        Some(&format!("ets_session={}", cookie.value())),
+        &href,
+    );
+    if csv.status != 200 {
+        return Err(format!("the CSV answered {}: {}", csv.status, csv.body).into());
+    }
+    let lines: Vec<&str> = csv.body.lines().collect();
+    if !lines[0].starts_with("transaction,proposed_utc") {
+        return Err(format!("the CSV header is {:?}", lines[0]).into());
+    }
+    let csv_ids: Vec<String> = lines[1..]
+        .iter()
+        .map(|line| line.split(',').next().unwrap_or("").to_owned())
+        .collect();
+    if csv_ids != shown {
+        return Err(format!("the CSV lists {csv_ids:?}, the page {shown:?}").into());
+    }
+    if !lines[1].contains(",out,200,Fund,CEA-2021,-300,completed") {
+        return Err(format!("the CSV's transfer line is {:?}", lines[1]).into());
+    }
+    Ok(())
+}
+
+/// A browser flow of a test.
+#[derive(Clone, Copy)]
+enum Flow {
+    FourEyes,
+    FourEyesThenStatement,
+}
+
+async fn run_flow(flow: Flow, browser: &Browser, base: &str) -> Outcome<()> {
+    four_eyes_transfer(browser, base).await?;
+    if matches!(flow, Flow::FourEyesThenStatement) {
+        browser_sign_in(browser, base, "rep-a").await?;
+        statement_and_csv(browser, base).await?;
+    }
+    Ok(())
+}
+
+/// Runs `flow` in headless Chromium against a fresh [`start`]ed server;
+/// skipped (passing) without chromedriver unless `ETS_BROWSER_TEST=required`.
+fn in_browser(flow: Flow) {
     let required = std::env::var("ETS_BROWSER_TEST").is_ok_and(|value| value == "required");
     let Some(program) = std::env::var_os("CHROMEDRIVER")
         .map(PathBuf::from)
@@ -827,14 +931,31 @@ fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
         .capabilities(chromium_capabilities(driver._profile.path()))
         .connect(&driver.url)
         .await?;
-        let flow = four_eyes_transfer(&browser, &server.base).await;
+        let outcome = run_flow(flow, &browser, &server.base).await;
         let closed = browser.close().await;
-        flow?;
+        outcome?;
         closed?;
         Ok(())
     });
     drop(driver);
     result.unwrap();
+}
+
+#[test]
+fn a_four_eyes_transfer_is_proposed_and_approved_in_a_real_browser() {
+    // Goal: in headless Chromium, one representative reviews a transfer from
+    // a 2-of-2 account on the confirmation step (recipient named, not
+    // trusted) and proposes it, the other signs in (a new session) and
+    // approves it, and the balances shown on the account page change.
+    in_browser(Flow::FourEyes);
+}
+
+#[test]
+fn the_statement_lists_the_transfer_and_its_csv_the_same_rows_in_a_real_browser() {
+    // Goal: after the four-eyes transfer, the account's statement shows it
+    // (out, -300, completed) with the allocation and the total 2, and the
+    // CSV download lists the same transactions in the same order.
+    in_browser(Flow::FourEyesThenStatement);
 }
 
 /// A UI form: its path, its fields, and the same command as JSON.
@@ -931,4 +1052,257 @@ fn the_api_and_the_ui_give_the_same_answer_for_every_form_and_role() {
             }
         }
     }
+}
+
+// ------------------------------------------------- pages for daily work (HTTP)
+
+/// Moves 1 t from account 200 to 300, `count` times, through the API as `fund`.
+fn small_transfers(server: &Server, count: u64) {
+    let authorization = common::bearer(server, "fund");
+    for index in 0..count {
+        let answer = common::post(
+            server,
+            &authorization,
+            &serde_json::json!({
+                "request_id": 5_000 + index, "requester": 20, "command": "transfer",
+                "from": 200, "to": 300, "unit": "CEA-2021", "quantity": 1
+            }),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+}
+
+#[test]
+fn the_root_leads_to_the_ui() {
+    // Goal: `GET /` is not an empty 404 but a redirect to `/ui`.
+    let server = start();
+    let page = get(&server, None, "/");
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location.as_deref(), Some("/ui"));
+}
+
+#[test]
+fn a_statement_pages_with_its_total_and_refuses_a_page_beyond_the_end() {
+    // Goal: 55 transfers and 2 trades make 57 rows on account 200's
+    // statement: page 1 holds 50, page 2 holds 7, both say 57; page 3 is
+    // refused with 404 page_beyond_end naming the last page; a page or
+    // date that is not one is a 400 with the text escaped.
+    let server = start();
+    small_transfers(&server, 55);
+    let fund = sign_in(&server, "fund");
+    let first = get(&server, Some(&fund), "/ui/accounts/200/statement");
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body.matches("data-transaction=").count(), 50);
+    assert!(
+        first.body.contains("<strong class=\"count\">57</strong>"),
+        "{}",
+        first.body
+    );
+    assert!(first.body.contains("page 1 of 2"));
+    assert!(
+        first
+            .body
+            .contains("href=\"/ui/accounts/200/statement?page=2\"")
+    );
+    let second = get(&server, Some(&fund), "/ui/accounts/200/statement?page=2");
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body.matches("data-transaction=").count(), 7);
+    let beyond = get(&server, Some(&fund), "/ui/accounts/200/statement?page=3");
+    assert_eq!(beyond.status, 404, "{}", beyond.body);
+    assert!(beyond.body.contains("page_beyond_end"), "{}", beyond.body);
+    assert!(
+        beyond.body.contains("the last page is 2"),
+        "{}",
+        beyond.body
+    );
+    for query in [
+        "page=0",
+        "page=%3Cb%3E",
+        "from=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "from=2026-02-01&to=2026-01-01",
+    ] {
+        let bad = get(
+            &server,
+            Some(&fund),
+            &format!("/ui/accounts/200/statement?{query}"),
+        );
+        assert_eq!(bad.status, 400, "{query}: {}", bad.body);
+        assert!(bad.body.contains("bad_query"), "{}", bad.body);
+        assert!(
+            !bad.body.contains("<script>") && !bad.body.contains("<b>"),
+            "{}",
+            bad.body
+        );
+    }
+    let elsewhere = get(&server, Some(&fund), "/ui/accounts/100/statement");
+    assert_eq!(elsewhere.status, 403, "not a representative of account 100");
+    let csv = get(&server, Some(&fund), "/ui/accounts/200/statement.csv");
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert_eq!(
+        csv.body.lines().count(),
+        58,
+        "a header and every row, not one page"
+    );
+}
+
+#[test]
+fn a_statement_period_keeps_only_its_days() {
+    // Goal: a period that ends before the store's first day lists nothing;
+    // one that covers today lists everything.
+    let server = start();
+    let fund = sign_in(&server, "fund");
+    let old = get(
+        &server,
+        Some(&fund),
+        "/ui/accounts/200/statement?from=2000-01-01&to=2000-12-31",
+    );
+    assert_eq!(old.status, 200, "{}", old.body);
+    assert!(
+        old.body.contains("No transaction in this period."),
+        "{}",
+        old.body
+    );
+    let all = get(
+        &server,
+        Some(&fund),
+        "/ui/accounts/200/statement?from=2000-01-01&to=2999-12-31",
+    );
+    assert_eq!(all.status, 200, "{}", all.body);
+    assert_eq!(
+        all.body.matches("data-transaction=").count(),
+        2,
+        "the two trades"
+    );
+}
+
+#[test]
+fn a_transaction_page_offers_decisions_only_to_those_who_may_send_them() {
+    // Goal: after rep A proposes from the 2-of-2 account through the
+    // confirmation step, the transaction's page shows the proposer and
+    // status history; rep A (the proposer) is offered Withdraw but not
+    // Approve, rep B Approve and Reject, the recipient's representative
+    // (fund) sees the page with no decision, a verifier is refused.
+    let server = start();
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    let csrf = hidden_value(&home.body, "csrf");
+    let request_id = hidden_value(&home.body, "request_id");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("request_id", request_id.as_str()),
+        ("from", "100"),
+        ("to", "200"),
+        ("unit", "CEA-2021"),
+        ("quantity", "300"),
+    ];
+    let confirm = post(&server, Some(&rep_a), "/ui/transfer/confirm", &fields);
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(confirm.body.contains("200 (Fund)"), "{}", confirm.body);
+    assert!(
+        confirm.body.contains("not on account 100"),
+        "{}",
+        confirm.body
+    );
+    assert_eq!(
+        hidden_value(&confirm.body, "request_id"),
+        request_id,
+        "the same request id goes on"
+    );
+    let nothing_yet = get(&server, Some(&rep_a), "/ui");
+    assert!(
+        !nothing_yet.body.contains("pending-"),
+        "the confirmation proposes nothing"
+    );
+    let unknown = post(
+        &server,
+        Some(&rep_a),
+        "/ui/transfer/confirm",
+        &[
+            ("csrf", csrf.as_str()),
+            ("request_id", "7"),
+            ("from", "100"),
+            ("to", "999"),
+            ("unit", "CEA-2021"),
+            ("quantity", "1"),
+        ],
+    );
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert!(unknown.body.contains("unknown_account"));
+    let proposed = post(&server, Some(&rep_a), "/ui/transfer", &fields);
+    assert_eq!(proposed.status, 200, "{}", proposed.body);
+    let marker = "<dt>transaction</dt><dd>";
+    let start = proposed.body.find(marker).expect("the transaction id") + marker.len();
+    let end = proposed.body[start..].find('<').expect("end") + start;
+    let id = &proposed.body[start..end];
+    let path = format!("/ui/transactions/{id}");
+
+    let page = get(&server, Some(&rep_a), &path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("awaiting_approval"));
+    assert!(
+        page.body.contains("10 (Plant)"),
+        "the proposer is named: {}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("value=\"approve\""),
+        "the proposer may not approve"
+    );
+    assert!(page.body.contains("value=\"withdraw\""));
+    let home = get(&server, Some(&rep_a), "/ui");
+    assert!(
+        !home.body.contains("value=\"approve\""),
+        "nor on the dashboard"
+    );
+
+    let rep_b = sign_in(&server, "rep-b");
+    let page = get(&server, Some(&rep_b), &path);
+    assert!(
+        page.body.contains("value=\"approve\"") && page.body.contains("value=\"reject\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("value=\"withdraw\""));
+
+    let fund = sign_in(&server, "fund");
+    let page = get(&server, Some(&fund), &path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("/ui/decide"), "{}", page.body);
+
+    let verifier = sign_in(&server, "verifier");
+    assert_eq!(get(&server, Some(&verifier), &path).status, 403);
+    assert_eq!(
+        get(&server, Some(&rep_a), "/ui/transactions/99999").status,
+        404
+    );
+
+    // After rep B approves, the page shows who approved and the serial blocks moved.
+    let page = get(&server, Some(&rep_b), &path);
+    let approve_id = {
+        let at = page.body.find("value=\"approve\"").expect("approve form");
+        let form_start = page.body[..at].rfind("<form").expect("form start");
+        hidden_value(&page.body[form_start..], "request_id")
+    };
+    let csrf_b = hidden_value(&page.body, "csrf");
+    let approved = post(
+        &server,
+        Some(&rep_b),
+        "/ui/decide",
+        &[
+            ("csrf", csrf_b.as_str()),
+            ("request_id", approve_id.as_str()),
+            ("transaction", id),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let page = get(&server, Some(&rep_a), &path);
+    assert!(page.body.contains("completed"), "{}", page.body);
+    assert!(
+        page.body.contains("11 (Second signer)"),
+        "the approver is named: {}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"blocks\""), "{}", page.body);
+    assert!(!page.body.contains("/ui/decide"));
 }

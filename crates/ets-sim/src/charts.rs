@@ -360,6 +360,106 @@ pub fn line_chart(spec: &ChartSpec<'_>, series: &[(&str, &[(f64, f64)])]) -> Str
     svg
 }
 
+/// A point of a band: `(x, low edge, median, high edge)`.
+pub type BandPoint = (f64, f64, f64, f64);
+
+/// One band of a [`band_chart`]: a name and, per x, the low edge, the median and
+/// the high edge (e.g. the 5% quantile, the median and the 95% quantile).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandSeries<'a> {
+    /// The name in the legend.
+    pub name: &'a str,
+    /// `(x, low, median, high)`, in x order.
+    pub points: &'a [BandPoint],
+}
+
+/// A frame over x values and y values: the y axis on nice ticks.
+fn frame_of(xs: impl Iterator<Item = f64>, ys: impl Iterator<Item = f64>) -> (Frame, Vec<f64>) {
+    let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for x in xs.filter(|x| x.is_finite()) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+    }
+    let ticks = y_ticks(ys, false);
+    let x = match (x0.is_finite(), x1 > x0) {
+        (false, _) => (0.0, 1.0),
+        (true, true) => (x0, x1),
+        (true, false) => (x0 - 1.0, x0 + 1.0),
+    };
+    let y = (ticks[0], ticks[ticks.len() - 1]);
+    (Frame { x, y }, ticks)
+}
+
+/// A band chart: per series a shaded band between its low and high edges and a
+/// line through its medians, with a legend when there is more than one series.
+/// No points at all draws "no data".
+#[must_use]
+pub fn band_chart(spec: &ChartSpec<'_>, series: &[BandSeries<'_>]) -> String {
+    let mut svg = String::new();
+    open(&mut svg, spec);
+    let points = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| p.0.is_finite() && p.1.is_finite() && p.2.is_finite() && p.3.is_finite())
+    };
+    let (frame, ticks) = frame_of(
+        points().map(|p| p.0),
+        points().flat_map(|p| [p.1, p.2, p.3]),
+    );
+    y_axis(&mut svg, &frame, &ticks, spec);
+    if points().next().is_some() {
+        x_labels(&mut svg, &frame, spec.x_axis);
+    } else {
+        no_data(&mut svg);
+    }
+    for (i, band) in series.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let finite: Vec<BandPoint> = band
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite() && p.2.is_finite() && p.3.is_finite())
+            .collect();
+        let edge = |(x, y): (f64, f64)| format!("{:.1},{:.1}", frame.px(x), frame.py(y));
+        let outline: Vec<String> = finite
+            .iter()
+            .map(|p| edge((p.0, p.3)))
+            .chain(finite.iter().rev().map(|p| edge((p.0, p.1))))
+            .collect();
+        if finite.len() > 1 {
+            let _ = writeln!(
+                svg,
+                "<polygon fill=\"{colour}\" fill-opacity=\"0.2\" stroke=\"none\" points=\"{}\"/>",
+                outline.join(" ")
+            );
+        }
+        let median: Vec<String> = finite.iter().map(|p| edge((p.0, p.2))).collect();
+        draw_line(&mut svg, &median, colour);
+    }
+    let names: Vec<&str> = series.iter().map(|s| s.name).collect();
+    legend(&mut svg, &names);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// A line through `path` (`x,y` pixel pairs), or a dot when it has one point.
+fn draw_line(svg: &mut String, path: &[String], colour: &str) {
+    if path.len() == 1 {
+        let (x, y) = path[0].split_once(',').unwrap_or(("0", "0"));
+        let _ = writeln!(
+            svg,
+            "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{colour}\"/>"
+        );
+    } else if !path.is_empty() {
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"{}\"/>",
+            path.join(" ")
+        );
+    }
+}
+
 /// A bar chart of labelled values (in order); at most five x labels are drawn.
 #[must_use]
 pub fn bar_chart(spec: &ChartSpec<'_>, bars: &[(String, f64)]) -> String {
@@ -536,6 +636,37 @@ mod tests {
         assert!(!svg.contains("<CEA>"));
         assert!(svg.contains(&date_label(19_600.0)));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn a_band_chart_shades_each_band_and_draws_its_median() {
+        let a = [
+            (1.0, 1.0, 2.0, 3.0),
+            (2.0, 2.0, 3.0, 5.0),
+            (3.0, 1.5, 2.5, 4.0),
+        ];
+        let b = [(1.0, 4.0, 5.0, 6.0), (3.0, 4.0, 6.0, 7.0)];
+        let spec = ChartSpec {
+            x_axis: XAxis::Number,
+            ..spec()
+        };
+        let svg = band_chart(
+            &spec,
+            &[
+                BandSeries {
+                    name: "base",
+                    points: &a,
+                },
+                BandSeries {
+                    name: "variant",
+                    points: &b,
+                },
+            ],
+        );
+        assert_eq!(svg.matches("<polygon").count(), 2);
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains(">base</text>") && svg.contains(">variant</text>"));
+        assert!(band_chart(&spec, &[]).contains("no data"));
     }
 
     #[test]

@@ -126,8 +126,8 @@ pub const HEADER: [&str; 11] = [
     "Bid-ask spread (yuan/t)",
     "Compliance cost (M yuan)",
     "Least cost (M yuan)",
-    "Compliance, entities (%)",
-    "Compliance, tonnes (%)",
+    "In full on time (% of entities)",
+    "Compliance by quantity (%)",
 ];
 
 /// The mean of a run's daily bid-ask spreads (yuan/t), `None` when no day had a
@@ -173,7 +173,7 @@ pub const COMPARISON_CHARTS: [(&str, &str); 5] = [
     ("volume", "Secondary volume and auction sales, per run"),
     (
         "compliance",
-        "Compliance rate by entity and by quantity, per run",
+        "Compliance rate: entities in full on time, and by quantity, per run",
     ),
     (
         "cost",
@@ -217,7 +217,7 @@ pub fn chart(stem: &str, runs: &[Run]) -> Option<Chart> {
             titles,
             vec![
                 (
-                    "by entity".to_owned(),
+                    "in full on time, by entity".to_owned(),
                     per_run(&|s| s.compliance_rate * 100.0),
                 ),
                 (
@@ -242,7 +242,7 @@ pub fn chart_svg(stem: &str, runs: &[Run]) -> String {
 }
 
 /// A Markdown table whose first `text_columns` columns are left-aligned, the rest right.
-fn markdown_table(header: &[&str], text_columns: usize, rows: &[Vec<String>]) -> String {
+pub(crate) fn markdown_table(header: &[&str], text_columns: usize, rows: &[Vec<String>]) -> String {
     let mut out = format!("| {} |\n|", header.join(" | "));
     for i in 0..header.len() {
         out.push_str(if i < text_columns { "---|" } else { "---:|" });

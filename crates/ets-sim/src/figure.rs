@@ -2,7 +2,7 @@
 //! charts as [`Chart`]s, so what a chart plots can be checked against its title and
 //! the summary it came from, and then draw them as SVG with [`crate::charts`].
 
-use crate::charts::{self, ChartSpec, XAxis};
+use crate::charts::{self, BandPoint, ChartSpec, XAxis};
 
 /// What a chart draws.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,14 @@ pub enum Plot {
         categories: Vec<String>,
         /// Named series; `series[i].1[j]` is series `i` in category `j`.
         series: Vec<(String, Vec<f64>)>,
+    },
+    /// Bands: each series a list of `(x, low, median, high)` points, drawn as a
+    /// shaded band and a median line.
+    Bands {
+        /// How x values are labelled.
+        x_axis: XAxis,
+        /// Named series.
+        series: Vec<(String, Vec<BandPoint>)>,
     },
     /// A histogram of values.
     Histogram {
@@ -48,7 +56,7 @@ impl Chart {
     #[must_use]
     pub fn svg(&self) -> String {
         let x_axis = match &self.plot {
-            Plot::Lines { x_axis, .. } => *x_axis,
+            Plot::Lines { x_axis, .. } | Plot::Bands { x_axis, .. } => *x_axis,
             _ => XAxis::Number,
         };
         let spec = ChartSpec {
@@ -72,6 +80,16 @@ impl Chart {
                     .collect();
                 charts::grouped_bar_chart(&spec, categories, &named)
             }
+            Plot::Bands { series, .. } => {
+                let named: Vec<charts::BandSeries<'_>> = series
+                    .iter()
+                    .map(|(name, points)| charts::BandSeries {
+                        name,
+                        points: points.as_slice(),
+                    })
+                    .collect();
+                charts::band_chart(&spec, &named)
+            }
             Plot::Histogram { values, bins } => charts::histogram(&spec, values, *bins),
         }
     }
@@ -82,12 +100,13 @@ impl Chart {
         match &self.plot {
             Plot::Lines { series, .. } => series.iter().map(|s| s.0.as_str()).collect(),
             Plot::Bars { series, .. } => series.iter().map(|s| s.0.as_str()).collect(),
+            Plot::Bands { series, .. } => series.iter().map(|s| s.0.as_str()).collect(),
             Plot::Histogram { .. } => Vec::new(),
         }
     }
 
-    /// The y values of the series named `name` (the values of a histogram under any
-    /// name), or `None`.
+    /// The y values of the series named `name` (the medians of a band, the values of
+    /// a histogram under any name), or `None`.
     #[must_use]
     pub fn values(&self, name: &str) -> Option<Vec<f64>> {
         match &self.plot {
@@ -96,6 +115,10 @@ impl Chart {
                 .find(|s| s.0 == name)
                 .map(|s| s.1.iter().map(|p| p.1).collect()),
             Plot::Bars { series, .. } => series.iter().find(|s| s.0 == name).map(|s| s.1.clone()),
+            Plot::Bands { series, .. } => series
+                .iter()
+                .find(|s| s.0 == name)
+                .map(|s| s.1.iter().map(|p| p.2).collect()),
             Plot::Histogram { values, .. } => Some(values.clone()),
         }
     }
@@ -130,5 +153,21 @@ pub fn bars(
         x_label: x_label.to_owned(),
         y_label: y_label.to_owned(),
         plot: Plot::Bars { categories, series },
+    }
+}
+
+/// A chart of bands (a shaded 5-95% band and a median line per series).
+#[must_use]
+pub fn bands(
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    x_axis: XAxis,
+    series: Vec<(String, Vec<BandPoint>)>,
+) -> Chart {
+    Chart {
+        title: title.to_owned(),
+        x_label: x_label.to_owned(),
+        y_label: y_label.to_owned(),
+        plot: Plot::Bands { x_axis, series },
     }
 }

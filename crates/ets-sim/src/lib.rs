@@ -6,6 +6,8 @@
 
 pub mod agents;
 pub mod assumptions;
+pub mod batch;
+pub mod batch_report;
 pub mod charts;
 pub mod compare;
 pub mod ensemble;
@@ -14,6 +16,8 @@ pub mod figure;
 pub mod html;
 pub mod report;
 pub mod scenario;
+pub mod shard;
+pub mod sweep;
 mod trading;
 pub mod year;
 pub mod year_charts;

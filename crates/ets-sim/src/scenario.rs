@@ -249,11 +249,13 @@ pub struct Trading {
     /// A seller's ask: its reservation price times (1 + `ask_premium`), falling linearly
     /// to (1 - `ask_premium` / 2) at the deadline.
     pub ask_premium: f64,
-    /// Exchange holidays (local `YYYY-MM-DD`) inside the trading window.
-    pub holidays: Vec<String>,
-    /// The trading window, first and last day (`[month, day]`, in the second year after
-    /// the compliance year, before the surrender on 29 Dec).
-    pub window: [[u32; 2]; 2],
+    /// The day the national market opened (`YYYY-MM-DD`): no trading window opens
+    /// before it. China's listing day, 16 Jul 2021 (docs/sources.md#cn-legal-framework).
+    pub market_opens: String,
+    /// An explicit trading window, first and last day (`["YYYY-MM-DD", "YYYY-MM-DD"]`),
+    /// to trade a part of the window that settles the period; it must lie inside that
+    /// window. Absent: the whole settling window (docs/simulation.md, "Timeline").
+    pub window: Option<[String; 2]>,
 }
 
 impl Default for Trading {
@@ -269,8 +271,8 @@ impl Default for Trading {
             bid_discount: 0.05,
             urgency: 0.15,
             ask_premium: 0.06,
-            holidays: Vec::new(),
-            window: [[9, 1], [12, 28]],
+            market_opens: "2021-07-16".to_owned(),
+            window: None,
         }
     }
 }
@@ -406,13 +408,19 @@ impl Default for Design {
     }
 }
 
-/// The `[published]` table: observed figures for the report.
+/// The `[published]` table: observed figures of the period the scenario simulates,
+/// for the report (docs/simulation.md, "Simulated beside published"). Market figures
+/// are those of the trading that settled the period; compliance figures are on the
+/// basis the source publishes them (by entity: in full on time, partial; by quantity).
+/// A figure the sources do not publish for the period is left out.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Published {
-    /// Entities of the first period.
+    /// What the market figures are of (period and product), for the report.
+    pub market_period: String,
+    /// Covered entities of the period.
     pub entities: u32,
-    /// Covered emissions, Mt.
+    /// Covered emissions, Mt a year.
     pub emissions_mt: f64,
     /// Coal capacity, GW.
     pub coal_capacity_gw: f64,
@@ -420,12 +428,32 @@ pub struct Published {
     pub usc_share: f64,
     /// Average coal capacity factor.
     pub coal_capacity_factor: f64,
-    /// Volume traded, first period, Mt.
+    /// Trading days of the settling window, when published for the same window.
+    #[serde(default)]
+    pub trading_days: Option<u32>,
+    /// Volume traded in the settling window, Mt.
     pub traded_mt: f64,
-    /// Average price, first period, yuan/t.
+    /// Average price in the settling window, yuan/t.
     pub average_price: f64,
-    /// Compliance rate, first period.
-    pub compliance_rate: f64,
+    /// Entities that surrendered in full on time, when published.
+    #[serde(default)]
+    pub entities_full_on_time: Option<u32>,
+    /// Entities that surrendered part of their obligation, when published.
+    #[serde(default)]
+    pub entities_partial: Option<u32>,
+    /// Surrendered over owed tonnes, when published (China 2019-2020: 99.5%).
+    #[serde(default)]
+    pub compliance_by_quantity: Option<f64>,
+}
+
+impl Published {
+    /// `count` as a share of the period's entities.
+    #[must_use]
+    pub fn entity_share(&self, count: Option<u32>) -> Option<f64> {
+        count
+            .filter(|_| self.entities > 0)
+            .map(|count| f64::from(count) / f64::from(self.entities))
+    }
 }
 
 /// Why a scenario (or a variant over it) was refused, naming the file, the key and
@@ -734,7 +762,17 @@ impl Scenario {
         share("published.coal_capacity_factor", p.coal_capacity_factor)?;
         within("published.traded_mt", p.traded_mt, 0.0, 1e6)?;
         within("published.average_price", p.average_price, 0.0, 1e6)?;
-        share("published.compliance_rate", p.compliance_rate)?;
+        if let Some(rate) = p.compliance_by_quantity {
+            share("published.compliance_by_quantity", rate)?;
+        }
+        let counted = p.entities_full_on_time.unwrap_or(0) + p.entities_partial.unwrap_or(0);
+        if counted > p.entities {
+            return Err(Bad(
+                "published.entities_full_on_time".into(),
+                counted.to_string(),
+                format!("with entities_partial more than the {} entities", p.entities),
+            ));
+        }
         self.validate_agents()?;
         // Last: it reads the rulebook file.
         self.validate_header()
@@ -747,13 +785,22 @@ impl Scenario {
         share("trading.early_buyer_share", t.early_buyer_share)?;
         share("trading.activity", t.activity)?;
         share("trading.early_activity", t.early_activity)?;
-        let [first, last] = t.window;
-        if first > last || first[0] < 1 || last[0] > 12 || last > [12, 28] || first[1] < 1 {
-            return Err(Bad(
-                "trading.window".into(),
-                format!("{:?}", t.window),
-                "must be [[month, day], [month, day]] in order, by 28 Dec".into(),
-            ));
+        let day = |key: &str, text: &str| -> Check {
+            text.parse::<ets_time::CivilDate>()
+                .map(|_| ())
+                .map_err(|error| Bad(key.into(), text.to_owned(), error.to_string()))
+        };
+        day("trading.market_opens", &t.market_opens)?;
+        if let Some([first, last]) = &t.window {
+            day("trading.window", first)?;
+            day("trading.window", last)?;
+            if first > last {
+                return Err(Bad(
+                    "trading.window".into(),
+                    format!("[{first:?}, {last:?}]"),
+                    "must be [\"YYYY-MM-DD\", \"YYYY-MM-DD\"] in order".into(),
+                ));
+            }
         }
         let d = &self.design;
         share("design.auction_share", d.auction_share)?;

@@ -68,8 +68,11 @@ pub(crate) struct MarketInput<'a> {
     pub surplus: &'a [u64],
     /// Per entity: verified emissions, t (for hedge buffers).
     pub emissions: &'a [u64],
-    /// The year the trading happens in (compliance year + 2).
-    pub calendar: i64,
+    /// Per entity: of `need`, tonnes it must have bought before the period's first
+    /// intermediate deadline (China 2021: 95% surrendered by 15 Nov 2023), else 0.
+    pub need_early: &'a [u64],
+    /// The period's dates: trading days and deadlines.
+    pub timeline: &'a crate::year::Timeline,
     /// The class traded.
     pub class: UnitClass,
     /// Tonnes sold at primary auctions over the window (already in the auction account).
@@ -100,6 +103,8 @@ struct Agent {
     value: f64,
     buy_left: u64,
     must_buy: u64,
+    /// Of `must_buy`, what it must buy before the intermediate deadline.
+    early_left: u64,
     sell_left: u64,
     /// Sells only at `HOLD_PREMIUM` x its value.
     holder: bool,
@@ -120,6 +125,7 @@ impl Agent {
             value: 0.0,
             buy_left: 0,
             must_buy: 0,
+            early_left: 0,
             sell_left: 0,
             holder: false,
             start: 0,
@@ -176,13 +182,19 @@ fn yuan_to_ticks(yuan: f64) -> i64 {
 fn price(ticks: i64) -> Result<Price> {
     Price::try_new(ticks.max(1)).map_err(|e| anyhow::anyhow!("price {ticks}: {e}"))
 }
-/// Runs the trading window (`[trading] window`, 1 Sep to 28 Dec by default) of `calendar`.
-pub(crate) fn run<S: Sink>(
-    driver: &mut Driver<'_, S>,
+/// What the market calls after the last trading day on or before an intermediate
+/// deadline (with the deadline's index): the firms' surrender for it.
+pub(crate) type OnDeadline<'f, 'a, S> = dyn FnMut(&mut Driver<'a, S>, usize) -> Result<()> + 'f;
+
+/// Runs the window that settles the period (docs/simulation.md, "Timeline"), calling
+/// `on_deadline` after the last trading day before each intermediate deadline.
+pub(crate) fn run<'a, S: Sink>(
+    driver: &mut Driver<'a, S>,
     input: &MarketInput<'_>,
     rng: &mut Rng,
+    on_deadline: &mut OnDeadline<'_, 'a, S>,
 ) -> Result<MarketOutcome> {
-    let window = Window::of(&input.scenario.trading, input.calendar)?;
+    let window = Window::of(input.timeline)?;
     let list_at = window.list_at();
     let listing = open::list_instruments(driver, input, &window, list_at)?;
     let mut agents = open::firm_agents(input, &window, rng);
@@ -228,6 +240,11 @@ pub(crate) fn run<S: Sink>(
     let bar = market.driver.bar(window.days.len(), "trading days");
     for d in 0..window.days.len() {
         market.trade_day(&window, d, &auction_days, input, &mut outcome, rng)?;
+        for (k, deadline) in input.timeline.intermediate_deadlines().iter().enumerate() {
+            if deadline.last_trading_day == Some(d) {
+                on_deadline(market.driver, k)?;
+            }
+        }
         bar.inc(1);
     }
     bar.finish();
@@ -310,6 +327,7 @@ impl<S: Sink> Market<'_, '_, S> {
                 let a = &mut self.agents[n];
                 a.buy_left = a.buy_left.saturating_sub(q);
                 a.must_buy = a.must_buy.saturating_sub(q);
+                a.early_left = a.early_left.saturating_sub(q);
                 a.net_fen += value;
             }
             if let Some(&n) = self.by_account.get(&record.seller) {
@@ -621,13 +639,12 @@ impl<S: Sink> Market<'_, '_, S> {
     /// started seller whose ask is lowest and within its limit; they meet halfway.
     fn blocks(
         &mut self,
-        day: usize,
+        today: day::Day,
         firms: &[usize],
         mut t: i64,
-        progress: f64,
-        final_days: bool,
         rng: &mut Rng,
     ) -> Result<i64> {
+        let (day, progress) = (today.index, today.progress);
         let Some(book) = &self.block else {
             return Ok(t);
         };
@@ -650,7 +667,7 @@ impl<S: Sink> Market<'_, '_, S> {
                 continue;
             }
             let mut bid = yuan_to_ticks(self.bid_yuan(n, progress, rng));
-            if final_days && self.agents[n].must_buy > 0 {
+            if self.urgent(n, today) && self.agents[n].must_buy > 0 {
                 bid = upper;
             }
             let Some(&(seller, ask)) = asks

@@ -1,7 +1,9 @@
-//! One compliance year driven through the engine as ordinary commands: setup,
-//! rulebook, entities, reports and verification, pre- and final allocation,
-//! trades from long to short firms on the exchange (block and listed
-//! agreements), surrender, close. Each step is a module of its own.
+//! One compliance period driven through the engine as ordinary commands: setup,
+//! rulebook, entities, reports and verification of each of its years, pre- and
+//! final allocation, trades from long to short firms on the exchange (block and
+//! listed agreements) in the window that settles the period, surrender by each
+//! deadline, close. Dates come from the rulebook (`timeline`). Each step is a
+//! module of its own.
 
 mod close;
 mod commands;
@@ -11,8 +13,10 @@ mod mrv;
 mod obligations;
 mod setup;
 mod summary;
+mod timeline;
 
 pub(crate) use driver::Driver;
+pub use timeline::{SimDeadline, Timeline, day_ms};
 pub use driver::Sink;
 pub(crate) use foresight::foresight;
 
@@ -169,10 +173,12 @@ pub fn run_year(scenario: &Scenario, engine: &mut Engine) -> Result<YearSummary>
 pub(crate) struct YearFacts<'s> {
     /// The scenario.
     pub scenario: &'s Scenario,
-    /// The compliance year.
+    /// The compliance year the scenario names.
     pub year: u16,
-    /// The compliance year as a calendar year (for dates).
+    /// The compliance year as a calendar year (for the setup's date).
     pub calendar: i64,
+    /// The period's dates: its years, allocation, trading days and deadlines.
+    pub timeline: Timeline,
     /// The scheme's code in the engine.
     pub scheme: String,
     /// The year's allowance class (CEA of the compliance year).
@@ -188,15 +194,18 @@ pub(crate) struct YearFacts<'s> {
 impl<'s> YearFacts<'s> {
     fn new(scenario: &'s Scenario) -> Result<YearFacts<'s>> {
         let year = scenario.scenario.year;
+        let rulebook = rulebook_text(scenario)?;
+        let timeline = Timeline::of(scenario, &rulebook)?;
         Ok(YearFacts {
             scenario,
             year,
-            calendar: i64::from(year),
+            calendar: i64::from(timeline.years[0]),
+            timeline,
             scheme: scenario.scenario.scheme.clone(),
             cea: allowance(year)?,
             cea_2020: allowance(2020)?,
             ccer: ccer()?,
-            rulebook: rulebook_text(scenario)?,
+            rulebook,
         })
     }
 }
@@ -237,6 +246,7 @@ pub fn run_year_with<S: Sink>(
     let offsets =
         obligations::sell_offsets(&mut driver, &facts, entities, ccer_supply, &mut positions)?;
     close::stock_auction(&mut driver, &facts, design.auction_volume)?;
+    let need_early = positions.need_before_intermediate(&facts.timeline);
     let input = trading::MarketInput {
         scenario,
         clearing_price: abatement.clearing_price,
@@ -244,20 +254,25 @@ pub fn run_year_with<S: Sink>(
         need: &positions.need,
         surplus: &positions.surplus,
         emissions: &positions.verified,
-        calendar: facts.calendar + 2,
+        need_early: &need_early,
+        timeline: &facts.timeline,
         class: facts.cea,
         auction_volume: design.auction_volume,
     };
-    let market = trading::run(&mut driver, &input, &mut rng)?;
+    let mut surrender =
+        close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
+    // An intermediate deadline before the window opens is met before it.
+    for (k, deadline) in facts.timeline.intermediate_deadlines().iter().enumerate() {
+        if deadline.last_trading_day.is_none() {
+            surrender.by_deadline(&mut driver, k)?;
+        }
+    }
+    let market = trading::run(&mut driver, &input, &mut rng, &mut |driver, k| {
+        surrender.by_deadline(driver, k)
+    })?;
     let trades = executed_trades(driver.sink.engine());
-    let surrenders = close::surrender(
-        &mut driver,
-        &facts,
-        entities,
-        &positions,
-        &borrowing,
-        &offsets,
-    )?;
+    surrender.by_deadline(&mut driver, facts.timeline.deadlines.len() - 1)?;
+    let surrenders = surrender.commands;
     let results = close::close_year(&mut driver, &facts)?;
     let tallies = summary::Tallies {
         commands: driver.commands(),

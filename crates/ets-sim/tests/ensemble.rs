@@ -2,7 +2,7 @@
 //! the bands contain every member.
 
 use ets_engine::Engine;
-use ets_sim::ensemble::{self, Band};
+use ets_sim::ensemble::{self, Band, Headline};
 use ets_sim::{Scenario, run_year};
 use std::path::Path;
 
@@ -14,7 +14,7 @@ fn small() -> Scenario {
     .with_entities(30)
     .with_seed(5);
     // One month of trading keeps each member to a fraction of a second.
-    scenario.trading.window = [[12, 1], [12, 28]];
+    scenario.trading.window = Some(["2023-12-01".into(), "2023-12-29".into()]);
     scenario
 }
 
@@ -42,7 +42,7 @@ fn ensemble_members_are_the_single_seed_runs_and_the_bands_contain_them() {
         "seeds differ"
     );
     for (name, read) in ensemble::FIGURES {
-        let values: Vec<f64> = parallel.iter().map(read).collect();
+        let values: Vec<f64> = parallel.iter().map(|s| read(&Headline::of(s))).collect();
         let band = Band::of(&values);
         assert!(
             band.low <= band.median && band.median <= band.high,
@@ -54,6 +54,7 @@ fn ensemble_members_are_the_single_seed_runs_and_the_bands_contain_them() {
             band.low >= lowest && band.high <= highest,
             "{name}: within the members"
         );
+        assert_eq!((band.lowest, band.highest), (lowest, highest), "{name}");
     }
     // The median member lies in every band; the table names each figure.
     let table = ensemble::to_markdown("small", &seeds, &parallel);

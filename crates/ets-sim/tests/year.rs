@@ -218,7 +218,7 @@ fn flexibilities_stay_within_the_rulebook_limits_and_close_the_gap() {
 /// 50 firms, one month of trading (December).
 fn month(seed: u64) -> Scenario {
     let mut scenario = small(seed);
-    scenario.trading.window = [[12, 1], [12, 28]];
+    scenario.trading.window = Some(["2023-12-01".into(), "2023-12-29".into()]);
     scenario
 }
 

@@ -11,6 +11,7 @@
 
 mod backend;
 mod kind;
+mod location;
 mod observer;
 mod pg_journal;
 mod store;
@@ -18,10 +19,11 @@ mod verify;
 
 pub use backend::{JournalBackend, Records};
 pub use kind::{KIND_FILE, StoreKind};
+pub use location::{DATABASE_SCHEMES, StoreLocation};
 pub use observer::{CommitObserver, Committed, JournalHead};
 pub use pg_journal::{PG_FORMAT_VERSION, PgJournal, record_hash, redact};
 pub use store::{
     CLIENT_TIME_REFUSED, CLOCK_IS_LIVE, Reply, Store, StoreConfig, StoreError, Submission,
     wall_clock_now,
 };
-pub use verify::{VerifyReport, verify};
+pub use verify::{VerifyReport, verify, verify_at};

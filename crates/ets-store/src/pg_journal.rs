@@ -10,6 +10,7 @@
 //! that another has replaced can never commit again.
 
 use crate::backend::{JournalBackend, Records};
+use crate::kind::StoreKind;
 use crate::store::StoreError;
 use ets_journal::{
     GENESIS_HASH, Hash, JournalError, JournalStats, MAX_PAYLOAD_BYTES, Record, Snapshot,
@@ -66,6 +67,8 @@ pub struct PgJournal {
     connect_url: String,
     /// The fencing epoch this writer holds; `None` when read-only.
     epoch: Option<i64>,
+    /// Who sets the time of the store's commands (`kind` in `ets_store`; live when absent).
+    kind: StoreKind,
     committed: (u64, Hash),
     last: (u64, Hash),
     last_timestamp_ms: Option<i64>,
@@ -73,12 +76,15 @@ pub struct PgJournal {
 }
 
 impl PgJournal {
-    /// Creates an empty journal in the database at `url`, which must hold no store.
+    /// Creates an empty journal of a store of `kind` in the database at
+    /// `url`, which must hold no store.
     ///
     /// # Errors
-    /// [`StoreError::Database`]: no answer, refused credentials, a store already there.
-    pub fn create(url: &str) -> Result<PgJournal, StoreError> {
+    /// [`StoreError::Database`]: no answer, refused credentials, a read-only
+    /// standby, a store already there.
+    pub fn create(url: &str, kind: StoreKind) -> Result<PgJournal, StoreError> {
         let mut client = connect(url)?;
+        refuse_standby(&mut client, url)?;
         let mut transaction = client.transaction().map_err(database(url))?;
         if table_exists(&mut transaction, "ets_store", url)? {
             return Err(StoreError::Database {
@@ -91,8 +97,8 @@ impl PgJournal {
             .map_err(database(url))?;
         transaction
             .execute(
-                "INSERT INTO ets_store (key, value) VALUES ('format', 'openets-journal'), ('format_version', $1), ('writer_epoch', '0')",
-                &[&PG_FORMAT_VERSION.to_string()],
+                "INSERT INTO ets_store (key, value) VALUES ('format', 'openets-journal'), ('format_version', $1), ('writer_epoch', '0'), ('kind', $2)",
+                &[&PG_FORMAT_VERSION.to_string(), &kind.name()],
             )
             .map_err(database(url))?;
         transaction.commit().map_err(database(url))?;
@@ -117,8 +123,9 @@ impl PgJournal {
     }
 
     fn open_with(mut client: Client, url: &str, writer: bool) -> Result<PgJournal, StoreError> {
-        check_format(&mut client, url)?;
+        let kind = check_format(&mut client, url)?;
         let epoch = if writer {
+            refuse_standby(&mut client, url)?;
             let locked: bool = client
                 .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
                 .map_err(database(url))?
@@ -171,11 +178,18 @@ impl PgJournal {
             url: redact(url),
             connect_url: url.to_owned(),
             epoch,
+            kind,
             committed: last,
             last,
             last_timestamp_ms,
             pending: Vec::new(),
         })
+    }
+
+    /// Who sets the time of the store's commands.
+    #[must_use]
+    pub fn kind(&self) -> StoreKind {
+        self.kind
     }
 
     fn insert_pending(&mut self) -> Result<(), StoreError> {
@@ -480,7 +494,27 @@ fn connect(url: &str) -> Result<Client, StoreError> {
     Client::connect(url, NoTls).map_err(database(url))
 }
 
-fn check_format(client: &mut Client, url: &str) -> Result<(), StoreError> {
+/// Refuses a server in recovery (a hot standby): it cannot write, and a
+/// writer there would fail only at its first commit.
+fn refuse_standby(client: &mut Client, url: &str) -> Result<(), StoreError> {
+    let in_recovery: bool = client
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .map_err(database(url))?
+        .get(0);
+    if in_recovery {
+        return Err(StoreError::Database {
+            code: "database_read_only",
+            message: format!(
+                "{} is a read-only standby (in recovery); write to the primary, or promote this standby first (`pg_ctl promote`)",
+                redact(url)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that the database holds an openets store this build reads; returns its kind.
+fn check_format(client: &mut Client, url: &str) -> Result<StoreKind, StoreError> {
     let mut transaction = client.transaction().map_err(database(url))?;
     if !table_exists(&mut transaction, "ets_store", url)? {
         return Err(StoreError::Database {
@@ -493,7 +527,7 @@ fn check_format(client: &mut Client, url: &str) -> Result<(), StoreError> {
     }
     let rows = transaction
         .query(
-            "SELECT key, value FROM ets_store WHERE key IN ('format', 'format_version')",
+            "SELECT key, value FROM ets_store WHERE key IN ('format', 'format_version', 'kind')",
             &[],
         )
         .map_err(database(url))?;
@@ -523,7 +557,13 @@ fn check_format(client: &mut Client, url: &str) -> Result<(), StoreError> {
             ),
         });
     }
-    transaction.commit().map_err(database(url))
+    let kind = match value("kind") {
+        Some(kind) => kind.parse().map_err(|_| corrupt_meta(url, "kind"))?,
+        // Written before kinds were recorded in the database: live.
+        None => StoreKind::Live,
+    };
+    transaction.commit().map_err(database(url))?;
+    Ok(kind)
 }
 
 fn table_exists(
@@ -561,6 +601,8 @@ fn database(url: &str) -> impl FnOnce(postgres::Error) -> StoreError + '_ {
         let code = match error.as_db_error().map(|db| db.code().code()) {
             // 28P01 invalid password, 28000 invalid authorization.
             Some("28P01" | "28000") => "database_credentials",
+            // 25006 read-only SQL transaction: a standby, or a primary turned read-only.
+            Some("25006") => "database_read_only",
             Some(_) => "database",
             None => "database_unreachable",
         };
@@ -606,17 +648,30 @@ pub fn redact(url: &str) -> String {
 }
 
 impl crate::Store {
-    /// Creates a new, empty store in the PostgreSQL database at `url`.
+    /// Creates a new, empty live store in the PostgreSQL database at `url`.
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the database does not answer, refuses
-    /// the credentials or already holds a store.
+    /// As [`crate::Store::create_postgres_of_kind`].
     pub fn create_postgres(
         url: &str,
         config: crate::StoreConfig,
     ) -> Result<crate::Store, StoreError> {
-        let journal = PgJournal::create(url)?;
-        crate::Store::recover(Box::new(journal), config)
+        crate::Store::create_postgres_of_kind(url, config, StoreKind::Live)
+    }
+
+    /// Creates a new, empty store of `kind` in the PostgreSQL database at
+    /// `url`, recording the kind in the database.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the database does not answer, refuses
+    /// the credentials, is a read-only standby or already holds a store.
+    pub fn create_postgres_of_kind(
+        url: &str,
+        config: crate::StoreConfig,
+        kind: StoreKind,
+    ) -> Result<crate::Store, StoreError> {
+        let journal = PgJournal::create(url, kind)?;
+        Ok(crate::Store::recover(Box::new(journal), config)?.with_kind(kind))
     }
 
     /// Opens the store in the PostgreSQL database at `url` as its one writer
@@ -624,12 +679,30 @@ impl crate::Store {
     ///
     /// # Errors
     /// [`StoreError`] when the database does not answer, holds no store or
-    /// a newer one, another server writes it, or replay disagrees.
+    /// a newer one, is a read-only standby, another server writes it, or
+    /// replay disagrees.
     pub fn open_postgres(
         url: &str,
         config: crate::StoreConfig,
     ) -> Result<crate::Store, StoreError> {
         let journal = PgJournal::open(url)?;
-        crate::Store::recover(Box::new(journal), config)
+        let kind = journal.kind();
+        Ok(crate::Store::recover(Box::new(journal), config)?.with_kind(kind))
+    }
+
+    /// Opens the store in the PostgreSQL database at `url` for queries only:
+    /// no lock (a server may be writing), and submissions are refused. A
+    /// standby will do.
+    ///
+    /// # Errors
+    /// As [`crate::Store::open_postgres`], except that a writer may be running.
+    pub fn open_postgres_read_only(url: &str) -> Result<crate::Store, StoreError> {
+        let journal = PgJournal::open_read_only(url)?;
+        let kind = journal.kind();
+        Ok(
+            crate::Store::recover(Box::new(journal), crate::StoreConfig::default())?
+                .with_kind(kind)
+                .into_read_only(),
+        )
     }
 }

@@ -225,6 +225,18 @@ impl Store {
         Ok(Store::with(journal, engine, config, replayed))
     }
 
+    /// This store, of `kind` (as recorded where it lives).
+    pub(crate) fn with_kind(mut self, kind: StoreKind) -> Store {
+        self.kind = kind;
+        self
+    }
+
+    /// This store, refusing submissions before the engine sees them.
+    pub(crate) fn into_read_only(mut self) -> Store {
+        self.read_only = true;
+        self
+    }
+
     fn with(
         journal: Box<dyn JournalBackend>,
         engine: Engine,

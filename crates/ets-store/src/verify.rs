@@ -1,10 +1,14 @@
 //! Full verification of a store: every checksum and hash link, a replay
 //! from the first record into a fresh engine, every invariant, and agreement
-//! with the latest snapshot.
+//! with the latest snapshot. The same checks run on a directory store and on
+//! a PostgreSQL store ([`verify_at`]).
 
+use crate::backend::JournalBackend;
+use crate::location::StoreLocation;
+use crate::pg_journal::PgJournal;
 use crate::store::{StoreError, replay_record};
 use ets_engine::{Engine, StateHash};
-use ets_journal::{Journal, JournalConfig};
+use ets_journal::{Hash, Journal, JournalConfig};
 use std::path::Path;
 
 /// What `verify` found.
@@ -12,8 +16,10 @@ use std::path::Path;
 pub struct VerifyReport {
     /// Records in the journal.
     pub records: u64,
-    /// Segment files.
+    /// Segment files (0 for a database store).
     pub segments: usize,
+    /// The hash of the last record (the journal's head), zeros when empty.
+    pub head_hash: Hash,
     /// The state hash after replaying every record.
     pub state_hash: StateHash,
     /// The sequence of the latest snapshot, whose state matched the replay at that point.
@@ -27,8 +33,37 @@ pub struct VerifyReport {
 /// # Errors
 /// [`StoreError`] naming the first problem found.
 pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
-    let (stats, mut warnings) = Journal::verify(dir)?;
+    let (stats, warnings) = Journal::verify(dir)?;
     let journal = Journal::open_read_only(dir, JournalConfig::default())?;
+    let mut report = verify_journal(&journal, warnings)?;
+    report.records = stats.records;
+    report.segments = stats.segments;
+    Ok(report)
+}
+
+/// Verifies the store at `location` (a directory or a PostgreSQL database)
+/// without changing it; a database store is read without the writer's lock,
+/// so a running server may keep writing.
+///
+/// # Errors
+/// [`StoreError`] naming the first problem found.
+pub fn verify_at(location: &StoreLocation) -> Result<VerifyReport, StoreError> {
+    match location {
+        StoreLocation::Directory(dir) => verify(dir),
+        StoreLocation::Database(url) => {
+            let journal = PgJournal::open_read_only(url)?;
+            verify_journal(&journal, Vec::new())
+        }
+    }
+}
+
+/// Replays every durable record of `journal` into a fresh engine (the
+/// reader checks sequence, chain and hash of each), compares the newest
+/// snapshot on the way and checks the invariants at the end.
+fn verify_journal(
+    journal: &dyn JournalBackend,
+    mut warnings: Vec<String>,
+) -> Result<VerifyReport, StoreError> {
     let snapshot = journal.latest_snapshot()?;
     // A snapshot whose state does not decode is skipped on open, as one that
     // fails its checksum is: here it is a warning, not a failed verification.
@@ -45,9 +80,11 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
         }
     });
     let mut engine = Engine::new();
+    let mut records = 0;
     for record in journal.read_from(1)? {
         let record = record?;
         replay_record(&mut engine, &record)?;
+        records += 1;
         if let Some((sequence, hash)) = snapshot_hash
             && sequence == record.sequence
             && engine.state_hash() != hash
@@ -58,6 +95,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
             });
         }
     }
+    let stats = journal.stats();
     engine
         .check_invariants()
         .map_err(|problem| StoreError::BadRecord {
@@ -65,8 +103,9 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
             reason: format!("invariant broken after replay: {problem}"),
         })?;
     Ok(VerifyReport {
-        records: stats.records,
+        records,
         segments: stats.segments,
+        head_hash: stats.last_hash,
         state_hash: engine.state_hash(),
         snapshot_sequence: snapshot_hash.map(|(sequence, _)| sequence),
         warnings,

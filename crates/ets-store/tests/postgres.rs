@@ -10,7 +10,7 @@ use ets_model::{
 };
 use ets_pgtest::Cluster;
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
-use ets_store::{Store, StoreConfig, StoreError, Submission};
+use ets_store::{Store, StoreConfig, StoreError, StoreKind, StoreLocation, Submission};
 
 fn class() -> UnitClass {
     UnitClass::Allowance {
@@ -218,4 +218,62 @@ fn bad_databases_are_clear_errors() {
         error_code(Store::open_postgres(&silent, StoreConfig::default())).0,
         "database_unreachable"
     );
+}
+
+#[test]
+fn a_database_store_keeps_its_kind_and_opens_by_url() {
+    let cluster = Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("store").expect("a database");
+    let location = StoreLocation::parse(&url);
+    assert_eq!(location.database_url(), Some(url.as_str()));
+    let created =
+        Store::create_at(&location, StoreConfig::default(), StoreKind::Import).expect("pg store");
+    assert_eq!(created.kind(), StoreKind::Import);
+    drop(created);
+    let mut store = Store::open_at(&location, StoreConfig::default()).expect("reopens");
+    assert_eq!(
+        store.kind(),
+        StoreKind::Import,
+        "the kind is in the database"
+    );
+    let dated = Submission {
+        time: Some(Timestamp(1_700_000_000_000)),
+        ..commands()[0].clone()
+    };
+    store
+        .submit_dated(&[dated])
+        .expect("an import store takes dated commands");
+    // Read-only: no lock (the writer still runs), and writes are refused before the engine.
+    let mut reader = Store::open_read_only_at(&location).expect("opens beside the writer");
+    assert_eq!(reader.kind(), StoreKind::Import);
+    assert_eq!(reader.journal().last_sequence(), 1);
+    let refused = reader
+        .submit(&commands()[1..2], Timestamp(1_800_000_000_000))
+        .expect_err("read-only");
+    assert_eq!(refused.code(), "read_only", "{refused}");
+    let report = ets_store::verify_at(&location).expect("verifies beside the writer");
+    assert_eq!(report.records, 1);
+    assert_eq!(report.head_hash, store.journal().last_hash());
+    assert_eq!(report.state_hash, store.engine().state_hash());
+}
+
+#[test]
+fn a_standby_is_refused_as_writer_with_its_own_code_and_read_as_reader() {
+    let mut primary = Cluster::start().expect("a PostgreSQL cluster");
+    let url = primary.create_database("store").expect("a database");
+    let standby = primary.start_standby().expect("a standby");
+    primary
+        .wait_for_synchronous_standby("standby", std::time::Duration::from_secs(120))
+        .expect("synchronous");
+    let mut store = Store::create_postgres(&url, StoreConfig::default()).expect("pg store");
+    run(&mut store, &commands()[..7]);
+    let standby_url = standby.url("store");
+    let (code, message) = error_code(Store::open_postgres(&standby_url, StoreConfig::default()));
+    assert_eq!(code, "database_read_only", "{message}");
+    assert!(!message.contains(ets_pgtest::PASSWORD), "{message}");
+    let (code, _) = error_code(Store::create_postgres(&standby_url, StoreConfig::default()));
+    assert_eq!(code, "database_read_only");
+    // Synchronous: what the primary committed is on the standby already.
+    let reader = Store::open_postgres_read_only(&standby_url).expect("reads the standby");
+    assert_eq!(reader.engine().state_hash(), store.engine().state_hash());
 }

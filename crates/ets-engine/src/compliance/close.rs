@@ -244,12 +244,12 @@ fn intermediate_shortfall(
     };
     let mut worst = Quantity::ZERO;
     for intermediate in judged.period.intermediate_deadlines() {
-        if deadline::is_met(judged.rulebook, intermediate.date, now) {
+        if deadline::is_met(judged.rulebook, intermediate, now) {
             continue; // not passed yet
         }
         let required = obligation::share_due(owed.total, intermediate.cumulative_share)?;
         let by_then = Surrenders::tally_where(registry, |completed| {
-            deadline::is_met(judged.rulebook, intermediate.date, completed)
+            deadline::is_met(judged.rulebook, intermediate, completed)
         });
         let (allowances, offsets) = by_then.of_period(entity.spec.account, &judged.period.years)?;
         let offsets = match &judged.rulebook.offsets {

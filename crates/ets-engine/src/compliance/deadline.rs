@@ -8,7 +8,7 @@
 use super::error::ComplianceError;
 use ets_model::Timestamp;
 use ets_scheme::Rulebook;
-use ets_scheme::rulebook::CalendarDate;
+use ets_scheme::rulebook::SurrenderDeadline;
 
 /// Refuses a surrender for `year` stamped `at` after the rulebook's last deadline for it.
 pub(super) fn check_surrender_time(
@@ -20,17 +20,18 @@ pub(super) fn check_surrender_time(
     let Some(last) = deadlines.last() else {
         return Ok(());
     };
-    if !is_met(rulebook, last.date, at) {
+    if !is_met(rulebook, last, at) {
         return Err(ComplianceError::AfterDeadline {
             year,
-            deadline: last.date.to_string(),
+            deadline: last.due.to_string(),
         });
     }
     Ok(())
 }
 
-/// Whether something done at `at` meets a deadline of `date`: strictly before the end of
-/// that day in the scheme's civil time.
-pub(super) fn is_met(rulebook: &Rulebook, date: CalendarDate, at: Timestamp) -> bool {
-    at < rulebook.deadline_passes_at(date)
+/// Whether something done at `at` meets `deadline`: strictly before the end of the day
+/// it falls on in the scheme's civil time, after the rulebook's rule for a deadline on a
+/// holiday (`on_holiday`, applied by ets-time's day-off rule when the rulebook was read).
+pub(super) fn is_met(rulebook: &Rulebook, deadline: &SurrenderDeadline, at: Timestamp) -> bool {
+    at < rulebook.deadline_passes_at(deadline.due)
 }

@@ -16,8 +16,16 @@
 #![allow(clippy::result_large_err)]
 
 mod chart;
+mod compliance;
+mod confirm;
+mod csv;
+mod history;
 mod page;
+mod pager;
+mod reports;
 mod session;
+mod statement;
+mod transaction;
 mod view;
 
 use crate::access;
@@ -49,6 +57,7 @@ const STYLESHEET: &str = include_str!("../../static/ui.css");
 struct UiState {
     server: ServerState,
     sessions: Arc<Sessions>,
+    history: Arc<history::HistoryReader>,
 }
 
 /// The fields of a submitted form.
@@ -62,22 +71,30 @@ where
     let state = UiState {
         server,
         sessions: Arc::new(Sessions::default()),
+        history: Arc::default(),
     };
     Router::new()
+        .route("/", get(root))
         .route("/ui", get(home))
         .route("/ui/login", get(login_form).post(login))
         .route("/ui/logout", post(logout))
         .route("/ui/accounts/{id}", get(account))
+        .route("/ui/accounts/{id}/statement", get(statement::page))
+        .route("/ui/accounts/{id}/statement.csv", get(statement::download))
+        .route("/ui/transactions/{id}", get(transaction::page))
+        .route("/ui/transfer/confirm", post(confirm::page))
         .route("/ui/transfer", post(transfer))
         .route("/ui/surrender", post(surrender))
         .route("/ui/decide", post(decide))
         .route("/ui/admin", get(admin))
         .route("/ui/admin/issue", post(issue))
         .route("/ui/admin/allocate", post(allocate))
-        .route("/ui/reports", get(reports))
+        .route("/ui/reports", get(reports::page))
+        .route("/ui/reports.csv", get(reports::download))
         .route("/ui/reports/verify", post(verify))
         .route("/ui/market", get(market))
-        .route("/ui/compliance", get(compliance))
+        .route("/ui/compliance", get(compliance::page))
+        .route("/ui/compliance.csv", get(compliance::download))
         .route("/ui/static/ui.css", get(stylesheet))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
@@ -186,10 +203,20 @@ where
     T: Send + 'static,
     F: FnOnce(&Engine) -> T + Send + 'static,
 {
+    read_store(state, move |store| read(store.engine())).await
+}
+
+/// Runs `read` on the store on the sequencer thread, after the writes
+/// queued before it.
+async fn read_store<T, F>(state: &UiState, read: F) -> Result<T, Response>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> T + Send + 'static,
+{
     let (sender, answer) = oneshot::channel();
     let job = Job::Read(Box::new(move |store: &Store| {
         // The asker may have gone away; nothing to do then.
-        let _ = sender.send(read(store.engine()));
+        let _ = sender.send(read(store));
     }));
     enqueue(&state.server.jobs, job)?;
     answer.await.map_err(|_| unavailable())
@@ -242,12 +269,17 @@ fn internal(message: &str) -> Response {
     )
 }
 
+/// `/` leads people to the UI.
+async fn root() -> Response {
+    Redirect::to("/ui").into_response()
+}
+
 async fn home(State(state): State<UiState>, headers: HeaderMap) -> Response {
     let Some(user) = signed_in(&state, &headers) else {
         return html(StatusCode::OK, page::welcome());
     };
-    let participant = user.principal.participant;
-    let dashboard = match read(&state, move |engine| view::dashboard(engine, participant)).await {
+    let principal = user.principal.clone();
+    let dashboard = match read(&state, move |engine| view::dashboard(engine, &principal)).await {
         Ok(dashboard) => dashboard,
         Err(response) => return response,
     };
@@ -706,36 +738,6 @@ async fn admin(State(state): State<UiState>, headers: HeaderMap) -> Response {
     )
 }
 
-async fn reports(State(state): State<UiState>, headers: HeaderMap) -> Response {
-    let Some(user) = signed_in(&state, &headers) else {
-        return to_login();
-    };
-    if !matches!(
-        user.principal.role,
-        Role::Verifier | Role::Administrator | Role::Auditor
-    ) {
-        return problem(
-            StatusCode::FORBIDDEN,
-            Some(&user.viewer()),
-            "role_forbids",
-            "emissions reports are for verifiers, administrators and auditors",
-            "/ui",
-        );
-    }
-    let rows = match read(&state, view::reports).await {
-        Ok(rows) => rows,
-        Err(response) => return response,
-    };
-    let mut nonces = match nonces() {
-        Ok(nonces) => nonces,
-        Err(response) => return response,
-    };
-    html(
-        StatusCode::OK,
-        page::reports(&user.viewer(), &mut nonces, &rows),
-    )
-}
-
 async fn market(State(state): State<UiState>, headers: HeaderMap) -> Response {
     let user = signed_in(&state, &headers);
     let instruments = match read(&state, view::market).await {
@@ -744,14 +746,4 @@ async fn market(State(state): State<UiState>, headers: HeaderMap) -> Response {
     };
     let viewer = user.as_ref().map(SignedIn::viewer);
     html(StatusCode::OK, page::market(viewer.as_ref(), &instruments))
-}
-
-async fn compliance(State(state): State<UiState>, headers: HeaderMap) -> Response {
-    let user = signed_in(&state, &headers);
-    let years = match read(&state, view::compliance).await {
-        Ok(years) => years,
-        Err(response) => return response,
-    };
-    let viewer = user.as_ref().map(SignedIn::viewer);
-    html(StatusCode::OK, page::compliance(viewer.as_ref(), &years))
 }

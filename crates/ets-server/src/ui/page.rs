@@ -4,7 +4,6 @@
 use super::chart::price_chart;
 use super::view::{
     AccountRow, AdminOverview, Dashboard, HoldingRow, InstrumentView, LevelRow, PendingRow,
-    ReportRow, SchemeYear,
 };
 use crate::users::Role;
 use maud::{DOCTYPE, Markup, html};
@@ -57,6 +56,15 @@ pub(crate) fn tonnes(quantity: u64) -> String {
     grouped
 }
 
+/// An instant (ms since the Unix epoch) as `YYYY-MM-DD HH:MM:SS` in UTC.
+pub(crate) fn moment(ms: i64) -> String {
+    let text = ets_api::format_time(ets_model::Timestamp(ms));
+    match text.get(..19) {
+        Some(head) if text.as_bytes().get(10) == Some(&b'T') => head.replacen('T', " ", 1),
+        _ => text,
+    }
+}
+
 const STYLESHEET: &str = "/ui/static/ui.css";
 
 /// The frame of every page.
@@ -101,7 +109,7 @@ pub(crate) fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: &Markup) ->
     }
 }
 
-fn hidden(viewer: &Viewer<'_>, nonces: &mut Nonces, back: &str) -> Markup {
+pub(crate) fn hidden(viewer: &Viewer<'_>, nonces: &mut Nonces, back: &str) -> Markup {
     html! {
         input type="hidden" name="csrf" value=(viewer.csrf);
         input type="hidden" name="request_id" value=(nonces.take());
@@ -170,6 +178,7 @@ pub(crate) fn account_card(account: &AccountRow) -> Markup {
     html! {
         section.card id=(format!("account-{}", account.id)) {
             h3 { a href=(format!("/ui/accounts/{}", account.id)) { "Account " (account.id) } " · " (account.kind) }
+            p { (super::statement::link(account.id)) }
             p.muted {
                 "Holder " (account.holder_name) " (" (account.holder) "), " (account.status)
                 ", " (account.approvals_required) " of " (account.representatives.len()) " representatives must sign"
@@ -193,14 +202,14 @@ fn transfer_form(viewer: &Viewer<'_>, nonces: &mut Nonces, dashboard: &Dashboard
         .map(|a| a.id.to_string())
         .collect();
     html! {
-        form.card id="transfer" method="post" action="/ui/transfer" {
+        form.card id="transfer" method="post" action="/ui/transfer/confirm" {
             h3 { "Propose a transfer" }
             (hidden(viewer, nonces, "/ui"))
             label { "From account" select name="from" { (options(&sources)) } }
             label { "To account" input name="to" inputmode="numeric" required; }
             label { "Unit" select name="unit" { (options(&dashboard.units)) } }
             label { "Quantity (t)" input name="quantity" inputmode="numeric" required; }
-            button type="submit" { "Propose transfer" }
+            button type="submit" { "Review transfer" }
         }
     }
 }
@@ -235,7 +244,7 @@ fn pending_table(viewer: &Viewer<'_>, nonces: &mut Nonces, pending: &[PendingRow
                     tbody {
                         @for row in pending {
                             tr id=(format!("pending-{}", row.id)) {
-                                td { (row.id) }
+                                td { a href=(format!("/ui/transactions/{}", row.id)) { (row.id) } }
                                 td { (row.kind) " " (row.unit) }
                                 td.num { (tonnes(row.quantity)) }
                                 td { (row.from) " → " (row.to) }
@@ -243,7 +252,7 @@ fn pending_table(viewer: &Viewer<'_>, nonces: &mut Nonces, pending: &[PendingRow
                                     @for approval in &row.approvals { ", approved by " (approval) }
                                     " (" (row.approvals_required) " needed)" }
                                 td.actions {
-                                    @for (decision, label) in [("approve", "Approve"), ("reject", "Reject"), ("withdraw", "Withdraw")] {
+                                    @for (decision, label) in [("approve", "Approve"), ("reject", "Reject"), ("withdraw", "Withdraw")].into_iter().filter(|(decision, _)| row.decisions.contains(decision)) {
                                         form.inline method="post" action="/ui/decide" {
                                             (hidden(viewer, nonces, "/ui"))
                                             input type="hidden" name="transaction" value=(row.id);
@@ -327,7 +336,7 @@ pub(crate) fn admin(viewer: &Viewer<'_>, nonces: &mut Nonces, overview: &AdminOv
                 tbody { @for unit in &overview.units { tr { td { (unit.unit) } td.num { (tonnes(unit.issued)) } } } } }
         }
         h2 { "Compliance" }
-        (compliance_tables(&overview.compliance))
+        p { a href="/ui/compliance" { "Compliance results" } ", filtered by scheme, year, status and entity." }
         h2 { "Accounts" }
         div.scroll {
             table #accounts {
@@ -351,83 +360,6 @@ pub(crate) fn admin(viewer: &Viewer<'_>, nonces: &mut Nonces, overview: &AdminOv
         }
     };
     layout("Administration", Some(viewer), &body)
-}
-
-fn compliance_tables(years: &[SchemeYear]) -> Markup {
-    html! {
-        @if years.is_empty() { p.muted { "No covered entities registered under a loaded rulebook." } }
-        @for year in years {
-            section.card {
-                h3 { (year.scheme_name) " (" (year.scheme) ") · " (year.year) @if year.closed { " (closed)" } @else { " (so far)" } }
-                div.scroll {
-                    table.compliance {
-                        thead { tr { th { "Entity" } th { "Account" } th.num { "Allocated" } th.num { "Verified emissions" } th.num { "Surrendered" } th { "Status" } th.num { "Shortfall" } } }
-                        tbody {
-                            @for row in &year.rows {
-                                tr {
-                                    td { (row.name) " (" (row.entity) ")" }
-                                    td { (row.account) }
-                                    td.num { (tonnes(row.allocation)) }
-                                    td.num { @if let Some(verified) = row.verified_emissions { (tonnes(verified)) } @else { "—" } }
-                                    td.num { (tonnes(row.surrendered)) }
-                                    td { (row.status) }
-                                    td.num { (tonnes(row.shortfall)) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The public compliance results.
-pub(crate) fn compliance(viewer: Option<&Viewer<'_>>, years: &[SchemeYear]) -> Markup {
-    let body = html! {
-        p { "Per covered entity: allocation, verified emissions, units surrendered for the year and the resulting status." }
-        (compliance_tables(years))
-    };
-    layout("Compliance results", viewer, &body)
-}
-
-/// The verifier's list of reports.
-pub(crate) fn reports(viewer: &Viewer<'_>, nonces: &mut Nonces, rows: &[ReportRow]) -> Markup {
-    let body = html! {
-        @if rows.is_empty() { p.muted { "No reports." } } @else {
-            div.scroll {
-                table #reports {
-                    thead { tr { th { "Entity" } th { "Year" } th { "Status" } th.num { "Computed (t)" } th.num { "Verified (t)" } th { "Flags" } th { "Verify" } } }
-                    tbody {
-                        @for row in rows {
-                            tr {
-                                td { (row.name) " (" (row.entity) ")" }
-                                td { (row.year) }
-                                td { (row.status) }
-                                td.num { (tonnes(row.computed_emissions)) }
-                                td.num { @if let Some(verified) = row.verified_emissions { (tonnes(verified)) } @else { "—" } }
-                                td { (row.flags.join("; ")) }
-                                td.actions {
-                                    @if row.status == "submitted" && viewer.role.may_write() {
-                                        @for (accept, label) in [("true", "Accept"), ("false", "Reject")] {
-                                            form.inline method="post" action="/ui/reports/verify" {
-                                                (hidden(viewer, nonces, "/ui/reports"))
-                                                input type="hidden" name="entity" value=(row.entity);
-                                                input type="hidden" name="year" value=(row.year);
-                                                input type="hidden" name="accept" value=(accept);
-                                                button type="submit" { (label) }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    layout("Emissions reports", Some(viewer), &body)
 }
 
 fn book_side(title: &str, levels: &[LevelRow]) -> Markup {
@@ -542,6 +474,7 @@ mod tests {
         assert_eq!(tonnes(0), "0");
         assert_eq!(tonnes(1_234_567), "1,234,567");
         assert_eq!(tonnes(100), "100");
+        assert_eq!(moment(1_767_225_600_000), "2026-01-01 00:00:00");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! plain values (so rendering happens elsewhere and writes wait as little as
 //! possible). Every list has a limit; what is left out is counted.
 
+use crate::users::Principal;
 use ets_engine::Engine;
 use ets_market::DepthLevel;
 use ets_model::{AccountId, ParticipantId};
@@ -17,8 +18,8 @@ pub(crate) const BLOCKS_SHOWN_MAX: usize = 20;
 pub(crate) const TAPE_SHOWN_MAX: usize = 20;
 /// The most recent trades drawn in a price chart.
 pub(crate) const CHART_TRADES_MAX: usize = 200;
-/// The most reports listed.
-pub(crate) const REPORTS_LISTED_MAX: usize = 1_000;
+/// The most reports read for one page (its table is paged and counted).
+pub(crate) const REPORTS_READ_MAX: usize = 1_000_000;
 
 /// One unit class held by an account.
 #[derive(Debug, Clone)]
@@ -59,6 +60,8 @@ pub(crate) struct PendingRow {
     pub(crate) proposer: u64,
     pub(crate) approvals: Vec<u64>,
     pub(crate) approvals_required: u8,
+    /// The decisions the signed-in user may send on it.
+    pub(crate) decisions: Vec<&'static str>,
 }
 
 /// A signed-in user's home: their participant, the accounts it represents and
@@ -84,7 +87,6 @@ pub(crate) struct AdminOverview {
     pub(crate) accounts: Vec<AccountRow>,
     pub(crate) accounts_left_out: usize,
     pub(crate) units: Vec<UnitRow>,
-    pub(crate) compliance: Vec<SchemeYear>,
 }
 
 /// One entity's line of a compliance result.
@@ -95,6 +97,7 @@ pub(crate) struct ResultRow {
     pub(crate) account: u64,
     pub(crate) allocation: u64,
     pub(crate) verified_emissions: Option<u64>,
+    pub(crate) obligation: u64,
     pub(crate) surrendered: u64,
     pub(crate) status: String,
     pub(crate) shortfall: u64,
@@ -211,7 +214,8 @@ fn account_row(engine: &Engine, account: &Account) -> AccountRow {
     }
 }
 
-fn pending_row(registry: &Registry, transaction: &Transaction) -> PendingRow {
+fn pending_row(engine: &Engine, transaction: &Transaction, principal: &Principal) -> PendingRow {
+    let registry = engine.registry();
     let approvals_required = registry
         .account(transaction.from)
         .map_or(1, |account| account.rule.approvals_required);
@@ -225,6 +229,7 @@ fn pending_row(registry: &Registry, transaction: &Transaction) -> PendingRow {
         proposer: transaction.proposer.0,
         approvals: transaction.approvals.iter().map(|p| p.0).collect(),
         approvals_required,
+        decisions: super::transaction::decisions(engine, transaction, principal),
     }
 }
 
@@ -236,7 +241,8 @@ pub(crate) fn may_see(account: &Account, participant: ParticipantId) -> bool {
 }
 
 /// The home of a participant's user.
-pub(crate) fn dashboard(engine: &Engine, participant: ParticipantId) -> Dashboard {
+pub(crate) fn dashboard(engine: &Engine, principal: &Principal) -> Dashboard {
+    let participant = principal.participant;
     let registry = engine.registry();
     let accounts: Vec<&Account> = registry
         .accounts()
@@ -249,7 +255,7 @@ pub(crate) fn dashboard(engine: &Engine, participant: ParticipantId) -> Dashboar
         .rev()
         .take(PENDING_SCAN_MAX)
         .filter(|t| t.is_pending() && (ids.contains(&t.from) || ids.contains(&t.to)))
-        .map(|t| pending_row(registry, t))
+        .map(|t| pending_row(engine, t, principal))
         .collect();
     Dashboard {
         participant_name: registry
@@ -275,8 +281,8 @@ pub(crate) fn account(
     Some((account_row(engine, account), may_see(account, participant)))
 }
 
-/// The administrator's overview: every account (up to the limit), the unit
-/// classes issued, and the compliance results.
+/// The administrator's overview: every account (up to the limit) and the
+/// unit classes issued.
 pub(crate) fn admin_overview(engine: &Engine) -> AdminOverview {
     let registry = engine.registry();
     let total = registry.accounts().count();
@@ -294,7 +300,6 @@ pub(crate) fn admin_overview(engine: &Engine) -> AdminOverview {
                 issued: registry.issued_quantity(index).tonnes(),
             })
             .collect(),
-        compliance: compliance(engine),
     }
 }
 
@@ -323,6 +328,7 @@ pub(crate) fn compliance(engine: &Engine) -> Vec<SchemeYear> {
                     account: result.account.0,
                     allocation: result.allocation.tonnes(),
                     verified_emissions: result.verified_emissions.map(|q| q.tonnes()),
+                    obligation: result.obligation.tonnes(),
                     surrendered: result
                         .allowances_surrendered
                         .tonnes()
@@ -352,7 +358,7 @@ pub(crate) fn reports(engine: &Engine) -> Vec<ReportRow> {
     let mut rows: Vec<ReportRow> = engine
         .compliance()
         .reports()
-        .take(REPORTS_LISTED_MAX)
+        .take(REPORTS_READ_MAX)
         .map(|(entity, year, report)| ReportRow {
             entity: entity.0,
             name: participant_name(registry, entity),

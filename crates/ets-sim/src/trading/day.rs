@@ -2,7 +2,7 @@
 //! the morning session (institutions' quotes, then half of the firms), the afternoon
 //! (block agreements, then the rest of the firms), and the end of day.
 
-use super::window::Window;
+use super::window::{CRUNCH_DAYS, Window};
 use super::{
     AFTERNOON_MS, CLOSE_MS, DAY_MS, MORNING_MS, Market, MarketInput, MarketOutcome, SESSION_MS,
 };
@@ -22,6 +22,11 @@ pub(super) struct Day {
     pub progress: f64,
     /// One of the last five trading days: buyers must buy.
     pub final_days: bool,
+    /// One of the last five trading days before the intermediate deadline: buyers that
+    /// must reach its share by then act every day.
+    pub crunch: bool,
+    /// The last trading day before the intermediate deadline: those buyers must buy.
+    pub intermediate: bool,
 }
 
 impl<S: Sink> Market<'_, '_, S> {
@@ -40,7 +45,9 @@ impl<S: Sink> Market<'_, '_, S> {
             index,
             base: window.days[index] * DAY_MS,
             progress: index as f64 / (n_days - 1).max(1) as f64,
-            final_days: index + 5 >= n_days,
+            final_days: index + CRUNCH_DAYS >= n_days,
+            crunch: window.in_crunch(index),
+            intermediate: window.intermediate == Some(index),
         };
         if let Some(&volume) = auction_days.get(&index) {
             let remaining_auctions = auction_days.range(index..).count();
@@ -85,7 +92,9 @@ impl<S: Sink> Market<'_, '_, S> {
                 a.entity.is_none()
                     || (day.index >= a.start
                         && (a.buy_left > 0 || a.sell_left > 0)
-                        && (day.final_days || rng.chance(activity)))
+                        && (self.urgent(n, day)
+                            || (day.crunch && self.agents[n].early_left > 0)
+                            || rng.chance(activity)))
             })
             .collect();
         for n in (1..active.len()).rev() {
@@ -113,7 +122,7 @@ impl<S: Sink> Market<'_, '_, S> {
         let step = SESSION_MS / (half.max(1) as i64 + 1);
         for (j, &n) in firms[..half].iter().enumerate() {
             let at = day.base + MORNING_MS + (j as i64 + 1) * step;
-            self.firm(n, at, day.progress, day.final_days, rng)?;
+            self.firm(n, at, day.progress, self.urgent(n, day), rng)?;
         }
         Ok(firms)
     }
@@ -123,16 +132,22 @@ impl<S: Sink> Market<'_, '_, S> {
     fn afternoon(&mut self, firms: &[usize], day: Day, rng: &mut Rng) -> Result<()> {
         let mut t = day.base + AFTERNOON_MS;
         if self.block.is_some() {
-            t = self.blocks(day.index, firms, t, day.progress, day.final_days, rng)?;
+            t = self.blocks(day, firms, t, rng)?;
         }
         let rest = &firms[firms.len() / 2..];
         let end = day.base + AFTERNOON_MS + SESSION_MS;
         let step = ((end - t) / (rest.len() as i64 + 1)).max(1);
         for (j, &n) in rest.iter().enumerate() {
             let at = t + (j as i64 + 1) * step;
-            self.firm(n, at, day.progress, day.final_days, rng)?;
+            self.firm(n, at, day.progress, self.urgent(n, day), rng)?;
         }
         Ok(())
+    }
+
+    /// Whether agent `n` must buy today: the last days of the window, or the last day
+    /// before the intermediate deadline while it still lacks that deadline's share.
+    pub(super) fn urgent(&self, n: usize, day: Day) -> bool {
+        day.final_days || (day.intermediate && self.agents[n].early_left > 0)
     }
 
     /// Ends the day and records its close, VWAP and mean spread.

@@ -143,12 +143,19 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
                 0
             };
             agent.must_buy = need;
+            agent.early_left = input.need_early.get(i).copied().unwrap_or(0).min(need);
             agent.buy_left = need + buffer;
             agent.start = draw_start(input, window, rng, early);
+            if agent.early_left > 0 {
+                agent.start = agent.start.min(window.crunch_from().unwrap_or(agent.start));
+            }
         } else if surplus > 0 {
             agent.holder = rng.chance(trading.hold_share);
             agent.sell_left = (surplus as f64 * rng.range(trading.sell_fraction)).floor() as u64;
-            agent.start = draw_start(input, window, rng, false);
+            // Sellers are in the market before the intermediate deadline's last days,
+            // when the buyers that owe its share must buy.
+            let start = draw_start(input, window, rng, false);
+            agent.start = start.min(window.crunch_from().unwrap_or(start));
         } else {
             continue;
         }
@@ -159,7 +166,8 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
 
 /// The trading day a firm starts on: early buyers in the early part of the window,
 /// others there too unless they are late (then in the late part, before the last
-/// five days).
+/// five days; firms that owe an intermediate share, and sellers, start before its
+/// last five days, see `firm_agents`).
 fn draw_start(input: &MarketInput<'_>, window: &Window, rng: &mut Rng, early: bool) -> usize {
     let n_days = window.days.len().max(1);
     let late = !early && rng.chance(input.scenario.market.late_share);

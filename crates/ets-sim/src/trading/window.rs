@@ -1,13 +1,19 @@
-//! The trading window: the instrument's trading calendars (with the scenario's
-//! holidays) and the trading days of the window.
+//! The trading window: the trading days of the window that settles the period
+//! (from the timeline, on ets-time's China calendar) and the instruments'
+//! trading calendars, whose weekday closures come from the same calendar.
 
-use crate::scenario::Trading;
-use crate::year::date_ms;
+use crate::year::Timeline;
 use anyhow::{Context as _, Result};
 use ets_engine::exchange::TradingCalendar;
-use ets_model::Timestamp;
 
 use super::{DAY_MS, HOUR_MS};
+
+/// The share of the late part of the window: the last two months before the first
+/// deadline (volume concentrates in the 1-2 months before each deadline,
+/// docs/sources.md#cn-market-statistics).
+const LATE_DAYS: i64 = 61;
+/// The last trading days before a deadline in which a firm that still owes must buy.
+pub(super) const CRUNCH_DAYS: usize = 5;
 
 /// The trading days of the window and the calendars the instruments list with.
 pub(super) struct Window {
@@ -17,65 +23,73 @@ pub(super) struct Window {
     pub block_calendar: TradingCalendar,
     /// Trading days, as day numbers since the epoch.
     pub days: Vec<i64>,
-    /// Index of the first trading day in November (the late part of the window).
+    /// Index of the first trading day of the late part (two months before the first deadline).
     pub late_from: usize,
-    /// The day the window opens, as a day number since the epoch.
-    pub first: i64,
+    /// Index of the last trading day on or before the first intermediate deadline, if any
+    /// falls inside the window.
+    pub intermediate: Option<usize>,
 }
 
 impl Window {
-    /// The window `[trading] window` of `calendar` (a calendar year).
-    pub(super) fn of(trading: &Trading, calendar: i64) -> Result<Window> {
-        let holidays = trading
-            .holidays
+    /// The window of `timeline`.
+    pub(super) fn of(timeline: &Timeline) -> Result<Window> {
+        let days: Vec<i64> = timeline
+            .trading_days
             .iter()
-            .map(|text| parse_date(text))
-            .collect::<Result<Vec<_>>>()?;
-        let mut listed_calendar = TradingCalendar::china_listed();
-        listed_calendar.holidays.clone_from(&holidays);
-        let mut block_calendar = TradingCalendar::china_block();
-        block_calendar.holidays.clone_from(&holidays);
-        // Trading days: sessions open at 10:00 Beijing.
-        let (first, last) = (
-            date_ms(calendar, trading.window[0][0], trading.window[0][1], 0).div_euclid(DAY_MS),
-            date_ms(calendar, trading.window[1][0], trading.window[1][1], 0).div_euclid(DAY_MS),
-        );
-        let days: Vec<i64> = (first..=last)
-            .filter(|d| listed_calendar.is_open(Timestamp(d * DAY_MS + 2 * HOUR_MS)))
+            .map(|day| day.day_number())
             .collect();
-        let november = date_ms(calendar, 11, 1, 0).div_euclid(DAY_MS);
+        let (first, last) = (
+            *timeline.trading_days.first().context("no trading day")?,
+            *timeline.trading_days.last().context("no trading day")?,
+        );
+        let closures: Vec<(u16, u8, u8)> = timeline
+            .calendar
+            .weekday_closures(first, last)?
+            .into_iter()
+            .map(|day| {
+                let year = u16::try_from(day.year()).context("year")?;
+                Ok((year, day.month(), day.day()))
+            })
+            .collect::<Result<_>>()?;
+        let mut listed_calendar = TradingCalendar::china_listed();
+        listed_calendar.holidays.clone_from(&closures);
+        let mut block_calendar = TradingCalendar::china_block();
+        block_calendar.holidays = closures;
+        let late = timeline.deadlines[0].due.day_number() - LATE_DAYS;
         let late_from = days
             .iter()
-            .position(|&d| d >= november)
-            .unwrap_or(days.len().max(1));
+            .position(|&d| d >= late)
+            .unwrap_or(days.len().saturating_sub(1));
+        let intermediate = timeline
+            .intermediate_deadlines()
+            .first()
+            .and_then(|deadline| deadline.last_trading_day);
         Ok(Window {
             listed_calendar,
             block_calendar,
             days,
             late_from,
-            first,
+            intermediate,
         })
     }
 
-    /// When the instruments list: 01:00 UTC the day before the window opens.
+    /// When the instruments list: 00:30 UTC (08:30 Beijing) on the first trading day,
+    /// before the morning session.
     pub(super) fn list_at(&self) -> i64 {
-        self.first * DAY_MS - DAY_MS + HOUR_MS
+        self.days.first().copied().unwrap_or(0) * DAY_MS + HOUR_MS / 2
     }
-}
 
-fn parse_date(text: &str) -> Result<(u16, u8, u8)> {
-    let mut parts = text.split('-');
-    let mut next = || -> Result<u32> {
-        parts
-            .next()
-            .context("a date is YYYY-MM-DD")?
-            .parse::<u32>()
-            .with_context(|| format!("holiday {text:?}"))
-    };
-    let (y, m, d) = (next()?, next()?, next()?);
-    Ok((
-        u16::try_from(y).context("year")?,
-        u8::try_from(m).context("month")?,
-        u8::try_from(d).context("day")?,
-    ))
+    /// The first trading day of the crunch before the intermediate deadline, if any.
+    pub(super) fn crunch_from(&self) -> Option<usize> {
+        self.intermediate
+            .map(|day| (day + 1).saturating_sub(CRUNCH_DAYS))
+    }
+
+    /// Whether trading day `index` is one of the last days before the intermediate deadline.
+    pub(super) fn in_crunch(&self, index: usize) -> bool {
+        match (self.crunch_from(), self.intermediate) {
+            (Some(from), Some(to)) => (from..=to).contains(&index),
+            _ => false,
+        }
+    }
 }

@@ -1,17 +1,17 @@
-//! The end of the year: the auction account stocked for the design's primary
-//! auctions, each firm's surrender in December, and the close after the deadline.
+//! The end of the period: the auction account stocked for the design's primary
+//! auctions, each firm's surrenders by each deadline, and the close after the last.
 
 use super::driver::{Driver, Sink};
 use super::obligations::{Borrowing, Positions};
 use super::{
-    ADMIN, ISSUANCE, YearFacts, compliance, date_ms, entity_account, entity_participant, held,
-    registry,
+    ADMIN, ISSUANCE, YearFacts, allowance, compliance, day_ms, entity_account, entity_participant,
+    held, registry,
 };
 use crate::scenario::SimEntity;
 use crate::trading;
 use anyhow::{Context as _, Result};
 use ets_engine::compliance::{ComplianceCommand, EntityResult};
-use ets_model::Quantity;
+use ets_model::{Quantity, UnitClass};
 use ets_registry::{AccountKind, RegistryCommand};
 
 /// Opens the auction account and moves `volume` newly issued allowances into it
@@ -24,7 +24,7 @@ pub(super) fn stock_auction<S: Sink>(
     if volume == 0 {
         return Ok(());
     }
-    let at = date_ms(facts.calendar + 2, 8, 30, 1);
+    let at = day_ms(facts.timeline.final_allocation, 4);
     let commands = [
         RegistryCommand::OpenAccount {
             id: trading::AUCTION_ACCOUNT,
@@ -50,53 +50,95 @@ pub(super) fn stock_auction<S: Sink>(
     Ok(())
 }
 
-/// Surrender: each firm its target, in December (after its last purchase): borrowed
-/// units first (usable only for this year), then offsets, the bank, the year's CEA.
-/// Returns the surrender commands sent.
-pub(super) fn surrender<S: Sink>(
-    driver: &mut Driver<'_, S>,
-    facts: &YearFacts<'_>,
-    entities: &[SimEntity],
-    positions: &Positions,
-    borrowing: &Borrowing,
-    offsets: &[u64],
-) -> Result<usize> {
-    let t_surrender = date_ms(facts.calendar + 2, 12, 29, 1);
-    let mut surrenders = 0usize;
-    let mut order = Vec::with_capacity(4);
-    order.extend(borrowing.class);
-    order.extend([facts.ccer, facts.cea_2020, facts.cea]);
-    for (i, entity) in entities.iter().enumerate() {
-        let account = entity_account(entity.index);
-        let mut remaining = positions.target[i];
-        for class in &order {
-            let mut available = held(driver.sink.engine(), account, class);
-            if Some(*class) == borrowing.class {
-                available = available.min(borrowing.borrowed[i]);
-            } else if *class == facts.ccer {
-                available = available.min(offsets[i]);
-            }
-            let quantity = remaining.min(available);
-            if quantity == 0 {
-                continue;
-            }
-            let command = RegistryCommand::Surrender {
-                from: account,
-                class: *class,
-                quantity: Quantity::new(quantity),
-                compliance_year: facts.year,
-            };
-            driver.defer(
-                entity_participant(entity.index),
-                t_surrender,
-                registry(command),
-            )?;
-            remaining -= quantity;
-            surrenders += 1;
+/// The firms' surrenders over the period: by each deadline, each firm surrenders what
+/// it holds up to its target (borrowed units first, usable only for this period, then
+/// offsets, the bank, the period's allowances), so a firm that bought what it needed
+/// meets each deadline's share; a defaulter's target leaves its shortfall out.
+pub(super) struct Surrenders<'f> {
+    facts: &'f YearFacts<'f>,
+    entities: &'f [SimEntity],
+    positions: &'f Positions,
+    borrowing: &'f Borrowing,
+    offsets: &'f [u64],
+    /// Per entity: tonnes surrendered so far.
+    done: Vec<u64>,
+    /// Surrender commands sent.
+    pub commands: usize,
+}
+
+impl<'f> Surrenders<'f> {
+    /// Nothing surrendered yet.
+    pub(super) fn new(
+        facts: &'f YearFacts<'f>,
+        entities: &'f [SimEntity],
+        positions: &'f Positions,
+        borrowing: &'f Borrowing,
+        offsets: &'f [u64],
+    ) -> Surrenders<'f> {
+        Surrenders {
+            facts,
+            entities,
+            positions,
+            borrowing,
+            offsets,
+            done: vec![0; entities.len()],
+            commands: 0,
         }
     }
-    driver.flush_phase("surrender")?;
-    Ok(surrenders)
+
+    /// The classes surrendered, in order: borrowed units, offsets, the bank and the
+    /// period's allowances (latest vintage first), each once.
+    fn classes(&self) -> Result<Vec<UnitClass>> {
+        let mut order: Vec<UnitClass> = Vec::new();
+        order.extend(self.borrowing.class);
+        order.extend([self.facts.ccer, self.facts.cea_2020]);
+        for year in self.facts.timeline.years.iter().rev() {
+            order.push(allowance(*year)?);
+        }
+        order.push(self.facts.cea);
+        let mut unique = Vec::with_capacity(order.len());
+        for class in order {
+            if !unique.contains(&class) {
+                unique.push(class);
+            }
+        }
+        Ok(unique)
+    }
+
+    /// The surrenders for deadline `k` of the timeline, at its surrender time.
+    pub(super) fn by_deadline<S: Sink>(&mut self, driver: &mut Driver<'_, S>, k: usize) -> Result<()> {
+        let timeline = &self.facts.timeline;
+        let at = timeline.deadlines[k].surrender_ms(&timeline.trading_days);
+        let order = self.classes()?;
+        for (i, entity) in self.entities.iter().enumerate() {
+            let account = entity_account(entity.index);
+            let mut remaining = self.positions.target[i].saturating_sub(self.done[i]);
+            for class in &order {
+                let mut available = held(driver.sink.engine(), account, class);
+                if Some(*class) == self.borrowing.class {
+                    available = available.min(self.borrowing.borrowed[i]);
+                } else if *class == self.facts.ccer {
+                    available = available.min(self.offsets[i]);
+                }
+                let quantity = remaining.min(available);
+                if quantity == 0 {
+                    continue;
+                }
+                let command = RegistryCommand::Surrender {
+                    from: account,
+                    class: *class,
+                    quantity: Quantity::new(quantity),
+                    compliance_year: self.facts.year,
+                };
+                driver.defer(entity_participant(entity.index), at, registry(command))?;
+                remaining -= quantity;
+                self.done[i] += quantity;
+                self.commands += 1;
+            }
+        }
+        driver.flush_phase("surrender")?;
+        Ok(())
+    }
 }
 
 /// Closes the year after the last deadline and returns the closed results.
@@ -106,7 +148,7 @@ pub(super) fn close_year<S: Sink>(
 ) -> Result<Vec<EntityResult>> {
     driver.ok(
         ADMIN,
-        date_ms(facts.calendar + 3, 1, 2, 1),
+        facts.timeline.close_ms()?,
         compliance(ComplianceCommand::CloseYear {
             scheme: facts.scheme.clone(),
             year: facts.year,

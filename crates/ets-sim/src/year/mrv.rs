@@ -1,6 +1,8 @@
-//! Monitoring, reporting and verification of the year: each entity reports in
-//! March, the verifier checks on site by the end of September (under-reports are
-//! rejected), and the authority corrects the rejected reports in October.
+//! Monitoring, reporting and verification of each year of the period: each entity
+//! reports in March of the next year, the verifier checks on site in June
+//! (under-reports are rejected), and the authority corrects the rejected reports on
+//! 1 July, before the allocation (see `timeline`). Every year of a period reports the
+//! same plants (the scenario generates one year).
 
 use super::commands::report_command;
 use super::driver::{Driver, Sink};
@@ -27,30 +29,37 @@ pub(crate) struct MrvTally {
     pub corrected: usize,
 }
 
-/// Reports, verification and corrections of every entity.
+/// Reports, verification and corrections of every entity, for each year of the
+/// period (counts summed over the years).
 pub(super) fn report_and_verify<S: Sink>(
     driver: &mut Driver<'_, S>,
     facts: &YearFacts<'_>,
     entities: &[SimEntity],
     rng: &mut Rng,
 ) -> Result<MrvTally> {
-    let mut tally = submit_reports(driver, facts, entities, rng)?;
-    verify_reports(driver, facts, entities)?;
-    tally.corrected = correct_reports(driver, facts, entities)?;
-    Ok(tally)
+    let mut total = MrvTally::default();
+    for &year in &facts.timeline.years {
+        let tally = submit_reports(driver, year, entities, rng)?;
+        verify_reports(driver, year, entities)?;
+        total.corrected += correct_reports(driver, year, entities)?;
+        total.flagged += tally.flagged;
+        total.under_reporters += tally.under_reporters;
+        total.under_reporters_flagged += tally.under_reporters_flagged;
+    }
+    Ok(total)
 }
 
 /// Every entity reports once, at a random hour of March, in time order.
 fn submit_reports<S: Sink>(
     driver: &mut Driver<'_, S>,
-    facts: &YearFacts<'_>,
+    year: u16,
     entities: &[SimEntity],
     rng: &mut Rng,
 ) -> Result<MrvTally> {
     let mut report_times: Vec<(i64, usize)> = (0..entities.len())
         .map(|i| {
             let offset = (rng.below(30 * 24) as i64) * 3_600_000;
-            (date_ms(facts.calendar + 1, 3, 1, 1) + offset, i)
+            (date_ms(i64::from(year) + 1, 3, 1, 1) + offset, i)
         })
         .collect();
     report_times.sort_unstable();
@@ -59,7 +68,7 @@ fn submit_reports<S: Sink>(
         driver.defer(
             entity_participant(entity.index),
             at,
-            report_command(entity, facts.year)?,
+            report_command(entity, year)?,
         )?;
     }
     let effects = driver.flush_phase("reports")?;
@@ -78,22 +87,22 @@ fn submit_reports<S: Sink>(
     Ok(tally)
 }
 
-/// The verifier checks on site from June over 120 days: under-reports are rejected
-/// (flagged or not), the others accepted.
+/// The verifier checks on site in June: under-reports are rejected (flagged or not),
+/// the others accepted.
 fn verify_reports<S: Sink>(
     driver: &mut Driver<'_, S>,
-    facts: &YearFacts<'_>,
+    year: u16,
     entities: &[SimEntity],
 ) -> Result<()> {
-    let t_verify = date_ms(facts.calendar + 1, 6, 1, 1);
+    let t_verify = date_ms(i64::from(year) + 1, 6, 1, 1);
     for (n, entity) in entities.iter().enumerate() {
-        let at = t_verify + (n as i64) * (120 * DAY_MS / entities.len().max(1) as i64);
+        let at = t_verify + (n as i64) * (29 * DAY_MS / entities.len().max(1) as i64);
         driver.defer(
             VERIFIER,
             at,
             compliance(ComplianceCommand::VerifyReport {
                 entity: entity_participant(entity.index),
-                year: facts.year,
+                year,
                 accept: entity.under_report == 0.0,
             }),
         )?;
@@ -106,10 +115,10 @@ fn verify_reports<S: Sink>(
 /// Returns the reports corrected.
 fn correct_reports<S: Sink>(
     driver: &mut Driver<'_, S>,
-    facts: &YearFacts<'_>,
+    year: u16,
     entities: &[SimEntity],
 ) -> Result<usize> {
-    let t_correct = date_ms(facts.calendar + 1, 10, 15, 1);
+    let t_correct = date_ms(i64::from(year) + 1, 7, 1, 1);
     let mut corrected = 0usize;
     for entity in entities.iter().filter(|e| e.under_report > 0.0) {
         driver.defer(
@@ -117,7 +126,7 @@ fn correct_reports<S: Sink>(
             t_correct,
             compliance(ComplianceCommand::CorrectReport {
                 entity: entity_participant(entity.index),
-                year: facts.year,
+                year,
                 emissions: Quantity::new(true_emissions_tonnes(entity)),
             }),
         )?;

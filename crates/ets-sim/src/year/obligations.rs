@@ -5,8 +5,8 @@
 use super::commands::entity_output;
 use super::driver::{Driver, Sink};
 use super::{
-    ADMIN, CHUNK, OFFSET_ACCOUNT, OFFSET_SELLER, YearFacts, allowance, compliance, date_ms,
-    entity_account, entity_participant, held, registry, rulebook_number,
+    ADMIN, CHUNK, OFFSET_ACCOUNT, OFFSET_SELLER, YearFacts, allowance, compliance,
+    day_ms, entity_account, entity_participant, held, registry, rulebook_number,
 };
 use crate::scenario::SimEntity;
 use anyhow::{Context as _, Result};
@@ -24,30 +24,40 @@ pub(crate) struct Allocated {
     pub clawed_back: u64,
 }
 
-/// Pre-allocation (by 30 April of year + 2, on the base year's output) and final
-/// allocation (by 15 July, on the year's output), in chunks of entities.
+/// Pre-allocation (on the rulebook's pre-allocation day, on the base year's output)
+/// and final allocation (on its final-allocation day, on the year's output) of each
+/// year of the period, in chunks of entities (see `timeline` for the days). Every year
+/// of a period allocates on the same output (the scenario generates one year).
 pub(super) fn allocate<S: Sink>(
     driver: &mut Driver<'_, S>,
     facts: &YearFacts<'_>,
     entities: &[SimEntity],
 ) -> Result<Allocated> {
     let mut allocated = Allocated::default();
-    let bar = driver.bar(2 * entities.len().div_ceil(CHUNK), "allocation");
-    for (phase, at) in [
-        (AllocationPhase::Pre, date_ms(facts.calendar + 2, 3, 15, 1)),
+    let years = &facts.timeline.years;
+    let bar = driver.bar(
+        2 * years.len() * entities.len().div_ceil(CHUNK),
+        "allocation",
+    );
+    let steps = [
+        (AllocationPhase::Pre, day_ms(facts.timeline.pre_allocation, 1)),
         (
             AllocationPhase::Final,
-            date_ms(facts.calendar + 2, 7, 10, 1),
+            day_ms(facts.timeline.final_allocation, 2),
         ),
-    ] {
-        for chunk in entities.chunks(CHUNK) {
+    ];
+    for (phase, at) in steps {
+        for (year, chunk) in years
+            .iter()
+            .flat_map(|year| entities.chunks(CHUNK).map(move |chunk| (*year, chunk)))
+        {
             let outputs = chunk
                 .iter()
                 .map(|e| entity_output(e, phase == AllocationPhase::Pre))
                 .collect::<Result<Vec<_>>>()?;
             let command = ComplianceCommand::Allocate {
                 scheme: facts.scheme.clone(),
-                year: facts.year,
+                year,
                 phase,
                 outputs,
             };
@@ -140,6 +150,22 @@ impl Positions {
             need,
         })
     }
+
+    /// Per entity: tonnes it must still buy to hold the first intermediate deadline's
+    /// share of its obligation (China 2021: 95% by 15 November 2023); 0 without one.
+    pub(crate) fn need_before_intermediate(&self, timeline: &super::Timeline) -> Vec<u64> {
+        let Some(deadline) = timeline.intermediate_deadlines().first() else {
+            return vec![0; self.need.len()];
+        };
+        self.need
+            .iter()
+            .zip(&self.target)
+            .map(|(&need, &target)| {
+                let holds = target.saturating_sub(need);
+                deadline.due_of(target).saturating_sub(holds)
+            })
+            .collect()
+    }
 }
 
 /// What the firms borrowed from a later vintage.
@@ -183,7 +209,8 @@ pub(super) fn borrow<S: Sink>(
         return Ok(borrowing);
     };
     borrowing.class = Some(allowance(vintage as u16)?);
-    let t_borrow = date_ms(facts.calendar + 2, 7, 12, 1);
+    // With the final allocation (China 2021: by 15 July 2023).
+    let t_borrow = day_ms(facts.timeline.final_allocation, 2) + 1_800_000;
     let mut asked = Vec::new();
     for (i, entity) in entities.iter().enumerate() {
         let (short, verified, need) =
@@ -217,7 +244,7 @@ pub(super) fn borrow<S: Sink>(
 
 /// Offsets: the offset seller sells to short firms, each up to its offset limit (the
 /// rulebook's share of its obligation) and its remaining need, first come first served
-/// in entity order until the supply runs out (September-October). Returns the tonnes
+/// in entity order until the supply runs out (on the final-allocation day). Returns the tonnes
 /// sold per entity.
 pub(super) fn sell_offsets<S: Sink>(
     driver: &mut Driver<'_, S>,
@@ -229,7 +256,8 @@ pub(super) fn sell_offsets<S: Sink>(
     let offset_share = rulebook_number(&facts.rulebook, "offsets", "limit_share").unwrap_or(0.0);
     let mut offsets = vec![0u64; entities.len()];
     let mut left = supply;
-    let t_ccer = date_ms(facts.calendar + 2, 9, 15, 5);
+    // After the final allocation, before the window opens.
+    let t_ccer = day_ms(facts.timeline.final_allocation, 3);
     for (i, entity) in entities.iter().enumerate() {
         if left == 0 {
             break;

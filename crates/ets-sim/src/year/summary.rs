@@ -47,6 +47,21 @@ pub(super) fn summarise(
     let mut summary = YearSummary::from_results(results, trades, population, &scenario.published);
     summary.scenario = scenario.scenario.name.clone();
     summary.seed = scenario.scenario.seed;
+    let timeline = &facts.timeline;
+    summary.period.clone_from(&timeline.period);
+    summary.trading_days = timeline.trading_days.len();
+    summary.trading_window = [
+        timeline.first_trading_day().to_string(),
+        timeline
+            .trading_days
+            .last()
+            .map_or_else(String::new, ToString::to_string),
+    ];
+    summary.deadlines = timeline
+        .deadlines
+        .iter()
+        .map(|d| (d.due.to_string(), d.share_millionths as f64 / 1e6))
+        .collect();
     summary.commands = tallies.commands;
     summary.issued_mt = mt(tallies.allocated.issued);
     summary.clawed_back_mt = mt(tallies.allocated.clawed_back);

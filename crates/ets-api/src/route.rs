@@ -1,0 +1,384 @@
+//! The HTTP routes of the API, declared once: method, path, who may call
+//! it, its path parameters with their true ranges, its body, its answer and
+//! every refusal it can give. The server registers its handlers through these
+//! declarations and the OpenAPI document (`openapi`) is generated from them,
+//! so neither can drift from what is served.
+
+use crate::market_view::{ComplianceYearView, HealthView, InstrumentMarketView, ReportView};
+use crate::outcome::OutcomeLine;
+use crate::refusal::RefusalCode;
+use crate::view::{AccountView, ParticipantView, SerialView, TransactionView};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+/// The HTTP methods the API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// GET (HEAD is answered too).
+    Get,
+    /// POST.
+    Post,
+}
+
+impl Verb {
+    /// The method's name in upper case, as on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+        }
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Anyone, without credentials.
+    Public,
+    /// An authenticated user (Bearer token, or HTTP Basic when enabled).
+    User,
+}
+
+/// A path parameter: a whole number from 0 to 2^64 - 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathParameter {
+    /// Its name, as in the path's `{name}`.
+    pub name: &'static str,
+    /// What it identifies.
+    pub description: &'static str,
+}
+
+/// What a route takes as its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// Nothing.
+    None,
+    /// One JSON command (`application/json`).
+    Command,
+    /// JSON lines, one command each (`application/json` or
+    /// `application/x-ndjson`).
+    CommandLines,
+}
+
+/// How a route answers when it succeeds.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    /// `200` with a JSON body of the schema the function gives.
+    Json(fn(&mut SchemaGenerator) -> Schema),
+    /// `200` with text of this content type.
+    Text(&'static str),
+    /// `200` with a `text/event-stream` of the named events.
+    EventStream(&'static str),
+}
+
+/// One route of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    /// Its method.
+    pub verb: Verb,
+    /// Its path, with `{name}` parameters as in OpenAPI.
+    pub path: &'static str,
+    /// Who may call it.
+    pub audience: Audience,
+    /// The OpenAPI tag it is listed under.
+    pub tag: &'static str,
+    /// One line on what it does.
+    pub summary: &'static str,
+    /// More on what it does and answers.
+    pub description: &'static str,
+    /// Its path parameters.
+    pub parameters: &'static [PathParameter],
+    /// What it takes.
+    pub body: Body,
+    /// What it answers on success.
+    pub answer: Answer,
+    /// The refusals it can give itself, beyond those every route of its
+    /// audience and method can give ([`RouteSpec::refusals`]).
+    pub refuses: &'static [RefusalCode],
+}
+
+/// Every user route may refuse these (authentication, throttling, rate).
+const USER_REFUSALS: [RefusalCode; 3] = [
+    RefusalCode::Unauthenticated,
+    RefusalCode::TooManyFailures,
+    RefusalCode::RateLimited,
+];
+
+/// Every POST may refuse these (origin, media type, size, slow body, and the
+/// read-only roles).
+const POST_REFUSALS: [RefusalCode; 5] = [
+    RefusalCode::CrossOrigin,
+    RefusalCode::UnsupportedMediaType,
+    RefusalCode::PayloadTooLarge,
+    RefusalCode::BodyTimeout,
+    RefusalCode::RoleForbids,
+];
+
+/// A read queued behind the writes may meet a full queue or a stopping server.
+const QUEUED: [RefusalCode; 2] = [RefusalCode::QueueFull, RefusalCode::ShuttingDown];
+
+impl RouteSpec {
+    /// Every refusal this route can answer with: its own plus those of its
+    /// audience and method, sorted and without repeats.
+    #[must_use]
+    pub fn refusals(&self) -> Vec<RefusalCode> {
+        let mut codes = self.refuses.to_vec();
+        if self.audience == Audience::User {
+            codes.extend(USER_REFUSALS);
+        }
+        if self.verb == Verb::Post {
+            codes.extend(POST_REFUSALS);
+        }
+        if self.body == Body::Command {
+            codes.extend(RefusalCode::ENGINE);
+        }
+        if !self.parameters.is_empty() {
+            codes.push(RefusalCode::InvalidParameter);
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+    }
+}
+
+fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+const ID: PathParameter = PathParameter {
+    name: "id",
+    description: "The id, a whole number from 0 to 18446744073709551615.",
+};
+
+/// Reads answered from the store behind the queued writes.
+const READ_REFUSALS: [RefusalCode; 3] = [
+    RefusalCode::NotFound,
+    RefusalCode::QueueFull,
+    RefusalCode::ShuttingDown,
+];
+
+/// Private reads: also refused to those who are not parties.
+const PRIVATE_READ_REFUSALS: [RefusalCode; 4] = [
+    RefusalCode::NotFound,
+    RefusalCode::NotRepresentative,
+    RefusalCode::QueueFull,
+    RefusalCode::ShuttingDown,
+];
+
+/// `GET /healthz`.
+pub const HEALTH: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/healthz",
+    audience: Audience::Public,
+    tag: "operations",
+    summary: "Whether the store accepts writes",
+    description: "`200 {\"ok\": true}` while the store accepts writes; `503 store_faulted` once an I/O fault stopped it (it then needs a restart).",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<HealthView>),
+    refuses: &[RefusalCode::StoreFaulted],
+};
+
+/// `GET /metrics`.
+pub const METRICS: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/metrics",
+    audience: Audience::Public,
+    tag: "operations",
+    summary: "Prometheus metrics",
+    description: "Requests, commits, queue depth and journal size in the OpenMetrics text format.",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::Text("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    refuses: &[RefusalCode::MetricsUnavailable],
+};
+
+/// `GET /api/openapi.json`.
+pub const OPENAPI: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/openapi.json",
+    audience: Audience::Public,
+    tag: "operations",
+    summary: "This document",
+    description: "The OpenAPI 3.1 document of the API, generated from the server's own route and command declarations.",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::Text("application/json"),
+    refuses: &[],
+};
+
+/// `POST /api/commands`.
+pub const COMMAND: RouteSpec = RouteSpec {
+    verb: Verb::Post,
+    path: "/api/commands",
+    audience: Audience::User,
+    tag: "commands",
+    summary: "Send one command",
+    description: "One command in the JSON shape of `ets submit` (docs/commands.md), answered once it is durable. The requester must be the user's participant and the user's role and participant kind must be among the command's senders; the engine then checks the rest. An `Idempotency-Key` header, when sent, must be the body's `request_id` in decimal; a repeated request id gets its first outcome again with `duplicate: true`. A refusal by the engine answers with its outcome line and the status of its code.",
+    parameters: &[],
+    body: Body::Command,
+    answer: Answer::Json(schema_of::<OutcomeLine>),
+    refuses: &[
+        RefusalCode::MalformedCommand,
+        RefusalCode::InvalidValue,
+        RefusalCode::IdempotencyKeyMismatch,
+        RefusalCode::RequesterMismatch,
+        RefusalCode::ParticipantKindForbids,
+        RefusalCode::QueueFull,
+        RefusalCode::ShuttingDown,
+        RefusalCode::StoreFaulted,
+    ],
+};
+
+/// `POST /api/commands/batch`.
+pub const COMMAND_BATCH: RouteSpec = RouteSpec {
+    verb: Verb::Post,
+    path: "/api/commands/batch",
+    audience: Audience::User,
+    tag: "commands",
+    summary: "Send many commands",
+    description: "JSON lines, one command each (blank lines are skipped), up to 10,000 commands in 4 MiB. The answer is a JSON array with one outcome line per command, in order: lines refused before the engine carry their `line` number. A body with no command is refused with `400 empty_batch`.",
+    parameters: &[],
+    body: Body::CommandLines,
+    answer: Answer::Json(schema_of::<Vec<OutcomeLine>>),
+    refuses: &[
+        RefusalCode::EmptyBatch,
+        RefusalCode::BatchTooLarge,
+        RefusalCode::QueueFull,
+        RefusalCode::ShuttingDown,
+        RefusalCode::StoreFaulted,
+    ],
+};
+
+/// `GET /api/accounts/{id}`.
+pub const ACCOUNT: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/accounts/{id}",
+    audience: Audience::User,
+    tag: "registry",
+    summary: "An account with its holdings and serial blocks",
+    description: "For the account's holder and representatives, the administrator and auditors.",
+    parameters: &[ID],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<AccountView>),
+    refuses: &PRIVATE_READ_REFUSALS,
+};
+
+/// `GET /api/transactions/{id}`.
+pub const TRANSACTION: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/transactions/{id}",
+    audience: Audience::User,
+    tag: "registry",
+    summary: "A transaction with its status history",
+    description: "For the parties of its accounts, the administrator and auditors.",
+    parameters: &[ID],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<TransactionView>),
+    refuses: &PRIVATE_READ_REFUSALS,
+};
+
+/// `GET /api/serials/{serial}`.
+pub const SERIAL: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/serials/{serial}",
+    audience: Audience::User,
+    tag: "registry",
+    summary: "Where a serial number is",
+    description: "For the parties of the account holding it now, the administrator and auditors.",
+    parameters: &[PathParameter {
+        name: "serial",
+        description: "A serial number, a whole number from 0 to 18446744073709551615.",
+    }],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<SerialView>),
+    refuses: &PRIVATE_READ_REFUSALS,
+};
+
+/// `GET /api/participants/{id}`.
+pub const PARTICIPANT: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/participants/{id}",
+    audience: Audience::User,
+    tag: "registry",
+    summary: "A participant's name and kind",
+    description: "Public to every user.",
+    parameters: &[ID],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<ParticipantView>),
+    refuses: &READ_REFUSALS,
+};
+
+/// `GET /api/market`.
+pub const MARKET: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/market",
+    audience: Audience::User,
+    tag: "market",
+    summary: "Every instrument's book, day figures and recent trades",
+    description: "Public market data (as the web UI's market page): the depth of each public book, the day's statistics and the latest trades without their parties.",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<Vec<InstrumentMarketView>>),
+    refuses: &QUEUED,
+};
+
+/// `GET /api/compliance`.
+pub const COMPLIANCE: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/compliance",
+    audience: Audience::User,
+    tag: "compliance",
+    summary: "Compliance results per scheme and year",
+    description: "Public (as the web UI's compliance page): each covered entity's allocation, verified emissions, surrendered units, status and shortfall; final once the year is closed.",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<Vec<ComplianceYearView>>),
+    refuses: &QUEUED,
+};
+
+/// `GET /api/reports`.
+pub const REPORTS: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/reports",
+    audience: Audience::User,
+    tag: "compliance",
+    summary: "Emissions reports, those awaiting verification first",
+    description: "For verifiers, the administrator and auditors (as the web UI's reports page).",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<Vec<ReportView>>),
+    refuses: &[
+        RefusalCode::RoleForbids,
+        RefusalCode::QueueFull,
+        RefusalCode::ShuttingDown,
+    ],
+};
+
+/// `GET /api/stream/market`.
+pub const MARKET_STREAM: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/stream/market",
+    audience: Audience::User,
+    tag: "streams",
+    summary: "Market events as Server-Sent Events",
+    description: "Events `trade`, `quote` and `day_closed` as durable batches apply, `lagged` when the client fell behind; keep-alive comments every 15 s. The stream stays open.",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::EventStream("trade, quote, day_closed, lagged"),
+    refuses: &[],
+};
+
+/// `GET /api/stream/accounts/{id}`.
+pub const ACCOUNT_STREAM: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/stream/accounts/{id}",
+    audience: Audience::User,
+    tag: "streams",
+    summary: "One account's events as Server-Sent Events",
+    description: "Events `transaction`, `trade`, `cash` and `account` for the account's parties, the administrator and auditors; permission is checked again for every event. The stream stays open.",
+    parameters: &[ID],
+    body: Body::None,
+    answer: Answer::EventStream("transaction, trade, cash, account, lagged"),
+    refuses: &PRIVATE_READ_REFUSALS,
+};

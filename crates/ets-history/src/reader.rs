@@ -1,0 +1,41 @@
+//! Where a store's history lives, and a connection for queries to it that
+//! a server can hold beside the sequencer (which writes through its own).
+
+use crate::backend::{Backend, Sqlite};
+use crate::error::HistoryError;
+use crate::history::sqlite_path;
+use ets_store::JournalBackend;
+use std::path::PathBuf;
+
+/// Where the history of a store is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The SQLite file beside a file journal.
+    Sqlite(PathBuf),
+    /// The PostgreSQL database of a PostgreSQL journal (its URL).
+    Postgres(String),
+}
+
+impl Location {
+    /// The history's location for a store with this journal, if it has one.
+    #[must_use]
+    pub fn of(journal: &dyn JournalBackend) -> Option<Location> {
+        match (journal.dir(), journal.database_url()) {
+            (Some(dir), _) => Some(Location::Sqlite(sqlite_path(dir))),
+            (None, Some(url)) => Some(Location::Postgres(url.to_owned())),
+            (None, None) => None,
+        }
+    }
+
+    /// A new connection for queries. SQLite opens read-only (WAL: it never
+    /// blocks the writer and sees each batch once committed).
+    ///
+    /// # Errors
+    /// [`HistoryError::Database`] when the database cannot be opened.
+    pub fn open_reader(&self) -> Result<Box<dyn Backend>, HistoryError> {
+        Ok(match self {
+            Location::Sqlite(path) => Box::new(Sqlite::open_read_only(path)?),
+            Location::Postgres(url) => Box::new(crate::pg::Postgres::connect(url)?),
+        })
+    }
+}
