@@ -60,9 +60,7 @@ impl Window {
 
     /// Whether `key`, not remembered, is at or below its requester's floor.
     pub(crate) fn is_expired(&self, key: RequestKey) -> bool {
-        self.floors
-            .get(&key.0)
-            .is_some_and(|&floor| key.1 <= floor)
+        self.floors.get(&key.0).is_some_and(|&floor| key.1 <= floor)
     }
 
     /// Removes from `order` the requests applied a whole window before

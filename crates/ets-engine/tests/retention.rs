@@ -188,7 +188,10 @@ fn an_expired_request_id_is_refused_and_never_applied_twice() {
         panic!("expected a refusal, got {applied:?}");
     };
     assert_eq!(rejection.code, REQUEST_EXPIRED);
-    assert!(rejection.message.contains("idempotency window"), "{rejection:?}");
+    assert!(
+        rejection.message.contains("idempotency window"),
+        "{rejection:?}"
+    );
     assert_eq!(engine.state_hash(), before);
     assert_eq!(engine.applied(), applied_before);
     // So is any lower id of that requester it does not remember...
@@ -252,5 +255,8 @@ fn only_the_first_command_or_the_administrator_sets_retention() {
         engine.registry().transaction(TransactionId(2)).is_err(),
         "the setup's finished transfers left"
     );
-    assert!(engine.registry().retained_transactions() <= usize::try_from(MIN_WINDOW).expect("fits") + kept);
+    assert!(
+        engine.registry().retained_transactions()
+            <= usize::try_from(MIN_WINDOW).expect("fits") + kept
+    );
 }

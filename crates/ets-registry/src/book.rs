@@ -87,7 +87,9 @@ impl TransactionBook {
         &self,
         first: TransactionId,
     ) -> impl DoubleEndedIterator<Item = &Transaction> {
-        self.by_id.range(first.0..).map(|(_, transaction)| transaction)
+        self.by_id
+            .range(first.0..)
+            .map(|(_, transaction)| transaction)
     }
 
     /// How many transactions are retained.

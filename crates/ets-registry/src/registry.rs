@@ -2,8 +2,8 @@
 //! validated completely before anything is touched, so a refused command
 //! changes nothing.
 
-use crate::book::{BookRetention, TransactionBook};
 use crate::account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
+use crate::book::{BookRetention, TransactionBook};
 use crate::command::{Effect, RegistryCommand};
 use crate::controls::Controls;
 use crate::error::RegistryError;

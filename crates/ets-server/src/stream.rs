@@ -421,10 +421,7 @@ fn add_readers(registry: &ets_registry::Registry, events: &mut [StreamEvent]) {
 }
 
 /// The records of `ids` (trade ids are numbered from 1 in settlement order).
-fn trade_records<'a>(
-    all: &'a TradeLog,
-    ids: &'a [u64],
-) -> impl Iterator<Item = &'a TradeRecord> {
+fn trade_records<'a>(all: &'a TradeLog, ids: &'a [u64]) -> impl Iterator<Item = &'a TradeRecord> {
     ids.iter().filter_map(move |&id| all.get(id))
 }
 
