@@ -16,9 +16,9 @@ mod summary;
 mod timeline;
 
 pub(crate) use driver::Driver;
+pub use timeline::{SimDeadline, Timeline, day_ms};
 pub use driver::Sink;
 pub(crate) use foresight::foresight;
-pub use timeline::{SimDeadline, Timeline, day_ms};
 
 use crate::report::YearSummary;
 use crate::scenario::{Rng, Scenario, SimEntity, rulebook_text};
@@ -259,7 +259,8 @@ pub fn run_year_with<S: Sink>(
         class: facts.cea,
         auction_volume: design.auction_volume,
     };
-    let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
+    let mut surrender =
+        close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
     // An intermediate deadline before the window opens is met before it.
     for (k, deadline) in facts.timeline.intermediate_deadlines().iter().enumerate() {
         if deadline.last_trading_day.is_none() {

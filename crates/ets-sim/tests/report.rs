@@ -37,12 +37,7 @@ fn the_report_writes_every_file_with_the_published_figures_beside_the_simulated(
     assert!(html.contains("name=\"viewport\""), "readable on a phone");
     assert_eq!(html.matches("<svg").count(), CHARTS.len(), "charts inline");
     // The 2021 run beside CEA21 trading in 2023, the window that settled it.
-    for published in [
-        "41.70",
-        "68.10",
-        "not published",
-        "2023-07-17 to 2023-12-29",
-    ] {
+    for published in ["41.70", "68.10", "not published", "2023-07-17 to 2023-12-29"] {
         assert!(html.contains(published), "{published} shown");
     }
     let markdown = std::fs::read_to_string(dir.path().join("report.md")).expect("md");

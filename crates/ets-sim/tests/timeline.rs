@@ -12,14 +12,10 @@ use ets_time::{CivilDate, HolidayCalendar};
 use std::path::Path;
 
 fn scenario(file: &str, entities: u32, seed: u64) -> Scenario {
-    Scenario::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../scenarios")
-            .join(file),
-    )
-    .expect("scenario loads")
-    .with_entities(entities)
-    .with_seed(seed)
+    Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(file))
+        .expect("scenario loads")
+        .with_entities(entities)
+        .with_seed(seed)
 }
 
 fn run(scenario: &Scenario) -> (YearSummary, Engine) {
@@ -48,11 +44,7 @@ fn the_first_period_trades_on_china_trading_days_from_listing_day_to_its_deadlin
     );
     assert_eq!(summary.trading_days, 114);
     assert_eq!(summary.published.trading_days, Some(114));
-    assert_eq!(
-        summary.daily_close.len(),
-        114,
-        "a close on every trading day"
-    );
+    assert_eq!(summary.daily_close.len(), 114, "a close on every trading day");
     let (first, last) = (
         CivilDate::try_new(2021, 7, 16).expect("date"),
         CivilDate::try_new(2021, 12, 31).expect("date"),
@@ -64,10 +56,7 @@ fn the_first_period_trades_on_china_trading_days_from_listing_day_to_its_deadlin
     for record in trades {
         let day = beijing_day(record.at.0);
         assert!(calendar.is_trading_day(day).expect("covered"), "{day}");
-        assert!(
-            (first..=last).contains(&day) && !national_day.contains(&day),
-            "{day}"
-        );
+        assert!((first..=last).contains(&day) && !national_day.contains(&day), "{day}");
     }
     for (day, _) in &summary.daily_close {
         let day: CivilDate = day.parse().expect("date");
@@ -140,10 +129,7 @@ fn the_2021_run_trades_after_the_final_allocation_and_meets_the_95_percent_deadl
         summary.partial + summary.none_surrendered,
         count(EntityStatus::Shortfall)
     );
-    assert_eq!(
-        summary.no_verified_report,
-        count(EntityStatus::NoVerifiedReport)
-    );
+    assert_eq!(summary.no_verified_report, count(EntityStatus::NoVerifiedReport));
     assert!(
         (summary.compliance_rate - summary.full_on_time as f64 / 40.0).abs() < 1e-12,
         "the by-entity rate is in full on time"
@@ -167,9 +153,7 @@ fn each_run_is_compared_with_the_published_figures_of_its_own_period() {
         (first.entities_full_on_time, first.entities_partial),
         (Some(1833), Some(178))
     );
-    let on_time = first
-        .entity_share(first.entities_full_on_time)
-        .expect("published");
+    let on_time = first.entity_share(first.entities_full_on_time).expect("published");
     assert!((on_time - 1833.0 / 2162.0).abs() < 1e-12);
     let summary = YearSummary {
         entities: 100,
@@ -187,10 +171,7 @@ fn each_run_is_compared_with_the_published_figures_of_its_own_period() {
             .unwrap_or_else(|| panic!("row {name}"))
             .clone()
     };
-    assert_eq!(
-        row("Entities in full on time")[1..3],
-        ["80.00 %", "84.78 %"]
-    );
+    assert_eq!(row("Entities in full on time")[1..3], ["80.00 %", "84.78 %"]);
     assert_eq!(row("Entities partial")[1..3], ["10.00 %", "8.23 %"]);
     assert_eq!(row("Compliance by quantity")[1..3], ["99.00 %", "99.50 %"]);
     assert_eq!(

@@ -106,11 +106,7 @@ impl<'f> Surrenders<'f> {
     }
 
     /// The surrenders for deadline `k` of the timeline, at its surrender time.
-    pub(super) fn by_deadline<S: Sink>(
-        &mut self,
-        driver: &mut Driver<'_, S>,
-        k: usize,
-    ) -> Result<()> {
+    pub(super) fn by_deadline<S: Sink>(&mut self, driver: &mut Driver<'_, S>, k: usize) -> Result<()> {
         let timeline = &self.facts.timeline;
         let at = timeline.deadlines[k].surrender_ms(&timeline.trading_days);
         let order = self.classes()?;

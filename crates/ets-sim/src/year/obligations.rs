@@ -5,8 +5,8 @@
 use super::commands::entity_output;
 use super::driver::{Driver, Sink};
 use super::{
-    ADMIN, CHUNK, OFFSET_ACCOUNT, OFFSET_SELLER, YearFacts, allowance, compliance, day_ms,
-    entity_account, entity_participant, held, registry, rulebook_number,
+    ADMIN, CHUNK, OFFSET_ACCOUNT, OFFSET_SELLER, YearFacts, allowance, compliance,
+    day_ms, entity_account, entity_participant, held, registry, rulebook_number,
 };
 use crate::scenario::SimEntity;
 use anyhow::{Context as _, Result};
@@ -40,10 +40,7 @@ pub(super) fn allocate<S: Sink>(
         "allocation",
     );
     let steps = [
-        (
-            AllocationPhase::Pre,
-            day_ms(facts.timeline.pre_allocation, 1),
-        ),
+        (AllocationPhase::Pre, day_ms(facts.timeline.pre_allocation, 1)),
         (
             AllocationPhase::Final,
             day_ms(facts.timeline.final_allocation, 2),

@@ -126,8 +126,10 @@ impl Timeline {
                 .context("the period has no surrender deadline")?
                 .due,
         )?;
-        let opens =
-            first_trading_day_after(&calendar, final_allocation.max(market_opens.add_days(-1)?))?;
+        let opens = first_trading_day_after(
+            &calendar,
+            final_allocation.max(market_opens.add_days(-1)?),
+        )?;
         let (first, last) = window_override(scenario, opens, last_due)?;
         let trading_days = trading_days(&calendar, first, last)?;
         if trading_days.is_empty() {
