@@ -90,7 +90,7 @@ impl Projector {
     }
 
     fn trade_rows(&mut self, trades: &TradeLog, rows: &mut Vec<Row>) -> Result<(), HistoryError> {
-        for trade in trades.from_id(self.trades + 1) {
+        for trade in trades.starting_at(self.trades + 1) {
             rows.push(trade_row(trade)?);
         }
         self.trades = trades.count();

@@ -83,7 +83,7 @@ impl TransactionBook {
     }
 
     /// Retained transactions from `first` on, by id.
-    pub(crate) fn from_id(
+    pub(crate) fn starting_at(
         &self,
         first: TransactionId,
     ) -> impl DoubleEndedIterator<Item = &Transaction> {

@@ -1145,7 +1145,7 @@ impl Registry {
         &self,
         first: TransactionId,
     ) -> impl DoubleEndedIterator<Item = &Transaction> {
-        self.transactions.from_id(first)
+        self.transactions.starting_at(first)
     }
 
     /// How many transactions the engine retains.

@@ -320,7 +320,7 @@ impl<S: Sink> Market<'_, '_, S> {
 
     fn book_trades(&mut self) {
         let trades = self.driver.sink.engine().exchange().trades();
-        for record in trades.from_id(self.seen + 1) {
+        for record in trades.starting_at(self.seen + 1) {
             let q = record.quantity.tonnes();
             let value = i128::from(record.price.ticks()) * i128::from(q);
             if let Some(&n) = self.by_account.get(&record.buyer) {

@@ -67,7 +67,7 @@ impl TradeLog {
     }
 
     /// Retained trades with ids from `first` on.
-    pub fn from_id(&self, first: u64) -> impl DoubleEndedIterator<Item = &TradeRecord> {
+    pub fn starting_at(&self, first: u64) -> impl DoubleEndedIterator<Item = &TradeRecord> {
         let skip = self
             .records
             .front()
