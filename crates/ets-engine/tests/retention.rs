@@ -247,7 +247,12 @@ fn only_the_first_command_or_the_administrator_sets_retention() {
     assert_eq!(engine.retention_window(), Some(MIN_WINDOW));
     let kept = engine.registry().retained_transactions();
     for n in 0..MIN_WINDOW {
-        assert!(engine.apply(&transfer(n, request + 2 + n)).outcome().is_accepted());
+        assert!(
+            engine
+                .apply(&transfer(n, request + 2 + n))
+                .outcome()
+                .is_accepted()
+        );
     }
     assert!(
         engine.registry().transaction(TransactionId(2)).is_err(),
