@@ -172,7 +172,7 @@ fn status(result: &EntityResult) -> String {
 }
 
 /// Per venue and UTC day of `year`: trades, volume, turnover, OHLC and VWAP.
-fn market_days(trades: &[TradeRecord], year: u16) -> Vec<MarketDay> {
+fn market_days<'a>(trades: impl IntoIterator<Item = &'a TradeRecord>, year: u16) -> Vec<MarketDay> {
     let mut days: BTreeMap<(String, String), MarketDay> = BTreeMap::new();
     for trade in trades {
         let Some(date) = utc_date(trade.at).filter(|date| date.starts_with(&format!("{year:04}-")))

@@ -161,6 +161,11 @@ refusal_codes! {
     EntityExists = "entity_exists" => 409,
     /// The request id was used before with another command.
     RequestIdReused = "request_id_reused" => 422,
+    /// The request id is older than the engine's idempotency window (docs/memory.md):
+    /// it may have been applied already and is not applied again.
+    RequestExpired = "request_expired" => 422,
+    /// A retention window out of range.
+    InvalidRetention = "invalid_retention" => 422,
     /// The units held do not cover the command.
     InsufficientUnits = "insufficient_units" => 422,
     /// The cash held does not cover the command.

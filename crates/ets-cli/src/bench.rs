@@ -46,6 +46,10 @@ pub enum Bench {
         /// Which serials transfers take (docs/serials.md).
         #[arg(long, value_enum, default_value_t = Policy::LargestFirst)]
         serial_policy: Policy,
+        /// The engine's retention window in commands, as `ets init` sets it
+        /// (docs/memory.md); 0 keeps every transaction and request id.
+        #[arg(long, default_value_t = ets_engine::retention::DEFAULT_WINDOW)]
+        retention: u64,
     },
     /// One order book: pure matching, the engine with DvP settlement, open-loop latency.
     ///
@@ -89,6 +93,8 @@ struct Workload {
     accounts: u64,
     seed: u64,
     serial_policy: SerialPolicy,
+    /// The retention window in commands; `None` keeps everything.
+    retention: Option<u64>,
 }
 
 const ADMIN: ParticipantId = ParticipantId(1);
@@ -110,6 +116,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
             data,
             seed,
             serial_policy,
+            retention,
         } => {
             if accounts < 2 || batch == 0 {
                 bail!("a ledger benchmark needs at least 2 accounts and a batch of at least 1");
@@ -121,6 +128,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
                     accounts,
                     seed,
                     serial_policy: serial_policy.into(),
+                    retention: (retention > 0).then_some(retention),
                 },
                 data,
             )
@@ -267,14 +275,23 @@ fn setup(workload: &Workload) -> Result<Vec<Submission>> {
             },
         ));
     }
-    Ok(commands
+    // Bounded retention first, as `ets init` writes it.
+    let retention = workload
+        .retention
+        .map(|commands| (ParticipantId(0), Command::SetRetention { commands }));
+    Ok(retention
         .into_iter()
+        .chain(
+            commands
+                .into_iter()
+                .map(|(requester, command)| (requester, Command::Registry(command))),
+        )
         .enumerate()
         .map(|(index, (requester, command))| Submission {
             request_id: RequestId(index as u64 + 1),
             requester,
             time: Some(Timestamp(START_MS)),
-            command: Command::Registry(command),
+            command,
         })
         .collect())
 }
@@ -381,11 +398,11 @@ fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64
 
 impl Fragmentation {
     /// Blocks moved by the last `transfers` transactions (the benchmark's own,
-    /// not the setup's) and blocks held by every account at the end.
+    /// not the setup's; under bounded retention, those the engine still
+    /// retains) and blocks held by every account at the end.
     fn of(registry: &Registry, transfers: u64) -> Fragmentation {
         let recent = registry
             .transactions()
-            .iter()
             .rev()
             .take(usize::try_from(transfers).unwrap_or(usize::MAX));
         let (count, blocks_moved) = recent.fold((0usize, 0usize), |(count, moved), transaction| {
@@ -499,6 +516,11 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
     let durable_fragmentation = Fragmentation::of(store.engine().registry(), workload.transfers);
     let durable_peak_mib = peak_resident_mib();
     let durable_elapsed: Duration = latencies.iter().sum();
+    let retained = json!({
+        "transactions": store.engine().registry().retained_transactions(),
+        "request_ids": store.engine().remembered_requests(),
+        "trades": store.engine().exchange().trades().len(),
+    });
     drop(store);
     let replayed = replay(&dir)?;
     latencies.sort_unstable();
@@ -517,6 +539,7 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
                 SerialPolicy::OldestFirst => "oldest-first",
                 SerialPolicy::LargestFirst => "largest-first",
             },
+            "retention_commands": workload.retention,
         },
         "in_memory": {
             "transfers_per_second": per_second(memory_elapsed).round(),
@@ -542,6 +565,7 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
             "serial_blocks_held_at_end": durable_fragmentation.blocks_held,
             "peak_resident_mib": durable_peak_mib,
             "peak_resident_of": if peak_reset { "the durable run alone" } else { "the whole process" },
+            "retained_at_end": retained,
         },
         "replay": replayed.to_json(),
         "reference_on_this_machine": {

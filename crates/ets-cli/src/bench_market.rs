@@ -927,7 +927,7 @@ fn engine_closed_loop(args: &MarketArgs, warm_up: u64) -> Result<EngineRun> {
         elapsed,
         service: Percentiles::of(&mut service),
         trades: world.engine.exchange().trades().len(),
-        registry_transactions: world.engine.registry().transactions().len(),
+        registry_transactions: world.engine.registry().retained_transactions(),
         rejected: world.rejected.clone(),
         resting_at_end: world.resting_orders(),
         mix: world.flow.mix,

@@ -105,7 +105,7 @@ pub fn attach(store: &mut Store) -> Result<()> {
 
 /// The history tables to read: the embedded database of a directory store
 /// (which must exist), or the store's PostgreSQL database.
-fn open(data: &StoreLocation) -> Result<Box<dyn Backend>> {
+pub(crate) fn open(data: &StoreLocation) -> Result<Box<dyn Backend>> {
     match data {
         StoreLocation::Directory(dir) => {
             if !sqlite_path(dir).exists() {

@@ -464,7 +464,9 @@ fn parse_store_kind(text: &str) -> Result<ets_store::StoreKind, String> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Commands::Init { data, kind } => {
-            ets_store::Store::create_at(&data, ets_store::StoreConfig::default(), kind)?;
+            let mut store =
+                ets_store::Store::create_at(&data, ets_store::StoreConfig::default(), kind)?;
+            one_command::set_retention(&mut store, ets_engine::retention::DEFAULT_WINDOW)?;
             println!("created an empty {kind} store in {}", data.display());
             Ok(ExitCode::SUCCESS)
         }

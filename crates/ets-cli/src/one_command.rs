@@ -61,6 +61,35 @@ pub fn advance_clock(
     )
 }
 
+/// Writes `set_retention` as the first record of a new store, so that its
+/// engine keeps a bounded window of history (docs/memory.md). A store that is
+/// not live takes it at its own clock.
+///
+/// # Errors
+/// On a store fault, or when the store refuses it.
+pub fn set_retention(store: &mut Store, commands: u64) -> Result<()> {
+    let command = Command::SetRetention { commands };
+    let reply = if store.kind().is_live() {
+        send(store, ParticipantId(0), command)?.1
+    } else {
+        let submission = Submission {
+            request_id: RequestId((1 << 63) | (store.journal().last_sequence() + 1)),
+            requester: ParticipantId(0),
+            time: None,
+            command,
+        };
+        store
+            .submit_dated(std::slice::from_ref(&submission))?
+            .into_iter()
+            .next()
+            .context("the store gave no reply")?
+    };
+    if let Outcome::Rejected(rejection) = reply.outcome {
+        anyhow::bail!("the store refused set_retention: {}", rejection.message);
+    }
+    Ok(())
+}
+
 /// Sends one undated command with a CLI-generated request id.
 fn send(
     store: &mut Store,

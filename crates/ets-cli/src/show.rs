@@ -5,6 +5,7 @@ use clap::Subcommand;
 use ets_api::{account_view, participant_view, serial_view, transaction_view};
 use ets_model::{AccountId, ParticipantId, TransactionId};
 use ets_store::{Store, StoreLocation};
+use serde::Serialize;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -40,9 +41,24 @@ pub fn run(data: &StoreLocation, what: What) -> Result<ExitCode> {
     let registry = store.engine().registry();
     let view = match what {
         What::Account { id } => serde_json::to_value(account_view(registry, AccountId(id))?)?,
-        What::Tx { id } => serde_json::to_value(transaction_view(registry, TransactionId(id))?)?,
+        What::Tx { id } => match registry.transaction(TransactionId(id)) {
+            Ok(_) => serde_json::to_value(transaction_view(registry, TransactionId(id))?)?,
+            // Finished transactions leave a bounded engine: the history has them all.
+            Err(_) if id < registry.next_transaction_id().0 => transaction_from_history(data, id)?,
+            Err(error) => return Err(error.into()),
+        },
         What::Participant { id } => {
             serde_json::to_value(participant_view(registry, ParticipantId(id))?)?
+        }
+        // A bounded engine keeps only recent movements: the history has them all.
+        What::Serial { serial } if store.engine().retention_window().is_some() => {
+            match serial_view(registry, serial) {
+                Some(view) => serde_json::to_value(serial_from_history(data, view)?)?,
+                None => bail!(
+                    "serial {serial} was never issued (serials issued so far run from 1 to {})",
+                    registry.next_serial() - 1
+                ),
+            }
         }
         What::Serial { serial } => match serial_view(registry, serial) {
             Some(view) => serde_json::to_value(view)?,
@@ -54,6 +70,45 @@ pub fn run(data: &StoreLocation, what: What) -> Result<ExitCode> {
     };
     print_json(&view)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A serial as `ets show serial` shows it, its movements read from the history database.
+#[derive(Serialize)]
+struct SerialFromHistory {
+    /// The serial number.
+    serial: u64,
+    /// Its unit class.
+    unit: String,
+    /// The account holding it now.
+    held_by: u64,
+    /// Every completed or reversed transaction that moved it, oldest first.
+    history: Vec<ets_history::query::TransactionRow>,
+}
+
+/// The engine's view of a serial with its whole history from the history database.
+fn serial_from_history(
+    data: &StoreLocation,
+    view: ets_api::SerialView,
+) -> Result<SerialFromHistory> {
+    let mut history = crate::history::open(data)?;
+    let key = i64::try_from(view.serial).context("serial number too large")?;
+    let movements = ets_history::query::serial(history.as_mut(), key)?.movements;
+    Ok(SerialFromHistory {
+        serial: view.serial,
+        unit: view.unit,
+        held_by: view.held_by,
+        history: movements,
+    })
+}
+
+/// A transaction the engine no longer retains, as the history database has it.
+fn transaction_from_history(data: &StoreLocation, id: u64) -> Result<serde_json::Value> {
+    let mut history = crate::history::open(data)?;
+    let key = i64::try_from(id).context("transaction id too large")?;
+    match ets_history::query::transaction(history.as_mut(), key)? {
+        Some(view) => Ok(serde_json::to_value(view)?),
+        None => bail!("transaction {id} is not in the history database either"),
+    }
 }
 
 pub fn verify(data: &StoreLocation) -> Result<ExitCode> {

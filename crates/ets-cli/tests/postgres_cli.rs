@@ -62,9 +62,10 @@ fn the_store_opening_commands_work_on_a_database_store() {
     assert_eq!(account["holdings"][0]["total"], 1000, "{account}");
     let verified: Value =
         serde_json::from_str(&succeeds(&["verify", "--data", &url], "")).expect("JSON");
+    // `ets init`'s retention window (docs/memory.md), then the session's three commands.
     assert_eq!(
         (&verified["ok"], &verified["records"]),
-        (&Value::Bool(true), &3.into())
+        (&Value::Bool(true), &4.into())
     );
     // The history lives in the same database.
     let history: Value =

@@ -23,8 +23,13 @@ fn participant(id: u64) -> String {
     )
 }
 
-/// A store whose writer acknowledged `count` commands (one batch each) and
-/// was then killed with SIGKILL; returns the temp dir and the store.
+/// Records `ets init` journals before any command: the retention window
+/// (docs/memory.md).
+const INIT_RECORDS: u64 = 1;
+
+/// A store whose writer acknowledged `count` commands (one batch each) after
+/// `ets init`'s record and was then killed with SIGKILL; returns the temp dir
+/// and the store.
 fn crashed_store(count: u64) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("store");
@@ -52,7 +57,7 @@ fn crashed_store(count: u64) -> (tempfile::TempDir, PathBuf) {
         stdout.read_line(&mut outcome).expect("an outcome");
         let outcome: Value = serde_json::from_str(&outcome).expect("JSON outcome");
         assert_eq!(outcome["ok"], true, "{outcome}");
-        assert_eq!(outcome["sequence"], index, "{outcome}");
+        assert_eq!(outcome["sequence"], INIT_RECORDS + index, "{outcome}");
     }
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
@@ -90,15 +95,15 @@ fn refuses_naming_the_loss(data: &Path, damaged: &[u8], missing: &str) {
 
 #[test]
 fn after_a_crash_a_cut_into_an_acknowledged_record_is_a_loss_not_a_torn_tail() {
-    // Goal: the superblock written by every group commit proves record 3
-    // durable although the writer never closed cleanly, so cutting into it is
+    // Goal: the superblock written by every group commit proves record 4
+    // (the third command) durable although the writer never closed cleanly, so cutting into it is
     // refused (nothing truncated, no sequence number handed out again).
     let (_dir, data) = crashed_store(3);
     let segment = common::last_segment(&data);
     let bytes = std::fs::read(&segment).expect("segment");
     let damaged = &bytes[..bytes.len() - 20];
     std::fs::write(&segment, damaged).expect("cut");
-    refuses_naming_the_loss(&data, damaged, "records 3 to 3");
+    refuses_naming_the_loss(&data, damaged, "records 4 to 4");
 }
 
 #[test]
@@ -111,7 +116,7 @@ fn after_a_crash_a_flipped_bit_in_the_final_acknowledged_record_is_a_loss() {
     let last = bytes.len() - 10;
     bytes[last] ^= 0x04;
     std::fs::write(&segment, &bytes).expect("flip");
-    refuses_naming_the_loss(&data, &bytes, "records 3 to 3");
+    refuses_naming_the_loss(&data, &bytes, "records 4 to 4");
 }
 
 #[test]
@@ -125,7 +130,7 @@ fn after_a_crash_a_deleted_superblock_and_a_cut_record_are_still_caught_by_a_sna
     let bytes = std::fs::read(&segment).expect("segment");
     let damaged = &bytes[..bytes.len() - 3];
     std::fs::write(&segment, damaged).expect("cut");
-    refuses_naming_the_loss(&data, damaged, "records 2 to 2");
+    refuses_naming_the_loss(&data, damaged, "records 3 to 3");
 }
 
 #[test]
@@ -146,7 +151,7 @@ fn after_a_crash_a_torn_write_that_was_never_acknowledged_is_repaired_quietly() 
     std::fs::write(&segment, &torn).expect("torn write");
     let report = verify(&data);
     assert_eq!(report["ok"], true, "{report}");
-    assert_eq!(report["records"], 3);
+    assert_eq!(report["records"], INIT_RECORDS + 3);
     let output = ets(
         &["submit", "--data", data.to_str().expect("utf-8")],
         &(participant(4) + "\n"),
@@ -155,8 +160,8 @@ fn after_a_crash_a_torn_write_that_was_never_acknowledged_is_repaired_quietly() 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("torn tail"), "no warning: {stderr}");
     let outcome: Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(outcome["sequence"], 4);
+    assert_eq!(outcome["sequence"], INIT_RECORDS + 4);
     let report = verify(&data);
     assert_eq!(report["ok"], true, "{report}");
-    assert_eq!(report["records"], 4);
+    assert_eq!(report["records"], INIT_RECORDS + 4);
 }

@@ -23,6 +23,16 @@ pub enum Command {
     Refused(RefusedSummary),
     /// The clock of a store that is not live (administrator only; a live store refuses it).
     Clock(ClockCommand),
+    /// Bounds what the engine remembers to a window of `commands` commands
+    /// (docs/memory.md). Accepted from anyone as the first command of a store
+    /// (`ets init` writes it), else from the administrator only; once set,
+    /// retention stays bounded (the window may change). Appended last:
+    /// journals encode the variant index.
+    SetRetention {
+        /// The window, in commands ([`crate::retention::MIN_WINDOW`] to
+        /// [`crate::retention::MAX_WINDOW`]).
+        commands: u64,
+    },
 }
 
 /// What the journal keeps of a refused command whose encoding is over
@@ -63,6 +73,7 @@ impl Command {
             Command::Exchange(command) => command.name(),
             Command::Refused(_) => "refused",
             Command::Clock(command) => command.name(),
+            Command::SetRetention { .. } => "set_retention",
         }
     }
 }

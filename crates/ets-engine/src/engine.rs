@@ -4,6 +4,7 @@
 use crate::command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};
 use crate::compliance::Compliance;
 use crate::exchange::Exchange;
+use crate::retention::{RetentionSection, Window};
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use ets_registry::{AccountStatus, Context, Registry, RegistryCommand};
 use serde::{Deserialize, Serialize};
@@ -32,8 +33,10 @@ pub enum Applied {
     Fresh(Outcome),
     /// A request id seen before: the first outcome, nothing applied, nothing to journal.
     Duplicate(Outcome),
-    /// A request id seen before with a *different* command: refused with
-    /// `request_id_reused`, nothing applied, nothing to journal.
+    /// A request id that cannot be answered: seen before with a *different*
+    /// command (`request_id_reused`), or older than the idempotency window of
+    /// a bounded engine (`request_expired`, docs/memory.md). Refused, nothing
+    /// applied, nothing to journal.
     Reused(Outcome),
 }
 
@@ -85,6 +88,8 @@ impl CommandDigest {
 struct Remembered {
     outcome: Outcome,
     digest: Option<CommandDigest>,
+    /// The number of the command (the count of commands applied before it).
+    applied_at: u64,
 }
 
 /// The engine's whole state.
@@ -99,6 +104,8 @@ pub struct Engine {
     outcomes: BTreeMap<(ParticipantId, RequestId), Remembered>,
     last_time: Option<Timestamp>,
     applied: u64,
+    /// Bounded retention, once set (docs/memory.md); `None` keeps everything.
+    window: Option<Window>,
 }
 
 /// The canonical encoding of the state, used for snapshots and the state hash,
@@ -107,7 +114,9 @@ pub struct Engine {
 /// configured, the registry's security controls (postcard
 /// [`ets_registry::Controls`]), then, only once a policy other than oldest
 /// first was chosen, the serial policy (postcard [`ets_registry::SerialPolicy`],
-/// the controls then always written before it). Snapshots written before the digests were
+/// the controls then always written before it), then, only once retention is
+/// bounded, the retention section (postcard `RetentionSection`, controls and
+/// policy then always written before it). Snapshots written before the digests were
 /// kept end after `applied`; they still load, with unknown digests. States
 /// without controls encode exactly as before the controls existed.
 #[derive(Serialize, Deserialize)]
@@ -137,6 +146,7 @@ impl Engine {
             outcomes: BTreeMap::new(),
             last_time: None,
             applied: 0,
+            window: None,
         }
     }
 
@@ -159,21 +169,98 @@ impl Engine {
             }
             return Applied::Duplicate(first.outcome.clone());
         }
+        if let Some(window) = &self.window
+            && window.is_expired(key)
+        {
+            return Applied::Reused(Outcome::Rejected(crate::retention::expired(
+                key,
+                window.commands,
+            )));
+        }
         assert!(
             self.last_time.is_none_or(|last| last <= envelope.time),
             "the sequencer let time go backwards"
         );
+        self.stamp(self.applied);
         let outcome = self.execute(envelope);
         self.outcomes.insert(
             key,
             Remembered {
                 outcome: outcome.clone(),
                 digest: Some(digest),
+                applied_at: self.applied,
             },
         );
+        if let Some(window) = &mut self.window {
+            window.order.push_back((self.applied, key));
+        }
         self.last_time = Some(crate::clock::time_after(envelope, &outcome));
         self.applied += 1;
+        self.forget_old();
         Applied::Fresh(outcome)
+    }
+
+    /// Tells the registry and the exchange the number of the command being applied.
+    fn stamp(&mut self, number: u64) {
+        self.registry.begin_command(number);
+        self.exchange.trades_mut().set_stamp(number);
+    }
+
+    /// Under bounded retention, forgets the request ids, finished
+    /// transactions and trades of a whole window ago.
+    fn forget_old(&mut self) {
+        let Some(window) = &mut self.window else {
+            return;
+        };
+        // The last W commands, this one included, stay remembered.
+        let last = self.applied - 1;
+        for key in window.expire(last) {
+            self.outcomes.remove(&key);
+        }
+        self.stamp(last);
+        self.registry.prune_finished();
+        self.exchange.trades_mut().prune();
+    }
+
+    /// `set_retention`: bounds retention to `commands` commands, or changes the window.
+    fn set_retention(&mut self, context: Context, commands: u64) -> Result<Effect, Rejection> {
+        let bootstrapping = self.registry.participants().next().is_none() && self.applied == 0;
+        if !bootstrapping {
+            self.registry
+                .require_administrator_of(context.requester, "set the retention window")?;
+        }
+        crate::retention::check_window(commands)?;
+        match &mut self.window {
+            Some(window) => window.commands = commands,
+            None => {
+                // Everything remembered so far leaves a window from now.
+                let now = self.applied;
+                let stamps = self
+                    .outcomes
+                    .iter_mut()
+                    .map(|(key, remembered)| {
+                        remembered.applied_at = now;
+                        (now, *key)
+                    })
+                    .collect();
+                self.window = Some(Window::new(commands, stamps));
+            }
+        }
+        self.registry.bound_retention(commands);
+        self.exchange.trades_mut().bound(commands);
+        Ok(Effect::Registry(ets_registry::Effect::ControlsSet))
+    }
+
+    /// The retention window in commands, once bounded (docs/memory.md).
+    #[must_use]
+    pub fn retention_window(&self) -> Option<u64> {
+        self.window.as_ref().map(|window| window.commands)
+    }
+
+    /// How many request ids the engine remembers (each with its first outcome).
+    #[must_use]
+    pub fn remembered_requests(&self) -> usize {
+        self.outcomes.len()
     }
 
     fn execute(&mut self, envelope: &Envelope) -> Outcome {
@@ -202,6 +289,7 @@ impl Engine {
             Command::Clock(command) => crate::clock::execute(&self.registry, context, command)
                 .map(Effect::Clock)
                 .map_err(Rejection::from),
+            Command::SetRetention { commands } => self.set_retention(context, *commands),
         };
         match result {
             Ok(effect) => Outcome::Accepted(effect),
@@ -373,8 +461,16 @@ impl Engine {
             Ok(encoded) => bytes.extend(encoded),
             Err(error) => panic!("the command digests did not encode: {error}"),
         }
+        self.encode_trailing(&mut bytes);
+        bytes
+    }
+
+    /// The sections after the digests, each written only once needed (and
+    /// then every earlier one too), so older states encode as before.
+    fn encode_trailing(&self, bytes: &mut Vec<u8>) {
         let policy = self.registry.serial_policy();
-        let chosen_policy = policy != ets_registry::SerialPolicy::OldestFirst;
+        let bounded = self.window.is_some();
+        let chosen_policy = bounded || policy != ets_registry::SerialPolicy::OldestFirst;
         if chosen_policy || !self.registry.controls().is_empty() {
             match postcard::to_stdvec(self.registry.controls()) {
                 Ok(encoded) => bytes.extend(encoded),
@@ -387,7 +483,23 @@ impl Engine {
                 Err(error) => panic!("the serial policy did not encode: {error}"),
             }
         }
-        bytes
+        if let Some(section) = self.retention_section() {
+            match postcard::to_stdvec(&section) {
+                Ok(encoded) => bytes.extend(encoded),
+                Err(error) => panic!("the retention section did not encode: {error}"),
+            }
+        }
+    }
+
+    fn retention_section(&self) -> Option<RetentionSection> {
+        let window = self.window.as_ref()?;
+        Some(RetentionSection {
+            commands: window.commands,
+            outcome_stamps: self.outcomes.values().map(|r| r.applied_at).collect(),
+            floors: window.floors.iter().map(|(&p, &id)| (p, id)).collect(),
+            book: self.registry.book_retention(),
+            trades: self.exchange.trades().retention(),
+        })
     }
 
     /// Rebuilds an engine from [`Engine::encode_snapshot`] bytes.
@@ -395,6 +507,7 @@ impl Engine {
     /// # Errors
     /// [`SnapshotError`] when the bytes do not decode.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        let bad = || SnapshotError(postcard::Error::DeserializeBadEncoding);
         let (mut state, rest): (SnapshotState, &[u8]) = postcard::take_from_bytes(bytes)?;
         let (digests, rest): (Vec<Option<CommandDigest>>, &[u8]) = if rest.is_empty() {
             // Written before command digests were kept.
@@ -402,20 +515,25 @@ impl Engine {
         } else {
             postcard::take_from_bytes(rest)?
         };
+        let mut section: Option<RetentionSection> = None;
         if !rest.is_empty() {
             let (controls, rest): (ets_registry::Controls, &[u8]) =
                 postcard::take_from_bytes(rest)?;
             state
                 .registry
                 .restore_controls(controls)
-                .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
+                .map_err(|_| bad())?;
             if !rest.is_empty() {
-                let policy: ets_registry::SerialPolicy = postcard::from_bytes(rest)?;
+                let (policy, rest): (ets_registry::SerialPolicy, &[u8]) =
+                    postcard::take_from_bytes(rest)?;
                 state.registry.restore_serial_policy(policy);
+                if !rest.is_empty() {
+                    section = Some(postcard::from_bytes(rest)?);
+                }
             }
         }
         if digests.len() != state.outcomes.len() {
-            return Err(SnapshotError(postcard::Error::DeserializeBadEncoding));
+            return Err(bad());
         }
         state.registry.rebuild_indexes();
         state
@@ -423,7 +541,7 @@ impl Engine {
             .restore_exchange_holds(&state.exchange.unit_holds())
             .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
         state.compliance.rehydrate();
-        Ok(Engine {
+        let mut engine = Engine {
             registry: state.registry,
             compliance: state.compliance,
             exchange: state.exchange,
@@ -431,11 +549,46 @@ impl Engine {
                 .outcomes
                 .into_iter()
                 .zip(digests)
-                .map(|((key, outcome), digest)| (key, Remembered { outcome, digest }))
+                .map(|((key, outcome), digest)| {
+                    let remembered = Remembered {
+                        outcome,
+                        digest,
+                        applied_at: 0,
+                    };
+                    (key, remembered)
+                })
                 .collect(),
             last_time: state.last_time,
             applied: state.applied,
-        })
+            window: None,
+        };
+        if let Some(section) = section {
+            engine.restore_retention(section).map_err(|()| bad())?;
+        }
+        Ok(engine)
+    }
+
+    /// Restores bounded retention from a decoded retention section.
+    fn restore_retention(&mut self, section: RetentionSection) -> Result<(), ()> {
+        if section.outcome_stamps.len() != self.outcomes.len() {
+            return Err(());
+        }
+        crate::retention::check_window(section.commands).map_err(|_| ())?;
+        let mut stamps = Vec::with_capacity(self.outcomes.len());
+        for ((key, remembered), stamp) in self.outcomes.iter_mut().zip(section.outcome_stamps) {
+            remembered.applied_at = stamp;
+            stamps.push((stamp, *key));
+        }
+        let mut window = Window::new(section.commands, stamps);
+        window.floors = section.floors.into_iter().collect();
+        self.window = Some(window);
+        self.registry
+            .restore_book_retention(section.commands, section.book);
+        self.exchange
+            .trades_mut()
+            .restore(section.commands, section.trades)?;
+        self.stamp(self.applied);
+        Ok(())
     }
 
     /// BLAKE3 of the canonical state encoding: equal states, equal hashes.

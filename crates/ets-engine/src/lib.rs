@@ -13,6 +13,7 @@ pub mod compliance;
 mod engine;
 mod entry;
 pub mod exchange;
+pub mod retention;
 
 pub use command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};
 pub use engine::{Applied, CommandDigest, Engine, REQUEST_ID_REUSED, SnapshotError, StateHash};

@@ -353,7 +353,6 @@ fn a_2021_shortfall_is_clawed_back_from_the_2022_allocation_issued_before_the_cl
         .engine
         .registry()
         .transactions()
-        .iter()
         .filter(|transaction| transaction.from == COAL_ACCOUNT)
         .find_map(|transaction| match &transaction.kind {
             TransactionKind::Cancel { reason } => Some(reason.clone()),

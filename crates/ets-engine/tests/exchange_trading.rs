@@ -307,7 +307,7 @@ fn a_match_moves_units_and_cash_in_the_same_step() {
     assert_eq!(world.cash(B), (2_000_000_000 - 300_300, 0));
     assert_eq!(world.cash(A), (100_000_000 + 299_700, 0));
     assert_eq!(world.cash(FEES), (600, 0));
-    let record = world.exchange.trades()[0];
+    let record = *world.exchange.trades().iter().next().expect("a trade");
     assert_eq!(
         (record.buyer, record.seller, record.price),
         (B, A, price(5_000))

@@ -10,7 +10,7 @@ use crate::schema::{
 };
 use crate::value::Value;
 use ets_engine::compliance::{ComplianceCommand, EntityResult};
-use ets_engine::exchange::{ExchangeCommand, ExchangeEffect, TradeRecord, TradeVenue};
+use ets_engine::exchange::{ExchangeCommand, ExchangeEffect, TradeLog, TradeRecord, TradeVenue};
 use ets_engine::{Command, Effect, Engine, Outcome};
 use ets_market::{OrderKind, Side, TradeMode};
 use ets_model::{AccountId, TransactionId};
@@ -62,10 +62,12 @@ impl Projector {
         registry: &Registry,
         rows: &mut Vec<Row>,
     ) -> Result<BTreeSet<AccountId>, HistoryError> {
-        let all = registry.transactions();
+        // Ids run from 1 without gaps; a bounded engine keeps finished
+        // transactions for a window of commands longer than any batch.
+        let count = registry.next_transaction_id().0 - 1;
         let mut changed: BTreeSet<u64> = std::mem::take(&mut self.pending);
-        changed.extend(self.transactions + 1..=all.len() as u64);
-        for transaction in &all[usize::try_from(self.transactions).unwrap_or(all.len())..] {
+        changed.extend(self.transactions + 1..=count);
+        for transaction in registry.transactions_from(TransactionId(self.transactions + 1)) {
             if let TransactionKind::Reversal { of } = transaction.kind {
                 changed.insert(of.0);
             }
@@ -83,22 +85,15 @@ impl Projector {
                 self.pending.insert(id);
             }
         }
-        self.transactions = all.len() as u64;
+        self.transactions = count;
         Ok(touched)
     }
 
-    fn trade_rows(
-        &mut self,
-        trades: &[TradeRecord],
-        rows: &mut Vec<Row>,
-    ) -> Result<(), HistoryError> {
-        let from = usize::try_from(self.trades)
-            .unwrap_or(trades.len())
-            .min(trades.len());
-        for trade in &trades[from..] {
+    fn trade_rows(&mut self, trades: &TradeLog, rows: &mut Vec<Row>) -> Result<(), HistoryError> {
+        for trade in trades.starting_at(self.trades + 1) {
             rows.push(trade_row(trade)?);
         }
-        self.trades = trades.len() as u64;
+        self.trades = trades.count();
         Ok(())
     }
 }
@@ -390,7 +385,7 @@ fn order_terms(
             let records = engine.exchange().trades();
             let traded = trades
                 .iter()
-                .filter_map(|id| records.get(usize::try_from(id.checked_sub(1)?).ok()?))
+                .filter_map(|&id| records.get(id))
                 .map(|trade| trade.quantity.tonnes())
                 .sum();
             Some((*account, "accept", None, traded))

@@ -48,7 +48,7 @@ impl Registry {
 
     fn check_reservations(&self) -> Result<(), String> {
         let mut promised: BTreeMap<(AccountId, u32), u64> = BTreeMap::new();
-        for transaction in self.transactions().iter().filter(|t| t.is_pending()) {
+        for transaction in self.transactions().filter(|t| t.is_pending()) {
             if transaction.kind != TransactionKind::Issue {
                 *promised
                     .entry((transaction.from, transaction.class_index))

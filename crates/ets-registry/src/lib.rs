@@ -8,6 +8,7 @@
 //! serial ranges. A refused command changes nothing.
 
 mod account;
+mod book;
 mod check;
 mod command;
 mod controls;
@@ -19,6 +20,7 @@ mod registry;
 mod transaction;
 
 pub use account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
+pub use book::BookRetention;
 pub use command::{Effect, RegistryCommand};
 pub use controls::{
     CALENDAR_TOML_MAX_BYTES, ControlSettings, Controls, DELAY_MAX_MINUTES, Delay, TrustedEntry,

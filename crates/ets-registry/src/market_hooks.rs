@@ -175,7 +175,7 @@ impl Registry {
         if let Some(found) = self.account_mut(buyer) {
             found.holding_entry(class_index).insert_sorted(&taken);
         }
-        let id = TransactionId(self.transactions.len() as u64 + 1);
+        let id = self.transactions.next_id();
         let change = |status| StatusChange {
             status,
             at: context.at,

@@ -3,6 +3,7 @@
 //! changes nothing.
 
 use crate::account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
+use crate::book::{BookRetention, TransactionBook};
 use crate::command::{Effect, RegistryCommand};
 use crate::controls::Controls;
 use crate::error::RegistryError;
@@ -36,7 +37,7 @@ pub struct Registry {
     class_indexes: BTreeMap<UnitClass, u32>,
     /// Serial ranges issued, per class index, in issue order.
     issued: Vec<Vec<SerialBlock>>,
-    pub(crate) transactions: Vec<Transaction>,
+    pub(crate) transactions: TransactionBook,
     reversals_pending: BTreeSet<TransactionId>,
     next_serial: u64,
     /// Units of issues awaiting approval: kept as commands change it and
@@ -629,7 +630,7 @@ impl Registry {
     /// Records a validated proposal: completes it at once when one signature
     /// suffices, else reserves its units and waits for approvals.
     fn propose(&mut self, context: Context, proposal: Proposal) -> Result<Effect, RegistryError> {
-        let id = TransactionId(self.transactions.len() as u64 + 1);
+        let id = self.transactions.next_id();
         let required = self.signatures_required(&proposal.kind, proposal.from);
         let mut transaction = Transaction {
             id,
@@ -762,12 +763,14 @@ impl Registry {
             }
         }
         self.reversals_pending.remove(&of);
-        if let Some(original) = self.transactions.get_mut(index_of(of)) {
+        if let Some(original) = self.transactions.get(of) {
+            let mut original = original.clone();
             original.history.push(StatusChange {
                 status: TransactionStatus::Reversed,
                 at: context.at,
                 by: context.requester,
             });
+            self.transactions.replace(original);
         }
     }
 
@@ -806,8 +809,7 @@ impl Registry {
         } else {
             None
         };
-        let index = index_of(id);
-        let mut transaction = self.transactions[index].clone();
+        let mut transaction = self.transaction(id)?.clone();
         transaction.approvals.push(context.requester);
         match delay {
             Some(delay) if delay.ends_at > context.at => {
@@ -820,7 +822,7 @@ impl Registry {
             _ => {}
         }
         let status = transaction.status();
-        self.transactions[index] = transaction;
+        self.transactions.replace(transaction);
         Ok(Effect::Transaction { id, status })
     }
 
@@ -885,8 +887,7 @@ impl Registry {
                 account,
             });
         }
-        let index = index_of(id);
-        let mut transaction = self.transactions[index].clone();
+        let mut transaction = self.transaction(id)?.clone();
         self.release_reservation(&transaction);
         if let TransactionKind::Reversal { of } = transaction.kind {
             self.reversals_pending.remove(&of);
@@ -896,7 +897,7 @@ impl Registry {
             at: context.at,
             by: context.requester,
         });
-        self.transactions[index] = transaction;
+        self.transactions.replace(transaction);
         Ok(Effect::Transaction { id, status })
     }
 
@@ -952,6 +953,18 @@ impl Registry {
             });
         }
         Ok(())
+    }
+
+    /// Checks that `requester` is a registered administrator.
+    ///
+    /// # Errors
+    /// [`RegistryError::NotAdministrator`] naming `action`.
+    pub fn require_administrator_of(
+        &self,
+        requester: ParticipantId,
+        action: &'static str,
+    ) -> Result<(), RegistryError> {
+        self.require_administrator(requester, action)
     }
 
     pub(crate) fn require_administrator(
@@ -1050,6 +1063,7 @@ impl Registry {
             .enumerate()
             .map(|(index, account)| (account.id, index as u32))
             .collect();
+        self.transactions.rebuild();
         self.pending_issue_total = self
             .transactions
             .iter()
@@ -1063,8 +1077,8 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::UnknownTransaction`].
     pub fn transaction(&self, id: TransactionId) -> Result<&Transaction, RegistryError> {
-        id.0.checked_sub(1)
-            .and_then(|index| self.transactions.get(usize::try_from(index).ok()?))
+        self.transactions
+            .get(id)
             .ok_or(RegistryError::UnknownTransaction(id))
     }
 
@@ -1118,9 +1132,68 @@ impl Registry {
         self.accounts.iter()
     }
 
-    /// All transactions, by id.
-    pub fn transactions(&self) -> &[Transaction] {
-        &self.transactions
+    /// Every transaction the engine retains, by id: all of them, or, under
+    /// bounded retention (docs/memory.md), the pending ones, completed
+    /// allocations and surrenders, and those finished within the window.
+    /// The history database holds every one.
+    pub fn transactions(&self) -> impl DoubleEndedIterator<Item = &Transaction> {
+        self.transactions.iter()
+    }
+
+    /// Retained transactions from `first` on, by id.
+    pub fn transactions_from(
+        &self,
+        first: TransactionId,
+    ) -> impl DoubleEndedIterator<Item = &Transaction> {
+        self.transactions.starting_at(first)
+    }
+
+    /// How many transactions the engine retains.
+    #[must_use]
+    pub fn retained_transactions(&self) -> usize {
+        self.transactions.len()
+    }
+
+    /// The id the next transaction will get (ids run from 1 without gaps;
+    /// every id below it was given, retained or not).
+    #[must_use]
+    pub fn next_transaction_id(&self) -> TransactionId {
+        self.transactions.next_id()
+    }
+
+    /// Completed surrenders, by id (retained whatever the retention: a
+    /// reversal may undo them).
+    pub fn completed_surrenders(&self) -> impl Iterator<Item = &Transaction> {
+        self.transactions.completed_surrenders()
+    }
+
+    /// Bounds what the registry retains to `window` commands (docs/memory.md).
+    /// Call [`Registry::begin_command`] before each command after it.
+    pub fn bound_retention(&mut self, window: u64) {
+        self.transactions.bound(window);
+    }
+
+    /// Tells the registry the number of the command about to be applied
+    /// (the engine's count of applied commands), which dates finished transactions.
+    pub fn begin_command(&mut self, number: u64) {
+        self.transactions.set_stamp(number);
+    }
+
+    /// Drops transactions finished a whole window before the current
+    /// command; returns how many (none while retention is unbounded).
+    pub fn prune_finished(&mut self) -> usize {
+        self.transactions.prune()
+    }
+
+    /// The retention bookkeeping the engine encodes for a bounded registry.
+    #[must_use]
+    pub fn book_retention(&self) -> BookRetention {
+        self.transactions.retention()
+    }
+
+    /// Restores the bookkeeping of a decoded bounded registry.
+    pub fn restore_book_retention(&mut self, window: u64, retention: BookRetention) {
+        self.transactions.restore(window, retention);
     }
 
     /// Every unit class with its interned index, in index order.
@@ -1182,10 +1255,6 @@ impl Registry {
             })
         })
     }
-}
-
-fn index_of(id: TransactionId) -> usize {
-    usize::try_from(id.0.saturating_sub(1)).unwrap_or(usize::MAX)
 }
 
 fn check_text(field: &'static str, text: &str) -> Result<(), RegistryError> {

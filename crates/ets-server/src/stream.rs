@@ -17,7 +17,7 @@ use ets_api::{
     Principal, QuoteEvent, Refusal, RefusalCode, StreamStats, SubscribedEvent, TradeEvent,
     Visibility, account_parties, authorise_read, transaction_view,
 };
-use ets_engine::exchange::{ExchangeEffect, TradeRecord};
+use ets_engine::exchange::{ExchangeEffect, TradeLog, TradeRecord};
 use ets_engine::{Effect, Outcome};
 use ets_model::{AccountId, Code, ParticipantId};
 use ets_registry::Effect as RegistryEffect;
@@ -421,14 +421,8 @@ fn add_readers(registry: &ets_registry::Registry, events: &mut [StreamEvent]) {
 }
 
 /// The records of `ids` (trade ids are numbered from 1 in settlement order).
-fn trade_records<'a>(
-    all: &'a [TradeRecord],
-    ids: &'a [u64],
-) -> impl Iterator<Item = &'a TradeRecord> {
-    ids.iter().filter_map(move |id| {
-        let index = usize::try_from(id.checked_sub(1)?).ok()?;
-        all.get(index).filter(|record| record.id == *id)
-    })
+fn trade_records<'a>(all: &'a TradeLog, ids: &'a [u64]) -> impl Iterator<Item = &'a TradeRecord> {
+    ids.iter().filter_map(move |&id| all.get(id))
 }
 
 /// A public `trade` on the market stream (no parties) and one `trade` per

@@ -159,7 +159,7 @@ struct Market<'d, 'a, S: Sink> {
     driver: &'d mut Driver<'a, S>,
     agents: Vec<Agent>,
     by_account: BTreeMap<AccountId, usize>,
-    seen: usize,
+    seen: u64,
     listed: Book,
     block: Option<Book>,
     continuous: bool,
@@ -213,7 +213,7 @@ pub(crate) fn run<'a, S: Sink>(
         .registry()
         .class_index(&input.class)
         .map_err(|e| anyhow::anyhow!("class: {e}"))?;
-    let seen = driver.sink.engine().exchange().trades().len();
+    let seen = driver.sink.engine().exchange().trades().count();
     let trading = &input.scenario.trading;
     let mut market = Market {
         driver,
@@ -320,7 +320,7 @@ impl<S: Sink> Market<'_, '_, S> {
 
     fn book_trades(&mut self) {
         let trades = self.driver.sink.engine().exchange().trades();
-        for record in &trades[self.seen..] {
+        for record in trades.starting_at(self.seen + 1) {
             let q = record.quantity.tonnes();
             let value = i128::from(record.price.ticks()) * i128::from(q);
             if let Some(&n) = self.by_account.get(&record.buyer) {
@@ -339,7 +339,7 @@ impl<S: Sink> Market<'_, '_, S> {
                 self.floor_bought += q;
             }
         }
-        self.seen = trades.len();
+        self.seen = trades.count();
     }
 
     fn band(&self, book: &Book) -> (i64, i64) {

@@ -177,7 +177,7 @@ fn not_eligible(
 }
 
 /// Units surrendered per (account, compliance year, unit class), counted in one pass over
-/// the registry's transactions (completed surrenders only; reversed ones no longer count).
+/// the registry's completed surrenders (reversed ones no longer count).
 pub(super) struct Surrenders {
     tonnes: BTreeMap<(AccountId, u16, u32), u64>,
     offset_classes: Vec<u32>,
@@ -195,13 +195,12 @@ impl Surrenders {
         counts: impl Fn(Timestamp) -> bool,
     ) -> Surrenders {
         let mut tonnes: BTreeMap<(AccountId, u16, u32), u64> = BTreeMap::new();
-        for transaction in registry.transactions() {
+        // Completed surrenders stay in the engine whatever its retention (a
+        // reversal may undo them), so this reads no pruned history.
+        for transaction in registry.completed_surrenders() {
             let TransactionKind::Surrender { compliance_year } = transaction.kind else {
                 continue;
             };
-            if transaction.status() != TransactionStatus::Completed {
-                continue;
-            }
             let completed = transaction
                 .history
                 .iter()

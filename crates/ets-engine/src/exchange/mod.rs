@@ -32,6 +32,7 @@ mod execute;
 mod limits;
 mod settle;
 mod state;
+mod trades;
 
 pub use command::{
     AuctionId, CashBalance, ExchangeCommand, ExchangeEffect, LocalTime, TradingCalendar,
@@ -42,3 +43,4 @@ pub use limits::{Allocations, HoldingLimit, NoAllocations};
 #[cfg(feature = "planted-settlement-failure")]
 pub use settle::PLANTED_FAILURE_TONNES;
 pub use state::{Exchange, TradeRecord, TradeVenue};
+pub use trades::{TradeLog, TradeRetention};

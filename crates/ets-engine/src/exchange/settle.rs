@@ -32,7 +32,7 @@ pub(super) struct Ledger<'a> {
     pub(super) registry: &'a mut Registry,
     pub(super) cash: &'a mut BTreeMap<AccountId, CashBalance>,
     pub(super) bought_today: &'a mut BTreeMap<(AccountId, u32), Quantity>,
-    pub(super) trades: &'a mut Vec<TradeRecord>,
+    pub(super) trades: &'a mut super::trades::TradeLog,
     pub(super) context: Context,
 }
 
@@ -276,11 +276,8 @@ impl Ledger<'_> {
         })
     }
 
-    fn record(&mut self, mut record: TradeRecord) -> u64 {
-        let id = self.trades.len() as u64 + 1;
-        record.id = id;
-        self.trades.push(record);
-        id
+    fn record(&mut self, record: TradeRecord) -> u64 {
+        self.trades.push(record)
     }
 
     /// Shrinks an order's hold to what its open quantity needs; drops it
@@ -369,7 +366,7 @@ mod tests {
         let mut registry = Registry::new();
         let mut cash = BTreeMap::new();
         let mut bought_today = BTreeMap::new();
-        let mut trades = Vec::new();
+        let mut trades = super::super::trades::TradeLog::default();
         let mut ledger = Ledger {
             registry: &mut registry,
             cash: &mut cash,

@@ -26,7 +26,7 @@ pub struct Exchange {
     /// for instruments with the T+1 rule.
     pub(super) bought_today: BTreeMap<(AccountId, u32), Quantity>,
     pub(super) auctions: BTreeMap<AuctionId, AuctionState>,
-    pub(super) trades: Vec<TradeRecord>,
+    pub(super) trades: super::trades::TradeLog,
 }
 
 /// One listed instrument.
@@ -273,10 +273,17 @@ impl Exchange {
             .unwrap_or_default()
     }
 
-    /// Every settled trade with its parties, in order.
+    /// The settled trades the engine retains, with their parties, in order:
+    /// all of them, or under bounded retention those of the last window
+    /// (docs/memory.md). The history database holds every one.
     #[must_use]
-    pub fn trades(&self) -> &[TradeRecord] {
+    pub fn trades(&self) -> &super::trades::TradeLog {
         &self.trades
+    }
+
+    /// Mutable trade log, for the engine's retention bookkeeping.
+    pub(crate) fn trades_mut(&mut self) -> &mut super::trades::TradeLog {
+        &mut self.trades
     }
 
     /// The outcome of a closed auction.

@@ -120,8 +120,7 @@ impl Registry {
     }
 
     fn complete_delayed(&mut self, id: TransactionId, ends_at: Timestamp) -> Effect {
-        let index = usize::try_from(id.0.saturating_sub(1)).unwrap_or(usize::MAX);
-        let Some(mut transaction) = self.transactions.get(index).cloned() else {
+        let Some(mut transaction) = self.transactions.get(id).cloned() else {
             unreachable!("a running delay names transaction {id}, which does not exist");
         };
         assert!(
@@ -144,7 +143,7 @@ impl Registry {
             });
         }
         let status = transaction.status();
-        self.transactions[index] = transaction;
+        self.transactions.replace(transaction);
         Effect::Transaction { id, status }
     }
 
@@ -179,8 +178,7 @@ impl Registry {
             at: context.at,
             by: context.requester,
         });
-        let index = usize::try_from(id.0.saturating_sub(1)).unwrap_or(usize::MAX);
-        self.transactions[index] = transaction;
+        self.transactions.replace(transaction);
         Ok(Effect::Transaction {
             id,
             status: TransactionStatus::Cancelled,

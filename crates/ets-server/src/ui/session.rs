@@ -52,12 +52,19 @@ pub(crate) fn random_token() -> Result<String, NoRandomness> {
 
 /// A fresh form nonce: the request id of the command the form will send.
 /// From 2^62 up, away from the small sequential ids API clients tend to use;
-/// below 2^63 so any JSON reader keeps it exact enough to compare.
+/// below 2^63 so any JSON reader keeps it exact enough to compare. The wall
+/// clock's seconds come first, then 20 random bits and 8 bits for the page's
+/// forms: a requester's ids increase from one second to the next, as bounded
+/// retention asks (docs/memory.md).
 pub(crate) fn random_request_id() -> Result<u64, NoRandomness> {
     let mut bytes = [0_u8; 8];
     getrandom::fill(&mut bytes).map_err(|error| NoRandomness(error.to_string()))?;
-    let low = u64::from_le_bytes(bytes) & ((1_u64 << 62) - 1);
-    Ok((1_u64 << 62) | low)
+    let random = u64::from_le_bytes(bytes) & ((1_u64 << 20) - 1);
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+        & ((1_u64 << 34) - 1);
+    Ok((1_u64 << 62) | (seconds << 28) | (random << 8))
 }
 
 impl Sessions {
@@ -217,5 +224,25 @@ mod tests {
             let id = random_request_id().unwrap();
             assert!((1_u64 << 62..1_u64 << 63).contains(&id), "{id}");
         }
+    }
+
+    #[test]
+    fn form_request_ids_increase_from_one_second_to_the_next() {
+        // Goal: under bounded retention a requester's ids must increase; the
+        // seconds lead, so a later page's ids are above an earlier second's.
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        let before = now();
+        let id = random_request_id().unwrap();
+        let after = now();
+        let seconds = (id >> 28) & ((1_u64 << 34) - 1);
+        assert!((before..=after).contains(&seconds), "{seconds}");
+        let earlier_second_highest =
+            (1_u64 << 62) | ((seconds - 1) << 28) | (((1 << 20) - 1) << 8) | 255;
+        assert!(id > earlier_second_highest);
     }
 }

@@ -167,9 +167,8 @@ pub(crate) fn dashboard(engine: &Engine, principal: &Principal) -> Dashboard {
         .take(ACCOUNTS_LISTED_MAX)
         .collect();
     let ids: Vec<AccountId> = accounts.iter().map(|account| account.id).collect();
-    let transactions = registry.transactions();
-    let pending = transactions
-        .iter()
+    let pending = registry
+        .transactions()
         .rev()
         .take(PENDING_SCAN_MAX)
         .filter(|t| t.is_pending() && (ids.contains(&t.from) || ids.contains(&t.to)))

@@ -1,0 +1,250 @@
+//! The registry's transactions as the engine keeps them: every one by
+//! default, or, once bounded retention is set (docs/memory.md), only those
+//! its rules still need (pending ones, completed allocations and surrenders,
+//! which a reversal may undo) and finished ones for a window of commands, so
+//! that the history database, fed after each durable batch, sees every change.
+
+use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
+use ets_model::TransactionId;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Transactions by id, with the bookkeeping of bounded retention.
+///
+/// Encoded as the sequence of retained transactions in id order: exactly the
+/// encoding of the `Vec<Transaction>` it replaced, so unbounded states hash as
+/// before. The retention bookkeeping is encoded by the engine (see
+/// [`BookRetention`]).
+#[derive(Debug, Clone)]
+pub(crate) struct TransactionBook {
+    by_id: BTreeMap<u64, Transaction>,
+    /// The id the next transaction gets.
+    next_id: u64,
+    /// The window, in commands, once retention is bounded.
+    window: Option<u64>,
+    /// The number of the command being applied (the engine's count of applied commands).
+    stamp: u64,
+    /// Finished transactions waiting to leave: (stamp when finished, id), in stamp order.
+    finished: VecDeque<(u64, u64)>,
+    /// Completed allocations and surrenders, kept while a reversal may undo them.
+    reversible: BTreeSet<u64>,
+}
+
+/// What the engine encodes of a bounded book: the next id and the finished
+/// transactions still retained, with the command they finished at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookRetention {
+    /// The id the next transaction gets.
+    pub next_id: u64,
+    /// (command number when finished, transaction id), in order.
+    pub finished: Vec<(u64, u64)>,
+}
+
+/// Equal when they retain the same transactions under the same bookkeeping;
+/// the number of the command being applied is not state.
+impl PartialEq for TransactionBook {
+    fn eq(&self, other: &TransactionBook) -> bool {
+        self.by_id == other.by_id
+            && self.next_id == other.next_id
+            && self.window == other.window
+            && self.finished == other.finished
+    }
+}
+
+impl Eq for TransactionBook {}
+
+impl Default for TransactionBook {
+    fn default() -> TransactionBook {
+        TransactionBook {
+            by_id: BTreeMap::new(),
+            next_id: 1,
+            window: None,
+            stamp: 0,
+            finished: VecDeque::new(),
+            reversible: BTreeSet::new(),
+        }
+    }
+}
+
+impl TransactionBook {
+    /// The id the next transaction gets.
+    pub(crate) fn next_id(&self) -> TransactionId {
+        TransactionId(self.next_id)
+    }
+
+    /// A retained transaction.
+    pub(crate) fn get(&self, id: TransactionId) -> Option<&Transaction> {
+        self.by_id.get(&id.0)
+    }
+
+    /// Every retained transaction, by id.
+    pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = &Transaction> {
+        self.by_id.values()
+    }
+
+    /// Retained transactions from `first` on, by id.
+    pub(crate) fn starting_at(
+        &self,
+        first: TransactionId,
+    ) -> impl DoubleEndedIterator<Item = &Transaction> {
+        self.by_id
+            .range(first.0..)
+            .map(|(_, transaction)| transaction)
+    }
+
+    /// How many transactions are retained.
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Completed surrenders (never pruned: a reversal may undo them).
+    pub(crate) fn completed_surrenders(&self) -> impl Iterator<Item = &Transaction> {
+        self.reversible
+            .iter()
+            .filter_map(|id| self.by_id.get(id))
+            .filter(|t| matches!(t.kind, TransactionKind::Surrender { .. }))
+    }
+
+    /// Records a new transaction, which must carry [`TransactionBook::next_id`].
+    pub(crate) fn push(&mut self, transaction: Transaction) {
+        assert_eq!(
+            transaction.id.0, self.next_id,
+            "registry invariant broken: transactions are numbered in order"
+        );
+        self.next_id += 1;
+        self.put(transaction);
+    }
+
+    /// Replaces a retained transaction after its status changed.
+    pub(crate) fn replace(&mut self, transaction: Transaction) {
+        assert!(
+            self.by_id.contains_key(&transaction.id.0),
+            "registry invariant broken: transaction {} changed after it left the engine",
+            transaction.id
+        );
+        self.put(transaction);
+    }
+
+    fn put(&mut self, transaction: Transaction) {
+        let id = transaction.id.0;
+        let status = transaction.status();
+        let reversible_kind = matches!(
+            transaction.kind,
+            TransactionKind::Allocate | TransactionKind::Surrender { .. }
+        );
+        if status == TransactionStatus::Completed && reversible_kind {
+            self.reversible.insert(id);
+        } else if is_final(status) {
+            self.reversible.remove(&id);
+            if self.window.is_some() {
+                self.finished.push_back((self.stamp, id));
+            }
+        }
+        self.by_id.insert(id, transaction);
+    }
+
+    /// Sets the number of the command being applied.
+    pub(crate) fn set_stamp(&mut self, stamp: u64) {
+        self.stamp = stamp;
+    }
+
+    /// Bounds retention to `window` commands: transactions already finished
+    /// leave `window` commands from now.
+    pub(crate) fn bound(&mut self, window: u64) {
+        if self.window.is_none() {
+            let stamp = self.stamp;
+            self.finished = self
+                .by_id
+                .values()
+                .filter(|t| is_final(t.status()) && !self.reversible.contains(&t.id.0))
+                .map(|t| (stamp, t.id.0))
+                .collect();
+        }
+        self.window = Some(window);
+    }
+
+    /// Drops finished transactions that finished `window` or more commands
+    /// before the current one; returns how many.
+    pub(crate) fn prune(&mut self) -> usize {
+        let Some(window) = self.window else {
+            return 0;
+        };
+        let mut pruned = 0;
+        while let Some(&(finished_at, id)) = self.finished.front() {
+            if finished_at.saturating_add(window) > self.stamp {
+                break;
+            }
+            self.finished.pop_front();
+            self.by_id.remove(&id);
+            pruned += 1;
+        }
+        pruned
+    }
+
+    /// The bookkeeping the engine encodes once retention is bounded.
+    pub(crate) fn retention(&self) -> BookRetention {
+        BookRetention {
+            next_id: self.next_id,
+            finished: self.finished.iter().copied().collect(),
+        }
+    }
+
+    /// Restores the bookkeeping of a decoded bounded state.
+    pub(crate) fn restore(&mut self, window: u64, retention: BookRetention) {
+        self.window = Some(window);
+        self.next_id = retention.next_id;
+        self.finished = retention.finished.into();
+    }
+
+    /// Recomputes what decoding does not carry: the next id of an
+    /// unbounded state and the reversible set.
+    pub(crate) fn rebuild(&mut self) {
+        if self.window.is_none() {
+            self.next_id = self.by_id.keys().next_back().map_or(1, |last| last + 1);
+        }
+        self.reversible = self
+            .by_id
+            .values()
+            .filter(|t| {
+                t.status() == TransactionStatus::Completed
+                    && matches!(
+                        t.kind,
+                        TransactionKind::Allocate | TransactionKind::Surrender { .. }
+                    )
+            })
+            .map(|t| t.id.0)
+            .collect();
+    }
+}
+
+/// Whether a transaction's status is final (reversal aside).
+fn is_final(status: TransactionStatus) -> bool {
+    matches!(
+        status,
+        TransactionStatus::Completed
+            | TransactionStatus::Rejected
+            | TransactionStatus::Cancelled
+            | TransactionStatus::Reversed
+            | TransactionStatus::Failed
+    )
+}
+
+impl Serialize for TransactionBook {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.by_id.values())
+    }
+}
+
+impl<'de> Deserialize<'de> for TransactionBook {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TransactionBook, D::Error> {
+        let transactions = Vec::<Transaction>::deserialize(deserializer)?;
+        let mut book = TransactionBook::default();
+        for transaction in transactions {
+            if book.by_id.insert(transaction.id.0, transaction).is_some() {
+                return Err(serde::de::Error::custom("a transaction id appears twice"));
+            }
+        }
+        book.rebuild();
+        Ok(book)
+    }
+}
