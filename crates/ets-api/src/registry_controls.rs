@@ -82,11 +82,11 @@ pub struct ControlSettingsJson {
     /// Business days before a trusted account is active (EU: 4).
     #[serde(default = "eu_activation")]
     pub trusted_activation_business_days: u8,
-    /// When the daily release window opens, `HH:MM` (EU: 10:00).
+    /// When the daily business window opens, `HH:MM`: transfers start only inside it (EU: 10:00).
     #[serde(default = "eu_opens")]
     #[schemars(with = "crate::schema::ClockText")]
     pub window_opens: String,
-    /// When it closes, `HH:MM` (EU: 16:00).
+    /// When the business window closes, `HH:MM` (EU: 16:00).
     #[serde(default = "eu_closes")]
     #[schemars(with = "crate::schema::ClockText")]
     pub window_closes: String,
