@@ -290,18 +290,22 @@ pub(crate) async fn require_user(
     }
     let reads_only = matches!(*request.method(), Method::GET | Method::HEAD)
         || !crate::http::serves(&request, ets_api::Verb::Post);
-    if !reads_only && !principal.role.may_write() {
-        return error(
-            StatusCode::FORBIDDEN,
-            "role_forbids",
-            format!(
-                "user {} has the role {}, which may only read",
-                principal.name, principal.role
-            ),
-        );
+    if !reads_only && let Some(message) = write_forbidden(&principal) {
+        return error(StatusCode::FORBIDDEN, "role_forbids", message);
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
+}
+
+/// Why `principal` may not write at all (`role_forbids`, 403), if its role
+/// only reads: one rule for the JSON API and the web UI's forms.
+pub(crate) fn write_forbidden(principal: &Principal) -> Option<String> {
+    (!principal.role.may_write()).then(|| {
+        format!(
+            "user {} has the role {}, which may only read",
+            principal.name, principal.role
+        )
+    })
 }
 
 /// What a request's body costs from its user's byte budget: its declared

@@ -495,6 +495,15 @@ async fn send_form(
             &back,
         )
     };
+    if let Some(message) = crate::auth::write_forbidden(&user.principal) {
+        return problem(
+            StatusCode::FORBIDDEN,
+            Some(&viewer),
+            "role_forbids",
+            &message,
+            &back,
+        );
+    }
     let request_id = match number_field(fields, "request_id") {
         Ok(id) => id,
         Err(message) => return bad_form(message),
@@ -512,13 +521,10 @@ async fn send_form(
     let request = match ets_api::parse_request(&line) {
         Ok(request) => request,
         Err(error) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                Some(&viewer),
-                error.code,
-                &error.message,
-                &back,
-            );
+            // The JSON API's status for the same code (400 malformed, 422 invalid value).
+            let status = StatusCode::from_u16(ets_api::status_of_code(error.code))
+                .unwrap_or(StatusCode::BAD_REQUEST);
+            return problem(status, Some(&viewer), error.code, &error.message, &back);
         }
     };
     // The same decision as the JSON API's, from the same metadata.
