@@ -214,9 +214,10 @@ impl Engine {
         };
         // The last W commands, this one included, stay remembered.
         let last = self.applied - 1;
-        for key in window.expire(last) {
-            self.outcomes.remove(&key);
-        }
+        let outcomes = &mut self.outcomes;
+        window.expire(last, |key| {
+            outcomes.remove(&key);
+        });
         self.stamp(last);
         self.registry.prune_finished();
         self.exchange.trades_mut().prune();

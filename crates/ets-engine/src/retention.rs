@@ -64,9 +64,9 @@ impl Window {
     }
 
     /// Removes from `order` the requests applied a whole window before
-    /// command `now`, raising their requesters' floors; returns their keys.
-    pub(crate) fn expire(&mut self, now: u64) -> Vec<RequestKey> {
-        let mut gone = Vec::new();
+    /// command `now`, raising their requesters' floors, and hands each key to
+    /// `forget` (no list is built: this runs once per applied command).
+    pub(crate) fn expire(&mut self, now: u64, mut forget: impl FnMut(RequestKey)) {
         while let Some(&(applied_at, key)) = self.order.front() {
             if applied_at.saturating_add(self.commands) > now {
                 break;
@@ -74,9 +74,8 @@ impl Window {
             self.order.pop_front();
             let floor = self.floors.entry(key.0).or_insert(key.1);
             *floor = (*floor).max(key.1);
-            gone.push(key);
+            forget(key);
         }
-        gone
     }
 }
 
