@@ -5,26 +5,9 @@ use ets_server::Role;
 use serde_json::{Value, json};
 
 mod common;
-use common::{EventStream, PASSWORD, Server, agent, bearer, finish, get, post, start};
-
-/// Participants 1 (administrator), 10 (plant) and 20 (fund); accounts 1
-/// (issuance), 100 (plant's, 1 of 1) and 200 (fund's); 500,000 t in 100.
-fn setup(server: &Server, admin: &str) {
-    let commands = [
-        json!({"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}),
-        json!({"request_id":2,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}),
-        json!({"request_id":3,"requester":1,"command":"register_participant","id":20,"kind":"institution","name":"Fund"}),
-        json!({"request_id":4,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}),
-        json!({"request_id":5,"requester":1,"command":"open_account","id":100,"kind":"operator_holding","holder":10,"representatives":[10]}),
-        json!({"request_id":6,"requester":1,"command":"open_account","id":200,"kind":"trading","holder":20,"representatives":[20]}),
-        json!({"request_id":7,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1000000}),
-        json!({"request_id":8,"requester":1,"command":"allocate","to":100,"unit":"CEA-2021","quantity":500000}),
-    ];
-    for command in commands {
-        let answer = post(server, admin, &command);
-        assert_eq!(answer.status, 200, "{}", answer.body);
-    }
-}
+use common::{
+    EventStream, PASSWORD, Server, agent, bearer, finish, get, plant_and_fund, post, start,
+};
 
 fn holding(server: &Server, admin: &str, account: u64) -> Value {
     get(server, admin, &format!("/api/accounts/{account}")).body["holdings"].clone()
@@ -48,7 +31,7 @@ fn a_cross_site_form_cannot_move_units() {
     );
     let admin = bearer(&server, "admin");
     let plant = bearer(&server, "plant");
-    setup(&server, &admin);
+    plant_and_fund(&server, &admin);
     let before = holding(&server, &admin, 100);
     let body = transfer(50, 10).to_string();
     for (content_type, origin, status, code) in [
@@ -119,7 +102,7 @@ fn a_representative_acting_for_the_administrator_cannot_run_the_registry() {
     );
     let admin = bearer(&server, "admin");
     let insider = bearer(&server, "insider");
-    setup(&server, &admin);
+    plant_and_fund(&server, &admin);
     let before = holding(&server, &admin, 1);
     let commands = [
         json!({"request_id":60,"requester":1,"command":"issue","unit":"CEA-2021","quantity":575260}),
@@ -157,7 +140,7 @@ fn names_with_control_or_bidi_characters_are_refused() {
     // the rule) and the participant is not registered.
     let server = start(&[("admin", 1, Role::Administrator)], |_, _| {});
     let admin = bearer(&server, "admin");
-    setup(&server, &admin);
+    plant_and_fund(&server, &admin);
     for (id, name) in [(30, "Plant\u{202e}tnalP"), (31, "Plant\nAdmin")] {
         let answer = post(
             &server,
@@ -190,7 +173,7 @@ fn a_removed_representative_stops_receiving_the_account_stream() {
     );
     let admin = bearer(&server, "admin");
     let plant = bearer(&server, "plant");
-    setup(&server, &admin);
+    plant_and_fund(&server, &admin);
     let both = json!({"request_id":79,"requester":1,"command":"set_approval_rule","account":200,"representatives":[20,10],"approvals_required":1});
     assert_eq!(post(&server, &admin, &both).status, 200);
     let mut stream = EventStream::open(&server, &plant, "/api/stream/accounts/200").expect("200");
@@ -229,7 +212,7 @@ fn the_oversize_batch_attack_is_limited_and_the_store_keeps_accepting_writes() {
     );
     let admin = bearer(&server, "admin");
     let plant = bearer(&server, "plant");
-    setup(&server, &admin);
+    plant_and_fund(&server, &admin);
     let batch = |first: u64| -> String {
         (0..2_000)
             .map(|index| transfer(first + index, 1).to_string())

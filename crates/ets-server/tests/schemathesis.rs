@@ -7,12 +7,11 @@
 //! are still checked by the OpenAPI test in `api.rs`).
 
 use ets_server::Role;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{Server, bearer, post};
+use common::bearer;
 
 /// The schemathesis release the run is pinned to.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
@@ -66,25 +65,6 @@ fn schemathesis() -> PathBuf {
     st
 }
 
-/// Participants 1 (the administrator), 10 and 20 with accounts 1, 100 and
-/// 200 and units on 100, so reads and commands meet existing things too.
-fn fill(server: &Server, admin: &str) {
-    let commands = [
-        json!({"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}),
-        json!({"request_id":2,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}),
-        json!({"request_id":3,"requester":1,"command":"register_participant","id":20,"kind":"institution","name":"Fund"}),
-        json!({"request_id":4,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}),
-        json!({"request_id":5,"requester":1,"command":"open_account","id":100,"kind":"operator_holding","holder":10,"representatives":[10]}),
-        json!({"request_id":6,"requester":1,"command":"open_account","id":200,"kind":"trading","holder":20,"representatives":[20]}),
-        json!({"request_id":7,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1000000}),
-        json!({"request_id":8,"requester":1,"command":"allocate","to":100,"unit":"CEA-2021","quantity":500000}),
-    ];
-    for command in commands {
-        let answer = post(server, admin, &command);
-        assert_eq!(answer.status, 200, "{}", answer.body);
-    }
-}
-
 /// What schemathesis may expect beyond its defaults, with the reasons:
 /// schema-valid commands may still break the engine's rules (`422`, e.g.
 /// too few units), which is an answer to valid data, not a refusal of it.
@@ -125,7 +105,8 @@ fn the_api_keeps_its_openapi_contract_under_fuzzing() {
     let st = schemathesis();
     let server = common::start(&[("admin", 1, Role::Administrator)], |_, _| {});
     let admin = bearer(&server, "admin");
-    fill(&server, &admin);
+    // Existing participants, accounts and units, so reads and commands meet them too.
+    common::plant_and_fund(&server, &admin);
     let reports = tempfile::tempdir().expect("temp dir");
     let junit = reports.path().join("junit.xml");
     let mut child = Command::new(&st)

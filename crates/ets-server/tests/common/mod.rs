@@ -228,3 +228,22 @@ impl EventStream {
         panic!("no {name} event came in 100 events");
     }
 }
+
+/// Participants 1 (administrator), 10 (plant) and 20 (fund); accounts 1
+/// (issuance), 100 (plant's, 1 of 1) and 200 (fund's); 500,000 t in 100.
+pub fn plant_and_fund(server: &Server, admin: &str) {
+    let commands = [
+        serde_json::json!({"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}),
+        serde_json::json!({"request_id":2,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}),
+        serde_json::json!({"request_id":3,"requester":1,"command":"register_participant","id":20,"kind":"institution","name":"Fund"}),
+        serde_json::json!({"request_id":4,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}),
+        serde_json::json!({"request_id":5,"requester":1,"command":"open_account","id":100,"kind":"operator_holding","holder":10,"representatives":[10]}),
+        serde_json::json!({"request_id":6,"requester":1,"command":"open_account","id":200,"kind":"trading","holder":20,"representatives":[20]}),
+        serde_json::json!({"request_id":7,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1000000}),
+        serde_json::json!({"request_id":8,"requester":1,"command":"allocate","to":100,"unit":"CEA-2021","quantity":500000}),
+    ];
+    for command in commands {
+        let answer = post(server, admin, &command);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+}
