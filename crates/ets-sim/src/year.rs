@@ -5,6 +5,7 @@
 //! deadline, close. Dates come from the rulebook (`timeline`). Each step is a
 //! module of its own.
 
+mod chain;
 mod close;
 mod commands;
 mod driver;
@@ -15,6 +16,7 @@ mod setup;
 mod summary;
 mod timeline;
 
+pub use chain::{ChainOutcome, PeriodResult, run_chain};
 pub(crate) use driver::Driver;
 pub use driver::Sink;
 pub(crate) use foresight::foresight;
@@ -128,6 +130,11 @@ fn rulebook_number(text: &str, table: &str, key: &str) -> Option<f64> {
         toml::Value::Integer(i) => Some(*i as f64),
         _ => None,
     }
+}
+
+/// A price in yuan/t as the engine's price (fen ticks); `None` if out of range.
+pub(crate) fn yuan_price(yuan: f64) -> Option<ets_model::Price> {
+    ets_model::Price::try_new((yuan * 100.0).round() as i64).ok()
 }
 
 fn allowance(year: u16) -> Result<UnitClass> {

@@ -110,6 +110,11 @@ impl<'f> Surrenders<'f> {
             order.push(allowance(*year)?);
         }
         order.push(self.facts.cea);
+        // Then the other vintages the rulebook accepts (units banked in earlier periods of a
+        // multi-year run), oldest first.
+        for vintage in eligible_vintages(&self.facts.rulebook) {
+            order.push(allowance(vintage)?);
+        }
         let mut unique = Vec::with_capacity(order.len());
         for class in order {
             if !unique.contains(&class) {
@@ -163,6 +168,46 @@ impl<'f> Surrenders<'f> {
     }
 }
 
+/// The market's average price in the month of the last deadline, up to it (China 2024
+/// fines: the average of the month before the deadline, e.g. 1-31 Dec 2024 for 31 Dec
+/// 2024); the scenario's reference price when nothing traded then.
+fn deadline_month_average(
+    engine: &ets_engine::Engine,
+    facts: &YearFacts<'_>,
+) -> Option<ets_model::Price> {
+    let due = facts.timeline.last_deadline().due;
+    let from = ets_time::CivilDate::try_new(due.year(), due.month(), 1).ok()?;
+    let (from_ms, to_ms) = (
+        day_ms(from, 0) - 8 * 3_600_000,
+        day_ms(due.add_days(1).ok()?, 0) - 8 * 3_600_000,
+    );
+    let (mut tonnes, mut value) = (0u64, 0i128);
+    for trade in engine.exchange().trades().iter() {
+        if (from_ms..to_ms).contains(&trade.at.0) {
+            tonnes += trade.quantity.tonnes();
+            value += i128::from(trade.price.ticks()) * i128::from(trade.quantity.tonnes());
+        }
+    }
+    if tonnes == 0 {
+        return super::yuan_price(facts.scenario.market.price_mean);
+    }
+    ets_model::Price::try_new(i64::try_from(value / i128::from(tonnes)).ok()?).ok()
+}
+
+/// The vintages the rulebook text accepts for surrender, ascending (none if it does not parse).
+fn eligible_vintages(rulebook: &str) -> Vec<u16> {
+    ets_scheme::Rulebook::from_toml_str(rulebook, "the scenario's rulebook")
+        .map(|rules| {
+            rules
+                .surrender
+                .eligible_vintages
+                .iter()
+                .map(|v| v.0)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Closes the year after the last deadline and returns the closed results.
 pub(super) fn close_year<S: Sink>(
     driver: &mut Driver<'_, S>,
@@ -174,7 +219,7 @@ pub(super) fn close_year<S: Sink>(
         compliance(ComplianceCommand::CloseYear {
             scheme: facts.scheme.clone(),
             year: facts.year,
-            reference_average_price: None,
+            reference_average_price: deadline_month_average(driver.sink.engine(), facts),
         }),
     )?;
     Ok(driver

@@ -107,7 +107,14 @@ impl Positions {
         let engine = driver.sink.engine();
         let provisional = engine
             .compliance()
-            .results(engine.registry(), &facts.scheme, facts.year, None)
+            // A price for the China 2024 fine, which the provisional results need but the
+            // positions do not read (the close uses the deadline month's market average).
+            .results(
+                engine.registry(),
+                &facts.scheme,
+                facts.year,
+                super::yuan_price(facts.scenario.market.price_mean),
+            )
             .map_err(|e| anyhow::anyhow!("provisional results: {e}"))?;
         let mut obligation = vec![0u64; entities.len()];
         let mut short = vec![0u64; entities.len()];
