@@ -1088,6 +1088,8 @@ pub struct SimUnit {
     pub heat_supply_ratio: f64,
     /// Base-year electricity supplied, whole MWh.
     pub base_supply_mwh: u64,
+    /// Base-year electricity generated, whole MWh (the allocation basis from 2023).
+    pub base_generation_mwh: u64,
     /// Base-year heat supplied, whole GJ.
     pub base_heat_gj: u64,
     /// Fuel actually burnt.
@@ -1375,6 +1377,7 @@ fn build_unit(rng: &mut Rng, scenario: &Scenario, n: usize, draft: Draft) -> Sim
         heat_gj: heat_gj.round() as u64,
         heat_supply_ratio,
         base_supply_mwh: (supply * (1.0 + change)).round() as u64,
+        base_generation_mwh: (generation_mwh * (1.0 + change)).round() as u64,
         base_heat_gj: (heat_gj * (1.0 + change)).round() as u64,
         fuel,
     }
