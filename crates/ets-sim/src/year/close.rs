@@ -163,6 +163,34 @@ impl<'f> Surrenders<'f> {
     }
 }
 
+/// Each sector firm surrenders what it holds up to its obligation by the last deadline,
+/// and each sector's year closes when the power sector's does.
+pub(super) fn close_sectors<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+    sectors: &[crate::sector::SectorYear],
+) -> Result<()> {
+    if sectors.is_empty() {
+        return Ok(());
+    }
+    let timeline = &facts.timeline;
+    let surrender_ms = timeline
+        .last_deadline()
+        .surrender_ms(&timeline.trading_days);
+    let price = reference_price(driver.sink.engine(), facts)?;
+    let periods: Vec<_> = sectors
+        .iter()
+        .map(|sector| sector.period(facts.year))
+        .collect();
+    for period in &periods {
+        crate::sector::period::surrender(driver, period, surrender_ms, price)?;
+    }
+    for period in &periods {
+        crate::sector::period::close(driver, period, timeline.close_ms()?, price)?;
+    }
+    Ok(())
+}
+
 /// Closes the year after the last deadline and returns the closed results.
 pub(super) fn close_year<S: Sink>(
     driver: &mut Driver<'_, S>,

@@ -160,6 +160,19 @@ impl Positions {
         })
     }
 
+    /// Appends the sector firms' lines `(obligation, verified, allocation, holdings)`,
+    /// in entity order after the power entities: they aim to surrender in full.
+    pub(crate) fn join_sectors(&mut self, lines: &[(u64, u64, u64, u64)]) {
+        for &(owed, verified, allocation, holds) in lines {
+            self.obligation.push(owed);
+            self.short.push(verified.saturating_sub(allocation));
+            self.verified.push(verified);
+            self.target.push(owed);
+            self.surplus.push(holds.saturating_sub(owed));
+            self.need.push(owed.saturating_sub(holds));
+        }
+    }
+
     /// Per entity: tonnes it must still buy to hold the first intermediate deadline's
     /// share of its obligation (China 2021: 95% by 15 November 2023); 0 without one.
     pub(crate) fn need_before_intermediate(&self, timeline: &super::Timeline) -> Vec<u64> {
