@@ -244,3 +244,41 @@ fn a_sector_without_a_rulebook_for_the_year_is_refused_naming_file_key_and_value
     let entries = std::fs::read_dir(dir.path()).expect("dir").count();
     assert_eq!(entries, 1, "nothing written beside the scenario");
 }
+
+#[test]
+fn the_shipped_sectors_add_about_1300_firms_and_3_gt() {
+    // Goal: the four-sector scenarios are sized as published (docs/sources.md#cn-sectors:
+    // more than 1,300 new firms, about +3 Gt), and the 2025 intensity allocation balances
+    // each sector within half a tonne per firm.
+    for year in [2024u16, 2025] {
+        let scenario = scenario(&format!("cn-four-sectors-{year}.toml"));
+        let years = ets_sim::sector::sector_years(&scenario, scenario.scenario.entities)
+            .expect("sectors");
+        let firms: usize = years.iter().map(|y| y.firms.len()).sum();
+        assert!((1_300..=1_500).contains(&firms), "{firms} firms");
+        let mut total = 0u64;
+        for (spec, sector) in scenario.sectors.iter().zip(&years) {
+            let rulebook = Rulebook::load(&spec.rulebook).expect("rulebook");
+            let rules = rulebook.sector_allocation().expect("sector rules");
+            let inputs: Vec<_> = sector
+                .firms
+                .iter()
+                .map(|firm| {
+                    let co2e = ets_scheme::sector::co2_equivalent(rules, &firm.gases())
+                        .expect("co2e");
+                    firm.formula_input(co2e.tonnes())
+                })
+                .collect();
+            let allocation =
+                ets_scheme::sector::sector_allocation(rules, &inputs).expect("allocates");
+            let gap = allocation
+                .total
+                .tonnes()
+                .abs_diff(allocation.verified_total.tonnes());
+            assert!(gap <= inputs.len() as u64 / 2, "{}: {gap} t", spec.scheme);
+            total += allocation.verified_total.tonnes();
+        }
+        let gt = total as f64 / 1e9;
+        assert!((2.7..=3.3).contains(&gt), "{year}: {gt} Gt");
+    }
+}
