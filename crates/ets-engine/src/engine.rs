@@ -276,11 +276,16 @@ impl Engine {
         }
         let result = match &envelope.command {
             Command::Registry(command) => self.execute_registry(context, command),
-            Command::Compliance(command) => self
-                .compliance
-                .execute(&mut self.registry, context, command)
-                .map(Effect::Compliance)
-                .map_err(Rejection::from),
+            Command::Compliance(command) => {
+                let exchange = &self.exchange;
+                let net_sales = |registry: &ets_registry::Registry, unit: &ets_model::Code| {
+                    exchange.net_allowance_sales(registry, unit)
+                };
+                self.compliance
+                    .execute(&mut self.registry, context, command, &net_sales)
+                    .map(Effect::Compliance)
+                    .map_err(Rejection::from)
+            }
             Command::Exchange(command) => self
                 .exchange
                 .execute_with(&mut self.registry, &self.compliance, context, command)

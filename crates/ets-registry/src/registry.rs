@@ -1002,10 +1002,10 @@ impl Registry {
         }
     }
 
-    fn has_pending_involving(&self, account: AccountId) -> bool {
-        self.transactions
-            .iter()
-            .any(|t| t.is_pending() && (t.from == account || t.to == account))
+    /// Whether a transaction awaiting approval or delayed involves `account`
+    /// (a counter per account, not a scan of the history).
+    pub(crate) fn has_pending_involving(&self, account: AccountId) -> bool {
+        self.transactions.has_pending_involving(account)
     }
 
     fn intern(&mut self, class: UnitClass) -> u32 {

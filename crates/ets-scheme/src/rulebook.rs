@@ -538,6 +538,10 @@ pub struct CarryOverRules {
     pub fixed: Quantity,
     /// The multiple of net sales (1.5).
     pub net_sales_multiple: Decimal,
+    /// The last vintage the cap covers (`last_vintage`, China: 2024): it binds at the
+    /// close of the period ending with that year, on allowances of that vintage and
+    /// older. `None`: the rulebook's last compliance year.
+    pub last_vintage: Option<Vintage>,
 }
 
 /// Which vintages may be surrendered (`[surrender]`).
@@ -1241,6 +1245,7 @@ fn read_carry_over(mut table: TableReader<'_>) -> Result<CarryOverRules, Ruleboo
             "net_sales_multiple",
             Bounds::closed(Decimal::ZERO, Decimal::ONE_HUNDRED),
         )?,
+        last_vintage: table.optional_year("last_vintage")?.map(Vintage),
     };
     table.finish()?;
     Ok(rules)

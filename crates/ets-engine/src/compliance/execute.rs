@@ -1,6 +1,7 @@
 //! Executing compliance commands: the dispatch, loading rulebooks and
 //! registering covered entities.
 
+use super::carry_over::NetSales;
 use super::command::{ComplianceCommand, EntitySpec};
 use super::error::ComplianceError;
 use super::reports::ReportData;
@@ -13,7 +14,8 @@ use ets_scheme::Rulebook;
 use std::collections::BTreeMap;
 
 impl Compliance {
-    /// Executes one compliance command.
+    /// Executes one compliance command; `net_sales` gives the exchange's net sales per
+    /// account (the carry-over cap at a close reads it).
     ///
     /// # Errors
     /// A [`ComplianceError`]; then neither the compliance state nor the registry changed.
@@ -22,6 +24,7 @@ impl Compliance {
         registry: &mut Registry,
         context: Context,
         command: &ComplianceCommand,
+        net_sales: NetSales<'_>,
     ) -> Result<ComplianceEffect, ComplianceError> {
         match command {
             ComplianceCommand::LoadRulebook { source_name, toml } => {
@@ -50,7 +53,13 @@ impl Compliance {
                 scheme,
                 year,
                 reference_average_price,
-            } => self.close_year(registry, context, scheme, *year, *reference_average_price),
+            } => self.close_year(
+                registry,
+                context,
+                (scheme, *year),
+                *reference_average_price,
+                net_sales,
+            ),
             ComplianceCommand::SubmitReport { .. }
             | ComplianceCommand::SetPlausibilityRanges { .. }
             | ComplianceCommand::VerifyReport { .. }
