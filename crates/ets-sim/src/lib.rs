@@ -17,6 +17,7 @@ pub mod html;
 pub mod multiyear;
 pub mod report;
 pub mod scenario;
+pub mod sector;
 pub mod shard;
 pub mod sweep;
 mod trading;

@@ -166,8 +166,9 @@ impl Compliance {
         entities: &[EntitySpec],
     ) -> Result<ComplianceEffect, ComplianceError> {
         Self::require_administrator(registry, context)?;
-        // EU installations have sub-installations (given with their allocation data), not units.
-        let units_required = self.rulebook(scheme)?.eu_allocation().is_none();
+        // Only China's power rulebooks allocate per unit: EU installations have
+        // sub-installations (given with their allocation data), sector firms neither.
+        let units_required = self.rulebook(scheme)?.china_allocation().is_some();
         if entities.len() > ENTITIES_PER_COMMAND_MAX {
             return Err(ComplianceError::BadUnits {
                 participant: ParticipantId(0),
@@ -227,7 +228,7 @@ fn check_entity(
     };
     if (units_required && spec.units.is_empty()) || spec.units.len() > 64 {
         return Err(bad(format!(
-            "an entity has 1 to 64 units (0 allowed under an EU rulebook), got {}",
+            "an entity has 1 to 64 units (0 allowed under an EU or sector rulebook), got {}",
             spec.units.len()
         )));
     }

@@ -168,32 +168,6 @@ impl<'f> Surrenders<'f> {
     }
 }
 
-/// The market's average price in the month of the last deadline, up to it (China 2024
-/// fines: the average of the month before the deadline, e.g. 1-31 Dec 2024 for 31 Dec
-/// 2024); the scenario's reference price when nothing traded then.
-fn deadline_month_average(
-    engine: &ets_engine::Engine,
-    facts: &YearFacts<'_>,
-) -> Option<ets_model::Price> {
-    let due = facts.timeline.last_deadline().due;
-    let from = ets_time::CivilDate::try_new(due.year(), due.month(), 1).ok()?;
-    let (from_ms, to_ms) = (
-        day_ms(from, 0) - 8 * 3_600_000,
-        day_ms(due.add_days(1).ok()?, 0) - 8 * 3_600_000,
-    );
-    let (mut tonnes, mut value) = (0u64, 0i128);
-    for trade in engine.exchange().trades().iter() {
-        if (from_ms..to_ms).contains(&trade.at.0) {
-            tonnes += trade.quantity.tonnes();
-            value += i128::from(trade.price.ticks()) * i128::from(trade.quantity.tonnes());
-        }
-    }
-    if tonnes == 0 {
-        return super::yuan_price(facts.scenario.market.price_mean);
-    }
-    ets_model::Price::try_new(i64::try_from(value / i128::from(tonnes)).ok()?).ok()
-}
-
 /// The vintages the rulebook text accepts for surrender, ascending (none if it does not parse).
 fn eligible_vintages(rulebook: &str) -> Vec<u16> {
     ets_scheme::Rulebook::from_toml_str(rulebook, "the scenario's rulebook")
@@ -208,6 +182,34 @@ fn eligible_vintages(rulebook: &str) -> Vec<u16> {
         .unwrap_or_default()
 }
 
+/// Each sector firm surrenders what it holds up to its obligation by the last deadline,
+/// and each sector's year closes when the power sector's does.
+pub(super) fn close_sectors<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+    sectors: &[crate::sector::SectorYear],
+) -> Result<()> {
+    if sectors.is_empty() {
+        return Ok(());
+    }
+    let timeline = &facts.timeline;
+    let surrender_ms = timeline
+        .last_deadline()
+        .surrender_ms(&timeline.trading_days);
+    let price = reference_price(driver.sink.engine(), facts)?;
+    let periods: Vec<_> = sectors
+        .iter()
+        .map(|sector| sector.period(facts.year))
+        .collect();
+    for period in &periods {
+        crate::sector::period::surrender(driver, period, surrender_ms, price)?;
+    }
+    for period in &periods {
+        crate::sector::period::close(driver, period, timeline.close_ms()?, price)?;
+    }
+    Ok(())
+}
+
 /// Closes the year after the last deadline and returns the closed results.
 pub(super) fn close_year<S: Sink>(
     driver: &mut Driver<'_, S>,
@@ -219,7 +221,7 @@ pub(super) fn close_year<S: Sink>(
         compliance(ComplianceCommand::CloseYear {
             scheme: facts.scheme.clone(),
             year: facts.year,
-            reference_average_price: deadline_month_average(driver.sink.engine(), facts),
+            reference_average_price: Some(reference_price(driver.sink.engine(), facts)?),
         }),
     )?;
     Ok(driver
@@ -229,4 +231,32 @@ pub(super) fn close_year<S: Sink>(
         .closed_results(&facts.scheme, facts.year)
         .context("the year did not close")?
         .to_vec())
+}
+
+/// The average price of the month before the last deadline (the China 2024 fine's base;
+/// other regimes ignore it): the volume-weighted price of the exchange's trades in the
+/// 30 days before the deadline, else of all its trades, else the scenario's mean price.
+pub(super) fn reference_price(
+    engine: &ets_engine::Engine,
+    facts: &YearFacts<'_>,
+) -> Result<ets_model::Price> {
+    let end = day_ms(facts.timeline.last_deadline().due, 16);
+    let start = end - 30 * super::DAY_MS;
+    let vwap = |from: i64| {
+        let (mut value, mut tonnes) = (0i128, 0i128);
+        for trade in engine.exchange().trades() {
+            if (from..=end).contains(&trade.at.0) {
+                let quantity = i128::from(trade.quantity.tonnes());
+                value += i128::from(trade.price.ticks()) * quantity;
+                tonnes += quantity;
+            }
+        }
+        (tonnes > 0).then(|| value / tonnes)
+    };
+    let fallback = || (facts.scenario.market.price_mean * 100.0).round() as i128;
+    let ticks = vwap(start)
+        .or_else(|| vwap(i64::MIN))
+        .unwrap_or_else(fallback);
+    let ticks = i64::try_from(ticks.max(1)).context("reference price")?;
+    ets_model::Price::try_new(ticks).map_err(|e| anyhow::anyhow!("reference price: {e}"))
 }
