@@ -15,6 +15,8 @@ pub mod export;
 pub mod figure;
 pub mod html;
 pub mod report;
+pub mod reserve;
+pub mod roadmap;
 pub mod scenario;
 pub mod shard;
 pub mod sweep;

@@ -173,6 +173,15 @@ pub struct YearSummary {
     pub volume_auction_mt: f64,
     /// Clearing price of each primary auction (`YYYY-MM-DD`, yuan/t).
     pub auction_prices: Vec<(String, f64)>,
+    /// Allowances issued into the allowance reserve at the start, Mt (`[design.reserve]`).
+    pub reserve_stock_mt: f64,
+    /// Reserve allowances sold at auctions above the release trigger, Mt (part of
+    /// `volume_auction_mt`).
+    pub reserve_released_mt: f64,
+    /// Auction volume withheld into the reserve by the low-price trigger, Mt.
+    pub reserve_withheld_mt: f64,
+    /// What the reserve's account holds after the close, Mt.
+    pub reserve_end_mt: f64,
     /// Secondary-market volume (listed + block + continuous) over the final allocation
     /// (dimensionless).
     pub turnover_ratio: f64,

@@ -246,6 +246,7 @@ pub fn run_year_with<S: Sink>(
     let offsets =
         obligations::sell_offsets(&mut driver, &facts, entities, ccer_supply, &mut positions)?;
     close::stock_auction(&mut driver, &facts, design.auction_volume)?;
+    let reserve_stock = close::stock_reserve(&mut driver, &facts)?;
     let need_early = positions.need_before_intermediate(&facts.timeline);
     let input = trading::MarketInput {
         scenario,
@@ -273,6 +274,7 @@ pub fn run_year_with<S: Sink>(
         borrowing: &borrowing,
         ccer_supply,
         offsets: &offsets,
+        reserve_stock,
     };
     let mut summary = summary::summarise(
         &facts,
