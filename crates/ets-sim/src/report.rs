@@ -867,6 +867,16 @@ impl YearSummary {
                 self.volume_auction_mt, self.auction_average_price
             );
         }
+        if self.reserve_stock_mt > 0.0 || self.reserve_withheld_mt > 0.0 {
+            let _ = writeln!(
+                out,
+                "  reserve           {:>10.2} Mt      stock; released {:.2} Mt, withheld {:.2} Mt, holds {:.2} Mt",
+                self.reserve_stock_mt,
+                self.reserve_released_mt,
+                self.reserve_withheld_mt,
+                self.reserve_end_mt
+            );
+        }
         let _ = writeln!(
             out,
             "  average price     {:>10.2} yuan/t  published {:>8.2}     ({})",
@@ -1022,6 +1032,16 @@ impl YearSummary {
                 format!(
                     "{:.1} ({:.2})",
                     self.volume_auction_mt, self.auction_average_price
+                ),
+            ),
+            (
+                "Allowance reserve: stock / released at auctions / withheld from auctions / held at the end (Mt)",
+                format!(
+                    "{:.2} / {:.2} / {:.2} / {:.2}",
+                    self.reserve_stock_mt,
+                    self.reserve_released_mt,
+                    self.reserve_withheld_mt,
+                    self.reserve_end_mt
                 ),
             ),
             (
