@@ -18,6 +18,7 @@ pub mod report;
 pub mod reserve;
 pub mod roadmap;
 pub mod scenario;
+pub mod sector;
 pub mod shard;
 pub mod sweep;
 mod trading;

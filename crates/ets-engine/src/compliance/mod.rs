@@ -17,6 +17,7 @@
 mod allocation;
 mod borrowing;
 mod caps;
+mod carry_over;
 mod close;
 mod command;
 mod deadline;
@@ -28,6 +29,7 @@ mod reports;
 mod state;
 mod surrender;
 
+pub use carry_over::NetSales;
 pub use command::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,
     EuSubInstallationInput, FuelKind, FuelSpec, LeakageExposure, UnitCategory, UnitOutput,
