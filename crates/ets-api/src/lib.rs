@@ -8,6 +8,7 @@
 mod authority;
 mod compliance;
 mod exchange;
+mod inbox;
 mod market_view;
 pub mod openapi;
 mod outcome;
@@ -28,6 +29,11 @@ pub use authority::{
 };
 pub use compliance::{COMPLIANCE_COMMANDS, ComplianceCommandJson};
 pub use exchange::EXCHANGE_COMMANDS;
+pub use inbox::{
+    DEADLINE_NEAR_DAYS, INBOX_ITEMS_MAX, InboxItem, InboxKind, InboxView, NearDeadline,
+    approval_item, authorise_inbox, deadline_item, deadlines_near, delay_item, delay_parties,
+    inbox, report_item, report_settled_item, settled_item,
+};
 pub use market_view::{
     ComplianceResultView, ComplianceYearView, DayStatsView, HealthView, InstrumentMarketView,
     LevelView, PublicTradeView, REPORTS_LISTED_MAX, ReportView, TRADES_LISTED_MAX, compliance_view,

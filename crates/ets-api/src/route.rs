@@ -383,3 +383,31 @@ pub const ACCOUNT_STREAM: RouteSpec = RouteSpec {
     answer: Answer::EventStream("transaction, trade, cash, account, lagged"),
     refuses: &PRIVATE_READ_REFUSALS,
 };
+
+/// `GET /api/inbox`.
+pub const INBOX: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/inbox",
+    audience: Audience::User,
+    tag: "registry",
+    summary: "What awaits the user's participant",
+    description: "Transfers it may approve, transfers of its accounts in their delay, emissions reports to verify (verifiers) and surrender deadlines within 30 days (covered entities), as the web UI's inbox lists them. Only the user's own participant's inbox is served.",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<crate::inbox::InboxView>),
+    refuses: &QUEUED,
+};
+
+/// `GET /api/stream/inbox`.
+pub const INBOX_STREAM: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/stream/inbox",
+    audience: Audience::User,
+    tag: "streams",
+    summary: "The user's inbox as Server-Sent Events",
+    description: "`inbox` events (an `InboxItem`: `approval_awaited`, `delay_running`, `delay_completed`, `settled`, `report_to_verify`, `deadline_near`) for the user's own participant as durable batches create them, `lagged` when the client fell behind; the user is checked again before every event. The stream stays open.",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::EventStream("inbox, lagged"),
+    refuses: &[],
+};

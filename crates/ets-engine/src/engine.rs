@@ -5,11 +5,11 @@ use crate::command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejecti
 use crate::compliance::Compliance;
 use crate::compliance::SurrenderTally;
 use crate::exchange::Exchange;
+use crate::outcomes::OutcomeTable;
 use crate::retention::{RetentionSection, Window};
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use ets_registry::{AccountStatus, Context, Registry, RegistryCommand};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// A BLAKE3 digest of the engine's canonical state encoding.
@@ -72,10 +72,19 @@ impl CommandDigest {
             // The journaled stand-in of a refused command keeps its digest.
             return summary.digest;
         }
-        let mut hasher = blake3::Hasher::new();
-        // Writing into a hasher cannot fail; postcard only fails on writer errors here.
-        let _ = postcard::to_io(command, &mut hasher);
-        let hash = hasher.finalize();
+        // Encoded into a buffer on the stack and hashed at once: feeding the
+        // hasher field by field cost more than the hash (docs/benchmarks.md).
+        // The bytes, and so the digest, are the same either way.
+        let mut buffer = [0_u8; 256];
+        let hash = match postcard::to_slice(command, &mut buffer) {
+            Ok(encoded) => blake3::hash(encoded),
+            Err(_) => {
+                let mut hasher = blake3::Hasher::new();
+                // Writing into a hasher cannot fail; postcard only fails on writer errors here.
+                let _ = postcard::to_io(command, &mut hasher);
+                hasher.finalize()
+            }
+        };
         let mut first = [0_u8; 8];
         first.copy_from_slice(&hash.as_bytes()[..8]);
         CommandDigest(u64::from_le_bytes(first))
@@ -99,10 +108,9 @@ pub struct Engine {
     registry: Registry,
     compliance: Compliance,
     exchange: Exchange,
-    /// First outcome per (requester, request id). A B-tree, not a hash map:
-    /// a hash map rehashes everything when it grows, which stalled single
-    /// commands for up to a second at a million entries (`ets bench market`).
-    outcomes: BTreeMap<(ParticipantId, RequestId), Remembered>,
+    /// First outcome per (requester, request id), in key order (B-trees,
+    /// not a hash map: see [`OutcomeTable`]).
+    outcomes: OutcomeTable<Remembered>,
     last_time: Option<Timestamp>,
     applied: u64,
     /// Bounded retention, once set (docs/memory.md); `None` keeps everything.
@@ -147,7 +155,7 @@ impl Engine {
             registry: Registry::new(),
             compliance: Compliance::default(),
             exchange: Exchange::new(),
-            outcomes: BTreeMap::new(),
+            outcomes: OutcomeTable::default(),
             last_time: None,
             applied: 0,
             window: None,
@@ -249,7 +257,7 @@ impl Engine {
                     .iter_mut()
                     .map(|(key, remembered)| {
                         remembered.applied_at = now;
-                        (now, *key)
+                        (now, key)
                     })
                     .collect();
                 self.window = Some(Window::new(commands, stamps));
@@ -284,11 +292,16 @@ impl Engine {
         }
         let result = match &envelope.command {
             Command::Registry(command) => self.execute_registry(context, command),
-            Command::Compliance(command) => self
-                .compliance
-                .execute(&mut self.registry, context, command)
-                .map(Effect::Compliance)
-                .map_err(Rejection::from),
+            Command::Compliance(command) => {
+                let exchange = &self.exchange;
+                let net_sales = |registry: &ets_registry::Registry, unit: &ets_model::Code| {
+                    exchange.net_allowance_sales(registry, unit)
+                };
+                self.compliance
+                    .execute(&mut self.registry, context, command, &net_sales)
+                    .map(Effect::Compliance)
+                    .map_err(Rejection::from)
+            }
             Command::Exchange(command) => self
                 .exchange
                 .execute_with(&mut self.registry, &self.compliance, context, command)
@@ -445,7 +458,7 @@ impl Engine {
         let outcomes: Vec<_> = self
             .outcomes
             .iter()
-            .map(|(key, remembered)| (*key, remembered.outcome.clone()))
+            .map(|(key, remembered)| (key, remembered.outcome.clone()))
             .collect();
         let digests: Vec<Option<CommandDigest>> = self
             .outcomes
@@ -598,7 +611,7 @@ impl Engine {
         let mut stamps = Vec::with_capacity(self.outcomes.len());
         for ((key, remembered), stamp) in self.outcomes.iter_mut().zip(section.outcome_stamps) {
             remembered.applied_at = stamp;
-            stamps.push((stamp, *key));
+            stamps.push((stamp, key));
         }
         let mut window = Window::new(section.commands, stamps);
         window.floors = section.floors.into_iter().collect();

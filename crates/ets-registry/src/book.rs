@@ -8,6 +8,7 @@
 
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
 use ets_model::{AccountId, Quantity, Timestamp, TransactionId};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -33,6 +34,10 @@ pub(crate) struct TransactionBook {
     /// Surrenders that completed or were reversed since the engine last took
     /// them ([`TransactionBook::take_surrender_changes`]); not state.
     surrender_changes: Vec<SurrenderChange>,
+    /// Per account, how many pending transactions (awaiting approval or
+    /// delayed) it sends or receives: closing an account asks this instead
+    /// of scanning the history. Derived; rebuilt after decoding.
+    pending_by_account: FxHashMap<AccountId, u32>,
 }
 
 /// A surrender that completed, or a completed surrender that was reversed:
@@ -86,6 +91,7 @@ impl Default for TransactionBook {
             finished: VecDeque::new(),
             reversible: BTreeSet::new(),
             surrender_changes: Vec::new(),
+            pending_by_account: FxHashMap::default(),
         }
     }
 }
@@ -171,7 +177,40 @@ impl TransactionBook {
         if let Some(change) = surrender_change(&transaction) {
             self.surrender_changes.push(change);
         }
-        self.by_id.insert(id, transaction);
+        let (from, to, pending) = (transaction.from, transaction.to, transaction.is_pending());
+        if let Some(before) = self.by_id.insert(id, transaction)
+            && before.is_pending()
+        {
+            self.count_pending(before.from, before.to, false);
+        }
+        if pending {
+            self.count_pending(from, to, true);
+        }
+    }
+
+    /// Counts a pending transaction between `from` and `to` in or out.
+    fn count_pending(&mut self, from: AccountId, to: AccountId, add: bool) {
+        for account in [from, to] {
+            let count = self.pending_by_account.entry(account).or_insert(0);
+            if add {
+                *count += 1;
+            } else {
+                assert!(
+                    *count > 0,
+                    "registry invariant broken: a pending transaction of account {account} was not counted"
+                );
+                *count -= 1;
+                if *count == 0 {
+                    self.pending_by_account.remove(&account);
+                }
+            }
+        }
+    }
+
+    /// Whether a pending transaction (awaiting approval or delayed) sends
+    /// from or delivers to `account`; no scan of the history.
+    pub(crate) fn has_pending_involving(&self, account: AccountId) -> bool {
+        self.pending_by_account.contains_key(&account)
     }
 
     /// The surrenders that completed or were reversed since the last call, in order.
@@ -239,8 +278,18 @@ impl TransactionBook {
     }
 
     /// Recomputes what decoding does not carry: the next id of an
-    /// unbounded state and the reversible set.
+    /// unbounded state, the reversible set and the pending counts.
     pub(crate) fn rebuild(&mut self) {
+        self.pending_by_account.clear();
+        let pending: Vec<(AccountId, AccountId)> = self
+            .by_id
+            .values()
+            .filter(|t| t.is_pending())
+            .map(|t| (t.from, t.to))
+            .collect();
+        for (from, to) in pending {
+            self.count_pending(from, to, true);
+        }
         if self.window.is_none() {
             self.next_id = self.by_id.keys().next_back().map_or(1, |last| last + 1);
         }

@@ -12,6 +12,7 @@ mod book;
 mod check;
 mod command;
 mod controls;
+mod decision;
 mod error;
 mod holding;
 mod market_hooks;
@@ -26,6 +27,7 @@ pub use controls::{
     CALENDAR_TOML_MAX_BYTES, ControlSettings, Controls, DELAY_MAX_MINUTES, Delay, TrustedEntry,
     TrustedStatus, scheme_code,
 };
+pub use decision::Decision;
 pub use error::RegistryError;
 pub use holding::{Holding, SerialPolicy};
 pub use participant::{NAME_MAX_BYTES, Participant, ParticipantKind};

@@ -6,6 +6,7 @@ use crate::account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESEN
 use crate::book::{BookRetention, SurrenderChange, TransactionBook};
 use crate::command::{Effect, RegistryCommand};
 use crate::controls::Controls;
+use crate::decision::Decision;
 use crate::error::RegistryError;
 use crate::holding::SerialPolicy;
 use crate::participant::{NAME_MAX_BYTES, Participant, ParticipantKind};
@@ -780,20 +781,12 @@ impl Registry {
     }
 
     fn approve(&mut self, context: Context, id: TransactionId) -> Result<Effect, RegistryError> {
+        self.may_decide(id, context.requester, Decision::Approve)?;
         let transaction = self.pending(id)?;
         let additional = !transaction.kind.is_administrative()
             && self
                 .controls
                 .is_additional(transaction.from, context.requester);
-        if !additional {
-            self.authorise(context, &transaction.kind, transaction.from)?;
-        }
-        if transaction.proposer == context.requester {
-            return Err(RegistryError::SelfApproval(context.requester));
-        }
-        if transaction.approvals.contains(&context.requester) {
-            return Err(RegistryError::AlreadyApproved(context.requester));
-        }
         let required = self.signatures_required(&transaction.kind, transaction.from);
         // The proposer's signature counts as the first; where the account has
         // additional representatives, one of them must be among the signatures.
@@ -873,25 +866,14 @@ impl Registry {
         id: TransactionId,
         status: TransactionStatus,
     ) -> Result<Effect, RegistryError> {
-        let transaction = self.pending(id)?;
-        let is_administrator = self.is_administrator(context.requester);
-        let allowed = match status {
-            // Any signatory of the approving account may refuse it.
-            TransactionStatus::Rejected => self
-                .authorise(context, &transaction.kind, transaction.from)
-                .is_ok(),
-            // Its proposer may withdraw it; the administrator may cancel any.
-            _ => transaction.proposer == context.requester || is_administrator,
+        // Any signatory of the approving account may refuse it; its proposer
+        // may withdraw it; the administrator may cancel any.
+        let decision = if status == TransactionStatus::Rejected {
+            Decision::Reject
+        } else {
+            Decision::Withdraw
         };
-        if !allowed {
-            let account = self
-                .approval_account(&transaction.kind, transaction.from)
-                .map_or(transaction.from, |account| account.id);
-            return Err(RegistryError::NotRepresentative {
-                requester: context.requester,
-                account,
-            });
-        }
+        self.may_decide(id, context.requester, decision)?;
         let mut transaction = self.transaction(id)?.clone();
         self.release_reservation(&transaction);
         if let TransactionKind::Reversal { of } = transaction.kind {
@@ -929,7 +911,11 @@ impl Registry {
 
     /// The account whose representatives and rule govern a transaction: the
     /// issuance account (the administrators) for administrative kinds, else the source.
-    fn approval_account(&self, kind: &TransactionKind, from: AccountId) -> Option<&Account> {
+    pub(crate) fn approval_account(
+        &self,
+        kind: &TransactionKind,
+        from: AccountId,
+    ) -> Option<&Account> {
         let id = if kind.is_administrative() {
             *self.system_accounts.get(&AccountKind::Issuance)?
         } else {
@@ -939,7 +925,7 @@ impl Registry {
     }
 
     /// Checks that the requester may sign a transaction of `kind` from `from`.
-    fn authorise(
+    pub(crate) fn authorise(
         &self,
         context: Context,
         kind: &TransactionKind,
@@ -1007,10 +993,10 @@ impl Registry {
         }
     }
 
-    fn has_pending_involving(&self, account: AccountId) -> bool {
-        self.transactions
-            .iter()
-            .any(|t| t.is_pending() && (t.from == account || t.to == account))
+    /// Whether a transaction awaiting approval or delayed involves `account`
+    /// (a counter per account, not a scan of the history).
+    pub(crate) fn has_pending_involving(&self, account: AccountId) -> bool {
+        self.transactions.has_pending_involving(account)
     }
 
     fn intern(&mut self, class: UnitClass) -> u32 {
@@ -1087,7 +1073,7 @@ impl Registry {
             .ok_or(RegistryError::UnknownTransaction(id))
     }
 
-    fn pending(&self, id: TransactionId) -> Result<&Transaction, RegistryError> {
+    pub(crate) fn pending(&self, id: TransactionId) -> Result<&Transaction, RegistryError> {
         let transaction = self.transaction(id)?;
         if transaction.awaits_approval() {
             Ok(transaction)

@@ -159,6 +159,8 @@ fn table() -> Table {
         .add(&route::REPORTS, reports)
         .add(&route::MARKET_STREAM, stream::market)
         .add(&route::ACCOUNT_STREAM, stream::account)
+        .add(&route::INBOX, inbox)
+        .add(&route::INBOX_STREAM, stream::inbox)
 }
 
 /// Whether the route `request` matched is served for `verb` (when it is not,
@@ -826,4 +828,25 @@ async fn reports(
         ));
     }
     public_read(&state, reports_view).await
+}
+
+/// The server's time for a read: its clock, never before the store's last stamp.
+pub(crate) fn server_now(store: &Store) -> ets_model::Timestamp {
+    ets_store::wall_clock_now().max(store.clock())
+}
+
+/// What awaits the user's own participant (`ets_api::inbox`).
+async fn inbox(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    let participant = principal.participant;
+    let read = enqueue_read(&state.jobs, move |store| {
+        ets_api::inbox(store.engine(), participant, server_now(store))
+    })
+    .await;
+    match read {
+        Ok(view) => Json(view).into_response(),
+        Err(refusal) => refuse(&refusal),
+    }
 }

@@ -22,6 +22,7 @@
 mod access;
 mod auth;
 mod http;
+mod inbox_events;
 mod listen;
 mod metrics;
 mod rate;

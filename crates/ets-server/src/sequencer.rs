@@ -243,22 +243,25 @@ fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>) {
     let submitted = store.submit(&pending.submissions, wall_clock_now());
     let latency = started.elapsed();
     let count = pending.submissions.len();
+    let publish = submitted.is_ok() && sink.streams.has_subscribers();
+    // The journaled commands with their outcomes, for the stream events
+    // (the inbox names a report's entity and year from its command).
+    let applied: Vec<_> = match (&submitted, publish) {
+        (Ok(replies), true) => pending
+            .submissions
+            .iter()
+            .zip(replies)
+            .filter(|(_, reply)| reply.sequence.is_some())
+            .map(|(submission, reply)| (submission.command.clone(), reply.outcome.clone()))
+            .collect(),
+        _ => Vec::new(),
+    };
     pending.submissions.clear();
     pending.bytes = 0;
     match submitted {
         Ok(replies) => {
             metrics.observe_commit(count, latency);
             report_journal(store, metrics);
-            let publish = sink.streams.has_subscribers();
-            let outcomes: Vec<_> = if publish {
-                replies
-                    .iter()
-                    .filter(|reply| reply.sequence.is_some())
-                    .map(|reply| reply.outcome.clone())
-                    .collect()
-            } else {
-                Vec::new()
-            };
             let mut replies = replies.into_iter();
             for waiter in pending.waiters.drain(..) {
                 match waiter {
@@ -273,7 +276,8 @@ fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>) {
                 }
             }
             if publish {
-                let events = sink.publisher.events(store, outcomes.iter());
+                let batch = applied.iter().map(|(command, outcome)| (command, outcome));
+                let events = sink.publisher.events(store, batch);
                 sink.streams.publish(events);
             }
         }

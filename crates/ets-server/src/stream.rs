@@ -1,6 +1,8 @@
-//! Server-Sent Events: `GET /api/stream/market` (trades, quotes, closed days)
-//! and `GET /api/stream/accounts/{id}` (an account's transactions, trades,
-//! cash and status). The sequencer derives the events of a batch once it is
+//! Server-Sent Events: `GET /api/stream/market` (trades, quotes, closed days),
+//! `GET /api/stream/accounts/{id}` (an account's transactions, trades,
+//! cash and status) and `GET /api/stream/inbox` (what awaits the signed-in
+//! person: `ets_api::InboxItem`s; the web UI's inbox reads the same events
+//! at `/ui/inbox/stream`). The sequencer derives the events of a batch once it is
 //! durable and publishes them on one bounded broadcast channel; each
 //! subscriber keeps its own place in it. A subscriber that falls more than
 //! [`EVENTS_BUFFERED`] events behind loses the oldest and gets a `lagged`
@@ -15,10 +17,10 @@ use axum::response::{IntoResponse, Response};
 use ets_api::{
     AccountStatusEvent, AccountTradeEvent, CashEvent, DayClosedEvent, ErrorBody, LaggedEvent,
     Principal, QuoteEvent, Refusal, RefusalCode, StreamStats, SubscribedEvent, TradeEvent,
-    Visibility, account_parties, authorise_read, transaction_view,
+    Visibility, account_parties, authorise_inbox, authorise_read, transaction_view,
 };
 use ets_engine::exchange::{ExchangeEffect, TradeLog, TradeRecord};
-use ets_engine::{Effect, Outcome};
+use ets_engine::{Command, Effect, Outcome};
 use ets_model::{AccountId, Code, ParticipantId};
 use ets_registry::Effect as RegistryEffect;
 use ets_store::Store;
@@ -42,6 +44,8 @@ pub enum Topic {
     Market,
     /// One account's stream.
     Account(AccountId),
+    /// One person's inbox.
+    Inbox(ParticipantId),
 }
 
 /// One event, ready to send: its stream, its SSE event name and its JSON data.
@@ -107,7 +111,7 @@ impl Streams {
     /// A stream of the events of `topic`, starting with a `subscribed` event;
     /// `gate` decides for every event whether it may still be sent (a
     /// refusal ends the stream with a `forbidden` event).
-    fn sse(&self, topic: Topic, hello: SubscribedEvent, gate: Gate) -> Response {
+    pub(crate) fn sse(&self, topic: Topic, hello: SubscribedEvent, gate: Gate) -> Response {
         let receiver = self.events.subscribe();
         let closing = self.closing.subscribe();
         let first = Event::default()
@@ -168,9 +172,9 @@ impl Streams {
 /// The check a stream makes before every event: the subscriber's user, as
 /// the users file says now (removed: the stream ends; role changed: the new
 /// role applies), must still be allowed to read it.
-struct Gate {
-    users: Arc<UserDirectory>,
-    user: String,
+pub(crate) struct Gate {
+    pub(crate) users: Arc<UserDirectory>,
+    pub(crate) user: String,
 }
 
 impl Gate {
@@ -189,6 +193,7 @@ impl Gate {
                 &event.readers,
                 &format!("account {id}"),
             ),
+            Topic::Inbox(participant) => authorise_inbox(&principal, participant),
         }
     }
 }
@@ -257,11 +262,36 @@ pub(crate) async fn account(
     )
 }
 
+/// `GET /api/stream/inbox`: the user's own participant's inbox events.
+pub(crate) async fn inbox(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    inbox_stream(&state, &principal)
+}
+
+/// The inbox stream of `principal`'s participant (the API's and the web UI's).
+pub(crate) fn inbox_stream(state: &ServerState, principal: &Principal) -> Response {
+    let gate = Gate {
+        users: Arc::clone(&state.users),
+        user: principal.name.clone(),
+    };
+    state.streams.sse(
+        Topic::Inbox(principal.participant),
+        SubscribedEvent {
+            stream: "inbox",
+            account: None,
+        },
+        gate,
+    )
+}
+
 /// What the sequencer remembers between batches to publish quotes only when
 /// they change.
 #[derive(Debug, Default)]
 pub(crate) struct Publisher {
     last_quotes: BTreeMap<Code, String>,
+    inbox: crate::inbox_events::InboxTracker,
 }
 
 impl Publisher {
@@ -269,12 +299,14 @@ impl Publisher {
     pub(crate) fn events<'a>(
         &mut self,
         store: &Store,
-        outcomes: impl Iterator<Item = &'a Outcome>,
+        batch: impl Iterator<Item = (&'a Command, &'a Outcome)>,
     ) -> Vec<StreamEvent> {
+        let batch: Vec<(&Command, &Outcome)> = batch.collect();
+        let mut events = self.inbox.events(store.engine(), &batch);
+        let outcomes = batch.iter().map(|(_, outcome)| *outcome);
         let engine = store.engine();
         let registry = engine.registry();
         let exchange = engine.exchange();
-        let mut events = Vec::new();
         let mut touched: BTreeSet<Code> = BTreeSet::new();
         let mut transactions = BTreeSet::new();
         for outcome in outcomes {

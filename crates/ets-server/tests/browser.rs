@@ -175,13 +175,17 @@ fn encode(text: &str) -> String {
 }
 
 fn post(server: &Server, cookie: Option<&str>, path: &str, fields: &[(&str, &str)]) -> Page {
+    post_at(&server.base, cookie, path, fields)
+}
+
+fn post_at(base: &str, cookie: Option<&str>, path: &str, fields: &[(&str, &str)]) -> Page {
     let body = fields
         .iter()
         .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
         .collect::<Vec<_>>()
         .join("&");
     let mut request = agent()
-        .post(format!("{}{path}", server.base))
+        .post(format!("{base}{path}"))
         .header("Content-Type", "application/x-www-form-urlencoded");
     if let Some(cookie) = cookie {
         request = request.header("Cookie", cookie);
@@ -191,8 +195,12 @@ fn post(server: &Server, cookie: Option<&str>, path: &str, fields: &[(&str, &str
 
 /// Signs in and gives the `Cookie` header value of the new session.
 fn sign_in(server: &Server, name: &str) -> String {
-    let page = post(
-        server,
+    sign_in_at(&server.base, name)
+}
+
+fn sign_in_at(base: &str, name: &str) -> String {
+    let page = post_at(
+        base,
         None,
         "/ui/login",
         &[("name", name), ("password", PASSWORD)],
@@ -924,17 +932,109 @@ async fn public_report(browser: &Browser, base: &str) -> Outcome<()> {
     shows(browser, "No trade in this year.").await
 }
 
+/// Rep A proposes, over plain HTTP in a session of its own, 250 t from
+/// account 100 (2 of 2) to account 300, sending the fields the
+/// confirmation step sends; gives the outcome page.
+fn propose_as_rep_a(base: &str) -> Page {
+    let cookie = sign_in_at(base, "rep-a");
+    let home = get_at(base, Some(&cookie), "/ui");
+    let csrf = hidden_value(&home.body, "csrf");
+    let request_id = hidden_value(&home.body, "request_id");
+    post_at(
+        base,
+        Some(&cookie),
+        "/ui/transfer",
+        &[
+            ("csrf", &csrf),
+            ("request_id", &request_id),
+            ("back", "/ui"),
+            ("from", "100"),
+            ("to", "300"),
+            ("unit", "CEA-2021"),
+            ("quantity", "250"),
+        ],
+    )
+}
+
+/// Rep B opens its inbox (nothing awaits it); rep A then proposes a
+/// transfer from their 2-of-2 account; the item appears in rep B's open
+/// page without a reload and leads to the transaction's page, which offers
+/// rep B the approval.
+async fn inbox_receives_an_approval_request(browser: &Browser, base: &str) -> Outcome<()> {
+    use fantoccini::Locator;
+    browser_sign_in(browser, base, "rep-b").await?;
+    browser.goto(&format!("{base}/ui/inbox")).await?;
+    shows(browser, "Nothing awaits you.").await?;
+    // Waiting for the stream's `subscribed` event, not measuring.
+    browser
+        .wait()
+        .for_element(Locator::Css("ul#inbox[data-live='true']"))
+        .await?;
+    // A mark on this very document: a reload would lose it.
+    browser
+        .execute(
+            "document.body.setAttribute('data-mark', 'before');",
+            Vec::new(),
+        )
+        .await?;
+    let base_owned = base.to_owned();
+    let proposed = tokio::task::spawn_blocking(move || propose_as_rep_a(&base_owned)).await?;
+    if proposed.status != 200 || !proposed.body.contains("awaiting_approval") {
+        return Err(format!(
+            "the proposal answered {}: {}",
+            proposed.status, proposed.body
+        )
+        .into());
+    }
+    let item = text_of(browser, "ul#inbox li[data-kind='approval_awaited'] a").await?;
+    if !item.contains("awaits your approval") || !item.contains("from account 100 to 300") {
+        return Err(format!("the inbox item reads {item:?}").into());
+    }
+    let mark = browser
+        .find(Locator::Css("body"))
+        .await?
+        .attr("data-mark")
+        .await?;
+    expect_text(
+        "the page's mark (no reload)",
+        mark.as_deref().unwrap_or(""),
+        "before",
+    )?;
+    let empty_hidden = browser
+        .find(Locator::Css("#inbox-empty"))
+        .await?
+        .attr("hidden")
+        .await?;
+    if empty_hidden.is_none() {
+        return Err("the page still says nothing awaits".into());
+    }
+    browser
+        .find(Locator::Css("ul#inbox li[data-kind='approval_awaited'] a"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait()
+        .for_element(Locator::Css("button[value=approve]"))
+        .await?;
+    Ok(())
+}
+
 /// A browser flow of a test.
 #[derive(Clone, Copy)]
 enum Flow {
     FourEyes,
     FourEyesThenStatement,
     PublicReport,
+    Inbox,
 }
 
 async fn run_flow(flow: Flow, browser: &Browser, base: &str) -> Outcome<()> {
     if matches!(flow, Flow::PublicReport) {
         return public_report(browser, base).await;
+    }
+    if matches!(flow, Flow::Inbox) {
+        return inbox_receives_an_approval_request(browser, base).await;
     }
     four_eyes_transfer(browser, base).await?;
     if matches!(flow, Flow::FourEyesThenStatement) {
@@ -1007,6 +1107,14 @@ fn the_statement_lists_the_transfer_and_its_csv_the_same_rows_in_a_real_browser(
     // (out, -300, completed) with the allocation and the total 2, and the
     // CSV download lists the same transactions in the same order.
     in_browser(Flow::FourEyesThenStatement);
+}
+
+#[test]
+fn the_inbox_receives_an_approval_request_without_a_reload_in_a_real_browser() {
+    // Goal: rep B's open inbox page shows, pushed over the stream, the
+    // transfer rep A proposes from their 2-of-2 account, without reloading,
+    // and its link leads to the page where rep B may approve it.
+    in_browser(Flow::Inbox);
 }
 
 /// A UI form: its path, its fields, and the same command as JSON.

@@ -16,6 +16,7 @@ pub mod figure;
 pub mod html;
 pub mod report;
 pub mod scenario;
+pub mod sector;
 pub mod shard;
 pub mod sweep;
 mod trading;

@@ -43,6 +43,9 @@ pub struct Scenario {
     /// The market design (absent: China's 2021 rules).
     #[serde(default)]
     pub design: Design,
+    /// Industrial sectors trading beside the power sector (absent: power only).
+    #[serde(default)]
+    pub sectors: Vec<crate::sector::firms::SectorSpec>,
 }
 
 /// The `[scenario]` table.
@@ -691,9 +694,14 @@ impl Scenario {
                 });
             }
         };
+        let base = file.parent().unwrap_or(Path::new("."));
         if scenario.scenario.rulebook.is_relative() {
-            let base = file.parent().unwrap_or(Path::new("."));
             scenario.scenario.rulebook = base.join(&scenario.scenario.rulebook);
+        }
+        for sector in &mut scenario.sectors {
+            if sector.rulebook.is_relative() {
+                sector.rulebook = base.join(&sector.rulebook);
+            }
         }
         scenario
             .validate()
@@ -782,8 +790,25 @@ impl Scenario {
             ));
         }
         self.validate_agents()?;
-        // Last: it reads the rulebook file.
-        self.validate_header()
+        // Last: they read the rulebook files.
+        self.validate_header()?;
+        let power_due = ets_scheme::Rulebook::load(&self.scenario.rulebook)
+            .ok()
+            .and_then(|rulebook| {
+                let deadlines = rulebook.surrender_deadlines_for(self.scenario.year);
+                deadlines.last().map(|deadline| deadline.due)
+            });
+        crate::sector::validate(&self.sectors, self.scenario.year, power_due)
+            .map_err(|(key, value, reason)| Bad(key, value, reason))?;
+        let sector_firms: u64 = self.sectors.iter().map(|s| u64::from(s.firms)).sum();
+        if u64::from(self.scenario.entities) + sector_firms > 100_000 {
+            return Err(Bad(
+                "sectors".into(),
+                sector_firms.to_string(),
+                "power entities and sector firms must be 100000 at most".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The policy-lab keys: trading behaviour, market design, abatement curve.
@@ -1088,6 +1113,8 @@ pub struct SimUnit {
     pub heat_supply_ratio: f64,
     /// Base-year electricity supplied, whole MWh.
     pub base_supply_mwh: u64,
+    /// Base-year electricity generated, whole MWh (the allocation basis from 2023).
+    pub base_generation_mwh: u64,
     /// Base-year heat supplied, whole GJ.
     pub base_heat_gj: u64,
     /// Fuel actually burnt.
@@ -1375,6 +1402,7 @@ fn build_unit(rng: &mut Rng, scenario: &Scenario, n: usize, draft: Draft) -> Sim
         heat_gj: heat_gj.round() as u64,
         heat_supply_ratio,
         base_supply_mwh: (supply * (1.0 + change)).round() as u64,
+        base_generation_mwh: (generation_mwh * (1.0 + change)).round() as u64,
         base_heat_gj: (heat_gj * (1.0 + change)).round() as u64,
         fuel,
     }

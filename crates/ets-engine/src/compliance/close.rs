@@ -6,6 +6,7 @@
 //! next-year deduction is applied at once when that year's allocation was
 //! issued before the close (see `deduction`).
 
+use super::carry_over::NetSales;
 use super::deadline;
 use super::error::ComplianceError;
 use super::state::{Compliance, ComplianceEffect, CoveredEntity, EntityResult, EntityStatus};
@@ -205,9 +206,9 @@ impl Compliance {
         &mut self,
         registry: &mut Registry,
         context: Context,
-        scheme: &str,
-        year: u16,
+        (scheme, year): (&str, u16),
         reference_average_price: Option<Price>,
+        net_sales: NetSales<'_>,
     ) -> Result<ComplianceEffect, ComplianceError> {
         Self::require_administrator(registry, context)?;
         self.check_year_open(scheme, year)?;
@@ -224,7 +225,11 @@ impl Compliance {
             .filter(|result| result.status == EntityStatus::Compliant)
             .count();
         let entities = results.len();
-        self.apply_deductions_now(registry, context, scheme, settling, &results)?;
+        // All or nothing: the carry-over cap and the deductions on a scratch registry.
+        let mut scratch = registry.clone();
+        self.apply_carry_over_cap(&mut scratch, context, (scheme, settling), net_sales)?;
+        self.apply_deductions_now(&mut scratch, context, scheme, settling, &results)?;
+        *registry = scratch;
         self.closed.insert((scheme.to_owned(), settling), results);
         Ok(ComplianceEffect::YearClosed {
             entities,

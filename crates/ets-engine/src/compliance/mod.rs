@@ -18,6 +18,7 @@
 mod allocation;
 mod borrowing;
 mod caps;
+mod carry_over;
 mod close;
 mod command;
 mod deadline;
@@ -30,6 +31,7 @@ mod state;
 mod surrender;
 mod tally;
 
+pub use carry_over::NetSales;
 pub use command::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,
     EuSubInstallationInput, FuelKind, FuelSpec, LeakageExposure, UnitCategory, UnitOutput,

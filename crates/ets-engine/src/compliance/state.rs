@@ -347,6 +347,14 @@ impl Compliance {
         self.rulebooks.keys().map(String::as_str)
     }
 
+    /// The schemes `participant` is registered under as a covered entity, in order.
+    pub fn schemes_of(&self, participant: ParticipantId) -> impl Iterator<Item = &str> {
+        self.entities
+            .range((participant, String::new())..)
+            .take_while(move |((entity, _), _)| *entity == participant)
+            .map(|((_, scheme), _)| scheme.as_str())
+    }
+
     /// Every report with its entity and year, by entity then year.
     pub fn reports(&self) -> impl Iterator<Item = (ParticipantId, u16, &Report)> {
         self.reports

@@ -8,7 +8,7 @@ use super::{ControlSettings, Delay, SchemeControls};
 use crate::registry::{Context, Registry};
 use crate::transaction::{StatusChange, Transaction, TransactionKind, TransactionStatus};
 use crate::{Effect, RegistryError};
-use ets_model::{AccountId, Code, Quantity, Timestamp, TransactionId, UnitClass};
+use ets_model::{Code, Quantity, Timestamp, TransactionId, UnitClass};
 
 const MS_PER_MINUTE: i64 = 60_000;
 
@@ -154,21 +154,8 @@ impl Registry {
         context: Context,
         id: TransactionId,
     ) -> Result<Effect, RegistryError> {
-        let transaction = self.transaction(id)?;
-        let from: AccountId = transaction.from;
-        let allowed = self
-            .account(from)?
-            .rule
-            .is_representative(context.requester)
-            || self.controls.is_additional(from, context.requester)
-            || self.is_administrator(context.requester);
-        if !allowed {
-            return Err(RegistryError::NotRepresentative {
-                requester: context.requester,
-                account: from,
-            });
-        }
-        let mut transaction = transaction.clone();
+        self.may_decide(id, context.requester, crate::Decision::Withdraw)?;
+        let mut transaction = self.transaction(id)?.clone();
         if let Some(delay) = self.controls.delays.get(&id) {
             self.controls.due.remove(&(delay.ends_at, id));
         }

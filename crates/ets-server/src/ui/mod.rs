@@ -21,6 +21,7 @@ mod compliance;
 mod confirm;
 mod csv;
 mod history;
+mod inbox;
 mod page;
 mod pager;
 mod public;
@@ -90,6 +91,9 @@ where
         .route("/ui/accounts/{id}/statement.csv", get(statement::download))
         .route("/ui/transactions/{id}", get(transaction::page))
         .route("/ui/search", get(search::page))
+        .route("/ui/inbox", get(inbox::page))
+        .route("/ui/inbox/stream", get(inbox::stream))
+        .route("/ui/static/inbox.js", get(inbox::script))
         .route("/ui/transfer/confirm", post(confirm::page))
         .route("/ui/transfer", post(transfer))
         .route("/ui/surrender", post(surrender))
@@ -130,7 +134,7 @@ async fn security_headers(mut response: Response) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -87,6 +87,7 @@ pub(crate) fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: &Markup) ->
                         a href="/ui/compliance" { "Compliance" }
                         a href="/ui/public" { "Public reports" }
                         @if let Some(viewer) = viewer {
+                            a href="/ui/inbox" { "Inbox" }
                             a href="/ui/search" { "Search" }
                             @if viewer.role == Role::Administrator {
                                 a href="/ui/admin" { "Administration" }

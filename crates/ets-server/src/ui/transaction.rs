@@ -17,7 +17,7 @@ use axum::response::Response;
 use ets_engine::Engine;
 use ets_history::query::TransactionRow;
 use ets_model::{AccountId, ParticipantId, TransactionId};
-use ets_registry::{Registry, Transaction, TransactionStatus};
+use ets_registry::Transaction;
 use maud::{Markup, html};
 use std::collections::BTreeMap;
 
@@ -51,41 +51,22 @@ fn spec_allows(engine: &Engine, principal: &Principal, command: &str) -> bool {
     })
 }
 
-/// Whether `participant` signs for the source account of `transaction`, as the engine judges approvals.
-fn signs_for(registry: &Registry, transaction: &Transaction, participant: ParticipantId) -> bool {
-    let additional = !transaction.kind.is_administrative()
-        && registry
-            .controls()
-            .is_additional(transaction.from, participant);
-    additional
-        || registry
-            .account(transaction.from)
-            .is_ok_and(|account| account.rule.is_representative(participant))
-}
-
-/// The decisions `principal` may send on `transaction` now.
+/// The decisions `principal` may send on `transaction` now: those the
+/// registry's own check (`Registry::decisions`, the one the engine runs when
+/// the command arrives) allows its participant, and the command's metadata
+/// allows the user's role.
 pub(crate) fn decisions(
     engine: &Engine,
     transaction: &Transaction,
     principal: &Principal,
 ) -> Vec<&'static str> {
-    let registry = engine.registry();
-    let me = principal.participant;
-    let mut allowed = Vec::new();
-    let awaiting = transaction.awaits_approval();
-    let may_sign = signs_for(registry, transaction, me);
-    if awaiting && may_sign && transaction.proposer != me && !transaction.approvals.contains(&me) {
-        allowed.extend(["approve", "reject"]);
-    }
-    let delayed = transaction.status() == TransactionStatus::Delayed;
-    let administrator = registry
-        .participant(me)
-        .is_ok_and(|participant| participant.kind == ets_registry::ParticipantKind::Administrator);
-    if (awaiting && transaction.proposer == me) || (delayed && (may_sign || administrator)) {
-        allowed.push("withdraw");
-    }
-    allowed.retain(|command| spec_allows(engine, principal, command));
-    allowed
+    engine
+        .registry()
+        .decisions(transaction.id, principal.participant)
+        .into_iter()
+        .map(ets_registry::Decision::name)
+        .filter(|command| spec_allows(engine, principal, command))
+        .collect()
 }
 
 /// The engine's facts about transaction `row` for `principal`.

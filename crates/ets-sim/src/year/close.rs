@@ -163,6 +163,34 @@ impl<'f> Surrenders<'f> {
     }
 }
 
+/// Each sector firm surrenders what it holds up to its obligation by the last deadline,
+/// and each sector's year closes when the power sector's does.
+pub(super) fn close_sectors<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+    sectors: &[crate::sector::SectorYear],
+) -> Result<()> {
+    if sectors.is_empty() {
+        return Ok(());
+    }
+    let timeline = &facts.timeline;
+    let surrender_ms = timeline
+        .last_deadline()
+        .surrender_ms(&timeline.trading_days);
+    let price = reference_price(driver.sink.engine(), facts)?;
+    let periods: Vec<_> = sectors
+        .iter()
+        .map(|sector| sector.period(facts.year))
+        .collect();
+    for period in &periods {
+        crate::sector::period::surrender(driver, period, surrender_ms, price)?;
+    }
+    for period in &periods {
+        crate::sector::period::close(driver, period, timeline.close_ms()?, price)?;
+    }
+    Ok(())
+}
+
 /// Closes the year after the last deadline and returns the closed results.
 pub(super) fn close_year<S: Sink>(
     driver: &mut Driver<'_, S>,
@@ -174,7 +202,7 @@ pub(super) fn close_year<S: Sink>(
         compliance(ComplianceCommand::CloseYear {
             scheme: facts.scheme.clone(),
             year: facts.year,
-            reference_average_price: None,
+            reference_average_price: Some(reference_price(driver.sink.engine(), facts)?),
         }),
     )?;
     Ok(driver
@@ -184,4 +212,32 @@ pub(super) fn close_year<S: Sink>(
         .closed_results(&facts.scheme, facts.year)
         .context("the year did not close")?
         .to_vec())
+}
+
+/// The average price of the month before the last deadline (the China 2024 fine's base;
+/// other regimes ignore it): the volume-weighted price of the exchange's trades in the
+/// 30 days before the deadline, else of all its trades, else the scenario's mean price.
+pub(super) fn reference_price(
+    engine: &ets_engine::Engine,
+    facts: &YearFacts<'_>,
+) -> Result<ets_model::Price> {
+    let end = day_ms(facts.timeline.last_deadline().due, 16);
+    let start = end - 30 * super::DAY_MS;
+    let vwap = |from: i64| {
+        let (mut value, mut tonnes) = (0i128, 0i128);
+        for trade in engine.exchange().trades() {
+            if (from..=end).contains(&trade.at.0) {
+                let quantity = i128::from(trade.quantity.tonnes());
+                value += i128::from(trade.price.ticks()) * quantity;
+                tonnes += quantity;
+            }
+        }
+        (tonnes > 0).then(|| value / tonnes)
+    };
+    let fallback = || (facts.scenario.market.price_mean * 100.0).round() as i128;
+    let ticks = vwap(start)
+        .or_else(|| vwap(i64::MIN))
+        .unwrap_or_else(fallback);
+    let ticks = i64::try_from(ticks.max(1)).context("reference price")?;
+    ets_model::Price::try_new(ticks).map_err(|e| anyhow::anyhow!("reference price: {e}"))
 }
