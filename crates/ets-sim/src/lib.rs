@@ -14,6 +14,7 @@ pub mod ensemble;
 pub mod export;
 pub mod figure;
 pub mod html;
+pub mod multiyear;
 pub mod report;
 pub mod reserve;
 pub mod roadmap;

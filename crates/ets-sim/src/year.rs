@@ -5,6 +5,7 @@
 //! deadline, close. Dates come from the rulebook (`timeline`). Each step is a
 //! module of its own.
 
+mod chain;
 mod close;
 mod commands;
 mod driver;
@@ -15,6 +16,7 @@ mod setup;
 mod summary;
 mod timeline;
 
+pub use chain::{ChainOutcome, PeriodResult, run_chain};
 pub(crate) use driver::Driver;
 pub use driver::Sink;
 pub(crate) use foresight::foresight;

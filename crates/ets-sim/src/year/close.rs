@@ -155,6 +155,11 @@ impl<'f> Surrenders<'f> {
             order.push(allowance(*year)?);
         }
         order.push(self.facts.cea);
+        // Then the other vintages the rulebook accepts (units banked in earlier periods of a
+        // multi-year run), oldest first.
+        for vintage in eligible_vintages(&self.facts.rulebook) {
+            order.push(allowance(vintage)?);
+        }
         let mut unique = Vec::with_capacity(order.len());
         for class in order {
             if !unique.contains(&class) {
@@ -206,6 +211,20 @@ impl<'f> Surrenders<'f> {
         driver.flush_phase("surrender")?;
         Ok(())
     }
+}
+
+/// The vintages the rulebook text accepts for surrender, ascending (none if it does not parse).
+fn eligible_vintages(rulebook: &str) -> Vec<u16> {
+    ets_scheme::Rulebook::from_toml_str(rulebook, "the scenario's rulebook")
+        .map(|rules| {
+            rules
+                .surrender
+                .eligible_vintages
+                .iter()
+                .map(|v| v.0)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Each sector firm surrenders what it holds up to its obligation by the last deadline,
