@@ -246,7 +246,7 @@ fn roadmap_years(planned: Planned) -> Vec<Planned> {
             } else {
                 format!("{} {title}", planned.title)
             },
-            description: format!("{} {}", planned.description, scenario.design.sentence()),
+            description: planned.description.clone(),
             scenario,
         })
         .collect()
