@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod batch;
+mod multi;
 use batch::{run_ensemble, run_merge, run_sweep};
+use multi::{MultiArgs, run_multi};
 
 /// The arguments of `ets simulate`.
 #[derive(clap::Args)]
@@ -82,6 +84,13 @@ enum Action {
     ///
     /// Example: `ets simulate merge out/floor/results-shard-*-of-4.json --out out/floor-all`
     Merge(MergeArgs),
+    /// Runs a chain of compliance periods (2019-2020, 2021, 2022, 2023, 2024) in one
+    /// journaled store on the real timeline: holdings carry over, the carry-over cap binds
+    /// at the close of 2024, later windows list at the previous close; writes `report.md`
+    /// (the market per calendar year beside the published figures) and prints timings.
+    ///
+    /// Example: `ets simulate multi scenarios/cn-power-2019-2024.toml --entities 300 --out out/multi`
+    Multi(MultiArgs),
 }
 
 /// The arguments of `ets simulate sweep`.
@@ -218,7 +227,29 @@ fn plan(scenario_path: &Path, args: &SimulateArgs) -> Result<Vec<Planned>> {
             scenario,
         });
     }
-    Ok(runs)
+    Ok(runs.into_iter().flat_map(roadmap_years).collect())
+}
+
+/// A run of a scenario with a `[roadmap]` becomes one run per roadmap year
+/// (`ets_sim::roadmap`); any other run stays as it is.
+fn roadmap_years(planned: Planned) -> Vec<Planned> {
+    let years = ets_sim::roadmap::expand(&planned.scenario);
+    if years.is_empty() {
+        return vec![planned];
+    }
+    years
+        .into_iter()
+        .map(|(year, title, scenario)| Planned {
+            name: format!("{}-{year}", planned.name),
+            title: if planned.name == "base" {
+                title
+            } else {
+                format!("{} {title}", planned.title)
+            },
+            description: format!("{} {}", planned.description, scenario.design.sentence()),
+            scenario,
+        })
+        .collect()
 }
 
 /// `ets simulate`.
@@ -226,6 +257,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     match args.action {
         Some(Action::Sweep(sweep)) => return run_sweep(&sweep),
         Some(Action::Merge(merge)) => return run_merge(&merge),
+        Some(Action::Multi(multi)) => return run_multi(&multi),
         None => {}
     }
     let Some(scenario_path) = args.scenario.clone() else {

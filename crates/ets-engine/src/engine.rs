@@ -3,12 +3,13 @@
 
 use crate::command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};
 use crate::compliance::Compliance;
+use crate::compliance::SurrenderTally;
 use crate::exchange::Exchange;
+use crate::outcomes::OutcomeTable;
 use crate::retention::{RetentionSection, Window};
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use ets_registry::{AccountStatus, Context, Registry, RegistryCommand};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// A BLAKE3 digest of the engine's canonical state encoding.
@@ -71,10 +72,19 @@ impl CommandDigest {
             // The journaled stand-in of a refused command keeps its digest.
             return summary.digest;
         }
-        let mut hasher = blake3::Hasher::new();
-        // Writing into a hasher cannot fail; postcard only fails on writer errors here.
-        let _ = postcard::to_io(command, &mut hasher);
-        let hash = hasher.finalize();
+        // Encoded into a buffer on the stack and hashed at once: feeding the
+        // hasher field by field cost more than the hash (docs/benchmarks.md).
+        // The bytes, and so the digest, are the same either way.
+        let mut buffer = [0_u8; 256];
+        let hash = match postcard::to_slice(command, &mut buffer) {
+            Ok(encoded) => blake3::hash(encoded),
+            Err(_) => {
+                let mut hasher = blake3::Hasher::new();
+                // Writing into a hasher cannot fail; postcard only fails on writer errors here.
+                let _ = postcard::to_io(command, &mut hasher);
+                hasher.finalize()
+            }
+        };
         let mut first = [0_u8; 8];
         first.copy_from_slice(&hash.as_bytes()[..8]);
         CommandDigest(u64::from_le_bytes(first))
@@ -98,10 +108,9 @@ pub struct Engine {
     registry: Registry,
     compliance: Compliance,
     exchange: Exchange,
-    /// First outcome per (requester, request id). A B-tree, not a hash map:
-    /// a hash map rehashes everything when it grows, which stalled single
-    /// commands for up to a second at a million entries (`ets bench market`).
-    outcomes: BTreeMap<(ParticipantId, RequestId), Remembered>,
+    /// First outcome per (requester, request id), in key order (B-trees,
+    /// not a hash map: see [`OutcomeTable`]).
+    outcomes: OutcomeTable<Remembered>,
     last_time: Option<Timestamp>,
     applied: u64,
     /// Bounded retention, once set (docs/memory.md); `None` keeps everything.
@@ -116,7 +125,10 @@ pub struct Engine {
 /// first was chosen, the serial policy (postcard [`ets_registry::SerialPolicy`],
 /// the controls then always written before it), then, only once retention is
 /// bounded, the retention section (postcard `RetentionSection`, controls and
-/// policy then always written before it). Snapshots written before the digests were
+/// policy then always written before it) and compliance's surrender tally
+/// (postcard [`crate::compliance::SurrenderTally`]; an unbounded state derives
+/// it from the transactions it keeps, and a bounded snapshot written before
+/// the tally existed still retained every completed surrender). Snapshots written before the digests were
 /// kept end after `applied`; they still load, with unknown digests. States
 /// without controls encode exactly as before the controls existed.
 #[derive(Serialize, Deserialize)]
@@ -143,7 +155,7 @@ impl Engine {
             registry: Registry::new(),
             compliance: Compliance::default(),
             exchange: Exchange::new(),
-            outcomes: BTreeMap::new(),
+            outcomes: OutcomeTable::default(),
             last_time: None,
             applied: 0,
             window: None,
@@ -183,6 +195,10 @@ impl Engine {
         );
         self.stamp(self.applied);
         let outcome = self.execute(envelope);
+        let surrenders = self.registry.take_surrender_changes();
+        if !surrenders.is_empty() {
+            self.compliance.record_surrenders(&surrenders);
+        }
         self.outcomes.insert(
             key,
             Remembered {
@@ -241,7 +257,7 @@ impl Engine {
                     .iter_mut()
                     .map(|(key, remembered)| {
                         remembered.applied_at = now;
-                        (now, *key)
+                        (now, key)
                     })
                     .collect();
                 self.window = Some(Window::new(commands, stamps));
@@ -276,11 +292,16 @@ impl Engine {
         }
         let result = match &envelope.command {
             Command::Registry(command) => self.execute_registry(context, command),
-            Command::Compliance(command) => self
-                .compliance
-                .execute(&mut self.registry, context, command)
-                .map(Effect::Compliance)
-                .map_err(Rejection::from),
+            Command::Compliance(command) => {
+                let exchange = &self.exchange;
+                let net_sales = |registry: &ets_registry::Registry, unit: &ets_model::Code| {
+                    exchange.net_allowance_sales(registry, unit)
+                };
+                self.compliance
+                    .execute(&mut self.registry, context, command, &net_sales)
+                    .map(Effect::Compliance)
+                    .map_err(Rejection::from)
+            }
             Command::Exchange(command) => self
                 .exchange
                 .execute_with(&mut self.registry, &self.compliance, context, command)
@@ -437,7 +458,7 @@ impl Engine {
         let outcomes: Vec<_> = self
             .outcomes
             .iter()
-            .map(|(key, remembered)| (*key, remembered.outcome.clone()))
+            .map(|(key, remembered)| (key, remembered.outcome.clone()))
             .collect();
         let digests: Vec<Option<CommandDigest>> = self
             .outcomes
@@ -489,6 +510,10 @@ impl Engine {
                 Ok(encoded) => bytes.extend(encoded),
                 Err(error) => panic!("the retention section did not encode: {error}"),
             }
+            match postcard::to_stdvec(self.compliance.surrender_tally()) {
+                Ok(encoded) => bytes.extend(encoded),
+                Err(error) => panic!("the surrender tally did not encode: {error}"),
+            }
         }
     }
 
@@ -517,6 +542,7 @@ impl Engine {
             postcard::take_from_bytes(rest)?
         };
         let mut section: Option<RetentionSection> = None;
+        let mut tally: Option<SurrenderTally> = None;
         if !rest.is_empty() {
             let (controls, rest): (ets_registry::Controls, &[u8]) =
                 postcard::take_from_bytes(rest)?;
@@ -529,7 +555,12 @@ impl Engine {
                     postcard::take_from_bytes(rest)?;
                 state.registry.restore_serial_policy(policy);
                 if !rest.is_empty() {
-                    section = Some(postcard::from_bytes(rest)?);
+                    let (retention, rest): (RetentionSection, &[u8]) =
+                        postcard::take_from_bytes(rest)?;
+                    section = Some(retention);
+                    if !rest.is_empty() {
+                        tally = Some(postcard::from_bytes(rest)?);
+                    }
                 }
             }
         }
@@ -542,6 +573,8 @@ impl Engine {
             .restore_exchange_holds(&state.exchange.unit_holds())
             .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
         state.compliance.rehydrate();
+        let tally = tally.unwrap_or_else(|| SurrenderTally::from_registry(&state.registry));
+        state.compliance.restore_surrender_tally(tally);
         let mut engine = Engine {
             registry: state.registry,
             compliance: state.compliance,
@@ -578,7 +611,7 @@ impl Engine {
         let mut stamps = Vec::with_capacity(self.outcomes.len());
         for ((key, remembered), stamp) in self.outcomes.iter_mut().zip(section.outcome_stamps) {
             remembered.applied_at = stamp;
-            stamps.push((stamp, *key));
+            stamps.push((stamp, key));
         }
         let mut window = Window::new(section.commands, stamps);
         window.floors = section.floors.into_iter().collect();

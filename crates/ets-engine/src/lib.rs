@@ -13,6 +13,7 @@ pub mod compliance;
 mod engine;
 mod entry;
 pub mod exchange;
+mod outcomes;
 pub mod retention;
 
 pub use command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};

@@ -53,6 +53,84 @@ pub struct Holding {
     total: Quantity,
     pending: Quantity,
     exchange_held: Quantity,
+    /// Which block largest first takes from, when known (derived from
+    /// `blocks`: never encoded, never compared).
+    largest: LargestCache,
+}
+
+/// The block [`SerialPolicy::LargestFirst`] takes from, remembered so that a
+/// transfer does not scan every block held (a scan that grew with the
+/// number of transfers received). Valid while `span` (last - first serial)
+/// is strictly larger than every other block's, which `others_at_most`
+/// bounds from above: growing or adding a block updates it, shrinking or
+/// removing another block keeps it an upper bound, and anything it cannot
+/// follow forgets it, so the next take scans once.
+#[derive(Debug, Clone, Copy)]
+struct Largest {
+    start: u64,
+    span: u64,
+    others_at_most: u64,
+}
+
+/// A [`Largest`] or nothing; equal to every other cache, since it is not state.
+#[derive(Debug, Clone, Copy, Default)]
+struct LargestCache(Option<Largest>);
+
+impl PartialEq for LargestCache {
+    fn eq(&self, _: &LargestCache) -> bool {
+        true
+    }
+}
+
+impl Eq for LargestCache {}
+
+impl LargestCache {
+    fn forget(&mut self) {
+        self.0 = None;
+    }
+
+    /// Block `(start, end)` now exists: new, or grown by a merge (which may
+    /// have absorbed other blocks, the largest among them).
+    fn note(&mut self, start: u64, end: u64) {
+        let Some(largest) = &mut self.0 else {
+            return;
+        };
+        let span = end - start;
+        if (start..=end).contains(&largest.start) {
+            // The largest itself grew; the others only lost blocks.
+            largest.start = start;
+            largest.span = span;
+        } else if span > largest.span {
+            *largest = Largest {
+                start,
+                span,
+                others_at_most: largest.others_at_most.max(largest.span),
+            };
+        } else if span == largest.span {
+            // A tie: which one wins depends on serial order; scan next time.
+            self.forget();
+        } else {
+            largest.others_at_most = largest.others_at_most.max(span);
+        }
+    }
+
+    /// The block starting at `start` lost its first `count` serials (all of
+    /// them when `removed`).
+    fn cut(&mut self, start: u64, count: u64, removed: bool) {
+        let Some(largest) = &mut self.0 else {
+            return;
+        };
+        if largest.start != start {
+            // Another block shrank: the bound still holds.
+            return;
+        }
+        if removed || largest.span - count <= largest.others_at_most {
+            self.forget();
+        } else {
+            largest.start += count;
+            largest.span -= count;
+        }
+    }
 }
 
 /// The encoded form of a [`Holding`] (see there).
@@ -78,6 +156,7 @@ impl From<HoldingEncoding> for Holding {
             total: encoded.total,
             pending: encoded.reserved,
             exchange_held: Quantity::ZERO,
+            largest: LargestCache::default(),
         }
     }
 }
@@ -240,16 +319,27 @@ impl Holding {
             position > 0 && self.blocks[position - 1].1.checked_add(1) == Some(start);
         let joins_next =
             position < self.blocks.len() && end.checked_add(1) == Some(self.blocks[position].0);
-        match (joins_previous, joins_next) {
+        let now = match (joins_previous, joins_next) {
             (true, true) => {
                 let next_end = self.blocks[position].1;
                 self.blocks[position - 1].1 = next_end;
                 self.blocks.remove(position);
+                self.blocks[position - 1]
             }
-            (true, false) => self.blocks[position - 1].1 = end,
-            (false, true) => self.blocks[position].0 = start,
-            (false, false) => self.blocks.insert(position, (start, end)),
-        }
+            (true, false) => {
+                self.blocks[position - 1].1 = end;
+                self.blocks[position - 1]
+            }
+            (false, true) => {
+                self.blocks[position].0 = start;
+                self.blocks[position]
+            }
+            (false, false) => {
+                self.blocks.insert(position, (start, end));
+                (start, end)
+            }
+        };
+        self.largest.note(now.0, now.1);
         self.total = Quantity::new(self.total.tonnes() + block.quantity().tonnes());
     }
 
@@ -277,10 +367,17 @@ impl Holding {
             let mut added = 0;
             for block in incoming {
                 let (start, end) = (block.start(), block.end());
-                match self.blocks.back_mut() {
-                    Some(last) if last.1.checked_add(1) == Some(start) => last.1 = end,
-                    _ => self.blocks.push_back((start, end)),
-                }
+                let now = match self.blocks.back_mut() {
+                    Some(last) if last.1.checked_add(1) == Some(start) => {
+                        last.1 = end;
+                        *last
+                    }
+                    _ => {
+                        self.blocks.push_back((start, end));
+                        (start, end)
+                    }
+                };
+                self.largest.note(now.0, now.1);
                 added += block.quantity().tonnes();
             }
             self.total = Quantity::new(self.total.tonnes() + added);
@@ -290,6 +387,7 @@ impl Holding {
             incoming.iter().for_each(|&block| self.insert(block));
             return;
         }
+        self.largest.forget();
         let held = std::mem::take(&mut self.blocks);
         let mut merged: VecDeque<(u64, u64)> = VecDeque::with_capacity(held.len() + incoming.len());
         let mut arriving = incoming
@@ -358,15 +456,44 @@ impl Holding {
     }
 
     /// The position of the largest block (the lowest-serial one among equals).
-    /// The holding must not be empty.
-    fn largest_block(&self) -> usize {
+    /// The holding must not be empty. A binary search when the largest is
+    /// remembered, else one scan, which remembers it when it is unique.
+    fn largest_block(&mut self) -> usize {
+        if let Some(largest) = self.largest.0 {
+            let position = self
+                .blocks
+                .partition_point(|&(start, _)| start < largest.start);
+            let found = self.blocks.get(position).copied();
+            assert!(
+                found.is_some_and(
+                    |(start, end)| start == largest.start && end - start == largest.span
+                ),
+                "holding invariant broken: the remembered largest block is not held"
+            );
+            return position;
+        }
         let mut best = 0;
-        let mut best_span = None;
+        let mut best_span: Option<u64> = None;
+        let mut second: Option<u64> = None;
         for (position, &(start, end)) in self.blocks.iter().enumerate() {
-            if best_span.is_none_or(|span| end - start > span) {
-                best = position;
-                best_span = Some(end - start);
+            let span = end - start;
+            match best_span {
+                Some(top) if span <= top => second = second.max(Some(span)),
+                _ => {
+                    second = second.max(best_span);
+                    best = position;
+                    best_span = Some(span);
+                }
             }
+        }
+        if let Some(span) = best_span
+            && second.is_none_or(|second| span > second)
+        {
+            self.largest.0 = Some(Largest {
+                start: self.blocks[best].0,
+                span,
+                others_at_most: second.unwrap_or(0),
+            });
         }
         best
     }
@@ -382,6 +509,7 @@ impl Holding {
         } else {
             self.blocks[position].0 = last + 1;
         }
+        self.largest.cut(start, count, last == end);
         SerialBlock::try_new(start, last).ok()
     }
 
@@ -389,6 +517,8 @@ impl Holding {
     /// first, splitting the first block larger than what is still owed.
     /// Does not change `total`; the caller checked the holding covers it.
     fn take_largest_blocks(&mut self, mut remaining: u64, taken: &mut impl Extend<SerialBlock>) {
+        // The largest goes whole: remembered positions no longer hold.
+        self.largest.forget();
         let mut order: Vec<usize> = (0..self.blocks.len()).collect();
         // Largest first; equal sizes lowest serial first (the sort is stable).
         order.sort_by_key(|&position| {
@@ -450,6 +580,7 @@ impl Holding {
         if quantity > self.total {
             return false;
         }
+        self.largest.forget();
         let mut remaining = quantity.tonnes();
         while remaining > 0 {
             let Some(front) = self.blocks.front_mut() else {
@@ -486,6 +617,7 @@ impl Holding {
         let Some(position) = self.position_of(block.start()) else {
             return false;
         };
+        self.largest.forget();
         let (start, end) = self.blocks[position];
         match (start < block.start(), block.end() < end) {
             (true, true) => {
@@ -805,6 +937,53 @@ mod tests {
                 holding.check().map_err(TestCaseError::fail)?;
                 let serials: Vec<u64> = holding.blocks().flat_map(|b| b.start()..=b.end()).collect();
                 prop_assert_eq!(serials, model.iter().copied().collect::<Vec<_>>());
+            }
+        }
+    }
+
+    proptest! {
+        // Goal: the remembered largest block never changes which serials
+        // largest first takes: after any mix of inserts, appends, takes and
+        // removals, a take with the memory gives exactly what a take after a
+        // fresh scan of the blocks gives.
+        #[test]
+        fn remembered_largest_takes_what_a_fresh_scan_takes(
+            operations in proptest::collection::vec((0u8..5, 0u64..400, 1u64..40), 1..120),
+        ) {
+            let mut holding = Holding::default();
+            holding.insert(block(1_000, 1_999));
+            let mut next_fresh = 2_000;
+            for (operation, at, length) in operations {
+                match operation {
+                    0 => {
+                        let candidate = block(at, at + length - 1);
+                        if (at..at + length).all(|serial| !holding.holds(block(serial, serial))) {
+                            holding.insert(candidate);
+                        }
+                    }
+                    1 => {
+                        let arriving = [block(next_fresh + 1, next_fresh + length), block(next_fresh + length + 2, next_fresh + 2 * length + 1)];
+                        next_fresh += 2 * length + 3;
+                        holding.insert_sorted(&arriving);
+                    }
+                    2 => {
+                        let mut fresh = holding.clone();
+                        fresh.largest.forget();
+                        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+                        let quantity = Quantity::new(length * (1 + at % 30));
+                        let took = holding.take_largest(quantity, &mut ours);
+                        prop_assert_eq!(took, fresh.take_largest(quantity, &mut theirs));
+                        prop_assert_eq!(ours, theirs);
+                        prop_assert_eq!(holding.blocks().collect::<Vec<_>>(), fresh.blocks().collect::<Vec<_>>());
+                    }
+                    3 => {
+                        let _ = holding.take_oldest(Quantity::new(length), &mut Vec::new());
+                    }
+                    _ => {
+                        let _ = holding.remove_exact(block(at, at + length / 4));
+                    }
+                }
+                holding.check().map_err(TestCaseError::fail)?;
             }
         }
     }

@@ -840,6 +840,29 @@ fn pending_transfer_fails_to_complete_when_destination_closed_meanwhile() {
 }
 
 #[test]
+fn closing_asks_the_pending_count_which_follows_every_status_change_and_a_decode() {
+    // Goal: closing an account asks a per-account count of pending
+    // transactions instead of scanning the history; the count must follow
+    // proposal, withdrawal and a snapshot's decode, or a close would be
+    // refused forever or let through with a transfer pending.
+    let mut h = harness();
+    let close = |account| RegistryCommand::SetAccountStatus {
+        account,
+        status: AccountStatus::Closed,
+    };
+    let (id, _) = h.tx(PLANT_CLERK, transfer(PLANT_OHA, TRADER_ACCOUNT, 10));
+    let encoded = postcard::to_stdvec(&h.registry).unwrap();
+    let mut decoded: Registry = postcard::from_bytes(&encoded).unwrap();
+    decoded.rebuild_indexes();
+    assert!(decoded.has_pending_involving(TRADER_ACCOUNT));
+    assert!(decoded.has_pending_involving(PLANT_OHA));
+    h.refused(ADMIN, close(TRADER_ACCOUNT), "status_change_not_allowed");
+    h.tx(PLANT_CLERK, RegistryCommand::Withdraw { transaction: id });
+    assert!(!h.registry.has_pending_involving(TRADER_ACCOUNT));
+    h.ok(ADMIN, close(TRADER_ACCOUNT));
+}
+
+#[test]
 fn an_account_needing_two_signatures_cannot_trade_on_one() {
     // Goal: four eyes on the exchange: one representative of a 2-of-2
     // account may not trade it (an order carries one signature), while a

@@ -3,7 +3,7 @@
 //! functions for allocation ([`allocation`]), emissions ([`mrv`]),
 //! obligations and their limits ([`obligation`]), penalties ([`penalty`]) and
 //! the EU's cumulative compliance status ([`compliance`]); compliance
-//! periods ([`period`]).
+//! periods ([`period`]); the industrial sectors' allocation ([`sector`]).
 //!
 //! All arithmetic is exact decimal ([`rust_decimal::Decimal`], never `f64`);
 //! results become whole tonnes ([`ets_model::Quantity`]) and minor units
@@ -23,6 +23,7 @@ pub mod period;
 mod reader;
 pub mod rounding;
 pub mod rulebook;
+pub mod sector;
 #[cfg(test)]
 mod test_support;
 

@@ -328,6 +328,7 @@ mod tests {
         let rules = CarryOverRules {
             fixed: q(10_000),
             net_sales_multiple: d("1.5"),
+            last_vintage: None,
         };
         assert_eq!(carry_over_cap(&rules, q(3)), Ok(q(10_004)));
         assert_eq!(carry_over_cap(&rules, Quantity::ZERO), Ok(q(10_000)));

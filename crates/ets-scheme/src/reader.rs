@@ -216,6 +216,18 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    /// An optional decimal, as [`Self::decimal`] when present.
+    pub(crate) fn optional_decimal(
+        &mut self,
+        key: &str,
+        bounds: Bounds,
+    ) -> Result<Option<Decimal>, RulebookError> {
+        if self.get(key).is_none() {
+            return Ok(None);
+        }
+        self.decimal(key, bounds).map(Some)
+    }
+
     /// A whole number (written as an integer or an integral decimal string)
     /// between `min` and `max`.
     pub(crate) fn whole_number(

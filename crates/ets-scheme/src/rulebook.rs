@@ -10,6 +10,7 @@
 //! from their text into [`Decimal`], never through `f64`.
 
 use crate::reader::{Bounds, Source, TableReader, YEAR_RANGE};
+use crate::sector::rules::{SectorAllocationRules, read_sector_allocation};
 use ets_model::{Code, Quantity, Vintage};
 use ets_time::{CivilDate, DayOffRule, HolidayCalendar, TimeZone};
 use rust_decimal::{Decimal, MathematicalOps};
@@ -465,6 +466,8 @@ pub enum AllocationRules {
     China(Box<ChinaAllocationRules>),
     /// Benchmark times historical activity.
     Eu(EuAllocationRules),
+    /// An industrial sector: verified or intensity-based per firm ([`crate::sector`]).
+    Sector(SectorAllocationRules),
 }
 
 /// What the shortfall cap and the borrowing gap rate are shares of.
@@ -535,6 +538,10 @@ pub struct CarryOverRules {
     pub fixed: Quantity,
     /// The multiple of net sales (1.5).
     pub net_sales_multiple: Decimal,
+    /// The last vintage the cap covers (`last_vintage`, China: 2024): it binds at the
+    /// close of the period ending with that year, on allowances of that vintage and
+    /// older. `None`: the rulebook's last compliance year.
+    pub last_vintage: Option<Vintage>,
 }
 
 /// Which vintages may be surrendered (`[surrender]`).
@@ -760,7 +767,7 @@ impl Rulebook {
     pub fn china_allocation(&self) -> Option<&ChinaAllocationRules> {
         match &self.allocation {
             AllocationRules::China(rules) => Some(rules.as_ref()),
-            AllocationRules::Eu(_) => None,
+            _ => None,
         }
     }
 
@@ -769,7 +776,16 @@ impl Rulebook {
     pub fn eu_allocation(&self) -> Option<&EuAllocationRules> {
         match &self.allocation {
             AllocationRules::Eu(rules) => Some(rules),
-            AllocationRules::China(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The industrial sector's allocation rules, when this is a sector rulebook.
+    #[must_use]
+    pub fn sector_allocation(&self) -> Option<&SectorAllocationRules> {
+        match &self.allocation {
+            AllocationRules::Sector(rules) => Some(rules),
+            _ => None,
         }
     }
 
@@ -912,20 +928,25 @@ fn read_scheme(mut table: TableReader<'_>) -> Result<SchemeInfo, RulebookError> 
 fn read_allocation(mut table: TableReader<'_>) -> Result<AllocationRules, RulebookError> {
     let china = table.optional_table("china")?;
     let eu = table.optional_table("eu")?;
-    let rules = match (china, eu) {
-        (Some(china), None) => AllocationRules::China(Box::new(read_china_allocation(china)?)),
-        (None, Some(eu)) => AllocationRules::Eu(read_eu_allocation(eu)?),
-        (Some(_), Some(_)) => {
-            return Err(table.invalid(
-                "eu",
-                "a rulebook has either [allocation.china] or [allocation.eu], not both".to_owned(),
-            ));
+    let sector = table.optional_table("sector")?;
+    let rules = match (china, eu, sector) {
+        (Some(china), None, None) => {
+            AllocationRules::China(Box::new(read_china_allocation(china)?))
         }
-        (None, None) => {
+        (None, Some(eu), None) => AllocationRules::Eu(read_eu_allocation(eu)?),
+        (None, None, Some(sector)) => AllocationRules::Sector(read_sector_allocation(sector)?),
+        (None, None, None) => {
             return Err(RulebookError::MissingKey {
                 file: table.source_name().to_owned(),
-                key: "allocation.china (or allocation.eu)".to_owned(),
+                key: "allocation.china (or allocation.eu, or allocation.sector)".to_owned(),
             });
+        }
+        (_, eu, _) => {
+            return Err(table.invalid(
+                if eu.is_some() { "eu" } else { "sector" },
+                "a rulebook has one of [allocation.china], [allocation.eu] or [allocation.sector]"
+                    .to_owned(),
+            ));
         }
     };
     table.finish()?;
@@ -1224,6 +1245,7 @@ fn read_carry_over(mut table: TableReader<'_>) -> Result<CarryOverRules, Ruleboo
             "net_sales_multiple",
             Bounds::closed(Decimal::ZERO, Decimal::ONE_HUNDRED),
         )?,
+        last_vintage: table.optional_year("last_vintage")?.map(Vintage),
     };
     table.finish()?;
     Ok(rules)

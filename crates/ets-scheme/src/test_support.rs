@@ -11,6 +11,13 @@ pub(crate) const CN_2021: &str = include_str!("../../../schemes/cn-power-2021.to
 /// The committed EU phase 4 rulebook text.
 pub(crate) const EU_PHASE4: &str = include_str!("../../../schemes/eu-ets-phase4.toml");
 
+/// The committed 2024 steel rulebook text.
+pub(crate) const CN_STEEL_2024: &str = include_str!("../../../schemes/cn-steel-2024.toml");
+/// The committed 2025 cement rulebook text.
+pub(crate) const CN_CEMENT_2025: &str = include_str!("../../../schemes/cn-cement-2025.toml");
+/// The committed 2025 aluminium rulebook text.
+pub(crate) const CN_ALUMINIUM_2025: &str = include_str!("../../../schemes/cn-aluminium-2025.toml");
+
 /// A decimal from a literal.
 pub(crate) fn d(text: &str) -> Decimal {
     Decimal::from_str_exact(text).expect("test decimal literal")

@@ -5,6 +5,7 @@ use ets_scheme::Rulebook;
 use ets_scheme::rulebook::{
     AllocationRules, CalendarDate, CapBase, Currency, OutputBasis, PenaltyRegime, UnitCategory,
 };
+use ets_scheme::sector::{BenchmarkRule, Sector, SectorMethod};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -125,9 +126,9 @@ fn china_rulebooks_share_caps_offsets_and_factors() {
     // on verified, gas cap, 5% CCER, factors 1.05 / 0.22 / 0.6, 2021 Measures penalty band.
     // (From 2023 the basis is generation and the heat-supply factor is gone.)
     for (name, rulebook) in load_all().iter().filter(|(name, _)| {
-        name.starts_with("cn-")
-            && !name.starts_with("cn-power-2023")
-            && !name.starts_with("cn-power-2024")
+        ["cn-power-2019-2020", "cn-power-2021", "cn-power-2022"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
     }) {
         assert_eq!(rulebook.scheme.currency, Currency::Cny, "{name}");
         assert_eq!(rulebook.scheme.unit_code.as_str(), "CEA");
@@ -318,4 +319,72 @@ fn the_2023_and_2024_power_rulebooks_follow_the_2023_24_plan() {
         coal.push(benchmarks(rulebook)[0].0);
     }
     assert!(coal[1] <= coal[0], "2024 is no looser than 2023: {coal:?}");
+}
+
+#[test]
+fn the_2025_and_2026_power_rulebooks_continue_2024() {
+    // Goal: the later power years keep 2024's benchmarks and rules (assumptions named in the
+    // files) and follow the annual timetable: surrender by 31 Dec of the next year [S87].
+    let rulebooks = load_all();
+    let base = &rulebooks["cn-power-2024.toml"];
+    for (year, name) in [(2025, "cn-power-2025.toml"), (2026, "cn-power-2026.toml")] {
+        let rulebook = &rulebooks[name];
+        assert_eq!(rulebook.scheme.compliance_years, [year], "{name}");
+        assert_eq!(benchmarks(rulebook), benchmarks(base), "{name}");
+        let (carry, base_carry) = (
+            rulebook.carry_over.expect("carry-over cap"),
+            base.carry_over.expect("carry-over cap"),
+        );
+        assert_eq!(carry.fixed, base_carry.fixed, "{name}");
+        assert_eq!(carry.net_sales_multiple, base_carry.net_sales_multiple);
+        assert!(rulebook.borrowing.is_none(), "{name}");
+        let deadlines = rulebook.surrender_deadlines_for(year);
+        assert_eq!(deadlines.len(), 1, "{name}");
+        assert_eq!(deadlines[0].date, date(year + 1, 12, 31), "{name}");
+    }
+}
+
+#[test]
+fn the_sector_rulebooks_follow_the_2024_2025_plan() {
+    // Goal: steel, cement and aluminium [S88][S89]: 2024 allocation = verified with no
+    // pre-allocation; 2025 intensity-based on the sector's balance value with 70%
+    // pre-allocation; the cement exceptions in 2025 only; aluminium counts CF4 and C2F6;
+    // surrender by 31 Dec of the next year; the 2024 penalties; one CEA market.
+    let rulebooks = load_all();
+    for sector in Sector::ALL {
+        for year in [2024u16, 2025] {
+            let name = format!("cn-{}-{year}.toml", sector.key());
+            let rulebook = rulebooks
+                .get(&name)
+                .unwrap_or_else(|| panic!("{name} missing"));
+            let rules = rulebook.sector_allocation().expect("sector rules");
+            assert_eq!(rules.sector, sector, "{name}");
+            assert_eq!(rulebook.scheme.unit_code.as_str(), "CEA", "{name}");
+            assert_eq!(rulebook.scheme.compliance_years, [year], "{name}");
+            let deadlines = rulebook.surrender_deadlines_for(year);
+            assert_eq!(deadlines[0].date, date(year + 1, 12, 31), "{name}");
+            assert!(matches!(rulebook.penalty, PenaltyRegime::China2024(_)));
+            assert_eq!(rules.gases.is_some(), sector == Sector::Aluminium, "{name}");
+            if year == 2024 {
+                assert_eq!(rules.method, SectorMethod::Verified, "{name}");
+                assert!(rules.pre_allocation.is_none(), "{name}");
+                continue;
+            }
+            let SectorMethod::Intensity(intensity) = rules.method else {
+                panic!("{name}: intensity-based in 2025");
+            };
+            assert!(
+                matches!(intensity.benchmark, BenchmarkRule::SectorBalance { .. }),
+                "{name}"
+            );
+            assert_eq!(rules.pre_allocation.expect("pre").share, d("0.70"));
+            let cement = sector == Sector::Cement;
+            assert_eq!(rules.exceptions.white_cement_clinker, cement, "{name}");
+            assert_eq!(
+                rules.exceptions.carbide_slag_share_above,
+                cement.then(|| d("0.15")),
+                "{name}"
+            );
+        }
+    }
 }

@@ -43,6 +43,13 @@ pub struct Scenario {
     /// The market design (absent: China's 2021 rules).
     #[serde(default)]
     pub design: Design,
+    /// The 2027-2030 roadmap (absent: one year of the design above); see
+    /// [`crate::roadmap`].
+    #[serde(default)]
+    pub roadmap: Option<crate::roadmap::Roadmap>,
+    /// Industrial sectors trading beside the power sector (absent: power only).
+    #[serde(default)]
+    pub sectors: Vec<crate::sector::firms::SectorSpec>,
 }
 
 /// The `[scenario]` table.
@@ -337,6 +344,8 @@ pub struct Design {
     pub institutions: u32,
     /// Cash each institution brings, yuan.
     pub institution_budget_yuan: f64,
+    /// The allowance reserve and its trigger (`[design.reserve]`; absent: none).
+    pub reserve: crate::reserve::ReserveDesign,
 }
 
 impl Participation {
@@ -388,10 +397,11 @@ impl Design {
             "none".to_owned()
         };
         format!(
-            "Trading {}; market {}; cap {cap}; {:.0}% of the allocation auctioned; price floor {floor}.",
+            "Trading {}; market {}; cap {cap}; {:.0}% of the allocation auctioned; price floor {floor}; {}.",
             self.participation.label(),
             self.trading.label(),
             self.auction_share * 100.0,
+            self.reserve.sentence(),
         )
     }
 }
@@ -408,6 +418,7 @@ impl Default for Design {
             price_floor_yuan: 0.0,
             institutions: 20,
             institution_budget_yuan: 200_000_000.0,
+            reserve: crate::reserve::ReserveDesign::default(),
         }
     }
 }
@@ -530,15 +541,15 @@ impl ScenarioError {
 
 /// A value out of range: the key, the value as text, what is wrong.
 #[derive(Debug)]
-struct Bad(String, String, String);
+pub(crate) struct Bad(pub String, pub String, pub String);
 
-type Check = std::result::Result<(), Bad>;
+pub(crate) type Check = std::result::Result<(), Bad>;
 
-fn share(key: &str, value: f64) -> Check {
+pub(crate) fn share(key: &str, value: f64) -> Check {
     within(key, value, 0.0, 1.0)
 }
 
-fn within(key: &str, value: f64, low: f64, high: f64) -> Check {
+pub(crate) fn within(key: &str, value: f64, low: f64, high: f64) -> Check {
     if (low..=high).contains(&value) {
         Ok(())
     } else {
@@ -550,7 +561,7 @@ fn within(key: &str, value: f64, low: f64, high: f64) -> Check {
     }
 }
 
-fn positive(key: &str, value: f64) -> Check {
+pub(crate) fn positive(key: &str, value: f64) -> Check {
     if value > 0.0 && value.is_finite() {
         Ok(())
     } else {
@@ -691,9 +702,14 @@ impl Scenario {
                 });
             }
         };
+        let base = file.parent().unwrap_or(Path::new("."));
         if scenario.scenario.rulebook.is_relative() {
-            let base = file.parent().unwrap_or(Path::new("."));
             scenario.scenario.rulebook = base.join(&scenario.scenario.rulebook);
+        }
+        for sector in &mut scenario.sectors {
+            if sector.rulebook.is_relative() {
+                sector.rulebook = base.join(&sector.rulebook);
+            }
         }
         scenario
             .validate()
@@ -782,8 +798,25 @@ impl Scenario {
             ));
         }
         self.validate_agents()?;
-        // Last: it reads the rulebook file.
-        self.validate_header()
+        // Last: they read the rulebook files.
+        self.validate_header()?;
+        let power_due = ets_scheme::Rulebook::load(&self.scenario.rulebook)
+            .ok()
+            .and_then(|rulebook| {
+                let deadlines = rulebook.surrender_deadlines_for(self.scenario.year);
+                deadlines.last().map(|deadline| deadline.due)
+            });
+        crate::sector::validate(&self.sectors, self.scenario.year, power_due)
+            .map_err(|(key, value, reason)| Bad(key, value, reason))?;
+        let sector_firms: u64 = self.sectors.iter().map(|s| u64::from(s.firms)).sum();
+        if u64::from(self.scenario.entities) + sector_firms > 100_000 {
+            return Err(Bad(
+                "sectors".into(),
+                sector_firms.to_string(),
+                "power entities and sector firms must be 100000 at most".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The policy-lab keys: trading behaviour, market design, abatement curve.
@@ -818,6 +851,10 @@ impl Scenario {
                 d.absolute_cap_mt.to_string(),
                 "cap = \"absolute\" needs a positive absolute_cap_mt".into(),
             ));
+        }
+        d.reserve.validate("design.reserve")?;
+        if let Some(roadmap) = &self.roadmap {
+            roadmap.validate()?;
         }
         let mac = &self.abatement.mac;
         if mac
@@ -1088,6 +1125,8 @@ pub struct SimUnit {
     pub heat_supply_ratio: f64,
     /// Base-year electricity supplied, whole MWh.
     pub base_supply_mwh: u64,
+    /// Base-year electricity generated, whole MWh (the allocation basis from 2023).
+    pub base_generation_mwh: u64,
     /// Base-year heat supplied, whole GJ.
     pub base_heat_gj: u64,
     /// Fuel actually burnt.
@@ -1375,6 +1414,7 @@ fn build_unit(rng: &mut Rng, scenario: &Scenario, n: usize, draft: Draft) -> Sim
         heat_gj: heat_gj.round() as u64,
         heat_supply_ratio,
         base_supply_mwh: (supply * (1.0 + change)).round() as u64,
+        base_generation_mwh: (generation_mwh * (1.0 + change)).round() as u64,
         base_heat_gj: (heat_gj * (1.0 + change)).round() as u64,
         fuel,
     }

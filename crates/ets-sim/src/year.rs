@@ -5,6 +5,7 @@
 //! deadline, close. Dates come from the rulebook (`timeline`). Each step is a
 //! module of its own.
 
+mod chain;
 mod close;
 mod commands;
 mod driver;
@@ -15,6 +16,7 @@ mod setup;
 mod summary;
 mod timeline;
 
+pub use chain::{ChainOutcome, PeriodResult, run_chain};
 pub(crate) use driver::Driver;
 pub use driver::Sink;
 pub(crate) use foresight::foresight;
@@ -241,16 +243,24 @@ pub fn run_year_with<S: Sink>(
     setup::register_entities(&mut driver, &facts, entities, t_setup)?;
     let mrv = mrv::report_and_verify(&mut driver, &facts, entities, &mut rng)?;
     let allocated = obligations::allocate(&mut driver, &facts, entities)?;
+    let sectors = set_up_sectors(&mut driver, &facts, entities.len())?;
     let mut positions = obligations::Positions::read(&driver, &facts, entities)?;
     let borrowing = obligations::borrow(&mut driver, &facts, entities, &mut positions)?;
     let offsets =
         obligations::sell_offsets(&mut driver, &facts, entities, ccer_supply, &mut positions)?;
+    let price = close::reference_price(driver.sink.engine(), &facts)?;
+    positions.join_sectors(&crate::sector::positions(
+        &driver, &sectors, facts.year, price,
+    )?);
+    let mut firms = abatement.firms.clone();
+    firms.extend(crate::sector::market_firms(scenario, &sectors));
     close::stock_auction(&mut driver, &facts, design.auction_volume)?;
+    let reserve_stock = close::stock_reserve(&mut driver, &facts)?;
     let need_early = positions.need_before_intermediate(&facts.timeline);
     let input = trading::MarketInput {
         scenario,
         clearing_price: abatement.clearing_price,
-        firms: &abatement.firms,
+        firms: &firms,
         need: &positions.need,
         surplus: &positions.surplus,
         emissions: &positions.verified,
@@ -263,6 +273,7 @@ pub fn run_year_with<S: Sink>(
     let market = trade_and_surrender(&mut driver, &input, &mut surrender, &mut rng)?;
     let trades = executed_trades(driver.sink.engine());
     let surrenders = surrender.commands;
+    close::close_sectors(&mut driver, &facts, &sectors)?;
     let results = close::close_year(&mut driver, &facts)?;
     let tallies = summary::Tallies {
         commands: driver.commands(),
@@ -273,6 +284,7 @@ pub fn run_year_with<S: Sink>(
         borrowing: &borrowing,
         ccer_supply,
         offsets: &offsets,
+        reserve_stock,
     };
     let mut summary = summary::summarise(
         &facts,
@@ -285,6 +297,20 @@ pub fn run_year_with<S: Sink>(
     );
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The scenario's sectors (`[[sectors]]`), their firms numbered after the `power`
+/// entities, set up the day the power allocation is final.
+fn set_up_sectors<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+    power: usize,
+) -> Result<Vec<crate::sector::SectorYear>> {
+    let first = u32::try_from(power).context("entity count")?;
+    let mut sectors = crate::sector::sector_years(facts.scenario, first)?;
+    let at = day_ms(facts.timeline.final_allocation, 3);
+    crate::sector::set_up_all(driver, &mut sectors, facts.year, at)?;
+    Ok(sectors)
 }
 
 /// The window that settles the period, with the firms' surrenders by each deadline: an

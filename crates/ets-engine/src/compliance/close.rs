@@ -6,10 +6,12 @@
 //! next-year deduction is applied at once when that year's allocation was
 //! issued before the close (see `deduction`).
 
+use super::carry_over::NetSales;
 use super::deadline;
 use super::error::ComplianceError;
 use super::state::{Compliance, ComplianceEffect, CoveredEntity, EntityResult, EntityStatus};
 use super::surrender::Surrenders;
+use super::tally::SurrenderTally;
 use ets_model::{Money, ParticipantId, Price, Quantity, Timestamp};
 use ets_registry::{Context, Registry, RegistryError};
 use ets_scheme::Rulebook;
@@ -138,7 +140,7 @@ impl Compliance {
         if let Some(closed) = self.closed_results(scheme, year) {
             return Ok(closed.to_vec());
         }
-        let surrenders = Surrenders::tally(registry);
+        let surrenders = Surrenders::tally(&self.surrendered, registry);
         let judged = Judged {
             rulebook,
             period: &period,
@@ -192,7 +194,8 @@ impl Compliance {
             (period.last_year(), judged.reference_average_price),
         )?;
         result.offsets_used = offsets_used;
-        result.intermediate_shortfall = intermediate_shortfall(registry, judged, entity, owed)?;
+        result.intermediate_shortfall =
+            intermediate_shortfall(registry, &self.surrendered, judged, entity, owed)?;
         if result.status == EntityStatus::Compliant && !result.intermediate_shortfall.is_zero() {
             result.status = EntityStatus::MissedIntermediateDeadline;
         }
@@ -203,9 +206,9 @@ impl Compliance {
         &mut self,
         registry: &mut Registry,
         context: Context,
-        scheme: &str,
-        year: u16,
+        (scheme, year): (&str, u16),
         reference_average_price: Option<Price>,
+        net_sales: NetSales<'_>,
     ) -> Result<ComplianceEffect, ComplianceError> {
         Self::require_administrator(registry, context)?;
         self.check_year_open(scheme, year)?;
@@ -222,7 +225,11 @@ impl Compliance {
             .filter(|result| result.status == EntityStatus::Compliant)
             .count();
         let entities = results.len();
-        self.apply_deductions_now(registry, context, scheme, settling, &results)?;
+        // All or nothing: the carry-over cap and the deductions on a scratch registry.
+        let mut scratch = registry.clone();
+        self.apply_carry_over_cap(&mut scratch, context, (scheme, settling), net_sales)?;
+        self.apply_deductions_now(&mut scratch, context, scheme, settling, &results)?;
+        *registry = scratch;
         self.closed.insert((scheme.to_owned(), settling), results);
         Ok(ComplianceEffect::YearClosed {
             entities,
@@ -235,6 +242,7 @@ impl Compliance {
 /// passed by the judging time (zero when none is judged).
 fn intermediate_shortfall(
     registry: &Registry,
+    tally: &SurrenderTally,
     judged: &Judged<'_>,
     entity: &CoveredEntity,
     owed: Owed,
@@ -248,7 +256,7 @@ fn intermediate_shortfall(
             continue; // not passed yet
         }
         let required = obligation::share_due(owed.total, intermediate.cumulative_share)?;
-        let by_then = Surrenders::tally_where(registry, |completed| {
+        let by_then = Surrenders::tally_where(tally, registry, |completed| {
             deadline::is_met(judged.rulebook, intermediate, completed)
         });
         let (allowances, offsets) = by_then.of_period(entity.spec.account, &judged.period.years)?;

@@ -175,6 +175,14 @@ pub enum ComplianceError {
         /// Requested now.
         requested: u64,
     },
+    /// The carry-over cap needs net sales over every trade, and bounded retention dropped some.
+    #[error(
+        "the carry-over cap of {scheme} needs every trade since trading began, and bounded retention dropped some (docs/memory.md)"
+    )]
+    CarryOverHistoryIncomplete {
+        /// The scheme closing.
+        scheme: String,
+    },
     /// The offset limit depends on verified emissions that are not known yet.
     #[error("the offset limit for {year} depends on verified emissions; verify the report first")]
     OffsetLimitUnknown {
@@ -211,6 +219,7 @@ impl ComplianceError {
             ComplianceError::OffsetLimit { .. } => "offset_limit_exceeded",
             ComplianceError::OffsetLimitUnknown { .. } => "offset_limit_unknown",
             ComplianceError::BorrowingLimit { .. } => "borrowing_limit_exceeded",
+            ComplianceError::CarryOverHistoryIncomplete { .. } => "carry_over_history_incomplete",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Executing compliance commands: the dispatch, loading rulebooks and
 //! registering covered entities.
 
+use super::carry_over::NetSales;
 use super::command::{ComplianceCommand, EntitySpec};
 use super::error::ComplianceError;
 use super::reports::ReportData;
@@ -13,7 +14,8 @@ use ets_scheme::Rulebook;
 use std::collections::BTreeMap;
 
 impl Compliance {
-    /// Executes one compliance command.
+    /// Executes one compliance command; `net_sales` gives the exchange's net sales per
+    /// account (the carry-over cap at a close reads it).
     ///
     /// # Errors
     /// A [`ComplianceError`]; then neither the compliance state nor the registry changed.
@@ -22,6 +24,7 @@ impl Compliance {
         registry: &mut Registry,
         context: Context,
         command: &ComplianceCommand,
+        net_sales: NetSales<'_>,
     ) -> Result<ComplianceEffect, ComplianceError> {
         match command {
             ComplianceCommand::LoadRulebook { source_name, toml } => {
@@ -50,7 +53,13 @@ impl Compliance {
                 scheme,
                 year,
                 reference_average_price,
-            } => self.close_year(registry, context, scheme, *year, *reference_average_price),
+            } => self.close_year(
+                registry,
+                context,
+                (scheme, *year),
+                *reference_average_price,
+                net_sales,
+            ),
             ComplianceCommand::SubmitReport { .. }
             | ComplianceCommand::SetPlausibilityRanges { .. }
             | ComplianceCommand::VerifyReport { .. }
@@ -157,8 +166,9 @@ impl Compliance {
         entities: &[EntitySpec],
     ) -> Result<ComplianceEffect, ComplianceError> {
         Self::require_administrator(registry, context)?;
-        // EU installations have sub-installations (given with their allocation data), not units.
-        let units_required = self.rulebook(scheme)?.eu_allocation().is_none();
+        // Only China's power rulebooks allocate per unit: EU installations have
+        // sub-installations (given with their allocation data), sector firms neither.
+        let units_required = self.rulebook(scheme)?.china_allocation().is_some();
         if entities.len() > ENTITIES_PER_COMMAND_MAX {
             return Err(ComplianceError::BadUnits {
                 participant: ParticipantId(0),
@@ -218,7 +228,7 @@ fn check_entity(
     };
     if (units_required && spec.units.is_empty()) || spec.units.len() > 64 {
         return Err(bad(format!(
-            "an entity has 1 to 64 units (0 allowed under an EU rulebook), got {}",
+            "an entity has 1 to 64 units (0 allowed under an EU or sector rulebook), got {}",
             spec.units.len()
         )));
     }

@@ -7,7 +7,8 @@
 //!
 //! One module per concept: `state` (the state and its queries), `execute`
 //! (dispatch, rulebooks, registration), `allocation`, `borrowing`, `reports`,
-//! `surrender` (eligibility and the surrender tally), `deadline`, `deduction` (next-year deductions), `caps` (relief caps per unit
+//! `surrender` (eligibility and the per-period sums), `tally` (what each account
+//! surrendered, kept as surrenders complete and are reversed), `deadline`, `deduction` (next-year deductions), `caps` (relief caps per unit
 //! category), `close`
 //! (obligations, results, the close) and `eu_status`.
 //!
@@ -17,6 +18,7 @@
 mod allocation;
 mod borrowing;
 mod caps;
+mod carry_over;
 mod close;
 mod command;
 mod deadline;
@@ -27,7 +29,9 @@ mod execute;
 mod reports;
 mod state;
 mod surrender;
+mod tally;
 
+pub use carry_over::NetSales;
 pub use command::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,
     EuSubInstallationInput, FuelKind, FuelSpec, LeakageExposure, UnitCategory, UnitOutput,
@@ -38,3 +42,4 @@ pub use state::{
     AllocationRecord, Compliance, ComplianceEffect, EntityResult, EntityStatus, Report,
     ReportStatus,
 };
+pub use tally::SurrenderTally;

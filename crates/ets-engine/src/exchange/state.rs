@@ -281,6 +281,44 @@ impl Exchange {
         &self.trades
     }
 
+    /// Net sales per account of the allowances whose unit code is `unit_code` (sold less
+    /// bought, instruments and auctions alike), over every trade ever settled; `None` when
+    /// bounded retention dropped some (docs/memory.md), so the sums cannot be trusted.
+    #[must_use]
+    pub fn net_allowance_sales(
+        &self,
+        registry: &Registry,
+        unit_code: &Code,
+    ) -> Option<BTreeMap<AccountId, i128>> {
+        if self
+            .trades
+            .iter()
+            .next()
+            .map_or(0, |first| first.id.saturating_sub(1))
+            != 0
+            || self.trades.len() as u64 != self.trades.count()
+        {
+            return None;
+        }
+        let mut sales: BTreeMap<AccountId, i128> = BTreeMap::new();
+        for trade in self.trades.iter() {
+            let class_index = match &trade.venue {
+                TradeVenue::Instrument(symbol) => self.instruments.get(symbol)?.class_index,
+                TradeVenue::Auction(id) => self.auctions.get(id)?.class_index,
+            };
+            let is_allowance = matches!(
+                registry.class(class_index),
+                Some(UnitClass::Allowance { scheme, .. }) if scheme == unit_code
+            );
+            if is_allowance {
+                let tonnes = i128::from(trade.quantity.tonnes());
+                *sales.entry(trade.seller).or_default() += tonnes;
+                *sales.entry(trade.buyer).or_default() -= tonnes;
+            }
+        }
+        Some(sales)
+    }
+
     /// Mutable trade log, for the engine's retention bookkeeping.
     pub(crate) fn trades_mut(&mut self) -> &mut super::trades::TradeLog {
         &mut self.trades

@@ -50,8 +50,9 @@ pub(super) fn list_instruments<S: Sink>(
     } else {
         (InstrumentRules::CHINA_LISTED, TradingMode::ChinaListed)
     };
+    let (listed_symbol, block_symbol) = symbols(&input.class);
     let listed = Book {
-        symbol: code("CEA21")?,
+        symbol: code(&listed_symbol)?,
         rules,
         reference,
     };
@@ -59,7 +60,7 @@ pub(super) fn list_instruments<S: Sink>(
         None
     } else {
         Some(Book {
-            symbol: code("CEA21B")?,
+            symbol: code(&block_symbol)?,
             rules: InstrumentRules::CHINA_BLOCK,
             reference,
         })
@@ -89,6 +90,16 @@ pub(super) fn list_instruments<S: Sink>(
         continuous,
         anchor,
     })
+}
+
+/// The listed and block symbols of a traded vintage (`CEA21`, `CEA21B` for 2021), so each
+/// period of a multi-year run lists its own instruments.
+fn symbols(class: &ets_model::UnitClass) -> (String, String) {
+    let year = match class {
+        ets_model::UnitClass::Allowance { vintage, .. } => vintage.0 % 100,
+        ets_model::UnitClass::Offset { .. } => 0,
+    };
+    (format!("CEA{year:02}"), format!("CEA{year:02}B"))
 }
 
 /// Lists one instrument of the traded class.

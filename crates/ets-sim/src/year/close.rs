@@ -1,5 +1,5 @@
 //! The end of the period: the auction account stocked for the design's primary
-//! auctions, each firm's surrenders by each deadline, and the close after the last.
+//! auctions and the allowance reserve for its trigger, each firm's surrenders by each deadline, and the close after the last.
 
 use super::driver::{Driver, Sink};
 use super::obligations::{Borrowing, Positions};
@@ -11,11 +11,12 @@ use crate::scenario::{Rng, SimEntity};
 
 /// Salt of the random stream that picks the late firms.
 const LATE_STREAM: u64 = 0x1A7E_5A17_0D0E_7E57;
+use crate::reserve::{RESERVE_ACCOUNT, RESERVE_HOLDER};
 use crate::trading;
 use anyhow::{Context as _, Result};
 use ets_engine::compliance::{ComplianceCommand, EntityResult};
 use ets_model::{Quantity, UnitClass};
-use ets_registry::{AccountKind, RegistryCommand};
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 
 /// Opens the auction account and moves `volume` newly issued allowances into it
 /// (nothing when the design auctions nothing).
@@ -51,6 +52,50 @@ pub(super) fn stock_auction<S: Sink>(
         driver.ok(ADMIN, at, registry(command))?;
     }
     Ok(())
+}
+
+/// Registers the reserve's holder, opens its account and issues the design's
+/// reserve stock into it (nothing without a reserve). Returns the stock, tonnes.
+pub(super) fn stock_reserve<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+) -> Result<u64> {
+    let design = &facts.scenario.design.reserve;
+    if !design.active() {
+        return Ok(0);
+    }
+    let at = day_ms(facts.timeline.final_allocation, 4);
+    let stock = design.stock_tonnes(1_000);
+    let mut commands = vec![
+        RegistryCommand::RegisterParticipant {
+            id: RESERVE_HOLDER,
+            kind: ParticipantKind::Institution,
+            name: "Allowance reserve of the authority".to_owned(),
+        },
+        RegistryCommand::OpenAccount {
+            id: RESERVE_ACCOUNT,
+            kind: AccountKind::Trading,
+            holder: RESERVE_HOLDER,
+            representatives: vec![RESERVE_HOLDER],
+            approvals_required: 1,
+        },
+    ];
+    if stock > 0 {
+        commands.push(RegistryCommand::Issue {
+            class: facts.cea,
+            quantity: Quantity::new(stock),
+        });
+        commands.push(RegistryCommand::Transfer {
+            from: ISSUANCE,
+            to: RESERVE_ACCOUNT,
+            class: facts.cea,
+            quantity: Quantity::new(stock),
+        });
+    }
+    for command in commands {
+        driver.ok(ADMIN, at, registry(command))?;
+    }
+    Ok(stock)
 }
 
 /// The firms' surrenders over the period: by each deadline, each firm surrenders what
@@ -110,6 +155,11 @@ impl<'f> Surrenders<'f> {
             order.push(allowance(*year)?);
         }
         order.push(self.facts.cea);
+        // Then the other vintages the rulebook accepts (units banked in earlier periods of a
+        // multi-year run), oldest first.
+        for vintage in eligible_vintages(&self.facts.rulebook) {
+            order.push(allowance(vintage)?);
+        }
         let mut unique = Vec::with_capacity(order.len());
         for class in order {
             if !unique.contains(&class) {
@@ -163,6 +213,48 @@ impl<'f> Surrenders<'f> {
     }
 }
 
+/// The vintages the rulebook text accepts for surrender, ascending (none if it does not parse).
+fn eligible_vintages(rulebook: &str) -> Vec<u16> {
+    ets_scheme::Rulebook::from_toml_str(rulebook, "the scenario's rulebook")
+        .map(|rules| {
+            rules
+                .surrender
+                .eligible_vintages
+                .iter()
+                .map(|v| v.0)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Each sector firm surrenders what it holds up to its obligation by the last deadline,
+/// and each sector's year closes when the power sector's does.
+pub(super) fn close_sectors<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+    sectors: &[crate::sector::SectorYear],
+) -> Result<()> {
+    if sectors.is_empty() {
+        return Ok(());
+    }
+    let timeline = &facts.timeline;
+    let surrender_ms = timeline
+        .last_deadline()
+        .surrender_ms(&timeline.trading_days);
+    let price = reference_price(driver.sink.engine(), facts)?;
+    let periods: Vec<_> = sectors
+        .iter()
+        .map(|sector| sector.period(facts.year))
+        .collect();
+    for period in &periods {
+        crate::sector::period::surrender(driver, period, surrender_ms, price)?;
+    }
+    for period in &periods {
+        crate::sector::period::close(driver, period, timeline.close_ms()?, price)?;
+    }
+    Ok(())
+}
+
 /// Closes the year after the last deadline and returns the closed results.
 pub(super) fn close_year<S: Sink>(
     driver: &mut Driver<'_, S>,
@@ -174,7 +266,7 @@ pub(super) fn close_year<S: Sink>(
         compliance(ComplianceCommand::CloseYear {
             scheme: facts.scheme.clone(),
             year: facts.year,
-            reference_average_price: None,
+            reference_average_price: Some(reference_price(driver.sink.engine(), facts)?),
         }),
     )?;
     Ok(driver
@@ -184,4 +276,32 @@ pub(super) fn close_year<S: Sink>(
         .closed_results(&facts.scheme, facts.year)
         .context("the year did not close")?
         .to_vec())
+}
+
+/// The average price of the month before the last deadline (the China 2024 fine's base;
+/// other regimes ignore it): the volume-weighted price of the exchange's trades in the
+/// 30 days before the deadline, else of all its trades, else the scenario's mean price.
+pub(super) fn reference_price(
+    engine: &ets_engine::Engine,
+    facts: &YearFacts<'_>,
+) -> Result<ets_model::Price> {
+    let end = day_ms(facts.timeline.last_deadline().due, 16);
+    let start = end - 30 * super::DAY_MS;
+    let vwap = |from: i64| {
+        let (mut value, mut tonnes) = (0i128, 0i128);
+        for trade in engine.exchange().trades() {
+            if (from..=end).contains(&trade.at.0) {
+                let quantity = i128::from(trade.quantity.tonnes());
+                value += i128::from(trade.price.ticks()) * quantity;
+                tonnes += quantity;
+            }
+        }
+        (tonnes > 0).then(|| value / tonnes)
+    };
+    let fallback = || (facts.scenario.market.price_mean * 100.0).round() as i128;
+    let ticks = vwap(start)
+        .or_else(|| vwap(i64::MIN))
+        .unwrap_or_else(fallback);
+    let ticks = i64::try_from(ticks.max(1)).context("reference price")?;
+    ets_model::Price::try_new(ticks).map_err(|e| anyhow::anyhow!("reference price: {e}"))
 }

@@ -8,6 +8,8 @@ use ets_engine::Command;
 use ets_engine::compliance::{
     ComplianceCommand, Cooling, EntityOutput, EntitySpec, FuelKind, FuelSpec, UnitOutput, UnitSpec,
 };
+use ets_scheme::Rulebook;
+use ets_scheme::rulebook::OutputBasis;
 
 /// The registration of `entity`: its participant, account and units.
 pub(super) fn entity_spec(entity: &SimEntity) -> Result<EntitySpec> {
@@ -35,17 +37,33 @@ pub(super) fn entity_spec(entity: &SimEntity) -> Result<EntitySpec> {
     })
 }
 
+/// What the power rulebook `text` (named `name` in errors) counts electricity in: net
+/// supply to 2022, generation from 2023.
+pub(super) fn output_basis(text: &str, name: &str) -> Result<OutputBasis> {
+    let rulebook = Rulebook::from_toml_str(text, name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    rulebook
+        .china_allocation()
+        .map(|rules| rules.output_basis)
+        .ok_or_else(|| anyhow::anyhow!("{name}: a power scenario needs [allocation.china]"))
+}
+
 /// The output `entity` declares for allocation: the base year's (pre-allocation) or
-/// the compliance year's.
-pub(super) fn entity_output(entity: &SimEntity, base_year: bool) -> Result<EntityOutput> {
+/// the compliance year's, electricity on the rulebook's basis (net supply to 2022,
+/// generation from 2023).
+pub(super) fn entity_output(
+    entity: &SimEntity,
+    base_year: bool,
+    basis: OutputBasis,
+) -> Result<EntityOutput> {
     let units = entity
         .units
         .iter()
         .map(|u| {
-            let (mwh, gj) = if base_year {
-                (u.base_supply_mwh, u.base_heat_gj)
-            } else {
-                (u.supply_mwh, u.heat_gj)
+            let (mwh, gj) = match (base_year, basis) {
+                (true, OutputBasis::Supply) => (u.base_supply_mwh, u.base_heat_gj),
+                (true, OutputBasis::Generation) => (u.base_generation_mwh, u.base_heat_gj),
+                (false, OutputBasis::Supply) => (u.supply_mwh, u.heat_gj),
+                (false, OutputBasis::Generation) => (u.generation_mwh.round() as u64, u.heat_gj),
             };
             Ok(UnitOutput {
                 unit: code(&u.code)?,

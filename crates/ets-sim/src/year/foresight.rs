@@ -2,7 +2,7 @@
 //! scenario's rulebook per entity (computed on a scratch engine) and the rulebook's
 //! obligation caps.
 
-use super::commands::{entity_output, entity_spec};
+use super::commands::{entity_output, entity_spec, output_basis};
 use super::driver::Driver;
 use super::setup::setup;
 use super::{ADMIN, CHUNK, allowance, compliance, date_ms, entity_account, held};
@@ -108,6 +108,7 @@ fn intensity_allocation_on(
             toml: rulebook.to_owned(),
         }),
     )?;
+    let basis = output_basis(rulebook, &scenario.scenario.scheme)?;
     let mut total = 0u64;
     for chunk in entities.chunks(CHUNK) {
         let specs = chunk.iter().map(entity_spec).collect::<Result<Vec<_>>>()?;
@@ -123,7 +124,7 @@ fn intensity_allocation_on(
     for chunk in entities.chunks(CHUNK) {
         let outputs = chunk
             .iter()
-            .map(|e| entity_output(e, false))
+            .map(|e| entity_output(e, false, basis))
             .collect::<Result<Vec<_>>>()?;
         let effect = driver.ok(
             ADMIN,

@@ -2,7 +2,7 @@
 //! allocation, the provisional results, borrowing from a later vintage and the
 //! offsets the offset seller sells to short firms.
 
-use super::commands::entity_output;
+use super::commands::{entity_output, output_basis};
 use super::driver::{Driver, Sink};
 use super::{
     ADMIN, CHUNK, OFFSET_ACCOUNT, OFFSET_SELLER, YearFacts, allowance, compliance, day_ms,
@@ -34,6 +34,7 @@ pub(super) fn allocate<S: Sink>(
     entities: &[SimEntity],
 ) -> Result<Allocated> {
     let mut allocated = Allocated::default();
+    let basis = output_basis(&facts.rulebook, &facts.scheme)?;
     let years = &facts.timeline.years;
     let bar = driver.bar(
         2 * years.len() * entities.len().div_ceil(CHUNK),
@@ -56,7 +57,7 @@ pub(super) fn allocate<S: Sink>(
         {
             let outputs = chunk
                 .iter()
-                .map(|e| entity_output(e, phase == AllocationPhase::Pre))
+                .map(|e| entity_output(e, phase == AllocationPhase::Pre, basis))
                 .collect::<Result<Vec<_>>>()?;
             let command = ComplianceCommand::Allocate {
                 scheme: facts.scheme.clone(),
@@ -107,7 +108,12 @@ impl Positions {
         let engine = driver.sink.engine();
         let provisional = engine
             .compliance()
-            .results(engine.registry(), &facts.scheme, facts.year, None)
+            .results(
+                engine.registry(),
+                &facts.scheme,
+                facts.year,
+                Some(super::close::reference_price(engine, facts)?),
+            )
             .map_err(|e| anyhow::anyhow!("provisional results: {e}"))?;
         let mut obligation = vec![0u64; entities.len()];
         let mut short = vec![0u64; entities.len()];
@@ -152,6 +158,19 @@ impl Positions {
             surplus,
             need,
         })
+    }
+
+    /// Appends the sector firms' lines `(obligation, verified, allocation, holdings)`,
+    /// in entity order after the power entities: they aim to surrender in full.
+    pub(crate) fn join_sectors(&mut self, lines: &[(u64, u64, u64, u64)]) {
+        for &(owed, verified, allocation, holds) in lines {
+            self.obligation.push(owed);
+            self.short.push(verified.saturating_sub(allocation));
+            self.verified.push(verified);
+            self.target.push(owed);
+            self.surplus.push(holds.saturating_sub(owed));
+            self.need.push(owed.saturating_sub(holds));
+        }
     }
 
     /// Per entity: tonnes it must still buy to hold the first intermediate deadline's

@@ -1,0 +1,190 @@
+//! The multi-year report (`report.md`): the market of each calendar year beside the
+//! published figures (simulated, published, difference; calibration, validation or
+//! projection), each period's compliance, what is input and what is output, and the
+//! run's timings. Every figure comes from the run's trades and closed results.
+
+use super::{Chain, ChainRun, Role};
+use crate::year::Trade;
+use ets_market::TradeMode;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Beijing time is UTC+8 (a trade's calendar year is Beijing's).
+const BEIJING_OFFSET_MS: i64 = 8 * 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// The secondary market of one calendar year (auction sales left out).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketYear {
+    /// The calendar year (Beijing time).
+    pub year: i32,
+    /// Tonnes traded.
+    pub tonnes: u64,
+    /// Volume-weighted average price, yuan/t.
+    pub average: f64,
+    /// The last trading day's volume-weighted price, yuan/t.
+    pub close: f64,
+}
+
+/// The secondary market per calendar year, from the run's trades.
+#[must_use]
+pub fn market_years(trades: &[Trade]) -> Vec<MarketYear> {
+    // Per year: tonnes, value (fen), and the last day with its tonnes and value.
+    let mut years: BTreeMap<i32, (u64, i128, i64, u64, i128)> = BTreeMap::new();
+    for trade in trades.iter().filter(|t| t.mode != TradeMode::Auction) {
+        let local = trade.time_ms + BEIJING_OFFSET_MS;
+        let day = local.div_euclid(DAY_MS);
+        let year = i32::try_from(ets_time::civil_from_days(day).0).unwrap_or(i32::MAX);
+        let value = i128::from(trade.price_fen) * i128::from(trade.quantity);
+        let entry = years.entry(year).or_insert((0, 0, day, 0, 0));
+        entry.0 += trade.quantity;
+        entry.1 += value;
+        if day > entry.2 {
+            (entry.2, entry.3, entry.4) = (day, 0, 0);
+        }
+        if day == entry.2 {
+            entry.3 += trade.quantity;
+            entry.4 += value;
+        }
+    }
+    years
+        .into_iter()
+        .map(
+            |(year, (tonnes, value, _, day_tonnes, day_value))| MarketYear {
+                year,
+                tonnes,
+                average: yuan_per_tonne(value, tonnes),
+                close: yuan_per_tonne(day_value, day_tonnes),
+            },
+        )
+        .collect()
+}
+
+fn yuan_per_tonne(value_fen: i128, tonnes: u64) -> f64 {
+    if tonnes == 0 {
+        return 0.0;
+    }
+    value_fen as f64 / tonnes as f64 / 100.0
+}
+
+/// The difference of `simulated` from `published`, in percent of published.
+fn difference(simulated: f64, published: f64) -> String {
+    if published == 0.0 {
+        return "-".into();
+    }
+    format!("{:+.0}%", (simulated / published - 1.0) * 100.0)
+}
+
+/// The report's markdown.
+#[must_use]
+pub fn write_report(chain: &Chain, run: &ChainRun) -> String {
+    let mut out = String::new();
+    let outcome = &run.outcome;
+    let _ = writeln!(out, "# Multi-year run: {}\n", chain.header.name);
+    let _ = writeln!(
+        out,
+        "{} entities, seed {}, {} periods in {} steps; {} commands; {:.1} s; state hash `{}`.\n",
+        chain.header.entities,
+        chain.header.seed,
+        outcome.periods.len(),
+        outcome.step_closes.len(),
+        outcome.commands,
+        run.seconds,
+        run.state_hash
+    );
+    market_table(&mut out, chain, &market_years(&outcome.trades));
+    period_table(&mut out, run);
+    inputs_and_outputs(&mut out);
+    out
+}
+
+fn market_table(out: &mut String, chain: &Chain, simulated: &[MarketYear]) {
+    let _ = writeln!(out, "## The market per calendar year\n");
+    let _ = writeln!(
+        out,
+        "| year | use | volume Mt sim | published | diff | average yuan/t sim | published | diff | close sim | published |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    let mut years: Vec<i32> = simulated.iter().map(|m| m.year).collect();
+    years.extend(chain.published.iter().map(|p| p.year));
+    years.sort_unstable();
+    years.dedup();
+    for year in years {
+        let sim = simulated.iter().find(|m| m.year == year);
+        let published = chain.published.iter().find(|p| p.year == year);
+        let (tonnes, average, close) = sim.map_or((0.0, 0.0, 0.0), |m| {
+            (m.tonnes as f64 / 1e6, m.average, m.close)
+        });
+        let role = match published.map(|p| p.role) {
+            Some(Role::Calibration) => "calibration",
+            Some(Role::Validation) => "validation",
+            None => "projection",
+        };
+        let shown = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        let _ = writeln!(
+            out,
+            "| {year} | {role} | {tonnes:.1} | {} | {} | {average:.2} | {} | {} | {close:.2} | {} |",
+            shown(published.map(|p| p.traded_mt)),
+            published.map_or("-".into(), |p| difference(tonnes, p.traded_mt)),
+            shown(published.map(|p| p.average_price)),
+            published.map_or("-".into(), |p| difference(average, p.average_price)),
+            shown(published.and_then(|p| p.close)),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nSimulated: secondary trades (listed and block) settled in the year, Beijing time. \
+         The simulation trades only in each period's settling window (from the final \
+         allocation to the last deadline): a calendar year in which no period settles \
+         (2022) has no simulated trading.\n"
+    );
+}
+
+fn period_table(out: &mut String, run: &ChainRun) {
+    let _ = writeln!(out, "## Compliance per period\n");
+    let _ = writeln!(
+        out,
+        "| period | step | verified Mt | allocation Mt | obligation Mt | surrendered Mt | compliant | shortfall |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let mt = |t: u64| t as f64 / 1e6;
+    for p in &run.outcome.periods {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
+            p.label,
+            p.step + 1,
+            mt(p.verified),
+            mt(p.allocation),
+            mt(p.obligation),
+            mt(p.surrendered),
+            p.compliant,
+            p.shortfall
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nAllowances the entities still hold at the end: {:.1} Mt. Closes per step (yuan/t): {}.\n",
+        mt(run.outcome.banked_at_end),
+        run.outcome
+            .step_closes
+            .iter()
+            .map(|c| format!("{c:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+fn inputs_and_outputs(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "## Inputs and outputs\n\n\
+         Inputs: the rulebooks (benchmarks, relief caps, borrowing, carry-over cap, deadlines); \
+         each period scenario's population, MRV and behaviour parameters; the first window's \
+         listing reference price (`[market] price_mean`) and the firms' first expected price \
+         (`[abatement] expected_price`); the published figures (only compared with, never used).\n\n\
+         Outputs: every trade, so each year's volume, average and close; every later window's \
+         listing reference and expected price (the previous window's last close); allocation, \
+         surrenders, shortfalls, and the units cancelled by the carry-over cap.\n"
+    );
+}

@@ -1,0 +1,407 @@
+//! One sector's compliance period in the engine, as ordinary journaled commands: its
+//! firms' participants and operator holding accounts, its rulebook, their registration,
+//! their verified emissions (entered as the authority's figure: the sector rulebooks
+//! carry no fuel-based MRV defaults, so the engine takes the verified figure as it does
+//! for the EU), the pre-allocation and the final allocation with its true-up (registry
+//! issue and allocation; a claw-back cancels), then, after the market, the surrenders
+//! and the close. The allocation figures come from `ets_scheme::sector`.
+
+use super::firms::SimSectorFirm;
+use crate::year::{ADMIN, Driver, Sink, entity_account, entity_participant, held};
+use anyhow::{Context as _, Result};
+use ets_engine::Command;
+use ets_engine::compliance::{ComplianceCommand, EntityResult, EntitySpec};
+use ets_model::{Price, Quantity, UnitClass};
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+use ets_scheme::Rulebook;
+use ets_scheme::sector::{SectorAllocationRules, co2_equivalent, sector_allocation};
+
+/// Entities per registration command (as for power).
+const CHUNK: usize = 400;
+
+/// A sector's period: its rulebook (as loaded and as text), the year, its firms.
+pub struct SectorPeriod<'a> {
+    /// The rulebook's file name (journaled as the source name).
+    pub rulebook_name: String,
+    /// The rulebook's text (journaled).
+    pub rulebook_text: String,
+    /// The rulebook, loaded.
+    pub rulebook: Rulebook,
+    /// The compliance year.
+    pub year: u16,
+    /// The firms.
+    pub firms: &'a [SimSectorFirm],
+}
+
+impl SectorPeriod<'_> {
+    /// The scheme id.
+    #[must_use]
+    pub fn scheme(&self) -> &str {
+        &self.rulebook.scheme.id
+    }
+
+    /// The sector's allocation rules.
+    ///
+    /// # Errors
+    /// When the rulebook is not a sector rulebook.
+    pub fn rules(&self) -> Result<&SectorAllocationRules> {
+        self.rulebook
+            .sector_allocation()
+            .with_context(|| format!("{}: not a sector rulebook", self.rulebook_name))
+    }
+
+    /// The year's allowance class (CEA of the year).
+    ///
+    /// # Errors
+    /// Never for a loaded rulebook (its unit code is a valid code).
+    pub fn class(&self) -> UnitClass {
+        UnitClass::Allowance {
+            scheme: self.rulebook.scheme.unit_code,
+            vintage: ets_model::Vintage(self.year),
+        }
+    }
+}
+
+/// What setting up a sector's period gave each firm, in firm order.
+#[derive(Debug, Clone, Default)]
+pub struct SectorSetUp {
+    /// Verified emissions, tonnes CO2e.
+    pub verified: Vec<u64>,
+    /// Pre-allocated, tonnes (zeros without a pre-allocation).
+    pub pre_allocated: Vec<u64>,
+    /// Final allocation, tonnes.
+    pub allocation: Vec<u64>,
+    /// The benchmark the intensity method used, t CO2e per t of product.
+    pub benchmark: Option<f64>,
+    /// Tonnes cancelled where the pre-allocation exceeded the final allocation.
+    pub clawed_back: u64,
+}
+
+/// Sets up `period` at `at_ms` (a day after the power allocation, before the market):
+/// the firms' participants and accounts, the rulebook, their registration, their
+/// verified emissions, the pre-allocation and the final allocation. This is the call a
+/// multi-year driver chains per (sector, period); the participants and accounts are
+/// opened only when `open_accounts` (the first period of a store).
+///
+/// # Errors
+/// When a command is refused or a formula refuses the firms' data.
+pub(crate) fn set_up_period<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &SectorPeriod<'_>,
+    at_ms: i64,
+    open_accounts: bool,
+) -> Result<SectorSetUp> {
+    if open_accounts {
+        open_firm_accounts(driver, period, at_ms)?;
+    }
+    driver.ok(
+        ADMIN,
+        at_ms,
+        compliance(ComplianceCommand::LoadRulebook {
+            source_name: period.rulebook_name.clone(),
+            toml: period.rulebook_text.clone(),
+        }),
+    )?;
+    for chunk in period.firms.chunks(CHUNK) {
+        let entities = chunk
+            .iter()
+            .map(|firm| EntitySpec {
+                participant: entity_participant(firm.index),
+                account: entity_account(firm.index),
+                units: Vec::new(),
+            })
+            .collect();
+        driver.ok(
+            ADMIN,
+            at_ms,
+            compliance(ComplianceCommand::RegisterEntities {
+                scheme: period.scheme().to_owned(),
+                entities,
+            }),
+        )?;
+    }
+    let verified = enter_verified(driver, period, at_ms)?;
+    let pre_allocated = pre_allocate(driver, period, at_ms)?;
+    let (allocation, benchmark, clawed_back) =
+        final_allocation(driver, period, (&verified, &pre_allocated), at_ms)?;
+    Ok(SectorSetUp {
+        verified,
+        pre_allocated,
+        allocation,
+        benchmark,
+        clawed_back,
+    })
+}
+
+/// Each firm's participant and operator holding account.
+fn open_firm_accounts<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &SectorPeriod<'_>,
+    at_ms: i64,
+) -> Result<()> {
+    let sector = period.rules()?.sector;
+    for firm in period.firms {
+        let id = entity_participant(firm.index);
+        let name = format!("{} company {}", capitalised(sector.key()), firm.index + 1);
+        driver.defer(
+            ADMIN,
+            at_ms,
+            registry(RegistryCommand::RegisterParticipant {
+                id,
+                kind: ParticipantKind::CoveredEntity,
+                name,
+            }),
+        )?;
+        driver.defer(
+            ADMIN,
+            at_ms,
+            registry(RegistryCommand::OpenAccount {
+                id: entity_account(firm.index),
+                kind: AccountKind::OperatorHolding,
+                holder: id,
+                representatives: vec![id],
+                approvals_required: 1,
+            }),
+        )?;
+    }
+    driver.flush_phase("sector accounts")?;
+    Ok(())
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// The authority enters each firm's verified emissions (CO2e by the rulebook's gases).
+fn enter_verified<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &SectorPeriod<'_>,
+    at_ms: i64,
+) -> Result<Vec<u64>> {
+    let rules = period.rules()?;
+    let mut verified = Vec::with_capacity(period.firms.len());
+    for firm in period.firms {
+        let emissions = co2_equivalent(rules, &firm.gases())
+            .map_err(|e| anyhow::anyhow!("firm {}: {e}", firm.index))?;
+        verified.push(emissions.tonnes());
+        driver.defer(
+            ADMIN,
+            at_ms,
+            compliance(ComplianceCommand::CorrectReport {
+                entity: entity_participant(firm.index),
+                year: period.year,
+                emissions,
+            }),
+        )?;
+    }
+    driver.flush_phase("sector reports")?;
+    Ok(verified)
+}
+
+/// Issues `tonnes` of the year's class and allocates them to the firms, `per_firm`.
+fn issue_to<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &SectorPeriod<'_>,
+    per_firm: &[u64],
+    at_ms: i64,
+) -> Result<()> {
+    let total: u64 = per_firm.iter().sum();
+    if total == 0 {
+        return Ok(());
+    }
+    let class = period.class();
+    driver.ok(
+        ADMIN,
+        at_ms,
+        registry(RegistryCommand::Issue {
+            class,
+            quantity: Quantity::new(total),
+        }),
+    )?;
+    for (firm, &tonnes) in period.firms.iter().zip(per_firm) {
+        if tonnes > 0 {
+            driver.defer(
+                ADMIN,
+                at_ms,
+                registry(RegistryCommand::Allocate {
+                    to: entity_account(firm.index),
+                    class,
+                    quantity: Quantity::new(tonnes),
+                }),
+            )?;
+        }
+    }
+    driver.flush_phase("sector allocation")?;
+    Ok(())
+}
+
+/// The pre-allocation on the previous year's verified emissions (none in 2024).
+fn pre_allocate<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &SectorPeriod<'_>,
+    at_ms: i64,
+) -> Result<Vec<u64>> {
+    let rules = period.rules()?;
+    let pre = period
+        .firms
+        .iter()
+        .map(|firm| {
+            let base = Quantity::new(firm.previous_verified);
+            ets_scheme::sector::sector_pre_allocation(rules, base)
+                .map(|q| q.map_or(0, Quantity::tonnes))
+                .map_err(|e| anyhow::anyhow!("firm {}: {e}", firm.index))
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    issue_to(driver, period, &pre, at_ms)?;
+    Ok(pre)
+}
+
+/// The final allocation by the rulebook's method and the true-up against the
+/// pre-allocation: the rest issued, an excess cancelled.
+fn final_allocation<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &SectorPeriod<'_>,
+    (verified, pre): (&[u64], &[u64]),
+    at_ms: i64,
+) -> Result<(Vec<u64>, Option<f64>, u64)> {
+    let inputs: Vec<_> = period
+        .firms
+        .iter()
+        .zip(verified)
+        .map(|(firm, &v)| firm.formula_input(v))
+        .collect();
+    let result = sector_allocation(period.rules()?, &inputs)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", period.scheme()))?;
+    let allocation: Vec<u64> = result.firms.iter().map(|f| f.allocation.tonnes()).collect();
+    let more: Vec<u64> = allocation
+        .iter()
+        .zip(pre)
+        .map(|(a, p)| a.saturating_sub(*p))
+        .collect();
+    issue_to(driver, period, &more, at_ms)?;
+    let class = period.class();
+    let mut clawed_back = 0;
+    for ((firm, a), p) in period.firms.iter().zip(&allocation).zip(pre) {
+        let excess = p.saturating_sub(*a);
+        if excess > 0 {
+            driver.defer(
+                ADMIN,
+                at_ms,
+                registry(RegistryCommand::Cancel {
+                    from: entity_account(firm.index),
+                    class,
+                    quantity: Quantity::new(excess),
+                    reason: format!("claw-back of {} over-allocation (true-up)", period.year),
+                }),
+            )?;
+            clawed_back += excess;
+        }
+    }
+    driver.flush_phase("sector true-up")?;
+    let benchmark = result
+        .benchmark
+        .map(|b| rust_decimal::prelude::ToPrimitive::to_f64(&b).unwrap_or(0.0));
+    Ok((allocation, benchmark, clawed_back))
+}
+
+/// Each firm's obligation (the engine's provisional results) and holdings of the year's
+/// class, in firm order.
+///
+/// # Errors
+/// When the engine cannot give the results.
+pub(crate) fn obligations_and_holdings<S: Sink>(
+    driver: &Driver<'_, S>,
+    period: &SectorPeriod<'_>,
+    price: Price,
+) -> Result<(Vec<u64>, Vec<u64>)> {
+    let engine = driver.sink.engine();
+    let results = engine
+        .compliance()
+        .results(engine.registry(), period.scheme(), period.year, Some(price))
+        .map_err(|e| anyhow::anyhow!("{}: provisional results: {e}", period.scheme()))?;
+    let class = period.class();
+    let mut obligations = Vec::with_capacity(period.firms.len());
+    let mut holdings = Vec::with_capacity(period.firms.len());
+    for firm in period.firms {
+        let participant = entity_participant(firm.index);
+        let owed = results
+            .iter()
+            .find(|line| line.entity == participant)
+            .map_or(0, |line| line.obligation.tonnes());
+        obligations.push(owed);
+        holdings.push(held(engine, entity_account(firm.index), &class));
+    }
+    Ok((obligations, holdings))
+}
+
+/// Each firm surrenders what it holds of the year's class up to its obligation, at
+/// `surrender_ms` (before any sector's year closes: a close moves the clock past the
+/// deadline).
+///
+/// # Errors
+/// When a command is refused.
+pub(crate) fn surrender<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &SectorPeriod<'_>,
+    surrender_ms: i64,
+    price: Price,
+) -> Result<()> {
+    let (obligations, holdings) = obligations_and_holdings(driver, period, price)?;
+    let class = period.class();
+    for ((firm, owed), holds) in period.firms.iter().zip(&obligations).zip(&holdings) {
+        let quantity = (*owed).min(*holds);
+        if quantity > 0 {
+            driver.defer(
+                entity_participant(firm.index),
+                surrender_ms,
+                registry(RegistryCommand::Surrender {
+                    from: entity_account(firm.index),
+                    class,
+                    quantity: Quantity::new(quantity),
+                    compliance_year: period.year,
+                }),
+            )?;
+        }
+    }
+    driver.flush_phase("sector surrender")?;
+    Ok(())
+}
+
+/// Closes the sector's year at `close_ms` (after its last deadline) with the month's
+/// average price for the 2024 penalties; returns the closed results.
+///
+/// # Errors
+/// When the close is refused.
+pub(crate) fn close<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &SectorPeriod<'_>,
+    close_ms: i64,
+    price: Price,
+) -> Result<Vec<EntityResult>> {
+    driver.ok(
+        ADMIN,
+        close_ms,
+        compliance(ComplianceCommand::CloseYear {
+            scheme: period.scheme().to_owned(),
+            year: period.year,
+            reference_average_price: Some(price),
+        }),
+    )?;
+    let engine = driver.sink.engine();
+    Ok(engine
+        .compliance()
+        .closed_results(period.scheme(), period.year)
+        .context("the sector's year did not close")?
+        .to_vec())
+}
+
+fn registry(command: RegistryCommand) -> Command {
+    Command::Registry(command)
+}
+
+fn compliance(command: ComplianceCommand) -> Command {
+    Command::Compliance(command)
+}

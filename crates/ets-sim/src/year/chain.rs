@@ -1,0 +1,370 @@
+//! A chain of compliance periods (2019-2020, 2021, 2022, 2023, 2024, ...) in ONE
+//! engine or journaled store, on the real timeline: the participants and accounts
+//! are set up once, holdings carry over from period to period (units banked in one
+//! period are surrendered or sold in a later one, within what each rulebook accepts),
+//! borrowing only where a rulebook has it, the engine's carry-over cap at the close
+//! it binds (docs/compliance.md, "Carry-over cap"). Periods whose settling windows
+//! coincide (China's 2021 and 2022 were both settled in 2023) form one *step*: their
+//! reports and allocations come first, then one market window in which each firm
+//! trades its position over all of them, then each period's surrenders and close.
+//! docs/simulation.md, "Multi-year runs".
+
+use super::driver::{Driver, Sink};
+use super::obligations::{Borrowing, Positions};
+use super::{
+    OFFSET_ACCOUNT, RunOptions, Trade, YearFacts, abate, allowance, close, date_ms,
+    executed_trades, held, mrv, obligations, setup,
+};
+use crate::agents::Abatement;
+use crate::scenario::{Rng, Scenario};
+use crate::trading;
+use anyhow::{Context as _, Result, bail};
+use ets_engine::Engine;
+use ets_engine::compliance::{EntityResult, EntityStatus};
+use ets_model::UnitClass;
+
+/// What one period of the chain ended with (from its closed results).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodResult {
+    /// The period (`2019-2020`, `2021`).
+    pub label: String,
+    /// The scheme id of its rulebook.
+    pub scheme: String,
+    /// Verified emissions, tonnes.
+    pub verified: u64,
+    /// Final allocation, tonnes.
+    pub allocation: u64,
+    /// Obligation after the relief caps, tonnes.
+    pub obligation: u64,
+    /// Allowances and offsets surrendered, tonnes.
+    pub surrendered: u64,
+    /// Entities compliant by the last deadline.
+    pub compliant: usize,
+    /// Entities with a shortfall.
+    pub shortfall: usize,
+    /// The step (shared settling window) it was traded in, from 0.
+    pub step: usize,
+}
+
+/// What a chain run left: per period its results, and every trade the exchange settled.
+#[derive(Debug, Clone)]
+pub struct ChainOutcome {
+    /// The periods in order.
+    pub periods: Vec<PeriodResult>,
+    /// Every trade of the run, in order.
+    pub trades: Vec<Trade>,
+    /// Commands sent.
+    pub commands: u64,
+    /// Allowances held by the entities at the end, tonnes (all vintages).
+    pub banked_at_end: u64,
+    /// Per step, the last close of its window (or the one before), yuan/t.
+    pub step_closes: Vec<f64>,
+}
+
+/// One period, prepared: its facts, the firms' abatement and, once allocated, its
+/// positions, borrowing and offsets.
+struct Period<'s> {
+    facts: YearFacts<'s>,
+    abatement: Abatement,
+    positions: Option<Positions>,
+    borrowing: Borrowing,
+    offsets: Vec<u64>,
+}
+
+/// Runs `periods` (scenarios of consecutive compliance periods over one population)
+/// through `sink`: one setup, then each step (periods settled in the same window). The
+/// first step lists at its scenario's reference price and the firms expect its
+/// `[abatement] expected_price`; every later step lists at the previous window's last
+/// close and the firms expect that close (adaptive expectations, docs/simulation.md).
+///
+/// # Errors
+/// When periods overlap without sharing their window, a command the simulation relies on
+/// is refused, or a scenario is broken.
+pub fn run_chain<S: Sink>(
+    periods: &[Scenario],
+    sink: &mut S,
+    options: RunOptions,
+) -> Result<ChainOutcome> {
+    let timelines = periods
+        .iter()
+        .map(|scenario| Ok(YearFacts::new(scenario)?.timeline))
+        .collect::<Result<Vec<_>>>()?;
+    let steps = steps(&timelines)?;
+    let first = periods.first().context("the chain has no period")?;
+    let first_facts = YearFacts::new(first)?;
+    let population = crate::scenario::generate(first)?;
+    let start_ms = sink.engine().last_time().map_or(0, |t| t.0);
+    let mut driver = Driver::new(sink, start_ms, options.progress);
+    let t_setup = date_ms(first_facts.calendar + 1, 1, 4, 1);
+    setup::setup(&mut driver, &population.entities, t_setup)?;
+    setup::issue_offset_supply(&mut driver, &first_facts, &population, t_setup)?;
+    let mut rng = Rng::new(first.scenario.seed ^ 0xA5A5_5A5A_0F0F_F0F0);
+    let mut results = Vec::new();
+    let mut closes = Vec::new();
+    let mut last_close: Option<f64> = None;
+    for (step, range) in steps.iter().enumerate() {
+        let adapted: Vec<Scenario> = periods[range.clone()]
+            .iter()
+            .map(|scenario| expecting(scenario, last_close))
+            .collect();
+        let mut group = adapted
+            .iter()
+            .map(|scenario| Period::new(scenario, options))
+            .collect::<Result<Vec<_>>>()?;
+        let market = run_step(&mut driver, &mut group, &mut rng)?;
+        for period in &group {
+            let closed = close::close_year(&mut driver, &period.facts)?;
+            results.push(period_result(&period.facts, &closed, step));
+        }
+        last_close = market
+            .daily_close
+            .last()
+            .map(|(_, close)| *close)
+            .or(last_close);
+        closes.push(last_close.unwrap_or(0.0));
+    }
+    let engine = driver.sink.engine();
+    let banked_at_end = population
+        .entities
+        .iter()
+        .map(|e| allowances_held(engine, super::entity_account(e.index), u16::MAX))
+        .sum();
+    Ok(ChainOutcome {
+        periods: results,
+        trades: executed_trades(engine),
+        commands: driver.commands(),
+        banked_at_end,
+        step_closes: closes,
+    })
+}
+
+/// `scenario` as a later step sees it: listing at, and expecting, the last close seen.
+fn expecting(scenario: &Scenario, last_close: Option<f64>) -> Scenario {
+    let mut adapted = scenario.clone();
+    if let Some(close) = last_close.filter(|close| *close > 0.0) {
+        adapted.market.price_mean = close;
+        adapted.abatement.expected_price = close;
+    }
+    adapted
+}
+
+impl<'s> Period<'s> {
+    fn new(scenario: &'s Scenario, options: RunOptions) -> Result<Period<'s>> {
+        Ok(Period {
+            facts: YearFacts::new(scenario)?,
+            abatement: abate(scenario, options)?,
+            positions: None,
+            borrowing: Borrowing::default(),
+            offsets: Vec::new(),
+        })
+    }
+}
+
+/// The steps: runs of consecutive periods whose settling windows are the same. A period
+/// whose window opens before the previous step's last deadline must share it exactly.
+fn steps(timelines: &[super::Timeline]) -> Result<Vec<std::ops::Range<usize>>> {
+    let mut steps: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, timeline) in timelines.iter().enumerate() {
+        if let Some(last) = steps.last_mut() {
+            let previous = &timelines[last.end - 1];
+            if timeline.first_trading_day() <= previous.last_deadline().due {
+                let same = timeline.trading_days == previous.trading_days
+                    && timeline.deadlines == previous.deadlines;
+                if !same {
+                    bail!(
+                        "period {} is settled in a window ({} to {}) that overlaps period {}'s \
+                         ({} to {}) without being the same: a chain step trades one window",
+                        timeline.period,
+                        timeline.first_trading_day(),
+                        timeline.last_deadline().due,
+                        previous.period,
+                        previous.first_trading_day(),
+                        previous.last_deadline().due
+                    );
+                }
+                last.end = i + 1;
+                continue;
+            }
+        }
+        steps.push(i..i + 1);
+    }
+    Ok(steps)
+}
+
+/// One step: for each period its rulebook, registration, reports and verification; then
+/// each period's allocation, borrowing and offsets; then the window, in which each firm
+/// trades its position over the step's periods and surrenders for each by each deadline.
+fn run_step<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    group: &mut [Period<'_>],
+    rng: &mut Rng,
+) -> Result<trading::MarketOutcome> {
+    for period in group.iter() {
+        let at = date_ms(period.facts.calendar + 1, 1, 4, 2);
+        let entities = &period.abatement.population.entities;
+        setup::load_rulebook(driver, &period.facts, 1.0, at)?;
+        setup::register_entities(driver, &period.facts, entities, at)?;
+        mrv::report_and_verify(driver, &period.facts, entities, rng)?;
+    }
+    for period in group.iter_mut() {
+        let entities = &period.abatement.population.entities;
+        obligations::allocate(driver, &period.facts, entities)?;
+        let mut positions = Positions::read(driver, &period.facts, entities)?;
+        period.borrowing = obligations::borrow(driver, &period.facts, entities, &mut positions)?;
+        let supply = held(driver.sink.engine(), OFFSET_ACCOUNT, &period.facts.ccer);
+        period.offsets =
+            obligations::sell_offsets(driver, &period.facts, entities, supply, &mut positions)?;
+        period.positions = Some(positions);
+    }
+    trade_step(driver, group, rng)
+}
+
+/// The step's window: the market on the firms' positions over all its periods, and
+/// each period's surrenders by each deadline.
+fn trade_step<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    group: &[Period<'_>],
+    rng: &mut Rng,
+) -> Result<trading::MarketOutcome> {
+    let last = group.last().context("an empty step")?;
+    let latest = *last
+        .facts
+        .timeline
+        .years
+        .last()
+        .context("a period without years")?;
+    let combined = StepPositions::of(driver.sink.engine(), group, latest)?;
+    let mut surrenders = group
+        .iter()
+        .map(|period| {
+            let positions = period.positions.as_ref().context("positions read")?;
+            Ok(close::Surrenders::new(
+                &period.facts,
+                &period.abatement.population.entities,
+                positions,
+                &period.borrowing,
+                &period.offsets,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let timeline = &last.facts.timeline;
+    let input = trading::MarketInput {
+        scenario: last.facts.scenario,
+        clearing_price: last.abatement.clearing_price,
+        firms: &last.abatement.firms,
+        need: &combined.need,
+        surplus: &combined.surplus,
+        emissions: &combined.verified,
+        need_early: &combined.need_early,
+        timeline,
+        class: allowance(latest)?,
+        auction_volume: 0,
+    };
+    for (k, deadline) in timeline.intermediate_deadlines().iter().enumerate() {
+        if deadline.last_trading_day.is_none() {
+            for surrender in &mut surrenders {
+                surrender.by_deadline(driver, k)?;
+            }
+        }
+    }
+    let market = trading::run(driver, &input, rng, &mut |driver, k| {
+        surrenders
+            .iter_mut()
+            .try_for_each(|surrender| surrender.by_deadline(driver, k))
+    })?;
+    let last_deadline = timeline.deadlines.len() - 1;
+    for surrender in &mut surrenders {
+        surrender.by_deadline(driver, last_deadline)?;
+    }
+    Ok(market)
+}
+
+/// Each firm's position over a step's periods: everything it holds that the step's
+/// rulebooks accept (allowances up to the step's latest vintage, borrowed units and
+/// offsets bought for it) against the sum of its targets and obligations.
+struct StepPositions {
+    need: Vec<u64>,
+    surplus: Vec<u64>,
+    verified: Vec<u64>,
+    need_early: Vec<u64>,
+}
+
+impl StepPositions {
+    fn of(engine: &Engine, group: &[Period<'_>], latest: u16) -> Result<StepPositions> {
+        let first = group.first().context("an empty step")?;
+        let entities = &first.abatement.population.entities;
+        let timeline = &first.facts.timeline;
+        let mut out = StepPositions {
+            need: Vec::with_capacity(entities.len()),
+            surplus: Vec::with_capacity(entities.len()),
+            verified: Vec::with_capacity(entities.len()),
+            need_early: Vec::with_capacity(entities.len()),
+        };
+        for (i, entity) in entities.iter().enumerate() {
+            let account = super::entity_account(entity.index);
+            let (mut target, mut obligation, mut verified, mut extra) = (0u64, 0u64, 0u64, 0u64);
+            for period in group {
+                let positions = period.positions.as_ref().context("positions read")?;
+                target += positions.target[i];
+                obligation += positions.obligation[i];
+                verified += positions.verified[i];
+                extra += period.borrowing.borrowed[i] + period.offsets[i];
+            }
+            let holdings = allowances_held(engine, account, latest) + extra;
+            out.need.push(target.saturating_sub(holdings));
+            out.surplus.push(holdings.saturating_sub(obligation));
+            out.verified.push(verified);
+            let early = timeline
+                .intermediate_deadlines()
+                .first()
+                .map_or(0, |deadline| {
+                    deadline.due_of(target).saturating_sub(holdings)
+                });
+            out.need_early.push(early);
+        }
+        Ok(out)
+    }
+}
+
+/// Tonnes of CEA allowances of vintage `latest` or older that `account` holds.
+fn allowances_held(engine: &Engine, account: ets_model::AccountId, latest: u16) -> u64 {
+    let registry = engine.registry();
+    let Ok(held) = registry.account(account) else {
+        return 0;
+    };
+    registry
+        .classes()
+        .filter(|(_, class)| {
+            matches!(class, UnitClass::Allowance { scheme, vintage }
+                if scheme.as_str() == "CEA" && vintage.0 <= latest)
+        })
+        .filter_map(|(index, _)| held.holding(index))
+        .map(|holding| holding.total().tonnes())
+        .sum()
+}
+
+fn period_result(facts: &YearFacts<'_>, closed: &[EntityResult], step: usize) -> PeriodResult {
+    let sum = |f: fn(&EntityResult) -> u64| closed.iter().map(f).sum::<u64>();
+    PeriodResult {
+        label: facts.timeline.period.clone(),
+        scheme: facts.scheme.clone(),
+        verified: sum(|r| r.verified_emissions.map_or(0, |q| q.tonnes())),
+        allocation: sum(|r| r.allocation.tonnes()),
+        obligation: sum(|r| r.obligation.tonnes()),
+        surrendered: sum(|r| r.allowances_surrendered.tonnes() + r.offsets_used.tonnes()),
+        compliant: closed
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.status,
+                    EntityStatus::Compliant | EntityStatus::MissedIntermediateDeadline
+                )
+            })
+            .count(),
+        shortfall: closed
+            .iter()
+            .filter(|r| r.status == EntityStatus::Shortfall)
+            .count(),
+        step,
+    }
+}
