@@ -21,6 +21,7 @@
 
 mod access;
 mod auth;
+mod history_reads;
 mod http;
 mod inbox_events;
 mod listen;
