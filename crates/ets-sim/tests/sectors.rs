@@ -252,8 +252,8 @@ fn the_shipped_sectors_add_about_1300_firms_and_3_gt() {
     // each sector within half a tonne per firm.
     for year in [2024u16, 2025] {
         let scenario = scenario(&format!("cn-four-sectors-{year}.toml"));
-        let years = ets_sim::sector::sector_years(&scenario, scenario.scenario.entities)
-            .expect("sectors");
+        let years =
+            ets_sim::sector::sector_years(&scenario, scenario.scenario.entities).expect("sectors");
         let firms: usize = years.iter().map(|y| y.firms.len()).sum();
         assert!((1_300..=1_500).contains(&firms), "{firms} firms");
         let mut total = 0u64;
@@ -264,8 +264,8 @@ fn the_shipped_sectors_add_about_1300_firms_and_3_gt() {
                 .firms
                 .iter()
                 .map(|firm| {
-                    let co2e = ets_scheme::sector::co2_equivalent(rules, &firm.gases())
-                        .expect("co2e");
+                    let co2e =
+                        ets_scheme::sector::co2_equivalent(rules, &firm.gases()).expect("co2e");
                     firm.formula_input(co2e.tonnes())
                 })
                 .collect();
