@@ -8,6 +8,7 @@
 mod authority;
 mod compliance;
 mod exchange;
+mod history_view;
 mod inbox;
 mod market_view;
 pub mod openapi;
@@ -29,6 +30,11 @@ pub use authority::{
 };
 pub use compliance::{COMPLIANCE_COMMANDS, ComplianceCommandJson};
 pub use exchange::EXCHANGE_COMMANDS;
+pub use history_view::{
+    AccountHitView, LIST_LIMIT_DEFAULT, ListQuery, SEARCH_TERM_MAX_CHARS, SearchView,
+    SerialHitView, StatusStepView, TRANSACTION_KINDS, TRANSACTION_STATUSES, TransactionPageView,
+    TransactionRowView, cursor_past_end, list_query,
+};
 pub use inbox::{
     DEADLINE_NEAR_DAYS, INBOX_ITEMS_MAX, InboxItem, InboxKind, InboxView, NearDeadline,
     approval_item, authorise_inbox, deadline_item, deadlines_near, delay_item, delay_parties,

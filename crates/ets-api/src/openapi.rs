@@ -42,7 +42,7 @@ pub type SecurityRequirement = BTreeMap<&'static str, [&'static str; 0]>;
 pub struct Parameter {
     /// Its name.
     pub name: &'static str,
-    /// `path` or `header`.
+    /// `path`, `query` or `header`.
     #[serde(rename = "in")]
     pub location: &'static str,
     /// What it is.
@@ -412,6 +412,17 @@ fn parameters(route: &RouteSpec) -> Vec<Parameter> {
             }),
         })
         .collect();
+    parameters.extend(
+        crate::route::query_parameters(route.path)
+            .iter()
+            .map(|parameter| Parameter {
+                name: parameter.name,
+                location: "query",
+                description: parameter.description,
+                required: parameter.required,
+                schema: query_schema(parameter.value),
+            }),
+    );
     if route.body == Body::Command {
         parameters.push(Parameter {
             name: "Idempotency-Key",
@@ -422,6 +433,21 @@ fn parameters(route: &RouteSpec) -> Vec<Parameter> {
         });
     }
     parameters
+}
+
+fn query_schema(value: crate::route::QueryValue) -> Schema {
+    match value {
+        crate::route::QueryValue::Whole { min, max } => json_schema!({
+            "type": "integer", "format": "int64", "minimum": min, "maximum": max,
+        }),
+        crate::route::QueryValue::Time => {
+            json_schema!({ "type": "string", "format": "date-time" })
+        }
+        crate::route::QueryValue::OneOf(words) => json_schema!({ "type": "string", "enum": words }),
+        crate::route::QueryValue::Text { max } => {
+            json_schema!({ "type": "string", "minLength": 1, "maxLength": max })
+        }
+    }
 }
 
 fn request_body(route: &RouteSpec) -> Option<RequestBody> {

@@ -91,17 +91,98 @@ pub struct PublicReport {
     pub market: Vec<MarketDay>,
 }
 
-/// Draws the report of `year` from `engine`, cut off at `cut_off`.
+/// One settled trade, as the market statistics need it: from the engine's
+/// trade log or, once the engine has let it go, from the history database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketTrade {
+    /// When it settled.
+    pub at: Timestamp,
+    /// The instrument symbol, or `auction N`.
+    pub venue: String,
+    /// The price, ticks.
+    pub price_ticks: i64,
+    /// Tonnes.
+    pub quantity: u64,
+}
+
+impl From<&TradeRecord> for MarketTrade {
+    fn from(trade: &TradeRecord) -> MarketTrade {
+        MarketTrade {
+            at: trade.at,
+            venue: match &trade.venue {
+                TradeVenue::Instrument(symbol) => symbol.to_string(),
+                TradeVenue::Auction(auction) => format!("auction {}", auction.0),
+            },
+            price_ticks: trade.price.ticks(),
+            quantity: trade.quantity.tonnes(),
+        }
+    }
+}
+
+/// A trade as the history's `trades` table holds it (venue `auction:N` for an auction).
+impl TryFrom<&ets_history::query::TradeFacts> for MarketTrade {
+    type Error = String;
+
+    fn try_from(trade: &ets_history::query::TradeFacts) -> Result<MarketTrade, String> {
+        let venue = match trade.venue.strip_prefix("auction:") {
+            Some(auction) => format!("auction {auction}"),
+            None => trade.venue.clone(),
+        };
+        Ok(MarketTrade {
+            at: Timestamp(trade.at_ms),
+            venue,
+            price_ticks: trade.price,
+            quantity: u64::try_from(trade.quantity)
+                .map_err(|_| format!("the history holds a trade of {} t", trade.quantity))?,
+        })
+    }
+}
+
+/// Draws the report of `year` from `engine`, cut off at `cut_off`, the
+/// market section from the trades the engine retains (all of them unless
+/// retention is bounded: then use [`draw_with_trades`] with the history's).
 ///
 /// # Errors
 /// A message when a scheme's figures cannot be computed.
 pub fn draw(engine: &Engine, year: u16, cut_off: CutOff) -> Result<PublicReport, String> {
+    let trades: Vec<MarketTrade> = engine
+        .exchange()
+        .trades()
+        .iter()
+        .map(MarketTrade::from)
+        .collect();
+    draw_with_trades(engine, year, cut_off, &trades)
+}
+
+/// As [`draw`], the market section from `trades` (in settlement order; those
+/// outside `year` are left out).
+///
+/// # Errors
+/// A message when a scheme's figures cannot be computed.
+pub fn draw_with_trades(
+    engine: &Engine,
+    year: u16,
+    cut_off: CutOff,
+    trades: &[MarketTrade],
+) -> Result<PublicReport, String> {
     Ok(PublicReport {
         year,
         cut_off,
         installations: installations(engine, year)?,
-        market: market_days(engine.exchange().trades(), year),
+        market: market_days(trades, year),
     })
+}
+
+/// The milliseconds (UTC) from the start of `year` to the start of the next:
+/// the span of its market statistics.
+#[must_use]
+pub fn year_span_ms(year: u16) -> (i64, i64) {
+    let start = |year: i32| {
+        time::Date::from_calendar_date(year, time::Month::January, 1).map_or(0, |date| {
+            date.midnight().assume_utc().unix_timestamp() * 1_000
+        })
+    };
+    (start(i32::from(year)), start(i32::from(year) + 1))
 }
 
 /// Lower-case hex of a hash.
@@ -172,18 +253,15 @@ fn status(result: &EntityResult) -> String {
 }
 
 /// Per venue and UTC day of `year`: trades, volume, turnover, OHLC and VWAP.
-fn market_days<'a>(trades: impl IntoIterator<Item = &'a TradeRecord>, year: u16) -> Vec<MarketDay> {
+fn market_days(trades: &[MarketTrade], year: u16) -> Vec<MarketDay> {
     let mut days: BTreeMap<(String, String), MarketDay> = BTreeMap::new();
     for trade in trades {
         let Some(date) = utc_date(trade.at).filter(|date| date.starts_with(&format!("{year:04}-")))
         else {
             continue;
         };
-        let venue = match &trade.venue {
-            TradeVenue::Instrument(symbol) => symbol.to_string(),
-            TradeVenue::Auction(auction) => format!("auction {}", auction.0),
-        };
-        let price = trade.price.ticks();
+        let venue = trade.venue.clone();
+        let price = trade.price_ticks;
         let day = days
             .entry((date.clone(), venue.clone()))
             .or_insert_with(|| MarketDay {
@@ -199,8 +277,8 @@ fn market_days<'a>(trades: impl IntoIterator<Item = &'a TradeRecord>, year: u16)
                 vwap_ticks: price,
             });
         day.trades += 1;
-        day.volume = day.volume.saturating_add(trade.quantity.tonnes());
-        day.turnover_minor_units += i128::from(price) * i128::from(trade.quantity.tonnes());
+        day.volume = day.volume.saturating_add(trade.quantity);
+        day.turnover_minor_units += i128::from(price) * i128::from(trade.quantity);
         day.high_ticks = day.high_ticks.max(price);
         day.low_ticks = day.low_ticks.min(price);
         day.close_ticks = price;

@@ -57,7 +57,7 @@ refusal_codes! {
     /// shape cannot state (a name with a control character, a calendar
     /// session that ends before it starts, an unknown unit vintage...).
     InvalidValue = "invalid_value" => 422,
-    /// A path parameter is not a whole number in its range.
+    /// A path or query parameter is unknown or out of its range, or a cursor is past the list's end.
     InvalidParameter = "invalid_parameter" => 400,
     /// A UI form lacks a field or has a bad value.
     MalformedForm = "malformed_form" => 400,
@@ -104,6 +104,8 @@ refusal_codes! {
     MetricsUnavailable = "metrics_unavailable" => 500,
     /// The operating system gave no random bytes.
     RandomnessUnavailable = "randomness_unavailable" => 500,
+    /// The history database could not be read (none, or it failed).
+    HistoryUnavailable = "history_unavailable" => 503,
     }
     engine {
     // Engine rejections: who may act.

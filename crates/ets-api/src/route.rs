@@ -411,3 +411,169 @@ pub const INBOX_STREAM: RouteSpec = RouteSpec {
     answer: Answer::EventStream("inbox, lagged"),
     refuses: &[],
 };
+
+/// A query parameter's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryValue {
+    /// A whole number from `min` to `max`.
+    Whole {
+        /// The least.
+        min: i64,
+        /// The greatest.
+        max: i64,
+    },
+    /// An RFC 3339 time.
+    Time,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// Text of 1 to `max` characters.
+    Text {
+        /// The most characters.
+        max: u32,
+    },
+}
+
+/// A query parameter of a route (none is required unless it says so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryParameter {
+    /// Its name.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Its values.
+    pub value: QueryValue,
+    /// Whether it must be given.
+    pub required: bool,
+}
+
+const FROM: QueryParameter = QueryParameter {
+    name: "from",
+    description: "Only transactions proposed at or after this time (RFC 3339).",
+    value: QueryValue::Time,
+    required: false,
+};
+const UNTIL: QueryParameter = QueryParameter {
+    name: "until",
+    description: "Only transactions proposed before this time (RFC 3339).",
+    value: QueryValue::Time,
+    required: false,
+};
+const STATUS: QueryParameter = QueryParameter {
+    name: "status",
+    description: "Only transactions whose status now is this one.",
+    value: QueryValue::OneOf(&crate::history_view::TRANSACTION_STATUSES),
+    required: false,
+};
+const KIND: QueryParameter = QueryParameter {
+    name: "kind",
+    description: "Only transactions of this kind.",
+    value: QueryValue::OneOf(&crate::history_view::TRANSACTION_KINDS),
+    required: false,
+};
+const CURSOR: QueryParameter = QueryParameter {
+    name: "cursor",
+    description: "The `next_cursor` of the previous page (its last transaction's id); `404 not_found` when no transaction of the list is older.",
+    value: QueryValue::Whole {
+        min: 1,
+        max: i64::MAX,
+    },
+    required: false,
+};
+const LIMIT: QueryParameter = QueryParameter {
+    name: "limit",
+    description: "Transactions per page, 1 to 500 (50 when not given).",
+    value: QueryValue::Whole { min: 1, max: 500 },
+    required: false,
+};
+
+/// The refusals of a list read from the history.
+const LIST_REFUSALS: [RefusalCode; 6] = [
+    RefusalCode::InvalidParameter,
+    RefusalCode::NotFound,
+    RefusalCode::NotRepresentative,
+    RefusalCode::HistoryUnavailable,
+    RefusalCode::QueueFull,
+    RefusalCode::ShuttingDown,
+];
+
+/// `GET /api/accounts/{id}/statement`.
+pub const STATEMENT: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/accounts/{id}/statement",
+    audience: Audience::User,
+    tag: "registry",
+    summary: "An account's statement, a page at a time",
+    description: "The account's transactions from the history, newest first, with their status history and serial blocks, filtered by period, status and kind, with the list's total and the cursor of the next page. For the account's holder and representatives, the administrator and auditors.",
+    parameters: &[ID],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<crate::history_view::TransactionPageView>),
+    refuses: &LIST_REFUSALS,
+};
+
+/// `GET /api/transactions`.
+pub const TRANSACTIONS: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/transactions",
+    audience: Audience::User,
+    tag: "registry",
+    summary: "Transactions, filtered, a page at a time",
+    description: "Every transaction for the administrator and auditors; others must name an `account` they are a party to (`403 role_forbids` otherwise). Newest first, with the list's total and the cursor of the next page.",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<crate::history_view::TransactionPageView>),
+    refuses: &[
+        RefusalCode::InvalidParameter,
+        RefusalCode::NotFound,
+        RefusalCode::NotRepresentative,
+        RefusalCode::RoleForbids,
+        RefusalCode::HistoryUnavailable,
+        RefusalCode::QueueFull,
+        RefusalCode::ShuttingDown,
+    ],
+};
+
+/// `GET /api/search`.
+pub const SEARCH: RouteSpec = RouteSpec {
+    verb: Verb::Get,
+    path: "/api/search",
+    audience: Audience::User,
+    tag: "registry",
+    summary: "Search accounts, transactions and serial numbers",
+    description: "A number finds the account, the transaction and the serial of that number and the transactions that moved it; text finds accounts by holder name and transactions by unit class, note, kind or status. Only what the user may see; the term is matched literally. Transactions are paged by cursor.",
+    parameters: &[],
+    body: Body::None,
+    answer: Answer::Json(schema_of::<crate::history_view::SearchView>),
+    refuses: &[
+        RefusalCode::InvalidParameter,
+        RefusalCode::NotFound,
+        RefusalCode::HistoryUnavailable,
+        RefusalCode::QueueFull,
+        RefusalCode::ShuttingDown,
+    ],
+};
+
+/// The query parameters of the route at `path` (none for most routes).
+#[must_use]
+pub fn query_parameters(path: &str) -> &'static [QueryParameter] {
+    const ACCOUNT_FILTER: QueryParameter = QueryParameter {
+        name: "account",
+        description: "Only transactions from or to this account (required unless the user is an administrator or auditor).",
+        value: QueryValue::Whole {
+            min: 0,
+            max: i64::MAX,
+        },
+        required: false,
+    };
+    const TERM: QueryParameter = QueryParameter {
+        name: "q",
+        description: "The term: a number, or text of 1 to 200 characters matched literally.",
+        value: QueryValue::Text { max: 200 },
+        required: true,
+    };
+    match path {
+        "/api/accounts/{id}/statement" => &[FROM, UNTIL, STATUS, KIND, CURSOR, LIMIT],
+        "/api/transactions" => &[ACCOUNT_FILTER, FROM, UNTIL, STATUS, KIND, CURSOR, LIMIT],
+        "/api/search" => &[TERM, CURSOR, LIMIT],
+        _ => &[],
+    }
+}

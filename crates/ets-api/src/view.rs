@@ -187,6 +187,113 @@ fn transaction_dto(registry: &Registry, transaction: &Transaction) -> Transactio
     view
 }
 
+/// A transaction the engine no longer retains, as the history database
+/// holds it (docs/memory.md), in the shape of the engine's view: the same
+/// answer a store that keeps everything gives.
+impl TryFrom<&ets_history::query::TransactionRow> for TransactionView {
+    type Error = String;
+
+    fn try_from(row: &ets_history::query::TransactionRow) -> Result<TransactionView, String> {
+        let whole = |what: &str, value: i64| {
+            u64::try_from(value).map_err(|_| format!("the history's {what} {value} is negative"))
+        };
+        let history = row
+            .status_history
+            .iter()
+            .map(|step| {
+                Ok(StatusChangeView {
+                    status: status_name(&step.status)?,
+                    at: format_time(ets_model::Timestamp(step.at_ms)),
+                    by: whole("participant", step.by)?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        let mut view = TransactionView {
+            id: whole("transaction id", row.id)?,
+            kind: kind_name(&row.kind)?,
+            status: status_name(&row.status)?,
+            unit: row.unit_class.clone(),
+            quantity: whole("quantity", row.quantity)?,
+            from: whole("account", row.from_account)?,
+            to: whole("account", row.to_account)?,
+            blocks: row
+                .blocks
+                .iter()
+                .map(|(first, last)| format!("{first}-{last}"))
+                .collect(),
+            proposer: whole("participant", row.proposer)?,
+            approvals: row
+                .approvals
+                .iter()
+                .map(|&approver| whole("participant", approver))
+                .collect::<Result<_, String>>()?,
+            history,
+            compliance_year: None,
+            beneficiary: None,
+            reason: None,
+            reverses: None,
+        };
+        let note = row.note.clone().unwrap_or_default();
+        let bad_note = || {
+            format!(
+                "transaction {}: the note `{note}` is not what its kind carries",
+                row.id
+            )
+        };
+        match view.kind {
+            "surrender" => view.compliance_year = Some(note.parse().map_err(|_| bad_note())?),
+            "retire" => view.beneficiary = Some(note.clone()),
+            "cancel" => view.reason = Some(note.clone()),
+            "reversal" => view.reverses = Some(note.parse().map_err(|_| bad_note())?),
+            _ => {}
+        }
+        Ok(view)
+    }
+}
+
+/// The registry's name of a transaction kind, as a `'static` text.
+fn kind_name(name: &str) -> Result<&'static str, String> {
+    let kinds = [
+        TransactionKind::Issue,
+        TransactionKind::Allocate,
+        TransactionKind::Transfer,
+        TransactionKind::Surrender { compliance_year: 0 },
+        TransactionKind::Retire {
+            beneficiary: String::new(),
+        },
+        TransactionKind::Cancel {
+            reason: String::new(),
+        },
+        TransactionKind::Reversal {
+            of: TransactionId(0),
+        },
+    ];
+    kinds
+        .iter()
+        .map(TransactionKind::name)
+        .find(|known| *known == name)
+        .ok_or_else(|| format!("the history names an unknown transaction kind `{name}`"))
+}
+
+/// The registry's name of a transaction status, as a `'static` text.
+fn status_name(name: &str) -> Result<&'static str, String> {
+    use ets_registry::TransactionStatus as Status;
+    [
+        Status::Proposed,
+        Status::AwaitingApproval,
+        Status::Completed,
+        Status::Rejected,
+        Status::Cancelled,
+        Status::Reversed,
+        Status::Delayed,
+        Status::Failed,
+    ]
+    .into_iter()
+    .map(Status::name)
+    .find(|known| *known == name)
+    .ok_or_else(|| format!("the history names an unknown transaction status `{name}`"))
+}
+
 /// A serial number: its class, the account holding it, every transaction
 /// that moved it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]

@@ -5,11 +5,12 @@
 //! and the quantity still to make good; then market statistics per
 //! instrument and UTC day. The report names its cut-off: the journal's
 //! record count, head hash and state hash, which `ets verify` on the same
-//! store reproduces (docs/public-report.md).
+//! store reproduces (docs/public-report.md). In a bounded store the market
+//! statistics come from the history database's trades (docs/memory.md).
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use ets_api::public_report::{self, CutOff, PublicReport};
+use ets_api::public_report::{self, CutOff, MarketTrade, PublicReport};
 use ets_store::Store;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -64,8 +65,14 @@ pub fn run(args: &PublicArgs) -> Result<ExitCode> {
         journal_head_hash: public_report::hex(&store.journal().last_hash()),
         state_hash: store.engine().state_hash().to_string(),
     };
-    let report =
-        public_report::draw(store.engine(), args.year, cut_off).map_err(anyhow::Error::msg)?;
+    let report = if store.engine().retention_window().is_some() {
+        // A bounded engine keeps recent trades only: the history has them all.
+        let trades = trades_from_history(&args.data, store.journal().last_sequence(), args.year)?;
+        public_report::draw_with_trades(store.engine(), args.year, cut_off, &trades)
+    } else {
+        public_report::draw(store.engine(), args.year, cut_off)
+    }
+    .map_err(anyhow::Error::msg)?;
     let text = match (args.format, args.section) {
         (Format::Json, _) => serde_json::to_string_pretty(&report)? + "\n",
         (Format::Csv, Section::Installations) => {
@@ -78,6 +85,29 @@ pub fn run(args: &PublicArgs) -> Result<ExitCode> {
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The trades of `year` from the history database, which must be up to the
+/// journal's record `last_sequence` (the report's cut-off).
+fn trades_from_history(
+    data: &ets_store::StoreLocation,
+    last_sequence: u64,
+    year: u16,
+) -> Result<Vec<MarketTrade>> {
+    let mut history = crate::history::open(data)?;
+    let head = ets_history::query::head_sequence(history.as_mut())?;
+    if head != last_sequence {
+        bail!(
+            "the history database is at journal record {head}, the journal at {last_sequence}: run `ets history rebuild --data {}` (or open the store with `ets serve`), then draw the report again",
+            data.display()
+        );
+    }
+    let (from_ms, to_ms) = public_report::year_span_ms(year);
+    ets_history::query::trades_between(history.as_mut(), from_ms, to_ms)?
+        .iter()
+        .map(MarketTrade::try_from)
+        .collect::<Result<_, String>>()
+        .map_err(anyhow::Error::msg)
 }
 
 fn markdown(report: &PublicReport) -> String {

@@ -5,7 +5,6 @@ use clap::Subcommand;
 use ets_api::{account_view, participant_view, serial_view, transaction_view};
 use ets_model::{AccountId, ParticipantId, TransactionId};
 use ets_store::{Store, StoreLocation};
-use serde::Serialize;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -72,41 +71,33 @@ pub fn run(data: &StoreLocation, what: What) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A serial as `ets show serial` shows it, its movements read from the history database.
-#[derive(Serialize)]
-struct SerialFromHistory {
-    /// The serial number.
-    serial: u64,
-    /// Its unit class.
-    unit: String,
-    /// The account holding it now.
-    held_by: u64,
-    /// Every completed or reversed transaction that moved it, oldest first.
-    history: Vec<ets_history::query::TransactionRow>,
-}
-
-/// The engine's view of a serial with its whole history from the history database.
+/// The engine's view of a serial with its whole history from the history
+/// database: the answer a store that keeps everything gives.
 fn serial_from_history(
     data: &StoreLocation,
     view: ets_api::SerialView,
-) -> Result<SerialFromHistory> {
+) -> Result<ets_api::SerialView> {
     let mut history = crate::history::open(data)?;
     let key = i64::try_from(view.serial).context("serial number too large")?;
     let movements = ets_history::query::serial(history.as_mut(), key)?.movements;
-    Ok(SerialFromHistory {
-        serial: view.serial,
-        unit: view.unit,
-        held_by: view.held_by,
-        history: movements,
-    })
+    let history = movements
+        .iter()
+        .map(ets_api::TransactionView::try_from)
+        .collect::<Result<_, String>>()
+        .map_err(anyhow::Error::msg)?;
+    Ok(ets_api::SerialView { history, ..view })
 }
 
-/// A transaction the engine no longer retains, as the history database has it.
+/// A transaction the engine no longer retains, as the history database has
+/// it, in the engine's view's shape.
 fn transaction_from_history(data: &StoreLocation, id: u64) -> Result<serde_json::Value> {
     let mut history = crate::history::open(data)?;
     let key = i64::try_from(id).context("transaction id too large")?;
     match ets_history::query::transaction(history.as_mut(), key)? {
-        Some(view) => Ok(serde_json::to_value(view)?),
+        Some(row) => {
+            let view = ets_api::TransactionView::try_from(&row).map_err(anyhow::Error::msg)?;
+            Ok(serde_json::to_value(view)?)
+        }
         None => bail!("transaction {id} is not in the history database either"),
     }
 }

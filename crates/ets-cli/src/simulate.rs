@@ -227,7 +227,29 @@ fn plan(scenario_path: &Path, args: &SimulateArgs) -> Result<Vec<Planned>> {
             scenario,
         });
     }
-    Ok(runs)
+    Ok(runs.into_iter().flat_map(roadmap_years).collect())
+}
+
+/// A run of a scenario with a `[roadmap]` becomes one run per roadmap year
+/// (`ets_sim::roadmap`); any other run stays as it is.
+fn roadmap_years(planned: Planned) -> Vec<Planned> {
+    let years = ets_sim::roadmap::expand(&planned.scenario);
+    if years.is_empty() {
+        return vec![planned];
+    }
+    years
+        .into_iter()
+        .map(|(year, title, scenario)| Planned {
+            name: format!("{}-{year}", planned.name),
+            title: if planned.name == "base" {
+                title
+            } else {
+                format!("{} {title}", planned.title)
+            },
+            description: planned.description.clone(),
+            scenario,
+        })
+        .collect()
 }
 
 /// `ets simulate`.

@@ -3,6 +3,7 @@
 
 use crate::command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};
 use crate::compliance::Compliance;
+use crate::compliance::SurrenderTally;
 use crate::exchange::Exchange;
 use crate::outcomes::OutcomeTable;
 use crate::retention::{RetentionSection, Window};
@@ -124,7 +125,10 @@ pub struct Engine {
 /// first was chosen, the serial policy (postcard [`ets_registry::SerialPolicy`],
 /// the controls then always written before it), then, only once retention is
 /// bounded, the retention section (postcard `RetentionSection`, controls and
-/// policy then always written before it). Snapshots written before the digests were
+/// policy then always written before it) and compliance's surrender tally
+/// (postcard [`crate::compliance::SurrenderTally`]; an unbounded state derives
+/// it from the transactions it keeps, and a bounded snapshot written before
+/// the tally existed still retained every completed surrender). Snapshots written before the digests were
 /// kept end after `applied`; they still load, with unknown digests. States
 /// without controls encode exactly as before the controls existed.
 #[derive(Serialize, Deserialize)]
@@ -191,6 +195,10 @@ impl Engine {
         );
         self.stamp(self.applied);
         let outcome = self.execute(envelope);
+        let surrenders = self.registry.take_surrender_changes();
+        if !surrenders.is_empty() {
+            self.compliance.record_surrenders(&surrenders);
+        }
         self.outcomes.insert(
             key,
             Remembered {
@@ -502,6 +510,10 @@ impl Engine {
                 Ok(encoded) => bytes.extend(encoded),
                 Err(error) => panic!("the retention section did not encode: {error}"),
             }
+            match postcard::to_stdvec(self.compliance.surrender_tally()) {
+                Ok(encoded) => bytes.extend(encoded),
+                Err(error) => panic!("the surrender tally did not encode: {error}"),
+            }
         }
     }
 
@@ -530,6 +542,7 @@ impl Engine {
             postcard::take_from_bytes(rest)?
         };
         let mut section: Option<RetentionSection> = None;
+        let mut tally: Option<SurrenderTally> = None;
         if !rest.is_empty() {
             let (controls, rest): (ets_registry::Controls, &[u8]) =
                 postcard::take_from_bytes(rest)?;
@@ -542,7 +555,12 @@ impl Engine {
                     postcard::take_from_bytes(rest)?;
                 state.registry.restore_serial_policy(policy);
                 if !rest.is_empty() {
-                    section = Some(postcard::from_bytes(rest)?);
+                    let (retention, rest): (RetentionSection, &[u8]) =
+                        postcard::take_from_bytes(rest)?;
+                    section = Some(retention);
+                    if !rest.is_empty() {
+                        tally = Some(postcard::from_bytes(rest)?);
+                    }
                 }
             }
         }
@@ -555,6 +573,8 @@ impl Engine {
             .restore_exchange_holds(&state.exchange.unit_holds())
             .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
         state.compliance.rehydrate();
+        let tally = tally.unwrap_or_else(|| SurrenderTally::from_registry(&state.registry));
+        state.compliance.restore_surrender_tally(tally);
         let mut engine = Engine {
             registry: state.registry,
             compliance: state.compliance,

@@ -56,6 +56,14 @@ impl History {
                         supported: SCHEMA_VERSION,
                     });
                 }
+                if found < SCHEMA_VERSION {
+                    // Emptied with its head: the next sync rebuilds it from the journal.
+                    tracing::info!(found, "history of an older schema; rebuilding it");
+                    history.backend.clear()?;
+                    history
+                        .backend
+                        .write(&[], &[("schema_version", SCHEMA_VERSION.to_string())])?;
+                }
             }
             None => history
                 .backend

@@ -5,8 +5,8 @@
 
 use crate::HistoryError;
 use crate::schema::{
-    COMMANDS, COMPLIANCE_RESULTS, HOLDINGS, MARKET_DAYS, ORDERS, TRADES, TRANSACTION_BLOCKS,
-    TRANSACTION_STATUS, TRANSACTIONS, Table,
+    COMMANDS, COMPLIANCE_RESULTS, HOLDINGS, MARKET_DAYS, ORDERS, TRADES, TRANSACTION_APPROVALS,
+    TRANSACTION_BLOCKS, TRANSACTION_STATUS, TRANSACTIONS, Table,
 };
 use crate::value::Value;
 use ets_engine::compliance::{ComplianceCommand, EntityResult};
@@ -67,11 +67,16 @@ impl Projector {
         let count = registry.next_transaction_id().0 - 1;
         let mut changed: BTreeSet<u64> = std::mem::take(&mut self.pending);
         changed.extend(self.transactions + 1..=count);
-        for transaction in registry.transactions_from(TransactionId(self.transactions + 1)) {
-            if let TransactionKind::Reversal { of } = transaction.kind {
-                changed.insert(of.0);
-            }
-        }
+        // A reversal, new or approved since, changes the transaction it reverses.
+        let reversals = changed
+            .iter()
+            .filter_map(|&id| registry.transaction(TransactionId(id)).ok())
+            .filter_map(|transaction| match transaction.kind {
+                TransactionKind::Reversal { of } => Some(of.0),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        changed.extend(reversals);
         let mut touched = BTreeSet::new();
         for id in changed {
             let Ok(transaction) = registry.transaction(TransactionId(id)) else {
@@ -152,6 +157,16 @@ fn transaction_row(
                 change.status.name().into(),
                 Value::Int(change.at.0),
                 Value::unsigned("by_participant", change.by.0)?,
+            ],
+        });
+    }
+    for (position, approver) in transaction.approvals.iter().enumerate() {
+        rows.push(Row {
+            table: TRANSACTION_APPROVALS,
+            values: vec![
+                id.clone(),
+                Value::unsigned("position", position as u64)?,
+                Value::unsigned("participant", approver.0)?,
             ],
         });
     }

@@ -34,6 +34,8 @@ pub struct TransactionRow {
     pub status_history: Vec<StatusRow>,
     /// The serial blocks it moved, `[first, last]` inclusive.
     pub blocks: Vec<(i64, i64)>,
+    /// The representatives who approved it, in order.
+    pub approvals: Vec<i64>,
 }
 
 /// One step of a transaction's audit trail.
@@ -148,6 +150,14 @@ pub(crate) fn complete(
             )
         })
         .collect();
+    let approvals = backend
+        .query(
+            "SELECT participant FROM transaction_approvals WHERE transaction_id = $1 ORDER BY position",
+            &[Value::Int(id)],
+        )?
+        .into_iter()
+        .map(|approver| approver[0].as_int().unwrap_or_default())
+        .collect();
     Ok(TransactionRow {
         id,
         kind: text(1),
@@ -161,5 +171,60 @@ pub(crate) fn complete(
         note: row.get(9).and_then(Value::as_text).map(str::to_owned),
         status_history,
         blocks,
+        approvals,
     })
+}
+
+/// A settled trade's market facts, as the history holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TradeFacts {
+    /// When it settled (ms since the Unix epoch).
+    pub at_ms: i64,
+    /// The instrument's symbol, or `auction:N`.
+    pub venue: String,
+    /// The price, ticks.
+    pub price: i64,
+    /// Tonnes.
+    pub quantity: i64,
+}
+
+/// The trades settled from `from_ms` up to, not including, `to_ms`, in settlement order.
+///
+/// # Errors
+/// [`HistoryError::Database`].
+pub fn trades_between(
+    backend: &mut dyn Backend,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<TradeFacts>, HistoryError> {
+    let rows = backend.query(
+        "SELECT at_ms, venue, price, quantity FROM trades WHERE at_ms >= $1 AND at_ms < $2 ORDER BY id",
+        &[Value::Int(from_ms), Value::Int(to_ms)],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TradeFacts {
+            at_ms: row[0].as_int().unwrap_or_default(),
+            venue: row[1].as_text().unwrap_or_default().to_owned(),
+            price: row[2].as_int().unwrap_or_default(),
+            quantity: row[3].as_int().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The journal record the history was last brought up to (0 when none).
+///
+/// # Errors
+/// [`HistoryError::Database`].
+pub fn head_sequence(backend: &mut dyn Backend) -> Result<u64, HistoryError> {
+    let rows = backend.query(
+        "SELECT value FROM meta WHERE key = $1",
+        &[Value::from("last_sequence")],
+    )?;
+    Ok(rows
+        .first()
+        .and_then(|row| row.first())
+        .and_then(Value::as_text)
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0))
 }

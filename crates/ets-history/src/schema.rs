@@ -3,8 +3,10 @@
 //! equality checks read. docs/history.md explains every column.
 
 /// The schema version this build writes. A database of a newer version is
-/// refused rather than written with an older idea of its tables.
-pub const SCHEMA_VERSION: i64 = 1;
+/// refused rather than written with an older idea of its tables; one of an
+/// older version is emptied and rebuilt from the journal (version 2 added
+/// `transaction_approvals`).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The tables and indexes, in plain SQL common to SQLite and PostgreSQL.
 pub const SCHEMA_SQL: &str = "
@@ -47,6 +49,12 @@ CREATE TABLE IF NOT EXISTS transaction_blocks (
     position BIGINT NOT NULL,
     first_serial BIGINT NOT NULL,
     last_serial BIGINT NOT NULL,
+    PRIMARY KEY (transaction_id, position)
+);
+CREATE TABLE IF NOT EXISTS transaction_approvals (
+    transaction_id BIGINT NOT NULL,
+    position BIGINT NOT NULL,
+    participant BIGINT NOT NULL,
     PRIMARY KEY (transaction_id, position)
 );
 CREATE INDEX IF NOT EXISTS transaction_blocks_serial ON transaction_blocks (first_serial, last_serial);
@@ -218,6 +226,12 @@ pub const TRANSACTION_BLOCKS: Table = Table {
     columns: &["transaction_id", "position", "first_serial", "last_serial"],
     key: 2,
 };
+/// The representatives who approved each transaction, in order.
+pub const TRANSACTION_APPROVALS: Table = Table {
+    name: "transaction_approvals",
+    columns: &["transaction_id", "position", "participant"],
+    key: 2,
+};
 /// Units held per account and unit class.
 pub const HOLDINGS: Table = Table {
     name: "holdings",
@@ -306,11 +320,12 @@ pub const COMPLIANCE_RESULTS: Table = Table {
 };
 
 /// Every table of read models, in the order the projection writes them.
-pub const TABLES: [Table; 9] = [
+pub const TABLES: [Table; 10] = [
     COMMANDS,
     TRANSACTIONS,
     TRANSACTION_STATUS,
     TRANSACTION_BLOCKS,
+    TRANSACTION_APPROVALS,
     HOLDINGS,
     TRADES,
     ORDERS,

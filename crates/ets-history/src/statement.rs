@@ -119,15 +119,29 @@ pub fn moving_serial(
     serial: i64,
     limit: i64,
 ) -> Result<Vec<TransactionRow>, HistoryError> {
+    moving_serial_before(backend, serial, i64::MAX, limit)
+}
+
+/// As [`moving_serial`], only transactions older than id `before` (a cursor).
+///
+/// # Errors
+/// [`HistoryError::Database`].
+pub fn moving_serial_before(
+    backend: &mut dyn Backend,
+    serial: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<TransactionRow>, HistoryError> {
     let sql = format!(
         "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE id IN \
          (SELECT transaction_id FROM transaction_blocks WHERE first_serial <= $1 AND last_serial >= $1) \
-         ORDER BY id DESC LIMIT $2"
+         AND id < $2 ORDER BY id DESC LIMIT $3"
     );
     let rows = backend.query(
         &sql,
         &[
             Value::Int(serial),
+            Value::Int(before),
             Value::Int(limit.clamp(1, PAGE_ROWS_MAX)),
         ],
     )?;
@@ -152,6 +166,20 @@ pub fn search(
     accounts: Option<&[i64]>,
     limit: i64,
 ) -> Result<Vec<TransactionRow>, HistoryError> {
+    search_before(backend, text, accounts, i64::MAX, limit)
+}
+
+/// As [`search`], only transactions older than id `before` (a cursor).
+///
+/// # Errors
+/// [`HistoryError::Database`].
+pub fn search_before(
+    backend: &mut dyn Backend,
+    text: &str,
+    accounts: Option<&[i64]>,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<TransactionRow>, HistoryError> {
     let escaped: String = text
         .chars()
         .flat_map(|c| match c {
@@ -162,6 +190,7 @@ pub fn search(
     let mut parameters = vec![
         Value::Text(format!("%{escaped}%")),
         Value::Text(text.to_owned()),
+        Value::Int(before),
     ];
     let mut within = String::new();
     if let Some(accounts) = accounts {
@@ -172,7 +201,7 @@ pub fn search(
         // Placeholders are numbered in the order they appear (SQLite numbers
         // `$N` by first appearance); the ids themselves are bound.
         let placeholders: Vec<String> = (0..accounts.len())
-            .map(|index| format!("${}", index + 3))
+            .map(|index| format!("${}", index + 4))
             .collect();
         let list = placeholders.join(", ");
         within = format!(" AND (from_account IN ({list}) OR to_account IN ({list}))");
@@ -182,7 +211,7 @@ pub fn search(
     let limit_at = parameters.len();
     let sql = format!(
         "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE \
-         (unit_class LIKE $1 ESCAPE '\\' OR COALESCE(note, '') LIKE $1 ESCAPE '\\' OR kind = $2 OR status = $2){within} \
+         (unit_class LIKE $1 ESCAPE '\\' OR COALESCE(note, '') LIKE $1 ESCAPE '\\' OR kind = $2 OR status = $2) AND id < $3{within} \
          ORDER BY id DESC LIMIT ${limit_at}"
     );
     let rows = backend.query(&sql, &parameters)?;

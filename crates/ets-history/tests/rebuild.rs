@@ -337,6 +337,36 @@ fn a_lagging_or_foreign_history_is_rebuilt_when_the_store_opens() {
 }
 
 #[test]
+fn a_history_of_an_older_schema_is_rebuilt_at_this_one() {
+    // Goal: a history written before `transaction_approvals` existed (schema
+    // version 1) is emptied and rebuilt from the journal, tables complete.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path().join("store");
+    let commands = fixed_session();
+    run_live(&dir, &commands, &[3]);
+    let complete = dump(&sqlite_path(&dir));
+    rusqlite_connection(&sqlite_path(&dir))
+        .execute_batch(
+            "DELETE FROM transaction_approvals; \
+             UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+        )
+        .expect("edits");
+    let mut store = Store::open(&dir, StoreConfig::default()).expect("opens");
+    let report = attach(&mut store).expect("attaches").expect("rebuilt");
+    assert_eq!(report.records, commands.len() as u64);
+    drop(store);
+    assert_eq!(dump(&sqlite_path(&dir)), complete);
+    let version = rusqlite_connection(&sqlite_path(&dir))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |row| row.get::<_, String>(0),
+        )
+        .expect("reads");
+    assert_eq!(version, ets_history::schema::SCHEMA_VERSION.to_string());
+}
+
+#[test]
 fn a_history_of_a_newer_schema_is_refused_and_left_alone() {
     let temp = tempfile::tempdir().expect("temp dir");
     let path = temp.path().join("history.sqlite");

@@ -11,6 +11,7 @@ use crate::format::{
     RECORD_PREFIX_BYTES, SEGMENT_HEADER_BYTES, SegmentHeader, encode_record, encoded_record_fields,
     read_u32, record_size_bytes, segment_file_name,
 };
+use crate::read_ahead::ReadAhead;
 use crate::reader::Committed;
 use crate::scan::{ChainEnd, ScanMode, ScanOutcome, SegmentState, apply_repairs, scan_store};
 use crate::snapshot::{SnapshotCheck, check_snapshot, write_snapshot_file};
@@ -285,6 +286,17 @@ impl Journal {
     /// out of the iterator.
     pub fn read_from(&self, first_sequence: u64) -> Result<RecordReader, JournalError> {
         self.committed_view().read_from(first_sequence)
+    }
+
+    /// As [`Journal::read_from`], but reading and checking on a thread of its own while the caller
+    /// works on the records already read (recovery replays this way): the same records and errors
+    /// in the same order, at most a few thousand records ahead of the caller.
+    ///
+    /// # Errors
+    ///
+    /// As [`Journal::read_from`]; [`JournalError::Io`] if the thread cannot be started.
+    pub fn read_ahead_from(&self, first_sequence: u64) -> Result<ReadAhead, JournalError> {
+        ReadAhead::start(self.read_from(first_sequence)?, &self.dir)
     }
 
     /// Appends one record to the uncommitted batch and returns its sequence (the previous one plus

@@ -19,6 +19,7 @@
 mod error;
 mod format;
 mod journal;
+mod read_ahead;
 mod reader;
 mod scan;
 mod snapshot;
@@ -28,6 +29,7 @@ mod superblock;
 pub use error::JournalError;
 pub use format::{SEGMENT_HEADER_BYTES, record_size_bytes};
 pub use journal::Journal;
+pub use read_ahead::ReadAhead;
 pub use reader::RecordReader;
 pub use snapshot::SNAPSHOT_HEADER_BYTES;
 

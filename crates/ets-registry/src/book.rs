@@ -1,11 +1,13 @@
 //! The registry's transactions as the engine keeps them: every one by
 //! default, or, once bounded retention is set (docs/memory.md), only those
-//! its rules still need (pending ones, completed allocations and surrenders,
-//! which a reversal may undo) and finished ones for a window of commands, so
-//! that the history database, fed after each durable batch, sees every change.
+//! its rules still need (pending ones, and an original whose reversal awaits
+//! approval) and finished ones, completed allocations and surrenders
+//! included, for a window of commands, so that the history database, fed
+//! after each durable batch, sees every change. Surrenders' completions and
+//! reversals are logged for the engine, whose compliance keeps its own tally.
 
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
-use ets_model::{AccountId, TransactionId};
+use ets_model::{AccountId, Quantity, Timestamp, TransactionId};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -27,12 +29,33 @@ pub(crate) struct TransactionBook {
     stamp: u64,
     /// Finished transactions waiting to leave: (stamp when finished, id), in stamp order.
     finished: VecDeque<(u64, u64)>,
-    /// Completed allocations and surrenders, kept while a reversal may undo them.
+    /// Completed allocations and surrenders (a reversal may undo them while retained).
     reversible: BTreeSet<u64>,
+    /// Surrenders that completed or were reversed since the engine last took
+    /// them ([`TransactionBook::take_surrender_changes`]); not state.
+    surrender_changes: Vec<SurrenderChange>,
     /// Per account, how many pending transactions (awaiting approval or
     /// delayed) it sends or receives: closing an account asks this instead
     /// of scanning the history. Derived; rebuilt after decoding.
     pending_by_account: FxHashMap<AccountId, u32>,
+}
+
+/// A surrender that completed, or a completed surrender that was reversed:
+/// what the engine's compliance tally needs, logged as it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SurrenderChange {
+    /// The surrendering account.
+    pub account: AccountId,
+    /// The compliance year surrendered for.
+    pub year: u16,
+    /// The unit class's interned index.
+    pub class_index: u32,
+    /// The units surrendered.
+    pub quantity: Quantity,
+    /// When the surrender completed.
+    pub completed_at: Timestamp,
+    /// Whether this is its reversal (the units no longer count).
+    pub reversed: bool,
 }
 
 /// What the engine encodes of a bounded book: the next id and the finished
@@ -67,6 +90,7 @@ impl Default for TransactionBook {
             stamp: 0,
             finished: VecDeque::new(),
             reversible: BTreeSet::new(),
+            surrender_changes: Vec::new(),
             pending_by_account: FxHashMap::default(),
         }
     }
@@ -103,7 +127,7 @@ impl TransactionBook {
         self.by_id.len()
     }
 
-    /// Completed surrenders (never pruned: a reversal may undo them).
+    /// Completed surrenders still retained (all of them while retention is unbounded).
     pub(crate) fn completed_surrenders(&self) -> impl Iterator<Item = &Transaction> {
         self.reversible
             .iter()
@@ -140,11 +164,18 @@ impl TransactionBook {
         );
         if status == TransactionStatus::Completed && reversible_kind {
             self.reversible.insert(id);
-        } else if is_final(status) {
+        } else {
             self.reversible.remove(&id);
-            if self.window.is_some() {
-                self.finished.push_back((self.stamp, id));
+        }
+        if is_final(status) && self.window.is_some() {
+            if status == TransactionStatus::Reversed {
+                // It finished once already (completed): it leaves a window after its reversal.
+                self.finished.retain(|&(_, queued)| queued != id);
             }
+            self.finished.push_back((self.stamp, id));
+        }
+        if let Some(change) = surrender_change(&transaction) {
+            self.surrender_changes.push(change);
         }
         let (from, to, pending) = (transaction.from, transaction.to, transaction.is_pending());
         if let Some(before) = self.by_id.insert(id, transaction)
@@ -182,6 +213,11 @@ impl TransactionBook {
         self.pending_by_account.contains_key(&account)
     }
 
+    /// The surrenders that completed or were reversed since the last call, in order.
+    pub(crate) fn take_surrender_changes(&mut self) -> Vec<SurrenderChange> {
+        std::mem::take(&mut self.surrender_changes)
+    }
+
     /// Sets the number of the command being applied.
     pub(crate) fn set_stamp(&mut self, stamp: u64) {
         self.stamp = stamp;
@@ -195,7 +231,7 @@ impl TransactionBook {
             self.finished = self
                 .by_id
                 .values()
-                .filter(|t| is_final(t.status()) && !self.reversible.contains(&t.id.0))
+                .filter(|t| is_final(t.status()))
                 .map(|t| (stamp, t.id.0))
                 .collect();
         }
@@ -203,8 +239,9 @@ impl TransactionBook {
     }
 
     /// Drops finished transactions that finished `window` or more commands
-    /// before the current one; returns how many.
-    pub(crate) fn prune(&mut self) -> usize {
+    /// before the current one; returns how many. An original whose reversal
+    /// awaits approval (`pinned`) stays, and leaves a window from now.
+    pub(crate) fn prune(&mut self, pinned: &BTreeSet<TransactionId>) -> usize {
         let Some(window) = self.window else {
             return 0;
         };
@@ -214,7 +251,12 @@ impl TransactionBook {
                 break;
             }
             self.finished.pop_front();
+            if pinned.contains(&TransactionId(id)) {
+                self.finished.push_back((self.stamp, id));
+                continue;
+            }
             self.by_id.remove(&id);
+            self.reversible.remove(&id);
             pruned += 1;
         }
         pruned
@@ -264,6 +306,31 @@ impl TransactionBook {
             .map(|t| t.id.0)
             .collect();
     }
+}
+
+/// What a surrender's new status means for the compliance tally, if anything.
+fn surrender_change(transaction: &Transaction) -> Option<SurrenderChange> {
+    let TransactionKind::Surrender { compliance_year } = transaction.kind else {
+        return None;
+    };
+    let reversed = match transaction.status() {
+        TransactionStatus::Completed => false,
+        TransactionStatus::Reversed => true,
+        _ => return None,
+    };
+    let completed_at = transaction
+        .history
+        .iter()
+        .find(|change| change.status == TransactionStatus::Completed)?
+        .at;
+    Some(SurrenderChange {
+        account: transaction.from,
+        year: compliance_year,
+        class_index: transaction.class_index,
+        quantity: transaction.quantity,
+        completed_at,
+        reversed,
+    })
 }
 
 /// Whether a transaction's status is final (reversal aside).

@@ -21,7 +21,7 @@ mod registry;
 mod transaction;
 
 pub use account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
-pub use book::BookRetention;
+pub use book::{BookRetention, SurrenderChange};
 pub use command::{Effect, RegistryCommand};
 pub use controls::{
     CALENDAR_TOML_MAX_BYTES, ControlSettings, Controls, DELAY_MAX_MINUTES, Delay, TrustedEntry,

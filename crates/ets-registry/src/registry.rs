@@ -3,7 +3,7 @@
 //! changes nothing.
 
 use crate::account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
-use crate::book::{BookRetention, TransactionBook};
+use crate::book::{BookRetention, SurrenderChange, TransactionBook};
 use crate::command::{Effect, RegistryCommand};
 use crate::controls::Controls;
 use crate::decision::Decision;
@@ -578,8 +578,13 @@ impl Registry {
     fn reverse(&mut self, context: Context, id: TransactionId) -> Result<Effect, RegistryError> {
         let kind = TransactionKind::Reversal { of: id };
         self.authorise(context, &kind, self.system_account(AccountKind::Issuance)?)?;
-        let original = self.transaction(id)?;
         let refuse = |reason| RegistryError::NotReversible { id, reason };
+        if self.transactions.get(id).is_none() && id < self.transactions.next_id() {
+            return Err(refuse(
+                "it finished more than the retention window ago and left the engine (docs/memory.md)",
+            ));
+        }
+        let original = self.transaction(id)?;
         if !matches!(
             original.kind,
             TransactionKind::Allocate | TransactionKind::Surrender { .. }
@@ -1147,10 +1152,18 @@ impl Registry {
         self.transactions.next_id()
     }
 
-    /// Completed surrenders, by id (retained whatever the retention: a
-    /// reversal may undo them).
+    /// Completed surrenders still retained, by id: every one while retention
+    /// is unbounded; under bounded retention they leave a window after they
+    /// completed, as other finished transactions do (a reversal is possible
+    /// while they are retained).
     pub fn completed_surrenders(&self) -> impl Iterator<Item = &Transaction> {
         self.transactions.completed_surrenders()
+    }
+
+    /// The surrenders that completed or were reversed since the last call, in
+    /// order: the engine feeds them to its compliance tally after each command.
+    pub fn take_surrender_changes(&mut self) -> Vec<SurrenderChange> {
+        self.transactions.take_surrender_changes()
     }
 
     /// Bounds what the registry retains to `window` commands (docs/memory.md).
@@ -1168,7 +1181,7 @@ impl Registry {
     /// Drops transactions finished a whole window before the current
     /// command; returns how many (none while retention is unbounded).
     pub fn prune_finished(&mut self) -> usize {
-        self.transactions.prune()
+        self.transactions.prune(&self.reversals_pending)
     }
 
     /// The retention bookkeeping the engine encodes for a bounded registry.

@@ -7,6 +7,7 @@
 use crate::access::{self, ParticipantKinds};
 use crate::auth::throttle::Throttle;
 use crate::auth::{UserDirectory, require_user};
+use crate::history_reads;
 use crate::metrics::Metrics;
 use crate::rate::RateLimiter;
 use crate::sequencer::Job;
@@ -136,6 +137,8 @@ impl Table {
 }
 
 fn table() -> Table {
+    // The API's one connection to the history database, opened on first use.
+    let reader = Arc::new(history_reads::HistoryReader::default());
     let empty = Table {
         public: Router::new(),
         protected: Router::new(),
@@ -159,6 +162,18 @@ fn table() -> Table {
         .add(&route::REPORTS, reports)
         .add(&route::MARKET_STREAM, stream::market)
         .add(&route::ACCOUNT_STREAM, stream::account)
+        .add(
+            &route::STATEMENT,
+            history_reads::statement.layer(Extension(Arc::clone(&reader))),
+        )
+        .add(
+            &route::TRANSACTIONS,
+            history_reads::transactions_list.layer(Extension(Arc::clone(&reader))),
+        )
+        .add(
+            &route::SEARCH,
+            history_reads::search.layer(Extension(reader)),
+        )
         .add(&route::INBOX, inbox)
         .add(&route::INBOX_STREAM, stream::inbox)
 }

@@ -3,7 +3,7 @@
 //! assumptions section. Calibration values taken from published figures are cited
 //! in the scenario file and docs/sources.md; the ones listed here are the run's own.
 
-use crate::scenario::Scenario;
+use crate::scenario::{CapDesign, Scenario};
 use serde::Serialize;
 
 /// One assumed value.
@@ -157,11 +157,48 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
         ),
     ];
     rows.into_iter()
+        .map(|(key, value, why, source)| (key, value, why.to_owned(), source))
+        .chain(design_rows(scenario))
         .map(|(key, value, why, source)| Assumption {
             key: key.to_owned(),
             value,
-            why: why.to_owned(),
+            why,
             source: source.to_owned(),
         })
         .collect()
+}
+
+/// The design's assumed values when it sets them: an absolute cap, an auction share,
+/// the allowance reserve (China publishes none of them for 2027-2030:
+/// docs/sources.md#cn-roadmap).
+fn design_rows(scenario: &Scenario) -> Vec<(&'static str, String, String, &'static str)> {
+    let d = &scenario.design;
+    let r = &d.reserve;
+    let mut rows = Vec::new();
+    if d.cap == CapDesign::Absolute {
+        rows.push((
+            "design.absolute_cap_mt",
+            format!("{:.1}", d.absolute_cap_mt),
+            "the run's absolute cap, Mt (a roadmap year: the sector's cap times the run's share of the market)".to_owned(),
+            ASSUMED,
+        ));
+    }
+    if d.auction_share > 0.0 {
+        rows.push((
+            "design.auction_share",
+            d.auction_share.to_string(),
+            "share of the cap sold at primary auctions (\"a rising paid share\" by 2030, no number published)".to_owned(),
+            ASSUMED,
+        ));
+    }
+    if r.active() {
+        rows.push((
+            "design.reserve",
+            r.sentence(),
+            "the allowance reserve and its triggers (a reserve is announced, its rules are not)"
+                .to_owned(),
+            ASSUMED,
+        ));
+    }
+    rows
 }

@@ -16,6 +16,8 @@ pub mod figure;
 pub mod html;
 pub mod multiyear;
 pub mod report;
+pub mod reserve;
+pub mod roadmap;
 pub mod scenario;
 pub mod sector;
 pub mod shard;

@@ -173,6 +173,15 @@ pub struct YearSummary {
     pub volume_auction_mt: f64,
     /// Clearing price of each primary auction (`YYYY-MM-DD`, yuan/t).
     pub auction_prices: Vec<(String, f64)>,
+    /// Allowances issued into the allowance reserve at the start, Mt (`[design.reserve]`).
+    pub reserve_stock_mt: f64,
+    /// Reserve allowances sold at auctions above the release trigger, Mt (part of
+    /// `volume_auction_mt`).
+    pub reserve_released_mt: f64,
+    /// Auction volume withheld into the reserve by the low-price trigger, Mt.
+    pub reserve_withheld_mt: f64,
+    /// What the reserve's account holds after the close, Mt.
+    pub reserve_end_mt: f64,
     /// Secondary-market volume (listed + block + continuous) over the final allocation
     /// (dimensionless).
     pub turnover_ratio: f64,
@@ -858,6 +867,16 @@ impl YearSummary {
                 self.volume_auction_mt, self.auction_average_price
             );
         }
+        if self.reserve_stock_mt > 0.0 || self.reserve_withheld_mt > 0.0 {
+            let _ = writeln!(
+                out,
+                "  reserve           {:>10.2} Mt      stock; released {:.2} Mt, withheld {:.2} Mt, holds {:.2} Mt",
+                self.reserve_stock_mt,
+                self.reserve_released_mt,
+                self.reserve_withheld_mt,
+                self.reserve_end_mt
+            );
+        }
         let _ = writeln!(
             out,
             "  average price     {:>10.2} yuan/t  published {:>8.2}     ({})",
@@ -1013,6 +1032,16 @@ impl YearSummary {
                 format!(
                     "{:.1} ({:.2})",
                     self.volume_auction_mt, self.auction_average_price
+                ),
+            ),
+            (
+                "Allowance reserve: stock / released at auctions / withheld from auctions / held at the end (Mt)",
+                format!(
+                    "{:.2} / {:.2} / {:.2} / {:.2}",
+                    self.reserve_stock_mt,
+                    self.reserve_released_mt,
+                    self.reserve_withheld_mt,
+                    self.reserve_end_mt
                 ),
             ),
             (

@@ -43,6 +43,10 @@ pub struct Scenario {
     /// The market design (absent: China's 2021 rules).
     #[serde(default)]
     pub design: Design,
+    /// The 2027-2030 roadmap (absent: one year of the design above); see
+    /// [`crate::roadmap`].
+    #[serde(default)]
+    pub roadmap: Option<crate::roadmap::Roadmap>,
     /// Industrial sectors trading beside the power sector (absent: power only).
     #[serde(default)]
     pub sectors: Vec<crate::sector::firms::SectorSpec>,
@@ -340,6 +344,8 @@ pub struct Design {
     pub institutions: u32,
     /// Cash each institution brings, yuan.
     pub institution_budget_yuan: f64,
+    /// The allowance reserve and its trigger (`[design.reserve]`; absent: none).
+    pub reserve: crate::reserve::ReserveDesign,
 }
 
 impl Participation {
@@ -391,10 +397,11 @@ impl Design {
             "none".to_owned()
         };
         format!(
-            "Trading {}; market {}; cap {cap}; {:.0}% of the allocation auctioned; price floor {floor}.",
+            "Trading {}; market {}; cap {cap}; {:.0}% of the allocation auctioned; price floor {floor}; {}.",
             self.participation.label(),
             self.trading.label(),
             self.auction_share * 100.0,
+            self.reserve.sentence(),
         )
     }
 }
@@ -411,6 +418,7 @@ impl Default for Design {
             price_floor_yuan: 0.0,
             institutions: 20,
             institution_budget_yuan: 200_000_000.0,
+            reserve: crate::reserve::ReserveDesign::default(),
         }
     }
 }
@@ -533,15 +541,15 @@ impl ScenarioError {
 
 /// A value out of range: the key, the value as text, what is wrong.
 #[derive(Debug)]
-struct Bad(String, String, String);
+pub(crate) struct Bad(pub String, pub String, pub String);
 
-type Check = std::result::Result<(), Bad>;
+pub(crate) type Check = std::result::Result<(), Bad>;
 
-fn share(key: &str, value: f64) -> Check {
+pub(crate) fn share(key: &str, value: f64) -> Check {
     within(key, value, 0.0, 1.0)
 }
 
-fn within(key: &str, value: f64, low: f64, high: f64) -> Check {
+pub(crate) fn within(key: &str, value: f64, low: f64, high: f64) -> Check {
     if (low..=high).contains(&value) {
         Ok(())
     } else {
@@ -553,7 +561,7 @@ fn within(key: &str, value: f64, low: f64, high: f64) -> Check {
     }
 }
 
-fn positive(key: &str, value: f64) -> Check {
+pub(crate) fn positive(key: &str, value: f64) -> Check {
     if value > 0.0 && value.is_finite() {
         Ok(())
     } else {
@@ -843,6 +851,10 @@ impl Scenario {
                 d.absolute_cap_mt.to_string(),
                 "cap = \"absolute\" needs a positive absolute_cap_mt".into(),
             ));
+        }
+        d.reserve.validate("design.reserve")?;
+        if let Some(roadmap) = &self.roadmap {
+            roadmap.validate()?;
         }
         let mac = &self.abatement.mac;
         if mac

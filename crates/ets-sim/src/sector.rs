@@ -16,6 +16,7 @@ use anyhow::{Context as _, Result};
 use ets_model::Price;
 use ets_scheme::Rulebook;
 use ets_scheme::rulebook::CalendarDate;
+use ets_scheme::sector::Sector;
 use firms::{SectorSpec, SimSectorFirm, generate, sector_of};
 use period::{SectorPeriod, SectorSetUp, set_up_period};
 
@@ -143,72 +144,68 @@ pub(crate) fn validate(
     let mut schemes: Vec<&str> = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let key = |name: &str| format!("sectors[{i}].{name}");
-        let bad = |name: &str, value: String, reason: String| Err((key(name), value, reason));
         let Ok(sector) = sector_of(spec) else {
-            return bad(
-                "sector",
+            return Err((
+                key("sector"),
                 format!("{:?}", spec.sector),
                 "must be \"steel\", \"cement\" or \"aluminium\"".into(),
-            );
+            ));
         };
         firms::check_ranges(spec, sector)
+            .and_then(|()| check_rulebook(spec, sector, year, power_due))
             .map_err(|(name, value, reason)| (key(&name), value, reason))?;
-        let path = spec.rulebook.display().to_string();
-        let rulebook = Rulebook::load(&spec.rulebook)
-            .map_err(|error| (key("rulebook"), path.clone(), error.to_string()))?;
-        match rulebook.sector_allocation() {
-            Some(rules) if rules.sector == sector => {}
-            _ => {
-                return bad(
-                    "rulebook",
-                    path,
-                    format!(
-                        "is not a {} rulebook ([allocation.sector] sector = {:?})",
-                        spec.sector, spec.sector
-                    ),
-                );
-            }
-        }
-        if !rulebook.scheme.compliance_years.contains(&year) {
-            return bad(
-                "rulebook",
-                path,
-                format!(
-                    "{} has no rulebook for {year}: this one governs {:?}",
-                    spec.sector, rulebook.scheme.compliance_years
-                ),
-            );
-        }
-        if rulebook.scheme.id != spec.scheme {
-            return bad(
-                "scheme",
-                format!("{:?}", spec.scheme),
-                format!(
-                    "unknown scheme: the rulebook {path} defines {:?}",
-                    rulebook.scheme.id
-                ),
-            );
-        }
-        let due = rulebook.surrender_deadlines_for(year).last().map(|d| d.due);
-        if due != power_due {
-            return bad(
-                "rulebook",
-                path,
-                format!(
-                    "its last surrender deadline for {year} is {}, the power rulebook's {}: the sectors surrender with power",
-                    due.map_or("none".into(), |d| d.to_string()),
-                    power_due.map_or("none".into(), |d| d.to_string())
-                ),
-            );
-        }
         if schemes.contains(&spec.scheme.as_str()) {
-            return bad(
-                "scheme",
+            return Err((
+                key("scheme"),
                 format!("{:?}", spec.scheme),
                 "is listed twice".into(),
-            );
+            ));
         }
         schemes.push(&spec.scheme);
+    }
+    Ok(())
+}
+
+/// `spec`'s rulebook: of `sector`, for `year`, with id `scheme`, ending on `power_due`.
+/// Errors are `(key within the table, value, reason)`.
+fn check_rulebook(
+    spec: &SectorSpec,
+    sector: Sector,
+    year: u16,
+    power_due: Option<CalendarDate>,
+) -> Result<(), (String, String, String)> {
+    let path = spec.rulebook.display().to_string();
+    let bad = |name: &str, value: String, reason: String| Err((name.to_owned(), value, reason));
+    let rulebook = Rulebook::load(&spec.rulebook)
+        .map_err(|e| ("rulebook".to_owned(), path.clone(), e.to_string()))?;
+    if rulebook.sector_allocation().map(|rules| rules.sector) != Some(sector) {
+        let reason = format!("is not a {} rulebook ([allocation.sector])", spec.sector);
+        return bad("rulebook", path, reason);
+    }
+    let years = &rulebook.scheme.compliance_years;
+    if !years.contains(&year) {
+        let reason = format!(
+            "{} has no rulebook for {year}: this one governs {years:?}",
+            spec.sector
+        );
+        return bad("rulebook", path, reason);
+    }
+    if rulebook.scheme.id != spec.scheme {
+        let reason = format!(
+            "unknown scheme: the rulebook {path} defines {:?}",
+            rulebook.scheme.id
+        );
+        return bad("scheme", format!("{:?}", spec.scheme), reason);
+    }
+    let due = rulebook.surrender_deadlines_for(year).last().map(|d| d.due);
+    if due != power_due {
+        let show = |d: Option<CalendarDate>| d.map_or("none".into(), |d| d.to_string());
+        let reason = format!(
+            "its last surrender deadline for {year} is {}, the power rulebook's {}: the sectors surrender with power",
+            show(due),
+            show(power_due)
+        );
+        return bad("rulebook", path, reason);
     }
     Ok(())
 }

@@ -16,12 +16,15 @@ mod open;
 mod window;
 
 use crate::agents::Firm;
+use crate::reserve::{RESERVE_ACCOUNT, RESERVE_HOLDER, ReservePlan};
 use crate::scenario::{Participation, Rng, Scenario};
 use crate::year::{ADMIN, Driver, EXCHANGE_OPERATOR, Sink, exchange};
 use anyhow::{Context as _, Result};
 use ets_engine::exchange::{ExchangeCommand, ExchangeEffect};
 use ets_engine::{Effect, Outcome};
-use ets_market::{AuctionRules, InstrumentRules, OrderKind, Side, TieBreak, TimeInForce};
+use ets_market::{
+    AuctionRules, CostContainmentReserve, InstrumentRules, OrderKind, Side, TieBreak, TimeInForce,
+};
 use ets_model::{AccountId, Code, Money, ParticipantId, Price, Quantity, Timestamp, UnitClass};
 use std::collections::BTreeMap;
 use window::Window;
@@ -53,7 +56,7 @@ const INSTITUTION_BASE: u64 = 200_000;
 const FLOOR_DESK: ParticipantId = ParticipantId(5);
 const FLOOR_ACCOUNT: AccountId = AccountId(8);
 /// The registry's auction account.
-pub(crate) const AUCTION_ACCOUNT: AccountId = AccountId(3);
+pub(crate) const AUCTION_ACCOUNT: AccountId = crate::reserve::AUCTION_ACCOUNT;
 
 /// What the market needs from the year.
 pub(crate) struct MarketInput<'a> {
@@ -94,6 +97,8 @@ pub(crate) struct MarketOutcome {
     pub floor_bought: u64,
     /// Accounts that entered at least one order, take, proposal, acceptance or bid.
     pub participants: usize,
+    /// What the allowance reserve did at the auctions.
+    pub reserve: crate::reserve::ReserveTally,
 }
 
 struct Agent {
@@ -173,6 +178,8 @@ struct Market<'d, 'a, S: Sink> {
     params: (f64, f64, f64),
     /// Accounts that entered an order, take, proposal, acceptance or bid.
     entered: std::collections::BTreeSet<AccountId>,
+    /// What the allowance reserve did at the auctions so far.
+    reserve: crate::reserve::ReserveTally,
 }
 
 fn yuan_to_ticks(yuan: f64) -> i64 {
@@ -231,6 +238,7 @@ pub(crate) fn run<'a, S: Sink>(
         class_index,
         params: (trading.bid_discount, trading.urgency, trading.ask_premium),
         entered: std::collections::BTreeSet::new(),
+        reserve: crate::reserve::ReserveTally::default(),
     };
     let auction_days = auction_schedule(input, window.days.len().max(1));
     let mut outcome = MarketOutcome {
@@ -249,6 +257,7 @@ pub(crate) fn run<'a, S: Sink>(
     }
     bar.finish();
     market.finish(&mut outcome, input.firms.len());
+    outcome.reserve = market.reserve;
     Ok(outcome)
 }
 
@@ -790,8 +799,20 @@ impl<S: Sink> Market<'_, '_, S> {
         let reserve = (self.floor_ticks > 0)
             .then(|| price(self.floor_ticks))
             .transpose()?;
-        let rules = auction_rules(volume, reserve);
         let open_at = base + HOUR_MS / 2;
+        let plan = self.reserve_before_auction(base, volume, input)?;
+        let offered = volume - plan.withhold;
+        if offered < AUCTION_LOT {
+            return Ok(None);
+        }
+        let mut rules = auction_rules(offered, reserve);
+        if plan.release_offer > 0 {
+            rules.cost_containment = Some(CostContainmentReserve {
+                trigger_price: price(yuan_to_ticks(design.reserve.release_above_yuan))?,
+                volume: Quantity::new(plan.release_offer),
+            });
+        }
+        let volume = offered + plan.release_offer;
         let effect = self.driver.ok(
             ADMIN,
             open_at,
@@ -836,14 +857,102 @@ impl<S: Sink> Market<'_, '_, S> {
             exchange(ExchangeCommand::CloseAuction { auction }),
         )?;
         self.book_trades();
-        if let Effect::Exchange(ExchangeEffect::AuctionClosed {
-            clearing_price: Some(p),
+        let Effect::Exchange(ExchangeEffect::AuctionClosed {
+            clearing_price,
+            sold,
             ..
         }) = effect
-        {
-            return Ok(Some(p.ticks() as f64 / 100.0));
+        else {
+            anyhow::bail!("close_auction gave {effect:?}");
+        };
+        self.reserve_after_auction(base, offered, sold.tonnes(), plan, input)?;
+        Ok(clearing_price.map(|p| p.ticks() as f64 / 100.0))
+    }
+
+    /// The reserve's decision before an auction of `volume` tonnes (withhold part of
+    /// it, or offer reserve units above the release trigger), journaled as transfers
+    /// between the auction account and the reserve's account.
+    fn reserve_before_auction(
+        &mut self,
+        base: i64,
+        volume: u64,
+        input: &MarketInput<'_>,
+    ) -> Result<ReservePlan> {
+        let design = &input.scenario.design.reserve;
+        if !design.active() {
+            return Ok(ReservePlan::default());
         }
-        Ok(None)
+        let held = crate::year::held(self.driver.sink.engine(), RESERVE_ACCOUNT, &input.class);
+        let last_close = self.listed.reference.ticks() as f64 / 100.0;
+        let plan = design.plan(volume, last_close, held, AUCTION_LOT);
+        let at = base + HOUR_MS / 4;
+        if plan.withhold > 0 {
+            self.reserve_transfer(
+                ADMIN,
+                AUCTION_ACCOUNT,
+                RESERVE_ACCOUNT,
+                plan.withhold,
+                at,
+                input,
+            )?;
+            self.reserve.withheld += plan.withhold;
+        }
+        if plan.release_offer > 0 {
+            self.reserve_transfer(
+                RESERVE_HOLDER,
+                RESERVE_ACCOUNT,
+                AUCTION_ACCOUNT,
+                plan.release_offer,
+                at,
+                input,
+            )?;
+        }
+        Ok(plan)
+    }
+
+    /// After the auction: what it sold beyond `offered` came from the reserve; the
+    /// reserve units it did not sell go back to the reserve.
+    fn reserve_after_auction(
+        &mut self,
+        base: i64,
+        offered: u64,
+        sold: u64,
+        plan: ReservePlan,
+        input: &MarketInput<'_>,
+    ) -> Result<()> {
+        if plan.release_offer == 0 {
+            return Ok(());
+        }
+        let released = sold.saturating_sub(offered).min(plan.release_offer);
+        self.reserve.released += released;
+        let back = plan.release_offer - released;
+        if back > 0 {
+            let at = base + HOUR_MS + HOUR_MS / 2;
+            self.reserve_transfer(ADMIN, AUCTION_ACCOUNT, RESERVE_ACCOUNT, back, at, input)?;
+        }
+        Ok(())
+    }
+
+    fn reserve_transfer(
+        &mut self,
+        requester: ParticipantId,
+        from: AccountId,
+        to: AccountId,
+        tonnes: u64,
+        at: i64,
+        input: &MarketInput<'_>,
+    ) -> Result<()> {
+        self.driver.ok(
+            requester,
+            at,
+            crate::year::registry(ets_registry::RegistryCommand::Transfer {
+                from,
+                to,
+                class: input.class,
+                quantity: Quantity::new(tonnes),
+            }),
+        )?;
+        Ok(())
     }
 
     /// What agent `n` bids at an auction, `(ticks, tonnes)` before the floor and the

@@ -255,6 +255,7 @@ pub fn run_year_with<S: Sink>(
     let mut firms = abatement.firms.clone();
     firms.extend(crate::sector::market_firms(scenario, &sectors));
     close::stock_auction(&mut driver, &facts, design.auction_volume)?;
+    let reserve_stock = close::stock_reserve(&mut driver, &facts)?;
     let need_early = positions.need_before_intermediate(&facts.timeline);
     let input = trading::MarketInput {
         scenario,
@@ -283,6 +284,7 @@ pub fn run_year_with<S: Sink>(
         borrowing: &borrowing,
         ccer_supply,
         offsets: &offsets,
+        reserve_stock,
     };
     let mut summary = summary::summarise(
         &facts,

@@ -368,6 +368,16 @@ fn the_variant_files_parse_as_overlays() {
         let text = std::fs::read_to_string(&path).expect("reads");
         let value: toml::Table = toml::from_str(&text).expect("toml");
         assert!(value.contains_key("title") && value.contains_key("description"));
+        if value.contains_key("roadmap") {
+            // A roadmap variant: an overlay of the roadmap scenario that changes it.
+            let roadmap = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../scenarios/cn-roadmap-2027-2030.toml");
+            let variant = ets_sim::compare::Variant::load(&path).expect("variant loads");
+            let changed = variant.apply(&roadmap).expect("applies to the roadmap");
+            let plain = Scenario::load(&roadmap).expect("roadmap loads");
+            assert_ne!(changed.roadmap, plain.roadmap, "{path:?}");
+            continue;
+        }
         let design = value.get("design").expect("a [design] table").clone();
         let design: ets_sim::scenario::Design = design.try_into().expect("valid design keys");
         assert_ne!(design, ets_sim::scenario::Design::default(), "{path:?}");

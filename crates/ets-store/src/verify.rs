@@ -39,7 +39,7 @@ pub fn replay(dir: &Path) -> Result<(Engine, u64), StoreError> {
     let journal = Journal::open_read_only(dir, JournalConfig::default())?;
     let mut engine = Engine::new();
     let mut records = 0;
-    for record in journal.read_from(1)? {
+    for record in journal.read_ahead_from(1)? {
         replay_record(&mut engine, &record?)?;
         records += 1;
     }

@@ -11,6 +11,7 @@ use super::deadline;
 use super::error::ComplianceError;
 use super::state::{Compliance, ComplianceEffect, CoveredEntity, EntityResult, EntityStatus};
 use super::surrender::Surrenders;
+use super::tally::SurrenderTally;
 use ets_model::{Money, ParticipantId, Price, Quantity, Timestamp};
 use ets_registry::{Context, Registry, RegistryError};
 use ets_scheme::Rulebook;
@@ -139,7 +140,7 @@ impl Compliance {
         if let Some(closed) = self.closed_results(scheme, year) {
             return Ok(closed.to_vec());
         }
-        let surrenders = Surrenders::tally(registry);
+        let surrenders = Surrenders::tally(&self.surrendered, registry);
         let judged = Judged {
             rulebook,
             period: &period,
@@ -193,7 +194,8 @@ impl Compliance {
             (period.last_year(), judged.reference_average_price),
         )?;
         result.offsets_used = offsets_used;
-        result.intermediate_shortfall = intermediate_shortfall(registry, judged, entity, owed)?;
+        result.intermediate_shortfall =
+            intermediate_shortfall(registry, &self.surrendered, judged, entity, owed)?;
         if result.status == EntityStatus::Compliant && !result.intermediate_shortfall.is_zero() {
             result.status = EntityStatus::MissedIntermediateDeadline;
         }
@@ -240,6 +242,7 @@ impl Compliance {
 /// passed by the judging time (zero when none is judged).
 fn intermediate_shortfall(
     registry: &Registry,
+    tally: &SurrenderTally,
     judged: &Judged<'_>,
     entity: &CoveredEntity,
     owed: Owed,
@@ -253,7 +256,7 @@ fn intermediate_shortfall(
             continue; // not passed yet
         }
         let required = obligation::share_due(owed.total, intermediate.cumulative_share)?;
-        let by_then = Surrenders::tally_where(registry, |completed| {
+        let by_then = Surrenders::tally_where(tally, registry, |completed| {
             deadline::is_met(judged.rulebook, intermediate, completed)
         });
         let (allowances, offsets) = by_then.of_period(entity.spec.account, &judged.period.years)?;

@@ -7,7 +7,8 @@
 //!
 //! One module per concept: `state` (the state and its queries), `execute`
 //! (dispatch, rulebooks, registration), `allocation`, `borrowing`, `reports`,
-//! `surrender` (eligibility and the surrender tally), `deadline`, `deduction` (next-year deductions), `caps` (relief caps per unit
+//! `surrender` (eligibility and the per-period sums), `tally` (what each account
+//! surrendered, kept as surrenders complete and are reversed), `deadline`, `deduction` (next-year deductions), `caps` (relief caps per unit
 //! category), `close`
 //! (obligations, results, the close) and `eu_status`.
 //!
@@ -28,6 +29,7 @@ mod execute;
 mod reports;
 mod state;
 mod surrender;
+mod tally;
 
 pub use carry_over::NetSales;
 pub use command::{
@@ -40,3 +42,4 @@ pub use state::{
     AllocationRecord, Compliance, ComplianceEffect, EntityResult, EntityStatus, Report,
     ReportStatus,
 };
+pub use tally::SurrenderTally;

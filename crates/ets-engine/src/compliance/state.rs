@@ -4,6 +4,7 @@
 
 use super::command::{EntitySpec, FuelSpec};
 use super::error::ComplianceError;
+use super::tally::SurrenderTally;
 use ets_model::{AccountId, Money, ParticipantId, Quantity, TransactionId};
 use ets_registry::{Context, ParticipantKind, Registry, RegistryError};
 use ets_scheme::Rulebook;
@@ -243,6 +244,9 @@ pub struct Compliance {
     pub(super) closed: BTreeMap<(String, u16), Vec<EntityResult>>,
     /// Per scheme: carbon content min/max, intensity min/max, as decimal text.
     pub(super) plausibility: BTreeMap<String, [String; 4]>,
+    /// What each account surrendered. Not in this encoding (see `tally`).
+    #[serde(skip)]
+    pub(super) surrendered: SurrenderTally,
 }
 
 /// Parses decimal text of a command field.
@@ -259,6 +263,25 @@ impl Compliance {
         for loaded in self.rulebooks.values_mut() {
             loaded.parsed = Rulebook::from_toml_str(&loaded.toml, &loaded.source_name).ok();
         }
+    }
+
+    /// What each account surrendered and did not see reversed.
+    #[must_use]
+    pub fn surrender_tally(&self) -> &SurrenderTally {
+        &self.surrendered
+    }
+
+    /// Counts surrenders that completed, or stops counting reversed ones
+    /// (the engine hands over the registry's changes after each command).
+    pub fn record_surrenders(&mut self, changes: &[ets_registry::SurrenderChange]) {
+        for change in changes {
+            self.surrendered.record(change);
+        }
+    }
+
+    /// Replaces the tally (after a snapshot was decoded).
+    pub fn restore_surrender_tally(&mut self, tally: SurrenderTally) {
+        self.surrendered = tally;
     }
 
     /// The rulebook of a scheme.

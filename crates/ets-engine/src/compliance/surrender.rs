@@ -1,13 +1,14 @@
 //! Surrender eligibility: a registry surrender by a covered entity is checked
 //! against the rulebook that governs the year surrendered for (year open,
 //! deadline not passed, unit eligible, offsets within the limit); and the
-//! tally of what each account has surrendered.
+//! sums of what each account has surrendered, from compliance's tally.
 
 use super::deadline;
 use super::error::ComplianceError;
 use super::state::{Compliance, CoveredEntity};
+use super::tally::SurrenderTally;
 use ets_model::{AccountId, Quantity, Timestamp, UnitClass, Vintage};
-use ets_registry::{Registry, RegistryError, TransactionKind, TransactionStatus};
+use ets_registry::{Registry, RegistryError};
 use ets_scheme::Rulebook;
 use ets_scheme::obligation;
 use std::collections::BTreeMap;
@@ -113,7 +114,11 @@ impl Compliance {
             && registry
                 .class_index(request.class)
                 .map_or(Quantity::ZERO, |index| {
-                    Surrenders::tally(registry).of_class(request.from, request.year, index)
+                    Surrenders::tally(&self.surrendered, registry).of_class(
+                        request.from,
+                        request.year,
+                        index,
+                    )
                 })
                 .tonnes()
                 .saturating_add(request.quantity.tonnes())
@@ -149,7 +154,8 @@ impl Compliance {
         };
         let limit = obligation::max_offsets(rules, owed.total, owed.verified)?;
         let period = self.period(rulebook, year)?;
-        let (_, used) = Surrenders::tally(registry).of_period(request.from, &period.years)?;
+        let (_, used) = Surrenders::tally(&self.surrendered, registry)
+            .of_period(request.from, &period.years)?;
         if used.tonnes().saturating_add(request.quantity.tonnes()) > limit.tonnes() {
             return Err(ComplianceError::OffsetLimit {
                 year,
@@ -176,43 +182,32 @@ fn not_eligible(
     }
 }
 
-/// Units surrendered per (account, compliance year, unit class), counted in one pass over
-/// the registry's completed surrenders (reversed ones no longer count).
+/// Units surrendered per (account, compliance year, unit class), summed in one pass over
+/// compliance's surrender tally (reversed ones no longer count).
 pub(super) struct Surrenders {
     tonnes: BTreeMap<(AccountId, u16, u32), u64>,
     offset_classes: Vec<u32>,
 }
 
 impl Surrenders {
-    pub(super) fn tally(registry: &Registry) -> Surrenders {
-        Surrenders::tally_where(registry, |_| true)
+    pub(super) fn tally(tally: &SurrenderTally, registry: &Registry) -> Surrenders {
+        Surrenders::tally_where(tally, registry, |_| true)
     }
 
     /// As [`Surrenders::tally`], counting only surrenders whose completion time passes
     /// `counts` (those made by a deadline).
     pub(super) fn tally_where(
+        tally: &SurrenderTally,
         registry: &Registry,
         counts: impl Fn(Timestamp) -> bool,
     ) -> Surrenders {
         let mut tonnes: BTreeMap<(AccountId, u16, u32), u64> = BTreeMap::new();
-        // Completed surrenders stay in the engine whatever its retention (a
-        // reversal may undo them), so this reads no pruned history.
-        for transaction in registry.completed_surrenders() {
-            let TransactionKind::Surrender { compliance_year } = transaction.kind else {
-                continue;
-            };
-            let completed = transaction
-                .history
-                .iter()
-                .find(|change| change.status == TransactionStatus::Completed)
-                .map(|change| change.at);
-            if !completed.is_some_and(&counts) {
+        for (&(account, year, class_index, completed), &surrendered) in tally.entries() {
+            if !counts(completed) {
                 continue;
             }
-            let total = tonnes
-                .entry((transaction.from, compliance_year, transaction.class_index))
-                .or_default();
-            *total = total.saturating_add(transaction.quantity.tonnes());
+            let total = tonnes.entry((account, year, class_index)).or_default();
+            *total = total.saturating_add(surrendered);
         }
         let offset_classes = registry
             .classes()

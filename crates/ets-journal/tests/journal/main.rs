@@ -3,6 +3,7 @@
 
 mod common;
 mod properties;
+mod read_ahead;
 mod recovery;
 mod round_trip;
 mod snapshots;

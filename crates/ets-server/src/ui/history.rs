@@ -1,38 +1,15 @@
-//! The pages' reads of the history database (ets-history): one connection
-//! for queries, opened on first use where the store's history is, and used
-//! off the async threads. A read first waits for the sequencer to pass the
-//! writes queued before it, so a page shows every acknowledged write.
+//! The pages' reads of the history database (ets-history), through the
+//! server's shared reader (`crate::history_reads`): a read first waits for
+//! the sequencer to pass the writes queued before it, so a page shows every
+//! acknowledged write.
 
-use super::{UiState, read_store};
+use super::UiState;
+use crate::history_reads::{ReadFailure, query_history};
 use axum::http::StatusCode;
 use axum::response::Response;
-use ets_history::{Backend, HistoryError, Location};
-use std::sync::{Arc, Mutex, PoisonError};
+use ets_history::{Backend, HistoryError};
 
-/// The connection, opened once.
-#[derive(Default)]
-pub(crate) struct HistoryReader {
-    connection: Mutex<Option<Box<dyn Backend>>>,
-}
-
-impl Drop for HistoryReader {
-    /// A PostgreSQL connection closes by blocking on its own runtime, which
-    /// panics on an async thread (where the server drops its state): close
-    /// it on a thread of its own.
-    fn drop(&mut self) {
-        let connection = self
-            .connection
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(connection) = connection {
-            let closed = std::thread::spawn(move || drop(connection)).join();
-            if closed.is_err() {
-                tracing::warn!("the history connection did not close cleanly");
-            }
-        }
-    }
-}
+pub(crate) use crate::history_reads::HistoryReader;
 
 /// Runs `query` on the history after the writes queued before it.
 pub(crate) async fn query<T, F>(state: &UiState, query: F) -> Result<T, Response>
@@ -40,32 +17,19 @@ where
     T: Send + 'static,
     F: FnOnce(&mut dyn Backend) -> Result<T, HistoryError> + Send + 'static,
 {
-    let location = read_store(state, |store| Location::of(store.journal())).await?;
-    let Some(location) = location else {
-        return Err(unavailable("the store has no history database"));
-    };
-    let reader = Arc::clone(&state.history);
-    let answer = tokio::task::spawn_blocking(move || {
-        let mut connection = reader
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if connection.is_none() {
-            *connection = Some(location.open_reader()?);
-        }
-        let backend = connection.as_deref_mut().ok_or_else(|| {
-            HistoryError::Database("the history connection is not open".to_owned())
-        })?;
-        let answer = query(backend);
-        if answer.is_err() {
-            // Open afresh next time: the database may have been rebuilt or restarted.
-            *connection = None;
-        }
-        answer
-    })
-    .await
-    .map_err(|_| unavailable("the history query stopped"))?;
-    answer.map_err(|error| unavailable(&error.to_string()))
+    query_history(&state.server.jobs, &state.history, query)
+        .await
+        .map_err(|failure| match failure {
+            ReadFailure::Refused(refusal) => super::problem(
+                StatusCode::from_u16(refusal.code.http_status())
+                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                None,
+                refusal.code.as_str(),
+                &refusal.message,
+                "/ui",
+            ),
+            ReadFailure::Unavailable(message) => unavailable(&message),
+        })
 }
 
 fn unavailable(message: &str) -> Response {

@@ -1,5 +1,5 @@
 //! The end of the period: the auction account stocked for the design's primary
-//! auctions, each firm's surrenders by each deadline, and the close after the last.
+//! auctions and the allowance reserve for its trigger, each firm's surrenders by each deadline, and the close after the last.
 
 use super::driver::{Driver, Sink};
 use super::obligations::{Borrowing, Positions};
@@ -11,11 +11,12 @@ use crate::scenario::{Rng, SimEntity};
 
 /// Salt of the random stream that picks the late firms.
 const LATE_STREAM: u64 = 0x1A7E_5A17_0D0E_7E57;
+use crate::reserve::{RESERVE_ACCOUNT, RESERVE_HOLDER};
 use crate::trading;
 use anyhow::{Context as _, Result};
 use ets_engine::compliance::{ComplianceCommand, EntityResult};
 use ets_model::{Quantity, UnitClass};
-use ets_registry::{AccountKind, RegistryCommand};
+use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 
 /// Opens the auction account and moves `volume` newly issued allowances into it
 /// (nothing when the design auctions nothing).
@@ -51,6 +52,50 @@ pub(super) fn stock_auction<S: Sink>(
         driver.ok(ADMIN, at, registry(command))?;
     }
     Ok(())
+}
+
+/// Registers the reserve's holder, opens its account and issues the design's
+/// reserve stock into it (nothing without a reserve). Returns the stock, tonnes.
+pub(super) fn stock_reserve<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+) -> Result<u64> {
+    let design = &facts.scenario.design.reserve;
+    if !design.active() {
+        return Ok(0);
+    }
+    let at = day_ms(facts.timeline.final_allocation, 4);
+    let stock = design.stock_tonnes(1_000);
+    let mut commands = vec![
+        RegistryCommand::RegisterParticipant {
+            id: RESERVE_HOLDER,
+            kind: ParticipantKind::Institution,
+            name: "Allowance reserve of the authority".to_owned(),
+        },
+        RegistryCommand::OpenAccount {
+            id: RESERVE_ACCOUNT,
+            kind: AccountKind::Trading,
+            holder: RESERVE_HOLDER,
+            representatives: vec![RESERVE_HOLDER],
+            approvals_required: 1,
+        },
+    ];
+    if stock > 0 {
+        commands.push(RegistryCommand::Issue {
+            class: facts.cea,
+            quantity: Quantity::new(stock),
+        });
+        commands.push(RegistryCommand::Transfer {
+            from: ISSUANCE,
+            to: RESERVE_ACCOUNT,
+            class: facts.cea,
+            quantity: Quantity::new(stock),
+        });
+    }
+    for command in commands {
+        driver.ok(ADMIN, at, registry(command))?;
+    }
+    Ok(stock)
 }
 
 /// The firms' surrenders over the period: by each deadline, each firm surrenders what

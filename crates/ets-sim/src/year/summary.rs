@@ -3,9 +3,10 @@
 
 use super::mrv::MrvTally;
 use super::obligations::{Allocated, Borrowing};
-use super::{YearFacts, hex, volatility};
+use super::{YearFacts, held, hex, volatility};
 use crate::agents::{self, Abatement};
 use crate::report::YearSummary;
+use crate::reserve::RESERVE_ACCOUNT;
 use crate::trading::{self, MarketOutcome};
 use crate::year::Trade;
 use ets_engine::Engine;
@@ -30,6 +31,8 @@ pub(super) struct Tallies<'a> {
     pub ccer_supply: u64,
     /// Offsets sold per entity, tonnes.
     pub offsets: &'a [u64],
+    /// Allowances issued into the reserve, tonnes.
+    pub reserve_stock: u64,
 }
 
 /// The summary of the closed year.
@@ -81,6 +84,8 @@ pub(super) fn summarise(
     summary.clearing_price = abatement.clearing_price;
     summary.assumptions = crate::assumptions::of(scenario);
     summary.state_hash = hex(&engine.state_hash().0);
+    summary.reserve_stock_mt = mt(tallies.reserve_stock);
+    summary.reserve_end_mt = mt(held(engine, RESERVE_ACCOUNT, &facts.cea));
     add_costs(&mut summary, abatement, &market);
     add_market(&mut summary, engine, market);
     summary
@@ -141,4 +146,6 @@ fn add_market(summary: &mut YearSummary, engine: &Engine, market: MarketOutcome)
     summary.institutions = market.institutions;
     summary.orders_refused = market.refused;
     summary.floor_purchases_mt = mt(market.floor_bought);
+    summary.reserve_released_mt = mt(market.reserve.released);
+    summary.reserve_withheld_mt = mt(market.reserve.withheld);
 }

@@ -1,0 +1,154 @@
+//! Reading ahead: a [`RecordReader`] run on a thread of its own, so that
+//! reading the segment files and checking every record (CRC32C, BLAKE3,
+//! sequence and chain) overlaps with what the caller does with each record.
+//! Recovery replays a journal this way: one core reads and checks while the
+//! other applies.
+//!
+//! The records and the error come out exactly as the reader gives them, in
+//! order; the thread never runs more than a few batches ahead, so memory
+//! stays bounded whatever the journal's length.
+
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use crate::{JournalError, Record, RecordReader};
+
+/// Records sent to the caller at once: large enough that the hand-over costs
+/// little per record, small enough that the caller starts early.
+const BATCH_RECORDS: usize = 1024;
+
+/// Batches the reading thread may have ready before it waits for the caller.
+const BATCHES_AHEAD: usize = 8;
+
+/// What the reading thread hands over.
+enum Message {
+    /// The next records, in order.
+    Records(Vec<Record>),
+    /// The reader failed after the records already sent; it sends nothing more.
+    Failed(JournalError),
+}
+
+/// Streams committed records in sequence order, read and checked on a thread
+/// of its own; made by [`crate::Journal::read_ahead_from`]. Yields what
+/// [`RecordReader`] yields, in the same order, and nothing after an error.
+/// Dropping it early stops the thread.
+pub struct ReadAhead {
+    /// `None` once the stream ended (or failed).
+    receiver: Option<Receiver<Message>>,
+    current: std::vec::IntoIter<Record>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl ReadAhead {
+    /// Starts `reader` on a thread of its own.
+    ///
+    /// # Errors
+    /// [`JournalError::Io`] naming `dir` when the thread cannot be started.
+    pub(crate) fn start(
+        mut reader: RecordReader,
+        dir: &std::path::Path,
+    ) -> Result<ReadAhead, JournalError> {
+        let (sender, receiver) = sync_channel(BATCHES_AHEAD);
+        let worker = std::thread::Builder::new()
+            .name("journal-read-ahead".to_owned())
+            .spawn(move || read_batches(&mut reader, &sender))
+            .map_err(|source| JournalError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(ReadAhead {
+            receiver: Some(receiver),
+            current: Vec::new().into_iter(),
+            worker: Some(worker),
+        })
+    }
+
+    /// The reading thread ended without a word: waits for it, and carries
+    /// its panic (a bug) over to the caller instead of ending the stream as
+    /// if the journal had ended.
+    fn finish(&mut self) {
+        self.receiver = None;
+        if let Some(worker) = self.worker.take()
+            && let Err(panic) = worker.join()
+        {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// The reading thread: batches of records until the end, an error, or a
+/// caller that stopped listening.
+fn read_batches(reader: &mut RecordReader, sender: &SyncSender<Message>) {
+    loop {
+        let mut batch = Vec::with_capacity(BATCH_RECORDS);
+        let mut failed = None;
+        while batch.len() < BATCH_RECORDS {
+            let mut record = Record::default();
+            match reader.next_into(&mut record) {
+                Ok(true) => batch.push(record),
+                Ok(false) => break,
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            }
+        }
+        let ended = batch.len() < BATCH_RECORDS;
+        if !batch.is_empty() && sender.send(Message::Records(batch)).is_err() {
+            return;
+        }
+        if let Some(error) = failed {
+            // The caller may have stopped listening; nothing else to do then.
+            let _ = sender.send(Message::Failed(error));
+            return;
+        }
+        if ended {
+            return;
+        }
+    }
+}
+
+impl Iterator for ReadAhead {
+    type Item = Result<Record, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(record) = self.current.next() {
+                return Some(Ok(record));
+            }
+            let message = self.receiver.as_ref()?.recv();
+            match message {
+                Ok(Message::Records(batch)) => self.current = batch.into_iter(),
+                Ok(Message::Failed(error)) => {
+                    self.finish();
+                    return Some(Err(error));
+                }
+                Err(_) => {
+                    self.finish();
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        // Closing the channel stops the thread at its next hand-over.
+        self.receiver = None;
+        if let Some(worker) = self.worker.take() {
+            // A panic on the way out is not re-raised during a drop.
+            let _ = worker.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for ReadAhead {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ReadAhead")
+            .field("running", &self.worker.is_some())
+            .field("buffered", &self.current.len())
+            .finish_non_exhaustive()
+    }
+}

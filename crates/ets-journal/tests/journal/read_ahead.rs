@@ -1,0 +1,72 @@
+//! Reading ahead on a thread of its own gives exactly what the plain reader gives.
+
+use ets_journal::{JournalConfig, JournalError, Record, SEGMENT_HEADER_BYTES, record_size_bytes};
+
+use crate::common::{append_batch, config_with_limit, flip_byte, new_store, segment_paths};
+
+const PAYLOAD_BYTES: usize = 40;
+
+fn collect(
+    records: impl Iterator<Item = Result<Record, JournalError>>,
+) -> (Vec<Record>, Option<String>) {
+    let mut read = Vec::new();
+    for record in records {
+        match record {
+            Ok(record) => read.push(record),
+            Err(error) => return (read, Some(error.to_string())),
+        }
+    }
+    (read, None)
+}
+
+// Goal: across several segments and several of the reading thread's
+// batches, from the first record and from one in the middle, reading ahead
+// yields the same records in the same order as the plain reader.
+#[test]
+fn read_ahead_yields_what_the_plain_reader_yields() {
+    let (_temp, _dir, mut journal) = new_store(config_with_limit(64 * 1024));
+    for _ in 0..5 {
+        append_batch(&mut journal, 1_000, PAYLOAD_BYTES);
+    }
+    assert!(
+        journal.stats().segments > 2,
+        "the test needs several segments"
+    );
+    for first in [1, 2_500, 5_000, 5_001] {
+        let plain = collect(journal.read_from(first).expect("reader"));
+        let ahead = collect(journal.read_ahead_from(first).expect("read ahead"));
+        assert_eq!(ahead.1, None);
+        assert_eq!(plain.0, ahead.0, "from {first}");
+        assert_eq!(ahead.0.len() as u64, 5_001_u64.saturating_sub(first.max(1)));
+    }
+}
+
+// Goal: damage found while reading ahead comes out after exactly the intact
+// records before it, as the same error, and nothing follows it.
+#[test]
+fn read_ahead_stops_at_damage_after_the_records_before_it() {
+    let (_temp, dir, mut journal) = new_store(JournalConfig::default());
+    append_batch(&mut journal, 3_000, PAYLOAD_BYTES);
+    let damaged = 2_100_u64;
+    let offset =
+        SEGMENT_HEADER_BYTES as u64 + (damaged - 1) * record_size_bytes(PAYLOAD_BYTES) as u64;
+    flip_byte(&segment_paths(&dir)[0], offset + 30, 0x01);
+    let plain = collect(journal.read_from(1).expect("reader"));
+    let mut ahead_reader = journal.read_ahead_from(1).expect("read ahead");
+    let ahead = collect(&mut ahead_reader);
+    assert_eq!(ahead.0.len() as u64, damaged - 1);
+    assert_eq!(plain, ahead);
+    assert!(ahead.1.is_some_and(|error| error.contains("CRC32C")));
+    assert!(ahead_reader.next().is_none());
+}
+
+// Goal: a caller that stops early (a replay that found a mismatch) stops
+// the reading thread; dropping the reader returns instead of waiting forever.
+#[test]
+fn dropping_a_read_ahead_early_stops_its_thread() {
+    let (_temp, _dir, mut journal) = new_store(JournalConfig::default());
+    append_batch(&mut journal, 20_000, PAYLOAD_BYTES);
+    let mut ahead = journal.read_ahead_from(1).expect("read ahead");
+    assert_eq!(ahead.next().expect("a record").expect("intact").sequence, 1);
+    drop(ahead);
+}
