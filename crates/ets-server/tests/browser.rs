@@ -1794,3 +1794,50 @@ fn the_administrator_registers_opens_blocks_and_sets_controls_through_forms() {
     );
     assert!(confirm.body.contains("09:30 to 15:00"), "{}", confirm.body);
 }
+
+#[test]
+fn the_market_the_account_list_and_holdings_download_as_csv_for_those_who_see_them() {
+    // Goal: the market CSV is public and lists the two trades and the
+    // resting orders; the account list is the administrator's alone; an
+    // account's holdings go to its representatives, not to others.
+    let server = start();
+    let market = get(&server, None, "/ui/market.csv");
+    assert_eq!(market.status, 200, "{}", market.body);
+    let lines: Vec<&str> = market.body.lines().collect();
+    assert_eq!(lines[0], "instrument,line,at_utc,price,quantity,orders");
+    let trades = lines
+        .iter()
+        .filter(|line| line.starts_with("CEA21,trade,"))
+        .count();
+    assert_eq!(trades, 2, "{}", market.body);
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("CEA21,bid,,49.00,15,1")),
+        "{}",
+        market.body
+    );
+    let admin = sign_in(&server, "admin");
+    let accounts = get(&server, Some(&admin), "/ui/admin/accounts.csv");
+    assert_eq!(accounts.status, 200, "{}", accounts.body);
+    assert!(
+        accounts
+            .body
+            .contains("100,operator_holding,open,10,Plant,10 11,2,CEA-2021,1000,0,1000"),
+        "{}",
+        accounts.body
+    );
+    let rep = sign_in(&server, "rep-a");
+    assert_eq!(
+        get(&server, Some(&rep), "/ui/admin/accounts.csv").status,
+        403
+    );
+    let own = get(&server, Some(&rep), "/ui/accounts/100/holdings.csv");
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.body.lines().count(), 2, "{}", own.body);
+    let fund = sign_in(&server, "fund");
+    assert_eq!(
+        get(&server, Some(&fund), "/ui/accounts/100/holdings.csv").status,
+        403
+    );
+}

@@ -20,6 +20,7 @@ mod chart;
 mod compliance;
 mod confirm;
 mod csv;
+mod exports;
 mod history;
 mod inbox;
 mod page;
@@ -88,6 +89,7 @@ where
         .route("/ui/logout", post(logout))
         .route("/ui/accounts/{id}", get(account))
         .route("/ui/accounts/{id}/statement", get(statement::page))
+        .route("/ui/accounts/{id}/holdings.csv", get(exports::holdings))
         .route("/ui/accounts/{id}/statement.csv", get(statement::download))
         .route("/ui/transactions/{id}", get(transaction::page))
         .route("/ui/search", get(search::page))
@@ -111,6 +113,8 @@ where
         .route("/ui/reports.csv", get(reports::download))
         .route("/ui/reports/verify", post(verify))
         .route("/ui/market", get(market))
+        .route("/ui/market.csv", get(exports::market))
+        .route("/ui/admin/accounts.csv", get(exports::admin_accounts))
         .route("/ui/compliance", get(compliance::page))
         .route("/ui/compliance.csv", get(compliance::download))
         .route("/ui/public", get(public::index))

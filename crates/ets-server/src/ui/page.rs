@@ -183,7 +183,10 @@ pub(crate) fn account_card(account: &AccountRow) -> Markup {
     html! {
         section.card id=(format!("account-{}", account.id)) {
             h3 { a href=(format!("/ui/accounts/{}", account.id)) { "Account " (account.id) } " · " (account.kind) }
-            p { (super::statement::link(account.id)) }
+            p {
+                (super::statement::link(account.id)) " · "
+                a.holdings-csv href=(format!("/ui/accounts/{}/holdings.csv", account.id)) download { "Holdings as CSV" }
+            }
             p.muted {
                 "Holder " (account.holder_name) " (" (account.holder) "), " (account.status)
                 ", " (account.approvals_required) " of " (account.representatives.len()) " representatives must sign"
@@ -344,6 +347,7 @@ pub(crate) fn admin(viewer: &Viewer<'_>, nonces: &mut Nonces, overview: &AdminOv
         h2 { "Compliance" }
         p { a href="/ui/compliance" { "Compliance results" } ", filtered by scheme, year, status and entity." }
         h2 { "Accounts" }
+        p { a #accounts-csv href="/ui/admin/accounts.csv" download { "Download the accounts as CSV" } }
         div.scroll {
             table #accounts {
                 thead { tr { th { "Account" } th { "Kind" } th { "Holder" } th { "Status" } th { "Rule" } th { "Holdings" } } }
@@ -438,7 +442,9 @@ fn instrument(view: &InstrumentMarketView) -> Markup {
 /// The market page: every instrument's book, figures, chart and trades.
 pub(crate) fn market(viewer: Option<&Viewer<'_>>, instruments: &[InstrumentMarketView]) -> Markup {
     let body = html! {
-        @if instruments.is_empty() { p.muted { "No instrument is listed." } }
+        @if instruments.is_empty() { p.muted { "No instrument is listed." } } @else {
+            p { a #market-csv href="/ui/market.csv" download { "Download the trades and books as CSV" } }
+        }
         @for view in instruments { (instrument(view)) }
     };
     layout("Market", viewer, &body)
