@@ -355,7 +355,7 @@ fn found_transactions(
             accounts.contains(&row.from_account) || accounts.contains(&row.to_account)
         })
     });
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.id));
     rows.dedup_by_key(|row| row.id);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = rows.len() > limit;
