@@ -40,27 +40,28 @@ impl std::ops::Deref for StoreDir {
     }
 }
 
-/// `--users DIR` (or `--data DIR`): the directory of the server's users file
-/// (`users.json`). For a directory store it is the store directory; a
-/// database store keeps its users file in the directory `ets serve --users` names.
+/// `--data DIR|URL` (or `--users DIR`): where the server's users live: the
+/// users file (`users.json`) of a directory store or of the directory
+/// `ets serve --users` names, or the `ets_users` table of a PostgreSQL store
+/// (docs/postgres.md).
 #[derive(clap::Args, Debug, Clone)]
 pub struct UsersDir {
-    /// The directory of the users file: the store directory, or for a database store the
-    /// directory given to `ets serve --users`.
-    #[arg(long = "data", visible_alias = "users", value_name = "DIR")]
+    /// The directory of the users file (the store directory, or the directory given to
+    /// `ets serve --users`), or the PostgreSQL URL of a database store.
+    #[arg(long = "data", visible_alias = "users", value_name = "DIR|URL")]
     pub data: PathBuf,
 }
 
 impl UsersDir {
-    /// The directory; a database URL is refused, since the users file is not in the database.
-    fn dir(&self) -> Result<&std::path::Path> {
+    /// Where the users live.
+    fn location(&self) -> ets_server::UsersLocation {
         let text = self.data.to_string_lossy();
-        if let ets_store::StoreLocation::Database(_) = ets_store::StoreLocation::parse(&text) {
-            anyhow::bail!(
-                "the users of a database store live in a users file, not in the database: pass the directory given to `ets serve --users` (code users_not_in_database)"
-            );
+        match ets_store::StoreLocation::parse(&text) {
+            ets_store::StoreLocation::Database(url) => ets_server::UsersLocation::Database(url),
+            ets_store::StoreLocation::Directory(_) => {
+                ets_server::UsersLocation::Directory(self.data.clone())
+            }
         }
-        Ok(&self.data)
     }
 }
 
@@ -399,21 +400,19 @@ impl ServeAt {
     /// The server's configuration: a directory store keeps its users file
     /// inside (or in `--users`); a database store needs `--users`.
     fn config(self, listen: std::net::SocketAddr) -> ets_server::ServerConfig {
-        let (users, database) = match (self.data, self.users) {
-            (ets_store::StoreLocation::Directory(dir), users) => (users.unwrap_or(dir), None),
-            (ets_store::StoreLocation::Database(url), Some(users)) => (users, Some(url)),
-            (ets_store::StoreLocation::Database(_), None) => {
-                use clap::CommandFactory;
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::MissingRequiredArgument,
-                        "`ets serve` on a database store needs --users DIR (the directory of the server's users file, docs/postgres.md)",
-                    )
-                    .exit();
-            }
+        let (users, database, in_database) = match (self.data, self.users) {
+            (ets_store::StoreLocation::Directory(dir), users) => (users.unwrap_or(dir), None, None),
+            (ets_store::StoreLocation::Database(url), Some(users)) => (users, Some(url), None),
+            // Without --users, the users live in the store's database (`ets user --data URL`).
+            (ets_store::StoreLocation::Database(url), None) => (
+                std::path::PathBuf::from("."),
+                Some(url.clone()),
+                Some(ets_server::UsersLocation::Database(url)),
+            ),
         };
         ets_server::ServerConfig {
             database,
+            users: in_database,
             ..ets_server::ServerConfig::new(users, listen)
         }
     }

@@ -89,7 +89,7 @@ enum Action {
     /// at the close of 2024, later windows list at the previous close; writes `report.md`
     /// (the market per calendar year beside the published figures) and prints timings.
     ///
-    /// Example: `ets simulate multi scenarios/cn-power-2019-2024.toml --entities 300 --out out/multi`
+    /// Example: `ets simulate multi scenarios/cn-power-2019-2025.toml --entities 300 --out out/multi`
     Multi(MultiArgs),
 }
 
@@ -246,7 +246,7 @@ fn roadmap_years(planned: Planned) -> Vec<Planned> {
             } else {
                 format!("{} {title}", planned.title)
             },
-            description: format!("{} {}", planned.description, scenario.design.sentence()),
+            description: planned.description.clone(),
             scenario,
         })
         .collect()

@@ -1,5 +1,6 @@
 //! `ets user`: the server's users (users.json in the store directory, or in
-//! the directory `ets serve --users` names for a database store).
+//! the directory `ets serve --users` names; for a PostgreSQL store given by
+//! its URL, the `ets_users` table in its database, which fails over with it).
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -43,6 +44,18 @@ pub enum User {
         #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
         days: u32,
     },
+    /// Copies the users (with their password hashes and tokens) of a users file
+    /// into the store given by --data, typically a PostgreSQL store moving its
+    /// users into its database; a name already there is refused, nothing copied.
+    ///
+    /// Example: `ets user import --data postgres://ets@db/registry --from ./users`
+    Import {
+        #[command(flatten)]
+        data: crate::UsersDir,
+        /// The directory holding the users.json to copy.
+        #[arg(long, value_name = "DIR")]
+        from: std::path::PathBuf,
+    },
     /// Revokes an API token: a running server refuses it from its next request.
     /// The token id is the 8 hex digits after `ets_`.
     ///
@@ -74,8 +87,8 @@ pub fn run(command: User) -> Result<ExitCode> {
                 .read_line(&mut password)
                 .context("cannot read the password")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            Users::add_user(
-                data.dir()?,
+            Users::add_user_at(
+                &data.location(),
                 &name,
                 password,
                 ParticipantId(participant),
@@ -87,13 +100,19 @@ pub fn run(command: User) -> Result<ExitCode> {
         }
         User::Token { data, name, days } => {
             let lifetime = std::time::Duration::from_secs(u64::from(days) * 24 * 60 * 60);
-            let token = Users::issue_token_for(data.dir()?, &name, lifetime)
+            let token = Users::issue_token_at(&data.location(), &name, lifetime)
                 .map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
+        User::Import { data, from } => {
+            let copied = Users::import_at(&data.location(), &from)
+                .map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
+            println!("{copied} users copied from {}", from.display());
+            Ok(ExitCode::SUCCESS)
+        }
         User::Revoke { data, token_id } => {
-            Users::revoke_token(data.dir()?, &token_id)
+            Users::revoke_token_at(&data.location(), &token_id)
                 .map_err(|error| anyhow::anyhow!("{error} ({})", error.code()))?;
             println!("token {token_id} revoked");
             Ok(ExitCode::SUCCESS)

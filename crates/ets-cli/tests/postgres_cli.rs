@@ -75,18 +75,14 @@ fn the_store_opening_commands_work_on_a_database_store() {
     assert_eq!(history[0]["quantity"], 1000, "{history}");
     let clock = succeeds(&["clock", "show", "--data", &url], "");
     assert!(clock.contains("live"), "{clock}");
-    // The users file is not in the database.
+    // The users live in the database too: none yet.
     let output = run(&["user", "token", "--data", &url, "--name", "admin"], "");
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains("users_not_in_database"),
+        stderr(&output).contains("unknown_user"),
         "{}",
         stderr(&output)
     );
-    // A database store names the directory of its users file.
-    let output = run(&["serve", "--data", &url, "--listen", "127.0.0.1:0"], "");
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--users"), "{}", stderr(&output));
 }
 
 /// `ets serve` on `data` with the users file in `users` must be refused with `code`.
@@ -253,4 +249,125 @@ fn a_server_on_a_database_store_reads_history_pages_and_stops_cleanly() {
     let _ =
         std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr_text);
     assert!(status.success(), "{status}: {stderr_text}");
+}
+
+/// Starts `ets serve` on `args`; returns the child and its base URL.
+fn start_server(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ets"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ets serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = loop {
+        let line = lines.next().expect("a line").expect("reads");
+        if let Some(base) = line.strip_prefix("listening on ") {
+            break base.to_owned();
+        }
+    };
+    (child, base)
+}
+
+#[test]
+fn users_live_in_the_database_of_a_postgres_store_and_are_imported_from_a_file() {
+    // Goal: `ets user --data URL` keeps the users in the store's database
+    // (so they fail over with the journal), `ets user import` copies a users
+    // file there, and `ets serve --data URL` without --users authenticates
+    // against them, noticing a revoked token.
+    use std::time::{Duration, Instant};
+    let cluster = Cluster::start().expect("a PostgreSQL cluster");
+    let url = cluster.create_database("ets").expect("a database");
+    succeeds(&["init", "--data", &url], "");
+    succeeds(&["submit", "--data", &url], SESSION);
+    let password = "correct horse battery staple";
+    let add = |data: &str, name: &str, role: &str| {
+        let args = [
+            "user",
+            "add",
+            "--data",
+            data,
+            "--name",
+            name,
+            "--participant",
+            "1",
+            "--role",
+            role,
+        ];
+        succeeds(&args, &format!("{password}\n"));
+    };
+    add(&url, "admin", "administrator");
+    let token = succeeds(&["user", "token", "--data", &url, "--name", "admin"], "");
+    let token = token.trim().to_owned();
+    // A users file's users are copied in, hashes and all; a second copy is refused.
+    let users_dir = tempfile::tempdir().expect("temp dir");
+    let users = users_dir.path().to_str().expect("utf-8");
+    add(users, "clerk", "auditor");
+    let copied = succeeds(&["user", "import", "--data", &url, "--from", users], "");
+    assert!(copied.contains("1 users copied"), "{copied}");
+    refused_plainly(
+        &["user", "import", "--data", &url, "--from", users],
+        "user_exists",
+    );
+    // No users file anywhere near: the server reads the database's users.
+    let (mut child, base) = start_server(&["serve", "--listen", "127.0.0.1:0", "--data", &url]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let account = |agent: &ureq::Agent| {
+        agent
+            .get(format!("{base}/api/accounts/1"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .expect("answers")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(account(&agent), 200);
+    let signed_in = agent
+        .post(format!("{base}/ui/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(format!(
+            "name=clerk&password={}",
+            password.replace(' ', "+")
+        ))
+        .expect("answers");
+    assert_eq!(
+        signed_in.status().as_u16(),
+        303,
+        "the imported user signs in"
+    );
+    // A token revoked in the database is refused once the server has seen the change.
+    let token_id = token
+        .strip_prefix("ets_")
+        .and_then(|rest| rest.split('_').next())
+        .expect("a token id");
+    succeeds(
+        &["user", "revoke", "--data", &url, "--token-id", token_id],
+        "",
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while account(&agent) != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "the revoked token is still accepted"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Runs `args`, which must fail with exit status 1 naming `code`.
+fn refused_plainly(args: &[&str], code: &str) {
+    let output = run(args, "");
+    assert_eq!(output.status.code(), Some(1), "{args:?}");
+    assert!(
+        stderr(&output).contains(code),
+        "{args:?}: {}",
+        stderr(&output)
+    );
 }

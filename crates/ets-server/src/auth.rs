@@ -13,7 +13,7 @@
 pub mod throttle;
 
 use crate::http::{ServerState, error};
-use crate::users::{AuthError, Principal, Users, users_path};
+use crate::users::{AuthError, Principal, Users, UsersLocation, users_path};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -21,7 +21,7 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 use tokio::sync::Semaphore;
@@ -50,8 +50,8 @@ struct Loaded {
 
 /// The users file of a running server, reloaded when it changes on disk.
 pub struct UserDirectory {
-    dir: PathBuf,
-    loaded: Mutex<Loaded>,
+    location: UsersLocation,
+    loaded: Arc<Mutex<Loaded>>,
     argon2_permits: Semaphore,
 }
 
@@ -59,7 +59,7 @@ impl std::fmt::Debug for UserDirectory {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("UserDirectory")
-            .field("dir", &self.dir)
+            .field("location", &self.location)
             .finish_non_exhaustive()
     }
 }
@@ -77,28 +77,51 @@ impl UserDirectory {
     /// The errors of [`Users::load`], so that a server does not start with a
     /// users file it cannot read.
     pub fn open(dir: &Path) -> Result<UserDirectory, crate::users::UsersError> {
-        let stamp = stamp_of(&users_path(dir));
-        let users = Users::load(dir)?;
+        UserDirectory::open_at(&UsersLocation::Directory(dir.to_path_buf()))
+    }
+
+    /// As [`UserDirectory::open`], wherever the users live. The users of a
+    /// database store are checked for changes once a second by a thread of
+    /// their own (a request never waits on the database for them).
+    ///
+    /// # Errors
+    /// The errors of [`Users::load_at`].
+    pub fn open_at(location: &UsersLocation) -> Result<UserDirectory, crate::users::UsersError> {
+        let stamp = match location {
+            UsersLocation::Directory(dir) => stamp_of(&users_path(dir)),
+            UsersLocation::Database(_) => FileStamp::Missing,
+        };
+        let users = Users::load_at(location)?;
+        let revision = users.revision();
+        let loaded = Arc::new(Mutex::new(Loaded {
+            users: Arc::new(users),
+            stamp,
+        }));
+        if let UsersLocation::Database(url) = location {
+            watch_database(Arc::downgrade(&loaded), url.clone(), revision);
+        }
         Ok(UserDirectory {
-            dir: dir.to_path_buf(),
-            loaded: Mutex::new(Loaded {
-                users: Arc::new(users),
-                stamp,
-            }),
+            location: location.clone(),
+            loaded,
             argon2_permits: Semaphore::new(ARGON2_CONCURRENT_MAX),
         })
     }
 
-    /// The users as on disk now, reloading the file when it changed.
+    /// The users as stored now: a users file is reloaded when it changed;
+    /// the database's are kept current by their watcher.
     fn current(&self) -> Arc<Users> {
-        let stamp = stamp_of(&users_path(&self.dir));
+        let UsersLocation::Directory(dir) = &self.location else {
+            let loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+            return Arc::clone(&loaded.users);
+        };
+        let stamp = stamp_of(&users_path(dir));
         let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
         if loaded.stamp == stamp && stamp != FileStamp::Failed {
             return Arc::clone(&loaded.users);
         }
-        match Users::load(&self.dir) {
+        match Users::load(dir) {
             Ok(users) => {
-                tracing::info!(dir = %self.dir.display(), "users file reloaded");
+                tracing::info!(dir = %dir.display(), "users file reloaded");
                 *loaded = Loaded {
                     users: Arc::new(users),
                     stamp,
@@ -156,6 +179,59 @@ impl UserDirectory {
             .into_iter()
             .find(|principal| principal.name == name)
     }
+}
+
+/// Every second, while the directory lives, reloads the users of the
+/// database at `url` when their revision moved. A document that no longer
+/// loads refuses every user until it does (fail closed); a database that
+/// does not answer keeps the users last read (the store cannot commit then
+/// either) and is asked again.
+fn watch_database(loaded: std::sync::Weak<Mutex<Loaded>>, url: String, mut revision: i64) {
+    std::thread::spawn(move || {
+        let mut client = None;
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let Some(loaded) = loaded.upgrade() else {
+                return;
+            };
+            let now = match client.as_mut() {
+                Some(open) => crate::users_db::revision(open, &url),
+                None => crate::users_db::connect(&url).and_then(|mut open| {
+                    let now = crate::users_db::revision(&mut open, &url);
+                    client = Some(open);
+                    now
+                }),
+            };
+            let now = match now {
+                Ok(now) => now,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot check the users in the database; asking again");
+                    client = None;
+                    continue;
+                }
+            };
+            if now == revision {
+                continue;
+            }
+            let users = Users::load_at(&UsersLocation::Database(url.clone()));
+            let mut loaded = loaded.lock().unwrap_or_else(PoisonError::into_inner);
+            match users {
+                Ok(users) => {
+                    tracing::info!(
+                        revision = users.revision(),
+                        "users reloaded from the database"
+                    );
+                    revision = users.revision();
+                    loaded.users = Arc::new(users);
+                }
+                Err(error) => {
+                    tracing::error!(%error, code = error.code(), "the users in the database do not load; refusing every user until they do");
+                    revision = now;
+                    loaded.users = Arc::new(Users::empty());
+                }
+            }
+        }
+    });
 }
 
 fn stamp_of(path: &Path) -> FileStamp {

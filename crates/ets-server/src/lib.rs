@@ -31,6 +31,7 @@ mod sequencer;
 mod stream;
 mod ui;
 mod users;
+mod users_db;
 
 pub use auth::throttle;
 
@@ -49,7 +50,7 @@ pub use stream::{EVENTS_BUFFERED, StreamEvent, Streams, Topic};
 pub use users::{
     AuthError, NAME_MAX_BYTES, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS, Principal, Role,
     TOKEN_LIFETIME_DEFAULT, TOKENS_PER_USER_MAX, USERS_FILE_NAME, USERS_FILE_VERSION, USERS_MAX,
-    UnknownRole, Users, UsersError, users_path,
+    UnknownRole, Users, UsersError, UsersLocation, users_path,
 };
 
 use std::net::SocketAddr;
@@ -83,6 +84,8 @@ pub struct ServerConfig {
     pub rate_limit: RateLimitConfig,
     /// Connection cap and deadlines for slow clients.
     pub connections: ConnectionLimits,
+    /// Where the users live; `None`: the users file in `data`.
+    pub users: Option<UsersLocation>,
 }
 
 impl ServerConfig {
@@ -99,6 +102,7 @@ impl ServerConfig {
             basic_auth: false,
             rate_limit: RateLimitConfig::default(),
             connections: ConnectionLimits::default(),
+            users: None,
         }
     }
 }
@@ -200,10 +204,18 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let users = UserDirectory::open(&config.data).map_err(|source| ServerError::Users {
-        path: config.data.clone(),
-        source,
-    })?;
+    let users_at = config
+        .users
+        .clone()
+        .unwrap_or_else(|| UsersLocation::Directory(config.data.clone()));
+    // The users of a database store are read with a blocking client: off this runtime.
+    let users = tokio::task::spawn_blocking(move || UserDirectory::open_at(&users_at))
+        .await
+        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))
+        .map_err(|source| ServerError::Users {
+            path: config.data.clone(),
+            source,
+        })?;
     let tls = match &config.tls {
         Some(files) => Some(
             axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)

@@ -139,6 +139,17 @@ pub enum UsersError {
     /// Argon2 failed to hash.
     #[error("hashing failed: {0}")]
     Hashing(String),
+    /// The users table of a database store could not be read or written.
+    #[error("the users in the database: {reason}")]
+    Database {
+        /// What the database said (the URL's password redacted).
+        reason: String,
+    },
+    /// Another change of the users in the database came first; nothing was written.
+    #[error(
+        "the users changed meanwhile (another `ets user` at the same time); send the change again"
+    )]
+    Changed,
 }
 
 impl UsersError {
@@ -160,6 +171,8 @@ impl UsersError {
             UsersError::TooManyTokens { .. } => "too_many_tokens",
             UsersError::Randomness(_) => "randomness_unavailable",
             UsersError::Hashing(_) => "hashing_failed",
+            UsersError::Database { .. } => "users_database_failed",
+            UsersError::Changed => "users_changed",
         }
     }
 }
@@ -249,6 +262,8 @@ struct CachedToken {
 /// file; load again to see them.
 pub struct Users {
     file: UsersFile,
+    /// The database revision it was read at (0 for a users file).
+    revision: i64,
     by_name: BTreeMap<String, usize>,
     /// Token id to (user index, token index).
     by_token_id: BTreeMap<String, (usize, usize)>,
@@ -263,6 +278,16 @@ impl std::fmt::Debug for Users {
             .field("users", &self.by_name.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
+}
+
+/// Where a server's users live: `users.json` in a directory, or the
+/// `ets_users` table in the database of a PostgreSQL store (docs/postgres.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsersLocation {
+    /// The directory holding `users.json`.
+    Directory(PathBuf),
+    /// The PostgreSQL URL of the store's database.
+    Database(String),
 }
 
 /// The path of the users file of a store directory.
@@ -280,19 +305,58 @@ impl Users {
     /// [`UsersError::Invalid`] when it is not a valid users file (bad JSON,
     /// unknown version, repeated names or token ids, unparsable hashes).
     pub fn load(dir: &Path) -> Result<Users, UsersError> {
-        let path = users_path(dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Users::empty());
+        Users::load_at(&UsersLocation::Directory(dir.to_path_buf()))
+    }
+
+    /// As [`Users::load`], from either place users live; none stored yet
+    /// means no users.
+    ///
+    /// # Errors
+    /// As [`Users::load`], and [`UsersError::Database`] for a database.
+    pub fn load_at(location: &UsersLocation) -> Result<Users, UsersError> {
+        let (text, revision, path) = match location {
+            UsersLocation::Directory(dir) => {
+                let path = users_path(dir);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => (text, 0, path),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                        return Ok(Users::empty());
+                    }
+                    Err(source) => return Err(UsersError::Read { path, source }),
+                }
             }
-            Err(source) => return Err(UsersError::Read { path, source }),
+            UsersLocation::Database(url) => {
+                let mut client = crate::users_db::connect(url)?;
+                let stored = crate::users_db::read(&mut client, url)?;
+                let Some(text) = stored.document else {
+                    return Ok(Users::empty());
+                };
+                (text, stored.revision, database_label(url))
+            }
         };
         let file: UsersFile = serde_json::from_str(&text).map_err(|error| UsersError::Invalid {
             path: path.clone(),
             reason: error.to_string(),
         })?;
-        Users::from_file(file, &path)
+        let mut users = Users::from_file(file, &path)?;
+        users.revision = revision;
+        Ok(users)
+    }
+
+    /// Writes `file` where `self` was read from, over the revision it was read at.
+    fn save(&self, location: &UsersLocation, file: &UsersFile) -> Result<(), UsersError> {
+        match location {
+            UsersLocation::Directory(dir) => write_atomically(dir, file),
+            UsersLocation::Database(url) => {
+                let text =
+                    serde_json::to_string_pretty(file).map_err(|error| UsersError::Invalid {
+                        path: database_label(url),
+                        reason: error.to_string(),
+                    })?;
+                let mut client = crate::users_db::connect(url)?;
+                crate::users_db::write(&mut client, url, self.revision, &text)
+            }
+        }
     }
 
     /// Adds a user to the users file of `dir`, hashing the password with
@@ -313,10 +377,26 @@ impl Users {
         participant: ParticipantId,
         role: Role,
     ) -> Result<(), UsersError> {
+        let location = UsersLocation::Directory(dir.to_path_buf());
+        Users::add_user_at(&location, name, password, participant, role)
+    }
+
+    /// As [`Users::add_user`], wherever the users live.
+    ///
+    /// # Errors
+    /// As [`Users::add_user`]; for a database also [`UsersError::Database`]
+    /// and [`UsersError::Changed`].
+    pub fn add_user_at(
+        location: &UsersLocation,
+        name: &str,
+        password: &str,
+        participant: ParticipantId,
+        role: Role,
+    ) -> Result<(), UsersError> {
         check_name(name)?;
         check_password(password)?;
         check_password_strength(name, password)?;
-        let users = Users::load(dir)?;
+        let users = Users::load_at(location)?;
         if users.by_name.contains_key(name) {
             return Err(UsersError::UserExists {
                 name: name.to_owned(),
@@ -325,7 +405,7 @@ impl Users {
         if users.file.users.len() >= USERS_MAX {
             return Err(UsersError::TooManyUsers);
         }
-        let mut file = users.file;
+        let mut file = users.file.clone();
         file.users.push(UserRecord {
             name: name.to_owned(),
             participant: participant.0,
@@ -333,7 +413,7 @@ impl Users {
             password_hash: hash_secret(password.as_bytes())?,
             tokens: Vec::new(),
         });
-        write_atomically(dir, &file)
+        users.save(location, &file)
     }
 
     /// Issues a new API token for user `name` in the users file of `dir` and
@@ -357,7 +437,21 @@ impl Users {
         name: &str,
         lifetime: std::time::Duration,
     ) -> Result<String, UsersError> {
-        let users = Users::load(dir)?;
+        let location = UsersLocation::Directory(dir.to_path_buf());
+        Users::issue_token_at(&location, name, lifetime)
+    }
+
+    /// As [`Users::issue_token_for`], wherever the users live.
+    ///
+    /// # Errors
+    /// As [`Users::issue_token`]; for a database also [`UsersError::Database`]
+    /// and [`UsersError::Changed`].
+    pub fn issue_token_at(
+        location: &UsersLocation,
+        name: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<String, UsersError> {
+        let users = Users::load_at(location)?;
         let user_index = *users
             .by_name
             .get(name)
@@ -368,7 +462,7 @@ impl Users {
         let mut secret_bytes = [0_u8; TOKEN_SECRET_BYTES];
         fill_random(&mut secret_bytes)?;
         let secret = URL_SAFE_NO_PAD.encode(secret_bytes);
-        let mut file = users.file;
+        let mut file = users.file.clone();
         let user = &mut file.users[user_index];
         if user.tokens.len() >= TOKENS_PER_USER_MAX {
             return Err(UsersError::TooManyTokens {
@@ -381,7 +475,7 @@ impl Users {
             created_unix_seconds: unix_seconds_now(),
             expires_unix_seconds: Some(unix_seconds_now().saturating_add(lifetime.as_secs())),
         });
-        write_atomically(dir, &file)?;
+        users.save(location, &file)?;
         Ok(format!("{TOKEN_PREFIX}{id}_{secret}"))
     }
 
@@ -393,7 +487,16 @@ impl Users {
     /// [`UsersError::UnknownToken`]; the errors of [`Users::load`];
     /// [`UsersError::Write`] when the new file cannot be written.
     pub fn revoke_token(dir: &Path, token_id: &str) -> Result<(), UsersError> {
-        let users = Users::load(dir)?;
+        Users::revoke_token_at(&UsersLocation::Directory(dir.to_path_buf()), token_id)
+    }
+
+    /// As [`Users::revoke_token`], wherever the users live.
+    ///
+    /// # Errors
+    /// As [`Users::revoke_token`]; for a database also [`UsersError::Database`]
+    /// and [`UsersError::Changed`].
+    pub fn revoke_token_at(location: &UsersLocation, token_id: &str) -> Result<(), UsersError> {
+        let users = Users::load_at(location)?;
         let (user_index, token_index) =
             *users
                 .by_token_id
@@ -401,9 +504,46 @@ impl Users {
                 .ok_or_else(|| UsersError::UnknownToken {
                     token_id: token_id.to_owned(),
                 })?;
-        let mut file = users.file;
+        let mut file = users.file.clone();
         file.users[user_index].tokens.remove(token_index);
-        write_atomically(dir, &file)
+        users.save(location, &file)
+    }
+
+    /// Copies every user of the users file in `from` (password hashes and
+    /// tokens as they are) to `location`; returns how many.
+    ///
+    /// # Errors
+    /// [`UsersError::UserExists`] when a name is already there (nothing is
+    /// copied), [`UsersError::TooManyUsers`], and the errors of loading
+    /// either side and of writing `location`.
+    pub fn import_at(location: &UsersLocation, from: &Path) -> Result<usize, UsersError> {
+        let source = Users::load(from)?;
+        let target = Users::load_at(location)?;
+        if let Some(clash) = source
+            .file
+            .users
+            .iter()
+            .find(|user| target.by_name.contains_key(&user.name))
+        {
+            return Err(UsersError::UserExists {
+                name: clash.name.clone(),
+            });
+        }
+        let mut file = target.file.clone();
+        file.users.extend(source.file.users.iter().cloned());
+        if file.users.len() > USERS_MAX {
+            return Err(UsersError::TooManyUsers);
+        }
+        // Token ids must stay unique across both: checked as on every load.
+        Users::from_file(file.clone(), &users_path(from))?;
+        target.save(location, &file)?;
+        Ok(source.file.users.len())
+    }
+
+    /// The database revision these users were read at (0 for a users file).
+    #[must_use]
+    pub fn revision(&self) -> i64 {
+        self.revision
     }
 
     /// Every user, in the order they were added.
@@ -500,6 +640,7 @@ impl Users {
                 version: USERS_FILE_VERSION,
                 users: Vec::new(),
             },
+            revision: 0,
             by_name: BTreeMap::new(),
             by_token_id: BTreeMap::new(),
             verified_tokens: Mutex::new(HashMap::new()),
@@ -538,6 +679,7 @@ impl Users {
         }
         Ok(Users {
             file,
+            revision: 0,
             by_name,
             by_token_id,
             verified_tokens: Mutex::new(HashMap::new()),
@@ -767,6 +909,11 @@ fn unix_seconds_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// How errors name the users of a database store (its URL's password redacted).
+fn database_label(url: &str) -> PathBuf {
+    PathBuf::from(format!("the ets_users table of {}", ets_store::redact(url)))
 }
 
 /// Replaces `users.json` so that a reader (or a crash) sees either the old

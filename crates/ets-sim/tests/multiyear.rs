@@ -1,4 +1,4 @@
-//! Multi-year runs (scenarios/cn-power-2019-2024.toml, small): the periods 2019-2020
+//! Multi-year runs (scenarios/cn-power-2019-2025.toml, small): the periods 2019-2020
 //! to 2024 in one engine, deterministic for a seed; holdings carry over; the 2024
 //! close applies the carry-over cap; the first window's reference price does not pin
 //! the later years' prices.
@@ -8,7 +8,7 @@ use std::path::Path;
 
 fn chain(entities: u32, seed: u64) -> Chain {
     let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cn-power-2019-2024.toml");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cn-power-2019-2025.toml");
     Chain::load(&path)
         .expect("the chain loads")
         .with_entities(entities)
@@ -17,14 +17,17 @@ fn chain(entities: u32, seed: u64) -> Chain {
 
 #[test]
 fn a_small_chain_runs_every_period_and_is_deterministic() {
-    // Goal: 60 entities through 2019-2020 .. 2024: five periods closed in four steps (2021
+    // Goal: 60 entities through 2019-2020 .. 2025: six periods closed in five steps (2021
     // and 2022 share the 2023 window); the same seed gives the same state hash, another
     // seed another.
     let (first, engine) = run_in_memory(&chain(60, 7)).expect("the chain runs");
     let labels: Vec<&str> = first.periods.iter().map(|p| p.label.as_str()).collect();
-    assert_eq!(labels, ["2019-2020", "2021", "2022", "2023", "2024"]);
+    assert_eq!(
+        labels,
+        ["2019-2020", "2021", "2022", "2023", "2024", "2025"]
+    );
     let steps: Vec<usize> = first.periods.iter().map(|p| p.step).collect();
-    assert_eq!(steps, [0, 1, 1, 2, 3]);
+    assert_eq!(steps, [0, 1, 1, 2, 3, 4]);
     for period in &first.periods {
         assert!(period.verified > 0 && period.allocation > 0, "{period:?}");
         assert_eq!(period.compliant + period.shortfall, 60, "{period:?}");
@@ -34,9 +37,31 @@ fn a_small_chain_runs_every_period_and_is_deterministic() {
     let (_, other) = run_in_memory(&chain(60, 8)).expect("another seed");
     assert_ne!(engine.state_hash(), other.state_hash());
     let years: Vec<i32> = market_years(&first.trades).iter().map(|m| m.year).collect();
+    // The 2025 period settles in 2026.
     assert_eq!(
         years,
-        [2021, 2023, 2024, 2025],
+        [2021, 2023, 2024, 2025, 2026],
         "trading in each settling window"
     );
+}
+
+#[test]
+fn later_windows_take_their_price_from_the_market_not_the_scenario() {
+    // Goal: after the first window, the listing reference and the firms' expected price come
+    // from the previous window's close (an output), so the price inputs of the later period
+    // scenarios do not matter: setting them to 500 yuan/t leaves the run (its state hash)
+    // unchanged. The first window's reference is an input and does change it.
+    let base = chain(30, 11);
+    let mut anchored = base.clone();
+    for period in anchored.periods.iter_mut().skip(1) {
+        period.market.price_mean = 500.0;
+        period.abatement.expected_price = 500.0;
+    }
+    let (_, plain) = run_in_memory(&base).expect("runs");
+    let (_, changed) = run_in_memory(&anchored).expect("runs");
+    assert_eq!(plain.state_hash(), changed.state_hash());
+    let mut first = base.clone();
+    first.periods[0].market.price_mean = 60.0;
+    let (_, moved) = run_in_memory(&first).expect("runs");
+    assert_ne!(plain.state_hash(), moved.state_hash());
 }

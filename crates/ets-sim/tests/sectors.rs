@@ -282,3 +282,78 @@ fn the_shipped_sectors_add_about_1300_firms_and_3_gt() {
         assert!((2.7..=3.3).contains(&gt), "{year}: {gt} Gt");
     }
 }
+
+/// `cn-four-sectors-2025.toml` with `from` replaced by `to`, loaded from a temporary copy
+/// (rulebook paths made absolute): the refusal.
+fn refused_four_sectors(from: &str, to: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(repo("scenarios/cn-four-sectors-2025.toml"))
+        .expect("scenario")
+        .replace("../schemes/", &format!("{}/", repo("schemes").display()));
+    assert_eq!(text.matches(from).count(), 1, "{from:?} once");
+    let path = dir.path().join("edited.toml");
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("writes");
+    format!("{:#}", Scenario::load(&path).expect_err("refused"))
+}
+
+#[test]
+fn bad_sector_keys_are_refused_naming_key_and_value() {
+    // Goal: an unknown sector, a misspelt key, cement's lines in steel, PFCs in cement, an
+    // impossible range: each refused naming the table's key and the value.
+    let message = refused_four_sectors("sector = \"steel\"", "sector = \"glass\"");
+    assert!(
+        message.contains("sectors[0].sector") && message.contains("glass"),
+        "{message}"
+    );
+    let message = refused_four_sectors("size_sigma = 0.8 ", "size_sigmaa = 0.8 ");
+    assert!(message.contains("size_sigmaa"), "{message}");
+    let message = refused_four_sectors(
+        "previous_year_change = [-0.05, 0.03]",
+        "previous_year_change = [-0.05, 0.03]\nwhite_cement_share = 0.1",
+    );
+    assert!(
+        message.contains("sectors[0].white_cement_share"),
+        "{message}"
+    );
+    let message = refused_four_sectors(
+        "carbide_slag_line_share = 0.01 ",
+        "carbide_slag_line_share = 0.01\ncf4_kg_per_tonne = [0.1, 0.2] ",
+    );
+    assert!(message.contains("sectors[1].cf4_kg_per_tonne"), "{message}");
+    let message = refused_four_sectors("intensity = [1.6, 2.2]", "intensity = [2.2, 1.6]");
+    assert!(
+        message.contains("sectors[0].intensity") && message.contains("[2.2, 1.6]"),
+        "{message}"
+    );
+}
+
+#[test]
+fn sector_firms_are_drawn_as_the_spec_says() {
+    // Goal: the generator is deterministic, sums to the sector's output, keeps intensities
+    // in range, gives cement its exception lines and only aluminium its PFCs.
+    let scenario = scenario("cn-four-sectors-2025.toml");
+    let years = ets_sim::sector::sector_years(&scenario, 100).expect("sectors");
+    let again = ets_sim::sector::sector_years(&scenario, 100).expect("sectors");
+    let mut next = 100;
+    for ((spec, year), other) in scenario.sectors.iter().zip(&years).zip(&again) {
+        assert_eq!(year.firms, other.firms, "{}", spec.scheme);
+        assert_eq!(year.firms[0].index, next);
+        next += spec.firms;
+        let output: u64 = year.firms.iter().map(|f| f.output_tonnes).sum();
+        assert!((output as f64 / 1e6 - spec.output_mt).abs() < 0.01 * spec.output_mt);
+        for firm in &year.firms {
+            let intensity = firm.co2_tonnes as f64 / firm.output_tonnes as f64;
+            assert!(intensity >= spec.intensity[0] - 1e-3 && intensity <= spec.intensity[1] + 1e-3);
+            assert_eq!(firm.cf4_kg > 0, spec.sector == "aluminium");
+        }
+        let excepted = year
+            .firms
+            .iter()
+            .filter(|f| {
+                f.line != ets_scheme::sector::LineKind::Standard
+                    || f.carbide_slag_share > Decimal::new(15, 2)
+            })
+            .count();
+        assert_eq!(excepted > 0, spec.sector == "cement", "{}", spec.scheme);
+    }
+}

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 /// The arguments of `ets simulate multi`.
 #[derive(clap::Args)]
 pub(super) struct MultiArgs {
-    /// The chain file (e.g. scenarios/cn-power-2019-2024.toml).
+    /// The chain file (e.g. scenarios/cn-power-2019-2025.toml).
     chain: PathBuf,
     /// The seed (default: the chain's).
     #[arg(long)]

@@ -1,4 +1,4 @@
-//! Multi-year runs: a chain file (`scenarios/cn-power-2019-2024.toml`) lists the
+//! Multi-year runs: a chain file (`scenarios/cn-power-2019-2025.toml`) lists the
 //! compliance periods, each a single-period scenario with optional overrides; the
 //! chain runs them in ONE engine or journaled store (`year::run_chain`) and the report
 //! sets the simulated market of each calendar year beside the published one, marked

@@ -51,9 +51,7 @@ impl SectorPeriod<'_> {
     }
 
     /// The year's allowance class (CEA of the year).
-    ///
-    /// # Errors
-    /// Never for a loaded rulebook (its unit code is a valid code).
+    #[must_use]
     pub fn class(&self) -> UnitClass {
         UnitClass::Allowance {
             scheme: self.rulebook.scheme.unit_code,
