@@ -1841,3 +1841,116 @@ fn the_market_the_account_list_and_holdings_download_as_csv_for_those_who_see_th
         403
     );
 }
+
+/// Sends a form from account `id`'s page (its CSRF token and a fresh request id).
+fn send_from_account_page(
+    server: &Server,
+    cookie: &str,
+    id: u64,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Page {
+    let page = get(server, Some(cookie), &format!("/ui/accounts/{id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = hidden_value(&page.body, "csrf");
+    let request_id = hidden_value(&page.body, "request_id");
+    let mut all = vec![("csrf", csrf.as_str()), ("request_id", request_id.as_str())];
+    all.extend_from_slice(fields);
+    post(server, Some(cookie), path, &all)
+}
+
+#[test]
+fn representatives_propose_and_approve_a_trusted_account_from_the_account_page() {
+    // Goal: with CEA controls set (cn calendar, 7 business days by default),
+    // rep A proposes account 200 for 2-of-2 account 100's trusted list
+    // (pending approval, shown with the activation delay), rep A may not
+    // approve its own proposal (the engine refuses), rep B approves it and
+    // the page shows it pending activation with its activation time.
+    let server = start();
+    let admin = sign_in(&server, "admin");
+    let overview = get(&server, Some(&admin), "/ui/admin");
+    let controls = post(
+        &server,
+        Some(&admin),
+        "/ui/admin/controls",
+        &[
+            ("csrf", &hidden_value(&overview.body, "csrf")),
+            ("request_id", &hidden_value(&overview.body, "request_id")),
+            ("scheme", "CEA"),
+            ("calendar", "cn"),
+            ("transfer_delay_minutes", "1560"),
+            ("window_opens", "00:00"),
+            ("window_closes", "23:59"),
+        ],
+    );
+    assert_eq!(controls.status, 200, "{}", controls.body);
+    let rep_a = sign_in(&server, "rep-a");
+    let page = get(&server, Some(&rep_a), "/ui/accounts/100");
+    assert!(page.body.contains("No trusted account."), "{}", page.body);
+    assert!(page.body.contains("business days (CEA)"), "{}", page.body);
+    let proposed = send_from_account_page(
+        &server,
+        &rep_a,
+        100,
+        "/ui/trusted",
+        &[
+            ("account", "100"),
+            ("trusted", "200"),
+            ("scheme", "CEA"),
+            ("action", "propose"),
+        ],
+    );
+    assert_eq!(proposed.status, 200, "{}", proposed.body);
+    let page = get(&server, Some(&rep_a), "/ui/accounts/100");
+    assert!(
+        page.body
+            .contains("data-field=\"status\">pending_approval<"),
+        "{}",
+        page.body
+    );
+    let own = send_from_account_page(
+        &server,
+        &rep_a,
+        100,
+        "/ui/trusted",
+        &[
+            ("account", "100"),
+            ("trusted", "200"),
+            ("action", "approve"),
+        ],
+    );
+    assert_ne!(own.status, 200, "{}", own.body);
+    let rep_b = sign_in(&server, "rep-b");
+    let approved = send_from_account_page(
+        &server,
+        &rep_b,
+        100,
+        "/ui/trusted",
+        &[
+            ("account", "100"),
+            ("trusted", "200"),
+            ("action", "approve"),
+        ],
+    );
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let page = get(&server, Some(&rep_b), "/ui/accounts/100");
+    assert!(
+        page.body
+            .contains("data-field=\"status\">pending_activation<"),
+        "{}",
+        page.body
+    );
+    let bad = send_from_account_page(
+        &server,
+        &rep_b,
+        100,
+        "/ui/trusted",
+        &[
+            ("account", "100"),
+            ("trusted", "200"),
+            ("action", "<b>drop</b>"),
+        ],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(!bad.body.contains("<b>drop"), "{}", bad.body);
+}

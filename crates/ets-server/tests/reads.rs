@@ -65,7 +65,7 @@ fn a_statement_pages_by_cursor_to_its_end_and_refuses_a_cursor_beyond_it() {
         }
     }
     let mut expected = seen.clone();
-    expected.sort_unstable_by(|a, b| b.cmp(a));
+    expected.sort_unstable_by_key(|id| std::cmp::Reverse(*id));
     expected.dedup();
     assert_eq!(seen, expected);
     assert_eq!(seen.len(), 6);

@@ -31,6 +31,7 @@ mod search;
 mod session;
 mod statement;
 mod transaction;
+mod trusted;
 mod view;
 
 use crate::access;
@@ -100,6 +101,7 @@ where
         .route("/ui/transfer", post(transfer))
         .route("/ui/surrender", post(surrender))
         .route("/ui/decide", post(decide))
+        .route("/ui/trusted", post(trusted::decide))
         .route("/ui/admin", get(admin))
         .route("/ui/admin/issue", post(issue))
         .route("/ui/admin/allocate", post(allocate))
@@ -726,12 +728,19 @@ async fn account(
         return to_login();
     };
     let participant = user.principal.participant;
-    let found = match read(&state, move |engine| {
+    let found = match read_store(&state, move |store| {
+        let engine = store.engine();
+        let now = crate::http::server_now(store);
         view::account(engine, AccountId(id), participant)
+            .map(|found| (found, trusted::list(engine, AccountId(id), now)))
     })
     .await
     {
         Ok(found) => found,
+        Err(response) => return response,
+    };
+    let mut nonces = match nonces() {
+        Ok(nonces) => nonces,
         Err(response) => return response,
     };
     let viewer = user.viewer();
@@ -744,7 +753,7 @@ async fn account(
             &format!("account {id} does not exist"),
             "/ui",
         ),
-        Some((_, false)) if !sees_all => problem(
+        Some(((_, false), _)) if !sees_all => problem(
             StatusCode::FORBIDDEN,
             Some(&viewer),
             "not_representative",
@@ -754,7 +763,10 @@ async fn account(
             ),
             "/ui",
         ),
-        Some((row, _)) => html(StatusCode::OK, page::account(&viewer, &row)),
+        Some(((row, _), list)) => {
+            let trusted = trusted::section(&viewer, &mut nonces, id, &list);
+            html(StatusCode::OK, page::account(&viewer, &row, &trusted))
+        }
     }
 }
 

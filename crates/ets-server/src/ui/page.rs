@@ -305,8 +305,8 @@ pub(crate) fn dashboard(viewer: &Viewer<'_>, nonces: &mut Nonces, dashboard: &Da
 }
 
 /// One account.
-pub(crate) fn account(viewer: &Viewer<'_>, account: &AccountRow) -> Markup {
-    let body = account_card(account);
+pub(crate) fn account(viewer: &Viewer<'_>, account: &AccountRow, trusted: &Markup) -> Markup {
+    let body = html! { (account_card(account)) (trusted) };
     layout(&format!("Account {}", account.id), Some(viewer), &body)
 }
 
