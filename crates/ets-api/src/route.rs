@@ -165,6 +165,15 @@ const PRIVATE_READ_REFUSALS: [RefusalCode; 4] = [
     RefusalCode::ShuttingDown,
 ];
 
+/// Private reads that may fall back to the history database.
+const PRIVATE_HISTORY_READ_REFUSALS: [RefusalCode; 5] = [
+    RefusalCode::NotFound,
+    RefusalCode::NotRepresentative,
+    RefusalCode::HistoryUnavailable,
+    RefusalCode::QueueFull,
+    RefusalCode::ShuttingDown,
+];
+
 /// `GET /healthz`.
 pub const HEALTH: RouteSpec = RouteSpec {
     verb: Verb::Get,
@@ -272,11 +281,11 @@ pub const TRANSACTION: RouteSpec = RouteSpec {
     audience: Audience::User,
     tag: "registry",
     summary: "A transaction with its status history",
-    description: "For the parties of its accounts, the administrator and auditors.",
+    description: "For the parties of its accounts, the administrator and auditors. A transaction a bounded engine let go is read from the history database (503 history_unavailable when it has not caught up).",
     parameters: &[ID],
     body: Body::None,
     answer: Answer::Json(schema_of::<TransactionView>),
-    refuses: &PRIVATE_READ_REFUSALS,
+    refuses: &PRIVATE_HISTORY_READ_REFUSALS,
 };
 
 /// `GET /api/serials/{serial}`.

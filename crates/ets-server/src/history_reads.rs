@@ -4,9 +4,10 @@
 //! (`GET /api/accounts/{id}/statement`, `GET /api/transactions`,
 //! `GET /api/search`): cursor-paged, filtered, within what the user may
 //! see. Every value the caller sends is checked by `ets_api::list_query`
-//! and reaches the database only as a bound parameter.
+//! and reaches the database only as a bound parameter. `GET
+//! /api/transactions/{id}` reads here too what a bounded engine let go.
 
-use crate::http::{Id, ServerState, enqueue_read, refuse};
+use crate::http::{Id, ServerState, enqueue_read, not_found, refuse};
 use crate::sequencer::Job;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -14,15 +15,15 @@ use axum::extract::{Extension, Query, State};
 use axum::response::{IntoResponse, Response};
 use ets_api::{
     AccountHitView, ListQuery, Principal, Refusal, RefusalCode, SearchView, SerialHitView,
-    TransactionPageView, TransactionRowView, Visibility, account_parties, authorise_read,
-    cursor_past_end, list_query,
+    TransactionPageView, TransactionRowView, TransactionView, Visibility, account_parties,
+    authorise_read, cursor_past_end, list_query, transaction_parties, transaction_view,
 };
 use ets_history::query::TransactionRow;
 use ets_history::statement::{
     PageStart, SEARCH_ACCOUNTS_MAX, moving_serial_before, search_before, transactions,
 };
 use ets_history::{Backend, HistoryError, Location};
-use ets_model::{AccountId, ParticipantId};
+use ets_model::{AccountId, ParticipantId, TransactionId};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
@@ -417,4 +418,92 @@ pub(crate) async fn search(
         transactions: rows.iter().map(TransactionRowView::from).collect(),
     })
     .into_response()
+}
+
+/// What the engine holds of a transaction id.
+enum Held {
+    /// The engine has it: its view and parties.
+    Here(TransactionView, Vec<ParticipantId>),
+    /// Below the next id but gone: finished and let go by a bounded engine
+    /// (docs/memory.md); the history database has it.
+    LetGo,
+    /// Never issued.
+    Never,
+}
+
+fn held(registry: &ets_registry::Registry, id: u64) -> Held {
+    match transaction_view(registry, TransactionId(id)) {
+        Ok(view) => Held::Here(view, transaction_parties(registry, TransactionId(id))),
+        Err(_) if id < registry.next_transaction_id().0 => Held::LetGo,
+        Err(_) => Held::Never,
+    }
+}
+
+/// A transaction a bounded engine let go, from the history database, in
+/// the engine's view's shape, with the parties of its accounts; `503
+/// history_unavailable` when the history is absent, failing or behind.
+async fn let_go(
+    state: &ServerState,
+    reader: &Arc<HistoryReader>,
+    id: u64,
+) -> Result<(TransactionView, Vec<ParticipantId>), Refusal> {
+    let key = i64::try_from(id).map_err(|_| {
+        ReadFailure::Unavailable(format!("transaction id {id} is past the history's range"))
+            .refusal()
+    })?;
+    let row = query_history(&state.jobs, reader, move |backend| {
+        ets_history::query::transaction(backend, key)
+    })
+    .await
+    .map_err(ReadFailure::refusal)?;
+    let Some(row) = row else {
+        return Err(ReadFailure::Unavailable(format!(
+            "transaction {id} left the engine but the history database does not have it yet"
+        ))
+        .refusal());
+    };
+    let view = TransactionView::try_from(&row)
+        .map_err(|message| ReadFailure::Unavailable(message).refusal())?;
+    let (from, to) = (AccountId(view.from), AccountId(view.to));
+    let parties = enqueue_read(&state.jobs, move |store| {
+        let registry = store.engine().registry();
+        let mut parties = account_parties(registry, from);
+        parties.extend(account_parties(registry, to));
+        parties
+    })
+    .await?;
+    Ok((view, parties))
+}
+
+/// `GET /api/transactions/{id}`: the engine's view for the parties of its
+/// accounts, the administrator and auditors; a transaction a bounded engine
+/// let go is read from the history database, the same answer a store that
+/// keeps everything gives.
+pub(crate) async fn transaction(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+    Extension(reader): Extension<Arc<HistoryReader>>,
+    Id(id): Id,
+) -> Response {
+    let what = format!("transaction {id}");
+    let found = match enqueue_read(&state.jobs, move |store| {
+        held(store.engine().registry(), id)
+    })
+    .await
+    {
+        Ok(found) => found,
+        Err(refusal) => return refuse(&refusal),
+    };
+    let answer = match found {
+        Held::Here(view, parties) => Ok((view, parties)),
+        Held::LetGo => let_go(&state, &reader, id).await,
+        Held::Never => return not_found(&what),
+    };
+    let authorised = answer.and_then(|(view, parties)| {
+        authorise_read(&principal, Visibility::Parties, &parties, &what).map(|()| view)
+    });
+    match authorised {
+        Ok(view) => Json(view).into_response(),
+        Err(refusal) => refuse(&refusal),
+    }
 }

@@ -24,10 +24,9 @@ use ets_api::{
     Always, ApiError, ErrorBody, HealthView, OutcomeLine, Principal, Refusal, RefusalCode, Role,
     Visibility, account_parties, account_view, authorise_read, compliance_view, market_view,
     parse_request, participant_view, reports_view, serial_parties, serial_view, status_of_code,
-    transaction_parties, transaction_view,
 };
 use ets_engine::Outcome;
-use ets_model::{AccountId, ParticipantId, RequestId, TransactionId};
+use ets_model::{AccountId, ParticipantId, RequestId};
 use ets_store::Store;
 use ets_store::Submission;
 use std::sync::Arc;
@@ -154,7 +153,10 @@ fn table() -> Table {
             commands_batch.layer(DefaultBodyLimit::max(BATCH_BODY_MAX_BYTES)),
         )
         .add(&route::ACCOUNT, account)
-        .add(&route::TRANSACTION, transaction)
+        .add(
+            &route::TRANSACTION,
+            history_reads::transaction.layer(Extension(Arc::clone(&reader))),
+        )
         .add(&route::SERIAL, serial)
         .add(&route::PARTICIPANT, participant)
         .add(&route::MARKET, market)
@@ -688,7 +690,7 @@ where
     }
 }
 
-fn not_found(what: &str) -> Response {
+pub(crate) fn not_found(what: &str) -> Response {
     refuse(&Refusal::new(
         RefusalCode::NotFound,
         format!("{what} does not exist"),
@@ -707,23 +709,6 @@ async fn account(
         move |registry| {
             let view = account_view(registry, AccountId(id)).ok()?;
             Some((view, account_parties(registry, AccountId(id))))
-        },
-    )
-    .await
-}
-
-async fn transaction(
-    State(state): State<ServerState>,
-    Extension(principal): Extension<Principal>,
-    Id(id): Id,
-) -> Response {
-    private_view(
-        &state,
-        principal,
-        format!("transaction {id}"),
-        move |registry| {
-            let view = transaction_view(registry, TransactionId(id)).ok()?;
-            Some((view, transaction_parties(registry, TransactionId(id))))
         },
     )
     .await
