@@ -154,6 +154,26 @@ pub fn draw(engine: &Engine, year: u16, cut_off: CutOff) -> Result<PublicReport,
     draw_with_trades(engine, year, cut_off, &trades)
 }
 
+/// The trades of `year` from the history database, with the journal record
+/// the history is at: a report drawn with them is the one an unbounded
+/// engine draws when the cut-off is at that same record.
+///
+/// # Errors
+/// The database fails, or holds a trade that is not a valid one.
+pub fn history_trades(
+    backend: &mut dyn ets_history::Backend,
+    year: u16,
+) -> Result<(u64, Vec<MarketTrade>), ets_history::HistoryError> {
+    let head = ets_history::query::head_sequence(backend)?;
+    let (from_ms, to_ms) = year_span_ms(year);
+    let trades = ets_history::query::trades_between(backend, from_ms, to_ms)?
+        .iter()
+        .map(MarketTrade::try_from)
+        .collect::<Result<_, String>>()
+        .map_err(ets_history::HistoryError::Database)?;
+    Ok((head, trades))
+}
+
 /// As [`draw`], the market section from `trades` (in settlement order; those
 /// outside `year` are left out).
 ///

@@ -1,6 +1,7 @@
 //! `GET /api/transactions/{id}` on a bounded store (docs/memory.md): a
 //! server whose engine let an old transaction go answers from the history
-//! database with the same JSON as a server whose engine keeps everything.
+//! database with the same JSON as a server whose engine keeps everything,
+//! and the public report's market section from the history's trades.
 
 use ets_engine::Command;
 use ets_engine::retention::MIN_WINDOW;
@@ -15,17 +16,30 @@ mod common;
 /// When the prepared commands were stamped: 2021-06-01T00:00:00Z.
 const NOW: Timestamp = Timestamp(1_622_505_600_000);
 
-/// The commands of `common::plant_and_fund`, as submissions.
-fn plant_and_fund() -> Vec<Submission> {
+/// Participants 1 (administrator), 3 (exchange), 10 (plant), 20 (fund) and
+/// 30 (mill); allocations to accounts 100 and 300; instrument CEA21 with
+/// two trades.
+fn setup() -> Vec<Submission> {
     [
         r#"{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}"#,
-        r#"{"request_id":2,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}"#,
-        r#"{"request_id":3,"requester":1,"command":"register_participant","id":20,"kind":"institution","name":"Fund"}"#,
-        r#"{"request_id":4,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}"#,
-        r#"{"request_id":5,"requester":1,"command":"open_account","id":100,"kind":"operator_holding","holder":10,"representatives":[10]}"#,
-        r#"{"request_id":6,"requester":1,"command":"open_account","id":200,"kind":"trading","holder":20,"representatives":[20]}"#,
-        r#"{"request_id":7,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1000000}"#,
-        r#"{"request_id":8,"requester":1,"command":"allocate","to":100,"unit":"CEA-2021","quantity":500000}"#,
+        r#"{"request_id":2,"requester":1,"command":"register_participant","id":3,"kind":"exchange","name":"SEEE"}"#,
+        r#"{"request_id":3,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}"#,
+        r#"{"request_id":5,"requester":1,"command":"register_participant","id":20,"kind":"institution","name":"Fund"}"#,
+        r#"{"request_id":6,"requester":1,"command":"register_participant","id":30,"kind":"covered_entity","name":"Mill"}"#,
+        r#"{"request_id":7,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}"#,
+        r#"{"request_id":8,"requester":1,"command":"open_account","id":100,"kind":"operator_holding","holder":10,"representatives":[10]}"#,
+        r#"{"request_id":9,"requester":1,"command":"open_account","id":200,"kind":"trading","holder":20,"representatives":[20]}"#,
+        r#"{"request_id":10,"requester":1,"command":"open_account","id":300,"kind":"operator_holding","holder":30,"representatives":[30]}"#,
+        r#"{"request_id":21,"requester":1,"command":"open_account","id":3,"kind":"trading","holder":3,"representatives":[3]}"#,
+        r#"{"request_id":11,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1000000}"#,
+        r#"{"request_id":12,"requester":1,"command":"allocate","to":100,"unit":"CEA-2021","quantity":1000}"#,
+        r#"{"request_id":13,"requester":1,"command":"allocate","to":300,"unit":"CEA-2021","quantity":1000}"#,
+        r#"{"request_id":14,"requester":1,"command":"list_instrument","symbol":"CEA21","unit":"CEA-2021","mode":"continuous","rules":"continuous","reference_price_ticks":5000,"fee_bps":0,"fee_account":3,"no_same_day_resale":false,"market_data":"eu"}"#,
+        r#"{"request_id":15,"requester":3,"command":"deposit_cash","account":200,"amount_minor_units":100000000}"#,
+        r#"{"request_id":16,"requester":30,"command":"place_order","instrument":"CEA21","account":300,"side":"sell","kind":{"limit":5000},"quantity":40,"time_in_force":"day"}"#,
+        r#"{"request_id":17,"requester":20,"command":"place_order","instrument":"CEA21","account":200,"side":"buy","kind":{"limit":5000},"quantity":40,"time_in_force":"day"}"#,
+        r#"{"request_id":18,"requester":30,"command":"place_order","instrument":"CEA21","account":300,"side":"sell","kind":{"limit":5100},"quantity":70,"time_in_force":"day"}"#,
+        r#"{"request_id":19,"requester":20,"command":"place_order","instrument":"CEA21","account":200,"side":"buy","kind":{"limit":5100},"quantity":20,"time_in_force":"day"}"#,
     ]
     .iter()
     .map(|line| {
@@ -58,7 +72,7 @@ fn prepare(dir: &Path, bounded: bool) {
         let reply = store.submit(&[retention], NOW).expect("durable");
         assert!(reply[0].outcome.is_accepted(), "{:?}", reply[0]);
     }
-    for submission in plant_and_fund() {
+    for submission in setup() {
         let reply = store.submit(&[submission], NOW).expect("durable");
         assert!(reply[0].outcome.is_accepted(), "{:?}", reply[0]);
     }
@@ -76,6 +90,15 @@ fn prepare(dir: &Path, bounded: bool) {
     for batch in padding.chunks(4_000) {
         store.submit(batch, NOW).expect("durable");
     }
+}
+
+fn get_text(server: &common::Server, path: &str) -> String {
+    let mut answer = common::agent()
+        .get(format!("{}{path}", server.base))
+        .call()
+        .expect("request completes");
+    assert_eq!(answer.status(), 200, "{path}");
+    answer.body_mut().read_to_string().expect("body")
 }
 
 fn users() -> [(&'static str, u64, Role); 3] {
@@ -120,6 +143,28 @@ fn a_bounded_server_answers_an_old_transaction_as_an_unbounded_one() {
     );
     assert_eq!((b.status, &b.body), (u.status, &u.body));
     assert_ne!(b.status, 200, "{}", b.body);
+    // The public report's market section: the bounded engine let its trades
+    // go, the history has them.
+    let engine = Store::open_read_only(&bounded.data).expect("opens");
+    assert!(
+        engine.engine().exchange().trades().is_empty(),
+        "trades left"
+    );
+    drop(engine);
+    // The figures agree; the cut-off (last three columns) names each store's own journal.
+    let figures = |server: &common::Server| {
+        get_text(server, "/ui/public/2021/market.csv")
+            .lines()
+            .map(|line| line.rsplitn(4, ',').last().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let market = figures(&bounded);
+    assert_eq!(market, figures(&unbounded));
+    assert_eq!(market.len(), 2, "{market:?}");
+    assert!(
+        market[1].starts_with("2021-06-01,CEA21,2,60,"),
+        "{market:?}"
+    );
     // An id never issued is still not found.
     let path = format!("/api/transactions/{next}");
     let b = common::get(&bounded, &b_admin, &path);

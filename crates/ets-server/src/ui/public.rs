@@ -9,7 +9,7 @@
 
 use super::page::{Viewer, layout, price, tonnes};
 use super::pager::{self, Pager, Query};
-use super::{UiState, problem, read_store, signed_in};
+use super::{UiState, history, problem, read_store, signed_in};
 use axum::extract::{Path, Query as QueryOf, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -58,21 +58,56 @@ fn year_of(text: &str, viewer: Option<&Viewer<'_>>) -> Result<u16, Response> {
     }
 }
 
+/// How many times a bounded store's report is tried when trades land
+/// between reading the history and drawing.
+const HISTORY_TRIES: usize = 3;
+
+/// The report of `year`. A bounded engine keeps recent trades only: its
+/// market section is drawn from the history's trades, as `ets report
+/// public` does, at the same journal record as the cut-off.
 async fn report(state: &UiState, year: u16) -> Result<PublicReport, Response> {
-    let cache = Arc::clone(&state.cut_off);
-    let drawn = read_store(state, move |store| {
-        public_report::draw(store.engine(), year, cut_off(store, &cache))
-    })
-    .await?;
-    drawn.map_err(|message| {
-        problem(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            None,
-            "report_failed",
-            &message,
-            "/ui/public",
-        )
-    })
+    let bounded = read_store(state, |store| store.engine().retention_window().is_some()).await?;
+    if !bounded {
+        let cache = Arc::clone(&state.cut_off);
+        let drawn = read_store(state, move |store| {
+            public_report::draw(store.engine(), year, cut_off(store, &cache))
+        })
+        .await?;
+        return drawn.map_err(|message| report_failed(&message));
+    }
+    for _ in 0..HISTORY_TRIES {
+        let (head, trades) = history::query(state, move |backend| {
+            public_report::history_trades(backend, year)
+        })
+        .await?;
+        let cache = Arc::clone(&state.cut_off);
+        let drawn = read_store(state, move |store| {
+            let cut = cut_off(store, &cache);
+            (cut.records == head)
+                .then(|| public_report::draw_with_trades(store.engine(), year, cut, &trades))
+        })
+        .await?;
+        if let Some(drawn) = drawn {
+            return drawn.map_err(|message| report_failed(&message));
+        }
+    }
+    Err(problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        "history_unavailable",
+        "the history database did not keep up with the journal: try again",
+        "/ui/public",
+    ))
+}
+
+fn report_failed(message: &str) -> Response {
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        "report_failed",
+        message,
+        "/ui/public",
+    )
 }
 
 /// The report of the year in the address, or the answer saying why not.
