@@ -95,19 +95,14 @@ fn trades_from_history(
     year: u16,
 ) -> Result<Vec<MarketTrade>> {
     let mut history = crate::history::open(data)?;
-    let head = ets_history::query::head_sequence(history.as_mut())?;
+    let (head, trades) = public_report::history_trades(history.as_mut(), year)?;
     if head != last_sequence {
         bail!(
             "the history database is at journal record {head}, the journal at {last_sequence}: run `ets history rebuild --data {}` (or open the store with `ets serve`), then draw the report again",
             data.display()
         );
     }
-    let (from_ms, to_ms) = public_report::year_span_ms(year);
-    ets_history::query::trades_between(history.as_mut(), from_ms, to_ms)?
-        .iter()
-        .map(MarketTrade::try_from)
-        .collect::<Result<_, String>>()
-        .map_err(anyhow::Error::msg)
+    Ok(trades)
 }
 
 fn markdown(report: &PublicReport) -> String {
