@@ -423,7 +423,7 @@ pub(crate) async fn search(
 /// What the engine holds of a transaction id.
 enum Held {
     /// The engine has it: its view and parties.
-    Here(TransactionView, Vec<ParticipantId>),
+    Here(Box<TransactionView>, Vec<ParticipantId>),
     /// Below the next id but gone: finished and let go by a bounded engine
     /// (docs/memory.md); the history database has it.
     LetGo,
@@ -433,7 +433,10 @@ enum Held {
 
 fn held(registry: &ets_registry::Registry, id: u64) -> Held {
     match transaction_view(registry, TransactionId(id)) {
-        Ok(view) => Held::Here(view, transaction_parties(registry, TransactionId(id))),
+        Ok(view) => Held::Here(
+            Box::new(view),
+            transaction_parties(registry, TransactionId(id)),
+        ),
         Err(_) if id < registry.next_transaction_id().0 => Held::LetGo,
         Err(_) => Held::Never,
     }
@@ -495,7 +498,7 @@ pub(crate) async fn transaction(
         Err(refusal) => return refuse(&refusal),
     };
     let answer = match found {
-        Held::Here(view, parties) => Ok((view, parties)),
+        Held::Here(view, parties) => Ok((*view, parties)),
         Held::LetGo => let_go(&state, &reader, id).await,
         Held::Never => return not_found(&what),
     };
