@@ -1954,3 +1954,105 @@ fn representatives_propose_and_approve_a_trusted_account_from_the_account_page()
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(!bad.body.contains("<b>drop"), "{}", bad.body);
 }
+
+#[test]
+fn the_pending_table_search_results_and_inbox_download_as_csv_for_their_user() {
+    // Goal: the dashboard's "awaiting approval" table, the search results
+    // and the inbox each download the same rows the page shows, to the same
+    // person only: rep B sees the transfer rep A proposed and may approve
+    // it; the recipient decides nothing; a verifier finds nothing.
+
+    let server = start();
+    let rep_a = sign_in(&server, "rep-a");
+    let home = get(&server, Some(&rep_a), "/ui");
+    let fields = [
+        ("csrf", hidden_value(&home.body, "csrf")),
+        ("request_id", hidden_value(&home.body, "request_id")),
+        ("from", "100".to_owned()),
+        ("to", "200".to_owned()),
+        ("unit", "CEA-2021".to_owned()),
+        ("quantity", "7".to_owned()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sent = post(&server, Some(&rep_a), "/ui/transfer", &fields);
+    assert!(sent.body.contains("awaiting_approval"), "{}", sent.body);
+    let rep_b = sign_in(&server, "rep-b");
+    let home = get(&server, Some(&rep_b), "/ui");
+    assert!(home.body.contains("/ui/pending.csv"), "{}", home.body);
+    let pending = get(&server, Some(&rep_b), "/ui/pending.csv");
+    assert_eq!(pending.status, 200, "{}", pending.body);
+    let lines: Vec<&str> = pending.body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "transaction,kind,unit,quantity,from_account,to_account,proposer,approvals,approvals_required,you_may"
+    );
+    let row = lines
+        .iter()
+        .find(|line| line.contains(",CEA-2021,7,100,200,10,"))
+        .unwrap_or_else(|| panic!("no pending row in {}", pending.body));
+    assert!(row.ends_with(",approve reject"), "{row}");
+    let id = row.split(',').next().unwrap().to_owned();
+
+    let inbox = get(&server, Some(&rep_b), "/ui/inbox.csv");
+    assert_eq!(inbox.status, 200, "{}", inbox.body);
+    assert!(
+        inbox
+            .body
+            .starts_with("kind,transaction,account,entity,scheme,year,due_utc,summary,link\r\n")
+    );
+    assert!(
+        inbox
+            .body
+            .lines()
+            .any(|line| line.starts_with(&format!("approval_awaited,{id},100,"))),
+        "{}",
+        inbox.body
+    );
+
+    let search = get(&server, Some(&rep_b), &format!("/ui/search.csv?q={id}"));
+    assert_eq!(search.status, 200, "{}", search.body);
+    assert!(search.body.starts_with("what,found,details,link\r\n"));
+    assert!(
+        search
+            .body
+            .contains(&format!("transaction,Transaction {id},")),
+        "{}",
+        search.body
+    );
+    let marked = get(
+        &server,
+        Some(&rep_b),
+        "/ui/search.csv?q=%3Dcmd%7C%27%20%2FC%20calc%27",
+    );
+    assert_eq!(marked.status, 200, "{}", marked.body);
+    assert_eq!(marked.body.lines().count(), 1, "{}", marked.body);
+
+    // The fund, the recipient, sees the transfer listed as its dashboard
+    // does, with nothing it may decide; its inbox holds nothing.
+    let fund = sign_in(&server, "fund");
+    let theirs = get(&server, Some(&fund), "/ui/pending.csv");
+    assert!(
+        theirs
+            .body
+            .contains(&format!("{id},transfer,CEA-2021,7,100,200,10,,2,\r\n")),
+        "{}",
+        theirs.body
+    );
+    let page = get(&server, Some(&fund), "/ui/inbox.csv");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.body.lines().count(), 1, "{}", page.body);
+    let verifier = sign_in(&server, "verifier");
+    let hidden = get(&server, Some(&verifier), &format!("/ui/search.csv?q={id}"));
+    assert_eq!(hidden.status, 200, "{}", hidden.body);
+    assert!(
+        !hidden.body.contains(&format!("Transaction {id}")),
+        "{}",
+        hidden.body
+    );
+    // Signed out: to the login page, no rows.
+    for path in ["/ui/pending.csv", "/ui/inbox.csv", "/ui/search.csv?q=1"] {
+        let page = get(&server, None, path);
+        assert!(!page.body.contains("CEA-2021"), "{path}: {}", page.body);
+        assert_ne!(page.status, 200, "{path}");
+    }
+}

@@ -613,3 +613,100 @@ fn bad_settings_are_refused_with_the_setting_named() {
         "calendar_not_covered",
     );
 }
+
+/// Asks `may_decide` and then the engine itself, and checks both agree: an
+/// accepted question means an accepted command, a refusal the same code.
+fn decide_agrees(
+    h: &mut Harness,
+    at: Timestamp,
+    who: ParticipantId,
+    id: TransactionId,
+    decision: Decision,
+) {
+    let asked = h.registry.may_decide(id, who, decision);
+    let command = match decision {
+        Decision::Approve => RegistryCommand::Approve { transaction: id },
+        Decision::Reject => RegistryCommand::Reject { transaction: id },
+        Decision::Withdraw => RegistryCommand::Withdraw { transaction: id },
+    };
+    match asked {
+        Ok(()) => {
+            h.ok(at, who, command);
+        }
+        Err(error) => h.refused(at, who, command, error.code()),
+    }
+}
+
+#[test]
+fn approvers_include_additional_representatives_but_never_the_proposer() {
+    let mut h = harness();
+    let set = RegistryCommand::SetAdditionalRepresentatives {
+        account: SELLER_ACCOUNT,
+        representatives: vec![SELLER_AAR],
+    };
+    h.ok(cet(2025, 3, 3, 9, 0), ADMIN, set);
+    let at = cet(2025, 3, 4, 11, 0);
+    let (id, _) = h.transfer(at, SELLER, 10);
+    assert_eq!(h.registry.approvers(id), vec![SELLER_2, SELLER_AAR]);
+    // The proposer may not approve its own proposal, but may withdraw it.
+    assert_eq!(
+        h.registry
+            .may_decide(id, SELLER, Decision::Approve)
+            .unwrap_err()
+            .code(),
+        "self_approval"
+    );
+    assert_eq!(
+        h.registry.decisions(id, SELLER),
+        vec![Decision::Reject, Decision::Withdraw]
+    );
+    // The additional representative approves only.
+    assert_eq!(
+        h.registry.decisions(id, SELLER_AAR),
+        vec![Decision::Approve]
+    );
+    assert!(h.registry.decisions(id, STRANGER).is_empty());
+    // Once signed, the second representative is no longer asked.
+    h.ok(at, SELLER_2, RegistryCommand::Approve { transaction: id });
+    assert_eq!(h.registry.approvers(id), vec![SELLER_AAR]);
+    assert_eq!(
+        h.registry
+            .may_decide(id, SELLER_2, Decision::Approve)
+            .unwrap_err()
+            .code(),
+        "already_approved"
+    );
+    h.ok(at, SELLER_AAR, RegistryCommand::Approve { transaction: id });
+    // Delayed now: nobody approves any more; a representative may still cancel it.
+    assert_eq!(h.status(id), TransactionStatus::Delayed);
+    assert!(h.registry.approvers(id).is_empty());
+    assert_eq!(h.registry.decisions(id, SELLER_2), vec![Decision::Withdraw]);
+}
+
+#[test]
+fn may_decide_answers_as_the_engine_does_for_additional_representatives() {
+    let mut h = harness();
+    let set = RegistryCommand::SetAdditionalRepresentatives {
+        account: SELLER_ACCOUNT,
+        representatives: vec![SELLER_AAR],
+    };
+    h.ok(cet(2025, 3, 3, 9, 0), ADMIN, set);
+    let at = cet(2025, 3, 4, 11, 0);
+    let (id, _) = h.transfer(at, SELLER, 10);
+    // The additional representative cannot reject nor withdraw: both refused alike.
+    let refused = h.registry.may_decide(id, SELLER_AAR, Decision::Reject);
+    assert!(
+        refused.is_err(),
+        "an additional representative only approves"
+    );
+    decide_agrees(&mut h, at, SELLER_AAR, id, Decision::Reject);
+    decide_agrees(&mut h, at, SELLER_AAR, id, Decision::Withdraw);
+    decide_agrees(&mut h, at, SELLER, id, Decision::Approve);
+    decide_agrees(&mut h, at, STRANGER, id, Decision::Approve);
+    assert_eq!(h.status(id), TransactionStatus::AwaitingApproval);
+    // Accepted questions are accepted commands: approve, then the proposer rejects another.
+    decide_agrees(&mut h, at, SELLER_AAR, id, Decision::Approve);
+    let (other, _) = h.transfer(at, SELLER, 5);
+    decide_agrees(&mut h, at, SELLER, other, Decision::Reject);
+    assert_eq!(h.status(other), TransactionStatus::Rejected);
+}

@@ -2,10 +2,11 @@
 //! and books (`/ui/market.csv`, public like the page), the administrator's
 //! account list (`/ui/admin/accounts.csv`, one line per account and unit
 //! held) and an account's holdings (`/ui/accounts/{id}/holdings.csv`, for
-//! those who may see the account).
+//! those who may see the account) and the dashboard's table of what awaits
+//! approval (`/ui/pending.csv`, the signed-in user's rows).
 
 use super::csv;
-use super::view::{self, AccountRow};
+use super::view::{self, AccountRow, PendingRow};
 use super::{UiState, problem, read, signed_in, to_login};
 use crate::users::Role;
 use axum::extract::{Path, State};
@@ -191,6 +192,64 @@ pub(crate) async fn holdings(
             "/ui",
         ),
     }
+}
+
+/// The dashboard's "awaiting approval" rows, with what the user may decide.
+fn pending_rows(pending: &[PendingRow]) -> Vec<Vec<String>> {
+    let numbers = |values: &[u64]| {
+        values
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    pending
+        .iter()
+        .map(|row| {
+            vec![
+                row.id.to_string(),
+                row.kind.to_owned(),
+                row.unit.clone(),
+                row.quantity.to_string(),
+                row.from.to_string(),
+                row.to.to_string(),
+                row.proposer.to_string(),
+                numbers(&row.approvals),
+                row.approvals_required.to_string(),
+                row.decisions.join(" "),
+            ]
+        })
+        .collect()
+}
+
+const PENDING_HEADER: [&str; 10] = [
+    "transaction",
+    "kind",
+    "unit",
+    "quantity",
+    "from_account",
+    "to_account",
+    "proposer",
+    "approvals",
+    "approvals_required",
+    "you_may",
+];
+
+/// `GET /ui/pending.csv`: the rows of the dashboard's table, for its user.
+pub(crate) async fn pending(State(state): State<UiState>, headers: HeaderMap) -> Response {
+    let Some(user) = signed_in(&state, &headers) else {
+        return to_login();
+    };
+    let principal = user.principal.clone();
+    let dashboard = match read(&state, move |engine| view::dashboard(engine, &principal)).await {
+        Ok(dashboard) => dashboard,
+        Err(response) => return response,
+    };
+    csv::download(
+        "pending.csv",
+        &PENDING_HEADER,
+        &pending_rows(&dashboard.pending),
+    )
 }
 
 #[cfg(test)]

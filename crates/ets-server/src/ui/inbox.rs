@@ -6,7 +6,7 @@
 //! the page where it is dealt with.
 
 use super::page::{Viewer, layout};
-use super::{UiState, html, problem, read_store, signed_in, to_login};
+use super::{UiState, csv, html, problem, read_store, signed_in, to_login};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +32,52 @@ pub(crate) async fn page(State(state): State<UiState>, headers: HeaderMap) -> Re
         Err(response) => return response,
     };
     html(StatusCode::OK, render(&user.viewer(), &view))
+}
+
+/// `GET /ui/inbox.csv`: the items the inbox page lists, one line each.
+pub(crate) async fn download(State(state): State<UiState>, headers: HeaderMap) -> Response {
+    let Some(user) = signed_in(&state, &headers) else {
+        return to_login();
+    };
+    let participant = ParticipantId(user.principal.participant.0);
+    let view = match read_store(&state, move |store| {
+        ets_api::inbox(store.engine(), participant, crate::http::server_now(store))
+    })
+    .await
+    {
+        Ok(view) => view,
+        Err(response) => return response,
+    };
+    let number = |value: Option<u64>| value.map_or_else(String::new, |n| n.to_string());
+    let rows: Vec<Vec<String>> = view
+        .items
+        .iter()
+        .map(|item| {
+            vec![
+                kind_name(item),
+                number(item.transaction),
+                number(item.account),
+                number(item.entity),
+                item.scheme.clone().unwrap_or_default(),
+                item.year.map_or_else(String::new, |year| year.to_string()),
+                item.due.clone().unwrap_or_default(),
+                item.summary.clone(),
+                item.link.clone(),
+            ]
+        })
+        .collect();
+    let header_row = [
+        "kind",
+        "transaction",
+        "account",
+        "entity",
+        "scheme",
+        "year",
+        "due_utc",
+        "summary",
+        "link",
+    ];
+    csv::download("inbox.csv", &header_row, &rows)
 }
 
 /// `GET /ui/inbox/stream`: the signed-in person's inbox events.
@@ -60,11 +106,16 @@ pub(crate) async fn script() -> Response {
         .into_response()
 }
 
-fn item(item: &InboxItem) -> Markup {
-    let kind = serde_json::to_value(item.kind)
+/// The item's kind as the API names it (`approval`, `deadline_near`, ...).
+fn kind_name(item: &InboxItem) -> String {
+    serde_json::to_value(item.kind)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn item(item: &InboxItem) -> Markup {
+    let kind = kind_name(item);
     html! {
         li data-key=(item.key) data-kind=(kind) {
             a href=(item.link) { (item.summary) }
@@ -79,6 +130,7 @@ fn render(viewer: &Viewer<'_>, view: &InboxView) -> Markup {
         ul #inbox {
             @for entry in &view.items { (item(entry)) }
         }
+        p { a #inbox-csv href="/ui/inbox.csv" download { "Download the listed items (CSV)" } }
         @if view.left_out > 0 {
             p.notice { (view.left_out) " more items are not listed." }
         }

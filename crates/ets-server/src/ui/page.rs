@@ -247,6 +247,7 @@ fn pending_table(viewer: &Viewer<'_>, nonces: &mut Nonces, pending: &[PendingRow
             p.muted { "Nothing awaits approval." }
         } @else {
             div.scroll {
+                p { a #download-pending href="/ui/pending.csv" download { "Download (CSV)" } }
                 table #pending {
                     thead { tr { th { "Id" } th { "What" } th.num { "Quantity" } th { "From → to" } th { "Signed" } th { "Decide" } } }
                     tbody {

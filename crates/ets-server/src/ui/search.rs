@@ -6,10 +6,10 @@
 //! The term is shown escaped and reaches the history only as a bound
 //! parameter; a page beyond the results' end is refused with a message.
 
-use super::history;
 use super::page::{layout, moment, tonnes};
 use super::pager::{self, Pager, Query};
 use super::{SignedIn, UiState, problem, read, signed_in, to_login};
+use super::{csv, history};
 use crate::users::Principal;
 use axum::extract::{Query as QueryOf, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -203,6 +203,49 @@ pub(crate) async fn page(
     super::html(StatusCode::OK, layout("Search", Some(&viewer), &body))
 }
 
+/// `GET /ui/search.csv?q=...`: every result of the search page (all pages),
+/// within what the signed-in user may see.
+pub(crate) async fn download(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    QueryOf(query): QueryOf<Query>,
+) -> Response {
+    let Some(user) = signed_in(&state, &headers) else {
+        return to_login();
+    };
+    let term = query.get("q").map_or("", |text| text.trim()).to_owned();
+    if term.chars().count() > TERM_MAX_CHARS {
+        let message = format!("a search term has at most {TERM_MAX_CHARS} characters");
+        return problem(
+            StatusCode::BAD_REQUEST,
+            Some(&user.viewer()),
+            "bad_query",
+            &message,
+            "/ui/search",
+        );
+    }
+    let hits = if term.is_empty() {
+        Vec::new()
+    } else {
+        match find(&state, &user, &term).await {
+            Ok(hits) => hits,
+            Err(response) => return response,
+        }
+    };
+    let rows: Vec<Vec<String>> = hits
+        .iter()
+        .map(|hit| {
+            vec![
+                hit.kind.to_owned(),
+                hit.title.clone(),
+                hit.detail.clone(),
+                hit.link.clone(),
+            ]
+        })
+        .collect();
+    csv::download("search.csv", &["what", "found", "details", "link"], &rows)
+}
+
 async fn find(state: &UiState, user: &SignedIn, term: &str) -> Result<Vec<Hit>, Response> {
     let principal = user.principal.clone();
     let owned = term.to_owned();
@@ -227,6 +270,7 @@ fn render(term: &str, pager: &Pager, query: &Query, hits: &[Hit]) -> Markup {
         }
         @if !term.is_empty() {
             (pager.nav("/ui/search", query, "pager-top"))
+            p { a #search-csv href=(pager::address("/ui/search.csv", query, None)) download { "Download all results (CSV)" } }
             @if hits.is_empty() {
                 p.muted #no-results { "Nothing found for “" (term) "”." }
             } @else {
