@@ -7,8 +7,7 @@
 
 use super::csv;
 use super::view::{self, AccountRow, PendingRow};
-use super::{UiState, problem, read, signed_in, to_login};
-use crate::users::Role;
+use super::{UiState, administrator, problem, read, signed_in, to_login};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -126,17 +125,8 @@ const ACCOUNT_HEADER: [&str; 11] = [
 
 /// `GET /ui/admin/accounts.csv`: for the administrator, every account listed on the page.
 pub(crate) async fn admin_accounts(State(state): State<UiState>, headers: HeaderMap) -> Response {
-    let Some(user) = signed_in(&state, &headers) else {
-        return to_login();
-    };
-    if user.principal.role != Role::Administrator {
-        return problem(
-            StatusCode::FORBIDDEN,
-            Some(&user.viewer()),
-            "role_forbids",
-            "the account list is for users with the role administrator",
-            "/ui",
-        );
+    if let Err(response) = administrator(&state, &headers, "the account list") {
+        return response;
     }
     let overview = match read(&state, view::admin_overview).await {
         Ok(overview) => overview,

@@ -206,6 +206,25 @@ fn signed_in(state: &UiState, headers: &HeaderMap) -> Option<SignedIn> {
     })
 }
 
+/// The signed-in administrator; anyone else gets the login page or a 403
+/// `role_forbids` naming `what` ("the administration page").
+fn administrator(state: &UiState, headers: &HeaderMap, what: &str) -> Result<SignedIn, Response> {
+    let Some(user) = signed_in(state, headers) else {
+        return Err(to_login());
+    };
+    if user.principal.role != Role::Administrator {
+        let message = format!("{what} is for users with the role administrator");
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            Some(&user.viewer()),
+            "role_forbids",
+            &message,
+            "/ui",
+        ));
+    }
+    Ok(user)
+}
+
 fn html(status: StatusCode, markup: maud::Markup) -> Response {
     (status, Html(markup.into_string())).into_response()
 }
@@ -774,18 +793,10 @@ async fn account(
 }
 
 async fn admin(State(state): State<UiState>, headers: HeaderMap) -> Response {
-    let Some(user) = signed_in(&state, &headers) else {
-        return to_login();
+    let user = match administrator(&state, &headers, "the administration page") {
+        Ok(user) => user,
+        Err(response) => return response,
     };
-    if user.principal.role != Role::Administrator {
-        return problem(
-            StatusCode::FORBIDDEN,
-            Some(&user.viewer()),
-            "role_forbids",
-            "the administration page is for users with the role administrator",
-            "/ui",
-        );
-    }
     let overview = match read(&state, view::admin_overview).await {
         Ok(overview) => overview,
         Err(response) => return response,
