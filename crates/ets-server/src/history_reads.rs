@@ -437,7 +437,8 @@ fn held(registry: &ets_registry::Registry, id: u64) -> Held {
             Box::new(view),
             transaction_parties(registry, TransactionId(id)),
         ),
-        Err(_) if id < registry.next_transaction_id().0 => Held::LetGo,
+        // Ids start at 1: only 1..next can have been issued and let go.
+        Err(_) if (1..registry.next_transaction_id().0).contains(&id) => Held::LetGo,
         Err(_) => Held::Never,
     }
 }
