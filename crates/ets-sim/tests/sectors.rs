@@ -169,6 +169,22 @@ fn four_sectors_2025_trade_one_cea_and_close_with_their_own_rulebooks() {
     let mut sector_accounts = Vec::new();
     for (scheme, firms, results) in sector_results(engine, &scenario, 20) {
         assert_eq!(results.len(), firms.len(), "{scheme}");
+        // The engine allocated them (AllocateSector): the closed results carry the
+        // allocation, and the sector roughly balances (half a tonne of rounding a firm).
+        let allocated: u64 = results.iter().map(|r| r.allocation.tonnes()).sum();
+        let verified: u64 = results
+            .iter()
+            .filter_map(|r| r.verified_emissions)
+            .map(|v| v.tonnes())
+            .sum();
+        assert!(
+            allocated > 0,
+            "{scheme}: the engine's results show the allocation"
+        );
+        assert!(
+            allocated.abs_diff(verified) <= firms.len() as u64,
+            "{scheme}: {allocated} vs {verified}"
+        );
         let rulebook = Rulebook::load(&repo(&format!("schemes/{scheme}.toml"))).expect("rulebook");
         let rules = rulebook.sector_allocation().expect("sector rules");
         for firm in &firms {
@@ -208,6 +224,11 @@ fn in_2024_sector_firms_get_their_emissions_and_comply_without_trading() {
     engine.check_invariants().expect("registry invariants hold");
     for (scheme, _, results) in sector_results(&engine, &scenario, 20) {
         for line in &results {
+            assert_eq!(
+                line.verified_emissions,
+                Some(line.allocation),
+                "{scheme}: allocated by the engine"
+            );
             assert_eq!(
                 line.status,
                 ets_engine::compliance::EntityStatus::Compliant,
