@@ -6,7 +6,7 @@ use super::window::Window;
 use super::{
     Agent, Book, FLOOR_ACCOUNT, FLOOR_DESK, INSTITUTION_BASE, MarketInput, price, yuan_to_ticks,
 };
-use crate::scenario::{Design, Participation, Rng, TradingDesign};
+use crate::scenario::{Design, Participation, Rng, Trading as TradingParams, TradingDesign};
 use crate::year::{
     ADMIN, Driver, EXCHANGE_OPERATOR, FEE_ACCOUNT, Sink, code, entity_account, entity_participant,
     exchange, registry,
@@ -163,6 +163,9 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
         } else if surplus > 0 {
             agent.holder = rng.chance(trading.hold_share);
             agent.sell_left = (surplus as f64 * rng.range(trading.sell_fraction)).floor() as u64;
+            agent.bank_ask = bank_ask(firm.expected_price, input.expected_growth, trading, rng);
+            agent.must_sell = input.must_sell.get(i).copied().unwrap_or(0).min(surplus);
+            agent.sell_left = agent.sell_left.max(agent.must_sell);
             // Sellers are in the market before the intermediate deadline's last days,
             // when the buyers that owe its share must buy.
             let start = draw_start(input, window, rng, false);
@@ -173,6 +176,20 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
         agents.push(agent);
     }
     agents
+}
+
+/// A long firm's banking decision: with its cost of carry `h` drawn from
+/// `[0, 2 x carry_cost]`, it banks when the price it expects later, `value x (1 + growth)`,
+/// discounted at `h`, beats `value`, and then asks at least that discounted price.
+/// Returns the ask floor, yuan/t (0 = it does not bank; no draw when no rise is expected,
+/// so runs without expectations across years are unchanged).
+pub(super) fn bank_ask(value: f64, growth: f64, trading: &TradingParams, rng: &mut Rng) -> f64 {
+    if growth <= 0.0 {
+        return 0.0;
+    }
+    let carry = rng.unit() * 2.0 * trading.carry_cost;
+    let later = value * (1.0 + growth) / (1.0 + carry);
+    if later > value { later } else { 0.0 }
 }
 
 /// The trading day a firm starts on: early buyers in the early part of the window,
