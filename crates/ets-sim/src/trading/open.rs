@@ -309,3 +309,41 @@ fn open_trading_account<S: Sink>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Share of 2,000 long firms that bank, with `growth` expected and `carry_cost`.
+    fn bankers(growth: f64, carry_cost: f64) -> f64 {
+        let trading = TradingParams {
+            carry_cost,
+            ..TradingParams::default()
+        };
+        let mut rng = Rng::new(42);
+        let n = 2_000;
+        let banking = (0..n)
+            .filter(|_| bank_ask(50.0, growth, &trading, &mut rng) > 0.0)
+            .count();
+        banking as f64 / f64::from(n)
+    }
+
+    #[test]
+    fn a_higher_expected_rise_makes_more_firms_bank() {
+        assert_eq!(bankers(0.0, 0.1), 0.0, "no rise expected, nobody banks");
+        let (low, high) = (bankers(0.05, 0.1), bankers(0.15, 0.1));
+        assert!(low > 0.1 && high > low, "{low} {high}");
+        assert_eq!(bankers(0.25, 0.1), 1.0, "a rise above every cost of carry");
+        assert!(bankers(0.05, 0.3) < low, "a dearer carry, fewer bankers");
+    }
+
+    #[test]
+    fn a_banker_asks_the_discounted_later_price() {
+        let trading = TradingParams {
+            carry_cost: 0.0,
+            ..TradingParams::default()
+        };
+        let ask = bank_ask(50.0, 0.2, &trading, &mut Rng::new(1));
+        assert!((ask - 60.0).abs() < 1e-9, "{ask}");
+    }
+}
