@@ -4,11 +4,12 @@
 //! ```sh
 //! cargo run --release -p ets-sim --example fit -- scenarios/cn-power-2019-2025.toml [ENTITIES]
 //! cargo run --release -p ets-sim --example fit -- scenarios/cn-power-2019-2025.toml 2200 \
-//!     --check PREMIUM CARRY URGENCY
+//!     --check PREMIUM CARRY HOLD
 //! ```
 //!
-//! The procedure: a grid over `[trading] tightening_premium`, `carry_cost` and `urgency`
-//! (set in every period), each point run in memory on the chain's periods up to the last
+//! The procedure: a grid over `[trading] tightening_premium`, `carry_cost` and `hold_share`
+//! (set in every period; `urgency` stays the scenarios' 0.15, the best of 0.15, 0.3 and 0.5
+//! at every point of a first grid), each point run in memory on the chain's periods up to the last
 //! one that settles in a calibration year's window plus the next (so that window foresees
 //! the next rulebook), with `ENTITIES` firms (default 300). Its loss is the sum over the
 //! calibration years (`role = "calibration"` in the chain) with simulated trading of the
@@ -19,15 +20,15 @@
 use ets_sim::multiyear::{Chain, MarketYear, PublishedYear, Role, market_years, run_in_memory};
 use std::path::PathBuf;
 
-/// The grid: tightening premium (per point), mean cost of carry, urgency.
-const PREMIUMS: [f64; 4] = [0.0, 0.03, 0.06, 0.12];
+/// The grid: tightening premium (per point), mean cost of carry, hold share.
+const PREMIUMS: [f64; 3] = [0.03, 0.06, 0.12];
 const CARRY_COSTS: [f64; 2] = [0.05, 0.15];
-const URGENCIES: [f64; 3] = [0.15, 0.3, 0.5];
+const HOLD_SHARES: [f64; 3] = [0.2, 0.5, 0.8];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(path) = args.first() else {
-        anyhow::bail!("usage: fit CHAIN.toml [ENTITIES] [--check PREMIUM CARRY URGENCY]");
+        anyhow::bail!("usage: fit CHAIN.toml [ENTITIES] [--check PREMIUM CARRY HOLD]");
     };
     let full = Chain::load(&PathBuf::from(path))?;
     let entities: u32 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(300);
@@ -63,14 +64,14 @@ fn main() -> anyhow::Result<()> {
     }
     let calibration = truncated(&chain);
     let mut best: Option<([f64; 3], f64)> = None;
-    println!("premium carry_cost urgency loss");
+    println!("premium carry_cost hold_share loss");
     for premium in PREMIUMS {
         for carry in CARRY_COSTS {
-            for urgency in URGENCIES {
-                let point = [premium, carry, urgency];
+            for hold in HOLD_SHARES {
+                let point = [premium, carry, hold];
                 let years = run(&calibration, point)?;
                 let l = loss(&calibration.published, &years, scale);
-                println!("{premium} {carry} {urgency} {l:.4}");
+                println!("{premium} {carry} {hold} {l:.4}");
                 if best.is_none_or(|(_, b)| l < b) {
                     best = Some((point, l));
                 }
@@ -79,7 +80,7 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some((point, l)) = best {
         println!(
-            "best: tightening_premium = {}, carry_cost = {}, urgency = {} (loss {l:.4})",
+            "best: tightening_premium = {}, carry_cost = {}, hold_share = {} (loss {l:.4})",
             point[0], point[1], point[2]
         );
     }
@@ -108,12 +109,12 @@ fn truncated(chain: &Chain) -> Chain {
 }
 
 /// Runs `chain` with the parameters of `point` set in every period.
-fn run(chain: &Chain, [premium, carry, urgency]: [f64; 3]) -> anyhow::Result<Vec<MarketYear>> {
+fn run(chain: &Chain, [premium, carry, hold]: [f64; 3]) -> anyhow::Result<Vec<MarketYear>> {
     let mut chain = chain.clone();
     for period in &mut chain.periods {
         period.trading.tightening_premium = premium;
         period.trading.carry_cost = carry;
-        period.trading.urgency = urgency;
+        period.trading.hold_share = hold;
     }
     let (outcome, _) = run_in_memory(&chain)?;
     Ok(market_years(&outcome.trades))
