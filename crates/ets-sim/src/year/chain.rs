@@ -102,16 +102,17 @@ pub fn run_chain<S: Sink>(
     let mut results = Vec::new();
     let mut closes = Vec::new();
     let mut last_close: Option<f64> = None;
+    let growth = super::foresight::step_growths(periods, &steps)?;
     for (step, range) in steps.iter().enumerate() {
         let adapted: Vec<Scenario> = periods[range.clone()]
             .iter()
-            .map(|scenario| expecting(scenario, last_close))
+            .map(|scenario| expecting(scenario, last_close, growth[step]))
             .collect();
         let mut group = adapted
             .iter()
             .map(|scenario| Period::new(scenario, options))
             .collect::<Result<Vec<_>>>()?;
-        let market = run_step(&mut driver, &mut group, &mut rng)?;
+        let market = run_step(&mut driver, &mut group, growth[step], &mut rng)?;
         for period in &group {
             let closed = close::close_year(&mut driver, &period.facts)?;
             results.push(period_result(&period.facts, &closed, step));
@@ -138,12 +139,13 @@ pub fn run_chain<S: Sink>(
     })
 }
 
-/// `scenario` as a later step sees it: listing at, and expecting, the last close seen.
-fn expecting(scenario: &Scenario, last_close: Option<f64>) -> Scenario {
+/// `scenario` as a later step sees it: listing at the last close seen, and expecting it
+/// raised by `growth` (the premium of a known tightening, `foresight::step_growths`).
+fn expecting(scenario: &Scenario, last_close: Option<f64>, growth: f64) -> Scenario {
     let mut adapted = scenario.clone();
     if let Some(close) = last_close.filter(|close| *close > 0.0) {
         adapted.market.price_mean = close;
-        adapted.abatement.expected_price = close;
+        adapted.abatement.expected_price = close * (1.0 + growth);
     }
     adapted
 }
@@ -197,6 +199,7 @@ fn steps(timelines: &[super::Timeline]) -> Result<Vec<std::ops::Range<usize>>> {
 fn run_step<S: Sink>(
     driver: &mut Driver<'_, S>,
     group: &mut [Period<'_>],
+    growth: f64,
     rng: &mut Rng,
 ) -> Result<trading::MarketOutcome> {
     for period in group.iter() {
@@ -216,7 +219,7 @@ fn run_step<S: Sink>(
             obligations::sell_offsets(driver, &period.facts, entities, supply, &mut positions)?;
         period.positions = Some(positions);
     }
-    trade_step(driver, group, rng)
+    trade_step(driver, group, growth, rng)
 }
 
 /// The step's window: the market on the firms' positions over all its periods, and
@@ -224,6 +227,7 @@ fn run_step<S: Sink>(
 fn trade_step<S: Sink>(
     driver: &mut Driver<'_, S>,
     group: &[Period<'_>],
+    growth: f64,
     rng: &mut Rng,
 ) -> Result<trading::MarketOutcome> {
     let last = group.last().context("an empty step")?;
@@ -248,6 +252,13 @@ fn trade_step<S: Sink>(
         })
         .collect::<Result<Vec<_>>>()?;
     let timeline = &last.facts.timeline;
+    let must_sell = super::foresight::forced_sales(
+        driver.sink.engine(),
+        group
+            .iter()
+            .map(|p| (&p.facts, &p.abatement.population.entities[..])),
+        &combined.surplus,
+    );
     let input = trading::MarketInput {
         scenario: last.facts.scenario,
         clearing_price: last.abatement.clearing_price,
@@ -259,6 +270,8 @@ fn trade_step<S: Sink>(
         timeline,
         class: allowance(latest)?,
         auction_volume: 0,
+        expected_growth: growth,
+        must_sell: &must_sell,
     };
     for (k, deadline) in timeline.intermediate_deadlines().iter().enumerate() {
         if deadline.last_trading_day.is_none() {
