@@ -87,7 +87,9 @@ pub fn sector_years(scenario: &Scenario, first_index: u32) -> Result<Vec<SectorY
     Ok(years)
 }
 
-/// Sets up every sector's period at `at_ms` (opening its firms' accounts).
+/// Sets up every sector's period at `at_ms`, opening its firms' participants and
+/// accounts when the store does not hold them yet (the first period of a sector in a
+/// chain; the same firms keep their accounts from year to year).
 ///
 /// # Errors
 /// When a command or a formula refuses.
@@ -98,7 +100,16 @@ pub(crate) fn set_up_all<S: Sink>(
     at_ms: i64,
 ) -> Result<()> {
     for sector in sectors.iter_mut() {
-        let set_up = set_up_period(driver, &sector.period(year), at_ms, true)?;
+        let open = sector.firms.first().is_some_and(|firm| {
+            let participant = crate::year::entity_participant(firm.index);
+            driver
+                .sink
+                .engine()
+                .registry()
+                .participant(participant)
+                .is_err()
+        });
+        let set_up = set_up_period(driver, &sector.period(year), at_ms, open)?;
         sector.set_up = set_up;
     }
     Ok(())

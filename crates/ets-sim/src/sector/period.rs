@@ -329,9 +329,9 @@ pub(crate) fn obligations_and_holdings<S: Sink>(
     Ok((obligations, holdings))
 }
 
-/// Each firm surrenders what it holds of the year's class up to its obligation, at
-/// `surrender_ms` (before any sector's year closes: a close moves the clock past the
-/// deadline).
+/// Each firm surrenders up to its obligation, at `surrender_ms` (before any sector's year
+/// closes: a close moves the clock past the deadline): the year's class first, then the
+/// other vintages its rulebook accepts, latest first (units banked in a chain).
 ///
 /// # Errors
 /// When a command is refused.
@@ -341,17 +341,23 @@ pub(crate) fn surrender<S: Sink>(
     surrender_ms: i64,
     price: Price,
 ) -> Result<()> {
-    let (obligations, holdings) = obligations_and_holdings(driver, period, price)?;
-    let class = period.class();
-    for ((firm, owed), holds) in period.firms.iter().zip(&obligations).zip(&holdings) {
-        let quantity = (*owed).min(*holds);
-        if quantity > 0 {
+    let (obligations, _) = obligations_and_holdings(driver, period, price)?;
+    let classes = surrender_order(period);
+    for (firm, owed) in period.firms.iter().zip(&obligations) {
+        let account = entity_account(firm.index);
+        let mut left = *owed;
+        for class in &classes {
+            let quantity = left.min(held(driver.sink.engine(), account, class));
+            if quantity == 0 {
+                continue;
+            }
+            left -= quantity;
             driver.defer(
                 entity_participant(firm.index),
                 surrender_ms,
                 registry(RegistryCommand::Surrender {
-                    from: entity_account(firm.index),
-                    class,
+                    from: account,
+                    class: *class,
                     quantity: Quantity::new(quantity),
                     compliance_year: period.year,
                 }),
@@ -360,6 +366,26 @@ pub(crate) fn surrender<S: Sink>(
     }
     driver.flush_phase("sector surrender")?;
     Ok(())
+}
+
+/// The classes a firm surrenders, in order: the year's, then the rulebook's other
+/// eligible vintages, latest first.
+fn surrender_order(period: &SectorPeriod<'_>) -> Vec<UnitClass> {
+    let mut vintages: Vec<_> = period
+        .rulebook
+        .surrender
+        .eligible_vintages
+        .iter()
+        .filter(|vintage| vintage.0 != period.year)
+        .copied()
+        .collect();
+    vintages.sort_unstable_by(|a, b| b.cmp(a));
+    std::iter::once(period.class())
+        .chain(vintages.into_iter().map(|vintage| UnitClass::Allowance {
+            scheme: period.rulebook.scheme.unit_code,
+            vintage,
+        }))
+        .collect()
 }
 
 /// Closes the sector's year at `close_ms` (after its last deadline) with the month's
