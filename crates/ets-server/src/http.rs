@@ -7,6 +7,7 @@
 use crate::access::{self, ParticipantKinds};
 use crate::auth::throttle::Throttle;
 use crate::auth::{UserDirectory, require_user};
+use crate::clock::ServerClock;
 use crate::history_reads;
 use crate::metrics::Metrics;
 use crate::rate::RateLimiter;
@@ -76,6 +77,8 @@ pub struct ServerState {
     pub basic_auth: bool,
     /// Each user's request and byte budget.
     pub rate: Arc<RateLimiter>,
+    /// The server's clock, for what reads take as now (the sequencer stamps with the same).
+    pub clock: ServerClock,
 }
 
 impl ServerState {
@@ -97,6 +100,7 @@ impl ServerState {
             kinds: Arc::default(),
             basic_auth: false,
             rate: Arc::default(),
+            clock: ServerClock::wall(),
         }
     }
 }
@@ -831,8 +835,8 @@ async fn reports(
 }
 
 /// The server's time for a read: its clock, never before the store's last stamp.
-pub(crate) fn server_now(store: &Store) -> ets_model::Timestamp {
-    ets_store::wall_clock_now().max(store.clock())
+pub(crate) fn server_now(clock: ServerClock, store: &Store) -> ets_model::Timestamp {
+    clock.now().max(store.clock())
 }
 
 /// What awaits the user's own participant (`ets_api::inbox`).
@@ -841,8 +845,9 @@ async fn inbox(
     Extension(principal): Extension<Principal>,
 ) -> Response {
     let participant = principal.participant;
+    let clock = state.clock;
     let read = enqueue_read(&state.jobs, move |store| {
-        ets_api::inbox(store.engine(), participant, server_now(store))
+        ets_api::inbox(store.engine(), participant, server_now(clock, store))
     })
     .await;
     match read {

@@ -878,11 +878,7 @@ impl Scenario {
             roadmap.validate()?;
         }
         let mac = &self.abatement.mac;
-        if mac
-            .windows(2)
-            .any(|w| w[1][0] <= w[0][0] || w[1][1] < w[0][1])
-            || mac.iter().any(|p| p[0] <= 0.0 || p[0] >= 1.0 || p[1] < 0.0)
-        {
+        if !crate::sector::abatement::mac_is_valid(mac) {
             return Err(Bad(
                 "abatement.mac".into(),
                 format!("{mac:?}"),

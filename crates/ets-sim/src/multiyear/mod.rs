@@ -1,4 +1,5 @@
-//! Multi-year runs: a chain file (`scenarios/cn-power-2019-2025.toml`) lists the
+//! Multi-year runs: a chain file (`scenarios/cn-power-2019-2025.toml`,
+//! `scenarios/cn-four-sectors-2019-2026.toml` with the industrial sectors) lists the
 //! compliance periods, each a single-period scenario with optional overrides; the
 //! chain runs them in ONE engine or journaled store (`year::run_chain`) and the report
 //! sets the simulated market of each calendar year beside the published one, marked
@@ -136,14 +137,24 @@ impl Chain {
         self
     }
 
-    /// The same chain with another entity count.
+    /// The same chain with another entity count; the sectors' firms and output scale with
+    /// it (a smaller market of the same shape, at least one firm a sector).
     #[must_use]
     pub fn with_entities(mut self, entities: u32) -> Chain {
+        let scale = f64::from(entities) / f64::from(self.header.entities.max(1));
         self.header.entities = entities;
         self.periods = self
             .periods
             .into_iter()
-            .map(|s| s.with_entities(entities))
+            .map(|s| {
+                let mut scenario = s.with_entities(entities);
+                for sector in &mut scenario.sectors {
+                    let firms = ((f64::from(sector.firms) * scale).round() as u32).max(1);
+                    sector.output_mt *= f64::from(firms) / f64::from(sector.firms);
+                    sector.firms = firms;
+                }
+                scenario
+            })
             .collect();
         self
     }

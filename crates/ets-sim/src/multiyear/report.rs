@@ -165,15 +165,16 @@ fn period_table(out: &mut String, run: &ChainRun) {
     let _ = writeln!(out, "## Compliance per period\n");
     let _ = writeln!(
         out,
-        "| period | step | verified Mt | allocation Mt | obligation Mt | surrendered Mt | compliant | shortfall |"
+        "| period | scheme | step | verified Mt | allocation Mt | obligation Mt | surrendered Mt | compliant | shortfall |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     let mt = |t: u64| t as f64 / 1e6;
     for p in &run.outcome.periods {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
             p.label,
+            p.scheme,
             p.step + 1,
             mt(p.verified),
             mt(p.allocation),
