@@ -326,6 +326,16 @@ pub fn abate(scenario: &Scenario) -> anyhow::Result<Abatement> {
     let free_factor = total * (1.0 - design.auction_share) / intensity.max(1) as f64;
     let response = OutputResponse::of(scenario);
     response.apply(&mut population, &firms, &foresight.allocations, free_factor);
+    // The intensity allocation follows output: recomputed on what the firms will produce,
+    // so a cap or an auction share scales the allocation the engine will make.
+    let intensity = if response.elasticity > 0.0 {
+        crate::year::foresight(scenario, &population.entities)?
+            .allocations
+            .iter()
+            .sum()
+    } else {
+        intensity
+    };
     apply(&mut population, &firms);
     Ok(Abatement {
         bau,

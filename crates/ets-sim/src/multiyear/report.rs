@@ -95,7 +95,28 @@ pub fn write_report(chain: &Chain, run: &ChainRun) -> String {
     market_table(&mut out, chain, &market_years(&outcome.trades));
     period_table(&mut out, run);
     inputs_and_outputs(&mut out);
+    fitted(&mut out, chain);
     out
+}
+
+/// The fitted behavioural parameters each period ran with.
+fn fitted(out: &mut String, chain: &Chain) {
+    let _ = writeln!(
+        out,
+        "Fitted behaviour per period (`[trading]` tightening_premium / carry_cost / hold_share): {}.\n",
+        chain
+            .periods
+            .iter()
+            .map(|p| {
+                let t = &p.trading;
+                format!(
+                    "{} {} / {} / {}",
+                    p.scenario.year, t.tightening_premium, t.carry_cost, t.hold_share
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
 }
 
 fn market_table(out: &mut String, chain: &Chain, simulated: &[MarketYear]) {
@@ -183,7 +204,7 @@ fn inputs_and_outputs(out: &mut String) {
          Inputs: the rulebooks (benchmarks, relief caps, borrowing, carry-over cap, deadlines); \
          each period scenario's population, MRV and behaviour parameters, among them the ones \
          fitted on the calibration years only (`[trading] tightening_premium`, `carry_cost`, \
-         `urgency`; docs/simulation.md, \"Fitting the behavioural parameters\"); the first \
+         `hold_share`; docs/simulation.md, \"Fitting the behavioural parameters\"); the first \
          window's listing reference price (`[market] price_mean`) and the firms' first expected \
          price (`[abatement] expected_price`). The published figures are not read by the run: \
          the calibration years' chose the fitted parameters (offline, `examples/fit.rs`), the \
