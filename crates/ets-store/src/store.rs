@@ -68,7 +68,8 @@ pub enum StoreError {
     /// holds no store, another version's or another writer's.
     #[error("{message}")]
     Database {
-        /// A stable code: `database_unreachable`, `database_credentials`, `not_a_store`,
+        /// A stable code: `database_unreachable`, `database_credentials`,
+        /// `database_read_only`, `database_disk_full`, `not_a_store`,
         /// `already_exists`, `unsupported_version`, `locked`, `fenced`, `database`.
         code: &'static str,
         /// What went wrong, naming the database (without its password).
@@ -349,10 +350,43 @@ impl Store {
         }
     }
 
-    /// Whether an I/O fault stopped the store (it refuses writes until reopened).
+    /// Whether an I/O fault stopped the store (it refuses writes until
+    /// reopened, or for a database store until [`Store::resume`] succeeds).
     #[must_use]
     pub fn is_faulted(&self) -> bool {
         self.faulted
+    }
+
+    /// Whether a faulted store can come back without reopening: its journal
+    /// is a database, which [`Store::resume`] reconnects to.
+    #[must_use]
+    pub fn can_resume(&self) -> bool {
+        self.journal.database_url().is_some()
+    }
+
+    /// Brings a store stopped by a fault of its database back: reconnects,
+    /// settles the failed batch by sequence and hash (durable after all, or
+    /// dropped: it was never acknowledged either way), rebuilds the engine
+    /// from the durable journal and accepts writes again. Does nothing when
+    /// the store is not faulted.
+    ///
+    /// # Errors
+    /// [`StoreError`] while the database is still away (try again later),
+    /// `fenced` when another writer took over (it never will), and
+    /// `store_faulted` for a file journal (reopen it instead).
+    pub fn resume(&mut self) -> Result<(), StoreError> {
+        if !self.faulted {
+            return Ok(());
+        }
+        self.journal.resume()?;
+        let durable_end = self.journal.stats().last_sequence;
+        self.engine = replay_durable(self.journal.as_ref(), durable_end)?;
+        self.faulted = false;
+        tracing::info!(
+            last_sequence = durable_end,
+            "store resumed after a database fault"
+        );
+        Ok(())
     }
 
     fn sequence(
