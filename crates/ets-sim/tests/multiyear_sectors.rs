@@ -140,3 +140,37 @@ fn roadmap_years_run_under_their_cap_auction_and_carry_the_reserve() {
         );
     }
 }
+
+/// Loads a chain written to a temporary folder beside copies of `scenarios/` paths.
+fn refused(period: &str) -> String {
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("chain.toml");
+    let text = format!("[chain]\nname = \"t\"\nseed = 1\nentities = 10\n\n[[period]]\n{period}\n",)
+        .replace("SCENARIOS", &scenarios.display().to_string());
+    std::fs::write(&path, text).expect("write");
+    format!("{:#}", Chain::load(&path).expect_err("refused"))
+}
+
+#[test]
+fn a_bad_roadmap_period_is_refused_naming_file_key_and_value() {
+    // Goal: a roadmap file that does not cover the period's year, one without a
+    // [roadmap], and an unknown key are refused with the chain file, the key and the value.
+    let outside = refused(
+        "scenario = \"SCENARIOS/cn-four-sectors-2026.toml\"\nroadmap = \"SCENARIOS/cn-roadmap-2027-2030.toml\"",
+    );
+    assert!(
+        outside.contains("chain.toml: period 1: roadmap")
+            && outside.contains("cn-roadmap-2027-2030.toml")
+            && outside.contains("2026"),
+        "{outside}"
+    );
+    let none = refused(
+        "scenario = \"SCENARIOS/cn-four-sectors-2027.toml\"\nroadmap = \"SCENARIOS/cn-power-2021.toml\"",
+    );
+    assert!(none.contains("has no [roadmap]"), "{none}");
+    let misspelt = refused(
+        "scenario = \"SCENARIOS/cn-four-sectors-2027.toml\"\nroadmaps = \"SCENARIOS/cn-roadmap-2027-2030.toml\"",
+    );
+    assert!(misspelt.contains("roadmaps"), "{misspelt}");
+}
