@@ -275,6 +275,7 @@ pub fn run_year_with<S: Sink>(
     let surrenders = surrender.commands;
     close::close_sectors(&mut driver, &facts, &sectors)?;
     let results = close::close_year(&mut driver, &facts)?;
+    driver.finish()?;
     let tallies = summary::Tallies {
         commands: driver.commands(),
         allocated,

@@ -123,6 +123,7 @@ pub fn run_chain<S: Sink>(
             .or(last_close);
         closes.push(last_close.unwrap_or(0.0));
     }
+    driver.finish()?;
     let engine = driver.sink.engine();
     let banked_at_end = population
         .entities
