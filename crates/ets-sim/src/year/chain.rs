@@ -152,6 +152,7 @@ pub fn run_chain<S: Sink>(
             .or(last_close);
         closes.push(last_close.unwrap_or(0.0));
     }
+    driver.finish()?;
     let engine = driver.sink.engine();
     let banked_at_end = (0..u32::try_from(lines).context("entity count")?)
         .map(|index| allowances_held(engine, super::entity_account(index), u16::MAX))
