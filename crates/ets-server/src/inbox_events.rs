@@ -192,3 +192,79 @@ fn report_events(
         push(events, verifier, &item);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::Topic;
+    use ets_engine::{Applied, Envelope};
+
+    /// When China's 2025 surrender deadline passes (2027-01-01T00:00+08:00).
+    const DEADLINE_MS: i64 = 1_798_732_800_000;
+
+    /// When its window opens.
+    const OPENS: Timestamp = Timestamp(DEADLINE_MS - ets_api::DEADLINE_NEAR_DAYS * DAY_MS);
+
+    /// An engine where participant 10 is covered by China's 2025 rulebook.
+    fn engine() -> Engine {
+        let toml = include_str!("../../../schemes/cn-power-2025.toml");
+        let lines = [
+            r#"{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}"#.to_owned(),
+            r#"{"request_id":2,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}"#.to_owned(),
+            r#"{"request_id":3,"requester":1,"command":"open_account","id":100,"kind":"operator_holding","holder":10,"representatives":[10]}"#.to_owned(),
+            serde_json::json!({"request_id":4,"requester":1,"command":"load_rulebook","source_name":"cn-power-2025.toml","toml":toml}).to_string(),
+            r#"{"request_id":5,"requester":1,"command":"register_entities","scheme":"cn-power-2025","entities":[{"participant":10,"account":100,"units":[{"unit":"U1","category":"coal_above_300mw","capacity_mw":600,"cooling":"water","combined_heat_and_power":false}]}]}"#.to_owned(),
+        ];
+        let mut engine = Engine::new();
+        for line in &lines {
+            let request = ets_api::parse_request(line).expect("a valid command");
+            let applied = engine.apply(&Envelope {
+                request_id: request.request_id,
+                requester: request.requester,
+                time: Timestamp(OPENS.0 - 3_600_000),
+                command: request.command,
+            });
+            assert!(
+                matches!(applied, Applied::Fresh(Outcome::Accepted(_))),
+                "{line}: {applied:?}"
+            );
+        }
+        engine
+    }
+
+    fn at(offset_ms: i64) -> Timestamp {
+        Timestamp(OPENS.0 + offset_ms)
+    }
+
+    #[test]
+    fn a_window_opening_is_pushed_once_at_the_first_tick_after_it() {
+        let engine = engine();
+        let mut tracker = InboxTracker::default();
+        assert!(
+            tracker.tick(&engine, at(-60_000)).is_empty(),
+            "counting starts"
+        );
+        assert!(tracker.tick(&engine, at(-1)).is_empty(), "not open yet");
+        let events = tracker.tick(&engine, at(500));
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].topic, Topic::Inbox(ParticipantId(10)));
+        assert_eq!(events[0].readers, vec![ParticipantId(10)]);
+        assert!(
+            events[0].data.contains("\"kind\":\"deadline_near\""),
+            "{}",
+            events[0].data
+        );
+        // Later ticks, or a clock read earlier, never push it again.
+        for offset in [60_000, -5, 500, 120_000, DAY_MS] {
+            assert!(tracker.tick(&engine, at(offset)).is_empty(), "{offset}");
+        }
+    }
+
+    #[test]
+    fn a_window_open_before_the_first_tick_is_not_pushed() {
+        let engine = engine();
+        let mut tracker = InboxTracker::default();
+        assert!(tracker.tick(&engine, at(1)).is_empty());
+        assert!(tracker.tick(&engine, at(60_000)).is_empty());
+    }
+}
