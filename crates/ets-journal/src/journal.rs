@@ -230,11 +230,22 @@ impl Journal {
     /// [`JournalError::NotAStore`], [`JournalError::Corrupt`], [`JournalError::UnsupportedVersion`],
     /// [`JournalError::Io`], as for `open`.
     pub fn verify(dir: &Path) -> Result<(JournalStats, Vec<String>), JournalError> {
-        ensure_is_store(dir)?;
-        let outcome = scan_store(dir)?;
-        let committed = committed_of(&outcome);
-        superblock::check_nothing_lost(dir, &committed)?;
-        let mut warnings = apply_repairs(dir, &outcome.repairs, ScanMode::ReadOnly)?;
+        let (journal, warnings) = Journal::verify_and_open(dir)?;
+        Ok((journal.stats(), warnings))
+    }
+
+    /// [`Journal::verify`] and [`Journal::open_read_only`] from one scan of the records: the
+    /// journal, opened read-only, and the warnings `verify` gives (its recovery warnings, then one
+    /// per invalid snapshot). A full verification reads the records once more to replay them; it
+    /// no longer scans them twice first.
+    ///
+    /// # Errors
+    ///
+    /// As [`Journal::verify`].
+    pub fn verify_and_open(dir: &Path) -> Result<(Journal, Vec<String>), JournalError> {
+        let journal = Journal::open_read_only(dir, JournalConfig::default())?;
+        let mut warnings = journal.recovery_warnings.clone();
+        let committed = journal.committed_view();
         for (sequence, path) in store::list(dir)?.snapshots {
             if let SnapshotCheck::Invalid(reason) =
                 check_snapshot(&path, sequence, &committed, false)?
@@ -242,7 +253,7 @@ impl Journal {
                 warnings.push(format!("snapshot {} is invalid: {reason}", path.display()));
             }
         }
-        Ok((stats_of(&outcome.segments, &outcome.end), warnings))
+        Ok((journal, warnings))
     }
 
     /// What `open` repaired: one sentence per torn tail truncated or interrupted segment removed.

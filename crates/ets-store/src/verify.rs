@@ -51,8 +51,10 @@ pub fn replay(dir: &Path) -> Result<(Engine, u64), StoreError> {
 /// # Errors
 /// [`StoreError`] naming the first problem found.
 pub fn verify(dir: &Path) -> Result<VerifyReport, StoreError> {
-    let (stats, warnings) = Journal::verify(dir)?;
-    let journal = Journal::open_read_only(dir, JournalConfig::default())?;
+    // One scan checks the records and the snapshots and opens the journal;
+    // the replay then reads the records once more.
+    let (journal, warnings) = Journal::verify_and_open(dir)?;
+    let stats = journal.stats();
     let mut report = verify_journal(&journal, warnings)?;
     report.records = stats.records;
     report.segments = stats.segments;
