@@ -142,6 +142,9 @@ pub struct YearSummary {
     pub bau_emissions_mt: f64,
     /// Emissions the firms abated (BAU less true emissions), Mt.
     pub abatement_mt: f64,
+    /// Of `abatement_mt`, what the firms abated along their MAC curves (less fuel for the
+    /// same output), Mt; the rest is output given up (`[abatement] output_elasticity`).
+    pub abatement_mac_mt: f64,
     /// What that abatement cost the firms (area under their MAC curves), yuan.
     pub abatement_cost_yuan: f64,
     /// Least-cost benchmark: the cost of the same total abatement at one marginal cost
@@ -933,9 +936,9 @@ impl YearSummary {
         );
         let _ = writeln!(
             out,
-            "  least-cost benchmark {:>7.1} M yuan for the same {:.1} Mt abated (one MAC of {:.2} yuan/t); traded value {:.1} M yuan",
+            "  least-cost benchmark {:>7.1} M yuan for the same {:.1} Mt abated along the MAC curves (one MAC of {:.2} yuan/t); traded value {:.1} M yuan",
             self.least_cost_yuan / 1e6,
-            self.abatement_mt,
+            self.abatement_mac_mt,
             self.least_cost_price,
             self.traded_value_yuan / 1e6
         );

@@ -268,6 +268,8 @@ pub fn run_year_with<S: Sink>(
         timeline: &facts.timeline,
         class: facts.cea,
         auction_volume: design.auction_volume,
+        expected_growth: 0.0,
+        must_sell: &[],
     };
     let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
     let market = trade_and_surrender(&mut driver, &input, &mut surrender, &mut rng)?;
@@ -277,6 +279,7 @@ pub fn run_year_with<S: Sink>(
     let sector_summaries =
         crate::sector::summary::summaries(driver.sink.engine(), &sectors, facts.year);
     let results = close::close_year(&mut driver, &facts)?;
+    driver.finish()?;
     let tallies = summary::Tallies {
         commands: driver.commands(),
         allocated,

@@ -107,12 +107,13 @@ pub fn run_chain<S: Sink>(
     let mut results = Vec::new();
     let mut closes = Vec::new();
     let mut last_close: Option<f64> = None;
+    let growth = super::foresight::step_growths(periods, &steps)?;
     // Entity indexes in use: the power entities, then the sector firms of any period.
     let mut lines = population.entities.len();
     for (step, range) in steps.iter().enumerate() {
         let adapted: Vec<Scenario> = periods[range.clone()]
             .iter()
-            .map(|scenario| expecting(scenario, last_close))
+            .map(|scenario| expecting(scenario, last_close, growth[step]))
             .collect();
         let mut group = adapted
             .iter()
@@ -122,7 +123,7 @@ pub fn run_chain<S: Sink>(
             let firms: usize = period.sectors.iter().map(|s| s.firms.len()).sum();
             lines = lines.max(population.entities.len() + firms);
         }
-        let market = run_step(&mut driver, &mut group, &mut rng)?;
+        let market = run_step(&mut driver, &mut group, growth[step], &mut rng)?;
         for period in &group {
             close::close_sectors(&mut driver, &period.facts, &period.sectors)?;
             let closed = close::close_year(&mut driver, &period.facts)?;
@@ -151,6 +152,7 @@ pub fn run_chain<S: Sink>(
             .or(last_close);
         closes.push(last_close.unwrap_or(0.0));
     }
+    driver.finish()?;
     let engine = driver.sink.engine();
     let banked_at_end = (0..u32::try_from(lines).context("entity count")?)
         .map(|index| allowances_held(engine, super::entity_account(index), u16::MAX))
@@ -164,16 +166,17 @@ pub fn run_chain<S: Sink>(
     })
 }
 
-/// `scenario` as a later step sees it: listing at, and expecting, the last close seen;
+/// `scenario` as a later step sees it: listing at the last close seen, and expecting it
+/// raised by `growth` (the premium of a known tightening, `foresight::step_growths`);
 /// a roadmap year with its year's design (absolute cap, auction share, reserve).
-fn expecting(scenario: &Scenario, last_close: Option<f64>) -> Scenario {
+fn expecting(scenario: &Scenario, last_close: Option<f64>, growth: f64) -> Scenario {
     let mut adapted = match &scenario.roadmap {
         Some(roadmap) => roadmap.year_scenario(scenario, scenario.scenario.year),
         None => scenario.clone(),
     };
     if let Some(close) = last_close.filter(|close| *close > 0.0) {
         adapted.market.price_mean = close;
-        adapted.abatement.expected_price = close;
+        adapted.abatement.expected_price = close * (1.0 + growth);
     }
     adapted
 }
@@ -230,6 +233,7 @@ fn steps(timelines: &[super::Timeline]) -> Result<Vec<std::ops::Range<usize>>> {
 fn run_step<S: Sink>(
     driver: &mut Driver<'_, S>,
     group: &mut [Period<'_>],
+    growth: f64,
     rng: &mut Rng,
 ) -> Result<trading::MarketOutcome> {
     for period in group.iter() {
@@ -252,7 +256,7 @@ fn run_step<S: Sink>(
         close::stock_auction(driver, &period.facts, period.design.auction_volume)?;
         close::stock_reserve(driver, &period.facts)?;
     }
-    trade_step(driver, group, rng)
+    trade_step(driver, group, growth, rng)
 }
 
 /// The period's sectors, set up the day the power allocation is final (their firms'
@@ -283,6 +287,7 @@ fn set_up_sectors<S: Sink>(
 fn trade_step<S: Sink>(
     driver: &mut Driver<'_, S>,
     group: &[Period<'_>],
+    growth: f64,
     rng: &mut Rng,
 ) -> Result<trading::MarketOutcome> {
     let last = group.last().context("an empty step")?;
@@ -307,6 +312,13 @@ fn trade_step<S: Sink>(
         })
         .collect::<Result<Vec<_>>>()?;
     let timeline = &last.facts.timeline;
+    let must_sell = super::foresight::forced_sales(
+        driver.sink.engine(),
+        group
+            .iter()
+            .map(|p| (&p.facts, &p.abatement.population.entities[..])),
+        &combined.surplus,
+    );
     let mut firms = last.abatement.firms.clone();
     firms.extend(crate::sector::market_firms(&last.sectors));
     let input = trading::MarketInput {
@@ -320,6 +332,8 @@ fn trade_step<S: Sink>(
         timeline,
         class: allowance(latest)?,
         auction_volume: group.iter().map(|p| p.design.auction_volume).sum(),
+        expected_growth: growth,
+        must_sell: &must_sell,
     };
     for (k, deadline) in timeline.intermediate_deadlines().iter().enumerate() {
         if deadline.last_trading_day.is_none() {
