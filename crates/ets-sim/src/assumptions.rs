@@ -190,6 +190,7 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
             why,
             source: source.to_owned(),
         })
+        .chain(crate::sector::assumptions(scenario))
         .collect()
 }
 

@@ -226,3 +226,38 @@ fn check_rulebook(
     }
     Ok(())
 }
+
+/// The assumed values of the scenario's `[[sectors]]` for the report's assumptions
+/// section: each sector's size, intensities and abatement curve (no per-firm figure of
+/// the new sectors is published: docs/sources.md#cn-sectors).
+#[must_use]
+pub fn assumptions(scenario: &Scenario) -> Vec<crate::assumptions::Assumption> {
+    let row = |key: String, value: String, why: &str| crate::assumptions::Assumption {
+        key,
+        value,
+        why: why.to_owned(),
+        source: "assumption".to_owned(),
+    };
+    let mut rows = Vec::new();
+    for (i, spec) in scenario.sectors.iter().enumerate() {
+        let key = |name: &str| format!("sectors[{i}].{name}");
+        rows.push(row(
+            key("firms"),
+            format!("{} ({} Mt of product)", spec.firms, spec.output_mt),
+            "the sector's firms and output, sized to the published totals (> 1,300 firms, about 3 Gt)",
+        ));
+        rows.push(row(
+            key("intensity"),
+            format!("{} - {} t/t", spec.intensity[0], spec.intensity[1]),
+            "range of a firm's CO2 intensity",
+        ));
+        if !spec.mac.is_empty() {
+            rows.push(row(
+                key("mac"),
+                format!("{:?} (dispersion {})", spec.mac, spec.cost_dispersion),
+                "the sector's marginal abatement cost curve, [share of CO2, yuan/t]: no sector curve is published",
+            ));
+        }
+    }
+    rows
+}

@@ -419,6 +419,10 @@ fn sector_firms_abate_where_it_pays_and_appear_in_the_report_and_csv() {
     );
     let report = std::fs::read_to_string(dir.path().join("report.md")).expect("report");
     assert!(report.contains("Industrial sectors"));
+    assert!(
+        report.contains("sectors[0].mac"),
+        "the sector curves are listed as assumptions"
+    );
     assert!(report.contains("cn-steel-2025"));
     let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
     assert!(html.contains("cn-aluminium-2025"));
