@@ -16,6 +16,11 @@
 //! (`older`), searched only when it holds anything, so any order of ids gives
 //! the same answers as one map. Never a hash map: a hash map rehashes
 //! everything when it grows, which stalled single commands.
+//!
+//! Under bounded retention (docs/memory.md) each requester's entry also
+//! keeps its floor, the highest request id that left the window, so one
+//! search of the requesters answers both "remembered?" and "expired?", and
+//! one search forgets an expired request and raises the floor.
 
 use crate::retention::RequestKey;
 use ets_model::{ParticipantId, RequestId};
@@ -28,13 +33,27 @@ pub(crate) struct OutcomeTable<V> {
     len: usize,
 }
 
+/// What the table knows of a request id.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Lookup<'a, V> {
+    /// Remembered, with its value.
+    Remembered(&'a V),
+    /// Not remembered, and at or below its requester's floor: it may have
+    /// been applied before it left the window.
+    Expired,
+    /// Never seen (as far as the window can tell).
+    Unknown,
+}
+
 /// One requester's remembered ids: `recent` ascending (every id appended
 /// was above the ids held there then), `older` the ids that arrived below
-/// them. The two never hold the same id.
+/// them. The two never hold the same id. `floor` is the highest id that
+/// left the window, once any has.
 #[derive(Debug, Clone)]
 struct Ids<V> {
     recent: VecDeque<(RequestId, V)>,
     older: BTreeMap<RequestId, V>,
+    floor: Option<RequestId>,
 }
 
 impl<V> Default for Ids<V> {
@@ -42,6 +61,7 @@ impl<V> Default for Ids<V> {
         Ids {
             recent: VecDeque::new(),
             older: BTreeMap::new(),
+            floor: None,
         }
     }
 }
@@ -96,10 +116,6 @@ impl<V> Ids<V> {
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.recent.is_empty() && self.older.is_empty()
-    }
-
     /// Every (id, value) in ascending id order: the two sorted parts merged.
     fn iter(&self) -> impl Iterator<Item = (RequestId, &V)> {
         merge(
@@ -146,6 +162,19 @@ impl<V> OutcomeTable<V> {
         self.by_requester.get(&key.0)?.get(key.1)
     }
 
+    /// Whether `key` is remembered, expired or unknown, with one search of
+    /// the requesters.
+    pub(crate) fn lookup(&self, key: &RequestKey) -> Lookup<'_, V> {
+        let Some(ids) = self.by_requester.get(&key.0) else {
+            return Lookup::Unknown;
+        };
+        match ids.get(key.1) {
+            Some(value) => Lookup::Remembered(value),
+            None if ids.floor.is_some_and(|floor| key.1 <= floor) => Lookup::Expired,
+            None => Lookup::Unknown,
+        }
+    }
+
     /// The value of `key`, if remembered, to change it.
     pub(crate) fn get_mut(&mut self, key: &RequestKey) -> Option<&mut V> {
         self.by_requester.get_mut(&key.0)?.get_mut(key.1)
@@ -162,16 +191,27 @@ impl<V> OutcomeTable<V> {
         None
     }
 
-    /// Forgets `key`; a requester with nothing left remembered leaves too,
-    /// so the table does not grow with the number of requesters ever seen.
-    pub(crate) fn remove(&mut self, key: &RequestKey) -> Option<V> {
-        let ids = self.by_requester.get_mut(&key.0)?;
+    /// Forgets `key`, which left the window, and raises its requester's
+    /// floor to its id: from then on the id is [`Lookup::Expired`]. Returns
+    /// the value it held.
+    pub(crate) fn expire(&mut self, key: &RequestKey) -> Option<V> {
+        let ids = self.by_requester.entry(key.0).or_default();
+        ids.floor = ids.floor.max(Some(key.1));
         let removed = ids.remove(key.1)?;
-        if ids.is_empty() {
-            self.by_requester.remove(&key.0);
-        }
         self.len -= 1;
         Some(removed)
+    }
+
+    /// Every requester's floor, in requester order.
+    pub(crate) fn floors(&self) -> impl Iterator<Item = (ParticipantId, RequestId)> + '_ {
+        self.by_requester
+            .iter()
+            .filter_map(|(&requester, ids)| Some((requester, ids.floor?)))
+    }
+
+    /// Sets the floor of `requester` (restoring a snapshot).
+    pub(crate) fn set_floor(&mut self, requester: ParticipantId, floor: RequestId) {
+        self.by_requester.entry(requester).or_default().floor = Some(floor);
     }
 
     /// How many requests are remembered.
@@ -233,7 +273,7 @@ mod tests {
             state = mix(state);
             let k = key(state % 13, (state >> 8) % 97);
             if step % 3 == 2 {
-                assert_eq!(table.remove(&k), reference.remove(&k));
+                assert_eq!(table.expire(&k), reference.remove(&k));
             } else {
                 assert_eq!(table.insert(k, step), reference.insert(k, step));
             }
@@ -251,27 +291,45 @@ mod tests {
     }
 
     #[test]
-    fn a_requester_with_nothing_remembered_leaves_the_table() {
+    fn an_id_at_or_below_the_floor_and_not_remembered_is_expired() {
         let mut table = OutcomeTable::default();
-        table.insert(key(1, 1), ());
-        table.insert(key(2, 1), ());
-        assert_eq!(table.remove(&key(1, 1)), Some(()));
-        assert_eq!(table.by_requester.len(), 1);
-        assert_eq!(table.remove(&key(1, 1)), None);
+        table.insert(key(1, 5), ());
+        table.insert(key(1, 7), ());
+        assert_eq!(table.lookup(&key(1, 5)), Lookup::Remembered(&()));
+        assert_eq!(table.expire(&key(1, 5)), Some(()));
+        assert_eq!(table.lookup(&key(1, 5)), Lookup::Expired);
+        assert_eq!(table.lookup(&key(1, 3)), Lookup::Expired);
+        assert_eq!(table.lookup(&key(1, 6)), Lookup::Unknown);
+        assert_eq!(table.lookup(&key(1, 7)), Lookup::Remembered(&()));
+        assert_eq!(table.lookup(&key(2, 1)), Lookup::Unknown);
         assert_eq!(table.len(), 1);
+        // The requester keeps its floor when nothing is left remembered.
+        assert_eq!(table.expire(&key(1, 7)), Some(()));
+        assert_eq!(table.len(), 0);
+        assert_eq!(
+            table.floors().collect::<Vec<_>>(),
+            vec![(ParticipantId(1), RequestId(7))]
+        );
+        assert_eq!(table.iter().count(), 0);
     }
 
     /// One step of [`matches_one_map_of_pairs`]: (operation, requester, id offset).
     type Step = (u8, u64, u64);
 
-    /// Runs `steps` on the table and on one B-tree of pairs (the structure
-    /// it replaced), comparing every answer, the length and the key order.
-    /// Ids mostly rise per requester (a step adds `offset` to its highest),
-    /// sometimes go back below it; requests expire in the order they were
-    /// applied, as the retention window expires them, or at random.
+    /// Runs `steps` on the table and on one B-tree of pairs with a B-tree of
+    /// floors (the structures it replaced), comparing every answer, the
+    /// length, the floors and the key order. Ids mostly rise per requester
+    /// (a step adds `offset` to its highest), sometimes go back below it;
+    /// requests expire in the order they were applied, as the retention
+    /// window expires them, or at random.
     fn matches_one_map_of_pairs(steps: &[Step]) -> Result<(), TestCaseError> {
         let mut table = OutcomeTable::default();
         let mut reference: BTreeMap<RequestKey, usize> = BTreeMap::new();
+        let mut floors: BTreeMap<ParticipantId, RequestId> = BTreeMap::new();
+        let expire = |floors: &mut BTreeMap<ParticipantId, RequestId>, k: RequestKey| {
+            let floor = floors.entry(k.0).or_insert(k.1);
+            *floor = (*floor).max(k.1);
+        };
         let mut applied: VecDeque<RequestKey> = VecDeque::new();
         let mut highest: BTreeMap<u64, u64> = BTreeMap::new();
         for (number, &(operation, requester, offset)) in steps.iter().enumerate() {
@@ -285,16 +343,24 @@ mod tests {
                 6 => key(requester, top.saturating_sub(offset)),
                 _ => key(requester, *top),
             };
+            let expected = match reference.get(&k) {
+                Some(value) => Lookup::Remembered(value),
+                None if floors.get(&k.0).is_some_and(|&floor| k.1 <= floor) => Lookup::Expired,
+                None => Lookup::Unknown,
+            };
+            prop_assert_eq!(table.lookup(&k), expected);
             if operation <= 7 {
                 prop_assert_eq!(table.get(&k), reference.get(&k));
                 prop_assert_eq!(table.insert(k, number), reference.insert(k, number));
                 applied.push_back(k);
             } else if operation == 8 {
                 if let Some(oldest) = applied.pop_front() {
-                    prop_assert_eq!(table.remove(&oldest), reference.remove(&oldest));
+                    prop_assert_eq!(table.expire(&oldest), reference.remove(&oldest));
+                    expire(&mut floors, oldest);
                 }
             } else {
-                prop_assert_eq!(table.remove(&k), reference.remove(&k));
+                prop_assert_eq!(table.expire(&k), reference.remove(&k));
+                expire(&mut floors, k);
             }
             if let Some(value) = table.get_mut(&k) {
                 *value += 1;
@@ -313,6 +379,10 @@ mod tests {
         }
         let values: Vec<_> = table.values().copied().collect();
         prop_assert_eq!(values, reference.values().copied().collect::<Vec<_>>());
+        prop_assert_eq!(
+            table.floors().collect::<Vec<_>>(),
+            floors.into_iter().collect::<Vec<_>>()
+        );
         Ok(())
     }
 

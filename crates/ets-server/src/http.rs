@@ -24,7 +24,7 @@ use ets_api::route::{self, Audience, RouteSpec, Verb};
 use ets_api::{
     Always, ApiError, ErrorBody, HealthView, OutcomeLine, Principal, Refusal, RefusalCode, Role,
     Visibility, account_parties, account_view, authorise_read, compliance_view, market_view,
-    parse_request, participant_view, reports_view, serial_parties, serial_view, status_of_code,
+    parse_request, participant_view, reports_view, status_of_code,
 };
 use ets_engine::Outcome;
 use ets_model::{AccountId, ParticipantId, RequestId};
@@ -161,7 +161,10 @@ fn table() -> Table {
             &route::TRANSACTION,
             history_reads::transaction.layer(Extension(Arc::clone(&reader))),
         )
-        .add(&route::SERIAL, serial)
+        .add(
+            &route::SERIAL,
+            history_reads::serial.layer(Extension(Arc::clone(&reader))),
+        )
         .add(&route::PARTICIPANT, participant)
         .add(&route::MARKET, market)
         .add(&route::COMPLIANCE, compliance)
@@ -713,23 +716,6 @@ async fn account(
         move |registry| {
             let view = account_view(registry, AccountId(id)).ok()?;
             Some((view, account_parties(registry, AccountId(id))))
-        },
-    )
-    .await
-}
-
-async fn serial(
-    State(state): State<ServerState>,
-    Extension(principal): Extension<Principal>,
-    Id(serial): Id,
-) -> Response {
-    private_view(
-        &state,
-        principal,
-        format!("serial {serial}"),
-        move |registry| {
-            let view = serial_view(registry, serial)?;
-            Some((view, serial_parties(registry, serial)))
         },
     )
     .await

@@ -38,6 +38,19 @@ fn start(count: u64) -> (Server, String, String, String) {
     (server, admin, plant, fund)
 }
 
+/// `term` percent-encoded for a query string (every byte but letters and digits).
+fn encode(term: &str) -> String {
+    term.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
+
 fn ids(page: &Value) -> Vec<i64> {
     page["transactions"]
         .as_array()
@@ -147,7 +160,8 @@ fn only_parties_read_a_statement_and_only_readers_of_everything_list_all() {
 fn search_finds_within_what_the_user_sees_and_matches_text_literally() {
     // Goal: a number finds the account and the serial; text finds the
     // holder; `%` matches nothing (it is literal); the fund does not find
-    // the plant's account; a missing or too long term is refused.
+    // the plant's account; markup and SQL find nothing and change nothing;
+    // a missing or too long term is refused.
     let (server, admin, plant, fund) = start(3);
     let found = get(&server, &plant, "/api/search?q=100");
     assert_eq!(found.status, 200, "{}", found.body);
@@ -172,6 +186,22 @@ fn search_finds_within_what_the_user_sees_and_matches_text_literally() {
     assert_eq!(ids(&literal.body).len(), 0);
     let hidden = get(&server, &fund, "/api/search?q=Plant");
     assert_eq!(hidden.body["accounts"].as_array().map(Vec::len), Some(0));
+    // Markup and SQL in the term are matched as text: nothing found, nothing changed.
+    for term in [
+        "<script>alert(1)</script>",
+        "' OR '1'='1",
+        "x'); DROP TABLE transactions; --",
+        "_",
+    ] {
+        let answer = get(&server, &admin, &format!("/api/search?q={}", encode(term)));
+        assert_eq!(answer.status, 200, "{term}: {}", answer.body);
+        assert_eq!(answer.body["term"], term, "kept as text");
+        assert_eq!(ids(&answer.body).len(), 0, "{term}: {}", answer.body);
+        assert_eq!(answer.body["accounts"].as_array().map(Vec::len), Some(0));
+        assert_eq!(answer.body["serials"].as_array().map(Vec::len), Some(0));
+    }
+    let statement = get(&server, &admin, "/api/accounts/100/statement");
+    assert_eq!(ids(&statement.body).len(), 4, "{}", statement.body);
     for query in ["", "q=", &format!("q={}", "x".repeat(201)), "q=a&cursor=0"] {
         let answer = get(&server, &admin, &format!("/api/search?{query}"));
         assert_eq!(answer.status, 400, "{query}: {}", answer.body);

@@ -279,6 +279,7 @@ pub fn run_year_with<S: Sink>(
     let sector_summaries =
         crate::sector::summary::summaries(driver.sink.engine(), &sectors, facts.year);
     let results = close::close_year(&mut driver, &facts)?;
+    driver.finish()?;
     let tallies = summary::Tallies {
         commands: driver.commands(),
         allocated,

@@ -46,6 +46,10 @@ struct PeriodSpec {
     scenario: PathBuf,
     #[serde(default)]
     set: Option<toml::Value>,
+    /// A scenario file whose `[roadmap]` sets this period's design (a roadmap year: the
+    /// absolute cap, the auction share and the reserve of the scenario's year).
+    #[serde(default)]
+    roadmap: Option<PathBuf>,
 }
 
 /// What a calendar year's published figures are used for.
@@ -184,9 +188,47 @@ fn period_scenario(
                     file.display()
                 )
             })?;
-    Ok(scenario
+    let mut scenario = scenario
         .with_seed(header.seed)
-        .with_entities(header.entities))
+        .with_entities(header.entities);
+    if let Some(roadmap) = &spec.roadmap {
+        scenario.roadmap = Some(roadmap_of(
+            chain_path,
+            &base.join(roadmap),
+            &scenario,
+            index,
+        )?);
+    }
+    Ok(scenario)
+}
+
+/// The `[roadmap]` of the scenario file at `path`, which must cover `scenario`'s year.
+fn roadmap_of(
+    chain_path: &Path,
+    path: &Path,
+    scenario: &Scenario,
+    index: usize,
+) -> Result<crate::roadmap::Roadmap> {
+    let key = format!("{}: period {}: roadmap", chain_path.display(), index + 1);
+    let roadmap = Scenario::load(path)
+        .with_context(|| format!("{key} = {:?}", path.display().to_string()))?
+        .roadmap
+        .with_context(|| {
+            format!(
+                "{key} = {:?}: the file has no [roadmap]",
+                path.display().to_string()
+            )
+        })?;
+    let year = scenario.scenario.year;
+    if !roadmap.years().any(|y| y == year) {
+        bail!(
+            "{key} = {:?}: its years {}-{} do not include the period's year {year}",
+            path.display().to_string(),
+            roadmap.first_year,
+            roadmap.last_year
+        );
+    }
+    Ok(roadmap)
 }
 
 /// What a multi-year run produced, with its timings.

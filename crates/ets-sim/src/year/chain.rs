@@ -69,6 +69,8 @@ struct Period<'s> {
     abatement: Abatement,
     /// The industrial sectors of the period (`[[sectors]]`), firms after the power entities.
     sectors: Vec<SectorYear>,
+    /// How the design divides the allocation (a roadmap year: cap and auction share).
+    design: setup::DesignAllocation,
     positions: Option<Positions>,
     borrowing: Borrowing,
     offsets: Vec<u64>,
@@ -150,6 +152,7 @@ pub fn run_chain<S: Sink>(
             .or(last_close);
         closes.push(last_close.unwrap_or(0.0));
     }
+    driver.finish()?;
     let engine = driver.sink.engine();
     let banked_at_end = (0..u32::try_from(lines).context("entity count")?)
         .map(|index| allowances_held(engine, super::entity_account(index), u16::MAX))
@@ -164,9 +167,13 @@ pub fn run_chain<S: Sink>(
 }
 
 /// `scenario` as a later step sees it: listing at the last close seen, and expecting it
-/// raised by `growth` (the premium of a known tightening, `foresight::step_growths`).
+/// raised by `growth` (the premium of a known tightening, `foresight::step_growths`);
+/// a roadmap year with its year's design (absolute cap, auction share, reserve).
 fn expecting(scenario: &Scenario, last_close: Option<f64>, growth: f64) -> Scenario {
-    let mut adapted = scenario.clone();
+    let mut adapted = match &scenario.roadmap {
+        Some(roadmap) => roadmap.year_scenario(scenario, scenario.scenario.year),
+        None => scenario.clone(),
+    };
     if let Some(close) = last_close.filter(|close| *close > 0.0) {
         adapted.market.price_mean = close;
         adapted.abatement.expected_price = close * (1.0 + growth);
@@ -176,9 +183,11 @@ fn expecting(scenario: &Scenario, last_close: Option<f64>, growth: f64) -> Scena
 
 impl<'s> Period<'s> {
     fn new(scenario: &'s Scenario, options: RunOptions) -> Result<Period<'s>> {
+        let abatement = abate(scenario, options)?;
         Ok(Period {
             facts: YearFacts::new(scenario)?,
-            abatement: abate(scenario, options)?,
+            design: setup::DesignAllocation::of(&scenario.design, abatement.intensity_tonnes),
+            abatement,
             sectors: crate::sector::sector_years(scenario, scenario.scenario.entities)?,
             positions: None,
             borrowing: Borrowing::default(),
@@ -230,7 +239,7 @@ fn run_step<S: Sink>(
     for period in group.iter() {
         let at = date_ms(period.facts.calendar + 1, 1, 4, 2);
         let entities = &period.abatement.population.entities;
-        setup::load_rulebook(driver, &period.facts, 1.0, at)?;
+        setup::load_rulebook(driver, &period.facts, period.design.free_factor, at)?;
         setup::register_entities(driver, &period.facts, entities, at)?;
         mrv::report_and_verify(driver, &period.facts, entities, rng)?;
     }
@@ -244,6 +253,8 @@ fn run_step<S: Sink>(
             obligations::sell_offsets(driver, &period.facts, entities, supply, &mut positions)?;
         set_up_sectors(driver, period, &mut positions)?;
         period.positions = Some(positions);
+        close::stock_auction(driver, &period.facts, period.design.auction_volume)?;
+        close::stock_reserve(driver, &period.facts)?;
     }
     trade_step(driver, group, growth, rng)
 }
@@ -320,7 +331,7 @@ fn trade_step<S: Sink>(
         need_early: &combined.need_early,
         timeline,
         class: allowance(latest)?,
-        auction_volume: 0,
+        auction_volume: group.iter().map(|p| p.design.auction_volume).sum(),
         expected_growth: growth,
         must_sell: &must_sell,
     };
