@@ -529,6 +529,15 @@ impl Engine {
                 Ok(encoded) => bytes.extend(encoded),
                 Err(error) => panic!("the surrender tally did not encode: {error}"),
             }
+            // The net sales outlive the trade records retention drops; an
+            // unbounded state derives them from its records instead.
+            let net_sales = self.exchange.trades().net_sales();
+            if !net_sales.is_trivial() {
+                match postcard::to_stdvec(net_sales) {
+                    Ok(encoded) => bytes.extend(encoded),
+                    Err(error) => panic!("the net sales did not encode: {error}"),
+                }
+            }
         }
     }
 
@@ -558,6 +567,7 @@ impl Engine {
         };
         let mut section: Option<RetentionSection> = None;
         let mut tally: Option<SurrenderTally> = None;
+        let mut net_sales: Option<crate::exchange::NetSales> = None;
         if !rest.is_empty() {
             let (controls, rest): (ets_registry::Controls, &[u8]) =
                 postcard::take_from_bytes(rest)?;
@@ -574,7 +584,12 @@ impl Engine {
                         postcard::take_from_bytes(rest)?;
                     section = Some(retention);
                     if !rest.is_empty() {
-                        tally = Some(postcard::from_bytes(rest)?);
+                        let (decoded, rest): (SurrenderTally, &[u8]) =
+                            postcard::take_from_bytes(rest)?;
+                        tally = Some(decoded);
+                        if !rest.is_empty() {
+                            net_sales = Some(postcard::from_bytes(rest)?);
+                        }
                     }
                 }
             }
@@ -613,6 +628,11 @@ impl Engine {
         };
         if let Some(section) = section {
             engine.restore_retention(section).map_err(|()| bad())?;
+        }
+        match net_sales {
+            Some(net_sales) => engine.exchange.trades_mut().set_net_sales(net_sales),
+            // Unbounded, or bounded from before the counter was kept.
+            None => engine.exchange.derive_net_sales(),
         }
         Ok(engine)
     }

@@ -230,3 +230,59 @@ fn borrowing_is_refused_where_the_rulebook_abolished_it() {
         );
     }
 }
+
+/// The setup with a 20,000 t sale from seller to buyer, then at least a whole
+/// retention window of other commands (refused transfers), bounded or not; the
+/// state goes through a snapshot's encoding before the closes.
+fn sold_long_ago(bounded: bool) -> Harness {
+    let window = ets_engine::retention::MIN_WINDOW;
+    let mut engine = setup();
+    if bounded {
+        engine.ok(ADMIN, Command::SetRetention { commands: window });
+    }
+    engine.ok(SELLER, order(SELLER_ACCOUNT, Side::Sell, 20_000));
+    engine.ok(BUYER, order(BUYER_ACCOUNT, Side::Buy, 20_000));
+    for _ in 0..=window {
+        engine.request += 1;
+        let refused = ets_engine::Envelope {
+            request_id: ets_model::RequestId(engine.request),
+            requester: BUYER,
+            time: ets_model::Timestamp(engine.time_ms),
+            command: registry(RegistryCommand::Transfer {
+                from: SELLER_ACCOUNT,
+                to: BUYER_ACCOUNT,
+                class: cea(2024),
+                quantity: Quantity::new(1),
+            }),
+        };
+        assert!(!engine.engine.apply(&refused).outcome().is_accepted());
+    }
+    engine.engine = ets_engine::Engine::decode_snapshot(&engine.engine.encode_snapshot())
+        .expect("the snapshot decodes");
+    engine
+}
+
+#[test]
+fn a_bounded_store_that_dropped_the_trades_applies_the_cap_as_an_unbounded_one() {
+    // Goal: the sale of the first test, settled more than a retention window before the
+    // close: a bounded engine no longer holds the trade record (nor does its snapshot), yet
+    // the 2024 close cancels exactly what an unbounded one does (seller keeps 40,000 t of
+    // 2023-24, buyer 10,000 t), because net sales are counted as trades settle.
+    let bounded = sold_long_ago(true);
+    let unbounded = sold_long_ago(false);
+    assert_eq!(
+        bounded.engine.exchange().trades().len(),
+        0,
+        "the trade was dropped"
+    );
+    assert_eq!(bounded.engine.exchange().trades().count(), 1);
+    assert_eq!(unbounded.engine.exchange().trades().len(), 1);
+    for mut engine in [bounded, unbounded] {
+        engine.ok(ADMIN, close("cn-power-2023", 2023));
+        engine.ok(ADMIN, close("cn-power-2024", 2024));
+        assert_eq!(engine.held(SELLER_ACCOUNT, &cea(2023)), 0);
+        assert_eq!(engine.held(SELLER_ACCOUNT, &cea(2024)), 40_000);
+        assert_eq!(engine.held(SELLER_ACCOUNT, &cea(2025)), 5_000);
+        assert_eq!(engine.held(BUYER_ACCOUNT, &cea(2024)), 10_000);
+    }
+}

@@ -7,7 +7,11 @@
 //! PostgreSQL refuses to run as root; when the tests run as root the
 //! cluster runs as the `postgres` system user that the packages create.
 //! A streaming standby of a cluster ([`Cluster::start_standby`]) and a
-//! SIGKILL of the postmaster ([`Cluster::kill`]) serve failover tests.
+//! SIGKILL of the postmaster ([`Cluster::kill`]) serve failover tests; a
+//! stop and start ([`Cluster::stop`], [`Cluster::start_again`]) and the
+//! termination of every session of a database ([`Cluster::terminate_sessions`])
+//! serve outage tests, and a tablespace on a small filesystem of its own
+//! ([`SmallDisk`], [`Cluster::create_database_on`]) a full disk.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -274,6 +278,68 @@ impl Cluster {
         Ok(self.url(name))
     }
 
+    /// Stops the server (fast shutdown: sessions are terminated, nothing
+    /// committed is lost), as an operator's restart or a crash-free outage does.
+    ///
+    /// # Errors
+    /// [`PgError`] when `pg_ctl stop` fails.
+    pub fn stop(&mut self) -> Result<(), PgError> {
+        self.run(
+            "pg_ctl",
+            &[
+                "stop".as_ref(),
+                "-w".as_ref(),
+                "-m".as_ref(),
+                "fast".as_ref(),
+                "-D".as_ref(),
+                self.data.as_os_str(),
+            ],
+        )?;
+        self.stopped = true;
+        Ok(())
+    }
+
+    /// Starts a stopped server again on the same port and data.
+    ///
+    /// # Errors
+    /// [`PgError`] when it does not start.
+    pub fn start_again(&mut self) -> Result<(), PgError> {
+        self.pg_start()
+    }
+
+    /// Terminates every session connected to `database`
+    /// (`pg_terminate_backend`), as a lost connection would end them; returns
+    /// how many there were.
+    ///
+    /// # Errors
+    /// [`PgError::Client`].
+    pub fn terminate_sessions(&self, database: &str) -> Result<usize, PgError> {
+        let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)?;
+        let rows = client.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&database],
+        )?;
+        Ok(rows.len())
+    }
+
+    /// Creates database `name` whose default tablespace lies in `disk`, so
+    /// every table of it is written there; returns its URL.
+    ///
+    /// # Errors
+    /// [`PgError::Client`].
+    pub fn create_database_on(&self, name: &str, disk: &SmallDisk) -> Result<String, PgError> {
+        let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls)?;
+        let location = disk.path().display().to_string().replace('\'', "''");
+        // Each alone: neither may run inside a transaction block.
+        client.batch_execute(&format!(
+            "CREATE TABLESPACE \"{name}_space\" LOCATION '{location}'"
+        ))?;
+        client.batch_execute(&format!(
+            "CREATE DATABASE \"{name}\" TABLESPACE \"{name}_space\""
+        ))?;
+        Ok(self.url(name))
+    }
+
     fn pg_start(&mut self) -> Result<(), PgError> {
         let log = self.data.with_file_name("server.log");
         let options = format!(
@@ -362,6 +428,84 @@ impl Drop for Cluster {
                 ],
             );
         }
+    }
+}
+
+/// A filesystem of a fixed small size (a tmpfs mounted on a temporary
+/// directory, which needs root, as the tests run in CI), for a tablespace
+/// whose disk fills; unmounted when dropped (drop the cluster using it first).
+pub struct SmallDisk {
+    temp: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `bytes` and hands it to the server's user.
+    ///
+    /// # Errors
+    /// [`PgError::Command`] when it cannot be mounted (not root, or mounting
+    /// is not allowed in this container).
+    pub fn mount(bytes: u64) -> Result<SmallDisk, PgError> {
+        let temp = tempfile::Builder::new().prefix("ets-pg-disk-").tempdir()?;
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={bytes},mode=0700"))
+            .arg("tmpfs")
+            .arg(temp.path())
+            .output()?;
+        check("mount -t tmpfs", &output)?;
+        let disk = SmallDisk { temp };
+        if running_as_root() {
+            hand_to_postgres(disk.path())?;
+        }
+        Ok(disk)
+    }
+
+    /// Where it is mounted.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    /// Fills what is left of it with a file of zeros (`filler` in it), so
+    /// the next write that needs a new block fails with "no space left".
+    ///
+    /// # Errors
+    /// [`PgError::Io`] on any failure but the disk filling.
+    pub fn fill(&self) -> Result<(), PgError> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.filler())?;
+        let block = vec![0_u8; 4096];
+        loop {
+            match file.write(&block) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(error) if error.raw_os_error() == Some(28) => return Ok(()),
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Gives back the space [`SmallDisk::fill`] took.
+    ///
+    /// # Errors
+    /// [`PgError::Io`].
+    pub fn free(&self) -> Result<(), PgError> {
+        std::fs::remove_file(self.filler())?;
+        Ok(())
+    }
+
+    fn filler(&self) -> PathBuf {
+        self.temp.path().join("filler")
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazy: a server still holding a file there lets go when it exits.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.temp.path())
+            .output();
     }
 }
 

@@ -1,14 +1,17 @@
-//! The `inbox` events of a durable batch, derived on the sequencer thread
-//! from the batch's commands, their outcomes and the engine after it (the
-//! engine stays pure; the times are the sequencer's stamps):
+//! The `inbox` events, derived on the sequencer thread from a durable
+//! batch's commands, their outcomes and the engine after it, or from the
+//! server's clock at a tick (the engine stays pure; the times are the
+//! sequencer's stamps and its clock):
 //!
 //! - a transaction awaiting approval: to each participant who may still
 //!   approve it (`Registry::approvers`, the engine's own check);
 //! - a transfer entering its delay, completing at its end, or ending
 //!   otherwise (`settled`): to the parties of its accounts;
 //! - a report submitted: to every verifier; decided: `settled` to them;
-//! - a surrender deadline coming within `ets_api::DEADLINE_NEAR_DAYS` days
-//!   of the latest stamp: to the covered entity, once per window opening.
+//! - at a tick (`sequencer::Job::Tick`), a surrender deadline whose
+//!   `ets_api::DEADLINE_NEAR_DAYS`-day window opened since the last tick:
+//!   to the covered entity, once (each opening lies in exactly one interval
+//!   between two ticks; the first tick only sets where counting starts).
 
 use crate::stream::{StreamEvent, Topic};
 use ets_api::{
@@ -29,7 +32,7 @@ const DAY_MS: i64 = 86_400_000;
 pub(crate) struct InboxTracker {
     /// The transfers in their delay after the last batch seen.
     running: BTreeSet<TransactionId>,
-    /// The latest stamp deadlines were checked at.
+    /// The latest time deadlines were checked at (ticks only move it forward).
     deadlines_checked: Option<Timestamp>,
 }
 
@@ -75,7 +78,6 @@ impl InboxTracker {
             }
         }
         self.delays_ended(registry, &mut events);
-        self.deadlines(engine, &mut events);
         events
     }
 
@@ -99,19 +101,18 @@ impl InboxTracker {
         self.running = now;
     }
 
-    /// `deadline_near` for each deadline whose window opened since the last
-    /// check (checked once per day of stamps; the first batch seen only sets
-    /// where counting starts).
-    fn deadlines(&mut self, engine: &Engine, events: &mut Vec<StreamEvent>) {
-        let Some(now) = engine.last_time() else {
-            return;
-        };
+    /// At a tick of the server's clock: `deadline_near` for each deadline
+    /// whose window opened after the last tick and by `now`. The first tick
+    /// only sets where counting starts; a clock reading earlier than the
+    /// last one checks nothing.
+    pub(crate) fn tick(&mut self, engine: &Engine, now: Timestamp) -> Vec<StreamEvent> {
+        let mut events = Vec::new();
         let Some(checked) = self.deadlines_checked else {
             self.deadlines_checked = Some(now);
-            return;
+            return events;
         };
-        if now.0.div_euclid(DAY_MS) == checked.0.div_euclid(DAY_MS) || now <= checked {
-            return;
+        if now <= checked {
+            return events;
         }
         self.deadlines_checked = Some(now);
         let registry = engine.registry();
@@ -121,15 +122,17 @@ impl InboxTracker {
                 continue;
             }
             for deadline in deadlines_near(engine, participant.id, now) {
+                // Near at `now`, so its window opened by then; new if after the last check.
                 if deadline.passes_at.0.saturating_sub(window) > checked.0 {
                     push(
-                        events,
+                        &mut events,
                         participant.id,
                         &deadline_item(participant.id, &deadline),
                     );
                 }
             }
         }
+        events
     }
 }
 
@@ -187,5 +190,81 @@ fn report_events(
     };
     for verifier in verifiers(registry) {
         push(events, verifier, &item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::Topic;
+    use ets_engine::{Applied, Envelope};
+
+    /// When China's 2025 surrender deadline passes (2027-01-01T00:00+08:00).
+    const DEADLINE_MS: i64 = 1_798_732_800_000;
+
+    /// When its window opens.
+    const OPENS: Timestamp = Timestamp(DEADLINE_MS - ets_api::DEADLINE_NEAR_DAYS * DAY_MS);
+
+    /// An engine where participant 10 is covered by China's 2025 rulebook.
+    fn engine() -> Engine {
+        let toml = include_str!("../../../schemes/cn-power-2025.toml");
+        let lines = [
+            r#"{"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}"#.to_owned(),
+            r#"{"request_id":2,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}"#.to_owned(),
+            r#"{"request_id":3,"requester":1,"command":"open_account","id":100,"kind":"operator_holding","holder":10,"representatives":[10]}"#.to_owned(),
+            serde_json::json!({"request_id":4,"requester":1,"command":"load_rulebook","source_name":"cn-power-2025.toml","toml":toml}).to_string(),
+            r#"{"request_id":5,"requester":1,"command":"register_entities","scheme":"cn-power-2025","entities":[{"participant":10,"account":100,"units":[{"unit":"U1","category":"coal_above_300mw","capacity_mw":600,"cooling":"water","combined_heat_and_power":false}]}]}"#.to_owned(),
+        ];
+        let mut engine = Engine::new();
+        for line in &lines {
+            let request = ets_api::parse_request(line).expect("a valid command");
+            let applied = engine.apply(&Envelope {
+                request_id: request.request_id,
+                requester: request.requester,
+                time: Timestamp(OPENS.0 - 3_600_000),
+                command: request.command,
+            });
+            assert!(
+                matches!(applied, Applied::Fresh(Outcome::Accepted(_))),
+                "{line}: {applied:?}"
+            );
+        }
+        engine
+    }
+
+    fn at(offset_ms: i64) -> Timestamp {
+        Timestamp(OPENS.0 + offset_ms)
+    }
+
+    #[test]
+    fn a_window_opening_is_pushed_once_at_the_first_tick_after_it() {
+        let engine = engine();
+        let mut tracker = InboxTracker::default();
+        assert!(
+            tracker.tick(&engine, at(-60_000)).is_empty(),
+            "counting starts"
+        );
+        assert!(tracker.tick(&engine, at(-1)).is_empty(), "not open yet");
+        let events = tracker.tick(&engine, at(500));
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].topic, Topic::Inbox(ParticipantId(10)));
+        assert_eq!(events[0].readers, vec![ParticipantId(10)]);
+        assert!(
+            events[0].data.contains("\"kind\":\"deadline_near\""),
+            "{}",
+            events[0].data
+        );
+        // Later ticks, or a clock read earlier, never push it again.
+        for offset in [60_000, -5, 500, 120_000, DAY_MS] {
+            assert!(tracker.tick(&engine, at(offset)).is_empty(), "{offset}");
+        }
+    }
+
+    #[test]
+    fn a_window_open_before_the_first_tick_is_not_pushed() {
+        let engine = engine();
+        let mut tracker = InboxTracker::default();
+        assert!(tracker.tick(&engine, at(1)).is_empty());
+        assert!(tracker.tick(&engine, at(60_000)).is_empty());
     }
 }

@@ -101,6 +101,11 @@ fn set_up_store(data: &Path) {
 /// A served store after [`set_up_store`], with users `admin` (1),
 /// `verifier` (2), `rep-a` (10), `rep-b` (11), `fund` (20) and `auditor` (99).
 fn start() -> Server {
+    start_at(ets_server::ServerClock::wall())
+}
+
+/// [`start`] with the server's clock at `clock`.
+fn start_at(clock: ets_server::ServerClock) -> Server {
     let users = [
         ("admin", 1, Role::Administrator),
         ("verifier", 2, Role::Verifier),
@@ -109,7 +114,9 @@ fn start() -> Server {
         ("fund", 20, Role::Representative),
         ("auditor", 99, Role::Auditor),
     ];
-    common::start_prepared(&users, set_up_store, |_, _| {})
+    common::start_prepared(&users, set_up_store, move |config, _| {
+        config.sequencer.clock = clock;
+    })
 }
 
 // ---------------------------------------------------------------- plain HTTP
@@ -1507,6 +1514,74 @@ fn a_transaction_page_offers_decisions_only_to_those_who_may_send_them() {
     );
     assert!(page.body.contains("id=\"blocks\""), "{}", page.body);
     assert!(!page.body.contains("/ui/decide"));
+}
+
+#[test]
+fn a_delayed_transfer_page_shows_when_its_delay_ends_and_its_status_history() {
+    // Goal: on a business day at 11:00 Beijing time, with CEA transfers to
+    // accounts outside the trusted list delayed 60 minutes, rep A's transfer
+    // to the fund, once rep B signs, is delayed; its page names the delay's
+    // end (an hour after the initiation, 04:00 UTC) and that the recipient
+    // is not trusted, and its status history lists the steps in order.
+    // 2027-03-03 (a Wednesday, a business day) 03:00 UTC.
+    let server = start_at(ets_server::ServerClock::starting_at(ets_model::Timestamp(
+        1_804_042_800_000,
+    )));
+    let admin = common::bearer(&server, "admin");
+    let controls = serde_json::json!({"request_id":60,"requester":1,"command":"set_controls",
+        "scheme":"CEA","calendar":"cn","transfer_delay_minutes":60,
+        "trusted_activation_business_days":1,"window_opens":"09:30","window_closes":"15:00"});
+    let set = common::post(&server, &admin, &controls);
+    assert_eq!(set.status, 200, "{}", set.body);
+    let proposal = serde_json::json!({"request_id":61,"requester":10,"command":"transfer",
+        "from":100,"to":200,"unit":"CEA-2021","quantity":7});
+    let proposed = common::post(&server, &common::bearer(&server, "rep-a"), &proposal);
+    assert_eq!(proposed.status, 200, "{}", proposed.body);
+    let id = proposed.body["result"]["transaction"]
+        .as_u64()
+        .expect("a transaction");
+    let approval =
+        serde_json::json!({"request_id":62,"requester":11,"command":"approve","transaction":id});
+    let approved = common::post(&server, &common::bearer(&server, "rep-b"), &approval);
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    let rep_a = sign_in(&server, "rep-a");
+    let page = get(&server, Some(&rep_a), &format!("/ui/transactions/{id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let cell = |id: &str| {
+        let marker = format!("id=\"{id}\">");
+        let start = page.body.find(&marker).map_or(0, |at| at + marker.len());
+        page.body[start..]
+            .split("</")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(cell("status"), "delayed", "{}", page.body);
+    // The delay runs 60 minutes from the initiation (the approval's stamp).
+    let marker = "<dt>Initiated</dt><dd>";
+    let at = page.body.find(marker).expect("the initiation") + marker.len();
+    let initiated = page.body[at..].split(" UTC").next().unwrap_or_default();
+    assert!(initiated.starts_with("2027-03-03 03:"), "{initiated}");
+    assert_eq!(
+        cell("delay-end"),
+        format!(
+            "{} UTC (recipient not on the trusted list)",
+            initiated.replacen(" 03:", " 04:", 1)
+        ),
+        "{}",
+        page.body
+    );
+    let history_at = page
+        .body
+        .find("id=\"status-history\"")
+        .expect("the history");
+    let history = &page.body[history_at..];
+    let order: Vec<usize> = ["proposed", "awaiting_approval", "delayed"]
+        .iter()
+        .map(|status| history.find(&format!("<td>{status}</td>")).expect(status))
+        .collect();
+    assert!(order[0] < order[1] && order[1] < order[2], "{history}");
+    assert!(history.contains("11 (Second signer)"), "{history}");
 }
 
 #[test]

@@ -23,6 +23,15 @@ pub trait JournalBackend: Send {
     /// # Errors
     /// [`StoreError`]; then nothing of the batch may be acknowledged.
     fn commit(&mut self) -> Result<(), StoreError>;
+    /// After a failed [`Self::commit`]: finds where the journal really ends
+    /// (reconnecting to a database if need be), keeps the failed batch if it
+    /// turns out durable and drops it otherwise, so appending can go on.
+    ///
+    /// # Errors
+    /// [`StoreError`] while that cannot be known yet (the database is still
+    /// away), `fenced` when another writer took over; a file journal always
+    /// refuses (`store_faulted`): it is reopened instead.
+    fn resume(&mut self) -> Result<(), StoreError>;
     /// Records appended but not yet committed.
     fn pending(&self) -> usize;
     /// The last record's sequence number (0 when empty), buffered ones included.
@@ -69,6 +78,10 @@ impl JournalBackend for Journal {
 
     fn commit(&mut self) -> Result<(), StoreError> {
         Ok(Journal::commit(self)?)
+    }
+
+    fn resume(&mut self) -> Result<(), StoreError> {
+        Err(StoreError::Faulted)
     }
 
     fn pending(&self) -> usize {

@@ -8,6 +8,15 @@
 //! writer is refused at once) and a fencing epoch: opening as writer raises
 //! the epoch, and every commit checks it in its own transaction, so a writer
 //! that another has replaced can never commit again.
+//!
+//! **A lost session.** When the connection drops during a group commit
+//! (server restart, network cut, `pg_terminate_backend`), the journal
+//! reconnects a few times with backoff, takes the lock again, checks that
+//! its epoch still holds, and then looks for the batch by sequence and hash:
+//! all there, the batch is durable; none there, it is inserted again; anything
+//! else, another writer wrote and this one is fenced. Past the bounded retries
+//! the commit fails (nothing acknowledged) and [`JournalBackend::resume`]
+//! settles the batch the same way once the database answers again.
 
 use crate::backend::{JournalBackend, Records};
 use crate::kind::StoreKind;
@@ -28,6 +37,13 @@ const WRITER_LOCK_KEY: i64 = 0x6574_735f_6a72_6e6c;
 
 /// Records read per query when replaying.
 const PAGE_RECORDS: i64 = 10_000;
+
+/// Reconnection attempts within one group commit after the session dropped,
+/// and the wait before the first (doubling after each): at most about 1.5 s
+/// in all, so a restart of the database is ridden out while the requests of
+/// the batch wait, and a longer outage fails the batch instead of blocking.
+const RECONNECT_ATTEMPTS: u32 = 5;
+const RECONNECT_FIRST_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 const SCHEMA_SQL: &str = "
 CREATE TABLE ets_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,9 +86,19 @@ pub struct PgJournal {
     /// Who sets the time of the store's commands (`kind` in `ets_store`; live when absent).
     kind: StoreKind,
     committed: (u64, Hash),
+    /// The time of the last committed record (to put back when a batch is dropped).
+    committed_timestamp_ms: Option<i64>,
     last: (u64, Hash),
     last_timestamp_ms: Option<i64>,
     pending: Vec<Pending>,
+}
+
+/// Where the batch of a commit whose session dropped stands in the database.
+enum Presence {
+    /// Every record of it is there with its hash: it is durable.
+    Durable,
+    /// None of it is there: it never committed.
+    Absent,
 }
 
 impl PgJournal {
@@ -126,19 +152,7 @@ impl PgJournal {
         let kind = check_format(&mut client, url)?;
         let epoch = if writer {
             refuse_standby(&mut client, url)?;
-            let locked: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
-                .map_err(database(url))?
-                .get(0);
-            if !locked {
-                return Err(StoreError::Database {
-                    code: "locked",
-                    message: format!(
-                        "another server writes the store in {}; only one may",
-                        redact(url)
-                    ),
-                });
-            }
+            take_writer_lock(&mut client, url)?;
             let row = client
                 .query_one(
                     "UPDATE ets_store SET value = (value::BIGINT + 1)::TEXT WHERE key = 'writer_epoch' RETURNING value",
@@ -180,6 +194,7 @@ impl PgJournal {
             epoch,
             kind,
             committed: last,
+            committed_timestamp_ms: last_timestamp_ms,
             last,
             last_timestamp_ms,
             pending: Vec::new(),
@@ -207,12 +222,7 @@ impl PgJournal {
             .map_err(database(&url))?
             .get(0);
         if current != epoch.to_string() {
-            return Err(StoreError::Database {
-                code: "fenced",
-                message: format!(
-                    "another server took over the store in {url} (writer epoch {current}, ours {epoch}); this one may no longer write"
-                ),
-            });
+            return Err(fenced(&url, &current, epoch));
         }
         let column = |field: fn(&Pending) -> &Vec<u8>| -> Vec<&[u8]> {
             self.pending.iter().map(|p| field(p).as_slice()).collect()
@@ -233,6 +243,108 @@ impl PgJournal {
             )
             .map_err(database(&url))?;
         transaction.commit().map_err(database(&url))
+    }
+
+    /// After the session dropped during a commit: reconnects (a bounded
+    /// number of times, with backoff), then finds the batch by sequence and
+    /// hash; durable, it is done; absent, it is inserted again. Any failure
+    /// is the commit's failure: nothing of the batch may be acknowledged.
+    fn commit_after_lost_session(&mut self, lost: StoreError) -> Result<(), StoreError> {
+        let mut wait = RECONNECT_FIRST_WAIT;
+        let mut last_error = lost;
+        for attempt in 1..=RECONNECT_ATTEMPTS {
+            std::thread::sleep(wait);
+            wait = wait.saturating_mul(2);
+            match self.reconnect_writer() {
+                Ok(()) => {
+                    tracing::warn!(attempt, "reconnected to the database after a lost session");
+                    return match self.batch_presence()? {
+                        Presence::Durable => Ok(()),
+                        Presence::Absent => self.insert_pending(),
+                    };
+                }
+                // Another writer took over: no retry will change that.
+                Err(error) if error.code() == "fenced" => return Err(error),
+                Err(error) => last_error = error,
+            }
+        }
+        Err(last_error)
+    }
+
+    /// A new session for this writer: not a standby, the writer's lock taken
+    /// again, and its fencing epoch still the database's (else `fenced`).
+    fn reconnect_writer(&mut self) -> Result<(), StoreError> {
+        let Some(epoch) = self.epoch else {
+            return Err(JournalError::ReadOnly.into());
+        };
+        let mut client = connect(&self.connect_url)?;
+        refuse_standby(&mut client, &self.url)?;
+        take_writer_lock(&mut client, &self.url)?;
+        let current: String = client
+            .query_one(
+                "SELECT value FROM ets_store WHERE key = 'writer_epoch'",
+                &[],
+            )
+            .map_err(database(&self.url))?
+            .get(0);
+        if current != epoch.to_string() {
+            return Err(fenced(&self.url, &current, epoch));
+        }
+        *self.client.get_mut() = client;
+        Ok(())
+    }
+
+    /// Whether the pending batch is in the database, checked by sequence and
+    /// hash from the last committed record on. Records there that are not
+    /// this writer's (another writer's, or a lost committed one) are `fenced`.
+    fn batch_presence(&mut self) -> Result<Presence, StoreError> {
+        let from =
+            i64::try_from(self.committed.0.max(1)).map_err(|_| JournalError::SequenceExhausted)?;
+        let mut expected: Vec<(i64, Vec<u8>)> = Vec::with_capacity(self.pending.len() + 1);
+        if self.committed.0 > 0 {
+            expected.push((from, self.committed.1.to_vec()));
+        }
+        let before = expected.len();
+        expected.extend(self.pending.iter().map(|p| (p.sequence, p.hash.clone())));
+        let limit = i64::try_from(expected.len() + 1).unwrap_or(i64::MAX);
+        let found: Vec<(i64, Vec<u8>)> = self
+            .client
+            .get_mut()
+            .query(
+                "SELECT sequence, hash FROM ets_journal WHERE sequence >= $1 ORDER BY sequence LIMIT $2",
+                &[&from, &limit],
+            )
+            .map_err(database(&self.url))?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        if found == expected[..before] {
+            return Ok(Presence::Absent);
+        }
+        if found == expected {
+            return Ok(Presence::Durable);
+        }
+        Err(StoreError::Database {
+            code: "fenced",
+            message: format!(
+                "the journal in {} no longer ends where this writer left it (record {}); another server wrote it, so this one may no longer write",
+                self.url, self.committed.0
+            ),
+        })
+    }
+
+    /// Marks the pending batch committed.
+    fn pending_committed(&mut self) {
+        self.pending.clear();
+        self.committed = self.last;
+        self.committed_timestamp_ms = self.last_timestamp_ms;
+    }
+
+    /// Forgets the pending batch: the journal ends at its last committed record.
+    fn pending_dropped(&mut self) {
+        self.pending.clear();
+        self.last = self.committed;
+        self.last_timestamp_ms = self.committed_timestamp_ms;
     }
 }
 
@@ -272,9 +384,45 @@ impl JournalBackend for PgJournal {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.insert_pending()?;
-        self.pending.clear();
-        self.committed = self.last;
+        match self.insert_pending() {
+            Ok(()) => {}
+            Err(error) if error.code() == "database_unreachable" => {
+                self.commit_after_lost_session(error)?;
+            }
+            Err(error) => return Err(error),
+        }
+        self.pending_committed();
+        Ok(())
+    }
+
+    fn resume(&mut self) -> Result<(), StoreError> {
+        let alive = !self.client.get_mut().is_closed()
+            && self.client.get_mut().simple_query("SELECT 1").is_ok();
+        if alive {
+            // The session (and the lock with it) held: the epoch must still be ours.
+            let epoch = self.epoch.ok_or(JournalError::ReadOnly)?;
+            let current: String = self
+                .client
+                .get_mut()
+                .query_one(
+                    "SELECT value FROM ets_store WHERE key = 'writer_epoch'",
+                    &[],
+                )
+                .map_err(database(&self.url))?
+                .get(0);
+            if current != epoch.to_string() {
+                return Err(fenced(&self.url, &current, epoch));
+            }
+        } else {
+            self.reconnect_writer()?;
+        }
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        match self.batch_presence()? {
+            Presence::Durable => self.pending_committed(),
+            Presence::Absent => self.pending_dropped(),
+        }
         Ok(())
     }
 
@@ -513,6 +661,35 @@ fn refuse_standby(client: &mut Client, url: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Takes the session advisory lock of the one writer, or refuses with `locked`.
+fn take_writer_lock(client: &mut Client, url: &str) -> Result<(), StoreError> {
+    let locked: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
+        .map_err(database(url))?
+        .get(0);
+    if !locked {
+        return Err(StoreError::Database {
+            code: "locked",
+            message: format!(
+                "another server writes the store in {}; only one may",
+                redact(url)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The refusal of a writer whose epoch another writer has raised.
+fn fenced(url: &str, current: &str, ours: i64) -> StoreError {
+    StoreError::Database {
+        code: "fenced",
+        message: format!(
+            "another server took over the store in {} (writer epoch {current}, ours {ours}); this one may no longer write",
+            redact(url)
+        ),
+    }
+}
+
 /// Checks that the database holds an openets store this build reads; returns its kind.
 fn check_format(client: &mut Client, url: &str) -> Result<StoreKind, StoreError> {
     let mut transaction = client.transaction().map_err(database(url))?;
@@ -603,6 +780,14 @@ fn database(url: &str) -> impl FnOnce(postgres::Error) -> StoreError + '_ {
             Some("28P01" | "28000") => "database_credentials",
             // 25006 read-only SQL transaction: a standby, or a primary turned read-only.
             Some("25006") => "database_read_only",
+            // 53100 disk full (53xxx: insufficient resources).
+            Some("53100") => "database_disk_full",
+            // 57P01-57P03: the server shut down or terminated the session
+            // (`pg_terminate_backend`, a restart); class 08: connection exceptions.
+            Some(code) if code.starts_with("57P") || code.starts_with("08") => {
+                "database_unreachable"
+            }
+            Some(_) if error.is_closed() => "database_unreachable",
             Some(_) => "database",
             None => "database_unreachable",
         };

@@ -62,8 +62,8 @@ pub(super) fn run_multi(args: &MultiArgs) -> Result<ExitCode> {
     }
     for period in &run.outcome.periods {
         println!(
-            "  period {}: {} compliant, {} short",
-            period.label, period.compliant, period.shortfall
+            "  period {} ({}): {} compliant, {} short",
+            period.label, period.scheme, period.compliant, period.shortfall
         );
     }
     let store = if args.in_memory {

@@ -4,8 +4,12 @@
 //! ends with the rulebook's `last_vintage`: each entity's allowances of that
 //! vintage and older above its cap are cancelled (a registry cancellation whose
 //! reason names the cap), so they can be neither surrendered nor sold later.
-//! Net sales come from the exchange's trade records; when bounded retention has
-//! dropped some, the close is refused rather than judged on part of the history.
+//! Net sales come from the exchange's running counter, kept per account and
+//! class as each trade settles (crate::exchange::NetSales), so the cap binds
+//! exactly on a bounded store whose retention dropped the trade records. Only a
+//! state restored from a bounded snapshot written before the counter was kept,
+//! after its trades were dropped, cannot know them: that close is refused
+//! (`carry_over_history_incomplete`) rather than judged on part of the history.
 
 use super::allocation::claw_back;
 use super::error::ComplianceError;
@@ -17,7 +21,7 @@ use ets_scheme::obligation;
 use std::collections::BTreeMap;
 
 /// Net sales per account of a unit code's allowances (sold less bought, every trade
-/// settled so far), or `None` when part of the trade history is no longer retained.
+/// settled so far), or `None` when the counter misses trades it cannot know.
 pub type NetSales<'a> = &'a dyn Fn(&Registry, &Code) -> Option<BTreeMap<AccountId, i128>>;
 
 impl Compliance {

@@ -6,7 +6,7 @@
 use super::deadline;
 use super::error::ComplianceError;
 use super::state::{Compliance, CoveredEntity};
-use super::tally::SurrenderTally;
+use super::tally::{SurrenderTally, TallyKey};
 use ets_model::{AccountId, Quantity, Timestamp, UnitClass, Vintage};
 use ets_registry::{Registry, RegistryError};
 use ets_scheme::Rulebook;
@@ -114,7 +114,7 @@ impl Compliance {
             && registry
                 .class_index(request.class)
                 .map_or(Quantity::ZERO, |index| {
-                    Surrenders::tally(&self.surrendered, registry).of_class(
+                    Surrenders::tally_of(&self.surrendered, registry, request.from).of_class(
                         request.from,
                         request.year,
                         index,
@@ -154,7 +154,7 @@ impl Compliance {
         };
         let limit = obligation::max_offsets(rules, owed.total, owed.verified)?;
         let period = self.period(rulebook, year)?;
-        let (_, used) = Surrenders::tally(&self.surrendered, registry)
+        let (_, used) = Surrenders::tally_of(&self.surrendered, registry, request.from)
             .of_period(request.from, &period.years)?;
         if used.tonnes().saturating_add(request.quantity.tonnes()) > limit.tonnes() {
             return Err(ComplianceError::OffsetLimit {
@@ -194,6 +194,16 @@ impl Surrenders {
         Surrenders::tally_where(tally, registry, |_| true)
     }
 
+    /// As [`Surrenders::tally`], for `account` only (what one surrender's checks
+    /// read): the same figures for it, without going through every account's.
+    pub(super) fn tally_of(
+        tally: &SurrenderTally,
+        registry: &Registry,
+        account: AccountId,
+    ) -> Surrenders {
+        Surrenders::sum(tally.entries_of(account), registry, |_| true)
+    }
+
     /// As [`Surrenders::tally`], counting only surrenders whose completion time passes
     /// `counts` (those made by a deadline).
     pub(super) fn tally_where(
@@ -201,8 +211,17 @@ impl Surrenders {
         registry: &Registry,
         counts: impl Fn(Timestamp) -> bool,
     ) -> Surrenders {
+        Surrenders::sum(tally.entries(), registry, counts)
+    }
+
+    /// Sums `entries` whose completion time passes `counts`.
+    fn sum<'t>(
+        entries: impl Iterator<Item = (&'t TallyKey, &'t u64)>,
+        registry: &Registry,
+        counts: impl Fn(Timestamp) -> bool,
+    ) -> Surrenders {
         let mut tonnes: BTreeMap<(AccountId, u16, u32), u64> = BTreeMap::new();
-        for (&(account, year, class_index, completed), &surrendered) in tally.entries() {
+        for (&(account, year, class_index, completed), &surrendered) in entries {
             if !counts(completed) {
                 continue;
             }

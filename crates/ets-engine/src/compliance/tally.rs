@@ -81,6 +81,14 @@ impl SurrenderTally {
         }
     }
 
+    /// The entries of one account, in key order (a range, not a scan).
+    pub(super) fn entries_of(&self, account: AccountId) -> impl Iterator<Item = (&TallyKey, &u64)> {
+        self.tonnes.range(
+            (account, 0, 0, Timestamp(i64::MIN))
+                ..=(account, u16::MAX, u32::MAX, Timestamp(i64::MAX)),
+        )
+    }
+
     /// Every entry with its tonnes, in key order.
     pub(super) fn entries(&self) -> impl Iterator<Item = (&TallyKey, &u64)> {
         self.tonnes.iter()

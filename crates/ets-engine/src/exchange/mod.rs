@@ -30,6 +30,7 @@ mod command;
 mod error;
 mod execute;
 mod limits;
+mod net_sales;
 mod settle;
 mod state;
 mod trades;
@@ -40,6 +41,7 @@ pub use command::{
 };
 pub use error::ExchangeError;
 pub use limits::{Allocations, HoldingLimit, NoAllocations};
+pub use net_sales::NetSales;
 #[cfg(feature = "planted-settlement-failure")]
 pub use settle::PLANTED_FAILURE_TONNES;
 pub use state::{Exchange, TradeRecord, TradeVenue};

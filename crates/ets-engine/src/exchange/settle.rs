@@ -239,21 +239,24 @@ impl Ledger<'_> {
         let mode = instrument.venue.trade_mode();
         // The tape and day figures saturate rather than refuse a settled trade.
         let _ = instrument.market_data.record(&Trade::from_fill(mode, fill));
-        self.record(TradeRecord {
-            id: 0,
-            venue: TradeVenue::Instrument(instrument.symbol),
-            mode,
-            maker_order: fill.maker_order,
-            taker_order: fill.taker_order,
-            buyer: fill.buyer,
-            seller: fill.seller,
-            price: fill.price,
-            quantity: fill.quantity,
-            buyer_fee: Money::new(fee),
-            seller_fee: Money::new(fee),
-            at: fill.at,
-            transaction,
-        })
+        self.record(
+            TradeRecord {
+                id: 0,
+                venue: TradeVenue::Instrument(instrument.symbol),
+                mode,
+                maker_order: fill.maker_order,
+                taker_order: fill.taker_order,
+                buyer: fill.buyer,
+                seller: fill.seller,
+                price: fill.price,
+                quantity: fill.quantity,
+                buyer_fee: Money::new(fee),
+                seller_fee: Money::new(fee),
+                at: fill.at,
+                transaction,
+            },
+            instrument.class_index,
+        )
     }
 
     /// Settles an auction award: units from the auction account, the
@@ -269,15 +272,18 @@ impl Ledger<'_> {
         self.pay_from_held(record.buyer, value);
         self.credit(record.seller, value);
         hold.cash = shifted(hold.cash, -value, "auction bid hold");
-        self.record(TradeRecord {
-            transaction,
-            mode: TradeMode::Auction,
-            ..record
-        })
+        self.record(
+            TradeRecord {
+                transaction,
+                mode: TradeMode::Auction,
+                ..record
+            },
+            class_index,
+        )
     }
 
-    fn record(&mut self, record: TradeRecord) -> u64 {
-        self.trades.push(record)
+    fn record(&mut self, record: TradeRecord, class_index: u32) -> u64 {
+        self.trades.push(record, class_index)
     }
 
     /// Shrinks an order's hold to what its open quantity needs; drops it

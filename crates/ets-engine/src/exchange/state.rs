@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 const BPS_PER_WHOLE: i128 = 10_000;
 
 /// The exchange: instruments, cash, holds, auctions and the trade records.
+/// Decoding derives the net sales counter from the trade records (the
+/// engine replaces it with the encoded one of a bounded snapshot).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ExchangeParts")]
 pub struct Exchange {
     pub(super) instruments: BTreeMap<Code, Instrument>,
     pub(super) cash: BTreeMap<AccountId, CashBalance>,
@@ -27,6 +30,32 @@ pub struct Exchange {
     pub(super) bought_today: BTreeMap<(AccountId, u32), Quantity>,
     pub(super) auctions: BTreeMap<AuctionId, AuctionState>,
     pub(super) trades: super::trades::TradeLog,
+}
+
+/// The fields of an [`Exchange`] as encoded, in the same order.
+#[derive(Deserialize)]
+struct ExchangeParts {
+    instruments: BTreeMap<Code, Instrument>,
+    cash: BTreeMap<AccountId, CashBalance>,
+    total_cash: Money,
+    bought_today: BTreeMap<(AccountId, u32), Quantity>,
+    auctions: BTreeMap<AuctionId, AuctionState>,
+    trades: super::trades::TradeLog,
+}
+
+impl From<ExchangeParts> for Exchange {
+    fn from(parts: ExchangeParts) -> Exchange {
+        let mut exchange = Exchange {
+            instruments: parts.instruments,
+            cash: parts.cash,
+            total_cash: parts.total_cash,
+            bought_today: parts.bought_today,
+            auctions: parts.auctions,
+            trades: parts.trades,
+        };
+        exchange.derive_net_sales();
+        exchange
+    }
 }
 
 /// One listed instrument.
@@ -282,41 +311,37 @@ impl Exchange {
     }
 
     /// Net sales per account of the allowances whose unit code is `unit_code` (sold less
-    /// bought, instruments and auctions alike), over every trade ever settled; `None` when
-    /// bounded retention dropped some (docs/memory.md), so the sums cannot be trusted.
+    /// bought, instruments and auctions alike), over every trade ever settled, from the
+    /// running counter (retained trade records or not); `None` only when the counter was
+    /// derived from a bounded snapshot that had already dropped trades (docs/memory.md).
     #[must_use]
     pub fn net_allowance_sales(
         &self,
         registry: &Registry,
         unit_code: &Code,
     ) -> Option<BTreeMap<AccountId, i128>> {
-        if self
-            .trades
-            .iter()
-            .next()
-            .map_or(0, |first| first.id.saturating_sub(1))
-            != 0
-            || self.trades.len() as u64 != self.trades.count()
-        {
-            return None;
-        }
-        let mut sales: BTreeMap<AccountId, i128> = BTreeMap::new();
-        for trade in self.trades.iter() {
-            let class_index = match &trade.venue {
-                TradeVenue::Instrument(symbol) => self.instruments.get(symbol)?.class_index,
-                TradeVenue::Auction(id) => self.auctions.get(id)?.class_index,
-            };
-            let is_allowance = matches!(
+        self.trades.net_sales().per_account(|class_index| {
+            matches!(
                 registry.class(class_index),
                 Some(UnitClass::Allowance { scheme, .. }) if scheme == unit_code
-            );
-            if is_allowance {
-                let tonnes = i128::from(trade.quantity.tonnes());
-                *sales.entry(trade.seller).or_default() += tonnes;
-                *sales.entry(trade.buyer).or_default() -= tonnes;
-            }
-        }
-        Some(sales)
+            )
+        })
+    }
+
+    /// Derives the net sales counter from the retained trade records (a
+    /// decoded state that did not carry it): complete when the log holds
+    /// every trade and each trade's venue is still known.
+    pub(crate) fn derive_net_sales(&mut self) {
+        let complete = self.trades.holds_every_trade();
+        let derived = super::NetSales::derive(
+            self.trades.iter(),
+            |trade| match &trade.venue {
+                TradeVenue::Instrument(symbol) => Some(self.instruments.get(symbol)?.class_index),
+                TradeVenue::Auction(id) => Some(self.auctions.get(id)?.class_index),
+            },
+            complete,
+        );
+        self.trades.set_net_sales(derived);
     }
 
     /// Mutable trade log, for the engine's retention bookkeeping.

@@ -3,6 +3,7 @@
 //! window of commands. Trades are final when settled; the history database
 //! holds every one.
 
+use super::net_sales::NetSales;
 use super::state::TradeRecord;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::VecDeque;
@@ -23,6 +24,8 @@ pub struct TradeLog {
     stamp: u64,
     /// Per retained record (same order), the command it settled in; kept only when bounded.
     stamps: VecDeque<u64>,
+    /// Net sales over every trade ever settled, retained or not.
+    net_sales: NetSales,
 }
 
 /// What the engine encodes of a bounded trade log.
@@ -83,8 +86,29 @@ impl TradeLog {
         self.records.back()
     }
 
-    /// Records a settled trade, numbering it; returns its id.
-    pub(super) fn push(&mut self, mut record: TradeRecord) -> u64 {
+    /// Net sales per account and class over every trade ever settled.
+    #[must_use]
+    pub fn net_sales(&self) -> &NetSales {
+        &self.net_sales
+    }
+
+    /// Replaces the net sales (decoded, or derived from the records).
+    pub(crate) fn set_net_sales(&mut self, net_sales: NetSales) {
+        self.net_sales = net_sales;
+    }
+
+    /// Whether the log holds every trade ever settled (none dropped by retention).
+    #[must_use]
+    pub fn holds_every_trade(&self) -> bool {
+        self.records.front().map_or(1, |first| first.id) == 1
+            && self.records.len() as u64 == self.count()
+    }
+
+    /// Records a settled trade of units of `class_index`, numbering it and
+    /// counting it in the net sales; returns its id.
+    pub(super) fn push(&mut self, mut record: TradeRecord, class_index: u32) -> u64 {
+        self.net_sales
+            .record(class_index, record.seller, record.buyer, record.quantity);
         let id = self.next_id.max(1);
         record.id = id;
         self.next_id = id + 1;
@@ -156,6 +180,7 @@ impl PartialEq for TradeLog {
             && self.next_id.max(1) == other.next_id.max(1)
             && self.window == other.window
             && self.stamps == other.stamps
+            && self.net_sales == other.net_sales
     }
 }
 
