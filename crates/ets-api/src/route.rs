@@ -303,14 +303,14 @@ pub const SERIAL: RouteSpec = RouteSpec {
     audience: Audience::User,
     tag: "registry",
     summary: "Where a serial number is",
-    description: "For the parties of the account holding it now, the administrator and auditors.",
+    description: "For the parties of the account holding it now, the administrator and auditors. On a bounded engine the movements it let go are read from the history database (503 history_unavailable when it has not caught up).",
     parameters: &[PathParameter {
         name: "serial",
         description: "A serial number, a whole number from 0 to 18446744073709551615.",
     }],
     body: Body::None,
     answer: Answer::Json(schema_of::<SerialView>),
-    refuses: &PRIVATE_READ_REFUSALS,
+    refuses: &PRIVATE_HISTORY_READ_REFUSALS,
 };
 
 /// `GET /api/participants/{id}`.

@@ -1,6 +1,6 @@
-//! Tests of `ets serve` over real loopback HTTP: commands and their status
-//! codes, idempotency, queries, crash safety under SIGKILL, and `/healthz`
-//! after a real I/O fault.
+//! Tests of `ets serve` over real loopback HTTP: its startup lines naming
+//! the API and the web UI, commands and their status codes, idempotency,
+//! queries, crash safety under SIGKILL, and `/healthz` after a real I/O fault.
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -158,6 +158,53 @@ fn setup(agent: &ureq::Agent, server: &Server, tokens: &Tokens) {
         let (status, body) = post(agent, server, tokens, &command);
         assert_eq!(status, 200, "{body}");
     }
+}
+
+#[test]
+fn the_startup_lines_name_the_api_and_the_web_ui_and_the_ui_answers_there() {
+    // Goal: `ets serve` prints where it listens and, on the second line,
+    // `web UI at <base>/ui`; that address serves the UI's home page.
+    let (_dir, data, _tokens) = init();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ets"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ets serve starts");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    // Killed when dropped, whatever happens below.
+    let mut server = Server {
+        child,
+        base: String::new(),
+        _stdout: stdout,
+    };
+    let (mut first, mut second) = (String::new(), String::new());
+    server
+        ._stdout
+        .read_line(&mut first)
+        .expect("the first line");
+    server
+        ._stdout
+        .read_line(&mut second)
+        .expect("the second line");
+    let base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("a listening line: {first:?}"));
+    assert!(base.starts_with("http://127.0.0.1:"), "{first:?}");
+    let ui = second
+        .trim()
+        .strip_prefix("web UI at ")
+        .unwrap_or_else(|| panic!("a web UI line: {second:?}"));
+    assert_eq!(ui, format!("{base}/ui"));
+    let mut page = agent().get(ui).call().expect("request completes");
+    assert_eq!(page.status(), 200, "{ui}");
+    let body = page.body_mut().read_to_string().expect("HTML");
+    // Not signed in: the UI's home page, leading to the sign-in form.
+    assert!(body.starts_with("<!DOCTYPE html>"), "{body}");
+    assert!(body.contains("href=\"/ui/login\">Sign in</a>"), "{body}");
+    drop(server);
 }
 
 #[test]

@@ -5,8 +5,8 @@ use crate::command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejecti
 use crate::compliance::Compliance;
 use crate::compliance::SurrenderTally;
 use crate::exchange::Exchange;
-use crate::outcomes::OutcomeTable;
-use crate::retention::{RetentionSection, Window};
+use crate::outcomes::{Lookup, OutcomeTable};
+use crate::retention::{RequestKey, RetentionSection, Window};
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use ets_registry::{AccountStatus, Context, Registry, RegistryCommand};
 use serde::{Deserialize, Serialize};
@@ -169,26 +169,41 @@ impl Engine {
     pub fn apply(&mut self, envelope: &Envelope) -> Applied {
         let key = (envelope.requester, envelope.request_id);
         let digest = CommandDigest::of(&envelope.command);
-        if let Some(first) = self.outcomes.get(&key) {
-            if first.digest.is_some_and(|known| known != digest) {
-                return Applied::Reused(Outcome::Rejected(Rejection {
-                    code: REQUEST_ID_REUSED.to_owned(),
-                    message: format!(
-                        "request id {} of participant {} was already used for a different command; use a new request id",
-                        envelope.request_id.0, envelope.requester.0
-                    ),
-                }));
+        let first = match self.outcomes.lookup(&key) {
+            Lookup::Remembered(first) => first,
+            Lookup::Expired => {
+                // Floors exist only once retention is bounded.
+                let window = self.window.as_ref().map(|window| window.commands);
+                assert!(
+                    window.is_some(),
+                    "a request id expired in an unbounded engine"
+                );
+                return Applied::Reused(Outcome::Rejected(crate::retention::expired(
+                    key,
+                    window.unwrap_or_default(),
+                )));
             }
-            return Applied::Duplicate(first.outcome.clone());
+            Lookup::Unknown => return self.apply_fresh(envelope, key, digest),
+        };
+        if first.digest.is_some_and(|known| known != digest) {
+            return Applied::Reused(Outcome::Rejected(Rejection {
+                code: REQUEST_ID_REUSED.to_owned(),
+                message: format!(
+                    "request id {} of participant {} was already used for a different command; use a new request id",
+                    envelope.request_id.0, envelope.requester.0
+                ),
+            }));
         }
-        if let Some(window) = &self.window
-            && window.is_expired(key)
-        {
-            return Applied::Reused(Outcome::Rejected(crate::retention::expired(
-                key,
-                window.commands,
-            )));
-        }
+        Applied::Duplicate(first.outcome.clone())
+    }
+
+    /// Applies an envelope whose request id is neither remembered nor expired.
+    fn apply_fresh(
+        &mut self,
+        envelope: &Envelope,
+        key: RequestKey,
+        digest: CommandDigest,
+    ) -> Applied {
         assert!(
             self.last_time.is_none_or(|last| last <= envelope.time),
             "the sequencer let time go backwards"
@@ -232,7 +247,7 @@ impl Engine {
         let last = self.applied - 1;
         let outcomes = &mut self.outcomes;
         window.expire(last, |key| {
-            outcomes.remove(&key);
+            outcomes.expire(&key);
         });
         self.stamp(last);
         self.registry.prune_finished();
@@ -531,7 +546,7 @@ impl Engine {
         Some(RetentionSection {
             commands: window.commands,
             outcome_stamps: self.outcomes.values().map(|r| r.applied_at).collect(),
-            floors: window.floors.iter().map(|(&p, &id)| (p, id)).collect(),
+            floors: self.outcomes.floors().collect(),
             book: self.registry.book_retention(),
             trades: self.exchange.trades().retention(),
         })
@@ -633,9 +648,10 @@ impl Engine {
             remembered.applied_at = stamp;
             stamps.push((stamp, key));
         }
-        let mut window = Window::new(section.commands, stamps);
-        window.floors = section.floors.into_iter().collect();
-        self.window = Some(window);
+        for (requester, floor) in section.floors {
+            self.outcomes.set_floor(requester, floor);
+        }
+        self.window = Some(Window::new(section.commands, stamps));
         self.registry
             .restore_book_retention(section.commands, section.book);
         self.exchange

@@ -14,7 +14,7 @@
 use crate::command::Rejection;
 use ets_model::{ParticipantId, RequestId};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// The code of the refusal of a request id older than the idempotency window.
 pub const REQUEST_EXPIRED: &str = "request_expired";
@@ -42,9 +42,9 @@ pub(crate) struct Window {
     /// The window, in commands.
     pub(crate) commands: u64,
     /// Remembered requests in the order they were applied: (command number, key).
+    /// (Per requester, the highest request id that left the window is kept
+    /// with the requester's remembered ids, in the engine's outcome table.)
     pub(crate) order: VecDeque<(u64, RequestKey)>,
-    /// Per requester, the highest request id that left the window.
-    pub(crate) floors: BTreeMap<ParticipantId, RequestId>,
 }
 
 impl Window {
@@ -54,26 +54,18 @@ impl Window {
         Window {
             commands,
             order: stamps.into(),
-            floors: BTreeMap::new(),
         }
     }
 
-    /// Whether `key`, not remembered, is at or below its requester's floor.
-    pub(crate) fn is_expired(&self, key: RequestKey) -> bool {
-        self.floors.get(&key.0).is_some_and(|&floor| key.1 <= floor)
-    }
-
     /// Removes from `order` the requests applied a whole window before
-    /// command `now`, raising their requesters' floors, and hands each key to
-    /// `forget` (no list is built: this runs once per applied command).
+    /// command `now` and hands each key to `forget`, which raises its
+    /// requester's floor (no list is built: this runs once per applied command).
     pub(crate) fn expire(&mut self, now: u64, mut forget: impl FnMut(RequestKey)) {
         while let Some(&(applied_at, key)) = self.order.front() {
             if applied_at.saturating_add(self.commands) > now {
                 break;
             }
             self.order.pop_front();
-            let floor = self.floors.entry(key.0).or_insert(key.1);
-            *floor = (*floor).max(key.1);
             forget(key);
         }
     }

@@ -6,11 +6,13 @@
 //! after each durable batch, sees every change. Surrenders' completions and
 //! reversals are logged for the engine, whose compliance keeps its own tally.
 
+use crate::cow_map::CowMap;
 use crate::transaction::{Transaction, TransactionKind, TransactionStatus};
 use ets_model::{AccountId, Quantity, Timestamp, TransactionId};
 use rustc_hash::FxHashMap;
+use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 /// Transactions by id, with the bookkeeping of bounded retention.
 ///
@@ -20,7 +22,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// [`BookRetention`]).
 #[derive(Debug, Clone)]
 pub(crate) struct TransactionBook {
-    by_id: BTreeMap<u64, Transaction>,
+    /// Shared copy-on-write with clones: the engine's scratch copies of the
+    /// registry do not copy the history.
+    by_id: CowMap<Transaction>,
     /// The id the next transaction gets.
     next_id: u64,
     /// The window, in commands, once retention is bounded.
@@ -30,7 +34,7 @@ pub(crate) struct TransactionBook {
     /// Finished transactions waiting to leave: (stamp when finished, id), in stamp order.
     finished: VecDeque<(u64, u64)>,
     /// Completed allocations and surrenders (a reversal may undo them while retained).
-    reversible: BTreeSet<u64>,
+    reversible: CowMap<()>,
     /// Surrenders that completed or were reversed since the engine last took
     /// them ([`TransactionBook::take_surrender_changes`]); not state.
     surrender_changes: Vec<SurrenderChange>,
@@ -84,12 +88,12 @@ impl Eq for TransactionBook {}
 impl Default for TransactionBook {
     fn default() -> TransactionBook {
         TransactionBook {
-            by_id: BTreeMap::new(),
+            by_id: CowMap::default(),
             next_id: 1,
             window: None,
             stamp: 0,
             finished: VecDeque::new(),
-            reversible: BTreeSet::new(),
+            reversible: CowMap::default(),
             surrender_changes: Vec::new(),
             pending_by_account: FxHashMap::default(),
         }
@@ -104,7 +108,7 @@ impl TransactionBook {
 
     /// A retained transaction.
     pub(crate) fn get(&self, id: TransactionId) -> Option<&Transaction> {
-        self.by_id.get(&id.0)
+        self.by_id.get(id.0)
     }
 
     /// Every retained transaction, by id.
@@ -117,9 +121,7 @@ impl TransactionBook {
         &self,
         first: TransactionId,
     ) -> impl DoubleEndedIterator<Item = &Transaction> {
-        self.by_id
-            .range(first.0..)
-            .map(|(_, transaction)| transaction)
+        self.by_id.values_from(first.0)
     }
 
     /// How many transactions are retained.
@@ -130,7 +132,7 @@ impl TransactionBook {
     /// Completed surrenders still retained (all of them while retention is unbounded).
     pub(crate) fn completed_surrenders(&self) -> impl Iterator<Item = &Transaction> {
         self.reversible
-            .iter()
+            .keys()
             .filter_map(|id| self.by_id.get(id))
             .filter(|t| matches!(t.kind, TransactionKind::Surrender { .. }))
     }
@@ -148,7 +150,7 @@ impl TransactionBook {
     /// Replaces a retained transaction after its status changed.
     pub(crate) fn replace(&mut self, transaction: Transaction) {
         assert!(
-            self.by_id.contains_key(&transaction.id.0),
+            self.by_id.contains_key(transaction.id.0),
             "registry invariant broken: transaction {} changed after it left the engine",
             transaction.id
         );
@@ -163,9 +165,9 @@ impl TransactionBook {
             TransactionKind::Allocate | TransactionKind::Surrender { .. }
         );
         if status == TransactionStatus::Completed && reversible_kind {
-            self.reversible.insert(id);
+            self.reversible.insert(id, ());
         } else {
-            self.reversible.remove(&id);
+            self.reversible.remove(id);
         }
         if is_final(status) && self.window.is_some() {
             if status == TransactionStatus::Reversed {
@@ -255,8 +257,8 @@ impl TransactionBook {
                 self.finished.push_back((self.stamp, id));
                 continue;
             }
-            self.by_id.remove(&id);
-            self.reversible.remove(&id);
+            self.by_id.remove(id);
+            self.reversible.remove(id);
             pruned += 1;
         }
         pruned
@@ -291,7 +293,7 @@ impl TransactionBook {
             self.count_pending(from, to, true);
         }
         if self.window.is_none() {
-            self.next_id = self.by_id.keys().next_back().map_or(1, |last| last + 1);
+            self.next_id = self.by_id.last_key().map_or(1, |last| last + 1);
         }
         self.reversible = self
             .by_id
@@ -303,7 +305,7 @@ impl TransactionBook {
                         TransactionKind::Allocate | TransactionKind::Surrender { .. }
                     )
             })
-            .map(|t| t.id.0)
+            .map(|t| (t.id.0, ()))
             .collect();
     }
 }
@@ -347,7 +349,12 @@ fn is_final(status: TransactionStatus) -> bool {
 
 impl Serialize for TransactionBook {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.by_id.values())
+        // The chunked map's iterator does not know its length; the encoding needs it.
+        let mut seq = serializer.serialize_seq(Some(self.by_id.len()))?;
+        for transaction in self.by_id.values() {
+            seq.serialize_element(transaction)?;
+        }
+        seq.end()
     }
 }
 

@@ -64,12 +64,15 @@ pub struct Holding {
 /// is strictly larger than every other block's, which `others_at_most`
 /// bounds from above: growing or adding a block updates it, shrinking or
 /// removing another block keeps it an upper bound, and anything it cannot
-/// follow forgets it, so the next take scans once.
+/// follow forgets it, so the next take scans once. Its `position` among the
+/// blocks is followed too (a block inserted or removed before it shifts it
+/// by one), so a take finds it without a search.
 #[derive(Debug, Clone, Copy)]
 struct Largest {
     start: u64,
     span: u64,
     others_at_most: u64,
+    position: usize,
 }
 
 /// A [`Largest`] or nothing; equal to every other cache, since it is not state.
@@ -89,9 +92,23 @@ impl LargestCache {
         self.0 = None;
     }
 
-    /// Block `(start, end)` now exists: new, or grown by a merge (which may
-    /// have absorbed other blocks, the largest among them).
-    fn note(&mut self, start: u64, end: u64) {
+    /// A block was inserted at `position` (`inserted`) or removed from it:
+    /// the blocks after it moved by one.
+    fn shifted(&mut self, position: usize, inserted: bool) {
+        let Some(largest) = &mut self.0 else {
+            return;
+        };
+        if inserted && largest.position >= position {
+            largest.position += 1;
+        } else if !inserted && largest.position > position {
+            largest.position -= 1;
+        }
+    }
+
+    /// Block `(start, end)` now exists at `position` (positions already
+    /// shifted): new, or grown by a merge (which may have absorbed other
+    /// blocks, the largest among them).
+    fn note(&mut self, start: u64, end: u64, position: usize) {
         let Some(largest) = &mut self.0 else {
             return;
         };
@@ -100,11 +117,13 @@ impl LargestCache {
             // The largest itself grew; the others only lost blocks.
             largest.start = start;
             largest.span = span;
+            largest.position = position;
         } else if span > largest.span {
             *largest = Largest {
                 start,
                 span,
                 others_at_most: largest.others_at_most.max(largest.span),
+                position,
             };
         } else if span == largest.span {
             // A tie: which one wins depends on serial order; scan next time.
@@ -114,14 +133,17 @@ impl LargestCache {
         }
     }
 
-    /// The block starting at `start` lost its first `count` serials (all of
-    /// them when `removed`).
-    fn cut(&mut self, start: u64, count: u64, removed: bool) {
+    /// The block starting at `start`, at `position`, lost its first `count`
+    /// serials (all of them when `removed`).
+    fn cut(&mut self, start: u64, position: usize, count: u64, removed: bool) {
         let Some(largest) = &mut self.0 else {
             return;
         };
         if largest.start != start {
             // Another block shrank: the bound still holds.
+            if removed {
+                self.shifted(position, false);
+            }
             return;
         }
         if removed || largest.span - count <= largest.others_at_most {
@@ -319,27 +341,29 @@ impl Holding {
             position > 0 && self.blocks[position - 1].1.checked_add(1) == Some(start);
         let joins_next =
             position < self.blocks.len() && end.checked_add(1) == Some(self.blocks[position].0);
-        let now = match (joins_previous, joins_next) {
+        let (now, at) = match (joins_previous, joins_next) {
             (true, true) => {
                 let next_end = self.blocks[position].1;
                 self.blocks[position - 1].1 = next_end;
                 self.blocks.remove(position);
-                self.blocks[position - 1]
+                self.largest.shifted(position, false);
+                (self.blocks[position - 1], position - 1)
             }
             (true, false) => {
                 self.blocks[position - 1].1 = end;
-                self.blocks[position - 1]
+                (self.blocks[position - 1], position - 1)
             }
             (false, true) => {
                 self.blocks[position].0 = start;
-                self.blocks[position]
+                (self.blocks[position], position)
             }
             (false, false) => {
                 self.blocks.insert(position, (start, end));
-                (start, end)
+                self.largest.shifted(position, true);
+                ((start, end), position)
             }
         };
-        self.largest.note(now.0, now.1);
+        self.largest.note(now.0, now.1, at);
         self.total = Quantity::new(self.total.tonnes() + block.quantity().tonnes());
     }
 
@@ -377,7 +401,7 @@ impl Holding {
                         (start, end)
                     }
                 };
-                self.largest.note(now.0, now.1);
+                self.largest.note(now.0, now.1, self.blocks.len() - 1);
                 added += block.quantity().tonnes();
             }
             self.total = Quantity::new(self.total.tonnes() + added);
@@ -456,13 +480,11 @@ impl Holding {
     }
 
     /// The position of the largest block (the lowest-serial one among equals).
-    /// The holding must not be empty. A binary search when the largest is
+    /// The holding must not be empty. Known at once when the largest is
     /// remembered, else one scan, which remembers it when it is unique.
     fn largest_block(&mut self) -> usize {
         if let Some(largest) = self.largest.0 {
-            let position = self
-                .blocks
-                .partition_point(|&(start, _)| start < largest.start);
+            let position = largest.position;
             let found = self.blocks.get(position).copied();
             assert!(
                 found.is_some_and(
@@ -493,6 +515,7 @@ impl Holding {
                 start: self.blocks[best].0,
                 span,
                 others_at_most: second.unwrap_or(0),
+                position: best,
             });
         }
         best
@@ -509,7 +532,7 @@ impl Holding {
         } else {
             self.blocks[position].0 = last + 1;
         }
-        self.largest.cut(start, count, last == end);
+        self.largest.cut(start, position, count, last == end);
         SerialBlock::try_new(start, last).ok()
     }
 

@@ -12,6 +12,7 @@ mod book;
 mod check;
 mod command;
 mod controls;
+mod cow_map;
 mod decision;
 mod error;
 mod holding;

@@ -5,7 +5,8 @@
 //! `GET /api/search`): cursor-paged, filtered, within what the user may
 //! see. Every value the caller sends is checked by `ets_api::list_query`
 //! and reaches the database only as a bound parameter. `GET
-//! /api/transactions/{id}` reads here too what a bounded engine let go.
+//! /api/transactions/{id}` and `GET /api/serials/{serial}` read here too
+//! what a bounded engine let go.
 
 use crate::http::{Id, ServerState, enqueue_read, not_found, refuse};
 use crate::sequencer::Job;
@@ -15,8 +16,9 @@ use axum::extract::{Extension, Query, State};
 use axum::response::{IntoResponse, Response};
 use ets_api::{
     AccountHitView, ListQuery, Principal, Refusal, RefusalCode, SearchView, SerialHitView,
-    TransactionPageView, TransactionRowView, TransactionView, Visibility, account_parties,
-    authorise_read, cursor_past_end, list_query, transaction_parties, transaction_view,
+    SerialView, TransactionPageView, TransactionRowView, TransactionView, Visibility,
+    account_parties, authorise_read, cursor_past_end, list_query, serial_parties, serial_view,
+    transaction_parties, transaction_view,
 };
 use ets_history::query::TransactionRow;
 use ets_history::statement::{
@@ -507,6 +509,92 @@ pub(crate) async fn transaction(
         authorise_read(&principal, Visibility::Parties, &parties, &what).map(|()| view)
     });
     match authorised {
+        Ok(view) => Json(view).into_response(),
+        Err(refusal) => refuse(&refusal),
+    }
+}
+
+/// What the engine holds of a serial: its view (with the movements the
+/// engine retains), the parties of the account holding it, and whether the
+/// engine is bounded (then the history database has the older movements).
+struct SerialHeld {
+    view: SerialView,
+    parties: Vec<ParticipantId>,
+    bounded: bool,
+}
+
+/// The view of a serial with every movement from the history database, the
+/// answer an engine that keeps everything gives; `503 history_unavailable`
+/// when the history is absent, failing, or lacks a movement the engine has
+/// (behind).
+async fn serial_from_history(
+    state: &ServerState,
+    reader: &Arc<HistoryReader>,
+    view: SerialView,
+) -> Result<SerialView, Refusal> {
+    let serial = view.serial;
+    let key = i64::try_from(serial).map_err(|_| {
+        ReadFailure::Unavailable(format!("serial {serial} is past the history's range")).refusal()
+    })?;
+    let movements = query_history(&state.jobs, reader, move |backend| {
+        ets_history::query::serial(backend, key)
+    })
+    .await
+    .map_err(ReadFailure::refusal)?
+    .movements;
+    let history = movements
+        .iter()
+        .map(TransactionView::try_from)
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|message| ReadFailure::Unavailable(message).refusal())?;
+    let behind = view
+        .history
+        .iter()
+        .any(|recent| !history.iter().any(|row| row.id == recent.id));
+    if behind {
+        return Err(ReadFailure::Unavailable(format!(
+            "the history database has not caught up with the movements of serial {serial}"
+        ))
+        .refusal());
+    }
+    Ok(SerialView { history, ..view })
+}
+
+/// `GET /api/serials/{serial}`: where a serial is and every transaction that
+/// moved it, for the parties of the account holding it, the administrator
+/// and auditors. A bounded engine keeps only recent movements: the history
+/// database gives the rest, the same answer a store that keeps everything gives.
+pub(crate) async fn serial(
+    State(state): State<ServerState>,
+    Extension(principal): Extension<Principal>,
+    Extension(reader): Extension<Arc<HistoryReader>>,
+    Id(serial): Id,
+) -> Response {
+    let what = format!("serial {serial}");
+    let found = enqueue_read(&state.jobs, move |store| {
+        let engine = store.engine();
+        let registry = engine.registry();
+        serial_view(registry, serial).map(|view| SerialHeld {
+            view,
+            parties: serial_parties(registry, serial),
+            bounded: engine.retention_window().is_some(),
+        })
+    })
+    .await;
+    let held = match found {
+        Ok(Some(held)) => held,
+        Ok(None) => return not_found(&what),
+        Err(refusal) => return refuse(&refusal),
+    };
+    if let Err(refusal) = authorise_read(&principal, Visibility::Parties, &held.parties, &what) {
+        return refuse(&refusal);
+    }
+    let answer = if held.bounded {
+        serial_from_history(&state, &reader, held.view).await
+    } else {
+        Ok(held.view)
+    };
+    match answer {
         Ok(view) => Json(view).into_response(),
         Err(refusal) => refuse(&refusal),
     }

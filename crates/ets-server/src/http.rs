@@ -7,6 +7,7 @@
 use crate::access::{self, ParticipantKinds};
 use crate::auth::throttle::Throttle;
 use crate::auth::{UserDirectory, require_user};
+use crate::clock::ServerClock;
 use crate::history_reads;
 use crate::metrics::Metrics;
 use crate::rate::RateLimiter;
@@ -23,7 +24,7 @@ use ets_api::route::{self, Audience, RouteSpec, Verb};
 use ets_api::{
     Always, ApiError, ErrorBody, HealthView, OutcomeLine, Principal, Refusal, RefusalCode, Role,
     Visibility, account_parties, account_view, authorise_read, compliance_view, market_view,
-    parse_request, participant_view, reports_view, serial_parties, serial_view, status_of_code,
+    parse_request, participant_view, reports_view, status_of_code,
 };
 use ets_engine::Outcome;
 use ets_model::{AccountId, ParticipantId, RequestId};
@@ -76,6 +77,8 @@ pub struct ServerState {
     pub basic_auth: bool,
     /// Each user's request and byte budget.
     pub rate: Arc<RateLimiter>,
+    /// The server's clock, for what reads take as now (the sequencer stamps with the same).
+    pub clock: ServerClock,
 }
 
 impl ServerState {
@@ -97,6 +100,7 @@ impl ServerState {
             kinds: Arc::default(),
             basic_auth: false,
             rate: Arc::default(),
+            clock: ServerClock::wall(),
         }
     }
 }
@@ -157,7 +161,10 @@ fn table() -> Table {
             &route::TRANSACTION,
             history_reads::transaction.layer(Extension(Arc::clone(&reader))),
         )
-        .add(&route::SERIAL, serial)
+        .add(
+            &route::SERIAL,
+            history_reads::serial.layer(Extension(Arc::clone(&reader))),
+        )
         .add(&route::PARTICIPANT, participant)
         .add(&route::MARKET, market)
         .add(&route::COMPLIANCE, compliance)
@@ -732,23 +739,6 @@ async fn account(
     .await
 }
 
-async fn serial(
-    State(state): State<ServerState>,
-    Extension(principal): Extension<Principal>,
-    Id(serial): Id,
-) -> Response {
-    private_view(
-        &state,
-        principal,
-        format!("serial {serial}"),
-        move |registry| {
-            let view = serial_view(registry, serial)?;
-            Some((view, serial_parties(registry, serial)))
-        },
-    )
-    .await
-}
-
 /// Participants are public (a name and a kind).
 async fn participant(State(state): State<ServerState>, Id(id): Id) -> Response {
     let found = enqueue_read(&state.jobs, move |store| {
@@ -849,8 +839,8 @@ async fn reports(
 }
 
 /// The server's time for a read: its clock, never before the store's last stamp.
-pub(crate) fn server_now(store: &Store) -> ets_model::Timestamp {
-    ets_store::wall_clock_now().max(store.clock())
+pub(crate) fn server_now(clock: ServerClock, store: &Store) -> ets_model::Timestamp {
+    clock.now().max(store.clock())
 }
 
 /// What awaits the user's own participant (`ets_api::inbox`).
@@ -859,8 +849,9 @@ async fn inbox(
     Extension(principal): Extension<Principal>,
 ) -> Response {
     let participant = principal.participant;
+    let clock = state.clock;
     let read = enqueue_read(&state.jobs, move |store| {
-        ets_api::inbox(store.engine(), participant, server_now(store))
+        ets_api::inbox(store.engine(), participant, server_now(clock, store))
     })
     .await;
     match read {

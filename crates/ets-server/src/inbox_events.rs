@@ -1,14 +1,17 @@
-//! The `inbox` events of a durable batch, derived on the sequencer thread
-//! from the batch's commands, their outcomes and the engine after it (the
-//! engine stays pure; the times are the sequencer's stamps):
+//! The `inbox` events, derived on the sequencer thread from a durable
+//! batch's commands, their outcomes and the engine after it, or from the
+//! server's clock at a tick (the engine stays pure; the times are the
+//! sequencer's stamps and its clock):
 //!
 //! - a transaction awaiting approval: to each participant who may still
 //!   approve it (`Registry::approvers`, the engine's own check);
 //! - a transfer entering its delay, completing at its end, or ending
 //!   otherwise (`settled`): to the parties of its accounts;
 //! - a report submitted: to every verifier; decided: `settled` to them;
-//! - a surrender deadline coming within `ets_api::DEADLINE_NEAR_DAYS` days
-//!   of the latest stamp: to the covered entity, once per window opening.
+//! - at a tick (`sequencer::Job::Tick`), a surrender deadline whose
+//!   `ets_api::DEADLINE_NEAR_DAYS`-day window opened since the last tick:
+//!   to the covered entity, once (each opening lies in exactly one interval
+//!   between two ticks; the first tick only sets where counting starts).
 
 use crate::stream::{StreamEvent, Topic};
 use ets_api::{
@@ -29,7 +32,7 @@ const DAY_MS: i64 = 86_400_000;
 pub(crate) struct InboxTracker {
     /// The transfers in their delay after the last batch seen.
     running: BTreeSet<TransactionId>,
-    /// The latest stamp deadlines were checked at.
+    /// The latest time deadlines were checked at (ticks only move it forward).
     deadlines_checked: Option<Timestamp>,
 }
 
@@ -75,7 +78,6 @@ impl InboxTracker {
             }
         }
         self.delays_ended(registry, &mut events);
-        self.deadlines(engine, &mut events);
         events
     }
 
@@ -99,19 +101,18 @@ impl InboxTracker {
         self.running = now;
     }
 
-    /// `deadline_near` for each deadline whose window opened since the last
-    /// check (checked once per day of stamps; the first batch seen only sets
-    /// where counting starts).
-    fn deadlines(&mut self, engine: &Engine, events: &mut Vec<StreamEvent>) {
-        let Some(now) = engine.last_time() else {
-            return;
-        };
+    /// At a tick of the server's clock: `deadline_near` for each deadline
+    /// whose window opened after the last tick and by `now`. The first tick
+    /// only sets where counting starts; a clock reading earlier than the
+    /// last one checks nothing.
+    pub(crate) fn tick(&mut self, engine: &Engine, now: Timestamp) -> Vec<StreamEvent> {
+        let mut events = Vec::new();
         let Some(checked) = self.deadlines_checked else {
             self.deadlines_checked = Some(now);
-            return;
+            return events;
         };
-        if now.0.div_euclid(DAY_MS) == checked.0.div_euclid(DAY_MS) || now <= checked {
-            return;
+        if now <= checked {
+            return events;
         }
         self.deadlines_checked = Some(now);
         let registry = engine.registry();
@@ -121,15 +122,17 @@ impl InboxTracker {
                 continue;
             }
             for deadline in deadlines_near(engine, participant.id, now) {
+                // Near at `now`, so its window opened by then; new if after the last check.
                 if deadline.passes_at.0.saturating_sub(window) > checked.0 {
                     push(
-                        events,
+                        &mut events,
                         participant.id,
                         &deadline_item(participant.id, &deadline),
                     );
                 }
             }
         }
+        events
     }
 }
 

@@ -17,10 +17,13 @@
 //! Repeated failed sign-ins are throttled (`throttle`); the sequencer
 //! publishes the events of each durable batch to Server-Sent Event streams
 //! (`/api/stream/*`); with a certificate and key the server speaks HTTPS
-//! (rustls), else plain HTTP.
+//! (rustls), else plain HTTP. Time is the server's clock (`clock`): the
+//! sequencer stamps commands with it and its timer publishes what time
+//! alone changes (a deadline near) even when no command arrives.
 
 mod access;
 mod auth;
+mod clock;
 mod history_reads;
 mod http;
 mod inbox_events;
@@ -37,6 +40,7 @@ pub use auth::throttle;
 
 pub use access::ParticipantKinds;
 pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};
+pub use clock::{ServerClock, TICK_DEFAULT, TICK_MIN};
 pub use ets_api::route::{Audience, Verb};
 pub use http::{
     BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES, Route, ServerState, openapi_json,
@@ -270,6 +274,7 @@ pub async fn serve(
         kinds: Arc::default(),
         basic_auth: config.basic_auth,
         rate: Arc::new(RateLimiter::new(config.rate_limit)),
+        clock: config.sequencer.clock,
     };
     let limits = config.connections;
     let app = router(state)

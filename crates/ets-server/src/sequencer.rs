@@ -11,11 +11,17 @@
 //! [`Store::resume`] with a backoff doubling from 100 ms to 5 s; meanwhile
 //! writes answer `503 database_unavailable` and `/healthz` reports the fault;
 //! a writer fenced off by another never resumes (`store_fenced`).
+//!
+//! A timer thread sends a [`Job::Tick`] every [`SequencerConfig::tick`]:
+//! the sequencer then checks what time alone changes (a deadline's window
+//! opening) against the server's clock and publishes it, even when no
+//! command arrives. A tick writes nothing and never reaches the engine.
 
+use crate::clock::{ServerClock, TICK_DEFAULT, TICK_MIN};
 use crate::metrics::Metrics;
 use crate::stream::{Publisher, Streams};
 use ets_api::RefusalCode;
-use ets_store::{Reply, Store, StoreError, Submission, wall_clock_now};
+use ets_store::{Reply, Store, StoreError, Submission};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::TryRecvError;
@@ -62,7 +68,7 @@ const RESUME_MAX_WAIT: Duration = Duration::from_secs(5);
 /// How often the queue is looked at between attempts.
 const FAULTED_POLL: Duration = Duration::from_millis(20);
 
-/// Queue and batch limits.
+/// Queue and batch limits, the clock commands are stamped with, and the timer.
 #[derive(Debug, Clone, Copy)]
 pub struct SequencerConfig {
     /// Jobs that may wait in the queue; beyond this requests get 503.
@@ -75,6 +81,11 @@ pub struct SequencerConfig {
     /// batch limit, so no mix of users' requests can exceed it and fault
     /// the store.
     pub batch_bytes_max: usize,
+    /// The server's clock: the stamps of commands and the time ticks check
+    /// against (the wall clock unless a test starts it elsewhere).
+    pub clock: ServerClock,
+    /// How often a [`Job::Tick`] is queued (at least [`TICK_MIN`]).
+    pub tick: Duration,
 }
 
 impl Default for SequencerConfig {
@@ -83,6 +94,8 @@ impl Default for SequencerConfig {
             queue_capacity: 65_536,
             batch_max: 8_189,
             batch_bytes_max: ets_journal::MAX_BATCH_BYTES / 4,
+            clock: ServerClock::wall(),
+            tick: TICK_DEFAULT,
         }
     }
 }
@@ -114,12 +127,49 @@ pub enum Job {
     /// sequencer thread after the submissions queued before it are durable.
     /// The closure sends its own answer; it must be quick, as writes wait.
     Read(Box<dyn FnOnce(&Store) + Send>),
+    /// The timer: publish what time alone changed since the last tick
+    /// (deadlines whose window opened). Writes nothing.
+    Tick,
 }
 
-/// The running sequencer thread.
+/// The running sequencer thread and its timer.
 pub struct Sequencer {
     sender: mpsc::Sender<Job>,
     thread: std::thread::JoinHandle<()>,
+    ticker: Ticker,
+}
+
+/// The timer thread, stopped when `stop` is dropped.
+struct Ticker {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Ticker {
+    /// Queues a [`Job::Tick`] on `jobs` every `every` until stopped; a full
+    /// queue skips that tick rather than wait.
+    fn start(jobs: mpsc::Sender<Job>, every: Duration) -> std::io::Result<Ticker> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sequencer-tick".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    if let Err(mpsc::error::TrySendError::Closed(_)) = jobs.try_send(Job::Tick) {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Ticker { stop, thread })
+    }
+
+    fn stop(self) {
+        drop(self.stop);
+        if self.thread.join().is_err() {
+            tracing::error!("the sequencer's timer thread panicked");
+        }
+    }
 }
 
 impl Sequencer {
@@ -139,8 +189,10 @@ impl Sequencer {
         let limits = SequencerConfig {
             batch_max: config.batch_max.max(1),
             batch_bytes_max: config.batch_bytes_max.max(1),
+            tick: config.tick.max(TICK_MIN),
             ..config
         };
+        let ticker = Ticker::start(sender.clone(), limits.tick)?;
         let thread = std::thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || {
@@ -151,7 +203,11 @@ impl Sequencer {
                 };
                 run(store, receiver, limits, &mut sink);
             })?;
-        Ok(Sequencer { sender, thread })
+        Ok(Sequencer {
+            sender,
+            thread,
+            ticker,
+        })
     }
 
     /// A handle for request handlers.
@@ -160,8 +216,10 @@ impl Sequencer {
         self.sender.clone()
     }
 
-    /// Closes the queue, lets the thread finish what is queued, and waits for it.
+    /// Stops the timer, closes the queue, lets the thread finish what is
+    /// queued, and waits for it.
     pub fn stop(self) {
+        self.ticker.stop();
         drop(self.sender);
         if self.thread.join().is_err() {
             tracing::error!("the sequencer thread panicked");
@@ -201,6 +259,8 @@ fn run(
 ) {
     let batch_max = limits.batch_max;
     report_journal(&store, sink.metrics);
+    // The first tick: deadlines are counted from the server's start.
+    tick(&store, sink, limits.clock);
     let mut pending = Pending::default();
     let mut resumer = Resumer::default();
     // Waits for the first job, then takes whatever else is already queued.
@@ -213,13 +273,7 @@ fn run(
                     bytes,
                     reply,
                 } => {
-                    make_room(
-                        &mut store,
-                        &mut pending,
-                        sink,
-                        bytes,
-                        limits.batch_bytes_max,
-                    );
+                    make_room(&mut store, &mut pending, sink, bytes, limits);
                     pending.bytes = pending.bytes.saturating_add(bytes);
                     pending.submissions.push(*submission);
                     pending.waiters.push(Waiter::One(reply));
@@ -229,13 +283,7 @@ fn run(
                     bytes,
                     reply,
                 } => {
-                    make_room(
-                        &mut store,
-                        &mut pending,
-                        sink,
-                        bytes,
-                        limits.batch_bytes_max,
-                    );
+                    make_room(&mut store, &mut pending, sink, bytes, limits);
                     pending.bytes = pending.bytes.saturating_add(bytes);
                     pending.waiters.push(Waiter::Many {
                         count: submissions.len(),
@@ -244,20 +292,24 @@ fn run(
                     pending.submissions.extend(submissions);
                 }
                 Job::Read(read) => {
-                    flush(&mut store, &mut pending, sink);
+                    flush(&mut store, &mut pending, sink, limits.clock);
                     // A read changes nothing, so a panicking one only loses its answer.
                     let read = std::panic::AssertUnwindSafe(|| read(&store));
                     if std::panic::catch_unwind(read).is_err() {
                         tracing::error!("a read job panicked");
                     }
                 }
+                Job::Tick => {
+                    flush(&mut store, &mut pending, sink, limits.clock);
+                    tick(&store, sink, limits.clock);
+                }
             }
             if pending.submissions.len() >= batch_max {
-                flush(&mut store, &mut pending, sink);
+                flush(&mut store, &mut pending, sink, limits.clock);
             }
             next = receiver.try_recv().ok();
         }
-        flush(&mut store, &mut pending, sink);
+        flush(&mut store, &mut pending, sink, limits.clock);
     }
     tracing::info!("sequencer stopped");
 }
@@ -270,16 +322,29 @@ fn make_room(
     pending: &mut Pending,
     sink: &mut Sink<'_>,
     bytes: usize,
-    bytes_max: usize,
+    limits: SequencerConfig,
 ) {
-    if !pending.submissions.is_empty() && pending.bytes.saturating_add(bytes) > bytes_max {
-        flush(store, pending, sink);
+    if !pending.submissions.is_empty()
+        && pending.bytes.saturating_add(bytes) > limits.batch_bytes_max
+    {
+        flush(store, pending, sink, limits.clock);
+    }
+}
+
+/// Publishes what time alone changed by the server's `clock` (never before
+/// the store's last stamp). The inbox tracker checks at every tick, whether
+/// or not anyone listens, so that a window opening is judged once.
+fn tick(store: &Store, sink: &mut Sink<'_>, clock: ServerClock) {
+    let now = clock.now().max(store.clock());
+    let events = sink.publisher.tick(store, now);
+    if !events.is_empty() && sink.streams.has_subscribers() {
+        sink.streams.publish(events);
     }
 }
 
 /// Makes the pending submissions durable, then answers each, then publishes
 /// the batch's events when anyone listens.
-fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>) {
+fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>, clock: ServerClock) {
     if pending.submissions.is_empty() {
         // Only empty batches can be waiting: answer them.
         for waiter in pending.waiters.drain(..) {
@@ -291,7 +356,7 @@ fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>) {
     }
     let metrics = sink.metrics;
     let started = Instant::now();
-    let submitted = store.submit(&pending.submissions, wall_clock_now());
+    let submitted = store.submit(&pending.submissions, clock.now());
     let latency = started.elapsed();
     let count = pending.submissions.len();
     let publish = submitted.is_ok() && sink.streams.has_subscribers();

@@ -295,6 +295,11 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
+    /// The events time alone brings at `now` (a tick of the server's clock).
+    pub(crate) fn tick(&mut self, store: &Store, now: ets_model::Timestamp) -> Vec<StreamEvent> {
+        self.inbox.tick(store.engine(), now)
+    }
+
     /// The events of a durable batch, from its outcomes and the state after it.
     pub(crate) fn events<'a>(
         &mut self,

@@ -1,7 +1,8 @@
-//! `GET /api/transactions/{id}` on a bounded store (docs/memory.md): a
-//! server whose engine let an old transaction go answers from the history
-//! database with the same JSON as a server whose engine keeps everything,
-//! and the public report's market section from the history's trades.
+//! `GET /api/transactions/{id}` and `GET /api/serials/{serial}` on a
+//! bounded store (docs/memory.md): a server whose engine let old
+//! transactions go answers from the history database with the same JSON as
+//! a server whose engine keeps everything, and the public report's market
+//! section from the history's trades.
 
 use ets_engine::Command;
 use ets_engine::retention::MIN_WINDOW;
@@ -172,4 +173,62 @@ fn a_bounded_server_answers_an_old_transaction_as_an_unbounded_one() {
         let b = common::get(&bounded, &b_admin, &path);
         assert_eq!(b.status, 404, "{path}: {}", b.body);
     }
+}
+
+#[test]
+fn a_bounded_server_answers_a_serial_with_every_movement_as_an_unbounded_one() {
+    let bounded = common::start_prepared(&users(), |dir| prepare(dir, true), |_, _| {});
+    let unbounded = common::start_prepared(&users(), |dir| prepare(dir, false), |_, _| {});
+    let (b_admin, u_admin) = (
+        common::bearer(&bounded, "admin"),
+        common::bearer(&unbounded, "admin"),
+    );
+    // Serial 1 was issued, allocated to account 100; serial 1001 went to 300
+    // and then, in the first trade, to the fund's account 200.
+    let engine = Store::open_read_only(&bounded.data).expect("opens");
+    let registry = engine.engine().registry();
+    let retained = |serial| registry.serial_history(serial).len();
+    assert_eq!(
+        (retained(1), retained(1_001)),
+        (0, 0),
+        "the bounded engine let every movement go"
+    );
+    let next = registry.next_serial();
+    drop(engine);
+    for serial in [1, 1_000, 1_001, 1_040, 1_041, 2_000, 2_001, next - 1] {
+        let path = format!("/api/serials/{serial}");
+        let (b, u) = (
+            common::get(&bounded, &b_admin, &path),
+            common::get(&unbounded, &u_admin, &path),
+        );
+        assert_eq!(b.status, 200, "{serial}: {}", b.body);
+        assert_eq!(b.body, u.body, "serial {serial}");
+    }
+    let moved = common::get(&bounded, &b_admin, "/api/serials/1001");
+    let kinds: Vec<&str> = moved.body["history"]
+        .as_array()
+        .expect("a history")
+        .iter()
+        .filter_map(|movement| movement["kind"].as_str())
+        .collect();
+    assert_eq!(kinds.len(), 3, "issued, allocated, traded: {}", moved.body);
+    assert_eq!(moved.body["held_by"], 200, "{}", moved.body);
+    // Who may see it is decided as for an unbounded store: the fund holds
+    // serial 1001, not serial 1.
+    for (serial, allowed) in [(1_001, true), (1, false)] {
+        let path = format!("/api/serials/{serial}");
+        let (b, u) = (
+            common::get(&bounded, &common::bearer(&bounded, "fund"), &path),
+            common::get(&unbounded, &common::bearer(&unbounded, "fund"), &path),
+        );
+        assert_eq!((b.status, &b.body), (u.status, &u.body), "{path}");
+        assert_eq!(b.status == 200, allowed, "{path}: {}", b.body);
+    }
+    // A serial never issued is not found on either.
+    let path = format!("/api/serials/{next}");
+    let (b, u) = (
+        common::get(&bounded, &b_admin, &path),
+        common::get(&unbounded, &u_admin, &path),
+    );
+    assert_eq!((b.status, u.status), (404, 404), "{}", b.body);
 }

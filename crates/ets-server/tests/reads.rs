@@ -1,7 +1,8 @@
 //! The API's lists from the history database (`/api/accounts/{id}/statement`,
 //! `/api/transactions`, `/api/search`: cursor pages, filters, who may read
 //! them, bad input refused with `invalid_parameter` and nothing injected)
-//! and the inbox (`/api/inbox`, `/api/stream/inbox`), over HTTP.
+//! and the inbox (`/api/inbox`, `/api/stream/inbox`, with the deadline
+//! pushed by the server's timer when its window opens), over HTTP.
 
 use ets_server::Role;
 use serde_json::{Value, json};
@@ -35,6 +36,19 @@ fn start(count: u64) -> (Server, String, String, String) {
     }
     let fund = bearer(&server, "fund");
     (server, admin, plant, fund)
+}
+
+/// `term` percent-encoded for a query string (every byte but letters and digits).
+fn encode(term: &str) -> String {
+    term.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
 }
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -146,7 +160,8 @@ fn only_parties_read_a_statement_and_only_readers_of_everything_list_all() {
 fn search_finds_within_what_the_user_sees_and_matches_text_literally() {
     // Goal: a number finds the account and the serial; text finds the
     // holder; `%` matches nothing (it is literal); the fund does not find
-    // the plant's account; a missing or too long term is refused.
+    // the plant's account; markup and SQL find nothing and change nothing;
+    // a missing or too long term is refused.
     let (server, admin, plant, fund) = start(3);
     let found = get(&server, &plant, "/api/search?q=100");
     assert_eq!(found.status, 200, "{}", found.body);
@@ -171,6 +186,22 @@ fn search_finds_within_what_the_user_sees_and_matches_text_literally() {
     assert_eq!(ids(&literal.body).len(), 0);
     let hidden = get(&server, &fund, "/api/search?q=Plant");
     assert_eq!(hidden.body["accounts"].as_array().map(Vec::len), Some(0));
+    // Markup and SQL in the term are matched as text: nothing found, nothing changed.
+    for term in [
+        "<script>alert(1)</script>",
+        "' OR '1'='1",
+        "x'); DROP TABLE transactions; --",
+        "_",
+    ] {
+        let answer = get(&server, &admin, &format!("/api/search?q={}", encode(term)));
+        assert_eq!(answer.status, 200, "{term}: {}", answer.body);
+        assert_eq!(answer.body["term"], term, "kept as text");
+        assert_eq!(ids(&answer.body).len(), 0, "{term}: {}", answer.body);
+        assert_eq!(answer.body["accounts"].as_array().map(Vec::len), Some(0));
+        assert_eq!(answer.body["serials"].as_array().map(Vec::len), Some(0));
+    }
+    let statement = get(&server, &admin, "/api/accounts/100/statement");
+    assert_eq!(ids(&statement.body).len(), 4, "{}", statement.body);
     for query in ["", "q=", &format!("q={}", "x".repeat(201)), "q=a&cursor=0"] {
         let answer = get(&server, &admin, &format!("/api/search?{query}"));
         assert_eq!(answer.status, 400, "{query}: {}", answer.body);
@@ -222,4 +253,110 @@ fn the_inbox_lists_and_streams_an_approval_to_the_second_signer_only() {
     assert_eq!(settled["transaction"], transaction);
     let after = get(&server, &fund, "/api/inbox");
     assert_eq!(after.body["items"].as_array().map(Vec::len), Some(0));
+}
+
+/// When China's 2025 surrender deadline (31 December 2026, Beijing time)
+/// passes: 2027-01-01T00:00+08:00.
+const DEADLINE_2025_MS: i64 = 1_798_732_800_000;
+
+/// When its 30-day window opens.
+const WINDOW_OPENS_MS: i64 = DEADLINE_2025_MS - 30 * 86_400_000;
+
+/// [`plant_and_fund`]'s store, with the plant (10) a covered entity under
+/// China's 2025 rulebook, every command stamped an hour before `before`.
+fn covered_plant_store(data: &std::path::Path, before: i64) {
+    let rulebook =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemes/cn-power-2025.toml");
+    let toml = std::fs::read_to_string(rulebook).expect("the committed rulebook");
+    let lines = [
+        json!({"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"MEE"}),
+        json!({"request_id":2,"requester":1,"command":"register_participant","id":10,"kind":"covered_entity","name":"Plant"}),
+        json!({"request_id":3,"requester":1,"command":"register_participant","id":20,"kind":"institution","name":"Fund"}),
+        json!({"request_id":4,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}),
+        json!({"request_id":5,"requester":1,"command":"open_account","id":100,"kind":"operator_holding","holder":10,"representatives":[10]}),
+        json!({"request_id":6,"requester":1,"command":"open_account","id":200,"kind":"trading","holder":20,"representatives":[20]}),
+        json!({"request_id":7,"requester":1,"command":"issue","unit":"CEA-2021","quantity":1000}),
+        json!({"request_id":8,"requester":1,"command":"allocate","to":100,"unit":"CEA-2021","quantity":1000}),
+        json!({"request_id":9,"requester":1,"command":"load_rulebook","source_name":"cn-power-2025.toml","toml":toml}),
+        json!({"request_id":10,"requester":1,"command":"register_entities","scheme":"cn-power-2025","entities":[{"participant":10,"account":100,"units":[{"unit":"U1","category":"coal_above_300mw","capacity_mw":600,"cooling":"water","combined_heat_and_power":false}]}]}),
+    ];
+    let submissions: Vec<ets_store::Submission> = lines
+        .iter()
+        .map(|line| {
+            let request = ets_api::parse_request(&line.to_string()).expect("a valid command");
+            ets_store::Submission {
+                request_id: request.request_id,
+                requester: request.requester,
+                time: request.time,
+                command: request.command,
+            }
+        })
+        .collect();
+    let mut store =
+        ets_store::Store::create(data, ets_store::StoreConfig::default()).expect("store");
+    let stamp = ets_model::Timestamp(before - 3_600_000);
+    let replies = store.submit(&submissions, stamp).expect("durable");
+    for (line, reply) in lines.iter().zip(replies) {
+        assert!(reply.outcome.is_accepted(), "{line}: {:?}", reply.outcome);
+    }
+}
+
+#[test]
+fn a_deadline_window_opening_reaches_the_covered_entity_once_with_no_command_sent() {
+    // Goal: the server's clock starts seconds before the plant's 2025
+    // surrender deadline comes within 30 days; with no command sent, the
+    // sequencer's timer pushes deadline_near to the plant's inbox stream as
+    // the window opens, the list agrees, and later ticks do not push it again.
+    let start = WINDOW_OPENS_MS - 8_000;
+    let server = common::start_prepared(
+        &[
+            ("plant", 10, Role::Representative),
+            ("fund", 20, Role::Representative),
+        ],
+        |data| covered_plant_store(data, start),
+        |config, _| {
+            config.sequencer.clock =
+                ets_server::ServerClock::starting_at(ets_model::Timestamp(start));
+            config.sequencer.tick = std::time::Duration::from_millis(100);
+        },
+    );
+    let plant = bearer(&server, "plant");
+    let mut stream = EventStream::open(&server, &plant, "/api/stream/inbox").expect("stream");
+    assert_eq!(stream.next().0, "subscribed");
+    let (name, item) = stream.next();
+    assert_eq!(name, "inbox", "{item}");
+    assert_eq!(item["kind"], "deadline_near", "{item}");
+    assert_eq!(item["entity"], 10);
+    assert_eq!(item["scheme"], "cn-power-2025");
+    assert_eq!(item["year"], 2025);
+    assert!(
+        item["due"]
+            .as_str()
+            .is_some_and(|due| due.starts_with("2026-12-31")),
+        "{item}"
+    );
+    let listed = get(&server, &plant, "/api/inbox");
+    assert!(
+        listed.body["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| i["kind"] == "deadline_near")),
+        "{}",
+        listed.body
+    );
+    // Ten more ticks, then a transfer the plant is party to: its `settled`
+    // is the next inbox event, with no second deadline_near before it.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let transfer = post(
+        &server,
+        &plant,
+        &json!({"request_id": 60, "requester": 10, "command": "transfer",
+                "from": 100, "to": 200, "unit": "CEA-2021", "quantity": 5}),
+    );
+    assert_eq!(transfer.status, 200, "{}", transfer.body);
+    let (name, next) = stream.next();
+    assert_eq!(
+        (name.as_str(), &next["kind"]),
+        ("inbox", &json!("settled")),
+        "{next}"
+    );
 }

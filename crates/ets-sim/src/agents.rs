@@ -165,6 +165,83 @@ pub fn apply(population: &mut Population, firms: &[Firm]) {
     }
 }
 
+/// How output answers the carbon cost (`[abatement] output_elasticity`, an assumption):
+/// a firm's net carbon cost per MWh is the price it expects times its emissions less its
+/// free allocation, per MWh generated. Under output-based (intensity) allocation the free
+/// allocation grows with output, so it offsets most of the cost (an implicit output
+/// subsidy); auctioning or a tighter total leaves more of it. Each unit's load factor,
+/// generation, supply, heat and fuel are multiplied by `(1 + cost / power price)^-elasticity`
+/// (above 1 for a firm allocated more than it emits).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputResponse {
+    /// Elasticity of output to the carbon cost relative to the power price (0 = none).
+    pub elasticity: f64,
+    /// The power price, yuan/MWh.
+    pub power_price: f64,
+}
+
+impl OutputResponse {
+    /// The scenario's response (none when its elasticity or power price is 0).
+    #[must_use]
+    pub fn of(scenario: &Scenario) -> OutputResponse {
+        OutputResponse {
+            elasticity: scenario.abatement.output_elasticity,
+            power_price: scenario.abatement.power_price_yuan_per_mwh,
+        }
+    }
+
+    /// The output multiplier of a firm expecting `price` (yuan/t), emitting `emissions`
+    /// (t) and given `free` (t) for `generation_mwh`.
+    #[must_use]
+    pub fn multiplier(&self, price: f64, emissions: f64, free: f64, generation_mwh: f64) -> f64 {
+        if self.elasticity <= 0.0 || self.power_price <= 0.0 || generation_mwh <= 0.0 {
+            return 1.0;
+        }
+        let cost = price * (emissions - free) / generation_mwh;
+        (1.0 + cost / self.power_price)
+            .max(0.05)
+            .powf(-self.elasticity)
+    }
+
+    /// Applies the response to every entity: `allocations` are the intensity allocations
+    /// (t), `free_factor` the share of them the design gives free.
+    pub fn apply(
+        &self,
+        population: &mut Population,
+        firms: &[Firm],
+        allocations: &[u64],
+        free_factor: f64,
+    ) {
+        if self.elasticity <= 0.0 {
+            return;
+        }
+        for ((entity, firm), &allocation) in
+            population.entities.iter_mut().zip(firms).zip(allocations)
+        {
+            let generation: f64 = entity.units.iter().map(|u| u.generation_mwh).sum();
+            let m = self.multiplier(
+                firm.expected_price,
+                entity.emissions(),
+                allocation as f64 * free_factor,
+                generation,
+            );
+            for unit in &mut entity.units {
+                scale_output(unit, m);
+            }
+        }
+    }
+}
+
+/// A unit run at `m` times its output: load, generation, supply, heat and fuel.
+fn scale_output(unit: &mut SimUnit, m: f64) {
+    let whole = |v: u64| ((v as f64) * m).round().max(1.0) as u64;
+    unit.load_factor *= m;
+    unit.generation_mwh *= m;
+    unit.supply_mwh = whole(unit.supply_mwh);
+    unit.heat_gj = (unit.heat_gj as f64 * m).round() as u64;
+    unit.fuel.consumed = whole(unit.fuel.consumed);
+}
+
 /// The population of a scenario after its firms abated, with the firms.
 ///
 /// # Errors
@@ -246,6 +323,19 @@ pub fn abate(scenario: &Scenario) -> anyhow::Result<Abatement> {
     let clearing = clearing_price(&firms, scheme - foreseen);
     raise_expectations(&mut firms, clearing);
     let mut population = bau.clone();
+    let free_factor = total * (1.0 - design.auction_share) / intensity.max(1) as f64;
+    let response = OutputResponse::of(scenario);
+    response.apply(&mut population, &firms, &foresight.allocations, free_factor);
+    // The intensity allocation follows output: recomputed on what the firms will produce,
+    // so a cap or an auction share scales the allocation the engine will make.
+    let intensity = if response.elasticity > 0.0 {
+        crate::year::foresight(scenario, &population.entities)?
+            .allocations
+            .iter()
+            .sum()
+    } else {
+        intensity
+    };
     apply(&mut population, &firms);
     Ok(Abatement {
         bau,
@@ -350,6 +440,27 @@ mod tests {
         assert!((mac.share_at(1_000.0) - 0.03).abs() < 1e-12);
         // 0.01 x 10 / 2 + 0.01 x (10 + 30) / 2 = 0.05 + 0.2
         assert!((mac.cost(0.02) - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn output_falls_with_the_carbon_cost_it_bears() {
+        let r = OutputResponse {
+            elasticity: 0.5,
+            power_price: 400.0,
+        };
+        // 1,000 MWh emitting 900 t at 100 yuan/t: all free -> 10 yuan/MWh net of 800 t
+        // free, 90 yuan/MWh with nothing free.
+        let subsidised = r.multiplier(100.0, 900.0, 800.0, 1_000.0);
+        let bare = r.multiplier(100.0, 900.0, 0.0, 1_000.0);
+        assert!(bare < subsidised && subsidised < 1.0, "{bare} {subsidised}");
+        assert!((bare - (1.0f64 + 90.0 / 400.0).powf(-0.5)).abs() < 1e-12);
+        // Allocated more than it emits: it runs more.
+        assert!(r.multiplier(100.0, 900.0, 950.0, 1_000.0) > 1.0);
+        let none = OutputResponse {
+            elasticity: 0.0,
+            power_price: 400.0,
+        };
+        assert_eq!(none.multiplier(100.0, 900.0, 0.0, 1_000.0), 1.0);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub struct Assumption {
 
 const ASSUMED: &str = "assumption";
 const CALIBRATED: &str = "published figure (docs/sources.md), scenario file";
+const FITTED: &str = "fitted on the 2021-2023 market (docs/simulation.md, \"Fitting\")";
 
 fn range([low, high]: [f64; 2]) -> String {
     format!("{low} - {high}")
@@ -153,6 +154,30 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
             "trading.ask_premium",
             t.ask_premium.to_string(),
             "a seller's first ask above its reservation price",
+            ASSUMED,
+        ),
+        (
+            "trading.tightening_premium",
+            t.tightening_premium.to_string(),
+            "expected price rise per point the next rulebook is tighter (multi-year runs)",
+            FITTED,
+        ),
+        (
+            "trading.carry_cost",
+            t.carry_cost.to_string(),
+            "mean cost of carrying a tonne to the next window (banking)",
+            FITTED,
+        ),
+        (
+            "abatement.output_elasticity",
+            a.output_elasticity.to_string(),
+            "output response to the net carbon cost per MWh",
+            ASSUMED,
+        ),
+        (
+            "abatement.power_price_yuan_per_mwh",
+            a.power_price_yuan_per_mwh.to_string(),
+            "power price the carbon cost is measured against",
             ASSUMED,
         ),
     ];

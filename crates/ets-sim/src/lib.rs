@@ -85,11 +85,19 @@ pub fn run_into(out_dir: &Path, scenario: &Scenario, options: RunOptions) -> Res
     engine
         .check_invariants()
         .map_err(|e| anyhow::anyhow!("registry invariants broken after the run: {e}"))?;
-    let figures = engine
-        .compliance()
-        .closed_results(&scenario.scenario.scheme, scenario.scenario.year)
-        .map(EntityFigures::from_results)
-        .unwrap_or_default();
+    // Power's entities, then each sector's firms (entity order).
+    let schemes = std::iter::once(&scenario.scenario.scheme)
+        .chain(scenario.sectors.iter().map(|sector| &sector.scheme));
+    let results: Vec<_> = schemes
+        .filter_map(|scheme| {
+            engine
+                .compliance()
+                .closed_results(scheme, scenario.scenario.year)
+        })
+        .flatten()
+        .cloned()
+        .collect();
+    let figures = EntityFigures::from_results(&results);
     drop(store);
     write_full_report(out_dir, &summary, &figures)?;
     Ok(RunOutput {

@@ -232,6 +232,15 @@ pub struct Abatement {
     /// Log-normal dispersion of the firms' expected prices.
     #[serde(default)]
     pub expectation_sigma: f64,
+    /// Output response (assumption): the elasticity of a unit's output to its net carbon
+    /// cost per MWh relative to `power_price_yuan_per_mwh`; its load factor is multiplied
+    /// by `(1 + cost / power price)^-elasticity` (0 = output fixed, the default).
+    #[serde(default)]
+    pub output_elasticity: f64,
+    /// The wholesale power price the output response measures the carbon cost against,
+    /// yuan/MWh (assumption; used only when `output_elasticity` > 0).
+    #[serde(default)]
+    pub power_price_yuan_per_mwh: f64,
 }
 
 /// The `[trading]` table: the firms' trading behaviour (docs/simulation.md, "agents").
@@ -267,6 +276,16 @@ pub struct Trading {
     /// to trade a part of the window that settles the period; it must lie inside that
     /// window. Absent: the whole settling window (docs/simulation.md, "Timeline").
     pub window: Option<[String; 2]>,
+    /// Expectations across years (multi-year runs): the rise of the expected price, as a
+    /// share, per percentage point by which the next rulebook's sector balance (allocation
+    /// less obligation, share of obligation, foreseen on the firms' own output) is tighter
+    /// than this window's (0 = adaptive only, the default).
+    pub tightening_premium: f64,
+    /// Banking: the mean cost of carrying a tonne to the next window, a share of its price
+    /// (each long firm draws its own from 0 to twice this); a long firm banks its surplus
+    /// when the price it expects later beats today's by more than its cost of carry
+    /// (0 with no expected rise: nobody banks for it).
+    pub carry_cost: f64,
 }
 
 impl Default for Trading {
@@ -284,6 +303,8 @@ impl Default for Trading {
             ask_premium: 0.06,
             market_opens: "2021-07-16".to_owned(),
             window: None,
+            tightening_premium: 0.0,
+            carry_cost: 0.0,
         }
     }
 }
@@ -857,11 +878,7 @@ impl Scenario {
             roadmap.validate()?;
         }
         let mac = &self.abatement.mac;
-        if mac
-            .windows(2)
-            .any(|w| w[1][0] <= w[0][0] || w[1][1] < w[0][1])
-            || mac.iter().any(|p| p[0] <= 0.0 || p[0] >= 1.0 || p[1] < 0.0)
-        {
+        if !crate::sector::abatement::mac_is_valid(mac) {
             return Err(Bad(
                 "abatement.mac".into(),
                 format!("{mac:?}"),

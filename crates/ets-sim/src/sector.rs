@@ -6,10 +6,12 @@
 //! year closes with the power sector's. [`period::set_up_period`] is the call that sets
 //! up one sector's firms and allocation for one period, for a driver that chains them.
 
+pub mod abatement;
 pub mod firms;
 pub mod period;
+pub mod summary;
 
-use crate::agents::{Firm, Mac};
+use crate::agents::Firm;
 use crate::scenario::Scenario;
 use crate::year::{Driver, Sink};
 use anyhow::{Context as _, Result};
@@ -22,11 +24,15 @@ use period::{SectorPeriod, SectorSetUp, set_up_period};
 
 /// Salt of each sector's random stream (xored with the scenario seed and its position).
 const SECTOR_STREAM: u64 = 0x5EC7_0125_0000_0000;
+/// Salt of each sector's abatement stream (the firms are the same with or without it).
+const ABATEMENT_STREAM: u64 = 0x5EC7_0AB4_0000_0000;
 
 /// A sector's period with its firms, before and after the set-up.
 pub struct SectorYear {
-    /// The firms, entity indexes after the power entities.
+    /// The firms, entity indexes after the power entities (CO2 after abatement).
     pub firms: Vec<SimSectorFirm>,
+    /// The firms as abatement and market agents, in firm order.
+    pub agents: Vec<Firm>,
     /// The rulebook's file name, text and loaded form.
     rulebook: (String, String, Rulebook),
     /// What the set-up gave each firm (empty before it).
@@ -57,7 +63,7 @@ pub fn sector_years(scenario: &Scenario, first_index: u32) -> Result<Vec<SectorY
     let mut years = Vec::with_capacity(scenario.sectors.len());
     for (n, spec) in scenario.sectors.iter().enumerate() {
         let seed = scenario.scenario.seed ^ SECTOR_STREAM ^ (n as u64);
-        let firms = generate(spec, next, seed);
+        let mut firms = generate(spec, next, seed);
         next += spec.firms;
         let text = std::fs::read_to_string(&spec.rulebook)
             .with_context(|| format!("reading rulebook {}", spec.rulebook.display()))?;
@@ -66,8 +72,14 @@ pub fn sector_years(scenario: &Scenario, first_index: u32) -> Result<Vec<SectorY
             |n| n.to_string_lossy().into_owned(),
         );
         let rulebook = Rulebook::from_toml_str(&text, &name).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let rules = rulebook
+            .sector_allocation()
+            .with_context(|| format!("{name}: not a sector rulebook"))?;
+        let abatement_seed = scenario.scenario.seed ^ ABATEMENT_STREAM ^ (n as u64);
+        let agents = abatement::abate(spec, scenario, rules, &mut firms, abatement_seed);
         years.push(SectorYear {
             firms,
+            agents,
             rulebook: (name, text, rulebook),
             set_up: SectorSetUp::default(),
         });
@@ -75,7 +87,9 @@ pub fn sector_years(scenario: &Scenario, first_index: u32) -> Result<Vec<SectorY
     Ok(years)
 }
 
-/// Sets up every sector's period at `at_ms` (opening its firms' accounts).
+/// Sets up every sector's period at `at_ms`, opening its firms' participants and
+/// accounts when the store does not hold them yet (the first period of a sector in a
+/// chain; the same firms keep their accounts from year to year).
 ///
 /// # Errors
 /// When a command or a formula refuses.
@@ -86,25 +100,28 @@ pub(crate) fn set_up_all<S: Sink>(
     at_ms: i64,
 ) -> Result<()> {
     for sector in sectors.iter_mut() {
-        let set_up = set_up_period(driver, &sector.period(year), at_ms, true)?;
+        let open = sector.firms.first().is_some_and(|firm| {
+            let participant = crate::year::entity_participant(firm.index);
+            driver
+                .sink
+                .engine()
+                .registry()
+                .participant(participant)
+                .is_err()
+        });
+        let set_up = set_up_period(driver, &sector.period(year), at_ms, open)?;
         sector.set_up = set_up;
     }
     Ok(())
 }
 
-/// The sector firms as market agents: they trade at the scenario's expected price and
-/// do not abate (their abatement curves are not sourced: an assumption).
+/// The sector firms as market agents, in entity order (their abatement decided when
+/// their sector's year was drawn, [`abatement`]).
 #[must_use]
-pub fn market_firms(scenario: &Scenario, sectors: &[SectorYear]) -> Vec<Firm> {
+pub fn market_firms(sectors: &[SectorYear]) -> Vec<Firm> {
     sectors
         .iter()
-        .flat_map(|sector| sector.set_up.verified.iter())
-        .map(|&verified| Firm {
-            bau_tonnes: verified as f64,
-            mac: Mac::new(&[], 1.0),
-            expected_price: scenario.abatement.expected_price,
-            share: 0.0,
-        })
+        .flat_map(|sector| sector.agents.iter().cloned())
         .collect()
 }
 

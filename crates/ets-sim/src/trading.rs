@@ -80,6 +80,12 @@ pub(crate) struct MarketInput<'a> {
     pub class: UnitClass,
     /// Tonnes sold at primary auctions over the window (already in the auction account).
     pub auction_volume: u64,
+    /// The rise of the price the firms expect by the next window, a share (0 = none):
+    /// long firms whose cost of carry is below it bank (`[trading] carry_cost`).
+    pub expected_growth: f64,
+    /// Per entity: tonnes it must sell in this window because the carry-over cap binds
+    /// at the close of a period settled in it (empty = none).
+    pub must_sell: &'a [u64],
 }
 
 /// What the market did, for the summary.
@@ -113,6 +119,12 @@ struct Agent {
     sell_left: u64,
     /// Sells only at `HOLD_PREMIUM` x its value.
     holder: bool,
+    /// A banker's ask floor, yuan/t: the price it expects later, discounted at its cost
+    /// of carry (0 = it does not bank for a rise).
+    bank_ask: f64,
+    /// Tonnes it must still sell before the carry-over cap binds (sold at any price in
+    /// the last days).
+    must_sell: u64,
     start: usize,
     lot: f64,
     resting_buy: bool,
@@ -133,6 +145,8 @@ impl Agent {
             early_left: 0,
             sell_left: 0,
             holder: false,
+            bank_ask: 0.0,
+            must_sell: 0,
             start: 0,
             lot: 0.0,
             resting_buy: false,
@@ -342,6 +356,7 @@ impl<S: Sink> Market<'_, '_, S> {
             if let Some(&n) = self.by_account.get(&record.seller) {
                 let a = &mut self.agents[n];
                 a.sell_left = a.sell_left.saturating_sub(q);
+                a.must_sell = a.must_sell.saturating_sub(q);
                 a.net_fen -= value;
             }
             if record.buyer == FLOOR_ACCOUNT {
@@ -364,12 +379,14 @@ impl<S: Sink> Market<'_, '_, S> {
         a.value * (1.0 - t.0 + t.1 * progress) * (1.0 + 0.01 * rng.normal())
     }
 
-    /// A seller's ask today, yuan/t (never below the floor).
+    /// A seller's ask today, yuan/t (never below the floor). A banker asks at least the
+    /// discounted price it expects later, unless the carry-over cap forces the sale.
     fn ask_yuan(&self, n: usize, progress: f64, rng: &mut Rng) -> f64 {
         let premium = self.driver_scenario_trading().2;
         let a = &self.agents[n];
+        let forced = a.must_sell > 0;
         // A holder sells only at a premium, which fades as the deadline nears.
-        let base = if a.holder {
+        let base = if a.holder && !forced {
             1.0 + (HOLD_PREMIUM - 1.0) * (1.0 - progress)
         } else {
             1.0
@@ -378,7 +395,8 @@ impl<S: Sink> Market<'_, '_, S> {
             * base
             * (1.0 + premium - 1.5 * premium * progress)
             * (1.0 + 0.01 * rng.normal());
-        ask.max(self.floor_ticks as f64 / 100.0)
+        let banked = if forced { 0.0 } else { a.bank_ask };
+        ask.max(banked).max(self.floor_ticks as f64 / 100.0)
     }
 
     fn driver_scenario_trading(&self) -> (f64, f64, f64) {
@@ -520,10 +538,17 @@ impl<S: Sink> Market<'_, '_, S> {
             self.top_up(n, at, ticks, quantity)?;
             self.order(n, at, Side::Buy, ticks, quantity)?;
         } else if a.sell_left > 0 && !a.resting_sell {
-            let ticks = yuan_to_ticks(self.ask_yuan(n, progress, rng))
-                .clamp(lower.max(self.floor_ticks), upper.max(self.floor_ticks));
+            let mut ticks = yuan_to_ticks(self.ask_yuan(n, progress, rng));
+            let forced = final_days && self.agents[n].must_sell > 0;
+            if forced {
+                // The carry-over cap: what it must sell goes at the band's bottom.
+                ticks = lower;
+            }
+            let ticks = ticks.clamp(lower.max(self.floor_ticks), upper.max(self.floor_ticks));
             let class = self.class_of()?;
-            let cap = if final_days {
+            let cap = if forced {
+                self.agents[n].must_sell
+            } else if final_days {
                 u64::MAX
             } else {
                 lot.max(1).min(size_cap)

@@ -253,7 +253,7 @@ pub fn run_year_with<S: Sink>(
         &driver, &sectors, facts.year, price,
     )?);
     let mut firms = abatement.firms.clone();
-    firms.extend(crate::sector::market_firms(scenario, &sectors));
+    firms.extend(crate::sector::market_firms(&sectors));
     close::stock_auction(&mut driver, &facts, design.auction_volume)?;
     let reserve_stock = close::stock_reserve(&mut driver, &facts)?;
     let need_early = positions.need_before_intermediate(&facts.timeline);
@@ -268,13 +268,18 @@ pub fn run_year_with<S: Sink>(
         timeline: &facts.timeline,
         class: facts.cea,
         auction_volume: design.auction_volume,
+        expected_growth: 0.0,
+        must_sell: &[],
     };
     let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
     let market = trade_and_surrender(&mut driver, &input, &mut surrender, &mut rng)?;
     let trades = executed_trades(driver.sink.engine());
     let surrenders = surrender.commands;
     close::close_sectors(&mut driver, &facts, &sectors)?;
+    let sector_summaries =
+        crate::sector::summary::summaries(driver.sink.engine(), &sectors, facts.year);
     let results = close::close_year(&mut driver, &facts)?;
+    driver.finish()?;
     let tallies = summary::Tallies {
         commands: driver.commands(),
         allocated,
@@ -295,6 +300,7 @@ pub fn run_year_with<S: Sink>(
         &tallies,
         market,
     );
+    summary.sectors = sector_summaries;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -169,6 +169,22 @@ fn four_sectors_2025_trade_one_cea_and_close_with_their_own_rulebooks() {
     let mut sector_accounts = Vec::new();
     for (scheme, firms, results) in sector_results(engine, &scenario, 20) {
         assert_eq!(results.len(), firms.len(), "{scheme}");
+        // The engine allocated them (AllocateSector): the closed results carry the
+        // allocation, and the sector roughly balances (half a tonne of rounding a firm).
+        let allocated: u64 = results.iter().map(|r| r.allocation.tonnes()).sum();
+        let verified: u64 = results
+            .iter()
+            .filter_map(|r| r.verified_emissions)
+            .map(|v| v.tonnes())
+            .sum();
+        assert!(
+            allocated > 0,
+            "{scheme}: the engine's results show the allocation"
+        );
+        assert!(
+            allocated.abs_diff(verified) <= firms.len() as u64,
+            "{scheme}: {allocated} vs {verified}"
+        );
         let rulebook = Rulebook::load(&repo(&format!("schemes/{scheme}.toml"))).expect("rulebook");
         let rules = rulebook.sector_allocation().expect("sector rules");
         for firm in &firms {
@@ -208,6 +224,11 @@ fn in_2024_sector_firms_get_their_emissions_and_comply_without_trading() {
     engine.check_invariants().expect("registry invariants hold");
     for (scheme, _, results) in sector_results(&engine, &scenario, 20) {
         for line in &results {
+            assert_eq!(
+                line.verified_emissions,
+                Some(line.allocation),
+                "{scheme}: allocated by the engine"
+            );
             assert_eq!(
                 line.status,
                 ets_engine::compliance::EntityStatus::Compliant,
@@ -341,8 +362,10 @@ fn sector_firms_are_drawn_as_the_spec_says() {
         next += spec.firms;
         let output: u64 = year.firms.iter().map(|f| f.output_tonnes).sum();
         assert!((output as f64 / 1e6 - spec.output_mt).abs() < 0.01 * spec.output_mt);
-        for firm in &year.firms {
-            let intensity = firm.co2_tonnes as f64 / firm.output_tonnes as f64;
+        for (firm, agent) in year.firms.iter().zip(&year.agents) {
+            // The drawn intensity is before abatement (BAU); abatement only lowers CO2.
+            assert!(firm.co2_tonnes as f64 <= agent.bau_tonnes);
+            let intensity = agent.bau_tonnes / firm.output_tonnes as f64;
             assert!(intensity >= spec.intensity[0] - 1e-3 && intensity <= spec.intensity[1] + 1e-3);
             assert_eq!(firm.cf4_kg > 0, spec.sector == "aluminium");
         }
@@ -355,5 +378,58 @@ fn sector_firms_are_drawn_as_the_spec_says() {
             })
             .count();
         assert_eq!(excepted > 0, spec.sector == "cement", "{}", spec.scheme);
+    }
+}
+
+#[test]
+fn sector_firms_abate_where_it_pays_and_appear_in_the_report_and_csv() {
+    // Goal: under 2025's intensity method a sector firm keeps w of each tonne it abates,
+    // so it abates (its CO2 falls, at a cost); in 2024 (allocation = verified) it keeps
+    // nothing and abates nothing. The year's report has an "Industrial sectors" table from
+    // the engine's closed results, and the per-entity CSV lists the sector firms.
+    let scenario = four_sectors(2025, 20, 12, 5);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ets_sim::run_into(dir.path(), &scenario, ets_sim::RunOptions::default())
+        .expect("the four-sector year runs");
+    let sectors = &out.summary.sectors;
+    assert_eq!(sectors.len(), 3);
+    for sector in sectors {
+        assert_eq!(sector.firms, 12, "{}", sector.scheme);
+        assert!(sector.abated_mt > 0.0, "{}: abates", sector.scheme);
+        assert!(sector.abatement_cost_yuan > 0.0, "{}", sector.scheme);
+        assert!(
+            sector.abated_mt < sector.bau_co2_mt * 0.1,
+            "{}",
+            sector.scheme
+        );
+        assert!(sector.allocation_mt > 0.0, "{}", sector.scheme);
+        assert!(sector.benchmark.is_some(), "{}", sector.scheme);
+    }
+    let csv = std::fs::read_to_string(dir.path().join("entities.csv")).expect("csv");
+    assert_eq!(
+        csv.lines().count(),
+        1 + 20 + 3 * 12,
+        "header, power, sectors"
+    );
+    let first_sector = entity_participant(20).0.to_string();
+    assert!(
+        csv.lines()
+            .any(|line| line.starts_with(&format!("{first_sector},"))),
+        "the first steel firm has its line"
+    );
+    let report = std::fs::read_to_string(dir.path().join("report.md")).expect("report");
+    assert!(report.contains("Industrial sectors"));
+    assert!(report.contains("cn-steel-2025"));
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
+    assert!(html.contains("cn-aluminium-2025"));
+
+    let mut engine = Engine::new();
+    let summary = run_year(&four_sectors(2024, 20, 10, 5), &mut engine).expect("2024 runs");
+    for sector in &summary.sectors {
+        assert!(
+            sector.abated_mt.abs() < 1e-9,
+            "{}: nothing to gain",
+            sector.scheme
+        );
     }
 }

@@ -291,7 +291,66 @@ impl Store {
         self.submit_stamped(batch, Stamping::Dated)
     }
 
+    /// Applies and journals a dated batch as [`Store::submit_dated`] does, but
+    /// leaves it uncommitted: the records wait in the journal's buffer for a
+    /// later [`Store::commit`] (or the next committing submission), so a driver
+    /// that owns the store (the simulator) makes many small batches durable
+    /// with one fsync. The replies are NOT acknowledgements: until a commit
+    /// returns `Ok` nothing may be told about them, and a store dropped before
+    /// that reopens at its last commit (the journal and the engine agree there).
+    ///
+    /// # Errors
+    /// As [`Store::submit_dated`]; after an error nothing uncommitted survives.
+    pub fn submit_dated_uncommitted(
+        &mut self,
+        batch: &[Submission],
+    ) -> Result<Vec<Reply>, StoreError> {
+        if self.kind.is_live() {
+            return Err(StoreError::DatedOnLiveStore);
+        }
+        self.sequence_batch(batch, Stamping::Dated)
+    }
+
+    /// Makes every record journaled by [`Store::submit_dated_uncommitted`]
+    /// durable (one write and fsync), hands them to the observer and snapshots
+    /// when one is due. Does nothing when nothing waits.
+    ///
+    /// # Errors
+    /// [`StoreError`] on an I/O fault; the store then refuses all further
+    /// batches until reopened, and none of the uncommitted replies may be given.
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        if self.faulted {
+            return Err(StoreError::Faulted);
+        }
+        if self.read_only {
+            return Err(JournalError::ReadOnly.into());
+        }
+        if let Err(error) = self.journal.commit() {
+            self.fault();
+            return Err(error);
+        }
+        self.notify_observer();
+        self.snapshot_if_due()
+    }
+
+    /// Records journaled but not yet committed (see [`Store::submit_dated_uncommitted`]).
+    #[must_use]
+    pub fn uncommitted(&self) -> usize {
+        self.journal.pending()
+    }
+
     fn submit_stamped(
+        &mut self,
+        batch: &[Submission],
+        stamping: Stamping,
+    ) -> Result<Vec<Reply>, StoreError> {
+        let replies = self.sequence_batch(batch, stamping)?;
+        self.commit()?;
+        Ok(replies)
+    }
+
+    /// Applies and journals `batch` without committing it.
+    fn sequence_batch(
         &mut self,
         batch: &[Submission],
         stamping: Stamping,
@@ -302,7 +361,9 @@ impl Store {
         if self.read_only {
             return Err(JournalError::ReadOnly.into());
         }
-        if let Some((_, pending)) = &mut self.observer {
+        if self.journal.pending() == 0
+            && let Some((_, pending)) = &mut self.observer
+        {
             // Whatever a failed batch left there was never durable.
             pending.clear();
         }
@@ -316,12 +377,6 @@ impl Store {
                 }
             }
         }
-        if let Err(error) = self.journal.commit() {
-            self.fault();
-            return Err(error);
-        }
-        self.notify_observer();
-        self.snapshot_if_due()?;
         Ok(replies)
     }
 
@@ -529,13 +584,18 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a snapshot of the current state at the last committed record.
+    /// Writes a snapshot of the current state at the last record, committing
+    /// any uncommitted records first (a snapshot never runs ahead of the journal).
     ///
     /// # Errors
     /// [`StoreError::Journal`] when it cannot be written.
     pub fn snapshot(&mut self) -> Result<(), StoreError> {
         if self.faulted {
             return Err(StoreError::Faulted);
+        }
+        if self.journal.pending() > 0 {
+            // commit() snapshots when one is due; either way the snapshot below is current.
+            self.commit()?;
         }
         let sequence = self.journal.last_sequence();
         if sequence == 0 {

@@ -18,18 +18,19 @@ use ets_scheme::allocation::{self, ChinaUnitOutput, EuSubInstallation, Operation
 use ets_scheme::rulebook::{CarbonLeakageExposure, ChinaAllocationRules};
 use std::collections::BTreeMap;
 
-/// One entity's allocation step, computed before anything is applied.
-struct Plan {
-    account: AccountId,
-    participant: ParticipantId,
-    total: Quantity,
-    record: AllocationRecord,
-    breakdown: Vec<(String, String)>,
+/// One entity's allocation step, computed before anything is applied (China, EU and the
+/// industrial sectors).
+pub(super) struct Plan {
+    pub(super) account: AccountId,
+    pub(super) participant: ParticipantId,
+    pub(super) total: Quantity,
+    pub(super) record: AllocationRecord,
+    pub(super) breakdown: Vec<(String, String)>,
 }
 
 /// What an allocation command issued and clawed back in all.
 #[derive(Default)]
-struct Totals {
+pub(super) struct Totals {
     issued: Quantity,
     clawed_back: Quantity,
 }
@@ -143,22 +144,7 @@ impl Compliance {
             .get(&(output.participant, year))
             .cloned()
             .unwrap_or_default();
-        let order_problem = match phase {
-            AllocationPhase::Pre if record.pre_allocated.is_some() => {
-                Some("pre-allocation was done already")
-            }
-            AllocationPhase::Final if record.final_allocation.is_some() => {
-                Some("final allocation was done already")
-            }
-            _ => None,
-        };
-        if let Some(problem) = order_problem {
-            return Err(ComplianceError::AllocationOrder {
-                participant: output.participant,
-                year,
-                problem,
-            });
-        }
+        check_order(&record, phase, output.participant, year)?;
         let breakdown = units
             .iter()
             .zip(&computed.units)
@@ -174,7 +160,7 @@ impl Compliance {
     }
 
     /// Carries out one entity's China allocation step on `scratch`; returns its new record.
-    fn apply_china(
+    pub(super) fn apply_china(
         &self,
         scratch: &mut Registry,
         context: Context,
@@ -256,7 +242,7 @@ impl Compliance {
     }
 
     /// Keeps the new allocation records of `year` and says what the command did.
-    fn store_allocations(
+    pub(super) fn store_allocations(
         &mut self,
         year: u16,
         records: Vec<(ParticipantId, AllocationRecord)>,
@@ -419,6 +405,27 @@ fn eu_inputs(
             })
         })
         .collect()
+}
+
+/// Refuses a pre-allocation or final allocation of `participant` for `year` done already.
+pub(super) fn check_order(
+    record: &AllocationRecord,
+    phase: AllocationPhase,
+    participant: ParticipantId,
+    year: u16,
+) -> Result<(), ComplianceError> {
+    let problem = match phase {
+        AllocationPhase::Pre if record.pre_allocated.is_some() => "pre-allocation was done already",
+        AllocationPhase::Final if record.final_allocation.is_some() => {
+            "final allocation was done already"
+        }
+        _ => return Ok(()),
+    };
+    Err(ComplianceError::AllocationOrder {
+        participant,
+        year,
+        problem,
+    })
 }
 
 /// Cancels up to `take` of `class` from `account` (never more than it holds: a balance

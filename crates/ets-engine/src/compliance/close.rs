@@ -19,6 +19,7 @@ use ets_scheme::obligation;
 use ets_scheme::penalty::{self, PenaltyInput};
 use ets_scheme::period::CompliancePeriod;
 use ets_scheme::rulebook::PenaltyRegime;
+use rust_decimal::Decimal;
 
 /// What an entity owes for a compliance period, before surrenders.
 #[derive(Debug, Clone, Copy)]
@@ -141,22 +142,23 @@ impl Compliance {
             return Ok(closed.to_vec());
         }
         let surrenders = Surrenders::tally(&self.surrendered, registry);
+        let by_intermediate =
+            intermediate_tallies(registry, &self.surrendered, rulebook, &period, now);
         let judged = Judged {
             rulebook,
             period: &period,
             reference_average_price,
-            now,
+            by_intermediate,
         };
         self.entities
             .values()
             .filter(|entity| entity.scheme == scheme)
-            .map(|entity| self.result_of(registry, &surrenders, &judged, entity))
+            .map(|entity| self.result_of(&surrenders, &judged, entity))
             .collect()
     }
 
     fn result_of(
         &self,
-        registry: &Registry,
         surrenders: &Surrenders,
         judged: &Judged<'_>,
         entity: &CoveredEntity,
@@ -194,8 +196,7 @@ impl Compliance {
             (period.last_year(), judged.reference_average_price),
         )?;
         result.offsets_used = offsets_used;
-        result.intermediate_shortfall =
-            intermediate_shortfall(registry, &self.surrendered, judged, entity, owed)?;
+        result.intermediate_shortfall = intermediate_shortfall(judged, entity, owed)?;
         if result.status == EntityStatus::Compliant && !result.intermediate_shortfall.is_zero() {
             result.status = EntityStatus::MissedIntermediateDeadline;
         }
@@ -238,27 +239,43 @@ impl Compliance {
     }
 }
 
+/// For each intermediate deadline of the period passed by `now`, its cumulative share
+/// and the surrenders made by it (counted once for every entity); none when `now` is
+/// `None` (no deadline judged).
+fn intermediate_tallies(
+    registry: &Registry,
+    tally: &SurrenderTally,
+    rulebook: &Rulebook,
+    period: &CompliancePeriod<'_>,
+    now: Option<Timestamp>,
+) -> Vec<(Decimal, Surrenders)> {
+    let Some(now) = now else {
+        return Vec::new();
+    };
+    period
+        .intermediate_deadlines()
+        .iter()
+        // A deadline still met at `now` has not passed yet.
+        .filter(|intermediate| !deadline::is_met(rulebook, intermediate, now))
+        .map(|intermediate| {
+            let by_then = Surrenders::tally_where(tally, registry, |completed| {
+                deadline::is_met(rulebook, intermediate, completed)
+            });
+            (intermediate.cumulative_share, by_then)
+        })
+        .collect()
+}
+
 /// The most an entity was short at any intermediate deadline of the period that has
 /// passed by the judging time (zero when none is judged).
 fn intermediate_shortfall(
-    registry: &Registry,
-    tally: &SurrenderTally,
     judged: &Judged<'_>,
     entity: &CoveredEntity,
     owed: Owed,
 ) -> Result<Quantity, ComplianceError> {
-    let Some(now) = judged.now else {
-        return Ok(Quantity::ZERO);
-    };
     let mut worst = Quantity::ZERO;
-    for intermediate in judged.period.intermediate_deadlines() {
-        if deadline::is_met(judged.rulebook, intermediate, now) {
-            continue; // not passed yet
-        }
-        let required = obligation::share_due(owed.total, intermediate.cumulative_share)?;
-        let by_then = Surrenders::tally_where(tally, registry, |completed| {
-            deadline::is_met(judged.rulebook, intermediate, completed)
-        });
+    for (cumulative_share, by_then) in &judged.by_intermediate {
+        let required = obligation::share_due(owed.total, *cumulative_share)?;
         let (allowances, offsets) = by_then.of_period(entity.spec.account, &judged.period.years)?;
         let offsets = match &judged.rulebook.offsets {
             Some(rules) => offsets.min(obligation::max_offsets(rules, owed.total, owed.verified)?),
@@ -277,8 +294,9 @@ struct Judged<'a> {
     rulebook: &'a Rulebook,
     period: &'a CompliancePeriod<'a>,
     reference_average_price: Option<Price>,
-    /// Intermediate deadlines passed by then are judged; `None` judges none.
-    now: Option<Timestamp>,
+    /// Each intermediate deadline passed by the judging time: its cumulative share
+    /// and the surrenders made by it.
+    by_intermediate: Vec<(Decimal, Surrenders)>,
 }
 
 /// An entity's line before its obligation is known.

@@ -143,6 +143,34 @@ pub struct EuInstallationInput {
     pub sub_installations: Vec<EuSubInstallationInput>,
 }
 
+/// The kind of a sector firm's production line (cement's exceptions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SectorLine {
+    /// An ordinary line of the sector.
+    Standard,
+    /// A white-cement clinker line.
+    WhiteCementClinker,
+    /// Clinker made as a by-product (gypsum to sulphuric acid).
+    ByProductClinker,
+}
+
+/// One firm's data for [`ComplianceCommand::AllocateSector`]. The pre-allocation reads
+/// only `previous_year_verified`; the final allocation reads the output, line and
+/// carbide-slag share (its verified emissions are the engine's, from the year's report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SectorFirmInput {
+    /// The firm (a registered covered entity of the scheme).
+    pub participant: ParticipantId,
+    /// Output of the year, tonnes of the sector's product (decimal text).
+    pub output_tonnes: String,
+    /// The kind of line.
+    pub line: SectorLine,
+    /// Carbide-slag share of the clinker raw material, 0 to 1 (decimal text; 0 outside cement).
+    pub carbide_slag_share: String,
+    /// Verified emissions of the year before, tonnes CO2e (the pre-allocation's base).
+    pub previous_year_verified: Quantity,
+}
+
 /// A compliance command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ComplianceCommand {
@@ -252,6 +280,21 @@ pub enum ComplianceCommand {
         /// Per installation, its sub-installations' data.
         installations: Vec<EuInstallationInput>,
     },
+    /// Computes and hands out an industrial sector's free allocation for a year, all or
+    /// none (administrator), by the sector rulebook's `[allocation.sector]`: the
+    /// pre-allocation (a share of the previous year's verified emissions, where the
+    /// rulebook has one) or the final allocation with its true-up. The final allocation
+    /// lists every firm registered under the scheme once: the benchmark is the sector's.
+    AllocateSector {
+        /// The scheme id (`cn-steel-2025`).
+        scheme: String,
+        /// The compliance year (the allowances' vintage).
+        year: u16,
+        /// Pre-allocation or final.
+        phase: AllocationPhase,
+        /// The firms' data.
+        firms: Vec<SectorFirmInput>,
+    },
 }
 
 impl ComplianceCommand {
@@ -269,6 +312,7 @@ impl ComplianceCommand {
             ComplianceCommand::SetPlausibilityRanges { .. } => "set_plausibility_ranges",
             ComplianceCommand::Borrow { .. } => "borrow",
             ComplianceCommand::AllocateEu { .. } => "allocate_eu",
+            ComplianceCommand::AllocateSector { .. } => "allocate_sector",
         }
     }
 }

@@ -79,6 +79,14 @@ pub enum ComplianceError {
         /// What is wrong.
         problem: String,
     },
+    /// A sector allocation's list of firms is wrong (a firm twice, one missing, too many).
+    #[error("entity {participant}: {problem}")]
+    BadSectorFirms {
+        /// The firm.
+        participant: ParticipantId,
+        /// What is wrong.
+        problem: String,
+    },
     /// The allocation step was done already, or the final one comes before the pre-allocation.
     #[error("entity {participant}, year {year}: {problem}")]
     AllocationOrder {
@@ -208,6 +216,7 @@ impl ComplianceError {
             ComplianceError::EntityExists(_) => "entity_exists",
             ComplianceError::NotEntityAccount { .. } => "not_entity_account",
             ComplianceError::BadUnits { .. } => "bad_units",
+            ComplianceError::BadSectorFirms { .. } => "bad_sector_firms",
             ComplianceError::AllocationOrder { .. } => "allocation_order",
             ComplianceError::AllocationNeedsSingleSignature => "allocation_needs_single_signature",
             ComplianceError::ReportState { .. } => "report_state",

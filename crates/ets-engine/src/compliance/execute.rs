@@ -44,6 +44,12 @@ impl Compliance {
                 year,
                 installations,
             } => self.allocate_eu(registry, context, scheme, *year, installations),
+            ComplianceCommand::AllocateSector {
+                scheme,
+                year,
+                phase,
+                firms,
+            } => self.allocate_sector(registry, context, (scheme, *year), *phase, firms),
             ComplianceCommand::Borrow {
                 entity,
                 year,
@@ -122,6 +128,7 @@ impl Compliance {
             | ComplianceCommand::RegisterEntities { .. }
             | ComplianceCommand::Allocate { .. }
             | ComplianceCommand::AllocateEu { .. }
+            | ComplianceCommand::AllocateSector { .. }
             | ComplianceCommand::Borrow { .. }
             | ComplianceCommand::CloseYear { .. } => {
                 unreachable!("Compliance::execute handles this command itself")

@@ -6,7 +6,8 @@
 //! the rules through the registry.
 //!
 //! One module per concept: `state` (the state and its queries), `execute`
-//! (dispatch, rulebooks, registration), `allocation`, `borrowing`, `reports`,
+//! (dispatch, rulebooks, registration), `allocation`, `sector_allocation` (steel,
+//! cement, aluminium), `borrowing`, `reports`,
 //! `surrender` (eligibility and the per-period sums), `tally` (what each account
 //! surrendered, kept as surrenders complete and are reversed), `deadline`, `deduction` (next-year deductions), `caps` (relief caps per unit
 //! category), `close`
@@ -27,6 +28,7 @@ mod error;
 mod eu_status;
 mod execute;
 mod reports;
+mod sector_allocation;
 mod state;
 mod surrender;
 mod tally;
@@ -34,8 +36,8 @@ mod tally;
 pub use carry_over::NetSales;
 pub use command::{
     AllocationPhase, ComplianceCommand, Cooling, EntityOutput, EntitySpec, EuInstallationInput,
-    EuSubInstallationInput, FuelKind, FuelSpec, LeakageExposure, UnitCategory, UnitOutput,
-    UnitSpec,
+    EuSubInstallationInput, FuelKind, FuelSpec, LeakageExposure, SectorFirmInput, SectorLine,
+    UnitCategory, UnitOutput, UnitSpec,
 };
 pub use error::ComplianceError;
 pub use state::{

@@ -8,6 +8,7 @@
 
 use super::page::{Viewer, layout, moment, tonnes};
 use super::{Fields, UiState, check_form, number_field, problem, read_store, text_field};
+use crate::clock::ServerClock;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -36,10 +37,10 @@ pub(crate) struct Preview {
     pub(crate) now: i64,
 }
 
-/// The time the store would stamp a command with now.
-fn store_now(store: &Store) -> Timestamp {
+/// The time the store would stamp a command with now, by the server's `clock`.
+fn store_now(clock: ServerClock, store: &Store) -> Timestamp {
     if store.kind().is_live() {
-        store.clock().max(ets_store::wall_clock_now())
+        crate::http::server_now(clock, store)
     } else {
         store.clock()
     }
@@ -48,6 +49,7 @@ fn store_now(store: &Store) -> Timestamp {
 /// The preview of a transfer of `class` from `from` to `to`, or the refusal's code and message.
 pub(crate) fn preview(
     store: &Store,
+    clock: ServerClock,
     from: u64,
     to: u64,
     class: &UnitClass,
@@ -64,7 +66,7 @@ pub(crate) fn preview(
             .participant(id)
             .map_or_else(|_| String::new(), |p| p.name.clone())
     };
-    let now = store_now(store);
+    let now = store_now(clock, store);
     let controls = registry.controls();
     let trusted = controls
         .trusted_list(sender.id)
@@ -121,7 +123,9 @@ pub(crate) async fn page(
             );
         }
     };
-    let found = match read_store(&state, move |store| preview(store, from, to, &class)).await {
+    let clock = state.server.clock;
+    let found = match read_store(&state, move |store| preview(store, clock, from, to, &class)).await
+    {
         Ok(found) => found,
         Err(response) => return response,
     };

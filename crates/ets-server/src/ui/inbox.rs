@@ -23,8 +23,13 @@ pub(crate) async fn page(State(state): State<UiState>, headers: HeaderMap) -> Re
         return to_login();
     };
     let participant = ParticipantId(user.principal.participant.0);
+    let clock = state.server.clock;
     let view = match read_store(&state, move |store| {
-        ets_api::inbox(store.engine(), participant, crate::http::server_now(store))
+        ets_api::inbox(
+            store.engine(),
+            participant,
+            crate::http::server_now(clock, store),
+        )
     })
     .await
     {
@@ -40,8 +45,13 @@ pub(crate) async fn download(State(state): State<UiState>, headers: HeaderMap) -
         return to_login();
     };
     let participant = ParticipantId(user.principal.participant.0);
+    let clock = state.server.clock;
     let view = match read_store(&state, move |store| {
-        ets_api::inbox(store.engine(), participant, crate::http::server_now(store))
+        ets_api::inbox(
+            store.engine(),
+            participant,
+            crate::http::server_now(clock, store),
+        )
     })
     .await
     {

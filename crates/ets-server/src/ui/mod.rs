@@ -752,9 +752,10 @@ async fn account(
         return to_login();
     };
     let participant = user.principal.participant;
+    let clock = state.server.clock;
     let found = match read_store(&state, move |store| {
         let engine = store.engine();
-        let now = crate::http::server_now(store);
+        let now = crate::http::server_now(clock, store);
         view::account(engine, AccountId(id), participant)
             .map(|found| (found, trusted::list(engine, AccountId(id), now)))
     })

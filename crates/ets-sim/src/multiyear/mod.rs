@@ -1,4 +1,5 @@
-//! Multi-year runs: a chain file (`scenarios/cn-power-2019-2025.toml`) lists the
+//! Multi-year runs: a chain file (`scenarios/cn-power-2019-2025.toml`,
+//! `scenarios/cn-four-sectors-2019-2026.toml` with the industrial sectors) lists the
 //! compliance periods, each a single-period scenario with optional overrides; the
 //! chain runs them in ONE engine or journaled store (`year::run_chain`) and the report
 //! sets the simulated market of each calendar year beside the published one, marked
@@ -45,6 +46,10 @@ struct PeriodSpec {
     scenario: PathBuf,
     #[serde(default)]
     set: Option<toml::Value>,
+    /// A scenario file whose `[roadmap]` sets this period's design (a roadmap year: the
+    /// absolute cap, the auction share and the reserve of the scenario's year).
+    #[serde(default)]
+    roadmap: Option<PathBuf>,
 }
 
 /// What a calendar year's published figures are used for.
@@ -136,14 +141,24 @@ impl Chain {
         self
     }
 
-    /// The same chain with another entity count.
+    /// The same chain with another entity count; the sectors' firms and output scale with
+    /// it (a smaller market of the same shape, at least one firm a sector).
     #[must_use]
     pub fn with_entities(mut self, entities: u32) -> Chain {
+        let scale = f64::from(entities) / f64::from(self.header.entities.max(1));
         self.header.entities = entities;
         self.periods = self
             .periods
             .into_iter()
-            .map(|s| s.with_entities(entities))
+            .map(|s| {
+                let mut scenario = s.with_entities(entities);
+                for sector in &mut scenario.sectors {
+                    let firms = ((f64::from(sector.firms) * scale).round() as u32).max(1);
+                    sector.output_mt *= f64::from(firms) / f64::from(sector.firms);
+                    sector.firms = firms;
+                }
+                scenario
+            })
             .collect();
         self
     }
@@ -173,9 +188,47 @@ fn period_scenario(
                     file.display()
                 )
             })?;
-    Ok(scenario
+    let mut scenario = scenario
         .with_seed(header.seed)
-        .with_entities(header.entities))
+        .with_entities(header.entities);
+    if let Some(roadmap) = &spec.roadmap {
+        scenario.roadmap = Some(roadmap_of(
+            chain_path,
+            &base.join(roadmap),
+            &scenario,
+            index,
+        )?);
+    }
+    Ok(scenario)
+}
+
+/// The `[roadmap]` of the scenario file at `path`, which must cover `scenario`'s year.
+fn roadmap_of(
+    chain_path: &Path,
+    path: &Path,
+    scenario: &Scenario,
+    index: usize,
+) -> Result<crate::roadmap::Roadmap> {
+    let key = format!("{}: period {}: roadmap", chain_path.display(), index + 1);
+    let roadmap = Scenario::load(path)
+        .with_context(|| format!("{key} = {:?}", path.display().to_string()))?
+        .roadmap
+        .with_context(|| {
+            format!(
+                "{key} = {:?}: the file has no [roadmap]",
+                path.display().to_string()
+            )
+        })?;
+    let year = scenario.scenario.year;
+    if !roadmap.years().any(|y| y == year) {
+        bail!(
+            "{key} = {:?}: its years {}-{} do not include the period's year {year}",
+            path.display().to_string(),
+            roadmap.first_year,
+            roadmap.last_year
+        );
+    }
+    Ok(roadmap)
 }
 
 /// What a multi-year run produced, with its timings.

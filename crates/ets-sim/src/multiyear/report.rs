@@ -95,7 +95,28 @@ pub fn write_report(chain: &Chain, run: &ChainRun) -> String {
     market_table(&mut out, chain, &market_years(&outcome.trades));
     period_table(&mut out, run);
     inputs_and_outputs(&mut out);
+    fitted(&mut out, chain);
     out
+}
+
+/// The fitted behavioural parameters each period ran with.
+fn fitted(out: &mut String, chain: &Chain) {
+    let _ = writeln!(
+        out,
+        "Fitted behaviour per period (`[trading]` tightening_premium / carry_cost / hold_share): {}.\n",
+        chain
+            .periods
+            .iter()
+            .map(|p| {
+                let t = &p.trading;
+                format!(
+                    "{} {} / {} / {}",
+                    p.scenario.year, t.tightening_premium, t.carry_cost, t.hold_share
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
 }
 
 fn market_table(out: &mut String, chain: &Chain, simulated: &[MarketYear]) {
@@ -144,15 +165,16 @@ fn period_table(out: &mut String, run: &ChainRun) {
     let _ = writeln!(out, "## Compliance per period\n");
     let _ = writeln!(
         out,
-        "| period | step | verified Mt | allocation Mt | obligation Mt | surrendered Mt | compliant | shortfall |"
+        "| period | scheme | step | verified Mt | allocation Mt | obligation Mt | surrendered Mt | compliant | shortfall |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
     let mt = |t: u64| t as f64 / 1e6;
     for p in &run.outcome.periods {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
             p.label,
+            p.scheme,
             p.step + 1,
             mt(p.verified),
             mt(p.allocation),
@@ -180,11 +202,17 @@ fn inputs_and_outputs(out: &mut String) {
         out,
         "## Inputs and outputs\n\n\
          Inputs: the rulebooks (benchmarks, relief caps, borrowing, carry-over cap, deadlines); \
-         each period scenario's population, MRV and behaviour parameters; the first window's \
-         listing reference price (`[market] price_mean`) and the firms' first expected price \
-         (`[abatement] expected_price`); the published figures (only compared with, never used).\n\n\
+         each period scenario's population, MRV and behaviour parameters, among them the ones \
+         fitted on the calibration years only (`[trading] tightening_premium`, `carry_cost`, \
+         `hold_share`; docs/simulation.md, \"Fitting the behavioural parameters\"); the first \
+         window's listing reference price (`[market] price_mean`) and the firms' first expected \
+         price (`[abatement] expected_price`). The published figures are not read by the run: \
+         the calibration years' chose the fitted parameters (offline, `examples/fit.rs`), the \
+         other years' are only compared with.\n\n\
          Outputs: every trade, so each year's volume, average and close; every later window's \
-         listing reference and expected price (the previous window's last close); allocation, \
-         surrenders, shortfalls, and the units cancelled by the carry-over cap.\n"
+         listing reference (the previous window's last close) and expected price (that close \
+         plus the premium of a tighter next rulebook); which firms bank; the sales the \
+         carry-over cap forces; allocation, surrenders, shortfalls, and the units cancelled by \
+         the carry-over cap.\n"
     );
 }

@@ -46,6 +46,14 @@ pub struct SectorSpec {
     /// Aluminium: C2F6 per tonne of aluminium, kg (uniform range).
     #[serde(default)]
     pub c2f6_kg_per_tonne: [f64; 2],
+    /// The sector's MAC curve, `[share of a firm's CO2, yuan/t]` points as in
+    /// `[abatement] mac` (empty: its firms do not abate). An assumption: no sector curve
+    /// is published.
+    #[serde(default)]
+    pub mac: Vec<[f64; 2]>,
+    /// Log-normal dispersion of a firm's cost multiplier of `mac` (assumption).
+    #[serde(default)]
+    pub cost_dispersion: f64,
 }
 
 /// A generated firm of a sector.
@@ -223,6 +231,20 @@ pub(crate) fn check_ranges(
             "carbide_slag_line_share",
             spec.carbide_slag_line_share.to_string(),
             "the cement line shares sum to more than 1",
+        );
+    }
+    if !super::abatement::mac_is_valid(&spec.mac) {
+        return bad(
+            "mac",
+            format!("{:?}", spec.mac),
+            "needs increasing [share 0..1, yuan/t] points",
+        );
+    }
+    if !(0.0..=2.0).contains(&spec.cost_dispersion) {
+        return bad(
+            "cost_dispersion",
+            spec.cost_dispersion.to_string(),
+            "must be between 0 and 2",
         );
     }
     let fluorinated = spec.cf4_kg_per_tonne[1] > 0.0 || spec.c2f6_kg_per_tonne[1] > 0.0;

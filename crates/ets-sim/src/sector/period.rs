@@ -2,19 +2,22 @@
 //! firms' participants and operator holding accounts, its rulebook, their registration,
 //! their verified emissions (entered as the authority's figure: the sector rulebooks
 //! carry no fuel-based MRV defaults, so the engine takes the verified figure as it does
-//! for the EU), the pre-allocation and the final allocation with its true-up (registry
-//! issue and allocation; a claw-back cancels), then, after the market, the surrenders
-//! and the close. The allocation figures come from `ets_scheme::sector`.
+//! for the EU), the pre-allocation and the final allocation with its true-up (the
+//! engine's `AllocateSector`, which computes them by `ets_scheme::sector` and records
+//! them like power's), then, after the market, the surrenders and the close.
 
 use super::firms::SimSectorFirm;
 use crate::year::{ADMIN, Driver, Sink, entity_account, entity_participant, held};
 use anyhow::{Context as _, Result};
 use ets_engine::Command;
-use ets_engine::compliance::{ComplianceCommand, EntityResult, EntitySpec};
+use ets_engine::compliance::{
+    AllocationPhase, AllocationRecord, ComplianceCommand, EntityResult, EntitySpec,
+    SectorFirmInput, SectorLine,
+};
 use ets_model::{Price, Quantity, UnitClass};
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 use ets_scheme::Rulebook;
-use ets_scheme::sector::{SectorAllocationRules, co2_equivalent, sector_allocation};
+use ets_scheme::sector::{LineKind, SectorAllocationRules, co2_equivalent};
 
 /// Entities per registration command (as for power).
 const CHUNK: usize = 400;
@@ -121,7 +124,7 @@ pub(crate) fn set_up_period<S: Sink>(
     let verified = enter_verified(driver, period, at_ms)?;
     let pre_allocated = pre_allocate(driver, period, at_ms)?;
     let (allocation, benchmark, clawed_back) =
-        final_allocation(driver, period, (&verified, &pre_allocated), at_ms)?;
+        final_allocation(driver, period, &pre_allocated, at_ms)?;
     Ok(SectorSetUp {
         verified,
         pre_allocated,
@@ -199,109 +202,100 @@ fn enter_verified<S: Sink>(
     Ok(verified)
 }
 
-/// Issues `tonnes` of the year's class and allocates them to the firms, `per_firm`.
-fn issue_to<S: Sink>(
+/// The firms' data for the engine's sector allocation (`AllocateSector`).
+fn firm_inputs(period: &SectorPeriod<'_>) -> Vec<SectorFirmInput> {
+    period
+        .firms
+        .iter()
+        .map(|firm| SectorFirmInput {
+            participant: entity_participant(firm.index),
+            output_tonnes: firm.output_tonnes.to_string(),
+            line: match firm.line {
+                LineKind::Standard => SectorLine::Standard,
+                LineKind::WhiteCementClinker => SectorLine::WhiteCementClinker,
+                LineKind::ByProductClinker => SectorLine::ByProductClinker,
+            },
+            carbide_slag_share: firm.carbide_slag_share.to_string(),
+            previous_year_verified: Quantity::new(firm.previous_verified),
+        })
+        .collect()
+}
+
+/// The engine allocates the sector's firms for `phase` (one command: the benchmark is
+/// the sector's); returns each firm's allocation record, in firm order.
+fn allocate<S: Sink>(
     driver: &mut Driver<'_, S>,
     period: &SectorPeriod<'_>,
-    per_firm: &[u64],
+    phase: AllocationPhase,
     at_ms: i64,
-) -> Result<()> {
-    let total: u64 = per_firm.iter().sum();
-    if total == 0 {
-        return Ok(());
-    }
-    let class = period.class();
+) -> Result<Vec<AllocationRecord>> {
     driver.ok(
         ADMIN,
         at_ms,
-        registry(RegistryCommand::Issue {
-            class,
-            quantity: Quantity::new(total),
+        compliance(ComplianceCommand::AllocateSector {
+            scheme: period.scheme().to_owned(),
+            year: period.year,
+            phase,
+            firms: firm_inputs(period),
         }),
     )?;
-    for (firm, &tonnes) in period.firms.iter().zip(per_firm) {
-        if tonnes > 0 {
-            driver.defer(
-                ADMIN,
-                at_ms,
-                registry(RegistryCommand::Allocate {
-                    to: entity_account(firm.index),
-                    class,
-                    quantity: Quantity::new(tonnes),
-                }),
-            )?;
-        }
-    }
-    driver.flush_phase("sector allocation")?;
-    Ok(())
+    let engine = driver.sink.engine();
+    Ok(period
+        .firms
+        .iter()
+        .map(|firm| {
+            engine
+                .compliance()
+                .allocation(entity_participant(firm.index), period.year)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect())
 }
 
-/// The pre-allocation on the previous year's verified emissions (none in 2024).
+/// The pre-allocation on the previous year's verified emissions, by the engine (none
+/// in 2024: zeros).
 fn pre_allocate<S: Sink>(
     driver: &mut Driver<'_, S>,
     period: &SectorPeriod<'_>,
     at_ms: i64,
 ) -> Result<Vec<u64>> {
-    let rules = period.rules()?;
-    let pre = period
-        .firms
+    if period.rules()?.pre_allocation.is_none() {
+        return Ok(vec![0; period.firms.len()]);
+    }
+    let records = allocate(driver, period, AllocationPhase::Pre, at_ms)?;
+    Ok(records
         .iter()
-        .map(|firm| {
-            let base = Quantity::new(firm.previous_verified);
-            ets_scheme::sector::sector_pre_allocation(rules, base)
-                .map(|q| q.map_or(0, Quantity::tonnes))
-                .map_err(|e| anyhow::anyhow!("firm {}: {e}", firm.index))
-        })
-        .collect::<Result<Vec<u64>>>()?;
-    issue_to(driver, period, &pre, at_ms)?;
-    Ok(pre)
+        .map(|record| record.pre_allocated.map_or(0, Quantity::tonnes))
+        .collect())
 }
 
 /// The final allocation by the rulebook's method and the true-up against the
-/// pre-allocation: the rest issued, an excess cancelled.
+/// pre-allocation, by the engine (the rest issued, an excess clawed back); returns each
+/// firm's allocation, the benchmark the engine recorded and the tonnes clawed back.
 fn final_allocation<S: Sink>(
     driver: &mut Driver<'_, S>,
     period: &SectorPeriod<'_>,
-    (verified, pre): (&[u64], &[u64]),
+    pre: &[u64],
     at_ms: i64,
 ) -> Result<(Vec<u64>, Option<f64>, u64)> {
-    let inputs: Vec<_> = period
-        .firms
+    let records = allocate(driver, period, AllocationPhase::Final, at_ms)?;
+    let allocation: Vec<u64> = records
         .iter()
-        .zip(verified)
-        .map(|(firm, &v)| firm.formula_input(v))
+        .map(|record| record.final_allocation.map_or(0, Quantity::tonnes))
         .collect();
-    let result = sector_allocation(period.rules()?, &inputs)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", period.scheme()))?;
-    let allocation: Vec<u64> = result.firms.iter().map(|f| f.allocation.tonnes()).collect();
-    let more: Vec<u64> = allocation
+    let clawed_back = allocation
         .iter()
         .zip(pre)
-        .map(|(a, p)| a.saturating_sub(*p))
-        .collect();
-    issue_to(driver, period, &more, at_ms)?;
-    let class = period.class();
-    let mut clawed_back = 0;
-    for ((firm, a), p) in period.firms.iter().zip(&allocation).zip(pre) {
-        let excess = p.saturating_sub(*a);
-        if excess > 0 {
-            driver.defer(
-                ADMIN,
-                at_ms,
-                registry(RegistryCommand::Cancel {
-                    from: entity_account(firm.index),
-                    class,
-                    quantity: Quantity::new(excess),
-                    reason: format!("claw-back of {} over-allocation (true-up)", period.year),
-                }),
-            )?;
-            clawed_back += excess;
-        }
-    }
-    driver.flush_phase("sector true-up")?;
-    let benchmark = result
-        .benchmark
-        .map(|b| rust_decimal::prelude::ToPrimitive::to_f64(&b).unwrap_or(0.0));
+        .map(|(a, p)| p.saturating_sub(*a))
+        .sum();
+    let benchmark = records.first().and_then(|record| {
+        record
+            .breakdown
+            .iter()
+            .find(|(name, _)| name == "benchmark")
+            .and_then(|(_, value)| value.parse::<f64>().ok())
+    });
     Ok((allocation, benchmark, clawed_back))
 }
 
@@ -335,9 +329,9 @@ pub(crate) fn obligations_and_holdings<S: Sink>(
     Ok((obligations, holdings))
 }
 
-/// Each firm surrenders what it holds of the year's class up to its obligation, at
-/// `surrender_ms` (before any sector's year closes: a close moves the clock past the
-/// deadline).
+/// Each firm surrenders up to its obligation, at `surrender_ms` (before any sector's year
+/// closes: a close moves the clock past the deadline): the year's class first, then the
+/// other vintages its rulebook accepts, latest first (units banked in a chain).
 ///
 /// # Errors
 /// When a command is refused.
@@ -347,17 +341,23 @@ pub(crate) fn surrender<S: Sink>(
     surrender_ms: i64,
     price: Price,
 ) -> Result<()> {
-    let (obligations, holdings) = obligations_and_holdings(driver, period, price)?;
-    let class = period.class();
-    for ((firm, owed), holds) in period.firms.iter().zip(&obligations).zip(&holdings) {
-        let quantity = (*owed).min(*holds);
-        if quantity > 0 {
+    let (obligations, _) = obligations_and_holdings(driver, period, price)?;
+    let classes = surrender_order(period);
+    for (firm, owed) in period.firms.iter().zip(&obligations) {
+        let account = entity_account(firm.index);
+        let mut left = *owed;
+        for class in &classes {
+            let quantity = left.min(held(driver.sink.engine(), account, class));
+            if quantity == 0 {
+                continue;
+            }
+            left -= quantity;
             driver.defer(
                 entity_participant(firm.index),
                 surrender_ms,
                 registry(RegistryCommand::Surrender {
-                    from: entity_account(firm.index),
-                    class,
+                    from: account,
+                    class: *class,
                     quantity: Quantity::new(quantity),
                     compliance_year: period.year,
                 }),
@@ -366,6 +366,26 @@ pub(crate) fn surrender<S: Sink>(
     }
     driver.flush_phase("sector surrender")?;
     Ok(())
+}
+
+/// The classes a firm surrenders, in order: the year's, then the rulebook's other
+/// eligible vintages, latest first.
+fn surrender_order(period: &SectorPeriod<'_>) -> Vec<UnitClass> {
+    let mut vintages: Vec<_> = period
+        .rulebook
+        .surrender
+        .eligible_vintages
+        .iter()
+        .filter(|vintage| vintage.0 != period.year)
+        .copied()
+        .collect();
+    vintages.sort_unstable_by(|a, b| b.cmp(a));
+    std::iter::once(period.class())
+        .chain(vintages.into_iter().map(|vintage| UnitClass::Allowance {
+            scheme: period.rulebook.scheme.unit_code,
+            vintage,
+        }))
+        .collect()
 }
 
 /// Closes the sector's year at `close_ms` (after its last deadline) with the month's

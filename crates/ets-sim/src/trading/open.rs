@@ -6,7 +6,7 @@ use super::window::Window;
 use super::{
     Agent, Book, FLOOR_ACCOUNT, FLOOR_DESK, INSTITUTION_BASE, MarketInput, price, yuan_to_ticks,
 };
-use crate::scenario::{Design, Participation, Rng, TradingDesign};
+use crate::scenario::{Design, Participation, Rng, Trading as TradingParams, TradingDesign};
 use crate::year::{
     ADMIN, Driver, EXCHANGE_OPERATOR, FEE_ACCOUNT, Sink, code, entity_account, entity_participant,
     exchange, registry,
@@ -163,6 +163,9 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
         } else if surplus > 0 {
             agent.holder = rng.chance(trading.hold_share);
             agent.sell_left = (surplus as f64 * rng.range(trading.sell_fraction)).floor() as u64;
+            agent.bank_ask = bank_ask(firm.expected_price, input.expected_growth, trading, rng);
+            agent.must_sell = input.must_sell.get(i).copied().unwrap_or(0).min(surplus);
+            agent.sell_left = agent.sell_left.max(agent.must_sell);
             // Sellers are in the market before the intermediate deadline's last days,
             // when the buyers that owe its share must buy.
             let start = draw_start(input, window, rng, false);
@@ -173,6 +176,20 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
         agents.push(agent);
     }
     agents
+}
+
+/// A long firm's banking decision: with its cost of carry `h` drawn from
+/// `[0, 2 x carry_cost]`, it banks when the price it expects later, `value x (1 + growth)`,
+/// discounted at `h`, beats `value`, and then asks at least that discounted price.
+/// Returns the ask floor, yuan/t (0 = it does not bank; no draw when no rise is expected,
+/// so runs without expectations across years are unchanged).
+pub(super) fn bank_ask(value: f64, growth: f64, trading: &TradingParams, rng: &mut Rng) -> f64 {
+    if growth <= 0.0 {
+        return 0.0;
+    }
+    let carry = rng.unit() * 2.0 * trading.carry_cost;
+    let later = value * (1.0 + growth) / (1.0 + carry);
+    if later > value { later } else { 0.0 }
 }
 
 /// The trading day a firm starts on: early buyers in the early part of the window,
@@ -291,4 +308,42 @@ fn open_trading_account<S: Sink>(
         driver.ok(ADMIN, at, registry(command))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Share of 2,000 long firms that bank, with `growth` expected and `carry_cost`.
+    fn bankers(growth: f64, carry_cost: f64) -> f64 {
+        let trading = TradingParams {
+            carry_cost,
+            ..TradingParams::default()
+        };
+        let mut rng = Rng::new(42);
+        let n = 2_000;
+        let banking = (0..n)
+            .filter(|_| bank_ask(50.0, growth, &trading, &mut rng) > 0.0)
+            .count();
+        banking as f64 / f64::from(n)
+    }
+
+    #[test]
+    fn a_higher_expected_rise_makes_more_firms_bank() {
+        assert_eq!(bankers(0.0, 0.1), 0.0, "no rise expected, nobody banks");
+        let (low, high) = (bankers(0.05, 0.1), bankers(0.15, 0.1));
+        assert!(low > 0.1 && high > low, "{low} {high}");
+        assert_eq!(bankers(0.25, 0.1), 1.0, "a rise above every cost of carry");
+        assert!(bankers(0.05, 0.3) < low, "a dearer carry, fewer bankers");
+    }
+
+    #[test]
+    fn a_banker_asks_the_discounted_later_price() {
+        let trading = TradingParams {
+            carry_cost: 0.0,
+            ..TradingParams::default()
+        };
+        let ask = bank_ask(50.0, 0.2, &trading, &mut Rng::new(1));
+        assert!((ask - 60.0).abs() < 1e-9, "{ask}");
+    }
 }

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::agents::Abatement;
 use crate::scenario::{Rng, Scenario};
+use crate::sector::SectorYear;
 use crate::trading;
 use anyhow::{Context as _, Result, bail};
 use ets_engine::Engine;
@@ -55,7 +56,7 @@ pub struct ChainOutcome {
     pub trades: Vec<Trade>,
     /// Commands sent.
     pub commands: u64,
-    /// Allowances held by the entities at the end, tonnes (all vintages).
+    /// Allowances held by the entities and sector firms at the end, tonnes (all vintages).
     pub banked_at_end: u64,
     /// Per step, the last close of its window (or the one before), yuan/t.
     pub step_closes: Vec<f64>,
@@ -66,6 +67,10 @@ pub struct ChainOutcome {
 struct Period<'s> {
     facts: YearFacts<'s>,
     abatement: Abatement,
+    /// The industrial sectors of the period (`[[sectors]]`), firms after the power entities.
+    sectors: Vec<SectorYear>,
+    /// How the design divides the allocation (a roadmap year: cap and auction share).
+    design: setup::DesignAllocation,
     positions: Option<Positions>,
     borrowing: Borrowing,
     offsets: Vec<u64>,
@@ -102,19 +107,43 @@ pub fn run_chain<S: Sink>(
     let mut results = Vec::new();
     let mut closes = Vec::new();
     let mut last_close: Option<f64> = None;
+    let growth = super::foresight::step_growths(periods, &steps)?;
+    // Entity indexes in use: the power entities, then the sector firms of any period.
+    let mut lines = population.entities.len();
     for (step, range) in steps.iter().enumerate() {
         let adapted: Vec<Scenario> = periods[range.clone()]
             .iter()
-            .map(|scenario| expecting(scenario, last_close))
+            .map(|scenario| expecting(scenario, last_close, growth[step]))
             .collect();
         let mut group = adapted
             .iter()
             .map(|scenario| Period::new(scenario, options))
             .collect::<Result<Vec<_>>>()?;
-        let market = run_step(&mut driver, &mut group, &mut rng)?;
         for period in &group {
+            let firms: usize = period.sectors.iter().map(|s| s.firms.len()).sum();
+            lines = lines.max(population.entities.len() + firms);
+        }
+        let market = run_step(&mut driver, &mut group, growth[step], &mut rng)?;
+        for period in &group {
+            close::close_sectors(&mut driver, &period.facts, &period.sectors)?;
             let closed = close::close_year(&mut driver, &period.facts)?;
-            results.push(period_result(&period.facts, &closed, step));
+            results.push(period_result(
+                &period.facts,
+                &period.facts.scheme,
+                &closed,
+                step,
+            ));
+            for sector in &period.sectors {
+                let scheme = sector.period(period.facts.year).scheme().to_owned();
+                let closed = driver
+                    .sink
+                    .engine()
+                    .compliance()
+                    .closed_results(&scheme, period.facts.year)
+                    .context("a sector's year did not close")?
+                    .to_vec();
+                results.push(period_result(&period.facts, &scheme, &closed, step));
+            }
         }
         last_close = market
             .daily_close
@@ -123,11 +152,10 @@ pub fn run_chain<S: Sink>(
             .or(last_close);
         closes.push(last_close.unwrap_or(0.0));
     }
+    driver.finish()?;
     let engine = driver.sink.engine();
-    let banked_at_end = population
-        .entities
-        .iter()
-        .map(|e| allowances_held(engine, super::entity_account(e.index), u16::MAX))
+    let banked_at_end = (0..u32::try_from(lines).context("entity count")?)
+        .map(|index| allowances_held(engine, super::entity_account(index), u16::MAX))
         .sum();
     Ok(ChainOutcome {
         periods: results,
@@ -138,21 +166,29 @@ pub fn run_chain<S: Sink>(
     })
 }
 
-/// `scenario` as a later step sees it: listing at, and expecting, the last close seen.
-fn expecting(scenario: &Scenario, last_close: Option<f64>) -> Scenario {
-    let mut adapted = scenario.clone();
+/// `scenario` as a later step sees it: listing at the last close seen, and expecting it
+/// raised by `growth` (the premium of a known tightening, `foresight::step_growths`);
+/// a roadmap year with its year's design (absolute cap, auction share, reserve).
+fn expecting(scenario: &Scenario, last_close: Option<f64>, growth: f64) -> Scenario {
+    let mut adapted = match &scenario.roadmap {
+        Some(roadmap) => roadmap.year_scenario(scenario, scenario.scenario.year),
+        None => scenario.clone(),
+    };
     if let Some(close) = last_close.filter(|close| *close > 0.0) {
         adapted.market.price_mean = close;
-        adapted.abatement.expected_price = close;
+        adapted.abatement.expected_price = close * (1.0 + growth);
     }
     adapted
 }
 
 impl<'s> Period<'s> {
     fn new(scenario: &'s Scenario, options: RunOptions) -> Result<Period<'s>> {
+        let abatement = abate(scenario, options)?;
         Ok(Period {
             facts: YearFacts::new(scenario)?,
-            abatement: abate(scenario, options)?,
+            design: setup::DesignAllocation::of(&scenario.design, abatement.intensity_tonnes),
+            abatement,
+            sectors: crate::sector::sector_years(scenario, scenario.scenario.entities)?,
             positions: None,
             borrowing: Borrowing::default(),
             offsets: Vec::new(),
@@ -197,12 +233,13 @@ fn steps(timelines: &[super::Timeline]) -> Result<Vec<std::ops::Range<usize>>> {
 fn run_step<S: Sink>(
     driver: &mut Driver<'_, S>,
     group: &mut [Period<'_>],
+    growth: f64,
     rng: &mut Rng,
 ) -> Result<trading::MarketOutcome> {
     for period in group.iter() {
         let at = date_ms(period.facts.calendar + 1, 1, 4, 2);
         let entities = &period.abatement.population.entities;
-        setup::load_rulebook(driver, &period.facts, 1.0, at)?;
+        setup::load_rulebook(driver, &period.facts, period.design.free_factor, at)?;
         setup::register_entities(driver, &period.facts, entities, at)?;
         mrv::report_and_verify(driver, &period.facts, entities, rng)?;
     }
@@ -214,9 +251,35 @@ fn run_step<S: Sink>(
         let supply = held(driver.sink.engine(), OFFSET_ACCOUNT, &period.facts.ccer);
         period.offsets =
             obligations::sell_offsets(driver, &period.facts, entities, supply, &mut positions)?;
+        set_up_sectors(driver, period, &mut positions)?;
         period.positions = Some(positions);
+        close::stock_auction(driver, &period.facts, period.design.auction_volume)?;
+        close::stock_reserve(driver, &period.facts)?;
     }
-    trade_step(driver, group, rng)
+    trade_step(driver, group, growth, rng)
+}
+
+/// The period's sectors, set up the day the power allocation is final (their firms'
+/// accounts opened in their first period), their positions joined after power's.
+fn set_up_sectors<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &mut Period<'_>,
+    positions: &mut Positions,
+) -> Result<()> {
+    if period.sectors.is_empty() {
+        return Ok(());
+    }
+    let facts = &period.facts;
+    let at = super::day_ms(facts.timeline.final_allocation, 3);
+    crate::sector::set_up_all(driver, &mut period.sectors, facts.year, at)?;
+    let price = close::reference_price(driver.sink.engine(), facts)?;
+    positions.join_sectors(&crate::sector::positions(
+        driver,
+        &period.sectors,
+        facts.year,
+        price,
+    )?);
+    Ok(())
 }
 
 /// The step's window: the market on the firms' positions over all its periods, and
@@ -224,6 +287,7 @@ fn run_step<S: Sink>(
 fn trade_step<S: Sink>(
     driver: &mut Driver<'_, S>,
     group: &[Period<'_>],
+    growth: f64,
     rng: &mut Rng,
 ) -> Result<trading::MarketOutcome> {
     let last = group.last().context("an empty step")?;
@@ -248,17 +312,28 @@ fn trade_step<S: Sink>(
         })
         .collect::<Result<Vec<_>>>()?;
     let timeline = &last.facts.timeline;
+    let must_sell = super::foresight::forced_sales(
+        driver.sink.engine(),
+        group
+            .iter()
+            .map(|p| (&p.facts, &p.abatement.population.entities[..])),
+        &combined.surplus,
+    );
+    let mut firms = last.abatement.firms.clone();
+    firms.extend(crate::sector::market_firms(&last.sectors));
     let input = trading::MarketInput {
         scenario: last.facts.scenario,
         clearing_price: last.abatement.clearing_price,
-        firms: &last.abatement.firms,
+        firms: &firms,
         need: &combined.need,
         surplus: &combined.surplus,
         emissions: &combined.verified,
         need_early: &combined.need_early,
         timeline,
         class: allowance(latest)?,
-        auction_volume: 0,
+        auction_volume: group.iter().map(|p| p.design.auction_volume).sum(),
+        expected_growth: growth,
+        must_sell: &must_sell,
     };
     for (k, deadline) in timeline.intermediate_deadlines().iter().enumerate() {
         if deadline.last_trading_day.is_none() {
@@ -290,25 +365,32 @@ struct StepPositions {
 }
 
 impl StepPositions {
+    /// Per line (the power entities, then the sector firms: entity index = line), over
+    /// the step's periods; a period without a line counts nothing for it.
     fn of(engine: &Engine, group: &[Period<'_>], latest: u16) -> Result<StepPositions> {
         let first = group.first().context("an empty step")?;
-        let entities = &first.abatement.population.entities;
         let timeline = &first.facts.timeline;
+        let mut lines = 0;
+        for period in group {
+            let positions = period.positions.as_ref().context("positions read")?;
+            lines = lines.max(positions.target.len());
+        }
         let mut out = StepPositions {
-            need: Vec::with_capacity(entities.len()),
-            surplus: Vec::with_capacity(entities.len()),
-            verified: Vec::with_capacity(entities.len()),
-            need_early: Vec::with_capacity(entities.len()),
+            need: Vec::with_capacity(lines),
+            surplus: Vec::with_capacity(lines),
+            verified: Vec::with_capacity(lines),
+            need_early: Vec::with_capacity(lines),
         };
-        for (i, entity) in entities.iter().enumerate() {
-            let account = super::entity_account(entity.index);
+        let at = |values: &[u64], i: usize| values.get(i).copied().unwrap_or(0);
+        for i in 0..lines {
+            let account = super::entity_account(u32::try_from(i).context("entity index")?);
             let (mut target, mut obligation, mut verified, mut extra) = (0u64, 0u64, 0u64, 0u64);
             for period in group {
                 let positions = period.positions.as_ref().context("positions read")?;
-                target += positions.target[i];
-                obligation += positions.obligation[i];
-                verified += positions.verified[i];
-                extra += period.borrowing.borrowed[i] + period.offsets[i];
+                target += at(&positions.target, i);
+                obligation += at(&positions.obligation, i);
+                verified += at(&positions.verified, i);
+                extra += at(&period.borrowing.borrowed, i) + at(&period.offsets, i);
             }
             let holdings = allowances_held(engine, account, latest) + extra;
             out.need.push(target.saturating_sub(holdings));
@@ -343,11 +425,16 @@ fn allowances_held(engine: &Engine, account: ets_model::AccountId, latest: u16) 
         .sum()
 }
 
-fn period_result(facts: &YearFacts<'_>, closed: &[EntityResult], step: usize) -> PeriodResult {
+fn period_result(
+    facts: &YearFacts<'_>,
+    scheme: &str,
+    closed: &[EntityResult],
+    step: usize,
+) -> PeriodResult {
     let sum = |f: fn(&EntityResult) -> u64| closed.iter().map(f).sum::<u64>();
     PeriodResult {
         label: facts.timeline.period.clone(),
-        scheme: facts.scheme.clone(),
+        scheme: scheme.to_owned(),
         verified: sum(|r| r.verified_emissions.map_or(0, |q| q.tonnes())),
         allocation: sum(|r| r.allocation.tonnes()),
         obligation: sum(|r| r.obligation.tonnes()),

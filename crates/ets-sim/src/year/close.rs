@@ -18,6 +18,51 @@ use ets_engine::compliance::{ComplianceCommand, EntityResult};
 use ets_model::{Quantity, UnitClass};
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 
+/// A later year of a chain: the reserve keeps what it holds (no new stock). Its units of
+/// earlier vintages are carried into the year's vintage (cancelled and issued again,
+/// both journaled: an assumption, so the year's auctions can release them); returns the
+/// reserve's holding at the start of the year, tonnes.
+fn carry_reserve<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+    at: i64,
+) -> Result<u64> {
+    let mut carried = 0;
+    for vintage in 2019..facts.year {
+        let class = allowance(vintage)?;
+        let tonnes = held(driver.sink.engine(), RESERVE_ACCOUNT, &class);
+        if tonnes == 0 {
+            continue;
+        }
+        let cancel = RegistryCommand::Cancel {
+            from: RESERVE_ACCOUNT,
+            class,
+            quantity: Quantity::new(tonnes),
+            reason: format!("allowance reserve carried into {}", facts.year),
+        };
+        driver.ok(ADMIN, at, registry(cancel))?;
+        carried += tonnes;
+    }
+    if carried > 0 {
+        let commands = [
+            RegistryCommand::Issue {
+                class: facts.cea,
+                quantity: Quantity::new(carried),
+            },
+            RegistryCommand::Transfer {
+                from: ISSUANCE,
+                to: RESERVE_ACCOUNT,
+                class: facts.cea,
+                quantity: Quantity::new(carried),
+            },
+        ];
+        for command in commands {
+            driver.ok(ADMIN, at, registry(command))?;
+        }
+    }
+    Ok(held(driver.sink.engine(), RESERVE_ACCOUNT, &facts.cea))
+}
+
 /// Opens the auction account and moves `volume` newly issued allowances into it
 /// (nothing when the design auctions nothing).
 pub(super) fn stock_auction<S: Sink>(
@@ -29,14 +74,24 @@ pub(super) fn stock_auction<S: Sink>(
         return Ok(());
     }
     let at = day_ms(facts.timeline.final_allocation, 4);
-    let commands = [
-        RegistryCommand::OpenAccount {
+    // In a chain the account exists from an earlier year.
+    if driver
+        .sink
+        .engine()
+        .registry()
+        .account(trading::AUCTION_ACCOUNT)
+        .is_err()
+    {
+        let open = RegistryCommand::OpenAccount {
             id: trading::AUCTION_ACCOUNT,
             kind: AccountKind::Auction,
             holder: ADMIN,
             representatives: vec![ADMIN],
             approvals_required: 1,
-        },
+        };
+        driver.ok(ADMIN, at, registry(open))?;
+    }
+    let commands = [
         RegistryCommand::Issue {
             class: facts.cea,
             quantity: Quantity::new(volume),
@@ -65,6 +120,15 @@ pub(super) fn stock_reserve<S: Sink>(
         return Ok(0);
     }
     let at = day_ms(facts.timeline.final_allocation, 4);
+    if driver
+        .sink
+        .engine()
+        .registry()
+        .account(RESERVE_ACCOUNT)
+        .is_ok()
+    {
+        return carry_reserve(driver, facts, at);
+    }
     let stock = design.stock_tonnes(1_000);
     let mut commands = vec![
         RegistryCommand::RegisterParticipant {

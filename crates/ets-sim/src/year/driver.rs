@@ -1,6 +1,12 @@
 //! Where the simulation's commands go: the [`Sink`] (an engine in memory, or a
 //! store that journals each command) and the [`Driver`] that numbers, stamps,
 //! batches and checks them.
+//!
+//! A store journals every command as it is applied but commits (writes and fsyncs)
+//! them in groups of [`COMMIT_EVERY`] records and at the end of the run: the
+//! simulator is the store's only client and tells nobody about an outcome before
+//! the run's last commit, so one fsync per group keeps "durable before
+//! acknowledged" while the run does not wait on the disk for each order.
 
 use anyhow::{Context as _, Result, bail};
 use ets_engine::compliance::ComplianceCommand;
@@ -16,6 +22,8 @@ use super::MAX_COMMAND_BYTES;
 const PHASE_BATCHES: usize = 20;
 /// ... of at least this many commands.
 const MIN_PHASE_BATCH: usize = 500;
+/// A store commits its journaled commands once this many wait (and at the end of a run).
+pub const COMMIT_EVERY: usize = 16_384;
 
 /// Where commands go: an engine in memory, or a store that journals each one.
 pub trait Sink {
@@ -32,6 +40,15 @@ pub trait Sink {
     ) -> Result<Outcome>;
     /// The engine, for queries.
     fn engine(&self) -> &Engine;
+
+    /// Makes every command sent so far durable (a store commits its journal; an
+    /// engine in memory has nothing to do).
+    ///
+    /// # Errors
+    /// On a store fault.
+    fn commit(&mut self) -> Result<()> {
+        Ok(())
+    }
 
     /// Applies commands in order and returns their outcomes (a store journals them with
     /// one fsync for the batch).
@@ -85,7 +102,8 @@ impl Sink for Store {
             time: Some(time),
             command,
         };
-        let mut replies = self.submit_dated(&[submission])?;
+        let mut replies = self.submit_dated_uncommitted(&[submission])?;
+        commit_when_due(self)?;
         match replies.pop() {
             Some(reply) => Ok(reply.outcome),
             None => bail!("the store gave no reply"),
@@ -94,6 +112,10 @@ impl Sink for Store {
 
     fn engine(&self) -> &Engine {
         Store::engine(self)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        Ok(Store::commit(self)?)
     }
 
     fn send_all(
@@ -112,7 +134,8 @@ impl Sink for Store {
                 command,
             })
             .collect();
-        let replies = self.submit_dated(&submissions)?;
+        let replies = self.submit_dated_uncommitted(&submissions)?;
+        commit_when_due(self)?;
         if replies.len() != submissions.len() {
             bail!(
                 "the store gave {} replies to {}",
@@ -122,6 +145,14 @@ impl Sink for Store {
         }
         Ok(replies.into_iter().map(|reply| reply.outcome).collect())
     }
+}
+
+/// Commits the store's journal once [`COMMIT_EVERY`] records wait.
+fn commit_when_due(store: &mut Store) -> Result<()> {
+    if store.uncommitted() >= COMMIT_EVERY {
+        store.commit()?;
+    }
+    Ok(())
 }
 
 /// Numbers, stamps and sends the simulation's commands; queues the ones whose
@@ -260,6 +291,12 @@ impl<S: Sink> Driver<'_, S> {
                 rejection.message
             ),
         }
+    }
+
+    /// Sends the queued commands and makes everything sent durable: the end of a run.
+    pub(crate) fn finish(&mut self) -> Result<()> {
+        self.flush()?;
+        self.sink.commit().context("committing the journal")
     }
 
     /// Commands sent or queued so far.

@@ -5,7 +5,7 @@
 use super::commands::{entity_output, entity_spec, output_basis};
 use super::driver::Driver;
 use super::setup::setup;
-use super::{ADMIN, CHUNK, allowance, compliance, date_ms, entity_account, held};
+use super::{ADMIN, CHUNK, YearFacts, allowance, compliance, date_ms, entity_account, held};
 use crate::scenario::{Scenario, SimEntity, rulebook_text};
 use anyhow::{Context as _, Result};
 use ets_engine::compliance::{AllocationPhase, ComplianceCommand, ComplianceEffect};
@@ -141,4 +141,180 @@ fn intensity_allocation_on(
         }
     }
     Ok(total)
+}
+
+/// The sector's balance a firm can foresee from a rulebook: the intensity allocation of
+/// `scenario`'s rulebook on its population's output, less what their business-as-usual
+/// emissions would oblige them to surrender (the rulebook's caps applied), as a share
+/// of that obligation (negative = short). Expectations across years compare it from one
+/// rulebook to the next (`[trading] tightening_premium`).
+///
+/// # Errors
+/// When the population cannot be generated or the rulebook cannot be run.
+pub(crate) fn balance(scenario: &Scenario) -> Result<f64> {
+    let population = crate::generate(scenario)?;
+    let foresight = foresight(scenario, &population.entities)?;
+    let (mut allocated, mut owed) = (0.0, 0.0);
+    for (entity, &allocation) in population.entities.iter().zip(&foresight.allocations) {
+        let gas = !entity.units.is_empty() && entity.units.iter().all(|u| u.is_gas());
+        allocated += allocation as f64;
+        owed += foresight.obligation(entity.emissions(), allocation as f64, gas);
+    }
+    Ok(if owed > 0.0 {
+        allocated / owed - 1.0
+    } else {
+        0.0
+    })
+}
+
+/// The rise of the expected price a known tightening brings: `premium` per percentage
+/// point by which the `next` balance is below the `now` balance (shares, see [`balance`]);
+/// 0 when the next rulebook is not tighter.
+#[must_use]
+pub(crate) fn tightening_growth(premium: f64, now: f64, next: f64) -> f64 {
+    (premium * (now - next) * 100.0).max(0.0)
+}
+
+/// A rulebook's carry-over cap (`[carry_over]`): what an entity may carry beyond the close
+/// of `last_vintage`'s period is `fixed + multiple x net sales` (docs/compliance.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CarryOver {
+    /// The fixed part, tonnes.
+    pub fixed: f64,
+    /// Times the entity's net sales.
+    pub multiple: f64,
+    /// The vintage whose period's close it binds at.
+    pub last_vintage: u16,
+}
+
+impl CarryOver {
+    /// The rulebook's cap, if it has one.
+    pub fn of(rulebook: &str) -> Option<CarryOver> {
+        let value: toml::Value = toml::from_str(rulebook).ok()?;
+        let table = value.get("carry_over")?;
+        let number = |key: &str| match table.get(key)? {
+            toml::Value::String(s) => s.parse::<f64>().ok(),
+            toml::Value::Float(f) => Some(*f),
+            toml::Value::Integer(i) => Some(*i as f64),
+            _ => None,
+        };
+        Some(CarryOver {
+            fixed: number("fixed_tonnes")?,
+            multiple: number("net_sales_multiple")?,
+            last_vintage: u16::try_from(table.get("last_vintage")?.as_integer()?).ok()?,
+        })
+    }
+
+    /// Tonnes an entity with `surplus` tonnes left after its surrenders and `net_sales`
+    /// tonnes sold so far (less bought) must sell so that nothing is cancelled: every
+    /// tonne sold lowers what it carries by one and raises its cap by `multiple`.
+    #[must_use]
+    pub fn forced_sale(&self, surplus: u64, net_sales: i64) -> u64 {
+        let cap = self.fixed + self.multiple * net_sales.max(0) as f64;
+        let excess = surplus as f64 - cap;
+        if excess <= 0.0 {
+            return 0;
+        }
+        (excess / (1.0 + self.multiple)).ceil() as u64
+    }
+}
+
+/// Per account, tonnes sold on the exchange less tonnes bought (every trade the engine holds).
+#[must_use]
+pub(crate) fn net_sales(engine: &Engine) -> std::collections::BTreeMap<ets_model::AccountId, i64> {
+    let mut net = std::collections::BTreeMap::new();
+    for record in engine.exchange().trades().iter() {
+        let q = i64::try_from(record.quantity.tonnes()).unwrap_or(i64::MAX);
+        *net.entry(record.seller).or_insert(0) += q;
+        *net.entry(record.buyer).or_insert(0) -= q;
+    }
+    net
+}
+
+/// Per step of a chain (`steps`, ranges of `periods`), the rise of the expected price its
+/// window carries: its last period's `[trading] tightening_premium` times the points by
+/// which the next step's rulebook is tighter ([`balance`], [`tightening_growth`]); 0 for
+/// the last step, and without computing any balance when no period has a premium.
+///
+/// # Errors
+/// As [`balance`].
+pub(crate) fn step_growths(
+    periods: &[Scenario],
+    steps: &[std::ops::Range<usize>],
+) -> Result<Vec<f64>> {
+    if periods.iter().all(|p| p.trading.tightening_premium <= 0.0) {
+        return Ok(vec![0.0; steps.len()]);
+    }
+    let balances = steps
+        .iter()
+        .map(|range| balance(&periods[range.end - 1]))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((0..steps.len())
+        .map(|k| match balances.get(k + 1) {
+            Some(&next) => {
+                let premium = periods[steps[k].end - 1].trading.tightening_premium;
+                tightening_growth(premium, balances[k], next)
+            }
+            None => 0.0,
+        })
+        .collect())
+}
+
+/// Per entity, what the carry-over cap forces it to sell in a step's window: when the cap
+/// of one of the step's periods binds at that period's close (its rulebook's
+/// `last_vintage` is the period's year), each entity's [`CarryOver::forced_sale`] of its
+/// `surplus` given its net sales so far; empty when no cap binds.
+pub(crate) fn forced_sales<'f, 's: 'f>(
+    engine: &Engine,
+    periods: impl Iterator<Item = (&'f YearFacts<'s>, &'f [SimEntity])>,
+    surplus: &[u64],
+) -> Vec<u64> {
+    let mut binding = None;
+    for (facts, entities) in periods {
+        if let Some(cap) = CarryOver::of(&facts.rulebook).filter(|c| c.last_vintage == facts.year) {
+            binding = Some((cap, entities));
+        }
+    }
+    let Some((cap, entities)) = binding else {
+        return Vec::new();
+    };
+    let net = net_sales(engine);
+    entities
+        .iter()
+        .zip(surplus)
+        .map(|(entity, &left)| {
+            let sold = net.get(&entity_account(entity.index)).copied().unwrap_or(0);
+            cap.forced_sale(left, sold)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_carry_over_cap_forces_the_sale_that_keeps_every_unit() {
+        let cap = CarryOver {
+            fixed: 10_000.0,
+            multiple: 1.5,
+            last_vintage: 2024,
+        };
+        // 60,000 t left, nothing sold: sell x with 60,000 - x <= 10,000 + 1.5 x, x = 20,000.
+        assert_eq!(cap.forced_sale(60_000, 0), 20_000);
+        assert_eq!(cap.forced_sale(60_000, -5_000), 20_000);
+        // Net sales of 20,000 t already allow 40,000 t: nothing to sell.
+        assert_eq!(cap.forced_sale(40_000, 20_000), 0);
+        assert_eq!(cap.forced_sale(9_000, 0), 0);
+        let text = "[carry_over]\nfixed_tonnes = 10000\nnet_sales_multiple = \"1.5\"\nlast_vintage = 2024\n";
+        assert_eq!(CarryOver::of(text), Some(cap));
+        assert_eq!(CarryOver::of("[scheme]\nid = \"x\"\n"), None);
+    }
+
+    #[test]
+    fn only_a_tighter_next_rulebook_raises_the_expectation() {
+        assert!((tightening_growth(0.1, 0.01, -0.02) - 0.3).abs() < 1e-12);
+        assert_eq!(tightening_growth(0.1, -0.02, 0.01), 0.0);
+        assert_eq!(tightening_growth(0.0, 0.01, -0.02), 0.0);
+    }
 }

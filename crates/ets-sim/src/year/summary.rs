@@ -102,7 +102,9 @@ fn add_costs(summary: &mut YearSummary, abatement: &Abatement, market: &MarketOu
     summary.bau_emissions_mt = bau_mt;
     summary.abatement_mt = bau_mt - abatement.population.emissions_mt();
     summary.abatement_cost_yuan = firms.iter().map(agents::Firm::abatement_cost).sum();
+    // Along the MAC curves (shares of business-as-usual emissions); output given up apart.
     let intended: f64 = firms.iter().map(agents::Firm::abatement_tonnes).sum();
+    summary.abatement_mac_mt = intended / 1e6;
     let (least_price, least_cost) = agents::least_cost(firms, intended);
     summary.least_cost_yuan = least_cost;
     summary.least_cost_price = least_price;

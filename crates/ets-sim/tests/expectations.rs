@@ -1,0 +1,85 @@
+//! Expectations across years in the multi-year chain (docs/simulation.md, "Expectations
+//! across years"): a premium for a tighter next rulebook makes long firms bank and prices
+//! rise; a carry-over cap that binds at a period's close makes firms sell ahead of it.
+
+use ets_sim::multiyear::{Chain, market_years, run_in_memory};
+use std::path::Path;
+
+fn chain(entities: u32, seed: u64) -> Chain {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cn-power-2019-2025.toml");
+    Chain::load(&path)
+        .expect("the chain loads")
+        .with_entities(entities)
+        .with_seed(seed)
+}
+
+/// The first window (2021) of the chain's first two periods with `premium`: its volume
+/// (t) and average price.
+fn first_window(premium: f64) -> (u64, f64) {
+    let mut chain = chain(60, 5);
+    chain.periods.truncate(2);
+    for period in &mut chain.periods {
+        period.trading.tightening_premium = premium;
+        period.trading.carry_cost = 0.05;
+        period.trading.hold_share = 0.2;
+    }
+    let (outcome, _) = run_in_memory(&chain).expect("runs");
+    let year = market_years(&outcome.trades)
+        .into_iter()
+        .find(|m| m.year == 2021)
+        .expect("trading in 2021");
+    (year.tonnes, year.average)
+}
+
+#[test]
+fn a_tighter_next_rulebook_makes_firms_bank_and_the_price_rise() {
+    // Goal: 2021's rulebook is tighter than 2019-2020's (the foreseen balance falls by about
+    // eight points), so with a premium the firms expect more, long firms bank, less is sold
+    // in the first window and at a higher price; with no premium nothing changes for them.
+    let (plain_tonnes, plain_price) = first_window(0.0);
+    let (tonnes, price) = first_window(0.06);
+    assert!(tonnes < plain_tonnes, "{tonnes} vs {plain_tonnes}");
+    assert!(price > plain_price * 1.1, "{price} vs {plain_price}");
+}
+
+/// Tonnes the covered firms sold in calendar 2025 (the window that settles 2024) with the
+/// 2024 rulebook's carry-over cap binding at its close, or moved past the run.
+fn sold_before_the_2024_close(binding: bool) -> u64 {
+    let mut chain = chain(40, 3);
+    chain.periods.truncate(5);
+    for period in &mut chain.periods {
+        // Long firms offer none of their surplus of their own accord: they bank it all.
+        period.trading.sell_fraction = [0.0, 0.0];
+    }
+    if !binding {
+        let period = &mut chain.periods[4];
+        let text = std::fs::read_to_string(&period.scenario.rulebook).expect("rulebook");
+        let moved = text.replace("last_vintage = 2024", "last_vintage = 2030");
+        assert_ne!(text, moved, "the 2024 rulebook's cap binds at its close");
+        let dir = std::env::temp_dir().join(format!("ets-sim-carry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("cn-power-2024-unbound.toml");
+        std::fs::write(&path, moved).expect("write");
+        period.scenario.rulebook = path;
+    }
+    let (outcome, _) = run_in_memory(&chain).expect("runs");
+    let start_2025 = ets_sim::year::date_ms(2024, 12, 31, 16);
+    outcome
+        .trades
+        .iter()
+        .filter(|t| t.time_ms >= start_2025 && t.seller != u32::MAX)
+        .map(|t| t.quantity)
+        .sum()
+}
+
+#[test]
+fn a_binding_carry_over_cap_makes_firms_sell_before_the_close() {
+    // Goal: long firms that would bank all their surplus, once it exceeds 10,000 t + 1.5 x
+    // net sales, sell the excess before the 2024 close rather than see it cancelled; with
+    // the cap moved past the run they sell nothing then.
+    let bound = sold_before_the_2024_close(true);
+    let unbound = sold_before_the_2024_close(false);
+    assert_eq!(unbound, 0, "nobody sells of their own accord");
+    assert!(bound > 100_000, "{bound} t sold ahead of the cap");
+}
