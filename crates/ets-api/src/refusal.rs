@@ -100,6 +100,11 @@ refusal_codes! {
     ShuttingDown = "shutting_down" => 503,
     /// The store met an I/O fault and acknowledges nothing more.
     StoreFaulted = "store_faulted" => 500,
+    /// The PostgreSQL database behind the store is away, full or refusing;
+    /// the server keeps retrying and writes again once it answers.
+    DatabaseUnavailable = "database_unavailable" => 503,
+    /// Another server took over the store's database; this one never writes again.
+    StoreFenced = "store_fenced" => 503,
     /// The metrics could not be encoded.
     MetricsUnavailable = "metrics_unavailable" => 500,
     /// The operating system gave no random bytes.

@@ -181,11 +181,15 @@ pub const HEALTH: RouteSpec = RouteSpec {
     audience: Audience::Public,
     tag: "operations",
     summary: "Whether the store accepts writes",
-    description: "`200 {\"ok\": true}` while the store accepts writes; `503 store_faulted` once an I/O fault stopped it (it then needs a restart).",
+    description: "`200 {\"ok\": true}` while the store accepts writes; `503` while a fault stops it: `store_faulted` (a file store's I/O fault; it then needs a restart), `database_unavailable` (a PostgreSQL store whose database is away or full; the server resumes by itself once it answers) or `store_fenced` (another server took over the database).",
     parameters: &[],
     body: Body::None,
     answer: Answer::Json(schema_of::<HealthView>),
-    refuses: &[RefusalCode::StoreFaulted],
+    refuses: &[
+        RefusalCode::StoreFaulted,
+        RefusalCode::DatabaseUnavailable,
+        RefusalCode::StoreFenced,
+    ],
 };
 
 /// `GET /metrics`.
@@ -236,6 +240,8 @@ pub const COMMAND: RouteSpec = RouteSpec {
         RefusalCode::QueueFull,
         RefusalCode::ShuttingDown,
         RefusalCode::StoreFaulted,
+        RefusalCode::DatabaseUnavailable,
+        RefusalCode::StoreFenced,
     ],
 };
 
@@ -257,6 +263,8 @@ pub const COMMAND_BATCH: RouteSpec = RouteSpec {
         RefusalCode::QueueFull,
         RefusalCode::ShuttingDown,
         RefusalCode::StoreFaulted,
+        RefusalCode::DatabaseUnavailable,
+        RefusalCode::StoreFenced,
     ],
 };
 

@@ -9,7 +9,12 @@
 //!   refused (`locked`), and one on an unpromoted standby too (`database_read_only`);
 //! - a primary cut off by a promotion (split brain) never acknowledges: its
 //!   server's command waits for the standby that left, and fails when that
-//!   primary dies; the command is not in the new primary's journal.
+//!   primary dies; the command is not in the new primary's journal;
+//! - one `ets serve` rides out its database's outages under load: a
+//!   terminated session is reconnected; while the database is stopped writes
+//!   answer `503 database_unavailable` and `/healthz` says so; once it is back
+//!   the server writes again by itself; every acknowledged command is in the
+//!   journal and `ets verify` passes.
 //!
 //! No test asserts a time: every wait is bounded and fails with what it waited for.
 
@@ -136,7 +141,14 @@ fn primary_with_standby() -> (Cluster, Cluster, tempfile::TempDir, BTreeMap<u64,
     primary
         .wait_for_synchronous_standby("standby", WAIT)
         .expect("the standby is synchronous");
-    let created = ets(&["init", "--data", &url], "");
+    let (users, tokens) = store_with_users(&url);
+    (primary, standby, users, tokens)
+}
+
+/// An empty store at `url` created with `ets init`, and the users file
+/// (administrator 1, plant 10) in a directory of its own, with their tokens.
+fn store_with_users(url: &str) -> (tempfile::TempDir, BTreeMap<u64, String>) {
+    let created = ets(&["init", "--data", url], "");
     assert!(
         !created.contains(ets_pgtest::PASSWORD),
         "the password is not printed: {created}"
@@ -169,7 +181,7 @@ fn primary_with_standby() -> (Cluster, Cluster, tempfile::TempDir, BTreeMap<u64,
             ets(&["user", "token", "--users", &dir, "--name", name], ""),
         );
     }
-    (primary, standby, users, tokens)
+    (users, tokens)
 }
 
 fn agent() -> ureq::Agent {
@@ -435,4 +447,79 @@ fn a_primary_cut_off_by_a_promotion_never_acknowledges() {
     );
     drop(new);
     verify(&standby_url);
+}
+
+/// `GET /healthz`: its status and `code` (`None` when healthy).
+fn health(agent: &ureq::Agent, base: &str) -> (u16, Option<String>) {
+    let mut response = agent
+        .get(format!("{base}/healthz"))
+        .call()
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let body: Value = response.body_mut().read_json().expect("JSON");
+    (status, body["code"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn the_server_rides_out_a_lost_session_and_a_stopped_database() {
+    let mut primary = Cluster::start().expect("a PostgreSQL cluster");
+    let url = primary.create_database("ets").expect("a database");
+    let (users, tokens) = store_with_users(&url);
+    let server = start(&url, users.path());
+    let admin = agent();
+    setup(&admin, &server, &tokens);
+    let load = Load::start(&server.base, &tokens[&10], 2);
+    load.wait_for(50);
+    // A lost session (as `pg_terminate_backend` or a network cut ends it).
+    assert!(primary.terminate_sessions("ets").expect("terminates") >= 1);
+    load.wait_for(100);
+    assert_eq!(health(&admin, &server.base), (200, None));
+
+    primary.stop().expect("the database stops");
+    let (status, body) = post(&admin, &server.base, &tokens[&10], &transfer(77)).expect("answered");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("database_unavailable")),
+        "{body}"
+    );
+    assert_eq!(
+        health(&admin, &server.base),
+        (503, Some("database_unavailable".to_owned()))
+    );
+    primary.start_again().expect("the database is back");
+    let deadline = Instant::now() + WAIT;
+    while health(&admin, &server.base).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not resume within {WAIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let resumed = load.acknowledged.load(Ordering::Relaxed);
+    load.wait_for(resumed + 50);
+    let (status, body) = post(&admin, &server.base, &tokens[&10], &transfer(77)).expect("answered");
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(
+        body["duplicate"], true,
+        "the refused write was never journaled: {body}"
+    );
+    let acknowledged = load.finish();
+    drop(server);
+
+    let journaled = journaled_request_ids(&url);
+    for (body, _) in &acknowledged {
+        let id = body["request_id"].as_u64().expect("an id");
+        assert!(
+            journaled.contains(&id),
+            "acknowledged request {id} is not in the journal"
+        );
+    }
+    verify(&url);
+    let server = start(&url, users.path());
+    for (body, first) in &acknowledged {
+        let (status, again) = post(&admin, &server.base, &tokens[&10], body).expect("answered");
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["duplicate"], true, "acknowledged {first} was lost");
+        assert_eq!(again["result"], first["result"]);
+    }
 }

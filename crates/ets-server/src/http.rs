@@ -11,7 +11,7 @@ use crate::clock::ServerClock;
 use crate::history_reads;
 use crate::metrics::Metrics;
 use crate::rate::RateLimiter;
-use crate::sequencer::Job;
+use crate::sequencer::{Fault, Job};
 use crate::stream::{self, Streams};
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Path, Request, State};
 use axum::handler::Handler;
@@ -399,17 +399,37 @@ async fn guard_json_posts(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// `200 {"ok": true}` while the store accepts writes; `503` with
-/// `store_faulted` once an I/O fault stopped it (it needs a restart).
+/// `200 {"ok": true}` while the store accepts writes; `503` while a fault
+/// stops it: `store_faulted` (a file store: it needs a restart),
+/// `database_unavailable` (a PostgreSQL store, which resumes by itself once
+/// the database answers again) or `store_fenced` (another server took over).
 async fn health(State(state): State<ServerState>) -> Response {
-    if state.metrics.store_faults() > 0 {
+    if let Some(fault) = state.metrics.store_fault() {
+        let advice = match fault.code {
+            RefusalCode::StoreFaulted => {
+                "the store stopped after an I/O fault and refuses writes; reads show durable state only; restart the server once the disk is fixed"
+            }
+            RefusalCode::StoreFenced => {
+                "another server took over the database; this one never writes again: stop it"
+            }
+            _ => {
+                "the database is unavailable; writes are refused and the server keeps retrying until it answers again"
+            }
+        };
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "store_faulted",
-            "the store stopped after an I/O fault and refuses writes; reads show durable state only; restart the server once the disk is fixed".to_owned(),
+            fault.code.as_str(),
+            format!("{advice} ({})", fault.message),
         );
     }
     Json(HealthView { ok: Always }).into_response()
+}
+
+/// The answer to a write whose batch failed, with the status of the fault's
+/// code: `500 store_faulted` for a file store's I/O fault, `503` for a
+/// database store's (`database_unavailable`, `store_fenced`).
+pub(crate) fn fault_response(fault: Fault) -> Response {
+    refuse(&Refusal::new(fault.code, fault.message))
 }
 
 async fn openapi() -> Response {
@@ -565,9 +585,7 @@ async fn commands_batch(
         }
         match answer.await {
             Ok(Ok(replies)) => replies,
-            Ok(Err(fault)) => {
-                return error(StatusCode::INTERNAL_SERVER_ERROR, "store_faulted", fault);
-            }
+            Ok(Err(fault)) => return fault_response(fault),
             Err(_) => {
                 return error(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -662,7 +680,7 @@ async fn command(
             );
             (status, Json(body)).into_response()
         }
-        Ok(Err(fault)) => error(StatusCode::INTERNAL_SERVER_ERROR, "store_faulted", fault),
+        Ok(Err(fault)) => fault_response(fault),
         Err(_) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",

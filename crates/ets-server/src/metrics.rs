@@ -41,6 +41,9 @@ pub struct Metrics {
     batch_size: Histogram,
     commit_duration: Histogram,
     store_faults: Counter,
+    /// The fault that stops the store now (1 in `ets_store_faulted`), if any.
+    store_fault: std::sync::Mutex<Option<crate::sequencer::Fault>>,
+    store_faulted: Gauge,
     queue_depth: Gauge,
     journal_size: Gauge,
     journal_records: Gauge,
@@ -72,6 +75,7 @@ impl Metrics {
         // 50 µs to about 1.6 s.
         let commit_duration = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
         let store_faults = Counter::default();
+        let store_faulted = Gauge::default();
         let queue_depth = Gauge::default();
         let journal_size = Gauge::default();
         let journal_records = Gauge::default();
@@ -102,6 +106,11 @@ impl Metrics {
             store_faults.clone(),
         );
         registry.register(
+            "ets_store_faulted",
+            "1 while a fault stops the store from accepting writes, else 0",
+            store_faulted.clone(),
+        );
+        registry.register(
             "ets_queue_depth_jobs",
             "Jobs waiting for the sequencer when scraped",
             queue_depth.clone(),
@@ -123,6 +132,8 @@ impl Metrics {
             batch_size,
             commit_duration,
             store_faults,
+            store_fault: std::sync::Mutex::new(None),
+            store_faulted,
             queue_depth,
             journal_size,
             journal_records,
@@ -157,11 +168,28 @@ impl Metrics {
         self.store_faults.inc();
     }
 
-    /// How many group commits failed with a store fault since the server
-    /// started (after the first, the store refuses writes until restarted).
+    /// How many group commits failed with a store fault since the server started.
     #[must_use]
     pub fn store_faults(&self) -> u64 {
         self.store_faults.get()
+    }
+
+    /// Records the fault that stops the store now, or `None` once it accepts writes again.
+    pub fn set_store_fault(&self, fault: Option<crate::sequencer::Fault>) {
+        self.store_faulted.set(i64::from(fault.is_some()));
+        *self
+            .store_fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
+    }
+
+    /// The fault that stops the store now, if any.
+    #[must_use]
+    pub fn store_fault(&self) -> Option<crate::sequencer::Fault> {
+        self.store_fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Sets the journal's committed size and record count.

@@ -5,6 +5,13 @@
 //! group commit is timed for the metrics. After a batch is durable and
 //! answered, its events go to the subscribers of the streams (`stream`).
 //!
+//! **Faults.** A batch that fails is answered with a [`Fault`], never a
+//! reply. A file store then stays stopped until restarted (`store_faulted`).
+//! A PostgreSQL store is resumed: between jobs the sequencer tries
+//! [`Store::resume`] with a backoff doubling from 100 ms to 5 s; meanwhile
+//! writes answer `503 database_unavailable` and `/healthz` reports the fault;
+//! a writer fenced off by another never resumes (`store_fenced`).
+//!
 //! A timer thread sends a [`Job::Tick`] every [`SequencerConfig::tick`]:
 //! the sequencer then checks what time alone changes (a deadline's window
 //! opening) against the server's clock and publishes it, even when no
@@ -13,10 +20,53 @@
 use crate::clock::{ServerClock, TICK_DEFAULT, TICK_MIN};
 use crate::metrics::Metrics;
 use crate::stream::{Publisher, Streams};
-use ets_store::{Reply, Store, Submission};
+use ets_api::RefusalCode;
+use ets_store::{Reply, Store, StoreError, Submission};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
+
+/// Why a batch was not made durable, as its requests are answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// `store_faulted` (a file store, stopped until restarted; HTTP 500),
+    /// `database_unavailable` (a PostgreSQL store retrying; 503) or
+    /// `store_fenced` (another server took over the database; 503).
+    pub code: RefusalCode,
+    /// What happened, naming the database without its password.
+    pub message: String,
+}
+
+impl Fault {
+    /// The fault of `store` after `error` failed a batch.
+    fn of(store: &Store, error: &StoreError) -> Fault {
+        let code = if !store.can_resume() {
+            RefusalCode::StoreFaulted
+        } else if error.code() == "fenced" {
+            RefusalCode::StoreFenced
+        } else {
+            RefusalCode::DatabaseUnavailable
+        };
+        Fault {
+            code,
+            message: error.to_string(),
+        }
+    }
+
+    /// Whether the server may come back from it without a restart.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        self.code == RefusalCode::DatabaseUnavailable
+    }
+}
+
+/// How long a faulted database store waits before its first attempt to resume.
+const RESUME_FIRST_WAIT: Duration = Duration::from_millis(100);
+/// The longest wait between attempts.
+const RESUME_MAX_WAIT: Duration = Duration::from_secs(5);
+/// How often the queue is looked at between attempts.
+const FAULTED_POLL: Duration = Duration::from_millis(20);
 
 /// Queue and batch limits, the clock commands are stamped with, and the timer.
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +110,7 @@ pub enum Job {
         /// The size of the request it came in, bytes.
         bytes: usize,
         /// Where the reply goes.
-        reply: oneshot::Sender<Result<Reply, String>>,
+        reply: oneshot::Sender<Result<Reply, Fault>>,
     },
     /// Many commands from one request (`POST /api/commands/batch`), applied
     /// in order within one group commit; answered with one reply each once
@@ -71,7 +121,7 @@ pub enum Job {
         /// The size of the request they came in, bytes.
         bytes: usize,
         /// Where the replies go, in the same order.
-        reply: oneshot::Sender<Result<Vec<Reply>, String>>,
+        reply: oneshot::Sender<Result<Vec<Reply>, Fault>>,
     },
     /// A read of anything in the store (the web UI's pages), run on the
     /// sequencer thread after the submissions queued before it are durable.
@@ -186,10 +236,10 @@ struct Sink<'a> {
 
 /// Who waits for which replies of the pending submissions, in order.
 enum Waiter {
-    One(oneshot::Sender<Result<Reply, String>>),
+    One(oneshot::Sender<Result<Reply, Fault>>),
     Many {
         count: usize,
-        reply: oneshot::Sender<Result<Vec<Reply>, String>>,
+        reply: oneshot::Sender<Result<Vec<Reply>, Fault>>,
     },
 }
 
@@ -212,8 +262,9 @@ fn run(
     // The first tick: deadlines are counted from the server's start.
     tick(&store, sink, limits.clock);
     let mut pending = Pending::default();
+    let mut resumer = Resumer::default();
     // Waits for the first job, then takes whatever else is already queued.
-    while let Some(first) = receiver.blocking_recv() {
+    while let Some(first) = resumer.next_job(&mut store, &mut receiver, sink.metrics) {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
@@ -348,12 +399,85 @@ fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>, clock: S
         }
         Err(error) => {
             metrics.observe_store_fault();
-            tracing::error!(%error, "store fault; no reply of this batch is acknowledged");
+            // A stopped store refuses with `Faulted`: the fault that stopped it still stands.
+            let fault = match (&error, metrics.store_fault()) {
+                (StoreError::Faulted, Some(standing)) => standing,
+                _ => Fault::of(store, &error),
+            };
+            tracing::error!(%error, code = %fault.code, "store fault; no reply of this batch is acknowledged");
+            metrics.set_store_fault(Some(fault.clone()));
             for waiter in pending.waiters.drain(..) {
                 let _ = match waiter {
-                    Waiter::One(sender) => sender.send(Err(error.to_string())).map_err(drop),
-                    Waiter::Many { reply, .. } => reply.send(Err(error.to_string())).map_err(drop),
+                    Waiter::One(sender) => sender.send(Err(fault.clone())).map_err(drop),
+                    Waiter::Many { reply, .. } => reply.send(Err(fault.clone())).map_err(drop),
                 };
+            }
+        }
+    }
+}
+
+/// Tries to bring a faulted database store back between jobs, with backoff.
+struct Resumer {
+    wait: Duration,
+    next_attempt: Option<Instant>,
+}
+
+impl Default for Resumer {
+    fn default() -> Resumer {
+        Resumer {
+            wait: RESUME_FIRST_WAIT,
+            next_attempt: None,
+        }
+    }
+}
+
+impl Resumer {
+    /// The next job, or `None` once the queue is closed. While the store is
+    /// stopped by a transient database fault it polls the queue and tries
+    /// [`Store::resume`] whenever the backoff allows; otherwise it waits.
+    fn next_job(
+        &mut self,
+        store: &mut Store,
+        receiver: &mut mpsc::Receiver<Job>,
+        metrics: &Metrics,
+    ) -> Option<Job> {
+        loop {
+            let transient = metrics
+                .store_fault()
+                .is_some_and(|fault| fault.is_transient());
+            if !(store.is_faulted() && transient) {
+                *self = Resumer::default();
+                return receiver.blocking_recv();
+            }
+            let now = Instant::now();
+            let due = *self.next_attempt.get_or_insert(now + self.wait);
+            if now >= due {
+                self.attempt(store, metrics);
+                continue;
+            }
+            match receiver.try_recv() {
+                Ok(job) => return Some(job),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => std::thread::sleep(FAULTED_POLL.min(due - now)),
+            }
+        }
+    }
+
+    /// One attempt to resume; on failure the fault's message is updated and
+    /// the wait doubles (up to [`RESUME_MAX_WAIT`]).
+    fn attempt(&mut self, store: &mut Store, metrics: &Metrics) {
+        match store.resume() {
+            Ok(()) => {
+                tracing::warn!("the database is back; the store accepts writes again");
+                metrics.set_store_fault(None);
+                report_journal(store, metrics);
+            }
+            Err(error) => {
+                let fault = Fault::of(store, &error);
+                tracing::warn!(%error, code = %fault.code, wait_ms = self.wait.as_millis(), "the store could not resume yet");
+                metrics.set_store_fault(Some(fault));
+                self.wait = (self.wait * 2).min(RESUME_MAX_WAIT);
+                self.next_attempt = Some(Instant::now() + self.wait);
             }
         }
     }

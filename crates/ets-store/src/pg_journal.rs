@@ -259,7 +259,7 @@ impl PgJournal {
                 Ok(()) => {
                     tracing::warn!(attempt, "reconnected to the database after a lost session");
                     return match self.batch_presence()? {
-                        Presence::Durable => Ok(()),
+                        Presence::Durable => self.replication_barrier(),
                         Presence::Absent => self.insert_pending(),
                     };
                 }
@@ -331,6 +331,22 @@ impl PgJournal {
                 self.url, self.committed.0
             ),
         })
+    }
+
+    /// Commits a write of this writer's own epoch (the same value) and so
+    /// waits, as every commit does, for the synchronous standbys: a batch
+    /// found in the database after a lost session may have committed only
+    /// locally (its session cut while waiting for a standby), and is
+    /// acknowledged only once this later commit is replicated too.
+    fn replication_barrier(&mut self) -> Result<(), StoreError> {
+        self.client
+            .get_mut()
+            .execute(
+                "UPDATE ets_store SET value = value WHERE key = 'writer_epoch'",
+                &[],
+            )
+            .map_err(database(&self.url))?;
+        Ok(())
     }
 
     /// Marks the pending batch committed.
@@ -420,7 +436,10 @@ impl JournalBackend for PgJournal {
             return Ok(());
         }
         match self.batch_presence()? {
-            Presence::Durable => self.pending_committed(),
+            Presence::Durable => {
+                self.replication_barrier()?;
+                self.pending_committed();
+            }
             Presence::Absent => self.pending_dropped(),
         }
         Ok(())

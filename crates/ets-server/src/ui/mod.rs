@@ -589,11 +589,13 @@ async fn send_form(
     let reply = match answer.await {
         Ok(Ok(reply)) => reply,
         Ok(Err(fault)) => {
+            let status = StatusCode::from_u16(fault.code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
+                status,
                 Some(&viewer),
-                "store_faulted",
-                &fault,
+                fault.code.as_str(),
+                &fault.message,
                 &back,
             );
         }
