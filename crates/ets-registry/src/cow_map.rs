@@ -1,9 +1,11 @@
-//! [`CowMap`]: an ordered map from `u64` keys (transaction ids) kept in chunks of
-//! consecutive keys that clones share copy-on-write. The engine applies a command
-//! that touches many accounts on a scratch copy of the registry and keeps the copy
-//! only when every step succeeded; with the history in a plain map that copy cost a
-//! deep clone of every transaction ever made, per command. Here a clone costs one
-//! reference count per chunk, and a change copies only the chunk it touches, once.
+//! Copy-on-write pieces of the registry. The engine applies a command that touches
+//! many accounts on a scratch copy of the registry and keeps the copy only when every
+//! step succeeded; with plain collections that copy cost a deep clone of every
+//! account, participant and transaction ever made, per command. [`CowMap`] keeps the
+//! transactions (by id) in chunks of consecutive keys shared between clones, and
+//! [`shared_vec`] encodes the accounts and participants held as `Vec<Arc<T>>`: a
+//! clone costs one reference count per chunk or item, and a change copies only the
+//! chunk or item it touches, once.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -123,6 +125,31 @@ impl<V: Clone> FromIterator<(u64, V)> for CowMap<V> {
             map.insert(key, value);
         }
         map
+    }
+}
+
+/// Serde for a `Vec<Arc<T>>` (items shared copy-on-write between clones), encoded
+/// exactly as the `Vec<T>` it replaced, so states encode and hash as before.
+pub(crate) mod shared_vec {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    /// Encodes the items as a sequence of `T`.
+    pub(crate) fn serialize<S: Serializer, T: Serialize>(
+        items: &[Arc<T>],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(items.iter().map(AsRef::as_ref))
+    }
+
+    /// Decodes a sequence of `T`.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Arc<T>>, D::Error> {
+        Ok(Vec::<T>::deserialize(deserializer)?
+            .into_iter()
+            .map(Arc::new)
+            .collect())
     }
 }
 

@@ -20,16 +20,21 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use smallvec::smallvec;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The registry: participants, accounts, unit classes, holdings and transactions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registry {
     /// In registration order; found by `participant_index`.
-    participants: Vec<Participant>,
+    /// Shared copy-on-write with clones (as the accounts): the engine's scratch
+    /// copies of the registry copy only what they change.
+    #[serde(with = "crate::cow_map::shared_vec")]
+    participants: Vec<Arc<Participant>>,
     #[serde(skip)]
     participant_index: FxHashMap<ParticipantId, u32>,
     /// In opening order; found by `account_index`.
-    accounts: Vec<Account>,
+    #[serde(with = "crate::cow_map::shared_vec")]
+    accounts: Vec<Arc<Account>>,
     #[serde(skip)]
     account_index: FxHashMap<AccountId, u32>,
     system_accounts: BTreeMap<AccountKind, AccountId>,
@@ -332,11 +337,11 @@ impl Registry {
         }
         self.participant_index
             .insert(id, self.participants.len() as u32);
-        self.participants.push(Participant {
+        self.participants.push(Arc::new(Participant {
             id,
             kind,
             name: name.to_owned(),
-        });
+        }));
         Ok(Effect::ParticipantRegistered(id))
     }
 
@@ -362,7 +367,7 @@ impl Registry {
             self.holder_accounts.insert((holder, kind), id);
         }
         self.account_index.insert(id, self.accounts.len() as u32);
-        self.accounts.push(Account {
+        self.accounts.push(Arc::new(Account {
             id,
             kind,
             holder,
@@ -370,7 +375,7 @@ impl Registry {
             rule,
             opened_at: context.at,
             holdings: Vec::new(),
-        });
+        }));
         Ok(Effect::AccountOpened(id))
     }
 
@@ -1020,6 +1025,7 @@ impl Registry {
         self.participant_index
             .get(&id)
             .and_then(|&index| self.participants.get(index as usize))
+            .map(AsRef::as_ref)
             .ok_or(RegistryError::UnknownParticipant(id))
     }
 
@@ -1031,12 +1037,13 @@ impl Registry {
         self.account_index
             .get(&id)
             .and_then(|&index| self.accounts.get(index as usize))
+            .map(AsRef::as_ref)
             .ok_or(RegistryError::UnknownAccount(id))
     }
 
     pub(crate) fn account_mut(&mut self, id: AccountId) -> Option<&mut Account> {
         let index = *self.account_index.get(&id)?;
-        self.accounts.get_mut(index as usize)
+        self.accounts.get_mut(index as usize).map(Arc::make_mut)
     }
 
     /// Rebuilds the lookup indexes and the pending-issue count, which are not
@@ -1115,12 +1122,12 @@ impl Registry {
 
     /// All participants, by id.
     pub fn participants(&self) -> impl Iterator<Item = &Participant> {
-        self.participants.iter()
+        self.participants.iter().map(AsRef::as_ref)
     }
 
     /// All accounts, by id.
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
-        self.accounts.iter()
+        self.accounts.iter().map(AsRef::as_ref)
     }
 
     /// Every transaction the engine retains, by id: all of them, or, under
