@@ -232,7 +232,7 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), count);
         // Registry, exchange, compliance, security controls, clock.
-        assert_eq!(count, 15 + 18 + 10 + 6 + 1);
+        assert_eq!(count, 15 + 18 + 11 + 6 + 1);
         assert!(command_specs().all(|spec| spec.access == Access::Write));
     }
 

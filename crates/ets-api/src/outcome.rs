@@ -258,7 +258,7 @@ pub enum ComplianceResult {
         /// How many.
         entities_registered: u64,
     },
-    /// `allocate_free`, `allocate_eu`.
+    /// `allocate_free`, `allocate_eu`, `allocate_sector`.
     Allocated {
         /// Entities allocated to.
         entities_allocated: u64,
