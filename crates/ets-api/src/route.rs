@@ -135,6 +135,11 @@ impl RouteSpec {
         if !self.parameters.is_empty() {
             codes.push(RefusalCode::InvalidParameter);
         }
+        if codes.contains(&RefusalCode::QueueFull) {
+            // Whatever waits behind the writes meets a database outage too: a
+            // read is refused rather than answered from a state not read back.
+            codes.push(RefusalCode::DatabaseUnavailable);
+        }
         codes.sort_unstable();
         codes.dedup();
         codes

@@ -460,6 +460,18 @@ fn health(agent: &ureq::Agent, base: &str) -> (u16, Option<String>) {
     (status, body["code"].as_str().map(str::to_owned))
 }
 
+/// `GET /api/accounts/100` as the plant: its status and `code` (`None` when answered).
+fn plant_account(agent: &ureq::Agent, base: &str, token: &str) -> (u16, Option<String>) {
+    let mut response = agent
+        .get(format!("{base}/api/accounts/100"))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let body: Value = response.body_mut().read_json().expect("JSON");
+    (status, body["code"].as_str().map(str::to_owned))
+}
+
 #[test]
 fn the_server_rides_out_a_lost_session_and_a_stopped_database() {
     let mut primary = Cluster::start().expect("a PostgreSQL cluster");
@@ -486,6 +498,12 @@ fn the_server_rides_out_a_lost_session_and_a_stopped_database() {
         health(&admin, &server.base),
         (503, Some("database_unavailable".to_owned()))
     );
+    // The durable state cannot be read back from a stopped database: a read is
+    // refused, never answered from an empty engine.
+    assert_eq!(
+        plant_account(&admin, &server.base, &tokens[&10]),
+        (503, Some("database_unavailable".to_owned()))
+    );
     primary.start_again().expect("the database is back");
     let deadline = Instant::now() + WAIT;
     while health(&admin, &server.base).0 != 200 {
@@ -495,6 +513,10 @@ fn the_server_rides_out_a_lost_session_and_a_stopped_database() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert_eq!(
+        plant_account(&admin, &server.base, &tokens[&10]),
+        (200, None)
+    );
     let resumed = load.acknowledged.load(Ordering::Relaxed);
     load.wait_for(resumed + 50);
     let (status, body) = post(&admin, &server.base, &tokens[&10], &transfer(77)).expect("answered");

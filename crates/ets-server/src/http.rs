@@ -316,15 +316,29 @@ where
 {
     let (sender, answer) = oneshot::channel();
     let job = Job::Read(Box::new(move |store: &Store| {
+        // Nothing trustworthy to show while the durable state is unknown.
+        let answer = (!store.is_state_unknown()).then(|| read(store));
         // The asker may have gone away; nothing to do then.
-        let _ = sender.send(read(store));
+        let _ = sender.send(answer);
     }));
     match jobs.try_send(job) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(_)) => return Err(queue_full_refusal()),
         Err(mpsc::error::TrySendError::Closed(_)) => return Err(shutting_down()),
     }
-    answer.await.map_err(|_| shutting_down())
+    answer
+        .await
+        .map_err(|_| shutting_down())?
+        .ok_or_else(state_unknown)
+}
+
+/// The refusal of a read while a fault left the store without its durable
+/// state (a database that is away): better no answer than an empty one.
+pub(crate) fn state_unknown() -> Refusal {
+    Refusal::new(
+        RefusalCode::DatabaseUnavailable,
+        "the store's durable state cannot be read while the database is unavailable; try again once /healthz answers 200",
+    )
 }
 
 /// Puts a job on the queue without waiting; a full or closed queue gives the

@@ -145,6 +145,9 @@ pub struct Store {
     config: StoreConfig,
     records_since_snapshot: u64,
     faulted: bool,
+    /// After a fault the durable state could not be read back (a database that
+    /// is away): the engine holds nothing trustworthy, so reads must refuse.
+    state_unknown: bool,
     /// Opened with [`Store::open_read_only`]: submissions are refused before the engine sees them.
     read_only: bool,
     /// Who sets the time of its commands.
@@ -250,6 +253,7 @@ impl Store {
             config,
             records_since_snapshot: since_snapshot,
             faulted: false,
+            state_unknown: false,
             read_only: false,
             kind: StoreKind::Live,
             payload: Vec::with_capacity(256),
@@ -399,10 +403,19 @@ impl Store {
         match rebuilt {
             Ok(engine) => self.engine = engine,
             Err(error) => {
-                tracing::error!(%error, "the durable state could not be rebuilt after an I/O fault; queries show an empty state until the store is reopened");
+                tracing::error!(%error, "the durable state could not be rebuilt after an I/O fault; reads are refused until the store resumes or is reopened");
                 self.engine = Engine::new();
+                self.state_unknown = true;
             }
         }
+    }
+
+    /// Whether a fault left the store without its durable state (it could not
+    /// be read back, as from a database that is away): the engine then holds
+    /// nothing a reader may be shown, until [`Store::resume`] succeeds.
+    #[must_use]
+    pub fn is_state_unknown(&self) -> bool {
+        self.state_unknown
     }
 
     /// Whether an I/O fault stopped the store (it refuses writes until
@@ -437,6 +450,7 @@ impl Store {
         let durable_end = self.journal.stats().last_sequence;
         self.engine = replay_durable(self.journal.as_ref(), durable_end)?;
         self.faulted = false;
+        self.state_unknown = false;
         tracing::info!(
             last_sequence = durable_end,
             "store resumed after a database fault"

@@ -270,11 +270,22 @@ where
 {
     let (sender, answer) = oneshot::channel();
     let job = Job::Read(Box::new(move |store: &Store| {
+        // Nothing trustworthy to show while the durable state is unknown.
+        let answer = (!store.is_state_unknown()).then(|| read(store));
         // The asker may have gone away; nothing to do then.
-        let _ = sender.send(read(store));
+        let _ = sender.send(answer);
     }));
     enqueue(&state.server.jobs, job)?;
-    answer.await.map_err(|_| unavailable())
+    answer.await.map_err(|_| unavailable())?.ok_or_else(|| {
+        let refusal = crate::http::state_unknown();
+        problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            refusal.code.as_str(),
+            &refusal.message,
+            "/ui",
+        )
+    })
 }
 
 fn unavailable() -> Response {
