@@ -21,7 +21,8 @@ fn cement_sector(server: &Server, admin: &str) {
         "/../../schemes/cn-cement-2025.toml"
     ))
     .expect("rulebook file");
-    let entity = |participant: u64| json!({"participant":participant,"account":participant * 10,"units":[]});
+    let entity =
+        |participant: u64| json!({"participant":participant,"account":participant * 10,"units":[]});
     let commands = [
         json!({"request_id":1,"requester":1,"command":"register_participant","id":1,"kind":"administrator","name":"Authority"}),
         json!({"request_id":2,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}),
@@ -80,18 +81,28 @@ fn the_administrator_allocates_a_sector_and_bad_lists_change_nothing() {
     assert_eq!(accepted.status, 200, "{}", accepted.body);
     assert_eq!(accepted.body["result"]["entities_allocated"], 2);
     assert_eq!(accepted.body["result"]["issued"], 1_050_000);
-    let before = [holdings(&server, &admin, 100), holdings(&server, &admin, 110)];
+    let before = [
+        holdings(&server, &admin, 100),
+        holdings(&server, &admin, 110),
+    ];
     assert!(
         before[0].to_string().contains("700000"),
         "works A holds 700,000: {}",
         before[0]
     );
-    let missing_b = post(&server, &admin, &allocate_sector(11, 1, "final", &both[..1]));
+    let missing_b = post(
+        &server,
+        &admin,
+        &allocate_sector(11, 1, "final", &both[..1]),
+    );
     assert_eq!(missing_b.status, 422, "{}", missing_b.body);
     assert_eq!(missing_b.body["code"], "bad_sector_firms");
     let by_works = post(&server, &works, &allocate_sector(12, 10, "final", &both));
     assert_eq!(by_works.status, 403, "{}", by_works.body);
     assert_eq!(by_works.body["code"], "role_forbids");
-    let after = [holdings(&server, &admin, 100), holdings(&server, &admin, 110)];
+    let after = [
+        holdings(&server, &admin, 100),
+        holdings(&server, &admin, 110),
+    ];
     assert_eq!(after, before);
 }
