@@ -47,15 +47,11 @@ pub(crate) enum Lookup<'a, V> {
 
 /// One requester's remembered ids: `recent` ascending (every id appended
 /// was above the ids held there then), `older` the ids that arrived below
-/// them. The two never hold the same id. `highest` is the last id of
-/// `recent`, kept beside it so that a fresh id is told apart without
-/// touching the ring's memory (that read was the engine's costliest cache
-/// miss, docs/benchmarks.md). `floor` is the highest id that left the
-/// window, once any has.
+/// them. The two never hold the same id. `floor` is the highest id that
+/// left the window, once any has.
 #[derive(Debug, Clone)]
 struct Ids<V> {
     recent: VecDeque<(RequestId, V)>,
-    highest: Option<RequestId>,
     older: BTreeMap<RequestId, V>,
     floor: Option<RequestId>,
 }
@@ -64,7 +60,6 @@ impl<V> Default for Ids<V> {
     fn default() -> Self {
         Ids {
             recent: VecDeque::new(),
-            highest: None,
             older: BTreeMap::new(),
             floor: None,
         }
@@ -75,7 +70,7 @@ impl<V> Ids<V> {
     /// The position of `id` in `recent`, if held there.
     fn position(&self, id: RequestId) -> Option<usize> {
         // The common question, a fresh id above every id held, needs no search.
-        if self.highest.is_none_or(|highest| id > highest) {
+        if self.recent.back().is_none_or(|&(highest, _)| id > highest) {
             return None;
         }
         self.recent
@@ -102,9 +97,8 @@ impl<V> Ids<V> {
     /// Remembers `value` under `id` (not held): appended when above every
     /// id in `recent`, else kept in `older`.
     fn insert_new(&mut self, id: RequestId, value: V) {
-        if self.highest.is_none_or(|highest| id > highest) {
+        if self.recent.back().is_none_or(|&(highest, _)| id > highest) {
             self.recent.push_back((id, value));
-            self.highest = Some(id);
         } else {
             self.older.insert(id, value);
         }
@@ -113,19 +107,13 @@ impl<V> Ids<V> {
     fn remove(&mut self, id: RequestId) -> Option<V> {
         // Requests leave in the order they were applied, and the ids of
         // `recent` were applied in ascending order: the front is the usual one.
-        let position = if self.recent.front().is_some_and(|&(oldest, _)| oldest == id) {
-            Some(0)
-        } else {
-            self.position(id)
-        };
-        let Some(position) = position else {
-            return self.older.remove(&id);
-        };
-        let removed = self.recent.remove(position).map(|(_, value)| value);
-        if self.highest == Some(id) {
-            self.highest = self.recent.back().map(|&(highest, _)| highest);
+        if self.recent.front().is_some_and(|&(oldest, _)| oldest == id) {
+            return self.recent.pop_front().map(|(_, value)| value);
         }
-        removed
+        match self.position(id) {
+            Some(position) => self.recent.remove(position).map(|(_, value)| value),
+            None => self.older.remove(&id),
+        }
     }
 
     /// Every (id, value) in ascending id order: the two sorted parts merged.

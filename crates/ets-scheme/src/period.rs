@@ -223,7 +223,7 @@ mod tests {
             "[deadlines]\ncalendar = \"mars\"\n",
         );
         assert_eq!(refuse(&unknown).code(), "rulebook_value_out_of_range");
-        let uncovered = edit(CN_2021, "date = 2023-12-31   ", "date = 2027-12-31   ");
+        let uncovered = edit(CN_2021, "date = 2023-12-31   ", "date = 2040-12-31   ");
         let uncovered = edit(
             &uncovered,
             "[deadlines]\n",
@@ -231,7 +231,7 @@ mod tests {
         );
         let error = refuse(&uncovered);
         assert_eq!(error.code(), "rulebook_invalid_value");
-        assert!(error.to_string().contains("2027-12-31"), "{error}");
+        assert!(error.to_string().contains("2040-12-31"), "{error}");
     }
 
     #[test]
