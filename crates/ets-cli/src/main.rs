@@ -212,6 +212,11 @@ enum Commands {
         /// The private key (PEM) of --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// How often, in seconds, the server checks the inbox deadlines (a surrender
+        /// deadline coming near or passing) with no command sent: default 60, at least
+        /// 0.01. Example: `ets serve --data ./registry --tick-seconds 5`.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_tick_seconds)]
+        tick_seconds: Option<std::time::Duration>,
     },
     /// The compliance cycle: rulebooks, covered entities (CSV), allocation, year close, reports.
     Compliance {
@@ -418,19 +423,47 @@ impl ServeAt {
     }
 }
 
+/// `--tick-seconds`: a number of seconds, at least the server's shortest timer
+/// interval ([`ets_server::TICK_MIN`]).
+fn parse_tick_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let bound = ets_server::TICK_MIN;
+    let seconds = text
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|seconds| seconds.is_finite())
+        .ok_or_else(|| format!("{text:?} is not a number of seconds"))?;
+    match std::time::Duration::try_from_secs_f64(seconds) {
+        Ok(tick) if tick >= bound => Ok(tick),
+        _ => Err(format!(
+            "{text} s is below the shortest interval, {} s",
+            bound.as_secs_f64()
+        )),
+    }
+}
+
+/// The sequencer's settings from `ets serve`'s flags.
+struct ServeLimits {
+    queue_capacity: usize,
+    batch_max: usize,
+    /// The deadline timer's interval; `None` keeps the server's default.
+    tick: Option<std::time::Duration>,
+}
+
 fn serve(
     at: ServeAt,
     listen: std::net::SocketAddr,
-    queue_capacity: usize,
-    batch_max: usize,
+    limits: ServeLimits,
     tls: Option<ets_server::TlsFiles>,
 ) -> Result<ExitCode> {
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let defaults = ets_server::SequencerConfig::default();
     let config = ets_server::ServerConfig {
         sequencer: ets_server::SequencerConfig {
-            queue_capacity,
-            batch_max,
-            ..ets_server::SequencerConfig::default()
+            queue_capacity: limits.queue_capacity,
+            batch_max: limits.batch_max,
+            tick: limits.tick.unwrap_or(defaults.tick),
+            ..defaults
         },
         tls,
         ..at.config(listen)
@@ -528,6 +561,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             batch,
             tls_cert,
             tls_key,
+            tick_seconds,
         } => {
             let tls = tls_cert
                 .zip(tls_key)
@@ -536,7 +570,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 data: data.data,
                 users,
             };
-            serve(at, listen, queue_capacity, batch, tls)
+            let limits = ServeLimits {
+                queue_capacity,
+                batch_max: batch,
+                tick: tick_seconds,
+            };
+            serve(at, listen, limits, tls)
         }
     }
 }

@@ -208,6 +208,59 @@ fn the_startup_lines_name_the_api_and_the_web_ui_and_the_ui_answers_there() {
 }
 
 #[test]
+fn a_tick_below_the_shortest_interval_is_refused_as_bad_usage() {
+    // Goal: `--tick-seconds` below the server's bound (0.01 s) or not a number stops
+    // `ets serve` before it listens, with exit code 2 (bad usage) and a message
+    // naming the flag and the bound; the bound itself is taken and the server starts.
+    let (_dir, data, _tokens) = init();
+    let serve = |tick: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ets"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--tick-seconds",
+                tick,
+                "--data",
+            ])
+            .arg(&data);
+        command
+    };
+    for (given, says) in [
+        ("0", "0.01 s"),
+        ("0.001", "0.01 s"),
+        ("soon", "number of seconds"),
+        ("NaN", "number of seconds"),
+    ] {
+        let output = serve(given).output().expect("ets serve runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{given}: {stderr}");
+        assert!(output.stdout.is_empty(), "{given}: it did not listen");
+        assert!(stderr.contains("--tick-seconds"), "{given}: {stderr}");
+        assert!(stderr.contains(says), "{given}: {stderr}");
+    }
+    let mut child = serve("0.01")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ets serve starts");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    // Killed when dropped, whatever happens below.
+    let mut server = Server {
+        child,
+        base: String::new(),
+        _stdout: stdout,
+    };
+    let mut first = String::new();
+    server
+        ._stdout
+        .read_line(&mut first)
+        .expect("the first line");
+    assert!(first.starts_with("listening on http://"), "{first:?}");
+}
+
+#[test]
 fn commands_get_fitting_statuses_and_queries_see_acknowledged_writes() {
     // Goal: the API applies commands durably, maps refusals to HTTP statuses with a
     // stable code, returns the first outcome for a repeated request id, and reads
