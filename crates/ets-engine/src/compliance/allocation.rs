@@ -107,7 +107,19 @@ impl Compliance {
             .iter()
             .map(|output| self.plan_china(scheme, rules, (year, phase), output))
             .collect::<Result<Vec<_>, _>>()?;
-        // Apply through the registry on a copy, so a failure leaves everything unchanged.
+        self.apply_plans(registry, context, (class, year, phase), plans)
+    }
+
+    /// Applies every entity's planned allocation through the registry on a copy (a
+    /// failure leaves everything unchanged), then records them: power's and the
+    /// industrial sectors' allocations alike.
+    pub(super) fn apply_plans(
+        &mut self,
+        registry: &mut Registry,
+        context: Context,
+        (class, year, phase): (UnitClass, u16, AllocationPhase),
+        plans: Vec<Plan>,
+    ) -> Result<ComplianceEffect, ComplianceError> {
         let mut scratch = registry.clone();
         let mut totals = Totals::default();
         let mut records = Vec::with_capacity(plans.len());

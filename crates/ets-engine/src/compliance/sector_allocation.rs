@@ -7,7 +7,7 @@
 //! registry is touched; the registry steps run on a copy that replaces it only when all
 //! succeed.
 
-use super::allocation::{Plan, Totals, check_order};
+use super::allocation::{Plan, check_order};
 use super::command::{AllocationPhase, SectorFirmInput, SectorLine};
 use super::error::ComplianceError;
 use super::state::{Compliance, ComplianceEffect, ENTITIES_PER_COMMAND_MAX, decimal};
@@ -66,21 +66,7 @@ impl Compliance {
                 breakdown,
             });
         }
-        // Apply through the registry on a copy, so a failure leaves everything unchanged.
-        let mut scratch = registry.clone();
-        let mut totals = Totals::default();
-        let mut records = Vec::with_capacity(plans.len());
-        for plan in plans {
-            records.push(self.apply_china(
-                &mut scratch,
-                context,
-                (class, year, phase),
-                plan,
-                &mut totals,
-            )?);
-        }
-        *registry = scratch;
-        Ok(self.store_allocations(year, records, &totals))
+        self.apply_plans(registry, context, (class, year, phase), plans)
     }
 
     /// The list's checks: at most the command's limit, each firm a registered entity of
