@@ -13,6 +13,9 @@ use ets_model::{AccountId, Code, Money, ParticipantId, Quantity, UnitClass, Vint
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 
 mod common;
+mod seed;
+
+use seed::{open, participant, registry};
 
 use common::Harness as Years;
 
@@ -64,10 +67,6 @@ impl SteelYears for Years {
         );
         self.ok(STEEL, surrender(eua(year), surrendered, year));
     }
-}
-
-fn registry(command: RegistryCommand) -> Command {
-    Command::Registry(command)
 }
 
 fn compliance(command: ComplianceCommand) -> Command {
@@ -122,22 +121,6 @@ fn allocate_eu(year: u16, heat_exposure: LeakageExposure) -> Command {
 
 fn setup() -> Years {
     let mut years = Years::starting_at(FEBRUARY_2022_MS - 10_000_000);
-    let participant = |id, kind, name: &str| {
-        registry(RegistryCommand::RegisterParticipant {
-            id,
-            kind,
-            name: name.into(),
-        })
-    };
-    let open = |id, kind, holder| {
-        registry(RegistryCommand::OpenAccount {
-            id,
-            kind,
-            holder,
-            representatives: vec![holder],
-            approvals_required: 1,
-        })
-    };
     years.ok(
         ADMIN,
         participant(ADMIN, ParticipantKind::Administrator, "Authority"),

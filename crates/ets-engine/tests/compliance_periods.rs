@@ -14,6 +14,9 @@ use ets_model::{AccountId, Code, ParticipantId, Quantity, UnitClass, Vintage};
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand, TransactionKind};
 
 mod common;
+mod seed;
+
+use seed::{open, participant, registry};
 
 use common::Harness;
 
@@ -37,10 +40,6 @@ const NOVEMBER_2023_MS: i64 = 1_698_796_800_000;
 const DECEMBER_2023_MS: i64 = 1_701_388_800_000;
 /// 2024-01-02T00:00:00Z, after the last 2021 deadline.
 const JANUARY_2024_MS: i64 = 1_704_153_600_000;
-
-fn registry(command: RegistryCommand) -> Command {
-    Command::Registry(command)
-}
 
 fn compliance(command: ComplianceCommand) -> Command {
     Command::Compliance(command)
@@ -153,22 +152,6 @@ fn verified(harness: &mut Harness, entity: ParticipantId, year: u16, tonnes: u64
 /// entities registered under each.
 fn setup(start_ms: i64, schemes: &[&str]) -> Harness {
     let mut harness = Harness::starting_at(start_ms);
-    let participant = |id, kind, name: &str| {
-        registry(RegistryCommand::RegisterParticipant {
-            id,
-            kind,
-            name: name.into(),
-        })
-    };
-    let open = |id, kind, holder| {
-        registry(RegistryCommand::OpenAccount {
-            id,
-            kind,
-            holder,
-            representatives: vec![holder],
-            approvals_required: 1,
-        })
-    };
     harness.ok(
         ADMIN,
         participant(ADMIN, ParticipantKind::Administrator, "MEE"),

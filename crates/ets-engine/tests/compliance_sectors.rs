@@ -12,6 +12,9 @@ use ets_model::{AccountId, Code, ParticipantId, Price, Quantity, UnitClass, Vint
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 
 mod common;
+mod seed;
+
+use seed::{open, participant, registry};
 
 use common::Harness;
 
@@ -23,10 +26,6 @@ const WORKS_B: ParticipantId = ParticipantId(11);
 const FEBRUARY_2026_MS: i64 = 1_769_904_000_000;
 /// 2027-01-15T00:00:00Z, after it.
 const JANUARY_2027_MS: i64 = 1_799_971_200_000;
-
-fn registry(command: RegistryCommand) -> Command {
-    Command::Registry(command)
-}
 
 fn compliance(command: ComplianceCommand) -> Command {
     Command::Compliance(command)
@@ -82,22 +81,6 @@ fn correct(entity: ParticipantId, tonnes: u64) -> Command {
 
 fn setup() -> Harness {
     let mut h = Harness::starting_at(FEBRUARY_2026_MS - 10_000_000);
-    let participant = |id, kind, name: &str| {
-        registry(RegistryCommand::RegisterParticipant {
-            id,
-            kind,
-            name: name.into(),
-        })
-    };
-    let open = |id, kind, holder| {
-        registry(RegistryCommand::OpenAccount {
-            id,
-            kind,
-            holder,
-            representatives: vec![holder],
-            approvals_required: 1,
-        })
-    };
     h.ok(
         ADMIN,
         participant(ADMIN, ParticipantKind::Administrator, "Authority"),

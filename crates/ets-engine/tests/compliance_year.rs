@@ -22,12 +22,11 @@ const NOVEMBER_2023_MS: i64 = 1_698_796_800_000;
 const JANUARY_2024_MS: i64 = 1_704_153_600_000;
 
 mod common;
+mod seed;
+
+use seed::{open, participant, registry};
 
 use common::Harness as Year;
-
-fn registry(command: RegistryCommand) -> Command {
-    Command::Registry(command)
-}
 
 fn compliance(command: ComplianceCommand) -> Command {
     Command::Compliance(command)
@@ -92,22 +91,6 @@ fn surrender(from: AccountId, class: UnitClass, tonnes: u64) -> Command {
 
 fn setup() -> Year {
     let mut year = Year::starting_at(NOVEMBER_2023_MS - 10_000_000);
-    let participant = |id, kind, name: &str| {
-        registry(RegistryCommand::RegisterParticipant {
-            id,
-            kind,
-            name: name.into(),
-        })
-    };
-    let open = |id, kind, holder| {
-        registry(RegistryCommand::OpenAccount {
-            id,
-            kind,
-            holder,
-            representatives: vec![holder],
-            approvals_required: 1,
-        })
-    };
     year.ok(
         ADMIN,
         participant(ADMIN, ParticipantKind::Administrator, "MEE"),
