@@ -104,17 +104,23 @@ impl Plan {
     #[must_use]
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.seeds.len() < MIN_SEEDS {
-            out.push(format!(
-                "{} seed(s) per point: with fewer than {MIN_SEEDS} the 5% and 95% quantiles lie \
-                 at or next to the lowest and highest member and the band is rough; run \
-                 --seeds {MIN_SEEDS} or more to read it.",
-                self.seeds.len()
-            ));
-        }
+        out.extend(few_seeds_warning(self.seeds.len()));
         out.extend(small_run_warning(self.entities, self.market_entities));
         out
     }
+}
+
+/// The warning for an ensemble of `seeds` members: below [`MIN_SEEDS`] the 5-95% band
+/// is rough. `None` when there are enough.
+#[must_use]
+pub fn few_seeds_warning(seeds: usize) -> Option<String> {
+    (seeds < MIN_SEEDS).then(|| {
+        format!(
+            "{seeds} seed(s) per point: with fewer than {MIN_SEEDS} the 5% and 95% quantiles lie \
+             at or next to the lowest and highest member and the band is rough; run \
+             --seeds {MIN_SEEDS} or more to read it."
+        )
+    })
 }
 
 /// The warning for a run of `entities` in a market of `market_entities`: below a

@@ -5,8 +5,10 @@
 //! sets the simulated market of each calendar year beside the published one, marked
 //! calibration, validation or projection. docs/simulation.md, "Multi-year runs".
 
+mod ensemble;
 mod report;
 
+pub use ensemble::{ChainMember, run_ensemble, write_ensemble_report, year_bands};
 pub use report::{MarketYear, market_years, write_report};
 
 use crate::compare::merge;

@@ -3,7 +3,7 @@
 //! projection), each period's compliance, what is input and what is output, and the
 //! run's timings. Every figure comes from the run's trades and closed results.
 
-use super::{Chain, ChainRun, Role};
+use super::{Chain, ChainRun, PublishedYear, Role};
 use crate::year::Trade;
 use ets_market::TradeMode;
 use std::collections::BTreeMap;
@@ -68,7 +68,7 @@ fn yuan_per_tonne(value_fen: i128, tonnes: u64) -> f64 {
 }
 
 /// The difference of `simulated` from `published`, in percent of published.
-fn difference(simulated: f64, published: f64) -> String {
+pub(super) fn difference(simulated: f64, published: f64) -> String {
     if published == 0.0 {
         return "-".into();
     }
@@ -126,21 +126,13 @@ fn market_table(out: &mut String, chain: &Chain, simulated: &[MarketYear]) {
         "| year | use | volume Mt sim | published | diff | average yuan/t sim | published | diff | close sim | published |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
-    let mut years: Vec<i32> = simulated.iter().map(|m| m.year).collect();
-    years.extend(chain.published.iter().map(|p| p.year));
-    years.sort_unstable();
-    years.dedup();
-    for year in years {
+    for year in calendar_years(simulated, &chain.published) {
         let sim = simulated.iter().find(|m| m.year == year);
         let published = chain.published.iter().find(|p| p.year == year);
         let (tonnes, average, close) = sim.map_or((0.0, 0.0, 0.0), |m| {
             (m.tonnes as f64 / 1e6, m.average, m.close)
         });
-        let role = match published.map(|p| p.role) {
-            Some(Role::Calibration) => "calibration",
-            Some(Role::Validation) => "validation",
-            None => "projection",
-        };
+        let role = use_of(published);
         let shown = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
         let _ = writeln!(
             out,
@@ -159,6 +151,28 @@ fn market_table(out: &mut String, chain: &Chain, simulated: &[MarketYear]) {
          allocation to the last deadline): a calendar year in which no period settles \
          (2022) has no simulated trading.\n"
     );
+}
+
+/// What a calendar year's published figures are used for: calibration, validation, or
+/// projection when nothing is published.
+pub(super) fn use_of(published: Option<&PublishedYear>) -> &'static str {
+    match published.map(|p| p.role) {
+        Some(Role::Calibration) => "calibration",
+        Some(Role::Validation) => "validation",
+        None => "projection",
+    }
+}
+
+/// The calendar years of the simulated markets and of the published figures, in order.
+pub(super) fn calendar_years<'a>(
+    simulated: impl IntoIterator<Item = &'a MarketYear>,
+    published: &[PublishedYear],
+) -> Vec<i32> {
+    let mut years: Vec<i32> = simulated.into_iter().map(|m| m.year).collect();
+    years.extend(published.iter().map(|p| p.year));
+    years.sort_unstable();
+    years.dedup();
+    years
 }
 
 fn period_table(out: &mut String, run: &ChainRun) {
