@@ -6,7 +6,7 @@
 //! the page where it is dealt with.
 
 use super::page::{Viewer, layout};
-use super::{UiState, csv, html, problem, read_store, signed_in, to_login};
+use super::{SignedIn, UiState, csv, html, problem, read_store, signed_in, to_login};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,14 +17,11 @@ use maud::{Markup, html};
 /// The script that keeps the inbox current, served at `/ui/static/inbox.js`.
 const SCRIPT: &str = include_str!("../../static/inbox.js");
 
-/// `GET /ui/inbox`.
-pub(crate) async fn page(State(state): State<UiState>, headers: HeaderMap) -> Response {
-    let Some(user) = signed_in(&state, &headers) else {
-        return to_login();
-    };
+/// What awaits `user` now, by the server's clock: the page and its CSV alike.
+async fn read_inbox(state: &UiState, user: &SignedIn) -> Result<InboxView, Response> {
     let participant = ParticipantId(user.principal.participant.0);
     let clock = state.server.clock;
-    let view = match read_store(&state, move |store| {
+    read_store(state, move |store| {
         ets_api::inbox(
             store.engine(),
             participant,
@@ -32,7 +29,14 @@ pub(crate) async fn page(State(state): State<UiState>, headers: HeaderMap) -> Re
         )
     })
     .await
-    {
+}
+
+/// `GET /ui/inbox`.
+pub(crate) async fn page(State(state): State<UiState>, headers: HeaderMap) -> Response {
+    let Some(user) = signed_in(&state, &headers) else {
+        return to_login();
+    };
+    let view = match read_inbox(&state, &user).await {
         Ok(view) => view,
         Err(response) => return response,
     };
@@ -44,17 +48,7 @@ pub(crate) async fn download(State(state): State<UiState>, headers: HeaderMap) -
     let Some(user) = signed_in(&state, &headers) else {
         return to_login();
     };
-    let participant = ParticipantId(user.principal.participant.0);
-    let clock = state.server.clock;
-    let view = match read_store(&state, move |store| {
-        ets_api::inbox(
-            store.engine(),
-            participant,
-            crate::http::server_now(clock, store),
-        )
-    })
-    .await
-    {
+    let view = match read_inbox(&state, &user).await {
         Ok(view) => view,
         Err(response) => return response,
     };

@@ -155,19 +155,8 @@ pub(crate) async fn page(
         return to_login();
     };
     let viewer = user.viewer();
-    let term = query.get("q").map_or("", |text| text.trim()).to_owned();
     let page_number = match pager::requested_page(&query) {
-        Ok(page) if term.chars().count() <= TERM_MAX_CHARS => page,
-        Ok(_) => {
-            let message = format!("a search term has at most {TERM_MAX_CHARS} characters");
-            return problem(
-                StatusCode::BAD_REQUEST,
-                Some(&viewer),
-                "bad_query",
-                &message,
-                "/ui/search",
-            );
-        }
+        Ok(page) => page,
         Err(message) => {
             return problem(
                 StatusCode::BAD_REQUEST,
@@ -178,13 +167,9 @@ pub(crate) async fn page(
             );
         }
     };
-    let hits = if term.is_empty() {
-        Vec::new()
-    } else {
-        match find(&state, &user, &term).await {
-            Ok(hits) => hits,
-            Err(response) => return response,
-        }
+    let (term, hits) = match search_query(&state, &user, &query).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let pager = match Pager::new(page_number, hits.len() as u64) {
         Ok(pager) => pager,
@@ -213,24 +198,9 @@ pub(crate) async fn download(
     let Some(user) = signed_in(&state, &headers) else {
         return to_login();
     };
-    let term = query.get("q").map_or("", |text| text.trim()).to_owned();
-    if term.chars().count() > TERM_MAX_CHARS {
-        let message = format!("a search term has at most {TERM_MAX_CHARS} characters");
-        return problem(
-            StatusCode::BAD_REQUEST,
-            Some(&user.viewer()),
-            "bad_query",
-            &message,
-            "/ui/search",
-        );
-    }
-    let hits = if term.is_empty() {
-        Vec::new()
-    } else {
-        match find(&state, &user, &term).await {
-            Ok(hits) => hits,
-            Err(response) => return response,
-        }
+    let (_, hits) = match search_query(&state, &user, &query).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let rows: Vec<Vec<String>> = hits
         .iter()
@@ -244,6 +214,32 @@ pub(crate) async fn download(
         })
         .collect();
     csv::download("search.csv", &["what", "found", "details", "link"], &rows)
+}
+
+/// The query's term (`q`, trimmed) and every hit for it that `user` may see: the page
+/// and its CSV alike. A term over [`TERM_MAX_CHARS`] is refused as `bad_query`; an
+/// empty one finds nothing.
+async fn search_query(
+    state: &UiState,
+    user: &SignedIn,
+    query: &Query,
+) -> Result<(String, Vec<Hit>), Response> {
+    let term = query.get("q").map_or("", |text| text.trim()).to_owned();
+    if term.chars().count() > TERM_MAX_CHARS {
+        let message = format!("a search term has at most {TERM_MAX_CHARS} characters");
+        return Err(problem(
+            StatusCode::BAD_REQUEST,
+            Some(&user.viewer()),
+            "bad_query",
+            &message,
+            "/ui/search",
+        ));
+    }
+    if term.is_empty() {
+        return Ok((term, Vec::new()));
+    }
+    let hits = find(state, user, &term).await?;
+    Ok((term, hits))
 }
 
 async fn find(state: &UiState, user: &SignedIn, term: &str) -> Result<Vec<Hit>, Response> {
