@@ -180,6 +180,12 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
             "power price the carbon cost is measured against",
             ASSUMED,
         ),
+        (
+            "value of lost output",
+            "half the MWh changed x the net carbon cost per MWh".to_owned(),
+            "the surplus of the power not generated (or the cost of the power added), as if supply were linear between the two outputs; reported beside the compliance cost",
+            ASSUMED,
+        ),
     ];
     rows.into_iter()
         .map(|(key, value, why, source)| (key, value, why.to_owned(), source))

@@ -160,6 +160,12 @@ pub struct YearSummary {
     pub penalties_yuan: f64,
     /// The run's compliance cost: abatement cost + net purchases + penalties, yuan.
     pub compliance_cost_yuan: f64,
+    /// The value of the output the firms gave up (or the cost of output they added) in
+    /// response to the carbon cost per MWh, yuan: half the MWh changed times the net
+    /// carbon cost per MWh that moved it, an assumption (a linear supply between the two
+    /// outputs). Apart from the compliance cost, which counts payments and abatement
+    /// along the MAC curves (docs/simulation.md, "Published models beside ours").
+    pub lost_output_yuan: f64,
     /// Compliance cost over the least-cost benchmark (1 = least cost; 0 when nothing was
     /// abated).
     pub cost_ratio: f64,
@@ -936,6 +942,11 @@ impl YearSummary {
         );
         let _ = writeln!(
             out,
+            "  lost output value {:>9.1} M yuan (output given up or added for the carbon cost; assumed linear supply)",
+            self.lost_output_yuan / 1e6
+        );
+        let _ = writeln!(
+            out,
             "  least-cost benchmark {:>7.1} M yuan for the same {:.1} Mt abated along the MAC curves (one MAC of {:.2} yuan/t); traded value {:.1} M yuan",
             self.least_cost_yuan / 1e6,
             self.abatement_mac_mt,
@@ -1147,6 +1158,10 @@ impl YearSummary {
                     self.net_purchases_yuan / 1e6,
                     self.penalties_yuan / 1e6
                 ),
+            ),
+            (
+                "Value of output given up for the carbon cost (million yuan; assumed linear supply)",
+                format!("{:.1}", self.lost_output_yuan / 1e6),
             ),
             (
                 "Volume listed / block / continuous / auction (Mt)",

@@ -14,11 +14,14 @@
 
 use crate::reserve::ReserveDesign;
 use crate::scenario::{Bad, CapDesign, Check, Participation, Scenario, positive, share, within};
+use crate::sector::firms::SectorCapDesign;
 use serde::{Deserialize, Serialize};
 
 /// Sectors a roadmap may name (China's national ETS from 2024).
 pub const SECTORS: [&str; 4] = ["power", "steel", "cement", "aluminium"];
-/// Sectors the synthetic population holds today: only their caps bind the run.
+/// Sectors every roadmap run simulates (the power population). The caps of steel,
+/// cement and aluminium bind the firms of a scenario's `[[sectors]]` of that sector
+/// (the four-sector chain); a power-only scenario carries them unused.
 pub const SIMULATED_SECTORS: [&str; 1] = ["power"];
 
 /// The `[roadmap]` table.
@@ -67,6 +70,18 @@ pub struct RoadmapYear {
     pub simulated_cap_mt: f64,
     /// Share of the cap auctioned.
     pub auction_share: f64,
+}
+
+impl RoadmapYear {
+    /// The cap of the sector named `name` this year (whole sector, Mt), if the roadmap
+    /// names it.
+    #[must_use]
+    pub fn cap_of(&self, name: &str) -> Option<f64> {
+        self.caps
+            .iter()
+            .find(|(sector, _)| sector == name)
+            .map(|(_, cap)| *cap)
+    }
 }
 
 impl SectorCap {
@@ -187,7 +202,9 @@ impl Roadmap {
     /// The ordinary one-year scenario of roadmap year `year` over `base`: an absolute
     /// cap of the simulated sectors' caps, the year's auction share, the reserve, and
     /// institutions on or off. A run of N entities stands for N of the
-    /// `[published] entities` and gets that share of the cap and the reserve.
+    /// `[published] entities` and gets that share of the cap and the reserve. Each of
+    /// `base`'s `[[sectors]]` the roadmap caps gets its cap (times the share of the
+    /// sector its firms stand for) and the year's auction share.
     /// The year runs on `base`'s rulebook and timeline (a rulebook for 2027 and later
     /// is not published); the year is named in the scenario's name.
     #[must_use]
@@ -207,6 +224,12 @@ impl Roadmap {
             Participation::ComplianceOnly
         };
         design.reserve = self.reserve.scaled(factor);
+        for sector in &mut scenario.sectors {
+            sector.cap = plan.cap_of(&sector.sector).map(|cap_mt| SectorCapDesign {
+                cap_tonnes: cap_mt * 1e6 * sector.market_share,
+                auction_share: plan.auction_share,
+            });
+        }
         scenario
     }
 

@@ -7,6 +7,7 @@
 //! up one sector's firms and allocation for one period, for a driver that chains them.
 
 pub mod abatement;
+mod cap;
 pub mod firms;
 pub mod period;
 pub mod summary;
@@ -37,6 +38,8 @@ pub struct SectorYear {
     rulebook: (String, String, Rulebook),
     /// What the set-up gave each firm (empty before it).
     pub set_up: SectorSetUp,
+    /// Tonnes of the sector's cap sold at the auctions (a roadmap year; 0 otherwise).
+    pub auction_tonnes: u64,
 }
 
 impl SectorYear {
@@ -51,13 +54,28 @@ impl SectorYear {
             firms: &self.firms,
         }
     }
+
+    /// The rulebook's text as the engine loaded it.
+    #[must_use]
+    pub(crate) fn rulebook_text(&self) -> &str {
+        &self.rulebook.1
+    }
+}
+
+/// Tonnes the sectors' caps put up for auction (0 without a roadmap cap).
+#[must_use]
+pub fn auction_tonnes(sectors: &[SectorYear]) -> u64 {
+    sectors.iter().map(|sector| sector.auction_tonnes).sum()
 }
 
 /// The scenario's sectors, their firms numbered from `first_index` (after the power
-/// entities), each drawn from its own stream of the scenario's seed.
+/// entities), each drawn from its own stream of the scenario's seed; a sector under a
+/// roadmap cap (`SectorSpec::cap`) gets its rulebook's benchmark fixed at the value
+/// that allocates the cap less its auctioned share ([`cap`]).
 ///
 /// # Errors
-/// When a sector's rulebook cannot be read (the scenario's validation checked it).
+/// When a sector's rulebook cannot be read (the scenario's validation checked it), or
+/// a cap cannot be reached by its benchmark.
 pub fn sector_years(scenario: &Scenario, first_index: u32) -> Result<Vec<SectorYear>> {
     let mut next = first_index;
     let mut years = Vec::with_capacity(scenario.sectors.len());
@@ -77,11 +95,16 @@ pub fn sector_years(scenario: &Scenario, first_index: u32) -> Result<Vec<SectorY
             .with_context(|| format!("{name}: not a sector rulebook"))?;
         let abatement_seed = scenario.scenario.seed ^ ABATEMENT_STREAM ^ (n as u64);
         let agents = abatement::abate(spec, scenario, rules, &mut firms, abatement_seed);
+        let rulebook = match &spec.cap {
+            Some(design) => cap::capped_rulebook((&name, &text, &rulebook), &firms, design)?,
+            None => (name, text, rulebook),
+        };
         years.push(SectorYear {
             firms,
             agents,
-            rulebook: (name, text, rulebook),
+            rulebook,
             set_up: SectorSetUp::default(),
+            auction_tonnes: spec.cap.map_or(0, |design| design.auctioned_tonnes()),
         });
     }
     Ok(years)
@@ -251,6 +274,17 @@ pub fn assumptions(scenario: &Scenario) -> Vec<crate::assumptions::Assumption> {
             format!("{} - {} t/t", spec.intensity[0], spec.intensity[1]),
             "range of a firm's CO2 intensity",
         ));
+        if let Some(cap) = &spec.cap {
+            rows.push(row(
+                key("cap"),
+                format!(
+                    "{:.1} Mt, {:.0}% auctioned",
+                    cap.cap_tonnes / 1e6,
+                    cap.auction_share * 100.0
+                ),
+                "a roadmap year's cap on the sector's firms in the run (the roadmap's sector cap times the share of the sector they stand for): the intensity rule's benchmark is fixed at the value that allocates the cap less the auctioned share",
+            ));
+        }
         if !spec.mac.is_empty() {
             rows.push(row(
                 key("mac"),

@@ -95,17 +95,36 @@ pub fn points(
         axis.from,
         axis.to
     );
-    if let Some(value) = value_at(&document, &axis.key).filter(|v| !v.is_integer() && !v.is_float())
+    values(axis)
+        .into_iter()
+        .map(|value| Ok((value, swept(&document, scenario_path, axis, value, &set)?)))
+        .collect()
+}
+
+/// The scenario `document` (read from `scenario_path`) with the swept setting at
+/// `value`, checked like a scenario; errors start with `set` (the file and the
+/// `--set` as given). The one home of a sweep's checks, for a scenario and for each
+/// period of a chain.
+///
+/// # Errors
+/// The setting is not a number, is unknown, would take a fraction where it holds
+/// whole numbers, or `value` is out of its range.
+pub(crate) fn swept(
+    document: &toml::Value,
+    scenario_path: &Path,
+    axis: &Axis,
+    value: f64,
+    set: &str,
+) -> Result<Scenario> {
+    if let Some(existing) =
+        value_at(document, &axis.key).filter(|v| !v.is_integer() && !v.is_float())
     {
         bail!(
-            "{set}: {} = {value} is not a number: only numeric settings are swept",
+            "{set}: {} = {existing} is not a number: only numeric settings are swept",
             axis.key
         );
     }
-    values(axis)
-        .into_iter()
-        .map(|value| Ok((value, point(&document, scenario_path, axis, value, &set)?)))
-        .collect()
+    point(document, scenario_path, axis, value, set)
 }
 
 /// The scenario `document` with the setting at `value`: a float, or an integer where

@@ -254,7 +254,9 @@ pub fn run_year_with<S: Sink>(
     )?);
     let mut firms = abatement.firms.clone();
     firms.extend(crate::sector::market_firms(&sectors));
-    close::stock_auction(&mut driver, &facts, design.auction_volume)?;
+    // A roadmap year's sector caps add what they auction to power's.
+    let auction_volume = design.auction_volume + crate::sector::auction_tonnes(&sectors);
+    close::stock_auction(&mut driver, &facts, auction_volume)?;
     let reserve_stock = close::stock_reserve(&mut driver, &facts)?;
     let need_early = positions.need_before_intermediate(&facts.timeline);
     let input = trading::MarketInput {
@@ -267,7 +269,7 @@ pub fn run_year_with<S: Sink>(
         need_early: &need_early,
         timeline: &facts.timeline,
         class: facts.cea,
-        auction_volume: design.auction_volume,
+        auction_volume,
         expected_growth: 0.0,
         must_sell: &[],
     };

@@ -69,6 +69,70 @@ fn each_member_is_the_single_run_of_its_seed_and_lies_in_the_bands() {
     let report = std::fs::read_to_string(out.path().join("report.md")).expect("report");
     assert!(report.contains("**Warning:** 3 seed(s)"), "{report}");
     assert!(report.contains("| 2023 | calibration |"), "{report}");
+    every_chart_plots_what_its_title_says(out.path(), &base, &members, &report);
+}
+
+/// The ensemble's two charts: each title names its figure and both its series
+/// (simulated with its band, published), the simulated medians and bands are the
+/// members' per calendar year, the published line is the chain's figures, and the
+/// drawn SVG and the report carry the title.
+fn every_chart_plots_what_its_title_says(
+    out: &Path,
+    chain: &Chain,
+    members: &[ets_sim::multiyear::ChainMember],
+    report: &str,
+) {
+    use ets_sim::figure::Plot;
+    use ets_sim::multiyear::charts::{Figure, PUBLISHED, SIMULATED, ensemble_chart};
+    for figure in Figure::ALL {
+        let chart = ensemble_chart(chain, members, figure);
+        let title = chart.title.to_lowercase();
+        assert!(title.contains(figure.words()), "{title}");
+        assert!(
+            title.contains("5-95% band") && title.contains("median"),
+            "{title}"
+        );
+        assert_eq!(chart.series_names(), [SIMULATED, PUBLISHED]);
+        for name in chart.series_names() {
+            assert!(title.contains(name), "{title} names {name}");
+        }
+        assert_eq!(chart.y_label, figure.unit());
+        let Plot::Bands { series, .. } = &chart.plot else {
+            panic!("a band chart");
+        };
+        for &(x, low, median, high) in &series[0].1 {
+            let (volume, price) = year_bands(members, x as i32);
+            let band = match figure {
+                Figure::Volume => volume,
+                Figure::Price => price.expect("a year with trades"),
+            };
+            assert_eq!(
+                (low, median, high),
+                (band.low, band.median, band.high),
+                "{x}"
+            );
+        }
+        let published: Vec<f64> = chain
+            .published
+            .iter()
+            .map(|p| match figure {
+                Figure::Volume => p.traded_mt,
+                Figure::Price => p.average_price,
+            })
+            .collect();
+        let drawn: Vec<f64> = series[1].1.iter().map(|p| p.2).collect();
+        assert_eq!(drawn, published);
+        let file = ets_sim::multiyear::chart_file(figure);
+        let svg = std::fs::read_to_string(out.join(&file)).expect("the chart is written");
+        assert!(
+            svg.contains(&ets_sim::charts::escape(&chart.title)),
+            "{file}"
+        );
+        assert!(
+            report.contains(&format!("]({file})")),
+            "the report shows {file}"
+        );
+    }
 }
 
 #[test]

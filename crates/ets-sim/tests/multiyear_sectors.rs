@@ -84,10 +84,11 @@ fn sector_firms_keep_one_account_and_their_allocation_records_each_year() {
 }
 
 #[test]
-fn roadmap_years_run_under_their_cap_auction_and_carry_the_reserve() {
+fn roadmap_years_run_under_their_caps_auction_and_carry_the_reserve() {
     // Goal: 2027-2030 run on the 2027-2030 rulebooks with the roadmap's design: power's
     // free allocation is its cap (times the run's share of the market) less the auctioned
-    // share (2% in 2027 rising to 10% in 2030), auctions sell in their settling windows,
+    // share (2% in 2027 rising to 10% in 2030), and so is each sector's (its cap times the
+    // share of the sector the run's firms stand for), auctions sell in their settling windows,
     // and the reserve's holding is carried into each next year's vintage in the one store.
     let chain = chain(5);
     let roadmap = chain.periods[7]
@@ -110,6 +111,26 @@ fn roadmap_years_run_under_their_cap_auction_and_carry_the_reserve() {
             (allocation / free - 1.0).abs() < 0.01,
             "{year}: free allocation {allocation} vs cap less auction {free}"
         );
+    }
+    for year in 2027u16..=2030 {
+        let plan = roadmap.year(year);
+        for sector in &chain.periods[usize::from(year - 2027) + 7].sectors {
+            let cap = plan
+                .cap_of(&sector.sector)
+                .expect("the roadmap caps every sector");
+            let free = cap * 1e6 * sector.market_share * (1.0 - plan.auction_share);
+            let allocation = outcome
+                .periods
+                .iter()
+                .find(|p| p.scheme == format!("cn-{}-{year}", sector.sector))
+                .expect("the sector's period")
+                .allocation as f64;
+            assert!(
+                (allocation / free - 1.0).abs() < 0.01,
+                "{year} {}: allocation {allocation} vs cap less auction {free}",
+                sector.sector
+            );
+        }
     }
     let auction_years: std::collections::BTreeSet<i64> = outcome
         .trades
@@ -137,6 +158,110 @@ fn roadmap_years_run_under_their_cap_auction_and_carry_the_reserve() {
             reserve(vintage),
             0,
             "{vintage}: carried into the next vintage"
+        );
+    }
+}
+
+/// The average price of calendar 2028 (the window that settles 2027) when the roadmap's
+/// steel, cement and aluminium caps are `factor` times the file's.
+fn price_settling_2027(factor: f64) -> f64 {
+    let mut chain = chain(5);
+    chain.periods.truncate(8);
+    let roadmap = chain.periods[7]
+        .roadmap
+        .as_mut()
+        .expect("2027 is a roadmap year");
+    for sector in &mut roadmap.sectors {
+        if sector.name != "power" {
+            sector.cap_mt *= factor;
+        }
+    }
+    let (outcome, _) = run_in_memory(&chain).expect("the chain runs");
+    market_years(&outcome.trades)
+        .into_iter()
+        .find(|m| m.year == 2028)
+        .expect("trading in 2028")
+        .average
+}
+
+#[test]
+fn a_tighter_sector_cap_raises_the_price() {
+    // Goal: the sector caps bind through the engine's allocation, so cutting the steel,
+    // cement and aluminium caps by 10% in 2027 makes the sectors short and the window that
+    // settles 2027 clears higher.
+    let as_written = price_settling_2027(1.0);
+    let tighter = price_settling_2027(0.9);
+    assert!(tighter > as_written, "{tighter} vs {as_written}");
+}
+
+/// The sector firms' lines (entity indexes after the 40 power entities: 8 steel, 15
+/// cement and 1 aluminium firms).
+const SECTOR_LINES: std::ops::Range<u32> = 40..64;
+
+/// The chain to the 2025 close with every firm banking its surplus of its own accord;
+/// `binding` false moves the sector rulebooks' carry-over cap past the run.
+fn banking_to_2025(binding: bool, dir: &Path) -> Chain {
+    let mut chain = chain(3);
+    chain.periods.truncate(6);
+    for period in &mut chain.periods {
+        period.trading.sell_fraction = [0.0, 0.0];
+        let year = period.scenario.year;
+        for sector in period.sectors.iter_mut().filter(|_| !binding) {
+            let text = std::fs::read_to_string(&sector.rulebook).expect("rulebook");
+            let moved = text.replace(&format!("last_vintage = {year}"), "last_vintage = 2040");
+            assert_ne!(text, moved, "{}: the cap binds at its close", sector.scheme);
+            let path = dir.join(format!("{}.toml", sector.scheme));
+            std::fs::write(&path, moved).expect("write");
+            sector.rulebook = path;
+        }
+    }
+    chain
+}
+
+#[test]
+fn the_carry_over_cap_makes_sector_firms_sell_before_the_close() {
+    // Goal: the 2024 carry-over rule (10,000 t + 1.5 x net sales, binding at each close
+    // by assumption) applies to the sector firms too: under the 2025 intensity allocation
+    // the long ones, though they would bank everything, sell their excess in the window
+    // before the 2025 close, and after it the engine leaves none of them holding more
+    // than its cap; with the cap moved past the run they sell nothing then.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start_2026 = ets_sim::year::date_ms(2025, 12, 31, 16);
+    let sold = |outcome: &ets_sim::year::ChainOutcome| -> u64 {
+        outcome
+            .trades
+            .iter()
+            .filter(|t| t.time_ms >= start_2026 && SECTOR_LINES.contains(&t.seller))
+            .map(|t| t.quantity)
+            .sum()
+    };
+    let (unbound, _) = run_in_memory(&banking_to_2025(false, dir.path())).expect("runs");
+    assert_eq!(sold(&unbound), 0, "nobody sells of their own accord");
+    let (bound, engine) = run_in_memory(&banking_to_2025(true, dir.path())).expect("runs");
+    assert!(sold(&bound) > 0, "sold ahead of the cap");
+    for line in SECTOR_LINES {
+        let net: i64 = bound
+            .trades
+            .iter()
+            .map(|t| match (t.seller == line, t.buyer == line) {
+                (true, false) => t.quantity as i64,
+                (false, true) => -(t.quantity as i64),
+                _ => 0,
+            })
+            .sum();
+        let cap = 10_000 + net.max(0) as u64 * 3 / 2;
+        let held: u64 = (2019u16..=2025)
+            .map(|vintage| {
+                let class = ets_model::UnitClass::Allowance {
+                    scheme: ets_model::Code::try_new("CEA").expect("code"),
+                    vintage: ets_model::Vintage(vintage),
+                };
+                ets_sim::year::held(&engine, entity_account(line), &class)
+            })
+            .sum();
+        assert!(
+            held <= cap + 1,
+            "firm {line}: holds {held} t above its cap {cap}"
         );
     }
 }

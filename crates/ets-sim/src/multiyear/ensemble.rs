@@ -2,8 +2,10 @@
 //! seed (the seeds as the one-year ensemble derives them, `crate::ensemble::seeds`), in
 //! parallel, each member in its own store under `OUT/seed-<seed>` (or in memory), and
 //! `OUT/report.md` with the median and the 5-95% band of each calendar year's volume
-//! and average price beside the published figures.
+//! and average price beside the published figures, drawn in `OUT/volume_band.svg` and
+//! `OUT/price_band.svg`.
 
+use super::charts::{Figure, ensemble_chart};
 use super::report::{calendar_years, difference, use_of};
 use super::{Chain, ChainRun, MarketYear, market_years, run_into};
 use crate::batch::few_seeds_warning;
@@ -26,7 +28,8 @@ pub struct ChainMember {
 
 /// Runs `chain` with `count` seeds (the chain's seed, then the next ones) on `threads`
 /// worker threads, each member into `out_dir/seed-<seed>` (journaled, or in memory
-/// when `in_memory`), and writes the ensemble's `report.md` into `out_dir`.
+/// when `in_memory`), and writes the ensemble's `report.md` and its two band charts
+/// into `out_dir`.
 ///
 /// # Errors
 /// `count` of 0 or above the one-year ensemble's limit (before anything is written),
@@ -54,6 +57,10 @@ pub fn run_ensemble(
         out_dir.join("report.md"),
         write_ensemble_report(chain, &members),
     )?;
+    for figure in Figure::ALL {
+        let chart = ensemble_chart(chain, &members, figure);
+        std::fs::write(out_dir.join(chart_file(figure)), chart.svg())?;
+    }
     Ok(members)
 }
 
@@ -97,8 +104,18 @@ pub fn write_ensemble_report(chain: &Chain, members: &[ChainMember]) -> String {
         let _ = writeln!(out, "**Warning:** {warning}\n");
     }
     band_table(&mut out, chain, members);
+    for figure in Figure::ALL {
+        let chart = ensemble_chart(chain, members, figure);
+        let _ = writeln!(out, "![{}]({})\n", chart.title, chart_file(figure));
+    }
     member_table(&mut out, members);
     out
+}
+
+/// The file of the ensemble's chart of `figure` (`volume_band.svg`, `price_band.svg`).
+#[must_use]
+pub fn chart_file(figure: Figure) -> String {
+    format!("{}_band.svg", figure.stem())
 }
 
 fn band_table(out: &mut String, chain: &Chain, members: &[ChainMember]) {

@@ -5,10 +5,12 @@
 //! sets the simulated market of each calendar year beside the published one, marked
 //! calibration, validation or projection. docs/simulation.md, "Multi-year runs".
 
+pub mod charts;
 mod ensemble;
 mod report;
+pub mod sweep;
 
-pub use ensemble::{ChainMember, run_ensemble, write_ensemble_report, year_bands};
+pub use ensemble::{ChainMember, chart_file, run_ensemble, write_ensemble_report, year_bands};
 pub use report::{MarketYear, market_years, write_report};
 
 use crate::compare::merge;
@@ -102,6 +104,21 @@ impl Chain {
     /// An unreadable or malformed file, an unknown key (named with its file), an empty
     /// chain, or a period scenario that does not load.
     pub fn load(path: &Path) -> Result<Chain> {
+        Chain::load_with(path, None)
+    }
+
+    /// Reads a chain file as [`Chain::load`] does, with the sweep's setting `axis.key`
+    /// at `value` in every period (over the period's own `set`), each period checked as
+    /// the one-year sweep checks a value.
+    ///
+    /// # Errors
+    /// As [`Chain::load`]; and naming the chain file, the period, the key and the value
+    /// when a period has no such numeric setting or refuses the value.
+    pub fn load_swept(path: &Path, axis: &crate::batch::Axis, value: f64) -> Result<Chain> {
+        Chain::load_with(path, Some((axis, value)))
+    }
+
+    fn load_with(path: &Path, swept: Option<(&crate::batch::Axis, f64)>) -> Result<Chain> {
         let value = read_toml(path)?;
         let file: ChainFile = serde_path_to_error::deserialize(value).map_err(|error| {
             let key = error.path().to_string();
@@ -121,7 +138,7 @@ impl Chain {
             .period
             .iter()
             .enumerate()
-            .map(|(i, spec)| period_scenario(path, base, &file.chain, spec, i))
+            .map(|(i, spec)| period_scenario(path, base, &file.chain, spec, (i, swept)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Chain {
             path: path.to_path_buf(),
@@ -156,7 +173,9 @@ impl Chain {
                 let mut scenario = s.with_entities(entities);
                 for sector in &mut scenario.sectors {
                     let firms = ((f64::from(sector.firms) * scale).round() as u32).max(1);
-                    sector.output_mt *= f64::from(firms) / f64::from(sector.firms);
+                    let share = f64::from(firms) / f64::from(sector.firms);
+                    sector.output_mt *= share;
+                    sector.market_share *= share;
                     sector.firms = firms;
                 }
                 scenario
@@ -166,30 +185,34 @@ impl Chain {
     }
 }
 
-/// The scenario of period `index`: its file with `set` merged over it, seed and size
-/// from the chain.
+/// The scenario of period `index`: its file with `set` merged over it (and the swept
+/// setting at its value, if any), seed and size from the chain.
 fn period_scenario(
     chain_path: &Path,
     base: &Path,
     header: &Header,
     spec: &PeriodSpec,
-    index: usize,
+    (index, swept): (usize, Option<(&crate::batch::Axis, f64)>),
 ) -> Result<Scenario> {
     let file = base.join(&spec.scenario);
     let mut document = read_toml(&file)?;
     if let Some(set) = &spec.set {
         merge(&mut document, set);
     }
-    let scenario =
-        Scenario::from_value(document, &file, spec.set.as_ref().map(|s| (chain_path, s)))
-            .with_context(|| {
-                format!(
-                    "{}: period {} ({})",
-                    chain_path.display(),
-                    index + 1,
-                    file.display()
-                )
-            })?;
+    let period = format!(
+        "{}: period {} ({})",
+        chain_path.display(),
+        index + 1,
+        file.display()
+    );
+    let scenario = match swept {
+        Some((axis, value)) => {
+            let set = format!("{period}: --set {}={}..{}", axis.key, axis.from, axis.to);
+            crate::sweep::swept(&document, &file, axis, value, &set)?
+        }
+        None => Scenario::from_value(document, &file, spec.set.as_ref().map(|s| (chain_path, s)))
+            .with_context(|| period.clone())?,
+    };
     let mut scenario = scenario
         .with_seed(header.seed)
         .with_entities(header.entities);

@@ -96,7 +96,47 @@ pub fn write_report(chain: &Chain, run: &ChainRun) -> String {
     period_table(&mut out, run);
     inputs_and_outputs(&mut out);
     fitted(&mut out, chain);
+    chain_assumptions(&mut out, chain);
     out
+}
+
+/// The assumptions the chain itself adds to its periods' (each period's own are in its
+/// scenario and rulebook files): how roadmap years carry the reserve and cap the
+/// sectors, and the carry-over cap on the sector firms.
+fn chain_assumptions(out: &mut String, chain: &Chain) {
+    let roadmap = chain.periods.iter().any(|p| p.roadmap.is_some());
+    let sectors = chain.periods.iter().any(|p| !p.sectors.is_empty());
+    if !roadmap && !sectors {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Assumptions of the chain
+"
+    );
+    let _ = writeln!(out, "| what | assumed | why |");
+    let _ = writeln!(out, "|---|---|---|");
+    if sectors {
+        let _ = writeln!(
+            out,
+            "| carry-over cap of the sector firms | power's 2024 rule (10,000 t + 1.5 x net sales) at each close | published for power only; one CEA market (the sector rulebooks' `[carry_over]`) |"
+        );
+    }
+    if roadmap {
+        let _ = writeln!(
+            out,
+            "| roadmap rulebooks 2027-2030 | each 2026 rulebook one year on | no rulebook for 2027 or later is published |"
+        );
+        let _ = writeln!(
+            out,
+            "| sector caps of the roadmap | each sector's cap times the share of it the run's firms stand for, less the auctioned share, allocated by its intensity rule with the benchmark fixed to reach it | the Opinions name absolute caps, not how they are divided |"
+        );
+        let _ = writeln!(
+            out,
+            "| reserve re-vintaging | at the start of each roadmap year after the first, the reserve's units of earlier vintages are cancelled and issued again as the year's vintage (journaled), with no new stock | lets the year's auctions release them; no rule for a reserve's vintages is published |"
+        );
+    }
+    let _ = writeln!(out);
 }
 
 /// The fitted behavioural parameters each period ran with.

@@ -54,6 +54,44 @@ pub struct SectorSpec {
     /// Log-normal dispersion of a firm's cost multiplier of `mac` (assumption).
     #[serde(default)]
     pub cost_dispersion: f64,
+    /// The share of the whole sector these firms stand for: 1 as written, less in a
+    /// smaller run of the same shape (`Chain::with_entities`). A roadmap cap, which is
+    /// the whole sector's, is scaled by it. Not a key of the file.
+    #[serde(skip, default = "whole_sector")]
+    pub market_share: f64,
+    /// A roadmap year's absolute cap on these firms (set by `Roadmap::year_scenario`;
+    /// `None`: the rulebook's allocation as written). Not a key of the file.
+    #[serde(skip)]
+    pub cap: Option<SectorCapDesign>,
+}
+
+/// A roadmap year's cap on a sector's firms in a run: the free allocation is the cap
+/// less the auctioned share, distributed by the rulebook's intensity formula; the
+/// auctioned share is sold at the exchange's auctions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SectorCapDesign {
+    /// The cap on the run's firms, tonnes (the sector's cap times its market share).
+    pub cap_tonnes: f64,
+    /// The share of the cap auctioned.
+    pub auction_share: f64,
+}
+
+impl SectorCapDesign {
+    /// Tonnes auctioned (whole thousands, as the power sector's auction volume).
+    #[must_use]
+    pub fn auctioned_tonnes(&self) -> u64 {
+        ((self.cap_tonnes * self.auction_share).max(0.0) as u64 / 1_000) * 1_000
+    }
+
+    /// Tonnes allocated free: the cap less what is auctioned.
+    #[must_use]
+    pub fn free_tonnes(&self) -> u64 {
+        (self.cap_tonnes.max(0.0) as u64).saturating_sub(self.auctioned_tonnes())
+    }
+}
+
+fn whole_sector() -> f64 {
+    1.0
 }
 
 /// A generated firm of a sector.

@@ -10,6 +10,7 @@
 //! docs/simulation.md, "Multi-year runs".
 
 use super::driver::{Driver, Sink};
+use super::foresight::CarryOver;
 use super::obligations::{Borrowing, Positions};
 use super::{
     OFFSET_ACCOUNT, RunOptions, Trade, YearFacts, abate, allowance, close, date_ms,
@@ -184,11 +185,14 @@ fn expecting(scenario: &Scenario, last_close: Option<f64>, growth: f64) -> Scena
 impl<'s> Period<'s> {
     fn new(scenario: &'s Scenario, options: RunOptions) -> Result<Period<'s>> {
         let abatement = abate(scenario, options)?;
+        let sectors = crate::sector::sector_years(scenario, scenario.scenario.entities)?;
+        let mut design = setup::DesignAllocation::of(&scenario.design, abatement.intensity_tonnes);
+        design.auction_volume += crate::sector::auction_tonnes(&sectors);
         Ok(Period {
             facts: YearFacts::new(scenario)?,
-            design: setup::DesignAllocation::of(&scenario.design, abatement.intensity_tonnes),
+            design,
             abatement,
-            sectors: crate::sector::sector_years(scenario, scenario.scenario.entities)?,
+            sectors,
             positions: None,
             borrowing: Borrowing::default(),
             offsets: Vec::new(),
@@ -312,13 +316,7 @@ fn trade_step<S: Sink>(
         })
         .collect::<Result<Vec<_>>>()?;
     let timeline = &last.facts.timeline;
-    let must_sell = super::foresight::forced_sales(
-        driver.sink.engine(),
-        group
-            .iter()
-            .map(|p| (&p.facts, &p.abatement.population.entities[..])),
-        &combined.surplus,
-    );
+    let must_sell = forced_sales(driver.sink.engine(), group, &combined.surplus);
     let mut firms = last.abatement.firms.clone();
     firms.extend(crate::sector::market_firms(&last.sectors));
     let input = trading::MarketInput {
@@ -352,6 +350,51 @@ fn trade_step<S: Sink>(
         surrender.by_deadline(driver, last_deadline)?;
     }
     Ok(market)
+}
+
+/// Per line, what the carry-over cap forces each firm to sell in the step's window so
+/// that nothing of its surplus is cancelled at the close: power's entities by their
+/// rulebook's cap (`foresight::forced_sales`), each sector's firms by their sector
+/// rulebook's (the 2024 rule applies to every covered firm holding a surplus: one CEA
+/// market). Empty when no cap binds at the step's closes.
+fn forced_sales(engine: &Engine, group: &[Period<'_>], surplus: &[u64]) -> Vec<u64> {
+    let mut must_sell = super::foresight::forced_sales(
+        engine,
+        group
+            .iter()
+            .map(|p| (&p.facts, &p.abatement.population.entities[..])),
+        surplus,
+    );
+    let binding: Vec<(CarryOver, &crate::sector::SectorYear)> = group
+        .iter()
+        .flat_map(|period| {
+            let year = period.facts.year;
+            period.sectors.iter().filter_map(move |sector| {
+                CarryOver::of(sector.rulebook_text())
+                    .filter(|cap| cap.last_vintage == year)
+                    .map(|cap| (cap, sector))
+            })
+        })
+        .collect();
+    if binding.is_empty() {
+        return must_sell;
+    }
+    let net = super::foresight::net_sales(engine);
+    for (cap, sector) in binding {
+        for firm in &sector.firms {
+            let line = firm.index as usize;
+            if must_sell.len() <= line {
+                must_sell.resize(line + 1, 0);
+            }
+            let left = surplus.get(line).copied().unwrap_or(0);
+            let sold = net
+                .get(&super::entity_account(firm.index))
+                .copied()
+                .unwrap_or(0);
+            must_sell[line] = cap.forced_sale(left, sold);
+        }
+    }
+    must_sell
 }
 
 /// Each firm's position over a step's periods: everything it holds that the step's

@@ -87,6 +87,7 @@ pub(super) fn summarise(
     summary.reserve_stock_mt = mt(tallies.reserve_stock);
     summary.reserve_end_mt = mt(held(engine, RESERVE_ACCOUNT, &facts.cea));
     add_costs(&mut summary, abatement, &market);
+    summary.lost_output_yuan = lost_output_value(abatement, agents::OutputResponse::of(scenario));
     add_market(&mut summary, engine, market);
     summary
 }
@@ -118,6 +119,38 @@ fn add_costs(summary: &mut YearSummary, abatement: &Abatement, market: &MarketOu
     } else {
         0.0
     };
+}
+
+/// The value of the output the firms gave up (or the cost of the output they added)
+/// in response to the carbon cost per MWh, yuan: per entity, half the MWh it changed
+/// times the net carbon cost per MWh that moved it (the triangle under a linear supply
+/// curve between the two outputs; an assumption, the response itself being
+/// constant-elastic). The cost per MWh is read back from the response,
+/// `c = power price x (m^(-1/elasticity) - 1)` for the output multiplier `m`: positive
+/// when the firm generates less, negative when an allocation above its emissions makes
+/// it run more, so both count as a loss. 0 without an output response.
+#[must_use]
+pub(crate) fn lost_output_value(abatement: &Abatement, response: agents::OutputResponse) -> f64 {
+    if response.elasticity <= 0.0 || response.power_price <= 0.0 {
+        return 0.0;
+    }
+    let generation = |entity: &crate::scenario::SimEntity| -> f64 {
+        entity.units.iter().map(|unit| unit.generation_mwh).sum()
+    };
+    abatement
+        .bau
+        .entities
+        .iter()
+        .zip(&abatement.population.entities)
+        .map(|(before, after)| {
+            let (g0, g1) = (generation(before), generation(after));
+            if g0 <= 0.0 || g1 <= 0.0 {
+                return 0.0;
+            }
+            let cost = response.power_price * ((g1 / g0).powf(-1.0 / response.elasticity) - 1.0);
+            0.5 * (g0 - g1) * cost
+        })
+        .sum()
 }
 
 /// The market's daily series, turnover, volatility and participants.
