@@ -568,6 +568,15 @@ fn bad_batches_are_refused_naming_what_is_wrong_and_write_nothing() {
         .map(|s| (*s).to_owned())
         .collect()
     };
+    let chain_file = scenario("cn-power-2019-2025.toml");
+    // The multi-year chain swept: checked in every period before anything is written.
+    let multi = |set: &str, steps: &str| -> Vec<String> {
+        ["simulate", "multi", &chain_file, "--entities", "20"]
+            .iter()
+            .chain(&["--set", set, "--steps", steps])
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
     let run = |args: &[&str]| -> Vec<String> {
         ["simulate", "--scenario", &scenario_file, "--entities", "20"]
             .iter()
@@ -615,6 +624,19 @@ fn bad_batches_are_refused_naming_what_is_wrong_and_write_nothing() {
             vec!["the range is empty"],
         ),
         (sweep("design.auction_share=0..0.3", "1"), vec!["--steps 1"]),
+        (
+            multi("design.auction_sharee=0..0.3", "2"),
+            vec![
+                "cn-power-2019-2025.toml: period 1",
+                "design.auction_sharee",
+                "not a setting",
+            ],
+        ),
+        (
+            multi("design.auction_share=0..1.5", "4"),
+            vec!["period 1", "design.auction_share = 1.5", "between 0 and 1"],
+        ),
+        (multi("design.auction_share=0..0.3", "1"), vec!["--steps 1"]),
     ];
     for (mut args, says) in cases {
         args.extend(["--out".to_owned(), path_text(&out).to_owned()]);

@@ -168,7 +168,11 @@ fn point(
             with(integer()?)
                 .map_err(|error| anyhow::anyhow!("{set}: at {key} = {value}: {}", why(&error)))
         }
-        Err(error) if existing.is_none() && error.key() == key => {
+        // A key the file leaves out that the scenario does not know (an unknown field); a
+        // known one left to its default and refused by its range falls to the next arm.
+        Err(error @ ScenarioError::Malformed { .. })
+            if existing.is_none() && error.key() == key =>
+        {
             bail!(
                 "{set}: {key} is not a setting of the scenario: {}",
                 why(&error)

@@ -430,3 +430,22 @@ fn a_scarce_cap_raises_the_expected_price_abatement_and_the_price() {
     let by_entity = scarce.compliant as f64 / scarce.entities as f64;
     assert!(by_entity >= 0.9, "compliance by entity {by_entity}");
 }
+
+#[test]
+fn the_output_given_up_is_valued_and_nothing_without_an_output_response() {
+    // Goal: with the scenario's output response some firms change their output, and the
+    // summary values it (half the MWh changed times the carbon cost per MWh that moved
+    // it: positive); with the response off no output changes and the value is 0. It is
+    // reported apart from the compliance cost, which does not change by it.
+    let responding = small(9);
+    let (with, _) = run(&responding);
+    assert!(with.lost_output_yuan > 0.0, "{}", with.lost_output_yuan);
+    let mut fixed = small(9);
+    fixed.abatement.output_elasticity = 0.0;
+    let (without, _) = run(&fixed);
+    assert_eq!(without.lost_output_yuan, 0.0);
+    assert_eq!(
+        with.compliance_cost_yuan,
+        with.abatement_cost_yuan + with.net_purchases_yuan + with.penalties_yuan
+    );
+}
