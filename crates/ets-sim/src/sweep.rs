@@ -102,9 +102,11 @@ pub fn points(
 }
 
 /// The scenario `document` (read from `scenario_path`) with the swept setting at
-/// `value`, checked like a scenario; errors start with `set` (the file and the
-/// `--set` as given). The one home of a sweep's checks, for a scenario and for each
-/// period of a chain.
+/// `value`: a float, or an integer where the setting holds whole numbers (as written in
+/// the file, or as the scenario's type asks when the file leaves it to its default),
+/// checked like a scenario; errors start with `set` (the file and the `--set` as
+/// given). The one home of a sweep's checks, for a scenario and for each period of a
+/// chain.
 ///
 /// # Errors
 /// The setting is not a number, is unknown, would take a fraction where it holds
@@ -116,29 +118,11 @@ pub(crate) fn swept(
     value: f64,
     set: &str,
 ) -> Result<Scenario> {
-    if let Some(existing) =
-        value_at(document, &axis.key).filter(|v| !v.is_integer() && !v.is_float())
-    {
-        bail!(
-            "{set}: {} = {existing} is not a number: only numeric settings are swept",
-            axis.key
-        );
-    }
-    point(document, scenario_path, axis, value, set)
-}
-
-/// The scenario `document` with the setting at `value`: a float, or an integer where
-/// the setting holds whole numbers (as written in the file, or as the scenario's type
-/// asks when the file leaves it to its default).
-fn point(
-    document: &toml::Value,
-    scenario_path: &Path,
-    axis: &Axis,
-    value: f64,
-    set: &str,
-) -> Result<Scenario> {
     let key = axis.key.as_str();
     let existing = value_at(document, key);
+    if let Some(text) = existing.filter(|v| !v.is_integer() && !v.is_float()) {
+        bail!("{set}: {key} = {text} is not a number: only numeric settings are swept");
+    }
     let fraction = || -> anyhow::Error {
         anyhow::anyhow!(
             "{set}: {key} holds whole numbers and a step falls on {value}: choose a range and --steps that give whole numbers"
