@@ -13,7 +13,9 @@ use crate::format::{
 };
 use crate::read_ahead::ReadAhead;
 use crate::reader::Committed;
-use crate::scan::{ChainEnd, ScanMode, ScanOutcome, SegmentState, apply_repairs, scan_store};
+use crate::scan::{
+    ChainEnd, OnRecord, ScanMode, ScanOutcome, SegmentState, apply_repairs, scan_store,
+};
 use crate::snapshot::{SnapshotCheck, check_snapshot, write_snapshot_file};
 use crate::superblock::{self, Superblock, SuperblockFile};
 use crate::{
@@ -140,7 +142,7 @@ impl Journal {
         let lock = store::lock(dir)?;
         let listing = store::list(dir)?;
         store::remove_temporaries(dir, &listing.temporaries)?;
-        let outcome = scan_store(dir)?;
+        let outcome = scan_store(dir, &mut |_| {})?;
         // The loss check runs on the intact records before anything is
         // repaired, so a refusal leaves the files as they were.
         superblock::check_nothing_lost(dir, &committed_of(&outcome))?;
@@ -194,7 +196,39 @@ impl Journal {
     /// As for [`Journal::open`], except that it is never [`JournalError::Locked`].
     pub fn open_read_only(dir: &Path, config: JournalConfig) -> Result<Journal, JournalError> {
         ensure_is_store(dir)?;
-        let outcome = scan_store(dir)?;
+        Journal::open_read_only_visiting(dir, config, &mut |_| {})
+    }
+
+    /// [`Journal::open_read_only`] and [`Journal::read_ahead_from`]`(1)` from one scan of the
+    /// records instead of two: a thread of its own scans and checks every record as `open_read_only`
+    /// does and hands each intact one over as soon as it is checked, so the caller replays while
+    /// the scan goes on. The checks that need the whole journal come at the end of the stream: a
+    /// journal that ends before a record the superblock or a snapshot proves durable yields
+    /// [`JournalError::RecordsLost`] after the records it has, so a caller must drain the stream
+    /// to its end (or to its error) before trusting what it built. A torn tail ends the records
+    /// where `open_read_only` would, and is reported in the opened journal's
+    /// [`Journal::recovery_warnings`] ([`ReadAhead::into_journal`]).
+    ///
+    /// # Errors
+    ///
+    /// [`JournalError::NotAStore`] at once; [`JournalError::Io`] if the thread cannot be started.
+    /// Everything `open_read_only` refuses comes out of the stream, after the records before it.
+    pub fn open_read_only_ahead(
+        dir: &Path,
+        config: JournalConfig,
+    ) -> Result<ReadAhead, JournalError> {
+        ensure_is_store(dir)?;
+        ReadAhead::scan(dir, config)
+    }
+
+    /// [`Journal::open_read_only`] of a store known to exist, showing every intact record to
+    /// `on_record` as the scan checks it.
+    pub(crate) fn open_read_only_visiting(
+        dir: &Path,
+        config: JournalConfig,
+        on_record: OnRecord<'_>,
+    ) -> Result<Journal, JournalError> {
+        let outcome = scan_store(dir, on_record)?;
         superblock::check_nothing_lost(dir, &committed_of(&outcome))?;
         let warnings = apply_repairs(dir, &outcome.repairs, ScanMode::ReadOnly)?;
         let Some(last) = outcome.segments.last() else {

@@ -7,11 +7,18 @@
 //! The records and the error come out exactly as the reader gives them, in
 //! order; the thread never runs more than a few batches ahead, so memory
 //! stays bounded whatever the journal's length.
+//!
+//! The same stream can come straight from the open's scan
+//! ([`crate::Journal::open_read_only_ahead`]): the thread opens the journal
+//! read-only and hands over each record as the scan checks it, so a replay
+//! reads and checks the journal once, not twice.
 
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use crate::{JournalError, Record, RecordReader};
+use crate::format::RecordView;
+use crate::{Journal, JournalConfig, JournalError, Record, RecordReader};
 
 /// Records sent to the caller at once: large enough that the hand-over costs
 /// little per record, small enough that the caller starts early.
@@ -26,6 +33,9 @@ enum Message {
     Records(Vec<Record>),
     /// The reader failed after the records already sent; it sends nothing more.
     Failed(JournalError),
+    /// The scan sent every record and the journal passed the checks that
+    /// need all of it: here it is, open read-only. Nothing follows.
+    Opened(Box<Journal>),
 }
 
 /// Streams committed records in sequence order, read and checked on a thread
@@ -37,6 +47,8 @@ pub struct ReadAhead {
     receiver: Option<Receiver<Message>>,
     current: std::vec::IntoIter<Record>,
     worker: Option<JoinHandle<()>>,
+    /// What the scan opened, once the stream ended without an error.
+    opened: Option<Box<Journal>>,
 }
 
 impl ReadAhead {
@@ -44,14 +56,30 @@ impl ReadAhead {
     ///
     /// # Errors
     /// [`JournalError::Io`] naming `dir` when the thread cannot be started.
-    pub(crate) fn start(
-        mut reader: RecordReader,
-        dir: &std::path::Path,
+    pub(crate) fn start(mut reader: RecordReader, dir: &Path) -> Result<ReadAhead, JournalError> {
+        ReadAhead::spawn(dir, move |sender| read_batches(&mut reader, &sender))
+    }
+
+    /// Starts opening the store in `dir` read-only on a thread of its own,
+    /// streaming the records its scan checks (see
+    /// [`crate::Journal::open_read_only_ahead`]).
+    ///
+    /// # Errors
+    /// [`JournalError::Io`] naming `dir` when the thread cannot be started.
+    pub(crate) fn scan(dir: &Path, config: JournalConfig) -> Result<ReadAhead, JournalError> {
+        let owned: PathBuf = dir.to_path_buf();
+        ReadAhead::spawn(dir, move |sender| scan_batches(&owned, config, &sender))
+    }
+
+    /// Runs `work` on the reading thread with the sending end of the stream.
+    fn spawn(
+        dir: &Path,
+        work: impl FnOnce(SyncSender<Message>) + Send + 'static,
     ) -> Result<ReadAhead, JournalError> {
         let (sender, receiver) = sync_channel(BATCHES_AHEAD);
         let worker = std::thread::Builder::new()
             .name("journal-read-ahead".to_owned())
-            .spawn(move || read_batches(&mut reader, &sender))
+            .spawn(move || work(sender))
             .map_err(|source| JournalError::Io {
                 path: dir.to_path_buf(),
                 source,
@@ -60,7 +88,16 @@ impl ReadAhead {
             receiver: Some(receiver),
             current: Vec::new().into_iter(),
             worker: Some(worker),
+            opened: None,
         })
+    }
+
+    /// The journal a stream of [`crate::Journal::open_read_only_ahead`] opened,
+    /// once every record came out and the stream ended without an error;
+    /// `None` before that, after an error, and for [`crate::Journal::read_ahead_from`].
+    #[must_use]
+    pub fn into_journal(mut self) -> Option<Journal> {
+        self.opened.take().map(|journal| *journal)
     }
 
     /// The reading thread ended without a word: waits for it, and carries
@@ -108,6 +145,39 @@ fn read_batches(reader: &mut RecordReader, sender: &SyncSender<Message>) {
     }
 }
 
+/// The scanning thread: opens the journal read-only, sending each record in
+/// batches as the scan checks it, then the opened journal or the error. A
+/// caller that stopped listening is sent nothing more (the scan runs on to
+/// its end, unread).
+fn scan_batches(dir: &Path, config: JournalConfig, sender: &SyncSender<Message>) {
+    let mut batch = Vec::with_capacity(BATCH_RECORDS);
+    let mut listening = true;
+    let opened = Journal::open_read_only_visiting(dir, config, &mut |view: &RecordView<'_>| {
+        if !listening {
+            return;
+        }
+        batch.push(Record {
+            sequence: view.sequence,
+            timestamp_ms: view.timestamp_ms,
+            previous_hash: view.previous_hash,
+            payload: view.payload.to_vec(),
+            hash: view.hash,
+        });
+        if batch.len() == BATCH_RECORDS {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_RECORDS));
+            listening = sender.send(Message::Records(full)).is_ok();
+        }
+    });
+    if !listening || (!batch.is_empty() && sender.send(Message::Records(batch)).is_err()) {
+        return;
+    }
+    // The caller may have stopped listening; nothing else to do then.
+    let _ = sender.send(match opened {
+        Ok(journal) => Message::Opened(Box::new(journal)),
+        Err(error) => Message::Failed(error),
+    });
+}
+
 impl Iterator for ReadAhead {
     type Item = Result<Record, JournalError>;
 
@@ -119,6 +189,7 @@ impl Iterator for ReadAhead {
             let message = self.receiver.as_ref()?.recv();
             match message {
                 Ok(Message::Records(batch)) => self.current = batch.into_iter(),
+                Ok(Message::Opened(journal)) => self.opened = Some(journal),
                 Ok(Message::Failed(error)) => {
                     self.finish();
                     return Some(Err(error));

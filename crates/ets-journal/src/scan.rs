@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{corrupt, io_error};
 use crate::format::{
-    MAX_BODY_BYTES, MIN_BODY_BYTES, RECORD_PREFIX_BYTES, SEGMENT_HEADER_BYTES, SegmentHeader,
-    crc_mismatch, parse_body, partial_body_is_torn, read_u32,
+    MAX_BODY_BYTES, MIN_BODY_BYTES, RECORD_PREFIX_BYTES, RecordView, SEGMENT_HEADER_BYTES,
+    SegmentHeader, crc_mismatch, parse_body, partial_body_is_torn, read_u32,
 };
 use crate::{GENESIS_HASH, Hash, JournalError, store};
 
@@ -119,13 +119,19 @@ pub(crate) enum Repair {
     TornCreation { path: PathBuf, reason: String },
 }
 
-/// Scans every segment in the store, changing nothing.
+/// What the scan does with each intact record it checked, in sequence order
+/// (a single-pass replay hands it on; an open ignores it).
+pub(crate) type OnRecord<'a> = &'a mut dyn FnMut(&RecordView<'_>);
+
+/// Scans every segment in the store, changing nothing; `on_record` sees
+/// every intact record as it is checked, before the torn-tail rule and the
+/// loss check have looked at what follows it.
 ///
 /// # Errors
 ///
 /// [`JournalError::NotAStore`] without segments; [`JournalError::Corrupt`] or
 /// [`JournalError::UnsupportedVersion`] for damage that is not a torn tail; [`JournalError::Io`].
-pub(crate) fn scan_store(dir: &Path) -> Result<ScanOutcome, JournalError> {
+pub(crate) fn scan_store(dir: &Path, on_record: OnRecord<'_>) -> Result<ScanOutcome, JournalError> {
     let listing = store::list(dir)?;
     let mut outcome = ScanOutcome {
         segments: Vec::with_capacity(listing.segments.len()),
@@ -140,7 +146,7 @@ pub(crate) fn scan_store(dir: &Path) -> Result<ScanOutcome, JournalError> {
             is_last: position + 1 == count,
             expected: outcome.end,
         };
-        match scan_segment(&input)? {
+        match scan_segment(&input, on_record)? {
             SegmentScan::TornCreation { reason } => {
                 outcome.repairs.push(Repair::TornCreation {
                     path: path.clone(),
@@ -215,7 +221,10 @@ enum SegmentScan {
 }
 
 /// Scans one segment file: its header, then every record.
-fn scan_segment(input: &SegmentInput<'_>) -> Result<SegmentScan, JournalError> {
+fn scan_segment(
+    input: &SegmentInput<'_>,
+    on_record: OnRecord<'_>,
+) -> Result<SegmentScan, JournalError> {
     let path = input.path;
     let file = File::open(path).map_err(io_error(path))?;
     let file_len_bytes = file.metadata().map_err(io_error(path))?.len();
@@ -256,7 +265,7 @@ fn scan_segment(input: &SegmentInput<'_>) -> Result<SegmentScan, JournalError> {
         body: Vec::new(),
     };
     let mut end = input.expected;
-    let torn = records.scan_all(&mut state, &mut end)?;
+    let torn = records.scan_all(&mut state, &mut end, on_record)?;
     if let Some(torn) = &torn
         && !input.is_last
     {
@@ -415,11 +424,13 @@ struct RecordScan<'a> {
 }
 
 impl RecordScan<'_> {
-    /// Checks every record, extending `state` and `end`; returns the torn tail if there is one.
+    /// Checks every record, extending `state` and `end` and showing it to
+    /// `on_record`; returns the torn tail if there is one.
     fn scan_all(
         &mut self,
         state: &mut SegmentState,
         end: &mut ChainEnd,
+        on_record: OnRecord<'_>,
     ) -> Result<Option<TornTail>, JournalError> {
         loop {
             let record_offset = self.offset_bytes;
@@ -441,6 +452,7 @@ impl RecordScan<'_> {
                 return Err(corrupt(self.path, record_offset, reason));
             }
             state.note_record(view.sequence, record_offset, view.previous_hash);
+            on_record(&view);
             *end = ChainEnd {
                 last_sequence: view.sequence,
                 last_hash: view.hash,

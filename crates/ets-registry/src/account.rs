@@ -4,6 +4,17 @@
 use crate::holding::Holding;
 use ets_model::{AccountId, ParticipantId, Quantity, Timestamp};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+/// An account's representatives; the usual one or two inside the account, so
+/// checking who may move units reads no memory of its own (a cache miss per
+/// transfer, docs/benchmarks.md). Encoded as a `Vec` is.
+pub type Representatives = SmallVec<[ParticipantId; 2]>;
+
+/// An account's holdings per unit class; the usual one inside the account,
+/// so a transfer reaches the holding without another cache miss. Encoded as
+/// a `Vec` is.
+pub(crate) type Holdings = SmallVec<[(u32, Holding); 1]>;
 
 /// The most representatives one account may have.
 pub const REPRESENTATIVES_MAX: usize = 16;
@@ -120,7 +131,7 @@ impl AccountStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRule {
     /// The representatives, sorted, no duplicates, at least one.
-    pub representatives: Vec<ParticipantId>,
+    pub representatives: Representatives,
     /// How many distinct representatives must sign, the proposer included:
     /// 1 = no approval step, 2 = four eyes.
     pub approvals_required: u8,
@@ -150,7 +161,7 @@ pub struct Account {
     /// When it was opened.
     pub opened_at: Timestamp,
     /// Holdings per interned unit class index, sorted by class index.
-    pub(crate) holdings: Vec<(u32, Holding)>,
+    pub(crate) holdings: Holdings,
 }
 
 impl Account {

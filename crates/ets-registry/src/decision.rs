@@ -119,7 +119,7 @@ impl Registry {
         };
         let mut candidates: Vec<ParticipantId> = self
             .approval_account(&transaction.kind, transaction.from)
-            .map(|account| account.rule.representatives.clone())
+            .map(|account| account.rule.representatives.to_vec())
             .unwrap_or_default();
         if !transaction.kind.is_administrative() {
             candidates

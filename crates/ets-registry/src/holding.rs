@@ -6,8 +6,9 @@
 //! exchange's holds); neither needs the other to be subtracted first.
 
 use ets_model::{Quantity, SerialBlock};
+use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 
 /// Which serials of one unit class a transfer takes. A policy of this
 /// registry, not a rule of any scheme: vintage order matters and is the unit
@@ -32,24 +33,29 @@ pub enum SerialPolicy {
 
 /// The serial blocks of one unit class held by one account.
 ///
-/// Blocks are kept sorted by first serial in a ring buffer: taking the oldest
-/// is `pop_front`, and an arriving block is placed by binary search, shifting
-/// whichever side is shorter (arrivals usually carry old, low serials, so they
-/// land near the front). `total` is the sum of their quantities;
+/// Blocks are kept in a B-tree keyed by their *last* serial (the value is
+/// the first), so iteration is in serial order and an arriving block is
+/// placed by a search of the tree without shifting the blocks after it: a
+/// ring buffer's shift grew with the blocks held, which grow with every
+/// received transfer (docs/benchmarks.md). Keyed by the last serial, the
+/// two frequent cuts, the head of the largest block and of the oldest, change
+/// a value in place, never a key. `total` is the sum of their quantities;
 /// `pending` (promised to pending transactions) plus `exchange_held` (held
 /// by the exchange) never exceeds it.
 ///
-/// Encoded as `(blocks, total, reserved)` with `reserved = pending +
-/// exchange_held`, the encoding from before the two counters were apart, so
-/// the state hash of every journal written before stays the same. Decoding
-/// puts all of `reserved` in `pending`; the engine then moves the exchange's
-/// share back with [`Holding::restore_exchange_held`] from the exchange's
-/// holds, which it encodes too.
+/// Encoded as `(blocks, total, reserved)` with `blocks` the sequence of
+/// `(first serial, last serial)` in serial order and `reserved = pending +
+/// exchange_held`, the encoding from before the two counters were apart (and
+/// before the tree: the bytes are those of the ring buffer), so the state
+/// hash of every journal written before stays the same. Decoding puts all of
+/// `reserved` in `pending`; the engine then moves the exchange's share back
+/// with [`Holding::restore_exchange_held`] from the exchange's holds, which
+/// it encodes too.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(from = "HoldingEncoding")]
+#[serde(try_from = "HoldingEncoding")]
 pub struct Holding {
-    /// `(first serial, last serial)` of each block, ascending, disjoint, never adjacent.
-    blocks: VecDeque<(u64, u64)>,
+    /// `last serial -> first serial` of each block: disjoint, never adjacent.
+    blocks: BTreeMap<u64, u64>,
     total: Quantity,
     pending: Quantity,
     exchange_held: Quantity,
@@ -64,15 +70,19 @@ pub struct Holding {
 /// is strictly larger than every other block's, which `others_at_most`
 /// bounds from above: growing or adding a block updates it, shrinking or
 /// removing another block keeps it an upper bound, and anything it cannot
-/// follow forgets it, so the next take scans once. Its `position` among the
-/// blocks is followed too (a block inserted or removed before it shifts it
-/// by one), so a take finds it without a search.
+/// follow forgets it, so the next take scans once. Its last serial is its
+/// key in the tree, which a cut of its head does not change.
 #[derive(Debug, Clone, Copy)]
 struct Largest {
     start: u64,
-    span: u64,
+    end: u64,
     others_at_most: u64,
-    position: usize,
+}
+
+impl Largest {
+    fn span(&self) -> u64 {
+        self.end - self.start
+    }
 }
 
 /// A [`Largest`] or nothing; equal to every other cache, since it is not state.
@@ -92,23 +102,9 @@ impl LargestCache {
         self.0 = None;
     }
 
-    /// A block was inserted at `position` (`inserted`) or removed from it:
-    /// the blocks after it moved by one.
-    fn shifted(&mut self, position: usize, inserted: bool) {
-        let Some(largest) = &mut self.0 else {
-            return;
-        };
-        if inserted && largest.position >= position {
-            largest.position += 1;
-        } else if !inserted && largest.position > position {
-            largest.position -= 1;
-        }
-    }
-
-    /// Block `(start, end)` now exists at `position` (positions already
-    /// shifted): new, or grown by a merge (which may have absorbed other
-    /// blocks, the largest among them).
-    fn note(&mut self, start: u64, end: u64, position: usize) {
+    /// Block `(start, end)` now exists: new, or grown by a merge (which may
+    /// have absorbed other blocks, the largest among them).
+    fn note(&mut self, start: u64, end: u64) {
         let Some(largest) = &mut self.0 else {
             return;
         };
@@ -116,16 +112,14 @@ impl LargestCache {
         if (start..=end).contains(&largest.start) {
             // The largest itself grew; the others only lost blocks.
             largest.start = start;
-            largest.span = span;
-            largest.position = position;
-        } else if span > largest.span {
+            largest.end = end;
+        } else if span > largest.span() {
             *largest = Largest {
                 start,
-                span,
-                others_at_most: largest.others_at_most.max(largest.span),
-                position,
+                end,
+                others_at_most: largest.others_at_most.max(largest.span()),
             };
-        } else if span == largest.span {
+        } else if span == largest.span() {
             // A tie: which one wins depends on serial order; scan next time.
             self.forget();
         } else {
@@ -133,24 +127,20 @@ impl LargestCache {
         }
     }
 
-    /// The block starting at `start`, at `position`, lost its first `count`
-    /// serials (all of them when `removed`).
-    fn cut(&mut self, start: u64, position: usize, count: u64, removed: bool) {
+    /// The block starting at `start` lost its first `count` serials (all of
+    /// them when `removed`).
+    fn cut(&mut self, start: u64, count: u64, removed: bool) {
         let Some(largest) = &mut self.0 else {
             return;
         };
         if largest.start != start {
-            // Another block shrank: the bound still holds.
-            if removed {
-                self.shifted(position, false);
-            }
+            // Another block shrank or left: the bound still holds.
             return;
         }
-        if removed || largest.span - count <= largest.others_at_most {
+        if removed || largest.span() - count <= largest.others_at_most {
             self.forget();
         } else {
             largest.start += count;
-            largest.span -= count;
         }
     }
 }
@@ -158,7 +148,7 @@ impl LargestCache {
 /// The encoded form of a [`Holding`] (see there).
 #[derive(Deserialize)]
 struct HoldingEncoding {
-    blocks: VecDeque<(u64, u64)>,
+    blocks: Vec<(u64, u64)>,
     total: Quantity,
     reserved: Quantity,
 }
@@ -166,27 +156,56 @@ struct HoldingEncoding {
 /// The encoded form of a [`Holding`], borrowed for writing.
 #[derive(Serialize)]
 struct HoldingEncodingRef<'a> {
-    blocks: &'a VecDeque<(u64, u64)>,
+    blocks: InSerialOrder<'a>,
     total: Quantity,
     reserved: Quantity,
 }
 
-impl From<HoldingEncoding> for Holding {
-    fn from(encoded: HoldingEncoding) -> Holding {
-        Holding {
-            blocks: encoded.blocks,
+/// The blocks as the sequence of `(first serial, last serial)` the ring
+/// buffer encoded: a length, then each pair.
+struct InSerialOrder<'a>(&'a BTreeMap<u64, u64>);
+
+impl Serialize for InSerialOrder<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut sequence = serializer.serialize_seq(Some(self.0.len()))?;
+        for (&end, &start) in self.0 {
+            sequence.serialize_element(&(start, end))?;
+        }
+        sequence.end()
+    }
+}
+
+impl TryFrom<HoldingEncoding> for Holding {
+    type Error = String;
+
+    /// Refuses blocks out of serial order or overlapping: the tree could
+    /// not hold them as they were encoded.
+    fn try_from(encoded: HoldingEncoding) -> Result<Holding, String> {
+        let mut blocks = BTreeMap::new();
+        let mut previous_end: Option<u64> = None;
+        for (start, end) in encoded.blocks {
+            if end < start || previous_end.is_some_and(|previous| previous >= start) {
+                return Err(format!(
+                    "holding block {start}-{end} is reversed or not after the previous block"
+                ));
+            }
+            blocks.insert(end, start);
+            previous_end = Some(end);
+        }
+        Ok(Holding {
+            blocks,
             total: encoded.total,
             pending: encoded.reserved,
             exchange_held: Quantity::ZERO,
             largest: LargestCache::default(),
-        }
+        })
     }
 }
 
 impl Serialize for Holding {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         HoldingEncodingRef {
-            blocks: &self.blocks,
+            blocks: InSerialOrder(&self.blocks),
             total: self.total,
             reserved: self.reserved(),
         }
@@ -260,7 +279,7 @@ impl Holding {
     pub fn blocks(&self) -> impl Iterator<Item = SerialBlock> + '_ {
         self.blocks
             .iter()
-            .filter_map(|&(start, end)| SerialBlock::try_new(start, end).ok())
+            .filter_map(|(&end, &start)| SerialBlock::try_new(start, end).ok())
     }
 
     /// How many separate blocks make up the holding.
@@ -269,19 +288,20 @@ impl Holding {
         self.blocks.len()
     }
 
-    /// The position of the block containing `serial`, if any is held.
-    fn position_of(&self, serial: u64) -> Option<usize> {
-        // Blocks starting at or before `serial`; the last of them may contain it.
-        let after = self.blocks.partition_point(|&(start, _)| start <= serial);
-        let candidate = after.checked_sub(1)?;
-        (self.blocks[candidate].1 >= serial).then_some(candidate)
+    /// The `(first, last)` serial of the first block ending at or after
+    /// `serial`: the block containing `serial` when one does.
+    fn first_ending_at_or_after(&self, serial: u64) -> Option<(u64, u64)> {
+        self.blocks
+            .range(serial..)
+            .next()
+            .map(|(&end, &start)| (start, end))
     }
 
     /// Whether every serial of `block` is held here.
     #[must_use]
     pub fn holds(&self, block: SerialBlock) -> bool {
-        self.position_of(block.start())
-            .is_some_and(|position| self.blocks[position].1 >= block.end())
+        self.first_ending_at_or_after(block.start())
+            .is_some_and(|(start, end)| start <= block.start() && end >= block.end())
     }
 
     /// Promises `quantity` of the available units to a pending transaction.
@@ -323,118 +343,48 @@ impl Holding {
     }
 
     /// Adds a block that is not already held, merging it with its neighbours.
+    ///
+    /// # Panics
+    /// When any serial of `block` is already held: a serial held twice would
+    /// create units, a broken invariant.
     pub fn insert(&mut self, block: SerialBlock) {
         let (start, end) = (block.start(), block.end());
-        let position = self
+        // The first block ending at or after `start` must begin after `end`;
+        // every block before it ends before `start`.
+        let next = self.first_ending_at_or_after(start);
+        assert!(
+            next.is_none_or(|(next_start, _)| next_start > end),
+            "holding invariant broken: inserted block {block} overlaps a held one"
+        );
+        let previous = self
             .blocks
-            .partition_point(|&(other_start, _)| other_start < start);
-        // A serial held twice would create units: stop rather than record it.
-        assert!(
-            position == 0 || self.blocks[position - 1].1 < start,
-            "holding invariant broken: inserted block {block} overlaps the previous one"
-        );
-        assert!(
-            position == self.blocks.len() || self.blocks[position].0 > end,
-            "holding invariant broken: inserted block {block} overlaps the next one"
-        );
-        let joins_previous =
-            position > 0 && self.blocks[position - 1].1.checked_add(1) == Some(start);
-        let joins_next =
-            position < self.blocks.len() && end.checked_add(1) == Some(self.blocks[position].0);
-        let (now, at) = match (joins_previous, joins_next) {
-            (true, true) => {
-                let next_end = self.blocks[position].1;
-                self.blocks[position - 1].1 = next_end;
-                self.blocks.remove(position);
-                self.largest.shifted(position, false);
-                (self.blocks[position - 1], position - 1)
+            .range(..start)
+            .next_back()
+            .map(|(&previous_end, &previous_start)| (previous_start, previous_end));
+        let joins_previous = previous.filter(|&(_, previous_end)| previous_end + 1 == start);
+        let joins_next = next.filter(|&(next_start, _)| end.checked_add(1) == Some(next_start));
+        let first = match joins_previous {
+            Some((previous_start, previous_end)) => {
+                self.blocks.remove(&previous_end);
+                previous_start
             }
-            (true, false) => {
-                self.blocks[position - 1].1 = end;
-                (self.blocks[position - 1], position - 1)
-            }
-            (false, true) => {
-                self.blocks[position].0 = start;
-                (self.blocks[position], position)
-            }
-            (false, false) => {
-                self.blocks.insert(position, (start, end));
-                self.largest.shifted(position, true);
-                ((start, end), position)
-            }
+            None => start,
         };
-        self.largest.note(now.0, now.1, at);
+        let last = match joins_next {
+            // The next block keeps its key (its last serial) and starts earlier.
+            Some((_, next_end)) => next_end,
+            None => end,
+        };
+        self.blocks.insert(last, first);
+        self.largest.note(first, last);
         self.total = Quantity::new(self.total.tonnes() + block.quantity().tonnes());
     }
 
-    /// Adds blocks sorted by serial, none already held. A few are inserted one
-    /// by one; many are merged with the held blocks in one sequential pass,
-    /// which is cheaper than a search and a shift per block.
+    /// Adds blocks, none already held, each merged with its neighbours. In
+    /// the tree each is placed by a search, with no shift of the others, so
+    /// a one-pass merge saves nothing.
     pub fn insert_sorted(&mut self, incoming: &[SerialBlock]) {
-        const MERGE_FROM_BLOCKS: usize = 4;
-        debug_assert!(
-            incoming
-                .windows(2)
-                .all(|pair| pair[0].end() < pair[1].start())
-        );
-        let Some(first) = incoming.first() else {
-            return;
-        };
-        // The usual case in a market with one issuance: everything arriving
-        // sorts after everything held, so it is appended (the first block
-        // joining the last held one when adjacent) without a search or a shift.
-        if self
-            .blocks
-            .back()
-            .is_none_or(|&(_, end)| end < first.start())
-        {
-            let mut added = 0;
-            for block in incoming {
-                let (start, end) = (block.start(), block.end());
-                let now = match self.blocks.back_mut() {
-                    Some(last) if last.1.checked_add(1) == Some(start) => {
-                        last.1 = end;
-                        *last
-                    }
-                    _ => {
-                        self.blocks.push_back((start, end));
-                        (start, end)
-                    }
-                };
-                self.largest.note(now.0, now.1, self.blocks.len() - 1);
-                added += block.quantity().tonnes();
-            }
-            self.total = Quantity::new(self.total.tonnes() + added);
-            return;
-        }
-        if incoming.len() < MERGE_FROM_BLOCKS {
-            incoming.iter().for_each(|&block| self.insert(block));
-            return;
-        }
-        self.largest.forget();
-        let held = std::mem::take(&mut self.blocks);
-        let mut merged: VecDeque<(u64, u64)> = VecDeque::with_capacity(held.len() + incoming.len());
-        let mut arriving = incoming
-            .iter()
-            .map(|block| (block.start(), block.end()))
-            .peekable();
-        let mut staying = held.into_iter().peekable();
-        loop {
-            let next = match (staying.peek(), arriving.peek()) {
-                (Some(a), Some(b)) if a.0 < b.0 => staying.next(),
-                (Some(_), Some(_)) | (None, Some(_)) => arriving.next(),
-                (Some(_), None) => staying.next(),
-                (None, None) => break,
-            };
-            let Some((start, end)) = next else { break };
-            match merged.back_mut() {
-                Some(last) if last.1.checked_add(1) == Some(start) => last.1 = end,
-                _ => merged.push_back((start, end)),
-            }
-        }
-        self.blocks = merged;
-        let added: u64 = incoming.iter().map(|block| block.quantity().tonnes()).sum();
-        self.total = Quantity::new(self.total.tonnes() + added);
+        incoming.iter().for_each(|&block| self.insert(block));
     }
 
     /// Takes `quantity` units as `policy` chooses; the moved blocks are added
@@ -467,11 +417,10 @@ impl Holding {
         if quantity.is_zero() {
             return true;
         }
-        let largest = self.largest_block();
-        let (start, end) = self.blocks[largest];
+        let (start, end) = self.largest_block();
         if end - start + 1 >= quantity.tonnes() {
             // The usual case: one block covers the transfer.
-            taken.extend(self.cut_head(largest, quantity.tonnes()));
+            taken.extend(self.cut_head(start, end, quantity.tonnes()));
         } else {
             self.take_largest_blocks(quantity.tonnes(), taken);
         }
@@ -479,60 +428,58 @@ impl Holding {
         true
     }
 
-    /// The position of the largest block (the lowest-serial one among equals).
-    /// The holding must not be empty. Known at once when the largest is
-    /// remembered, else one scan, which remembers it when it is unique.
-    fn largest_block(&mut self) -> usize {
+    /// The `(first, last)` serial of the largest block (the lowest-serial
+    /// one among equals). The holding must not be empty. Known at once when
+    /// the largest is remembered, else one scan, which remembers it when it
+    /// is unique.
+    fn largest_block(&mut self) -> (u64, u64) {
         if let Some(largest) = self.largest.0 {
-            let position = largest.position;
-            let found = self.blocks.get(position).copied();
             assert!(
-                found.is_some_and(
-                    |(start, end)| start == largest.start && end - start == largest.span
-                ),
+                self.blocks.get(&largest.end) == Some(&largest.start),
                 "holding invariant broken: the remembered largest block is not held"
             );
-            return position;
+            return (largest.start, largest.end);
         }
-        let mut best = 0;
-        let mut best_span: Option<u64> = None;
+        let mut best: Option<(u64, u64)> = None;
         let mut second: Option<u64> = None;
-        for (position, &(start, end)) in self.blocks.iter().enumerate() {
+        for (&end, &start) in &self.blocks {
             let span = end - start;
-            match best_span {
-                Some(top) if span <= top => second = second.max(Some(span)),
+            match best {
+                Some((top_start, top_end)) if span <= top_end - top_start => {
+                    second = second.max(Some(span));
+                }
                 _ => {
-                    second = second.max(best_span);
-                    best = position;
-                    best_span = Some(span);
+                    second = second.max(best.map(|(top_start, top_end)| top_end - top_start));
+                    best = Some((start, end));
                 }
             }
         }
-        if let Some(span) = best_span
-            && second.is_none_or(|second| span > second)
-        {
+        assert!(
+            best.is_some(),
+            "holding invariant broken: units counted but no block held"
+        );
+        let (start, end) = best.unwrap_or_default();
+        if second.is_none_or(|second| end - start > second) {
             self.largest.0 = Some(Largest {
-                start: self.blocks[best].0,
-                span,
+                start,
+                end,
                 others_at_most: second.unwrap_or(0),
-                position: best,
             });
         }
-        best
+        (start, end)
     }
 
-    /// Removes the first `count` serials of the block at `position` (the
-    /// whole block when it has exactly `count`) and returns them. Does not
-    /// change `total`.
-    fn cut_head(&mut self, position: usize, count: u64) -> Option<SerialBlock> {
-        let (start, end) = self.blocks[position];
+    /// Removes the first `count` serials of the held block `(start, end)`
+    /// (the whole block when it has exactly `count`) and returns them. Does
+    /// not change `total`.
+    fn cut_head(&mut self, start: u64, end: u64, count: u64) -> Option<SerialBlock> {
         let last = start + count - 1;
         if last == end {
-            self.blocks.remove(position);
+            self.blocks.remove(&end);
         } else {
-            self.blocks[position].0 = last + 1;
+            self.blocks.insert(end, last + 1);
         }
-        self.largest.cut(start, position, count, last == end);
+        self.largest.cut(start, count, last == end);
         SerialBlock::try_new(start, last).ok()
     }
 
@@ -540,24 +487,24 @@ impl Holding {
     /// first, splitting the first block larger than what is still owed.
     /// Does not change `total`; the caller checked the holding covers it.
     fn take_largest_blocks(&mut self, mut remaining: u64, taken: &mut impl Extend<SerialBlock>) {
-        // The largest goes whole: remembered positions no longer hold.
+        // The largest goes whole: what the cache knew no longer holds.
         self.largest.forget();
-        let mut order: Vec<usize> = (0..self.blocks.len()).collect();
+        let mut order: Vec<(u64, u64)> = self
+            .blocks
+            .iter()
+            .map(|(&end, &start)| (start, end))
+            .collect();
         // Largest first; equal sizes lowest serial first (the sort is stable).
-        order.sort_by_key(|&position| {
-            let (start, end) = self.blocks[position];
-            std::cmp::Reverse(end - start)
-        });
-        let mut whole = Vec::new();
-        let mut split = None;
-        for position in order {
-            let (start, end) = self.blocks[position];
+        order.sort_by_key(|&(start, end)| std::cmp::Reverse(end - start));
+        let mut moved: Vec<SerialBlock> = Vec::new();
+        for (start, end) in order {
             let size = end - start + 1;
             if size <= remaining {
-                whole.push(position);
+                self.blocks.remove(&end);
+                moved.extend(SerialBlock::try_new(start, end).ok());
                 remaining -= size;
             } else if remaining > 0 {
-                split = Some((position, remaining));
+                moved.extend(self.cut_head(start, end, remaining));
                 remaining = 0;
             }
             if remaining == 0 {
@@ -568,25 +515,6 @@ impl Holding {
             remaining, 0,
             "holding invariant broken: the total counted units the blocks do not hold"
         );
-        let mut moved: Vec<SerialBlock> = whole
-            .iter()
-            .filter_map(|&position| {
-                let (start, end) = self.blocks[position];
-                SerialBlock::try_new(start, end).ok()
-            })
-            .collect();
-        // Cut the split block first: removing whole blocks shifts positions.
-        if let Some((position, count)) = split {
-            moved.extend(self.cut_head(position, count));
-        }
-        let mut removing = whole;
-        removing.sort_unstable();
-        let mut position = 0;
-        self.blocks.retain(|_| {
-            let keep = removing.binary_search(&position).is_err();
-            position += 1;
-            keep
-        });
         moved.sort_unstable_by_key(|block| block.start());
         taken.extend(moved);
     }
@@ -606,18 +534,18 @@ impl Holding {
         self.largest.forget();
         let mut remaining = quantity.tonnes();
         while remaining > 0 {
-            let Some(front) = self.blocks.front_mut() else {
+            let Some(mut front) = self.blocks.first_entry() else {
                 break;
             };
-            let (start, end) = *front;
+            let (start, end) = (*front.get(), *front.key());
             let size = end - start + 1;
             if size > remaining {
                 // Split: the head leaves, the rest stays at the front.
-                front.0 = start + remaining;
+                *front.get_mut() = start + remaining;
                 taken.extend(SerialBlock::try_new(start, start + remaining - 1).ok());
                 remaining = 0;
             } else {
-                self.blocks.pop_front();
+                front.remove();
                 taken.extend(SerialBlock::try_new(start, end).ok());
                 remaining -= size;
             }
@@ -634,24 +562,22 @@ impl Holding {
     /// Returns false (and changes nothing) when it is not.
     #[must_use]
     pub fn remove_exact(&mut self, block: SerialBlock) -> bool {
-        if !self.holds(block) {
-            return false;
-        }
-        let Some(position) = self.position_of(block.start()) else {
+        let Some((start, end)) = self
+            .first_ending_at_or_after(block.start())
+            .filter(|&(start, end)| start <= block.start() && end >= block.end())
+        else {
             return false;
         };
         self.largest.forget();
-        let (start, end) = self.blocks[position];
-        match (start < block.start(), block.end() < end) {
-            (true, true) => {
-                self.blocks[position].1 = block.start() - 1;
-                self.blocks.insert(position + 1, (block.end() + 1, end));
-            }
-            (true, false) => self.blocks[position].1 = block.start() - 1,
-            (false, true) => self.blocks[position].0 = block.end() + 1,
-            (false, false) => {
-                self.blocks.remove(position);
-            }
+        // What stays after the hole keeps the key `end`; what stays before
+        // it is a block of its own.
+        if block.end() < end {
+            self.blocks.insert(end, block.end() + 1);
+        } else {
+            self.blocks.remove(&end);
+        }
+        if start < block.start() {
+            self.blocks.insert(block.start() - 1, start);
         }
         self.total = Quantity::new(self.total.tonnes() - block.quantity().tonnes());
         true
@@ -665,7 +591,7 @@ impl Holding {
     pub fn check(&self) -> Result<(), String> {
         let mut sum: u128 = 0;
         let mut previous_end: Option<u64> = None;
-        for &(start, end) in &self.blocks {
+        for (&end, &start) in &self.blocks {
             if end < start {
                 return Err(format!("block {start}-{end} is reversed"));
             }
@@ -1042,6 +968,139 @@ mod tests {
             for &arriving_block in &incoming { one_by_one.insert(arriving_block); }
             at_once.check().map_err(TestCaseError::fail)?;
             prop_assert_eq!(at_once, one_by_one);
+        }
+    }
+
+    /// The blocks of a set of serials: maximal runs of consecutive serials.
+    fn runs(serials: &std::collections::BTreeSet<u64>) -> Vec<(u64, u64)> {
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &serial in serials {
+            match runs.last_mut() {
+                Some(last) if last.1 + 1 == serial => last.1 = serial,
+                _ => runs.push((serial, serial)),
+            }
+        }
+        runs
+    }
+
+    /// What largest first takes from the serials in `held`, as the policy
+    /// says (docs/serials.md): whole blocks in descending size, equal sizes
+    /// lowest serial first, until the rest fits in the next, whose head is
+    /// cut; the result in serial order.
+    fn largest_first_model(
+        held: &std::collections::BTreeSet<u64>,
+        mut remaining: u64,
+    ) -> Vec<SerialBlock> {
+        let mut order = runs(held);
+        order.sort_by_key(|&(start, end)| (std::cmp::Reverse(end - start), start));
+        let mut moved = Vec::new();
+        for (start, end) in order {
+            if remaining == 0 {
+                break;
+            }
+            let size = end - start + 1;
+            let count = size.min(remaining);
+            moved.push(block(start, start + count - 1));
+            remaining -= count;
+        }
+        moved.sort_by_key(|moved_block| moved_block.start());
+        moved
+    }
+
+    #[test]
+    fn encoding_is_the_ring_buffers() {
+        // Goal: the tree encodes exactly as the ring buffer of blocks did
+        // (length, then (first, last) pairs in serial order), so state
+        // hashes of journals written before stay the same, and it decodes
+        // back to the same holding.
+        #[derive(Serialize)]
+        struct RingEncoding {
+            blocks: std::collections::VecDeque<(u64, u64)>,
+            total: Quantity,
+            reserved: Quantity,
+        }
+        let mut holding = Holding::default();
+        holding.insert(block(300, 399));
+        holding.insert(block(1, 5));
+        holding.insert(block(1_000_000, 1_000_000));
+        assert!(holding.reserve(Quantity::new(7)));
+        let ring = RingEncoding {
+            blocks: [(1, 5), (300, 399), (1_000_000, 1_000_000)].into(),
+            total: Quantity::new(106),
+            reserved: Quantity::new(7),
+        };
+        let encoded = postcard::to_stdvec(&holding).unwrap();
+        assert_eq!(encoded, postcard::to_stdvec(&ring).unwrap());
+        let decoded: Holding = postcard::from_bytes(&encoded).unwrap();
+        assert_eq!(decoded, holding);
+        decoded.check().unwrap();
+    }
+
+    #[test]
+    fn decoding_refuses_blocks_out_of_order_or_overlapping() {
+        for blocks in [
+            vec![(10, 20), (1, 5)],
+            vec![(1, 10), (10, 20)],
+            vec![(5, 1)],
+        ] {
+            let encoded =
+                postcard::to_stdvec(&(blocks.clone(), Quantity::new(1), Quantity::ZERO)).unwrap();
+            assert!(
+                postcard::from_bytes::<Holding>(&encoded).is_err(),
+                "{blocks:?} decoded"
+            );
+        }
+    }
+
+    proptest! {
+        // Goal: under any mix of arrivals (merging with neighbours or not),
+        // largest-first and oldest-first takes and exact removals, the
+        // holding holds exactly the serials a plain set holds, and every
+        // largest-first take moves exactly the blocks the policy names
+        // (a model that sorts the set's runs), the remembered largest block
+        // included.
+        #[test]
+        fn holding_takes_what_the_policy_names(
+            operations in proptest::collection::vec((0u8..4, 0u64..400, 1u64..30), 1..150),
+        ) {
+            let mut holding = Holding::default();
+            let mut model = std::collections::BTreeSet::new();
+            holding.insert(block(100, 299));
+            model.extend(100..=299);
+            for (operation, at, length) in operations {
+                let end = at + length - 1;
+                match operation {
+                    0 if (at..=end).all(|serial| !model.contains(&serial)) => {
+                        holding.insert(block(at, end));
+                        model.extend(at..=end);
+                    }
+                    1 => {
+                        let quantity = length * (1 + at % 5);
+                        let mut taken = Vec::new();
+                        let took = holding.take_largest(Quantity::new(quantity), &mut taken);
+                        prop_assert_eq!(took, model.len() as u64 >= quantity);
+                        if took {
+                            prop_assert_eq!(&taken, &largest_first_model(&model, quantity));
+                            for moved in &taken { for serial in moved.start()..=moved.end() { model.remove(&serial); } }
+                        }
+                    }
+                    2 => {
+                        let mut taken = Vec::new();
+                        if holding.take_oldest(Quantity::new(length), &mut taken) {
+                            for moved in &taken { for serial in moved.start()..=moved.end() { model.remove(&serial); } }
+                        }
+                    }
+                    _ => {
+                        let held = (at..=end).all(|serial| model.contains(&serial));
+                        prop_assert_eq!(holding.remove_exact(block(at, end)), held);
+                        if held { for serial in at..=end { model.remove(&serial); } }
+                    }
+                }
+                holding.check().map_err(TestCaseError::fail)?;
+                let blocks: Vec<(u64, u64)> = holding.blocks().map(|b| (b.start(), b.end())).collect();
+                prop_assert_eq!(blocks, runs(&model));
+                prop_assert_eq!(holding.block_count(), runs(&model).len());
+            }
         }
     }
 }

@@ -21,7 +21,9 @@ mod participant;
 mod registry;
 mod transaction;
 
-pub use account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
+pub use account::{
+    Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX, Representatives,
+};
 pub use book::{BookRetention, SurrenderChange};
 pub use command::{Effect, RegistryCommand};
 pub use controls::{

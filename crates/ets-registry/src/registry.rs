@@ -2,7 +2,10 @@
 //! validated completely before anything is touched, so a refused command
 //! changes nothing.
 
-use crate::account::{Account, AccountKind, AccountStatus, ApprovalRule, REPRESENTATIVES_MAX};
+use crate::account::{
+    Account, AccountKind, AccountStatus, ApprovalRule, Holdings, REPRESENTATIVES_MAX,
+    Representatives,
+};
 use crate::book::{BookRetention, SurrenderChange, TransactionBook};
 use crate::command::{Effect, RegistryCommand};
 use crate::controls::Controls;
@@ -374,7 +377,7 @@ impl Registry {
             status: AccountStatus::Open,
             rule,
             opened_at: context.at,
-            holdings: Vec::new(),
+            holdings: Holdings::new(),
         }));
         Ok(Effect::AccountOpened(id))
     }
@@ -427,7 +430,7 @@ impl Registry {
         for &representative in representatives {
             self.participant(representative)?;
         }
-        let mut sorted = representatives.to_vec();
+        let mut sorted = Representatives::from_slice(representatives);
         sorted.sort_unstable();
         sorted.dedup();
         if sorted.len() != representatives.len() {
@@ -725,8 +728,12 @@ impl Registry {
 
     fn settle_issue(&mut self, transaction: &mut Transaction) {
         // issue() checked that the range fits below u64::MAX.
-        let Ok(block) = SerialBlock::starting_at(self.next_serial, transaction.quantity) else {
-            debug_assert!(false, "serial range was checked at proposal");
+        let block = SerialBlock::starting_at(self.next_serial, transaction.quantity);
+        assert!(
+            block.is_ok(),
+            "registry invariant broken: the serial range was checked at proposal"
+        );
+        let Ok(block) = block else {
             return;
         };
         self.next_serial = block.end() + 1;
@@ -742,13 +749,14 @@ impl Registry {
     fn settle_move(&mut self, transaction: &mut Transaction) {
         let mut taken = Blocks::new();
         let policy = self.serial_policy;
-        if let Some(holding) = self
+        let took = self
             .account_mut(transaction.from)
             .and_then(|account| account.holding_mut(transaction.class_index))
-        {
-            let took = holding.take(policy, transaction.quantity, &mut taken);
-            debug_assert!(took, "availability was checked before settling");
-        }
+            .is_some_and(|holding| holding.take(policy, transaction.quantity, &mut taken));
+        assert!(
+            took,
+            "registry invariant broken: availability was checked before settling"
+        );
         if let Some(account) = self.account_mut(transaction.to) {
             account
                 .holding_entry(transaction.class_index)

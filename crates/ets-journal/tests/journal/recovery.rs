@@ -73,6 +73,7 @@ fn damage_to_a_record_the_superblock_proves_durable_is_a_loss_not_a_torn_tail() 
             Journal::open(&copy, JournalConfig::default()).map(drop),
             Journal::open_read_only(&copy, JournalConfig::default()).map(drop),
             Journal::verify(&copy).map(drop),
+            drain_ahead(&copy),
         ] {
             match opened {
                 Err(JournalError::RecordsLost {
@@ -85,6 +86,13 @@ fn damage_to_a_record_the_superblock_proves_durable_is_a_loss_not_a_torn_tail() 
         }
     }
     assert!(segment.exists());
+}
+
+/// Opens `dir` read-only with the scan streaming its records, and reads them
+/// all: the error the stream ends with, if any.
+fn drain_ahead(dir: &Path) -> Result<(), JournalError> {
+    Journal::open_read_only_ahead(dir, JournalConfig::default())?
+        .try_for_each(|record| record.map(drop))
 }
 
 /// Rewrites the record at `offset` with `edit` applied to its body (the bytes after the CRC field),
