@@ -18,7 +18,9 @@
 //! size) for `K` seeds (default 4: the chain's seed and the next ones), in parallel. Its
 //! loss is the sum over the calibration years (`role = "calibration"`) with simulated
 //! trading of the squared log errors of the members' MEDIAN volume (scaled by the chain's
-//! entity count over `N`), median average price and median close. Every point is printed
+//! entity count over `N`), median average price and median close; a point whose median
+//! member leaves more than [`MAX_SHORT`] of the entities short is inadmissible (infinite
+//! loss). Every point is printed
 //! with its medians and how many of the goal's figures (each calibration year's volume and
 //! average price) lie within 25% of published; the best is printed last. `--check` runs
 //! one point (the chain's values, with `NAME=VALUE` overrides) on the WHOLE chain and
