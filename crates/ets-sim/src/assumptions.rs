@@ -169,6 +169,12 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
             FITTED,
         ),
         (
+            "trading.precaution_premium",
+            t.precaution_premium.to_string(),
+            "rise a long firm asks more for a tonne when the next rulebook has no borrowing (multi-year runs)",
+            FITTED,
+        ),
+        (
             "abatement.output_elasticity",
             a.output_elasticity.to_string(),
             "output response to the net carbon cost per MWh",

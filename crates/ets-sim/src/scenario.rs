@@ -286,6 +286,11 @@ pub struct Trading {
     /// when the price it expects later beats today's by more than its cost of carry
     /// (0 with no expected rise: nobody banks for it).
     pub carry_cost: f64,
+    /// Precaution (multi-year runs): when the next rulebook lets nobody borrow against a
+    /// later allocation, a tonne held is also insurance against a bad next year, so each
+    /// long firm banks as if it expected the price to rise by this share more (0 = none,
+    /// the default).
+    pub precaution_premium: f64,
 }
 
 impl Default for Trading {
@@ -305,6 +310,7 @@ impl Default for Trading {
             window: None,
             tightening_premium: 0.0,
             carry_cost: 0.0,
+            precaution_premium: 0.0,
         }
     }
 }

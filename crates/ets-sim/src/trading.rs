@@ -83,6 +83,10 @@ pub(crate) struct MarketInput<'a> {
     /// The rise of the price the firms expect by the next window, a share (0 = none):
     /// long firms whose cost of carry is below it bank (`[trading] carry_cost`).
     pub expected_growth: f64,
+    /// The precaution premium, a share of the price (0 = none): when the next rulebook
+    /// lets nobody borrow, a tonne held is also insurance against a bad next year, so long
+    /// firms bank as for a rise this much larger (`year::foresight::precaution`).
+    pub precaution: f64,
     /// Per entity: tonnes it must sell in this window because the carry-over cap binds
     /// at the close of a period settled in it (empty = none).
     pub must_sell: &'a [u64],

@@ -271,6 +271,7 @@ pub fn run_year_with<S: Sink>(
         class: facts.cea,
         auction_volume,
         expected_growth: 0.0,
+        precaution: 0.0,
         must_sell: &[],
     };
     let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);

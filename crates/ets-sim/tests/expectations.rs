@@ -23,6 +23,10 @@ fn first_window(premium: f64) -> (u64, f64) {
         period.trading.tightening_premium = premium;
         period.trading.carry_cost = 0.05;
         period.trading.hold_share = 0.2;
+        // The scenarios' hedgers (the chain's fit has none): their buffers are the demand
+        // that a banker's higher ask turns away.
+        period.trading.early_buyer_share = 0.15;
+        period.trading.precaution_premium = 0.0;
     }
     let (outcome, _) = run_in_memory(&chain).expect("runs");
     let year = market_years(&outcome.trades)
@@ -82,4 +86,42 @@ fn a_binding_carry_over_cap_makes_firms_sell_before_the_close() {
     let unbound = sold_before_the_2024_close(false);
     assert_eq!(unbound, 0, "nobody sells of their own accord");
     assert!(bound > 100_000, "{bound} t sold ahead of the cap");
+}
+
+/// The market of calendar 2021 and 2023 (volume t, average price) of the chain up to the
+/// 2023 period with `premium` as every period's precaution premium.
+fn with_precaution(premium: f64) -> [(u64, f64); 2] {
+    let mut chain = chain(60, 7);
+    chain.periods.truncate(4);
+    for period in &mut chain.periods {
+        period.trading.precaution_premium = premium;
+    }
+    let (outcome, _) = run_in_memory(&chain).expect("runs");
+    let years = market_years(&outcome.trades);
+    [2021, 2023].map(|year| {
+        let m = years
+            .iter()
+            .find(|m| m.year == year)
+            .expect("trading that year");
+        (m.tonnes, m.average)
+    })
+}
+
+#[test]
+fn a_next_rulebook_without_borrowing_makes_long_firms_ask_more() {
+    // Goal: the window of 2023 (settling 2021-22) is followed by the 2023 rulebook, which
+    // abolished borrowing: with a precaution premium long firms bank and ask more for
+    // their surplus, so 2023 trades at a higher average price (the volume is what the
+    // short firms need, so it barely moves). The window of 2021 is
+    // followed by the 2021 rulebook, which allows borrowing: nothing changes there.
+    let [plain_2021, plain_2023] = with_precaution(0.0);
+    let [kept_2021, kept_2023] = with_precaution(0.3);
+    assert_eq!(
+        kept_2021, plain_2021,
+        "2021's next rulebook allows borrowing"
+    );
+    assert!(
+        kept_2023.1 > plain_2023.1,
+        "{kept_2023:?} vs {plain_2023:?}"
+    );
 }

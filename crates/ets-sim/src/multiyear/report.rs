@@ -143,15 +143,21 @@ fn chain_assumptions(out: &mut String, chain: &Chain) {
 fn fitted(out: &mut String, chain: &Chain) {
     let _ = writeln!(
         out,
-        "Fitted behaviour per period (`[trading]` tightening_premium / carry_cost / hold_share): {}.\n",
+        "Fitted behaviour per period (`[trading]` tightening_premium / carry_cost / hold_share / \
+         precaution_premium / early_buyer_share): {}.\n",
         chain
             .periods
             .iter()
             .map(|p| {
                 let t = &p.trading;
                 format!(
-                    "{} {} / {} / {}",
-                    p.scenario.year, t.tightening_premium, t.carry_cost, t.hold_share
+                    "{} {} / {} / {} / {} / {}",
+                    p.scenario.year,
+                    t.tightening_premium,
+                    t.carry_cost,
+                    t.hold_share,
+                    t.precaution_premium,
+                    t.early_buyer_share
                 )
             })
             .collect::<Vec<_>>()
@@ -258,7 +264,7 @@ fn inputs_and_outputs(out: &mut String) {
          Inputs: the rulebooks (benchmarks, relief caps, borrowing, carry-over cap, deadlines); \
          each period scenario's population, MRV and behaviour parameters, among them the ones \
          fitted on the calibration years only (`[trading] tightening_premium`, `carry_cost`, \
-         `hold_share`; docs/simulation.md, \"Fitting the behavioural parameters\"); the first \
+         `hold_share`, `precaution_premium`, `early_buyer_share`; docs/simulation.md, \"Fitting the behavioural parameters\"); the first \
          window's listing reference price (`[market] price_mean`) and the firms' first expected \
          price (`[abatement] expected_price`). The published figures are not read by the run: \
          the calibration years' chose the fitted parameters (offline, `examples/fit.rs`), the \

@@ -163,7 +163,8 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
         } else if surplus > 0 {
             agent.holder = rng.chance(trading.hold_share);
             agent.sell_left = (surplus as f64 * rng.range(trading.sell_fraction)).floor() as u64;
-            agent.bank_ask = bank_ask(firm.expected_price, input.expected_growth, trading, rng);
+            let rise = input.expected_growth + input.precaution;
+            agent.bank_ask = bank_ask(firm.expected_price, rise, trading, rng);
             agent.must_sell = input.must_sell.get(i).copied().unwrap_or(0).min(surplus);
             agent.sell_left = agent.sell_left.max(agent.must_sell);
             // Sellers are in the market before the intermediate deadline's last days,
@@ -181,6 +182,8 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
 /// A long firm's banking decision: with its cost of carry `h` drawn from
 /// `[0, 2 x carry_cost]`, it banks when the price it expects later, `value x (1 + growth)`,
 /// discounted at `h`, beats `value`, and then asks at least that discounted price.
+/// `growth` is the expected rise plus the precaution premium of a next rulebook without
+/// borrowing (`MarketInput::precaution`): a tonne held is then also insurance.
 /// Returns the ask floor, yuan/t (0 = it does not bank; no draw when no rise is expected,
 /// so runs without expectations across years are unchanged).
 pub(super) fn bank_ask(value: f64, growth: f64, trading: &TradingParams, rng: &mut Rng) -> f64 {

@@ -10,7 +10,7 @@
 //! docs/simulation.md, "Multi-year runs".
 
 use super::driver::{Driver, Sink};
-use super::foresight::CarryOver;
+use super::foresight::{CarryOver, StepOutlook};
 use super::obligations::{Borrowing, Positions};
 use super::{
     OFFSET_ACCOUNT, RunOptions, Trade, YearFacts, abate, allowance, close, date_ms,
@@ -108,13 +108,13 @@ pub fn run_chain<S: Sink>(
     let mut results = Vec::new();
     let mut closes = Vec::new();
     let mut last_close: Option<f64> = None;
-    let growth = super::foresight::step_growths(periods, &steps)?;
+    let outlook = super::foresight::step_outlooks(periods, &steps)?;
     // Entity indexes in use: the power entities, then the sector firms of any period.
     let mut lines = population.entities.len();
     for (step, range) in steps.iter().enumerate() {
         let adapted: Vec<Scenario> = periods[range.clone()]
             .iter()
-            .map(|scenario| expecting(scenario, last_close, growth[step]))
+            .map(|scenario| expecting(scenario, last_close, outlook[step].growth))
             .collect();
         let mut group = adapted
             .iter()
@@ -124,7 +124,7 @@ pub fn run_chain<S: Sink>(
             let firms: usize = period.sectors.iter().map(|s| s.firms.len()).sum();
             lines = lines.max(population.entities.len() + firms);
         }
-        let market = run_step(&mut driver, &mut group, growth[step], &mut rng)?;
+        let market = run_step(&mut driver, &mut group, outlook[step], &mut rng)?;
         for period in &group {
             close::close_sectors(&mut driver, &period.facts, &period.sectors)?;
             let closed = close::close_year(&mut driver, &period.facts)?;
@@ -237,7 +237,7 @@ fn steps(timelines: &[super::Timeline]) -> Result<Vec<std::ops::Range<usize>>> {
 fn run_step<S: Sink>(
     driver: &mut Driver<'_, S>,
     group: &mut [Period<'_>],
-    growth: f64,
+    outlook: StepOutlook,
     rng: &mut Rng,
 ) -> Result<trading::MarketOutcome> {
     for period in group.iter() {
@@ -260,7 +260,7 @@ fn run_step<S: Sink>(
         close::stock_auction(driver, &period.facts, period.design.auction_volume)?;
         close::stock_reserve(driver, &period.facts)?;
     }
-    trade_step(driver, group, growth, rng)
+    trade_step(driver, group, outlook, rng)
 }
 
 /// The period's sectors, set up the day the power allocation is final (their firms'
@@ -291,7 +291,7 @@ fn set_up_sectors<S: Sink>(
 fn trade_step<S: Sink>(
     driver: &mut Driver<'_, S>,
     group: &[Period<'_>],
-    growth: f64,
+    outlook: StepOutlook,
     rng: &mut Rng,
 ) -> Result<trading::MarketOutcome> {
     let last = group.last().context("an empty step")?;
@@ -330,7 +330,8 @@ fn trade_step<S: Sink>(
         timeline,
         class: allowance(latest)?,
         auction_volume: group.iter().map(|p| p.design.auction_volume).sum(),
-        expected_growth: growth,
+        expected_growth: outlook.growth,
+        precaution: outlook.precaution,
         must_sell: &must_sell,
     };
     for (k, deadline) in timeline.intermediate_deadlines().iter().enumerate() {

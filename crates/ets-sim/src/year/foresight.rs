@@ -231,33 +231,88 @@ pub(crate) fn net_sales(engine: &Engine) -> std::collections::BTreeMap<ets_model
     net
 }
 
-/// Per step of a chain (`steps`, ranges of `periods`), the rise of the expected price its
-/// window carries: its last period's `[trading] tightening_premium` times the points by
-/// which the next step's rulebook is tighter ([`balance`], [`tightening_growth`]); 0 for
-/// the last step, and without computing any balance when no period has a premium.
+/// What a step's window carries from the rulebooks ahead (docs/simulation.md,
+/// "Expectations across years").
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct StepOutlook {
+    /// The rise of the price the firms expect by the next window, a share (0 = none).
+    pub growth: f64,
+    /// The precaution premium: the rise, a share of the price, that long firms add to the
+    /// expected one when the next rulebook lets nobody borrow (0 = none; [`precaution`]).
+    pub precaution: f64,
+}
+
+/// Per step of a chain (`steps`, ranges of `periods`), its [`StepOutlook`]: the rise of the
+/// expected price (its last period's `[trading] tightening_premium` times the points by
+/// which the next step's rulebook is tighter, [`balance`], [`tightening_growth`]; 0 for the
+/// last step, and without computing any balance when no period has a premium) and the
+/// precaution premium ([`precaution`]).
 ///
 /// # Errors
-/// As [`balance`].
-pub(crate) fn step_growths(
+/// As [`balance`]; a rulebook that cannot be read.
+pub(crate) fn step_outlooks(
     periods: &[Scenario],
     steps: &[std::ops::Range<usize>],
-) -> Result<Vec<f64>> {
-    if periods.iter().all(|p| p.trading.tightening_premium <= 0.0) {
-        return Ok(vec![0.0; steps.len()]);
-    }
-    let balances = steps
+) -> Result<Vec<StepOutlook>> {
+    let growths = if periods.iter().all(|p| p.trading.tightening_premium <= 0.0) {
+        vec![0.0; steps.len()]
+    } else {
+        let balances = steps
+            .iter()
+            .map(|range| balance(&periods[range.end - 1]))
+            .collect::<Result<Vec<_>>>()?;
+        (0..steps.len())
+            .map(|k| match balances.get(k + 1) {
+                Some(&next) => {
+                    let premium = periods[steps[k].end - 1].trading.tightening_premium;
+                    tightening_growth(premium, balances[k], next)
+                }
+                None => 0.0,
+            })
+            .collect()
+    };
+    steps
         .iter()
-        .map(|range| balance(&periods[range.end - 1]))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((0..steps.len())
-        .map(|k| match balances.get(k + 1) {
-            Some(&next) => {
-                let premium = periods[steps[k].end - 1].trading.tightening_premium;
-                tightening_growth(premium, balances[k], next)
-            }
-            None => 0.0,
+        .zip(growths)
+        .enumerate()
+        .map(|(k, (range, growth))| {
+            let next = steps.get(k + 1).unwrap_or(range);
+            Ok(StepOutlook {
+                growth,
+                precaution: precaution(&periods[range.clone()], &periods[next.end - 1])?,
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// The precaution premium of a step's window (`[trading] precaution_premium`, of its last
+/// period): when the `next` period's rulebook lets nobody borrow against a later allocation
+/// (no `[borrowing]`, or borrowing off in its scenario), a firm can no longer cover a bad
+/// next year on credit, so a tonne it holds is also insurance and long firms bank as for a
+/// rise that much larger; 0 when the next rulebook allows borrowing (the last step reads its
+/// own).
+///
+/// # Errors
+/// A rulebook that cannot be read or parsed.
+pub(crate) fn precaution(step: &[Scenario], next: &Scenario) -> Result<f64> {
+    let premium = step
+        .last()
+        .map_or(0.0, |last| last.trading.precaution_premium);
+    if premium <= 0.0 || allows_borrowing(next)? {
+        return Ok(0.0);
+    }
+    Ok(premium)
+}
+
+/// Whether a firm may borrow under `scenario`'s rulebook (its `[borrowing]`, and the
+/// scenario's `[flexibility] borrowing`).
+fn allows_borrowing(scenario: &Scenario) -> Result<bool> {
+    if !scenario.flexibility.borrowing {
+        return Ok(false);
+    }
+    let value: toml::Value = toml::from_str(&rulebook_text(scenario)?)
+        .with_context(|| format!("parsing {}", scenario.scenario.rulebook.display()))?;
+    Ok(value.get("borrowing").is_some())
 }
 
 /// Per entity, what the carry-over cap forces it to sell in a step's window: when the cap
