@@ -2,10 +2,11 @@
 //! auctions, trade records), its queries and its invariants.
 
 use super::command::{AuctionId, CashBalance, TradingCalendar, TradingMode};
+use super::hashed::{HashedMap, serialize_sorted, sorted_entries};
 use super::limits::HoldingLimit;
 use ets_market::{
     Auction, AuctionOutcome, BlockDesk, Book, DEPTH_LEVELS, DailyStats, Depth, InstrumentRules,
-    ListedBook, MarketData, OrderId, OrderView, Proposal, Side, Trade, TradeMode,
+    ListedBook, MarketData, OrderId, OrderView, Proposal, Report, Side, Trade, TradeMode,
 };
 use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, TransactionId, UnitClass};
 use ets_registry::Registry;
@@ -22,7 +23,9 @@ const BPS_PER_WHOLE: i128 = 10_000;
 #[serde(from = "ExchangeParts")]
 pub struct Exchange {
     pub(super) instruments: BTreeMap<Code, Instrument>,
-    pub(super) cash: BTreeMap<AccountId, CashBalance>,
+    /// Encoded in account order.
+    #[serde(serialize_with = "serialize_sorted")]
+    pub(super) cash: HashedMap<AccountId, CashBalance>,
     /// Deposits minus withdrawals: always the sum of all balances.
     pub(super) total_cash: Money,
     /// Units bought since the last end of day, per (account, class index),
@@ -30,13 +33,43 @@ pub struct Exchange {
     pub(super) bought_today: BTreeMap<(AccountId, u32), Quantity>,
     pub(super) auctions: BTreeMap<AuctionId, AuctionState>,
     pub(super) trades: super::trades::TradeLog,
+    /// Working memory of the market calls, not state (never encoded).
+    #[serde(skip)]
+    pub(super) report: ScratchReport,
+}
+
+/// The report every market call of the exchange fills, kept between
+/// commands only so that its vectors are not allocated again per command.
+/// It is not state: each call clears it first, a clone starts empty, any
+/// two compare equal, and it is never encoded.
+#[derive(Default)]
+pub(super) struct ScratchReport(pub(super) Report);
+
+impl Clone for ScratchReport {
+    fn clone(&self) -> ScratchReport {
+        ScratchReport::default()
+    }
+}
+
+impl PartialEq for ScratchReport {
+    fn eq(&self, _: &ScratchReport) -> bool {
+        true
+    }
+}
+
+impl Eq for ScratchReport {}
+
+impl std::fmt::Debug for ScratchReport {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("ScratchReport")
+    }
 }
 
 /// The fields of an [`Exchange`] as encoded, in the same order.
 #[derive(Deserialize)]
 struct ExchangeParts {
     instruments: BTreeMap<Code, Instrument>,
-    cash: BTreeMap<AccountId, CashBalance>,
+    cash: HashedMap<AccountId, CashBalance>,
     total_cash: Money,
     bought_today: BTreeMap<(AccountId, u32), Quantity>,
     auctions: BTreeMap<AuctionId, AuctionState>,
@@ -52,6 +85,7 @@ impl From<ExchangeParts> for Exchange {
             bought_today: parts.bought_today,
             auctions: parts.auctions,
             trades: parts.trades,
+            report: ScratchReport::default(),
         };
         exchange.derive_net_sales();
         exchange
@@ -73,8 +107,10 @@ pub(super) struct Instrument {
     pub(super) venue: Venue,
     pub(super) market_data: MarketData,
     /// The hold behind every open order, proposal (and, within one command,
-    /// every take or acceptance), by the id the venue gave it.
-    pub(super) holds: BTreeMap<OrderId, OrderHold>,
+    /// every take or acceptance), by the id the venue gave it. Encoded in
+    /// id order.
+    #[serde(serialize_with = "serialize_sorted")]
+    pub(super) holds: HashedMap<OrderId, OrderHold>,
     /// When it trades; `None` means always open.
     pub(super) calendar: Option<TradingCalendar>,
     /// The most an account may hold of the class; `None` means no limit.
@@ -414,7 +450,7 @@ impl Exchange {
             *held.entry(hold.account).or_default() += i128::from(hold.cash.minor_units());
         }
         let mut total: i128 = 0;
-        for (account, balance) in &self.cash {
+        for (account, balance) in sorted_entries(&self.cash) {
             let expected = held.remove(account).unwrap_or(0);
             if i128::from(balance.held.minor_units()) != expected {
                 return Err(format!(
@@ -454,7 +490,7 @@ fn check_instrument(instrument: &Instrument) -> Result<(), String> {
             return Err(format!("{symbol}: book crossed, bid {bid:?} ask {ask:?}"));
         }
     }
-    for (order, hold) in &instrument.holds {
+    for (order, hold) in sorted_entries(&instrument.holds) {
         let open = instrument.venue.open_quantity(*order);
         if open.is_zero() {
             return Err(format!(
