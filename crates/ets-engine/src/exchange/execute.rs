@@ -5,6 +5,7 @@
 
 use super::command::{AuctionId, ExchangeCommand, ExchangeEffect, TradingCalendar, TradingMode};
 use super::error::ExchangeError;
+use super::hashed::{HashedMap, sorted_keys};
 use super::limits::{Allocations, HoldingLimit, NoAllocations};
 use super::settle::{Ledger, Need};
 use super::state::{
@@ -65,6 +66,9 @@ struct Parts<'a> {
     instruments: &'a mut BTreeMap<Code, Instrument>,
     auctions: &'a mut BTreeMap<AuctionId, AuctionState>,
     ledger: Ledger<'a>,
+    /// The exchange's one report, reused by every market call (each call
+    /// clears it first), so a command allocates none.
+    report: &'a mut Report,
 }
 
 impl Exchange {
@@ -367,26 +371,28 @@ impl Exchange {
                 trades: &mut self.trades,
                 context,
             },
+            report: &mut self.report.0,
         }
     }
 
-    /// Splits the exchange into one instrument and the ledger settlement
-    /// changes.
+    /// Splits the exchange into one instrument, the ledger settlement
+    /// changes and the reused report.
     fn split<'a>(
         &'a mut self,
         registry: &'a mut Registry,
         context: Context,
         symbol: &Code,
-    ) -> Result<(&'a mut Instrument, Ledger<'a>), ExchangeError> {
+    ) -> Result<(&'a mut Instrument, Ledger<'a>, &'a mut Report), ExchangeError> {
         let Parts {
             instruments,
             ledger,
+            report,
             ..
         } = self.parts(registry, context);
         let instrument = instruments
             .get_mut(symbol)
             .ok_or(ExchangeError::UnknownInstrument(*symbol))?;
-        Ok((instrument, ledger))
+        Ok((instrument, ledger, report))
     }
 
     fn ledger<'a>(&'a mut self, registry: &'a mut Registry, context: Context) -> Ledger<'a> {
@@ -475,7 +481,7 @@ impl Exchange {
                 no_same_day_resale: listing.no_same_day_resale,
                 venue,
                 market_data: MarketData::new(listing.market_data, reference),
-                holds: std::collections::BTreeMap::new(),
+                holds: HashedMap::default(),
                 calendar: listing.calendar.cloned(),
                 holding_limit: None,
             },
@@ -590,9 +596,9 @@ impl Exchange {
             hold_price,
             order.quantity,
         )?;
-        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
         ledger.hold(&need)?;
-        let mut report = Report::default();
+        report.clear();
         let entered = match &mut instrument.venue {
             Venue::Continuous(book) => book.submit(
                 &OrderRequest {
@@ -603,7 +609,7 @@ impl Exchange {
                     time_in_force: order.time_in_force,
                 },
                 context.at,
-                &mut report,
+                report,
             ),
             Venue::Listed(listed) => listed.post(
                 &PostRequest {
@@ -613,7 +619,7 @@ impl Exchange {
                     quantity: order.quantity,
                 },
                 context.at,
-                &mut report,
+                report,
             ),
             Venue::Block(_) => Err(MarketError::InvalidRules("orders on a block desk")),
         };
@@ -625,7 +631,7 @@ impl Exchange {
             }
         };
         instrument.holds.insert(id, hold_of(&need, hold_price));
-        let trades = ledger.apply(instrument, &report, &[id]);
+        let trades = ledger.apply(instrument, report, &[id]);
         Ok(ExchangeEffect::OrderEntered {
             instrument: *symbol,
             order: id,
@@ -643,14 +649,14 @@ impl Exchange {
         order: OrderId,
     ) -> Result<ExchangeEffect, ExchangeError> {
         registry.check_representative(context.requester, account)?;
-        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
-        let mut report = Report::default();
+        let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
+        report.clear();
         match &mut instrument.venue {
-            Venue::Continuous(book) => book.cancel(account, order, context.at, &mut report)?,
-            Venue::Listed(listed) => listed.cancel(account, order, context.at, &mut report)?,
+            Venue::Continuous(book) => book.cancel(account, order, context.at, report)?,
+            Venue::Listed(listed) => listed.cancel(account, order, context.at, report)?,
             Venue::Block(_) => return Err(wrong_mode(symbol, "cancel; withdraw the proposal")),
         }
-        ledger.apply(instrument, &report, &[order]);
+        ledger.apply(instrument, report, &[order]);
         Ok(ExchangeEffect::OrderClosed {
             instrument: *symbol,
             order,
@@ -697,16 +703,12 @@ impl Exchange {
         // Only the increase over what is already held needs holding.
         need.units = need.units.checked_sub(hold.units).unwrap_or(Quantity::ZERO);
         need.cash = Money::new((need.cash.minor_units() - hold.cash.minor_units()).max(0));
-        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
         ledger.hold(&need)?;
-        let mut report = Report::default();
+        report.clear();
         let amended = match &mut instrument.venue {
-            Venue::Continuous(book) => {
-                book.amend(account, order, &amendment, context.at, &mut report)
-            }
-            Venue::Listed(listed) => {
-                listed.amend(account, order, &amendment, context.at, &mut report)
-            }
+            Venue::Continuous(book) => book.amend(account, order, &amendment, context.at, report),
+            Venue::Listed(listed) => listed.amend(account, order, &amendment, context.at, report),
             Venue::Block(_) => Err(MarketError::InvalidRules("amendments on a block desk")),
         };
         if let Err(error) = amended {
@@ -718,7 +720,7 @@ impl Exchange {
             hold.units = Quantity::new(hold.units.tonnes() + need.units.tonnes());
             hold.cash = Money::new(hold.cash.minor_units() + need.cash.minor_units());
         }
-        let trades = ledger.apply(instrument, &report, &[order]);
+        let trades = ledger.apply(instrument, report, &[order]);
         Ok(ExchangeEffect::OrderEntered {
             instrument: *symbol,
             order,
@@ -748,9 +750,9 @@ impl Exchange {
         instrument.rules.check_lots(quantity)?;
         let side = maker.side.opposite();
         let need = need_for(instrument, account, side, maker.price, quantity)?;
-        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
         ledger.hold(&need)?;
-        let mut report = Report::default();
+        report.clear();
         let taken = match &mut instrument.venue {
             Venue::Listed(listed) => listed.take(
                 &TakeRequest {
@@ -759,7 +761,7 @@ impl Exchange {
                     quantity,
                 },
                 context.at,
-                &mut report,
+                report,
             ),
             _ => Err(MarketError::InvalidRules("takes outside a listed book")),
         };
@@ -771,7 +773,7 @@ impl Exchange {
             }
         };
         instrument.holds.insert(id, hold_of(&need, maker.price));
-        let trades = ledger.apply(instrument, &report, &[id, maker_order]);
+        let trades = ledger.apply(instrument, report, &[id, maker_order]);
         Ok(ExchangeEffect::OrderEntered {
             instrument: *symbol,
             order: id,
@@ -806,7 +808,7 @@ impl Exchange {
             proposal.price,
             proposal.quantity,
         )?;
-        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        let (instrument, mut ledger, _) = self.split(registry, context, symbol)?;
         ledger.hold(&need)?;
         let proposed = match &mut instrument.venue {
             Venue::Block(desk) => desk.propose(
@@ -864,7 +866,7 @@ impl Exchange {
         }
         let side = open.side.opposite();
         let need = need_for(instrument, account, side, open.price, open.quantity)?;
-        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
         ledger.hold(&need)?;
         let accepted = match &mut instrument.venue {
             Venue::Block(desk) => desk.accept(account, proposal, context.at),
@@ -880,11 +882,9 @@ impl Exchange {
         instrument
             .holds
             .insert(fill.taker_order, hold_of(&need, open.price));
-        let report = Report {
-            fills: vec![fill],
-            updates: Vec::new(),
-        };
-        let trades = ledger.apply(instrument, &report, &[proposal, fill.taker_order]);
+        report.clear();
+        report.fills.push(fill);
+        let trades = ledger.apply(instrument, report, &[proposal, fill.taker_order]);
         Ok(ExchangeEffect::OrderEntered {
             instrument: *symbol,
             order: fill.taker_order,
@@ -903,7 +903,7 @@ impl Exchange {
         decline: bool,
     ) -> Result<ExchangeEffect, ExchangeError> {
         registry.check_representative(context.requester, account)?;
-        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
+        let (instrument, mut ledger, _) = self.split(registry, context, symbol)?;
         let Venue::Block(desk) = &mut instrument.venue else {
             return Err(wrong_mode(symbol, "block proposals"));
         };
@@ -937,21 +937,21 @@ impl Exchange {
                 requester: context.requester,
             });
         }
-        let (instrument, mut ledger) = self.split(registry, context, symbol)?;
-        let mut report = Report::default();
+        let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
+        report.clear();
         // Only a time before the last call can fail, before anything changes.
         let expired = match &mut instrument.venue {
             Venue::Continuous(book) => {
-                book.expire_day_orders(context.at, &mut report)?;
+                book.expire_day_orders(context.at, report)?;
                 report.updates.len()
             }
             Venue::Listed(listed) => {
-                listed.expire_day_orders(context.at, &mut report)?;
+                listed.expire_day_orders(context.at, report)?;
                 report.updates.len()
             }
             Venue::Block(desk) => desk.expire(context.at)?.len(),
         };
-        let orders: Vec<OrderId> = instrument.holds.keys().copied().collect();
+        let orders = sorted_keys(&instrument.holds);
         for order in orders {
             ledger.reconcile(instrument, order);
         }
@@ -1191,29 +1191,26 @@ impl Exchange {
         let mut closed: u32 = 0;
         let symbols: Vec<Code> = self.instruments.keys().copied().collect();
         for symbol in symbols {
-            let Ok((instrument, mut ledger)) = self.split(registry, context, &symbol) else {
+            let Ok((instrument, mut ledger, report)) = self.split(registry, context, &symbol)
+            else {
                 continue;
             };
-            let orders: Vec<OrderId> = instrument
-                .holds
-                .iter()
-                .filter(|(_, hold)| hold.account == account)
-                .map(|(order, _)| *order)
-                .collect();
+            let mut orders = sorted_keys(&instrument.holds);
+            orders.retain(|order| instrument.holds[order].account == account);
             for order in orders {
-                let mut report = Report::default();
+                report.clear();
                 // Only a time before the venue's last call could fail; the
                 // sequencer's times never go backwards.
                 let done = match &mut instrument.venue {
                     Venue::Continuous(book) => {
-                        book.cancel(account, order, context.at, &mut report).is_ok()
+                        book.cancel(account, order, context.at, report).is_ok()
                     }
-                    Venue::Listed(listed) => listed
-                        .cancel(account, order, context.at, &mut report)
-                        .is_ok(),
+                    Venue::Listed(listed) => {
+                        listed.cancel(account, order, context.at, report).is_ok()
+                    }
                     Venue::Block(desk) => desk.withdraw(account, order, context.at).is_ok(),
                 };
-                ledger.apply(instrument, &report, &[order]);
+                ledger.apply(instrument, report, &[order]);
                 closed += u32::from(done);
             }
         }

@@ -26,15 +26,18 @@
 //! `market_closed`; cancels, declines, withdrawals, end of day and cash
 //! movements are always allowed.
 
+mod chunked;
 mod command;
 mod error;
 mod execute;
+mod hashed;
 mod limits;
 mod net_sales;
 mod settle;
 mod state;
 mod trades;
 
+pub use chunked::Iter as TradeIter;
 pub use command::{
     AuctionId, CashBalance, ExchangeCommand, ExchangeEffect, LocalTime, TradingCalendar,
     TradingMode,

@@ -8,6 +8,7 @@
 //! from the trade records it keeps, so its state hash is what it was before
 //! the counter existed).
 
+use super::hashed::{HashedMap, serialize_sorted};
 use super::state::TradeRecord;
 use ets_model::{AccountId, Quantity};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,9 @@ use std::collections::BTreeMap;
 /// Sold less bought, in tonnes, per unit class index and account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetSales {
-    by_class: BTreeMap<(u32, AccountId), i128>,
+    /// Encoded in key order (a hash map because every trade updates two entries).
+    #[serde(serialize_with = "serialize_sorted")]
+    by_class: HashedMap<(u32, AccountId), i128>,
     /// `false` when it was derived from a trade log that had already dropped
     /// trades (a bounded snapshot written before the counter was kept): the
     /// sums then miss those trades and must not be used.
@@ -26,7 +29,7 @@ pub struct NetSales {
 impl Default for NetSales {
     fn default() -> NetSales {
         NetSales {
-            by_class: BTreeMap::new(),
+            by_class: HashedMap::default(),
             complete: true,
         }
     }

@@ -6,6 +6,7 @@
 
 use super::command::CashBalance;
 use super::error::ExchangeError;
+use super::hashed::HashedMap;
 use super::state::{
     Instrument, OrderHold, TradeRecord, TradeVenue, cash_required, fee_on, shifted, value_of,
 };
@@ -30,7 +31,7 @@ pub(super) struct Need {
 /// The parts of the exchange (and the registry) that settlement changes.
 pub(super) struct Ledger<'a> {
     pub(super) registry: &'a mut Registry,
-    pub(super) cash: &'a mut BTreeMap<AccountId, CashBalance>,
+    pub(super) cash: &'a mut HashedMap<AccountId, CashBalance>,
     pub(super) bought_today: &'a mut BTreeMap<(AccountId, u32), Quantity>,
     pub(super) trades: &'a mut super::trades::TradeLog,
     pub(super) context: Context,
@@ -370,7 +371,7 @@ mod tests {
         // recording transaction 0 and moving the cash leg anyway. `assert!`
         // and `panic!` stay on in release builds.
         let mut registry = Registry::new();
-        let mut cash = BTreeMap::new();
+        let mut cash = HashedMap::default();
         let mut bought_today = BTreeMap::new();
         let mut trades = super::super::trades::TradeLog::default();
         let mut ledger = Ledger {

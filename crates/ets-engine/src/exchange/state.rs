@@ -2,10 +2,11 @@
 //! auctions, trade records), its queries and its invariants.
 
 use super::command::{AuctionId, CashBalance, TradingCalendar, TradingMode};
+use super::hashed::{HashedMap, serialize_sorted, sorted_entries};
 use super::limits::HoldingLimit;
 use ets_market::{
     Auction, AuctionOutcome, BlockDesk, Book, DEPTH_LEVELS, DailyStats, Depth, InstrumentRules,
-    ListedBook, MarketData, OrderId, OrderView, Proposal, Side, Trade, TradeMode,
+    ListedBook, MarketData, OrderId, OrderView, Proposal, Report, Side, Trade, TradeMode,
 };
 use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, TransactionId, UnitClass};
 use ets_registry::Registry;
@@ -14,6 +15,8 @@ use std::collections::BTreeMap;
 
 /// Basis points in one whole.
 const BPS_PER_WHOLE: i128 = 10_000;
+/// The same, for the i64 fast path of [`fee_on`].
+const BPS_PER_WHOLE_I64: i64 = 10_000;
 
 /// The exchange: instruments, cash, holds, auctions and the trade records.
 /// Decoding derives the net sales counter from the trade records (the
@@ -22,7 +25,9 @@ const BPS_PER_WHOLE: i128 = 10_000;
 #[serde(from = "ExchangeParts")]
 pub struct Exchange {
     pub(super) instruments: BTreeMap<Code, Instrument>,
-    pub(super) cash: BTreeMap<AccountId, CashBalance>,
+    /// Encoded in account order.
+    #[serde(serialize_with = "serialize_sorted")]
+    pub(super) cash: HashedMap<AccountId, CashBalance>,
     /// Deposits minus withdrawals: always the sum of all balances.
     pub(super) total_cash: Money,
     /// Units bought since the last end of day, per (account, class index),
@@ -30,13 +35,43 @@ pub struct Exchange {
     pub(super) bought_today: BTreeMap<(AccountId, u32), Quantity>,
     pub(super) auctions: BTreeMap<AuctionId, AuctionState>,
     pub(super) trades: super::trades::TradeLog,
+    /// Working memory of the market calls, not state (never encoded).
+    #[serde(skip)]
+    pub(super) report: ScratchReport,
+}
+
+/// The report every market call of the exchange fills, kept between
+/// commands only so that its vectors are not allocated again per command.
+/// It is not state: each call clears it first, a clone starts empty, any
+/// two compare equal, and it is never encoded.
+#[derive(Default)]
+pub(super) struct ScratchReport(pub(super) Report);
+
+impl Clone for ScratchReport {
+    fn clone(&self) -> ScratchReport {
+        ScratchReport::default()
+    }
+}
+
+impl PartialEq for ScratchReport {
+    fn eq(&self, _: &ScratchReport) -> bool {
+        true
+    }
+}
+
+impl Eq for ScratchReport {}
+
+impl std::fmt::Debug for ScratchReport {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("ScratchReport")
+    }
 }
 
 /// The fields of an [`Exchange`] as encoded, in the same order.
 #[derive(Deserialize)]
 struct ExchangeParts {
     instruments: BTreeMap<Code, Instrument>,
-    cash: BTreeMap<AccountId, CashBalance>,
+    cash: HashedMap<AccountId, CashBalance>,
     total_cash: Money,
     bought_today: BTreeMap<(AccountId, u32), Quantity>,
     auctions: BTreeMap<AuctionId, AuctionState>,
@@ -52,6 +87,7 @@ impl From<ExchangeParts> for Exchange {
             bought_today: parts.bought_today,
             auctions: parts.auctions,
             trades: parts.trades,
+            report: ScratchReport::default(),
         };
         exchange.derive_net_sales();
         exchange
@@ -73,8 +109,10 @@ pub(super) struct Instrument {
     pub(super) venue: Venue,
     pub(super) market_data: MarketData,
     /// The hold behind every open order, proposal (and, within one command,
-    /// every take or acceptance), by the id the venue gave it.
-    pub(super) holds: BTreeMap<OrderId, OrderHold>,
+    /// every take or acceptance), by the id the venue gave it. Encoded in
+    /// id order.
+    #[serde(serialize_with = "serialize_sorted")]
+    pub(super) holds: HashedMap<OrderId, OrderHold>,
     /// When it trades; `None` means always open.
     pub(super) calendar: Option<TradingCalendar>,
     /// The most an account may hold of the class; `None` means no limit.
@@ -198,6 +236,14 @@ pub(super) fn value_of(price: Price, quantity: Quantity) -> Option<i128> {
 /// The fee on `value`: rounded down, so that fees on parts never exceed
 /// the fee on the whole and a buyer's hold always covers its fills.
 pub(super) fn fee_on(value: i128, fee_bps: u32) -> i128 {
+    // Every realistic value fits in i64, where dividing by the constant is a
+    // multiplication; an i128 division is a library call. Both truncate
+    // towards zero, so the two paths agree wherever both apply.
+    if let Ok(small) = i64::try_from(value)
+        && let Some(product) = small.checked_mul(i64::from(fee_bps))
+    {
+        return i128::from(product / BPS_PER_WHOLE_I64);
+    }
     value * i128::from(fee_bps) / BPS_PER_WHOLE
 }
 
@@ -414,7 +460,7 @@ impl Exchange {
             *held.entry(hold.account).or_default() += i128::from(hold.cash.minor_units());
         }
         let mut total: i128 = 0;
-        for (account, balance) in &self.cash {
+        for (account, balance) in sorted_entries(&self.cash) {
             let expected = held.remove(account).unwrap_or(0);
             if i128::from(balance.held.minor_units()) != expected {
                 return Err(format!(
@@ -454,7 +500,7 @@ fn check_instrument(instrument: &Instrument) -> Result<(), String> {
             return Err(format!("{symbol}: book crossed, bid {bid:?} ask {ask:?}"));
         }
     }
-    for (order, hold) in &instrument.holds {
+    for (order, hold) in sorted_entries(&instrument.holds) {
         let open = instrument.venue.open_quantity(*order);
         if open.is_zero() {
             return Err(format!(
@@ -516,4 +562,36 @@ fn check_auction(id: AuctionId, state: &AuctionState) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fee_on;
+
+    #[test]
+    fn the_fee_fast_path_agrees_with_the_i128_formula() {
+        // Goal: the i64 shortcut never changes a fee, at and past its edges.
+        let big = i128::from(i64::MAX);
+        for value in [
+            0,
+            1,
+            9_999,
+            10_000,
+            123_456_789,
+            -7,
+            -10_001,
+            big,
+            big + 1,
+            -big - 1,
+            big * 3,
+        ] {
+            for fee_bps in [0, 1, 5, 10_000, u32::MAX] {
+                assert_eq!(
+                    fee_on(value, fee_bps),
+                    value * i128::from(fee_bps) / 10_000,
+                    "{value} at {fee_bps} bps"
+                );
+            }
+        }
+    }
 }

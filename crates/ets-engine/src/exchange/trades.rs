@@ -3,19 +3,20 @@
 //! window of commands. Trades are final when settled; the history database
 //! holds every one.
 
+use super::chunked::{Chunked, Iter};
 use super::net_sales::NetSales;
 use super::state::TradeRecord;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::VecDeque;
 
-/// Trade records in id order (ids run from 1 without gaps).
+/// Trade records in id order (ids run from 1 without gaps), kept in chunks
+/// so that recording a trade never copies the ones before it.
 ///
 /// Encoded as the sequence of retained records: exactly the encoding of the
 /// `Vec<TradeRecord>` it replaced, so unbounded states hash as before. The
 /// retention bookkeeping is encoded by the engine ([`TradeRetention`]).
 #[derive(Debug, Clone, Default)]
 pub struct TradeLog {
-    records: VecDeque<TradeRecord>,
+    records: Chunked<TradeRecord>,
     /// The id the next trade gets.
     next_id: u64,
     /// The window, in commands, once retention is bounded.
@@ -23,7 +24,7 @@ pub struct TradeLog {
     /// The number of the command being applied.
     stamp: u64,
     /// Per retained record (same order), the command it settled in; kept only when bounded.
-    stamps: VecDeque<u64>,
+    stamps: Chunked<u64>,
     /// Net sales over every trade ever settled, retained or not.
     net_sales: NetSales,
 }
@@ -65,7 +66,7 @@ impl TradeLog {
     }
 
     /// Retained trades, in id order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &TradeRecord> + ExactSizeIterator {
+    pub fn iter(&self) -> Iter<'_, TradeRecord> {
         self.records.iter()
     }
 
@@ -76,8 +77,7 @@ impl TradeLog {
             .front()
             .map_or(0, |front| first.saturating_sub(front.id));
         self.records
-            .iter()
-            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .iter_from(usize::try_from(skip).unwrap_or(usize::MAX))
     }
 
     /// The last trade, if retained.
@@ -167,7 +167,7 @@ impl TradeLog {
         }
         self.window = Some(window);
         self.next_id = retention.next_id;
-        self.stamps = retention.stamps.into();
+        self.stamps = retention.stamps.into_iter().collect();
         Ok(())
     }
 }
@@ -188,7 +188,7 @@ impl Eq for TradeLog {}
 
 impl<'a> IntoIterator for &'a TradeLog {
     type Item = &'a TradeRecord;
-    type IntoIter = std::collections::vec_deque::Iter<'a, TradeRecord>;
+    type IntoIter = Iter<'a, TradeRecord>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.records.iter()
@@ -206,7 +206,7 @@ impl<'de> Deserialize<'de> for TradeLog {
         let records = Vec::<TradeRecord>::deserialize(deserializer)?;
         let next_id = records.last().map_or(1, |last| last.id + 1);
         Ok(TradeLog {
-            records: records.into(),
+            records: records.into_iter().collect(),
             next_id,
             ..TradeLog::default()
         })
