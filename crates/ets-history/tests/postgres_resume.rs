@@ -161,15 +161,20 @@ fn commit_as_the_writer(url: &str, store: &Store, batch: &[Submission], replies:
     }
 }
 
+/// A virtual store in the database at `url`, its history attached, set up.
+fn store_with_history(url: &str) -> Store {
+    let mut store = Store::create_postgres_of_kind(url, StoreConfig::default(), StoreKind::Virtual)
+        .expect("pg store");
+    attach(&mut store).expect("history attached");
+    store.submit_dated(&setup()).expect("durable");
+    store
+}
+
 #[test]
 fn a_batch_found_durable_on_resume_is_handed_out_once_and_in_the_history_once() {
     let mut cluster = Cluster::start().expect("a PostgreSQL cluster");
     let url = cluster.create_database("store").expect("a database");
-    let mut store =
-        Store::create_postgres_of_kind(&url, StoreConfig::default(), StoreKind::Virtual)
-            .expect("pg store");
-    attach(&mut store).expect("history attached");
-    store.submit_dated(&setup()).expect("durable");
+    let mut store = store_with_history(&url);
     store.submit_dated(&transfers(100, 5)).expect("durable");
     let durable_before = store.journal().stats().last_sequence;
     // The batch waits in the writer's buffer; its records reach the
@@ -210,11 +215,7 @@ fn a_batch_found_durable_on_resume_is_handed_out_once_and_in_the_history_once() 
 fn a_history_that_lost_its_session_catches_up_from_the_journal() {
     let cluster = Cluster::start().expect("a PostgreSQL cluster");
     let url = cluster.create_database("store").expect("a database");
-    let mut store =
-        Store::create_postgres_of_kind(&url, StoreConfig::default(), StoreKind::Virtual)
-            .expect("pg store");
-    attach(&mut store).expect("history attached");
-    store.submit_dated(&setup()).expect("durable");
+    let mut store = store_with_history(&url);
     for round in 0..3 {
         // Both sessions end: the journal's reconnects within its commit, the
         // history's write of that batch fails and it catches up later.
