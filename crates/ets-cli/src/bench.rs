@@ -50,6 +50,11 @@ pub enum Bench {
         /// (docs/memory.md); 0 keeps every transaction and request id.
         #[arg(long, default_value_t = ets_engine::retention::DEFAULT_WINDOW)]
         retention: u64,
+        /// How the durable run commits: `pipelined` writes and fsyncs each
+        /// batch on a thread of its own while the next is applied;
+        /// `one-at-a-time` applies, writes and fsyncs each batch in turn.
+        #[arg(long, value_enum, default_value_t = CommitMode::Pipelined)]
+        commit: CommitMode,
     },
     /// One order book: pure matching, the engine with DvP settlement, open-loop latency.
     ///
@@ -86,6 +91,15 @@ impl From<Policy> for SerialPolicy {
     }
 }
 
+/// How the durable run commits its batches.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CommitMode {
+    /// `Store::submit_dated_pipelined`: batch N's write and fsync overlap applying N+1.
+    Pipelined,
+    /// `Store::submit_dated` per batch: apply, write, fsync, reply, then the next.
+    OneAtATime,
+}
+
 /// The workload's parameters.
 struct Workload {
     transfers: u64,
@@ -95,6 +109,8 @@ struct Workload {
     serial_policy: SerialPolicy,
     /// The retention window in commands; `None` keeps everything.
     retention: Option<u64>,
+    /// How the durable run commits.
+    commit: CommitMode,
 }
 
 const ADMIN: ParticipantId = ParticipantId(1);
@@ -117,6 +133,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
             seed,
             serial_policy,
             retention,
+            commit,
         } => {
             if accounts < 2 || batch == 0 {
                 bail!("a ledger benchmark needs at least 2 accounts and a batch of at least 1");
@@ -129,6 +146,7 @@ pub fn run(bench: Bench) -> Result<ExitCode> {
                     seed,
                     serial_policy: serial_policy.into(),
                     retention: (retention > 0).then_some(retention),
+                    commit,
                 },
                 data,
             )
@@ -445,6 +463,129 @@ fn peak_resident_mib() -> Option<f64> {
     peak_resident_bytes().map(|bytes| (bytes as f64 / 1_048_576.0).round())
 }
 
+/// What the durable run measured: the time the store took (workload
+/// generation excluded), each batch's latency, and the refusals.
+struct DurableRun {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    rejected: u64,
+}
+
+/// The durable run's transfers, batch by batch: the same whichever way the
+/// store commits them.
+struct Batches<'a> {
+    workload: &'a Workload,
+    random: Random,
+    class: UnitClass,
+    first_request: u64,
+    done: u64,
+}
+
+impl<'a> Batches<'a> {
+    fn new(workload: &'a Workload, first_request: u64) -> Result<Batches<'a>> {
+        Ok(Batches {
+            workload,
+            random: Random(workload.seed),
+            class: class()?,
+            first_request,
+            done: 0,
+        })
+    }
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Vec<Submission>;
+
+    fn next(&mut self) -> Option<Vec<Submission>> {
+        let remaining = self.workload.transfers - self.done;
+        if remaining == 0 {
+            return None;
+        }
+        let count = remaining.min(self.workload.batch as u64) as usize;
+        let first = self.first_request + self.done;
+        self.done += count as u64;
+        Some(transfers(
+            &mut self.random,
+            self.workload,
+            first,
+            count,
+            self.class,
+        ))
+    }
+}
+
+/// How many of `replies` were refused.
+fn refused(replies: &[ets_store::Reply]) -> u64 {
+    replies
+        .iter()
+        .filter(|reply| !reply.outcome.is_accepted())
+        .count() as u64
+}
+
+/// The durable run, one batch at a time: the time is the sum of the batches'
+/// `submit_dated` calls, each from the first command applied to its fsync.
+fn durable_one_at_a_time(
+    store: &mut Store,
+    workload: &Workload,
+    first_request: u64,
+) -> Result<DurableRun> {
+    let bar = progress(workload.transfers, "durable");
+    let mut latencies = Vec::new();
+    let mut rejected = 0;
+    for batch in Batches::new(workload, first_request)? {
+        let started = Instant::now();
+        let replies = store.submit_dated(&batch)?;
+        latencies.push(started.elapsed());
+        rejected += refused(&replies);
+        bar.inc(replies.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(DurableRun {
+        elapsed: latencies.iter().sum(),
+        latencies,
+        rejected,
+    })
+}
+
+/// The durable run pipelined (`Store::submit_dated_pipelined`): the time is
+/// the run's wall time less the time spent generating the workload; a
+/// batch's latency runs from when it is handed to the store to when its
+/// replies come back durable.
+fn durable_pipelined(
+    store: &mut Store,
+    workload: &Workload,
+    first_request: u64,
+) -> Result<DurableRun> {
+    let bar = progress(workload.transfers, "durable");
+    let mut batches = Batches::new(workload, first_request)?;
+    let handed = std::cell::RefCell::new(std::collections::VecDeque::new());
+    let mut generating = Duration::ZERO;
+    let mut latencies = Vec::new();
+    let mut rejected = 0;
+    let started = Instant::now();
+    let timed = std::iter::from_fn(|| {
+        let generated = Instant::now();
+        let batch = batches.next();
+        generating += generated.elapsed();
+        handed.borrow_mut().push_back(Instant::now());
+        batch
+    });
+    store.submit_dated_pipelined(timed, |replies| {
+        if let Some(handed) = handed.borrow_mut().pop_front() {
+            latencies.push(handed.elapsed());
+        }
+        rejected += refused(&replies);
+        bar.inc(replies.len() as u64);
+    })?;
+    let elapsed = started.elapsed().saturating_sub(generating);
+    bar.finish_and_clear();
+    Ok(DurableRun {
+        elapsed,
+        latencies,
+        rejected,
+    })
+}
+
 fn check_accepted(outcome: &Outcome, what: &str) -> Result<()> {
     match outcome {
         Outcome::Accepted(_) => Ok(()),
@@ -485,37 +626,20 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
             check_accepted(&reply.outcome, "setup")?;
         }
     }
-    let class = class()?;
-    let mut random = Random(workload.seed);
-    let bar = progress(workload.transfers, "durable");
-    let mut latencies = Vec::new();
-    let mut done = 0u64;
-    let mut rejected = 0u64;
     let bytes_before = store.journal().stats().bytes;
-    while done < workload.transfers {
-        let count = (workload.transfers - done).min(workload.batch as u64) as usize;
-        let batch = transfers(
-            &mut random,
-            workload,
-            setup.len() as u64 + 1 + done,
-            count,
-            class,
-        );
-        let started = Instant::now();
-        let replies = store.submit_dated(&batch)?;
-        latencies.push(started.elapsed());
-        rejected += replies
-            .iter()
-            .filter(|reply| !reply.outcome.is_accepted())
-            .count() as u64;
-        done += count as u64;
-        bar.inc(count as u64);
-    }
-    bar.finish_and_clear();
+    let first_request = setup.len() as u64 + 1;
+    let durable = match workload.commit {
+        CommitMode::Pipelined => durable_pipelined(&mut store, workload, first_request)?,
+        CommitMode::OneAtATime => durable_one_at_a_time(&mut store, workload, first_request)?,
+    };
+    let DurableRun {
+        elapsed: durable_elapsed,
+        mut latencies,
+        rejected,
+    } = durable;
     let journal_bytes = store.journal().stats().bytes - bytes_before;
     let durable_fragmentation = Fragmentation::of(store.engine().registry(), workload.transfers);
     let durable_peak_mib = peak_resident_mib();
-    let durable_elapsed: Duration = latencies.iter().sum();
     let retained = json!({
         "transactions": store.engine().registry().retained_transactions(),
         "request_ids": store.engine().remembered_requests(),
@@ -550,6 +674,10 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
             "peak_resident_mib": memory_peak_mib,
         },
         "durable": {
+            "commit": match workload.commit {
+                CommitMode::Pipelined => "pipelined",
+                CommitMode::OneAtATime => "one-at-a-time",
+            },
             "transfers_per_second": per_second(durable_elapsed).round(),
             "seconds": durable_elapsed.as_secs_f64(),
             "fsyncs": latencies.len(),

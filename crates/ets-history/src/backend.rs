@@ -35,6 +35,15 @@ pub trait Backend: Send {
     /// [`HistoryError::Database`].
     fn query(&mut self, sql: &str, parameters: &[Value]) -> Result<Vec<Vec<Value>>, HistoryError>;
 
+    /// Opens a new session when the database's has been lost (an embedded
+    /// file has none to lose).
+    ///
+    /// # Errors
+    /// [`HistoryError::Database`] while the database does not answer.
+    fn reconnect(&mut self) -> Result<(), HistoryError> {
+        Ok(())
+    }
+
     /// Deletes every row of every table, `meta` included, in one transaction.
     ///
     /// # Errors

@@ -5,7 +5,7 @@
 use crate::backend::{Backend, Sqlite};
 use crate::error::HistoryError;
 use crate::project::Projector;
-use crate::rebuild::{RebuildReport, rebuild_into};
+use crate::rebuild::{RebuildReport, catch_up_into, rebuild_into};
 use crate::schema::{SCHEMA_VERSION, TABLES, Table};
 use crate::value::Value;
 use ets_engine::Engine;
@@ -28,10 +28,20 @@ pub type TableRows = (Table, Vec<Vec<Value>>);
 pub struct History {
     backend: Box<dyn Backend>,
     projector: Projector,
-    /// Set after a failed write: nothing more is written until the next
-    /// open, which finds the history behind and rebuilds it.
+    /// The journal record last written, as this handle knows it.
+    written: Option<JournalHead>,
+    /// Set after a failed write: the batches after it are not projected one
+    /// by one; the history catches up from the journal instead.
     failed: bool,
+    /// Durable batches to let pass before the next attempt to catch up.
+    wait_batches: u64,
+    /// How many batches the next failure makes it wait (doubling).
+    backoff_batches: u64,
 }
+
+/// The longest wait, in durable batches, between two attempts to catch up
+/// after a failed write (each attempt replays the journal from a snapshot).
+const MAX_BACKOFF_BATCHES: u64 = 1_024;
 
 impl History {
     /// Wraps `backend`, creating missing tables and refusing a newer schema.
@@ -40,11 +50,7 @@ impl History {
     /// [`HistoryError::NewerSchema`] or [`HistoryError::Database`].
     pub fn new(mut backend: Box<dyn Backend>) -> Result<History, HistoryError> {
         backend.create_schema()?;
-        let mut history = History {
-            backend,
-            projector: Projector::default(),
-            failed: false,
-        };
+        let mut history = History::with(backend);
         match history.meta("schema_version")? {
             Some(found) => {
                 let found: i64 = found.parse().map_err(|_| {
@@ -70,7 +76,19 @@ impl History {
                 .write(&[], &[("schema_version", SCHEMA_VERSION.to_string())])?,
         }
         history.projector = history.load_projector()?;
+        history.written = history.head()?;
         Ok(history)
+    }
+
+    fn with(backend: Box<dyn Backend>) -> History {
+        History {
+            backend,
+            projector: Projector::default(),
+            written: None,
+            failed: false,
+            wait_batches: 0,
+            backoff_batches: 1,
+        }
     }
 
     /// Opens the embedded history of the store in `dir` for queries only.
@@ -79,11 +97,7 @@ impl History {
     /// [`HistoryError::Database`] when there is none.
     pub fn open_read_only(dir: &Path) -> Result<History, HistoryError> {
         let backend = Sqlite::open_read_only(&sqlite_path(dir))?;
-        Ok(History {
-            backend: Box::new(backend),
-            projector: Projector::default(),
-            failed: false,
-        })
+        Ok(History::with(Box::new(backend)))
     }
 
     /// The journal record the history was last brought up to, if any.
@@ -139,9 +153,74 @@ impl History {
         self.backend
             .write(&[], &[("schema_version", SCHEMA_VERSION.to_string())])?;
         self.projector = Projector::default();
+        self.written = None;
         let report = rebuild_into(journal, self)?;
         self.failed = false;
         Ok(report)
+    }
+
+    /// Brings the history up to `journal`'s last durable record after it
+    /// missed some (a write of its own failed, or its database session was
+    /// lost): reconnects if need be, reads how far the database really got
+    /// (a write whose answer was lost may have committed), and projects every
+    /// record after that, none twice; a history the journal does not hold
+    /// the head of is rebuilt instead.
+    ///
+    /// # Errors
+    /// [`HistoryError`] when the database is still away or refuses, or the
+    /// journal cannot be read.
+    pub fn catch_up(
+        &mut self,
+        journal: &dyn JournalBackend,
+    ) -> Result<RebuildReport, HistoryError> {
+        self.backend.reconnect()?;
+        self.projector = self.load_projector()?;
+        self.written = self.head()?;
+        let caught_up = match self.written {
+            Some(head) => catch_up_into(journal, self, head)?,
+            None => None,
+        };
+        let report = match caught_up {
+            Some(report) => report,
+            None => self.rebuild(journal)?,
+        };
+        self.failed = false;
+        self.backoff_batches = 1;
+        Ok(report)
+    }
+
+    /// Follows one durable batch (empty: only the new `head`): projected when
+    /// the history stands just before it, else caught up from the journal.
+    /// A failure is logged and the history tries again after later batches;
+    /// the journal, not the history, is the record.
+    fn follow(
+        &mut self,
+        engine: &Engine,
+        batch: &[Committed],
+        head: JournalHead,
+        journal: &dyn JournalBackend,
+    ) {
+        let previous = batch
+            .first()
+            .map_or(head.sequence, |first| first.sequence - 1);
+        let written = self.written.map_or(0, |written| written.sequence);
+        let result = if !self.failed && written == previous {
+            if batch.is_empty() {
+                return;
+            }
+            self.project(engine, batch, head)
+        } else if self.wait_batches > 0 {
+            self.wait_batches -= 1;
+            return;
+        } else {
+            self.catch_up(journal).map(drop)
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, code = error.code(), "history write failed; it catches up from the journal after a later durable batch");
+            self.failed = true;
+            self.wait_batches = self.backoff_batches - 1;
+            self.backoff_batches = (self.backoff_batches * 2).min(MAX_BACKOFF_BATCHES);
+        }
     }
 
     /// Writes one durable batch: its rows and the new journal head, in one transaction.
@@ -164,6 +243,7 @@ impl History {
             ],
         )?;
         self.projector = projector;
+        self.written = Some(head);
         Ok(())
     }
 
@@ -226,16 +306,32 @@ impl History {
 }
 
 impl CommitObserver for History {
-    fn committed(&mut self, engine: &Engine, batch: &[Committed], head: JournalHead) {
-        if self.failed {
+    fn committed(
+        &mut self,
+        engine: &Engine,
+        batch: &[Committed],
+        head: JournalHead,
+        journal: &dyn JournalBackend,
+    ) {
+        self.follow(engine, batch, head, journal);
+    }
+
+    fn resumed(
+        &mut self,
+        engine: &Engine,
+        settled: &[Committed],
+        head: JournalHead,
+        journal: &dyn JournalBackend,
+    ) {
+        // The database was away: the history's own session is likely gone
+        // too, so it reconnects first, and tries at once, whatever its backoff.
+        self.wait_batches = 0;
+        if let Err(error) = self.backend.reconnect() {
+            tracing::error!(%error, code = error.code(), "history could not reconnect after the store resumed; it catches up after a later durable batch");
+            self.failed = true;
             return;
         }
-        if let Err(error) = self.project(engine, batch, head) {
-            // The batch is durable in the journal; the history is derived from it and is
-            // rebuilt the next time the store opens.
-            tracing::error!(%error, code = error.code(), "history write failed; it will be rebuilt from the journal on the next open");
-            self.failed = true;
-        }
+        self.follow(engine, settled, head, journal);
     }
 }
 

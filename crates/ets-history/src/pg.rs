@@ -12,6 +12,9 @@ use postgres::{Client, NoTls};
 /// A history backend on a PostgreSQL database.
 pub struct Postgres {
     client: Client,
+    /// Where to connect again after the session is lost (`None`: a client
+    /// handed in, which cannot be reopened).
+    url: Option<String>,
 }
 
 impl Postgres {
@@ -21,13 +24,16 @@ impl Postgres {
     /// [`HistoryError::Database`] when the server does not answer or refuses the credentials.
     pub fn connect(url: &str) -> Result<Postgres, HistoryError> {
         let client = Client::connect(url, NoTls).map_err(pg_error)?;
-        Ok(Postgres { client })
+        Ok(Postgres {
+            client,
+            url: Some(url.to_owned()),
+        })
     }
 
     /// Wraps an open connection.
     #[must_use]
     pub fn with_client(client: Client) -> Postgres {
-        Postgres { client }
+        Postgres { client, url: None }
     }
 }
 
@@ -87,6 +93,18 @@ impl Backend for Postgres {
                     .collect()
             })
             .collect()
+    }
+
+    fn reconnect(&mut self) -> Result<(), HistoryError> {
+        let alive = !self.client.is_closed() && self.client.simple_query("SELECT 1").is_ok();
+        match &self.url {
+            Some(url) if !alive => {
+                self.client = Client::connect(url, NoTls).map_err(pg_error)?;
+                tracing::info!("history reconnected to the database");
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn clear(&mut self) -> Result<(), HistoryError> {

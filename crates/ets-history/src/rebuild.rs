@@ -26,20 +26,82 @@ pub(crate) fn rebuild_into(
     journal: &dyn JournalBackend,
     history: &mut History,
 ) -> Result<RebuildReport, HistoryError> {
-    let mut engine = Engine::new();
-    let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
-    let mut head = JournalHead {
+    let genesis = JournalHead {
         sequence: 0,
         hash: [0; 32],
     };
+    let report = project_after(journal, history, Engine::new(), 1, genesis)?;
+    tracing::info!(records = report.records, "history rebuilt from the journal");
+    Ok(report)
+}
+
+/// Projects the records of `journal` after `after` into `history`, which
+/// holds exactly the records up to it: no gap, none twice. The engine
+/// starts from the newest snapshot at or before `after` (else empty) and
+/// replays up to `after` without projecting. Returns `None`, having
+/// written nothing, when the journal's record at `after.sequence` is not
+/// `after` (the history follows another journal, or one cut shorter).
+pub(crate) fn catch_up_into(
+    journal: &dyn JournalBackend,
+    history: &mut History,
+    after: JournalHead,
+) -> Result<Option<RebuildReport>, HistoryError> {
+    if !journal_holds(journal, after)? {
+        return Ok(None);
+    }
+    let snapshot = journal.latest_snapshot_below(after.sequence.saturating_add(1))?;
+    let decoded = snapshot.and_then(|snapshot| {
+        Engine::decode_snapshot(&snapshot.state)
+            .ok()
+            .map(|engine| (engine, snapshot.sequence + 1))
+    });
+    let (engine, from) = decoded.unwrap_or_else(|| (Engine::new(), 1));
+    let report = project_after(journal, history, engine, from, after)?;
+    tracing::info!(
+        from = after.sequence,
+        records = report.records,
+        "history caught up with the journal"
+    );
+    Ok(Some(report))
+}
+
+/// Whether `journal` holds `head` (the empty journal's head always).
+fn journal_holds(journal: &dyn JournalBackend, head: JournalHead) -> Result<bool, HistoryError> {
+    if head.sequence == 0 {
+        return Ok(true);
+    }
+    match journal.read_from(head.sequence)?.next() {
+        Some(record) => {
+            let record = record?;
+            Ok(record.sequence == head.sequence && record.hash == head.hash)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Replays `journal` from `from` into `engine` and projects, in chunks, the
+/// records after `after`.
+fn project_after(
+    journal: &dyn JournalBackend,
+    history: &mut History,
+    mut engine: Engine,
+    from: u64,
+    after: JournalHead,
+) -> Result<RebuildReport, HistoryError> {
+    let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
+    let mut head = after;
     let mut records = 0;
-    for record in journal.read_from(1)? {
+    for record in journal.read_from(from)? {
         let record = record?;
-        chunk.push(replay(&mut engine, &record)?);
+        let committed = replay(&mut engine, &record)?;
         head = JournalHead {
             sequence: record.sequence,
             hash: record.hash,
         };
+        if record.sequence <= after.sequence {
+            continue;
+        }
+        chunk.push(committed);
         records += 1;
         if chunk.len() == CHUNK_RECORDS {
             history.project(&engine, &chunk, head)?;
@@ -49,7 +111,6 @@ pub(crate) fn rebuild_into(
     if !chunk.is_empty() {
         history.project(&engine, &chunk, head)?;
     }
-    tracing::info!(records, "history rebuilt from the journal");
     Ok(RebuildReport { records, head })
 }
 

@@ -264,7 +264,7 @@ fn run(
     let mut pending = Pending::default();
     let mut resumer = Resumer::default();
     // Waits for the first job, then takes whatever else is already queued.
-    while let Some(first) = resumer.next_job(&mut store, &mut receiver, sink.metrics) {
+    while let Some(first) = resumer.next_job(&mut store, &mut receiver, sink) {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
@@ -439,8 +439,9 @@ impl Resumer {
         &mut self,
         store: &mut Store,
         receiver: &mut mpsc::Receiver<Job>,
-        metrics: &Metrics,
+        sink: &mut Sink<'_>,
     ) -> Option<Job> {
+        let metrics = sink.metrics;
         loop {
             let transient = metrics
                 .store_fault()
@@ -452,7 +453,7 @@ impl Resumer {
             let now = Instant::now();
             let due = *self.next_attempt.get_or_insert(now + self.wait);
             if now >= due {
-                self.attempt(store, metrics);
+                self.attempt(store, sink);
                 continue;
             }
             match receiver.try_recv() {
@@ -464,13 +465,26 @@ impl Resumer {
     }
 
     /// One attempt to resume; on failure the fault's message is updated and
-    /// the wait doubles (up to [`RESUME_MAX_WAIT`]).
-    fn attempt(&mut self, store: &mut Store, metrics: &Metrics) {
+    /// the wait doubles (up to [`RESUME_MAX_WAIT`]). The failed batch, when
+    /// it turned out durable, was answered with the fault: its events go out
+    /// now, once, as any durable batch's do.
+    fn attempt(&mut self, store: &mut Store, sink: &mut Sink<'_>) {
+        let metrics = sink.metrics;
         match store.resume() {
-            Ok(()) => {
-                tracing::warn!("the database is back; the store accepts writes again");
+            Ok(settled) => {
+                tracing::warn!(
+                    settled_records = settled.len(),
+                    "the database is back; the store accepts writes again"
+                );
                 metrics.set_store_fault(None);
                 report_journal(store, metrics);
+                if !settled.is_empty() && sink.streams.has_subscribers() {
+                    let batch = settled
+                        .iter()
+                        .map(|committed| (&committed.envelope.command, &committed.outcome));
+                    let events = sink.publisher.events(store, batch);
+                    sink.streams.publish(events);
+                }
             }
             Err(error) => {
                 let fault = Fault::of(store, &error);

@@ -14,6 +14,7 @@ mod kind;
 mod location;
 mod observer;
 mod pg_journal;
+mod sequence;
 mod store;
 mod verify;
 

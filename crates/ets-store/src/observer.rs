@@ -6,6 +6,7 @@
 //! accepted, and its failure never withdraws an acknowledgement. An
 //! observer that falls behind rebuilds itself from the journal.
 
+use crate::backend::JournalBackend;
 use ets_engine::{Engine, Envelope, Outcome};
 
 /// One command that is now durable in the journal.
@@ -31,6 +32,33 @@ pub struct JournalHead {
 /// Something that follows the store's durable batches, such as the history database.
 pub trait CommitObserver: Send {
     /// Called once per durable batch that journaled at least one command,
-    /// after the fsync and before the replies are returned.
-    fn committed(&mut self, engine: &Engine, batch: &[Committed], head: JournalHead);
+    /// after the fsync and before the replies are returned. `journal` holds
+    /// every durable record up to `head`: an observer that finds itself
+    /// behind (a write of its own failed earlier) catches up from it.
+    fn committed(
+        &mut self,
+        engine: &Engine,
+        batch: &[Committed],
+        head: JournalHead,
+        journal: &dyn JournalBackend,
+    );
+
+    /// Called when the store comes back after a fault of its database
+    /// (`Store::resume`): `settled` is the failed batch when it turned out
+    /// durable after all (empty when it was dropped), `engine` and `head` the
+    /// durable state after it. The observer may have missed more than that
+    /// batch while the database was away; it catches up from `journal`, with
+    /// no gap and no record twice. By default: the settled batch, if any, as
+    /// any other durable batch.
+    fn resumed(
+        &mut self,
+        engine: &Engine,
+        settled: &[Committed],
+        head: JournalHead,
+        journal: &dyn JournalBackend,
+    ) {
+        if !settled.is_empty() {
+            self.committed(engine, settled, head, journal);
+        }
+    }
 }

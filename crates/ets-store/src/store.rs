@@ -3,11 +3,14 @@
 use crate::backend::JournalBackend;
 use crate::kind::{self, StoreKind};
 use crate::observer::{CommitObserver, Committed, JournalHead};
-use ets_engine::{Applied, Command, Engine, Envelope, JournalEntry, Outcome, Rejection};
+use crate::sequence::{Stamping, Step, apply_submission, journaled};
+use ets_engine::{Applied, Command, Engine, JournalEntry, Outcome};
 use ets_journal::{Journal, JournalConfig, JournalError, Record};
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use std::path::Path;
 use thiserror::Error;
+
+mod pipeline;
 
 /// How the store behaves.
 #[derive(Debug, Clone)]
@@ -323,18 +326,24 @@ impl Store {
     /// [`StoreError`] on an I/O fault; the store then refuses all further
     /// batches until reopened, and none of the uncommitted replies may be given.
     pub fn commit(&mut self) -> Result<(), StoreError> {
-        if self.faulted {
-            return Err(StoreError::Faulted);
-        }
-        if self.read_only {
-            return Err(JournalError::ReadOnly.into());
-        }
+        self.check_writable()?;
         if let Err(error) = self.journal.commit() {
             self.fault();
             return Err(error);
         }
         self.notify_observer();
         self.snapshot_if_due()
+    }
+
+    /// Refuses writes on a faulted or read-only store.
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if self.faulted {
+            return Err(StoreError::Faulted);
+        }
+        if self.read_only {
+            return Err(JournalError::ReadOnly.into());
+        }
+        Ok(())
     }
 
     /// Records journaled but not yet committed (see [`Store::submit_dated_uncommitted`]).
@@ -359,12 +368,7 @@ impl Store {
         batch: &[Submission],
         stamping: Stamping,
     ) -> Result<Vec<Reply>, StoreError> {
-        if self.faulted {
-            return Err(StoreError::Faulted);
-        }
-        if self.read_only {
-            return Err(JournalError::ReadOnly.into());
-        }
+        self.check_writable()?;
         if self.journal.pending() == 0
             && let Some((_, pending)) = &mut self.observer
         {
@@ -398,7 +402,7 @@ impl Store {
         let rebuilt = match self.journal.dir() {
             Some(dir) => durable_state(dir, self.config.journal, durable_end),
             // A database journal reads back only what its transactions committed.
-            None => replay_durable(self.journal.as_ref(), durable_end),
+            None => replay_durable(self.journal.as_ref(), durable_end, drop),
         };
         match rebuilt {
             Ok(engine) => self.engine = engine,
@@ -435,145 +439,72 @@ impl Store {
     /// Brings a store stopped by a fault of its database back: reconnects,
     /// settles the failed batch by sequence and hash (durable after all, or
     /// dropped: it was never acknowledged either way), rebuilds the engine
-    /// from the durable journal and accepts writes again. Does nothing when
-    /// the store is not faulted.
+    /// from the durable journal and accepts writes again. Returns the failed
+    /// batch's commands when they turned out durable (empty when dropped, or
+    /// when the store was not faulted): they were never answered, so this is
+    /// the one place their outcomes come out, for the event streams. The
+    /// observer hears of them, and catches up with the journal, through
+    /// [`CommitObserver::resumed`]. Does nothing when the store is not faulted.
     ///
     /// # Errors
     /// [`StoreError`] while the database is still away (try again later),
     /// `fenced` when another writer took over (it never will), and
     /// `store_faulted` for a file journal (reopen it instead).
-    pub fn resume(&mut self) -> Result<(), StoreError> {
+    pub fn resume(&mut self) -> Result<Vec<Committed>, StoreError> {
         if !self.faulted {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let durable_before = self.journal.stats().last_sequence;
         self.journal.resume()?;
         let durable_end = self.journal.stats().last_sequence;
-        self.engine = replay_durable(self.journal.as_ref(), durable_end)?;
+        let mut settled = Vec::new();
+        self.engine = replay_durable(self.journal.as_ref(), durable_end, |committed| {
+            if committed.sequence > durable_before {
+                settled.push(committed);
+            }
+        })?;
+        assert_eq!(
+            settled.len() as u64,
+            durable_end - durable_before,
+            "every record of the settled batch is replayed after the newest snapshot"
+        );
         self.faulted = false;
         self.state_unknown = false;
+        if let Some((observer, batch)) = &mut self.observer {
+            batch.clear();
+            let head = JournalHead {
+                sequence: durable_end,
+                hash: self.journal.last_hash(),
+            };
+            observer.resumed(&self.engine, &settled, head, self.journal.as_ref());
+        }
         tracing::info!(
             last_sequence = durable_end,
+            settled_records = settled.len(),
             "store resumed after a database fault"
         );
-        Ok(())
+        Ok(settled)
     }
 
+    /// Applies one submission and appends its journal record, if it has one.
     fn sequence(
         &mut self,
         submission: &Submission,
         stamping: Stamping,
     ) -> Result<Reply, StoreError> {
-        let time = match self.stamp(submission, stamping) {
-            Ok(time) => time,
-            Err(refusal) => return Ok(refusal),
+        let fresh = match apply_submission(&mut self.engine, self.kind, submission, stamping) {
+            Step::Answered(reply) => return Ok(reply),
+            Step::Fresh(fresh) => fresh,
         };
-        let envelope = Envelope {
-            request_id: submission.request_id,
-            requester: submission.requester,
-            time,
-            command: submission.command.clone(),
-        };
-        match self.engine.apply(&envelope) {
-            Applied::Duplicate(outcome) => Ok(Reply {
-                sequence: None,
-                time,
-                duplicate: true,
-                outcome,
-            }),
-            // Not the first outcome: a refusal of its own, not journaled.
-            Applied::Reused(outcome) => Ok(Reply {
-                sequence: None,
-                time,
-                duplicate: false,
-                outcome,
-            }),
-            Applied::Fresh(mut outcome) => {
-                // A large refused command is journaled as a bounded summary.
-                let summary = match outcome {
-                    Outcome::Rejected(_) => self.engine.bound_refusal(&envelope),
-                    Outcome::Accepted(_) => None,
-                };
-                let summarized;
-                let journaled = match summary {
-                    Some(command) => {
-                        if let Command::Refused(summary) = &command {
-                            outcome = Outcome::Rejected(summary.rejection.clone());
-                        }
-                        summarized = Envelope {
-                            command,
-                            ..envelope.clone()
-                        };
-                        &summarized
-                    }
-                    None => &envelope,
-                };
-                self.payload.clear();
-                JournalEntry::encode_into(journaled, outcome.code(), &mut self.payload).map_err(
-                    |error| StoreError::BadRecord {
-                        sequence: self.journal.last_sequence() + 1,
-                        reason: error.to_string(),
-                    },
-                )?;
-                let sequence = self.journal.append(time.0, &self.payload)?;
-                self.records_since_snapshot += 1;
-                if let Some((_, batch)) = &mut self.observer {
-                    batch.push(Committed {
-                        sequence,
-                        envelope,
-                        outcome: outcome.clone(),
-                    });
-                }
-                Ok(Reply {
-                    sequence: Some(sequence),
-                    time,
-                    duplicate: false,
-                    outcome,
-                })
-            }
-        }
-    }
-
-    /// The time to apply `submission` at, or the reply refusing it before the
-    /// engine sees it (not journaled: nothing changes, the clock stays).
-    // The refusal is the reply handed straight back, once per refused command.
-    #[allow(clippy::result_large_err)]
-    fn stamp(&self, submission: &Submission, stamping: Stamping) -> Result<Timestamp, Reply> {
-        let last = self.engine.last_time().unwrap_or(Timestamp(i64::MIN));
-        let clock = match stamping {
-            Stamping::Door { now } if self.kind.is_live() => now.max(last),
-            _ => self.clock(),
-        };
-        let refuse = |code: &str, message: String| Reply {
-            sequence: None,
-            time: clock,
-            duplicate: false,
-            outcome: Outcome::Rejected(Rejection {
-                code: code.to_owned(),
-                message,
-            }),
-        };
-        let is_clock_command = matches!(submission.command, Command::Clock(_));
-        match (stamping, submission.time) {
-            (Stamping::Door { .. }, Some(time)) => Err(refuse(
-                CLIENT_TIME_REFUSED,
-                client_time_message(self.kind, time),
-            )),
-            (Stamping::Door { .. }, None) if is_clock_command && self.kind.is_live() => {
-                Err(refuse(
-                    CLOCK_IS_LIVE,
-                    "this store is live: its clock is the server's and cannot be set".to_owned(),
-                ))
-            }
-            (Stamping::Door { .. }, None) | (Stamping::Dated, None) => Ok(clock),
-            (Stamping::Dated, Some(time)) if time < last => Err(refuse(
-                "time_went_backwards",
-                format!(
-                    "the command is dated {} ms but the last command was at {} ms; times in the journal never go backwards",
-                    time.0, last.0
-                ),
-            )),
-            (Stamping::Dated, Some(time)) => Ok(time),
-        }
+        self.payload.clear();
+        fresh.encode(self.journal.last_sequence() + 1, &mut self.payload)?;
+        let sequence = self.journal.append(fresh.time.0, &self.payload)?;
+        Ok(journaled(
+            fresh,
+            sequence,
+            &mut self.records_since_snapshot,
+            self.observer.as_mut().map(|(_, batch)| batch),
+        ))
     }
 
     /// Who sets the time of this store's commands.
@@ -638,7 +569,7 @@ impl Store {
                 sequence: self.journal.last_sequence(),
                 hash: self.journal.last_hash(),
             };
-            observer.committed(&self.engine, batch, head);
+            observer.committed(&self.engine, batch, head, self.journal.as_ref());
             batch.clear();
         }
     }
@@ -654,26 +585,6 @@ impl Store {
     pub fn journal(&self) -> &dyn JournalBackend {
         self.journal.as_ref()
     }
-}
-
-/// How a batch is stamped: by a client door (the store's clock) or by an
-/// in-process driver of a non-live store (the submissions' own times).
-#[derive(Debug, Clone, Copy)]
-enum Stamping {
-    Door { now: Timestamp },
-    Dated,
-}
-
-fn client_time_message(kind: StoreKind, time: Timestamp) -> String {
-    let why = if kind.is_live() {
-        "this store is live: the server's clock stamps every command".to_owned()
-    } else {
-        format!("this {kind} store's clock moves only by an administrator's advance_clock command")
-    };
-    format!(
-        "{why}, so a command may not carry `time` (it said {} ms since the epoch); remove it",
-        time.0
-    )
 }
 
 /// The wall clock in milliseconds since the Unix epoch: the sequencer's only
@@ -723,23 +634,35 @@ fn durable_state(
     durable_end: u64,
 ) -> Result<Engine, StoreError> {
     let journal = Journal::open_read_only(dir, config)?;
-    replay_durable(&journal, durable_end)
+    replay_durable(&journal, durable_end, drop)
 }
 
-/// The state of `journal`'s snapshot and records up to `durable_end`.
-fn replay_durable(journal: &dyn JournalBackend, durable_end: u64) -> Result<Engine, StoreError> {
+/// The state of `journal`'s snapshot and records up to `durable_end`; each
+/// record replayed after the snapshot goes to `replayed`.
+fn replay_durable(
+    journal: &dyn JournalBackend,
+    durable_end: u64,
+    mut replayed: impl FnMut(Committed),
+) -> Result<Engine, StoreError> {
     let (mut engine, from) = newest_decodable_snapshot(journal)?;
     for record in journal.read_from(from)? {
         let record = record?;
         if record.sequence > durable_end {
             break;
         }
-        replay_record(&mut engine, &record)?;
+        replayed(apply_record(&mut engine, &record)?);
     }
     Ok(engine)
 }
 
+/// Applies one journaled record to `engine` and checks the outcome code.
 pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), StoreError> {
+    apply_record(engine, record).map(drop)
+}
+
+/// Applies one journaled record to `engine`, checks the outcome code, and
+/// returns the command with the outcome it got.
+fn apply_record(engine: &mut Engine, record: &Record) -> Result<Committed, StoreError> {
     let entry = JournalEntry::decode(&record.payload).map_err(|error| StoreError::BadRecord {
         sequence: record.sequence,
         reason: error.to_string(),
@@ -757,5 +680,12 @@ pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), 
             replayed: replayed.to_owned(),
         });
     }
-    Ok(())
+    let outcome = match applied {
+        Applied::Fresh(outcome) | Applied::Reused(outcome) | Applied::Duplicate(outcome) => outcome,
+    };
+    Ok(Committed {
+        sequence: record.sequence,
+        envelope,
+        outcome,
+    })
 }
