@@ -91,6 +91,16 @@ pub struct HttpArgs {
 /// runtime's, its sequencer's and its timer's), for its CPU time.
 const SERVER_THREADS: [&str; 3] = ["ets-srv", "bench-server", "sequencer"];
 
+/// The runtime of a server the bench starts: `workers` worker threads,
+/// named as [`SERVER_THREADS`] counts them.
+fn server_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .thread_name("ets-srv")
+        .enable_all()
+        .build()
+}
+
 /// The name of the client's runtime threads.
 const CLIENT_THREADS: &str = "bench-client";
 
@@ -258,12 +268,7 @@ impl InProcess {
         let thread = std::thread::Builder::new()
             .name("bench-server".into())
             .spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(workers.max(1))
-                    .thread_name("ets-srv")
-                    .enable_all()
-                    .build()
-                else {
+                let Ok(runtime) = server_runtime(workers) else {
                     return;
                 };
                 let served = runtime.block_on(ets_server::serve(

@@ -79,12 +79,7 @@ impl Echo {
         let thread = std::thread::Builder::new()
             .name("ets-srv-echo".into())
             .spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(workers.max(1))
-                    .thread_name("ets-srv")
-                    .enable_all()
-                    .build()
-                else {
+                let Ok(runtime) = super::server_runtime(workers) else {
                     return;
                 };
                 runtime.block_on(async move {
