@@ -1267,6 +1267,14 @@ pub fn parse_exchange(value: Value) -> Result<ExchangeCommand, CommandError> {
     Ok(ExchangeCommand::try_from(parsed)?)
 }
 
+/// The exchange command whose fields `fields` holds (the typed read of a
+/// line, `crate::line`), or `None` when they do not read or convert cleanly
+/// (the general read then names what is wrong).
+pub(crate) fn typed_exchange<'de, D: Deserializer<'de>>(fields: D) -> Option<ExchangeCommand> {
+    let parsed = JsonExchangeCommand::deserialize(fields).ok()?;
+    ExchangeCommand::try_from(parsed).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ mod compliance;
 mod exchange;
 mod history_view;
 mod inbox;
+mod line;
 mod market_view;
 pub mod openapi;
 mod outcome;

@@ -349,12 +349,53 @@ fn one() -> u8 {
     1
 }
 
-/// Parses one JSON command line.
+/// Parses one JSON command line: the typed read first (`crate::line`, no
+/// JSON value tree), else the general one, which judges every line and
+/// names what is wrong.
 ///
 /// # Errors
 /// [`ApiError`] naming what is wrong: bad JSON, an unknown command or field,
 /// a missing field, an unknown kind or status, a bad unit or time.
 pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
+    if line.len() <= LINE_MAX_BYTES
+        && let Some(request) = crate::line::typed_request(line)
+    {
+        return Ok(request);
+    }
+    parse_general(line)
+}
+
+/// The command families, each read by its own serde shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Clock,
+    Control,
+    Compliance,
+    Exchange,
+    Registry,
+}
+
+/// The family of the command named `name` (the registry's for a name no
+/// other family declares, whose shape then refuses an unknown one).
+pub(crate) fn family(name: &str) -> Family {
+    let declared = |specs: &[CommandSpec]| specs.iter().any(|spec| spec.name == name);
+    if name == CLOCK_COMMANDS[0].name {
+        Family::Clock
+    } else if declared(&CONTROL_COMMANDS) {
+        Family::Control
+    } else if declared(&COMPLIANCE_COMMANDS) {
+        Family::Compliance
+    } else if declared(&EXCHANGE_COMMANDS) {
+        Family::Exchange
+    } else {
+        Family::Registry
+    }
+}
+
+/// Parses one JSON command line through a JSON value: every line, with what
+/// is wrong named (the JSON Schema's whole numbers written as floats
+/// included).
+pub(crate) fn parse_general(line: &str) -> Result<ApiRequest, ApiError> {
     let malformed = |request_id, message: String| ApiError {
         code: "malformed_command",
         message,
@@ -403,36 +444,22 @@ pub fn parse_request(line: &str) -> Result<ApiRequest, ApiError> {
     let request_id_number = request_id_value
         .as_u64()
         .ok_or_else(|| malformed(None, "`request_id` must be a whole number".to_owned()))?;
-    let is_compliance = value
-        .get("command")
-        .and_then(Value::as_str)
-        .is_some_and(|name| COMPLIANCE_COMMANDS.iter().any(|spec| spec.name == name));
-    let is_exchange = value
-        .get("command")
-        .and_then(Value::as_str)
-        .is_some_and(|name| EXCHANGE_COMMANDS.iter().any(|spec| spec.name == name));
-    let is_control = value
-        .get("command")
-        .and_then(Value::as_str)
-        .is_some_and(|name| CONTROL_COMMANDS.iter().any(|spec| spec.name == name));
-    let is_clock = value.get("command").and_then(Value::as_str) == Some(CLOCK_COMMANDS[0].name);
+    let name = value.get("command").and_then(Value::as_str).unwrap_or("");
     let refused = |error: CommandError| ApiError {
         code: error.code(),
         message: error.message().to_owned(),
         request_id,
     };
-    let command = if is_clock {
-        Command::Clock(parse_clock(value).map_err(refused)?)
-    } else if is_control {
-        Command::Registry(parse_control(value).map_err(refused)?)
-    } else if is_compliance {
-        Command::Compliance(parse_compliance(value).map_err(refused)?)
-    } else if is_exchange {
-        Command::Exchange(parse_exchange(value).map_err(refused)?)
-    } else {
-        let parsed: RegistryCommandJson =
-            serde_json::from_value(value).map_err(|error| refused(CommandError::shape(error)))?;
-        Command::Registry(convert(parsed).map_err(|message| refused(message.into()))?)
+    let command = match family(name) {
+        Family::Clock => Command::Clock(parse_clock(value).map_err(refused)?),
+        Family::Control => Command::Registry(parse_control(value).map_err(refused)?),
+        Family::Compliance => Command::Compliance(parse_compliance(value).map_err(refused)?),
+        Family::Exchange => Command::Exchange(parse_exchange(value).map_err(refused)?),
+        Family::Registry => {
+            let parsed: RegistryCommandJson = serde_json::from_value(value)
+                .map_err(|error| refused(CommandError::shape(error)))?;
+            Command::Registry(convert(parsed).map_err(|message| refused(message.into()))?)
+        }
     };
     Ok(ApiRequest {
         request_id: RequestId(request_id_number),
@@ -521,7 +548,8 @@ fn checked_note(field: &str, text: String) -> Result<String, String> {
     Ok(text)
 }
 
-fn convert(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
+/// The registry command a parsed shape describes, its values checked.
+pub(crate) fn convert(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
     Ok(match command {
         RegistryCommandJson::RegisterParticipant { id, kind, name } => {
             check_text("name", &name, ets_registry::NAME_MAX_BYTES)?;

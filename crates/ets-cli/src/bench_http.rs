@@ -3,8 +3,15 @@
 //! connection sends its next request when the previous one is answered).
 //! By default the bench starts the server itself, in this process, on a
 //! temporary store; `--url` drives an existing one. Prints JSON figures
-//! (requests/s, durable commands/s, latency percentiles, errors); asserts
-//! nothing about time.
+//! (requests/s, durable commands/s, latency percentiles, errors, the
+//! server's and the client's CPU time per request); asserts nothing about
+//! time. The measured requests go through the bench's own lean HTTP/1.1
+//! client (`wire`), which can pipeline; `--echo` drives a minimal hyper
+//! server instead (`echo`), the ceiling of HTTP alone on the machine.
+
+mod cpu;
+mod echo;
+mod wire;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -38,6 +45,10 @@ pub struct HttpArgs {
     /// `POST /api/commands/batch` with that many JSON lines.
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// Requests each connection sends before reading their answers (HTTP/1.1
+    /// pipelining; the server still answers them one after another, in order).
+    #[arg(long, default_value_t = 1)]
+    pipeline: usize,
     /// Trading accounts the workload moves units and orders between.
     #[arg(long, default_value_t = 1_000)]
     accounts: u64,
@@ -61,7 +72,37 @@ pub struct HttpArgs {
     /// creates (default: from the clock, so runs against one store do not collide).
     #[arg(long)]
     id_base: Option<u64>,
+    /// With `--url`: the process id of the server, to report its CPU time per
+    /// request (read from /proc while the bench measures).
+    #[arg(long, requires = "url")]
+    server_pid: Option<u32>,
+    /// Drive a minimal hyper server answering a fixed outcome line (no
+    /// routes, users, parsing, store or fsync) instead of `ets serve`: what
+    /// HTTP over loopback alone allows on this machine.
+    #[arg(long, conflicts_with = "url")]
+    echo: bool,
+    /// Worker threads of the server's runtime when the bench starts it (its
+    /// own or `--echo`); `ets serve` uses one per CPU.
+    #[arg(long, default_value_t = 2, conflicts_with = "url")]
+    server_workers: usize,
 }
+
+/// The names of the threads of the server this process starts (its
+/// runtime's, its sequencer's and its timer's), for its CPU time.
+const SERVER_THREADS: [&str; 3] = ["ets-srv", "bench-server", "sequencer"];
+
+/// The runtime of a server the bench starts: `workers` worker threads,
+/// named as [`SERVER_THREADS`] counts them.
+fn server_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .thread_name("ets-srv")
+        .enable_all()
+        .build()
+}
+
+/// The name of the client's runtime threads.
+const CLIENT_THREADS: &str = "bench-client";
 
 const PASSWORD: &str = "bench password, not secret";
 const PRICE_TICKS: i64 = 5_000;
@@ -101,33 +142,78 @@ impl Layout {
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-pub fn run(args: HttpArgs) -> Result<ExitCode> {
-    if args.connections == 0 || args.batch == 0 || args.accounts < 2 {
-        bail!("--connections and --batch must be positive and --accounts at least 2");
+/// What the bench drives, and whose CPU time counts as the server's.
+#[expect(
+    dead_code,
+    reason = "the servers this process started are held only to stop them when dropped"
+)]
+enum Server {
+    /// An `ets serve` in another process (`--url`), with its process id if given.
+    Remote(Option<u32>),
+    /// The server this process started on a temporary store.
+    Own(InProcess),
+    /// The minimal hyper server (`--echo`).
+    Echo(echo::Echo),
+}
+
+impl Server {
+    /// The server's CPU seconds so far, when they can be read.
+    fn cpu_seconds(&self) -> Option<f64> {
+        match self {
+            Server::Remote(pid) => pid.and_then(cpu::process_seconds),
+            Server::Own(_) | Server::Echo(_) => cpu::threads_seconds(&SERVER_THREADS),
+        }
     }
-    let mut server = None;
-    let target = match &args.url {
-        Some(url) => Target {
-            base: url.trim_end_matches('/').to_owned(),
-            admin: args.token.clone().context("--url needs --token")?,
-            exchange: args
-                .exchange_token
-                .clone()
-                .context("--url needs --exchange-token")?,
-            admin_participant: args.admin_participant,
-            exchange_participant: args.exchange_participant,
-        },
+
+    fn describe(&self, target: &Target) -> String {
+        match self {
+            Server::Remote(_) => target.base.clone(),
+            Server::Own(_) => "in-process, temporary store".to_owned(),
+            Server::Echo(_) => "echo: a minimal hyper server answering a fixed outcome line (no routes, users, parsing, store or fsync)".to_owned(),
+        }
+    }
+}
+
+pub fn run(args: HttpArgs) -> Result<ExitCode> {
+    if args.connections == 0 || args.batch == 0 || args.pipeline == 0 || args.accounts < 2 {
+        bail!("--connections, --batch and --pipeline must be positive and --accounts at least 2");
+    }
+    let (server, target) = match &args.url {
+        Some(url) => (
+            Server::Remote(args.server_pid),
+            Target {
+                base: url.trim_end_matches('/').to_owned(),
+                admin: args.token.clone().context("--url needs --token")?,
+                exchange: args
+                    .exchange_token
+                    .clone()
+                    .context("--url needs --exchange-token")?,
+                admin_participant: args.admin_participant,
+                exchange_participant: args.exchange_participant,
+            },
+        ),
+        None if args.echo => {
+            let (running, address) = echo::Echo::start(args.server_workers)?;
+            let target = Target {
+                base: format!("http://{address}"),
+                admin: "echo".to_owned(),
+                exchange: "echo".to_owned(),
+                admin_participant: 1,
+                exchange_participant: 2,
+            };
+            (Server::Echo(running), target)
+        }
         None => {
-            let (running, target) = InProcess::start()?;
-            server = Some(running);
-            target
+            let (running, target) = InProcess::start(args.server_workers)?;
+            (Server::Own(running), target)
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name(CLIENT_THREADS)
         .enable_all()
         .build()?;
-    let result = runtime.block_on(drive(&args, &target, server.is_some()));
+    let result = runtime.block_on(drive(&args, &target, &server));
     drop(server);
     let report = result?;
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -153,7 +239,7 @@ impl Drop for InProcess {
 }
 
 impl InProcess {
-    fn start() -> Result<(InProcess, Target)> {
+    fn start(workers: usize) -> Result<(InProcess, Target)> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("store");
         drop(ets_store::Store::create(
@@ -182,11 +268,7 @@ impl InProcess {
         let thread = std::thread::Builder::new()
             .name("bench-server".into())
             .spawn(move || {
-                let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                else {
+                let Ok(runtime) = server_runtime(workers) else {
                     return;
                 };
                 let served = runtime.block_on(ets_server::serve(
@@ -277,7 +359,14 @@ async fn setup(client: &HttpClient, target: &Target, layout: Layout) -> Result<(
     lines.push(json!({"request_id":next(),"requester":admin,"command":"open_account","id":layout.issuance(),"kind":"issuance","holder":admin,"representatives":[admin]}));
     lines.push(json!({"request_id":next(),"requester":admin,"command":"open_account","id":layout.fees(),"kind":"trading","holder":target.exchange_participant,"representatives":[admin]}));
     let units = 1_000_000_000_u64;
-    lines.push(json!({"request_id":next(),"requester":admin,"command":"issue","unit":"CEA-2021","quantity":units * (layout.accounts + 1)}));
+    // In issues of at most what one command may issue.
+    let most = ets_model::Quantity::MAX_PER_COMMAND.tonnes();
+    let mut to_issue = units * (layout.accounts + 1);
+    while to_issue > 0 {
+        let quantity = to_issue.min(most);
+        lines.push(json!({"request_id":next(),"requester":admin,"command":"issue","unit":"CEA-2021","quantity":quantity}));
+        to_issue -= quantity;
+    }
     for index in 0..layout.accounts {
         let account = layout.account(index);
         lines.push(json!({"request_id":next(),"requester":admin,"command":"register_participant","id":account,"kind":"institution","name":format!("Bench trader {index}")}));
@@ -343,54 +432,115 @@ fn occurrences(haystack: &[u8], needle: &[u8]) -> u64 {
     u64::try_from(count).unwrap_or(u64::MAX)
 }
 
-async fn connection_loop(
-    client: HttpClient,
-    target: Arc<Target>,
-    layout: Layout,
-    connection: u64,
+/// How each connection sends: commands per request, requests per round.
+#[derive(Clone, Copy)]
+struct Shape {
     batch: usize,
-    stop: Arc<AtomicBool>,
-) -> Tally {
-    let url = if batch == 1 {
-        format!("{}/api/commands", target.base)
-    } else {
-        format!("{}/api/commands/batch", target.base)
-    };
-    let mut tally = Tally::default();
-    let mut n = 0_u64;
-    let request_base = layout.base * 10 + 1_000_000_000 * (connection + 1);
-    while !stop.load(Ordering::Relaxed) {
-        let mut body = String::new();
-        for _ in 0..batch {
-            if !body.is_empty() {
-                body.push('\n');
+    pipeline: usize,
+}
+
+/// Where and as whom the connections send.
+struct Endpoint {
+    address: std::net::SocketAddr,
+    host: String,
+    path: &'static str,
+    token: String,
+}
+
+impl Tally {
+    /// Counts one answer: durable outcomes and refusals in a journaled
+    /// answer, an error otherwise.
+    fn count(&mut self, status: u16, body: &[u8]) {
+        match status {
+            // 200 and the engine's refusals (403, 404, 409, 422) were journaled.
+            200 | 403 | 404 | 409 | 422 => {
+                self.durable += occurrences(body, b"\"sequence\":");
+                self.refused += occurrences(body, b"\"ok\":false");
             }
-            body.push_str(&command(layout, connection, n, request_base + n));
-            n += 1;
+            _ => {
+                self.errors += 1;
+                self.first_error
+                    .get_or_insert_with(|| format!("{status}: {}", String::from_utf8_lossy(body)));
+            }
         }
-        let started = Instant::now();
-        let answer = send(&client, &url, &target.admin, body).await;
+    }
+
+    fn fail(&mut self, requests: u64, error: &anyhow::Error) {
+        self.requests += requests;
+        self.errors += requests;
+        self.first_error.get_or_insert_with(|| format!("{error:#}"));
+    }
+}
+
+/// Sends one round (`shape.pipeline` requests written at once) and reads
+/// its answers, timing each from the write.
+async fn round(wire: &mut wire::Wire, bodies: &[String], tally: &mut Tally) -> Result<()> {
+    for body in bodies {
+        wire.queue(body);
+    }
+    let started = Instant::now();
+    wire.flush().await?;
+    for _ in bodies {
+        let answer = wire.answer().await?;
         let elapsed = started.elapsed();
         tally.requests += 1;
         tally
             .latencies_us
             .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
-        match answer {
-            // 200 and the engine's refusals (403, 404, 409, 422) were journaled.
-            Ok((200 | 403 | 404 | 409 | 422, body)) => {
-                tally.durable += occurrences(&body, b"\"sequence\":");
-                tally.refused += occurrences(&body, b"\"ok\":false");
+        tally.count(answer.status, wire.body(&answer));
+    }
+    Ok(())
+}
+
+async fn connection_loop(
+    endpoint: Arc<Endpoint>,
+    layout: Layout,
+    connection: u64,
+    shape: Shape,
+    stop: Arc<AtomicBool>,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut n = 0_u64;
+    let request_base = layout.base * 10 + 1_000_000_000 * (connection + 1);
+    let mut open: Option<wire::Wire> = None;
+    let mut bodies = vec![String::new(); shape.pipeline];
+    while !stop.load(Ordering::Relaxed) {
+        let wire = match open.as_mut() {
+            Some(wire) => wire,
+            None => {
+                let connected = wire::Wire::connect(
+                    endpoint.address,
+                    &endpoint.host,
+                    endpoint.path,
+                    &endpoint.token,
+                )
+                .await;
+                match connected {
+                    Ok(wire) => open.insert(wire),
+                    Err(error) => {
+                        tally.fail(1, &error);
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                }
             }
-            Ok((status, body)) => {
-                tally.errors += 1;
-                tally
-                    .first_error
-                    .get_or_insert_with(|| format!("{status}: {}", String::from_utf8_lossy(&body)));
+        };
+        for body in &mut bodies {
+            body.clear();
+            for _ in 0..shape.batch {
+                if !body.is_empty() {
+                    body.push('\n');
+                }
+                body.push_str(&command(layout, connection, n, request_base + n));
+                n += 1;
             }
-            Err(error) => {
-                tally.errors += 1;
-                tally.first_error.get_or_insert_with(|| error.to_string());
-            }
+        }
+        let answered = tally.requests;
+        if let Err(error) = round(wire, &bodies, &mut tally).await {
+            // The unanswered requests of the round failed; start a new connection.
+            let unanswered = bodies.len() as u64 - (tally.requests - answered);
+            tally.fail(unanswered, &error);
+            open = None;
         }
     }
     tally
@@ -427,40 +577,38 @@ async fn group_commits(client: &HttpClient, base: &str) -> Option<(f64, f64)> {
     ))
 }
 
-async fn drive(args: &HttpArgs, target: &Target, fresh_store: bool) -> Result<Value> {
-    let client: HttpClient = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(args.connections)
-        .build_http();
-    let base = args.id_base.unwrap_or_else(|| {
-        if fresh_store {
-            1_000
-        } else {
-            let seconds = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |elapsed| elapsed.as_secs());
-            (seconds % 1_000_000) * 1_000_000
-        }
-    });
-    let layout = Layout {
-        base,
-        accounts: args.accounts,
-        admin: target.admin_participant,
+/// What the measured seconds gave.
+struct Measured {
+    total: Tally,
+    seconds: f64,
+    /// The server's and the client's CPU seconds over the run, when readable.
+    server_cpu: Option<f64>,
+    client_cpu: Option<f64>,
+}
+
+/// Runs the connections for `args.seconds` and adds up what they counted.
+async fn measure(
+    args: &HttpArgs,
+    endpoint: Endpoint,
+    layout: Layout,
+    server: &Server,
+) -> Result<Measured> {
+    let endpoint = Arc::new(endpoint);
+    let shape = Shape {
+        batch: args.batch,
+        pipeline: args.pipeline,
     };
-    let setup_started = Instant::now();
-    setup(&client, target, layout).await?;
-    let setup_seconds = setup_started.elapsed().as_secs_f64();
-    let commits_before = group_commits(&client, &target.base).await;
-    let target = Arc::new(target.clone());
     let stop = Arc::new(AtomicBool::new(false));
+    let server_before = server.cpu_seconds();
+    let client_before = cpu::threads_seconds(&[CLIENT_THREADS]);
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.connections)
         .map(|connection| {
             tokio::spawn(connection_loop(
-                client.clone(),
-                Arc::clone(&target),
+                Arc::clone(&endpoint),
                 layout,
                 u64::try_from(connection).unwrap_or(u64::MAX),
-                args.batch,
+                shape,
                 Arc::clone(&stop),
             ))
         })
@@ -479,9 +627,62 @@ async fn drive(args: &HttpArgs, target: &Target, fresh_store: bool) -> Result<Va
         }
         total.latencies_us.extend(tally.latencies_us);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    total.latencies_us.sort_unstable();
-    let max_ms = f64::from(total.latencies_us.last().copied().unwrap_or(0)) / 1_000.0;
+    let seconds = started.elapsed().as_secs_f64();
+    let spent = |before: Option<f64>, after: Option<f64>| before.zip(after).map(|(b, a)| a - b);
+    Ok(Measured {
+        total,
+        seconds,
+        server_cpu: spent(server_before, server.cpu_seconds()),
+        client_cpu: spent(client_before, cpu::threads_seconds(&[CLIENT_THREADS])),
+    })
+}
+
+/// The address, `Host` and path the measured requests go to.
+async fn endpoint(args: &HttpArgs, target: &Target) -> Result<Endpoint> {
+    let host = wire::authority(&target.base)?.to_owned();
+    let address = tokio::net::lookup_host(&host)
+        .await?
+        .next()
+        .with_context(|| format!("{host} has no address"))?;
+    Ok(Endpoint {
+        address,
+        host,
+        path: if args.batch == 1 {
+            "/api/commands"
+        } else {
+            "/api/commands/batch"
+        },
+        token: target.admin.clone(),
+    })
+}
+
+async fn drive(args: &HttpArgs, target: &Target, server: &Server) -> Result<Value> {
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.connections)
+        .build_http();
+    let base = args.id_base.unwrap_or_else(|| {
+        if matches!(server, Server::Remote(_)) {
+            let seconds = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_secs());
+            (seconds % 1_000_000) * 1_000_000
+        } else {
+            1_000
+        }
+    });
+    let layout = Layout {
+        base,
+        accounts: args.accounts,
+        admin: target.admin_participant,
+    };
+    let setup_started = Instant::now();
+    if !matches!(server, Server::Echo(_)) {
+        setup(&client, target, layout).await?;
+    }
+    let setup_seconds = setup_started.elapsed().as_secs_f64();
+    let commits_before = group_commits(&client, &target.base).await;
+    let endpoint = endpoint(args, target).await?;
+    let measured = measure(args, endpoint, layout, server).await?;
     let commits_after = group_commits(&client, &target.base).await;
     let mean_group_commit =
         commits_before
@@ -489,18 +690,32 @@ async fn drive(args: &HttpArgs, target: &Target, fresh_store: bool) -> Result<Va
             .and_then(|((sum0, count0), (sum1, count1))| {
                 (count1 > count0).then(|| (sum1 - sum0) / (count1 - count0))
             });
+    let mut report = report(args, &measured);
+    report["server"] = json!(server.describe(target));
+    report["setup_seconds"] = json!(setup_seconds);
+    report["mean_group_commit_commands"] = json!(mean_group_commit);
+    Ok(report)
+}
+
+/// The figures of a run, as JSON.
+fn report(args: &HttpArgs, measured: &Measured) -> Value {
+    let Measured { total, seconds, .. } = measured;
+    let mut latencies = total.latencies_us.clone();
+    latencies.sort_unstable();
+    let max_ms = f64::from(latencies.last().copied().unwrap_or(0)) / 1_000.0;
     #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-    let per_second = |count: u64| count as f64 / elapsed;
-    Ok(json!({
+    let per_second = |count: u64| count as f64 / seconds;
+    #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+    let per_request_us = |cpu: Option<f64>| cpu.map(|cpu| cpu * 1e6 / total.requests.max(1) as f64);
+    json!({
         "bench": "http",
-        "server": if args.url.is_some() { target.base.as_str() } else { "in-process, temporary store" },
         "connections": args.connections,
         "commands_per_request": args.batch,
+        "pipeline": args.pipeline,
         "endpoint": if args.batch == 1 { "/api/commands" } else { "/api/commands/batch" },
         "workload": "transfer, sell (day), transfer, buy (ioc); 1 t each",
         "accounts": args.accounts,
-        "setup_seconds": setup_seconds,
-        "seconds": elapsed,
+        "seconds": seconds,
         "requests": total.requests,
         "requests_per_second": per_second(total.requests),
         "durable_commands": total.durable,
@@ -510,11 +725,15 @@ async fn drive(args: &HttpArgs, target: &Target, fresh_store: bool) -> Result<Va
         "errors_mean": "transport failures and answers other than 200, 403, 404, 409, 422",
         "first_error": total.first_error,
         "latency_ms": {
-            "p50": percentile(&total.latencies_us, 0.50),
-            "p99": percentile(&total.latencies_us, 0.99),
-            "p99_9": percentile(&total.latencies_us, 0.999),
+            "p50": percentile(&latencies, 0.50),
+            "p99": percentile(&latencies, 0.99),
+            "p99_9": percentile(&latencies, 0.999),
             "max": max_ms,
         },
-        "mean_group_commit_commands": mean_group_commit,
-    }))
+        "server_cpu_seconds": measured.server_cpu,
+        "server_cpu_us_per_request": per_request_us(measured.server_cpu),
+        "client_cpu_seconds": measured.client_cpu,
+        "client_cpu_us_per_request": per_request_us(measured.client_cpu),
+        "cpu_mean": "user + system time over the measured seconds (Linux /proc); the server's needs --server-pid with --url",
+    })
 }

@@ -187,17 +187,38 @@ fn table() -> Table {
         .add(&route::INBOX_STREAM, stream::inbox)
 }
 
+/// The routes this server registers, built once.
+fn served_routes() -> &'static [Route] {
+    static ROUTES: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(routes)
+}
+
 /// Whether the route `request` matched is served for `verb` (when it is not,
 /// the router answers `405` with `Allow`, and the guards let it).
 pub(crate) fn serves(request: &Request, verb: Verb) -> bool {
-    static ROUTES: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
     let Some(matched) = request.extensions().get::<MatchedPath>() else {
         return true;
     };
-    ROUTES
-        .get_or_init(routes)
+    served_routes()
         .iter()
         .any(|route| route.verb == verb && route.path == matched.as_str())
+}
+
+/// The route `request` matched, as the metrics label it: the API's own
+/// static path when it is one of the API's routes (no allocation), else
+/// the matched path (the web UI's) or `unmatched`.
+fn route_label(request: &Request) -> std::borrow::Cow<'static, str> {
+    let Some(matched) = request.extensions().get::<MatchedPath>() else {
+        return std::borrow::Cow::Borrowed("unmatched");
+    };
+    let matched = matched.as_str();
+    served_routes()
+        .iter()
+        .find(|route| route.path == matched)
+        .map_or_else(
+            || std::borrow::Cow::Owned(matched.to_owned()),
+            |route| std::borrow::Cow::Borrowed(route.path),
+        )
 }
 
 /// Every route the router serves, in registration order.
@@ -233,11 +254,7 @@ async fn observe(State(state): State<ServerState>, request: Request, next: Next)
         Method::POST => "POST",
         _ => "other",
     };
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = route_label(&request);
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
@@ -257,7 +274,7 @@ async fn observe(State(state): State<ServerState>, request: Request, next: Next)
     span.in_scope(|| tracing::info!("request answered"));
     state
         .metrics
-        .observe_request(&route, method, status, latency);
+        .observe_request(route, method, status, latency);
     response
 }
 
@@ -508,7 +525,8 @@ async fn text_body(body: axum::body::Body, limit: usize) -> Result<String, Respo
             format!("the body is longer than {limit} bytes"),
         ))
     })?;
-    String::from_utf8(bytes.to_vec()).map_err(|error| {
+    // Takes the buffer over when the body is its only owner, else copies it.
+    String::from_utf8(Vec::from(bytes)).map_err(|error| {
         refuse(&Refusal::new(
             RefusalCode::MalformedCommand,
             format!("the body is not UTF-8: {error}"),

@@ -91,6 +91,11 @@ pub(crate) async fn serve(
             drop(stream);
             continue;
         };
+        // Answers go out at once: a pipelining client's second answer never
+        // waits for the acknowledgement of its first (Nagle's algorithm).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot turn Nagle's algorithm off");
+        }
         let service =
             TowerToHyperService::new(app.clone().layer(axum::Extension(ConnectInfo(peer))));
         let closing = closing_receiver.clone();

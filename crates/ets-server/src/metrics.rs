@@ -9,21 +9,23 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::borrow::Cow;
 use std::time::Duration;
 
-/// The labels of a request counter.
+/// The labels of a request counter. The route and method are static
+/// strings for the API's routes, so counting a request allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RequestLabels {
     /// The route as registered (`/api/accounts/{id}`), or `unmatched`.
-    route: String,
-    method: String,
+    route: Cow<'static, str>,
+    method: &'static str,
     status: u16,
 }
 
 /// The labels of a request latency histogram.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: Cow<'static, str>,
 }
 
 type HistogramConstructor = fn() -> Histogram;
@@ -140,20 +142,27 @@ impl Metrics {
         }
     }
 
-    /// Counts one answered request and its latency.
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, latency: Duration) {
+    /// Counts one answered request and its latency. `route` is the route as
+    /// registered (borrowed for the API's, which are static), `method` one of
+    /// a fixed set, so a client cannot grow the label set at will.
+    pub fn observe_request(
+        &self,
+        route: Cow<'static, str>,
+        method: &'static str,
+        status: u16,
+        latency: Duration,
+    ) {
+        let route = RouteLabels { route };
+        self.request_duration
+            .get_or_create(&route)
+            .observe(latency.as_secs_f64());
         self.requests
             .get_or_create(&RequestLabels {
-                route: route.to_owned(),
-                method: method.to_owned(),
+                route: route.route,
+                method,
                 status,
             })
             .inc();
-        self.request_duration
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-            })
-            .observe(latency.as_secs_f64());
     }
 
     /// Records one group commit of `commands` commands that took `latency`.

@@ -84,14 +84,23 @@ impl RateLimiter {
     ) -> Result<(), (Refusal, Duration)> {
         let config = &self.config;
         let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
-        if !users.contains_key(user) && users.len() >= config.users_max {
-            users.clear();
+        if !users.contains_key(user) {
+            if users.len() >= config.users_max {
+                users.clear();
+            }
+            // The name is copied once per user, not per request.
+            users.insert(
+                user.to_owned(),
+                Buckets {
+                    requests: config.requests_burst,
+                    bytes: config.bytes_burst,
+                    refilled: now,
+                },
+            );
         }
-        let buckets = users.entry(user.to_owned()).or_insert(Buckets {
-            requests: config.requests_burst,
-            bytes: config.bytes_burst,
-            refilled: now,
-        });
+        let Some(buckets) = users.get_mut(user) else {
+            unreachable!("the user's buckets were just inserted");
+        };
         let elapsed = now
             .saturating_duration_since(buckets.refilled)
             .as_secs_f64();
