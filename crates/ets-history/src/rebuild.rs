@@ -7,7 +7,7 @@ use crate::history::History;
 use ets_engine::{Applied, Engine, JournalEntry};
 use ets_journal::Record;
 use ets_model::Timestamp;
-use ets_store::{Committed, JournalBackend, JournalHead};
+use ets_store::{Committed, JournalBackend, JournalHead, newest_decodable_snapshot};
 
 /// Records replayed between two database transactions.
 const CHUNK_RECORDS: usize = 10_000;
@@ -49,13 +49,7 @@ pub(crate) fn catch_up_into(
     if !journal_holds(journal, after)? {
         return Ok(None);
     }
-    let snapshot = journal.latest_snapshot_below(after.sequence.saturating_add(1))?;
-    let decoded = snapshot.and_then(|snapshot| {
-        Engine::decode_snapshot(&snapshot.state)
-            .ok()
-            .map(|engine| (engine, snapshot.sequence + 1))
-    });
-    let (engine, from) = decoded.unwrap_or_else(|| (Engine::new(), 1));
+    let (engine, from) = newest_decodable_snapshot(journal, after.sequence.saturating_add(1))?;
     let report = project_after(journal, history, engine, from, after)?;
     tracing::info!(
         from = after.sequence,

@@ -25,6 +25,6 @@ pub use observer::{CommitObserver, Committed, JournalHead};
 pub use pg_journal::{PG_FORMAT_VERSION, PgJournal, record_hash, redact};
 pub use store::{
     CLIENT_TIME_REFUSED, CLOCK_IS_LIVE, Reply, Store, StoreConfig, StoreError, Submission,
-    wall_clock_now,
+    newest_decodable_snapshot, wall_clock_now,
 };
 pub use verify::{VerifyReport, replay, verify, verify_at};

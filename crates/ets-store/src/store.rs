@@ -218,7 +218,7 @@ impl Store {
         journal: Box<dyn JournalBackend>,
         config: StoreConfig,
     ) -> Result<Store, StoreError> {
-        let (mut engine, from) = newest_decodable_snapshot(journal.as_ref())?;
+        let (mut engine, from) = newest_decodable_snapshot(journal.as_ref(), u64::MAX)?;
         let mut replayed = 0;
         for record in journal.read_from(from)? {
             replay_record(&mut engine, &record?)?;
@@ -597,19 +597,19 @@ pub fn wall_clock_now() -> Timestamp {
     Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
-/// Applies one journaled record to `engine` and checks the outcome code.
-/// The engine of the newest snapshot that passes its checksums and decodes,
-/// and the first sequence to replay after it; a snapshot whose state does
+/// The engine of the newest snapshot at a sequence below `below` that passes
+/// its checksums and decodes, and the first sequence to replay after it
+/// (`u64::MAX`: the newest of all); a snapshot whose state does
 /// not decode (written by another version, or damaged behind valid
 /// checksums) is skipped with a warning like one that fails its checksum,
 /// down to an empty engine and a replay from the first record.
 ///
 /// # Errors
 /// [`StoreError::Journal`] when the snapshots cannot be listed or read.
-pub(crate) fn newest_decodable_snapshot(
+pub fn newest_decodable_snapshot(
     journal: &dyn JournalBackend,
+    mut below: u64,
 ) -> Result<(Engine, u64), StoreError> {
-    let mut below = u64::MAX;
     while let Some(snapshot) = journal.latest_snapshot_below(below)? {
         match Engine::decode_snapshot(&snapshot.state) {
             Ok(engine) => return Ok((engine, snapshot.sequence + 1)),
@@ -644,7 +644,7 @@ fn replay_durable(
     durable_end: u64,
     mut replayed: impl FnMut(Committed),
 ) -> Result<Engine, StoreError> {
-    let (mut engine, from) = newest_decodable_snapshot(journal)?;
+    let (mut engine, from) = newest_decodable_snapshot(journal, u64::MAX)?;
     for record in journal.read_from(from)? {
         let record = record?;
         if record.sequence > durable_end {
