@@ -712,6 +712,14 @@ pub fn difference(simulated: f64, published: f64) -> String {
     }
 }
 
+/// `text` with its first letter in upper case (a title from a lower-case name).
+pub(crate) fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
 /// A byte count for people: `532 KiB`, `12.4 MiB`.
 #[must_use]
 pub fn human_bytes(bytes: u64) -> String {

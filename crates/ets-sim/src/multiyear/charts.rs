@@ -10,6 +10,7 @@ use super::{Chain, PublishedYear};
 use crate::charts::{BandPoint, XAxis};
 use crate::ensemble::Band;
 use crate::figure::{Chart, bands};
+use crate::report::capitalised;
 
 /// The name of the simulated series in the ensemble's charts.
 pub const SIMULATED: &str = "simulated";
@@ -136,11 +137,4 @@ pub fn sweep_chart(key: &str, points: &[(f64, Vec<ChainMember>)], figure: Figure
         capitalised(figure.words())
     );
     bands(&title, (key, figure.unit()), XAxis::Number, series)
-}
-
-fn capitalised(words: &str) -> String {
-    let mut chars = words.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }

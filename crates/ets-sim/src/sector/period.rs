@@ -7,6 +7,7 @@
 //! them like power's), then, after the market, the surrenders and the close.
 
 use super::firms::SimSectorFirm;
+use crate::report::capitalised;
 use crate::year::{ADMIN, Driver, Sink, entity_account, entity_participant, held};
 use anyhow::{Context as _, Result};
 use ets_engine::Command;
@@ -167,13 +168,6 @@ fn open_firm_accounts<S: Sink>(
     }
     driver.flush_phase("sector accounts")?;
     Ok(())
-}
-
-fn capitalised(word: &str) -> String {
-    let mut chars = word.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }
 
 /// The authority enters each firm's verified emissions (CO2e by the rulebook's gases).
