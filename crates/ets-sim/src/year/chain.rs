@@ -10,7 +10,7 @@
 //! docs/simulation.md, "Multi-year runs".
 
 use super::driver::{Driver, Sink};
-use super::foresight::{CarryOver, StepOutlook};
+use super::foresight::StepOutlook;
 use super::obligations::{Borrowing, Positions};
 use super::{
     OFFSET_ACCOUNT, RunOptions, Trade, YearFacts, abate, allowance, close, date_ms,
@@ -353,49 +353,29 @@ fn trade_step<S: Sink>(
     Ok(market)
 }
 
-/// Per line, what the carry-over cap forces each firm to sell in the step's window so
-/// that nothing of its surplus is cancelled at the close: power's entities by their
-/// rulebook's cap (`foresight::forced_sales`), each sector's firms by their sector
-/// rulebook's (the 2024 rule applies to every covered firm holding a surplus: one CEA
-/// market). Empty when no cap binds at the step's closes.
+/// Per line, what the carry-over cap forces each firm to sell in the step's window
+/// (`foresight::forced_sales`): power's entities under their rulebook, each sector's firms
+/// under their sector rulebook (the 2024 rule applies to every covered firm holding a
+/// surplus: one CEA market).
 fn forced_sales(engine: &Engine, group: &[Period<'_>], surplus: &[u64]) -> Vec<u64> {
-    let mut must_sell = super::foresight::forced_sales(
-        engine,
-        group
-            .iter()
-            .map(|p| (&p.facts, &p.abatement.population.entities[..])),
-        surplus,
-    );
-    let binding: Vec<(CarryOver, &crate::sector::SectorYear)> = group
-        .iter()
-        .flat_map(|period| {
-            let year = period.facts.year;
-            period.sectors.iter().filter_map(move |sector| {
-                CarryOver::of(sector.rulebook_text())
-                    .filter(|cap| cap.last_vintage == year)
-                    .map(|cap| (cap, sector))
-            })
+    let power = group.iter().map(|period| {
+        let lines = period.abatement.population.entities.iter();
+        (
+            period.facts.rulebook.as_str(),
+            period.facts.year,
+            lines.map(|entity| entity.index).collect(),
+        )
+    });
+    let sectors = group.iter().flat_map(|period| {
+        period.sectors.iter().map(move |sector| {
+            (
+                sector.rulebook_text(),
+                period.facts.year,
+                sector.firms.iter().map(|firm| firm.index).collect(),
+            )
         })
-        .collect();
-    if binding.is_empty() {
-        return must_sell;
-    }
-    let net = super::foresight::net_sales(engine);
-    for (cap, sector) in binding {
-        for firm in &sector.firms {
-            let line = firm.index as usize;
-            if must_sell.len() <= line {
-                must_sell.resize(line + 1, 0);
-            }
-            let left = surplus.get(line).copied().unwrap_or(0);
-            let sold = net
-                .get(&super::entity_account(firm.index))
-                .copied()
-                .unwrap_or(0);
-            must_sell[line] = cap.forced_sale(left, sold);
-        }
-    }
-    must_sell
+    });
+    super::foresight::forced_sales(engine, power.chain(sectors), surplus)
 }
 
 /// Each firm's position over a step's periods: everything it holds that the step's

@@ -5,7 +5,7 @@
 use super::commands::{entity_output, entity_spec, output_basis};
 use super::driver::Driver;
 use super::setup::setup;
-use super::{ADMIN, CHUNK, YearFacts, allowance, compliance, date_ms, entity_account, held};
+use super::{ADMIN, CHUNK, allowance, compliance, date_ms, entity_account, held};
 use crate::scenario::{Scenario, SimEntity, rulebook_text};
 use anyhow::{Context as _, Result};
 use ets_engine::compliance::{AllocationPhase, ComplianceCommand, ComplianceEffect};
@@ -315,33 +315,43 @@ fn allows_borrowing(scenario: &Scenario) -> Result<bool> {
     Ok(value.get("borrowing").is_some())
 }
 
-/// Per entity, what the carry-over cap forces it to sell in a step's window: when the cap
-/// of one of the step's periods binds at that period's close (its rulebook's
-/// `last_vintage` is the period's year), each entity's [`CarryOver::forced_sale`] of its
-/// `surplus` given its net sales so far; empty when no cap binds.
-pub(crate) fn forced_sales<'f, 's: 'f>(
+/// Per line, what the carry-over cap forces each firm to sell in a step's window so that
+/// nothing of its surplus is cancelled at the close. `groups` are the step's firms, each
+/// group under one rulebook (`(rulebook text, period year, the firms' lines)`: power's
+/// entities, each sector's firms): where the group's cap binds at that period's close (its
+/// `last_vintage` is the period's year), each firm's [`CarryOver::forced_sale`] of its
+/// `surplus` given its net sales so far (a later binding group of the same lines wins);
+/// empty when no cap binds.
+pub(crate) fn forced_sales<'r>(
     engine: &Engine,
-    periods: impl Iterator<Item = (&'f YearFacts<'s>, &'f [SimEntity])>,
+    groups: impl IntoIterator<Item = (&'r str, u16, Vec<u32>)>,
     surplus: &[u64],
 ) -> Vec<u64> {
-    let mut binding = None;
-    for (facts, entities) in periods {
-        if let Some(cap) = CarryOver::of(&facts.rulebook).filter(|c| c.last_vintage == facts.year) {
-            binding = Some((cap, entities));
+    let binding: Vec<(CarryOver, Vec<u32>)> = groups
+        .into_iter()
+        .filter_map(|(rulebook, year, lines)| {
+            CarryOver::of(rulebook)
+                .filter(|cap| cap.last_vintage == year)
+                .map(|cap| (cap, lines))
+        })
+        .collect();
+    if binding.is_empty() {
+        return Vec::new();
+    }
+    let net = net_sales(engine);
+    let mut must_sell = Vec::new();
+    for (cap, lines) in binding {
+        for index in lines {
+            let line = index as usize;
+            if must_sell.len() <= line {
+                must_sell.resize(line + 1, 0);
+            }
+            let left = surplus.get(line).copied().unwrap_or(0);
+            let sold = net.get(&entity_account(index)).copied().unwrap_or(0);
+            must_sell[line] = cap.forced_sale(left, sold);
         }
     }
-    let Some((cap, entities)) = binding else {
-        return Vec::new();
-    };
-    let net = net_sales(engine);
-    entities
-        .iter()
-        .zip(surplus)
-        .map(|(entity, &left)| {
-            let sold = net.get(&entity_account(entity.index)).copied().unwrap_or(0);
-            cap.forced_sale(left, sold)
-        })
-        .collect()
+    must_sell
 }
 
 #[cfg(test)]
