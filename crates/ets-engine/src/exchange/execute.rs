@@ -376,7 +376,7 @@ impl Exchange {
     }
 
     /// Splits the exchange into one instrument, the ledger settlement
-    /// changes and the reused report.
+    /// changes and the reused report, emptied.
     fn split<'a>(
         &'a mut self,
         registry: &'a mut Registry,
@@ -392,6 +392,7 @@ impl Exchange {
         let instrument = instruments
             .get_mut(symbol)
             .ok_or(ExchangeError::UnknownInstrument(*symbol))?;
+        report.clear();
         Ok((instrument, ledger, report))
     }
 
@@ -598,7 +599,6 @@ impl Exchange {
         )?;
         let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
         ledger.hold(&need)?;
-        report.clear();
         let entered = match &mut instrument.venue {
             Venue::Continuous(book) => book.submit(
                 &OrderRequest {
@@ -650,7 +650,6 @@ impl Exchange {
     ) -> Result<ExchangeEffect, ExchangeError> {
         registry.check_representative(context.requester, account)?;
         let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
-        report.clear();
         match &mut instrument.venue {
             Venue::Continuous(book) => book.cancel(account, order, context.at, report)?,
             Venue::Listed(listed) => listed.cancel(account, order, context.at, report)?,
@@ -705,7 +704,6 @@ impl Exchange {
         need.cash = Money::new((need.cash.minor_units() - hold.cash.minor_units()).max(0));
         let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
         ledger.hold(&need)?;
-        report.clear();
         let amended = match &mut instrument.venue {
             Venue::Continuous(book) => book.amend(account, order, &amendment, context.at, report),
             Venue::Listed(listed) => listed.amend(account, order, &amendment, context.at, report),
@@ -752,7 +750,6 @@ impl Exchange {
         let need = need_for(instrument, account, side, maker.price, quantity)?;
         let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
         ledger.hold(&need)?;
-        report.clear();
         let taken = match &mut instrument.venue {
             Venue::Listed(listed) => listed.take(
                 &TakeRequest {
@@ -882,7 +879,6 @@ impl Exchange {
         instrument
             .holds
             .insert(fill.taker_order, hold_of(&need, open.price));
-        report.clear();
         report.fills.push(fill);
         let trades = ledger.apply(instrument, report, &[proposal, fill.taker_order]);
         Ok(ExchangeEffect::OrderEntered {
@@ -938,7 +934,6 @@ impl Exchange {
             });
         }
         let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
-        report.clear();
         // Only a time before the last call can fail, before anything changes.
         let expired = match &mut instrument.venue {
             Venue::Continuous(book) => {
