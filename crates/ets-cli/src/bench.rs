@@ -370,28 +370,15 @@ struct Fragmentation {
 }
 
 fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64, Fragmentation)> {
-    let class = class()?;
     let mut engine = Engine::new();
     for submission in setup {
         check_accepted(engine.apply(&envelope(submission)).outcome(), "setup")?;
     }
-    let mut random = Random(workload.seed);
     let bar = progress(workload.transfers, "in memory");
     let mut elapsed = Duration::ZERO;
-    let mut done = 0u64;
     let mut rejected = 0u64;
-    while done < workload.transfers {
-        let count = (workload.transfers - done).min(workload.batch as u64) as usize;
-        let batch: Vec<Envelope> = transfers(
-            &mut random,
-            workload,
-            setup.len() as u64 + 1 + done,
-            count,
-            class,
-        )
-        .iter()
-        .map(envelope)
-        .collect();
+    for batch in Batches::new(workload, setup.len() as u64 + 1)? {
+        let batch: Vec<Envelope> = batch.iter().map(envelope).collect();
         let started = Instant::now();
         for envelope in &batch {
             if !engine.apply(envelope).outcome().is_accepted() {
@@ -399,8 +386,7 @@ fn in_memory(workload: &Workload, setup: &[Submission]) -> Result<(Duration, u64
             }
         }
         elapsed += started.elapsed();
-        done += count as u64;
-        bar.inc(count as u64);
+        bar.inc(batch.len() as u64);
     }
     bar.finish_and_clear();
     engine
