@@ -6,7 +6,8 @@
 use ets_engine::Command;
 use ets_engine::exchange::{ExchangeCommand, TradingMode};
 use ets_history::{
-    History, HistoryError, Postgres, Sqlite, TableRows, Value, attach, query, sqlite_path,
+    History, HistoryError, Location, Postgres, Sqlite, TableRows, Value, attach, durable_sequence,
+    query, sqlite_path, wait_for_journal,
 };
 use ets_market::{InstrumentRules, MarketDataRules, OrderId, OrderKind, Side, TimeInForce};
 use ets_model::{
@@ -17,6 +18,7 @@ use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 use ets_store::{Store, StoreConfig, Submission};
 use proptest::prelude::*;
 use std::path::Path;
+use std::time::Duration;
 
 const TRADERS: [u64; 3] = [12, 13, 14];
 
@@ -367,6 +369,32 @@ fn a_history_behind_the_journal_catches_up_from_its_head_to_the_rows_of_a_rebuil
     let live = dump(&sqlite_path(&dir));
     assert_eq!(live[0].1.len(), commands.len());
     assert_eq!(live, rebuilt(&dir, &temp.path().join("rebuilt.sqlite")));
+}
+
+#[test]
+fn a_read_waits_for_the_journal_record_it_needs_and_says_where_a_lagging_history_stands() {
+    // Goal: `wait_for_journal` lets a read through once the history (written
+    // on its own thread) holds the record it needs, and otherwise refuses with
+    // the history's head and the record asked for, never a silent stale answer.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path().join("store");
+    let commands = fixed_session();
+    run_live(&dir, &commands, &[3]);
+    let store = Store::open_read_only(&dir).expect("opens");
+    let durable = durable_sequence(store.journal());
+    assert_eq!(durable, commands.len() as u64);
+    let mut reader = Location::of(store.journal())
+        .expect("a location")
+        .open_reader()
+        .expect("a reader");
+    wait_for_journal(reader.as_mut(), durable, Duration::from_secs(60)).expect("it is there");
+    let error = wait_for_journal(reader.as_mut(), durable + 5, Duration::from_millis(20))
+        .expect_err("the history never gets there");
+    assert!(
+        matches!(error, HistoryError::Behind { at, journal } if at == durable && journal == durable + 5),
+        "{error}"
+    );
+    assert_eq!(error.code(), "history_behind");
 }
 
 #[test]
