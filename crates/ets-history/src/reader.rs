@@ -3,6 +3,7 @@
 
 use crate::backend::{Backend, Sqlite};
 use crate::error::HistoryError;
+use crate::follow::JournalAt;
 use crate::history::sqlite_path;
 use ets_store::JournalBackend;
 use std::path::PathBuf;
@@ -20,11 +21,10 @@ impl Location {
     /// The history's location for a store with this journal, if it has one.
     #[must_use]
     pub fn of(journal: &dyn JournalBackend) -> Option<Location> {
-        match (journal.dir(), journal.database_url()) {
-            (Some(dir), _) => Some(Location::Sqlite(sqlite_path(dir))),
-            (None, Some(url)) => Some(Location::Postgres(url.to_owned())),
-            (None, None) => None,
-        }
+        Some(match JournalAt::of(journal)? {
+            JournalAt::Directory(dir) => Location::Sqlite(sqlite_path(&dir)),
+            JournalAt::Database(url) => Location::Postgres(url),
+        })
     }
 
     /// A new connection for queries. SQLite opens read-only (WAL: it never
