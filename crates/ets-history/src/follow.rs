@@ -309,3 +309,56 @@ pub fn wait_for_journal(
         pause = (pause * 2).min(Duration::from_millis(10));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Sqlite;
+
+    fn head(sequence: u64) -> JournalHead {
+        JournalHead {
+            sequence,
+            hash: [u8::try_from(sequence % 256).unwrap_or(0); 32],
+        }
+    }
+
+    fn batch(after: u64, sequence: u64) -> Batch {
+        Batch {
+            after,
+            rows: Vec::new(),
+            head: head(sequence),
+        }
+    }
+
+    fn writer(dir: &std::path::Path) -> Writer {
+        let backend = Sqlite::open(&dir.join("history.sqlite")).expect("opens");
+        let history = History::new(Box::new(backend)).expect("history");
+        Writer::new(history, JournalAt::Directory(dir.to_path_buf()))
+    }
+
+    #[test]
+    fn waiting_batches_that_follow_are_written_together_and_a_gap_stops_the_writing() {
+        // Goal: the writer takes every waiting batch that follows its head
+        // into one transaction, passes over what it already holds, and stops
+        // at a batch that does not follow (it must catch up from the journal).
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut writer = writer(temp.path());
+        let (queue, batches) = sync_channel(8);
+        queue.send(batch(2, 5)).expect("queued");
+        queue.send(batch(5, 7)).expect("queued");
+        writer.write(batch(0, 2), &batches);
+        assert_eq!(writer.written, 7);
+        assert_eq!(writer.history.head().expect("reads"), Some(head(7)));
+        assert!(writer.behind.is_none());
+        // Already held: passed over, nothing changes.
+        writer.write(batch(2, 5), &batches);
+        assert_eq!(writer.written, 7);
+        assert!(writer.behind.is_none());
+        // A gap (records 8 and 9 never came): nothing of it is written.
+        queue.send(batch(10, 11)).expect("queued");
+        writer.write(batch(9, 10), &batches);
+        assert_eq!(writer.written, 7);
+        assert_eq!(writer.history.head().expect("reads"), Some(head(7)));
+        assert!(writer.behind.is_some());
+    }
+}
