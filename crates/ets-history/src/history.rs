@@ -1,6 +1,8 @@
 //! [`History`]: a backend with the projection's memory, kept in step with
-//! the journal: it follows the store's durable batches, and when it finds
-//! itself behind, ahead of or beside the journal it rebuilds from it.
+//! the journal: brought up to it when the store opens (caught up from its
+//! head when it lags, rebuilt when it is ahead of or beside it), then written
+//! by the follower's writer thread (`follow`), which catches it up again
+//! after a failed write; and [`attach`], which hangs it on a store.
 
 use crate::backend::{Backend, Sqlite};
 use crate::error::HistoryError;
@@ -185,9 +187,8 @@ impl History {
     ) -> Result<(), HistoryError> {
         let mut projector = self.projector.clone();
         let rows = projector.rows(engine, batch)?;
-        self.backend.write(&rows, &head_meta(head))?;
+        self.write_rows(&rows, head)?;
         self.projector = projector;
-        self.written = Some(head);
         Ok(())
     }
 
