@@ -13,14 +13,7 @@ fn ets(args: &[&str], stdin: &str) -> Output {
 }
 
 fn ok(args: &[&str], stdin: &str) -> String {
-    let output = ets(args, stdin);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    common::succeeds(args, stdin)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
