@@ -26,7 +26,7 @@ pub use observer::{CommitObserver, Committed, JournalHead};
 pub use pg_journal::{PG_FORMAT_VERSION, PgJournal, record_hash, redact};
 pub use replayed::ReplayRecord;
 pub use store::{
-    CLIENT_TIME_REFUSED, CLOCK_IS_LIVE, Reply, Store, StoreConfig, StoreError, Submission,
-    newest_decodable_snapshot, wall_clock_now,
+    CLIENT_TIME_REFUSED, CLOCK_IS_LIVE, PIPELINE_OBSERVED_MAX, Reply, Store, StoreConfig,
+    StoreError, Submission, newest_decodable_snapshot, wall_clock_now,
 };
 pub use verify::{VerifyReport, replay, verify, verify_at};

@@ -12,6 +12,8 @@ use thiserror::Error;
 
 mod pipeline;
 
+pub use pipeline::PIPELINE_OBSERVED_MAX;
+
 /// How the store behaves.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
