@@ -87,12 +87,7 @@ pub struct HttpArgs {
     server_workers: usize,
 }
 
-/// The names of the threads of the server this process starts (its
-/// runtime's, its sequencer's and its timer's), for its CPU time.
-const SERVER_THREADS: [&str; 3] = ["ets-srv", "bench-server", "sequencer"];
-
-/// The runtime of a server the bench starts: `workers` worker threads,
-/// named as [`SERVER_THREADS`] counts them.
+/// The runtime of a server the bench starts: `workers` worker threads.
 fn server_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers.max(1))
@@ -161,7 +156,9 @@ impl Server {
     fn cpu_seconds(&self) -> Option<f64> {
         match self {
             Server::Remote(pid) => pid.and_then(cpu::process_seconds),
-            Server::Own(_) | Server::Echo(_) => cpu::threads_seconds(&SERVER_THREADS),
+            // Every thread but the client's and the main thread: the server's
+            // runtime, sequencer, journal writer, history, whatever it starts.
+            Server::Own(_) | Server::Echo(_) => cpu::threads_seconds_except(&[CLIENT_THREADS]),
         }
     }
 

@@ -56,9 +56,29 @@ pub fn openapi_json() -> &'static str {
     })
 }
 
-/// What the request handlers share.
+/// What the request handlers share, behind one [`Arc`]: axum clones the
+/// state for every extractor and middleware of every request, and one
+/// reference count costs less than one per field. Reads its fields through
+/// [`std::ops::Deref`]; built from a [`Shared`].
 #[derive(Clone)]
-pub struct ServerState {
+pub struct ServerState(Arc<Shared>);
+
+impl std::ops::Deref for ServerState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl From<Shared> for ServerState {
+    fn from(shared: Shared) -> ServerState {
+        ServerState(Arc::new(shared))
+    }
+}
+
+/// The fields of a [`ServerState`].
+pub struct Shared {
     /// The sequencer's queue.
     pub jobs: mpsc::Sender<Job>,
     /// The users who may call the API.
@@ -90,7 +110,7 @@ impl ServerState {
         users: Arc<UserDirectory>,
         metrics: Arc<Metrics>,
     ) -> ServerState {
-        ServerState {
+        ServerState::from(Shared {
             jobs,
             users,
             metrics,
@@ -101,7 +121,7 @@ impl ServerState {
             basic_auth: false,
             rate: Arc::default(),
             clock: ServerClock::wall(),
-        }
+        })
     }
 }
 

@@ -43,8 +43,8 @@ pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};
 pub use clock::{ServerClock, TICK_DEFAULT, TICK_MIN};
 pub use ets_api::route::{Audience, Verb};
 pub use http::{
-    BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES, Route, ServerState, openapi_json,
-    router, routes,
+    BATCH_BODY_MAX_BYTES, BATCH_COMMANDS_MAX, BODY_MAX_BYTES, Route, ServerState, Shared,
+    openapi_json, router, routes,
 };
 pub use listen::ConnectionLimits;
 pub use metrics::Metrics;
@@ -264,7 +264,7 @@ pub async fn serve(
         address: config.listen,
         source,
     })?;
-    let state = ServerState {
+    let state = ServerState::from(Shared {
         jobs: sequencer.handle(),
         users: Arc::new(users),
         metrics,
@@ -275,7 +275,7 @@ pub async fn serve(
         basic_auth: config.basic_auth,
         rate: Arc::new(RateLimiter::new(config.rate_limit)),
         clock: config.sequencer.clock,
-    };
+    });
     let limits = config.connections;
     let app = router(state)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,6 +1,8 @@
 //! Prometheus metrics, served as text at `/metrics`: requests by route, method
 //! and status with their latency; the sequencer's batch sizes and commit
-//! latency (the time of `Store::submit`, which includes the fsync); the queue
+//! latency (from a batch's hand-over to the store's pipelined group commit
+//! to its acknowledgement: apply, journal write and fsync, and the wait for
+//! the batch before it); the queue
 //! depth; the journal's size in bytes and records.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -99,7 +101,7 @@ impl Metrics {
         );
         registry.register(
             "ets_commit_duration_seconds",
-            "Time of one group commit: apply, journal append and fsync",
+            "Time of one group commit, from hand-over to acknowledgement: apply, journal append, fsync and the wait for the batch before",
             commit_duration.clone(),
         );
         registry.register(

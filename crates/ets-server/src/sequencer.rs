@@ -1,9 +1,15 @@
 //! The sequencer thread: the only owner of the store. It drains the queue in
-//! batches; submissions of a batch are made durable together (one fsync)
-//! before any of them is answered; a query first flushes the submissions
-//! queued before it, so reads see every earlier acknowledged write. Each
-//! group commit is timed for the metrics. After a batch is durable and
-//! answered, its events go to the subscribers of the streams (`stream`).
+//! batches through the store's pipelined group commit
+//! (`Store::submit_pipelined`): while batch N is written and fsynced on the
+//! store's writer thread, batch N+1 is applied; the submissions of a batch
+//! are answered only once it and every batch before it are durable. A run
+//! of batches ends when the queue is empty or a read or a tick comes; it
+//! drains first (every batch durable and answered, the history told), so a
+//! query sees every earlier acknowledged write and nothing that is not
+//! durable. Each group commit is timed for the metrics (from the batch's
+//! hand-over to its acknowledgement). While the streams have subscribers a
+//! run is one batch, whose events go out once it is durable and answered,
+//! drawn from the store as it stands after it (`stream`).
 //!
 //! **Faults.** A batch that fails is answered with a [`Fault`], never a
 //! reply. A file store then stays stopped until restarted (`store_faulted`).
@@ -21,7 +27,11 @@ use crate::clock::{ServerClock, TICK_DEFAULT, TICK_MIN};
 use crate::metrics::Metrics;
 use crate::stream::{Publisher, Streams};
 use ets_api::RefusalCode;
+use ets_engine::{Command, Outcome};
+use ets_model::Timestamp;
 use ets_store::{Reply, Store, StoreError, Submission};
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::TryRecvError;
@@ -234,7 +244,7 @@ struct Sink<'a> {
     publisher: Publisher,
 }
 
-/// Who waits for which replies of the pending submissions, in order.
+/// Who waits for which replies of a batch, in order.
 enum Waiter {
     One(oneshot::Sender<Result<Reply, Fault>>),
     Many {
@@ -243,12 +253,180 @@ enum Waiter {
     },
 }
 
-/// The submissions not yet durable and who waits for them.
-#[derive(Default)]
-struct Pending {
-    submissions: Vec<Submission>,
+impl Waiter {
+    /// Answers with the fault of the batch.
+    fn fail(self, fault: &Fault) {
+        // The asker may have gone away; nothing to do then.
+        let _ = match self {
+            Waiter::One(sender) => sender.send(Err(fault.clone())).map_err(drop),
+            Waiter::Many { reply, .. } => reply.send(Err(fault.clone())).map_err(drop),
+        };
+    }
+}
+
+/// A batch handed to the store, waiting to be durable.
+struct InFlight {
     waiters: Vec<Waiter>,
-    bytes: usize,
+    /// Its commands, kept only when the streams have subscribers (for the events).
+    commands: Vec<Command>,
+    handed: Instant,
+}
+
+/// One pipelined run (`Store::submit_pipelined`): the batches it takes from
+/// the queue, who waits for each, and the job that ended it.
+struct Run<'a> {
+    receiver: &'a mut mpsc::Receiver<Job>,
+    limits: SequencerConfig,
+    metrics: &'a Metrics,
+    /// A job taken from the queue and not yet placed: the run's first, or
+    /// one that did not fit in the batch before it.
+    carry: Option<Job>,
+    /// A read or tick that ended the run: it runs once the run is durable.
+    ended_by: Option<Job>,
+    /// With subscribers to the streams a run is one batch, so that its
+    /// events are drawn from the store as it stands after that batch.
+    one_batch: bool,
+    batches: usize,
+    in_flight: VecDeque<InFlight>,
+    /// The journaled commands with their outcomes, for the stream events.
+    applied: Vec<(Command, Outcome)>,
+}
+
+impl Run<'_> {
+    /// The next batch from the queue, without waiting: `None` when the queue
+    /// is empty (the run then drains, so that nobody waits on a batch behind
+    /// an empty queue) or a read or tick comes (it runs after the drain).
+    fn next_batch(&mut self) -> Option<(Vec<Submission>, Timestamp)> {
+        if self.ended_by.is_some() || (self.one_batch && self.batches > 0) {
+            return None;
+        }
+        let mut submissions = Vec::new();
+        let mut waiters = Vec::new();
+        let mut bytes_total = 0_usize;
+        while submissions.len() < self.limits.batch_max {
+            let Some(job) = self.carry.take().or_else(|| self.receiver.try_recv().ok()) else {
+                break;
+            };
+            let bytes = match &job {
+                Job::Submit { bytes, .. } | Job::SubmitMany { bytes, .. } => *bytes,
+                Job::Read(_) | Job::Tick => {
+                    self.ended_by = Some(job);
+                    break;
+                }
+            };
+            // A job that would take the group commit past its byte bound starts the next one.
+            if !submissions.is_empty()
+                && bytes_total.saturating_add(bytes) > self.limits.batch_bytes_max
+            {
+                self.carry = Some(job);
+                break;
+            }
+            bytes_total = bytes_total.saturating_add(bytes);
+            take_job(job, &mut submissions, &mut waiters);
+        }
+        if submissions.is_empty() {
+            // Only empty batches can be waiting: answer them.
+            for waiter in waiters {
+                if let Waiter::Many { reply, .. } = waiter {
+                    let _ = reply.send(Ok(Vec::new()));
+                }
+            }
+            return None;
+        }
+        let commands = if self.one_batch {
+            submissions
+                .iter()
+                .map(|submission| submission.command.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.in_flight.push_back(InFlight {
+            waiters,
+            commands,
+            handed: Instant::now(),
+        });
+        self.batches += 1;
+        Some((submissions, self.limits.clock.now()))
+    }
+
+    /// Answers the oldest batch in flight, now durable, with `replies`.
+    fn acknowledge(&mut self, replies: Vec<Reply>) {
+        let batch = self.in_flight.pop_front();
+        assert!(
+            batch.is_some(),
+            "the store acknowledged a batch the sequencer never handed it"
+        );
+        let Some(batch) = batch else { return };
+        self.metrics
+            .observe_commit(replies.len(), batch.handed.elapsed());
+        if self.one_batch {
+            let journaled = batch.commands.into_iter().zip(&replies);
+            self.applied.extend(
+                journaled
+                    .filter(|(_, reply)| reply.sequence.is_some())
+                    .map(|(command, reply)| (command, reply.outcome.clone())),
+            );
+        }
+        let mut replies = replies.into_iter();
+        for waiter in batch.waiters {
+            match waiter {
+                Waiter::One(sender) => {
+                    if let Some(reply) = replies.next() {
+                        let _ = sender.send(Ok(reply));
+                    }
+                }
+                Waiter::Many { count, reply } => {
+                    let _ = reply.send(Ok(replies.by_ref().take(count).collect()));
+                }
+            }
+        }
+    }
+
+    /// Answers every batch not acknowledged, and a submission taken but not
+    /// placed, with `fault`.
+    fn fail(&mut self, fault: &Fault) {
+        for batch in self.in_flight.drain(..) {
+            for waiter in batch.waiters {
+                waiter.fail(fault);
+            }
+        }
+        if let Some(job) = self.carry.take() {
+            let mut submissions = Vec::new();
+            let mut waiters = Vec::new();
+            take_job(job, &mut submissions, &mut waiters);
+            for waiter in waiters {
+                waiter.fail(fault);
+            }
+        }
+    }
+}
+
+/// Adds a submission job's commands to `submissions` and its waiter to
+/// `waiters` (a read or tick is never passed here).
+fn take_job(job: Job, submissions: &mut Vec<Submission>, waiters: &mut Vec<Waiter>) {
+    match job {
+        Job::Submit {
+            submission, reply, ..
+        } => {
+            submissions.push(*submission);
+            waiters.push(Waiter::One(reply));
+        }
+        Job::SubmitMany {
+            submissions: many,
+            reply,
+            ..
+        } => {
+            waiters.push(Waiter::Many {
+                count: many.len(),
+                reply,
+            });
+            submissions.extend(many);
+        }
+        Job::Read(_) | Job::Tick => {
+            unreachable!("reads and ticks end a run before they are taken")
+        }
+    }
 }
 
 fn run(
@@ -257,78 +435,91 @@ fn run(
     limits: SequencerConfig,
     sink: &mut Sink<'_>,
 ) {
-    let batch_max = limits.batch_max;
     report_journal(&store, sink.metrics);
     // The first tick: deadlines are counted from the server's start.
     tick(&store, sink, limits.clock);
-    let mut pending = Pending::default();
     let mut resumer = Resumer::default();
-    // Waits for the first job, then takes whatever else is already queued.
-    while let Some(first) = resumer.next_job(&mut store, &mut receiver, sink) {
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Submit {
-                    submission,
-                    bytes,
-                    reply,
-                } => {
-                    make_room(&mut store, &mut pending, sink, bytes, limits);
-                    pending.bytes = pending.bytes.saturating_add(bytes);
-                    pending.submissions.push(*submission);
-                    pending.waiters.push(Waiter::One(reply));
-                }
-                Job::SubmitMany {
-                    submissions,
-                    bytes,
-                    reply,
-                } => {
-                    make_room(&mut store, &mut pending, sink, bytes, limits);
-                    pending.bytes = pending.bytes.saturating_add(bytes);
-                    pending.waiters.push(Waiter::Many {
-                        count: submissions.len(),
-                        reply,
-                    });
-                    pending.submissions.extend(submissions);
-                }
-                Job::Read(read) => {
-                    flush(&mut store, &mut pending, sink, limits.clock);
-                    // A read changes nothing, so a panicking one only loses its answer.
-                    let read = std::panic::AssertUnwindSafe(|| read(&store));
-                    if std::panic::catch_unwind(read).is_err() {
-                        tracing::error!("a read job panicked");
-                    }
-                }
-                Job::Tick => {
-                    flush(&mut store, &mut pending, sink, limits.clock);
-                    tick(&store, sink, limits.clock);
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match resumer.next_job(&mut store, &mut receiver, sink) {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        match job {
+            Job::Read(read) => {
+                // Every earlier submission is durable: runs drain before they return.
+                let read = std::panic::AssertUnwindSafe(|| read(&store));
+                if std::panic::catch_unwind(read).is_err() {
+                    tracing::error!("a read job panicked");
                 }
             }
-            if pending.submissions.len() >= batch_max {
-                flush(&mut store, &mut pending, sink, limits.clock);
-            }
-            next = receiver.try_recv().ok();
+            Job::Tick => tick(&store, sink, limits.clock),
+            submit => next = pipelined(&mut store, &mut receiver, submit, limits, sink),
         }
-        flush(&mut store, &mut pending, sink, limits.clock);
     }
     tracing::info!("sequencer stopped");
 }
 
-/// Commits what is pending first when a job of `bytes` would take the group
-/// commit past `bytes_max` (so a large job starts a batch of its own rather
-/// than overflowing the journal's limit).
-fn make_room(
+/// Runs submissions from `first` on through the store's pipelined group
+/// commit (batch N+1 applied while N is written and fsynced), each batch
+/// answered once durable, until the queue is empty or a read or tick comes;
+/// returns that read or tick, to run now that everything before it is durable.
+fn pipelined(
     store: &mut Store,
-    pending: &mut Pending,
-    sink: &mut Sink<'_>,
-    bytes: usize,
+    receiver: &mut mpsc::Receiver<Job>,
+    first: Job,
     limits: SequencerConfig,
-) {
-    if !pending.submissions.is_empty()
-        && pending.bytes.saturating_add(bytes) > limits.batch_bytes_max
-    {
-        flush(store, pending, sink, limits.clock);
+    sink: &mut Sink<'_>,
+) -> Option<Job> {
+    let run = RefCell::new(Run {
+        receiver,
+        limits,
+        metrics: sink.metrics,
+        carry: Some(first),
+        ended_by: None,
+        one_batch: sink.streams.has_subscribers(),
+        batches: 0,
+        in_flight: VecDeque::new(),
+        applied: Vec::new(),
+    });
+    let batches = std::iter::from_fn(|| run.borrow_mut().next_batch());
+    let submitted =
+        store.submit_pipelined(batches, |replies| run.borrow_mut().acknowledge(replies));
+    let mut run = run.into_inner();
+    match submitted {
+        Ok(()) => {
+            report_journal(store, sink.metrics);
+            if !run.applied.is_empty() {
+                let batch = run
+                    .applied
+                    .iter()
+                    .map(|(command, outcome)| (command, outcome));
+                let events = sink.publisher.events(store, batch);
+                sink.streams.publish(events);
+            }
+        }
+        Err(error) => {
+            let fault = standing_fault(store, &error, sink.metrics);
+            run.fail(&fault);
+        }
     }
+    run.ended_by
+}
+
+/// Records the fault a failed batch met (a stopped store refuses with
+/// `Faulted`: the fault that stopped it still stands) and returns it.
+fn standing_fault(store: &Store, error: &StoreError, metrics: &Metrics) -> Fault {
+    metrics.observe_store_fault();
+    let fault = match (error, metrics.store_fault()) {
+        (StoreError::Faulted, Some(standing)) => standing,
+        _ => Fault::of(store, error),
+    };
+    tracing::error!(%error, code = %fault.code, "store fault; no reply of this batch is acknowledged");
+    metrics.set_store_fault(Some(fault.clone()));
+    fault
 }
 
 /// Publishes what time alone changed by the server's `clock` (never before
@@ -339,80 +530,6 @@ fn tick(store: &Store, sink: &mut Sink<'_>, clock: ServerClock) {
     let events = sink.publisher.tick(store, now);
     if !events.is_empty() && sink.streams.has_subscribers() {
         sink.streams.publish(events);
-    }
-}
-
-/// Makes the pending submissions durable, then answers each, then publishes
-/// the batch's events when anyone listens.
-fn flush(store: &mut Store, pending: &mut Pending, sink: &mut Sink<'_>, clock: ServerClock) {
-    if pending.submissions.is_empty() {
-        // Only empty batches can be waiting: answer them.
-        for waiter in pending.waiters.drain(..) {
-            if let Waiter::Many { reply, .. } = waiter {
-                let _ = reply.send(Ok(Vec::new()));
-            }
-        }
-        return;
-    }
-    let metrics = sink.metrics;
-    let started = Instant::now();
-    let submitted = store.submit(&pending.submissions, clock.now());
-    let latency = started.elapsed();
-    let count = pending.submissions.len();
-    let publish = submitted.is_ok() && sink.streams.has_subscribers();
-    // The journaled commands with their outcomes, for the stream events
-    // (the inbox names a report's entity and year from its command).
-    let applied: Vec<_> = match (&submitted, publish) {
-        (Ok(replies), true) => pending
-            .submissions
-            .iter()
-            .zip(replies)
-            .filter(|(_, reply)| reply.sequence.is_some())
-            .map(|(submission, reply)| (submission.command.clone(), reply.outcome.clone()))
-            .collect(),
-        _ => Vec::new(),
-    };
-    pending.submissions.clear();
-    pending.bytes = 0;
-    match submitted {
-        Ok(replies) => {
-            metrics.observe_commit(count, latency);
-            report_journal(store, metrics);
-            let mut replies = replies.into_iter();
-            for waiter in pending.waiters.drain(..) {
-                match waiter {
-                    Waiter::One(sender) => {
-                        if let Some(reply) = replies.next() {
-                            let _ = sender.send(Ok(reply));
-                        }
-                    }
-                    Waiter::Many { count, reply } => {
-                        let _ = reply.send(Ok(replies.by_ref().take(count).collect()));
-                    }
-                }
-            }
-            if publish {
-                let batch = applied.iter().map(|(command, outcome)| (command, outcome));
-                let events = sink.publisher.events(store, batch);
-                sink.streams.publish(events);
-            }
-        }
-        Err(error) => {
-            metrics.observe_store_fault();
-            // A stopped store refuses with `Faulted`: the fault that stopped it still stands.
-            let fault = match (&error, metrics.store_fault()) {
-                (StoreError::Faulted, Some(standing)) => standing,
-                _ => Fault::of(store, &error),
-            };
-            tracing::error!(%error, code = %fault.code, "store fault; no reply of this batch is acknowledged");
-            metrics.set_store_fault(Some(fault.clone()));
-            for waiter in pending.waiters.drain(..) {
-                let _ = match waiter {
-                    Waiter::One(sender) => sender.send(Err(fault.clone())).map_err(drop),
-                    Waiter::Many { reply, .. } => reply.send(Err(fault.clone())).map_err(drop),
-                };
-            }
-        }
     }
 }
 

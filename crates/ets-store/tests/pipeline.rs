@@ -6,6 +6,7 @@
 
 use common::commands;
 use ets_engine::Engine;
+use ets_model::Timestamp;
 use ets_store::{
     CommitObserver, Committed, JournalBackend, JournalHead, Reply, Store, StoreConfig, StoreKind,
     Submission, replay,
@@ -138,9 +139,12 @@ impl CommitObserver for Recorder {
 }
 
 #[test]
-fn with_an_observer_every_durable_batch_reaches_it_once_in_order() {
-    // Goal: an observer reads the engine after each batch, so with one the
-    // batches go one at a time; each durable batch reaches it exactly once.
+fn with_an_observer_every_durable_record_reaches_it_once_in_order() {
+    // Goal: the engine runs ahead of the disk, so an observer (which reads
+    // the engine as it stands after what it is handed) hears of a pipelined
+    // run once it has drained: every journaled record exactly once, in
+    // order, each time with the journal durable up to the last one; every
+    // batch is still acknowledged on its own.
     let temp = tempfile::tempdir().expect("temporary directory");
     let batches = batches();
     let mut store = virtual_store(temp.path(), StoreConfig::default());
@@ -148,18 +152,62 @@ fn with_an_observer_every_durable_batch_reaches_it_once_in_order() {
     store.set_observer(Box::new(Recorder(Arc::clone(&heard))));
     let mut acknowledged = 0;
     store
-        .submit_dated_pipelined(batches, |_| acknowledged += 1)
+        .submit_dated_pipelined(batches.clone(), |_| acknowledged += 1)
         .expect("durable");
     let journaled = commands().len() as u64;
-    let expected: Vec<Vec<u64>> = (1..=journaled)
-        .collect::<Vec<_>>()
-        .chunks(BATCH)
-        .map(<[_]>::to_vec)
+    let heard = heard.lock().expect("not poisoned").concat();
+    assert_eq!(heard, (1..=journaled).collect::<Vec<_>>());
+    assert_eq!(acknowledged, batches.len(), "the duplicate's batch too");
+}
+
+#[test]
+fn after_a_failed_write_the_observer_hears_of_the_durable_records_only() {
+    // Goal: when batch K's write fails, the observer hears of the records of
+    // the batches before K (durable and acknowledged), with the durable
+    // state, and of nothing of K or after it.
+    const FAILING: usize = 3;
+    let temp = tempfile::tempdir().expect("temporary directory");
+    let mut config = StoreConfig::default();
+    config.journal.segment_size_limit_bytes = 1;
+    let mut store = virtual_store(temp.path(), config);
+    let durable_records = (FAILING * BATCH) as u64;
+    let squatter = temp
+        .path()
+        .join(format!("journal-{:020}.seg", durable_records + 1));
+    std::fs::create_dir(&squatter).expect("squats");
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    store.set_observer(Box::new(Recorder(Arc::clone(&heard))));
+    store
+        .submit_dated_pipelined(batches(), |_| {})
+        .expect_err("the write of batch K fails");
+    let heard = heard.lock().expect("not poisoned").concat();
+    assert_eq!(heard, (1..=durable_records).collect::<Vec<_>>());
+}
+
+#[test]
+fn pipelined_door_batches_answer_as_submit_does_one_batch_at_a_time() {
+    // Goal: a client door's pipelined batches (a live store, each batch
+    // stamped with the server's clock given with it) give the replies,
+    // journal and state that `Store::submit` gives one batch at a time.
+    let temp = tempfile::tempdir().expect("temporary directory");
+    let stamped: Vec<(Vec<Submission>, Timestamp)> = batches()
+        .into_iter()
+        .zip(1_000..)
+        .map(|(batch, now_ms)| (batch, Timestamp(now_ms)))
         .collect();
-    assert_eq!(*heard.lock().expect("not poisoned"), expected);
-    assert_eq!(
-        acknowledged,
-        expected.len() + 1,
-        "the duplicate's batch too"
-    );
+    let mut reference =
+        Store::create(&temp.path().join("one"), StoreConfig::default()).expect("created");
+    let expected: Vec<Vec<Reply>> = stamped
+        .iter()
+        .map(|(batch, now)| reference.submit(batch, *now).expect("durable"))
+        .collect();
+    let mut store =
+        Store::create(&temp.path().join("pipelined"), StoreConfig::default()).expect("created");
+    let mut acknowledged = Vec::new();
+    store
+        .submit_pipelined(stamped, |replies| acknowledged.push(replies))
+        .expect("durable");
+    assert_eq!(acknowledged, expected);
+    assert_eq!(store.engine().state_hash(), reference.engine().state_hash());
+    assert_eq!(store.journal().stats(), reference.journal().stats());
 }

@@ -42,6 +42,26 @@ pub fn threads_seconds(prefixes: &[&str]) -> Option<f64> {
     Some(total)
 }
 
+/// The CPU seconds used so far by the threads of this process other than
+/// its main thread and those whose names start with one of `prefixes`
+/// (threads that ended are not counted): the bench's own server, whatever
+/// threads it starts and however they are named.
+#[must_use]
+pub fn threads_seconds_except(prefixes: &[&str]) -> Option<f64> {
+    let main = std::process::id().to_string();
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        if entry.file_name().to_str() == Some(main.as_str()) {
+            continue;
+        }
+        let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if !prefixes.iter().any(|prefix| name.starts_with(prefix)) {
+            total += stat_seconds(&entry.path().join("stat")).unwrap_or(0.0);
+        }
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +79,27 @@ mod tests {
             .unwrap();
         assert!(spun.is_some_and(|seconds| seconds >= 0.0));
         assert_eq!(threads_seconds(&["no thread is named so"]), Some(0.0));
+        let busy = std::thread::Builder::new()
+            .name("cpu-busy".into())
+            .spawn(|| {
+                // Spins until the kernel has counted a tick of CPU time on this thread.
+                let mine = || threads_seconds(&["cpu-busy"]).unwrap_or(0.0);
+                while mine() == 0.0 {}
+                // Read in this order, so `all` counts at least `others` and `mine`.
+                let spun = mine();
+                let others = threads_seconds_except(&["cpu-busy"]).unwrap_or(0.0);
+                let all = threads_seconds_except(&[]).unwrap_or(0.0);
+                (spun, others, all)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let (mine, others, all) = busy;
+        assert!(mine > 0.0);
+        assert!(
+            all >= others + mine - 1e-9,
+            "every thread but the main one ({all} s) counts the busy thread ({mine} s) beside the others ({others} s)"
+        );
         assert!(process_seconds(std::process::id()).is_some());
         assert_eq!(process_seconds(u32::MAX), None);
     }
