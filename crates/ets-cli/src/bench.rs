@@ -173,7 +173,7 @@ impl ReplayFigures {
             "records": self.records,
             "seconds": self.elapsed.as_secs_f64(),
             "records_per_second": (self.records as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)).round(),
-            "what": "one pass: the read-only open's scan checks every record (CRC32C, BLAKE3, chain) and hands it over; decode it, apply it to a fresh engine, compare its outcome code; the loss check at the end",
+            "what": "one pass: the read-only open's scan checks every record (CRC32C, BLAKE3, chain), decodes it and digests its command on its own thread and hands it over; apply it to a fresh engine, compare its outcome code; the loss check at the end",
         })
     }
 }

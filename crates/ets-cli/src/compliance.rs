@@ -10,7 +10,7 @@ use ets_engine::compliance::{
     UnitCategory, UnitOutput, UnitSpec,
 };
 use ets_model::{AccountId, Code, ParticipantId, Price};
-use ets_store::{Store, StoreLocation};
+use ets_store::Store;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -45,14 +45,7 @@ pub enum Compliance {
     /// Example: `ets compliance load-rulebook --data ./registry --requester 1 schemes/cn-power-2021.toml`
     LoadRulebook {
         #[command(flatten)]
-        data: crate::StoreDir,
-        /// The administrator sending the command.
-        #[arg(long)]
-        requester: u64,
-        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
-        /// requester must be an administrator). A live store refuses it: its clock is the server's.
-        #[arg(long)]
-        time: Option<String>,
+        sender: crate::one_command::Sender,
         /// The rulebook file.
         file: PathBuf,
     },
@@ -64,14 +57,7 @@ pub enum Compliance {
     /// chp true|false). Example: `ets compliance register --data ./registry --requester 1 --scheme cn-power-2021 entities.csv`
     Register {
         #[command(flatten)]
-        data: crate::StoreDir,
-        /// The administrator sending the command.
-        #[arg(long)]
-        requester: u64,
-        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
-        /// requester must be an administrator). A live store refuses it: its clock is the server's.
-        #[arg(long)]
-        time: Option<String>,
+        sender: crate::one_command::Sender,
         /// The scheme id.
         #[arg(long)]
         scheme: String,
@@ -84,14 +70,7 @@ pub enum Compliance {
     /// Example: `ets compliance allocate --data ./registry --requester 1 --scheme cn-power-2021 --year 2021 --phase pre outputs-2018.csv`
     Allocate {
         #[command(flatten)]
-        data: crate::StoreDir,
-        /// The administrator sending the command.
-        #[arg(long)]
-        requester: u64,
-        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
-        /// requester must be an administrator). A live store refuses it: its clock is the server's.
-        #[arg(long)]
-        time: Option<String>,
+        sender: crate::one_command::Sender,
         /// The scheme id.
         #[arg(long)]
         scheme: String,
@@ -109,14 +88,7 @@ pub enum Compliance {
     /// Example: `ets compliance close --data ./registry --requester 1 --scheme cn-power-2021 --year 2021`
     Close {
         #[command(flatten)]
-        data: crate::StoreDir,
-        /// The administrator sending the command.
-        #[arg(long)]
-        requester: u64,
-        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
-        /// requester must be an administrator). A live store refuses it: its clock is the server's.
-        #[arg(long)]
-        time: Option<String>,
+        sender: crate::one_command::Sender,
         /// The scheme id.
         #[arg(long)]
         scheme: String,
@@ -165,41 +137,28 @@ pub enum Compliance {
 
 pub fn run(command: Compliance) -> Result<ExitCode> {
     match command {
-        Compliance::LoadRulebook {
-            data,
-            requester,
-            time,
-            file,
-        } => {
+        Compliance::LoadRulebook { sender, file } => {
             let toml = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let source_name = file.display().to_string();
             submit(
-                &data,
-                requester,
-                time.as_deref(),
+                &sender,
                 ComplianceCommand::LoadRulebook { source_name, toml },
             )
         }
         Compliance::Register {
-            data,
-            requester,
-            time,
+            sender,
             scheme,
             file,
         } => {
             let entities = read_entities(&file)?;
             submit(
-                &data,
-                requester,
-                time.as_deref(),
+                &sender,
                 ComplianceCommand::RegisterEntities { scheme, entities },
             )
         }
         Compliance::Allocate {
-            data,
-            requester,
-            time,
+            sender,
             scheme,
             year,
             phase,
@@ -211,9 +170,7 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
                 Phase::Final => AllocationPhase::Final,
             };
             submit(
-                &data,
-                requester,
-                time.as_deref(),
+                &sender,
                 ComplianceCommand::Allocate {
                     scheme,
                     year,
@@ -223,18 +180,14 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
             )
         }
         Compliance::Close {
-            data,
-            requester,
-            time,
+            sender,
             scheme,
             year,
             price_ticks,
         } => {
             let reference_average_price = price_ticks.map(Price::try_new).transpose()?;
             submit(
-                &data,
-                requester,
-                time.as_deref(),
+                &sender,
                 ComplianceCommand::CloseYear {
                     scheme,
                     year,
@@ -293,13 +246,8 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
 }
 
 /// Sends one compliance command through the store and prints its outcome.
-fn submit(
-    data: &StoreLocation,
-    requester: u64,
-    time: Option<&str>,
-    command: ComplianceCommand,
-) -> Result<ExitCode> {
-    crate::one_command::submit_one(data, requester, time, Command::Compliance(command))
+fn submit(sender: &crate::one_command::Sender, command: ComplianceCommand) -> Result<ExitCode> {
+    sender.submit(Command::Compliance(command))
 }
 
 #[derive(Deserialize)]

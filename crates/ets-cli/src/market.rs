@@ -59,14 +59,7 @@ pub enum Market {
     /// Example: `ets market place --data ./registry --requester 10 --instrument CEA21 --account 10 --side sell --price 5000 --quantity 100`
     Place {
         #[command(flatten)]
-        data: crate::StoreDir,
-        /// The representative sending the order.
-        #[arg(long)]
-        requester: u64,
-        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
-        /// requester must be an administrator). A live store refuses it: its clock is the server's.
-        #[arg(long)]
-        time: Option<String>,
+        sender: crate::one_command::Sender,
         /// The instrument symbol.
         #[arg(long)]
         instrument: String,
@@ -91,14 +84,7 @@ pub enum Market {
     /// Example: `ets market cancel --data ./registry --requester 10 --instrument CEA21 --account 10 --order 1`
     Cancel {
         #[command(flatten)]
-        data: crate::StoreDir,
-        /// The representative sending the cancel.
-        #[arg(long)]
-        requester: u64,
-        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
-        /// requester must be an administrator). A live store refuses it: its clock is the server's.
-        #[arg(long)]
-        time: Option<String>,
+        sender: crate::one_command::Sender,
         /// The instrument symbol.
         #[arg(long)]
         instrument: String,
@@ -114,14 +100,7 @@ pub enum Market {
     /// Example: `ets market end-of-day --data ./registry --requester 3 --instrument CEA21`
     EndOfDay {
         #[command(flatten)]
-        data: crate::StoreDir,
-        /// The administrator or exchange operator.
-        #[arg(long)]
-        requester: u64,
-        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
-        /// requester must be an administrator). A live store refuses it: its clock is the server's.
-        #[arg(long)]
-        time: Option<String>,
+        sender: crate::one_command::Sender,
         /// The instrument symbol.
         #[arg(long)]
         instrument: String,
@@ -131,14 +110,7 @@ pub enum Market {
     /// Example: `ets market auction-close --data ./registry --requester 1 --auction 1`
     AuctionClose {
         #[command(flatten)]
-        data: crate::StoreDir,
-        /// The administrator.
-        #[arg(long)]
-        requester: u64,
-        /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
-        /// requester must be an administrator). A live store refuses it: its clock is the server's.
-        #[arg(long)]
-        time: Option<String>,
+        sender: crate::one_command::Sender,
         /// The auction id.
         #[arg(long)]
         auction: u64,
@@ -178,9 +150,7 @@ pub enum Market {
 pub fn run(command: Market) -> Result<ExitCode> {
     match command {
         Market::Place {
-            data,
-            requester,
-            time,
+            sender,
             instrument,
             account,
             side,
@@ -199,47 +169,27 @@ pub fn run(command: Market) -> Result<ExitCode> {
                 TimeInForce::Fok => "fok",
             };
             submit(
-                &data,
-                requester,
-                time,
+                &sender,
                 json!({"command": "place_order", "instrument": instrument, "account": account,
                     "side": side, "kind": kind, "quantity": quantity, "time_in_force": tif}),
             )
         }
         Market::Cancel {
-            data,
-            requester,
-            time,
+            sender,
             instrument,
             account,
             order,
         } => submit(
-            &data,
-            requester,
-            time,
+            &sender,
             json!({"command": "cancel_order", "instrument": instrument, "account": account,
                 "order": order}),
         ),
-        Market::EndOfDay {
-            data,
-            requester,
-            time,
-            instrument,
-        } => submit(
-            &data,
-            requester,
-            time,
+        Market::EndOfDay { sender, instrument } => submit(
+            &sender,
             json!({"command": "end_of_day", "instrument": instrument}),
         ),
-        Market::AuctionClose {
-            data,
-            requester,
-            time,
-            auction,
-        } => submit(
-            &data,
-            requester,
-            time,
+        Market::AuctionClose { sender, auction } => submit(
+            &sender,
             json!({"command": "close_auction", "auction": auction}),
         ),
         Market::Book {
@@ -257,19 +207,14 @@ pub fn run(command: Market) -> Result<ExitCode> {
 }
 
 /// Sends one exchange command (given as its JSON fields) and prints its outcome.
-fn submit(
-    data: &StoreLocation,
-    requester: u64,
-    time: Option<String>,
-    mut fields: Value,
-) -> Result<ExitCode> {
+fn submit(sender: &crate::one_command::Sender, mut fields: Value) -> Result<ExitCode> {
     // The envelope is filled in by `submit_one`; these only let the line parse.
     if let Some(object) = fields.as_object_mut() {
         object.insert("request_id".to_owned(), json!(0));
-        object.insert("requester".to_owned(), json!(requester));
+        object.insert("requester".to_owned(), json!(sender.requester()));
     }
     let request = ets_api::parse_request(&fields.to_string()).map_err(anyhow::Error::msg)?;
-    crate::one_command::submit_one(data, requester, time.as_deref(), request.command)
+    sender.submit(request.command)
 }
 
 fn open_read_only(data: &StoreLocation) -> Result<Store> {

@@ -8,6 +8,38 @@ use ets_model::{ParticipantId, RequestId, Timestamp};
 use ets_store::{Reply, Store, StoreConfig, StoreLocation, Submission, wall_clock_now};
 use std::process::ExitCode;
 
+/// `--data`, `--requester` and `--time` of a subcommand that sends one command:
+/// the store, who sends it, and (virtual or import stores only) the time to
+/// advance the clock to first.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Sender {
+    #[command(flatten)]
+    data: crate::StoreDir,
+    /// The participant sending the command (the administrator, exchange operator or
+    /// account representative the command needs).
+    #[arg(long)]
+    requester: u64,
+    /// Virtual or import store only: first advance its clock to this time (RFC 3339; the
+    /// requester must be an administrator). A live store refuses it: its clock is the server's.
+    #[arg(long)]
+    time: Option<String>,
+}
+
+impl Sender {
+    /// The requester's participant id.
+    pub fn requester(&self) -> u64 {
+        self.requester
+    }
+
+    /// Sends `command` as [`submit_one`] does.
+    ///
+    /// # Errors
+    /// As [`submit_one`].
+    pub fn submit(&self, command: Command) -> Result<ExitCode> {
+        submit_one(&self.data, self.requester, self.time.as_deref(), command)
+    }
+}
+
 /// Opens the store, submits `command` as `requester`, prints the outcome line, and exits 0
 /// only if the command was accepted. With `time` (RFC 3339), on a virtual or import store
 /// the clock is first advanced to it by an `advance_clock` from `requester` (who must be an

@@ -13,14 +13,7 @@ fn ets(args: &[&str], stdin: &str) -> Output {
 }
 
 fn ok(args: &[&str], stdin: &str) -> String {
-    let output = ets(args, stdin);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    common::succeeds(args, stdin)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -40,12 +33,10 @@ const SETUP: &str = r#"{"request_id":1,"requester":1,"time":"2023-01-10T00:00:00
 {"request_id":9,"requester":1,"time":"2023-01-10T00:00:00Z","command":"open_account","id":200,"kind":"operator_holding","holder":20,"representatives":[20]}
 "#;
 
-#[test]
-fn a_small_compliance_year_runs_through_the_cli() {
-    // Goal: rulebook, CSV registration, pre-allocation and true-up from CSV, reports and
-    // verification and surrenders as JSON lines, close, and the report agree with hand figures.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data_path = dir.path().join("store");
+/// An import store in `dir`/store holding SETUP and the 2021 power rulebook, loaded on
+/// 2023-02-01; returns its path.
+fn store_with_the_rulebook(dir: &Path) -> String {
+    let data_path = dir.join("store");
     let data = data_path.to_str().expect("utf-8");
     ok(&["init", "--kind", "import", "--data", data], "");
     ok(&["submit", "--dated-by", "1", "--data", data], SETUP);
@@ -67,6 +58,16 @@ fn a_small_compliance_year_runs_through_the_cli() {
         ],
         "",
     );
+    data.to_owned()
+}
+
+#[test]
+fn a_small_compliance_year_runs_through_the_cli() {
+    // Goal: rulebook, CSV registration, pre-allocation and true-up from CSV, reports and
+    // verification and surrenders as JSON lines, close, and the report agree with hand figures.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_path = store_with_the_rulebook(dir.path());
+    let data = data_path.as_str();
     let entities = write(
         dir.path(),
         "entities.csv",
@@ -291,28 +292,8 @@ fn a_small_compliance_year_runs_through_the_cli() {
 fn a_bad_csv_row_is_reported_by_line_and_nothing_is_imported() {
     // Goal: CSV import is all or nothing, and the error names the file and line.
     let dir = tempfile::tempdir().expect("temp dir");
-    let data_path = dir.path().join("store");
-    let data = data_path.to_str().expect("utf-8");
-    ok(&["init", "--kind", "import", "--data", data], "");
-    ok(&["submit", "--dated-by", "1", "--data", data], SETUP);
-    let rulebook = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../schemes/cn-power-2021.toml"
-    );
-    ok(
-        &[
-            "compliance",
-            "load-rulebook",
-            "--data",
-            data,
-            "--requester",
-            "1",
-            "--time",
-            "2023-02-01T00:00:00Z",
-            rulebook,
-        ],
-        "",
-    );
+    let data_path = store_with_the_rulebook(dir.path());
+    let data = data_path.as_str();
     let entities = write(
         dir.path(),
         "bad.csv",

@@ -120,14 +120,7 @@ fn refused_serve(url: &str, users: &Path) -> (Option<i32>, String) {
 }
 
 fn ets(args: &[&str], stdin: &str) -> String {
-    let output = common::run_ets(args, stdin);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    common::succeeds(args, stdin).trim().to_owned()
 }
 
 /// A primary with a synchronous standby, an empty store in database `ets`
@@ -160,25 +153,9 @@ fn store_with_users(url: &str) -> (tempfile::TempDir, BTreeMap<u64, String>) {
         ("admin", 1, "administrator"),
         ("plant", 10, "representative"),
     ] {
-        let id = participant.to_string();
-        ets(
-            &[
-                "user",
-                "add",
-                "--users",
-                &dir,
-                "--name",
-                name,
-                "--participant",
-                &id,
-                "--role",
-                role,
-            ],
-            "correct horse battery staple\n",
-        );
         tokens.insert(
             participant,
-            ets(&["user", "token", "--users", &dir, "--name", name], ""),
+            common::add_user("--users", &dir, name, participant, role),
         );
     }
     (users, tokens)

@@ -12,23 +12,12 @@ fn run(args: &[&str], stdin: &str) -> Output {
     common::run_ets(args, stdin)
 }
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn succeeds(args: &[&str], stdin: &str) -> String {
-    let output = run(args, stdin);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    stdout(&output)
+    common::succeeds(args, stdin)
 }
 
 /// Runs `args`, which must fail with exit status 1 and `(code CODE)` on
@@ -161,22 +150,8 @@ fn a_server_on_a_database_store_reads_history_pages_and_stops_cleanly() {
     succeeds(&["submit", "--data", &url], SESSION);
     let users_dir = tempfile::tempdir().expect("temp dir");
     let users = users_dir.path().to_str().expect("utf-8");
-    let password = "correct horse battery staple";
-    succeeds(
-        &[
-            "user",
-            "add",
-            "--users",
-            users,
-            "--name",
-            "admin",
-            "--participant",
-            "1",
-            "--role",
-            "administrator",
-        ],
-        &format!("{password}\n"),
-    );
+    common::add_user("--users", users, "admin", 1, "administrator");
+    let password = common::PASSWORD;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ets"))
         .args([
             "serve",
@@ -281,29 +256,12 @@ fn users_live_in_the_database_of_a_postgres_store_and_are_imported_from_a_file()
     let url = cluster.create_database("ets").expect("a database");
     succeeds(&["init", "--data", &url], "");
     succeeds(&["submit", "--data", &url], SESSION);
-    let password = "correct horse battery staple";
-    let add = |data: &str, name: &str, role: &str| {
-        let args = [
-            "user",
-            "add",
-            "--data",
-            data,
-            "--name",
-            name,
-            "--participant",
-            "1",
-            "--role",
-            role,
-        ];
-        succeeds(&args, &format!("{password}\n"));
-    };
-    add(&url, "admin", "administrator");
-    let token = succeeds(&["user", "token", "--data", &url, "--name", "admin"], "");
-    let token = token.trim().to_owned();
+    let password = common::PASSWORD;
+    let token = common::add_user("--data", &url, "admin", 1, "administrator");
     // A users file's users are copied in, hashes and all; a second copy is refused.
     let users_dir = tempfile::tempdir().expect("temp dir");
     let users = users_dir.path().to_str().expect("utf-8");
-    add(users, "clerk", "auditor");
+    common::add_user("--data", users, "clerk", 1, "auditor");
     let copied = succeeds(&["user", "import", "--data", &url, "--from", users], "");
     assert!(copied.contains("1 users copied"), "{copied}");
     refused_plainly(

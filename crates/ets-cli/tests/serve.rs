@@ -67,13 +67,7 @@ impl Tokens {
 }
 
 fn ets(args: &[&str], stdin: &str) -> String {
-    let output = common::run_ets(args, stdin);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    common::succeeds(args, stdin).trim().to_owned()
 }
 
 /// A new store with users for the administrator (1), the plant (10) and the fund (20),
@@ -89,25 +83,9 @@ fn init() -> (tempfile::TempDir, std::path::PathBuf, Tokens) {
         ("plant", 10, "representative"),
         ("fund", 20, "representative"),
     ] {
-        let id = participant.to_string();
-        ets(
-            &[
-                "user",
-                "add",
-                "--data",
-                &path,
-                "--name",
-                name,
-                "--participant",
-                &id,
-                "--role",
-                role,
-            ],
-            "correct horse battery staple\n",
-        );
         tokens.insert(
             participant,
-            ets(&["user", "token", "--data", &path, "--name", name], ""),
+            common::add_user("--data", &path, name, participant, role),
         );
     }
     (dir, data, Tokens(tokens))

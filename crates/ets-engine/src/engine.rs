@@ -85,6 +85,23 @@ impl CommandDigest {
                 hasher.finalize()
             }
         };
+        CommandDigest::of_hash(&hash)
+    }
+
+    /// The digest of `command` given its postcard encoding `encoded`, as a
+    /// journal payload holds it (replay hashes those bytes instead of
+    /// encoding the command again): equal to [`CommandDigest::of`] when
+    /// `encoded` is the command's encoding.
+    #[must_use]
+    pub fn of_encoded(command: &Command, encoded: &[u8]) -> CommandDigest {
+        match command {
+            Command::Refused(summary) => summary.digest,
+            _ => CommandDigest::of_hash(&blake3::hash(encoded)),
+        }
+    }
+
+    /// The first 8 bytes, little-endian, of a BLAKE3 hash.
+    fn of_hash(hash: &blake3::Hash) -> CommandDigest {
         let mut first = [0_u8; 8];
         first.copy_from_slice(&hash.as_bytes()[..8]);
         CommandDigest(u64::from_le_bytes(first))
@@ -108,8 +125,8 @@ pub struct Engine {
     registry: Registry,
     compliance: Compliance,
     exchange: Exchange,
-    /// First outcome per (requester, request id), in key order (B-trees,
-    /// not a hash map: see [`OutcomeTable`]).
+    /// First outcome per (requester, request id), iterated in key order
+    /// (see [`OutcomeTable`]).
     outcomes: OutcomeTable<Remembered>,
     last_time: Option<Timestamp>,
     applied: u64,
@@ -167,8 +184,16 @@ impl Engine {
     /// different command it is refused with `request_id_reused` and changes
     /// nothing. The caller (the sequencer) makes sure times never go backwards.
     pub fn apply(&mut self, envelope: &Envelope) -> Applied {
+        self.apply_digested(envelope, CommandDigest::of(&envelope.command))
+    }
+
+    /// [`Engine::apply`] given the command's digest, which must be
+    /// [`CommandDigest::of`] the envelope's command: replay computes it from
+    /// the command's bytes in the journal payload
+    /// ([`crate::JournalEntry::decode_digested`]) instead of encoding the
+    /// command again.
+    pub fn apply_digested(&mut self, envelope: &Envelope, digest: CommandDigest) -> Applied {
         let key = (envelope.requester, envelope.request_id);
-        let digest = CommandDigest::of(&envelope.command);
         let first = match self.outcomes.lookup(&key) {
             Lookup::Remembered(first) => first,
             Lookup::Expired => {

@@ -18,4 +18,4 @@ pub mod retention;
 
 pub use command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejection};
 pub use engine::{Applied, CommandDigest, Engine, REQUEST_ID_REUSED, SnapshotError, StateHash};
-pub use entry::{EntryError, JournalEntry};
+pub use entry::{DigestedEntry, EntryError, JournalEntry};

@@ -2,34 +2,39 @@
 //! keyed by (requester, request id), iterated in that key order (the order
 //! the canonical state encoding writes).
 //!
-//! Kept per requester in a B-tree of requesters, not as one B-tree of pairs:
-//! a lookup searches the small tree of requesters (which stays in the cache)
-//! and then one requester's ids. Those ids are kept for the usual case, in
-//! which each requester's request ids rise (under bounded retention they
-//! must, docs/memory.md): a ring of ids in ascending order, to which a fresh,
-//! higher id is appended and from whose front the oldest leaves. Looking up a
-//! fresh id is then one comparison with the highest id held, inserting it one
-//! append, expiring the oldest one pop, instead of a descent of a B-tree of
-//! that requester's ids per operation, which cost a cache miss per level and
-//! was the largest single cost of replaying a transfer (docs/benchmarks.md).
-//! An id that arrives below the highest one held goes to a B-tree of its own
-//! (`older`), searched only when it holds anything, so any order of ids gives
-//! the same answers as one map. Never a hash map: a hash map rehashes
-//! everything when it grows, which stalled single commands.
+//! Kept per requester in a hash map of requesters, not as one B-tree of
+//! pairs: a lookup finds the requester's entry with one probe of a small
+//! map (one entry per requester, which stays in the cache) and then looks at
+//! that requester's ids. Those ids are kept for the usual case, in which
+//! each requester's request ids rise (under bounded retention they must,
+//! docs/memory.md): a ring of ids in ascending order, to which a fresh,
+//! higher id is appended and from whose front the oldest leaves, with the
+//! highest id held copied into the requester's entry. Looking up a fresh id
+//! is then one comparison in the entry (no ring memory read), inserting it
+//! one append, expiring the oldest one pop, instead of a descent of a B-tree
+//! per operation, which cost a cache miss per level and was the largest
+//! single cost of replaying a transfer (docs/benchmarks.md). An id that
+//! arrives below the highest one held goes to a B-tree of its own (`older`),
+//! searched only when it holds anything, so any order of ids gives the same
+//! answers as one map. Iteration sorts the requesters first, so the order
+//! (and the state encoding) is that of the B-trees this replaced. The map
+//! holds one entry per requester, never one per request: growing it rehashes
+//! requesters (thousands), not the million remembered requests.
 //!
 //! Under bounded retention (docs/memory.md) each requester's entry also
 //! keeps its floor, the highest request id that left the window, so one
-//! search of the requesters answers both "remembered?" and "expired?", and
-//! one search forgets an expired request and raises the floor.
+//! probe of the requesters answers both "remembered?" and "expired?", and
+//! one probe forgets an expired request and raises the floor.
 
 use crate::retention::RequestKey;
 use ets_model::{ParticipantId, RequestId};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 
-/// Values by (requester, request id), in key order.
+/// Values by (requester, request id), iterated in key order.
 #[derive(Debug, Clone)]
 pub(crate) struct OutcomeTable<V> {
-    by_requester: BTreeMap<ParticipantId, Ids<V>>,
+    by_requester: FxHashMap<ParticipantId, Ids<V>>,
     len: usize,
 }
 
@@ -47,11 +52,13 @@ pub(crate) enum Lookup<'a, V> {
 
 /// One requester's remembered ids: `recent` ascending (every id appended
 /// was above the ids held there then), `older` the ids that arrived below
-/// them. The two never hold the same id. `floor` is the highest id that
-/// left the window, once any has.
+/// them. The two never hold the same id. `highest` is the last id of
+/// `recent` (kept here so that a fresh id reads no ring memory); `floor` is
+/// the highest id that left the window, once any has.
 #[derive(Debug, Clone)]
 struct Ids<V> {
     recent: VecDeque<(RequestId, V)>,
+    highest: Option<RequestId>,
     older: BTreeMap<RequestId, V>,
     floor: Option<RequestId>,
 }
@@ -60,6 +67,7 @@ impl<V> Default for Ids<V> {
     fn default() -> Self {
         Ids {
             recent: VecDeque::new(),
+            highest: None,
             older: BTreeMap::new(),
             floor: None,
         }
@@ -67,10 +75,15 @@ impl<V> Default for Ids<V> {
 }
 
 impl<V> Ids<V> {
+    /// Whether `id` is above every id of `recent` (or `recent` is empty).
+    fn is_above_recent(&self, id: RequestId) -> bool {
+        self.highest.is_none_or(|highest| id > highest)
+    }
+
     /// The position of `id` in `recent`, if held there.
     fn position(&self, id: RequestId) -> Option<usize> {
         // The common question, a fresh id above every id held, needs no search.
-        if self.recent.back().is_none_or(|&(highest, _)| id > highest) {
+        if self.is_above_recent(id) {
             return None;
         }
         self.recent
@@ -97,8 +110,9 @@ impl<V> Ids<V> {
     /// Remembers `value` under `id` (not held): appended when above every
     /// id in `recent`, else kept in `older`.
     fn insert_new(&mut self, id: RequestId, value: V) {
-        if self.recent.back().is_none_or(|&(highest, _)| id > highest) {
+        if self.is_above_recent(id) {
             self.recent.push_back((id, value));
+            self.highest = Some(id);
         } else {
             self.older.insert(id, value);
         }
@@ -108,10 +122,18 @@ impl<V> Ids<V> {
         // Requests leave in the order they were applied, and the ids of
         // `recent` were applied in ascending order: the front is the usual one.
         if self.recent.front().is_some_and(|&(oldest, _)| oldest == id) {
-            return self.recent.pop_front().map(|(_, value)| value);
+            let removed = self.recent.pop_front().map(|(_, value)| value);
+            if self.recent.is_empty() {
+                self.highest = None;
+            }
+            return removed;
         }
         match self.position(id) {
-            Some(position) => self.recent.remove(position).map(|(_, value)| value),
+            Some(position) => {
+                let removed = self.recent.remove(position).map(|(_, value)| value);
+                self.highest = self.recent.back().map(|&(highest, _)| highest);
+                removed
+            }
             None => self.older.remove(&id),
         }
     }
@@ -150,7 +172,7 @@ fn merge<T>(
 impl<V> Default for OutcomeTable<V> {
     fn default() -> Self {
         OutcomeTable {
-            by_requester: BTreeMap::new(),
+            by_requester: FxHashMap::default(),
             len: 0,
         }
     }
@@ -204,9 +226,21 @@ impl<V> OutcomeTable<V> {
 
     /// Every requester's floor, in requester order.
     pub(crate) fn floors(&self) -> impl Iterator<Item = (ParticipantId, RequestId)> + '_ {
-        self.by_requester
+        self.requesters()
+            .into_iter()
+            .filter_map(|(requester, ids)| Some((requester, ids.floor?)))
+    }
+
+    /// Every requester with its ids, in requester order (sorted here: the
+    /// map has no order of its own).
+    fn requesters(&self) -> Vec<(ParticipantId, &Ids<V>)> {
+        let mut requesters: Vec<_> = self
+            .by_requester
             .iter()
-            .filter_map(|(&requester, ids)| Some((requester, ids.floor?)))
+            .map(|(&requester, ids)| (requester, ids))
+            .collect();
+        requesters.sort_unstable_by_key(|&(requester, _)| requester);
+        requesters
     }
 
     /// Sets the floor of `requester` (restoring a snapshot).
@@ -221,7 +255,7 @@ impl<V> OutcomeTable<V> {
 
     /// Every (key, value), in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (RequestKey, &V)> {
-        self.by_requester.iter().flat_map(|(&requester, ids)| {
+        self.requesters().into_iter().flat_map(|(requester, ids)| {
             ids.iter()
                 .map(move |(request_id, value)| ((requester, request_id), value))
         })
@@ -229,7 +263,13 @@ impl<V> OutcomeTable<V> {
 
     /// Every (key, value), in key order, to change the values.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (RequestKey, &mut V)> {
-        self.by_requester.iter_mut().flat_map(|(&requester, ids)| {
+        let mut requesters: Vec<_> = self
+            .by_requester
+            .iter_mut()
+            .map(|(&requester, ids)| (requester, ids))
+            .collect();
+        requesters.sort_unstable_by_key(|&(requester, _)| requester);
+        requesters.into_iter().flat_map(|(requester, ids)| {
             ids.iter_mut()
                 .map(move |(request_id, value)| ((requester, request_id), value))
         })

@@ -3,7 +3,7 @@
 
 use crate::HistoryError;
 use crate::project::Row;
-use crate::schema::{SCHEMA_SQL, TABLES, Table};
+use crate::schema::{META_UPSERT_SQL, SCHEMA_SQL, TABLES, Table};
 use crate::value::Value;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use std::path::Path;
@@ -54,7 +54,14 @@ pub trait Backend: Send {
 /// The embedded backend: one SQLite file.
 pub struct Sqlite {
     connection: rusqlite::Connection,
+    /// Each table's upsert, at its place in [`TABLES`]: the SQL text is built
+    /// once, and SQLite prepares it once (the connection's statement cache).
+    upserts: Vec<String>,
 }
+
+/// Prepared statements a connection keeps: every table's upsert, `meta`'s,
+/// and the queries of the projector's memory and of readers.
+const STATEMENT_CACHE: usize = 64;
 
 impl Sqlite {
     /// Opens (creating if missing) the SQLite database at `path`.
@@ -67,10 +74,22 @@ impl Sqlite {
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(sqlite_error)?;
+        // NORMAL: a commit writes the WAL without an fsync (the checkpoint
+        // syncs). A crash may lose the last commits, never corrupt the file;
+        // the history then stands at an older journal head, recorded with
+        // them, and catches up from the journal at the next open (docs/history.md).
         connection
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(sqlite_error)?;
-        Ok(Sqlite { connection })
+        Ok(Sqlite::with(connection))
+    }
+
+    fn with(connection: rusqlite::Connection) -> Sqlite {
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Sqlite {
+            connection,
+            upserts: TABLES.iter().map(Table::upsert_sql).collect(),
+        }
     }
 
     /// Opens the SQLite database at `path` for reading only.
@@ -81,7 +100,7 @@ impl Sqlite {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
         let connection =
             rusqlite::Connection::open_with_flags(path, flags).map_err(sqlite_error)?;
-        Ok(Sqlite { connection })
+        Ok(Sqlite::with(connection))
     }
 }
 
@@ -94,21 +113,32 @@ impl Backend for Sqlite {
 
     fn write(&mut self, rows: &[Row], meta: &[(&str, String)]) -> Result<(), HistoryError> {
         let transaction = self.connection.transaction().map_err(sqlite_error)?;
-        for row in rows {
-            let mut statement = transaction
-                .prepare_cached(&row.table.upsert_sql())
+        {
+            // One cache lookup per table and batch, not per row; values are bound, never formatted.
+            let mut statements: [Option<rusqlite::CachedStatement<'_>>; TABLES.len()] =
+                std::array::from_fn(|_| None);
+            for row in rows {
+                let index = row.table.index();
+                let statement = match &mut statements[index] {
+                    Some(statement) => statement,
+                    slot @ None => slot.insert(
+                        transaction
+                            .prepare_cached(&self.upserts[index])
+                            .map_err(sqlite_error)?,
+                    ),
+                };
+                statement
+                    .execute(rusqlite::params_from_iter(row.values.iter()))
+                    .map_err(sqlite_error)?;
+            }
+            let mut upsert_meta = transaction
+                .prepare_cached(META_UPSERT_SQL)
                 .map_err(sqlite_error)?;
-            statement
-                .execute(rusqlite::params_from_iter(row.values.iter()))
-                .map_err(sqlite_error)?;
-        }
-        for (key, value) in meta {
-            transaction
-                .execute(
-                    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [key, value.as_str()],
-                )
-                .map_err(sqlite_error)?;
+            for (key, value) in meta {
+                upsert_meta
+                    .execute([key, value.as_str()])
+                    .map_err(sqlite_error)?;
+            }
         }
         transaction.commit().map_err(sqlite_error)
     }

@@ -26,6 +26,16 @@ pub enum HistoryError {
         /// The newest this build knows.
         supported: i64,
     },
+    /// The history did not reach the journal record a read needs in time.
+    #[error(
+        "the history stands at journal record {at}, behind the {journal} this read needs; it is catching up, try again"
+    )]
+    Behind {
+        /// The record the history stands at.
+        at: u64,
+        /// The record the read waited for.
+        journal: u64,
+    },
     /// The journal could not be read.
     #[error(transparent)]
     Journal(#[from] ets_store::StoreError),
@@ -47,6 +57,7 @@ impl HistoryError {
             HistoryError::Database(_) => "history_database",
             HistoryError::OutOfRange { .. } => "history_out_of_range",
             HistoryError::NewerSchema { .. } => "history_schema_newer",
+            HistoryError::Behind { .. } => "history_behind",
             HistoryError::Journal(error) => error.code(),
             HistoryError::Replay { .. } => "history_replay_mismatch",
         }

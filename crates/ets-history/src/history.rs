@@ -4,12 +4,13 @@
 
 use crate::backend::{Backend, Sqlite};
 use crate::error::HistoryError;
-use crate::project::Projector;
+use crate::follow::{Follower, JournalAt};
+use crate::project::{Projector, Row};
 use crate::rebuild::{RebuildReport, catch_up_into, rebuild_into};
 use crate::schema::{SCHEMA_VERSION, TABLES, Table};
 use crate::value::Value;
 use ets_engine::Engine;
-use ets_store::{CommitObserver, Committed, JournalBackend, JournalHead, Store};
+use ets_store::{Committed, JournalBackend, JournalHead, Store};
 use std::path::{Path, PathBuf};
 
 /// The embedded history's file name, beside the journal's segments.
@@ -30,18 +31,7 @@ pub struct History {
     projector: Projector,
     /// The journal record last written, as this handle knows it.
     written: Option<JournalHead>,
-    /// Set after a failed write: the batches after it are not projected one
-    /// by one; the history catches up from the journal instead.
-    failed: bool,
-    /// Durable batches to let pass before the next attempt to catch up.
-    wait_batches: u64,
-    /// How many batches the next failure makes it wait (doubling).
-    backoff_batches: u64,
 }
-
-/// The longest wait, in durable batches, between two attempts to catch up
-/// after a failed write (each attempt replays the journal from a snapshot).
-const MAX_BACKOFF_BATCHES: u64 = 1_024;
 
 impl History {
     /// Wraps `backend`, creating missing tables and refusing a newer schema.
@@ -85,9 +75,6 @@ impl History {
             backend,
             projector: Projector::default(),
             written: None,
-            failed: false,
-            wait_batches: 0,
-            backoff_batches: 1,
         }
     }
 
@@ -119,8 +106,10 @@ impl History {
     }
 
     /// Makes the history agree with `journal`: nothing to do when it was
-    /// last brought up to the journal's last record, else a rebuild from the
-    /// first record.
+    /// last brought up to the journal's last record; when the journal holds
+    /// the record the history stands at (it lags: a crash lost its last
+    /// commits, or it was not attached), the records after it are projected;
+    /// else (another journal, one cut shorter) a rebuild from the first record.
     ///
     /// # Errors
     /// [`HistoryError`] when the journal cannot be read or the database refuses.
@@ -139,9 +128,9 @@ impl History {
         tracing::info!(
             history = current.map_or(0, |head| head.sequence),
             journal = head.sequence,
-            "history disagrees with the journal; rebuilding it"
+            "history disagrees with the journal; bringing it up to it"
         );
-        self.rebuild(journal).map(Some)
+        self.catch_up(journal).map(Some)
     }
 
     /// Empties the tables and replays `journal` from its first record.
@@ -154,9 +143,7 @@ impl History {
             .write(&[], &[("schema_version", SCHEMA_VERSION.to_string())])?;
         self.projector = Projector::default();
         self.written = None;
-        let report = rebuild_into(journal, self)?;
-        self.failed = false;
-        Ok(report)
+        rebuild_into(journal, self)
     }
 
     /// Brings the history up to `journal`'s last durable record after it
@@ -180,46 +167,9 @@ impl History {
             Some(head) => catch_up_into(journal, self, head)?,
             None => None,
         };
-        let report = match caught_up {
-            Some(report) => report,
-            None => self.rebuild(journal)?,
-        };
-        self.failed = false;
-        self.backoff_batches = 1;
-        Ok(report)
-    }
-
-    /// Follows one durable batch (empty: only the new `head`): projected when
-    /// the history stands just before it, else caught up from the journal.
-    /// A failure is logged and the history tries again after later batches;
-    /// the journal, not the history, is the record.
-    fn follow(
-        &mut self,
-        engine: &Engine,
-        batch: &[Committed],
-        head: JournalHead,
-        journal: &dyn JournalBackend,
-    ) {
-        let previous = batch
-            .first()
-            .map_or(head.sequence, |first| first.sequence - 1);
-        let written = self.written.map_or(0, |written| written.sequence);
-        let result = if !self.failed && written == previous {
-            if batch.is_empty() {
-                return;
-            }
-            self.project(engine, batch, head)
-        } else if self.wait_batches > 0 {
-            self.wait_batches -= 1;
-            return;
-        } else {
-            self.catch_up(journal).map(drop)
-        };
-        if let Err(error) = result {
-            tracing::error!(%error, code = error.code(), "history write failed; it catches up from the journal after a later durable batch");
-            self.failed = true;
-            self.wait_batches = self.backoff_batches - 1;
-            self.backoff_batches = (self.backoff_batches * 2).min(MAX_BACKOFF_BATCHES);
+        match caught_up {
+            Some(report) => Ok(report),
+            None => self.rebuild(journal),
         }
     }
 
@@ -235,16 +185,35 @@ impl History {
     ) -> Result<(), HistoryError> {
         let mut projector = self.projector.clone();
         let rows = projector.rows(engine, batch)?;
-        self.backend.write(
-            &rows,
-            &[
-                ("last_sequence", head.sequence.to_string()),
-                ("last_hash", hex(&head.hash)),
-            ],
-        )?;
+        self.backend.write(&rows, &head_meta(head))?;
         self.projector = projector;
         self.written = Some(head);
         Ok(())
+    }
+
+    /// Writes rows projected elsewhere (the follower's) and the journal head
+    /// they bring the history to, in one transaction.
+    ///
+    /// # Errors
+    /// [`HistoryError`]; nothing was written.
+    pub(crate) fn write_rows(
+        &mut self,
+        rows: &[Row],
+        head: JournalHead,
+    ) -> Result<(), HistoryError> {
+        self.backend.write(rows, &head_meta(head))?;
+        self.written = Some(head);
+        Ok(())
+    }
+
+    /// The journal record last written, as this handle knows it.
+    pub(crate) fn written(&self) -> Option<JournalHead> {
+        self.written
+    }
+
+    /// The projection's memory as of the last record written.
+    pub(crate) fn projector(&self) -> &Projector {
+        &self.projector
     }
 
     /// Every table with its rows ordered by key: what equality of two histories means.
@@ -305,36 +274,6 @@ impl History {
     }
 }
 
-impl CommitObserver for History {
-    fn committed(
-        &mut self,
-        engine: &Engine,
-        batch: &[Committed],
-        head: JournalHead,
-        journal: &dyn JournalBackend,
-    ) {
-        self.follow(engine, batch, head, journal);
-    }
-
-    fn resumed(
-        &mut self,
-        engine: &Engine,
-        settled: &[Committed],
-        head: JournalHead,
-        journal: &dyn JournalBackend,
-    ) {
-        // The database was away: the history's own session is likely gone
-        // too, so it reconnects first, and tries at once, whatever its backoff.
-        self.wait_batches = 0;
-        if let Err(error) = self.backend.reconnect() {
-            tracing::error!(%error, code = error.code(), "history could not reconnect after the store resumed; it catches up after a later durable batch");
-            self.failed = true;
-            return;
-        }
-        self.follow(engine, settled, head, journal);
-    }
-}
-
 /// Opens (or creates) the history of `store` (a SQLite file beside a file
 /// journal, the same PostgreSQL database as a PostgreSQL journal), brings it
 /// up to the journal, and hangs it on the store.
@@ -343,19 +282,44 @@ impl CommitObserver for History {
 /// [`HistoryError`] when the database cannot be opened, is of a newer
 /// schema, or the journal cannot be replayed into it.
 pub fn attach(store: &mut Store) -> Result<Option<RebuildReport>, HistoryError> {
-    let backend: Box<dyn Backend> = match (store.journal().dir(), store.journal().database_url()) {
-        (Some(dir), _) => Box::new(Sqlite::open(&sqlite_path(dir))?),
-        (None, Some(url)) => Box::new(crate::pg::Postgres::connect(url)?),
-        (None, None) => {
-            return Err(HistoryError::Database(
-                "the store's journal is neither a directory nor a database".to_owned(),
-            ));
-        }
+    let Some(journal) = JournalAt::of(store.journal()) else {
+        return Err(HistoryError::Database(
+            "the store's journal is neither a directory nor a database".to_owned(),
+        ));
+    };
+    let backend: Box<dyn Backend> = match &journal {
+        JournalAt::Directory(dir) => Box::new(Sqlite::open(&sqlite_path(dir))?),
+        JournalAt::Database(url) => Box::new(crate::pg::Postgres::connect(url)?),
     };
     let mut history = History::new(backend)?;
     let report = history.sync(store.journal())?;
-    store.set_observer(Box::new(history));
+    store.set_observer(Box::new(Follower::start(history, journal)?));
     Ok(report)
+}
+
+/// The `meta` entries that record `head` as the history's.
+fn head_meta(head: JournalHead) -> [(&'static str, String); 2] {
+    [
+        ("last_sequence", head.sequence.to_string()),
+        ("last_hash", hex(&head.hash)),
+    ]
+}
+
+/// The sequence of the journal record the history in `backend` stands at (0: none).
+///
+/// # Errors
+/// [`HistoryError::Database`] when it cannot be read or is not a number.
+pub(crate) fn head_sequence(backend: &mut dyn Backend) -> Result<u64, HistoryError> {
+    let rows = backend.query("SELECT value FROM meta WHERE key = 'last_sequence'", &[])?;
+    let Some(text) = rows
+        .first()
+        .and_then(|row| row.first())
+        .and_then(Value::as_text)
+    else {
+        return Ok(0);
+    };
+    text.parse()
+        .map_err(|_| HistoryError::Database(format!("last_sequence `{text}` is not a number")))
 }
 
 fn hex(bytes: &[u8; 32]) -> String {

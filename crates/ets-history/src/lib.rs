@@ -11,6 +11,7 @@
 
 mod backend;
 mod error;
+mod follow;
 mod history;
 mod pg;
 mod project;
@@ -23,6 +24,7 @@ mod value;
 
 pub use backend::{Backend, Sqlite};
 pub use error::HistoryError;
+pub use follow::{Follower, QUEUE_BATCHES, durable_sequence, wait_for_journal};
 pub use history::{FILE_NAME, History, TableRows, attach, sqlite_path};
 pub use pg::{Postgres, describe as describe_postgres_error};
 pub use project::{Projector, Row};

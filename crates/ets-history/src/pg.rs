@@ -4,10 +4,10 @@
 use crate::backend::Backend;
 use crate::error::HistoryError;
 use crate::project::Row;
-use crate::schema::{SCHEMA_SQL, TABLES, Table};
+use crate::schema::{META_UPSERT_SQL, SCHEMA_SQL, TABLES, Table};
 use crate::value::Value;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 
 /// A history backend on a PostgreSQL database.
 pub struct Postgres {
@@ -15,7 +15,13 @@ pub struct Postgres {
     /// Where to connect again after the session is lost (`None`: a client
     /// handed in, which cannot be reopened).
     url: Option<String>,
+    /// Each table's upsert at its place in [`TABLES`], then `meta`'s:
+    /// prepared once per session, when first needed.
+    statements: Vec<Option<Statement>>,
 }
+
+/// Where `meta`'s upsert is kept in [`Postgres::statements`].
+const META_STATEMENT: usize = TABLES.len();
 
 impl Postgres {
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`).
@@ -24,16 +30,35 @@ impl Postgres {
     /// [`HistoryError::Database`] when the server does not answer or refuses the credentials.
     pub fn connect(url: &str) -> Result<Postgres, HistoryError> {
         let client = Client::connect(url, NoTls).map_err(pg_error)?;
-        Ok(Postgres {
-            client,
-            url: Some(url.to_owned()),
-        })
+        Ok(Postgres::with(client, Some(url.to_owned())))
     }
 
     /// Wraps an open connection.
     #[must_use]
     pub fn with_client(client: Client) -> Postgres {
-        Postgres { client, url: None }
+        Postgres::with(client, None)
+    }
+
+    fn with(client: Client, url: Option<String>) -> Postgres {
+        Postgres {
+            client,
+            url,
+            statements: vec![None; META_STATEMENT + 1],
+        }
+    }
+
+    /// The prepared statement at `index` of [`Postgres::statements`], preparing it if need be.
+    fn statement(&mut self, index: usize) -> Result<Statement, HistoryError> {
+        if let Some(statement) = &self.statements[index] {
+            return Ok(statement.clone());
+        }
+        let sql = match TABLES.get(index) {
+            Some(table) => table.upsert_sql(),
+            None => META_UPSERT_SQL.to_owned(),
+        };
+        let statement = self.client.prepare(&sql).map_err(pg_error)?;
+        self.statements[index] = Some(statement.clone());
+        Ok(statement)
     }
 }
 
@@ -43,18 +68,19 @@ impl Backend for Postgres {
     }
 
     fn write(&mut self, rows: &[Row], meta: &[(&str, String)]) -> Result<(), HistoryError> {
-        let mut transaction = self.client.transaction().map_err(pg_error)?;
-        let mut statements = Vec::new();
+        // Prepared before the transaction (once per session), bound in it.
+        let mut statements: [Option<Statement>; TABLES.len()] = std::array::from_fn(|_| None);
         for row in rows {
-            let statement = match statements.iter().find(|(table, _)| *table == row.table) {
-                Some((_, statement)) => statement,
-                None => {
-                    let prepared = transaction
-                        .prepare(&row.table.upsert_sql())
-                        .map_err(pg_error)?;
-                    statements.push((row.table, prepared));
-                    &statements[statements.len() - 1].1
-                }
+            let index = row.table.index();
+            if statements[index].is_none() {
+                statements[index] = Some(self.statement(index)?);
+            }
+        }
+        let upsert_meta = self.statement(META_STATEMENT)?;
+        let mut transaction = self.client.transaction().map_err(pg_error)?;
+        for row in rows {
+            let Some(statement) = &statements[row.table.index()] else {
+                continue;
             };
             let parameters: Vec<&(dyn ToSql + Sync)> = row
                 .values
@@ -67,10 +93,7 @@ impl Backend for Postgres {
         }
         for (key, value) in meta {
             transaction
-                .execute(
-                    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    &[key, value],
-                )
+                .execute(&upsert_meta, &[key, value])
                 .map_err(pg_error)?;
         }
         transaction.commit().map_err(pg_error)
@@ -100,6 +123,8 @@ impl Backend for Postgres {
         match &self.url {
             Some(url) if !alive => {
                 self.client = Client::connect(url, NoTls).map_err(pg_error)?;
+                // Statements belong to the session that prepared them.
+                self.statements.fill(None);
                 tracing::info!("history reconnected to the database");
                 Ok(())
             }

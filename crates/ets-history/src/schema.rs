@@ -166,6 +166,19 @@ impl Table {
         )
     }
 
+    /// This table's place in [`TABLES`], where per-table things (a prepared
+    /// statement) are kept.
+    ///
+    /// # Panics
+    /// For a table that is not in [`TABLES`]: the projection writes no other.
+    #[must_use]
+    pub fn index(&self) -> usize {
+        let Some(index) = TABLES.iter().position(|table| table.name == self.name) else {
+            panic!("table {} is not in TABLES", self.name);
+        };
+        index
+    }
+
     /// `SELECT` of every column, ordered by the key: for dumps and comparisons.
     #[must_use]
     pub fn select_all_sql(&self) -> String {
@@ -319,6 +332,10 @@ pub const COMPLIANCE_RESULTS: Table = Table {
     key: 3,
 };
 
+/// The `meta` upsert: one `key`'s `value`, `$1` and `$2`.
+pub const META_UPSERT_SQL: &str = "INSERT INTO meta (key, value) VALUES ($1, $2) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
 /// Every table of read models, in the order the projection writes them.
 pub const TABLES: [Table; 10] = [
     COMMANDS,
@@ -351,6 +368,9 @@ mod tests {
                 table.name
             );
             assert!(SCHEMA_SQL.contains(&format!("CREATE TABLE IF NOT EXISTS {} (", table.name)));
+        }
+        for (index, table) in TABLES.iter().enumerate() {
+            assert_eq!(table.index(), index, "{}", table.name);
         }
     }
 }

@@ -12,13 +12,16 @@
 //! asserts a time.
 
 use ets_engine::{Command, Envelope, JournalEntry};
-use ets_history::{History, Postgres, Sqlite, TableRows, attach};
+use ets_history::{
+    History, Postgres, Sqlite, TableRows, attach, durable_sequence, wait_for_journal,
+};
 use ets_model::{
     AccountId, Code, ParticipantId, Quantity, RequestId, Timestamp, UnitClass, Vintage,
 };
 use ets_pgtest::Cluster;
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 use ets_store::{JournalBackend, Reply, Store, StoreConfig, StoreKind, Submission, record_hash};
+use std::time::Duration;
 
 fn class() -> UnitClass {
     UnitClass::Allowance {
@@ -109,14 +112,19 @@ fn transfers(first_request: u64, count: u64) -> Vec<Submission> {
         .collect()
 }
 
-/// The history tables of the database at `url`.
-fn dump_postgres(url: &str) -> Vec<TableRows> {
-    let backend = Postgres::connect(url).expect("connects");
+/// The history tables of the database at `url`, once the history (written
+/// on a thread of its own) stands at `store`'s last durable record.
+fn dump_postgres(url: &str, store: &Store) -> Vec<TableRows> {
+    let mut backend = Postgres::connect(url).expect("connects");
+    wait_for_journal(&mut backend, durable_sequence(store.journal()), WAIT).expect("caught up");
     History::new(Box::new(backend))
         .expect("history")
         .dump()
         .expect("dumps")
 }
+
+/// Long enough for a loaded machine; the history is usually there in a millisecond.
+const WAIT: Duration = Duration::from_secs(60);
 
 /// The history tables rebuilt from `journal` into a fresh SQLite file.
 fn rebuilt(journal: &dyn JournalBackend) -> Vec<TableRows> {
@@ -205,10 +213,10 @@ fn a_batch_found_durable_on_resume_is_handed_out_once_and_in_the_history_once() 
         "handed out once only"
     );
     assert_eq!(store.journal().stats().last_sequence, durable_before + 4);
-    assert_eq!(dump_postgres(&url), rebuilt(store.journal()));
+    assert_eq!(dump_postgres(&url, &store), rebuilt(store.journal()));
     // And the history follows the next batches as before.
     store.submit_dated(&transfers(300, 3)).expect("durable");
-    assert_eq!(dump_postgres(&url), rebuilt(store.journal()));
+    assert_eq!(dump_postgres(&url, &store), rebuilt(store.journal()));
 }
 
 #[test]
@@ -227,7 +235,7 @@ fn a_history_that_lost_its_session_catches_up_from_the_journal() {
             .submit_dated(&transfers(105 + round * 10, 2))
             .expect("durable");
         assert_eq!(
-            dump_postgres(&url),
+            dump_postgres(&url, &store),
             rebuilt(store.journal()),
             "round {round}"
         );

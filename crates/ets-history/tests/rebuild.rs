@@ -337,6 +337,39 @@ fn a_lagging_or_foreign_history_is_rebuilt_when_the_store_opens() {
 }
 
 #[test]
+fn a_history_behind_the_journal_catches_up_from_its_head_to_the_rows_of_a_rebuild() {
+    // Goal: a history that stands at an older record of its own journal (its
+    // last commits lost in a crash, which `synchronous=NORMAL` allows, or
+    // batches journaled while it was not attached) is brought forward from
+    // its head when the store opens, not rebuilt, and ends with exactly the
+    // rows a rebuild from the first record gives.
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path().join("store");
+    let commands = fixed_session();
+    let (early, late) = commands.split_at(commands.len() / 2);
+    run_live(&dir, early, &[3]);
+    {
+        // The rest is journaled with no history attached: the history lags.
+        let mut store = Store::open(&dir, StoreConfig::default()).expect("opens");
+        store
+            .submit(late, Timestamp(1_800_000_000_000))
+            .expect("durable");
+    }
+    let mut store = Store::open(&dir, StoreConfig::default()).expect("opens");
+    let report = attach(&mut store).expect("attaches").expect("caught up");
+    assert_eq!(
+        report.records,
+        late.len() as u64,
+        "only the records it missed"
+    );
+    assert_eq!(report.head.sequence, commands.len() as u64);
+    drop(store);
+    let live = dump(&sqlite_path(&dir));
+    assert_eq!(live[0].1.len(), commands.len());
+    assert_eq!(live, rebuilt(&dir, &temp.path().join("rebuilt.sqlite")));
+}
+
+#[test]
 fn a_history_of_an_older_schema_is_rebuilt_at_this_one() {
     // Goal: a history written before `transaction_approvals` existed (schema
     // version 1) is emptied and rebuilt from the journal, tables complete.

@@ -178,13 +178,21 @@ pub(crate) fn encode_record(
     Ok(hash)
 }
 
-/// A checked record body, borrowing its payload from the read buffer.
+/// A checked record, borrowing its payload from the read buffer: what a
+/// function given to [`crate::Journal::open_read_only_ahead_map`] or
+/// [`crate::Journal::read_ahead_from_map`] sees of each record (the fields
+/// of [`crate::Record`], with no copy of the payload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RecordView<'a> {
+pub struct RecordView<'a> {
+    /// Position in the journal: the first record is 1, and there are no gaps.
     pub sequence: u64,
+    /// Time stamped by the caller when appending, in milliseconds.
     pub timestamp_ms: i64,
+    /// Hash of the record before this one ([`crate::GENESIS_HASH`] for record 1).
     pub previous_hash: Hash,
+    /// The caller's bytes, opaque to the journal.
     pub payload: &'a [u8],
+    /// BLAKE3 of this record's sequence, timestamp, previous hash, payload length and payload.
     pub hash: Hash,
 }
 

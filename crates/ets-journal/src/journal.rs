@@ -20,7 +20,7 @@ use crate::snapshot::{SnapshotCheck, check_snapshot, write_snapshot_file};
 use crate::superblock::{self, Superblock, SuperblockFile};
 use crate::{
     GENESIS_HASH, Hash, JournalConfig, JournalError, JournalStats, MAX_BATCH_BYTES,
-    MAX_SNAPSHOT_STATE_BYTES, RecordReader, Snapshot, store,
+    MAX_SNAPSHOT_STATE_BYTES, Record, RecordReader, RecordView, Snapshot, store,
 };
 
 /// After a commit, a batch buffer that grew beyond this is shrunk back, so that one huge batch does
@@ -217,8 +217,24 @@ impl Journal {
         dir: &Path,
         config: JournalConfig,
     ) -> Result<ReadAhead, JournalError> {
+        Journal::open_read_only_ahead_map(dir, config, Record::from_view)
+    }
+
+    /// [`Journal::open_read_only_ahead`], handing over what `map` makes of each record instead of
+    /// the record: `map` runs on the scanning thread, on each record as soon as it passed its
+    /// checks, in order (a replay decodes the payloads there, so that the caller only applies
+    /// them). The stream ends as that of `open_read_only_ahead` does.
+    ///
+    /// # Errors
+    ///
+    /// As [`Journal::open_read_only_ahead`].
+    pub fn open_read_only_ahead_map<T: Send + 'static>(
+        dir: &Path,
+        config: JournalConfig,
+        map: impl FnMut(&RecordView<'_>) -> T + Send + 'static,
+    ) -> Result<ReadAhead<T>, JournalError> {
         ensure_is_store(dir)?;
-        ReadAhead::scan(dir, config)
+        ReadAhead::scan(dir, config, map)
     }
 
     /// [`Journal::open_read_only`] of a store known to exist, showing every intact record to
@@ -341,7 +357,22 @@ impl Journal {
     ///
     /// As [`Journal::read_from`]; [`JournalError::Io`] if the thread cannot be started.
     pub fn read_ahead_from(&self, first_sequence: u64) -> Result<ReadAhead, JournalError> {
-        ReadAhead::start(self.read_from(first_sequence)?, &self.dir)
+        self.read_ahead_from_map(first_sequence, Record::from_view)
+    }
+
+    /// [`Journal::read_ahead_from`], handing over what `map` makes of each record instead of the
+    /// record: `map` runs on the reading thread, on each record once it passed its checks, in
+    /// order.
+    ///
+    /// # Errors
+    ///
+    /// As [`Journal::read_ahead_from`].
+    pub fn read_ahead_from_map<T: Send + 'static>(
+        &self,
+        first_sequence: u64,
+        map: impl FnMut(&RecordView<'_>) -> T + Send + 'static,
+    ) -> Result<ReadAhead<T>, JournalError> {
+        ReadAhead::start(self.read_from(first_sequence)?, &self.dir, map)
     }
 
     /// Appends one record to the uncommitted batch and returns its sequence (the previous one plus

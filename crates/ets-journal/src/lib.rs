@@ -27,7 +27,7 @@ mod store;
 mod superblock;
 
 pub use error::JournalError;
-pub use format::{SEGMENT_HEADER_BYTES, record_size_bytes};
+pub use format::{RecordView, SEGMENT_HEADER_BYTES, record_size_bytes};
 pub use journal::Journal;
 pub use read_ahead::ReadAhead;
 pub use reader::RecordReader;
@@ -87,6 +87,32 @@ pub struct Record {
     pub payload: Vec<u8>,
     /// BLAKE3 of this record's sequence, timestamp, previous hash, payload length and payload.
     pub hash: Hash,
+}
+
+impl Record {
+    /// The record as a [`RecordView`], borrowing its payload.
+    #[must_use]
+    pub fn view(&self) -> RecordView<'_> {
+        RecordView {
+            sequence: self.sequence,
+            timestamp_ms: self.timestamp_ms,
+            previous_hash: self.previous_hash,
+            payload: &self.payload,
+            hash: self.hash,
+        }
+    }
+
+    /// An owned copy of a checked record.
+    #[must_use]
+    pub fn from_view(view: &RecordView<'_>) -> Record {
+        Record {
+            sequence: view.sequence,
+            timestamp_ms: view.timestamp_ms,
+            previous_hash: view.previous_hash,
+            payload: view.payload.to_vec(),
+            hash: view.hash,
+        }
+    }
 }
 
 /// A snapshot of the caller's state: the state after applying record `sequence`.

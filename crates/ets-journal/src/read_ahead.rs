@@ -12,13 +12,19 @@
 //! ([`crate::Journal::open_read_only_ahead`]): the thread opens the journal
 //! read-only and hands over each record as the scan checks it, so a replay
 //! reads and checks the journal once, not twice.
+//!
+//! What comes out per record is chosen by the caller: the [`Record`] itself,
+//! or whatever a function of the checked record makes of it on the reading
+//! thread ([`crate::Journal::open_read_only_ahead_map`],
+//! [`crate::Journal::read_ahead_from_map`]): a replay decodes each payload
+//! there, so the other core only applies. The function sees each record
+//! only after it passed its checks, in order.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use crate::format::RecordView;
-use crate::{Journal, JournalConfig, JournalError, Record, RecordReader};
+use crate::{Journal, JournalConfig, JournalError, Record, RecordReader, RecordView};
 
 /// Records sent to the caller at once: large enough that the hand-over costs
 /// little per record, small enough that the caller starts early.
@@ -28,9 +34,9 @@ const BATCH_RECORDS: usize = 1024;
 const BATCHES_AHEAD: usize = 8;
 
 /// What the reading thread hands over.
-enum Message {
-    /// The next records, in order.
-    Records(Vec<Record>),
+enum Message<T> {
+    /// The next records, in order, as the caller's function made them.
+    Records(Vec<T>),
     /// The reader failed after the records already sent; it sends nothing more.
     Failed(JournalError),
     /// The scan sent every record and the journal passed the checks that
@@ -40,42 +46,56 @@ enum Message {
 
 /// Streams committed records in sequence order, read and checked on a thread
 /// of its own; made by [`crate::Journal::read_ahead_from`]. Yields what
-/// [`RecordReader`] yields, in the same order, and nothing after an error.
-/// Dropping it early stops the thread.
-pub struct ReadAhead {
+/// [`RecordReader`] yields, in the same order, and nothing after an error
+/// (each record as `T`, what the caller's function made of it, for the
+/// `_map` makers). Dropping it early stops the thread.
+pub struct ReadAhead<T = Record> {
     /// `None` once the stream ended (or failed).
-    receiver: Option<Receiver<Message>>,
-    current: std::vec::IntoIter<Record>,
+    receiver: Option<Receiver<Message<T>>>,
+    current: std::vec::IntoIter<T>,
     worker: Option<JoinHandle<()>>,
     /// What the scan opened, once the stream ended without an error.
     opened: Option<Box<Journal>>,
 }
 
-impl ReadAhead {
-    /// Starts `reader` on a thread of its own.
+impl<T: Send + 'static> ReadAhead<T> {
+    /// Starts `reader` on a thread of its own, handing over what `map` makes
+    /// of each record.
     ///
     /// # Errors
     /// [`JournalError::Io`] naming `dir` when the thread cannot be started.
-    pub(crate) fn start(mut reader: RecordReader, dir: &Path) -> Result<ReadAhead, JournalError> {
-        ReadAhead::spawn(dir, move |sender| read_batches(&mut reader, &sender))
+    pub(crate) fn start(
+        mut reader: RecordReader,
+        dir: &Path,
+        mut map: impl FnMut(&RecordView<'_>) -> T + Send + 'static,
+    ) -> Result<ReadAhead<T>, JournalError> {
+        ReadAhead::spawn(dir, move |sender| {
+            read_batches(&mut reader, &mut map, &sender);
+        })
     }
 
     /// Starts opening the store in `dir` read-only on a thread of its own,
-    /// streaming the records its scan checks (see
+    /// streaming what `map` makes of each record its scan checks (see
     /// [`crate::Journal::open_read_only_ahead`]).
     ///
     /// # Errors
     /// [`JournalError::Io`] naming `dir` when the thread cannot be started.
-    pub(crate) fn scan(dir: &Path, config: JournalConfig) -> Result<ReadAhead, JournalError> {
+    pub(crate) fn scan(
+        dir: &Path,
+        config: JournalConfig,
+        mut map: impl FnMut(&RecordView<'_>) -> T + Send + 'static,
+    ) -> Result<ReadAhead<T>, JournalError> {
         let owned: PathBuf = dir.to_path_buf();
-        ReadAhead::spawn(dir, move |sender| scan_batches(&owned, config, &sender))
+        ReadAhead::spawn(dir, move |sender| {
+            scan_batches(&owned, config, &mut map, &sender);
+        })
     }
 
     /// Runs `work` on the reading thread with the sending end of the stream.
     fn spawn(
         dir: &Path,
-        work: impl FnOnce(SyncSender<Message>) + Send + 'static,
-    ) -> Result<ReadAhead, JournalError> {
+        work: impl FnOnce(SyncSender<Message<T>>) + Send + 'static,
+    ) -> Result<ReadAhead<T>, JournalError> {
         let (sender, receiver) = sync_channel(BATCHES_AHEAD);
         let worker = std::thread::Builder::new()
             .name("journal-read-ahead".to_owned())
@@ -91,7 +111,9 @@ impl ReadAhead {
             opened: None,
         })
     }
+}
 
+impl<T> ReadAhead<T> {
     /// The journal a stream of [`crate::Journal::open_read_only_ahead`] opened,
     /// once every record came out and the stream ended without an error;
     /// `None` before that, after an error, and for [`crate::Journal::read_ahead_from`].
@@ -114,15 +136,19 @@ impl ReadAhead {
 }
 
 /// The reading thread: batches of records until the end, an error, or a
-/// caller that stopped listening.
-fn read_batches(reader: &mut RecordReader, sender: &SyncSender<Message>) {
+/// caller that stopped listening. One record buffer serves every read.
+fn read_batches<T>(
+    reader: &mut RecordReader,
+    map: &mut impl FnMut(&RecordView<'_>) -> T,
+    sender: &SyncSender<Message<T>>,
+) {
+    let mut record = Record::default();
     loop {
         let mut batch = Vec::with_capacity(BATCH_RECORDS);
         let mut failed = None;
         while batch.len() < BATCH_RECORDS {
-            let mut record = Record::default();
             match reader.next_into(&mut record) {
-                Ok(true) => batch.push(record),
+                Ok(true) => batch.push(map(&record.view())),
                 Ok(false) => break,
                 Err(error) => {
                     failed = Some(error);
@@ -149,20 +175,19 @@ fn read_batches(reader: &mut RecordReader, sender: &SyncSender<Message>) {
 /// batches as the scan checks it, then the opened journal or the error. A
 /// caller that stopped listening is sent nothing more (the scan runs on to
 /// its end, unread).
-fn scan_batches(dir: &Path, config: JournalConfig, sender: &SyncSender<Message>) {
+fn scan_batches<T>(
+    dir: &Path,
+    config: JournalConfig,
+    map: &mut impl FnMut(&RecordView<'_>) -> T,
+    sender: &SyncSender<Message<T>>,
+) {
     let mut batch = Vec::with_capacity(BATCH_RECORDS);
     let mut listening = true;
     let opened = Journal::open_read_only_visiting(dir, config, &mut |view: &RecordView<'_>| {
         if !listening {
             return;
         }
-        batch.push(Record {
-            sequence: view.sequence,
-            timestamp_ms: view.timestamp_ms,
-            previous_hash: view.previous_hash,
-            payload: view.payload.to_vec(),
-            hash: view.hash,
-        });
+        batch.push(map(view));
         if batch.len() == BATCH_RECORDS {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_RECORDS));
             listening = sender.send(Message::Records(full)).is_ok();
@@ -178,8 +203,8 @@ fn scan_batches(dir: &Path, config: JournalConfig, sender: &SyncSender<Message>)
     });
 }
 
-impl Iterator for ReadAhead {
-    type Item = Result<Record, JournalError>;
+impl<T> Iterator for ReadAhead<T> {
+    type Item = Result<T, JournalError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -203,7 +228,7 @@ impl Iterator for ReadAhead {
     }
 }
 
-impl Drop for ReadAhead {
+impl<T> Drop for ReadAhead<T> {
     fn drop(&mut self) {
         // Closing the channel stops the thread at its next hand-over.
         self.receiver = None;
@@ -214,7 +239,7 @@ impl Drop for ReadAhead {
     }
 }
 
-impl std::fmt::Debug for ReadAhead {
+impl<T> std::fmt::Debug for ReadAhead<T> {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("ReadAhead")

@@ -9,6 +9,7 @@ use ets_model::{Quantity, SerialBlock};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 /// Which serials of one unit class a transfer takes. A policy of this
 /// registry, not a rule of any scheme: vintage order matters and is the unit
@@ -38,10 +39,14 @@ pub enum SerialPolicy {
 /// placed by a search of the tree without shifting the blocks after it: a
 /// ring buffer's shift grew with the blocks held, which grow with every
 /// received transfer (docs/benchmarks.md). Keyed by the last serial, the
-/// two frequent cuts, the head of the largest block and of the oldest, change
-/// a value in place, never a key. `total` is the sum of their quantities;
-/// `pending` (promised to pending transactions) plus `exchange_held` (held
-/// by the exchange) never exceeds it.
+/// cut of the oldest block's head changes a value in place, never a key.
+/// The largest block, once known to be the largest, is kept out of the
+/// tree, in the holding itself (`detached`): largest first cuts its head
+/// without a search of the tree, which cost a cache miss per level on a
+/// holding the core had not seen since the account's last transfer.
+/// `total` is the sum of the blocks' quantities; `pending` (promised to
+/// pending transactions) plus `exchange_held` (held by the exchange) never
+/// exceeds it.
 ///
 /// Encoded as `(blocks, total, reserved)` with `blocks` the sequence of
 /// `(first serial, last serial)` in serial order and `reserved = pending +
@@ -51,27 +56,29 @@ pub enum SerialPolicy {
 /// `reserved` in `pending`; the engine then moves the exchange's share back
 /// with [`Holding::restore_exchange_held`] from the exchange's holds, which
 /// it encodes too.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(try_from = "HoldingEncoding")]
 pub struct Holding {
-    /// `last serial -> first serial` of each block: disjoint, never adjacent.
+    /// `last serial -> first serial` of each block but `detached`: the
+    /// blocks are disjoint, never adjacent.
     blocks: BTreeMap<u64, u64>,
+    /// The largest block, out of `blocks`, while it is known to be the
+    /// largest. Which block sits here is not state: equality and the
+    /// encoding see the blocks in serial order wherever they are kept.
+    detached: Option<Largest>,
     total: Quantity,
     pending: Quantity,
     exchange_held: Quantity,
-    /// Which block largest first takes from, when known (derived from
-    /// `blocks`: never encoded, never compared).
-    largest: LargestCache,
 }
 
-/// The block [`SerialPolicy::LargestFirst`] takes from, remembered so that a
-/// transfer does not scan every block held (a scan that grew with the
-/// number of transfers received). Valid while `span` (last - first serial)
-/// is strictly larger than every other block's, which `others_at_most`
-/// bounds from above: growing or adding a block updates it, shrinking or
-/// removing another block keeps it an upper bound, and anything it cannot
-/// follow forgets it, so the next take scans once. Its last serial is its
-/// key in the tree, which a cut of its head does not change.
+/// The block [`SerialPolicy::LargestFirst`] takes from, kept out of the tree
+/// so that a transfer neither scans every block held (a scan that grew with
+/// the number of transfers received) nor searches the tree. Valid while
+/// `span` (last - first serial) is strictly larger than every other block's,
+/// which `others_at_most` bounds from above: adding or growing another block
+/// updates it, shrinking or removing another keeps it an upper bound, and
+/// anything it cannot follow puts the block back in the tree, so the next
+/// take scans once.
 #[derive(Debug, Clone, Copy)]
 struct Largest {
     start: u64,
@@ -85,65 +92,18 @@ impl Largest {
     }
 }
 
-/// A [`Largest`] or nothing; equal to every other cache, since it is not state.
-#[derive(Debug, Clone, Copy, Default)]
-struct LargestCache(Option<Largest>);
-
-impl PartialEq for LargestCache {
-    fn eq(&self, _: &LargestCache) -> bool {
-        true
+impl PartialEq for Holding {
+    /// The same blocks and counters, whichever block is kept out of the tree.
+    fn eq(&self, other: &Holding) -> bool {
+        self.total == other.total
+            && self.pending == other.pending
+            && self.exchange_held == other.exchange_held
+            && self.block_count() == other.block_count()
+            && self.spans().eq(other.spans())
     }
 }
 
-impl Eq for LargestCache {}
-
-impl LargestCache {
-    fn forget(&mut self) {
-        self.0 = None;
-    }
-
-    /// Block `(start, end)` now exists: new, or grown by a merge (which may
-    /// have absorbed other blocks, the largest among them).
-    fn note(&mut self, start: u64, end: u64) {
-        let Some(largest) = &mut self.0 else {
-            return;
-        };
-        let span = end - start;
-        if (start..=end).contains(&largest.start) {
-            // The largest itself grew; the others only lost blocks.
-            largest.start = start;
-            largest.end = end;
-        } else if span > largest.span() {
-            *largest = Largest {
-                start,
-                end,
-                others_at_most: largest.others_at_most.max(largest.span()),
-            };
-        } else if span == largest.span() {
-            // A tie: which one wins depends on serial order; scan next time.
-            self.forget();
-        } else {
-            largest.others_at_most = largest.others_at_most.max(span);
-        }
-    }
-
-    /// The block starting at `start` lost its first `count` serials (all of
-    /// them when `removed`).
-    fn cut(&mut self, start: u64, count: u64, removed: bool) {
-        let Some(largest) = &mut self.0 else {
-            return;
-        };
-        if largest.start != start {
-            // Another block shrank or left: the bound still holds.
-            return;
-        }
-        if removed || largest.span() - count <= largest.others_at_most {
-            self.forget();
-        } else {
-            largest.start += count;
-        }
-    }
-}
+impl Eq for Holding {}
 
 /// The encoded form of a [`Holding`] (see there).
 #[derive(Deserialize)]
@@ -163,13 +123,13 @@ struct HoldingEncodingRef<'a> {
 
 /// The blocks as the sequence of `(first serial, last serial)` the ring
 /// buffer encoded: a length, then each pair.
-struct InSerialOrder<'a>(&'a BTreeMap<u64, u64>);
+struct InSerialOrder<'a>(&'a Holding);
 
 impl Serialize for InSerialOrder<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut sequence = serializer.serialize_seq(Some(self.0.len()))?;
-        for (&end, &start) in self.0 {
-            sequence.serialize_element(&(start, end))?;
+        let mut sequence = serializer.serialize_seq(Some(self.0.block_count()))?;
+        for span in self.0.spans() {
+            sequence.serialize_element(&span)?;
         }
         sequence.end()
     }
@@ -194,10 +154,10 @@ impl TryFrom<HoldingEncoding> for Holding {
         }
         Ok(Holding {
             blocks,
+            detached: None,
             total: encoded.total,
             pending: encoded.reserved,
             exchange_held: Quantity::ZERO,
-            largest: LargestCache::default(),
         })
     }
 }
@@ -205,7 +165,7 @@ impl TryFrom<HoldingEncoding> for Holding {
 impl Serialize for Holding {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         HoldingEncodingRef {
-            blocks: InSerialOrder(&self.blocks),
+            blocks: InSerialOrder(self),
             total: self.total,
             reserved: self.reserved(),
         }
@@ -277,24 +237,60 @@ impl Holding {
 
     /// The blocks held, oldest (lowest serial) first.
     pub fn blocks(&self) -> impl Iterator<Item = SerialBlock> + '_ {
+        self.spans()
+            .filter_map(|(start, end)| SerialBlock::try_new(start, end).ok())
+    }
+
+    /// The `(first, last)` serial of every block, in serial order: those of
+    /// the tree before the detached block, the detached block, the rest.
+    fn spans(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        // Without a detached block: every block, then nothing (no key is above u64::MAX).
+        let (before, detached, after) = match self.detached {
+            Some(largest) => (
+                Bound::Excluded(largest.start),
+                Some((largest.start, largest.end)),
+                largest.end,
+            ),
+            None => (Bound::Unbounded, None, u64::MAX),
+        };
+        let pair = |(&end, &start): (&u64, &u64)| (start, end);
         self.blocks
-            .iter()
-            .filter_map(|(&end, &start)| SerialBlock::try_new(start, end).ok())
+            .range((Bound::Unbounded, before))
+            .map(pair)
+            .chain(detached)
+            .chain(
+                self.blocks
+                    .range((Bound::Excluded(after), Bound::Unbounded))
+                    .map(pair),
+            )
     }
 
     /// How many separate blocks make up the holding.
     #[must_use]
     pub fn block_count(&self) -> usize {
-        self.blocks.len()
+        self.blocks.len() + usize::from(self.detached.is_some())
     }
 
     /// The `(first, last)` serial of the first block ending at or after
     /// `serial`: the block containing `serial` when one does.
     fn first_ending_at_or_after(&self, serial: u64) -> Option<(u64, u64)> {
-        self.blocks
-            .range(serial..)
-            .next()
-            .map(|(&end, &start)| (start, end))
+        let in_tree = self.tree_next(serial);
+        match self.detached {
+            Some(largest)
+                if largest.end >= serial && in_tree.is_none_or(|(_, end)| largest.end < end) =>
+            {
+                Some((largest.start, largest.end))
+            }
+            _ => in_tree,
+        }
+    }
+
+    /// Puts the detached block back in the tree: what every change but
+    /// largest first's cut and an arrival apart from it starts with.
+    fn attach(&mut self) {
+        if let Some(largest) = self.detached.take() {
+            self.blocks.insert(largest.end, largest.start);
+        }
     }
 
     /// Whether every serial of `block` is held here.
@@ -349,13 +345,54 @@ impl Holding {
     /// create units, a broken invariant.
     pub fn insert(&mut self, block: SerialBlock) {
         let (start, end) = (block.start(), block.end());
-        // The first block ending at or after `start` must begin after `end`;
-        // every block before it ends before `start`.
-        let next = self.first_ending_at_or_after(start);
+        // The first block of the tree ending at or after `start` must begin
+        // after `end`; every block before it ends before `start`.
+        let next = self.tree_next(start);
+        let overlaps_detached = self
+            .detached
+            .is_some_and(|largest| largest.start <= end && start <= largest.end);
         assert!(
-            next.is_none_or(|(next_start, _)| next_start > end),
+            next.is_none_or(|(next_start, _)| next_start > end) && !overlaps_detached,
             "holding invariant broken: inserted block {block} overlaps a held one"
         );
+        match self.detached {
+            Some(largest)
+                if end.checked_add(1) == Some(largest.start)
+                    || largest.end.checked_add(1) == Some(start) =>
+            {
+                // It grows the largest: merged in the tree, then out again;
+                // the other blocks only lost the neighbour it may have joined.
+                self.attach();
+                let next = self.tree_next(start);
+                let (first, last) = self.insert_in_tree(start, end, next);
+                self.blocks.remove(&last);
+                self.detached = Some(Largest {
+                    start: first,
+                    end: last,
+                    others_at_most: largest.others_at_most,
+                });
+            }
+            _ => {
+                let (first, last) = self.insert_in_tree(start, end, next);
+                self.note_other(first, last);
+            }
+        }
+        self.total = Quantity::new(self.total.tonnes() + block.quantity().tonnes());
+    }
+
+    /// The `(first, last)` serial of the tree's first block ending at or
+    /// after `serial`.
+    fn tree_next(&self, serial: u64) -> Option<(u64, u64)> {
+        self.blocks
+            .range(serial..)
+            .next()
+            .map(|(&end, &start)| (start, end))
+    }
+
+    /// Places the block `(start, end)` in the tree, merged with its
+    /// neighbours there (`next` is [`Holding::tree_next`] of `start`);
+    /// returns the merged block.
+    fn insert_in_tree(&mut self, start: u64, end: u64, next: Option<(u64, u64)>) -> (u64, u64) {
         let previous = self
             .blocks
             .range(..start)
@@ -376,8 +413,22 @@ impl Holding {
             None => end,
         };
         self.blocks.insert(last, first);
-        self.largest.note(first, last);
-        self.total = Quantity::new(self.total.tonnes() + block.quantity().tonnes());
+        (first, last)
+    }
+
+    /// The tree's block `(first, last)` is new or grew: the detached block
+    /// stays out only while strictly larger (a tie goes to the lowest
+    /// serial, which the next take's scan decides).
+    fn note_other(&mut self, first: u64, last: u64) {
+        let Some(largest) = &mut self.detached else {
+            return;
+        };
+        let span = last - first;
+        if span < largest.span() {
+            largest.others_at_most = largest.others_at_most.max(span);
+        } else {
+            self.attach();
+        }
     }
 
     /// Adds blocks, none already held, each merged with its neighbours. In
@@ -417,27 +468,26 @@ impl Holding {
         if quantity.is_zero() {
             return true;
         }
+        let count = quantity.tonnes();
         let (start, end) = self.largest_block();
-        if end - start + 1 >= quantity.tonnes() {
-            // The usual case: one block covers the transfer.
-            taken.extend(self.cut_head(start, end, quantity.tonnes()));
+        if end - start + 1 < count {
+            self.take_largest_blocks(count, taken);
+        } else if self.detached.is_some() {
+            // The usual case: the detached block covers the transfer.
+            taken.extend(self.cut_detached(count));
         } else {
-            self.take_largest_blocks(quantity.tonnes(), taken);
+            taken.extend(self.cut_head(start, end, count));
         }
-        self.total = Quantity::new(self.total.tonnes() - quantity.tonnes());
+        self.total = Quantity::new(self.total.tonnes() - count);
         true
     }
 
     /// The `(first, last)` serial of the largest block (the lowest-serial
     /// one among equals). The holding must not be empty. Known at once when
-    /// the largest is remembered, else one scan, which remembers it when it
-    /// is unique.
+    /// detached, else one scan of the tree, which detaches it when it is
+    /// unique.
     fn largest_block(&mut self) -> (u64, u64) {
-        if let Some(largest) = self.largest.0 {
-            assert!(
-                self.blocks.get(&largest.end) == Some(&largest.start),
-                "holding invariant broken: the remembered largest block is not held"
-            );
+        if let Some(largest) = self.detached {
             return (largest.start, largest.end);
         }
         let mut best: Option<(u64, u64)> = None;
@@ -460,7 +510,8 @@ impl Holding {
         );
         let (start, end) = best.unwrap_or_default();
         if second.is_none_or(|second| end - start > second) {
-            self.largest.0 = Some(Largest {
+            self.blocks.remove(&end);
+            self.detached = Some(Largest {
                 start,
                 end,
                 others_at_most: second.unwrap_or(0),
@@ -469,7 +520,25 @@ impl Holding {
         (start, end)
     }
 
-    /// Removes the first `count` serials of the held block `(start, end)`
+    /// Removes the first `count` serials of the detached block (all of it
+    /// when it has exactly `count`) and returns them; what is left goes back
+    /// in the tree once it is no longer strictly the largest. Does not
+    /// change `total`.
+    fn cut_detached(&mut self, count: u64) -> Option<SerialBlock> {
+        let largest = self.detached.as_mut()?;
+        let (start, last) = (largest.start, largest.start + count - 1);
+        if last == largest.end {
+            self.detached = None;
+        } else {
+            largest.start = last + 1;
+            if largest.span() <= largest.others_at_most {
+                self.attach();
+            }
+        }
+        SerialBlock::try_new(start, last).ok()
+    }
+
+    /// Removes the first `count` serials of the tree's block `(start, end)`
     /// (the whole block when it has exactly `count`) and returns them. Does
     /// not change `total`.
     fn cut_head(&mut self, start: u64, end: u64, count: u64) -> Option<SerialBlock> {
@@ -479,7 +548,6 @@ impl Holding {
         } else {
             self.blocks.insert(end, last + 1);
         }
-        self.largest.cut(start, count, last == end);
         SerialBlock::try_new(start, last).ok()
     }
 
@@ -487,8 +555,8 @@ impl Holding {
     /// first, splitting the first block larger than what is still owed.
     /// Does not change `total`; the caller checked the holding covers it.
     fn take_largest_blocks(&mut self, mut remaining: u64, taken: &mut impl Extend<SerialBlock>) {
-        // The largest goes whole: what the cache knew no longer holds.
-        self.largest.forget();
+        // The largest goes whole: what was known of it no longer holds.
+        self.attach();
         let mut order: Vec<(u64, u64)> = self
             .blocks
             .iter()
@@ -531,7 +599,7 @@ impl Holding {
         if quantity > self.total {
             return false;
         }
-        self.largest.forget();
+        self.attach();
         let mut remaining = quantity.tonnes();
         while remaining > 0 {
             let Some(mut front) = self.blocks.first_entry() else {
@@ -568,7 +636,7 @@ impl Holding {
         else {
             return false;
         };
-        self.largest.forget();
+        self.attach();
         // What stays after the hole keeps the key `end`; what stays before
         // it is a block of its own.
         if block.end() < end {
@@ -583,15 +651,48 @@ impl Holding {
         true
     }
 
+    /// The detached block, if any, is strictly larger than every block of
+    /// the tree, within the bound it keeps.
+    fn check_detached(&self) -> Result<(), String> {
+        let Some(largest) = self.detached else {
+            return Ok(());
+        };
+        if largest.end < largest.start || largest.span() <= largest.others_at_most {
+            return Err(format!(
+                "the detached block {}-{} is not above its bound {}",
+                largest.start, largest.end, largest.others_at_most
+            ));
+        }
+        match self
+            .blocks
+            .iter()
+            .find(|&(&end, &start)| end - start > largest.others_at_most)
+        {
+            Some((end, start)) => Err(format!(
+                "block {start}-{end} is larger than the detached block's bound {}",
+                largest.others_at_most
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts the largest block back in the tree, as if it had never been
+    /// found: the next largest-first take scans (tests compare the two).
+    #[cfg(test)]
+    fn forget_largest(&mut self) {
+        self.attach();
+    }
+
     /// Checks the holding's own invariants: blocks disjoint and not
     /// adjacent, total equal to their sum, reserved within total.
     ///
     /// # Errors
     /// A description of the first broken invariant.
     pub fn check(&self) -> Result<(), String> {
+        self.check_detached()?;
         let mut sum: u128 = 0;
         let mut previous_end: Option<u64> = None;
-        for (&end, &start) in &self.blocks {
+        for (start, end) in self.spans() {
             if end < start {
                 return Err(format!("block {start}-{end} is reversed"));
             }
@@ -917,7 +1018,7 @@ mod tests {
                     }
                     2 => {
                         let mut fresh = holding.clone();
-                        fresh.largest.forget();
+                        fresh.forget_largest();
                         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
                         let quantity = Quantity::new(length * (1 + at % 30));
                         let took = holding.take_largest(quantity, &mut ours);

@@ -63,7 +63,12 @@ pub(crate) enum ReadFailure {
     Unavailable(String),
 }
 
-/// Runs `query` on the history after the writes queued before it.
+/// How long a read waits for the history (written on a thread of its own)
+/// to reach the journal record it needs before answering `503
+/// history_unavailable`, saying where the history stands.
+const HISTORY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `query` on the history once it holds the writes queued before it.
 pub(crate) async fn query_history<T, F>(
     jobs: &mpsc::Sender<Job>,
     reader: &Arc<HistoryReader>,
@@ -73,9 +78,15 @@ where
     T: Send + 'static,
     F: FnOnce(&mut dyn Backend) -> Result<T, HistoryError> + Send + 'static,
 {
-    let location = enqueue_read(jobs, |store| Location::of(store.journal()))
-        .await
-        .map_err(ReadFailure::Refused)?;
+    let (location, needed) = enqueue_read(jobs, |store| {
+        let journal = store.journal();
+        (
+            Location::of(journal),
+            ets_history::durable_sequence(journal),
+        )
+    })
+    .await
+    .map_err(ReadFailure::Refused)?;
     let Some(location) = location else {
         return Err(ReadFailure::Unavailable(
             "the store has no history database".to_owned(),
@@ -93,7 +104,8 @@ where
         let backend = connection.as_deref_mut().ok_or_else(|| {
             HistoryError::Database("the history connection is not open".to_owned())
         })?;
-        let answer = query(backend);
+        let answer = ets_history::wait_for_journal(backend, needed, HISTORY_WAIT)
+            .and_then(|()| query(backend));
         if answer.is_err() {
             // Open afresh next time: the database may have been rebuilt or restarted.
             *connection = None;

@@ -12,15 +12,14 @@
 //! same in every period), starting from the chain file's values (or `--from` overrides of
 //! them): each parameter in turn
 //! tries every value of its ladder with the others fixed and keeps the best, and rounds
-//! repeat until one changes nothing. A point is scored on an ensemble: the chain's periods
-//! up to the last one whose window trades in a calibration year, plus the next (so that
-//! window foresees the next rulebook), run in memory with `N` firms (default: the chain's
-//! size) for `K` seeds (default 4: the chain's seed and the next ones), in parallel. Its
-//! loss is the sum over the calibration years (`role = "calibration"`) with simulated
-//! trading of the squared log errors of the members' MEDIAN volume (scaled by the chain's
-//! entity count over `N`), median average price and median close; a point whose median
-//! member leaves more than [`MAX_SHORT`] of the entities short is inadmissible (infinite
-//! loss). Every point is printed
+//! repeat until one changes nothing. A point is scored on an ensemble: the WHOLE chain,
+//! run in memory with `N` firms (default: the chain's size) for `K` seeds (default 4: the
+//! chain's seed and the next ones), in parallel. Its loss is the sum over the calibration
+//! years (`role = "calibration"`) with simulated trading of the squared log errors of the
+//! members' MEDIAN volume (scaled by the chain's entity count over `N`), median average
+//! price and median close (the later years are never in the loss); a point whose median
+//! member leaves more than [`MAX_SHORT`] of the entities short at ANY close (the validation
+//! and projection years too) is inadmissible (infinite loss). Every point is printed
 //! with its medians and how many of the goal's figures (each calibration year's volume and
 //! average price) lie within 25% of published; the best is printed last. `--check` runs
 //! one point (the chain's values, with `NAME=VALUE` overrides) on the WHOLE chain and
@@ -146,7 +145,7 @@ fn main() -> anyhow::Result<()> {
         Some(k) => overrides(start, &args[k + 1..])?,
         None => start,
     };
-    search(&truncated(&chain), &setup, start)
+    search(&chain, &setup, start)
 }
 
 /// The chain's own values (its first period's).
@@ -232,11 +231,12 @@ fn score(
         .collect();
     let met = goal_met(&chain.published, figures);
     println!(
-        "{key} | loss {loss:.4} | goal {}/{} | {} | most short per member {:.3?} | first seed: {short}",
+        "{key} | loss {loss:.4} | goal {}/{} | {} | most short per member {:.3?} | first seed: {}",
         met.0,
         met.1,
         years.join(" | "),
-        members.worst_short
+        members.worst_short,
+        short.first().map_or("", String::as_str)
     );
     seen.insert(key, loss);
     Ok(loss)
@@ -255,8 +255,8 @@ fn describe(point: Point) -> String {
 struct Members {
     /// The members' medians per calendar year.
     figures: Vec<YearFigures>,
-    /// The first member's entities in shortfall per period (`label: short of entities`).
-    short: String,
+    /// Per member, its entities in shortfall per period (`label: short of entities`).
+    short: Vec<String>,
     /// Per member, the largest share of entities short at any close but the last.
     worst_short: Vec<f64>,
 }
@@ -283,9 +283,8 @@ fn ensemble(chain: &Chain, setup: &Setup, point: Point) -> anyhow::Result<Member
                 )
             })
             .collect();
-        // The last period of a truncated chain is there to be foreseen: its window
-        // trades after the calibration years.
-        let worst = periods[..periods.len().saturating_sub(1)]
+        // Every close counts: a fit that leaves firms short in a later year is no fit.
+        let worst = periods
             .iter()
             .map(|p| p.shortfall as f64 / (p.compliant + p.shortfall).max(1) as f64)
             .fold(0.0, f64::max);
@@ -293,7 +292,7 @@ fn ensemble(chain: &Chain, setup: &Setup, point: Point) -> anyhow::Result<Member
     })
     .into_iter()
     .collect::<anyhow::Result<Vec<_>>>()?;
-    let short = members.first().map(|m| m.1.clone()).unwrap_or_default();
+    let short = members.iter().map(|m| m.1.clone()).collect();
     let worst_short = members.iter().map(|m| m.2).collect();
     let years: Vec<Vec<MarketYear>> = members.into_iter().map(|m| m.0).collect();
     Ok(Members {
@@ -421,7 +420,9 @@ fn check(chain: &Chain, setup: &Setup, point: Point) -> anyhow::Result<()> {
                 .map_or("-".into(), |c| format!("{c:.2}")),
         );
     }
-    println!("entities short at the close (first seed): {short}");
+    for (seed, short) in setup.seeds.iter().zip(short) {
+        println!("entities short at the close, seed {seed}: {short}");
+    }
     let met = goal_met(&chain.published, figures);
     println!(
         "loss {:.4}; goal: {} of {} calibration figures within 25%",
@@ -430,25 +431,4 @@ fn check(chain: &Chain, setup: &Setup, point: Point) -> anyhow::Result<()> {
         met.1
     );
     Ok(())
-}
-
-/// The chain up to the last period whose step trades in a calibration year, plus the next
-/// period (the rulebook that window foresees).
-fn truncated(chain: &Chain) -> Chain {
-    let last_year = chain
-        .published
-        .iter()
-        .filter(|p| p.role == Role::Calibration)
-        .map(|p| p.year)
-        .max()
-        .unwrap_or(i32::MAX);
-    // A period of year Y settles in Y + 1 (China: by 31 Dec of Y + 1); 2021-22 in 2023.
-    let keep = chain
-        .periods
-        .iter()
-        .position(|p| i32::from(p.scenario.year) + 1 > last_year)
-        .map_or(chain.periods.len(), |i| (i + 1).min(chain.periods.len()));
-    let mut out = chain.clone();
-    out.periods.truncate(keep);
-    out
 }

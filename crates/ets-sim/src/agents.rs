@@ -286,6 +286,18 @@ pub struct Abatement {
 /// # Errors
 /// As [`crate::generate`], or when the design's allocation cannot be computed.
 pub fn abate(scenario: &Scenario) -> anyhow::Result<Abatement> {
+    abate_expecting(scenario, 0.0)
+}
+
+/// [`abate`], with every firm expecting at least `scarcity_price` (yuan/t, 0 = none): the
+/// price a multi-year chain's firms foresee when the units the market holds and the
+/// year's allocation fall short of what they will owe (`year::foresight::scarcity_price`).
+/// The instruments still list where the chain says (the previous close): only the firms'
+/// abatement and reservation prices move.
+///
+/// # Errors
+/// As [`abate`].
+pub fn abate_expecting(scenario: &Scenario, scarcity_price: f64) -> anyhow::Result<Abatement> {
     let bau = crate::generate(scenario)?;
     let foresight = crate::year::foresight(scenario, &bau.entities)?;
     let intensity: u64 = foresight.allocations.iter().sum();
@@ -321,7 +333,7 @@ pub fn abate(scenario: &Scenario) -> anyhow::Result<Abatement> {
     let scheme = position(intensity as f64, intensity as f64);
     let mut firms = firms(scenario, &bau, design.price_floor_yuan.max(0.0));
     let clearing = clearing_price(&firms, scheme - foreseen);
-    raise_expectations(&mut firms, clearing);
+    raise_expectations(&mut firms, clearing.max(scarcity_price));
     let mut population = bau.clone();
     let free_factor = total * (1.0 - design.auction_share) / intensity.max(1) as f64;
     let response = OutputResponse::of(scenario);

@@ -121,6 +121,9 @@ struct Agent {
     /// Of `must_buy`, what it must buy before the intermediate deadline.
     early_left: u64,
     sell_left: u64,
+    /// Of its surplus, tonnes it does not offer (`[trading] sell_fraction`) unless buyers
+    /// sit at the band's top in the last days (see `Market::release_held_back`).
+    held_back: u64,
     /// Sells only at `HOLD_PREMIUM` x its value.
     holder: bool,
     /// A banker's ask floor, yuan/t: the price it expects later, discounted at its cost
@@ -148,6 +151,7 @@ impl Agent {
             must_buy: 0,
             early_left: 0,
             sell_left: 0,
+            held_back: 0,
             holder: false,
             bank_ask: 0.0,
             must_sell: 0,
@@ -198,6 +202,9 @@ struct Market<'d, 'a, S: Sink> {
     entered: std::collections::BTreeSet<AccountId>,
     /// What the allowance reserve did at the auctions so far.
     reserve: crate::reserve::ReserveTally,
+    /// The last day closed with buyers pinned at the listed band's top: a bid there and
+    /// no offer at or below it.
+    pinned_at_top: bool,
 }
 
 fn yuan_to_ticks(yuan: f64) -> i64 {
@@ -257,6 +264,7 @@ pub(crate) fn run<'a, S: Sink>(
         params: (trading.bid_discount, trading.urgency, trading.ask_premium),
         entered: std::collections::BTreeSet::new(),
         reserve: crate::reserve::ReserveTally::default(),
+        pinned_at_top: false,
     };
     let auction_days = auction_schedule(input, window.days.len().max(1));
     let mut outcome = MarketOutcome {

@@ -224,14 +224,18 @@ fn the_carry_over_cap_makes_sector_firms_sell_before_the_close() {
     // by assumption) applies to the sector firms too: under the 2025 intensity allocation
     // the long ones, though they would bank everything, sell their excess in the window
     // before the 2025 close, and after it the engine leaves none of them holding more
-    // than its cap; with the cap moved past the run they sell nothing then.
+    // than its cap; with the cap moved past the run they sell nothing then (before the
+    // window's last five trading days, 25-31 Dec 2026, when buyers pinned at the band's top
+    // draw out what long firms held back).
     let dir = tempfile::tempdir().expect("tempdir");
     let start_2026 = ets_sim::year::date_ms(2025, 12, 31, 16);
+    let last_days = ets_sim::year::date_ms(2026, 12, 25, 0);
     let sold = |outcome: &ets_sim::year::ChainOutcome| -> u64 {
         outcome
             .trades
             .iter()
-            .filter(|t| t.time_ms >= start_2026 && SECTOR_LINES.contains(&t.seller))
+            .filter(|t| (start_2026..last_days).contains(&t.time_ms))
+            .filter(|t| SECTOR_LINES.contains(&t.seller))
             .map(|t| t.quantity)
             .sum()
     };

@@ -4,12 +4,16 @@
 //! time, previous hash, payload, BLAKE3 hash) in the same hash chain and make
 //! a batch durable in one step (one fsync, or one database transaction).
 
+use crate::replayed::ReplayRecord;
 use crate::store::StoreError;
 use ets_journal::{Hash, Journal, JournalStats, Record, Snapshot};
 use std::path::Path;
 
 /// Records read in order from some sequence number.
 pub type Records<'a> = Box<dyn Iterator<Item = Result<Record, StoreError>> + 'a>;
+
+/// Records read in order from some sequence number, decoded for replay.
+pub type ReplayRecords<'a> = Box<dyn Iterator<Item = Result<ReplayRecord, StoreError>> + 'a>;
 
 /// A hash-chained, append-only journal with snapshots.
 pub trait JournalBackend: Send {
@@ -43,6 +47,23 @@ pub trait JournalBackend: Send {
     /// # Errors
     /// [`StoreError`] when the journal cannot be read.
     fn read_from(&self, first_sequence: u64) -> Result<Records<'_>, StoreError>;
+    /// [`Self::read_from`], each record decoded for replay (a decoding
+    /// failure comes out in its place, and nothing after it).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the journal cannot be read.
+    fn read_replay_from(&self, first_sequence: u64) -> Result<ReplayRecords<'_>, StoreError> {
+        let mut failed = false;
+        let records = self.read_from(first_sequence)?;
+        Ok(Box::new(records.map_while(move |record| {
+            if failed {
+                return None;
+            }
+            let decoded = record.and_then(|record| ReplayRecord::decode(&record.view()));
+            failed = decoded.is_err();
+            Some(decoded)
+        })))
+    }
     /// The newest valid snapshot.
     ///
     /// # Errors
@@ -102,6 +123,16 @@ impl JournalBackend for Journal {
         let reader = Journal::read_ahead_from(self, first_sequence)?;
         Ok(Box::new(
             reader.map(|record| record.map_err(StoreError::from)),
+        ))
+    }
+
+    fn read_replay_from(&self, first_sequence: u64) -> Result<ReplayRecords<'_>, StoreError> {
+        // Decoded on the reading thread too, so the caller only applies.
+        let reader = Journal::read_ahead_from_map(self, first_sequence, |record| {
+            ReplayRecord::decode(record)
+        })?;
+        Ok(Box::new(
+            reader.map(|record| record.map_err(StoreError::from)?),
         ))
     }
 

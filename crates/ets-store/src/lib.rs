@@ -14,15 +14,17 @@ mod kind;
 mod location;
 mod observer;
 mod pg_journal;
+mod replayed;
 mod sequence;
 mod store;
 mod verify;
 
-pub use backend::{JournalBackend, Records};
+pub use backend::{JournalBackend, Records, ReplayRecords};
 pub use kind::{KIND_FILE, StoreKind};
 pub use location::{DATABASE_SCHEMES, StoreLocation};
 pub use observer::{CommitObserver, Committed, JournalHead};
 pub use pg_journal::{PG_FORMAT_VERSION, PgJournal, record_hash, redact};
+pub use replayed::ReplayRecord;
 pub use store::{
     CLIENT_TIME_REFUSED, CLOCK_IS_LIVE, PIPELINE_OBSERVED_MAX, Reply, Store, StoreConfig,
     StoreError, Submission, newest_decodable_snapshot, wall_clock_now,

@@ -5,6 +5,11 @@
 //! An observer is derived data: it never decides whether a command is
 //! accepted, and its failure never withdraws an acknowledgement. An
 //! observer that falls behind rebuilds itself from the journal.
+//!
+//! The sequencer waits for [`CommitObserver::committed`]: an observer that
+//! writes somewhere slow takes what it needs of the engine, owned, and hands
+//! the writing to a thread of its own (the history database's `Follower`
+//! does), since the engine it is given changes with the next batch.
 
 use crate::backend::JournalBackend;
 use ets_engine::{Engine, Envelope, Outcome};

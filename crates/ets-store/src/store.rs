@@ -4,8 +4,8 @@ use crate::backend::JournalBackend;
 use crate::kind::{self, StoreKind};
 use crate::observer::{CommitObserver, Committed, JournalHead};
 use crate::sequence::{Stamping, Step, apply_submission, journaled};
-use ets_engine::{Applied, Command, Engine, JournalEntry, Outcome};
-use ets_journal::{Journal, JournalConfig, JournalError, Record};
+use ets_engine::{Command, Engine, Outcome};
+use ets_journal::{Journal, JournalConfig, JournalError};
 use ets_model::{ParticipantId, RequestId, Timestamp};
 use std::path::Path;
 use thiserror::Error;
@@ -222,8 +222,8 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let (mut engine, from) = newest_decodable_snapshot(journal.as_ref(), u64::MAX)?;
         let mut replayed = 0;
-        for record in journal.read_from(from)? {
-            replay_record(&mut engine, &record?)?;
+        for record in journal.read_replay_from(from)? {
+            record?.apply(&mut engine)?;
             replayed += 1;
         }
         tracing::info!(
@@ -647,47 +647,16 @@ fn replay_durable(
     mut replayed: impl FnMut(Committed),
 ) -> Result<Engine, StoreError> {
     let (mut engine, from) = newest_decodable_snapshot(journal, u64::MAX)?;
-    for record in journal.read_from(from)? {
-        let record = record?;
+    for record in journal.read_replay_from(from)? {
+        let record = match record {
+            // Nothing past the durable end is replayed, not even decoded.
+            Err(StoreError::BadRecord { sequence, .. }) if sequence > durable_end => break,
+            other => other?,
+        };
         if record.sequence > durable_end {
             break;
         }
-        replayed(apply_record(&mut engine, &record)?);
+        replayed(record.apply(&mut engine)?);
     }
     Ok(engine)
-}
-
-/// Applies one journaled record to `engine` and checks the outcome code.
-pub(crate) fn replay_record(engine: &mut Engine, record: &Record) -> Result<(), StoreError> {
-    apply_record(engine, record).map(drop)
-}
-
-/// Applies one journaled record to `engine`, checks the outcome code, and
-/// returns the command with the outcome it got.
-fn apply_record(engine: &mut Engine, record: &Record) -> Result<Committed, StoreError> {
-    let entry = JournalEntry::decode(&record.payload).map_err(|error| StoreError::BadRecord {
-        sequence: record.sequence,
-        reason: error.to_string(),
-    })?;
-    let (envelope, journaled) = entry.into_envelope(Timestamp(record.timestamp_ms));
-    let applied = engine.apply(&envelope);
-    let replayed = match &applied {
-        Applied::Fresh(outcome) | Applied::Reused(outcome) => outcome.code(),
-        Applied::Duplicate(_) => "duplicate",
-    };
-    if replayed != journaled {
-        return Err(StoreError::ReplayMismatch {
-            sequence: record.sequence,
-            journaled,
-            replayed: replayed.to_owned(),
-        });
-    }
-    let outcome = match applied {
-        Applied::Fresh(outcome) | Applied::Reused(outcome) | Applied::Duplicate(outcome) => outcome,
-    };
-    Ok(Committed {
-        sequence: record.sequence,
-        envelope,
-        outcome,
-    })
 }

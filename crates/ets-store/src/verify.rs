@@ -6,7 +6,8 @@
 use crate::backend::JournalBackend;
 use crate::location::StoreLocation;
 use crate::pg_journal::PgJournal;
-use crate::store::{StoreError, replay_record};
+use crate::replayed::ReplayRecord;
+use crate::store::StoreError;
 use ets_engine::{Engine, StateHash};
 use ets_journal::{Hash, Journal, JournalConfig};
 use std::path::Path;
@@ -43,8 +44,11 @@ pub struct VerifyReport {
 pub fn replay(dir: &Path) -> Result<(Engine, u64), StoreError> {
     let mut engine = Engine::new();
     let mut records = 0;
-    for record in Journal::open_read_only_ahead(dir, JournalConfig::default())? {
-        replay_record(&mut engine, &record?)?;
+    // Decoded on the scanning thread too: this thread only applies.
+    let stream =
+        Journal::open_read_only_ahead_map(dir, JournalConfig::default(), ReplayRecord::decode)?;
+    for record in stream {
+        record??.apply(&mut engine)?;
         records += 1;
     }
     Ok((engine, records))
@@ -105,12 +109,13 @@ fn verify_journal(
     });
     let mut engine = Engine::new();
     let mut records = 0;
-    for record in journal.read_from(1)? {
+    for record in journal.read_replay_from(1)? {
         let record = record?;
-        replay_record(&mut engine, &record)?;
+        let sequence = record.sequence;
+        record.apply(&mut engine)?;
         records += 1;
-        if let Some((sequence, hash)) = snapshot_hash
-            && sequence == record.sequence
+        if let Some((snapshot_sequence, hash)) = snapshot_hash
+            && snapshot_sequence == sequence
             && engine.state_hash() != hash
         {
             return Err(StoreError::BadSnapshot {

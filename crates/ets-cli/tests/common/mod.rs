@@ -33,3 +33,44 @@ pub fn last_segment(data: &Path) -> PathBuf {
     segments.sort();
     segments.pop().expect("a segment")
 }
+
+/// Runs `ets ARGS` as [`run_ets`] does, asserts it succeeded (showing what it printed
+/// when not) and returns its standard output.
+#[allow(dead_code)] // Not every test binary needs a success.
+pub fn succeeds(args: &[&str], stdin: &str) -> String {
+    let output = run_ets(args, stdin);
+    assert!(
+        output.status.success(),
+        "ets {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The password every test user gets.
+#[allow(dead_code)] // Not every test binary adds users.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Adds user `name` (participant `participant`, role `role`, password [`PASSWORD`]) with
+/// `ets user add FLAG DIR` (`--data` or `--users`) and returns its token from `ets user token`.
+#[allow(dead_code)] // Not every test binary adds users.
+pub fn add_user(flag: &str, dir: &str, name: &str, participant: u64, role: &str) -> String {
+    let id = participant.to_string();
+    let add = [
+        "user",
+        "add",
+        flag,
+        dir,
+        "--name",
+        name,
+        "--participant",
+        &id,
+        "--role",
+        role,
+    ];
+    succeeds(&add, &format!("{PASSWORD}\n"));
+    succeeds(&["user", "token", flag, dir, "--name", name], "")
+        .trim()
+        .to_owned()
+}

@@ -9,6 +9,8 @@ use super::{
 use crate::scenario::Rng;
 use crate::year::Sink;
 use anyhow::Result;
+use ets_market::Side;
+use ets_model::AccountId;
 use std::collections::BTreeMap;
 
 /// Where a day stands in the window.
@@ -63,6 +65,9 @@ impl<S: Sink> Market<'_, '_, S> {
                     .auction_prices
                     .push((crate::report::civil(day.base), p));
             }
+        }
+        if day.final_days && self.pinned_at_top {
+            self.release_held_back();
         }
         let active = self.active_today(window, day, input, rng);
         let firms = self.morning(&active, day, rng)?;
@@ -144,6 +149,30 @@ impl<S: Sink> Market<'_, '_, S> {
         Ok(())
     }
 
+    /// The last-days release (docs/simulation.md, "Agents"): when the last days open with
+    /// buyers pinned at the listed band's top (they bid the highest price the rules allow
+    /// and nobody offers there), the long firms offer the part of their surplus they had
+    /// held back. A firm short at the deadline faces a fine of several times the market
+    /// price (2024 rules), so a bid at the band's top is the best price the held-back
+    /// tonnes will fetch in this window, and what a firm holds beyond its obligation is
+    /// not needed to comply. A banker offers it as it offers the rest: at its floor, clamped
+    /// to the band.
+    fn release_held_back(&mut self) {
+        for agent in self.agents.iter_mut().filter(|a| a.entity.is_some()) {
+            agent.sell_left += agent.held_back;
+            agent.held_back = 0;
+        }
+    }
+
+    /// Whether buyers sit pinned at the listed band's top now: the best bid is there and
+    /// no offer is at or below it (the day's close cannot rise unless something trades).
+    fn pinned(&self) -> bool {
+        let (_, upper) = self.band(&self.listed);
+        let bid = self.best(Side::Buy, AccountId(0)).map(|((p, _), _)| p);
+        let ask = self.best(Side::Sell, AccountId(0)).map(|((p, _), _)| p);
+        bid.is_some_and(|b| b >= upper) && ask.is_none_or(|a| a > upper)
+    }
+
     /// Whether agent `n` must buy today: the last days of the window, or the last day
     /// before the intermediate deadline while it still lacks that deadline's share.
     pub(super) fn urgent(&self, n: usize, day: Day) -> bool {
@@ -152,6 +181,7 @@ impl<S: Sink> Market<'_, '_, S> {
 
     /// Ends the day and records its close, VWAP and mean spread.
     fn close_day(&mut self, day: Day, outcome: &mut MarketOutcome) -> Result<()> {
+        self.pinned_at_top = self.pinned();
         let (close, vwap) = self.end_of_day(day.base + CLOSE_MS)?;
         let date = crate::report::civil(day.base + CLOSE_MS);
         outcome.daily_close.push((date.clone(), close));

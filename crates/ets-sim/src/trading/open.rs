@@ -167,6 +167,7 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
             agent.bank_ask = bank_ask(firm.expected_price, rise, trading, rng);
             agent.must_sell = input.must_sell.get(i).copied().unwrap_or(0).min(surplus);
             agent.sell_left = agent.sell_left.max(agent.must_sell);
+            agent.held_back = surplus - agent.sell_left;
             // Sellers are in the market before the intermediate deadline's last days,
             // when the buyers that owe its share must buy.
             let start = draw_start(input, window, rng, false);

@@ -118,8 +118,15 @@ pub fn run_chain<S: Sink>(
             .collect();
         let mut group = adapted
             .iter()
-            .map(|scenario| Period::new(scenario, options))
+            .map(|scenario| Period::new(scenario, options, 0.0))
             .collect::<Result<Vec<_>>>()?;
+        let scarcity = step_scarcity(driver.sink.engine(), &group, population.entities.len())?;
+        if scarcity > 0.0 {
+            group = adapted
+                .iter()
+                .map(|scenario| Period::new(scenario, options, scarcity))
+                .collect::<Result<Vec<_>>>()?;
+        }
         for period in &group {
             let firms: usize = period.sectors.iter().map(|s| s.firms.len()).sum();
             lines = lines.max(population.entities.len() + firms);
@@ -183,8 +190,13 @@ fn expecting(scenario: &Scenario, last_close: Option<f64>, growth: f64) -> Scena
 }
 
 impl<'s> Period<'s> {
-    fn new(scenario: &'s Scenario, options: RunOptions) -> Result<Period<'s>> {
-        let abatement = abate(scenario, options)?;
+    /// The period prepared, its firms expecting at least `scarcity` (yuan/t, 0 = none).
+    fn new(scenario: &'s Scenario, options: RunOptions, scarcity: f64) -> Result<Period<'s>> {
+        let abatement = if scarcity > 0.0 {
+            crate::agents::abate_expecting(scenario, scarcity)?
+        } else {
+            abate(scenario, options)?
+        };
         let sectors = crate::sector::sector_years(scenario, scenario.scenario.entities)?;
         let mut design = setup::DesignAllocation::of(&scenario.design, abatement.intensity_tonnes);
         design.auction_volume += crate::sector::auction_tonnes(&sectors);
@@ -198,6 +210,30 @@ impl<'s> Period<'s> {
             offsets: Vec::new(),
         })
     }
+}
+
+/// The scarcity price of a step whose periods are prepared in `group`
+/// (`foresight::scarcity_price`): the allowances the chain's `entities` power entities
+/// carry now, before the step's allocation, and each period's foreseen position.
+fn step_scarcity(engine: &Engine, group: &[Period<'_>], entities: usize) -> Result<f64> {
+    let carried = (0..u32::try_from(entities).context("entity count")?)
+        .map(|index| allowances_held(engine, super::entity_account(index), u16::MAX))
+        .sum();
+    let mut position = 0.0;
+    let mut firms = Vec::new();
+    for period in group {
+        let scenario = period.facts.scenario;
+        let intensity = period.abatement.intensity_tonnes;
+        let design = setup::DesignAllocation::of(&scenario.design, intensity);
+        position += super::foresight::period_position(
+            scenario,
+            &period.abatement,
+            design.free_factor,
+            design.auction_volume,
+        )?;
+        firms.extend(period.abatement.firms.iter().cloned());
+    }
+    Ok(super::foresight::scarcity_price(&firms, carried, position))
 }
 
 /// The steps: runs of consecutive periods whose settling windows are the same. A period

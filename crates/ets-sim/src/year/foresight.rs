@@ -175,6 +175,48 @@ pub(crate) fn tightening_growth(premium: f64, now: f64, next: f64) -> f64 {
     (premium * (now - next) * 100.0).max(0.0)
 }
 
+/// What one period adds to its step's foreseen position, tonnes (negative = short): the
+/// allocation its rulebook makes to the firms' output after their planned abatement (times
+/// the design's `free_factor`, plus the `auction_tonnes` it sells) less what their planned
+/// emissions will oblige them to surrender (the rulebook's caps applied).
+///
+/// # Errors
+/// When the rulebook cannot be run on the population.
+pub(crate) fn period_position(
+    scenario: &Scenario,
+    abatement: &crate::agents::Abatement,
+    free_factor: f64,
+    auction_tonnes: u64,
+) -> Result<f64> {
+    let entities = &abatement.population.entities;
+    let foresight = foresight(scenario, entities)?;
+    let mut position = auction_tonnes as f64;
+    for (entity, &allocation) in entities.iter().zip(&foresight.allocations) {
+        let gas = !entity.units.is_empty() && entity.units.iter().all(|u| u.is_gas());
+        let allocation = allocation as f64 * free_factor;
+        position += allocation - foresight.obligation(entity.emissions(), allocation, gas);
+    }
+    Ok(position)
+}
+
+/// The scarcity price of a chain step, yuan/t (0 = none; docs/simulation.md, "Expectations
+/// across years"). Before they abate, the firms can see the units the market holds (every
+/// covered firm's allowances carried from earlier periods, `carried_tonnes`) and foresee the
+/// step's allocation and obligations (`position_tonnes`, the sum of [`period_position`]).
+/// When the two together fall short, somebody must abate the gap or be fined, whatever the
+/// last close said: the firms then expect at least the price at which they abate that much
+/// more along their MAC curves (`firms`, every period's; [`crate::agents::clearing_price`]).
+/// Borrowing and offsets are left out, so the foresight errs towards scarcity.
+#[must_use]
+pub(crate) fn scarcity_price(
+    firms: &[crate::agents::Firm],
+    carried_tonnes: u64,
+    position_tonnes: f64,
+) -> f64 {
+    let gap = -(carried_tonnes as f64 + position_tonnes);
+    crate::agents::clearing_price(firms, gap)
+}
+
 /// A rulebook's carry-over cap (`[carry_over]`): what an entity may carry beyond the close
 /// of `last_vintage`'s period is `fixed + multiple x net sales` (docs/compliance.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -374,6 +416,27 @@ mod tests {
         let text = "[carry_over]\nfixed_tonnes = 10000\nnet_sales_multiple = \"1.5\"\nlast_vintage = 2024\n";
         assert_eq!(CarryOver::of(text), Some(cap));
         assert_eq!(CarryOver::of("[scheme]\nid = \"x\"\n"), None);
+    }
+
+    #[test]
+    fn a_step_short_of_units_expects_the_price_that_abates_the_gap() {
+        // Goal: firms expecting 40 yuan/t on a MAC rising to 100 yuan/t at 5% of their
+        // 1,000 t each abate 2% (20 t); when the units carried and the step's position
+        // leave the market short by 15 t, they expect the price at which they abate 15 t
+        // more (2.75% each at 55 yuan/t); a market long or balanced changes nothing.
+        let curve = [[0.05, 100.0]];
+        let firm = |_| crate::agents::Firm {
+            bau_tonnes: 1_000.0,
+            mac: crate::agents::Mac::new(&curve, 1.0),
+            expected_price: 40.0,
+            share: 0.02,
+        };
+        let firms: Vec<_> = (0..2).map(firm).collect();
+        assert_eq!(scarcity_price(&firms, 100, -100.0), 0.0);
+        assert_eq!(scarcity_price(&firms, 100, -50.0), 0.0);
+        let price = scarcity_price(&firms, 100, -115.0);
+        assert!((price - 55.0).abs() < 0.01, "{price}");
+        assert!(scarcity_price(&firms, 100, -130.0) > price);
     }
 
     #[test]
