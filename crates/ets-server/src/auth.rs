@@ -64,9 +64,11 @@ impl std::fmt::Debug for UserDirectory {
     }
 }
 
-/// What a request presented in its `Authorization` header.
-enum Credentials {
-    Token(String),
+/// What a request presented in its `Authorization` header (a token
+/// borrowed from it: most requests are answered from the verified tokens'
+/// cache, and copy nothing).
+enum Credentials<'a> {
+    Token(&'a str),
     Basic { name: String, password: String },
 }
 
@@ -138,7 +140,7 @@ impl UserDirectory {
 
     /// Checks the credentials; a token verified before is accepted without
     /// argon2, anything else waits for one of the argon2 permits.
-    async fn authenticate(&self, credentials: Credentials) -> Result<Principal, &'static str> {
+    async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, &'static str> {
         let users = self.current();
         if let Credentials::Token(token) = &credentials
             && let Some(principal) = users.cached_token(token)
@@ -147,11 +149,16 @@ impl UserDirectory {
         }
         // Never closed, so acquiring cannot fail; if it did, run unthrottled.
         let _permit = self.argon2_permits.acquire().await.ok();
-        let checked = tokio::task::spawn_blocking(move || match credentials {
-            Credentials::Token(token) => users.authenticate_token(&token),
-            Credentials::Basic { name, password } => users.authenticate_basic(&name, &password),
-        })
-        .await;
+        let checked = match credentials {
+            Credentials::Token(token) => {
+                let token = token.to_owned();
+                tokio::task::spawn_blocking(move || users.authenticate_token(&token)).await
+            }
+            Credentials::Basic { name, password } => {
+                tokio::task::spawn_blocking(move || users.authenticate_basic(&name, &password))
+                    .await
+            }
+        };
         match checked {
             Ok(result) => result.map_err(|error: AuthError| error.code()),
             Err(_) => Err("verification_panicked"),
@@ -259,7 +266,7 @@ fn inode_of(_metadata: &std::fs::Metadata) -> u64 {
 
 /// Reads the `Authorization` header: `Bearer <token>` or `Basic
 /// <base64(name:password)>`, schemes in any case.
-fn credentials_of(headers: &HeaderMap) -> Result<Credentials, &'static str> {
+fn credentials_of(headers: &HeaderMap) -> Result<Credentials<'_>, &'static str> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or("no Authorization header")?
@@ -270,7 +277,7 @@ fn credentials_of(headers: &HeaderMap) -> Result<Credentials, &'static str> {
         .ok_or("the Authorization header has no scheme")?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(Credentials::Token(rest.to_owned()));
+        return Ok(Credentials::Token(rest));
     }
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err("the Authorization scheme is neither Bearer nor Basic");

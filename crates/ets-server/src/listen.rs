@@ -162,7 +162,17 @@ pub(crate) async fn body_deadline(
     }
     let (parts, body) = request.into_parts();
     let limit = crate::http::BATCH_BODY_MAX_BYTES + 1;
-    match tokio::time::timeout(body_timeout, axum::body::to_bytes(body, limit)).await {
+    let mut collect = std::pin::pin!(axum::body::to_bytes(body, limit));
+    // A small body usually came with the headers: the deadline's timer is
+    // armed only when the first look finds it still arriving.
+    let first_look =
+        std::future::poll_fn(|context| std::task::Poll::Ready(collect.as_mut().poll(context)))
+            .await;
+    let collected = match first_look {
+        std::task::Poll::Ready(collected) => Ok(collected),
+        std::task::Poll::Pending => tokio::time::timeout(body_timeout, collect).await,
+    };
+    match collected {
         Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                 .await
