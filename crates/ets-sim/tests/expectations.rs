@@ -94,7 +94,7 @@ fn a_binding_carry_over_cap_makes_firms_sell_before_the_close() {
 /// The market of calendar 2021 and 2023 (volume t, average price) of the chain up to the
 /// 2023 period with `premium` as every period's precaution premium.
 fn with_precaution(premium: f64) -> [(u64, f64); 2] {
-    let mut chain = chain(60, 7);
+    let mut chain = chain(100, 7);
     chain.periods.truncate(4);
     for period in &mut chain.periods {
         period.trading.precaution_premium = premium;

@@ -109,6 +109,10 @@ pub fn run_chain<S: Sink>(
     let mut closes = Vec::new();
     let mut last_close: Option<f64> = None;
     let outlook = super::foresight::step_outlooks(periods, &steps)?;
+    // Per year, tonnes the engine will deduct from its allocation (units borrowed against
+    // its vintage; the previous year's shortfalls under a regime that deducts them): the
+    // firms foreseeing a step know it.
+    let mut deducted_from: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
     // Entity indexes in use: the power entities, then the sector firms of any period.
     let mut lines = population.entities.len();
     for (step, range) in steps.iter().enumerate() {
@@ -120,7 +124,12 @@ pub fn run_chain<S: Sink>(
             .iter()
             .map(|scenario| Period::new(scenario, options, 0.0))
             .collect::<Result<Vec<_>>>()?;
-        let scarcity = step_scarcity(driver.sink.engine(), &group, population.entities.len())?;
+        let owed_back = group
+            .iter()
+            .map(|period| deducted_from.get(&period.facts.year).copied().unwrap_or(0))
+            .sum();
+        let carried = carried_tonnes(driver.sink.engine(), population.entities.len())?;
+        let scarcity = step_scarcity(&group, carried.saturating_sub(owed_back))?;
         if scarcity > 0.0 {
             group = adapted
                 .iter()
@@ -133,8 +142,16 @@ pub fn run_chain<S: Sink>(
         }
         let market = run_step(&mut driver, &mut group, outlook[step], &mut rng)?;
         for period in &group {
+            if let Some(UnitClass::Allowance { vintage, .. }) = period.borrowing.class {
+                *deducted_from.entry(vintage.0).or_insert(0) +=
+                    period.borrowing.borrowed.iter().sum::<u64>();
+            }
+        }
+        for period in &group {
             close::close_sectors(&mut driver, &period.facts, &period.sectors)?;
             let closed = close::close_year(&mut driver, &period.facts)?;
+            let deducted: u64 = closed.iter().map(|r| r.next_year_deduction.tonnes()).sum();
+            *deducted_from.entry(period.facts.year + 1).or_insert(0) += deducted;
             results.push(period_result(
                 &period.facts,
                 &period.facts.scheme,
@@ -212,13 +229,18 @@ impl<'s> Period<'s> {
     }
 }
 
-/// The scarcity price of a step whose periods are prepared in `group`
-/// (`foresight::scarcity_price`): the allowances the chain's `entities` power entities
-/// carry now, before the step's allocation, and each period's foreseen position.
-fn step_scarcity(engine: &Engine, group: &[Period<'_>], entities: usize) -> Result<f64> {
-    let carried = (0..u32::try_from(entities).context("entity count")?)
+/// The allowances the chain's `entities` power entities hold now, tonnes (every vintage).
+fn carried_tonnes(engine: &Engine, entities: usize) -> Result<u64> {
+    Ok((0..u32::try_from(entities).context("entity count")?)
         .map(|index| allowances_held(engine, super::entity_account(index), u16::MAX))
-        .sum();
+        .sum())
+}
+
+/// The scarcity price of a step whose periods are prepared in `group`
+/// (`foresight::scarcity_price`): the allowances `carried` into it (less what the engine
+/// will deduct from its allocations for earlier borrowing) and each period's foreseen
+/// position.
+fn step_scarcity(group: &[Period<'_>], carried: u64) -> Result<f64> {
     let mut position = 0.0;
     let mut firms = Vec::new();
     for period in group {

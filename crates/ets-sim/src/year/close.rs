@@ -209,21 +209,25 @@ impl<'f> Surrenders<'f> {
         }
     }
 
-    /// The classes surrendered, in order: borrowed units, offsets, the bank and the
-    /// period's allowances (latest vintage first), each once.
+    /// The classes surrendered, in order: borrowed units, offsets, then the allowances the
+    /// rulebook accepts oldest vintage first (the bank, units carried from earlier periods
+    /// of a multi-year run, the period's own), then any of the bank and the period's
+    /// vintages the rulebook does not list; each once. Oldest first keeps the latest
+    /// vintage, the one the settling window lists (`CEA22` in 2023), for a long firm to
+    /// sell after an intermediate deadline: its surplus is not stranded in a vintage no
+    /// instrument trades.
     fn classes(&self) -> Result<Vec<UnitClass>> {
         let mut order: Vec<UnitClass> = Vec::new();
         order.extend(self.borrowing.class);
-        order.extend([self.facts.ccer, self.facts.cea_2020]);
+        order.push(self.facts.ccer);
+        for vintage in eligible_vintages(&self.facts.rulebook) {
+            order.push(allowance(vintage)?);
+        }
+        order.push(self.facts.cea_2020);
         for year in self.facts.timeline.years.iter().rev() {
             order.push(allowance(*year)?);
         }
         order.push(self.facts.cea);
-        // Then the other vintages the rulebook accepts (units banked in earlier periods of a
-        // multi-year run), oldest first.
-        for vintage in eligible_vintages(&self.facts.rulebook) {
-            order.push(allowance(vintage)?);
-        }
         let mut unique = Vec::with_capacity(order.len());
         for class in order {
             if !unique.contains(&class) {
