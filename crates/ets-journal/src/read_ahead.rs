@@ -203,17 +203,20 @@ fn scan_batches<T>(
     });
 }
 
-impl<T> Iterator for ReadAhead<T> {
-    type Item = Result<T, JournalError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<T> ReadAhead<T> {
+    /// The next records as the reading thread handed them over, in order
+    /// (what the iterator has not given yet of the batch it was in, when
+    /// the two are mixed), or the error that ended the stream; `None` at its
+    /// end. The same records and error as the iterator, without moving each
+    /// record out of its batch.
+    pub fn next_batch(&mut self) -> Option<Result<Vec<T>, JournalError>> {
+        if !self.current.as_slice().is_empty() {
+            return Some(Ok(std::mem::take(&mut self.current).collect()));
+        }
         loop {
-            if let Some(record) = self.current.next() {
-                return Some(Ok(record));
-            }
             let message = self.receiver.as_ref()?.recv();
             match message {
-                Ok(Message::Records(batch)) => self.current = batch.into_iter(),
+                Ok(Message::Records(batch)) => return Some(Ok(batch)),
                 Ok(Message::Opened(journal)) => self.opened = Some(journal),
                 Ok(Message::Failed(error)) => {
                     self.finish();
@@ -223,6 +226,22 @@ impl<T> Iterator for ReadAhead<T> {
                     self.finish();
                     return None;
                 }
+            }
+        }
+    }
+}
+
+impl<T> Iterator for ReadAhead<T> {
+    type Item = Result<T, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(record) = self.current.next() {
+                return Some(Ok(record));
+            }
+            match self.next_batch()? {
+                Ok(batch) => self.current = batch.into_iter(),
+                Err(error) => return Some(Err(error)),
             }
         }
     }

@@ -57,24 +57,20 @@ impl ReplayRecord {
     }
 
     /// Applies the record to `engine` and checks that the outcome code is the
-    /// journaled one; returns the command with the outcome it got.
+    /// journaled one.
+    ///
+    /// # Errors
+    /// [`StoreError::ReplayMismatch`] when the engine answers another code.
+    pub fn check(&self, engine: &mut Engine) -> Result<(), StoreError> {
+        self.applied(engine).map(drop)
+    }
+
+    /// [`ReplayRecord::check`], returning the command with the outcome it got.
     ///
     /// # Errors
     /// [`StoreError::ReplayMismatch`] when the engine answers another code.
     pub fn apply(self, engine: &mut Engine) -> Result<Committed, StoreError> {
-        let applied = engine.apply_digested(&self.envelope, self.digest);
-        let replayed = match &applied {
-            Applied::Fresh(outcome) | Applied::Reused(outcome) => outcome.code(),
-            Applied::Duplicate(_) => "duplicate",
-        };
-        if replayed != self.journaled {
-            return Err(StoreError::ReplayMismatch {
-                sequence: self.sequence,
-                journaled: self.journaled.into_owned(),
-                replayed: replayed.to_owned(),
-            });
-        }
-        let outcome = match applied {
+        let outcome = match self.applied(engine)? {
             Applied::Fresh(outcome) | Applied::Reused(outcome) | Applied::Duplicate(outcome) => {
                 outcome
             }
@@ -84,5 +80,21 @@ impl ReplayRecord {
             envelope: self.envelope,
             outcome,
         })
+    }
+
+    fn applied(&self, engine: &mut Engine) -> Result<Applied, StoreError> {
+        let applied = engine.apply_digested(&self.envelope, self.digest);
+        let replayed = match &applied {
+            Applied::Fresh(outcome) | Applied::Reused(outcome) => outcome.code(),
+            Applied::Duplicate(_) => "duplicate",
+        };
+        if replayed != self.journaled {
+            return Err(StoreError::ReplayMismatch {
+                sequence: self.sequence,
+                journaled: self.journaled.to_string(),
+                replayed: replayed.to_owned(),
+            });
+        }
+        Ok(applied)
     }
 }

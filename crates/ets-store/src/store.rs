@@ -223,7 +223,7 @@ impl Store {
         let (mut engine, from) = newest_decodable_snapshot(journal.as_ref(), u64::MAX)?;
         let mut replayed = 0;
         for record in journal.read_replay_from(from)? {
-            record?.apply(&mut engine)?;
+            record?.check(&mut engine)?;
             replayed += 1;
         }
         tracing::info!(

@@ -155,3 +155,36 @@ fn opening_ahead_stops_at_damage_with_the_error_an_open_gives() {
     assert_eq!(records.len() as u64, damaged - 1);
     assert_eq!(ahead.map(drop), Err(refused.to_string()));
 }
+
+// Goal: a mapped stream hands over what the function made of each checked
+// record, in order, and taken batch by batch (mixed with single records)
+// it gives the same records and the same damage error as the plain reader.
+#[test]
+fn mapped_batches_yield_what_the_plain_reader_yields_then_the_damage() {
+    let (_temp, dir, mut journal) = new_store(JournalConfig::default());
+    append_batch(&mut journal, 3_000, PAYLOAD_BYTES);
+    let damaged = 2_100_u64;
+    let offset =
+        SEGMENT_HEADER_BYTES as u64 + (damaged - 1) * record_size_bytes(PAYLOAD_BYTES) as u64;
+    flip_byte(&segment_paths(&dir)[0], offset + 30, 0x01);
+    let (plain, plain_error) = collect(journal.read_from(1).expect("reader"));
+    let mut ahead = journal
+        .read_ahead_from_map(1, |record| (record.sequence, record.payload.to_vec()))
+        .expect("read ahead");
+    let mut mapped = vec![ahead.next().expect("a record").expect("intact")];
+    let mut error = None;
+    while let Some(batch) = ahead.next_batch() {
+        match batch {
+            Ok(batch) => mapped.extend(batch),
+            Err(failed) => error = Some(failed.to_string()),
+        }
+    }
+    let expected: Vec<(u64, Vec<u8>)> = plain
+        .into_iter()
+        .map(|record| (record.sequence, record.payload))
+        .collect();
+    assert_eq!(mapped.len() as u64, damaged - 1);
+    assert_eq!(mapped, expected);
+    assert_eq!(error, plain_error);
+    assert!(ahead.next_batch().is_none());
+}
