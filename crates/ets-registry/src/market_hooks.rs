@@ -1,5 +1,6 @@
-//! Registry operations the exchange needs: who may trade an account, holds
-//! on units promised to open sell orders, and delivery of traded units.
+//! Registry operations the exchange needs: who may trade an account and
+//! holds on units promised to open sell orders (delivery of traded units is
+//! in `registry/delivery.rs`).
 //!
 //! Exchange holds are their own counter of a [`Holding`], beside the units
 //! promised to pending registry transactions: both count against what is
@@ -12,10 +13,8 @@
 
 use crate::account::{Account, AccountKind, AccountStatus};
 use crate::error::RegistryError;
-use crate::registry::{Context, Registry};
-use crate::transaction::{Blocks, StatusChange, Transaction, TransactionKind, TransactionStatus};
-use ets_model::{AccountId, ParticipantId, Quantity, TransactionId};
-use smallvec::smallvec;
+use crate::registry::Registry;
+use ets_model::{AccountId, ParticipantId, Quantity};
 
 impl Registry {
     /// Checks that `requester` may act on `account` at the exchange: the
@@ -131,75 +130,8 @@ impl Registry {
         }
     }
 
-    /// Delivers a trade: releases `quantity` of the seller's hold, moves that
-    /// many units oldest first to the buyer, and records a completed
-    /// [`TransactionKind::Transfer`] signed by the context's requester. The
-    /// exchange keeps the trade record that names this transaction.
-    ///
-    /// # Errors
-    /// [`RegistryError::UnknownAccount`], [`RegistryError::SameAccount`] or
-    /// [`RegistryError::InsufficientUnits`] when the seller does not hold
-    /// `quantity` for the exchange; nothing changes then.
-    pub fn settle_trade(
-        &mut self,
-        seller: AccountId,
-        buyer: AccountId,
-        class_index: u32,
-        quantity: Quantity,
-        context: Context,
-    ) -> Result<TransactionId, RegistryError> {
-        self.account(buyer)?;
-        if seller == buyer {
-            return Err(RegistryError::SameAccount(seller));
-        }
-        let reserved = self
-            .account(seller)?
-            .holding(class_index)
-            .map_or(Quantity::ZERO, crate::Holding::exchange_held);
-        if quantity.is_zero() {
-            return Err(RegistryError::ZeroQuantity);
-        }
-        if reserved < quantity {
-            return Err(self.insufficient(seller, class_index, reserved, quantity));
-        }
-        let mut taken = Blocks::new();
-        let policy = self.serial_policy();
-        if let Some(holding) = self
-            .account_mut(seller)
-            .and_then(|found| found.holding_mut(class_index))
-        {
-            holding.release_exchange_hold(quantity);
-            let took = holding.take(policy, quantity, &mut taken);
-            assert!(took, "units held for the exchange are in the holding");
-        }
-        if let Some(found) = self.account_mut(buyer) {
-            found.holding_entry(class_index).insert_sorted(&taken);
-        }
-        let id = self.transactions.next_id();
-        let change = |status| StatusChange {
-            status,
-            at: context.at,
-            by: context.requester,
-        };
-        self.transactions.push(Transaction {
-            id,
-            kind: TransactionKind::Transfer,
-            from: seller,
-            to: buyer,
-            class_index,
-            quantity,
-            blocks: taken,
-            proposer: context.requester,
-            approvals: Vec::new(),
-            history: smallvec![
-                change(TransactionStatus::Proposed),
-                change(TransactionStatus::Completed)
-            ],
-        });
-        Ok(id)
-    }
-
-    fn insufficient(
+    /// The refusal of a hold or delivery of more units than are there.
+    pub(crate) fn insufficient(
         &self,
         account: AccountId,
         class_index: u32,

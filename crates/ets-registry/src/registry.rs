@@ -25,6 +25,8 @@ use smallvec::smallvec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+mod delivery;
+
 /// The registry: participants, accounts, unit classes, holdings and transactions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registry {
