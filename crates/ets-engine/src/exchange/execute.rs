@@ -101,8 +101,10 @@ impl Exchange {
         context: Context,
         command: &ExchangeCommand,
     ) -> Result<ExchangeEffect, ExchangeError> {
-        self.check_open(context, command)?;
-        self.check_buy_limit(registry, allocations, context, command)?;
+        // One lookup of a trading command's instrument for both checks.
+        let listed = trading_symbol(command).and_then(|symbol| self.instruments.get(symbol));
+        check_open(listed, context)?;
+        self.check_buy_limit(registry, allocations, context, command, listed)?;
         match command {
             ExchangeCommand::ListInstrument {
                 symbol,
@@ -279,21 +281,12 @@ impl Exchange {
         allocations: &dyn Allocations,
         context: Context,
         command: &ExchangeCommand,
+        listed: Option<&Instrument>,
     ) -> Result<(), ExchangeError> {
-        let symbol = match command {
-            ExchangeCommand::PlaceOrder { instrument, .. }
-            | ExchangeCommand::AmendOrder { instrument, .. }
-            | ExchangeCommand::TakeListed { instrument, .. }
-            | ExchangeCommand::ProposeBlock { instrument, .. }
-            | ExchangeCommand::AcceptBlock { instrument, .. } => instrument,
-            _ => return Ok(()),
-        };
-        let Some(listed) = self.instruments.get(symbol) else {
+        let Some(listed) = listed.filter(|listed| listed.holding_limit.is_some()) else {
             return Ok(());
         };
-        if listed.holding_limit.is_none() {
-            return Ok(());
-        }
+        let symbol = &listed.symbol;
         // (account, tonnes added, the order being replaced) of a buy.
         let buy = match command {
             ExchangeCommand::PlaceOrder {
@@ -407,33 +400,6 @@ impl Exchange {
     }
 
     // ----- listing and cash ------------------------------------------------------------
-
-    /// Refuses a trading command (order, amendment, take, proposal,
-    /// acceptance) when its instrument's calendar is closed at its time.
-    fn check_open(&self, context: Context, command: &ExchangeCommand) -> Result<(), ExchangeError> {
-        let instrument = match command {
-            ExchangeCommand::PlaceOrder { instrument, .. }
-            | ExchangeCommand::AmendOrder { instrument, .. }
-            | ExchangeCommand::TakeListed { instrument, .. }
-            | ExchangeCommand::ProposeBlock { instrument, .. }
-            | ExchangeCommand::AcceptBlock { instrument, .. } => instrument,
-            _ => return Ok(()),
-        };
-        let Some(calendar) = self
-            .instruments
-            .get(instrument)
-            .and_then(|listed| listed.calendar.as_ref())
-        else {
-            return Ok(());
-        };
-        if calendar.is_open(context.at) {
-            return Ok(());
-        }
-        Err(ExchangeError::MarketClosed {
-            instrument: *instrument,
-            local: calendar.local(context.at).to_string(),
-        })
-    }
 
     fn list_instrument(
         &mut self,
@@ -561,7 +527,8 @@ impl Exchange {
         order: &NewOrder,
     ) -> Result<ExchangeEffect, ExchangeError> {
         registry.check_may_trade(context.requester, order.account)?;
-        let instrument = self.instrument(symbol)?;
+        // Split first (one lookup of the instrument): nothing changes before the hold.
+        let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
         let listed = match instrument.mode {
             TradingMode::Continuous => false,
             TradingMode::ChinaListed => true,
@@ -597,7 +564,6 @@ impl Exchange {
             hold_price,
             order.quantity,
         )?;
-        let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
         ledger.hold(&need)?;
         let entered = match &mut instrument.venue {
             Venue::Continuous(book) => book.submit(
@@ -1312,6 +1278,36 @@ impl Exchange {
 }
 
 /// What an order of `side` for `quantity` at `price` must hold on `instrument`.
+/// The instrument a trading command (order, amendment, take, proposal,
+/// acceptance) names; `None` for every other command.
+fn trading_symbol(command: &ExchangeCommand) -> Option<&Code> {
+    match command {
+        ExchangeCommand::PlaceOrder { instrument, .. }
+        | ExchangeCommand::AmendOrder { instrument, .. }
+        | ExchangeCommand::TakeListed { instrument, .. }
+        | ExchangeCommand::ProposeBlock { instrument, .. }
+        | ExchangeCommand::AcceptBlock { instrument, .. } => Some(instrument),
+        _ => None,
+    }
+}
+
+/// Refuses a trading command when its instrument's calendar (`listed`, the
+/// instrument [`trading_symbol`] names, when listed) is closed at its time.
+fn check_open(listed: Option<&Instrument>, context: Context) -> Result<(), ExchangeError> {
+    let Some((symbol, calendar)) =
+        listed.and_then(|listed| Some((listed.symbol, listed.calendar.as_ref()?)))
+    else {
+        return Ok(());
+    };
+    if calendar.is_open(context.at) {
+        return Ok(());
+    }
+    Err(ExchangeError::MarketClosed {
+        instrument: symbol,
+        local: calendar.local(context.at).to_string(),
+    })
+}
+
 fn need_for(
     instrument: &Instrument,
     account: AccountId,
