@@ -18,7 +18,7 @@
 
 use crate::error::HistoryError;
 use crate::history::History;
-use crate::project::{Projector, Row};
+use crate::project::{Projector, Row, last_per_key};
 use ets_engine::Engine;
 use ets_journal::{Journal, JournalConfig};
 use ets_store::{CommitObserver, Committed, JournalBackend, JournalHead, PgJournal};
@@ -328,8 +328,10 @@ impl Writer {
         let mut rows = Vec::new();
         let mut head = None;
         let mut next = Some(first);
+        let mut merged = 0_usize;
         while let Some(batch) = next.take() {
             self.take(batch, &mut rows, &mut head);
+            merged += 1;
             if rows.len() < TRANSACTION_ROWS_MAX {
                 next = batches.try_recv().ok();
             }
@@ -337,6 +339,9 @@ impl Writer {
         let Some(head) = head else {
             return;
         };
+        if merged > 1 {
+            rows = last_per_key(rows);
+        }
         match self.history.write_rows(&rows, head) {
             Ok(()) => self.written = head.sequence,
             Err(error) => self.fell_behind(&error),
