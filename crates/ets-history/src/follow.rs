@@ -229,6 +229,8 @@ impl CommitObserver for Follower {
             rows,
             head,
         };
+        // Projected even while behind (the rows are dropped): the memory
+        // must stand at this batch when the follower queues again.
         if self.still_behind(head.sequence) {
             return;
         }
