@@ -2,7 +2,11 @@
 //! observer: on the sequencer thread it turns each durable batch into rows
 //! (the projection needs the engine as it stands after the batch) and hands
 //! them, owned, over a bounded queue to a thread of its own, which writes
-//! them. The sequencer waits for the database only when that queue is full.
+//! them. The sequencer never waits for the database: when the queue is full
+//! (the database is away or slow), the follower stops queueing and marks
+//! itself behind ([`Lag`]); the writer drops what it holds, catches up from
+//! the journal, and the follower queues again once the writer has passed
+//! every record it did not queue.
 //!
 //! The writer takes every batch waiting in the queue into one database
 //! transaction. Each batch names the journal record it follows: a batch that
@@ -14,16 +18,18 @@
 
 use crate::error::HistoryError;
 use crate::history::History;
-use crate::project::{Projector, Row};
+use crate::project::{Projector, Row, last_per_key};
 use ets_engine::Engine;
 use ets_journal::{Journal, JournalConfig};
 use ets_store::{CommitObserver, Committed, JournalBackend, JournalHead, PgJournal};
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Batches the queue holds before the sequencer waits for the writer.
+/// Batches the queue holds; when it is full the follower stops queueing
+/// and the writer catches up from the journal.
 pub const QUEUE_BATCHES: usize = 4_096;
 
 /// Rows the writer takes into one database transaction, at most (whole batches;
@@ -45,6 +51,26 @@ struct Batch {
     rows: Vec<Row>,
     /// The journal's head after it.
     head: JournalHead,
+}
+
+/// Whether the follower has stopped queueing, shared by it and the writer.
+#[derive(Debug, Default)]
+struct Lag {
+    /// The follower queues no batch: the writer must catch up from the journal.
+    behind: bool,
+    /// The last journal record of the batches not queued (the writer may
+    /// clear `behind` once the history stands there or later).
+    dropped_to: u64,
+    /// Batches not queued since the writer was started.
+    dropped: u64,
+}
+
+/// The shared [`Lag`].
+type SharedLag = Arc<Mutex<Lag>>;
+
+fn lock(lag: &SharedLag) -> std::sync::MutexGuard<'_, Lag> {
+    // A panic while holding it leaves plain numbers behind: still usable.
+    lag.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Where the writer opens the journal to catch up from.
@@ -86,6 +112,11 @@ pub struct Follower {
     queue: Option<SyncSender<Batch>>,
     /// The writer thread.
     writer: Option<JoinHandle<()>>,
+    /// Whether it stopped queueing (kept here too, so that a follower in
+    /// step does not take the lock).
+    behind: bool,
+    /// Shared with the writer.
+    lag: SharedLag,
 }
 
 impl Follower {
@@ -95,11 +126,25 @@ impl Follower {
     /// # Errors
     /// [`HistoryError::Database`] when the thread cannot be started.
     pub(crate) fn start(history: History, journal: JournalAt) -> Result<Follower, HistoryError> {
+        Follower::start_with(history, journal, QUEUE_BATCHES, None)
+    }
+
+    /// [`Follower::start`] with a queue of `bound` batches; a writer given
+    /// `hold` takes that lock before each write (tests block it so).
+    fn start_with(
+        history: History,
+        journal: JournalAt,
+        bound: usize,
+        hold: Option<Arc<Mutex<()>>>,
+    ) -> Result<Follower, HistoryError> {
         let projector = history.projector().clone();
-        let (queue, batches) = sync_channel(QUEUE_BATCHES);
+        let lag = SharedLag::default();
+        let mut writer = Writer::new(history, journal, Arc::clone(&lag));
+        writer.hold = hold;
+        let (queue, batches) = sync_channel(bound);
         let writer = std::thread::Builder::new()
             .name("ets-history".to_owned())
-            .spawn(move || Writer::new(history, journal).run(&batches))
+            .spawn(move || writer.run(&batches))
             .map_err(|error| {
                 HistoryError::Database(format!("cannot start the history writer: {error}"))
             })?;
@@ -107,7 +152,53 @@ impl Follower {
             projector,
             queue: Some(queue),
             writer: Some(writer),
+            behind: false,
+            lag,
         })
+    }
+
+    /// Whether the batch ending at journal record `last` is to be dropped:
+    /// the follower is behind and the writer has not yet passed every
+    /// record dropped before (it then notes this one as dropped too).
+    fn still_behind(&mut self, last: u64) -> bool {
+        if !self.behind {
+            return false;
+        }
+        let mut lag = lock(&self.lag);
+        if lag.behind {
+            lag.dropped_to = last;
+            lag.dropped += 1;
+            return true;
+        }
+        drop(lag);
+        tracing::info!(
+            from = last,
+            "the history writer has caught up; queueing again"
+        );
+        self.behind = false;
+        false
+    }
+
+    /// Stops queueing: the queue was full for `batch`.
+    fn fall_behind(&mut self, batch: Batch) {
+        let last = batch.head.sequence;
+        tracing::warn!(
+            at = last,
+            "the history queue is full; the history catches up from the journal"
+        );
+        self.behind = true;
+        {
+            let mut lag = lock(&self.lag);
+            lag.behind = true;
+            lag.dropped_to = last;
+            lag.dropped += 1;
+        }
+        // Offered once more, now that the writer can see the mark: so that a
+        // writer that emptied the queue meanwhile is woken to find it (it
+        // passes the batch over, or writes it if it follows).
+        if let Some(queue) = &self.queue {
+            let _ = queue.try_send(batch);
+        }
     }
 }
 
@@ -138,11 +229,18 @@ impl CommitObserver for Follower {
             rows,
             head,
         };
-        let sent = self.queue.as_ref().map(|queue| queue.send(batch));
-        if !matches!(sent, Some(Ok(()))) {
-            tracing::error!(
+        // Projected even while behind (the rows are dropped): the memory
+        // must stand at this batch when the follower queues again.
+        if self.still_behind(head.sequence) {
+            return;
+        }
+        let sent = self.queue.as_ref().map(|queue| queue.try_send(batch));
+        match sent {
+            Some(Ok(())) => {}
+            Some(Err(TrySendError::Full(batch))) => self.fall_behind(batch),
+            Some(Err(TrySendError::Disconnected(_))) | None => tracing::error!(
                 "the history writer has stopped; the history catches up when the store is opened again"
-            );
+            ),
         }
     }
 }
@@ -169,10 +267,14 @@ struct Writer {
     behind: Option<Instant>,
     /// The pause after the next failed attempt.
     pause: Duration,
+    /// Shared with the follower.
+    lag: SharedLag,
+    /// Taken before each write (tests hold it to block the writer).
+    hold: Option<Arc<Mutex<()>>>,
 }
 
 impl Writer {
-    fn new(history: History, journal: JournalAt) -> Writer {
+    fn new(history: History, journal: JournalAt, lag: SharedLag) -> Writer {
         let written = history.written().map_or(0, |head| head.sequence);
         Writer {
             history,
@@ -180,6 +282,8 @@ impl Writer {
             written,
             behind: None,
             pause: RETRY_PAUSE_MIN,
+            lag,
+            hold: None,
         }
     }
 
@@ -190,28 +294,46 @@ impl Writer {
                 None => batches.recv().map_err(|_| RecvTimeoutError::Disconnected),
                 Some(due) => batches.recv_timeout(due.saturating_duration_since(Instant::now())),
             };
+            self.heed_the_follower();
             match first {
                 Ok(batch) => self.write(batch, batches),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
+            // Again: the follower may have stopped while this thread wrote.
+            self.heed_the_follower();
             if self.behind.is_some_and(|due| due <= Instant::now()) {
                 self.catch_up();
             }
         }
+        self.heed_the_follower();
         if self.behind.is_some() {
             // A last attempt, so that a command-line run leaves its history complete.
             self.catch_up();
         }
     }
 
+    /// Falls behind when the follower has stopped queueing: the batches
+    /// waiting are then passed over, and the history catches up at once.
+    fn heed_the_follower(&mut self) {
+        if self.behind.is_none() && lock(&self.lag).behind {
+            self.behind = Some(Instant::now());
+        }
+    }
+
     /// Writes `first` and the batches waiting after it, in one transaction.
     fn write(&mut self, first: Batch, batches: &Receiver<Batch>) {
+        let hold = self.hold.clone();
+        let _held = hold
+            .as_ref()
+            .map(|hold| hold.lock().unwrap_or_else(PoisonError::into_inner));
         let mut rows = Vec::new();
         let mut head = None;
         let mut next = Some(first);
+        let mut merged = 0_usize;
         while let Some(batch) = next.take() {
             self.take(batch, &mut rows, &mut head);
+            merged += 1;
             if rows.len() < TRANSACTION_ROWS_MAX {
                 next = batches.try_recv().ok();
             }
@@ -219,6 +341,9 @@ impl Writer {
         let Some(head) = head else {
             return;
         };
+        if merged > 1 {
+            rows = last_per_key(rows);
+        }
         match self.history.write_rows(&rows, head) {
             Ok(()) => self.written = head.sequence,
             Err(error) => self.fell_behind(&error),
@@ -260,8 +385,8 @@ impl Writer {
         match caught_up {
             Ok(report) => {
                 self.written = report.head.sequence;
-                self.behind = None;
                 self.pause = RETRY_PAUSE_MIN;
+                self.behind = self.release_the_follower().then_some(Instant::now());
             }
             Err(error) => {
                 tracing::error!(%error, code = error.code(), pause_ms = self.pause.as_millis(), "history could not catch up; it tries again");
@@ -269,6 +394,28 @@ impl Writer {
                 self.pause = (self.pause * 2).min(RETRY_PAUSE_MAX);
             }
         }
+    }
+}
+
+impl Writer {
+    /// Lets a follower that stopped queueing queue again when the history
+    /// has passed every record it dropped; says whether more were dropped
+    /// after the journal was read (the history must catch up again).
+    fn release_the_follower(&self) -> bool {
+        let mut lag = lock(&self.lag);
+        if !lag.behind {
+            return false;
+        }
+        if lag.dropped_to > self.written {
+            return true;
+        }
+        tracing::info!(
+            at = self.written,
+            dropped = lag.dropped,
+            "the history has caught up with what the follower did not queue"
+        );
+        lag.behind = false;
+        false
     }
 }
 
@@ -333,7 +480,11 @@ mod tests {
     fn writer(dir: &std::path::Path) -> Writer {
         let backend = Sqlite::open(&dir.join("history.sqlite")).expect("opens");
         let history = History::new(Box::new(backend)).expect("history");
-        Writer::new(history, JournalAt::Directory(dir.to_path_buf()))
+        Writer::new(
+            history,
+            JournalAt::Directory(dir.to_path_buf()),
+            SharedLag::default(),
+        )
     }
 
     #[test]
@@ -360,5 +511,98 @@ mod tests {
         assert_eq!(writer.written, 7);
         assert_eq!(writer.history.head().expect("reads"), Some(head(7)));
         assert!(writer.behind.is_some());
+    }
+
+    fn register(id: u64) -> ets_store::Submission {
+        ets_store::Submission {
+            request_id: ets_model::RequestId(id),
+            requester: ets_model::ParticipantId(1),
+            time: None,
+            command: ets_engine::Command::Registry(
+                ets_registry::RegistryCommand::RegisterParticipant {
+                    id: ets_model::ParticipantId(id),
+                    kind: ets_registry::ParticipantKind::Institution,
+                    name: format!("p{id}"),
+                },
+            ),
+        }
+    }
+
+    fn dump(path: &std::path::Path) -> Vec<crate::TableRows> {
+        let backend = Sqlite::open(path).expect("opens");
+        History::new(Box::new(backend))
+            .expect("history")
+            .dump()
+            .expect("dumps")
+    }
+
+    #[test]
+    fn a_full_queue_puts_the_follower_behind_and_the_writer_catches_up_from_the_journal() {
+        // Goal: while the writer is blocked (a database away) and its queue
+        // (2 batches here) is full, the sequencer goes on: the follower stops
+        // queueing and marks itself behind; once the writer is released it
+        // catches up from the journal, the follower queues again, and the
+        // history equals the one rebuilt from the journal.
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().join("store");
+        let mut store =
+            ets_store::Store::create(&dir, ets_store::StoreConfig::default()).expect("store");
+        let history = History::new(Box::new(
+            Sqlite::open(&crate::sqlite_path(&dir)).expect("opens"),
+        ))
+        .expect("history");
+        let hold = Arc::new(Mutex::new(()));
+        let held = hold.lock().expect("not poisoned");
+        let follower = Follower::start_with(
+            history,
+            JournalAt::Directory(dir.clone()),
+            2,
+            Some(Arc::clone(&hold)),
+        )
+        .expect("starts");
+        let lag = Arc::clone(&follower.lag);
+        store.set_observer(Box::new(follower));
+        let mut now = 1_700_000_000_000;
+        let mut submit = |store: &mut ets_store::Store, ids: std::ops::Range<u64>| {
+            for id in ids {
+                store
+                    .submit(&[register(id)], ets_model::Timestamp(now))
+                    .expect("durable");
+                now += 1_000;
+            }
+        };
+        // One batch in the blocked writer's hands, two queued: the rest are not queued.
+        submit(&mut store, 1..21);
+        {
+            let lag = lock(&lag);
+            assert!(lag.behind);
+            assert_eq!(lag.dropped_to, 20);
+            assert!(lag.dropped >= 17, "{lag:?}");
+        }
+        drop(held);
+        // The writer catches up and lets the follower queue again; no clock
+        // is read here, the loop only waits for that to happen.
+        while lock(&lag).behind {
+            std::thread::yield_now();
+        }
+        // The queue is empty now, so the next batch is queued.
+        let dropped = lock(&lag).dropped;
+        submit(&mut store, 21..22);
+        assert_eq!(
+            lock(&lag).dropped,
+            dropped,
+            "queued again after the catch-up"
+        );
+        submit(&mut store, 22..31);
+        drop(store);
+        let live = dump(&crate::sqlite_path(&dir));
+        let mut again = History::new(Box::new(
+            Sqlite::open(&temp.path().join("rebuilt.sqlite")).expect("opens"),
+        ))
+        .expect("history");
+        let journal = ets_store::Store::open_read_only(&dir).expect("opens");
+        again.rebuild(journal.journal()).expect("rebuilds");
+        assert_eq!(live[0].1.len(), 30);
+        assert_eq!(live, again.dump().expect("dumps"));
     }
 }

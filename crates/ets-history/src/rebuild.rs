@@ -4,10 +4,11 @@
 
 use crate::error::HistoryError;
 use crate::history::History;
-use ets_engine::{Applied, Engine, JournalEntry};
+use ets_engine::Engine;
 use ets_journal::Record;
-use ets_model::Timestamp;
-use ets_store::{Committed, JournalBackend, JournalHead, newest_decodable_snapshot};
+use ets_store::{
+    Committed, JournalBackend, JournalHead, ReplayRecord, StoreError, newest_decodable_snapshot,
+};
 
 /// Records replayed between two database transactions.
 const CHUNK_RECORDS: usize = 10_000;
@@ -108,34 +109,73 @@ fn project_after(
     Ok(RebuildReport { records, head })
 }
 
-/// Applies one record to `engine`, checking its outcome code as recovery does.
+/// Applies one record to `engine` as recovery does (`ReplayRecord`, the one
+/// home of that rule), its faults under the history's code with the
+/// history's wording.
 fn replay(engine: &mut Engine, record: &Record) -> Result<Committed, HistoryError> {
-    let entry = JournalEntry::decode(&record.payload).map_err(|error| HistoryError::Replay {
-        sequence: record.sequence,
-        reason: error.to_string(),
-    })?;
-    let (envelope, journaled) = entry.into_envelope(Timestamp(record.timestamp_ms));
-    let outcome = match engine.apply(&envelope) {
-        Applied::Fresh(outcome) => outcome,
-        Applied::Duplicate(_) | Applied::Reused(_) => {
-            return Err(HistoryError::Replay {
-                sequence: record.sequence,
-                reason: "the journal repeats a request id".to_owned(),
-            });
-        }
-    };
-    if outcome.code() != journaled {
-        return Err(HistoryError::Replay {
+    ReplayRecord::decode(&record.view())
+        .and_then(|replay| replay.apply(engine))
+        .map_err(|error| HistoryError::Replay {
             sequence: record.sequence,
-            reason: format!(
-                "replay gave `{}` but the journal says `{journaled}`",
-                outcome.code()
-            ),
-        });
+            reason: match error {
+                StoreError::BadRecord { reason, .. } => reason,
+                StoreError::ReplayMismatch {
+                    journaled,
+                    replayed,
+                    ..
+                } => format!("replay gave `{replayed}` but the journal says `{journaled}`"),
+                other => other.to_string(),
+            },
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ets_engine::{Command, Envelope, JournalEntry};
+    use ets_model::{ParticipantId, RequestId, Timestamp};
+    use ets_registry::{ParticipantKind, RegistryCommand};
+
+    fn record(payload: Vec<u8>) -> Record {
+        Record {
+            sequence: 1,
+            timestamp_ms: 1_700_000_000_000,
+            payload,
+            ..Record::default()
+        }
     }
-    Ok(Committed {
-        sequence: record.sequence,
-        envelope,
-        outcome,
-    })
+
+    #[test]
+    fn a_record_that_does_not_decode_or_replays_otherwise_is_a_history_replay_mismatch() {
+        // Goal: replaying through the store's rule keeps the history's code
+        // and wording for both faults, and a good record replays.
+        let envelope = Envelope {
+            request_id: RequestId(1),
+            requester: ParticipantId(1),
+            time: Timestamp(1_700_000_000_000),
+            command: Command::Registry(RegistryCommand::RegisterParticipant {
+                id: ParticipantId(1),
+                kind: ParticipantKind::Administrator,
+                name: "a".to_owned(),
+            }),
+        };
+        let encoded = |code: &str| {
+            let mut payload = Vec::new();
+            JournalEntry::encode_into(&envelope, code, &mut payload).expect("encodes");
+            payload
+        };
+        let bad = replay(&mut Engine::new(), &record(vec![0xff; 3])).expect_err("refused");
+        assert_eq!(bad.code(), "history_replay_mismatch");
+        let other = replay(&mut Engine::new(), &record(encoded("not_this"))).expect_err("refused");
+        assert_eq!(other.code(), "history_replay_mismatch");
+        assert!(
+            other
+                .to_string()
+                .contains("but the journal says `not_this`"),
+            "{other}"
+        );
+        let good = replay(&mut Engine::new(), &record(encoded("ok"))).expect("replays");
+        assert_eq!(good.sequence, 1);
+        assert_eq!(good.envelope, envelope);
+    }
 }
