@@ -354,25 +354,6 @@ impl Engine {
         self.window.as_ref().map(|window| window.commands)
     }
 
-    /// Reads the state that applying `envelope` will touch first (for a
-    /// transfer: both accounts and their holdings; the requester's entry in
-    /// the idempotency table), changing nothing, and returns a value made
-    /// from what it read, for the caller to hand to [`std::hint::black_box`].
-    /// A replay, which knows the records to come, calls it a few records
-    /// ahead, so that the cache misses of those records overlap with each
-    /// other and with the work on the current one instead of stalling it one
-    /// after the other (docs/benchmarks.md). Never needed for correctness.
-    #[must_use]
-    pub fn warm(&self, envelope: &Envelope) -> u64 {
-        let requester = self.outcomes.warm(envelope.requester);
-        match &envelope.command {
-            Command::Registry(RegistryCommand::Transfer { from, to, .. }) => {
-                requester ^ self.registry.warm_transfer(*from, *to)
-            }
-            _ => requester,
-        }
-    }
-
     /// How many request ids the engine remembers (each with its first outcome).
     #[must_use]
     pub fn remembered_requests(&self) -> usize {

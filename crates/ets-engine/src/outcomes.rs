@@ -179,14 +179,6 @@ impl<V> Default for OutcomeTable<V> {
 }
 
 impl<V> OutcomeTable<V> {
-    /// Reads `requester`'s entry (see [`crate::Engine::warm`]): its highest id.
-    pub(crate) fn warm(&self, requester: ParticipantId) -> u64 {
-        self.by_requester
-            .get(&requester)
-            .and_then(|ids| ids.highest)
-            .map_or(0, |highest| highest.0)
-    }
-
     /// The value of `key`, if remembered.
     pub(crate) fn get(&self, key: &RequestKey) -> Option<&V> {
         self.by_requester.get(&key.0)?.get(key.1)

@@ -200,31 +200,3 @@ fn snapshots_carry_the_chosen_policy_and_leave_older_states_unchanged() {
     assert_eq!(restored.state_hash(), engine.state_hash());
     assert_eq!(receiver_blocks(&restored), vec![block(31, 45)]);
 }
-
-#[test]
-fn warming_a_transfer_ahead_changes_nothing() {
-    // Goal: `Engine::warm` (what a replay calls a few records ahead) only
-    // reads: the state hash and the next transfer's outcome are as without it,
-    // for known and unknown accounts and for other commands.
-    let mut warmed = registry_with_two_blocks();
-    let plain = registry_with_two_blocks();
-    let before = warmed.state_hash();
-    let envelope = |command| Envelope {
-        request_id: RequestId(50),
-        requester: TRADER,
-        time: Timestamp(1_700_000_000_000),
-        command: Command::Registry(command),
-    };
-    let next = envelope(transfer(SENDER, RECEIVER, 7));
-    for ahead in [
-        next.clone(),
-        envelope(transfer(AccountId(999), RECEIVER, 1)),
-        envelope(RegistryCommand::ReleaseDue),
-    ] {
-        std::hint::black_box(warmed.warm(&ahead));
-    }
-    assert_eq!(warmed.state_hash(), before);
-    let mut plain = plain;
-    assert_eq!(warmed.apply(&next), plain.apply(&next));
-    assert_eq!(warmed.state_hash(), plain.state_hash());
-}

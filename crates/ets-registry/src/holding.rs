@@ -265,15 +265,6 @@ impl Holding {
             )
     }
 
-    /// Reads the holding's counters, its detached block and the root of its
-    /// tree (see `Registry::warm_transfer`); returns a value made from them.
-    #[must_use]
-    pub fn warm(&self) -> u64 {
-        let detached = self.detached.map_or(0, |largest| largest.start);
-        let first = self.blocks.first_key_value().map_or(0, |(&end, _)| end);
-        detached ^ first ^ self.total.tonnes()
-    }
-
     /// How many separate blocks make up the holding.
     #[must_use]
     pub fn block_count(&self) -> usize {

@@ -1027,20 +1027,6 @@ impl Registry {
 
     // ----- queries -----------------------------------------------------------------------
 
-    /// Reads what a transfer from `from` to `to` touches first (both
-    /// accounts, their first holding and its blocks' tree), changing
-    /// nothing; returns a value made from what it read, for
-    /// [`std::hint::black_box`]. The engine's replay calls it a few records
-    /// ahead so that these cache misses overlap (docs/benchmarks.md).
-    #[must_use]
-    pub fn warm_transfer(&self, from: AccountId, to: AccountId) -> u64 {
-        [from, to]
-            .into_iter()
-            .filter_map(|id| self.account(id).ok())
-            .filter_map(|account| account.holdings.first())
-            .fold(0, |seen, (_, holding)| seen ^ holding.warm())
-    }
-
     /// A participant.
     ///
     /// # Errors

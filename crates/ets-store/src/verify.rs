@@ -29,10 +29,6 @@ pub struct VerifyReport {
     pub warnings: Vec<String>,
 }
 
-/// How many records ahead of the one applied a replay warms the state with
-/// [`Engine::warm`].
-const WARM_AHEAD: usize = 4;
-
 /// Replays the whole journal of the store in `dir` into a fresh engine,
 /// ignoring snapshots (the worst case of recovery), without changing the
 /// store; returns the engine and how many records it replayed.
@@ -54,15 +50,10 @@ pub fn replay(dir: &Path) -> Result<(Engine, u64), StoreError> {
         Journal::open_read_only_ahead_map(dir, JournalConfig::default(), ReplayRecord::decode)?;
     while let Some(batch) = stream.next_batch() {
         let batch = batch?;
-        for (index, record) in batch.iter().enumerate() {
+        for record in &batch {
             let Ok(record) = record else {
                 break;
             };
-            // A few records ahead, what they will touch is read now, so
-            // that their cache misses overlap (docs/benchmarks.md).
-            if let Some(Ok(ahead)) = batch.get(index + WARM_AHEAD) {
-                std::hint::black_box(engine.warm(&ahead.envelope));
-            }
             record.check(&mut engine)?;
             records += 1;
         }
