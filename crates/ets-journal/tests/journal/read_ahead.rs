@@ -44,16 +44,22 @@ fn read_ahead_yields_what_the_plain_reader_yields() {
     }
 }
 
+/// A journal of 3,000 records whose record `damaged` has a flipped byte.
+fn damaged_at(damaged: u64) -> (tempfile::TempDir, Journal) {
+    let (temp, dir, mut journal) = new_store(JournalConfig::default());
+    append_batch(&mut journal, 3_000, PAYLOAD_BYTES);
+    let offset =
+        SEGMENT_HEADER_BYTES as u64 + (damaged - 1) * record_size_bytes(PAYLOAD_BYTES) as u64;
+    flip_byte(&segment_paths(&dir)[0], offset + 30, 0x01);
+    (temp, journal)
+}
+
 // Goal: damage found while reading ahead comes out after exactly the intact
 // records before it, as the same error, and nothing follows it.
 #[test]
 fn read_ahead_stops_at_damage_after_the_records_before_it() {
-    let (_temp, dir, mut journal) = new_store(JournalConfig::default());
-    append_batch(&mut journal, 3_000, PAYLOAD_BYTES);
     let damaged = 2_100_u64;
-    let offset =
-        SEGMENT_HEADER_BYTES as u64 + (damaged - 1) * record_size_bytes(PAYLOAD_BYTES) as u64;
-    flip_byte(&segment_paths(&dir)[0], offset + 30, 0x01);
+    let (_temp, journal) = damaged_at(damaged);
     let plain = collect(journal.read_from(1).expect("reader"));
     let mut ahead_reader = journal.read_ahead_from(1).expect("read ahead");
     let ahead = collect(&mut ahead_reader);
@@ -161,12 +167,8 @@ fn opening_ahead_stops_at_damage_with_the_error_an_open_gives() {
 // it gives the same records and the same damage error as the plain reader.
 #[test]
 fn mapped_batches_yield_what_the_plain_reader_yields_then_the_damage() {
-    let (_temp, dir, mut journal) = new_store(JournalConfig::default());
-    append_batch(&mut journal, 3_000, PAYLOAD_BYTES);
     let damaged = 2_100_u64;
-    let offset =
-        SEGMENT_HEADER_BYTES as u64 + (damaged - 1) * record_size_bytes(PAYLOAD_BYTES) as u64;
-    flip_byte(&segment_paths(&dir)[0], offset + 30, 0x01);
+    let (_temp, journal) = damaged_at(damaged);
     let (plain, plain_error) = collect(journal.read_from(1).expect("reader"));
     let mut ahead = journal
         .read_ahead_from_map(1, |record| (record.sequence, record.payload.to_vec()))
