@@ -24,6 +24,7 @@ use anyhow::{Context as _, Result, bail};
 use ets_engine::Engine;
 use ets_engine::compliance::{EntityResult, EntityStatus};
 use ets_model::UnitClass;
+use std::collections::BTreeMap;
 
 /// What one period of the chain ended with (from its closed results).
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +113,7 @@ pub fn run_chain<S: Sink>(
     // Per year, tonnes the engine will deduct from its allocation (units borrowed against
     // its vintage; the previous year's shortfalls under a regime that deducts them): the
     // firms foreseeing a step know it.
-    let mut deducted_from: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
+    let mut deducted_from: BTreeMap<u16, u64> = BTreeMap::new();
     // Entity indexes in use: the power entities, then the sector firms of any period.
     let mut lines = population.entities.len();
     for (step, range) in steps.iter().enumerate() {
@@ -120,56 +121,14 @@ pub fn run_chain<S: Sink>(
             .iter()
             .map(|scenario| expecting(scenario, last_close, outlook[step].growth))
             .collect();
-        let mut group = adapted
-            .iter()
-            .map(|scenario| Period::new(scenario, options, 0.0))
-            .collect::<Result<Vec<_>>>()?;
-        let owed_back = group
-            .iter()
-            .map(|period| deducted_from.get(&period.facts.year).copied().unwrap_or(0))
-            .sum();
         let carried = carried_tonnes(driver.sink.engine(), population.entities.len())?;
-        let scarcity = step_scarcity(&group, carried.saturating_sub(owed_back))?;
-        if scarcity > 0.0 {
-            group = adapted
-                .iter()
-                .map(|scenario| Period::new(scenario, options, scarcity))
-                .collect::<Result<Vec<_>>>()?;
-        }
+        let mut group = foreseeing(&adapted, options, carried, &deducted_from)?;
         for period in &group {
             let firms: usize = period.sectors.iter().map(|s| s.firms.len()).sum();
             lines = lines.max(population.entities.len() + firms);
         }
         let market = run_step(&mut driver, &mut group, outlook[step], &mut rng)?;
-        for period in &group {
-            if let Some(UnitClass::Allowance { vintage, .. }) = period.borrowing.class {
-                *deducted_from.entry(vintage.0).or_insert(0) +=
-                    period.borrowing.borrowed.iter().sum::<u64>();
-            }
-        }
-        for period in &group {
-            close::close_sectors(&mut driver, &period.facts, &period.sectors)?;
-            let closed = close::close_year(&mut driver, &period.facts)?;
-            let deducted: u64 = closed.iter().map(|r| r.next_year_deduction.tonnes()).sum();
-            *deducted_from.entry(period.facts.year + 1).or_insert(0) += deducted;
-            results.push(period_result(
-                &period.facts,
-                &period.facts.scheme,
-                &closed,
-                step,
-            ));
-            for sector in &period.sectors {
-                let scheme = sector.period(period.facts.year).scheme().to_owned();
-                let closed = driver
-                    .sink
-                    .engine()
-                    .compliance()
-                    .closed_results(&scheme, period.facts.year)
-                    .context("a sector's year did not close")?
-                    .to_vec();
-                results.push(period_result(&period.facts, &scheme, &closed, step));
-            }
-        }
+        close_step(&mut driver, &group, step, &mut deducted_from, &mut results)?;
         last_close = market
             .daily_close
             .last()
@@ -189,6 +148,77 @@ pub fn run_chain<S: Sink>(
         banked_at_end,
         step_closes: closes,
     })
+}
+
+/// A step's periods prepared as their firms see them before they abate: expecting at
+/// least the scarcity price when the units carried (`carried`, less what the engine will
+/// deduct from the step's years' allocations, `deducted_from`) and the step's foreseen
+/// position fall short ([`step_scarcity`]), else as the last close says.
+fn foreseeing<'s>(
+    adapted: &'s [Scenario],
+    options: RunOptions,
+    carried: u64,
+    deducted_from: &BTreeMap<u16, u64>,
+) -> Result<Vec<Period<'s>>> {
+    let prepared = |scarcity| {
+        adapted
+            .iter()
+            .map(|scenario| Period::new(scenario, options, scarcity))
+            .collect::<Result<Vec<_>>>()
+    };
+    let group = prepared(0.0)?;
+    let owed_back: u64 = group
+        .iter()
+        .map(|period| deducted_from.get(&period.facts.year).copied().unwrap_or(0))
+        .sum();
+    let scarcity = step_scarcity(&group, carried.saturating_sub(owed_back))?;
+    if scarcity > 0.0 {
+        prepared(scarcity)
+    } else {
+        Ok(group)
+    }
+}
+
+/// Closes a step's periods (sectors first, then the power year) and adds their results
+/// to `results`; records in `deducted_from` what the engine will deduct from later
+/// years' allocations (units borrowed against a vintage, shortfalls deducted next year).
+fn close_step<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    group: &[Period<'_>],
+    step: usize,
+    deducted_from: &mut BTreeMap<u16, u64>,
+    results: &mut Vec<PeriodResult>,
+) -> Result<()> {
+    for period in group {
+        if let Some(UnitClass::Allowance { vintage, .. }) = period.borrowing.class {
+            *deducted_from.entry(vintage.0).or_insert(0) +=
+                period.borrowing.borrowed.iter().sum::<u64>();
+        }
+    }
+    for period in group {
+        close::close_sectors(driver, &period.facts, &period.sectors)?;
+        let closed = close::close_year(driver, &period.facts)?;
+        let deducted: u64 = closed.iter().map(|r| r.next_year_deduction.tonnes()).sum();
+        *deducted_from.entry(period.facts.year + 1).or_insert(0) += deducted;
+        results.push(period_result(
+            &period.facts,
+            &period.facts.scheme,
+            &closed,
+            step,
+        ));
+        for sector in &period.sectors {
+            let scheme = sector.period(period.facts.year).scheme().to_owned();
+            let closed = driver
+                .sink
+                .engine()
+                .compliance()
+                .closed_results(&scheme, period.facts.year)
+                .context("a sector's year did not close")?
+                .to_vec();
+            results.push(period_result(&period.facts, &scheme, &closed, step));
+        }
+    }
+    Ok(())
 }
 
 /// `scenario` as a later step sees it: listing at the last close seen, and expecting it
