@@ -211,6 +211,14 @@ impl Metrics {
             .set(i64::try_from(records).unwrap_or(i64::MAX));
     }
 
+    /// Counts `records` more committed journal records, before their replies
+    /// leave (the size follows at the end of the pipelined run, with
+    /// [`Metrics::set_journal`]).
+    pub fn add_journal_records(&self, records: usize) {
+        self.journal_records
+            .inc_by(i64::try_from(records).unwrap_or(i64::MAX));
+    }
+
     /// Sets the number of jobs waiting in the queue.
     pub fn set_queue_depth(&self, jobs: usize) {
         self.queue_depth

@@ -360,6 +360,10 @@ impl Run<'_> {
         let Some(batch) = batch else { return };
         self.metrics
             .observe_commit(replies.len(), batch.handed.elapsed());
+        // The journal's record count is current before any reply leaves: a
+        // client that scrapes /metrics after its answer sees its record.
+        let journaled = replies.iter().filter(|r| r.sequence.is_some()).count();
+        self.metrics.add_journal_records(journaled);
         if self.one_batch {
             let journaled = batch.commands.into_iter().zip(&replies);
             self.applied.extend(
