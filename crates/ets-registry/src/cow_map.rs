@@ -6,33 +6,129 @@
 //! [`shared_vec`] encodes the accounts and participants held as `Vec<Arc<T>>`: a
 //! clone costs one reference count per chunk or item, and a change copies only the
 //! chunk or item it touches, once.
+//!
+//! The keys are dense in practice (transaction ids are numbered from 1 in
+//! order), so a chunk is a vector of slots indexed by the key's low bits and
+//! the chunks a deque in key order, found by position: recording the next
+//! transaction is an index computation and a slot write, not a B-tree
+//! search and insert (docs/bench-market.md, "The transaction record"). Sparse
+//! keys (pruned history, a subset such as the reversible transactions) still
+//! work: only chunks holding a key exist, and a chunk not at its dense position
+//! is found by binary search.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Keys per chunk, as a shift: chunk `k` holds keys `k << SHIFT .. (k + 1) << SHIFT`.
 const SHIFT: u32 = 8;
 
+/// Slots per chunk.
+const SLOTS: usize = 1 << SHIFT;
+
+/// The slot of a key within its chunk.
+fn slot_of(key: u64) -> usize {
+    // The mask keeps the value below SLOTS, so the cast is exact.
+    (key & (SLOTS as u64 - 1)) as usize
+}
+
+/// Up to [`SLOTS`] consecutive keys' values; at least one present.
+#[derive(Clone)]
+struct Chunk<V> {
+    /// The value of key `(number << SHIFT) + i` at `i`; absent past the end.
+    slots: Vec<Option<V>>,
+    /// How many slots hold a value.
+    present: usize,
+}
+
+impl<V> Chunk<V> {
+    /// A chunk holding only `value` at `slot`. It reserves every slot at once:
+    /// keys arrive in order, so the chunk fills without growing.
+    fn holding(slot: usize, value: V) -> Chunk<V> {
+        let mut slots = Vec::with_capacity(SLOTS);
+        slots.resize_with(slot, || None);
+        slots.push(Some(value));
+        Chunk { slots, present: 1 }
+    }
+
+    /// The value at `slot`.
+    fn get(&self, slot: usize) -> Option<&V> {
+        self.slots.get(slot)?.as_ref()
+    }
+
+    /// Puts `value` at `slot`; returns the value it replaced.
+    fn put(&mut self, slot: usize, value: V) -> Option<V> {
+        if slot >= self.slots.len() {
+            self.slots.resize_with(slot + 1, || None);
+        }
+        let before = self.slots[slot].replace(value);
+        if before.is_none() {
+            self.present += 1;
+        }
+        before
+    }
+
+    /// Takes the value at `slot` out.
+    fn take(&mut self, slot: usize) -> Option<V> {
+        let taken = self.slots.get_mut(slot)?.take();
+        if taken.is_some() {
+            self.present -= 1;
+        }
+        taken
+    }
+
+    /// `(key, value)` of every present slot of chunk `number`, in key order.
+    fn entries(&self, number: u64) -> impl DoubleEndedIterator<Item = (u64, &V)> {
+        let base = number << SHIFT;
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(move |(slot, value)| Some((base + slot as u64, value.as_ref()?)))
+    }
+}
+
 /// An ordered map from `u64` to `V`, cheap to clone (see the module).
 #[derive(Clone)]
 pub(crate) struct CowMap<V> {
-    chunks: BTreeMap<u64, Arc<BTreeMap<u64, V>>>,
+    /// `(chunk number, chunk)` of every chunk holding a key, in number order.
+    chunks: VecDeque<(u64, Arc<Chunk<V>>)>,
     len: usize,
 }
 
 impl<V> Default for CowMap<V> {
     fn default() -> CowMap<V> {
         CowMap {
-            chunks: BTreeMap::new(),
+            chunks: VecDeque::new(),
             len: 0,
         }
+    }
+}
+
+impl<V> CowMap<V> {
+    /// The position of chunk `number` in the deque, or where it would go.
+    fn position(&self, number: u64) -> Result<usize, usize> {
+        let (Some(&(first, _)), Some(&(last, _))) = (self.chunks.front(), self.chunks.back())
+        else {
+            return Err(0);
+        };
+        if number > last {
+            return Err(self.chunks.len()); // the next key in order: a new last chunk
+        }
+        // Dense keys: chunk `number` sits `number - first` places from the front.
+        if let Some(offset) = number.checked_sub(first)
+            && let Ok(offset) = usize::try_from(offset)
+            && self.chunks.get(offset).is_some_and(|&(at, _)| at == number)
+        {
+            return Ok(offset);
+        }
+        self.chunks.binary_search_by_key(&number, |&(at, _)| at)
     }
 }
 
 impl<V: Clone> CowMap<V> {
     /// The value at `key`.
     pub(crate) fn get(&self, key: u64) -> Option<&V> {
-        self.chunks.get(&(key >> SHIFT))?.get(&key)
+        let position = self.position(key >> SHIFT).ok()?;
+        self.chunks[position].1.get(slot_of(key))
     }
 
     /// Whether `key` is present.
@@ -42,8 +138,15 @@ impl<V: Clone> CowMap<V> {
 
     /// Puts `value` at `key`; returns the value it replaced.
     pub(crate) fn insert(&mut self, key: u64, value: V) -> Option<V> {
-        let chunk = Arc::make_mut(self.chunks.entry(key >> SHIFT).or_default());
-        let before = chunk.insert(key, value);
+        let number = key >> SHIFT;
+        let before = match self.position(number) {
+            Ok(position) => Arc::make_mut(&mut self.chunks[position].1).put(slot_of(key), value),
+            Err(position) => {
+                let chunk = Arc::new(Chunk::holding(slot_of(key), value));
+                self.chunks.insert(position, (number, chunk));
+                None
+            }
+        };
         if before.is_none() {
             self.len += 1;
         }
@@ -52,15 +155,13 @@ impl<V: Clone> CowMap<V> {
 
     /// Takes the value at `key` out.
     pub(crate) fn remove(&mut self, key: u64) -> Option<V> {
-        let index = key >> SHIFT;
-        let chunk = self.chunks.get_mut(&index)?;
-        if !chunk.contains_key(&key) {
-            return None; // no copy of a shared chunk for nothing
-        }
+        let position = self.position(key >> SHIFT).ok()?;
+        let chunk = &mut self.chunks[position].1;
+        chunk.get(slot_of(key))?; // no copy of a shared chunk for nothing
         let chunk = Arc::make_mut(chunk);
-        let removed = chunk.remove(&key);
-        if chunk.is_empty() {
-            self.chunks.remove(&index);
+        let removed = chunk.take(slot_of(key));
+        if chunk.present == 0 {
+            self.chunks.remove(position);
         }
         self.len -= 1;
         removed
@@ -74,8 +175,8 @@ impl<V: Clone> CowMap<V> {
     /// Every `(key, value)`, in key order.
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &V)> {
         self.chunks
-            .values()
-            .flat_map(|chunk| chunk.iter().map(|(key, value)| (*key, value)))
+            .iter()
+            .flat_map(|(number, chunk)| chunk.entries(*number))
     }
 
     /// Every value, in key order.
@@ -90,17 +191,20 @@ impl<V: Clone> CowMap<V> {
 
     /// The values at `first` and after, in key order.
     pub(crate) fn values_from(&self, first: u64) -> impl DoubleEndedIterator<Item = &V> {
+        let start = self
+            .position(first >> SHIFT)
+            .unwrap_or_else(|position| position);
         self.chunks
-            .range(first >> SHIFT..)
-            .flat_map(move |(_, chunk)| chunk.range(first..).map(|(_, value)| value))
+            .range(start..)
+            .flat_map(|(number, chunk)| chunk.entries(*number))
+            .filter(move |(key, _)| *key >= first)
+            .map(|(_, value)| value)
     }
 
     /// The largest key.
     pub(crate) fn last_key(&self) -> Option<u64> {
-        self.chunks
-            .values()
-            .next_back()
-            .and_then(|chunk| chunk.keys().next_back().copied())
+        let (number, chunk) = self.chunks.back()?;
+        chunk.entries(*number).next_back().map(|(key, _)| key)
     }
 }
 
@@ -156,6 +260,7 @@ pub(crate) mod shared_vec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn it_behaves_as_an_ordered_map_across_chunks() {
@@ -207,5 +312,68 @@ mod tests {
         back.insert(999, "999".to_owned());
         back.remove(5_000);
         assert_eq!(back, copy);
+    }
+
+    #[test]
+    fn random_inserts_and_removes_match_an_ordered_map() {
+        // Goal: dense runs, sparse keys, chunks emptied and refilled in the
+        // middle, and clones changed afterwards all answer as a B-tree map
+        // does (the slot vectors and the deque positions are the new parts).
+        let mut seed = 7_u64;
+        let mut next = move |bound: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % bound
+        };
+        let mut map = CowMap::default();
+        let mut plain = BTreeMap::new();
+        let mut copies = Vec::new();
+        for step in 0..20_000_u64 {
+            let key = match next(4) {
+                0 => step,                      // dense, in order
+                1 => next(3_000),               // dense region, out of order
+                2 => next(1 << 40) + 1_000_000, // sparse
+                _ => plain
+                    .keys()
+                    .nth(next(plain.len().max(1) as u64) as usize)
+                    .copied()
+                    .unwrap_or(0),
+            };
+            if next(3) == 0 {
+                assert_eq!(map.remove(key), plain.remove(&key), "remove {key}");
+            } else {
+                assert_eq!(
+                    map.insert(key, step),
+                    plain.insert(key, step),
+                    "insert {key}"
+                );
+            }
+            if step % 2_000 == 0 {
+                copies.push((map.clone(), plain.clone()));
+            }
+            assert_eq!(map.get(key), plain.get(&key));
+        }
+        assert_eq!(map.len(), plain.len());
+        assert!(map.iter().eq(plain.iter().map(|(k, v)| (*k, v))));
+        assert!(
+            map.iter()
+                .rev()
+                .eq(plain.iter().rev().map(|(k, v)| (*k, v)))
+        );
+        assert_eq!(map.last_key(), plain.keys().next_back().copied());
+        for first in [0_u64, 1, 255, 256, 2_999, 1_000_000, 1 << 39, u64::MAX] {
+            assert!(
+                map.values_from(first)
+                    .eq(plain.range(first..).map(|(_, v)| v))
+            );
+            assert!(
+                map.values_from(first)
+                    .rev()
+                    .eq(plain.range(first..).rev().map(|(_, v)| v))
+            );
+        }
+        for (copy, expected) in copies {
+            assert_eq!(copy.len(), expected.len());
+            assert!(copy.iter().eq(expected.iter().map(|(k, v)| (*k, v))));
+        }
     }
 }
