@@ -715,20 +715,11 @@ impl Book {
         id
     }
 
-    /// [`InstrumentRules::check_price`] against the kept band: a price inside
-    /// it and on tick passes without the band's division; anything else gets
-    /// the rules' own check and its exact refusal.
+    /// [`InstrumentRules::check_price`] against the kept band (no division
+    /// for a price inside it).
     fn check_price(&self, price: Price) -> Result<(), MarketError> {
-        match self.band {
-            Some(band)
-                if band.contains(price)
-                    && price.ticks() > 0
-                    && price.ticks() % self.rules.tick_size_ticks == 0 =>
-            {
-                Ok(())
-            }
-            _ => self.rules.check_price(price, self.reference_price),
-        }
+        self.rules
+            .check_price_within(price, self.band, self.reference_price)
     }
 
     /// The order's own price and the worst price it may trade at.

@@ -255,6 +255,31 @@ impl InstrumentRules {
             _ => Ok(()),
         }
     }
+
+    /// [`InstrumentRules::check_price`] given `band`, the band of `reference`
+    /// already computed (a book keeps it): a price inside it and on tick
+    /// passes without the band's divisions; anything else gets the full check
+    /// and its exact refusal, so the answer is the same either way.
+    ///
+    /// # Errors
+    /// As [`InstrumentRules::check_price`].
+    pub fn check_price_within(
+        &self,
+        price: Price,
+        band: Option<PriceBand>,
+        reference: Price,
+    ) -> Result<(), MarketError> {
+        match band {
+            Some(band)
+                if band.contains(price)
+                    && price.ticks() > 0
+                    && price.ticks() % self.tick_size_ticks.max(1) == 0 =>
+            {
+                Ok(())
+            }
+            _ => self.check_price(price, reference),
+        }
+    }
 }
 
 /// The inclusive range of prices allowed in a session.
@@ -307,6 +332,29 @@ mod tests {
 
     fn price(ticks: i64) -> Price {
         Price::try_new(ticks).expect("test prices are non-negative")
+    }
+
+    #[test]
+    fn a_check_within_the_kept_band_answers_as_the_full_check() {
+        // Goal: the fast path (a book's or the exchange's kept band) accepts
+        // and refuses exactly what the full check does, refusal included (zero too),
+        // on and off tick, at and past both edges, with and without a band.
+        for (tick, band_bps) in [(1, Some(1_000)), (10, Some(1_000)), (1, None)] {
+            let mut rules = InstrumentRules::CONTINUOUS;
+            rules.tick_size_ticks = tick;
+            rules.price_band_bps = band_bps;
+            for reference in [price(5_000), price(5_005), price(1)] {
+                let band = rules.band(reference);
+                for ticks in (0..=20).chain(4_480..=4_520).chain(5_480..=5_520) {
+                    let candidate = price(ticks);
+                    assert_eq!(
+                        rules.check_price_within(candidate, band, reference),
+                        rules.check_price(candidate, reference),
+                        "{ticks} ticks, reference {reference:?}, band {band:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

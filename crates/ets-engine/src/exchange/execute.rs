@@ -538,7 +538,7 @@ impl Exchange {
         rules.check_quantity(order.quantity)?;
         let hold_price = match order.kind {
             OrderKind::Limit(price) => {
-                rules.check_price(price, instrument.reference_price)?;
+                instrument.check_price(price)?;
                 price
             }
             OrderKind::Market if listed => {
@@ -654,9 +654,7 @@ impl Exchange {
             }
             .into());
         }
-        instrument
-            .rules
-            .check_price(amendment.price, instrument.reference_price)?;
+        instrument.check_price(amendment.price)?;
         instrument.rules.check_lots(amendment.open_quantity)?;
         let mut need = need_for(
             instrument,
@@ -761,9 +759,7 @@ impl Exchange {
             return Err(wrong_mode(symbol, "block proposals"));
         }
         instrument.rules.check_quantity(proposal.quantity)?;
-        instrument
-            .rules
-            .check_price(proposal.price, instrument.reference_price)?;
+        instrument.check_price(proposal.price)?;
         let need = need_for(
             instrument,
             proposal.account,

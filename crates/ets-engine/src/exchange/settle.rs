@@ -175,7 +175,9 @@ impl Ledger<'_> {
     ) -> Vec<u64> {
         // Sorted and deduplicated, as a B-tree set would give them, but on
         // the stack for the usual handful of orders: the order of the
-        // reconciliations is part of the replayed state.
+        // reconciliations is part of the replayed state. Filled one push at
+        // a time and visited by reference: the generic `extend` and a move
+        // of the whole inline array cost more than the handful of orders.
         let mut touched: SmallVec<[OrderId; 16]> = SmallVec::new();
         touched.extend_from_slice(also);
         let mut trade_ids = Vec::with_capacity(report.fills.len());
@@ -184,10 +186,12 @@ impl Ledger<'_> {
             touched.push(fill.maker_order);
             touched.push(fill.taker_order);
         }
-        touched.extend(report.updates.iter().map(|update| update.order));
+        for update in &report.updates {
+            touched.push(update.order);
+        }
         touched.sort_unstable();
         touched.dedup();
-        for order in touched {
+        for &order in &touched {
             self.reconcile(instrument, order);
         }
         trade_ids

@@ -6,7 +6,8 @@ use super::hashed::{HashedMap, serialize_sorted, sorted_entries};
 use super::limits::HoldingLimit;
 use ets_market::{
     Auction, AuctionOutcome, BlockDesk, Book, DEPTH_LEVELS, DailyStats, Depth, InstrumentRules,
-    ListedBook, MarketData, OrderId, OrderView, Proposal, Report, Side, Trade, TradeMode,
+    ListedBook, MarketData, MarketError, OrderId, OrderView, Proposal, Report, Side, Trade,
+    TradeMode,
 };
 use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, TransactionId, UnitClass};
 use ets_registry::Registry;
@@ -117,6 +118,21 @@ pub(super) struct Instrument {
     pub(super) calendar: Option<TradingCalendar>,
     /// The most an account may hold of the class; `None` means no limit.
     pub(super) holding_limit: Option<HoldingLimit>,
+}
+
+impl Instrument {
+    /// Checks an order's or proposal's price against the rules and the
+    /// reference price. A continuous book keeps the band of that reference
+    /// (moved with it at the end of each day), which spares the band's
+    /// divisions; the answer is the same ([`InstrumentRules::check_price_within`]).
+    pub(super) fn check_price(&self, price: Price) -> Result<(), MarketError> {
+        let kept = match &self.venue {
+            Venue::Continuous(book) => book.band(),
+            Venue::Listed(_) | Venue::Block(_) => None,
+        };
+        self.rules
+            .check_price_within(price, kept, self.reference_price)
+    }
 }
 
 /// Where an instrument's orders live.
