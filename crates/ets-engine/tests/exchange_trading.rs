@@ -374,6 +374,40 @@ fn cancelling_releases_units_and_cash() {
 }
 
 #[test]
+fn a_passive_order_holds_exactly_its_need_and_an_unfilled_immediate_one_nothing() {
+    // Goal: an order that only rests, whole, keeps the hold it was entered
+    // with (settlement skips it: the hold was computed for that price and
+    // quantity), while an immediate-or-cancel order that finds no match
+    // gives its whole hold back; the exchange's holds match the registry's.
+    let mut world = World::new();
+    let (_, trades, open) = entered(&world.ok(PLANT_B, order("C", B, Side::Buy, 4_900, 300)));
+    assert_eq!((trades.len(), open), (0, 300));
+    assert_eq!(world.cash(B), (2_000_000_000 - 1_471_470, 1_471_470));
+    let (_, trades, open) = entered(&world.ok(PLANT_A, order("C", A, Side::Sell, 5_100, 200)));
+    assert_eq!((trades.len(), open), (0, 200));
+    assert_eq!(world.units(A), (200_000, 200));
+    let immediate = |account, side, limit| ExchangeCommand::PlaceOrder {
+        instrument: code("C"),
+        account,
+        side,
+        kind: OrderKind::Limit(price(limit)),
+        quantity: Quantity::new(50),
+        time_in_force: TimeInForce::ImmediateOrCancel,
+    };
+    let (_, trades, open) = entered(&world.ok(PLANT_A, immediate(A, Side::Sell, 5_000)));
+    assert_eq!((trades.len(), open), (0, 0));
+    assert_eq!(world.units(A), (200_000, 200));
+    let (_, trades, open) = entered(&world.ok(PLANT_B, immediate(B, Side::Buy, 5_000)));
+    assert_eq!((trades.len(), open), (0, 0));
+    assert_eq!(world.cash(B), (2_000_000_000 - 1_471_470, 1_471_470));
+    world.registry.check_invariants().unwrap();
+    world
+        .registry
+        .check_exchange_holds(&world.exchange.unit_holds())
+        .unwrap();
+}
+
+#[test]
 fn an_amendment_up_needs_a_larger_hold_first() {
     // Goal: raising a buy needs more cash held before the call; lowering frees it.
     let mut world = World::new();

@@ -14,7 +14,7 @@ use super::state::{
 use ets_market::{
     Amendment, Auction, AuctionRules, BlockDesk, Book, InstrumentRules, LISTED_VISIBLE_LEVELS,
     ListedBook, MarketData, MarketDataRules, MarketError, OrderId, OrderKind, OrderRequest,
-    PostRequest, ProposalRequest, Report, Side, TakeRequest, TimeInForce, TradeMode,
+    OrderStatus, PostRequest, ProposalRequest, Report, Side, TakeRequest, TimeInForce, TradeMode,
 };
 use ets_model::{AccountId, Code, Money, Price, Quantity, Timestamp, UnitClass};
 use ets_registry::{AccountKind, Context, ParticipantKind, Registry};
@@ -597,6 +597,16 @@ impl Exchange {
             }
         };
         instrument.holds.insert(id, hold_of(&need, hold_price));
+        if rested_whole(report, id, order.quantity) {
+            // The hold was computed for exactly this price and quantity and
+            // nothing else changed: settlement would find nothing to do.
+            return Ok(ExchangeEffect::OrderEntered {
+                instrument: *symbol,
+                order: id,
+                trades: Vec::new(),
+                open: order.quantity,
+            });
+        }
         let trades = ledger.apply(instrument, report, &[id]);
         Ok(ExchangeEffect::OrderEntered {
             instrument: *symbol,
@@ -1327,6 +1337,19 @@ fn need_for(
         cash,
         no_same_day_resale: instrument.no_same_day_resale,
     })
+}
+
+/// Whether a new order's market call only rested it, whole: no fill, and
+/// the order's own update the only one, open for every tonne ordered (the
+/// usual passive order, whose reconciliation would change nothing).
+fn rested_whole(report: &Report, id: OrderId, quantity: Quantity) -> bool {
+    report.fills.is_empty()
+        && matches!(
+            report.updates.as_slice(),
+            [update] if update.order == id
+                && update.status == OrderStatus::Open
+                && update.open == quantity
+        )
 }
 
 fn hold_of(need: &Need, price: Price) -> OrderHold {
