@@ -58,7 +58,11 @@ impl<V> Chunk<V> {
     /// Puts `value` at `slot`; returns the value it replaced.
     fn put(&mut self, slot: usize, value: V) -> Option<V> {
         if slot >= self.slots.len() {
-            self.slots.resize_with(slot + 1, || None);
+            // Past the end (the next key in order, usually): appended, no replace.
+            self.slots.resize_with(slot, || None);
+            self.slots.push(Some(value));
+            self.present += 1;
+            return None;
         }
         let before = self.slots[slot].replace(value);
         if before.is_none() {
@@ -106,13 +110,20 @@ impl<V> Default for CowMap<V> {
 impl<V> CowMap<V> {
     /// The position of chunk `number` in the deque, or where it would go.
     fn position(&self, number: u64) -> Result<usize, usize> {
-        let (Some(&(first, _)), Some(&(last, _))) = (self.chunks.front(), self.chunks.back())
-        else {
+        let count = self.chunks.len();
+        let Some(&(last, _)) = self.chunks.back() else {
             return Err(0);
         };
-        if number > last {
-            return Err(self.chunks.len()); // the next key in order: a new last chunk
+        // The next key in order lands in the last chunk or a new one after it.
+        if number == last {
+            return Ok(count - 1);
         }
+        if number > last {
+            return Err(count);
+        }
+        let Some(&(first, _)) = self.chunks.front() else {
+            return Err(0);
+        };
         // Dense keys: chunk `number` sits `number - first` places from the front.
         if let Some(offset) = number.checked_sub(first)
             && let Ok(offset) = usize::try_from(offset)
