@@ -45,6 +45,11 @@ impl Foresight {
     }
 }
 
+/// Whether an entity has only gas units (its obligation may be capped at its allocation).
+pub(crate) fn gas_only(entity: &SimEntity) -> bool {
+    !entity.units.is_empty() && entity.units.iter().all(|u| u.is_gas())
+}
+
 /// The scenario's [`Foresight`] for `entities`, computed on a scratch engine in memory.
 ///
 /// # Errors
@@ -156,7 +161,7 @@ pub(crate) fn balance(scenario: &Scenario) -> Result<f64> {
     let foresight = foresight(scenario, &population.entities)?;
     let (mut allocated, mut owed) = (0.0, 0.0);
     for (entity, &allocation) in population.entities.iter().zip(&foresight.allocations) {
-        let gas = !entity.units.is_empty() && entity.units.iter().all(|u| u.is_gas());
+        let gas = gas_only(entity);
         allocated += allocation as f64;
         owed += foresight.obligation(entity.emissions(), allocation as f64, gas);
     }
@@ -192,9 +197,38 @@ pub(crate) fn period_position(
     let foresight = foresight(scenario, entities)?;
     let mut position = auction_tonnes as f64;
     for (entity, &allocation) in entities.iter().zip(&foresight.allocations) {
-        let gas = !entity.units.is_empty() && entity.units.iter().all(|u| u.is_gas());
+        let gas = gas_only(entity);
         let allocation = allocation as f64 * free_factor;
         position += allocation - foresight.obligation(entity.emissions(), allocation, gas);
+    }
+    Ok(position)
+}
+
+/// What a period's sector firms (`[[sectors]]`, `year`) add to its step's foreseen
+/// position, tonnes (negative = short): each sector rulebook's allocation to its firms'
+/// output less what their verified emissions oblige them to surrender, set up on a
+/// scratch engine in memory (the firms' abatement decided with their sector year). The
+/// sectors' auctioned tonnes are in the period's design (`DesignAllocation`).
+///
+/// # Errors
+/// When a sector's set-up or results refuse.
+pub(crate) fn sectors_position(sectors: &[crate::sector::SectorYear], year: u16) -> Result<f64> {
+    if sectors.is_empty() {
+        return Ok(0.0);
+    }
+    let mut engine = Engine::new();
+    let mut driver = Driver::new(&mut engine, 0, false);
+    let at = date_ms(i64::from(year) + 1, 7, 1, 1);
+    setup(&mut driver, &[], at)?;
+    // The obligation does not depend on the price the results are valued at.
+    let price = ets_model::Price::try_new(100).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut position = 0.0;
+    for sector in sectors {
+        let period = sector.period(year);
+        let set_up = crate::sector::period::set_up_period(&mut driver, &period, at, true)?;
+        let (owed, _) = crate::sector::period::obligations_and_holdings(&driver, &period, price)?;
+        position += set_up.allocation.iter().sum::<u64>() as f64;
+        position -= owed.iter().sum::<u64>() as f64;
     }
     Ok(position)
 }
