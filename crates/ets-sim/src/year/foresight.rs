@@ -479,4 +479,43 @@ mod tests {
         assert_eq!(tightening_growth(0.1, -0.02, 0.01), 0.0);
         assert_eq!(tightening_growth(0.0, 0.01, -0.02), 0.0);
     }
+
+    fn four_sectors(year: u16) -> Scenario {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../scenarios/cn-four-sectors-{year}.toml"));
+        Scenario::load(&path).expect("loads").with_entities(200)
+    }
+
+    #[test]
+    fn the_sector_firms_count_in_the_foreseen_position() {
+        // Goal: the sector firms' foreseen balance comes from their own rulebooks: 2024
+        // allocates their verified emissions (nothing short, nothing over); under a cap
+        // 10% below their CO2 (all of it free) the sectors foresee at least that gap
+        // short (their obligation also counts other gases); no sector adds nothing.
+        assert_eq!(sectors_position(&[], 2025).expect("none"), 0.0);
+        let in_2024 = crate::sector::sector_years(&four_sectors(2024), 200).expect("sectors");
+        assert_eq!(sectors_position(&in_2024, 2024).expect("2024"), 0.0);
+        let mut scenario = four_sectors(2025);
+        let plain = crate::sector::sector_years(&scenario, 200).expect("sectors");
+        let co2: Vec<f64> = plain
+            .iter()
+            .map(|sector| sector.firms.iter().map(|f| f.co2_tonnes as f64).sum())
+            .collect();
+        for (spec, &tonnes) in scenario.sectors.iter_mut().zip(&co2) {
+            spec.cap = Some(crate::sector::firms::SectorCapDesign {
+                cap_tonnes: 0.9 * tonnes,
+                auction_share: 0.0,
+            });
+        }
+        let capped = crate::sector::sector_years(&scenario, 200).expect("capped");
+        let position = sectors_position(&capped, 2025).expect("2025");
+        let total: f64 = co2.iter().sum();
+        // The benchmark reaches the cap to within a tonne per firm.
+        let firms: usize = capped.iter().map(|sector| sector.firms.len()).sum();
+        assert!(
+            position <= -0.1 * total + firms as f64,
+            "{position} of {total}"
+        );
+        assert!(position > -0.2 * total, "{position} of {total}");
+    }
 }
