@@ -82,7 +82,7 @@ const PARAMETERS: [Parameter; 5] = [
     },
     Parameter {
         name: "early_buyer_share",
-        ladder: &[0.0, 0.05, 0.15, 0.25],
+        ladder: &[0.0, 0.05, 0.1, 0.15],
         get: |t| t.early_buyer_share,
         set: |t, v| t.early_buyer_share = v,
     },

@@ -363,7 +363,7 @@ fn run_step<S: Sink>(
         setup::register_entities(driver, &period.facts, entities, at)?;
         mrv::report_and_verify(driver, &period.facts, entities, rng)?;
         if let (0, Some(window)) = (k, foreseen) {
-            trade_foreseen(driver, group, window, outlook, rng)?;
+            trade_foreseen(driver, group, window, outlook)?;
         }
     }
     for period in group.iter_mut() {
@@ -389,7 +389,6 @@ fn trade_foreseen<S: Sink>(
     group: &[Period<'_>],
     window: &Timeline,
     outlook: StepOutlook,
-    rng: &mut Rng,
 ) -> Result<()> {
     let first = group.first().context("an empty step")?;
     let rulebooks: Vec<(&Scenario, f64)> = group
@@ -407,7 +406,7 @@ fn trade_foreseen<S: Sink>(
         balances: &balances,
         outlook,
     };
-    foreseen::trade(driver, &foreseen, rng)
+    foreseen::trade(driver, &foreseen)
 }
 
 /// The period's sectors, set up the day the power allocation is final (their firms'

@@ -84,17 +84,18 @@ pub(super) struct Foreseen<'a> {
     pub outlook: StepOutlook,
 }
 
+/// Salt of the foreseen window's random stream (xored with the scenario's seed): its draws
+/// leave the chain's stream as it was.
+const FORESEEN_STREAM: u64 = 0xF0E5_EE00_2022_0000;
+
 /// Runs a foreseen window: a line short of its foreseen balance buys what it lacks, a
 /// long line offers what it holds up to its foreseen surplus; nothing is due, so no buyer
-/// is forced to the band's top and nobody hedges beyond its need.
+/// is forced to the band's top and nobody hedges beyond its need. It draws from a stream
+/// of its own (the scenario's seed), so the rest of the chain draws as without it.
 ///
 /// # Errors
 /// When a command the market relies on is refused.
-pub(super) fn trade<S: Sink>(
-    driver: &mut Driver<'_, S>,
-    foreseen: &Foreseen<'_>,
-    rng: &mut Rng,
-) -> Result<()> {
+pub(super) fn trade<S: Sink>(driver: &mut Driver<'_, S>, foreseen: &Foreseen<'_>) -> Result<()> {
     let latest = match foreseen.class {
         UnitClass::Allowance { vintage, .. } => vintage.0,
         UnitClass::Offset { .. } => return Ok(()),
@@ -128,7 +129,8 @@ pub(super) fn trade<S: Sink>(
         must_sell: &[],
         foreseen: true,
     };
-    trading::run(driver, &input, rng, &mut |_, _| Ok(()))?;
+    let mut rng = Rng::new(foreseen.scenario.scenario.seed ^ FORESEEN_STREAM);
+    trading::run(driver, &input, &mut rng, &mut |_, _| Ok(()))?;
     Ok(())
 }
 
