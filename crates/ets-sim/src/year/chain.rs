@@ -281,8 +281,8 @@ fn carried_tonnes(engine: &Engine, lines: usize) -> Result<u64> {
 /// The scarcity price of a step whose periods are prepared in `group`
 /// (`foresight::scarcity_price`): the allowances `carried` into it (less what the engine
 /// will deduct from its allocations for earlier borrowing) and each period's foreseen
-/// position, its sector firms' included (their allocation, obligations, the auctioned part
-/// of their caps and their MAC curves).
+/// position, its sector firms' included (their allocation, obligations and the auctioned
+/// part of their caps), closed along the power firms' MAC curves.
 fn step_scarcity(group: &[Period<'_>], carried: u64) -> Result<f64> {
     let mut position = 0.0;
     let mut firms = Vec::new();
@@ -295,8 +295,10 @@ fn step_scarcity(group: &[Period<'_>], carried: u64) -> Result<f64> {
             period.design.auction_volume,
         )?;
         position += super::foresight::sectors_position(&period.sectors, period.facts.year)?;
+        // The power firms abate to the scarcity price (`agents::abate_expecting`); the
+        // sector firms' abatement is decided with their sector year and does not answer
+        // it, so their MAC curves do not close the gap.
         firms.extend(period.abatement.firms.iter().cloned());
-        firms.extend(crate::sector::market_firms(&period.sectors));
     }
     Ok(super::foresight::scarcity_price(&firms, carried, position))
 }
