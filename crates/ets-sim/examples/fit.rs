@@ -15,9 +15,10 @@
 //! repeat until one changes nothing. A point is scored on an ensemble: the WHOLE chain,
 //! run in memory with `N` firms (default: the chain's size) for `K` seeds (default 4: the
 //! chain's seed and the next ones), in parallel. Its loss is the sum over the calibration
-//! years (`role = "calibration"`) with simulated trading of the squared log errors of the
-//! members' MEDIAN volume (scaled by the chain's entity count over `N`), median average
-//! price and median close (the later years are never in the loss); a point any of whose
+//! years (`role = "calibration"`) of the squared log errors of the members' MEDIAN volume
+//! (scaled by the chain's entity count over `N`), median average price and median close
+//! (a year without simulated trading counts as [`MISSING`] times off; the later years are
+//! never in the loss); a point any of whose
 //! members leaves more than [`MAX_SHORT`] of the entities short at ANY close (the validation
 //! and projection years too) is inadmissible (infinite loss). Every point is printed
 //! with its medians and how many of the goal's figures (each calibration year's volume and
@@ -39,6 +40,11 @@ const GOAL: f64 = 0.25;
 /// leaves a few more short), and a market that clears less because buyers cannot buy is
 /// no fit.
 const MAX_SHORT: f64 = 0.03;
+
+/// How far off a calibration year without simulated trading counts, a factor (its volume
+/// and its average price each, in [`loss`]): a market that does not trade in a year the
+/// real one traded is worse than one 100 times off.
+const MISSING: f64 = 100.0;
 
 /// A fitted `[trading]` key: its name, the ladder of values the search tries, and access.
 struct Parameter {
@@ -76,7 +82,7 @@ const PARAMETERS: [Parameter; 5] = [
     },
     Parameter {
         name: "early_buyer_share",
-        ladder: &[0.0, 0.05, 0.15],
+        ladder: &[0.0, 0.05, 0.1, 0.15],
         get: |t| t.early_buyer_share,
         set: |t, v| t.early_buyer_share = v,
     },
@@ -347,21 +353,29 @@ fn calibration<'a>(
         .filter_map(|p| figures.iter().find(|f| f.year == p.year).map(|f| (p, f)))
 }
 
-/// Sum over the calibration years with simulated trading of the squared log errors of
-/// the median volume, average price and close.
+/// Sum over the calibration years of the squared log errors of the median volume,
+/// average price and close; a calibration year without simulated trading (median volume
+/// 0) scores its volume and average as [`MISSING`] off each.
 fn loss(published: &[PublishedYear], figures: &[YearFigures]) -> f64 {
     let term = |sim: f64, real: f64| {
         if sim > 0.0 && real > 0.0 {
             (sim / real).ln().powi(2)
+        } else if real > 0.0 {
+            MISSING.ln().powi(2)
         } else {
             0.0
         }
     };
-    calibration(published, figures)
-        .map(|(p, f)| {
-            term(f.volume[0], p.traded_mt)
-                + term(f.average[0], p.average_price)
-                + p.close.map_or(0.0, |c| term(f.close, c))
+    published
+        .iter()
+        .filter(|p| p.role == Role::Calibration)
+        .map(|p| match figures.iter().find(|f| f.year == p.year) {
+            Some(f) if f.volume[0] > 0.0 => {
+                term(f.volume[0], p.traded_mt)
+                    + term(f.average[0], p.average_price)
+                    + p.close.map_or(0.0, |c| term(f.close, c))
+            }
+            _ => term(0.0, p.traded_mt) + term(0.0, p.average_price),
         })
         .sum()
 }

@@ -9,6 +9,7 @@ mod chain;
 mod close;
 mod commands;
 mod driver;
+mod foreseen;
 mod foresight;
 mod mrv;
 mod obligations;
@@ -273,6 +274,7 @@ pub fn run_year_with<S: Sink>(
         expected_growth: 0.0,
         precaution: 0.0,
         must_sell: &[],
+        foreseen: false,
     };
     let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
     let market = trade_and_surrender(&mut driver, &input, &mut surrender, &mut rng)?;

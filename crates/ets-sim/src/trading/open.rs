@@ -31,7 +31,9 @@ pub(super) struct Listing {
 
 /// Lists the instruments the day before the window opens. The listing's reference (the
 /// first day's band centre) is the scenario's anchor, or the market-clearing
-/// expectation when scarcity raised it above the anchor.
+/// expectation when scarcity raised it above the anchor. An instrument an earlier window
+/// listed (a foreseen window trades the vintage the last settling window traded) trades
+/// on: its reference is its last close.
 pub(super) fn list_instruments<S: Sink>(
     driver: &mut Driver<'_, S>,
     input: &MarketInput<'_>,
@@ -65,6 +67,12 @@ pub(super) fn list_instruments<S: Sink>(
             reference,
         })
     };
+    let exchange = driver.sink.engine().exchange();
+    let last_close = |book: &Book| exchange.day_stats(&book.symbol).map(|s| s.previous_close);
+    if let Some(close) = last_close(&listed) {
+        let block_close = block.as_ref().and_then(last_close).unwrap_or(close);
+        return Ok(trading_on(listed, block, continuous, [close, block_close]));
+    }
     list(
         driver,
         input,
@@ -90,6 +98,26 @@ pub(super) fn list_instruments<S: Sink>(
         continuous,
         anchor,
     })
+}
+
+/// The instruments an earlier window listed, trading on from their last closes (the
+/// listed book's, the block desk's).
+fn trading_on(
+    mut listed: Book,
+    mut block: Option<Book>,
+    continuous: bool,
+    [close, block_close]: [ets_model::Price; 2],
+) -> Listing {
+    listed.reference = close;
+    if let Some(block) = &mut block {
+        block.reference = block_close;
+    }
+    Listing {
+        listed,
+        block,
+        continuous,
+        anchor: close.ticks() as f64 / 100.0,
+    }
 }
 
 /// The listed and block symbols of a traded vintage (`CEA21`, `CEA21B` for 2021), so each
@@ -131,7 +159,10 @@ fn list<S: Sink>(
 }
 
 /// The firms with something to do: short firms buy what they need (early buyers
-/// also a hedge buffer), long firms sell part of their surplus (or hold it).
+/// also a hedge buffer), long firms sell part of their surplus (or hold it). In a
+/// foreseen window (`MarketInput::foreseen`) only the early buyers buy, what they foresee
+/// to lack and no buffer: the firms that buy ahead of a window also buy ahead of their
+/// allocation, the others wait for it.
 pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rng) -> Vec<Agent> {
     let trading = &input.scenario.trading;
     let mut agents = Vec::new();
@@ -147,13 +178,16 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
         agent.lot = lot;
         if need > 0 {
             let early = rng.chance(trading.early_buyer_share);
-            let buffer = if early {
+            if input.foreseen && !early {
+                continue;
+            }
+            let buffer = if early && !input.foreseen {
                 let e = input.emissions.get(i).copied().unwrap_or(0) as f64;
                 (e * rng.range(trading.hedge_buffer)).floor() as u64
             } else {
                 0
             };
-            agent.must_buy = need;
+            agent.must_buy = if input.foreseen { 0 } else { need };
             agent.early_left = input.need_early.get(i).copied().unwrap_or(0).min(need);
             agent.buy_left = need + buffer;
             agent.start = draw_start(input, window, rng, early);

@@ -10,10 +10,11 @@
 //! docs/simulation.md, "Multi-year runs".
 
 use super::driver::{Driver, Sink};
+use super::foreseen;
 use super::foresight::StepOutlook;
 use super::obligations::{Borrowing, Positions};
 use super::{
-    OFFSET_ACCOUNT, RunOptions, Trade, YearFacts, abate, allowance, close, date_ms,
+    OFFSET_ACCOUNT, RunOptions, Timeline, Trade, YearFacts, abate, allowance, close, date_ms,
     executed_trades, held, mrv, obligations, setup,
 };
 use crate::agents::Abatement;
@@ -24,6 +25,7 @@ use anyhow::{Context as _, Result, bail};
 use ets_engine::Engine;
 use ets_engine::compliance::{EntityResult, EntityStatus};
 use ets_model::UnitClass;
+use ets_time::CivilDate;
 use std::collections::BTreeMap;
 
 /// What one period of the chain ended with (from its closed results).
@@ -121,13 +123,22 @@ pub fn run_chain<S: Sink>(
             .iter()
             .map(|scenario| expecting(scenario, last_close, outlook[step].growth))
             .collect();
-        let carried = carried_tonnes(driver.sink.engine(), population.entities.len())?;
+        let carried = carried_tonnes(driver.sink.engine(), lines)?;
         let mut group = foreseeing(&adapted, options, carried, &deducted_from)?;
         for period in &group {
             let firms: usize = period.sectors.iter().map(|s| s.firms.len()).sum();
             lines = lines.max(population.entities.len() + firms);
         }
-        let market = run_step(&mut driver, &mut group, outlook[step], &mut rng)?;
+        let previous = step
+            .checked_sub(1)
+            .map(|k| timelines[steps[k].end - 1].last_deadline().due);
+        let foreseen = foreseen_window(&group, previous)?;
+        let market = run_step(
+            &mut driver,
+            &mut group,
+            (outlook[step], foreseen.as_ref()),
+            &mut rng,
+        )?;
         close_step(&mut driver, &group, step, &mut deducted_from, &mut results)?;
         last_close = market
             .daily_close
@@ -259,9 +270,10 @@ impl<'s> Period<'s> {
     }
 }
 
-/// The allowances the chain's `entities` power entities hold now, tonnes (every vintage).
-fn carried_tonnes(engine: &Engine, entities: usize) -> Result<u64> {
-    Ok((0..u32::try_from(entities).context("entity count")?)
+/// The allowances the chain's first `lines` entities (the power entities, then the sector
+/// firms of the periods run so far) hold now, tonnes (every vintage).
+fn carried_tonnes(engine: &Engine, lines: usize) -> Result<u64> {
+    Ok((0..u32::try_from(lines).context("entity count")?)
         .map(|index| allowances_held(engine, super::entity_account(index), u16::MAX))
         .sum())
 }
@@ -269,20 +281,23 @@ fn carried_tonnes(engine: &Engine, entities: usize) -> Result<u64> {
 /// The scarcity price of a step whose periods are prepared in `group`
 /// (`foresight::scarcity_price`): the allowances `carried` into it (less what the engine
 /// will deduct from its allocations for earlier borrowing) and each period's foreseen
-/// position.
+/// position, its sector firms' included (their allocation, obligations and the auctioned
+/// part of their caps), closed along the power firms' MAC curves.
 fn step_scarcity(group: &[Period<'_>], carried: u64) -> Result<f64> {
     let mut position = 0.0;
     let mut firms = Vec::new();
     for period in group {
         let scenario = period.facts.scenario;
-        let intensity = period.abatement.intensity_tonnes;
-        let design = setup::DesignAllocation::of(&scenario.design, intensity);
         position += super::foresight::period_position(
             scenario,
             &period.abatement,
-            design.free_factor,
-            design.auction_volume,
+            period.design.free_factor,
+            period.design.auction_volume,
         )?;
+        position += super::foresight::sectors_position(&period.sectors, period.facts.year)?;
+        // The power firms abate to the scarcity price (`agents::abate_expecting`); the
+        // sector firms' abatement is decided with their sector year and does not answer
+        // it, so their MAC curves do not close the gap.
         firms.extend(period.abatement.firms.iter().cloned());
     }
     Ok(super::foresight::scarcity_price(&firms, carried, position))
@@ -319,21 +334,39 @@ fn steps(timelines: &[super::Timeline]) -> Result<Vec<std::ops::Range<usize>>> {
     Ok(steps)
 }
 
-/// One step: for each period its rulebook, registration, reports and verification; then
-/// each period's allocation, borrowing and offsets; then the window, in which each firm
-/// trades its position over the step's periods and surrenders for each by each deadline.
+/// The foreseen window of a step of several periods (`foreseen::window`), after the
+/// `previous` step's last deadline; `None` for a step of one period.
+fn foreseen_window(group: &[Period<'_>], previous: Option<CivilDate>) -> Result<Option<Timeline>> {
+    let [first, _, ..] = group else {
+        return Ok(None);
+    };
+    let years = group
+        .iter()
+        .flat_map(|period| period.facts.timeline.years.iter().copied())
+        .collect();
+    let opens = &first.facts.scenario.trading.market_opens;
+    foreseen::window(&first.facts.timeline, opens, previous, years)
+}
+
+/// One step: for each period its rulebook, registration, reports and verification (after
+/// the first period's, its foreseen window when `outlook` has one); then each period's
+/// allocation, borrowing and offsets; then the window, in which each firm trades its
+/// position over the step's periods and surrenders for each by each deadline.
 fn run_step<S: Sink>(
     driver: &mut Driver<'_, S>,
     group: &mut [Period<'_>],
-    outlook: StepOutlook,
+    (outlook, foreseen): (StepOutlook, Option<&Timeline>),
     rng: &mut Rng,
 ) -> Result<trading::MarketOutcome> {
-    for period in group.iter() {
+    for (k, period) in group.iter().enumerate() {
         let at = date_ms(period.facts.calendar + 1, 1, 4, 2);
         let entities = &period.abatement.population.entities;
         setup::load_rulebook(driver, &period.facts, period.design.free_factor, at)?;
         setup::register_entities(driver, &period.facts, entities, at)?;
         mrv::report_and_verify(driver, &period.facts, entities, rng)?;
+        if let (0, Some(window)) = (k, foreseen) {
+            trade_foreseen(driver, group, window, outlook)?;
+        }
     }
     for period in group.iter_mut() {
         let entities = &period.abatement.population.entities;
@@ -349,6 +382,33 @@ fn run_step<S: Sink>(
         close::stock_reserve(driver, &period.facts)?;
     }
     trade_step(driver, group, outlook, rng)
+}
+
+/// The step's foreseen window (`foreseen::trade`): the first period's firms trade the
+/// vintage before its first year on the balance they foresee over the step's periods.
+fn trade_foreseen<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    group: &[Period<'_>],
+    window: &Timeline,
+    outlook: StepOutlook,
+) -> Result<()> {
+    let first = group.first().context("an empty step")?;
+    let rulebooks: Vec<(&Scenario, f64)> = group
+        .iter()
+        .map(|period| (period.facts.scenario, period.design.free_factor))
+        .collect();
+    let entities = &first.abatement.population.entities;
+    let balances = foreseen::balances(&rulebooks, entities)?;
+    let foreseen = foreseen::Foreseen {
+        scenario: first.facts.scenario,
+        firms: &first.abatement.firms,
+        clearing_price: first.abatement.clearing_price,
+        timeline: window,
+        class: allowance(first.facts.timeline.years[0] - 1)?,
+        balances: &balances,
+        outlook,
+    };
+    foreseen::trade(driver, &foreseen)
 }
 
 /// The period's sectors, set up the day the power allocation is final (their firms'
@@ -421,6 +481,7 @@ fn trade_step<S: Sink>(
         expected_growth: outlook.growth,
         precaution: outlook.precaution,
         must_sell: &must_sell,
+        foreseen: false,
     };
     for (k, deadline) in timeline.intermediate_deadlines().iter().enumerate() {
         if deadline.last_trading_day.is_none() {
@@ -521,7 +582,7 @@ impl StepPositions {
 }
 
 /// Tonnes of CEA allowances of vintage `latest` or older that `account` holds.
-fn allowances_held(engine: &Engine, account: ets_model::AccountId, latest: u16) -> u64 {
+pub(super) fn allowances_held(engine: &Engine, account: ets_model::AccountId, latest: u16) -> u64 {
     let registry = engine.registry();
     let Ok(held) = registry.account(account) else {
         return 0;

@@ -180,6 +180,43 @@ impl Timeline {
     pub fn first_trading_day(&self) -> CivilDate {
         self.trading_days[0]
     }
+
+    /// A foreseen window (docs/simulation.md, "The foreseen window"): the trading days
+    /// after `after` up to `last`, labelled `period`, for the compliance `years` it looks
+    /// ahead to. Nothing is due in it: its one deadline (the last day, whole share) only
+    /// places the window's late part before its end. `None` when no trading day falls in it.
+    ///
+    /// # Errors
+    /// When the calendar does not cover the days.
+    pub(crate) fn foreseen(
+        period: String,
+        years: Vec<u16>,
+        after: CivilDate,
+        last: CivilDate,
+    ) -> Result<Option<Timeline>> {
+        let calendar = HolidayCalendar::china()?;
+        let first = first_trading_day_after(&calendar, after)?;
+        if first > last {
+            return Ok(None);
+        }
+        let trading_days = trading_days(&calendar, first, last)?;
+        let Some(&end) = trading_days.last() else {
+            return Ok(None);
+        };
+        Ok(Some(Timeline {
+            period,
+            years,
+            pre_allocation: end,
+            final_allocation: end,
+            deadlines: vec![SimDeadline {
+                due: end,
+                share_millionths: 1_000_000,
+                last_trading_day: Some(trading_days.len() - 1),
+            }],
+            trading_days,
+            calendar,
+        }))
+    }
 }
 
 /// The first trading day strictly after `day`.
