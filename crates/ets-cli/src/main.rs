@@ -24,11 +24,11 @@ use std::process::ExitCode;
 /// The heap allocator of the `ets` binary: mimalloc, whose size-segregated
 /// pages keep the engine's many small nodes (tree nodes, remembered
 /// outcomes, transactions) closer together than glibc's malloc does, which
-/// spends fewer cache and TLB misses on them: a replay does about 12% more
-/// records per CPU-second (docs/benchmarks.md, "Replay"). Built without
-/// transparent huge pages (`no_thp`): they cut the replay's user time by
-/// nearly half, but each huge page faulted in cost ~27 ms of kernel time
-/// clearing it on the benchmark machine, three times what they saved.
+/// spends fewer cache and TLB misses on them: a replay takes 11% less user
+/// time (docs/benchmarks.md, "Replay"). Built without transparent huge pages
+/// (`no_thp`): they cut the replay's user time by nearly half, but each huge
+/// page faulted in cost ~29 ms of kernel time clearing it on the benchmark
+/// machine (a virtual machine), three times what they saved.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
