@@ -21,6 +21,17 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The heap allocator of the `ets` binary: mimalloc, whose size-segregated
+/// pages keep the engine's many small nodes (tree nodes, remembered
+/// outcomes, transactions) closer together than glibc's malloc does, which
+/// spends fewer cache and TLB misses on them: a replay takes 11% less user
+/// time (docs/benchmarks.md, "Replay"). Built without transparent huge pages
+/// (`no_thp`): they cut the replay's user time by nearly half, but each huge
+/// page faulted in cost ~29 ms of kernel time clearing it on the benchmark
+/// machine (a virtual machine), three times what they saved.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `--data DIR|URL`: where the store lives, taken the same way by every
 /// command that opens a store (flattened into each of them): a
 /// `postgres://` or `postgresql://` URL is a PostgreSQL database
