@@ -14,9 +14,9 @@ pub mod throttle;
 
 use crate::http::{ServerState, error};
 use crate::users::{AuthError, Principal, Users, UsersLocation, users_path};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -313,71 +313,69 @@ fn unauthenticated(state: &ServerState, message: &str) -> Response {
     response
 }
 
-/// The middleware of every protected route: authenticates the request, lets
-/// auditors only read, and hands the [`Principal`] to the handler as a
-/// request extension.
-pub(crate) async fn require_user(
-    State(state): State<ServerState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let address = client_address(&request);
-    let credentials = match credentials_of(request.headers()) {
+/// What every protected route checks (the router's middleware and the
+/// direct command route both): authenticates the request and lets auditors
+/// only read; the [`Principal`], or the answer to send instead.
+pub(crate) async fn authenticate_request(
+    state: &ServerState,
+    request: &Parts,
+) -> Result<Principal, Response> {
+    let address = client_address(request);
+    let credentials = match credentials_of(&request.headers) {
         Ok(credentials) => credentials,
         // No credentials at all is not an attempt (a browser's first request).
-        Err(reason) if !request.headers().contains_key(header::AUTHORIZATION) => {
-            return unauthenticated(&state, reason);
+        Err(reason) if !request.headers.contains_key(header::AUTHORIZATION) => {
+            return Err(unauthenticated(state, reason));
         }
         Err(reason) => {
-            if let Err(throttled) = throttle::check(&state, None, address) {
-                return throttled.response();
+            if let Err(throttled) = throttle::check(state, None, address) {
+                return Err(throttled.response());
             }
-            throttle::record_failure(&state, None, address);
-            return unauthenticated(&state, reason);
+            throttle::record_failure(state, None, address);
+            return Err(unauthenticated(state, reason));
         }
     };
     if matches!(credentials, Credentials::Basic { .. }) && !state.basic_auth {
-        return unauthenticated(
-            &state,
+        return Err(unauthenticated(
+            state,
             "HTTP Basic authentication is off on this server; send an API token (Bearer)",
-        );
+        ));
     }
     let user = match &credentials {
         Credentials::Basic { name, .. } => Some(name.clone()),
         Credentials::Token(_) => None,
     };
-    if let Err(throttled) = throttle::check(&state, user.as_deref(), address) {
+    if let Err(throttled) = throttle::check(state, user.as_deref(), address) {
         tracing::info!(user = user.as_deref(), ?address, "sign-in throttled");
-        return throttled.response();
+        return Err(throttled.response());
     }
     let principal = match state.users.authenticate(credentials).await {
         Ok(principal) => {
-            throttle::record_success(&state, user.as_deref(), address);
+            throttle::record_success(state, user.as_deref(), address);
             principal
         }
         Err(code) => {
             tracing::info!(code, "authentication failed");
-            throttle::record_failure(&state, user.as_deref(), address);
+            throttle::record_failure(state, user.as_deref(), address);
             // One answer for every failure: a client cannot probe names.
-            return unauthenticated(&state, "the credentials are not valid");
+            return Err(unauthenticated(state, "the credentials are not valid"));
         }
     };
     tracing::Span::current().record("user", principal.name.as_str());
     if let Err((refusal, wait)) = state.rate.spend_at(
         &principal.name,
-        body_bytes(&request),
+        body_bytes(request),
         std::time::Instant::now(),
     ) {
         tracing::info!(user = %principal.name, "rate limited");
-        return crate::http::rate_limited(&refusal, wait);
+        return Err(crate::http::rate_limited(&refusal, wait));
     }
-    let reads_only = matches!(*request.method(), Method::GET | Method::HEAD)
-        || !crate::http::serves(&request, ets_api::Verb::Post);
+    let reads_only = matches!(request.method, Method::GET | Method::HEAD)
+        || !crate::http::serves(&request.extensions, ets_api::Verb::Post);
     if !reads_only && let Some(message) = write_forbidden(&principal) {
-        return error(StatusCode::FORBIDDEN, "role_forbids", message);
+        return Err(error(StatusCode::FORBIDDEN, "role_forbids", message));
     }
-    request.extensions_mut().insert(principal);
-    next.run(request).await
+    Ok(principal)
 }
 
 /// Why `principal` may not write at all (`role_forbids`, 403), if its role
@@ -393,26 +391,24 @@ pub(crate) fn write_forbidden(principal: &Principal) -> Option<String> {
 
 /// What a request's body costs from its user's byte budget: its declared
 /// length, or (a chunked body of unknown length) the most the route accepts.
-fn body_bytes(request: &Request) -> u64 {
+fn body_bytes(request: &Parts) -> u64 {
     let declared = request
-        .headers()
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.parse::<u64>().ok());
     match declared {
         Some(length) => length,
-        None if request.method() == Method::GET || request.method() == Method::HEAD => 0,
-        None if request.uri().path().ends_with("/batch") => {
-            crate::http::BATCH_BODY_MAX_BYTES as u64
-        }
+        None if request.method == Method::GET || request.method == Method::HEAD => 0,
+        None if request.uri.path().ends_with("/batch") => crate::http::BATCH_BODY_MAX_BYTES as u64,
         None => crate::http::BODY_MAX_BYTES as u64,
     }
 }
 
 /// The client's IP address, when the server was started with connection info.
-pub(crate) fn client_address(request: &Request) -> Option<IpAddr> {
+pub(crate) fn client_address(request: &Parts) -> Option<IpAddr> {
     request
-        .extensions()
+        .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(address)| address.ip())
 }

@@ -6,7 +6,7 @@
 
 use crate::access::{self, ParticipantKinds};
 use crate::auth::throttle::Throttle;
-use crate::auth::{UserDirectory, require_user};
+use crate::auth::{UserDirectory, authenticate_request};
 use crate::clock::ServerClock;
 use crate::history_reads;
 use crate::metrics::Metrics;
@@ -213,10 +213,12 @@ fn served_routes() -> &'static [Route] {
     ROUTES.get_or_init(routes)
 }
 
-/// Whether the route `request` matched is served for `verb` (when it is not,
-/// the router answers `405` with `Allow`, and the guards let it).
-pub(crate) fn serves(request: &Request, verb: Verb) -> bool {
-    let Some(matched) = request.extensions().get::<MatchedPath>() else {
+/// Whether the route a request matched (read from its `extensions`) is
+/// served for `verb` (when it is not, the router answers `405` with
+/// `Allow`, and the guards let it). A request the router did not match
+/// (the direct command route, `front`) counts as served.
+pub(crate) fn serves(extensions: &axum::http::Extensions, verb: Verb) -> bool {
+    let Some(matched) = extensions.get::<MatchedPath>() else {
         return true;
     };
     served_routes()
@@ -252,9 +254,10 @@ pub fn router(state: ServerState) -> Router {
     let Table {
         public, protected, ..
     } = table();
-    let protected = protected
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_user))
-        .route_layer(middleware::from_fn(guard_json_posts));
+    let protected = protected.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        guard_and_authenticate,
+    ));
     public
         .merge(protected)
         .merge(crate::ui::router(state.clone()))
@@ -264,8 +267,25 @@ pub fn router(state: ServerState) -> Router {
 }
 
 /// One span per request (method, path, status, latency, user) and the
-/// request metrics.
+/// request metrics, under the route the router matched.
 async fn observe(State(state): State<ServerState>, request: Request, next: Next) -> Response {
+    let route = route_label(&request);
+    observed(&state, route, request, |request| next.run(request)).await
+}
+
+/// Runs `answer` on `request` inside the request's span (method, path,
+/// status, latency, user) and counts it in the metrics under `route`: the
+/// router's `observe` and the direct command route (`front`) both.
+pub(crate) async fn observed<F, Fut>(
+    state: &ServerState,
+    route: std::borrow::Cow<'static, str>,
+    request: Request,
+    answer: F,
+) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let started = Instant::now();
     // Known methods only, so a client cannot grow the label set at will.
     let method = match *request.method() {
@@ -274,7 +294,6 @@ async fn observe(State(state): State<ServerState>, request: Request, next: Next)
         Method::POST => "POST",
         _ => "other",
     };
-    let route = route_label(&request);
     let span = tracing::info_span!(
         "request",
         method = %request.method(),
@@ -283,7 +302,7 @@ async fn observe(State(state): State<ServerState>, request: Request, next: Next)
         latency_us = tracing::field::Empty,
         user = tracing::field::Empty,
     );
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = answer(request).instrument(span.clone()).await;
     let latency = started.elapsed();
     let status = response.status().as_u16();
     span.record("status", status);
@@ -427,27 +446,50 @@ fn is_json(headers: &HeaderMap, lines: bool) -> bool {
                 || essence.eq_ignore_ascii_case("application/jsonl")))
 }
 
+/// The middleware of every protected route: the JSON POST guard
+/// ([`json_post_refusal`]), then the user ([`crate::auth::authenticate_request`]),
+/// handed to the handler as a request extension. One layer for both: each
+/// layer costs the router a clone of the routes beneath it per request.
+async fn guard_and_authenticate(
+    State(state): State<ServerState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(refused) = json_post_refusal(&request) {
+        return refused;
+    }
+    let (mut parts, body) = request.into_parts();
+    match authenticate_request(&state, &parts).await {
+        Ok(principal) => {
+            parts.extensions.insert(principal);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(refused) => refused,
+    }
+}
+
 /// Every POST to the JSON API must say it is JSON and come from no other
 /// site: a browser's cross-site form (`text/plain`, form-encoded) is refused
-/// before its credentials are even looked at.
-async fn guard_json_posts(request: Request, next: Next) -> Response {
-    if request.method() == Method::POST && serves(&request, Verb::Post) {
-        let headers = request.headers();
-        if !origin_allowed(headers) {
-            return refuse(&Refusal::new(
-                RefusalCode::CrossOrigin,
-                "a request from another origin may not be sent to this API",
-            ));
-        }
-        let lines = request.uri().path().ends_with("/batch");
-        if !is_json(headers, lines) {
-            return refuse(&Refusal::new(
-                RefusalCode::UnsupportedMediaType,
-                "the body must be sent with Content-Type: application/json",
-            ));
-        }
+/// before its credentials are even looked at. The refusal, if any.
+pub(crate) fn json_post_refusal(request: &Request) -> Option<Response> {
+    if request.method() != Method::POST || !serves(request.extensions(), Verb::Post) {
+        return None;
     }
-    next.run(request).await
+    let headers = request.headers();
+    if !origin_allowed(headers) {
+        return Some(refuse(&Refusal::new(
+            RefusalCode::CrossOrigin,
+            "a request from another origin may not be sent to this API",
+        )));
+    }
+    let lines = request.uri().path().ends_with("/batch");
+    if !is_json(headers, lines) {
+        return Some(refuse(&Refusal::new(
+            RefusalCode::UnsupportedMediaType,
+            "the body must be sent with Content-Type: application/json",
+        )));
+    }
+    None
 }
 
 /// `200 {"ok": true}` while the store accepts writes; `503` while a fault
@@ -680,6 +722,17 @@ async fn command(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
+    answer_command(&state, principal, &headers, body).await
+}
+
+/// `POST /api/commands` once its user is known: one command, answered once
+/// durable (the router's handler and the direct route, `front`, both).
+pub(crate) async fn answer_command(
+    state: &ServerState,
+    principal: Principal,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Response {
     let body = match text_body(body, BODY_MAX_BYTES).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -694,13 +747,12 @@ async fn command(
             );
         }
     };
-    if let Some(response) = check_idempotency_key(&headers, request.request_id.0) {
+    if let Some(response) = check_idempotency_key(headers, request.request_id.0) {
         return response;
     }
-    if let Err(refusal) = access::authorise_command(&state, &principal, &request).await {
+    if let Err(refusal) = access::authorise_command(state, &principal, &request).await {
         return refuse(&refusal);
     }
-    let jobs = &state.jobs;
     let (reply, answer) = oneshot::channel();
     let submission = Submission {
         request_id: request.request_id,
@@ -708,13 +760,12 @@ async fn command(
         time: request.time,
         command: request.command,
     };
-    let submission = Box::new(submission);
     let job = Job::Submit {
-        submission,
+        submission: Box::new(submission),
         bytes: body.len(),
         reply,
     };
-    if let Some(response) = enqueue(jobs, job) {
+    if let Some(response) = enqueue(&state.jobs, job) {
         return response;
     }
     match answer.await {

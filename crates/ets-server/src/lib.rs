@@ -24,6 +24,7 @@
 mod access;
 mod auth;
 mod clock;
+mod front;
 mod history_reads;
 mod http;
 mod inbox_events;
@@ -171,17 +172,6 @@ pub enum ServerError {
 /// `virtual` or `import`), so that no answer of a store that is not live passes for live.
 pub const STORE_KIND_HEADER: &str = "ets-store-kind";
 
-async fn label_store_kind(
-    kind: ets_store::StoreKind,
-    mut response: axum::response::Response,
-) -> axum::response::Response {
-    response.headers_mut().insert(
-        STORE_KIND_HEADER,
-        axum::http::HeaderValue::from_static(kind.name()),
-    );
-    response
-}
-
 /// Opens the store at `location` as its one writer and brings its history up to the journal.
 fn open_store(location: &ets_store::StoreLocation) -> Result<ets_store::Store, ServerError> {
     let mut store = ets_store::Store::open_at(location, ets_store::StoreConfig::default())
@@ -277,14 +267,7 @@ pub async fn serve(
         clock: config.sequencer.clock,
     });
     let limits = config.connections;
-    let app = router(state)
-        .layer(axum::middleware::from_fn_with_state(
-            limits.body_timeout,
-            listen::body_deadline,
-        ))
-        .layer(axum::middleware::map_response(move |response| {
-            label_store_kind(kind, response)
-        }));
+    let front = front::Front::new(router(state.clone()), state, kind, limits.body_timeout);
     // Open streams never end on their own: close them when shutdown begins.
     let shutdown = async move {
         shutdown.await;
@@ -297,7 +280,7 @@ pub async fn serve(
         if tls.is_some() { "HTTPS" } else { "HTTP" }
     );
     // One accept loop for both: the same connection cap and deadlines.
-    let served = listen::serve(listener, app, limits, tls, shutdown).await;
+    let served = listen::serve(listener, front, limits, tls, shutdown).await;
     sequencer.stop();
     served.map_err(|source| ServerError::Io { address, source })
 }

@@ -4,18 +4,16 @@
 //! cannot exhaust the process's file descriptors and starve `/healthz`), a
 //! deadline for the TLS handshake and for a request's headers
 //! ([`ConnectionLimits::header_timeout`]); request bodies have their own
-//! deadline (`body_deadline`). HTTP/1.1 only (TLS offers only `http/1.1`
+//! deadline (`collect_body`, which `front` calls). HTTP/1.1 only (TLS offers only `http/1.1`
 //! by ALPN).
 
-use axum::Router;
-use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
+use crate::front::Front;
+use axum::extract::Request;
 use axum::response::Response;
 use axum_server::accept::Accept as _;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use ets_api::{Refusal, RefusalCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -54,7 +52,7 @@ pub(crate) fn http1_only(config: &RustlsConfig) -> RustlsConfig {
     RustlsConfig::from_config(Arc::new(inner))
 }
 
-/// Serves `app` on `listener` (over TLS when `tls` is given) until
+/// Serves `front` on `listener` (over TLS when `tls` is given) until
 /// `shutdown` completes, then lets each open connection finish its request
 /// and waits for them.
 ///
@@ -62,7 +60,7 @@ pub(crate) fn http1_only(config: &RustlsConfig) -> RustlsConfig {
 /// None today (a failed accept is logged and retried).
 pub(crate) async fn serve(
     listener: TcpListener,
-    app: Router,
+    front: Front,
     limits: ConnectionLimits,
     tls: Option<RustlsConfig>,
     shutdown: impl std::future::Future<Output = ()>,
@@ -96,8 +94,7 @@ pub(crate) async fn serve(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%peer, %error, "cannot turn Nagle's algorithm off");
         }
-        let service =
-            TowerToHyperService::new(app.clone().layer(axum::Extension(ConnectInfo(peer))));
+        let service = front.connection(peer);
         let closing = closing_receiver.clone();
         let acceptor = acceptor.clone();
         connections.spawn(async move {
@@ -151,14 +148,15 @@ async fn serve_connection<S, Svc>(
 }
 
 /// Reads a POST body within `body_timeout` (a client trickling its body
-/// gets `408 body_timeout` instead of holding the connection).
-pub(crate) async fn body_deadline(
-    axum::extract::State(body_timeout): axum::extract::State<Duration>,
+/// gets `408 body_timeout` instead of holding the connection); the request
+/// with its body read, or the answer to send instead. Other methods pass as
+/// they are.
+pub(crate) async fn collect_body(
+    body_timeout: Duration,
     request: Request,
-    next: Next,
-) -> Response {
+) -> Result<Request, Response> {
     if request.method() != axum::http::Method::POST {
-        return next.run(request).await;
+        return Ok(request);
     }
     let (parts, body) = request.into_parts();
     let limit = crate::http::BATCH_BODY_MAX_BYTES + 1;
@@ -173,20 +171,17 @@ pub(crate) async fn body_deadline(
         std::task::Poll::Pending => tokio::time::timeout(body_timeout, collect).await,
     };
     match collected {
-        Ok(Ok(bytes)) => {
-            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-                .await
-        }
-        Ok(Err(_)) => crate::http::refuse(&Refusal::new(
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
+        Ok(Err(_)) => Err(crate::http::refuse(&Refusal::new(
             RefusalCode::PayloadTooLarge,
             "the body is larger than this server accepts",
-        )),
-        Err(_) => crate::http::refuse(&Refusal::new(
+        ))),
+        Err(_) => Err(crate::http::refuse(&Refusal::new(
             RefusalCode::BodyTimeout,
             format!(
                 "the body did not arrive within {} s",
                 body_timeout.as_secs()
             ),
-        )),
+        ))),
     }
 }
