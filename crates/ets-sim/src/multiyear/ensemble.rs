@@ -155,9 +155,9 @@ fn band_table(out: &mut String, chain: &Chain, members: &[ChainMember]) {
         out,
         "\nSimulated: secondary trades settled in the year, Beijing time; diff is the \
          median's. A member with no trades in a year counts as 0 Mt there and is left out \
-         of that year's price band (\"-\" when no member traded). The simulation trades only \
-         in each period's settling window: a calendar year in which no period settles \
-         (2022) has no simulated trading.\n"
+         of that year's price band (\"-\" when no member traded). The simulation trades in \
+         each period's settling window and, before the allocation of a window that settles \
+         several periods (2021 and 2022), in a foreseen window (July to December 2022).\n"
     );
 }
 

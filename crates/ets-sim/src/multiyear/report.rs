@@ -193,9 +193,10 @@ fn market_table(out: &mut String, chain: &Chain, simulated: &[MarketYear]) {
     let _ = writeln!(
         out,
         "\nSimulated: secondary trades (listed and block) settled in the year, Beijing time. \
-         The simulation trades only in each period's settling window (from the final \
-         allocation to the last deadline): a calendar year in which no period settles \
-         (2022) has no simulated trading.\n"
+         The simulation trades in each period's settling window (from the final \
+         allocation to the last deadline) and, when one window settles several periods \
+         (2021 and 2022), in a foreseen window before their allocation (July to December \
+         2022, on the firms' foreseen positions; docs/simulation.md).\n"
     );
 }
 
