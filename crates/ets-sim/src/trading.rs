@@ -90,6 +90,10 @@ pub(crate) struct MarketInput<'a> {
     /// Per entity: tonnes it must sell in this window because the carry-over cap binds
     /// at the close of a period settled in it (empty = none).
     pub must_sell: &'a [u64],
+    /// Per entity: tonnes it may carry past the close of a period settled in this window
+    /// before the carry-over cap cancels the rest (empty = no cap binds); a hedger buys
+    /// no buffer beyond it (`trading::open::firm_agents`).
+    pub carry_room: &'a [u64],
     /// A foreseen window (docs/simulation.md, "The foreseen window"): nothing is due in
     /// it, so no buyer must buy (`need` is what it foresees to lack) and nobody hedges.
     pub foreseen: bool,

@@ -274,6 +274,7 @@ pub fn run_year_with<S: Sink>(
         expected_growth: 0.0,
         precaution: 0.0,
         must_sell: &[],
+        carry_room: &[],
         foreseen: false,
     };
     let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);

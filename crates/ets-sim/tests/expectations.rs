@@ -154,3 +154,69 @@ fn firms_that_foresee_a_short_market_comply_in_the_years_after_borrowing_ends() 
         assert!(short <= 6, "{label}: {short} of 200 entities short");
     }
 }
+
+/// Tonnes the carry-over cap cancelled at the 2024 close from the entities that bought
+/// more than they sold in the window settling 2024 (calendar 2025) and complied (a
+/// designated defaulter surrenders only part of what it holds), in the chain to 2024 where
+/// every short firm hedges (`early_buyer_share` 1) with a buffer of 10% of its emissions;
+/// and how many such buyers there were.
+fn hedgers_cancelled_at_the_2024_close() -> (u64, usize) {
+    let mut chain = chain(100, 20210716);
+    chain.periods.truncate(5);
+    for period in &mut chain.periods {
+        period.trading.early_buyer_share = 1.0;
+        period.trading.hedge_buffer = [0.1, 0.1];
+    }
+    let (outcome, engine) = run_in_memory(&chain).expect("runs");
+    let (from, to) = (
+        ets_sim::year::date_ms(2025, 1, 1, 0),
+        ets_sim::year::date_ms(2026, 1, 1, 0),
+    );
+    let mut net = std::collections::BTreeMap::<u32, i64>::new();
+    for trade in outcome
+        .trades
+        .iter()
+        .filter(|t| (from..to).contains(&t.time_ms))
+    {
+        let q = i64::try_from(trade.quantity).expect("tonnes");
+        *net.entry(trade.buyer).or_default() += q;
+        *net.entry(trade.seller).or_default() -= q;
+    }
+    let closed = outcome.periods.last().expect("the 2024 period");
+    let short: Vec<_> = engine
+        .compliance()
+        .closed_results(&closed.scheme, 2024)
+        .expect("2024 closed")
+        .iter()
+        .filter(|r| r.shortfall.tonnes() > 0)
+        .map(|r| r.account)
+        .collect();
+    let buyers: Vec<_> = net
+        .iter()
+        .filter(|(_, bought)| **bought > 0)
+        .map(|(line, _)| ets_sim::year::entity_account(*line))
+        .filter(|account| !short.contains(account))
+        .collect();
+    let cancelled = engine
+        .registry()
+        .transactions()
+        .filter(|t| matches!(t.kind, ets_registry::TransactionKind::Cancel { .. }))
+        .filter(|t| buyers.contains(&t.from))
+        .map(|t| t.quantity.tonnes())
+        .sum();
+    (cancelled, buyers.len())
+}
+
+#[test]
+fn hedgers_buy_no_buffer_the_carry_over_cap_would_cancel() {
+    // Goal: in the window settling 2024, whose close applies the carry-over cap (10,000 t +
+    // 1.5 x net sales), a short firm that hedges buys its need and a buffer of at most
+    // what it may carry past the close: a buffer beyond it would be cancelled, units taken
+    // from the long side that the later windows' buyers lack (before this rule, seed
+    // 20210716 at an early-buyer share of 0.1 left 130 of 2,200 entities short at the 2025
+    // close; after it, 15, the designated defaulters). Without the rule this chain cancels
+    // part of its buyers' buffers.
+    let (cancelled, buyers) = hedgers_cancelled_at_the_2024_close();
+    assert!(buyers > 10, "{buyers} complying net buyers in the window");
+    assert_eq!(cancelled, 0, "tonnes of the window's buyers cancelled");
+}

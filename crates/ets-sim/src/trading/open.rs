@@ -183,7 +183,12 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
             }
             let buffer = if early && !input.foreseen {
                 let e = input.emissions.get(i).copied().unwrap_or(0) as f64;
-                (e * rng.range(trading.hedge_buffer)).floor() as u64
+                let wanted = (e * rng.range(trading.hedge_buffer)).floor() as u64;
+                // What the carry-over cap would cancel at the close is no hedge.
+                input
+                    .carry_room
+                    .get(i)
+                    .map_or(wanted, |room| wanted.min(*room))
             } else {
                 0
             };

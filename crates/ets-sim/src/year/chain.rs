@@ -464,7 +464,11 @@ fn trade_step<S: Sink>(
         })
         .collect::<Result<Vec<_>>>()?;
     let timeline = &last.facts.timeline;
-    let must_sell = forced_sales(driver.sink.engine(), group, &combined.surplus);
+    let (must_sell, carry_room) = forced_sales(
+        driver.sink.engine(),
+        group,
+        (&combined.surplus, &combined.need),
+    );
     let mut firms = last.abatement.firms.clone();
     firms.extend(crate::sector::market_firms(&last.sectors));
     let input = trading::MarketInput {
@@ -481,6 +485,7 @@ fn trade_step<S: Sink>(
         expected_growth: outlook.growth,
         precaution: outlook.precaution,
         must_sell: &must_sell,
+        carry_room: &carry_room,
         foreseen: false,
     };
     for (k, deadline) in timeline.intermediate_deadlines().iter().enumerate() {
@@ -505,8 +510,13 @@ fn trade_step<S: Sink>(
 /// Per line, what the carry-over cap forces each firm to sell in the step's window
 /// (`foresight::forced_sales`): power's entities under their rulebook, each sector's firms
 /// under their sector rulebook (the 2024 rule applies to every covered firm holding a
-/// surplus: one CEA market).
-fn forced_sales(engine: &Engine, group: &[Period<'_>], surplus: &[u64]) -> Vec<u64> {
+/// surplus: one CEA market), and what each may carry past the close (a hedger's buffer
+/// beyond it would be cancelled).
+fn forced_sales(
+    engine: &Engine,
+    group: &[Period<'_>],
+    surplus_need: (&[u64], &[u64]),
+) -> (Vec<u64>, Vec<u64>) {
     let power = group.iter().map(|period| {
         let lines = period.abatement.population.entities.iter();
         (
@@ -524,7 +534,7 @@ fn forced_sales(engine: &Engine, group: &[Period<'_>], surplus: &[u64]) -> Vec<u
             )
         })
     });
-    super::foresight::forced_sales(engine, power.chain(sectors), surplus)
+    super::foresight::forced_sales(engine, power.chain(sectors), surplus_need)
 }
 
 /// Each firm's position over a step's periods: everything it holds that the step's

@@ -127,6 +127,7 @@ pub(super) fn trade<S: Sink>(driver: &mut Driver<'_, S>, foreseen: &Foreseen<'_>
         expected_growth: foreseen.outlook.growth,
         precaution: foreseen.outlook.precaution,
         must_sell: &[],
+        carry_room: &[],
         foreseen: true,
     };
     let mut rng = Rng::new(foreseen.scenario.scenario.seed ^ FORESEEN_STREAM);

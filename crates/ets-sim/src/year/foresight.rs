@@ -286,12 +286,31 @@ impl CarryOver {
     /// tonne sold lowers what it carries by one and raises its cap by `multiple`.
     #[must_use]
     pub fn forced_sale(&self, surplus: u64, net_sales: i64) -> u64 {
-        let cap = self.fixed + self.multiple * net_sales.max(0) as f64;
-        let excess = surplus as f64 - cap;
+        let excess = surplus as f64 - self.room(net_sales);
         if excess <= 0.0 {
             return 0;
         }
         (excess / (1.0 + self.multiple)).ceil() as u64
+    }
+
+    /// What an entity with `net_sales` tonnes sold so far (less bought) may carry past
+    /// the close, tonnes: `fixed + multiple x net sales` (no less than `fixed`).
+    #[must_use]
+    pub fn room(&self, net_sales: i64) -> f64 {
+        self.fixed + self.multiple * net_sales.max(0) as f64
+    }
+
+    /// The most a short entity with `net_sales` tonnes sold so far may buy beyond its
+    /// `need` and carry past the close: each tonne bought lowers its net sales, so with
+    /// `x = net_sales - need` sold net after its need, `fixed` or `(fixed + multiple x)
+    /// / (1 + multiple)`, whichever is larger.
+    #[must_use]
+    pub fn buffer_room(&self, net_sales: i64, need: u64) -> u64 {
+        let after = (net_sales - i64::try_from(need).unwrap_or(i64::MAX)).max(0) as f64;
+        let room = self
+            .fixed
+            .max((self.fixed + self.multiple * after) / (1.0 + self.multiple));
+        room.floor() as u64
     }
 }
 
@@ -396,13 +415,14 @@ fn allows_borrowing(scenario: &Scenario) -> Result<bool> {
 /// group under one rulebook (`(rulebook text, period year, the firms' lines)`: power's
 /// entities, each sector's firms): where the group's cap binds at that period's close (its
 /// `last_vintage` is the period's year), each firm's [`CarryOver::forced_sale`] of its
-/// `surplus` given its net sales so far (a later binding group of the same lines wins);
-/// empty when no cap binds.
+/// `surplus` given its net sales so far (a later binding group of the same lines wins),
+/// and the buffer a short firm short by `need` may buy and carry past that close
+/// ([`CarryOver::buffer_room`]); both empty when no cap binds.
 pub(crate) fn forced_sales<'r>(
     engine: &Engine,
     groups: impl IntoIterator<Item = (&'r str, u16, Vec<u32>)>,
-    surplus: &[u64],
-) -> Vec<u64> {
+    (surplus, need): (&[u64], &[u64]),
+) -> (Vec<u64>, Vec<u64>) {
     let binding: Vec<(CarryOver, Vec<u32>)> = groups
         .into_iter()
         .filter_map(|(rulebook, year, lines)| {
@@ -412,22 +432,24 @@ pub(crate) fn forced_sales<'r>(
         })
         .collect();
     if binding.is_empty() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let net = net_sales(engine);
-    let mut must_sell = Vec::new();
+    let (mut must_sell, mut room) = (Vec::new(), Vec::new());
     for (cap, lines) in binding {
         for index in lines {
             let line = index as usize;
             if must_sell.len() <= line {
                 must_sell.resize(line + 1, 0);
+                room.resize(line + 1, 0);
             }
             let left = surplus.get(line).copied().unwrap_or(0);
             let sold = net.get(&entity_account(index)).copied().unwrap_or(0);
             must_sell[line] = cap.forced_sale(left, sold);
+            room[line] = cap.buffer_room(sold, need.get(line).copied().unwrap_or(0));
         }
     }
-    must_sell
+    (must_sell, room)
 }
 
 #[cfg(test)]
@@ -450,6 +472,23 @@ mod tests {
         let text = "[carry_over]\nfixed_tonnes = 10000\nnet_sales_multiple = \"1.5\"\nlast_vintage = 2024\n";
         assert_eq!(CarryOver::of(text), Some(cap));
         assert_eq!(CarryOver::of("[scheme]\nid = \"x\"\n"), None);
+    }
+
+    #[test]
+    fn a_hedger_buys_no_more_than_it_may_carry_past_the_cap() {
+        let cap = CarryOver {
+            fixed: 10_000.0,
+            multiple: 1.5,
+            last_vintage: 2024,
+        };
+        // A firm that bought on balance (or sells less than its need) carries the fixed part.
+        assert_eq!(cap.buffer_room(-50_000, 30_000), 10_000);
+        assert_eq!(cap.buffer_room(25_000, 30_000), 10_000);
+        // Net sales of 60,000 t, 30,000 t of need: a buffer b with b <= 10,000 + 1.5 x
+        // (30,000 - b), b = 55,000 / 2.5 = 22,000.
+        assert_eq!(cap.buffer_room(60_000, 30_000), 22_000);
+        // Just above the need the fixed part is still the larger bound.
+        assert_eq!(cap.buffer_room(35_000, 30_000), 10_000);
     }
 
     #[test]
