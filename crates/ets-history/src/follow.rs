@@ -36,15 +36,6 @@ pub const QUEUE_BATCHES: usize = 4_096;
 /// a single larger batch goes alone).
 const TRANSACTION_ROWS_MAX: usize = 100_000;
 
-/// The shortest time between the starts of two history transactions: a
-/// batch that comes sooner waits for the batches after it, so that under
-/// load one transaction takes several (each commit writes every page it
-/// changed to the WAL, the hot ones - the last leaf of a table, a holding -
-/// again each time). A reader waits for the history (`wait_for_journal`,
-/// which polls every 10 ms at most) this much longer at most; an idle
-/// history writes a batch at once.
-const COMMIT_INTERVAL_MIN: Duration = Duration::from_millis(10);
-
 /// The pause before the first attempt to catch up again after a failed one; it doubles.
 const RETRY_PAUSE_MIN: Duration = Duration::from_millis(50);
 
@@ -280,8 +271,6 @@ struct Writer {
     lag: SharedLag,
     /// Taken before each write (tests hold it to block the writer).
     hold: Option<Arc<Mutex<()>>>,
-    /// When the last write began.
-    last_write: Option<Instant>,
 }
 
 impl Writer {
@@ -295,7 +284,6 @@ impl Writer {
             pause: RETRY_PAUSE_MIN,
             lag,
             hold: None,
-            last_write: None,
         }
     }
 
@@ -335,14 +323,6 @@ impl Writer {
 
     /// Writes `first` and the batches waiting after it, in one transaction.
     fn write(&mut self, first: Batch, batches: &Receiver<Batch>) {
-        if let Some(last) = self.last_write {
-            let due = last + COMMIT_INTERVAL_MIN;
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
-        }
-        self.last_write = Some(Instant::now());
         let hold = self.hold.clone();
         let _held = hold
             .as_ref()
