@@ -85,19 +85,36 @@ pub struct HttpArgs {
     /// own or `--echo`); `ets serve` uses one per CPU.
     #[arg(long, default_value_t = 2, conflicts_with = "url")]
     server_workers: usize,
+    /// The server runtime's event interval (tasks a worker runs between two
+    /// polls for I/O) when the bench starts it; default: `ets serve`'s.
+    #[arg(long, conflicts_with = "url")]
+    server_event_interval: Option<u32>,
+    /// The server runtime's global queue interval when the bench starts it;
+    /// default: `ets serve`'s.
+    #[arg(long, conflicts_with = "url")]
+    server_global_queue_interval: Option<u32>,
 }
 
-/// The runtime of a server the bench starts: `workers` worker threads.
-fn server_runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.max(1))
-        .thread_name("ets-srv")
-        .enable_all()
-        .build()
+impl HttpArgs {
+    /// The runtime of a server the bench starts: `ets serve`'s, with the
+    /// worker count and the intervals given.
+    fn server_runtime(&self) -> ets_server::RuntimeSettings {
+        let serve = ets_server::RuntimeSettings::default();
+        ets_server::RuntimeSettings {
+            workers: Some(self.server_workers),
+            event_interval: self.server_event_interval.or(serve.event_interval),
+            global_queue_interval: self
+                .server_global_queue_interval
+                .or(serve.global_queue_interval),
+        }
+    }
 }
 
 /// The name of the client's runtime threads.
 const CLIENT_THREADS: &str = "bench-client";
+
+/// The name of the history writer's thread (`ets-history`'s follower).
+const HISTORY_THREAD: &str = "ets-history";
 
 const PASSWORD: &str = "bench password, not secret";
 const PRICE_TICKS: i64 = 5_000;
@@ -162,6 +179,15 @@ impl Server {
         }
     }
 
+    /// The CPU seconds so far of the bench's own server's history writer
+    /// thread (`ets-history`); none for a server in another process.
+    fn history_cpu_seconds(&self) -> Option<f64> {
+        match self {
+            Server::Own(_) => cpu::threads_seconds(&[HISTORY_THREAD]),
+            Server::Remote(_) | Server::Echo(_) => None,
+        }
+    }
+
     fn describe(&self, target: &Target) -> String {
         match self {
             Server::Remote(_) => target.base.clone(),
@@ -190,7 +216,7 @@ pub fn run(args: HttpArgs) -> Result<ExitCode> {
             },
         ),
         None if args.echo => {
-            let (running, address) = echo::Echo::start(args.server_workers)?;
+            let (running, address) = echo::Echo::start(args.server_runtime())?;
             let target = Target {
                 base: format!("http://{address}"),
                 admin: "echo".to_owned(),
@@ -201,7 +227,7 @@ pub fn run(args: HttpArgs) -> Result<ExitCode> {
             (Server::Echo(running), target)
         }
         None => {
-            let (running, target) = InProcess::start(args.server_workers)?;
+            let (running, target) = InProcess::start(args.server_runtime())?;
             (Server::Own(running), target)
         }
     };
@@ -236,7 +262,8 @@ impl Drop for InProcess {
 }
 
 impl InProcess {
-    fn start(workers: usize) -> Result<(InProcess, Target)> {
+    /// Starts `ets serve`'s server on a temporary store, on a runtime built with `settings`.
+    fn start(settings: ets_server::RuntimeSettings) -> Result<(InProcess, Target)> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("store");
         drop(ets_store::Store::create(
@@ -269,7 +296,7 @@ impl InProcess {
         let thread = std::thread::Builder::new()
             .name("bench-server".into())
             .spawn(move || {
-                let Ok(runtime) = server_runtime(workers) else {
+                let Ok(runtime) = ets_server::runtime(settings) else {
                     return;
                 };
                 let served = runtime.block_on(ets_server::serve(
@@ -585,6 +612,8 @@ struct Measured {
     /// The server's and the client's CPU seconds over the run, when readable.
     server_cpu: Option<f64>,
     client_cpu: Option<f64>,
+    /// Of the server's, the history writer thread's (the bench's own server only).
+    history_cpu: Option<f64>,
 }
 
 /// Runs the connections for `args.seconds` and adds up what they counted.
@@ -602,6 +631,7 @@ async fn measure(
     let stop = Arc::new(AtomicBool::new(false));
     let server_before = server.cpu_seconds();
     let client_before = cpu::threads_seconds(&[CLIENT_THREADS]);
+    let history_before = server.history_cpu_seconds();
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.connections)
         .map(|connection| {
@@ -635,6 +665,7 @@ async fn measure(
         seconds,
         server_cpu: spent(server_before, server.cpu_seconds()),
         client_cpu: spent(client_before, cpu::threads_seconds(&[CLIENT_THREADS])),
+        history_cpu: spent(history_before, server.history_cpu_seconds()),
     })
 }
 
@@ -735,6 +766,7 @@ fn report(args: &HttpArgs, measured: &Measured) -> Value {
         "server_cpu_us_per_request": per_request_us(measured.server_cpu),
         "client_cpu_seconds": measured.client_cpu,
         "client_cpu_us_per_request": per_request_us(measured.client_cpu),
+        "history_writer_cpu_us_per_request": per_request_us(measured.history_cpu),
         "cpu_mean": "user + system time over the measured seconds (Linux /proc); the server's needs --server-pid with --url",
     })
 }

@@ -479,7 +479,7 @@ fn serve(
         tls,
         ..at.config(listen)
     };
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = ets_server::runtime(ets_server::RuntimeSettings::default())?;
     runtime.block_on(ets_server::serve(
         config,
         |address| {

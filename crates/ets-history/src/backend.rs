@@ -54,10 +54,24 @@ pub trait Backend: Send {
 /// The embedded backend: one SQLite file.
 pub struct Sqlite {
     connection: rusqlite::Connection,
-    /// Each table's upsert, at its place in [`TABLES`]: the SQL text is built
-    /// once, and SQLite prepares it once (the connection's statement cache).
-    upserts: Vec<String>,
+    /// Each table's upserts, at its place in [`TABLES`]: the SQL texts are
+    /// built once, and SQLite prepares each once (the connection's statement cache).
+    upserts: Vec<Upserts>,
 }
+
+/// Settings of the writing connection that cost nothing in what is stored:
+/// a page cache large enough to hold the tables' hot pages and indexes
+/// (SQLite's default is 2 MiB, below a busy day's history, so pages are
+/// read again from the file), temporary structures in memory, a WAL
+/// checkpointed every 4,000 pages rather than 1,000 (a hot page, a holding
+/// or an index's last leaf, is copied to the file once per checkpoint, not
+/// once per commit) and cut back to 64 MiB after a checkpoint.
+const WRITER_PRAGMAS: [(&str, i64); 4] = [
+    ("cache_size", -65_536),
+    ("temp_store", 2),
+    ("wal_autocheckpoint", 4_000),
+    ("journal_size_limit", 64 << 20),
+];
 
 /// Prepared statements a connection keeps: every table's upsert, `meta`'s,
 /// and the queries of the projector's memory and of readers.
@@ -81,6 +95,11 @@ impl Sqlite {
         connection
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(sqlite_error)?;
+        for (pragma, value) in WRITER_PRAGMAS {
+            connection
+                .pragma_update(None, pragma, value)
+                .map_err(sqlite_error)?;
+        }
         Ok(Sqlite::with(connection))
     }
 
@@ -88,7 +107,7 @@ impl Sqlite {
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Sqlite {
             connection,
-            upserts: TABLES.iter().map(Table::upsert_sql).collect(),
+            upserts: TABLES.iter().map(Upserts::of).collect(),
         }
     }
 
@@ -114,22 +133,15 @@ impl Backend for Sqlite {
     fn write(&mut self, rows: &[Row], meta: &[(&str, String)]) -> Result<(), HistoryError> {
         let transaction = self.connection.transaction().map_err(sqlite_error)?;
         {
-            // One cache lookup per table and batch, not per row; values are bound, never formatted.
-            let mut statements: [Option<rusqlite::CachedStatement<'_>>; TABLES.len()] =
-                std::array::from_fn(|_| None);
+            // Each table's rows in their order (a later row of a key still
+            // overwrites an earlier one; no table refers to another, so the
+            // order between tables does not matter).
+            let mut by_table: [Vec<&Row>; TABLES.len()] = std::array::from_fn(|_| Vec::new());
             for row in rows {
-                let index = row.table.index();
-                let statement = match &mut statements[index] {
-                    Some(statement) => statement,
-                    slot @ None => slot.insert(
-                        transaction
-                            .prepare_cached(&self.upserts[index])
-                            .map_err(sqlite_error)?,
-                    ),
-                };
-                statement
-                    .execute(rusqlite::params_from_iter(row.values.iter()))
-                    .map_err(sqlite_error)?;
+                by_table[row.table.index()].push(row);
+            }
+            for (upserts, table_rows) in self.upserts.iter().zip(&by_table) {
+                upsert_rows(&transaction, upserts, table_rows)?;
             }
             let mut upsert_meta = transaction
                 .prepare_cached(META_UPSERT_SQL)
@@ -195,6 +207,58 @@ impl rusqlite::ToSql for Value {
             Value::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
         })
     }
+}
+
+/// Rows one multi-row upsert carries: each statement costs SQLite and
+/// rusqlite a fixed share (step, reset, bind checks) whatever its rows.
+const ROWS_PER_UPSERT: usize = 16;
+
+/// A table's upserts: of one row, and of [`ROWS_PER_UPSERT`] rows.
+struct Upserts {
+    one: String,
+    many: String,
+}
+
+impl Upserts {
+    fn of(table: &Table) -> Upserts {
+        Upserts {
+            one: table.upsert_sql(),
+            many: table.upsert_rows_sql(ROWS_PER_UPSERT),
+        }
+    }
+}
+
+/// Writes `rows` of one table, in their order: whole groups of
+/// [`ROWS_PER_UPSERT`] in one statement each, the rest one by one.
+fn upsert_rows(
+    transaction: &rusqlite::Transaction<'_>,
+    upserts: &Upserts,
+    rows: &[&Row],
+) -> Result<(), HistoryError> {
+    let mut groups = rows.chunks_exact(ROWS_PER_UPSERT);
+    if groups.len() > 0 {
+        let mut statement = transaction
+            .prepare_cached(&upserts.many)
+            .map_err(sqlite_error)?;
+        for group in &mut groups {
+            let values = group.iter().flat_map(|row| row.values.iter());
+            statement
+                .execute(rusqlite::params_from_iter(values))
+                .map_err(sqlite_error)?;
+        }
+    }
+    let rest = groups.remainder();
+    if !rest.is_empty() {
+        let mut statement = transaction
+            .prepare_cached(&upserts.one)
+            .map_err(sqlite_error)?;
+        for row in rest {
+            statement
+                .execute(rusqlite::params_from_iter(row.values.iter()))
+                .map_err(sqlite_error)?;
+        }
+    }
+    Ok(())
 }
 
 fn sqlite_error(error: rusqlite::Error) -> HistoryError {

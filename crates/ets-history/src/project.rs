@@ -533,4 +533,18 @@ mod tests {
         );
         assert_eq!(holdings_after(&kept), holdings_after(&rows));
     }
+
+    #[test]
+    fn a_key_written_twice_in_one_multi_row_upsert_keeps_its_last_row() {
+        // Goal: 40 rows of 10 keys (two groups of 16 in one statement each,
+        // with a key twice in each group, then 8 one by one) leave each key
+        // with its last row, as 40 single upserts would.
+        let rows: Vec<Row> = (0..40_i64)
+            .map(|index| holding(index % 10, "CEA-2021", index))
+            .collect();
+        let expected: Vec<Vec<Value>> = (30..40_i64)
+            .map(|index| holding(index % 10, "CEA-2021", index).values)
+            .collect();
+        assert_eq!(holdings_after(&rows), expected);
+    }
 }

@@ -147,8 +147,24 @@ impl Table {
     /// parameters, which SQLite and PostgreSQL both accept.
     #[must_use]
     pub fn upsert_sql(&self) -> String {
-        let columns = self.columns.join(", ");
-        let parameters: Vec<String> = (1..=self.columns.len()).map(|n| format!("${n}")).collect();
+        self.upsert_rows_sql(1)
+    }
+
+    /// [`Table::upsert_sql`] for `rows` rows in one statement (`VALUES
+    /// ($1, ..), ($n+1, ..)`, parameters row after row). SQLite upserts them
+    /// one after the other, so a later row of a key overwrites an earlier one
+    /// as separate statements would (PostgreSQL refuses a key twice).
+    #[must_use]
+    pub fn upsert_rows_sql(&self, rows: usize) -> String {
+        let width = self.columns.len();
+        let tuples: Vec<String> = (0..rows)
+            .map(|row| {
+                let parameters: Vec<String> = (1..=width)
+                    .map(|column| format!("${}", row * width + column))
+                    .collect();
+                format!("({})", parameters.join(", "))
+            })
+            .collect();
         let keys = self.columns[..self.key].join(", ");
         let updates: Vec<String> = self.columns[self.key..]
             .iter()
@@ -160,9 +176,10 @@ impl Table {
             format!("DO UPDATE SET {}", updates.join(", "))
         };
         format!(
-            "INSERT INTO {} ({columns}) VALUES ({}) ON CONFLICT ({keys}) {action}",
+            "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({keys}) {action}",
             self.name,
-            parameters.join(", ")
+            self.columns.join(", "),
+            tuples.join(", ")
         )
     }
 
@@ -372,5 +389,11 @@ mod tests {
         for (index, table) in TABLES.iter().enumerate() {
             assert_eq!(table.index(), index, "{}", table.name);
         }
+        assert_eq!(
+            TRANSACTION_APPROVALS.upsert_rows_sql(2),
+            "INSERT INTO transaction_approvals (transaction_id, position, participant) \
+             VALUES ($1, $2, $3), ($4, $5, $6) ON CONFLICT (transaction_id, position) \
+             DO UPDATE SET participant = excluded.participant"
+        );
     }
 }

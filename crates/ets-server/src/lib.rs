@@ -31,6 +31,7 @@ mod inbox_events;
 mod listen;
 mod metrics;
 mod rate;
+mod runtime;
 mod sequencer;
 mod stream;
 mod ui;
@@ -50,6 +51,7 @@ pub use http::{
 pub use listen::ConnectionLimits;
 pub use metrics::Metrics;
 pub use rate::{RateLimitConfig, RateLimiter};
+pub use runtime::{RuntimeSettings, WORKER_THREADS_NAME, runtime};
 pub use sequencer::{Job, Sequencer, SequencerConfig};
 pub use stream::{EVENTS_BUFFERED, StreamEvent, Streams, Topic};
 pub use users::{

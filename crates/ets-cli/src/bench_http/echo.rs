@@ -69,17 +69,17 @@ async fn accept_loop(
 
 impl Echo {
     /// Starts the server on a free loopback port, on a runtime of its own
-    /// with `workers` worker threads, named `ets-srv`.
+    /// built with `settings` (workers named `ets-srv`).
     ///
     /// # Errors
     /// When the runtime or the socket cannot be made.
-    pub fn start(workers: usize) -> Result<(Echo, SocketAddr)> {
+    pub fn start(settings: ets_server::RuntimeSettings) -> Result<(Echo, SocketAddr)> {
         let (address_sender, address_receiver) = std::sync::mpsc::channel();
         let (shutdown, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("ets-srv-echo".into())
             .spawn(move || {
-                let Ok(runtime) = super::server_runtime(workers) else {
+                let Ok(runtime) = ets_server::runtime(settings) else {
                     return;
                 };
                 runtime.block_on(async move {
