@@ -441,7 +441,7 @@ pub(crate) fn forced_sales<'r>(
             let line = index as usize;
             if must_sell.len() <= line {
                 must_sell.resize(line + 1, 0);
-                room.resize(line + 1, 0);
+                room.resize(line + 1, u64::MAX); // a line no binding cap covers: no limit
             }
             let left = surplus.get(line).copied().unwrap_or(0);
             let sold = net.get(&entity_account(index)).copied().unwrap_or(0);
