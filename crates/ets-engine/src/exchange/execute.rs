@@ -597,22 +597,19 @@ impl Exchange {
             }
         };
         instrument.holds.insert(id, hold_of(&need, hold_price));
-        if rested_whole(report, id, order.quantity) {
-            // The hold was computed for exactly this price and quantity and
-            // nothing else changed: settlement would find nothing to do.
-            return Ok(ExchangeEffect::OrderEntered {
-                instrument: *symbol,
-                order: id,
-                trades: Vec::new(),
-                open: order.quantity,
-            });
-        }
-        let trades = ledger.apply(instrument, report, &[id]);
+        // An order that only rested, whole, holds exactly what its price and
+        // quantity need and nothing else changed: settlement has nothing to do.
+        let (trades, open) = if rested_whole(report, id, order.quantity) {
+            (Vec::new(), order.quantity)
+        } else {
+            let trades = ledger.apply(instrument, report, &[id]);
+            (trades, instrument.venue.open_quantity(id))
+        };
         Ok(ExchangeEffect::OrderEntered {
             instrument: *symbol,
             order: id,
             trades,
-            open: instrument.venue.open_quantity(id),
+            open,
         })
     }
 
