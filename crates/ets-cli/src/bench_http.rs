@@ -99,22 +99,16 @@ impl HttpArgs {
     /// The runtime of a server the bench starts: `ets serve`'s, with the
     /// worker count and the intervals given.
     fn server_runtime(&self) -> ets_server::RuntimeSettings {
-        let serve = ets_server::RuntimeSettings::default();
         ets_server::RuntimeSettings {
             workers: Some(self.server_workers),
-            event_interval: self.server_event_interval.or(serve.event_interval),
-            global_queue_interval: self
-                .server_global_queue_interval
-                .or(serve.global_queue_interval),
+            event_interval: self.server_event_interval,
+            global_queue_interval: self.server_global_queue_interval,
         }
     }
 }
 
 /// The name of the client's runtime threads.
 const CLIENT_THREADS: &str = "bench-client";
-
-/// The name of the history writer's thread (`ets-history`'s follower).
-const HISTORY_THREAD: &str = "ets-history";
 
 const PASSWORD: &str = "bench password, not secret";
 const PRICE_TICKS: i64 = 5_000;
@@ -183,7 +177,7 @@ impl Server {
     /// thread (`ets-history`); none for a server in another process.
     fn history_cpu_seconds(&self) -> Option<f64> {
         match self {
-            Server::Own(_) => cpu::threads_seconds(&[HISTORY_THREAD]),
+            Server::Own(_) => cpu::threads_seconds(&[ets_history::WRITER_THREAD_NAME]),
             Server::Remote(_) | Server::Echo(_) => None,
         }
     }

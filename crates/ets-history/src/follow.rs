@@ -28,6 +28,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// The name of the history writer's thread (profiles and the HTTP bench tell it
+/// from the server's other threads by it).
+pub const WRITER_THREAD_NAME: &str = "ets-history";
+
 /// Batches the queue holds; when it is full the follower stops queueing
 /// and the writer catches up from the journal.
 pub const QUEUE_BATCHES: usize = 4_096;
@@ -143,7 +147,7 @@ impl Follower {
         writer.hold = hold;
         let (queue, batches) = sync_channel(bound);
         let writer = std::thread::Builder::new()
-            .name("ets-history".to_owned())
+            .name(WRITER_THREAD_NAME.to_owned())
             .spawn(move || writer.run(&batches))
             .map_err(|error| {
                 HistoryError::Database(format!("cannot start the history writer: {error}"))

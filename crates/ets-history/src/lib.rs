@@ -24,7 +24,7 @@ mod value;
 
 pub use backend::{Backend, Sqlite};
 pub use error::HistoryError;
-pub use follow::{Follower, QUEUE_BATCHES, durable_sequence, wait_for_journal};
+pub use follow::{Follower, QUEUE_BATCHES, WRITER_THREAD_NAME, durable_sequence, wait_for_journal};
 pub use history::{FILE_NAME, History, TableRows, attach, sqlite_path};
 pub use pg::{Postgres, describe as describe_postgres_error};
 pub use project::{Projector, Row};
