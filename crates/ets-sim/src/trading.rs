@@ -69,8 +69,12 @@ pub(crate) struct MarketInput<'a> {
     pub need: &'a [u64],
     /// Per entity: tonnes above its obligation.
     pub surplus: &'a [u64],
-    /// Per entity: verified emissions, t (for hedge buffers).
+    /// Per entity: verified emissions over the compliance years the window settles, t
+    /// (for hedge buffers).
     pub emissions: &'a [u64],
+    /// How many compliance years `emissions` covers (2019-2020, or the 2021-22 step: 2):
+    /// a hedger's buffer is a share of ONE year's emissions (`trading::open::firm_agents`).
+    pub years: u16,
     /// Per entity: of `need`, tonnes it must have bought before the period's first
     /// intermediate deadline (China 2021: 95% surrendered by 15 Nov 2023), else 0.
     pub need_early: &'a [u64],
@@ -212,6 +216,26 @@ struct Market<'d, 'a, S: Sink> {
     /// The last day closed with buyers pinned at the listed band's top: a bid there and
     /// no offer at or below it.
     pinned_at_top: bool,
+}
+
+/// A buyer's order today, `(ticks, tonnes)`, from what it owes and what it wants in all
+/// (`(must_buy, buy_left)`: its need, plus a hedger's buffer), its limit (ticks) and its
+/// day's lot. In the last days (`top`: the listed band's top) a buyer that still owes bids
+/// the top for what it owes, as a fine of several times the price awaits it; a hedge is
+/// insurance, not an obligation, so the buffer is bid at the hedger's own limit, after
+/// what it owes, never at the top (docs/simulation.md, "Agents"). Before the last days it
+/// bids its limit for a lot.
+fn buy_order(
+    (must_buy, buy_left): (u64, u64),
+    limit: i64,
+    top: Option<i64>,
+    lot: u64,
+) -> (i64, u64) {
+    match top {
+        Some(top) if must_buy > 0 => (top, must_buy),
+        Some(_) => (limit, buy_left),
+        None => (limit, buy_left.min(lot)),
+    }
 }
 
 fn yuan_to_ticks(yuan: f64) -> i64 {
@@ -544,16 +568,15 @@ impl<S: Sink> Market<'_, '_, S> {
             && a.buy_left >= BLOCK_MIN
             && rng.chance(BLOCK_PREFERENCE);
         if a.buy_left > 0 && !a.resting_buy && !prefers_block {
-            let mut ticks = yuan_to_ticks(self.bid_yuan(n, progress, rng));
-            if final_days && self.agents[n].must_buy > 0 {
-                ticks = upper;
-            }
+            let limit = yuan_to_ticks(self.bid_yuan(n, progress, rng));
+            let a = &self.agents[n];
+            let (ticks, quantity) = buy_order(
+                (a.must_buy, a.buy_left),
+                limit,
+                final_days.then_some(upper),
+                lot.max(1).min(size_cap),
+            );
             let ticks = ticks.clamp(lower, upper);
-            let quantity = if final_days {
-                self.agents[n].buy_left
-            } else {
-                self.agents[n].buy_left.min(lot.max(1)).min(size_cap)
-            };
             self.top_up(n, at, ticks, quantity)?;
             self.order(n, at, Side::Buy, ticks, quantity)?;
         } else if a.sell_left > 0 && !a.resting_sell {
@@ -1061,5 +1084,28 @@ impl<S: Sink> Market<'_, '_, S> {
             a.resting_sell = false;
         }
         Ok((close, vwap))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::buy_order;
+
+    #[test]
+    fn in_the_last_days_a_buyer_bids_the_top_for_what_it_owes_and_its_limit_for_a_hedge() {
+        let (limit, top, lot) = (5_000, 5_500, 20_000);
+        // Owing 30,000 t of the 50,000 t it wants (20,000 t of buffer): the top, for 30,000.
+        assert_eq!(
+            buy_order((30_000, 50_000), limit, Some(top), lot),
+            (top, 30_000)
+        );
+        // Its need bought, the buffer is left: at its own limit, all of it.
+        assert_eq!(
+            buy_order((0, 20_000), limit, Some(top), lot),
+            (limit, 20_000)
+        );
+        // Before the last days: its limit, one lot.
+        assert_eq!(buy_order((30_000, 50_000), limit, None, lot), (limit, lot));
+        assert_eq!(buy_order((0, 5_000), limit, None, lot), (limit, 5_000));
     }
 }

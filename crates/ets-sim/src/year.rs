@@ -267,6 +267,7 @@ pub fn run_year_with<S: Sink>(
         need: &positions.need,
         surplus: &positions.surplus,
         emissions: &positions.verified,
+        years: facts.timeline.years.len() as u16,
         need_early: &need_early,
         timeline: &facts.timeline,
         class: facts.cea,

@@ -220,3 +220,72 @@ fn hedgers_buy_no_buffer_the_carry_over_cap_would_cancel() {
     assert!(buyers > 10, "{buyers} complying net buyers in the window");
     assert_eq!(cancelled, 0, "tonnes of the window's buyers cancelled");
 }
+
+/// In the chain's first step (the 2019-2020 period: two compliance years settled in one
+/// window) where every short firm hedges with a buffer of 8% of its emissions: per complying
+/// net buyer of the window, the CEA it still holds after the close (its buffer, as it
+/// surrendered all it held up to its obligation) over ONE year's verified emissions (half
+/// the period's).
+fn buffers_over_a_year_of_emissions() -> Vec<f64> {
+    let mut chain = chain(60, 20210716);
+    chain.periods.truncate(1);
+    for period in &mut chain.periods {
+        period.trading.early_buyer_share = 1.0;
+        period.trading.hedge_buffer = [0.08, 0.08];
+    }
+    let year = chain.periods[0].scenario.year;
+    let (outcome, engine) = run_in_memory(&chain).expect("runs");
+    let mut net = std::collections::BTreeMap::<u32, i64>::new();
+    for trade in &outcome.trades {
+        let q = i64::try_from(trade.quantity).expect("tonnes");
+        *net.entry(trade.buyer).or_default() += q;
+        *net.entry(trade.seller).or_default() -= q;
+    }
+    let scheme = &outcome.periods[0].scheme;
+    let registry = engine.registry();
+    let held = |account| {
+        let holdings = registry.account(account).expect("the entity's account");
+        registry
+            .classes()
+            .filter(|(_, class)| matches!(class, ets_model::UnitClass::Allowance { .. }))
+            .filter_map(|(index, _)| holdings.holding(index))
+            .map(|h| h.total().tonnes())
+            .sum::<u64>()
+    };
+    engine
+        .compliance()
+        .closed_results(scheme, year)
+        .expect("2019-2020 closed")
+        .iter()
+        .filter(|r| r.shortfall.tonnes() == 0)
+        .filter(|r| {
+            net.iter().any(|(line, bought)| {
+                *bought > 0 && ets_sim::year::entity_account(*line) == r.account
+            })
+        })
+        .map(|r| {
+            let verified = r.verified_emissions.expect("verified").tonnes() as f64;
+            held(r.account) as f64 / (verified / 2.0)
+        })
+        .collect()
+}
+
+#[test]
+fn a_hedge_is_a_share_of_one_year_of_emissions() {
+    // Goal: a hedger's buffer insures against a surprise in the year to come, so it is a
+    // share of ONE year's emissions even when the window settles two years (2019-2020 here;
+    // the chain's 2021-22 step). Before this rule the buffer was a share of the period's
+    // (two years') emissions: up to 16% of a year's here, and 21 Mt (8%) of the simulated
+    // 2023 volume (seed 20210716, full size) was hedgers buying twice the buffer.
+    let buffers = buffers_over_a_year_of_emissions();
+    assert!(buffers.len() > 5, "{} complying net buyers", buffers.len());
+    let largest = buffers.iter().copied().fold(0.0, f64::max);
+    assert!(
+        largest > 0.06,
+        "the hedgers bought their buffers: {largest}"
+    );
+    assert!(
+        largest <= 0.08 + 1e-6,
+        "a buffer beyond 8% of a year: {largest}"
+    );
+}

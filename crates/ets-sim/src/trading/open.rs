@@ -182,7 +182,7 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
                 continue;
             }
             let buffer = if early && !input.foreseen {
-                let e = input.emissions.get(i).copied().unwrap_or(0) as f64;
+                let e = annual(input.emissions.get(i).copied().unwrap_or(0), input.years);
                 let wanted = (e * rng.range(trading.hedge_buffer)).floor() as u64;
                 // What the carry-over cap would cancel at the close is no hedge.
                 input
@@ -217,6 +217,14 @@ pub(super) fn firm_agents(input: &MarketInput<'_>, window: &Window, rng: &mut Rn
         agents.push(agent);
     }
     agents
+}
+
+/// One year's emissions of `emissions` over `years` compliance years, t. A hedge buffer
+/// insures against a surprise in the year to come, which is one year's emissions whatever
+/// the number of years the window settles (docs/simulation.md, "Agents"): a window that
+/// settles two years (2019-2020; the chain's 2021-22 step) does not double it.
+pub(super) fn annual(emissions: u64, years: u16) -> f64 {
+    emissions as f64 / f64::from(years.max(1))
 }
 
 /// A long firm's banking decision: with its cost of carry `h` drawn from

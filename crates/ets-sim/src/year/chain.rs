@@ -478,6 +478,10 @@ fn trade_step<S: Sink>(
         need: &combined.need,
         surplus: &combined.surplus,
         emissions: &combined.verified,
+        years: group
+            .iter()
+            .map(|period| period.facts.timeline.years.len() as u16)
+            .sum(),
         need_early: &combined.need_early,
         timeline,
         class: allowance(latest)?,

@@ -120,6 +120,7 @@ pub(super) fn trade<S: Sink>(driver: &mut Driver<'_, S>, foreseen: &Foreseen<'_>
         need: &need,
         surplus: &surplus,
         emissions: &emissions,
+        years: 1,
         need_early: &[],
         timeline: foreseen.timeline,
         class: foreseen.class,
