@@ -3,7 +3,7 @@
 
 use crate::HistoryError;
 use crate::project::Row;
-use crate::schema::{META_UPSERT_SQL, SCHEMA_SQL, TABLES, Table};
+use crate::schema::{META_UPSERT_SQL, TABLES, Table, drop_schema_sql, sqlite_schema_sql};
 use crate::value::Value;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use std::path::Path;
@@ -15,6 +15,13 @@ pub trait Backend: Send {
     /// # Errors
     /// [`HistoryError::Database`] when the database refuses.
     fn create_schema(&mut self) -> Result<(), HistoryError>;
+
+    /// Drops every table and index of the schema, in one transaction: a
+    /// database of an older version is created again before its rebuild.
+    ///
+    /// # Errors
+    /// [`HistoryError::Database`] when the database refuses.
+    fn drop_schema(&mut self) -> Result<(), HistoryError>;
 
     /// Writes `rows` and sets the `meta` entries in one database transaction:
     /// all of it or none of it.
@@ -126,21 +133,22 @@ impl Sqlite {
 impl Backend for Sqlite {
     fn create_schema(&mut self) -> Result<(), HistoryError> {
         self.connection
-            .execute_batch(SCHEMA_SQL)
+            .execute_batch(&sqlite_schema_sql())
             .map_err(sqlite_error)
+    }
+
+    fn drop_schema(&mut self) -> Result<(), HistoryError> {
+        let transaction = self.connection.transaction().map_err(sqlite_error)?;
+        transaction
+            .execute_batch(&drop_schema_sql())
+            .map_err(sqlite_error)?;
+        transaction.commit().map_err(sqlite_error)
     }
 
     fn write(&mut self, rows: &[Row], meta: &[(&str, String)]) -> Result<(), HistoryError> {
         let transaction = self.connection.transaction().map_err(sqlite_error)?;
         {
-            // Each table's rows in their order (a later row of a key still
-            // overwrites an earlier one; no table refers to another, so the
-            // order between tables does not matter).
-            let mut by_table: [Vec<&Row>; TABLES.len()] = std::array::from_fn(|_| Vec::new());
-            for row in rows {
-                by_table[row.table.index()].push(row);
-            }
-            for (upserts, table_rows) in self.upserts.iter().zip(&by_table) {
+            for (upserts, table_rows) in self.upserts.iter().zip(&by_table_in_key_order(rows)) {
                 upsert_rows(&transaction, upserts, table_rows)?;
             }
             let mut upsert_meta = transaction
@@ -207,6 +215,22 @@ impl rusqlite::ToSql for Value {
             Value::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
         })
     }
+}
+
+/// `rows` by table, at each table's place in [`TABLES`], each table's in
+/// the order of their keys: a B-tree is then written from one end to the
+/// other, each page visited once, not once per row. The sort is stable, so a
+/// later row of a key still comes after (and overwrites) an earlier one; no
+/// table refers to another, so the order between tables does not matter.
+fn by_table_in_key_order(rows: &[Row]) -> [Vec<&Row>; TABLES.len()] {
+    let mut by_table: [Vec<&Row>; TABLES.len()] = std::array::from_fn(|_| Vec::new());
+    for row in rows {
+        by_table[row.table.index()].push(row);
+    }
+    for table_rows in &mut by_table {
+        table_rows.sort_by(|a, b| a.key_values().cmp(b.key_values()));
+    }
+    by_table
 }
 
 /// Rows one multi-row upsert carries: each statement costs SQLite and

@@ -55,9 +55,11 @@ impl History {
                     });
                 }
                 if found < SCHEMA_VERSION {
-                    // Emptied with its head: the next sync rebuilds it from the journal.
+                    // Created again without a head: the next sync rebuilds it
+                    // from the journal (its tables may be laid out otherwise).
                     tracing::info!(found, "history of an older schema; rebuilding it");
-                    history.backend.clear()?;
+                    history.backend.drop_schema()?;
+                    history.backend.create_schema()?;
                     history
                         .backend
                         .write(&[], &[("schema_version", SCHEMA_VERSION.to_string())])?;

@@ -4,7 +4,7 @@
 use crate::backend::Backend;
 use crate::error::HistoryError;
 use crate::project::Row;
-use crate::schema::{META_UPSERT_SQL, SCHEMA_SQL, TABLES, Table};
+use crate::schema::{META_UPSERT_SQL, SCHEMA_SQL, TABLES, Table, drop_schema_sql};
 use crate::value::Value;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
@@ -65,6 +65,17 @@ impl Postgres {
 impl Backend for Postgres {
     fn create_schema(&mut self) -> Result<(), HistoryError> {
         self.client.batch_execute(SCHEMA_SQL).map_err(pg_error)
+    }
+
+    fn drop_schema(&mut self) -> Result<(), HistoryError> {
+        let mut transaction = self.client.transaction().map_err(pg_error)?;
+        transaction
+            .batch_execute(&drop_schema_sql())
+            .map_err(pg_error)?;
+        transaction.commit().map_err(pg_error)?;
+        // Statements prepared on the dropped tables are no longer valid.
+        self.statements.fill(None);
+        Ok(())
     }
 
     fn write(&mut self, rows: &[Row], meta: &[(&str, String)]) -> Result<(), HistoryError> {

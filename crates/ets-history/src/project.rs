@@ -30,7 +30,12 @@ pub struct Row {
 impl Row {
     /// Its key: the table and the values of the key columns.
     fn key(&self) -> (&'static str, &[Value]) {
-        (self.table.name, &self.values[..self.table.key])
+        (self.table.name, self.key_values())
+    }
+
+    /// The values of its table's key columns.
+    pub(crate) fn key_values(&self) -> &[Value] {
+        &self.values[..self.table.key]
     }
 }
 

@@ -1,12 +1,14 @@
 //! The history database's schema: one SQL text that both SQLite and
-//! PostgreSQL accept, and the table list the projection writes and the
-//! equality checks read. docs/history.md explains every column.
+//! PostgreSQL accept (SQLite stores each table as one B-tree keyed as it is
+//! read, [`sqlite_schema_sql`]), and the table list the projection writes and
+//! the equality checks read. docs/history.md explains every column.
 
 /// The schema version this build writes. A database of a newer version is
 /// refused rather than written with an older idea of its tables; one of an
-/// older version is emptied and rebuilt from the journal (version 2 added
-/// `transaction_approvals`).
-pub const SCHEMA_VERSION: i64 = 2;
+/// older version is dropped, created again at this one and rebuilt from the
+/// journal (version 2 added `transaction_approvals`; version 3 stores SQLite's
+/// tables by their keys and drops the two account indexes of `transactions`).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The tables and indexes, in plain SQL common to SQLite and PostgreSQL.
 pub const SCHEMA_SQL: &str = "
@@ -34,8 +36,6 @@ CREATE TABLE IF NOT EXISTS transactions (
     proposed_ms BIGINT NOT NULL,
     note TEXT
 );
-CREATE INDEX IF NOT EXISTS transactions_from ON transactions (from_account);
-CREATE INDEX IF NOT EXISTS transactions_to ON transactions (to_account);
 CREATE TABLE IF NOT EXISTS transaction_status (
     transaction_id BIGINT NOT NULL,
     step BIGINT NOT NULL,
@@ -129,6 +129,45 @@ CREATE TABLE IF NOT EXISTS compliance_results (
     PRIMARY KEY (scheme, year, participant)
 );
 ";
+
+/// [`SCHEMA_SQL`] as the embedded SQLite file creates it: each table one
+/// B-tree, keyed as it is read and written. A table with one integer key
+/// keeps its rows by it (`INTEGER PRIMARY KEY`, SQLite's 64-bit row id); every
+/// other table is `WITHOUT ROWID`, its rows kept in its primary key's order.
+/// SQLite's `BIGINT PRIMARY KEY` or composite key would be a second B-tree
+/// beside the rows, written with every row: twice the pages per upsert.
+#[must_use]
+pub fn sqlite_schema_sql() -> String {
+    SCHEMA_SQL
+        .split(';')
+        .filter(|statement| !statement.trim().is_empty())
+        .map(|statement| {
+            if !statement.trim_start().starts_with("CREATE TABLE") {
+                return format!("{statement};");
+            }
+            if statement.contains(" BIGINT PRIMARY KEY") {
+                format!(
+                    "{};",
+                    statement.replace(" BIGINT PRIMARY KEY", " INTEGER PRIMARY KEY")
+                )
+            } else {
+                format!("{statement} WITHOUT ROWID;")
+            }
+        })
+        .collect()
+}
+
+/// Drops every table of the schema (their indexes go with them), `meta`
+/// included: before a database of an older version is created again.
+#[must_use]
+pub fn drop_schema_sql() -> String {
+    TABLES
+        .iter()
+        .map(|table| table.name)
+        .chain(["meta"])
+        .map(|name| format!("DROP TABLE IF EXISTS {name};\n"))
+        .collect()
+}
 
 /// A table the projection writes: its name, columns, and how many leading
 /// columns form its primary key.
@@ -388,6 +427,24 @@ mod tests {
         }
         for (index, table) in TABLES.iter().enumerate() {
             assert_eq!(table.index(), index, "{}", table.name);
+        }
+        let sqlite = sqlite_schema_sql();
+        assert!(
+            sqlite.contains(
+                "CREATE TABLE IF NOT EXISTS commands (\n    sequence INTEGER PRIMARY KEY,"
+            )
+        );
+        assert!(sqlite.contains("PRIMARY KEY (account_id, unit_class)\n) WITHOUT ROWID;"));
+        assert!(!sqlite.contains("BIGINT PRIMARY KEY"));
+        for table in TABLES {
+            let start = sqlite
+                .find(&format!("CREATE TABLE IF NOT EXISTS {} (", table.name))
+                .expect("created");
+            let statement = &sqlite[start..start + sqlite[start..].find(';').expect("ends")];
+            assert!(
+                statement.contains("INTEGER PRIMARY KEY") != statement.ends_with("WITHOUT ROWID"),
+                "{statement}"
+            );
         }
         assert_eq!(
             TRANSACTION_APPROVALS.upsert_rows_sql(2),

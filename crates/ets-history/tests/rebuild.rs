@@ -399,25 +399,38 @@ fn a_read_waits_for_the_journal_record_it_needs_and_says_where_a_lagging_history
 
 #[test]
 fn a_history_of_an_older_schema_is_rebuilt_at_this_one() {
-    // Goal: a history written before `transaction_approvals` existed (schema
-    // version 1) is emptied and rebuilt from the journal, tables complete.
+    // Goal: a history file of version 2 (every table a row-id B-tree beside
+    // its key's index, `transaction_approvals` left empty as version 1 had
+    // it) is dropped, created again in this version's layout and rebuilt from
+    // the journal, tables complete.
     let temp = tempfile::tempdir().expect("temp dir");
     let dir = temp.path().join("store");
     let commands = fixed_session();
     run_live(&dir, &commands, &[3]);
     let complete = dump(&sqlite_path(&dir));
-    rusqlite_connection(&sqlite_path(&dir))
-        .execute_batch(
-            "DELETE FROM transaction_approvals; \
-             UPDATE meta SET value = '1' WHERE key = 'schema_version';",
-        )
-        .expect("edits");
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = sqlite_path(&dir).into_os_string();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+    let old = rusqlite_connection(&sqlite_path(&dir));
+    old.execute_batch(ets_history::schema::SCHEMA_SQL)
+        .expect("the version 2 layout");
+    old.execute_batch(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', '2'); \
+         INSERT INTO holdings (account_id, unit_class, quantity, blocks) VALUES (999, 'X', 1, 1);",
+    )
+    .expect("edits");
+    assert!(!autoindexes(&old).is_empty(), "version 2 had key indexes");
+    drop(old);
     let mut store = Store::open(&dir, StoreConfig::default()).expect("opens");
     let report = attach(&mut store).expect("attaches").expect("rebuilt");
     assert_eq!(report.records, commands.len() as u64);
     drop(store);
     assert_eq!(dump(&sqlite_path(&dir)), complete);
-    let version = rusqlite_connection(&sqlite_path(&dir))
+    let connection = rusqlite_connection(&sqlite_path(&dir));
+    assert_eq!(autoindexes(&connection), Vec::<String>::new());
+    let version = connection
         .query_row(
             "SELECT value FROM meta WHERE key = 'schema_version'",
             [],
@@ -425,6 +438,21 @@ fn a_history_of_an_older_schema_is_rebuilt_at_this_one() {
         )
         .expect("reads");
     assert_eq!(version, ets_history::schema::SCHEMA_VERSION.to_string());
+}
+
+/// The key indexes SQLite keeps beside a table's rows (none when every
+/// table is stored by its key).
+fn autoindexes(connection: &rusqlite::Connection) -> Vec<String> {
+    let mut statement = connection
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'sqlite_autoindex_%' ORDER BY name",
+        )
+        .expect("prepares");
+    statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .expect("queries")
+        .collect::<Result<_, _>>()
+        .expect("reads")
 }
 
 #[test]
@@ -480,6 +508,20 @@ fn the_history_in_postgresql_equals_the_embedded_one() {
     assert_eq!(history.dump().expect("dumps"), embedded);
     let serial = query::serial(history.backend(), 1).expect("queries");
     assert_eq!(serial.movements[0].kind, "issue");
+    // A database of an older version is dropped, created again and rebuilt.
+    history
+        .backend()
+        .query(
+            "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+            &[],
+        )
+        .expect("edits");
+    drop(history);
+    let mut history =
+        History::new(Box::new(Postgres::connect(&url).expect("connects"))).expect("history");
+    assert_eq!(history.head().expect("reads"), None);
+    history.sync(store.journal()).expect("rebuilds");
+    assert_eq!(history.dump().expect("dumps"), embedded);
 }
 
 #[test]
