@@ -2,10 +2,10 @@
 //! keyed by (requester, request id), iterated in that key order (the order
 //! the canonical state encoding writes).
 //!
-//! Kept per requester in a hash map of requesters, not as one B-tree of
-//! pairs: a lookup finds the requester's entry with one probe of a small
-//! map (one entry per requester, which stays in the cache) and then looks at
-//! that requester's ids. Those ids are kept for the usual case, in which
+//! Kept per requester, not as one B-tree of pairs: a lookup finds the
+//! requester's entry by its id ([`DenseIndex`]: an index into a vector for
+//! the usual ids numbered from 1, a hash probe for sparse ones) and then
+//! looks at that requester's ids. Those ids are kept for the usual case, in which
 //! each requester's request ids rise (under bounded retention they must,
 //! docs/memory.md): a ring of ids in ascending order, to which a fresh,
 //! higher id is appended and from whose front the oldest leaves, with the
@@ -17,8 +17,8 @@
 //! arrives below the highest one held goes to a B-tree of its own (`older`),
 //! searched only when it holds anything, so any order of ids gives the same
 //! answers as one map. Iteration sorts the requesters first, so the order
-//! (and the state encoding) is that of the B-trees this replaced. The map
-//! holds one entry per requester, never one per request: growing it rehashes
+//! (and the state encoding) is that of the B-trees this replaced. The table
+//! holds one entry per requester, never one per request: growing it moves
 //! requesters (thousands), not the million remembered requests.
 //!
 //! Under bounded retention (docs/memory.md) each requester's entry also
@@ -28,13 +28,16 @@
 
 use crate::retention::RequestKey;
 use ets_model::{ParticipantId, RequestId};
-use rustc_hash::FxHashMap;
+use ets_registry::DenseIndex;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Values by (requester, request id), iterated in key order.
 #[derive(Debug, Clone)]
 pub(crate) struct OutcomeTable<V> {
-    by_requester: FxHashMap<ParticipantId, Ids<V>>,
+    /// Every requester seen, with its ids, in the order first seen; never removed.
+    by_requester: Vec<(ParticipantId, Ids<V>)>,
+    /// The position of each requester in `by_requester`.
+    positions: DenseIndex,
     len: usize,
 }
 
@@ -172,22 +175,50 @@ fn merge<T>(
 impl<V> Default for OutcomeTable<V> {
     fn default() -> Self {
         OutcomeTable {
-            by_requester: FxHashMap::default(),
+            by_requester: Vec::new(),
+            positions: DenseIndex::default(),
             len: 0,
         }
     }
 }
 
 impl<V> OutcomeTable<V> {
+    /// The ids of `requester`, if it was ever seen.
+    fn ids(&self, requester: ParticipantId) -> Option<&Ids<V>> {
+        let position = self.positions.get(requester.0)?;
+        Some(&self.by_requester[position as usize].1)
+    }
+
+    /// The ids of `requester`, to change them, if it was ever seen.
+    fn ids_mut(&mut self, requester: ParticipantId) -> Option<&mut Ids<V>> {
+        let position = self.positions.get(requester.0)?;
+        Some(&mut self.by_requester[position as usize].1)
+    }
+
+    /// The ids of `requester`, an empty entry added if it was never seen.
+    fn ids_entry(&mut self, requester: ParticipantId) -> &mut Ids<V> {
+        let position = match self.positions.get(requester.0) {
+            Some(position) => position as usize,
+            None => {
+                let position = self.by_requester.len();
+                let stored = u32::try_from(position).unwrap_or(u32::MAX);
+                self.positions.insert(requester.0, stored);
+                self.by_requester.push((requester, Ids::default()));
+                position
+            }
+        };
+        &mut self.by_requester[position].1
+    }
+
     /// The value of `key`, if remembered.
     pub(crate) fn get(&self, key: &RequestKey) -> Option<&V> {
-        self.by_requester.get(&key.0)?.get(key.1)
+        self.ids(key.0)?.get(key.1)
     }
 
     /// Whether `key` is remembered, expired or unknown, with one search of
     /// the requesters.
     pub(crate) fn lookup(&self, key: &RequestKey) -> Lookup<'_, V> {
-        let Some(ids) = self.by_requester.get(&key.0) else {
+        let Some(ids) = self.ids(key.0) else {
             return Lookup::Unknown;
         };
         match ids.get(key.1) {
@@ -199,12 +230,12 @@ impl<V> OutcomeTable<V> {
 
     /// The value of `key`, if remembered, to change it.
     pub(crate) fn get_mut(&mut self, key: &RequestKey) -> Option<&mut V> {
-        self.by_requester.get_mut(&key.0)?.get_mut(key.1)
+        self.ids_mut(key.0)?.get_mut(key.1)
     }
 
     /// Remembers `value` under `key`; returns the value it replaces.
     pub(crate) fn insert(&mut self, key: RequestKey, value: V) -> Option<V> {
-        let ids = self.by_requester.entry(key.0).or_default();
+        let ids = self.ids_entry(key.0);
         if let Some(held) = ids.get_mut(key.1) {
             return Some(std::mem::replace(held, value));
         }
@@ -217,7 +248,7 @@ impl<V> OutcomeTable<V> {
     /// floor to its id: from then on the id is [`Lookup::Expired`]. Returns
     /// the value it held.
     pub(crate) fn expire(&mut self, key: &RequestKey) -> Option<V> {
-        let ids = self.by_requester.entry(key.0).or_default();
+        let ids = self.ids_entry(key.0);
         ids.floor = ids.floor.max(Some(key.1));
         let removed = ids.remove(key.1)?;
         self.len -= 1;
@@ -231,13 +262,13 @@ impl<V> OutcomeTable<V> {
             .filter_map(|(requester, ids)| Some((requester, ids.floor?)))
     }
 
-    /// Every requester with its ids, in requester order (sorted here: the
-    /// map has no order of its own).
+    /// Every requester with its ids, in requester order (sorted here: they
+    /// are kept in the order first seen).
     fn requesters(&self) -> Vec<(ParticipantId, &Ids<V>)> {
         let mut requesters: Vec<_> = self
             .by_requester
             .iter()
-            .map(|(&requester, ids)| (requester, ids))
+            .map(|(requester, ids)| (*requester, ids))
             .collect();
         requesters.sort_unstable_by_key(|&(requester, _)| requester);
         requesters
@@ -245,7 +276,7 @@ impl<V> OutcomeTable<V> {
 
     /// Sets the floor of `requester` (restoring a snapshot).
     pub(crate) fn set_floor(&mut self, requester: ParticipantId, floor: RequestId) {
-        self.by_requester.entry(requester).or_default().floor = Some(floor);
+        self.ids_entry(requester).floor = Some(floor);
     }
 
     /// How many requests are remembered.
@@ -266,7 +297,7 @@ impl<V> OutcomeTable<V> {
         let mut requesters: Vec<_> = self
             .by_requester
             .iter_mut()
-            .map(|(&requester, ids)| (requester, ids))
+            .map(|(requester, ids)| (*requester, ids))
             .collect();
         requesters.sort_unstable_by_key(|&(requester, _)| requester);
         requesters.into_iter().flat_map(|(requester, ids)| {

@@ -14,6 +14,7 @@ mod command;
 mod controls;
 mod cow_map;
 mod decision;
+mod dense;
 mod error;
 mod holding;
 mod market_hooks;
@@ -31,6 +32,7 @@ pub use controls::{
     TrustedStatus, scheme_code,
 };
 pub use decision::Decision;
+pub use dense::DenseIndex;
 pub use error::RegistryError;
 pub use holding::{Holding, SerialPolicy};
 pub use participant::{NAME_MAX_BYTES, Participant, ParticipantKind};

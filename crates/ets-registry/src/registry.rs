@@ -10,6 +10,7 @@ use crate::book::{BookRetention, SurrenderChange, TransactionBook};
 use crate::command::{Effect, RegistryCommand};
 use crate::controls::Controls;
 use crate::decision::Decision;
+use crate::dense::DenseIndex;
 use crate::error::RegistryError;
 use crate::holding::SerialPolicy;
 use crate::participant::{NAME_MAX_BYTES, Participant, ParticipantKind};
@@ -19,7 +20,6 @@ use crate::transaction::{
 use ets_model::{
     AccountId, ParticipantId, Quantity, SerialBlock, Timestamp, TransactionId, UnitClass,
 };
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use smallvec::smallvec;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,12 +36,12 @@ pub struct Registry {
     #[serde(with = "crate::cow_map::shared_vec")]
     participants: Vec<Arc<Participant>>,
     #[serde(skip)]
-    participant_index: FxHashMap<ParticipantId, u32>,
+    participant_index: DenseIndex,
     /// In opening order; found by `account_index`.
     #[serde(with = "crate::cow_map::shared_vec")]
     accounts: Vec<Arc<Account>>,
     #[serde(skip)]
-    account_index: FxHashMap<AccountId, u32>,
+    account_index: DenseIndex,
     system_accounts: BTreeMap<AccountKind, AccountId>,
     holder_accounts: BTreeMap<(ParticipantId, AccountKind), AccountId>,
     classes: Vec<UnitClass>,
@@ -112,7 +112,7 @@ impl Registry {
                 u32::try_from(released).unwrap_or(u32::MAX),
             ));
         }
-        if !self.participant_index.contains_key(&context.requester)
+        if !self.participant_index.contains(context.requester.0)
             && !matches!(command, RegistryCommand::RegisterParticipant { .. })
         {
             return Err(RegistryError::UnknownRequester(context.requester));
@@ -330,7 +330,7 @@ impl Registry {
         } else {
             self.require_administrator(context.requester, "register participants")?;
         }
-        if self.participant_index.contains_key(&id) {
+        if self.participant_index.contains(id.0) {
             return Err(RegistryError::ParticipantExists(id));
         }
         if name.is_empty() || name.len() > NAME_MAX_BYTES {
@@ -341,7 +341,7 @@ impl Registry {
             });
         }
         self.participant_index
-            .insert(id, self.participants.len() as u32);
+            .insert(id.0, self.participants.len() as u32);
         self.participants.push(Arc::new(Participant {
             id,
             kind,
@@ -360,7 +360,7 @@ impl Registry {
         approvals_required: u8,
     ) -> Result<Effect, RegistryError> {
         self.require_administrator(context.requester, "open accounts")?;
-        if self.account_index.contains_key(&id) {
+        if self.account_index.contains(id.0) {
             return Err(RegistryError::AccountExists(id));
         }
         let holder_kind = self.participant(holder)?.kind;
@@ -371,7 +371,7 @@ impl Registry {
         } else {
             self.holder_accounts.insert((holder, kind), id);
         }
-        self.account_index.insert(id, self.accounts.len() as u32);
+        self.account_index.insert(id.0, self.accounts.len() as u32);
         self.accounts.push(Arc::new(Account {
             id,
             kind,
@@ -1033,8 +1033,8 @@ impl Registry {
     /// [`RegistryError::UnknownParticipant`].
     pub fn participant(&self, id: ParticipantId) -> Result<&Participant, RegistryError> {
         self.participant_index
-            .get(&id)
-            .and_then(|&index| self.participants.get(index as usize))
+            .get(id.0)
+            .and_then(|index| self.participants.get(index as usize))
             .map(AsRef::as_ref)
             .ok_or(RegistryError::UnknownParticipant(id))
     }
@@ -1045,14 +1045,14 @@ impl Registry {
     /// [`RegistryError::UnknownAccount`].
     pub fn account(&self, id: AccountId) -> Result<&Account, RegistryError> {
         self.account_index
-            .get(&id)
-            .and_then(|&index| self.accounts.get(index as usize))
+            .get(id.0)
+            .and_then(|index| self.accounts.get(index as usize))
             .map(AsRef::as_ref)
             .ok_or(RegistryError::UnknownAccount(id))
     }
 
     pub(crate) fn account_mut(&mut self, id: AccountId) -> Option<&mut Account> {
-        let index = *self.account_index.get(&id)?;
+        let index = self.account_index.get(id.0)?;
         self.accounts.get_mut(index as usize).map(Arc::make_mut)
     }
 
@@ -1063,13 +1063,13 @@ impl Registry {
             .participants
             .iter()
             .enumerate()
-            .map(|(index, participant)| (participant.id, index as u32))
+            .map(|(index, participant)| (participant.id.0, index as u32))
             .collect();
         self.account_index = self
             .accounts
             .iter()
             .enumerate()
-            .map(|(index, account)| (account.id, index as u32))
+            .map(|(index, account)| (account.id.0, index as u32))
             .collect();
         self.transactions.rebuild();
         self.pending_issue_total = self

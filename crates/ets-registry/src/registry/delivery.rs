@@ -80,8 +80,8 @@ impl Registry {
     /// The position of `account` in the account list.
     fn index_of(&self, account: AccountId) -> Result<usize, RegistryError> {
         // A match, not `ok_or`: the error is built only when it is returned.
-        match self.account_index.get(&account) {
-            Some(&index) => Ok(index as usize),
+        match self.account_index.get(account.0) {
+            Some(index) => Ok(index as usize),
             None => Err(RegistryError::UnknownAccount(account)),
         }
     }
