@@ -5,6 +5,7 @@ use crate::command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejecti
 use crate::compliance::Compliance;
 use crate::compliance::SurrenderTally;
 use crate::exchange::Exchange;
+use crate::kept::{KeptInstruments, KeptOutcome};
 use crate::outcomes::{Lookup, OutcomeTable};
 use crate::retention::{RequestKey, RetentionSection, Window};
 use ets_model::{ParticipantId, RequestId, Timestamp};
@@ -119,46 +120,6 @@ struct Remembered {
     applied_at: u64,
 }
 
-/// A remembered outcome, kept small: the registry's effects (the outcome of
-/// almost every accepted command: no heap data, 16 bytes) inline, any other
-/// outcome boxed. The table keeps one per remembered request (a million
-/// under the default window), written when a command is applied and read
-/// when it leaves the window: an [`Outcome`] inline made each entry 184
-/// bytes, three cache lines written cold per command (docs/benchmarks.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum KeptOutcome {
-    Registry(ets_registry::Effect),
-    Other(Box<Outcome>),
-}
-
-impl KeptOutcome {
-    fn of(outcome: &Outcome) -> KeptOutcome {
-        match outcome {
-            Outcome::Accepted(Effect::Registry(effect)) => KeptOutcome::Registry(*effect),
-            other => KeptOutcome::Other(Box::new(other.clone())),
-        }
-    }
-
-    /// The outcome as it was given.
-    fn outcome(&self) -> Outcome {
-        match self {
-            KeptOutcome::Registry(effect) => Outcome::Accepted(Effect::Registry(*effect)),
-            KeptOutcome::Other(outcome) => outcome.as_ref().clone(),
-        }
-    }
-
-    /// The refusal, when the outcome was one.
-    fn rejection_mut(&mut self) -> Option<&mut Rejection> {
-        match self {
-            KeptOutcome::Other(outcome) => match outcome.as_mut() {
-                Outcome::Rejected(rejection) => Some(rejection),
-                Outcome::Accepted(_) => None,
-            },
-            KeptOutcome::Registry(_) => None,
-        }
-    }
-}
-
 /// The engine's whole state.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -172,6 +133,8 @@ pub struct Engine {
     applied: u64,
     /// Bounded retention, once set (docs/memory.md); `None` keeps everything.
     window: Option<Window>,
+    /// The instruments the kept outcomes name by number (not state).
+    kept_instruments: KeptInstruments,
 }
 
 /// The canonical encoding of the state, used for snapshots and the state hash,
@@ -216,6 +179,7 @@ impl Engine {
             last_time: None,
             applied: 0,
             window: None,
+            kept_instruments: KeptInstruments::default(),
         }
     }
 
@@ -259,7 +223,7 @@ impl Engine {
                 ),
             }));
         }
-        Applied::Duplicate(first.outcome.outcome())
+        Applied::Duplicate(first.outcome.outcome(&self.kept_instruments))
     }
 
     /// Applies an envelope whose request id is neither remembered nor expired.
@@ -282,7 +246,7 @@ impl Engine {
         self.outcomes.insert(
             key,
             Remembered {
-                outcome: KeptOutcome::of(&outcome),
+                outcome: KeptOutcome::of(&outcome, &mut self.kept_instruments),
                 digest: Some(digest),
                 applied_at: self.applied,
             },
@@ -517,7 +481,7 @@ impl Engine {
     pub fn outcome_of(&self, requester: ParticipantId, request_id: RequestId) -> Option<Outcome> {
         self.outcomes
             .get(&(requester, request_id))
-            .map(|remembered| remembered.outcome.outcome())
+            .map(|remembered| remembered.outcome.outcome(&self.kept_instruments))
     }
 
     /// Checks every invariant of the state.
@@ -536,7 +500,7 @@ impl Engine {
         let outcomes: Vec<_> = self
             .outcomes
             .iter()
-            .map(|(key, remembered)| (key, remembered.outcome.outcome()))
+            .map(|(key, remembered)| (key, remembered.outcome.outcome(&self.kept_instruments)))
             .collect();
         let digests: Vec<Option<CommandDigest>> = self
             .outcomes
@@ -668,6 +632,7 @@ impl Engine {
         state.compliance.rehydrate();
         let tally = tally.unwrap_or_else(|| SurrenderTally::from_registry(&state.registry));
         state.compliance.restore_surrender_tally(tally);
+        let mut kept_instruments = KeptInstruments::default();
         let mut engine = Engine {
             registry: state.registry,
             compliance: state.compliance,
@@ -678,7 +643,7 @@ impl Engine {
                 .zip(digests)
                 .map(|((key, outcome), digest)| {
                     let remembered = Remembered {
-                        outcome: KeptOutcome::of(&outcome),
+                        outcome: KeptOutcome::of(&outcome, &mut kept_instruments),
                         digest,
                         applied_at: 0,
                     };
@@ -688,6 +653,7 @@ impl Engine {
             last_time: state.last_time,
             applied: state.applied,
             window: None,
+            kept_instruments,
         };
         if let Some(section) = section {
             engine.restore_retention(section).map_err(|()| bad())?;
