@@ -30,10 +30,28 @@ pub enum CodeError {
 /// A short identifier of letters, digits, `-`, `_` and `.`; compared and
 /// ordered byte-wise.
 /// Encoded as its text (so a journal entry carries `CEA`, not a padded array).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Code {
     length: u8,
     bytes: [u8; CODE_MAX_BYTES],
+}
+
+impl Ord for Code {
+    /// By length, then byte-wise: the order a derived `Ord` of the fields
+    /// gives (maps keyed by codes are encoded in it, so it must not change),
+    /// with the bytes compared as three big-endian words instead of by a
+    /// call to `memcmp` (instruments are found by code for every order).
+    fn cmp(&self, other: &Code) -> std::cmp::Ordering {
+        self.length
+            .cmp(&other.length)
+            .then_with(|| self.words().cmp(&other.words()))
+    }
+}
+
+impl PartialOrd for Code {
+    fn partial_cmp(&self, other: &Code) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Code {
@@ -61,6 +79,17 @@ impl Code {
         // The length fits: it was checked against CODE_MAX_BYTES above.
         let length = u8::try_from(text.len()).unwrap_or(u8::MAX);
         Ok(Code { length, bytes })
+    }
+
+    /// The bytes as three big-endian words: compared in order, they
+    /// compare as the bytes do.
+    fn words(&self) -> [u64; 3] {
+        let word = |index: usize| {
+            let mut chunk = [0_u8; 8];
+            chunk.copy_from_slice(&self.bytes[index * 8..index * 8 + 8]);
+            u64::from_be_bytes(chunk)
+        };
+        [word(0), word(1), word(2)]
     }
 
     /// The code's bytes (ASCII).
@@ -142,6 +171,26 @@ mod tests {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{text}\""));
             assert_eq!(serde_json::from_str::<Code>(&json).unwrap(), code);
+        }
+    }
+
+    proptest::proptest! {
+        /// The order is the derived order of (length, bytes) that maps
+        /// keyed by codes were encoded in before `Ord` was written by hand.
+        #[test]
+        fn codes_order_by_length_then_bytes(
+            left in "[A-Za-z0-9._-]{1,24}",
+            right in "[A-Za-z0-9._-]{1,24}",
+        ) {
+            let (a, b) = (Code::try_new(&left).unwrap(), Code::try_new(&right).unwrap());
+            let expected = (a.length, a.bytes).cmp(&(b.length, b.bytes));
+            proptest::prop_assert_eq!(a.cmp(&b), expected);
+            proptest::prop_assert_eq!(a.partial_cmp(&b), Some(expected));
+            proptest::prop_assert_eq!(a == b, left == right);
+            // Codes sharing a prefix, and equal lengths, are where order turns on the bytes.
+            let longer = Code::try_new(&format!("{}x", &left[..left.len().min(23)])).unwrap();
+            let expected = (a.length, a.bytes).cmp(&(longer.length, longer.bytes));
+            proptest::prop_assert_eq!(a.cmp(&longer), expected);
         }
     }
 
