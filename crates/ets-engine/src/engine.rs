@@ -77,9 +77,8 @@ impl CommandDigest {
         // hasher field by field cost more than the hash (docs/benchmarks.md).
         // The bytes, and so the digest, are the same either way.
         let mut buffer = [0_u8; DIGEST_BUFFER_BYTES];
-        let written = postcard::serialize_with_flavor(command, ByteAtATime::new(&mut buffer));
-        let hash = match written {
-            Ok(length) => blake3::hash(&buffer[..length]),
+        let hash = match postcard::to_slice(command, &mut buffer) {
+            Ok(encoded) => blake3::hash(encoded),
             Err(_) => {
                 let mut hasher = blake3::Hasher::new();
                 // Writing into a hasher cannot fail; postcard only fails on writer errors here.
@@ -113,55 +112,6 @@ impl CommandDigest {
 /// The stack buffer a command is encoded into for its digest; a longer
 /// encoding is streamed into the hasher instead.
 const DIGEST_BUFFER_BYTES: usize = 256;
-
-/// Postcard's output for [`CommandDigest::of`]: a buffer written one byte at
-/// a time, but for pieces over 16 bytes. A command's encoding is mostly
-/// pieces of one to eight bytes (varints, codes), each of which postcard's
-/// slice output copied with a call to `memcpy` that cost more than the copy
-/// (docs/benchmarks.md). The bytes written are postcard's, whatever the
-/// output.
-struct ByteAtATime<'a> {
-    buffer: &'a mut [u8; DIGEST_BUFFER_BYTES],
-    written: usize,
-}
-
-impl<'a> ByteAtATime<'a> {
-    fn new(buffer: &'a mut [u8; DIGEST_BUFFER_BYTES]) -> ByteAtATime<'a> {
-        ByteAtATime { buffer, written: 0 }
-    }
-}
-
-impl postcard::ser_flavors::Flavor for ByteAtATime<'_> {
-    /// How many bytes were written.
-    type Output = usize;
-
-    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-        if bytes.len() <= 16 {
-            return bytes.iter().try_for_each(|&byte| self.try_push(byte));
-        }
-        let end = self.written + bytes.len();
-        self.buffer
-            .get_mut(self.written..end)
-            .ok_or(postcard::Error::SerializeBufferFull)?
-            .copy_from_slice(bytes);
-        self.written = end;
-        Ok(())
-    }
-
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        let slot = self
-            .buffer
-            .get_mut(self.written)
-            .ok_or(postcard::Error::SerializeBufferFull)?;
-        *slot = byte;
-        self.written += 1;
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<usize> {
-        Ok(self.written)
-    }
-}
 
 /// The first outcome of a request and the digest of its command (`None` when
 /// it was loaded from a snapshot written before digests were kept: such a
