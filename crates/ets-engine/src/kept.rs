@@ -49,12 +49,12 @@ impl KeptInstruments {
     /// # Panics
     /// When no code has that number: a kept outcome names only numbered codes.
     fn code(&self, number: u16) -> Code {
-        let code = self.0.get(usize::from(number));
-        assert!(
-            code.is_some(),
-            "kept outcome names instrument number {number}, which was never numbered"
-        );
-        code.copied().unwrap_or_else(|| self.0[0])
+        match self.0.get(usize::from(number)) {
+            Some(code) => *code,
+            None => {
+                panic!("kept outcome names instrument number {number}, which was never numbered")
+            }
+        }
     }
 }
 
