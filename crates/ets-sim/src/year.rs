@@ -265,31 +265,58 @@ pub fn run_year_with<S: Sink>(
     .input();
     let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
     let market = trade_and_surrender(&mut driver, &input, &mut surrender, &mut rng)?;
-    let trades = executed_trades(driver.sink.engine());
-    let surrenders = surrender.commands;
-    let (sector_summaries, results) = close_period(&mut driver, &facts, &sectors)?;
+    // `commands` is counted after the close (`close_and_summarise`).
     let tallies = summary::Tallies {
-        commands: driver.commands(),
+        commands: 0,
         allocated,
         mrv,
-        surrenders,
+        surrenders: surrender.commands,
         banked_total,
         borrowing: &borrowing,
         ccer_supply,
         offsets: &offsets,
         reserve_stock,
     };
+    let period = ClosingPeriod {
+        facts: &facts,
+        sectors: &sectors,
+        abatement: &abatement,
+        started,
+    };
+    close_and_summarise(&mut driver, &period, tallies, market)
+}
+
+/// What [`close_and_summarise`] reads of the period besides the engine.
+struct ClosingPeriod<'a> {
+    facts: &'a YearFacts<'a>,
+    sectors: &'a [crate::sector::SectorYear],
+    abatement: &'a agents::Abatement,
+    /// When the run started, for the summary's elapsed time.
+    started: Instant,
+}
+
+/// After the market: reads the executed trades, closes the period ([`close_period`]),
+/// counts the commands into `tallies` and summarises the year.
+fn close_and_summarise<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    period: &ClosingPeriod<'_>,
+    mut tallies: summary::Tallies<'_>,
+    market: trading::MarketOutcome,
+) -> Result<YearSummary> {
+    let trades = executed_trades(driver.sink.engine());
+    let (sector_summaries, results) = close_period(driver, period.facts, period.sectors)?;
+    tallies.commands = driver.commands();
     let mut summary = summary::summarise(
-        &facts,
+        period.facts,
         driver.sink.engine(),
         &results,
         &trades,
-        &abatement,
+        period.abatement,
         &tallies,
         market,
     );
     summary.sectors = sector_summaries;
-    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    summary.elapsed_seconds = period.started.elapsed().as_secs_f64();
     Ok(summary)
 }
 
