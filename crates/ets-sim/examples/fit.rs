@@ -13,8 +13,8 @@
 //! them): each parameter in turn
 //! tries every value of its ladder with the others fixed and keeps the best, and rounds
 //! repeat until one changes nothing. A point is scored on an ensemble: the WHOLE chain,
-//! run in memory with `N` firms (default: the chain's size) for `K` seeds (default 4: the
-//! chain's seed and the next ones), in parallel. Its loss is the sum over the calibration
+//! run in memory with `N` firms (default: the chain's size) for `K` seeds (default 8: the
+//! chain's seed and the next ones; 4 before round 8 of the fit), in parallel. Its loss is the sum over the calibration
 //! years (`role = "calibration"`) of the squared log errors of the members' MEDIAN volume
 //! (scaled by the chain's entity count over `N`), median average price and median close
 //! (a year without simulated trading counts as [`MISSING`] times off; the later years are
@@ -130,7 +130,7 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let entities = u32::try_from(option("--entities")?.unwrap_or(u64::from(full.header.entities)))?;
-    let count = u32::try_from(option("--seeds")?.unwrap_or(4))?;
+    let count = u32::try_from(option("--seeds")?.unwrap_or(8))?;
     let threads = option("--threads")?.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         |t| t as usize,
