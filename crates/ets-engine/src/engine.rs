@@ -5,6 +5,7 @@ use crate::command::{Command, Effect, Envelope, Outcome, RefusedSummary, Rejecti
 use crate::compliance::Compliance;
 use crate::compliance::SurrenderTally;
 use crate::exchange::Exchange;
+use crate::kept::{KeptInstruments, KeptOutcome};
 use crate::outcomes::{Lookup, OutcomeTable};
 use crate::retention::{RequestKey, RetentionSection, Window};
 use ets_model::{ParticipantId, RequestId, Timestamp};
@@ -75,7 +76,7 @@ impl CommandDigest {
         // Encoded into a buffer on the stack and hashed at once: feeding the
         // hasher field by field cost more than the hash (docs/benchmarks.md).
         // The bytes, and so the digest, are the same either way.
-        let mut buffer = [0_u8; 256];
+        let mut buffer = [0_u8; DIGEST_BUFFER_BYTES];
         let hash = match postcard::to_slice(command, &mut buffer) {
             Ok(encoded) => blake3::hash(encoded),
             Err(_) => {
@@ -108,6 +109,10 @@ impl CommandDigest {
     }
 }
 
+/// The stack buffer a command is encoded into for its digest; a longer
+/// encoding is streamed into the hasher instead.
+const DIGEST_BUFFER_BYTES: usize = 256;
+
 /// The first outcome of a request and the digest of its command (`None` when
 /// it was loaded from a snapshot written before digests were kept: such a
 /// request id answers any command with its first outcome).
@@ -117,46 +122,6 @@ struct Remembered {
     digest: Option<CommandDigest>,
     /// The number of the command (the count of commands applied before it).
     applied_at: u64,
-}
-
-/// A remembered outcome, kept small: the registry's effects (the outcome of
-/// almost every accepted command: no heap data, 16 bytes) inline, any other
-/// outcome boxed. The table keeps one per remembered request (a million
-/// under the default window), written when a command is applied and read
-/// when it leaves the window: an [`Outcome`] inline made each entry 184
-/// bytes, three cache lines written cold per command (docs/benchmarks.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum KeptOutcome {
-    Registry(ets_registry::Effect),
-    Other(Box<Outcome>),
-}
-
-impl KeptOutcome {
-    fn of(outcome: &Outcome) -> KeptOutcome {
-        match outcome {
-            Outcome::Accepted(Effect::Registry(effect)) => KeptOutcome::Registry(*effect),
-            other => KeptOutcome::Other(Box::new(other.clone())),
-        }
-    }
-
-    /// The outcome as it was given.
-    fn outcome(&self) -> Outcome {
-        match self {
-            KeptOutcome::Registry(effect) => Outcome::Accepted(Effect::Registry(*effect)),
-            KeptOutcome::Other(outcome) => outcome.as_ref().clone(),
-        }
-    }
-
-    /// The refusal, when the outcome was one.
-    fn rejection_mut(&mut self) -> Option<&mut Rejection> {
-        match self {
-            KeptOutcome::Other(outcome) => match outcome.as_mut() {
-                Outcome::Rejected(rejection) => Some(rejection),
-                Outcome::Accepted(_) => None,
-            },
-            KeptOutcome::Registry(_) => None,
-        }
-    }
 }
 
 /// The engine's whole state.
@@ -172,6 +137,8 @@ pub struct Engine {
     applied: u64,
     /// Bounded retention, once set (docs/memory.md); `None` keeps everything.
     window: Option<Window>,
+    /// The instruments the kept outcomes name by number (not state).
+    kept_instruments: KeptInstruments,
 }
 
 /// The canonical encoding of the state, used for snapshots and the state hash,
@@ -262,17 +229,19 @@ fn decode_trailing(
 }
 
 /// The outcome table of a decoded snapshot: each outcome with its digest,
-/// stamped as applied at 0 until a retention section says otherwise.
+/// stamped as applied at 0 until a retention section says otherwise; the
+/// instruments the kept outcomes share go into `kept_instruments`.
 fn remembered_outcomes(
     outcomes: Vec<((ParticipantId, RequestId), Outcome)>,
     digests: Vec<Option<CommandDigest>>,
+    kept_instruments: &mut KeptInstruments,
 ) -> OutcomeTable<Remembered> {
     outcomes
         .into_iter()
         .zip(digests)
         .map(|((key, outcome), digest)| {
             let remembered = Remembered {
-                outcome: KeptOutcome::of(&outcome),
+                outcome: KeptOutcome::of(&outcome, kept_instruments),
                 digest,
                 applied_at: 0,
             };
@@ -299,6 +268,7 @@ impl Engine {
             last_time: None,
             applied: 0,
             window: None,
+            kept_instruments: KeptInstruments::default(),
         }
     }
 
@@ -342,7 +312,7 @@ impl Engine {
                 ),
             }));
         }
-        Applied::Duplicate(first.outcome.outcome())
+        Applied::Duplicate(first.outcome.outcome(&self.kept_instruments))
     }
 
     /// Applies an envelope whose request id is neither remembered nor expired.
@@ -365,7 +335,7 @@ impl Engine {
         self.outcomes.insert(
             key,
             Remembered {
-                outcome: KeptOutcome::of(&outcome),
+                outcome: KeptOutcome::of(&outcome, &mut self.kept_instruments),
                 digest: Some(digest),
                 applied_at: self.applied,
             },
@@ -600,7 +570,7 @@ impl Engine {
     pub fn outcome_of(&self, requester: ParticipantId, request_id: RequestId) -> Option<Outcome> {
         self.outcomes
             .get(&(requester, request_id))
-            .map(|remembered| remembered.outcome.outcome())
+            .map(|remembered| remembered.outcome.outcome(&self.kept_instruments))
     }
 
     /// Checks every invariant of the state.
@@ -619,7 +589,7 @@ impl Engine {
         let outcomes: Vec<_> = self
             .outcomes
             .iter()
-            .map(|(key, remembered)| (key, remembered.outcome.outcome()))
+            .map(|(key, remembered)| (key, remembered.outcome.outcome(&self.kept_instruments)))
             .collect();
         let digests: Vec<Option<CommandDigest>> = self
             .outcomes
@@ -719,14 +689,16 @@ impl Engine {
             .tally
             .unwrap_or_else(|| SurrenderTally::from_registry(&state.registry));
         state.compliance.restore_surrender_tally(tally);
+        let mut kept_instruments = KeptInstruments::default();
         let mut engine = Engine {
             registry: state.registry,
             compliance: state.compliance,
             exchange: state.exchange,
-            outcomes: remembered_outcomes(state.outcomes, digests),
+            outcomes: remembered_outcomes(state.outcomes, digests, &mut kept_instruments),
             last_time: state.last_time,
             applied: state.applied,
             window: None,
+            kept_instruments,
         };
         if let Some(section) = trailing.retention {
             engine
@@ -833,6 +805,19 @@ mod tests {
         let mut other = register(1, 2, "Other");
         other.requester = ParticipantId(2);
         assert!(matches!(engine.apply(&other), Applied::Fresh(_)));
+    }
+
+    #[test]
+    fn a_digest_is_blake3_of_the_postcard_encoding_short_or_long() {
+        let short = register(1, 1, "MEE").command;
+        // Longer than the stack buffer: streamed into the hasher instead.
+        let long = register(1, 1, &"n".repeat(2 * DIGEST_BUFFER_BYTES)).command;
+        for command in [short, long] {
+            let encoded = postcard::to_stdvec(&command).expect("encodes");
+            let expected = CommandDigest::of_hash(&blake3::hash(&encoded));
+            assert_eq!(CommandDigest::of(&command), expected);
+            assert_eq!(CommandDigest::of_encoded(&command, &encoded), expected);
+        }
     }
 
     #[test]

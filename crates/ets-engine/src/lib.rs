@@ -13,6 +13,7 @@ pub mod compliance;
 mod engine;
 mod entry;
 pub mod exchange;
+mod kept;
 mod outcomes;
 pub mod retention;
 

@@ -298,6 +298,8 @@ fn effect_rows(
     }
 }
 
+/// The history rows of an accepted exchange command: an entered order, a
+/// submitted bid or a closed trading day.
 fn exchange_rows(
     engine: &Engine,
     committed: &Committed,
@@ -305,88 +307,119 @@ fn exchange_rows(
     effect: &ExchangeEffect,
     rows: &mut Vec<Row>,
 ) -> Result<(), HistoryError> {
-    let time = committed.envelope.time.0;
-    match effect {
-        ExchangeEffect::OrderEntered {
-            instrument,
-            order,
-            trades,
-            open,
-        } => {
-            let Some((account, side, price, quantity)) = order_terms(engine, command, trades)
-            else {
-                return Ok(());
-            };
-            rows.push(Row {
-                table: ORDERS,
-                values: vec![
-                    instrument.to_string().into(),
-                    Value::unsigned("order_id", order.0)?,
-                    Value::unsigned("sequence", committed.sequence)?,
-                    Value::unsigned("account_id", account.0)?,
-                    side.into(),
-                    price.into(),
-                    Value::unsigned("quantity", quantity)?,
-                    Value::unsigned("open_after_entry", open.tonnes())?,
-                    Value::unsigned("trades", trades.len() as u64)?,
-                    Value::Int(time),
-                ],
-            });
-        }
-        ExchangeEffect::BidSubmitted { auction, bid } => {
-            if let ExchangeCommand::SubmitBid {
-                account,
-                price,
-                quantity,
-                ..
-            } = command
-            {
-                rows.push(Row {
-                    table: ORDERS,
-                    values: vec![
-                        format!("auction:{}", auction.0).into(),
-                        Value::unsigned("order_id", bid.0)?,
-                        Value::unsigned("sequence", committed.sequence)?,
-                        Value::unsigned("account_id", account.0)?,
-                        "bid".into(),
-                        Value::Int(price.ticks()),
-                        Value::unsigned("quantity", quantity.tonnes())?,
-                        Value::unsigned("open_after_entry", quantity.tonnes())?,
-                        Value::Int(0),
-                        Value::Int(time),
-                    ],
-                });
-            }
-        }
-        ExchangeEffect::DayClosed {
-            instrument,
-            stats,
-            expired,
-        } => {
-            let price = |p: Option<ets_model::Price>| Value::from(p.map(|p| p.ticks()));
-            rows.push(Row {
-                table: MARKET_DAYS,
-                values: vec![
-                    instrument.to_string().into(),
-                    Value::unsigned("sequence", committed.sequence)?,
-                    Value::Int(time),
-                    Value::Int(stats.previous_close.ticks()),
-                    Value::Int(stats.open.ticks()),
-                    price(stats.high),
-                    price(stats.low),
-                    price(stats.last),
-                    Value::Int(stats.close.ticks()),
-                    price(stats.vwap),
-                    Value::unsigned("volume", stats.volume.tonnes())?,
-                    Value::Int(stats.turnover.minor_units()),
-                    Value::unsigned("trades", stats.trades)?,
-                    Value::unsigned("expired", u64::from(*expired))?,
-                ],
-            });
-        }
-        _ => {}
-    }
+    let row = match effect {
+        ExchangeEffect::OrderEntered { .. } => order_row(engine, committed, command, effect)?,
+        ExchangeEffect::BidSubmitted { .. } => bid_row(committed, command, effect)?,
+        ExchangeEffect::DayClosed { .. } => day_row(committed, effect)?,
+        _ => None,
+    };
+    rows.extend(row);
     Ok(())
+}
+
+/// The `orders` row of an order entered on the exchange (none when its
+/// terms cannot be found).
+fn order_row(
+    engine: &Engine,
+    committed: &Committed,
+    command: &ExchangeCommand,
+    effect: &ExchangeEffect,
+) -> Result<Option<Row>, HistoryError> {
+    let ExchangeEffect::OrderEntered {
+        instrument,
+        order,
+        trades,
+        open,
+    } = effect
+    else {
+        return Ok(None);
+    };
+    let Some((account, side, price, quantity)) = order_terms(engine, command, trades) else {
+        return Ok(None);
+    };
+    Ok(Some(Row {
+        table: ORDERS,
+        values: vec![
+            instrument.to_string().into(),
+            Value::unsigned("order_id", order.0)?,
+            Value::unsigned("sequence", committed.sequence)?,
+            Value::unsigned("account_id", account.0)?,
+            side.into(),
+            price.into(),
+            Value::unsigned("quantity", quantity)?,
+            Value::unsigned("open_after_entry", open.tonnes())?,
+            Value::unsigned("trades", trades.len() as u64)?,
+            Value::Int(committed.envelope.time.0),
+        ],
+    }))
+}
+
+/// The `orders` row of a bid submitted to an auction (instrument
+/// `auction:<id>`, side `bid`, no trades).
+fn bid_row(
+    committed: &Committed,
+    command: &ExchangeCommand,
+    effect: &ExchangeEffect,
+) -> Result<Option<Row>, HistoryError> {
+    let (
+        ExchangeEffect::BidSubmitted { auction, bid },
+        ExchangeCommand::SubmitBid {
+            account,
+            price,
+            quantity,
+            ..
+        },
+    ) = (effect, command)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Row {
+        table: ORDERS,
+        values: vec![
+            format!("auction:{}", auction.0).into(),
+            Value::unsigned("order_id", bid.0)?,
+            Value::unsigned("sequence", committed.sequence)?,
+            Value::unsigned("account_id", account.0)?,
+            "bid".into(),
+            Value::Int(price.ticks()),
+            Value::unsigned("quantity", quantity.tonnes())?,
+            Value::unsigned("open_after_entry", quantity.tonnes())?,
+            Value::Int(0),
+            Value::Int(committed.envelope.time.0),
+        ],
+    }))
+}
+
+/// The `market_days` row of a closed trading day.
+fn day_row(committed: &Committed, effect: &ExchangeEffect) -> Result<Option<Row>, HistoryError> {
+    let ExchangeEffect::DayClosed {
+        instrument,
+        stats,
+        expired,
+    } = effect
+    else {
+        return Ok(None);
+    };
+    let price = |p: Option<ets_model::Price>| Value::from(p.map(|p| p.ticks()));
+    Ok(Some(Row {
+        table: MARKET_DAYS,
+        values: vec![
+            instrument.to_string().into(),
+            Value::unsigned("sequence", committed.sequence)?,
+            Value::Int(committed.envelope.time.0),
+            Value::Int(stats.previous_close.ticks()),
+            Value::Int(stats.open.ticks()),
+            price(stats.high),
+            price(stats.low),
+            price(stats.last),
+            Value::Int(stats.close.ticks()),
+            price(stats.vwap),
+            Value::unsigned("volume", stats.volume.tonnes())?,
+            Value::Int(stats.turnover.minor_units()),
+            Value::unsigned("trades", stats.trades)?,
+            Value::unsigned("expired", u64::from(*expired))?,
+        ],
+    }))
 }
 
 /// Who entered an order, on which side, at what price and for how much.

@@ -30,10 +30,28 @@ pub enum CodeError {
 /// A short identifier of letters, digits, `-`, `_` and `.`; compared and
 /// ordered byte-wise.
 /// Encoded as its text (so a journal entry carries `CEA`, not a padded array).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Code {
     length: u8,
     bytes: [u8; CODE_MAX_BYTES],
+}
+
+impl Ord for Code {
+    /// By length, then byte-wise: the order a derived `Ord` of the fields
+    /// gives (maps keyed by codes are encoded in it, so it must not change),
+    /// with the bytes compared as three big-endian words instead of by a
+    /// call to `memcmp` (instruments are found by code for every order).
+    fn cmp(&self, other: &Code) -> std::cmp::Ordering {
+        self.length
+            .cmp(&other.length)
+            .then_with(|| self.words().cmp(&other.words()))
+    }
+}
+
+impl PartialOrd for Code {
+    fn partial_cmp(&self, other: &Code) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Code {
@@ -63,6 +81,23 @@ impl Code {
         Ok(Code { length, bytes })
     }
 
+    /// The bytes as three big-endian words: compared in order, they
+    /// compare as the bytes do.
+    fn words(&self) -> [u64; 3] {
+        let word = |index: usize| {
+            let mut chunk = [0_u8; 8];
+            chunk.copy_from_slice(&self.bytes[index * 8..index * 8 + 8]);
+            u64::from_be_bytes(chunk)
+        };
+        [word(0), word(1), word(2)]
+    }
+
+    /// The code's bytes (ASCII).
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.length).min(CODE_MAX_BYTES)]
+    }
+
     /// The code as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -74,8 +109,19 @@ impl Code {
 }
 
 impl Serialize for Code {
+    /// Text in a human-readable format (JSON, TOML). In a binary one, the
+    /// bytes as bytes: postcard writes a string and a byte string alike (a
+    /// varint length, then the bytes), so the journal's and the state's
+    /// encoding stay byte for byte what they were, and the bytes need no
+    /// UTF-8 check on the way (they are ASCII, checked when the code was
+    /// made). That check was a third of encoding an exchange command for its
+    /// digest (docs/benchmarks.md).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        if serializer.is_human_readable() {
+            serializer.serialize_str(self.as_str())
+        } else {
+            serializer.serialize_bytes(self.as_bytes())
+        }
     }
 }
 
@@ -106,6 +152,45 @@ mod tests {
     fn valid_codes_round_trip() {
         for text in ["CEA", "CCER", "CCER-001", "EU.A_4"] {
             assert_eq!(Code::try_new(text).unwrap().as_str(), text);
+        }
+    }
+
+    #[test]
+    fn a_code_encodes_in_postcard_exactly_as_its_text_and_in_json_as_text() {
+        for text in [
+            "C",
+            "CEA",
+            "CCER-001",
+            "EU.A_4",
+            &"X".repeat(CODE_MAX_BYTES),
+        ] {
+            let code = Code::try_new(text).unwrap();
+            let encoded = postcard::to_stdvec(&code).unwrap();
+            assert_eq!(encoded, postcard::to_stdvec(text).unwrap(), "{text}");
+            assert_eq!(postcard::from_bytes::<Code>(&encoded).unwrap(), code);
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<Code>(&json).unwrap(), code);
+        }
+    }
+
+    proptest::proptest! {
+        /// The order is the derived order of (length, bytes) that maps
+        /// keyed by codes were encoded in before `Ord` was written by hand.
+        #[test]
+        fn codes_order_by_length_then_bytes(
+            left in "[A-Za-z0-9._-]{1,24}",
+            right in "[A-Za-z0-9._-]{1,24}",
+        ) {
+            let (a, b) = (Code::try_new(&left).unwrap(), Code::try_new(&right).unwrap());
+            let expected = (a.length, a.bytes).cmp(&(b.length, b.bytes));
+            proptest::prop_assert_eq!(a.cmp(&b), expected);
+            proptest::prop_assert_eq!(a.partial_cmp(&b), Some(expected));
+            proptest::prop_assert_eq!(a == b, left == right);
+            // Codes sharing a prefix, and equal lengths, are where order turns on the bytes.
+            let longer = Code::try_new(&format!("{}x", &left[..left.len().min(23)])).unwrap();
+            let expected = (a.length, a.bytes).cmp(&(longer.length, longer.bytes));
+            proptest::prop_assert_eq!(a.cmp(&longer), expected);
         }
     }
 

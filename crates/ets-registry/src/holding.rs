@@ -391,22 +391,16 @@ impl Holding {
 
     /// Places the block `(start, end)` in the tree, merged with its
     /// neighbours there (`next` is [`Holding::tree_next`] of `start`);
-    /// returns the merged block.
+    /// returns the merged block. Only a block ending at `start - 1` joins
+    /// from before, and the tree is keyed by last serial, so that block is
+    /// removed by its key (one search, which finds nothing in the usual
+    /// case) instead of looked up by a range and then removed.
     fn insert_in_tree(&mut self, start: u64, end: u64, next: Option<(u64, u64)>) -> (u64, u64) {
-        let previous = self
-            .blocks
-            .range(..start)
-            .next_back()
-            .map(|(&previous_end, &previous_start)| (previous_start, previous_end));
-        let joins_previous = previous.filter(|&(_, previous_end)| previous_end + 1 == start);
+        let first = start
+            .checked_sub(1)
+            .and_then(|previous_end| self.blocks.remove(&previous_end))
+            .unwrap_or(start);
         let joins_next = next.filter(|&(next_start, _)| end.checked_add(1) == Some(next_start));
-        let first = match joins_previous {
-            Some((previous_start, previous_end)) => {
-                self.blocks.remove(&previous_end);
-                previous_start
-            }
-            None => start,
-        };
         let last = match joins_next {
             // The next block keeps its key (its last serial) and starts earlier.
             Some((_, next_end)) => next_end,

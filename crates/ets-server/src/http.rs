@@ -22,14 +22,13 @@ use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
 use ets_api::route::{self, Audience, RouteSpec, Verb};
 use ets_api::{
-    Always, ApiError, ErrorBody, HealthView, OutcomeLine, Principal, Refusal, RefusalCode, Role,
-    Visibility, account_parties, account_view, authorise_read, compliance_view, market_view,
-    parse_request, participant_view, reports_view, status_of_code,
+    Always, ApiError, ApiRequest, ErrorBody, HealthView, OutcomeLine, Principal, Refusal,
+    RefusalCode, Role, Visibility, account_parties, account_view, authorise_read, compliance_view,
+    market_view, parse_request, participant_view, reports_view, status_of_code,
 };
 use ets_engine::Outcome;
 use ets_model::{AccountId, ParticipantId, RequestId};
-use ets_store::Store;
-use ets_store::Submission;
+use ets_store::{Reply, Store, Submission};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -619,6 +618,36 @@ async fn commands_batch(
         Ok(kind) => kind,
         Err(refusal) => return refuse(&refusal),
     };
+    let (lines, submissions) = match batch_lines(&body, &principal, kind) {
+        Ok(read) => read,
+        Err(refusal) => return refuse(&refusal),
+    };
+    let replies = if submissions.is_empty() {
+        Vec::new()
+    } else {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::SubmitMany {
+            submissions,
+            bytes: body.len(),
+            reply,
+        };
+        match sequenced(&state, job, answer).await {
+            Ok(replies) => replies,
+            Err(response) => return response,
+        }
+    };
+    Json(batch_outcomes(lines, replies)).into_response()
+}
+
+/// Reads a batch's lines (blank ones skipped): each either decided here (a
+/// line the API cannot read or the principal may not send, refused with its
+/// line number) or a submission for the engine. A batch of no command or of
+/// more than [`BATCH_COMMANDS_MAX`] is refused whole.
+fn batch_lines(
+    body: &str,
+    principal: &Principal,
+    kind: Option<ets_registry::ParticipantKind>,
+) -> Result<(Vec<BatchLine>, Vec<Submission>), Refusal> {
     let mut lines = Vec::new();
     let mut submissions = Vec::new();
     for (index, line) in body.lines().enumerate() {
@@ -626,7 +655,7 @@ async fn commands_batch(
             continue;
         }
         if lines.len() == BATCH_COMMANDS_MAX {
-            return refuse(&Refusal::new(
+            return Err(Refusal::new(
                 RefusalCode::BatchTooLarge,
                 format!("a batch holds at most {BATCH_COMMANDS_MAX} commands"),
             ));
@@ -642,7 +671,7 @@ async fn commands_batch(
                 continue;
             }
         };
-        if let Err(refusal) = access::check_command(&principal, kind, &request) {
+        if let Err(refusal) = access::check_command(principal, kind, &request) {
             let refused = ApiError {
                 code: refusal.code.as_str(),
                 message: refusal.message,
@@ -652,44 +681,21 @@ async fn commands_batch(
             continue;
         }
         lines.push(BatchLine::Sent(request.request_id));
-        submissions.push(Submission {
-            request_id: request.request_id,
-            requester: request.requester,
-            time: request.time,
-            command: request.command,
-        });
+        submissions.push(submission(request));
     }
     if lines.is_empty() {
-        return refuse(&Refusal::new(
+        return Err(Refusal::new(
             RefusalCode::EmptyBatch,
             "the batch holds no command (one JSON command per line)",
         ));
     }
-    let mut replies = if submissions.is_empty() {
-        Vec::new()
-    } else {
-        let (reply, answer) = oneshot::channel();
-        let job = Job::SubmitMany {
-            submissions,
-            bytes: body.len(),
-            reply,
-        };
-        if let Some(response) = enqueue(&state.jobs, job) {
-            return response;
-        }
-        match answer.await {
-            Ok(Ok(replies)) => replies,
-            Ok(Err(fault)) => return fault_response(fault),
-            Err(_) => {
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "shutting_down",
-                    "the server is shutting down",
-                );
-            }
-        }
-    }
-    .into_iter();
+    Ok((lines, submissions))
+}
+
+/// A batch's answer: its lines in order, those sent to the engine answered
+/// by `replies` (one per sent line, in order).
+fn batch_outcomes(lines: Vec<BatchLine>, replies: Vec<Reply>) -> Vec<OutcomeLine> {
+    let mut replies = replies.into_iter();
     let mut outcomes = Vec::with_capacity(lines.len());
     for line in lines {
         let outcome = match line {
@@ -713,7 +719,39 @@ async fn commands_batch(
         };
         outcomes.push(outcome);
     }
-    Json(outcomes).into_response()
+    outcomes
+}
+
+/// The engine's submission of a request the API has read.
+pub(crate) fn submission(request: ApiRequest) -> Submission {
+    Submission {
+        request_id: request.request_id,
+        requester: request.requester,
+        time: request.time,
+        command: request.command,
+    }
+}
+
+/// Queues `job` for the sequencer and waits for its `answer`, or the
+/// response saying why there is none (a full queue, a fault, a server
+/// shutting down).
+async fn sequenced<T>(
+    state: &ServerState,
+    job: Job,
+    answer: oneshot::Receiver<Result<T, Fault>>,
+) -> Result<T, Response> {
+    if let Some(response) = enqueue(&state.jobs, job) {
+        return Err(response);
+    }
+    match answer.await {
+        Ok(Ok(answered)) => Ok(answered),
+        Ok(Err(fault)) => Err(fault_response(fault)),
+        Err(_) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down",
+        )),
+    }
 }
 
 async fn command(
@@ -753,43 +791,29 @@ pub(crate) async fn answer_command(
     if let Err(refusal) = access::authorise_command(state, &principal, &request).await {
         return refuse(&refusal);
     }
+    let request_id = request.request_id;
     let (reply, answer) = oneshot::channel();
-    let submission = Submission {
-        request_id: request.request_id,
-        requester: request.requester,
-        time: request.time,
-        command: request.command,
-    };
     let job = Job::Submit {
-        submission: Box::new(submission),
+        submission: Box::new(submission(request)),
         bytes: body.len(),
         reply,
     };
-    if let Some(response) = enqueue(&state.jobs, job) {
-        return response;
-    }
-    match answer.await {
-        Ok(Ok(reply)) => {
-            let status = match &reply.outcome {
-                Outcome::Accepted(_) => StatusCode::OK,
-                Outcome::Rejected(rejection) => status_of(&rejection.code),
-            };
-            let body = OutcomeLine::reply(
-                request.request_id,
-                reply.sequence,
-                reply.time,
-                reply.duplicate,
-                &reply.outcome,
-            );
-            (status, Json(body)).into_response()
-        }
-        Ok(Err(fault)) => fault_response(fault),
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the server is shutting down",
-        ),
-    }
+    let reply = match sequenced(state, job, answer).await {
+        Ok(reply) => reply,
+        Err(response) => return response,
+    };
+    let status = match &reply.outcome {
+        Outcome::Accepted(_) => StatusCode::OK,
+        Outcome::Rejected(rejection) => status_of(&rejection.code),
+    };
+    let body = OutcomeLine::reply(
+        request_id,
+        reply.sequence,
+        reply.time,
+        reply.duplicate,
+        &reply.outcome,
+    );
+    (status, Json(body)).into_response()
 }
 
 /// Reads a private view on the sequencer thread: `view` gives it (or `None`

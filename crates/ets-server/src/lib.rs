@@ -200,39 +200,9 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let users_at = config
-        .users
-        .clone()
-        .unwrap_or_else(|| UsersLocation::Directory(config.data.clone()));
-    // The users of a database store are read with a blocking client: off this runtime.
-    let users = tokio::task::spawn_blocking(move || UserDirectory::open_at(&users_at))
-        .await
-        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))
-        .map_err(|source| ServerError::Users {
-            path: config.data.clone(),
-            source,
-        })?;
-    let tls = match &config.tls {
-        Some(files) => Some(
-            axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-                .await
-                .map_err(|source| ServerError::Tls {
-                    cert: files.cert.clone(),
-                    key: files.key.clone(),
-                    source,
-                })?,
-        ),
-        None => None,
-    };
-    let location = match &config.database {
-        Some(url) => ets_store::StoreLocation::Database(url.clone()),
-        None => ets_store::StoreLocation::Directory(config.data.clone()),
-    };
-    // The database client blocks (it runs its own runtime): open it off this
-    // runtime's threads, last, so that no early return drops it here.
-    let store = tokio::task::spawn_blocking(move || open_store(&location))
-        .await
-        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))?;
+    let users = open_users(&config).await?;
+    let tls = tls_config(config.tls.as_ref()).await?;
+    let store = open_store_off_runtime(&config).await?;
     let kind = store.kind();
     let metrics = Arc::new(Metrics::new());
     let streams = Streams::new();
@@ -246,16 +216,7 @@ pub async fn serve(
         address: config.listen,
         source,
     })?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServerError::Io {
-            address: config.listen,
-            source,
-        })?;
-    let address = listener.local_addr().map_err(|source| ServerError::Io {
-        address: config.listen,
-        source,
-    })?;
+    let (listener, address) = bind(config.listen).await?;
     let state = ServerState::from(Shared {
         jobs: sequencer.handle(),
         users: Arc::new(users),
@@ -285,4 +246,62 @@ pub async fn serve(
     let served = listen::serve(listener, front, limits, tls, shutdown).await;
     sequencer.stop();
     served.map_err(|source| ServerError::Io { address, source })
+}
+
+/// Opens the users file (or table) of `config`: off this runtime, since the
+/// users of a database store are read with a blocking client.
+async fn open_users(config: &ServerConfig) -> Result<UserDirectory, ServerError> {
+    let users_at = config
+        .users
+        .clone()
+        .unwrap_or_else(|| UsersLocation::Directory(config.data.clone()));
+    tokio::task::spawn_blocking(move || UserDirectory::open_at(&users_at))
+        .await
+        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))
+        .map_err(|source| ServerError::Users {
+            path: config.data.clone(),
+            source,
+        })
+}
+
+/// The TLS configuration of the certificate and key `files`, when the server
+/// serves HTTPS.
+async fn tls_config(
+    files: Option<&TlsFiles>,
+) -> Result<Option<axum_server::tls_rustls::RustlsConfig>, ServerError> {
+    let Some(files) = files else {
+        return Ok(None);
+    };
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+        .await
+        .map(Some)
+        .map_err(|source| ServerError::Tls {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+            source,
+        })
+}
+
+/// Opens the store of `config` (its database, or else its data directory).
+/// The database client blocks (it runs its own runtime): it is opened off
+/// this runtime's threads, last, so that no early return drops it here.
+async fn open_store_off_runtime(config: &ServerConfig) -> Result<ets_store::Store, ServerError> {
+    let location = match &config.database {
+        Some(url) => ets_store::StoreLocation::Database(url.clone()),
+        None => ets_store::StoreLocation::Directory(config.data.clone()),
+    };
+    tokio::task::spawn_blocking(move || open_store(&location))
+        .await
+        .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))
+}
+
+/// Binds `listen`, with the address bound (the port chosen when `listen`'s is 0).
+async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), ServerError> {
+    let io = |source| ServerError::Io {
+        address: listen,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(io)?;
+    let address = listener.local_addr().map_err(io)?;
+    Ok((listener, address))
 }

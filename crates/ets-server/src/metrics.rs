@@ -69,79 +69,74 @@ impl Metrics {
     /// Creates the metrics, all at zero, and registers them.
     #[must_use]
     pub fn new() -> Metrics {
-        let requests = Family::<RequestLabels, Counter>::default();
-        let request_duration =
-            Family::<RouteLabels, Histogram, HistogramConstructor>::new_with_constructor(
-                request_latency_histogram,
-            );
-        // 1 to 16,384 commands.
-        let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 15));
-        // 50 µs to about 1.6 s.
-        let commit_duration = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
-        let store_faults = Counter::default();
-        let store_faulted = Gauge::default();
-        let queue_depth = Gauge::default();
-        let journal_size = Gauge::default();
-        let journal_records = Gauge::default();
-        let mut registry = Registry::default();
+        let mut metrics = Metrics {
+            registry: Registry::default(),
+            requests: Family::default(),
+            request_duration: Family::new_with_constructor(request_latency_histogram),
+            // 1 to 16,384 commands.
+            batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 15)),
+            // 50 µs to about 1.6 s.
+            commit_duration: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            store_faults: Counter::default(),
+            store_fault: std::sync::Mutex::new(None),
+            store_faulted: Gauge::default(),
+            queue_depth: Gauge::default(),
+            journal_size: Gauge::default(),
+            journal_records: Gauge::default(),
+        };
+        metrics.register();
+        metrics
+    }
+
+    /// Registers every metric with its name and help, in the order they are
+    /// encoded.
+    fn register(&mut self) {
+        let registry = &mut self.registry;
         registry.register(
             "ets_http_requests",
             "HTTP requests answered, by route, method and status",
-            requests.clone(),
+            self.requests.clone(),
         );
         registry.register(
             "ets_http_request_duration_seconds",
             "Time from receiving a request to having its response, by route",
-            request_duration.clone(),
+            self.request_duration.clone(),
         );
         registry.register(
             "ets_batch_size_commands",
             "Commands made durable by one group commit",
-            batch_size.clone(),
+            self.batch_size.clone(),
         );
         registry.register(
             "ets_commit_duration_seconds",
             "Time of one group commit, from hand-over to acknowledgement: apply, journal append, fsync and the wait for the batch before",
-            commit_duration.clone(),
+            self.commit_duration.clone(),
         );
         registry.register(
             "ets_store_faults",
             "Group commits that failed with a store fault",
-            store_faults.clone(),
+            self.store_faults.clone(),
         );
         registry.register(
             "ets_store_faulted",
             "1 while a fault stops the store from accepting writes, else 0",
-            store_faulted.clone(),
+            self.store_faulted.clone(),
         );
         registry.register(
             "ets_queue_depth_jobs",
             "Jobs waiting for the sequencer when scraped",
-            queue_depth.clone(),
+            self.queue_depth.clone(),
         );
         registry.register(
             "ets_journal_size_bytes",
             "Committed bytes across all journal segment files",
-            journal_size.clone(),
+            self.journal_size.clone(),
         );
         registry.register(
             "ets_journal_records",
             "Committed records in the journal's segment files",
-            journal_records.clone(),
+            self.journal_records.clone(),
         );
-        Metrics {
-            registry,
-            requests,
-            request_duration,
-            batch_size,
-            commit_duration,
-            store_faults,
-            store_fault: std::sync::Mutex::new(None),
-            store_faulted,
-            queue_depth,
-            journal_size,
-            journal_records,
-        }
     }
 
     /// Counts one answered request and its latency. `route` is the route as

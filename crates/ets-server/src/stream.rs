@@ -307,90 +307,149 @@ impl Publisher {
         batch: impl Iterator<Item = (&'a Command, &'a Outcome)>,
     ) -> Vec<StreamEvent> {
         let batch: Vec<(&Command, &Outcome)> = batch.collect();
-        let mut events = self.inbox.events(store.engine(), &batch);
-        let outcomes = batch.iter().map(|(_, outcome)| *outcome);
         let engine = store.engine();
-        let registry = engine.registry();
-        let exchange = engine.exchange();
-        let mut touched: BTreeSet<Code> = BTreeSet::new();
-        let mut transactions = BTreeSet::new();
-        for outcome in outcomes {
-            let Outcome::Accepted(effect) = outcome else {
-                continue;
-            };
-            match effect {
-                Effect::Registry(RegistryEffect::Transaction { id, .. }) => {
-                    transactions.insert(*id);
-                }
-                Effect::Registry(
-                    RegistryEffect::AccountOpened(account)
-                    | RegistryEffect::AccountUpdated(account),
-                ) => {
-                    if let Ok(view) = ets_api::account_view(registry, *account) {
-                        let data = AccountStatusEvent {
-                            account: account.0,
-                            status: view.status,
-                            representatives: view.representatives,
-                            approvals_required: view.approvals_required,
-                        };
-                        events.push(event(Topic::Account(*account), "status", &data));
-                    }
-                }
-                Effect::Registry(
-                    RegistryEffect::ParticipantRegistered(_)
-                    | RegistryEffect::ControlsSet
-                    | RegistryEffect::DelaysReleased(_),
-                )
-                | Effect::Compliance(_)
-                | Effect::Clock(_) => {}
-                Effect::Exchange(exchange_effect) => match exchange_effect {
-                    ExchangeEffect::OrderEntered {
-                        instrument, trades, ..
-                    } => {
-                        touched.insert(*instrument);
-                        for record in trade_records(exchange.trades(), trades) {
-                            transactions.insert(record.transaction);
-                            trade_events(record, &mut events);
-                        }
-                    }
-                    ExchangeEffect::AuctionClosed { trades, .. } => {
-                        for record in trade_records(exchange.trades(), trades) {
-                            transactions.insert(record.transaction);
-                            trade_events(record, &mut events);
-                        }
-                    }
-                    ExchangeEffect::OrderClosed { instrument, .. }
-                    | ExchangeEffect::InstrumentListed { instrument } => {
-                        touched.insert(*instrument);
-                    }
-                    ExchangeEffect::DayClosed {
-                        instrument, stats, ..
-                    } => {
-                        touched.insert(*instrument);
-                        let data = DayClosedEvent {
-                            instrument: instrument.to_string(),
-                            stats: StreamStats::from(stats),
-                        };
-                        events.push(event(Topic::Market, "day_closed", &data));
-                    }
-                    ExchangeEffect::CashUpdated { account, balance } => {
-                        let data = CashEvent {
-                            account: account.0,
-                            cash_available_minor_units: balance.available.minor_units(),
-                            cash_held_minor_units: balance.held.minor_units(),
-                        };
-                        events.push(event(Topic::Account(*account), "cash", &data));
-                    }
-                    ExchangeEffect::AuctionOpened { .. }
-                    | ExchangeEffect::BidSubmitted { .. }
-                    | ExchangeEffect::BidWithdrawn { .. }
-                    | ExchangeEffect::BidModified { .. }
-                    | ExchangeEffect::HoldingLimitSet { .. } => {}
-                },
+        let mut scan = BatchScan {
+            registry: engine.registry(),
+            exchange: engine.exchange(),
+            events: self.inbox.events(engine, &batch),
+            touched: BTreeSet::new(),
+            transactions: BTreeSet::new(),
+        };
+        for (_, outcome) in &batch {
+            if let Outcome::Accepted(effect) = outcome {
+                scan.effect(effect);
             }
         }
-        for id in transactions {
-            let Ok(view) = transaction_view(registry, id) else {
+        scan.transaction_events();
+        self.quote_events(&mut scan);
+        add_readers(scan.registry, &mut scan.events);
+        scan.events
+    }
+
+    /// A `quote` on the market stream for every instrument the batch touched
+    /// whose quote differs from the last one published.
+    fn quote_events(&mut self, scan: &mut BatchScan<'_>) {
+        for instrument in std::mem::take(&mut scan.touched) {
+            let depth = scan.exchange.depth(&instrument);
+            let stats = scan.exchange.day_stats(&instrument);
+            let quote = QuoteEvent::new(&instrument, depth.as_ref(), stats.as_ref());
+            let Ok(data) = serde_json::to_string(&quote) else {
+                continue;
+            };
+            if self.last_quotes.get(&instrument) != Some(&data) {
+                self.last_quotes.insert(instrument, data.clone());
+                scan.events.push(StreamEvent {
+                    topic: Topic::Market,
+                    name: "quote",
+                    data,
+                    readers: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
+/// One batch's events as its accepted effects are read in order, with the
+/// instruments whose quote may have moved and the transactions to announce
+/// once every effect is read.
+struct BatchScan<'a> {
+    registry: &'a ets_registry::Registry,
+    exchange: &'a ets_engine::exchange::Exchange,
+    events: Vec<StreamEvent>,
+    touched: BTreeSet<Code>,
+    transactions: BTreeSet<ets_model::TransactionId>,
+}
+
+impl BatchScan<'_> {
+    /// Reads one accepted effect.
+    fn effect(&mut self, effect: &Effect) {
+        match effect {
+            Effect::Registry(registry_effect) => self.registry_effect(registry_effect),
+            Effect::Exchange(exchange_effect) => self.exchange_effect(exchange_effect),
+            Effect::Compliance(_) | Effect::Clock(_) => {}
+        }
+    }
+
+    /// A registry effect: a transaction to announce, or an account's `status`.
+    fn registry_effect(&mut self, effect: &RegistryEffect) {
+        match effect {
+            RegistryEffect::Transaction { id, .. } => {
+                self.transactions.insert(*id);
+            }
+            RegistryEffect::AccountOpened(account) | RegistryEffect::AccountUpdated(account) => {
+                if let Ok(view) = ets_api::account_view(self.registry, *account) {
+                    let data = AccountStatusEvent {
+                        account: account.0,
+                        status: view.status,
+                        representatives: view.representatives,
+                        approvals_required: view.approvals_required,
+                    };
+                    self.events
+                        .push(event(Topic::Account(*account), "status", &data));
+                }
+            }
+            RegistryEffect::ParticipantRegistered(_)
+            | RegistryEffect::ControlsSet
+            | RegistryEffect::DelaysReleased(_) => {}
+        }
+    }
+
+    /// An exchange effect: trades, a closed day, a cash balance, and the
+    /// instruments whose quote may have moved.
+    fn exchange_effect(&mut self, effect: &ExchangeEffect) {
+        match effect {
+            ExchangeEffect::OrderEntered {
+                instrument, trades, ..
+            } => {
+                self.touched.insert(*instrument);
+                self.trades(trades);
+            }
+            ExchangeEffect::AuctionClosed { trades, .. } => self.trades(trades),
+            ExchangeEffect::OrderClosed { instrument, .. }
+            | ExchangeEffect::InstrumentListed { instrument } => {
+                self.touched.insert(*instrument);
+            }
+            ExchangeEffect::DayClosed {
+                instrument, stats, ..
+            } => {
+                self.touched.insert(*instrument);
+                let data = DayClosedEvent {
+                    instrument: instrument.to_string(),
+                    stats: StreamStats::from(stats),
+                };
+                self.events.push(event(Topic::Market, "day_closed", &data));
+            }
+            ExchangeEffect::CashUpdated { account, balance } => {
+                let data = CashEvent {
+                    account: account.0,
+                    cash_available_minor_units: balance.available.minor_units(),
+                    cash_held_minor_units: balance.held.minor_units(),
+                };
+                self.events
+                    .push(event(Topic::Account(*account), "cash", &data));
+            }
+            ExchangeEffect::AuctionOpened { .. }
+            | ExchangeEffect::BidSubmitted { .. }
+            | ExchangeEffect::BidWithdrawn { .. }
+            | ExchangeEffect::BidModified { .. }
+            | ExchangeEffect::HoldingLimitSet { .. } => {}
+        }
+    }
+
+    /// The `trade` events of settled trades `ids`, whose transactions are
+    /// announced too.
+    fn trades(&mut self, ids: &[u64]) {
+        for record in trade_records(self.exchange.trades(), ids) {
+            self.transactions.insert(record.transaction);
+            trade_events(record, &mut self.events);
+        }
+    }
+
+    /// A `transaction` on the account stream of each party (once when an
+    /// account transfers to itself) of every transaction the batch made.
+    fn transaction_events(&mut self) {
+        for &id in &self.transactions {
+            let Ok(view) = transaction_view(self.registry, id) else {
                 continue;
             };
             let parties = [Some(view.from), Some(view.to)];
@@ -401,7 +460,7 @@ impl Publisher {
                 if let Some(party) = party
                     && (index == 0 || parties[0] != Some(*party))
                 {
-                    events.push(StreamEvent {
+                    self.events.push(StreamEvent {
                         topic: Topic::Account(AccountId(*party)),
                         name: "transaction",
                         data: data.clone(),
@@ -410,25 +469,6 @@ impl Publisher {
                 }
             }
         }
-        for instrument in touched {
-            let depth = exchange.depth(&instrument);
-            let stats = exchange.day_stats(&instrument);
-            let quote = QuoteEvent::new(&instrument, depth.as_ref(), stats.as_ref());
-            let Ok(data) = serde_json::to_string(&quote) else {
-                continue;
-            };
-            if self.last_quotes.get(&instrument) != Some(&data) {
-                self.last_quotes.insert(instrument, data.clone());
-                events.push(StreamEvent {
-                    topic: Topic::Market,
-                    name: "quote",
-                    data,
-                    readers: Vec::new(),
-                });
-            }
-        }
-        add_readers(registry, &mut events);
-        events
     }
 }
 

@@ -30,12 +30,35 @@ fn range([low, high]: [f64; 2]) -> String {
 /// The assumptions of `scenario`, in the order of its tables.
 #[must_use]
 pub fn of(scenario: &Scenario) -> Vec<Assumption> {
+    let rows = [
+        behaviour_rows(scenario),
+        abatement_rows(scenario),
+        order_rows(scenario),
+        expectation_rows(scenario),
+    ];
+    rows.into_iter()
+        .flatten()
+        .map(|(key, value, why, source)| (key, value, why.to_owned(), source))
+        .chain(design_rows(scenario))
+        .map(|(key, value, why, source)| Assumption {
+            key: key.to_owned(),
+            value,
+            why,
+            source: source.to_owned(),
+        })
+        .chain(crate::sector::assumptions(scenario))
+        .collect()
+}
+
+/// An assumption row: key, value, why, source.
+type Row = (&'static str, String, &'static str, &'static str);
+
+/// The firms' compliance behaviour, the listing market and the flexibility supply.
+fn behaviour_rows(scenario: &Scenario) -> Vec<Row> {
     let b = &scenario.behaviour;
     let m = &scenario.market;
     let f = &scenario.flexibility;
-    let a = &scenario.abatement;
-    let t = &scenario.trading;
-    let rows: Vec<(&str, String, &str, &str)> = vec![
+    vec![
         (
             "behaviour.under_reporter_share",
             b.under_reporter_share.to_string(),
@@ -90,6 +113,15 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
             "first-period allowances each firm banked, share of its emissions",
             ASSUMED,
         ),
+    ]
+}
+
+/// The abatement curve's spread and the price expectations, and who trades: holders,
+/// sellers' offers, early buyers.
+fn abatement_rows(scenario: &Scenario) -> Vec<Row> {
+    let a = &scenario.abatement;
+    let t = &scenario.trading;
+    vec![
         (
             "abatement.cost_dispersion",
             a.cost_dispersion.to_string(),
@@ -126,6 +158,13 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
             "short firms that buy early and hedge",
             ASSUMED,
         ),
+    ]
+}
+
+/// How the trading firms act and price their orders.
+fn order_rows(scenario: &Scenario) -> Vec<Row> {
+    let t = &scenario.trading;
+    vec![
         (
             "trading.activity",
             t.activity.to_string(),
@@ -156,6 +195,14 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
             "a seller's first ask above its reservation price",
             ASSUMED,
         ),
+    ]
+}
+
+/// The fitted expectations across years, the output response and the value of lost output.
+fn expectation_rows(scenario: &Scenario) -> Vec<Row> {
+    let a = &scenario.abatement;
+    let t = &scenario.trading;
+    vec![
         (
             "trading.tightening_premium",
             t.tightening_premium.to_string(),
@@ -192,18 +239,7 @@ pub fn of(scenario: &Scenario) -> Vec<Assumption> {
             "the surplus of the power not generated (or the cost of the power added), as if supply were linear between the two outputs; reported beside the compliance cost",
             ASSUMED,
         ),
-    ];
-    rows.into_iter()
-        .map(|(key, value, why, source)| (key, value, why.to_owned(), source))
-        .chain(design_rows(scenario))
-        .map(|(key, value, why, source)| Assumption {
-            key: key.to_owned(),
-            value,
-            why,
-            source: source.to_owned(),
-        })
-        .chain(crate::sector::assumptions(scenario))
-        .collect()
+    ]
 }
 
 /// The design's assumed values when it sets them: an absolute cap, an auction share,

@@ -733,6 +733,22 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// A simulated-vs-published row: `(figure, simulated, published, difference)`, each value
+/// written by `text`; a figure not published reads "not published" and "n/a".
+fn published_row(
+    name: &str,
+    sim: f64,
+    publ: Option<f64>,
+    text: &dyn Fn(f64) -> String,
+) -> Vec<String> {
+    vec![
+        name.to_owned(),
+        text(sim),
+        publ.map_or_else(|| "not published".to_owned(), text),
+        publ.map_or_else(|| "n/a".to_owned(), |publ| difference(sim, publ)),
+    ]
+}
+
 impl YearSummary {
     /// The simulated-vs-published rows: `(figure, simulated, published, difference)`.
     /// The market rows compare the window that settled the period with the published
@@ -741,93 +757,101 @@ impl YearSummary {
     /// published for the period reads "not published".
     #[must_use]
     pub fn published_rows(&self) -> Vec<Vec<String>> {
+        let mut rows = self.fleet_rows();
+        rows.extend(self.market_and_compliance_rows());
+        rows
+    }
+
+    /// The published-rows of the fleet: entities, emissions a year, coal capacity, its
+    /// ultra-supercritical share and its capacity factor.
+    fn fleet_rows(&self) -> Vec<Vec<String>> {
         let p = &self.published;
-        let row = |name: &str, sim: f64, publ: Option<f64>, text: &dyn Fn(f64) -> String| {
-            vec![
-                name.to_owned(),
-                text(sim),
-                publ.map_or_else(|| "not published".to_owned(), text),
-                publ.map_or_else(|| "n/a".to_owned(), |publ| difference(sim, publ)),
-            ]
-        };
-        let pct = |v: f64| format!("{:.2} %", v * 100.0);
         let one = |v: f64| format!("{v:.1}");
-        let two = |v: f64| format!("{v:.2}");
-        let share = |count: usize| count as f64 / self.entities.max(1) as f64;
         vec![
-            row(
+            published_row(
                 "Covered entities",
                 self.entities as f64,
                 Some(f64::from(p.entities)),
                 &|v| format!("{v:.0}"),
             ),
-            row(
+            published_row(
                 "Covered emissions (Mt CO2 a year)",
                 self.verified_emissions_mt / self.period_years(),
                 Some(p.emissions_mt),
                 &one,
             ),
-            row(
+            published_row(
                 "Coal capacity (GW)",
                 self.coal_capacity_gw,
                 Some(p.coal_capacity_gw),
                 &one,
             ),
-            row(
+            published_row(
                 "Ultra-supercritical share of coal capacity",
                 self.usc_share,
                 Some(p.usc_share),
                 &|v| format!("{:.1} %", v * 100.0),
             ),
-            row(
+            published_row(
                 "Coal capacity factor",
                 self.coal_capacity_factor,
                 Some(p.coal_capacity_factor),
                 &|v| format!("{:.1} %", v * 100.0),
             ),
-            row(
+        ]
+    }
+
+    /// The published-rows of the settling window's market (days, volume, average price)
+    /// and of compliance (entities by how they surrendered, and by quantity).
+    fn market_and_compliance_rows(&self) -> Vec<Vec<String>> {
+        let p = &self.published;
+        let pct = |v: f64| format!("{:.2} %", v * 100.0);
+        let two = |v: f64| format!("{v:.2}");
+        let share = |count: usize| count as f64 / self.entities.max(1) as f64;
+        vec![
+            published_row(
                 "Trading days of the settling window",
                 self.trading_days as f64,
                 p.trading_days.map(f64::from),
                 &|v| format!("{v:.0}"),
             ),
-            row(
+            published_row(
                 "Secondary volume traded (Mt)",
                 self.traded_mt,
                 Some(p.traded_mt),
                 &two,
             ),
-            row(
+            published_row(
                 "Average price (yuan/t)",
                 self.average_price,
                 Some(p.average_price),
                 &two,
             ),
-            row(
+            published_row(
                 "Entities in full on time (share of entities)",
                 share(self.full_on_time),
                 p.entity_share(p.entities_full_on_time),
                 &pct,
             ),
-            row(
+            published_row(
                 "Entities in full, late at an intermediate deadline",
                 share(self.full_late),
                 None,
                 &pct,
             ),
-            row(
+            published_row(
                 "Entities partial (share of entities)",
                 share(self.partial),
                 p.entity_share(p.entities_partial),
                 &pct,
             ),
-            row(
+            published_row(
                 "Entities with nothing surrendered",
                 share(self.none_surrendered + self.no_verified_report),
                 None,
                 &pct,
             ),
-            row(
+            published_row(
                 "Compliance by quantity (surrendered / owed)",
                 self.quantity_compliance_rate,
                 p.compliance_by_quantity,
@@ -873,7 +897,6 @@ impl YearSummary {
     /// The one-screen summary printed at the end of a run.
     #[must_use]
     pub fn terminal_summary(&self, facts: &RunFacts) -> String {
-        let p = &self.published;
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -888,8 +911,31 @@ impl YearSummary {
         let _ = writeln!(
             out,
             "  window {} to {} ({} trading days); published: {}",
-            self.trading_window[0], self.trading_window[1], self.trading_days, p.market_period
+            self.trading_window[0],
+            self.trading_window[1],
+            self.trading_days,
+            self.published.market_period
         );
+        self.write_market_lines(&mut out);
+        self.write_outcome_lines(&mut out);
+        let seconds = facts.wall_seconds.max(self.elapsed_seconds);
+        let _ = writeln!(
+            out,
+            "  wall time {:.1} s, {} commands ({:.0} commands/s), journal {}",
+            seconds,
+            self.commands,
+            self.commands as f64 / seconds.max(1e-9),
+            human_bytes(facts.journal_bytes)
+        );
+        let _ = writeln!(out, "  state hash {}", self.state_hash);
+        let _ = write!(out, "  report: {}", facts.report.display());
+        out
+    }
+
+    /// The summary's market lines: the volume traded, the auctions' sales, the reserve,
+    /// the average price, beside published.
+    fn write_market_lines(&self, out: &mut String) {
+        let p = &self.published;
         let _ = writeln!(
             out,
             "  volume traded     {:>10.2} Mt      published {:>8.2} Mt  ({})",
@@ -921,6 +967,12 @@ impl YearSummary {
             p.average_price,
             difference(self.average_price, p.average_price)
         );
+    }
+
+    /// The summary's outcome lines: compliance, trades, the cost of compliance, the value
+    /// of lost output and the least-cost benchmark.
+    fn write_outcome_lines(&self, out: &mut String) {
+        let p = &self.published;
         let published = |rate: Option<f64>| {
             rate.map_or_else(|| "n/a".to_owned(), |r| format!("{:.2} %", r * 100.0))
         };
@@ -961,18 +1013,6 @@ impl YearSummary {
             self.least_cost_price,
             self.traded_value_yuan / 1e6
         );
-        let seconds = facts.wall_seconds.max(self.elapsed_seconds);
-        let _ = writeln!(
-            out,
-            "  wall time {:.1} s, {} commands ({:.0} commands/s), journal {}",
-            seconds,
-            self.commands,
-            self.commands as f64 / seconds.max(1e-9),
-            human_bytes(facts.journal_bytes)
-        );
-        let _ = writeln!(out, "  state hash {}", self.state_hash);
-        let _ = write!(out, "  report: {}", facts.report.display());
-        out
     }
 
     /// The report as one self-contained HTML page with inline SVG charts: every
@@ -1023,6 +1063,15 @@ impl YearSummary {
 
     /// The engine table of the report: `(figure, value)`.
     fn engine_lines(&self) -> Vec<(&'static str, String)> {
+        let mut lines = self.supply_lines();
+        lines.extend(self.market_lines());
+        lines.extend(self.compliance_lines());
+        lines
+    }
+
+    /// The engine table's units and tonnes: emissions, allocation, obligation, issued and
+    /// clawed back, banked, borrowed, offsets, surrendered.
+    fn supply_lines(&self) -> Vec<(&'static str, String)> {
         vec![
             ("Generating units", self.units.to_string()),
             (
@@ -1065,6 +1114,13 @@ impl YearSummary {
                 "Allowances surrendered (Mt)",
                 format!("{:.1}", self.surrendered_mt),
             ),
+        ]
+    }
+
+    /// The engine table's market: trades, auctions, the reserve, the listed close, block
+    /// share, unmet demand, value traded.
+    fn market_lines(&self) -> Vec<(&'static str, String)> {
+        vec![
             (
                 "Secondary trades (of which block agreements)",
                 format!("{} ({})", self.trades, self.block_trades),
@@ -1102,6 +1158,13 @@ impl YearSummary {
                 "Secondary value traded (million yuan)",
                 format!("{:.1}", self.traded_value_yuan / 1e6),
             ),
+        ]
+    }
+
+    /// The engine table's MRV and compliance: flagged and corrected reports, compliant and
+    /// short entities, shortfall, fines, deductions.
+    fn compliance_lines(&self) -> Vec<(&'static str, String)> {
+        vec![
             (
                 "Reports flagged by peer ranges",
                 self.reports_flagged.to_string(),

@@ -765,6 +765,17 @@ impl Scenario {
 
     fn validate(&self) -> Check {
         self.validate_units()?;
+        self.validate_load_and_mrv()?;
+        self.validate_behaviour()?;
+        self.validate_published()?;
+        self.validate_agents()?;
+        // Last: they read the rulebook files.
+        self.validate_header()?;
+        self.validate_sectors()
+    }
+
+    /// The `[load]` and `[mrv]` keys: load factors and fuel properties.
+    fn validate_load_and_mrv(&self) -> Check {
         let (l, m) = (&self.load, &self.mrv);
         within("load.coal_mean", l.coal_mean, 0.0, 1.0)?;
         within("load.gas_mean", l.gas_mean, 0.0, 1.0)?;
@@ -784,6 +795,11 @@ impl Scenario {
             1.0,
         )?;
         span("mrv.plausible_intensity", m.plausible_intensity, 0.0, 10.0)?;
+        Ok(())
+    }
+
+    /// The `[behaviour]`, `[market]` and `[flexibility]` keys.
+    fn validate_behaviour(&self) -> Check {
         let b = &self.behaviour;
         share("behaviour.under_reporter_share", b.under_reporter_share)?;
         span("behaviour.under_report", b.under_report, 0.0, 1.0)?;
@@ -803,6 +819,11 @@ impl Scenario {
         let f = &self.flexibility;
         share("flexibility.ccer_supply_share", f.ccer_supply_share)?;
         span("flexibility.banked_2020", f.banked_2020, 0.0, 1.0)?;
+        Ok(())
+    }
+
+    /// The `[published]` figures, and the entity counts they sum.
+    fn validate_published(&self) -> Check {
         let p = &self.published;
         within("published.emissions_mt", p.emissions_mt, 0.0, 1e6)?;
         within("published.coal_capacity_gw", p.coal_capacity_gw, 0.0, 1e6)?;
@@ -824,9 +845,12 @@ impl Scenario {
                 ),
             ));
         }
-        self.validate_agents()?;
-        // Last: they read the rulebook files.
-        self.validate_header()?;
+        Ok(())
+    }
+
+    /// The `[[sectors]]` (against power's last surrender deadline, read from its
+    /// rulebook), and the power entities and sector firms together.
+    fn validate_sectors(&self) -> Check {
         let power_due = ets_scheme::Rulebook::load(&self.scenario.rulebook)
             .ok()
             .and_then(|rulebook| {
@@ -1283,6 +1307,67 @@ fn round_to(value: f64, decimals: i32) -> f64 {
     (value * scale).round() / scale
 }
 
+/// Draws unit `n` of an entity: gas with the scenario's gas share, else coal, its
+/// class by the classes' `weights` (coal's, gas's), then its efficiency or intensity, load
+/// and the rest (`build_unit`).
+fn draw_unit(
+    rng: &mut Rng,
+    scenario: &Scenario,
+    n: usize,
+    weights: (&[f64], &[f64]),
+) -> Result<SimUnit> {
+    let (coal_weights, gas_weights) = weights;
+    let u = &scenario.units;
+    let gas = rng.chance(u.gas_share);
+    Ok(if gas {
+        let class = &u.gas[rng.weighted(gas_weights)];
+        let intensity = rng.range(class.intensity);
+        let load = (scenario.load.gas_mean + scenario.load.gas_sd * rng.normal())
+            .clamp(scenario.load.clamp[0], scenario.load.clamp[1]);
+        // Fuel energy so that gas MRV reproduces the intended intensity.
+        let per_gj = scenario.mrv.gas_carbon_content * scenario.mrv.oxidation_rate * CO2_PER_C;
+        build_unit(
+            rng,
+            scenario,
+            n,
+            Draft {
+                category: UnitCategory::Gas,
+                class: class.name.clone(),
+                usc: false,
+                capacity_mw: class.capacity_mw,
+                air_cooled: false,
+                chp: false,
+                load,
+                fuel_gj_per_mwh: intensity / per_gj,
+                gas: true,
+            },
+        )
+    } else {
+        let class = &u.coal[rng.weighted(coal_weights)];
+        let efficiency = rng.range(class.efficiency);
+        let load = (scenario.load.coal_mean + scenario.load.coal_sd * rng.normal())
+            .clamp(scenario.load.clamp[0], scenario.load.clamp[1]);
+        let air_cooled = rng.chance(u.air_cooled_share);
+        let chp = rng.chance(u.chp_share_of_coal);
+        build_unit(
+            rng,
+            scenario,
+            n,
+            Draft {
+                category: category_of(&class.category)?,
+                class: class.name.clone(),
+                usc: class.ultra_supercritical,
+                capacity_mw: class.capacity_mw,
+                air_cooled,
+                chp,
+                load,
+                fuel_gj_per_mwh: 3.6 / efficiency,
+                gas: false,
+            },
+        )
+    })
+}
+
 /// Generates the population of a scenario from its seed: same seed, same population.
 ///
 /// # Errors
@@ -1299,55 +1384,7 @@ pub fn generate(scenario: &Scenario) -> Result<Population> {
         let count = rng.weighted(&u.per_entity_weights) + 1;
         let mut units = Vec::with_capacity(count);
         for n in 0..count {
-            let gas = rng.chance(u.gas_share);
-            let unit = if gas {
-                let class = &u.gas[rng.weighted(&gas_weights)];
-                let intensity = rng.range(class.intensity);
-                let load = (scenario.load.gas_mean + scenario.load.gas_sd * rng.normal())
-                    .clamp(scenario.load.clamp[0], scenario.load.clamp[1]);
-                // Fuel energy so that gas MRV reproduces the intended intensity.
-                let per_gj =
-                    scenario.mrv.gas_carbon_content * scenario.mrv.oxidation_rate * CO2_PER_C;
-                build_unit(
-                    &mut rng,
-                    scenario,
-                    n,
-                    Draft {
-                        category: UnitCategory::Gas,
-                        class: class.name.clone(),
-                        usc: false,
-                        capacity_mw: class.capacity_mw,
-                        air_cooled: false,
-                        chp: false,
-                        load,
-                        fuel_gj_per_mwh: intensity / per_gj,
-                        gas: true,
-                    },
-                )
-            } else {
-                let class = &u.coal[rng.weighted(&coal_weights)];
-                let efficiency = rng.range(class.efficiency);
-                let load = (scenario.load.coal_mean + scenario.load.coal_sd * rng.normal())
-                    .clamp(scenario.load.clamp[0], scenario.load.clamp[1]);
-                let air_cooled = rng.chance(u.air_cooled_share);
-                let chp = rng.chance(u.chp_share_of_coal);
-                build_unit(
-                    &mut rng,
-                    scenario,
-                    n,
-                    Draft {
-                        category: category_of(&class.category)?,
-                        class: class.name.clone(),
-                        usc: class.ultra_supercritical,
-                        capacity_mw: class.capacity_mw,
-                        air_cooled,
-                        chp,
-                        load,
-                        fuel_gj_per_mwh: 3.6 / efficiency,
-                        gas: false,
-                    },
-                )
-            };
+            let unit = draw_unit(&mut rng, scenario, n, (&coal_weights, &gas_weights))?;
             units.push(unit);
         }
         let b = &scenario.behaviour;

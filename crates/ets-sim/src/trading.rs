@@ -20,7 +20,7 @@ use crate::reserve::{RESERVE_ACCOUNT, RESERVE_HOLDER, ReservePlan};
 use crate::scenario::{Participation, Rng, Scenario};
 use crate::year::{ADMIN, Driver, EXCHANGE_OPERATOR, Sink, exchange};
 use anyhow::{Context as _, Result};
-use ets_engine::exchange::{ExchangeCommand, ExchangeEffect};
+use ets_engine::exchange::{AuctionId, ExchangeCommand, ExchangeEffect};
 use ets_engine::{Effect, Outcome};
 use ets_market::{
     AuctionRules, CostContainmentReserve, InstrumentRules, OrderKind, Side, TieBreak, TimeInForce,
@@ -863,35 +863,14 @@ impl<S: Sink> Market<'_, '_, S> {
         rng: &mut Rng,
     ) -> Result<Option<f64>> {
         let design = &input.scenario.design;
-        let reserve = (self.floor_ticks > 0)
-            .then(|| price(self.floor_ticks))
-            .transpose()?;
         let open_at = base + HOUR_MS / 2;
         let plan = self.reserve_before_auction(base, volume, input)?;
         let offered = volume - plan.withhold;
         if offered < AUCTION_LOT {
             return Ok(None);
         }
-        let mut rules = auction_rules(offered, reserve);
-        if plan.release_offer > 0 {
-            rules.cost_containment = Some(CostContainmentReserve {
-                trigger_price: price(yuan_to_ticks(design.reserve.release_above_yuan))?,
-                volume: Quantity::new(plan.release_offer),
-            });
-        }
+        let auction = self.open_auction(base, offered, plan.release_offer, input)?;
         let volume = offered + plan.release_offer;
-        let effect = self.driver.ok(
-            ADMIN,
-            open_at,
-            exchange(ExchangeCommand::OpenAuction {
-                class: input.class,
-                rules,
-                seed: input.scenario.scenario.seed ^ (base as u64),
-            }),
-        )?;
-        let Effect::Exchange(ExchangeEffect::AuctionOpened { auction }) = effect else {
-            anyhow::bail!("open_auction gave {effect:?}");
-        };
         let mut t = open_at;
         for n in 0..self.agents.len() {
             let Some((ticks, quantity)) =
@@ -934,6 +913,42 @@ impl<S: Sink> Market<'_, '_, S> {
         };
         self.reserve_after_auction(base, offered, sold.tonnes(), plan, input)?;
         Ok(clearing_price.map(|p| p.ticks() as f64 / 100.0))
+    }
+
+    /// Opens the primary auction of the day `base` half an hour in: `offered` tonnes at the
+    /// floor as reserve price, and the reserve's `release_offer` tonnes above its release
+    /// trigger (`[design.reserve] release_above_yuan`).
+    fn open_auction(
+        &mut self,
+        base: i64,
+        offered: u64,
+        release_offer: u64,
+        input: &MarketInput<'_>,
+    ) -> Result<AuctionId> {
+        let reserve = (self.floor_ticks > 0)
+            .then(|| price(self.floor_ticks))
+            .transpose()?;
+        let mut rules = auction_rules(offered, reserve);
+        if release_offer > 0 {
+            let trigger = input.scenario.design.reserve.release_above_yuan;
+            rules.cost_containment = Some(CostContainmentReserve {
+                trigger_price: price(yuan_to_ticks(trigger))?,
+                volume: Quantity::new(release_offer),
+            });
+        }
+        let effect = self.driver.ok(
+            ADMIN,
+            base + HOUR_MS / 2,
+            exchange(ExchangeCommand::OpenAuction {
+                class: input.class,
+                rules,
+                seed: input.scenario.scenario.seed ^ (base as u64),
+            }),
+        )?;
+        let Effect::Exchange(ExchangeEffect::AuctionOpened { auction }) = effect else {
+            anyhow::bail!("open_auction gave {effect:?}");
+        };
+        Ok(auction)
     }
 
     /// The reserve's decision before an auction of `volume` tonnes (withhold part of

@@ -235,13 +235,9 @@ pub fn run_year_with<S: Sink>(
     let mut driver = Driver::new(sink, start_ms, options.progress);
     let population = &abatement.population;
     let entities = &population.entities;
-    let t_setup = date_ms(facts.calendar + 1, 1, 4, 1);
-    setup::setup(&mut driver, entities, t_setup)?;
     let design = setup::DesignAllocation::of(&scenario.design, abatement.intensity_tonnes);
-    setup::load_rulebook(&mut driver, &facts, design.free_factor, t_setup)?;
-    let banked_total = setup::place_bank(&mut driver, &facts, entities, t_setup)?;
-    let ccer_supply = setup::issue_offset_supply(&mut driver, &facts, population, t_setup)?;
-    setup::register_entities(&mut driver, &facts, entities, t_setup)?;
+    let (banked_total, ccer_supply) =
+        set_up_period(&mut driver, &facts, population, design.free_factor)?;
     let mrv = mrv::report_and_verify(&mut driver, &facts, entities, &mut rng)?;
     let allocated = obligations::allocate(&mut driver, &facts, entities)?;
     let sectors = set_up_sectors(&mut driver, &facts, entities.len())?;
@@ -249,10 +245,7 @@ pub fn run_year_with<S: Sink>(
     let borrowing = obligations::borrow(&mut driver, &facts, entities, &mut positions)?;
     let offsets =
         obligations::sell_offsets(&mut driver, &facts, entities, ccer_supply, &mut positions)?;
-    let price = close::reference_price(driver.sink.engine(), &facts)?;
-    positions.join_sectors(&crate::sector::positions(
-        &driver, &sectors, facts.year, price,
-    )?);
+    join_sector_positions(&driver, &facts, &sectors, &mut positions)?;
     let mut firms = abatement.firms.clone();
     firms.extend(crate::sector::market_firms(&sectors));
     // A roadmap year's sector caps add what they auction to power's.
@@ -260,33 +253,21 @@ pub fn run_year_with<S: Sink>(
     close::stock_auction(&mut driver, &facts, auction_volume)?;
     let reserve_stock = close::stock_reserve(&mut driver, &facts)?;
     let need_early = positions.need_before_intermediate(&facts.timeline);
-    let input = trading::MarketInput {
+    let input = PeriodMarket {
         scenario,
+        facts: &facts,
         clearing_price: abatement.clearing_price,
         firms: &firms,
-        need: &positions.need,
-        surplus: &positions.surplus,
-        emissions: &positions.verified,
-        years: facts.timeline.years.len() as u16,
+        positions: &positions,
         need_early: &need_early,
-        timeline: &facts.timeline,
-        class: facts.cea,
         auction_volume,
-        expected_growth: 0.0,
-        precaution: 0.0,
-        must_sell: &[],
-        carry_room: &[],
-        foreseen: false,
-    };
+    }
+    .input();
     let mut surrender = close::Surrenders::new(&facts, entities, &positions, &borrowing, &offsets);
     let market = trade_and_surrender(&mut driver, &input, &mut surrender, &mut rng)?;
     let trades = executed_trades(driver.sink.engine());
     let surrenders = surrender.commands;
-    close::close_sectors(&mut driver, &facts, &sectors)?;
-    let sector_summaries =
-        crate::sector::summary::summaries(driver.sink.engine(), &sectors, facts.year);
-    let results = close::close_year(&mut driver, &facts)?;
-    driver.finish()?;
+    let (sector_summaries, results) = close_period(&mut driver, &facts, &sectors)?;
     let tallies = summary::Tallies {
         commands: driver.commands(),
         allocated,
@@ -310,6 +291,98 @@ pub fn run_year_with<S: Sink>(
     summary.sectors = sector_summaries;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Adds the sectors' firms' positions (valued at the period's reference price) after
+/// power's entities.
+fn join_sector_positions<S: Sink>(
+    driver: &Driver<'_, S>,
+    facts: &YearFacts<'_>,
+    sectors: &[crate::sector::SectorYear],
+    positions: &mut obligations::Positions,
+) -> Result<()> {
+    let price = close::reference_price(driver.sink.engine(), facts)?;
+    positions.join_sectors(&crate::sector::positions(
+        driver, sectors, facts.year, price,
+    )?);
+    Ok(())
+}
+
+/// Closes the period after its last deadline: the sectors' periods, then the power year,
+/// and ends the driver. Returns the sectors' summaries (read before power's close) and the
+/// entities' results.
+fn close_period<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+    sectors: &[crate::sector::SectorYear],
+) -> Result<(
+    Vec<crate::sector::summary::SectorSummary>,
+    Vec<ets_engine::compliance::EntityResult>,
+)> {
+    close::close_sectors(driver, facts, sectors)?;
+    let sector_summaries =
+        crate::sector::summary::summaries(driver.sink.engine(), sectors, facts.year);
+    let results = close::close_year(driver, facts)?;
+    driver.finish()?;
+    Ok((sector_summaries, results))
+}
+
+/// The period's setup, in the engine's order, all on the setup day (4 January after the
+/// period's first year): participants and accounts, the rulebook (free allocation scaled by
+/// the design's `free_factor`), the banked units, the offset supply, the entities. Returns
+/// the banked CEA-2020 and the offsets issued, tonnes.
+fn set_up_period<S: Sink>(
+    driver: &mut Driver<'_, S>,
+    facts: &YearFacts<'_>,
+    population: &crate::scenario::Population,
+    free_factor: f64,
+) -> Result<(u64, u64)> {
+    let entities = &population.entities;
+    let t_setup = date_ms(facts.calendar + 1, 1, 4, 1);
+    setup::setup(driver, entities, t_setup)?;
+    setup::load_rulebook(driver, facts, free_factor, t_setup)?;
+    let banked_total = setup::place_bank(driver, facts, entities, t_setup)?;
+    let ccer_supply = setup::issue_offset_supply(driver, facts, population, t_setup)?;
+    setup::register_entities(driver, facts, entities, t_setup)?;
+    Ok((banked_total, ccer_supply))
+}
+
+/// What a single period's window trades on: the firms, their positions after borrowing
+/// and offsets, the part of the need due early, and the auctions' tonnes.
+struct PeriodMarket<'a> {
+    scenario: &'a Scenario,
+    facts: &'a YearFacts<'a>,
+    clearing_price: f64,
+    firms: &'a [agents::Firm],
+    positions: &'a obligations::Positions,
+    need_early: &'a [u64],
+    auction_volume: u64,
+}
+
+impl<'a> PeriodMarket<'a> {
+    /// The window's market input: no expected rise, no precaution premium, nothing
+    /// foreseen, no carry-over cap binding.
+    fn input(self) -> trading::MarketInput<'a> {
+        let positions = self.positions;
+        trading::MarketInput {
+            scenario: self.scenario,
+            clearing_price: self.clearing_price,
+            firms: self.firms,
+            need: &positions.need,
+            surplus: &positions.surplus,
+            emissions: &positions.verified,
+            years: self.facts.timeline.years.len() as u16,
+            need_early: self.need_early,
+            timeline: &self.facts.timeline,
+            class: self.facts.cea,
+            auction_volume: self.auction_volume,
+            expected_growth: 0.0,
+            precaution: 0.0,
+            must_sell: &[],
+            carry_room: &[],
+            foreseen: false,
+        }
+    }
 }
 
 /// The scenario's sectors (`[[sectors]]`), their firms numbered after the `power`

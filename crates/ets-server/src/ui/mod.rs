@@ -49,7 +49,7 @@ use ets_api::{
 };
 use ets_engine::Engine;
 use ets_model::AccountId;
-use ets_store::{Store, Submission};
+use ets_store::Store;
 use page::{Nonces, Viewer};
 use session::{Session, Sessions, cookie_token, same_secret};
 use std::collections::BTreeMap;
@@ -527,94 +527,128 @@ async fn send_form(
         Ok(user) => user,
         Err(response) => return response,
     };
-    let viewer = user.viewer();
-    let back = back_of(fields);
-    let bad_form = |message: String| {
-        problem(
-            StatusCode::BAD_REQUEST,
-            Some(&viewer),
-            "malformed_form",
-            &message,
-            &back,
-        )
+    let page = FormPage {
+        viewer: user.viewer(),
+        back: back_of(fields),
     };
-    if let Some(message) = crate::auth::write_forbidden(&user.principal) {
-        return problem(
-            StatusCode::FORBIDDEN,
-            Some(&viewer),
-            "role_forbids",
-            &message,
-            &back,
+    let form = match form_request(&user.principal, fields, build, &page) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    // The same decision as the JSON API's, from the same metadata.
+    if let Err(refusal) =
+        access::authorise_command(&state.server, &user.principal, &form.request).await
+    {
+        return page.problem(
+            status_of(refusal.code.as_str()),
+            refusal.code.as_str(),
+            &refusal.message,
         );
     }
-    let request_id = match number_field(fields, "request_id") {
-        Ok(id) => id,
-        Err(message) => return bad_form(message),
+    let name = form.request.command.name();
+    let request_id = form.request.request_id;
+    let reply = match submit_form(state, form.request, form.line.len(), &page).await {
+        Ok(reply) => reply,
+        Err(response) => return response,
     };
-    let command = match build(fields) {
-        Ok(command) => command,
-        Err(message) => return bad_form(message),
-    };
+    tracing::info!(user = %page.viewer.name, command = %name, request_id = form.request_id, "web UI command answered");
+    outcome_page(&page, request_id, &reply)
+}
+
+/// Who sent a form and the page its answer leads back to.
+struct FormPage<'a> {
+    viewer: Viewer<'a>,
+    back: String,
+}
+
+impl FormPage<'_> {
+    /// The problem page of a form that did not go through.
+    fn problem(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        problem(status, Some(&self.viewer), code, message, &self.back)
+    }
+}
+
+/// A form's command as the API reads it, with the line it was read from and
+/// the form's request id.
+struct FormRequest {
+    request: ets_api::ApiRequest,
+    line: String,
+    request_id: u64,
+}
+
+/// The command a form describes, as the JSON API would read it from the
+/// same line, or the page saying why there is none (a role that may not
+/// write, a malformed form, a value the API refuses).
+fn form_request(
+    principal: &Principal,
+    fields: &Fields,
+    build: impl FnOnce(&Fields) -> Result<CommandJson, String>,
+    page: &FormPage<'_>,
+) -> Result<FormRequest, Response> {
+    if let Some(message) = crate::auth::write_forbidden(principal) {
+        return Err(page.problem(StatusCode::FORBIDDEN, "role_forbids", &message));
+    }
+    let bad_form =
+        |message: String| page.problem(StatusCode::BAD_REQUEST, "malformed_form", &message);
+    let request_id = number_field(fields, "request_id").map_err(bad_form)?;
+    let command = build(fields).map_err(bad_form)?;
     let line = CommandLineJson {
         request_id,
-        requester: user.principal.participant.0,
+        requester: principal.participant.0,
         command,
     }
     .to_line();
-    let request = match ets_api::parse_request(&line) {
-        Ok(request) => request,
+    match ets_api::parse_request(&line) {
+        Ok(request) => Ok(FormRequest {
+            request,
+            line,
+            request_id,
+        }),
         Err(error) => {
             // The JSON API's status for the same code (400 malformed, 422 invalid value).
             let status = StatusCode::from_u16(ets_api::status_of_code(error.code))
                 .unwrap_or(StatusCode::BAD_REQUEST);
-            return problem(status, Some(&viewer), error.code, &error.message, &back);
+            Err(page.problem(status, error.code, &error.message))
         }
-    };
-    // The same decision as the JSON API's, from the same metadata.
-    if let Err(refusal) = access::authorise_command(&state.server, &user.principal, &request).await
-    {
-        return problem(
-            status_of(refusal.code.as_str()),
-            Some(&viewer),
-            refusal.code.as_str(),
-            &refusal.message,
-            &back,
-        );
     }
-    let name = request.command.name();
+}
+
+/// Queues a form's command for the sequencer and waits for its durable
+/// reply, or the page saying why there is none (a full queue, a fault, a
+/// server shutting down).
+async fn submit_form(
+    state: &UiState,
+    request: ets_api::ApiRequest,
+    bytes: usize,
+    page: &FormPage<'_>,
+) -> Result<ets_store::Reply, Response> {
     let (reply, answer) = oneshot::channel();
-    let submission = Box::new(Submission {
-        request_id: request.request_id,
-        requester: request.requester,
-        time: request.time,
-        command: request.command,
-    });
     let job = Job::Submit {
-        submission,
-        bytes: line.len(),
+        submission: Box::new(crate::http::submission(request)),
+        bytes,
         reply,
     };
-    if let Err(response) = enqueue(&state.server.jobs, job) {
-        return response;
-    }
-    let reply = match answer.await {
-        Ok(Ok(reply)) => reply,
+    enqueue(&state.server.jobs, job)?;
+    match answer.await {
+        Ok(Ok(reply)) => Ok(reply),
         Ok(Err(fault)) => {
             let status = StatusCode::from_u16(fault.code.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return problem(
-                status,
-                Some(&viewer),
-                fault.code.as_str(),
-                &fault.message,
-                &back,
-            );
+            Err(page.problem(status, fault.code.as_str(), &fault.message))
         }
-        Err(_) => return unavailable(),
-    };
-    tracing::info!(user = %viewer.name, command = %name, request_id, "web UI command answered");
+        Err(_) => Err(unavailable()),
+    }
+}
+
+/// The page of a command's outcome: accepted with its details, or refused
+/// with the engine's code and message (and the API's status for that code).
+fn outcome_page(
+    form: &FormPage<'_>,
+    request_id: ets_model::RequestId,
+    reply: &ets_store::Reply,
+) -> Response {
     let outcome_line = OutcomeLine::reply(
-        request.request_id,
+        request_id,
         reply.sequence,
         reply.time,
         reply.duplicate,
@@ -642,7 +676,10 @@ async fn send_form(
             },
         ),
     };
-    html(status, page::outcome(Some(&viewer), &outcome, &back))
+    html(
+        status,
+        page::outcome(Some(&form.viewer), &outcome, &form.back),
+    )
 }
 
 async fn transfer(

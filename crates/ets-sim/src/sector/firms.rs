@@ -208,13 +208,23 @@ fn draw_line(spec: &SectorSpec, rng: &mut Rng) -> (LineKind, Decimal) {
     }
 }
 
+/// A bad key of a sector spec: `(key, value, reason)`.
+type BadKey = (String, String, String);
+
 /// The ranges of `spec` for `sector`: `(key, value, reason)` of the first bad one.
-pub(crate) fn check_ranges(
-    spec: &SectorSpec,
-    sector: Sector,
-) -> Result<(), (String, String, String)> {
-    let bad =
-        |name: &str, value: String, reason: &str| Err((name.to_owned(), value, reason.to_owned()));
+pub(crate) fn check_ranges(spec: &SectorSpec, sector: Sector) -> Result<(), BadKey> {
+    check_sizes(spec)?;
+    check_clinker_lines(spec, sector)?;
+    check_costs(spec, sector)
+}
+
+/// The bad key `name` with its `value` and the `reason`.
+fn bad(name: &str, value: String, reason: &str) -> Result<(), BadKey> {
+    Err((name.to_owned(), value, reason.to_owned()))
+}
+
+/// The firm count, output, size spread and the intensity and emission factor pairs.
+fn check_sizes(spec: &SectorSpec) -> Result<(), BadKey> {
     if spec.firms == 0 || spec.firms > 100_000 {
         return bad("firms", spec.firms.to_string(), "must be 1 to 100000");
     }
@@ -246,7 +256,11 @@ pub(crate) fn check_ranges(
     range("intensity", spec.intensity, 0.001, 50.0)?;
     range("previous_year_change", spec.previous_year_change, -0.9, 1.0)?;
     range("cf4_kg_per_tonne", spec.cf4_kg_per_tonne, 0.0, 10.0)?;
-    range("c2f6_kg_per_tonne", spec.c2f6_kg_per_tonne, 0.0, 10.0)?;
+    range("c2f6_kg_per_tonne", spec.c2f6_kg_per_tonne, 0.0, 10.0)
+}
+
+/// The clinker line shares: each a share, cement's only, together at most 1.
+fn check_clinker_lines(spec: &SectorSpec, sector: Sector) -> Result<(), BadKey> {
     let lines = [
         ("white_cement_share", spec.white_cement_share),
         ("by_product_share", spec.by_product_share),
@@ -271,6 +285,11 @@ pub(crate) fn check_ranges(
             "the cement line shares sum to more than 1",
         );
     }
+    Ok(())
+}
+
+/// The abatement cost curve, its dispersion, and fluorinated gases (aluminium's only).
+fn check_costs(spec: &SectorSpec, sector: Sector) -> Result<(), BadKey> {
     if !super::abatement::mac_is_valid(&spec.mac) {
         return bad(
             "mac",

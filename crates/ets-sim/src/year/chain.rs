@@ -147,6 +147,18 @@ pub fn run_chain<S: Sink>(
             .or(last_close);
         closes.push(last_close.unwrap_or(0.0));
     }
+    chain_outcome(driver, lines, results, closes)
+}
+
+/// Ends the chain's driver and reads its outcome: the periods' results, every trade,
+/// the commands sent, the allowances the `lines` entities hold at the end, each step's
+/// last close.
+fn chain_outcome<S: Sink>(
+    mut driver: Driver<'_, S>,
+    lines: usize,
+    results: Vec<PeriodResult>,
+    closes: Vec<f64>,
+) -> Result<ChainOutcome> {
     driver.finish()?;
     let engine = driver.sink.engine();
     let banked_at_end = (0..u32::try_from(lines).context("entity count")?)
@@ -450,19 +462,7 @@ fn trade_step<S: Sink>(
         .last()
         .context("a period without years")?;
     let combined = StepPositions::of(driver.sink.engine(), group, latest)?;
-    let mut surrenders = group
-        .iter()
-        .map(|period| {
-            let positions = period.positions.as_ref().context("positions read")?;
-            Ok(close::Surrenders::new(
-                &period.facts,
-                &period.abatement.population.entities,
-                positions,
-                &period.borrowing,
-                &period.offsets,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut surrenders = step_surrenders(group)?;
     let timeline = &last.facts.timeline;
     let (must_sell, carry_room) = forced_sales(
         driver.sink.engine(),
@@ -509,6 +509,23 @@ fn trade_step<S: Sink>(
         surrender.by_deadline(driver, last_deadline)?;
     }
     Ok(market)
+}
+
+/// Each period's surrenders of the step, on its positions after borrowing and offsets.
+fn step_surrenders<'a>(group: &'a [Period<'_>]) -> Result<Vec<close::Surrenders<'a>>> {
+    group
+        .iter()
+        .map(|period| {
+            let positions = period.positions.as_ref().context("positions read")?;
+            Ok(close::Surrenders::new(
+                &period.facts,
+                &period.abatement.population.entities,
+                positions,
+                &period.borrowing,
+                &period.offsets,
+            ))
+        })
+        .collect()
 }
 
 /// Per line, what the carry-over cap forces each firm to sell in the step's window

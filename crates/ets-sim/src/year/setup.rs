@@ -11,8 +11,9 @@ use super::{
 };
 use crate::scenario::{CapDesign, Design, Population, SimEntity};
 use anyhow::{Context as _, Result};
+use ets_engine::Command;
 use ets_engine::compliance::ComplianceCommand;
-use ets_model::Quantity;
+use ets_model::{AccountId, ParticipantId, Quantity};
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
 
 /// How the design divides the intensity allocation: an absolute cap or an auction
@@ -198,17 +199,35 @@ pub(super) fn setup<S: Sink>(
     entities: &[SimEntity],
     at: i64,
 ) -> Result<()> {
-    let participant =
-        |id, kind, name: String| registry(RegistryCommand::RegisterParticipant { id, kind, name });
-    let open = |id, kind, holder| {
-        registry(RegistryCommand::OpenAccount {
-            id,
-            kind,
-            holder,
-            representatives: vec![holder],
-            approvals_required: 1,
-        })
-    };
+    set_up_system(driver, at)?;
+    for entity in entities {
+        let id = entity_participant(entity.index);
+        driver.defer(
+            ADMIN,
+            at,
+            participant(
+                id,
+                ParticipantKind::CoveredEntity,
+                format!("Power company {}", entity.index + 1),
+            ),
+        )?;
+        driver.defer(
+            ADMIN,
+            at,
+            open(
+                entity_account(entity.index),
+                AccountKind::OperatorHolding,
+                id,
+            ),
+        )?;
+    }
+    driver.flush_phase("setup")?;
+    Ok(())
+}
+
+/// The authority and the verifier, the issuance, surrender and cancellation accounts, the
+/// exchange operator and its fee account.
+fn set_up_system<S: Sink>(driver: &mut Driver<'_, S>, at: i64) -> Result<()> {
     driver.ok(
         ADMIN,
         at,
@@ -240,29 +259,23 @@ pub(super) fn setup<S: Sink>(
         at,
         open(FEE_ACCOUNT, AccountKind::Trading, EXCHANGE_OPERATOR),
     )?;
-    for entity in entities {
-        let id = entity_participant(entity.index);
-        driver.defer(
-            ADMIN,
-            at,
-            participant(
-                id,
-                ParticipantKind::CoveredEntity,
-                format!("Power company {}", entity.index + 1),
-            ),
-        )?;
-        driver.defer(
-            ADMIN,
-            at,
-            open(
-                entity_account(entity.index),
-                AccountKind::OperatorHolding,
-                id,
-            ),
-        )?;
-    }
-    driver.flush_phase("setup")?;
     Ok(())
+}
+
+/// Registers the participant `id` of `kind` named `name`.
+fn participant(id: ParticipantId, kind: ParticipantKind, name: String) -> Command {
+    registry(RegistryCommand::RegisterParticipant { id, kind, name })
+}
+
+/// Opens the account `id` of `kind` held by `holder`, its sole representative.
+fn open(id: AccountId, kind: AccountKind, holder: ParticipantId) -> Command {
+    registry(RegistryCommand::OpenAccount {
+        id,
+        kind,
+        holder,
+        representatives: vec![holder],
+        approvals_required: 1,
+    })
 }
 
 /// The rulebook with every China benchmark (electricity and heat) multiplied by
