@@ -34,12 +34,9 @@ use std::collections::{BTreeMap, VecDeque};
 /// Values by (requester, request id), iterated in key order.
 #[derive(Debug, Clone)]
 pub(crate) struct OutcomeTable<V> {
-    /// Every requester seen, in the order first seen; never removed.
-    requesters: Vec<ParticipantId>,
-    /// The ids of each requester, at its position in `requesters` (apart,
-    /// so that each entry is one cache line).
-    by_requester: Vec<Ids<V>>,
-    /// The position of each requester in `requesters` and `by_requester`.
+    /// Every requester seen, with its ids, in the order first seen; never removed.
+    by_requester: Vec<(ParticipantId, Ids<V>)>,
+    /// The position of each requester in `by_requester`.
     positions: DenseIndex,
     len: usize,
 }
@@ -58,20 +55,14 @@ pub(crate) enum Lookup<'a, V> {
 
 /// One requester's remembered ids: `recent` ascending (every id appended
 /// was above the ids held there then), `older` the ids that arrived below
-/// them (boxed, and `None` while it holds none). The two never hold the same
-/// id. `highest` is the last id of `recent` while `recent` holds any (kept
-/// here so that a fresh id reads no ring memory); `floor` is the highest id
-/// that left the window, once any has. Everything a fresh id reads and
-/// writes here is in this one 64-byte cache line (docs/benchmarks.md).
+/// them. The two never hold the same id. `highest` is the last id of
+/// `recent` (kept here so that a fresh id reads no ring memory); `floor` is
+/// the highest id that left the window, once any has.
 #[derive(Debug, Clone)]
-#[repr(align(64))]
 struct Ids<V> {
     recent: VecDeque<(RequestId, V)>,
-    highest: RequestId,
-    // Boxed on purpose: a `BTreeMap` inline is 24 bytes of the line, almost
-    // always of an empty map; the box is 8 and `None` while empty.
-    #[allow(clippy::box_collection)]
-    older: Option<Box<BTreeMap<RequestId, V>>>,
+    highest: Option<RequestId>,
+    older: BTreeMap<RequestId, V>,
     floor: Option<RequestId>,
 }
 
@@ -79,8 +70,8 @@ impl<V> Default for Ids<V> {
     fn default() -> Self {
         Ids {
             recent: VecDeque::new(),
-            highest: RequestId(0),
-            older: None,
+            highest: None,
+            older: BTreeMap::new(),
             floor: None,
         }
     }
@@ -89,7 +80,7 @@ impl<V> Default for Ids<V> {
 impl<V> Ids<V> {
     /// Whether `id` is above every id of `recent` (or `recent` is empty).
     fn is_above_recent(&self, id: RequestId) -> bool {
-        self.recent.is_empty() || id > self.highest
+        self.highest.is_none_or(|highest| id > highest)
     }
 
     /// The position of `id` in `recent`, if held there.
@@ -106,14 +97,16 @@ impl<V> Ids<V> {
     fn get(&self, id: RequestId) -> Option<&V> {
         match self.position(id) {
             Some(position) => Some(&self.recent[position].1),
-            None => self.older.as_ref()?.get(&id),
+            None if self.older.is_empty() => None,
+            None => self.older.get(&id),
         }
     }
 
     fn get_mut(&mut self, id: RequestId) -> Option<&mut V> {
         match self.position(id) {
             Some(position) => Some(&mut self.recent[position].1),
-            None => self.older.as_mut()?.get_mut(&id),
+            None if self.older.is_empty() => None,
+            None => self.older.get_mut(&id),
         }
     }
 
@@ -122,11 +115,9 @@ impl<V> Ids<V> {
     fn insert_new(&mut self, id: RequestId, value: V) {
         if self.is_above_recent(id) {
             self.recent.push_back((id, value));
-            self.highest = id;
+            self.highest = Some(id);
         } else {
-            self.older
-                .get_or_insert_with(Box::default)
-                .insert(id, value);
+            self.older.insert(id, value);
         }
     }
 
@@ -134,31 +125,27 @@ impl<V> Ids<V> {
         // Requests leave in the order they were applied, and the ids of
         // `recent` were applied in ascending order: the front is the usual one.
         if self.recent.front().is_some_and(|&(oldest, _)| oldest == id) {
-            return self.recent.pop_front().map(|(_, value)| value);
-        }
-        if let Some(position) = self.position(id) {
-            let removed = self.recent.remove(position).map(|(_, value)| value);
-            if let Some(&(highest, _)) = self.recent.back() {
-                self.highest = highest;
+            let removed = self.recent.pop_front().map(|(_, value)| value);
+            if self.recent.is_empty() {
+                self.highest = None;
             }
             return removed;
         }
-        let older = self.older.as_mut()?;
-        let removed = older.remove(&id);
-        if older.is_empty() {
-            self.older = None;
+        match self.position(id) {
+            Some(position) => {
+                let removed = self.recent.remove(position).map(|(_, value)| value);
+                self.highest = self.recent.back().map(|&(highest, _)| highest);
+                removed
+            }
+            None => self.older.remove(&id),
         }
-        removed
     }
 
     /// Every (id, value) in ascending id order: the two sorted parts merged.
     fn iter(&self) -> impl Iterator<Item = (RequestId, &V)> {
         merge(
             self.recent.iter().map(|(id, value)| (*id, value)),
-            self.older
-                .iter()
-                .flat_map(|older| older.iter())
-                .map(|(id, value)| (*id, value)),
+            self.older.iter().map(|(id, value)| (*id, value)),
         )
     }
 
@@ -166,10 +153,7 @@ impl<V> Ids<V> {
     fn iter_mut(&mut self) -> impl Iterator<Item = (RequestId, &mut V)> {
         merge(
             self.recent.iter_mut().map(|(id, value)| (*id, value)),
-            self.older
-                .iter_mut()
-                .flat_map(|older| older.iter_mut())
-                .map(|(id, value)| (*id, value)),
+            self.older.iter_mut().map(|(id, value)| (*id, value)),
         )
     }
 }
@@ -191,7 +175,6 @@ fn merge<T>(
 impl<V> Default for OutcomeTable<V> {
     fn default() -> Self {
         OutcomeTable {
-            requesters: Vec::new(),
             by_requester: Vec::new(),
             positions: DenseIndex::default(),
             len: 0,
@@ -203,13 +186,13 @@ impl<V> OutcomeTable<V> {
     /// The ids of `requester`, if it was ever seen.
     fn ids(&self, requester: ParticipantId) -> Option<&Ids<V>> {
         let position = self.positions.get(requester.0)?;
-        Some(&self.by_requester[position as usize])
+        Some(&self.by_requester[position as usize].1)
     }
 
     /// The ids of `requester`, to change them, if it was ever seen.
     fn ids_mut(&mut self, requester: ParticipantId) -> Option<&mut Ids<V>> {
         let position = self.positions.get(requester.0)?;
-        Some(&mut self.by_requester[position as usize])
+        Some(&mut self.by_requester[position as usize].1)
     }
 
     /// The ids of `requester`, an empty entry added if it was never seen.
@@ -220,12 +203,11 @@ impl<V> OutcomeTable<V> {
                 let position = self.by_requester.len();
                 let stored = u32::try_from(position).unwrap_or(u32::MAX);
                 self.positions.insert(requester.0, stored);
-                self.requesters.push(requester);
-                self.by_requester.push(Ids::default());
+                self.by_requester.push((requester, Ids::default()));
                 position
             }
         };
-        &mut self.by_requester[position]
+        &mut self.by_requester[position].1
     }
 
     /// The value of `key`, if remembered.
@@ -284,10 +266,9 @@ impl<V> OutcomeTable<V> {
     /// are kept in the order first seen).
     fn requesters(&self) -> Vec<(ParticipantId, &Ids<V>)> {
         let mut requesters: Vec<_> = self
-            .requesters
+            .by_requester
             .iter()
-            .copied()
-            .zip(&self.by_requester)
+            .map(|(requester, ids)| (*requester, ids))
             .collect();
         requesters.sort_unstable_by_key(|&(requester, _)| requester);
         requesters
@@ -314,10 +295,9 @@ impl<V> OutcomeTable<V> {
     /// Every (key, value), in key order, to change the values.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (RequestKey, &mut V)> {
         let mut requesters: Vec<_> = self
-            .requesters
-            .iter()
-            .copied()
-            .zip(&mut self.by_requester)
+            .by_requester
+            .iter_mut()
+            .map(|(requester, ids)| (*requester, ids))
             .collect();
         requesters.sort_unstable_by_key(|&(requester, _)| requester);
         requesters.into_iter().flat_map(|(requester, ids)| {
@@ -379,15 +359,6 @@ mod tests {
             assert_eq!(table.get(k), Some(v));
         }
         assert_eq!(table.get(&key(99, 1)), None);
-    }
-
-    #[test]
-    fn a_requesters_entry_is_one_cache_line() {
-        // Goal: a fresh id reads and writes only its requester's entry
-        // (the ring's header, the highest id, the floor); it must stay one
-        // 64-byte line, aligned to one (docs/benchmarks.md, replay round 5).
-        assert_eq!(std::mem::size_of::<Ids<u64>>(), 64);
-        assert_eq!(std::mem::align_of::<Ids<u64>>(), 64);
     }
 
     #[test]
