@@ -165,6 +165,91 @@ struct SnapshotState {
     applied: u64,
 }
 
+/// The error of snapshot bytes that decode but do not make a valid state.
+fn bad_encoding() -> SnapshotError {
+    SnapshotError(postcard::Error::DeserializeBadEncoding)
+}
+
+/// A snapshot's command digests, one per remembered outcome; unknown
+/// (`None`) for each when the snapshot was written before they were kept
+/// and ends after its state.
+fn decode_digests(
+    rest: &[u8],
+    outcomes: usize,
+) -> Result<(Vec<Option<CommandDigest>>, &[u8]), SnapshotError> {
+    if rest.is_empty() {
+        return Ok((vec![None; outcomes], rest));
+    }
+    Ok(postcard::take_from_bytes(rest)?)
+}
+
+/// The sections a snapshot carries after its digests and that the engine
+/// restores once the state is rebuilt (see [`SnapshotState`]).
+#[derive(Default)]
+struct TrailingSections {
+    retention: Option<RetentionSection>,
+    tally: Option<SurrenderTally>,
+    net_sales: Option<crate::exchange::NetSales>,
+}
+
+/// Decodes the sections after the digests, each present only when every
+/// earlier one is: the controls and the serial policy go straight into
+/// `registry`, the rest is returned.
+fn decode_trailing(
+    registry: &mut Registry,
+    rest: &[u8],
+) -> Result<TrailingSections, SnapshotError> {
+    let mut sections = TrailingSections::default();
+    if rest.is_empty() {
+        return Ok(sections);
+    }
+    let (controls, rest): (ets_registry::Controls, &[u8]) = postcard::take_from_bytes(rest)?;
+    registry
+        .restore_controls(controls)
+        .map_err(|_| bad_encoding())?;
+    if rest.is_empty() {
+        return Ok(sections);
+    }
+    let (policy, rest): (ets_registry::SerialPolicy, &[u8]) = postcard::take_from_bytes(rest)?;
+    registry.restore_serial_policy(policy);
+    if rest.is_empty() {
+        return Ok(sections);
+    }
+    let (retention, rest): (RetentionSection, &[u8]) = postcard::take_from_bytes(rest)?;
+    sections.retention = Some(retention);
+    if rest.is_empty() {
+        return Ok(sections);
+    }
+    let (tally, rest): (SurrenderTally, &[u8]) = postcard::take_from_bytes(rest)?;
+    sections.tally = Some(tally);
+    if !rest.is_empty() {
+        sections.net_sales = Some(postcard::from_bytes(rest)?);
+    }
+    Ok(sections)
+}
+
+/// The outcome table of a decoded snapshot: each outcome with its digest,
+/// stamped as applied at 0 until a retention section says otherwise; the
+/// instruments the kept outcomes share go into `kept_instruments`.
+fn remembered_outcomes(
+    outcomes: Vec<((ParticipantId, RequestId), Outcome)>,
+    digests: Vec<Option<CommandDigest>>,
+    kept_instruments: &mut KeptInstruments,
+) -> OutcomeTable<Remembered> {
+    outcomes
+        .into_iter()
+        .zip(digests)
+        .map(|((key, outcome), digest)| {
+            let remembered = Remembered {
+                outcome: KeptOutcome::of(&outcome, kept_instruments),
+                digest,
+                applied_at: 0,
+            };
+            (key, remembered)
+        })
+        .collect()
+}
+
 impl Default for Engine {
     fn default() -> Engine {
         Engine::new()
@@ -588,81 +673,39 @@ impl Engine {
     /// # Errors
     /// [`SnapshotError`] when the bytes do not decode.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Engine, SnapshotError> {
-        let bad = || SnapshotError(postcard::Error::DeserializeBadEncoding);
         let (mut state, rest): (SnapshotState, &[u8]) = postcard::take_from_bytes(bytes)?;
-        let (digests, rest): (Vec<Option<CommandDigest>>, &[u8]) = if rest.is_empty() {
-            // Written before command digests were kept.
-            (vec![None; state.outcomes.len()], rest)
-        } else {
-            postcard::take_from_bytes(rest)?
-        };
-        let mut section: Option<RetentionSection> = None;
-        let mut tally: Option<SurrenderTally> = None;
-        let mut net_sales: Option<crate::exchange::NetSales> = None;
-        if !rest.is_empty() {
-            let (controls, rest): (ets_registry::Controls, &[u8]) =
-                postcard::take_from_bytes(rest)?;
-            state
-                .registry
-                .restore_controls(controls)
-                .map_err(|_| bad())?;
-            if !rest.is_empty() {
-                let (policy, rest): (ets_registry::SerialPolicy, &[u8]) =
-                    postcard::take_from_bytes(rest)?;
-                state.registry.restore_serial_policy(policy);
-                if !rest.is_empty() {
-                    let (retention, rest): (RetentionSection, &[u8]) =
-                        postcard::take_from_bytes(rest)?;
-                    section = Some(retention);
-                    if !rest.is_empty() {
-                        let (decoded, rest): (SurrenderTally, &[u8]) =
-                            postcard::take_from_bytes(rest)?;
-                        tally = Some(decoded);
-                        if !rest.is_empty() {
-                            net_sales = Some(postcard::from_bytes(rest)?);
-                        }
-                    }
-                }
-            }
-        }
+        let (digests, rest) = decode_digests(rest, state.outcomes.len())?;
+        let trailing = decode_trailing(&mut state.registry, rest)?;
         if digests.len() != state.outcomes.len() {
-            return Err(bad());
+            return Err(bad_encoding());
         }
         state.registry.rebuild_indexes();
         state
             .registry
             .restore_exchange_holds(&state.exchange.unit_holds())
-            .map_err(|_| SnapshotError(postcard::Error::DeserializeBadEncoding))?;
+            .map_err(|_| bad_encoding())?;
         state.compliance.rehydrate();
-        let tally = tally.unwrap_or_else(|| SurrenderTally::from_registry(&state.registry));
+        let tally = trailing
+            .tally
+            .unwrap_or_else(|| SurrenderTally::from_registry(&state.registry));
         state.compliance.restore_surrender_tally(tally);
         let mut kept_instruments = KeptInstruments::default();
         let mut engine = Engine {
             registry: state.registry,
             compliance: state.compliance,
             exchange: state.exchange,
-            outcomes: state
-                .outcomes
-                .into_iter()
-                .zip(digests)
-                .map(|((key, outcome), digest)| {
-                    let remembered = Remembered {
-                        outcome: KeptOutcome::of(&outcome, &mut kept_instruments),
-                        digest,
-                        applied_at: 0,
-                    };
-                    (key, remembered)
-                })
-                .collect(),
+            outcomes: remembered_outcomes(state.outcomes, digests, &mut kept_instruments),
             last_time: state.last_time,
             applied: state.applied,
             window: None,
             kept_instruments,
         };
-        if let Some(section) = section {
-            engine.restore_retention(section).map_err(|()| bad())?;
+        if let Some(section) = trailing.retention {
+            engine
+                .restore_retention(section)
+                .map_err(|()| bad_encoding())?;
         }
-        match net_sales {
+        match trailing.net_sales {
             Some(net_sales) => engine.exchange.trades_mut().set_net_sales(net_sales),
             // Unbounded, or bounded from before the counter was kept.
             None => engine.exchange.derive_net_sales(),

@@ -118,6 +118,28 @@ impl Registry {
             return Err(RegistryError::UnknownRequester(context.requester));
         }
         match command {
+            RegistryCommand::Allocate { .. }
+            | RegistryCommand::Transfer { .. }
+            | RegistryCommand::Surrender { .. }
+            | RegistryCommand::Retire { .. }
+            | RegistryCommand::Cancel { .. } => self.execute_move(context, command),
+            RegistryCommand::Reverse { .. }
+            | RegistryCommand::Approve { .. }
+            | RegistryCommand::Reject { .. }
+            | RegistryCommand::Withdraw { .. } => self.execute_decision(context, command),
+            _ => self.execute_setup(context, command),
+        }
+    }
+
+    /// The commands that set the registry up: participants, accounts, their
+    /// status and approval rules, issuance; any other goes to
+    /// [`Registry::execute_controls`].
+    fn execute_setup(
+        &mut self,
+        context: Context,
+        command: &RegistryCommand,
+    ) -> Result<Effect, RegistryError> {
+        match command {
             RegistryCommand::RegisterParticipant { id, kind, name } => {
                 self.register_participant(context, *id, *kind, name)
             }
@@ -144,34 +166,33 @@ impl Registry {
                 approvals_required,
             } => self.set_approval_rule(context, *account, representatives, *approvals_required),
             RegistryCommand::Issue { class, quantity } => self.issue(context, *class, *quantity),
+            _ => self.execute_controls(context, command),
+        }
+    }
+
+    /// The commands that move units between accounts (allocate, transfer,
+    /// surrender, retire, cancel): each names or implies its two accounts
+    /// and is proposed through [`Registry::propose_move`].
+    fn execute_move(
+        &mut self,
+        context: Context,
+        command: &RegistryCommand,
+    ) -> Result<Effect, RegistryError> {
+        let (kind, from, to, class, quantity) = match command {
             RegistryCommand::Allocate {
                 to,
                 class,
                 quantity,
             } => {
                 let from = self.system_account(AccountKind::Issuance)?;
-                self.propose_move(
-                    context,
-                    TransactionKind::Allocate,
-                    from,
-                    *to,
-                    class,
-                    *quantity,
-                )
+                (TransactionKind::Allocate, from, *to, class, *quantity)
             }
             RegistryCommand::Transfer {
                 from,
                 to,
                 class,
                 quantity,
-            } => self.propose_move(
-                context,
-                TransactionKind::Transfer,
-                *from,
-                *to,
-                class,
-                *quantity,
-            ),
+            } => (TransactionKind::Transfer, *from, *to, class, *quantity),
             RegistryCommand::Surrender {
                 from,
                 class,
@@ -182,7 +203,7 @@ impl Registry {
                 let kind = TransactionKind::Surrender {
                     compliance_year: *compliance_year,
                 };
-                self.propose_move(context, kind, *from, to, class, *quantity)
+                (kind, *from, to, class, *quantity)
             }
             RegistryCommand::Retire {
                 from,
@@ -195,7 +216,7 @@ impl Registry {
                 let kind = TransactionKind::Retire {
                     beneficiary: beneficiary.clone(),
                 };
-                self.propose_move(context, kind, *from, to, class, *quantity)
+                (kind, *from, to, class, *quantity)
             }
             RegistryCommand::Cancel {
                 from,
@@ -208,8 +229,21 @@ impl Registry {
                 let kind = TransactionKind::Cancel {
                     reason: reason.clone(),
                 };
-                self.propose_move(context, kind, *from, to, class, *quantity)
+                (kind, *from, to, class, *quantity)
             }
+            _ => unreachable!("execute dispatches only moves to execute_move"),
+        };
+        self.propose_move(context, kind, from, to, class, quantity)
+    }
+
+    /// The commands that decide a proposed or completed transaction:
+    /// reverse, approve, reject, withdraw (a delayed one is cancelled).
+    fn execute_decision(
+        &mut self,
+        context: Context,
+        command: &RegistryCommand,
+    ) -> Result<Effect, RegistryError> {
+        match command {
             RegistryCommand::Reverse { transaction } => self.reverse(context, *transaction),
             RegistryCommand::Approve { transaction } => self.approve(context, *transaction),
             RegistryCommand::Reject { transaction } => {
@@ -221,7 +255,7 @@ impl Registry {
                 }
                 self.end_pending(context, *transaction, TransactionStatus::Cancelled)
             }
-            _ => self.execute_controls(context, command),
+            _ => unreachable!("execute dispatches only decisions to execute_decision"),
         }
     }
 
