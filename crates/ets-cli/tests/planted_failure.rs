@@ -5,12 +5,12 @@
 //!
 //! The failure exists only in test builds: `ets-cli`'s dev-dependency turns
 //! on `ets-engine`'s `planted-settlement-failure` feature, which makes a sale
-//! of exactly `PLANTED_FAILURE_TONNES` deliver to an account the registry
-//! does not know. A release build (`cargo build --release`) never has it.
+//! of exactly `PLANTED_FAILURE_TONNES` to the account `PLANTED_FAILURE_BUYER`
+//! deliver to an account the registry does not know. A release build (`cargo build --release`) never has it.
 //! `cargo test --release -p ets-cli --test planted_failure` runs this test
 //! against a release-profile binary.
 
-use ets_engine::exchange::PLANTED_FAILURE_TONNES;
+use ets_engine::exchange::{PLANTED_FAILURE_BUYER, PLANTED_FAILURE_TONNES};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
@@ -36,7 +36,8 @@ fn verify(data: &str) -> Value {
 }
 
 /// An administrator, an exchange (fee account 20), a seller (account 100)
-/// holding the planted quantity and a buyer (account 110) with the cash.
+/// holding the planted quantity and a buyer (account `PLANTED_FAILURE_BUYER`)
+/// with the cash.
 fn setup(planted: u64) -> String {
     let issued = planted + 1_000;
     let cash = 6_000 * (planted + 1_000);
@@ -48,11 +49,11 @@ fn setup(planted: u64) -> String {
         r#"{"request_id":5,"requester":1,"command":"open_account","id":1,"kind":"issuance","holder":1,"representatives":[1]}"#.to_owned(),
         r#"{"request_id":6,"requester":1,"command":"open_account","id":20,"kind":"trading","holder":2,"representatives":[2]}"#.to_owned(),
         r#"{"request_id":7,"requester":1,"command":"open_account","id":100,"kind":"trading","holder":10,"representatives":[10]}"#.to_owned(),
-        r#"{"request_id":8,"requester":1,"command":"open_account","id":110,"kind":"trading","holder":11,"representatives":[11]}"#.to_owned(),
+        format!(r#"{{"request_id":8,"requester":1,"command":"open_account","id":{PLANTED_FAILURE_BUYER},"kind":"trading","holder":11,"representatives":[11]}}"#),
         format!(r#"{{"request_id":9,"requester":1,"command":"issue","unit":"CEA-2021","quantity":{issued}}}"#),
         format!(r#"{{"request_id":10,"requester":1,"command":"transfer","from":1,"to":100,"unit":"CEA-2021","quantity":{issued}}}"#),
         r#"{"request_id":11,"requester":1,"command":"list_instrument","symbol":"CEA21","unit":"CEA-2021","mode":"continuous","rules":{"preset":"china_listed","tick_size_ticks":5},"reference_price_ticks":5000,"fee_bps":10,"fee_account":20,"no_same_day_resale":false,"market_data":"china"}"#.to_owned(),
-        format!(r#"{{"request_id":12,"requester":2,"command":"deposit_cash","account":110,"amount_minor_units":{cash}}}"#),
+        format!(r#"{{"request_id":12,"requester":2,"command":"deposit_cash","account":{PLANTED_FAILURE_BUYER},"amount_minor_units":{cash}}}"#),
         format!(r#"{{"request_id":13,"requester":10,"command":"place_order","instrument":"CEA21","account":100,"side":"sell","kind":{{"limit":5000}},"quantity":{planted},"time_in_force":"day"}}"#),
     ]
     .join("\n")
@@ -61,7 +62,7 @@ fn setup(planted: u64) -> String {
 
 fn buy(request_id: u64, quantity: u64) -> String {
     format!(
-        r#"{{"request_id":{request_id},"requester":11,"command":"place_order","instrument":"CEA21","account":110,"side":"buy","kind":{{"limit":5000}},"quantity":{quantity},"time_in_force":"day"}}"#
+        r#"{{"request_id":{request_id},"requester":11,"command":"place_order","instrument":"CEA21","account":{PLANTED_FAILURE_BUYER},"side":"buy","kind":{{"limit":5000}},"quantity":{quantity},"time_in_force":"day"}}"#
     ) + "\n"
 }
 
@@ -123,7 +124,7 @@ fn a_planted_settlement_failure_stops_the_process_and_the_store_recovers() {
     let trade = ets(&["submit", "--data", data], &buy(15, 100));
     assert_eq!(trade.status.code(), Some(0), "{trade:?}");
     assert_eq!(outcomes(&trade)[0]["ok"], true);
-    assert_eq!(holding(&data_path, 110), 100);
+    assert_eq!(holding(&data_path, PLANTED_FAILURE_BUYER), 100);
 }
 
 /// Units of CEA-2021 held by `account`.

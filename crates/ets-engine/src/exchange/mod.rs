@@ -46,6 +46,6 @@ pub use error::ExchangeError;
 pub use limits::{Allocations, HoldingLimit, NoAllocations};
 pub use net_sales::NetSales;
 #[cfg(feature = "planted-settlement-failure")]
-pub use settle::PLANTED_FAILURE_TONNES;
+pub use settle::{PLANTED_FAILURE_BUYER, PLANTED_FAILURE_TONNES};
 pub use state::{Exchange, TradeRecord, TradeVenue};
 pub use trades::{TradeLog, TradeRetention};

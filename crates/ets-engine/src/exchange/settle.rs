@@ -341,16 +341,27 @@ fn held_value(price: ets_model::Price, quantity: Quantity) -> i64 {
 }
 
 /// Test builds only (feature `planted-settlement-failure`): a sale of exactly
-/// this many tonnes is delivered to an account the registry does not know, so
-/// the registry refuses it and the settlement invariant stops the process.
+/// this many tonnes to [`PLANTED_FAILURE_BUYER`] is delivered to an account
+/// the registry does not know, so the registry refuses it and the settlement
+/// invariant stops the process.
 #[cfg(feature = "planted-settlement-failure")]
 pub const PLANTED_FAILURE_TONNES: u64 = 73_331;
 
-/// The planted failure: the buyer of a [`PLANTED_FAILURE_TONNES`] sale is
-/// replaced by an account that does not exist.
+/// Test builds only: the buyer's account whose [`PLANTED_FAILURE_TONNES`]
+/// purchase fails. Both must match, because the feature is on for every
+/// crate of a `cargo test --workspace` build (Cargo unifies features) and a
+/// simulated market may well trade 73,331 t; no simulation numbers an
+/// account this high.
+#[cfg(feature = "planted-settlement-failure")]
+pub const PLANTED_FAILURE_BUYER: u64 = 7_333_100_110;
+
+/// The planted failure: the buyer of a [`PLANTED_FAILURE_TONNES`] sale to
+/// [`PLANTED_FAILURE_BUYER`] is replaced by an account that does not exist.
 #[cfg(feature = "planted-settlement-failure")]
 fn planted_buyer(buyer: AccountId, quantity: Quantity) -> AccountId {
-    if quantity == Quantity::new(PLANTED_FAILURE_TONNES) {
+    if buyer == AccountId(PLANTED_FAILURE_BUYER)
+        && quantity == Quantity::new(PLANTED_FAILURE_TONNES)
+    {
         AccountId(u64::MAX)
     } else {
         buyer
