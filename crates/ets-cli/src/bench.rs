@@ -777,3 +777,71 @@ impl DurableFigures {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small workload of `accounts` and `transfers`, under the default retention window.
+    fn workload(accounts: u64, transfers: u64) -> Workload {
+        Workload {
+            transfers,
+            batch: 100,
+            accounts,
+            seed: 7,
+            serial_policy: SerialPolicy::LargestFirst,
+            retention: Some(ets_engine::retention::DEFAULT_WINDOW),
+            commit: CommitMode::OneAtATime,
+        }
+    }
+
+    #[test]
+    fn an_issuance_beyond_one_command_is_issued_in_full_parts_and_the_rest() {
+        // Goal: more than `Quantity::MAX_PER_COMMAND` is issued by several
+        // commands, each as large as one may be, the last with what is left.
+        let parts: Vec<u64> = issuance(class().unwrap(), 2_500_000_000_000)
+            .into_iter()
+            .map(|(requester, command)| match command {
+                RegistryCommand::Issue { quantity, .. } if requester == ADMIN => quantity.tonnes(),
+                other => panic!("not an administrator's issue: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [1_000_000_000_000, 1_000_000_000_000, 500_000_000_000]
+        );
+    }
+
+    #[test]
+    fn the_setup_sets_retention_first_and_numbers_its_commands_from_one() {
+        // Goal: retention, then the administrator, its issuance account, the
+        // serial policy and one issue, then three commands per trader; request
+        // ids 1, 2, 3, ... all at the start time.
+        let setup = setup(&workload(3, 10)).unwrap();
+        assert_eq!(setup.len(), 1 + 3 + 1 + 3 * 3);
+        assert!(matches!(
+            setup[0].command,
+            Command::SetRetention {
+                commands: ets_engine::retention::DEFAULT_WINDOW
+            }
+        ));
+        let ids: Vec<u64> = setup.iter().map(|s| s.request_id.0).collect();
+        assert_eq!(ids, (1..=14).collect::<Vec<u64>>());
+        assert!(setup.iter().all(|s| s.time == Some(Timestamp(START_MS))));
+    }
+
+    #[test]
+    fn a_small_workload_runs_in_memory_with_no_refusal() {
+        // Goal: a fresh engine accepts the setup and every random transfer (each
+        // trader holds a billion units), and each trader ends with units.
+        let workload = workload(5, 300);
+        let setup = setup(&workload).unwrap();
+        let (_elapsed, rejected, fragmentation) = in_memory(&workload, &setup).unwrap();
+        assert_eq!(rejected, 0);
+        assert!(
+            fragmentation.blocks_held >= 5,
+            "{}",
+            fragmentation.blocks_held
+        );
+    }
+}

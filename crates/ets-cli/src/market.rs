@@ -53,6 +53,14 @@ pub enum TimeInForce {
     Fok,
 }
 
+/// `--instrument`: the instrument a market subcommand works on.
+#[derive(clap::Args)]
+pub struct Instrument {
+    /// The instrument symbol.
+    #[arg(long)]
+    instrument: String,
+}
+
 /// The market subcommands.
 #[derive(Subcommand)]
 pub enum Market {
@@ -62,9 +70,8 @@ pub enum Market {
     Place {
         #[command(flatten)]
         sender: crate::one_command::Sender,
-        /// The instrument symbol.
-        #[arg(long)]
-        instrument: String,
+        #[command(flatten)]
+        on: Instrument,
         /// The trading account.
         #[arg(long)]
         account: u64,
@@ -87,9 +94,8 @@ pub enum Market {
     Cancel {
         #[command(flatten)]
         sender: crate::one_command::Sender,
-        /// The instrument symbol.
-        #[arg(long)]
-        instrument: String,
+        #[command(flatten)]
+        on: Instrument,
         /// The owning account.
         #[arg(long)]
         account: u64,
@@ -103,9 +109,8 @@ pub enum Market {
     EndOfDay {
         #[command(flatten)]
         sender: crate::one_command::Sender,
-        /// The instrument symbol.
-        #[arg(long)]
-        instrument: String,
+        #[command(flatten)]
+        on: Instrument,
     },
     /// Closes a primary auction (administrator): awards settle at the clearing price.
     ///
@@ -123,9 +128,8 @@ pub enum Market {
     Book {
         #[command(flatten)]
         data: crate::StoreDir,
-        /// The instrument symbol.
-        #[arg(long)]
-        instrument: String,
+        #[command(flatten)]
+        on: Instrument,
         /// How many of the latest trades to show.
         #[arg(long, default_value_t = 10)]
         trades: usize,
@@ -158,7 +162,7 @@ pub fn run(command: Market) -> Result<ExitCode> {
     match command {
         Market::Place {
             sender,
-            instrument,
+            on,
             account,
             side,
             price,
@@ -177,23 +181,23 @@ pub fn run(command: Market) -> Result<ExitCode> {
             };
             submit(
                 &sender,
-                json!({"command": "place_order", "instrument": instrument, "account": account,
+                json!({"command": "place_order", "instrument": on.instrument, "account": account,
                     "side": side, "kind": kind, "quantity": quantity, "time_in_force": tif}),
             )
         }
         Market::Cancel {
             sender,
-            instrument,
+            on,
             account,
             order,
         } => submit(
             &sender,
-            json!({"command": "cancel_order", "instrument": instrument, "account": account,
+            json!({"command": "cancel_order", "instrument": on.instrument, "account": account,
                 "order": order}),
         ),
-        Market::EndOfDay { sender, instrument } => submit(
+        Market::EndOfDay { sender, on } => submit(
             &sender,
-            json!({"command": "end_of_day", "instrument": instrument}),
+            json!({"command": "end_of_day", "instrument": on.instrument}),
         ),
         Market::AuctionClose { sender, auction } => submit(
             &sender,
@@ -201,10 +205,10 @@ pub fn run(command: Market) -> Result<ExitCode> {
         ),
         Market::Book {
             data,
-            instrument,
+            on,
             trades,
             format,
-        } => book(&data, &instrument, trades, format),
+        } => book(&data, &on.instrument, trades, format),
         Market::Stats {
             data,
             instrument,
