@@ -471,19 +471,14 @@ fn fuels(fuels: Vec<JsonFuel>) -> Result<Vec<FuelSpec>, String> {
 /// # Errors
 /// A message naming the field that is wrong.
 pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, CommandError> {
-    use JsonComplianceCommand as J;
-    let parsed: J = serde_json::from_value(value).map_err(CommandError::shape)?;
+    let parsed: JsonComplianceCommand =
+        serde_json::from_value(value).map_err(CommandError::shape)?;
     Ok(match parsed {
-        J::LoadRulebook { .. }
-        | J::RegisterEntities { .. }
-        | J::AllocateFree { .. }
-        | J::AllocateEu { .. }
-        | J::AllocateSector { .. } => allocation_command(parsed)?,
-        J::SubmitReport { .. }
-        | J::VerifyReport { .. }
-        | J::CorrectReport { .. }
-        | J::SetPlausibilityRanges { .. } => reporting_command(parsed)?,
-        J::Borrow {
+        JsonComplianceCommand::SubmitReport { .. }
+        | JsonComplianceCommand::VerifyReport { .. }
+        | JsonComplianceCommand::CorrectReport { .. }
+        | JsonComplianceCommand::SetPlausibilityRanges { .. } => reporting_command(parsed)?,
+        JsonComplianceCommand::Borrow {
             entity,
             year,
             quantity,
@@ -492,7 +487,7 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, CommandError>
             year,
             quantity: Quantity::new(quantity),
         },
-        J::CloseYear {
+        JsonComplianceCommand::CloseYear {
             scheme,
             year,
             reference_average_price_ticks,
@@ -504,22 +499,28 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, CommandError>
                 .transpose()
                 .map_err(|error| error.to_string())?,
         },
+        JsonComplianceCommand::LoadRulebook { .. }
+        | JsonComplianceCommand::RegisterEntities { .. }
+        | JsonComplianceCommand::AllocateFree { .. }
+        | JsonComplianceCommand::AllocateEu { .. }
+        | JsonComplianceCommand::AllocateSector { .. } => allocation_command(parsed)?,
     })
 }
 
 /// A command that loads a rulebook, registers entities or allocates, its
 /// names and codes checked. [`parse_compliance`] sends no other here.
 fn allocation_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand, String> {
-    use JsonComplianceCommand as J;
     Ok(match parsed {
-        J::LoadRulebook { source_name, toml } => {
+        JsonComplianceCommand::LoadRulebook { source_name, toml } => {
             ComplianceCommand::LoadRulebook { source_name, toml }
         }
-        J::RegisterEntities { scheme, entities } => ComplianceCommand::RegisterEntities {
-            scheme,
-            entities: entity_specs(entities)?,
-        },
-        J::AllocateFree {
+        JsonComplianceCommand::RegisterEntities { scheme, entities } => {
+            ComplianceCommand::RegisterEntities {
+                scheme,
+                entities: entity_specs(entities)?,
+            }
+        }
+        JsonComplianceCommand::AllocateFree {
             scheme,
             year,
             phase,
@@ -530,7 +531,7 @@ fn allocation_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand
             phase: allocation_phase(&phase)?,
             outputs: outputs(given)?,
         },
-        J::AllocateEu {
+        JsonComplianceCommand::AllocateEu {
             scheme,
             year,
             installations: given,
@@ -539,7 +540,7 @@ fn allocation_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand
             year,
             installations: installations(given)?,
         },
-        J::AllocateSector {
+        JsonComplianceCommand::AllocateSector {
             scheme,
             year,
             phase: named,
@@ -560,9 +561,8 @@ fn allocation_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand
 /// reports; decimals are kept as their text. [`parse_compliance`] sends no
 /// other here.
 fn reporting_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand, String> {
-    use JsonComplianceCommand as J;
     Ok(match parsed {
-        J::SubmitReport {
+        JsonComplianceCommand::SubmitReport {
             entity,
             year,
             fuels: given,
@@ -578,7 +578,7 @@ fn reporting_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand,
             output_mwh: output_mwh.map_or_else(zero, DecimalText::into_text),
             draft,
         },
-        J::VerifyReport {
+        JsonComplianceCommand::VerifyReport {
             entity,
             year,
             accept,
@@ -587,7 +587,7 @@ fn reporting_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand,
             year,
             accept,
         },
-        J::CorrectReport {
+        JsonComplianceCommand::CorrectReport {
             entity,
             year,
             emissions,
@@ -596,7 +596,7 @@ fn reporting_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand,
             year,
             emissions: Quantity::new(emissions),
         },
-        J::SetPlausibilityRanges {
+        JsonComplianceCommand::SetPlausibilityRanges {
             scheme,
             carbon_content_min,
             carbon_content_max,

@@ -5,6 +5,7 @@
 
 use crate::registry_controls::ControlReply;
 use crate::request::ApiError;
+use crate::stream_view::StreamStats;
 use crate::text::format_time;
 use ets_engine::compliance::ComplianceEffect;
 use ets_engine::exchange::{ExchangeEffect, HoldingLimit};
@@ -480,18 +481,20 @@ pub enum ExchangeResult {
 }
 
 impl DayClosedView {
-    /// The close of `instrument`'s day with its statistics and the orders that expired.
+    /// The close of `instrument`'s day: its statistics in ticks as the stream
+    /// gives them ([`StreamStats`]), and the orders that expired.
     fn new(instrument: &Code, stats: &DailyStats, expired_orders: u32) -> DayClosedView {
+        let ticks = StreamStats::from(stats);
         DayClosedView {
             instrument: instrument.to_string(),
-            open_ticks: stats.open.ticks(),
-            high_ticks: stats.high.map(|p| p.ticks()),
-            low_ticks: stats.low.map(|p| p.ticks()),
-            close_ticks: stats.close.ticks(),
-            vwap_ticks: stats.vwap.map(|p| p.ticks()),
-            volume: stats.volume.tonnes(),
-            turnover_minor_units: stats.turnover.minor_units(),
-            trades: stats.trades,
+            open_ticks: ticks.open_ticks,
+            high_ticks: ticks.high_ticks,
+            low_ticks: ticks.low_ticks,
+            close_ticks: ticks.close_ticks,
+            vwap_ticks: ticks.vwap_ticks,
+            volume: ticks.volume,
+            turnover_minor_units: ticks.turnover_minor_units,
+            trades: ticks.trades,
             expired_orders,
         }
     }

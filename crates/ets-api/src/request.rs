@@ -552,57 +552,64 @@ fn checked_note(field: &str, text: String) -> Result<String, String> {
     Ok(text)
 }
 
-/// The registry command a parsed shape describes, its values checked: the
-/// unit movements and the account commands each in a step of their own.
-pub(crate) fn convert(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
-    use RegistryCommandJson as J;
+/// A command that registers a participant or opens or sets up an account,
+/// its names and kinds checked. [`convert`] sends no other here.
+fn account_command(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
     Ok(match command {
-        J::Issue { .. }
-        | J::Allocate { .. }
-        | J::Transfer { .. }
-        | J::Surrender { .. }
-        | J::Retire { .. }
-        | J::Cancel { .. } => unit_movement(command)?,
-        J::RegisterParticipant { .. }
-        | J::OpenAccount { .. }
-        | J::SetAccountStatus { .. }
-        | J::SetApprovalRule { .. } => account_command(command)?,
-        J::Reverse { transaction } => RegistryCommand::Reverse {
-            transaction: TransactionId(transaction),
+        RegistryCommandJson::RegisterParticipant { id, kind, name } => {
+            check_text("name", &name, ets_registry::NAME_MAX_BYTES)?;
+            RegistryCommand::RegisterParticipant {
+                id: ParticipantId(id),
+                kind: participant_kind(&kind)?,
+                name,
+            }
+        }
+        RegistryCommandJson::OpenAccount {
+            id,
+            kind,
+            holder,
+            representatives,
+            approvals_required,
+        } => RegistryCommand::OpenAccount {
+            id: AccountId(id),
+            kind: account_kind(&kind)?,
+            holder: ParticipantId(holder),
+            representatives: participants(representatives),
+            approvals_required,
         },
-        J::Approve { transaction } => RegistryCommand::Approve {
-            transaction: TransactionId(transaction),
+        RegistryCommandJson::SetAccountStatus { account, status } => {
+            RegistryCommand::SetAccountStatus {
+                account: AccountId(account),
+                status: account_status(&status)?,
+            }
+        }
+        RegistryCommandJson::SetApprovalRule {
+            account,
+            representatives,
+            approvals_required,
+        } => RegistryCommand::SetApprovalRule {
+            account: AccountId(account),
+            representatives: participants(representatives),
+            approvals_required,
         },
-        J::Reject { transaction } => RegistryCommand::Reject {
-            transaction: TransactionId(transaction),
-        },
-        J::Withdraw { transaction } => RegistryCommand::Withdraw {
-            transaction: TransactionId(transaction),
-        },
-        J::SetSerialPolicy { policy } => RegistryCommand::SetSerialPolicy {
-            policy: match policy {
-                SerialPolicyJson::OldestFirst => SerialPolicy::OldestFirst,
-                SerialPolicyJson::LargestFirst => SerialPolicy::LargestFirst,
-            },
-        },
+        other => unreachable!("convert sends only account commands here, not {other:?}"),
     })
 }
 
 /// A command that moves units (issue, allocate, transfer, surrender, retire,
 /// cancel), its unit class and notes checked. [`convert`] sends no other here.
 fn unit_movement(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
-    use RegistryCommandJson as J;
     Ok(match command {
-        J::Issue { unit, quantity } => RegistryCommand::Issue {
+        RegistryCommandJson::Issue { unit, quantity } => RegistryCommand::Issue {
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        J::Allocate { to, unit, quantity } => RegistryCommand::Allocate {
+        RegistryCommandJson::Allocate { to, unit, quantity } => RegistryCommand::Allocate {
             to: AccountId(to),
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        J::Transfer {
+        RegistryCommandJson::Transfer {
             from,
             to,
             unit,
@@ -613,7 +620,7 @@ fn unit_movement(command: RegistryCommandJson) -> Result<RegistryCommand, String
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        J::Surrender {
+        RegistryCommandJson::Surrender {
             from,
             unit,
             quantity,
@@ -624,7 +631,7 @@ fn unit_movement(command: RegistryCommandJson) -> Result<RegistryCommand, String
             quantity: Quantity::new(quantity),
             compliance_year,
         },
-        J::Retire {
+        RegistryCommandJson::Retire {
             from,
             unit,
             quantity,
@@ -635,7 +642,7 @@ fn unit_movement(command: RegistryCommandJson) -> Result<RegistryCommand, String
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
-        J::Cancel {
+        RegistryCommandJson::Cancel {
             from,
             unit,
             quantity,
@@ -650,46 +657,38 @@ fn unit_movement(command: RegistryCommandJson) -> Result<RegistryCommand, String
     })
 }
 
-/// A command that registers a participant or opens or sets up an account,
-/// its names and kinds checked. [`convert`] sends no other here.
-fn account_command(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
-    use RegistryCommandJson as J;
+/// The registry command a parsed shape describes, its values checked: the
+/// unit movements and the account commands each in a step of their own.
+pub(crate) fn convert(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
     Ok(match command {
-        J::RegisterParticipant { id, kind, name } => {
-            check_text("name", &name, ets_registry::NAME_MAX_BYTES)?;
-            RegistryCommand::RegisterParticipant {
-                id: ParticipantId(id),
-                kind: participant_kind(&kind)?,
-                name,
-            }
-        }
-        J::OpenAccount {
-            id,
-            kind,
-            holder,
-            representatives,
-            approvals_required,
-        } => RegistryCommand::OpenAccount {
-            id: AccountId(id),
-            kind: account_kind(&kind)?,
-            holder: ParticipantId(holder),
-            representatives: participants(representatives),
-            approvals_required,
+        RegistryCommandJson::Issue { .. }
+        | RegistryCommandJson::Allocate { .. }
+        | RegistryCommandJson::Transfer { .. }
+        | RegistryCommandJson::Surrender { .. }
+        | RegistryCommandJson::Retire { .. }
+        | RegistryCommandJson::Cancel { .. } => unit_movement(command)?,
+        RegistryCommandJson::RegisterParticipant { .. }
+        | RegistryCommandJson::OpenAccount { .. }
+        | RegistryCommandJson::SetAccountStatus { .. }
+        | RegistryCommandJson::SetApprovalRule { .. } => account_command(command)?,
+        RegistryCommandJson::Reverse { transaction } => RegistryCommand::Reverse {
+            transaction: TransactionId(transaction),
         },
-        J::SetAccountStatus { account, status } => RegistryCommand::SetAccountStatus {
-            account: AccountId(account),
-            status: account_status(&status)?,
+        RegistryCommandJson::Approve { transaction } => RegistryCommand::Approve {
+            transaction: TransactionId(transaction),
         },
-        J::SetApprovalRule {
-            account,
-            representatives,
-            approvals_required,
-        } => RegistryCommand::SetApprovalRule {
-            account: AccountId(account),
-            representatives: participants(representatives),
-            approvals_required,
+        RegistryCommandJson::Reject { transaction } => RegistryCommand::Reject {
+            transaction: TransactionId(transaction),
         },
-        other => unreachable!("convert sends only account commands here, not {other:?}"),
+        RegistryCommandJson::Withdraw { transaction } => RegistryCommand::Withdraw {
+            transaction: TransactionId(transaction),
+        },
+        RegistryCommandJson::SetSerialPolicy { policy } => RegistryCommand::SetSerialPolicy {
+            policy: match policy {
+                SerialPolicyJson::OldestFirst => SerialPolicy::OldestFirst,
+                SerialPolicyJson::LargestFirst => SerialPolicy::LargestFirst,
+            },
+        },
     })
 }
 

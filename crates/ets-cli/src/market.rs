@@ -378,7 +378,7 @@ fn print_stats_json(rows: &[(String, DailyStats)]) -> Result<()> {
 }
 
 /// One instrument's statistics as the cells of a CSV row or table line, in
-/// the order of [`STATS_CSV_COLUMNS`] (a missing price is `-`).
+/// the order of [`STATS_CSV_HEADER`] (a missing price is `-`).
 fn stats_cells(symbol: &str, s: &DailyStats) -> [String; 11] {
     [
         symbol.to_owned(),
@@ -395,25 +395,13 @@ fn stats_cells(symbol: &str, s: &DailyStats) -> [String; 11] {
     ]
 }
 
-/// The columns of the CSV statistics, in order.
-const STATS_CSV_COLUMNS: [&str; 11] = [
-    "instrument",
-    "previous_close_ticks",
-    "open_ticks",
-    "high_ticks",
-    "low_ticks",
-    "last_ticks",
-    "close_ticks",
-    "vwap_ticks",
-    "volume",
-    "turnover_minor_units",
-    "trades",
-];
+/// The header of the CSV statistics: its columns, in order.
+const STATS_CSV_HEADER: &str = "instrument,previous_close_ticks,open_ticks,high_ticks,low_ticks,last_ticks,close_ticks,vwap_ticks,volume,turnover_minor_units,trades";
 
 /// The statistics as CSV, one row per instrument.
 fn print_stats_csv(rows: &[(String, DailyStats)]) -> Result<()> {
     let mut writer = csv::Writer::from_writer(std::io::stdout());
-    writer.write_record(STATS_CSV_COLUMNS)?;
+    writer.write_record(STATS_CSV_HEADER.split(','))?;
     for (symbol, s) in rows {
         writer.write_record(stats_cells(symbol, s))?;
     }
@@ -421,43 +409,31 @@ fn print_stats_csv(rows: &[(String, DailyStats)]) -> Result<()> {
     Ok(())
 }
 
+/// The statistics table's header, its columns separated by spaces.
+const STATS_TABLE_HEADER: &str =
+    "instrument prev open high low last close vwap volume turnover trades";
+
+/// The width of each column of the statistics table; the first is aligned
+/// left, the others right.
+const STATS_TABLE_WIDTHS: [usize; 11] = [12, 8, 8, 8, 8, 8, 8, 8, 12, 16, 7];
+
 /// The statistics as a table for people, one line per instrument.
 fn print_stats_table(rows: &[(String, DailyStats)]) {
-    let header = [
-        "instrument",
-        "prev",
-        "open",
-        "high",
-        "low",
-        "last",
-        "close",
-        "vwap",
-        "volume",
-        "turnover",
-        "trades",
-    ];
-    print_stats_line(&header.map(str::to_owned));
+    print_stats_line(STATS_TABLE_HEADER.split(' '));
     for (symbol, s) in rows {
-        print_stats_line(&stats_cells(symbol, s));
+        print_stats_line(stats_cells(symbol, s).iter());
     }
 }
 
-/// One line of the statistics table.
-fn print_stats_line(cells: &[String; 11]) {
-    let [
-        symbol,
-        previous,
-        open,
-        high,
-        low,
-        last,
-        close,
-        vwap,
-        volume,
-        turnover,
-        trades,
-    ] = cells;
-    println!(
-        "{symbol:<12} {previous:>8} {open:>8} {high:>8} {low:>8} {last:>8} {close:>8} {vwap:>8} {volume:>12} {turnover:>16} {trades:>7}"
-    );
+/// One line of the statistics table: `cells` in the columns of [`STATS_TABLE_WIDTHS`].
+fn print_stats_line(cells: impl Iterator<Item = impl AsRef<str>>) {
+    let aligned: Vec<String> = cells
+        .zip(STATS_TABLE_WIDTHS)
+        .enumerate()
+        .map(|(column, (cell, width))| match column {
+            0 => format!("{:<width$}", cell.as_ref()),
+            _ => format!("{:>width$}", cell.as_ref()),
+        })
+        .collect();
+    println!("{}", aligned.join(" "));
 }
