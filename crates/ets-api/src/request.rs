@@ -751,6 +751,14 @@ mod tests {
             };
             assert_eq!(Some(command.name()), value["command"].as_str(), "{line}");
         }
+        for spec in REGISTRY_COMMANDS {
+            let named = format!(r#""command":"{}""#, spec.name);
+            assert!(
+                REGISTRY_LINES.iter().any(|line| line.contains(&named)),
+                "no line for {}",
+                spec.name
+            );
+        }
     }
 
     #[test]

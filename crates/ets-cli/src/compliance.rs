@@ -282,6 +282,7 @@ fn submit(sender: &crate::one_command::Sender, command: ComplianceCommand) -> Re
     sender.submit(Command::Compliance(command))
 }
 
+/// One row of the entities CSV: a unit of a covered entity.
 #[derive(Deserialize)]
 struct EntityRow {
     participant: u64,
@@ -293,6 +294,7 @@ struct EntityRow {
     chp: bool,
 }
 
+/// One row of the outputs CSV: a unit's output of the year (decimals kept as text).
 #[derive(Deserialize)]
 struct OutputRow {
     participant: u64,
@@ -325,6 +327,8 @@ fn rows<T: for<'de> Deserialize<'de>>(file: &Path) -> Result<Vec<(u64, T)>> {
     Ok(rows)
 }
 
+/// The covered entities of an entities CSV, their units grouped by participant,
+/// or the first bad line named.
 fn read_entities(file: &Path) -> Result<Vec<EntitySpec>> {
     let mut entities: BTreeMap<u64, EntitySpec> = BTreeMap::new();
     for (line, row) in rows::<EntityRow>(file)? {
@@ -375,6 +379,8 @@ fn read_entities(file: &Path) -> Result<Vec<EntitySpec>> {
     Ok(entities.into_values().collect())
 }
 
+/// The unit outputs of an outputs CSV, grouped by participant, or the first
+/// bad line named.
 fn read_outputs(file: &Path) -> Result<Vec<EntityOutput>> {
     let mut outputs: BTreeMap<u64, EntityOutput> = BTreeMap::new();
     for (line, row) in rows::<OutputRow>(file)? {
@@ -402,6 +408,7 @@ fn read_outputs(file: &Path) -> Result<Vec<EntityOutput>> {
     Ok(outputs.into_values().collect())
 }
 
+/// Tonnes as text, `-` when there are none to give.
 fn optional(quantity: Option<ets_model::Quantity>) -> String {
     quantity.map_or_else(|| "-".to_owned(), |q| q.tonnes().to_string())
 }

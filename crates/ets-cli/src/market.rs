@@ -228,18 +228,22 @@ fn submit(sender: &crate::one_command::Sender, mut fields: Value) -> Result<Exit
     sender.submit(request.command)
 }
 
+/// The instrument code `text` names.
 fn symbol(text: &str) -> Result<Code> {
     Code::try_new(text).with_context(|| format!("instrument {text:?}"))
 }
 
+/// A price as JSON ticks, `null` when there is none.
 fn ticks(price: Option<Price>) -> Value {
     price.map_or(Value::Null, |p| json!(p.ticks()))
 }
 
+/// A price as text ticks, `-` when there is none.
 fn dash(price: Option<Price>) -> String {
     price.map_or_else(|| "-".to_owned(), |p| p.ticks().to_string())
 }
 
+/// A time as the API writes it (RFC 3339).
 fn time_text(at: Timestamp) -> String {
     ets_api::format_time(at)
 }
