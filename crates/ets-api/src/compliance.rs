@@ -354,6 +354,20 @@ fn zero() -> String {
     "0".to_owned()
 }
 
+/// The covered entities of a `register_entities` line.
+fn entity_specs(entities: Vec<JsonEntity>) -> Result<Vec<EntitySpec>, String> {
+    entities
+        .into_iter()
+        .map(|entity| {
+            Ok(EntitySpec {
+                participant: ParticipantId(entity.participant),
+                account: AccountId(entity.account),
+                units: units(entity.units)?,
+            })
+        })
+        .collect()
+}
+
 fn units(units: Vec<JsonUnit>) -> Result<Vec<UnitSpec>, String> {
     units
         .into_iter()
@@ -450,7 +464,9 @@ fn fuels(fuels: Vec<JsonFuel>) -> Result<Vec<FuelSpec>, String> {
         .collect()
 }
 
-/// Parses the command part of a compliance line (envelope fields removed).
+/// Parses the command part of a compliance line (envelope fields removed):
+/// the allocation commands and the reporting commands each in a step of
+/// their own.
 ///
 /// # Errors
 /// A message naming the field that is wrong.
@@ -458,51 +474,10 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, CommandError>
     let parsed: JsonComplianceCommand =
         serde_json::from_value(value).map_err(CommandError::shape)?;
     Ok(match parsed {
-        JsonComplianceCommand::LoadRulebook { source_name, toml } => {
-            ComplianceCommand::LoadRulebook { source_name, toml }
-        }
-        JsonComplianceCommand::RegisterEntities { scheme, entities } => {
-            ComplianceCommand::RegisterEntities {
-                scheme,
-                entities: entities
-                    .into_iter()
-                    .map(|entity| {
-                        Ok(EntitySpec {
-                            participant: ParticipantId(entity.participant),
-                            account: AccountId(entity.account),
-                            units: units(entity.units)?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, String>>()?,
-            }
-        }
-        JsonComplianceCommand::AllocateFree {
-            scheme,
-            year,
-            phase,
-            outputs: given,
-        } => ComplianceCommand::Allocate {
-            scheme,
-            year,
-            phase: allocation_phase(&phase)?,
-            outputs: outputs(given)?,
-        },
-        JsonComplianceCommand::SubmitReport {
-            entity,
-            year,
-            fuels: given,
-            purchased_electricity_mwh,
-            output_mwh,
-            draft,
-        } => ComplianceCommand::SubmitReport {
-            entity: ParticipantId(entity),
-            year,
-            fuels: fuels(given)?,
-            purchased_electricity_mwh: purchased_electricity_mwh
-                .map_or_else(zero, DecimalText::into_text),
-            output_mwh: output_mwh.map_or_else(zero, DecimalText::into_text),
-            draft,
-        },
+        JsonComplianceCommand::SubmitReport { .. }
+        | JsonComplianceCommand::VerifyReport { .. }
+        | JsonComplianceCommand::CorrectReport { .. }
+        | JsonComplianceCommand::SetPlausibilityRanges { .. } => reporting_command(parsed)?,
         JsonComplianceCommand::Borrow {
             entity,
             year,
@@ -511,37 +486,6 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, CommandError>
             entity: ParticipantId(entity),
             year,
             quantity: Quantity::new(quantity),
-        },
-        JsonComplianceCommand::SetPlausibilityRanges {
-            scheme,
-            carbon_content_min,
-            carbon_content_max,
-            intensity_min,
-            intensity_max,
-        } => ComplianceCommand::SetPlausibilityRanges {
-            scheme,
-            carbon_content_min: carbon_content_min.into_text(),
-            carbon_content_max: carbon_content_max.into_text(),
-            intensity_min: intensity_min.into_text(),
-            intensity_max: intensity_max.into_text(),
-        },
-        JsonComplianceCommand::VerifyReport {
-            entity,
-            year,
-            accept,
-        } => ComplianceCommand::VerifyReport {
-            entity: ParticipantId(entity),
-            year,
-            accept,
-        },
-        JsonComplianceCommand::CorrectReport {
-            entity,
-            year,
-            emissions,
-        } => ComplianceCommand::CorrectReport {
-            entity: ParticipantId(entity),
-            year,
-            emissions: Quantity::new(emissions),
         },
         JsonComplianceCommand::CloseYear {
             scheme,
@@ -554,6 +498,38 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, CommandError>
                 .map(Price::try_new)
                 .transpose()
                 .map_err(|error| error.to_string())?,
+        },
+        JsonComplianceCommand::LoadRulebook { .. }
+        | JsonComplianceCommand::RegisterEntities { .. }
+        | JsonComplianceCommand::AllocateFree { .. }
+        | JsonComplianceCommand::AllocateEu { .. }
+        | JsonComplianceCommand::AllocateSector { .. } => allocation_command(parsed)?,
+    })
+}
+
+/// A command that loads a rulebook, registers entities or allocates, its
+/// names and codes checked. [`parse_compliance`] sends no other here.
+fn allocation_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand, String> {
+    Ok(match parsed {
+        JsonComplianceCommand::LoadRulebook { source_name, toml } => {
+            ComplianceCommand::LoadRulebook { source_name, toml }
+        }
+        JsonComplianceCommand::RegisterEntities { scheme, entities } => {
+            ComplianceCommand::RegisterEntities {
+                scheme,
+                entities: entity_specs(entities)?,
+            }
+        }
+        JsonComplianceCommand::AllocateFree {
+            scheme,
+            year,
+            phase,
+            outputs: given,
+        } => ComplianceCommand::Allocate {
+            scheme,
+            year,
+            phase: allocation_phase(&phase)?,
+            outputs: outputs(given)?,
         },
         JsonComplianceCommand::AllocateEu {
             scheme,
@@ -575,6 +551,65 @@ pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, CommandError>
             phase: allocation_phase(&named)?,
             firms: firms.into_iter().map(SectorFirmInput::from).collect(),
         },
+        other => {
+            unreachable!("parse_compliance sends only allocation commands here, not {other:?}")
+        }
+    })
+}
+
+/// A command about an entity's emissions report or the plausibility of
+/// reports; decimals are kept as their text. [`parse_compliance`] sends no
+/// other here.
+fn reporting_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand, String> {
+    Ok(match parsed {
+        JsonComplianceCommand::SubmitReport {
+            entity,
+            year,
+            fuels: given,
+            purchased_electricity_mwh,
+            output_mwh,
+            draft,
+        } => ComplianceCommand::SubmitReport {
+            entity: ParticipantId(entity),
+            year,
+            fuels: fuels(given)?,
+            purchased_electricity_mwh: purchased_electricity_mwh
+                .map_or_else(zero, DecimalText::into_text),
+            output_mwh: output_mwh.map_or_else(zero, DecimalText::into_text),
+            draft,
+        },
+        JsonComplianceCommand::VerifyReport {
+            entity,
+            year,
+            accept,
+        } => ComplianceCommand::VerifyReport {
+            entity: ParticipantId(entity),
+            year,
+            accept,
+        },
+        JsonComplianceCommand::CorrectReport {
+            entity,
+            year,
+            emissions,
+        } => ComplianceCommand::CorrectReport {
+            entity: ParticipantId(entity),
+            year,
+            emissions: Quantity::new(emissions),
+        },
+        JsonComplianceCommand::SetPlausibilityRanges {
+            scheme,
+            carbon_content_min,
+            carbon_content_max,
+            intensity_min,
+            intensity_max,
+        } => ComplianceCommand::SetPlausibilityRanges {
+            scheme,
+            carbon_content_min: carbon_content_min.into_text(),
+            carbon_content_max: carbon_content_max.into_text(),
+            intensity_min: intensity_min.into_text(),
+            intensity_max: intensity_max.into_text(),
+        },
+        other => unreachable!("parse_compliance sends only reporting commands here, not {other:?}"),
     })
 }
 
@@ -621,6 +656,63 @@ mod tests {
             COMPLIANCE_COMMANDS
                 .iter()
                 .any(|spec| spec.name == "allocate_eu")
+        );
+    }
+
+    #[test]
+    fn every_compliance_command_shape_parses_to_the_command_it_names() {
+        // Goal: each shape reaches its own conversion step (allocation, reporting,
+        // or the dispatcher itself) and comes out as the engine command of its name.
+        let lines = [
+            serde_json::json!({"command":"load_rulebook","source_name":"r.toml","toml":"x = 1"}),
+            serde_json::json!({"command":"register_entities","scheme":"s","entities":[{"participant":10,
+                "account":100,"units":[{"unit":"U1","category":"gas","capacity_mw":400}]}]}),
+            serde_json::json!({"command":"allocate_free","scheme":"s","year":2021,"phase":"pre",
+                "outputs":[{"participant":10,"units":[{"unit":"U1","electricity_mwh":"1","load_factor":0.9}]}]}),
+            serde_json::json!({"command":"submit_report","entity":10,"year":2021,
+                "fuels":[{"kind":"coal","consumed":"1","net_calorific_value":"20"}]}),
+            serde_json::json!({"command":"verify_report","entity":10,"year":2021,"accept":true}),
+            serde_json::json!({"command":"correct_report","entity":10,"year":2021,"emissions":5}),
+            serde_json::json!({"command":"close_year","scheme":"s","year":2021,"reference_average_price_ticks":5000}),
+            serde_json::json!({"command":"set_plausibility_ranges","scheme":"s","carbon_content_min":"0.01",
+                "carbon_content_max":"0.03","intensity_min":"0.5","intensity_max":"1.2"}),
+            serde_json::json!({"command":"borrow","entity":10,"year":2021,"quantity":5}),
+            serde_json::json!({"command":"allocate_eu","scheme":"s","year":2021,"installations":[]}),
+            serde_json::json!({"command":"allocate_sector","scheme":"s","year":2021,"phase":"final","firms":[]}),
+        ];
+        assert_eq!(lines.len(), COMPLIANCE_COMMANDS.len());
+        for line in lines {
+            let name = line["command"].as_str().unwrap().to_owned();
+            let command =
+                parse_compliance(line).unwrap_or_else(|error| panic!("{name}: {error:?}"));
+            assert_eq!(command.name(), name);
+        }
+    }
+
+    #[test]
+    fn each_compliance_conversion_step_names_the_wrong_value() {
+        // Goal: a wrong value refused in the allocation step, in the reporting
+        // step and in the dispatcher keeps its message.
+        let message =
+            |line: serde_json::Value| parse_compliance(line).unwrap_err().message().to_owned();
+        assert!(
+            message(serde_json::json!({"command":"register_entities","scheme":"s","entities":[{"participant":10,
+                "account":100,"units":[{"unit":"U1","category":"oil","capacity_mw":400}]}]}))
+            .contains("unit category \"oil\"")
+        );
+        assert!(
+            message(
+                serde_json::json!({"command":"submit_report","entity":10,"year":2021,
+                "fuels":[{"kind":"wood","consumed":"1","net_calorific_value":"20"}]})
+            )
+            .contains("fuel kind \"wood\"")
+        );
+        assert!(
+            message(
+                serde_json::json!({"command":"close_year","scheme":"s","year":2021,
+                "reference_average_price_ticks":-5})
+            )
+            .contains("-5")
         );
     }
 

@@ -559,6 +559,24 @@ impl JsonSchema for JsonAuctionRules {
     }
 }
 
+impl From<JsonTieBreak> for TieBreak {
+    fn from(tie: JsonTieBreak) -> TieBreak {
+        match tie {
+            JsonTieBreak::SeededOrder => TieBreak::SeededOrder,
+            JsonTieBreak::ProRata => TieBreak::ProRata,
+        }
+    }
+}
+
+impl From<JsonCostContainment> for CostContainmentReserve {
+    fn from(ccr: JsonCostContainment) -> CostContainmentReserve {
+        CostContainmentReserve {
+            trigger_price: ccr.trigger_price_ticks.0,
+            volume: Quantity::new(ccr.volume),
+        }
+    }
+}
+
 /// A preset's rules with the values it leaves to the caller unset (`None`).
 fn auction_base(preset: AuctionPreset) -> AuctionRules {
     match preset {
@@ -603,10 +621,7 @@ fn auction_rules(given: JsonAuctionRules) -> Result<AuctionRules, String> {
         )?,
         tie_break: pick(
             "tie_break",
-            given.tie_break.map(|tie| match tie {
-                JsonTieBreak::SeededOrder => TieBreak::SeededOrder,
-                JsonTieBreak::ProRata => TieBreak::ProRata,
-            }),
+            given.tie_break.map(TieBreak::from),
             base.map(|b| b.tie_break),
         )?,
         cancel_if_undersubscribed: pick(
@@ -621,12 +636,9 @@ fn auction_rules(given: JsonAuctionRules) -> Result<AuctionRules, String> {
         )?,
         cost_containment: pick(
             "cost_containment",
-            given.cost_containment.map(|ccr| {
-                ccr.map(|ccr| CostContainmentReserve {
-                    trigger_price: ccr.trigger_price_ticks.0,
-                    volume: Quantity::new(ccr.volume),
-                })
-            }),
+            given
+                .cost_containment
+                .map(|ccr| ccr.map(CostContainmentReserve::from)),
             base.map(|b| b.cost_containment),
         )?,
         purchase_limit_bps: pick(
@@ -1415,9 +1427,9 @@ mod tests {
     }
 
     #[test]
-    fn presets_are_the_market_constants() {
-        // Goal: every preset name gives exactly the ets-market (or engine) constant,
-        // so the API and the market cannot drift apart.
+    fn listing_presets_are_the_market_constants() {
+        // Goal: every listing preset name gives exactly the ets-market constant, so
+        // the API and the market cannot drift apart.
         let listing = |rules: &str, data: &str| match parse(
             json!({"command": "list_instrument", "symbol": "X", "unit": "CEA-2021",
                 "mode": "continuous", "rules": rules, "reference_price_ticks": 5_000,
@@ -1439,7 +1451,12 @@ mod tests {
             (InstrumentRules::CHINA_BLOCK, MarketDataRules::EU)
         );
         assert_eq!(listing("continuous", "eu").0, InstrumentRules::CONTINUOUS);
+    }
 
+    #[test]
+    fn auction_presets_are_the_market_constants() {
+        // Goal: every auction preset, given the values it leaves to the caller, gives
+        // exactly the ets-market constructor's rules.
         let auction = |rules: Value| match parse(
             json!({"command": "open_auction", "unit": "EUA-2025", "rules": rules, "seed": 1}),
         )
@@ -1463,7 +1480,13 @@ mod tests {
                 "reserve_price_ticks": 250, "purchase_limit_bps": 2_000})),
             AuctionRules::california(volume, reserve, 2_000)
         );
+    }
 
+    #[test]
+    fn holding_limit_presets_are_the_engine_constants() {
+        // Goal: the holding-limit preset is the engine's constant, its fields can be
+        // overridden, null sets no limit, and an object without a preset must name
+        // every field.
         let limit = |limit: Value| match parse(
             json!({"command": "set_holding_limit", "instrument": "X", "limit": limit}),
         )

@@ -5,6 +5,8 @@
 //! converted here, so changing an API shape never silently changes the
 //! journal format (and the reverse).
 
+#![warn(missing_docs)]
+
 mod authority;
 mod compliance;
 mod exchange;
@@ -63,7 +65,7 @@ pub use role::{Principal, Role, UnknownRole};
 pub use route::{Answer, Audience, Body, PathParameter, RouteSpec, Verb};
 pub use stream_view::{
     AccountStatusEvent, AccountTradeEvent, CashEvent, DayClosedEvent, LaggedEvent, QuoteEvent,
-    StreamStats, SubscribedEvent, TradeEvent, VenueView,
+    StreamStats, SubscribedEvent, TradeEvent, VenueView, trade_mode_name,
 };
 pub use text::{check_text, format_time, parse_time, parse_unit_class};
 pub use view::{

@@ -5,11 +5,13 @@
 
 use crate::registry_controls::ControlReply;
 use crate::request::ApiError;
+use crate::stream_view::StreamStats;
 use crate::text::format_time;
 use ets_engine::compliance::ComplianceEffect;
 use ets_engine::exchange::{ExchangeEffect, HoldingLimit};
 use ets_engine::{Effect, Outcome, Rejection};
-use ets_model::{RequestId, Timestamp};
+use ets_market::DailyStats;
+use ets_model::{Code, RequestId, Timestamp};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -478,6 +480,26 @@ pub enum ExchangeResult {
     },
 }
 
+impl DayClosedView {
+    /// The close of `instrument`'s day: its statistics in ticks as the stream
+    /// gives them ([`StreamStats`]), and the orders that expired.
+    fn new(instrument: &Code, stats: &DailyStats, expired_orders: u32) -> DayClosedView {
+        let ticks = StreamStats::from(stats);
+        DayClosedView {
+            instrument: instrument.to_string(),
+            open_ticks: ticks.open_ticks,
+            high_ticks: ticks.high_ticks,
+            low_ticks: ticks.low_ticks,
+            close_ticks: ticks.close_ticks,
+            vwap_ticks: ticks.vwap_ticks,
+            volume: ticks.volume,
+            turnover_minor_units: ticks.turnover_minor_units,
+            trades: ticks.trades,
+            expired_orders,
+        }
+    }
+}
+
 impl From<&ExchangeEffect> for ExchangeResult {
     fn from(effect: &ExchangeEffect) -> ExchangeResult {
         match effect {
@@ -508,18 +530,7 @@ impl From<&ExchangeEffect> for ExchangeResult {
                 instrument,
                 stats,
                 expired,
-            } => ExchangeResult::DayClosed(DayClosedView {
-                instrument: instrument.to_string(),
-                open_ticks: stats.open.ticks(),
-                high_ticks: stats.high.map(|p| p.ticks()),
-                low_ticks: stats.low.map(|p| p.ticks()),
-                close_ticks: stats.close.ticks(),
-                vwap_ticks: stats.vwap.map(|p| p.ticks()),
-                volume: stats.volume.tonnes(),
-                turnover_minor_units: stats.turnover.minor_units(),
-                trades: stats.trades,
-                expired_orders: *expired,
-            }),
+            } => ExchangeResult::DayClosed(DayClosedView::new(instrument, stats, *expired)),
             ExchangeEffect::AuctionOpened { auction } => {
                 ExchangeResult::AuctionOpened { auction: auction.0 }
             }

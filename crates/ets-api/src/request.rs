@@ -429,43 +429,47 @@ pub(crate) fn parse_general(line: &str) -> Result<ApiRequest, ApiError> {
             "`requester` must be a participant id (a whole number)".to_owned(),
         )
     })?;
-    let time = match object.remove("time") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) => {
-            Some(parse_time(&text).map_err(|message| malformed(request_id, message))?)
-        }
-        Some(_) => {
-            return Err(malformed(
-                request_id,
-                "`time` must be an RFC 3339 string".to_owned(),
-            ));
-        }
-    };
+    let time =
+        line_time(object.remove("time")).map_err(|message| malformed(request_id, message))?;
     let request_id_number = request_id_value
         .as_u64()
         .ok_or_else(|| malformed(None, "`request_id` must be a whole number".to_owned()))?;
-    let name = value.get("command").and_then(Value::as_str).unwrap_or("");
-    let refused = |error: CommandError| ApiError {
+    let command = parse_command(value).map_err(|error| ApiError {
         code: error.code(),
         message: error.message().to_owned(),
         request_id,
-    };
-    let command = match family(name) {
-        Family::Clock => Command::Clock(parse_clock(value).map_err(refused)?),
-        Family::Control => Command::Registry(parse_control(value).map_err(refused)?),
-        Family::Compliance => Command::Compliance(parse_compliance(value).map_err(refused)?),
-        Family::Exchange => Command::Exchange(parse_exchange(value).map_err(refused)?),
-        Family::Registry => {
-            let parsed: RegistryCommandJson = serde_json::from_value(value)
-                .map_err(|error| refused(CommandError::shape(error)))?;
-            Command::Registry(convert(parsed).map_err(|message| refused(message.into()))?)
-        }
-    };
+    })?;
     Ok(ApiRequest {
         request_id: RequestId(request_id_number),
         requester: ParticipantId(requester),
         time,
         command,
+    })
+}
+
+/// The `time` of a line, if it has one: absent or null, or an RFC 3339 string.
+fn line_time(time: Option<Value>) -> Result<Option<Timestamp>, String> {
+    match time {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => parse_time(&text).map(Some),
+        Some(_) => Err("`time` must be an RFC 3339 string".to_owned()),
+    }
+}
+
+/// The command of a line whose envelope fields are removed, read by the
+/// family its `command` name belongs to.
+fn parse_command(value: Value) -> Result<Command, CommandError> {
+    let name = value.get("command").and_then(Value::as_str).unwrap_or("");
+    Ok(match family(name) {
+        Family::Clock => Command::Clock(parse_clock(value)?),
+        Family::Control => Command::Registry(parse_control(value)?),
+        Family::Compliance => Command::Compliance(parse_compliance(value)?),
+        Family::Exchange => Command::Exchange(parse_exchange(value)?),
+        Family::Registry => {
+            let parsed: RegistryCommandJson =
+                serde_json::from_value(value).map_err(CommandError::shape)?;
+            Command::Registry(convert(parsed)?)
+        }
     })
 }
 
@@ -548,8 +552,9 @@ fn checked_note(field: &str, text: String) -> Result<String, String> {
     Ok(text)
 }
 
-/// The registry command a parsed shape describes, its values checked.
-pub(crate) fn convert(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
+/// A command that registers a participant or opens or sets up an account,
+/// its names and kinds checked. [`convert`] sends no other here.
+fn account_command(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
     Ok(match command {
         RegistryCommandJson::RegisterParticipant { id, kind, name } => {
             check_text("name", &name, ets_registry::NAME_MAX_BYTES)?;
@@ -587,6 +592,14 @@ pub(crate) fn convert(command: RegistryCommandJson) -> Result<RegistryCommand, S
             representatives: participants(representatives),
             approvals_required,
         },
+        other => unreachable!("convert sends only account commands here, not {other:?}"),
+    })
+}
+
+/// A command that moves units (issue, allocate, transfer, surrender, retire,
+/// cancel), its unit class and notes checked. [`convert`] sends no other here.
+fn unit_movement(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
+    Ok(match command {
         RegistryCommandJson::Issue { unit, quantity } => RegistryCommand::Issue {
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
@@ -640,6 +653,24 @@ pub(crate) fn convert(command: RegistryCommandJson) -> Result<RegistryCommand, S
             class: parse_unit_class(&unit)?,
             quantity: Quantity::new(quantity),
         },
+        other => unreachable!("convert sends only unit movements here, not {other:?}"),
+    })
+}
+
+/// The registry command a parsed shape describes, its values checked: the
+/// unit movements and the account commands each in a step of their own.
+pub(crate) fn convert(command: RegistryCommandJson) -> Result<RegistryCommand, String> {
+    Ok(match command {
+        RegistryCommandJson::Issue { .. }
+        | RegistryCommandJson::Allocate { .. }
+        | RegistryCommandJson::Transfer { .. }
+        | RegistryCommandJson::Surrender { .. }
+        | RegistryCommandJson::Retire { .. }
+        | RegistryCommandJson::Cancel { .. } => unit_movement(command)?,
+        RegistryCommandJson::RegisterParticipant { .. }
+        | RegistryCommandJson::OpenAccount { .. }
+        | RegistryCommandJson::SetAccountStatus { .. }
+        | RegistryCommandJson::SetApprovalRule { .. } => account_command(command)?,
         RegistryCommandJson::Reverse { transaction } => RegistryCommand::Reverse {
             transaction: TransactionId(transaction),
         },
@@ -687,6 +718,67 @@ pub fn rejection_json(line_number: usize, error: &ApiError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One line of every registry command shape.
+    const REGISTRY_LINES: [&str; 15] = [
+        r#"{"request_id":1,"requester":1,"command":"register_participant","id":5,"kind":"institution","name":"Fund"}"#,
+        r#"{"request_id":2,"requester":1,"command":"open_account","id":5,"kind":"trading","holder":5,"representatives":[5]}"#,
+        r#"{"request_id":3,"requester":1,"command":"set_account_status","account":5,"status":"blocked"}"#,
+        r#"{"request_id":4,"requester":1,"command":"set_approval_rule","account":5,"representatives":[5,6],"approvals_required":2}"#,
+        r#"{"request_id":5,"requester":1,"command":"issue","unit":"CEA-2021","quantity":10}"#,
+        r#"{"request_id":6,"requester":1,"command":"allocate","to":5,"unit":"CEA-2021","quantity":10}"#,
+        r#"{"request_id":7,"requester":5,"command":"transfer","from":5,"to":6,"unit":"CEA-2021","quantity":1}"#,
+        r#"{"request_id":8,"requester":5,"command":"surrender","from":5,"unit":"CEA-2021","quantity":1,"compliance_year":2021}"#,
+        r#"{"request_id":9,"requester":5,"command":"retire","from":5,"unit":"CEA-2021","quantity":1,"beneficiary":"A marathon"}"#,
+        r#"{"request_id":10,"requester":1,"command":"cancel","from":5,"unit":"CEA-2021","quantity":1,"reason":"Error"}"#,
+        r#"{"request_id":11,"requester":1,"command":"reverse","transaction":3}"#,
+        r#"{"request_id":12,"requester":6,"command":"approve","transaction":3}"#,
+        r#"{"request_id":13,"requester":6,"command":"reject","transaction":3}"#,
+        r#"{"request_id":14,"requester":5,"command":"withdraw","transaction":3}"#,
+        r#"{"request_id":15,"requester":1,"command":"set_serial_policy","policy":"largest_first"}"#,
+    ];
+
+    #[test]
+    fn every_registry_command_shape_converts_to_the_command_it_names() {
+        // Goal: each shape reaches its own conversion step (unit movements,
+        // account commands, or the dispatcher itself) and comes out as the
+        // registry command of the same name.
+        for line in REGISTRY_LINES {
+            let value: Value = serde_json::from_str(line).unwrap();
+            let request = parse_general(line).unwrap_or_else(|error| panic!("{line}: {error:?}"));
+            let Command::Registry(command) = request.command else {
+                panic!("not a registry command: {line}");
+            };
+            assert_eq!(Some(command.name()), value["command"].as_str(), "{line}");
+        }
+        for spec in REGISTRY_COMMANDS {
+            let named = format!(r#""command":"{}""#, spec.name);
+            assert!(
+                REGISTRY_LINES.iter().any(|line| line.contains(&named)),
+                "no line for {}",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn each_registry_conversion_step_names_the_wrong_value() {
+        // Goal: a wrong value refused in the unit movements' step, in the
+        // account commands' step and in the dispatcher keeps its message.
+        let message = |line: &str| parse_general(line).unwrap_err().message;
+        assert!(
+            message(r#"{"request_id":1,"requester":5,"command":"retire","from":5,"unit":"CEA-2021","quantity":1,"beneficiary":"a\u0007b"}"#)
+                .contains("beneficiary")
+        );
+        assert!(
+            message(r#"{"request_id":1,"requester":1,"command":"open_account","id":5,"kind":"vault","holder":5,"representatives":[5]}"#)
+                .contains("account kind \"vault\"")
+        );
+        assert!(
+            message(r#"{"request_id":1,"requester":1,"command":"set_serial_policy","policy":"newest_first"}"#)
+                .contains("newest_first")
+        );
+    }
 
     #[test]
     fn a_typed_line_reads_back_as_the_command_it_describes() {

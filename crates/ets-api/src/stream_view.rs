@@ -195,7 +195,10 @@ pub struct AccountTradeEvent {
     pub transaction: u64,
 }
 
-fn mode_name(mode: TradeMode) -> &'static str {
+/// The name of a trade's mode in every view and stream: `continuous`,
+/// `listed`, `block` or `auction`.
+#[must_use]
+pub fn trade_mode_name(mode: TradeMode) -> &'static str {
     match mode {
         TradeMode::Continuous => "continuous",
         TradeMode::Listed => "listed",
@@ -208,7 +211,7 @@ impl From<&TradeRecord> for TradeEvent {
     fn from(record: &TradeRecord) -> TradeEvent {
         TradeEvent {
             trade: record.id,
-            mode: mode_name(record.mode),
+            mode: trade_mode_name(record.mode),
             price_ticks: record.price.ticks(),
             quantity: record.quantity.tonnes(),
             at: format_time(record.at),

@@ -32,7 +32,7 @@ pub enum Bench {
         #[arg(long, default_value_t = 10_000_000)]
         transfers: u64,
         /// Transfers per batch (one fsync per batch in the durable run).
-        #[arg(long, default_value_t = 8_189)]
+        #[arg(long, default_value_t = crate::BATCH_MAX_DEFAULT)]
         batch: usize,
         /// How many accounts transfers pick from.
         #[arg(long, default_value_t = 10_000)]
@@ -123,6 +123,11 @@ const UNITS_PER_ACCOUNT: u64 = 1_000_000_000;
 const TRANSFER_QUANTITY_MEAN: f64 = 10_000.0;
 const START_MS: i64 = 1_700_000_000_000;
 
+/// Runs one `ets bench` benchmark and prints its figures as JSON.
+///
+/// # Errors
+/// A workload that cannot run (fewer than 2 accounts, a batch of 0), a store
+/// that cannot be created or read, or a setup command refused.
 pub fn run(bench: Bench) -> Result<ExitCode> {
     match bench {
         Bench::Ledger {
@@ -220,78 +225,14 @@ impl Random {
     }
 }
 
-/// The commands that create the administrator, the accounts and their units.
+/// The commands that create the administrator, the accounts and their units,
+/// numbered from request id 1 and dated at the start.
 fn setup(workload: &Workload) -> Result<Vec<Submission>> {
     let class = class()?;
-    let mut commands = vec![
-        (
-            ADMIN,
-            RegistryCommand::RegisterParticipant {
-                id: ADMIN,
-                kind: ParticipantKind::Administrator,
-                name: "administrator".into(),
-            },
-        ),
-        (
-            ADMIN,
-            RegistryCommand::OpenAccount {
-                id: ISSUANCE,
-                kind: AccountKind::Issuance,
-                holder: ADMIN,
-                representatives: vec![ADMIN],
-                approvals_required: 1,
-            },
-        ),
-        (
-            ADMIN,
-            RegistryCommand::SetSerialPolicy {
-                policy: workload.serial_policy,
-            },
-        ),
-    ];
-    // One command may issue at most `Quantity::MAX_PER_COMMAND`: issue in
-    // parts (their serial ranges are adjacent, so they merge into one block).
-    let mut to_issue = UNITS_PER_ACCOUNT * workload.accounts;
-    while to_issue > 0 {
-        let part = to_issue.min(Quantity::MAX_PER_COMMAND.tonnes());
-        commands.push((
-            ADMIN,
-            RegistryCommand::Issue {
-                class,
-                quantity: Quantity::new(part),
-            },
-        ));
-        to_issue -= part;
-    }
+    let mut commands = administration(workload.serial_policy);
+    commands.extend(issuance(class, UNITS_PER_ACCOUNT * workload.accounts));
     for index in 0..workload.accounts {
-        let id = FIRST_ACCOUNT + index;
-        commands.push((
-            ADMIN,
-            RegistryCommand::RegisterParticipant {
-                id: ParticipantId(id),
-                kind: ParticipantKind::Institution,
-                name: format!("trader {id}"),
-            },
-        ));
-        commands.push((
-            ADMIN,
-            RegistryCommand::OpenAccount {
-                id: AccountId(id),
-                kind: AccountKind::Trading,
-                holder: ParticipantId(id),
-                representatives: vec![ParticipantId(id)],
-                approvals_required: 1,
-            },
-        ));
-        commands.push((
-            ADMIN,
-            RegistryCommand::Transfer {
-                from: ISSUANCE,
-                to: AccountId(id),
-                class,
-                quantity: Quantity::new(UNITS_PER_ACCOUNT),
-            },
-        ));
+        commands.extend(trader(class, FIRST_ACCOUNT + index));
     }
     // Bounded retention first, as `ets init` writes it.
     let retention = workload
@@ -312,6 +253,84 @@ fn setup(workload: &Workload) -> Result<Vec<Submission>> {
             command,
         })
         .collect())
+}
+
+/// The administrator, its issuance account and the serial policy.
+fn administration(policy: SerialPolicy) -> Vec<(ParticipantId, RegistryCommand)> {
+    vec![
+        (
+            ADMIN,
+            RegistryCommand::RegisterParticipant {
+                id: ADMIN,
+                kind: ParticipantKind::Administrator,
+                name: "administrator".into(),
+            },
+        ),
+        (
+            ADMIN,
+            RegistryCommand::OpenAccount {
+                id: ISSUANCE,
+                kind: AccountKind::Issuance,
+                holder: ADMIN,
+                representatives: vec![ADMIN],
+                approvals_required: 1,
+            },
+        ),
+        (ADMIN, RegistryCommand::SetSerialPolicy { policy }),
+    ]
+}
+
+/// Issues `tonnes` in parts: one command may issue at most
+/// `Quantity::MAX_PER_COMMAND` (the parts' serial ranges are adjacent, so
+/// they merge into one block).
+fn issuance(class: UnitClass, tonnes: u64) -> Vec<(ParticipantId, RegistryCommand)> {
+    let mut commands = Vec::new();
+    let mut to_issue = tonnes;
+    while to_issue > 0 {
+        let part = to_issue.min(Quantity::MAX_PER_COMMAND.tonnes());
+        commands.push((
+            ADMIN,
+            RegistryCommand::Issue {
+                class,
+                quantity: Quantity::new(part),
+            },
+        ));
+        to_issue -= part;
+    }
+    commands
+}
+
+/// Trader `id`: the participant, its trading account (the same id) and its units.
+fn trader(class: UnitClass, id: u64) -> [(ParticipantId, RegistryCommand); 3] {
+    [
+        (
+            ADMIN,
+            RegistryCommand::RegisterParticipant {
+                id: ParticipantId(id),
+                kind: ParticipantKind::Institution,
+                name: format!("trader {id}"),
+            },
+        ),
+        (
+            ADMIN,
+            RegistryCommand::OpenAccount {
+                id: AccountId(id),
+                kind: AccountKind::Trading,
+                holder: ParticipantId(id),
+                representatives: vec![ParticipantId(id)],
+                approvals_required: 1,
+            },
+        ),
+        (
+            ADMIN,
+            RegistryCommand::Transfer {
+                from: ISSUANCE,
+                to: AccountId(id),
+                class,
+                quantity: Quantity::new(UNITS_PER_ACCOUNT),
+            },
+        ),
+    ]
 }
 
 /// One batch of random transfers; request ids continue after the setup's.
@@ -591,96 +610,30 @@ fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
     sorted[index.min(sorted.len() - 1)].as_secs_f64() * 1_000.0
 }
 
+/// `ets bench ledger`: the workload in memory, then durable in a store in
+/// `data` (default: a temporary directory), then that store's replay; prints
+/// the figures as JSON.
 fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
     let setup = setup(workload)?;
-    let (memory_elapsed, memory_rejected, fragmentation) = in_memory(workload, &setup)?;
-    let memory_peak_mib = peak_resident_mib();
+    let (elapsed, rejected, fragmentation) = in_memory(workload, &setup)?;
+    let memory = MemoryFigures {
+        elapsed,
+        rejected,
+        fragmentation,
+        peak_mib: peak_resident_mib(),
+    };
     // The in-memory engine is gone: the durable run reports its own peak.
     let peak_reset = reset_peak_resident();
-
     let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = data.unwrap_or_else(|| temporary.path().join("store"));
-    let config = StoreConfig {
-        snapshot_every_records: 0,
-        ..StoreConfig::default()
-    };
-    // The benchmark dates its own commands, so its store runs on a virtual clock.
-    let mut store = Store::create_of_kind(&dir, config, ets_store::StoreKind::Virtual)
-        .with_context(|| format!("cannot create a store in {}", dir.display()))?;
-    for chunk in setup.chunks(workload.batch) {
-        for reply in store.submit_dated(chunk)? {
-            check_accepted(&reply.outcome, "setup")?;
-        }
-    }
-    let bytes_before = store.journal().stats().bytes;
-    let first_request = setup.len() as u64 + 1;
-    let durable = match workload.commit {
-        CommitMode::Pipelined => durable_pipelined(&mut store, workload, first_request)?,
-        CommitMode::OneAtATime => durable_one_at_a_time(&mut store, workload, first_request)?,
-    };
-    let DurableRun {
-        elapsed: durable_elapsed,
-        mut latencies,
-        rejected,
-    } = durable;
-    let journal_bytes = store.journal().stats().bytes - bytes_before;
-    let durable_fragmentation = Fragmentation::of(store.engine().registry(), workload.transfers);
-    let durable_peak_mib = peak_resident_mib();
-    let retained = json!({
-        "transactions": store.engine().registry().retained_transactions(),
-        "request_ids": store.engine().remembered_requests(),
-        "trades": store.engine().exchange().trades().len(),
-    });
-    drop(store);
+    let mut durable = durable(workload, &setup, &dir, peak_reset)?;
     let replayed = replay(&dir)?;
-    latencies.sort_unstable();
-    let per_second = |elapsed: Duration| {
-        workload.transfers as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
-    };
+    durable.run.latencies.sort_unstable();
     let report = json!({
         "benchmark": "ledger",
-        "workload": {
-            "accounts": workload.accounts,
-            "transfers": workload.transfers,
-            "batch": workload.batch,
-            "quantity_tonnes": format!("1 + exponential, mean {TRANSFER_QUANTITY_MEAN} (as TigerBeetle's benchmark)"),
-            "seed": workload.seed,
-            "serial_policy": match workload.serial_policy {
-                SerialPolicy::OldestFirst => "oldest-first",
-                SerialPolicy::LargestFirst => "largest-first",
-            },
-            "retention_commands": workload.retention,
-        },
-        "in_memory": {
-            "transfers_per_second": per_second(memory_elapsed).round(),
-            "seconds": memory_elapsed.as_secs_f64(),
-            "rejected": memory_rejected,
-            "serial_blocks_moved_per_transaction": fragmentation.blocks_moved_per_transaction,
-            "serial_blocks_held_at_end": fragmentation.blocks_held,
-            "peak_resident_mib": memory_peak_mib,
-        },
-        "durable": {
-            "commit": match workload.commit {
-                CommitMode::Pipelined => "pipelined",
-                CommitMode::OneAtATime => "one-at-a-time",
-            },
-            "transfers_per_second": per_second(durable_elapsed).round(),
-            "seconds": durable_elapsed.as_secs_f64(),
-            "fsyncs": latencies.len(),
-            "batch_latency_ms": {
-                "p50": percentile(&latencies, 0.50),
-                "p99": percentile(&latencies, 0.99),
-                "max": latencies.last().map_or(0.0, |max| max.as_secs_f64() * 1_000.0),
-            },
-            "journal_bytes": journal_bytes,
-            "journal_bytes_per_transfer": journal_bytes as f64 / workload.transfers.max(1) as f64,
-            "rejected": rejected,
-            "serial_blocks_moved_per_transaction": durable_fragmentation.blocks_moved_per_transaction,
-            "serial_blocks_held_at_end": durable_fragmentation.blocks_held,
-            "peak_resident_mib": durable_peak_mib,
-            "peak_resident_of": if peak_reset { "the durable run alone" } else { "the whole process" },
-            "retained_at_end": retained,
-        },
+        "workload": workload.to_json(),
+        "in_memory": memory.to_json(workload),
+        "durable": durable.to_json(workload),
         "replay": replayed.to_json(),
         "reference_on_this_machine": {
             "tigerbeetle_transfers_per_second": "136,000-151,000 (10M transfers); 282,000-305,000 (1M)",
@@ -690,4 +643,205 @@ fn ledger(workload: &Workload, data: Option<PathBuf>) -> Result<ExitCode> {
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
+}
+
+impl Workload {
+    /// The workload's parameters as reported.
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "accounts": self.accounts,
+            "transfers": self.transfers,
+            "batch": self.batch,
+            "quantity_tonnes": format!("1 + exponential, mean {TRANSFER_QUANTITY_MEAN} (as TigerBeetle's benchmark)"),
+            "seed": self.seed,
+            "serial_policy": match self.serial_policy {
+                SerialPolicy::OldestFirst => "oldest-first",
+                SerialPolicy::LargestFirst => "largest-first",
+            },
+            "retention_commands": self.retention,
+        })
+    }
+
+    /// Transfers per second of a run of the whole workload that took `elapsed`.
+    fn per_second(&self, elapsed: Duration) -> f64 {
+        self.transfers as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+}
+
+/// What the in-memory run measured.
+struct MemoryFigures {
+    elapsed: Duration,
+    rejected: u64,
+    fragmentation: Fragmentation,
+    /// The process's peak resident memory after the run, if known.
+    peak_mib: Option<f64>,
+}
+
+impl MemoryFigures {
+    /// The figures as reported.
+    fn to_json(&self, workload: &Workload) -> serde_json::Value {
+        json!({
+            "transfers_per_second": workload.per_second(self.elapsed).round(),
+            "seconds": self.elapsed.as_secs_f64(),
+            "rejected": self.rejected,
+            "serial_blocks_moved_per_transaction": self.fragmentation.blocks_moved_per_transaction,
+            "serial_blocks_held_at_end": self.fragmentation.blocks_held,
+            "peak_resident_mib": self.peak_mib,
+        })
+    }
+}
+
+/// What the durable run measured, with the store's state at its end.
+struct DurableFigures {
+    run: DurableRun,
+    journal_bytes: u64,
+    fragmentation: Fragmentation,
+    /// The peak resident memory after the run, if known.
+    peak_mib: Option<f64>,
+    /// Whether the peak was reset after the in-memory run (else it is the whole process's).
+    peak_reset: bool,
+    /// What the engine still retains at the end.
+    retained: serde_json::Value,
+}
+
+/// The durable run: a store on a virtual clock in `dir`, the setup in
+/// batches, then the workload committed as `workload.commit` says. The store
+/// is closed on return.
+fn durable(
+    workload: &Workload,
+    setup: &[Submission],
+    dir: &std::path::Path,
+    peak_reset: bool,
+) -> Result<DurableFigures> {
+    let config = StoreConfig {
+        snapshot_every_records: 0,
+        ..StoreConfig::default()
+    };
+    // The benchmark dates its own commands, so its store runs on a virtual clock.
+    let mut store = Store::create_of_kind(dir, config, ets_store::StoreKind::Virtual)
+        .with_context(|| format!("cannot create a store in {}", dir.display()))?;
+    for chunk in setup.chunks(workload.batch) {
+        for reply in store.submit_dated(chunk)? {
+            check_accepted(&reply.outcome, "setup")?;
+        }
+    }
+    let bytes_before = store.journal().stats().bytes;
+    let first_request = setup.len() as u64 + 1;
+    let run = match workload.commit {
+        CommitMode::Pipelined => durable_pipelined(&mut store, workload, first_request)?,
+        CommitMode::OneAtATime => durable_one_at_a_time(&mut store, workload, first_request)?,
+    };
+    let journal_bytes = store.journal().stats().bytes - bytes_before;
+    let fragmentation = Fragmentation::of(store.engine().registry(), workload.transfers);
+    let peak_mib = peak_resident_mib();
+    let retained = json!({
+        "transactions": store.engine().registry().retained_transactions(),
+        "request_ids": store.engine().remembered_requests(),
+        "trades": store.engine().exchange().trades().len(),
+    });
+    Ok(DurableFigures {
+        run,
+        journal_bytes,
+        fragmentation,
+        peak_mib,
+        peak_reset,
+        retained,
+    })
+}
+
+impl DurableFigures {
+    /// The figures as reported; the batch latencies must be sorted.
+    fn to_json(&self, workload: &Workload) -> serde_json::Value {
+        let latencies = &self.run.latencies;
+        json!({
+            "commit": match workload.commit {
+                CommitMode::Pipelined => "pipelined",
+                CommitMode::OneAtATime => "one-at-a-time",
+            },
+            "transfers_per_second": workload.per_second(self.run.elapsed).round(),
+            "seconds": self.run.elapsed.as_secs_f64(),
+            "fsyncs": latencies.len(),
+            "batch_latency_ms": {
+                "p50": percentile(latencies, 0.50),
+                "p99": percentile(latencies, 0.99),
+                "max": latencies.last().map_or(0.0, |max| max.as_secs_f64() * 1_000.0),
+            },
+            "journal_bytes": self.journal_bytes,
+            "journal_bytes_per_transfer": self.journal_bytes as f64 / workload.transfers.max(1) as f64,
+            "rejected": self.run.rejected,
+            "serial_blocks_moved_per_transaction": self.fragmentation.blocks_moved_per_transaction,
+            "serial_blocks_held_at_end": self.fragmentation.blocks_held,
+            "peak_resident_mib": self.peak_mib,
+            "peak_resident_of": if self.peak_reset { "the durable run alone" } else { "the whole process" },
+            "retained_at_end": self.retained,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small workload of `accounts` and `transfers`, under the default retention window.
+    fn workload(accounts: u64, transfers: u64) -> Workload {
+        Workload {
+            transfers,
+            batch: 100,
+            accounts,
+            seed: 7,
+            serial_policy: SerialPolicy::LargestFirst,
+            retention: Some(ets_engine::retention::DEFAULT_WINDOW),
+            commit: CommitMode::OneAtATime,
+        }
+    }
+
+    #[test]
+    fn an_issuance_beyond_one_command_is_issued_in_full_parts_and_the_rest() {
+        // Goal: more than `Quantity::MAX_PER_COMMAND` is issued by several
+        // commands, each as large as one may be, the last with what is left.
+        let parts: Vec<u64> = issuance(class().unwrap(), 2_500_000_000_000)
+            .into_iter()
+            .map(|(requester, command)| match command {
+                RegistryCommand::Issue { quantity, .. } if requester == ADMIN => quantity.tonnes(),
+                other => panic!("not an administrator's issue: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [1_000_000_000_000, 1_000_000_000_000, 500_000_000_000]
+        );
+    }
+
+    #[test]
+    fn the_setup_sets_retention_first_and_numbers_its_commands_from_one() {
+        // Goal: retention, then the administrator, its issuance account, the
+        // serial policy and one issue, then three commands per trader; request
+        // ids 1, 2, 3, ... all at the start time.
+        let setup = setup(&workload(3, 10)).unwrap();
+        assert_eq!(setup.len(), 1 + 3 + 1 + 3 * 3);
+        assert!(matches!(
+            setup[0].command,
+            Command::SetRetention {
+                commands: ets_engine::retention::DEFAULT_WINDOW
+            }
+        ));
+        let ids: Vec<u64> = setup.iter().map(|s| s.request_id.0).collect();
+        assert_eq!(ids, (1..=14).collect::<Vec<u64>>());
+        assert!(setup.iter().all(|s| s.time == Some(Timestamp(START_MS))));
+    }
+
+    #[test]
+    fn a_small_workload_runs_in_memory_with_no_refusal() {
+        // Goal: a fresh engine accepts the setup and every random transfer (each
+        // trader holds a billion units), and each trader ends with units.
+        let workload = workload(5, 300);
+        let setup = setup(&workload).unwrap();
+        let (_elapsed, rejected, fragmentation) = in_memory(&workload, &setup).unwrap();
+        assert_eq!(rejected, 0);
+        assert!(
+            fragmentation.blocks_held >= 5,
+            "{}",
+            fragmentation.blocks_held
+        );
+    }
 }

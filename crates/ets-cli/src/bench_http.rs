@@ -191,6 +191,12 @@ impl Server {
     }
 }
 
+/// Runs `ets bench http` against the server it starts (or the one `--url`
+/// names) and prints the figures as JSON.
+///
+/// # Errors
+/// Arguments out of range, a server that cannot be started or reached, or a
+/// setup command refused.
 pub fn run(args: HttpArgs) -> Result<ExitCode> {
     if args.connections == 0 || args.batch == 0 || args.pipeline == 0 || args.accounts < 2 {
         bail!("--connections, --batch and --pipeline must be positive and --accounts at least 2");

@@ -32,11 +32,14 @@ pub enum Clock {
     },
 }
 
+/// Runs `ets clock show` or `ets clock advance`.
+///
+/// # Errors
+/// The store cannot be opened, or the time is not RFC 3339.
 pub fn run(command: Clock) -> Result<ExitCode> {
     match command {
         Clock::Show { data } => {
-            let store = Store::open_read_only_at(&data)
-                .with_context(|| format!("cannot open the store in {}", data.display()))?;
+            let store = crate::one_command::open_read_only(&data)?;
             println!("kind  {}", store.kind());
             println!("clock {}", ets_api::format_time(store.clock()));
             if let Some(notice) = store.kind().not_live_notice() {

@@ -10,7 +10,7 @@ use ets_engine::compliance::{
     UnitCategory, UnitOutput, UnitSpec,
 };
 use ets_model::{AccountId, Code, ParticipantId, Price};
-use ets_store::Store;
+use ets_store::StoreLocation;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -35,6 +35,17 @@ pub enum Phase {
     Pre,
     /// Final allocation on verified output (the true-up).
     Final,
+}
+
+/// `--scheme` and `--year`: the compliance year a subcommand works on.
+#[derive(clap::Args)]
+pub struct SchemeYear {
+    /// The scheme id.
+    #[arg(long)]
+    scheme: String,
+    /// The compliance year.
+    #[arg(long)]
+    year: u16,
 }
 
 /// The compliance subcommands.
@@ -71,12 +82,8 @@ pub enum Compliance {
     Allocate {
         #[command(flatten)]
         sender: crate::one_command::Sender,
-        /// The scheme id.
-        #[arg(long)]
-        scheme: String,
-        /// The compliance year.
-        #[arg(long)]
-        year: u16,
+        #[command(flatten)]
+        at: SchemeYear,
         /// Pre-allocation or final.
         #[arg(long, value_enum)]
         phase: Phase,
@@ -89,12 +96,8 @@ pub enum Compliance {
     Close {
         #[command(flatten)]
         sender: crate::one_command::Sender,
-        /// The scheme id.
-        #[arg(long)]
-        scheme: String,
-        /// The compliance year.
-        #[arg(long)]
-        year: u16,
+        #[command(flatten)]
+        at: SchemeYear,
         /// Average price of the month before the deadline, in ticks (China 2024 regime).
         #[arg(long)]
         price_ticks: Option<i64>,
@@ -106,12 +109,8 @@ pub enum Compliance {
     Allocation {
         #[command(flatten)]
         data: crate::StoreDir,
-        /// The scheme id.
-        #[arg(long)]
-        scheme: String,
-        /// The compliance year.
-        #[arg(long)]
-        year: u16,
+        #[command(flatten)]
+        at: SchemeYear,
     },
     /// Prints the compliance report of a year: per entity verified emissions, allocation,
     /// obligation, surrendered, offsets used, status and penalty (final once closed).
@@ -120,12 +119,8 @@ pub enum Compliance {
     Report {
         #[command(flatten)]
         data: crate::StoreDir,
-        /// The scheme id.
-        #[arg(long)]
-        scheme: String,
-        /// The compliance year.
-        #[arg(long)]
-        year: u16,
+        #[command(flatten)]
+        at: SchemeYear,
         /// Table, CSV or JSON.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
@@ -135,17 +130,14 @@ pub enum Compliance {
     },
 }
 
+/// Runs one `ets compliance` subcommand.
+///
+/// # Errors
+/// A file that cannot be read or holds a bad row, a store that cannot be
+/// opened, or a price of zero or less.
 pub fn run(command: Compliance) -> Result<ExitCode> {
     match command {
-        Compliance::LoadRulebook { sender, file } => {
-            let toml = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let source_name = file.display().to_string();
-            submit(
-                &sender,
-                ComplianceCommand::LoadRulebook { source_name, toml },
-            )
-        }
+        Compliance::LoadRulebook { sender, file } => load_rulebook(&sender, &file),
         Compliance::Register {
             sender,
             scheme,
@@ -159,90 +151,130 @@ pub fn run(command: Compliance) -> Result<ExitCode> {
         }
         Compliance::Allocate {
             sender,
-            scheme,
-            year,
+            at,
             phase,
             file,
-        } => {
-            let outputs = read_outputs(&file)?;
-            let phase = match phase {
-                Phase::Pre => AllocationPhase::Pre,
-                Phase::Final => AllocationPhase::Final,
-            };
-            submit(
-                &sender,
-                ComplianceCommand::Allocate {
-                    scheme,
-                    year,
-                    phase,
-                    outputs,
-                },
-            )
-        }
+        } => allocate(&sender, at, phase, &file),
         Compliance::Close {
             sender,
-            scheme,
-            year,
+            at,
             price_ticks,
-        } => {
-            let reference_average_price = price_ticks.map(Price::try_new).transpose()?;
-            submit(
-                &sender,
-                ComplianceCommand::CloseYear {
-                    scheme,
-                    year,
-                    reference_average_price,
-                },
-            )
-        }
-        Compliance::Allocation { data, scheme, year } => {
-            let store = Store::open_read_only_at(&data)
-                .with_context(|| format!("cannot open the store in {}", data.display()))?;
-            crate::one_command::note_if_not_live(&store);
-            let lines: Vec<_> = store
-                .engine()
-                .compliance()
-                .allocations_for(&scheme, year)
-                .into_iter()
-                .map(|(entity, record)| {
-                    json!({
-                        "entity": entity.0,
-                        "pre_allocated": record.pre_allocated.map(|q| q.tonnes()),
-                        "final_allocation": record.final_allocation.map(|q| q.tonnes()),
-                        "breakdown_tonnes": record.breakdown.iter().map(|(unit, tonnes)| json!({"unit": unit, "exact_tonnes": tonnes})).collect::<Vec<_>>(),
-                        "claw_back_outstanding": record.claw_back_outstanding.tonnes(),
-                        "borrowed": record.borrowed.tonnes(),
-                        "deducted": record.deducted.tonnes(),
-                        "transactions": record.transactions.iter().map(|t| t.0).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&lines)?);
-            Ok(ExitCode::SUCCESS)
-        }
+        } => close(&sender, at, price_ticks),
+        Compliance::Allocation { data, at } => print_allocation(&data, &at),
         Compliance::Report {
             data,
-            scheme,
-            year,
+            at,
             format,
             price_ticks,
-        } => {
-            let store = Store::open_read_only_at(&data)
-                .with_context(|| format!("cannot open the store in {}", data.display()))?;
-            let price = price_ticks.map(Price::try_new).transpose()?;
-            let engine = store.engine();
-            let results = engine
-                .compliance()
-                .results(engine.registry(), &scheme, year, price)?;
-            let closed = engine.compliance().closed_results(&scheme, year).is_some();
-            crate::one_command::note_if_not_live(&store);
-            if let (Format::Table, Some(notice)) = (format, store.kind().not_live_notice()) {
-                println!("{notice}");
-            }
-            print_report(&results, format, closed)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => report(&data, &at, format, price_ticks),
     }
+}
+
+/// `load-rulebook`: sends the rulebook file's text, named by its path.
+fn load_rulebook(sender: &crate::one_command::Sender, file: &Path) -> Result<ExitCode> {
+    let toml =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let source_name = file.display().to_string();
+    submit(
+        sender,
+        ComplianceCommand::LoadRulebook { source_name, toml },
+    )
+}
+
+/// `allocate`: sends a pre-allocation or final allocation of the outputs in `file`.
+fn allocate(
+    sender: &crate::one_command::Sender,
+    at: SchemeYear,
+    phase: Phase,
+    file: &Path,
+) -> Result<ExitCode> {
+    let outputs = read_outputs(file)?;
+    let phase = match phase {
+        Phase::Pre => AllocationPhase::Pre,
+        Phase::Final => AllocationPhase::Final,
+    };
+    submit(
+        sender,
+        ComplianceCommand::Allocate {
+            scheme: at.scheme,
+            year: at.year,
+            phase,
+            outputs,
+        },
+    )
+}
+
+/// `close`: closes the year, with the reference price of the month before
+/// the deadline when given.
+fn close(
+    sender: &crate::one_command::Sender,
+    at: SchemeYear,
+    price_ticks: Option<i64>,
+) -> Result<ExitCode> {
+    let reference_average_price = price_ticks.map(Price::try_new).transpose()?;
+    submit(
+        sender,
+        ComplianceCommand::CloseYear {
+            scheme: at.scheme,
+            year: at.year,
+            reference_average_price,
+        },
+    )
+}
+
+/// `allocation`: prints the year's allocation of every entity as JSON.
+fn print_allocation(data: &StoreLocation, at: &SchemeYear) -> Result<ExitCode> {
+    let store = crate::one_command::open_for_view(data)?;
+    let lines: Vec<_> = store
+        .engine()
+        .compliance()
+        .allocations_for(&at.scheme, at.year)
+        .into_iter()
+        .map(|(entity, record)| {
+            json!({
+                "entity": entity.0,
+                "pre_allocated": record.pre_allocated.map(|q| q.tonnes()),
+                "final_allocation": record.final_allocation.map(|q| q.tonnes()),
+                "breakdown_tonnes": record.breakdown.iter().map(|(unit, tonnes)| json!({"unit": unit, "exact_tonnes": tonnes})).collect::<Vec<_>>(),
+                "claw_back_outstanding": record.claw_back_outstanding.tonnes(),
+                "borrowed": record.borrowed.tonnes(),
+                "deducted": record.deducted.tonnes(),
+                "transactions": record.transactions.iter().map(|t| t.0).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&lines)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `report`: prints the year's compliance report, final once the year is
+/// closed; a table for a store that is not live opens with its notice.
+fn report(
+    data: &StoreLocation,
+    at: &SchemeYear,
+    format: Format,
+    price_ticks: Option<i64>,
+) -> Result<ExitCode> {
+    let store = crate::one_command::open_read_only(data)?;
+    let price = price_ticks.map(Price::try_new).transpose()?;
+    let engine = store.engine();
+    let results = engine
+        .compliance()
+        .results(engine.registry(), &at.scheme, at.year, price)?;
+    let closed = engine
+        .compliance()
+        .closed_results(&at.scheme, at.year)
+        .is_some();
+    crate::one_command::note_if_not_live(&store);
+    if let (Format::Table, Some(notice)) = (format, store.kind().not_live_notice()) {
+        println!("{notice}");
+    }
+    match format {
+        Format::Json => print_report_json(&results, closed)?,
+        Format::Csv => print_report_csv(&results)?,
+        Format::Table => print_report_table(&results, closed),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Sends one compliance command through the store and prints its outcome.
@@ -250,6 +282,7 @@ fn submit(sender: &crate::one_command::Sender, command: ComplianceCommand) -> Re
     sender.submit(Command::Compliance(command))
 }
 
+/// One row of the entities CSV: a unit of a covered entity.
 #[derive(Deserialize)]
 struct EntityRow {
     participant: u64,
@@ -261,6 +294,7 @@ struct EntityRow {
     chp: bool,
 }
 
+/// One row of the outputs CSV: a unit's output of the year (decimals kept as text).
 #[derive(Deserialize)]
 struct OutputRow {
     participant: u64,
@@ -293,6 +327,8 @@ fn rows<T: for<'de> Deserialize<'de>>(file: &Path) -> Result<Vec<(u64, T)>> {
     Ok(rows)
 }
 
+/// The covered entities of an entities CSV, their units grouped by participant,
+/// or the first bad line named.
 fn read_entities(file: &Path) -> Result<Vec<EntitySpec>> {
     let mut entities: BTreeMap<u64, EntitySpec> = BTreeMap::new();
     for (line, row) in rows::<EntityRow>(file)? {
@@ -343,6 +379,8 @@ fn read_entities(file: &Path) -> Result<Vec<EntitySpec>> {
     Ok(entities.into_values().collect())
 }
 
+/// The unit outputs of an outputs CSV, grouped by participant, or the first
+/// bad line named.
 fn read_outputs(file: &Path) -> Result<Vec<EntityOutput>> {
     let mut outputs: BTreeMap<u64, EntityOutput> = BTreeMap::new();
     for (line, row) in rows::<OutputRow>(file)? {
@@ -370,117 +408,106 @@ fn read_outputs(file: &Path) -> Result<Vec<EntityOutput>> {
     Ok(outputs.into_values().collect())
 }
 
+/// Tonnes as text, `-` when there are none to give.
 fn optional(quantity: Option<ets_model::Quantity>) -> String {
     quantity.map_or_else(|| "-".to_owned(), |q| q.tonnes().to_string())
 }
 
-fn print_report(results: &[EntityResult], format: Format, closed: bool) -> Result<()> {
-    match format {
-        Format::Json => {
-            let lines: Vec<_> = results
-                .iter()
-                .map(|r| {
-                    json!({
-                        "entity": r.entity.0, "account": r.account.0,
-                        "verified_emissions": r.verified_emissions.map(|q| q.tonnes()),
-                        "allocation": r.allocation.tonnes(), "obligation": r.obligation.tonnes(),
-                        "allowances_surrendered": r.allowances_surrendered.tonnes(),
-                        "offsets_used": r.offsets_used.tonnes(), "status": r.status.name(),
-                        "shortfall": r.shortfall.tonnes(), "fine_min_minor_units": r.fine_min.minor_units(),
-                        "fine_max_minor_units": r.fine_max.minor_units(),
-                        "next_year_deduction": r.next_year_deduction.tonnes(), "final": closed,
-                        "period": r.period, "eu_status": r.eu_status,
-                        "make_good": r.make_good.tonnes(),
-                        "intermediate_shortfall": r.intermediate_shortfall.tonnes(),
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&lines)?);
-        }
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(std::io::stdout());
-            writer.write_record([
-                "entity",
-                "account",
-                "verified_emissions",
-                "allocation",
-                "obligation",
-                "allowances_surrendered",
-                "offsets_used",
-                "status",
-                "shortfall",
-                "fine_min_minor_units",
-                "fine_max_minor_units",
-                "next_year_deduction",
-                "period",
-                "eu_status",
-                "make_good",
-                "intermediate_shortfall",
-            ])?;
-            for r in results {
-                writer.write_record([
-                    r.entity.0.to_string(),
-                    r.account.0.to_string(),
-                    optional(r.verified_emissions),
-                    r.allocation.tonnes().to_string(),
-                    r.obligation.tonnes().to_string(),
-                    r.allowances_surrendered.tonnes().to_string(),
-                    r.offsets_used.tonnes().to_string(),
-                    r.status.name().to_owned(),
-                    r.shortfall.tonnes().to_string(),
-                    r.fine_min.minor_units().to_string(),
-                    r.fine_max.minor_units().to_string(),
-                    r.next_year_deduction.tonnes().to_string(),
-                    r.period.clone(),
-                    r.eu_status.clone().unwrap_or_default(),
-                    r.make_good.tonnes().to_string(),
-                    r.intermediate_shortfall.tonnes().to_string(),
-                ])?;
-            }
-            writer.flush()?;
-        }
-        Format::Table => {
-            println!(
-                "{}",
-                if closed {
-                    "Final compliance report"
-                } else {
-                    "Provisional compliance report (year not closed)"
-                }
-            );
-            println!(
-                "{:>8} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:<28} {:>10} {:>22} {:>3} {:>10}",
-                "entity",
-                "period",
-                "verified",
-                "allocation",
-                "obligation",
-                "surrendered",
-                "offsets",
-                "status",
-                "shortfall",
-                "fine (minor units)",
-                "eu",
-                "make-good"
-            );
-            for r in results {
-                println!(
-                    "{:>8} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:<28} {:>10} {:>22} {:>3} {:>10}",
-                    r.entity.0,
-                    r.period,
-                    optional(r.verified_emissions),
-                    r.allocation.tonnes(),
-                    r.obligation.tonnes(),
-                    r.allowances_surrendered.tonnes(),
-                    r.offsets_used.tonnes(),
-                    r.status.name(),
-                    r.shortfall.tonnes(),
-                    format!("{}-{}", r.fine_min.minor_units(), r.fine_max.minor_units()),
-                    r.eu_status.as_deref().unwrap_or("-"),
-                    r.make_good.tonnes(),
-                );
-            }
-        }
-    }
+/// The report as JSON, one object per entity.
+fn print_report_json(results: &[EntityResult], closed: bool) -> Result<()> {
+    let lines: Vec<_> = results
+        .iter()
+        .map(|r| {
+            json!({
+                "entity": r.entity.0, "account": r.account.0,
+                "verified_emissions": r.verified_emissions.map(|q| q.tonnes()),
+                "allocation": r.allocation.tonnes(), "obligation": r.obligation.tonnes(),
+                "allowances_surrendered": r.allowances_surrendered.tonnes(),
+                "offsets_used": r.offsets_used.tonnes(), "status": r.status.name(),
+                "shortfall": r.shortfall.tonnes(), "fine_min_minor_units": r.fine_min.minor_units(),
+                "fine_max_minor_units": r.fine_max.minor_units(),
+                "next_year_deduction": r.next_year_deduction.tonnes(), "final": closed,
+                "period": r.period, "eu_status": r.eu_status,
+                "make_good": r.make_good.tonnes(),
+                "intermediate_shortfall": r.intermediate_shortfall.tonnes(),
+            })
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&lines)?);
     Ok(())
+}
+
+/// The header of the CSV report: its columns, in order.
+const REPORT_CSV_HEADER: &str = "entity,account,verified_emissions,allocation,obligation,allowances_surrendered,offsets_used,status,shortfall,fine_min_minor_units,fine_max_minor_units,next_year_deduction,period,eu_status,make_good,intermediate_shortfall";
+
+/// The report as CSV, one row per entity under [`REPORT_CSV_HEADER`].
+fn print_report_csv(results: &[EntityResult]) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(std::io::stdout());
+    writer.write_record(REPORT_CSV_HEADER.split(','))?;
+    for r in results {
+        writer.write_record([
+            r.entity.0.to_string(),
+            r.account.0.to_string(),
+            optional(r.verified_emissions),
+            r.allocation.tonnes().to_string(),
+            r.obligation.tonnes().to_string(),
+            r.allowances_surrendered.tonnes().to_string(),
+            r.offsets_used.tonnes().to_string(),
+            r.status.name().to_owned(),
+            r.shortfall.tonnes().to_string(),
+            r.fine_min.minor_units().to_string(),
+            r.fine_max.minor_units().to_string(),
+            r.next_year_deduction.tonnes().to_string(),
+            r.period.clone(),
+            r.eu_status.clone().unwrap_or_default(),
+            r.make_good.tonnes().to_string(),
+            r.intermediate_shortfall.tonnes().to_string(),
+        ])?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// The report as a table for people, headed final or provisional.
+fn print_report_table(results: &[EntityResult], closed: bool) {
+    println!(
+        "{}",
+        if closed {
+            "Final compliance report"
+        } else {
+            "Provisional compliance report (year not closed)"
+        }
+    );
+    println!(
+        "{:>8} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:<28} {:>10} {:>22} {:>3} {:>10}",
+        "entity",
+        "period",
+        "verified",
+        "allocation",
+        "obligation",
+        "surrendered",
+        "offsets",
+        "status",
+        "shortfall",
+        "fine (minor units)",
+        "eu",
+        "make-good"
+    );
+    for r in results {
+        println!(
+            "{:>8} {:>9} {:>12} {:>12} {:>12} {:>12} {:>10} {:<28} {:>10} {:>22} {:>3} {:>10}",
+            r.entity.0,
+            r.period,
+            optional(r.verified_emissions),
+            r.allocation.tonnes(),
+            r.obligation.tonnes(),
+            r.allowances_surrendered.tonnes(),
+            r.offsets_used.tonnes(),
+            r.status.name(),
+            r.shortfall.tonnes(),
+            format!("{}-{}", r.fine_min.minor_units(), r.fine_max.minor_units()),
+            r.eu_status.as_deref().unwrap_or("-"),
+            r.make_good.tonnes(),
+        );
+    }
 }

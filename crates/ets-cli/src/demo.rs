@@ -39,6 +39,11 @@ const SESSION: &str = r#"
 {"request_id":24,"requester":30,"time":"2021-12-28T15:00:00+08:00","command":"retire","from":300,"unit":"CEA-2021","quantity":1000,"beneficiary":"Shanghai marathon 2021, on behalf of its runners"}
 "#;
 
+/// Runs `ets tour`: the scripted registry session on an import store in
+/// `data` (default: a temporary directory), printing the balances.
+///
+/// # Errors
+/// The store cannot be created, or a step of the session is refused.
 pub fn run(data: Option<PathBuf>) -> Result<ExitCode> {
     let temporary = tempfile::tempdir().context("cannot create a temporary directory")?;
     let dir = data.unwrap_or_else(|| temporary.path().join("store"));

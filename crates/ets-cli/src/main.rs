@@ -119,9 +119,8 @@ enum Commands {
         /// A file of JSON lines, or `-` (the default) for standard input.
         #[arg(default_value = "-")]
         input: String,
-        /// The most commands made durable by one fsync.
-        #[arg(long, default_value_t = 8_189)]
-        batch: usize,
+        #[command(flatten)]
+        batch: BatchMax,
         /// Import mode, on a virtual or import store only: a line's `time` first advances
         /// the store's clock to it, sent by this administrator (journaled); the line then
         /// goes in without it. Without this flag a line carrying `time` is refused
@@ -201,34 +200,7 @@ enum Commands {
     /// Prints `listening on http://ADDRESS` and `web UI at http://ADDRESS/ui` once ready; stops on Ctrl-C after
     /// finishing the queued batch. Example: `ets serve --data ./registry --listen 127.0.0.1:8080`,
     /// then `curl -d @command.json http://127.0.0.1:8080/api/commands`.
-    Serve {
-        #[command(flatten)]
-        data: crate::StoreDir,
-        /// The directory of the users file (`users.json`, written by `ets user`): by
-        /// default the store directory; required for a database store.
-        #[arg(long, value_name = "DIR")]
-        users: Option<PathBuf>,
-        /// Address to listen on; port 0 picks a free port.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Requests that may wait for the sequencer; beyond this the server answers 503.
-        #[arg(long, default_value_t = 65_536)]
-        queue_capacity: usize,
-        /// The most commands made durable by one fsync.
-        #[arg(long, default_value_t = 8_189)]
-        batch: usize,
-        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// The private key (PEM) of --tls-cert.
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-        /// How often, in seconds, the server checks the inbox deadlines (a surrender
-        /// deadline coming near or passing) with no command sent: default 60, at least
-        /// 0.01. Example: `ets serve --data ./registry --tick-seconds 5`.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_tick_seconds)]
-        tick_seconds: Option<std::time::Duration>,
-    },
+    Serve(ServeArgs),
     /// The compliance cycle: rulebooks, covered entities (CSV), allocation, year close, reports.
     Compliance {
         #[command(subcommand)]
@@ -260,6 +232,49 @@ enum Commands {
         what: bench::Bench,
     },
 }
+
+/// The arguments of `ets serve`.
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: crate::StoreDir,
+    /// The directory of the users file (`users.json`, written by `ets user`): by
+    /// default the store directory; required for a database store.
+    #[arg(long, value_name = "DIR")]
+    users: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Requests that may wait for the sequencer; beyond this the server answers 503.
+    #[arg(long, default_value_t = 65_536)]
+    queue_capacity: usize,
+    #[command(flatten)]
+    batch: BatchMax,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// How often, in seconds, the server checks the inbox deadlines (a surrender
+    /// deadline coming near or passing) with no command sent: default 60, at least
+    /// 0.01. Example: `ets serve --data ./registry --tick-seconds 5`.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_tick_seconds)]
+    tick_seconds: Option<std::time::Duration>,
+}
+
+/// `--batch`: the most commands one fsync makes durable, taken the same way
+/// by `ets submit` and `ets serve`.
+#[derive(clap::Args)]
+struct BatchMax {
+    /// The most commands made durable by one fsync.
+    #[arg(long = "batch", value_name = "BATCH", default_value_t = BATCH_MAX_DEFAULT)]
+    max: usize,
+}
+
+/// The default `--batch` of `ets submit`, `ets serve` and `ets bench ledger`:
+/// 8,189 commands, the batch of TigerBeetle's own benchmark.
+const BATCH_MAX_DEFAULT: usize = 8_189;
 
 /// The report subcommands.
 #[derive(Subcommand)]
@@ -504,57 +519,27 @@ fn parse_store_kind(text: &str) -> Result<ets_store::StoreKind, String> {
     text.parse()
 }
 
+/// Runs the subcommand `cli` names.
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Commands::Init { data, kind } => {
-            let mut store =
-                ets_store::Store::create_at(&data, ets_store::StoreConfig::default(), kind)?;
-            one_command::set_retention(&mut store, ets_engine::retention::DEFAULT_WINDOW)?;
-            println!("created an empty {kind} store in {}", data.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        Commands::Init { data, kind } => init(&data, kind),
         Commands::Clock { what } => clock::run(what),
         Commands::Submit {
             data,
             input,
             batch,
             dated_by,
-        } => submit::run(&data, &input, batch, dated_by),
-        Commands::Show { data, what } => {
-            let Some(data) = data else {
-                use clap::CommandFactory;
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::MissingRequiredArgument,
-                        "`ets show` needs --data DIR|URL (the store directory or database)",
-                    )
-                    .exit();
-            };
-            show::run(&data, what)
-        }
+        } => submit::run(&data, &input, batch.max, dated_by),
+        Commands::Show { data, what } => show(data, what),
         Commands::Verify { data } => show::verify(&data),
-        Commands::Snapshot { data } => {
-            let mut store = ets_store::Store::open_at(&data, ets_store::StoreConfig::default())?;
-            store.snapshot()?;
-            println!(
-                "snapshot written at record {}",
-                store.journal().last_sequence()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Commands::Snapshot { data } => snapshot(&data),
         Commands::Tour { data } => demo::run(data),
         Commands::Demo {
             scenario,
             seed,
             entities,
             out,
-        } => match scenario {
-            Some(scenario) => simulate::demo(&scenario, seed, entities, out),
-            None => {
-                let (_folder, scenario) = demo::default_scenario()?;
-                simulate::demo(&scenario, seed, entities, out)
-            }
-        },
+        } => demo(scenario, seed, entities, out),
         Commands::Simulate(args) => simulate::run(args),
         Commands::Bench { what } => bench::run(what),
         Commands::History { what } => history::run(what),
@@ -564,29 +549,75 @@ fn run(cli: Cli) -> Result<ExitCode> {
             what: Report::Public(args),
         } => report_public::run(&args),
         Commands::Market { what } => market::run(what),
-        Commands::Serve {
-            data,
-            users,
-            listen,
-            queue_capacity,
-            batch,
-            tls_cert,
-            tls_key,
-            tick_seconds,
-        } => {
-            let tls = tls_cert
-                .zip(tls_key)
-                .map(|(cert, key)| ets_server::TlsFiles { cert, key });
-            let at = ServeAt {
-                data: data.data,
-                users,
-            };
-            let limits = ServeLimits {
-                queue_capacity,
-                batch_max: batch,
-                tick: tick_seconds,
-            };
-            serve(at, listen, limits, tls)
+        Commands::Serve(args) => args.run(),
+    }
+}
+
+/// `ets init`: creates an empty store of `kind` with the default retention window.
+fn init(data: &ets_store::StoreLocation, kind: ets_store::StoreKind) -> Result<ExitCode> {
+    let mut store = ets_store::Store::create_at(data, ets_store::StoreConfig::default(), kind)?;
+    one_command::set_retention(&mut store, ets_engine::retention::DEFAULT_WINDOW)?;
+    println!("created an empty {kind} store in {}", data.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ets show`: `--data` may come before or after what to show, but must come.
+fn show(data: Option<ets_store::StoreLocation>, what: show::What) -> Result<ExitCode> {
+    let Some(data) = data else {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "`ets show` needs --data DIR|URL (the store directory or database)",
+            )
+            .exit();
+    };
+    show::run(&data, what)
+}
+
+/// `ets snapshot`: writes a snapshot of the store's state at its last record.
+fn snapshot(data: &ets_store::StoreLocation) -> Result<ExitCode> {
+    let mut store = ets_store::Store::open_at(data, ets_store::StoreConfig::default())?;
+    store.snapshot()?;
+    println!(
+        "snapshot written at record {}",
+        store.journal().last_sequence()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ets demo`: the scenario given, or the built-in one.
+fn demo(
+    scenario: Option<PathBuf>,
+    seed: Option<u64>,
+    entities: Option<u32>,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    match scenario {
+        Some(scenario) => simulate::demo(&scenario, seed, entities, out),
+        None => {
+            let (_folder, scenario) = demo::default_scenario()?;
+            simulate::demo(&scenario, seed, entities, out)
         }
+    }
+}
+
+impl ServeArgs {
+    /// `ets serve` with these arguments.
+    fn run(self) -> Result<ExitCode> {
+        let tls = self
+            .tls_cert
+            .zip(self.tls_key)
+            .map(|(cert, key)| ets_server::TlsFiles { cert, key });
+        let at = ServeAt {
+            data: self.data.data,
+            users: self.users,
+        };
+        let limits = ServeLimits {
+            queue_capacity: self.queue_capacity,
+            batch_max: self.batch.max,
+            tick: self.tick_seconds,
+        };
+        serve(at, self.listen, limits, tls)
     }
 }

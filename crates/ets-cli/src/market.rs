@@ -6,8 +6,10 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
+use ets_api::trade_mode_name;
+use ets_market::{DailyStats, Depth, DepthLevel, Trade};
 use ets_model::{Code, Price, Timestamp};
-use ets_store::{Store, StoreLocation};
+use ets_store::StoreLocation;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
@@ -51,6 +53,14 @@ pub enum TimeInForce {
     Fok,
 }
 
+/// `--instrument`: the instrument a market subcommand works on.
+#[derive(clap::Args)]
+pub struct Instrument {
+    /// The instrument symbol.
+    #[arg(long)]
+    instrument: String,
+}
+
 /// The market subcommands.
 #[derive(Subcommand)]
 pub enum Market {
@@ -60,9 +70,8 @@ pub enum Market {
     Place {
         #[command(flatten)]
         sender: crate::one_command::Sender,
-        /// The instrument symbol.
-        #[arg(long)]
-        instrument: String,
+        #[command(flatten)]
+        on: Instrument,
         /// The trading account.
         #[arg(long)]
         account: u64,
@@ -85,9 +94,8 @@ pub enum Market {
     Cancel {
         #[command(flatten)]
         sender: crate::one_command::Sender,
-        /// The instrument symbol.
-        #[arg(long)]
-        instrument: String,
+        #[command(flatten)]
+        on: Instrument,
         /// The owning account.
         #[arg(long)]
         account: u64,
@@ -101,9 +109,8 @@ pub enum Market {
     EndOfDay {
         #[command(flatten)]
         sender: crate::one_command::Sender,
-        /// The instrument symbol.
-        #[arg(long)]
-        instrument: String,
+        #[command(flatten)]
+        on: Instrument,
     },
     /// Closes a primary auction (administrator): awards settle at the clearing price.
     ///
@@ -121,9 +128,8 @@ pub enum Market {
     Book {
         #[command(flatten)]
         data: crate::StoreDir,
-        /// The instrument symbol.
-        #[arg(long)]
-        instrument: String,
+        #[command(flatten)]
+        on: Instrument,
         /// How many of the latest trades to show.
         #[arg(long, default_value_t = 10)]
         trades: usize,
@@ -147,11 +153,16 @@ pub enum Market {
     },
 }
 
+/// Runs one `ets market` subcommand.
+///
+/// # Errors
+/// The store cannot be opened, an instrument symbol is not a code, or the
+/// instrument shown is not listed.
 pub fn run(command: Market) -> Result<ExitCode> {
     match command {
         Market::Place {
             sender,
-            instrument,
+            on,
             account,
             side,
             price,
@@ -170,23 +181,23 @@ pub fn run(command: Market) -> Result<ExitCode> {
             };
             submit(
                 &sender,
-                json!({"command": "place_order", "instrument": instrument, "account": account,
+                json!({"command": "place_order", "instrument": on.instrument, "account": account,
                     "side": side, "kind": kind, "quantity": quantity, "time_in_force": tif}),
             )
         }
         Market::Cancel {
             sender,
-            instrument,
+            on,
             account,
             order,
         } => submit(
             &sender,
-            json!({"command": "cancel_order", "instrument": instrument, "account": account,
+            json!({"command": "cancel_order", "instrument": on.instrument, "account": account,
                 "order": order}),
         ),
-        Market::EndOfDay { sender, instrument } => submit(
+        Market::EndOfDay { sender, on } => submit(
             &sender,
-            json!({"command": "end_of_day", "instrument": instrument}),
+            json!({"command": "end_of_day", "instrument": on.instrument}),
         ),
         Market::AuctionClose { sender, auction } => submit(
             &sender,
@@ -194,10 +205,10 @@ pub fn run(command: Market) -> Result<ExitCode> {
         ),
         Market::Book {
             data,
-            instrument,
+            on,
             trades,
             format,
-        } => book(&data, &instrument, trades, format),
+        } => book(&data, &on.instrument, trades, format),
         Market::Stats {
             data,
             instrument,
@@ -217,36 +228,34 @@ fn submit(sender: &crate::one_command::Sender, mut fields: Value) -> Result<Exit
     sender.submit(request.command)
 }
 
-fn open_read_only(data: &StoreLocation) -> Result<Store> {
-    let store = Store::open_read_only_at(data)
-        .with_context(|| format!("cannot open the store in {}", data.display()))?;
-    crate::one_command::note_if_not_live(&store);
-    Ok(store)
-}
-
+/// The instrument code `text` names.
 fn symbol(text: &str) -> Result<Code> {
     Code::try_new(text).with_context(|| format!("instrument {text:?}"))
 }
 
+/// A price as JSON ticks, `null` when there is none.
 fn ticks(price: Option<Price>) -> Value {
     price.map_or(Value::Null, |p| json!(p.ticks()))
 }
 
+/// A price as text ticks, `-` when there is none.
 fn dash(price: Option<Price>) -> String {
     price.map_or_else(|| "-".to_owned(), |p| p.ticks().to_string())
 }
 
+/// A time as the API writes it (RFC 3339).
 fn time_text(at: Timestamp) -> String {
     ets_api::format_time(at)
 }
 
+/// `book`: prints the depth of an instrument's book and its latest `last` trades.
 fn book(
     data: &StoreLocation,
     instrument: &str,
     last: usize,
     format: BookFormat,
 ) -> Result<ExitCode> {
-    let store = open_read_only(data)?;
+    let store = crate::one_command::open_for_view(data)?;
     let exchange = store.engine().exchange();
     let code = symbol(instrument)?;
     if !exchange.instruments().any(|listed| *listed == code) {
@@ -257,79 +266,80 @@ fn book(
     let tape = exchange.tape(&code);
     let recent = &tape[tape.len().saturating_sub(last)..];
     match format {
-        BookFormat::Json => {
-            // DepthLevel is not nameable here (ets-market is not a dependency): map each side.
-            let bids: Vec<Value> = depth
-                .bids
-                .iter()
-                .map(|l| json!({"price_ticks": l.price.ticks(), "quantity": l.quantity.tonnes(), "orders": l.orders}))
-                .collect();
-            let asks: Vec<Value> = depth
-                .asks
-                .iter()
-                .map(|l| json!({"price_ticks": l.price.ticks(), "quantity": l.quantity.tonnes(), "orders": l.orders}))
-                .collect();
-            let view = json!({
-                "instrument": instrument,
-                "bids": bids,
-                "asks": asks,
-                "trades": recent.iter().rev().map(|t| json!({
-                    "price_ticks": t.price.ticks(), "quantity": t.quantity.tonnes(),
-                    "at": time_text(t.at), "mode": format!("{:?}", t.mode).to_lowercase(),
-                })).collect::<Vec<_>>(),
-            });
-            println!("{}", serde_json::to_string_pretty(&view)?);
-        }
-        BookFormat::Table => {
-            println!("{instrument}");
-            println!(
-                "{:>8} {:>12} {:>12} | {:>12} {:>12} {:>8}",
-                "orders", "bid qty", "bid", "ask", "ask qty", "orders"
-            );
-            let rows = depth.bids.len().max(depth.asks.len());
-            for row in 0..rows {
-                let (bid_orders, bid_qty, bid) = depth.bids.get(row).map_or_else(
-                    || (String::new(), String::new(), String::new()),
-                    |l| {
-                        (
-                            l.orders.to_string(),
-                            l.quantity.tonnes().to_string(),
-                            l.price.ticks().to_string(),
-                        )
-                    },
-                );
-                let (ask, ask_qty, ask_orders) = depth.asks.get(row).map_or_else(
-                    || (String::new(), String::new(), String::new()),
-                    |l| {
-                        (
-                            l.price.ticks().to_string(),
-                            l.quantity.tonnes().to_string(),
-                            l.orders.to_string(),
-                        )
-                    },
-                );
-                println!(
-                    "{bid_orders:>8} {bid_qty:>12} {bid:>12} | {ask:>12} {ask_qty:>12} {ask_orders:>8}"
-                );
-            }
-            println!("last trades (newest first):");
-            println!("{:>12} {:>12} {:<12} at", "price", "quantity", "mode");
-            for trade in recent.iter().rev() {
-                println!(
-                    "{:>12} {:>12} {:<12} {}",
-                    trade.price.ticks(),
-                    trade.quantity.tonnes(),
-                    format!("{:?}", trade.mode).to_lowercase(),
-                    time_text(trade.at)
-                );
-            }
-        }
+        BookFormat::Json => print_book_json(instrument, &depth, recent)?,
+        BookFormat::Table => print_book_table(instrument, &depth, recent),
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// One side of the depth as JSON, best level first.
+fn levels_json(levels: &[DepthLevel]) -> Vec<Value> {
+    levels
+        .iter()
+        .map(|l| json!({"price_ticks": l.price.ticks(), "quantity": l.quantity.tonnes(), "orders": l.orders}))
+        .collect()
+}
+
+/// The book as JSON: both sides of the depth and the trades, newest first.
+fn print_book_json(instrument: &str, depth: &Depth, recent: &[Trade]) -> Result<()> {
+    let view = json!({
+        "instrument": instrument,
+        "bids": levels_json(&depth.bids),
+        "asks": levels_json(&depth.asks),
+        "trades": recent.iter().rev().map(|t| json!({
+            "price_ticks": t.price.ticks(), "quantity": t.quantity.tonnes(),
+            "at": time_text(t.at), "mode": trade_mode_name(t.mode),
+        })).collect::<Vec<_>>(),
+    });
+    println!("{}", serde_json::to_string_pretty(&view)?);
+    Ok(())
+}
+
+/// A depth level's three cells (`orders`, `quantity`, `price`), empty where the side has no level.
+fn level_cells(level: Option<&DepthLevel>) -> [String; 3] {
+    level.map_or_else(
+        || [String::new(), String::new(), String::new()],
+        |l| {
+            [
+                l.orders.to_string(),
+                l.quantity.tonnes().to_string(),
+                l.price.ticks().to_string(),
+            ]
+        },
+    )
+}
+
+/// The book as a table for people: bids beside asks, then the trades, newest first.
+fn print_book_table(instrument: &str, depth: &Depth, recent: &[Trade]) {
+    println!("{instrument}");
+    println!(
+        "{:>8} {:>12} {:>12} | {:>12} {:>12} {:>8}",
+        "orders", "bid qty", "bid", "ask", "ask qty", "orders"
+    );
+    let rows = depth.bids.len().max(depth.asks.len());
+    for row in 0..rows {
+        let [bid_orders, bid_qty, bid] = level_cells(depth.bids.get(row));
+        let [ask_orders, ask_qty, ask] = level_cells(depth.asks.get(row));
+        println!(
+            "{bid_orders:>8} {bid_qty:>12} {bid:>12} | {ask:>12} {ask_qty:>12} {ask_orders:>8}"
+        );
+    }
+    println!("last trades (newest first):");
+    println!("{:>12} {:>12} {:<12} at", "price", "quantity", "mode");
+    for trade in recent.iter().rev() {
+        println!(
+            "{:>12} {:>12} {:<12} {}",
+            trade.price.ticks(),
+            trade.quantity.tonnes(),
+            trade_mode_name(trade.mode),
+            time_text(trade.at)
+        );
+    }
+}
+
+/// `stats`: prints the day's statistics of every instrument, or of `only`.
 fn stats(data: &StoreLocation, only: Option<&str>, format: Format) -> Result<ExitCode> {
-    let store = open_read_only(data)?;
+    let store = crate::one_command::open_for_view(data)?;
     let exchange = store.engine().exchange();
     let wanted = only.map(symbol).transpose()?;
     let mut rows = Vec::new();
@@ -345,86 +355,89 @@ fn stats(data: &StoreLocation, only: Option<&str>, format: Format) -> Result<Exi
         bail!("instrument {wanted} is not listed");
     }
     match format {
-        Format::Json => {
-            let lines: Vec<_> = rows
-                .iter()
-                .map(|(symbol, s)| {
-                    json!({
-                        "instrument": symbol, "previous_close_ticks": s.previous_close.ticks(),
-                        "open_ticks": s.open.ticks(), "high_ticks": ticks(s.high),
-                        "low_ticks": ticks(s.low), "last_ticks": ticks(s.last),
-                        "close_ticks": s.close.ticks(), "vwap_ticks": ticks(s.vwap),
-                        "volume": s.volume.tonnes(), "turnover_minor_units": s.turnover.minor_units(),
-                        "price_forming_volume": s.price_forming_volume.tonnes(), "trades": s.trades,
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&lines)?);
-        }
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(std::io::stdout());
-            writer.write_record([
-                "instrument",
-                "previous_close_ticks",
-                "open_ticks",
-                "high_ticks",
-                "low_ticks",
-                "last_ticks",
-                "close_ticks",
-                "vwap_ticks",
-                "volume",
-                "turnover_minor_units",
-                "trades",
-            ])?;
-            for (symbol, s) in &rows {
-                writer.write_record([
-                    symbol.clone(),
-                    s.previous_close.ticks().to_string(),
-                    s.open.ticks().to_string(),
-                    dash(s.high),
-                    dash(s.low),
-                    dash(s.last),
-                    s.close.ticks().to_string(),
-                    dash(s.vwap),
-                    s.volume.tonnes().to_string(),
-                    s.turnover.minor_units().to_string(),
-                    s.trades.to_string(),
-                ])?;
-            }
-            writer.flush()?;
-        }
-        Format::Table => {
-            println!(
-                "{:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>16} {:>7}",
-                "instrument",
-                "prev",
-                "open",
-                "high",
-                "low",
-                "last",
-                "close",
-                "vwap",
-                "volume",
-                "turnover",
-                "trades"
-            );
-            for (symbol, s) in &rows {
-                println!(
-                    "{:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>16} {:>7}",
-                    symbol,
-                    s.previous_close.ticks(),
-                    s.open.ticks(),
-                    dash(s.high),
-                    dash(s.low),
-                    dash(s.last),
-                    s.close.ticks(),
-                    dash(s.vwap),
-                    s.volume.tonnes(),
-                    s.turnover.minor_units(),
-                    s.trades
-                );
-            }
-        }
+        Format::Json => print_stats_json(&rows)?,
+        Format::Csv => print_stats_csv(&rows)?,
+        Format::Table => print_stats_table(&rows),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The statistics as JSON, one object per instrument.
+fn print_stats_json(rows: &[(String, DailyStats)]) -> Result<()> {
+    let lines: Vec<_> = rows
+        .iter()
+        .map(|(symbol, s)| {
+            json!({
+                "instrument": symbol, "previous_close_ticks": s.previous_close.ticks(),
+                "open_ticks": s.open.ticks(), "high_ticks": ticks(s.high),
+                "low_ticks": ticks(s.low), "last_ticks": ticks(s.last),
+                "close_ticks": s.close.ticks(), "vwap_ticks": ticks(s.vwap),
+                "volume": s.volume.tonnes(), "turnover_minor_units": s.turnover.minor_units(),
+                "price_forming_volume": s.price_forming_volume.tonnes(), "trades": s.trades,
+            })
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&lines)?);
+    Ok(())
+}
+
+/// One instrument's statistics as the cells of a CSV row or table line, in
+/// the order of [`STATS_CSV_HEADER`] (a missing price is `-`).
+fn stats_cells(symbol: &str, s: &DailyStats) -> [String; 11] {
+    [
+        symbol.to_owned(),
+        s.previous_close.ticks().to_string(),
+        s.open.ticks().to_string(),
+        dash(s.high),
+        dash(s.low),
+        dash(s.last),
+        s.close.ticks().to_string(),
+        dash(s.vwap),
+        s.volume.tonnes().to_string(),
+        s.turnover.minor_units().to_string(),
+        s.trades.to_string(),
+    ]
+}
+
+/// The header of the CSV statistics: its columns, in order.
+const STATS_CSV_HEADER: &str = "instrument,previous_close_ticks,open_ticks,high_ticks,low_ticks,last_ticks,close_ticks,vwap_ticks,volume,turnover_minor_units,trades";
+
+/// The statistics as CSV, one row per instrument.
+fn print_stats_csv(rows: &[(String, DailyStats)]) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(std::io::stdout());
+    writer.write_record(STATS_CSV_HEADER.split(','))?;
+    for (symbol, s) in rows {
+        writer.write_record(stats_cells(symbol, s))?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// The statistics table's header, its columns separated by spaces.
+const STATS_TABLE_HEADER: &str =
+    "instrument prev open high low last close vwap volume turnover trades";
+
+/// The width of each column of the statistics table; the first is aligned
+/// left, the others right.
+const STATS_TABLE_WIDTHS: [usize; 11] = [12, 8, 8, 8, 8, 8, 8, 8, 12, 16, 7];
+
+/// The statistics as a table for people, one line per instrument.
+fn print_stats_table(rows: &[(String, DailyStats)]) {
+    print_stats_line(STATS_TABLE_HEADER.split(' '));
+    for (symbol, s) in rows {
+        print_stats_line(stats_cells(symbol, s).iter());
+    }
+}
+
+/// One line of the statistics table: `cells` in the columns of [`STATS_TABLE_WIDTHS`].
+fn print_stats_line(cells: impl Iterator<Item = impl AsRef<str>>) {
+    let aligned: Vec<String> = cells
+        .zip(STATS_TABLE_WIDTHS)
+        .enumerate()
+        .map(|(column, (cell, width))| match column {
+            0 => format!("{:<width$}", cell.as_ref()),
+            _ => format!("{:>width$}", cell.as_ref()),
+        })
+        .collect();
+    println!("{}", aligned.join(" "));
 }

@@ -156,6 +156,26 @@ pub fn print_reply(request_id: RequestId, reply: &Reply) {
     );
 }
 
+/// Opens the store at `data` read-only.
+///
+/// # Errors
+/// The store cannot be opened; the message names where it was looked for.
+pub fn open_read_only(data: &StoreLocation) -> Result<Store> {
+    Store::open_read_only_at(data)
+        .with_context(|| format!("cannot open the store in {}", data.display()))
+}
+
+/// Opens the store at `data` read-only for a view, and says on standard
+/// error when it is not live ([`note_if_not_live`]).
+///
+/// # Errors
+/// As [`open_read_only`].
+pub fn open_for_view(data: &StoreLocation) -> Result<Store> {
+    let store = open_read_only(data)?;
+    note_if_not_live(&store);
+    Ok(store)
+}
+
 /// Says on standard error that a store is not live (a virtual or import store), so
 /// that no view of it passes for live data; machine-readable standard output is kept clean.
 pub fn note_if_not_live(store: &Store) {

@@ -8,10 +8,9 @@
 //! store reproduces (docs/public-report.md). In a bounded store the market
 //! statistics come from the history database's trades (docs/memory.md).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use ets_api::public_report::{self, CutOff, MarketTrade, PublicReport};
-use ets_store::Store;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
@@ -58,8 +57,7 @@ pub struct PublicArgs {
 /// # Errors
 /// The store cannot be opened, or a scheme's figures cannot be computed.
 pub fn run(args: &PublicArgs) -> Result<ExitCode> {
-    let store = Store::open_read_only_at(&args.data)
-        .with_context(|| format!("cannot open the store in {}", args.data.display()))?;
+    let store = crate::one_command::open_read_only(&args.data)?;
     let cut_off = CutOff {
         records: store.journal().last_sequence(),
         journal_head_hash: public_report::hex(&store.journal().last_hash()),

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use ets_api::{account_view, participant_view, serial_view, transaction_view};
 use ets_model::{AccountId, ParticipantId, TransactionId};
-use ets_store::{Store, StoreLocation};
+use ets_store::StoreLocation;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -33,10 +33,12 @@ pub enum What {
     },
 }
 
+/// Runs `ets show`: prints what `what` names as JSON.
+///
+/// # Errors
+/// The store cannot be opened, or what is asked for does not exist.
 pub fn run(data: &StoreLocation, what: What) -> Result<ExitCode> {
-    let store = Store::open_read_only_at(data)
-        .with_context(|| format!("cannot open the store in {}", data.display()))?;
-    crate::one_command::note_if_not_live(&store);
+    let store = crate::one_command::open_for_view(data)?;
     let registry = store.engine().registry();
     let view = match what {
         What::Account { id } => serde_json::to_value(account_view(registry, AccountId(id))?)?,
@@ -102,6 +104,11 @@ fn transaction_from_history(data: &StoreLocation, id: u64) -> Result<serde_json:
     }
 }
 
+/// Runs `ets verify`: prints the record count and state hash as a JSON line,
+/// or `"ok": false` with the failure's code and message and exits 1.
+///
+/// # Errors
+/// Only when the line cannot be printed.
 pub fn verify(data: &StoreLocation) -> Result<ExitCode> {
     match ets_store::verify_at(data) {
         Ok(report) => {

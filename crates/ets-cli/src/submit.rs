@@ -22,6 +22,12 @@ enum Item {
     Malformed { line: usize, error: ApiError },
 }
 
+/// Runs `ets submit`: applies the JSON lines of `input` (`-`: standard
+/// input) in batches of at most `batch_max`, printing one outcome line per
+/// line once it is durable; exits 3 when any line was refused.
+///
+/// # Errors
+/// The store or the input cannot be opened, or a write fails.
 pub fn run(
     data: &StoreLocation,
     input: &str,

@@ -69,6 +69,11 @@ pub enum User {
     },
 }
 
+/// Runs one `ets user` subcommand.
+///
+/// # Errors
+/// An unknown role, a password that cannot be read, or a users file or
+/// table that refuses the change or cannot be read or written.
 pub fn run(command: User) -> Result<ExitCode> {
     match command {
         User::Add {
