@@ -650,18 +650,13 @@ fn borrow(entity: u64, year: u16, quantity: u64) -> ComplianceCommand {
 /// `set_plausibility_ranges`: the carbon content's and the intensity's
 /// bounds (minimum, maximum, in that order) kept as their text.
 fn plausibility_ranges(scheme: String, bounds: [DecimalText; 4]) -> ComplianceCommand {
-    let [
-        carbon_content_min,
-        carbon_content_max,
-        intensity_min,
-        intensity_max,
-    ] = bounds.map(DecimalText::into_text);
+    let [carbon_min, carbon_max, intensity_min, intensity_max] = bounds;
     ComplianceCommand::SetPlausibilityRanges {
         scheme,
-        carbon_content_min,
-        carbon_content_max,
-        intensity_min,
-        intensity_max,
+        carbon_content_min: carbon_min.into_text(),
+        carbon_content_max: carbon_max.into_text(),
+        intensity_min: intensity_min.into_text(),
+        intensity_max: intensity_max.into_text(),
     }
 }
 
