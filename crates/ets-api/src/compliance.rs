@@ -464,73 +464,35 @@ fn fuels(fuels: Vec<JsonFuel>) -> Result<Vec<FuelSpec>, String> {
         .collect()
 }
 
-/// Parses the command part of a compliance line (envelope fields removed):
-/// the allocation commands and the reporting commands each in a step of
-/// their own.
+/// Parses the command part of a compliance line (envelope fields removed)
+/// and converts it with [`compliance_command`].
 ///
 /// # Errors
 /// A message naming the field that is wrong.
 pub fn parse_compliance(value: Value) -> Result<ComplianceCommand, CommandError> {
     let parsed: JsonComplianceCommand =
         serde_json::from_value(value).map_err(CommandError::shape)?;
-    Ok(match parsed {
-        JsonComplianceCommand::SubmitReport { .. }
-        | JsonComplianceCommand::VerifyReport { .. }
-        | JsonComplianceCommand::CorrectReport { .. }
-        | JsonComplianceCommand::SetPlausibilityRanges { .. } => reporting_command(parsed)?,
-        JsonComplianceCommand::Borrow {
-            entity,
-            year,
-            quantity,
-        } => ComplianceCommand::Borrow {
-            entity: ParticipantId(entity),
-            year,
-            quantity: Quantity::new(quantity),
-        },
-        JsonComplianceCommand::CloseYear {
-            scheme,
-            year,
-            reference_average_price_ticks,
-        } => ComplianceCommand::CloseYear {
-            scheme,
-            year,
-            reference_average_price: reference_average_price_ticks
-                .map(Price::try_new)
-                .transpose()
-                .map_err(|error| error.to_string())?,
-        },
-        JsonComplianceCommand::LoadRulebook { .. }
-        | JsonComplianceCommand::RegisterEntities { .. }
-        | JsonComplianceCommand::AllocateFree { .. }
-        | JsonComplianceCommand::AllocateEu { .. }
-        | JsonComplianceCommand::AllocateSector { .. } => allocation_command(parsed)?,
-    })
+    Ok(compliance_command(parsed)?)
 }
 
-/// A command that loads a rulebook, registers entities or allocates, its
-/// names and codes checked. [`parse_compliance`] sends no other here.
-fn allocation_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand, String> {
+/// The compliance command a parsed shape describes, its values checked.
+/// Every shape is named once, in this one exhaustive match with no catch-all
+/// arm: a new shape fails to compile until it has its arm. Shapes with
+/// several fields are handed, field by field, to a builder of their own.
+fn compliance_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand, String> {
     Ok(match parsed {
         JsonComplianceCommand::LoadRulebook { source_name, toml } => {
             ComplianceCommand::LoadRulebook { source_name, toml }
         }
         JsonComplianceCommand::RegisterEntities { scheme, entities } => {
-            ComplianceCommand::RegisterEntities {
-                scheme,
-                entities: entity_specs(entities)?,
-            }
+            registration(scheme, entities)?
         }
         JsonComplianceCommand::AllocateFree {
             scheme,
             year,
             phase,
-            outputs: given,
-        } => ComplianceCommand::Allocate {
-            scheme,
-            year,
-            phase: allocation_phase(&phase)?,
-            outputs: outputs(given)?,
-        },
+            outputs,
+        } => free_allocation(scheme, year, &phase, outputs)?,
         JsonComplianceCommand::AllocateEu {
             scheme,
             year,
@@ -543,74 +505,159 @@ fn allocation_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand
         JsonComplianceCommand::AllocateSector {
             scheme,
             year,
-            phase: named,
+            phase,
             firms,
-        } => ComplianceCommand::AllocateSector {
-            scheme,
-            year,
-            phase: allocation_phase(&named)?,
-            firms: firms.into_iter().map(SectorFirmInput::from).collect(),
-        },
-        other => {
-            unreachable!("parse_compliance sends only allocation commands here, not {other:?}")
-        }
-    })
-}
-
-/// A command about an entity's emissions report or the plausibility of
-/// reports; decimals are kept as their text. [`parse_compliance`] sends no
-/// other here.
-fn reporting_command(parsed: JsonComplianceCommand) -> Result<ComplianceCommand, String> {
-    Ok(match parsed {
+        } => sector_allocation(scheme, year, &phase, firms)?,
         JsonComplianceCommand::SubmitReport {
             entity,
             year,
-            fuels: given,
-            purchased_electricity_mwh,
-            output_mwh,
+            fuels,
+            purchased_electricity_mwh: purchased,
+            output_mwh: output,
             draft,
-        } => ComplianceCommand::SubmitReport {
-            entity: ParticipantId(entity),
-            year,
-            fuels: fuels(given)?,
-            purchased_electricity_mwh: purchased_electricity_mwh
-                .map_or_else(zero, DecimalText::into_text),
-            output_mwh: output_mwh.map_or_else(zero, DecimalText::into_text),
-            draft,
-        },
+        } => submit_report(entity, year, fuels, purchased, output, draft)?,
         JsonComplianceCommand::VerifyReport {
             entity,
             year,
             accept,
-        } => ComplianceCommand::VerifyReport {
-            entity: ParticipantId(entity),
-            year,
-            accept,
-        },
+        } => verify_report(entity, year, accept),
         JsonComplianceCommand::CorrectReport {
             entity,
             year,
             emissions,
-        } => ComplianceCommand::CorrectReport {
-            entity: ParticipantId(entity),
+        } => correct_report(entity, year, emissions),
+        JsonComplianceCommand::CloseYear {
+            scheme,
             year,
-            emissions: Quantity::new(emissions),
-        },
+            reference_average_price_ticks,
+        } => close_year(scheme, year, reference_average_price_ticks)?,
+        JsonComplianceCommand::Borrow {
+            entity,
+            year,
+            quantity,
+        } => borrow(entity, year, quantity),
         JsonComplianceCommand::SetPlausibilityRanges {
             scheme,
-            carbon_content_min,
-            carbon_content_max,
+            carbon_content_min: carbon_min,
+            carbon_content_max: carbon_max,
             intensity_min,
             intensity_max,
-        } => ComplianceCommand::SetPlausibilityRanges {
+        } => plausibility_ranges(
             scheme,
-            carbon_content_min: carbon_content_min.into_text(),
-            carbon_content_max: carbon_content_max.into_text(),
-            intensity_min: intensity_min.into_text(),
-            intensity_max: intensity_max.into_text(),
-        },
-        other => unreachable!("parse_compliance sends only reporting commands here, not {other:?}"),
+            [carbon_min, carbon_max, intensity_min, intensity_max],
+        ),
     })
+}
+
+/// `register_entities`: each entity's values checked.
+fn registration(scheme: String, entities: Vec<JsonEntity>) -> Result<ComplianceCommand, String> {
+    Ok(ComplianceCommand::RegisterEntities {
+        scheme,
+        entities: entity_specs(entities)?,
+    })
+}
+
+/// `allocate_free`: the phase checked before the outputs.
+fn free_allocation(
+    scheme: String,
+    year: u16,
+    phase: &str,
+    given: Vec<JsonEntityOutput>,
+) -> Result<ComplianceCommand, String> {
+    Ok(ComplianceCommand::Allocate {
+        scheme,
+        year,
+        phase: allocation_phase(phase)?,
+        outputs: outputs(given)?,
+    })
+}
+
+/// `allocate_sector`: the phase checked.
+fn sector_allocation(
+    scheme: String,
+    year: u16,
+    phase: &str,
+    firms: Vec<JsonSectorFirm>,
+) -> Result<ComplianceCommand, String> {
+    Ok(ComplianceCommand::AllocateSector {
+        scheme,
+        year,
+        phase: allocation_phase(phase)?,
+        firms: firms.into_iter().map(SectorFirmInput::from).collect(),
+    })
+}
+
+/// `submit_report`: the fuels checked; the purchased electricity and the
+/// output (MWh) kept as their text, zero when absent.
+fn submit_report(
+    entity: u64,
+    year: u16,
+    given: Vec<JsonFuel>,
+    purchased_electricity_mwh: Option<DecimalText>,
+    output_mwh: Option<DecimalText>,
+    draft: bool,
+) -> Result<ComplianceCommand, String> {
+    Ok(ComplianceCommand::SubmitReport {
+        entity: ParticipantId(entity),
+        year,
+        fuels: fuels(given)?,
+        purchased_electricity_mwh: purchased_electricity_mwh
+            .map_or_else(zero, DecimalText::into_text),
+        output_mwh: output_mwh.map_or_else(zero, DecimalText::into_text),
+        draft,
+    })
+}
+
+/// `verify_report`: nothing to check.
+fn verify_report(entity: u64, year: u16, accept: bool) -> ComplianceCommand {
+    ComplianceCommand::VerifyReport {
+        entity: ParticipantId(entity),
+        year,
+        accept,
+    }
+}
+
+/// `correct_report`: nothing to check.
+fn correct_report(entity: u64, year: u16, emissions: u64) -> ComplianceCommand {
+    ComplianceCommand::CorrectReport {
+        entity: ParticipantId(entity),
+        year,
+        emissions: Quantity::new(emissions),
+    }
+}
+
+/// `close_year`: the reference average price, when given, checked as a price.
+fn close_year(scheme: String, year: u16, ticks: Option<i64>) -> Result<ComplianceCommand, String> {
+    Ok(ComplianceCommand::CloseYear {
+        scheme,
+        year,
+        reference_average_price: ticks
+            .map(Price::try_new)
+            .transpose()
+            .map_err(|error| error.to_string())?,
+    })
+}
+
+/// `borrow`: nothing to check.
+fn borrow(entity: u64, year: u16, quantity: u64) -> ComplianceCommand {
+    ComplianceCommand::Borrow {
+        entity: ParticipantId(entity),
+        year,
+        quantity: Quantity::new(quantity),
+    }
+}
+
+/// `set_plausibility_ranges`: the carbon content's and the intensity's
+/// bounds (minimum, maximum, in that order) kept as their text.
+fn plausibility_ranges(scheme: String, bounds: [DecimalText; 4]) -> ComplianceCommand {
+    let [carbon_min, carbon_max, intensity_min, intensity_max] = bounds;
+    ComplianceCommand::SetPlausibilityRanges {
+        scheme,
+        carbon_content_min: carbon_min.into_text(),
+        carbon_content_max: carbon_max.into_text(),
+        intensity_min: intensity_min.into_text(),
+        intensity_max: intensity_max.into_text(),
+    }
 }
 
 /// The JSON Schema of these commands (a `oneOf`), for the OpenAPI document.
@@ -661,8 +708,8 @@ mod tests {
 
     #[test]
     fn every_compliance_command_shape_parses_to_the_command_it_names() {
-        // Goal: each shape reaches its own conversion step (allocation, reporting,
-        // or the dispatcher itself) and comes out as the engine command of its name.
+        // Goal: each shape reaches its own arm of the conversion (built there or
+        // by its builder) and comes out as the engine command of its name.
         let lines = [
             serde_json::json!({"command":"load_rulebook","source_name":"r.toml","toml":"x = 1"}),
             serde_json::json!({"command":"register_entities","scheme":"s","entities":[{"participant":10,
@@ -690,9 +737,10 @@ mod tests {
     }
 
     #[test]
-    fn each_compliance_conversion_step_names_the_wrong_value() {
-        // Goal: a wrong value refused in the allocation step, in the reporting
-        // step and in the dispatcher keeps its message.
+    fn each_compliance_conversion_names_the_wrong_value() {
+        // Goal: a wrong value refused by a builder (registration, report,
+        // closing year) keeps its message, and allocate_free names its phase
+        // before its outputs.
         let message =
             |line: serde_json::Value| parse_compliance(line).unwrap_err().message().to_owned();
         assert!(
@@ -713,6 +761,43 @@ mod tests {
                 "reference_average_price_ticks":-5})
             )
             .contains("-5")
+        );
+        let both = message(
+            serde_json::json!({"command":"allocate_free","scheme":"s","year":2021,
+            "phase":"middle","outputs":[{"participant":10,"units":[{"unit":"","electricity_mwh":"1","load_factor":0.9}]}]}),
+        );
+        assert!(both.contains("middle") && !both.contains("unit:"), "{both}");
+    }
+
+    #[test]
+    fn builders_keep_each_field_in_its_place() {
+        // Goal: the builders that take several fields of one type put each
+        // where it belongs (the plausibility bounds, the report's MWh).
+        let ranges = parse_compliance(serde_json::json!({"command":"set_plausibility_ranges",
+            "scheme":"s","carbon_content_min":"0.01","carbon_content_max":"0.03",
+            "intensity_min":"0.5","intensity_max":"1.2"}));
+        assert_eq!(
+            ranges.unwrap(),
+            ComplianceCommand::SetPlausibilityRanges {
+                scheme: "s".into(),
+                carbon_content_min: "0.01".into(),
+                carbon_content_max: "0.03".into(),
+                intensity_min: "0.5".into(),
+                intensity_max: "1.2".into(),
+            }
+        );
+        let report = parse_compliance(serde_json::json!({"command":"submit_report","entity":10,
+            "year":2021,"fuels":[],"purchased_electricity_mwh":"7","draft":true}));
+        assert_eq!(
+            report.unwrap(),
+            ComplianceCommand::SubmitReport {
+                entity: ParticipantId(10),
+                year: 2021,
+                fuels: Vec::new(),
+                purchased_electricity_mwh: "7".into(),
+                output_mwh: "0".into(),
+                draft: true,
+            }
         );
     }
 
