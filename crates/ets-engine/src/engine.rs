@@ -562,14 +562,6 @@ impl Engine {
         self.applied
     }
 
-    /// The first outcome of a request, if it was seen.
-    #[must_use]
-    pub fn outcome_of(&self, requester: ParticipantId, request_id: RequestId) -> Option<Outcome> {
-        self.outcomes
-            .get(&(requester, request_id))
-            .map(|remembered| remembered.outcome.outcome(&self.kept_instruments))
-    }
-
     /// Checks every invariant of the state.
     ///
     /// # Errors

@@ -232,8 +232,9 @@ impl<V> OutcomeTable<V> {
         position
     }
 
-    /// The value of `key`, if remembered.
-    pub(crate) fn get(&self, key: &RequestKey) -> Option<&V> {
+    /// The value of `key`, if remembered (the engine asks [`OutcomeTable::lookup`]).
+    #[cfg(test)]
+    fn get(&self, key: &RequestKey) -> Option<&V> {
         self.ids(key.0)?.get(&self.slots, key.1)
     }
 
