@@ -211,32 +211,43 @@ impl Registry {
                 class,
                 quantity,
                 beneficiary,
-            } => check_text("beneficiary", beneficiary)
-                .and_then(|()| self.system_account(AccountKind::Retirement))
-                .map(|to| {
-                    let kind = TransactionKind::Retire {
-                        beneficiary: beneficiary.clone(),
-                    };
-                    (kind, *from, to, class, *quantity)
-                }),
+            } => {
+                let kind = TransactionKind::Retire {
+                    beneficiary: beneficiary.clone(),
+                };
+                self.noted_system_account("beneficiary", beneficiary, AccountKind::Retirement)
+                    .map(|to| (kind, *from, to, class, *quantity))
+            }
             RegistryCommand::Cancel {
                 from,
                 class,
                 quantity,
                 reason,
-            } => check_text("reason", reason)
-                .and_then(|()| self.system_account(AccountKind::Cancellation))
-                .map(|to| {
-                    let kind = TransactionKind::Cancel {
-                        reason: reason.clone(),
-                    };
-                    (kind, *from, to, class, *quantity)
-                }),
+            } => {
+                let kind = TransactionKind::Cancel {
+                    reason: reason.clone(),
+                };
+                self.noted_system_account("reason", reason, AccountKind::Cancellation)
+                    .map(|to| (kind, *from, to, class, *quantity))
+            }
             _ => return Err(command),
         };
         Ok(parts.and_then(|(kind, from, to, class, quantity)| {
             self.propose_move(context, kind, from, to, class, quantity)
         }))
+    }
+
+    /// The system account of `kind` for a move that carries a note
+    /// (`field`: a retirement's beneficiary, a cancellation's reason),
+    /// once the note is checked.
+    fn noted_system_account(
+        &self,
+        field: &'static str,
+        note: &str,
+        kind: AccountKind,
+    ) -> Result<AccountId, RegistryError> {
+        check_text(field, note)?;
+        self.system_account(kind)
     }
 
     /// The commands that decide a proposed or completed transaction:
