@@ -385,14 +385,11 @@ impl Engine {
             None => {
                 // Everything remembered so far leaves a window from now.
                 let now = self.applied;
-                let stamps = self
-                    .outcomes
-                    .iter_mut()
-                    .map(|(key, remembered)| {
-                        remembered.applied_at = now;
-                        (now, key)
-                    })
-                    .collect();
+                let mut stamps = Vec::with_capacity(self.outcomes.len());
+                self.outcomes.for_each_mut(|key, remembered| {
+                    remembered.applied_at = now;
+                    stamps.push((now, key));
+                });
                 self.window = Some(Window::new(commands, stamps));
             }
         }
@@ -565,14 +562,6 @@ impl Engine {
         self.applied
     }
 
-    /// The first outcome of a request, if it was seen.
-    #[must_use]
-    pub fn outcome_of(&self, requester: ParticipantId, request_id: RequestId) -> Option<Outcome> {
-        self.outcomes
-            .get(&(requester, request_id))
-            .map(|remembered| remembered.outcome.outcome(&self.kept_instruments))
-    }
-
     /// Checks every invariant of the state.
     ///
     /// # Errors
@@ -720,10 +709,13 @@ impl Engine {
         }
         crate::retention::check_window(section.commands).map_err(|_| ())?;
         let mut stamps = Vec::with_capacity(self.outcomes.len());
-        for ((key, remembered), stamp) in self.outcomes.iter_mut().zip(section.outcome_stamps) {
+        let mut section_stamps = section.outcome_stamps.into_iter();
+        self.outcomes.for_each_mut(|key, remembered| {
+            // As many stamps as outcomes (checked above).
+            let stamp = section_stamps.next().unwrap_or_default();
             remembered.applied_at = stamp;
             stamps.push((stamp, key));
-        }
+        });
         for (requester, floor) in section.floors {
             self.outcomes.set_floor(requester, floor);
         }

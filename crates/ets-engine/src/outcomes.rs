@@ -2,33 +2,39 @@
 //! keyed by (requester, request id), iterated in that key order (the order
 //! the canonical state encoding writes).
 //!
-//! Kept per requester, not as one B-tree of pairs: a lookup finds the
-//! requester's entry by its id ([`DenseIndex`]: an index into a vector for
-//! the usual ids numbered from 1, a hash probe for sparse ones) and then
-//! looks at that requester's ids. Those ids are kept for the usual case, in which
-//! each requester's request ids rise (under bounded retention they must,
-//! docs/memory.md): a ring of ids in ascending order, to which a fresh,
-//! higher id is appended and from whose front the oldest leaves, with the
-//! highest id held copied into the requester's entry. Looking up a fresh id
-//! is then one comparison in the entry (no ring memory read), inserting it
-//! one append, expiring the oldest one pop, instead of a descent of a B-tree
-//! per operation, which cost a cache miss per level and was the largest
-//! single cost of replaying a transfer (docs/benchmarks.md). An id that
-//! arrives below the highest one held goes to a B-tree of its own (`older`),
-//! searched only when it holds anything, so any order of ids gives the same
-//! answers as one map. Iteration sorts the requesters first, so the order
-//! (and the state encoding) is that of the B-trees this replaced. The table
-//! holds one entry per requester, never one per request: growing it moves
-//! requesters (thousands), not the million remembered requests.
+//! The outcomes are kept in one ring in the order they were inserted
+//! (`slots`: for the engine, applied order), so remembering a fresh request
+//! writes the next slot of one sequential ring, which grows a chunk at a
+//! time and never moves what it holds; each requester keeps only the
+//! sequence numbers of its slots (8 bytes a request, not the outcome).
+//!
+//! A lookup finds the requester's entry by its id ([`DenseIndex`]: an index
+//! into a vector for the usual ids numbered from 1, a hash probe for sparse
+//! ones) and then looks at that requester's ids. Those are kept for the usual
+//! case, in which each requester's request ids rise (under bounded retention
+//! they must, docs/memory.md): a ring of slot numbers in ascending order of
+//! their ids, to which a fresh, higher id's slot is appended and from whose
+//! front the oldest leaves, with the highest id held copied into the
+//! requester's entry. Looking up a fresh id is then one comparison in the
+//! entry (no ring memory read), inserting it one append to each ring,
+//! expiring the oldest one pop, instead of a descent of a B-tree per
+//! operation (docs/benchmarks.md). An id that arrives below the highest one
+//! held goes to a B-tree of its own (`older`), searched only when it holds
+//! anything, so any order of ids gives the same answers as one map.
+//! Iteration sorts the requesters first, so the order (and the state
+//! encoding) is that of the B-trees this replaced.
 //!
 //! Under bounded retention (docs/memory.md) each requester's entry also
 //! keeps its floor, the highest request id that left the window, so one
 //! probe of the requesters answers both "remembered?" and "expired?", and
 //! one probe forgets an expired request and raises the floor.
 
+mod slots;
+
 use crate::retention::RequestKey;
 use ets_model::{ParticipantId, RequestId};
 use ets_registry::DenseIndex;
+use slots::Slots;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Values by (requester, request id), iterated in key order.
@@ -38,6 +44,8 @@ pub(crate) struct OutcomeTable<V> {
     by_requester: Vec<(ParticipantId, Ids<V>)>,
     /// The position of each requester in `by_requester`.
     positions: DenseIndex,
+    /// The values of every requester's `recent` ids, in the order inserted.
+    slots: Slots<V>,
     len: usize,
 }
 
@@ -53,14 +61,15 @@ pub(crate) enum Lookup<'a, V> {
     Unknown,
 }
 
-/// One requester's remembered ids: `recent` ascending (every id appended
-/// was above the ids held there then), `older` the ids that arrived below
-/// them. The two never hold the same id. `highest` is the last id of
-/// `recent` (kept here so that a fresh id reads no ring memory); `floor` is
-/// the highest id that left the window, once any has.
+/// One requester's remembered ids: `recent` the slots (in the table's
+/// `slots`) of ids in ascending order (every id appended was above the ids
+/// held there then), `older` the ids that arrived below them, with their
+/// values. The two never hold the same id. `highest` is the id of the last
+/// slot of `recent` (kept here so that a fresh id reads no ring memory);
+/// `floor` is the highest id that left the window, once any has.
 #[derive(Debug, Clone)]
 struct Ids<V> {
-    recent: VecDeque<(RequestId, V)>,
+    recent: VecDeque<u64>,
     highest: Option<RequestId>,
     older: BTreeMap<RequestId, V>,
     floor: Option<RequestId>,
@@ -84,27 +93,27 @@ impl<V> Ids<V> {
     }
 
     /// The position of `id` in `recent`, if held there.
-    fn position(&self, id: RequestId) -> Option<usize> {
+    fn position(&self, slots: &Slots<V>, id: RequestId) -> Option<usize> {
         // The common question, a fresh id above every id held, needs no search.
         if self.is_above_recent(id) {
             return None;
         }
         self.recent
-            .binary_search_by_key(&id, |&(held, _)| held)
+            .binary_search_by_key(&id, |&sequence| slots.id(sequence))
             .ok()
     }
 
-    fn get(&self, id: RequestId) -> Option<&V> {
-        match self.position(id) {
-            Some(position) => Some(&self.recent[position].1),
+    fn get<'a>(&'a self, slots: &'a Slots<V>, id: RequestId) -> Option<&'a V> {
+        match self.position(slots, id) {
+            Some(position) => Some(slots.value(self.recent[position])),
             None if self.older.is_empty() => None,
             None => self.older.get(&id),
         }
     }
 
-    fn get_mut(&mut self, id: RequestId) -> Option<&mut V> {
-        match self.position(id) {
-            Some(position) => Some(&mut self.recent[position].1),
+    fn get_mut<'a>(&'a mut self, slots: &'a mut Slots<V>, id: RequestId) -> Option<&'a mut V> {
+        match self.position(slots, id) {
+            Some(position) => Some(slots.value_mut(self.recent[position])),
             None if self.older.is_empty() => None,
             None => self.older.get_mut(&id),
         }
@@ -112,49 +121,69 @@ impl<V> Ids<V> {
 
     /// Remembers `value` under `id` (not held): appended when above every
     /// id in `recent`, else kept in `older`.
-    fn insert_new(&mut self, id: RequestId, value: V) {
+    fn insert_new(&mut self, slots: &mut Slots<V>, id: RequestId, value: V) {
         if self.is_above_recent(id) {
-            self.recent.push_back((id, value));
+            self.recent.push_back(slots.push(id, value));
             self.highest = Some(id);
         } else {
             self.older.insert(id, value);
         }
     }
 
-    fn remove(&mut self, id: RequestId) -> Option<V> {
+    fn remove(&mut self, slots: &mut Slots<V>, id: RequestId) -> Option<V> {
         // Requests leave in the order they were applied, and the ids of
         // `recent` were applied in ascending order: the front is the usual one.
-        if self.recent.front().is_some_and(|&(oldest, _)| oldest == id) {
-            let removed = self.recent.pop_front().map(|(_, value)| value);
+        if let Some(&oldest) = self.recent.front()
+            && slots.id(oldest) == id
+        {
+            self.recent.pop_front();
             if self.recent.is_empty() {
                 self.highest = None;
             }
-            return removed;
+            return slots.take(oldest);
         }
-        match self.position(id) {
+        match self.position(slots, id) {
             Some(position) => {
-                let removed = self.recent.remove(position).map(|(_, value)| value);
-                self.highest = self.recent.back().map(|&(highest, _)| highest);
-                removed
+                let sequence = self.recent.remove(position)?;
+                self.highest = self.recent.back().map(|&highest| slots.id(highest));
+                slots.take(sequence)
             }
             None => self.older.remove(&id),
         }
     }
 
     /// Every (id, value) in ascending id order: the two sorted parts merged.
-    fn iter(&self) -> impl Iterator<Item = (RequestId, &V)> {
+    fn iter<'a>(&'a self, slots: &'a Slots<V>) -> impl Iterator<Item = (RequestId, &'a V)> {
         merge(
-            self.recent.iter().map(|(id, value)| (*id, value)),
+            self.recent
+                .iter()
+                .map(|&sequence| (slots.id(sequence), slots.value(sequence))),
             self.older.iter().map(|(id, value)| (*id, value)),
         )
     }
 
-    /// As [`Ids::iter`], to change the values.
-    fn iter_mut(&mut self) -> impl Iterator<Item = (RequestId, &mut V)> {
-        merge(
-            self.recent.iter_mut().map(|(id, value)| (*id, value)),
-            self.older.iter_mut().map(|(id, value)| (*id, value)),
-        )
+    /// Calls `visit` with every (id, value) in ascending id order, to change the values.
+    fn for_each_mut(&mut self, slots: &mut Slots<V>, mut visit: impl FnMut(RequestId, &mut V)) {
+        let mut recent = self.recent.iter().copied().peekable();
+        let mut older = self.older.iter_mut().peekable();
+        loop {
+            let next_recent = recent.peek().map(|&sequence| slots.id(sequence));
+            let next_older = older.peek().map(|(id, _)| **id);
+            match (next_recent, next_older) {
+                (Some(id), Some(older_id)) if older_id < id => {}
+                (Some(id), _) => {
+                    if let Some(sequence) = recent.next() {
+                        visit(id, slots.value_mut(sequence));
+                    }
+                    continue;
+                }
+                (None, None) => return,
+                (None, Some(_)) => {}
+            }
+            if let Some((id, value)) = older.next() {
+                visit(*id, value);
+            }
+        }
     }
 }
 
@@ -177,6 +206,7 @@ impl<V> Default for OutcomeTable<V> {
         OutcomeTable {
             by_requester: Vec::new(),
             positions: DenseIndex::default(),
+            slots: Slots::default(),
             len: 0,
         }
     }
@@ -189,30 +219,23 @@ impl<V> OutcomeTable<V> {
         Some(&self.by_requester[position as usize].1)
     }
 
-    /// The ids of `requester`, to change them, if it was ever seen.
-    fn ids_mut(&mut self, requester: ParticipantId) -> Option<&mut Ids<V>> {
-        let position = self.positions.get(requester.0)?;
-        Some(&mut self.by_requester[position as usize].1)
+    /// The position of `requester` in `by_requester`, an empty entry added
+    /// if it was never seen.
+    fn position_of(&mut self, requester: ParticipantId) -> usize {
+        if let Some(position) = self.positions.get(requester.0) {
+            return position as usize;
+        }
+        let position = self.by_requester.len();
+        let stored = u32::try_from(position).unwrap_or(u32::MAX);
+        self.positions.insert(requester.0, stored);
+        self.by_requester.push((requester, Ids::default()));
+        position
     }
 
-    /// The ids of `requester`, an empty entry added if it was never seen.
-    fn ids_entry(&mut self, requester: ParticipantId) -> &mut Ids<V> {
-        let position = match self.positions.get(requester.0) {
-            Some(position) => position as usize,
-            None => {
-                let position = self.by_requester.len();
-                let stored = u32::try_from(position).unwrap_or(u32::MAX);
-                self.positions.insert(requester.0, stored);
-                self.by_requester.push((requester, Ids::default()));
-                position
-            }
-        };
-        &mut self.by_requester[position].1
-    }
-
-    /// The value of `key`, if remembered.
-    pub(crate) fn get(&self, key: &RequestKey) -> Option<&V> {
-        self.ids(key.0)?.get(key.1)
+    /// The value of `key`, if remembered (the engine asks [`OutcomeTable::lookup`]).
+    #[cfg(test)]
+    fn get(&self, key: &RequestKey) -> Option<&V> {
+        self.ids(key.0)?.get(&self.slots, key.1)
     }
 
     /// Whether `key` is remembered, expired or unknown, with one search of
@@ -221,7 +244,7 @@ impl<V> OutcomeTable<V> {
         let Some(ids) = self.ids(key.0) else {
             return Lookup::Unknown;
         };
-        match ids.get(key.1) {
+        match ids.get(&self.slots, key.1) {
             Some(value) => Lookup::Remembered(value),
             None if ids.floor.is_some_and(|floor| key.1 <= floor) => Lookup::Expired,
             None => Lookup::Unknown,
@@ -230,16 +253,19 @@ impl<V> OutcomeTable<V> {
 
     /// The value of `key`, if remembered, to change it.
     pub(crate) fn get_mut(&mut self, key: &RequestKey) -> Option<&mut V> {
-        self.ids_mut(key.0)?.get_mut(key.1)
+        let position = self.positions.get(key.0.0)?;
+        let ids = &mut self.by_requester[position as usize].1;
+        ids.get_mut(&mut self.slots, key.1)
     }
 
     /// Remembers `value` under `key`; returns the value it replaces.
     pub(crate) fn insert(&mut self, key: RequestKey, value: V) -> Option<V> {
-        let ids = self.ids_entry(key.0);
-        if let Some(held) = ids.get_mut(key.1) {
+        let position = self.position_of(key.0);
+        let ids = &mut self.by_requester[position].1;
+        if let Some(held) = ids.get_mut(&mut self.slots, key.1) {
             return Some(std::mem::replace(held, value));
         }
-        ids.insert_new(key.1, value);
+        ids.insert_new(&mut self.slots, key.1, value);
         self.len += 1;
         None
     }
@@ -248,35 +274,34 @@ impl<V> OutcomeTable<V> {
     /// floor to its id: from then on the id is [`Lookup::Expired`]. Returns
     /// the value it held.
     pub(crate) fn expire(&mut self, key: &RequestKey) -> Option<V> {
-        let ids = self.ids_entry(key.0);
+        let position = self.position_of(key.0);
+        let ids = &mut self.by_requester[position].1;
         ids.floor = ids.floor.max(Some(key.1));
-        let removed = ids.remove(key.1)?;
+        let removed = ids.remove(&mut self.slots, key.1)?;
         self.len -= 1;
         Some(removed)
     }
 
     /// Every requester's floor, in requester order.
     pub(crate) fn floors(&self) -> impl Iterator<Item = (ParticipantId, RequestId)> + '_ {
-        self.requesters()
-            .into_iter()
-            .filter_map(|(requester, ids)| Some((requester, ids.floor?)))
+        self.requester_order().into_iter().filter_map(|position| {
+            let (requester, ids) = &self.by_requester[position];
+            Some((*requester, ids.floor?))
+        })
     }
 
-    /// Every requester with its ids, in requester order (sorted here: they
-    /// are kept in the order first seen).
-    fn requesters(&self) -> Vec<(ParticipantId, &Ids<V>)> {
-        let mut requesters: Vec<_> = self
-            .by_requester
-            .iter()
-            .map(|(requester, ids)| (*requester, ids))
-            .collect();
-        requesters.sort_unstable_by_key(|&(requester, _)| requester);
-        requesters
+    /// The positions in `by_requester` of every requester, in requester
+    /// order (sorted here: they are kept in the order first seen).
+    fn requester_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.by_requester.len()).collect();
+        order.sort_unstable_by_key(|&position| self.by_requester[position].0);
+        order
     }
 
     /// Sets the floor of `requester` (restoring a snapshot).
     pub(crate) fn set_floor(&mut self, requester: ParticipantId, floor: RequestId) {
-        self.ids_entry(requester).floor = Some(floor);
+        let position = self.position_of(requester);
+        self.by_requester[position].1.floor = Some(floor);
     }
 
     /// How many requests are remembered.
@@ -286,24 +311,23 @@ impl<V> OutcomeTable<V> {
 
     /// Every (key, value), in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (RequestKey, &V)> {
-        self.requesters().into_iter().flat_map(|(requester, ids)| {
-            ids.iter()
+        self.requester_order().into_iter().flat_map(|position| {
+            let (requester, ids) = &self.by_requester[position];
+            let requester = *requester;
+            ids.iter(&self.slots)
                 .map(move |(request_id, value)| ((requester, request_id), value))
         })
     }
 
-    /// Every (key, value), in key order, to change the values.
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (RequestKey, &mut V)> {
-        let mut requesters: Vec<_> = self
-            .by_requester
-            .iter_mut()
-            .map(|(requester, ids)| (*requester, ids))
-            .collect();
-        requesters.sort_unstable_by_key(|&(requester, _)| requester);
-        requesters.into_iter().flat_map(|(requester, ids)| {
-            ids.iter_mut()
-                .map(move |(request_id, value)| ((requester, request_id), value))
-        })
+    /// Calls `visit` with every (key, value), in key order, to change the values.
+    pub(crate) fn for_each_mut(&mut self, mut visit: impl FnMut(RequestKey, &mut V)) {
+        for position in self.requester_order() {
+            let (requester, ids) = &mut self.by_requester[position];
+            let requester = *requester;
+            ids.for_each_mut(&mut self.slots, |request_id, value| {
+                visit((requester, request_id), value);
+            });
+        }
     }
 
     /// Every value, in key order.
@@ -442,9 +466,7 @@ mod tests {
         let ours: Vec<_> = table.iter().map(|(k, v)| (k, *v)).collect();
         let theirs: Vec<_> = reference.iter().map(|(k, v)| (*k, *v)).collect();
         prop_assert_eq!(ours, theirs);
-        for (k, value) in table.iter_mut() {
-            *value += k.1.0 as usize;
-        }
+        table.for_each_mut(|k, value| *value += k.1.0 as usize);
         for (k, value) in &mut reference {
             *value += k.1.0 as usize;
         }

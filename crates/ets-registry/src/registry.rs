@@ -76,6 +76,11 @@ pub struct Context {
     pub at: Timestamp,
 }
 
+/// What one step of [`Registry::execute`] answers: `Ok` with the command's
+/// result when the command is of the step's group, `Err` with the command,
+/// untouched, when it is another step's.
+type Step<'command> = Result<Result<Effect, RegistryError>, &'command RegistryCommand>;
+
 /// A transaction about to be proposed, once its accounts are resolved.
 struct Proposal {
     kind: TransactionKind,
@@ -117,29 +122,27 @@ impl Registry {
         {
             return Err(RegistryError::UnknownRequester(context.requester));
         }
-        match command {
-            RegistryCommand::Allocate { .. }
-            | RegistryCommand::Transfer { .. }
-            | RegistryCommand::Surrender { .. }
-            | RegistryCommand::Retire { .. }
-            | RegistryCommand::Cancel { .. } => self.execute_move(context, command),
-            RegistryCommand::Reverse { .. }
-            | RegistryCommand::Approve { .. }
-            | RegistryCommand::Reject { .. }
-            | RegistryCommand::Withdraw { .. } => self.execute_decision(context, command),
-            _ => self.execute_setup(context, command),
-        }
+        // Each step handles its own group of commands and hands any other
+        // back; moves, the busiest, are asked first.
+        self.execute_move(context, command)
+            .or_else(|command| self.execute_decision(context, command))
+            .or_else(|command| self.execute_setup(context, command))
+            .or_else(|command| self.execute_controls(context, command))
+            .unwrap_or_else(|command| {
+                unreachable!(
+                    "no step of execute handles {command:?}, and release_due was answered first"
+                )
+            })
     }
 
     /// The commands that set the registry up: participants, accounts, their
-    /// status and approval rules, issuance; any other goes to
-    /// [`Registry::execute_controls`].
-    fn execute_setup(
+    /// status and approval rules, issuance.
+    fn execute_setup<'command>(
         &mut self,
         context: Context,
-        command: &RegistryCommand,
-    ) -> Result<Effect, RegistryError> {
-        match command {
+        command: &'command RegistryCommand,
+    ) -> Step<'command> {
+        Ok(match command {
             RegistryCommand::RegisterParticipant { id, kind, name } => {
                 self.register_participant(context, *id, *kind, name)
             }
@@ -166,57 +169,54 @@ impl Registry {
                 approvals_required,
             } => self.set_approval_rule(context, *account, representatives, *approvals_required),
             RegistryCommand::Issue { class, quantity } => self.issue(context, *class, *quantity),
-            _ => self.execute_controls(context, command),
-        }
+            _ => return Err(command),
+        })
     }
 
     /// The commands that move units between accounts (allocate, transfer,
     /// surrender, retire, cancel): each names or implies its two accounts
     /// and is proposed through [`Registry::propose_move`].
-    fn execute_move(
+    fn execute_move<'command>(
         &mut self,
         context: Context,
-        command: &RegistryCommand,
-    ) -> Result<Effect, RegistryError> {
-        let (kind, from, to, class, quantity) = match command {
+        command: &'command RegistryCommand,
+    ) -> Step<'command> {
+        let parts = match command {
             RegistryCommand::Allocate {
                 to,
                 class,
                 quantity,
-            } => {
-                let from = self.system_account(AccountKind::Issuance)?;
-                (TransactionKind::Allocate, from, *to, class, *quantity)
-            }
+            } => self
+                .system_account(AccountKind::Issuance)
+                .map(|from| (TransactionKind::Allocate, from, *to, class, *quantity)),
             RegistryCommand::Transfer {
                 from,
                 to,
                 class,
                 quantity,
-            } => (TransactionKind::Transfer, *from, *to, class, *quantity),
+            } => Ok((TransactionKind::Transfer, *from, *to, class, *quantity)),
             RegistryCommand::Surrender {
                 from,
                 class,
                 quantity,
                 compliance_year,
-            } => {
-                let to = self.system_account(AccountKind::Surrender)?;
+            } => self.system_account(AccountKind::Surrender).map(|to| {
                 let kind = TransactionKind::Surrender {
                     compliance_year: *compliance_year,
                 };
                 (kind, *from, to, class, *quantity)
-            }
+            }),
             RegistryCommand::Retire {
                 from,
                 class,
                 quantity,
                 beneficiary,
             } => {
-                check_text("beneficiary", beneficiary)?;
-                let to = self.system_account(AccountKind::Retirement)?;
                 let kind = TransactionKind::Retire {
                     beneficiary: beneficiary.clone(),
                 };
-                (kind, *from, to, class, *quantity)
+                self.noted_system_account("beneficiary", beneficiary, AccountKind::Retirement)
+                    .map(|to| (kind, *from, to, class, *quantity))
             }
             RegistryCommand::Cancel {
                 from,
@@ -224,48 +224,69 @@ impl Registry {
                 quantity,
                 reason,
             } => {
-                check_text("reason", reason)?;
-                let to = self.system_account(AccountKind::Cancellation)?;
                 let kind = TransactionKind::Cancel {
                     reason: reason.clone(),
                 };
-                (kind, *from, to, class, *quantity)
+                self.noted_system_account("reason", reason, AccountKind::Cancellation)
+                    .map(|to| (kind, *from, to, class, *quantity))
             }
-            _ => unreachable!("execute dispatches only moves to execute_move"),
+            _ => return Err(command),
         };
-        self.propose_move(context, kind, from, to, class, quantity)
+        Ok(parts.and_then(|(kind, from, to, class, quantity)| {
+            self.propose_move(context, kind, from, to, class, quantity)
+        }))
+    }
+
+    /// The system account of `kind` for a move that carries a note
+    /// (`field`: a retirement's beneficiary, a cancellation's reason),
+    /// once the note is checked.
+    fn noted_system_account(
+        &self,
+        field: &'static str,
+        note: &str,
+        kind: AccountKind,
+    ) -> Result<AccountId, RegistryError> {
+        check_text(field, note)?;
+        self.system_account(kind)
     }
 
     /// The commands that decide a proposed or completed transaction:
     /// reverse, approve, reject, withdraw (a delayed one is cancelled).
-    fn execute_decision(
+    fn execute_decision<'command>(
         &mut self,
         context: Context,
-        command: &RegistryCommand,
-    ) -> Result<Effect, RegistryError> {
-        match command {
+        command: &'command RegistryCommand,
+    ) -> Step<'command> {
+        Ok(match command {
             RegistryCommand::Reverse { transaction } => self.reverse(context, *transaction),
             RegistryCommand::Approve { transaction } => self.approve(context, *transaction),
             RegistryCommand::Reject { transaction } => {
                 self.end_pending(context, *transaction, TransactionStatus::Rejected)
             }
-            RegistryCommand::Withdraw { transaction } => {
-                if self.transaction(*transaction)?.status() == TransactionStatus::Delayed {
-                    return self.cancel_delayed(context, *transaction);
-                }
-                self.end_pending(context, *transaction, TransactionStatus::Cancelled)
-            }
-            _ => unreachable!("execute dispatches only decisions to execute_decision"),
+            RegistryCommand::Withdraw { transaction } => self.withdraw(context, *transaction),
+            _ => return Err(command),
+        })
+    }
+
+    /// `withdraw`: a delayed transaction is cancelled, a pending one ends as cancelled.
+    fn withdraw(
+        &mut self,
+        context: Context,
+        transaction: TransactionId,
+    ) -> Result<Effect, RegistryError> {
+        if self.transaction(transaction)?.status() == TransactionStatus::Delayed {
+            return self.cancel_delayed(context, transaction);
         }
+        self.end_pending(context, transaction, TransactionStatus::Cancelled)
     }
 
     /// The security-control commands (docs/registry-controls.md).
-    fn execute_controls(
+    fn execute_controls<'command>(
         &mut self,
         context: Context,
-        command: &RegistryCommand,
-    ) -> Result<Effect, RegistryError> {
-        match command {
+        command: &'command RegistryCommand,
+    ) -> Step<'command> {
+        Ok(match command {
             RegistryCommand::SetControls { scheme, settings } => {
                 self.set_controls(context, scheme, settings)
             }
@@ -284,13 +305,20 @@ impl Registry {
                 account,
                 representatives,
             } => self.set_additional_representatives(context, *account, representatives),
-            RegistryCommand::SetSerialPolicy { policy } => {
-                self.require_administrator(context.requester, "set the serial policy")?;
-                self.serial_policy = *policy;
-                Ok(Effect::ControlsSet)
-            }
-            _ => unreachable!("every other command is dispatched by execute"),
-        }
+            RegistryCommand::SetSerialPolicy { policy } => self.set_serial_policy(context, *policy),
+            _ => return Err(command),
+        })
+    }
+
+    /// `set_serial_policy`: which serials transfers take (administrators only).
+    fn set_serial_policy(
+        &mut self,
+        context: Context,
+        policy: SerialPolicy,
+    ) -> Result<Effect, RegistryError> {
+        self.require_administrator(context.requester, "set the serial policy")?;
+        self.serial_policy = policy;
+        Ok(Effect::ControlsSet)
     }
 
     /// The security controls: settings, trusted lists, additional representatives, delays.
