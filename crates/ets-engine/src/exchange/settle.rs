@@ -173,6 +173,15 @@ impl Ledger<'_> {
         report: &Report,
         also: &[OrderId],
     ) -> Vec<u64> {
+        // A cancel: no fill, and the one order it names is the only one
+        // touched. Reconciled at once, without collecting and sorting.
+        if let [only] = also
+            && report.fills.is_empty()
+            && report.updates.iter().all(|update| update.order == *only)
+        {
+            self.reconcile(instrument, *only);
+            return Vec::new();
+        }
         // Sorted and deduplicated, as a B-tree set would give them, but on
         // the stack for the usual handful of orders: the order of the
         // reconciliations is part of the replayed state. Filled one push at
@@ -181,11 +190,17 @@ impl Ledger<'_> {
         let mut touched: SmallVec<[OrderId; 16]> = SmallVec::new();
         touched.extend_from_slice(also);
         let mut trade_ids = Vec::with_capacity(report.fills.len());
+        // Both fees of every fill, credited to the fee account once: only
+        // its available cash grows, which nothing reads between two fills.
+        let mut fees = 0_i64;
         for fill in &report.fills {
-            trade_ids.push(self.settle_fill(instrument, fill));
+            let (id, both_fees) = self.settle_fill(instrument, fill);
+            trade_ids.push(id);
+            fees = checked_cash(fees.checked_add(both_fees), "the fees of a command");
             touched.push(fill.maker_order);
             touched.push(fill.taker_order);
         }
+        self.credit(instrument.fee_account, fees);
         for update in &report.updates {
             touched.push(update.order);
         }
@@ -197,7 +212,9 @@ impl Ledger<'_> {
         trade_ids
     }
 
-    fn settle_fill(&mut self, instrument: &mut Instrument, fill: &Fill) -> u64 {
+    /// Settles one fill except the fee account's credit; returns the trade
+    /// id and both fees, which the caller credits to the fee account.
+    fn settle_fill(&mut self, instrument: &mut Instrument, fill: &Fill) -> (u64, i64) {
         let value = held_value(fill.price, fill.quantity);
         let fee = i64::try_from(fee_on(i128::from(value), instrument.fee_bps))
             .unwrap_or_else(|_| panic!("settlement invariant broken: fee on {value} overflows"));
@@ -214,10 +231,6 @@ impl Ledger<'_> {
         self.credit(
             fill.seller,
             checked_cash(value.checked_sub(fee), "value less fee"),
-        );
-        self.credit(
-            instrument.fee_account,
-            checked_cash(fee.checked_mul(2), "both fees"),
         );
         let (buy_order, sell_order) = match fill.aggressor {
             Side::Buy => (fill.taker_order, fill.maker_order),
@@ -244,7 +257,7 @@ impl Ledger<'_> {
         let mode = instrument.venue.trade_mode();
         // The tape and day figures saturate rather than refuse a settled trade.
         let _ = instrument.market_data.record(&Trade::from_fill(mode, fill));
-        self.record(
+        let id = self.record(
             TradeRecord {
                 id: 0,
                 venue: TradeVenue::Instrument(instrument.symbol),
@@ -261,7 +274,8 @@ impl Ledger<'_> {
                 transaction,
             },
             instrument.class_index,
-        )
+        );
+        (id, checked_cash(fee.checked_mul(2), "both fees"))
     }
 
     /// Settles an auction award: units from the auction account, the
@@ -295,6 +309,14 @@ impl Ledger<'_> {
     /// when the order is gone.
     pub(super) fn reconcile(&mut self, instrument: &mut Instrument, order: OrderId) {
         let open = instrument.venue.open_quantity(order);
+        if open.is_zero() {
+            // Gone (filled, cancelled): the whole hold goes back, found and
+            // removed by one lookup.
+            if let Some(hold) = instrument.holds.remove(&order) {
+                self.release_whole(&hold, instrument.class_index);
+            }
+            return;
+        }
         let Some(hold) = instrument.holds.get_mut(&order) else {
             return;
         };
@@ -325,8 +347,16 @@ impl Ledger<'_> {
                 self.release_cash(account, excess);
             }
         }
-        if open.is_zero() {
-            instrument.holds.remove(&order);
+    }
+
+    /// Gives back everything `hold` holds, for an order with nothing open.
+    fn release_whole(&mut self, hold: &OrderHold, class_index: u32) {
+        match hold.side {
+            Side::Sell => {
+                self.registry
+                    .release_units(hold.account, class_index, hold.units);
+            }
+            Side::Buy => self.release_cash(hold.account, hold.cash),
         }
     }
 }
