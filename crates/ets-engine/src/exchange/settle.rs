@@ -12,7 +12,7 @@ use super::state::{
 };
 use ets_market::{Fill, OrderId, Report, Side, Trade, TradeMode};
 use ets_model::{AccountId, Money, Quantity, TransactionId};
-use ets_registry::{Context, Registry};
+use ets_registry::{Context, Registry, RegistryError};
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
 
@@ -58,6 +58,9 @@ impl Ledger<'_> {
     }
 
     fn hold_units(&mut self, need: &Need) -> Result<(), ExchangeError> {
+        if !need.no_same_day_resale {
+            return self.hold_all_sellable(need);
+        }
         let available = self
             .registry
             .units_available(need.account, need.class_index);
@@ -91,6 +94,33 @@ impl Ledger<'_> {
         self.registry
             .hold_units(need.account, need.class_index, need.units)?;
         Ok(())
+    }
+
+    /// Holds units when every available unit may be sold: the registry's
+    /// own check of what is available decides (one account lookup instead
+    /// of asking first), and its refusal becomes the same one as above.
+    fn hold_all_sellable(&mut self, need: &Need) -> Result<(), ExchangeError> {
+        match self
+            .registry
+            .hold_units(need.account, need.class_index, need.units)
+        {
+            Ok(()) => Ok(()),
+            Err(RegistryError::InsufficientUnits { available, .. }) => {
+                Err(ExchangeError::InsufficientUnits {
+                    account: need.account,
+                    sellable: available,
+                    requested: need.units,
+                })
+            }
+            // An unknown account has nothing available (traders are checked
+            // before: unreachable from an order).
+            Err(RegistryError::UnknownAccount(_)) => Err(ExchangeError::InsufficientUnits {
+                account: need.account,
+                sellable: Quantity::ZERO,
+                requested: need.units,
+            }),
+            Err(other) => Err(other.into()),
+        }
     }
 
     pub(super) fn hold_cash(
