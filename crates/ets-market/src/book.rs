@@ -254,6 +254,15 @@ impl Book {
         Some(node.order.view(node.side, node.price))
     }
 
+    /// The open quantity of a resting order, `None` when it is not open:
+    /// [`Book::order`]'s `open` without building the view (settlement asks
+    /// it of every order a command touches).
+    #[must_use]
+    pub fn open_quantity(&self, order: OrderId) -> Option<Quantity> {
+        let node = self.arena.get(*self.index.get(&order)?);
+        Some(Quantity::new(node.order.open_tonnes))
+    }
+
     /// How many orders rest in the book.
     #[must_use]
     pub fn open_order_count(&self) -> usize {

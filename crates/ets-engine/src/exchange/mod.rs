@@ -28,6 +28,7 @@
 
 mod chunked;
 mod command;
+mod encoding;
 mod error;
 mod execute;
 mod hashed;
@@ -42,6 +43,7 @@ pub use command::{
     AuctionId, CashBalance, ExchangeCommand, ExchangeEffect, LocalTime, TradingCalendar,
     TradingMode,
 };
+pub(crate) use encoding::encode_hot;
 pub use error::ExchangeError;
 pub use limits::{Allocations, HoldingLimit, NoAllocations};
 pub use net_sales::NetSales;

@@ -12,7 +12,7 @@ use super::state::{
 };
 use ets_market::{Fill, OrderId, Report, Side, Trade, TradeMode};
 use ets_model::{AccountId, Money, Quantity, TransactionId};
-use ets_registry::{Context, Registry};
+use ets_registry::{Context, Registry, RegistryError};
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
 
@@ -58,6 +58,9 @@ impl Ledger<'_> {
     }
 
     fn hold_units(&mut self, need: &Need) -> Result<(), ExchangeError> {
+        if !need.no_same_day_resale {
+            return self.hold_all_sellable(need);
+        }
         let available = self
             .registry
             .units_available(need.account, need.class_index);
@@ -91,6 +94,33 @@ impl Ledger<'_> {
         self.registry
             .hold_units(need.account, need.class_index, need.units)?;
         Ok(())
+    }
+
+    /// Holds units when every available unit may be sold: the registry's
+    /// own check of what is available decides (one account lookup instead
+    /// of asking first), and its refusal becomes the same one as above.
+    fn hold_all_sellable(&mut self, need: &Need) -> Result<(), ExchangeError> {
+        match self
+            .registry
+            .hold_units(need.account, need.class_index, need.units)
+        {
+            Ok(()) => Ok(()),
+            Err(RegistryError::InsufficientUnits { available, .. }) => {
+                Err(ExchangeError::InsufficientUnits {
+                    account: need.account,
+                    sellable: available,
+                    requested: need.units,
+                })
+            }
+            // An unknown account has nothing available (traders are checked
+            // before: unreachable from an order).
+            Err(RegistryError::UnknownAccount(_)) => Err(ExchangeError::InsufficientUnits {
+                account: need.account,
+                sellable: Quantity::ZERO,
+                requested: need.units,
+            }),
+            Err(other) => Err(other.into()),
+        }
     }
 
     pub(super) fn hold_cash(
@@ -173,6 +203,15 @@ impl Ledger<'_> {
         report: &Report,
         also: &[OrderId],
     ) -> Vec<u64> {
+        // A cancel: no fill, and the one order it names is the only one
+        // touched. Reconciled at once, without collecting and sorting.
+        if let [only] = also
+            && report.fills.is_empty()
+            && report.updates.iter().all(|update| update.order == *only)
+        {
+            self.reconcile(instrument, *only);
+            return Vec::new();
+        }
         // Sorted and deduplicated, as a B-tree set would give them, but on
         // the stack for the usual handful of orders: the order of the
         // reconciliations is part of the replayed state. Filled one push at
@@ -181,11 +220,17 @@ impl Ledger<'_> {
         let mut touched: SmallVec<[OrderId; 16]> = SmallVec::new();
         touched.extend_from_slice(also);
         let mut trade_ids = Vec::with_capacity(report.fills.len());
+        // Both fees of every fill, credited to the fee account once: only
+        // its available cash grows, which nothing reads between two fills.
+        let mut fees = 0_i64;
         for fill in &report.fills {
-            trade_ids.push(self.settle_fill(instrument, fill));
+            let (id, both_fees) = self.settle_fill(instrument, fill);
+            trade_ids.push(id);
+            fees = checked_cash(fees.checked_add(both_fees), "the fees of a command");
             touched.push(fill.maker_order);
             touched.push(fill.taker_order);
         }
+        self.credit(instrument.fee_account, fees);
         for update in &report.updates {
             touched.push(update.order);
         }
@@ -197,7 +242,9 @@ impl Ledger<'_> {
         trade_ids
     }
 
-    fn settle_fill(&mut self, instrument: &mut Instrument, fill: &Fill) -> u64 {
+    /// Settles one fill except the fee account's credit; returns the trade
+    /// id and both fees, which the caller credits to the fee account.
+    fn settle_fill(&mut self, instrument: &mut Instrument, fill: &Fill) -> (u64, i64) {
         let value = held_value(fill.price, fill.quantity);
         let fee = i64::try_from(fee_on(i128::from(value), instrument.fee_bps))
             .unwrap_or_else(|_| panic!("settlement invariant broken: fee on {value} overflows"));
@@ -214,10 +261,6 @@ impl Ledger<'_> {
         self.credit(
             fill.seller,
             checked_cash(value.checked_sub(fee), "value less fee"),
-        );
-        self.credit(
-            instrument.fee_account,
-            checked_cash(fee.checked_mul(2), "both fees"),
         );
         let (buy_order, sell_order) = match fill.aggressor {
             Side::Buy => (fill.taker_order, fill.maker_order),
@@ -244,7 +287,7 @@ impl Ledger<'_> {
         let mode = instrument.venue.trade_mode();
         // The tape and day figures saturate rather than refuse a settled trade.
         let _ = instrument.market_data.record(&Trade::from_fill(mode, fill));
-        self.record(
+        let id = self.record(
             TradeRecord {
                 id: 0,
                 venue: TradeVenue::Instrument(instrument.symbol),
@@ -261,7 +304,8 @@ impl Ledger<'_> {
                 transaction,
             },
             instrument.class_index,
-        )
+        );
+        (id, checked_cash(fee.checked_mul(2), "both fees"))
     }
 
     /// Settles an auction award: units from the auction account, the
@@ -295,6 +339,14 @@ impl Ledger<'_> {
     /// when the order is gone.
     pub(super) fn reconcile(&mut self, instrument: &mut Instrument, order: OrderId) {
         let open = instrument.venue.open_quantity(order);
+        if open.is_zero() {
+            // Gone (filled, cancelled): the whole hold goes back, found and
+            // removed by one lookup.
+            if let Some(hold) = instrument.holds.remove(&order) {
+                self.release_whole(&hold, instrument.class_index);
+            }
+            return;
+        }
         let Some(hold) = instrument.holds.get_mut(&order) else {
             return;
         };
@@ -325,8 +377,16 @@ impl Ledger<'_> {
                 self.release_cash(account, excess);
             }
         }
-        if open.is_zero() {
-            instrument.holds.remove(&order);
+    }
+
+    /// Gives back everything `hold` holds, for an order with nothing open.
+    fn release_whole(&mut self, hold: &OrderHold, class_index: u32) {
+        match hold.side {
+            Side::Sell => {
+                self.registry
+                    .release_units(hold.account, class_index, hold.units);
+            }
+            Side::Buy => self.release_cash(hold.account, hold.cash),
         }
     }
 }

@@ -147,11 +147,8 @@ impl Venue {
     /// The open quantity of an order or proposal, zero when it is gone.
     pub(super) fn open_quantity(&self, order: OrderId) -> Quantity {
         match self {
-            Venue::Continuous(book) => book.order(order).map_or(Quantity::ZERO, |view| view.open),
-            Venue::Listed(listed) => listed
-                .book()
-                .order(order)
-                .map_or(Quantity::ZERO, |view| view.open),
+            Venue::Continuous(book) => book.open_quantity(order).unwrap_or(Quantity::ZERO),
+            Venue::Listed(listed) => listed.book().open_quantity(order).unwrap_or(Quantity::ZERO),
             Venue::Block(desk) => desk
                 .proposal(order)
                 .map_or(Quantity::ZERO, |proposal| proposal.quantity),

@@ -119,6 +119,31 @@ fn limit_orders_trade_at_the_makers_price_with_partial_fills() {
 }
 
 #[test]
+fn open_quantity_follows_an_order_through_fills_and_its_end() {
+    // Goal: the open quantity settlement reads is the view's, resting,
+    // partly filled and gone.
+    let mut book = book();
+    let (ask, _) = submit(&mut book, &day(1, Side::Sell, 10_000, 100));
+    let open = |book: &Book| {
+        (
+            book.open_quantity(ask),
+            book.order(ask).map(|view| view.open),
+        )
+    };
+    assert_eq!(
+        open(&book),
+        (Some(Quantity::new(100)), Some(Quantity::new(100)))
+    );
+    submit(&mut book, &day(2, Side::Buy, 10_000, 60));
+    assert_eq!(
+        open(&book),
+        (Some(Quantity::new(40)), Some(Quantity::new(40)))
+    );
+    submit(&mut book, &day(3, Side::Buy, 10_000, 40));
+    assert_eq!(open(&book), (None, None));
+}
+
+#[test]
 fn better_price_then_earlier_time_trades_first() {
     // Goal: price-time priority: the 99.95 ask first, then at 100.00 the
     // earlier ask before the later one.
