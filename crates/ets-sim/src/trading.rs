@@ -225,21 +225,18 @@ struct Market<'d, 'a, S: Sink> {
     pinned_at_top: bool,
 }
 
-/// A buyer's order today, `(ticks, tonnes)`, from what it owes and what it wants in all
-/// (`(must_buy, buy_left)`: its need, plus a hedger's buffer), its limit (ticks) and its
-/// day's lot. In the last days (`top`: the listed band's top) a buyer that still owes bids
-/// the top for what it owes, as a fine of several times the price awaits it; a hedge is
+/// A buyer's order today, `(ticks, tonnes)`, from what is due and what it wants in all
+/// (`(due, buy_left)`: what it owes by the deadline at hand, and its need plus a hedger's
+/// buffer), its limit (ticks) and its day's lot. In the last days (`top`: the listed band's
+/// top) a buyer that still owes bids the top for what is due (all it owes; on the last day
+/// before an intermediate deadline, that deadline's share: `Market::due_today`), as a fine
+/// of several times the price awaits it; a hedge is
 /// insurance, not an obligation, so the buffer is bid at the hedger's own limit, after
 /// what it owes, never at the top (docs/simulation.md, "Agents"). Before the last days it
 /// bids its limit for a lot.
-fn buy_order(
-    (must_buy, buy_left): (u64, u64),
-    limit: i64,
-    top: Option<i64>,
-    lot: u64,
-) -> (i64, u64) {
+fn buy_order((due, buy_left): (u64, u64), limit: i64, top: Option<i64>, lot: u64) -> (i64, u64) {
     match top {
-        Some(top) if must_buy > 0 => (top, must_buy),
+        Some(top) if due > 0 => (top, due),
         Some(_) => (limit, buy_left),
         None => (limit, buy_left.min(lot)),
     }
@@ -564,9 +561,10 @@ impl<S: Sink> Market<'_, '_, S> {
         n: usize,
         at: i64,
         progress: f64,
-        final_days: bool,
+        due: Option<u64>,
         rng: &mut Rng,
     ) -> Result<()> {
+        let final_days = due.is_some();
         let (lower, upper) = self.band(&self.listed);
         let a = &self.agents[n];
         let size_cap = if self.continuous {
@@ -588,7 +586,7 @@ impl<S: Sink> Market<'_, '_, S> {
             let limit = yuan_to_ticks(self.bid_yuan(n, progress, rng));
             let a = &self.agents[n];
             let (ticks, quantity) = buy_order(
-                (a.must_buy, a.buy_left),
+                (due.unwrap_or(a.must_buy), a.buy_left),
                 limit,
                 final_days.then_some(upper),
                 lot.max(1).min(size_cap),
