@@ -43,6 +43,13 @@ const CLOSE_MS: i64 = 7 * HOUR_MS + HOUR_MS / 2;
 const BLOCK_MIN: u64 = 100_000;
 /// Largest listed order.
 const LISTED_MAX: u64 = BLOCK_MIN - 1;
+/// Most listed orders one action posts. The listed agreement caps an order below
+/// 100,000 t, not a firm's orders (docs/sources.md#cn-exchange), so a firm that must
+/// trade more in one action (the last days: all it owes, all it still offers) posts
+/// several; the bound keeps one action's orders finite (50 orders: about 5 Mt).
+const MAX_LISTED_POSTS: usize = 50;
+/// Most resting orders one action takes, per listed order it would post.
+const TAKES_PER_ORDER: usize = 20;
 /// A firm that holds its surplus still sells it at its reservation price times this.
 const HOLD_PREMIUM: f64 = 1.25;
 /// Chance that a buyer of 100,000 t or more skips the listed book on a day (it waits
@@ -218,24 +225,31 @@ struct Market<'d, 'a, S: Sink> {
     pinned_at_top: bool,
 }
 
-/// A buyer's order today, `(ticks, tonnes)`, from what it owes and what it wants in all
-/// (`(must_buy, buy_left)`: its need, plus a hedger's buffer), its limit (ticks) and its
-/// day's lot. In the last days (`top`: the listed band's top) a buyer that still owes bids
-/// the top for what it owes, as a fine of several times the price awaits it; a hedge is
+/// A buyer's order today, `(ticks, tonnes)`, from what is due and what it wants in all
+/// (`(due, buy_left)`: what it owes by the deadline at hand, and its need plus a hedger's
+/// buffer), its limit (ticks) and its day's lot. In the last days (`top`: the listed band's
+/// top) a buyer that still owes bids the top for what is due (all it owes; on the last day
+/// before an intermediate deadline, that deadline's share: `Market::due_today`), as a fine
+/// of several times the price awaits it; a hedge is
 /// insurance, not an obligation, so the buffer is bid at the hedger's own limit, after
 /// what it owes, never at the top (docs/simulation.md, "Agents"). Before the last days it
 /// bids its limit for a lot.
-fn buy_order(
-    (must_buy, buy_left): (u64, u64),
-    limit: i64,
-    top: Option<i64>,
-    lot: u64,
-) -> (i64, u64) {
+fn buy_order((due, buy_left): (u64, u64), limit: i64, top: Option<i64>, lot: u64) -> (i64, u64) {
     match top {
-        Some(top) if must_buy > 0 => (top, must_buy),
+        Some(top) if due > 0 => (top, due),
         Some(_) => (limit, buy_left),
         None => (limit, buy_left.min(lot)),
     }
+}
+
+/// `quantity` as listed orders: whole orders of `LISTED_MAX` and the rest, at most
+/// `MAX_LISTED_POSTS` of them (what is beyond waits for the next action).
+fn split_listed(quantity: u64) -> impl Iterator<Item = u64> {
+    let orders = usize::try_from(quantity.div_ceil(LISTED_MAX)).unwrap_or(usize::MAX);
+    (0..orders.min(MAX_LISTED_POSTS)).map(move |k| {
+        let done = LISTED_MAX * k as u64;
+        (quantity - done).min(LISTED_MAX)
+    })
 }
 
 fn yuan_to_ticks(yuan: f64) -> i64 {
@@ -547,9 +561,10 @@ impl<S: Sink> Market<'_, '_, S> {
         n: usize,
         at: i64,
         progress: f64,
-        final_days: bool,
+        due: Option<u64>,
         rng: &mut Rng,
     ) -> Result<()> {
+        let final_days = due.is_some();
         let (lower, upper) = self.band(&self.listed);
         let a = &self.agents[n];
         let size_cap = if self.continuous {
@@ -571,7 +586,7 @@ impl<S: Sink> Market<'_, '_, S> {
             let limit = yuan_to_ticks(self.bid_yuan(n, progress, rng));
             let a = &self.agents[n];
             let (ticks, quantity) = buy_order(
-                (a.must_buy, a.buy_left),
+                (due.unwrap_or(a.must_buy), a.buy_left),
                 limit,
                 final_days.then_some(upper),
                 lot.max(1).min(size_cap),
@@ -644,55 +659,80 @@ impl<S: Sink> Market<'_, '_, S> {
     }
 
     /// Buys or sells `quantity` at `ticks`: in the listed book, takes the best
-    /// opposite order when its price is acceptable, else posts; in a continuous book,
-    /// places a day limit order (which trades at once where it crosses).
+    /// opposite orders while their price is acceptable, then posts what is left as
+    /// several orders when it is more than one listed order may hold (`split_listed`);
+    /// in a continuous book, places a day limit order (which trades at once where it
+    /// crosses).
     fn order(&mut self, n: usize, at: i64, side: Side, ticks: i64, quantity: u64) -> Result<()> {
-        let (account, requester) = (self.agents[n].account, self.agents[n].participant);
-        let symbol = self.listed.symbol;
-        let mut quantity = quantity;
-        if !self.continuous {
-            let opposite = match side {
-                Side::Buy => Side::Sell,
-                Side::Sell => Side::Buy,
-            };
-            // Take acceptable opposite orders, best first, then post what is left.
-            for _ in 0..20 {
-                let Some(((p, open), order)) = self.best(opposite, account) else {
-                    break;
-                };
-                let acceptable = match side {
-                    Side::Buy => p <= ticks,
-                    Side::Sell => p >= ticks,
-                };
-                if !acceptable || quantity == 0 {
-                    break;
-                }
-                let take = quantity.min(open);
-                let taken = self.act(
-                    requester,
-                    at,
-                    ExchangeCommand::TakeListed {
-                        instrument: symbol,
-                        account,
-                        maker_order: order,
-                        quantity: Quantity::new(take),
-                    },
-                )?;
-                if taken.is_none() {
-                    break;
-                }
-                quantity -= take;
-            }
-            quantity = quantity.min(LISTED_MAX);
-            if quantity == 0 {
-                return Ok(());
+        if self.continuous {
+            self.post(n, at, side, ticks, quantity)?;
+            return Ok(());
+        }
+        let takes = TAKES_PER_ORDER * split_listed(quantity).count().max(1);
+        let left = self.take_listed(n, at, side, ticks, quantity, takes)?;
+        for tonnes in split_listed(left) {
+            if !self.post(n, at, side, ticks, tonnes)? {
+                break;
             }
         }
+        Ok(())
+    }
+
+    /// Takes acceptable opposite orders of the listed book, best first, at most `takes`
+    /// of them, for up to `quantity` tonnes; returns the tonnes left.
+    fn take_listed(
+        &mut self,
+        n: usize,
+        at: i64,
+        side: Side,
+        ticks: i64,
+        mut quantity: u64,
+        takes: usize,
+    ) -> Result<u64> {
+        let (account, requester) = (self.agents[n].account, self.agents[n].participant);
+        let opposite = match side {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        };
+        for _ in 0..takes {
+            let Some(((p, open), order)) = self.best(opposite, account) else {
+                break;
+            };
+            let acceptable = match side {
+                Side::Buy => p <= ticks,
+                Side::Sell => p >= ticks,
+            };
+            if !acceptable || quantity == 0 {
+                break;
+            }
+            let take = quantity.min(open);
+            let taken = self.act(
+                requester,
+                at,
+                ExchangeCommand::TakeListed {
+                    instrument: self.listed.symbol,
+                    account,
+                    maker_order: order,
+                    quantity: Quantity::new(take),
+                },
+            )?;
+            if taken.is_none() {
+                break;
+            }
+            quantity -= take;
+        }
+        Ok(quantity)
+    }
+
+    /// Posts one day order of `quantity` at `ticks`; returns whether it was entered (a
+    /// refusal is counted by `act`). An order left open marks the agent as resting today.
+    fn post(&mut self, n: usize, at: i64, side: Side, ticks: i64, quantity: u64) -> Result<bool> {
+        let (account, requester) = (self.agents[n].account, self.agents[n].participant);
         let effect = self.act(
             requester,
             at,
             ExchangeCommand::PlaceOrder {
-                instrument: symbol,
+                instrument: self.listed.symbol,
                 account,
                 side,
                 kind: OrderKind::Limit(price(ticks)?),
@@ -700,15 +740,16 @@ impl<S: Sink> Market<'_, '_, S> {
                 time_in_force: TimeInForce::Day,
             },
         )?;
-        if let Some(ExchangeEffect::OrderEntered { open, .. }) = effect
-            && open.tonnes() > 0
-        {
+        let Some(ExchangeEffect::OrderEntered { open, .. }) = effect else {
+            return Ok(false);
+        };
+        if open.tonnes() > 0 {
             match side {
                 Side::Buy => self.agents[n].resting_buy = true,
                 Side::Sell => self.agents[n].resting_sell = true,
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Block agreements: each active buyer of 100,000 t or more negotiates with the
@@ -727,16 +768,18 @@ impl<S: Sink> Market<'_, '_, S> {
         let (symbol, (lower, upper)) = (book.symbol, self.band(book));
         let day_end = t.div_euclid(DAY_MS) * DAY_MS + AFTERNOON_MS + SESSION_MS;
         let class = self.class_of()?;
-        let mut asks: Vec<(usize, i64)> = Vec::new();
+        // (agent, ask ticks, tonnes it can deliver: what it means to sell and holds).
+        let mut asks: Vec<(usize, i64, u64)> = Vec::new();
         for (n, a) in self.agents.iter().enumerate() {
             // A firm with a listed sell order resting today does not also sell a block
             // (the two together could exceed what it means to sell).
             if a.entity.is_some() && a.sell_left >= BLOCK_MIN && a.start <= day && !a.resting_sell {
-                asks.push((n, 0));
+                asks.push((n, 0, 0));
             }
         }
         for slot in &mut asks {
             slot.1 = yuan_to_ticks(self.ask_yuan(slot.0, progress, rng));
+            slot.2 = self.deliverable(slot.0, &class);
         }
         for &n in firms {
             if self.agents[n].buy_left < BLOCK_MIN || self.agents[n].resting_buy {
@@ -746,18 +789,20 @@ impl<S: Sink> Market<'_, '_, S> {
             if self.urgent(n, today) && self.agents[n].must_buy > 0 {
                 bid = upper;
             }
-            let Some(&(seller, ask)) = asks
+            // Only a seller that can deliver a block is asked: one whose surplus sits in
+            // a vintage this window does not list (or is sold) would refuse every buyer.
+            let Some(k) = asks
                 .iter()
-                .filter(|(s, ask)| *ask <= bid && self.agents[*s].sell_left >= BLOCK_MIN)
-                .min_by_key(|(s, ask)| (*ask, *s))
+                .enumerate()
+                .filter(|(_, (_, ask, can))| *ask <= bid && *can >= BLOCK_MIN)
+                .min_by_key(|(_, (s, ask, _))| (*ask, *s))
+                .map(|(k, _)| k)
             else {
                 continue;
             };
+            let (seller, ask, can) = asks[k];
             let ticks = ((ask + bid) / 2).clamp(lower, upper).max(self.floor_ticks);
-            let quantity = self.agents[n]
-                .buy_left
-                .min(self.agents[seller].sell_left)
-                .min(self.sellable(self.agents[seller].account, &class));
+            let quantity = self.agents[n].buy_left.min(can);
             if quantity < BLOCK_MIN {
                 continue;
             }
@@ -774,8 +819,16 @@ impl<S: Sink> Market<'_, '_, S> {
                 expires_at: day_end,
             };
             self.agree_block(&agreement, t)?;
+            asks[k].2 = self.deliverable(seller, &class);
         }
         Ok(t + 60_000)
+    }
+
+    /// Tonnes agent `n` can deliver now: what it still means to sell, within what it may
+    /// sell of the traded class.
+    fn deliverable(&self, n: usize, class: &UnitClass) -> u64 {
+        let a = &self.agents[n];
+        a.sell_left.min(self.sellable(a.account, class))
     }
 
     /// The seller proposes the agreement at `t` and the buyer accepts it at once.
@@ -1104,7 +1157,23 @@ impl<S: Sink> Market<'_, '_, S> {
 
 #[cfg(test)]
 mod tests {
-    use super::buy_order;
+    use super::{LISTED_MAX, MAX_LISTED_POSTS, buy_order, split_listed};
+
+    /// A quantity beyond one listed order's limit goes out as several orders, each below
+    /// 100,000 t, together the whole quantity (up to the bound on one action's orders).
+    #[test]
+    fn a_quantity_beyond_the_listed_limit_is_posted_as_several_orders() {
+        assert_eq!(split_listed(0).count(), 0);
+        assert_eq!(split_listed(5_000).collect::<Vec<_>>(), vec![5_000]);
+        assert_eq!(split_listed(99_999).collect::<Vec<_>>(), vec![99_999]);
+        assert_eq!(
+            split_listed(250_000).collect::<Vec<_>>(),
+            vec![99_999, 99_999, 50_002]
+        );
+        let huge: Vec<u64> = split_listed(20_000_000).collect();
+        assert_eq!(huge.len(), MAX_LISTED_POSTS);
+        assert!(huge.iter().all(|&q| q == LISTED_MAX));
+    }
 
     #[test]
     fn in_the_last_days_a_buyer_bids_the_top_for_what_it_owes_and_its_limit_for_a_hedge() {

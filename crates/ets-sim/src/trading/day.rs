@@ -127,7 +127,7 @@ impl<S: Sink> Market<'_, '_, S> {
         let step = SESSION_MS / (half.max(1) as i64 + 1);
         for (j, &n) in firms[..half].iter().enumerate() {
             let at = day.base + MORNING_MS + (j as i64 + 1) * step;
-            self.firm(n, at, day.progress, self.urgent(n, day), rng)?;
+            self.firm(n, at, day.progress, self.due_today(n, day), rng)?;
         }
         Ok(firms)
     }
@@ -144,7 +144,7 @@ impl<S: Sink> Market<'_, '_, S> {
         let step = ((end - t) / (rest.len() as i64 + 1)).max(1);
         for (j, &n) in rest.iter().enumerate() {
             let at = t + (j as i64 + 1) * step;
-            self.firm(n, at, day.progress, self.urgent(n, day), rng)?;
+            self.firm(n, at, day.progress, self.due_today(n, day), rng)?;
         }
         Ok(())
     }
@@ -176,7 +176,23 @@ impl<S: Sink> Market<'_, '_, S> {
     /// Whether agent `n` must buy today: the last days of the window, or the last day
     /// before the intermediate deadline while it still lacks that deadline's share.
     pub(super) fn urgent(&self, n: usize, day: Day) -> bool {
-        day.final_days || (day.intermediate && self.agents[n].early_left > 0)
+        self.due_today(n, day).is_some()
+    }
+
+    /// What agent `n` must buy today whatever the price the band allows, when it must buy
+    /// today (`urgent`): in the last days all it owes; on the last day before the
+    /// intermediate deadline that deadline's share only. Bidding the top for its whole need
+    /// there, a firm that owes much would take the offers the firms short of the share
+    /// need (since round 9 an action may post several listed orders).
+    pub(super) fn due_today(&self, n: usize, day: Day) -> Option<u64> {
+        let a = &self.agents[n];
+        if day.final_days {
+            Some(a.must_buy)
+        } else if day.intermediate && a.early_left > 0 {
+            Some(a.early_left.min(a.must_buy))
+        } else {
+            None
+        }
     }
 
     /// Ends the day and records its close, VWAP and mean spread.
