@@ -36,16 +36,18 @@ pub enum SerialPolicy {
 
 /// The serial blocks of one unit class held by one account.
 ///
-/// Blocks are kept in a B-tree keyed by their *last* serial (the value is
-/// the first), so iteration is in serial order and an arriving block is
-/// placed by a search of the tree without shifting the blocks after it: a
-/// ring buffer's shift grew with the blocks held, which grow with every
-/// received transfer (docs/benchmarks.md). Keyed by the last serial, the
-/// cut of the oldest block's head changes a value in place, never a key.
-/// The largest block, once known to be the largest, is kept out of the
-/// tree, in the holding itself (`detached`): largest first cuts its head
-/// without a search of the tree, which cost a cache miss per level on a
-/// holding the core had not seen since the account's last transfer.
+/// Blocks are kept in a sorted map keyed by their *last* serial (the value
+/// is the first), so iteration is in serial order: fixed-size sorted chunks
+/// found through fence keys kept in the holding itself (`BlockMap`), so
+/// that placing an arriving block reads the fences beside the counters and
+/// one chunk, where the B-tree it replaced read its root and then a leaf, two
+/// dependent cold nodes on a holding the core had not seen since the
+/// account last received (docs/benchmarks.md, "Replay"). A ring buffer's
+/// shift grew with the blocks held; a chunk's is bounded. Keyed by the last
+/// serial, the cut of the oldest block's head changes a value in place,
+/// never a key. "The tree" below is that map. The largest block, once known
+/// to be the largest, is kept out of the map, in the holding itself
+/// (`detached`): largest first cuts its head without a search.
 /// `total` is the sum of the blocks' quantities; `pending` (promised to
 /// pending transactions) plus `exchange_held` (held by the exchange) never
 /// exceeds it.
