@@ -577,7 +577,7 @@ impl Holding {
             let size = end - start + 1;
             if size > remaining {
                 // Split: the head leaves, the rest stays at the front.
-                self.blocks.insert(end, start + remaining);
+                self.blocks.set_first_value(start + remaining);
                 taken.extend(SerialBlock::try_new(start, start + remaining - 1).ok());
                 remaining = 0;
             } else {

@@ -296,16 +296,38 @@ impl BlockMap {
         Some(value)
     }
 
-    /// Removes the entry with the least key, returning it.
+    /// Removes the entry with the least key, returning it: from the first
+    /// chunk, without a search.
     pub(super) fn pop_first(&mut self) -> Option<(u64, u64)> {
-        let (key, _) = self.first()?;
-        self.remove(key).map(|value| (key, value))
+        let chunk = self.chunks.front_mut()?;
+        let key = chunk.entries[0].key;
+        let value = chunk.remove_at(0);
+        self.len -= 1;
+        if chunk.len == 0 {
+            self.chunks.pop_front();
+            self.fences.remove(0);
+        } else {
+            self.merge_if_sparse(0);
+        }
+        Some((key, value))
     }
 
-    /// Merges chunk `index` with a neighbour when the two together fill at
-    /// most half a chunk, so removals cannot leave many near-empty chunks
-    /// (and push the fences out of the holding).
+    /// Sets the value of the entry with the least key, if any.
+    pub(super) fn set_first_value(&mut self, value: u64) {
+        if let Some(chunk) = self.chunks.front_mut() {
+            chunk.entries[0].value = value;
+        }
+    }
+
+    /// Merges chunk `index`, when it is at most a quarter full, with a
+    /// neighbour when the two together fill at most half a chunk, so
+    /// removals cannot leave many near-empty chunks (and push the fences
+    /// out of the holding).
     fn merge_if_sparse(&mut self, index: usize) {
+        // Only a chunk a quarter full or less reads its neighbour's line.
+        if self.chunks[index].len > CHUNK_CAPACITY / 4 {
+            return;
+        }
         let lower = if index + 1 < self.chunks.len() {
             index
         } else if index > 0 {
