@@ -400,9 +400,9 @@ impl Holding {
         }
     }
 
-    /// Adds blocks, none already held, each merged with its neighbours. In
-    /// the tree each is placed by a search, with no shift of the others, so
-    /// a one-pass merge saves nothing.
+    /// Adds blocks, none already held, each merged with its neighbours. Each
+    /// is placed by a search, with a shift bounded by its chunk, so a
+    /// one-pass merge saves nothing.
     pub fn insert_sorted(&mut self, incoming: &[SerialBlock]) {
         incoming.iter().for_each(|&block| self.insert(block));
     }
