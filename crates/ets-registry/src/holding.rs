@@ -8,8 +8,10 @@
 use ets_model::{Quantity, SerialBlock};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::ops::Bound;
+
+mod blocks;
+
+use blocks::BlockMap;
 
 /// Which serials of one unit class a transfer takes. A policy of this
 /// registry, not a rule of any scheme: vintage order matters and is the unit
@@ -34,16 +36,18 @@ pub enum SerialPolicy {
 
 /// The serial blocks of one unit class held by one account.
 ///
-/// Blocks are kept in a B-tree keyed by their *last* serial (the value is
-/// the first), so iteration is in serial order and an arriving block is
-/// placed by a search of the tree without shifting the blocks after it: a
-/// ring buffer's shift grew with the blocks held, which grow with every
-/// received transfer (docs/benchmarks.md). Keyed by the last serial, the
-/// cut of the oldest block's head changes a value in place, never a key.
-/// The largest block, once known to be the largest, is kept out of the
-/// tree, in the holding itself (`detached`): largest first cuts its head
-/// without a search of the tree, which cost a cache miss per level on a
-/// holding the core had not seen since the account's last transfer.
+/// Blocks are kept in a sorted map keyed by their *last* serial (the value
+/// is the first), so iteration is in serial order: fixed-size sorted chunks
+/// found through fence keys kept in the holding itself (`BlockMap`), so
+/// that placing an arriving block reads the fences beside the counters and
+/// one chunk, where the B-tree it replaced read its root and then a leaf, two
+/// dependent cold nodes on a holding the core had not seen since the
+/// account last received (docs/benchmarks.md, "Replay"). A ring buffer's
+/// shift grew with the blocks held; a chunk's is bounded. Keyed by the last
+/// serial, the cut of the oldest block's head changes a value in place,
+/// never a key. "The tree" below is that map. The largest block, once known
+/// to be the largest, is kept out of the map, in the holding itself
+/// (`detached`): largest first cuts its head without a search.
 /// `total` is the sum of the blocks' quantities; `pending` (promised to
 /// pending transactions) plus `exchange_held` (held by the exchange) never
 /// exceeds it.
@@ -61,7 +65,7 @@ pub enum SerialPolicy {
 pub struct Holding {
     /// `last serial -> first serial` of each block but `detached`: the
     /// blocks are disjoint, never adjacent.
-    blocks: BTreeMap<u64, u64>,
+    blocks: BlockMap,
     /// The largest block, out of `blocks`, while it is known to be the
     /// largest. Which block sits here is not state: equality and the
     /// encoding see the blocks in serial order wherever they are kept.
@@ -141,7 +145,7 @@ impl TryFrom<HoldingEncoding> for Holding {
     /// Refuses blocks out of serial order or overlapping: the tree could
     /// not hold them as they were encoded.
     fn try_from(encoded: HoldingEncoding) -> Result<Holding, String> {
-        let mut blocks = BTreeMap::new();
+        let mut blocks = BlockMap::default();
         let mut previous_end: Option<u64> = None;
         for (start, end) in encoded.blocks {
             if end < start || previous_end.is_some_and(|previous| previous >= start) {
@@ -244,25 +248,19 @@ impl Holding {
     /// The `(first, last)` serial of every block, in serial order: those of
     /// the tree before the detached block, the detached block, the rest.
     fn spans(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        // Without a detached block: every block, then nothing (no key is above u64::MAX).
-        let (before, detached, after) = match self.detached {
-            Some(largest) => (
-                Bound::Excluded(largest.start),
-                Some((largest.start, largest.end)),
-                largest.end,
-            ),
-            None => (Bound::Unbounded, None, u64::MAX),
-        };
-        let pair = |(&end, &start): (&u64, &u64)| (start, end);
-        self.blocks
-            .range((Bound::Unbounded, before))
-            .map(pair)
-            .chain(detached)
-            .chain(
-                self.blocks
-                    .range((Bound::Excluded(after), Bound::Unbounded))
-                    .map(pair),
-            )
+        // The detached block goes before the first tree block after it
+        // (blocks are disjoint, so comparing the ends orders them).
+        let mut detached = self.detached.map(|largest| (largest.start, largest.end));
+        let mut tree = self
+            .blocks
+            .iter()
+            .map(|(end, start)| (start, end))
+            .peekable();
+        std::iter::from_fn(move || match (detached, tree.peek()) {
+            (Some(largest), Some(&(_, end))) if largest.1 < end => detached.take(),
+            (Some(_), None) => detached.take(),
+            _ => tree.next(),
+        })
     }
 
     /// How many separate blocks make up the holding.
@@ -363,9 +361,8 @@ impl Holding {
                 // It grows the largest: merged in the tree, then out again;
                 // the other blocks only lost the neighbour it may have joined.
                 self.attach();
-                let next = self.tree_next(start);
-                let (first, last) = self.insert_in_tree(start, end, next);
-                self.blocks.remove(&last);
+                let (first, last) = self.blocks.place(start, end);
+                self.blocks.remove(last);
                 self.detached = Some(Largest {
                     start: first,
                     end: last,
@@ -373,7 +370,7 @@ impl Holding {
                 });
             }
             _ => {
-                let (first, last) = self.insert_in_tree(start, end, next);
+                let (first, last) = self.blocks.place(start, end);
                 self.note_other(first, last);
             }
         }
@@ -384,30 +381,8 @@ impl Holding {
     /// after `serial`.
     fn tree_next(&self, serial: u64) -> Option<(u64, u64)> {
         self.blocks
-            .range(serial..)
-            .next()
-            .map(|(&end, &start)| (start, end))
-    }
-
-    /// Places the block `(start, end)` in the tree, merged with its
-    /// neighbours there (`next` is [`Holding::tree_next`] of `start`);
-    /// returns the merged block. Only a block ending at `start - 1` joins
-    /// from before, and the tree is keyed by last serial, so that block is
-    /// removed by its key (one search, which finds nothing in the usual
-    /// case) instead of looked up by a range and then removed.
-    fn insert_in_tree(&mut self, start: u64, end: u64, next: Option<(u64, u64)>) -> (u64, u64) {
-        let first = start
-            .checked_sub(1)
-            .and_then(|previous_end| self.blocks.remove(&previous_end))
-            .unwrap_or(start);
-        let joins_next = next.filter(|&(next_start, _)| end.checked_add(1) == Some(next_start));
-        let last = match joins_next {
-            // The next block keeps its key (its last serial) and starts earlier.
-            Some((_, next_end)) => next_end,
-            None => end,
-        };
-        self.blocks.insert(last, first);
-        (first, last)
+            .first_at_or_after(serial)
+            .map(|(end, start)| (start, end))
     }
 
     /// The tree's block `(first, last)` is new or grew: the detached block
@@ -425,9 +400,9 @@ impl Holding {
         }
     }
 
-    /// Adds blocks, none already held, each merged with its neighbours. In
-    /// the tree each is placed by a search, with no shift of the others, so
-    /// a one-pass merge saves nothing.
+    /// Adds blocks, none already held, each merged with its neighbours. Each
+    /// is placed by a search, with a shift bounded by its chunk, so a
+    /// one-pass merge saves nothing.
     pub fn insert_sorted(&mut self, incoming: &[SerialBlock]) {
         incoming.iter().for_each(|&block| self.insert(block));
     }
@@ -486,7 +461,7 @@ impl Holding {
         }
         let mut best: Option<(u64, u64)> = None;
         let mut second: Option<u64> = None;
-        for (&end, &start) in &self.blocks {
+        for (end, start) in self.blocks.iter() {
             let span = end - start;
             match best {
                 Some((top_start, top_end)) if span <= top_end - top_start => {
@@ -504,7 +479,7 @@ impl Holding {
         );
         let (start, end) = best.unwrap_or_default();
         if second.is_none_or(|second| end - start > second) {
-            self.blocks.remove(&end);
+            self.blocks.remove(end);
             self.detached = Some(Largest {
                 start,
                 end,
@@ -538,7 +513,7 @@ impl Holding {
     fn cut_head(&mut self, start: u64, end: u64, count: u64) -> Option<SerialBlock> {
         let last = start + count - 1;
         if last == end {
-            self.blocks.remove(&end);
+            self.blocks.remove(end);
         } else {
             self.blocks.insert(end, last + 1);
         }
@@ -554,7 +529,7 @@ impl Holding {
         let mut order: Vec<(u64, u64)> = self
             .blocks
             .iter()
-            .map(|(&end, &start)| (start, end))
+            .map(|(end, start)| (start, end))
             .collect();
         // Largest first; equal sizes lowest serial first (the sort is stable).
         order.sort_by_key(|&(start, end)| std::cmp::Reverse(end - start));
@@ -562,7 +537,7 @@ impl Holding {
         for (start, end) in order {
             let size = end - start + 1;
             if size <= remaining {
-                self.blocks.remove(&end);
+                self.blocks.remove(end);
                 moved.extend(SerialBlock::try_new(start, end).ok());
                 remaining -= size;
             } else if remaining > 0 {
@@ -596,18 +571,17 @@ impl Holding {
         self.attach();
         let mut remaining = quantity.tonnes();
         while remaining > 0 {
-            let Some(mut front) = self.blocks.first_entry() else {
+            let Some((end, start)) = self.blocks.first() else {
                 break;
             };
-            let (start, end) = (*front.get(), *front.key());
             let size = end - start + 1;
             if size > remaining {
                 // Split: the head leaves, the rest stays at the front.
-                *front.get_mut() = start + remaining;
+                self.blocks.set_first_value(start + remaining);
                 taken.extend(SerialBlock::try_new(start, start + remaining - 1).ok());
                 remaining = 0;
             } else {
-                front.remove();
+                self.blocks.pop_first();
                 taken.extend(SerialBlock::try_new(start, end).ok());
                 remaining -= size;
             }
@@ -636,7 +610,7 @@ impl Holding {
         if block.end() < end {
             self.blocks.insert(end, block.end() + 1);
         } else {
-            self.blocks.remove(&end);
+            self.blocks.remove(end);
         }
         if start < block.start() {
             self.blocks.insert(block.start() - 1, start);
@@ -660,7 +634,7 @@ impl Holding {
         match self
             .blocks
             .iter()
-            .find(|&(&end, &start)| end - start > largest.others_at_most)
+            .find(|&(end, start)| end - start > largest.others_at_most)
         {
             Some((end, start)) => Err(format!(
                 "block {start}-{end} is larger than the detached block's bound {}",
@@ -683,6 +657,7 @@ impl Holding {
     /// # Errors
     /// A description of the first broken invariant.
     pub fn check(&self) -> Result<(), String> {
+        self.blocks.check()?;
         self.check_detached()?;
         let mut sum: u128 = 0;
         let mut previous_end: Option<u64> = None;
