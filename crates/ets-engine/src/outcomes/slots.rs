@@ -75,17 +75,17 @@ impl<V> Slots<V> {
     /// # Panics
     /// When it is not held: the table hands out only sequence numbers it keeps.
     fn slot(&self, sequence: u64) -> &Slot<V> {
-        let place = self.place(sequence);
-        assert!(place.is_some(), "outcome slot {sequence} is not held");
-        let (chunk, index) = place.unwrap_or_default();
+        let Some((chunk, index)) = self.place(sequence) else {
+            panic!("outcome slot {sequence} is not held");
+        };
         &self.chunks[chunk][index]
     }
 
     /// The slot `sequence`, to change it (panics as [`Slots::slot`]).
     fn slot_mut(&mut self, sequence: u64) -> &mut Slot<V> {
-        let place = self.place(sequence);
-        assert!(place.is_some(), "outcome slot {sequence} is not held");
-        let (chunk, index) = place.unwrap_or_default();
+        let Some((chunk, index)) = self.place(sequence) else {
+            panic!("outcome slot {sequence} is not held");
+        };
         &mut self.chunks[chunk][index]
     }
 
