@@ -8,7 +8,7 @@
 
 use ets_engine::exchange::{ExchangeCommand, ExchangeEffect, TradingMode};
 use ets_engine::{Command, Effect, Engine, Envelope, JournalEntry, Outcome};
-use ets_market::{InstrumentRules, MarketDataRules, OrderId, Side, TimeInForce};
+use ets_market::{DailyStats, InstrumentRules, MarketDataRules, OrderId, Side, TimeInForce};
 use ets_model::{
     AccountId, Code, Money, ParticipantId, Price, Quantity, RequestId, Timestamp, UnitClass,
     Vintage,
@@ -227,6 +227,33 @@ impl Market {
         )
     }
 
+    /// A block trade of 100,000 t on `desk` at `ticks`: the seller proposes, the
+    /// buyer accepts.
+    fn block_trade(&mut self, desk: &str, ticks: i64) {
+        let Outcome::Accepted(proposed) = self.propose(desk, ticks) else {
+            panic!("{desk} at {ticks} ticks is outside the band");
+        };
+        self.ok(
+            BUYER,
+            exchange(ExchangeCommand::AcceptBlock {
+                instrument: code(desk),
+                account: BUYER_ACCOUNT,
+                proposal: order_of(&proposed),
+            }),
+        );
+    }
+
+    /// Ends the day of `symbol` alone and returns its figures.
+    fn end_day(&mut self, symbol: &str) -> DailyStats {
+        let command = exchange(ExchangeCommand::EndOfDay {
+            instrument: code(symbol),
+        });
+        match self.ok(OPERATOR, command) {
+            Effect::Exchange(ExchangeEffect::DayClosed { stats, .. }) => stats,
+            other => panic!("expected a closed day, got {other:?}"),
+        }
+    }
+
     /// Checks the edges of `desk`'s band: `lower` and `upper` are proposed
     /// (then withdrawn, so nothing stays held), one tick beyond each is
     /// refused as outside the band.
@@ -322,27 +349,13 @@ fn the_listed_close_reaches_the_desk_at_the_listed_end_of_day_and_is_its_day_clo
     // close as its own (block trades form no price).
     let mut market = Market::with_desks();
     market.listed_trade(4_400, 100);
-    let effect = market.ok(
-        OPERATOR,
-        exchange(ExchangeCommand::EndOfDay {
-            instrument: code("L"),
-        }),
-    );
-    let Effect::Exchange(ExchangeEffect::DayClosed { stats, .. }) = effect else {
-        panic!("expected a closed day, got {effect:?}");
-    };
-    assert_eq!(stats.close, price(4_400));
+    assert_eq!(market.end_day("L").close, price(4_400));
     market.assert_band("KL", 3_080, 5_720);
-    let effect = market.ok(
-        OPERATOR,
-        exchange(ExchangeCommand::EndOfDay {
-            instrument: code("KL"),
-        }),
+    let desk_day = market.end_day("KL");
+    assert_eq!(
+        (desk_day.open, desk_day.close),
+        (price(4_400), price(4_400))
     );
-    let Effect::Exchange(ExchangeEffect::DayClosed { stats, .. }) = effect else {
-        panic!("expected a closed day, got {effect:?}");
-    };
-    assert_eq!((stats.open, stats.close), (price(4_400), price(4_400)));
 }
 
 #[test]
@@ -352,18 +365,7 @@ fn a_day_without_listed_trades_keeps_the_previous_close_and_block_trades_do_not_
     let mut market = Market::with_desks();
     market.listed_trade(4_400, 100);
     market.end_days("L", "KL");
-    let Outcome::Accepted(proposed) = market.propose("KL", 5_720) else {
-        panic!("the band's top is inside it");
-    };
-    let proposal = order_of(&proposed);
-    market.ok(
-        BUYER,
-        exchange(ExchangeCommand::AcceptBlock {
-            instrument: code("KL"),
-            account: BUYER_ACCOUNT,
-            proposal,
-        }),
-    );
+    market.block_trade("KL", 5_720);
     market.end_days("KL", "L");
     assert_eq!(market.previous_close("L"), 4_400);
     assert_eq!(market.previous_close("KL"), 4_400);
@@ -463,17 +465,7 @@ fn replaying_the_journal_of_a_linked_desk_gives_the_live_state_hash() {
     let mut market = Market::with_desks();
     market.listed_trade(4_400, 100);
     market.end_days("KL", "L");
-    let Outcome::Accepted(proposed) = market.propose("KL", 5_720) else {
-        panic!("the band's top is inside it");
-    };
-    market.ok(
-        BUYER,
-        exchange(ExchangeCommand::AcceptBlock {
-            instrument: code("KL"),
-            account: BUYER_ACCOUNT,
-            proposal: order_of(&proposed),
-        }),
-    );
+    market.block_trade("KL", 5_720);
     market.listed_trade(4_700, 10);
     market.end_days("L", "KL");
     // 47.00 +-30%: 61.10 is the top.
