@@ -11,9 +11,10 @@
 //! other request (a sign-in, HTTP Basic, a token not verified yet, a web
 //! session's user) checks it first, so users added and tokens issued take
 //! effect at once. A file that no longer loads makes every request fail
-//! with 401 (fail closed), within the same bound, until it is fixed. Argon2 verifications are slow and memory-hungry
-//! (19 MiB each), so at most [`ARGON2_CONCURRENT_MAX`] run at once. Repeated
-//! failures of a user or from an address are refused for a while (`throttle`).
+//! with 401 (fail closed), within the same bound, until it is fixed.
+//! Argon2 verifications are slow and memory-hungry (19 MiB each), so at
+//! most [`ARGON2_CONCURRENT_MAX`] run at once. Repeated failures of a user
+//! or from an address are refused for a while (`throttle`).
 
 pub mod throttle;
 
@@ -478,6 +479,33 @@ mod tests {
 
     const PASSWORD: &str = "a password long enough";
 
+    /// A users file with one administrator, a token of theirs, the
+    /// directory serving it and a runtime to run its checks on.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        token: String,
+        directory: UserDirectory,
+        runtime: tokio::runtime::Runtime,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let admin = ParticipantId(1);
+        Users::add_user(dir.path(), "admin", PASSWORD, admin, Role::Administrator).expect("a user");
+        let token = Users::issue_token(dir.path(), "admin").expect("a token");
+        let directory = UserDirectory::open(dir.path()).expect("the users");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        Fixture {
+            dir,
+            token,
+            directory,
+            runtime,
+        }
+    }
+
     /// Goal: the users file's check interval, on an injected clock. A token
     /// verified before and then revoked is still answered from memory by a
     /// request less than [`USERS_CHECK_INTERVAL`] after the last check, and
@@ -486,21 +514,12 @@ mod tests {
     /// makes the request read the file).
     #[test]
     fn a_revoked_token_is_refused_within_the_check_interval_and_a_new_one_at_once() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        Users::add_user(
-            dir.path(),
-            "admin",
-            PASSWORD,
-            ParticipantId(1),
-            Role::Administrator,
-        )
-        .expect("a user");
-        let old = Users::issue_token(dir.path(), "admin").expect("a token");
-        let directory = UserDirectory::open(dir.path()).expect("the users");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
+        let Fixture {
+            dir,
+            token: old,
+            directory,
+            runtime,
+        } = fixture();
         let start = Instant::now();
         let at = |millis: u64| start + Duration::from_millis(millis);
         let interval_millis = u64::try_from(USERS_CHECK_INTERVAL.as_millis()).expect("small");
@@ -529,21 +548,12 @@ mod tests {
     /// before, at the first request after the check interval (fail closed).
     #[test]
     fn a_broken_users_file_refuses_a_verified_token_after_the_check_interval() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        Users::add_user(
-            dir.path(),
-            "admin",
-            PASSWORD,
-            ParticipantId(1),
-            Role::Administrator,
-        )
-        .expect("a user");
-        let token = Users::issue_token(dir.path(), "admin").expect("a token");
-        let directory = UserDirectory::open(dir.path()).expect("the users");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
+        let Fixture {
+            dir,
+            token,
+            directory,
+            runtime,
+        } = fixture();
         let start = Instant::now();
         runtime.block_on(async {
             let first = directory.authenticate_at(Credentials::Token(&token), start);
