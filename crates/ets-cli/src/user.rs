@@ -56,7 +56,7 @@ pub enum User {
         #[arg(long, value_name = "DIR")]
         from: std::path::PathBuf,
     },
-    /// Revokes an API token: a running server refuses it from its next request.
+    /// Revokes an API token: a running server refuses it within 100 ms.
     /// The token id is the 8 hex digits after `ets_`.
     ///
     /// Example: `ets user revoke --data ./registry --token-id 3f9a01c2`

@@ -2,13 +2,19 @@
 //! HTTP Basic) checked against the store's users file, and the middleware that
 //! guards every `/api/*` route but the OpenAPI document.
 //!
-//! The server notices a rewritten `users.json` (new users, issued or revoked
-//! tokens) at the next request: each request compares the file's size, time
-//! and inode with those of the copy in memory and reloads it when they differ.
-//! A file that no longer loads makes every request fail with 401 (fail
-//! closed) until it is fixed. Argon2 verifications are slow and memory-hungry
-//! (19 MiB each), so at most [`ARGON2_CONCURRENT_MAX`] run at once. Repeated
-//! failures of a user or from an address are refused for a while (`throttle`).
+//! The server notices a rewritten `users.json` by comparing the file's size,
+//! time and inode with those of the copy in memory, and reloads it when they
+//! differ. A request whose token was verified before (the busy path: one
+//! command per request) checks the file only when the last check is
+//! [`USERS_CHECK_INTERVAL`] old or older, so a revoked token or a removed
+//! user is refused within that bound rather than a `stat` per request; any
+//! other request (a sign-in, HTTP Basic, a token not verified yet, a web
+//! session's user) checks it first, so users added and tokens issued take
+//! effect at once. A file that no longer loads makes every request fail
+//! with 401 (fail closed), within the same bound, until it is fixed.
+//! Argon2 verifications are slow and memory-hungry (19 MiB each), so at
+//! most [`ARGON2_CONCURRENT_MAX`] run at once. Repeated failures of a user
+//! or from an address are refused for a while (`throttle`).
 
 pub mod throttle;
 
@@ -23,11 +29,18 @@ use base64::engine::general_purpose::STANDARD;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Semaphore;
 
 /// The most argon2 verifications that run at the same time; more wait.
 pub const ARGON2_CONCURRENT_MAX: usize = 2;
+
+/// The longest a request with a token verified before is answered from the
+/// users file as last checked: a token revoked or a user removed from
+/// `users.json` is refused at the latest by the first request this long
+/// after the file was rewritten. (Measured in docs/benchmarks.md, "HTTP":
+/// the check was a `stat` per request, about 6% of the workers' time.)
+pub const USERS_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What identifies `users.json` on disk; a change means it was rewritten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +59,20 @@ enum FileStamp {
 struct Loaded {
     users: Arc<Users>,
     stamp: FileStamp,
+    /// When the stamp was last read from disk (`None`: never by a request).
+    checked: Option<Instant>,
+}
+
+impl Loaded {
+    /// Whether a request at `now` may use these users without reading the
+    /// file's stamp: checked less than `reuse_within` before `now`, and
+    /// loaded (a failed load is tried again at every request).
+    fn fresh_at(&self, now: Instant, reuse_within: Duration) -> bool {
+        self.stamp != FileStamp::Failed
+            && self
+                .checked
+                .is_some_and(|checked| now.saturating_duration_since(checked) < reuse_within)
+    }
 }
 
 /// The users file of a running server, reloaded when it changes on disk.
@@ -98,6 +125,7 @@ impl UserDirectory {
         let loaded = Arc::new(Mutex::new(Loaded {
             users: Arc::new(users),
             stamp,
+            checked: None,
         }));
         if let UsersLocation::Database(url) = location {
             watch_database(Arc::downgrade(&loaded), url.clone(), revision);
@@ -112,13 +140,27 @@ impl UserDirectory {
     /// The users as stored now: a users file is reloaded when it changed;
     /// the database's are kept current by their watcher.
     fn current(&self) -> Arc<Users> {
+        self.current_at(Instant::now(), Duration::ZERO)
+    }
+
+    /// The users for a request at `now`: those in memory when the file was
+    /// checked less than `reuse_within` before (`Duration::ZERO`: never),
+    /// else the file's stamp is read and the file reloaded when it changed.
+    fn current_at(&self, now: Instant, reuse_within: Duration) -> Arc<Users> {
         let UsersLocation::Directory(dir) = &self.location else {
             let loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
             return Arc::clone(&loaded.users);
         };
+        {
+            let loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+            if loaded.fresh_at(now, reuse_within) {
+                return Arc::clone(&loaded.users);
+            }
+        }
         let stamp = stamp_of(&users_path(dir));
         let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
         if loaded.stamp == stamp && stamp != FileStamp::Failed {
+            loaded.checked = Some(loaded.checked.map_or(now, |checked| checked.max(now)));
             return Arc::clone(&loaded.users);
         }
         match Users::load(dir) {
@@ -127,26 +169,42 @@ impl UserDirectory {
                 *loaded = Loaded {
                     users: Arc::new(users),
                     stamp,
+                    checked: Some(now),
                 };
             }
             Err(error) => {
                 tracing::error!(%error, code = error.code(), "users file does not load; refusing every user until it does");
                 loaded.users = Arc::new(Users::empty());
                 loaded.stamp = FileStamp::Failed;
+                loaded.checked = Some(now);
             }
         }
         Arc::clone(&loaded.users)
     }
 
     /// Checks the credentials; a token verified before is accepted without
-    /// argon2, anything else waits for one of the argon2 permits.
+    /// argon2 (from the users as checked within [`USERS_CHECK_INTERVAL`]),
+    /// anything else is checked against the file as it is now and waits for
+    /// one of the argon2 permits.
     async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, &'static str> {
-        let users = self.current();
+        self.authenticate_at(credentials, Instant::now()).await
+    }
+
+    /// [`UserDirectory::authenticate`] for a request at `now` (a test's
+    /// clock; the server's is `Instant::now()`).
+    async fn authenticate_at(
+        &self,
+        credentials: Credentials<'_>,
+        now: Instant,
+    ) -> Result<Principal, &'static str> {
         if let Credentials::Token(token) = &credentials
-            && let Some(principal) = users.cached_token(token)
+            && let Some(principal) = self
+                .current_at(now, USERS_CHECK_INTERVAL)
+                .cached_token(token)
         {
             return Ok(principal);
         }
+        let users = self.current_at(now, Duration::ZERO);
         // Never closed, so acquiring cannot fail; if it did, run unthrottled.
         let _permit = self.argon2_permits.acquire().await.ok();
         let checked = match credentials {
@@ -411,4 +469,99 @@ pub(crate) fn client_address(request: &Parts) -> Option<IpAddr> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(address)| address.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Role;
+    use ets_model::ParticipantId;
+
+    const PASSWORD: &str = "a password long enough";
+
+    /// A users file with one administrator, a token of theirs, the
+    /// directory serving it and a runtime to run its checks on.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        token: String,
+        directory: UserDirectory,
+        runtime: tokio::runtime::Runtime,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let admin = ParticipantId(1);
+        Users::add_user(dir.path(), "admin", PASSWORD, admin, Role::Administrator).expect("a user");
+        let token = Users::issue_token(dir.path(), "admin").expect("a token");
+        let directory = UserDirectory::open(dir.path()).expect("the users");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        Fixture {
+            dir,
+            token,
+            directory,
+            runtime,
+        }
+    }
+
+    /// Goal: the users file's check interval, on an injected clock. A token
+    /// verified before and then revoked is still answered from memory by a
+    /// request less than [`USERS_CHECK_INTERVAL`] after the last check, and
+    /// refused by the first request at the interval; a token issued after
+    /// the last check is accepted at once (a token not verified yet always
+    /// makes the request read the file).
+    #[test]
+    fn a_revoked_token_is_refused_within_the_check_interval_and_a_new_one_at_once() {
+        let Fixture {
+            dir,
+            token: old,
+            directory,
+            runtime,
+        } = fixture();
+        let start = Instant::now();
+        let at = |millis: u64| start + Duration::from_millis(millis);
+        let interval_millis = u64::try_from(USERS_CHECK_INTERVAL.as_millis()).expect("small");
+        let name_of = |result: Result<Principal, &'static str>| result.map(|p| p.name);
+        runtime.block_on(async {
+            let first = directory.authenticate_at(Credentials::Token(&old), at(0));
+            assert_eq!(name_of(first.await), Ok("admin".to_owned()));
+            Users::revoke_token(dir.path(), &old[4..12]).expect("revoked");
+            let within =
+                directory.authenticate_at(Credentials::Token(&old), at(interval_millis - 1));
+            assert_eq!(
+                name_of(within.await),
+                Ok("admin".to_owned()),
+                "inside the bound the users in memory answer"
+            );
+            let at_bound = directory.authenticate_at(Credentials::Token(&old), at(interval_millis));
+            assert_eq!(name_of(at_bound.await), Err("unknown_token"));
+            let fresh = Users::issue_token(dir.path(), "admin").expect("a second token");
+            let at_once =
+                directory.authenticate_at(Credentials::Token(&fresh), at(interval_millis + 1));
+            assert_eq!(name_of(at_once.await), Ok("admin".to_owned()));
+        });
+    }
+
+    /// Goal: a users file that no longer loads refuses even a token verified
+    /// before, at the first request after the check interval (fail closed).
+    #[test]
+    fn a_broken_users_file_refuses_a_verified_token_after_the_check_interval() {
+        let Fixture {
+            dir,
+            token,
+            directory,
+            runtime,
+        } = fixture();
+        let start = Instant::now();
+        runtime.block_on(async {
+            let first = directory.authenticate_at(Credentials::Token(&token), start);
+            assert!(first.await.is_ok());
+            std::fs::write(users_path(dir.path()), "{ not the users file").expect("written");
+            let later =
+                directory.authenticate_at(Credentials::Token(&token), start + USERS_CHECK_INTERVAL);
+            assert_eq!(later.await.map(|p| p.name), Err("unknown_token"));
+        });
+    }
 }

@@ -41,7 +41,7 @@ mod users_db;
 pub use auth::throttle;
 
 pub use access::ParticipantKinds;
-pub use auth::{ARGON2_CONCURRENT_MAX, UserDirectory};
+pub use auth::{ARGON2_CONCURRENT_MAX, USERS_CHECK_INTERVAL, UserDirectory};
 pub use clock::{ServerClock, TICK_DEFAULT, TICK_MIN};
 pub use ets_api::route::{Audience, Verb};
 pub use http::{

@@ -133,9 +133,12 @@ async fn serve_connection<S, Svc>(
     Svc::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut builder = hyper::server::conn::http1::Builder::new();
+    // A pipelining client's answers leave in one write per burst: hyper
+    // flushes once the requests already read are answered.
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        .pipeline_flush(true);
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {

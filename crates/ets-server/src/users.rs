@@ -480,8 +480,8 @@ impl Users {
     }
 
     /// Removes the token with id `token_id` (the 8 hex digits after `ets_`)
-    /// from the users file of `dir`. A running server stops accepting it at
-    /// its next request, when it notices the file changed.
+    /// from the users file of `dir`. A running server stops accepting it
+    /// within [`crate::USERS_CHECK_INTERVAL`], when it notices the file changed.
     ///
     /// # Errors
     /// [`UsersError::UnknownToken`]; the errors of [`Users::load`];
