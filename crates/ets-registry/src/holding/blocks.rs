@@ -137,6 +137,12 @@ impl BlockMap {
         self.len
     }
 
+    /// Whether no entry is held (no chunk is then allocated, or only the
+    /// one a holding kept after its tree emptied).
+    pub(super) fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
     /// The index of the first chunk whose largest key is at or above `key`
     /// (the number of chunks when none is).
     fn chunk_of(&self, key: u64) -> usize {
@@ -175,6 +181,9 @@ impl BlockMap {
     /// Sets `key -> value`; returns the value it replaced, if any.
     pub(super) fn insert(&mut self, key: u64, value: u64) -> Option<u64> {
         if self.chunks.is_empty() {
+            // One chunk's room, not the four the deque's growth starts
+            // with: most trees hold a few blocks (docs/benchmarks.md).
+            self.chunks.reserve_exact(1);
             self.chunks.push_back(Chunk::of(key, value));
             self.fences.push(key);
             self.len = 1;
