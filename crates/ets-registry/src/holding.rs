@@ -60,19 +60,25 @@ pub enum SerialPolicy {
 /// `reserved` in `pending`; the engine then moves the exchange's share back
 /// with [`Holding::restore_exchange_held`] from the exchange's holds, which
 /// it encodes too.
+///
+/// Laid out in this order (`repr(C)`): what every transfer reads (the
+/// counters, the detached block) first, then what an arrival searches (the
+/// chunks' address and the fences), so the lines a transfer touches are
+/// adjacent instead of spread over the holding's four lines.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(try_from = "HoldingEncoding")]
+#[repr(C)]
 pub struct Holding {
-    /// `last serial -> first serial` of each block but `detached`: the
-    /// blocks are disjoint, never adjacent.
-    blocks: BlockMap,
+    total: Quantity,
+    pending: Quantity,
+    exchange_held: Quantity,
     /// The largest block, out of `blocks`, while it is known to be the
     /// largest. Which block sits here is not state: equality and the
     /// encoding see the blocks in serial order wherever they are kept.
     detached: Option<Largest>,
-    total: Quantity,
-    pending: Quantity,
-    exchange_held: Quantity,
+    /// `last serial -> first serial` of each block but `detached`: the
+    /// blocks are disjoint, never adjacent.
+    blocks: BlockMap,
 }
 
 /// The block [`SerialPolicy::LargestFirst`] takes from, kept out of the tree
