@@ -47,7 +47,8 @@ pub enum SerialPolicy {
 /// serial, the cut of the oldest block's head changes a value in place,
 /// never a key. "The tree" below is that map. The largest block, once known
 /// to be the largest, is kept out of the map, in the holding itself
-/// (`detached`): largest first cuts its head without a search.
+/// (`detached`): largest first cuts its head without a search. A lone block
+/// is kept there too, so a holding of one block allocates no chunk.
 /// `total` is the sum of the blocks' quantities; `pending` (promised to
 /// pending transactions) plus `exchange_held` (held by the exchange) never
 /// exceeds it.
