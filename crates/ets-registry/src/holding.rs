@@ -621,7 +621,10 @@ impl Holding {
             return false;
         }
         let count = quantity.tonnes();
-        if count > 0 && self.blocks.is_empty() {
+        if count == 0 {
+            return true;
+        }
+        if self.blocks.is_empty() {
             // Units held and the tree empty: the lone block is inline.
             let cut = self.cut_detached(count);
             assert!(
@@ -813,6 +816,22 @@ mod tests {
         let before = holding.clone();
         assert!(!holding.take_oldest(Quantity::new(6), &mut Vec::new()));
         assert_eq!(holding, before);
+    }
+
+    #[test]
+    fn taking_nothing_from_a_lone_block_keeps_it_inline() {
+        // Goal: a take of zero units moves nothing under either policy and
+        // leaves a lone block where it was, with no chunk allocated.
+        let mut holding = Holding::default();
+        holding.insert(block(1, 5));
+        for policy in [SerialPolicy::OldestFirst, SerialPolicy::LargestFirst] {
+            let mut taken = Vec::new();
+            assert!(holding.take(policy, Quantity::ZERO, &mut taken));
+            assert!(taken.is_empty());
+            assert!(holding.blocks.is_empty());
+            assert_eq!(holding.blocks().collect::<Vec<_>>(), vec![block(1, 5)]);
+        }
+        holding.check().unwrap();
     }
 
     #[test]
