@@ -47,7 +47,8 @@ pub enum SerialPolicy {
 /// serial, the cut of the oldest block's head changes a value in place,
 /// never a key. "The tree" below is that map. The largest block, once known
 /// to be the largest, is kept out of the map, in the holding itself
-/// (`detached`): largest first cuts its head without a search.
+/// (`detached`): largest first cuts its head without a search. A lone block
+/// is kept there too, so a holding of one block allocates no chunk.
 /// `total` is the sum of the blocks' quantities; `pending` (promised to
 /// pending transactions) plus `exchange_held` (held by the exchange) never
 /// exceeds it.
@@ -60,37 +61,56 @@ pub enum SerialPolicy {
 /// `reserved` in `pending`; the engine then moves the exchange's share back
 /// with [`Holding::restore_exchange_held`] from the exchange's holds, which
 /// it encodes too.
+///
+/// Laid out in this order (`repr(C)`): what every transfer reads (the
+/// counters, the detached block) first, then what an arrival searches (the
+/// chunks' address and the fences), so the lines a transfer touches are
+/// adjacent instead of spread over the holding's four lines.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(try_from = "HoldingEncoding")]
+#[repr(C)]
 pub struct Holding {
-    /// `last serial -> first serial` of each block but `detached`: the
-    /// blocks are disjoint, never adjacent.
-    blocks: BlockMap,
+    total: Quantity,
+    pending: Quantity,
+    exchange_held: Quantity,
     /// The largest block, out of `blocks`, while it is known to be the
     /// largest. Which block sits here is not state: equality and the
     /// encoding see the blocks in serial order wherever they are kept.
     detached: Option<Largest>,
-    total: Quantity,
-    pending: Quantity,
-    exchange_held: Quantity,
+    /// `last serial -> first serial` of each block but `detached`: the
+    /// blocks are disjoint, never adjacent.
+    blocks: BlockMap,
 }
 
 /// The block [`SerialPolicy::LargestFirst`] takes from, kept out of the tree
 /// so that a transfer neither scans every block held (a scan that grew with
 /// the number of transfers received) nor searches the tree. Valid while
-/// `span` (last - first serial) is strictly larger than every other block's,
-/// which `others_at_most` bounds from above: adding or growing another block
-/// updates it, shrinking or removing another keeps it an upper bound, and
-/// anything it cannot follow puts the block back in the tree, so the next
-/// take scans once.
+/// `span` (last - first serial) is at least `others_below`, which every
+/// other block's span is below: adding or growing another block raises it,
+/// shrinking or removing another keeps it a bound, and anything it cannot
+/// follow puts the block back in the tree, so the next take scans once.
+///
+/// A bound of 0 says the tree is empty: the holding's one block, whatever
+/// the policy, lives here and no chunk is allocated for it (most holdings
+/// of the market and of a ledger's senders hold one block); the tree takes
+/// blocks from the second on.
 #[derive(Debug, Clone, Copy)]
 struct Largest {
     start: u64,
     end: u64,
-    others_at_most: u64,
+    others_below: u64,
 }
 
 impl Largest {
+    /// The holding's only block: nothing else to be larger than.
+    fn alone(start: u64, end: u64) -> Largest {
+        Largest {
+            start,
+            end,
+            others_below: 0,
+        }
+    }
+
     fn span(&self) -> u64 {
         self.end - self.start
     }
@@ -143,9 +163,17 @@ impl TryFrom<HoldingEncoding> for Holding {
     type Error = String;
 
     /// Refuses blocks out of serial order or overlapping: the tree could
-    /// not hold them as they were encoded.
+    /// not hold them as they were encoded. A lone block is kept inline, as
+    /// the first block to arrive is.
     fn try_from(encoded: HoldingEncoding) -> Result<Holding, String> {
-        let mut blocks = BlockMap::default();
+        let mut holding = Holding {
+            blocks: BlockMap::default(),
+            detached: None,
+            total: encoded.total,
+            pending: encoded.reserved,
+            exchange_held: Quantity::ZERO,
+        };
+        let alone = encoded.blocks.len() == 1;
         let mut previous_end: Option<u64> = None;
         for (start, end) in encoded.blocks {
             if end < start || previous_end.is_some_and(|previous| previous >= start) {
@@ -153,16 +181,14 @@ impl TryFrom<HoldingEncoding> for Holding {
                     "holding block {start}-{end} is reversed or not after the previous block"
                 ));
             }
-            blocks.insert(end, start);
+            if alone {
+                holding.detached = Some(Largest::alone(start, end));
+            } else {
+                holding.blocks.insert(end, start);
+            }
             previous_end = Some(end);
         }
-        Ok(Holding {
-            blocks,
-            detached: None,
-            total: encoded.total,
-            pending: encoded.reserved,
-            exchange_held: Quantity::ZERO,
-        })
+        Ok(holding)
     }
 }
 
@@ -353,6 +379,10 @@ impl Holding {
             next.is_none_or(|(next_start, _)| next_start > end) && !overlaps_detached,
             "holding invariant broken: inserted block {block} overlaps a held one"
         );
+        if self.blocks.is_empty() && self.join_inline(start, end) {
+            self.total = Quantity::new(self.total.tonnes() + block.quantity().tonnes());
+            return;
+        }
         match self.detached {
             Some(largest)
                 if end.checked_add(1) == Some(largest.start)
@@ -363,10 +393,16 @@ impl Holding {
                 self.attach();
                 let (first, last) = self.blocks.place(start, end);
                 self.blocks.remove(last);
+                // No other block left (it joined both neighbours): inline.
+                let others_below = if self.blocks.is_empty() {
+                    0
+                } else {
+                    largest.others_below
+                };
                 self.detached = Some(Largest {
                     start: first,
                     end: last,
-                    others_at_most: largest.others_at_most,
+                    others_below,
                 });
             }
             _ => {
@@ -375,6 +411,21 @@ impl Holding {
             }
         }
         self.total = Quantity::new(self.total.tonnes() + block.quantity().tonnes());
+    }
+
+    /// With the tree empty, keeps the arriving block `start..=end` inline:
+    /// as the holding's first block, or merged with its lone block. Returns
+    /// false (and changes nothing) when it is apart from the lone block:
+    /// the second block goes to the tree.
+    fn join_inline(&mut self, start: u64, end: u64) -> bool {
+        let joined = match self.detached {
+            None => (start, end),
+            Some(lone) if lone.end.checked_add(1) == Some(start) => (lone.start, end),
+            Some(lone) if end.checked_add(1) == Some(lone.start) => (start, lone.end),
+            Some(_) => return false,
+        };
+        self.detached = Some(Largest::alone(joined.0, joined.1));
+        true
     }
 
     /// The `(first, last)` serial of the tree's first block ending at or
@@ -394,7 +445,8 @@ impl Holding {
         };
         let span = last - first;
         if span < largest.span() {
-            largest.others_at_most = largest.others_at_most.max(span);
+            // Below the detached span, so `span + 1` fits.
+            largest.others_below = largest.others_below.max(span + 1);
         } else {
             self.attach();
         }
@@ -483,7 +535,7 @@ impl Holding {
             self.detached = Some(Largest {
                 start,
                 end,
-                others_at_most: second.unwrap_or(0),
+                others_below: second.map_or(0, |second| second + 1),
             });
         }
         (start, end)
@@ -500,7 +552,7 @@ impl Holding {
             self.detached = None;
         } else {
             largest.start = last + 1;
-            if largest.span() <= largest.others_at_most {
+            if largest.span() < largest.others_below {
                 self.attach();
             }
         }
@@ -568,8 +620,30 @@ impl Holding {
         if quantity > self.total {
             return false;
         }
-        self.attach();
-        let mut remaining = quantity.tonnes();
+        let count = quantity.tonnes();
+        if count == 0 {
+            return true;
+        }
+        if self.blocks.is_empty() {
+            // Units held and the tree empty: the lone block is inline.
+            let cut = self.cut_detached(count);
+            assert!(
+                cut.is_some(),
+                "holding invariant broken: units counted but no block held"
+            );
+            taken.extend(cut);
+        } else {
+            self.attach();
+            self.take_oldest_from_tree(count, taken);
+        }
+        self.total = Quantity::new(self.total.tonnes() - count);
+        true
+    }
+
+    /// Takes `remaining` units from the tree's first blocks, splitting the
+    /// last block taken. Does not change `total`; the caller checked the
+    /// holding covers it and put the detached block back.
+    fn take_oldest_from_tree(&mut self, mut remaining: u64, taken: &mut impl Extend<SerialBlock>) {
         while remaining > 0 {
             let Some((end, start)) = self.blocks.first() else {
                 break;
@@ -590,8 +664,6 @@ impl Holding {
             remaining, 0,
             "holding invariant broken: the total counted units the blocks do not hold"
         );
-        self.total = Quantity::new(self.total.tonnes() - quantity.tonnes());
-        true
     }
 
     /// Removes exactly `block`, which must be held (see [`Holding::holds`]).
@@ -604,6 +676,17 @@ impl Holding {
         else {
             return false;
         };
+        let (keeps_head, keeps_tail) = (start < block.start(), block.end() < end);
+        if self.blocks.is_empty() && !(keeps_head && keeps_tail) {
+            // The lone inline block loses its head, its tail or all of it.
+            self.detached = match (keeps_head, keeps_tail) {
+                (true, _) => Some(Largest::alone(start, block.start() - 1)),
+                (false, true) => Some(Largest::alone(block.end() + 1, end)),
+                (false, false) => None,
+            };
+            self.total = Quantity::new(self.total.tonnes() - block.quantity().tonnes());
+            return true;
+        }
         self.attach();
         // What stays after the hole keeps the key `end`; what stays before
         // it is a block of its own.
@@ -625,20 +708,20 @@ impl Holding {
         let Some(largest) = self.detached else {
             return Ok(());
         };
-        if largest.end < largest.start || largest.span() <= largest.others_at_most {
+        if largest.end < largest.start || largest.span() < largest.others_below {
             return Err(format!(
-                "the detached block {}-{} is not above its bound {}",
-                largest.start, largest.end, largest.others_at_most
+                "the detached block {}-{} is below its bound {}",
+                largest.start, largest.end, largest.others_below
             ));
         }
         match self
             .blocks
             .iter()
-            .find(|&(end, start)| end - start > largest.others_at_most)
+            .find(|&(end, start)| end - start >= largest.others_below)
         {
             Some((end, start)) => Err(format!(
-                "block {start}-{end} is larger than the detached block's bound {}",
-                largest.others_at_most
+                "block {start}-{end} is not below the detached block's bound {}",
+                largest.others_below
             )),
             None => Ok(()),
         }
@@ -733,6 +816,22 @@ mod tests {
         let before = holding.clone();
         assert!(!holding.take_oldest(Quantity::new(6), &mut Vec::new()));
         assert_eq!(holding, before);
+    }
+
+    #[test]
+    fn taking_nothing_from_a_lone_block_keeps_it_inline() {
+        // Goal: a take of zero units moves nothing under either policy and
+        // leaves a lone block where it was, with no chunk allocated.
+        let mut holding = Holding::default();
+        holding.insert(block(1, 5));
+        for policy in [SerialPolicy::OldestFirst, SerialPolicy::LargestFirst] {
+            let mut taken = Vec::new();
+            assert!(holding.take(policy, Quantity::ZERO, &mut taken));
+            assert!(taken.is_empty());
+            assert!(holding.blocks.is_empty());
+            assert_eq!(holding.blocks().collect::<Vec<_>>(), vec![block(1, 5)]);
+        }
+        holding.check().unwrap();
     }
 
     #[test]
@@ -1038,6 +1137,56 @@ mod tests {
             for &arriving_block in &incoming { one_by_one.insert(arriving_block); }
             at_once.check().map_err(TestCaseError::fail)?;
             prop_assert_eq!(at_once, one_by_one);
+        }
+    }
+
+    proptest! {
+        // Goal: a holding of one block keeps it inline (no chunk) and moves
+        // to the chunked map at the second block and back, without changing
+        // which serials it holds: on few serials (so holdings go between
+        // none, one and a few blocks all the time), every arrival, take of
+        // either policy and exact removal leaves exactly the runs of a plain
+        // set of serials; the first block of an empty holding, an arrival
+        // that merges with a lone block, and a take or removal from a lone
+        // block leave the tree empty.
+        #[test]
+        fn one_block_stays_inline_and_the_second_goes_to_the_chunks(
+            operations in proptest::collection::vec((0u8..5, 0u64..48, 1u64..6), 1..200),
+        ) {
+            let mut holding = Holding::default();
+            let mut model = std::collections::BTreeSet::new();
+            for (operation, at, length) in operations {
+                let end = at + length - 1;
+                let inline_before = holding.blocks.is_empty();
+                match operation {
+                    0 | 1 if (at..=end).all(|serial| !model.contains(&serial)) => {
+                        holding.insert(block(at, end));
+                        model.extend(at..=end);
+                    }
+                    2 | 3 => {
+                        let policy = if operation == 2 { SerialPolicy::OldestFirst } else { SerialPolicy::LargestFirst };
+                        let mut taken = Vec::new();
+                        let took = holding.take(policy, Quantity::new(length), &mut taken);
+                        prop_assert_eq!(took, model.len() as u64 >= length);
+                        for moved in &taken { for serial in moved.start()..=moved.end() { prop_assert!(model.remove(&serial)); } }
+                    }
+                    _ => {
+                        let held = (at..=end).all(|serial| model.contains(&serial));
+                        prop_assert_eq!(holding.remove_exact(block(at, end)), held);
+                        if held { for serial in at..=end { model.remove(&serial); } }
+                    }
+                }
+                holding.check().map_err(TestCaseError::fail)?;
+                let expected = runs(&model);
+                prop_assert_eq!(holding.blocks().map(|b| (b.start(), b.end())).collect::<Vec<_>>(), expected.clone());
+                prop_assert_eq!(holding.block_count(), expected.len());
+                if inline_before && expected.len() <= 1 {
+                    prop_assert!(holding.blocks.is_empty(), "a lone block went to the chunks: {:?}", holding);
+                }
+                let decoded: Holding = postcard::from_bytes(&postcard::to_stdvec(&holding).unwrap()).unwrap();
+                prop_assert_eq!(&decoded, &holding);
+                prop_assert_eq!(decoded.blocks.is_empty(), expected.len() <= 1);
+            }
         }
     }
 

@@ -1011,9 +1011,11 @@ impl Registry {
         if kind.is_administrative() {
             self.require_administrator(context.requester, kind.name())?;
         }
-        let account = self
-            .approval_account(kind, from)
-            .ok_or(RegistryError::UnknownAccount(from))?;
+        // Not `ok_or`: the error is built only when it is returned (built
+        // and dropped on every transfer, it cost a call to its destructor).
+        let Some(account) = self.approval_account(kind, from) else {
+            return Err(RegistryError::UnknownAccount(from));
+        };
         if !account.rule.is_representative(context.requester) {
             return Err(RegistryError::NotRepresentative {
                 requester: context.requester,
@@ -1094,11 +1096,15 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::UnknownParticipant`].
     pub fn participant(&self, id: ParticipantId) -> Result<&Participant, RegistryError> {
-        self.participant_index
+        match self
+            .participant_index
             .get(id.0)
             .and_then(|index| self.participants.get(index as usize))
             .map(AsRef::as_ref)
-            .ok_or(RegistryError::UnknownParticipant(id))
+        {
+            Some(participant) => Ok(participant),
+            None => Err(RegistryError::UnknownParticipant(id)),
+        }
     }
 
     /// An account.
@@ -1106,11 +1112,15 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::UnknownAccount`].
     pub fn account(&self, id: AccountId) -> Result<&Account, RegistryError> {
-        self.account_index
+        match self
+            .account_index
             .get(id.0)
             .and_then(|index| self.accounts.get(index as usize))
             .map(AsRef::as_ref)
-            .ok_or(RegistryError::UnknownAccount(id))
+        {
+            Some(account) => Ok(account),
+            None => Err(RegistryError::UnknownAccount(id)),
+        }
     }
 
     pub(crate) fn account_mut(&mut self, id: AccountId) -> Option<&mut Account> {

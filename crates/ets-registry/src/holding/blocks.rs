@@ -117,12 +117,15 @@ impl Chunk {
 /// A sorted map `u64 -> u64` for a holding's blocks (see the module).
 ///
 /// `fences[i]` is the largest key of `chunks[i]`, so the fences are
-/// strictly increasing and no chunk is empty.
+/// strictly increasing and no chunk is empty. Laid out in this order (the
+/// chunks' address, then the fences) so that a search reads adjacent bytes
+/// of the holding; the count of entries is not kept (only encoding and
+/// checks ask for it, and they read every chunk anyway).
 #[derive(Clone, Default)]
+#[repr(C)]
 pub(super) struct BlockMap {
-    fences: SmallVec<[u64; FENCES_INLINE]>,
     chunks: VecDeque<Chunk>,
-    len: usize,
+    fences: SmallVec<[u64; FENCES_INLINE]>,
 }
 
 impl fmt::Debug for BlockMap {
@@ -132,9 +135,15 @@ impl fmt::Debug for BlockMap {
 }
 
 impl BlockMap {
-    /// How many entries are held.
+    /// How many entries are held: the chunks' lengths summed.
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.chunks.iter().map(|chunk| chunk.len).sum()
+    }
+
+    /// Whether no entry is held (no chunk is then allocated, or only the
+    /// one a holding kept after its tree emptied).
+    pub(super) fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
     }
 
     /// The index of the first chunk whose largest key is at or above `key`
@@ -175,9 +184,11 @@ impl BlockMap {
     /// Sets `key -> value`; returns the value it replaced, if any.
     pub(super) fn insert(&mut self, key: u64, value: u64) -> Option<u64> {
         if self.chunks.is_empty() {
+            // One chunk's room, not the four the deque's growth starts
+            // with: most trees hold a few blocks (docs/benchmarks.md).
+            self.chunks.reserve_exact(1);
             self.chunks.push_back(Chunk::of(key, value));
             self.fences.push(key);
-            self.len = 1;
             return None;
         }
         // Above every key: the last chunk takes it.
@@ -200,7 +211,6 @@ impl BlockMap {
                 // Appending in key order fills chunks instead of halving them.
                 self.chunks.push_back(Chunk::of(key, value));
                 self.fences.push(key);
-                self.len += 1;
                 return;
             }
             self.split(index);
@@ -211,7 +221,6 @@ impl BlockMap {
         }
         self.chunks[index].insert_at(position, key, value);
         self.fences[index] = self.fences[index].max(key);
-        self.len += 1;
     }
 
     /// Places the block `start..=end` (key `end`, value `start`), none of
@@ -285,7 +294,6 @@ impl BlockMap {
             return None;
         }
         let value = chunk.remove_at(position);
-        self.len -= 1;
         if chunk.len == 0 {
             self.chunks.remove(index);
             self.fences.remove(index);
@@ -302,7 +310,6 @@ impl BlockMap {
         let chunk = self.chunks.front_mut()?;
         let key = chunk.entries[0].key;
         let value = chunk.remove_at(0);
-        self.len -= 1;
         if chunk.len == 0 {
             self.chunks.pop_front();
             self.fences.remove(0);
@@ -347,7 +354,7 @@ impl BlockMap {
     }
 
     /// Checks the map's own invariants: no chunk empty, keys strictly
-    /// increasing across chunks, fences the chunks' largest keys, the count.
+    /// increasing across chunks, fences the chunks' largest keys.
     pub(super) fn check(&self) -> Result<(), String> {
         if self.fences.len() != self.chunks.len() {
             return Err(format!(
@@ -357,7 +364,6 @@ impl BlockMap {
             ));
         }
         let mut previous: Option<u64> = None;
-        let mut count = 0;
         for (chunk, &fence) in self.chunks.iter().zip(&self.fences) {
             if chunk.len == 0 || chunk.last_key() != fence {
                 return Err(format!("a chunk of {} is not fenced by {fence}", chunk.len));
@@ -368,10 +374,6 @@ impl BlockMap {
                 }
                 previous = Some(key);
             }
-            count += chunk.len;
-        }
-        if count != self.len {
-            return Err(format!("{count} entries counted as {}", self.len));
         }
         Ok(())
     }
