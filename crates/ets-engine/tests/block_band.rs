@@ -6,6 +6,8 @@
 //! in either order, a day without listed trades, an unlinked `ChinaBlock` desk
 //! that keeps its own close, each refusal at listing, and replay of the journal.
 
+mod setup;
+
 use ets_engine::exchange::{ExchangeCommand, ExchangeEffect, TradingMode};
 use ets_engine::{Command, Effect, Engine, Envelope, JournalEntry, Outcome};
 use ets_market::{DailyStats, InstrumentRules, MarketDataRules, OrderId, Side, TimeInForce};
@@ -14,6 +16,7 @@ use ets_model::{
     Vintage,
 };
 use ets_registry::{AccountKind, ParticipantKind, RegistryCommand};
+use setup::{open_account, participant};
 
 const ADMIN: u64 = 1;
 const OPERATOR: u64 = 2;
@@ -60,18 +63,6 @@ impl Market {
             time_ms: START_MS,
             journal: Vec::new(),
         };
-        let participant = |id, kind| RegistryCommand::RegisterParticipant {
-            id: ParticipantId(id),
-            kind,
-            name: format!("participant {id}"),
-        };
-        let open = |id, kind, holder| RegistryCommand::OpenAccount {
-            id: AccountId(id),
-            kind,
-            holder: ParticipantId(holder),
-            representatives: vec![ParticipantId(holder)],
-            approvals_required: 1,
-        };
         let issue = |vintage, tonnes| RegistryCommand::Issue {
             class: class(vintage),
             quantity: Quantity::new(tonnes),
@@ -81,10 +72,10 @@ impl Market {
             participant(OPERATOR, ParticipantKind::Exchange),
             participant(SELLER, ParticipantKind::CoveredEntity),
             participant(BUYER, ParticipantKind::Institution),
-            open(1, AccountKind::Issuance, ADMIN),
-            open(10, AccountKind::OperatorHolding, SELLER),
-            open(11, AccountKind::Trading, BUYER),
-            open(20, AccountKind::Trading, OPERATOR),
+            open_account(1, AccountKind::Issuance, ADMIN),
+            open_account(10, AccountKind::OperatorHolding, SELLER),
+            open_account(11, AccountKind::Trading, BUYER),
+            open_account(20, AccountKind::Trading, OPERATOR),
             issue(2021, 600_000),
             issue(2022, 1),
             RegistryCommand::Allocate {

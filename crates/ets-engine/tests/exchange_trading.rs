@@ -3,6 +3,8 @@
 //! nothing, China's T+1, a block trade, an auction with a hand-computed
 //! clearing price, and random order flow that conserves units and cash.
 
+mod setup;
+
 use ets_engine::exchange::{
     Allocations, AuctionId, CashBalance, Exchange, ExchangeCommand, ExchangeEffect, ExchangeError,
     HoldingLimit, TradingCalendar, TradingMode,
@@ -19,6 +21,7 @@ use ets_registry::{
     TransactionKind, TransactionStatus,
 };
 use proptest::prelude::*;
+use setup::{open_account, participant};
 
 const ADMIN: u64 = 1;
 const OPERATOR: u64 = 2;
@@ -85,30 +88,18 @@ impl World {
             time: 0,
             allocation: 0,
         };
-        let participant = |id, kind| RegistryCommand::RegisterParticipant {
-            id: ParticipantId(id),
-            kind,
-            name: format!("participant {id}"),
-        };
-        let open = |id, kind, holder| RegistryCommand::OpenAccount {
-            id: AccountId(id),
-            kind,
-            holder: ParticipantId(holder),
-            representatives: vec![ParticipantId(holder)],
-            approvals_required: 1,
-        };
         let setup = [
             participant(ADMIN, ParticipantKind::Administrator),
             participant(OPERATOR, ParticipantKind::Exchange),
             participant(PLANT_A, ParticipantKind::CoveredEntity),
             participant(PLANT_B, ParticipantKind::CoveredEntity),
             participant(FUND, ParticipantKind::Institution),
-            open(1, AccountKind::Issuance, ADMIN),
-            open(2, AccountKind::Auction, ADMIN),
-            open(10, AccountKind::OperatorHolding, PLANT_A),
-            open(11, AccountKind::OperatorHolding, PLANT_B),
-            open(12, AccountKind::Trading, FUND),
-            open(20, AccountKind::Trading, OPERATOR),
+            open_account(1, AccountKind::Issuance, ADMIN),
+            open_account(2, AccountKind::Auction, ADMIN),
+            open_account(10, AccountKind::OperatorHolding, PLANT_A),
+            open_account(11, AccountKind::OperatorHolding, PLANT_B),
+            open_account(12, AccountKind::Trading, FUND),
+            open_account(20, AccountKind::Trading, OPERATOR),
             RegistryCommand::Issue {
                 class: class(),
                 quantity: Quantity::new(1_000_000),

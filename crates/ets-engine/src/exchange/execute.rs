@@ -10,6 +10,7 @@ use super::limits::{Allocations, HoldingLimit, NoAllocations};
 use super::settle::{Ledger, Need};
 use super::state::{
     AuctionState, Exchange, Instrument, OrderHold, TradeRecord, TradeVenue, Venue, cash_required,
+    why_not_followed,
 };
 use ets_market::{
     Amendment, Auction, AuctionRules, BlockDesk, Book, InstrumentRules, LISTED_VISIBLE_LEVELS,
@@ -463,7 +464,7 @@ impl Exchange {
 
     /// A desk that follows a listed instrument's close may only follow one
     /// that is listed, is not a block desk itself and trades the same class
-    /// (its close must be a price of the desk's units).
+    /// (its close must be a price of the desk's units): [`why_not_followed`].
     fn check_block_link(
         &self,
         desk: Code,
@@ -473,22 +474,14 @@ impl Exchange {
         let Some(listed) = mode.follows() else {
             return Ok(());
         };
-        let refuse = |reason| ExchangeError::InvalidBlockLink {
-            desk,
-            listed,
-            reason,
-        };
-        let followed = self
-            .instruments
-            .get(&listed)
-            .ok_or_else(|| refuse("it is not listed"))?;
-        if followed.mode.is_block() {
-            return Err(refuse("it is a block desk, whose trades form no close"));
+        match why_not_followed(self.instruments.get(&listed), class_index) {
+            Some(reason) => Err(ExchangeError::InvalidBlockLink {
+                desk,
+                listed,
+                reason,
+            }),
+            None => Ok(()),
         }
-        if followed.class_index != class_index {
-            return Err(refuse("it trades another unit class"));
-        }
-        Ok(())
     }
 
     fn deposit(

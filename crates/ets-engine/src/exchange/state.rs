@@ -159,6 +159,26 @@ impl Instrument {
     }
 }
 
+/// Why a block desk of class `class_index` may not follow the instrument
+/// `followed` (`None`: not listed), or `None` when it may: the followed
+/// instrument must be listed, form prices (not be a block desk) and trade
+/// the same class. The listing's refusal and the invariant both ask here.
+pub(super) fn why_not_followed(
+    followed: Option<&Instrument>,
+    class_index: u32,
+) -> Option<&'static str> {
+    match followed {
+        None => Some("it is not listed"),
+        Some(instrument) if instrument.mode.is_block() => {
+            Some("it is a block desk, whose trades form no close")
+        }
+        Some(instrument) if instrument.class_index != class_index => {
+            Some("it trades another unit class")
+        }
+        Some(_) => None,
+    }
+}
+
 /// Where an instrument's orders live.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Venue {
@@ -490,16 +510,9 @@ impl Exchange {
         let Some(listed) = desk.mode.follows() else {
             return Ok(());
         };
-        match self.instruments.get(&listed) {
-            Some(followed)
-                if !followed.mode.is_block() && followed.class_index == desk.class_index =>
-            {
-                Ok(())
-            }
-            _ => Err(format!(
-                "{}: follows {listed}, which is not a listed instrument of its class",
-                desk.symbol
-            )),
+        match why_not_followed(self.instruments.get(&listed), desk.class_index) {
+            Some(reason) => Err(format!("{}: follows {listed}, but {reason}", desk.symbol)),
+            None => Ok(()),
         }
     }
 
