@@ -352,9 +352,6 @@ impl Engine {
                 applied_at: self.applied,
             },
         );
-        if let Some(window) = &mut self.window {
-            window.order.push_back((self.applied, key));
-        }
         self.last_time = Some(crate::clock::time_after(envelope, &outcome));
         self.applied += 1;
         self.forget_old();
@@ -370,14 +367,15 @@ impl Engine {
     /// Under bounded retention, forgets the request ids, finished
     /// transactions and trades of a whole window ago.
     fn forget_old(&mut self) {
-        let Some(window) = &mut self.window else {
+        let Some(window) = &self.window else {
             return;
         };
-        // The last W commands, this one included, stay remembered.
+        // The last W commands, this one included, stay remembered: the
+        // table's oldest first (it holds them in applied order).
         let last = self.applied - 1;
-        let outcomes = &mut self.outcomes;
-        window.expire(last, |key| {
-            outcomes.expire(&key);
+        let commands = window.commands;
+        self.outcomes.expire_oldest_while(|remembered| {
+            remembered.applied_at.saturating_add(commands) <= last
         });
         self.stamp(last);
         self.registry.prune_finished();
@@ -395,14 +393,13 @@ impl Engine {
         match &mut self.window {
             Some(window) => window.commands = commands,
             None => {
-                // Everything remembered so far leaves a window from now.
+                // Everything remembered so far leaves a window from now
+                // (all at once: the table's applied order holds).
                 let now = self.applied;
-                let mut stamps = Vec::with_capacity(self.outcomes.len());
-                self.outcomes.for_each_mut(|key, remembered| {
+                self.outcomes.for_each_mut(|_, remembered| {
                     remembered.applied_at = now;
-                    stamps.push((now, key));
                 });
-                self.window = Some(Window::new(commands, stamps));
+                self.window = Some(Window { commands });
             }
         }
         self.registry.bound_retention(commands);
@@ -720,18 +717,21 @@ impl Engine {
             return Err(());
         }
         crate::retention::check_window(section.commands).map_err(|_| ())?;
-        let mut stamps = Vec::with_capacity(self.outcomes.len());
         let mut section_stamps = section.outcome_stamps.into_iter();
-        self.outcomes.for_each_mut(|key, remembered| {
+        self.outcomes.for_each_mut(|_, remembered| {
             // As many stamps as outcomes (checked above).
             let stamp = section_stamps.next().unwrap_or_default();
             remembered.applied_at = stamp;
-            stamps.push((stamp, key));
         });
+        // Decoded in key order; expiry reads them oldest first.
+        self.outcomes =
+            std::mem::take(&mut self.outcomes).in_applied_order(|remembered| remembered.applied_at);
         for (requester, floor) in section.floors {
             self.outcomes.set_floor(requester, floor);
         }
-        self.window = Some(Window::new(section.commands, stamps));
+        self.window = Some(Window {
+            commands: section.commands,
+        });
         self.registry
             .restore_book_retention(section.commands, section.book);
         self.exchange

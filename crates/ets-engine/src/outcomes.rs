@@ -28,6 +28,14 @@
 //! keeps its floor, the highest request id that left the window, so one
 //! probe of the requesters answers both "remembered?" and "expired?", and
 //! one probe forgets an expired request and raises the floor.
+//!
+//! Every remembered value is in the ring (an id of `older` too: the B-tree
+//! holds its slot number), and each slot names its requester, so the ring
+//! in the order inserted is also the order in which requests leave the
+//! window: [`OutcomeTable::expire_oldest_while`] forgets from its front, and
+//! the window keeps no queue of its own. The engine inserts in applied order
+//! (a decoded snapshot's requests in the order of their stamps,
+//! [`OutcomeTable::in_applied_order`]).
 
 mod slots;
 
@@ -36,6 +44,7 @@ use ets_model::{ParticipantId, RequestId};
 use ets_registry::DenseIndex;
 use slots::Slots;
 use std::collections::{BTreeMap, VecDeque};
+use std::marker::PhantomData;
 
 /// Values by (requester, request id), iterated in key order.
 #[derive(Debug, Clone)]
@@ -64,15 +73,17 @@ pub(crate) enum Lookup<'a, V> {
 /// One requester's remembered ids: `recent` the slots (in the table's
 /// `slots`) of ids in ascending order (every id appended was above the ids
 /// held there then), `older` the ids that arrived below them, with their
-/// values. The two never hold the same id. `highest` is the id of the last
+/// slots. The two never hold the same id. `highest` is the id of the last
 /// slot of `recent` (kept here so that a fresh id reads no ring memory);
 /// `floor` is the highest id that left the window, once any has.
 #[derive(Debug, Clone)]
 struct Ids<V> {
     recent: VecDeque<u64>,
     highest: Option<RequestId>,
-    older: BTreeMap<RequestId, V>,
+    older: BTreeMap<RequestId, u64>,
     floor: Option<RequestId>,
+    /// The values live in the table's `slots`.
+    values: PhantomData<V>,
 }
 
 impl<V> Default for Ids<V> {
@@ -82,6 +93,7 @@ impl<V> Default for Ids<V> {
             highest: None,
             older: BTreeMap::new(),
             floor: None,
+            values: PhantomData,
         }
     }
 }
@@ -103,30 +115,34 @@ impl<V> Ids<V> {
             .ok()
     }
 
-    fn get<'a>(&'a self, slots: &'a Slots<V>, id: RequestId) -> Option<&'a V> {
+    /// The slot of `id`, if held.
+    fn sequence(&self, slots: &Slots<V>, id: RequestId) -> Option<u64> {
         match self.position(slots, id) {
-            Some(position) => Some(slots.value(self.recent[position])),
+            Some(position) => Some(self.recent[position]),
             None if self.older.is_empty() => None,
-            None => self.older.get(&id),
+            None => self.older.get(&id).copied(),
         }
     }
 
-    fn get_mut<'a>(&'a mut self, slots: &'a mut Slots<V>, id: RequestId) -> Option<&'a mut V> {
-        match self.position(slots, id) {
-            Some(position) => Some(slots.value_mut(self.recent[position])),
-            None if self.older.is_empty() => None,
-            None => self.older.get_mut(&id),
-        }
+    fn get<'a>(&self, slots: &'a Slots<V>, id: RequestId) -> Option<&'a V> {
+        Some(slots.value(self.sequence(slots, id)?))
     }
 
-    /// Remembers `value` under `id` (not held): appended when above every
-    /// id in `recent`, else kept in `older`.
-    fn insert_new(&mut self, slots: &mut Slots<V>, id: RequestId, value: V) {
+    fn get_mut<'a>(&self, slots: &'a mut Slots<V>, id: RequestId) -> Option<&'a mut V> {
+        let sequence = self.sequence(slots, id)?;
+        Some(slots.value_mut(sequence))
+    }
+
+    /// Remembers `value` under `id` (not held) in the next slot, named for
+    /// the requester at `requester`: the slot appended to `recent` when `id`
+    /// is above every id there, else kept in `older`.
+    fn insert_new(&mut self, slots: &mut Slots<V>, requester: u32, id: RequestId, value: V) {
+        let sequence = slots.push(id, requester, value);
         if self.is_above_recent(id) {
-            self.recent.push_back(slots.push(id, value));
+            self.recent.push_back(sequence);
             self.highest = Some(id);
         } else {
-            self.older.insert(id, value);
+            self.older.insert(id, sequence);
         }
     }
 
@@ -148,41 +164,35 @@ impl<V> Ids<V> {
                 self.highest = self.recent.back().map(|&highest| slots.id(highest));
                 slots.take(sequence)
             }
-            None => self.older.remove(&id),
+            None => {
+                let sequence = self.older.remove(&id)?;
+                slots.take(sequence)
+            }
         }
     }
 
-    /// Every (id, value) in ascending id order: the two sorted parts merged.
-    fn iter<'a>(&'a self, slots: &'a Slots<V>) -> impl Iterator<Item = (RequestId, &'a V)> {
+    /// Every (id, slot) in ascending id order: the two sorted parts merged.
+    fn sequences<'a>(&'a self, slots: &'a Slots<V>) -> impl Iterator<Item = (RequestId, u64)> {
         merge(
             self.recent
                 .iter()
-                .map(|&sequence| (slots.id(sequence), slots.value(sequence))),
-            self.older.iter().map(|(id, value)| (*id, value)),
+                .map(|&sequence| (slots.id(sequence), sequence)),
+            self.older.iter().map(|(id, sequence)| (*id, *sequence)),
         )
     }
 
-    /// Calls `visit` with every (id, value) in ascending id order, to change the values.
-    fn for_each_mut(&mut self, slots: &mut Slots<V>, mut visit: impl FnMut(RequestId, &mut V)) {
-        let mut recent = self.recent.iter().copied().peekable();
-        let mut older = self.older.iter_mut().peekable();
-        loop {
-            let next_recent = recent.peek().map(|&sequence| slots.id(sequence));
-            let next_older = older.peek().map(|(id, _)| **id);
-            match (next_recent, next_older) {
-                (Some(id), Some(older_id)) if older_id < id => {}
-                (Some(id), _) => {
-                    if let Some(sequence) = recent.next() {
-                        visit(id, slots.value_mut(sequence));
-                    }
-                    continue;
-                }
-                (None, None) => return,
-                (None, Some(_)) => {}
-            }
-            if let Some((id, value)) = older.next() {
-                visit(*id, value);
-            }
+    /// Every (id, value) in ascending id order.
+    fn iter<'a>(&'a self, slots: &'a Slots<V>) -> impl Iterator<Item = (RequestId, &'a V)> {
+        self.sequences(slots)
+            .map(|(id, sequence)| (id, slots.value(sequence)))
+    }
+
+    /// Calls `visit` with every (id, value) in ascending id order, to change
+    /// the values (rare: retention set or restored; it lists the slots first).
+    fn for_each_mut(&self, slots: &mut Slots<V>, mut visit: impl FnMut(RequestId, &mut V)) {
+        let order: Vec<(RequestId, u64)> = self.sequences(slots).collect();
+        for (id, sequence) in order {
+            visit(id, slots.value_mut(sequence));
         }
     }
 }
@@ -254,7 +264,7 @@ impl<V> OutcomeTable<V> {
     /// The value of `key`, if remembered, to change it.
     pub(crate) fn get_mut(&mut self, key: &RequestKey) -> Option<&mut V> {
         let position = self.positions.get(key.0.0)?;
-        let ids = &mut self.by_requester[position as usize].1;
+        let ids = &self.by_requester[position as usize].1;
         ids.get_mut(&mut self.slots, key.1)
     }
 
@@ -265,7 +275,9 @@ impl<V> OutcomeTable<V> {
         if let Some(held) = ids.get_mut(&mut self.slots, key.1) {
             return Some(std::mem::replace(held, value));
         }
-        ids.insert_new(&mut self.slots, key.1, value);
+        // Positions are below u32::MAX (the dense index stores them so).
+        let requester = u32::try_from(position).unwrap_or(u32::MAX);
+        ids.insert_new(&mut self.slots, requester, key.1, value);
         self.len += 1;
         None
     }
@@ -273,13 +285,71 @@ impl<V> OutcomeTable<V> {
     /// Forgets `key`, which left the window, and raises its requester's
     /// floor to its id: from then on the id is [`Lookup::Expired`]. Returns
     /// the value it held.
-    pub(crate) fn expire(&mut self, key: &RequestKey) -> Option<V> {
+    #[cfg(test)]
+    fn expire(&mut self, key: &RequestKey) -> Option<V> {
         let position = self.position_of(key.0);
         let ids = &mut self.by_requester[position].1;
         ids.floor = ids.floor.max(Some(key.1));
         let removed = ids.remove(&mut self.slots, key.1)?;
         self.len -= 1;
         Some(removed)
+    }
+
+    /// Forgets the oldest remembered requests (in the order inserted) while
+    /// `is_due` says so of the oldest one's value, raising each one's
+    /// requester's floor as [`OutcomeTable::expire`] does; stops at the
+    /// first that is not due. The engine inserts in applied order, so this
+    /// is the retention window's expiry (one look at the ring's front when
+    /// nothing is due).
+    pub(crate) fn expire_oldest_while(&mut self, mut is_due: impl FnMut(&V) -> bool) {
+        while let Some(sequence) = self.slots.oldest() {
+            if !is_due(self.slots.value(sequence)) {
+                return;
+            }
+            let id = self.slots.id(sequence);
+            let position = self.slots.requester(sequence) as usize;
+            let ids = &mut self.by_requester[position].1;
+            ids.floor = ids.floor.max(Some(id));
+            let removed = ids.remove(&mut self.slots, id);
+            assert!(
+                removed.is_some(),
+                "the oldest outcome slot {sequence} is not remembered by its requester"
+            );
+            self.len -= 1;
+        }
+    }
+
+    /// The same table, its values inserted again in ascending order of
+    /// `applied_at` (ties in key order), with the same floors: so that
+    /// [`OutcomeTable::expire_oldest_while`] meets them in that order (a
+    /// decoded snapshot's values arrive in key order).
+    pub(crate) fn in_applied_order(mut self, applied_at: impl Fn(&V) -> u64) -> Self {
+        let floors: Vec<_> = self.floors().collect();
+        let mut pairs = Vec::with_capacity(self.len);
+        for (requester, ids) in &self.by_requester {
+            pairs.extend(
+                ids.sequences(&self.slots)
+                    .map(|(id, sequence)| ((*requester, id), sequence)),
+            );
+        }
+        let mut values: Vec<(u64, RequestKey, V)> = pairs
+            .into_iter()
+            .map(|(key, sequence)| {
+                let Some(value) = self.slots.take(sequence) else {
+                    panic!("outcome slot {sequence} was listed twice");
+                };
+                (applied_at(&value), key, value)
+            })
+            .collect();
+        values.sort_unstable_by_key(|(stamp, key, _)| (*stamp, *key));
+        let mut table: OutcomeTable<V> = values
+            .into_iter()
+            .map(|(_, key, value)| (key, value))
+            .collect();
+        for (requester, floor) in floors {
+            table.set_floor(requester, floor);
+        }
+        table
     }
 
     /// Every requester's floor, in requester order.
@@ -322,7 +392,7 @@ impl<V> OutcomeTable<V> {
     /// Calls `visit` with every (key, value), in key order, to change the values.
     pub(crate) fn for_each_mut(&mut self, mut visit: impl FnMut(RequestKey, &mut V)) {
         for position in self.requester_order() {
-            let (requester, ids) = &mut self.by_requester[position];
+            let (requester, ids) = &self.by_requester[position];
             let requester = *requester;
             ids.for_each_mut(&mut self.slots, |request_id, value| {
                 visit((requester, request_id), value);
@@ -415,8 +485,11 @@ mod tests {
     /// floors (the structures it replaced), comparing every answer, the
     /// length, the floors and the key order. Ids mostly rise per requester
     /// (a step adds `offset` to its highest), sometimes go back below it;
-    /// requests expire in the order they were applied, as the retention
-    /// window expires them, or at random.
+    /// requests expire oldest first through the ring
+    /// (`expire_oldest_while`, as the retention window expires them), the
+    /// reference's oldest being the first inserted key still held, or at
+    /// random. At the end the table rebuilt in another order
+    /// (`in_applied_order`) answers the same and expires in that order.
     fn matches_one_map_of_pairs(steps: &[Step]) -> Result<(), TestCaseError> {
         let mut table = OutcomeTable::default();
         let mut reference: BTreeMap<RequestKey, usize> = BTreeMap::new();
@@ -425,7 +498,8 @@ mod tests {
             let floor = floors.entry(k.0).or_insert(k.1);
             *floor = (*floor).max(k.1);
         };
-        let mut applied: VecDeque<RequestKey> = VecDeque::new();
+        // The keys held, in the order first inserted.
+        let mut applied: Vec<RequestKey> = Vec::new();
         let mut highest: BTreeMap<u64, u64> = BTreeMap::new();
         for (number, &(operation, requester, offset)) in steps.iter().enumerate() {
             let top = highest.entry(requester).or_insert(0);
@@ -446,15 +520,26 @@ mod tests {
             prop_assert_eq!(table.lookup(&k), expected);
             if operation <= 7 {
                 prop_assert_eq!(table.get(&k), reference.get(&k));
-                prop_assert_eq!(table.insert(k, number), reference.insert(k, number));
-                applied.push_back(k);
+                let replaced = reference.insert(k, number);
+                prop_assert_eq!(table.insert(k, number), replaced);
+                if replaced.is_none() {
+                    applied.push(k);
+                }
             } else if operation == 8 {
-                if let Some(oldest) = applied.pop_front() {
-                    prop_assert_eq!(table.expire(&oldest), reference.remove(&oldest));
+                // Exactly the oldest one is due.
+                let mut due = 1;
+                table.expire_oldest_while(|_| {
+                    due -= 1;
+                    due == 0
+                });
+                if !applied.is_empty() {
+                    let oldest = applied.remove(0);
+                    reference.remove(&oldest);
                     expire(&mut floors, oldest);
                 }
             } else {
                 prop_assert_eq!(table.expire(&k), reference.remove(&k));
+                applied.retain(|held| *held != k);
                 expire(&mut floors, k);
             }
             if let Some(value) = table.get_mut(&k) {
@@ -474,8 +559,47 @@ mod tests {
         prop_assert_eq!(values, reference.values().copied().collect::<Vec<_>>());
         prop_assert_eq!(
             table.floors().collect::<Vec<_>>(),
-            floors.into_iter().collect::<Vec<_>>()
+            floors.iter().map(|(r, f)| (*r, *f)).collect::<Vec<_>>()
         );
+        matches_after_reordering(table, &reference, &floors)
+    }
+
+    /// The end of [`matches_one_map_of_pairs`]: rebuilt in descending order
+    /// of value (ties in key order), the table holds the same pairs and
+    /// floors, and expires in that order.
+    fn matches_after_reordering(
+        table: OutcomeTable<usize>,
+        reference: &BTreeMap<RequestKey, usize>,
+        floors: &BTreeMap<ParticipantId, RequestId>,
+    ) -> Result<(), TestCaseError> {
+        let mut table = table.in_applied_order(|value| u64::MAX - *value as u64);
+        let ours: Vec<_> = table.iter().map(|(k, v)| (k, *v)).collect();
+        let theirs: Vec<_> = reference.iter().map(|(k, v)| (*k, *v)).collect();
+        prop_assert_eq!(ours, theirs);
+        prop_assert_eq!(
+            table.floors().collect::<Vec<_>>(),
+            floors.iter().map(|(r, f)| (*r, *f)).collect::<Vec<_>>()
+        );
+        let mut expected: Vec<(u64, RequestKey)> = reference
+            .iter()
+            .map(|(k, v)| (u64::MAX - *v as u64, *k))
+            .collect();
+        expected.sort_unstable();
+        let mut order = Vec::new();
+        while table.len() > 0 {
+            let mut taken = None;
+            table.expire_oldest_while(|value| {
+                let first = taken.is_none();
+                taken.get_or_insert(*value);
+                first
+            });
+            order.push(taken);
+        }
+        let expected_values: Vec<_> = expected
+            .iter()
+            .map(|(_, k)| reference.get(k).copied())
+            .collect();
+        prop_assert_eq!(order, expected_values);
         Ok(())
     }
 

@@ -14,7 +14,6 @@
 use crate::command::Rejection;
 use ets_model::{ParticipantId, RequestId};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// The code of the refusal of a request id older than the idempotency window.
 pub const REQUEST_EXPIRED: &str = "request_expired";
@@ -36,39 +35,13 @@ pub const DEFAULT_WINDOW: u64 = 1_000_000;
 /// A requester and its request id: the key of an idempotency entry.
 pub(crate) type RequestKey = (ParticipantId, RequestId);
 
-/// The state of bounded retention.
+/// The state of bounded retention. The remembered requests' applied order,
+/// which expiry follows, is the outcome table's ring (`outcomes/slots.rs`):
+/// the table holds its values in the order the engine applied them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Window {
     /// The window, in commands.
     pub(crate) commands: u64,
-    /// Remembered requests in the order they were applied: (command number, key).
-    /// (Per requester, the highest request id that left the window is kept
-    /// with the requester's remembered ids, in the engine's outcome table.)
-    pub(crate) order: VecDeque<(u64, RequestKey)>,
-}
-
-impl Window {
-    /// A window of `commands` over requests remembered since `stamps` (key, command number).
-    pub(crate) fn new(commands: u64, mut stamps: Vec<(u64, RequestKey)>) -> Window {
-        stamps.sort_unstable();
-        Window {
-            commands,
-            order: stamps.into(),
-        }
-    }
-
-    /// Removes from `order` the requests applied a whole window before
-    /// command `now` and hands each key to `forget`, which raises its
-    /// requester's floor (no list is built: this runs once per applied command).
-    pub(crate) fn expire(&mut self, now: u64, mut forget: impl FnMut(RequestKey)) {
-        while let Some(&(applied_at, key)) = self.order.front() {
-            if applied_at.saturating_add(self.commands) > now {
-                break;
-            }
-            self.order.pop_front();
-            forget(key);
-        }
-    }
 }
 
 /// The refusal of an expired request id.

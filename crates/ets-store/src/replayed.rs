@@ -62,7 +62,9 @@ impl ReplayRecord {
     /// # Errors
     /// [`StoreError::ReplayMismatch`] when the engine answers another code.
     pub fn check(&self, engine: &mut Engine) -> Result<(), StoreError> {
-        self.applied(engine).map(drop)
+        // Compared where it was returned: the outcome is not moved again
+        // (into a `Result`) only to be dropped.
+        self.compare(&engine.apply_digested(&self.envelope, self.digest))
     }
 
     /// [`ReplayRecord::check`], returning the command with the outcome it got.
@@ -70,7 +72,9 @@ impl ReplayRecord {
     /// # Errors
     /// [`StoreError::ReplayMismatch`] when the engine answers another code.
     pub fn apply(self, engine: &mut Engine) -> Result<Committed, StoreError> {
-        let outcome = match self.applied(engine)? {
+        let applied = engine.apply_digested(&self.envelope, self.digest);
+        self.compare(&applied)?;
+        let outcome = match applied {
             Applied::Fresh(outcome) | Applied::Reused(outcome) | Applied::Duplicate(outcome) => {
                 outcome
             }
@@ -82,9 +86,10 @@ impl ReplayRecord {
         })
     }
 
-    fn applied(&self, engine: &mut Engine) -> Result<Applied, StoreError> {
-        let applied = engine.apply_digested(&self.envelope, self.digest);
-        let replayed = match &applied {
+    /// Checks that `applied`, what the engine answered to this record, has
+    /// the journaled outcome code.
+    fn compare(&self, applied: &Applied) -> Result<(), StoreError> {
+        let replayed = match applied {
             Applied::Fresh(outcome) | Applied::Reused(outcome) => outcome.code(),
             Applied::Duplicate(_) => "duplicate",
         };
@@ -95,6 +100,6 @@ impl ReplayRecord {
                 replayed: replayed.to_owned(),
             });
         }
-        Ok(applied)
+        Ok(())
     }
 }

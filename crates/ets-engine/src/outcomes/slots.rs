@@ -7,6 +7,11 @@
 //! ring grows by a chunk at a time, never by reallocating and copying what
 //! it holds. A value taken out leaves an empty slot; the slots before the
 //! first one still holding a value are dropped, a chunk at a time.
+//!
+//! Each slot also names its requester (by its position in the table), so
+//! the ring is the retention window's order as well: the oldest remembered
+//! request is the ring's front, and expiring follows the ring instead of a
+//! second queue of keys (docs/memory.md).
 
 use ets_model::RequestId;
 use std::collections::VecDeque;
@@ -19,14 +24,34 @@ const CHUNK_SLOTS: usize = 4_096;
 /// One slot: the request id and its value, `None` once taken.
 type Slot<V> = (RequestId, Option<V>);
 
+/// A chunk of at most [`CHUNK_SLOTS`] slots (both vectors allocated whole).
+#[derive(Debug, Clone)]
+struct Chunk<V> {
+    /// The slots.
+    slots: Vec<Slot<V>>,
+    /// Per slot, its requester's position in the table: beside the slots,
+    /// not in them, so that a slot of the engine stays one cache line.
+    requesters: Vec<u32>,
+}
+
+impl<V> Chunk<V> {
+    fn new() -> Chunk<V> {
+        Chunk {
+            slots: Vec::with_capacity(CHUNK_SLOTS),
+            requesters: Vec::with_capacity(CHUNK_SLOTS),
+        }
+    }
+}
+
 /// Values numbered by a sequence number given when pushed, rising from 0.
 #[derive(Debug, Clone)]
 pub(super) struct Slots<V> {
-    /// The chunks, each of at most [`CHUNK_SLOTS`] slots (allocated whole).
-    chunks: VecDeque<Vec<Slot<V>>>,
+    /// The chunks, each of at most [`CHUNK_SLOTS`] slots.
+    chunks: VecDeque<Chunk<V>>,
     /// The sequence number of the first slot of the first chunk.
     first: u64,
-    /// The lowest sequence number that may still hold a value.
+    /// The lowest sequence number that may still hold a value: it holds one
+    /// unless it equals `next` (every take moves it past empty slots).
     front: u64,
     /// The sequence number the next pushed value gets.
     next: u64,
@@ -44,21 +69,28 @@ impl<V> Default for Slots<V> {
 }
 
 impl<V> Slots<V> {
-    /// Stores `value` under `id` in the next slot; returns its sequence number.
-    pub(super) fn push(&mut self, id: RequestId, value: V) -> u64 {
+    /// Stores `value` under `id` of the requester at `requester` in the
+    /// next slot; returns its sequence number.
+    pub(super) fn push(&mut self, id: RequestId, requester: u32, value: V) -> u64 {
         if self
             .chunks
             .back()
-            .is_none_or(|chunk| chunk.len() == CHUNK_SLOTS)
+            .is_none_or(|chunk| chunk.slots.len() == CHUNK_SLOTS)
         {
-            self.chunks.push_back(Vec::with_capacity(CHUNK_SLOTS));
+            self.chunks.push_back(Chunk::new());
         }
         if let Some(chunk) = self.chunks.back_mut() {
-            chunk.push((id, Some(value)));
+            chunk.slots.push((id, Some(value)));
+            chunk.requesters.push(requester);
         }
         let sequence = self.next;
         self.next += 1;
         sequence
+    }
+
+    /// The sequence number of the oldest slot still holding a value, if any.
+    pub(super) fn oldest(&self) -> Option<u64> {
+        (self.front < self.next).then_some(self.front)
     }
 
     /// The position of slot `sequence` (chunk, index in it), if held.
@@ -70,28 +102,38 @@ impl<V> Slots<V> {
         Some((offset / CHUNK_SLOTS, offset % CHUNK_SLOTS))
     }
 
-    /// The slot `sequence`.
+    /// The chunk and index of slot `sequence`.
     ///
     /// # Panics
     /// When it is not held: the table hands out only sequence numbers it keeps.
-    fn slot(&self, sequence: u64) -> &Slot<V> {
-        let Some((chunk, index)) = self.place(sequence) else {
+    fn held(&self, sequence: u64) -> (usize, usize) {
+        let Some(place) = self.place(sequence) else {
             panic!("outcome slot {sequence} is not held");
         };
-        &self.chunks[chunk][index]
+        place
     }
 
-    /// The slot `sequence`, to change it (panics as [`Slots::slot`]).
+    /// The slot `sequence` (panics as [`Slots::held`]).
+    fn slot(&self, sequence: u64) -> &Slot<V> {
+        let (chunk, index) = self.held(sequence);
+        &self.chunks[chunk].slots[index]
+    }
+
+    /// The slot `sequence`, to change it (panics as [`Slots::held`]).
     fn slot_mut(&mut self, sequence: u64) -> &mut Slot<V> {
-        let Some((chunk, index)) = self.place(sequence) else {
-            panic!("outcome slot {sequence} is not held");
-        };
-        &mut self.chunks[chunk][index]
+        let (chunk, index) = self.held(sequence);
+        &mut self.chunks[chunk].slots[index]
     }
 
     /// The request id stored in slot `sequence`.
     pub(super) fn id(&self, sequence: u64) -> RequestId {
         self.slot(sequence).0
+    }
+
+    /// The position of the requester of slot `sequence` (panics as [`Slots::held`]).
+    pub(super) fn requester(&self, sequence: u64) -> u32 {
+        let (chunk, index) = self.held(sequence);
+        self.chunks[chunk].requesters[index]
     }
 
     /// The value of slot `sequence`.
@@ -145,9 +187,11 @@ mod tests {
         let mut slots = Slots::default();
         let total = CHUNK_SLOTS as u64 * 3 + 5;
         for number in 0..total {
-            assert_eq!(slots.push(RequestId(number * 2), number), number);
+            assert_eq!(slots.push(RequestId(number * 2), 7, number), number);
         }
         assert_eq!(slots.chunks.len(), 4);
+        assert_eq!(slots.oldest(), Some(0));
+        assert_eq!(slots.requester(total - 1), 7);
         assert_eq!(
             slots.id(CHUNK_SLOTS as u64 + 1),
             RequestId(CHUNK_SLOTS as u64 * 2 + 2)
@@ -161,10 +205,18 @@ mod tests {
         }
         assert_eq!(slots.chunks.len(), 3);
         assert_eq!(slots.front, CHUNK_SLOTS as u64 + 2);
+        assert_eq!(slots.oldest(), Some(CHUNK_SLOTS as u64 + 2));
         *slots.value_mut(total - 1) += 10;
         assert_eq!(*slots.value(total - 1), total + 9);
         assert_eq!(*slots.value(CHUNK_SLOTS as u64 + 2), CHUNK_SLOTS as u64 + 2);
         assert_eq!(slots.place(0), None);
         assert_eq!(slots.place(total), None);
+        for number in CHUNK_SLOTS as u64 + 2..total {
+            assert_eq!(
+                slots.take(number),
+                Some(number + u64::from(number == total - 1) * 10)
+            );
+        }
+        assert_eq!(slots.oldest(), None);
     }
 }
