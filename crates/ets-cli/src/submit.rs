@@ -16,9 +16,10 @@ use std::process::ExitCode;
 /// was refused or malformed (0: all accepted; 1: the tool failed).
 pub const EXIT_REFUSED: u8 = 3;
 
-/// One input line, parsed or not.
+/// One input line, parsed or not (a command boxed: it is several times the
+/// size of a malformed line's error).
 enum Item {
-    Command(Submission),
+    Command(Box<Submission>),
     Malformed { line: usize, error: ApiError },
 }
 
@@ -121,12 +122,12 @@ fn parse(line_number: usize, bytes: &[u8]) -> Option<Item> {
         ));
     }
     Some(match parse_request(trimmed) {
-        Ok(request) => Item::Command(Submission {
+        Ok(request) => Item::Command(Box::new(Submission {
             request_id: request.request_id,
             requester: request.requester,
             time: request.time,
             command: request.command,
-        }),
+        })),
         Err(error) => Item::Malformed {
             line: line_number,
             error,
@@ -169,7 +170,7 @@ fn flush(store: &mut Store, items: &mut Vec<Item>, out: &mut impl Write) -> Resu
     let submissions: Vec<Submission> = items
         .iter()
         .filter_map(|item| match item {
-            Item::Command(submission) => Some(submission.clone()),
+            Item::Command(submission) => Some(Submission::clone(submission)),
             Item::Malformed { .. } => None,
         })
         .collect();
