@@ -289,3 +289,54 @@ fn a_hedge_is_a_share_of_one_year_of_emissions() {
         "a buffer beyond 8% of a year: {largest}"
     );
 }
+
+/// The first window (calendar 2021, settling 2019-2020) of the chain's first two periods
+/// with `premium` and a carry cost of at most 0.1: the tonnes traded before its last five
+/// trading days (27-31 Dec 2021), the tonnes traded in them, and the entities short at the
+/// 2019-2020 close.
+fn first_window_by_days(premium: f64) -> (u64, u64, usize) {
+    let mut chain = chain(60, 11);
+    chain.periods.truncate(2);
+    for period in &mut chain.periods {
+        period.trading.tightening_premium = premium;
+        period.trading.carry_cost = 0.05;
+        period.trading.precaution_premium = 0.0;
+    }
+    let (outcome, _) = run_in_memory(&chain).expect("runs");
+    let (start, last_days, end) = (
+        ets_sim::year::date_ms(2021, 1, 1, 0),
+        ets_sim::year::date_ms(2021, 12, 27, 0),
+        ets_sim::year::date_ms(2022, 1, 1, 0),
+    );
+    let sum = |from: i64, to: i64| {
+        outcome
+            .trades
+            .iter()
+            .filter(|t| (from..to).contains(&t.time_ms))
+            .map(|t| t.quantity)
+            .sum::<u64>()
+    };
+    let short = outcome.periods[0].shortfall;
+    (sum(start, last_days), sum(last_days, end), short)
+}
+
+#[test]
+fn asks_above_the_band_wait_for_the_band_or_the_last_days_release() {
+    // Goal: with a premium of 0.3 the first window's long firms all bank and ask at least
+    // about 3.3 times the price they expect, far above the listed band's top (+10% a day at
+    // most): an ask outside the band is not one a firm would make at the top, so nothing
+    // is offered and nothing trades before the last five days (before round 10 the asks
+    // were clamped down to the top and bought there whenever a buyer's limit reached it).
+    // In the last days the buyers who owe bid the top, find nothing offered and are
+    // pinned; the release then offers the banked surplus at the top, and the buyers
+    // comply as well as in a window where nobody banks.
+    let (plain_before, plain_last, plain_short) = first_window_by_days(0.0);
+    let (before, last, short) = first_window_by_days(0.3);
+    assert!(plain_before > 0, "without banking the window trades early");
+    assert_eq!(before, 0, "tonnes traded before the last days");
+    assert!(
+        last > plain_last,
+        "{last} t in the last days vs {plain_last}"
+    );
+    assert!(short <= plain_short, "{short} short vs {plain_short}");
+}
