@@ -43,8 +43,11 @@ fn a_tighter_next_rulebook_makes_firms_bank_and_the_price_rise() {
     // in the first window and at a higher price; with no premium nothing changes for them.
     let (plain_tonnes, plain_price) = first_window(0.0);
     let (tonnes, price) = first_window(0.06);
+    // The banked surplus comes out at the band's top, the listing price times 1.1 at the
+    // first, in the last days (docs/simulation.md, "Round 10"): more than 5% above the
+    // market where nobody banks.
     assert!(tonnes < plain_tonnes, "{tonnes} vs {plain_tonnes}");
-    assert!(price > plain_price * 1.1, "{price} vs {plain_price}");
+    assert!(price > plain_price * 1.05, "{price} vs {plain_price}");
 }
 
 /// Tonnes the covered firms sold in calendar 2025 (the window that settles 2024) before its
@@ -91,9 +94,11 @@ fn a_binding_carry_over_cap_makes_firms_sell_before_the_close() {
     assert!(bound > 100_000, "{bound} t sold ahead of the cap");
 }
 
-/// The market of calendar 2021 and 2023 (volume t, average price) of the chain up to the
-/// 2023 period with `premium` as every period's precaution premium.
-fn with_precaution(premium: f64) -> [(u64, f64); 2] {
+/// With `premium` as every period's precaution premium, in the chain up to the 2023
+/// period: the market of calendar 2021 (volume t, average price), and the tonnes traded in
+/// calendar 2023 (the window settling 2021-22) before its last five trading days (25-29
+/// Dec 2023) and in all.
+fn with_precaution(premium: f64) -> ((u64, f64), (u64, u64)) {
     let mut chain = chain(100, 7);
     chain.periods.truncate(4);
     for period in &mut chain.periods {
@@ -101,31 +106,50 @@ fn with_precaution(premium: f64) -> [(u64, f64); 2] {
     }
     let (outcome, _) = run_in_memory(&chain).expect("runs");
     let years = market_years(&outcome.trades);
-    [2021, 2023].map(|year| {
-        let m = years
+    let y2021 = years
+        .iter()
+        .find(|m| m.year == 2021)
+        .expect("trading in 2021");
+    let sum = |from: i64, to: i64| {
+        outcome
+            .trades
             .iter()
-            .find(|m| m.year == year)
-            .expect("trading that year");
-        (m.tonnes, m.average)
-    })
+            .filter(|t| (from..to).contains(&t.time_ms))
+            .map(|t| t.quantity)
+            .sum::<u64>()
+    };
+    let (start, last_days, end) = (
+        ets_sim::year::date_ms(2023, 1, 1, 0),
+        ets_sim::year::date_ms(2023, 12, 25, 0),
+        ets_sim::year::date_ms(2024, 1, 1, 0),
+    );
+    (
+        (y2021.tonnes, y2021.average),
+        (sum(start, last_days), sum(start, end)),
+    )
 }
 
 #[test]
 fn a_next_rulebook_without_borrowing_makes_long_firms_ask_more() {
     // Goal: the window of 2023 (settling 2021-22) is followed by the 2023 rulebook, which
     // abolished borrowing: with a precaution premium long firms bank and ask more for
-    // their surplus, so 2023 trades at a higher average price (the volume is what the
-    // short firms need, so it barely moves). The window of 2021 is
-    // followed by the 2021 rulebook, which allows borrowing: nothing changes there.
-    let [plain_2021, plain_2023] = with_precaution(0.0);
-    let [kept_2021, kept_2023] = with_precaution(0.3);
+    // their surplus, so less of it is sold before the last days (an ask above the band
+    // waits for the band or the last-days release; the volume is what the short firms
+    // need, so over the window it barely moves). The window of 2021 is followed by the
+    // 2021 rulebook, which allows borrowing: nothing changes there. (Before round 10 the
+    // asks above the band were clamped to its top and this test compared the 2023
+    // averages; withheld, they move the band less, so the average is no longer the
+    // measure: docs/simulation.md, "Round 10".)
+    let (plain_2021, (plain_early, plain_all)) = with_precaution(0.0);
+    let (kept_2021, (kept_early, kept_all)) = with_precaution(0.3);
     assert_eq!(
         kept_2021, plain_2021,
         "2021's next rulebook allows borrowing"
     );
+    assert!(plain_all > 0 && kept_all > 0, "2023 trades");
     assert!(
-        kept_2023.1 > plain_2023.1,
-        "{kept_2023:?} vs {plain_2023:?}"
+        kept_early < plain_early,
+        "sold before the last days: {kept_early} t of {kept_all} vs {plain_early} t of {plain_all}"
     );
 }
 
