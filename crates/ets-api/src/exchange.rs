@@ -921,6 +921,7 @@ struct JsonLimit {
     limit: Ticks,
 }
 
+/// A trading mode by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum JsonMode {
@@ -929,12 +930,23 @@ enum JsonMode {
     ChinaBlock,
 }
 
-impl From<JsonMode> for TradingMode {
-    fn from(mode: JsonMode) -> TradingMode {
+/// A block desk whose band follows the close of the listed instrument named:
+/// `{"china_block_of": "CEA21"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct JsonBlockOf {
+    china_block_of: CodeField,
+}
+
+impl From<Preset<JsonMode, JsonBlockOf>> for TradingMode {
+    fn from(mode: Preset<JsonMode, JsonBlockOf>) -> TradingMode {
         match mode {
-            JsonMode::Continuous => TradingMode::Continuous,
-            JsonMode::ChinaListed => TradingMode::ChinaListed,
-            JsonMode::ChinaBlock => TradingMode::ChinaBlock,
+            Preset::Name(JsonMode::Continuous) => TradingMode::Continuous,
+            Preset::Name(JsonMode::ChinaListed) => TradingMode::ChinaListed,
+            Preset::Name(JsonMode::ChinaBlock) => TradingMode::ChinaBlock,
+            Preset::Fields(JsonBlockOf { china_block_of }) => TradingMode::ChinaBlockOf {
+                listed: china_block_of.0,
+            },
         }
     }
 }
@@ -947,7 +959,7 @@ enum JsonExchangeCommand {
     ListInstrument {
         symbol: CodeField,
         unit: UnitField,
-        mode: JsonMode,
+        mode: Preset<JsonMode, JsonBlockOf>,
         rules: Preset<InstrumentPreset, JsonInstrumentRules>,
         reference_price_ticks: Ticks,
         fee_bps: u32,
@@ -1451,6 +1463,41 @@ mod tests {
             (InstrumentRules::CHINA_BLOCK, MarketDataRules::EU)
         );
         assert_eq!(listing("continuous", "eu").0, InstrumentRules::CONTINUOUS);
+    }
+
+    #[test]
+    fn a_block_desk_names_the_listed_instrument_it_follows() {
+        // Goal: `{"china_block_of": "CEA21"}` is `ChinaBlockOf { listed: CEA21 }`;
+        // the plain names keep their modes; a bad symbol or an unknown mode
+        // is refused with a message naming it.
+        let listing = |mode: Value| {
+            parse(
+                json!({"command": "list_instrument", "symbol": "CEA21B", "unit": "CEA-2021",
+                "mode": mode, "rules": "china_block", "reference_price_ticks": 4_000,
+                "fee_bps": 0, "fee_account": 20, "no_same_day_resale": true,
+                "market_data": "china"}),
+            )
+        };
+        let mode_of = |mode: Value| match listing(mode).unwrap() {
+            ExchangeCommand::ListInstrument { mode, .. } => mode,
+            other => panic!("not a listing: {other:?}"),
+        };
+        assert_eq!(
+            mode_of(json!({"china_block_of": "CEA21"})),
+            TradingMode::ChinaBlockOf {
+                listed: Code::try_new("CEA21").unwrap()
+            }
+        );
+        assert_eq!(mode_of(json!("china_block")), TradingMode::ChinaBlock);
+        assert_eq!(mode_of(json!("china_listed")), TradingMode::ChinaListed);
+        let error = listing(json!({"china_block_of": "CEA 21"})).unwrap_err();
+        assert!(error.contains("CEA 21"), "{error}");
+        let error = listing(json!({"china_block_of": 21})).unwrap_err();
+        assert!(error.contains("21"), "{error}");
+        let error = listing(json!("china_block_of")).unwrap_err();
+        assert!(error.contains("china_block_of"), "{error}");
+        let error = listing(json!({"block_of": "CEA21"})).unwrap_err();
+        assert!(error.contains("block_of"), "{error}");
     }
 
     #[test]

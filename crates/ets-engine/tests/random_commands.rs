@@ -197,9 +197,9 @@ mod mixed {
     }
 
     /// Participants, accounts (10 and 12 need one signature, 11 two), 100,000 t
-    /// issued and spread out, cash, and three instruments of the class: `C`
+    /// issued and spread out, cash, and four instruments of the class: `C`
     /// continuous (fee 10 bps, ±10% band, a holding limit), `L` listed (T+1),
-    /// `K` block (from 100 t).
+    /// `K` block (from 100 t) and `KL`, the same desk following `L`'s close.
     fn opening() -> Vec<(u64, Command)> {
         let participant = |id, kind| {
             registry(
@@ -302,6 +302,13 @@ mod mixed {
                 true,
             ),
             listing("K", TradingMode::ChinaBlock, block, 0, true),
+            listing(
+                "KL",
+                TradingMode::ChinaBlockOf { listed: code("L") },
+                block,
+                0,
+                true,
+            ),
             exchange(
                 ADMIN,
                 ExchangeCommand::SetHoldingLimit {
@@ -334,10 +341,10 @@ mod mixed {
         Cancel(usize, bool, u64),
         Amend(usize, bool, u64, i64, u64),
         Take(usize, u64, u64),
-        Propose(usize, usize, bool, i64, u64, i64),
-        Accept(usize, u64),
-        Decline(usize, u64),
-        WithdrawBlock(usize, u64),
+        Propose(bool, usize, usize, bool, i64, u64, i64),
+        Accept(bool, usize, u64),
+        Decline(bool, usize, u64),
+        WithdrawBlock(bool, usize, u64),
         EndOfDay(u8),
         OpenAuction(u64),
         Bid(usize, u64, i64, u64),
@@ -365,12 +372,12 @@ mod mixed {
             2 => (who.clone(), any::<bool>(), order.clone(), limit.clone(), quantity.clone())
                 .prop_map(|(w, l, o, p, q)| Step::Amend(w, l, o, p, q)),
             4 => (who.clone(), order.clone(), 1u64..100).prop_map(|(w, o, q)| Step::Take(w, o, q)),
-            2 => (who.clone(), who.clone(), any::<bool>(), limit.clone(), 100u64..3_000, 1i64..30)
-                .prop_map(|(w, c, b, p, q, e)| Step::Propose(w, c, b, p, q, e)),
-            3 => (who.clone(), 1u64..8).prop_map(|(w, p)| Step::Accept(w, p)),
-            1 => (who.clone(), 1u64..8).prop_map(|(w, p)| Step::Decline(w, p)),
-            1 => (who.clone(), 1u64..8).prop_map(|(w, p)| Step::WithdrawBlock(w, p)),
-            1 => (0u8..3).prop_map(Step::EndOfDay),
+            2 => (any::<bool>(), who.clone(), who.clone(), any::<bool>(), limit.clone(), 100u64..3_000, 1i64..30)
+                .prop_map(|(k, w, c, b, p, q, e)| Step::Propose(k, w, c, b, p, q, e)),
+            3 => (any::<bool>(), who.clone(), 1u64..8).prop_map(|(k, w, p)| Step::Accept(k, w, p)),
+            1 => (any::<bool>(), who.clone(), 1u64..8).prop_map(|(k, w, p)| Step::Decline(k, w, p)),
+            1 => (any::<bool>(), who.clone(), 1u64..8).prop_map(|(k, w, p)| Step::WithdrawBlock(k, w, p)),
+            1 => (0u8..4).prop_map(Step::EndOfDay),
             2 => prop_oneof![Just(1_000u64), Just(2_000), Just(50_000)].prop_map(Step::OpenAuction),
             5 => (who.clone(), 1u64..3, limit.clone(), prop_oneof![Just(500u64), Just(1_000), Just(700)])
                 .prop_map(|(w, a, p, q)| Step::Bid(w, a, p, q)),
@@ -388,6 +395,11 @@ mod mixed {
 
     fn instrument(listed: bool) -> Code {
         code(if listed { "L" } else { "C" })
+    }
+
+    /// The block desk: `KL` (following `L`) or `K` (its own close).
+    fn desk(follows: bool) -> Code {
+        code(if follows { "KL" } else { "K" })
     }
 
     /// The requester and command of a step sent at `time_ms`.
@@ -459,10 +471,10 @@ mod mixed {
                     quantity: Quantity::new(quantity),
                 },
             ),
-            Step::Propose(w, counterparty, buy, limit, quantity, expiry_s) => exchange(
+            Step::Propose(follows, w, counterparty, buy, limit, quantity, expiry_s) => exchange(
                 rep(w),
                 ExchangeCommand::ProposeBlock {
-                    instrument: code("K"),
+                    instrument: desk(follows),
                     account: account(w),
                     counterparty: account(counterparty),
                     side: side(buy),
@@ -471,26 +483,26 @@ mod mixed {
                     expires_at: Timestamp(time_ms + expiry_s * 1_000),
                 },
             ),
-            Step::Accept(w, proposal) => exchange(
+            Step::Accept(follows, w, proposal) => exchange(
                 rep(w),
                 ExchangeCommand::AcceptBlock {
-                    instrument: code("K"),
+                    instrument: desk(follows),
                     account: account(w),
                     proposal: OrderId(proposal),
                 },
             ),
-            Step::Decline(w, proposal) => exchange(
+            Step::Decline(follows, w, proposal) => exchange(
                 rep(w),
                 ExchangeCommand::DeclineBlock {
-                    instrument: code("K"),
+                    instrument: desk(follows),
                     account: account(w),
                     proposal: OrderId(proposal),
                 },
             ),
-            Step::WithdrawBlock(w, proposal) => exchange(
+            Step::WithdrawBlock(follows, w, proposal) => exchange(
                 rep(w),
                 ExchangeCommand::WithdrawBlock {
-                    instrument: code("K"),
+                    instrument: desk(follows),
                     account: account(w),
                     proposal: OrderId(proposal),
                 },
@@ -498,7 +510,7 @@ mod mixed {
             Step::EndOfDay(which) => exchange(
                 OPERATOR,
                 ExchangeCommand::EndOfDay {
-                    instrument: code(["C", "L", "K"][usize::from(which % 3)]),
+                    instrument: code(["C", "L", "K", "KL"][usize::from(which % 4)]),
                 },
             ),
             Step::OpenAuction(volume) => exchange(

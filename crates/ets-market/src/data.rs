@@ -186,6 +186,15 @@ impl MarketData {
         self.previous_close
     }
 
+    /// Makes `close` the close of the day before, keeping the day's trades:
+    /// for a block desk whose close is its listed instrument's, set when that
+    /// instrument ends its day. Block trades form no price, so the desk's
+    /// open and close are then `close` (a day with price-forming trades
+    /// still closes on them).
+    pub fn set_previous_close(&mut self, close: Price) {
+        self.previous_close = close;
+    }
+
     /// The most recent trades, oldest first.
     pub fn tape(&self) -> impl Iterator<Item = &Trade> {
         self.tape.iter()
@@ -348,6 +357,24 @@ mod tests {
         assert_eq!(stats.vwap, None);
         assert_eq!(data.previous_close(), price(4_900));
         assert_eq!(data.stats().volume, Quantity::ZERO);
+    }
+
+    #[test]
+    fn a_desk_given_a_previous_close_opens_and_closes_on_it_with_its_trades_kept() {
+        // Goal: a block desk's day, moved onto its listed instrument's close of
+        // 44.00 mid-day, reports that close and keeps its block volume.
+        let mut data = MarketData::new(MarketDataRules::CHINA, price(4_000));
+        data.record(&trade(TradeMode::Block, 5_000, 100_000))
+            .unwrap();
+        data.set_previous_close(price(4_400));
+        let stats = data.close_day();
+        assert_eq!(
+            (stats.previous_close, stats.open),
+            (price(4_400), price(4_400))
+        );
+        assert_eq!(stats.close, price(4_400));
+        assert_eq!(stats.volume, Quantity::new(100_000));
+        assert_eq!(data.previous_close(), price(4_400));
     }
 
     #[test]

@@ -1195,14 +1195,17 @@ impl<S: Sink> Market<'_, '_, S> {
                 at,
                 exchange(ExchangeCommand::EndOfDay { instrument: symbol }),
             )?;
-            if let Effect::Exchange(ExchangeEffect::DayClosed { stats, .. }) = effect {
-                if k == 0 {
-                    self.listed.reference = stats.close;
-                    close = stats.close.ticks() as f64 / 100.0;
-                    vwap = stats.vwap.map(|v| v.ticks() as f64 / 100.0);
-                } else if let Some(block) = &mut self.block {
+            if let Effect::Exchange(ExchangeEffect::DayClosed { stats, .. }) = effect
+                && k == 0
+            {
+                self.listed.reference = stats.close;
+                // The block desk follows the listed close (`TradingMode::ChinaBlockOf`):
+                // this end of day moved its band too.
+                if let Some(block) = &mut self.block {
                     block.reference = stats.close;
                 }
+                close = stats.close.ticks() as f64 / 100.0;
+                vwap = stats.vwap.map(|v| v.ticks() as f64 / 100.0);
             }
         }
         for a in &mut self.agents {

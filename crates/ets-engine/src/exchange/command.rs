@@ -19,15 +19,46 @@ impl std::fmt::Display for AuctionId {
     }
 }
 
-/// How an instrument trades.
+/// How an instrument trades. Journaled: new modes are appended at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TradingMode {
     /// A continuous limit order book (price-time priority).
     Continuous,
     /// China's listed agreement: makers post, takers pick.
     ChinaListed,
-    /// China's block agreement: proposals to a named counterparty.
+    /// China's block agreement: proposals to a named counterparty. The band
+    /// is centred on the desk's own close, which block trades never move
+    /// (kept so that old journals keep their meaning; new desks follow their
+    /// listed instrument with [`TradingMode::ChinaBlockOf`]).
     ChinaBlock,
+    /// China's block agreement whose band is centred on the previous close
+    /// of the listed instrument `listed` (docs/sources.md#cn-exchange): each
+    /// end of day of `listed` moves the desk's reference to that day's close.
+    /// `listed` trades the same unit class and is not a block desk.
+    ChinaBlockOf {
+        /// The listed (or continuous) instrument whose close centres the band.
+        listed: Code,
+    },
+}
+
+impl TradingMode {
+    /// Whether the instrument is a block-agreement desk (either block mode).
+    #[must_use]
+    pub const fn is_block(self) -> bool {
+        matches!(
+            self,
+            TradingMode::ChinaBlock | TradingMode::ChinaBlockOf { .. }
+        )
+    }
+
+    /// The listed instrument whose close centres this desk's band, if any.
+    #[must_use]
+    pub const fn follows(self) -> Option<Code> {
+        match self {
+            TradingMode::ChinaBlockOf { listed } => Some(listed),
+            _ => None,
+        }
+    }
 }
 
 /// When an instrument trades, in local civil time: the sessions of each

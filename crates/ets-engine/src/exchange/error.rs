@@ -139,6 +139,17 @@ pub enum ExchangeError {
         /// Its limit.
         limit: Quantity,
     },
+    /// A block desk listed to follow an instrument that is not listed, is
+    /// a block desk itself, or trades another unit class.
+    #[error("block desk {desk} cannot follow instrument {listed}: {reason}")]
+    InvalidBlockLink {
+        /// The desk being listed.
+        desk: Code,
+        /// The instrument it was to follow.
+        listed: Code,
+        /// Why not.
+        reason: &'static str,
+    },
 }
 
 impl ExchangeError {
@@ -167,6 +178,7 @@ impl ExchangeError {
             ExchangeError::MarketClosed { .. } => "market_closed",
             ExchangeError::Overflow(_) => "overflow",
             ExchangeError::HoldingLimitExceeded { .. } => "holding_limit_exceeded",
+            ExchangeError::InvalidBlockLink { .. } => "invalid_block_link",
         }
     }
 }

@@ -426,13 +426,16 @@ impl Exchange {
             return Err(ExchangeError::InvalidFeeAccount(listing.fee_account));
         }
         let class_index = registry.class_index(listing.class)?;
+        self.check_block_link(listing.symbol, listing.mode, class_index)?;
         let (rules, reference) = (listing.rules, listing.reference_price);
         let venue = match listing.mode {
             TradingMode::Continuous => Venue::Continuous(Book::new(rules, reference)?),
             TradingMode::ChinaListed => {
                 Venue::Listed(ListedBook::new(rules, reference, LISTED_VISIBLE_LEVELS)?)
             }
-            TradingMode::ChinaBlock => Venue::Block(BlockDesk::new(rules, reference)?),
+            TradingMode::ChinaBlock | TradingMode::ChinaBlockOf { .. } => {
+                Venue::Block(BlockDesk::new(rules, reference)?)
+            }
         };
         self.instruments.insert(
             listing.symbol,
@@ -456,6 +459,36 @@ impl Exchange {
         Ok(ExchangeEffect::InstrumentListed {
             instrument: listing.symbol,
         })
+    }
+
+    /// A desk that follows a listed instrument's close may only follow one
+    /// that is listed, is not a block desk itself and trades the same class
+    /// (its close must be a price of the desk's units).
+    fn check_block_link(
+        &self,
+        desk: Code,
+        mode: TradingMode,
+        class_index: u32,
+    ) -> Result<(), ExchangeError> {
+        let Some(listed) = mode.follows() else {
+            return Ok(());
+        };
+        let refuse = |reason| ExchangeError::InvalidBlockLink {
+            desk,
+            listed,
+            reason,
+        };
+        let followed = self
+            .instruments
+            .get(&listed)
+            .ok_or_else(|| refuse("it is not listed"))?;
+        if followed.mode.is_block() {
+            return Err(refuse("it is a block desk, whose trades form no close"));
+        }
+        if followed.class_index != class_index {
+            return Err(refuse("it trades another unit class"));
+        }
+        Ok(())
     }
 
     fn deposit(
@@ -529,11 +562,10 @@ impl Exchange {
         registry.check_may_trade(context.requester, order.account)?;
         // Split first (one lookup of the instrument): nothing changes before the hold.
         let (instrument, mut ledger, report) = self.split(registry, context, symbol)?;
-        let listed = match instrument.mode {
-            TradingMode::Continuous => false,
-            TradingMode::ChinaListed => true,
-            TradingMode::ChinaBlock => return Err(wrong_mode(symbol, "orders; propose a block")),
-        };
+        if instrument.mode.is_block() {
+            return Err(wrong_mode(symbol, "orders; propose a block"));
+        }
+        let listed = instrument.mode == TradingMode::ChinaListed;
         let rules = instrument.rules;
         rules.check_quantity(order.quantity)?;
         let hold_price = match order.kind {
@@ -646,7 +678,7 @@ impl Exchange {
     ) -> Result<ExchangeEffect, ExchangeError> {
         registry.check_may_trade(context.requester, account)?;
         let instrument = self.instrument(symbol)?;
-        if instrument.mode == TradingMode::ChinaBlock {
+        if instrument.mode.is_block() {
             return Err(wrong_mode(symbol, "amendments"));
         }
         let hold = *instrument
@@ -762,7 +794,7 @@ impl Exchange {
         registry.check_may_trade(context.requester, proposal.account)?;
         check_cash_account(registry, proposal.counterparty)?;
         let instrument = self.instrument(symbol)?;
-        if instrument.mode != TradingMode::ChinaBlock {
+        if !instrument.mode.is_block() {
             return Err(wrong_mode(symbol, "block proposals"));
         }
         instrument.rules.check_quantity(proposal.quantity)?;
@@ -920,23 +952,33 @@ impl Exchange {
             ledger.reconcile(instrument, order);
         }
         let stats = instrument.market_data.close_day();
-        let moved = match &mut instrument.venue {
-            Venue::Continuous(book) => book.set_reference_price(stats.close),
-            Venue::Listed(listed) => listed.set_reference_price(stats.close),
-            Venue::Block(desk) => desk.set_reference_price(stats.close),
-        };
-        if moved.is_ok() {
-            instrument.reference_price = stats.close;
-        }
-        let class_index = instrument.class_index;
+        instrument.recentre(stats.close);
+        let (class_index, forms_prices) = (instrument.class_index, !instrument.mode.is_block());
         ledger
             .bought_today
             .retain(|(_, class), _| *class != class_index);
+        if forms_prices {
+            self.recentre_followers(symbol, stats.close);
+        }
         Ok(ExchangeEffect::DayClosed {
             instrument: *symbol,
             stats,
             expired: u32::try_from(expired).unwrap_or(u32::MAX),
         })
+    }
+
+    /// Centres the band of every desk that follows `listed` on its new
+    /// close, at once: a desk's reference is always the listed instrument's
+    /// latest close, whichever of the two ends its day first and whatever
+    /// trades between the two ends (docs/exchange.md, "Block band").
+    fn recentre_followers(&mut self, listed: &Code, close: Price) {
+        let followers = self
+            .instruments
+            .values_mut()
+            .filter(|desk| desk.mode.follows() == Some(*listed));
+        for desk in followers {
+            desk.follow_close(close);
+        }
     }
 
     // ----- auctions --------------------------------------------------------------------

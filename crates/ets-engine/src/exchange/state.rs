@@ -133,6 +133,30 @@ impl Instrument {
         self.rules
             .check_price_within(price, kept, self.reference_price)
     }
+
+    /// Centres the band on `close` (the end of a day). A close the venue
+    /// refuses as a reference (zero under a band) leaves the band where it
+    /// was; returns whether it moved.
+    pub(super) fn recentre(&mut self, close: Price) -> bool {
+        let moved = match &mut self.venue {
+            Venue::Continuous(book) => book.set_reference_price(close),
+            Venue::Listed(listed) => listed.set_reference_price(close),
+            Venue::Block(desk) => desk.set_reference_price(close),
+        };
+        if moved.is_ok() {
+            self.reference_price = close;
+        }
+        moved.is_ok()
+    }
+
+    /// A desk following a listed instrument takes that instrument's new
+    /// close as its reference and as its own close (block trades form no
+    /// price, so the desk's end of day then reports and keeps that close).
+    pub(super) fn follow_close(&mut self, close: Price) {
+        if self.recentre(close) {
+            self.market_data.set_previous_close(close);
+        }
+    }
 }
 
 /// Where an instrument's orders live.
@@ -443,7 +467,9 @@ impl Exchange {
     ///    equal the exchange's unit holds;
     /// 4. every hold belongs to an open order with that open quantity (sells
     ///    hold exactly it, buys exactly its value plus fee); books are not
-    ///    crossed and keep their own invariants.
+    ///    crossed and keep their own invariants;
+    /// 5. a desk that follows a listed instrument follows one that is listed,
+    ///    is not a block desk and trades the same class.
     ///
     /// # Errors
     /// A description of the first broken invariant: always a bug.
@@ -451,12 +477,30 @@ impl Exchange {
         self.check_cash()?;
         for instrument in self.instruments.values() {
             check_instrument(instrument)?;
+            self.check_followed(instrument)?;
         }
         for (id, auction) in &self.auctions {
             check_auction(*id, auction)?;
         }
         registry.check_invariants()?;
         registry.check_exchange_holds(&self.unit_holds())
+    }
+
+    fn check_followed(&self, desk: &Instrument) -> Result<(), String> {
+        let Some(listed) = desk.mode.follows() else {
+            return Ok(());
+        };
+        match self.instruments.get(&listed) {
+            Some(followed)
+                if !followed.mode.is_block() && followed.class_index == desk.class_index =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "{}: follows {listed}, which is not a listed instrument of its class",
+                desk.symbol
+            )),
+        }
     }
 
     fn check_cash(&self) -> Result<(), String> {

@@ -31,9 +31,11 @@ pub(super) struct Listing {
 
 /// Lists the instruments the day before the window opens. The listing's reference (the
 /// first day's band centre) is the scenario's anchor, or the market-clearing
-/// expectation when scarcity raised it above the anchor. An instrument an earlier window
-/// listed (a foreseen window trades the vintage the last settling window traded) trades
-/// on: its reference is its last close.
+/// expectation when scarcity raised it above the anchor. The block desk follows the
+/// listed book's close (`TradingMode::ChinaBlockOf`): China centres the block band on
+/// the listed market's previous close (docs/sources.md#cn-exchange). An instrument an
+/// earlier window listed (a foreseen window trades the vintage the last settling window
+/// traded) trades on: its reference is its last close.
 pub(super) fn list_instruments<S: Sink>(
     driver: &mut Driver<'_, S>,
     input: &MarketInput<'_>,
@@ -68,10 +70,8 @@ pub(super) fn list_instruments<S: Sink>(
         })
     };
     let exchange = driver.sink.engine().exchange();
-    let last_close = |book: &Book| exchange.day_stats(&book.symbol).map(|s| s.previous_close);
-    if let Some(close) = last_close(&listed) {
-        let block_close = block.as_ref().and_then(last_close).unwrap_or(close);
-        return Ok(trading_on(listed, block, continuous, [close, block_close]));
+    if let Some(stats) = exchange.day_stats(&listed.symbol) {
+        return Ok(trading_on(listed, block, continuous, stats.previous_close));
     }
     list(
         driver,
@@ -83,14 +83,10 @@ pub(super) fn list_instruments<S: Sink>(
     )?;
     if let Some(block) = &block {
         let calendar = &window.block_calendar;
-        list(
-            driver,
-            input,
-            block,
-            TradingMode::ChinaBlock,
-            calendar,
-            list_at,
-        )?;
+        let mode = TradingMode::ChinaBlockOf {
+            listed: listed.symbol,
+        };
+        list(driver, input, block, mode, calendar, list_at)?;
     }
     Ok(Listing {
         listed,
@@ -100,17 +96,17 @@ pub(super) fn list_instruments<S: Sink>(
     })
 }
 
-/// The instruments an earlier window listed, trading on from their last closes (the
-/// listed book's, the block desk's).
+/// The instruments an earlier window listed, trading on from the listed book's last
+/// close, which the block desk follows too.
 fn trading_on(
     mut listed: Book,
     mut block: Option<Book>,
     continuous: bool,
-    [close, block_close]: [ets_model::Price; 2],
+    close: ets_model::Price,
 ) -> Listing {
     listed.reference = close;
     if let Some(block) = &mut block {
-        block.reference = block_close;
+        block.reference = close;
     }
     Listing {
         listed,
