@@ -668,12 +668,13 @@ impl<S: Sink> Market<'_, '_, S> {
     }
 
     /// What lets agent `n` offer today beyond its own ask (`Release`): in the last days the
-    /// carry-over cap's forced sale, else the last-days release while buyers sit pinned at
-    /// the band's top (`Market::releasing`).
+    /// carry-over cap's forced sale; on any day, buyers that sat pinned at the band's top at
+    /// the last close (a bid there and nothing offered at or below it: the top is the best
+    /// price the market will pay today, and a trade there moves the band towards the ask).
     fn release(&self, n: usize, final_days: bool) -> Release {
         if final_days && self.agents[n].must_sell > 0 {
             Release::Forced
-        } else if self.releasing(final_days) {
+        } else if self.pinned_at_top {
             Release::Pinned
         } else {
             Release::None
