@@ -155,8 +155,8 @@ impl<S: Sink> Market<'_, '_, S> {
     /// the deadline faces a fine of several times the market price (2024 rules), so a bid
     /// at the band's top is the best price a long firm's surplus will fetch in this window,
     /// and what it holds beyond its obligation is not needed to comply: it offers the part
-    /// of its surplus it held back (`release_held_back`) and, where its ask is above the
-    /// band, offers at the top (`trading::sell_ticks`, `Release::Pinned`).
+    /// of its surplus it held back (`release_held_back`). (An ask above the band goes at
+    /// the top on any day after buyers sat pinned there: `Market::release`.)
     pub(super) fn releasing(&self, final_days: bool) -> bool {
         final_days && self.pinned_at_top
     }
