@@ -94,6 +94,15 @@ fn a_binding_carry_over_cap_makes_firms_sell_before_the_close() {
     assert!(bound > 100_000, "{bound} t sold ahead of the cap");
 }
 
+/// Tonnes traded from `from` to before `to` (ms).
+fn traded_between(trades: &[ets_sim::year::Trade], from: i64, to: i64) -> u64 {
+    trades
+        .iter()
+        .filter(|t| (from..to).contains(&t.time_ms))
+        .map(|t| t.quantity)
+        .sum()
+}
+
 /// With `premium` as every period's precaution premium, in the chain up to the 2023
 /// period: the market of calendar 2021 (volume t, average price), and the tonnes traded in
 /// calendar 2023 (the window settling 2021-22) before its last five trading days (25-29
@@ -110,14 +119,7 @@ fn with_precaution(premium: f64) -> ((u64, f64), (u64, u64)) {
         .iter()
         .find(|m| m.year == 2021)
         .expect("trading in 2021");
-    let sum = |from: i64, to: i64| {
-        outcome
-            .trades
-            .iter()
-            .filter(|t| (from..to).contains(&t.time_ms))
-            .map(|t| t.quantity)
-            .sum::<u64>()
-    };
+    let sum = |from: i64, to: i64| traded_between(&outcome.trades, from, to);
     let (start, last_days, end) = (
         ets_sim::year::date_ms(2023, 1, 1, 0),
         ets_sim::year::date_ms(2023, 12, 25, 0),
@@ -332,14 +334,7 @@ fn first_window_by_days(premium: f64) -> (u64, u64, usize) {
         ets_sim::year::date_ms(2021, 12, 27, 0),
         ets_sim::year::date_ms(2022, 1, 1, 0),
     );
-    let sum = |from: i64, to: i64| {
-        outcome
-            .trades
-            .iter()
-            .filter(|t| (from..to).contains(&t.time_ms))
-            .map(|t| t.quantity)
-            .sum::<u64>()
-    };
+    let sum = |from: i64, to: i64| traded_between(&outcome.trades, from, to);
     let short = outcome.periods[0].shortfall;
     (sum(start, last_days), sum(last_days, end), short)
 }
