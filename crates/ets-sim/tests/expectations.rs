@@ -14,19 +14,28 @@ fn chain(entities: u32, seed: u64) -> Chain {
         .with_seed(seed)
 }
 
-/// The first window (2021) of the chain's first two periods with `premium`: its volume
-/// (t) and average price.
-fn first_window(premium: f64) -> (u64, f64) {
-    let mut chain = chain(60, 5);
+/// The chain's first two periods (60 entities, `seed`) with `premium`, a carry cost of at
+/// most 0.1 and no precaution premium: its first window (2021) sees the tightening.
+fn first_step(seed: u64, premium: f64) -> Chain {
+    let mut chain = chain(60, seed);
     chain.periods.truncate(2);
     for period in &mut chain.periods {
         period.trading.tightening_premium = premium;
         period.trading.carry_cost = 0.05;
+        period.trading.precaution_premium = 0.0;
+    }
+    chain
+}
+
+/// The first window (2021) of the chain's first two periods with `premium`: its volume
+/// (t) and average price.
+fn first_window(premium: f64) -> (u64, f64) {
+    let mut chain = first_step(5, premium);
+    for period in &mut chain.periods {
         period.trading.hold_share = 0.2;
         // The scenarios' hedgers (the chain's fit has none): their buffers are the demand
         // that a banker's higher ask turns away.
         period.trading.early_buyer_share = 0.15;
-        period.trading.precaution_premium = 0.0;
     }
     let (outcome, _) = run_in_memory(&chain).expect("runs");
     let year = market_years(&outcome.trades)
@@ -321,13 +330,7 @@ fn a_hedge_is_a_share_of_one_year_of_emissions() {
 /// trading days (27-31 Dec 2021), the tonnes traded in them, and the entities short at the
 /// 2019-2020 close.
 fn first_window_by_days(premium: f64) -> (u64, u64, usize) {
-    let mut chain = chain(60, 11);
-    chain.periods.truncate(2);
-    for period in &mut chain.periods {
-        period.trading.tightening_premium = premium;
-        period.trading.carry_cost = 0.05;
-        period.trading.precaution_premium = 0.0;
-    }
+    let chain = first_step(11, premium);
     let (outcome, _) = run_in_memory(&chain).expect("runs");
     let (start, last_days, end) = (
         ets_sim::year::date_ms(2021, 1, 1, 0),
