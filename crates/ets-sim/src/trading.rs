@@ -242,6 +242,34 @@ fn buy_order((due, buy_left): (u64, u64), limit: i64, top: Option<i64>, lot: u64
     }
 }
 
+/// What lets a seller offer beyond its own ask today (`Market::release`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// Nothing: it offers at its ask, and not at all while that is above the band.
+    None,
+    /// The last-days release: buyers sit pinned at the band's top, the best price the
+    /// window will pay, so an ask above the band goes at the top.
+    Pinned,
+    /// The carry-over cap forces the sale in the last days: at the band's bottom.
+    Forced,
+}
+
+/// A seller's listed ask today (ticks) from its own ask and the band `(bottom, top)` (the
+/// price floor applied), or `None` when it withholds its offer. An ask above the band's
+/// top is not an ask the firm would make at the top (a banker's floor is the price it
+/// expects later, discounted): it waits until the band reaches it, or until its own rule
+/// to release says it must sell (`Release`). An ask below the band goes at the bottom,
+/// the lowest price the rules allow. Before round 10 an ask above the band was clamped
+/// down to the top (docs/simulation.md, "Round 10").
+fn sell_ticks(ask: i64, (bottom, top): (i64, i64), release: Release) -> Option<i64> {
+    match release {
+        Release::Forced => Some(bottom),
+        Release::Pinned => Some(ask.clamp(bottom, top)),
+        Release::None if ask > top => None,
+        Release::None => Some(ask.max(bottom)),
+    }
+}
+
 /// `quantity` as listed orders: whole orders of `LISTED_MAX` and the rest, at most
 /// `MAX_LISTED_POSTS` of them (what is beyond waits for the next action).
 fn split_listed(quantity: u64) -> impl Iterator<Item = u64> {
@@ -595,31 +623,62 @@ impl<S: Sink> Market<'_, '_, S> {
             self.top_up(n, at, ticks, quantity)?;
             self.order(n, at, Side::Buy, ticks, quantity)?;
         } else if a.sell_left > 0 && !a.resting_sell {
-            let mut ticks = yuan_to_ticks(self.ask_yuan(n, progress, rng));
-            let forced = final_days && self.agents[n].must_sell > 0;
-            if forced {
-                // The carry-over cap: what it must sell goes at the band's bottom.
-                ticks = lower;
-            }
-            let ticks = ticks.clamp(lower.max(self.floor_ticks), upper.max(self.floor_ticks));
-            let class = self.class_of()?;
-            let cap = if forced {
-                self.agents[n].must_sell
-            } else if final_days {
+            let cap = if final_days {
                 u64::MAX
             } else {
                 lot.max(1).min(size_cap)
             };
-            let quantity = self.agents[n]
-                .sell_left
-                .min(cap)
-                .min(self.sellable(self.agents[n].account, &class));
-            if quantity > 0 {
-                self.order(n, at, Side::Sell, ticks, quantity)?;
-            }
+            self.sell(n, at, (progress, final_days), (lower, upper), cap, rng)?;
         }
         self.sample_spread();
         Ok(())
+    }
+
+    /// A seller's listed action: its ask today as the band and its release allow
+    /// (`sell_ticks`; withheld above the band), for what it still means to sell, at most
+    /// `cap` (all it must sell when the carry-over cap forces the sale in the last days),
+    /// within what it may sell.
+    fn sell(
+        &mut self,
+        n: usize,
+        at: i64,
+        (progress, final_days): (f64, bool),
+        (lower, upper): (i64, i64),
+        cap: u64,
+        rng: &mut Rng,
+    ) -> Result<()> {
+        let ask = yuan_to_ticks(self.ask_yuan(n, progress, rng));
+        let release = self.release(n, final_days);
+        let bounds = (lower.max(self.floor_ticks), upper.max(self.floor_ticks));
+        let Some(ticks) = sell_ticks(ask, bounds, release) else {
+            return Ok(());
+        };
+        let class = self.class_of()?;
+        let a = &self.agents[n];
+        let cap = if release == Release::Forced {
+            a.must_sell
+        } else {
+            cap
+        };
+        let quantity = a.sell_left.min(cap).min(self.sellable(a.account, &class));
+        if quantity > 0 {
+            self.order(n, at, Side::Sell, ticks, quantity)?;
+        }
+        Ok(())
+    }
+
+    /// What lets agent `n` offer today beyond its own ask (`Release`): in the last days the
+    /// carry-over cap's forced sale; on any day, buyers that sat pinned at the band's top at
+    /// the last close (a bid there and nothing offered at or below it: the top is the best
+    /// price the market will pay today, and a trade there moves the band towards the ask).
+    fn release(&self, n: usize, final_days: bool) -> Release {
+        if final_days && self.agents[n].must_sell > 0 {
+            Release::Forced
+        } else if self.pinned_at_top {
+            Release::Pinned
+        } else {
+            Release::None
+        }
     }
 
     fn class_of(&self) -> Result<UnitClass> {
@@ -1160,7 +1219,7 @@ impl<S: Sink> Market<'_, '_, S> {
 
 #[cfg(test)]
 mod tests {
-    use super::{LISTED_MAX, MAX_LISTED_POSTS, buy_order, split_listed};
+    use super::{LISTED_MAX, MAX_LISTED_POSTS, Release, buy_order, sell_ticks, split_listed};
 
     /// A quantity beyond one listed order's limit goes out as several orders, each below
     /// 100,000 t, together the whole quantity (up to the bound on one action's orders).
@@ -1194,5 +1253,40 @@ mod tests {
         // Before the last days: its limit, one lot.
         assert_eq!(buy_order((30_000, 50_000), limit, None, lot), (limit, lot));
         assert_eq!(buy_order((0, 5_000), limit, None, lot), (limit, 5_000));
+    }
+
+    /// A seller whose ask is above the band's top does not offer at all (before round 10
+    /// it was clamped down to the top); inside the band it asks its own price, below it
+    /// the bottom.
+    #[test]
+    fn an_ask_above_the_band_is_withheld_not_clamped_to_the_top() {
+        let band = (4_000, 5_000);
+        assert_eq!(sell_ticks(5_800, band, Release::None), None);
+        assert_eq!(sell_ticks(5_001, band, Release::None), None);
+        assert_eq!(sell_ticks(5_000, band, Release::None), Some(5_000));
+        assert_eq!(sell_ticks(4_500, band, Release::None), Some(4_500));
+        assert_eq!(sell_ticks(3_000, band, Release::None), Some(4_000));
+    }
+
+    /// The same ask, withheld while the band is below it, is offered at its own price once
+    /// the band's top reaches it (a close moved the band up).
+    #[test]
+    fn a_withheld_ask_is_offered_when_the_band_reaches_it() {
+        let ask = 5_800;
+        assert_eq!(sell_ticks(ask, (4_000, 5_000), Release::None), None);
+        assert_eq!(sell_ticks(ask, (4_500, 5_500), Release::None), None);
+        assert_eq!(sell_ticks(ask, (5_000, 6_050), Release::None), Some(ask));
+    }
+
+    /// Its own rules to release make it offer whatever its ask: buyers pinned at the top in
+    /// the last days take it at the top (an ask inside the band stays its own); the
+    /// carry-over cap's forced sale goes at the bottom.
+    #[test]
+    fn a_release_offers_an_ask_above_the_band_at_the_top_and_a_forced_sale_at_the_bottom() {
+        let band = (4_000, 5_000);
+        assert_eq!(sell_ticks(5_800, band, Release::Pinned), Some(5_000));
+        assert_eq!(sell_ticks(4_500, band, Release::Pinned), Some(4_500));
+        assert_eq!(sell_ticks(5_800, band, Release::Forced), Some(4_000));
+        assert_eq!(sell_ticks(4_500, band, Release::Forced), Some(4_000));
     }
 }

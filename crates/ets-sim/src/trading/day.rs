@@ -66,7 +66,7 @@ impl<S: Sink> Market<'_, '_, S> {
                     .push((crate::report::civil(day.base), p));
             }
         }
-        if day.final_days && self.pinned_at_top {
+        if self.releasing(day.final_days) {
             self.release_held_back();
         }
         let active = self.active_today(window, day, input, rng);
@@ -149,14 +149,20 @@ impl<S: Sink> Market<'_, '_, S> {
         Ok(())
     }
 
-    /// The last-days release (docs/simulation.md, "Agents"): when the last days open with
-    /// buyers pinned at the listed band's top (they bid the highest price the rules allow
-    /// and nobody offers there), the long firms offer the part of their surplus they had
-    /// held back. A firm short at the deadline faces a fine of several times the market
-    /// price (2024 rules), so a bid at the band's top is the best price the held-back
-    /// tonnes will fetch in this window, and what a firm holds beyond its obligation is
-    /// not needed to comply. A banker offers it as it offers the rest: at its floor, clamped
-    /// to the band.
+    /// Whether the last-days release acts today (docs/simulation.md, "Agents" and "Round
+    /// 10"): one of the last days, opened with buyers pinned at the listed band's top (the
+    /// last day closed with a bid there and nothing offered at or below it). A firm short at
+    /// the deadline faces a fine of several times the market price (2024 rules), so a bid
+    /// at the band's top is the best price a long firm's surplus will fetch in this window,
+    /// and what it holds beyond its obligation is not needed to comply: it offers the part
+    /// of its surplus it held back (`release_held_back`). (An ask above the band goes at
+    /// the top on any day after buyers sat pinned there: `Market::release`.)
+    pub(super) fn releasing(&self, final_days: bool) -> bool {
+        final_days && self.pinned_at_top
+    }
+
+    /// The held-back part of every long firm's surplus joins what it offers
+    /// (`releasing`).
     fn release_held_back(&mut self) {
         for agent in self.agents.iter_mut().filter(|a| a.entity.is_some()) {
             agent.sell_left += agent.held_back;
@@ -165,7 +171,11 @@ impl<S: Sink> Market<'_, '_, S> {
     }
 
     /// Whether buyers sit pinned at the listed band's top now: the best bid is there and
-    /// no offer is at or below it (the day's close cannot rise unless something trades).
+    /// nothing is offered at or below it (the day's close cannot rise unless something
+    /// trades). Since round 10 an ask above the band is withheld, not clamped to the top
+    /// (`trading::sell_ticks`), so a book whose sellers all ask above the band shows no
+    /// offer, and the buyers at the top are pinned: the release can fire. Before, the
+    /// clamped asks sat at the top and it never did.
     fn pinned(&self) -> bool {
         let (_, upper) = self.band(&self.listed);
         let bid = self.best(Side::Buy, AccountId(0)).map(|((p, _), _)| p);
