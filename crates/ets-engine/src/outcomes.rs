@@ -222,6 +222,17 @@ impl<V> Default for OutcomeTable<V> {
     }
 }
 
+/// A requester's position as the dense index and the ring's slots store it.
+/// More than `u32::MAX` requesters cannot be reached (each is a registered
+/// participant); reaching it is a bug that stops the machine rather than a
+/// position stored wrong.
+fn stored_position(position: usize) -> u32 {
+    let Ok(stored) = u32::try_from(position) else {
+        panic!("requester position {position} does not fit the outcome table's u32 positions");
+    };
+    stored
+}
+
 impl<V> OutcomeTable<V> {
     /// The ids of `requester`, if it was ever seen.
     fn ids(&self, requester: ParticipantId) -> Option<&Ids<V>> {
@@ -236,8 +247,8 @@ impl<V> OutcomeTable<V> {
             return position as usize;
         }
         let position = self.by_requester.len();
-        let stored = u32::try_from(position).unwrap_or(u32::MAX);
-        self.positions.insert(requester.0, stored);
+        self.positions
+            .insert(requester.0, stored_position(position));
         self.by_requester.push((requester, Ids::default()));
         position
     }
@@ -275,9 +286,7 @@ impl<V> OutcomeTable<V> {
         if let Some(held) = ids.get_mut(&mut self.slots, key.1) {
             return Some(std::mem::replace(held, value));
         }
-        // Positions are below u32::MAX (the dense index stores them so).
-        let requester = u32::try_from(position).unwrap_or(u32::MAX);
-        ids.insert_new(&mut self.slots, requester, key.1, value);
+        ids.insert_new(&mut self.slots, stored_position(position), key.1, value);
         self.len += 1;
         None
     }
